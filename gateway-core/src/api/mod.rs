@@ -1,0 +1,36 @@
+//! The HTTP surface on the listen address: the OpenAI-compatible client API
+//! (`openai`), wire errors in the OpenAI shape (`error`), and the guard every
+//! request passes first (`guard`: Host allow-list against DNS rebinding,
+//! cross-origin browser writes refused, opt-in CORS).
+
+mod error;
+mod guard;
+mod openai;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+pub use error::ApiError;
+
+use crate::server::AppState;
+
+/// The whole router, state attached.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(openai::healthz))
+        .route("/v1/chat/completions", post(openai::chat_completions))
+        .route("/v1/completions", post(openai::completions))
+        .route("/v1/embeddings", post(openai::embeddings))
+        .route("/v1/responses", post(openai::responses))
+        .route("/v1/models", get(openai::list_models))
+        .route("/v1/models/{*id}", get(openai::get_model))
+        .fallback(openai::not_found)
+        .method_not_allowed_fallback(openai::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::guard,
+        ))
+        .with_state(state)
+}

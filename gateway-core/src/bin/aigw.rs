@@ -1,0 +1,198 @@
+//! `aigw`: the headless host of `gateway_core`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use gateway_core::config::{Config, Paths, Severity, ensure_config_file};
+use gateway_core::{GatewayOptions, start};
+
+#[derive(Parser)]
+#[command(
+    name = "aigw",
+    version,
+    about = "AI Model Gateway: an OpenAI-compatible LLM gateway with fallback"
+)]
+struct Cli {
+    /// Config file (default: the OS config dir; created from the embedded default when missing).
+    #[arg(long, global = true, env = "AIGW_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data dir for SQLite and logs (default: the OS data dir).
+    #[arg(long, global = true, env = "AIGW_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway until SIGINT/SIGTERM.
+    Serve {
+        /// Listen address, overriding server.listen (e.g. 127.0.0.1:4000).
+        #[arg(long, env = "AIGW_LISTEN")]
+        listen: Option<String>,
+    },
+    /// Config tools.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Print where the config and data live.
+    Paths,
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Check a config file; exit 0 when valid (warnings are printed).
+    Validate {
+        /// File to check (default: the active config).
+        file: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("AIGW_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("aigw: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let paths = Paths::resolve(cli.config, cli.data_dir)?;
+    match cli.command {
+        Command::Paths => {
+            println!("config: {}", paths.config_file.display());
+            println!("data:   {}", paths.data_dir.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config {
+            command: ConfigCommand::Validate { file },
+        } => {
+            let file = file.unwrap_or(paths.config_file);
+            match Config::load(&file) {
+                Ok(c) => {
+                    for w in &c.warnings {
+                        eprintln!(
+                            "warning: {}",
+                            gateway_core::config::format_issue(&file.display().to_string(), w)
+                        );
+                    }
+                    println!(
+                        "{}: valid ({} providers, {} routes{})",
+                        file.display(),
+                        c.providers.len(),
+                        c.routes.len(),
+                        c.active_profile
+                            .as_ref()
+                            .map(|p| format!(", profile {p}"))
+                            .unwrap_or_default()
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    for w in e.issues.iter().filter(|i| i.severity == Severity::Warning) {
+                        eprintln!(
+                            "warning: {}",
+                            gateway_core::config::format_issue(&e.origin, w)
+                        );
+                    }
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
+        Command::Serve { listen } => serve(paths, listen),
+    }
+}
+
+fn serve(paths: Paths, listen: Option<String>) -> anyhow::Result<ExitCode> {
+    let listen: Option<SocketAddr> = match listen {
+        Some(l) => Some(gateway_core::config::parse_listen(&l).ok_or_else(|| {
+            anyhow::anyhow!("--listen {l:?} is not an address like 127.0.0.1:4000")
+        })?),
+        None => None,
+    };
+    if ensure_config_file(&paths.config_file)? {
+        tracing::info!("created default config at {}", paths.config_file.display());
+    }
+    let config = match Config::load(&paths.config_file) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    for w in &config.warnings {
+        tracing::warn!(
+            "{}",
+            gateway_core::config::format_issue(&paths.config_file.display().to_string(), w)
+        );
+    }
+    if config.providers.is_empty() {
+        tracing::info!(
+            "no providers configured yet: add one to {} (see docs/config.md)",
+            paths.config_file.display()
+        );
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let opts = GatewayOptions {
+            config,
+            data_dir: Some(paths.data_dir.clone()),
+            listen,
+            telemetry: None,
+        };
+        let handle = start(opts).await?;
+        tracing::info!(
+            "config {}, data {}",
+            paths.config_file.display(),
+            paths.data_dir.display()
+        );
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        handle.shutdown().await;
+        tracing::info!("stopped");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!("cannot listen for Ctrl-C: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,15 @@
+//! Configuration: TOML parsed into raw serde structs (`raw`), then validated
+//! into typed, checked values (`validate`). Errors point at the file, line and
+//! field. `paths` finds the OS config/data dirs; `default.toml` is the embedded
+//! first-run config.
+
+mod paths;
+mod raw;
+mod validate;
+
+pub use paths::{DEFAULT_CONFIG, Paths, ensure_config_file};
+pub use raw::{ProviderKind, RawConfig, Strategy};
+pub use validate::{
+    Config, ConfigError, Issue, LimitsConfig, ProviderSpec, RouteSpec, RoutingConfig, ServerConfig,
+    Severity, TargetSpec, format_issue, parse_listen,
+};

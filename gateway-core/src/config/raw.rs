@@ -1,0 +1,224 @@
+//! Raw config as written in TOML. Every table denies unknown fields so a typo
+//! is an error with a line, not a silently ignored setting.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub server: RawServer,
+    #[serde(default)]
+    pub routing: RawRouting,
+    #[serde(default)]
+    pub providers: Vec<RawProvider>,
+    #[serde(default)]
+    pub routes: Vec<RawRoute>,
+    #[serde(default)]
+    pub limits: RawLimits,
+    #[serde(default)]
+    pub profiles: BTreeMap<String, RawProfile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    #[serde(default = "default_listen")]
+    pub listen: Spanned<String>,
+    #[serde(default)]
+    pub client_keys: Vec<Spanned<String>>,
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: u64,
+    /// Extra Host names accepted besides localhost and the listen address
+    /// ("*" accepts any; only for servers behind a trusted proxy).
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// Browser origins allowed to call `/v1/*` cross-origin (CORS opt-in).
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
+    /// Active routing profile: its routes replace the top-level ones.
+    #[serde(default)]
+    pub profile: Option<Spanned<String>>,
+    /// How long shutdown waits for in-flight requests.
+    #[serde(default = "default_grace")]
+    pub shutdown_grace_s: u64,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            client_keys: Vec::new(),
+            max_body_bytes: default_max_body(),
+            allowed_hosts: Vec::new(),
+            cors_origins: Vec::new(),
+            profile: None,
+            shutdown_grace_s: default_grace(),
+        }
+    }
+}
+
+/// Gateway-wide routing knobs.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRouting {
+    /// Hard cap on upstream attempts for one request, retries included.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// Base of the jittered exponential backoff before a retry pass.
+    #[serde(default = "default_backoff_ms")]
+    pub retry_backoff_ms: u64,
+    /// How long `/v1/models` answers (and unrouted-model lookups) are cached.
+    #[serde(default = "default_models_ttl")]
+    pub models_cache_s: u64,
+}
+
+impl Default for RawRouting {
+    fn default() -> Self {
+        Self {
+            max_attempts: default_max_attempts(),
+            retry_backoff_ms: default_backoff_ms(),
+            models_cache_s: default_models_ttl(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    /// Any OpenAI-compatible API (OpenAI, Groq, Together, DeepSeek, OpenRouter,
+    /// Mistral, vLLM, Ollama, LM Studio…).
+    Openai,
+    /// Anthropic Messages API.
+    Anthropic,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProvider {
+    pub name: Spanned<String>,
+    pub kind: Spanned<ProviderKind>,
+    pub base_url: Spanned<String>,
+    #[serde(default)]
+    pub api_key: Option<Spanned<String>>,
+    #[serde(default = "default_timeout")]
+    pub timeout_s: u64,
+    /// Longest silence allowed between frames of a stream once it flows.
+    #[serde(default)]
+    pub stream_idle_timeout_s: Option<u64>,
+    #[serde(default)]
+    pub rpm: u32,
+    #[serde(default)]
+    pub tpm: u32,
+    /// When the provider's local RPM/TPM budget is spent, wait up to this long
+    /// for a slot instead of skipping it (0 = skip like a cooled-down target).
+    #[serde(default)]
+    pub queue_timeout_ms: u64,
+    /// Background `GET /models` health probe interval (0 = off).
+    #[serde(default)]
+    pub health_check_interval_s: u64,
+    /// Models this provider serves, added to `/v1/models` and used for
+    /// unrouted model names without asking the provider.
+    #[serde(default)]
+    pub models: Vec<String>,
+    /// Extra headers sent upstream (e.g. `HTTP-Referer` for OpenRouter).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    /// Targets in the order written.
+    #[default]
+    Priority,
+    /// Smooth weighted round robin over `weight`.
+    Weighted,
+    /// Lowest EWMA latency first, with some exploration.
+    Latency,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoute {
+    pub model: Spanned<String>,
+    #[serde(default)]
+    pub strategy: Strategy,
+    #[serde(default = "default_cooldown")]
+    pub cooldown_s: u64,
+    /// Consecutive failures (5xx, timeouts, connect errors, broken streams)
+    /// that open a target's breaker.
+    #[serde(default = "default_failure_threshold")]
+    pub failure_threshold: u32,
+    /// Consecutive 429s that open a target's breaker.
+    #[serde(default = "default_rate_limit_threshold")]
+    pub rate_limit_threshold: u32,
+    /// Extra passes over the targets after all failed (jittered backoff
+    /// between passes; `routing.max_attempts` caps the total).
+    #[serde(default)]
+    pub retries: u32,
+    #[serde(default)]
+    pub targets: Vec<RawTarget>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTarget {
+    pub provider: Spanned<String>,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default = "default_weight")]
+    pub weight: u32,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    /// Requests per minute per client key (or peer address without keys).
+    #[serde(default)]
+    pub ingress_rpm: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProfile {
+    #[serde(default)]
+    pub routes: Vec<RawRoute>,
+}
+
+fn default_listen() -> Spanned<String> {
+    Spanned::new(0..0, "127.0.0.1:4000".to_string())
+}
+fn default_max_body() -> u64 {
+    10 * 1024 * 1024
+}
+fn default_grace() -> u64 {
+    30
+}
+fn default_max_attempts() -> u32 {
+    5
+}
+fn default_backoff_ms() -> u64 {
+    100
+}
+fn default_models_ttl() -> u64 {
+    60
+}
+fn default_timeout() -> u64 {
+    60
+}
+fn default_cooldown() -> u64 {
+    30
+}
+fn default_failure_threshold() -> u32 {
+    3
+}
+fn default_rate_limit_threshold() -> u32 {
+    1
+}
+fn default_weight() -> u32 {
+    1
+}

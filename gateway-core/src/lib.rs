@@ -1,0 +1,40 @@
+//! # AI Model Gateway core
+//!
+//! A self-hosted, OpenAI-compatible LLM gateway: clients speak the OpenAI wire
+//! protocol to one local address; the gateway routes each request to one of
+//! several upstream providers under a routing policy, falls back around quota,
+//! timeout and failure, enforces local rate limits and reports what happened in
+//! response headers and telemetry.
+//!
+//! The library owns the service; binaries (`aigw`, the desktop app) only host
+//! it through [`server::start`] and the returned [`server::GatewayHandle`].
+//!
+//! # Layout
+//! - [`config`]: TOML config in two phases (raw serde structs → validated,
+//!   typed [`config::Config`]), default config and OS paths.
+//! - [`secrets`]: `env:` / `keyring:` key references and the redacting
+//!   [`secrets::Secret`] wrapper.
+//! - [`providers`]: upstream provider behaviour (`ProviderApi`) per kind.
+//! - [`routing`]: routes, strategies, circuit breakers, the attempt loop with
+//!   fallback, stream peeking and health probes.
+//! - [`limits`]: token buckets for ingress and provider RPM/TPM.
+//! - [`sse`]: the one SSE splitter/parser used for upstream streams.
+//! - [`api`]: the HTTP surface (handlers, wire errors, host/origin guard).
+//! - [`telemetry`]: per-request events and their sinks.
+//! - [`server`]: runtime state, hot-swap and the start handle.
+
+pub mod api;
+pub mod config;
+pub mod limits;
+pub mod providers;
+pub mod routing;
+pub mod secrets;
+pub mod server;
+pub mod sse;
+pub mod telemetry;
+
+pub use config::Config;
+pub use server::{GatewayHandle, GatewayOptions, start};
+
+/// The version of this build, reported by `aigw --version` and `/healthz`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

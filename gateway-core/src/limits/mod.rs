@@ -1,0 +1,208 @@
+//! Local rate limits: token buckets for ingress (per client key or peer
+//! address) and provider-facing RPM/TPM. TPM is charged with an estimate
+//! before the request and corrected from reported usage after it.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// A classic token bucket refilled continuously at `capacity` per minute.
+#[derive(Debug, Clone)]
+pub struct TokenBucket {
+    capacity: f64,
+    per_sec: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl TokenBucket {
+    pub fn per_minute(capacity: u32, now: Instant) -> Self {
+        let capacity = f64::from(capacity.max(1));
+        Self {
+            capacity,
+            per_sec: capacity / 60.0,
+            tokens: capacity,
+            last: now,
+        }
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let dt = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens = (self.tokens + dt * self.per_sec).min(self.capacity);
+        self.last = now;
+    }
+
+    /// Takes `n` tokens or says how long until they would be there.
+    pub fn try_take(&mut self, n: f64, now: Instant) -> Result<(), Duration> {
+        self.refill(now);
+        let n = n.min(self.capacity);
+        if self.tokens >= n {
+            self.tokens -= n;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((n - self.tokens) / self.per_sec))
+        }
+    }
+
+    /// Gives tokens back (negative `n` charges more); may go below zero.
+    pub fn adjust(&mut self, n: f64, now: Instant) {
+        self.refill(now);
+        self.tokens = (self.tokens + n).min(self.capacity);
+    }
+
+    fn is_full(&mut self, now: Instant) -> bool {
+        self.refill(now);
+        self.tokens >= self.capacity
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Requests per minute per key (client key name or peer address).
+#[derive(Debug)]
+pub struct KeyedLimiter {
+    rpm: u32,
+    buckets: Mutex<HashMap<String, TokenBucket>>,
+}
+
+/// Idle buckets are swept once the map grows past this.
+const SWEEP_AT: usize = 4096;
+
+impl KeyedLimiter {
+    pub fn new(rpm: u32) -> Self {
+        Self {
+            rpm,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn rpm(&self) -> u32 {
+        self.rpm
+    }
+
+    /// `Err(wait)` when `key` is over its limit.
+    pub fn check(&self, key: &str) -> Result<(), Duration> {
+        if self.rpm == 0 {
+            return Ok(());
+        }
+        let now = Instant::now();
+        let mut map = lock(&self.buckets);
+        if map.len() >= SWEEP_AT && !map.contains_key(key) {
+            map.retain(|_, b| !b.is_full(now));
+        }
+        map.entry(key.to_string())
+            .or_insert_with(|| TokenBucket::per_minute(self.rpm, now))
+            .try_take(1.0, now)
+    }
+}
+
+/// A provider's own RPM and TPM budget.
+#[derive(Debug)]
+pub struct ProviderLimiter {
+    rpm: Option<Mutex<TokenBucket>>,
+    tpm: Option<Mutex<TokenBucket>>,
+}
+
+impl ProviderLimiter {
+    pub fn new(rpm: u32, tpm: u32) -> Self {
+        let now = Instant::now();
+        Self {
+            rpm: (rpm > 0).then(|| Mutex::new(TokenBucket::per_minute(rpm, now))),
+            tpm: (tpm > 0).then(|| Mutex::new(TokenBucket::per_minute(tpm, now))),
+        }
+    }
+
+    pub fn is_unlimited(&self) -> bool {
+        self.rpm.is_none() && self.tpm.is_none()
+    }
+
+    /// Takes one request and `tokens` estimated tokens, or says how long to wait.
+    pub fn try_acquire(&self, tokens: u64) -> Result<(), Duration> {
+        let now = Instant::now();
+        if let Some(rpm) = &self.rpm {
+            lock(rpm).try_take(1.0, now)?;
+        }
+        if let Some(tpm) = &self.tpm {
+            if let Err(wait) = lock(tpm).try_take(tokens as f64, now) {
+                if let Some(rpm) = &self.rpm {
+                    lock(rpm).adjust(1.0, now);
+                }
+                return Err(wait);
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits up to `max_wait` for a slot.
+    pub async fn acquire(&self, tokens: u64, max_wait: Duration) -> Result<(), Duration> {
+        let deadline = Instant::now() + max_wait;
+        loop {
+            match self.try_acquire(tokens) {
+                Ok(()) => return Ok(()),
+                Err(wait) => {
+                    let now = Instant::now();
+                    if now + wait > deadline {
+                        return Err(wait);
+                    }
+                    tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
+                }
+            }
+        }
+    }
+
+    /// Corrects the TPM charge once the real usage is known.
+    pub fn settle(&self, estimated: u64, actual: u64) {
+        if let Some(tpm) = &self.tpm {
+            lock(tpm).adjust(estimated as f64 - actual as f64, Instant::now());
+        }
+    }
+}
+
+/// A rough token estimate for a request body: ~4 bytes per token plus the
+/// requested completion budget.
+pub fn estimate_tokens(body_len: usize, max_tokens: Option<u64>) -> u64 {
+    (body_len as u64).div_ceil(4) + max_tokens.unwrap_or(256)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_refills_over_time() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::per_minute(60, t0);
+        for _ in 0..60 {
+            b.try_take(1.0, t0).unwrap();
+        }
+        let wait = b.try_take(1.0, t0).unwrap_err();
+        assert!((wait.as_secs_f64() - 1.0).abs() < 0.01, "{wait:?}");
+        assert!(b.try_take(1.0, t0 + Duration::from_millis(1001)).is_ok());
+    }
+
+    #[test]
+    fn keyed_limiter_is_per_key() {
+        let l = KeyedLimiter::new(2);
+        assert!(l.check("a").is_ok());
+        assert!(l.check("a").is_ok());
+        assert!(l.check("a").is_err());
+        assert!(l.check("b").is_ok());
+    }
+
+    #[test]
+    fn tpm_failure_rolls_back_rpm_and_settle_refunds() {
+        let l = ProviderLimiter::new(2, 100);
+        assert!(l.try_acquire(100).is_ok());
+        // refused by TPM: the RPM slot it took is given back
+        assert!(l.try_acquire(50).is_err());
+        // the estimate was 100, the real usage 20: 80 tokens come back
+        l.settle(100, 20);
+        assert!(l.try_acquire(50).is_ok());
+        // two requests per minute are now spent
+        assert!(l.try_acquire(0).is_err());
+    }
+}

@@ -1,0 +1,75 @@
+//! Any OpenAI-compatible API: OpenAI, Groq, Together, DeepSeek, OpenRouter,
+//! Mistral, vLLM, Ollama, LM Studio…
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, header};
+
+use super::{Endpoint, ProviderApi};
+use crate::config::ProviderSpec;
+use crate::secrets::Secret;
+
+#[derive(Debug)]
+pub struct OpenAiProvider {
+    /// Base URL without a trailing slash.
+    base: String,
+    /// `Bearer …`, marked sensitive so it never shows in debug output.
+    auth: Option<HeaderValue>,
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl OpenAiProvider {
+    pub fn new(spec: &ProviderSpec, key: Option<Secret>) -> Self {
+        let auth = key.and_then(|k| {
+            let mut v = HeaderValue::try_from(format!("Bearer {}", k.expose())).ok()?;
+            v.set_sensitive(true);
+            Some(v)
+        });
+        Self {
+            base: spec.base_url.as_str().trim_end_matches('/').to_string(),
+            auth,
+            headers: spec.headers.clone(),
+        }
+    }
+
+    fn with_headers(&self, mut rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        if let Some(a) = &self.auth {
+            rb = rb.header(header::AUTHORIZATION, a.clone());
+        }
+        for (k, v) in &self.headers {
+            rb = rb.header(k.clone(), v.clone());
+        }
+        rb
+    }
+}
+
+impl ProviderApi for OpenAiProvider {
+    fn request(
+        &self,
+        client: &reqwest::Client,
+        endpoint: Endpoint,
+        body: Bytes,
+    ) -> reqwest::RequestBuilder {
+        let url = format!("{}{}", self.base, endpoint.path());
+        self.with_headers(client.post(url))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(body)
+    }
+
+    fn models_request(&self, client: &reqwest::Client) -> reqwest::RequestBuilder {
+        self.with_headers(client.get(format!("{}/models", self.base)))
+    }
+
+    fn parse_models(&self, body: &[u8]) -> Vec<String> {
+        #[derive(serde::Deserialize)]
+        struct List {
+            data: Vec<Item>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Item {
+            id: String,
+        }
+        serde_json::from_slice::<List>(body)
+            .map(|l| l.data.into_iter().map(|i| i.id).collect())
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,604 @@
+//! The attempt loop. For one request: order the route's targets, skip those
+//! cooling down or over their provider's local limit, try each in turn,
+//! fall back on exactly the fallback signals (408, 429, 5xx, connect error,
+//! timeout, a stream that breaks before its first content frame), retry in
+//! bounded, jittered passes, and report which target served and how.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use rand::Rng;
+use tokio::time::Instant;
+
+use super::RouteMode;
+use super::body::{RequestPeek, rewrite_model};
+use super::health::{Admission, FailureClass};
+use super::runtime::{RouteRuntime, RouteTarget, Runtime};
+use super::stream::{self, Peeked, StreamRelay, Usage};
+use crate::providers::Endpoint;
+use crate::server::AppState;
+use crate::telemetry::{AttemptEvent, ms};
+
+/// A client request, read just enough to route it.
+#[derive(Debug, Clone)]
+pub struct ProxyRequest {
+    pub endpoint: Endpoint,
+    pub peek: RequestPeek,
+    /// The client's body, forwarded untouched unless the model is rewritten.
+    pub body: Bytes,
+    pub request_id: String,
+    pub client: String,
+    pub est_tokens: u64,
+    /// Fallback test: the route's preferred target fails without being called.
+    pub force_fail_first: bool,
+}
+
+/// Which target served.
+#[derive(Debug, Clone)]
+pub struct Served {
+    pub provider: String,
+    pub model: String,
+    pub mode: RouteMode,
+}
+
+pub enum ResponseBody {
+    Full(Bytes),
+    Stream(StreamRelay),
+}
+
+pub struct ProxyResponse {
+    pub status: StatusCode,
+    pub content_type: Option<HeaderValue>,
+    pub retry_after: Option<HeaderValue>,
+    pub body: ResponseBody,
+    pub served: Served,
+    pub attempts: Vec<AttemptEvent>,
+    /// Time spent waiting on upstreams (and retry backoff): the rest is ours.
+    pub upstream_time: Duration,
+    /// Time to first content (streams) or to the full answer.
+    pub ttft: Option<Duration>,
+    pub usage: Option<Usage>,
+}
+
+/// Why an attempt did not produce the answer.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// Short class for telemetry and error codes.
+    pub class: &'static str,
+    pub message: String,
+    pub status: Option<StatusCode>,
+    pub body: Option<Bytes>,
+    pub content_type: Option<HeaderValue>,
+    pub retry_after: Option<Duration>,
+    pub health: FailureClass,
+}
+
+impl Failure {
+    pub fn new(class: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            class,
+            message: message.into(),
+            status: None,
+            body: None,
+            content_type: None,
+            retry_after: None,
+            health: FailureClass::Error,
+        }
+    }
+
+    pub fn is_timeout(&self) -> bool {
+        self.class == "timeout"
+    }
+}
+
+pub enum DispatchError {
+    /// No route, no provider prefix, no provider lists it.
+    ModelNotFound { model: String },
+    /// Every target was skipped by local provider limits.
+    LocalLimit { retry_after: Duration },
+    /// Every attempt failed; `last` is the final failure, `target` who gave it.
+    Exhausted {
+        last: Failure,
+        target: Served,
+        attempts: Vec<AttemptEvent>,
+        upstream_time: Duration,
+    },
+}
+
+enum Outcome {
+    Done(ProxyResponse),
+    /// A 4xx other than 408/429: the client's fault, returned as is.
+    Client {
+        status: StatusCode,
+        content_type: Option<HeaderValue>,
+        body: Bytes,
+        latency: Duration,
+    },
+    Fallback(Failure, Duration),
+}
+
+/// Routes and forwards one request.
+pub async fn dispatch(
+    state: &AppState,
+    rt: &Arc<Runtime>,
+    req: &ProxyRequest,
+) -> Result<ProxyResponse, DispatchError> {
+    let route = resolve(state, rt, &req.peek.model).await?;
+    let order = route.order();
+    let preferred = route.targets[order[0]]
+        .forwarded(&req.peek.model)
+        .to_string();
+    let mode_of = |i: usize, pos_first: bool| {
+        if pos_first {
+            RouteMode::Direct
+        } else if route.targets[i].forwarded(&req.peek.model) == preferred {
+            RouteMode::ProviderFallback
+        } else {
+            RouteMode::ModelFallback
+        }
+    };
+
+    let max_attempts = rt.config.routing.max_attempts as usize;
+    let mut attempts: Vec<AttemptEvent> = Vec::new();
+    let mut upstream_time = Duration::ZERO;
+    let mut last: Option<(usize, Failure)> = None;
+    let mut cooling: Vec<(usize, Instant)> = Vec::new();
+    let mut limited: Option<Duration> = None;
+
+    'passes: for pass in 0..=route.spec.retries {
+        if pass > 0 {
+            if attempts.is_empty() {
+                break;
+            }
+            let base = rt.config.routing.retry_backoff.as_secs_f64()
+                * f64::from(1u32 << (pass - 1).min(6));
+            let wait = Duration::from_secs_f64(base * rand::rng().random_range(0.5..1.5));
+            tokio::time::sleep(wait).await;
+            upstream_time += wait;
+        }
+        for (pos, &i) in order.iter().enumerate() {
+            if attempts.len() >= max_attempts {
+                break 'passes;
+            }
+            let target = &route.targets[i];
+            if req.force_fail_first && pass == 0 && pos == 0 {
+                let f = Failure::new("forced", "fallback test: preferred target forced to fail");
+                attempts.push(attempt_event(target, &req.peek.model, &f, Duration::ZERO));
+                last = Some((i, f));
+                continue;
+            }
+            let admission = target.health.admit(Instant::now());
+            if let Admission::Open(until) = admission {
+                if pass == 0 {
+                    cooling.push((i, until));
+                }
+                continue;
+            }
+            let provider = &target.provider;
+            if !provider.limiter.is_unlimited() {
+                let t0 = Instant::now();
+                let got = if provider.spec.queue_timeout.is_zero() {
+                    provider.limiter.try_acquire(req.est_tokens)
+                } else {
+                    provider
+                        .limiter
+                        .acquire(req.est_tokens, provider.spec.queue_timeout)
+                        .await
+                };
+                upstream_time += t0.elapsed();
+                if let Err(wait) = got {
+                    target.health.release(admission);
+                    limited = Some(limited.map_or(wait, |l| l.min(wait)));
+                    continue;
+                }
+            }
+            let first = attempts.is_empty() && pos == 0 && pass == 0;
+            match attempt(state, &route, target, req, mode_of(i, first)).await {
+                Outcome::Done(mut resp) => {
+                    upstream_time += resp.upstream_time;
+                    attempts.append(&mut resp.attempts);
+                    resp.attempts = attempts;
+                    resp.upstream_time = upstream_time;
+                    return Ok(resp);
+                }
+                Outcome::Client {
+                    status,
+                    content_type,
+                    body,
+                    latency,
+                } => {
+                    upstream_time += latency;
+                    target.health.release(admission);
+                    provider.limiter.settle(req.est_tokens, 0);
+                    attempts.push(AttemptEvent {
+                        provider: provider.spec.name.clone(),
+                        model: target.forwarded(&req.peek.model).to_string(),
+                        status: Some(status.as_u16()),
+                        error: Some("client_error".into()),
+                        latency_ms: ms(latency),
+                    });
+                    return Ok(ProxyResponse {
+                        status,
+                        content_type,
+                        retry_after: None,
+                        body: ResponseBody::Full(body),
+                        served: served(target, &req.peek.model, mode_of(i, first)),
+                        attempts,
+                        upstream_time,
+                        ttft: None,
+                        usage: None,
+                    });
+                }
+                Outcome::Fallback(f, latency) => {
+                    upstream_time += latency;
+                    provider.limiter.settle(req.est_tokens, 0);
+                    record_failure(&route, target, &f);
+                    attempts.push(attempt_event(target, &req.peek.model, &f, latency));
+                    last = Some((i, f));
+                }
+            }
+        }
+    }
+
+    // Every target was cooling down: try the one whose cooldown ends first
+    // rather than black-holing the route.
+    if last.as_ref().is_none_or(|(_, f)| f.class == "forced") && attempts.len() < max_attempts {
+        if let Some(&(i, _)) = cooling.iter().min_by_key(|(_, until)| *until) {
+            let target = &route.targets[i];
+            target.health.force_probe();
+            let first = attempts.is_empty();
+            match attempt(
+                state,
+                &route,
+                target,
+                req,
+                mode_of(i, first && order[0] == i),
+            )
+            .await
+            {
+                Outcome::Done(mut resp) => {
+                    upstream_time += resp.upstream_time;
+                    attempts.append(&mut resp.attempts);
+                    resp.attempts = attempts;
+                    resp.upstream_time = upstream_time;
+                    return Ok(resp);
+                }
+                Outcome::Client {
+                    status,
+                    content_type,
+                    body,
+                    latency,
+                } => {
+                    target.health.release(Admission::Probe);
+                    return Ok(ProxyResponse {
+                        status,
+                        content_type,
+                        retry_after: None,
+                        body: ResponseBody::Full(body),
+                        served: served(target, &req.peek.model, mode_of(i, false)),
+                        attempts,
+                        upstream_time: upstream_time + latency,
+                        ttft: None,
+                        usage: None,
+                    });
+                }
+                Outcome::Fallback(f, latency) => {
+                    upstream_time += latency;
+                    record_failure(&route, target, &f);
+                    attempts.push(attempt_event(target, &req.peek.model, &f, latency));
+                    last = Some((i, f));
+                }
+            }
+        }
+    }
+
+    match last {
+        Some((i, f)) => Err(DispatchError::Exhausted {
+            target: served(
+                &route.targets[i],
+                &req.peek.model,
+                mode_of(i, i == order[0]),
+            ),
+            last: f,
+            attempts,
+            upstream_time,
+        }),
+        None => Err(DispatchError::LocalLimit {
+            retry_after: limited.unwrap_or(Duration::from_secs(1)),
+        }),
+    }
+}
+
+fn served(t: &RouteTarget, requested: &str, mode: RouteMode) -> Served {
+    Served {
+        provider: t.provider.spec.name.clone(),
+        model: t.forwarded(requested).to_string(),
+        mode,
+    }
+}
+
+fn attempt_event(t: &RouteTarget, requested: &str, f: &Failure, latency: Duration) -> AttemptEvent {
+    AttemptEvent {
+        provider: t.provider.spec.name.clone(),
+        model: t.forwarded(requested).to_string(),
+        status: f.status.map(|s| s.as_u16()),
+        error: Some(f.class.to_string()),
+        latency_ms: ms(latency),
+    }
+}
+
+fn record_failure(route: &RouteRuntime, t: &RouteTarget, f: &Failure) {
+    if f.class == "forced" {
+        return;
+    }
+    let opened = t.health.on_failure(
+        f.health,
+        Instant::now(),
+        route.spec.cooldown,
+        f.retry_after,
+        route.spec.failure_threshold,
+        route.spec.rate_limit_threshold,
+        &f.message,
+    );
+    if opened {
+        tracing::warn!(
+            provider = %t.provider.spec.name,
+            model = t.model.as_deref().unwrap_or(&route.spec.model),
+            reason = %f.message,
+            "target cooling down"
+        );
+    }
+}
+
+/// The route for a model: a configured route, `provider/model`, or the first
+/// provider that lists the model.
+async fn resolve(
+    state: &AppState,
+    rt: &Arc<Runtime>,
+    model: &str,
+) -> Result<Arc<RouteRuntime>, DispatchError> {
+    if let Some(r) = rt.routes.get(model) {
+        return Ok(r.clone());
+    }
+    if let Some((prefix, rest)) = model.split_once('/') {
+        if let Some(p) = rt.provider_index(prefix) {
+            if !rest.is_empty() {
+                return Ok(rt.implicit_route(p, Some(rest.to_string()), model, &state.health));
+            }
+        }
+    }
+    let catalog = state.catalog.get(rt, &state.client).await;
+    match catalog.provider_for(model) {
+        Some(p) => Ok(rt.implicit_route(p, None, model, &state.health)),
+        None => Err(DispatchError::ModelNotFound {
+            model: model.to_string(),
+        }),
+    }
+}
+
+fn parse_retry_after(h: &HeaderMap) -> Option<Duration> {
+    if let Some(ms) = h.get("retry-after-ms").and_then(|v| v.to_str().ok()) {
+        if let Ok(ms) = ms.trim().parse::<f64>() {
+            return Some(Duration::from_secs_f64(ms.max(0.0) / 1000.0));
+        }
+    }
+    let v = h.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(s) = v.parse::<u64>() {
+        return Some(Duration::from_secs(s));
+    }
+    let when = httpdate::parse_http_date(v).ok()?;
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+/// Longest Retry-After we honour; a bogus value must not disable a target for days.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+/// Cap on upstream error bodies we keep to relay.
+const MAX_ERROR_BODY: usize = 256 * 1024;
+
+async fn read_capped(resp: reqwest::Response, cap: usize) -> Bytes {
+    use futures_util::StreamExt;
+    let mut out = bytes::BytesMut::new();
+    let mut s = resp.bytes_stream();
+    while let Some(Ok(chunk)) = s.next().await {
+        let room = cap.saturating_sub(out.len());
+        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if out.len() >= cap {
+            break;
+        }
+    }
+    out.freeze()
+}
+
+fn classify_send_error(e: &reqwest::Error, provider: &str) -> Failure {
+    if e.is_timeout() {
+        Failure::new("timeout", format!("{provider}: upstream timed out"))
+    } else if e.is_connect() {
+        Failure::new("connect", format!("{provider}: cannot connect to upstream"))
+    } else {
+        Failure::new(
+            "network",
+            format!("{provider}: upstream request failed: {}", without_url(e)),
+        )
+    }
+}
+
+/// reqwest errors embed the URL; base URLs are config, not secrets, but
+/// keep messages short and stable.
+fn without_url(e: &reqwest::Error) -> String {
+    let mut s = e.to_string();
+    if let Some(u) = e.url() {
+        s = s
+            .replace(&format!(" ({u})"), "")
+            .replace(u.as_str(), "<upstream>");
+    }
+    s
+}
+
+async fn attempt(
+    state: &AppState,
+    route: &RouteRuntime,
+    target: &RouteTarget,
+    req: &ProxyRequest,
+    mode: RouteMode,
+) -> Outcome {
+    let provider = &target.provider;
+    let name = &provider.spec.name;
+    if let Some(err) = &provider.key_error {
+        return Outcome::Fallback(Failure::new("key_missing", err.clone()), Duration::ZERO);
+    }
+    let fwd = target.forwarded(&req.peek.model);
+    let body = if fwd == req.peek.model {
+        req.body.clone()
+    } else {
+        rewrite_model(&req.body, &req.peek.model_span, fwd)
+    };
+    let started = Instant::now();
+    let deadline = started + provider.spec.timeout;
+    let send = provider
+        .api
+        .request(&state.client, req.endpoint, body)
+        .send();
+    let resp = match tokio::time::timeout_at(deadline, send).await {
+        Err(_) => {
+            let f = Failure::new(
+                "timeout",
+                format!("{name}: no response within {:?}", provider.spec.timeout),
+            );
+            return Outcome::Fallback(f, started.elapsed());
+        }
+        Ok(Err(e)) => return Outcome::Fallback(classify_send_error(&e, name), started.elapsed()),
+        Ok(Ok(r)) => r,
+    };
+    let status = resp.status();
+    let content_type = resp.headers().get(header::CONTENT_TYPE).cloned();
+    if !status.is_success() {
+        let retry_after = parse_retry_after(resp.headers()).map(|d| d.min(MAX_RETRY_AFTER));
+        let body = tokio::time::timeout_at(deadline, read_capped(resp, MAX_ERROR_BODY))
+            .await
+            .unwrap_or_default();
+        let latency = started.elapsed();
+        let fallback = status == StatusCode::REQUEST_TIMEOUT
+            || status == StatusCode::TOO_MANY_REQUESTS
+            || status.is_server_error();
+        if !fallback {
+            return Outcome::Client {
+                status,
+                content_type,
+                body,
+                latency,
+            };
+        }
+        let (class, health) = if status == StatusCode::TOO_MANY_REQUESTS {
+            ("rate_limited", FailureClass::RateLimited)
+        } else if status == StatusCode::REQUEST_TIMEOUT {
+            ("timeout", FailureClass::Error)
+        } else {
+            ("upstream_5xx", FailureClass::Error)
+        };
+        let mut f = Failure::new(class, format!("{name}: upstream answered {status}"));
+        f.status = Some(status);
+        f.body = Some(body);
+        f.content_type = content_type;
+        f.retry_after = retry_after;
+        f.health = health;
+        return Outcome::Fallback(f, latency);
+    }
+
+    let is_sse = content_type
+        .as_ref()
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    if req.peek.stream && is_sse {
+        return match stream::peek(resp, req.endpoint, deadline, name).await {
+            Peeked::Failed(f) => Outcome::Fallback(f, started.elapsed()),
+            Peeked::Committed {
+                held,
+                upstream,
+                splitter,
+                state: sstate,
+            } => {
+                let ttft = started.elapsed();
+                target.health.on_success(ttft);
+                let relay = StreamRelay::new(
+                    held,
+                    upstream,
+                    splitter,
+                    sstate,
+                    req.endpoint,
+                    provider.spec.stream_idle_timeout,
+                    target.health.clone(),
+                    route.spec.cooldown,
+                    route.spec.failure_threshold,
+                    provider.clone(),
+                    req.est_tokens,
+                );
+                Outcome::Done(ProxyResponse {
+                    status,
+                    content_type,
+                    retry_after: None,
+                    body: ResponseBody::Stream(relay),
+                    served: served(target, &req.peek.model, mode),
+                    attempts: vec![AttemptEvent {
+                        provider: name.clone(),
+                        model: fwd.to_string(),
+                        status: Some(status.as_u16()),
+                        error: None,
+                        latency_ms: ms(ttft),
+                    }],
+                    upstream_time: ttft,
+                    ttft: Some(ttft),
+                    usage: None,
+                })
+            }
+        };
+    }
+
+    let body = match tokio::time::timeout_at(deadline, resp.bytes()).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => {
+            let f = Failure::new(
+                "network",
+                format!("{name}: reading upstream body failed: {}", without_url(&e)),
+            );
+            return Outcome::Fallback(f, started.elapsed());
+        }
+        Err(_) => {
+            let f = Failure::new(
+                "timeout",
+                format!(
+                    "{name}: body not complete within {:?}",
+                    provider.spec.timeout
+                ),
+            );
+            return Outcome::Fallback(f, started.elapsed());
+        }
+    };
+    let latency = started.elapsed();
+    target.health.on_success(latency);
+    let usage = Usage::from_body(&body);
+    if let Some(u) = usage {
+        provider.limiter.settle(req.est_tokens, u.total());
+    }
+    Outcome::Done(ProxyResponse {
+        status,
+        content_type,
+        retry_after: None,
+        body: ResponseBody::Full(body),
+        served: served(target, &req.peek.model, mode),
+        attempts: vec![AttemptEvent {
+            provider: name.clone(),
+            model: fwd.to_string(),
+            status: Some(status.as_u16()),
+            error: None,
+            latency_ms: ms(latency),
+        }],
+        upstream_time: latency,
+        ttft: Some(latency),
+        usage,
+    })
+}

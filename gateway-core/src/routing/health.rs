@@ -1,0 +1,313 @@
+//! Per-target health: a circuit breaker plus a latency EWMA.
+//!
+//! A target (provider + forwarded model) opens after `threshold` consecutive
+//! failures (429s have their own, lower threshold), stays open for the
+//! route's `cooldown` or the upstream's `Retry-After`, then lets exactly one
+//! half-open probe through; success closes it, failure opens it again.
+//! Health lives in a registry outside the swappable runtime so a config
+//! publish does not forget what it knew.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// Why an attempt failed, as far as health is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureClass {
+    /// 429 from upstream.
+    RateLimited,
+    /// 408, 5xx, timeouts, connect errors, broken streams, failed probes.
+    Error,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Closed: go ahead.
+    Closed,
+    /// Half-open: this caller holds the one probe slot.
+    Probe,
+    /// Open (or its probe is in flight) until then.
+    Open(Instant),
+}
+
+impl Admission {
+    pub fn allowed(self) -> bool {
+        !matches!(self, Admission::Open(_))
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    failures: u32,
+    rate_limited: u32,
+    open_until: Option<Instant>,
+    probing: bool,
+    ewma_ms: Option<f64>,
+    last_error: Option<String>,
+}
+
+/// Health of one target. Cheap to share; the lock is never held across an await.
+#[derive(Debug, Default)]
+pub struct TargetHealth {
+    state: Mutex<State>,
+}
+
+/// What the admin API and `/metrics` show for a target.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HealthSnapshot {
+    pub open: bool,
+    pub consecutive_failures: u32,
+    pub cooldown_remaining_ms: Option<u64>,
+    pub ewma_latency_ms: Option<f64>,
+    pub last_error: Option<String>,
+}
+
+const EWMA_ALPHA: f64 = 0.3;
+
+impl TargetHealth {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Without side effects: would a request be admitted now?
+    pub fn peek(&self, now: Instant) -> Admission {
+        let s = self.lock();
+        match s.open_until {
+            None => Admission::Closed,
+            Some(until) if now < until || s.probing => Admission::Open(until.max(now)),
+            Some(_) => Admission::Probe,
+        }
+    }
+
+    /// Admits a request, taking the half-open probe slot when due.
+    pub fn admit(&self, now: Instant) -> Admission {
+        let mut s = self.lock();
+        match s.open_until {
+            None => Admission::Closed,
+            Some(until) if now < until || s.probing => Admission::Open(until.max(now)),
+            Some(_) => {
+                s.probing = true;
+                Admission::Probe
+            }
+        }
+    }
+
+    /// Takes the probe slot regardless of the cooldown (every target of a
+    /// route is open and this one's ends soonest).
+    pub fn force_probe(&self) {
+        self.lock().probing = true;
+    }
+
+    /// Gives back a probe slot that was not used (e.g. the provider's local
+    /// rate limit refused the attempt).
+    pub fn release(&self, admission: Admission) {
+        if admission == Admission::Probe {
+            self.lock().probing = false;
+        }
+    }
+
+    pub fn on_success(&self, latency: Duration) {
+        let mut s = self.lock();
+        s.failures = 0;
+        s.rate_limited = 0;
+        s.open_until = None;
+        s.probing = false;
+        let ms = latency.as_secs_f64() * 1000.0;
+        s.ewma_ms = Some(match s.ewma_ms {
+            Some(prev) => prev + EWMA_ALPHA * (ms - prev),
+            None => ms,
+        });
+    }
+
+    /// Records a failure; returns true when this opened (or re-opened) the breaker.
+    #[allow(clippy::too_many_arguments)]
+    pub fn on_failure(
+        &self,
+        class: FailureClass,
+        now: Instant,
+        cooldown: Duration,
+        retry_after: Option<Duration>,
+        failure_threshold: u32,
+        rate_limit_threshold: u32,
+        reason: &str,
+    ) -> bool {
+        let mut s = self.lock();
+        let was_probe = s.probing;
+        s.probing = false;
+        s.last_error = Some(reason.to_string());
+        match class {
+            FailureClass::RateLimited => s.rate_limited += 1,
+            FailureClass::Error => s.failures += 1,
+        }
+        let open = was_probe
+            || retry_after.is_some()
+            || s.rate_limited >= rate_limit_threshold
+            || s.failures >= failure_threshold;
+        if open {
+            let d = retry_after.unwrap_or(cooldown);
+            let until = now + d;
+            // never shorten an existing cooldown
+            s.open_until = Some(s.open_until.map_or(until, |u| u.max(until)));
+        }
+        open
+    }
+
+    /// A background probe's verdict.
+    pub fn on_probe(&self, ok: bool, now: Instant, cooldown: Duration, reason: &str) {
+        if ok {
+            let mut s = self.lock();
+            if !s.probing {
+                s.failures = 0;
+                s.rate_limited = 0;
+                s.open_until = None;
+            }
+        } else {
+            let mut s = self.lock();
+            s.last_error = Some(reason.to_string());
+            s.failures = s.failures.saturating_add(1);
+            s.open_until = Some(
+                s.open_until
+                    .map_or(now + cooldown, |u| u.max(now + cooldown)),
+            );
+        }
+    }
+
+    pub fn ewma_ms(&self) -> Option<f64> {
+        self.lock().ewma_ms
+    }
+
+    pub fn snapshot(&self, now: Instant) -> HealthSnapshot {
+        let s = self.lock();
+        let remaining = s.open_until.and_then(|u| u.checked_duration_since(now));
+        HealthSnapshot {
+            open: remaining.is_some() || s.probing,
+            consecutive_failures: s.failures + s.rate_limited,
+            cooldown_remaining_ms: remaining.map(|d| d.as_millis() as u64),
+            ewma_latency_ms: s.ewma_ms,
+            last_error: s.last_error.clone(),
+        }
+    }
+}
+
+/// Health of every target ever routed to, keyed by `(provider, model)`.
+#[derive(Debug, Default)]
+pub struct HealthRegistry {
+    map: Mutex<HashMap<(String, String), Arc<TargetHealth>>>,
+}
+
+impl HealthRegistry {
+    pub fn get(&self, provider: &str, model: &str) -> Arc<TargetHealth> {
+        let mut m = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        m.entry((provider.to_string(), model.to_string()))
+            .or_default()
+            .clone()
+    }
+
+    /// All targets of one provider (for health probes).
+    pub fn of_provider(&self, provider: &str) -> Vec<Arc<TargetHealth>> {
+        let m = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        m.iter()
+            .filter(|((p, _), _)| p == provider)
+            .map(|(_, h)| h.clone())
+            .collect()
+    }
+
+    pub fn snapshot(&self, now: Instant) -> Vec<(String, String, HealthSnapshot)> {
+        let m = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        let mut v: Vec<_> = m
+            .iter()
+            .map(|((p, md), h)| (p.clone(), md.clone(), h.snapshot(now)))
+            .collect();
+        v.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CD: Duration = Duration::from_secs(30);
+
+    fn fail(h: &TargetHealth, class: FailureClass, now: Instant, ra: Option<Duration>) -> bool {
+        h.on_failure(class, now, CD, ra, 3, 1, "x")
+    }
+
+    #[test]
+    fn opens_after_threshold_and_half_opens_once() {
+        let h = TargetHealth::default();
+        let t0 = Instant::now();
+        assert!(!fail(&h, FailureClass::Error, t0, None));
+        assert!(!fail(&h, FailureClass::Error, t0, None));
+        assert!(fail(&h, FailureClass::Error, t0, None));
+        assert_eq!(
+            h.admit(t0 + Duration::from_secs(29)),
+            Admission::Open(t0 + CD)
+        );
+        let t1 = t0 + Duration::from_secs(31);
+        assert_eq!(h.admit(t1), Admission::Probe);
+        // only one probe at a time
+        assert!(!h.admit(t1).allowed());
+        h.on_success(Duration::from_millis(5));
+        assert_eq!(h.admit(t1), Admission::Closed);
+    }
+
+    #[test]
+    fn rate_limit_opens_at_once_for_retry_after() {
+        let h = TargetHealth::default();
+        let t0 = Instant::now();
+        assert!(fail(
+            &h,
+            FailureClass::RateLimited,
+            t0,
+            Some(Duration::from_secs(2))
+        ));
+        assert!(!h.admit(t0 + Duration::from_secs(1)).allowed());
+        assert_eq!(h.admit(t0 + Duration::from_secs(2)), Admission::Probe);
+    }
+
+    #[test]
+    fn failed_probe_reopens() {
+        let h = TargetHealth::default();
+        let t0 = Instant::now();
+        fail(&h, FailureClass::RateLimited, t0, None);
+        let t1 = t0 + CD;
+        assert_eq!(h.admit(t1), Admission::Probe);
+        assert!(fail(&h, FailureClass::Error, t1, None));
+        assert_eq!(
+            h.peek(t1 + Duration::from_secs(1)),
+            Admission::Open(t1 + CD)
+        );
+    }
+
+    #[test]
+    fn unused_probe_slot_is_released() {
+        let h = TargetHealth::default();
+        let t0 = Instant::now();
+        fail(&h, FailureClass::RateLimited, t0, None);
+        let a = h.admit(t0 + CD);
+        h.release(a);
+        assert_eq!(h.admit(t0 + CD), Admission::Probe);
+    }
+
+    #[test]
+    fn ewma_moves_toward_samples() {
+        let h = TargetHealth::default();
+        h.on_success(Duration::from_millis(100));
+        h.on_success(Duration::from_millis(200));
+        let e = h.ewma_ms().unwrap();
+        assert!((e - 130.0).abs() < 1e-6, "{e}");
+    }
+
+    #[test]
+    fn probe_failure_and_recovery() {
+        let h = TargetHealth::default();
+        let t0 = Instant::now();
+        h.on_probe(false, t0, CD, "down");
+        assert!(!h.admit(t0).allowed());
+        h.on_probe(true, t0, CD, "");
+        assert_eq!(h.admit(t0), Admission::Closed);
+    }
+}

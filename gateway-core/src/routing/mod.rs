@@ -1,0 +1,53 @@
+//! Routing: which target serves a request, and what happens when it fails.
+//!
+//! - `runtime`: the immutable routing table built from a validated config
+//!   (providers with resolved keys, routes with their targets).
+//! - `strategy`: target order per strategy (priority, weighted, latency).
+//! - `health`: per-target circuit breaker and latency EWMA.
+//! - `engine`: the attempt loop — fallback, retries, cooldowns, limits.
+//! - `stream`: holding a stream until its first content frame, then relaying
+//!   it frame by frame with an idle timeout and an error event on failure.
+//! - `body`: reading `model`/`stream` and splicing a rewritten model name.
+//! - `catalog`: `/v1/models` and unrouted-model lookups, cached.
+//! - `probe`: optional background health probes per provider.
+
+pub mod body;
+mod catalog;
+mod engine;
+pub mod health;
+mod probe;
+mod runtime;
+pub mod strategy;
+mod stream;
+
+pub use catalog::{Catalog, CatalogSnapshot, ModelEntry};
+pub use engine::{
+    DispatchError, Failure, ProxyRequest, ProxyResponse, ResponseBody, Served, dispatch,
+};
+pub use probe::spawn_probes;
+pub use runtime::{ProviderRuntime, RouteRuntime, RouteTarget, Runtime};
+pub use stream::{StreamOutcome, StreamRelay, Usage};
+
+use serde::Serialize;
+
+/// How a request was served, reported in `x-aigw-route-mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RouteMode {
+    /// The route's preferred target for this request served it.
+    Direct,
+    /// Another target served it with the same forwarded model name.
+    ProviderFallback,
+    /// Another target served it with a different (rewritten) model.
+    ModelFallback,
+}
+
+impl RouteMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Direct => "direct",
+            Self::ProviderFallback => "provider_fallback",
+            Self::ModelFallback => "model_fallback",
+        }
+    }
+}

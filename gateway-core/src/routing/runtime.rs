@@ -1,0 +1,177 @@
+//! The routing table a request reads: built once per published config and
+//! swapped atomically; requests in flight keep the one they started with.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::health::{HealthRegistry, TargetHealth};
+use super::strategy::StrategyState;
+use crate::config::{Config, ProviderSpec, RouteSpec, Strategy};
+use crate::limits::{KeyedLimiter, ProviderLimiter};
+use crate::providers::{self, ProviderApi};
+use crate::secrets::Secret;
+
+#[derive(Debug)]
+pub struct ProviderRuntime {
+    pub spec: ProviderSpec,
+    pub api: Box<dyn ProviderApi>,
+    /// Set when the provider's key could not be resolved: attempts to it fail
+    /// (and fall back) with this message, which never contains the key.
+    pub key_error: Option<String>,
+    pub limiter: ProviderLimiter,
+}
+
+#[derive(Debug)]
+pub struct RouteTarget {
+    pub provider: Arc<ProviderRuntime>,
+    /// Forwarded model; `None` forwards the requested name.
+    pub model: Option<String>,
+    pub health: Arc<TargetHealth>,
+}
+
+impl RouteTarget {
+    pub fn forwarded<'a>(&'a self, requested: &'a str) -> &'a str {
+        self.model.as_deref().unwrap_or(requested)
+    }
+}
+
+#[derive(Debug)]
+pub struct RouteRuntime {
+    pub spec: RouteSpec,
+    pub targets: Vec<RouteTarget>,
+    pub strategy: StrategyState,
+}
+
+impl RouteRuntime {
+    /// Try order for one request (first = preferred).
+    pub fn order(&self) -> Vec<usize> {
+        self.strategy
+            .order(self.targets.len(), |i| self.targets[i].health.ewma_ms())
+    }
+}
+
+#[derive(Debug)]
+pub struct Runtime {
+    pub config: Arc<Config>,
+    /// Increases with every swap; caches keyed on it go stale on publish.
+    pub generation: u64,
+    pub providers: Vec<Arc<ProviderRuntime>>,
+    pub routes: HashMap<String, Arc<RouteRuntime>>,
+    /// `(label, key)`: the label (the key's reference) identifies the client.
+    pub client_keys: Vec<(String, Secret)>,
+    pub ingress: KeyedLimiter,
+}
+
+impl Runtime {
+    /// Resolves keys and builds routes. Never fails: an unresolvable provider
+    /// key makes that provider fail over at request time, with the reason.
+    pub fn build(config: Config, health: &HealthRegistry, generation: u64) -> Self {
+        let providers: Vec<Arc<ProviderRuntime>> = config
+            .providers
+            .iter()
+            .map(|spec| {
+                let (key, key_error) = match &spec.api_key {
+                    None => (None, None),
+                    Some(r) => match r.resolve() {
+                        Ok(k) => (Some(k), None),
+                        Err(e) => {
+                            let msg = format!("provider {:?}: key {r}: {e}", spec.name);
+                            tracing::warn!("{msg}");
+                            (None, Some(msg))
+                        }
+                    },
+                };
+                Arc::new(ProviderRuntime {
+                    api: providers::build(spec, key),
+                    key_error,
+                    limiter: ProviderLimiter::new(spec.rpm, spec.tpm),
+                    spec: spec.clone(),
+                })
+            })
+            .collect();
+        let routes = config
+            .routes
+            .iter()
+            .map(|r| {
+                let targets = r
+                    .targets
+                    .iter()
+                    .map(|t| RouteTarget {
+                        provider: providers[t.provider_index].clone(),
+                        model: t.model.clone(),
+                        health: health.get(&t.provider, t.model.as_deref().unwrap_or(&r.model)),
+                    })
+                    .collect();
+                let weights: Vec<u32> = r.targets.iter().map(|t| t.weight).collect();
+                let route = RouteRuntime {
+                    spec: r.clone(),
+                    targets,
+                    strategy: StrategyState::new(r.strategy, &weights),
+                };
+                (r.model.clone(), Arc::new(route))
+            })
+            .collect();
+        let client_keys = config
+            .server
+            .client_keys
+            .iter()
+            .filter_map(|r| match r.resolve() {
+                Ok(k) => Some((r.to_string(), k)),
+                Err(e) => {
+                    tracing::error!(
+                        "client key {r} cannot be resolved ({e}); it will not authenticate anyone"
+                    );
+                    None
+                }
+            })
+            .collect();
+        let ingress = KeyedLimiter::new(config.limits.ingress_rpm);
+        Self {
+            config: Arc::new(config),
+            generation,
+            providers,
+            routes,
+            client_keys,
+            ingress,
+        }
+    }
+
+    pub fn provider_index(&self, name: &str) -> Option<usize> {
+        self.providers.iter().position(|p| p.spec.name == name)
+    }
+
+    /// A one-target route for a model that has no route of its own.
+    pub fn implicit_route(
+        &self,
+        provider: usize,
+        model: Option<String>,
+        requested: &str,
+        health: &HealthRegistry,
+    ) -> Arc<RouteRuntime> {
+        let p = self.providers[provider].clone();
+        let fwd = model.clone().unwrap_or_else(|| requested.to_string());
+        let spec = RouteSpec {
+            model: requested.to_string(),
+            strategy: Strategy::Priority,
+            cooldown: std::time::Duration::from_secs(30),
+            failure_threshold: 3,
+            rate_limit_threshold: 1,
+            retries: 0,
+            targets: vec![crate::config::TargetSpec {
+                provider: p.spec.name.clone(),
+                provider_index: provider,
+                model: model.clone(),
+                weight: 1,
+            }],
+        };
+        Arc::new(RouteRuntime {
+            targets: vec![RouteTarget {
+                health: health.get(&p.spec.name, &fwd),
+                provider: p,
+                model,
+            }],
+            spec,
+            strategy: StrategyState::Priority,
+        })
+    }
+}

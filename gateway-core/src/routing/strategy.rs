@@ -1,0 +1,127 @@
+//! Target ordering per strategy. The first index is the route's preferred
+//! target for this request; the rest are the fallback order.
+
+use std::sync::Mutex;
+
+use rand::Rng;
+
+use crate::config::Strategy;
+
+/// Chance that the latency strategy explores a random target first.
+pub const EXPLORE: f64 = 0.1;
+
+#[derive(Debug)]
+pub enum StrategyState {
+    Priority,
+    /// Smooth weighted round robin (nginx): current weights per target.
+    Weighted {
+        weights: Vec<i64>,
+        current: Mutex<Vec<i64>>,
+    },
+    Latency,
+}
+
+impl StrategyState {
+    pub fn new(strategy: Strategy, weights: &[u32]) -> Self {
+        match strategy {
+            Strategy::Priority => Self::Priority,
+            Strategy::Weighted => Self::Weighted {
+                weights: weights.iter().map(|&w| i64::from(w.max(1))).collect(),
+                current: Mutex::new(vec![0; weights.len()]),
+            },
+            Strategy::Latency => Self::Latency,
+        }
+    }
+
+    /// The order to try targets in. `latency(i)` gives target i's EWMA, if any.
+    pub fn order(&self, n: usize, latency: impl Fn(usize) -> Option<f64>) -> Vec<usize> {
+        match self {
+            Self::Priority => (0..n).collect(),
+            Self::Weighted { weights, current } => {
+                let first = {
+                    let mut cur = current.lock().unwrap_or_else(|e| e.into_inner());
+                    swrr_pick(weights, &mut cur)
+                };
+                let mut rest: Vec<usize> = (0..n).filter(|&i| i != first).collect();
+                rest.sort_by_key(|&i| std::cmp::Reverse(weights[i]));
+                std::iter::once(first).chain(rest).collect()
+            }
+            Self::Latency => {
+                let mut order: Vec<usize> = (0..n).collect();
+                // Unmeasured targets first (they need a sample), then by EWMA.
+                order.sort_by(|&a, &b| {
+                    let (la, lb) = (latency(a), latency(b));
+                    match (la, lb) {
+                        (None, None) => a.cmp(&b),
+                        (None, Some(_)) => std::cmp::Ordering::Less,
+                        (Some(_), None) => std::cmp::Ordering::Greater,
+                        (Some(x), Some(y)) => x.total_cmp(&y),
+                    }
+                });
+                let mut rng = rand::rng();
+                if n > 1 && rng.random_bool(EXPLORE) {
+                    let pick = rng.random_range(1..n);
+                    let t = order.remove(pick);
+                    order.insert(0, t);
+                }
+                order
+            }
+        }
+    }
+}
+
+fn swrr_pick(weights: &[i64], current: &mut [i64]) -> usize {
+    let total: i64 = weights.iter().sum();
+    let mut best = 0;
+    for i in 0..weights.len() {
+        current[i] += weights[i];
+        if current[i] > current[best] {
+            best = i;
+        }
+    }
+    current[best] -= total;
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smooth_weighted_round_robin_is_exact_and_smooth() {
+        let s = StrategyState::new(Strategy::Weighted, &[5, 1, 1]);
+        let picks: Vec<usize> = (0..7).map(|_| s.order(3, |_| None)[0]).collect();
+        // nginx's classic sequence for 5/1/1: a a b a c a a
+        assert_eq!(picks, vec![0, 0, 1, 0, 2, 0, 0]);
+    }
+
+    #[test]
+    fn weighted_fallback_order_covers_all() {
+        let s = StrategyState::new(Strategy::Weighted, &[1, 3]);
+        let o = s.order(2, |_| None);
+        assert_eq!(o.len(), 2);
+        assert_ne!(o[0], o[1]);
+    }
+
+    #[test]
+    fn latency_prefers_faster_and_unmeasured() {
+        let s = StrategyState::new(Strategy::Latency, &[1, 1, 1]);
+        let lat = [Some(50.0), Some(5.0), None];
+        let mut firsts = [0usize; 3];
+        for _ in 0..1000 {
+            firsts[s.order(3, |i| lat[i])[0]] += 1;
+        }
+        // unmeasured first most of the time, exploration sometimes
+        assert!(firsts[2] > 800, "{firsts:?}");
+        let lat = [Some(50.0), Some(5.0), Some(20.0)];
+        let mut firsts = [0usize; 3];
+        for _ in 0..1000 {
+            let o = s.order(3, |i| lat[i]);
+            firsts[o[0]] += 1;
+        }
+        assert!(
+            firsts[1] > 800 && firsts[0] > 0 && firsts[2] > 0,
+            "{firsts:?}"
+        );
+    }
+}

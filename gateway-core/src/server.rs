@@ -1,0 +1,242 @@
+//! Runtime state and the start handle. [`start`] binds, serves and returns a
+//! [`GatewayHandle`]; hosts (the `aigw` binary, the desktop app, tests) keep
+//! it and call [`GatewayHandle::shutdown`]. A config publish is
+//! [`AppState::apply`]: build a new runtime, swap it atomically; requests in
+//! flight finish on the one they started with.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::routing::health::HealthRegistry;
+use crate::routing::{Catalog, Runtime, spawn_probes};
+use crate::telemetry::{LogSink, TelemetrySink};
+
+/// What a host passes to [`start`].
+pub struct GatewayOptions {
+    pub config: Config,
+    /// Where SQLite and logs go (created if missing).
+    pub data_dir: Option<PathBuf>,
+    /// Overrides `server.listen` (flag / `AIGW_LISTEN`; tests pass port 0).
+    pub listen: Option<SocketAddr>,
+    /// Where request events go; defaults to a tracing line per request.
+    pub telemetry: Option<Arc<dyn TelemetrySink>>,
+}
+
+impl GatewayOptions {
+    pub fn new(config: Config) -> Self {
+        Self {
+            config,
+            data_dir: None,
+            listen: None,
+            telemetry: None,
+        }
+    }
+}
+
+/// Shared by every request handler.
+#[derive(Debug)]
+pub struct AppState {
+    pub runtime: ArcSwap<Runtime>,
+    pub health: HealthRegistry,
+    pub client: reqwest::Client,
+    pub catalog: Catalog,
+    pub telemetry: Arc<dyn TelemetrySink>,
+    /// The address actually bound.
+    pub listen: SocketAddr,
+    pub data_dir: Option<PathBuf>,
+    generation: AtomicU64,
+    probes: Mutex<CancellationToken>,
+    tasks: TaskTracker,
+    shutdown: CancellationToken,
+}
+
+impl AppState {
+    /// Swaps in a new, already validated config. Never fails: key problems
+    /// surface per provider (see [`Runtime::build`]).
+    pub fn apply(self: &Arc<Self>, config: Config) {
+        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        let rt = Runtime::build(config, &self.health, generation);
+        self.runtime.store(Arc::new(rt));
+        self.catalog.invalidate();
+        self.restart_probes();
+    }
+
+    fn restart_probes(self: &Arc<Self>) {
+        let token = self.shutdown.child_token();
+        let old = {
+            let mut p = self.probes.lock().unwrap_or_else(|e| e.into_inner());
+            std::mem::replace(&mut *p, token.clone())
+        };
+        old.cancel();
+        spawn_probes(self, &self.tasks, token);
+    }
+
+    /// Cancelled when the gateway shuts down.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+}
+
+/// A running gateway. Dropping it stops the server (without waiting).
+pub struct GatewayHandle {
+    addr: SocketAddr,
+    state: Arc<AppState>,
+    shutdown: CancellationToken,
+    server: Option<JoinHandle<()>>,
+}
+
+impl GatewayHandle {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR`, for clients and tests.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Stops accepting, lets in-flight requests finish (up to
+    /// `server.shutdown_grace_s`), stops background tasks, and waits.
+    pub async fn shutdown(mut self) {
+        self.shutdown.cancel();
+        self.join().await;
+    }
+
+    /// Waits until the server has stopped (after [`Self::shutdown_token`] is cancelled).
+    pub async fn join(&mut self) {
+        if let Some(h) = self.server.take() {
+            if let Err(e) = h.await {
+                tracing::error!("server task failed: {e}");
+            }
+        }
+    }
+}
+
+impl Drop for GatewayHandle {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr}: {source}{hint}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+        hint: &'static str,
+    },
+    #[error("cannot create data dir {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot build HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+/// The upstream HTTP client: pooled, keep-alive, no per-request global timeout
+/// (each attempt sets its own deadline; streams have an idle timeout).
+pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .user_agent(concat!("aigw/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(10))
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(256)
+        .tcp_nodelay(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+}
+
+/// Binds and starts serving.
+pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
+    if let Some(dir) = &opts.data_dir {
+        std::fs::create_dir_all(dir).map_err(|source| StartError::DataDir {
+            path: dir.clone(),
+            source,
+        })?;
+    }
+    let addr = opts.listen.unwrap_or(opts.config.server.listen);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| {
+            let hint = if source.kind() == std::io::ErrorKind::AddrInUse {
+                " (the port is taken: is another aigw running? use --listen to pick another)"
+            } else {
+                ""
+            };
+            StartError::Bind { addr, source, hint }
+        })?;
+    let local = listener.local_addr().map_err(|source| StartError::Bind {
+        addr,
+        source,
+        hint: "",
+    })?;
+    let grace = opts.config.server.shutdown_grace;
+    let shutdown = CancellationToken::new();
+    let health = HealthRegistry::default();
+    let rt = Runtime::build(opts.config, &health, 1);
+    let state = Arc::new(AppState {
+        runtime: ArcSwap::from_pointee(rt),
+        health,
+        client: http_client()?,
+        catalog: Catalog::default(),
+        telemetry: opts.telemetry.unwrap_or_else(|| Arc::new(LogSink)),
+        listen: local,
+        data_dir: opts.data_dir,
+        generation: AtomicU64::new(1),
+        probes: Mutex::new(shutdown.child_token()),
+        tasks: TaskTracker::new(),
+        shutdown: shutdown.clone(),
+    });
+    state.restart_probes();
+
+    let app = crate::api::router(state.clone());
+    let token = shutdown.clone();
+    let st = state.clone();
+    let server = tokio::spawn(async move {
+        use axum::serve::ListenerExt;
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let serve = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(token.clone().cancelled_owned());
+        let expired = async {
+            token.cancelled().await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            r = serve => if let Err(e) = r { tracing::error!("server error: {e}") },
+            () = expired => tracing::warn!("shutdown grace of {grace:?} expired; closing remaining connections"),
+        }
+        st.tasks.close();
+        st.tasks.wait().await;
+    });
+    tracing::info!("aigw {} listening on http://{local}", crate::VERSION);
+    Ok(GatewayHandle {
+        addr: local,
+        state,
+        shutdown,
+        server: Some(server),
+    })
+}
