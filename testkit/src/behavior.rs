@@ -19,6 +19,10 @@ pub enum Behavior {
     /// `"model"` in the response echoes the request's model (`"fake-model"` if absent).
     /// Usage: prompt_tokens 10, completion_tokens 3.
     Ok,
+    /// Like [`Behavior::Ok`], except that a `POST /v1/chat/completions` whose JSON body has a
+    /// non-empty `"tools"` array is answered like [`Behavior::ToolCall`] (streamed or not, per the
+    /// request's `"stream"`). Lets one long-running fake serve both plain and tool-calling clients.
+    Auto,
     /// Respond with this status and an OpenAI error body `{"error":{"message","type","code"}}`
     /// (or `body` verbatim if `Some`), plus a `Retry-After: N` header when `retry_after` is set.
     Status {

@@ -185,6 +185,13 @@ async fn run(shared: &Arc<Shared>, mut b: Behavior, kind: Kind, rec: &Recorded) 
         b = *inner;
     }
     let req: Option<Value> = serde_json::from_slice(&rec.body).ok();
+    if let Behavior::Auto = b {
+        b = if kind == Kind::Chat && has_tools(req.as_ref()) {
+            Behavior::ToolCall
+        } else {
+            Behavior::Ok
+        };
+    }
     let ctx = request_ctx(kind, req.as_ref().unwrap_or(&Value::Null));
     let sse = |build: &dyn Fn(&mut Sse<'_>)| {
         let mut s = Sse::new(&ctx);
@@ -244,7 +251,7 @@ async fn run(shared: &Arc<Shared>, mut b: Behavior, kind: Kind, rec: &Recorded) 
             }
             resp
         }
-        Behavior::Delay(..) => unreachable_delay(),
+        Behavior::Delay(..) | Behavior::Auto => unreachable_delay(),
         Behavior::Hang => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
             error_response(
@@ -291,11 +298,18 @@ async fn run(shared: &Arc<Shared>, mut b: Behavior, kind: Kind, rec: &Recorded) 
     }
 }
 
-/// `Delay` is unwrapped before the match; answer something sane rather than panicking.
+/// Whether a request body has a non-empty `"tools"` array.
+fn has_tools(req: Option<&Value>) -> bool {
+    req.and_then(|v| v.get("tools"))
+        .and_then(Value::as_array)
+        .is_some_and(|tools| !tools.is_empty())
+}
+
+/// `Delay` and `Auto` are resolved before the match; answer something sane rather than panicking.
 fn unreachable_delay() -> Response {
     error_response(
         StatusCode::INTERNAL_SERVER_ERROR,
-        "fake upstream: nested delay not unwrapped",
+        "fake upstream: delay/auto behavior not resolved",
         "server_error",
         None,
     )
