@@ -121,10 +121,10 @@ impl GatewayHandle {
 
     /// Waits until the server has stopped (after [`Self::shutdown_token`] is cancelled).
     pub async fn join(&mut self) {
-        if let Some(h) = self.server.take() {
-            if let Err(e) = h.await {
-                tracing::error!("server task failed: {e}");
-            }
+        if let Some(h) = self.server.take()
+            && let Err(e) = h.await
+        {
+            tracing::error!("server task failed: {e}");
         }
     }
 }

@@ -47,11 +47,12 @@ def _binary(env_var: str, name: str) -> Path:
     path = Path(override) if override else ROOT / "target" / "debug" / name
     if not (path.is_file() and os.access(path, os.X_OK)):
         how = f"${env_var}={override}" if override else f"{path} (override with ${env_var})"
-        pytest.fail(
+        # Stop the whole session with one clear message instead of an error per test.
+        pytest.exit(
             f"binary `{name}` not found at {how}.\n"
             "Build it first from the workspace root:\n"
             "    cargo build -p gateway-core --bin aigw -p testkit --bins",
-            pytrace=False,
+            returncode=2,
         )
     return path
 
@@ -60,6 +61,7 @@ def _child_env() -> dict[str, str]:
     """The environment for child processes, without AIGW_* settings that would override flags."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIGW_")}
     env["AIGW_LOG"] = os.environ.get("AIGW_TEST_LOG", "info")
+    env["NO_COLOR"] = "1"  # logs go to a file that failure messages quote
     return env
 
 

@@ -1,6 +1,8 @@
 //! The demo as a test: what the `x-aigw-*` headers claim must match what the
 //! fake upstreams really received.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::zombie_processes)]
+
 use provider_fallback::{BACKUP_MODEL, REQUESTED_MODEL, Setup, run};
 
 #[tokio::test]

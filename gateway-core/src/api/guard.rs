@@ -27,14 +27,14 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
         .and_then(|h| h.to_str().ok())
         .map(str::to_string)
         .or_else(|| req.uri().authority().map(|a| a.to_string()));
-    if let Some(h) = &host {
-        if !host_allowed(h, server) {
-            return ApiError::forbidden(
-                "host_not_allowed",
-                format!("Host '{h}' is not allowed (DNS rebinding guard); add it to server.allowed_hosts if intended"),
-            )
-            .into_response();
-        }
+    if let Some(h) = &host
+        && !host_allowed(h, server)
+    {
+        return ApiError::forbidden(
+            "host_not_allowed",
+            format!("Host '{h}' is not allowed (DNS rebinding guard); add it to server.allowed_hosts if intended"),
+        )
+        .into_response();
     }
     let write = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let origin = req

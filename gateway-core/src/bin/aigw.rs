@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use gateway_core::config::{Config, Paths, Severity, ensure_config_file};
+use gateway_core::secrets::KeyIndex;
 use gateway_core::{GatewayOptions, start};
 
 #[derive(Parser)]
@@ -38,8 +39,24 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Provider and client keys in the OS keychain (values never printed).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Print where the config and data live.
     Paths,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Store a key; the secret is read from stdin (never an argument).
+    /// Reference it in config as "keyring:NAME".
+    Set { name: String },
+    /// List key names and whether the keychain holds them.
+    List,
+    /// Delete a key.
+    Rm { name: String },
 }
 
 #[derive(Subcommand)]
@@ -59,6 +76,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match run(cli) {
         Ok(code) => code,
@@ -114,7 +132,48 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Serve { listen } => serve(paths, listen),
+        Command::Keys { command } => keys(&paths, command),
     }
+}
+
+fn keys(paths: &Paths, command: KeysCommand) -> anyhow::Result<ExitCode> {
+    use std::io::{IsTerminal, Read};
+    let index = KeyIndex::new(&paths.data_dir);
+    match command {
+        KeysCommand::Set { name } => {
+            if std::io::stdin().is_terminal() {
+                eprintln!("Paste the secret for {name:?}, then Enter and Ctrl-D:");
+            }
+            let mut secret = String::new();
+            std::io::stdin().read_to_string(&mut secret)?;
+            let secret = secret.trim_end_matches(['\r', '\n']);
+            if secret.is_empty() {
+                anyhow::bail!("no secret on stdin; try: printf %s \"$KEY\" | aigw keys set {name}");
+            }
+            index.set(&name, secret)?;
+            println!("stored {name:?} in the OS keychain; use api_key = \"keyring:{name}\"");
+        }
+        KeysCommand::List => {
+            for (name, present) in index.list() {
+                println!(
+                    "{name}\t{}",
+                    if present {
+                        "present"
+                    } else {
+                        "missing from keychain"
+                    }
+                );
+            }
+        }
+        KeysCommand::Rm { name } => {
+            if index.remove(&name)? {
+                println!("removed {name:?}");
+            } else {
+                anyhow::bail!("no key named {name:?}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn serve(paths: Paths, listen: Option<String>) -> anyhow::Result<ExitCode> {

@@ -404,15 +404,15 @@ impl Validator<'_> {
             let api_key = match &p.api_key {
                 Some(k) => match SecretRef::parse(k.get_ref()) {
                     Ok(r) => {
-                        if let SecretRef::Env(var) = &r {
-                            if std::env::var_os(var).is_none() {
-                                self.push(
-                                    Severity::Warning,
-                                    &format!("{path}.api_key"),
-                                    Some(k.span()),
-                                    format!("environment variable {var} is not set; requests to {name:?} will fail over"),
-                                );
-                            }
+                        if let SecretRef::Env(var) = &r
+                            && std::env::var_os(var).is_none()
+                        {
+                            self.push(
+                                Severity::Warning,
+                                &format!("{path}.api_key"),
+                                Some(k.span()),
+                                format!("environment variable {var} is not set; requests to {name:?} will fail over"),
+                            );
                         }
                         Some(r)
                     }

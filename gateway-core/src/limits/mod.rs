@@ -126,13 +126,13 @@ impl ProviderLimiter {
         if let Some(rpm) = &self.rpm {
             lock(rpm).try_take(1.0, now)?;
         }
-        if let Some(tpm) = &self.tpm {
-            if let Err(wait) = lock(tpm).try_take(tokens as f64, now) {
-                if let Some(rpm) = &self.rpm {
-                    lock(rpm).adjust(1.0, now);
-                }
-                return Err(wait);
+        if let Some(tpm) = &self.tpm
+            && let Err(wait) = lock(tpm).try_take(tokens as f64, now)
+        {
+            if let Some(rpm) = &self.rpm {
+                lock(rpm).adjust(1.0, now);
             }
+            return Err(wait);
         }
         Ok(())
     }

@@ -43,6 +43,8 @@ pub struct Served {
     pub mode: RouteMode,
 }
 
+// One per request, moved a few times: boxing would cost an allocation for nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum ResponseBody {
     Full(Bytes),
     Stream(StreamRelay),
@@ -93,6 +95,7 @@ impl Failure {
     }
 }
 
+#[allow(clippy::large_enum_variant)]
 pub enum DispatchError {
     /// No route, no provider prefix, no provider lists it.
     ModelNotFound { model: String },
@@ -107,6 +110,7 @@ pub enum DispatchError {
     },
 }
 
+#[allow(clippy::large_enum_variant)]
 enum Outcome {
     Done(ProxyResponse),
     /// A 4xx other than 408/429: the client's fault, returned as is.
@@ -117,6 +121,80 @@ enum Outcome {
         latency: Duration,
     },
     Fallback(Failure, Duration),
+}
+
+/// What one request's attempts have produced so far.
+struct Tally<'a> {
+    state: &'a AppState,
+    route: &'a RouteRuntime,
+    req: &'a ProxyRequest,
+    attempts: Vec<AttemptEvent>,
+    upstream_time: Duration,
+    last: Option<(usize, Failure)>,
+}
+
+impl Tally<'_> {
+    /// Tries target `i`; `Some` when the request is answered (success or a
+    /// client error returned as is), `None` to go on with the next target.
+    async fn try_target(
+        &mut self,
+        i: usize,
+        mode: RouteMode,
+        admission: Admission,
+    ) -> Option<ProxyResponse> {
+        let target = &self.route.targets[i];
+        let provider = &target.provider;
+        match attempt(self.state, self.route, target, self.req, mode).await {
+            Outcome::Done(mut resp) => {
+                self.attempts.append(&mut resp.attempts);
+                resp.attempts = std::mem::take(&mut self.attempts);
+                resp.upstream_time += self.upstream_time;
+                Some(resp)
+            }
+            Outcome::Client {
+                status,
+                content_type,
+                body,
+                latency,
+            } => {
+                self.upstream_time += latency;
+                target.health.release(admission);
+                provider.limiter.settle(self.req.est_tokens, 0);
+                self.attempts.push(AttemptEvent {
+                    provider: provider.spec.name.clone(),
+                    model: target.forwarded(&self.req.peek.model).to_string(),
+                    status: Some(status.as_u16()),
+                    error: Some("client_error".into()),
+                    latency_ms: ms(latency),
+                });
+                Some(ProxyResponse {
+                    status,
+                    content_type,
+                    retry_after: None,
+                    body: ResponseBody::Full(body),
+                    served: served(target, &self.req.peek.model, mode),
+                    attempts: std::mem::take(&mut self.attempts),
+                    upstream_time: self.upstream_time,
+                    ttft: None,
+                    usage: None,
+                })
+            }
+            Outcome::Fallback(f, latency) => {
+                self.upstream_time += latency;
+                provider.limiter.settle(self.req.est_tokens, 0);
+                record_failure(self.route, target, &f);
+                self.fail(i, f, latency);
+                None
+            }
+        }
+    }
+
+    fn fail(&mut self, i: usize, f: Failure, latency: Duration) {
+        let target = &self.route.targets[i];
+        self.attempts
+            .push(attempt_event(target, &self.req.peek.model, &f, latency));
+        self.last = Some((i, f));
+    }
 }
 
 /// Routes and forwards one request.
@@ -130,8 +208,10 @@ pub async fn dispatch(
     let preferred = route.targets[order[0]]
         .forwarded(&req.peek.model)
         .to_string();
-    let mode_of = |i: usize, pos_first: bool| {
-        if pos_first {
+    // Direct when the preferred target serves; otherwise the forwarded model
+    // tells a provider fallback from a model fallback.
+    let mode_of = |i: usize| {
+        if i == order[0] {
             RouteMode::Direct
         } else if route.targets[i].forwarded(&req.peek.model) == preferred {
             RouteMode::ProviderFallback
@@ -141,34 +221,38 @@ pub async fn dispatch(
     };
 
     let max_attempts = rt.config.routing.max_attempts as usize;
-    let mut attempts: Vec<AttemptEvent> = Vec::new();
-    let mut upstream_time = Duration::ZERO;
-    let mut last: Option<(usize, Failure)> = None;
+    let mut t = Tally {
+        state,
+        route: &route,
+        req,
+        attempts: Vec::new(),
+        upstream_time: Duration::ZERO,
+        last: None,
+    };
     let mut cooling: Vec<(usize, Instant)> = Vec::new();
     let mut limited: Option<Duration> = None;
 
     'passes: for pass in 0..=route.spec.retries {
         if pass > 0 {
-            if attempts.is_empty() {
+            if t.attempts.is_empty() {
                 break;
             }
             let base = rt.config.routing.retry_backoff.as_secs_f64()
                 * f64::from(1u32 << (pass - 1).min(6));
             let wait = Duration::from_secs_f64(base * rand::rng().random_range(0.5..1.5));
             tokio::time::sleep(wait).await;
-            upstream_time += wait;
+            t.upstream_time += wait;
         }
         for (pos, &i) in order.iter().enumerate() {
-            if attempts.len() >= max_attempts {
+            if t.attempts.len() >= max_attempts {
                 break 'passes;
             }
-            let target = &route.targets[i];
             if req.force_fail_first && pass == 0 && pos == 0 {
                 let f = Failure::new("forced", "fallback test: preferred target forced to fail");
-                attempts.push(attempt_event(target, &req.peek.model, &f, Duration::ZERO));
-                last = Some((i, f));
+                t.fail(i, f, Duration::ZERO);
                 continue;
             }
+            let target = &route.targets[i];
             let admission = target.health.admit(Instant::now());
             if let Admission::Open(until) = admission {
                 if pass == 0 {
@@ -187,123 +271,37 @@ pub async fn dispatch(
                         .acquire(req.est_tokens, provider.spec.queue_timeout)
                         .await
                 };
-                upstream_time += t0.elapsed();
+                t.upstream_time += t0.elapsed();
                 if let Err(wait) = got {
                     target.health.release(admission);
                     limited = Some(limited.map_or(wait, |l| l.min(wait)));
                     continue;
                 }
             }
-            let first = attempts.is_empty() && pos == 0 && pass == 0;
-            match attempt(state, &route, target, req, mode_of(i, first)).await {
-                Outcome::Done(mut resp) => {
-                    upstream_time += resp.upstream_time;
-                    attempts.append(&mut resp.attempts);
-                    resp.attempts = attempts;
-                    resp.upstream_time = upstream_time;
-                    return Ok(resp);
-                }
-                Outcome::Client {
-                    status,
-                    content_type,
-                    body,
-                    latency,
-                } => {
-                    upstream_time += latency;
-                    target.health.release(admission);
-                    provider.limiter.settle(req.est_tokens, 0);
-                    attempts.push(AttemptEvent {
-                        provider: provider.spec.name.clone(),
-                        model: target.forwarded(&req.peek.model).to_string(),
-                        status: Some(status.as_u16()),
-                        error: Some("client_error".into()),
-                        latency_ms: ms(latency),
-                    });
-                    return Ok(ProxyResponse {
-                        status,
-                        content_type,
-                        retry_after: None,
-                        body: ResponseBody::Full(body),
-                        served: served(target, &req.peek.model, mode_of(i, first)),
-                        attempts,
-                        upstream_time,
-                        ttft: None,
-                        usage: None,
-                    });
-                }
-                Outcome::Fallback(f, latency) => {
-                    upstream_time += latency;
-                    provider.limiter.settle(req.est_tokens, 0);
-                    record_failure(&route, target, &f);
-                    attempts.push(attempt_event(target, &req.peek.model, &f, latency));
-                    last = Some((i, f));
-                }
+            if let Some(resp) = t.try_target(i, mode_of(i), admission).await {
+                return Ok(resp);
             }
         }
     }
 
     // Every target was cooling down: try the one whose cooldown ends first
     // rather than black-holing the route.
-    if last.as_ref().is_none_or(|(_, f)| f.class == "forced") && attempts.len() < max_attempts {
-        if let Some(&(i, _)) = cooling.iter().min_by_key(|(_, until)| *until) {
-            let target = &route.targets[i];
-            target.health.force_probe();
-            let first = attempts.is_empty();
-            match attempt(
-                state,
-                &route,
-                target,
-                req,
-                mode_of(i, first && order[0] == i),
-            )
-            .await
-            {
-                Outcome::Done(mut resp) => {
-                    upstream_time += resp.upstream_time;
-                    attempts.append(&mut resp.attempts);
-                    resp.attempts = attempts;
-                    resp.upstream_time = upstream_time;
-                    return Ok(resp);
-                }
-                Outcome::Client {
-                    status,
-                    content_type,
-                    body,
-                    latency,
-                } => {
-                    target.health.release(Admission::Probe);
-                    return Ok(ProxyResponse {
-                        status,
-                        content_type,
-                        retry_after: None,
-                        body: ResponseBody::Full(body),
-                        served: served(target, &req.peek.model, mode_of(i, false)),
-                        attempts,
-                        upstream_time: upstream_time + latency,
-                        ttft: None,
-                        usage: None,
-                    });
-                }
-                Outcome::Fallback(f, latency) => {
-                    upstream_time += latency;
-                    record_failure(&route, target, &f);
-                    attempts.push(attempt_event(target, &req.peek.model, &f, latency));
-                    last = Some((i, f));
-                }
-            }
+    if t.last.as_ref().is_none_or(|(_, f)| f.class == "forced")
+        && t.attempts.len() < max_attempts
+        && let Some(&(i, _)) = cooling.iter().min_by_key(|(_, until)| *until)
+    {
+        route.targets[i].health.force_probe();
+        if let Some(resp) = t.try_target(i, mode_of(i), Admission::Probe).await {
+            return Ok(resp);
         }
     }
 
-    match last {
+    match t.last {
         Some((i, f)) => Err(DispatchError::Exhausted {
-            target: served(
-                &route.targets[i],
-                &req.peek.model,
-                mode_of(i, i == order[0]),
-            ),
+            target: served(&route.targets[i], &req.peek.model, mode_of(i)),
             last: f,
-            attempts,
-            upstream_time,
+            attempts: t.attempts,
+            upstream_time: t.upstream_time,
         }),
         None => Err(DispatchError::LocalLimit {
             retry_after: limited.unwrap_or(Duration::from_secs(1)),
@@ -362,12 +360,11 @@ async fn resolve(
     if let Some(r) = rt.routes.get(model) {
         return Ok(r.clone());
     }
-    if let Some((prefix, rest)) = model.split_once('/') {
-        if let Some(p) = rt.provider_index(prefix) {
-            if !rest.is_empty() {
-                return Ok(rt.implicit_route(p, Some(rest.to_string()), model, &state.health));
-            }
-        }
+    if let Some((prefix, rest)) = model.split_once('/')
+        && !rest.is_empty()
+        && let Some(p) = rt.provider_index(prefix)
+    {
+        return Ok(rt.implicit_route(p, Some(rest.to_string()), model, &state.health));
     }
     let catalog = state.catalog.get(rt, &state.client).await;
     match catalog.provider_for(model) {
@@ -379,10 +376,10 @@ async fn resolve(
 }
 
 fn parse_retry_after(h: &HeaderMap) -> Option<Duration> {
-    if let Some(ms) = h.get("retry-after-ms").and_then(|v| v.to_str().ok()) {
-        if let Ok(ms) = ms.trim().parse::<f64>() {
-            return Some(Duration::from_secs_f64(ms.max(0.0) / 1000.0));
-        }
+    if let Some(ms) = h.get("retry-after-ms").and_then(|v| v.to_str().ok())
+        && let Ok(ms) = ms.trim().parse::<f64>()
+    {
+        return Some(Duration::from_secs_f64(ms.max(0.0) / 1000.0));
     }
     let v = h.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(s) = v.parse::<u64>() {

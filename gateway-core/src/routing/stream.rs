@@ -346,10 +346,10 @@ impl StreamRelay {
     }
 
     async fn next_chunk(&mut self) -> Option<Bytes> {
-        if let Some(h) = self.held.take() {
-            if !h.is_empty() {
-                return Some(h);
-            }
+        if let Some(h) = self.held.take()
+            && !h.is_empty()
+        {
+            return Some(h);
         }
         while !self.done {
             let next = tokio::time::timeout(self.idle, self.upstream.next()).await;

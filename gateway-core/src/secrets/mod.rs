@@ -191,3 +191,72 @@ mod tests {
         assert!(err.to_string().contains("AIGW_TEST_SURELY_UNSET_VAR"));
     }
 }
+
+/// The names of keys set through `aigw keys` (keychains cannot be listed
+/// portably). Names only, never values: `keys.json` in the data dir.
+#[derive(Debug, Clone)]
+pub struct KeyIndex {
+    path: std::path::PathBuf,
+}
+
+impl KeyIndex {
+    pub fn new(data_dir: &std::path::Path) -> Self {
+        Self {
+            path: data_dir.join("keys.json"),
+        }
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        std::fs::read(&self.path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Vec<String>>(&b).ok())
+            .unwrap_or_default()
+    }
+
+    fn write(&self, names: &[String]) -> std::io::Result<()> {
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = self.path.with_extension("json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(names).unwrap_or_default())?;
+        std::fs::rename(tmp, &self.path)
+    }
+
+    /// Stores the secret in the keychain and records its name.
+    pub fn set(&self, name: &str, value: &str) -> Result<(), SecretError> {
+        SecretRef::parse(&format!("keyring:{name}")).map_err(SecretError::Missing)?;
+        keychain_set(name, value)?;
+        let mut names = self.names();
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_string());
+            names.sort();
+            self.write(&names)
+                .map_err(|e| SecretError::Keychain(format!("key index: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// Deletes from the keychain and the index; Ok(false) if it was in neither.
+    pub fn remove(&self, name: &str) -> Result<bool, SecretError> {
+        let existed = keychain_delete(name)?;
+        let mut names = self.names();
+        let before = names.len();
+        names.retain(|n| n != name);
+        if names.len() != before {
+            self.write(&names)
+                .map_err(|e| SecretError::Keychain(format!("key index: {e}")))?;
+        }
+        Ok(existed || names.len() != before)
+    }
+
+    /// Each indexed name and whether the keychain still holds it.
+    pub fn list(&self) -> Vec<(String, bool)> {
+        self.names()
+            .into_iter()
+            .map(|n| {
+                let present = keychain_get(&n).is_ok();
+                (n, present)
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,342 @@
+//! The `aigw` binary as a user runs it: first-run default config, flags and
+//! `AIGW_*` overrides, invalid config at start, keys from the environment and
+//! the OS keychain, SIGTERM with a stream in flight.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::zombie_processes)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use common::*;
+use testkit::{Behavior, FakeUpstream};
+
+const AIGW: &str = env!("CARGO_BIN_EXE_aigw");
+
+struct Aigw {
+    child: Child,
+    url: String,
+    log: mpsc::Receiver<String>,
+    early: Vec<String>,
+}
+
+impl Aigw {
+    /// Starts `aigw serve` and waits for its "listening on" line.
+    fn serve(args: &[&str], env: &[(&str, &str)]) -> Aigw {
+        let mut cmd = Command::new(AIGW);
+        cmd.arg("serve")
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        cmd.env_remove("AIGW_CONFIG")
+            .env_remove("AIGW_DATA_DIR")
+            .env_remove("AIGW_LISTEN");
+        cmd.env("AIGW_LOG", "info");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut seen = Vec::new();
+        loop {
+            match rx.recv_timeout(Duration::from_secs(20)) {
+                Ok(line) => {
+                    if let Some(rest) = line.split("listening on ").nth(1) {
+                        let url = rest.split_whitespace().next().unwrap().to_string();
+                        seen.push(line);
+                        return Aigw {
+                            child,
+                            url,
+                            log: rx,
+                            early: seen,
+                        };
+                    }
+                    seen.push(line);
+                }
+                Err(_) => panic!("aigw did not start: {seen:#?}"),
+            }
+        }
+    }
+
+    /// Everything logged so far (stderr).
+    fn log_lines(&mut self) -> Vec<String> {
+        self.early.extend(self.log.try_iter());
+        self.early.clone()
+    }
+
+    fn sigterm(&self) {
+        let ok = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+
+    fn wait_exit(&mut self) -> i32 {
+        for _ in 0..200 {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s.code().unwrap_or(-1);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("aigw did not exit");
+    }
+}
+
+impl Drop for Aigw {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+#[tokio::test]
+async fn first_run_creates_the_default_config_and_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("conf/config.toml");
+    let data = dir.path().join("data");
+    let mut aigw = Aigw::serve(
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        &[("AIGW_LISTEN", "127.0.0.1:0")],
+    );
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert_eq!(text, gateway_core::config::DEFAULT_CONFIG);
+    assert!(data.is_dir());
+    let r = reqwest::get(format!("{}/healthz", aigw.url)).await.unwrap();
+    assert_eq!(r.status(), 200);
+    // no providers yet: any model is a clean 404
+    let r = reqwest::Client::new()
+        .post(format!("{}/v1/chat/completions", aigw.url))
+        .json(&chat_body("gpt-4o-mini", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(
+        aigw.log_lines()
+            .iter()
+            .any(|l| l.contains("created default config"))
+    );
+}
+
+#[test]
+fn invalid_config_names_file_line_and_field_and_exits_nonzero() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.toml");
+    write(
+        &cfg,
+        "[server]\nlisten = \"127.0.0.1:0\"\n\n[[routes]]\nmodel = \"m\"\n[[routes.targets]]\nprovider = \"ghost\"\n",
+    );
+    let out = Command::new(AIGW)
+        .args(["serve", "--config", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("{}:7:", cfg.display())), "{err}");
+    assert!(err.contains("routes[0].targets[0].provider"), "{err}");
+    assert!(err.contains("unknown provider \"ghost\""), "{err}");
+
+    write(&cfg, "[server]\nlisten = \"127.0.0.1:0\"\nmax_body = 5\n");
+    let out = Command::new(AIGW)
+        .args(["config", "validate", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(":3:") && err.contains("max_body"), "{err}");
+
+    write(&cfg, "[server]\nlisten = \"127.0.0.1:0\"\n");
+    let out = Command::new(AIGW)
+        .args(["config", "validate", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+}
+
+#[tokio::test]
+async fn env_keys_client_auth_and_sigterm_finishes_the_stream() {
+    let up = FakeUpstream::start("up").await;
+    up.set_required_key(Some("sk-provider-from-env"));
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    write(
+        &cfg,
+        &format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nclient_keys = [\"env:TEAM_KEY\"]\n{}{}",
+            provider(&up, "api_key = \"env:UP_KEY\""),
+            route("m", "", &[("up", None)])
+        ),
+    );
+    let aigw = Aigw::serve(
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "--data-dir",
+            dir.path().join("d").to_str().unwrap(),
+        ],
+        &[
+            ("UP_KEY", "sk-provider-from-env"),
+            ("TEAM_KEY", "team-secret"),
+        ],
+    );
+    let mut aigw = aigw;
+    let http = reqwest::Client::new();
+    let url = format!("{}/v1/chat/completions", aigw.url);
+    let r = http
+        .post(&url)
+        .json(&chat_body("m", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = http
+        .post(&url)
+        .bearer_auth("team-secret")
+        .json(&chat_body("m", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        up.proxied_requests()[0].header("authorization").as_deref(),
+        Some("Bearer sk-provider-from-env")
+    );
+
+    up.push(Behavior::Stream {
+        deltas: vec!["x".into(), "y".into(), "z".into()],
+        interval: Duration::from_millis(300),
+    });
+    let resp = http
+        .post(&url)
+        .bearer_auth("team-secret")
+        .json(&chat_body("m", true))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    aigw.sigterm();
+    let body = resp.text().await.unwrap();
+    assert_eq!(streamed_text(&body), "xyz");
+    assert!(body.contains("[DONE]"));
+    assert_eq!(aigw.wait_exit(), 0);
+    let log = aigw.log_lines().join("\n");
+    assert!(log.contains("shutting down"), "{log}");
+    assert!(
+        !log.contains("sk-provider-from-env") && !log.contains("team-secret"),
+        "keys in log: {log}"
+    );
+}
+
+/// Runs only where a Secret Service is available (the test script starts
+/// gnome-keyring in a private D-Bus session and sets AIGW_TEST_KEYRING=1).
+#[tokio::test]
+async fn keyring_keys_set_list_use_and_remove() {
+    if std::env::var("AIGW_TEST_KEYRING").as_deref() != Ok("1") {
+        eprintln!("skipped: AIGW_TEST_KEYRING != 1 (run through scripts/test.sh)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let name = format!("aigw-test-{}", std::process::id());
+    let keys = |args: &[&str], stdin: Option<&str>| {
+        let mut c = Command::new(AIGW)
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("keys")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut si = c.stdin.take().unwrap();
+        if let Some(s) = stdin {
+            si.write_all(s.as_bytes()).unwrap();
+        }
+        drop(si);
+        c.wait_with_output().unwrap()
+    };
+    let out = keys(&["set", &name], Some("sk-from-keychain\n"));
+    assert!(out.status.success(), "{out:?}");
+    let out = keys(&["list"], None);
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(listed.contains(&format!("{name}\tpresent")), "{listed}");
+    assert!(!listed.contains("sk-from-keychain"));
+
+    let up = FakeUpstream::start("up").await;
+    up.set_required_key(Some("sk-from-keychain"));
+    let cfg = dir.path().join("config.toml");
+    write(
+        &cfg,
+        &format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n{}{}",
+            provider(&up, &format!("api_key = \"keyring:{name}\"")),
+            route("m", "", &[("up", None)])
+        ),
+    );
+    let aigw = Aigw::serve(
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let r = reqwest::Client::new()
+        .post(format!("{}/v1/chat/completions", aigw.url))
+        .json(&chat_body("m", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    drop(aigw);
+
+    let out = keys(&["rm", &name], None);
+    assert!(out.status.success(), "{out:?}");
+    assert!(!String::from_utf8_lossy(&keys(&["list"], None).stdout).contains(&name));
+    // a missing keychain key: the provider fails over with a clear reason, no panic
+    let aigw = Aigw::serve(
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let r = reqwest::Client::new()
+        .post(format!("{}/v1/chat/completions", aigw.url))
+        .json(&chat_body("m", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 502);
+    let v: serde_json::Value = r.json().await.unwrap();
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(msg.contains(&format!("no key named \"{name}\"")), "{msg}");
+    assert_eq!(up.request_count(), 1);
+}
