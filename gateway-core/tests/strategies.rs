@@ -47,7 +47,11 @@ async fn latency_strategy_prefers_the_faster_target() {
         "{}{}{}",
         provider(&slow, ""),
         provider(&fast, ""),
-        route("m", "strategy = \"latency\"", &[("slow", None), ("fast", None)])
+        route(
+            "m",
+            "strategy = \"latency\"",
+            &[("slow", None), ("fast", None)]
+        )
     );
     let gw = Gw::start(&toml).await;
     for _ in 0..60 {
@@ -76,7 +80,11 @@ async fn background_probe_opens_and_closes_the_breaker() {
     let mut skipped = false;
     for _ in 0..50 {
         tokio::time::sleep(Duration::from_millis(50)).await;
-        let snap = gw.handle.state().health.snapshot(tokio::time::Instant::now());
+        let snap = gw
+            .handle
+            .state()
+            .health
+            .snapshot(tokio::time::Instant::now());
         if snap.iter().any(|(p, _, h)| p == "a" && h.open) {
             skipped = true;
             break;
@@ -91,5 +99,11 @@ async fn background_probe_opens_and_closes_the_breaker() {
     tokio::time::sleep(Duration::from_millis(2300)).await;
     let r = gw.chat(&chat_body("m", false)).await;
     assert_eq!(header(&r, "x-aigw-provider"), "a");
-    assert!(a.requests().iter().filter(|r| r.path == "/v1/models").count() >= 2);
+    assert!(
+        a.requests()
+            .iter()
+            .filter(|r| r.path == "/v1/models")
+            .count()
+            >= 2
+    );
 }
