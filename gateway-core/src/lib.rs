@@ -20,18 +20,28 @@
 //! - [`limits`]: token buckets for ingress and provider RPM/TPM.
 //! - [`sse`]: the one SSE splitter/parser used for upstream streams.
 //! - [`api`]: the HTTP surface (handlers, wire errors, host/origin guard).
+//! - [`translate`]: protocol translation (Anthropic Messages ↔ Chat
+//!   Completions ↔ Responses) when a target does not speak the client's.
 //! - [`telemetry`]: per-request events and their sinks.
 //! - [`server`]: runtime state, hot-swap and the start handle.
+//! - [`update`]: signed self-update (`aigw update …`) and the release tooling it shares with `packaging/`.
+//! - [`lifecycle`]: validate → diff → publish → history → rollback, file watcher.
+//! - [`store`]: SQLite config versions and audit log.
 
 pub mod api;
+pub mod cli;
 pub mod config;
+pub mod lifecycle;
 pub mod limits;
 pub mod providers;
 pub mod routing;
 pub mod secrets;
 pub mod server;
 pub mod sse;
+pub mod store;
 pub mod telemetry;
+pub mod translate;
+pub mod update;
 
 pub use config::Config;
 pub use server::{GatewayHandle, GatewayOptions, start};

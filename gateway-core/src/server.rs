@@ -16,9 +16,13 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
+use crate::lifecycle::{ConfigManager, spawn_watcher};
+use crate::providers::ssrf::GuardedResolver;
 use crate::routing::health::HealthRegistry;
 use crate::routing::{Catalog, Runtime, spawn_probes};
-use crate::telemetry::{LogSink, TelemetrySink};
+use crate::secrets::admin::AdminTokens;
+use crate::store::ConfigStore;
+use crate::telemetry::{LogSink, TelemetryHub, TelemetrySink};
 
 /// What a host passes to [`start`].
 pub struct GatewayOptions {
@@ -29,6 +33,13 @@ pub struct GatewayOptions {
     pub listen: Option<SocketAddr>,
     /// Where request events go; defaults to a tracing line per request.
     pub telemetry: Option<Arc<dyn TelemetrySink>>,
+    /// The config file: publishes write it, hand edits of it are picked up.
+    pub config_path: Option<PathBuf>,
+    /// Admin API tokens; default: the keychain (or a 0600 file) when there
+    /// is a data dir, else fresh in-memory tokens.
+    pub admin_tokens: Option<AdminTokens>,
+    /// How often the config file is checked for hand edits.
+    pub watch_interval: Duration,
 }
 
 impl GatewayOptions {
@@ -38,6 +49,9 @@ impl GatewayOptions {
             data_dir: None,
             listen: None,
             telemetry: None,
+            config_path: None,
+            admin_tokens: None,
+            watch_interval: Duration::from_secs(1),
         }
     }
 }
@@ -50,9 +64,19 @@ pub struct AppState {
     pub client: reqwest::Client,
     pub catalog: Catalog,
     pub telemetry: Arc<dyn TelemetrySink>,
+    /// Metrics, the request log and its writer queue.
+    pub telemetry_hub: TelemetryHub,
     /// The address actually bound.
     pub listen: SocketAddr,
     pub data_dir: Option<PathBuf>,
+    /// Versions, publish, rollback, audit.
+    pub lifecycle: ConfigManager,
+    pub admin_tokens: AdminTokens,
+    /// The upstream client's SSRF guard, updated on every publish.
+    resolver: GuardedResolver,
+    pub started: std::time::Instant,
+    /// Paused (tray / admin API): client requests get 503 until resumed.
+    pub paused: std::sync::atomic::AtomicBool,
     generation: AtomicU64,
     probes: Mutex<CancellationToken>,
     tasks: TaskTracker,
@@ -64,6 +88,9 @@ impl AppState {
     /// surface per provider (see [`Runtime::build`]).
     pub fn apply(self: &Arc<Self>, config: Config) {
         let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        self.resolver
+            .policy
+            .store(Arc::new(config.server.ssrf.clone()));
         let rt = Runtime::build(config, &self.health, generation);
         self.runtime.store(Arc::new(rt));
         self.catalog.invalidate();
@@ -150,12 +177,22 @@ pub enum StartError {
     },
     #[error("cannot build HTTP client: {0}")]
     Client(#[from] reqwest::Error),
+    #[error("cannot open the config store: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("cannot set up admin tokens: {0}")]
+    Tokens(std::io::Error),
 }
 
 /// The upstream HTTP client: pooled, keep-alive, no per-request global timeout
 /// (each attempt sets its own deadline; streams have an idle timeout).
 pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
+    http_client_guarded(GuardedResolver::default())
+}
+
+/// [`http_client`] resolving through the SSRF guard's `resolver`.
+pub fn http_client_guarded(resolver: GuardedResolver) -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
+        .dns_resolver(Arc::new(resolver))
         .user_agent(concat!("aigw/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(10))
         .pool_idle_timeout(Duration::from_secs(90))
@@ -190,23 +227,55 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
         hint: "",
     })?;
     let grace = opts.config.server.shutdown_grace;
+    let store = match &opts.data_dir {
+        Some(dir) => ConfigStore::open(&dir.join("config.db"))?,
+        None => ConfigStore::open_in_memory()?,
+    };
+    let lifecycle = ConfigManager::open(store, opts.config_path.clone(), &opts.config)?;
+    let admin_tokens = match (opts.admin_tokens, &opts.data_dir) {
+        (Some(t), _) => t,
+        (None, Some(dir)) => AdminTokens::load_or_create(dir).map_err(StartError::Tokens)?,
+        (None, None) => AdminTokens::ephemeral(),
+    };
+    let (telemetry_hub, telemetry) = TelemetryHub::new(
+        opts.data_dir.as_deref(),
+        &opts.config.telemetry,
+        opts.telemetry.unwrap_or_else(|| Arc::new(LogSink)),
+    );
     let shutdown = CancellationToken::new();
     let health = HealthRegistry::default();
+    let resolver = GuardedResolver::default();
+    resolver
+        .policy
+        .store(Arc::new(opts.config.server.ssrf.clone()));
     let rt = Runtime::build(opts.config, &health, 1);
     let state = Arc::new(AppState {
         runtime: ArcSwap::from_pointee(rt),
         health,
-        client: http_client()?,
+        client: http_client_guarded(resolver.clone())?,
+        resolver,
         catalog: Catalog::default(),
-        telemetry: opts.telemetry.unwrap_or_else(|| Arc::new(LogSink)),
+        telemetry,
+        telemetry_hub,
         listen: local,
         data_dir: opts.data_dir,
+        lifecycle,
+        admin_tokens,
+        started: std::time::Instant::now(),
+        paused: std::sync::atomic::AtomicBool::new(false),
         generation: AtomicU64::new(1),
         probes: Mutex::new(shutdown.child_token()),
         tasks: TaskTracker::new(),
         shutdown: shutdown.clone(),
     });
     state.restart_probes();
+    spawn_watcher(
+        &state,
+        &state.tasks,
+        shutdown.child_token(),
+        opts.watch_interval,
+    );
+    crate::telemetry::spawn_tasks(&state, &state.tasks, shutdown.child_token());
 
     let app = crate::api::router(state.clone());
     let token = shutdown.clone();
@@ -229,6 +298,8 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
             r = serve => if let Err(e) = r { tracing::error!("server error: {e}") },
             () = expired => tracing::warn!("shutdown grace of {grace:?} expired; closing remaining connections"),
         }
+        // Every request has ended: the log writer stores what is queued.
+        st.telemetry_hub.close();
         st.tasks.close();
         st.tasks.wait().await;
     });

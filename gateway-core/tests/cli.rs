@@ -340,3 +340,186 @@ async fn keyring_keys_set_list_use_and_remove() {
     assert!(msg.contains(&format!("no key named \"{name}\"")), "{msg}");
     assert_eq!(up.request_count(), 1);
 }
+
+fn aigw(args: &[&str]) -> std::process::Output {
+    Command::new(AIGW)
+        .args(args)
+        .env_remove("AIGW_LISTEN")
+        .env("AIGW_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+fn text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+// aigw runs as a blocking child process: keep a worker free for the fakes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_commands_work_offline_and_against_the_running_gateway() {
+    let a = FakeUpstream::start("a").await;
+    let b = FakeUpstream::start("b").await;
+    let port = testkit::refused_addr().await.port();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    let data = dir.path().join("data");
+    let body = |target: &str| {
+        format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n{}{}{}",
+            provider(&a, ""),
+            provider(&b, ""),
+            route("m", "", &[(target, None)])
+        )
+    };
+    write(&cfg, &body("a"));
+    let (c, d) = (cfg.to_str().unwrap(), data.to_str().unwrap());
+
+    // offline: the data dir's store
+    let v2 = dir.path().join("v2.toml");
+    write(&v2, &body("b"));
+    let o = aigw(&[
+        "--config",
+        c,
+        "--data-dir",
+        d,
+        "config",
+        "diff",
+        v2.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("+provider = \"b\"") && text(&o).contains("~route m"),
+        "{}",
+        text(&o)
+    );
+    let o = aigw(&[
+        "--config",
+        c,
+        "--data-dir",
+        d,
+        "config",
+        "publish",
+        v2.to_str().unwrap(),
+        "-m",
+        "to b",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("published version 2"), "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), body("b"));
+
+    // a running gateway serving this config
+    let _gw = Aigw::serve(&["--config", c, "--data-dir", d], &[]);
+    let url = format!("http://127.0.0.1:{port}/v1/chat/completions");
+    let http = reqwest::Client::new();
+    let r = http
+        .post(&url)
+        .json(&chat_body("m", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&r, "x-aigw-provider"), "b");
+    let o = aigw(&[
+        "--config",
+        c,
+        "--data-dir",
+        d,
+        "config",
+        "rollback",
+        "1",
+        "-m",
+        "back",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("published version 3"), "{}", text(&o));
+    // hot-swapped in the running gateway
+    let r = http
+        .post(&url)
+        .json(&chat_body("m", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&r, "x-aigw-provider"), "a");
+    let o = aigw(&["--config", c, "--data-dir", d, "config", "history"]);
+    let h = text(&o);
+    assert!(
+        h.contains("*    3")
+            && h.contains("rollback")
+            && h.contains("to b")
+            && h.contains("startup"),
+        "{h}"
+    );
+    let o = aigw(&["--config", c, "--data-dir", d, "config", "show", "2"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), body("b"));
+    // invalid: refused with file:line, nothing applied
+    let bad = dir.path().join("bad.toml");
+    write(
+        &bad,
+        &body("a").replace("provider = \"a\"\n", "provider = \"ghost\"\n"),
+    );
+    let o = aigw(&[
+        "--config",
+        c,
+        "--data-dir",
+        d,
+        "config",
+        "publish",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("unknown provider \"ghost\""),
+        "{}",
+        text(&o)
+    );
+    let r = http
+        .post(&url)
+        .json(&chat_body("m", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&r, "x-aigw-provider"), "a");
+
+    // probe: each provider's reachability and models
+    let o = aigw(&["--config", c, "--data-dir", d, "probe"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let p = text(&o);
+    assert!(
+        p.contains("a ") && p.contains("ok") && p.contains("fake-model"),
+        "{p}"
+    );
+}
+
+// aigw runs as a blocking child process: keep a worker free for the fakes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_reports_auth_failures_and_unreachable_providers() {
+    let a = FakeUpstream::start("a").await;
+    a.set_required_key(Some("right"));
+    let dead = testkit::refused_addr().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    write(
+        &cfg,
+        &format!(
+            "{}[[providers]]\nname = \"dead\"\nkind = \"openai\"\nbase_url = \"http://{dead}/v1\"\n",
+            provider(&a, "")
+        ),
+    );
+    let o = aigw(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--data-dir",
+        dir.path().join("d").to_str().unwrap(),
+        "probe",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let p = text(&o);
+    assert!(p.contains("AUTH FAILED"), "{p}");
+    assert!(
+        p.contains("UNREACHABLE") && p.contains("cannot connect"),
+        "{p}"
+    );
+}

@@ -54,6 +54,68 @@ pub enum Behavior {
     ToolCall,
     /// Reply 200 with this exact JSON body (`content-type: application/json`).
     Json(serde_json::Value),
+    /// A scripted assistant turn (reasoning, text, several tool calls), in the shape of the
+    /// endpoint called: chat completions (`reasoning_content`, `tool_calls`) or Anthropic
+    /// Messages (thinking, text and `tool_use` blocks). Streams when the request streams
+    /// (reasoning and text in pieces, each tool call's arguments in 3 pieces). Other endpoints
+    /// answer like [`Behavior::Ok`].
+    Reply(Reply),
+    /// Role chunk (or `message_start`) and `after` content deltas (`"tok0"`, ...), then an
+    /// error event in the endpoint's protocol (`data: {"error":…}` for chat, `event: error`
+    /// with `overloaded_error` for Anthropic), then the stream ends.
+    StreamError { after: usize },
+}
+
+/// A scripted assistant turn for [`Behavior::Reply`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Reply {
+    /// Reasoning text: `reasoning_content` in chat, a `thinking` block in Anthropic.
+    pub thinking: Option<String>,
+    pub text: Option<String>,
+    pub tool_calls: Vec<ToolCallSpec>,
+}
+
+/// One tool call of a [`Reply`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct ToolCallSpec {
+    pub id: String,
+    pub name: String,
+    /// The arguments as JSON text.
+    pub arguments: String,
+}
+
+impl Reply {
+    /// A reply with this text.
+    pub fn text(text: &str) -> Reply {
+        Reply {
+            text: Some(text.to_owned()),
+            ..Reply::default()
+        }
+    }
+
+    /// Adds reasoning text.
+    pub fn with_thinking(mut self, thinking: &str) -> Reply {
+        self.thinking = Some(thinking.to_owned());
+        self
+    }
+
+    /// Adds a tool call with these arguments.
+    pub fn tool_call(mut self, id: &str, name: &str, arguments: &serde_json::Value) -> Reply {
+        self.tool_calls.push(ToolCallSpec {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            arguments: arguments.to_string(),
+        });
+        self
+    }
+
+    /// Output tokens reported for it: one per streamed piece, at least 1.
+    pub(crate) fn output_tokens(&self) -> u64 {
+        let pieces = u64::from(self.thinking.is_some()) * 2
+            + u64::from(self.text.is_some()) * 3
+            + self.tool_calls.len() as u64 * 3;
+        pieces.max(1)
+    }
 }
 
 impl Behavior {

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use crate::Shared;
+use crate::behavior::{Reply, ToolCallSpec};
 
 pub(crate) const CREATED: u64 = 1_700_000_000;
 pub(crate) const PROMPT_TOKENS: u64 = 10;
@@ -128,6 +129,54 @@ pub(crate) fn ok_body(ctx: &Ctx, name: &str) -> Value {
         }
         Kind::Responses => responses_object(&ctx.model, "completed", Some(&text), 3),
     }
+}
+
+/// `s` cut into up to `n` non-empty pieces (on char boundaries).
+pub(crate) fn split_pieces(s: &str, n: usize) -> Vec<String> {
+    let chars: Vec<char> = s.chars().collect();
+    if chars.is_empty() {
+        return Vec::new();
+    }
+    let size = chars.len().div_ceil(n.max(1));
+    chars.chunks(size).map(|c| c.iter().collect()).collect()
+}
+
+fn chat_tool_calls(calls: &[ToolCallSpec]) -> Value {
+    let calls: Vec<Value> = calls
+        .iter()
+        .map(|c| {
+            json!({
+                "id": c.id,
+                "type": "function",
+                "function": {"name": c.name, "arguments": c.arguments},
+            })
+        })
+        .collect();
+    Value::Array(calls)
+}
+
+/// The non-streaming chat body of a [`Reply`].
+pub(crate) fn reply_body(ctx: &Ctx, r: &Reply) -> Value {
+    let mut message = json!({"role": "assistant", "content": r.text});
+    if let Some(t) = &r.thinking {
+        message["reasoning_content"] = json!(t);
+    }
+    if !r.tool_calls.is_empty() {
+        message["tool_calls"] = chat_tool_calls(&r.tool_calls);
+    }
+    let finish = if r.tool_calls.is_empty() {
+        "stop"
+    } else {
+        "tool_calls"
+    };
+    json!({
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": CREATED,
+        "model": ctx.model,
+        "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish}],
+        "usage": usage(r.output_tokens()),
+    })
 }
 
 /// The non-streaming body for `Behavior::ToolCall` (always chat-shaped).
@@ -288,6 +337,65 @@ impl<'a> Sse<'a> {
         self
     }
 
+    /// Reasoning deltas (`reasoning_content`), in 2 pieces.
+    pub(crate) fn reasoning(&mut self, text: &str) -> &mut Self {
+        for p in split_pieces(text, 2) {
+            self.deltas += 1;
+            self.chat_chunk(json!({ "reasoning_content": p }), None);
+        }
+        self
+    }
+
+    /// Several streamed tool calls (chat shape), one after the other: a header delta each,
+    /// then its arguments in 3 pieces.
+    pub(crate) fn tool_calls(&mut self, calls: &[ToolCallSpec]) -> &mut Self {
+        for (i, c) in calls.iter().enumerate() {
+            self.chat_chunk(
+                json!({"tool_calls": [{
+                    "index": i,
+                    "id": c.id,
+                    "type": "function",
+                    "function": {"name": c.name, "arguments": ""},
+                }]}),
+                None,
+            );
+            for piece in split_pieces(&c.arguments, 3) {
+                self.deltas += 1;
+                self.chat_chunk(
+                    json!({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}),
+                    None,
+                );
+            }
+        }
+        self
+    }
+
+    /// A whole [`Reply`] (chat shape): role chunk, reasoning, text, tool calls, finish.
+    pub(crate) fn reply(&mut self, r: &Reply) -> &mut Self {
+        self.chat().preamble();
+        if let Some(t) = &r.thinking {
+            self.reasoning(t);
+        }
+        if let Some(t) = &r.text {
+            for p in split_pieces(t, 3) {
+                self.delta(&p);
+            }
+        }
+        self.tool_calls(&r.tool_calls);
+        let finish = if r.tool_calls.is_empty() {
+            "stop"
+        } else {
+            "tool_calls"
+        };
+        self.finish(finish)
+    }
+
+    /// An OpenAI error frame (`data: {"error":…}`), as servers send mid-stream.
+    pub(crate) fn error_frame(&mut self, message: &str) -> &mut Self {
+        self.data(&json!({"error": {"message": message, "type": "server_error", "code": null}}));
+        self
+    }
+
     pub(crate) fn sleep(&mut self, d: Duration) -> &mut Self {
         if !d.is_zero() {
             self.steps.push(Step::Sleep(d));
@@ -368,7 +476,7 @@ impl Drop for CancelGuard {
     }
 }
 
-fn sse_body(steps: Vec<Step>, shared: Arc<Shared>) -> Body {
+pub(crate) fn sse_body(steps: Vec<Step>, shared: Arc<Shared>) -> Body {
     let guard = CancelGuard {
         shared,
         finished: false,

@@ -1,4 +1,7 @@
 //! Fake OpenAI-compatible upstream servers for integration tests and demos.
+//! Each one also speaks Anthropic Messages on `POST /v1/messages` (same
+//! behaviors, Anthropic shapes), so one fake can stand in for either kind
+//! of provider.
 //!
 //! Each [`FakeUpstream`] is a real HTTP server (axum on hyper) bound on
 //! `127.0.0.1:0` and served from a background tokio task. Its behavior is
@@ -15,6 +18,7 @@
 //! # }
 //! ```
 
+mod anthropic;
 mod behavior;
 mod frames;
 mod server;
@@ -25,7 +29,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-pub use behavior::Behavior;
+pub use behavior::{Behavior, Reply, ToolCallSpec};
 
 /// One request received by a [`FakeUpstream`].
 #[derive(Clone, Debug)]
@@ -167,7 +171,8 @@ impl FakeUpstream {
     }
 
     /// Queue a behavior consumed by the next proxied request to a known endpoint
-    /// (`POST /v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/responses`), FIFO.
+    /// (`POST /v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/responses`,
+    /// `/v1/messages`), FIFO.
     /// When the queue is empty the default behavior is used. Requests rejected for a missing or
     /// wrong API key (see [`FakeUpstream::set_required_key`]) do not consume a behavior.
     pub fn push(&self, b: Behavior) {
@@ -184,7 +189,8 @@ impl FakeUpstream {
         self.shared.lock().models = ids.iter().map(|s| (*s).to_owned()).collect();
     }
 
-    /// When `Some`, every request without `Authorization: Bearer KEY` gets a 401 OpenAI-shaped error.
+    /// When `Some`, every request without `Authorization: Bearer KEY` (or `x-api-key: KEY`) gets a
+    /// 401 error (Anthropic-shaped on `/v1/messages`, else OpenAI-shaped).
     pub fn set_required_key(&self, key: Option<&str>) {
         self.shared.lock().required_key = key.map(str::to_owned);
     }

@@ -17,7 +17,8 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
-use crate::frames::{self, Ctx, Kind, Sse};
+use crate::anthropic::{self, MessagesSse};
+use crate::frames::{self, Ctx, Kind, Sse, sse_body};
 use crate::{Behavior, Recorded, Shared};
 
 /// The part of `path` after the `/v1` prefix (without trailing slashes), e.g. `"/chat/completions"`.
@@ -59,15 +60,19 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
 enum Route {
     Models,
     Api(Kind),
+    /// Anthropic Messages (`POST /v1/messages`).
+    Messages,
     Unknown,
 }
 
 enum Plan {
     BadBody(String),
-    Unauthorized,
+    /// `true`: answer in Anthropic's error shape.
+    Unauthorized(bool),
     Models(Vec<String>),
     NotFound,
     Run(Behavior, Kind),
+    RunMessages(Behavior),
 }
 
 async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
@@ -97,6 +102,7 @@ async fn respond(shared: &Arc<Shared>, rec: Recorded, read_err: Option<String>) 
             None => true,
             Some(key) => {
                 rec.header(AUTHORIZATION.as_str()).as_deref() == Some(&*format!("Bearer {key}"))
+                    || rec.header("x-api-key").as_deref() == Some(key.as_str())
             }
         };
         let route = match (rec.method.as_str(), endpoint_of(&rec.path)) {
@@ -105,18 +111,23 @@ async fn respond(shared: &Arc<Shared>, rec: Recorded, read_err: Option<String>) 
             ("POST", Some("/completions")) => Route::Api(Kind::Completion),
             ("POST", Some("/embeddings")) => Route::Api(Kind::Embeddings),
             ("POST", Some("/responses")) => Route::Api(Kind::Responses),
+            ("POST", Some("/messages")) => Route::Messages,
             _ => Route::Unknown,
         };
         if let Some(e) = read_err {
             Plan::BadBody(e)
         } else if !authorized {
-            Plan::Unauthorized
+            Plan::Unauthorized(matches!(route, Route::Messages))
         } else {
             match route {
                 Route::Models => Plan::Models(st.models.clone()),
                 Route::Api(kind) => {
                     let b = st.queue.pop_front().unwrap_or_else(|| st.default.clone());
                     Plan::Run(b, kind)
+                }
+                Route::Messages => {
+                    let b = st.queue.pop_front().unwrap_or_else(|| st.default.clone());
+                    Plan::RunMessages(b)
                 }
                 Route::Unknown => Plan::NotFound,
             }
@@ -129,7 +140,11 @@ async fn respond(shared: &Arc<Shared>, rec: Recorded, read_err: Option<String>) 
             "invalid_request_error",
             None,
         ),
-        Plan::Unauthorized => error_response(
+        Plan::Unauthorized(true) => json_response(
+            StatusCode::UNAUTHORIZED,
+            &anthropic::error_body(401, "invalid x-api-key"),
+        ),
+        Plan::Unauthorized(false) => error_response(
             StatusCode::UNAUTHORIZED,
             "Incorrect API key provided.",
             "invalid_request_error",
@@ -151,6 +166,7 @@ async fn respond(shared: &Arc<Shared>, rec: Recorded, read_err: Option<String>) 
             Some("unknown_url"),
         ),
         Plan::Run(b, kind) => run(shared, b, kind, &rec).await,
+        Plan::RunMessages(b) => run_messages(shared, b, &rec).await,
     }
 }
 
@@ -292,6 +308,141 @@ async fn run(shared: &Arc<Shared>, mut b: Behavior, kind: Kind, rec: &Recorded) 
                 })
             } else {
                 json_response(StatusCode::OK, &frames::tool_call_body(&ctx))
+            }
+        }
+        Behavior::Json(v) => json_response(StatusCode::OK, &v),
+        Behavior::Reply(r) if kind == Kind::Chat => {
+            if ctx.stream {
+                sse(&|s| {
+                    s.reply(&r);
+                })
+            } else {
+                json_response(StatusCode::OK, &frames::reply_body(&ctx, &r))
+            }
+        }
+        Behavior::Reply(_) => json_response(StatusCode::OK, &frames::ok_body(&ctx, &shared.name)),
+        Behavior::StreamError { after } => sse(&|s| {
+            s.preamble();
+            for i in 0..after {
+                s.delta(&format!("tok{i}"));
+            }
+            s.error_frame("fake upstream: simulated mid-stream failure");
+        }),
+    }
+}
+
+/// `POST /v1/messages`: the behavior in Anthropic Messages shapes.
+async fn run_messages(shared: &Arc<Shared>, mut b: Behavior, rec: &Recorded) -> Response {
+    while let Behavior::Delay(d, inner) = b {
+        tokio::time::sleep(d).await;
+        b = *inner;
+    }
+    let req: Option<Value> = serde_json::from_slice(&rec.body).ok();
+    let Some(req) = req.filter(Value::is_object) else {
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            &anthropic::error_body(400, "We could not parse the JSON body of your request."),
+        );
+    };
+    if let Behavior::Auto = b {
+        b = if has_tools(Some(&req)) {
+            Behavior::ToolCall
+        } else {
+            Behavior::Ok
+        };
+    }
+    let model = req
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or("fake-model")
+        .to_owned();
+    let stream = req.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    let sse = |build: &dyn Fn(&mut MessagesSse)| {
+        let mut s = MessagesSse::new(&model);
+        build(&mut s);
+        sse_response(sse_body(s.take_steps(), Arc::clone(shared)))
+    };
+    let hello = || -> Vec<String> { vec!["Hello".into(), " from ".into(), shared.name.clone()] };
+    let toks = |after: usize| -> Vec<String> { (0..after).map(|i| format!("tok{i}")).collect() };
+    match b {
+        Behavior::Ok | Behavior::Auto | Behavior::Delay(..) => {
+            if stream {
+                sse(&|s| {
+                    s.start()
+                        .text(&hello(), Duration::ZERO, true)
+                        .finish("end_turn");
+                })
+            } else {
+                let text = hello().concat();
+                let content = vec![json!({"type": "text", "text": text})];
+                json_response(
+                    StatusCode::OK,
+                    &anthropic::message_body(&model, content, "end_turn", 3),
+                )
+            }
+        }
+        Behavior::Status {
+            status,
+            retry_after,
+            body,
+        } => {
+            let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let mut resp = match body {
+                Some(body) => {
+                    let mut r = Response::new(Body::from(body));
+                    *r.status_mut() = code;
+                    r.headers_mut()
+                        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                    r
+                }
+                None => {
+                    let msg = format!("fake upstream {}: simulated HTTP {status}", shared.name);
+                    json_response(code, &anthropic::error_body(status, &msg))
+                }
+            };
+            if let Some(secs) = retry_after {
+                resp.headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from(secs));
+            }
+            resp
+        }
+        Behavior::Hang => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            json_response(
+                StatusCode::GATEWAY_TIMEOUT,
+                &anthropic::error_body(504, "fake upstream: hang ended"),
+            )
+        }
+        Behavior::Stream { deltas, interval } => sse(&|s| {
+            s.start().text(&deltas, interval, true).finish("end_turn");
+        }),
+        Behavior::StreamDieBeforeContent => sse(&|s| {
+            s.start().abort();
+        }),
+        Behavior::StreamDieAfterContent { after } => sse(&|s| {
+            s.start().text(&toks(after), Duration::ZERO, false).abort();
+        }),
+        Behavior::StreamStallAfterContent { after } => sse(&|s| {
+            s.start().text(&toks(after), Duration::ZERO, false).stall();
+        }),
+        Behavior::StreamError { after } => sse(&|s| {
+            s.start();
+            if after > 0 {
+                s.text(&toks(after), Duration::ZERO, false);
+            }
+            s.error(529, "Overloaded");
+        }),
+        Behavior::ToolCall | Behavior::Reply(_) => {
+            let r = match b {
+                Behavior::Reply(r) => r,
+                _ => anthropic::tool_call_reply(),
+            };
+            if stream {
+                sse(&|s| {
+                    s.reply(&r);
+                })
+            } else {
+                json_response(StatusCode::OK, &anthropic::reply_body(&model, &r))
             }
         }
         Behavior::Json(v) => json_response(StatusCode::OK, &v),

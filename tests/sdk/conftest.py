@@ -44,7 +44,8 @@ os.environ["no_proxy"] = os.environ["NO_PROXY"]
 
 def _binary(env_var: str, name: str) -> Path:
     override = os.environ.get(env_var)
-    path = Path(override) if override else ROOT / "target" / "debug" / name
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    path = Path(override) if override else target / "debug" / name
     if not (path.is_file() and os.access(path, os.X_OK)):
         how = f"${env_var}={override}" if override else f"{path} (override with ${env_var})"
         # Stop the whole session with one clear message instead of an error per test.

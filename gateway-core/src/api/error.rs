@@ -1,11 +1,14 @@
-//! Errors to clients, always in the OpenAI shape
-//! `{"error":{"message","type","code"}}` with a fitting status.
+//! Errors to clients, in the OpenAI shape
+//! `{"error":{"message","type","code"}}` with a fitting status — or, on
+//! `/v1/messages`, in Anthropic's (`ApiError::into_response_for`).
 
 use std::time::Duration;
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
+
+use crate::providers::Endpoint;
 
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -55,6 +58,33 @@ impl ApiError {
             "invalid_request_error",
             "invalid_api_key",
             "missing or invalid gateway client key (send it as 'Authorization: Bearer KEY')",
+        )
+    }
+    pub fn unauthorized_admin() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+            "admin_auth_required",
+            "admin API: send 'Authorization: Bearer <admin or viewer token>' or log in at POST /admin/api/login",
+        )
+    }
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "invalid_request_error", code, message)
+    }
+    pub fn paused() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "api_error",
+            "gateway_paused",
+            "the gateway is paused; resume it from the tray or with POST /admin/api/pause",
+        )
+    }
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "api_error",
+            "internal_error",
+            message,
         )
     }
     pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
@@ -119,6 +149,29 @@ impl ApiError {
 /// Whole seconds, rounded up, at least 1: what `Retry-After` carries.
 pub fn retry_after_secs(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0).max(u64::from(d.is_zero()))
+}
+
+impl ApiError {
+    /// The response in the shape `endpoint`'s clients expect: Anthropic's
+    /// `{"type":"error","error":{"type","message"}}` on `/v1/messages`,
+    /// OpenAI's everywhere else.
+    pub fn into_response_for(self, endpoint: Endpoint) -> Response {
+        if endpoint != Endpoint::Messages {
+            return self.into_response();
+        }
+        let kind = crate::translate::errors::anthropic_type_for_status(self.status);
+        let body = crate::translate::errors::anthropic_body(kind, self.message);
+        let mut resp = (self.status, body).into_response();
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        if let Some(ra) = self.retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs(ra)));
+        }
+        resp
+    }
 }
 
 impl IntoResponse for ApiError {

@@ -1,11 +1,15 @@
 //! The HTTP surface on the listen address: the OpenAI-compatible client API
-//! (`openai`), wire errors in the OpenAI shape (`error`), and the guard every
+//! (`openai`), the Anthropic Messages API (`anthropic`), wire errors in the OpenAI shape (`error`), and the guard every
 //! request passes first (`guard`: Host allow-list against DNS rebinding,
-//! cross-origin browser writes refused, opt-in CORS).
+//! cross-origin browser writes refused, opt-in CORS). `telemetry`: `GET
+//! /metrics` and the chart/request-log queries (mounted by api/admin).
 
+mod admin;
+mod anthropic;
 mod error;
 mod guard;
 mod openai;
+pub mod telemetry;
 
 use std::sync::Arc;
 
@@ -24,8 +28,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/completions", post(openai::completions))
         .route("/v1/embeddings", post(openai::embeddings))
         .route("/v1/responses", post(openai::responses))
+        .route("/v1/messages", post(anthropic::messages))
+        .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
         .route("/v1/models", get(openai::list_models))
         .route("/v1/models/{*id}", get(openai::get_model))
+        .route("/metrics", get(telemetry::metrics))
+        .nest("/admin/api", admin::router(state.clone()))
         .fallback(openai::not_found)
         .method_not_allowed_fallback(openai::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

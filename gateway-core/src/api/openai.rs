@@ -18,10 +18,10 @@ use tokio::time::Instant;
 use super::ApiError;
 use super::error::retry_after_secs;
 use crate::limits::estimate_tokens;
-use crate::providers::Endpoint;
+use crate::providers::{ClientHeaders, Endpoint};
 use crate::routing::{self, DispatchError, ProxyRequest, ResponseBody, Runtime, Served, body};
 use crate::server::AppState;
-use crate::telemetry::{RequestEvent, ms};
+use crate::telemetry::{RequestEvent, cost, ms};
 
 pub const H_REQUEST_ID: HeaderName = HeaderName::from_static("x-aigw-request-id");
 pub const H_PROVIDER: HeaderName = HeaderName::from_static("x-aigw-provider");
@@ -62,7 +62,11 @@ pub async fn responses(State(s): State<Arc<AppState>>, req: Request) -> Response
 
 /// The client's identity: its key's reference when client keys are set,
 /// else its address.
-fn authenticate(rt: &Runtime, headers: &HeaderMap, peer: &str) -> Result<String, ApiError> {
+pub(super) fn authenticate(
+    rt: &Runtime,
+    headers: &HeaderMap,
+    peer: &str,
+) -> Result<String, ApiError> {
     if rt.config.server.client_keys.is_empty() {
         return Ok(peer.to_string());
     }
@@ -87,7 +91,11 @@ fn authenticate(rt: &Runtime, headers: &HeaderMap, peer: &str) -> Result<String,
     found.ok_or_else(ApiError::unauthorized)
 }
 
-async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
+pub(super) async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -110,7 +118,7 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Byte
     }
 }
 
-fn peer_of(req: &Request) -> String {
+pub(super) fn peer_of(req: &Request) -> String {
     req.extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or_else(|| "local".to_string(), |c| c.0.ip().to_string())
@@ -134,7 +142,10 @@ impl Ctx {
     fn event(&self, status: u16) -> RequestEvent {
         RequestEvent {
             request_id: self.request_id.clone(),
-            time: SystemTime::now(),
+            // when the request came in
+            time: SystemTime::now()
+                .checked_sub(self.received.elapsed())
+                .unwrap_or_else(SystemTime::now),
             client: self.client.clone(),
             endpoint: self.endpoint.as_str(),
             requested_model: self.model.clone(),
@@ -150,7 +161,11 @@ impl Ctx {
             overhead_ms: ms(self.received.elapsed()),
             tokens_in: None,
             tokens_out: None,
+            tokens_estimated: false,
+            cost_usd: None,
             cancelled: false,
+            request_body: None,
+            response_body: None,
         }
     }
 
@@ -159,7 +174,7 @@ impl Ctx {
         let mut ev = self.event(e.status.as_u16());
         ev.error = Some(class.to_string());
         self.state.telemetry.record(ev);
-        let mut resp = e.into_response();
+        let mut resp = e.into_response_for(self.endpoint);
         resp.headers_mut()
             .insert(H_REQUEST_ID, hv(&self.request_id));
         resp
@@ -185,7 +200,9 @@ fn served_headers(
     h.insert(H_OVERHEAD, hv(&format!("{:.3}", ms(overhead))));
 }
 
-async fn proxy(state: Arc<AppState>, req: Request, endpoint: Endpoint) -> Response {
+/// Authenticates, limits, reads and routes one request; errors the gateway
+/// makes are in the shape of `endpoint`'s protocol.
+pub(super) async fn proxy(state: Arc<AppState>, req: Request, endpoint: Endpoint) -> Response {
     let received = Instant::now();
     let rt = state.runtime.load_full();
     let peer = peer_of(&req);
@@ -202,6 +219,9 @@ async fn proxy(state: Arc<AppState>, req: Request, endpoint: Endpoint) -> Respon
     match authenticate(&rt, &parts.headers, &peer) {
         Ok(c) => ctx.client = c,
         Err(e) => return ctx.fail(e, "unauthorized"),
+    }
+    if state.paused.load(std::sync::atomic::Ordering::Relaxed) {
+        return ctx.fail(ApiError::paused(), "paused");
     }
     if let Err(wait) = rt.ingress.check(&ctx.client) {
         let e = ApiError::rate_limited(
@@ -240,6 +260,7 @@ async fn proxy(state: Arc<AppState>, req: Request, endpoint: Endpoint) -> Respon
         request_id: ctx.request_id.clone(),
         client: ctx.client.clone(),
         force_fail_first: false,
+        headers: ClientHeaders::from_headers(&parts.headers),
     };
 
     match routing::dispatch(&state, &rt, &preq).await {
@@ -256,21 +277,42 @@ async fn proxy(state: Arc<AppState>, req: Request, endpoint: Endpoint) -> Respon
             if !resp.status.is_success() {
                 ev.error = Some("upstream_client_error".into());
             }
+            let tcfg = &rt.config.telemetry;
+            if tcfg.store_bodies {
+                ev.request_body = Some(preq.body.clone());
+            }
             let mut out = match resp.body {
                 ResponseBody::Full(b) => {
-                    ev.tokens_in = resp.usage.and_then(|u| u.prompt_tokens);
-                    ev.tokens_out = resp.usage.and_then(|u| u.completion_tokens);
+                    if resp.status.is_success() {
+                        let body = &b;
+                        cost::settle(
+                            &mut ev,
+                            resp.usage,
+                            preq.body.len(),
+                            || cost::answer_text_bytes(body),
+                            &tcfg.prices,
+                        );
+                    }
+                    if tcfg.store_bodies {
+                        ev.response_body = Some(b.clone());
+                    }
                     state.telemetry.record(ev);
                     Response::new(Body::from(b))
                 }
-                ResponseBody::Stream(relay) => {
+                ResponseBody::Stream(mut relay) => {
+                    if tcfg.store_bodies {
+                        relay = relay.capture_body(tcfg.max_body_bytes.saturating_add(1));
+                    }
                     let sink = state.telemetry.clone();
+                    let rt = rt.clone();
+                    let request_bytes = preq.body.len();
                     Response::new(relay.into_body(move |o| {
                         ev.latency_ms += ms(o.duration);
-                        ev.tokens_in = o.usage.and_then(|u| u.prompt_tokens);
-                        ev.tokens_out = o.usage.and_then(|u| u.completion_tokens);
+                        let prices = &rt.config.telemetry.prices;
+                        cost::settle(&mut ev, o.usage, request_bytes, || o.text_bytes, prices);
                         ev.cancelled = o.cancelled;
                         ev.error = o.error;
+                        ev.response_body = o.body;
                         sink.record(ev);
                     }))
                 }
@@ -323,9 +365,9 @@ async fn proxy(state: Arc<AppState>, req: Request, endpoint: Endpoint) -> Respon
                 _ => {
                     let msg = format!("all {n} upstream attempt(s) failed; last: {}", last.message);
                     if last.is_timeout() {
-                        ApiError::gateway_timeout(msg).into_response()
+                        ApiError::gateway_timeout(msg).into_response_for(endpoint)
                     } else {
-                        ApiError::bad_gateway(msg).into_response()
+                        ApiError::bad_gateway(msg).into_response_for(endpoint)
                     }
                 }
             };
@@ -336,6 +378,10 @@ async fn proxy(state: Arc<AppState>, req: Request, endpoint: Endpoint) -> Respon
             ev.overhead_ms = ms(overhead);
             ev.attempts = attempts;
             ev.error = Some(last.class.to_string());
+            if rt.config.telemetry.store_bodies {
+                ev.request_body = Some(preq.body.clone());
+                ev.response_body = last.body;
+            }
             state.telemetry.record(ev);
             served_headers(out.headers_mut(), &ctx.request_id, &target, n, overhead);
             out

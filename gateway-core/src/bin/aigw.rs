@@ -44,8 +44,17 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Probe each provider: reachability, auth, latency, models.
+    Probe,
+    /// Check config, data dir, keychain, port, providers, local model servers.
+    Doctor,
     /// Print where the config and data live.
     Paths,
+    /// Signed self-update: check, apply (keeps the old binary), rollback.
+    Update {
+        #[command(subcommand)]
+        command: gateway_core::update::UpdateCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -65,6 +74,28 @@ enum ConfigCommand {
     Validate {
         /// File to check (default: the active config).
         file: Option<PathBuf>,
+    },
+    /// Show what publishing FILE would change against the live config.
+    Diff { file: PathBuf },
+    /// Validate FILE and make it the live config (a new, audited version,
+    /// hot-swapped when a gateway is running).
+    Publish {
+        file: PathBuf,
+        #[arg(short, long, default_value = "")]
+        message: String,
+    },
+    /// Published versions, newest first (* = live).
+    History {
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// Print a version's TOML (default: the live one).
+    Show { version: Option<i64> },
+    /// Make an earlier version live again (itself a new, audited version).
+    Rollback {
+        version: i64,
+        #[arg(short, long, default_value = "")]
+        message: String,
     },
 }
 
@@ -95,44 +126,73 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("data:   {}", paths.data_dir.display());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Config {
-            command: ConfigCommand::Validate { file },
-        } => {
-            let file = file.unwrap_or(paths.config_file);
-            match Config::load(&file) {
-                Ok(c) => {
-                    for w in &c.warnings {
-                        eprintln!(
-                            "warning: {}",
-                            gateway_core::config::format_issue(&file.display().to_string(), w)
-                        );
-                    }
-                    println!(
-                        "{}: valid ({} providers, {} routes{})",
-                        file.display(),
-                        c.providers.len(),
-                        c.routes.len(),
-                        c.active_profile
-                            .as_ref()
-                            .map(|p| format!(", profile {p}"))
-                            .unwrap_or_default()
-                    );
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(e) => {
-                    eprintln!("{e}");
-                    for w in e.issues.iter().filter(|i| i.severity == Severity::Warning) {
-                        eprintln!(
-                            "warning: {}",
-                            gateway_core::config::format_issue(&e.origin, w)
-                        );
-                    }
-                    Ok(ExitCode::from(2))
-                }
-            }
-        }
         Command::Serve { listen } => serve(paths, listen),
+        Command::Config { command } => block_on(config_command(&paths, command)),
+        Command::Probe => block_on(gateway_core::cli::probe(&paths)),
+        Command::Doctor => block_on(gateway_core::cli::doctor(&paths)),
         Command::Keys { command } => keys(&paths, command),
+        Command::Update { command } => {
+            gateway_core::update::run(command, &paths.data_dir, &mut std::io::stdout())
+        }
+    }
+}
+
+fn block_on(
+    f: impl std::future::Future<Output = anyhow::Result<ExitCode>>,
+) -> anyhow::Result<ExitCode> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(f)
+}
+
+async fn config_command(paths: &Paths, command: ConfigCommand) -> anyhow::Result<ExitCode> {
+    use gateway_core::cli;
+    match command {
+        ConfigCommand::Validate { file } => Ok(validate(paths, file)),
+        ConfigCommand::Diff { file } => cli::diff(paths, &file).await,
+        ConfigCommand::Publish { file, message } => cli::publish(paths, &file, &message).await,
+        ConfigCommand::History { limit } => cli::history(paths, limit).await,
+        ConfigCommand::Show { version } => cli::show(paths, version).await,
+        ConfigCommand::Rollback { version, message } => {
+            cli::rollback(paths, version, &message).await
+        }
+    }
+}
+
+fn validate(paths: &Paths, file: Option<PathBuf>) -> ExitCode {
+    let file = file.unwrap_or_else(|| paths.config_file.clone());
+    let origin = file.display().to_string();
+    match Config::load(&file) {
+        Ok(c) => {
+            for w in &c.warnings {
+                eprintln!(
+                    "warning: {}",
+                    gateway_core::config::format_issue(&origin, w)
+                );
+            }
+            let profile = c
+                .active_profile
+                .as_ref()
+                .map(|p| format!(", profile {p}"))
+                .unwrap_or_default();
+            println!(
+                "{origin}: valid ({} providers, {} routes{profile})",
+                c.providers.len(),
+                c.routes.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            for w in e.issues.iter().filter(|i| i.severity == Severity::Warning) {
+                eprintln!(
+                    "warning: {}",
+                    gateway_core::config::format_issue(&e.origin, w)
+                );
+            }
+            ExitCode::from(2)
+        }
     }
 }
 
@@ -210,10 +270,10 @@ fn serve(paths: Paths, listen: Option<String>) -> anyhow::Result<ExitCode> {
         .build()?;
     rt.block_on(async move {
         let opts = GatewayOptions {
-            config,
             data_dir: Some(paths.data_dir.clone()),
             listen,
-            telemetry: None,
+            config_path: Some(paths.config_file.clone()),
+            ..GatewayOptions::new(config)
         };
         let handle = start(opts).await?;
         tracing::info!(

@@ -8,8 +8,8 @@ mod raw;
 mod validate;
 
 pub use paths::{DEFAULT_CONFIG, Paths, ensure_config_file};
-pub use raw::{ProviderKind, RawConfig, Strategy};
+pub use raw::{ProviderKind, RawConfig, ResponsesMode, Strategy};
 pub use validate::{
     Config, ConfigError, Issue, LimitsConfig, ProviderSpec, RouteSpec, RoutingConfig, ServerConfig,
-    Severity, TargetSpec, format_issue, parse_listen,
+    Severity, TargetSpec, TelemetryConfig, format_issue, parse_listen,
 };

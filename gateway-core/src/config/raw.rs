@@ -21,6 +21,8 @@ pub struct RawConfig {
     pub limits: RawLimits,
     #[serde(default)]
     pub profiles: BTreeMap<String, RawProfile>,
+    #[serde(default)]
+    pub telemetry: RawTelemetry,
 }
 
 #[derive(Debug, Deserialize)]
@@ -45,6 +47,10 @@ pub struct RawServer {
     /// How long shutdown waits for in-flight requests.
     #[serde(default = "default_grace")]
     pub shutdown_grace_s: u64,
+    /// Private networks (CIDR) provider base URLs may resolve to; loopback
+    /// is always allowed, metadata and link-local never.
+    #[serde(default)]
+    pub allow_private_upstreams: Vec<String>,
 }
 
 impl Default for RawServer {
@@ -57,6 +63,7 @@ impl Default for RawServer {
             cors_origins: Vec::new(),
             profile: None,
             shutdown_grace_s: default_grace(),
+            allow_private_upstreams: Vec::new(),
         }
     }
 }
@@ -96,6 +103,17 @@ pub enum ProviderKind {
     Anthropic,
 }
 
+/// How an OpenAI-kind provider serves `/v1/responses`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResponsesMode {
+    /// Forward to the provider's own `/responses` (OpenAI has it).
+    #[default]
+    Native,
+    /// Translate to chat completions (Ollama, vLLM, Groq… lack `/responses`).
+    Translate,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawProvider {
@@ -127,6 +145,10 @@ pub struct RawProvider {
     /// Extra headers sent upstream (e.g. `HTTP-Referer` for OpenRouter).
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// `/v1/responses`: the provider's own endpoint or translated to chat
+    /// completions (default: native for openai, translate for anthropic).
+    #[serde(default)]
+    pub responses: Option<Spanned<ResponsesMode>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
@@ -182,6 +204,60 @@ pub struct RawLimits {
     pub ingress_rpm: u32,
 }
 
+/// The request log, metrics and cost (`[telemetry]`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTelemetry {
+    /// Request log rows older than this are deleted (0 = only the size cap).
+    #[serde(default = "default_retention_days")]
+    pub retention_days: u32,
+    /// Size cap of the request log; the oldest rows go first.
+    #[serde(default = "default_max_db_mb")]
+    pub max_db_mb: u64,
+    /// Store prompts and completions (redacted, capped). Off by default.
+    #[serde(default)]
+    pub store_bodies: bool,
+    /// Cap per stored body.
+    #[serde(default = "default_max_stored_body")]
+    pub max_body_bytes: u64,
+    /// Events waiting for the log writer before new ones are dropped (read at start).
+    #[serde(default = "default_queue_capacity")]
+    pub queue_capacity: u64,
+    /// OpenTelemetry (OTLP) trace export; not in this build yet.
+    #[serde(default)]
+    pub otlp_endpoint: Option<Spanned<String>>,
+    /// Prices overriding or extending the embedded table.
+    #[serde(default)]
+    pub prices: Vec<RawPrice>,
+}
+
+impl Default for RawTelemetry {
+    fn default() -> Self {
+        Self {
+            retention_days: default_retention_days(),
+            max_db_mb: default_max_db_mb(),
+            store_bodies: false,
+            max_body_bytes: default_max_stored_body(),
+            queue_capacity: default_queue_capacity(),
+            otlp_endpoint: None,
+            prices: Vec::new(),
+        }
+    }
+}
+
+/// `[[telemetry.prices]]`: USD per million tokens for a provider, a model
+/// (exact or family prefix), or a model at one provider.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPrice {
+    #[serde(default)]
+    pub provider: Option<Spanned<String>>,
+    #[serde(default)]
+    pub model: Option<Spanned<String>>,
+    pub input_per_mtok: Spanned<f64>,
+    pub output_per_mtok: Spanned<f64>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawProfile {
@@ -189,6 +265,18 @@ pub struct RawProfile {
     pub routes: Vec<RawRoute>,
 }
 
+fn default_retention_days() -> u32 {
+    30
+}
+fn default_max_db_mb() -> u64 {
+    500
+}
+fn default_max_stored_body() -> u64 {
+    64 * 1024
+}
+fn default_queue_capacity() -> u64 {
+    10_000
+}
 fn default_listen() -> Spanned<String> {
     Spanned::new(0..0, "127.0.0.1:4000".to_string())
 }

@@ -12,10 +12,14 @@ use http::{HeaderName, HeaderValue};
 use reqwest::Url;
 use toml::Spanned;
 
-use super::raw::{ProviderKind, RawConfig, RawProvider, RawRoute, Strategy};
+use super::raw::{
+    ProviderKind, RawConfig, RawProvider, RawRoute, RawTelemetry, ResponsesMode, Strategy,
+};
+use crate::providers::ssrf::{self, Cidr, SsrfPolicy};
 use crate::secrets::SecretRef;
+use crate::telemetry::cost::{Price, PriceOverride};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Error,
@@ -23,7 +27,7 @@ pub enum Severity {
 }
 
 /// One finding, pointing at a field.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Issue {
     pub severity: Severity,
     /// Dotted field path, e.g. `routes[0].targets[1].provider`.
@@ -84,6 +88,7 @@ pub struct ServerConfig {
     pub allowed_hosts: Vec<String>,
     pub cors_origins: Vec<String>,
     pub shutdown_grace: Duration,
+    pub ssrf: SsrfPolicy,
 }
 
 #[derive(Debug, Clone)]
@@ -108,6 +113,8 @@ pub struct ProviderSpec {
     pub health_check_interval: Option<Duration>,
     pub models: Vec<String>,
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// How `/v1/responses` reaches this provider.
+    pub responses: ResponsesMode,
 }
 
 #[derive(Debug, Clone)]
@@ -136,6 +143,33 @@ pub struct LimitsConfig {
     pub ingress_rpm: u32,
 }
 
+/// `[telemetry]`: the request log, stored bodies, prices.
+#[derive(Debug, Clone)]
+pub struct TelemetryConfig {
+    /// Log rows older than this are deleted; `None` = only the size cap.
+    pub retention: Option<Duration>,
+    pub max_db_bytes: u64,
+    pub store_bodies: bool,
+    /// Cap per stored body.
+    pub max_body_bytes: usize,
+    /// Queue length of the log writer (read at start).
+    pub queue_capacity: usize,
+    pub prices: Vec<PriceOverride>,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self {
+            retention: Some(Duration::from_secs(30 * 86_400)),
+            max_db_bytes: 500 * 1024 * 1024,
+            store_bodies: false,
+            max_body_bytes: 64 * 1024,
+            queue_capacity: 10_000,
+            prices: Vec::new(),
+        }
+    }
+}
+
 /// A validated config. `source` is the exact TOML it came from.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -145,6 +179,7 @@ pub struct Config {
     /// The effective routes: the active profile's when one is set.
     pub routes: Vec<RouteSpec>,
     pub limits: LimitsConfig,
+    pub telemetry: TelemetryConfig,
     pub profiles: Vec<String>,
     pub active_profile: Option<String>,
     pub source: Arc<str>,
@@ -268,6 +303,19 @@ impl Validator<'_> {
                 "must be > 0".into(),
             );
         }
+        let mut allow_private = Vec::new();
+        for (i, c) in s.allow_private_upstreams.iter().enumerate() {
+            match Cidr::parse(c) {
+                Ok(c) => allow_private.push(c),
+                Err(e) => self.push(
+                    Severity::Error,
+                    &format!("server.allow_private_upstreams[{i}]"),
+                    None,
+                    e,
+                ),
+            }
+        }
+        let ssrf_policy = SsrfPolicy { allow_private };
         if raw.routing.max_attempts == 0 {
             self.push(
                 Severity::Error,
@@ -277,7 +325,7 @@ impl Validator<'_> {
             );
         }
 
-        let providers = self.providers(&raw.providers);
+        let providers = self.providers(&raw.providers, &ssrf_policy);
         let names: Vec<&str> = raw
             .providers
             .iter()
@@ -319,6 +367,7 @@ impl Validator<'_> {
             Some(p) => Some(p.get_ref().clone()),
             None => None,
         };
+        let telemetry = self.telemetry(&raw.telemetry, &names);
 
         Some(Config {
             server: ServerConfig {
@@ -328,6 +377,7 @@ impl Validator<'_> {
                 allowed_hosts: s.allowed_hosts.clone(),
                 cors_origins: s.cors_origins.clone(),
                 shutdown_grace: Duration::from_secs(s.shutdown_grace_s),
+                ssrf: ssrf_policy,
             },
             routing: RoutingConfig {
                 max_attempts: raw.routing.max_attempts.max(1),
@@ -339,6 +389,7 @@ impl Validator<'_> {
             limits: super::LimitsConfig {
                 ingress_rpm: raw.limits.ingress_rpm,
             },
+            telemetry,
             profiles,
             active_profile,
             source: Arc::from(source),
@@ -346,7 +397,7 @@ impl Validator<'_> {
         })
     }
 
-    fn providers(&mut self, raw: &[RawProvider]) -> Vec<ProviderSpec> {
+    fn providers(&mut self, raw: &[RawProvider], policy: &SsrfPolicy) -> Vec<ProviderSpec> {
         let mut seen = HashSet::new();
         let mut out = Vec::new();
         for (i, p) in raw.iter().enumerate() {
@@ -366,15 +417,31 @@ impl Validator<'_> {
                     format!("duplicate provider {name:?}"),
                 );
             }
-            if *p.kind.get_ref() == ProviderKind::Anthropic {
-                self.error(
-                    &format!("{path}.kind"),
-                    &p.kind,
-                    "kind \"anthropic\" is not supported by this build yet; use an OpenAI-compatible endpoint",
-                );
-            }
+            let responses = match (p.kind.get_ref(), &p.responses) {
+                (ProviderKind::Anthropic, Some(r)) if *r.get_ref() == ResponsesMode::Native => {
+                    self.error(
+                        &format!("{path}.responses"),
+                        r,
+                        "Anthropic has no Responses API; omit this or use \"translate\"",
+                    );
+                    ResponsesMode::Translate
+                }
+                (ProviderKind::Anthropic, _) => ResponsesMode::Translate,
+                (ProviderKind::Openai, r) => r.as_ref().map(|r| *r.get_ref()).unwrap_or_default(),
+            };
             let base_url = match Url::parse(p.base_url.get_ref()) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+                    let literal = u.host_str().and_then(|h| {
+                        h.trim_start_matches('[')
+                            .trim_end_matches(']')
+                            .parse::<std::net::IpAddr>()
+                            .ok()
+                    });
+                    if let Some(ip) = literal
+                        && let Err(why) = ssrf::check(ip, policy)
+                    {
+                        self.error(&format!("{path}.base_url"), &p.base_url, why);
+                    }
                     if u.query().is_some() || u.fragment().is_some() {
                         self.error(
                             &format!("{path}.base_url"),
@@ -461,10 +528,81 @@ impl Validator<'_> {
                         .then(|| Duration::from_secs(p.health_check_interval_s)),
                     models: p.models.clone(),
                     headers,
+                    responses,
                 });
             }
         }
         out
+    }
+
+    fn telemetry(&mut self, t: &RawTelemetry, providers: &[&str]) -> TelemetryConfig {
+        let mut must = |ok: bool, path: &str, msg: &str| {
+            if !ok {
+                self.push(Severity::Error, path, None, msg.into());
+            }
+        };
+        must(t.max_db_mb >= 1, "telemetry.max_db_mb", "must be >= 1");
+        must(
+            t.max_body_bytes >= 1,
+            "telemetry.max_body_bytes",
+            "must be >= 1",
+        );
+        must(
+            (1..=1_000_000).contains(&t.queue_capacity),
+            "telemetry.queue_capacity",
+            "must be between 1 and 1000000",
+        );
+        if let Some(e) = &t.otlp_endpoint {
+            self.error(
+                "telemetry.otlp_endpoint",
+                e,
+                "OTLP trace export is not in this build yet; remove the setting (Prometheus /metrics and the request log are)",
+            );
+        }
+        let mut prices = Vec::new();
+        for (i, p) in t.prices.iter().enumerate() {
+            let path = format!("telemetry.prices[{i}]");
+            if p.provider.is_none() && p.model.is_none() {
+                self.error(&path, &p.input_per_mtok, "set provider, model or both");
+            }
+            if let Some(name) = &p.provider
+                && !providers.contains(&name.get_ref().as_str())
+            {
+                self.error(
+                    &format!("{path}.provider"),
+                    name,
+                    format!(
+                        "unknown provider {:?} (defined: {providers:?})",
+                        name.get_ref()
+                    ),
+                );
+            }
+            for (field, v) in [
+                ("input_per_mtok", &p.input_per_mtok),
+                ("output_per_mtok", &p.output_per_mtok),
+            ] {
+                if !(v.get_ref().is_finite() && *v.get_ref() >= 0.0) {
+                    self.error(&format!("{path}.{field}"), v, "must be a price >= 0");
+                }
+            }
+            prices.push(PriceOverride {
+                provider: p.provider.as_ref().map(|s| s.get_ref().clone()),
+                model: p.model.as_ref().map(|s| s.get_ref().clone()),
+                price: Price {
+                    input_per_mtok: *p.input_per_mtok.get_ref(),
+                    output_per_mtok: *p.output_per_mtok.get_ref(),
+                },
+            });
+        }
+        TelemetryConfig {
+            retention: (t.retention_days > 0)
+                .then(|| Duration::from_secs(u64::from(t.retention_days) * 86_400)),
+            max_db_bytes: t.max_db_mb.saturating_mul(1024 * 1024),
+            store_bodies: t.store_bodies,
+            max_body_bytes: usize::try_from(t.max_body_bytes).unwrap_or(usize::MAX),
+            queue_capacity: usize::try_from(t.queue_capacity).unwrap_or(1_000_000),
+            prices,
+        }
     }
 
     fn routes(&mut self, base: &str, raw: &[RawRoute], providers: &[&str]) -> Vec<RouteSpec> {

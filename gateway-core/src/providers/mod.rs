@@ -1,13 +1,19 @@
 //! Upstream providers: a trait for behaviour ([`ProviderApi`]), one
-//! implementation per `kind` in config. A provider builds upstream requests
-//! for an [`Endpoint`]; the routing layer owns timeouts, health and fallback.
+//! implementation per `kind` in config. A provider says which of its own
+//! endpoints serves a client endpoint (the same one: passthrough; another
+//! one: the routing layer translates) and builds upstream requests; the
+//! routing layer owns timeouts, health and fallback.
 
+mod anthropic;
 mod openai;
+pub mod ssrf;
 
 use std::fmt;
 
 use bytes::Bytes;
+use http::{HeaderMap, HeaderValue};
 
+pub use anthropic::AnthropicProvider;
 pub use openai::OpenAiProvider;
 
 use crate::config::{ProviderKind, ProviderSpec};
@@ -21,6 +27,8 @@ pub enum Endpoint {
     Completions,
     Embeddings,
     Responses,
+    /// Anthropic Messages (`/v1/messages`).
+    Messages,
 }
 
 impl Endpoint {
@@ -31,6 +39,7 @@ impl Endpoint {
             Self::Completions => "/completions",
             Self::Embeddings => "/embeddings",
             Self::Responses => "/responses",
+            Self::Messages => "/messages",
         }
     }
 
@@ -40,19 +49,45 @@ impl Endpoint {
             Self::Completions => "completions",
             Self::Embeddings => "embeddings",
             Self::Responses => "responses",
+            Self::Messages => "messages",
+        }
+    }
+}
+
+/// Client request headers a provider may forward upstream.
+#[derive(Debug, Clone, Default)]
+pub struct ClientHeaders {
+    /// `anthropic-version`, forwarded to Anthropic upstreams.
+    pub anthropic_version: Option<HeaderValue>,
+    /// `anthropic-beta`, forwarded to Anthropic upstreams.
+    pub anthropic_beta: Option<HeaderValue>,
+}
+
+impl ClientHeaders {
+    pub fn from_headers(h: &HeaderMap) -> Self {
+        Self {
+            anthropic_version: h.get("anthropic-version").cloned(),
+            anthropic_beta: h.get("anthropic-beta").cloned(),
         }
     }
 }
 
 /// What a provider kind knows how to do.
 pub trait ProviderApi: Send + Sync + fmt::Debug {
-    /// The upstream request for a client body (already in this provider's
-    /// protocol, model already rewritten).
+    /// The upstream endpoint that serves `client`: the same one when this
+    /// provider speaks the client's protocol (the body passes through),
+    /// another when the gateway must translate, `None` when it cannot be
+    /// served here (the target is skipped).
+    fn upstream_endpoint(&self, client: Endpoint) -> Option<Endpoint>;
+
+    /// The upstream request for a body already in this provider's protocol
+    /// (model already rewritten).
     fn request(
         &self,
         client: &reqwest::Client,
         endpoint: Endpoint,
         body: Bytes,
+        headers: &ClientHeaders,
     ) -> reqwest::RequestBuilder;
 
     /// `GET /models` (listing and health probes).
@@ -65,7 +100,22 @@ pub trait ProviderApi: Send + Sync + fmt::Debug {
 /// Builds the behaviour for a provider's `kind`.
 pub fn build(spec: &ProviderSpec, key: Option<Secret>) -> Box<dyn ProviderApi> {
     match spec.kind {
-        // Anthropic is refused by validation until its translator lands.
-        ProviderKind::Openai | ProviderKind::Anthropic => Box::new(OpenAiProvider::new(spec, key)),
+        ProviderKind::Openai => Box::new(OpenAiProvider::new(spec, key)),
+        ProviderKind::Anthropic => Box::new(AnthropicProvider::new(spec, key)),
     }
+}
+
+/// Model ids from an OpenAI- or Anthropic-style `{"data":[{"id":…}]}` list.
+pub(crate) fn parse_model_list(body: &[u8]) -> Vec<String> {
+    #[derive(serde::Deserialize)]
+    struct List {
+        data: Vec<Item>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Item {
+        id: String,
+    }
+    serde_json::from_slice::<List>(body)
+        .map(|l| l.data.into_iter().map(|i| i.id).collect())
+        .unwrap_or_default()
 }

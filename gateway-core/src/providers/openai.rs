@@ -1,11 +1,13 @@
 //! Any OpenAI-compatible API: OpenAI, Groq, Together, DeepSeek, OpenRouter,
-//! Mistral, vLLM, Ollama, LM Studio…
+//! Mistral, vLLM, Ollama, LM Studio… Anthropic Messages clients are served
+//! through chat completions; Responses clients natively or, with
+//! `responses = "translate"`, through chat completions.
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, header};
 
-use super::{Endpoint, ProviderApi};
-use crate::config::ProviderSpec;
+use super::{ClientHeaders, Endpoint, ProviderApi};
+use crate::config::{ProviderSpec, ResponsesMode};
 use crate::secrets::Secret;
 
 #[derive(Debug)]
@@ -15,6 +17,7 @@ pub struct OpenAiProvider {
     /// `Bearer …`, marked sensitive so it never shows in debug output.
     auth: Option<HeaderValue>,
     headers: Vec<(HeaderName, HeaderValue)>,
+    responses: ResponsesMode,
 }
 
 impl OpenAiProvider {
@@ -28,6 +31,7 @@ impl OpenAiProvider {
             base: spec.base_url.as_str().trim_end_matches('/').to_string(),
             auth,
             headers: spec.headers.clone(),
+            responses: spec.responses,
         }
     }
 
@@ -43,11 +47,22 @@ impl OpenAiProvider {
 }
 
 impl ProviderApi for OpenAiProvider {
+    fn upstream_endpoint(&self, client: Endpoint) -> Option<Endpoint> {
+        Some(match client {
+            Endpoint::Messages => Endpoint::ChatCompletions,
+            Endpoint::Responses if self.responses == ResponsesMode::Translate => {
+                Endpoint::ChatCompletions
+            }
+            e => e,
+        })
+    }
+
     fn request(
         &self,
         client: &reqwest::Client,
         endpoint: Endpoint,
         body: Bytes,
+        _headers: &ClientHeaders,
     ) -> reqwest::RequestBuilder {
         let url = format!("{}{}", self.base, endpoint.path());
         self.with_headers(client.post(url))
@@ -60,16 +75,6 @@ impl ProviderApi for OpenAiProvider {
     }
 
     fn parse_models(&self, body: &[u8]) -> Vec<String> {
-        #[derive(serde::Deserialize)]
-        struct List {
-            data: Vec<Item>,
-        }
-        #[derive(serde::Deserialize)]
-        struct Item {
-            id: String,
-        }
-        serde_json::from_slice::<List>(body)
-            .map(|l| l.data.into_iter().map(|i| i.id).collect())
-            .unwrap_or_default()
+        super::parse_model_list(body)
     }
 }

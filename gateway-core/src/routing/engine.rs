@@ -3,6 +3,11 @@
 //! fall back on exactly the fallback signals (408, 429, 5xx, connect error,
 //! timeout, a stream that breaks before its first content frame), retry in
 //! bounded, jittered passes, and report which target served and how.
+//!
+//! Each attempt asks the target's provider which of its endpoints serves
+//! the client's: the same one forwards the client's bytes (only the model
+//! spliced in); another one translates the request, the answer, error
+//! bodies and stream events ([`crate::translate`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,12 +19,14 @@ use tokio::time::Instant;
 
 use super::RouteMode;
 use super::body::{RequestPeek, rewrite_model};
+use super::frames::Usage;
 use super::health::{Admission, FailureClass};
 use super::runtime::{RouteRuntime, RouteTarget, Runtime};
-use super::stream::{self, Peeked, StreamRelay, Usage};
-use crate::providers::Endpoint;
+use super::stream::{self, Framing, Peeked, StreamRelay};
+use crate::providers::{ClientHeaders, Endpoint};
 use crate::server::AppState;
 use crate::telemetry::{AttemptEvent, ms};
+use crate::translate::{RequestCtx, Translation, errors};
 
 /// A client request, read just enough to route it.
 #[derive(Debug, Clone)]
@@ -33,6 +40,8 @@ pub struct ProxyRequest {
     pub est_tokens: u64,
     /// Fallback test: the route's preferred target fails without being called.
     pub force_fail_first: bool,
+    /// Client headers some providers forward (`anthropic-version`, `anthropic-beta`).
+    pub headers: ClientHeaders,
 }
 
 /// Which target served.
@@ -328,7 +337,8 @@ fn attempt_event(t: &RouteTarget, requested: &str, f: &Failure, latency: Duratio
 }
 
 fn record_failure(route: &RouteRuntime, t: &RouteTarget, f: &Failure) {
-    if f.class == "forced" {
+    // None of these says anything about the target's health.
+    if matches!(f.class, "forced" | "unsupported" | "untranslatable") {
         return;
     }
     let opened = t.health.on_failure(
@@ -411,6 +421,37 @@ async fn read_capped(resp: reqwest::Response, cap: usize) -> Bytes {
     out.freeze()
 }
 
+/// The target's provider cannot serve this endpoint at all (e.g. embeddings
+/// on an Anthropic provider): skipped, and a 400 if no target can.
+fn unsupported(provider: &str, endpoint: Endpoint) -> Failure {
+    let msg = format!(
+        "provider {provider:?} cannot serve {}",
+        endpoint.path().trim_start_matches('/')
+    );
+    refused("unsupported", endpoint, msg)
+}
+
+/// A target that cannot take this request: the next one is tried; when none
+/// can, the client gets a 400 in its protocol's error shape.
+fn refused(class: &'static str, endpoint: Endpoint, msg: String) -> Failure {
+    let code = if class == "unsupported" {
+        "unsupported_endpoint"
+    } else {
+        "untranslatable_request"
+    };
+    let mut f = Failure::new(class, msg.clone());
+    f.status = Some(StatusCode::BAD_REQUEST);
+    f.body = Some(errors::client_body(
+        endpoint,
+        StatusCode::BAD_REQUEST,
+        "invalid_request_error",
+        code,
+        &msg,
+    ));
+    f.content_type = Some(HeaderValue::from_static("application/json"));
+    f
+}
+
 fn classify_send_error(e: &reqwest::Error, provider: &str) -> Failure {
     if e.is_timeout() {
         Failure::new("timeout", format!("{provider}: upstream timed out"))
@@ -449,16 +490,31 @@ async fn attempt(
         return Outcome::Fallback(Failure::new("key_missing", err.clone()), Duration::ZERO);
     }
     let fwd = target.forwarded(&req.peek.model);
-    let body = if fwd == req.peek.model {
-        req.body.clone()
-    } else {
-        rewrite_model(&req.body, &req.peek.model_span, fwd)
+    let Some(upstream_ep) = provider.api.upstream_endpoint(req.endpoint) else {
+        return Outcome::Fallback(unsupported(name, req.endpoint), Duration::ZERO);
+    };
+    let translation = Translation::between(req.endpoint, upstream_ep);
+    let (body, tctx) = match translation {
+        None if fwd == req.peek.model => (req.body.clone(), RequestCtx::default()),
+        None => (
+            rewrite_model(&req.body, &req.peek.model_span, fwd),
+            RequestCtx::default(),
+        ),
+        Some(t) => match t.request(&req.body, fwd) {
+            Ok(tr) => (tr.body, tr.ctx),
+            // The client's request cannot be expressed for this upstream:
+            // another target may speak the client's protocol natively.
+            Err(e) => {
+                let f = refused("untranslatable", req.endpoint, format!("{name}: {e}"));
+                return Outcome::Fallback(f, Duration::ZERO);
+            }
+        },
     };
     let started = Instant::now();
     let deadline = started + provider.spec.timeout;
     let send = provider
         .api
-        .request(&state.client, req.endpoint, body)
+        .request(&state.client, upstream_ep, body, &req.headers)
         .send();
     let resp = match tokio::time::timeout_at(deadline, send).await {
         Err(_) => {
@@ -472,12 +528,17 @@ async fn attempt(
         Ok(Ok(r)) => r,
     };
     let status = resp.status();
-    let content_type = resp.headers().get(header::CONTENT_TYPE).cloned();
+    let mut content_type = resp.headers().get(header::CONTENT_TYPE).cloned();
     if !status.is_success() {
         let retry_after = parse_retry_after(resp.headers()).map(|d| d.min(MAX_RETRY_AFTER));
-        let body = tokio::time::timeout_at(deadline, read_capped(resp, MAX_ERROR_BODY))
+        let mut body = tokio::time::timeout_at(deadline, read_capped(resp, MAX_ERROR_BODY))
             .await
             .unwrap_or_default();
+        // The client gets upstream errors in its own protocol's shape.
+        if let Some(t) = translation {
+            body = t.error_body(status, &body);
+            content_type = Some(HeaderValue::from_static("application/json"));
+        }
         let latency = started.elapsed();
         let fallback = status == StatusCode::REQUEST_TIMEOUT
             || status == StatusCode::TOO_MANY_REQUESTS
@@ -511,12 +572,17 @@ async fn attempt(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/event-stream"));
     if req.peek.stream && is_sse {
-        return match stream::peek(resp, req.endpoint, deadline, name).await {
+        let framing = Framing::new(
+            upstream_ep,
+            req.endpoint,
+            translation.map(|t| t.stream(&tctx)),
+        );
+        return match stream::peek(resp, framing, deadline, name).await {
             Peeked::Failed(f) => Outcome::Fallback(f, started.elapsed()),
             Peeked::Committed {
                 held,
                 upstream,
-                splitter,
+                framing,
                 state: sstate,
             } => {
                 let ttft = started.elapsed();
@@ -524,9 +590,8 @@ async fn attempt(
                 let relay = StreamRelay::new(
                     held,
                     upstream,
-                    splitter,
+                    framing,
                     sstate,
-                    req.endpoint,
                     provider.spec.stream_idle_timeout,
                     target.health.clone(),
                     route.spec.cooldown,
@@ -575,9 +640,22 @@ async fn attempt(
             return Outcome::Fallback(f, started.elapsed());
         }
     };
+    let usage = Usage::from_body(&body);
+    let body = match translation {
+        None => body,
+        Some(t) => match t.response(&body, &tctx) {
+            Ok(b) => {
+                content_type = Some(HeaderValue::from_static("application/json"));
+                b
+            }
+            Err(e) => {
+                let f = Failure::new("bad_upstream_body", format!("{name}: {e}"));
+                return Outcome::Fallback(f, started.elapsed());
+            }
+        },
+    };
     let latency = started.elapsed();
     target.health.on_success(latency);
-    let usage = Usage::from_body(&body);
     if let Some(u) = usage {
         provider.limiter.settle(req.est_tokens, u.total());
     }

@@ -6,7 +6,10 @@
 //! - `health`: per-target circuit breaker and latency EWMA.
 //! - `engine`: the attempt loop — fallback, retries, cooldowns, limits.
 //! - `stream`: holding a stream until its first content frame, then relaying
-//!   it frame by frame with an idle timeout and an error event on failure.
+//!   it frame by frame (translated when the client speaks another protocol)
+//!   with an idle timeout and an error event on failure.
+//! - `frames`: what an upstream stream event means (preamble, content,
+//!   error, end, usage) per upstream protocol.
 //! - `body`: reading `model`/`stream` and splicing a rewritten model name.
 //! - `catalog`: `/v1/models` and unrouted-model lookups, cached.
 //! - `probe`: optional background health probes per provider.
@@ -14,6 +17,7 @@
 pub mod body;
 mod catalog;
 mod engine;
+mod frames;
 pub mod health;
 mod probe;
 mod runtime;
@@ -24,9 +28,10 @@ pub use catalog::{Catalog, CatalogSnapshot, ModelEntry};
 pub use engine::{
     DispatchError, Failure, ProxyRequest, ProxyResponse, ResponseBody, Served, dispatch,
 };
-pub use probe::spawn_probes;
+pub use frames::Usage;
+pub use probe::{LocalServer, ProbeReport, detect_local, probe_provider, spawn_probes};
 pub use runtime::{ProviderRuntime, RouteRuntime, RouteTarget, Runtime};
-pub use stream::{StreamOutcome, StreamRelay, Usage};
+pub use stream::{StreamOutcome, StreamRelay};
 
 use serde::Serialize;
 

@@ -67,3 +67,108 @@ pub fn spawn_probes(state: &Arc<AppState>, tracker: &TaskTracker, stop: Cancella
         });
     }
 }
+
+/// One provider's diagnosis, for `aigw probe` and the admin API.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ProbeReport {
+    pub provider: String,
+    pub base_url: String,
+    pub reachable: bool,
+    /// `None` when unreachable; false on 401/403.
+    pub auth_ok: Option<bool>,
+    pub status: Option<u16>,
+    pub latency_ms: Option<f64>,
+    pub models: Vec<String>,
+    /// Whether a key is configured and resolvable; never the key.
+    pub key: &'static str,
+    pub error: Option<String>,
+}
+
+/// `GET {base_url}/models` with the provider's key, timed.
+pub async fn probe_provider(client: &reqwest::Client, p: &super::ProviderRuntime) -> ProbeReport {
+    let key = match (&p.spec.api_key, &p.key_error) {
+        (None, _) => "none",
+        (Some(_), None) => "present",
+        (Some(_), Some(_)) => "missing",
+    };
+    let mut r = ProbeReport {
+        provider: p.spec.name.clone(),
+        base_url: p.spec.base_url.to_string(),
+        reachable: false,
+        auth_ok: None,
+        status: None,
+        latency_ms: None,
+        models: Vec::new(),
+        key,
+        error: p.key_error.clone(),
+    };
+    let t0 = Instant::now();
+    match tokio::time::timeout(PROBE_TIMEOUT, p.api.models_request(client).send()).await {
+        Err(_) => r.error = Some(format!("no answer within {PROBE_TIMEOUT:?}")),
+        Ok(Err(e)) => {
+            r.error = Some(if e.is_connect() {
+                "cannot connect".into()
+            } else {
+                "request failed".into()
+            })
+        }
+        Ok(Ok(resp)) => {
+            r.reachable = true;
+            let status = resp.status();
+            r.status = Some(status.as_u16());
+            r.auth_ok = Some(!matches!(status.as_u16(), 401 | 403));
+            let body = resp.bytes().await.unwrap_or_default();
+            r.latency_ms = Some(t0.elapsed().as_secs_f64() * 1000.0);
+            if status.is_success() {
+                r.models = p.api.parse_models(&body);
+            } else if r.error.is_none() {
+                r.error = Some(format!("upstream answered {status}"));
+            }
+        }
+    }
+    r
+}
+
+/// Local model servers the UI and `aigw doctor` offer to add.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LocalServer {
+    pub name: &'static str,
+    pub base_url: &'static str,
+    pub models: Vec<String>,
+}
+
+/// Looks for Ollama (11434) and LM Studio (1234) on this machine.
+pub async fn detect_local(client: &reqwest::Client) -> Vec<LocalServer> {
+    let candidates = [
+        ("ollama", "http://127.0.0.1:11434/v1"),
+        ("lm-studio", "http://127.0.0.1:1234/v1"),
+    ];
+    let found = futures_util::future::join_all(candidates.iter().map(|&(name, base)| async move {
+        let resp = tokio::time::timeout(
+            Duration::from_millis(800),
+            client.get(format!("{base}/models")).send(),
+        )
+        .await
+        .ok()?
+        .ok()?;
+        if !resp.status().is_success() {
+            return None;
+        }
+        #[derive(serde::Deserialize)]
+        struct L {
+            data: Vec<I>,
+        }
+        #[derive(serde::Deserialize)]
+        struct I {
+            id: String,
+        }
+        let l: L = resp.json().await.ok()?;
+        Some(LocalServer {
+            name,
+            base_url: base,
+            models: l.data.into_iter().map(|i| i.id).collect(),
+        })
+    }))
+    .await;
+    found.into_iter().flatten().collect()
+}

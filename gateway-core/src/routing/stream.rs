@@ -1,8 +1,11 @@
 //! Streams: hold the upstream response until its first content frame (so a
 //! failure before it can still fall back invisibly), then relay frames as
-//! they arrive. Bytes are forwarded as received, cut only at event
-//! boundaries; after content has reached the client, an upstream failure
-//! ends the stream with an OpenAI-style error event, never a silent cut.
+//! they arrive. When the upstream speaks the client's protocol, bytes are
+//! forwarded as received, cut only at event boundaries; otherwise each
+//! event goes through a [`StreamTranslator`] and the client gets its own
+//! protocol's events. After content has reached the client, an upstream
+//! failure ends the stream with an error event in the client's protocol,
+//! never a silent cut.
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -11,168 +14,81 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
-use serde::Deserialize;
-use serde::de::IgnoredAny;
 use tokio::time::Instant;
 
 use super::engine::Failure;
+use super::frames::{Kind, StreamState, Usage};
 use super::health::{FailureClass, TargetHealth};
 use super::runtime::ProviderRuntime;
 use crate::providers::Endpoint;
-use crate::sse::{SseEvent, SseSplitter};
+use crate::sse::{EventTooLarge, SseSplitter};
+use crate::translate::StreamTranslator;
+use crate::translate::errors::client_stream_error;
 
 pub(crate) type Upstream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
 
-/// Token usage as reported by the upstream.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
-pub struct Usage {
-    #[serde(default, alias = "input_tokens")]
-    pub prompt_tokens: Option<u64>,
-    #[serde(default, alias = "output_tokens")]
-    pub completion_tokens: Option<u64>,
+/// How upstream bytes become client bytes for one stream.
+pub(crate) struct Framing {
+    splitter: SseSplitter,
+    /// The upstream's protocol: how its events are classified.
+    upstream: Endpoint,
+    /// The client's protocol: the shape of gateway-made error events.
+    client: Endpoint,
+    /// `None`: passthrough, the upstream's bytes as they are.
+    translator: Option<Box<StreamTranslator>>,
 }
 
-impl Usage {
-    pub fn total(&self) -> u64 {
-        self.prompt_tokens.unwrap_or(0) + self.completion_tokens.unwrap_or(0)
-    }
-
-    /// `usage` of a non-streamed response body.
-    pub fn from_body(body: &[u8]) -> Option<Self> {
-        #[derive(Deserialize)]
-        struct B {
-            usage: Option<Usage>,
+impl Framing {
+    pub(crate) fn new(
+        upstream: Endpoint,
+        client: Endpoint,
+        translator: Option<StreamTranslator>,
+    ) -> Self {
+        Self {
+            splitter: SseSplitter::new(),
+            upstream,
+            client,
+            translator: translator.map(Box::new),
         }
-        serde_json::from_slice::<B>(body).ok()?.usage
     }
-}
 
-#[derive(Deserialize)]
-struct Frame {
-    choices: Option<Vec<FrameChoice>>,
-    usage: Option<Usage>,
-    error: Option<IgnoredAny>,
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    response: Option<FrameResponse>,
-}
-
-#[derive(Deserialize)]
-struct FrameResponse {
-    usage: Option<Usage>,
-}
-
-#[derive(Deserialize)]
-struct FrameChoice {
-    delta: Option<Delta>,
-    text: Option<String>,
-    finish_reason: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Delta {
-    content: Option<String>,
-    tool_calls: Option<Vec<IgnoredAny>>,
-    function_call: Option<IgnoredAny>,
-    reasoning_content: Option<String>,
-    reasoning: Option<String>,
-    refusal: Option<String>,
-    audio: Option<IgnoredAny>,
-}
-
-impl Delta {
-    fn has_content(&self) -> bool {
-        let s = |o: &Option<String>| o.as_deref().is_some_and(|s| !s.is_empty());
-        s(&self.content)
-            || s(&self.reasoning_content)
-            || s(&self.reasoning)
-            || s(&self.refusal)
-            || self.tool_calls.as_ref().is_some_and(|t| !t.is_empty())
-            || self.function_call.is_some()
-            || self.audio.is_some()
-    }
-}
-
-#[derive(Debug, PartialEq, Eq)]
-enum Kind {
-    /// Role-only deltas, `response.created`…: held before commit.
-    Preamble,
-    Content,
-    /// An error frame from upstream.
-    Error,
-}
-
-/// What one event tells us.
-struct Seen {
-    kind: Kind,
-    usage: Option<Usage>,
-    /// The upstream said the answer is complete.
-    terminal: bool,
-}
-
-fn classify(endpoint: Endpoint, ev: &SseEvent) -> Seen {
-    let seen = |kind, usage, terminal| Seen {
-        kind,
-        usage,
-        terminal,
-    };
-    if ev.is_done() {
-        return seen(Kind::Content, None, true);
-    }
-    if ev.event.as_deref() == Some("error") {
-        return seen(Kind::Error, None, true);
-    }
-    let Ok(f) = serde_json::from_str::<Frame>(&ev.data) else {
-        // Not JSON: nothing to learn, but it is data the client should get.
-        return seen(Kind::Content, None, false);
-    };
-    if f.error.is_some() {
-        return seen(Kind::Error, None, true);
-    }
-    if endpoint == Endpoint::Responses {
-        let usage = f.response.and_then(|r| r.usage).or(f.usage);
-        return match f.kind.as_deref() {
-            Some("response.created" | "response.in_progress" | "response.queued") => {
-                seen(Kind::Preamble, None, false)
+    /// Feeds one upstream chunk: every completed event is observed into
+    /// `state` and what the client gets (raw bytes, or translated events) is
+    /// appended to `out`. Stops early, returning the event, at an error
+    /// event seen before any content when `commit` is false.
+    fn feed(
+        &mut self,
+        chunk: &[u8],
+        state: &mut StreamState,
+        commit: &mut bool,
+        out: &mut BytesMut,
+    ) -> Result<Option<String>, EventTooLarge> {
+        let split = self.splitter.push(chunk)?;
+        for ev in &split.events {
+            match state.observe(self.upstream, ev) {
+                Kind::Preamble => {}
+                Kind::Content => *commit = true,
+                Kind::Error if !*commit => return Ok(Some(ev.data.clone())),
+                Kind::Error => {}
             }
-            Some("error" | "response.failed") => seen(Kind::Error, usage, true),
-            Some("response.completed" | "response.incomplete") => seen(Kind::Content, usage, true),
-            _ => seen(Kind::Content, None, false),
-        };
-    }
-    let choices = f.choices.unwrap_or_default();
-    let finished = choices.iter().any(|c| c.finish_reason.is_some());
-    let content = finished
-        || choices.iter().any(|c| {
-            c.delta.as_ref().is_some_and(Delta::has_content)
-                || c.text.as_deref().is_some_and(|t| !t.is_empty())
-        });
-    if content || f.usage.is_some() {
-        seen(Kind::Content, f.usage, finished)
-    } else {
-        seen(Kind::Preamble, None, false)
-    }
-}
-
-/// Progress of a stream, carried from peek into the relay.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct StreamState {
-    pub usage: Option<Usage>,
-    pub terminal: bool,
-    pub upstream_error: bool,
-}
-
-impl StreamState {
-    fn observe(&mut self, endpoint: Endpoint, ev: &SseEvent) -> Kind {
-        let s = classify(endpoint, ev);
-        if let Some(u) = s.usage {
-            self.usage = Some(u);
+            if let Some(t) = &mut self.translator {
+                t.event(ev, out);
+            }
         }
-        self.terminal |= s.terminal;
-        if s.kind == Kind::Error {
-            self.upstream_error = true;
+        if self.translator.is_none() {
+            out.extend_from_slice(&split.bytes);
         }
-        s.kind
+        Ok(None)
+    }
+
+    /// The upstream ended after a complete answer: what is left to send.
+    fn finish(&mut self, out: &mut BytesMut) {
+        let rest = self.splitter.finish();
+        match &mut self.translator {
+            None => out.extend_from_slice(&rest),
+            // An unterminated trailing event is not worth translating.
+            Some(t) => t.finish(out),
+        }
     }
 }
 
@@ -180,7 +96,7 @@ pub(crate) enum Peeked {
     Committed {
         held: Bytes,
         upstream: Upstream,
-        splitter: SseSplitter,
+        framing: Framing,
         state: StreamState,
     },
     Failed(Failure),
@@ -190,12 +106,11 @@ pub(crate) enum Peeked {
 /// failure before it (fallback), by `deadline`.
 pub(crate) async fn peek(
     resp: reqwest::Response,
-    endpoint: Endpoint,
+    mut framing: Framing,
     deadline: Instant,
     provider: &str,
 ) -> Peeked {
     let mut upstream: Upstream = Box::pin(resp.bytes_stream());
-    let mut splitter = SseSplitter::new();
     let mut held = BytesMut::new();
     let mut state = StreamState::default();
     loop {
@@ -217,11 +132,11 @@ pub(crate) async fn peek(
                 ));
             }
             None if state.terminal => {
-                held.extend_from_slice(&splitter.finish());
+                framing.finish(&mut held);
                 return Peeked::Committed {
                     held: held.freeze(),
                     upstream,
-                    splitter,
+                    framing,
                     state,
                 };
             }
@@ -232,34 +147,26 @@ pub(crate) async fn peek(
                 ));
             }
         };
-        let split = match splitter.push(&chunk) {
-            Ok(s) => s,
+        let mut commit = false;
+        match framing.feed(&chunk, &mut state, &mut commit, &mut held) {
+            Ok(None) => {}
+            Ok(Some(data)) => {
+                let mut f = Failure::new(
+                    "stream_error",
+                    format!("{provider}: upstream sent an error event before content"),
+                );
+                f.body = Some(Bytes::from(data));
+                return Peeked::Failed(f);
+            }
             Err(e) => {
                 return Peeked::Failed(Failure::new("stream_broken", format!("{provider}: {e}")));
             }
-        };
-        let mut commit = false;
-        for ev in &split.events {
-            match state.observe(endpoint, ev) {
-                Kind::Preamble => {}
-                Kind::Content => commit = true,
-                Kind::Error if !commit => {
-                    let mut f = Failure::new(
-                        "stream_error",
-                        format!("{provider}: upstream sent an error event before content"),
-                    );
-                    f.body = Some(Bytes::from(ev.data.clone()));
-                    return Peeked::Failed(f);
-                }
-                Kind::Error => {}
-            }
         }
-        held.extend_from_slice(&split.bytes);
         if commit {
             return Peeked::Committed {
                 held: held.freeze(),
                 upstream,
-                splitter,
+                framing,
                 state,
             };
         }
@@ -276,6 +183,11 @@ pub struct StreamOutcome {
     pub usage: Option<Usage>,
     /// From commit to the end.
     pub duration: Duration,
+    /// Bytes of generated text relayed (content, reasoning, tool arguments),
+    /// for estimating output tokens when the upstream reports no usage.
+    pub text_bytes: u64,
+    /// What was relayed, when [`StreamRelay::capture_body`] asked for it.
+    pub body: Option<Bytes>,
 }
 
 type Finisher = Box<dyn FnOnce(StreamOutcome) + Send>;
@@ -284,9 +196,8 @@ type Finisher = Box<dyn FnOnce(StreamOutcome) + Send>;
 pub struct StreamRelay {
     held: Option<Bytes>,
     upstream: Upstream,
-    splitter: SseSplitter,
+    framing: Framing,
     state: StreamState,
-    endpoint: Endpoint,
     idle: Duration,
     health: Arc<TargetHealth>,
     cooldown: Duration,
@@ -296,6 +207,8 @@ pub struct StreamRelay {
     started: Instant,
     finisher: Option<Finisher>,
     done: bool,
+    /// The relayed bytes, up to a cap (only for `telemetry.store_bodies`).
+    capture: Option<(BytesMut, usize)>,
 }
 
 impl StreamRelay {
@@ -303,9 +216,8 @@ impl StreamRelay {
     pub(crate) fn new(
         held: Bytes,
         upstream: Upstream,
-        splitter: SseSplitter,
+        framing: Framing,
         state: StreamState,
-        endpoint: Endpoint,
         idle: Duration,
         health: Arc<TargetHealth>,
         cooldown: Duration,
@@ -316,9 +228,8 @@ impl StreamRelay {
         Self {
             held: Some(held),
             upstream,
-            splitter,
+            framing,
             state,
-            endpoint,
             idle,
             health,
             cooldown,
@@ -328,7 +239,25 @@ impl StreamRelay {
             started: Instant::now(),
             finisher: None,
             done: false,
+            capture: None,
         }
+    }
+
+    /// Keeps a copy of up to `cap` relayed bytes for the request log.
+    pub fn capture_body(mut self, cap: usize) -> Self {
+        self.capture = Some((BytesMut::new(), cap));
+        self
+    }
+
+    fn captured(&mut self, chunk: &[u8]) {
+        if let Some((buf, cap)) = &mut self.capture {
+            let room = cap.saturating_sub(buf.len());
+            buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        }
+    }
+
+    fn take_capture(&mut self) -> Option<Bytes> {
+        self.capture.take().map(|(b, _)| b.freeze())
     }
 
     /// The response body; `finish` runs once when the stream ends, breaks or
@@ -349,21 +278,24 @@ impl StreamRelay {
         if let Some(h) = self.held.take()
             && !h.is_empty()
         {
+            self.captured(&h);
             return Some(h);
         }
         while !self.done {
             let next = tokio::time::timeout(self.idle, self.upstream.next()).await;
             match next {
                 Ok(Some(Ok(chunk))) => {
-                    let split = match self.splitter.push(&chunk) {
-                        Ok(s) => s,
-                        Err(e) => return Some(self.fail("stream_broken", &e.to_string())),
-                    };
-                    for ev in &split.events {
-                        self.state.observe(self.endpoint, ev);
+                    let mut out = BytesMut::new();
+                    let mut commit = true;
+                    if let Err(e) =
+                        self.framing
+                            .feed(&chunk, &mut self.state, &mut commit, &mut out)
+                    {
+                        return Some(self.fail("stream_broken", &e.to_string()));
                     }
-                    if !split.bytes.is_empty() {
-                        return Some(split.bytes);
+                    if !out.is_empty() {
+                        self.captured(&out);
+                        return Some(out.freeze());
                     }
                 }
                 Ok(Some(Err(_))) => {
@@ -372,8 +304,11 @@ impl StreamRelay {
                     );
                 }
                 Ok(None) => {
-                    let rest = self.splitter.finish();
                     if self.state.terminal {
+                        let mut rest = BytesMut::new();
+                        self.framing.finish(&mut rest);
+                        let rest = rest.freeze();
+                        self.captured(&rest);
                         self.end(None);
                         return (!rest.is_empty()).then_some(rest);
                     }
@@ -405,8 +340,10 @@ impl StreamRelay {
             u32::MAX,
             &format!("{}: {message}", self.provider.spec.name),
         );
+        let ev = client_stream_error(self.framing.client, message, class);
+        self.captured(&ev);
         self.end(Some(class));
-        error_event(message, class)
+        ev
     }
 
     fn end(&mut self, error: Option<&'static str>) {
@@ -425,6 +362,8 @@ impl StreamRelay {
                 error,
                 usage: self.state.usage,
                 duration: self.started.elapsed(),
+                text_bytes: self.state.text_bytes,
+                body: self.take_capture(),
             });
         }
     }
@@ -444,102 +383,9 @@ impl Drop for StreamRelay {
                 error: Some("client_cancelled".into()),
                 usage: self.state.usage,
                 duration: self.started.elapsed(),
+                text_bytes: self.state.text_bytes,
+                body: self.take_capture(),
             });
         }
-    }
-}
-
-/// `data: {"error":{…}}` — what OpenAI sends and its SDKs raise on.
-pub fn error_event(message: &str, code: &str) -> Bytes {
-    let v = serde_json::json!({
-        "error": { "message": message, "type": "upstream_error", "code": code }
-    });
-    Bytes::from(format!("data: {v}\n\n"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ev(data: &str) -> SseEvent {
-        SseEvent {
-            event: None,
-            data: data.into(),
-        }
-    }
-
-    #[test]
-    fn classifies_chat_frames() {
-        let c = |d| classify(Endpoint::ChatCompletions, &ev(d)).kind;
-        assert_eq!(
-            c(
-                r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#
-            ),
-            Kind::Preamble
-        );
-        assert_eq!(
-            c(r#"{"choices":[{"delta":{"content":"Hi"}}]}"#),
-            Kind::Content
-        );
-        assert_eq!(
-            c(
-                r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"id":"c","function":{"name":"f","arguments":""}}]}}]}"#
-            ),
-            Kind::Content
-        );
-        assert_eq!(
-            c(r#"{"choices":[{"delta":{"reasoning_content":"hmm"}}]}"#),
-            Kind::Content
-        );
-        assert_eq!(
-            c(r#"{"choices":[{"delta":{"tool_calls":null,"content":null}}]}"#),
-            Kind::Preamble
-        );
-        assert_eq!(c(r#"{"error":{"message":"overloaded"}}"#), Kind::Error);
-        let s = classify(
-            Endpoint::ChatCompletions,
-            &ev(r#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4}}"#),
-        );
-        assert_eq!(s.kind, Kind::Content);
-        assert_eq!(s.usage.unwrap().total(), 7);
-        assert!(classify(Endpoint::ChatCompletions, &ev("[DONE]")).terminal);
-        assert!(
-            classify(
-                Endpoint::ChatCompletions,
-                &ev(r#"{"choices":[{"delta":{},"finish_reason":"stop"}]}"#)
-            )
-            .terminal
-        );
-    }
-
-    #[test]
-    fn classifies_responses_frames() {
-        let c = |d| classify(Endpoint::Responses, &ev(d));
-        assert_eq!(
-            c(r#"{"type":"response.created","response":{}}"#).kind,
-            Kind::Preamble
-        );
-        assert_eq!(
-            c(r#"{"type":"response.output_text.delta","delta":"x"}"#).kind,
-            Kind::Content
-        );
-        let done = c(
-            r#"{"type":"response.completed","response":{"usage":{"input_tokens":5,"output_tokens":2}}}"#,
-        );
-        assert!(done.terminal);
-        assert_eq!(done.usage.unwrap().total(), 7);
-        assert_eq!(
-            c(r#"{"type":"response.failed","response":{}}"#).kind,
-            Kind::Error
-        );
-    }
-
-    #[test]
-    fn completions_text_is_content() {
-        let s = classify(
-            Endpoint::Completions,
-            &ev(r#"{"choices":[{"text":"Hel","finish_reason":null}]}"#),
-        );
-        assert_eq!(s.kind, Kind::Content);
     }
 }

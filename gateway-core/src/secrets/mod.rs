@@ -3,6 +3,8 @@
 //! the `keyring` crate, service [`KEYRING_SERVICE`]). Resolved keys are held
 //! in [`Secret`], whose `Debug`/`Display` never print the value.
 
+pub mod admin;
+
 use std::fmt;
 use std::sync::Arc;
 

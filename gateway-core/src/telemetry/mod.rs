@@ -1,12 +1,37 @@
-//! Per-request telemetry events. The request path only builds a
-//! [`RequestEvent`] and hands it to a [`TelemetrySink`]; sinks must not block
-//! (the default one writes a tracing line).
+//! Per-request telemetry. The request path only builds a [`RequestEvent`]
+//! and hands it to a [`TelemetrySink`]; sinks never block. With a data dir
+//! the events also go, through a bounded queue, to a SQLite log that the
+//! chart queries read; `/metrics` serves Prometheus counters and histograms.
+//!
+//! - `cost`: the dated price table (`prices.toml`), config overrides, token
+//!   estimates when the upstream reports no usage.
+//! - `redact`: key-like strings out of stored bodies, size caps.
+//! - `db`: the SQLite schema, batched inserts, retention.
+//! - `writer`: the bounded queue, the writer task and the retention task.
+//! - `query`: time-bucketed series, the request list, one request's detail,
+//!   the overview numbers (percentiles computed here, not in the browser).
+//! - `metrics`: the Prometheus registry.
+//! - `hub`: what [`crate::server::AppState`] holds: metrics, the log, the queue.
 
+pub mod cost;
+pub mod db;
+mod hub;
+pub mod metrics;
+pub mod query;
+pub mod redact;
+mod writer;
+
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use bytes::Bytes;
 use serde::Serialize;
 
 use crate::routing::RouteMode;
+
+pub use db::{Db, DbError, Retention};
+pub use hub::{TelemetryHub, spawn_tasks};
+pub use metrics::Metrics;
 
 /// One upstream attempt of a request.
 #[derive(Debug, Clone, Serialize)]
@@ -24,6 +49,7 @@ pub struct AttemptEvent {
 #[derive(Debug, Clone, Serialize)]
 pub struct RequestEvent {
     pub request_id: String,
+    /// When the request was received.
     pub time: SystemTime,
     pub client: String,
     pub endpoint: &'static str,
@@ -41,8 +67,20 @@ pub struct RequestEvent {
     pub overhead_ms: f64,
     pub tokens_in: Option<u64>,
     pub tokens_out: Option<u64>,
+    /// The upstream reported no (or partial) usage: tokens, and so the cost,
+    /// are estimates (bytes / 4).
+    pub tokens_estimated: bool,
+    /// From the price table; `None` when the model has no known price.
+    pub cost_usd: Option<f64>,
     /// The client went away before the answer was complete.
     pub cancelled: bool,
+    /// The client's body, only with `telemetry.store_bodies` (the writer
+    /// redacts and caps it).
+    #[serde(skip)]
+    pub request_body: Option<Bytes>,
+    /// The answer (or the relayed stream), only with `telemetry.store_bodies`.
+    #[serde(skip)]
+    pub response_body: Option<Bytes>,
 }
 
 pub trait TelemetrySink: Send + Sync + std::fmt::Debug {
@@ -73,12 +111,36 @@ impl TelemetrySink for LogSink {
             overhead_ms = format_args!("{:.3}", e.overhead_ms),
             tokens_in = e.tokens_in.unwrap_or(0),
             tokens_out = e.tokens_out.unwrap_or(0),
+            tokens_estimated = e.tokens_estimated,
+            cost_usd = format_args!("{:.6}", e.cost_usd.unwrap_or(0.0)),
             cancelled = e.cancelled,
             "request"
         );
     }
 }
 
+/// Hands each event to several sinks (metrics, the SQLite queue, a log or a
+/// host's own sink). The last one gets the event without a clone.
+#[derive(Debug)]
+pub struct Fanout(pub Vec<Arc<dyn TelemetrySink>>);
+
+impl TelemetrySink for Fanout {
+    fn record(&self, event: RequestEvent) {
+        if let Some((last, rest)) = self.0.split_last() {
+            for s in rest {
+                s.record(event.clone());
+            }
+            last.record(event);
+        }
+    }
+}
+
 pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn unix_ms(t: SystemTime) -> i64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

@@ -1,0 +1,96 @@
+//! The admin API under `/admin/api/` (JSON). Every request needs a role:
+//! a bearer token (`admin` or `viewer`) or a signed session cookie from
+//! `POST /admin/api/login`. Viewers read; writes need `admin`. No CORS here,
+//! and the guard in front refuses cross-origin browser writes.
+//!
+//! - `session`: the signed `HttpOnly; SameSite=Strict` cookie.
+//! - `config`: validate, diff, publish, history, versions, rollback, profile.
+//! - `ops`: status, audit, providers and probes, keys, local server detection.
+
+mod config;
+mod ops;
+mod session;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use http::{Method, header};
+
+use super::ApiError;
+use crate::secrets::admin::Role;
+use crate::server::AppState;
+
+/// Who is calling, set by [`auth`] for the handlers.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub role: Role,
+    /// For the audit log: `admin-token`, `viewer-token`, `session:admin`…
+    pub actor: String,
+}
+
+pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/status", get(ops::status))
+        .route("/audit", get(ops::audit))
+        .route("/providers", get(ops::providers))
+        .route("/providers/{name}/probe", post(ops::probe))
+        .route("/detect-local", get(ops::detect_local))
+        .route("/keys", get(ops::list_keys))
+        .route("/keys/{name}", put(ops::set_key).delete(ops::delete_key))
+        .route("/config", get(config::get_config))
+        .route("/config/validate", post(config::validate))
+        .route("/config/diff", post(config::diff))
+        .route("/config/publish", post(config::publish))
+        .route("/config/history", get(config::history))
+        .route("/config/versions/{id}", get(config::version))
+        .route("/config/rollback", post(config::rollback))
+        .route("/config/profile", post(config::profile))
+        .route("/config/draft", post(config::draft))
+        .route("/routes", get(config::routes))
+        .route("/pause", post(ops::pause))
+        .route("/fallback-test", post(ops::fallback_test))
+        .route("/session", get(session::whoami))
+        .route("/logout", post(session::logout))
+        .layer(axum::middleware::from_fn_with_state(state, auth))
+        // login is the one route that needs no role
+        .route("/login", post(session::login))
+}
+
+async fn auth(State(state): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
+    let headers = req.headers();
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let principal = if let Some(tok) = bearer {
+        state
+            .admin_tokens
+            .role_of(tok.trim())
+            .map(|role| Principal {
+                role,
+                actor: format!("{}-token", role.as_str()),
+            })
+    } else {
+        session::from_cookie(&state, headers).map(|role| Principal {
+            role,
+            actor: format!("session:{}", role.as_str()),
+        })
+    };
+    let Some(p) = principal else {
+        return ApiError::unauthorized_admin().into_response();
+    };
+    let write = !matches!(*req.method(), Method::GET | Method::HEAD);
+    if write && p.role != Role::Admin && req.uri().path() != "/logout" {
+        return ApiError::forbidden(
+            "admin_role_required",
+            "this action needs the admin role; viewers read only",
+        )
+        .into_response();
+    }
+    req.extensions_mut().insert(p);
+    next.run(req).await
+}

@@ -1,0 +1,317 @@
+//! Status, audit, providers (with probes), keys and local-server detection.
+//! Secrets are write-only: reported as present or absent, never returned.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde::Deserialize;
+
+use super::Principal;
+use crate::api::ApiError;
+use crate::routing::{detect_local as detect, probe_provider};
+use crate::secrets::{KeyIndex, SecretRef};
+use crate::server::AppState;
+
+pub async fn status(State(s): State<Arc<AppState>>) -> Response {
+    let rt = s.runtime.load();
+    let live = s.lifecycle.live_version();
+    let health: Vec<_> = s
+        .health
+        .snapshot(tokio::time::Instant::now())
+        .into_iter()
+        .map(|(provider, model, h)| serde_json::json!({ "provider": provider, "model": model, "health": h }))
+        .collect();
+    Json(serde_json::json!({
+        "version": crate::VERSION,
+        "paused": s.paused.load(std::sync::atomic::Ordering::SeqCst),
+        "listen": s.listen.to_string(),
+        "endpoint": format!("http://{}/v1", s.listen),
+        "uptime_s": s.started.elapsed().as_secs(),
+        "config_version": live.id,
+        "config_path": s.lifecycle.path(),
+        "config_file_error": s.lifecycle.file_error(),
+        "active_profile": rt.config.active_profile,
+        "profiles": rt.config.profiles,
+        "providers": rt.providers.len(),
+        "routes": rt.routes.len(),
+        "admin_token_storage": s.admin_tokens.storage,
+        "targets": health,
+    }))
+    .into_response()
+}
+
+#[derive(Deserialize)]
+pub struct Page {
+    limit: Option<u32>,
+    before: Option<i64>,
+}
+
+pub async fn audit(State(s): State<Arc<AppState>>, Query(q): Query<Page>) -> Response {
+    match s
+        .lifecycle
+        .store()
+        .audit_log(q.limit.unwrap_or(100).min(1000), q.before)
+    {
+        Ok(a) => Json(serde_json::json!({ "entries": a })).into_response(),
+        Err(e) => ApiError::internal(e.to_string()).into_response(),
+    }
+}
+
+pub async fn providers(State(s): State<Arc<AppState>>) -> Response {
+    let rt = s.runtime.load();
+    let now = tokio::time::Instant::now();
+    let snap = s.health.snapshot(now);
+    let list: Vec<_> = rt
+        .providers
+        .iter()
+        .map(|p| {
+            let targets: Vec<_> = snap
+                .iter()
+                .filter(|(name, _, _)| *name == p.spec.name)
+                .map(|(_, model, h)| serde_json::json!({ "model": model, "health": h }))
+                .collect();
+            serde_json::json!({
+                "name": p.spec.name,
+                "kind": p.spec.kind,
+                "base_url": p.spec.base_url.as_str(),
+                "api_key_ref": p.spec.api_key.as_ref().map(ToString::to_string),
+                "key": match (&p.spec.api_key, &p.key_error) {
+                    (None, _) => "none",
+                    (Some(_), None) => "present",
+                    (Some(_), Some(_)) => "missing",
+                },
+                "key_error": p.key_error,
+                "timeout_s": p.spec.timeout.as_secs(),
+                "rpm": p.spec.rpm,
+                "tpm": p.spec.tpm,
+                "targets": targets,
+            })
+        })
+        .collect();
+    Json(serde_json::json!({ "providers": list })).into_response()
+}
+
+pub async fn probe(State(s): State<Arc<AppState>>, Path(name): Path<String>) -> Response {
+    let rt = s.runtime.load_full();
+    let Some(i) = rt.provider_index(&name) else {
+        return ApiError::not_found(format!("no provider named {name:?}")).into_response();
+    };
+    Json(probe_provider(&s.client, &rt.providers[i]).await).into_response()
+}
+
+pub async fn detect_local(State(s): State<Arc<AppState>>) -> Response {
+    Json(serde_json::json!({ "servers": detect(&s.client).await })).into_response()
+}
+
+fn key_index(s: &AppState) -> Option<KeyIndex> {
+    s.data_dir.as_deref().map(KeyIndex::new)
+}
+
+pub async fn list_keys(State(s): State<Arc<AppState>>) -> Response {
+    let rt = s.runtime.load();
+    // Names set through aigw, plus every keyring ref the config uses.
+    let mut names: Vec<String> = key_index(&s).map(|i| i.names()).unwrap_or_default();
+    for p in &rt.config.providers {
+        if let Some(SecretRef::Keyring(n)) = &p.api_key
+            && !names.contains(n)
+        {
+            names.push(n.clone());
+        }
+    }
+    names.sort();
+    let keys = tokio::task::spawn_blocking(move || {
+        names
+            .into_iter()
+            .map(|n| {
+                let present = crate::secrets::keychain_get(&n).is_ok();
+                serde_json::json!({ "name": n, "present": present, "ref": format!("keyring:{n}") })
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default();
+    Json(serde_json::json!({ "keys": keys })).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct SetKey {
+    secret: String,
+}
+
+pub async fn set_key(
+    State(s): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+    Path(name): Path<String>,
+    body: Option<Json<SetKey>>,
+) -> Response {
+    let Some(Json(b)) = body else {
+        return ApiError::bad_request("invalid_json", "send {\"secret\": \"…\"}").into_response();
+    };
+    if b.secret.trim().is_empty() {
+        return ApiError::bad_request("empty_secret", "the secret is empty").into_response();
+    }
+    let Some(index) = key_index(&s) else {
+        return ApiError::bad_request("no_data_dir", "this gateway runs without a data dir")
+            .into_response();
+    };
+    let n = name.clone();
+    let result = tokio::task::spawn_blocking(move || index.set(&n, b.secret.trim())).await;
+    match result {
+        Ok(Ok(())) => {
+            let _ = s.lifecycle.store().audit(
+                &p.actor,
+                "key_set",
+                None,
+                &serde_json::json!({ "name": name }),
+            );
+            reload_keys(&s);
+            Json(serde_json::json!({ "name": name, "present": true, "ref": format!("keyring:{name}") }))
+                .into_response()
+        }
+        Ok(Err(e)) => ApiError::bad_request("keychain_error", e.to_string()).into_response(),
+        Err(e) => ApiError::internal(e.to_string()).into_response(),
+    }
+}
+
+pub async fn delete_key(
+    State(s): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+    Path(name): Path<String>,
+) -> Response {
+    let Some(index) = key_index(&s) else {
+        return ApiError::bad_request("no_data_dir", "this gateway runs without a data dir")
+            .into_response();
+    };
+    let n = name.clone();
+    match tokio::task::spawn_blocking(move || index.remove(&n)).await {
+        Ok(Ok(true)) => {
+            let _ = s.lifecycle.store().audit(
+                &p.actor,
+                "key_delete",
+                None,
+                &serde_json::json!({ "name": name }),
+            );
+            reload_keys(&s);
+            Json(serde_json::json!({ "name": name, "present": false })).into_response()
+        }
+        Ok(Ok(false)) => ApiError::not_found(format!("no key named {name:?}")).into_response(),
+        Ok(Err(e)) => ApiError::bad_request("keychain_error", e.to_string()).into_response(),
+        Err(e) => ApiError::internal(e.to_string()).into_response(),
+    }
+}
+
+/// Keys are resolved when a runtime is built: rebuild it so a new key is
+/// used at once (same config, same version).
+fn reload_keys(s: &Arc<AppState>) {
+    let config = (*s.runtime.load().config).clone();
+    s.apply(config);
+}
+
+#[derive(Deserialize)]
+pub struct PauseBody {
+    paused: bool,
+}
+
+/// Pause: client requests get 503 `gateway_paused` until resumed.
+pub async fn pause(
+    State(s): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+    body: Option<Json<PauseBody>>,
+) -> Response {
+    let Some(Json(b)) = body else {
+        return ApiError::bad_request("invalid_json", "send {\"paused\": true|false}")
+            .into_response();
+    };
+    s.paused
+        .store(b.paused, std::sync::atomic::Ordering::SeqCst);
+    let action = if b.paused { "pause" } else { "resume" };
+    let _ = s
+        .lifecycle
+        .store()
+        .audit(&p.actor, action, None, &serde_json::json!({}));
+    tracing::info!("gateway {action}d by {}", p.actor);
+    Json(serde_json::json!({ "paused": b.paused })).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct FallbackTestBody {
+    model: String,
+}
+
+/// Sends a tiny real request through the route with its preferred target
+/// forced to fail, and reports which target served and how.
+pub async fn fallback_test(
+    State(s): State<Arc<AppState>>,
+    body: Option<Json<FallbackTestBody>>,
+) -> Response {
+    let Some(Json(b)) = body else {
+        return ApiError::bad_request("invalid_json", "send {\"model\": \"…\"}").into_response();
+    };
+    let payload = serde_json::json!({
+        "model": b.model,
+        "messages": [{ "role": "user", "content": "aigw fallback test: reply with OK" }],
+        "max_tokens": 8,
+    });
+    let bytes = bytes::Bytes::from(payload.to_string());
+    let peek = match crate::routing::body::peek(&bytes) {
+        Ok(p) => p,
+        Err(e) => return ApiError::bad_request("invalid_model", e.to_string()).into_response(),
+    };
+    let request_id = format!("fbt_{}", uuid::Uuid::now_v7().simple());
+    let req = crate::routing::ProxyRequest {
+        endpoint: crate::providers::Endpoint::ChatCompletions,
+        est_tokens: crate::limits::estimate_tokens(bytes.len(), peek.max_tokens),
+        peek,
+        body: bytes,
+        request_id: request_id.clone(),
+        client: "fallback-test".into(),
+        force_fail_first: true,
+        headers: Default::default(),
+    };
+    let rt = s.runtime.load_full();
+    let out = match crate::routing::dispatch(&s, &rt, &req).await {
+        Ok(resp) => {
+            let excerpt = match resp.body {
+                crate::routing::ResponseBody::Full(b) => {
+                    String::from_utf8_lossy(&b[..b.len().min(2000)]).into_owned()
+                }
+                crate::routing::ResponseBody::Stream(_) => String::new(),
+            };
+            serde_json::json!({
+                "request_id": request_id,
+                "status": resp.status.as_u16(),
+                "provider": resp.served.provider,
+                "model": resp.served.model,
+                "route_mode": resp.served.mode,
+                "attempts": resp.attempts,
+                "body": excerpt,
+            })
+        }
+        Err(crate::routing::DispatchError::ModelNotFound { model }) => {
+            return ApiError::model_not_found(&model).into_response();
+        }
+        Err(crate::routing::DispatchError::LocalLimit { .. }) => serde_json::json!({
+            "request_id": request_id,
+            "status": 429,
+            "error": "every remaining target is over its local rate limit",
+            "attempts": [],
+        }),
+        Err(crate::routing::DispatchError::Exhausted {
+            last,
+            target,
+            attempts,
+            ..
+        }) => serde_json::json!({
+            "request_id": request_id,
+            "status": last.status.map_or(502, |s| s.as_u16()),
+            "provider": target.provider,
+            "model": target.model,
+            "route_mode": target.mode,
+            "attempts": attempts,
+            "error": last.message,
+        }),
+    };
+    Json(out).into_response()
+}

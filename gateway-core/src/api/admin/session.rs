@@ -1,0 +1,111 @@
+//! Browser sessions: after `POST /admin/api/login {"token": …}` the browser
+//! holds `aigw_session=ROLE.EXPIRY.HMAC` — `HttpOnly`, `SameSite=Strict`,
+//! signed with a key derived from the admin token (rotating the token ends
+//! every session). The token itself never goes in a URL or a cookie.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use hmac::{Hmac, Mac};
+use http::{HeaderMap, HeaderValue, header};
+use sha2::{Digest, Sha256};
+
+use super::Principal;
+use crate::api::ApiError;
+use crate::secrets::admin::Role;
+use crate::server::AppState;
+use crate::store::now_ms;
+
+const COOKIE: &str = "aigw_session";
+const TTL_S: i64 = 12 * 3600;
+
+fn key(state: &AppState) -> Vec<u8> {
+    let mut h = Sha256::new();
+    h.update(b"aigw-session-v1\0");
+    h.update(state.admin_tokens.admin.expose().as_bytes());
+    h.finalize().to_vec()
+}
+
+/// HMAC-SHA256 of `payload` (HMAC takes keys of any length, so `None`
+/// never happens in practice; callers treat it as "no valid session").
+fn sign(state: &AppState, payload: &str) -> Option<String> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key(state)).ok()?;
+    mac.update(payload.as_bytes());
+    Some(hex::encode(mac.finalize().into_bytes()))
+}
+
+/// The role of a valid, unexpired session cookie.
+pub fn from_cookie(state: &AppState, headers: &HeaderMap) -> Option<Role> {
+    let value = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix("aigw_session="))?;
+    let (payload, sig) = value.rsplit_once('.')?;
+    let (role, exp) = payload.split_once('.')?;
+    let expected = sign(state, payload)?;
+    let ok = expected.len() == sig.len()
+        && expected
+            .bytes()
+            .zip(sig.bytes())
+            .fold(0u8, |a, (x, y)| a | (x ^ y))
+            == 0;
+    if !ok || exp.parse::<i64>().ok()? < now_ms() / 1000 {
+        return None;
+    }
+    match role {
+        "admin" => Some(Role::Admin),
+        "viewer" => Some(Role::Viewer),
+        _ => None,
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct Login {
+    token: String,
+}
+
+pub async fn login(State(state): State<Arc<AppState>>, body: Option<Json<Login>>) -> Response {
+    let Some(Json(l)) = body else {
+        return ApiError::bad_request("invalid_json", "send {\"token\": \"…\"}").into_response();
+    };
+    let Some(role) = state.admin_tokens.role_of(l.token.trim()) else {
+        let _ =
+            state
+                .lifecycle
+                .store()
+                .audit("unknown", "login_failed", None, &serde_json::json!({}));
+        return ApiError::unauthorized_admin().into_response();
+    };
+    let payload = format!("{}.{}", role.as_str(), now_ms() / 1000 + TTL_S);
+    let Some(sig) = sign(&state, &payload) else {
+        return ApiError::internal("cannot sign a session").into_response();
+    };
+    let cookie =
+        format!("{COOKIE}={payload}.{sig}; Path=/; HttpOnly; SameSite=Strict; Max-Age={TTL_S}");
+    let _ = state
+        .lifecycle
+        .store()
+        .audit(role.as_str(), "login", None, &serde_json::json!({}));
+    let mut resp = Json(serde_json::json!({ "role": role })).into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+pub async fn logout() -> Response {
+    let mut resp = Json(serde_json::json!({ "ok": true })).into_response();
+    resp.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("aigw_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
+    );
+    resp
+}
+
+pub async fn whoami(axum::Extension(p): axum::Extension<Principal>) -> Response {
+    Json(serde_json::json!({ "role": p.role, "actor": p.actor })).into_response()
+}

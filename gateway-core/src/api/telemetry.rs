@@ -1,0 +1,271 @@
+//! Telemetry over HTTP: the chart and request-log queries (mounted by
+//! api/admin under `/admin/api`, behind its auth) and `GET /metrics`
+//! (Prometheus, on the listen address). Thin: parse the query string, run
+//! the query from [`crate::telemetry::query`] on the blocking pool, answer
+//! JSON. Times are milliseconds since the Unix epoch.
+//!
+//! - `GET /telemetry/series?minutes=60&bucket_s=60&provider=&model=&route=&client=`
+//!   (or `from=MS&to=MS` instead of `minutes`; `bucket_s` defaults to about
+//!   60 buckets over the window)
+//! - `GET /telemetry/requests?limit=50&cursor=&outcome=ok|error|cancelled|fallback`
+//!   plus the same window and filters (no window = all)
+//! - `GET /telemetry/requests/{id}`: one request, its attempts, stored bodies
+//! - `GET /telemetry/summary?minutes=60`: requests/min, error rate, p95
+//!   latency, fallbacks, cost, dropped events
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use serde::{Deserialize, Serialize};
+
+use super::ApiError;
+use crate::server::AppState;
+use crate::telemetry::db::DbError;
+use crate::telemetry::query::{self, Filter, Outcome, RequestsQuery, Summary, Window};
+use crate::telemetry::{Db, metrics, unix_ms};
+
+/// The telemetry query routes; mounted by api/admin under `/admin/api`.
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/telemetry/series", get(series))
+        .route("/telemetry/requests", get(requests))
+        .route("/telemetry/requests/{id}", get(request))
+        .route("/telemetry/summary", get(summary))
+}
+
+/// The query string shared by the endpoints.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    /// Window start (ms since the epoch); with `to`.
+    pub from: Option<i64>,
+    /// Window end (ms since the epoch, exclusive); default now.
+    pub to: Option<i64>,
+    /// The last N minutes (instead of `from`).
+    pub minutes: Option<i64>,
+    /// Series bucket size in seconds.
+    pub bucket_s: Option<i64>,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub route: Option<String>,
+    pub client: Option<String>,
+    pub outcome: Option<Outcome>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// Longest window a query may span (400 days).
+const MAX_WINDOW_MS: i64 = 400 * 86_400_000;
+
+impl Params {
+    fn filter(&self) -> Filter {
+        let f = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+        Filter {
+            provider: f(&self.provider),
+            model: f(&self.model),
+            route: f(&self.route),
+            client: f(&self.client),
+        }
+    }
+
+    /// The window asked for; `None` when neither `from` nor `minutes` is set.
+    fn window(&self, now_ms: i64) -> Result<Option<Window>, ApiError> {
+        let to = self.to.unwrap_or(now_ms);
+        let w = match (self.from, self.minutes) {
+            (Some(_), Some(_)) => {
+                return Err(bad("give either from/to or minutes, not both"));
+            }
+            (Some(from), None) => Window {
+                from_ms: from,
+                to_ms: to,
+            },
+            (None, Some(m)) if m > 0 => Window {
+                from_ms: to - m.min(MAX_WINDOW_MS / 60_000) * 60_000,
+                to_ms: to,
+            },
+            (None, Some(_)) => return Err(bad("minutes must be > 0")),
+            (None, None) => return Ok(None),
+        };
+        if w.to_ms <= w.from_ms || w.to_ms - w.from_ms > MAX_WINDOW_MS {
+            return Err(bad(
+                "the window must end after it starts and span at most 400 days",
+            ));
+        }
+        Ok(Some(w))
+    }
+}
+
+fn bad(msg: impl Into<String>) -> ApiError {
+    ApiError::bad_request("invalid_query", msg)
+}
+
+fn now_ms() -> i64 {
+    unix_ms(SystemTime::now())
+}
+
+fn params(p: Result<Query<Params>, QueryRejection>) -> Result<Params, ApiError> {
+    p.map(|Query(p)| p).map_err(|e| bad(e.body_text()))
+}
+
+fn db(state: &AppState) -> Result<Db, ApiError> {
+    state.telemetry_hub.db().cloned().ok_or_else(|| {
+        let why = state
+            .telemetry_hub
+            .db_error()
+            .unwrap_or("the gateway runs without a data dir");
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "telemetry_unavailable",
+            format!("no request log: {why}"),
+        )
+    })
+}
+
+fn error(status: StatusCode, code: &'static str, message: String) -> ApiError {
+    ApiError {
+        status,
+        message,
+        kind: "api_error",
+        code,
+        retry_after: None,
+    }
+}
+
+fn db_error(e: DbError) -> ApiError {
+    match e {
+        DbError::Query(q) => bad(q.to_string()),
+        e => {
+            tracing::error!("telemetry query failed: {e}");
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "telemetry query failed".into(),
+            )
+        }
+    }
+}
+
+fn answer<T: Serialize>(r: Result<Result<T, DbError>, ApiError>) -> Response {
+    match r {
+        Ok(Ok(v)) => Json(v).into_response(),
+        Ok(Err(e)) => db_error(e).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn series(
+    State(state): State<Arc<AppState>>,
+    p: Result<Query<Params>, QueryRejection>,
+) -> Response {
+    let run = async {
+        let p = params(p)?;
+        let db = db(&state)?;
+        let w = p
+            .window(now_ms())?
+            .unwrap_or_else(|| Window::last_minutes(now_ms(), 60));
+        let bucket = match p.bucket_s {
+            Some(s) => s.saturating_mul(1000),
+            None => query::auto_bucket_ms(w),
+        };
+        query::check_series(w, bucket).map_err(|e| bad(e.to_string()))?;
+        let filter = p.filter();
+        Ok(db
+            .read_async(move |c| query::series(c, w, bucket, &filter))
+            .await)
+    };
+    answer(run.await)
+}
+
+async fn requests(
+    State(state): State<Arc<AppState>>,
+    p: Result<Query<Params>, QueryRejection>,
+) -> Response {
+    let run = async {
+        let p = params(p)?;
+        let db = db(&state)?;
+        let q = RequestsQuery {
+            window: p.window(now_ms())?,
+            filter: p.filter(),
+            outcome: p.outcome,
+            limit: p.limit,
+            cursor: p.cursor.clone(),
+        };
+        Ok(db.read_async(move |c| query::requests(c, &q)).await)
+    };
+    answer(run.await)
+}
+
+async fn request(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
+    let db = match db(&state) {
+        Ok(db) => db,
+        Err(e) => return e.into_response(),
+    };
+    let key = id.clone();
+    match db.read_async(move |c| query::request(c, &key)).await {
+        Ok(Some(d)) => Json(d).into_response(),
+        Ok(None) => ApiError::not_found(format!("no request {id:?} in the log")).into_response(),
+        Err(e) => db_error(e).into_response(),
+    }
+}
+
+/// The overview: the log's numbers plus the live state of the writer.
+#[derive(Debug, Serialize)]
+pub struct SummaryBody {
+    #[serde(flatten)]
+    pub summary: Summary,
+    /// Events the log did not take (writer behind, or a failed write).
+    pub dropped_events: u64,
+    /// Events waiting for the writer.
+    pub queued_events: usize,
+}
+
+async fn summary(
+    State(state): State<Arc<AppState>>,
+    p: Result<Query<Params>, QueryRejection>,
+) -> Response {
+    let run = async {
+        let p = params(p)?;
+        let db = db(&state)?;
+        let w = p
+            .window(now_ms())?
+            .unwrap_or_else(|| Window::last_minutes(now_ms(), 60));
+        let filter = p.filter();
+        let hub = &state.telemetry_hub;
+        let (dropped, queued) = (hub.dropped_events(), hub.queue_depth());
+        Ok(db
+            .read_async(move |c| query::summary(c, w, &filter))
+            .await
+            .map(|summary| SummaryBody {
+                summary,
+                dropped_events: dropped,
+                queued_events: queued,
+            }))
+    };
+    answer(run.await)
+}
+
+/// `GET /metrics`: Prometheus text 0.0.4, or OpenMetrics when the scraper's
+/// `Accept` asks for `application/openmetrics-text`.
+pub async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let openmetrics = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/openmetrics-text"));
+    let body = state
+        .telemetry_hub
+        .render_metrics(&state.health, openmetrics);
+    let mut resp = (StatusCode::OK, body).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(metrics::content_type(openmetrics)),
+    );
+    resp
+}

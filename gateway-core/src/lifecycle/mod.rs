@@ -1,0 +1,486 @@
+//! Config lifecycle: validate → preview (diff against live) → publish (a new
+//! version, swapped in atomically) → history/audit → rollback. The config
+//! file and the store stay consistent: a publish writes the file, and a hand
+//! edit of the file is validated and recorded as a version (or rejected
+//! with the reason while the running version stays live) by `watcher`.
+//!
+//! - `diff`: unified diff, change summary, secret redaction.
+//! - `draft`: structured edits (add a provider, reorder a route…) for the UI.
+//! - `watcher`: polls the config file for hand edits.
+
+pub mod diff;
+pub mod draft;
+mod watcher;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+pub use watcher::spawn_watcher;
+
+use crate::config::{Config, ConfigError, Issue, Severity};
+use crate::server::AppState;
+use crate::store::{ConfigStore, NewVersion, StoreError, Version};
+
+pub fn hash(toml: &str) -> String {
+    hex::encode(Sha256::digest(toml.as_bytes()))
+}
+
+/// Validation result, for previews and refusals.
+#[derive(Debug, Clone, Serialize)]
+pub struct Validation {
+    pub valid: bool,
+    pub errors: Vec<Issue>,
+    pub warnings: Vec<Issue>,
+}
+
+impl Validation {
+    fn of(result: &Result<Config, ConfigError>) -> Self {
+        let issues: Vec<Issue> = match result {
+            Ok(c) => c.warnings.clone(),
+            Err(e) => e.issues.clone(),
+        };
+        let (errors, warnings) = issues
+            .into_iter()
+            .partition(|i| i.severity == Severity::Error);
+        Self {
+            valid: result.is_ok(),
+            errors,
+            warnings,
+        }
+    }
+}
+
+/// A preview: what publishing this candidate would change.
+#[derive(Debug, Clone, Serialize)]
+pub struct Preview {
+    pub live_version: i64,
+    pub validation: Validation,
+    pub unified: String,
+    pub summary: diff::DiffSummary,
+    /// Changes that only take effect after a restart (e.g. `server.listen`).
+    pub restart_required: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Published {
+    pub version: Version,
+    /// True when the candidate equals the live config (nothing recorded).
+    pub unchanged: bool,
+    pub restart_required: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LifecycleError {
+    #[error("config is invalid: {} error(s)", .0.errors.len())]
+    Invalid(Validation),
+    #[error("the live config is version {live}, not {expected}: reload and try again")]
+    Conflict { live: i64, expected: i64 },
+    #[error("no config version {0}")]
+    NoSuchVersion(i64),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot write config file {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Puts a published config into effect (the running gateway's hot swap, or
+/// nothing when the CLI edits a stopped gateway's store).
+pub type Apply<'a> = &'a (dyn Fn(Config) + Send + Sync);
+
+/// Who asks and why.
+#[derive(Debug, Clone)]
+pub struct Change<'a> {
+    pub toml: &'a str,
+    pub source: &'a str,
+    pub actor: &'a str,
+    pub message: &'a str,
+    /// Optimistic concurrency: refuse if the live version moved.
+    pub base_version: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+struct Live {
+    version: Version,
+    toml: Arc<str>,
+}
+
+#[derive(Debug)]
+pub struct ConfigManager {
+    path: Option<PathBuf>,
+    store: ConfigStore,
+    live: Mutex<Live>,
+    /// Serialises publishes (and the watcher) so versions stay linear.
+    publish: tokio::sync::Mutex<()>,
+    /// Why the last hand edit of the file was rejected, until a good one.
+    file_error: Mutex<Option<String>>,
+}
+
+impl ConfigManager {
+    /// Opens the store and records `initial` as a version when it differs
+    /// from the newest stored one (first run, or a file edited while the
+    /// gateway was stopped).
+    pub fn open(
+        store: ConfigStore,
+        path: Option<PathBuf>,
+        initial: &Config,
+    ) -> Result<Self, StoreError> {
+        let toml: &str = &initial.source;
+        let h = hash(toml);
+        let version = match store.latest()? {
+            Some(v) if v.hash == h => v,
+            prev => {
+                let (source, message, diff, summary) = match &prev {
+                    None => (
+                        "startup",
+                        "initial config".to_string(),
+                        String::new(),
+                        diff::DiffSummary::default(),
+                    ),
+                    Some(p) => {
+                        let old = p.toml.as_deref().unwrap_or_default();
+                        (
+                            "file",
+                            "config file changed while the gateway was stopped".to_string(),
+                            diff::unified(old, toml, &format!("version {}", p.id), "config file"),
+                            diff::summarize(old, toml),
+                        )
+                    }
+                };
+                let summary = serde_json::to_value(summary).unwrap_or_default();
+                let v = store.insert_version(&NewVersion {
+                    source,
+                    actor: "aigw",
+                    message: &message,
+                    toml,
+                    hash: &h,
+                    diff: &diff,
+                    summary: &summary,
+                })?;
+                store.audit(
+                    "aigw",
+                    source,
+                    Some(v.id),
+                    &serde_json::json!({ "message": message }),
+                )?;
+                v
+            }
+        };
+        Ok(Self {
+            path,
+            store,
+            live: Mutex::new(Live {
+                version,
+                toml: Arc::from(toml),
+            }),
+            publish: tokio::sync::Mutex::new(()),
+            file_error: Mutex::new(None),
+        })
+    }
+
+    fn live(&self) -> Live {
+        self.live.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn store(&self) -> &ConfigStore {
+        &self.store
+    }
+
+    pub fn path(&self) -> Option<&PathBuf> {
+        self.path.as_ref()
+    }
+
+    /// The live version (with its TOML).
+    pub fn live_version(&self) -> Version {
+        let l = self.live();
+        let mut v = l.version;
+        v.toml = Some(l.toml.to_string());
+        v
+    }
+
+    pub fn file_error(&self) -> Option<String> {
+        self.file_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn validate(&self, toml: &str) -> Validation {
+        Validation::of(&Config::parse(toml, "candidate"))
+    }
+
+    pub fn preview(&self, toml: &str) -> Preview {
+        let live = self.live();
+        let parsed = Config::parse(toml, "candidate");
+        Preview {
+            live_version: live.version.id,
+            validation: Validation::of(&parsed),
+            unified: diff::unified(
+                &live.toml,
+                toml,
+                &format!("live (version {})", live.version.id),
+                "candidate",
+            ),
+            summary: diff::summarize(&live.toml, toml),
+            restart_required: restart_required(&live.toml, parsed.as_ref().ok()),
+        }
+    }
+
+    /// Validates, writes the file, records the version, swaps it in. An
+    /// invalid config is never applied; the audit log records the refusal.
+    pub async fn publish(
+        &self,
+        apply: Apply<'_>,
+        change: Change<'_>,
+    ) -> Result<Published, LifecycleError> {
+        let _guard = self.publish.lock().await;
+        self.publish_locked(apply, change)
+    }
+
+    fn publish_locked(
+        &self,
+        apply: Apply<'_>,
+        change: Change<'_>,
+    ) -> Result<Published, LifecycleError> {
+        let live = self.live();
+        if let Some(expected) = change.base_version
+            && expected != live.version.id
+        {
+            return Err(LifecycleError::Conflict {
+                live: live.version.id,
+                expected,
+            });
+        }
+        let config = match Config::parse(change.toml, "candidate") {
+            Ok(c) => c,
+            Err(e) => {
+                let validation = Validation::of(&Err(e));
+                let detail = serde_json::json!({
+                    "source": change.source,
+                    "message": change.message,
+                    "errors": validation.errors,
+                });
+                let action = if change.source == "file" {
+                    "file_rejected"
+                } else {
+                    "publish_rejected"
+                };
+                self.store.audit(change.actor, action, None, &detail)?;
+                return Err(LifecycleError::Invalid(validation));
+            }
+        };
+        let restart = restart_required(&live.toml, Some(&config));
+        let h = hash(change.toml);
+        if h == live.version.hash {
+            return Ok(Published {
+                version: self.live_version(),
+                unchanged: true,
+                restart_required: restart,
+            });
+        }
+        if change.source != "file"
+            && let Some(path) = &self.path
+        {
+            write_atomic(path, change.toml).map_err(|source| LifecycleError::Write {
+                path: path.clone(),
+                source,
+            })?;
+        }
+        let unified = diff::unified(
+            &live.toml,
+            change.toml,
+            &format!("version {}", live.version.id),
+            "new",
+        );
+        let summary =
+            serde_json::to_value(diff::summarize(&live.toml, change.toml)).unwrap_or_default();
+        let version = self.store.insert_version(&NewVersion {
+            source: change.source,
+            actor: change.actor,
+            message: change.message,
+            toml: change.toml,
+            hash: &h,
+            diff: &unified,
+            summary: &summary,
+        })?;
+        let action = if change.source == "rollback" {
+            "rollback"
+        } else {
+            "publish"
+        };
+        self.store.audit(
+            change.actor,
+            action,
+            Some(version.id),
+            &serde_json::json!({
+                "source": change.source,
+                "message": change.message,
+                "from_version": live.version.id,
+                "summary": summary,
+                "restart_required": restart,
+            }),
+        )?;
+        apply(config);
+        *self.live.lock().unwrap_or_else(|e| e.into_inner()) = Live {
+            version: version.clone(),
+            toml: Arc::from(change.toml),
+        };
+        *self.file_error.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        tracing::info!(
+            version = version.id,
+            source = change.source,
+            actor = change.actor,
+            "config published"
+        );
+        Ok(Published {
+            version,
+            unchanged: false,
+            restart_required: restart,
+        })
+    }
+
+    /// Publishes an earlier version's TOML as a new, audited version.
+    pub async fn rollback(
+        &self,
+        apply: Apply<'_>,
+        id: i64,
+        actor: &str,
+        message: &str,
+    ) -> Result<Published, LifecycleError> {
+        let old = self
+            .store
+            .get(id)?
+            .ok_or(LifecycleError::NoSuchVersion(id))?;
+        let toml = old.toml.unwrap_or_default();
+        let msg = if message.is_empty() {
+            format!("rollback to version {id}")
+        } else {
+            format!("rollback to version {id}: {message}")
+        };
+        self.publish(
+            apply,
+            Change {
+                toml: &toml,
+                source: "rollback",
+                actor,
+                message: &msg,
+                base_version: None,
+            },
+        )
+        .await
+    }
+
+    /// Switches `server.profile`, keeping the file's comments and layout.
+    pub async fn switch_profile(
+        &self,
+        apply: Apply<'_>,
+        profile: Option<&str>,
+        actor: &str,
+    ) -> Result<Published, LifecycleError> {
+        let _guard = self.publish.lock().await;
+        let live = self.live();
+        let mut doc: toml_edit::DocumentMut =
+            live.toml.parse().map_err(|e: toml_edit::TomlError| {
+                LifecycleError::Invalid(Validation {
+                    valid: false,
+                    errors: vec![Issue {
+                        severity: Severity::Error,
+                        path: String::new(),
+                        line: None,
+                        column: None,
+                        message: e.to_string(),
+                    }],
+                    warnings: Vec::new(),
+                })
+            })?;
+        let server = doc.entry("server").or_insert(toml_edit::table());
+        if let Some(t) = server.as_table_like_mut() {
+            match profile {
+                Some(p) => {
+                    t.insert("profile", toml_edit::value(p));
+                }
+                None => {
+                    t.remove("profile");
+                }
+            }
+        }
+        let toml = doc.to_string();
+        let message = match profile {
+            Some(p) => format!("switch routing profile to {p}"),
+            None => "switch to the top-level routes".to_string(),
+        };
+        self.publish_locked(
+            apply,
+            Change {
+                toml: &toml,
+                source: "profile",
+                actor,
+                message: &message,
+                base_version: None,
+            },
+        )
+    }
+
+    /// A hand edit of the file (from the watcher).
+    pub(crate) async fn file_changed(&self, state: &Arc<AppState>, toml: &str) {
+        let _guard = self.publish.lock().await;
+        if hash(toml) == self.live().version.hash {
+            return;
+        }
+        let change = Change {
+            toml,
+            source: "file",
+            actor: "file",
+            message: "config file edited",
+            base_version: None,
+        };
+        match self.publish_locked(&|c| state.apply(c), change) {
+            Ok(p) => tracing::info!(version = p.version.id, "config file edit applied"),
+            Err(LifecycleError::Invalid(v)) => {
+                let origin = self
+                    .path
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
+                let why = v
+                    .errors
+                    .iter()
+                    .map(|i| crate::config::format_issue(&origin, i))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                tracing::error!("config file edit rejected, the running config stays: {why}");
+                *self.file_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
+            }
+            Err(e) => tracing::error!("config file edit not applied: {e}"),
+        }
+    }
+}
+
+fn restart_required(live: &str, new: Option<&Config>) -> Vec<String> {
+    let (Some(new), Ok(old)) = (new, Config::parse(live, "live")) else {
+        return Vec::new();
+    };
+    let mut v = Vec::new();
+    if old.server.listen != new.server.listen {
+        v.push(format!(
+            "server.listen ({} → {}) takes effect after a restart",
+            old.server.listen, new.server.listen
+        ));
+    }
+    if old.server.shutdown_grace != new.server.shutdown_grace {
+        v.push("server.shutdown_grace_s takes effect after a restart".to_string());
+    }
+    v
+}
+
+/// Write to a temp file beside it, then rename: readers never see half a file.
+fn write_atomic(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    let tmp = path.with_extension("toml.tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
+}

@@ -1,0 +1,50 @@
+//! Watches the config file for hand edits. It reads the file on every tick
+//! and compares a hash: config files are small, and mtime granularity on
+//! some filesystems would miss a quick same-size edit.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::server::AppState;
+
+pub fn spawn_watcher(
+    state: &Arc<AppState>,
+    tracker: &TaskTracker,
+    stop: CancellationToken,
+    every: Duration,
+) {
+    let Some(path) = state.lifecycle.path().cloned() else {
+        return;
+    };
+    let state = state.clone();
+    tracker.spawn(async move {
+        // What the gateway runs now was read from this file at start.
+        let mut last = Some(state.lifecycle.live_version().hash);
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = tick.tick() => {}
+            }
+            let text = match tokio::fs::read_to_string(&path).await {
+                Ok(t) => t,
+                Err(e) => {
+                    if last.take().is_some() {
+                        tracing::warn!("cannot read config file {}: {e}", path.display());
+                    }
+                    continue;
+                }
+            };
+            let h = super::hash(&text);
+            if last.as_ref() == Some(&h) {
+                continue;
+            }
+            last = Some(h);
+            state.lifecycle.file_changed(&state, &text).await;
+        }
+    });
+}

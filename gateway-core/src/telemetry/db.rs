@@ -1,0 +1,339 @@
+//! The request log in SQLite (`telemetry.db` in the data dir), WAL mode so
+//! chart queries read while the writer writes. One row per request in
+//! `requests`, its upstream attempts in `attempts`, and — only with
+//! `telemetry.store_bodies` — redacted, capped bodies in `bodies`.
+//! Retention deletes by age, then oldest first until the size cap holds.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
+
+use super::redact::prepare_body;
+use super::{RequestEvent, unix_ms};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("telemetry database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("telemetry database: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("telemetry database task failed: {0}")]
+    Task(String),
+    #[error(transparent)]
+    Query(#[from] super::query::QueryError),
+}
+
+/// Bump with a migration when the schema changes.
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS requests (
+    id               INTEGER PRIMARY KEY,
+    request_id       TEXT NOT NULL UNIQUE,
+    ts_ms            INTEGER NOT NULL,
+    client           TEXT NOT NULL,
+    endpoint         TEXT NOT NULL,
+    requested_model  TEXT NOT NULL,
+    provider         TEXT,
+    forwarded_model  TEXT,
+    route_mode       TEXT,
+    stream           INTEGER NOT NULL,
+    attempts         INTEGER NOT NULL,
+    status           INTEGER NOT NULL,
+    error            TEXT,
+    latency_ms       REAL NOT NULL,
+    ttft_ms          REAL,
+    overhead_ms      REAL NOT NULL,
+    tokens_in        INTEGER,
+    tokens_out       INTEGER,
+    tokens_estimated INTEGER NOT NULL,
+    cost_usd         REAL,
+    cancelled        INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS requests_ts ON requests(ts_ms);
+CREATE TABLE IF NOT EXISTS attempts (
+    request   INTEGER NOT NULL REFERENCES requests(id) ON DELETE CASCADE,
+    n         INTEGER NOT NULL,
+    provider  TEXT NOT NULL,
+    model     TEXT NOT NULL,
+    status    INTEGER,
+    error     TEXT,
+    latency_ms REAL NOT NULL,
+    PRIMARY KEY (request, n)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS bodies (
+    request  INTEGER PRIMARY KEY REFERENCES requests(id) ON DELETE CASCADE,
+    request_body  TEXT,
+    response_body TEXT
+);
+";
+
+/// How long and how much the log keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Rows older than this go; `None` keeps them until the size cap bites.
+    pub max_age: Option<Duration>,
+    /// Bytes of live pages the database may hold.
+    pub max_bytes: u64,
+}
+
+/// What one retention pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RetentionReport {
+    pub expired: u64,
+    pub over_size: u64,
+    pub used_bytes: u64,
+}
+
+/// Handle to the log: one writer connection (the writer task and retention
+/// take turns on it) and a small pool of read connections for queries.
+#[derive(Debug, Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// How long a connection waits for another's write lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Rows deleted per transaction by retention, so the writer is not held up long.
+const DELETE_CHUNK: i64 = 5_000;
+
+impl Db {
+    /// Opens (creating if needed) the log at `path`.
+    pub fn open(path: &Path) -> Result<Self, DbError> {
+        let err = |source| DbError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
+        // auto_vacuum only takes effect before the first table exists.
+        conn.execute_batch(
+            "PRAGMA auto_vacuum = INCREMENTAL;
+             PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = NORMAL;
+             PRAGMA foreign_keys = ON;",
+        )
+        .map_err(err)?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(err)?;
+        if version < SCHEMA_VERSION {
+            conn.execute_batch(SCHEMA).map_err(err)?;
+            conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+                .map_err(err)?;
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                writer: Mutex::new(conn),
+                readers: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` on a read connection (blocking: call from a blocking thread).
+    pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, DbError>) -> Result<T, DbError> {
+        let conn = match lock(&self.inner.readers).pop() {
+            Some(c) => c,
+            None => {
+                let c = Connection::open_with_flags(
+                    &self.inner.path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+                .map_err(|source| DbError::Open {
+                    path: self.inner.path.clone(),
+                    source,
+                })?;
+                c.busy_timeout(BUSY_TIMEOUT)?;
+                c
+            }
+        };
+        let out = f(&conn);
+        let mut pool = lock(&self.inner.readers);
+        if pool.len() < 4 {
+            pool.push(conn);
+        }
+        out
+    }
+
+    /// Runs a blocking read on the blocking pool.
+    pub async fn read_async<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, DbError> + Send + 'static,
+    ) -> Result<T, DbError> {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || db.read(f))
+            .await
+            .map_err(|e| DbError::Task(e.to_string()))?
+    }
+
+    /// Inserts events in one transaction. Bodies are redacted and capped at
+    /// `body_cap` bytes here, off the request path.
+    pub fn insert(&self, events: &[RequestEvent], body_cap: usize) -> Result<(), DbError> {
+        let mut conn = lock(&self.inner.writer);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut req = tx.prepare_cached(
+                "INSERT OR IGNORE INTO requests (request_id, ts_ms, client, endpoint,
+                    requested_model, provider, forwarded_model, route_mode, stream, attempts,
+                    status, error, latency_ms, ttft_ms, overhead_ms, tokens_in, tokens_out,
+                    tokens_estimated, cost_usd, cancelled)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+                    ?16, ?17, ?18, ?19, ?20)",
+            )?;
+            let mut att = tx.prepare_cached(
+                "INSERT INTO attempts (request, n, provider, model, status, error, latency_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            let mut bod = tx.prepare_cached(
+                "INSERT INTO bodies (request, request_body, response_body) VALUES (?1, ?2, ?3)",
+            )?;
+            for e in events {
+                let n = req.execute(params![
+                    e.request_id,
+                    unix_ms(e.time),
+                    e.client,
+                    e.endpoint,
+                    e.requested_model,
+                    e.provider,
+                    e.forwarded_model,
+                    e.route_mode.map(|m| m.as_str()),
+                    e.stream,
+                    e.attempts.len() as i64,
+                    e.status,
+                    e.error,
+                    e.latency_ms,
+                    e.ttft_ms,
+                    e.overhead_ms,
+                    e.tokens_in.map(|t| t as i64),
+                    e.tokens_out.map(|t| t as i64),
+                    e.tokens_estimated,
+                    e.cost_usd,
+                    e.cancelled,
+                ])?;
+                if n == 0 {
+                    continue; // a duplicate request id: keep the first
+                }
+                let id = tx.last_insert_rowid();
+                for (i, a) in e.attempts.iter().enumerate() {
+                    att.execute(params![
+                        id,
+                        i as i64,
+                        a.provider,
+                        a.model,
+                        a.status,
+                        a.error,
+                        a.latency_ms
+                    ])?;
+                }
+                if e.request_body.is_some() || e.response_body.is_some() {
+                    let prep =
+                        |b: &Option<bytes::Bytes>| b.as_ref().map(|b| prepare_body(b, body_cap));
+                    bod.execute(params![id, prep(&e.request_body), prep(&e.response_body)])?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Deletes rows older than `max_age`, then the oldest rows until the live
+    /// pages fit in `max_bytes`, and gives the freed pages back to the OS.
+    pub fn enforce_retention(
+        &self,
+        now: SystemTime,
+        policy: Retention,
+    ) -> Result<RetentionReport, DbError> {
+        let mut report = RetentionReport::default();
+        if let Some(age) = policy.max_age {
+            let cutoff = unix_ms(now.checked_sub(age).unwrap_or(SystemTime::UNIX_EPOCH));
+            loop {
+                let n = self.delete_chunk("WHERE ts_ms < ?1", cutoff, DELETE_CHUNK)?;
+                report.expired += n;
+                if n < DELETE_CHUNK as u64 {
+                    break;
+                }
+            }
+        }
+        // Oldest first until the live pages fit, aiming 10 % under the cap.
+        for _ in 0..50 {
+            let used = self.used_bytes()?;
+            report.used_bytes = used;
+            if used <= policy.max_bytes {
+                break;
+            }
+            let rows: i64 = {
+                let conn = lock(&self.inner.writer);
+                conn.query_row("SELECT count(*) FROM requests", [], |r| r.get(0))?
+            };
+            if rows == 0 {
+                break;
+            }
+            let target = policy.max_bytes as f64 * 0.9;
+            let share = (1.0 - target / used as f64).clamp(0.01, 1.0);
+            let n = ((rows as f64 * share).ceil() as i64).clamp(1, DELETE_CHUNK);
+            report.over_size += self.delete_chunk("", 0, n)?;
+        }
+        {
+            let conn = lock(&self.inner.writer);
+            // Frees one page per step: run it to the end.
+            let mut vacuum = conn.prepare("PRAGMA incremental_vacuum")?;
+            let mut rows = vacuum.query([])?;
+            while rows.next()?.is_some() {}
+            // A checkpoint that also truncates the WAL file.
+            let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        }
+        report.used_bytes = self.used_bytes()?;
+        Ok(report)
+    }
+
+    /// Deletes up to `limit` of the oldest rows matching `filter` (which may
+    /// use `?1`); returns how many went.
+    fn delete_chunk(&self, filter: &str, arg: i64, limit: i64) -> Result<u64, DbError> {
+        let mut conn = lock(&self.inner.writer);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let sql = format!(
+            "DELETE FROM requests WHERE id IN
+               (SELECT id FROM requests {filter} ORDER BY ts_ms, id LIMIT {limit})"
+        );
+        let n = if filter.contains("?1") {
+            tx.execute(&sql, [arg])?
+        } else {
+            tx.execute(&sql, [])?
+        };
+        tx.commit()?;
+        Ok(n as u64)
+    }
+
+    /// Bytes in pages holding data (the file may be larger until vacuumed).
+    pub fn used_bytes(&self) -> Result<u64, DbError> {
+        let conn = lock(&self.inner.writer);
+        let (pages, free, size): (i64, i64, i64) = conn.query_row(
+            "SELECT p.page_count, f.freelist_count, s.page_size
+             FROM pragma_page_count() p, pragma_freelist_count() f, pragma_page_size() s",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        Ok(((pages - free).max(0) * size) as u64)
+    }
+}

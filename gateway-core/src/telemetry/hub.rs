@@ -1,0 +1,153 @@
+//! What the gateway holds for telemetry: the metrics, the SQLite log (when
+//! there is a data dir) and its queue, and the sink the handlers record to
+//! (metrics → queue → the host's sink or a log line).
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::db::Db;
+use super::metrics::Metrics;
+use super::writer::{QueueSink, run_retention, run_writer};
+use super::{RequestEvent, TelemetrySink};
+use crate::config::TelemetryConfig;
+use crate::routing::health::HealthRegistry;
+use crate::server::AppState;
+
+/// The log file's name in the data dir.
+pub const DB_FILE: &str = "telemetry.db";
+
+#[derive(Debug)]
+pub struct TelemetryHub {
+    metrics: Arc<Metrics>,
+    db: Option<Db>,
+    /// Why there is no log despite a data dir.
+    db_error: Option<String>,
+    tx: Option<mpsc::Sender<RequestEvent>>,
+    rx: Mutex<Option<mpsc::Receiver<RequestEvent>>>,
+    drain: CancellationToken,
+}
+
+/// Metrics first (by reference), then the queue, then the host's sink.
+#[derive(Debug)]
+struct HubSink {
+    metrics: Arc<Metrics>,
+    queue: Option<QueueSink>,
+    next: Arc<dyn TelemetrySink>,
+}
+
+impl TelemetrySink for HubSink {
+    fn record(&self, event: RequestEvent) {
+        self.metrics.observe(&event);
+        if let Some(q) = &self.queue {
+            q.record(event.clone());
+        }
+        self.next.record(event);
+    }
+}
+
+impl TelemetryHub {
+    /// Opens the log in `data_dir` (if any) and builds the sink handlers
+    /// record to; `next` gets every event after metrics and the log. A log
+    /// that cannot be opened is reported and the gateway runs without it.
+    pub fn new(
+        data_dir: Option<&Path>,
+        config: &TelemetryConfig,
+        next: Arc<dyn TelemetrySink>,
+    ) -> (Self, Arc<dyn TelemetrySink>) {
+        let metrics = Arc::new(Metrics::new());
+        let (db, db_error) = match data_dir.map(|d| Db::open(&d.join(DB_FILE))) {
+            None => (None, None),
+            Some(Ok(db)) => (Some(db), None),
+            Some(Err(e)) => {
+                tracing::error!("request log disabled: {e}");
+                (None, Some(e.to_string()))
+            }
+        };
+        let (tx, rx) = match db {
+            Some(_) => {
+                let (tx, rx) = mpsc::channel(config.queue_capacity.max(1));
+                (Some(tx), Some(rx))
+            }
+            None => (None, None),
+        };
+        let queue = tx.clone().map(|tx| QueueSink {
+            tx,
+            dropped_full: metrics.dropped_counter("queue_full"),
+        });
+        let sink = Arc::new(HubSink {
+            metrics: metrics.clone(),
+            queue,
+            next,
+        });
+        let hub = Self {
+            metrics,
+            db,
+            db_error,
+            tx,
+            rx: Mutex::new(rx),
+            drain: CancellationToken::new(),
+        };
+        (hub, sink)
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// The request log, when there is a data dir and it opened.
+    pub fn db(&self) -> Option<&Db> {
+        self.db.as_ref()
+    }
+
+    pub fn db_error(&self) -> Option<&str> {
+        self.db_error.as_deref()
+    }
+
+    /// Events dropped so far (queue full or write failed).
+    pub fn dropped_events(&self) -> u64 {
+        self.metrics.dropped_total()
+    }
+
+    /// Events waiting for the writer.
+    pub fn queue_depth(&self) -> usize {
+        self.tx
+            .as_ref()
+            .map_or(0, |tx| tx.max_capacity() - tx.capacity())
+    }
+
+    /// The `/metrics` text.
+    pub fn render_metrics(&self, health: &HealthRegistry, openmetrics: bool) -> String {
+        self.metrics.set_queue_depth(self.queue_depth());
+        self.metrics.render(health, openmetrics)
+    }
+
+    /// Serving has stopped: the writer stores what is queued and ends.
+    pub fn close(&self) {
+        self.drain.cancel();
+    }
+}
+
+/// Starts the log writer and the retention task on `tasks`; the writer ends
+/// after [`TelemetryHub::close`], retention when `stop` is cancelled.
+pub fn spawn_tasks(state: &Arc<AppState>, tasks: &TaskTracker, stop: CancellationToken) {
+    let hub = &state.telemetry_hub;
+    let Some(db) = hub.db.clone() else {
+        return;
+    };
+    let rx = hub.rx.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(rx) = rx {
+        let failed = hub.metrics.dropped_counter("write_failed");
+        tasks.spawn(run_writer(
+            state.clone(),
+            db.clone(),
+            rx,
+            hub.drain.clone(),
+            failed,
+        ));
+    }
+    tasks.spawn(run_retention(state.clone(), db, stop));
+}

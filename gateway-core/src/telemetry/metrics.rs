@@ -1,0 +1,357 @@
+//! Prometheus metrics, updated from each [`RequestEvent`] (atomics, no
+//! waiting) and rendered on `GET /metrics` in the Prometheus text format
+//! (0.0.4), or OpenMetrics when the scraper asks for it. Breaker state is
+//! read from the health registry at scrape time.
+
+use std::collections::HashSet;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Mutex, RwLock};
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use tokio::time::Instant;
+
+use super::RequestEvent;
+use crate::routing::RouteMode;
+use crate::routing::health::HealthRegistry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    provider: String,
+    model: String,
+    route_mode: &'static str,
+    status_class: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TargetLabels {
+    provider: String,
+    model: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ErrorLabels {
+    provider: String,
+    model: String,
+    class: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TokenLabels {
+    provider: String,
+    model: String,
+    direction: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LimiterLabels {
+    limiter: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DroppedLabels {
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VersionLabels {
+    version: &'static str,
+}
+
+type Hist = Family<TargetLabels, Histogram, fn() -> Histogram>;
+
+fn latency_hist() -> Histogram {
+    Histogram::new([
+        0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0,
+    ])
+}
+
+fn ttft_hist() -> Histogram {
+    Histogram::new([0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0])
+}
+
+/// Distinct (provider, model) label pairs kept before models are folded
+/// into `other` (a client can send any model name).
+const MAX_TARGETS: usize = 500;
+
+/// The gateway's metrics.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    errors: Family<ErrorLabels, Counter>,
+    attempts: Family<ErrorLabels, Counter>,
+    latency: Hist,
+    ttft: Hist,
+    overhead: Histogram,
+    tokens: Family<TokenLabels, Counter>,
+    cost: Family<TargetLabels, Counter<f64, AtomicU64>>,
+    limiter_rejections: Family<LimiterLabels, Counter>,
+    dropped: Family<DroppedLabels, Counter>,
+    queue_depth: Gauge,
+    breaker_open: Family<TargetLabels, Gauge>,
+    known: RwLock<HashSet<(String, String)>>,
+    render_lock: Mutex<()>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn status_class(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut r = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        r.register(
+            "aigw_requests",
+            "Requests by serving provider, forwarded model, route mode and status class",
+            requests.clone(),
+        );
+        let errors = Family::<ErrorLabels, Counter>::default();
+        r.register(
+            "aigw_request_errors",
+            "Failed requests (and streams broken or cancelled) by error class",
+            errors.clone(),
+        );
+        let attempts = Family::<ErrorLabels, Counter>::default();
+        r.register(
+            "aigw_upstream_attempts",
+            "Upstream attempts by provider, model and result (ok or the failure class)",
+            attempts.clone(),
+        );
+        let latency: Hist = Family::new_with_constructor(latency_hist);
+        r.register(
+            "aigw_request_duration_seconds",
+            "Whole-request latency of requests that reached an upstream",
+            latency.clone(),
+        );
+        let ttft: Hist = Family::new_with_constructor(ttft_hist);
+        r.register(
+            "aigw_time_to_first_token_seconds",
+            "Time to the first content frame (streams) or the full answer",
+            ttft.clone(),
+        );
+        let overhead = Histogram::new([
+            0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+        ]);
+        r.register(
+            "aigw_gateway_overhead_seconds",
+            "Time the gateway itself added (total minus time waiting on upstreams)",
+            overhead.clone(),
+        );
+        let tokens = Family::<TokenLabels, Counter>::default();
+        r.register(
+            "aigw_tokens",
+            "Tokens by direction (input, output), reported or estimated",
+            tokens.clone(),
+        );
+        let cost = Family::<TargetLabels, Counter<f64, AtomicU64>>::default();
+        r.register(
+            "aigw_cost_usd",
+            "Estimated cost in USD from the price table",
+            cost.clone(),
+        );
+        let limiter_rejections = Family::<LimiterLabels, Counter>::default();
+        r.register(
+            "aigw_limiter_rejections",
+            "Requests refused by a local limit (ingress: per client; provider: every target over its RPM/TPM)",
+            limiter_rejections.clone(),
+        );
+        let dropped = Family::<DroppedLabels, Counter>::default();
+        r.register(
+            "aigw_telemetry_events_dropped",
+            "Request events not written to the log (queue_full: the writer fell behind; write_failed)",
+            dropped.clone(),
+        );
+        let queue_depth = Gauge::default();
+        r.register(
+            "aigw_telemetry_queue_depth",
+            "Request events waiting for the log writer",
+            queue_depth.clone(),
+        );
+        let breaker_open = Family::<TargetLabels, Gauge>::default();
+        r.register(
+            "aigw_target_breaker_open",
+            "1 while a target's circuit breaker is open (cooling down or probing)",
+            breaker_open.clone(),
+        );
+        let info = Family::<VersionLabels, Gauge>::default();
+        info.get_or_create(&VersionLabels {
+            version: crate::VERSION,
+        })
+        .set(1);
+        r.register("aigw_build_info", "The running version", info);
+        Self {
+            registry: r,
+            requests,
+            errors,
+            attempts,
+            latency,
+            ttft,
+            overhead,
+            tokens,
+            cost,
+            limiter_rejections,
+            dropped,
+            queue_depth,
+            breaker_open,
+            known: RwLock::new(HashSet::new()),
+            render_lock: Mutex::new(()),
+        }
+    }
+
+    /// The counter of events dropped for `reason`, to share with the writer.
+    pub(crate) fn dropped_counter(&self, reason: &'static str) -> Counter {
+        self.dropped
+            .get_or_create(&DroppedLabels { reason })
+            .clone()
+    }
+
+    /// Events dropped so far, all reasons.
+    pub fn dropped_total(&self) -> u64 {
+        ["queue_full", "write_failed"]
+            .into_iter()
+            .map(|reason| self.dropped.get_or_create(&DroppedLabels { reason }).get())
+            .sum()
+    }
+
+    pub(crate) fn set_queue_depth(&self, n: usize) {
+        self.queue_depth.set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+
+    /// The model label for a pair, folded into `other` past [`MAX_TARGETS`].
+    fn model_label(&self, provider: &str, model: &str) -> String {
+        let key = (provider.to_string(), model.to_string());
+        {
+            let known = self.known.read().unwrap_or_else(|e| e.into_inner());
+            if known.contains(&key) {
+                return key.1;
+            }
+            if known.len() >= MAX_TARGETS {
+                return "other".into();
+            }
+        }
+        let mut known = self.known.write().unwrap_or_else(|e| e.into_inner());
+        if known.len() >= MAX_TARGETS {
+            return "other".into();
+        }
+        known.insert(key.clone());
+        key.1
+    }
+
+    /// Counts one finished request.
+    pub fn observe(&self, e: &RequestEvent) {
+        let provider = e.provider.clone().unwrap_or_default();
+        let model = match &e.forwarded_model {
+            Some(m) => self.model_label(&provider, m),
+            None => String::new(),
+        };
+        self.requests
+            .get_or_create(&RequestLabels {
+                provider: provider.clone(),
+                model: model.clone(),
+                route_mode: e.route_mode.map_or("none", RouteMode::as_str),
+                status_class: status_class(e.status),
+            })
+            .inc();
+        if let Some(class) = &e.error {
+            self.errors
+                .get_or_create(&ErrorLabels {
+                    provider: provider.clone(),
+                    model: model.clone(),
+                    class: class.clone(),
+                })
+                .inc();
+            let limiter = match class.as_str() {
+                "ingress_rate_limited" => Some("ingress"),
+                "provider_rate_limited" => Some("provider"),
+                _ => None,
+            };
+            if let Some(limiter) = limiter {
+                self.limiter_rejections
+                    .get_or_create(&LimiterLabels { limiter })
+                    .inc();
+            }
+        }
+        for a in &e.attempts {
+            self.attempts
+                .get_or_create(&ErrorLabels {
+                    provider: a.provider.clone(),
+                    model: self.model_label(&a.provider, &a.model),
+                    class: a.error.clone().unwrap_or_else(|| "ok".into()),
+                })
+                .inc();
+        }
+        if e.attempts.is_empty() {
+            return;
+        }
+        let target = TargetLabels { provider, model };
+        self.latency
+            .get_or_create(&target)
+            .observe(e.latency_ms / 1000.0);
+        if let Some(t) = e.ttft_ms {
+            self.ttft.get_or_create(&target).observe(t / 1000.0);
+        }
+        self.overhead.observe(e.overhead_ms / 1000.0);
+        for (direction, n) in [("input", e.tokens_in), ("output", e.tokens_out)] {
+            if let Some(n) = n {
+                self.tokens
+                    .get_or_create(&TokenLabels {
+                        provider: target.provider.clone(),
+                        model: target.model.clone(),
+                        direction,
+                    })
+                    .inc_by(n);
+            }
+        }
+        if let Some(c) = e.cost_usd {
+            self.cost.get_or_create(&target).inc_by(c);
+        }
+    }
+
+    /// The exposition text: Prometheus 0.0.4, or OpenMetrics 1.0.
+    pub fn render(&self, health: &HealthRegistry, openmetrics: bool) -> String {
+        let _g = self.render_lock.lock().unwrap_or_else(|e| e.into_inner());
+        self.breaker_open.clear();
+        for (provider, model, snap) in health.snapshot(Instant::now()) {
+            self.breaker_open
+                .get_or_create(&TargetLabels { provider, model })
+                .set(i64::from(snap.open));
+        }
+        let mut out = String::new();
+        let res = if openmetrics {
+            prometheus_client::encoding::text::encode(&mut out, &self.registry)
+        } else {
+            prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)
+        };
+        if let Err(e) = res {
+            tracing::error!("cannot encode metrics: {e}");
+        }
+        out
+    }
+}
+
+/// `Content-Type` of [`Metrics::render`] output.
+pub fn content_type(openmetrics: bool) -> &'static str {
+    if openmetrics {
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    } else {
+        prometheus_client::encoding::prometheus_text::CONTENT_TYPE
+    }
+}

@@ -1,0 +1,265 @@
+//! Protocol translation, used only when the chosen target does not speak the
+//! client's protocol; otherwise bodies and streams pass through untouched.
+//!
+//! A [`Translation`] names a (client protocol, upstream protocol) pair and
+//! converts the request, the answer, error bodies and — event by event —
+//! streams ([`StreamTranslator`]).
+//!
+//! # Layout
+//! - `wire/`: the wire types of each protocol (Anthropic Messages, Chat
+//!   Completions, Responses), apart from the conversions.
+//! - `messages_via_chat*`: Anthropic clients, chat upstreams.
+//! - `chat_via_messages*`: chat clients, Anthropic upstreams.
+//! - `responses_via_chat*`: Responses clients, chat upstreams (and, chained
+//!   with `chat_via_messages*`, Anthropic upstreams).
+//! - `streaming`: the per-event translator the stream relay drives.
+//! - `errors`: error bodies in each protocol's shape.
+//! - `tokens`: the local `count_tokens` estimate.
+
+mod chat_via_messages;
+mod chat_via_messages_stream;
+pub mod errors;
+mod messages_via_chat;
+mod messages_via_chat_stream;
+mod responses_via_chat;
+mod responses_via_chat_stream;
+mod streaming;
+pub mod tokens;
+pub mod wire;
+
+use bytes::Bytes;
+use http::StatusCode;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+pub use streaming::{ChatEvent, StreamTranslator};
+
+use crate::providers::Endpoint;
+use wire::{anthropic, chat, responses};
+
+/// A client protocol served by an upstream speaking another one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Translation {
+    /// Anthropic Messages client → Chat Completions upstream.
+    MessagesViaChat,
+    /// Chat Completions client → Anthropic Messages upstream.
+    ChatViaMessages,
+    /// Responses client → Chat Completions upstream.
+    ResponsesViaChat,
+    /// Responses client → Anthropic Messages upstream (through chat).
+    ResponsesViaMessages,
+}
+
+/// What the answer's translation needs to know about the request.
+#[derive(Debug, Clone, Default)]
+pub struct RequestCtx {
+    /// The forwarded model, reported when the upstream names none.
+    pub model: String,
+    /// The chat client asked for `stream_options.include_usage`.
+    pub include_usage: bool,
+}
+
+/// A translated request body.
+#[derive(Debug, Clone)]
+pub struct Translated {
+    pub body: Bytes,
+    pub ctx: RequestCtx,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TranslateError {
+    /// The client's request cannot be expressed upstream (a 400).
+    #[error("{0}")]
+    Invalid(String),
+    /// The upstream's answer is not what its protocol promises (a 502).
+    #[error("upstream answer could not be translated: {0}")]
+    Upstream(String),
+}
+
+impl TranslateError {
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        Self::Invalid(msg.into())
+    }
+}
+
+fn parse_request<T: DeserializeOwned>(body: &[u8]) -> Result<T, TranslateError> {
+    serde_json::from_slice(body)
+        .map_err(|e| TranslateError::Invalid(format!("invalid request: {e}")))
+}
+
+fn parse_upstream<T: DeserializeOwned>(body: &[u8]) -> Result<T, TranslateError> {
+    serde_json::from_slice(body).map_err(|e| TranslateError::Upstream(e.to_string()))
+}
+
+fn to_bytes(v: &impl serde::Serialize) -> Result<Bytes, TranslateError> {
+    serde_json::to_vec(v)
+        .map(Bytes::from)
+        .map_err(|e| TranslateError::Upstream(e.to_string()))
+}
+
+impl Translation {
+    /// The translation a client endpoint needs to reach an upstream one;
+    /// `None` when they are the same protocol (passthrough).
+    pub fn between(client: Endpoint, upstream: Endpoint) -> Option<Self> {
+        match (client, upstream) {
+            (Endpoint::Messages, Endpoint::ChatCompletions) => Some(Self::MessagesViaChat),
+            (Endpoint::ChatCompletions, Endpoint::Messages) => Some(Self::ChatViaMessages),
+            (Endpoint::Responses, Endpoint::ChatCompletions) => Some(Self::ResponsesViaChat),
+            (Endpoint::Responses, Endpoint::Messages) => Some(Self::ResponsesViaMessages),
+            _ => None,
+        }
+    }
+
+    pub fn client(self) -> Endpoint {
+        match self {
+            Self::MessagesViaChat => Endpoint::Messages,
+            Self::ChatViaMessages => Endpoint::ChatCompletions,
+            Self::ResponsesViaChat | Self::ResponsesViaMessages => Endpoint::Responses,
+        }
+    }
+
+    fn upstream_is_anthropic(self) -> bool {
+        matches!(self, Self::ChatViaMessages | Self::ResponsesViaMessages)
+    }
+
+    /// The client's body in the upstream's protocol, for `model`.
+    pub fn request(self, body: &[u8], model: &str) -> Result<Translated, TranslateError> {
+        let mut ctx = RequestCtx {
+            model: model.to_string(),
+            include_usage: false,
+        };
+        let body = match self {
+            Self::MessagesViaChat => {
+                let req: anthropic::MessagesRequest = parse_request(body)?;
+                to_bytes(&messages_via_chat::request(req, model)?)?
+            }
+            Self::ChatViaMessages => {
+                let req: chat::ChatRequest = parse_request(body)?;
+                ctx.include_usage = req
+                    .stream_options
+                    .as_ref()
+                    .and_then(|o| o.include_usage)
+                    .unwrap_or(false);
+                to_bytes(&chat_via_messages::request(req, model)?)?
+            }
+            Self::ResponsesViaChat => {
+                let req: responses::ResponsesRequest = parse_request(body)?;
+                to_bytes(&responses_via_chat::request(req, model)?)?
+            }
+            Self::ResponsesViaMessages => {
+                let req: responses::ResponsesRequest = parse_request(body)?;
+                let chat = responses_via_chat::request(req, model)?;
+                to_bytes(&chat_via_messages::request(chat, model)?)?
+            }
+        };
+        Ok(Translated { body, ctx })
+    }
+
+    /// A successful (non-streamed) upstream answer in the client's protocol.
+    pub fn response(self, body: &[u8], ctx: &RequestCtx) -> Result<Bytes, TranslateError> {
+        let m = &ctx.model;
+        match self {
+            Self::MessagesViaChat => {
+                let r: chat::ChatResponse = parse_upstream(body)?;
+                to_bytes(&messages_via_chat::response(r, m))
+            }
+            Self::ChatViaMessages => {
+                let r: anthropic::MessagesResponse = parse_upstream(body)?;
+                to_bytes(&chat_via_messages::response(r, m))
+            }
+            Self::ResponsesViaChat => {
+                let r: chat::ChatResponse = parse_upstream(body)?;
+                to_bytes(&responses_via_chat::response(r, m))
+            }
+            Self::ResponsesViaMessages => {
+                let r: anthropic::MessagesResponse = parse_upstream(body)?;
+                let chat = chat_via_messages::response(r, m);
+                to_bytes(&responses_via_chat::response(chat, m))
+            }
+        }
+    }
+
+    /// An upstream error body in the client's error shape.
+    pub fn error_body(self, status: StatusCode, body: &[u8]) -> Bytes {
+        match (self.client(), self.upstream_is_anthropic()) {
+            (Endpoint::Messages, _) => errors::openai_to_anthropic(status, body),
+            (_, true) => errors::anthropic_to_openai(status, body),
+            // Responses and chat share OpenAI's error shape.
+            _ => Bytes::copy_from_slice(body),
+        }
+    }
+
+    pub fn stream(self, ctx: &RequestCtx) -> StreamTranslator {
+        StreamTranslator::new(self, ctx)
+    }
+}
+
+/// A fresh id with a protocol's prefix (`msg_`, `toolu_`, `resp_`…).
+pub(crate) fn new_id(prefix: &str) -> String {
+    format!("{prefix}{}", uuid::Uuid::now_v7().simple())
+}
+
+pub(crate) fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Tool call arguments (JSON text) as an input object. Models sometimes
+/// emit nothing or broken JSON; Anthropic needs an object either way.
+pub(crate) fn parse_arguments(args: &str) -> Value {
+    if args.trim().is_empty() {
+        return Value::Object(serde_json::Map::new());
+    }
+    match serde_json::from_str::<Value>(args) {
+        Ok(v @ Value::Object(_)) => v,
+        Ok(other) => serde_json::json!({ "value": other }),
+        Err(_) => {
+            tracing::debug!("tool call arguments are not valid JSON; sending an empty input");
+            Value::Object(serde_json::Map::new())
+        }
+    }
+}
+
+/// `data:<media type>;base64,<data>` → `(media type, data)`.
+pub(crate) fn data_url(url: &str) -> Option<(&str, &str)> {
+    let rest = url.strip_prefix("data:")?;
+    let (meta, data) = rest.split_once(',')?;
+    let media_type = meta.strip_suffix(";base64")?;
+    Some((media_type, data))
+}
+
+/// OpenAI's reasoning models refuse `max_tokens` and want
+/// `max_completion_tokens`; every other server takes `max_tokens`.
+pub(crate) fn uses_max_completion_tokens(model: &str) -> bool {
+    let m = model.rsplit('/').next().unwrap_or(model);
+    ["o1", "o3", "o4", "gpt-5"].iter().any(|p| m.starts_with(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helpers() {
+        assert_eq!(
+            data_url("data:image/png;base64,iVBO"),
+            Some(("image/png", "iVBO"))
+        );
+        assert_eq!(data_url("https://x/y.png"), None);
+        assert_eq!(parse_arguments(""), serde_json::json!({}));
+        assert_eq!(parse_arguments("{\"a\":1}"), serde_json::json!({"a": 1}));
+        assert_eq!(parse_arguments("[1]"), serde_json::json!({"value": [1]}));
+        assert!(uses_max_completion_tokens("openai/gpt-5-mini"));
+        assert!(uses_max_completion_tokens("o3"));
+        assert!(!uses_max_completion_tokens("gpt-4o-mini"));
+        assert_eq!(
+            Translation::between(Endpoint::Messages, Endpoint::ChatCompletions),
+            Some(Translation::MessagesViaChat)
+        );
+        assert_eq!(
+            Translation::between(Endpoint::ChatCompletions, Endpoint::ChatCompletions),
+            None
+        );
+    }
+}

@@ -1,0 +1,203 @@
+//! Per-event stream translation, plugged into the stream relay: each
+//! upstream SSE event is parsed in the upstream's protocol, run through the
+//! direction's translator and written as SSE in the client's protocol.
+//! Responses over an Anthropic upstream chains two translators through
+//! chat chunks.
+
+use bytes::{BufMut, BytesMut};
+use serde::Serialize;
+
+use super::chat_via_messages_stream::MessagesToChat;
+use super::messages_via_chat_stream::ChatToMessages;
+use super::responses_via_chat_stream::ChatToResponses;
+use super::wire::{anthropic, chat, responses};
+use super::{RequestCtx, Translation};
+use crate::sse::SseEvent;
+
+/// One item of a chat completions stream.
+#[derive(Debug, Clone)]
+pub enum ChatEvent {
+    Chunk(chat::ChatChunk),
+    /// `data: [DONE]`.
+    Done,
+    /// `data: {"error":{…}}`.
+    Error(chat::ErrorResponse),
+}
+
+impl ChatEvent {
+    /// Parses an upstream event; `None` for anything that is not a chat
+    /// chunk, `[DONE]` or an error.
+    pub fn parse(ev: &SseEvent) -> Option<Self> {
+        if ev.is_done() {
+            return Some(Self::Done);
+        }
+        let v: serde_json::Value = serde_json::from_str(&ev.data).ok()?;
+        if v.get("error").is_some_and(|e| !e.is_null()) || ev.event.as_deref() == Some("error") {
+            let err =
+                serde_json::from_value::<chat::ErrorResponse>(v.clone()).unwrap_or_else(|_| {
+                    chat::ErrorResponse::new("upstream_error", "upstream_error", v.to_string())
+                });
+            return Some(Self::Error(err));
+        }
+        serde_json::from_value(v).ok().map(Self::Chunk)
+    }
+}
+
+#[derive(Debug)]
+enum Inner {
+    MessagesViaChat(ChatToMessages),
+    ChatViaMessages(MessagesToChat),
+    ResponsesViaChat(Box<ChatToResponses>),
+    ResponsesViaMessages(MessagesToChat, Box<ChatToResponses>),
+}
+
+/// Turns upstream SSE events into client SSE bytes for one stream.
+#[derive(Debug)]
+pub struct StreamTranslator {
+    inner: Inner,
+    /// Responses events carry a running `sequence_number`.
+    seq: u64,
+}
+
+impl StreamTranslator {
+    pub fn new(t: Translation, ctx: &RequestCtx) -> Self {
+        let inner = match t {
+            Translation::MessagesViaChat => Inner::MessagesViaChat(ChatToMessages::new(&ctx.model)),
+            Translation::ChatViaMessages => {
+                Inner::ChatViaMessages(MessagesToChat::new(&ctx.model, ctx.include_usage))
+            }
+            Translation::ResponsesViaChat => {
+                Inner::ResponsesViaChat(Box::new(ChatToResponses::new(&ctx.model)))
+            }
+            Translation::ResponsesViaMessages => Inner::ResponsesViaMessages(
+                MessagesToChat::new(&ctx.model, true),
+                Box::new(ChatToResponses::new(&ctx.model)),
+            ),
+        };
+        Self { inner, seq: 0 }
+    }
+
+    /// One upstream event → the client's events, appended to `out`.
+    pub fn event(&mut self, ev: &SseEvent, out: &mut BytesMut) {
+        match &mut self.inner {
+            Inner::MessagesViaChat(t) => {
+                let mut evs = Vec::new();
+                match ChatEvent::parse(ev) {
+                    Some(ChatEvent::Chunk(c)) => t.on_chunk(c, &mut evs),
+                    Some(ChatEvent::Done) => t.finish(&mut evs),
+                    Some(ChatEvent::Error(e)) => t.on_error(e.error, &mut evs),
+                    None => {}
+                }
+                write_anthropic(&evs, out);
+            }
+            Inner::ChatViaMessages(t) => {
+                let mut evs = Vec::new();
+                if let Some(e) = parse_anthropic(ev) {
+                    t.on_event(e, &mut evs);
+                }
+                write_chat(&evs, out);
+            }
+            Inner::ResponsesViaChat(t) => {
+                let mut evs = Vec::new();
+                if let Some(c) = ChatEvent::parse(ev) {
+                    t.on_chat(c, &mut evs);
+                }
+                write_responses(&evs, &mut self.seq, out);
+            }
+            Inner::ResponsesViaMessages(a, b) => {
+                let mut chat = Vec::new();
+                if let Some(e) = parse_anthropic(ev) {
+                    a.on_event(e, &mut chat);
+                }
+                let mut evs = Vec::new();
+                for c in chat {
+                    b.on_chat(c, &mut evs);
+                }
+                write_responses(&evs, &mut self.seq, out);
+            }
+        }
+    }
+
+    /// The upstream ended after a complete answer: close the client's stream.
+    pub fn finish(&mut self, out: &mut BytesMut) {
+        match &mut self.inner {
+            Inner::MessagesViaChat(t) => {
+                let mut evs = Vec::new();
+                t.finish(&mut evs);
+                write_anthropic(&evs, out);
+            }
+            Inner::ChatViaMessages(t) => {
+                let mut evs = Vec::new();
+                t.finish(&mut evs);
+                write_chat(&evs, out);
+            }
+            Inner::ResponsesViaChat(t) => {
+                let mut evs = Vec::new();
+                t.finish(&mut evs);
+                write_responses(&evs, &mut self.seq, out);
+            }
+            Inner::ResponsesViaMessages(a, b) => {
+                let mut chat = Vec::new();
+                a.finish(&mut chat);
+                let mut evs = Vec::new();
+                for c in chat {
+                    b.on_chat(c, &mut evs);
+                }
+                b.finish(&mut evs);
+                write_responses(&evs, &mut self.seq, out);
+            }
+        }
+    }
+}
+
+fn parse_anthropic(ev: &SseEvent) -> Option<anthropic::StreamEvent> {
+    serde_json::from_str(&ev.data).ok()
+}
+
+fn write_event(name: Option<&str>, data: &impl Serialize, out: &mut BytesMut) {
+    let Ok(json) = serde_json::to_string(data) else {
+        return;
+    };
+    if let Some(n) = name {
+        out.put_slice(b"event: ");
+        out.put_slice(n.as_bytes());
+        out.put_slice(b"\n");
+    }
+    out.put_slice(b"data: ");
+    out.put_slice(json.as_bytes());
+    out.put_slice(b"\n\n");
+}
+
+pub(crate) fn write_anthropic(evs: &[anthropic::StreamEvent], out: &mut BytesMut) {
+    for e in evs {
+        write_event(Some(e.name()), e, out);
+    }
+}
+
+fn write_chat(evs: &[ChatEvent], out: &mut BytesMut) {
+    for e in evs {
+        match e {
+            ChatEvent::Chunk(c) => write_event(None, c, out),
+            ChatEvent::Error(err) => write_event(None, err, out),
+            ChatEvent::Done => out.put_slice(b"data: [DONE]\n\n"),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Sequenced<'a> {
+    #[serde(flatten)]
+    event: &'a responses::Event,
+    sequence_number: u64,
+}
+
+fn write_responses(evs: &[responses::Event], seq: &mut u64, out: &mut BytesMut) {
+    for e in evs {
+        let s = Sequenced {
+            event: e,
+            sequence_number: *seq,
+        };
+        *seq += 1;
+        write_event(Some(e.name()), &s, out);
+    }
+}

@@ -1,0 +1,6 @@
+//! Wire types of the protocols the gateway translates between, one module
+//! per protocol. Plain serde structs: no behaviour beyond small accessors.
+
+pub mod anthropic;
+pub mod chat;
+pub mod responses;

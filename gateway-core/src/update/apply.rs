@@ -1,0 +1,400 @@
+//! The updater's verbs: [`check`], [`apply`] (optionally a dry run) and
+//! [`rollback`]. Blocking; see the module docs for the order of checks.
+
+use std::path::{Path, PathBuf};
+
+use semver::Version;
+use serde::Serialize;
+
+use super::error::{Result, UpdateError};
+use super::install::{
+    PreviousMeta, PreviousSlot, binary_version, dpkg_owned, stage_beside, swap_in,
+};
+use super::keys::PublicKey;
+use super::manifest::{Checked, MAX_MANIFEST_BYTES, TargetEntry, now_rfc3339, parse_version};
+use super::{BUILD_TARGET, fetch, verify};
+
+/// Where releases come from and whom to trust.
+#[derive(Clone, Debug)]
+pub struct Source {
+    /// The release manifest URL (`https`, or `http` to loopback).
+    pub manifest_url: String,
+    /// The release public key; [`PublicKey::embedded`] unless a caller
+    /// explicitly trusts another (tests, self-signed builds).
+    pub key: PublicKey,
+}
+
+/// What to update and how.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub source: Source,
+    /// Holds `updates/staging/` (downloads) and `updates/previous/` (rollback).
+    pub data_dir: PathBuf,
+    /// The binary to update; `None` = the running executable.
+    pub binary: Option<PathBuf>,
+    /// Install an older release than the installed one.
+    pub allow_downgrade: bool,
+    /// Target triple to pick from the manifest (this build's by default).
+    pub target: String,
+}
+
+impl Options {
+    pub fn new(source: Source, data_dir: PathBuf) -> Self {
+        Self {
+            source,
+            data_dir,
+            binary: None,
+            allow_downgrade: false,
+            target: BUILD_TARGET.to_owned(),
+        }
+    }
+}
+
+/// The binary an update would replace.
+#[derive(Clone, Debug, Serialize)]
+pub struct Installed {
+    /// Canonical path (symlinks resolved: the real file is replaced).
+    pub path: PathBuf,
+    pub version: Version,
+    /// Whether it is the running executable.
+    pub is_self: bool,
+}
+
+/// What applying the verified manifest would do.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// The installed version is the offered one.
+    UpToDate,
+    /// The offered version is newer.
+    Update,
+    /// The offered version is older: refused unless downgrades are allowed.
+    Downgrade,
+    /// The installed version is below the release's `minimum_version`.
+    BelowMinimum { minimum: String },
+    /// The release has no build for this target.
+    NoBuild { available: Vec<String> },
+}
+
+/// The result of [`check`]: a verified manifest set against the installed binary.
+#[derive(Clone, Debug, Serialize)]
+pub struct Status {
+    pub installed: Installed,
+    pub offered: Version,
+    pub date: String,
+    pub notes_url: Option<String>,
+    pub target: String,
+    pub action: Action,
+    pub manifest_url: String,
+    pub key: String,
+}
+
+/// The result of [`apply`].
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    UpToDate {
+        version: Version,
+    },
+    /// Everything was downloaded and verified; nothing was replaced.
+    DryRun {
+        from: Version,
+        to: Version,
+        binary: PathBuf,
+    },
+    Updated {
+        from: Version,
+        to: Version,
+        binary: PathBuf,
+        /// Where the replaced binary is kept for [`rollback`].
+        previous: PathBuf,
+    },
+}
+
+/// The result of [`rollback`].
+#[derive(Clone, Debug, Serialize)]
+pub struct RolledBack {
+    pub binary: PathBuf,
+    /// Version now installed (the kept one).
+    pub restored: String,
+    /// Version that was replaced (now kept in turn: a second rollback undoes the first).
+    pub replaced: String,
+}
+
+/// Finds the binary to update and its version.
+pub fn installed(binary: Option<&Path>) -> Result<Installed> {
+    let canon = |p: &Path| {
+        p.canonicalize()
+            .map_err(|e| UpdateError::io(format!("find {}", p.display()), e))
+    };
+    let current = std::env::current_exe()
+        .map_err(|e| UpdateError::io("find the running executable", e))
+        .and_then(|p| canon(&p))?;
+    let path = match binary {
+        Some(p) => canon(p)?,
+        None => current.clone(),
+    };
+    if path == current {
+        let version = parse_version(crate::VERSION, "this build's version")?;
+        return Ok(Installed {
+            path,
+            version,
+            is_self: true,
+        });
+    }
+    let version = binary_version(&path)?;
+    Ok(Installed {
+        path,
+        version,
+        is_self: false,
+    })
+}
+
+/// Fetches the manifest and its signature, verifies them, and compares the
+/// release with the installed binary. Changes nothing.
+pub fn check(opts: &Options) -> Result<Status> {
+    let installed = installed(opts.binary.as_deref())?;
+    let (checked, _) = fetch_manifest(&opts.source)?;
+    Ok(status(opts, installed, &checked))
+}
+
+fn fetch_manifest(source: &Source) -> Result<(Checked, reqwest::Url)> {
+    let url = fetch::source_url(&source.manifest_url)?;
+    let bytes = fetch::small(&url, MAX_MANIFEST_BYTES)?;
+    let sig = fetch::small(&fetch::signature_url(&url)?, 4096)?;
+    let sig = String::from_utf8_lossy(&sig);
+    Ok((verify::manifest(&bytes, &sig, &source.key)?, url))
+}
+
+fn status(opts: &Options, installed: Installed, checked: &Checked) -> Status {
+    let m = &checked.manifest;
+    let action = if !m.targets.contains_key(&opts.target) {
+        Action::NoBuild {
+            available: m.targets.keys().cloned().collect(),
+        }
+    } else if let Some(min) = checked
+        .minimum_version
+        .as_ref()
+        .filter(|min| installed.version < **min)
+    {
+        Action::BelowMinimum {
+            minimum: min.to_string(),
+        }
+    } else if checked.version == installed.version {
+        Action::UpToDate
+    } else if checked.version > installed.version {
+        Action::Update
+    } else {
+        Action::Downgrade
+    };
+    Status {
+        offered: checked.version.clone(),
+        date: m.date.clone(),
+        notes_url: m.notes_url.clone(),
+        target: opts.target.clone(),
+        action,
+        manifest_url: opts.source.manifest_url.clone(),
+        key: opts.source.key.to_base64(),
+        installed,
+    }
+}
+
+/// Downloads, verifies and installs the release in the manifest.
+///
+/// Order: manifest signature → version decision → archive download into
+/// `<data_dir>/updates/staging` → size, SHA-256, archive signature → extract →
+/// stage beside the installed binary → the staged binary must report the
+/// offered version → (dry run stops here) → keep the installed binary in
+/// `<data_dir>/updates/previous` → one atomic rename. Any error before the
+/// rename leaves the installed binary untouched; temp files are removed.
+pub fn apply(opts: &Options, dry_run: bool) -> Result<Outcome> {
+    let installed = installed(opts.binary.as_deref())?;
+    if dpkg_owned(&installed.path) {
+        return Err(UpdateError::PackageManaged {
+            path: installed.path,
+        });
+    }
+    let (checked, manifest_url) = fetch_manifest(&opts.source)?;
+    let st = status(opts, installed.clone(), &checked);
+    match st.action {
+        Action::UpToDate => {
+            return Ok(Outcome::UpToDate {
+                version: installed.version,
+            });
+        }
+        Action::Update => {}
+        Action::Downgrade if opts.allow_downgrade => {}
+        Action::Downgrade => {
+            return Err(UpdateError::Downgrade {
+                installed: installed.version.to_string(),
+                offered: checked.version.to_string(),
+            });
+        }
+        Action::BelowMinimum { minimum } => {
+            return Err(UpdateError::BelowMinimum {
+                installed: installed.version.to_string(),
+                version: checked.version.to_string(),
+                minimum,
+            });
+        }
+        Action::NoBuild { available } => {
+            return Err(UpdateError::NoTarget {
+                version: checked.version.to_string(),
+                target: opts.target.clone(),
+                available: available.join(", "),
+            });
+        }
+    }
+    let Some(entry) = checked.manifest.targets.get(&opts.target) else {
+        return Err(UpdateError::Manifest(format!("no target {}", opts.target)));
+    };
+
+    let staging = opts.data_dir.join("updates").join("staging");
+    std::fs::create_dir_all(&staging)
+        .map_err(|e| UpdateError::io(format!("create {}", staging.display()), e))?;
+    let work = tempfile::Builder::new()
+        .prefix("download-")
+        .tempdir_in(&staging)
+        .map_err(|e| UpdateError::io(format!("create a temp dir in {}", staging.display()), e))?;
+    let extracted = download_and_extract(&manifest_url, entry, &opts.source.key, work.path())?;
+
+    let staged = stage_beside(&installed.path, &extracted)?;
+    let reported = binary_version(&staged).map_err(|e| UpdateError::SmokeTest {
+        path: installed.path.clone(),
+        reason: e.to_string(),
+    })?;
+    if reported != checked.version {
+        return Err(UpdateError::SmokeTest {
+            path: installed.path.clone(),
+            reason: format!(
+                "it reports {reported}, the manifest says {}",
+                checked.version
+            ),
+        });
+    }
+    if dry_run {
+        return Ok(Outcome::DryRun {
+            from: installed.version,
+            to: checked.version,
+            binary: installed.path,
+        });
+    }
+
+    let slot = PreviousSlot::new(&opts.data_dir);
+    let bytes = std::fs::read(&installed.path)
+        .map_err(|e| UpdateError::io(format!("read {}", installed.path.display()), e))?;
+    slot.save(
+        &installed.path,
+        &PreviousMeta {
+            version: installed.version.to_string(),
+            sha256: verify::sha256_hex(&bytes),
+            binary: installed.path.clone(),
+            replaced_by: checked.version.to_string(),
+            saved_at: now_rfc3339(),
+        },
+    )?;
+    swap_in(staged, &installed.path, installed.is_self)?;
+    Ok(Outcome::Updated {
+        from: installed.version,
+        to: checked.version,
+        binary: installed.path,
+        previous: slot.binary_path(),
+    })
+}
+
+/// Downloads the archive into `work`, verifies it and extracts the binary.
+fn download_and_extract(
+    manifest_url: &reqwest::Url,
+    entry: &TargetEntry,
+    key: &PublicKey,
+    work: &Path,
+) -> Result<PathBuf> {
+    let url = fetch::resolve(manifest_url, &entry.url)?;
+    let archive_path = work.join("release.tar.gz");
+    let ctx = || format!("write {}", archive_path.display());
+    let mut file = std::fs::File::create(&archive_path).map_err(|e| UpdateError::io(ctx(), e))?;
+    fetch::archive(&url, entry.size, &mut file)?;
+    file.sync_all().map_err(|e| UpdateError::io(ctx(), e))?;
+    drop(file);
+    let bytes = std::fs::read(&archive_path)
+        .map_err(|e| UpdateError::io(format!("read {}", archive_path.display()), e))?;
+    verify::archive(&bytes, entry, key)?;
+    drop(bytes);
+
+    let out = work.join("extracted");
+    let extract_err = |reason: String| UpdateError::Extract {
+        binary: entry.binary.clone(),
+        reason,
+    };
+    std::fs::create_dir(&out).map_err(|e| extract_err(e.to_string()))?;
+    self_update::Extract::from_source(&archive_path)
+        .archive(self_update::ArchiveKind::Tar(Some(
+            self_update::Compression::Gz,
+        )))
+        .extract_file(&out, &entry.binary)
+        .map_err(|e| extract_err(e.to_string()))?;
+    let binary = out.join(&entry.binary);
+    match std::fs::symlink_metadata(&binary) {
+        Ok(m) if m.file_type().is_file() => Ok(binary),
+        Ok(_) => Err(extract_err("it is not a regular file".into())),
+        Err(e) => Err(extract_err(e.to_string())),
+    }
+}
+
+/// Puts back the binary kept by the last [`apply`] (or `rollback`), keeping
+/// the one it replaces in its place. `binary` overrides where it goes (by
+/// default: where it was installed).
+pub fn rollback(data_dir: &Path, binary: Option<&Path>) -> Result<RolledBack> {
+    let slot = PreviousSlot::new(data_dir);
+    let (kept, meta) = slot.load()?;
+    let target = binary.map(Path::to_path_buf).unwrap_or(meta.binary.clone());
+    // The installed binary may be broken (that is why one rolls back), or
+    // gone: its version is only informative here.
+    let path = target.canonicalize().unwrap_or(target);
+    let is_self = std::env::current_exe()
+        .and_then(|p| p.canonicalize())
+        .is_ok_and(|p| p == path);
+    if dpkg_owned(&path) {
+        return Err(UpdateError::PackageManaged { path });
+    }
+    let current_version = if is_self {
+        crate::VERSION.to_owned()
+    } else {
+        binary_version(&path)
+            .map(|v| v.to_string())
+            .unwrap_or_else(|_| "unknown".to_owned())
+    };
+    let staged = stage_beside(&path, &kept)?;
+    let current_bytes = match std::fs::read(&path) {
+        Ok(b) => Some(b),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(UpdateError::io(format!("read {}", path.display()), e)),
+    };
+    // Keep what is being replaced aside first, swap, then make it the new
+    // "previous" (so a second rollback undoes this one).
+    let aside = tempfile::tempdir_in(data_dir.join("updates"))
+        .map_err(|e| UpdateError::io(format!("create a temp dir in {}", data_dir.display()), e))?;
+    let aside_slot = PreviousSlot::new(aside.path());
+    if let Some(bytes) = &current_bytes {
+        aside_slot.save(
+            &path,
+            &PreviousMeta {
+                version: current_version.clone(),
+                sha256: verify::sha256_hex(bytes),
+                binary: path.clone(),
+                replaced_by: meta.version.clone(),
+                saved_at: now_rfc3339(),
+            },
+        )?;
+    }
+    swap_in(staged, &path, is_self)?;
+    if current_bytes.is_some() {
+        let (aside_bin, aside_meta) = aside_slot.load()?;
+        slot.save(&aside_bin, &aside_meta)?;
+    }
+    Ok(RolledBack {
+        binary: path,
+        restored: meta.version,
+        replaced: current_version,
+    })
+}

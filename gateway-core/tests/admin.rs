@@ -1,0 +1,718 @@
+//! Issue 3 as a user meets it: the admin API's roles and sessions, the config
+//! lifecycle (validate → diff → publish → history → rollback), hand edits of
+//! the file, and a publish under load that breaks no stream.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use gateway_core::config::Config;
+use gateway_core::secrets::admin::AdminTokens;
+use gateway_core::{GatewayHandle, GatewayOptions};
+use serde_json::{Value, json};
+use testkit::{Behavior, FakeUpstream};
+
+struct Admin {
+    handle: GatewayHandle,
+    url: String,
+    http: reqwest::Client,
+    tokens: AdminTokens,
+    _dir: tempfile::TempDir,
+    config_path: std::path::PathBuf,
+}
+
+impl Admin {
+    async fn start(toml: &str) -> Admin {
+        let dir = tempfile::tempdir().unwrap();
+        let config_path = dir.path().join("config.toml");
+        std::fs::write(&config_path, toml).unwrap();
+        let tokens = AdminTokens::ephemeral();
+        let mut opts = GatewayOptions::new(Config::parse(toml, "t").unwrap());
+        opts.listen = Some("127.0.0.1:0".parse().unwrap());
+        opts.data_dir = Some(dir.path().join("data"));
+        opts.config_path = Some(config_path.clone());
+        opts.admin_tokens = Some(tokens.clone());
+        opts.watch_interval = Duration::from_millis(100);
+        let handle = gateway_core::start(opts).await.unwrap();
+        Admin {
+            url: handle.base_url(),
+            handle,
+            http: reqwest::Client::new(),
+            tokens,
+            _dir: dir,
+            config_path,
+        }
+    }
+
+    fn admin_token(&self) -> &str {
+        self.tokens.admin.expose()
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .get(format!("{}/admin/api{path}", self.url))
+            .bearer_auth(self.admin_token())
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!("{}/admin/api{path}", self.url))
+            .bearer_auth(self.admin_token())
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+}
+
+fn two_providers(a: &FakeUpstream, b: &FakeUpstream, target: &str) -> String {
+    format!(
+        "# my gateway\n[server]\nlisten = \"127.0.0.1:0\"\n\n{}{}{}",
+        provider(a, ""),
+        provider(b, ""),
+        route("m", "", &[(target, None)])
+    )
+}
+
+#[tokio::test]
+async fn roles_tokens_and_sessions() {
+    let up = FakeUpstream::start("a").await;
+    let gw = Admin::start(&format!(
+        "{}{}",
+        provider(&up, ""),
+        route("m", "", &[("a", None)])
+    ))
+    .await;
+    let url = |p: &str| format!("{}/admin/api{p}", gw.url);
+    // no credentials
+    let r = gw.http.get(url("/status")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "admin_auth_required"
+    );
+    // wrong token
+    let r = gw
+        .http
+        .get(url("/status"))
+        .bearer_auth("aigw_admin_nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // viewer reads, cannot write
+    let viewer = gw.tokens.viewer.expose();
+    let r = gw
+        .http
+        .get(url("/config"))
+        .bearer_auth(viewer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = gw
+        .http
+        .post(url("/config/rollback"))
+        .bearer_auth(viewer)
+        .json(&json!({"version": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "admin_role_required"
+    );
+    // admin status
+    let (s, v) = gw.get("/status").await;
+    assert_eq!(s, 200);
+    assert_eq!(v["config_version"], 1);
+    assert_eq!(v["endpoint"], format!("{}/v1", gw.url));
+
+    // browser login: a signed HttpOnly SameSite=Strict cookie, never the token
+    let r = gw
+        .http
+        .post(url("/login"))
+        .json(&json!({"token": gw.admin_token()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    assert!(!cookie.contains(gw.admin_token()));
+    let session = cookie.split(';').next().unwrap().to_string();
+    let r = gw
+        .http
+        .get(url("/session"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["role"], "admin");
+    // a tampered cookie is refused
+    let forged = session.replacen("admin", "viewer", 1);
+    let r = gw
+        .http
+        .get(url("/session"))
+        .header("cookie", &forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = gw
+        .http
+        .post(url("/login"))
+        .json(&json!({"token": "guess"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // a cross-origin write with the cookie is refused by the guard
+    let r = gw
+        .http
+        .post(url("/config/rollback"))
+        .header("cookie", &session)
+        .header("origin", "http://evil.example")
+        .json(&json!({"version": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // no CORS on admin routes, even for an allowed client origin
+    let r = gw
+        .http
+        .request(reqwest::Method::OPTIONS, url("/status"))
+        .header("origin", "http://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    // DNS rebinding guard covers the admin API too
+    let r = gw
+        .http
+        .get(url("/status"))
+        .bearer_auth(gw.admin_token())
+        .header("host", "evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let (_, audit) = gw.get("/audit").await;
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"login") && actions.contains(&"login_failed"),
+        "{actions:?}"
+    );
+}
+
+#[tokio::test]
+async fn validate_diff_publish_history_rollback() {
+    let a = FakeUpstream::start("a").await;
+    let b = FakeUpstream::start("b").await;
+    let v1 = two_providers(&a, &b, "a");
+    let gw = Admin::start(&v1).await;
+    assert_eq!(
+        header(
+            &gw.http
+                .post(format!("{}/v1/chat/completions", gw.url))
+                .json(&chat_body("m", false))
+                .send()
+                .await
+                .unwrap(),
+            "x-aigw-provider"
+        ),
+        "a"
+    );
+
+    // invalid: errors with line and field; nothing applied
+    let bad = v1.replace("provider = \"a\"\n", "provider = \"ghost\"\n");
+    let (s, v) = gw.post("/config/validate", json!({"toml": bad})).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["valid"], false);
+    assert_eq!(v["errors"][0]["path"], "routes[0].targets[0].provider");
+    assert!(v["errors"][0]["line"].as_u64().unwrap() > 1);
+    let (s, v) = gw
+        .post("/config/publish", json!({"toml": bad, "message": "oops"}))
+        .await;
+    assert_eq!(s, 422);
+    assert_eq!(v["error"]["code"], "invalid_config");
+    assert_eq!(
+        std::fs::read_to_string(&gw.config_path).unwrap(),
+        v1,
+        "file untouched"
+    );
+    let (_, cfg) = gw.get("/config").await;
+    assert_eq!(cfg["version"]["id"], 1);
+
+    // diff: unified text + summary
+    let v2 = v1.replace("provider = \"a\"\n", "provider = \"b\"\n");
+    let (s, d) = gw.post("/config/diff", json!({"toml": v2})).await;
+    assert_eq!(s, 200);
+    assert_eq!(d["validation"]["valid"], true);
+    assert!(
+        d["unified"]
+            .as_str()
+            .unwrap()
+            .contains("-provider = \"a\"\n+provider = \"b\""),
+        "{d}"
+    );
+    assert_eq!(d["summary"]["routes_changed"], json!(["m"]));
+
+    // publish: new version, file written, hot-swapped
+    let (s, p) = gw
+        .post(
+            "/config/publish",
+            json!({"toml": v2, "message": "route m to b", "source": "ui", "base_version": 1}),
+        )
+        .await;
+    assert_eq!(s, 200, "{p}");
+    assert_eq!(p["version"]["id"], 2);
+    assert_eq!(std::fs::read_to_string(&gw.config_path).unwrap(), v2);
+    let r = gw
+        .http
+        .post(format!("{}/v1/chat/completions", gw.url))
+        .json(&chat_body("m", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&r, "x-aigw-provider"), "b");
+    // stale base version: refused
+    let (s, v) = gw
+        .post("/config/publish", json!({"toml": v1, "base_version": 1}))
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (409, Some("version_conflict"))
+    );
+
+    // history with diffs
+    let (_, h) = gw.get("/config/history").await;
+    let versions = h["versions"].as_array().unwrap();
+    assert_eq!(versions.len(), 2);
+    assert_eq!(versions[0]["source"], "ui");
+    assert_eq!(versions[0]["actor"], "admin-token");
+    assert_eq!(versions[0]["message"], "route m to b");
+    assert!(
+        versions[0]["diff"]
+            .as_str()
+            .unwrap()
+            .contains("+provider = \"b\"")
+    );
+    assert_eq!(versions[1]["source"], "startup");
+    let (_, one) = gw.get("/config/versions/1").await;
+    assert_eq!(one["toml"], v1);
+
+    // rollback is itself a new audited version
+    let (s, p) = gw
+        .post(
+            "/config/rollback",
+            json!({"version": 1, "message": "b is flaky"}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(p["version"]["id"], 3);
+    assert_eq!(p["version"]["source"], "rollback");
+    assert_eq!(std::fs::read_to_string(&gw.config_path).unwrap(), v1);
+    let r = gw
+        .http
+        .post(format!("{}/v1/chat/completions", gw.url))
+        .json(&chat_body("m", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&r, "x-aigw-provider"), "a");
+    let (s, _) = gw.post("/config/rollback", json!({"version": 99})).await;
+    assert_eq!(s, 404);
+
+    let (_, audit) = gw.get("/audit").await;
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions[..3],
+        ["rollback", "publish", "publish_rejected"],
+        "{actions:?}"
+    );
+}
+
+#[tokio::test]
+async fn hand_edits_are_versioned_or_rejected() {
+    let a = FakeUpstream::start("a").await;
+    let b = FakeUpstream::start("b").await;
+    let v1 = two_providers(&a, &b, "a");
+    let gw = Admin::start(&v1).await;
+    let wait_version = |want: i64| {
+        let gw = &gw;
+        async move {
+            for _ in 0..100 {
+                if gw.get("/config").await.1["version"]["id"] == want {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            panic!("version {want} never became live");
+        }
+    };
+    // a good edit becomes version 2 with source "file"
+    std::fs::write(
+        &gw.config_path,
+        v1.replace("provider = \"a\"\n", "provider = \"b\"\n"),
+    )
+    .unwrap();
+    wait_version(2).await;
+    let (_, h) = gw.get("/config/history").await;
+    assert_eq!(h["versions"][0]["source"], "file");
+    let r = gw
+        .http
+        .post(format!("{}/v1/chat/completions", gw.url))
+        .json(&chat_body("m", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&r, "x-aigw-provider"), "b");
+    // a bad edit is rejected; version 2 stays live and the reason is shown
+    std::fs::write(&gw.config_path, "[server]\nlisten = 12\n").unwrap();
+    let mut error = Value::Null;
+    for _ in 0..100 {
+        error = gw.get("/status").await.1["config_file_error"].clone();
+        if !error.is_null() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(error.as_str().unwrap().contains("config.toml:2"), "{error}");
+    assert_eq!(gw.get("/config").await.1["version"]["id"], 2);
+    let r = gw
+        .http
+        .post(format!("{}/v1/chat/completions", gw.url))
+        .json(&chat_body("m", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&r, "x-aigw-provider"), "b");
+    let (_, audit) = gw.get("/audit").await;
+    assert_eq!(audit["entries"][0]["action"], "file_rejected");
+}
+
+#[tokio::test]
+async fn profile_switch_keeps_comments_and_is_reversible() {
+    let a = FakeUpstream::start("a").await;
+    let b = FakeUpstream::start("b").await;
+    let toml = format!(
+        "{}[profiles.local-only]\n[[profiles.local-only.routes]]\nmodel = \"m\"\n[[profiles.local-only.routes.targets]]\nprovider = \"b\"\n",
+        two_providers(&a, &b, "a")
+    );
+    let gw = Admin::start(&toml).await;
+    let (s, p) = gw
+        .post("/config/profile", json!({"profile": "local-only"}))
+        .await;
+    assert_eq!(s, 200, "{p}");
+    assert_eq!(p["version"]["source"], "profile");
+    let file = std::fs::read_to_string(&gw.config_path).unwrap();
+    assert!(file.starts_with("# my gateway\n"), "comments kept: {file}");
+    assert!(file.contains("profile = \"local-only\""));
+    let r = gw
+        .http
+        .post(format!("{}/v1/chat/completions", gw.url))
+        .json(&chat_body("m", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&r, "x-aigw-provider"), "b");
+    let (s, _) = gw.post("/config/profile", json!({"profile": "nope"})).await;
+    assert_eq!(s, 422);
+    let (s, _) = gw.post("/config/profile", json!({"profile": null})).await;
+    assert_eq!(s, 200);
+    let r = gw
+        .http
+        .post(format!("{}/v1/chat/completions", gw.url))
+        .json(&chat_body("m", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&r, "x-aigw-provider"), "a");
+}
+
+#[tokio::test]
+async fn secrets_stay_out_of_diffs_and_providers_show_presence_only() {
+    let a = FakeUpstream::start("a").await;
+    let toml = format!(
+        "{}{}",
+        provider(&a, "api_key = \"env:AIGW_TEST_ADMIN_UNSET\""),
+        route("m", "", &[("a", None)])
+    );
+    let gw = Admin::start(&toml).await;
+    let pasted = format!("{toml}# old key: sk-proj-abcdefghijklmnopqrstuvwxyz123456\n");
+    let (_, d) = gw.post("/config/diff", json!({"toml": pasted})).await;
+    let text = d.to_string();
+    assert!(!text.contains("abcdefghijklmnopqrstuvwxyz"), "{text}");
+    assert!(text.contains("[REDACTED]"));
+    let (_, p) = gw.get("/providers").await;
+    assert_eq!(p["providers"][0]["key"], "missing");
+    assert_eq!(
+        p["providers"][0]["api_key_ref"],
+        "env:AIGW_TEST_ADMIN_UNSET"
+    );
+    let (s, probe) = gw.post("/providers/a/probe", json!({})).await;
+    assert_eq!(s, 200);
+    assert_eq!(probe["reachable"], true);
+    assert_eq!(probe["models"], json!(["fake-model"]));
+}
+
+#[tokio::test]
+async fn publish_during_50_streams_breaks_none() {
+    let a = FakeUpstream::start("a").await;
+    let b = FakeUpstream::start("b").await;
+    a.set_default(Behavior::Stream {
+        deltas: (0..6).map(|i| format!("a{i} ")).collect(),
+        interval: Duration::from_millis(100),
+    });
+    let v1 = two_providers(&a, &b, "a");
+    let gw = Arc::new(Admin::start(&v1).await);
+    let mut streams = Vec::new();
+    for _ in 0..50 {
+        let resp = gw
+            .http
+            .post(format!("{}/v1/chat/completions", gw.url))
+            .json(&chat_body("m", true))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(header(&resp, "x-aigw-provider"), "a");
+        streams.push(tokio::spawn(async move { resp.text().await.unwrap() }));
+    }
+    // all 50 are flowing; publish a config that moves the route to b
+    let (s, p) = gw
+        .post(
+            "/config/publish",
+            json!({"toml": two_providers(&a, &b, "b"), "message": "under load"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{p}");
+    let r = gw
+        .http
+        .post(format!("{}/v1/chat/completions", gw.url))
+        .json(&chat_body("m", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        header(&r, "x-aigw-provider"),
+        "b",
+        "new requests use the new version"
+    );
+    for s in streams {
+        let body = s.await.unwrap();
+        assert_eq!(streamed_text(&body), "a0 a1 a2 a3 a4 a5 ", "{body}");
+        assert!(body.trim_end().ends_with("data: [DONE]"), "{body}");
+    }
+    assert_eq!(a.cancelled_streams(), 0);
+    let _ = &gw.handle;
+}
+
+/// Needs a Secret Service (scripts/test.sh runs one and sets AIGW_TEST_KEYRING=1).
+#[tokio::test]
+async fn keys_are_write_only_and_used_at_once() {
+    if std::env::var("AIGW_TEST_KEYRING").as_deref() != Ok("1") {
+        eprintln!("skipped: AIGW_TEST_KEYRING != 1 (run through scripts/test.sh)");
+        return;
+    }
+    let a = FakeUpstream::start("a").await;
+    let name = format!("aigw-admin-test-{}", std::process::id());
+    a.set_required_key(Some("sk-set-through-the-api"));
+    let gw = Admin::start(&format!(
+        "{}{}",
+        provider(&a, &format!("api_key = \"keyring:{name}\"")),
+        route("m", "", &[("a", None)])
+    ))
+    .await;
+    let chat = || {
+        gw.http
+            .post(format!("{}/v1/chat/completions", gw.url))
+            .json(&chat_body("m", false))
+            .send()
+    };
+    // no key yet: the provider fails over (here: nowhere) with the reason
+    assert_eq!(chat().await.unwrap().status(), 502);
+    let (_, k) = gw.get("/keys").await;
+    assert_eq!(k["keys"][0]["name"], name.as_str());
+    assert_eq!(k["keys"][0]["present"], false);
+    let r = gw
+        .http
+        .put(format!("{}/admin/api/keys/{name}", gw.url))
+        .bearer_auth(gw.admin_token())
+        .json(&json!({"secret": "sk-set-through-the-api"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    assert!(!text.contains("sk-set-through-the-api"), "{text}");
+    // used at once, without a restart or publish
+    assert_eq!(chat().await.unwrap().status(), 200);
+    let (_, k) = gw.get("/keys").await;
+    assert_eq!(k["keys"][0]["present"], true);
+    assert!(!k.to_string().contains("sk-set-through-the-api"));
+    // viewers cannot set keys
+    let r = gw
+        .http
+        .put(format!("{}/admin/api/keys/{name}", gw.url))
+        .bearer_auth(gw.tokens.viewer.expose())
+        .json(&json!({"secret": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = gw
+        .http
+        .delete(format!("{}/admin/api/keys/{name}", gw.url))
+        .bearer_auth(gw.admin_token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(chat().await.unwrap().status(), 502);
+    let (_, audit) = gw.get("/audit").await;
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(actions.contains(&"key_set") && actions.contains(&"key_delete"));
+    assert!(!audit.to_string().contains("sk-set-through-the-api"));
+}
+
+#[tokio::test]
+async fn draft_edits_preview_and_publish_for_the_ui() {
+    let a = FakeUpstream::start("a").await;
+    let b = FakeUpstream::start("b").await;
+    let base = format!(
+        "# hand-written\n[server]\nlisten = \"127.0.0.1:0\"\n{}{}",
+        provider(&a, ""),
+        route("m", "", &[("a", None)])
+    );
+    let gw = Admin::start(&base).await;
+    let (s, d) = gw
+        .post(
+            "/config/draft",
+            json!({"ops": [
+                {"op": "upsert_provider", "provider": {"name": "b", "kind": "openai", "base_url": b.base_url()}},
+                {"op": "upsert_route", "route": {"model": "m", "cooldown_s": 5, "targets": [{"provider": "b", "model": "bm"}, {"provider": "a"}]}}
+            ]}),
+        )
+        .await;
+    assert_eq!(s, 200, "{d}");
+    let toml = d["toml"].as_str().unwrap();
+    assert!(toml.starts_with("# hand-written"), "{toml}");
+    assert_eq!(d["preview"]["validation"]["valid"], true);
+    assert_eq!(d["preview"]["summary"]["providers_added"], json!(["b"]));
+    assert_eq!(d["preview"]["summary"]["routes_changed"], json!(["m"]));
+    // nothing published yet
+    assert_eq!(gw.get("/config").await.1["version"]["id"], 1);
+    let (s, _) = gw
+        .post(
+            "/config/publish",
+            json!({"toml": toml, "message": "add b", "source": "ui"}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (_, r) = gw.get("/routes").await;
+    assert_eq!(
+        r["routes"][0]["targets"][0],
+        json!({"provider": "b", "model": "bm", "weight": 1})
+    );
+    assert_eq!(r["routes"][0]["cooldown_s"], 5);
+    // a draft that breaks a route is previewed as invalid
+    let (_, d) = gw
+        .post(
+            "/config/draft",
+            json!({"ops": [{"op": "remove_provider", "name": "b"}]}),
+        )
+        .await;
+    assert_eq!(d["preview"]["validation"]["valid"], false);
+    let (s, d) = gw
+        .post(
+            "/config/draft",
+            json!({"ops": [{"op": "remove_route", "model": "nope"}]}),
+        )
+        .await;
+    assert_eq!(
+        (s, d["error"]["code"].as_str()),
+        (400, Some("invalid_draft"))
+    );
+}
+
+#[tokio::test]
+async fn pause_and_fallback_test() {
+    let a = FakeUpstream::start("a").await;
+    let b = FakeUpstream::start("b").await;
+    let gw = Admin::start(&two_providers(&a, &b, "a").replace(
+        "[[routes.targets]]\nprovider = \"a\"\n",
+        "[[routes.targets]]\nprovider = \"a\"\n[[routes.targets]]\nprovider = \"b\"\nmodel = \"bm\"\n",
+    ))
+    .await;
+    let chat = || {
+        gw.http
+            .post(format!("{}/v1/chat/completions", gw.url))
+            .json(&chat_body("m", false))
+            .send()
+    };
+    let (s, p) = gw.post("/pause", json!({"paused": true})).await;
+    assert_eq!((s, p["paused"].as_bool()), (200, Some(true)));
+    let r = chat().await.unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "gateway_paused"
+    );
+    assert_eq!(gw.get("/status").await.1["paused"], true);
+    gw.post("/pause", json!({"paused": false})).await;
+    assert_eq!(chat().await.unwrap().status(), 200);
+
+    let before = a.request_count();
+    let (s, t) = gw.post("/fallback-test", json!({"model": "m"})).await;
+    assert_eq!(s, 200, "{t}");
+    assert_eq!(t["status"], 200);
+    assert_eq!(t["provider"], "b");
+    assert_eq!(t["model"], "bm");
+    assert_eq!(t["route_mode"], "model_fallback");
+    assert_eq!(t["attempts"][0]["error"], "forced");
+    assert_eq!(
+        a.request_count(),
+        before,
+        "the forced failure never reaches the primary"
+    );
+    assert_eq!(
+        b.proxied_requests().last().unwrap().model().as_deref(),
+        Some("bm")
+    );
+    // and the primary is not cooled down by a forced failure
+    assert_eq!(header(&chat().await.unwrap(), "x-aigw-provider"), "a");
+    let (s, _) = gw.post("/fallback-test", json!({"model": "nope"})).await;
+    assert_eq!(s, 404);
+}

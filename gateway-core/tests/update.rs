@@ -1,0 +1,621 @@
+//! `aigw update` as a user runs it, against a release server on 127.0.0.1
+//! that serves releases this test builds and signs with its own key: apply
+//! installs a release that then reports its version, rollback restores the
+//! exact previous bytes, and every kind of tampering (archive, manifest,
+//! wrong key, truncated download, lying binary, downgrade) is refused with
+//! the installed binary left byte for byte as it was.
+//!
+//! The installed "aigw" is a small shell script (`--version` prints the
+//! version it was built for); the updater is the real `aigw` binary, told
+//! which binary to update with `--binary` — or, in one test, a copy of the
+//! real binary that updates itself.
+
+#![cfg(unix)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use gateway_core::update::release::{
+    ArchiveFile, ReleaseArchive, ReleaseSpec, archive_stem, pack_archive, write_manifest,
+};
+use gateway_core::update::{BUILD_TARGET, SigningKey};
+
+const AIGW: &str = env!("CARGO_BIN_EXE_aigw");
+
+// ---------------------------------------------------------------- server
+
+#[derive(Clone)]
+enum Served {
+    Bytes(Vec<u8>),
+    /// Announces the full length, sends `at` bytes, then closes the connection.
+    CutAt(Vec<u8>, usize),
+}
+
+/// A static file server on 127.0.0.1 whose files the test can swap. Plain
+/// HTTP/1.1 over std sockets, one connection at a time, so a cut download is
+/// exactly "headers and part of the body, then EOF".
+struct ReleaseServer {
+    url: String,
+    files: Arc<Mutex<HashMap<String, Served>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ReleaseServer {
+    fn start() -> Self {
+        let files: Arc<Mutex<HashMap<String, Served>>> = Arc::default();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let stop = Arc::new(AtomicBool::new(false));
+        let (shared, stopping) = (files.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if stopping.load(Ordering::SeqCst) {
+                    break;
+                }
+                if let Ok(conn) = conn {
+                    let _ = answer(conn, &shared);
+                }
+            }
+        });
+        Self {
+            url,
+            files,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn put(&self, path: &str, served: Served) {
+        self.files.lock().unwrap().insert(path.to_owned(), served);
+    }
+
+    fn remove(&self, path: &str) {
+        self.files.lock().unwrap().remove(path);
+    }
+
+    fn get(&self, path: &str) -> Vec<u8> {
+        match self.files.lock().unwrap().get(path) {
+            Some(Served::Bytes(b)) => b.clone(),
+            _ => panic!("{path} not served"),
+        }
+    }
+
+    fn manifest_url(&self) -> String {
+        format!("{}/manifest.json", self.url)
+    }
+}
+
+impl Drop for ReleaseServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(self.url.trim_start_matches("http://"));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn answer(mut conn: TcpStream, files: &Mutex<HashMap<String, Served>>) -> std::io::Result<()> {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = conn.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
+    let served = files.lock().unwrap().get(&path).cloned();
+    let (status, len, body) = match &served {
+        None => ("404 Not Found", 0, &[][..]),
+        Some(Served::Bytes(b)) => ("200 OK", b.len(), &b[..]),
+        Some(Served::CutAt(full, at)) => ("200 OK", full.len(), &full[..*at]),
+    };
+    write!(
+        conn,
+        "HTTP/1.1 {status}\r\nContent-Length: {len}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n"
+    )?;
+    conn.write_all(body)?;
+    conn.flush()?;
+    conn.shutdown(std::net::Shutdown::Both)
+}
+
+// ---------------------------------------------------------------- fixture
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    key: SigningKey,
+    server: ReleaseServer,
+    /// The installed binary the updater is pointed at.
+    install: PathBuf,
+    data: PathBuf,
+}
+
+/// A stand-in aigw: `--version` prints `aigw VERSION`; anything else runs
+/// `delegate` (a real aigw) so that e.g. `update rollback` works from it.
+fn fake_aigw(version: &str, delegate: &Path) -> String {
+    format!(
+        "#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'aigw {version}'; exit 0; fi\nexec '{}' \"$@\"\n",
+        delegate.display()
+    )
+}
+
+fn write_exe(path: &Path, content: &[u8]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, content).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+impl Fixture {
+    /// A fixture whose installed binary reports `installed_version`.
+    fn new(installed_version: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let install = dir.path().join("install").join("aigw");
+        write_exe(
+            &install,
+            fake_aigw(installed_version, Path::new(AIGW)).as_bytes(),
+        );
+        Self {
+            data: dir.path().join("data"),
+            key: SigningKey::generate().unwrap(),
+            server: ReleaseServer::start(),
+            install,
+            dir,
+        }
+    }
+
+    fn pubkey(&self) -> String {
+        self.key.public().to_base64()
+    }
+
+    /// Builds, signs and serves a release whose binary has `content`.
+    fn publish(&self, version: &str, content: &str, minimum: Option<&str>) {
+        let out = self.dir.path().join("releases").join(version);
+        std::fs::create_dir_all(&out).unwrap();
+        let bin = out.join("aigw-binary");
+        write_exe(&bin, content.as_bytes());
+        let stem = archive_stem(version, BUILD_TARGET);
+        let archive = out.join(format!("{stem}.tar.gz"));
+        let files = [ArchiveFile {
+            source: bin,
+            name: "aigw".into(),
+            executable: true,
+        }];
+        pack_archive(&archive, &stem, &files, 1_700_000_000).unwrap();
+        let spec = ReleaseSpec {
+            version: version.into(),
+            date: "2026-11-25T13:00:00Z".into(),
+            minimum_version: minimum.map(str::to_owned),
+            notes_url: None,
+            base_url: None,
+            archives: vec![ReleaseArchive {
+                target: BUILD_TARGET.into(),
+                path: archive.clone(),
+                binary: format!("{stem}/aigw"),
+            }],
+        };
+        write_manifest(&spec, &self.key, &out).unwrap();
+        for name in [
+            "manifest.json".to_owned(),
+            "manifest.json.sig".to_owned(),
+            format!("{stem}.tar.gz"),
+        ] {
+            let bytes = std::fs::read(out.join(&name)).unwrap();
+            self.server.put(&format!("/{name}"), Served::Bytes(bytes));
+        }
+    }
+
+    /// Serves release `version` whose binary is a stand-in reporting `version`.
+    fn publish_version(&self, version: &str) {
+        self.publish(version, &fake_aigw(version, Path::new(AIGW)), None);
+    }
+
+    fn archive_path(&self, version: &str) -> String {
+        format!("/{}.tar.gz", archive_stem(version, BUILD_TARGET))
+    }
+
+    /// Runs `aigw update ARGS` (the real binary) against this fixture.
+    fn update(&self, args: &[&str]) -> Output {
+        self.run(Path::new(AIGW), args)
+    }
+
+    /// `update check|apply` with this fixture's URL, key and installed binary.
+    fn sourced(&self, verb: &str, extra: &[&str]) -> Output {
+        let url = self.server.manifest_url();
+        let key = self.pubkey();
+        let install = self.install.display().to_string();
+        let mut args = vec![
+            verb,
+            "--manifest-url",
+            &url,
+            "--pubkey",
+            &key,
+            "--binary",
+            &install,
+        ];
+        args.extend_from_slice(extra);
+        self.update(&args)
+    }
+
+    fn run(&self, exe: &Path, args: &[&str]) -> Output {
+        Command::new(exe)
+            .arg("update")
+            .args(args)
+            .arg("--data-dir")
+            .arg(&self.data)
+            .arg("--config")
+            .arg(self.dir.path().join("config.toml"))
+            .env_remove("AIGW_CONFIG")
+            .env_remove("AIGW_DATA_DIR")
+            .env_remove("AIGW_UPDATE_URL")
+            .env_remove("AIGW_UPDATE_BINARY")
+            .output()
+            .unwrap()
+    }
+
+    fn installed_version(&self) -> String {
+        version_of(&self.install)
+    }
+
+    /// The installed binary, the previous slot and the staging area are as
+    /// they were before a refused update.
+    fn assert_untouched(&self, before: &[u8], out: &Output) {
+        assert!(!out.status.success(), "expected a refusal:\n{}", text(out));
+        assert!(text(out).contains("nothing was changed"), "{}", text(out));
+        assert_eq!(
+            std::fs::read(&self.install).unwrap(),
+            before,
+            "binary changed"
+        );
+        assert!(
+            !self.data.join("updates/previous").exists(),
+            "a previous version was recorded"
+        );
+        let install_dir: Vec<_> = std::fs::read_dir(self.install.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(install_dir, ["aigw"], "stray files beside the binary");
+        let staging = self.data.join("updates/staging");
+        if staging.exists() {
+            assert_eq!(
+                std::fs::read_dir(&staging).unwrap().count(),
+                0,
+                "downloads left behind"
+            );
+        }
+    }
+}
+
+fn version_of(exe: &Path) -> String {
+    let out = Command::new(exe).arg("--version").output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "status {}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn ok(out: Output) -> String {
+    assert!(out.status.success(), "{}", text(&out));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+// ---------------------------------------------------------------- stories
+
+#[test]
+fn check_then_apply_installs_the_new_release_and_rollback_restores_the_old() {
+    let f = Fixture::new("1.0.0");
+    let original = std::fs::read(&f.install).unwrap();
+    f.publish_version("1.1.0");
+
+    let check = ok(f.sourced("check", &[]));
+    assert!(check.contains("installed  1.0.0"), "{check}");
+    assert!(check.contains("latest     1.1.0"), "{check}");
+    assert!(check.contains("update available"), "{check}");
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(f.sourced("check", &["--json"]))).unwrap();
+    assert_eq!(json["action"]["action"], "update");
+    assert_eq!(json["offered"], "1.1.0");
+
+    let dry = ok(f.sourced("apply", &["--dry-run"]));
+    assert!(dry.contains("Nothing was changed"), "{dry}");
+    assert_eq!(std::fs::read(&f.install).unwrap(), original);
+    assert!(!f.data.join("updates/previous").exists());
+
+    let applied = ok(f.sourced("apply", &[]));
+    assert!(applied.contains("from 1.0.0 to 1.1.0"), "{applied}");
+    assert_eq!(f.installed_version(), "aigw 1.1.0");
+    let kept = f.data.join("updates/previous/aigw");
+    assert_eq!(std::fs::read(&kept).unwrap(), original);
+    let mode = std::fs::metadata(&f.install).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o755);
+    assert!(ok(f.sourced("check", &[])).contains("up to date"));
+    assert!(ok(f.sourced("apply", &[])).contains("up to date"));
+
+    // Rollback puts back the exact bytes; a second rollback undoes it.
+    let back = ok(f.update(&["rollback"]));
+    assert!(back.contains("1.0.0 restored"), "{back}");
+    assert_eq!(std::fs::read(&f.install).unwrap(), original);
+    assert_eq!(f.installed_version(), "aigw 1.0.0");
+    ok(f.update(&["rollback"]));
+    assert_eq!(f.installed_version(), "aigw 1.1.0");
+}
+
+#[test]
+fn the_running_binary_replaces_itself_and_rolls_back() {
+    let f = Fixture::new("0.0.1");
+    // A copy of the real aigw, run from a temp dir: it updates itself.
+    let bin = f.dir.path().join("bin").join("aigw");
+    let real = std::fs::read(AIGW).unwrap();
+    write_exe(&bin, &real);
+    let helper = f.dir.path().join("helper").join("aigw");
+    write_exe(&helper, &real);
+    let current = semver::Version::parse(gateway_core::VERSION).unwrap();
+    let next = semver::Version::new(current.major, current.minor, current.patch + 1).to_string();
+    f.publish(&next, &fake_aigw(&next, &helper), None);
+
+    let out = f.run(
+        &bin,
+        &[
+            "apply",
+            "--manifest-url",
+            &f.server.manifest_url(),
+            "--pubkey",
+            &f.pubkey(),
+        ],
+    );
+    let applied = ok(out);
+    assert!(applied.contains(&format!("to {next}")), "{applied}");
+    assert_eq!(version_of(&bin), format!("aigw {next}"));
+
+    // The new "binary" hands other commands to a real aigw; rollback goes
+    // back to where the update was installed.
+    let back = ok(f.run(&bin, &["rollback"]));
+    assert!(back.contains(&format!("{current} restored")), "{back}");
+    assert_eq!(std::fs::read(&bin).unwrap(), real);
+    assert_eq!(version_of(&bin), format!("aigw {current}"));
+}
+
+#[test]
+fn a_tampered_archive_is_refused_and_nothing_changes() {
+    let f = Fixture::new("1.0.0");
+    let before = std::fs::read(&f.install).unwrap();
+    f.publish_version("1.1.0");
+    let path = f.archive_path("1.1.0");
+    let mut archive = f.server.get(&path);
+    let mid = archive.len() / 2;
+    archive[mid] ^= 0x55;
+    f.server.put(&path, Served::Bytes(archive));
+
+    let out = f.sourced("apply", &[]);
+    assert!(
+        text(&out).contains("archive checksum mismatch"),
+        "{}",
+        text(&out)
+    );
+    f.assert_untouched(&before, &out);
+    assert_eq!(f.installed_version(), "aigw 1.0.0");
+}
+
+#[test]
+fn a_tampered_manifest_is_refused_and_nothing_changes() {
+    let f = Fixture::new("1.0.0");
+    let before = std::fs::read(&f.install).unwrap();
+    f.publish_version("1.1.0");
+    // Point the signed manifest at another (validly built) archive.
+    f.publish("1.1.0-evil", &fake_aigw("6.6.6", Path::new(AIGW)), None);
+    let evil_manifest = String::from_utf8(f.server.get("/manifest.json")).unwrap();
+    let evil: serde_json::Value = serde_json::from_str(&evil_manifest).unwrap();
+    f.publish_version("1.1.0");
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&f.server.get("/manifest.json")).unwrap();
+    manifest["targets"][BUILD_TARGET] = evil["targets"][BUILD_TARGET].clone();
+    f.server.put(
+        "/manifest.json",
+        Served::Bytes(serde_json::to_vec_pretty(&manifest).unwrap()),
+    );
+
+    let out = f.sourced("apply", &[]);
+    assert!(
+        text(&out).contains("manifest signature does not verify"),
+        "{}",
+        text(&out)
+    );
+    f.assert_untouched(&before, &out);
+    let out = f.sourced("check", &[]);
+    assert!(!out.status.success());
+}
+
+#[test]
+fn a_release_signed_with_another_key_is_refused_and_nothing_changes() {
+    let f = Fixture::new("1.0.0");
+    let before = std::fs::read(&f.install).unwrap();
+    f.publish_version("1.1.0");
+    let stranger = SigningKey::generate().unwrap().public().to_base64();
+    let url = f.server.manifest_url();
+    let install = f.install.display().to_string();
+    let out = f.update(&[
+        "apply",
+        "--manifest-url",
+        &url,
+        "--pubkey",
+        &stranger,
+        "--binary",
+        &install,
+    ]);
+    assert!(
+        text(&out).contains("manifest signature does not verify"),
+        "{}",
+        text(&out)
+    );
+    f.assert_untouched(&before, &out);
+
+    // Without --pubkey the build's own key is used, which did not sign this.
+    let out = f.update(&["apply", "--manifest-url", &url, "--binary", &install]);
+    assert!(
+        text(&out).contains("manifest signature does not verify"),
+        "{}",
+        text(&out)
+    );
+    f.assert_untouched(&before, &out);
+}
+
+#[test]
+fn a_truncated_download_is_refused_and_nothing_changes() {
+    let f = Fixture::new("1.0.0");
+    let before = std::fs::read(&f.install).unwrap();
+    f.publish_version("1.1.0");
+    let path = f.archive_path("1.1.0");
+    let archive = f.server.get(&path);
+
+    // The connection drops half way through.
+    f.server
+        .put(&path, Served::CutAt(archive.clone(), archive.len() / 2));
+    let out = f.sourced("apply", &[]);
+    assert!(text(&out).contains("download of"), "{}", text(&out));
+    f.assert_untouched(&before, &out);
+
+    // The server sends a short file as if it were complete.
+    f.server
+        .put(&path, Served::Bytes(archive[..archive.len() / 2].to_vec()));
+    let out = f.sourced("apply", &[]);
+    assert!(
+        text(&out).contains("truncated or altered"),
+        "{}",
+        text(&out)
+    );
+    f.assert_untouched(&before, &out);
+
+    // And a missing archive.
+    f.server.remove(&path);
+    let out = f.sourced("apply", &[]);
+    assert!(text(&out).contains("404"), "{}", text(&out));
+    f.assert_untouched(&before, &out);
+}
+
+#[test]
+fn a_release_whose_binary_reports_another_version_is_refused() {
+    let f = Fixture::new("1.0.0");
+    let before = std::fs::read(&f.install).unwrap();
+    f.publish("1.1.0", &fake_aigw("1.2.0", Path::new(AIGW)), None);
+    let out = f.sourced("apply", &[]);
+    assert!(text(&out).contains("it reports 1.2.0"), "{}", text(&out));
+    f.assert_untouched(&before, &out);
+}
+
+#[test]
+fn downgrades_need_allow_downgrade() {
+    let f = Fixture::new("1.1.0");
+    let before = std::fs::read(&f.install).unwrap();
+    f.publish_version("1.0.0");
+    assert!(ok(f.sourced("check", &[])).contains("--allow-downgrade"));
+    let out = f.sourced("apply", &[]);
+    assert!(
+        text(&out).contains("refusing to downgrade from 1.1.0 to 1.0.0"),
+        "{}",
+        text(&out)
+    );
+    f.assert_untouched(&before, &out);
+
+    ok(f.sourced("apply", &["--allow-downgrade"]));
+    assert_eq!(f.installed_version(), "aigw 1.0.0");
+}
+
+#[test]
+fn a_version_below_the_minimum_is_sent_to_the_archive() {
+    let f = Fixture::new("0.9.0");
+    let before = std::fs::read(&f.install).unwrap();
+    f.publish("1.1.0", &fake_aigw("1.1.0", Path::new(AIGW)), Some("1.0.0"));
+    let out = f.sourced("apply", &[]);
+    assert!(
+        text(&out).contains("minimum_version 1.0.0"),
+        "{}",
+        text(&out)
+    );
+    f.assert_untouched(&before, &out);
+}
+
+#[test]
+fn rollback_without_a_previous_version_says_so() {
+    let f = Fixture::new("1.0.0");
+    let before = std::fs::read(&f.install).unwrap();
+    let out = f.update(&["rollback", "--binary", &f.install.display().to_string()]);
+    assert!(text(&out).contains("no previous version"), "{}", text(&out));
+    f.assert_untouched(&before, &out);
+}
+
+#[test]
+fn a_rollback_refuses_an_altered_kept_binary() {
+    let f = Fixture::new("1.0.0");
+    f.publish_version("1.1.0");
+    ok(f.sourced("apply", &[]));
+    let kept = f.data.join("updates/previous/aigw");
+    std::fs::write(&kept, b"#!/bin/sh\necho pwned\n").unwrap();
+    let installed = std::fs::read(&f.install).unwrap();
+    let out = f.update(&["rollback"]);
+    assert!(
+        text(&out).contains("changed since it was saved"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(std::fs::read(&f.install).unwrap(), installed);
+}
+
+#[test]
+fn verify_checks_a_downloaded_file_and_its_signature() {
+    let f = Fixture::new("1.0.0");
+    f.publish_version("1.1.0");
+    let stem = archive_stem("1.1.0", BUILD_TARGET);
+    let archive = f
+        .dir
+        .path()
+        .join("releases/1.1.0")
+        .join(format!("{stem}.tar.gz"));
+    let file = archive.display().to_string();
+    let good = ok(f.update(&["verify", &file, "--pubkey", &f.pubkey()]));
+    assert!(good.contains("signature OK"), "{good}");
+
+    let mut bytes = std::fs::read(&archive).unwrap();
+    bytes[10] ^= 1;
+    std::fs::write(&archive, bytes).unwrap();
+    let out = f.update(&["verify", &file, "--pubkey", &f.pubkey()]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("does not verify"), "{}", text(&out));
+}
+
+#[test]
+fn updates_need_an_https_url_and_a_url_at_all() {
+    let f = Fixture::new("1.0.0");
+    let install = f.install.display().to_string();
+    let out = f.update(&[
+        "check",
+        "--manifest-url",
+        "http://example.com/manifest.json",
+        "--binary",
+        &install,
+    ]);
+    assert!(text(&out).contains("use https"), "{}", text(&out));
+    if gateway_core::update::DEFAULT_MANIFEST_URL.is_none() {
+        let out = f.update(&["check", "--binary", &install]);
+        assert!(text(&out).contains("--manifest-url"), "{}", text(&out));
+    }
+    let key = ok(f.update(&["key"]));
+    assert!(key.contains("BEGIN PUBLIC KEY"), "{key}");
+}

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Builds aigw_VERSION_ARCH.deb for the headless gateway from a staged tree
+# with `dpkg-deb --build` (no debhelper needed).
+#   bash packaging/deb/build-deb.sh BINARY VERSION OUT_DIR
+# Installs: /usr/bin/aigw, the systemd unit (not enabled), /etc/aigw/config.toml
+# (a conffile: your edits survive upgrades), docs in /usr/share/doc/aigw.
+#
+# TODO(desktop): the desktop app's .deb comes from the Tauri bundler
+# (`cargo tauri build --bundles deb`, configured in src-tauri/tauri.conf.json
+# once src-tauri exists); packaging/release.sh should then add it with
+# `--extra` next to this one. This package stays the headless one.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+
+[ $# -eq 3 ] || { echo "usage: $0 BINARY VERSION OUT_DIR" >&2; exit 2; }
+bin="$1"; version="$2"; out="$3"
+arch="$(dpkg --print-architecture)"
+# Debian versions have no '-' in the upstream part of a native package; a
+# semver pre-release 1.2.0-rc.1 becomes 1.2.0~rc.1 (sorts before 1.2.0).
+debver="${version/-/\~}"
+
+stage="$(mktemp -d)"
+trap 'rm -rf "$stage"' EXIT
+install -Dm755 "$bin" "$stage/usr/bin/aigw"
+install -Dm644 packaging/systemd/aigw.service "$stage/usr/lib/systemd/system/aigw.service"
+install -Dm644 gateway-core/src/config/default.toml "$stage/etc/aigw/config.toml"
+install -Dm644 README.md "$stage/usr/share/doc/aigw/README.md"
+install -Dm644 docs/install.md "$stage/usr/share/doc/aigw/install.md"
+install -Dm644 docs/config.md "$stage/usr/share/doc/aigw/config.md"
+cat > "$stage/usr/share/doc/aigw/copyright" <<'COPY'
+Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
+Upstream-Name: aigw (AI Model Gateway)
+
+Files: *
+License: Apache-2.0
+ On Debian systems the full text is in /usr/share/common-licenses/Apache-2.0.
+COPY
+
+# Runtime dependencies: the package owning each shared library the binary needs.
+depends="$(objdump -p "$bin" | awk '/NEEDED/ {print $2}' | while read -r lib; do
+    path="$(ldconfig -p | awk -v l="$lib" '$1 == l {print $NF; exit}')"
+    [ -n "$path" ] && dpkg -S "$(readlink -f "$path")" 2>/dev/null | head -1 | cut -d: -f1
+  done | sort -u | paste -sd, | sed 's/,/, /g')"
+depends="${depends:-libc6}"
+
+mkdir -p "$stage/DEBIAN"
+cat > "$stage/DEBIAN/control" <<CONTROL
+Package: aigw
+Version: $debver
+Architecture: $arch
+Maintainer: AI Model Gateway maintainers <maintainers@aigw.invalid>
+Section: net
+Priority: optional
+Depends: $depends
+Installed-Size: $(du -sk --exclude=DEBIAN "$stage" | cut -f1)
+Description: AI Model Gateway: self-hosted OpenAI-compatible LLM gateway
+ aigw routes OpenAI-protocol requests to several upstream providers with
+ fallback around quota, timeouts and failures, local rate limits and
+ response headers that say which provider and model served.
+ .
+ This package holds the headless gateway and a hardened systemd unit
+ (not enabled by default: systemctl enable --now aigw).
+CONTROL
+echo "/etc/aigw/config.toml" > "$stage/DEBIAN/conffiles"
+install -m755 packaging/deb/postinst packaging/deb/prerm packaging/deb/postrm "$stage/DEBIAN/"
+
+mkdir -p "$out"
+deb="$out/aigw_${debver}_${arch}.deb"
+dpkg-deb --root-owner-group -Zxz --build "$stage" "$deb" >/dev/null
+echo "$deb"
