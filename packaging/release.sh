@@ -17,10 +17,11 @@
 #   cargo run -p aigw-release -- keygen --out ~/aigw-release.key
 # and keep it out of the repository.
 #
-# Not built here: the desktop app (src-tauri does not exist yet; its bundles —
-# .deb via the Tauri bundler, .dmg, .msi — get added with `aigw-release sign
-# --extra`), AppImage (its tooling downloads runtimes at build time, which this
-# offline build machine cannot), and other targets (run this on each host).
+# Not built here: the desktop app (src-tauri; its bundles — .deb via the Tauri
+# bundler, .dmg, .msi — get signed by adding them to `extras` below, see
+# docs/install.md "Making a release"), AppImage (its tooling downloads runtimes
+# at build time, which the offline build machines cannot), and other targets
+# (run this on each host).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -44,8 +45,13 @@ say() { printf '== %s\n' "$*" >&2; }
 
 say "release tool"
 cargo build --locked -q -p aigw-release
-tool="target/debug/aigw-release"
+target_dir="${CARGO_TARGET_DIR:-target}"
+tool="$target_dir/debug/aigw-release"
 pubkey="$("$tool" pubkey --key "$key")"
+
+if [ -f frontend/package.json ] && [ ! -f frontend/dist/index.html ]; then
+  say "warning: frontend/dist is missing, so this aigw will embed no /ui (build it first: cd frontend && npm ci && npm run build)"
+fi
 
 say "aigw (release profile, update key $pubkey)"
 export AIGW_UPDATE_PUBKEY="$pubkey"
@@ -53,11 +59,12 @@ if [ -n "$update_url" ]; then export AIGW_UPDATE_URL="$update_url"; else unset A
 start=$(date +%s)
 cargo build --locked --release -p gateway-core --bin aigw
 say "built in $(( $(date +%s) - start ))s"
-bin="target/release/aigw"
+bin="$target_dir/release/aigw"
 
 version="$("$bin" --version | awk '{print $2}')"
 target="$(rustc -vV | sed -n 's/^host: //p')"
-embedded="$("$bin" update key | head -1)"
+embedded="$("$bin" update key)"
+embedded="${embedded%%$'\n'*}"
 [ "$embedded" = "$pubkey" ] || { echo "release.sh: the binary trusts $embedded, not $pubkey" >&2; exit 1; }
 out="${out:-dist/$version}"
 rm -rf "$out"
@@ -75,6 +82,8 @@ archive="$("$tool" pack --binary "$bin" --version "$version" --target "$target" 
   --file packaging/macos/dev.aigw.aigw.plist=packaging/macos/dev.aigw.aigw.plist)"
 
 extras=()
+# TODO(desktop): once src-tauri bundles, add e.g.
+#   extras+=(--extra "$(ls target/release/bundle/deb/*.deb)")
 if command -v dpkg-deb >/dev/null && [ "$(uname -s)" = Linux ]; then
   say ".deb"
   extras+=(--extra "$(bash packaging/deb/build-deb.sh "$bin" "$version" "$out")")

@@ -63,6 +63,27 @@ impl Admin {
         (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
     }
 
+    /// A client request through the gateway.
+    async fn chat(&self, model: &str) -> reqwest::Response {
+        self.http
+            .post(format!("{}/v1/chat/completions", self.url))
+            .json(&chat_body(model, false))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The audit log's actions, newest first.
+    async fn audit_actions(&self) -> Vec<String> {
+        let (_, audit) = self.get("/audit").await;
+        audit["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap().to_string())
+            .collect()
+    }
+
     async fn post(&self, path: &str, body: Value) -> (u16, Value) {
         let r = self
             .http
@@ -134,6 +155,17 @@ async fn roles_tokens_and_sessions() {
         r.json::<Value>().await.unwrap()["error"]["code"],
         "admin_role_required"
     );
+    // telemetry queries sit behind the same roles
+    let r = gw.http.get(url("/telemetry/summary")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = gw
+        .http
+        .get(url("/telemetry/summary"))
+        .bearer_auth(viewer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
     // admin status
     let (s, v) = gw.get("/status").await;
     assert_eq!(s, 200);
@@ -212,15 +244,9 @@ async fn roles_tokens_and_sessions() {
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
-    let (_, audit) = gw.get("/audit").await;
-    let actions: Vec<&str> = audit["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let actions = gw.audit_actions().await;
     assert!(
-        actions.contains(&"login") && actions.contains(&"login_failed"),
+        actions.iter().any(|a| a == "login") && actions.iter().any(|a| a == "login_failed"),
         "{actions:?}"
     );
 }
@@ -231,18 +257,7 @@ async fn validate_diff_publish_history_rollback() {
     let b = FakeUpstream::start("b").await;
     let v1 = two_providers(&a, &b, "a");
     let gw = Admin::start(&v1).await;
-    assert_eq!(
-        header(
-            &gw.http
-                .post(format!("{}/v1/chat/completions", gw.url))
-                .json(&chat_body("m", false))
-                .send()
-                .await
-                .unwrap(),
-            "x-aigw-provider"
-        ),
-        "a"
-    );
+    assert_eq!(header(&gw.chat("m").await, "x-aigw-provider"), "a");
 
     // invalid: errors with line and field; nothing applied
     let bad = v1.replace("provider = \"a\"\n", "provider = \"ghost\"\n");
@@ -263,6 +278,16 @@ async fn validate_diff_publish_history_rollback() {
     );
     let (_, cfg) = gw.get("/config").await;
     assert_eq!(cfg["version"]["id"], 1);
+
+    // an unresolvable keyring reference is a warning, not an error
+    let with_key = v1.replacen(
+        "kind = \"openai\"\n",
+        "kind = \"openai\"\napi_key = \"keyring:aigw-test-surely-absent\"\n",
+        1,
+    );
+    let (_, v) = gw.post("/config/validate", json!({"toml": with_key})).await;
+    assert_eq!(v["valid"], true, "{v}");
+    assert_eq!(v["warnings"][0]["path"], "providers[0].api_key", "{v}");
 
     // diff: unified text + summary
     let v2 = v1.replace("provider = \"a\"\n", "provider = \"b\"\n");
@@ -288,13 +313,7 @@ async fn validate_diff_publish_history_rollback() {
     assert_eq!(s, 200, "{p}");
     assert_eq!(p["version"]["id"], 2);
     assert_eq!(std::fs::read_to_string(&gw.config_path).unwrap(), v2);
-    let r = gw
-        .http
-        .post(format!("{}/v1/chat/completions", gw.url))
-        .json(&chat_body("m", false))
-        .send()
-        .await
-        .unwrap();
+    let r = gw.chat("m").await;
     assert_eq!(header(&r, "x-aigw-provider"), "b");
     // stale base version: refused
     let (s, v) = gw
@@ -333,26 +352,14 @@ async fn validate_diff_publish_history_rollback() {
     assert_eq!(p["version"]["id"], 3);
     assert_eq!(p["version"]["source"], "rollback");
     assert_eq!(std::fs::read_to_string(&gw.config_path).unwrap(), v1);
-    let r = gw
-        .http
-        .post(format!("{}/v1/chat/completions", gw.url))
-        .json(&chat_body("m", false))
-        .send()
-        .await
-        .unwrap();
+    let r = gw.chat("m").await;
     assert_eq!(header(&r, "x-aigw-provider"), "a");
     let (s, _) = gw.post("/config/rollback", json!({"version": 99})).await;
     assert_eq!(s, 404);
 
-    let (_, audit) = gw.get("/audit").await;
-    let actions: Vec<&str> = audit["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let actions = gw.audit_actions().await;
     assert_eq!(
-        actions[..3],
+        actions[..3].iter().map(String::as_str).collect::<Vec<_>>(),
         ["rollback", "publish", "publish_rejected"],
         "{actions:?}"
     );
@@ -385,13 +392,7 @@ async fn hand_edits_are_versioned_or_rejected() {
     wait_version(2).await;
     let (_, h) = gw.get("/config/history").await;
     assert_eq!(h["versions"][0]["source"], "file");
-    let r = gw
-        .http
-        .post(format!("{}/v1/chat/completions", gw.url))
-        .json(&chat_body("m", false))
-        .send()
-        .await
-        .unwrap();
+    let r = gw.chat("m").await;
     assert_eq!(header(&r, "x-aigw-provider"), "b");
     // a bad edit is rejected; version 2 stays live and the reason is shown
     std::fs::write(&gw.config_path, "[server]\nlisten = 12\n").unwrap();
@@ -405,13 +406,7 @@ async fn hand_edits_are_versioned_or_rejected() {
     }
     assert!(error.as_str().unwrap().contains("config.toml:2"), "{error}");
     assert_eq!(gw.get("/config").await.1["version"]["id"], 2);
-    let r = gw
-        .http
-        .post(format!("{}/v1/chat/completions", gw.url))
-        .json(&chat_body("m", false))
-        .send()
-        .await
-        .unwrap();
+    let r = gw.chat("m").await;
     assert_eq!(header(&r, "x-aigw-provider"), "b");
     let (_, audit) = gw.get("/audit").await;
     assert_eq!(audit["entries"][0]["action"], "file_rejected");
@@ -434,25 +429,13 @@ async fn profile_switch_keeps_comments_and_is_reversible() {
     let file = std::fs::read_to_string(&gw.config_path).unwrap();
     assert!(file.starts_with("# my gateway\n"), "comments kept: {file}");
     assert!(file.contains("profile = \"local-only\""));
-    let r = gw
-        .http
-        .post(format!("{}/v1/chat/completions", gw.url))
-        .json(&chat_body("m", false))
-        .send()
-        .await
-        .unwrap();
+    let r = gw.chat("m").await;
     assert_eq!(header(&r, "x-aigw-provider"), "b");
     let (s, _) = gw.post("/config/profile", json!({"profile": "nope"})).await;
     assert_eq!(s, 422);
     let (s, _) = gw.post("/config/profile", json!({"profile": null})).await;
     assert_eq!(s, 200);
-    let r = gw
-        .http
-        .post(format!("{}/v1/chat/completions", gw.url))
-        .json(&chat_body("m", false))
-        .send()
-        .await
-        .unwrap();
+    let r = gw.chat("m").await;
     assert_eq!(header(&r, "x-aigw-provider"), "a");
 }
 
@@ -513,13 +496,7 @@ async fn publish_during_50_streams_breaks_none() {
         )
         .await;
     assert_eq!(s, 200, "{p}");
-    let r = gw
-        .http
-        .post(format!("{}/v1/chat/completions", gw.url))
-        .json(&chat_body("m", false))
-        .send()
-        .await
-        .unwrap();
+    let r = gw.chat("m").await;
     assert_eq!(
         header(&r, "x-aigw-provider"),
         "b",
@@ -596,14 +573,9 @@ async fn keys_are_write_only_and_used_at_once() {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(chat().await.unwrap().status(), 502);
+    let actions = gw.audit_actions().await;
+    assert!(actions.iter().any(|a| a == "key_set") && actions.iter().any(|a| a == "key_delete"));
     let (_, audit) = gw.get("/audit").await;
-    let actions: Vec<&str> = audit["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
-    assert!(actions.contains(&"key_set") && actions.contains(&"key_delete"));
     assert!(!audit.to_string().contains("sk-set-through-the-api"));
 }
 

@@ -459,6 +459,22 @@ async fn errors_use_the_anthropic_shape() {
         (503, Some("overloaded_error"))
     );
 
+    // the Host guard answers Anthropic clients in their shape too
+    let resp = gw
+        .http
+        .post(format!("{}/v1/messages", gw.url))
+        .header("host", "evil.example:4000")
+        .header("x-api-key", &key)
+        .body(messages_body(false).to_string())
+        .send()
+        .await
+        .unwrap();
+    let (s, v) = anthropic_error(resp).await;
+    assert_eq!(
+        (s, v["error"]["type"].as_str()),
+        (403, Some("permission_error"))
+    );
+
     // an Anthropic upstream's error passes through as sent
     claude.push(Behavior::status(429));
     let mut b = messages_body(false);

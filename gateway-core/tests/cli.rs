@@ -377,36 +377,19 @@ async fn config_commands_work_offline_and_against_the_running_gateway() {
     };
     write(&cfg, &body("a"));
     let (c, d) = (cfg.to_str().unwrap(), data.to_str().unwrap());
+    let run = |args: &[&str]| aigw(&[&["--config", c, "--data-dir", d][..], args].concat());
 
     // offline: the data dir's store
     let v2 = dir.path().join("v2.toml");
     write(&v2, &body("b"));
-    let o = aigw(&[
-        "--config",
-        c,
-        "--data-dir",
-        d,
-        "config",
-        "diff",
-        v2.to_str().unwrap(),
-    ]);
+    let o = run(&["config", "diff", v2.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(
         text(&o).contains("+provider = \"b\"") && text(&o).contains("~route m"),
         "{}",
         text(&o)
     );
-    let o = aigw(&[
-        "--config",
-        c,
-        "--data-dir",
-        d,
-        "config",
-        "publish",
-        v2.to_str().unwrap(),
-        "-m",
-        "to b",
-    ]);
+    let o = run(&["config", "publish", v2.to_str().unwrap(), "-m", "to b"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("published version 2"), "{}", text(&o));
     assert_eq!(std::fs::read_to_string(&cfg).unwrap(), body("b"));
@@ -422,17 +405,7 @@ async fn config_commands_work_offline_and_against_the_running_gateway() {
         .await
         .unwrap();
     assert_eq!(header(&r, "x-aigw-provider"), "b");
-    let o = aigw(&[
-        "--config",
-        c,
-        "--data-dir",
-        d,
-        "config",
-        "rollback",
-        "1",
-        "-m",
-        "back",
-    ]);
+    let o = run(&["config", "rollback", "1", "-m", "back"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("published version 3"), "{}", text(&o));
     // hot-swapped in the running gateway
@@ -443,7 +416,7 @@ async fn config_commands_work_offline_and_against_the_running_gateway() {
         .await
         .unwrap();
     assert_eq!(header(&r, "x-aigw-provider"), "a");
-    let o = aigw(&["--config", c, "--data-dir", d, "config", "history"]);
+    let o = run(&["config", "history"]);
     let h = text(&o);
     assert!(
         h.contains("*    3")
@@ -452,7 +425,7 @@ async fn config_commands_work_offline_and_against_the_running_gateway() {
             && h.contains("startup"),
         "{h}"
     );
-    let o = aigw(&["--config", c, "--data-dir", d, "config", "show", "2"]);
+    let o = run(&["config", "show", "2"]);
     assert_eq!(String::from_utf8_lossy(&o.stdout), body("b"));
     // invalid: refused with file:line, nothing applied
     let bad = dir.path().join("bad.toml");
@@ -460,15 +433,7 @@ async fn config_commands_work_offline_and_against_the_running_gateway() {
         &bad,
         &body("a").replace("provider = \"a\"\n", "provider = \"ghost\"\n"),
     );
-    let o = aigw(&[
-        "--config",
-        c,
-        "--data-dir",
-        d,
-        "config",
-        "publish",
-        bad.to_str().unwrap(),
-    ]);
+    let o = run(&["config", "publish", bad.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
         text(&o).contains("unknown provider \"ghost\""),
@@ -484,7 +449,7 @@ async fn config_commands_work_offline_and_against_the_running_gateway() {
     assert_eq!(header(&r, "x-aigw-provider"), "a");
 
     // probe: each provider's reachability and models
-    let o = aigw(&["--config", c, "--data-dir", d, "probe"]);
+    let o = run(&["probe"]);
     assert!(o.status.success(), "{}", text(&o));
     let p = text(&o);
     assert!(

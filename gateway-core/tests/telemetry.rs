@@ -426,6 +426,7 @@ fn event(id: &str, time: SystemTime, body: Option<&str>) -> RequestEvent {
         tokens_estimated: false,
         cost_usd: None,
         cancelled: false,
+        origin: Default::default(),
         request_body: body.map(|b| bytes::Bytes::from(b.to_string())),
         response_body: None,
     }
@@ -922,7 +923,7 @@ retension_days = 3
     let bad = r#"
 [telemetry]
 max_db_mb = 0
-otlp_endpoint = "http://127.0.0.1:4318"
+otlp_endpoint = "ftp://127.0.0.1:4318"
 [[telemetry.prices]]
 provider = "nope"
 input_per_mtok = -1

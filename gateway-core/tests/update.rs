@@ -365,11 +365,11 @@ fn the_running_binary_replaces_itself_and_rolls_back() {
     let bin = f.dir.path().join("bin").join("aigw");
     let real = std::fs::read(AIGW).unwrap();
     write_exe(&bin, &real);
-    let helper = f.dir.path().join("helper").join("aigw");
-    write_exe(&helper, &real);
     let current = semver::Version::parse(gateway_core::VERSION).unwrap();
     let next = semver::Version::new(current.major, current.minor, current.patch + 1).to_string();
-    f.publish(&next, &fake_aigw(&next, &helper), None);
+    // The new release's binary answers --version and hands every other
+    // command to the cargo-built aigw (which is run, never replaced).
+    f.publish(&next, &fake_aigw(&next, Path::new(AIGW)), None);
 
     let out = f.run(
         &bin,
@@ -385,8 +385,8 @@ fn the_running_binary_replaces_itself_and_rolls_back() {
     assert!(applied.contains(&format!("to {next}")), "{applied}");
     assert_eq!(version_of(&bin), format!("aigw {next}"));
 
-    // The new "binary" hands other commands to a real aigw; rollback goes
-    // back to where the update was installed.
+    // Rollback, run through the new binary, goes back to where the update
+    // was installed (recorded with the kept binary), not to the aigw it runs as.
     let back = ok(f.run(&bin, &["rollback"]));
     assert!(back.contains(&format!("{current} restored")), "{back}");
     assert_eq!(std::fs::read(&bin).unwrap(), real);

@@ -5,10 +5,10 @@
 # Installs: /usr/bin/aigw, the systemd unit (not enabled), /etc/aigw/config.toml
 # (a conffile: your edits survive upgrades), docs in /usr/share/doc/aigw.
 #
-# TODO(desktop): the desktop app's .deb comes from the Tauri bundler
-# (`cargo tauri build --bundles deb`, configured in src-tauri/tauri.conf.json
-# once src-tauri exists); packaging/release.sh should then add it with
-# `--extra` next to this one. This package stays the headless one.
+# The desktop app's .deb is not made here: it comes from the Tauri bundler
+# (`cargo tauri build --bundles deb`, configured in src-tauri/tauri.conf.json)
+# and packaging/release.sh signs it next to this one (see its TODO(desktop)).
+# This package stays the headless one; the two must not both ship /usr/bin/aigw.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
@@ -20,7 +20,8 @@ arch="$(dpkg --print-architecture)"
 debver="${version/-/\~}"
 
 stage="$(mktemp -d)"
-trap 'rm -rf "$stage"' EXIT
+chmod 755 "$stage"
+trap 'rm -rf "$stage" "$stage.shlibs"' EXIT
 install -Dm755 "$bin" "$stage/usr/bin/aigw"
 install -Dm644 packaging/systemd/aigw.service "$stage/usr/lib/systemd/system/aigw.service"
 install -Dm644 gateway-core/src/config/default.toml "$stage/etc/aigw/config.toml"
@@ -36,12 +37,15 @@ License: Apache-2.0
  On Debian systems the full text is in /usr/share/common-licenses/Apache-2.0.
 COPY
 
-# Runtime dependencies: the package owning each shared library the binary needs.
-depends="$(objdump -p "$bin" | awk '/NEEDED/ {print $2}' | while read -r lib; do
-    path="$(ldconfig -p | awk -v l="$lib" '$1 == l {print $NF; exit}')"
-    [ -n "$path" ] && dpkg -S "$(readlink -f "$path")" 2>/dev/null | head -1 | cut -d: -f1
-  done | sort -u | paste -sd, | sed 's/,/, /g')"
-depends="${depends:-libc6}"
+# Runtime dependencies with minimum versions, as dpkg-shlibdeps computes them
+# from the shared libraries the binary links (libc6, libdbus-1-3, …).
+shlib_dir="$stage.shlibs"
+mkdir -p "$shlib_dir/debian"
+printf 'Source: aigw\n\nPackage: aigw\nArchitecture: any\n' > "$shlib_dir/debian/control"
+cp "$bin" "$shlib_dir/aigw"
+depends="$(cd "$shlib_dir" && dpkg-shlibdeps -O -e aigw 2>/dev/null | sed -n 's/^shlibs:Depends=//p')"
+rm -rf "$shlib_dir"
+[ -n "$depends" ] || { echo "build-deb.sh: dpkg-shlibdeps found no dependencies (is dpkg-dev installed?)" >&2; exit 1; }
 
 mkdir -p "$stage/DEBIAN"
 cat > "$stage/DEBIAN/control" <<CONTROL

@@ -15,6 +15,11 @@ pub enum Behavior {
     /// * `POST /v1/embeddings`: a list with one 4-float embedding per input.
     /// * `POST /v1/responses`: a minimal Responses API object; when streaming, events
     ///   `response.created`, `response.output_text.delta` x3, `response.completed` (no `[DONE]`).
+    /// * `POST /v1/messages` (Anthropic Messages): a `message` with one text block
+    ///   `"Hello from NAME"`, `stop_reason: "end_turn"`; when streaming, `message_start`, `ping`,
+    ///   a text block (`content_block_start`, 3 `text_delta`s, `content_block_stop`),
+    ///   `message_delta`, `message_stop`. Every behavior has an Anthropic-shaped equivalent there
+    ///   (errors as `{"type":"error","error":{…}}`, tool calls as `tool_use` blocks).
     ///
     /// `"model"` in the response echoes the request's model (`"fake-model"` if absent).
     /// Usage: prompt_tokens 10, completion_tokens 3.

@@ -16,11 +16,18 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 
 use super::ApiError;
 use crate::config::ServerConfig;
+use crate::providers::Endpoint;
 use crate::server::AppState;
 
 pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let rt = state.runtime.load();
     let server = &rt.config.server;
+    // Refusals in the shape the client's SDK parses.
+    let shape = if req.uri().path().starts_with("/v1/messages") {
+        Endpoint::Messages
+    } else {
+        Endpoint::ChatCompletions
+    };
     let host = req
         .headers()
         .get(header::HOST)
@@ -34,7 +41,7 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
             "host_not_allowed",
             format!("Host '{h}' is not allowed (DNS rebinding guard); add it to server.allowed_hosts if intended"),
         )
-        .into_response();
+        .into_response_for(shape);
     }
     let write = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let origin = req
@@ -51,11 +58,11 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
                 "cross_origin_refused",
                 format!("cross-origin request from '{o}' refused; allow it in server.cors_origins"),
             )
-            .into_response();
+            .into_response_for(shape);
         }
     } else if write && cross_site(req.headers()) {
         return ApiError::forbidden("cross_origin_refused", "cross-site browser request refused")
-            .into_response();
+            .into_response_for(shape);
     }
     let cors = cors_origin.and_then(|o| HeaderValue::from_str(o).ok());
     if req.method() == Method::OPTIONS {
@@ -89,7 +96,7 @@ fn add_cors(h: &mut HeaderMap, origin: HeaderValue, preflight: bool) {
         h.insert(
             header::ACCESS_CONTROL_ALLOW_HEADERS,
             HeaderValue::from_static(
-                "authorization, content-type, x-api-key, openai-organization, openai-project",
+                "authorization, content-type, x-api-key, openai-organization, openai-project, anthropic-version, anthropic-beta, anthropic-dangerous-direct-browser-access",
             ),
         );
         h.insert(

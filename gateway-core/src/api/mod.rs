@@ -3,6 +3,7 @@
 //! request passes first (`guard`: Host allow-list against DNS rebinding,
 //! cross-origin browser writes refused, opt-in CORS). `telemetry`: `GET
 //! /metrics` and the chart/request-log queries (mounted by api/admin).
+//! `ui`: the operator UI (`frontend/dist`, embedded) at `/ui`.
 
 mod admin;
 mod anthropic;
@@ -10,6 +11,7 @@ mod error;
 mod guard;
 mod openai;
 pub mod telemetry;
+mod ui;
 
 use std::sync::Arc;
 
@@ -34,6 +36,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/models/{*id}", get(openai::get_model))
         .route("/metrics", get(telemetry::metrics))
         .nest("/admin/api", admin::router(state.clone()))
+        .merge(ui::routes())
         .fallback(openai::not_found)
         .method_not_allowed_fallback(openai::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

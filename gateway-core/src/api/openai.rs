@@ -164,6 +164,7 @@ impl Ctx {
             tokens_estimated: false,
             cost_usd: None,
             cancelled: false,
+            origin: Default::default(),
             request_body: None,
             response_body: None,
         }

@@ -56,6 +56,8 @@ pub struct Params {
     pub model: Option<String>,
     pub route: Option<String>,
     pub client: Option<String>,
+    /// `client` (default), `replay`, `bench`, `fallback_test` or `all`.
+    pub origin: Option<String>,
     pub outcome: Option<Outcome>,
     pub limit: Option<u32>,
     pub cursor: Option<String>,
@@ -72,6 +74,7 @@ impl Params {
             model: f(&self.model),
             route: f(&self.route),
             client: f(&self.client),
+            origin: f(&self.origin),
         }
     }
 

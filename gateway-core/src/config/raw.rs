@@ -223,9 +223,13 @@ pub struct RawTelemetry {
     /// Events waiting for the log writer before new ones are dropped (read at start).
     #[serde(default = "default_queue_capacity")]
     pub queue_capacity: u64,
-    /// OpenTelemetry (OTLP) trace export; not in this build yet.
+    /// OpenTelemetry trace export: the collector's OTLP/HTTP base URL
+    /// (`/v1/traces` is appended); unset = no export (read at start).
     #[serde(default)]
     pub otlp_endpoint: Option<Spanned<String>>,
+    /// `service.name` of the exported spans (default `aigw`).
+    #[serde(default)]
+    pub otlp_service_name: Option<Spanned<String>>,
     /// Prices overriding or extending the embedded table.
     #[serde(default)]
     pub prices: Vec<RawPrice>,
@@ -240,6 +244,7 @@ impl Default for RawTelemetry {
             max_body_bytes: default_max_stored_body(),
             queue_capacity: default_queue_capacity(),
             otlp_endpoint: None,
+            otlp_service_name: None,
             prices: Vec::new(),
         }
     }

@@ -154,7 +154,18 @@ pub struct TelemetryConfig {
     pub max_body_bytes: usize,
     /// Queue length of the log writer (read at start).
     pub queue_capacity: usize,
+    /// OpenTelemetry trace export, when `otlp_endpoint` is set (read at start).
+    pub otlp: Option<OtlpConfig>,
     pub prices: Vec<PriceOverride>,
+}
+
+/// Where and as what spans are exported (OTLP/HTTP, JSON).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtlpConfig {
+    /// `{otlp_endpoint}/v1/traces`.
+    pub traces_url: Url,
+    /// The `service.name` resource attribute.
+    pub service_name: String,
 }
 
 impl Default for TelemetryConfig {
@@ -165,6 +176,7 @@ impl Default for TelemetryConfig {
             store_bodies: false,
             max_body_bytes: 64 * 1024,
             queue_capacity: 10_000,
+            otlp: None,
             prices: Vec::new(),
         }
     }
@@ -552,13 +564,7 @@ impl Validator<'_> {
             "telemetry.queue_capacity",
             "must be between 1 and 1000000",
         );
-        if let Some(e) = &t.otlp_endpoint {
-            self.error(
-                "telemetry.otlp_endpoint",
-                e,
-                "OTLP trace export is not in this build yet; remove the setting (Prometheus /metrics and the request log are)",
-            );
-        }
+        let otlp = self.otlp(t);
         let mut prices = Vec::new();
         for (i, p) in t.prices.iter().enumerate() {
             let path = format!("telemetry.prices[{i}]");
@@ -601,8 +607,67 @@ impl Validator<'_> {
             store_bodies: t.store_bodies,
             max_body_bytes: usize::try_from(t.max_body_bytes).unwrap_or(usize::MAX),
             queue_capacity: usize::try_from(t.queue_capacity).unwrap_or(1_000_000),
+            otlp,
             prices,
         }
+    }
+
+    /// `otlp_endpoint`: an http(s) base URL (`/v1/traces` is appended unless
+    /// the URL already ends with it) and the service name.
+    fn otlp(&mut self, t: &RawTelemetry) -> Option<OtlpConfig> {
+        let service_name = match &t.otlp_service_name {
+            Some(n) if n.get_ref().trim().is_empty() => {
+                self.error("telemetry.otlp_service_name", n, "must not be empty");
+                None
+            }
+            Some(n) => Some(n.get_ref().clone()),
+            None => Some("aigw".to_string()),
+        };
+        let Some(e) = &t.otlp_endpoint else {
+            if let Some(n) = &t.otlp_service_name {
+                self.push(
+                    Severity::Warning,
+                    "telemetry.otlp_service_name",
+                    Some(n.span()),
+                    "has no effect without telemetry.otlp_endpoint".into(),
+                );
+            }
+            return None;
+        };
+        let path = "telemetry.otlp_endpoint";
+        let url = match Url::parse(e.get_ref()) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => u,
+            Ok(_) => {
+                self.error(
+                    path,
+                    e,
+                    "must be an http:// or https:// URL with a host, e.g. \"http://127.0.0.1:4318\"",
+                );
+                return None;
+            }
+            Err(err) => {
+                self.error(path, e, format!("invalid URL: {err}"));
+                return None;
+            }
+        };
+        if url.query().is_some() || url.fragment().is_some() {
+            self.error(path, e, "must not have a query or fragment");
+            return None;
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            // it is logged; and the exporter sends no credentials
+            self.error(path, e, "must not contain credentials");
+            return None;
+        }
+        let mut traces_url = trim_slash(url);
+        if !traces_url.path().ends_with("/v1/traces") {
+            let p = format!("{}/v1/traces", traces_url.path().trim_end_matches('/'));
+            traces_url.set_path(&p);
+        }
+        Some(OtlpConfig {
+            traces_url,
+            service_name: service_name?,
+        })
     }
 
     fn routes(&mut self, base: &str, raw: &[RawRoute], providers: &[&str]) -> Vec<RouteSpec> {

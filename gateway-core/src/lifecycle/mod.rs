@@ -211,7 +211,7 @@ impl ConfigManager {
     }
 
     pub fn validate(&self, toml: &str) -> Validation {
-        Validation::of(&Config::parse(toml, "candidate"))
+        with_key_warnings(Validation::of(&Config::parse(toml, "candidate")), toml)
     }
 
     pub fn preview(&self, toml: &str) -> Preview {
@@ -219,7 +219,7 @@ impl ConfigManager {
         let parsed = Config::parse(toml, "candidate");
         Preview {
             live_version: live.version.id,
-            validation: Validation::of(&parsed),
+            validation: with_key_warnings(Validation::of(&parsed), toml),
             unified: diff::unified(
                 &live.toml,
                 toml,
@@ -461,6 +461,28 @@ impl ConfigManager {
     }
 }
 
+/// `keyring:` references the keychain cannot resolve, as warnings (`env:`
+/// ones are already warned about by validation). Presence only, never values.
+fn with_key_warnings(mut v: Validation, toml: &str) -> Validation {
+    let Ok(config) = Config::parse(toml, "candidate") else {
+        return v;
+    };
+    for (i, p) in config.providers.iter().enumerate() {
+        if let Some(r @ crate::secrets::SecretRef::Keyring(_)) = &p.api_key
+            && let Err(e) = r.resolve()
+        {
+            v.warnings.push(Issue {
+                severity: Severity::Warning,
+                path: format!("providers[{i}].api_key"),
+                line: None,
+                column: None,
+                message: format!("{r}: {e}; requests to {:?} will fail over", p.name),
+            });
+        }
+    }
+    v
+}
+
 fn restart_required(live: &str, new: Option<&Config>) -> Vec<String> {
     let (Some(new), Ok(old)) = (new, Config::parse(live, "live")) else {
         return Vec::new();
@@ -474,6 +496,20 @@ fn restart_required(live: &str, new: Option<&Config>) -> Vec<String> {
     }
     if old.server.shutdown_grace != new.server.shutdown_grace {
         v.push("server.shutdown_grace_s takes effect after a restart".to_string());
+    }
+    let otlp = |c: &Config| {
+        c.telemetry
+            .otlp
+            .as_ref()
+            .map(|o| (o.traces_url.to_string(), o.service_name.clone()))
+    };
+    if otlp(&old) != otlp(new) {
+        v.push(
+            "telemetry.otlp_endpoint / otlp_service_name take effect after a restart".to_string(),
+        );
+    }
+    if old.telemetry.queue_capacity != new.telemetry.queue_capacity {
+        v.push("telemetry.queue_capacity takes effect after a restart".to_string());
     }
     v
 }

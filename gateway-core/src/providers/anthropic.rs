@@ -101,3 +101,78 @@ impl ProviderApi for AnthropicProvider {
         super::parse_model_list(body)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn provider(extra: &str) -> AnthropicProvider {
+        let src = format!(
+            "[[providers]]\nname = \"claude\"\nkind = \"anthropic\"\nbase_url = \"https://api.anthropic.com/v1/\"\n{extra}"
+        );
+        let c = Config::parse(&src, "t").unwrap();
+        AnthropicProvider::new(&c.providers[0], Some(Secret::new("sk-ant-test")))
+    }
+
+    fn built(p: &AnthropicProvider, h: &ClientHeaders) -> reqwest::Request {
+        p.request(
+            &reqwest::Client::new(),
+            Endpoint::Messages,
+            Bytes::from_static(b"{}"),
+            h,
+        )
+        .build()
+        .unwrap()
+    }
+
+    #[test]
+    fn sends_the_key_and_version_headers() {
+        let p = provider("");
+        let r = built(&p, &ClientHeaders::default());
+        assert_eq!(r.url().as_str(), "https://api.anthropic.com/v1/messages");
+        assert_eq!(r.headers()["x-api-key"], "sk-ant-test");
+        assert!(r.headers()["x-api-key"].is_sensitive());
+        assert_eq!(r.headers()["anthropic-version"], DEFAULT_VERSION);
+        assert!(r.headers().get("authorization").is_none());
+        assert!(r.headers().get("anthropic-beta").is_none());
+        // the client's own version and beta flags are forwarded
+        let h = ClientHeaders {
+            anthropic_version: Some(HeaderValue::from_static("2024-01-01")),
+            anthropic_beta: Some(HeaderValue::from_static("interleaved-thinking-2025-05-14")),
+        };
+        let r = built(&p, &h);
+        assert_eq!(r.headers()["anthropic-version"], "2024-01-01");
+        assert_eq!(
+            r.headers()["anthropic-beta"],
+            "interleaved-thinking-2025-05-14"
+        );
+        // a version pinned in config wins, once
+        let p = provider("headers = { \"anthropic-version\" = \"2023-01-01\" }");
+        let r = built(&p, &h);
+        let v: Vec<_> = r.headers().get_all("anthropic-version").iter().collect();
+        assert_eq!(v, ["2023-01-01"]);
+        // models listing carries the same auth
+        let m = p.models_request(&reqwest::Client::new()).build().unwrap();
+        assert_eq!(m.url().as_str(), "https://api.anthropic.com/v1/models");
+        assert_eq!(m.headers()["x-api-key"], "sk-ant-test");
+    }
+
+    #[test]
+    fn serves_messages_natively_and_translates_openai_clients() {
+        let p = provider("");
+        assert_eq!(
+            p.upstream_endpoint(Endpoint::Messages),
+            Some(Endpoint::Messages)
+        );
+        assert_eq!(
+            p.upstream_endpoint(Endpoint::ChatCompletions),
+            Some(Endpoint::Messages)
+        );
+        assert_eq!(
+            p.upstream_endpoint(Endpoint::Responses),
+            Some(Endpoint::Messages)
+        );
+        assert_eq!(p.upstream_endpoint(Endpoint::Embeddings), None);
+    }
+}

@@ -3,30 +3,26 @@
 //! fall back on exactly the fallback signals (408, 429, 5xx, connect error,
 //! timeout, a stream that breaks before its first content frame), retry in
 //! bounded, jittered passes, and report which target served and how.
-//!
-//! Each attempt asks the target's provider which of its endpoints serves
-//! the client's: the same one forwards the client's bytes (only the model
-//! spliced in); another one translates the request, the answer, error
-//! bodies and stream events ([`crate::translate`]).
+//! One attempt against one target is `attempt`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderValue, StatusCode};
 use rand::Rng;
 use tokio::time::Instant;
 
 use super::RouteMode;
-use super::body::{RequestPeek, rewrite_model};
+use super::attempt::attempt;
+use super::body::RequestPeek;
 use super::frames::Usage;
 use super::health::{Admission, FailureClass};
 use super::runtime::{RouteRuntime, RouteTarget, Runtime};
-use super::stream::{self, Framing, Peeked, StreamRelay};
+use super::stream::StreamRelay;
 use crate::providers::{ClientHeaders, Endpoint};
 use crate::server::AppState;
 use crate::telemetry::{AttemptEvent, ms};
-use crate::translate::{RequestCtx, Translation, errors};
 
 /// A client request, read just enough to route it.
 #[derive(Debug, Clone)]
@@ -120,7 +116,7 @@ pub enum DispatchError {
 }
 
 #[allow(clippy::large_enum_variant)]
-enum Outcome {
+pub(super) enum Outcome {
     Done(ProxyResponse),
     /// A 4xx other than 408/429: the client's fault, returned as is.
     Client {
@@ -318,7 +314,7 @@ pub async fn dispatch(
     }
 }
 
-fn served(t: &RouteTarget, requested: &str, mode: RouteMode) -> Served {
+pub(super) fn served(t: &RouteTarget, requested: &str, mode: RouteMode) -> Served {
     Served {
         provider: t.provider.spec.name.clone(),
         model: t.forwarded(requested).to_string(),
@@ -383,297 +379,4 @@ async fn resolve(
             model: model.to_string(),
         }),
     }
-}
-
-fn parse_retry_after(h: &HeaderMap) -> Option<Duration> {
-    if let Some(ms) = h.get("retry-after-ms").and_then(|v| v.to_str().ok())
-        && let Ok(ms) = ms.trim().parse::<f64>()
-    {
-        return Some(Duration::from_secs_f64(ms.max(0.0) / 1000.0));
-    }
-    let v = h.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(s) = v.parse::<u64>() {
-        return Some(Duration::from_secs(s));
-    }
-    let when = httpdate::parse_http_date(v).ok()?;
-    Some(
-        when.duration_since(std::time::SystemTime::now())
-            .unwrap_or(Duration::ZERO),
-    )
-}
-
-/// Longest Retry-After we honour; a bogus value must not disable a target for days.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
-/// Cap on upstream error bodies we keep to relay.
-const MAX_ERROR_BODY: usize = 256 * 1024;
-
-async fn read_capped(resp: reqwest::Response, cap: usize) -> Bytes {
-    use futures_util::StreamExt;
-    let mut out = bytes::BytesMut::new();
-    let mut s = resp.bytes_stream();
-    while let Some(Ok(chunk)) = s.next().await {
-        let room = cap.saturating_sub(out.len());
-        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if out.len() >= cap {
-            break;
-        }
-    }
-    out.freeze()
-}
-
-/// The target's provider cannot serve this endpoint at all (e.g. embeddings
-/// on an Anthropic provider): skipped, and a 400 if no target can.
-fn unsupported(provider: &str, endpoint: Endpoint) -> Failure {
-    let msg = format!(
-        "provider {provider:?} cannot serve {}",
-        endpoint.path().trim_start_matches('/')
-    );
-    refused("unsupported", endpoint, msg)
-}
-
-/// A target that cannot take this request: the next one is tried; when none
-/// can, the client gets a 400 in its protocol's error shape.
-fn refused(class: &'static str, endpoint: Endpoint, msg: String) -> Failure {
-    let code = if class == "unsupported" {
-        "unsupported_endpoint"
-    } else {
-        "untranslatable_request"
-    };
-    let mut f = Failure::new(class, msg.clone());
-    f.status = Some(StatusCode::BAD_REQUEST);
-    f.body = Some(errors::client_body(
-        endpoint,
-        StatusCode::BAD_REQUEST,
-        "invalid_request_error",
-        code,
-        &msg,
-    ));
-    f.content_type = Some(HeaderValue::from_static("application/json"));
-    f
-}
-
-fn classify_send_error(e: &reqwest::Error, provider: &str) -> Failure {
-    if e.is_timeout() {
-        Failure::new("timeout", format!("{provider}: upstream timed out"))
-    } else if e.is_connect() {
-        Failure::new("connect", format!("{provider}: cannot connect to upstream"))
-    } else {
-        Failure::new(
-            "network",
-            format!("{provider}: upstream request failed: {}", without_url(e)),
-        )
-    }
-}
-
-/// reqwest errors embed the URL; base URLs are config, not secrets, but
-/// keep messages short and stable.
-fn without_url(e: &reqwest::Error) -> String {
-    let mut s = e.to_string();
-    if let Some(u) = e.url() {
-        s = s
-            .replace(&format!(" ({u})"), "")
-            .replace(u.as_str(), "<upstream>");
-    }
-    s
-}
-
-async fn attempt(
-    state: &AppState,
-    route: &RouteRuntime,
-    target: &RouteTarget,
-    req: &ProxyRequest,
-    mode: RouteMode,
-) -> Outcome {
-    let provider = &target.provider;
-    let name = &provider.spec.name;
-    if let Some(err) = &provider.key_error {
-        return Outcome::Fallback(Failure::new("key_missing", err.clone()), Duration::ZERO);
-    }
-    let fwd = target.forwarded(&req.peek.model);
-    let Some(upstream_ep) = provider.api.upstream_endpoint(req.endpoint) else {
-        return Outcome::Fallback(unsupported(name, req.endpoint), Duration::ZERO);
-    };
-    let translation = Translation::between(req.endpoint, upstream_ep);
-    let (body, tctx) = match translation {
-        None if fwd == req.peek.model => (req.body.clone(), RequestCtx::default()),
-        None => (
-            rewrite_model(&req.body, &req.peek.model_span, fwd),
-            RequestCtx::default(),
-        ),
-        Some(t) => match t.request(&req.body, fwd) {
-            Ok(tr) => (tr.body, tr.ctx),
-            // The client's request cannot be expressed for this upstream:
-            // another target may speak the client's protocol natively.
-            Err(e) => {
-                let f = refused("untranslatable", req.endpoint, format!("{name}: {e}"));
-                return Outcome::Fallback(f, Duration::ZERO);
-            }
-        },
-    };
-    let started = Instant::now();
-    let deadline = started + provider.spec.timeout;
-    let send = provider
-        .api
-        .request(&state.client, upstream_ep, body, &req.headers)
-        .send();
-    let resp = match tokio::time::timeout_at(deadline, send).await {
-        Err(_) => {
-            let f = Failure::new(
-                "timeout",
-                format!("{name}: no response within {:?}", provider.spec.timeout),
-            );
-            return Outcome::Fallback(f, started.elapsed());
-        }
-        Ok(Err(e)) => return Outcome::Fallback(classify_send_error(&e, name), started.elapsed()),
-        Ok(Ok(r)) => r,
-    };
-    let status = resp.status();
-    let mut content_type = resp.headers().get(header::CONTENT_TYPE).cloned();
-    if !status.is_success() {
-        let retry_after = parse_retry_after(resp.headers()).map(|d| d.min(MAX_RETRY_AFTER));
-        let mut body = tokio::time::timeout_at(deadline, read_capped(resp, MAX_ERROR_BODY))
-            .await
-            .unwrap_or_default();
-        // The client gets upstream errors in its own protocol's shape.
-        if let Some(t) = translation {
-            body = t.error_body(status, &body);
-            content_type = Some(HeaderValue::from_static("application/json"));
-        }
-        let latency = started.elapsed();
-        let fallback = status == StatusCode::REQUEST_TIMEOUT
-            || status == StatusCode::TOO_MANY_REQUESTS
-            || status.is_server_error();
-        if !fallback {
-            return Outcome::Client {
-                status,
-                content_type,
-                body,
-                latency,
-            };
-        }
-        let (class, health) = if status == StatusCode::TOO_MANY_REQUESTS {
-            ("rate_limited", FailureClass::RateLimited)
-        } else if status == StatusCode::REQUEST_TIMEOUT {
-            ("timeout", FailureClass::Error)
-        } else {
-            ("upstream_5xx", FailureClass::Error)
-        };
-        let mut f = Failure::new(class, format!("{name}: upstream answered {status}"));
-        f.status = Some(status);
-        f.body = Some(body);
-        f.content_type = content_type;
-        f.retry_after = retry_after;
-        f.health = health;
-        return Outcome::Fallback(f, latency);
-    }
-
-    let is_sse = content_type
-        .as_ref()
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/event-stream"));
-    if req.peek.stream && is_sse {
-        let framing = Framing::new(
-            upstream_ep,
-            req.endpoint,
-            translation.map(|t| t.stream(&tctx)),
-        );
-        return match stream::peek(resp, framing, deadline, name).await {
-            Peeked::Failed(f) => Outcome::Fallback(f, started.elapsed()),
-            Peeked::Committed {
-                held,
-                upstream,
-                framing,
-                state: sstate,
-            } => {
-                let ttft = started.elapsed();
-                target.health.on_success(ttft);
-                let relay = StreamRelay::new(
-                    held,
-                    upstream,
-                    framing,
-                    sstate,
-                    provider.spec.stream_idle_timeout,
-                    target.health.clone(),
-                    route.spec.cooldown,
-                    route.spec.failure_threshold,
-                    provider.clone(),
-                    req.est_tokens,
-                );
-                Outcome::Done(ProxyResponse {
-                    status,
-                    content_type,
-                    retry_after: None,
-                    body: ResponseBody::Stream(relay),
-                    served: served(target, &req.peek.model, mode),
-                    attempts: vec![AttemptEvent {
-                        provider: name.clone(),
-                        model: fwd.to_string(),
-                        status: Some(status.as_u16()),
-                        error: None,
-                        latency_ms: ms(ttft),
-                    }],
-                    upstream_time: ttft,
-                    ttft: Some(ttft),
-                    usage: None,
-                })
-            }
-        };
-    }
-
-    let body = match tokio::time::timeout_at(deadline, resp.bytes()).await {
-        Ok(Ok(b)) => b,
-        Ok(Err(e)) => {
-            let f = Failure::new(
-                "network",
-                format!("{name}: reading upstream body failed: {}", without_url(&e)),
-            );
-            return Outcome::Fallback(f, started.elapsed());
-        }
-        Err(_) => {
-            let f = Failure::new(
-                "timeout",
-                format!(
-                    "{name}: body not complete within {:?}",
-                    provider.spec.timeout
-                ),
-            );
-            return Outcome::Fallback(f, started.elapsed());
-        }
-    };
-    let usage = Usage::from_body(&body);
-    let body = match translation {
-        None => body,
-        Some(t) => match t.response(&body, &tctx) {
-            Ok(b) => {
-                content_type = Some(HeaderValue::from_static("application/json"));
-                b
-            }
-            Err(e) => {
-                let f = Failure::new("bad_upstream_body", format!("{name}: {e}"));
-                return Outcome::Fallback(f, started.elapsed());
-            }
-        },
-    };
-    let latency = started.elapsed();
-    target.health.on_success(latency);
-    if let Some(u) = usage {
-        provider.limiter.settle(req.est_tokens, u.total());
-    }
-    Outcome::Done(ProxyResponse {
-        status,
-        content_type,
-        retry_after: None,
-        body: ResponseBody::Full(body),
-        served: served(target, &req.peek.model, mode),
-        attempts: vec![AttemptEvent {
-            provider: name.clone(),
-            model: fwd.to_string(),
-            status: Some(status.as_u16()),
-            error: None,
-            latency_ms: ms(latency),
-        }],
-        upstream_time: latency,
-        ttft: Some(latency),
-        usage,
-    })
 }

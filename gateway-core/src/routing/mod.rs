@@ -5,6 +5,7 @@
 //! - `strategy`: target order per strategy (priority, weighted, latency).
 //! - `health`: per-target circuit breaker and latency EWMA.
 //! - `engine`: the attempt loop — fallback, retries, cooldowns, limits.
+//! - `attempt`: one attempt against one target (passthrough or translated).
 //! - `stream`: holding a stream until its first content frame, then relaying
 //!   it frame by frame (translated when the client speaks another protocol)
 //!   with an idle timeout and an error event on failure.
@@ -14,6 +15,7 @@
 //! - `catalog`: `/v1/models` and unrouted-model lookups, cached.
 //! - `probe`: optional background health probes per provider.
 
+mod attempt;
 pub mod body;
 mod catalog;
 mod engine;

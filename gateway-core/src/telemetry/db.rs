@@ -29,7 +29,7 @@ pub enum DbError {
 }
 
 /// Bump with a migration when the schema changes.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS requests (
@@ -53,7 +53,8 @@ CREATE TABLE IF NOT EXISTS requests (
     tokens_out       INTEGER,
     tokens_estimated INTEGER NOT NULL,
     cost_usd         REAL,
-    cancelled        INTEGER NOT NULL
+    cancelled        INTEGER NOT NULL,
+    origin           TEXT NOT NULL DEFAULT 'client'
 );
 CREATE INDEX IF NOT EXISTS requests_ts ON requests(ts_ms);
 CREATE TABLE IF NOT EXISTS attempts (
@@ -133,6 +134,13 @@ impl Db {
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(err)?;
+        if version == 1 {
+            // v2: `origin` tells client traffic from replays and benchmarks.
+            conn.execute_batch(
+                "ALTER TABLE requests ADD COLUMN origin TEXT NOT NULL DEFAULT 'client';",
+            )
+            .map_err(err)?;
+        }
         if version < SCHEMA_VERSION {
             conn.execute_batch(SCHEMA).map_err(err)?;
             conn.pragma_update(None, "user_version", SCHEMA_VERSION)
@@ -197,9 +205,9 @@ impl Db {
                 "INSERT OR IGNORE INTO requests (request_id, ts_ms, client, endpoint,
                     requested_model, provider, forwarded_model, route_mode, stream, attempts,
                     status, error, latency_ms, ttft_ms, overhead_ms, tokens_in, tokens_out,
-                    tokens_estimated, cost_usd, cancelled)
+                    tokens_estimated, cost_usd, cancelled, origin)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                    ?16, ?17, ?18, ?19, ?20)",
+                    ?16, ?17, ?18, ?19, ?20, ?21)",
             )?;
             let mut att = tx.prepare_cached(
                 "INSERT INTO attempts (request, n, provider, model, status, error, latency_ms)
@@ -230,6 +238,7 @@ impl Db {
                     e.tokens_estimated,
                     e.cost_usd,
                     e.cancelled,
+                    e.origin.as_str(),
                 ])?;
                 if n == 0 {
                     continue; // a duplicate request id: keep the first

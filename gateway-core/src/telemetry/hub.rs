@@ -1,6 +1,7 @@
 //! What the gateway holds for telemetry: the metrics, the SQLite log (when
-//! there is a data dir) and its queue, and the sink the handlers record to
-//! (metrics → queue → the host's sink or a log line).
+//! there is a data dir) and its queue, the OTLP exporter's queue (when
+//! `telemetry.otlp_endpoint` is set), and the sink the handlers record to
+//! (metrics → log queue → OTLP queue → the host's sink or a log line).
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -11,6 +12,7 @@ use tokio_util::task::TaskTracker;
 
 use super::db::Db;
 use super::metrics::Metrics;
+use super::otlp::{self, Exporter, OtlpSink};
 use super::writer::{QueueSink, run_retention, run_writer};
 use super::{RequestEvent, TelemetrySink};
 use crate::config::TelemetryConfig;
@@ -28,6 +30,8 @@ pub struct TelemetryHub {
     db_error: Option<String>,
     tx: Option<mpsc::Sender<RequestEvent>>,
     rx: Mutex<Option<mpsc::Receiver<RequestEvent>>>,
+    /// The OTLP exporter and its queue, until [`spawn_tasks`] starts it.
+    otlp: Mutex<Option<(Exporter, mpsc::Receiver<RequestEvent>)>>,
     drain: CancellationToken,
 }
 
@@ -36,22 +40,30 @@ pub struct TelemetryHub {
 struct HubSink {
     metrics: Arc<Metrics>,
     queue: Option<QueueSink>,
+    otlp: Option<OtlpSink>,
     next: Arc<dyn TelemetrySink>,
 }
 
 impl TelemetrySink for HubSink {
     fn record(&self, event: RequestEvent) {
-        self.metrics.observe(&event);
+        // Replays and benchmarks are logged, but are not client traffic.
+        if event.origin == super::Origin::Client {
+            self.metrics.observe(&event);
+        }
         if let Some(q) = &self.queue {
             q.record(event.clone());
+        }
+        if let Some(o) = &self.otlp {
+            o.record(event.clone());
         }
         self.next.record(event);
     }
 }
 
 impl TelemetryHub {
-    /// Opens the log in `data_dir` (if any) and builds the sink handlers
-    /// record to; `next` gets every event after metrics and the log. A log
+    /// Opens the log in `data_dir` (if any), sets up the OTLP exporter (if
+    /// configured; read only here) and builds the sink handlers record to;
+    /// `next` gets every event after metrics, the log and the exporter. A log
     /// that cannot be opened is reported and the gateway runs without it.
     pub fn new(
         data_dir: Option<&Path>,
@@ -78,9 +90,35 @@ impl TelemetryHub {
             tx,
             dropped_full: metrics.dropped_counter("queue_full"),
         });
+        let exporter = config.otlp.as_ref().and_then(|c| {
+            let exported = metrics.otlp_exported();
+            let failed = metrics.otlp_dropped("export_failed");
+            match Exporter::new(c, exported, failed) {
+                Ok(e) => {
+                    tracing::info!("exporting traces to {} (OTLP/JSON)", c.traces_url);
+                    Some(e)
+                }
+                Err(e) => {
+                    tracing::error!("OTLP trace export disabled: cannot build its client: {e}");
+                    None
+                }
+            }
+        });
+        let (otlp_sink, otlp) = match exporter {
+            Some(exp) => {
+                let (tx, rx) = mpsc::channel(otlp::QUEUE);
+                let sink = OtlpSink {
+                    tx,
+                    dropped_full: metrics.otlp_dropped("queue_full"),
+                };
+                (Some(sink), Some((exp, rx)))
+            }
+            None => (None, None),
+        };
         let sink = Arc::new(HubSink {
             metrics: metrics.clone(),
             queue,
+            otlp: otlp_sink,
             next,
         });
         let hub = Self {
@@ -89,6 +127,7 @@ impl TelemetryHub {
             db_error,
             tx,
             rx: Mutex::new(rx),
+            otlp: Mutex::new(otlp),
             drain: CancellationToken::new(),
         };
         (hub, sink)
@@ -125,16 +164,27 @@ impl TelemetryHub {
         self.metrics.render(health, openmetrics)
     }
 
-    /// Serving has stopped: the writer stores what is queued and ends.
+    /// Serving has stopped: the writer stores what is queued, the exporter
+    /// sends it, and both end.
     pub fn close(&self) {
         self.drain.cancel();
     }
 }
 
-/// Starts the log writer and the retention task on `tasks`; the writer ends
-/// after [`TelemetryHub::close`], retention when `stop` is cancelled.
+/// Starts the OTLP exporter, the log writer and the retention task on
+/// `tasks`; the exporter and the writer end after [`TelemetryHub::close`],
+/// retention when `stop` is cancelled.
 pub fn spawn_tasks(state: &Arc<AppState>, tasks: &TaskTracker, stop: CancellationToken) {
     let hub = &state.telemetry_hub;
+    let otlp = hub.otlp.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some((exp, rx)) = otlp {
+        tasks.spawn(otlp::run_exporter(
+            state.clone(),
+            exp,
+            rx,
+            hub.drain.clone(),
+        ));
+    }
     let Some(db) = hub.db.clone() else {
         return;
     };

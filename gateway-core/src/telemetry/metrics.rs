@@ -93,6 +93,8 @@ pub struct Metrics {
     limiter_rejections: Family<LimiterLabels, Counter>,
     dropped: Family<DroppedLabels, Counter>,
     queue_depth: Gauge,
+    otlp_exported: Counter,
+    otlp_dropped: Family<DroppedLabels, Counter>,
     breaker_open: Family<TargetLabels, Gauge>,
     known: RwLock<HashSet<(String, String)>>,
     render_lock: Mutex<()>,
@@ -185,6 +187,18 @@ impl Metrics {
             "Request events waiting for the log writer",
             queue_depth.clone(),
         );
+        let otlp_exported = Counter::default();
+        r.register(
+            "aigw_otlp_spans_exported",
+            "Spans accepted by the OTLP collector (telemetry.otlp_endpoint)",
+            otlp_exported.clone(),
+        );
+        let otlp_dropped = Family::<DroppedLabels, Counter>::default();
+        r.register(
+            "aigw_otlp_spans_dropped",
+            "Spans not exported (queue_full: the exporter fell behind; export_failed: the collector refused or was unreachable)",
+            otlp_dropped.clone(),
+        );
         let breaker_open = Family::<TargetLabels, Gauge>::default();
         r.register(
             "aigw_target_breaker_open",
@@ -210,6 +224,8 @@ impl Metrics {
             limiter_rejections,
             dropped,
             queue_depth,
+            otlp_exported,
+            otlp_dropped,
             breaker_open,
             known: RwLock::new(HashSet::new()),
             render_lock: Mutex::new(()),
@@ -219,6 +235,18 @@ impl Metrics {
     /// The counter of events dropped for `reason`, to share with the writer.
     pub(crate) fn dropped_counter(&self, reason: &'static str) -> Counter {
         self.dropped
+            .get_or_create(&DroppedLabels { reason })
+            .clone()
+    }
+
+    /// Spans the OTLP collector accepted, to share with the exporter.
+    pub(crate) fn otlp_exported(&self) -> Counter {
+        self.otlp_exported.clone()
+    }
+
+    /// Spans not exported for `reason`, to share with the exporter.
+    pub(crate) fn otlp_dropped(&self, reason: &'static str) -> Counter {
+        self.otlp_dropped
             .get_or_create(&DroppedLabels { reason })
             .clone()
     }

@@ -11,17 +11,20 @@
 //! - `query`: time-bucketed series, the request list, one request's detail,
 //!   the overview numbers (percentiles computed here, not in the browser).
 //! - `metrics`: the Prometheus registry.
-//! - `hub`: what [`crate::server::AppState`] holds: metrics, the log, the queue.
+//! - `otlp`: OpenTelemetry trace export (OTLP/HTTP, JSON) with GenAI
+//!   attributes, when `telemetry.otlp_endpoint` is set.
+//! - `hub`: what [`crate::server::AppState`] holds: metrics, the log, the
+//!   queues.
 
 pub mod cost;
 pub mod db;
 mod hub;
 pub mod metrics;
+mod otlp;
 pub mod query;
 pub mod redact;
 mod writer;
 
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -43,6 +46,28 @@ pub struct AttemptEvent {
     /// `key_missing`, … — `None` on success.
     pub error: Option<String>,
     pub latency_ms: f64,
+}
+
+/// Who caused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    #[default]
+    Client,
+    Replay,
+    Bench,
+    FallbackTest,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Client => "client",
+            Origin::Replay => "replay",
+            Origin::Bench => "bench",
+            Origin::FallbackTest => "fallback_test",
+        }
+    }
 }
 
 /// Everything recorded about one request.
@@ -74,6 +99,9 @@ pub struct RequestEvent {
     pub cost_usd: Option<f64>,
     /// The client went away before the answer was complete.
     pub cancelled: bool,
+    /// Client traffic, or the gateway's own (replays, benchmarks, fallback
+    /// tests), which charts and metrics do not count as client traffic.
+    pub origin: Origin,
     /// The client's body, only with `telemetry.store_bodies` (the writer
     /// redacts and caps it).
     #[serde(skip)]
@@ -116,22 +144,6 @@ impl TelemetrySink for LogSink {
             cancelled = e.cancelled,
             "request"
         );
-    }
-}
-
-/// Hands each event to several sinks (metrics, the SQLite queue, a log or a
-/// host's own sink). The last one gets the event without a clone.
-#[derive(Debug)]
-pub struct Fanout(pub Vec<Arc<dyn TelemetrySink>>);
-
-impl TelemetrySink for Fanout {
-    fn record(&self, event: RequestEvent) {
-        if let Some((last, rest)) = self.0.split_last() {
-            for s in rest {
-                s.record(event.clone());
-            }
-            last.record(event);
-        }
     }
 }
 

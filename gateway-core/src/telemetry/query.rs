@@ -30,6 +30,9 @@ pub struct Filter {
     pub route: Option<String>,
     /// The client (its key reference, or its address).
     pub client: Option<String>,
+    /// `client` (default: replays and benchmarks are not client traffic),
+    /// `replay`, `bench`, `fallback_test`, or `all`.
+    pub origin: Option<String>,
 }
 
 /// `[from_ms, to_ms)` in milliseconds since the Unix epoch.
@@ -79,6 +82,11 @@ impl Where {
             if let Some(v) = v {
                 self.push(&format!("{col} = ?"), Value::Text(v.clone()));
             }
+        }
+        match f.origin.as_deref() {
+            Some("all") => {}
+            Some(o) => self.push("origin = ?", Value::Text(o.to_string())),
+            None => self.push("origin = ?", Value::Text("client".into())),
         }
     }
 

@@ -23,7 +23,7 @@ use super::wire::responses::{
     OutputContent, OutputItem, ReasoningContent, Response, ResponsesRequest, TypedItem, Usage,
 };
 use super::wire::responses::{InputDetails, OutputDetails, Tool as RTool};
-use super::{TranslateError, new_id, uses_max_completion_tokens};
+use super::{TranslateError, new_id, now_secs, uses_max_completion_tokens};
 
 /// Responses request → Chat request for `model`.
 pub fn request(req: ResponsesRequest, model: &str) -> Result<ChatRequest, TranslateError> {
@@ -269,9 +269,14 @@ pub fn call_item_id(call_id: &str) -> String {
 
 /// Chat response → Responses response object.
 pub fn response(resp: ChatResponse, model: &str) -> Response {
+    let created = if resp.created == 0 {
+        now_secs()
+    } else {
+        resp.created
+    };
     let mut out = Response::new(
         response_id(&resp.id),
-        resp.created,
+        created,
         if resp.model.is_empty() {
             model.to_string()
         } else {

@@ -201,3 +201,90 @@ fn write_responses(evs: &[responses::Event], seq: &mut u64, out: &mut BytesMut) 
         write_event(Some(e.name()), &s, out);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(data: &str) -> SseEvent {
+        SseEvent {
+            event: None,
+            data: data.into(),
+        }
+    }
+
+    fn names(out: &BytesMut) -> Vec<String> {
+        String::from_utf8_lossy(out)
+            .lines()
+            .filter_map(|l| l.strip_prefix("event: ").map(str::to_string))
+            .collect()
+    }
+
+    fn ctx() -> RequestCtx {
+        RequestCtx {
+            model: "m".into(),
+            include_usage: false,
+        }
+    }
+
+    #[test]
+    fn an_empty_answer_is_still_a_complete_message() {
+        let mut t = StreamTranslator::new(Translation::MessagesViaChat, &ctx());
+        let mut out = BytesMut::new();
+        t.event(&ev("[DONE]"), &mut out);
+        t.finish(&mut out);
+        assert_eq!(
+            names(&out),
+            ["message_start", "ping", "message_delta", "message_stop"]
+        );
+        let mut t = StreamTranslator::new(Translation::ResponsesViaChat, &ctx());
+        let mut out = BytesMut::new();
+        t.finish(&mut out);
+        assert_eq!(
+            names(&out),
+            [
+                "response.created",
+                "response.in_progress",
+                "response.completed"
+            ]
+        );
+    }
+
+    #[test]
+    fn nothing_follows_an_error() {
+        let mut t = StreamTranslator::new(Translation::MessagesViaChat, &ctx());
+        let mut out = BytesMut::new();
+        t.event(
+            &ev(r#"{"choices":[{"index":0,"delta":{"content":"a"}}]}"#),
+            &mut out,
+        );
+        t.event(
+            &ev(r#"{"error":{"message":"boom","type":"server_error"}}"#),
+            &mut out,
+        );
+        t.event(
+            &ev(r#"{"choices":[{"index":0,"delta":{"content":"b"}}]}"#),
+            &mut out,
+        );
+        t.finish(&mut out);
+        let n = names(&out);
+        assert_eq!(n.last().map(String::as_str), Some("error"));
+        assert!(!String::from_utf8_lossy(&out).contains("\"b\""));
+    }
+
+    #[test]
+    fn tool_calls_without_ids_get_one() {
+        let mut t = StreamTranslator::new(Translation::MessagesViaChat, &ctx());
+        let mut out = BytesMut::new();
+        t.event(
+            &ev(
+                r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"name":"f","arguments":"{}"}}]},"finish_reason":"tool_calls"}]}"#,
+            ),
+            &mut out,
+        );
+        t.finish(&mut out);
+        let s = String::from_utf8_lossy(&out);
+        assert!(s.contains(r#""id":"toolu_"#), "{s}");
+        assert!(s.contains(r#""stop_reason":"tool_use""#), "{s}");
+    }
+}

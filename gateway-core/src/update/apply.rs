@@ -214,6 +214,8 @@ pub fn apply(opts: &Options, dry_run: bool) -> Result<Outcome> {
             path: installed.path,
         });
     }
+    // Fail before downloading when the binary's directory is not writable.
+    drop(probe_writable(&installed.path)?);
     let (checked, manifest_url) = fetch_manifest(&opts.source)?;
     let st = status(opts, installed.clone(), &checked);
     match st.action {
@@ -300,6 +302,24 @@ pub fn apply(opts: &Options, dry_run: bool) -> Result<Outcome> {
         binary: installed.path,
         previous: slot.binary_path(),
     })
+}
+
+/// A temp file beside `binary` (removed on drop): proves the swap can happen.
+fn probe_writable(binary: &Path) -> Result<tempfile::NamedTempFile> {
+    let dir = binary.parent().unwrap_or(Path::new("."));
+    tempfile::Builder::new()
+        .prefix(".aigw-update-")
+        .tempfile_in(dir)
+        .map_err(|e| {
+            UpdateError::io(
+                format!(
+                    "cannot write to {} (run the update as the user who owns {})",
+                    dir.display(),
+                    binary.display()
+                ),
+                e,
+            )
+        })
 }
 
 /// Downloads the archive into `work`, verifies it and extracts the binary.

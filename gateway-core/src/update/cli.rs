@@ -193,11 +193,11 @@ pub fn run(cmd: UpdateCommand, data_dir: &Path, out: &mut dyn Write) -> anyhow::
         UpdateCommand::Key => {
             let key = PublicKey::embedded().context("this build's embedded update key")?;
             let origin = if EMBEDDED_PUBKEY == DEV_PUBKEY {
-                "the documented dev key (this build was made without AIGW_UPDATE_PUBKEY)"
+                "the documented development key (docs/install.md, \"Release keys\")"
             } else {
-                "embedded at build time (AIGW_UPDATE_PUBKEY)"
+                "the release key embedded at build time (AIGW_UPDATE_PUBKEY)"
             };
-            writeln!(out, "{key}\n# {origin}\n{}", key.to_pem())?;
+            write!(out, "{key}\n# {origin}\n{}", key.to_pem())?;
         }
     }
     Ok(ExitCode::SUCCESS)

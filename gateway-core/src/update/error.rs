@@ -86,20 +86,21 @@ pub enum UpdateError {
         got: String,
     },
 
-    #[error("{context}: {source}")]
+    /// The I/O error is part of the message (not a `source()`), so that it
+    /// is shown once however the error is printed.
+    #[error("{context}: {cause}")]
     Io {
         context: String,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 
 impl UpdateError {
     /// An I/O error with what was being done, e.g. `"write /usr/local/bin/.aigw-new"`.
-    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+    pub(crate) fn io(context: impl Into<String>, cause: std::io::Error) -> Self {
         Self::Io {
             context: context.into(),
-            source,
+            cause,
         }
     }
 }

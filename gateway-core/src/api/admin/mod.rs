@@ -6,6 +6,7 @@
 //! - `session`: the signed `HttpOnly; SameSite=Strict` cookie.
 //! - `config`: validate, diff, publish, history, versions, rollback, profile.
 //! - `ops`: status, audit, providers and probes, keys, local server detection.
+//! - telemetry queries (`crate::api::telemetry`) are mounted here too.
 
 mod config;
 mod ops;
@@ -55,6 +56,7 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/fallback-test", post(ops::fallback_test))
         .route("/session", get(session::whoami))
         .route("/logout", post(session::logout))
+        .merge(crate::api::telemetry::routes())
         .layer(axum::middleware::from_fn_with_state(state, auth))
         // login is the one route that needs no role
         .route("/login", post(session::login))

@@ -38,6 +38,10 @@ pub async fn status(State(s): State<Arc<AppState>>) -> Response {
         "routes": rt.routes.len(),
         "admin_token_storage": s.admin_tokens.storage,
         "targets": health,
+        "telemetry": {
+            "dropped_events": s.telemetry_hub.dropped_events(),
+            "queue_depth": s.telemetry_hub.queue_depth(),
+        },
     }))
     .into_response()
 }

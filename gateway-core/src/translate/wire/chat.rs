@@ -3,8 +3,21 @@
 //! (`reasoning_content` from DeepSeek/vLLM/Qwen, `reasoning` from
 //! OpenRouter/Ollama/Groq) are read on input.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
+
+/// Servers differ in small ways (`null` for a missing index, an object
+/// where others send a string): a field that does not fit reads as its
+/// default instead of failing the whole chunk.
+fn lenient<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned + Default,
+{
+    let v = Option::<Value>::deserialize(d)?;
+    Ok(v.and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default())
+}
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ChatRequest {
@@ -80,12 +93,24 @@ pub struct ChatMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_call_id: Option<String>,
     /// DeepSeek/vLLM/Qwen reasoning text.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub reasoning_content: Option<String>,
     /// OpenRouter/Ollama/Groq reasoning text.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub reasoning: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub refusal: Option<String>,
 }
 
@@ -222,13 +247,13 @@ impl ToolChoice {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ChatResponse {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient")]
     pub id: String,
     #[serde(default = "completion_object")]
     pub object: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient")]
     pub created: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient")]
     pub model: String,
     #[serde(default)]
     pub choices: Vec<Choice>,
@@ -242,7 +267,7 @@ fn completion_object() -> String {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Choice {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient")]
     pub index: u32,
     #[serde(default)]
     pub message: ChatMessage,
@@ -292,13 +317,13 @@ pub struct CompletionDetails {
 /// One `chat.completion.chunk`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ChatChunk {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient")]
     pub id: String,
     #[serde(default = "chunk_object")]
     pub object: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient")]
     pub created: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient")]
     pub model: String,
     #[serde(default)]
     pub choices: Vec<ChunkChoice>,
@@ -313,7 +338,7 @@ fn chunk_object() -> String {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ChunkChoice {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient")]
     pub index: u32,
     #[serde(default)]
     pub delta: ChunkDelta,
@@ -329,13 +354,25 @@ pub struct ChunkDelta {
     pub role: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub reasoning_content: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub reasoning: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_calls: Option<Vec<ToolCallDelta>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub refusal: Option<String>,
 }
 
@@ -350,7 +387,7 @@ impl ChunkDelta {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ToolCallDelta {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient")]
     pub index: usize,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
@@ -396,5 +433,24 @@ impl ErrorResponse {
                 code: Some(Value::String(code.into())),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vendor_quirks_do_not_drop_a_chunk() {
+        let c: ChatChunk = serde_json::from_str(
+            r#"{"id":null,"created":null,"model":"m","choices":[{"index":null,
+            "delta":{"content":"hi","reasoning":{"text":"x"},"refusal":null,
+            "tool_calls":[{"index":null,"function":{"name":"f","arguments":"{}"}}]}}]}"#,
+        )
+        .unwrap();
+        let d = &c.choices[0].delta;
+        assert_eq!(d.content.as_deref(), Some("hi"));
+        assert_eq!(d.reasoning, None);
+        assert_eq!(d.tool_calls.as_ref().unwrap()[0].index, 0);
     }
 }

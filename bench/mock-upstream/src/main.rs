@@ -1,0 +1,399 @@
+//! `mock-upstream`: an OpenAI-compatible upstream for benchmarks, on hyper 1
+//! directly so that it costs as little CPU as possible next to the gateway
+//! under test.
+//!
+//! What it does is chosen per request by the model name, so every gateway
+//! forwards the choice untouched: `-`-separated tokens, each a letter and a
+//! number of milliseconds or frames:
+//!
+//! - `l<ms>`: latency before the response head (and so before the first token);
+//! - `n<frames>`: content deltas of a stream (default 16);
+//! - `p<ms>`: pacing between deltas (default 10).
+//!
+//! `mock-l20` answers a non-streaming request after 20 ms; with
+//! `"stream": true`, `mock-l0-n20-p50` sends the role and first delta at once,
+//! then 19 more deltas 50 ms apart, a finish chunk and `[DONE]`.
+//!
+//! ```text
+//! mock-upstream [--listen 127.0.0.1:9100] [--threads 1]
+//! ```
+//! Prints `listening on http://ADDR` once bound. Serves `POST
+//! /v1/chat/completions` (and `/v1/completions`, same answer), `GET
+//! /v1/models`, `GET /healthz`.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode, header};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::time::{Instant, Sleep};
+
+/// What one request asks of the mock, read from its model name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Plan {
+    latency: Duration,
+    deltas: u32,
+    pacing: Duration,
+}
+
+impl Plan {
+    fn from_model(model: &str) -> Self {
+        let mut plan = Plan {
+            latency: Duration::ZERO,
+            deltas: 16,
+            pacing: Duration::from_millis(10),
+        };
+        for tok in model.split('-') {
+            let mut chars = tok.chars();
+            let Some(kind) = chars.next() else { continue };
+            let Ok(v) = chars.as_str().parse::<u64>() else {
+                continue;
+            };
+            match kind {
+                'l' => plan.latency = Duration::from_millis(v),
+                'n' => plan.deltas = u32::try_from(v.clamp(1, 100_000)).unwrap_or(1),
+                'p' => plan.pacing = Duration::from_millis(v),
+                _ => {}
+            }
+        }
+        plan
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && b[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    i
+}
+
+/// The value after `"key":` when it starts at `i`, for a flat scan of a
+/// request body (enough for what gateways send; not a JSON parser).
+fn value_after(body: &[u8], key: &[u8]) -> Option<usize> {
+    let at = find(body, key)?;
+    let i = skip_ws(body, at + key.len());
+    (body.get(i) == Some(&b':')).then(|| skip_ws(body, i + 1))
+}
+
+/// `model` and `stream` of a chat request body.
+fn read_request(body: &[u8]) -> (String, bool) {
+    let model = value_after(body, b"\"model\"")
+        .filter(|&i| body.get(i) == Some(&b'"'))
+        .and_then(|i| {
+            let rest = &body[i + 1..];
+            let end = rest.iter().position(|&b| b == b'"')?;
+            std::str::from_utf8(&rest[..end]).ok().map(str::to_string)
+        })
+        .unwrap_or_else(|| "mock".to_string());
+    let stream = value_after(body, b"\"stream\"").is_some_and(|i| body[i..].starts_with(b"true"));
+    (model, stream)
+}
+
+/// JSON-safe model name (gateways send plain ids; anything else is replaced).
+fn safe(model: &str) -> &str {
+    if model
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-_./:".contains(&b))
+    {
+        model
+    } else {
+        "mock"
+    }
+}
+
+fn completion(model: &str) -> Bytes {
+    Bytes::from(format!(
+        r#"{{"id":"chatcmpl-mock","object":"chat.completion","created":1700000000,"model":"{model}","choices":[{{"index":0,"message":{{"role":"assistant","content":"Hello from the mock upstream."}},"logprobs":null,"finish_reason":"stop"}}],"usage":{{"prompt_tokens":12,"completion_tokens":7,"total_tokens":19}}}}"#,
+        model = safe(model)
+    ))
+}
+
+fn chunk(model: &str, delta: &str, finish: &str) -> String {
+    format!(
+        "data: {{\"id\":\"chatcmpl-mock\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"{model}\",\"choices\":[{{\"index\":0,\"delta\":{delta},\"logprobs\":null,\"finish_reason\":{finish}}}]}}\n\n",
+        model = safe(model)
+    )
+}
+
+/// A paced SSE body: role + first delta at once, then one delta per
+/// `pacing`, then the finish chunk and `[DONE]`.
+struct Sse {
+    model: String,
+    plan: Plan,
+    sent: u32,
+    start: Instant,
+    sleep: Pin<Box<Sleep>>,
+    done: bool,
+}
+
+impl Sse {
+    fn new(model: String, plan: Plan) -> Self {
+        let start = Instant::now();
+        Self {
+            model,
+            plan,
+            sent: 0,
+            start,
+            sleep: Box::pin(tokio::time::sleep_until(start)),
+            done: false,
+        }
+    }
+
+    fn next_frame(&mut self) -> Bytes {
+        let i = self.sent;
+        self.sent += 1;
+        let mut out = String::with_capacity(512);
+        if i == 0 {
+            out.push_str(&chunk(
+                &self.model,
+                r#"{"role":"assistant","content":""}"#,
+                "null",
+            ));
+        }
+        out.push_str(&chunk(
+            &self.model,
+            &format!(r#"{{"content":"tok{i} "}}"#),
+            "null",
+        ));
+        if self.sent == self.plan.deltas {
+            out.push_str(&chunk(&self.model, "{}", "\"stop\""));
+            out.push_str("data: [DONE]\n\n");
+            self.done = true;
+        } else {
+            let next = self.start + self.plan.pacing * self.sent;
+            self.sleep.as_mut().reset(next);
+        }
+        Bytes::from(out)
+    }
+}
+
+impl Body for Sse {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        if self.sent > 0 && self.sleep.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        Poll::Ready(Some(Ok(Frame::data(self.next_frame()))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::default()
+    }
+}
+
+type Out = http_body_util::Either<http_body_util::Full<Bytes>, Sse>;
+
+fn full(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<Out> {
+    let mut r = Response::new(http_body_util::Either::Left(http_body_util::Full::new(
+        body,
+    )));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static(content_type),
+    );
+    r
+}
+
+async fn handle(req: Request<Incoming>) -> Result<Response<Out>, Infallible> {
+    let path = req.uri().path();
+    match (req.method(), path) {
+        (&Method::GET, "/healthz") => Ok(full(
+            StatusCode::OK,
+            "application/json",
+            Bytes::from_static(b"{\"status\":\"ok\"}"),
+        )),
+        (&Method::GET, "/v1/models" | "/models") => Ok(full(
+            StatusCode::OK,
+            "application/json",
+            Bytes::from_static(
+                br#"{"object":"list","data":[{"id":"mock","object":"model","created":0,"owned_by":"mock"}]}"#,
+            ),
+        )),
+        (&Method::POST, p) if p.ends_with("/chat/completions") || p.ends_with("/completions") => {
+            let body = match req.into_body().collect().await {
+                Ok(b) => b.to_bytes(),
+                Err(_) => {
+                    return Ok(full(
+                        StatusCode::BAD_REQUEST,
+                        "application/json",
+                        Bytes::from_static(br#"{"error":{"message":"unreadable body"}}"#),
+                    ));
+                }
+            };
+            let (model, stream) = read_request(&body);
+            let plan = Plan::from_model(&model);
+            if !plan.latency.is_zero() {
+                tokio::time::sleep(plan.latency).await;
+            }
+            if stream {
+                let mut r = Response::new(http_body_util::Either::Right(Sse::new(model, plan)));
+                r.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    http::HeaderValue::from_static("text/event-stream"),
+                );
+                r.headers_mut().insert(
+                    header::CACHE_CONTROL,
+                    http::HeaderValue::from_static("no-cache"),
+                );
+                Ok(r)
+            } else {
+                Ok(full(StatusCode::OK, "application/json", completion(&model)))
+            }
+        }
+        _ => Ok(full(
+            StatusCode::NOT_FOUND,
+            "application/json",
+            Bytes::from_static(br#"{"error":{"message":"no such endpoint"}}"#),
+        )),
+    }
+}
+
+async fn serve(listener: TcpListener) {
+    loop {
+        let (tcp, _) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("mock-upstream: accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        tokio::spawn(async move {
+            let conn = http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(tcp), service_fn(handle));
+            // Clients going away mid-stream is normal in a benchmark.
+            let _ = conn.await;
+        });
+    }
+}
+
+struct Args {
+    listen: SocketAddr,
+    threads: usize,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        listen: SocketAddr::from(([127, 0, 0, 1], 9100)),
+        threads: 1,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        let mut val = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
+        match a.as_str() {
+            "--listen" => {
+                let v = val("--listen")?;
+                args.listen = v.parse().map_err(|e| format!("--listen {v:?}: {e}"))?;
+            }
+            "--threads" => {
+                let v = val("--threads")?;
+                args.threads = v.parse().map_err(|e| format!("--threads {v:?}: {e}"))?;
+            }
+            "-h" | "--help" => {
+                return Err("usage: mock-upstream [--listen 127.0.0.1:9100] [--threads 1]".into());
+            }
+            other => return Err(format!("unknown argument {other:?} (try --help)")),
+        }
+    }
+    if !args.listen.ip().is_loopback() {
+        return Err("mock-upstream only listens on loopback addresses".into());
+    }
+    Ok(args)
+}
+
+fn main() -> std::process::ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("mock-upstream: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let rt = if args.threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(args.threads)
+            .enable_all()
+            .build()
+    };
+    let rt = match rt {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("mock-upstream: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(async move {
+        let listener = match TcpListener::bind(args.listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("mock-upstream: cannot listen on {}: {e}", args.listen);
+                return std::process::ExitCode::FAILURE;
+            }
+        };
+        let addr = listener.local_addr().unwrap_or(args.listen);
+        println!("listening on http://{addr}");
+        serve(listener).await;
+        std::process::ExitCode::SUCCESS
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plans_from_model_names() {
+        assert_eq!(
+            Plan::from_model("mock-l20"),
+            Plan {
+                latency: Duration::from_millis(20),
+                deltas: 16,
+                pacing: Duration::from_millis(10)
+            }
+        );
+        let p = Plan::from_model("mock-l0-n20-p50");
+        assert_eq!((p.deltas, p.pacing), (20, Duration::from_millis(50)));
+    }
+
+    #[test]
+    fn reads_model_and_stream_loosely() {
+        let (m, s) = read_request(br#"{"messages":[], "model" : "mock-l5", "stream": true}"#);
+        assert_eq!((m.as_str(), s), ("mock-l5", true));
+        let (m, s) = read_request(br#"{"model":"x","stream":false}"#);
+        assert_eq!((m.as_str(), s), ("x", false));
+    }
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The whole benchmark in one go: builds aigw and the harness (release),
+# installs the pinned peers (LiteLLM, Portkey) if missing, then measures
+# direct-to-mock, aigw, LiteLLM and Portkey on this machine and writes
+# bench/results/LABEL.{md,json,png}. See bench/README.md.
+#
+#   bash bench/run.sh                 # everything, report "latest"
+#   bash bench/run.sh --label before  # another report name
+#   bash bench/run.sh --gateways aigw # only some gateways
+#   bash bench/run.sh --quick         # a few seconds, direct + aigw only (smoke)
+#
+# All traffic stays on 127.0.0.1. Before each gateway the run waits (up to
+# 10 minutes) for the 1-minute load average to drop below 0.8 and records it.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+label=latest
+gateways=aigw,litellm,portkey
+quick=()
+extra=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --label) label="$2"; shift 2 ;;
+    --gateways) gateways="$2"; shift 2 ;;
+    --quick) quick=(--quick); gateways=aigw; shift ;;
+    --no-build) no_build=1; shift ;;
+    *) extra+=("$1"); shift ;;
+  esac
+done
+
+if [[ -z "${no_build:-}" ]]; then
+  echo "== build (release): aigw, mock-upstream, aigw-bench" >&2
+  cargo build --release --locked -p gateway-core --bin aigw -p mock-upstream -p aigw-bench
+fi
+
+if [[ "$gateways" == *litellm* || "$gateways" == *portkey* ]]; then
+  bash bench/setup-peers.sh
+fi
+
+out=bench/results
+if [[ ${#quick[@]} -gt 0 ]]; then
+  out="$(mktemp -d)"
+  trap 'rm -rf "$out"' EXIT
+fi
+./target/release/aigw-bench run --gateways "$gateways" --label "$label" --out "$out" \
+  --scratch "$out/logs" "${quick[@]}" "${extra[@]}"
+
+if [[ ${#quick[@]} -eq 0 && -x bench/.venv/bin/python ]]; then
+  bench/.venv/bin/python bench/chart.py "$out/$label.json"
+fi

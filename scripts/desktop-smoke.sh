@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# Headless smoke test of the desktop app (src-tauri), as a user meets it:
+# the window opens and the UI renders (screenshots), the gateway answers on
+# its port, and every tray menu item works — clicked over D-Bus
+# (com.canonical.dbusmenu), the way a panel clicks it:
+#   status line, copy endpoint URL (read back from the clipboard), pause and
+#   resume (a client request gets 503 while paused), routing profile switch
+#   (the config file changes), manage keys, start at login (the autostart
+#   file), a second launch (single instance), quit (exit 0, port released);
+# then a second run with the port taken: the tray and the window say so.
+#
+# Usage: scripts/desktop-smoke.sh [BIN] [OUT_DIR]
+#   BIN      default target/debug/aigw-desktop (build it with
+#            `cargo build -p aigw-desktop`)
+#   OUT_DIR  default target/desktop-smoke: app logs, tray layouts, screenshots
+# Env: SMOKE_TIMEOUT (s, per wait; default 30), FAKE_UPSTREAM (default
+#   target/debug/fake-upstream; when present, providers are real fake servers
+#   and some traffic is sent so the UI has numbers to show), DOCS_IMG=DIR
+#   (copy the window, tray menu and port-taken screenshots there, e.g.
+#   DOCS_IMG=$PWD/docs/img for the README).
+# Needs (scripts/deps.sh): xvfb, xdotool, imagemagick, dbus, systemd (busctl),
+#   jq, curl, gnome-keyring, xclip; trayer (optional) for the menu screenshot.
+# Prints "desktop smoke: N passed, M failed"; exits non-zero on any failure.
+set -uo pipefail
+
+if [ "${1:-}" != "--inner" ]; then
+  cd "$(dirname "${BASH_SOURCE[0]}")/.."
+  BIN=${1:-target/debug/aigw-desktop}
+  OUT=${2:-target/desktop-smoke}
+  FAKE=${FAKE_UPSTREAM:-target/debug/fake-upstream}
+  [ -x "$BIN" ] || { echo "desktop-smoke: no binary $BIN (cargo build -p aigw-desktop)" >&2; exit 2; }
+  mkdir -p "$OUT"
+  [ -x "$FAKE" ] && FAKE=$(readlink -f "$FAKE") || FAKE=""
+  # A private session bus and X server; both go away with the command.
+  exec timeout 240 dbus-run-session -- xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" \
+    bash "$0" --inner "$(readlink -f "$BIN")" "$(readlink -f "$OUT")" "$FAKE"
+fi
+
+BIN=$2; OUT=$3; FAKE=$4; T=${SMOKE_TIMEOUT:-30}
+. "$(dirname "$0")/desktop-lib.sh"
+desktop_env "$FAKE"
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$W"' EXIT
+
+shot() { # NAME: window (if mapped) and screen
+  import -window root "$OUT/$1-screen.png" 2>/dev/null
+  [ -n "${WID:-}" ] && import -window "$WID" "$OUT/$1.png" 2>/dev/null
+}
+start_app() { # LOG
+  "$BIN" >"$1" 2>&1 &
+  APP=$!
+  WID=""
+  wait_for "$T" eval 'WID=$(xdotool search --onlyvisible --name "^AI Model Gateway\$" 2>/dev/null | head -1); [ -n "$WID" ] || ! kill -0 $APP 2>/dev/null'
+  [ -n "$WID" ]
+}
+
+# A system tray panel (XEmbed), when trayer is installed: the tray icon is
+# then drawn as a panel shows it, and its menu is opened for a screenshot.
+if command -v trayer >/dev/null; then
+  trayer --edge top --align right --widthtype pixel --width 64 --height 32 --transparent false \
+    --tint 0x2b2b2b --SetDockType false --SetPartialStrut false >/dev/null 2>&1 &
+  sleep 0.5
+fi
+
+# ====================== run 1: the happy path
+LOG=$OUT/app.log
+check "window 'AI Model Gateway' mapped" start_app "$LOG"
+check "gateway answers /healthz on $AIGW_LISTEN" wait_for "$T" curl -sf "$GW/healthz" -o /dev/null
+check "UI rendered and called frontend_ready" wait_for "$T" grep -q "EVENT frontend-ready" "$LOG"
+if [ -n "$FAKE" ]; then   # some traffic (with fallbacks), so the overview has numbers
+  for _ in $(seq 1 16); do chat >/dev/null; chat llama-3.1-70b >/dev/null; done
+fi
+# Let WebKit paint; for the README's screenshots, let the overview poll once more.
+if [ -n "${DOCS_IMG:-}" ]; then sleep 16; else sleep 3; fi
+shot window
+N=$(colours "$OUT/window.png")
+check "window screenshot is not blank ($N colours, $OUT/window.png)" test "${N:-0}" -gt 64
+
+check "tray icon exported on D-Bus" wait_for "$T" find_tray "$APP"
+if [ -n "$MENU" ]; then
+  items > "$OUT/tray-items.tsv"
+  for l in "Running on $AIGW_LISTEN" "Copy endpoint URL" "Open window" "Routing profile" "Manage keys…" \
+           "Pause" "Start at login" "Check for updates…" "Quit" "default (top-level routes)" "local-only"; do
+    check "tray menu has '$l'" has_item "$l"
+  done
+  check "status line is disabled" test "$(item_field "Running on $AIGW_LISTEN" 3)" = false
+  check "active profile is 'default (top-level routes)'" test "$(item_field "default (top-level routes)" 4)" = 1
+
+  # the menu as a panel renders it: click the icon in trayer, open "Routing profile"
+  ICON_WIN=$(for w in $(xdotool search --pid "$APP" 2>/dev/null); do
+    eval "$(xdotool getwindowgeometry --shell "$w")"; [ "$WIDTH" -le 48 ] && [ "$Y" -le 40 ] && echo "$X $Y $WIDTH $HEIGHT"; done | head -1)
+  if [ -n "$ICON_WIN" ]; then
+    read -r IX IY IW IH <<<"$ICON_WIN"
+    xdotool mousemove $((IX + IW / 2)) $((IY + IH / 2)) click 1; sleep 1
+    xdotool key Down Down Down Right; sleep 1
+    import -window root "$OUT/tray-menu-screen.png"
+    convert "$OUT/tray-menu-screen.png" -crop 560x330+$((1280 - 560))+0 +repage "$OUT/tray-menu.png"
+    xdotool key Escape Escape; sleep 0.3
+    N=$(colours "$OUT/tray-menu.png")
+    check "tray menu rendered by the panel ($N colours, $OUT/tray-menu.png)" test "${N:-0}" -gt 16
+  fi
+
+  # copy endpoint URL → clipboard
+  click "Copy endpoint URL"
+  if command -v xclip >/dev/null; then
+    check "clipboard holds the endpoint URL" wait_for 5 eval '[ "$(xclip -o -selection clipboard 2>/dev/null)" = "$GW/v1" ]'
+  fi
+  check "tray notice says it was copied" wait_for 5 has_item "Copied $GW/v1"
+
+  # pause → clients get 503; resume → served again
+  ICON_RUNNING=$(icon_name)
+  click "Pause"
+  check "tray status line says 'Paused'" wait_for 5 has_item "Paused"
+  check "paused: a chat request gets 503 gateway_paused" eval '[ "$(chat)" = 503 ] && grep -q gateway_paused "$W/chat.json"'
+  check "tray icon changed for paused" test "$(icon_name)" != "$ICON_RUNNING"
+  check "tray offers 'Resume'" has_item "Resume"
+  shot paused
+  click "Resume"
+  check "tray status line back to 'Running on $AIGW_LISTEN'" wait_for 5 has_item "Running on $AIGW_LISTEN"
+  if [ -n "$FAKE" ]; then
+    check "resumed: a chat request is served (200)" test "$(chat)" = 200
+  else
+    check "resumed: a chat request is no longer refused as paused" eval '! grep -q gateway_paused <(chat; cat "$W/chat.json")'
+  fi
+
+  # routing profile → a published, audited config version; the file changes
+  click "local-only"
+  check "profile switch wrote server.profile to the config file" \
+    wait_for 5 grep -q '^profile = "local-only"' "$AIGW_CONFIG"
+  check "config file keeps its comments" grep -q '^# desktop test config' "$AIGW_CONFIG"
+  check "tray checks 'local-only'" wait_for 5 eval '[ "$(item_field local-only 4)" = 1 ]'
+  click "default (top-level routes)"
+  check "back to the top-level routes" wait_for 5 eval '! grep -q "^profile = " "$AIGW_CONFIG"'
+
+  # manage keys → the window on the Providers & keys page
+  click "Manage keys…"
+  check "tray 'Manage keys…' handled" wait_for 5 grep -q "EVENT tray-menu manage-keys" "$LOG"
+  sleep 2; shot providers
+
+  # start at login: an autostart entry appears, and goes again
+  click "Start at login"
+  check "start at login: autostart entry created (starts hidden)" \
+    wait_for 5 eval 'grep -qs -- "--hidden" "$XDG_CONFIG_HOME"/autostart/*.desktop'
+  check "tray shows 'Start at login' checked" wait_for 5 eval '[ "$(item_field "Start at login" 4)" = 1 ]'
+  click "Start at login"
+  check "start at login: autostart entry removed" \
+    wait_for 5 eval '! ls "$XDG_CONFIG_HOME"/autostart/*.desktop >/dev/null 2>&1'
+
+  # a second launch only brings the first one forward
+  timeout 20 "$BIN" >"$OUT/second.log" 2>&1; rc=$?
+  check "a second launch exits at once (rc $rc)" test "$rc" = 0
+  check "the running app was told (single instance)" wait_for 5 grep -q "EVENT second-instance" "$LOG"
+  check "only one gateway process holds the port" test "$(pgrep -fc "^$BIN\$")" = 1
+
+  # quit: graceful, exit 0, port released
+  click "Quit"
+  if wait_for "$T" eval '! kill -0 $APP 2>/dev/null'; then
+    wait "$APP"; rc=$?
+    check "tray 'Quit' exited the app (rc $rc)" test "$rc" = 0
+  else
+    bad "app still running after tray 'Quit'"; kill "$APP"
+  fi
+  check "the port is released" eval '! curl -s "$GW/healthz" -o /dev/null'
+else
+  kill "$APP" 2>/dev/null
+fi
+wait "$APP" 2>/dev/null
+
+# ====================== run 2: the port is taken
+python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen(); time.sleep(120)' "$PORT" &
+HOLDER=$!
+sleep 0.5
+LOG2=$OUT/app-port-taken.log
+check "port taken: the app still starts (window mapped)" start_app "$LOG2"
+if wait_for "$T" find_tray "$APP"; then
+  STATUS=$(items | awk -F'\t' 'NR==1 || $2 ~ /^Error: /{l=$2} END{print l}')
+  check "port taken: tray status says '${STATUS:0:60}…'" eval '[[ "$STATUS" == "Error: 127.0.0.1:$PORT is already in use"* ]]'
+  check "port taken: tray offers 'Retry start'" has_item "Retry start"
+  check "port taken: copy and profiles are disabled" test "$(item_field "Copy endpoint URL" 3)" = false
+fi
+check "port taken: the window shows the reason" \
+  wait_for "$T" grep -q "EVENT frontend-ready" "$LOG2"
+sleep 2; shot port-taken
+N=$(colours "$OUT/port-taken.png")
+check "port taken: window screenshot is not blank ($N colours)" test "${N:-0}" -gt 64
+kill "$HOLDER" 2>/dev/null; wait "$HOLDER" 2>/dev/null
+if [ -n "$MENU" ]; then
+  click "Retry start"
+  check "retry after the port is freed: running" wait_for "$T" curl -sf "$GW/healthz" -o /dev/null
+  click "Quit"
+  wait_for "$T" eval '! kill -0 $APP 2>/dev/null'
+fi
+kill "$APP" 2>/dev/null; wait "$APP" 2>/dev/null
+
+if [ -n "${DOCS_IMG:-}" ]; then   # refresh the README's screenshots
+  mkdir -p "$DOCS_IMG"
+  cp "$OUT/window.png" "$DOCS_IMG/desktop-window.png"
+  [ -f "$OUT/tray-menu.png" ] && cp "$OUT/tray-menu.png" "$DOCS_IMG/desktop-tray-menu.png"
+  cp "$OUT/port-taken.png" "$DOCS_IMG/desktop-port-taken.png"
+  echo "screenshots copied to $DOCS_IMG"
+fi
+echo "desktop smoke: $PASS passed, $FAIL failed (logs and screenshots in $OUT)"
+[ "$FAIL" -eq 0 ]
