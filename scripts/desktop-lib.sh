@@ -11,8 +11,9 @@ wait_for() { local n=$(( $1 * 4 )); shift; for _ in $(seq 1 "$n"); do "$@" && re
 
 # desktop_env FAKE_UPSTREAM_BIN: everything the app touches goes under $W (no
 # real HOME, keychain or config); exports AIGW_CONFIG/AIGW_DATA_DIR/AIGW_LISTEN,
-# sets PORT and GW (the gateway's base URL). With a fake-upstream binary the
-# providers are real (fake) servers; else they point at a closed port.
+# sets PORT (DESKTOP_TEST_PORT, else a free one) and GW (the gateway's URL).
+# With a fake-upstream binary the providers are real (fake) servers; else
+# they point at a closed port.
 desktop_env() {
   W=$(mktemp -d)
   export HOME=$W/home XDG_RUNTIME_DIR=$W/run XDG_CONFIG_HOME=$W/home/.config
@@ -20,7 +21,7 @@ desktop_env() {
   export AIGW_CONFIG=$W/config.toml AIGW_DATA_DIR=$W/data
   # Admin tokens go to a real (throwaway) Secret Service, as on a desktop.
   echo | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1
-  PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  PORT=${DESKTOP_TEST_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}
   export AIGW_LISTEN=127.0.0.1:$PORT
   GW=http://127.0.0.1:$PORT
   local primary=http://127.0.0.1:9/v1 backup=http://127.0.0.1:9/v1 flaky=http://127.0.0.1:9/v1 urls='{}'
@@ -110,3 +111,31 @@ click() { # LABEL: as a panel does when the user picks the item
 }
 icon_name() { busctl --user get-property "$SNI" "$ITEM" org.kde.StatusNotifierItem IconName 2>/dev/null; }
 colours() { convert "$1" -format %k info: 2>/dev/null || echo 0; }
+
+# wm_close WID: what a window manager sends when the user clicks the close
+# button (a WM_DELETE_WINDOW client message; Xvfb runs no window manager).
+wm_close() {
+  python3 - "$1" <<'PY'
+import ctypes, sys
+x = ctypes.CDLL("libX11.so.6")
+x.XOpenDisplay.argtypes, x.XOpenDisplay.restype = [ctypes.c_char_p], ctypes.c_void_p
+x.XInternAtom.argtypes, x.XInternAtom.restype = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int], ctypes.c_ulong
+x.XFlush.argtypes = [ctypes.c_void_p]
+class ClientMessage(ctypes.Structure):
+    _fields_ = [("type", ctypes.c_int), ("serial", ctypes.c_ulong), ("send_event", ctypes.c_int),
+                ("display", ctypes.c_void_p), ("window", ctypes.c_ulong), ("message_type", ctypes.c_ulong),
+                ("format", ctypes.c_int), ("l", ctypes.c_long * 5)]
+class XEvent(ctypes.Union):
+    _fields_ = [("xclient", ClientMessage), ("pad", ctypes.c_long * 24)]
+x.XSendEvent.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_long, ctypes.POINTER(XEvent)]
+d = x.XOpenDisplay(None)
+if not d:
+    sys.exit("wm_close: no X display")
+ev = XEvent()
+ev.xclient.type, ev.xclient.window, ev.xclient.format = 33, int(sys.argv[1]), 32  # 33 = ClientMessage
+ev.xclient.message_type = x.XInternAtom(d, b"WM_PROTOCOLS", 0)
+ev.xclient.l[0] = x.XInternAtom(d, b"WM_DELETE_WINDOW", 0)
+x.XSendEvent(d, int(sys.argv[1]), 0, 0, ctypes.byref(ev))
+x.XFlush(d)
+PY
+}

@@ -5,7 +5,8 @@
 # (com.canonical.dbusmenu), the way a panel clicks it:
 #   status line, copy endpoint URL (read back from the clipboard), pause and
 #   resume (a client request gets 503 while paused), routing profile switch
-#   (the config file changes), manage keys, start at login (the autostart
+#   (the config file changes), close-to-tray and open window, manage keys,
+#   start at login (the autostart
 #   file), a second launch (single instance), quit (exit 0, port released);
 # then a second run with the port taken: the tray and the window say so.
 #
@@ -31,6 +32,8 @@ if [ "${1:-}" != "--inner" ]; then
   [ -x "$BIN" ] || { echo "desktop-smoke: no binary $BIN (cargo build -p aigw-desktop)" >&2; exit 2; }
   mkdir -p "$OUT"
   [ -x "$FAKE" ] && FAKE=$(readlink -f "$FAKE") || FAKE=""
+  # The README's screenshots show the default port when it is free.
+  if [ -n "${DOCS_IMG:-}" ] && ! curl -s -o /dev/null http://127.0.0.1:4000/; then export DESKTOP_TEST_PORT=4000; fi
   # A private session bus and X server; both go away with the command.
   exec timeout 240 dbus-run-session -- xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" \
     bash "$0" --inner "$(readlink -f "$BIN")" "$(readlink -f "$OUT")" "$FAKE"
@@ -86,8 +89,8 @@ if [ -n "$MENU" ]; then
   check "active profile is 'default (top-level routes)'" test "$(item_field "default (top-level routes)" 4)" = 1
 
   # the menu as a panel renders it: click the icon in trayer, open "Routing profile"
-  ICON_WIN=$(for w in $(xdotool search --pid "$APP" 2>/dev/null); do
-    eval "$(xdotool getwindowgeometry --shell "$w")"; [ "$WIDTH" -le 48 ] && [ "$Y" -le 40 ] && echo "$X $Y $WIDTH $HEIGHT"; done | head -1)
+  ICON_WIN=$(for w in $(xdotool search --onlyvisible --pid "$APP" 2>/dev/null); do
+    eval "$(xdotool getwindowgeometry --shell "$w")"; [ "$WIDTH" -ge 16 ] && [ "$WIDTH" -le 48 ] && [ "$Y" -le 40 ] && echo "$X $Y $WIDTH $HEIGHT"; done | head -1)
   if [ -n "$ICON_WIN" ]; then
     read -r IX IY IW IH <<<"$ICON_WIN"
     xdotool mousemove $((IX + IW / 2)) $((IY + IH / 2)) click 1; sleep 1
@@ -130,6 +133,14 @@ if [ -n "$MENU" ]; then
   check "tray checks 'local-only'" wait_for 5 eval '[ "$(item_field local-only 4)" = 1 ]'
   click "default (top-level routes)"
   check "back to the top-level routes" wait_for 5 eval '! grep -q "^profile = " "$AIGW_CONFIG"'
+
+  # close-to-tray: the close button hides the window, the gateway keeps serving
+  visible() { [ -n "$(xdotool search --onlyvisible --name '^AI Model Gateway$' 2>/dev/null)" ]; }
+  wm_close "$WID"
+  check "closing the window hides it" wait_for 5 eval '! visible'
+  check "the app and gateway keep running in the tray" eval 'kill -0 $APP && curl -sf "$GW/healthz" -o /dev/null'
+  click "Open window"
+  check "tray 'Open window' shows it again" wait_for 5 visible
 
   # manage keys → the window on the Providers & keys page
   click "Manage keys…"

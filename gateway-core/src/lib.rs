@@ -40,6 +40,7 @@ pub mod server;
 pub mod sse;
 pub mod store;
 pub mod telemetry;
+pub mod tools;
 pub mod translate;
 pub mod update;
 

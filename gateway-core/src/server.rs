@@ -276,6 +276,7 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
         opts.watch_interval,
     );
     crate::telemetry::spawn_tasks(&state, &state.tasks, shutdown.child_token());
+    crate::tools::modelbench::spawn_schedule(&state, &state.tasks, shutdown.child_token());
 
     let app = crate::api::router(state.clone());
     let token = shutdown.clone();

@@ -488,3 +488,71 @@ async fn probe_reports_auth_failures_and_unreachable_providers() {
         "{p}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_models_and_replay_from_the_cli() {
+    let up = FakeUpstream::start("up").await;
+    let other = FakeUpstream::start("other").await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    write(
+        &cfg,
+        &format!("{}{}", provider(&up, ""), provider(&other, "")),
+    );
+    let (c, d) = (cfg.to_str().unwrap(), dir.path().join("data"));
+    let d = d.to_str().unwrap();
+    let run = |args: &[&str]| aigw(&[&["--config", c, "--data-dir", d][..], args].concat());
+    // without --yes: the estimate only, nothing sent
+    let o = run(&[
+        "bench-models",
+        "--target",
+        "up:m",
+        "-n",
+        "2",
+        "--stream",
+        "off",
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("2 requests") && text(&o).contains("--yes"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(up.request_count(), 0);
+    let o = run(&[
+        "bench-models",
+        "--target",
+        "up:m",
+        "--target",
+        "other:m2",
+        "-n",
+        "2",
+        "--stream",
+        "both",
+        "--yes",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("up") && t.contains("other") && t.contains("100%") && t.contains("run 1"),
+        "{t}"
+    );
+    assert_eq!((up.request_count(), other.request_count()), (4, 4));
+    // replay a pasted body to one chosen target
+    let body = dir.path().join("body.json");
+    write(&body, &chat_body("whatever", false).to_string());
+    let o = run(&[
+        "replay",
+        "--to",
+        "other:picked",
+        "--body",
+        body.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("Hello from other"), "{}", text(&o));
+    assert_eq!(
+        other.proxied_requests().last().unwrap().model().as_deref(),
+        Some("picked")
+    );
+    assert_eq!(up.request_count(), 4);
+}

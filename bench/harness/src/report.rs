@@ -200,10 +200,10 @@ pub fn markdown(r: &Report) -> String {
     let _ = writeln!(s, "\n## Resources\n");
     let _ = writeln!(
         s,
-        "| target | CPU per 1,000 req (c={}) | CPU per 1,000 req (c=1) | RSS idle | RSS under load | cold start to health 200 |",
+        "| target | CPU per 1,000 req (c={}) | CPU per 1,000 req (c=1) | RSS idle | RSS under load | start to health 200 (restart) | first run |",
         r.params.c64_concurrency
     );
-    let _ = writeln!(s, "|---|---|---|---|---|---|");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|");
     for g in &r.gateways {
         let cold = g.cold_start_median_ms().map_or("FAIL".into(), |m| {
             if g.cold_start_ms.len() > 1 {
@@ -212,9 +212,10 @@ pub fn markdown(r: &Report) -> String {
                 format!("{m:.0} ms")
             }
         });
+        let first = g.first_run_ms.map_or("—".into(), |m| format!("{m:.0} ms"));
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} |",
             g.name,
             g.cpu_ms_per_1k_c64
                 .map_or("—".into(), |v| format!("{v:.0} ms")),
@@ -223,6 +224,7 @@ pub fn markdown(r: &Report) -> String {
             g.rss_idle_kib.map_or("—".into(), mib),
             g.rss_load_kib.map_or("—".into(), mib),
             cold,
+            first,
         );
     }
 
@@ -257,7 +259,13 @@ pub fn markdown(r: &Report) -> String {
         }
     }
 
-    if let Some(a) = r.gateways.iter().find(|g| g.name == "aigw") {
+    let before = r.gateways.iter().find(|g| g.name == "aigw-before");
+    let after = r.gateways.iter().find(|g| g.name == "aigw");
+    if let (Some(b), Some(a)) = (before, after) {
+        let _ = writeln!(s, "\n## aigw before → after (same run)\n");
+        s.push_str(&compare_table(b, a, r.params.c64_concurrency));
+    }
+    if let Some(a) = after {
         let _ = writeln!(s, "\n## aigw against its targets\n");
         s.push_str(&targets_table(a, r.params.c64_concurrency));
     }
@@ -391,10 +399,95 @@ pub fn targets_table(a: &GatewayResult, conc: usize) -> String {
     );
     let cold = a.cold_start_median_ms();
     row(
-        "cold start to /healthz 200",
+        "cold start (restart) to /healthz 200",
         "≤ 50 ms",
         cold.map(|v| format!("{v:.1} ms")),
         cold.map(|v| v <= 50.0),
     );
+    s
+}
+
+/// The main numbers of two aigw builds side by side.
+pub fn compare_table(b: &GatewayResult, a: &GatewayResult, conc: usize) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "| metric | before | after |");
+    let _ = writeln!(s, "|---|---|---|");
+    let lat = |g: &GatewayResult, f: fn(&LoadResult) -> u64| {
+        g.c1.as_ref()
+            .filter(|p| p.gateway.ok > 0)
+            .and_then(|p| added(p, f))
+            .map_or("—".into(), signed_us)
+    };
+    let tt = |g: &GatewayResult| {
+        g.ttft
+            .as_ref()
+            .filter(|p| p.gateway.ok > 0)
+            .and_then(|p| added(p, ttft_p99))
+            .map_or("—".into(), signed_us)
+    };
+    let thr = |g: &GatewayResult| {
+        g.c64
+            .as_ref()
+            .filter(|p| p.direct.rps > 0.0 && p.gateway.ok > 0)
+            .map_or("—".into(), |p| {
+                format!(
+                    "{:.0} req/s ({:.0} % of direct)",
+                    p.gateway.rps,
+                    p.gateway.rps / p.direct.rps * 100.0
+                )
+            })
+    };
+    let cpu = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.0} µs"));
+    let ms = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.1} ms"));
+    let rows: [(String, String, String); 9] = [
+        (
+            "added latency p50, c=1".into(),
+            lat(b, |r| r.latency.p50),
+            lat(a, |r| r.latency.p50),
+        ),
+        (
+            "added latency p99, c=1".into(),
+            lat(b, |r| r.latency.p99),
+            lat(a, |r| r.latency.p99),
+        ),
+        (format!("throughput, c={conc}"), thr(b), thr(a)),
+        (
+            format!("CPU per request, c={conc}"),
+            cpu(b.cpu_ms_per_1k_c64),
+            cpu(a.cpu_ms_per_1k_c64),
+        ),
+        (
+            "CPU per request, c=1".into(),
+            cpu(b.cpu_ms_per_1k_c1),
+            cpu(a.cpu_ms_per_1k_c1),
+        ),
+        ("added TTFT p99".into(), tt(b), tt(a)),
+        (
+            "streams without a stall".into(),
+            b.max_streams_ok().to_string(),
+            a.max_streams_ok().to_string(),
+        ),
+        (
+            "RSS idle / under load".into(),
+            format!(
+                "{} / {}",
+                b.rss_idle_kib.map_or("—".into(), mib),
+                b.rss_load_kib.map_or("—".into(), mib)
+            ),
+            format!(
+                "{} / {}",
+                a.rss_idle_kib.map_or("—".into(), mib),
+                a.rss_load_kib.map_or("—".into(), mib)
+            ),
+        ),
+        (
+            "start to /healthz 200: restart / first run".into(),
+            format!("{} / {}", ms(b.cold_start_median_ms()), ms(b.first_run_ms)),
+            format!("{} / {}", ms(a.cold_start_median_ms()), ms(a.first_run_ms)),
+        ),
+    ];
+    for (m, x, y) in rows {
+        let _ = writeln!(s, "| {m} | {x} | {y} |");
+    }
     s
 }

@@ -44,6 +44,42 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Send a logged request (or --body FILE) again to one provider and
+    /// model, bypassing routing; compare with the original.
+    Replay {
+        /// The logged request's id (x-aigw-request-id); needs
+        /// telemetry.store_bodies = true unless --body is given.
+        request_id: Option<String>,
+        /// PROVIDER or PROVIDER:MODEL.
+        #[arg(long)]
+        to: String,
+        /// A JSON request body to send instead of the stored one.
+        #[arg(long)]
+        body: Option<PathBuf>,
+    },
+    /// Synthetic benchmark: N small requests per target and protocol.
+    BenchModels {
+        /// PROVIDER:MODEL, repeatable.
+        #[arg(long = "target", required = true)]
+        targets: Vec<gateway_core::tools::modelbench::Target>,
+        /// chat, messages, responses (repeatable; default chat).
+        #[arg(long = "protocol")]
+        protocols: Vec<gateway_core::tools::modelbench::Protocol>,
+        /// off, on or both.
+        #[arg(long, default_value = "both")]
+        stream: String,
+        /// Requests per target, protocol and stream mode.
+        #[arg(short = 'n', long, default_value_t = 5)]
+        requests: u32,
+        #[arg(long, default_value_t = 2)]
+        concurrency: u32,
+        /// Hard cost cap in USD: the run stops before exceeding it.
+        #[arg(long, default_value_t = 0.05)]
+        max_cost: f64,
+        /// Send the requests (without it, only the estimate is shown).
+        #[arg(long)]
+        yes: bool,
+    },
     /// Probe each provider: reachability, auth, latency, models.
     Probe,
     /// Check config, data dir, keychain, port, providers, local model servers.
@@ -129,6 +165,47 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve { listen } => serve(paths, listen),
         Command::Config { command } => block_on(config_command(&paths, command)),
         Command::Probe => block_on(gateway_core::cli::probe(&paths)),
+        Command::Replay {
+            request_id,
+            to,
+            body,
+        } => block_on(gateway_core::cli::replay(
+            &paths,
+            request_id,
+            &to,
+            body.as_deref(),
+        )),
+        Command::BenchModels {
+            targets,
+            protocols,
+            stream,
+            requests,
+            concurrency,
+            max_cost,
+            yes,
+        } => {
+            let stream = match stream.as_str() {
+                "off" => vec![false],
+                "on" => vec![true],
+                "both" => vec![false, true],
+                other => anyhow::bail!("--stream {other:?}: use off, on or both"),
+            };
+            let protocols = if protocols.is_empty() {
+                vec![gateway_core::tools::modelbench::Protocol::Chat]
+            } else {
+                protocols
+            };
+            let args = gateway_core::cli::BenchArgs {
+                targets,
+                protocols,
+                stream,
+                requests,
+                concurrency,
+                max_cost_usd: max_cost,
+                yes,
+            };
+            block_on(gateway_core::cli::bench_models(&paths, args))
+        }
         Command::Doctor => block_on(gateway_core::cli::doctor(&paths)),
         Command::Keys { command } => keys(&paths, command),
         Command::Update { command } => {

@@ -4,6 +4,7 @@
 //! validated, versioned and audited the same way.
 
 mod doctor;
+mod tools;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -13,6 +14,7 @@ use anyhow::{Context, bail};
 use serde_json::Value;
 
 pub use doctor::{doctor, probe};
+pub use tools::{BenchArgs, bench_models, replay};
 
 use crate::config::{Config, Paths, format_issue};
 use crate::lifecycle::{Change, ConfigManager, Published};

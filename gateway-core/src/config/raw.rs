@@ -23,6 +23,33 @@ pub struct RawConfig {
     pub profiles: BTreeMap<String, RawProfile>,
     #[serde(default)]
     pub telemetry: RawTelemetry,
+    /// A scheduled synthetic model benchmark (off by default).
+    #[serde(default)]
+    pub bench: Option<RawBench>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBench {
+    /// Run every N minutes; 0 = off.
+    #[serde(default)]
+    pub every_minutes: u64,
+    /// `provider:model` targets.
+    pub targets: Vec<Spanned<String>>,
+    /// `chat`, `messages`, `responses` (default `chat`).
+    #[serde(default)]
+    pub protocols: Vec<String>,
+    #[serde(default = "default_bench_requests")]
+    pub requests: u32,
+    #[serde(default = "default_bench_cap")]
+    pub max_cost_usd: f64,
+}
+
+fn default_bench_requests() -> u32 {
+    3
+}
+fn default_bench_cap() -> f64 {
+    0.02
 }
 
 #[derive(Debug, Deserialize)]

@@ -426,9 +426,16 @@ impl ConfigManager {
         )
     }
 
-    /// A hand edit of the file (from the watcher).
-    pub(crate) async fn file_changed(&self, state: &Arc<AppState>, toml: &str) {
+    /// The watcher saw the file change. The file is read again under the
+    /// publish lock: what the watcher read may be stale by now (a publish
+    /// that was writing it meanwhile must not be undone by an old read).
+    pub(crate) async fn file_changed(&self, state: &Arc<AppState>) {
         let _guard = self.publish.lock().await;
+        let Some(path) = &self.path else { return };
+        let Ok(text) = std::fs::read_to_string(path) else {
+            return;
+        };
+        let toml = text.as_str();
         if hash(toml) == self.live().version.hash {
             return;
         }

@@ -44,7 +44,7 @@ pub fn spawn_watcher(
                 continue;
             }
             last = Some(h);
-            state.lifecycle.file_changed(&state, &text).await;
+            state.lifecycle.file_changed(&state).await;
         }
     });
 }

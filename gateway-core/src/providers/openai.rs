@@ -18,6 +18,9 @@ pub struct OpenAiProvider {
     auth: Option<HeaderValue>,
     headers: Vec<(HeaderName, HeaderValue)>,
     responses: ResponsesMode,
+    /// Endpoint URLs parsed once: parsing a URL for every request costs more
+    /// than everything else that goes into building it.
+    urls: Vec<(Endpoint, reqwest::Url)>,
 }
 
 impl OpenAiProvider {
@@ -27,11 +30,23 @@ impl OpenAiProvider {
             v.set_sensitive(true);
             Some(v)
         });
+        let base = spec.base_url.as_str().trim_end_matches('/').to_string();
+        let urls = [
+            Endpoint::ChatCompletions,
+            Endpoint::Completions,
+            Endpoint::Embeddings,
+            Endpoint::Responses,
+            Endpoint::Messages,
+        ]
+        .into_iter()
+        .filter_map(|e| Some((e, reqwest::Url::parse(&format!("{base}{}", e.path())).ok()?)))
+        .collect();
         Self {
-            base: spec.base_url.as_str().trim_end_matches('/').to_string(),
+            base,
             auth,
             headers: spec.headers.clone(),
             responses: spec.responses,
+            urls,
         }
     }
 
@@ -64,8 +79,11 @@ impl ProviderApi for OpenAiProvider {
         body: Bytes,
         _headers: &ClientHeaders,
     ) -> reqwest::RequestBuilder {
-        let url = format!("{}{}", self.base, endpoint.path());
-        self.with_headers(client.post(url))
+        let rb = match self.urls.iter().find(|(e, _)| *e == endpoint) {
+            Some((_, url)) => client.post(url.clone()),
+            None => client.post(format!("{}{}", self.base, endpoint.path())),
+        };
+        self.with_headers(rb)
             .header(header::CONTENT_TYPE, "application/json")
             .body(body)
     }

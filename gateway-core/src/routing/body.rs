@@ -14,8 +14,22 @@ pub struct RequestPeek {
     pub model: String,
     pub stream: bool,
     pub max_tokens: Option<u64>,
-    /// Byte range of the top-level `"model"` value, quotes included.
-    pub model_span: Range<usize>,
+    /// Where the top-level `"model"` value is, found when first needed.
+    pub model_span: ModelSpan,
+}
+
+/// Byte range of the top-level `"model"` value, quotes included. Looked up
+/// on first use: only a target that rewrites the model needs it, and
+/// finding it means walking the whole body once more.
+#[derive(Debug, Clone, Default)]
+pub struct ModelSpan(std::sync::OnceLock<Option<Range<usize>>>);
+
+impl ModelSpan {
+    pub fn get(&self, body: &[u8]) -> Option<Range<usize>> {
+        self.0
+            .get_or_init(|| top_level_value_span(body, "model"))
+            .clone()
+    }
 }
 
 #[derive(Deserialize)]
@@ -67,23 +81,38 @@ pub fn peek(body: &[u8]) -> Result<RequestPeek, PeekError> {
         .into_iter()
         .flatten()
         .find_map(|v| v.as_u64());
-    let model_span = top_level_value_span(body, "model").ok_or(PeekError::MissingModel)?;
     Ok(RequestPeek {
         model,
         stream,
         max_tokens,
-        model_span,
+        model_span: ModelSpan::default(),
     })
 }
 
-/// Replaces the bytes at `span` with `model` as a JSON string.
-pub fn rewrite_model(body: &Bytes, span: &Range<usize>, model: &str) -> Bytes {
+/// Replaces the top-level `model` value (at `span`) with `model` as a JSON
+/// string, leaving every other byte as it was.
+pub fn rewrite_model(body: &Bytes, span: &ModelSpan, model: &str) -> Bytes {
     let quoted = serde_json::Value::String(model.to_string()).to_string();
+    let Some(span) = span.get(body) else {
+        // Not reached for a body `peek` accepted; re-serialise rather than
+        // forward the wrong model.
+        return reserialized_with_model(body, model);
+    };
     let mut out = BytesMut::with_capacity(body.len() + quoted.len());
     out.extend_from_slice(&body[..span.start]);
     out.extend_from_slice(quoted.as_bytes());
     out.extend_from_slice(&body[span.end..]);
     out.freeze()
+}
+
+fn reserialized_with_model(body: &Bytes, model: &str) -> Bytes {
+    match serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(body) {
+        Ok(mut map) => {
+            map.insert("model".into(), serde_json::Value::String(model.into()));
+            serde_json::to_vec(&map).map_or_else(|_| body.clone(), Bytes::from)
+        }
+        Err(_) => body.clone(),
+    }
 }
 
 /// Finds the value of a top-level key in a JSON object already known to be
@@ -106,7 +135,13 @@ fn top_level_value_span(b: &[u8], key: &str) -> Option<Range<usize>> {
             _ => return None,
         }
         let key_end = skip_string(b, i)?;
-        let is_key = serde_json::from_slice::<String>(&b[i..key_end]).ok()? == key;
+        let raw = &b[i + 1..key_end - 1];
+        // Most keys have no escapes: compare bytes, decode only the rest.
+        let is_key = if raw.contains(&b'\\') {
+            serde_json::from_slice::<String>(&b[i..key_end]).ok()? == key
+        } else {
+            raw == key.as_bytes()
+        };
         i = skip_ws(b, key_end);
         if b.get(i) != Some(&b':') {
             return None;
@@ -190,7 +225,8 @@ mod tests {
         assert_eq!(p.model, "gpt-4o-mini");
         assert!(p.stream);
         assert_eq!(p.max_tokens, Some(12));
-        assert_eq!(&body[p.model_span.clone()], br#""gpt-4o-mini""#);
+        let span = p.model_span.get(&body).unwrap();
+        assert_eq!(&body[span], br#""gpt-4o-mini""#);
         let out = rewrite_model(&body, &p.model_span, "llama \"3\"");
         let expected = String::from_utf8(body.to_vec())
             .unwrap()

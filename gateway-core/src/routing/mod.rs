@@ -18,6 +18,7 @@
 mod attempt;
 pub mod body;
 mod catalog;
+mod direct;
 mod engine;
 mod frames;
 pub mod health;
@@ -27,6 +28,7 @@ pub mod strategy;
 mod stream;
 
 pub use catalog::{Catalog, CatalogSnapshot, ModelEntry};
+pub use direct::direct;
 pub use engine::{
     DispatchError, Failure, ProxyRequest, ProxyResponse, ResponseBody, Served, dispatch,
 };

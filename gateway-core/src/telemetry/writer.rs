@@ -1,7 +1,8 @@
 //! Off the request path: [`QueueSink::record`] only `try_send`s into a
 //! bounded channel; a full channel drops the event and counts it. The
-//! writer task takes what is queued in batches and inserts each batch in one
-//! transaction on the blocking pool. On shutdown the queue is closed and
+//! writer task takes what is queued in batches (waiting up to [`LINGER`] for
+//! a part-full one to fill) and inserts each batch in one transaction on the
+//! blocking pool. On shutdown the queue is closed and
 //! drained before the task ends, so [`crate::GatewayHandle::shutdown`] waits
 //! for every accepted event to be on disk. The retention task runs at start
 //! and then every [`RETENTION_EVERY`].
@@ -19,6 +20,11 @@ use crate::server::AppState;
 
 /// Most events written in one transaction.
 pub(crate) const BATCH: usize = 512;
+/// How long the writer waits for more events before writing a part-full
+/// batch. Without it a steady trickle of requests costs one transaction (and
+/// one blocking-pool hand-off) per request, more CPU than the requests
+/// themselves; rows show up in the log at most this much later.
+pub(crate) const LINGER: Duration = Duration::from_millis(50);
 /// How often retention runs.
 pub(crate) const RETENTION_EVERY: Duration = Duration::from_secs(600);
 
@@ -64,6 +70,18 @@ pub(crate) async fn run_writer(
         if n == 0 {
             break;
         }
+        if !draining {
+            let until = tokio::time::Instant::now() + LINGER;
+            while batch.len() < BATCH {
+                let room = BATCH - batch.len();
+                tokio::select! {
+                    got = rx.recv_many(&mut batch, room) => if got == 0 { break },
+                    () = tokio::time::sleep_until(until) => break,
+                    () = drain.cancelled() => break,
+                }
+            }
+        }
+        let n = batch.len();
         let cap = state.runtime.load().config.telemetry.max_body_bytes;
         let db = db.clone();
         let res = tokio::task::spawn_blocking(move || db.insert(&batch, cap)).await;

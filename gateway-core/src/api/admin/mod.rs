@@ -6,11 +6,13 @@
 //! - `session`: the signed `HttpOnly; SameSite=Strict` cookie.
 //! - `config`: validate, diff, publish, history, versions, rollback, profile.
 //! - `ops`: status, audit, providers and probes, keys, local server detection.
+//! - `tools`: replay and the synthetic model benchmark.
 //! - telemetry queries (`crate::api::telemetry`) are mounted here too.
 
 mod config;
 mod ops;
 mod session;
+mod tools;
 
 use std::sync::Arc;
 
@@ -54,6 +56,10 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/routes", get(config::routes))
         .route("/pause", post(ops::pause))
         .route("/fallback-test", post(ops::fallback_test))
+        .route("/replay", post(tools::replay))
+        .route("/bench/estimate", post(tools::estimate))
+        .route("/bench/runs", post(tools::start).get(tools::list))
+        .route("/bench/runs/{id}", get(tools::get))
         .route("/session", get(session::whoami))
         .route("/logout", post(session::logout))
         .merge(crate::api::telemetry::routes())
