@@ -1,17 +1,37 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build and the tests need, only those that
 # are missing (0.3 s when all are present). Uses sudo when not root.
-#   bash scripts/deps.sh          # build + test packages
+#   bash scripts/deps.sh            # build + test packages (everything)
+#   bash scripts/deps.sh headless   # only what building `aigw` needs
+#   bash scripts/deps.sh desktop    # building and running the desktop app
 set -euo pipefail
+MODE=${1:-all}
 
 # Build: the keyring crate talks to the Secret Service through libdbus.
 BUILD="build-essential pkg-config libdbus-1-dev"
 # Tests: a real Secret Service (gnome-keyring in a private D-Bus session),
-# Python venv for the OpenAI SDK suite.
-TEST="dbus dbus-x11 gnome-keyring libsecret-tools python3-venv procps"
+# Python venv for the OpenAI SDK suite, Chromium for the UI's end-to-end
+# tests (driven by playwright-core; no browser download).
+TEST="dbus dbus-x11 gnome-keyring libsecret-tools python3-venv procps chromium"
+# Desktop app (src-tauri, Tauri 2): WebKitGTK 4.1, GTK 3, libsoup 3 for the
+# build; the Ayatana app indicator is loaded at run time for the tray icon.
+DESKTOP_BUILD="libwebkit2gtk-4.1-dev libjavascriptcoregtk-4.1-dev libsoup-3.0-dev libgtk-3-dev
+  libayatana-appindicator3-dev librsvg2-dev libssl-dev libxdo-dev file"
+# Desktop tests: a private X server (screenshots, clicks), the tray over
+# D-Bus (busctl), WebDriver (WebKitWebDriver under tauri-driver), the
+# clipboard, and an XEmbed tray panel to draw the tray menu.
+DESKTOP_TEST="xvfb xauth xdotool imagemagick x11-utils at-spi2-core systemd webkit2gtk-driver
+  xclip trayer jq curl"
+
+case "$MODE" in
+  all) PKGS="$BUILD $TEST $DESKTOP_BUILD $DESKTOP_TEST" ;;
+  headless) PKGS="$BUILD" ;;
+  desktop) PKGS="$BUILD $DESKTOP_BUILD dbus" ;;
+  *) echo "usage: deps.sh [all|headless|desktop]" >&2; exit 2 ;;
+esac
 
 need=()
-for p in $BUILD $TEST; do
+for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 # python3-venv is only needed when the interpreter on PATH lacks venv.

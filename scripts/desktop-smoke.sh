@@ -147,6 +147,13 @@ if [ -n "$MENU" ]; then
   check "tray 'Manage keys…' handled" wait_for 5 grep -q "EVENT tray-menu manage-keys" "$LOG"
   sleep 2; shot providers
 
+  # check for updates: the window opens on Updates & settings, the result
+  # shows in the tray (a build without a release URL says so)
+  click "Check for updates…"
+  check "update check reported in the tray" \
+    wait_for 10 eval 'items | cut -f2 | grep -qE "^(Up to date|Update available|Update check failed|Release )"'
+  grep -h "EVENT update-check" "$LOG" | head -1 | sed 's/^/  /'
+
   # start at login: an autostart entry appears, and goes again
   click "Start at login"
   check "start at login: autostart entry created (starts hidden)" \

@@ -687,4 +687,18 @@ async fn pause_and_fallback_test() {
     assert_eq!(header(&chat().await.unwrap(), "x-aigw-provider"), "a");
     let (s, _) = gw.post("/fallback-test", json!({"model": "nope"})).await;
     assert_eq!(s, 404);
+    // update check: says when no release source is configured, and why a check fails
+    let (s, u) = gw.get("/update/check").await;
+    assert_eq!((s, u["configured"].as_bool()), (200, Some(false)), "{u}");
+    let dead = testkit::refused_addr().await;
+    let (s, u) = gw
+        .get(&format!(
+            "/update/check?manifest_url=http://{dead}/manifest.json"
+        ))
+        .await;
+    assert_eq!(
+        (s, u["error"]["code"].as_str()),
+        (400, Some("update_check_failed")),
+        "{u}"
+    );
 }

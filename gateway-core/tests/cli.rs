@@ -139,6 +139,31 @@ async fn first_run_creates_the_default_config_and_serves() {
             .iter()
             .any(|l| l.contains("created default config"))
     );
+    // the admin token a headless user pastes into /ui
+    let o = Command::new(AIGW)
+        .args(["--data-dir", data.to_str().unwrap(), "admin-token"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stdout)
+            .trim()
+            .starts_with("aigw_admin_")
+    );
+    let o = Command::new(AIGW)
+        .args([
+            "--data-dir",
+            data.to_str().unwrap(),
+            "admin-token",
+            "--viewer",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&o.stdout)
+            .trim()
+            .starts_with("aigw_viewer_")
+    );
 }
 
 #[test]

@@ -21,7 +21,7 @@ use crate::limits::estimate_tokens;
 use crate::providers::{ClientHeaders, Endpoint};
 use crate::routing::{self, DispatchError, ProxyRequest, ResponseBody, Runtime, Served, body};
 use crate::server::AppState;
-use crate::telemetry::{RequestEvent, cost, ms};
+use crate::telemetry::{Origin, RequestEvent, cost, ms};
 
 pub const H_REQUEST_ID: HeaderName = HeaderName::from_static("x-aigw-request-id");
 pub const H_PROVIDER: HeaderName = HeaderName::from_static("x-aigw-provider");
@@ -140,34 +140,23 @@ struct Ctx {
 
 impl Ctx {
     fn event(&self, status: u16) -> RequestEvent {
-        RequestEvent {
-            request_id: self.request_id.clone(),
+        let elapsed = self.received.elapsed();
+        let mut e = RequestEvent::new(
+            self.request_id.clone(),
             // when the request came in
-            time: SystemTime::now()
-                .checked_sub(self.received.elapsed())
+            SystemTime::now()
+                .checked_sub(elapsed)
                 .unwrap_or_else(SystemTime::now),
-            client: self.client.clone(),
-            endpoint: self.endpoint.as_str(),
-            requested_model: self.model.clone(),
-            provider: None,
-            forwarded_model: None,
-            route_mode: None,
-            stream: self.stream,
-            attempts: Vec::new(),
-            status,
-            error: None,
-            latency_ms: ms(self.received.elapsed()),
-            ttft_ms: None,
-            overhead_ms: ms(self.received.elapsed()),
-            tokens_in: None,
-            tokens_out: None,
-            tokens_estimated: false,
-            cost_usd: None,
-            cancelled: false,
-            origin: Default::default(),
-            request_body: None,
-            response_body: None,
-        }
+            self.client.clone(),
+            self.endpoint.as_str(),
+            self.model.clone(),
+            Origin::Client,
+        );
+        e.stream = self.stream;
+        e.status = status;
+        e.latency_ms = ms(elapsed);
+        e.overhead_ms = ms(elapsed);
+        e
     }
 
     /// A gateway-made error, recorded and sent.

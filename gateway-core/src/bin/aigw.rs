@@ -84,6 +84,12 @@ enum Command {
     Probe,
     /// Check config, data dir, keychain, port, providers, local model servers.
     Doctor,
+    /// Print the admin API token (to log in to /ui of a headless gateway).
+    AdminToken {
+        /// The read-only viewer token instead.
+        #[arg(long)]
+        viewer: bool,
+    },
     /// Print where the config and data live.
     Paths,
     /// Signed self-update: check, apply (keeps the old binary), rollback.
@@ -165,6 +171,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve { listen } => serve(paths, listen),
         Command::Config { command } => block_on(config_command(&paths, command)),
         Command::Probe => block_on(gateway_core::cli::probe(&paths)),
+        Command::AdminToken { viewer } => {
+            let Some(t) = gateway_core::secrets::admin::AdminTokens::read_existing(&paths.data_dir)
+            else {
+                anyhow::bail!(
+                    "no admin token yet for data dir {} (it is created when `aigw serve` first runs)",
+                    paths.data_dir.display()
+                );
+            };
+            println!(
+                "{}",
+                if viewer {
+                    t.viewer.expose()
+                } else {
+                    t.admin.expose()
+                }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Replay {
             request_id,
             to,

@@ -111,6 +111,44 @@ pub struct RequestEvent {
     pub response_body: Option<Bytes>,
 }
 
+impl RequestEvent {
+    /// An event with nothing known yet but who asked what, when.
+    pub fn new(
+        request_id: String,
+        time: SystemTime,
+        client: String,
+        endpoint: &'static str,
+        requested_model: String,
+        origin: Origin,
+    ) -> Self {
+        Self {
+            request_id,
+            time,
+            client,
+            endpoint,
+            requested_model,
+            provider: None,
+            forwarded_model: None,
+            route_mode: None,
+            stream: false,
+            attempts: Vec::new(),
+            status: 0,
+            error: None,
+            latency_ms: 0.0,
+            ttft_ms: None,
+            overhead_ms: 0.0,
+            tokens_in: None,
+            tokens_out: None,
+            tokens_estimated: false,
+            cost_usd: None,
+            cancelled: false,
+            origin,
+            request_body: None,
+            response_body: None,
+        }
+    }
+}
+
 pub trait TelemetrySink: Send + Sync + std::fmt::Debug {
     /// Must return at once: never block the request path.
     fn record(&self, event: RequestEvent);

@@ -156,34 +156,29 @@ impl Call {
     }
 
     fn event(&self, r: &CallResult, started: Instant) -> RequestEvent {
-        let elapsed = started.elapsed();
-        RequestEvent {
-            request_id: r.request_id.clone(),
-            time: SystemTime::now()
-                .checked_sub(elapsed)
-                .unwrap_or_else(SystemTime::now),
-            client: self.origin.as_str().to_string(),
-            endpoint: self.endpoint.as_str(),
-            requested_model: self.model.clone(),
-            provider: Some(self.provider.clone()),
-            forwarded_model: Some(self.model.clone()),
-            route_mode: None,
-            stream: r.stream,
-            attempts: Vec::new(),
-            status: r.status,
-            error: r.error.clone(),
-            latency_ms: r.latency_ms,
-            ttft_ms: r.ttft_ms,
-            overhead_ms: 0.0,
-            tokens_in: r.tokens_in,
-            tokens_out: r.tokens_out,
-            tokens_estimated: r.tokens_estimated,
-            cost_usd: r.cost_usd,
-            cancelled: false,
-            origin: self.origin,
-            request_body: None,
-            response_body: None,
-        }
+        let time = SystemTime::now()
+            .checked_sub(started.elapsed())
+            .unwrap_or_else(SystemTime::now);
+        let mut e = RequestEvent::new(
+            r.request_id.clone(),
+            time,
+            self.origin.as_str().to_string(),
+            self.endpoint.as_str(),
+            self.model.clone(),
+            self.origin,
+        );
+        e.provider = Some(self.provider.clone());
+        e.forwarded_model = Some(self.model.clone());
+        e.stream = r.stream;
+        e.status = r.status;
+        e.error = r.error.clone();
+        e.latency_ms = r.latency_ms;
+        e.ttft_ms = r.ttft_ms;
+        e.tokens_in = r.tokens_in;
+        e.tokens_out = r.tokens_out;
+        e.tokens_estimated = r.tokens_estimated;
+        e.cost_usd = r.cost_usd;
+        e
     }
 }
 

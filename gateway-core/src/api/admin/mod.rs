@@ -57,6 +57,7 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/pause", post(ops::pause))
         .route("/fallback-test", post(ops::fallback_test))
         .route("/replay", post(tools::replay))
+        .route("/update/check", get(ops::update_check))
         .route("/bench/estimate", post(tools::estimate))
         .route("/bench/runs", post(tools::start).get(tools::list))
         .route("/bench/runs/{id}", get(tools::get))

@@ -275,6 +275,7 @@ pub async fn fallback_test(
         headers: Default::default(),
     };
     let rt = s.runtime.load_full();
+    let started = std::time::Instant::now();
     let out = match crate::routing::dispatch(&s, &rt, &req).await {
         Ok(resp) => {
             let excerpt = match resp.body {
@@ -317,5 +318,69 @@ pub async fn fallback_test(
             "error": last.message,
         }),
     };
+    // Logged as a fallback test, never as client traffic.
+    let text = |k: &str| out[k].as_str().map(str::to_string);
+    let mut event = crate::telemetry::RequestEvent::new(
+        request_id.clone(),
+        std::time::SystemTime::now()
+            .checked_sub(started.elapsed())
+            .unwrap_or_else(std::time::SystemTime::now),
+        "fallback-test".into(),
+        crate::providers::Endpoint::ChatCompletions.as_str(),
+        b.model.clone(),
+        crate::telemetry::Origin::FallbackTest,
+    );
+    event.provider = text("provider");
+    event.forwarded_model = text("model");
+    event.status = out["status"].as_u64().map_or(0, |v| v as u16);
+    event.error = text("error").map(|_| "fallback_test_failed".to_string());
+    event.latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    s.telemetry.record(event);
     Json(out).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct UpdateQuery {
+    /// Overrides the built-in release manifest URL.
+    manifest_url: Option<String>,
+}
+
+/// Checks the signed release manifest against the running binary. Applying
+/// stays a deliberate CLI step (`aigw update apply`): it replaces binaries.
+pub async fn update_check(
+    State(s): State<Arc<AppState>>,
+    Query(q): Query<UpdateQuery>,
+) -> Response {
+    let Some(url) = q
+        .manifest_url
+        .or_else(|| crate::update::DEFAULT_MANIFEST_URL.map(str::to_string))
+    else {
+        return Json(serde_json::json!({
+            "version": crate::VERSION,
+            "configured": false,
+            "message": "this build has no release manifest URL; pass ?manifest_url= or use `aigw update check --manifest-url URL`",
+        }))
+        .into_response();
+    };
+    let data_dir = s.data_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let result = tokio::task::spawn_blocking(move || {
+        let key = crate::update::keys::PublicKey::embedded()?;
+        let opts = crate::update::apply::Options::new(
+            crate::update::apply::Source {
+                manifest_url: url,
+                key,
+            },
+            data_dir,
+        );
+        crate::update::apply::check(&opts)
+    })
+    .await;
+    match result {
+        Ok(Ok(status)) => Json(
+            serde_json::json!({ "version": crate::VERSION, "configured": true, "status": status }),
+        )
+        .into_response(),
+        Ok(Err(e)) => ApiError::bad_request("update_check_failed", e.to_string()).into_response(),
+        Err(e) => ApiError::internal(e.to_string()).into_response(),
+    }
 }

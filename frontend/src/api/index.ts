@@ -1,0 +1,11 @@
+// The typed admin API, one module per domain, over one transport.
+export { session } from './session';
+export { status } from './status';
+export { providers } from './providers';
+export { keys } from './keys';
+export { config } from './config';
+export { fallback } from './fallback';
+export { telemetry } from './telemetry';
+export { tools } from './tools';
+export { ApiError, onUnauthorized, transport } from './transport';
+export type * from './types';

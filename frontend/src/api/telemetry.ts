@@ -1,0 +1,25 @@
+// Telemetry queries (gateway-core/src/api/telemetry.rs). Times are ms since
+// the Unix epoch.
+import { call, query } from './transport';
+import type { Outcome, RequestDetail, RequestPage, Series, Summary } from './types';
+
+export interface TelemetryFilter {
+  provider?: string;
+  model?: string;
+  route?: string;
+  client?: string;
+  /** `client` (the server's default), `fallback_test`, `replay`, `bench` or `all`. */
+  origin?: string;
+}
+
+export const telemetry = {
+  /** A window: the last `minutes`, or `from`/`to` (ms) for buckets aligned across queries. */
+  series: (range: { minutes: number } | { from: number; to: number }, filter: TelemetryFilter = {}, bucketS?: number) =>
+    call<Series>('GET', '/telemetry/series' + query({ ...range, bucket_s: bucketS, ...filter })),
+  summary: (minutes = 60, filter: TelemetryFilter = {}) =>
+    call<Summary>('GET', '/telemetry/summary' + query({ minutes, ...filter })),
+  requests: (
+    opts: TelemetryFilter & { minutes?: number; outcome?: Outcome | ''; limit?: number; cursor?: string | null } = {},
+  ) => call<RequestPage>('GET', '/telemetry/requests' + query({ ...opts })),
+  request: (id: string) => call<RequestDetail>('GET', `/telemetry/requests/${encodeURIComponent(id)}`),
+};

@@ -1,0 +1,196 @@
+// Replay one logged request to a provider/model of the operator's choice
+// (no routing, fallback or retries) and show it beside the original.
+// POST /admin/api/replay (admin only; docs/tools.md).
+import { useEffect, useState } from 'react';
+import { providers as providersApi, tools } from '../api';
+import { toApiError, type ApiError } from '../api/transport';
+import type { CallResult, ReplayReport, RequestRow } from '../api/types';
+import { parseBody } from '../lib/bench';
+import { fmtMs, fmtNum, fmtUsd } from '../lib/format';
+import { useAsync } from '../lib/hooks';
+import { Badge, ErrorNote, Spinner } from './ui';
+
+export function ReplayPanel({ original, onClose }: { original: RequestRow; onClose: () => void }) {
+  const provs = useAsync(() => providersApi.list(), []);
+  const names = (provs.data ?? []).map((p) => p.name);
+  const [provider, setProvider] = useState('');
+  const [model, setModel] = useState(original.forwarded_model ?? original.requested_model ?? '');
+  const [busy, setBusy] = useState(false);
+  const [err, setErr] = useState<ApiError>();
+  const [pasteOpen, setPasteOpen] = useState(false);
+  const [paste, setPaste] = useState('');
+  const [pasteErr, setPasteErr] = useState('');
+  const [report, setReport] = useState<ReplayReport>();
+
+  // Another provider than the original's by default.
+  useEffect(() => {
+    if (!provider && names.length) setProvider(names.find((n) => n !== original.provider) ?? names[0]);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [names.join(',')]);
+
+  const send = async (withBody: boolean) => {
+    setErr(undefined);
+    setPasteErr('');
+    let spec;
+    if (withBody) {
+      const p = parseBody(paste);
+      if ('error' in p) {
+        setPasteErr(p.error);
+        return;
+      }
+      spec = { body: p.body, endpoint: original.endpoint, provider, model: model.trim() || undefined };
+    } else {
+      spec = { request_id: original.id, provider, model: model.trim() || undefined };
+    }
+    setBusy(true);
+    setReport(undefined);
+    try {
+      setReport(await tools.replay(spec));
+    } catch (e) {
+      const ae = toApiError(e);
+      setErr(ae);
+      // The body is not available (or could not be used): offer to paste one.
+      if (ae.status === 400) setPasteOpen(true);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <section className="replay" aria-labelledby="replay-title" data-testid="replay-panel">
+      <div className="card-head">
+        <h3 id="replay-title" className="small-title">
+          Replay to another provider
+        </h3>
+        <button className="btn btn-small" onClick={onClose}>
+          Close replay
+        </button>
+      </div>
+      <p className="muted small">
+        Sends this request again, straight to the provider and model you pick (no routing, fallback or retries). It is a real, billed
+        request, logged as a replay and never counted as client traffic.
+      </p>
+      <ErrorNote error={provs.error} title="Could not load providers" onRetry={provs.reload} />
+      <div className="replay-form">
+        <label className="field">
+          <span>Provider</span>
+          <select value={provider} onChange={(e) => setProvider(e.target.value)} data-testid="replay-provider">
+            {names.map((n) => (
+              <option key={n} value={n}>
+                {n}
+                {n === original.provider ? ' (original)' : ''}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label className="field">
+          <span>Model</span>
+          <input value={model} onChange={(e) => setModel(e.target.value)} placeholder="model at that provider" data-testid="replay-model" />
+        </label>
+        <button className="btn btn-primary" disabled={busy || !provider} onClick={() => send(false)} data-testid="replay-send">
+          {busy ? <Spinner label="Replaying" /> : 'Replay'}
+        </button>
+      </div>
+      {err && (
+        <div className="error-note" role="alert" data-testid="replay-error">
+          <strong>The replay was not sent:</strong> {err.message}
+          <div className="error-code">{err.code}</div>
+        </div>
+      )}
+      {!pasteOpen && (
+        <button className="link-btn small" onClick={() => setPasteOpen(true)}>
+          Paste a body instead
+        </button>
+      )}
+      {pasteOpen && (
+        <div className="replay-paste field">
+          <label htmlFor="replay-body">Request body (JSON, as the client sent it to {original.endpoint})</label>
+          <textarea
+            id="replay-body"
+            value={paste}
+            onChange={(e) => setPaste(e.target.value)}
+            placeholder={'{"model": "…", "messages": [{"role": "user", "content": "…"}]}'}
+            data-testid="replay-body"
+            aria-invalid={pasteErr ? 'true' : undefined}
+          />
+          {pasteErr && <div className="field-msg">{pasteErr}</div>}
+          <div className="row-end">
+            <button className="btn btn-primary" disabled={busy || !provider} onClick={() => send(true)} data-testid="replay-send-body">
+              {busy ? <Spinner label="Replaying" /> : 'Replay with this body'}
+            </button>
+          </div>
+        </div>
+      )}
+      {report && <Compare original={report.original ?? original} replay={report.replay} />}
+    </section>
+  );
+}
+
+function Compare({ original: o, replay: r }: { original: RequestRow; replay: CallResult }) {
+  const tokens = (a: number | null, b: number | null, est: boolean) =>
+    a === null && b === null ? '—' : `${fmtNum(a)} / ${fmtNum(b)}${est ? ' (estimated)' : ''}`;
+  return (
+    <div className="compare" data-testid="replay-compare">
+      <div data-testid="replay-original">
+        <h4>Original</h4>
+        <dl>
+          <dt>Served by</dt>
+          <dd>
+            {o.provider ?? '—'} <code>{o.forwarded_model ?? ''}</code>
+          </dd>
+          <dt>Status</dt>
+          <dd>{o.error ? <Badge tone="err">{`${o.status || 'error'} · ${o.error}`}</Badge> : <Badge tone="ok">{String(o.status)}</Badge>}</dd>
+          <dt>Latency</dt>
+          <dd>{fmtMs(o.latency_ms)}</dd>
+          <dt>First token</dt>
+          <dd>{fmtMs(o.ttft_ms)}</dd>
+          <dt>Tokens in / out</dt>
+          <dd>{tokens(o.tokens_in, o.tokens_out, o.tokens_estimated)}</dd>
+          <dt>Est. cost</dt>
+          <dd>{fmtUsd(o.cost_usd)}</dd>
+        </dl>
+      </div>
+      <div data-testid="replay-result">
+        <h4>Replay</h4>
+        <dl>
+          <dt>Sent to</dt>
+          <dd>
+            {r.provider} <code>{r.model}</code>
+          </dd>
+          <dt>Status</dt>
+          <dd data-testid="replay-status">
+            {r.error ? <Badge tone="err">{`${r.status || 'error'} · ${r.error}`}</Badge> : <Badge tone="ok">{String(r.status)}</Badge>}
+            {r.error_message && <div className="small err-text">{r.error_message}</div>}
+          </dd>
+          <dt>Latency</dt>
+          <dd>{fmtMs(r.latency_ms)}</dd>
+          <dt>First token</dt>
+          <dd>{fmtMs(r.ttft_ms)}</dd>
+          <dt>Tokens in / out</dt>
+          <dd>{tokens(r.tokens_in, r.tokens_out, r.tokens_estimated)}</dd>
+          <dt>Est. cost</dt>
+          <dd>{fmtUsd(r.cost_usd)}</dd>
+        </dl>
+        {r.response && (
+          <details open>
+            <summary className="small">Response (excerpt)</summary>
+            <pre className="code-block" data-testid="replay-response">
+              {excerpt(r.response)}
+            </pre>
+          </details>
+        )}
+      </div>
+    </div>
+  );
+}
+
+/** The response, pretty-printed when it is JSON, cut to a readable length. */
+function excerpt(text: string, max = 2000): string {
+  let t = text;
+  try {
+    t = JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    /* not JSON (e.g. an event stream): as is */
+  }
+  return t.length > max ? t.slice(0, max) + '…' : t;
+}

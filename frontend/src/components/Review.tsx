@@ -1,0 +1,129 @@
+// Review and publish a set of structured edits: the server applies the ops
+// to the live config (comments survive), validates and diffs; the user reads
+// the diff, writes a message and publishes.
+import { useEffect, useState } from 'react';
+import { config } from '../api';
+import { toApiError, type ApiError } from '../api/transport';
+import type { Draft, DraftOp, DiffSummary, Issue, Published } from '../api/types';
+import { DiffView, ErrorNote, Field, Spinner, ValidationList } from './ui';
+
+export function summaryText(s: Partial<DiffSummary> | null | undefined): string {
+  if (!s) return '';
+  const parts: string[] = [];
+  const add = (k: keyof DiffSummary, verb: string, what: string) => {
+    const v = s[k];
+    if (v && v.length) parts.push(`${verb} ${what} ${v.join(', ')}`);
+  };
+  add('providers_added', 'added', 'provider');
+  add('providers_changed', 'changed', 'provider');
+  add('providers_removed', 'removed', 'provider');
+  add('routes_added', 'added', 'route');
+  add('routes_changed', 'changed', 'route');
+  add('routes_removed', 'removed', 'route');
+  if (s.sections_changed?.length) parts.push(`changed [${s.sections_changed.join('], [')}]`);
+  return parts.join('; ');
+}
+
+/** Runs the draft for `ops` and keeps it fresh while `ops` change. */
+export function useDraft(ops: DraftOp[] | null): { draft?: Draft; error?: ApiError; loading: boolean } {
+  const [state, setState] = useState<{ draft?: Draft; error?: ApiError; loading: boolean }>({ loading: false });
+  const key = ops ? JSON.stringify(ops) : '';
+  useEffect(() => {
+    if (!ops || ops.length === 0) {
+      setState({ loading: false });
+      return;
+    }
+    let live = true;
+    setState((s) => ({ ...s, loading: true }));
+    config.draft(ops).then(
+      (d) => live && setState({ draft: d, loading: false }),
+      (e) => live && setState({ error: toApiError(e), loading: false }),
+    );
+    return () => {
+      live = false;
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [key]);
+  return state;
+}
+
+export function Review({
+  ops,
+  defaultMessage,
+  onPublished,
+  onCancel,
+  before,
+  publishLabel = 'Publish',
+  cancelLabel = 'Cancel',
+  hideWarning,
+}: {
+  ops: DraftOp[];
+  defaultMessage: string;
+  onPublished: (p: Published) => void;
+  onCancel?: () => void;
+  /** Runs right before publishing (e.g. store a key); throw to stop. */
+  before?: () => Promise<void>;
+  publishLabel?: string;
+  cancelLabel?: string;
+  /** Warnings that publishing itself resolves (e.g. the key stored on publish). */
+  hideWarning?: (i: Issue) => boolean;
+}) {
+  const { draft, error, loading } = useDraft(ops);
+  const [message, setMessage] = useState(defaultMessage);
+  const [busy, setBusy] = useState(false);
+  const [pubErr, setPubErr] = useState<ApiError>();
+
+  const publish = async () => {
+    if (!draft) return;
+    setBusy(true);
+    setPubErr(undefined);
+    try {
+      if (before) await before();
+      const p = await config.publish(draft.toml, message.trim() || defaultMessage, draft.preview.live_version);
+      onPublished(p);
+    } catch (e) {
+      setPubErr(toApiError(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const valid = draft?.preview.validation.valid === true;
+  return (
+    <div className="review" data-testid="review">
+      <ErrorNote error={error} title="Could not prepare the change" />
+      {loading && !draft && (
+        <p className="muted">
+          <Spinner /> Checking the change…
+        </p>
+      )}
+      {draft && (
+        <>
+          <ValidationList validation={draft.preview.validation} hide={hideWarning} />
+          {summaryText(draft.preview.summary) && <p className="summary">{summaryText(draft.preview.summary)}</p>}
+          {draft.preview.restart_required.length > 0 && (
+            <p className="warn-text small">Takes effect after a restart: {draft.preview.restart_required.join(', ')}</p>
+          )}
+          <details open className="diff-wrap">
+            <summary>Changes to the config file (against version {draft.preview.live_version})</summary>
+            <DiffView diff={draft.preview.unified} emptyText="This leaves the config as it is." />
+          </details>
+          <Field label="Message for the history" htmlFor="publish-message">
+            <input id="publish-message" value={message} onChange={(e) => setMessage(e.target.value)} maxLength={200} data-testid="publish-message" />
+          </Field>
+        </>
+      )}
+      <ErrorNote error={pubErr} title="Not published" />
+      <div className="row-end">
+        {onCancel && (
+          <button className="btn" onClick={onCancel} disabled={busy}>
+            {cancelLabel}
+          </button>
+        )}
+        <button className="btn btn-primary" onClick={publish} disabled={!valid || busy || loading} data-testid="publish">
+          {busy ? <Spinner label="Publishing" /> : publishLabel}
+        </button>
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,79 @@
+// Numbers, durations and times for people.
+
+export function fmtNum(n: number | null | undefined, digits = 0): string {
+  if (n === null || n === undefined || !Number.isFinite(n)) return '—';
+  return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: 0 });
+}
+
+/** 1234 → "1.2k", 2_500_000 → "2.5M". */
+export function fmtCompact(n: number | null | undefined): string {
+  if (n === null || n === undefined || !Number.isFinite(n)) return '—';
+  const a = Math.abs(n);
+  if (a >= 1e9) return (n / 1e9).toFixed(1).replace(/\.0$/, '') + 'B';
+  if (a >= 1e6) return (n / 1e6).toFixed(1).replace(/\.0$/, '') + 'M';
+  if (a >= 1e4) return (n / 1e3).toFixed(0) + 'k';
+  if (a >= 1e3) return (n / 1e3).toFixed(1).replace(/\.0$/, '') + 'k';
+  return fmtNum(n, a < 10 ? 2 : a < 100 ? 1 : 0);
+}
+
+export function fmtMs(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) return '—';
+  if (ms < 1) return '<1 ms';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+  return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+
+export function fmtPct(ratio: number | null | undefined): string {
+  if (ratio === null || ratio === undefined || !Number.isFinite(ratio)) return '—';
+  const p = ratio * 100;
+  return (p === 0 ? '0' : p < 1 ? p.toFixed(2) : p < 10 ? p.toFixed(1) : p.toFixed(0)) + ' %';
+}
+
+export function fmtUsd(usd: number | null | undefined): string {
+  if (usd === null || usd === undefined || !Number.isFinite(usd)) return '—';
+  if (usd === 0) return '$0';
+  if (Math.abs(usd) < 0.000001) return '<$0.000001';
+  if (Math.abs(usd) < 0.01) return '$' + Number(usd.toPrecision(2)).toFixed(Math.min(6, 1 - Math.floor(Math.log10(Math.abs(usd)))));
+  return '$' + usd.toFixed(2);
+}
+
+export function fmtDuration(s: number): string {
+  if (s < 60) return `${Math.floor(s)} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+  return `${Math.floor(s / 86400)} d ${Math.floor((s % 86400) / 3600)} h`;
+}
+
+export function fmtTime(ms: number): string {
+  const d = new Date(ms);
+  return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+}
+
+export function fmtDateTime(ms: number): string {
+  const d = new Date(ms);
+  return d.toLocaleString([], { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+}
+
+/** "just now", "5 min ago", "3 h ago", then a date. */
+export function fmtAgo(ms: number, now = Date.now()): string {
+  const s = Math.max(0, (now - ms) / 1000);
+  if (s < 45) return 'just now';
+  if (s < 3600) return `${Math.round(s / 60)} min ago`;
+  if (s < 86400) return `${Math.round(s / 3600)} h ago`;
+  return fmtDateTime(ms);
+}
+
+/** route_mode → words. */
+export function routeModeLabel(mode: string | null | undefined): string {
+  switch (mode) {
+    case 'direct':
+      return 'direct';
+    case 'provider_fallback':
+      return 'provider fallback';
+    case 'model_fallback':
+      return 'model fallback';
+    default:
+      return mode ?? '—';
+  }
+}

@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import {
+  checkProviderForm,
+  formFromPreset,
+  formFromProvider,
+  presetById,
+  presetFor,
+  PRESETS,
+  providerSpecOf,
+  suggestName,
+} from './presets';
+import type { ProviderInfo } from '../api/types';
+
+describe('presets', () => {
+  it('cover the providers the product names', () => {
+    const ids = PRESETS.map((p) => p.id);
+    for (const id of ['openai', 'anthropic', 'groq', 'deepseek', 'openrouter', 'together', 'mistral', 'ollama', 'lm-studio', 'vllm', 'custom']) {
+      expect(ids).toContain(id);
+    }
+    for (const p of PRESETS) if (p.id !== 'custom') expect(p.base_url).toMatch(/^https?:\/\/.+\/v1$/);
+  });
+
+  it('OpenAI preset → keychain reference and the right kind', () => {
+    const p = presetById('openai')!;
+    const f = { ...formFromPreset(p), secret: 'sk-123' };
+    expect(checkProviderForm(f, [])).toEqual([]);
+    expect(providerSpecOf(f)).toEqual({ name: 'openai', kind: 'openai', base_url: 'https://api.openai.com/v1', api_key: 'keyring:openai' });
+  });
+
+  it('Anthropic preset keeps its kind', () => {
+    expect(providerSpecOf(formFromPreset(presetById('anthropic')!)).kind).toBe('anthropic');
+  });
+
+  it('local presets are keyless', () => {
+    const spec = providerSpecOf(formFromPreset(presetById('ollama')!));
+    expect(spec).toEqual({ name: 'ollama', kind: 'openai', base_url: 'http://127.0.0.1:11434/v1', api_key: null });
+  });
+
+  it('picks a free name and matching key name', () => {
+    expect(suggestName('openai', ['openai', 'openai-2'])).toBe('openai-3');
+    expect(suggestName('My Server!', [])).toBe('my-server');
+    const f = formFromPreset(presetById('groq')!, ['groq']);
+    expect(f.name).toBe('groq-2');
+    expect(f.key_ref).toBe('groq-2');
+  });
+
+  it('maps optional limits and models, trimming the URL', () => {
+    const f = { ...formFromPreset(presetById('custom')!), name: 'mine', base_url: ' http://10.0.0.5:8000/v1/ ', timeout_s: '30', rpm: '60', tpm: '', models: 'a, b  c' };
+    expect(providerSpecOf(f)).toEqual({ name: 'mine', kind: 'openai', base_url: 'http://10.0.0.5:8000/v1', api_key: null, timeout_s: 30, rpm: 60, models: ['a', 'b', 'c'] });
+  });
+
+  it('explains what is wrong with a form', () => {
+    const f = { ...formFromPreset(presetById('custom')!), name: 'Bad Name', base_url: 'ftp://x', rpm: '-1', key_mode: 'env' as const, key_ref: '1X' };
+    const fields = checkProviderForm(f, []).map((i) => i.field);
+    expect(fields).toEqual(expect.arrayContaining(['name', 'base_url', 'rpm', 'key_ref']));
+    expect(checkProviderForm({ ...formFromPreset(presetById('openai')!) }, ['openai'])[0].message).toMatch(/exists already/);
+    expect(checkProviderForm({ ...formFromPreset(presetById('openai')!), name: 'openai' }, ['openai'], 'openai')).toEqual([]);
+  });
+
+  it('round-trips a configured provider into the form', () => {
+    const info: ProviderInfo = {
+      name: 'backup', kind: 'openai', base_url: 'https://api.groq.com/openai/v1', api_key_ref: 'env:GROQ_KEY', key: 'present', key_error: null,
+      timeout_s: 20, rpm: 0, tpm: 1000, targets: [],
+    };
+    const f = formFromProvider(info);
+    expect(f).toMatchObject({ key_mode: 'env', key_ref: 'GROQ_KEY', timeout_s: '20', rpm: '', tpm: '1000' });
+    expect(providerSpecOf(f, f)).toEqual({ name: 'backup', kind: 'openai', base_url: 'https://api.groq.com/openai/v1', api_key: 'env:GROQ_KEY' });
+    // an edit sends what changed; a cleared field goes back to its default
+    expect(providerSpecOf({ ...f, tpm: '', rpm: '5', key_mode: 'none' }, f)).toEqual({ name: 'backup', kind: 'openai', base_url: 'https://api.groq.com/openai/v1', api_key: null, rpm: 5, tpm: 0 });
+    expect(presetFor(info.base_url).id).toBe('groq');
+    expect(presetFor('http://example.com/v1').id).toBe('custom');
+  });
+});

@@ -1,0 +1,176 @@
+// Provider presets: kind + base URL + a suggested key name, so adding a
+// provider is a pick and (maybe) a pasted key.
+import type { ProviderInfo, ProviderSpec } from '../api/types';
+
+export interface Preset {
+  id: string;
+  label: string;
+  kind: 'openai' | 'anthropic';
+  base_url: string;
+  /** Suggested keychain entry name; `null` = keyless (local servers). */
+  key_name: string | null;
+  local: boolean;
+  /** A model to suggest in routes and snippets. */
+  example_model: string;
+  hint: string;
+}
+
+export const PRESETS: Preset[] = [
+  { id: 'openai', label: 'OpenAI', kind: 'openai', base_url: 'https://api.openai.com/v1', key_name: 'openai', local: false, example_model: 'gpt-4o-mini', hint: 'platform.openai.com → API keys' },
+  { id: 'anthropic', label: 'Anthropic', kind: 'anthropic', base_url: 'https://api.anthropic.com/v1', key_name: 'anthropic', local: false, example_model: 'claude-3-5-haiku-latest', hint: 'console.anthropic.com → API keys' },
+  { id: 'groq', label: 'Groq', kind: 'openai', base_url: 'https://api.groq.com/openai/v1', key_name: 'groq', local: false, example_model: 'llama-3.1-8b-instant', hint: 'console.groq.com → API keys' },
+  { id: 'deepseek', label: 'DeepSeek', kind: 'openai', base_url: 'https://api.deepseek.com/v1', key_name: 'deepseek', local: false, example_model: 'deepseek-chat', hint: 'platform.deepseek.com → API keys' },
+  { id: 'openrouter', label: 'OpenRouter', kind: 'openai', base_url: 'https://openrouter.ai/api/v1', key_name: 'openrouter', local: false, example_model: 'openai/gpt-4o-mini', hint: 'openrouter.ai → Keys' },
+  { id: 'together', label: 'Together', kind: 'openai', base_url: 'https://api.together.xyz/v1', key_name: 'together', local: false, example_model: 'meta-llama/Llama-3.3-70B-Instruct-Turbo', hint: 'api.together.ai → Settings → API keys' },
+  { id: 'mistral', label: 'Mistral', kind: 'openai', base_url: 'https://api.mistral.ai/v1', key_name: 'mistral', local: false, example_model: 'mistral-small-latest', hint: 'console.mistral.ai → API keys' },
+  { id: 'ollama', label: 'Ollama', kind: 'openai', base_url: 'http://127.0.0.1:11434/v1', key_name: null, local: true, example_model: 'llama3.1:8b', hint: 'runs on this machine; no key' },
+  { id: 'lm-studio', label: 'LM Studio', kind: 'openai', base_url: 'http://127.0.0.1:1234/v1', key_name: null, local: true, example_model: 'local-model', hint: 'start the local server in LM Studio; no key' },
+  { id: 'vllm', label: 'vLLM', kind: 'openai', base_url: 'http://127.0.0.1:8000/v1', key_name: null, local: true, example_model: 'meta-llama/Llama-3.1-8B-Instruct', hint: 'vllm serve …; a key only if you set --api-key' },
+  { id: 'custom', label: 'Custom (OpenAI-compatible)', kind: 'openai', base_url: '', key_name: null, local: false, example_model: '', hint: 'any server that speaks the OpenAI API' },
+];
+
+export function presetById(id: string): Preset | undefined {
+  return PRESETS.find((p) => p.id === id);
+}
+
+/** Guesses the preset a configured provider came from (by base URL host and port). */
+export function presetFor(base_url: string, kind?: string): Preset {
+  const norm = (u: string) => u.replace(/\/+$/, '').toLowerCase();
+  const exact = PRESETS.find((p) => p.base_url && norm(p.base_url) === norm(base_url) && (!kind || p.kind === kind));
+  return exact ?? (PRESETS.find((p) => p.id === 'custom') as Preset);
+}
+
+export type KeyMode = 'keyring' | 'env' | 'none';
+
+/** What the provider form holds. */
+export interface ProviderForm {
+  name: string;
+  kind: 'openai' | 'anthropic';
+  base_url: string;
+  key_mode: KeyMode;
+  /** keychain entry name or env variable, per `key_mode`. */
+  key_ref: string;
+  /** A new secret to store (never shown again); empty = keep the stored one. */
+  secret: string;
+  timeout_s: string;
+  rpm: string;
+  tpm: string;
+  models: string;
+}
+
+export const NAME_RE = /^[a-z0-9_-]+$/;
+
+/** A provider name from a label: lowercase, `[a-z0-9_-]`, unique among `taken`. */
+export function suggestName(base: string, taken: string[]): string {
+  const slug = base.toLowerCase().replace(/[^a-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '') || 'provider';
+  if (!taken.includes(slug)) return slug;
+  for (let i = 2; ; i++) {
+    const n = `${slug}-${i}`;
+    if (!taken.includes(n)) return n;
+  }
+}
+
+/** The form for a new provider from a preset. */
+export function formFromPreset(p: Preset, taken: string[] = []): ProviderForm {
+  const name = suggestName(p.id === 'custom' ? 'custom' : p.id, taken);
+  return {
+    name,
+    kind: p.kind,
+    base_url: p.base_url,
+    key_mode: p.key_name ? 'keyring' : 'none',
+    key_ref: p.key_name ? (name === p.id ? p.key_name : name) : '',
+    secret: '',
+    timeout_s: '',
+    rpm: '',
+    tpm: '',
+    models: '',
+  };
+}
+
+/** The form for editing a configured provider. */
+export function formFromProvider(p: ProviderInfo): ProviderForm {
+  const ref = p.api_key_ref ?? '';
+  const [mode, rest] = ref.startsWith('keyring:')
+    ? (['keyring', ref.slice(8)] as const)
+    : ref.startsWith('env:')
+      ? (['env', ref.slice(4)] as const)
+      : (['none', ''] as const);
+  return {
+    name: p.name,
+    kind: p.kind === 'anthropic' ? 'anthropic' : 'openai',
+    base_url: p.base_url,
+    key_mode: mode,
+    key_ref: rest,
+    secret: '',
+    timeout_s: p.timeout_s && p.timeout_s !== 60 ? String(p.timeout_s) : '',
+    rpm: p.rpm ? String(p.rpm) : '',
+    tpm: p.tpm ? String(p.tpm) : '',
+    models: (p.models ?? []).join(', '),
+  };
+}
+
+export interface FormIssue {
+  field: keyof ProviderForm;
+  message: string;
+}
+
+function intField(v: string): number | undefined | null {
+  if (!v.trim()) return undefined;
+  const n = Number(v);
+  return Number.isInteger(n) && n >= 0 ? n : null;
+}
+
+/** Checks a provider form locally (the server validates again on draft). */
+export function checkProviderForm(f: ProviderForm, taken: string[], editing?: string): FormIssue[] {
+  const out: FormIssue[] = [];
+  if (!f.name) out.push({ field: 'name', message: 'Give the provider a name.' });
+  else if (!NAME_RE.test(f.name)) out.push({ field: 'name', message: 'Use only a–z, 0–9, "-" and "_".' });
+  else if (f.name !== editing && taken.includes(f.name)) out.push({ field: 'name', message: `A provider named "${f.name}" exists already.` });
+  if (!f.base_url.trim()) out.push({ field: 'base_url', message: 'Enter the base URL, e.g. https://api.example.com/v1.' });
+  else if (!/^https?:\/\/[^\s/]+/i.test(f.base_url.trim())) out.push({ field: 'base_url', message: 'The base URL must start with http:// or https://.' });
+  if (f.key_mode === 'keyring' && !NAME_RE.test(f.key_ref)) out.push({ field: 'key_ref', message: 'Key names use only a–z, 0–9, "-" and "_".' });
+  if (f.key_mode === 'env' && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(f.key_ref)) out.push({ field: 'key_ref', message: 'Enter an environment variable name, e.g. OPENAI_API_KEY.' });
+  for (const k of ['timeout_s', 'rpm', 'tpm'] as const) {
+    if (intField(f[k]) === null) out.push({ field: k, message: 'A whole number, 0 or more.' });
+  }
+  if (intField(f.timeout_s) === 0) out.push({ field: 'timeout_s', message: 'The timeout must be at least 1 second.' });
+  return out;
+}
+
+/** The `api_key` reference the form stands for. */
+export function keyRefOf(f: ProviderForm): string | null {
+  if (f.key_mode === 'keyring') return `keyring:${f.key_ref}`;
+  if (f.key_mode === 'env') return `env:${f.key_ref}`;
+  return null;
+}
+
+/**
+ * The `upsert_provider` payload for a (checked) form. The server merges it
+ * into the provider's table, so optional fields are sent only when set (new
+ * provider) or changed against `original` (edit); a cleared field goes back
+ * to its default.
+ */
+export function providerSpecOf(f: ProviderForm, original?: ProviderForm): ProviderSpec {
+  const spec: ProviderSpec = {
+    name: f.name.trim(),
+    kind: f.kind,
+    base_url: f.base_url.trim().replace(/\/+$/, ''),
+    api_key: keyRefOf(f),
+  };
+  const ints = [
+    ['timeout_s', 60],
+    ['rpm', 0],
+    ['tpm', 0],
+  ] as const;
+  for (const [k, dflt] of ints) {
+    const v = intField(f[k]);
+    if (original) {
+      if (f[k].trim() !== original[k].trim()) spec[k] = typeof v === 'number' ? v : dflt;
+    } else if (typeof v === 'number') {
+      spec[k] = v;
+    }
+  }
+  const models = f.models.split(/[\s,]+/).map((m) => m.trim()).filter(Boolean);
+  if (original ? f.models.trim() !== original.models.trim() : models.length) spec.models = models;
+  return spec;
+}

@@ -1,0 +1,140 @@
+// Route editing: pure helpers the Routing page is built on (reorder, add,
+// remove, local checks, and the ops that turn an edited list into a draft).
+import type { DraftOp, RouteSpec, Strategy, TargetSpec } from '../api/types';
+
+export const STRATEGIES: { id: Strategy; label: string; help: string }[] = [
+  { id: 'priority', label: 'Priority', help: 'Targets in the order listed; later ones are fallbacks.' },
+  { id: 'weighted', label: 'Weighted', help: 'Spread traffic by weight; the rest are fallbacks by weight.' },
+  { id: 'latency', label: 'Lowest latency', help: 'Fastest target first (EWMA), with 10 % exploration.' },
+];
+
+export const DEFAULT_COOLDOWN_S = 30;
+
+/** A route with every optional field filled, for editing. */
+export interface EditableRoute {
+  model: string;
+  strategy: Strategy;
+  cooldown_s: number;
+  retries: number;
+  targets: { provider: string; model: string; weight: number }[];
+}
+
+export function toEditable(r: RouteSpec): EditableRoute {
+  return {
+    model: r.model,
+    strategy: r.strategy ?? 'priority',
+    cooldown_s: r.cooldown_s ?? DEFAULT_COOLDOWN_S,
+    retries: r.retries ?? 0,
+    targets: r.targets.map((t) => ({ provider: t.provider, model: t.model ?? '', weight: t.weight ?? 1 })),
+  };
+}
+
+/**
+ * The wire form. Empty target models are omitted and weights sent only where
+ * they mean something. The server merges a route's scalar fields into its
+ * table, so `strategy`, `cooldown_s` and `retries` are sent only when they
+ * differ from `before` (or, for a new route, from the defaults): an edit
+ * then touches only the lines it changes. Targets are always sent whole.
+ */
+export function toSpec(r: EditableRoute, before?: EditableRoute | null): RouteSpec {
+  const spec: RouteSpec = {
+    model: r.model.trim(),
+    targets: r.targets.map((t) => {
+      const out: TargetSpec = { provider: t.provider };
+      if (t.model.trim()) out.model = t.model.trim();
+      if (r.strategy === 'weighted' || t.weight !== 1) out.weight = t.weight;
+      return out;
+    }),
+  };
+  const base = before ?? { strategy: 'priority', cooldown_s: DEFAULT_COOLDOWN_S, retries: 0 };
+  if (r.strategy !== base.strategy) spec.strategy = r.strategy;
+  if (r.cooldown_s !== base.cooldown_s) spec.cooldown_s = r.cooldown_s;
+  if (r.retries !== base.retries) spec.retries = r.retries;
+  return spec;
+}
+
+/** Every field, for comparing two versions of a route. */
+function fullSpec(r: EditableRoute): RouteSpec {
+  return { ...toSpec(r), strategy: r.strategy, cooldown_s: r.cooldown_s, retries: r.retries };
+}
+
+/** Moves item `i` by `delta` (−1 up, +1 down), or to index `to` with `moveTo`. */
+export function move<T>(list: T[], i: number, delta: number): T[] {
+  return moveTo(list, i, i + delta);
+}
+
+export function moveTo<T>(list: T[], from: number, to: number): T[] {
+  if (from < 0 || from >= list.length || to < 0 || to >= list.length || from === to) return list;
+  const out = list.slice();
+  const [x] = out.splice(from, 1);
+  out.splice(to, 0, x);
+  return out;
+}
+
+export function newRoute(model: string, provider: string): EditableRoute {
+  return { model, strategy: 'priority', cooldown_s: DEFAULT_COOLDOWN_S, retries: 0, targets: [{ provider, model: '', weight: 1 }] };
+}
+
+export interface RouteIssue {
+  route: number;
+  /** Target index, when the issue is about one target. */
+  target?: number;
+  field: string;
+  message: string;
+}
+
+/** Local checks, instant while typing; the server's validation is the judge. */
+export function checkRoutes(routes: EditableRoute[], providers: string[]): RouteIssue[] {
+  const out: RouteIssue[] = [];
+  const seen = new Map<string, number>();
+  routes.forEach((r, ri) => {
+    const m = r.model.trim();
+    if (!m) out.push({ route: ri, field: 'model', message: 'Name the model clients will ask for.' });
+    else if (seen.has(m)) out.push({ route: ri, field: 'model', message: `"${m}" is already routed above.` });
+    else seen.set(m, ri);
+    if (!Number.isInteger(r.cooldown_s) || r.cooldown_s < 0) out.push({ route: ri, field: 'cooldown_s', message: 'Cooldown: whole seconds, 0 or more.' });
+    if (!Number.isInteger(r.retries) || r.retries < 0 || r.retries > 10) out.push({ route: ri, field: 'retries', message: 'Retries: 0 to 10.' });
+    if (r.targets.length === 0) out.push({ route: ri, field: 'targets', message: 'Add at least one target.' });
+    const pairs = new Set<string>();
+    r.targets.forEach((t, ti) => {
+      if (!t.provider) out.push({ route: ri, target: ti, field: 'provider', message: 'Pick a provider.' });
+      else if (!providers.includes(t.provider)) out.push({ route: ri, target: ti, field: 'provider', message: `No provider named "${t.provider}".` });
+      const key = `${t.provider}\u0000${t.model.trim()}`;
+      if (t.provider && pairs.has(key)) out.push({ route: ri, target: ti, field: 'provider', message: 'The same provider and model twice.' });
+      pairs.add(key);
+      if (r.strategy === 'weighted' && (!Number.isFinite(t.weight) || t.weight <= 0)) {
+        out.push({ route: ri, target: ti, field: 'weight', message: 'Weights must be above 0.' });
+      }
+    });
+  });
+  return out;
+}
+
+/**
+ * The ops that turn `before` into `after` (by route model name): upserts for
+ * new and changed routes, removals for the ones gone. A renamed route is a
+ * removal plus an upsert. With `profile`, the ops edit that profile's routes.
+ */
+export function routeOps(before: EditableRoute[], after: EditableRoute[], profile?: string | null): DraftOp[] {
+  const where = profile ? { profile } : {};
+  const old = new Map(before.map((r) => [r.model.trim(), r]));
+  const now = new Map(after.map((r) => [r.model.trim(), r]));
+  const ops: DraftOp[] = [];
+  for (const [model] of old) {
+    if (!now.has(model)) ops.push({ op: 'remove_route', model, ...where });
+  }
+  for (const [model, r] of now) {
+    const prev = old.get(model);
+    if (!prev || JSON.stringify(fullSpec(prev)) !== JSON.stringify(fullSpec(r))) {
+      ops.push({ op: 'upsert_route', route: toSpec(r, prev), ...where });
+    }
+  }
+  return ops;
+}
+
+/** Share of traffic per target for a weighted route (0..1), else null. */
+export function weightShares(r: EditableRoute): (number | null)[] {
+  if (r.strategy !== 'weighted') return r.targets.map(() => null);
+  const total = r.targets.reduce((s, t) => s + (t.weight > 0 ? t.weight : 0), 0);
+  return r.targets.map((t) => (total > 0 && t.weight > 0 ? t.weight / total : 0));
+}

@@ -1,0 +1,326 @@
+// Model benchmark: N small synthetic requests per target, protocol and
+// stream mode, with an estimate before anything is sent and a hard cost cap.
+// Past runs below, with latency p50 per target over time (docs/tools.md).
+import { useEffect, useMemo, useState } from 'react';
+import { providers as providersApi, tools } from '../api';
+import { toApiError, type ApiError } from '../api/transport';
+import type { BenchEstimate, BenchRun, BenchSpec } from '../api/types';
+import { useApp } from '../context';
+import { Chart } from '../components/Chart';
+import { Badge, EmptyState, ErrorNote, Spinner } from '../components/ui';
+import { buildSpec, defaultForm, errorsText, latencyChart, paddedRange, PROTOCOLS, targetLabel, type BenchForm } from '../lib/bench';
+import { fmtDateTime, fmtMs, fmtNum, fmtPct, fmtUsd } from '../lib/format';
+import { useAsync } from '../lib/hooks';
+
+export function Benchmark() {
+  const app = useApp();
+  const provs = useAsync(() => providersApi.list(), []);
+  const runs = useAsync(() => tools.benchRuns(50), []);
+  const names = (provs.data ?? []).map((p) => p.name);
+  const [form, setForm] = useState<BenchForm>(() => defaultForm());
+  const [estimate, setEstimate] = useState<{ spec: BenchSpec; est: BenchEstimate }>();
+  const [run, setRun] = useState<BenchRun>();
+  const [busy, setBusy] = useState<'' | 'estimate' | 'run'>('');
+  const [err, setErr] = useState<{ title: string; error: ApiError }>();
+  const [problems, setProblems] = useState<string[]>([]);
+
+  // The first provider once the list arrives.
+  useEffect(() => {
+    if (names.length && form.targets.length === 1 && !form.targets[0].provider)
+      setForm((f) => ({ ...f, targets: [{ ...f.targets[0], provider: names[0] }] }));
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [names.join(',')]);
+
+  // Any change to the form invalidates the estimate.
+  const edit = (fn: (f: BenchForm) => BenchForm) => {
+    setForm(fn);
+    setEstimate(undefined);
+  };
+
+  const doEstimate = async () => {
+    const r = buildSpec(form);
+    setProblems(r.problems);
+    setErr(undefined);
+    if (!r.spec) return;
+    setBusy('estimate');
+    try {
+      setEstimate({ spec: r.spec, est: await tools.benchEstimate(r.spec) });
+    } catch (e) {
+      setErr({ title: 'Could not estimate', error: toApiError(e) });
+    } finally {
+      setBusy('');
+    }
+  };
+
+  const doRun = async () => {
+    if (!estimate) return;
+    setBusy('run');
+    setErr(undefined);
+    setRun(undefined);
+    try {
+      setRun(await tools.benchRun(estimate.spec));
+      runs.reload();
+    } catch (e) {
+      setErr({ title: 'The benchmark did not run', error: toApiError(e) });
+    } finally {
+      setBusy('');
+    }
+  };
+
+  const chart = useMemo(() => latencyChart(runs.data ?? []), [runs.data]);
+  const xRange = useMemo(() => paddedRange(chart.data[0]), [chart]);
+
+  return (
+    <div className="page">
+      <header className="page-head">
+        <div>
+          <h1 tabIndex={-1}>Model benchmark</h1>
+          <p className="muted">
+            A few small synthetic requests straight to each provider and model (no routing, fallback or retries), to compare
+            success rate, latency and speed. They are real, billed requests: see the estimate first; the cost cap stops a run.
+          </p>
+        </div>
+      </header>
+
+      <section className="card" aria-labelledby="bench-form-title">
+        <div className="card-head">
+          <h2 id="bench-form-title">New run</h2>
+          {!app.canWrite && <span className="small warn-text">Running a benchmark needs the admin token.</span>}
+        </div>
+        <ErrorNote error={provs.error} title="Could not load providers" onRetry={provs.reload} />
+        <h3 className="small-title">Targets</h3>
+        <ul className="bench-targets" data-testid="bench-targets">
+          {form.targets.map((t, i) => (
+            <li key={i} className="bench-target" data-testid="bench-target">
+              <select
+                aria-label={`Provider of target ${i + 1}`}
+                value={t.provider}
+                onChange={(e) => edit((f) => ({ ...f, targets: f.targets.map((x, j) => (j === i ? { ...x, provider: e.target.value } : x)) }))}
+                data-testid="bench-provider"
+              >
+                <option value="">provider…</option>
+                {names.map((n) => (
+                  <option key={n} value={n}>
+                    {n}
+                  </option>
+                ))}
+              </select>
+              <input
+                aria-label={`Model of target ${i + 1}`}
+                placeholder="model, e.g. gpt-4o-mini"
+                value={t.model}
+                onChange={(e) => edit((f) => ({ ...f, targets: f.targets.map((x, j) => (j === i ? { ...x, model: e.target.value } : x)) }))}
+                data-testid="bench-model"
+              />
+              <button
+                className="btn btn-small btn-danger-ghost"
+                disabled={form.targets.length === 1}
+                onClick={() => edit((f) => ({ ...f, targets: f.targets.filter((_, j) => j !== i) }))}
+                aria-label={`Remove target ${i + 1}`}
+              >
+                Remove
+              </button>
+            </li>
+          ))}
+        </ul>
+        <button
+          className="btn btn-small"
+          onClick={() => edit((f) => ({ ...f, targets: [...f.targets, { provider: names[0] ?? '', model: '' }] }))}
+          data-testid="bench-add-target"
+        >
+          + Add target
+        </button>
+
+        <div className="bench-options">
+          <fieldset className="checks">
+            <legend>Protocols</legend>
+            {PROTOCOLS.map((p) => (
+              <label key={p.id}>
+                <input
+                  type="checkbox"
+                  checked={form.protocols[p.id]}
+                  onChange={(e) => edit((f) => ({ ...f, protocols: { ...f.protocols, [p.id]: e.target.checked } }))}
+                  data-testid={`bench-proto-${p.id}`}
+                />{' '}
+                {p.label} <span className="muted small">({p.id})</span>
+              </label>
+            ))}
+          </fieldset>
+          <fieldset className="checks">
+            <legend>Mode</legend>
+            <label>
+              <input type="checkbox" checked={form.nonStream} onChange={(e) => edit((f) => ({ ...f, nonStream: e.target.checked }))} data-testid="bench-nonstream" />{' '}
+              non-stream
+            </label>
+            <label>
+              <input type="checkbox" checked={form.stream} onChange={(e) => edit((f) => ({ ...f, stream: e.target.checked }))} data-testid="bench-stream" /> stream
+            </label>
+          </fieldset>
+          <label className="field">
+            <span>Requests per target</span>
+            <input type="number" min={1} max={2000} value={form.requests} onChange={(e) => edit((f) => ({ ...f, requests: e.target.value }))} data-testid="bench-requests" />
+            <span className="field-hint">per protocol and mode</span>
+          </label>
+          <label className="field">
+            <span>Concurrency</span>
+            <input type="number" min={1} max={16} value={form.concurrency} onChange={(e) => edit((f) => ({ ...f, concurrency: e.target.value }))} data-testid="bench-concurrency" />
+          </label>
+          <label className="field">
+            <span>Max cost (USD)</span>
+            <input type="number" min={0} step="0.01" value={form.maxCost} onChange={(e) => edit((f) => ({ ...f, maxCost: e.target.value }))} data-testid="bench-maxcost" />
+            <span className="field-hint">hard cap: the run stops before exceeding it</span>
+          </label>
+        </div>
+
+        {problems.length > 0 && (
+          <ul className="err-text small" role="alert" data-testid="bench-problems">
+            {problems.map((p) => (
+              <li key={p}>{p}</li>
+            ))}
+          </ul>
+        )}
+        <ErrorNote error={err?.error} title={err?.title} />
+
+        {estimate && (
+          <div className="banner banner-info bench-estimate" data-testid="bench-estimate">
+            <strong>Estimate:</strong> {fmtNum(estimate.est.requests)} requests, about {fmtNum(estimate.est.tokens_in)} tokens in and up to{' '}
+            {fmtNum(estimate.est.tokens_out)} out, cost{' '}
+            {estimate.est.cost_usd !== null ? <strong>{fmtUsd(estimate.est.cost_usd)}</strong> : <strong>unknown</strong>}
+            {estimate.est.unpriced.length > 0 && <span className="warn-text"> (unknown price for {estimate.est.unpriced.join(', ')})</span>}. Hard cap{' '}
+            <strong>{fmtUsd(estimate.est.max_cost_usd)}</strong>.
+            {estimate.est.cost_usd !== null && estimate.est.cost_usd > estimate.est.max_cost_usd && (
+              <div className="warn-text small">The estimate is above the cap: the run will stop before every request is sent.</div>
+            )}
+          </div>
+        )}
+
+        <div className="row-end">
+          <button className="btn" onClick={doEstimate} disabled={!!busy} data-testid="bench-estimate-btn">
+            {busy === 'estimate' ? <Spinner label="Estimating" /> : 'Estimate'}
+          </button>
+          <button
+            className="btn btn-primary"
+            onClick={doRun}
+            disabled={!estimate || !!busy || !app.canWrite}
+            title={estimate ? undefined : 'Estimate first'}
+            data-testid="bench-run-btn"
+          >
+            {busy === 'run' ? <Spinner label="Running" /> : 'Run'}
+          </button>
+        </div>
+        {busy === 'run' && <p className="muted small">Sending {estimate?.est.requests} requests; the results appear when the run is done.</p>}
+      </section>
+
+      {run && (
+        <section className="card" aria-labelledby="bench-result-title" data-testid="bench-result">
+          <div className="card-head">
+            <h2 id="bench-result-title">Results</h2>
+            <span className="muted small">
+              run #{run.id} · {fmtDateTime(run.started_ms)} · {fmtMs(run.finished_ms - run.started_ms)} · spent {fmtUsd(run.spent_usd)}
+            </span>
+          </div>
+          {run.stopped_by_cost_cap && (
+            <div className="banner banner-warn" role="alert" data-testid="bench-stopped">
+              <strong>STOPPED by the cost cap</strong> ({fmtUsd(run.spec.max_cost_usd)}): not every request was sent.
+            </div>
+          )}
+          <ReportTable run={run} testId="bench-results" />
+        </section>
+      )}
+
+      <section className="card" aria-labelledby="bench-history-title">
+        <div className="card-head">
+          <h2 id="bench-history-title">Past runs</h2>
+          {runs.loading && <Spinner label="Loading" />}
+        </div>
+        <ErrorNote error={runs.error} title="Could not load past runs" onRetry={runs.reload} />
+        {runs.data && runs.data.length === 0 && (
+          <EmptyState icon="∅" title="No benchmark runs yet">
+            Pick targets above, estimate, then run. Runs are stored and drawn here so you can compare them over time.
+          </EmptyState>
+        )}
+        {runs.data && runs.data.length > 0 && (
+          <>
+            <h3 className="small-title">Latency p50 per target (non-stream chat)</h3>
+            <Chart model={chart} unit="ms" height={200} xRange={xRange} testId="bench-chart" emptyText="No answered non-stream chat requests in these runs." />
+            <div className="bench-history" data-testid="bench-history">
+              {runs.data.map((r) => (
+                <details key={r.id}>
+                  <summary>
+                    <span className="mono">#{r.id}</span> {fmtDateTime(r.started_ms)} · {r.source} ·{' '}
+                    {r.reports.map((x) => targetLabel(x)).filter((v, i, a) => a.indexOf(v) === i).join(', ')} · spent {fmtUsd(r.spent_usd)}
+                    {r.stopped_by_cost_cap && (
+                      <>
+                        {' '}
+                        <Badge tone="warn">stopped by the cost cap</Badge>
+                      </>
+                    )}
+                  </summary>
+                  <ReportTable run={r} />
+                </details>
+              ))}
+            </div>
+          </>
+        )}
+      </section>
+    </div>
+  );
+}
+
+function ReportTable({ run, testId }: { run: BenchRun; testId?: string }) {
+  return (
+    <div className="table-wrap">
+      <table className="table" data-testid={testId}>
+        <thead>
+          <tr>
+            <th>Provider</th>
+            <th>Model</th>
+            <th>Protocol</th>
+            <th>Mode</th>
+            <th className="right">Sent</th>
+            <th className="right">Success</th>
+            <th className="right">Latency p50 / p95</th>
+            <th className="right">TTFT p50 / p95</th>
+            <th className="right">Tokens/s</th>
+            <th>Errors</th>
+            <th className="right">Cost</th>
+          </tr>
+        </thead>
+        <tbody>
+          {run.reports.map((r, i) => (
+            <tr key={i} data-testid="bench-report">
+              <td>{r.provider}</td>
+              <td className="mono">{r.model}</td>
+              <td>{r.protocol}</td>
+              <td>{r.stream ? 'stream' : 'non-stream'}</td>
+              <td className="right">{fmtNum(r.sent)}</td>
+              <td className="right" data-testid="bench-success">
+                {r.sent === 0 ? (
+                  <span className="muted">—</span>
+                ) : (
+                  <span className={r.success_rate >= 1 ? 'tone-ok' : r.success_rate >= 0.9 ? 'tone-warn' : 'tone-err'}>{fmtPct(r.success_rate)}</span>
+                )}
+              </td>
+              <td className="right">
+                {fmtMs(r.latency_ms?.p50)} / {fmtMs(r.latency_ms?.p95)}
+              </td>
+              <td className="right">
+                {fmtMs(r.ttft_ms?.p50)} / {fmtMs(r.ttft_ms?.p95)}
+              </td>
+              <td className="right">{r.tokens_per_s === null ? '—' : fmtNum(r.tokens_per_s, 1)}</td>
+              <td className="small">{errorsText(r.errors)}</td>
+              <td className="right">{fmtUsd(r.cost_usd)}</td>
+            </tr>
+          ))}
+          {run.reports.length === 0 && (
+            <tr>
+              <td colSpan={11} className="muted">
+                Nothing was sent.
+              </td>
+            </tr>
+          )}
+        </tbody>
+      </table>
+    </div>
+  );
+}

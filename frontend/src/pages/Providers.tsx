@@ -1,0 +1,567 @@
+// Providers & keys: the configured providers with key presence and health,
+// add/edit/remove from presets (server-side structured edits, reviewed
+// before publishing), keys set write-only, probes, local server detection.
+import { useEffect, useMemo, useState } from 'react';
+import { config, keys as keysApi, providers as providersApi } from '../api';
+import { ApiError, toApiError } from '../api/transport';
+import type { DraftOp, LocalServer, ProbeReport, ProviderInfo } from '../api/types';
+import { useApp } from '../context';
+import { Review } from '../components/Review';
+import { Badge, Dialog, Dot, EmptyState, ErrorNote, Field, Spinner, useToast } from '../components/ui';
+import { fmtMs } from '../lib/format';
+import { healthText, healthTone, keyText, worstTone } from '../lib/health';
+import { navigate, useAsync, useHashRoute } from '../lib/hooks';
+import {
+  checkProviderForm,
+  formFromPreset,
+  formFromProvider,
+  presetFor,
+  PRESETS,
+  providerSpecOf,
+  suggestName,
+  type Preset,
+  type ProviderForm,
+} from '../lib/presets';
+
+type Editing =
+  | { mode: 'pick' }
+  | { mode: 'form'; form: ProviderForm; original?: string; originalForm?: ProviderForm; preset: Preset }
+  | { mode: 'review'; form: ProviderForm; original?: string; originalForm?: ProviderForm; preset: Preset }
+  | { mode: 'remove'; name: string }
+  | { mode: 'key'; provider: ProviderInfo };
+
+export function Providers() {
+  const app = useApp();
+  const toast = useToast();
+  const { params } = useHashRoute();
+  const list = useAsync(() => providersApi.list(), [], 10_000);
+  const keyList = useAsync(() => keysApi.list(), []);
+  const local = useAsync(() => providersApi.detectLocal(), []);
+  const [editing, setEditing] = useState<Editing | null>(null);
+  const [probes, setProbes] = useState<Record<string, ProbeReport | ApiError | 'busy'>>({});
+
+  useEffect(() => {
+    if (params.get('add') === '1' && app.canWrite) {
+      setEditing({ mode: 'pick' });
+      navigate('providers');
+    }
+  }, [params, app.canWrite]);
+
+  const names = useMemo(() => (list.data ?? []).map((p) => p.name), [list.data]);
+  const undetected = (local.data ?? []).filter(
+    (s) => !(list.data ?? []).some((p) => p.base_url.replace(/\/+$/, '') === s.base_url.replace(/\/+$/, '')),
+  );
+
+  const refresh = () => {
+    list.reload();
+    keyList.reload();
+    app.reloadStatus();
+  };
+
+  const probe = async (name: string) => {
+    setProbes((p) => ({ ...p, [name]: 'busy' }));
+    try {
+      const r = await providersApi.probe(name);
+      setProbes((p) => ({ ...p, [name]: r }));
+    } catch (e) {
+      setProbes((p) => ({ ...p, [name]: toApiError(e) }));
+    }
+  };
+
+  return (
+    <div className="page">
+      <header className="page-head">
+        <div>
+          <h1 tabIndex={-1}>Providers &amp; keys</h1>
+          <p className="muted">Where requests go. Keys live in the OS keychain and are never shown again.</p>
+        </div>
+        {app.canWrite && (
+          <button className="btn btn-primary" onClick={() => setEditing({ mode: 'pick' })} data-testid="add-provider">
+            + Add provider
+          </button>
+        )}
+      </header>
+
+      {undetected.length > 0 && app.canWrite && (
+        <div className="card detected" data-testid="detected-local">
+          {undetected.map((s) => (
+            <DetectedServer key={s.base_url} server={s} taken={names} onAdded={refresh} />
+          ))}
+        </div>
+      )}
+
+      <ErrorNote error={list.error} title="Could not load providers" onRetry={list.reload} />
+      {list.loading && !list.data && <Spinner />}
+
+      {list.data && list.data.length === 0 && (
+        <div className="card">
+          <EmptyState
+            icon="⇄"
+            title="No providers yet: add one"
+            actions={
+              app.canWrite && (
+                <button className="btn btn-primary" onClick={() => setEditing({ mode: 'pick' })}>
+                  Choose a provider
+                </button>
+              )
+            }
+          >
+            Pick a preset — OpenAI, Anthropic, Groq, DeepSeek, OpenRouter, Together, Mistral, or a local Ollama, LM Studio or
+            vLLM — paste its API key, and publish. {local.loading ? 'Looking for local model servers…' : undetected.length === 0 ? 'No local Ollama or LM Studio was found on this machine.' : ''}
+          </EmptyState>
+        </div>
+      )}
+
+      {list.data && list.data.length > 0 && (
+        <div className="provider-list" data-testid="provider-list">
+          {list.data.map((p) => {
+            const k = keyText(p.key);
+            const tone = p.key === 'missing' ? 'err' : worstTone(p.targets.map((t) => t.health));
+            const pr = probes[p.name];
+            return (
+              <article key={p.name} className="card provider" data-testid={`provider-${p.name}`}>
+                <div className="provider-main">
+                  <Dot tone={tone} />
+                  <div className="grow">
+                    <h3>
+                      {p.name} <span className="muted small">{presetFor(p.base_url, p.kind).label} · {p.kind}</span>
+                    </h3>
+                    <div className="mono small muted">{p.base_url}</div>
+                    <div className="provider-meta small">
+                      <Badge tone={k.tone === 'neutral' ? 'neutral' : k.tone} title={p.key_error ?? undefined}>
+                        {k.text}
+                      </Badge>
+                      {p.api_key_ref && <code>{p.api_key_ref}</code>}
+                      {p.key_error && <span className="err-text">{p.key_error}</span>}
+                      <span className="muted">timeout {p.timeout_s} s</span>
+                      {p.rpm > 0 && <span className="muted">{p.rpm} rpm</span>}
+                      {p.tpm > 0 && <span className="muted">{p.tpm} tpm</span>}
+                    </div>
+                    {p.targets.length > 0 && (
+                      <ul className="targets small">
+                        {p.targets.map((t) => (
+                          <li key={t.model}>
+                            <Dot tone={healthTone(t.health)} /> {t.model || '(as requested)'} — {healthText(t.health)}
+                          </li>
+                        ))}
+                      </ul>
+                    )}
+                  </div>
+                  <div className="provider-actions">
+                    <button className="btn btn-small" onClick={() => probe(p.name)} disabled={pr === 'busy'} data-testid={`probe-${p.name}`}>
+                      {pr === 'busy' ? <Spinner /> : 'Probe'}
+                    </button>
+                    {app.canWrite && p.api_key_ref?.startsWith('keyring:') && (
+                      <button className="btn btn-small" onClick={() => setEditing({ mode: 'key', provider: p })}>
+                        {p.key === 'present' ? 'Replace key' : 'Set key'}
+                      </button>
+                    )}
+                    {app.canWrite && (
+                      <>
+                        <button
+                          className="btn btn-small"
+                          onClick={() => setEditing({ mode: 'form', form: formFromProvider(p), original: p.name, originalForm: formFromProvider(p), preset: presetFor(p.base_url, p.kind) })}
+                          data-testid={`edit-${p.name}`}
+                        >
+                          Edit
+                        </button>
+                        <button className="btn btn-small btn-danger-ghost" onClick={() => setEditing({ mode: 'remove', name: p.name })} data-testid={`remove-${p.name}`}>
+                          Remove
+                        </button>
+                      </>
+                    )}
+                  </div>
+                </div>
+                {pr && pr !== 'busy' && <ProbeResult r={pr} />}
+              </article>
+            );
+          })}
+        </div>
+      )}
+
+      <KeysSection keys={keyList} />
+
+      <Dialog open={editing?.mode === 'pick'} title="Add a provider" onClose={() => setEditing(null)} wide>
+        <p className="muted">Pick a preset; you can change every field on the next step.</p>
+        <div className="preset-grid" data-testid="preset-grid">
+          {PRESETS.map((p) => (
+            <button
+              key={p.id}
+              className="preset"
+              onClick={() => setEditing({ mode: 'form', form: formFromPreset(p, names), preset: p })}
+              data-testid={`preset-${p.id}`}
+            >
+              <strong>{p.label}</strong>
+              <span className="muted small">{p.local ? 'local · no key' : p.base_url.replace(/^https?:\/\//, '') || 'your URL'}</span>
+            </button>
+          ))}
+        </div>
+      </Dialog>
+
+      {(editing?.mode === 'form' || editing?.mode === 'review') && (
+        <ProviderDialog
+          editing={editing}
+          taken={names}
+          onChange={setEditing}
+          onClose={() => setEditing(null)}
+          onDone={(msg) => {
+            setEditing(null);
+            toast('ok', msg);
+            refresh();
+          }}
+        />
+      )}
+
+      {editing?.mode === 'remove' && (
+        <Dialog open title={`Remove provider “${editing.name}”`} onClose={() => setEditing(null)} wide>
+          <p>
+            Routes that use <strong>{editing.name}</strong> must be changed first — the check below says which. Its key
+            stays in the keychain (remove it under Keys).
+          </p>
+          <Review
+            ops={[{ op: 'remove_provider', name: editing.name }]}
+            defaultMessage={`Remove provider ${editing.name}`}
+            publishLabel="Remove and publish"
+            onCancel={() => setEditing(null)}
+            onPublished={(p) => {
+              setEditing(null);
+              toast('ok', `Removed ${editing.name} (config version ${p.version.id}).`);
+              refresh();
+            }}
+          />
+        </Dialog>
+      )}
+
+      {editing?.mode === 'key' && (
+        <SetKeyDialog
+          provider={editing.provider}
+          onClose={() => setEditing(null)}
+          onDone={() => {
+            setEditing(null);
+            toast('ok', 'Key stored in the keychain.');
+            refresh();
+          }}
+        />
+      )}
+    </div>
+  );
+}
+
+function ProbeResult({ r }: { r: ProbeReport | ApiError }) {
+  if (r instanceof Error) return <ErrorNote error={r} title="Probe failed" />;
+  const ok = r.reachable && r.auth_ok !== false && !r.error;
+  return (
+    <div className={`probe ${ok ? 'probe-ok' : 'probe-bad'}`} data-testid="probe-result" role="status">
+      <strong>{ok ? 'Reachable' : r.reachable ? 'Reachable, but…' : 'Not reachable'}</strong>
+      <span>{r.status !== null ? `HTTP ${r.status}` : ''}</span>
+      {r.latency_ms !== null && <span>{fmtMs(r.latency_ms)}</span>}
+      {r.auth_ok === false && <span className="err-text">the key was refused (check it)</span>}
+      {r.error && <span className="err-text">{r.error}</span>}
+      {r.models.length > 0 && (
+        <details>
+          <summary>{r.models.length} models</summary>
+          <div className="model-chips">
+            {r.models.slice(0, 60).map((m) => (
+              <code key={m}>{m}</code>
+            ))}
+            {r.models.length > 60 && <span className="muted">…and {r.models.length - 60} more</span>}
+          </div>
+        </details>
+      )}
+    </div>
+  );
+}
+
+function DetectedServer({ server, taken, onAdded }: { server: LocalServer; taken: string[]; onAdded: () => void }) {
+  const toast = useToast();
+  const [busy, setBusy] = useState(false);
+  const [err, setErr] = useState<ApiError>();
+  const preset = PRESETS.find((p) => p.id === server.name) ?? presetFor(server.base_url);
+  const add = async () => {
+    setBusy(true);
+    setErr(undefined);
+    try {
+      const name = suggestName(server.name, taken);
+      const op: DraftOp = {
+        op: 'upsert_provider',
+        provider: { name, kind: 'openai', base_url: server.base_url, api_key: null, models: server.models.slice(0, 50) },
+      };
+      const d = await config.draft([op]);
+      if (!d.preview.validation.valid) {
+        throw new ApiError('invalid_config', d.preview.validation.errors.map((e) => `${e.path}: ${e.message}`).join('; '));
+      }
+      const p = await config.publish(d.toml, `Add local ${preset.label}`, d.preview.live_version);
+      toast('ok', `Added ${preset.label} as “${name}” (config version ${p.version.id}).`);
+      onAdded();
+    } catch (e) {
+      setErr(toApiError(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div className="detected-item">
+      <div className="grow">
+        <strong>{preset.label} is running on this machine</strong>
+        <div className="small muted">
+          {server.base_url} · {server.models.length} model{server.models.length === 1 ? '' : 's'}
+          {server.models.length > 0 && ': ' + server.models.slice(0, 4).join(', ') + (server.models.length > 4 ? '…' : '')}
+        </div>
+        <ErrorNote error={err} title={`Could not add ${preset.label}`} />
+      </div>
+      <button className="btn btn-primary" onClick={add} disabled={busy}>
+        {busy ? <Spinner /> : `Add ${preset.label}`}
+      </button>
+    </div>
+  );
+}
+
+function ProviderDialog({
+  editing,
+  taken,
+  onChange,
+  onClose,
+  onDone,
+}: {
+  editing: Extract<Editing, { mode: 'form' | 'review' }>;
+  taken: string[];
+  onChange: (e: Editing) => void;
+  onClose: () => void;
+  onDone: (msg: string) => void;
+}) {
+  const { form, original, originalForm, preset } = editing;
+  const issues = checkProviderForm(form, taken, original);
+  const err = (f: keyof ProviderForm) => issues.find((i) => i.field === f)?.message;
+  const [touched, setTouched] = useState(false);
+  const set = (patch: Partial<ProviderForm>) => onChange({ ...editing, form: { ...form, ...patch } });
+  const title = original ? `Edit provider “${original}”` : `Add ${preset.label}`;
+
+  const ops: DraftOp[] = [{ op: 'upsert_provider', provider: providerSpecOf(form, originalForm) }];
+
+  if (editing.mode === 'review') {
+    return (
+      <Dialog open title={title + ': review'} onClose={onClose} wide>
+        {form.secret && (
+          <p className="small muted">
+            The key is stored in the keychain as <code>{form.key_ref}</code> when you publish.
+          </p>
+        )}
+        <Review
+          ops={ops}
+          defaultMessage={original ? `Edit provider ${form.name}` : `Add provider ${form.name}` + (preset.id === 'custom' ? '' : ` (${preset.label})`)}
+          onCancel={() => onChange({ ...editing, mode: 'form' })}
+          cancelLabel="← Back"
+          hideWarning={form.secret && form.key_mode === 'keyring' ? (i) => i.path.endsWith('.api_key') && i.message.includes(`"${form.key_ref}"`) : undefined}
+          before={form.secret && form.key_mode === 'keyring' ? async () => void (await keysApi.set(form.key_ref, form.secret)) : undefined}
+          onPublished={(p) => onDone(`${original ? 'Saved' : 'Added'} ${form.name} (config version ${p.version.id}).`)}
+        />
+      </Dialog>
+    );
+  }
+
+  return (
+    <Dialog
+      open
+      title={title}
+      onClose={onClose}
+      wide
+      footer={
+        <>
+          {!original && (
+            <button className="btn" onClick={() => onChange({ mode: 'pick' })}>
+              ← Presets
+            </button>
+          )}
+          <span className="grow" />
+          <button className="btn" onClick={onClose}>
+            Cancel
+          </button>
+          <button
+            className="btn btn-primary"
+            data-testid="provider-review"
+            onClick={() => {
+              setTouched(true);
+              if (issues.length === 0) onChange({ ...editing, mode: 'review' });
+            }}
+          >
+            Review changes
+          </button>
+        </>
+      }
+    >
+      <form
+        className="form-grid"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setTouched(true);
+          if (issues.length === 0) onChange({ ...editing, mode: 'review' });
+        }}
+      >
+        <Field
+          label="Name"
+          htmlFor="pf-name"
+          hint={original ? 'Routes refer to providers by name, so it cannot be changed here.' : 'Unique; clients can also ask for “name/model”.'}
+          error={touched || form.name ? err('name') : undefined}
+        >
+          <input id="pf-name" value={form.name} onChange={(e) => set({ name: e.target.value.toLowerCase() })} readOnly={!!original} autoFocus={!original} data-testid="pf-name" />
+        </Field>
+        <Field label="Kind" htmlFor="pf-kind">
+          <select id="pf-kind" value={form.kind} onChange={(e) => set({ kind: e.target.value as ProviderForm['kind'] })}>
+            <option value="openai">OpenAI-compatible</option>
+            <option value="anthropic">Anthropic Messages API</option>
+          </select>
+        </Field>
+        <Field label="Base URL" htmlFor="pf-url" hint={preset.hint} error={touched || form.base_url ? err('base_url') : undefined}>
+          <input id="pf-url" value={form.base_url} onChange={(e) => set({ base_url: e.target.value })} placeholder="https://api.example.com/v1" spellCheck={false} data-testid="pf-url" />
+        </Field>
+        <Field label="API key" htmlFor="pf-keymode">
+          <select id="pf-keymode" value={form.key_mode} onChange={(e) => set({ key_mode: e.target.value as ProviderForm['key_mode'], key_ref: e.target.value === 'keyring' ? form.key_ref || form.name : e.target.value === 'env' ? `${form.name.toUpperCase().replace(/-/g, '_')}_API_KEY` : '' })}>
+            <option value="keyring">Stored in the OS keychain</option>
+            <option value="env">From an environment variable</option>
+            <option value="none">No key (local server)</option>
+          </select>
+        </Field>
+        {form.key_mode !== 'none' && (
+          <Field label={form.key_mode === 'keyring' ? 'Keychain entry name' : 'Environment variable'} htmlFor="pf-keyref" error={err('key_ref')}>
+            <input id="pf-keyref" value={form.key_ref} onChange={(e) => set({ key_ref: e.target.value })} spellCheck={false} />
+          </Field>
+        )}
+        {form.key_mode === 'keyring' && (
+          <Field
+            label={original ? 'New secret (leave empty to keep the stored one)' : 'Secret'}
+            htmlFor="pf-secret"
+            hint="Saved to the keychain when you publish; never shown again."
+          >
+            <input id="pf-secret" type="password" autoComplete="off" value={form.secret} onChange={(e) => set({ secret: e.target.value })} placeholder="sk-…" data-testid="pf-secret" />
+          </Field>
+        )}
+        <details className="span-2">
+          <summary>Limits and models</summary>
+          <div className="form-grid">
+            <Field label="Timeout (s)" htmlFor="pf-timeout" hint="Default 60" error={err('timeout_s')}>
+              <input id="pf-timeout" inputMode="numeric" value={form.timeout_s} onChange={(e) => set({ timeout_s: e.target.value })} placeholder="60" />
+            </Field>
+            <Field label="Requests / min" htmlFor="pf-rpm" hint="0 = unlimited" error={err('rpm')}>
+              <input id="pf-rpm" inputMode="numeric" value={form.rpm} onChange={(e) => set({ rpm: e.target.value })} placeholder="0" />
+            </Field>
+            <Field label="Tokens / min" htmlFor="pf-tpm" hint="0 = unlimited" error={err('tpm')}>
+              <input id="pf-tpm" inputMode="numeric" value={form.tpm} onChange={(e) => set({ tpm: e.target.value })} placeholder="0" />
+            </Field>
+            <Field label="Models" htmlFor="pf-models" hint={original ? 'Models already configured stay unless you enter a new list.' : 'Listed in /v1/models; comma-separated, optional.'}>
+              <input id="pf-models" value={form.models} onChange={(e) => set({ models: e.target.value })} placeholder={preset.example_model} spellCheck={false} />
+            </Field>
+          </div>
+        </details>
+        <button type="submit" hidden />
+      </form>
+    </Dialog>
+  );
+}
+
+function SetKeyDialog({ provider, onClose, onDone }: { provider: ProviderInfo; onClose: () => void; onDone: () => void }) {
+  const name = (provider.api_key_ref ?? '').replace(/^keyring:/, '');
+  const [secret, setSecret] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [err, setErr] = useState<ApiError>();
+  const save = async () => {
+    setBusy(true);
+    setErr(undefined);
+    try {
+      await keysApi.set(name, secret);
+      setSecret('');
+      onDone();
+    } catch (e) {
+      setErr(toApiError(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Dialog
+      open
+      title={`Key for ${provider.name}`}
+      onClose={onClose}
+      footer={
+        <>
+          <span className="grow" />
+          <button className="btn" onClick={onClose}>
+            Cancel
+          </button>
+          <button className="btn btn-primary" onClick={save} disabled={busy || !secret.trim()} data-testid="save-key">
+            {busy ? <Spinner /> : 'Save to keychain'}
+          </button>
+        </>
+      }
+    >
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (secret.trim()) void save();
+        }}
+      >
+        <Field label={`Secret for keychain entry “${name}”`} htmlFor="key-secret" hint="Write-only: the gateway uses it at once and never shows it again.">
+          <input id="key-secret" type="password" autoComplete="off" autoFocus value={secret} onChange={(e) => setSecret(e.target.value)} />
+        </Field>
+      </form>
+      <ErrorNote error={err} title="Key not saved" />
+    </Dialog>
+  );
+}
+
+function KeysSection({ keys }: { keys: ReturnType<typeof useAsync<Awaited<ReturnType<typeof keysApi.list>>>> }) {
+  const app = useApp();
+  const toast = useToast();
+  const [err, setErr] = useState<ApiError>();
+  const remove = async (name: string) => {
+    if (!window.confirm(`Delete the key “${name}” from the keychain? Providers using it will fail over until it is set again.`)) return;
+    setErr(undefined);
+    try {
+      await keysApi.remove(name);
+      toast('ok', `Deleted key ${name}.`);
+      keys.reload();
+      app.reloadStatus();
+    } catch (e) {
+      setErr(toApiError(e));
+    }
+  };
+  return (
+    <section className="card" aria-labelledby="keys-title">
+      <div className="card-head">
+        <h2 id="keys-title">Keys</h2>
+        <span className="muted small">Names only — secrets never leave the keychain</span>
+      </div>
+      <ErrorNote error={keys.error ?? err} title="Keys" onRetry={keys.reload} />
+      {keys.data && keys.data.length === 0 && <p className="muted">No keys yet. Adding a provider with a secret stores one.</p>}
+      {keys.data && keys.data.length > 0 && (
+        <table className="table" data-testid="keys-table">
+          <thead>
+            <tr>
+              <th>Name</th>
+              <th>Reference</th>
+              <th>State</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {keys.data.map((k) => (
+              <tr key={k.name}>
+                <td>{k.name}</td>
+                <td>
+                  <code>{k.ref}</code>
+                </td>
+                <td>{k.present ? <Badge tone="ok">in keychain</Badge> : <Badge tone="err">missing</Badge>}</td>
+                <td className="right">
+                  {app.canWrite && k.present && (
+                    <button className="btn btn-small btn-danger-ghost" onClick={() => remove(k.name)}>
+                      Delete
+                    </button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}

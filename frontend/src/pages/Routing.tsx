@@ -1,0 +1,527 @@
+// Routing: edit routes (targets reordered by drag or buttons, strategy,
+// weights, cooldown, retries) with instant local checks and a live server
+// check + diff; publish with a message; history with each version's diff;
+// rollback; routing profile switch.
+import { useEffect, useMemo, useRef, useState } from 'react';
+import { config, providers as providersApi } from '../api';
+import { toApiError, type ApiError } from '../api/transport';
+import type { Published, RoutesInfo, Version } from '../api/types';
+import { useApp } from '../context';
+import { summaryText, useDraft } from '../components/Review';
+import { Badge, Dialog, DiffView, EmptyState, ErrorNote, Field, Segmented, Spinner, ValidationList, useToast } from '../components/ui';
+import { fmtAgo, fmtDateTime } from '../lib/format';
+import { navigate, useAsync, useDebounced } from '../lib/hooks';
+import { profileNames } from '../lib/profiles';
+import {
+  checkRoutes,
+  move,
+  moveTo,
+  newRoute,
+  routeOps,
+  STRATEGIES,
+  toEditable,
+  weightShares,
+  type EditableRoute,
+  type RouteIssue,
+} from '../lib/routes';
+
+export function Routing() {
+  const app = useApp();
+  const routes = useAsync(() => config.routes(), []);
+  const provs = useAsync(() => providersApi.list(), []);
+  const history = useAsync(() => config.history(30), []);
+
+  const reloadAll = () => {
+    routes.reload();
+    history.reload();
+    app.reloadStatus();
+  };
+
+  return (
+    <div className="page">
+      <header className="page-head">
+        <div>
+          <h1 tabIndex={-1}>Routing</h1>
+          <p className="muted">Which provider serves each model name, in what order, and what happens when one fails.</p>
+        </div>
+        {routes.data && <ProfileSwitch info={routes.data} onSwitched={reloadAll} />}
+      </header>
+      <ErrorNote error={routes.error} title="Could not load routes" onRetry={routes.reload} />
+      {routes.loading && !routes.data && <Spinner />}
+      {routes.data && provs.data && (
+        <Editor key={JSON.stringify(routes.data.routes)} info={routes.data} providers={provs.data.map((p) => p.name)} onPublished={reloadAll} />
+      )}
+      <HistorySection history={history} onRolledBack={reloadAll} />
+    </div>
+  );
+}
+
+function ProfileSwitch({ info, onSwitched }: { info: RoutesInfo; onSwitched: () => void }) {
+  const app = useApp();
+  const toast = useToast();
+  const names = profileNames(info.profiles);
+  const [busy, setBusy] = useState(false);
+  const [err, setErr] = useState<ApiError>();
+  if (names.length === 0) return null;
+  const pick = async (v: string) => {
+    setBusy(true);
+    setErr(undefined);
+    try {
+      const p = await config.switchProfile(v === '' ? null : v);
+      toast('ok', `Routing profile: ${v || 'default routes'} (config version ${p.version.id}).`);
+      onSwitched();
+    } catch (e) {
+      setErr(toApiError(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div className="profile-switch">
+      <label htmlFor="profile">Profile</label>
+      <select id="profile" value={info.active_profile ?? ''} onChange={(e) => pick(e.target.value)} disabled={busy || !app.canWrite} data-testid="profile-select">
+        <option value="">default routes</option>
+        {names.map((n) => (
+          <option key={n} value={n}>
+            {n}
+          </option>
+        ))}
+      </select>
+      {busy && <Spinner />}
+      {err && <ErrorNote error={err} title="Profile not switched" />}
+    </div>
+  );
+}
+
+function Editor({ info, providers, onPublished }: { info: RoutesInfo; providers: string[]; onPublished: () => void }) {
+  const app = useApp();
+  const toast = useToast();
+  const before = useMemo(() => info.routes.map(toEditable), [info.routes]);
+  const [routes, setRoutes] = useState<EditableRoute[]>(before);
+  const [message, setMessage] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [pubErr, setPubErr] = useState<ApiError>();
+
+  const issues = checkRoutes(routes, providers);
+  const ops = useMemo(() => routeOps(before, routes, info.active_profile), [before, routes, info.active_profile]);
+  const dirty = ops.length > 0;
+  const settled = useDebounced(ops, 350);
+  // Ask the server only once local checks pass (it would say the same, slower).
+  const { draft, error: draftErr, loading } = useDraft(dirty && issues.length === 0 ? settled : null);
+  const fresh = draft && JSON.stringify(settled) === JSON.stringify(ops);
+
+  const update = (i: number, r: EditableRoute) => setRoutes((rs) => rs.map((x, k) => (k === i ? r : x)));
+
+  const publish = async () => {
+    if (!draft) return;
+    setBusy(true);
+    setPubErr(undefined);
+    try {
+      const p: Published = await config.publish(draft.toml, message.trim() || defaultMessage(ops.length, draft.preview.summary), draft.preview.live_version);
+      toast('ok', p.unchanged ? 'Nothing changed.' : `Published config version ${p.version.id}.`);
+      setMessage('');
+      onPublished();
+    } catch (e) {
+      setPubErr(toApiError(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  if (providers.length === 0) {
+    return (
+      <div className="card">
+        <EmptyState
+          icon="⇄"
+          title="Add a provider first"
+          actions={
+            <button className="btn btn-primary" onClick={() => navigate('providers', { add: '1' })}>
+              Add a provider
+            </button>
+          }
+        >
+          Routes send a model name to one or more providers. Without providers there is nothing to route to.
+        </EmptyState>
+      </div>
+    );
+  }
+
+  return (
+    <div className="routing">
+      <div className="routes-col">
+        {info.active_profile && (
+          <div className="banner banner-info">
+            Profile <strong>{info.active_profile}</strong> is active: these are its routes, and edits here change that profile.
+          </div>
+        )}
+        {routes.length === 0 && (
+          <div className="card">
+            <EmptyState icon="↦" title="No routes yet">
+              Without routes, a model name goes to the first provider that lists it (or use <code>provider/model</code>). Add a
+              route to get fallbacks: when the first target fails, the next one serves.
+            </EmptyState>
+          </div>
+        )}
+        {routes.map((r, i) => (
+          <RouteCard
+            key={i}
+            route={r}
+            index={i}
+            providers={providers}
+            issues={issues.filter((x) => x.route === i)}
+            readOnly={!app.canWrite}
+            onChange={(nr) => update(i, nr)}
+            onRemove={() => setRoutes((rs) => rs.filter((_, k) => k !== i))}
+          />
+        ))}
+        {app.canWrite && (
+          <button
+            className="btn btn-dashed"
+            onClick={() => setRoutes((rs) => [...rs, newRoute(uniqueModel(rs), providers[0] ?? '')])}
+            data-testid="add-route"
+          >
+            + Add route
+          </button>
+        )}
+      </div>
+
+      <aside className="publish-col" aria-label="Review and publish">
+        <div className="card sticky" data-testid="publish-panel">
+          <h2>Changes</h2>
+          {!dirty && <p className="muted">No unpublished changes. Edit a route to see the check and the diff here.</p>}
+          {dirty && (
+            <>
+              <p className="small">
+                {ops.length} route change{ops.length > 1 ? 's' : ''}:{' '}
+                {ops.map((o) => (o.op === 'remove_route' ? `remove ${o.model}` : `save ${o.op === 'upsert_route' ? o.route.model : ''}`)).join(', ')}
+              </p>
+              {issues.length > 0 && (
+                <ul className="issues" data-testid="local-issues">
+                  {issues.map((x, k) => (
+                    <li key={k} className="issue-err">
+                      <strong>{routes[x.route]?.model || `route ${x.route + 1}`}</strong>
+                      {x.target !== undefined ? ` · target ${x.target + 1}` : ''}: {x.message}
+                    </li>
+                  ))}
+                </ul>
+              )}
+              {issues.length === 0 && (
+                <>
+                  <ErrorNote error={draftErr} title="Could not check the change" />
+                  {(loading || !fresh) && !draftErr && (
+                    <p className="muted small">
+                      <Spinner /> Checking…
+                    </p>
+                  )}
+                  {draft && fresh && (
+                    <>
+                      <ValidationList validation={draft.preview.validation} />
+                      {summaryText(draft.preview.summary) && <p className="summary small">{summaryText(draft.preview.summary)}</p>}
+                      <details open className="diff-wrap">
+                        <summary>Diff against version {draft.preview.live_version}</summary>
+                        <DiffView diff={draft.preview.unified} />
+                      </details>
+                    </>
+                  )}
+                </>
+              )}
+              <Field label="Message" htmlFor="route-msg">
+                <input id="route-msg" value={message} onChange={(e) => setMessage(e.target.value)} placeholder="What and why, for the history" data-testid="route-message" />
+              </Field>
+              <ErrorNote error={pubErr} title="Not published" />
+              <div className="row-end">
+                <button className="btn" onClick={() => setRoutes(before)} disabled={busy}>
+                  Discard
+                </button>
+                <button
+                  className="btn btn-primary"
+                  onClick={publish}
+                  disabled={busy || issues.length > 0 || !fresh || !draft?.preview.validation.valid}
+                  data-testid="route-publish"
+                >
+                  {busy ? <Spinner /> : 'Publish'}
+                </button>
+              </div>
+            </>
+          )}
+        </div>
+      </aside>
+    </div>
+  );
+}
+
+function uniqueModel(rs: EditableRoute[]): string {
+  for (let i = 1; ; i++) {
+    const m = i === 1 ? 'new-model' : `new-model-${i}`;
+    if (!rs.some((r) => r.model === m)) return m;
+  }
+}
+
+function defaultMessage(n: number, s: Parameters<typeof summaryText>[0]): string {
+  const t = summaryText(s);
+  return t ? `Routing: ${t}` : `Routing: ${n} change${n > 1 ? 's' : ''}`;
+}
+
+function RouteCard({
+  route,
+  index,
+  providers,
+  issues,
+  readOnly,
+  onChange,
+  onRemove,
+}: {
+  route: EditableRoute;
+  index: number;
+  providers: string[];
+  issues: RouteIssue[];
+  readOnly: boolean;
+  onChange: (r: EditableRoute) => void;
+  onRemove: () => void;
+}) {
+  const drag = useRef<number | null>(null);
+  const [over, setOver] = useState<number | null>(null);
+  const shares = weightShares(route);
+  const fieldErr = (f: string) => issues.find((x) => x.target === undefined && x.field === f)?.message;
+  const setT = (ti: number, patch: Partial<EditableRoute['targets'][number]>) =>
+    onChange({ ...route, targets: route.targets.map((t, k) => (k === ti ? { ...t, ...patch } : t)) });
+  const id = `r${index}`;
+
+  return (
+    <article className="card route" data-testid={`route-${route.model}`} aria-label={`Route ${route.model}`}>
+      <div className="route-head">
+        <Field label="Model name clients send" htmlFor={`${id}-model`} error={fieldErr('model')}>
+          <input id={`${id}-model`} value={route.model} onChange={(e) => onChange({ ...route, model: e.target.value })} disabled={readOnly} spellCheck={false} className="mono" data-testid="route-model" />
+        </Field>
+        <div className="route-strategy">
+          <span className="label">Strategy</span>
+          <Segmented label="Strategy" value={route.strategy} options={STRATEGIES} onChange={(s) => !readOnly && onChange({ ...route, strategy: s })} />
+          <div className="field-hint">{STRATEGIES.find((s) => s.id === route.strategy)?.help}</div>
+        </div>
+        {!readOnly && (
+          <button className="btn-icon danger" onClick={onRemove} aria-label={`Remove route ${route.model}`} title="Remove route">
+            ×
+          </button>
+        )}
+      </div>
+
+      <ol className="targets-edit" aria-label="Targets, in order">
+        {route.targets.map((t, ti) => {
+          const terr = issues.filter((x) => x.target === ti);
+          return (
+            <li
+              key={ti}
+              className={`target-row ${over === ti ? 'drag-over' : ''} ${terr.length ? 'has-error' : ''}`}
+              draggable={!readOnly}
+              onDragStart={(e) => {
+                drag.current = ti;
+                e.dataTransfer.effectAllowed = 'move';
+                e.dataTransfer.setData('text/plain', String(ti));
+              }}
+              onDragOver={(e) => {
+                if (drag.current === null) return;
+                e.preventDefault();
+                setOver(ti);
+              }}
+              onDragLeave={() => setOver((o) => (o === ti ? null : o))}
+              onDrop={(e) => {
+                e.preventDefault();
+                if (drag.current !== null) onChange({ ...route, targets: moveTo(route.targets, drag.current, ti) });
+                drag.current = null;
+                setOver(null);
+              }}
+              onDragEnd={() => {
+                drag.current = null;
+                setOver(null);
+              }}
+              data-testid="target-row"
+            >
+              <span className="handle" aria-hidden="true" title="Drag to reorder">
+                ⋮⋮
+              </span>
+              <span className="pos">{ti === 0 ? (route.strategy === 'priority' ? 'first' : '1') : ti + 1}</span>
+              <select aria-label={`Target ${ti + 1} provider`} value={t.provider} onChange={(e) => setT(ti, { provider: e.target.value })} disabled={readOnly} data-testid="target-provider">
+                {!providers.includes(t.provider) && <option value={t.provider}>{t.provider || 'pick a provider'}</option>}
+                {providers.map((p) => (
+                  <option key={p} value={p}>
+                    {p}
+                  </option>
+                ))}
+              </select>
+              <input
+                aria-label={`Target ${ti + 1} model`}
+                className="mono"
+                value={t.model}
+                placeholder={`${route.model || 'model'} (as requested)`}
+                onChange={(e) => setT(ti, { model: e.target.value })}
+                disabled={readOnly}
+                spellCheck={false}
+                data-testid="target-model"
+              />
+              {route.strategy === 'weighted' && (
+                <span className="weight">
+                  <input
+                    aria-label={`Target ${ti + 1} weight`}
+                    type="number"
+                    min={0}
+                    step={1}
+                    value={t.weight}
+                    onChange={(e) => setT(ti, { weight: Math.round(Number(e.target.value)) })}
+                    disabled={readOnly}
+                  />
+                  <span className="muted small">{shares[ti] !== null ? `${Math.round((shares[ti] ?? 0) * 100)} %` : ''}</span>
+                </span>
+              )}
+              {!readOnly && (
+                <span className="row-actions">
+                  <button className="btn-icon" onClick={() => onChange({ ...route, targets: move(route.targets, ti, -1) })} disabled={ti === 0} aria-label={`Move target ${ti + 1} up`} title="Move up" data-testid="target-up">
+                    ↑
+                  </button>
+                  <button className="btn-icon" onClick={() => onChange({ ...route, targets: move(route.targets, ti, 1) })} disabled={ti === route.targets.length - 1} aria-label={`Move target ${ti + 1} down`} title="Move down" data-testid="target-down">
+                    ↓
+                  </button>
+                  <button className="btn-icon danger" onClick={() => onChange({ ...route, targets: route.targets.filter((_, k) => k !== ti) })} aria-label={`Remove target ${ti + 1}`} title="Remove target">
+                    ×
+                  </button>
+                </span>
+              )}
+              {terr.length > 0 && <div className="target-err">{terr.map((x) => x.message).join(' ')}</div>}
+            </li>
+          );
+        })}
+      </ol>
+      {fieldErr('targets') && <div className="field-msg">{fieldErr('targets')}</div>}
+      <div className="route-foot">
+        {!readOnly && (
+          <button className="btn btn-small" onClick={() => onChange({ ...route, targets: [...route.targets, { provider: providers.find((p) => !route.targets.some((t) => t.provider === p)) ?? providers[0] ?? '', model: '', weight: 1 }] })} data-testid="add-target">
+            + Target
+          </button>
+        )}
+        <label className="inline-field">
+          Cooldown
+          <input type="number" min={0} value={route.cooldown_s} onChange={(e) => onChange({ ...route, cooldown_s: Number(e.target.value) })} disabled={readOnly} aria-invalid={!!fieldErr('cooldown_s')} data-testid="route-cooldown" />s
+        </label>
+        <label className="inline-field">
+          Retries
+          <input type="number" min={0} max={10} value={route.retries} onChange={(e) => onChange({ ...route, retries: Number(e.target.value) })} disabled={readOnly} aria-invalid={!!fieldErr('retries')} />
+        </label>
+        {(fieldErr('cooldown_s') || fieldErr('retries')) && <span className="field-msg">{fieldErr('cooldown_s') ?? fieldErr('retries')}</span>}
+      </div>
+    </article>
+  );
+}
+
+function HistorySection({ history, onRolledBack }: { history: ReturnType<typeof useAsync<Awaited<ReturnType<typeof config.history>>>>; onRolledBack: () => void }) {
+  const app = useApp();
+  const [open, setOpen] = useState<number | null>(null);
+  const [rollback, setRollback] = useState<Version | null>(null);
+  const live = history.data?.live_version;
+
+  return (
+    <section className="card" aria-labelledby="history-title">
+      <div className="card-head">
+        <h2 id="history-title">History</h2>
+        <span className="muted small">Every published version, newest first. Rolling back is itself a new version.</span>
+      </div>
+      <ErrorNote error={history.error} title="Could not load the history" onRetry={history.reload} />
+      {history.data && (
+        <ol className="history" data-testid="history">
+          {history.data.versions.map((v) => (
+            <li key={v.id} className={v.id === live ? 'live' : ''} data-testid={`version-${v.id}`}>
+              <button className="history-row" onClick={() => setOpen(open === v.id ? null : v.id)} aria-expanded={open === v.id}>
+                <span className="ver">v{v.id}</span>
+                <span className="grow">
+                  <span className="history-msg">{v.message || <em className="muted">no message</em>}</span>
+                  <span className="small muted">
+                    {' '}
+                    · {v.source} · {v.actor} · <time title={fmtDateTime(v.created_at_ms)}>{fmtAgo(v.created_at_ms)}</time>
+                  </span>
+                  {summaryText(v.summary) && <span className="small history-sum">{summaryText(v.summary)}</span>}
+                </span>
+                {v.id === live && <Badge tone="ok">live</Badge>}
+              </button>
+              {open === v.id && (
+                <div className="history-detail">
+                  <DiffView diff={v.diff} emptyText="No diff (first version)." />
+                  {app.canWrite && v.id !== live && (
+                    <button className="btn" onClick={() => setRollback(v)} data-testid={`rollback-${v.id}`}>
+                      Roll back to v{v.id}
+                    </button>
+                  )}
+                </div>
+              )}
+            </li>
+          ))}
+        </ol>
+      )}
+      {rollback && <RollbackDialog version={rollback} onClose={() => setRollback(null)} onDone={() => { setRollback(null); onRolledBack(); }} />}
+    </section>
+  );
+}
+
+function RollbackDialog({ version, onClose, onDone }: { version: Version; onClose: () => void; onDone: () => void }) {
+  const toast = useToast();
+  const [message, setMessage] = useState(`Roll back to v${version.id}`);
+  const [busy, setBusy] = useState(false);
+  const [err, setErr] = useState<ApiError>();
+  const [preview, setPreview] = useState<{ diff?: string; error?: ApiError }>({});
+
+  useEffect(() => {
+    let live = true;
+    config
+      .version(version.id)
+      .then((v) => (v.toml !== undefined ? config.diff(v.toml) : Promise.reject(new Error('version has no TOML'))))
+      .then(
+        (p) => live && setPreview({ diff: p.unified }),
+        (e) => live && setPreview({ error: toApiError(e) }),
+      );
+    return () => {
+      live = false;
+    };
+  }, [version.id]);
+
+  const go = async () => {
+    setBusy(true);
+    setErr(undefined);
+    try {
+      const p = await config.rollback(version.id, message);
+      toast('ok', `Rolled back: config version ${p.version.id} has the content of v${version.id}.`);
+      onDone();
+    } catch (e) {
+      setErr(toApiError(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Dialog
+      open
+      wide
+      title={`Roll back to version ${version.id}`}
+      onClose={onClose}
+      footer={
+        <>
+          <span className="grow" />
+          <button className="btn" onClick={onClose}>
+            Cancel
+          </button>
+          <button className="btn btn-primary" onClick={go} disabled={busy} data-testid="rollback-confirm">
+            {busy ? <Spinner /> : 'Roll back'}
+          </button>
+        </>
+      }
+    >
+      <p>
+        The live config becomes the content of v{version.id} ({version.message || 'no message'}). This is recorded as a new
+        version, so it can be undone the same way.
+      </p>
+      <h3 className="small-title">What changes against the live config</h3>
+      <ErrorNote error={preview.error} title="No preview" />
+      {preview.diff === undefined && !preview.error ? <Spinner /> : preview.diff !== undefined && <DiffView diff={preview.diff} />}
+      <Field label="Message" htmlFor="rb-msg">
+        <input id="rb-msg" value={message} onChange={(e) => setMessage(e.target.value)} data-testid="rollback-message" />
+      </Field>
+      <ErrorNote error={err} title="Not rolled back" />
+    </Dialog>
+  );
+}

@@ -1,0 +1,159 @@
+// Updates & settings: version and how to update, the admin session, where
+// things live, and the audit log.
+import { status as statusApi } from '../api';
+import type { TokenStorage } from '../api/types';
+import { useApp } from '../context';
+import { CopyButton, ErrorNote, Spinner } from '../components/ui';
+import { fmtAgo, fmtDateTime } from '../lib/format';
+import { useAsync } from '../lib/hooks';
+
+function storageText(s: TokenStorage): string {
+  if (s === 'keychain') return 'OS keychain (service ai-model-gateway-admin)';
+  if (s === 'memory') return 'held by the host process (desktop app or tests)';
+  return `file ${s.file} (no keychain was reachable)`;
+}
+
+const ACTION_WORDS: Record<string, string> = {
+  publish: 'published a config',
+  rollback: 'rolled back',
+  publish_rejected: 'tried to publish an invalid config',
+  file_rejected: 'hand edit of the config file rejected',
+  key_set: 'set a key',
+  key_delete: 'deleted a key',
+  login: 'signed in',
+  login_failed: 'failed sign-in',
+};
+
+export function Settings() {
+  const app = useApp();
+  const st = app.status;
+  const audit = useAsync(() => statusApi.audit(30), [], 30_000);
+
+  return (
+    <div className="page">
+      <header className="page-head">
+        <div>
+          <h1 tabIndex={-1}>Updates &amp; settings</h1>
+          <p className="muted">Version, session, and where the gateway keeps its things.</p>
+        </div>
+      </header>
+
+      <section className="card" aria-labelledby="upd-title">
+        <div className="card-head">
+          <h2 id="upd-title">Version and updates</h2>
+        </div>
+        <dl className="facts">
+          <div>
+            <dt>Running version</dt>
+            <dd data-testid="version">{st ? st.version : <Spinner />}</dd>
+          </div>
+          <div>
+            <dt>Config version</dt>
+            <dd>{st?.config_version ?? '—'}</dd>
+          </div>
+        </dl>
+        <p>
+          Updates are signed (ed25519) and verified before anything is replaced; the previous version is kept for rollback.
+          {app.transport === 'tauri' ? ' Use “Check for updates” in the tray menu, or the command line:' : ' From a terminal on the gateway’s machine:'}
+        </p>
+        <div className="cmd">
+          <code>aigw update check</code>
+          <CopyButton text="aigw update check" />
+        </div>
+        <p className="small muted">
+          then <code>aigw update apply</code> to install, <code>aigw update rollback</code> to go back.
+        </p>
+      </section>
+
+      <section className="card" aria-labelledby="sess-title">
+        <div className="card-head">
+          <h2 id="sess-title">Admin session</h2>
+        </div>
+        <dl className="facts">
+          <div>
+            <dt>Signed in as</dt>
+            <dd data-testid="role">{app.role === 'admin' ? 'admin (read and write)' : 'viewer (read only)'}</dd>
+          </div>
+          <div>
+            <dt>Connection</dt>
+            <dd>{app.transport === 'tauri' ? 'desktop app (in-process token)' : 'browser session cookie (12 h)'}</dd>
+          </div>
+          <div>
+            <dt>Admin tokens kept in</dt>
+            <dd>{st ? storageText(st.admin_token_storage) : '—'}</dd>
+          </div>
+        </dl>
+        {app.transport === 'browser' && (
+          <button className="btn" onClick={app.logout} data-testid="logout">
+            Sign out
+          </button>
+        )}
+      </section>
+
+      <section className="card" aria-labelledby="paths-title">
+        <div className="card-head">
+          <h2 id="paths-title">Paths</h2>
+        </div>
+        <dl className="facts">
+          <div>
+            <dt>Config file</dt>
+            <dd className="mono small">
+              {st?.config_path ?? 'none (config given by the host)'} {st?.config_path && <CopyButton text={st.config_path} />}
+            </dd>
+          </div>
+          <div>
+            <dt>Listening on</dt>
+            <dd className="mono small">{st?.listen ?? '—'}</dd>
+          </div>
+          <div>
+            <dt>Client endpoint</dt>
+            <dd className="mono small">{st?.endpoint ?? '—'}</dd>
+          </div>
+        </dl>
+        <p className="small muted">
+          <code>aigw paths</code> prints the config file and the data dir (SQLite config history, request log). Hand edits of the
+          config file are picked up within a second and recorded as versions.
+        </p>
+      </section>
+
+      <section className="card" aria-labelledby="audit-title">
+        <div className="card-head">
+          <h2 id="audit-title">Audit log</h2>
+          <span className="muted small">Who did what, newest first</span>
+        </div>
+        <ErrorNote error={audit.error} title="Could not load the audit log" onRetry={audit.reload} />
+        {audit.data && audit.data.entries.length === 0 && <p className="muted">Nothing yet.</p>}
+        {audit.data && audit.data.entries.length > 0 && (
+          <table className="table" data-testid="audit">
+            <thead>
+              <tr>
+                <th>When</th>
+                <th>Who</th>
+                <th>What</th>
+                <th>Version</th>
+              </tr>
+            </thead>
+            <tbody>
+              {audit.data.entries.map((e) => (
+                <tr key={e.id}>
+                  <td title={fmtDateTime(e.at_ms)}>{fmtAgo(e.at_ms)}</td>
+                  <td>{e.actor}</td>
+                  <td>{ACTION_WORDS[e.action] ?? e.action}{detailText(e.detail)}</td>
+                  <td>{e.version_id ?? ''}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+    </div>
+  );
+}
+
+function detailText(d: unknown): string {
+  if (!d || typeof d !== 'object') return '';
+  const o = d as Record<string, unknown>;
+  if (typeof o.name === 'string') return `: ${o.name}`;
+  if (typeof o.message === 'string' && o.message) return `: ${o.message}`;
+  return '';
+}

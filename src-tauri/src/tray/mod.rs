@@ -1,0 +1,153 @@
+//! The tray icon: its picture and tooltip follow the gateway's state
+//! (running, paused, error), its menu gives the everyday actions.
+//!
+//! - `menu`: the item ids (one enum) and the menu as data, from the status.
+//! - `actions`: what each item does.
+//! - `icons`: the three state icons (RGBA PNGs, see `icons/generate.sh`).
+//!
+//! Every change goes through [`refresh`], which redraws on the main thread,
+//! and only when what the tray would show has changed. A watcher calls it
+//! every second, so edits made elsewhere (the config file, the CLI, the
+//! window) show up in the tray too.
+
+mod actions;
+mod icons;
+pub mod menu;
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use tauri::tray::TrayIconBuilder;
+use tauri::{AppHandle, Emitter, Manager, Runtime};
+use tokio_util::sync::CancellationToken;
+
+use crate::gateway::{GatewayHost, RunState};
+use menu::TrayModel;
+
+pub use actions::quit;
+
+/// The tray icon's id (also names its D-Bus object on Linux).
+pub const TRAY_ID: &str = "main-tray";
+
+/// How long the last action's result stays in the menu.
+const NOTICE_FOR: Duration = Duration::from_secs(20);
+
+/// What the tray currently shows, and the last action's result (with when).
+#[derive(Default)]
+pub struct TrayState {
+    shown: Mutex<Option<TrayModel>>,
+    notice: Mutex<Option<(String, Instant)>>,
+}
+
+fn current<R: Runtime>(app: &AppHandle<R>, tray: &TrayState) -> TrayModel {
+    let notice = tray.notice.lock().unwrap_or_else(|e| e.into_inner());
+    TrayModel {
+        status: app.state::<GatewayHost>().status(),
+        autostart: crate::autostart::enabled(app),
+        notice: notice
+            .as_ref()
+            .filter(|(_, at)| at.elapsed() < NOTICE_FOR)
+            .map(|(text, _)| text.clone()),
+    }
+}
+
+/// Creates the tray icon. Needs [`GatewayHost`] and [`TrayState`] managed.
+pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
+    let state = app.state::<TrayState>();
+    let model = current(app, &state);
+    let tray_menu = menu::build(app, &menu::model(&model))?;
+    TrayIconBuilder::with_id(TRAY_ID)
+        .icon(icons::for_state(model.status.state)?)
+        .tooltip(menu::tooltip(&model.status))
+        .menu(&tray_menu)
+        .show_menu_on_left_click(true)
+        .on_menu_event(actions::on_menu_event)
+        .build(app)?;
+    *state.shown.lock().unwrap_or_else(|e| e.into_inner()) = Some(model);
+    Ok(())
+}
+
+/// Redraws the tray if what it shows has changed. Callable from any thread;
+/// a no-op where there is no tray (tests).
+pub fn refresh<R: Runtime>(app: &AppHandle<R>) {
+    dispatch(app, false);
+}
+
+/// Redraws even when nothing changed: a clicked check item toggles itself
+/// natively, and the menu must show the real state again.
+pub fn redraw_all<R: Runtime>(app: &AppHandle<R>) {
+    dispatch(app, true);
+}
+
+fn dispatch<R: Runtime>(app: &AppHandle<R>, force: bool) {
+    if app.try_state::<TrayState>().is_none() {
+        return;
+    }
+    let handle = app.clone();
+    if let Err(e) = app.run_on_main_thread(move || redraw(&handle, force)) {
+        tracing::warn!("cannot refresh the tray: {e}");
+    }
+}
+
+/// Sets (or clears) the line with the last action's result, shown for a
+/// while.
+pub fn set_notice<R: Runtime>(app: &AppHandle<R>, notice: Option<String>) {
+    if let Some(state) = app.try_state::<TrayState>() {
+        *state.notice.lock().unwrap_or_else(|e| e.into_inner()) =
+            notice.map(|n| (n, Instant::now()));
+    }
+    refresh(app);
+}
+
+/// Runs on the main thread, so redraws never interleave.
+fn redraw<R: Runtime>(app: &AppHandle<R>, force: bool) {
+    let (Some(state), Some(tray)) = (app.try_state::<TrayState>(), app.tray_by_id(TRAY_ID)) else {
+        return;
+    };
+    let model = current(app, &state);
+    let previous = {
+        let mut shown = state.shown.lock().unwrap_or_else(|e| e.into_inner());
+        if !force && shown.as_ref() == Some(&model) {
+            return;
+        }
+        shown.replace(model.clone())
+    };
+    let prev_state = previous.as_ref().map(|m| m.status.state);
+    match menu::build(app, &menu::model(&model)) {
+        Ok(m) => {
+            if let Err(e) = tray.set_menu(Some(m)) {
+                tracing::warn!("cannot set the tray menu: {e}");
+            }
+        }
+        Err(e) => tracing::warn!("cannot build the tray menu: {e}"),
+    }
+    if prev_state != Some(model.status.state) {
+        match icons::for_state(model.status.state) {
+            Ok(icon) => {
+                let _ = tray.set_icon(Some(icon));
+            }
+            Err(e) => tracing::warn!("tray icon: {e}"),
+        }
+        // The banner in the window follows the error state.
+        if model.status.state == RunState::Error {
+            if let Some(err) = &model.status.error {
+                crate::window::show_banner(app, &err.message);
+            }
+        } else if prev_state == Some(RunState::Error) {
+            crate::window::clear_banner(app);
+        }
+    }
+    let _ = tray.set_tooltip(Some(menu::tooltip(&model.status)));
+    // The window's UI can follow pause and profile changes live.
+    let _ = app.emit("gateway-status", &model.status);
+}
+
+/// Refreshes the tray every second until `token` is cancelled.
+pub async fn watch<R: Runtime>(app: AppHandle<R>, token: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = token.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_secs(1)) => refresh(&app),
+        }
+    }
+}
