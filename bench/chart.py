@@ -12,7 +12,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-COLORS = {"direct": "#9e9e9e", "aigw": "#1565c0", "litellm": "#ef6c00", "portkey": "#6a1b9a"}
+COLORS = {"direct": "#9e9e9e", "aigw-before": "#90caf9", "aigw": "#1565c0", "litellm": "#ef6c00", "portkey": "#6a1b9a"}
 
 
 def ok(pair_side):

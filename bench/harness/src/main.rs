@@ -62,9 +62,12 @@ enum Cmd {
         /// Scratch space for configs, data dirs and gateway logs.
         #[arg(long, default_value = "bench/results/logs")]
         scratch: PathBuf,
-        /// Longest wait for the load average to drop before each gateway, in seconds.
+        /// Longest wait for the load average to drop at the start, in seconds.
         #[arg(long)]
         quiet_max_s: Option<u64>,
+        /// Longest wait for the load average to drop before each gateway, in seconds.
+        #[arg(long)]
+        quiet_gateway_s: Option<u64>,
     },
     /// One load run against ADDR (prints JSON).
     Load {
@@ -100,12 +103,41 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(run(cli)) {
+    // Gateways run in their own process groups: on Ctrl-C or SIGTERM stop
+    // them rather than leave them behind.
+    let outcome = rt.block_on(async {
+        tokio::select! {
+            r = run(cli) => Some(r),
+            () = interrupted() => None,
+        }
+    });
+    let Some(outcome) = outcome else {
+        procs::stop_all();
+        eprintln!("aigw-bench: interrupted; stopped the processes it started");
+        return ExitCode::from(130);
+    };
+    match outcome {
         Ok(code) => code,
         Err(e) => {
             eprintln!("aigw-bench: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+async fn interrupted() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(mut i), Ok(mut t)) => {
+            tokio::select! {
+                _ = i.recv() => {},
+                _ = t.recv() => {},
+            }
+        }
+        _ => std::future::pending().await,
     }
 }
 
@@ -122,6 +154,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             bench_dir,
             scratch,
             quiet_max_s,
+            quiet_gateway_s,
         } => {
             let mut params = if quick {
                 scenario::Params::quick()
@@ -130,6 +163,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             if let Some(s) = quiet_max_s {
                 params.quiet_max_s = s;
+            }
+            if let Some(s) = quiet_gateway_s {
+                params.quiet_gateway_s = s;
             }
             let gateways = gateways
                 .iter()
@@ -153,7 +189,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     bench: std::fs::canonicalize(&bench_dir).unwrap_or(bench_dir),
                 },
                 mock_bin: mock,
-                scratch: scratch.join(&label),
+                // Absolute: peers run with the scratch dir as their working dir.
+                scratch: {
+                    let dir = scratch.join(&label);
+                    std::fs::create_dir_all(&dir)?;
+                    std::fs::canonicalize(&dir)?
+                },
                 gateways,
                 label: label.clone(),
             };

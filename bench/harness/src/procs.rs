@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -14,6 +15,20 @@ use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
 use tokio::process::{Child, Command};
 use tokio::time::Instant;
+
+/// Process groups started and not yet stopped, for [`stop_all`].
+static RUNNING: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+/// Kills every process group still running (on Ctrl-C).
+pub fn stop_all() {
+    let pids = std::mem::take(&mut *RUNNING.lock().unwrap_or_else(|e| e.into_inner()));
+    for pid in pids {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &format!("-{pid}")])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
 
 /// A running process we started.
 pub struct Proc {
@@ -42,6 +57,7 @@ impl Proc {
         let pid = child
             .id()
             .with_context(|| format!("{name} exited at once"))?;
+        RUNNING.lock().unwrap_or_else(|e| e.into_inner()).push(pid);
         Ok(Proc {
             name: name.to_string(),
             child,
@@ -73,6 +89,10 @@ impl Proc {
 
     /// SIGTERM to the process group, then SIGKILL after `grace`.
     pub async fn stop(mut self, grace: Duration) {
+        RUNNING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|&p| p != self.pid);
         let group = format!("-{}", self.pid);
         let _ = std::process::Command::new("kill")
             .args(["-TERM", "--", &group])

@@ -46,7 +46,10 @@ pub struct Params {
     pub stall_ms: u64,
     pub cold_starts: usize,
     pub quiet_below: f64,
+    /// Longest wait for a quiet machine at the start of the run …
     pub quiet_max_s: u64,
+    /// … and before each further gateway.
+    pub quiet_gateway_s: u64,
 }
 
 impl Params {
@@ -54,20 +57,21 @@ impl Params {
         Self {
             profile: "full",
             prompt_bytes: 1024,
-            c1_rounds: 4,
-            c1_requests: 1500,
-            c1_warmup: 200,
+            c1_rounds: 10,
+            c1_requests: 600,
+            c1_warmup: 100,
             c1_block_max_s: 10,
             c64_concurrency: 64,
             c64_warmup_s: 2,
             c64_duration_s: 10,
-            ttft_rounds: 4,
-            ttft_streams: 50,
+            ttft_rounds: 8,
+            ttft_streams: 25,
             stream_levels: vec![64, 128, 256, 512],
             stall_ms: 1000,
             cold_starts: 4,
             quiet_below: 0.8,
             quiet_max_s: 600,
+            quiet_gateway_s: 120,
         }
     }
 
@@ -90,6 +94,7 @@ impl Params {
             cold_starts: 2,
             quiet_below: f64::INFINITY,
             quiet_max_s: 0,
+            quiet_gateway_s: 0,
         }
     }
 }
@@ -400,7 +405,8 @@ impl Run {
             version: targets::version(gw, &self.paths),
             ..Default::default()
         };
-        let (l, quiet) = procs::wait_quiet(p.quiet_below, Duration::from_secs(p.quiet_max_s)).await;
+        let (l, quiet) =
+            procs::wait_quiet(p.quiet_below, Duration::from_secs(p.quiet_gateway_s)).await;
         res.load_before = l;
         res.quiet_before = quiet;
 

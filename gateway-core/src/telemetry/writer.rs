@@ -70,14 +70,17 @@ pub(crate) async fn run_writer(
         if n == 0 {
             break;
         }
-        if !draining {
-            let until = tokio::time::Instant::now() + LINGER;
+        if !draining && batch.len() < BATCH {
+            // Sleep rather than wait on the queue: events arriving meanwhile
+            // wake nothing, then whatever came joins this batch.
+            tokio::select! {
+                () = tokio::time::sleep(LINGER) => {},
+                () = drain.cancelled() => {},
+            }
             while batch.len() < BATCH {
-                let room = BATCH - batch.len();
-                tokio::select! {
-                    got = rx.recv_many(&mut batch, room) => if got == 0 { break },
-                    () = tokio::time::sleep_until(until) => break,
-                    () = drain.cancelled() => break,
+                match rx.try_recv() {
+                    Ok(e) => batch.push(e),
+                    Err(_) => break,
                 }
             }
         }
