@@ -20,8 +20,10 @@ case "$LITELLM_VERSION" in
 esac
 
 want_python=1
-if [[ -x .venv/bin/python ]] && .venv/bin/pip show litellm 2>/dev/null | grep -qx "Version: $LITELLM_VERSION" \
-  && .venv/bin/pip show matplotlib >/dev/null 2>&1; then
+# (sed, not grep -q: grep closing the pipe early fails it under pipefail)
+if [[ -x .venv/bin/python ]] \
+  && [[ "$(.venv/bin/pip show litellm 2>/dev/null | sed -n 's/^Version: //p')" == "$LITELLM_VERSION" ]] \
+  && [[ "$(.venv/bin/pip show matplotlib 2>/dev/null | sed -n 's/^Version: //p')" == "$MATPLOTLIB_VERSION" ]]; then
   want_python=0
 fi
 if [[ $want_python == 1 ]]; then
