@@ -43,7 +43,7 @@ export function binary(envVar, name) {
   const p = process.env[envVar] || path.join(ROOT, 'target', 'debug', name);
   if (!fs.existsSync(p)) {
     throw new Error(
-      `${name} not found at ${p}. Build it first from the repository root:\n    cargo build -p gateway-core --bin aigw -p testkit --bins`,
+      `${name} not found at ${p}. Build it first from the repository root:\n    cargo build -p gateway-core --bin aigw -p aigw-release -p testkit --bins`,
     );
   }
   return p;
@@ -99,8 +99,11 @@ export async function fakeOllama() {
   });
 }
 
-/** Starts `aigw serve` on a free port with `configToml` and a fresh data dir. */
-export async function startGateway(name, configFor) {
+/**
+ * Starts `aigw serve` on a free port with `configToml` and a fresh data dir.
+ * `extraEnv` adds variables (the caller's own `AIGW_*` are dropped first).
+ */
+export async function startGateway(name, configFor, extraEnv = {}) {
   const bin = binary('AIGW_BIN', 'aigw');
   const dir = tmpDir(`aigw-e2e-${name}-`);
   const dataDir = path.join(dir, 'data');
@@ -114,6 +117,7 @@ export async function startGateway(name, configFor) {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AIGW_')));
   env.AIGW_LOG = 'info';
   env.NO_COLOR = '1';
+  Object.assign(env, extraEnv);
   const child = track(spawn(bin, ['serve', '--config', config, '--data-dir', dataDir, '--listen', listen], { stdio: ['ignore', log, log], env }));
   const base = `http://${listen}`;
   const deadline = Date.now() + 30_000;
@@ -235,4 +239,75 @@ export function runner(page) {
       return { passed, failed, skipped, failures, line: `e2e: ${passed} passed, ${failed} failed${tail}` };
     },
   };
+}
+
+// ---- signed releases for the update scenario --------------------------------
+
+/** The host's target triple (what the updater looks for in a manifest). */
+export function hostTriple() {
+  const r = spawnSync('rustc', ['-vV'], { encoding: 'utf8' });
+  const host = r.status === 0 ? r.stdout.match(/^host: (.+)$/m)?.[1]?.trim() : undefined;
+  if (!host) throw new Error(`cannot tell the host triple: rustc -vV failed (${r.error?.message ?? r.stderr})`);
+  return host;
+}
+
+function run(bin, args) {
+  const r = spawnSync(bin, args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${path.basename(bin)} ${args.join(' ')} failed (${r.status}):\n${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
+/** A tiny stand-in for aigw: a shell script that prints `aigw VERSION`. */
+export function fakeAigw(file, version) {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, `#!/bin/sh\necho "aigw ${version}"\n`, { mode: 0o755 });
+  fs.chmodSync(file, 0o755);
+  return file;
+}
+
+/**
+ * Builds a real signed release with `target/debug/aigw-release` (keygen,
+ * pack, sign) of a fake aigw reporting `version`, into `dir/release`.
+ * Returns {releaseDir, archive, pubkey, target}.
+ */
+export function makeRelease(dir, version, target = hostTriple()) {
+  const bin = binary('AIGW_RELEASE_BIN', 'aigw-release');
+  const key = path.join(dir, 'release.key');
+  run(bin, ['keygen', '--out', key]);
+  const pubkey = run(bin, ['pubkey', '--key', key]).trim();
+  const staged = fakeAigw(path.join(dir, 'stage', 'aigw'), version);
+  const releaseDir = path.join(dir, 'release');
+  fs.mkdirSync(releaseDir, { recursive: true });
+  const archive = run(bin, ['pack', '--binary', staged, '--version', version, '--target', target, '--out-dir', releaseDir])
+    .trim()
+    .split('\n')
+    .pop()
+    .trim();
+  if (!fs.existsSync(archive)) throw new Error(`aigw-release pack printed ${archive}, which does not exist`);
+  run(bin, ['sign', '--key', key, '--version', version, '--archive', `${target}=${archive}`, '--out-dir', releaseDir]);
+  if (!fs.existsSync(path.join(releaseDir, 'manifest.json'))) throw new Error('aigw-release sign wrote no manifest.json');
+  return { releaseDir, archive, pubkey, target };
+}
+
+/** Serves `dir`'s files over HTTP on 127.0.0.1 (GET only, no listing). Returns {base, close, hits}. */
+export async function serveDir(dir) {
+  const hits = [];
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url, 'http://x');
+    hits.push(url.pathname);
+    const file = path.join(dir, path.normalize(decodeURIComponent(url.pathname)).replace(/^([/\\.])+/, ''));
+    if (req.method !== 'GET' || !file.startsWith(dir + path.sep) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
+      res.writeHead(404);
+      res.end();
+      return;
+    }
+    const body = fs.readFileSync(file);
+    res.writeHead(200, { 'content-type': file.endsWith('.json') ? 'application/json' : 'application/octet-stream', 'content-length': body.length });
+    res.end(body);
+  });
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  return { base: `http://127.0.0.1:${server.address().port}`, hits, close: () => new Promise((r) => server.close(r)) };
 }

@@ -3,10 +3,11 @@
 //
 //     npm --prefix frontend run e2e      (builds the UI first)
 //
-// Needs target/debug/aigw and target/debug/fake-upstream
-// (`cargo build -p gateway-core --bin aigw -p testkit --bins`) and
+// Needs target/debug/aigw, target/debug/aigw-release and target/debug/fake-upstream
+// (`cargo build -p gateway-core --bin aigw -p aigw-release -p testkit --bins`) and
 // /usr/bin/chromium. Screenshots go to frontend/e2e/screenshots/.
 // Prints `e2e: N passed, N failed` and exits non-zero on any failure.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -15,12 +16,16 @@ import {
   ROOT,
   SHOTS,
   chromiumPath,
+  fakeAigw,
   fakeOllama,
   killAll,
+  makeRelease,
   runner,
+  serveDir,
   sleep,
   startFakeUpstreams,
   startGateway,
+  tmpDir,
 } from './harness.mjs';
 
 const T = 15_000;
@@ -471,11 +476,14 @@ try {
     await shot('24-benchmark-cost-cap.png', { fullPage: true });
   });
 
-  await r.step('settings: version, update hint, audit log; sign out', async () => {
+  await r.step('settings: version, updates not set up (with the CLI hint), audit log; sign out', async () => {
     await page.keyboard.press('7');
     const v = await page.getByTestId('version').textContent();
     expect(v === status0.body.version, `version (${v})`);
-    await page.getByText('aigw update check').first().waitFor();
+    // This gateway has no AIGW_UPDATE_URL: the check says so, in words.
+    await page.getByTestId('update-headline').getByText('Update checks are not set up in this build').waitFor();
+    await page.getByText('aigw update check --manifest-url URL').first().waitFor();
+    await page.getByText('From a terminal').waitFor();
     await page.getByTestId('audit').getByText('rolled back').waitFor();
     await shot('17-settings.png', { fullPage: true });
     await page.getByTestId('logout').click();
@@ -529,6 +537,185 @@ try {
   });
 
   await gw.stop();
+  await page.context().close();
+
+  // ---------------------------------------------------------------------
+  // 3. Signed self-update through the UI: a real release made with
+  //    aigw-release (its own key, trusted by this debug build through
+  //    AIGW_DEV_UPDATE_PUBKEY), served from 127.0.0.1; the binary updated
+  //    is a stand-in script (AIGW_UPDATE_BINARY), not the running gateway.
+  // ---------------------------------------------------------------------
+  const updDir = tmpDir('aigw-e2e-update-');
+  const rel = makeRelease(updDir, '9.9.9');
+  const relServer = await serveDir(rel.releaseDir);
+  const installed = fakeAigw(path.join(updDir, 'installed', 'aigw'), '0.0.1');
+  const original = fs.readFileSync(installed, 'utf8');
+  const manifestUrl = `${relServer.base}/manifest.json`;
+  const ugw = await startGateway('update', (listen) => `[server]\nlisten = "${listen}"\n`, {
+    AIGW_UPDATE_URL: manifestUrl,
+    AIGW_UPDATE_BINARY: installed,
+    AIGW_DEV_UPDATE_PUBKEY: rel.pubkey,
+  });
+  page = await newPage(browser);
+  const headline = () => page.getByTestId('update-headline');
+  const confirmDialog = async (label) => {
+    const dialog = page.locator('dialog[open]');
+    await dialog.waitFor();
+    const btn = dialog.getByTestId('update-confirm');
+    expect((await btn.textContent()) === label, `confirm button says ${label} (${await btn.textContent()})`);
+    await btn.click();
+    await page.locator('dialog[open]').waitFor({ state: 'detached' });
+  };
+
+  await r.step('updates: the check finds the signed release 9.9.9 (manifest and key shown)', async () => {
+    await login(ugw);
+    await page.keyboard.press('7');
+    await headline().getByText('Update available: 9.9.9, released').waitFor();
+    await page.getByTestId('update-checked-at').getByText('Last checked').waitFor();
+    const meta = await page.getByTestId('update-meta').textContent();
+    expect(meta.includes(manifestUrl) && meta.includes(rel.pubkey) && meta.includes(rel.target), `manifest URL, key and target shown (${meta})`);
+    const bin = await page.getByTestId('update-binary').textContent();
+    expect(bin.includes('0.0.1'), `the binary to update and its version (${bin})`);
+    expect((await page.getByTestId('update-install').textContent()) === 'Install 9.9.9', 'install button names the version');
+    expect((await page.getByTestId('update-rollback').count()) === 0, 'nothing to roll back yet');
+    // Check again by hand: still the same answer.
+    await page.getByTestId('update-check').click();
+    await headline().getByText('Update available: 9.9.9').waitFor();
+    await shot('25-updates-available.png', { fullPage: true });
+  });
+
+  await r.step('updates: verify only (dry run) downloads and verifies, replaces nothing', async () => {
+    await page.getByTestId('update-verify').click();
+    await page.getByTestId('update-result-ok').getByText('Verified 9.9.9').waitFor();
+    expect(fs.readFileSync(installed, 'utf8') === original, 'the binary is unchanged after a dry run');
+    expect(relServer.hits.some((h) => h.endsWith('.tar.gz')), `the archive was downloaded (${relServer.hits.join(', ')})`);
+  });
+
+  await r.step('updates: install 9.9.9 after a confirm; the binary on disk is the new one', async () => {
+    await page.getByTestId('update-install').click();
+    await confirmDialog('Install 9.9.9');
+    const ok = page.getByTestId('update-result-ok');
+    await ok.getByText('Installed 9.9.9 at').waitFor();
+    await ok.getByText('systemctl restart aigw').waitFor();
+    const now = fs.readFileSync(installed, 'utf8');
+    expect(now.includes('aigw 9.9.9') && now !== original, `the installed file is the release's (${JSON.stringify(now)})`);
+    const out = spawnSync(installed, ['--version'], { encoding: 'utf8' }).stdout.trim();
+    expect(out === 'aigw 9.9.9', `the new binary reports its version (${out})`);
+    // The page checks again: now up to date, with the old version kept.
+    await headline().getByText('Up to date (9.9.9)').waitFor();
+    expect((await page.getByTestId('update-rollback').textContent()) === 'Roll back to 0.0.1', 'rollback offers 0.0.1');
+    await page.getByTestId('update-previous').getByText('0.0.1').waitFor();
+    await page.getByTestId('audit').getByText('installed an update: 0.0.1 → 9.9.9').waitFor();
+    await shot('26-updates-installed.png', { fullPage: true });
+  });
+
+  await r.step('updates: roll back to 0.0.1 after a confirm; the old binary is back', async () => {
+    await page.getByTestId('update-rollback').click();
+    await confirmDialog('Roll back to 0.0.1');
+    await page.getByTestId('update-result-ok').getByText('Rolled back to 0.0.1 at').waitFor();
+    expect(fs.readFileSync(installed, 'utf8') === original, 'the original script is back, byte for byte');
+    await headline().getByText('Update available: 9.9.9').waitFor();
+    expect((await page.getByTestId('update-rollback').textContent()) === 'Roll back to 9.9.9', 'a second rollback would undo the first');
+  });
+
+  const goodArchive = fs.readFileSync(rel.archive);
+  await r.step('updates: a tampered archive is refused in words and nothing is changed', async () => {
+    fs.writeFileSync(rel.archive, Buffer.alloc(goodArchive.length, 0x41));
+    await page.getByTestId('update-install').click();
+    await confirmDialog('Install 9.9.9');
+    const err = page.getByTestId('update-result-error');
+    await err.waitFor();
+    const text = await err.textContent();
+    expect(text.includes('Nothing was changed: ') && /checksum|signature|sha-?256/i.test(text), `says why, and that nothing changed (${text})`);
+    expect(!/nothing was changed:\s*nothing was changed/i.test(text), `says it once (${text})`);
+    expect(fs.readFileSync(installed, 'utf8') === original, 'the binary on disk is unchanged');
+    await headline().getByText('Update available: 9.9.9').waitFor();
+    await shot('27-updates-tampered.png', { fullPage: true });
+    fs.writeFileSync(rel.archive, goodArchive);
+  });
+
+  await r.step('updates: a viewer can check but not install or roll back', async () => {
+    await page.context().close();
+    page = await newPage(browser);
+    await page.goto(ugw.base + '/ui/');
+    await page.getByLabel('Admin token').fill(ugw.viewerToken());
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText('Read-only (viewer token)').waitFor();
+    await page.keyboard.press('7');
+    await headline().getByText('Update available: 9.9.9').waitFor();
+    expect(await page.getByTestId('update-install').isDisabled(), 'install is disabled for viewers');
+    expect(await page.getByTestId('update-verify').isDisabled(), 'dry run is disabled for viewers');
+    expect(await page.getByTestId('update-rollback').isDisabled(), 'rollback is disabled for viewers');
+    await page.getByTestId('update-role-hint').getByText('Needs the admin role').waitFor();
+    const forbidden = await page.evaluate(async () => (await fetch('/admin/api/update/apply', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status);
+    expect(forbidden === 403, `the API refuses a viewer too (${forbidden})`);
+  });
+
+  await r.step('updates in the desktop window (a stand-in Tauri shell): install, Restart now, a tray check', async () => {
+    // The same UI over `admin_request` (answered here with the admin token,
+    // as the desktop app does; its gateway host says restart_supported), plus
+    // `restart_app` and the tray's `update-check` event.
+    await page.context().close();
+    page = await newPage(browser);
+    await page.addInitScript((token) => {
+      window.__restarts = 0;
+      window.__TAURI__ = {
+        core: {
+          invoke: async (cmd, args) => {
+            if (cmd === 'restart_app') {
+              window.__restarts++;
+              return null;
+            }
+            if (cmd !== 'admin_request') throw { code: 'unknown_command', message: cmd };
+            const res = await fetch(args.path, {
+              method: args.method,
+              headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+              body: args.body === null ? undefined : JSON.stringify(args.body),
+            });
+            let body = await res.text();
+            if (args.path.startsWith('/admin/api/update/check') && res.ok) {
+              body = JSON.stringify({ ...JSON.parse(body), app: 'aigw-desktop', restart_supported: true });
+            }
+            return { status: res.status, body };
+          },
+        },
+        event: {
+          listen: async (name, handler) => {
+            window.__emit = (payload) => handler({ event: name, payload });
+            return () => {
+              window.__emit = null;
+            };
+          },
+        },
+      };
+    }, ugw.token);
+    await page.goto(ugw.base + '/ui/#/settings');
+    await headline().getByText('Update available: 9.9.9').waitFor();
+    await page.getByText('desktop app (in-process token)').waitFor();
+    await page.getByTestId('update-install').click();
+    await confirmDialog('Install 9.9.9');
+    const ok = page.getByTestId('update-result-ok');
+    await ok.getByText('Installed 9.9.9.').waitFor();
+    expect(!(await ok.textContent()).includes('systemctl'), 'no service hint in the desktop app');
+    await shot('28-updates-desktop-restart.png');
+    await ok.getByTestId('update-restart').click();
+    await page.waitForFunction(() => window.__restarts === 1);
+    expect(fs.readFileSync(installed, 'utf8').includes('aigw 9.9.9'), 'installed through the desktop transport');
+    // A check from the tray menu lands on the page.
+    await page.waitForFunction(() => typeof window.__emit === 'function');
+    await page.evaluate(() => window.__emit({ ok: false, error: { code: 'update_check_failed', message: 'the tray could not reach the release server' } }));
+    await page.getByRole('alert').getByText('the tray could not reach the release server').waitFor();
+    expect((await page.getByTestId('update-install').count()) === 0, 'no install offer without a verified check');
+    expect((await page.getByTestId('update-rollback').textContent()) === 'Roll back to 0.0.1', 'the kept version can still be restored');
+  });
+
+  await r.step('updates: no console errors or CSP violations on the way', async () => {
+    expect(cspViolations.length === 0, `CSP violations: ${cspViolations.join('; ')}`);
+    expect(consoleErrors.length === 0, `console errors: ${consoleErrors.join('; ')}`);
+  });
+
+  await ugw.stop();
+  await relServer.close();
   const s = r.summary();
   console.log(s.line);
   exitCode = s.failed === 0 ? 0 : 1;

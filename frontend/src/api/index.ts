@@ -7,5 +7,6 @@ export { config } from './config';
 export { fallback } from './fallback';
 export { telemetry } from './telemetry';
 export { tools } from './tools';
-export { ApiError, onUnauthorized, transport } from './transport';
+export { updates } from './updates';
+export { ApiError, onDesktopEvent, onUnauthorized, restartApp, transport } from './transport';
 export type * from './types';

@@ -151,6 +151,17 @@ export function browserTransport(fetchImpl: typeof fetch = (...a) => fetch(...a)
 /** The subset of `window.__TAURI__` the UI uses. */
 export interface TauriGlobal {
   core: { invoke: (cmd: string, args?: Record<string, unknown>) => Promise<unknown> };
+  /** Present with `withGlobalTauri`; events the desktop app emits (e.g. `update-check`). */
+  event?: { listen: (event: string, handler: (e: { payload: unknown }) => void) => Promise<() => void> };
+}
+
+/** `window.__TAURI__` when the UI runs in the desktop window, else null. */
+function tauriGlobal(win: unknown): TauriGlobal | null {
+  const tauri = isObject(win) ? (win as { __TAURI__?: unknown }).__TAURI__ : undefined;
+  if (isObject(tauri) && isObject(tauri.core) && typeof tauri.core.invoke === 'function') {
+    return tauri as unknown as TauriGlobal;
+  }
+  return null;
 }
 
 /** `admin_request` in the desktop app, which adds the in-process admin token. */
@@ -177,11 +188,49 @@ export function tauriTransport(tauri: TauriGlobal): Transport {
 
 /** Picks the transport for where the UI runs. */
 export function selectTransport(win: unknown = globalThis): Transport {
-  const tauri = isObject(win) ? (win as { __TAURI__?: unknown }).__TAURI__ : undefined;
-  if (isObject(tauri) && isObject(tauri.core) && typeof tauri.core.invoke === 'function') {
-    return tauriTransport(tauri as unknown as TauriGlobal);
+  const tauri = tauriGlobal(win);
+  return tauri ? tauriTransport(tauri) : browserTransport();
+}
+
+/**
+ * Restarts the desktop app (its `restart_app` command stops the gateway
+ * gracefully first). A browser cannot restart the gateway: this throws
+ * `not_desktop` there.
+ */
+export async function restartApp(win: unknown = globalThis): Promise<void> {
+  const tauri = tauriGlobal(win);
+  if (!tauri) {
+    throw new ApiError('not_desktop', 'Only the desktop app can restart itself; restart the gateway where it runs');
   }
-  return browserTransport();
+  try {
+    await tauri.core.invoke('restart_app');
+  } catch (e) {
+    throw toApiError(e);
+  }
+}
+
+/**
+ * Listens to an event the desktop app emits (e.g. `update-check` after a
+ * tray check) and returns the unsubscribe function. A no-op in a browser.
+ */
+export function onDesktopEvent(name: string, fn: (payload: unknown) => void, win: unknown = globalThis): () => void {
+  const listen = tauriGlobal(win)?.event?.listen;
+  if (typeof listen !== 'function') return () => {};
+  let stopped = false;
+  let unlisten: (() => void) | null = null;
+  Promise.resolve(listen(name, (e) => fn(e?.payload))).then(
+    (u) => {
+      if (stopped) u();
+      else unlisten = u;
+    },
+    () => {
+      /* no event API: nothing to listen to */
+    },
+  );
+  return () => {
+    stopped = true;
+    unlisten?.();
+  };
 }
 
 type UnauthorizedListener = (e: ApiError) => void;

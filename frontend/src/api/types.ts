@@ -466,3 +466,88 @@ export interface BenchRun {
   spent_usd: number;
   stopped_by_cost_cap: boolean;
 }
+
+// ---------------------------------------------------------------------------
+// Signed self-update (gateway-core/src/update/, api/admin/update.rs,
+// docs/install.md). Check is open to viewers; apply and rollback need admin.
+// ---------------------------------------------------------------------------
+
+/** update::apply::Action (the `action` tag, flattened into the status). */
+export type UpdateAction = 'up_to_date' | 'update' | 'downgrade' | 'below_minimum' | 'no_build';
+
+/** update::apply::Installed: the binary an update would replace. */
+export interface UpdateInstalled {
+  path: string;
+  version: string;
+  /** Whether it is the running executable (false when the gateway updates another binary). */
+  is_self: boolean;
+}
+
+/**
+ * update::apply::Status: the verified manifest set against the installed
+ * binary. The gateway serializes `action` nested (`{"action": {"action":
+ * "no_build", "available": [...]}}`); api/updates.ts flattens it to this shape.
+ */
+export interface UpdateStatus {
+  app?: 'aigw' | 'aigw-desktop';
+  installed: UpdateInstalled;
+  offered: string;
+  /** Release date, RFC 3339. */
+  date: string;
+  notes_url: string | null;
+  target: string;
+  action: UpdateAction;
+  /** `below_minimum`: the oldest version allowed to self-update to this release. */
+  minimum?: string;
+  /** `no_build`: the targets the release has. */
+  available?: string[];
+  manifest_url: string;
+  /** The ed25519 public key (base64) the manifest was verified with. */
+  key: string;
+}
+
+/** update::install::PreviousMeta: the version kept for rollback. */
+export interface UpdatePrevious {
+  version: string;
+  replaced_by: string;
+  /** RFC 3339 UTC. */
+  saved_at: string;
+  /** Where it was installed (and where rollback puts it back). */
+  binary?: string;
+  sha256?: string;
+}
+
+/** `GET /update/check` (api/admin/update.rs::check). */
+export interface UpdateCheck {
+  app?: 'aigw' | 'aigw-desktop';
+  /** The running version. */
+  version: string;
+  /** False when the build has no manifest URL (see `message`). */
+  configured: boolean;
+  message?: string;
+  /** True in the desktop app, which can restart itself (`restart_app`). */
+  restart_supported?: boolean;
+  previous?: UpdatePrevious | null;
+  status?: UpdateStatus;
+}
+
+/** `POST /update/apply` body. */
+export interface UpdateApplySpec {
+  dry_run?: boolean;
+  allow_downgrade?: boolean;
+  manifest_url?: string;
+}
+
+/** update::apply::Outcome (tagged by `outcome`), as `POST /update/apply` answers it (update.rs::apply adds `restart_needed`). */
+export type UpdateOutcome =
+  | { outcome: 'up_to_date'; version: string }
+  | { outcome: 'dry_run'; from: string; to: string; binary: string }
+  | { outcome: 'updated'; from: string; to: string; binary: string; previous: string; restart_needed?: boolean };
+
+/** update::apply::RolledBack, as `POST /update/rollback` answers it. */
+export interface UpdateRolledBack {
+  binary: string;
+  restored: string;
+  replaced: string;
+  restart_needed?: boolean;
+}

@@ -1,9 +1,11 @@
-// Updates & settings: version and how to update, the admin session, where
-// things live, and the audit log.
+// Updates & settings: version and signed updates (check, install, roll back;
+// components/Updates.tsx), the admin session, where things live, and the
+// audit log.
 import { status as statusApi } from '../api';
 import type { TokenStorage } from '../api/types';
 import { useApp } from '../context';
-import { CopyButton, ErrorNote, Spinner } from '../components/ui';
+import { CopyButton, ErrorNote } from '../components/ui';
+import { UpdatesSection } from '../components/Updates';
 import { fmtAgo, fmtDateTime } from '../lib/format';
 import { useAsync } from '../lib/hooks';
 
@@ -22,6 +24,8 @@ const ACTION_WORDS: Record<string, string> = {
   key_delete: 'deleted a key',
   login: 'signed in',
   login_failed: 'failed sign-in',
+  update_apply: 'installed an update',
+  update_rollback: 'reverted an update',
 };
 
 export function Settings() {
@@ -34,36 +38,11 @@ export function Settings() {
       <header className="page-head">
         <div>
           <h1 tabIndex={-1}>Updates &amp; settings</h1>
-          <p className="muted">Version, session, and where the gateway keeps its things.</p>
+          <p className="muted">Version and signed updates, session, and where the gateway keeps its things.</p>
         </div>
       </header>
 
-      <section className="card" aria-labelledby="upd-title">
-        <div className="card-head">
-          <h2 id="upd-title">Version and updates</h2>
-        </div>
-        <dl className="facts">
-          <div>
-            <dt>Running version</dt>
-            <dd data-testid="version">{st ? st.version : <Spinner />}</dd>
-          </div>
-          <div>
-            <dt>Config version</dt>
-            <dd>{st?.config_version ?? '—'}</dd>
-          </div>
-        </dl>
-        <p>
-          Updates are signed (ed25519) and verified before anything is replaced; the previous version is kept for rollback.
-          {app.transport === 'tauri' ? ' Use “Check for updates” in the tray menu, or the command line:' : ' From a terminal on the gateway’s machine:'}
-        </p>
-        <div className="cmd">
-          <code>aigw update check</code>
-          <CopyButton text="aigw update check" />
-        </div>
-        <p className="small muted">
-          then <code>aigw update apply</code> to install, <code>aigw update rollback</code> to go back.
-        </p>
-      </section>
+      <UpdatesSection onChanged={audit.reload} />
 
       <section className="card" aria-labelledby="sess-title">
         <div className="card-head">
@@ -154,6 +133,9 @@ function detailText(d: unknown): string {
   if (!d || typeof d !== 'object') return '';
   const o = d as Record<string, unknown>;
   if (typeof o.name === 'string') return `: ${o.name}`;
+  // update_apply {from, to} and update_rollback {replaced, restored}
+  if (typeof o.from === 'string' && typeof o.to === 'string') return `: ${o.from} → ${o.to}`;
+  if (typeof o.replaced === 'string' && typeof o.restored === 'string') return `: ${o.replaced} → ${o.restored}`;
   if (typeof o.message === 'string' && o.message) return `: ${o.message}`;
   return '';
 }

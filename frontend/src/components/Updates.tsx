@@ -1,0 +1,364 @@
+// The Updates section of "Updates & settings": check the signed release
+// manifest, install (or only verify) the offered build, roll back to the
+// kept one, then restart (the desktop app restarts itself; a browser says
+// how). Words come from lib/updates.ts; calls from api/updates.ts.
+import { useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
+import { onDesktopEvent, restartApp, updates } from '../api';
+import { toApiError, type ApiError } from '../api/transport';
+import type { UpdateCheck } from '../api/types';
+import { useApp } from '../context';
+import { CopyButton, Dialog, Dot, ErrorNote, Spinner } from './ui';
+import { fmtAgo, fmtDateTime } from '../lib/format';
+import {
+  SERVICE_RESTART,
+  applyWords,
+  describeUpdate,
+  failureWords,
+  fromTrayEvent,
+  restartMode,
+  rollbackWords,
+  splitCode,
+  updateControls,
+  type OpWords,
+} from '../lib/updates';
+
+type Op = 'install' | 'verify' | 'rollback';
+
+interface OpResult extends OpWords {
+  op: Op;
+  code?: string;
+}
+
+const PROGRESS: Record<Op, string> = {
+  install: 'Downloading and verifying…',
+  verify: 'Downloading and verifying (nothing will be replaced)…',
+  rollback: 'Rolling back…',
+};
+
+function dotTone(t: OpWords['tone']): 'ok' | 'warn' | 'err' | 'neutral' {
+  return t === 'info' ? 'ok' : t;
+}
+
+/** Re-renders every `ms` so "checked 2 min ago" stays true. */
+function useNow(ms: number): number {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    const id = setInterval(() => setNow(Date.now()), ms);
+    return () => clearInterval(id);
+  }, [ms]);
+  return now;
+}
+
+/** `onChanged`: after an install or a rollback (e.g. to reload the audit log). */
+export function UpdatesSection({ onChanged }: { onChanged?: () => void }) {
+  const app = useApp();
+  const st = app.status;
+  const now = useNow(30_000);
+  const [check, setCheck] = useState<UpdateCheck>();
+  const [checkErr, setCheckErr] = useState<ApiError>();
+  const [checking, setChecking] = useState(false);
+  const [checkedAt, setCheckedAt] = useState<number>();
+  const [running, setRunning] = useState<Op | null>(null);
+  const [result, setResult] = useState<OpResult>();
+  const [confirm, setConfirm] = useState<Op | null>(null);
+  const [restarting, setRestarting] = useState(false);
+  const [restartErr, setRestartErr] = useState<ApiError>();
+
+  const runCheck = useCallback(async () => {
+    setChecking(true);
+    try {
+      setCheck(await updates.check());
+      setCheckErr(undefined);
+    } catch (e) {
+      setCheckErr(toApiError(e));
+      // Nothing verified now: no offer to install, but a kept version can still be restored.
+      setCheck((prev) => prev && { ...prev, status: undefined });
+    } finally {
+      setChecking(false);
+      setCheckedAt(Date.now());
+    }
+  }, []);
+
+  // Check once when the page opens: it fetches the small signed manifest only.
+  useEffect(() => {
+    void runCheck();
+  }, [runCheck]);
+
+  // In the desktop app, a check from the tray menu shows here too.
+  const checkRef = useRef(check);
+  checkRef.current = check;
+  useEffect(
+    () =>
+      onDesktopEvent('update-check', (payload) => {
+        const r = fromTrayEvent(checkRef.current, payload);
+        if (!r) return;
+        if ('error' in r) {
+          setCheckErr(toApiError(r.error));
+          setCheck((prev) => prev && { ...prev, status: undefined });
+        } else {
+          setCheck(r.check);
+          setCheckErr(undefined);
+        }
+        setCheckedAt(Date.now());
+      }),
+    [],
+  );
+
+  const mode = restartMode(app.transport, check);
+  const controls = updateControls(check, app.role, running !== null || checking);
+  const words = check && !checkErr ? describeUpdate(check) : undefined;
+  const s = check?.configured ? check.status : undefined;
+
+  const run = async (op: Op) => {
+    setConfirm(null);
+    setRunning(op);
+    setResult(undefined);
+    setRestartErr(undefined);
+    try {
+      if (op === 'rollback') {
+        setResult({ op, ...rollbackWords(await updates.rollback(), mode) });
+      } else {
+        const o = await updates.apply({ dry_run: op === 'verify', allow_downgrade: controls.install.allowDowngrade || undefined });
+        setResult({ op, ...applyWords(o, mode) });
+      }
+    } catch (e) {
+      const err = toApiError(e);
+      setResult({ op, tone: 'err', text: failureWords(err), restart: 'none', code: err.code });
+    } finally {
+      setRunning(null);
+    }
+    // What is installed and what is kept for rollback may have changed.
+    if (op !== 'verify') {
+      onChanged?.();
+      void runCheck();
+    }
+  };
+
+  const restart = async () => {
+    setRestarting(true);
+    setRestartErr(undefined);
+    try {
+      await restartApp();
+    } catch (e) {
+      setRestartErr(toApiError(e));
+      setRestarting(false);
+    }
+  };
+
+  const prev = check?.previous ?? null;
+  const rollbackPath = prev?.binary ?? s?.installed.path;
+  const confirmTitle =
+    confirm === 'rollback' ? `${controls.rollback.label}?` : confirm === 'install' ? `${controls.install.label}?` : '';
+
+  return (
+    <section className="card" aria-labelledby="upd-title" data-testid="updates">
+      <div className="card-head">
+        <h2 id="upd-title">Version and updates</h2>
+        <span className="muted small" data-testid="update-checked-at" title={checkedAt ? fmtDateTime(checkedAt) : undefined}>
+          {checking ? 'Checking…' : checkedAt ? `Last checked ${fmtAgo(checkedAt, now)}` : 'Not checked yet'}
+        </span>
+      </div>
+      <dl className="facts">
+        <div>
+          <dt>Running version</dt>
+          <dd data-testid="version">{st ? st.version : <Spinner />}</dd>
+        </div>
+        <div>
+          <dt>Config version</dt>
+          <dd>{st?.config_version ?? '—'}</dd>
+        </div>
+        {s && !s.installed.is_self && (
+          <div>
+            <dt>Binary updated here</dt>
+            <dd className="mono small" data-testid="update-binary">
+              {s.installed.path} ({s.installed.version})
+            </dd>
+          </div>
+        )}
+        {prev && (
+          <div>
+            <dt>Kept for rollback</dt>
+            <dd data-testid="update-previous" title={`saved ${prev.saved_at}`}>
+              {prev.version} <span className="muted small">(replaced by {prev.replaced_by})</span>
+            </dd>
+          </div>
+        )}
+      </dl>
+
+      <div className="update-status" aria-live="polite" aria-busy={checking} data-testid="update-status">
+        {checking && !check && (
+          <p className="muted">
+            <Spinner label="Checking for updates" /> Checking for updates…
+          </p>
+        )}
+        {words && (
+          <>
+            <p className={`update-headline update-${words.tone}`} data-testid="update-headline">
+              <Dot tone={dotTone(words.tone)} /> {words.headline}
+            </p>
+            {words.detail && <p className="small">{withCode(words.detail)}</p>}
+            {s?.notes_url && (
+              <p className="small">
+                <a href={s.notes_url} target="_blank" rel="noreferrer noopener">
+                  Release notes for {s.offered}
+                </a>
+              </p>
+            )}
+          </>
+        )}
+      </div>
+      <ErrorNote error={checkErr} title="Could not check for updates" onRetry={runCheck} />
+
+      {check && !check.configured && (
+        <div className="cmd">
+          <code>aigw update check --manifest-url URL</code>
+          <CopyButton text="aigw update check --manifest-url URL" />
+        </div>
+      )}
+      {s && (
+        <p className="small muted update-meta" data-testid="update-meta">
+          Manifest <span className="mono">{s.manifest_url}</span>, signature verified with the ed25519 key{' '}
+          <span className="mono" title="The release public key (base64) this build trusts">{s.key}</span>
+          {' '}· platform <span className="mono">{s.target}</span>
+        </p>
+      )}
+
+      <div className="toolbar update-actions">
+        <button
+          className={`btn ${controls.install.shown ? '' : 'btn-primary'}`}
+          onClick={runCheck}
+          disabled={checking || running !== null}
+          data-testid="update-check"
+        >
+          {checking && <Spinner label="Checking for updates" />} Check for updates
+        </button>
+        {controls.install.shown && (
+          <button
+            className="btn btn-primary"
+            disabled={!controls.install.enabled}
+            onClick={() => setConfirm('install')}
+            aria-describedby={controls.install.hint ? 'update-role-hint' : undefined}
+            data-testid="update-install"
+          >
+            {controls.install.label}
+          </button>
+        )}
+        {controls.verify.shown && (
+          <button
+            className="btn"
+            disabled={!controls.verify.enabled}
+            onClick={() => run('verify')}
+            aria-describedby={controls.verify.hint ? 'update-role-hint' : undefined}
+            data-testid="update-verify"
+          >
+            {controls.verify.label}
+          </button>
+        )}
+        {controls.rollback.shown && (
+          <button
+            className="btn"
+            disabled={!controls.rollback.enabled}
+            onClick={() => setConfirm('rollback')}
+            aria-describedby={controls.rollback.hint ? 'update-role-hint' : undefined}
+            data-testid="update-rollback"
+          >
+            {controls.rollback.label}
+          </button>
+        )}
+      </div>
+      {app.role !== 'admin' && (controls.install.shown || controls.rollback.shown) && (
+        <p className="small muted" id="update-role-hint" data-testid="update-role-hint">
+          {controls.install.hint}
+        </p>
+      )}
+
+      <div aria-live="polite" data-testid="update-result">
+        {running && (
+          <p className="update-progress" data-testid="update-progress">
+            <Spinner label={PROGRESS[running]} /> {PROGRESS[running]}
+          </p>
+        )}
+        {result && (
+          <div className={`update-result update-${result.tone}`} role={result.tone === 'err' ? 'alert' : undefined} data-testid={`update-result-${result.tone === 'err' ? 'error' : 'ok'}`}>
+            <p>
+              <Dot tone={dotTone(result.tone)} /> {withCode(result.text)}
+            </p>
+            {result.code && <code className="error-code">{result.code}</code>}
+            {result.restart === 'service' && (
+              <div className="cmd">
+                <span className="small muted">e.g.</span>
+                <code>{SERVICE_RESTART}</code>
+                <CopyButton text={SERVICE_RESTART} />
+              </div>
+            )}
+            {result.restart === 'button' && (
+              <div className="toolbar">
+                <button className="btn btn-primary" onClick={restart} disabled={restarting} data-testid="update-restart">
+                  {restarting && <Spinner label="Restarting" />} {restarting ? 'Restarting…' : 'Restart now'}
+                </button>
+                <span className="small muted">The gateway stops gracefully: requests in flight finish first.</span>
+              </div>
+            )}
+            <ErrorNote error={restartErr} title="Could not restart" />
+          </div>
+        )}
+      </div>
+
+      <p className="small muted update-cli">
+        From a terminal on the gateway’s machine: <code>aigw update check</code>, then <code>aigw update apply</code>{' '}
+        (<code>--dry-run</code> only verifies) and <code>aigw update rollback</code>.
+        {app.transport === 'tauri' && ' The tray menu has “Check for updates” too.'}
+      </p>
+
+      <Dialog
+        open={confirm !== null}
+        title={confirmTitle}
+        onClose={() => setConfirm(null)}
+        footer={
+          <>
+            <button className="btn" onClick={() => setConfirm(null)}>
+              Cancel
+            </button>
+            <button className="btn btn-primary" onClick={() => confirm && run(confirm)} data-testid="update-confirm">
+              {confirm === 'rollback' ? controls.rollback.label : controls.install.label}
+            </button>
+          </>
+        }
+      >
+        {confirm === 'install' && s && (
+          <>
+            <p>
+              This replaces <code>{s.installed.path}</code> ({s.installed.version}) with {s.offered}.
+            </p>
+            <p className="small muted">
+              The download is checked against the release’s ed25519 signatures and SHA-256 checksum before anything is replaced;
+              on any failure nothing changes. {s.installed.version} is kept, so you can roll back.
+              {controls.install.allowDowngrade && ' This is a downgrade: you are asking for it explicitly.'}
+            </p>
+          </>
+        )}
+        {confirm === 'rollback' && prev && (
+          <>
+            <p>
+              This puts {prev.version} back{rollbackPath ? <> at <code>{rollbackPath}</code></> : null}, replacing {prev.replaced_by}.
+            </p>
+            <p className="small muted">
+              {prev.version} was kept when {prev.replaced_by} was installed
+              {releaseTime(prev.saved_at)}. {prev.replaced_by} is kept in turn: rolling back again undoes this.
+            </p>
+          </>
+        )}
+      </Dialog>
+    </section>
+  );
+}
+
+/** Text from the gateway with `backticked` parts as code. */
+function withCode(text: string): ReactNode {
+  return splitCode(text).map((p, i) => (p.code ? <code key={i}>{p.text}</code> : p.text));
+}
+
+function releaseTime(saved: string): string {
+  const t = Date.parse(saved);
+  return Number.isFinite(t) ? ` (${fmtDateTime(t)})` : '';
+}
