@@ -8,7 +8,10 @@
 #   (the config file changes), close-to-tray and open window, manage keys,
 #   start at login (the autostart
 #   file), a second launch (single instance), quit (exit 0, port released);
-# then a second run with the port taken: the tray and the window say so.
+# then a second run with the port taken: the tray and the window say so;
+# then a third run that updates itself from the tray: check, install a signed
+# release served on 127.0.0.1 (verified, the old executable kept), restart
+# into it; `aigw update rollback --app desktop` puts the old one back.
 #
 # Usage: scripts/desktop-smoke.sh [BIN] [OUT_DIR]
 #   BIN      default target/debug/aigw-desktop (build it with
@@ -29,17 +32,19 @@ if [ "${1:-}" != "--inner" ]; then
   BIN=${1:-target/debug/aigw-desktop}
   OUT=${2:-target/desktop-smoke}
   FAKE=${FAKE_UPSTREAM:-target/debug/fake-upstream}
+  RELTOOL=${AIGW_RELEASE_TOOL:-target/debug/aigw-release}
   [ -x "$BIN" ] || { echo "desktop-smoke: no binary $BIN (cargo build -p aigw-desktop)" >&2; exit 2; }
   mkdir -p "$OUT"
   [ -x "$FAKE" ] && FAKE=$(readlink -f "$FAKE") || FAKE=""
+  [ -x "$RELTOOL" ] && RELTOOL=$(readlink -f "$RELTOOL") || RELTOOL=""
   # The README's screenshots show the default port when it is free.
   if [ -n "${DOCS_IMG:-}" ] && ! curl -s -o /dev/null http://127.0.0.1:4000/; then export DESKTOP_TEST_PORT=4000; fi
   # A private session bus and X server; both go away with the command.
-  exec timeout 240 dbus-run-session -- xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" \
-    bash "$0" --inner "$(readlink -f "$BIN")" "$(readlink -f "$OUT")" "$FAKE"
+  exec timeout 300 dbus-run-session -- xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" \
+    bash "$0" --inner "$(readlink -f "$BIN")" "$(readlink -f "$OUT")" "$FAKE" "$RELTOOL"
 fi
 
-BIN=$2; OUT=$3; FAKE=$4; T=${SMOKE_TIMEOUT:-30}
+BIN=$2; OUT=$3; FAKE=$4; RELTOOL=${5:-}; T=${SMOKE_TIMEOUT:-30}
 . "$(dirname "$0")/desktop-lib.sh"
 desktop_env "$FAKE"
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$W"' EXIT
@@ -208,6 +213,59 @@ if [ -n "$MENU" ]; then
   wait_for "$T" eval '! kill -0 $APP 2>/dev/null'
 fi
 kill "$APP" 2>/dev/null; wait "$APP" 2>/dev/null
+
+# ====================== run 3: self-update from the tray
+# A signed release 99.0.0 (made here with the real release tool and a
+# throwaway key, which this debug build is told to trust) served over
+# 127.0.0.1; the app runs from a copy so the build output is never replaced.
+# Its "new version" is a stand-in that reports 99.0.0 and, when the app
+# restarts into it, leaves a mark.
+if [ -x "$RELTOOL" ]; then
+  R=$W/release; mkdir -p "$R" "$W/app"
+  APPBIN=$W/app/aigw-desktop
+  cp "$BIN" "$APPBIN"
+  TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
+  KEY=$("$RELTOOL" keygen --out "$W/release.key" 2>/dev/null)
+  printf '#!/bin/sh\nif [ "$1" = --version ]; then echo "aigw-desktop 99.0.0"; exit 0; fi\necho "restarted $*" > %s\n' "$W/restarted" >"$W/new-desktop"
+  printf '#!/bin/sh\necho "aigw 99.0.0"\n' >"$W/new-aigw"
+  chmod +x "$W/new-desktop" "$W/new-aigw"
+  A=$("$RELTOOL" pack --binary "$W/new-aigw" --version 99.0.0 --target "$TRIPLE" --out-dir "$R")
+  D=$("$RELTOOL" pack --app desktop --binary "$W/new-desktop" --version 99.0.0 --target "$TRIPLE" --out-dir "$R")
+  "$RELTOOL" sign --key "$W/release.key" --version 99.0.0 --archive "$TRIPLE=$A" \
+    --desktop-archive "$TRIPLE=$D" --out-dir "$R" >/dev/null
+  RPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  python3 -m http.server --bind 127.0.0.1 --directory "$R" "$RPORT" >/dev/null 2>&1 &
+  LOG3=$OUT/app-update.log
+  BIN_SAVED=$BIN; BIN=$APPBIN
+  export AIGW_UPDATE_URL=http://127.0.0.1:$RPORT/manifest.json AIGW_DEV_UPDATE_PUBKEY=$KEY
+  check "update: the app (run from a copy) starts" start_app "$LOG3"
+  if wait_for "$T" find_tray "$APP"; then
+    click "Check for updates…"
+    check "update: the check offers 'Install update 99.0.0' in the tray" wait_for 15 has_item "Install update 99.0.0"
+    click "Install update 99.0.0"
+    check "update: after installing, the tray offers 'Restart to use 99.0.0'" wait_for 30 has_item "Restart to use 99.0.0"
+    grep -h "EVENT update-install" "$LOG3" | head -1 | sed 's/^/  /'
+    check "update: the executable on disk is the verified new version" \
+      eval '[ "$("$APPBIN" --version)" = "aigw-desktop 99.0.0" ]'
+    check "update: the replaced version is kept for rollback" \
+      cmp -s "$BIN_SAVED" "$AIGW_DATA_DIR/updates/previous-desktop/aigw-desktop"
+    check "update: the gateway still serves until the restart" curl -sf "$GW/healthz" -o /dev/null
+    click "Restart to use 99.0.0"
+    check "update: 'Restart' stops the old process" wait_for "$T" eval '! kill -0 $APP 2>/dev/null'
+    check "update: ... and starts the new executable" wait_for "$T" test -s "$W/restarted"
+    check "update: the port is released" eval '! curl -s "$GW/healthz" -o /dev/null'
+    AIGW=$(dirname "$RELTOOL")/aigw
+    if [ -x "$AIGW" ]; then
+      "$AIGW" update rollback --app desktop --data-dir "$AIGW_DATA_DIR" >"$OUT/rollback.txt" 2>&1
+      check "update: 'aigw update rollback --app desktop' restores the previous executable" cmp -s "$BIN_SAVED" "$APPBIN"
+    fi
+  fi
+  kill "$APP" 2>/dev/null; wait "$APP" 2>/dev/null
+  unset AIGW_UPDATE_URL AIGW_DEV_UPDATE_PUBKEY
+  BIN=$BIN_SAVED
+else
+  echo "  (no release tool at $RELTOOL: self-update not tested; cargo build -p aigw-release)"
+fi
 
 if [ -n "${DOCS_IMG:-}" ]; then   # refresh the README's screenshots
   mkdir -p "$DOCS_IMG"

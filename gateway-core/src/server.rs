@@ -40,6 +40,9 @@ pub struct GatewayOptions {
     pub admin_tokens: Option<AdminTokens>,
     /// How often the config file is checked for hand edits.
     pub watch_interval: Duration,
+    /// Which program hosts the gateway, for the admin API's updater
+    /// (`aigw` by default; the desktop app says so and that it can restart).
+    pub update_host: crate::update::host::UpdateHost,
 }
 
 impl GatewayOptions {
@@ -52,6 +55,7 @@ impl GatewayOptions {
             config_path: None,
             admin_tokens: None,
             watch_interval: Duration::from_secs(1),
+            update_host: Default::default(),
         }
     }
 }
@@ -77,6 +81,8 @@ pub struct AppState {
     pub started: std::time::Instant,
     /// Paused (tray / admin API): client requests get 503 until resumed.
     pub paused: std::sync::atomic::AtomicBool,
+    /// The program the admin API's updater updates.
+    pub update_host: crate::update::host::UpdateHost,
     generation: AtomicU64,
     probes: Mutex<CancellationToken>,
     tasks: TaskTracker,
@@ -263,6 +269,7 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
         admin_tokens,
         started: std::time::Instant::now(),
         paused: std::sync::atomic::AtomicBool::new(false),
+        update_host: opts.update_host,
         generation: AtomicU64::new(1),
         probes: Mutex::new(shutdown.child_token()),
         tasks: TaskTracker::new(),

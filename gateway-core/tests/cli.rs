@@ -6,101 +6,16 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::aigw::Aigw;
 use common::*;
 use testkit::{Behavior, FakeUpstream};
 
 const AIGW: &str = env!("CARGO_BIN_EXE_aigw");
-
-struct Aigw {
-    child: Child,
-    url: String,
-    log: mpsc::Receiver<String>,
-    early: Vec<String>,
-}
-
-impl Aigw {
-    /// Starts `aigw serve` and waits for its "listening on" line.
-    fn serve(args: &[&str], env: &[(&str, &str)]) -> Aigw {
-        let mut cmd = Command::new(AIGW);
-        cmd.arg("serve")
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        cmd.env_remove("AIGW_CONFIG")
-            .env_remove("AIGW_DATA_DIR")
-            .env_remove("AIGW_LISTEN");
-        cmd.env("AIGW_LOG", "info");
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut seen = Vec::new();
-        loop {
-            match rx.recv_timeout(Duration::from_secs(20)) {
-                Ok(line) => {
-                    if let Some(rest) = line.split("listening on ").nth(1) {
-                        let url = rest.split_whitespace().next().unwrap().to_string();
-                        seen.push(line);
-                        return Aigw {
-                            child,
-                            url,
-                            log: rx,
-                            early: seen,
-                        };
-                    }
-                    seen.push(line);
-                }
-                Err(_) => panic!("aigw did not start: {seen:#?}"),
-            }
-        }
-    }
-
-    /// Everything logged so far (stderr).
-    fn log_lines(&mut self) -> Vec<String> {
-        self.early.extend(self.log.try_iter());
-        self.early.clone()
-    }
-
-    fn sigterm(&self) {
-        let ok = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(ok.success());
-    }
-
-    fn wait_exit(&mut self) -> i32 {
-        for _ in 0..200 {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return s.code().unwrap_or(-1);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("aigw did not exit");
-    }
-}
-
-impl Drop for Aigw {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn write(path: &Path, text: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();

@@ -13,6 +13,8 @@
 #![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -25,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use gateway_core::update::release::{
     ArchiveFile, ReleaseArchive, ReleaseSpec, archive_stem, pack_archive, write_manifest,
 };
-use gateway_core::update::{BUILD_TARGET, SigningKey};
+use gateway_core::update::{App, BUILD_TARGET, SigningKey};
 
 const AIGW: &str = env!("CARGO_BIN_EXE_aigw");
 
@@ -180,36 +182,50 @@ impl Fixture {
 
     /// Builds, signs and serves a release whose binary has `content`.
     fn publish(&self, version: &str, content: &str, minimum: Option<&str>) {
+        self.publish_apps(version, &[(App::Gateway, content)], minimum);
+    }
+
+    /// Builds, signs and serves a release with one archive per app, each
+    /// holding that app's executable with the given content.
+    fn publish_apps(&self, version: &str, apps: &[(App, &str)], minimum: Option<&str>) {
         let out = self.dir.path().join("releases").join(version);
         std::fs::create_dir_all(&out).unwrap();
-        let bin = out.join("aigw-binary");
-        write_exe(&bin, content.as_bytes());
-        let stem = archive_stem(version, BUILD_TARGET);
-        let archive = out.join(format!("{stem}.tar.gz"));
-        let files = [ArchiveFile {
-            source: bin,
-            name: "aigw".into(),
-            executable: true,
-        }];
-        pack_archive(&archive, &stem, &files, 1_700_000_000).unwrap();
+        let mut archives = Vec::new();
+        for (app, content) in apps {
+            let bin = out.join(format!("{app}-binary"));
+            write_exe(&bin, content.as_bytes());
+            let stem = app.archive_stem(version, BUILD_TARGET);
+            let archive = out.join(format!("{stem}.tar.gz"));
+            let files = [ArchiveFile {
+                source: bin,
+                name: app.name().into(),
+                executable: true,
+            }];
+            pack_archive(&archive, &stem, &files, 1_700_000_000).unwrap();
+            archives.push(ReleaseArchive {
+                app: *app,
+                target: BUILD_TARGET.into(),
+                path: archive,
+                binary: format!("{stem}/{app}"),
+            });
+        }
         let spec = ReleaseSpec {
             version: version.into(),
             date: "2026-11-25T13:00:00Z".into(),
             minimum_version: minimum.map(str::to_owned),
             notes_url: None,
             base_url: None,
-            archives: vec![ReleaseArchive {
-                target: BUILD_TARGET.into(),
-                path: archive.clone(),
-                binary: format!("{stem}/aigw"),
-            }],
+            archives: archives.clone(),
         };
         write_manifest(&spec, &self.key, &out).unwrap();
-        for name in [
-            "manifest.json".to_owned(),
-            "manifest.json.sig".to_owned(),
-            format!("{stem}.tar.gz"),
-        ] {
+        let names = ["manifest.json".to_owned(), "manifest.json.sig".to_owned()]
+            .into_iter()
+            .chain(
+                archives
+                    .iter()
+                    .map(|a| a.path.file_name().unwrap().to_string_lossy().into_owned()),
+            );
+        for name in names {
             let bytes = std::fs::read(out.join(&name)).unwrap();
             self.server.put(&format!("/{name}"), Served::Bytes(bytes));
         }
@@ -326,12 +342,12 @@ fn check_then_apply_installs_the_new_release_and_rollback_restores_the_old() {
     f.publish_version("1.1.0");
 
     let check = ok(f.sourced("check", &[]));
-    assert!(check.contains("installed  1.0.0"), "{check}");
+    assert!(check.contains("installed  aigw 1.0.0"), "{check}");
     assert!(check.contains("latest     1.1.0"), "{check}");
     assert!(check.contains("update available"), "{check}");
     let json: serde_json::Value =
         serde_json::from_str(&ok(f.sourced("check", &["--json"]))).unwrap();
-    assert_eq!(json["action"]["action"], "update");
+    assert_eq!(json["action"], "update");
     assert_eq!(json["offered"], "1.1.0");
 
     let dry = ok(f.sourced("apply", &["--dry-run"]));
@@ -618,4 +634,300 @@ fn updates_need_an_https_url_and_a_url_at_all() {
     }
     let key = ok(f.update(&["key"]));
     assert!(key.contains("BEGIN PUBLIC KEY"), "{key}");
+}
+
+// ------------------------------------------------------- the desktop app
+
+/// A stand-in desktop app: `--version` prints `aigw-desktop VERSION`.
+fn fake_desktop(version: &str) -> String {
+    format!("#!/bin/sh\n[ \"$1\" = --version ] && echo 'aigw-desktop {version}'\n")
+}
+
+#[test]
+fn desktop_builds_update_the_desktop_app_apart_from_aigw() {
+    let f = Fixture::new("1.0.0");
+    let desktop = f.dir.path().join("apps").join("aigw-desktop");
+    write_exe(&desktop, fake_desktop("1.0.0").as_bytes());
+    let desktop_before = std::fs::read(&desktop).unwrap();
+    let aigw_before = std::fs::read(&f.install).unwrap();
+    let d = desktop.display().to_string();
+    let url = f.server.manifest_url();
+    let key = f.pubkey();
+    let desktop_args = |verb: &'static str| {
+        vec![
+            verb,
+            "--app",
+            "desktop",
+            "--binary",
+            &d,
+            "--manifest-url",
+            &url,
+            "--pubkey",
+            &key,
+        ]
+    };
+
+    // A release without desktop builds offers nothing to the desktop app.
+    f.publish_version("1.1.0");
+    let out = f.update(&desktop_args("apply"));
+    assert!(
+        text(&out).contains("no build for") && text(&out).contains("nothing was changed"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(std::fs::read(&desktop).unwrap(), desktop_before);
+
+    f.publish_apps(
+        "1.1.0",
+        &[
+            (App::Gateway, &fake_aigw("1.1.0", Path::new(AIGW))),
+            (App::Desktop, &fake_desktop("1.1.0")),
+        ],
+        None,
+    );
+    let check = ok(f.update(&desktop_args("check")));
+    assert!(check.contains("installed  aigw-desktop 1.0.0"), "{check}");
+    assert!(check.contains("update available"), "{check}");
+
+    // Installing the desktop build touches neither aigw nor its kept version.
+    let applied = ok(f.update(&desktop_args("apply")));
+    assert!(applied.contains("to 1.1.0"), "{applied}");
+    assert_eq!(version_of(&desktop), "aigw-desktop 1.1.0");
+    assert_eq!(std::fs::read(&f.install).unwrap(), aigw_before);
+    assert!(
+        f.data
+            .join("updates/previous-desktop/aigw-desktop")
+            .exists()
+    );
+    assert!(!f.data.join("updates/previous").exists());
+
+    // Then aigw from the same release; each rollback restores its own.
+    ok(f.sourced("apply", &[]));
+    assert_eq!(f.installed_version(), "aigw 1.1.0");
+    let back = ok(f.update(&["rollback", "--app", "desktop"]));
+    assert!(back.contains("1.0.0 restored"), "{back}");
+    assert_eq!(std::fs::read(&desktop).unwrap(), desktop_before);
+    assert_eq!(f.installed_version(), "aigw 1.1.0");
+    ok(f.update(&["rollback"]));
+    assert_eq!(std::fs::read(&f.install).unwrap(), aigw_before);
+}
+
+#[test]
+fn a_tampered_desktop_archive_is_refused_and_nothing_changes() {
+    let f = Fixture::new("1.0.0");
+    let desktop = f.dir.path().join("apps").join("aigw-desktop");
+    write_exe(&desktop, fake_desktop("1.0.0").as_bytes());
+    let before = std::fs::read(&desktop).unwrap();
+    f.publish_apps(
+        "1.1.0",
+        &[
+            (App::Gateway, &fake_aigw("1.1.0", Path::new(AIGW))),
+            (App::Desktop, &fake_desktop("1.1.0")),
+        ],
+        None,
+    );
+    // The desktop archive swapped for the (validly signed) aigw one: the
+    // manifest's checksum for the desktop entry no longer matches.
+    let aigw_archive = format!("/{}.tar.gz", archive_stem("1.1.0", BUILD_TARGET));
+    let desktop_archive = format!(
+        "/{}.tar.gz",
+        App::Desktop.archive_stem("1.1.0", BUILD_TARGET)
+    );
+    let bytes = std::fs::read(
+        f.dir
+            .path()
+            .join("releases/1.1.0")
+            .join(aigw_archive.trim_start_matches('/')),
+    )
+    .unwrap();
+    f.server.put(&desktop_archive, Served::Bytes(bytes));
+    let d = desktop.display().to_string();
+    let out = f.update(&[
+        "apply",
+        "--app",
+        "desktop",
+        "--binary",
+        &d,
+        "--manifest-url",
+        &f.server.manifest_url(),
+        "--pubkey",
+        &f.pubkey(),
+    ]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("nothing was changed"), "{}", text(&out));
+    assert_eq!(std::fs::read(&desktop).unwrap(), before);
+    assert!(!f.data.join("updates/previous-desktop").exists());
+}
+
+#[test]
+fn aigw_never_replaces_itself_with_the_desktop_app() {
+    let f = Fixture::new("1.0.0");
+    f.publish_apps(
+        "1.1.0",
+        &[
+            (App::Gateway, &fake_aigw("1.1.0", Path::new(AIGW))),
+            (App::Desktop, &fake_desktop("1.1.0")),
+        ],
+        None,
+    );
+    let out = f.update(&[
+        "apply",
+        "--app",
+        "desktop",
+        "--manifest-url",
+        &f.server.manifest_url(),
+        "--pubkey",
+        &f.pubkey(),
+    ]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("--binary PATH"), "{}", text(&out));
+}
+
+// ------------------------------------------------------- the admin API
+
+mod admin_api {
+    use super::*;
+    use common::aigw::Aigw;
+    use serde_json::{Value, json};
+
+    fn token(f: &Fixture, viewer: bool) -> String {
+        let mut cmd = Command::new(AIGW);
+        cmd.arg("--data-dir").arg(&f.data).arg("admin-token");
+        if viewer {
+            cmd.arg("--viewer");
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    async fn call(
+        http: &reqwest::Client,
+        method: reqwest::Method,
+        url: String,
+        token: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = http.request(method, url).bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The operator UI's updater, over HTTP against `aigw serve`: viewers
+    /// check, admins install and roll back; a tampered archive changes
+    /// nothing; installs and rollbacks are audited.
+    #[tokio::test]
+    async fn check_install_and_roll_back_over_the_admin_api() {
+        let f = Fixture::new("1.0.0");
+        let original = std::fs::read(&f.install).unwrap();
+        f.publish_version("1.1.0");
+        let cfg = f.dir.path().join("config.toml");
+        std::fs::write(&cfg, "[server]\nlisten = \"127.0.0.1:0\"\n").unwrap();
+        let url = f.server.manifest_url();
+        let key = f.pubkey();
+        let install = f.install.display().to_string();
+        let aigw = Aigw::serve(
+            &[
+                "--config",
+                cfg.to_str().unwrap(),
+                "--data-dir",
+                f.data.to_str().unwrap(),
+            ],
+            &[
+                ("AIGW_UPDATE_URL", url.as_str()),
+                ("AIGW_UPDATE_BINARY", install.as_str()),
+                ("AIGW_DEV_UPDATE_PUBKEY", key.as_str()),
+            ],
+        );
+        let (admin, viewer) = (token(&f, false), token(&f, true));
+        let http = reqwest::Client::new();
+        let api = |p: &str| format!("{}/admin/api/update/{p}", aigw.url);
+        use reqwest::Method;
+
+        let (st, check) = call(&http, Method::GET, api("check"), &viewer, None).await;
+        assert_eq!(st, 200, "{check}");
+        assert_eq!(check["app"], "aigw");
+        assert_eq!(check["restart_supported"], false);
+        assert_eq!(check["previous"], Value::Null);
+        assert_eq!(check["status"]["action"], "update", "{check}");
+        assert_eq!(check["status"]["offered"], "1.1.0");
+        assert_eq!(check["status"]["installed"]["version"], "1.0.0");
+
+        let (st, body) = call(&http, Method::POST, api("apply"), &viewer, Some(json!({}))).await;
+        assert_eq!(st, 403, "{body}");
+
+        let (st, dry) = call(
+            &http,
+            Method::POST,
+            api("apply"),
+            &admin,
+            Some(json!({ "dry_run": true })),
+        )
+        .await;
+        assert_eq!(
+            (st, dry["outcome"].as_str()),
+            (200, Some("dry_run")),
+            "{dry}"
+        );
+        assert_eq!(std::fs::read(&f.install).unwrap(), original);
+
+        // A tampered archive: refused, nothing changed.
+        let path = f.archive_path("1.1.0");
+        let good = std::fs::read(
+            f.dir
+                .path()
+                .join("releases/1.1.0")
+                .join(path.trim_start_matches('/')),
+        )
+        .unwrap();
+        let mut bad = good.clone();
+        let n = bad.len();
+        bad[n / 2] ^= 0x40;
+        f.server.put(&path, Served::Bytes(bad));
+        let (st, err) = call(&http, Method::POST, api("apply"), &admin, Some(json!({}))).await;
+        assert_eq!(st, 400, "{err}");
+        assert_eq!(err["error"]["code"], "update_failed", "{err}");
+        let msg = err["error"]["message"].as_str().unwrap();
+        assert!(msg.starts_with("nothing was changed"), "{msg}");
+        assert_eq!(std::fs::read(&f.install).unwrap(), original);
+
+        f.server.put(&path, Served::Bytes(good));
+        let (st, done) = call(&http, Method::POST, api("apply"), &admin, Some(json!({}))).await;
+        assert_eq!(st, 200, "{done}");
+        assert_eq!(done["outcome"], "updated");
+        assert_eq!(done["to"], "1.1.0");
+        assert_eq!(done["restart_needed"], true);
+        assert_eq!(f.installed_version(), "aigw 1.1.0");
+
+        let (_, check) = call(&http, Method::GET, api("check"), &viewer, None).await;
+        assert_eq!(check["status"]["action"], "up_to_date", "{check}");
+        assert_eq!(check["previous"]["version"], "1.0.0", "{check}");
+
+        let (st, back) = call(&http, Method::POST, api("rollback"), &admin, None).await;
+        assert_eq!(st, 200, "{back}");
+        assert_eq!(back["restored"], "1.0.0");
+        assert_eq!(std::fs::read(&f.install).unwrap(), original);
+
+        let (_, audit) = call(
+            &http,
+            Method::GET,
+            format!("{}/admin/api/audit", aigw.url),
+            &viewer,
+            None,
+        )
+        .await;
+        let actions: Vec<&str> = audit["entries"]
+            .as_array()
+            .or(audit.as_array())
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["action"].as_str())
+            .collect();
+        assert!(actions.contains(&"update_apply"), "{audit}");
+        assert!(actions.contains(&"update_rollback"), "{audit}");
+    }
 }

@@ -278,6 +278,7 @@ impl GatewayHost {
             listen: opts.listen,
             config_path: Some(config_file.clone()),
             admin_tokens: opts.admin_tokens,
+            update_host: gateway_core::update::host::UpdateHost::DESKTOP,
             ..GatewayOptions::new(config)
         };
         let handle = gateway_core::start(gw_opts)

@@ -6,6 +6,12 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // The updater runs the new binary with --version before installing it:
+    // answer without starting a window or the gateway.
+    if std::env::args().nth(1).as_deref() == Some("--version") {
+        println!("aigw-desktop {}", gateway_core::VERSION);
+        return ExitCode::SUCCESS;
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("AIGW_LOG")

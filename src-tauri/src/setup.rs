@@ -23,6 +23,7 @@ pub fn setup<R: Runtime>(app: &mut App<R>) -> Result<(), Box<dyn std::error::Err
     app.manage(host);
     app.manage(TrayState::default());
     app.manage(Tasks::default());
+    app.manage(crate::updates::UpdateState::default());
 
     window::fix_c_locale(&handle);
     if let Err(e) = tray::create(&handle) {

@@ -1,14 +1,46 @@
-//! "Check for updates" through `gateway_core::update`: fetch the signed
-//! release manifest, verify it with the embedded key and compare versions.
-//! The desktop app only checks; it is updated by its package (the `.deb`),
-//! so nothing is downloaded or replaced here. The manifest URL is the one
-//! the build was released with, or `AIGW_UPDATE_URL`.
+//! Signed self-update of the desktop app through `gateway_core::update`:
+//! the release manifest's `desktop` builds, verified with the embedded key
+//! (manifest signature, archive checksum and signature, the new binary's
+//! `--version`) before this executable is replaced; the replaced one is kept
+//! in `<data dir>/updates/previous-desktop/` for rollback. The new version
+//! runs after a restart ([`restart`]).
+//!
+//! The window does the same through the admin API (`/admin/api/update/*`,
+//! in-process); the tray uses the functions here. Either way the tray
+//! learns what is installed on disk from the kept version's record
+//! ([`restart_pending`]), so it offers "Restart to use X" after both.
+//!
+//! A desktop app installed by its `.deb` is updated by installing the new
+//! `.deb`: the updater refuses to replace files dpkg owns, and says so.
 
-use gateway_core::update::{Action, Options, PublicKey, Source, Status};
+use std::sync::Mutex;
+
+use gateway_core::update::host::{self, UpdateHost};
+use gateway_core::update::{Action, Outcome, Status};
 use serde::Serialize;
+use tauri::{AppHandle, Manager, Runtime};
 
 use crate::commands::CommandError;
 use crate::gateway::GatewayHost;
+
+/// The last check's offer, for the tray's "Install update X" item.
+#[derive(Default)]
+pub struct UpdateState {
+    available: Mutex<Option<String>>,
+}
+
+impl UpdateState {
+    pub fn available(&self) -> Option<String> {
+        self.available
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn set_available(&self, v: Option<String>) {
+        *self.available.lock().unwrap_or_else(|e| e.into_inner()) = v;
+    }
+}
 
 /// The check's result for the window, with a one-line summary for the tray.
 #[derive(Debug, Clone, Serialize)]
@@ -18,34 +50,65 @@ pub struct UpdateCheck {
     pub status: Status,
 }
 
-pub async fn check(host: &GatewayHost) -> Result<UpdateCheck, CommandError> {
-    let manifest_url = std::env::var("AIGW_UPDATE_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-        .or(gateway_core::update::DEFAULT_MANIFEST_URL.map(str::to_owned))
-        .ok_or_else(|| {
-            CommandError::new(
-                "no_update_source",
-                "this build has no update URL (it was not built by packaging/release.sh); set AIGW_UPDATE_URL",
-            )
-        })?;
+fn options(host: &GatewayHost) -> Result<gateway_core::update::Options, CommandError> {
     let data_dir = host.status().data_dir.ok_or_else(|| {
         CommandError::new(
             "no_data_dir",
             "no data dir: the gateway settings are invalid",
         )
     })?;
-    let key = PublicKey::embedded().map_err(|e| CommandError::new("update_key", e.to_string()))?;
-    let opts = Options::new(Source { manifest_url, key }, data_dir);
-    let status =
-        tauri::async_runtime::spawn_blocking(move || gateway_core::update::apply::check(&opts))
-            .await
-            .map_err(|e| CommandError::new("update_check_failed", e.to_string()))?
-            .map_err(|e| CommandError::new("update_check_failed", e.to_string()))?;
+    host::options(UpdateHost::DESKTOP, &data_dir, None)
+        .map_err(|e| CommandError::new("update_key", e.to_string()))?
+        .ok_or_else(|| {
+            CommandError::new(
+                "no_update_source",
+                "this build has no update URL (it was not built by packaging/release.sh); set AIGW_UPDATE_URL",
+            )
+        })
+}
+
+pub async fn check<R: Runtime>(app: &AppHandle<R>) -> Result<UpdateCheck, CommandError> {
+    let opts = options(&app.state::<GatewayHost>())?;
+    let status = host::check(opts)
+        .await
+        .map_err(|e| CommandError::new("update_check_failed", e.to_string()))?;
+    if let Some(state) = app.try_state::<UpdateState>() {
+        state.set_available((status.action == Action::Update).then(|| status.offered.to_string()));
+    }
     Ok(UpdateCheck {
         summary: summary(&status),
         status,
     })
+}
+
+/// Downloads, verifies and installs the offered desktop build; the running
+/// app keeps running the old code until [`restart`].
+pub async fn install<R: Runtime>(app: &AppHandle<R>) -> Result<Outcome, CommandError> {
+    let opts = options(&app.state::<GatewayHost>())?;
+    let outcome = host::install(opts, false)
+        .await
+        .map_err(|e| CommandError::new("update_failed", format!("nothing was changed: {e}")))?;
+    if let Some(state) = app.try_state::<UpdateState>() {
+        state.set_available(None);
+    }
+    Ok(outcome)
+}
+
+/// The version installed on disk when it is not the one running (after an
+/// install or a rollback, from the tray or the window): a restart runs it.
+pub fn restart_pending(host: &GatewayHost) -> Option<String> {
+    let data_dir = host.status().data_dir?;
+    let meta = host::previous(UpdateHost::DESKTOP, &data_dir)?;
+    let exe = gateway_core::update::install::running_exe().ok()?;
+    let kept_for_this_exe = meta.binary.canonicalize().is_ok_and(|b| b == exe);
+    (kept_for_this_exe && meta.replaced_by != gateway_core::VERSION).then_some(meta.replaced_by)
+}
+
+/// Stops the gateway gracefully, then starts the (new) executable again.
+pub async fn restart<R: Runtime>(app: AppHandle<R>) {
+    crate::marker::emit("restart", "");
+    app.state::<GatewayHost>().shutdown().await;
+    app.request_restart();
 }
 
 fn summary(s: &Status) -> String {

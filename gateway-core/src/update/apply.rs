@@ -8,11 +8,11 @@ use serde::Serialize;
 
 use super::error::{Result, UpdateError};
 use super::install::{
-    PreviousMeta, PreviousSlot, binary_version, dpkg_owned, stage_beside, swap_in,
+    PreviousMeta, PreviousSlot, binary_version, dpkg_owned, running_exe, stage_beside, swap_in,
 };
 use super::keys::PublicKey;
 use super::manifest::{Checked, MAX_MANIFEST_BYTES, TargetEntry, now_rfc3339, parse_version};
-use super::{BUILD_TARGET, fetch, verify};
+use super::{App, BUILD_TARGET, fetch, verify};
 
 /// Where releases come from and whom to trust.
 #[derive(Clone, Debug)]
@@ -28,9 +28,12 @@ pub struct Source {
 #[derive(Clone, Debug)]
 pub struct Options {
     pub source: Source,
+    /// Which program's builds to take from the manifest.
+    pub app: App,
     /// Holds `updates/staging/` (downloads) and `updates/previous/` (rollback).
     pub data_dir: PathBuf,
-    /// The binary to update; `None` = the running executable.
+    /// The binary to update; `None` = the running executable (which must
+    /// then be `app`: the desktop app updates itself, `aigw` itself).
     pub binary: Option<PathBuf>,
     /// Install an older release than the installed one.
     pub allow_downgrade: bool,
@@ -42,6 +45,7 @@ impl Options {
     pub fn new(source: Source, data_dir: PathBuf) -> Self {
         Self {
             source,
+            app: App::Gateway,
             data_dir,
             binary: None,
             allow_downgrade: false,
@@ -79,11 +83,14 @@ pub enum Action {
 /// The result of [`check`]: a verified manifest set against the installed binary.
 #[derive(Clone, Debug, Serialize)]
 pub struct Status {
+    pub app: App,
     pub installed: Installed,
     pub offered: Version,
     pub date: String,
     pub notes_url: Option<String>,
     pub target: String,
+    /// `"action": "update"` etc., with its fields (`minimum`, `available`) beside it.
+    #[serde(flatten)]
     pub action: Action,
     pub manifest_url: String,
     pub key: String,
@@ -121,18 +128,30 @@ pub struct RolledBack {
     pub replaced: String,
 }
 
-/// Finds the binary to update and its version.
-pub fn installed(binary: Option<&Path>) -> Result<Installed> {
+/// Finds the binary to update and its version. Without `binary`, the running
+/// executable, which must be `app` (by file name): `aigw update --app
+/// desktop` needs `--binary`, the desktop app updates itself.
+pub fn installed(app: App, binary: Option<&Path>) -> Result<Installed> {
     let canon = |p: &Path| {
         p.canonicalize()
             .map_err(|e| UpdateError::io(format!("find {}", p.display()), e))
     };
-    let current = std::env::current_exe()
-        .map_err(|e| UpdateError::io("find the running executable", e))
-        .and_then(|p| canon(&p))?;
+    let current = running_exe().map_err(|e| UpdateError::io("find the running executable", e))?;
     let path = match binary {
         Some(p) => canon(p)?,
-        None => current.clone(),
+        None => {
+            let stem = current
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if stem != app.name() {
+                return Err(UpdateError::WrongProgram {
+                    running: current,
+                    app: app.name(),
+                });
+            }
+            current.clone()
+        }
     };
     if path == current {
         let version = parse_version(crate::VERSION, "this build's version")?;
@@ -142,7 +161,7 @@ pub fn installed(binary: Option<&Path>) -> Result<Installed> {
             is_self: true,
         });
     }
-    let version = binary_version(&path)?;
+    let version = binary_version(&path, app)?;
     Ok(Installed {
         path,
         version,
@@ -153,7 +172,7 @@ pub fn installed(binary: Option<&Path>) -> Result<Installed> {
 /// Fetches the manifest and its signature, verifies them, and compares the
 /// release with the installed binary. Changes nothing.
 pub fn check(opts: &Options) -> Result<Status> {
-    let installed = installed(opts.binary.as_deref())?;
+    let installed = installed(opts.app, opts.binary.as_deref())?;
     let (checked, _) = fetch_manifest(&opts.source)?;
     Ok(status(opts, installed, &checked))
 }
@@ -168,9 +187,10 @@ fn fetch_manifest(source: &Source) -> Result<(Checked, reqwest::Url)> {
 
 fn status(opts: &Options, installed: Installed, checked: &Checked) -> Status {
     let m = &checked.manifest;
-    let action = if !m.targets.contains_key(&opts.target) {
+    let builds = m.builds(opts.app);
+    let action = if !builds.contains_key(&opts.target) {
         Action::NoBuild {
-            available: m.targets.keys().cloned().collect(),
+            available: builds.keys().cloned().collect(),
         }
     } else if let Some(min) = checked
         .minimum_version
@@ -188,6 +208,7 @@ fn status(opts: &Options, installed: Installed, checked: &Checked) -> Status {
         Action::Downgrade
     };
     Status {
+        app: opts.app,
         offered: checked.version.clone(),
         date: m.date.clone(),
         notes_url: m.notes_url.clone(),
@@ -208,7 +229,7 @@ fn status(opts: &Options, installed: Installed, checked: &Checked) -> Status {
 /// `<data_dir>/updates/previous` → one atomic rename. Any error before the
 /// rename leaves the installed binary untouched; temp files are removed.
 pub fn apply(opts: &Options, dry_run: bool) -> Result<Outcome> {
-    let installed = installed(opts.binary.as_deref())?;
+    let installed = installed(opts.app, opts.binary.as_deref())?;
     if dpkg_owned(&installed.path) {
         return Err(UpdateError::PackageManaged {
             path: installed.path,
@@ -247,8 +268,11 @@ pub fn apply(opts: &Options, dry_run: bool) -> Result<Outcome> {
             });
         }
     }
-    let Some(entry) = checked.manifest.targets.get(&opts.target) else {
-        return Err(UpdateError::Manifest(format!("no target {}", opts.target)));
+    let Some(entry) = checked.manifest.builds(opts.app).get(&opts.target) else {
+        return Err(UpdateError::Manifest(format!(
+            "no {} build for {}",
+            opts.app, opts.target
+        )));
     };
 
     let staging = opts.data_dir.join("updates").join("staging");
@@ -261,7 +285,7 @@ pub fn apply(opts: &Options, dry_run: bool) -> Result<Outcome> {
     let extracted = download_and_extract(&manifest_url, entry, &opts.source.key, work.path())?;
 
     let staged = stage_beside(&installed.path, &extracted)?;
-    let reported = binary_version(&staged).map_err(|e| UpdateError::SmokeTest {
+    let reported = binary_version(&staged, opts.app).map_err(|e| UpdateError::SmokeTest {
         path: installed.path.clone(),
         reason: e.to_string(),
     })?;
@@ -282,7 +306,7 @@ pub fn apply(opts: &Options, dry_run: bool) -> Result<Outcome> {
         });
     }
 
-    let slot = PreviousSlot::new(&opts.data_dir);
+    let slot = PreviousSlot::new(&opts.data_dir, opts.app);
     let bytes = std::fs::read(&installed.path)
         .map_err(|e| UpdateError::io(format!("read {}", installed.path.display()), e))?;
     slot.save(
@@ -361,26 +385,29 @@ fn download_and_extract(
     }
 }
 
+/// What [`rollback`] would restore for `app`: the kept version's record.
+pub fn previous(data_dir: &Path, app: App) -> Option<PreviousMeta> {
+    PreviousSlot::new(data_dir, app).meta()
+}
+
 /// Puts back the binary kept by the last [`apply`] (or `rollback`), keeping
 /// the one it replaces in its place. `binary` overrides where it goes (by
 /// default: where it was installed).
-pub fn rollback(data_dir: &Path, binary: Option<&Path>) -> Result<RolledBack> {
-    let slot = PreviousSlot::new(data_dir);
+pub fn rollback(data_dir: &Path, app: App, binary: Option<&Path>) -> Result<RolledBack> {
+    let slot = PreviousSlot::new(data_dir, app);
     let (kept, meta) = slot.load()?;
     let target = binary.map(Path::to_path_buf).unwrap_or(meta.binary.clone());
     // The installed binary may be broken (that is why one rolls back), or
     // gone: its version is only informative here.
     let path = target.canonicalize().unwrap_or(target);
-    let is_self = std::env::current_exe()
-        .and_then(|p| p.canonicalize())
-        .is_ok_and(|p| p == path);
+    let is_self = running_exe().is_ok_and(|p| p == path);
     if dpkg_owned(&path) {
         return Err(UpdateError::PackageManaged { path });
     }
     let current_version = if is_self {
         crate::VERSION.to_owned()
     } else {
-        binary_version(&path)
+        binary_version(&path, app)
             .map(|v| v.to_string())
             .unwrap_or_else(|_| "unknown".to_owned())
     };
@@ -394,7 +421,7 @@ pub fn rollback(data_dir: &Path, binary: Option<&Path>) -> Result<RolledBack> {
     // "previous" (so a second rollback undoes this one).
     let aside = tempfile::tempdir_in(data_dir.join("updates"))
         .map_err(|e| UpdateError::io(format!("create a temp dir in {}", data_dir.display()), e))?;
-    let aside_slot = PreviousSlot::new(aside.path());
+    let aside_slot = PreviousSlot::new(aside.path(), app);
     if let Some(bytes) = &current_bytes {
         aside_slot.save(
             &path,

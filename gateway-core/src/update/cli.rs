@@ -9,7 +9,7 @@ use anyhow::Context;
 
 use super::apply::{self, Action, Options, Outcome, Source};
 use super::keys::{DEV_PUBKEY, EMBEDDED_PUBKEY, PublicKey};
-use super::{DEFAULT_MANIFEST_URL, verify};
+use super::{App, DEFAULT_MANIFEST_URL, verify};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum UpdateCommand {
@@ -38,6 +38,9 @@ pub enum UpdateCommand {
         /// Where to restore it (default: where it was installed).
         #[arg(long, value_name = "PATH")]
         binary: Option<PathBuf>,
+        /// Which program's kept version to restore.
+        #[arg(long, value_enum, default_value_t = App::Gateway)]
+        app: App,
     },
     /// Check a downloaded release file against its detached signature.
     Verify {
@@ -65,9 +68,13 @@ pub struct SourceArgs {
     /// only: no config key or environment variable can change whom aigw trusts.
     #[arg(long, value_name = "BASE64")]
     pub pubkey: Option<String>,
-    /// The aigw binary to update (default: this executable).
+    /// The binary to update (default: this executable; required with `--app desktop`).
     #[arg(long, env = "AIGW_UPDATE_BINARY", value_name = "PATH")]
     pub binary: Option<PathBuf>,
+    /// Which program of the release: `aigw` (this gateway) or `desktop`
+    /// (the tray app, e.g. `--app desktop --binary ~/.local/bin/aigw-desktop`).
+    #[arg(long, value_enum, default_value_t = App::Gateway)]
+    pub app: App,
 }
 
 impl SourceArgs {
@@ -86,6 +93,7 @@ impl SourceArgs {
             data_dir.to_path_buf(),
         );
         opts.binary = self.binary;
+        opts.app = self.app;
         Ok(opts)
     }
 }
@@ -93,7 +101,7 @@ impl SourceArgs {
 fn key(pubkey: Option<&str>) -> anyhow::Result<PublicKey> {
     Ok(match pubkey {
         Some(k) => PublicKey::parse(k).context("--pubkey")?,
-        None => PublicKey::embedded().context("this build's embedded update key")?,
+        None => PublicKey::trusted().context("this build's update key")?,
     })
 }
 
@@ -109,7 +117,8 @@ pub fn run(cmd: UpdateCommand, data_dir: &Path, out: &mut dyn Write) -> anyhow::
             }
             writeln!(
                 out,
-                "installed  {}  {}",
+                "installed  {} {}  {}",
+                st.app,
                 st.installed.version,
                 st.installed.path.display()
             )?;
@@ -149,7 +158,7 @@ pub fn run(cmd: UpdateCommand, data_dir: &Path, out: &mut dyn Write) -> anyhow::
                 apply::apply(&opts, dry_run).context("update not applied, nothing was changed")?;
             match outcome {
                 Outcome::UpToDate { version } => {
-                    writeln!(out, "aigw {version} is up to date; nothing to do")?;
+                    writeln!(out, "{} {version} is up to date; nothing to do", opts.app)?;
                 }
                 Outcome::DryRun { from, to, binary } => writeln!(
                     out,
@@ -169,12 +178,12 @@ pub fn run(cmd: UpdateCommand, data_dir: &Path, out: &mut dyn Write) -> anyhow::
                 )?,
             }
         }
-        UpdateCommand::Rollback { binary } => {
-            let r = apply::rollback(data_dir, binary.as_deref())
+        UpdateCommand::Rollback { binary, app } => {
+            let r = apply::rollback(data_dir, app, binary.as_deref())
                 .context("rollback not done, nothing was changed")?;
             writeln!(
                 out,
-                "rolled back {}: {} restored (replacing {}; run `aigw update rollback` again to undo)",
+                "rolled back {}: {} restored (replacing {}; run the same rollback again to undo)",
                 r.binary.display(),
                 r.restored,
                 r.replaced

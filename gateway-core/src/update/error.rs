@@ -70,9 +70,14 @@ pub enum UpdateError {
     UnknownVersion { path: PathBuf, reason: String },
 
     #[error(
-        "{path} belongs to the aigw Debian package: update it with `apt install ./aigw_VERSION_ARCH.deb` instead"
+        "{path} was installed by a Debian package: update it by installing the release's .deb instead (`sudo apt install ./aigw_VERSION_ARCH.deb`, or the desktop app's .deb)"
     )]
     PackageManaged { path: PathBuf },
+
+    #[error(
+        "the running program is {running}, not {app}: say which {app} binary to update (--binary PATH)"
+    )]
+    WrongProgram { running: PathBuf, app: &'static str },
 
     #[error("no previous version to roll back to ({path} does not exist)")]
     NoPrevious { path: PathBuf },

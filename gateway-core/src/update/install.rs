@@ -11,6 +11,7 @@ use semver::Version;
 use serde::{Deserialize, Serialize};
 use tempfile::TempPath;
 
+use super::App;
 use super::error::{Result, UpdateError};
 use super::manifest::parse_version;
 use super::verify::sha256_hex;
@@ -19,7 +20,7 @@ use super::verify::sha256_hex;
 const VERSION_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Runs `path --version` and parses `aigw X.Y.Z` from its first line.
-pub fn binary_version(path: &Path) -> Result<Version> {
+pub fn binary_version(path: &Path, app: App) -> Result<Version> {
     let fail = |reason: String| UpdateError::UnknownVersion {
         path: path.to_path_buf(),
         reason,
@@ -58,9 +59,25 @@ pub fn binary_version(path: &Path) -> Result<Version> {
     }
     let line = out.lines().next().unwrap_or_default();
     match line.split_whitespace().collect::<Vec<_>>().as_slice() {
-        ["aigw", v] => parse_version(v, "reported version").map_err(|e| fail(e.to_string())),
-        _ => Err(fail(format!("it printed {line:?}, not \"aigw VERSION\""))),
+        [name, v] if *name == app.name() => {
+            parse_version(v, "reported version").map_err(|e| fail(e.to_string()))
+        }
+        _ => Err(fail(format!("it printed {line:?}, not \"{app} VERSION\""))),
     }
+}
+
+/// The running executable's path, canonical. On Linux, once an update has
+/// renamed a new file over it, `/proc/self/exe` reads `PATH (deleted)`: the
+/// path is still where the (new) program is installed, so the suffix goes.
+pub fn running_exe() -> std::io::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    #[cfg(target_os = "linux")]
+    if let Some(name) = exe.file_name().and_then(|n| n.to_str())
+        && let Some(live) = name.strip_suffix(" (deleted)")
+    {
+        return exe.with_file_name(live).canonicalize();
+    }
+    exe.canonicalize()
 }
 
 /// Copies `source` into a hidden temp file in `dest`'s directory (same file
@@ -156,18 +173,36 @@ pub struct PreviousMeta {
 #[derive(Clone, Debug)]
 pub struct PreviousSlot {
     dir: PathBuf,
+    app: App,
 }
 
 impl PreviousSlot {
-    pub fn new(data_dir: &Path) -> Self {
+    /// `updates/previous/` for `aigw`, `updates/previous-desktop/` for the
+    /// desktop app: updating one never drops the other's kept version.
+    pub fn new(data_dir: &Path, app: App) -> Self {
+        let name = match app {
+            App::Gateway => "previous",
+            App::Desktop => "previous-desktop",
+        };
         Self {
-            dir: data_dir.join("updates").join("previous"),
+            dir: data_dir.join("updates").join(name),
+            app,
         }
     }
 
     pub fn binary_path(&self) -> PathBuf {
-        self.dir
-            .join(format!("aigw{}", std::env::consts::EXE_SUFFIX))
+        self.dir.join(format!(
+            "{}{}",
+            self.app.name(),
+            std::env::consts::EXE_SUFFIX
+        ))
+    }
+
+    /// The record of the kept binary, if there is one (its bytes are checked
+    /// only by [`Self::load`]).
+    pub fn meta(&self) -> Option<PreviousMeta> {
+        let text = std::fs::read(self.meta_path()).ok()?;
+        serde_json::from_slice(&text).ok()
     }
 
     fn meta_path(&self) -> PathBuf {
@@ -220,9 +255,16 @@ impl PreviousSlot {
     }
 }
 
-/// Whether dpkg installed `path` as part of the `aigw` package.
+/// Whether dpkg installed `path` (as part of the `aigw` package, the desktop
+/// app's, or any other): such files are updated by installing the package.
 pub fn dpkg_owned(path: &Path) -> bool {
-    listed_in(Path::new("/var/lib/dpkg/info/aigw.list"), path)
+    let Ok(dir) = std::fs::read_dir("/var/lib/dpkg/info") else {
+        return false;
+    };
+    dir.flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "list"))
+        .any(|list| listed_in(&list, path))
 }
 
 fn listed_in(list: &Path, path: &Path) -> bool {
@@ -248,14 +290,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ok = dir.path().join("ok");
         script(&ok, "echo 'aigw 1.4.2'");
-        assert_eq!(binary_version(&ok).unwrap(), Version::new(1, 4, 2));
+        assert_eq!(
+            binary_version(&ok, App::Gateway).unwrap(),
+            Version::new(1, 4, 2)
+        );
         let other = dir.path().join("other");
         script(&other, "echo 'bash 5.2'");
-        assert!(binary_version(&other).is_err());
+        assert!(binary_version(&other, App::Gateway).is_err());
         let failing = dir.path().join("failing");
         script(&failing, "exit 3");
-        assert!(binary_version(&failing).is_err());
-        assert!(binary_version(&dir.path().join("missing")).is_err());
+        assert!(binary_version(&failing, App::Gateway).is_err());
+        assert!(binary_version(&dir.path().join("missing"), App::Gateway).is_err());
+        let desktop = dir.path().join("desktop");
+        script(&desktop, "echo 'aigw-desktop 1.4.3'");
+        assert_eq!(
+            binary_version(&desktop, App::Desktop).unwrap(),
+            Version::new(1, 4, 3)
+        );
+        assert!(binary_version(&desktop, App::Gateway).is_err());
+        assert!(binary_version(&ok, App::Desktop).is_err());
     }
 
     #[cfg(unix)]
@@ -276,10 +329,16 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o750);
-        assert_eq!(binary_version(&staged_path).unwrap(), Version::new(2, 0, 0));
+        assert_eq!(
+            binary_version(&staged_path, App::Gateway).unwrap(),
+            Version::new(2, 0, 0)
+        );
         swap_in(staged, &dest, false).unwrap();
         assert!(!staged_path.exists());
-        assert_eq!(binary_version(&dest).unwrap(), Version::new(2, 0, 0));
+        assert_eq!(
+            binary_version(&dest, App::Gateway).unwrap(),
+            Version::new(2, 0, 0)
+        );
     }
 
     #[test]
@@ -302,7 +361,7 @@ mod tests {
     #[test]
     fn the_previous_slot_detects_alteration() {
         let dir = tempfile::tempdir().unwrap();
-        let slot = PreviousSlot::new(dir.path());
+        let slot = PreviousSlot::new(dir.path(), App::Gateway);
         assert!(matches!(slot.load(), Err(UpdateError::NoPrevious { .. })));
         let bin = dir.path().join("aigw");
         std::fs::write(&bin, b"old binary").unwrap();

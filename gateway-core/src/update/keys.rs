@@ -18,6 +18,10 @@ use super::error::{Result, UpdateError};
 /// it signs with instead. See docs/install.md, "Release keys".
 pub const DEV_PUBKEY: &str = "essWqVcUu6iwBL1uDPnhY5dod1+7565KG+2oX2U/HhQ=";
 
+/// Debug builds only: a public key trusted instead of the embedded one
+/// (see [`PublicKey::trusted`]).
+pub const DEV_UPDATE_PUBKEY_ENV: &str = "AIGW_DEV_UPDATE_PUBKEY";
+
 /// The release public key compiled into this build (`AIGW_UPDATE_PUBKEY` at
 /// build time, else [`DEV_PUBKEY`]).
 pub const EMBEDDED_PUBKEY: &str = match option_env!("AIGW_UPDATE_PUBKEY") {
@@ -49,6 +53,22 @@ impl PublicKey {
     /// The key compiled into this build.
     pub fn embedded() -> Result<Self> {
         Self::parse(EMBEDDED_PUBKEY)
+    }
+
+    /// The key updates are verified with by default: [`Self::embedded`] —
+    /// except that *debug* builds (never released: `packaging/release.sh`
+    /// builds `--release`) use `AIGW_DEV_UPDATE_PUBKEY` when it is set, so
+    /// end-to-end tests can sign releases for the app and gateway they
+    /// start. Release builds ignore the variable.
+    pub fn trusted() -> Result<Self> {
+        #[cfg(debug_assertions)]
+        if let Some(k) = std::env::var(DEV_UPDATE_PUBKEY_ENV)
+            .ok()
+            .filter(|k| !k.trim().is_empty())
+        {
+            return Self::parse(k.trim());
+        }
+        Self::embedded()
     }
 
     pub fn to_base64(&self) -> String {

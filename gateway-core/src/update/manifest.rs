@@ -16,9 +16,20 @@
 //!       "signature": "base64 ed25519 signature of the archive",
 //!       "binary": "aigw-0.2.0-x86_64-unknown-linux-gnu/aigw"
 //!     }
+//!   },
+//!   "desktop": {
+//!     "x86_64-unknown-linux-gnu": {
+//!       "url": "aigw-desktop-0.2.0-x86_64-unknown-linux-gnu.tar.gz",
+//!       "…": "the same fields, for the desktop app's archive",
+//!       "binary": "aigw-desktop-0.2.0-x86_64-unknown-linux-gnu/aigw-desktop"
+//!     }
 //!   }
 //! }
 //! ```
+//!
+//! `targets` holds the headless `aigw` builds (every release has at least
+//! one); `desktop` the tray app's, where the release has them (older readers
+//! ignore it).
 //!
 //! `url` may be relative (resolved against the manifest URL). `minimum_version`
 //! is the oldest installed version allowed to update to this release by itself;
@@ -30,6 +41,7 @@ use std::collections::BTreeMap;
 use semver::Version;
 use serde::{Deserialize, Serialize};
 
+use super::App;
 use super::error::{Result, UpdateError};
 use super::keys::Signature;
 
@@ -53,8 +65,11 @@ pub struct Manifest {
     pub minimum_version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes_url: Option<String>,
-    /// Per target triple (e.g. `x86_64-unknown-linux-gnu`).
+    /// `aigw` archives per target triple (e.g. `x86_64-unknown-linux-gnu`).
     pub targets: BTreeMap<String, TargetEntry>,
+    /// `aigw-desktop` archives per target triple.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub desktop: BTreeMap<String, TargetEntry>,
 }
 
 /// One platform's archive.
@@ -68,7 +83,7 @@ pub struct TargetEntry {
     pub sha256: String,
     /// Base64 ed25519 signature of the archive bytes (also published as `<archive>.sig`).
     pub signature: String,
-    /// Path of the `aigw` executable inside the archive.
+    /// Path of the executable (`aigw` or `aigw-desktop`) inside the archive.
     pub binary: String,
 }
 
@@ -82,6 +97,14 @@ pub struct Checked {
 }
 
 impl Manifest {
+    /// The archives of `app`, per target triple.
+    pub fn builds(&self, app: App) -> &BTreeMap<String, TargetEntry> {
+        match app {
+            App::Gateway => &self.targets,
+            App::Desktop => &self.desktop,
+        }
+    }
+
     /// Pretty JSON, as published (and signed byte for byte).
     pub fn to_json(&self) -> Result<Vec<u8>> {
         let mut out = serde_json::to_vec_pretty(self)
@@ -116,10 +139,15 @@ impl Manifest {
         if manifest.targets.is_empty() {
             return Err(UpdateError::Manifest("it lists no targets".into()));
         }
-        for (target, entry) in &manifest.targets {
-            entry
-                .check()
-                .map_err(|reason| UpdateError::Manifest(format!("targets.{target}: {reason}")))?;
+        for (map, entries) in [
+            ("targets", &manifest.targets),
+            ("desktop", &manifest.desktop),
+        ] {
+            for (target, entry) in entries {
+                entry
+                    .check()
+                    .map_err(|reason| UpdateError::Manifest(format!("{map}.{target}: {reason}")))?;
+            }
         }
         Ok(Checked {
             manifest,
@@ -220,6 +248,7 @@ mod tests {
                     binary: "aigw-1.2.0-x86_64-unknown-linux-gnu/aigw".into(),
                 },
             )]),
+            desktop: BTreeMap::new(),
         }
     }
 
@@ -233,6 +262,40 @@ mod tests {
         let mut v: serde_json::Value = serde_json::to_value(&m).unwrap();
         v["future_field"] = serde_json::json!(true);
         Manifest::parse(&serde_json::to_vec(&v).unwrap()).unwrap();
+    }
+
+    #[test]
+    fn desktop_builds_are_optional_and_checked() {
+        let m = sample();
+        let json = String::from_utf8(m.to_json().unwrap()).unwrap();
+        assert!(!json.contains("desktop"), "{json}");
+        assert!(
+            Manifest::parse(json.as_bytes())
+                .unwrap()
+                .manifest
+                .builds(App::Desktop)
+                .is_empty()
+        );
+
+        let mut with = sample();
+        let mut entry = with.targets["x86_64-unknown-linux-gnu"].clone();
+        entry.binary = "aigw-desktop-1.2.0-x86_64-unknown-linux-gnu/aigw-desktop".into();
+        with.desktop
+            .insert("x86_64-unknown-linux-gnu".into(), entry.clone());
+        let checked = Manifest::parse(&with.to_json().unwrap()).unwrap();
+        assert_eq!(
+            checked.manifest.builds(App::Desktop)["x86_64-unknown-linux-gnu"],
+            entry
+        );
+        assert_eq!(checked.manifest.builds(App::Gateway), &with.targets);
+
+        entry.binary = "/usr/bin/aigw-desktop".into();
+        with.desktop
+            .insert("x86_64-unknown-linux-gnu".into(), entry);
+        let err = Manifest::parse(&with.to_json().unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("desktop.x86_64-unknown-linux-gnu"), "{err}");
     }
 
     #[test]

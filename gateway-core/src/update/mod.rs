@@ -32,6 +32,7 @@ pub mod apply;
 pub mod cli;
 pub mod error;
 pub mod fetch;
+pub mod host;
 pub mod install;
 pub mod keys;
 pub mod manifest;
@@ -51,3 +52,52 @@ pub const BUILD_TARGET: &str = env!("AIGW_BUILD_TARGET");
 /// The manifest URL this build was released with (`AIGW_UPDATE_URL` at build
 /// time); `None` for builds from source, which must be told one.
 pub const DEFAULT_MANIFEST_URL: Option<&str> = option_env!("AIGW_UPDATE_URL");
+
+/// Which program an update is for. One release ships both: the headless
+/// gateway (`targets` in the manifest) and the desktop tray app (`desktop`).
+/// They share the workspace version, the release key and the verification
+/// path; each keeps its own previous binary for rollback.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
+pub enum App {
+    /// `aigw`, the headless gateway and CLI.
+    #[default]
+    #[value(name = "aigw")]
+    #[serde(rename = "aigw")]
+    Gateway,
+    /// `aigw-desktop`, the tray app (which hosts the gateway in-process).
+    #[value(name = "desktop")]
+    #[serde(rename = "aigw-desktop")]
+    Desktop,
+}
+
+impl App {
+    /// The executable's name (without `.exe`) and the prefix of its archives.
+    pub fn name(self) -> &'static str {
+        match self {
+            App::Gateway => "aigw",
+            App::Desktop => "aigw-desktop",
+        }
+    }
+
+    /// `NAME-VERSION-TARGET`: an archive's file stem and its top directory.
+    pub fn archive_stem(self, version: &str, target: &str) -> String {
+        format!("{}-{version}-{target}", self.name())
+    }
+}
+
+impl std::fmt::Display for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}

@@ -6,14 +6,16 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::App;
 use super::error::{Result, UpdateError};
 use super::keys::SigningKey;
 use super::manifest::{Manifest, PRODUCT, SCHEMA, TargetEntry};
 use super::verify::{self, sha256_hex};
 
-/// `aigw-VERSION-TARGET`: the archive's file stem and its top directory.
+/// `aigw-VERSION-TARGET`: the gateway archive's file stem and its top
+/// directory (the desktop app's: [`App::archive_stem`]).
 pub fn archive_stem(version: &str, target: &str) -> String {
-    format!("{PRODUCT}-{version}-{target}")
+    App::Gateway.archive_stem(version, target)
 }
 
 /// One file to put in an archive.
@@ -99,9 +101,11 @@ pub fn sig_path(path: &Path) -> PathBuf {
 /// One target's archive for [`write_manifest`].
 #[derive(Clone, Debug)]
 pub struct ReleaseArchive {
+    /// Which program it holds: listed under `targets` or `desktop`.
+    pub app: App,
     pub target: String,
     pub path: PathBuf,
-    /// The `aigw` executable's path inside the archive.
+    /// The executable's path inside the archive.
     pub binary: String,
 }
 
@@ -122,6 +126,7 @@ pub struct ReleaseSpec {
 /// `manifest.json.sig`, and checks the result the way the updater will.
 pub fn write_manifest(spec: &ReleaseSpec, key: &SigningKey, out_dir: &Path) -> Result<Manifest> {
     let mut targets = BTreeMap::new();
+    let mut desktop = BTreeMap::new();
     for a in &spec.archives {
         let bytes = std::fs::read(&a.path)
             .map_err(|e| UpdateError::io(format!("read {}", a.path.display()), e))?;
@@ -135,7 +140,11 @@ pub fn write_manifest(spec: &ReleaseSpec, key: &SigningKey, out_dir: &Path) -> R
             Some(base) => format!("{}/{name}", base.trim_end_matches('/')),
             None => name,
         };
-        targets.insert(
+        let builds = match a.app {
+            App::Gateway => &mut targets,
+            App::Desktop => &mut desktop,
+        };
+        let previous = builds.insert(
             a.target.clone(),
             TargetEntry {
                 url,
@@ -145,6 +154,12 @@ pub fn write_manifest(spec: &ReleaseSpec, key: &SigningKey, out_dir: &Path) -> R
                 binary: a.binary.clone(),
             },
         );
+        if previous.is_some() {
+            return Err(UpdateError::Manifest(format!(
+                "two {} archives for {}",
+                a.app, a.target
+            )));
+        }
     }
     let manifest = Manifest {
         schema: SCHEMA,
@@ -154,18 +169,23 @@ pub fn write_manifest(spec: &ReleaseSpec, key: &SigningKey, out_dir: &Path) -> R
         minimum_version: spec.minimum_version.clone(),
         notes_url: spec.notes_url.clone(),
         targets,
+        desktop,
     };
     let json = manifest.to_json()?;
     let sig = key.sign(&json).to_base64();
     // Refuse to publish what the updater would refuse.
     let checked = verify::manifest(&json, &sig, &key.public())?;
-    for (target, entry) in &checked.manifest.targets {
-        let archive = spec.archives.iter().find(|a| &a.target == target);
-        if let Some(a) = archive {
-            let bytes = std::fs::read(&a.path)
-                .map_err(|e| UpdateError::io(format!("read {}", a.path.display()), e))?;
-            verify::archive(&bytes, entry, &key.public())?;
-        }
+    for a in &spec.archives {
+        let entry = checked
+            .manifest
+            .builds(a.app)
+            .get(&a.target)
+            .ok_or_else(|| {
+                UpdateError::Manifest(format!("{} for {} is missing", a.app, a.target))
+            })?;
+        let bytes = std::fs::read(&a.path)
+            .map_err(|e| UpdateError::io(format!("read {}", a.path.display()), e))?;
+        verify::archive(&bytes, entry, &key.public())?;
     }
     let path = out_dir.join("manifest.json");
     write_file(&path, &json)?;
@@ -266,6 +286,7 @@ mod tests {
             notes_url: None,
             base_url: Some("https://r.example/v2/".into()),
             archives: vec![ReleaseArchive {
+                app: App::Gateway,
                 target: "t".into(),
                 path: archive.clone(),
                 binary: "aigw-2.0.0-t/aigw".into(),

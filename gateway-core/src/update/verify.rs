@@ -99,6 +99,7 @@ mod tests {
                     binary: "a/aigw".into(),
                 },
             )]),
+            desktop: BTreeMap::new(),
         }
         .to_json()
         .unwrap()

@@ -2,6 +2,8 @@
 //! written against real fake upstreams, and capture telemetry events.
 #![allow(dead_code)]
 
+pub mod aigw;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 

@@ -4,9 +4,11 @@
 //! ```text
 //! aigw-release keygen --out FILE          # new signing key (mode 0600), prints the public key
 //! aigw-release pubkey --key FILE [--pem]  # the public key of a signing key
-//! aigw-release pack --binary BIN --version V --target T --out-dir DIR [--file SRC=NAME]...
+//! aigw-release pack [--app aigw|desktop] --binary BIN --version V --target T --out-dir DIR
+//!                   [--file SRC=NAME]... [--exec-file SRC=NAME]...
 //! aigw-release sign --key FILE --version V --archive TARGET=PATH... --out-dir DIR
-//!                   [--extra FILE]... [--minimum-version V] [--base-url URL] [--notes-url URL]
+//!                   [--desktop-archive TARGET=PATH]... [--extra FILE]...
+//!                   [--minimum-version V] [--base-url URL] [--notes-url URL]
 //! ```
 //!
 //! The formats (manifest, signatures, archives) live in
@@ -20,10 +22,10 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use gateway_core::update::manifest::{now_rfc3339, parse_version, rfc3339_utc};
 use gateway_core::update::release::{
-    ArchiveFile, ReleaseArchive, ReleaseSpec, archive_stem, pack_archive, sign_file,
-    write_manifest, write_sha256sums,
+    ArchiveFile, ReleaseArchive, ReleaseSpec, pack_archive, sign_file, write_manifest,
+    write_sha256sums,
 };
-use gateway_core::update::{PublicKey, SigningKey};
+use gateway_core::update::{App, PublicKey, SigningKey};
 
 #[derive(Parser)]
 #[command(
@@ -51,8 +53,11 @@ enum Cmd {
         #[arg(long)]
         pem: bool,
     },
-    /// Write a reproducible aigw-VERSION-TARGET.tar.gz holding the binary and extra files.
+    /// Write a reproducible APP-VERSION-TARGET.tar.gz holding the binary and extra files.
     Pack {
+        /// Which program the binary is: `aigw` or `desktop` (aigw-desktop).
+        #[arg(long, value_enum, default_value_t = App::Gateway)]
+        app: App,
         #[arg(long, value_name = "PATH")]
         binary: PathBuf,
         #[arg(long)]
@@ -64,6 +69,9 @@ enum Cmd {
         /// Extra file as SRC=NAME (NAME = path inside the archive).
         #[arg(long = "file", value_name = "SRC=NAME")]
         files: Vec<String>,
+        /// Extra executable file (mode 0755) as SRC=NAME.
+        #[arg(long = "exec-file", value_name = "SRC=NAME")]
+        exec_files: Vec<String>,
         /// Timestamp of every entry (default: SOURCE_DATE_EPOCH, else 0).
         #[arg(long, env = "SOURCE_DATE_EPOCH", default_value_t = 0)]
         mtime: u64,
@@ -77,6 +85,9 @@ enum Cmd {
         /// TARGET=PATH of an archive made by `pack` (repeatable).
         #[arg(long = "archive", value_name = "TARGET=PATH", required = true)]
         archives: Vec<String>,
+        /// TARGET=PATH of a desktop app archive made by `pack --app desktop`.
+        #[arg(long = "desktop-archive", value_name = "TARGET=PATH")]
+        desktop_archives: Vec<String>,
         /// Another artifact to sign and list in SHA256SUMS (e.g. the .deb).
         #[arg(long = "extra", value_name = "FILE")]
         extras: Vec<PathBuf>,
@@ -128,11 +139,13 @@ fn run(cmd: Cmd, out: &mut dyn Write) -> anyhow::Result<()> {
             }
         }
         Cmd::Pack {
+            app,
             binary,
             version,
             target,
             out_dir,
             files,
+            exec_files,
             mtime,
         } => {
             parse_version(&version, "--version")?;
@@ -140,20 +153,24 @@ fn run(cmd: Cmd, out: &mut dyn Write) -> anyhow::Result<()> {
                 .with_context(|| format!("create {}", out_dir.display()))?;
             let mut entries = vec![ArchiveFile {
                 source: binary,
-                name: format!("aigw{}", std::env::consts::EXE_SUFFIX),
+                name: format!("{app}{}", exe_suffix_for(&target)),
                 executable: true,
             }];
-            for f in files {
+            let extra = files
+                .iter()
+                .map(|f| (f, false))
+                .chain(exec_files.iter().map(|f| (f, true)));
+            for (f, executable) in extra {
                 let Some((src, name)) = f.split_once('=') else {
                     bail!("--file {f:?}: expected SRC=NAME");
                 };
                 entries.push(ArchiveFile {
                     source: src.into(),
                     name: name.to_owned(),
-                    executable: false,
+                    executable,
                 });
             }
-            let stem = archive_stem(&version, &target);
+            let stem = app.archive_stem(&version, &target);
             let path = out_dir.join(format!("{stem}.tar.gz"));
             pack_archive(&path, &stem, &entries, mtime)?;
             writeln!(out, "{}", path.display())?;
@@ -162,6 +179,7 @@ fn run(cmd: Cmd, out: &mut dyn Write) -> anyhow::Result<()> {
             key,
             version,
             archives,
+            desktop_archives,
             extras,
             out_dir,
             minimum_version,
@@ -175,15 +193,20 @@ fn run(cmd: Cmd, out: &mut dyn Write) -> anyhow::Result<()> {
                 parse_version(m, "--minimum-version")?;
             }
             let mut release_archives = Vec::new();
-            for a in archives {
+            let all = archives
+                .iter()
+                .map(|a| (App::Gateway, a))
+                .chain(desktop_archives.iter().map(|a| (App::Desktop, a)));
+            for (app, a) in all {
                 let Some((target, path)) = a.split_once('=') else {
                     bail!("--archive {a:?}: expected TARGET=PATH");
                 };
-                let stem = archive_stem(&version, target);
+                let stem = app.archive_stem(&version, target);
                 release_archives.push(ReleaseArchive {
+                    app,
                     target: target.to_owned(),
                     path: PathBuf::from(path),
-                    binary: format!("{stem}/aigw{}", exe_suffix_for(target)),
+                    binary: format!("{stem}/{app}{}", exe_suffix_for(target)),
                 });
             }
             let spec = ReleaseSpec {

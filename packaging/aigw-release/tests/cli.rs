@@ -106,8 +106,32 @@ fn pack_and_sign_produce_a_release_the_updater_accepts() {
         "archives are not reproducible"
     );
 
+    let desktop_bin = dir.path().join("aigw-desktop-build");
+    std::fs::write(&desktop_bin, b"#!/bin/sh\necho 'aigw-desktop 3.1.4'\n").unwrap();
+    let icon = dir.path().join("icon.png");
+    std::fs::write(&icon, b"png").unwrap();
+    let desktop = ok(tool(&[
+        "pack",
+        "--app",
+        "desktop",
+        "--binary",
+        &p(&desktop_bin),
+        "--version",
+        "3.1.4",
+        "--target",
+        "x-test",
+        "--out-dir",
+        &p(&out),
+        "--file",
+        &format!("{}=share/icons/aigw-desktop.png", p(&icon)),
+    ]));
+    let desktop = Path::new(desktop.trim()).to_path_buf();
+    assert_eq!(desktop, out.join("aigw-desktop-3.1.4-x-test.tar.gz"));
+
     let listed = ok(tool(&[
         "sign",
+        "--desktop-archive",
+        &format!("x-test={}", p(&desktop)),
         "--key",
         &p(&key),
         "--version",
@@ -127,6 +151,7 @@ fn pack_and_sign_produce_a_release_the_updater_accepts() {
         listed.lines().collect::<Vec<_>>(),
         [
             "aigw-3.1.4-x-test.tar.gz",
+            "aigw-desktop-3.1.4-x-test.tar.gz",
             "aigw_3.1.4_amd64.deb",
             "manifest.json",
             "SHA256SUMS"
@@ -143,9 +168,14 @@ fn pack_and_sign_produce_a_release_the_updater_accepts() {
     assert_eq!(entry.url, "aigw-3.1.4-x-test.tar.gz");
     assert_eq!(entry.binary, "aigw-3.1.4-x-test/aigw");
     verify::archive(&std::fs::read(&archive).unwrap(), entry, &public).unwrap();
+    let d = &checked.manifest.desktop["x-test"];
+    assert_eq!(d.url, "aigw-desktop-3.1.4-x-test.tar.gz");
+    assert_eq!(d.binary, "aigw-desktop-3.1.4-x-test/aigw-desktop");
+    verify::archive(&std::fs::read(&desktop).unwrap(), d, &public).unwrap();
 
     for f in [
         "aigw-3.1.4-x-test.tar.gz",
+        "aigw-desktop-3.1.4-x-test.tar.gz",
         "aigw_3.1.4_amd64.deb",
         "manifest.json",
         "SHA256SUMS",
@@ -159,5 +189,5 @@ fn pack_and_sign_produce_a_release_the_updater_accepts() {
         let bytes = std::fs::read(out.join(name)).unwrap();
         assert_eq!(sum, verify::sha256_hex(&bytes), "{name}");
     }
-    assert_eq!(sums.lines().count(), 3);
+    assert_eq!(sums.lines().count(), 4);
 }

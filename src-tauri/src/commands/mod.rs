@@ -4,7 +4,7 @@
 //! - `admin`: `admin_request`, the window's transport to the admin API.
 //! - `gateway`: desktop status, pause/resume, routing profile, retry.
 //! - `app`: `frontend_ready`, start at login.
-//! - `updates`: `check_for_updates`.
+//! - `updates`: `check_for_updates`, `restart_app`.
 
 pub mod admin;
 pub mod app;
@@ -51,5 +51,6 @@ pub fn handler<R: Runtime>() -> impl Fn(Invoke<R>) -> bool + Send + Sync + 'stat
         app::get_autostart,
         app::set_autostart,
         updates::check_for_updates,
+        updates::restart_app,
     ]
 }

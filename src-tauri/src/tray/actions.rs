@@ -1,5 +1,6 @@
 //! What each tray item does. Quick ones run here on the main thread; the
-//! ones that wait (pause, profile switch, update check, quit) run as tracked
+//! ones that wait (pause, profile switch, update check/install, restart,
+//! quit) run as tracked
 //! tasks and report through the tray's notice line.
 
 use tauri::menu::MenuEvent;
@@ -41,6 +42,8 @@ pub fn on_menu_event<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
             window::show(app, Some(Page::Updates));
             tasks.spawn(check_updates(app.clone()));
         }
+        MenuId::InstallUpdate => tasks.spawn(install_update(app.clone())),
+        MenuId::RestartToUpdate => tasks.spawn(crate::updates::restart(app.clone())),
         MenuId::Quit => tasks.spawn(quit(app.clone())),
     }
 }
@@ -100,7 +103,7 @@ async fn pause_resume<R: Runtime>(app: AppHandle<R>) {
 
 async fn check_updates<R: Runtime>(app: AppHandle<R>) {
     set_notice(&app, Some("Checking for updates…".into()));
-    let result = crate::updates::check(&app.state::<GatewayHost>()).await;
+    let result = crate::updates::check(&app).await;
     let notice = match &result {
         Ok(c) => c.summary.clone(),
         Err(e) => format!("Update check failed: {}", e.message),
@@ -112,6 +115,22 @@ async fn check_updates<R: Runtime>(app: AppHandle<R>) {
         Err(e) => serde_json::json!({ "ok": false, "error": e }),
     };
     let _ = app.emit("update-check", payload);
+    set_notice(&app, Some(notice));
+}
+
+async fn install_update<R: Runtime>(app: AppHandle<R>) {
+    set_notice(&app, Some("Downloading and verifying the update…".into()));
+    let notice = match crate::updates::install(&app).await {
+        Ok(gateway_core::update::Outcome::Updated { to, .. }) => {
+            format!("Installed {to}: restart to use it")
+        }
+        Ok(gateway_core::update::Outcome::UpToDate { version }) => {
+            format!("Up to date ({version})")
+        }
+        Ok(gateway_core::update::Outcome::DryRun { to, .. }) => format!("Verified {to}"),
+        Err(e) => format!("Update not installed: {}", e.message),
+    };
+    crate::marker::emit("update-install", &notice);
     set_notice(&app, Some(notice));
 }
 

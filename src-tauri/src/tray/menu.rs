@@ -27,6 +27,10 @@ pub enum MenuId {
     PauseResume,
     StartAtLogin,
     CheckUpdates,
+    /// "Install update X" after a check found one.
+    InstallUpdate,
+    /// "Restart to use X" once a new version is installed on disk.
+    RestartToUpdate,
     Quit,
 }
 
@@ -46,6 +50,8 @@ impl MenuId {
             MenuId::PauseResume => "pause-resume".into(),
             MenuId::StartAtLogin => "start-at-login".into(),
             MenuId::CheckUpdates => "check-updates".into(),
+            MenuId::InstallUpdate => "install-update".into(),
+            MenuId::RestartToUpdate => "restart-to-update".into(),
             MenuId::Quit => "quit".into(),
         }
     }
@@ -62,6 +68,8 @@ impl MenuId {
             "pause-resume" => MenuId::PauseResume,
             "start-at-login" => MenuId::StartAtLogin,
             "check-updates" => MenuId::CheckUpdates,
+            "install-update" => MenuId::InstallUpdate,
+            "restart-to-update" => MenuId::RestartToUpdate,
             "quit" => MenuId::Quit,
             other => MenuId::Profile(Some(other.strip_prefix(PROFILE)?.to_owned())),
         })
@@ -75,6 +83,16 @@ pub struct TrayModel {
     pub autostart: bool,
     /// The last tray action's result ("Endpoint copied", an error…).
     pub notice: Option<String>,
+    pub update: Option<TrayUpdate>,
+}
+
+/// What the tray offers about updates besides "Check for updates…".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrayUpdate {
+    /// The last check found this version.
+    Available(String),
+    /// This version is installed on disk; a restart runs it.
+    RestartPending(String),
 }
 
 /// One menu entry, as data.
@@ -171,6 +189,19 @@ pub fn model(m: &TrayModel) -> Vec<Entry> {
         checked: m.autostart,
     });
     v.push(item(MenuId::CheckUpdates, "Check for updates…", true));
+    match &m.update {
+        Some(TrayUpdate::RestartPending(version)) => v.push(item(
+            MenuId::RestartToUpdate,
+            &format!("Restart to use {version}"),
+            s.state != RunState::Stopping,
+        )),
+        Some(TrayUpdate::Available(version)) => v.push(item(
+            MenuId::InstallUpdate,
+            &format!("Install update {version}"),
+            true,
+        )),
+        None => {}
+    }
     v.push(Entry::Separator);
     v.push(item(MenuId::Quit, "Quit", s.state != RunState::Stopping));
     v
@@ -288,6 +319,8 @@ mod tests {
             MenuId::PauseResume,
             MenuId::StartAtLogin,
             MenuId::CheckUpdates,
+            MenuId::InstallUpdate,
+            MenuId::RestartToUpdate,
             MenuId::Quit,
         ];
         for id in all {
@@ -302,6 +335,7 @@ mod tests {
             status: status(RunState::Running),
             autostart: false,
             notice: None,
+            update: None,
         };
         assert_eq!(
             labels(&model(&m)),
@@ -325,6 +359,7 @@ mod tests {
             status: status(RunState::Running),
             autostart: true,
             notice: None,
+            update: None,
         };
         let entries = model(&m);
         let Some(Entry::Submenu { items, .. }) =
@@ -361,6 +396,7 @@ mod tests {
             status: status(RunState::Paused),
             autostart: false,
             notice: Some("Paused from the tray".into()),
+            update: None,
         };
         let l = labels(&model(&m));
         assert_eq!(l[0], "Paused");
@@ -378,6 +414,7 @@ mod tests {
             status: s,
             autostart: false,
             notice: None,
+            update: None,
         });
         let l = labels(&entries);
         assert!(
@@ -401,5 +438,36 @@ mod tests {
         assert!(t.ends_with('…'));
         assert_eq!(truncate("short", 20), "short");
         assert_eq!(truncate("one\ntwo", 20), "one…");
+    }
+
+    #[test]
+    fn update_items_follow_the_last_check_and_the_install() {
+        let base = TrayModel {
+            status: status(RunState::Running),
+            autostart: false,
+            notice: None,
+            update: None,
+        };
+        let after = |update| {
+            let l = labels(&model(&TrayModel {
+                update: Some(update),
+                ..base.clone()
+            }));
+            let i = l.iter().position(|x| x == "Check for updates…").unwrap();
+            l[i + 1].clone()
+        };
+        assert_eq!(
+            after(TrayUpdate::Available("0.2.0".into())),
+            "Install update 0.2.0"
+        );
+        assert_eq!(
+            after(TrayUpdate::RestartPending("0.2.0".into())),
+            "Restart to use 0.2.0"
+        );
+        let l = labels(&model(&base));
+        assert!(
+            !l.iter()
+                .any(|x| x.starts_with("Install update") || x.starts_with("Restart to"))
+        );
     }
 }

@@ -22,7 +22,7 @@ use tauri::{AppHandle, Emitter, Manager, Runtime};
 use tokio_util::sync::CancellationToken;
 
 use crate::gateway::{GatewayHost, RunState};
-use menu::TrayModel;
+use menu::{TrayModel, TrayUpdate};
 
 pub use actions::quit;
 
@@ -48,7 +48,17 @@ fn current<R: Runtime>(app: &AppHandle<R>, tray: &TrayState) -> TrayModel {
             .as_ref()
             .filter(|(_, at)| at.elapsed() < NOTICE_FOR)
             .map(|(text, _)| text.clone()),
+        update: update_offer(app),
     }
+}
+
+fn update_offer<R: Runtime>(app: &AppHandle<R>) -> Option<TrayUpdate> {
+    if let Some(v) = crate::updates::restart_pending(&app.state::<GatewayHost>()) {
+        return Some(TrayUpdate::RestartPending(v));
+    }
+    app.try_state::<crate::updates::UpdateState>()?
+        .available()
+        .map(TrayUpdate::Available)
 }
 
 /// Creates the tray icon. Needs [`GatewayHost`] and [`TrayState`] managed.

@@ -7,12 +7,14 @@
 //! - `config`: validate, diff, publish, history, versions, rollback, profile.
 //! - `ops`: status, audit, providers and probes, keys, local server detection.
 //! - `tools`: replay and the synthetic model benchmark.
+//! - `update`: check, install and roll back signed releases.
 //! - telemetry queries (`crate::api::telemetry`) are mounted here too.
 
 mod config;
 mod ops;
 mod session;
 mod tools;
+mod update;
 
 use std::sync::Arc;
 
@@ -57,7 +59,9 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/pause", post(ops::pause))
         .route("/fallback-test", post(ops::fallback_test))
         .route("/replay", post(tools::replay))
-        .route("/update/check", get(ops::update_check))
+        .route("/update/check", get(update::check))
+        .route("/update/apply", post(update::apply))
+        .route("/update/rollback", post(update::rollback))
         .route("/bench/estimate", post(tools::estimate))
         .route("/bench/runs", post(tools::start).get(tools::list))
         .route("/bench/runs/{id}", get(tools::get))

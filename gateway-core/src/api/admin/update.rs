@@ -1,0 +1,168 @@
+//! Signed updates of the program hosting the gateway (`aigw`, or the desktop
+//! app): check (viewer), install and roll back (admin, audited). The checks
+//! and their order are `crate::update`'s; here only the HTTP shape. After an
+//! install or rollback the running process still runs the old code until it
+//! restarts: the answer says so (`restart_needed`).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde::Deserialize;
+
+use super::Principal;
+use crate::api::ApiError;
+use crate::server::AppState;
+use crate::update::host;
+use crate::update::{Options, Outcome, UpdateError};
+
+#[derive(Deserialize)]
+pub struct CheckQuery {
+    /// Overrides the release manifest URL.
+    manifest_url: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ApplyBody {
+    #[serde(default)]
+    dry_run: bool,
+    #[serde(default)]
+    allow_downgrade: bool,
+    manifest_url: Option<String>,
+}
+
+/// Keeps updates (and rollbacks) in per data dir when there is none.
+fn data_dir(s: &AppState) -> PathBuf {
+    s.data_dir.clone().unwrap_or_else(std::env::temp_dir)
+}
+
+fn options(s: &AppState, manifest_url: Option<String>) -> Result<Option<Options>, UpdateError> {
+    host::options(s.update_host, &data_dir(s), manifest_url)
+}
+
+fn key_error(e: &UpdateError) -> Response {
+    ApiError::bad_request("update_key", e.to_string()).into_response()
+}
+
+fn not_configured() -> Response {
+    ApiError::bad_request(
+        "update_not_configured",
+        "this build has no release manifest URL: set AIGW_UPDATE_URL or pass manifest_url",
+    )
+    .into_response()
+}
+
+/// `GET /admin/api/update/check`: the signed manifest against the installed
+/// binary, plus what a rollback would restore.
+pub async fn check(State(s): State<Arc<AppState>>, Query(q): Query<CheckQuery>) -> Response {
+    let h = s.update_host;
+    let mut out = serde_json::json!({
+        "app": h.app,
+        "version": crate::VERSION,
+        "restart_supported": h.restart_supported,
+        "previous": host::previous(h, &data_dir(&s)),
+    });
+    let opts = match options(&s, q.manifest_url) {
+        Ok(Some(o)) => o,
+        Ok(None) => {
+            out["configured"] = false.into();
+            out["message"] = "this build has no release manifest URL; set AIGW_UPDATE_URL, pass ?manifest_url=, or use `aigw update check --manifest-url URL`".into();
+            return Json(out).into_response();
+        }
+        Err(e) => return key_error(&e),
+    };
+    out["configured"] = true.into();
+    match host::check(opts).await {
+        Ok(status) => {
+            out["status"] = serde_json::to_value(status).unwrap_or_default();
+            Json(out).into_response()
+        }
+        Err(e) => ApiError::bad_request("update_check_failed", e.to_string()).into_response(),
+    }
+}
+
+/// `POST /admin/api/update/apply`: downloads, verifies and installs (or, with
+/// `dry_run`, only verifies). On any error nothing was changed.
+pub async fn apply(
+    State(s): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+    body: Option<Json<ApplyBody>>,
+) -> Response {
+    let Json(b) = body.unwrap_or_default();
+    let mut opts = match options(&s, b.manifest_url) {
+        Ok(Some(o)) => o,
+        Ok(None) => return not_configured(),
+        Err(e) => return key_error(&e),
+    };
+    opts.allow_downgrade = b.allow_downgrade;
+    let app = opts.app;
+    match host::install(opts, b.dry_run).await {
+        Ok(outcome) => {
+            let mut out = serde_json::to_value(&outcome).unwrap_or_default();
+            if let Outcome::Updated {
+                from, to, binary, ..
+            } = &outcome
+            {
+                tracing::info!(
+                    "{app} updated from {from} to {to} at {} by {}",
+                    binary.display(),
+                    p.actor
+                );
+                let _ = s.lifecycle.store().audit(
+                    &p.actor,
+                    "update_apply",
+                    None,
+                    &serde_json::json!({ "app": app, "from": from, "to": to, "binary": binary }),
+                );
+                out["restart_needed"] = true.into();
+            }
+            Json(out).into_response()
+        }
+        Err(e) => {
+            tracing::warn!("{app} update refused: {e}");
+            failure(&e)
+        }
+    }
+}
+
+/// `POST /admin/api/update/rollback`: puts back the binary the last install
+/// replaced.
+pub async fn rollback(
+    State(s): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+) -> Response {
+    let h = s.update_host;
+    match host::rollback(h, data_dir(&s)).await {
+        Ok(r) => {
+            tracing::info!(
+                "{} rolled back to {} at {} by {}",
+                h.app,
+                r.restored,
+                r.binary.display(),
+                p.actor
+            );
+            let _ = s.lifecycle.store().audit(
+                &p.actor,
+                "update_rollback",
+                None,
+                &serde_json::json!({ "app": h.app, "restored": r.restored, "replaced": r.replaced, "binary": r.binary }),
+            );
+            let mut out = serde_json::to_value(&r).unwrap_or_default();
+            out["restart_needed"] = true.into();
+            Json(out).into_response()
+        }
+        Err(e) => failure(&e),
+    }
+}
+
+fn failure(e: &UpdateError) -> Response {
+    let code = match e {
+        UpdateError::PackageManaged { .. } => "package_managed",
+        UpdateError::NoPrevious { .. } => "no_previous",
+        _ => "update_failed",
+    };
+    ApiError::bad_request(code, format!("nothing was changed: {e}")).into_response()
+}
