@@ -139,3 +139,26 @@ x.XSendEvent(d, int(sys.argv[1]), 0, 0, ctypes.byref(ev))
 x.XFlush(d)
 PY
 }
+
+# serve_release RELTOOL VERSION MARK: a signed release VERSION, made with the
+# real release tool (target/debug/aigw-release) and a throwaway key, served
+# from 127.0.0.1 in the background; exports AIGW_UPDATE_URL and
+# AIGW_DEV_UPDATE_PUBKEY (which debug builds trust) for the app. Its desktop
+# build is a stand-in that reports VERSION and, when run otherwise (the app
+# restarting into it), writes MARK. Needs AIGW_HOST_TRIPLE (rustc's host).
+serve_release() {
+  local tool=$1 version=$2 mark=$3 r=$W/release key a d port
+  mkdir -p "$r"
+  key=$("$tool" keygen --out "$W/release.key" 2>/dev/null) || return 1
+  printf '#!/bin/sh\nif [ "$1" = --version ]; then echo "aigw-desktop %s"; exit 0; fi\necho "restarted $*" > %s\n' \
+    "$version" "$mark" >"$W/new-desktop"
+  printf '#!/bin/sh\necho "aigw %s"\n' "$version" >"$W/new-aigw"
+  chmod +x "$W/new-desktop" "$W/new-aigw"
+  a=$("$tool" pack --binary "$W/new-aigw" --version "$version" --target "$AIGW_HOST_TRIPLE" --out-dir "$r") || return 1
+  d=$("$tool" pack --app desktop --binary "$W/new-desktop" --version "$version" --target "$AIGW_HOST_TRIPLE" --out-dir "$r") || return 1
+  "$tool" sign --key "$W/release.key" --version "$version" --archive "$AIGW_HOST_TRIPLE=$a" \
+    --desktop-archive "$AIGW_HOST_TRIPLE=$d" --out-dir "$r" >/dev/null || return 1
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  python3 -m http.server --bind 127.0.0.1 --directory "$r" "$port" >/dev/null 2>&1 &
+  export AIGW_UPDATE_URL=http://127.0.0.1:$port/manifest.json AIGW_DEV_UPDATE_PUBKEY=$key
+}

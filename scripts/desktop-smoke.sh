@@ -223,23 +223,11 @@ kill "$APP" 2>/dev/null; wait "$APP" 2>/dev/null
 # Its "new version" is a stand-in that reports 99.0.0 and, when the app
 # restarts into it, leaves a mark.
 if [ -x "$RELTOOL" ] && [ -n "${AIGW_HOST_TRIPLE:-}" ]; then
-  R=$W/release; mkdir -p "$R" "$W/app"
   APPBIN=$W/app/aigw-desktop
-  cp "$BIN" "$APPBIN"
-  TRIPLE=$AIGW_HOST_TRIPLE
-  KEY=$("$RELTOOL" keygen --out "$W/release.key" 2>/dev/null)
-  printf '#!/bin/sh\nif [ "$1" = --version ]; then echo "aigw-desktop 99.0.0"; exit 0; fi\necho "restarted $*" > %s\n' "$W/restarted" >"$W/new-desktop"
-  printf '#!/bin/sh\necho "aigw 99.0.0"\n' >"$W/new-aigw"
-  chmod +x "$W/new-desktop" "$W/new-aigw"
-  A=$("$RELTOOL" pack --binary "$W/new-aigw" --version 99.0.0 --target "$TRIPLE" --out-dir "$R")
-  D=$("$RELTOOL" pack --app desktop --binary "$W/new-desktop" --version 99.0.0 --target "$TRIPLE" --out-dir "$R")
-  "$RELTOOL" sign --key "$W/release.key" --version 99.0.0 --archive "$TRIPLE=$A" \
-    --desktop-archive "$TRIPLE=$D" --out-dir "$R" >/dev/null
-  RPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  python3 -m http.server --bind 127.0.0.1 --directory "$R" "$RPORT" >/dev/null 2>&1 &
+  mkdir -p "$W/app"; cp "$BIN" "$APPBIN"
+  check "update: a signed release 99.0.0 is served on 127.0.0.1" serve_release "$RELTOOL" 99.0.0 "$W/restarted"
   LOG3=$OUT/app-update.log
   BIN_SAVED=$BIN; BIN=$APPBIN
-  export AIGW_UPDATE_URL=http://127.0.0.1:$RPORT/manifest.json AIGW_DEV_UPDATE_PUBKEY=$KEY
   check "update: the app (run from a copy) starts" start_app "$LOG3"
   if wait_for "$T" find_tray "$APP"; then
     click "Check for updates…"

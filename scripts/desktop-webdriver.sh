@@ -9,7 +9,10 @@
 #     its endpoint;
 #   - clicking "Providers & keys" opens that page, listing the providers;
 #   - clicking Pause pauses the gateway (clients get 503, the tray says
-#     "Paused"); clicking again resumes it.
+#     "Paused"); clicking again resumes it;
+#   - Updates & settings offers a signed release served on 127.0.0.1,
+#     installs it over the running (copied) executable and "Restart now"
+#     starts the new one.
 #
 # Usage: scripts/desktop-webdriver.sh [BIN] [OUT_DIR]
 #   BIN      default target/debug/aigw-desktop
@@ -33,13 +36,23 @@ if [ "${1:-}" != "--inner" ]; then
   fi
   mkdir -p "$OUT"
   [ -x "$FAKE" ] && FAKE=$(readlink -f "$FAKE") || FAKE=""
+  RELTOOL=${AIGW_RELEASE_TOOL:-target/debug/aigw-release}
+  [ -x "$RELTOOL" ] && RELTOOL=$(readlink -f "$RELTOOL") || RELTOOL=""
+  export AIGW_HOST_TRIPLE=${AIGW_HOST_TRIPLE:-$(rustc -vV 2>/dev/null | sed -n 's/^host: //p')}
   exec timeout 300 dbus-run-session -- xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" \
-    bash "$0" --inner "$(readlink -f "$BIN")" "$(readlink -f "$OUT")" "$FAKE"
+    bash "$0" --inner "$(readlink -f "$BIN")" "$(readlink -f "$OUT")" "$FAKE" "$RELTOOL"
 fi
 
-BIN=$2; OUT=$3; FAKE=$4; T=${WEBDRIVER_TIMEOUT:-30}
+BIN=$2; OUT=$3; FAKE=$4; RELTOOL=${5:-}; T=${WEBDRIVER_TIMEOUT:-30}
 . "$(dirname "$0")/desktop-lib.sh"
 desktop_env "$FAKE"
+# The app runs from a copy (the Updates page replaces it) and is offered a
+# signed release 99.0.0 served on 127.0.0.1 (see serve_release).
+UPDATES=""
+if [ -x "$RELTOOL" ] && [ -n "${AIGW_HOST_TRIPLE:-}" ]; then
+  mkdir -p "$W/app"; cp "$BIN" "$W/app/aigw-desktop"; BIN=$W/app/aigw-desktop
+  serve_release "$RELTOOL" 99.0.0 "$W/restarted" && UPDATES=1
+fi
 
 WDPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 # The app is started by WebKitWebDriver under tauri-driver: its output lands here.
@@ -91,6 +104,23 @@ if [ -n "$FAKE" ]; then
   check "resumed: a client request is served (200)" test "$(chat)" = 200
 fi
 [ -n "$SNI" ] && check "the tray says 'Running on $AIGW_LISTEN' again" wait_for 5 has_item "Running on $AIGW_LISTEN"
+
+# Updates & settings: the page checks the signed release, installs it into
+# the running executable's place, and "Restart now" starts the new one.
+if [ -n "$UPDATES" ]; then
+  click_css 'a[href="#/settings"]'
+  check "Updates: the check offers 99.0.0" wait_for 20 text_has '[data-testid="update-headline"]' "99.0.0"
+  check "Updates: click Install, then confirm" eval 'click_css "[data-testid=update-install]" && wait_for 5 click_css "[data-testid=update-confirm]"'
+  check "Updates: the page says it installed 99.0.0" wait_for 30 text_has '[data-testid="update-result-ok"]' "99.0.0"
+  check "Updates: the executable on disk is the new version" eval '[ "$("$BIN" --version)" = "aigw-desktop 99.0.0" ]'
+  check "Updates: the replaced one is kept for rollback" \
+    cmp -s "$2" "$AIGW_DATA_DIR/updates/previous-desktop/aigw-desktop"
+  curl -s "$S/screenshot" | jq -r .value | base64 -d >"$OUT/webdriver-updates.png" 2>/dev/null
+  APP=$(pgrep -n -f "^$BIN" || true)
+  check "Updates: click 'Restart now'" click_css '[data-testid="update-restart"]'
+  check "Updates: the old process stops" wait_for "$T" eval '[ -z "$APP" ] || ! kill -0 $APP 2>/dev/null'
+  check "Updates: ... and the new executable starts" wait_for "$T" test -s "$W/restarted"
+fi
 
 curl -s -X DELETE "$S" >/dev/null; S=""
 echo "desktop webdriver: $PASS passed, $FAIL failed (screenshot $OUT/webdriver.png)"

@@ -60,7 +60,8 @@ pub struct Installed {
     /// Canonical path (symlinks resolved: the real file is replaced).
     pub path: PathBuf,
     pub version: Version,
-    /// Whether it is the running executable.
+    /// Whether it is the running executable (which may be running an older
+    /// version than `version`, the one on disk, until it restarts).
     pub is_self: bool,
 }
 
@@ -154,7 +155,12 @@ pub fn installed(app: App, binary: Option<&Path>) -> Result<Installed> {
         }
     };
     if path == current {
-        let version = parse_version(crate::VERSION, "this build's version")?;
+        // What is on disk: after an install that has not been restarted into
+        // yet, that is the new version, not this process's.
+        let version = match binary_version(&path, app) {
+            Ok(v) => v,
+            Err(_) => parse_version(crate::VERSION, "this build's version")?,
+        };
         return Ok(Installed {
             path,
             version,
