@@ -307,6 +307,7 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
             () = expired => tracing::warn!("shutdown grace of {grace:?} expired; closing remaining connections"),
         }
         // Every request has ended: the log writer stores what is queued.
+        st.telemetry_hub.settle().await;
         st.telemetry_hub.close();
         st.tasks.close();
         st.tasks.wait().await;

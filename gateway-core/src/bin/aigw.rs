@@ -150,6 +150,7 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .event_format(gateway_core::telemetry::logline::LineFormat::default())
         .init();
     match run(cli) {
         Ok(code) => code,

@@ -33,6 +33,8 @@ pub struct TelemetryHub {
     /// The OTLP exporter and its queue, until [`spawn_tasks`] starts it.
     otlp: Mutex<Option<(Exporter, mpsc::Receiver<RequestEvent>)>>,
     drain: CancellationToken,
+    /// The sink's deferred recordings.
+    deferred: TaskTracker,
 }
 
 /// Metrics first (by reference), then the queue, then the host's sink.
@@ -42,6 +44,8 @@ struct HubSink {
     queue: Option<QueueSink>,
     otlp: Option<OtlpSink>,
     next: Arc<dyn TelemetrySink>,
+    /// Where the host's sink runs: see [`HubSink::record`].
+    deferred: TaskTracker,
 }
 
 impl TelemetrySink for HubSink {
@@ -56,7 +60,21 @@ impl TelemetrySink for HubSink {
         if let Some(o) = &self.otlp {
             o.record(event.clone());
         }
-        self.next.record(event);
+        // The host's sink (for `aigw`, the request log line: the costliest
+        // part of recording) runs in a task of its own. Spawned from a
+        // worker it waits in that worker's next-task slot until the
+        // connection task yields, that is after the response is written:
+        // off the request's latency, without waking another thread.
+        // [`TelemetryHub::settle`] waits for these tasks at shutdown.
+        if !self.deferred.is_closed()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            let next = self.next.clone();
+            self.deferred
+                .spawn_on(async move { next.record(event) }, &rt);
+        } else {
+            self.next.record(event);
+        }
     }
 }
 
@@ -115,11 +133,13 @@ impl TelemetryHub {
             }
             None => (None, None),
         };
+        let deferred = TaskTracker::new();
         let sink = Arc::new(HubSink {
             metrics: metrics.clone(),
             queue,
             otlp: otlp_sink,
             next,
+            deferred: deferred.clone(),
         });
         let hub = Self {
             metrics,
@@ -129,6 +149,7 @@ impl TelemetryHub {
             rx: Mutex::new(rx),
             otlp: Mutex::new(otlp),
             drain: CancellationToken::new(),
+            deferred,
         };
         (hub, sink)
     }
@@ -162,6 +183,13 @@ impl TelemetryHub {
     pub fn render_metrics(&self, health: &HealthRegistry, openmetrics: bool) -> String {
         self.metrics.set_queue_depth(self.queue_depth());
         self.metrics.render(health, openmetrics)
+    }
+
+    /// Serving has stopped: waits until every event recorded so far has
+    /// reached the host's sink; later ones reach it at once.
+    pub async fn settle(&self) {
+        self.deferred.close();
+        self.deferred.wait().await;
     }
 
     /// Serving has stopped: the writer stores what is queued, the exporter

@@ -10,6 +10,8 @@
 //! - `writer`: the bounded queue, the writer task and the retention task.
 //! - `query`: time-bucketed series, the request list, one request's detail,
 //!   the overview numbers (percentiles computed here, not in the browser).
+//! - `logline`: the hosts' tracing line format, with a fast path for the
+//!   per-request line.
 //! - `metrics`: the Prometheus registry.
 //! - `otlp`: OpenTelemetry trace export (OTLP/HTTP, JSON) with GenAI
 //!   attributes, when `telemetry.otlp_endpoint` is set.
@@ -19,6 +21,7 @@
 pub mod cost;
 pub mod db;
 mod hub;
+pub mod logline;
 pub mod metrics;
 mod otlp;
 pub mod query;
