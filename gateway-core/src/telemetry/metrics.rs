@@ -3,9 +3,9 @@
 //! (0.0.4), or OpenMetrics when the scraper asks for it. Breaker state is
 //! read from the health registry at scrape time.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -96,8 +96,104 @@ pub struct Metrics {
     otlp_exported: Counter,
     otlp_dropped: Family<DroppedLabels, Counter>,
     breaker_open: Family<TargetLabels, Gauge>,
-    known: RwLock<HashSet<(String, String)>>,
+    known: RwLock<Known>,
     render_lock: Mutex<()>,
+}
+
+/// The (provider, model) pairs with their own label, and the handles of
+/// their per-target metrics, looked up once: a `get_or_create` hashes its
+/// whole label set, and a request updates up to six of them.
+#[derive(Debug, Default)]
+struct Known {
+    by_provider: HashMap<String, HashMap<String, Arc<TargetMetrics>>>,
+    len: usize,
+}
+
+/// Handles are fetched on first use, so a series appears in `/metrics`
+/// only once something was counted in it, as with `get_or_create`.
+#[derive(Debug)]
+struct TargetMetrics {
+    provider: String,
+    model: String,
+    latency: OnceLock<Histogram>,
+    ttft: OnceLock<Histogram>,
+    tokens_in: OnceLock<Counter>,
+    tokens_out: OnceLock<Counter>,
+    cost: OnceLock<Counter<f64, AtomicU64>>,
+    /// `aigw_upstream_attempts` with class `ok`.
+    attempts_ok: OnceLock<Counter>,
+}
+
+impl TargetMetrics {
+    fn new(provider: &str, model: &str) -> Self {
+        Self {
+            provider: provider.to_string(),
+            model: model.to_string(),
+            latency: OnceLock::new(),
+            ttft: OnceLock::new(),
+            tokens_in: OnceLock::new(),
+            tokens_out: OnceLock::new(),
+            cost: OnceLock::new(),
+            attempts_ok: OnceLock::new(),
+        }
+    }
+
+    fn labels(&self) -> TargetLabels {
+        TargetLabels {
+            provider: self.provider.clone(),
+            model: self.model.clone(),
+        }
+    }
+
+    fn tokens(&self, m: &Metrics, direction: &'static str) -> Counter {
+        m.tokens
+            .get_or_create(&TokenLabels {
+                provider: self.provider.clone(),
+                model: self.model.clone(),
+                direction,
+            })
+            .clone()
+    }
+
+    fn observe(&self, m: &Metrics, e: &RequestEvent) {
+        self.latency
+            .get_or_init(|| m.latency.get_or_create(&self.labels()).clone())
+            .observe(e.latency_ms / 1000.0);
+        if let Some(t) = e.ttft_ms {
+            self.ttft
+                .get_or_init(|| m.ttft.get_or_create(&self.labels()).clone())
+                .observe(t / 1000.0);
+        }
+        if let Some(n) = e.tokens_in {
+            self.tokens_in
+                .get_or_init(|| self.tokens(m, "input"))
+                .inc_by(n);
+        }
+        if let Some(n) = e.tokens_out {
+            self.tokens_out
+                .get_or_init(|| self.tokens(m, "output"))
+                .inc_by(n);
+        }
+        if let Some(c) = e.cost_usd {
+            self.cost
+                .get_or_init(|| m.cost.get_or_create(&self.labels()).clone())
+                .inc_by(c);
+        }
+    }
+
+    fn attempt_ok(&self, m: &Metrics) {
+        self.attempts_ok
+            .get_or_init(|| {
+                m.attempts
+                    .get_or_create(&ErrorLabels {
+                        provider: self.provider.clone(),
+                        model: self.model.clone(),
+                        class: "ok".into(),
+                    })
+                    .clone()
+            })
+            .inc();
+    }
 }
 
 impl Default for Metrics {
@@ -227,7 +323,7 @@ impl Metrics {
             otlp_exported,
             otlp_dropped,
             breaker_open,
-            known: RwLock::new(HashSet::new()),
+            known: RwLock::new(Known::default()),
             render_lock: Mutex::new(()),
         }
     }
@@ -263,36 +359,49 @@ impl Metrics {
         self.queue_depth.set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
-    /// The model label for a pair, folded into `other` past [`MAX_TARGETS`].
-    fn model_label(&self, provider: &str, model: &str) -> String {
-        let key = (provider.to_string(), model.to_string());
+    /// The metrics of a pair with its own model label; `None` once
+    /// [`MAX_TARGETS`] pairs are known (its model is labelled `other`).
+    fn target(&self, provider: &str, model: &str) -> Option<Arc<TargetMetrics>> {
         {
             let known = self.known.read().unwrap_or_else(|e| e.into_inner());
-            if known.contains(&key) {
-                return key.1;
+            if let Some(t) = known.by_provider.get(provider).and_then(|m| m.get(model)) {
+                return Some(t.clone());
             }
-            if known.len() >= MAX_TARGETS {
-                return "other".into();
+            if known.len >= MAX_TARGETS {
+                return None;
             }
         }
         let mut known = self.known.write().unwrap_or_else(|e| e.into_inner());
-        if known.len() >= MAX_TARGETS {
-            return "other".into();
+        if let Some(t) = known.by_provider.get(provider).and_then(|m| m.get(model)) {
+            return Some(t.clone());
         }
-        known.insert(key.clone());
-        key.1
+        if known.len >= MAX_TARGETS {
+            return None;
+        }
+        let t = Arc::new(TargetMetrics::new(provider, model));
+        known
+            .by_provider
+            .entry(provider.to_string())
+            .or_default()
+            .insert(model.to_string(), t.clone());
+        known.len += 1;
+        Some(t)
     }
 
     /// Counts one finished request.
     pub fn observe(&self, e: &RequestEvent) {
-        let provider = e.provider.clone().unwrap_or_default();
-        let model = match &e.forwarded_model {
-            Some(m) => self.model_label(&provider, m),
-            None => String::new(),
+        let provider = e.provider.as_deref().unwrap_or_default();
+        // The served pair's metrics, unless its model is folded (or unknown).
+        let (model, served) = match e.forwarded_model.as_deref() {
+            Some(m) => match self.target(provider, m) {
+                Some(t) => (m.to_string(), Some(t)),
+                None => ("other".to_string(), None),
+            },
+            None => (String::new(), None),
         };
         self.requests
             .get_or_create(&RequestLabels {
-                provider: provider.clone(),
+                provider: provider.to_string(),
                 model: model.clone(),
                 route_mode: e.route_mode.map_or("none", RouteMode::as_str),
                 status_class: status_class(e.status),
@@ -301,7 +410,7 @@ impl Metrics {
         if let Some(class) = &e.error {
             self.errors
                 .get_or_create(&ErrorLabels {
-                    provider: provider.clone(),
+                    provider: provider.to_string(),
                     model: model.clone(),
                     class: class.clone(),
                 })
@@ -318,38 +427,31 @@ impl Metrics {
             }
         }
         for a in &e.attempts {
-            self.attempts
-                .get_or_create(&ErrorLabels {
-                    provider: a.provider.clone(),
-                    model: self.model_label(&a.provider, &a.model),
-                    class: a.error.clone().unwrap_or_else(|| "ok".into()),
-                })
-                .inc();
+            let target = self.target(&a.provider, &a.model);
+            match (&a.error, &target) {
+                (None, Some(t)) => t.attempt_ok(self),
+                _ => {
+                    let model = match target {
+                        Some(_) => a.model.clone(),
+                        None => "other".into(),
+                    };
+                    self.attempts
+                        .get_or_create(&ErrorLabels {
+                            provider: a.provider.clone(),
+                            model,
+                            class: a.error.clone().unwrap_or_else(|| "ok".into()),
+                        })
+                        .inc();
+                }
+            }
         }
         if e.attempts.is_empty() {
             return;
         }
-        let target = TargetLabels { provider, model };
-        self.latency
-            .get_or_create(&target)
-            .observe(e.latency_ms / 1000.0);
-        if let Some(t) = e.ttft_ms {
-            self.ttft.get_or_create(&target).observe(t / 1000.0);
-        }
         self.overhead.observe(e.overhead_ms / 1000.0);
-        for (direction, n) in [("input", e.tokens_in), ("output", e.tokens_out)] {
-            if let Some(n) = n {
-                self.tokens
-                    .get_or_create(&TokenLabels {
-                        provider: target.provider.clone(),
-                        model: target.model.clone(),
-                        direction,
-                    })
-                    .inc_by(n);
-            }
-        }
-        if let Some(c) = e.cost_usd {
-            self.cost.get_or_create(&target).inc_by(c);
+        match served {
+            Some(t) => t.observe(self, e),
+            None => TargetMetrics::new(provider, &model).observe(self, e),
         }
     }
 
