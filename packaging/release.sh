@@ -1,47 +1,92 @@
 #!/usr/bin/env bash
-# Builds a signed release of aigw for this machine's target:
+# Builds a signed release of aigw and the desktop app for this machine's target:
 #
 #   bash packaging/release.sh --key FILE [--update-url URL] [--base-url URL]
 #                             [--minimum-version V] [--notes-url URL] [--out DIR]
+#                             [--no-desktop] [--appimage]
 #
-# into dist/VERSION/ (or --out):
-#   aigw-VERSION-TARGET.tar.gz   aigw, README, docs, config, systemd unit, launchd plist
-#   aigw_VERSION_ARCH.deb        headless gateway + systemd unit (Debian/Ubuntu hosts)
-#   manifest.json                the update manifest `aigw update` reads
-#   SHA256SUMS                   for `sha256sum -c`
-#   *.sig                        ed25519 signature of each of the above (base64)
+# into dist/VERSION/ (or --out, which is emptied first):
+#   aigw-VERSION-TARGET.tar.gz          aigw, README, docs, config, systemd unit, launchd plist
+#   aigw_VERSION_ARCH.deb               headless gateway + systemd unit (Debian/Ubuntu hosts)
+#   aigw-desktop-VERSION-TARGET.tar.gz  the desktop app for a per-user install that
+#                                       updates itself: aigw-desktop, install.sh
+#                                       (~/.local), .desktop entry, icons, docs
+#   ai-model-gateway_VERSION_ARCH.deb   the desktop app's .deb (Tauri bundler; updated
+#                                       by installing the next .deb, not by itself)
+#   *.AppImage                          only with --appimage, see below
+#   manifest.json                       the update manifest `aigw update` and the desktop
+#                                       app read (`targets` for aigw, `desktop` for the app)
+#   SHA256SUMS                          for `sha256sum -c`
+#   *.sig                               ed25519 signature of each of the above (base64)
 #
-# The binary embeds the public half of --key (AIGW_UPDATE_PUBKEY) and, with
-# --update-url, the manifest URL it will check (AIGW_UPDATE_URL), so a release
-# trusts exactly the key that signed it. Make a key once with:
+# Both binaries embed the public half of --key (AIGW_UPDATE_PUBKEY) and, with
+# --update-url, the manifest URL they will check (AIGW_UPDATE_URL), so a
+# release trusts exactly the key that signed it. Make a key once with:
 #   cargo run -p aigw-release -- keygen --out ~/aigw-release.key
 # and keep it out of the repository.
 #
-# Not built here: the desktop app (src-tauri; its bundles — .deb via the Tauri
-# bundler, .dmg, .msi — get signed by adding them to `extras` below, see
-# docs/install.md "Making a release"), AppImage (its tooling downloads runtimes
-# at build time, which the offline build machines cannot), and other targets
-# (run this on each host).
+# The desktop app needs Node.js/npm (the UI build and the Tauri CLI, fetched
+# by npx as @tauri-apps/cli@^2) and the WebKitGTK dev packages
+# (bash scripts/deps.sh desktop). --no-desktop builds aigw only (headless
+# hosts). frontend/dist is built first if it is missing (both binaries embed it).
+#
+# AppImage: Tauri's AppImage bundler downloads AppRun and linuxdeploy from
+# GitHub while bundling, which offline build machines cannot. It is attempted
+# only with --appimage (a failure then fails the release) or when those tools
+# are already in ~/.cache/tauri (a failure is then only a warning); otherwise
+# the script says "skipped". TAURI_BUNDLER_TOOLS_GITHUB_MIRROR points the
+# bundler at a mirror.
+#
+# Other targets (macOS, Windows, aarch64): run this on each host.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-key="" update_url="" base_url="" minimum="" notes="" out=""
+key="" update_url="" base_url="" minimum="" notes="" out="" desktop=1 appimage=""
 while [ $# -gt 0 ]; do
   case "$1" in
-    --key) key="$2"; shift 2 ;;
-    --update-url) update_url="$2"; shift 2 ;;
-    --base-url) base_url="$2"; shift 2 ;;
-    --minimum-version) minimum="$2"; shift 2 ;;
-    --notes-url) notes="$2"; shift 2 ;;
-    --out) out="$2"; shift 2 ;;
+    --key|--update-url|--base-url|--minimum-version|--notes-url|--out)
+      [ $# -ge 2 ] && [ -n "$2" ] || { echo "release.sh: $1 needs a value (see --help)" >&2; exit 2; }
+      case "$1" in
+        --key) key="$2" ;;
+        --update-url) update_url="$2" ;;
+        --base-url) base_url="$2" ;;
+        --minimum-version) minimum="$2" ;;
+        --notes-url) notes="$2" ;;
+        --out) out="$2" ;;
+      esac
+      shift 2 ;;
+    --no-desktop) desktop=""; shift ;;
+    --appimage) appimage=1; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "release.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 [ -n "$key" ] || { echo "release.sh: --key FILE is required (see --help)" >&2; exit 2; }
+[ -z "$appimage" ] || [ -n "$desktop" ] || { echo "release.sh: --appimage bundles the desktop app; it cannot go with --no-desktop" >&2; exit 2; }
 [ -f "$key" ] || { echo "release.sh: no key file at $key" >&2; exit 2; }
 
 say() { printf '== %s\n' "$*" >&2; }
+die() { printf 'release.sh: %s\n' "$*" >&2; exit 1; }
+elapsed() { local s=$(( $(date +%s) - $1 )); printf '%dm%02ds' $((s / 60)) $((s % 60)); }
+t_all=$(date +%s)
+
+work="$(mktemp -d)"
+server=""
+cleanup() { [ -z "$server" ] || kill "$server" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+# The desktop app's prerequisites, checked before the long builds.
+tauri=(npx --yes @tauri-apps/cli@^2)
+if [ -n "$desktop" ] && [ "$(uname -s)" != Linux ]; then
+  [ -z "$appimage" ] || die "--appimage is for Linux hosts"
+  say "the desktop app is bundled on Linux only here: skipping it (on $(uname -s), build its bundles with the Tauri CLI and sign them with aigw-release sign --extra)"
+  desktop=""
+fi
+if [ -n "$desktop" ]; then
+  command -v npx >/dev/null || die "the desktop app needs Node.js/npm (npx runs the Tauri CLI); pass --no-desktop to build aigw only"
+  pkg-config --exists webkit2gtk-4.1 javascriptcoregtk-4.1 libsoup-3.0 2>/dev/null \
+    || die "the desktop app needs the WebKitGTK 4.1 dev packages (bash scripts/deps.sh desktop); pass --no-desktop to build aigw only"
+fi
 
 say "release tool"
 cargo build --locked -q -p aigw-release
@@ -49,23 +94,41 @@ target_dir="${CARGO_TARGET_DIR:-target}"
 tool="$target_dir/debug/aigw-release"
 pubkey="$("$tool" pubkey --key "$key")"
 
+# The operator UI is embedded in aigw and in the desktop app.
 if [ -f frontend/package.json ] && [ ! -f frontend/dist/index.html ]; then
-  say "warning: frontend/dist is missing, so this aigw will embed no /ui (build it first: cd frontend && npm ci && npm run build)"
+  if command -v npm >/dev/null; then
+    say "frontend/dist is missing: building the UI"
+    t=$(date +%s)
+    # npm ci only when node_modules is missing or older than the lockfile:
+    # it deletes node_modules, which other work in this checkout may be using.
+    if [ ! -f frontend/node_modules/.package-lock.json ] \
+      || [ frontend/package-lock.json -nt frontend/node_modules/.package-lock.json ]; then
+      (cd frontend && npm ci --no-audit --no-fund)
+    fi
+    (cd frontend && npm run build)
+    say "UI built in $(elapsed "$t")"
+  elif [ -n "$desktop" ]; then
+    die "frontend/dist is missing and there is no npm to build it"
+  else
+    say "warning: frontend/dist is missing, so this aigw will embed no /ui (build it first: cd frontend && npm ci && npm run build)"
+  fi
 fi
 
 say "aigw (release profile, update key $pubkey)"
 export AIGW_UPDATE_PUBKEY="$pubkey"
 if [ -n "$update_url" ]; then export AIGW_UPDATE_URL="$update_url"; else unset AIGW_UPDATE_URL; fi
-start=$(date +%s)
+t=$(date +%s)
 cargo build --locked --release -p gateway-core --bin aigw
-say "built in $(( $(date +%s) - start ))s"
-bin="$target_dir/release/aigw"
+say "aigw built in $(elapsed "$t")"
+# Work on a copy: other builds in this target dir may replace the original.
+install -m755 "$target_dir/release/aigw" "$work/aigw"
+bin="$work/aigw"
 
 version="$("$bin" --version | awk '{print $2}')"
 target="$(rustc -vV | sed -n 's/^host: //p')"
 embedded="$("$bin" update key)"
 embedded="${embedded%%$'\n'*}"
-[ "$embedded" = "$pubkey" ] || { echo "release.sh: the binary trusts $embedded, not $pubkey" >&2; exit 1; }
+[ "$embedded" = "$pubkey" ] || die "the binary trusts $embedded, not $pubkey"
 out="${out:-dist/$version}"
 rm -rf "$out"
 mkdir -p "$out"
@@ -82,8 +145,6 @@ archive="$("$tool" pack --binary "$bin" --version "$version" --target "$target" 
   --file packaging/macos/dev.aigw.aigw.plist=packaging/macos/dev.aigw.aigw.plist)"
 
 extras=()
-# TODO(desktop): once src-tauri bundles, add e.g.
-#   extras+=(--extra "$(ls target/release/bundle/deb/*.deb)")
 if command -v dpkg-deb >/dev/null && [ "$(uname -s)" = Linux ]; then
   say ".deb"
   extras+=(--extra "$(bash packaging/deb/build-deb.sh "$bin" "$version" "$out")")
@@ -91,8 +152,70 @@ else
   say "no dpkg-deb here: skipping the .deb"
 fi
 
+desktop_args=()
+if [ -n "$desktop" ]; then
+  # The Tauri CLI builds target/release/aigw-desktop (with the same
+  # AIGW_UPDATE_* as aigw, exported above) and bundles the .deb from it.
+  # --no-binary-patching keeps the binary as cargo linked it, so the .deb,
+  # the tar.gz and a later AppImage run all ship the same bytes (the patch
+  # only tells Tauri's own updater plugin the bundle type; we use ours).
+  say "desktop app (release profile, Tauri CLI $("${tauri[@]}" --version | awk '{print $2}'), .deb)"
+  t=$(date +%s)
+  touch "$work/stamp"
+  (cd src-tauri && "${tauri[@]}" build --ci --no-binary-patching --bundles deb -- --locked)
+  say "desktop app built and bundled in $(elapsed "$t")"
+  install -m755 "$target_dir/release/aigw-desktop" "$work/aigw-desktop"
+  dbin="$work/aigw-desktop"
+  dversion="$("$dbin" --version)"
+  [ "$dversion" = "aigw-desktop $version" ] || die "target/release/aigw-desktop reports '$dversion', not 'aigw-desktop $version'"
+  # The key is a string constant in the binary (gateway_core::update::keys);
+  # it cannot be asked without starting the app, so look for it.
+  grep -qF "$pubkey" "$dbin" || die "aigw-desktop does not embed the update key $pubkey (built without AIGW_UPDATE_PUBKEY?)"
+  [ -z "$update_url" ] || grep -qF "$update_url" "$dbin" || die "aigw-desktop does not embed the update URL $update_url"
+
+  mapfile -t debs < <(find "$target_dir/release/bundle/deb" -maxdepth 1 -name '*.deb' -newer "$work/stamp")
+  [ "${#debs[@]}" -eq 1 ] || die "expected one new .deb in $target_dir/release/bundle/deb, found ${#debs[@]}"
+  field() { dpkg-deb -f "${debs[0]}" "$1"; }
+  ddeb="$out/$(field Package)_$(field Version)_$(field Architecture).deb"
+  cp "${debs[0]}" "$ddeb"
+  # The .deb must hold the very binary that was checked above.
+  dpkg-deb --fsys-tarfile "$ddeb" | tar -xO --wildcards "*usr/bin/aigw-desktop" | cmp -s - "$dbin" \
+    || die "$ddeb holds another aigw-desktop than $target_dir/release/aigw-desktop (was it rebuilt meanwhile?)"
+  extras+=(--extra "$ddeb")
+
+  say "archive aigw-desktop-$version-$target.tar.gz"
+  darchive="$(bash packaging/desktop/pack.sh "$tool" "$dbin" "$version" "$target" "$out")"
+  desktop_args+=(--desktop-archive "$target=$darchive")
+
+  # AppImage: see the header. Tauri keeps its downloaded tools here.
+  tools="${XDG_CACHE_HOME:-$HOME/.cache}/tauri"
+  arch="${target%%-*}"
+  cached=""
+  [ -x "$tools/AppRun-$arch" ] && [ -x "$tools/linuxdeploy-$arch.AppImage" ] \
+    && [ -f "$tools/linuxdeploy-plugin-gtk.sh" ] && [ -f "$tools/linuxdeploy-plugin-gstreamer.sh" ] && cached=1
+  if [ -n "$appimage" ] || [ -n "$cached" ]; then
+    say "AppImage${cached:+ (tools cached in $tools)}"
+    t=$(date +%s)
+    touch "$work/stamp"
+    if (cd src-tauri && timeout 1800 "${tauri[@]}" build --ci --no-binary-patching --bundles appimage -- --locked) 2>&1 | tee "$work/appimage.log" >&2; then
+      mapfile -t images < <(find "$target_dir/release/bundle/appimage" -maxdepth 1 -name '*.AppImage' -newer "$work/stamp")
+      [ "${#images[@]}" -eq 1 ] || die "expected one new AppImage in $target_dir/release/bundle/appimage, found ${#images[@]}"
+      img="$out/aigw-desktop-$version-$arch.AppImage"
+      cp "${images[0]}" "$img"
+      extras+=(--extra "$img")
+      say "AppImage bundled in $(elapsed "$t")"
+    elif [ -n "$appimage" ]; then
+      die "AppImage failed (--appimage): $(grep -m1 -iE 'error|failed' "$work/appimage.log" || tail -n1 "$work/appimage.log")"
+    else
+      say "warning: AppImage failed, released without it: $(grep -m1 -iE 'error|failed' "$work/appimage.log" || tail -n1 "$work/appimage.log")"
+    fi
+  else
+    say "AppImage skipped: needs network for linuxdeploy (Tauri downloads AppRun and linuxdeploy from GitHub into $tools); --appimage to try"
+  fi
+fi
+
 say "signatures, manifest, SHA256SUMS"
-sign_args=(--key "$key" --version "$version" --archive "$target=$archive" --out-dir "$out" "${extras[@]}")
+sign_args=(--key "$key" --version "$version" --archive "$target=$archive" --out-dir "$out" "${desktop_args[@]}" "${extras[@]}")
 [ -n "$minimum" ] && sign_args+=(--minimum-version "$minimum")
 [ -n "$base_url" ] && sign_args+=(--base-url "$base_url")
 [ -n "$notes" ] && sign_args+=(--notes-url "$notes")
@@ -100,7 +223,41 @@ sign_args=(--key "$key" --version "$version" --archive "$target=$archive" --out-
 
 say "self-check with the new binary"
 (cd "$out" && sha256sum --quiet -c SHA256SUMS)
-for f in "$out"/*.sig; do "$bin" update verify "${f%.sig}" >/dev/null; done
+for f in "$out"/*; do
+  case "$f" in *.sig) continue ;; esac
+  [ -f "$f.sig" ] || die "$f has no signature"
+  "$bin" update verify "$f" >/dev/null   # the key built into the new aigw
+done
+if [ -n "$desktop" ]; then
+  # The archive as a user gets it: its binary reports the release version.
+  tar -xzf "$darchive" -C "$work"
+  unpacked="$work/aigw-desktop-$version-$target/aigw-desktop"
+  [ "$("$unpacked" --version)" = "aigw-desktop $version" ] || die "the desktop archive's binary does not report $version"
+fi
+# The manifest as the updaters read it, over HTTP from this directory: each
+# app's entry for this target is found, signed, and offers this version.
+if command -v python3 >/dev/null; then
+  python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$out" >"$work/http.log" 2>&1 &
+  server=$!
+  port=""
+  for _ in $(seq 50); do
+    port="$(sed -n 's/.* port \([0-9]*\).*/\1/p' "$work/http.log" | head -n1)"
+    [ -n "$port" ] && break
+    sleep 0.1
+  done
+  [ -n "$port" ] || die "could not start python3 -m http.server for the manifest check"
+  check=("$bin" update check --manifest-url "http://127.0.0.1:$port/manifest.json" --pubkey "$pubkey")
+  status="$(AIGW_DATA_DIR="$work/data" "${check[@]}" --binary "$bin")"
+  [[ "$status" == *"up to date"* ]] || die "aigw update check does not find aigw $version for $target in the manifest: $status"
+  if [ -n "$desktop" ]; then
+    status="$(AIGW_DATA_DIR="$work/data" "${check[@]}" --app desktop --binary "$unpacked")"
+    [[ "$status" == *"up to date"* ]] || die "aigw update check --app desktop does not find aigw-desktop $version for $target in the manifest: $status"
+  fi
+  kill "$server" 2>/dev/null || true
+  server=""
+else
+  say "no python3: skipping the manifest check over HTTP"
+fi
 
 ls -l "$out" >&2
-say "release $version for $target in $out; publish every file in it${update_url:+ so that $update_url serves manifest.json}"
+say "release $version for $target in $out after $(elapsed "$t_all"); publish every file in it${update_url:+ so that $update_url serves manifest.json}"

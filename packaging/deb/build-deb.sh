@@ -5,10 +5,10 @@
 # Installs: /usr/bin/aigw, the systemd unit (not enabled), /etc/aigw/config.toml
 # (a conffile: your edits survive upgrades), docs in /usr/share/doc/aigw.
 #
-# The desktop app's .deb is not made here: it comes from the Tauri bundler
-# (`cargo tauri build --bundles deb`, configured in src-tauri/tauri.conf.json)
-# and packaging/release.sh signs it next to this one (see its TODO(desktop)).
-# This package stays the headless one; the two must not both ship /usr/bin/aigw.
+# The desktop app's .deb (ai-model-gateway, /usr/bin/aigw-desktop) is not
+# made here: packaging/release.sh builds it with the Tauri bundler (configured
+# in src-tauri/tauri.conf.json) and signs it next to this one. This package
+# stays the headless one; the two must not both ship /usr/bin/aigw.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
