@@ -692,6 +692,10 @@ fn desktop_builds_update_the_desktop_app_apart_from_aigw() {
     // Installing the desktop build touches neither aigw nor its kept version.
     let applied = ok(f.update(&desktop_args("apply")));
     assert!(applied.contains("to 1.1.0"), "{applied}");
+    assert!(
+        applied.contains("aigw update rollback --app desktop"),
+        "{applied}"
+    );
     assert_eq!(version_of(&desktop), "aigw-desktop 1.1.0");
     assert_eq!(std::fs::read(&f.install).unwrap(), aigw_before);
     assert!(

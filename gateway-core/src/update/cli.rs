@@ -170,12 +170,21 @@ pub fn run(cmd: UpdateCommand, data_dir: &Path, out: &mut dyn Write) -> anyhow::
                     to,
                     binary,
                     previous,
-                } => writeln!(
-                    out,
-                    "updated {} from {from} to {to}; {from} is kept at {} (undo: aigw update rollback). Restart running gateways to use {to}.",
-                    binary.display(),
-                    previous.display()
-                )?,
+                } => {
+                    let (undo, restart) = match opts.app {
+                        App::Gateway => ("aigw update rollback", "Restart running gateways"),
+                        App::Desktop => (
+                            "aigw update rollback --app desktop",
+                            "Restart the desktop app (tray: Restart to use it)",
+                        ),
+                    };
+                    writeln!(
+                        out,
+                        "updated {} from {from} to {to}; {from} is kept at {} (undo: {undo}). {restart} to use {to}.",
+                        binary.display(),
+                        previous.display()
+                    )?
+                }
             }
         }
         UpdateCommand::Rollback { binary, app } => {
