@@ -28,7 +28,7 @@
 # The desktop app needs Node.js/npm (the UI build and the Tauri CLI, fetched
 # by npx as @tauri-apps/cli@^2) and the WebKitGTK dev packages
 # (bash scripts/deps.sh desktop). --no-desktop builds aigw only (headless
-# hosts). frontend/dist is built first if it is missing (both binaries embed it).
+# hosts). frontend/dist is built first (both binaries embed it).
 #
 # AppImage: Tauri's AppImage bundler downloads AppRun and linuxdeploy from
 # GitHub while bundling, which offline build machines cannot. It is attempted
@@ -94,10 +94,11 @@ target_dir="${CARGO_TARGET_DIR:-target}"
 tool="$target_dir/debug/aigw-release"
 pubkey="$("$tool" pubkey --key "$key")"
 
-# The operator UI is embedded in aigw and in the desktop app.
-if [ -f frontend/package.json ] && [ ! -f frontend/dist/index.html ]; then
+# The operator UI is embedded in aigw and in the desktop app: always built
+# from this checkout's sources, so a release never ships a stale dist/.
+if [ -f frontend/package.json ]; then
   if command -v npm >/dev/null; then
-    say "frontend/dist is missing: building the UI"
+    say "building the UI (frontend/dist)"
     t=$(date +%s)
     # npm ci only when node_modules is missing or older than the lockfile:
     # it deletes node_modules, which other work in this checkout may be using.
@@ -107,8 +108,10 @@ if [ -f frontend/package.json ] && [ ! -f frontend/dist/index.html ]; then
     fi
     (cd frontend && npm run build)
     say "UI built in $(elapsed "$t")"
-  elif [ -n "$desktop" ]; then
+  elif [ ! -f frontend/dist/index.html ] && [ -n "$desktop" ]; then
     die "frontend/dist is missing and there is no npm to build it"
+  elif [ -f frontend/dist/index.html ]; then
+    say "warning: no npm here: embedding the existing frontend/dist as it is"
   else
     say "warning: frontend/dist is missing, so this aigw will embed no /ui (build it first: cd frontend && npm ci && npm run build)"
   fi
