@@ -911,6 +911,15 @@ mod admin_api {
         assert_eq!(check["status"]["action"], "up_to_date", "{check}");
         assert_eq!(check["previous"]["version"], "1.0.0", "{check}");
 
+        // The release server down: the check fails, but says what a
+        // rollback would restore.
+        f.server.remove("/manifest.json");
+        let (st, err) = call(&http, Method::GET, api("check"), &viewer, None).await;
+        assert_eq!(st, 400, "{err}");
+        assert_eq!(err["error"]["code"], "update_check_failed", "{err}");
+        assert_eq!(err["previous"]["version"], "1.0.0", "{err}");
+        assert_eq!(err["app"], "aigw", "{err}");
+
         let (st, back) = call(&http, Method::POST, api("rollback"), &admin, None).await;
         assert_eq!(st, 200, "{back}");
         assert_eq!(back["restored"], "1.0.0");

@@ -15,6 +15,7 @@ import {
   describeUpdate,
   failureWords,
   fromTrayEvent,
+  keptFacts,
   restartMode,
   rollbackWords,
   splitCode,
@@ -70,9 +71,11 @@ export function UpdatesSection({ onChanged }: { onChanged?: () => void }) {
       setCheck(await updates.check());
       setCheckErr(undefined);
     } catch (e) {
-      setCheckErr(toApiError(e));
-      // Nothing verified now: no offer to install, but a kept version can still be restored.
-      setCheck((prev) => prev && { ...prev, status: undefined });
+      const err = toApiError(e);
+      setCheckErr(err);
+      // Nothing verified now: no offer to install, but a kept version can
+      // still be restored (the gateway sends what it knows beside the error).
+      setCheck((prev) => keptFacts(err, prev));
     } finally {
       setChecking(false);
       setCheckedAt(Date.now());

@@ -6,6 +6,7 @@ import {
   describeUpdate,
   failureWords,
   fromTrayEvent,
+  keptFacts,
   releaseDay,
   splitCode,
   restartMode,
@@ -237,5 +238,32 @@ describe('splitCode', () => {
     ]);
     expect(splitCode('no code')).toEqual([{ text: 'no code', code: false }]);
     expect(splitCode('an ` unpaired one')).toEqual([{ text: 'an ` unpaired one', code: false }]);
+  });
+});
+
+describe('keptFacts (after a failed check)', () => {
+  const prevCheck: UpdateCheck = { app: 'aigw', version: '0.1.0', configured: true, previous: null, status: status() };
+  it('takes what the gateway sent beside the error, with no offer', () => {
+    const kept = keptFacts(
+      {
+        details: {
+          app: 'aigw-desktop',
+          version: '0.2.0',
+          configured: true,
+          restart_supported: true,
+          previous: { version: '0.1.0', replaced_by: '0.2.0', saved_at: '2026-11-25T13:00:00Z' },
+        },
+      },
+      prevCheck,
+    );
+    expect(kept?.status).toBeUndefined();
+    expect(kept?.version).toBe('0.2.0');
+    expect(kept?.restart_supported).toBe(true);
+    expect(updateControls(kept, 'admin', false).rollback).toMatchObject({ shown: true, enabled: true, label: 'Roll back to 0.1.0' });
+    expect(updateControls(kept, 'admin', false).install.shown).toBe(false);
+  });
+  it('otherwise keeps the last check without its offer', () => {
+    expect(keptFacts({ details: {} }, prevCheck)).toEqual({ ...prevCheck, status: undefined });
+    expect(keptFacts({ details: {} }, undefined)).toBeUndefined();
   });
 });

@@ -232,3 +232,24 @@ export function splitCode(text: string): { text: string; code: boolean }[] {
   if (parts.length % 2 === 0) return [{ text, code: false }];
   return parts.map((t, i) => ({ text: t, code: i % 2 === 1 })).filter((p) => p.text !== '');
 }
+
+/**
+ * After a failed check nothing is verified, so nothing is offered; but the
+ * gateway sends beside the error what it knows without the manifest (the
+ * running version, the kept previous version), so "Roll back" stays
+ * possible while the release server is down. Without those, what the last
+ * check knew, minus its offer.
+ */
+export function keptFacts(err: { details: Record<string, unknown> }, prev: UpdateCheck | undefined): UpdateCheck | undefined {
+  const d = err.details;
+  if (typeof d.version === 'string') {
+    return {
+      app: d.app === 'aigw' || d.app === 'aigw-desktop' ? d.app : prev?.app,
+      version: d.version,
+      configured: d.configured !== false,
+      restart_supported: d.restart_supported === true,
+      previous: (d.previous as UpdateCheck['previous']) ?? null,
+    };
+  }
+  return prev && { ...prev, status: undefined };
+}

@@ -80,7 +80,26 @@ pub async fn check(State(s): State<Arc<AppState>>, Query(q): Query<CheckQuery>) 
             out["status"] = serde_json::to_value(status).unwrap_or_default();
             Json(out).into_response()
         }
-        Err(e) => ApiError::bad_request("update_check_failed", e.to_string()).into_response(),
+        Err(e) => {
+            // The error, and beside it what is known without the manifest
+            // (the running version, what a rollback would restore), so a
+            // rollback stays possible while the release server is down.
+            let mut body = serde_json::json!({ "error": {
+                "message": e.to_string(),
+                "type": "invalid_request_error",
+                "code": "update_check_failed",
+            }});
+            for key in [
+                "app",
+                "version",
+                "restart_supported",
+                "previous",
+                "configured",
+            ] {
+                body[key] = out[key].take();
+            }
+            (http::StatusCode::BAD_REQUEST, Json(body)).into_response()
+        }
     }
 }
 
