@@ -864,6 +864,31 @@ mod admin_api {
         let (st, body) = call(&http, Method::POST, api("apply"), &viewer, Some(json!({}))).await;
         assert_eq!(st, 403, "{body}");
 
+        // A body that does not parse is refused, never read as "install".
+        let r = http
+            .post(api("apply"))
+            .bearer_auth(&admin)
+            .header("content-type", "application/json")
+            .body(r#"{"dry_run": tru}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+        let (st, body) = call(
+            &http,
+            Method::POST,
+            api("apply"),
+            &admin,
+            Some(json!({ "dry_run": true, "typo": 1 })),
+        )
+        .await;
+        assert_eq!(
+            (st, body["error"]["code"].as_str()),
+            (400, Some("invalid_json")),
+            "{body}"
+        );
+        assert_eq!(std::fs::read(&f.install).unwrap(), original);
+
         let (st, dry) = call(
             &http,
             Method::POST,

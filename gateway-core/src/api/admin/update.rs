@@ -34,7 +34,8 @@ pub struct ApplyBody {
     manifest_url: Option<String>,
 }
 
-/// Keeps updates (and rollbacks) in per data dir when there is none.
+/// Where downloads and the kept previous binary go: the data dir, or the
+/// temp dir for a gateway started without one (tests, embedded hosts).
 fn data_dir(s: &AppState) -> PathBuf {
     s.data_dir.clone().unwrap_or_else(std::env::temp_dir)
 }
@@ -108,9 +109,24 @@ pub async fn check(State(s): State<Arc<AppState>>, Query(q): Query<CheckQuery>) 
 pub async fn apply(
     State(s): State<Arc<AppState>>,
     Extension(p): Extension<Principal>,
-    body: Option<Json<ApplyBody>>,
+    body: axum::body::Bytes,
 ) -> Response {
-    let Json(b) = body.unwrap_or_default();
+    // No body means the defaults; a body that does not parse is refused
+    // (never read as "not a dry run").
+    let b: ApplyBody = if body.iter().all(u8::is_ascii_whitespace) {
+        ApplyBody::default()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(b) => b,
+            Err(e) => {
+                return ApiError::bad_request(
+                    "invalid_json",
+                    format!("send {{\"dry_run\"?: bool, \"allow_downgrade\"?: bool, \"manifest_url\"?: string}}: {e}"),
+                )
+                .into_response();
+            }
+        }
+    };
     let mut opts = match options(&s, b.manifest_url) {
         Ok(Some(o)) => o,
         Ok(None) => return not_configured(),
