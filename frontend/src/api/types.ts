@@ -485,8 +485,8 @@ export interface UpdateInstalled {
 
 /**
  * update::apply::Status: the verified manifest set against the installed
- * binary. The gateway serializes `action` nested (`{"action": {"action":
- * "no_build", "available": [...]}}`); api/updates.ts flattens it to this shape.
+ * binary, with the action's fields beside its tag (`"action": "no_build",
+ * "available": [...]`).
  */
 export interface UpdateStatus {
   app?: 'aigw' | 'aigw-desktop';

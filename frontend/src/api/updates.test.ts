@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { restartApp, onDesktopEvent, setTransport, type Transport } from './transport';
-import { normalizeCheck, updates } from './updates';
+import { updates } from './updates';
 
 function fake(status: number, body: unknown): Transport & { request: ReturnType<typeof vi.fn> } {
   return { kind: 'browser', request: vi.fn(async () => ({ status, body })) };
@@ -30,17 +30,6 @@ describe('updates API', () => {
   it('a refused update is an ApiError with the gateway’s code', async () => {
     setTransport(fake(400, { error: { message: 'checksum mismatch', type: 'invalid_request_error', code: 'update_failed' } }));
     await expect(updates.apply()).rejects.toMatchObject({ code: 'update_failed', message: 'checksum mismatch', status: 400 });
-  });
-
-  it('flattens a nested action tag', () => {
-    const c = normalizeCheck({
-      version: '0.1.0',
-      configured: true,
-      status: { action: { action: 'no_build', available: ['a'] } } as never,
-    });
-    expect(c.status).toMatchObject({ action: 'no_build', available: ['a'] });
-    const flat = { version: '0.1.0', configured: true, status: { action: 'update' } as never };
-    expect(normalizeCheck(flat)).toEqual(flat);
   });
 });
 

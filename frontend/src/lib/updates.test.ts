@@ -211,8 +211,8 @@ describe('fromTrayEvent', () => {
     expect(fresh && 'check' in fresh && fresh.check.configured).toBe(true);
   });
 
-  it('flattens a nested action', () => {
-    const st = { ...status(), action: { action: 'below_minimum', minimum: '0.1.5' } };
+  it('keeps the fields of the action (flat, as the gateway sends them)', () => {
+    const st = { ...status(), action: 'below_minimum', minimum: '0.1.5' };
     const r = fromTrayEvent(undefined, { ok: true, result: st });
     expect(r && 'check' in r && r.check.status).toMatchObject({ action: 'below_minimum', minimum: '0.1.5' });
   });

@@ -2,7 +2,6 @@
 // gets, and what an install, a dry run or a rollback did. Pure, unit tested
 // (updates.test.ts); pages/Settings.tsx → components/Updates.tsx renders it.
 import type { Role, UpdateCheck, UpdateOutcome, UpdateRolledBack, UpdateStatus } from '../api/types';
-import { normalizeCheck, normalizeStatus } from '../api/updates';
 
 export type Tone = 'ok' | 'info' | 'warn' | 'err' | 'neutral';
 
@@ -211,9 +210,9 @@ export function fromTrayEvent(
   }
   if (p.ok !== true || !p.result || typeof p.result !== 'object') return null;
   const r = p.result as Record<string, unknown>;
-  if (typeof r.configured === 'boolean') return { check: normalizeCheck(r as unknown as UpdateCheck) };
+  if (typeof r.configured === 'boolean') return { check: r as unknown as UpdateCheck };
   if (r.action && typeof r.offered === 'string' && r.installed && typeof r.installed === 'object') {
-    const status = normalizeStatus(r as unknown as UpdateStatus);
+    const status = r as unknown as UpdateStatus;
     return {
       check: {
         ...(prev ?? { version: status.installed.version, previous: null }),
