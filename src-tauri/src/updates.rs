@@ -96,9 +96,8 @@ pub async fn install<R: Runtime>(app: &AppHandle<R>) -> Result<Outcome, CommandE
 
 /// The version installed on disk when it is not the one running (after an
 /// install or a rollback, from the tray or the window): a restart runs it.
-pub fn restart_pending(host: &GatewayHost) -> Option<String> {
-    let data_dir = host.status().data_dir?;
-    let meta = host::previous(UpdateHost::DESKTOP, &data_dir)?;
+pub fn restart_pending(data_dir: &std::path::Path) -> Option<String> {
+    let meta = host::previous(UpdateHost::DESKTOP, data_dir)?;
     let exe = gateway_core::update::install::running_exe().ok()?;
     let kept_for_this_exe = meta.binary.canonicalize().is_ok_and(|b| b == exe);
     (kept_for_this_exe && meta.replaced_by != gateway_core::VERSION).then_some(meta.replaced_by)

@@ -41,19 +41,23 @@ pub struct TrayState {
 
 fn current<R: Runtime>(app: &AppHandle<R>, tray: &TrayState) -> TrayModel {
     let notice = tray.notice.lock().unwrap_or_else(|e| e.into_inner());
+    let status = app.state::<GatewayHost>().status();
     TrayModel {
-        status: app.state::<GatewayHost>().status(),
+        update: update_offer(app, status.data_dir.as_deref()),
+        status,
         autostart: crate::autostart::enabled(app),
         notice: notice
             .as_ref()
             .filter(|(_, at)| at.elapsed() < NOTICE_FOR)
             .map(|(text, _)| text.clone()),
-        update: update_offer(app),
     }
 }
 
-fn update_offer<R: Runtime>(app: &AppHandle<R>) -> Option<TrayUpdate> {
-    if let Some(v) = crate::updates::restart_pending(&app.state::<GatewayHost>()) {
+fn update_offer<R: Runtime>(
+    app: &AppHandle<R>,
+    data_dir: Option<&std::path::Path>,
+) -> Option<TrayUpdate> {
+    if let Some(v) = data_dir.and_then(crate::updates::restart_pending) {
         return Some(TrayUpdate::RestartPending(v));
     }
     app.try_state::<crate::updates::UpdateState>()?
