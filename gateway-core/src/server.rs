@@ -43,6 +43,14 @@ pub struct GatewayOptions {
     /// Which program hosts the gateway, for the admin API's updater
     /// (`aigw` by default; the desktop app says so and that it can restart).
     pub update_host: crate::update::host::UpdateHost,
+    /// Client connections are served on this many dedicated threads, each
+    /// running its own single-threaded runtime (a connection, its requests
+    /// and their upstream calls then stay on one thread: no cross-thread
+    /// wake-ups on the request path). `0` serves on the runtime `start` is
+    /// called from (the default; tests and embedders). Background work
+    /// (probes, the config watcher, the telemetry writer) always runs on
+    /// the caller's runtime. See [`default_serve_threads`].
+    pub serve_threads: usize,
 }
 
 impl GatewayOptions {
@@ -56,8 +64,14 @@ impl GatewayOptions {
             admin_tokens: None,
             watch_interval: Duration::from_secs(1),
             update_host: Default::default(),
+            serve_threads: 0,
         }
     }
+}
+
+/// One serving thread per core (what `aigw serve` and the desktop app use).
+pub fn default_serve_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Shared by every request handler.
@@ -65,7 +79,8 @@ impl GatewayOptions {
 pub struct AppState {
     pub runtime: ArcSwap<Runtime>,
     pub health: HealthRegistry,
-    pub client: reqwest::Client,
+    /// The upstream client off the serving threads; see [`AppState::client`].
+    shared_client: reqwest::Client,
     pub catalog: Catalog,
     pub telemetry: Arc<dyn TelemetrySink>,
     /// Metrics, the request log and its writer queue.
@@ -87,9 +102,38 @@ pub struct AppState {
     probes: Mutex<CancellationToken>,
     tasks: TaskTracker,
     shutdown: CancellationToken,
+    /// The runtime `start` ran on: background tasks go there, also when a
+    /// publish arrives on a serving thread.
+    background: tokio::runtime::Handle,
+}
+
+thread_local! {
+    /// A serving thread's own upstream client, built on its first use (TLS
+    /// roots make a client costly to build; start-up stays fast): the tasks
+    /// of its pooled connections live on that thread's runtime, so an
+    /// upstream answer wakes the thread that waits for it.
+    static THREAD_CLIENT: std::cell::OnceCell<(GuardedResolver, std::cell::OnceCell<reqwest::Client>)> =
+        const { std::cell::OnceCell::new() };
 }
 
 impl AppState {
+    /// The upstream client: the serving thread's own on a serving thread,
+    /// else the shared one (both resolve through the same SSRF guard).
+    pub fn client(&self) -> reqwest::Client {
+        THREAD_CLIENT
+            .with(|c| {
+                let (resolver, client) = c.get()?;
+                let built = client.get_or_init(|| {
+                    http_client_guarded(resolver.clone()).unwrap_or_else(|e| {
+                        tracing::warn!("serving thread uses the shared upstream client: {e}");
+                        self.shared_client.clone()
+                    })
+                });
+                Some(built.clone())
+            })
+            .unwrap_or_else(|| self.shared_client.clone())
+    }
+
     /// Swaps in a new, already validated config. Never fails: key problems
     /// surface per provider (see [`Runtime::build`]).
     pub fn apply(self: &Arc<Self>, config: Config) {
@@ -110,6 +154,7 @@ impl AppState {
             std::mem::replace(&mut *p, token.clone())
         };
         old.cancel();
+        let _on = self.background.enter();
         spawn_probes(self, &self.tasks, token);
     }
 
@@ -187,6 +232,8 @@ pub enum StartError {
     Store(#[from] crate::store::StoreError),
     #[error("cannot set up admin tokens: {0}")]
     Tokens(std::io::Error),
+    #[error("cannot start serving threads: {0}")]
+    Threads(std::io::Error),
 }
 
 /// The upstream HTTP client: pooled, keep-alive, no per-request global timeout
@@ -258,7 +305,7 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
     let state = Arc::new(AppState {
         runtime: ArcSwap::from_pointee(rt),
         health,
-        client: http_client_guarded(resolver.clone())?,
+        shared_client: http_client_guarded(resolver.clone())?,
         resolver,
         catalog: Catalog::default(),
         telemetry,
@@ -274,6 +321,7 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
         probes: Mutex::new(shutdown.child_token()),
         tasks: TaskTracker::new(),
         shutdown: shutdown.clone(),
+        background: tokio::runtime::Handle::current(),
     });
     state.restart_probes();
     spawn_watcher(
@@ -286,25 +334,38 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
     crate::tools::modelbench::spawn_schedule(&state, &state.tasks, shutdown.child_token());
 
     let app = crate::api::router(state.clone());
-    let token = shutdown.clone();
+    let served = if opts.serve_threads == 0 {
+        let serve = serve_connections(listener, app, shutdown.clone(), grace);
+        Serving::Here(Box::pin(serve))
+    } else {
+        let threads = listener.into_std().and_then(|l| {
+            spawn_serve_threads(
+                &l,
+                opts.serve_threads,
+                &state.resolver,
+                &app,
+                &shutdown,
+                grace,
+            )
+        });
+        match threads {
+            Ok(done) => Serving::Threads(done),
+            Err(e) => {
+                // Threads already started and background tasks end with it.
+                shutdown.cancel();
+                return Err(StartError::Threads(e));
+            }
+        }
+    };
     let st = state.clone();
     let server = tokio::spawn(async move {
-        use axum::serve::ListenerExt;
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let serve = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(token.clone().cancelled_owned());
-        let expired = async {
-            token.cancelled().await;
-            tokio::time::sleep(grace).await;
-        };
-        tokio::select! {
-            r = serve => if let Err(e) = r { tracing::error!("server error: {e}") },
-            () = expired => tracing::warn!("shutdown grace of {grace:?} expired; closing remaining connections"),
+        match served {
+            Serving::Here(serve) => serve.await,
+            Serving::Threads(done) => {
+                for d in done {
+                    let _ = d.await;
+                }
+            }
         }
         // Every request has ended: the log writer stores what is queued.
         st.telemetry_hub.settle().await;
@@ -319,4 +380,82 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
         shutdown,
         server: Some(server),
     })
+}
+
+enum Serving {
+    Here(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>),
+    /// One receiver per serving thread; each resolves when its thread is done.
+    Threads(Vec<tokio::sync::oneshot::Receiver<()>>),
+}
+
+/// Serves `listener` until `token` is cancelled, then lets in-flight requests
+/// finish for up to `grace`.
+async fn serve_connections(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    token: CancellationToken,
+    grace: Duration,
+) {
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let serve = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(token.clone().cancelled_owned());
+    let expired = async {
+        token.cancelled().await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        r = serve => if let Err(e) = r { tracing::error!("server error: {e}") },
+        () = expired => tracing::warn!("shutdown grace of {grace:?} expired; closing remaining connections"),
+    }
+}
+
+/// `n` threads, each with a single-threaded runtime accepting from its own
+/// handle on the one listening socket: whichever thread is free takes the
+/// next connection, and everything a connection does (its requests, their
+/// upstream calls, stream relays) then runs on that thread. Unlike
+/// `SO_REUSEPORT`, no other process can bind the port beside us.
+fn spawn_serve_threads(
+    listener: &std::net::TcpListener,
+    n: usize,
+    resolver: &GuardedResolver,
+    app: &axum::Router,
+    shutdown: &CancellationToken,
+    grace: Duration,
+) -> std::io::Result<Vec<tokio::sync::oneshot::Receiver<()>>> {
+    let mut done = Vec::with_capacity(n);
+    for i in 0..n {
+        let listener = listener.try_clone()?;
+        // Built here so a failure is a start error, not a dead thread.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .thread_name("aigw-blocking")
+            .build()?;
+        let (app, token, resolver) = (app.clone(), shutdown.clone(), resolver.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name(format!("aigw-serve-{i}"))
+            .spawn(move || {
+                THREAD_CLIENT
+                    .with(|c| c.set((resolver, std::cell::OnceCell::new())))
+                    .ok();
+                rt.block_on(async move {
+                    match tokio::net::TcpListener::from_std(listener) {
+                        Ok(l) => serve_connections(l, app, token, grace).await,
+                        Err(e) => tracing::error!("serving thread {i} cannot listen: {e}"),
+                    }
+                });
+                // Connections still open after the grace period are dropped
+                // here; blocking work they started gets a moment to end.
+                rt.shutdown_timeout(Duration::from_secs(1));
+                let _ = tx.send(());
+            })?;
+        done.push(rx);
+    }
+    Ok(done)
 }

@@ -34,11 +34,15 @@ pub struct HostOptions {
     /// Admin tokens to use; `None` = the keychain (as `aigw serve` does), so
     /// `aigw config …` on the same machine can talk to this gateway.
     pub admin_tokens: Option<AdminTokens>,
+    /// Threads serving client connections (`AIGW_THREADS`; default one per
+    /// core), as for `aigw serve --threads`.
+    pub serve_threads: usize,
 }
 
 impl HostOptions {
-    /// `AIGW_CONFIG`, `AIGW_DATA_DIR` and `AIGW_LISTEN`, as `aigw serve` reads
-    /// them; unset or empty = the OS defaults and the config's `server.listen`.
+    /// `AIGW_CONFIG`, `AIGW_DATA_DIR`, `AIGW_LISTEN` and `AIGW_THREADS`, as
+    /// `aigw serve` reads them; unset or empty = the OS defaults, the
+    /// config's `server.listen` and one serving thread per core.
     pub fn from_env() -> Result<Self, Failure> {
         let path = |k: &str| {
             std::env::var_os(k)
@@ -56,10 +60,25 @@ impl HostOptions {
             })?),
             _ => None,
         };
+        let serve_threads = match std::env::var("AIGW_THREADS") {
+            Ok(t) if !t.trim().is_empty() => t
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=256).contains(n))
+                .ok_or_else(|| {
+                    Failure::new(
+                        FailureKind::InvalidConfig,
+                        format!("AIGW_THREADS={t:?} is not a number of threads from 1 to 256"),
+                    )
+                })?,
+            _ => gateway_core::server::default_serve_threads(),
+        };
         Ok(Self {
             paths,
             listen,
             admin_tokens: None,
+            serve_threads,
         })
     }
 }
@@ -279,6 +298,7 @@ impl GatewayHost {
             config_path: Some(config_file.clone()),
             admin_tokens: opts.admin_tokens,
             update_host: gateway_core::update::host::UpdateHost::DESKTOP,
+            serve_threads: opts.serve_threads,
             ..GatewayOptions::new(config)
         };
         let handle = gateway_core::start(gw_opts)

@@ -61,6 +61,8 @@ fn options(dir: &Path, listen: &str) -> HostOptions {
         listen: Some(listen.parse().unwrap()),
         // Never the developer's keychain.
         admin_tokens: Some(AdminTokens::ephemeral()),
+        // As the app runs: connections on their own threads.
+        serve_threads: 2,
     }
 }
 
@@ -326,6 +328,7 @@ fn first_run_creates_the_default_config() {
         paths: paths.clone(),
         listen: Some("127.0.0.1:0".parse().unwrap()),
         admin_tokens: Some(AdminTokens::ephemeral()),
+        serve_threads: 1,
     });
     tauri::async_runtime::block_on(host.start()).unwrap();
     let text = std::fs::read_to_string(&paths.config_file).unwrap();

@@ -391,7 +391,7 @@ pub async fn list_models(State(state): State<Arc<AppState>>, req: Request) -> Re
     if let Err(e) = authenticate(&rt, req.headers(), &peer_of(&req)) {
         return e.into_response();
     }
-    let cat = state.catalog.get(&rt, &state.client).await;
+    let cat = state.catalog.get(&rt, &state.client()).await;
     let data: Vec<_> = cat.entries.iter().map(model_json).collect();
     Json(serde_json::json!({ "object": "list", "data": data })).into_response()
 }
@@ -405,7 +405,7 @@ pub async fn get_model(
     if let Err(e) = authenticate(&rt, req.headers(), &peer_of(&req)) {
         return e.into_response();
     }
-    let cat = state.catalog.get(&rt, &state.client).await;
+    let cat = state.catalog.get(&rt, &state.client()).await;
     match cat.entries.iter().find(|e| e.id == id) {
         Some(e) => Json(model_json(e)).into_response(),
         None => ApiError::model_not_found(&id).into_response(),

@@ -152,7 +152,7 @@ pub(super) async fn attempt(
     let deadline = started + provider.spec.timeout;
     let send = provider
         .api
-        .request(&state.client, upstream_ep, body, &req.headers)
+        .request(&state.client(), upstream_ep, body, &req.headers)
         .send();
     let resp = match tokio::time::timeout_at(deadline, send).await {
         Err(_) => {

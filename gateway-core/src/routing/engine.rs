@@ -372,7 +372,7 @@ async fn resolve(
     {
         return Ok(rt.implicit_route(p, Some(rest.to_string()), model, &state.health));
     }
-    let catalog = state.catalog.get(rt, &state.client).await;
+    let catalog = state.catalog.get(rt, &state.client()).await;
     match catalog.provider_for(model) {
         Some(p) => Ok(rt.implicit_route(p, None, model, &state.health)),
         None => Err(DispatchError::ModelNotFound {

@@ -39,7 +39,7 @@ pub fn spawn_probes(state: &Arc<AppState>, tracker: &TaskTracker, stop: Cancella
                 let provider = &rt.providers[idx];
                 let result = tokio::time::timeout(
                     PROBE_TIMEOUT,
-                    provider.api.models_request(&state.client).send(),
+                    provider.api.models_request(&state.client()).send(),
                 )
                 .await;
                 let (ok, reason) = match result {

@@ -102,11 +102,11 @@ pub async fn probe(State(s): State<Arc<AppState>>, Path(name): Path<String>) -> 
     let Some(i) = rt.provider_index(&name) else {
         return ApiError::not_found(format!("no provider named {name:?}")).into_response();
     };
-    Json(probe_provider(&s.client, &rt.providers[i]).await).into_response()
+    Json(probe_provider(&s.client(), &rt.providers[i]).await).into_response()
 }
 
 pub async fn detect_local(State(s): State<Arc<AppState>>) -> Response {
-    Json(serde_json::json!({ "servers": detect(&s.client).await })).into_response()
+    Json(serde_json::json!({ "servers": detect(&s.client()).await })).into_response()
 }
 
 fn key_index(s: &AppState) -> Option<KeyIndex> {

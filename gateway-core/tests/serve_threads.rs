@@ -1,0 +1,135 @@
+//! `GatewayOptions::serve_threads`: client connections served on dedicated
+//! threads, each with its own single-threaded runtime and upstream client
+//! (what `aigw serve` and the desktop app run with).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::zombie_processes)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{Capture, chat_body, provider, route, streamed_text};
+use gateway_core::config::Config;
+use gateway_core::{GatewayHandle, GatewayOptions};
+use serde_json::Value;
+use testkit::{Behavior, FakeUpstream, Reply};
+
+async fn start(up: &FakeUpstream, threads: usize) -> (GatewayHandle, Arc<Capture>) {
+    let toml = format!(
+        "{}{}",
+        provider(up, "timeout_s = 5"),
+        route("m", "", &[(up.name(), None)])
+    );
+    let mut opts = GatewayOptions::new(Config::parse(&toml, "test.toml").unwrap());
+    opts.listen = Some("127.0.0.1:0".parse().unwrap());
+    let capture = Arc::new(Capture::default());
+    opts.telemetry = Some(capture.clone());
+    opts.serve_threads = threads;
+    (gateway_core::start(opts).await.unwrap(), capture)
+}
+
+/// Names of this process's threads that serve connections.
+fn serving_threads() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .map(|n| n.trim().to_string())
+        .filter(|n| n.starts_with("aigw-serve-"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_connections_over_two_serving_threads_then_a_clean_stop() {
+    let up = FakeUpstream::start("up").await;
+    up.set_default(Behavior::Reply(Reply::text("abc")));
+    let (gw, capture) = start(&up, 2).await;
+    let url = format!("{}/v1/chat/completions", gw.base_url());
+    if cfg!(target_os = "linux") {
+        // A thread names itself once it runs.
+        for _ in 0..200 {
+            if serving_threads().len() == 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(serving_threads(), ["aigw-serve-0", "aigw-serve-1"]);
+    }
+
+    // 48 clients, each on its own connection, half of them streaming: every
+    // answer is whole whichever thread took the connection.
+    let clients = (0..48).map(|i| {
+        let url = url.clone();
+        tokio::spawn(async move {
+            let http = reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .unwrap();
+            let stream = i % 2 == 0;
+            let mut texts = Vec::new();
+            for _ in 0..3 {
+                let r = http
+                    .post(&url)
+                    .json(&chat_body("m", stream))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200);
+                let body = r.text().await.unwrap();
+                texts.push(if stream {
+                    assert!(body.contains("[DONE]"), "{body}");
+                    streamed_text(&body)
+                } else {
+                    let v: Value = serde_json::from_str(&body).unwrap();
+                    v["choices"][0]["message"]["content"]
+                        .as_str()
+                        .unwrap()
+                        .to_string()
+                });
+            }
+            texts
+        })
+    });
+    for c in futures_util::future::join_all(clients).await {
+        for text in c.unwrap() {
+            assert_eq!(text, "abc");
+        }
+    }
+    let events = capture.wait(144).await;
+    assert!(events.iter().all(|e| e.status == 200), "{events:?}");
+    assert_eq!(up.proxied_requests().len(), 144);
+
+    gw.shutdown().await;
+    if cfg!(target_os = "linux") {
+        assert!(serving_threads().is_empty(), "{:?}", serving_threads());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_lets_a_stream_on_a_serving_thread_finish() {
+    let up = FakeUpstream::start("up").await;
+    up.push(Behavior::Stream {
+        deltas: vec!["x".into(), "y".into(), "z".into()],
+        interval: Duration::from_millis(200),
+    });
+    let (gw, capture) = start(&up, 2).await;
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v1/chat/completions", gw.base_url()))
+        .json(&chat_body("m", true))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let stop = tokio::spawn(gw.shutdown());
+    let body = resp.text().await.unwrap();
+    assert_eq!(streamed_text(&body), "xyz");
+    assert!(body.contains("[DONE]"));
+    tokio::time::timeout(Duration::from_secs(10), stop)
+        .await
+        .expect("shutdown finished")
+        .unwrap();
+    // The stream's event reached the sink before shutdown returned.
+    assert_eq!(capture.events().len(), 1);
+}
