@@ -43,6 +43,7 @@ pub mod telemetry;
 pub mod tools;
 pub mod translate;
 pub mod update;
+pub mod upstream;
 
 pub use config::Config;
 pub use server::{GatewayHandle, GatewayOptions, start};

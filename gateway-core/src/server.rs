@@ -23,6 +23,7 @@ use crate::routing::{Catalog, Runtime, spawn_probes};
 use crate::secrets::admin::AdminTokens;
 use crate::store::ConfigStore;
 use crate::telemetry::{LogSink, TelemetryHub, TelemetrySink};
+use crate::upstream::UpstreamClient;
 
 /// What a host passes to [`start`].
 pub struct GatewayOptions {
@@ -80,7 +81,7 @@ pub struct AppState {
     pub runtime: ArcSwap<Runtime>,
     pub health: HealthRegistry,
     /// The upstream client off the serving threads; see [`AppState::client`].
-    shared_client: reqwest::Client,
+    shared_client: UpstreamClient,
     pub catalog: Catalog,
     pub telemetry: Arc<dyn TelemetrySink>,
     /// Metrics, the request log and its writer queue.
@@ -112,19 +113,19 @@ thread_local! {
     /// roots make a client costly to build; start-up stays fast): the tasks
     /// of its pooled connections live on that thread's runtime, so an
     /// upstream answer wakes the thread that waits for it.
-    static THREAD_CLIENT: std::cell::OnceCell<(GuardedResolver, std::cell::OnceCell<reqwest::Client>)> =
+    static THREAD_CLIENT: std::cell::OnceCell<(GuardedResolver, std::cell::OnceCell<UpstreamClient>)> =
         const { std::cell::OnceCell::new() };
 }
 
 impl AppState {
     /// The upstream client: the serving thread's own on a serving thread,
     /// else the shared one (both resolve through the same SSRF guard).
-    pub fn client(&self) -> reqwest::Client {
+    pub fn client(&self) -> UpstreamClient {
         THREAD_CLIENT
             .with(|c| {
                 let (resolver, client) = c.get()?;
                 let built = client.get_or_init(|| {
-                    http_client_guarded(resolver.clone()).unwrap_or_else(|e| {
+                    UpstreamClient::new(resolver.clone()).unwrap_or_else(|e| {
                         tracing::warn!("serving thread uses the shared upstream client: {e}");
                         self.shared_client.clone()
                     })
@@ -227,7 +228,7 @@ pub enum StartError {
         source: std::io::Error,
     },
     #[error("cannot build HTTP client: {0}")]
-    Client(#[from] reqwest::Error),
+    Client(#[from] crate::upstream::BuildError),
     #[error("cannot open the config store: {0}")]
     Store(#[from] crate::store::StoreError),
     #[error("cannot set up admin tokens: {0}")]
@@ -236,23 +237,10 @@ pub enum StartError {
     Threads(std::io::Error),
 }
 
-/// The upstream HTTP client: pooled, keep-alive, no per-request global timeout
-/// (each attempt sets its own deadline; streams have an idle timeout).
-pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
-    http_client_guarded(GuardedResolver::default())
-}
-
-/// [`http_client`] resolving through the SSRF guard's `resolver`.
-pub fn http_client_guarded(resolver: GuardedResolver) -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
-        .dns_resolver(Arc::new(resolver))
-        .user_agent(concat!("aigw/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(10))
-        .pool_idle_timeout(Duration::from_secs(90))
-        .pool_max_idle_per_host(256)
-        .tcp_nodelay(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
+/// An upstream client resolving through a default (loopback-allowing,
+/// private-refusing) SSRF guard: for the CLI's probes.
+pub fn http_client() -> Result<UpstreamClient, crate::upstream::BuildError> {
+    UpstreamClient::new(GuardedResolver::default())
 }
 
 /// Binds and starts serving.
@@ -305,7 +293,7 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
     let state = Arc::new(AppState {
         runtime: ArcSwap::from_pointee(rt),
         health,
-        shared_client: http_client_guarded(resolver.clone())?,
+        shared_client: UpstreamClient::new(resolver.clone())?,
         resolver,
         catalog: Catalog::default(),
         telemetry,
@@ -361,9 +349,14 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
     let server = tokio::spawn(async move {
         match served {
             Serving::Here(serve) => serve.await,
-            Serving::Threads(done) => {
-                for d in done {
-                    let _ = d.await;
+            Serving::Threads(threads) => {
+                let joined = tokio::task::spawn_blocking(move || {
+                    for t in threads {
+                        let _ = t.join();
+                    }
+                });
+                if let Err(e) = joined.await {
+                    tracing::error!("serving threads: {e}");
                 }
             }
         }
@@ -373,6 +366,9 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
         st.tasks.close();
         st.tasks.wait().await;
     });
+    if let Some(var) = crate::upstream::proxy_from_env() {
+        tracing::info!("upstream requests go through the proxy in {var} (NO_PROXY is honoured)");
+    }
     tracing::info!("aigw {} listening on http://{local}", crate::VERSION);
     Ok(GatewayHandle {
         addr: local,
@@ -384,8 +380,8 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
 
 enum Serving {
     Here(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>),
-    /// One receiver per serving thread; each resolves when its thread is done.
-    Threads(Vec<tokio::sync::oneshot::Receiver<()>>),
+    /// The serving threads, joined once they have finished.
+    Threads(Vec<std::thread::JoinHandle<()>>),
 }
 
 /// Serves `listener` until `token` is cancelled, then lets in-flight requests
@@ -427,7 +423,7 @@ fn spawn_serve_threads(
     app: &axum::Router,
     shutdown: &CancellationToken,
     grace: Duration,
-) -> std::io::Result<Vec<tokio::sync::oneshot::Receiver<()>>> {
+) -> std::io::Result<Vec<std::thread::JoinHandle<()>>> {
     let mut done = Vec::with_capacity(n);
     for i in 0..n {
         let listener = listener.try_clone()?;
@@ -437,8 +433,7 @@ fn spawn_serve_threads(
             .thread_name("aigw-blocking")
             .build()?;
         let (app, token, resolver) = (app.clone(), shutdown.clone(), resolver.clone());
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name(format!("aigw-serve-{i}"))
             .spawn(move || {
                 THREAD_CLIENT
@@ -453,9 +448,8 @@ fn spawn_serve_threads(
                 // Connections still open after the grace period are dropped
                 // here; blocking work they started gets a moment to end.
                 rt.shutdown_timeout(Duration::from_secs(1));
-                let _ = tx.send(());
             })?;
-        done.push(rx);
+        done.push(thread);
     }
     Ok(done)
 }

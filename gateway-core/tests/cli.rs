@@ -190,6 +190,157 @@ async fn env_keys_client_auth_and_sigterm_finishes_the_stream() {
     );
 }
 
+/// With a proxy in the environment, upstream requests go to it (absolute-form
+/// for a plain-HTTP upstream); without one, straight to the upstream.
+#[tokio::test]
+async fn upstream_requests_use_the_proxy_from_the_environment() {
+    // The "proxy" answers like the upstream it fronts; the upstream's own
+    // address accepts nothing.
+    let proxy = FakeUpstream::start("proxy").await;
+    let dead = testkit::refused_addr().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    write(
+        &cfg,
+        &format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n[[providers]]\nname = \"up\"\nkind = \"openai\"\nbase_url = \"http://{dead}/v1\"\napi_key = \"env:UP_KEY\"\n{}",
+            route("m", "", &[("up", None)])
+        ),
+    );
+    let proxy_url = proxy.base_url().trim_end_matches("/v1").to_string();
+    let data = dir.path().join("d");
+    let args = [
+        "--config",
+        cfg.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ];
+    let mut aigw = Aigw::serve(
+        &args,
+        &[("UP_KEY", "sk-through-proxy"), ("HTTP_PROXY", &proxy_url)],
+    );
+    assert!(
+        aigw.log_lines()
+            .iter()
+            .any(|l| l.contains("go through the proxy in HTTP_PROXY")),
+        "{:?}",
+        aigw.log_lines()
+    );
+    let url = format!("{}/v1/chat/completions", aigw.url);
+    let http = reqwest::Client::new();
+    let r = http
+        .post(&url)
+        .json(&chat_body("m", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let seen = proxy.proxied_requests();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(
+        seen[0].header("host").as_deref(),
+        Some(dead.to_string().as_str())
+    );
+    assert_eq!(
+        seen[0].header("authorization").as_deref(),
+        Some("Bearer sk-through-proxy")
+    );
+    aigw.sigterm();
+    assert_eq!(aigw.wait_exit(), 0);
+
+    // No proxy: the dead upstream is tried directly and refuses.
+    let aigw = Aigw::serve(&args, &[("UP_KEY", "sk-through-proxy")]);
+    let r = http
+        .post(format!("{}/v1/chat/completions", aigw.url))
+        .json(&chat_body("m", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 502, "{:?}", r.text().await);
+    assert_eq!(proxy.proxied_requests().len(), 1);
+}
+
+/// HTTPS upstreams: the platform verifier refuses a certificate from a CA
+/// the system does not trust (the attempt fails as a connect error before
+/// any request is sent); once the CA is trusted (`SSL_CERT_FILE`), requests
+/// and streams go through, over HTTP/2 as negotiated by ALPN.
+#[tokio::test]
+async fn https_upstreams_are_verified_and_spoken_over_http2() {
+    let up = FakeUpstream::start_tls("tls").await;
+    assert!(up.base_url().starts_with("https://localhost:"));
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    write(
+        &cfg,
+        &format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n{}{}",
+            provider(&up, ""),
+            route("m", "", &[("tls", None)])
+        ),
+    );
+    let ca = dir.path().join("ca.pem");
+    write(&ca, testkit::TEST_CA_PEM);
+    let serve = |data: &str, env: &[(&str, &str)]| {
+        let data = dir.path().join(data);
+        Aigw::serve(
+            &[
+                "--config",
+                cfg.to_str().unwrap(),
+                "--data-dir",
+                data.to_str().unwrap(),
+            ],
+            env,
+        )
+    };
+    let http = reqwest::Client::new();
+
+    let mut untrusting = serve("d1", &[]);
+    let r = http
+        .post(format!("{}/v1/chat/completions", untrusting.url))
+        .json(&chat_body("m", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 502);
+    assert_eq!(
+        up.request_count(),
+        0,
+        "a request went past a refused certificate"
+    );
+    untrusting.sigterm();
+    assert_eq!(untrusting.wait_exit(), 0);
+
+    let trusting = serve("d2", &[("SSL_CERT_FILE", ca.to_str().unwrap())]);
+    let url = format!("{}/v1/chat/completions", trusting.url);
+    let r = http
+        .post(&url)
+        .json(&chat_body("m", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["choices"][0]["message"]["content"], "Hello from tls");
+    up.push(Behavior::Stream {
+        deltas: vec!["a".into(), "b".into()],
+        interval: Duration::from_millis(5),
+    });
+    let r = http
+        .post(&url)
+        .json(&chat_body("m", true))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(streamed_text(&r.text().await.unwrap()), "ab");
+    let seen = up.proxied_requests();
+    assert_eq!(seen.len(), 2);
+    assert!(
+        seen.iter().all(|r| r.version == http::Version::HTTP_2),
+        "{seen:?}"
+    );
+}
+
 /// Runs only where a Secret Service is available (the test script starts
 /// gnome-keyring in a private D-Bus session and sets AIGW_TEST_KEYRING=1).
 #[tokio::test]

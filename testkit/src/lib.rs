@@ -31,9 +31,15 @@ use std::time::Duration;
 
 pub use behavior::{Behavior, Reply, ToolCallSpec};
 
+/// The CA that issued [`FakeUpstream::start_tls`]'s certificate (PEM): point
+/// `SSL_CERT_FILE` at a copy of it to make a client trust that upstream.
+pub const TEST_CA_PEM: &str = include_str!("../tls/ca.pem");
+
 /// One request received by a [`FakeUpstream`].
 #[derive(Clone, Debug)]
 pub struct Recorded {
+    /// HTTP version (`HTTP/2.0` when a TLS client negotiated h2).
+    pub version: http::Version,
     /// HTTP method, e.g. `"POST"`.
     pub method: String,
     /// Request path without the query string, e.g. `"/v1/chat/completions"`.
@@ -100,6 +106,7 @@ pub struct FakeUpstream {
     /// A duplicate of the listening socket, used to stop listening synchronously on shutdown.
     listener_dup: Option<std::net::TcpListener>,
     task: tokio::task::JoinHandle<()>,
+    tls: bool,
 }
 
 impl std::fmt::Debug for FakeUpstream {
@@ -118,6 +125,39 @@ impl FakeUpstream {
     /// # Panics
     /// If no loopback port can be bound (the test cannot proceed anyway).
     pub async fn start(name: &str) -> FakeUpstream {
+        Self::start_with(name, None)
+    }
+
+    /// Like [`FakeUpstream::start`], speaking HTTPS (HTTP/2 or 1.1 by ALPN)
+    /// with a certificate for `localhost` and `127.0.0.1` issued by the test
+    /// CA in [`TEST_CA_PEM`], which no system trusts.
+    ///
+    /// # Panics
+    /// If no loopback port can be bound or the embedded certificate does not load.
+    pub async fn start_tls(name: &str) -> FakeUpstream {
+        use rustls_pki_types::pem::PemObject;
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+        let certs = CertificateDer::pem_slice_iter(include_bytes!("../tls/localhost.pem"))
+            .collect::<Result<Vec<_>, _>>();
+        let key = PrivateKeyDer::from_pem_slice(include_bytes!("../tls/localhost.key"));
+        let config = match (certs, key) {
+            (Ok(certs), Ok(key)) => rustls::ServerConfig::builder_with_provider(Arc::new(
+                rustls::crypto::aws_lc_rs::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .and_then(|b| b.with_no_client_auth().with_single_cert(certs, key)),
+            (Err(e), _) | (_, Err(e)) => panic!("testkit: test certificate: {e}"),
+        };
+        let mut config = match config {
+            Ok(c) => c,
+            Err(e) => panic!("testkit: TLS config: {e}"),
+        };
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        Self::start_with(name, Some(acceptor))
+    }
+
+    fn start_with(name: &str, tls: Option<tokio_rustls::TlsAcceptor>) -> FakeUpstream {
         let std_listener = match std::net::TcpListener::bind(("127.0.0.1", 0)) {
             Ok(l) => l,
             Err(e) => panic!("testkit: cannot bind 127.0.0.1:0: {e}"),
@@ -145,13 +185,15 @@ impl FakeUpstream {
             }),
             cancelled: AtomicUsize::new(0),
         });
-        let task = tokio::spawn(server::serve(listener, Arc::clone(&shared)));
+        let is_tls = tls.is_some();
+        let task = tokio::spawn(server::serve(listener, Arc::clone(&shared), tls));
         tracing::debug!(name, %addr, "fake upstream started");
         FakeUpstream {
             addr,
             shared,
             listener_dup,
             task,
+            tls: is_tls,
         }
     }
 
@@ -160,9 +202,14 @@ impl FakeUpstream {
         self.addr
     }
 
-    /// `http://127.0.0.1:PORT/v1`
+    /// `http://127.0.0.1:PORT/v1` (`https://localhost:PORT/v1` when started
+    /// with [`FakeUpstream::start_tls`]).
     pub fn base_url(&self) -> String {
-        format!("http://{}/v1", self.addr)
+        if self.tls {
+            format!("https://localhost:{}/v1", self.addr.port())
+        } else {
+            format!("http://{}/v1", self.addr)
+        }
     }
 
     /// The name given to [`FakeUpstream::start`].

@@ -32,7 +32,13 @@ pub(crate) fn endpoint_of(path: &str) -> Option<&str> {
 
 /// Accept connections until the task is aborted. Connection tasks live in a `JoinSet` owned by
 /// this future, so aborting it also tears down every open connection.
-pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+/// With `tls`, each connection is a TLS session first (ALPN `h2` and
+/// `http/1.1`).
+pub(crate) async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     let router = Router::new().fallback(handle).with_state(shared);
     let mut conns = JoinSet::new();
     loop {
@@ -48,9 +54,20 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
         };
         while conns.try_join_next().is_some() {}
         let svc = TowerToHyperService::new(router.clone());
+        let tls = tls.clone();
         conns.spawn(async move {
             let builder = auto::Builder::new(TokioExecutor::new());
-            if let Err(e) = builder.serve_connection(TokioIo::new(stream), svc).await {
+            let served = match tls {
+                None => builder.serve_connection(TokioIo::new(stream), svc).await,
+                Some(acceptor) => match acceptor.accept(stream).await {
+                    Ok(s) => builder.serve_connection(TokioIo::new(s), svc).await,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "fake upstream: TLS handshake failed");
+                        return;
+                    }
+                },
+            };
+            if let Err(e) = served {
                 tracing::debug!(error = %e, "fake upstream: connection ended with error");
             }
         });
@@ -82,6 +99,7 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         Err(e) => (Bytes::new(), Some(e.to_string())),
     };
     let rec = Recorded {
+        version: parts.version,
         method: parts.method.to_string(),
         path: parts.uri.path().to_owned(),
         headers: parts.headers,

@@ -5,16 +5,16 @@
 //! headers are forwarded.
 
 use bytes::Bytes;
-use http::{HeaderName, HeaderValue, header};
+use http::{HeaderName, HeaderValue, Method, Request, Uri, header};
 
-use super::{ClientHeaders, Endpoint, ProviderApi};
+use super::{ClientHeaders, Endpoint, ProviderApi, build_request, uri};
 use crate::config::ProviderSpec;
 use crate::secrets::Secret;
 use crate::translate::wire::anthropic::DEFAULT_VERSION;
 
-const API_KEY: HeaderName = HeaderName::from_static("x-api-key");
-const VERSION: HeaderName = HeaderName::from_static("anthropic-version");
-const BETA: HeaderName = HeaderName::from_static("anthropic-beta");
+static API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+static VERSION: HeaderName = HeaderName::from_static("anthropic-version");
+static BETA: HeaderName = HeaderName::from_static("anthropic-beta");
 
 #[derive(Debug)]
 pub struct AnthropicProvider {
@@ -23,6 +23,9 @@ pub struct AnthropicProvider {
     /// The key, marked sensitive so it never shows in debug output.
     key: Option<HeaderValue>,
     headers: Vec<(HeaderName, HeaderValue)>,
+    /// `{base}/messages` and `{base}/models`, parsed once.
+    messages: Uri,
+    models: Uri,
 }
 
 impl AnthropicProvider {
@@ -32,38 +35,45 @@ impl AnthropicProvider {
             v.set_sensitive(true);
             Some(v)
         });
+        let base = spec.base_url.as_str().trim_end_matches('/').to_string();
         Self {
-            base: spec.base_url.as_str().trim_end_matches('/').to_string(),
+            messages: uri(&base, Endpoint::Messages.path()),
+            models: uri(&base, "/models"),
+            base,
             key,
             headers: spec.headers.clone(),
         }
     }
 
-    fn with_headers(
+    /// A request with the key, the version and beta headers (the client's
+    /// unless pinned in config) and the configured headers.
+    fn build(
         &self,
-        mut rb: reqwest::RequestBuilder,
+        method: Method,
+        url: Uri,
+        body: Bytes,
         client: &ClientHeaders,
-    ) -> reqwest::RequestBuilder {
-        if let Some(k) = &self.key {
-            rb = rb.header(API_KEY, k.clone());
-        }
+    ) -> Request<Bytes> {
         let configured = |name: &HeaderName| self.headers.iter().any(|(k, _)| k == name);
-        if !configured(&VERSION) {
-            let v = client
+        let default_version = HeaderValue::from_static(DEFAULT_VERSION);
+        let version = (!configured(&VERSION)).then(|| {
+            client
                 .anthropic_version
-                .clone()
-                .unwrap_or_else(|| HeaderValue::from_static(DEFAULT_VERSION));
-            rb = rb.header(VERSION, v);
-        }
-        if let Some(b) = &client.anthropic_beta
-            && !configured(&BETA)
-        {
-            rb = rb.header(BETA, b.clone());
-        }
-        for (k, v) in &self.headers {
-            rb = rb.header(k.clone(), v.clone());
-        }
-        rb
+                .as_ref()
+                .unwrap_or(&default_version)
+        });
+        let beta = client
+            .anthropic_beta
+            .as_ref()
+            .filter(|_| !configured(&BETA));
+        let headers = self
+            .key
+            .iter()
+            .map(|k| (&API_KEY, k))
+            .chain(version.map(|v| (&VERSION, v)))
+            .chain(beta.map(|b| (&BETA, b)))
+            .chain(self.headers.iter().map(|(k, v)| (k, v)));
+        build_request(method, url, body, headers)
     }
 }
 
@@ -77,22 +87,25 @@ impl ProviderApi for AnthropicProvider {
         }
     }
 
-    fn request(
-        &self,
-        client: &reqwest::Client,
-        endpoint: Endpoint,
-        body: Bytes,
-        headers: &ClientHeaders,
-    ) -> reqwest::RequestBuilder {
-        let url = format!("{}{}", self.base, endpoint.path());
-        self.with_headers(client.post(url), headers)
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(body)
+    fn request(&self, endpoint: Endpoint, body: Bytes, headers: &ClientHeaders) -> Request<Bytes> {
+        let url = if endpoint == Endpoint::Messages {
+            self.messages.clone()
+        } else {
+            uri(&self.base, endpoint.path())
+        };
+        let mut req = self.build(Method::POST, url, body, headers);
+        req.headers_mut().append(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        req
     }
 
-    fn models_request(&self, client: &reqwest::Client) -> reqwest::RequestBuilder {
-        self.with_headers(
-            client.get(format!("{}/models", self.base)),
+    fn models_request(&self) -> Request<Bytes> {
+        self.build(
+            Method::GET,
+            self.models.clone(),
+            Bytes::new(),
             &ClientHeaders::default(),
         )
     }
@@ -115,22 +128,17 @@ mod tests {
         AnthropicProvider::new(&c.providers[0], Some(Secret::new("sk-ant-test")))
     }
 
-    fn built(p: &AnthropicProvider, h: &ClientHeaders) -> reqwest::Request {
-        p.request(
-            &reqwest::Client::new(),
-            Endpoint::Messages,
-            Bytes::from_static(b"{}"),
-            h,
-        )
-        .build()
-        .unwrap()
+    fn built(p: &AnthropicProvider, h: &ClientHeaders) -> Request<Bytes> {
+        p.request(Endpoint::Messages, Bytes::from_static(b"{}"), h)
     }
 
     #[test]
     fn sends_the_key_and_version_headers() {
         let p = provider("");
         let r = built(&p, &ClientHeaders::default());
-        assert_eq!(r.url().as_str(), "https://api.anthropic.com/v1/messages");
+        assert_eq!(r.uri(), "https://api.anthropic.com/v1/messages");
+        assert_eq!(r.method(), Method::POST);
+        assert_eq!(r.headers()["content-type"], "application/json");
         assert_eq!(r.headers()["x-api-key"], "sk-ant-test");
         assert!(r.headers()["x-api-key"].is_sensitive());
         assert_eq!(r.headers()["anthropic-version"], DEFAULT_VERSION);
@@ -153,8 +161,9 @@ mod tests {
         let v: Vec<_> = r.headers().get_all("anthropic-version").iter().collect();
         assert_eq!(v, ["2023-01-01"]);
         // models listing carries the same auth
-        let m = p.models_request(&reqwest::Client::new()).build().unwrap();
-        assert_eq!(m.url().as_str(), "https://api.anthropic.com/v1/models");
+        let m = p.models_request();
+        assert_eq!(m.uri(), "https://api.anthropic.com/v1/models");
+        assert_eq!(m.method(), Method::GET);
         assert_eq!(m.headers()["x-api-key"], "sk-ant-test");
     }
 

@@ -11,7 +11,7 @@ pub mod ssrf;
 use std::fmt;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderValue, Method, Request, Uri, header};
 
 pub use anthropic::AnthropicProvider;
 pub use openai::OpenAiProvider;
@@ -82,16 +82,10 @@ pub trait ProviderApi: Send + Sync + fmt::Debug {
 
     /// The upstream request for a body already in this provider's protocol
     /// (model already rewritten).
-    fn request(
-        &self,
-        client: &reqwest::Client,
-        endpoint: Endpoint,
-        body: Bytes,
-        headers: &ClientHeaders,
-    ) -> reqwest::RequestBuilder;
+    fn request(&self, endpoint: Endpoint, body: Bytes, headers: &ClientHeaders) -> Request<Bytes>;
 
     /// `GET /models` (listing and health probes).
-    fn models_request(&self, client: &reqwest::Client) -> reqwest::RequestBuilder;
+    fn models_request(&self) -> Request<Bytes>;
 
     /// Model ids from a `/models` response body.
     fn parse_models(&self, body: &[u8]) -> Vec<String>;
@@ -103,6 +97,30 @@ pub fn build(spec: &ProviderSpec, key: Option<Secret>) -> Box<dyn ProviderApi> {
         ProviderKind::Openai => Box::new(OpenAiProvider::new(spec, key)),
         ProviderKind::Anthropic => Box::new(AnthropicProvider::new(spec, key)),
     }
+}
+
+/// `base` + `path` as a URI, parsed once per provider (config validation
+/// has checked the base URL; a URI that still does not parse is sent as
+/// `/`, which the client refuses as a network error).
+pub(crate) fn uri(base: &str, path: &str) -> Uri {
+    format!("{base}{path}").parse().unwrap_or_default()
+}
+
+/// A `method` request to `uri` with `body`; `headers` are appended in order.
+pub(crate) fn build_request<'a>(
+    method: Method,
+    uri: Uri,
+    body: Bytes,
+    headers: impl IntoIterator<Item = (&'a header::HeaderName, &'a HeaderValue)>,
+) -> Request<Bytes> {
+    let mut req = Request::new(body);
+    *req.method_mut() = method;
+    *req.uri_mut() = uri;
+    let h = req.headers_mut();
+    for (k, v) in headers {
+        h.append(k.clone(), v.clone());
+    }
+    req
 }
 
 /// Model ids from an OpenAI- or Anthropic-style `{"data":[{"id":…}]}` list.

@@ -4,9 +4,9 @@
 //! `responses = "translate"`, through chat completions.
 
 use bytes::Bytes;
-use http::{HeaderName, HeaderValue, header};
+use http::{HeaderName, HeaderValue, Method, Request, Uri, header};
 
-use super::{ClientHeaders, Endpoint, ProviderApi};
+use super::{ClientHeaders, Endpoint, ProviderApi, build_request, uri};
 use crate::config::{ProviderSpec, ResponsesMode};
 use crate::secrets::Secret;
 
@@ -18,9 +18,13 @@ pub struct OpenAiProvider {
     auth: Option<HeaderValue>,
     headers: Vec<(HeaderName, HeaderValue)>,
     responses: ResponsesMode,
-    /// Endpoint URLs parsed once: parsing a URL for every request costs more
+    /// Endpoint URIs parsed once: parsing a URL for every request costs more
     /// than everything else that goes into building it.
-    urls: Vec<(Endpoint, reqwest::Url)>,
+    urls: Vec<(Endpoint, Uri)>,
+    models: Uri,
+    /// What every request carries: auth, configured headers, and (for
+    /// POSTs) the JSON content type, in that order.
+    post_headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl OpenAiProvider {
@@ -39,25 +43,26 @@ impl OpenAiProvider {
             Endpoint::Messages,
         ]
         .into_iter()
-        .filter_map(|e| Some((e, reqwest::Url::parse(&format!("{base}{}", e.path())).ok()?)))
+        .map(|e| (e, uri(&base, e.path())))
         .collect();
+        let mut post_headers: Vec<(HeaderName, HeaderValue)> = auth
+            .iter()
+            .map(|a| (header::AUTHORIZATION, a.clone()))
+            .chain(spec.headers.iter().cloned())
+            .collect();
+        post_headers.push((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        ));
         Self {
+            models: uri(&base, "/models"),
             base,
             auth,
             headers: spec.headers.clone(),
             responses: spec.responses,
             urls,
+            post_headers,
         }
-    }
-
-    fn with_headers(&self, mut rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        if let Some(a) = &self.auth {
-            rb = rb.header(header::AUTHORIZATION, a.clone());
-        }
-        for (k, v) in &self.headers {
-            rb = rb.header(k.clone(), v.clone());
-        }
-        rb
     }
 }
 
@@ -72,24 +77,28 @@ impl ProviderApi for OpenAiProvider {
         })
     }
 
-    fn request(
-        &self,
-        client: &reqwest::Client,
-        endpoint: Endpoint,
-        body: Bytes,
-        _headers: &ClientHeaders,
-    ) -> reqwest::RequestBuilder {
-        let rb = match self.urls.iter().find(|(e, _)| *e == endpoint) {
-            Some((_, url)) => client.post(url.clone()),
-            None => client.post(format!("{}{}", self.base, endpoint.path())),
+    fn request(&self, endpoint: Endpoint, body: Bytes, _headers: &ClientHeaders) -> Request<Bytes> {
+        let url = match self.urls.iter().find(|(e, _)| *e == endpoint) {
+            Some((_, u)) => u.clone(),
+            None => uri(&self.base, endpoint.path()),
         };
-        self.with_headers(rb)
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(body)
+        build_request(
+            Method::POST,
+            url,
+            body,
+            self.post_headers.iter().map(|(k, v)| (k, v)),
+        )
     }
 
-    fn models_request(&self, client: &reqwest::Client) -> reqwest::RequestBuilder {
-        self.with_headers(client.get(format!("{}/models", self.base)))
+    fn models_request(&self) -> Request<Bytes> {
+        let auth = self.auth.iter().map(|a| (&header::AUTHORIZATION, a));
+        let configured = self.headers.iter().map(|(k, v)| (k, v));
+        build_request(
+            Method::GET,
+            self.models.clone(),
+            Bytes::new(),
+            auth.chain(configured),
+        )
     }
 
     fn parse_models(&self, body: &[u8]) -> Vec<String> {

@@ -137,31 +137,62 @@ pub struct GuardedResolver {
     pub policy: Arc<ArcSwap<SsrfPolicy>>,
 }
 
+impl GuardedResolver {
+    /// `host`'s addresses that the policy allows; an error naming the
+    /// refusal when none is left.
+    async fn resolve_allowed(
+        policy: Arc<SsrfPolicy>,
+        host: String,
+    ) -> Result<Vec<SocketAddr>, Box<dyn std::error::Error + Send + Sync>> {
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+        let mut refused = None;
+        let ok: Vec<SocketAddr> = addrs
+            .into_iter()
+            .filter(|a| match check(a.ip(), &policy) {
+                Ok(()) => true,
+                Err(e) => {
+                    refused = Some(e);
+                    false
+                }
+            })
+            .collect();
+        if ok.is_empty() {
+            let why = refused.unwrap_or_else(|| "no address".to_string());
+            return Err(format!("{host}: {why}").into());
+        }
+        Ok(ok)
+    }
+}
+
+/// For reqwest (the client used through an HTTP proxy).
 impl reqwest::dns::Resolve for GuardedResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let policy = self.policy.load_full();
+        let fut = Self::resolve_allowed(self.policy.load_full(), name.as_str().to_string());
         Box::pin(async move {
-            let host = name.as_str().to_string();
-            let addrs: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let mut refused = None;
-            let ok: Vec<SocketAddr> = addrs
-                .into_iter()
-                .filter(|a| match check(a.ip(), &policy) {
-                    Ok(()) => true,
-                    Err(e) => {
-                        refused = Some(e);
-                        false
-                    }
-                })
-                .collect();
-            if ok.is_empty() {
-                let why = refused.unwrap_or_else(|| "no address".to_string());
-                return Err(format!("{host}: {why}").into());
-            }
-            let it: reqwest::dns::Addrs = Box::new(ok.into_iter());
+            let it: reqwest::dns::Addrs = Box::new(fut.await?.into_iter());
             Ok(it)
         })
+    }
+}
+
+/// For hyper-util's connector (the direct upstream client).
+impl tower::Service<hyper_util::client::legacy::connect::dns::Name> for GuardedResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: hyper_util::client::legacy::connect::dns::Name) -> Self::Future {
+        let fut = Self::resolve_allowed(self.policy.load_full(), name.as_str().to_string());
+        Box::pin(async move { Ok(fut.await?.into_iter()) })
     }
 }
 

@@ -7,7 +7,6 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use tokio::time::Instant;
 
@@ -22,6 +21,7 @@ use crate::providers::Endpoint;
 use crate::server::AppState;
 use crate::telemetry::{AttemptEvent, ms};
 use crate::translate::{RequestCtx, Translation, errors};
+use crate::upstream::SendError;
 
 fn parse_retry_after(h: &HeaderMap) -> Option<Duration> {
     if let Some(ms) = h.get("retry-after-ms").and_then(|v| v.to_str().ok())
@@ -44,20 +44,6 @@ fn parse_retry_after(h: &HeaderMap) -> Option<Duration> {
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 /// Cap on upstream error bodies we keep to relay.
 const MAX_ERROR_BODY: usize = 256 * 1024;
-
-async fn read_capped(resp: reqwest::Response, cap: usize) -> Bytes {
-    use futures_util::StreamExt;
-    let mut out = bytes::BytesMut::new();
-    let mut s = resp.bytes_stream();
-    while let Some(Ok(chunk)) = s.next().await {
-        let room = cap.saturating_sub(out.len());
-        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if out.len() >= cap {
-            break;
-        }
-    }
-    out.freeze()
-}
 
 /// The target's provider cannot serve this endpoint at all (e.g. embeddings
 /// on an Anthropic provider): skipped, and a 400 if no target can.
@@ -90,29 +76,15 @@ fn refused(class: &'static str, endpoint: Endpoint, msg: String) -> Failure {
     f
 }
 
-fn classify_send_error(e: &reqwest::Error, provider: &str) -> Failure {
-    if e.is_timeout() {
-        Failure::new("timeout", format!("{provider}: upstream timed out"))
-    } else if e.is_connect() {
+fn classify_send_error(e: &SendError, provider: &str) -> Failure {
+    if e.connect {
         Failure::new("connect", format!("{provider}: cannot connect to upstream"))
     } else {
         Failure::new(
             "network",
-            format!("{provider}: upstream request failed: {}", without_url(e)),
+            format!("{provider}: upstream request failed: {e}"),
         )
     }
-}
-
-/// reqwest errors embed the URL; base URLs are config, not secrets, but
-/// keep messages short and stable.
-fn without_url(e: &reqwest::Error) -> String {
-    let mut s = e.to_string();
-    if let Some(u) = e.url() {
-        s = s
-            .replace(&format!(" ({u})"), "")
-            .replace(u.as_str(), "<upstream>");
-    }
-    s
 }
 
 pub(super) async fn attempt(
@@ -150,10 +122,8 @@ pub(super) async fn attempt(
     };
     let started = Instant::now();
     let deadline = started + provider.spec.timeout;
-    let send = provider
-        .api
-        .request(&state.client(), upstream_ep, body, &req.headers)
-        .send();
+    let client = state.client();
+    let send = client.send(provider.api.request(upstream_ep, body, &req.headers));
     let resp = match tokio::time::timeout_at(deadline, send).await {
         Err(_) => {
             let f = Failure::new(
@@ -169,7 +139,8 @@ pub(super) async fn attempt(
     let mut content_type = resp.headers().get(header::CONTENT_TYPE).cloned();
     if !status.is_success() {
         let retry_after = parse_retry_after(resp.headers()).map(|d| d.min(MAX_RETRY_AFTER));
-        let mut body = tokio::time::timeout_at(deadline, read_capped(resp, MAX_ERROR_BODY))
+        let read = resp.into_body().read_capped(MAX_ERROR_BODY);
+        let mut body = tokio::time::timeout_at(deadline, read)
             .await
             .unwrap_or_default();
         // The client gets upstream errors in its own protocol's shape.
@@ -258,12 +229,12 @@ pub(super) async fn attempt(
         };
     }
 
-    let body = match tokio::time::timeout_at(deadline, resp.bytes()).await {
+    let body = match tokio::time::timeout_at(deadline, resp.into_body().bytes()).await {
         Ok(Ok(b)) => b,
         Ok(Err(e)) => {
             let f = Failure::new(
                 "network",
-                format!("{name}: reading upstream body failed: {}", without_url(&e)),
+                format!("{name}: reading upstream body failed: {e}"),
             );
             return Outcome::Fallback(f, started.elapsed());
         }

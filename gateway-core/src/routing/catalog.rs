@@ -10,6 +10,7 @@ use arc_swap::ArcSwapOption;
 use tokio::time::Instant;
 
 use super::runtime::Runtime;
+use crate::upstream::UpstreamClient;
 
 /// How long one provider's `/models` may take before it is left out.
 const LIST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -47,7 +48,7 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    pub async fn get(&self, rt: &Runtime, client: &reqwest::Client) -> Arc<CatalogSnapshot> {
+    pub async fn get(&self, rt: &Runtime, client: &UpstreamClient) -> Arc<CatalogSnapshot> {
         let fresh = |s: &Arc<CatalogSnapshot>| {
             s.generation == rt.generation && s.fetched.elapsed() < rt.config.routing.models_cache
         };
@@ -69,11 +70,11 @@ impl Catalog {
     }
 }
 
-async fn build(rt: &Runtime, client: &reqwest::Client) -> CatalogSnapshot {
+async fn build(rt: &Runtime, client: &UpstreamClient) -> CatalogSnapshot {
     let lists = futures_util::future::join_all(rt.providers.iter().map(|p| async move {
-        let req = p.api.models_request(client);
-        match tokio::time::timeout(LIST_TIMEOUT, req.send()).await {
-            Ok(Ok(resp)) if resp.status().is_success() => match resp.bytes().await {
+        let req = client.send(p.api.models_request());
+        match tokio::time::timeout(LIST_TIMEOUT, req).await {
+            Ok(Ok(resp)) if resp.status().is_success() => match resp.into_body().bytes().await {
                 Ok(b) => p.api.parse_models(&b),
                 Err(_) => Vec::new(),
             },

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::server::AppState;
+use crate::upstream::UpstreamClient;
 
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -37,11 +38,9 @@ pub fn spawn_probes(state: &Arc<AppState>, tracker: &TaskTracker, stop: Cancella
                     break;
                 };
                 let provider = &rt.providers[idx];
-                let result = tokio::time::timeout(
-                    PROBE_TIMEOUT,
-                    provider.api.models_request(&state.client()).send(),
-                )
-                .await;
+                let client = state.client();
+                let send = client.send(provider.api.models_request());
+                let result = tokio::time::timeout(PROBE_TIMEOUT, send).await;
                 let (ok, reason) = match result {
                     Ok(Ok(r)) if r.status().is_success() => (true, String::new()),
                     Ok(Ok(r)) => (false, format!("{name}: health probe got {}", r.status())),
@@ -85,7 +84,7 @@ pub struct ProbeReport {
 }
 
 /// `GET {base_url}/models` with the provider's key, timed.
-pub async fn probe_provider(client: &reqwest::Client, p: &super::ProviderRuntime) -> ProbeReport {
+pub async fn probe_provider(client: &UpstreamClient, p: &super::ProviderRuntime) -> ProbeReport {
     let key = match (&p.spec.api_key, &p.key_error) {
         (None, _) => "none",
         (Some(_), None) => "present",
@@ -103,10 +102,10 @@ pub async fn probe_provider(client: &reqwest::Client, p: &super::ProviderRuntime
         error: p.key_error.clone(),
     };
     let t0 = Instant::now();
-    match tokio::time::timeout(PROBE_TIMEOUT, p.api.models_request(client).send()).await {
+    match tokio::time::timeout(PROBE_TIMEOUT, client.send(p.api.models_request())).await {
         Err(_) => r.error = Some(format!("no answer within {PROBE_TIMEOUT:?}")),
         Ok(Err(e)) => {
-            r.error = Some(if e.is_connect() {
+            r.error = Some(if e.connect {
                 "cannot connect".into()
             } else {
                 "request failed".into()
@@ -117,7 +116,7 @@ pub async fn probe_provider(client: &reqwest::Client, p: &super::ProviderRuntime
             let status = resp.status();
             r.status = Some(status.as_u16());
             r.auth_ok = Some(!matches!(status.as_u16(), 401 | 403));
-            let body = resp.bytes().await.unwrap_or_default();
+            let body = resp.into_body().bytes().await.unwrap_or_default();
             r.latency_ms = Some(t0.elapsed().as_secs_f64() * 1000.0);
             if status.is_success() {
                 r.models = p.api.parse_models(&body);
@@ -138,19 +137,22 @@ pub struct LocalServer {
 }
 
 /// Looks for Ollama (11434) and LM Studio (1234) on this machine.
-pub async fn detect_local(client: &reqwest::Client) -> Vec<LocalServer> {
+pub async fn detect_local(client: &UpstreamClient) -> Vec<LocalServer> {
     let candidates = [
         ("ollama", "http://127.0.0.1:11434/v1"),
         ("lm-studio", "http://127.0.0.1:1234/v1"),
     ];
     let found = futures_util::future::join_all(candidates.iter().map(|&(name, base)| async move {
-        let resp = tokio::time::timeout(
-            Duration::from_millis(800),
-            client.get(format!("{base}/models")).send(),
-        )
-        .await
-        .ok()?
-        .ok()?;
+        let req = crate::providers::build_request(
+            http::Method::GET,
+            crate::providers::uri(base, "/models"),
+            bytes::Bytes::new(),
+            [],
+        );
+        let resp = tokio::time::timeout(Duration::from_millis(800), client.send(req))
+            .await
+            .ok()?
+            .ok()?;
         if !resp.status().is_success() {
             return None;
         }
@@ -162,7 +164,11 @@ pub async fn detect_local(client: &reqwest::Client) -> Vec<LocalServer> {
         struct I {
             id: String,
         }
-        let l: L = resp.json().await.ok()?;
+        let body = tokio::time::timeout(Duration::from_millis(800), resp.into_body().bytes())
+            .await
+            .ok()?
+            .ok()?;
+        let l: L = serde_json::from_slice(&body).ok()?;
         Some(LocalServer {
             name,
             base_url: base,

@@ -25,7 +25,8 @@ use crate::sse::{EventTooLarge, SseSplitter};
 use crate::translate::StreamTranslator;
 use crate::translate::errors::client_stream_error;
 
-pub(crate) type Upstream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+pub(crate) type Upstream =
+    Pin<Box<dyn Stream<Item = Result<Bytes, crate::upstream::BodyError>> + Send>>;
 
 /// How upstream bytes become client bytes for one stream.
 pub(crate) struct Framing {
@@ -105,12 +106,12 @@ pub(crate) enum Peeked {
 /// Reads the upstream stream until its first content frame (commit) or a
 /// failure before it (fallback), by `deadline`.
 pub(crate) async fn peek(
-    resp: reqwest::Response,
+    resp: http::Response<crate::upstream::UpstreamBody>,
     mut framing: Framing,
     deadline: Instant,
     provider: &str,
 ) -> Peeked {
-    let mut upstream: Upstream = Box::pin(resp.bytes_stream());
+    let mut upstream: Upstream = Box::pin(resp.into_body().into_stream());
     let mut held = BytesMut::new();
     let mut state = StreamState::default();
     loop {

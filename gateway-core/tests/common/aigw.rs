@@ -24,6 +24,17 @@ impl Aigw {
         cmd.env_remove("AIGW_CONFIG")
             .env_remove("AIGW_DATA_DIR")
             .env_remove("AIGW_LISTEN");
+        // Upstreams are on loopback: no proxy unless a test sets one.
+        for v in [
+            "HTTPS_PROXY",
+            "https_proxy",
+            "HTTP_PROXY",
+            "http_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+        ] {
+            cmd.env_remove(v);
+        }
         cmd.env("AIGW_LOG", "info");
         for (k, v) in env {
             cmd.env(k, v);
