@@ -384,6 +384,27 @@ enum Serving {
     Threads(Vec<std::thread::JoinHandle<()>>),
 }
 
+/// The listening socket as axum serves it, yielding before each accept, so
+/// that on a single-threaded
+/// serving runtime a burst of new connections (hundreds of streams opened
+/// at once) does not wait behind the accept loop: each accepted connection
+/// starts before the next is taken.
+struct Accepting(tokio::net::TcpListener);
+
+impl axum::serve::Listener for Accepting {
+    type Io = tokio::net::TcpStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        tokio::task::yield_now().await;
+        axum::serve::Listener::accept(&mut self.0).await
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.0.local_addr()
+    }
+}
+
 /// Serves `listener` until `token` is cancelled, then lets in-flight requests
 /// finish for up to `grace`.
 async fn serve_connections(
@@ -393,7 +414,8 @@ async fn serve_connections(
     grace: Duration,
 ) {
     use axum::serve::ListenerExt;
-    let listener = listener.tap_io(|tcp| {
+    // `tap_io` also gives `ConnectInfo<SocketAddr>` for a custom listener.
+    let listener = Accepting(listener).tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
     let serve = axum::serve(
