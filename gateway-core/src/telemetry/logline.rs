@@ -83,32 +83,83 @@ struct PlainFields<'a> {
     result: fmt::Result,
 }
 
+impl PlainFields<'_> {
+    /// ` name=` (no space before the first field); `false` when the field
+    /// is not written.
+    fn name(&mut self, field: &Field) -> bool {
+        let name = field.name();
+        if self.result.is_err() || name.starts_with("log.") {
+            return false;
+        }
+        if !self.first {
+            self.result = self.writer.write_char(' ');
+        }
+        self.first = false;
+        let name = name.strip_prefix("r#").unwrap_or(name);
+        self.result = self
+            .result
+            .and_then(|()| self.writer.write_str(name))
+            .and_then(|()| self.writer.write_char('='));
+        self.result.is_ok()
+    }
+
+    /// A value written as is: what `Debug` writes for it, without `core::fmt`.
+    fn raw(&mut self, field: &Field, value: &str) {
+        if self.name(field) {
+            self.result = self.writer.write_str(value);
+        }
+    }
+}
+
 impl Visit for PlainFields<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "message" {
             self.record_debug(field, &format_args!("{value}"));
+        } else if value
+            .bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+        {
+            // Printable ASCII without quotes or backslashes: `Debug` only
+            // adds the quotes.
+            if self.name(field) {
+                self.result = self
+                    .writer
+                    .write_char('"')
+                    .and_then(|()| self.writer.write_str(value))
+                    .and_then(|()| self.writer.write_char('"'));
+            }
         } else {
             self.record_debug(field, &value);
         }
     }
 
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.raw(field, itoa::Buffer::new().format(value));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.raw(field, itoa::Buffer::new().format(value));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.raw(field, if value { "true" } else { "false" });
+    }
+
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        let name = field.name();
-        if self.result.is_err() || name.starts_with("log.") {
+        if field.name() != "message" {
+            if self.name(field) {
+                self.result = write!(self.writer, "{value:?}");
+            }
+            return;
+        }
+        if self.result.is_err() {
             return;
         }
         if !self.first {
             self.result = self.writer.write_char(' ');
         }
         self.first = false;
-        self.result = self.result.and_then(|()| match name {
-            "message" => write!(self.writer, "{value:?}"),
-            name => write!(
-                self.writer,
-                "{}={value:?}",
-                name.strip_prefix("r#").unwrap_or(name)
-            ),
-        });
+        self.result = self.result.and_then(|()| write!(self.writer, "{value:?}"));
     }
 }
 
