@@ -339,7 +339,7 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
         match threads {
             Ok(done) => Serving::Threads(done),
             Err(e) => {
-                // Threads already started and background tasks end with it.
+                // Stops the threads already started and the background tasks.
                 shutdown.cancel();
                 return Err(StartError::Threads(e));
             }
@@ -385,10 +385,9 @@ enum Serving {
 }
 
 /// The listening socket as axum serves it, yielding before each accept, so
-/// that on a single-threaded
-/// serving runtime a burst of new connections (hundreds of streams opened
-/// at once) does not wait behind the accept loop: each accepted connection
-/// starts before the next is taken.
+/// that on a single-threaded serving runtime a burst of new connections
+/// (hundreds of streams opened at once) does not wait behind the accept
+/// loop: each accepted connection starts before the next is taken.
 struct Accepting(tokio::net::TcpListener);
 
 impl axum::serve::Listener for Accepting {

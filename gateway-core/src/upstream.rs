@@ -31,7 +31,8 @@ const USER_AGENT: &str = concat!("aigw/", env!("CARGO_PKG_VERSION"));
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const POOL_IDLE: Duration = Duration::from_secs(90);
 const POOL_MAX_IDLE_PER_HOST: usize = 256;
-const PROXY_VARS: [&str; 6] = [
+/// The environment variables that name a proxy.
+pub const PROXY_VARS: [&str; 6] = [
     "HTTPS_PROXY",
     "https_proxy",
     "HTTP_PROXY",
@@ -170,18 +171,22 @@ pub struct SendError {
 
 impl SendError {
     fn proxied(e: reqwest::Error) -> Self {
-        let mut message = chain(&e);
-        // reqwest errors embed the URL: keep messages short and stable.
-        if let Some(u) = e.url() {
-            message = message
-                .replace(&format!(" ({u})"), "")
-                .replace(u.as_str(), "<upstream>");
-        }
         Self {
             connect: e.is_connect(),
-            message,
+            message: without_url(&e),
         }
     }
+}
+
+/// reqwest errors embed the URL: keep messages short and stable.
+fn without_url(e: &reqwest::Error) -> String {
+    let mut message = chain(e);
+    if let Some(u) = e.url() {
+        message = message
+            .replace(&format!(" ({u})"), "")
+            .replace(u.as_str(), "<upstream>");
+    }
+    message
 }
 
 impl std::fmt::Display for SendError {
@@ -238,7 +243,7 @@ impl Body for UpstreamBody {
                 .map_err(|e| BodyError::from_error(&e)),
             Self::Proxied(b) => Pin::new(b)
                 .poll_frame(cx)
-                .map_err(|e| BodyError::from_error(&e)),
+                .map_err(|e| BodyError(without_url(&e))),
         }
     }
 

@@ -22,6 +22,31 @@ fn write(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
 }
 
+/// A temp dir with `config.toml` = a `[server]` listening on port 0 and
+/// `rest`.
+fn config_dir(rest: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        &dir.path().join("config.toml"),
+        &format!("[server]\nlisten = \"127.0.0.1:0\"\n{rest}"),
+    );
+    dir
+}
+
+/// `aigw serve` on `dir`'s config with the data dir `dir/data`.
+fn serve_in(dir: &Path, data: &str, env: &[(&str, &str)]) -> Aigw {
+    let (cfg, data) = (dir.join("config.toml"), dir.join(data));
+    Aigw::serve(
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        env,
+    )
+}
+
 #[tokio::test]
 async fn first_run_creates_the_default_config_and_serves() {
     let dir = tempfile::tempdir().unwrap();
@@ -120,23 +145,14 @@ fn invalid_config_names_file_line_and_field_and_exits_nonzero() {
 async fn env_keys_client_auth_and_sigterm_finishes_the_stream() {
     let up = FakeUpstream::start("up").await;
     up.set_required_key(Some("sk-provider-from-env"));
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("config.toml");
-    write(
-        &cfg,
-        &format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\nclient_keys = [\"env:TEAM_KEY\"]\n{}{}",
-            provider(&up, "api_key = \"env:UP_KEY\""),
-            route("m", "", &[("up", None)])
-        ),
-    );
-    let aigw = Aigw::serve(
-        &[
-            "--config",
-            cfg.to_str().unwrap(),
-            "--data-dir",
-            dir.path().join("d").to_str().unwrap(),
-        ],
+    let dir = config_dir(&format!(
+        "client_keys = [\"env:TEAM_KEY\"]\n{}{}",
+        provider(&up, "api_key = \"env:UP_KEY\""),
+        route("m", "", &[("up", None)])
+    ));
+    let aigw = serve_in(
+        dir.path(),
+        "d",
         &[
             ("UP_KEY", "sk-provider-from-env"),
             ("TEAM_KEY", "team-secret"),
@@ -198,25 +214,14 @@ async fn upstream_requests_use_the_proxy_from_the_environment() {
     // address accepts nothing.
     let proxy = FakeUpstream::start("proxy").await;
     let dead = testkit::refused_addr().await;
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("config.toml");
-    write(
-        &cfg,
-        &format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\n[[providers]]\nname = \"up\"\nkind = \"openai\"\nbase_url = \"http://{dead}/v1\"\napi_key = \"env:UP_KEY\"\n{}",
-            route("m", "", &[("up", None)])
-        ),
-    );
+    let dir = config_dir(&format!(
+        "[[providers]]\nname = \"up\"\nkind = \"openai\"\nbase_url = \"http://{dead}/v1\"\napi_key = \"env:UP_KEY\"\n{}",
+        route("m", "", &[("up", None)])
+    ));
     let proxy_url = proxy.base_url().trim_end_matches("/v1").to_string();
-    let data = dir.path().join("d");
-    let args = [
-        "--config",
-        cfg.to_str().unwrap(),
-        "--data-dir",
-        data.to_str().unwrap(),
-    ];
-    let mut aigw = Aigw::serve(
-        &args,
+    let mut aigw = serve_in(
+        dir.path(),
+        "d1",
         &[("UP_KEY", "sk-through-proxy"), ("HTTP_PROXY", &proxy_url)],
     );
     assert!(
@@ -249,7 +254,7 @@ async fn upstream_requests_use_the_proxy_from_the_environment() {
     assert_eq!(aigw.wait_exit(), 0);
 
     // No proxy: the dead upstream is tried directly and refuses.
-    let aigw = Aigw::serve(&args, &[("UP_KEY", "sk-through-proxy")]);
+    let aigw = serve_in(dir.path(), "d2", &[("UP_KEY", "sk-through-proxy")]);
     let r = http
         .post(format!("{}/v1/chat/completions", aigw.url))
         .json(&chat_body("m", false))
@@ -268,33 +273,16 @@ async fn upstream_requests_use_the_proxy_from_the_environment() {
 async fn https_upstreams_are_verified_and_spoken_over_http2() {
     let up = FakeUpstream::start_tls("tls").await;
     assert!(up.base_url().starts_with("https://localhost:"));
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("config.toml");
-    write(
-        &cfg,
-        &format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\n{}{}",
-            provider(&up, ""),
-            route("m", "", &[("tls", None)])
-        ),
-    );
+    let dir = config_dir(&format!(
+        "{}{}",
+        provider(&up, ""),
+        route("m", "", &[("tls", None)])
+    ));
     let ca = dir.path().join("ca.pem");
     write(&ca, testkit::TEST_CA_PEM);
-    let serve = |data: &str, env: &[(&str, &str)]| {
-        let data = dir.path().join(data);
-        Aigw::serve(
-            &[
-                "--config",
-                cfg.to_str().unwrap(),
-                "--data-dir",
-                data.to_str().unwrap(),
-            ],
-            env,
-        )
-    };
     let http = reqwest::Client::new();
 
-    let mut untrusting = serve("d1", &[]);
+    let mut untrusting = serve_in(dir.path(), "d1", &[]);
     let r = http
         .post(format!("{}/v1/chat/completions", untrusting.url))
         .json(&chat_body("m", false))
@@ -302,6 +290,8 @@ async fn https_upstreams_are_verified_and_spoken_over_http2() {
         .await
         .unwrap();
     assert_eq!(r.status(), 502);
+    let why = r.text().await.unwrap();
+    assert!(why.contains("certificate"), "{why}");
     assert_eq!(
         up.request_count(),
         0,
@@ -310,7 +300,7 @@ async fn https_upstreams_are_verified_and_spoken_over_http2() {
     untrusting.sigterm();
     assert_eq!(untrusting.wait_exit(), 0);
 
-    let trusting = serve("d2", &[("SSL_CERT_FILE", ca.to_str().unwrap())]);
+    let trusting = serve_in(dir.path(), "d2", &[("SSL_CERT_FILE", ca.to_str().unwrap())]);
     let url = format!("{}/v1/chat/completions", trusting.url);
     let r = http
         .post(&url)

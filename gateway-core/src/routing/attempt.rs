@@ -78,7 +78,12 @@ fn refused(class: &'static str, endpoint: Endpoint, msg: String) -> Failure {
 
 fn classify_send_error(e: &SendError, provider: &str) -> Failure {
     if e.connect {
-        Failure::new("connect", format!("{provider}: cannot connect to upstream"))
+        // The cause tells a refused port from a refused certificate or the
+        // SSRF guard; hyper's messages carry no URL.
+        Failure::new(
+            "connect",
+            format!("{provider}: cannot connect to upstream: {e}"),
+        )
     } else {
         Failure::new(
             "network",

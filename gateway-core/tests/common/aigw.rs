@@ -25,14 +25,7 @@ impl Aigw {
             .env_remove("AIGW_DATA_DIR")
             .env_remove("AIGW_LISTEN");
         // Upstreams are on loopback: no proxy unless a test sets one.
-        for v in [
-            "HTTPS_PROXY",
-            "https_proxy",
-            "HTTP_PROXY",
-            "http_proxy",
-            "ALL_PROXY",
-            "all_proxy",
-        ] {
+        for v in gateway_core::upstream::PROXY_VARS {
             cmd.env_remove(v);
         }
         cmd.env("AIGW_LOG", "info");
