@@ -50,3 +50,41 @@ pub use server::{GatewayHandle, GatewayOptions, start};
 
 /// The version of this build, reported by `aigw --version` and `/healthz`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// `error: cause: cause…`, skipping causes already in the text before them
+/// (hyper's and self_update's own messages are terse: the cause is in the
+/// sources).
+pub(crate) fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let c = cause.to_string();
+        if !text.contains(&c) {
+            text.push_str(": ");
+            text.push_str(&c);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn error_chains_keep_each_cause_once() {
+        let inner = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        // io::Error::other(e) displays as e and has e as its source.
+        assert_eq!(super::with_causes(&std::io::Error::other(inner)), "refused");
+        #[derive(Debug, thiserror::Error)]
+        #[error("client error (Connect)")]
+        struct Wrap(#[source] std::io::Error);
+        let e = Wrap(std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "tcp connect error",
+        ));
+        assert_eq!(
+            super::with_causes(&e),
+            "client error (Connect): tcp connect error"
+        );
+    }
+}

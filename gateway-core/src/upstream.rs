@@ -24,6 +24,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::providers::ssrf::GuardedResolver;
+use crate::with_causes;
 
 type Direct = Client<hyper_rustls::HttpsConnector<HttpConnector<GuardedResolver>>, Full<Bytes>>;
 
@@ -145,7 +146,7 @@ impl UpstreamClient {
                 Ok(r) => Ok(r.map(UpstreamBody::Direct)),
                 Err(e) => Err(SendError {
                     connect: e.is_connect(),
-                    message: chain(&e),
+                    message: with_causes(&e),
                 }),
             },
             Inner::Proxied(c) => {
@@ -180,7 +181,7 @@ impl SendError {
 
 /// reqwest errors embed the URL: keep messages short and stable.
 fn without_url(e: &reqwest::Error) -> String {
-    let mut message = chain(e);
+    let mut message = with_causes(e);
     if let Some(u) = e.url() {
         message = message
             .replace(&format!(" ({u})"), "")
@@ -193,22 +194,6 @@ impl std::fmt::Display for SendError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)
     }
-}
-
-/// An error and its sources, `: `-separated (hyper's own messages are
-/// terse: the cause is in the sources).
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        let m = c.to_string();
-        if !s.contains(&m) {
-            s.push_str(": ");
-            s.push_str(&m);
-        }
-        src = c.source();
-    }
-    s
 }
 
 /// A response body from either client.
@@ -225,7 +210,7 @@ pub struct BodyError(String);
 
 impl BodyError {
     fn from_error(e: &dyn std::error::Error) -> Self {
-        Self(chain(e))
+        Self(with_causes(e))
     }
 }
 
@@ -286,26 +271,5 @@ impl UpstreamBody {
     /// The body's data frames as a stream.
     pub fn into_stream(self) -> BodyDataStream<Self> {
         BodyDataStream::new(self)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn error_chains_keep_each_cause_once() {
-        let inner = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
-        let outer = std::io::Error::other(inner);
-        // io::Error::other(e) displays as e and has e as its source.
-        assert_eq!(chain(&outer), "refused");
-        #[derive(Debug, thiserror::Error)]
-        #[error("client error (Connect)")]
-        struct Wrap(#[source] std::io::Error);
-        let e = Wrap(std::io::Error::new(
-            std::io::ErrorKind::ConnectionRefused,
-            "tcp connect error",
-        ));
-        assert_eq!(chain(&e), "client error (Connect): tcp connect error");
     }
 }

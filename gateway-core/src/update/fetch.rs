@@ -89,23 +89,8 @@ fn download(url: &Url, max_bytes: u64, timeout: Duration, dest: &mut impl Write)
         .download_to(dest)
         .map_err(|e| UpdateError::Download {
             url: url.to_string(),
-            reason: with_causes(&e),
+            reason: crate::with_causes(&e),
         })
-}
-
-/// `error: cause: cause…`, skipping causes already in the text before them.
-fn with_causes(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let c = cause.to_string();
-        if !text.contains(&c) {
-            text.push_str(": ");
-            text.push_str(&c);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]
