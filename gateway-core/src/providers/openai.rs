@@ -14,17 +14,15 @@ use crate::secrets::Secret;
 pub struct OpenAiProvider {
     /// Base URL without a trailing slash.
     base: String,
-    /// `Bearer …`, marked sensitive so it never shows in debug output.
-    auth: Option<HeaderValue>,
+    /// What every request carries: `authorization: Bearer …` (marked
+    /// sensitive so it never shows in debug output), then the configured
+    /// headers.
     headers: Vec<(HeaderName, HeaderValue)>,
     responses: ResponsesMode,
     /// Endpoint URIs parsed once: parsing a URL for every request costs more
     /// than everything else that goes into building it.
     urls: Vec<(Endpoint, Uri)>,
     models: Uri,
-    /// What every request carries: auth, configured headers, and (for
-    /// POSTs) the JSON content type, in that order.
-    post_headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl OpenAiProvider {
@@ -45,23 +43,17 @@ impl OpenAiProvider {
         .into_iter()
         .map(|e| (e, uri(&base, e.path())))
         .collect();
-        let mut post_headers: Vec<(HeaderName, HeaderValue)> = auth
-            .iter()
-            .map(|a| (header::AUTHORIZATION, a.clone()))
+        let headers = auth
+            .map(|a| (header::AUTHORIZATION, a))
+            .into_iter()
             .chain(spec.headers.iter().cloned())
             .collect();
-        post_headers.push((
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        ));
         Self {
             models: uri(&base, "/models"),
             base,
-            auth,
-            headers: spec.headers.clone(),
+            headers,
             responses: spec.responses,
             urls,
-            post_headers,
         }
     }
 }
@@ -82,23 +74,22 @@ impl ProviderApi for OpenAiProvider {
             Some((_, u)) => u.clone(),
             None => uri(&self.base, endpoint.path()),
         };
-        build_request(
+        let mut req = build_request(
             Method::POST,
             url,
             body,
-            self.post_headers.iter().map(|(k, v)| (k, v)),
-        )
+            self.headers.iter().map(|(k, v)| (k, v)),
+        );
+        req.headers_mut().append(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        req
     }
 
     fn models_request(&self) -> Request<Bytes> {
-        let auth = self.auth.iter().map(|a| (&header::AUTHORIZATION, a));
-        let configured = self.headers.iter().map(|(k, v)| (k, v));
-        build_request(
-            Method::GET,
-            self.models.clone(),
-            Bytes::new(),
-            auth.chain(configured),
-        )
+        let headers = self.headers.iter().map(|(k, v)| (k, v));
+        build_request(Method::GET, self.models.clone(), Bytes::new(), headers)
     }
 
     fn parse_models(&self, body: &[u8]) -> Vec<String> {
