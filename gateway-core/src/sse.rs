@@ -68,7 +68,7 @@ impl SseSplitter {
         let mut events = Vec::new();
         loop {
             let rest = &self.buf[self.scan..];
-            let Some(pos) = rest.iter().position(|&b| b == b'\n' || b == b'\r') else {
+            let Some(pos) = memchr::memchr2(b'\n', b'\r', rest) else {
                 break;
             };
             let term_len = if rest[pos] == b'\r' {
@@ -94,8 +94,8 @@ impl SseSplitter {
                 }
                 self.boundary = self.scan;
             } else {
-                let line = String::from_utf8_lossy(&self.buf[line_start..line_end]).into_owned();
-                self.field(&line);
+                let line = &self.buf[line_start..line_end];
+                Self::field(&mut self.cur, &mut self.has_field, line);
             }
         }
         if self.buf.len() - self.boundary > self.limit {
@@ -107,26 +107,34 @@ impl SseSplitter {
         Ok(Split { bytes, events })
     }
 
-    fn field(&mut self, line: &str) {
-        if line.starts_with(':') {
-            // A comment (keep-alive). Still a field so the blank line after it
-            // completes an event boundary we can forward.
-            self.has_field = true;
+    /// One non-empty line of the current event, as bytes: no copy of the
+    /// line is made; only `data` and `event` values are kept.
+    fn field(cur: &mut SseEvent, has_field: &mut bool, line: &[u8]) {
+        // A comment (keep-alive) is still a field, so the blank line after
+        // it completes an event boundary we can forward.
+        *has_field = true;
+        if line.first() == Some(&b':') {
             return;
         }
-        let (name, value) = match line.split_once(':') {
-            Some((n, v)) => (n, v.strip_prefix(' ').unwrap_or(v)),
-            None => (line, ""),
-        };
-        self.has_field = true;
-        match name {
-            "data" => {
-                if !self.cur.data.is_empty() {
-                    self.cur.data.push('\n');
-                }
-                self.cur.data.push_str(value);
+        let (name, value) = match memchr::memchr(b':', line) {
+            Some(i) => {
+                let v = &line[i + 1..];
+                (&line[..i], v.strip_prefix(b" ").unwrap_or(v))
             }
-            "event" => self.cur.event = Some(value.to_string()),
+            None => (line, &b""[..]),
+        };
+        match name {
+            b"data" => {
+                if !cur.data.is_empty() {
+                    cur.data.push('\n');
+                }
+                push_utf8(&mut cur.data, value);
+            }
+            b"event" => {
+                let mut e = String::new();
+                push_utf8(&mut e, value);
+                cur.event = Some(e);
+            }
             _ => {}
         }
     }
@@ -138,6 +146,14 @@ impl SseSplitter {
         self.has_field = false;
         self.cur = SseEvent::default();
         self.buf.split().freeze()
+    }
+}
+
+/// Appends `bytes` as text, invalid UTF-8 replaced (as `from_utf8_lossy`).
+fn push_utf8(out: &mut String, bytes: &[u8]) {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => out.push_str(s),
+        Err(_) => out.push_str(&String::from_utf8_lossy(bytes)),
     }
 }
 
@@ -189,6 +205,15 @@ mod tests {
         let r2 = s.push(&text[8..]).unwrap();
         assert_eq!(r2.events[0].data, "héllo wörld");
         assert_eq!(&r2.bytes[..], text);
+    }
+
+    #[test]
+    fn invalid_utf8_is_replaced_and_forwarded_as_is() {
+        let raw = b"event: e\xff\ndata: a\xffb\ndata:c\n\n";
+        let (out, evs) = feed(&[raw]);
+        assert_eq!(out, raw);
+        assert_eq!(evs[0].event.as_deref(), Some("e\u{fffd}"));
+        assert_eq!(evs[0].data, "a\u{fffd}b\nc");
     }
 
     #[test]
