@@ -5,6 +5,7 @@
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -37,15 +38,58 @@ pub struct TelemetryHub {
     deferred: TaskTracker,
 }
 
+/// How long events wait for more before the host's sink gets them together.
+/// One request log line per request, written as it ended, cost the serving
+/// thread a `write(2)` and (after a pause, with cold caches) tens of
+/// microseconds just when the client's next request tends to arrive: the
+/// first token of a stream that follows another waited for it (bench/README,
+/// "Round 4"). Lines show up at most this much later.
+pub(crate) const SINK_LINGER: Duration = Duration::from_millis(50);
+
 /// Metrics first (by reference), then the queue, then the host's sink.
 #[derive(Debug)]
 struct HubSink {
     metrics: Arc<Metrics>,
     queue: Option<QueueSink>,
     otlp: Option<OtlpSink>,
-    next: Arc<dyn TelemetrySink>,
-    /// Where the host's sink runs: see [`HubSink::record`].
+    /// The host's sink and what waits for it: see [`HubSink::record`].
+    pending: Arc<Pending>,
+    /// The tasks that hand [`Pending`] events over.
     deferred: TaskTracker,
+}
+
+/// Events for the host's sink, handed over in one batch [`SINK_LINGER`]
+/// after the first of them.
+#[derive(Debug)]
+struct Pending {
+    next: Arc<dyn TelemetrySink>,
+    events: Mutex<Vec<RequestEvent>>,
+}
+
+impl Pending {
+    /// Queues `event`; true when it is the first of a batch.
+    fn push(&self, event: RequestEvent) -> bool {
+        let mut q = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        q.push(event);
+        q.len() == 1
+    }
+
+    fn flush(&self) {
+        let events = std::mem::take(&mut *self.events.lock().unwrap_or_else(|e| e.into_inner()));
+        if !events.is_empty() {
+            self.next.record_batch(events);
+        }
+    }
+}
+
+/// Flushes when dropped: after the linger, or when the runtime it waits on
+/// shuts down first (a serving thread's), so no event is lost.
+struct FlushOnDrop(Arc<Pending>);
+
+impl Drop for FlushOnDrop {
+    fn drop(&mut self) {
+        self.0.flush();
+    }
 }
 
 impl TelemetrySink for HubSink {
@@ -61,19 +105,28 @@ impl TelemetrySink for HubSink {
             o.record(event.clone());
         }
         // The host's sink (for `aigw`, the request log line: the costliest
-        // part of recording) runs in a task of its own. Spawned from a
-        // worker it waits in that worker's next-task slot until the
-        // connection task yields, that is after the response is written:
-        // off the request's latency, without waking another thread.
-        // [`TelemetryHub::settle`] waits for these tasks at shutdown.
+        // part of recording) gets events in batches, from a task on this
+        // thread's runtime that the first event of a batch starts: off the
+        // request's latency, without waking another thread, one write for
+        // many lines under load. [`TelemetryHub::settle`] waits for these
+        // tasks at shutdown.
         if !self.deferred.is_closed()
             && let Ok(rt) = tokio::runtime::Handle::try_current()
         {
-            let next = self.next.clone();
-            self.deferred
-                .spawn_on(async move { next.record(event) }, &rt);
+            if self.pending.push(event) {
+                let flush = FlushOnDrop(self.pending.clone());
+                self.deferred.spawn_on(
+                    async move {
+                        tokio::time::sleep(SINK_LINGER).await;
+                        drop(flush);
+                    },
+                    &rt,
+                );
+            }
         } else {
-            self.next.record(event);
+            // Serving has stopped: in order, after what still waits.
+            self.pending.flush();
+            self.pending.next.record(event);
         }
     }
 }
@@ -138,7 +191,10 @@ impl TelemetryHub {
             metrics: metrics.clone(),
             queue,
             otlp: otlp_sink,
-            next,
+            pending: Arc::new(Pending {
+                next,
+                events: Mutex::new(Vec::new()),
+            }),
             deferred: deferred.clone(),
         });
         let hub = Self {
@@ -228,4 +284,87 @@ pub fn spawn_tasks(state: &Arc<AppState>, tasks: &TaskTracker, stop: Cancellatio
         ));
     }
     tasks.spawn(run_retention(state.clone(), db, stop));
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use super::*;
+    use crate::telemetry::Origin;
+
+    /// Request ids, one list per hand-over.
+    #[derive(Debug, Default)]
+    struct Batches(Mutex<Vec<Vec<String>>>);
+
+    impl Batches {
+        fn seen(&self) -> Vec<Vec<String>> {
+            self.0.lock().unwrap().clone()
+        }
+    }
+
+    impl TelemetrySink for Batches {
+        fn record(&self, e: RequestEvent) {
+            self.0.lock().unwrap().push(vec![e.request_id]);
+        }
+        fn record_batch(&self, events: Vec<RequestEvent>) {
+            let ids = events.into_iter().map(|e| e.request_id).collect();
+            self.0.lock().unwrap().push(ids);
+        }
+    }
+
+    fn ev(id: &str) -> RequestEvent {
+        RequestEvent::new(
+            id.into(),
+            SystemTime::now(),
+            "127.0.0.1".into(),
+            "chat_completions",
+            "m".into(),
+            Origin::Client,
+        )
+    }
+
+    fn ids(batches: &[&[&str]]) -> Vec<Vec<String>> {
+        batches
+            .iter()
+            .map(|b| b.iter().map(|s| s.to_string()).collect())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn the_hosts_sink_gets_events_in_batches_after_the_linger() {
+        let sink = Arc::new(Batches::default());
+        let (hub, rec) = TelemetryHub::new(None, &TelemetryConfig::default(), sink.clone());
+        rec.record(ev("a"));
+        rec.record(ev("b"));
+        // metrics count at once; the host's sink waits for the batch
+        assert!(sink.seen().is_empty());
+        tokio::time::sleep(SINK_LINGER * 3).await;
+        assert_eq!(sink.seen(), ids(&[&["a", "b"]]));
+        rec.record(ev("c"));
+        // shutdown waits for what is pending
+        hub.settle().await;
+        assert_eq!(sink.seen(), ids(&[&["a", "b"], &["c"]]));
+        // after it, events go through at once
+        rec.record(ev("d"));
+        assert_eq!(sink.seen(), ids(&[&["a", "b"], &["c"], &["d"]]));
+    }
+
+    #[test]
+    fn events_pending_when_a_serving_runtime_stops_are_not_lost() {
+        let sink = Arc::new(Batches::default());
+        let (_hub, rec) = TelemetryHub::new(None, &TelemetryConfig::default(), sink.clone());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            rec.record(ev("a"));
+            rec.record(ev("b"));
+        });
+        assert!(sink.seen().is_empty());
+        // a serving thread's runtime is dropped with its linger task pending
+        drop(rt);
+        assert_eq!(sink.seen(), ids(&[&["a", "b"]]));
+    }
 }

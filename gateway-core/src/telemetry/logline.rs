@@ -75,6 +75,92 @@ where
     }
 }
 
+thread_local! {
+    /// Lines written on this thread inside [`batched`], not yet on stderr.
+    static BATCH: std::cell::RefCell<Option<Vec<u8>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f`; whatever this thread writes through [`Stderr`] meanwhile goes
+/// to stderr in one write when it returns (or unwinds). Nested calls join
+/// the outer batch.
+pub fn batched(f: impl FnOnce()) {
+    batched_to(
+        |buf| {
+            // As tracing-subscriber does with a failed write: dropped.
+            let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), buf);
+        },
+        f,
+    );
+}
+
+/// [`batched`], handing the batch to `out` instead of stderr.
+fn batched_to(out: impl FnOnce(&[u8]), f: impl FnOnce()) {
+    struct Flush<O: FnOnce(&[u8])>(Option<O>);
+    impl<O: FnOnce(&[u8])> Drop for Flush<O> {
+        fn drop(&mut self) {
+            if let Some(buf) = BATCH.with_borrow_mut(Option::take)
+                && !buf.is_empty()
+                && let Some(out) = self.0.take()
+            {
+                out(&buf);
+            }
+        }
+    }
+    let outer = BATCH.with_borrow_mut(|b| {
+        let outer = b.is_some();
+        b.get_or_insert_with(Vec::new);
+        outer
+    });
+    if outer {
+        return f();
+    }
+    let _flush = Flush(Some(out));
+    f();
+}
+
+/// stderr as a tracing writer that honours [`batched`]: `aigw`'s log
+/// output (`.with_writer(logline::Stderr)`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Stderr;
+
+impl std::io::Write for Stderr {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        let held = BATCH.with_borrow_mut(|buf| match buf {
+            Some(buf) => {
+                buf.extend_from_slice(b);
+                true
+            }
+            None => false,
+        });
+        if held {
+            Ok(b.len())
+        } else {
+            std::io::stderr().write(b)
+        }
+    }
+
+    fn write_all(&mut self, b: &[u8]) -> std::io::Result<()> {
+        // One line, one write outside a batch (as `io::stderr` is used).
+        if BATCH.with_borrow(Option::is_some) {
+            self.write(b).map(drop)
+        } else {
+            std::io::stderr().write_all(b)
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Stderr {
+    type Writer = Stderr;
+
+    fn make_writer(&'a self) -> Stderr {
+        Stderr
+    }
+}
+
 /// `DefaultFields` without styling: the message, then `name=value` with
 /// the value's `Debug`, space-separated.
 struct PlainFields<'a> {
@@ -252,6 +338,45 @@ mod tests {
             tracing::warn!(provider = "p", reason = %"r", "target cooling down");
         });
         String::from_utf8(buf.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn a_batch_of_lines_is_one_write() {
+        use std::io::Write;
+        let mut writes: Vec<Vec<u8>> = Vec::new();
+        batched_to(
+            |b| writes.push(b.to_vec()),
+            || {
+                Stderr.write_all(b"one\n").unwrap();
+                // a nested batch joins the outer one
+                batched(|| Stderr.write_all(b"two\n").unwrap());
+                Stderr.write_all(b"three\n").unwrap();
+            },
+        );
+        assert_eq!(writes, [b"one\ntwo\nthree\n".to_vec()]);
+        // the batch is over: nothing is held any more
+        assert!(BATCH.with_borrow(Option::is_none));
+        // an empty batch writes nothing
+        batched_to(|b| writes.push(b.to_vec()), || {});
+        assert_eq!(writes.len(), 1);
+    }
+
+    #[test]
+    fn a_batch_is_written_when_it_unwinds() {
+        use std::io::Write;
+        let writes = Mutex::new(Vec::new());
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            batched_to(
+                |b| writes.lock().unwrap().push(b.to_vec()),
+                || {
+                    Stderr.write_all(b"before\n").unwrap();
+                    panic!("a sink failed");
+                },
+            )
+        }));
+        assert!(r.is_err());
+        assert_eq!(*writes.lock().unwrap(), [b"before\n".to_vec()]);
+        assert!(BATCH.with_borrow(Option::is_none));
     }
 
     #[test]

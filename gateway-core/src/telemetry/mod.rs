@@ -155,6 +155,14 @@ impl RequestEvent {
 pub trait TelemetrySink: Send + Sync + std::fmt::Debug {
     /// Must return at once: never block the request path.
     fn record(&self, event: RequestEvent);
+
+    /// Several events, oldest first (the hub hands the host's sink batches,
+    /// off the request path): by default one [`Self::record`] each.
+    fn record_batch(&self, events: Vec<RequestEvent>) {
+        for e in events {
+            self.record(e);
+        }
+    }
 }
 
 /// Writes one structured tracing line per request (never keys or bodies).
@@ -162,6 +170,16 @@ pub trait TelemetrySink: Send + Sync + std::fmt::Debug {
 pub struct LogSink;
 
 impl TelemetrySink for LogSink {
+    /// The lines of a batch go out in one write where the host's writer is
+    /// [`logline::Stderr`].
+    fn record_batch(&self, events: Vec<RequestEvent>) {
+        logline::batched(|| {
+            for e in events {
+                self.record(e);
+            }
+        });
+    }
+
     fn record(&self, e: RequestEvent) {
         tracing::info!(
             target: "aigw::request",
