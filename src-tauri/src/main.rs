@@ -17,7 +17,7 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_env("AIGW_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(gateway_core::telemetry::logline::Stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match aigw_desktop::run() {
