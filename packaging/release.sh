@@ -3,7 +3,7 @@
 #
 #   bash packaging/release.sh --key FILE [--update-url URL] [--base-url URL]
 #                             [--minimum-version V] [--notes-url URL] [--out DIR]
-#                             [--no-desktop] [--appimage]
+#                             [--no-desktop] [--appimage] [--no-pgo]
 #
 # into dist/VERSION/ (or --out, which is emptied first):
 #   aigw-VERSION-TARGET.tar.gz          aigw, README, docs, config, systemd unit, launchd plist
@@ -37,11 +37,16 @@
 # the script says "skipped". TAURI_BUNDLER_TOOLS_GITHUB_MIRROR points the
 # bundler at a mirror.
 #
+# aigw is built by packaging/pgo.sh: the dist profile (fat LTO) with
+# profile-guided optimisation trained on the bench's mock upstream over
+# 127.0.0.1 (needs the rustup component llvm-tools; ~10 min on 2 cores).
+# --no-pgo builds the dist profile alone.
+#
 # Other targets (macOS, Windows, aarch64): run this on each host.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-key="" update_url="" base_url="" minimum="" notes="" out="" desktop=1 appimage=""
+key="" update_url="" base_url="" minimum="" notes="" out="" desktop=1 appimage="" pgo=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --key|--update-url|--base-url|--minimum-version|--notes-url|--out)
@@ -57,6 +62,7 @@ while [ $# -gt 0 ]; do
       shift 2 ;;
     --no-desktop) desktop=""; shift ;;
     --appimage) appimage=1; shift ;;
+    --no-pgo) pgo=""; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "release.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -117,14 +123,15 @@ if [ -f frontend/package.json ]; then
   fi
 fi
 
-say "aigw (release profile, update key $pubkey)"
+say "aigw (dist profile${pgo:+ with PGO}, update key $pubkey)"
 export AIGW_UPDATE_PUBKEY="$pubkey"
 if [ -n "$update_url" ]; then export AIGW_UPDATE_URL="$update_url"; else unset AIGW_UPDATE_URL; fi
 t=$(date +%s)
-cargo build --locked --release -p gateway-core --bin aigw
+# Into a copy: other builds in this target dir may replace the original.
+pgo_flag=()
+[ -n "$pgo" ] || pgo_flag=(--no-pgo)
+bash packaging/pgo.sh --out "$work/aigw" "${pgo_flag[@]}"
 say "aigw built in $(elapsed "$t")"
-# Work on a copy: other builds in this target dir may replace the original.
-install -m755 "$target_dir/release/aigw" "$work/aigw"
 bin="$work/aigw"
 
 version="$("$bin" --version | awk '{print $2}')"
