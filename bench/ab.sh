@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Interleaved A/B of aigw binaries, and the direct path, in the same minutes:
+#
+#   bash bench/ab.sh NAME=BINARY [NAME=BINARY ...] [-r ROUNDS] [-n REQUESTS] [-s STREAMS]
+#   bash bench/ab.sh before=/tmp/aigw-old after=target/pgo/aigw
+#
+# Starts the bench mock upstream and each aigw (own port, own data dir, so the
+# SQLite request log and the log line are included), then ROUNDS times (3)
+# runs, one binary after the other and then direct to the mock: REQUESTS (10,000)
+# sequential non-streaming chat completions (`mock-l0`), then STREAMS (300)
+# sequential streams (`mock-l0-n5-p10`: role and a delta at once, 4 deltas
+# 10 ms apart, finish, [DONE]). Prints per run p50/p90/p99 (latency, or time
+# to the first content event for streams) and the gateway's CPU per request
+# from /proc/PID/stat (for direct: the mock's; user + system; resolution 10 ms over the run, so
+# 1 µs per request at 10,000 requests). Everything is on 127.0.0.1. Needs
+# release builds of mock-upstream and aigw-bench.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+rounds=3 n=10000 streams=300
+names=() bins=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    -r) rounds="$2"; shift 2 ;;
+    -n) n="$2"; shift 2 ;;
+    -s) streams="$2"; shift 2 ;;
+    *=*) names+=("${1%%=*}"); bins+=("${1#*=}"); shift ;;
+    *) echo "ab.sh: NAME=BINARY expected, got $1" >&2; exit 2 ;;
+  esac
+done
+[[ ${#names[@]} -gt 0 ]] || { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2; }
+bench=target/release/aigw-bench
+mock=target/release/mock-upstream
+for b in "$bench" "$mock" "${bins[@]}"; do
+  [[ -x "$b" ]] || { echo "ab.sh: $b missing (cargo build --release -p mock-upstream -p aigw-bench)" >&2; exit 1; }
+done
+
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+mock_port="$(free_port)"
+"$mock" --listen "127.0.0.1:$mock_port" >"$work/mock.log" 2>&1 &
+pids+=($!)
+ports=()
+for i in "${!names[@]}"; do
+  port="$(free_port)"
+  ports+=("$port")
+  {
+    printf '[server]\nlisten = "127.0.0.1:%s"\n\n' "$port"
+    printf '[[providers]]\nname = "mock"\nkind = "openai"\nbase_url = "http://127.0.0.1:%s/v1"\n' "$mock_port"
+    for m in mock-l0 mock-l0-n5-p10; do
+      printf '\n[[routes]]\nmodel = "%s"\n[[routes.targets]]\nprovider = "mock"\n' "$m"
+    done
+  } >"$work/aigw-$i.toml"
+  mkdir -p "$work/data-$i"
+  "${bins[$i]}" serve --config "$work/aigw-$i.toml" --data-dir "$work/data-$i" >"$work/aigw-$i.log" 2>&1 &
+  pids+=($!)
+done
+for port in "${ports[@]}"; do
+  for _ in $(seq 100); do
+    curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+done
+# The aigw pids are after the mock's; direct is measured against the mock.
+names+=(direct); ports+=("$mock_port")
+gw_pids=("${pids[@]:1}" "${pids[0]}")
+
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+run() { # index model flags count
+  local c0 c1 out
+  c0="$(cpu "${gw_pids[$1]}")"
+  out="$("$bench" load --addr "127.0.0.1:${ports[$1]}" --model "$2" $3 -n "$4" 2>/dev/null)"
+  c1="$(cpu "${gw_pids[$1]}")"
+  CPU_TICKS=$((c1 - c0)) N="$4" NAME="${names[$1]}" WHAT="$2$3" python3 -c '
+import json, os, sys
+d = json.load(sys.stdin)
+t = d.get("ttft") or d["latency"]
+tick = os.sysconf("SC_CLK_TCK")
+cpu = int(os.environ["CPU_TICKS"]) * 1e6 / tick / int(os.environ["N"])
+print("%-10s %-24s p50 %5d  p90 %5d  p99 %5d µs  CPU %6.1f µs/req  errors %d" % (
+    os.environ["NAME"], os.environ["WHAT"], t["p50"], t["p90"], t["p99"], cpu, d["errors"]))
+' <<<"$out"
+}
+for _ in $(seq "$rounds"); do
+  for i in "${!names[@]}"; do run "$i" mock-l0 "" "$n"; done
+  for i in "${!names[@]}"; do run "$i" mock-l0-n5-p10 " --stream" "$streams"; done
+done
