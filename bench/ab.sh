@@ -36,41 +36,18 @@ for b in "$bench" "$mock" "${bins[@]}"; do
 done
 
 work="$(mktemp -d)"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-mock_port="$(free_port)"
-"$mock" --listen "127.0.0.1:$mock_port" >"$work/mock.log" 2>&1 &
-pids+=($!)
+source bench/lib.sh
+trap 'bench_cleanup; rm -rf "$work"' EXIT
+bench_start_mock "$mock" "$work/mock.log"
 ports=()
 for i in "${!names[@]}"; do
-  port="$(free_port)"
-  ports+=("$port")
-  {
-    printf '[server]\nlisten = "127.0.0.1:%s"\n\n' "$port"
-    printf '[[providers]]\nname = "mock"\nkind = "openai"\nbase_url = "http://127.0.0.1:%s/v1"\n' "$mock_port"
-    for m in mock-l0 mock-l0-n5-p10; do
-      printf '\n[[routes]]\nmodel = "%s"\n[[routes.targets]]\nprovider = "mock"\n' "$m"
-    done
-  } >"$work/aigw-$i.toml"
+  ports+=("$(bench_free_port)")
+  bench_config "${ports[$i]}" "$mock_port" mock-l0 mock-l0-n5-p10 >"$work/aigw-$i.toml"
   mkdir -p "$work/data-$i"
   "${bins[$i]}" serve --config "$work/aigw-$i.toml" --data-dir "$work/data-$i" >"$work/aigw-$i.log" 2>&1 &
   pids+=($!)
 done
-for port in "${ports[@]}"; do
-  for _ in $(seq 100); do
-    curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
-    sleep 0.1
-  done
-done
+for port in "${ports[@]}"; do bench_wait_healthy "$port"; done
 # The aigw pids are after the mock's; direct is measured against the mock.
 names+=(direct); ports+=("$mock_port")
 gw_pids=("${pids[@]:1}" "${pids[0]}")

@@ -50,41 +50,10 @@ if [[ -z "$out" ]]; then
   out="$(mktemp -d /tmp/aigw-profile.XXXXXX)"
 fi
 mkdir -p "$out"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-}
-trap cleanup EXIT
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-mock_port="$(free_port)"
-"$mock" --listen "127.0.0.1:$mock_port" >"$out/mock.log" 2>&1 &
-pids+=($!)
-
-port="$(free_port)"
-cat >"$out/aigw.toml" <<EOF
-[server]
-listen = "127.0.0.1:$port"
-
-[[providers]]
-name = "mock"
-kind = "openai"
-base_url = "http://127.0.0.1:$mock_port/v1"
-
-[[routes]]
-model = "mock-l0"
-[[routes.targets]]
-provider = "mock"
-
-[[routes]]
-model = "mock-l0-n5-p10"
-[[routes.targets]]
-provider = "mock"
-EOF
+source bench/lib.sh
+bench_start_mock "$mock" "$out/mock.log"
+port="$(bench_free_port)"
+bench_config "$port" "$mock_port" mock-l0 mock-l0-n5-p10 >"$out/aigw.toml"
 rm -rf "$out/data" "$out"/callgrind.out*
 env -u DBUS_SESSION_BUS_ADDRESS valgrind --tool=callgrind \
   --callgrind-out-file="$out/callgrind.out" \
@@ -93,11 +62,7 @@ env -u DBUS_SESSION_BUS_ADDRESS valgrind --tool=callgrind \
 vg=$!
 pids+=("$vg")
 
-for _ in $(seq 1 600); do
-  if curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then break; fi
-  sleep 0.1
-done
-curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null
+bench_wait_healthy "$port"
 
 load() { # MODEL COUNT [--stream]
   "$bench" load --addr "127.0.0.1:$port" --model "$1" -n "$2" --duration 3600 "${@:3}" \

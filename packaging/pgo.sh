@@ -54,13 +54,8 @@ fi
 [ -x "$profdata" ] || die "no $profdata: rustup component add llvm-tools (or --no-pgo)"
 
 work="$(mktemp -d)"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source bench/lib.sh
+trap 'bench_cleanup; rm -rf "$work"' EXIT
 
 say "1/3 instrumented build, and the training tools"
 cargo build --locked --release -p mock-upstream -p aigw-bench
@@ -70,30 +65,16 @@ RUSTFLAGS="-Cprofile-generate=$(mkdir -p "$target_dir" && cd "$target_dir" && pw
   cargo build --locked --profile dist -p gateway-core --bin aigw --target-dir "$target_dir/pgo-gen"
 
 say "2/3 training"
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-mock_port="$(free_port)"
-"$target_dir/release/mock-upstream" --listen "127.0.0.1:$mock_port" >"$work/mock.log" 2>&1 &
-pids+=($!)
-port="$(free_port)"
-{
-  printf '[server]\nlisten = "127.0.0.1:%s"\n\n' "$port"
-  printf '[[providers]]\nname = "mock"\nkind = "openai"\nbase_url = "http://127.0.0.1:%s/v1"\n' "$mock_port"
-  for m in mock-l0 mock-l20 mock-l0-n8-p0 mock-l0-n5-p1; do
-    printf '\n[[routes]]\nmodel = "%s"\n[[routes.targets]]\nprovider = "mock"\n' "$m"
-  done
-} >"$work/aigw.toml"
+bench_start_mock "$target_dir/release/mock-upstream" "$work/mock.log"
+port="$(bench_free_port)"
+bench_config "$port" "$mock_port" mock-l0 mock-l20 mock-l0-n8-p0 mock-l0-n5-p1 >"$work/aigw.toml"
 mkdir -p "$work/profiles" "$work/data"
 LLVM_PROFILE_FILE="$work/profiles/aigw-%p.profraw" \
   "$target_dir/pgo-gen/dist/aigw" serve --config "$work/aigw.toml" --data-dir "$work/data" \
   >"$work/aigw.log" 2>&1 &
 aigw_pid=$!
 pids+=("$aigw_pid")
-for _ in $(seq 100); do
-  curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+bench_wait_healthy "$port"
 bench="$target_dir/release/aigw-bench"
 addr="127.0.0.1:$port"
 "$bench" load --addr "$addr" --model mock-l0 -n 20000 >/dev/null

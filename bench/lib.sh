@@ -1,0 +1,44 @@
+# Shared by bench/profile.sh, bench/ab.sh and packaging/pgo.sh (sourced):
+# the mock upstream and aigw on free 127.0.0.1 ports, and their cleanup.
+# Processes started here are in `pids`, killed on exit.
+
+pids=()
+bench_cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap bench_cleanup EXIT
+
+bench_free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# bench_start_mock MOCK_BINARY LOG: sets mock_port.
+bench_start_mock() {
+  mock_port="$(bench_free_port)"
+  "$1" --listen "127.0.0.1:$mock_port" >"$2" 2>&1 &
+  pids+=($!)
+}
+
+# bench_config PORT MOCK_PORT MODEL...: an aigw config listening on PORT with
+# one provider, the mock, and a route for each model.
+bench_config() {
+  local port=$1 mock_port=$2 m
+  shift 2
+  printf '[server]\nlisten = "127.0.0.1:%s"\n\n' "$port"
+  printf '[[providers]]\nname = "mock"\nkind = "openai"\nbase_url = "http://127.0.0.1:%s/v1"\n' "$mock_port"
+  for m in "$@"; do
+    printf '\n[[routes]]\nmodel = "%s"\n[[routes.targets]]\nprovider = "mock"\n' "$m"
+  done
+}
+
+# bench_wait_healthy PORT [TENTHS]: until /healthz answers 200 (60 s by default).
+bench_wait_healthy() {
+  local i
+  for i in $(seq 1 "${2:-600}"); do
+    curl -fsS "http://127.0.0.1:$1/healthz" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "aigw on port $1 did not become healthy" >&2
+  return 1
+}
