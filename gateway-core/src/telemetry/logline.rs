@@ -123,16 +123,14 @@ fn batched_to(out: impl FnOnce(&[u8]), f: impl FnOnce()) {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Stderr;
 
+/// Appends `b` to this thread's batch, if one is open.
+fn held(b: &[u8]) -> bool {
+    BATCH.with_borrow_mut(|buf| buf.as_mut().map(|buf| buf.extend_from_slice(b)).is_some())
+}
+
 impl std::io::Write for Stderr {
     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        let held = BATCH.with_borrow_mut(|buf| match buf {
-            Some(buf) => {
-                buf.extend_from_slice(b);
-                true
-            }
-            None => false,
-        });
-        if held {
+        if held(b) {
             Ok(b.len())
         } else {
             std::io::stderr().write(b)
@@ -141,8 +139,8 @@ impl std::io::Write for Stderr {
 
     fn write_all(&mut self, b: &[u8]) -> std::io::Result<()> {
         // One line, one write outside a batch (as `io::stderr` is used).
-        if BATCH.with_borrow(Option::is_some) {
-            self.write(b).map(drop)
+        if held(b) {
+            Ok(())
         } else {
             std::io::stderr().write_all(b)
         }
