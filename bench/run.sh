@@ -9,7 +9,8 @@
 #   bash bench/run.sh                 # everything, report "latest"
 #   bash bench/run.sh --label before  # another report name
 #   bash bench/run.sh --gateways aigw # only some gateways
-#   bash bench/run.sh --quick         # a few seconds, direct + aigw only (smoke)
+#   bash bench/run.sh --quick         # a few seconds, direct + aigw only (smoke;
+#                                     # aigw from the release profile, no PGO build)
 #   bash bench/run.sh --no-pgo        # aigw from the plain release profile
 #   bash bench/run.sh --aigw FILE     # measure this aigw binary (no aigw build)
 #
@@ -26,7 +27,7 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --label) label="$2"; shift 2 ;;
     --gateways) gateways="$2"; shift 2 ;;
-    --quick) quick=(--quick); gateways=aigw; shift ;;
+    --quick) quick=(--quick); gateways=aigw; no_pgo=1; shift ;;
     --no-build) no_build=1; shift ;;
     --no-pgo) no_pgo=1; shift ;;
     --aigw) aigw="$2"; shift 2 ;;
