@@ -69,6 +69,40 @@ pub enum Behavior {
     /// error event in the endpoint's protocol (`data: {"error":…}` for chat, `event: error`
     /// with `overloaded_error` for Anthropic), then the stream ends.
     StreamError { after: usize },
+
+    // Hostile upstreams (hostile.rs): what a gateway must treat as an
+    // upstream failure, never as the client's success.
+    /// This status, these headers and this body verbatim, on any endpoint:
+    /// garbage, half a JSON, redirects, odd `Retry-After` values (see
+    /// [`Behavior::garbage`], [`Behavior::half_json`],
+    /// [`Behavior::redirect`], [`Behavior::retry_after_raw`]).
+    Raw {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: bytes::Bytes,
+    },
+    /// 200 whose JSON body is an error object in the endpoint's shape
+    /// (`{"error":{…}}`; Anthropic's `{"type":"error",…}` on `/v1/messages`).
+    ErrorIn200,
+    /// 200 with a valid non-streamed answer of about `bytes` bytes (its text
+    /// is `a` repeated), sent in 64 KiB chunks without being held in memory.
+    HugeBody { bytes: u64 },
+    /// 200 SSE: about `bytes` of preamble (role-only chunks; `ping`s on
+    /// `/v1/messages`), then a short normal answer (`"Hello"`).
+    PreambleFlood { bytes: u64 },
+    /// Echoes the credential it was sent (the bearer token or `x-api-key`):
+    /// `status` with an error body `Incorrect API key provided: KEY` in the
+    /// endpoint's shape, or — with `stream_after = Some(n)` — 200 SSE with
+    /// `n` content deltas and then an error event carrying it.
+    EchoKey {
+        status: u16,
+        stream_after: Option<usize>,
+    },
+    /// 200 SSE: the preamble, one event of a type no protocol defines, then
+    /// the connection aborts.
+    StreamUnknownThenDie,
+    /// 200 SSE whose first event's data is not JSON (`<html>…`), then the end.
+    StreamGarbage,
 }
 
 /// A scripted assistant turn for [`Behavior::Reply`].
@@ -130,6 +164,57 @@ impl Behavior {
             status,
             retry_after: None,
             body: None,
+        }
+    }
+
+    /// 200 with a body that is not JSON.
+    pub fn garbage() -> Behavior {
+        Behavior::raw(
+            200,
+            "text/html",
+            "<html><body>502 Bad Gateway</body></html>",
+        )
+    }
+
+    /// 200 with JSON cut off in the middle.
+    pub fn half_json() -> Behavior {
+        Behavior::raw(
+            200,
+            "application/json",
+            r#"{"id":"chatcmpl-half","object":"chat.completion","choices":[{"index":0,"mess"#,
+        )
+    }
+
+    /// `status` (a 3xx) pointing at `location`.
+    pub fn redirect(status: u16, location: &str) -> Behavior {
+        Behavior::Raw {
+            status,
+            headers: vec![("location".into(), location.into())],
+            body: bytes::Bytes::new(),
+        }
+    }
+
+    /// `status` with an OpenAI error body and header `name: value` verbatim
+    /// (`retry-after-ms: inf`, `retry-after: 1e30`…).
+    pub fn retry_after_raw(status: u16, name: &str, value: &str) -> Behavior {
+        Behavior::Raw {
+            status,
+            headers: vec![
+                ("content-type".into(), "application/json".into()),
+                (name.into(), value.into()),
+            ],
+            body: bytes::Bytes::from_static(
+                br#"{"error":{"message":"slow down","type":"rate_limit_error","code":"rate_limit_exceeded"}}"#,
+            ),
+        }
+    }
+
+    /// `status`, `content-type` and `body` verbatim.
+    pub fn raw(status: u16, content_type: &str, body: &str) -> Behavior {
+        Behavior::Raw {
+            status,
+            headers: vec![("content-type".into(), content_type.into())],
+            body: bytes::Bytes::copy_from_slice(body.as_bytes()),
         }
     }
 

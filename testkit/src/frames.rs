@@ -204,6 +204,9 @@ pub(crate) enum Step {
     Abort,
     /// Never yield again (until the client goes away).
     Stall,
+    /// This frame again and again, until about this many bytes are sent
+    /// (floods and huge bodies without holding them in memory).
+    Repeat(Bytes, u64),
 }
 
 /// Builds the step list of an SSE response in the shape of `ctx.kind`.
@@ -482,9 +485,18 @@ pub(crate) fn sse_body(steps: Vec<Step>, shared: Arc<Shared>) -> Body {
         finished: false,
     };
     let stream = futures_util::stream::unfold(
-        (steps.into_iter(), guard),
+        (steps.into_iter().peekable(), guard),
         |(mut steps, mut guard)| async move {
             loop {
+                if let Some(Step::Repeat(frame, left)) = steps.peek_mut() {
+                    if *left > 0 {
+                        *left = left.saturating_sub(frame.len().max(1) as u64);
+                        let b = frame.clone();
+                        return Some((Ok(b), (steps, guard)));
+                    }
+                    steps.next();
+                    continue;
+                }
                 match steps.next() {
                     None => {
                         guard.disarm();
@@ -502,9 +514,10 @@ pub(crate) fn sse_body(steps: Vec<Step>, shared: Arc<Shared>) -> Body {
                             "fake upstream: stream aborted on purpose",
                         );
                         // Nothing may follow an abort.
-                        return Some((Err(err), (Vec::new().into_iter(), guard)));
+                        return Some((Err(err), (Vec::new().into_iter().peekable(), guard)));
                     }
                     Some(Step::Stall) => std::future::pending::<()>().await,
+                    Some(Step::Repeat(..)) => {}
                 }
             }
         },

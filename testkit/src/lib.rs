@@ -21,6 +21,7 @@
 mod anthropic;
 mod behavior;
 mod frames;
+mod hostile;
 mod server;
 
 use std::collections::VecDeque;

@@ -218,6 +218,9 @@ async fn run(shared: &Arc<Shared>, mut b: Behavior, kind: Kind, rec: &Recorded) 
         tokio::time::sleep(d).await;
         b = *inner;
     }
+    if let Some(r) = crate::hostile::respond(shared, &b, rec, false) {
+        return r;
+    }
     let req: Option<Value> = serde_json::from_slice(&rec.body).ok();
     if let Behavior::Auto = b {
         b = if kind == Kind::Chat && has_tools(req.as_ref()) {
@@ -286,6 +289,13 @@ async fn run(shared: &Arc<Shared>, mut b: Behavior, kind: Kind, rec: &Recorded) 
             resp
         }
         Behavior::Delay(..) | Behavior::Auto => unreachable_delay(),
+        Behavior::Raw { .. }
+        | Behavior::ErrorIn200
+        | Behavior::HugeBody { .. }
+        | Behavior::PreambleFlood { .. }
+        | Behavior::EchoKey { .. }
+        | Behavior::StreamUnknownThenDie
+        | Behavior::StreamGarbage => unreachable_delay(),
         Behavior::Hang => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
             error_response(
@@ -354,6 +364,9 @@ async fn run_messages(shared: &Arc<Shared>, mut b: Behavior, rec: &Recorded) -> 
     while let Behavior::Delay(d, inner) = b {
         tokio::time::sleep(d).await;
         b = *inner;
+    }
+    if let Some(r) = crate::hostile::respond(shared, &b, rec, true) {
+        return r;
     }
     let req: Option<Value> = serde_json::from_slice(&rec.body).ok();
     let Some(req) = req.filter(Value::is_object) else {
@@ -464,6 +477,13 @@ async fn run_messages(shared: &Arc<Shared>, mut b: Behavior, rec: &Recorded) -> 
             }
         }
         Behavior::Json(v) => json_response(StatusCode::OK, &v),
+        Behavior::Raw { .. }
+        | Behavior::ErrorIn200
+        | Behavior::HugeBody { .. }
+        | Behavior::PreambleFlood { .. }
+        | Behavior::EchoKey { .. }
+        | Behavior::StreamUnknownThenDie
+        | Behavior::StreamGarbage => unreachable_delay(),
     }
 }
 
