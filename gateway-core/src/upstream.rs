@@ -32,6 +32,8 @@ const USER_AGENT: &str = concat!("aigw/", env!("CARGO_PKG_VERSION"));
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const POOL_IDLE: Duration = Duration::from_secs(90);
 const POOL_MAX_IDLE_PER_HOST: usize = 256;
+/// Cap on model lists and other small answers read whole (probes, doctor).
+pub const MAX_LIST_BYTES: usize = 8 * 1024 * 1024;
 /// The environment variables that name a proxy.
 pub const PROXY_VARS: [&str; 6] = [
     "HTTPS_PROXY",
@@ -248,9 +250,13 @@ impl Body for UpstreamBody {
 }
 
 impl UpstreamBody {
-    /// The whole body.
-    pub async fn bytes(self) -> Result<Bytes, BodyError> {
-        Ok(self.collect().await?.to_bytes())
+    /// The whole body, refused past `cap` bytes (a hostile upstream must
+    /// not fill memory).
+    pub async fn bytes(self, cap: usize) -> Result<Bytes, BodyError> {
+        match http_body_util::Limited::new(self, cap).collect().await {
+            Ok(c) => Ok(c.to_bytes()),
+            Err(e) => Err(BodyError(with_causes(&*e))),
+        }
     }
 
     /// At most `cap` bytes of the body; a read error ends it early.

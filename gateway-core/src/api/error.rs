@@ -128,13 +128,17 @@ impl ApiError {
         e.retry_after = Some(retry_after);
         e
     }
-    pub fn bad_gateway(message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::BAD_GATEWAY,
-            "api_error",
-            "upstream_error",
-            message,
-        )
+    /// Every target failed: 502 with the last failure's code when it has a
+    /// code of its own (`bad_upstream_body`, `upstream_body_too_large`,
+    /// `upstream_redirect`), else `upstream_error`.
+    pub fn upstream_failed(class: &str, message: impl Into<String>) -> Self {
+        let code = match class {
+            "bad_upstream_body" => "bad_upstream_body",
+            "upstream_body_too_large" => "upstream_body_too_large",
+            "upstream_redirect" => "upstream_redirect",
+            _ => "upstream_error",
+        };
+        Self::new(StatusCode::BAD_GATEWAY, "api_error", code, message)
     }
     pub fn gateway_timeout(message: impl Into<String>) -> Self {
         Self::new(

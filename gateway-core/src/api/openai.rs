@@ -364,7 +364,7 @@ pub(super) async fn proxy(state: Arc<AppState>, req: Request, endpoint: Endpoint
                     if last.is_timeout() {
                         ApiError::gateway_timeout(msg).into_response_for(endpoint)
                     } else {
-                        ApiError::bad_gateway(msg).into_response_for(endpoint)
+                        ApiError::upstream_failed(last.class, msg).into_response_for(endpoint)
                     }
                 }
             };

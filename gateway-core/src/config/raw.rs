@@ -78,6 +78,10 @@ pub struct RawServer {
     /// is always allowed, metadata and link-local never.
     #[serde(default)]
     pub allow_private_upstreams: Vec<String>,
+    /// Largest upstream answer read: a non-streamed body, or what a stream
+    /// sends before its first content frame (then a cap of its own).
+    #[serde(default = "default_max_upstream_body")]
+    pub max_upstream_body_bytes: u64,
 }
 
 impl Default for RawServer {
@@ -91,6 +95,7 @@ impl Default for RawServer {
             profile: None,
             shutdown_grace_s: default_grace(),
             allow_private_upstreams: Vec::new(),
+            max_upstream_body_bytes: default_max_upstream_body(),
         }
     }
 }
@@ -108,6 +113,10 @@ pub struct RawRouting {
     /// How long `/v1/models` answers (and unrouted-model lookups) are cached.
     #[serde(default = "default_models_ttl")]
     pub models_cache_s: u64,
+    /// Longest cooldown an upstream's `Retry-After` / `retry-after-ms` can
+    /// set; longer values are cut to it.
+    #[serde(default = "default_max_cooldown")]
+    pub max_cooldown_s: u64,
 }
 
 impl Default for RawRouting {
@@ -116,6 +125,7 @@ impl Default for RawRouting {
             max_attempts: default_max_attempts(),
             retry_backoff_ms: default_backoff_ms(),
             models_cache_s: default_models_ttl(),
+            max_cooldown_s: default_max_cooldown(),
         }
     }
 }
@@ -326,6 +336,12 @@ fn default_backoff_ms() -> u64 {
 }
 fn default_models_ttl() -> u64 {
     60
+}
+fn default_max_upstream_body() -> u64 {
+    32 * 1024 * 1024
+}
+fn default_max_cooldown() -> u64 {
+    300
 }
 fn default_timeout() -> u64 {
     60

@@ -89,6 +89,8 @@ pub struct ServerConfig {
     pub cors_origins: Vec<String>,
     pub shutdown_grace: Duration,
     pub ssrf: SsrfPolicy,
+    /// Largest upstream answer read (`server.max_upstream_body_bytes`).
+    pub max_upstream_body_bytes: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -96,6 +98,8 @@ pub struct RoutingConfig {
     pub max_attempts: u32,
     pub retry_backoff: Duration,
     pub models_cache: Duration,
+    /// Upper bound of a cooldown set by an upstream's `Retry-After`.
+    pub max_cooldown: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -317,6 +321,22 @@ impl Validator<'_> {
                 "must be > 0".into(),
             );
         }
+        if s.max_upstream_body_bytes < 1024 {
+            self.push(
+                Severity::Error,
+                "server.max_upstream_body_bytes",
+                None,
+                "must be at least 1024".into(),
+            );
+        }
+        if !(1..=86_400).contains(&raw.routing.max_cooldown_s) {
+            self.push(
+                Severity::Error,
+                "routing.max_cooldown_s",
+                None,
+                "must be between 1 and 86400".into(),
+            );
+        }
         let mut allow_private = Vec::new();
         for (i, c) in s.allow_private_upstreams.iter().enumerate() {
             match Cidr::parse(c) {
@@ -393,11 +413,14 @@ impl Validator<'_> {
                 cors_origins: s.cors_origins.clone(),
                 shutdown_grace: Duration::from_secs(s.shutdown_grace_s),
                 ssrf: ssrf_policy,
+                max_upstream_body_bytes: usize::try_from(s.max_upstream_body_bytes)
+                    .unwrap_or(usize::MAX),
             },
             routing: RoutingConfig {
                 max_attempts: raw.routing.max_attempts.max(1),
                 retry_backoff: Duration::from_millis(raw.routing.retry_backoff_ms),
                 models_cache: Duration::from_secs(raw.routing.models_cache_s),
+                max_cooldown: Duration::from_secs(raw.routing.max_cooldown_s),
             },
             providers,
             routes,

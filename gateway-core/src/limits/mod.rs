@@ -8,6 +8,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+/// The longest wait a bucket reports (its debt is bounded too).
+const MAX_WAIT: Duration = Duration::from_secs(3600);
+
 /// A classic token bucket refilled continuously at `capacity` per minute.
 #[derive(Debug, Clone)]
 pub struct TokenBucket {
@@ -42,14 +45,16 @@ impl TokenBucket {
             self.tokens -= n;
             Ok(())
         } else {
-            Err(Duration::from_secs_f64((n - self.tokens) / self.per_sec))
+            let secs = ((n - self.tokens) / self.per_sec).min(MAX_WAIT.as_secs_f64());
+            Err(Duration::try_from_secs_f64(secs).unwrap_or(MAX_WAIT))
         }
     }
 
     /// Gives tokens back (negative `n` charges more); may go below zero.
     pub fn adjust(&mut self, n: f64, now: Instant) {
         self.refill(now);
-        self.tokens = (self.tokens + n).min(self.capacity);
+        // An upstream reporting absurd usage runs up at most an hour of debt.
+        self.tokens = (self.tokens + n).clamp(-60.0 * self.capacity, self.capacity);
     }
 
     fn is_full(&mut self, now: Instant) -> bool {
@@ -145,7 +150,7 @@ impl ProviderLimiter {
                 Ok(()) => return Ok(()),
                 Err(wait) => {
                     let now = Instant::now();
-                    if now + wait > deadline {
+                    if now.checked_add(wait).is_none_or(|t| t > deadline) {
                         return Err(wait);
                     }
                     tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
@@ -165,12 +170,26 @@ impl ProviderLimiter {
 /// A rough token estimate for a request body: ~4 bytes per token plus the
 /// requested completion budget.
 pub fn estimate_tokens(body_len: usize, max_tokens: Option<u64>) -> u64 {
-    (body_len as u64).div_ceil(4) + max_tokens.unwrap_or(256)
+    (body_len as u64)
+        .div_ceil(4)
+        .saturating_add(max_tokens.unwrap_or(256))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn absurd_usage_and_budgets_give_bounded_waits() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::per_minute(1, t0);
+        b.adjust(-(u64::MAX as f64), t0);
+        assert_eq!(b.try_take(1.0, t0), Err(MAX_WAIT));
+        let p = ProviderLimiter::new(0, 1);
+        p.settle(0, u64::MAX);
+        assert!(p.try_acquire(1).unwrap_err() <= MAX_WAIT);
+        assert_eq!(estimate_tokens(usize::MAX, Some(u64::MAX)), u64::MAX);
+    }
 
     #[test]
     fn bucket_refills_over_time() {

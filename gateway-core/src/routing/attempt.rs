@@ -7,41 +7,23 @@
 
 use std::time::Duration;
 
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderValue, StatusCode, header};
 use tokio::time::Instant;
 
 use super::RouteMode;
+use super::answer::{self, ReadError};
 use super::body::rewrite_model;
 use super::engine::{Failure, Outcome, ProxyRequest, ProxyResponse, ResponseBody, served};
-use super::frames::Usage;
 use super::health::FailureClass;
 use super::runtime::{RouteRuntime, RouteTarget};
 use super::stream::{self, Framing, Peeked, StreamRelay};
+use crate::config::Config;
 use crate::providers::Endpoint;
 use crate::server::AppState;
 use crate::telemetry::{AttemptEvent, ms};
 use crate::translate::{RequestCtx, Translation, errors};
 use crate::upstream::SendError;
 
-fn parse_retry_after(h: &HeaderMap) -> Option<Duration> {
-    if let Some(ms) = h.get("retry-after-ms").and_then(|v| v.to_str().ok())
-        && let Ok(ms) = ms.trim().parse::<f64>()
-    {
-        return Some(Duration::from_secs_f64(ms.max(0.0) / 1000.0));
-    }
-    let v = h.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(s) = v.parse::<u64>() {
-        return Some(Duration::from_secs(s));
-    }
-    let when = httpdate::parse_http_date(v).ok()?;
-    Some(
-        when.duration_since(std::time::SystemTime::now())
-            .unwrap_or(Duration::ZERO),
-    )
-}
-
-/// Longest Retry-After we honour; a bogus value must not disable a target for days.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 /// Cap on upstream error bodies we keep to relay.
 const MAX_ERROR_BODY: usize = 256 * 1024;
 
@@ -94,6 +76,7 @@ fn classify_send_error(e: &SendError, provider: &str) -> Failure {
 
 pub(super) async fn attempt(
     state: &AppState,
+    config: &Config,
     route: &RouteRuntime,
     target: &RouteTarget,
     req: &ProxyRequest,
@@ -141,13 +124,29 @@ pub(super) async fn attempt(
         Ok(Ok(r)) => r,
     };
     let status = resp.status();
-    let mut content_type = resp.headers().get(header::CONTENT_TYPE).cloned();
+    let scrub = &provider.scrub;
+    // A content type echoing a secret is dropped, not relayed.
+    let mut content_type = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .filter(|v| !scrub.found_in(v.as_bytes()))
+        .cloned();
+    if status.is_redirection() {
+        // Redirects are not followed (the target might not be a provider,
+        // and the key would go with it) nor handed to the client.
+        let f = Failure::new(
+            "upstream_redirect",
+            format!("{name}: upstream answered {status}, a redirect (not followed)"),
+        );
+        return Outcome::Fallback(f, started.elapsed());
+    }
     if !status.is_success() {
-        let retry_after = parse_retry_after(resp.headers()).map(|d| d.min(MAX_RETRY_AFTER));
+        let retry_after = answer::retry_after(resp.headers(), config.routing.max_cooldown);
         let read = resp.into_body().read_capped(MAX_ERROR_BODY);
-        let mut body = tokio::time::timeout_at(deadline, read)
+        let body = tokio::time::timeout_at(deadline, read)
             .await
             .unwrap_or_default();
+        let mut body = scrub.scrub(body);
         // The client gets upstream errors in its own protocol's shape.
         if let Some(t) = translation {
             body = t.error_body(status, &body);
@@ -190,8 +189,10 @@ pub(super) async fn attempt(
             upstream_ep,
             req.endpoint,
             translation.map(|t| t.stream(&tctx)),
+            scrub.clone(),
         );
-        return match stream::peek(resp, framing, deadline, name).await {
+        let max_held = stream::PREAMBLE_MAX_BYTES.min(config.server.max_upstream_body_bytes);
+        return match stream::peek(resp, framing, deadline, name, max_held).await {
             Peeked::Failed(f) => Outcome::Fallback(f, started.elapsed()),
             Peeked::Committed {
                 held,
@@ -234,9 +235,19 @@ pub(super) async fn attempt(
         };
     }
 
-    let body = match tokio::time::timeout_at(deadline, resp.into_body().bytes()).await {
+    let cap = config.server.max_upstream_body_bytes;
+    let (parts, body) = resp.into_parts();
+    let read = answer::read_capped(&parts.headers, body, cap);
+    let body = match tokio::time::timeout_at(deadline, read).await {
         Ok(Ok(b)) => b,
-        Ok(Err(e)) => {
+        Ok(Err(ReadError::TooLarge(cap))) => {
+            let f = Failure::new(
+                "upstream_body_too_large",
+                format!("{name}: answer larger than {cap} bytes (server.max_upstream_body_bytes)"),
+            );
+            return Outcome::Fallback(f, started.elapsed());
+        }
+        Ok(Err(ReadError::Broken(e))) => {
             let f = Failure::new(
                 "network",
                 format!("{name}: reading upstream body failed: {e}"),
@@ -254,7 +265,14 @@ pub(super) async fn attempt(
             return Outcome::Fallback(f, started.elapsed());
         }
     };
-    let usage = Usage::from_body(&body);
+    let usage = match answer::check(upstream_ep, &body) {
+        Ok(u) => u,
+        Err(why) => {
+            let f = Failure::new("bad_upstream_body", format!("{name}: {why}"));
+            return Outcome::Fallback(f, started.elapsed());
+        }
+    };
+    let body = scrub.scrub(body);
     let body = match translation {
         None => body,
         Some(t) => match t.response(&body, &tctx) {

@@ -72,12 +72,16 @@ impl Catalog {
 
 async fn build(rt: &Runtime, client: &UpstreamClient) -> CatalogSnapshot {
     let lists = futures_util::future::join_all(rt.providers.iter().map(|p| async move {
+        let deadline = tokio::time::Instant::now() + LIST_TIMEOUT;
         let req = client.send(p.api.models_request());
-        match tokio::time::timeout(LIST_TIMEOUT, req).await {
-            Ok(Ok(resp)) if resp.status().is_success() => match resp.into_body().bytes().await {
-                Ok(b) => p.api.parse_models(&b),
-                Err(_) => Vec::new(),
-            },
+        match tokio::time::timeout_at(deadline, req).await {
+            Ok(Ok(resp)) if resp.status().is_success() => {
+                let body = resp.into_body().bytes(crate::upstream::MAX_LIST_BYTES);
+                match tokio::time::timeout_at(deadline, body).await {
+                    Ok(Ok(b)) => p.api.parse_models(&b),
+                    _ => Vec::new(),
+                }
+            }
             Ok(Ok(resp)) => {
                 tracing::debug!(provider = %p.spec.name, status = %resp.status(), "model list refused");
                 Vec::new()

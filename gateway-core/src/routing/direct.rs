@@ -47,7 +47,8 @@ pub async fn direct(
         model: Some(model.to_string()),
         health: Arc::new(TargetHealth::default()),
     };
-    match super::attempt::attempt(state, &route, &target, req, RouteMode::Direct).await {
+    match super::attempt::attempt(state, &rt.config, &route, &target, req, RouteMode::Direct).await
+    {
         Outcome::Done(resp) => Ok(resp),
         Outcome::Client {
             status,

@@ -131,6 +131,7 @@ pub(super) enum Outcome {
 /// What one request's attempts have produced so far.
 struct Tally<'a> {
     state: &'a AppState,
+    config: &'a crate::config::Config,
     route: &'a RouteRuntime,
     req: &'a ProxyRequest,
     attempts: Vec<AttemptEvent>,
@@ -149,7 +150,7 @@ impl Tally<'_> {
     ) -> Option<ProxyResponse> {
         let target = &self.route.targets[i];
         let provider = &target.provider;
-        match attempt(self.state, self.route, target, self.req, mode).await {
+        match attempt(self.state, self.config, self.route, target, self.req, mode).await {
             Outcome::Done(mut resp) => {
                 self.attempts.append(&mut resp.attempts);
                 resp.attempts = std::mem::take(&mut self.attempts);
@@ -228,6 +229,7 @@ pub async fn dispatch(
     let max_attempts = rt.config.routing.max_attempts as usize;
     let mut t = Tally {
         state,
+        config: &rt.config,
         route: &route,
         req,
         attempts: Vec::new(),
@@ -244,7 +246,8 @@ pub async fn dispatch(
             }
             let base = rt.config.routing.retry_backoff.as_secs_f64()
                 * f64::from(1u32 << (pass - 1).min(6));
-            let wait = Duration::from_secs_f64(base * rand::rng().random_range(0.5..1.5));
+            let wait = Duration::try_from_secs_f64(base * rand::rng().random_range(0.5..1.5))
+                .unwrap_or(rt.config.routing.max_cooldown);
             tokio::time::sleep(wait).await;
             t.upstream_time += wait;
         }

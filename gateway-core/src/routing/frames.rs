@@ -136,6 +136,10 @@ pub(crate) enum Kind {
     Content,
     /// An error frame from upstream.
     Error,
+    /// Data that is not an event of the protocol (not JSON): before the
+    /// first content frame the answer is bad (`bad_upstream_body`); after
+    /// it, relayed as it is (passthrough) or skipped (translated).
+    Garbage,
 }
 
 /// What one event tells us.
@@ -161,12 +165,15 @@ fn classify(endpoint: Endpoint, ev: &SseEvent) -> Seen {
     if ev.event.as_deref() == Some("error") {
         return seen(Kind::Error, None, true);
     }
+    if ev.data.trim().is_empty() {
+        // An `event:` line alone, say: nothing to commit on.
+        return seen(Kind::Preamble, None, false);
+    }
     if endpoint == Endpoint::Messages {
         return classify_messages(ev);
     }
     let Ok(f) = serde_json::from_str::<Frame>(&ev.data) else {
-        // Not JSON: nothing to learn, but it is data the client should get.
-        return seen(Kind::Content, None, false);
+        return seen(Kind::Garbage, None, false);
     };
     if f.error.is_some() {
         return seen(Kind::Error, None, true);
@@ -179,10 +186,26 @@ fn classify(endpoint: Endpoint, ev: &SseEvent) -> Seen {
             }
             Some("error" | "response.failed") => seen(Kind::Error, usage, true),
             Some("response.completed" | "response.incomplete") => seen(Kind::Content, usage, true),
-            _ => Seen {
-                text_bytes: f.delta.as_deref().map_or(0, str_len),
-                ..seen(Kind::Content, None, false)
-            },
+            // A delta with text in it, or a part or item completed, is
+            // content; items and parts being opened, and event types this
+            // gateway does not know, are held like the rest of the preamble.
+            Some(t) if t.ends_with(".delta") => {
+                let text_bytes = f.delta.as_deref().map_or(0, str_len);
+                Seen {
+                    text_bytes,
+                    ..seen(
+                        if text_bytes > 0 {
+                            Kind::Content
+                        } else {
+                            Kind::Preamble
+                        },
+                        None,
+                        false,
+                    )
+                }
+            }
+            Some(t) if t.ends_with(".done") => seen(Kind::Content, None, false),
+            _ => seen(Kind::Preamble, None, false),
         };
     }
     let choices = f.choices.unwrap_or_default();
@@ -239,9 +262,12 @@ struct MessagesFrameDelta {
     signature: Option<String>,
 }
 
-/// `message_start`, `ping`, empty block starts: preamble; non-empty block
-/// deltas, tool-use starts, `message_delta`: content; `message_stop`: the
-/// end; `error`: an error.
+/// `message_start`, `ping`, text and thinking block starts (always empty),
+/// empty deltas and event types this gateway does not know: preamble;
+/// non-empty block deltas, other block starts (tool use, redacted thinking,
+/// server tool results: they carry content), `message_delta`: content;
+/// `message_stop`: the end; `error`: an error; data that is not JSON:
+/// garbage.
 fn classify_messages(ev: &SseEvent) -> Seen {
     let seen = |kind, usage, terminal, text_bytes| Seen {
         kind,
@@ -250,18 +276,22 @@ fn classify_messages(ev: &SseEvent) -> Seen {
         text_bytes,
     };
     let Ok(f) = serde_json::from_str::<MessagesFrame>(&ev.data) else {
-        return seen(Kind::Content, None, false, 0);
+        return seen(Kind::Garbage, None, false, 0);
     };
     match f.kind.as_deref() {
         Some("message_start") => seen(Kind::Preamble, f.message.and_then(|m| m.usage), false, 0),
         Some("ping" | "content_block_stop") => seen(Kind::Preamble, None, false, 0),
         Some("content_block_start") => {
-            let tool = f
+            let carries = f
                 .content_block
                 .and_then(|b| b.kind)
-                .is_some_and(|k| k.ends_with("tool_use"));
+                .is_some_and(|k| k != "text" && k != "thinking");
             seen(
-                if tool { Kind::Content } else { Kind::Preamble },
+                if carries {
+                    Kind::Content
+                } else {
+                    Kind::Preamble
+                },
                 None,
                 false,
                 0,
@@ -284,7 +314,7 @@ fn classify_messages(ev: &SseEvent) -> Seen {
         Some("message_delta") => seen(Kind::Content, f.usage, false, 0),
         Some("message_stop") => seen(Kind::Content, None, true, 0),
         Some("error") => seen(Kind::Error, None, true, 0),
-        _ => seen(Kind::Content, None, false, 0),
+        _ => seen(Kind::Preamble, None, false, 0),
     }
 }
 
@@ -296,11 +326,14 @@ pub(crate) struct StreamState {
     pub upstream_error: bool,
     /// Bytes of generated text seen so far.
     pub text_bytes: u64,
+    /// Events seen so far.
+    pub events: u32,
 }
 
 impl StreamState {
     pub(crate) fn observe(&mut self, endpoint: Endpoint, ev: &SseEvent) -> Kind {
         let s = classify(endpoint, ev);
+        self.events = self.events.saturating_add(1);
         if let Some(u) = s.usage {
             // Anthropic reports input tokens first and output tokens last.
             self.usage = Some(self.usage.map_or(u, |old| old.merged(u)));

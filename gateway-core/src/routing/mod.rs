@@ -6,6 +6,8 @@
 //! - `health`: per-target circuit breaker and latency EWMA.
 //! - `engine`: the attempt loop — fallback, retries, cooldowns, limits.
 //! - `attempt`: one attempt against one target (passthrough or translated).
+//! - `answer`: what a 2xx body must be to count as an answer, bounded body
+//!   reads, `Retry-After` within bounds.
 //! - `stream`: holding a stream until its first content frame, then relaying
 //!   it frame by frame (translated when the client speaks another protocol)
 //!   with an idle timeout and an error event on failure.
@@ -15,6 +17,7 @@
 //! - `catalog`: `/v1/models` and unrouted-model lookups, cached.
 //! - `probe`: optional background health probes per provider.
 
+mod answer;
 mod attempt;
 pub mod body;
 mod catalog;

@@ -116,7 +116,12 @@ pub async fn probe_provider(client: &UpstreamClient, p: &super::ProviderRuntime)
             let status = resp.status();
             r.status = Some(status.as_u16());
             r.auth_ok = Some(!matches!(status.as_u16(), 401 | 403));
-            let body = resp.into_body().bytes().await.unwrap_or_default();
+            let body = resp.into_body().bytes(crate::upstream::MAX_LIST_BYTES);
+            let body = tokio::time::timeout(PROBE_TIMEOUT, body)
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_default();
             r.latency_ms = Some(t0.elapsed().as_secs_f64() * 1000.0);
             if status.is_success() {
                 r.models = p.api.parse_models(&body);
@@ -164,10 +169,13 @@ pub async fn detect_local(client: &UpstreamClient) -> Vec<LocalServer> {
         struct I {
             id: String,
         }
-        let body = tokio::time::timeout(Duration::from_millis(800), resp.into_body().bytes())
-            .await
-            .ok()?
-            .ok()?;
+        let body = tokio::time::timeout(
+            Duration::from_millis(800),
+            resp.into_body().bytes(crate::upstream::MAX_LIST_BYTES),
+        )
+        .await
+        .ok()?
+        .ok()?;
         let l: L = serde_json::from_slice(&body).ok()?;
         Some(LocalServer {
             name,

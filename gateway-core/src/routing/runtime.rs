@@ -10,6 +10,7 @@ use crate::config::{Config, ProviderSpec, RouteSpec, Strategy};
 use crate::limits::{KeyedLimiter, ProviderLimiter};
 use crate::providers::{self, ProviderApi};
 use crate::secrets::Secret;
+use crate::secrets::scrub::{Scrubber, is_credential_header};
 
 #[derive(Debug)]
 pub struct ProviderRuntime {
@@ -19,6 +20,8 @@ pub struct ProviderRuntime {
     /// (and fall back) with this message, which never contains the key.
     pub key_error: Option<String>,
     pub limiter: ProviderLimiter,
+    /// The secrets this provider is sent, scrubbed out of what it answers.
+    pub scrub: Scrubber,
 }
 
 #[derive(Debug)]
@@ -81,7 +84,16 @@ impl Runtime {
                         }
                     },
                 };
+                let scrub = Scrubber::new(
+                    key.iter().map(|k| k.expose().as_bytes()).chain(
+                        spec.headers
+                            .iter()
+                            .filter(|(n, _)| is_credential_header(n.as_str()))
+                            .map(|(_, v)| v.as_bytes()),
+                    ),
+                );
                 Arc::new(ProviderRuntime {
+                    scrub,
                     api: providers::build(spec, key),
                     key_error,
                     limiter: ProviderLimiter::new(spec.rpm, spec.tpm),

@@ -21,6 +21,7 @@ use super::frames::{Kind, StreamState, Usage};
 use super::health::{FailureClass, TargetHealth};
 use super::runtime::ProviderRuntime;
 use crate::providers::Endpoint;
+use crate::secrets::scrub::Scrubber;
 use crate::sse::{EventTooLarge, SseSplitter};
 use crate::translate::StreamTranslator;
 use crate::translate::errors::client_stream_error;
@@ -37,40 +38,64 @@ pub(crate) struct Framing {
     client: Endpoint,
     /// `None`: passthrough, the upstream's bytes as they are.
     translator: Option<Box<StreamTranslator>>,
+    /// The provider's secrets, scrubbed out of what the client gets.
+    scrub: Scrubber,
 }
+
+/// Why [`Framing::feed`] stopped before the first content frame.
+pub(crate) enum Halt {
+    TooLarge(EventTooLarge),
+    /// An error event; its data.
+    ErrorEvent(String),
+    /// Data that is not an event of the upstream's protocol.
+    Garbage,
+}
+
+/// What a stream may send before its first content frame, held in memory
+/// meanwhile: past either cap the attempt fails (`upstream_body_too_large`,
+/// a fallback signal: nothing has reached the client yet).
+pub const PREAMBLE_MAX_BYTES: usize = 1024 * 1024;
+pub const PREAMBLE_MAX_EVENTS: u32 = 1000;
 
 impl Framing {
     pub(crate) fn new(
         upstream: Endpoint,
         client: Endpoint,
         translator: Option<StreamTranslator>,
+        scrub: Scrubber,
     ) -> Self {
         Self {
             splitter: SseSplitter::new(),
             upstream,
             client,
             translator: translator.map(Box::new),
+            scrub,
         }
     }
 
     /// Feeds one upstream chunk: every completed event is observed into
     /// `state` and what the client gets (raw bytes, or translated events) is
-    /// appended to `out`. Stops early, returning the event, at an error
-    /// event seen before any content when `commit` is false.
+    /// appended to `out`, scrubbed of the provider's secrets. Stops early at
+    /// an error event or garbage seen before any content when `commit` is
+    /// false.
     fn feed(
         &mut self,
         chunk: &[u8],
         state: &mut StreamState,
         commit: &mut bool,
         out: &mut BytesMut,
-    ) -> Result<Option<String>, EventTooLarge> {
-        let split = self.splitter.push(chunk)?;
+    ) -> Result<(), Halt> {
+        let from = out.len();
+        let split = self.splitter.push(chunk).map_err(Halt::TooLarge)?;
         for ev in &split.events {
             match state.observe(self.upstream, ev) {
                 Kind::Preamble => {}
                 Kind::Content => *commit = true,
-                Kind::Error if !*commit => return Ok(Some(ev.data.clone())),
-                Kind::Error => {}
+                Kind::Error if !*commit => {
+                    return Err(Halt::ErrorEvent(self.scrub.scrub_str(&ev.data)));
+                }
+                Kind::Garbage if !*commit => return Err(Halt::Garbage),
+                Kind::Error | Kind::Garbage => {}
             }
             if let Some(t) = &mut self.translator {
                 t.event(ev, out);
@@ -79,17 +104,20 @@ impl Framing {
         if self.translator.is_none() {
             out.extend_from_slice(&split.bytes);
         }
-        Ok(None)
+        self.scrub.scrub_tail(out, from);
+        Ok(())
     }
 
     /// The upstream ended after a complete answer: what is left to send.
     fn finish(&mut self, out: &mut BytesMut) {
+        let from = out.len();
         let rest = self.splitter.finish();
         match &mut self.translator {
             None => out.extend_from_slice(&rest),
             // An unterminated trailing event is not worth translating.
             Some(t) => t.finish(out),
         }
+        self.scrub.scrub_tail(out, from);
     }
 }
 
@@ -104,12 +132,14 @@ pub(crate) enum Peeked {
 }
 
 /// Reads the upstream stream until its first content frame (commit) or a
-/// failure before it (fallback), by `deadline`.
+/// failure before it (fallback), by `deadline`, holding at most
+/// `max_held` bytes (and [`PREAMBLE_MAX_EVENTS`] events) meanwhile.
 pub(crate) async fn peek(
     resp: http::Response<crate::upstream::UpstreamBody>,
     mut framing: Framing,
     deadline: Instant,
     provider: &str,
+    max_held: usize,
 ) -> Peeked {
     let mut upstream: Upstream = Box::pin(resp.into_body().into_stream());
     let mut held = BytesMut::new();
@@ -150,8 +180,8 @@ pub(crate) async fn peek(
         };
         let mut commit = false;
         match framing.feed(&chunk, &mut state, &mut commit, &mut held) {
-            Ok(None) => {}
-            Ok(Some(data)) => {
+            Ok(()) => {}
+            Err(Halt::ErrorEvent(data)) => {
                 let mut f = Failure::new(
                     "stream_error",
                     format!("{provider}: upstream sent an error event before content"),
@@ -159,9 +189,32 @@ pub(crate) async fn peek(
                 f.body = Some(Bytes::from(data));
                 return Peeked::Failed(f);
             }
-            Err(e) => {
-                return Peeked::Failed(Failure::new("stream_broken", format!("{provider}: {e}")));
+            Err(Halt::Garbage) => {
+                return Peeked::Failed(Failure::new(
+                    "bad_upstream_body",
+                    format!("{provider}: stream data that is not an event of its protocol"),
+                ));
             }
+            Err(Halt::TooLarge(e)) => {
+                return Peeked::Failed(Failure::new(
+                    "upstream_body_too_large",
+                    format!("{provider}: {e}"),
+                ));
+            }
+        }
+        if !commit
+            && (held.len() + framing.splitter.pending() > max_held
+                || state.events > PREAMBLE_MAX_EVENTS)
+        {
+            return Peeked::Failed(Failure::new(
+                "upstream_body_too_large",
+                format!(
+                    "{provider}: stream sent {} bytes in {} events without content \
+                     (limits: {max_held} bytes, {PREAMBLE_MAX_EVENTS} events)",
+                    held.len() + framing.splitter.pending(),
+                    state.events
+                ),
+            ));
         }
         if commit {
             return Peeked::Committed {
@@ -288,7 +341,7 @@ impl StreamRelay {
                 Ok(Some(Ok(chunk))) => {
                     let mut out = BytesMut::new();
                     let mut commit = true;
-                    if let Err(e) =
+                    if let Err(Halt::TooLarge(e)) =
                         self.framing
                             .feed(&chunk, &mut self.state, &mut commit, &mut out)
                     {

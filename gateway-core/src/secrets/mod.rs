@@ -4,6 +4,7 @@
 //! in [`Secret`], whose `Debug`/`Display` never print the value.
 
 pub mod admin;
+pub mod scrub;
 
 use std::fmt;
 use std::sync::Arc;

@@ -1,0 +1,228 @@
+//! What an upstream's answer must be before the gateway relays it. One rule
+//! for every protocol pair, passthrough or translated: a 2xx whose body is
+//! not a valid answer of the endpoint — not JSON, truncated, an error object
+//! (`{"error":…}`, Anthropic's `{"type":"error",…}`), or missing the field
+//! every answer of that endpoint has — is an upstream failure
+//! (`bad_upstream_body`), never the client's success. Bodies are read with a
+//! byte cap (`server.max_upstream_body_bytes`); the upstream's headers give
+//! `Retry-After` within `routing.max_cooldown_s`.
+
+use std::time::{Duration, SystemTime};
+
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use http::{HeaderMap, header};
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use serde_json::value::RawValue;
+
+use super::frames::Usage;
+use crate::providers::Endpoint;
+use crate::upstream::UpstreamBody;
+
+/// Why a body could not be read whole.
+#[derive(Debug)]
+pub(crate) enum ReadError {
+    /// Over the cap (declared or counted).
+    TooLarge(usize),
+    /// The connection broke mid-body.
+    Broken(String),
+}
+
+/// The whole body, refused once it passes `cap` bytes (a declared
+/// `Content-Length` over the cap is refused before reading).
+pub(crate) async fn read_capped(
+    headers: &HeaderMap,
+    body: UpstreamBody,
+    cap: usize,
+) -> Result<Bytes, ReadError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > cap as u64) {
+        return Err(ReadError::TooLarge(cap));
+    }
+    let mut s = body.into_stream();
+    let Some(first) = s.next().await else {
+        return Ok(Bytes::new());
+    };
+    let first = first.map_err(|e| ReadError::Broken(e.to_string()))?;
+    let Some(second) = s.next().await else {
+        // The usual case: one frame, no copy.
+        return if first.len() > cap {
+            Err(ReadError::TooLarge(cap))
+        } else {
+            Ok(first)
+        };
+    };
+    // The chunks are kept as they came and joined once at the end: a body
+    // refused at the cap never held more than the cap.
+    let mut total = first.len() + second.as_ref().map_or(0, |c| c.len());
+    if total > cap {
+        return Err(ReadError::TooLarge(cap));
+    }
+    let mut chunks = vec![first, second.map_err(|e| ReadError::Broken(e.to_string()))?];
+    while let Some(chunk) = s.next().await {
+        let chunk = chunk.map_err(|e| ReadError::Broken(e.to_string()))?;
+        total += chunk.len();
+        if total > cap {
+            return Err(ReadError::TooLarge(cap));
+        }
+        chunks.push(chunk);
+    }
+    let mut out = BytesMut::with_capacity(total);
+    for c in chunks {
+        out.extend_from_slice(&c);
+    }
+    Ok(out.freeze())
+}
+
+/// The fields that tell an answer from something else, read in one pass
+/// that also checks the whole body is JSON.
+/// `type` and `usage` are kept raw: an odd value there (a number, float
+/// token counts) does not make an answer invalid.
+#[derive(Deserialize)]
+struct Answer<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<&'a RawValue>,
+    error: Option<IgnoredAny>,
+    choices: Option<Vec<IgnoredAny>>,
+    data: Option<Vec<IgnoredAny>>,
+    output: Option<Vec<IgnoredAny>>,
+    content: Option<Vec<IgnoredAny>>,
+    #[serde(borrow)]
+    usage: Option<&'a RawValue>,
+}
+
+/// Checks a 2xx body is an answer of `endpoint` (the upstream's protocol);
+/// gives its usage. The error says what is wrong, never the body.
+pub(crate) fn check(endpoint: Endpoint, body: &[u8]) -> Result<Option<Usage>, String> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err("a 2xx answer with an empty body".into());
+    }
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err("a 2xx answer that is not a JSON object".into());
+    }
+    let a: Answer<'_> = serde_json::from_slice(body).map_err(|e| {
+        if e.is_eof() {
+            "a 2xx answer with truncated JSON".to_string()
+        } else {
+            format!("a 2xx answer that is not valid JSON ({e})")
+        }
+    })?;
+    let kind = a.kind.map(RawValue::get);
+    if a.error.is_some() || kind == Some(r#""error""#) {
+        return Err("a 2xx answer carrying an error object".into());
+    }
+    let (field, ok) = match endpoint {
+        Endpoint::ChatCompletions | Endpoint::Completions => ("choices", a.choices.is_some()),
+        Endpoint::Embeddings => ("data", a.data.is_some()),
+        Endpoint::Responses => ("output", a.output.is_some()),
+        Endpoint::Messages => (
+            "content",
+            a.content.is_some() && kind.is_none_or(|k| k == r#""message""#),
+        ),
+    };
+    if !ok {
+        return Err(format!("a 2xx answer without {field:?}"));
+    }
+    Ok(a.usage.and_then(|u| serde_json::from_str(u.get()).ok()))
+}
+
+/// The cooldown an upstream asks for: `retry-after-ms` (float milliseconds,
+/// OpenAI's) over `Retry-After` (seconds or an HTTP date), cut to `max`.
+/// A value that is not a finite, non-negative number or a date counts as
+/// absent (the route's own cooldown applies).
+pub(crate) fn retry_after(h: &HeaderMap, max: Duration) -> Option<Duration> {
+    let text = |name| h.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    if let Some(ms) = text("retry-after-ms").and_then(|v| v.parse::<f64>().ok())
+        && ms.is_finite()
+        && ms >= 0.0
+    {
+        let secs = ms / 1000.0;
+        return Some(if secs >= max.as_secs_f64() {
+            max
+        } else {
+            Duration::try_from_secs_f64(secs).map_or(max, |d| d.min(max))
+        });
+    }
+    let v = text(header::RETRY_AFTER.as_str())?;
+    if let Ok(s) = v.parse::<u64>() {
+        return Some(Duration::from_secs(s).min(max));
+    }
+    let when = httpdate::parse_http_date(v).ok()?;
+    Some(
+        when.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO)
+            .min(max),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    #[test]
+    fn answers_and_non_answers() {
+        let chat = br#"{"id":"x","choices":[{"message":{"content":"hi"}}],"usage":{"prompt_tokens":3,"completion_tokens":1}}"#;
+        let u = check(Endpoint::ChatCompletions, chat).unwrap().unwrap();
+        assert_eq!(u.total(), 4);
+        assert!(check(Endpoint::ChatCompletions, br#"{"error":{"message":"no"}}"#).is_err());
+        assert!(check(Endpoint::ChatCompletions, br#"{"choices":[],"error":null}"#).is_ok());
+        assert!(check(Endpoint::ChatCompletions, br#"{"choices":[{"mess"#).is_err());
+        assert!(check(Endpoint::ChatCompletions, b"<html>oops</html>").is_err());
+        assert!(check(Endpoint::ChatCompletions, b"").is_err());
+        assert!(check(Endpoint::ChatCompletions, b"[1,2]").is_err());
+        assert!(check(Endpoint::ChatCompletions, br#"{"id":"x"}"#).is_err());
+        assert!(check(Endpoint::Embeddings, br#"{"data":[{"embedding":[0.1]}]}"#).is_ok());
+        assert!(check(Endpoint::Responses, br#"{"id":"r","output":[]}"#).is_ok());
+        let msg = br#"{"type":"message","content":[{"type":"text","text":"hi"}]}"#;
+        assert!(check(Endpoint::Messages, msg).is_ok());
+        let err = br#"{"type":"error","error":{"type":"overloaded_error","message":"x"}}"#;
+        assert!(check(Endpoint::Messages, err).is_err());
+        let e = check(Endpoint::ChatCompletions, br#"{"choices":[{"mess"#).unwrap_err();
+        assert!(e.contains("truncated"), "{e}");
+    }
+
+    fn h(name: &'static str, v: &str) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        m.insert(name, HeaderValue::from_str(v).unwrap());
+        m
+    }
+
+    #[test]
+    fn retry_after_never_panics_and_is_capped() {
+        let max = Duration::from_secs(300);
+        for bad in ["inf", "-inf", "NaN", "-5", "1e30", "1e400", "abc", ""] {
+            let got = retry_after(&h("retry-after-ms", bad), max);
+            assert!(got.is_none_or(|d| d <= max), "{bad}: {got:?}");
+        }
+        assert_eq!(retry_after(&h("retry-after-ms", "1e30"), max), Some(max));
+        assert_eq!(retry_after(&h("retry-after-ms", "inf"), max), None);
+        assert_eq!(retry_after(&h("retry-after-ms", "NaN"), max), None);
+        assert_eq!(retry_after(&h("retry-after-ms", "-5"), max), None);
+        assert_eq!(
+            retry_after(&h("retry-after-ms", "1500"), max),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(
+            retry_after(&h("retry-after", "18446744073709551615"), max),
+            Some(max)
+        );
+        assert_eq!(retry_after(&h("retry-after", "-1"), max), None);
+        assert_eq!(
+            retry_after(&h("retry-after", "7"), max),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            retry_after(&h("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT"), max),
+            Some(Duration::ZERO)
+        );
+        // garbage in retry-after-ms: Retry-After still counts
+        let mut both = h("retry-after-ms", "inf");
+        both.insert("retry-after", HeaderValue::from_static("2"));
+        assert_eq!(retry_after(&both, max), Some(Duration::from_secs(2)));
+    }
+}
