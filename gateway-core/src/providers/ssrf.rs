@@ -210,7 +210,7 @@ fn check_v6(v6: Ipv6Addr, policy: &SsrfPolicy) -> Result<(), &'static str> {
 pub fn check(ip: IpAddr, policy: &SsrfPolicy) -> Result<(), String> {
     let deny = |why: &str| Err(format!("{ip} is {why}; refused by the SSRF guard"));
     match ip {
-        IpAddr::V4(v4) => check_v4(v4, policy, true).or_else(|why| deny(why)),
+        IpAddr::V4(v4) => check_v4(v4, policy, true).or_else(deny),
         IpAddr::V6(v6) => {
             for (how, v4) in embedded_v4(v6) {
                 if let Err(why) = check_v4(v4, policy, how == Embedding::Mapped) {
@@ -224,7 +224,7 @@ pub fn check(ip: IpAddr, policy: &SsrfPolicy) -> Result<(), String> {
                     return Ok(());
                 }
             }
-            check_v6(v6, policy).or_else(|why| deny(why))
+            check_v6(v6, policy).or_else(deny)
         }
     }
 }
