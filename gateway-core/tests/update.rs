@@ -688,6 +688,10 @@ fn update_fetches_follow_redirects_only_on_the_same_host() {
     );
     let out = ok(f.sourced_at(&format!("{base}/moved/manifest.json"), "check", &[]));
     assert!(out.contains("update available"), "{out}");
+    // A host name resolves through the SSRF guard (loopback: allowed).
+    let by_name = format!("http://localhost:{}/manifest.json", f.server.port());
+    let out = ok(f.sourced_at(&by_name, "check", &[]));
+    assert!(out.contains("update available"), "{out}");
 
     // Another host serving the same release: never reached.
     let other = ReleaseServer::start();
