@@ -980,7 +980,8 @@ mod admin_api {
                 .contains("manifest_url"),
             "{err}"
         );
-        assert_eq!(mirrored(&f), 0, "{:?}", f.server.requested());
+        // nothing at all was fetched: neither the override nor the default
+        assert_eq!(f.server.requested(), Vec::<String>::new());
 
         let (st, check) = call(&http, Method::GET, api("check"), &viewer, None).await;
         assert_eq!(st, 200, "{check}");

@@ -157,7 +157,9 @@ fn check_v4(v4: Ipv4Addr, policy: &SsrfPolicy, loopback_ok: bool) -> Result<(), 
     // 0.0.0.0/8 is "this network": connecting to it reaches this host on
     // some systems; it is not loopback, and no allow list opens it.
     if v4.octets()[0] == 0 {
-        return Err("in 0.0.0.0/8 (\"this network\", not a host address)");
+        return Err(
+            "in 0.0.0.0/8 (\"this network\", not a host address; for a server on this machine use 127.0.0.1)",
+        );
     }
     if METADATA_V4.contains(&v4) {
         return Err("a cloud metadata address");
