@@ -80,7 +80,7 @@ pub fn proxy_from_env() -> Option<&'static str> {
 /// aws-lc-rs, certificates checked by the platform verifier (the OS trust
 /// store, as browsers do). Loading the roots is the costly part of building
 /// a client, so it happens once per process.
-fn tls_config() -> Result<rustls::ClientConfig, BuildError> {
+pub(crate) fn tls_config() -> Result<rustls::ClientConfig, BuildError> {
     static CONFIG: std::sync::OnceLock<Result<rustls::ClientConfig, String>> =
         std::sync::OnceLock::new();
     CONFIG

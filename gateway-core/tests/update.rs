@@ -38,6 +38,8 @@ enum Served {
     Bytes(Vec<u8>),
     /// Announces the full length, sends `at` bytes, then closes the connection.
     CutAt(Vec<u8>, usize),
+    /// `302 Found` to this `Location`.
+    Redirect(String),
 }
 
 /// A static file server on 127.0.0.1 whose files the test can swap. Plain
@@ -46,6 +48,8 @@ enum Served {
 struct ReleaseServer {
     url: String,
     files: Arc<Mutex<HashMap<String, Served>>>,
+    /// The path of every request served, in order.
+    requests: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -56,20 +60,22 @@ impl ReleaseServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let stop = Arc::new(AtomicBool::new(false));
-        let (shared, stopping) = (files.clone(), stop.clone());
+        let requests: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (shared, stopping, log) = (files.clone(), stop.clone(), requests.clone());
         let thread = std::thread::spawn(move || {
             for conn in listener.incoming() {
                 if stopping.load(Ordering::SeqCst) {
                     break;
                 }
                 if let Ok(conn) = conn {
-                    let _ = answer(conn, &shared);
+                    let _ = answer(conn, &shared, &log);
                 }
             }
         });
         Self {
             url,
             files,
+            requests,
             stop,
             thread: Some(thread),
         }
@@ -93,6 +99,14 @@ impl ReleaseServer {
     fn manifest_url(&self) -> String {
         format!("{}/manifest.json", self.url)
     }
+
+    fn requested(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    fn port(&self) -> u16 {
+        self.url.rsplit(':').next().unwrap().parse().unwrap()
+    }
 }
 
 impl Drop for ReleaseServer {
@@ -105,7 +119,11 @@ impl Drop for ReleaseServer {
     }
 }
 
-fn answer(mut conn: TcpStream, files: &Mutex<HashMap<String, Served>>) -> std::io::Result<()> {
+fn answer(
+    mut conn: TcpStream,
+    files: &Mutex<HashMap<String, Served>>,
+    log: &Mutex<Vec<String>>,
+) -> std::io::Result<()> {
     let mut head = Vec::new();
     let mut buf = [0u8; 1024];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -117,15 +135,21 @@ fn answer(mut conn: TcpStream, files: &Mutex<HashMap<String, Served>>) -> std::i
     }
     let head = String::from_utf8_lossy(&head);
     let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
+    log.lock().unwrap().push(path.clone());
     let served = files.lock().unwrap().get(&path).cloned();
+    let mut location = String::new();
     let (status, len, body) = match &served {
         None => ("404 Not Found", 0, &[][..]),
         Some(Served::Bytes(b)) => ("200 OK", b.len(), &b[..]),
         Some(Served::CutAt(full, at)) => ("200 OK", full.len(), &full[..*at]),
+        Some(Served::Redirect(to)) => {
+            location = format!("Location: {to}\r\n");
+            ("302 Found", 0, &[][..])
+        }
     };
     write!(
         conn,
-        "HTTP/1.1 {status}\r\nContent-Length: {len}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n"
+        "HTTP/1.1 {status}\r\n{location}Content-Length: {len}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n"
     )?;
     conn.write_all(body)?;
     conn.flush()?;
@@ -247,7 +271,12 @@ impl Fixture {
 
     /// `update check|apply` with this fixture's URL, key and installed binary.
     fn sourced(&self, verb: &str, extra: &[&str]) -> Output {
-        let url = self.server.manifest_url();
+        self.sourced_at(&self.server.manifest_url(), verb, extra)
+    }
+
+    /// `update check|apply` against the manifest at `url`.
+    fn sourced_at(&self, url: &str, verb: &str, extra: &[&str]) -> Output {
+        let url = url.to_owned();
         let key = self.pubkey();
         let install = self.install.display().to_string();
         let mut args = vec![
@@ -636,6 +665,78 @@ fn updates_need_an_https_url_and_a_url_at_all() {
     assert!(key.contains("BEGIN PUBLIC KEY"), "{key}");
 }
 
+// ------------------------------------------------------- redirects
+
+/// Redirects stay on the release server: one to the same host and port is
+/// followed; one to another host (`localhost` on another port, 127.0.0.2)
+/// is refused with the reason before anything is asked of that host; a
+/// redirect loop ends after the limit.
+#[test]
+fn update_fetches_follow_redirects_only_on_the_same_host() {
+    let f = Fixture::new("1.0.0");
+    f.publish_version("1.1.0");
+    let base = f.server.url.clone();
+
+    // Same host and port (absolute and relative Location): followed.
+    f.server.put(
+        "/moved/manifest.json",
+        Served::Redirect(format!("{base}/manifest.json")),
+    );
+    f.server.put(
+        "/moved/manifest.json.sig",
+        Served::Redirect("/manifest.json.sig".into()),
+    );
+    let out = ok(f.sourced_at(&format!("{base}/moved/manifest.json"), "check", &[]));
+    assert!(out.contains("update available"), "{out}");
+    // A host name resolves through the SSRF guard (loopback: allowed).
+    let by_name = format!("http://localhost:{}/manifest.json", f.server.port());
+    let out = ok(f.sourced_at(&by_name, "check", &[]));
+    assert!(out.contains("update available"), "{out}");
+
+    // Another host serving the same release: never reached.
+    let other = ReleaseServer::start();
+    for file in ["/manifest.json", "/manifest.json.sig"] {
+        other.put(file, Served::Bytes(f.server.get(file)));
+    }
+    for (path, to) in [
+        (
+            "/away/manifest.json",
+            format!("http://localhost:{}/manifest.json", other.port()),
+        ),
+        (
+            "/away2/manifest.json",
+            format!("http://127.0.0.2:{}/manifest.json", other.port()),
+        ),
+    ] {
+        f.server.put(path, Served::Redirect(to.clone()));
+        let out = f.sourced_at(&format!("{base}{path}"), "check", &[]);
+        assert!(!out.status.success(), "{}", text(&out));
+        let msg = text(&out);
+        assert!(
+            msg.contains(&format!("redirect from {base}{path} to {to} refused")),
+            "{msg}"
+        );
+        assert!(msg.contains("same host and port"), "{msg}");
+    }
+    assert_eq!(other.requested(), Vec::<String>::new());
+
+    // A loop: the first request and five redirects, then a refusal.
+    f.server.put("/loop", Served::Redirect("/loop".into()));
+    let out = f.sourced_at(&format!("{base}/loop"), "check", &[]);
+    assert!(
+        text(&out).contains("more than 5 redirects"),
+        "{}",
+        text(&out)
+    );
+    let loops = f
+        .server
+        .requested()
+        .iter()
+        .filter(|p| *p == "/loop")
+        .count();
+    assert_eq!(loops, 6);
+}
+
 // ------------------------------------------------------- the desktop app
 
 /// A stand-in desktop app: `--version` prints `aigw-desktop VERSION`.
@@ -819,6 +920,112 @@ mod admin_api {
         let r = req.send().await.unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// `?manifest_url=` makes the gateway fetch that URL: a viewer gets 403
+    /// (the admin API's JSON error) and nothing is fetched, while a viewer's
+    /// check against the configured URL still works; an admin's override is
+    /// fetched and audited with the URL it named, on check and apply.
+    #[tokio::test]
+    async fn only_admins_may_override_the_manifest_url_and_it_is_audited() {
+        let f = Fixture::new("1.0.0");
+        f.publish_version("1.1.0");
+        for file in ["/manifest.json", "/manifest.json.sig"] {
+            f.server
+                .put(&format!("/mirror{file}"), Served::Bytes(f.server.get(file)));
+        }
+        let mirror = format!("{}/mirror/manifest.json", f.server.url);
+        let cfg = f.dir.path().join("config.toml");
+        std::fs::write(&cfg, "[server]\nlisten = \"127.0.0.1:0\"\n").unwrap();
+        let (url, key) = (f.server.manifest_url(), f.pubkey());
+        let install = f.install.display().to_string();
+        let aigw = Aigw::serve(
+            &[
+                "--config",
+                cfg.to_str().unwrap(),
+                "--data-dir",
+                f.data.to_str().unwrap(),
+            ],
+            &[
+                ("AIGW_UPDATE_URL", url.as_str()),
+                ("AIGW_UPDATE_BINARY", install.as_str()),
+                ("AIGW_DEV_UPDATE_PUBKEY", key.as_str()),
+            ],
+        );
+        let (admin, viewer) = (token(&f, false), token(&f, true));
+        let http = reqwest::Client::new();
+        let api = |p: &str| format!("{}/admin/api/update/{p}", aigw.url);
+        let check_at = |u: &str| {
+            let mut api = reqwest::Url::parse(&api("check")).unwrap();
+            api.query_pairs_mut().append_pair("manifest_url", u);
+            api.to_string()
+        };
+        use reqwest::Method;
+        let mirrored = |f: &Fixture| {
+            f.server
+                .requested()
+                .iter()
+                .filter(|p| p.starts_with("/mirror/"))
+                .count()
+        };
+
+        let (st, err) = call(&http, Method::GET, check_at(&mirror), &viewer, None).await;
+        assert_eq!(st, 403, "{err}");
+        assert_eq!(err["error"]["code"], "admin_role_required", "{err}");
+        assert_eq!(err["error"]["type"], "permission_error", "{err}");
+        assert!(
+            err["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("manifest_url"),
+            "{err}"
+        );
+        // nothing at all was fetched: neither the override nor the default
+        assert_eq!(f.server.requested(), Vec::<String>::new());
+
+        let (st, check) = call(&http, Method::GET, api("check"), &viewer, None).await;
+        assert_eq!(st, 200, "{check}");
+        assert_eq!(check["status"]["manifest_url"], url.as_str(), "{check}");
+
+        let (st, check) = call(&http, Method::GET, check_at(&mirror), &admin, None).await;
+        assert_eq!(st, 200, "{check}");
+        assert_eq!(check["status"]["manifest_url"], mirror.as_str(), "{check}");
+        assert_eq!(check["status"]["offered"], "1.1.0", "{check}");
+        assert_eq!(mirrored(&f), 2, "{:?}", f.server.requested());
+
+        // apply with another manifest URL: audited too (the archive is not
+        // mirrored, so it fails after the manifest; nothing changes).
+        let (st, body) = call(
+            &http,
+            Method::POST,
+            api("apply"),
+            &admin,
+            Some(json!({ "dry_run": true, "manifest_url": mirror })),
+        )
+        .await;
+        assert_eq!(st, 400, "{body}");
+
+        let (_, audit) = call(
+            &http,
+            Method::GET,
+            format!("{}/admin/api/audit", aigw.url),
+            &admin,
+            None,
+        )
+        .await;
+        let overrides: Vec<&Value> = audit["entries"]
+            .as_array()
+            .or(audit.as_array())
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == "update_manifest_url")
+            .collect();
+        assert_eq!(overrides.len(), 2, "{audit}");
+        for (e, verb) in overrides.iter().zip(["apply", "check"]) {
+            assert_eq!(e["actor"], "admin-token", "{e}");
+            assert_eq!(e["detail"]["url"], mirror.as_str(), "{e}");
+            assert_eq!(e["detail"]["verb"], verb, "{e}");
+        }
     }
 
     /// The operator UI's updater, over HTTP against `aigw serve`: viewers

@@ -985,6 +985,45 @@ model = "m"
         assert!(c.providers.is_empty());
     }
 
+    /// IP-literal base URLs that carry a refused IPv4 address inside IPv6,
+    /// or sit in 0.0.0.0/8, fail validation; loopback and public pass.
+    #[test]
+    fn base_urls_carrying_refused_ipv4_fail_validation() {
+        let with = |url: &str| {
+            format!(
+                "[server]\nallow_private_upstreams = [\"0.0.0.0/0\", \"::/0\"]\n[[providers]]\nname = \"p\"\nkind = \"openai\"\nbase_url = \"{url}\"\n"
+            )
+        };
+        for bad in [
+            "http://0.0.0.0:8080/v1",
+            "http://0.1.2.3/v1",
+            "http://[::169.254.169.254]/v1",
+            "http://[64:ff9b::a9fe:a9fe]/v1",
+            "http://[64:ff9b:1::a9fe:a9fe]/v1",
+            "http://[2002:a9fe:a9fe::1]/v1",
+            "http://[2001:0:a9fe:a9fe::f7f7:f7f7]/v1",
+            "http://[2001:0:808:808::5601:5601]/v1",
+        ] {
+            let e = Config::parse(&with(bad), "x").unwrap_err();
+            let i = e.issues.iter().find(|i| i.path == "providers[0].base_url");
+            assert!(i.is_some_and(|i| i.message.contains("SSRF")), "{bad}: {e}");
+        }
+        for good in [
+            "http://127.0.0.1:11434/v1",
+            "http://[::1]:11434/v1",
+            "https://[64:ff9b::808:808]/v1",
+        ] {
+            Config::parse(&with(good), "x").unwrap();
+        }
+        // private ranges carried in IPv6 need the allow list
+        let e = Config::parse(
+            "[[providers]]\nname = \"p\"\nkind = \"openai\"\nbase_url = \"http://[2002:a00:1::1]/v1\"\n",
+            "x",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("allow_private_upstreams"), "{e}");
+    }
+
     #[test]
     fn unknown_profile_is_an_error() {
         let src = "[server]\nprofile = \"cheap\"\n";

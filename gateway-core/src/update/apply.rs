@@ -13,6 +13,7 @@ use super::install::{
 use super::keys::PublicKey;
 use super::manifest::{Checked, MAX_MANIFEST_BYTES, TargetEntry, now_rfc3339, parse_version};
 use super::{App, BUILD_TARGET, fetch, verify};
+use crate::providers::ssrf::SsrfPolicy;
 
 /// Where releases come from and whom to trust.
 #[derive(Clone, Debug)]
@@ -39,6 +40,10 @@ pub struct Options {
     pub allow_downgrade: bool,
     /// Target triple to pick from the manifest (this build's by default).
     pub target: String,
+    /// The SSRF guard every download resolves through: the running
+    /// config's (`server.allow_private_upstreams`) in a gateway, the
+    /// default (loopback allowed, private ranges refused) elsewhere.
+    pub ssrf: SsrfPolicy,
 }
 
 impl Options {
@@ -50,6 +55,7 @@ impl Options {
             binary: None,
             allow_downgrade: false,
             target: BUILD_TARGET.to_owned(),
+            ssrf: SsrfPolicy::default(),
         }
     }
 }
@@ -179,14 +185,14 @@ pub fn installed(app: App, binary: Option<&Path>) -> Result<Installed> {
 /// release with the installed binary. Changes nothing.
 pub fn check(opts: &Options) -> Result<Status> {
     let installed = installed(opts.app, opts.binary.as_deref())?;
-    let (checked, _) = fetch_manifest(&opts.source)?;
+    let (checked, _) = fetch_manifest(&opts.source, &opts.ssrf)?;
     Ok(status(opts, installed, &checked))
 }
 
-fn fetch_manifest(source: &Source) -> Result<(Checked, reqwest::Url)> {
+fn fetch_manifest(source: &Source, ssrf: &SsrfPolicy) -> Result<(Checked, reqwest::Url)> {
     let url = fetch::source_url(&source.manifest_url)?;
-    let bytes = fetch::small(&url, MAX_MANIFEST_BYTES)?;
-    let sig = fetch::small(&fetch::signature_url(&url)?, 4096)?;
+    let bytes = fetch::small(&url, MAX_MANIFEST_BYTES, ssrf)?;
+    let sig = fetch::small(&fetch::signature_url(&url)?, 4096, ssrf)?;
     let sig = String::from_utf8_lossy(&sig);
     Ok((verify::manifest(&bytes, &sig, &source.key)?, url))
 }
@@ -243,7 +249,7 @@ pub fn apply(opts: &Options, dry_run: bool) -> Result<Outcome> {
     }
     // Fail before downloading when the binary's directory is not writable.
     drop(probe_writable(&installed.path)?);
-    let (checked, manifest_url) = fetch_manifest(&opts.source)?;
+    let (checked, manifest_url) = fetch_manifest(&opts.source, &opts.ssrf)?;
     let st = status(opts, installed.clone(), &checked);
     match st.action {
         Action::UpToDate => {
@@ -288,7 +294,7 @@ pub fn apply(opts: &Options, dry_run: bool) -> Result<Outcome> {
         .prefix("download-")
         .tempdir_in(&staging)
         .map_err(|e| UpdateError::io(format!("create a temp dir in {}", staging.display()), e))?;
-    let extracted = download_and_extract(&manifest_url, entry, &opts.source.key, work.path())?;
+    let extracted = download_and_extract(&manifest_url, entry, opts, work.path())?;
 
     let staged = stage_beside(&installed.path, &extracted)?;
     let reported = binary_version(&staged, opts.app).map_err(|e| UpdateError::SmokeTest {
@@ -356,14 +362,15 @@ fn probe_writable(binary: &Path) -> Result<tempfile::NamedTempFile> {
 fn download_and_extract(
     manifest_url: &reqwest::Url,
     entry: &TargetEntry,
-    key: &PublicKey,
+    opts: &Options,
     work: &Path,
 ) -> Result<PathBuf> {
+    let key = &opts.source.key;
     let url = fetch::resolve(manifest_url, &entry.url)?;
     let archive_path = work.join("release.tar.gz");
     let ctx = || format!("write {}", archive_path.display());
     let mut file = std::fs::File::create(&archive_path).map_err(|e| UpdateError::io(ctx(), e))?;
-    fetch::archive(&url, entry.size, &mut file)?;
+    fetch::archive(&url, entry.size, &opts.ssrf, &mut file)?;
     file.sync_all().map_err(|e| UpdateError::io(ctx(), e))?;
     drop(file);
     let bytes = std::fs::read(&archive_path)

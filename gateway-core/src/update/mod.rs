@@ -12,7 +12,9 @@
 //! `<data_dir>/updates/previous/` and the staged one renamed over it (one
 //! atomic rename); until that rename nothing the user runs has changed.
 //!
-//! `self_update` does the download (`Download`, blocking reqwest) and the
+//! Downloads use a blocking reqwest client that resolves through the
+//! providers' SSRF guard and follows redirects only on the same host and
+//! port, never from https to http ([`fetch`]). `self_update` does the
 //! archive extraction (`Extract`); its GitHub/S3/manifest backends are not
 //! used because none verifies a signature over the manifest itself.
 //! `self-replace` swaps the running executable; any other target path gets a

@@ -1,5 +1,9 @@
 //! Signed updates of the program hosting the gateway (`aigw`, or the desktop
-//! app): check (viewer), install and roll back (admin, audited). The checks
+//! app): check (viewer), install and roll back (admin, audited). Naming
+//! another release manifest URL than the configured one (`manifest_url`)
+//! makes the gateway fetch that URL: admin only, and audited
+//! (`update_manifest_url`). Every fetch resolves through the running
+//! config's SSRF guard (`crate::update::fetch`). The checks
 //! and their order are `crate::update`'s; here only the HTTP shape. After an
 //! install or rollback the running process still runs the old code until it
 //! restarts: the answer says so (`restart_needed`).
@@ -14,6 +18,7 @@ use serde::Deserialize;
 
 use super::Principal;
 use crate::api::ApiError;
+use crate::secrets::admin::Role;
 use crate::server::AppState;
 use crate::update::host;
 use crate::update::{Options, Outcome, UpdateError};
@@ -40,8 +45,47 @@ fn data_dir(s: &AppState) -> PathBuf {
     s.data_dir.clone().unwrap_or_else(std::env::temp_dir)
 }
 
+/// The updater's options, resolving through the running config's SSRF
+/// policy (the one providers connect through).
 fn options(s: &AppState, manifest_url: Option<String>) -> Result<Option<Options>, UpdateError> {
-    host::options(s.update_host, &data_dir(s), manifest_url)
+    let mut opts = host::options(s.update_host, &data_dir(s), manifest_url)?;
+    if let Some(o) = &mut opts {
+        o.ssrf = s.runtime.load().config.server.ssrf.clone();
+    }
+    Ok(opts)
+}
+
+/// A `manifest_url` that overrides the configured one: refused (403) for a
+/// viewer, audited for an admin before anything is fetched. `Ok(url)` is
+/// the override to use (`None`: the configured URL).
+fn manifest_override(
+    s: &AppState,
+    p: &Principal,
+    verb: &str,
+    manifest_url: Option<String>,
+) -> Result<Option<String>, ApiError> {
+    let Some(url) = manifest_url.filter(|u| !u.trim().is_empty()) else {
+        return Ok(None);
+    };
+    if p.role != Role::Admin {
+        return Err(ApiError::forbidden(
+            "admin_role_required",
+            "overriding the release manifest URL (manifest_url) needs the admin role; viewers check against the configured URL",
+        ));
+    }
+    let detail = serde_json::json!({ "url": url, "verb": verb, "app": s.update_host.app });
+    if let Err(e) = s
+        .lifecycle
+        .store()
+        .audit(&p.actor, "update_manifest_url", None, &detail)
+    {
+        tracing::warn!("update {verb} with manifest_url {url:?} not done: cannot audit it: {e}");
+        return Err(ApiError::internal(format!(
+            "cannot record the audit entry for manifest_url, so it was not fetched: {e}"
+        )));
+    }
+    tracing::info!("update {verb} against manifest_url {url:?} by {}", p.actor);
+    Ok(Some(url))
 }
 
 fn key_error(e: &UpdateError) -> Response {
@@ -57,8 +101,16 @@ fn not_configured() -> Response {
 }
 
 /// `GET /admin/api/update/check`: the signed manifest against the installed
-/// binary, plus what a rollback would restore.
-pub async fn check(State(s): State<Arc<AppState>>, Query(q): Query<CheckQuery>) -> Response {
+/// binary, plus what a rollback would restore. `?manifest_url=`: admin only.
+pub async fn check(
+    State(s): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+    Query(q): Query<CheckQuery>,
+) -> Response {
+    let manifest_url = match manifest_override(&s, &p, "check", q.manifest_url) {
+        Ok(u) => u,
+        Err(refused) => return refused.into_response(),
+    };
     let h = s.update_host;
     let mut out = serde_json::json!({
         "app": h.app,
@@ -66,7 +118,7 @@ pub async fn check(State(s): State<Arc<AppState>>, Query(q): Query<CheckQuery>) 
         "restart_supported": h.restart_supported,
         "previous": host::previous(h, &data_dir(&s)),
     });
-    let opts = match options(&s, q.manifest_url) {
+    let opts = match options(&s, manifest_url) {
         Ok(Some(o)) => o,
         Ok(None) => {
             out["configured"] = false.into();
@@ -127,7 +179,11 @@ pub async fn apply(
             }
         }
     };
-    let mut opts = match options(&s, b.manifest_url) {
+    let manifest_url = match manifest_override(&s, &p, "apply", b.manifest_url) {
+        Ok(u) => u,
+        Err(refused) => return refused.into_response(),
+    };
+    let mut opts = match options(&s, manifest_url) {
         Ok(Some(o)) => o,
         Ok(None) => return not_configured(),
         Err(e) => return key_error(&e),
