@@ -329,7 +329,29 @@ impl Validator<'_> {
                 "must be at least 1024".into(),
             );
         }
-        if !(1..=86_400).contains(&raw.routing.max_cooldown_s) {
+        for (field, value, max) in [
+            ("server.shutdown_grace_s", s.shutdown_grace_s, MAX_SECS),
+            (
+                "routing.retry_backoff_ms",
+                raw.routing.retry_backoff_ms,
+                60_000,
+            ),
+            (
+                "routing.models_cache_s",
+                raw.routing.models_cache_s,
+                MAX_SECS,
+            ),
+        ] {
+            if value > max {
+                self.push(
+                    Severity::Error,
+                    field,
+                    None,
+                    format!("must be at most {max}"),
+                );
+            }
+        }
+        if !(1..=MAX_SECS).contains(&raw.routing.max_cooldown_s) {
             self.push(
                 Severity::Error,
                 "routing.max_cooldown_s",
@@ -589,6 +611,29 @@ impl Validator<'_> {
                     "timeout_s must be > 0",
                 );
             }
+            // Upper bounds keep every deadline representable.
+            for (field, value, max) in [
+                ("timeout_s", p.timeout_s, MAX_SECS),
+                (
+                    "stream_idle_timeout_s",
+                    p.stream_idle_timeout_s.unwrap_or(0),
+                    MAX_SECS,
+                ),
+                ("queue_timeout_ms", p.queue_timeout_ms, MAX_SECS * 1000),
+                (
+                    "health_check_interval_s",
+                    p.health_check_interval_s,
+                    MAX_SECS,
+                ),
+            ] {
+                if value > max {
+                    self.error(
+                        &format!("{path}.{field}"),
+                        &p.name,
+                        format!("{field} must be at most {max}"),
+                    );
+                }
+            }
             let mut headers = Vec::new();
             for (k, v) in &p.headers {
                 match (
@@ -777,6 +822,13 @@ impl Validator<'_> {
                     "a route needs at least one target",
                 );
             }
+            if r.cooldown_s > MAX_SECS {
+                self.error(
+                    &format!("{path}.cooldown_s"),
+                    &r.model,
+                    format!("cooldown_s must be at most {MAX_SECS}"),
+                );
+            }
             if r.failure_threshold == 0 || r.rate_limit_threshold == 0 {
                 self.error(&path, &r.model, "failure thresholds must be >= 1");
             }
@@ -835,6 +887,9 @@ impl Validator<'_> {
         out
     }
 }
+
+/// The longest timeout, interval or cooldown a config may set (one day).
+const MAX_SECS: u64 = 86_400;
 
 fn valid_name(s: &str) -> bool {
     !s.is_empty()
@@ -904,6 +959,45 @@ provider = "backup"
         assert_eq!(c.profiles, vec!["local-only".to_string()]);
         // unset env key is a warning, not an error
         assert!(c.warnings.iter().any(|w| w.path == "providers[1].api_key"));
+    }
+
+    #[test]
+    fn timeouts_and_bounds_have_ranges() {
+        let c = Config::parse(GOOD, "t").unwrap();
+        assert_eq!(c.routing.max_cooldown, Duration::from_secs(300));
+        assert_eq!(c.server.max_upstream_body_bytes, 32 << 20);
+        for (from, to, path) in [
+            (
+                "9001/v1/\"",
+                "9001/v1/\"\ntimeout_s = 18446744073709551615",
+                "providers[0].timeout_s",
+            ),
+            (
+                "model = \"gpt-4o-mini\"\n[[routes.targets]]",
+                "model = \"gpt-4o-mini\"\ncooldown_s = 100000\n[[routes.targets]]",
+                "routes[0].cooldown_s",
+            ),
+            (
+                "listen = \"127.0.0.1:4000\"",
+                "listen = \"127.0.0.1:4000\"\nmax_upstream_body_bytes = 10",
+                "server.max_upstream_body_bytes",
+            ),
+            (
+                "listen = \"127.0.0.1:4000\"",
+                "listen = \"127.0.0.1:4000\"\nshutdown_grace_s = 9999999",
+                "server.shutdown_grace_s",
+            ),
+        ] {
+            assert!(GOOD.contains(from), "{from}");
+            let src = GOOD.replacen(from, to, 1);
+            let e = Config::parse(&src, "t").unwrap_err();
+            assert!(e.issues.iter().any(|i| i.path == path), "{path}: {e}");
+        }
+        let e = Config::parse(&format!("[routing]\nmax_cooldown_s = 0\n{GOOD}"), "t").unwrap_err();
+        assert!(
+            e.issues.iter().any(|i| i.path == "routing.max_cooldown_s"),
+            "{e}"
+        );
     }
 
     #[test]
