@@ -31,7 +31,7 @@ pub(crate) enum ReadError {
 
 /// The whole body, refused once it passes `cap` bytes (a declared
 /// `Content-Length` over the cap is refused before reading).
-pub(crate) async fn read_capped(
+pub(crate) async fn read_bounded(
     headers: &HeaderMap,
     body: UpstreamBody,
     cap: usize,

@@ -237,7 +237,7 @@ pub(super) async fn attempt(
 
     let cap = config.server.max_upstream_body_bytes;
     let (parts, body) = resp.into_parts();
-    let read = answer::read_capped(&parts.headers, body, cap);
+    let read = answer::read_bounded(&parts.headers, body, cap);
     let body = match tokio::time::timeout_at(deadline, read).await {
         Ok(Ok(b)) => b,
         Ok(Err(ReadError::TooLarge(cap))) => {

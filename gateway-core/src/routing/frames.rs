@@ -31,15 +31,6 @@ impl Usage {
             completion_tokens: newer.completion_tokens.or(self.completion_tokens),
         }
     }
-
-    /// `usage` of a non-streamed response body.
-    pub fn from_body(body: &[u8]) -> Option<Self> {
-        #[derive(Deserialize)]
-        struct B {
-            usage: Option<Usage>,
-        }
-        serde_json::from_slice::<B>(body).ok()?.usage
-    }
 }
 
 #[derive(Deserialize)]
