@@ -50,7 +50,10 @@ async fn read_until_closed(s: &mut TcpStream) -> String {
     })
     .await;
     let text = String::from_utf8_lossy(&out).into_owned();
-    assert!(read.is_ok(), "the gateway kept the connection open: {text:?}");
+    assert!(
+        read.is_ok(),
+        "the gateway kept the connection open: {text:?}"
+    );
     text
 }
 
@@ -100,7 +103,11 @@ async fn a_half_sent_head_is_closed_even_when_trickled() {
     // The gateway still serves.
     let r = gw.chat(&chat_body("m", false)).await;
     assert_eq!(r.status(), 200);
-    assert_eq!(up.request_count(), 1, "no half request reached the upstream");
+    assert_eq!(
+        up.request_count(),
+        1,
+        "no half request reached the upstream"
+    );
 }
 
 #[tokio::test]
@@ -145,7 +152,10 @@ async fn an_idle_keep_alive_connection_is_closed() {
     // The answer comes, then, with no further request, the close.
     let raw = read_until_closed(&mut s).await;
     assert!(raw.starts_with("HTTP/1.1 200"), "{raw:?}");
-    assert!(!raw.to_ascii_lowercase().contains("connection: close"), "{raw:?}");
+    assert!(
+        !raw.to_ascii_lowercase().contains("connection: close"),
+        "{raw:?}"
+    );
     assert_eq!(json_body(&raw)["status"], "ok");
 }
 
@@ -196,7 +206,11 @@ async fn over_the_cap_gets_503_while_earlier_connections_are_served() {
     for s in streams {
         let (status, body) = s.await.unwrap();
         assert_eq!(status, 200);
-        assert_eq!(streamed_text(&body), want, "the earlier streams were not cut");
+        assert_eq!(
+            streamed_text(&body),
+            want,
+            "the earlier streams were not cut"
+        );
     }
 }
 
@@ -302,11 +316,7 @@ async fn at_the_open_file_limit_accept_and_the_config_watcher_carry_on() {
         idle.push(TcpStream::connect(&addr).await.unwrap());
     }
     // A hand edit while descriptors are short.
-    std::fs::write(
-        &cfg,
-        format!("{base}{}", route("m2", "", &[("up", None)])),
-    )
-    .unwrap();
+    std::fs::write(&cfg, format!("{base}{}", route("m2", "", &[("up", None)]))).unwrap();
     // Every idle socket is closed in its turn (the header timeout), those
     // waiting in the listen queue too once accepted.
     for s in &mut idle {
@@ -315,7 +325,11 @@ async fn at_the_open_file_limit_accept_and_the_config_watcher_carry_on() {
     drop(idle);
 
     let http = reqwest::Client::new();
-    let r = http.get(format!("{}/healthz", aigw.url)).send().await.unwrap();
+    let r = http
+        .get(format!("{}/healthz", aigw.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     // The watcher survived and applied the edit.
     let mut served = false;

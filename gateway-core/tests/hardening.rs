@@ -117,7 +117,11 @@ async fn the_host_guard_refuses_tricked_hosts_and_absolute_targets() {
     .await;
     assert_eq!(s, 403);
     assert_anthropic(&v);
-    assert_eq!(up.request_count(), 0, "nothing refused reached the upstream");
+    assert_eq!(
+        up.request_count(),
+        0,
+        "nothing refused reached the upstream"
+    );
     // Well-formed local hosts still pass.
     for host in [
         format!("127.0.0.1:{port}"),
@@ -147,18 +151,17 @@ async fn every_error_comes_in_the_clients_json_shape() {
         assert_anthropic(&r.json().await.unwrap());
     }
     // Elsewhere: OpenAI's.
-    let r = gw.http.get(url("/v1/chat/completions")).send().await.unwrap();
+    let r = gw
+        .http
+        .get(url("/v1/chat/completions"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 405);
-    assert_eq!(
-        openai_code(&r.json().await.unwrap()),
-        "method_not_allowed"
-    );
+    assert_eq!(openai_code(&r.json().await.unwrap()), "method_not_allowed");
     let r = gw.http.get(url("/admin/api/login")).send().await.unwrap();
     assert_eq!(r.status(), 405);
-    assert_eq!(
-        openai_code(&r.json().await.unwrap()),
-        "method_not_allowed"
-    );
+    assert_eq!(openai_code(&r.json().await.unwrap()), "method_not_allowed");
     let r = gw
         .http
         .delete(url("/admin/api/status"))
@@ -167,10 +170,7 @@ async fn every_error_comes_in_the_clients_json_shape() {
         .await
         .unwrap();
     assert_eq!(r.status(), 405);
-    assert_eq!(
-        openai_code(&r.json().await.unwrap()),
-        "method_not_allowed"
-    );
+    assert_eq!(openai_code(&r.json().await.unwrap()), "method_not_allowed");
     let r = gw
         .http
         .get(url("/admin/api/nope"))
@@ -224,7 +224,11 @@ async fn every_error_comes_in_the_clients_json_shape() {
     // malformed path parameter): JSON too.
     for (path, ctype, body) in [
         ("/admin/api/config/validate", "application/json", "{nope"),
-        ("/admin/api/config/validate", "application/json", "{\"x\":1}"),
+        (
+            "/admin/api/config/validate",
+            "application/json",
+            "{\"x\":1}",
+        ),
         ("/admin/api/config/validate", "text/plain", "hello"),
     ] {
         let r = gw
@@ -276,12 +280,13 @@ async fn failed_logins_are_limited_per_peer_and_audited_once_per_window() {
         let r = login(format!("wrong-{i}")).await;
         let status = r.status().as_u16();
         if status == 429 {
-            let wait: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+            let wait: u64 = r.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
             assert!((1..=3600).contains(&wait), "{wait}");
-            assert_eq!(
-                openai_code(&r.json().await.unwrap()),
-                "rate_limit_exceeded"
-            );
+            assert_eq!(openai_code(&r.json().await.unwrap()), "rate_limit_exceeded");
         }
         statuses.push(status);
     }
@@ -317,9 +322,7 @@ async fn failed_logins_are_limited_per_peer_and_audited_once_per_window() {
     // A shorter window (read live, as after a publish): once it is over,
     // the right token logs in.
     let short = toml.replace("login_window_s = 3600", "login_window_s = 1");
-    gw.handle
-        .state()
-        .apply(Config::parse(&short, "t").unwrap());
+    gw.handle.state().apply(Config::parse(&short, "t").unwrap());
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let r = login(token.clone()).await;
     assert_eq!(r.status(), 200);

@@ -86,7 +86,11 @@ pub async fn read_body(
 
 /// Middleware of the admin router: reads the body with [`read_body`]
 /// (413, 408 in the JSON error shape) and hands it on whole.
-pub async fn admin_bodies(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+pub async fn admin_bodies(
+    State(state): State<Arc<AppState>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let idle = state.runtime.load().config.server.body_idle_timeout;
     let (parts, body) = req.into_parts();
     match read_body(

@@ -201,8 +201,7 @@ pub async fn json_errors(req: axum::extract::Request, next: axum::middleware::Ne
         .is_none_or(|v| v.as_bytes().starts_with(b"text/plain"));
     // An upstream's answer (it names its provider) is relayed as it came.
     let relayed = resp.headers().contains_key("x-aigw-provider");
-    if !(resp.status().is_client_error() || resp.status().is_server_error()) || !plain || relayed
-    {
+    if !(resp.status().is_client_error() || resp.status().is_server_error()) || !plain || relayed {
         return resp;
     }
     let (parts, body) = resp.into_parts();

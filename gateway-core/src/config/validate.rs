@@ -329,10 +329,18 @@ impl Validator<'_> {
             );
         }
         for (key, v, max) in [
-            ("server.header_read_timeout_s", s.header_read_timeout_s, 3600),
+            (
+                "server.header_read_timeout_s",
+                s.header_read_timeout_s,
+                3600,
+            ),
             ("server.body_idle_timeout_s", s.body_idle_timeout_s, 3600),
             ("server.keepalive_idle_s", s.keepalive_idle_s, 3600),
-            ("server.max_connections", u64::from(s.max_connections), 1_000_000),
+            (
+                "server.max_connections",
+                u64::from(s.max_connections),
+                1_000_000,
+            ),
             (
                 "limits.login_max_failures",
                 u64::from(raw.limits.login_max_failures),

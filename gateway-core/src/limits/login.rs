@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use tokio::time::Instant;
+use std::time::Instant;
 
 /// Peers tracked at once; past that the one whose window began first is
 /// forgotten.
@@ -41,19 +41,29 @@ impl LoginLimiter {
     /// Before looking at the token: `Err(wait)` while `peer` is over
     /// `max` failures in its window.
     pub fn check(&self, peer: &str, max: u32, window: Duration) -> Result<(), Duration> {
-        let now = Instant::now();
+        self.check_at(peer, max, window, Instant::now())
+    }
+
+    fn check_at(
+        &self,
+        peer: &str,
+        max: u32,
+        window: Duration,
+        now: Instant,
+    ) -> Result<(), Duration> {
         let peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
         match peers.get(peer) {
-            Some(p) if p.failures >= max && now < p.since + window => {
-                Err(p.since + window - now)
-            }
+            Some(p) if p.failures >= max && now < p.since + window => Err(p.since + window - now),
             _ => Ok(()),
         }
     }
 
     /// After a wrong token.
     pub fn failed(&self, peer: &str, window: Duration) -> Failure {
-        let now = Instant::now();
+        self.failed_at(peer, window, Instant::now())
+    }
+
+    fn failed_at(&self, peer: &str, window: Duration, now: Instant) -> Failure {
         let mut peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
         if !peers.contains_key(peer) && peers.len() >= MAX_PEERS {
             peers.retain(|_, p| now < p.since + window);
@@ -103,21 +113,40 @@ impl LoginLimiter {
 mod tests {
     use super::*;
 
-    #[tokio::test(start_paused = true)]
-    async fn limits_per_peer_and_window() {
+    #[test]
+    fn limits_per_peer_and_window() {
         let l = LoginLimiter::default();
         let w = Duration::from_secs(60);
+        let t0 = Instant::now();
         for i in 1..=3 {
-            assert!(l.check("a", 3, w).is_ok());
-            assert_eq!(l.failed("a", w).count, i);
+            assert!(l.check_at("a", 3, w, t0).is_ok());
+            assert_eq!(l.failed_at("a", w, t0).count, i);
         }
-        let wait = l.check("a", 3, w).unwrap_err();
-        assert!(wait <= w && wait > Duration::ZERO);
-        assert!(l.check("b", 3, w).is_ok(), "another peer is not limited");
-        tokio::time::advance(w).await;
-        assert!(l.check("a", 3, w).is_ok(), "the window is over");
-        assert_eq!(l.failed("a", w).count, 1, "a new window counts anew");
+        let later = t0 + Duration::from_secs(20);
+        assert_eq!(l.check_at("a", 3, w, later), Err(Duration::from_secs(40)));
+        assert!(
+            l.check_at("b", 3, w, later).is_ok(),
+            "another peer is not limited"
+        );
+        let after = t0 + w;
+        assert!(l.check_at("a", 3, w, after).is_ok(), "the window is over");
+        assert_eq!(
+            l.failed_at("a", w, after).count,
+            1,
+            "a new window counts anew"
+        );
         l.succeeded("a");
-        assert_eq!(l.failed("a", w).count, 1);
+        assert_eq!(l.failed_at("a", w, after).count, 1);
+    }
+
+    #[test]
+    fn the_peer_table_is_bounded() {
+        let l = LoginLimiter::default();
+        let w = Duration::from_secs(60);
+        let t0 = Instant::now();
+        for i in 0..MAX_PEERS + 10 {
+            l.failed_at(&format!("p{i}"), w, t0 + Duration::from_millis(i as u64));
+        }
+        assert_eq!(l.peers.lock().unwrap().len(), MAX_PEERS);
     }
 }

@@ -169,15 +169,17 @@ pub(super) async fn serve(
         let limits = Limits::of(&state.runtime.load().config.server);
         let Some(slot) = state.connections.try_take(limits.max_connections) else {
             state.connections.warn_refused(limits.max_connections);
-            turn_away(tcp, &state.connections, &tasks, &hard, limits.max_connections);
+            turn_away(
+                tcp,
+                &state.connections,
+                &tasks,
+                &hard,
+                limits.max_connections,
+            );
             continue;
         };
-        let (app, builder, token, hard) = (
-            app.clone(),
-            builder.clone(),
-            token.clone(),
-            hard.clone(),
-        );
+        let (app, builder, token, hard) =
+            (app.clone(), builder.clone(), token.clone(), hard.clone());
         tasks.spawn(async move {
             serve_one(&builder, tcp, peer, app, limits, token, hard).await;
             drop(slot);

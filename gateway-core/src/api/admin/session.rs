@@ -76,7 +76,10 @@ pub async fn login(
 ) -> Response {
     let (max, window) = {
         let rt = state.runtime.load();
-        (rt.config.limits.login_max_failures, rt.config.limits.login_window)
+        (
+            rt.config.limits.login_max_failures,
+            rt.config.limits.login_window,
+        )
     };
     if let Err(wait) = state.logins.check(&peer, max, window) {
         return ApiError::rate_limited(
