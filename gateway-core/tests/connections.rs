@@ -354,3 +354,27 @@ async fn at_the_open_file_limit_accept_and_the_config_watcher_carry_on() {
         "the descriptors never ran out: {log:#?}"
     );
 }
+
+#[tokio::test]
+async fn http2_clients_are_served_under_the_same_timeouts() {
+    let up = FakeUpstream::start("up").await;
+    let gw = gateway(TIGHT, &up).await;
+    let http = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let deltas: Vec<String> = (0..4).map(|i| format!("h{i} ")).collect();
+    up.push(Behavior::Stream {
+        deltas: deltas.clone(),
+        interval: Duration::from_millis(500),
+    });
+    let r = http
+        .post(format!("{}/v1/chat/completions", gw.url))
+        .json(&chat_body("m", true))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.version(), reqwest::Version::HTTP_2);
+    assert_eq!(r.status(), 200);
+    assert_eq!(streamed_text(&r.text().await.unwrap()), deltas.concat());
+}
