@@ -122,6 +122,15 @@ fn host_of(req: &Request) -> Result<Option<String>, String> {
     match (hosts.next(), hosts.next()) {
         (Some(_), Some(_)) => Err("more than one Host header".into()),
         (Some(h), None) => match h.to_str() {
+            // HTTP/2 may send both: they must agree.
+            Ok(h)
+                if req
+                    .uri()
+                    .authority()
+                    .is_some_and(|a| !a.as_str().eq_ignore_ascii_case(h)) =>
+            {
+                Err("the Host header and the request's :authority differ".into())
+            }
             Ok(h) => Ok(Some(h.to_string())),
             Err(_) => Err("the Host header is not valid text (DNS rebinding guard)".into()),
         },
