@@ -3,6 +3,11 @@
 //! it and call [`GatewayHandle::shutdown`]. A config publish is
 //! [`AppState::apply`]: build a new runtime, swap it atomically; requests in
 //! flight finish on the one they started with.
+//!
+//! - `conn`: the accept loop, the connection cap and the timeouts of client
+//!   connections.
+
+mod conn;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -24,6 +29,8 @@ use crate::secrets::admin::AdminTokens;
 use crate::store::ConfigStore;
 use crate::telemetry::{LogSink, TelemetryHub, TelemetrySink};
 use crate::upstream::UpstreamClient;
+
+pub use conn::Connections;
 
 /// What a host passes to [`start`].
 pub struct GatewayOptions {
@@ -99,6 +106,10 @@ pub struct AppState {
     pub paused: std::sync::atomic::AtomicBool,
     /// The program the admin API's updater updates.
     pub update_host: crate::update::host::UpdateHost,
+    /// Client connections open now (`server.max_connections` caps them).
+    pub connections: Arc<Connections>,
+    /// Failed admin logins per peer (`limits.login_max_failures`).
+    pub logins: crate::limits::login::LoginLimiter,
     generation: AtomicU64,
     probes: Mutex<CancellationToken>,
     tasks: TaskTracker,
@@ -305,6 +316,8 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
         started: std::time::Instant::now(),
         paused: std::sync::atomic::AtomicBool::new(false),
         update_host: opts.update_host,
+        connections: Arc::default(),
+        logins: Default::default(),
         generation: AtomicU64::new(1),
         probes: Mutex::new(shutdown.child_token()),
         tasks: TaskTracker::new(),
@@ -323,18 +336,11 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
 
     let app = crate::api::router(state.clone());
     let served = if opts.serve_threads == 0 {
-        let serve = serve_connections(listener, app, shutdown.clone(), grace);
+        let serve = conn::serve(listener, app, state.clone(), shutdown.clone(), grace);
         Serving::Here(Box::pin(serve))
     } else {
         let threads = listener.into_std().and_then(|l| {
-            spawn_serve_threads(
-                &l,
-                opts.serve_threads,
-                &state.resolver,
-                &app,
-                &shutdown,
-                grace,
-            )
+            spawn_serve_threads(&l, opts.serve_threads, &state, &app, &shutdown, grace)
         });
         match threads {
             Ok(done) => Serving::Threads(done),
@@ -384,54 +390,6 @@ enum Serving {
     Threads(Vec<std::thread::JoinHandle<()>>),
 }
 
-/// The listening socket as axum serves it, yielding before each accept, so
-/// that on a single-threaded serving runtime a burst of new connections
-/// (hundreds of streams opened at once) does not wait behind the accept
-/// loop: each accepted connection starts before the next is taken.
-struct Accepting(tokio::net::TcpListener);
-
-impl axum::serve::Listener for Accepting {
-    type Io = tokio::net::TcpStream;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        tokio::task::yield_now().await;
-        axum::serve::Listener::accept(&mut self.0).await
-    }
-
-    fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.0.local_addr()
-    }
-}
-
-/// Serves `listener` until `token` is cancelled, then lets in-flight requests
-/// finish for up to `grace`.
-async fn serve_connections(
-    listener: tokio::net::TcpListener,
-    app: axum::Router,
-    token: CancellationToken,
-    grace: Duration,
-) {
-    use axum::serve::ListenerExt;
-    // `tap_io` also gives `ConnectInfo<SocketAddr>` for a custom listener.
-    let listener = Accepting(listener).tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let serve = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(token.clone().cancelled_owned());
-    let expired = async {
-        token.cancelled().await;
-        tokio::time::sleep(grace).await;
-    };
-    tokio::select! {
-        r = serve => if let Err(e) = r { tracing::error!("server error: {e}") },
-        () = expired => tracing::warn!("shutdown grace of {grace:?} expired; closing remaining connections"),
-    }
-}
-
 /// `n` threads, each with a single-threaded runtime accepting from its own
 /// handle on the one listening socket: whichever thread is free takes the
 /// next connection, and everything a connection does (its requests, their
@@ -440,7 +398,7 @@ async fn serve_connections(
 fn spawn_serve_threads(
     listener: &std::net::TcpListener,
     n: usize,
-    resolver: &GuardedResolver,
+    state: &Arc<AppState>,
     app: &axum::Router,
     shutdown: &CancellationToken,
     grace: Duration,
@@ -453,16 +411,16 @@ fn spawn_serve_threads(
             .enable_all()
             .thread_name("aigw-blocking")
             .build()?;
-        let (app, token, resolver) = (app.clone(), shutdown.clone(), resolver.clone());
+        let (app, token, state) = (app.clone(), shutdown.clone(), state.clone());
         let thread = std::thread::Builder::new()
             .name(format!("aigw-serve-{i}"))
             .spawn(move || {
                 THREAD_CLIENT
-                    .with(|c| c.set((resolver, std::cell::OnceCell::new())))
+                    .with(|c| c.set((state.resolver.clone(), std::cell::OnceCell::new())))
                     .ok();
                 rt.block_on(async move {
                     match tokio::net::TcpListener::from_std(listener) {
-                        Ok(l) => serve_connections(l, app, token, grace).await,
+                        Ok(l) => conn::serve(l, app, state, token, grace).await,
                         Err(e) => tracing::error!("serving thread {i} cannot listen: {e}"),
                     }
                 });

@@ -11,7 +11,8 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 
 use super::ApiError;
-use super::openai::{authenticate, peer_of, proxy, read_body};
+use super::body::read_body;
+use super::openai::{MAX_BODY, authenticate, peer_of, proxy};
 use crate::providers::Endpoint;
 use crate::server::AppState;
 use crate::translate::tokens::estimate_input_tokens;
@@ -28,7 +29,9 @@ pub async fn count_tokens(State(state): State<Arc<AppState>>, req: Request) -> R
     if let Err(e) = authenticate(&rt, &parts.headers, &peer) {
         return e.into_response_for(Endpoint::Messages);
     }
-    let bytes = match read_body(&parts.headers, body, rt.config.server.max_body_bytes).await {
+    let server = &rt.config.server;
+    let (limit, idle) = (server.max_body_bytes, server.body_idle_timeout);
+    let bytes = match read_body(&parts.headers, body, limit, MAX_BODY, idle).await {
         Ok(b) => b,
         Err(e) => return e.into_response_for(Endpoint::Messages),
     };

@@ -42,15 +42,46 @@ impl ApiError {
             message,
         )
     }
-    pub fn too_large(limit: usize) -> Self {
+    /// A request body over `limit` bytes; `setting` names the limit.
+    pub fn too_large(limit: usize, setting: &str) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "invalid_request_error",
             "request_too_large",
+            format!("request body exceeds the gateway limit of {limit} bytes ({setting})"),
+        )
+    }
+    /// A request body that stopped arriving for `idle`.
+    pub fn request_timeout(idle: Duration) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "invalid_request_error",
+            "request_timeout",
             format!(
-                "request body exceeds the gateway limit of {limit} bytes (server.max_body_bytes)"
+                "the request body stopped arriving for {} s (server.body_idle_timeout_s)",
+                idle.as_secs()
             ),
         )
+    }
+    /// An error the framework made (a rejected extractor, say), in the
+    /// wire shape: `status` and its text as given.
+    pub fn from_status(status: StatusCode, message: impl Into<String>) -> Self {
+        let code = match status {
+            StatusCode::NOT_FOUND => "not_found",
+            StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+            StatusCode::REQUEST_TIMEOUT => "request_timeout",
+            StatusCode::PAYLOAD_TOO_LARGE => "request_too_large",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+            StatusCode::UNPROCESSABLE_ENTITY => "invalid_request",
+            s if s.is_server_error() => "internal_error",
+            _ => "invalid_request",
+        };
+        let kind = if status.is_server_error() {
+            "api_error"
+        } else {
+            "invalid_request_error"
+        };
+        Self::new(status, kind, code, message)
     }
     pub fn unauthorized() -> Self {
         Self::new(
@@ -148,6 +179,57 @@ impl ApiError {
             message,
         )
     }
+}
+
+/// The protocol whose error shape a request to `path` gets: Anthropic's
+/// under `/v1/messages`, OpenAI's everywhere else.
+pub fn shape_for(path: &str) -> Endpoint {
+    if path == "/v1/messages" || path.starts_with("/v1/messages/") {
+        Endpoint::Messages
+    } else {
+        Endpoint::ChatCompletions
+    }
+}
+
+/// The safety net behind every route: an error response the framework
+/// made in plain text (an extractor's rejection: a malformed path
+/// parameter, JSON the handler's type does not accept, an unsupported
+/// content type) is rewritten in the client's error shape, so no client
+/// ever gets a bare text error.
+pub async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let shape = shape_for(req.uri().path());
+    let resp = next.run(req).await;
+    let plain = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_none_or(|v| v.as_bytes().starts_with(b"text/plain"));
+    // An upstream's answer (it names its provider) is relayed as it came.
+    let relayed = resp.headers().contains_key("x-aigw-provider");
+    if !(resp.status().is_client_error() || resp.status().is_server_error()) || !plain || relayed {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    // Rejection texts are short; anything longer is cut.
+    let text = match axum::body::to_bytes(body, 4096).await {
+        Ok(b) => String::from_utf8_lossy(&b).trim().to_string(),
+        Err(_) => String::new(),
+    };
+    let message = if text.is_empty() {
+        parts
+            .status
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_ascii_lowercase()
+    } else {
+        text
+    };
+    let mut out = ApiError::from_status(parts.status, message).into_response_for(shape);
+    for name in [header::ALLOW, header::RETRY_AFTER] {
+        if let Some(v) = parts.headers.get(&name) {
+            out.headers_mut().insert(name, v.clone());
+        }
+    }
+    out
 }
 
 /// Whole seconds, rounded up, at least 1: what `Retry-After` carries.

@@ -6,34 +6,30 @@
 //!   cross-site`) that writes is refused unless the origin is in
 //!   `server.cors_origins`; those get CORS headers and preflight answers.
 
-use std::net::IpAddr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, Version, header};
 
 use super::ApiError;
+use super::error::shape_for;
 use crate::config::ServerConfig;
-use crate::providers::Endpoint;
 use crate::server::AppState;
 
 pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let rt = state.runtime.load();
     let server = &rt.config.server;
     // Refusals in the shape the client's SDK parses.
-    let shape = if req.uri().path().starts_with("/v1/messages") {
-        Endpoint::Messages
-    } else {
-        Endpoint::ChatCompletions
+    let shape = shape_for(req.uri().path());
+    let host = match host_of(&req) {
+        Ok(h) => h,
+        Err(why) => {
+            return ApiError::forbidden("host_not_allowed", why).into_response_for(shape);
+        }
     };
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| req.uri().authority().map(|a| a.to_string()));
     if let Some(h) = &host
         && !host_allowed(h, server)
     {
@@ -106,13 +102,55 @@ fn add_cors(h: &mut HeaderMap, origin: HeaderValue, preflight: bool) {
     }
 }
 
+/// The host a request names: its one `Host` header, or (HTTP/2, which may
+/// send none) its `:authority`; `None` when it names none. Refused: a Host
+/// that is not text, more than one Host, and on HTTP/1 a request target in
+/// absolute or authority form (`GET http://evil.example/…`) — the gateway is
+/// no proxy, and such a target would name a host besides the Host header.
+fn host_of(req: &Request) -> Result<Option<String>, String> {
+    let h1 = matches!(
+        req.version(),
+        Version::HTTP_09 | Version::HTTP_10 | Version::HTTP_11
+    );
+    if h1 && (req.uri().scheme().is_some() || req.uri().authority().is_some()) {
+        return Err(
+            "absolute-form request targets are refused (DNS rebinding guard): send the path only"
+                .into(),
+        );
+    }
+    let mut hosts = req.headers().get_all(header::HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (Some(_), Some(_)) => Err("more than one Host header".into()),
+        (Some(h), None) => match h.to_str() {
+            // HTTP/2 may send both: they must agree.
+            Ok(h)
+                if req
+                    .uri()
+                    .authority()
+                    .is_some_and(|a| !a.as_str().eq_ignore_ascii_case(h)) =>
+            {
+                Err("the Host header and the request's :authority differ".into())
+            }
+            Ok(h) => Ok(Some(h.to_string())),
+            Err(_) => Err("the Host header is not valid text (DNS rebinding guard)".into()),
+        },
+        (None, _) => Ok(req.uri().authority().map(|a| a.to_string())),
+    }
+}
+
 /// Host names a rebinding attack cannot use: IP literals (the page's origin
 /// is then the IP itself), `localhost` and `*.localhost` (browsers pin them
-/// to loopback), and what the operator listed.
+/// to loopback), and what the operator listed. A Host that is not of the
+/// form `name[:port]` or `[IPv6][:port]` is refused.
 pub fn host_allowed(host: &str, server: &ServerConfig) -> bool {
-    let name = strip_port(host).to_ascii_lowercase();
-    let bare = name.trim_start_matches('[').trim_end_matches(']');
-    if bare.parse::<IpAddr>().is_ok() || name == "localhost" || name.ends_with(".localhost") {
+    let Some(name) = host_name(host) else {
+        return false;
+    };
+    if name.starts_with('[')
+        || name.parse::<Ipv4Addr>().is_ok()
+        || name == "localhost"
+        || name.ends_with(".localhost")
+    {
         return true;
     }
     server
@@ -121,17 +159,41 @@ pub fn host_allowed(host: &str, server: &ServerConfig) -> bool {
         .any(|a| a == "*" || a.eq_ignore_ascii_case(&name) || a.eq_ignore_ascii_case(host))
 }
 
-fn strip_port(host: &str) -> &str {
-    if let Some(rest) = host.strip_prefix('[') {
-        // [v6]:port
-        return rest
-            .split_once(']')
-            .map_or(host, |(ip, _)| &host[..ip.len() + 2]);
+/// The name of a well-formed Host value, lower-cased: `[IPv6]` (brackets
+/// kept) followed by nothing or `:port`, or a name of letters, digits, `-`,
+/// `.` and `_` followed by nothing or `:port`.
+fn host_name(host: &str) -> Option<String> {
+    let (name, port) = if let Some(rest) = host.strip_prefix('[') {
+        let (ip, after) = rest.split_once(']')?;
+        ip.parse::<Ipv6Addr>().ok()?;
+        let port = match after {
+            "" => None,
+            a => Some(a.strip_prefix(':')?),
+        };
+        (&host[..ip.len() + 2], port)
+    } else {
+        let (name, port) = match host.split_once(':') {
+            Some((n, p)) => (n, Some(p)),
+            None => (host, None),
+        };
+        let name_ok = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+        if !name_ok {
+            return None;
+        }
+        (name, port)
+    };
+    if let Some(p) = port {
+        let ok = (1..=5).contains(&p.len())
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && p.parse::<u32>().is_ok_and(|n| n <= 65535);
+        if !ok {
+            return None;
+        }
     }
-    match host.rsplit_once(':') {
-        Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
-        _ => host,
-    }
+    Some(name.to_ascii_lowercase())
 }
 
 fn same_origin(origin: &str, host: Option<&str>) -> bool {
@@ -184,6 +246,18 @@ mod tests {
             "evil.example:4000",
             "localhost.evil.example",
             "attacker.com",
+            "[::1].evil.com",
+            "[::1]evil.com:4000",
+            "[::1]:4000.evil.com",
+            "[::1]:",
+            "::1",
+            "[evil.com]",
+            "127.0.0.1:4000:80",
+            "127.0.0.1:99999",
+            "localhost:port",
+            "evil.com/localhost",
+            "evil.com@localhost",
+            "",
         ] {
             assert!(!host_allowed(bad, &s), "{bad}");
         }

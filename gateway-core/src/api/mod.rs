@@ -3,10 +3,12 @@
 //! request passes first (`guard`: Host allow-list against DNS rebinding,
 //! cross-origin browser writes refused, opt-in CORS). `telemetry`: `GET
 //! /metrics` and the chart/request-log queries (mounted by api/admin).
-//! `ui`: the operator UI (`frontend/dist`, embedded) at `/ui`.
+//! `ui`: the operator UI (`frontend/dist`, embedded) at `/ui`. `body`:
+//! request bodies read with a size cap and an idle timeout.
 
 mod admin;
 mod anthropic;
+mod body;
 mod error;
 mod guard;
 mod openai;
@@ -21,6 +23,26 @@ use axum::routing::{get, post};
 pub use error::ApiError;
 
 use crate::server::AppState;
+
+/// The peer's IP address (`local` when served without a socket, as in
+/// tests that call the router directly).
+pub(crate) struct PeerAddr(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PeerAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map_or_else(|| "local".to_string(), |c| c.0.ip().to_string()),
+        ))
+    }
+}
 
 /// The whole router, state attached.
 pub fn router(state: Arc<AppState>) -> Router {
@@ -39,6 +61,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(ui::routes())
         .fallback(openai::not_found)
         .method_not_allowed_fallback(openai::method_not_allowed)
+        .layer(axum::middleware::from_fn(error::json_errors))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             guard::guard,

@@ -10,13 +10,12 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, header};
-use http_body_util::BodyExt;
 use tokio::time::Instant;
 
 use super::ApiError;
-use super::error::retry_after_secs;
+use super::body::read_body;
+use super::error::{retry_after_secs, shape_for};
 use crate::limits::estimate_tokens;
 use crate::providers::{ClientHeaders, Endpoint};
 use crate::routing::{self, DispatchError, ProxyRequest, ResponseBody, Runtime, Served, body};
@@ -34,17 +33,20 @@ pub async fn healthz() -> Response {
     Json(serde_json::json!({ "status": "ok", "version": crate::VERSION })).into_response()
 }
 
+/// The setting [`read_body`]'s 413 names on the client API.
+pub(super) const MAX_BODY: &str = "server.max_body_bytes";
+
 pub async fn not_found(req: Request) -> Response {
     ApiError::not_found(format!(
         "no such endpoint: {} {}",
         req.method(),
         req.uri().path()
     ))
-    .into_response()
+    .into_response_for(shape_for(req.uri().path()))
 }
 
-pub async fn method_not_allowed() -> Response {
-    ApiError::method_not_allowed().into_response()
+pub async fn method_not_allowed(req: Request) -> Response {
+    ApiError::method_not_allowed().into_response_for(shape_for(req.uri().path()))
 }
 
 pub async fn chat_completions(State(s): State<Arc<AppState>>, req: Request) -> Response {
@@ -89,33 +91,6 @@ pub(super) fn authenticate(
         }
     }
     found.ok_or_else(ApiError::unauthorized)
-}
-
-pub(super) async fn read_body(
-    headers: &HeaderMap,
-    body: Body,
-    limit: usize,
-) -> Result<Bytes, ApiError> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(ApiError::too_large(limit));
-    }
-    match http_body_util::Limited::new(body, limit).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(ApiError::too_large(limit))
-        }
-        Err(e) => Err(ApiError::bad_request(
-            "body_read_error",
-            format!("could not read request body: {e}"),
-        )),
-    }
 }
 
 pub(super) fn peer_of(req: &Request) -> String {
@@ -231,8 +206,10 @@ pub(super) async fn proxy(state: Arc<AppState>, req: Request, endpoint: Endpoint
         );
         return ctx.fail(e, "ingress_rate_limited");
     }
-    let limit = rt.config.server.max_body_bytes;
-    let bytes = match read_body(&parts.headers, body, limit).await {
+    let server = &rt.config.server;
+    let (limit, idle) = (server.max_body_bytes, server.body_idle_timeout);
+    let read = read_body(&parts.headers, body, limit, MAX_BODY, idle).await;
+    let bytes = match read {
         Ok(b) => b,
         Err(e) => return ctx.fail(e, "bad_request"),
     };

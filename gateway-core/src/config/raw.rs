@@ -82,6 +82,20 @@ pub struct RawServer {
     /// sends before its first content frame (then a cap of its own).
     #[serde(default = "default_max_upstream_body")]
     pub max_upstream_body_bytes: u64,
+    /// A connection must send a whole request head within this long of
+    /// opening, or of its first byte after an idle keep-alive pause.
+    #[serde(default = "default_header_read_timeout")]
+    pub header_read_timeout_s: u64,
+    /// The longest silence while a request body is being received.
+    #[serde(default = "default_body_idle_timeout")]
+    pub body_idle_timeout_s: u64,
+    /// An idle keep-alive connection (no request in progress) is closed
+    /// after this long.
+    #[serde(default = "default_keepalive_idle")]
+    pub keepalive_idle_s: u64,
+    /// Client connections open at once; more are answered 503 and closed.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
 }
 
 impl Default for RawServer {
@@ -96,6 +110,10 @@ impl Default for RawServer {
             shutdown_grace_s: default_grace(),
             allow_private_upstreams: Vec::new(),
             max_upstream_body_bytes: default_max_upstream_body(),
+            header_read_timeout_s: default_header_read_timeout(),
+            body_idle_timeout_s: default_body_idle_timeout(),
+            keepalive_idle_s: default_keepalive_idle(),
+            max_connections: default_max_connections(),
         }
     }
 }
@@ -233,12 +251,29 @@ pub struct RawTarget {
     pub weight: u32,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawLimits {
     /// Requests per minute per client key (or peer address without keys).
     #[serde(default)]
     pub ingress_rpm: u32,
+    /// Failed admin logins allowed per peer address per window; further
+    /// attempts in the window get 429.
+    #[serde(default = "default_login_max_failures")]
+    pub login_max_failures: u32,
+    /// That window.
+    #[serde(default = "default_login_window")]
+    pub login_window_s: u64,
+}
+
+impl Default for RawLimits {
+    fn default() -> Self {
+        Self {
+            ingress_rpm: 0,
+            login_max_failures: default_login_max_failures(),
+            login_window_s: default_login_window(),
+        }
+    }
 }
 
 /// The request log, metrics and cost (`[telemetry]`).
@@ -327,6 +362,24 @@ fn default_max_body() -> u64 {
 }
 fn default_grace() -> u64 {
     30
+}
+fn default_header_read_timeout() -> u64 {
+    10
+}
+fn default_body_idle_timeout() -> u64 {
+    30
+}
+fn default_keepalive_idle() -> u64 {
+    75
+}
+fn default_max_connections() -> u32 {
+    512
+}
+fn default_login_max_failures() -> u32 {
+    10
+}
+fn default_login_window() -> u64 {
+    60
 }
 fn default_max_attempts() -> u32 {
     5

@@ -91,6 +91,14 @@ pub struct ServerConfig {
     pub ssrf: SsrfPolicy,
     /// Largest upstream answer read (`server.max_upstream_body_bytes`).
     pub max_upstream_body_bytes: usize,
+    /// Client connections (see `server::conn`): a request head must arrive
+    /// within `header_read_timeout`; a request body may pause at most
+    /// `body_idle_timeout`; an idle keep-alive connection is closed after
+    /// `keepalive_idle`; at most `max_connections` are open at once.
+    pub header_read_timeout: Duration,
+    pub body_idle_timeout: Duration,
+    pub keepalive_idle: Duration,
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -145,6 +153,9 @@ pub struct RouteSpec {
 #[derive(Debug, Clone, Default)]
 pub struct LimitsConfig {
     pub ingress_rpm: u32,
+    /// Failed admin logins per peer address per `login_window`.
+    pub login_max_failures: u32,
+    pub login_window: Duration,
 }
 
 /// `[telemetry]`: the request log, stored bodies, prices.
@@ -359,6 +370,35 @@ impl Validator<'_> {
                 "must be between 1 and 86400".into(),
             );
         }
+        for (key, v, max) in [
+            (
+                "server.header_read_timeout_s",
+                s.header_read_timeout_s,
+                3600,
+            ),
+            ("server.body_idle_timeout_s", s.body_idle_timeout_s, 3600),
+            ("server.keepalive_idle_s", s.keepalive_idle_s, 3600),
+            (
+                "server.max_connections",
+                u64::from(s.max_connections),
+                1_000_000,
+            ),
+            (
+                "limits.login_max_failures",
+                u64::from(raw.limits.login_max_failures),
+                1_000_000,
+            ),
+            ("limits.login_window_s", raw.limits.login_window_s, 86_400),
+        ] {
+            if !(1..=max).contains(&v) {
+                self.push(
+                    Severity::Error,
+                    key,
+                    None,
+                    format!("must be between 1 and {max}"),
+                );
+            }
+        }
         let mut allow_private = Vec::new();
         for (i, c) in s.allow_private_upstreams.iter().enumerate() {
             match Cidr::parse(c) {
@@ -437,6 +477,10 @@ impl Validator<'_> {
                 ssrf: ssrf_policy,
                 max_upstream_body_bytes: usize::try_from(s.max_upstream_body_bytes)
                     .unwrap_or(usize::MAX),
+                header_read_timeout: Duration::from_secs(s.header_read_timeout_s.max(1)),
+                body_idle_timeout: Duration::from_secs(s.body_idle_timeout_s.max(1)),
+                keepalive_idle: Duration::from_secs(s.keepalive_idle_s.max(1)),
+                max_connections: usize::try_from(s.max_connections.max(1)).unwrap_or(usize::MAX),
             },
             routing: RoutingConfig {
                 max_attempts: raw.routing.max_attempts.max(1),
@@ -448,6 +492,8 @@ impl Validator<'_> {
             routes,
             limits: super::LimitsConfig {
                 ingress_rpm: raw.limits.ingress_rpm,
+                login_max_failures: raw.limits.login_max_failures.max(1),
+                login_window: Duration::from_secs(raw.limits.login_window_s.max(1)),
             },
             telemetry,
             bench,

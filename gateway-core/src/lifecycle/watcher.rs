@@ -1,6 +1,8 @@
 //! Watches the config file for hand edits. It reads the file on every tick
 //! and compares a hash: config files are small, and mtime granularity on
-//! some filesystems would miss a quick same-size edit.
+//! some filesystems would miss a quick same-size edit. No error ends it: a
+//! file that cannot be read (`EMFILE`, removed for a moment) is logged once
+//! and tried again on the next tick.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,8 +45,17 @@ pub fn spawn_watcher(
             if last.as_ref() == Some(&h) {
                 continue;
             }
-            last = Some(h);
             state.lifecycle.file_changed(&state).await;
+            // Done with this text once it is live, or refused as invalid
+            // (the reason is kept for the status page). Otherwise the file
+            // or the store could not be used just then (`EMFILE` with every
+            // descriptor taken, a full disk): the next tick tries again,
+            // and the edit is not lost.
+            if state.lifecycle.live_version().hash == h
+                || crate::config::Config::parse(&text, "config file").is_err()
+            {
+                last = Some(h);
+            }
         }
     });
 }

@@ -1,6 +1,9 @@
 //! Local rate limits: token buckets for ingress (per client key or peer
 //! address) and provider-facing RPM/TPM. TPM is charged with an estimate
 //! before the request and corrected from reported usage after it.
+//! `login`: failed admin logins per peer address.
+
+pub mod login;
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -198,6 +198,32 @@ impl ConfigStore {
         Ok(())
     }
 
+    /// An audit row that counts repeats (failed logins of one peer in one
+    /// window): inserted when `row` is `None` (or names no row), else that
+    /// row's detail replaced. Returns the row's id.
+    pub fn audit_counted(
+        &self,
+        row: Option<i64>,
+        actor: &str,
+        action: &str,
+        detail: &serde_json::Value,
+    ) -> Result<i64, StoreError> {
+        let conn = self.conn();
+        if let Some(id) = row
+            && conn.execute(
+                "UPDATE audit SET detail = ?1 WHERE id = ?2",
+                params![detail.to_string(), id],
+            )? == 1
+        {
+            return Ok(id);
+        }
+        conn.execute(
+            "INSERT INTO audit (at_ms, actor, action, version_id, detail) VALUES (?1, ?2, ?3, NULL, ?4)",
+            params![now_ms(), actor, action, detail.to_string()],
+        )?;
+        Ok(conn.last_insert_rowid())
+    }
+
     pub fn audit_log(
         &self,
         limit: u32,

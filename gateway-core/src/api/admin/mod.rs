@@ -26,6 +26,7 @@ use axum::routing::{get, post, put};
 use http::{Method, header};
 
 use super::ApiError;
+use super::body::admin_bodies as bodies;
 use crate::secrets::admin::Role;
 use crate::server::AppState;
 
@@ -68,9 +69,14 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/session", get(session::whoami))
         .route("/logout", post(session::logout))
         .merge(crate::api::telemetry::routes())
-        .layer(axum::middleware::from_fn_with_state(state, auth))
+        // bodies are read once the caller is known (413/408 as JSON)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), bodies))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth))
         // login is the one route that needs no role
-        .route("/login", post(session::login))
+        .route(
+            "/login",
+            post(session::login).layer(axum::middleware::from_fn_with_state(state, bodies)),
+        )
 }
 
 async fn auth(State(state): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {

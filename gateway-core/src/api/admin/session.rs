@@ -2,6 +2,7 @@
 //! holds `aigw_session=ROLE.EXPIRY.HMAC` — `HttpOnly`, `SameSite=Strict`,
 //! signed with a key derived from the admin token (rotating the token ends
 //! every session). The token itself never goes in a URL or a cookie.
+//! Failed logins are limited per peer address (`limits::login`).
 
 use std::sync::Arc;
 
@@ -13,7 +14,7 @@ use http::{HeaderMap, HeaderValue, header};
 use sha2::{Digest, Sha256};
 
 use super::Principal;
-use crate::api::ApiError;
+use crate::api::{ApiError, PeerAddr};
 use crate::secrets::admin::Role;
 use crate::server::AppState;
 use crate::store::now_ms;
@@ -68,18 +69,49 @@ pub struct Login {
     token: String,
 }
 
-pub async fn login(State(state): State<Arc<AppState>>, body: Option<Json<Login>>) -> Response {
+pub async fn login(
+    State(state): State<Arc<AppState>>,
+    PeerAddr(peer): PeerAddr,
+    body: Option<Json<Login>>,
+) -> Response {
+    let (max, window) = {
+        let rt = state.runtime.load();
+        (
+            rt.config.limits.login_max_failures,
+            rt.config.limits.login_window,
+        )
+    };
+    if let Err(wait) = state.logins.check(&peer, max, window) {
+        return ApiError::rate_limited(
+            "rate_limit_exceeded",
+            format!(
+                "too many failed logins from {peer}: {max} within {} s (limits.login_max_failures, limits.login_window_s); try again later",
+                window.as_secs()
+            ),
+            wait,
+        )
+        .into_response();
+    }
     let Some(Json(l)) = body else {
         return ApiError::bad_request("invalid_json", "send {\"token\": \"…\"}").into_response();
     };
     let Some(role) = state.admin_tokens.role_of(l.token.trim()) else {
-        let _ =
-            state
-                .lifecycle
-                .store()
-                .audit("unknown", "login_failed", None, &serde_json::json!({}));
+        // One audit row per peer and window, counting its failures.
+        let f = state.logins.failed(&peer, window);
+        let detail = serde_json::json!({
+            "peer": peer,
+            "failures": f.count,
+            "window_s": window.as_secs(),
+        });
+        let store = state.lifecycle.store();
+        if let Ok(row) = store.audit_counted(f.audit_row, "unknown", "login_failed", &detail)
+            && f.audit_row != Some(row)
+        {
+            state.logins.set_audit_row(&peer, row);
+        }
         return ApiError::unauthorized_admin().into_response();
     };
+    state.logins.succeeded(&peer);
     let payload = format!("{}.{}", role.as_str(), now_ms() / 1000 + TTL_S);
     let Some(sig) = sign(&state, &payload) else {
         return ApiError::internal("cannot sign a session").into_response();
