@@ -526,7 +526,8 @@ async fn full_disk(root: &Path) {
     assert_eq!(gw.live_version().await, 1);
     assert_eq!(gw.version_ids().await, [1]);
     assert_eq!(gw.serves().await, "a");
-    stop(aigw);
+    let log = stop(aigw).join("\n");
+    assert!(log.contains("opened in exclusive mode"), "{log}");
 
     // space returns: nothing changes, not even across a restart...
     std::fs::remove_file(root.join("filler")).unwrap();

@@ -332,14 +332,22 @@ impl ConfigManager {
         });
         // A hand edit is already in the file; anything else is written to it.
         let target = self.path.as_deref().filter(|_| change.source != "file");
-        let write_error = |path: &Path, source| LifecycleError::Write {
-            path: path.to_path_buf(),
-            source,
-            live: live.version.id,
+        let failed = |e: LifecycleError| {
+            tracing::error!(source = change.source, actor = change.actor, "{e}");
+            e
         };
-        let record_error = |source| LifecycleError::Record {
-            source,
-            live: live.version.id,
+        let write_error = |path: &Path, source| {
+            failed(LifecycleError::Write {
+                path: path.to_path_buf(),
+                source,
+                live: live.version.id,
+            })
+        };
+        let record_error = |source| {
+            failed(LifecycleError::Record {
+                source,
+                live: live.version.id,
+            })
         };
         // 1. Stage the file (what a full disk refuses, before any change).
         let staged = match target {
