@@ -35,7 +35,7 @@ pub use conn::Connections;
 /// What a host passes to [`start`].
 pub struct GatewayOptions {
     pub config: Config,
-    /// Where SQLite and logs go (created if missing).
+    /// Where SQLite and logs go (created 0700 if missing).
     pub data_dir: Option<PathBuf>,
     /// Overrides `server.listen` (flag / `AIGW_LISTEN`; tests pass port 0).
     pub listen: Option<SocketAddr>,
@@ -257,7 +257,7 @@ pub fn http_client() -> Result<UpstreamClient, crate::upstream::BuildError> {
 /// Binds and starts serving.
 pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
     if let Some(dir) = &opts.data_dir {
-        std::fs::create_dir_all(dir).map_err(|source| StartError::DataDir {
+        crate::store::perms::private_dir(dir).map_err(|source| StartError::DataDir {
             path: dir.clone(),
             source,
         })?;
@@ -280,7 +280,7 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
     })?;
     let grace = opts.config.server.shutdown_grace;
     let store = match &opts.data_dir {
-        Some(dir) => ConfigStore::open(&dir.join("config.db"))?,
+        Some(dir) => ConfigStore::open(&dir.join(crate::store::CONFIG_DB))?,
         None => ConfigStore::open_in_memory()?,
     };
     let lifecycle = ConfigManager::open(store, opts.config_path.clone(), &opts.config)?;

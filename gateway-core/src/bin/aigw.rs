@@ -359,8 +359,18 @@ fn serve(paths: Paths, listen: Option<String>, threads: Option<u16>) -> anyhow::
     if ensure_config_file(&paths.config_file)? {
         tracing::info!("created default config at {}", paths.config_file.display());
     }
-    let config = match Config::load(&paths.config_file) {
-        Ok(c) => c,
+    let config = match gateway_core::lifecycle::load_for_start(&paths.config_file, &paths.data_dir)
+    {
+        Ok(s) => {
+            if let Some((e, version)) = &s.file_rejected {
+                eprintln!("{e}");
+                tracing::error!(
+                    "{} is invalid: serving the last committed version {version} instead (fix the file, it is watched, or publish a config)",
+                    paths.config_file.display()
+                );
+            }
+            s.config
+        }
         Err(e) => {
             eprintln!("{e}");
             return Ok(ExitCode::from(2));

@@ -104,7 +104,7 @@ pub async fn doctor(paths: &Paths) -> anyhow::Result<ExitCode> {
         }
     };
     let probe_file = paths.data_dir.join(".doctor-write-test");
-    let writable = std::fs::create_dir_all(&paths.data_dir)
+    let writable = crate::store::perms::private_dir(&paths.data_dir)
         .and_then(|()| std::fs::write(&probe_file, b"ok"))
         .is_ok();
     let _ = std::fs::remove_file(&probe_file);

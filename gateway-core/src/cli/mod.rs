@@ -16,7 +16,7 @@ use serde_json::Value;
 pub use doctor::{doctor, probe};
 pub use tools::{BenchArgs, bench_models, replay};
 
-use crate::config::{Config, Paths, format_issue};
+use crate::config::{Paths, format_issue};
 use crate::lifecycle::{Change, ConfigManager, Published};
 use crate::secrets::admin::AdminTokens;
 use crate::store::ConfigStore;
@@ -37,7 +37,16 @@ fn canonical(p: &Path) -> PathBuf {
 
 /// The gateway serving `paths.config_file`, if one runs; else the data dir.
 async fn target(paths: &Paths) -> anyhow::Result<Target> {
-    let config = Config::load(&paths.config_file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let startup = crate::lifecycle::load_for_start(&paths.config_file, &paths.data_dir)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Some((e, v)) = &startup.file_rejected {
+        eprintln!("{e}");
+        eprintln!(
+            "{}: invalid; the last committed version {v} is the live config",
+            paths.config_file.display()
+        );
+    }
+    let config = startup.config;
     let listen = std::env::var("AIGW_LISTEN")
         .ok()
         .and_then(|l| crate::config::parse_listen(&l))
@@ -80,8 +89,8 @@ async fn target(paths: &Paths) -> anyhow::Result<Target> {
         }
         return Ok(Target::Running { base, token, http });
     }
-    std::fs::create_dir_all(&paths.data_dir)?;
-    let store = ConfigStore::open(&paths.data_dir.join("config.db"))?;
+    crate::store::perms::private_dir(&paths.data_dir)?;
+    let store = ConfigStore::open(&paths.data_dir.join(crate::store::CONFIG_DB))?;
     let mgr = ConfigManager::open(store, Some(paths.config_file.clone()), &config)?;
     Ok(Target::Offline(Box::new(mgr)))
 }

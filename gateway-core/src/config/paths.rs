@@ -49,6 +49,18 @@ pub fn ensure_config_file(path: &Path) -> std::io::Result<bool> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    std::fs::write(path, DEFAULT_CONFIG)?;
+    // Owner-only, like every config file a publish writes.
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = match opts.open(path) {
+        Ok(f) => f,
+        // Another aigw starting at the same moment wrote it.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    std::io::Write::write_all(&mut f, DEFAULT_CONFIG.as_bytes())?;
+    f.sync_all()?;
     Ok(true)
 }

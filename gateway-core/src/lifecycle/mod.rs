@@ -4,15 +4,26 @@
 //! edit of the file is validated and recorded as a version (or rejected
 //! with the reason while the running version stays live) by `watcher`.
 //!
+//! A publish is all or nothing. In order: the new file is staged beside the
+//! config file and synced; the version and its audit entry are inserted in
+//! one transaction; the staged file is renamed into place; the transaction
+//! commits; only then is the new config applied. A failure at any step
+//! undoes the earlier ones (the transaction rolls back, the old file is
+//! renamed back) and the live config stays. A crash between the rename and
+//! the commit leaves a file no version matches: the next start records it as
+//! a hand edit, like any file changed while the gateway was stopped.
+//!
 //! - `diff`: unified diff, change summary, secret redaction.
 //! - `draft`: structured edits (add a provider, reorder a route…) for the UI.
+//! - `file`: replacing the config file (stage, rename, undo).
 //! - `watcher`: polls the config file for hand edits.
 
 pub mod diff;
 pub mod draft;
+mod file;
 mod watcher;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
@@ -22,7 +33,7 @@ pub use watcher::spawn_watcher;
 
 use crate::config::{Config, ConfigError, Issue, Severity};
 use crate::server::AppState;
-use crate::store::{ConfigStore, NewVersion, StoreError, Version};
+use crate::store::{ConfigStore, NewAudit, NewVersion, StoreError, Version};
 
 pub fn hash(toml: &str) -> String {
     hex::encode(Sha256::digest(toml.as_bytes()))
@@ -82,11 +93,18 @@ pub enum LifecycleError {
     NoSuchVersion(i64),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("cannot write config file {path}: {source}")]
+    #[error(
+        "cannot write config file {path}: {source}; nothing was published, version {live} stays live"
+    )]
     Write {
         path: PathBuf,
         source: std::io::Error,
+        live: i64,
     },
+    #[error(
+        "cannot record the new version: {source}; nothing was published, version {live} stays live"
+    )]
+    Record { source: StoreError, live: i64 },
 }
 
 /// Puts a published config into effect (the running gateway's hot swap, or
@@ -124,7 +142,9 @@ pub struct ConfigManager {
 impl ConfigManager {
     /// Opens the store and records `initial` as a version when it differs
     /// from the newest stored one (first run, or a file edited while the
-    /// gateway was stopped).
+    /// gateway was stopped — a hand edit, audited like one the watcher sees;
+    /// this is also where a file left by a publish that crashed before its
+    /// commit ends up).
     pub fn open(
         store: ConfigStore,
         path: Option<PathBuf>,
@@ -146,28 +166,35 @@ impl ConfigManager {
                         let old = p.toml.as_deref().unwrap_or_default();
                         (
                             "file",
-                            "config file changed while the gateway was stopped".to_string(),
+                            format!(
+                                "config file changed while the gateway was stopped (the last committed version is {})",
+                                p.id
+                            ),
                             diff::unified(old, toml, &format!("version {}", p.id), "config file"),
                             diff::summarize(old, toml),
                         )
                     }
                 };
                 let summary = serde_json::to_value(summary).unwrap_or_default();
-                let v = store.insert_version(&NewVersion {
-                    source,
-                    actor: "aigw",
-                    message: &message,
-                    toml,
-                    hash: &h,
-                    diff: &diff,
-                    summary: &summary,
-                })?;
-                store.audit(
-                    "aigw",
-                    source,
-                    Some(v.id),
-                    &serde_json::json!({ "message": message }),
+                let v = store.insert_version_audited(
+                    &NewVersion {
+                        source,
+                        actor: "aigw",
+                        message: &message,
+                        toml,
+                        hash: &h,
+                        diff: &diff,
+                        summary: &summary,
+                    },
+                    &NewAudit {
+                        actor: "aigw",
+                        action: source,
+                        detail: &serde_json::json!({ "message": message }),
+                    },
                 )?;
+                if source == "file" {
+                    tracing::warn!(version = v.id, "{message}: recorded as version {}", v.id);
+                }
                 v
             }
         };
@@ -283,14 +310,6 @@ impl ConfigManager {
                 restart_required: restart,
             });
         }
-        if change.source != "file"
-            && let Some(path) = &self.path
-        {
-            write_atomic(path, change.toml).map_err(|source| LifecycleError::Write {
-                path: path.clone(),
-                source,
-            })?;
-        }
         let unified = diff::unified(
             &live.toml,
             change.toml,
@@ -299,32 +318,83 @@ impl ConfigManager {
         );
         let summary =
             serde_json::to_value(diff::summarize(&live.toml, change.toml)).unwrap_or_default();
-        let version = self.store.insert_version(&NewVersion {
-            source: change.source,
-            actor: change.actor,
-            message: change.message,
-            toml: change.toml,
-            hash: &h,
-            diff: &unified,
-            summary: &summary,
-        })?;
         let action = if change.source == "rollback" {
             "rollback"
         } else {
             "publish"
         };
-        self.store.audit(
-            change.actor,
-            action,
-            Some(version.id),
-            &serde_json::json!({
-                "source": change.source,
-                "message": change.message,
-                "from_version": live.version.id,
-                "summary": summary,
-                "restart_required": restart,
-            }),
-        )?;
+        let detail = serde_json::json!({
+            "source": change.source,
+            "message": change.message,
+            "from_version": live.version.id,
+            "summary": summary,
+            "restart_required": restart,
+        });
+        // A hand edit is already in the file; anything else is written to it.
+        let target = self.path.as_deref().filter(|_| change.source != "file");
+        let failed = |e: LifecycleError| {
+            tracing::error!(source = change.source, actor = change.actor, "{e}");
+            e
+        };
+        let write_error = |path: &Path, source| {
+            failed(LifecycleError::Write {
+                path: path.to_path_buf(),
+                source,
+                live: live.version.id,
+            })
+        };
+        let record_error = |source| {
+            failed(LifecycleError::Record {
+                source,
+                live: live.version.id,
+            })
+        };
+        // 1. Stage the file (what a full disk refuses, before any change).
+        let staged = match target {
+            Some(path) => Some(
+                file::Staged::write(path, change.toml.as_bytes())
+                    .map_err(|e| write_error(path, e))?,
+            ),
+            None => None,
+        };
+        // 2. Version and audit entry, in one transaction left open.
+        let pending = self
+            .store
+            .begin_version(
+                &NewVersion {
+                    source: change.source,
+                    actor: change.actor,
+                    message: change.message,
+                    toml: change.toml,
+                    hash: &h,
+                    diff: &unified,
+                    summary: &summary,
+                },
+                &NewAudit {
+                    actor: change.actor,
+                    action,
+                    detail: &detail,
+                },
+            )
+            .map_err(record_error)?;
+        // 3. The file into place (an error drops `pending`: rolled back).
+        let installed = match (staged, target) {
+            (Some(s), Some(path)) => Some(s.install().map_err(|e| write_error(path, e))?),
+            _ => None,
+        };
+        // 4. Commit; if that fails, the old file goes back.
+        let version = match pending.commit() {
+            Ok(v) => v,
+            Err(e) => {
+                if let Some(i) = installed {
+                    i.undo();
+                }
+                return Err(record_error(e));
+            }
+        };
+        if let Some(i) = installed {
+            i.keep();
+        }
         apply(config);
         *self.live.lock().unwrap_or_else(|e| e.into_inner()) = Live {
             version: version.clone(),
@@ -468,6 +538,57 @@ impl ConfigManager {
     }
 }
 
+/// What a host starts from (see [`load_for_start`]).
+#[derive(Debug)]
+pub struct Startup {
+    pub config: Config,
+    /// Set when the file was invalid: why, and the committed version
+    /// served instead.
+    pub file_rejected: Option<(ConfigError, i64)>,
+}
+
+/// The config a host starts from: the config file's. When the file is
+/// invalid and the store in `data_dir` holds a committed version, that
+/// version instead — the file's errors come back to be reported, and the
+/// config watcher records the rejection (`file_rejected`) as it does for
+/// any bad hand edit. With nothing committed (a first run) an invalid file
+/// is the error.
+pub fn load_for_start(config_file: &Path, data_dir: &Path) -> Result<Startup, ConfigError> {
+    let file_error = match Config::load(config_file) {
+        Ok(config) => {
+            return Ok(Startup {
+                config,
+                file_rejected: None,
+            });
+        }
+        Err(e) => e,
+    };
+    let db = data_dir.join(crate::store::CONFIG_DB);
+    if !db.is_file() {
+        return Err(file_error);
+    }
+    let latest = ConfigStore::open(&db).and_then(|s| s.latest());
+    let version = match latest {
+        Ok(Some(v)) => v,
+        Ok(None) => return Err(file_error),
+        Err(e) => {
+            tracing::warn!("no committed version to fall back on: {e}");
+            return Err(file_error);
+        }
+    };
+    let toml = version.toml.as_deref().unwrap_or_default();
+    match Config::parse(toml, &format!("version {}", version.id)) {
+        Ok(config) => Ok(Startup {
+            config,
+            file_rejected: Some((file_error, version.id)),
+        }),
+        Err(e) => {
+            tracing::warn!("the last committed version does not load either: {e}");
+            Err(file_error)
+        }
+    }
+}
+
 /// `keyring:` references the keychain cannot resolve, as warnings (`env:`
 /// ones are already warned about by validation). Presence only, never values.
 fn with_key_warnings(mut v: Validation, toml: &str) -> Validation {
@@ -519,11 +640,4 @@ fn restart_required(live: &str, new: Option<&Config>) -> Vec<String> {
         v.push("telemetry.queue_capacity takes effect after a restart".to_string());
     }
     v
-}
-
-/// Write to a temp file beside it, then rename: readers never see half a file.
-fn write_atomic(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    let tmp = path.with_extension("toml.tmp");
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path)
 }

@@ -150,6 +150,8 @@ fn from_file(path: &Path) -> std::io::Result<AdminTokens> {
     if let Ok(b) = std::fs::read(path)
         && let Ok(f) = serde_json::from_slice::<FileTokens>(&b)
     {
+        // Written 0644 by hand or by an older version: owner-only now.
+        crate::store::perms::tighten_file(path)?;
         return Ok(AdminTokens {
             admin: Secret::new(f.admin),
             viewer: Secret::new(f.viewer),
@@ -161,7 +163,7 @@ fn from_file(path: &Path) -> std::io::Result<AdminTokens> {
         viewer: generate("aigw_viewer_"),
     };
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        crate::store::perms::private_dir(dir)?;
     }
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
@@ -191,15 +193,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("admin-tokens.json");
         let a = from_file(&p).unwrap();
+        #[cfg(unix)]
+        let mode = || {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777
+        };
+        #[cfg(unix)]
+        {
+            assert_eq!(mode(), 0o600);
+            // left world-readable (by hand, an older version): tightened
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
         let b = from_file(&p).unwrap();
         assert_eq!(a.admin.expose(), b.admin.expose());
         #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            assert_eq!(
-                std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
-                0o600
-            );
-        }
+        assert_eq!(mode(), 0o600);
     }
 }

@@ -218,10 +218,20 @@ impl KeyIndex {
 
     fn write(&self, names: &[String]) -> std::io::Result<()> {
         if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir)?;
+            crate::store::perms::private_dir(dir)?;
         }
         let tmp = self.path.with_extension("json.tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(names).unwrap_or_default())?;
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let mut f = opts.open(&tmp)?;
+        std::io::Write::write_all(
+            &mut f,
+            &serde_json::to_vec_pretty(names).unwrap_or_default(),
+        )?;
+        drop(f);
+        crate::store::perms::tighten_file(&tmp)?;
         std::fs::rename(tmp, &self.path)
     }
 

@@ -2,17 +2,33 @@
 //! (`config.db` in the data dir) with who, when, why, the full TOML, its
 //! hash and its diff against the version before; plus an audit log of every
 //! operator action (publish, rollback, rejected edits, key changes, logins).
+//! A version is only ever written together with its audit entry, in one
+//! transaction ([`ConfigStore::begin_version`]).
+//!
+//! - `perms`: owner-only modes for the data dir and its files.
+
+pub mod perms;
+
+/// The store's file name in the data dir.
+pub const CONFIG_DB: &str = "config.db";
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
-#[error("config store: {0}")]
-pub struct StoreError(#[from] rusqlite::Error);
+pub enum StoreError {
+    #[error("config store: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("config store {path}: {source}")]
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+}
 
 /// A stored config version.
 #[derive(Debug, Clone, Serialize)]
@@ -40,6 +56,14 @@ pub struct NewVersion<'a> {
     pub hash: &'a str,
     pub diff: &'a str,
     pub summary: &'a serde_json::Value,
+}
+
+/// The audit entry written with a new version (its `version_id` is the
+/// version's id).
+pub struct NewAudit<'a> {
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub detail: &'a serde_json::Value,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -89,12 +113,39 @@ CREATE INDEX IF NOT EXISTS audit_at ON audit(at_ms);
 ";
 
 impl ConfigStore {
+    /// Opens (creating, owner-only) the store at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        perms::private_sqlite(path).map_err(|source| StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        match Self::open_conn(path, false) {
+            // The shared-memory index beside the file (`-shm`) needs a little
+            // space: on a full disk, keep it in memory instead, so that the
+            // gateway still starts and serves its committed config.
+            Err(StoreError::Sql(e)) if no_room(&e) => {
+                tracing::warn!(
+                    "config store {}: {e}; opened in exclusive mode (is the disk full?): other processes cannot open it until aigw restarts",
+                    path.display()
+                );
+                Self::init(Self::open_conn(path, true)?)
+            }
+            r => Self::init(r?),
+        }
+    }
+
+    fn open_conn(path: &Path, exclusive: bool) -> Result<Connection, StoreError> {
         let conn = Connection::open(path)?;
+        if exclusive {
+            // Before the first access: no shared memory is ever set up.
+            conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+        }
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        Self::init(conn)
+        // Reads the schema: fails here, not later, when the disk is full.
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))?;
+        Ok(conn)
     }
 
     pub fn open_in_memory() -> Result<Self, StoreError> {
@@ -108,7 +159,7 @@ impl ConfigStore {
         })
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+    fn conn(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -163,25 +214,54 @@ impl ConfigStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    pub fn insert_version(&self, v: &NewVersion<'_>) -> Result<Version, StoreError> {
+    /// Records a version and its audit entry in one transaction.
+    pub fn insert_version_audited(
+        &self,
+        v: &NewVersion<'_>,
+        a: &NewAudit<'_>,
+    ) -> Result<Version, StoreError> {
+        self.begin_version(v, a)?.commit()
+    }
+
+    /// Inserts a version and its audit entry in a transaction left open:
+    /// [`PendingVersion::commit`] makes both durable, dropping the pending
+    /// version rolls both back. The store is locked meanwhile (publishes
+    /// keep it for the few file operations between the two).
+    pub fn begin_version(
+        &self,
+        v: &NewVersion<'_>,
+        a: &NewAudit<'_>,
+    ) -> Result<PendingVersion<'_>, StoreError> {
         let at = now_ms();
         let conn = self.conn();
-        conn.execute(
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        let mut pending = PendingVersion {
+            conn,
+            open: true,
+            version: Version {
+                id: 0,
+                created_at_ms: at,
+                source: v.source.into(),
+                actor: v.actor.into(),
+                message: v.message.into(),
+                hash: v.hash.into(),
+                diff: v.diff.into(),
+                summary: v.summary.clone(),
+                toml: Some(v.toml.into()),
+            },
+        };
+        // An error returns here and drops `pending`: both rows roll back.
+        pending.conn.execute(
             "INSERT INTO config_versions (created_at_ms, source, actor, message, toml, hash, diff, summary)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![at, v.source, v.actor, v.message, v.toml, v.hash, v.diff, v.summary.to_string()],
         )?;
-        Ok(Version {
-            id: conn.last_insert_rowid(),
-            created_at_ms: at,
-            source: v.source.into(),
-            actor: v.actor.into(),
-            message: v.message.into(),
-            hash: v.hash.into(),
-            diff: v.diff.into(),
-            summary: v.summary.clone(),
-            toml: Some(v.toml.into()),
-        })
+        pending.version.id = pending.conn.last_insert_rowid();
+        pending.conn.execute(
+            "INSERT INTO audit (at_ms, actor, action, version_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![at, a.actor, a.action, pending.version.id, a.detail.to_string()],
+        )?;
+        Ok(pending)
     }
 
     pub fn audit(
@@ -249,36 +329,93 @@ impl ConfigStore {
     }
 }
 
+/// A version and its audit entry inserted in a still open transaction
+/// (see [`ConfigStore::begin_version`]). Dropped uncommitted, it rolls back.
+#[must_use = "dropping a pending version rolls it back"]
+pub struct PendingVersion<'a> {
+    conn: MutexGuard<'a, Connection>,
+    version: Version,
+    open: bool,
+}
+
+impl PendingVersion<'_> {
+    /// The version as it will be once committed (with its id).
+    pub fn version(&self) -> &Version {
+        &self.version
+    }
+
+    /// Commits both rows; on failure neither is stored.
+    pub fn commit(mut self) -> Result<Version, StoreError> {
+        self.conn.execute_batch("COMMIT")?;
+        self.open = false;
+        Ok(self.version.clone())
+    }
+}
+
+impl Drop for PendingVersion<'_> {
+    fn drop(&mut self) {
+        // SQLite may have rolled back already (a full disk at COMMIT).
+        if self.open
+            && !self.conn.is_autocommit()
+            && let Err(e) = self.conn.execute_batch("ROLLBACK")
+        {
+            tracing::error!("config store: cannot roll back a version: {e}");
+        }
+    }
+}
+
+/// A full disk, or an I/O error setting up the `-shm` file beside the store.
+fn no_room(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DiskFull | rusqlite::ErrorCode::SystemIoFailure)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn version<'a>(toml: &'a str, hash: &'a str, summary: &'a serde_json::Value) -> NewVersion<'a> {
+        NewVersion {
+            source: "cli",
+            actor: "admin",
+            message: "m",
+            toml,
+            hash,
+            diff: "",
+            summary,
+        }
+    }
+
+    fn audit<'a>(detail: &'a serde_json::Value) -> NewAudit<'a> {
+        NewAudit {
+            actor: "admin",
+            action: "publish",
+            detail,
+        }
+    }
+
+    fn count(s: &ConfigStore, table: &str) -> i64 {
+        s.conn()
+            .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
+    }
 
     #[test]
     fn versions_and_audit_roundtrip() {
         let s = ConfigStore::open_in_memory().unwrap();
         assert!(s.latest().unwrap().is_none());
         let summary = serde_json::json!({"providers_added": ["a"]});
+        let detail = serde_json::json!({"m": 1});
         let v1 = s
-            .insert_version(&NewVersion {
-                source: "startup",
-                actor: "aigw",
-                message: "first",
-                toml: "[server]\n",
-                hash: "h1",
-                diff: "",
-                summary: &summary,
-            })
+            .insert_version_audited(&version("[server]\n", "h1", &summary), &audit(&detail))
             .unwrap();
         let v2 = s
-            .insert_version(&NewVersion {
-                source: "cli",
-                actor: "admin",
-                message: "second",
-                toml: "[server]\nlisten = \"127.0.0.1:1\"\n",
-                hash: "h2",
-                diff: "+listen",
-                summary: &summary,
-            })
+            .insert_version_audited(
+                &version("[server]\nlisten = \"127.0.0.1:1\"\n", "h2", &summary),
+                &audit(&detail),
+            )
             .unwrap();
         assert!(v2.id > v1.id);
         assert_eq!(s.latest().unwrap().unwrap().hash, "h2");
@@ -293,15 +430,49 @@ mod tests {
             s.get(v1.id).unwrap().unwrap().toml.as_deref(),
             Some("[server]\n")
         );
-        s.audit(
-            "admin",
-            "publish",
-            Some(v2.id),
-            &serde_json::json!({"m": 1}),
-        )
-        .unwrap();
         let a = s.audit_log(10, None).unwrap();
         assert_eq!(a[0].action, "publish");
         assert_eq!(a[0].version_id, Some(v2.id));
+        assert_eq!(a[1].version_id, Some(v1.id));
+        s.audit("admin", "login", None, &serde_json::json!({}))
+            .unwrap();
+        assert_eq!(s.audit_log(10, None).unwrap()[0].version_id, None);
+    }
+
+    #[test]
+    fn a_version_is_never_stored_without_its_audit_entry() {
+        let s = ConfigStore::open_in_memory().unwrap();
+        let (summary, detail) = (serde_json::json!({}), serde_json::json!({}));
+        s.insert_version_audited(&version("a", "h1", &summary), &audit(&detail))
+            .unwrap();
+        // the audit insert fails: the version insert before it rolls back
+        s.conn()
+            .execute_batch(
+                "CREATE TRIGGER no_audit BEFORE INSERT ON audit
+                 BEGIN SELECT RAISE(ABORT, 'injected audit failure'); END;",
+            )
+            .unwrap();
+        let e = s
+            .insert_version_audited(&version("b", "h2", &summary), &audit(&detail))
+            .unwrap_err();
+        assert!(e.to_string().contains("injected audit failure"), "{e}");
+        assert_eq!(count(&s, "config_versions"), 1);
+        assert_eq!(count(&s, "audit"), 1);
+        assert_eq!(s.latest().unwrap().unwrap().hash, "h1");
+        s.conn().execute_batch("DROP TRIGGER no_audit").unwrap();
+        // a pending version dropped without commit leaves nothing either
+        let p = s
+            .begin_version(&version("c", "h3", &summary), &audit(&detail))
+            .unwrap();
+        assert!(p.version().id > 1);
+        drop(p);
+        assert_eq!(count(&s, "config_versions"), 1);
+        assert_eq!(count(&s, "audit"), 1);
+        // and the store still works after both
+        let v = s
+            .insert_version_audited(&version("d", "h4", &summary), &audit(&detail))
+            .unwrap();
+        assert_eq!(s.latest().unwrap().unwrap().id, v.id);
+        assert_eq!(count(&s, "audit"), 2);
     }
 }

@@ -20,6 +20,11 @@ pub enum DbError {
         path: PathBuf,
         source: rusqlite::Error,
     },
+    #[error("telemetry database {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("telemetry database: {0}")]
     Sql(#[from] rusqlite::Error),
     #[error("telemetry database task failed: {0}")]
@@ -115,8 +120,13 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const DELETE_CHUNK: i64 = 5_000;
 
 impl Db {
-    /// Opens (creating if needed) the log at `path`.
+    /// Opens (creating if needed, owner-only: it may hold prompts) the log
+    /// at `path`.
     pub fn open(path: &Path) -> Result<Self, DbError> {
+        crate::store::perms::private_sqlite(path).map_err(|source| DbError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let err = |source| DbError::Open {
             path: path.to_path_buf(),
             source,

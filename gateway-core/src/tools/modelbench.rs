@@ -403,6 +403,11 @@ pub struct Store {
 
 impl Store {
     pub fn open(path: &Path) -> Result<Self, rusqlite::Error> {
+        // Owner-only like the rest of the data dir (SQLite would say why
+        // it cannot open the file, should this fail too).
+        if let Err(e) = crate::store::perms::private_sqlite(path) {
+            tracing::warn!("{}: {e}", path.display());
+        }
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(

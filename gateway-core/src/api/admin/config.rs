@@ -77,7 +77,7 @@ pub(super) fn lifecycle_error(e: LifecycleError) -> Response {
             ApiError::conflict("version_conflict", e.to_string()).into_response()
         }
         LifecycleError::NoSuchVersion(_) => ApiError::not_found(e.to_string()).into_response(),
-        LifecycleError::Store(_) | LifecycleError::Write { .. } => {
+        LifecycleError::Store(_) | LifecycleError::Write { .. } | LifecycleError::Record { .. } => {
             ApiError::internal(e.to_string()).into_response()
         }
     }
