@@ -8,10 +8,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
+use common::aigw::Aigw;
 use common::*;
 use serde_json::Value;
 use testkit::{Behavior, FakeUpstream};
@@ -239,61 +239,15 @@ async fn a_slow_upstream_and_a_long_stream_outlast_every_connection_timeout() {
     assert!(body.trim_end().ends_with("data: [DONE]"), "{body}");
 }
 
-/// `aigw serve` under `ulimit -n 64`, with stderr lines sent to a channel.
-struct Limited {
-    child: std::process::Child,
-    url: String,
-    log: std::sync::mpsc::Receiver<String>,
-}
-
-impl Drop for Limited {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve_with_fd_limit(cfg: &std::path::Path, data: &std::path::Path) -> Limited {
+/// `aigw serve` under `ulimit -n 64`.
+fn serve_with_fd_limit(cfg: &std::path::Path, data: &std::path::Path) -> Aigw {
     let mut cmd = Command::new("sh");
     cmd.arg("-c")
         .arg("ulimit -n 64 && exec \"$0\" serve --config \"$1\" --data-dir \"$2\"")
         .arg(env!("CARGO_BIN_EXE_aigw"))
         .arg(cfg)
-        .arg(data)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .env_remove("AIGW_CONFIG")
-        .env_remove("AIGW_DATA_DIR")
-        .env_remove("AIGW_LISTEN")
-        .env("AIGW_LOG", "info");
-    for v in gateway_core::upstream::PROXY_VARS {
-        cmd.env_remove(v);
-    }
-    let mut child = cmd.spawn().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut seen = Vec::new();
-    loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .unwrap_or_else(|_| panic!("aigw did not start: {seen:#?}"));
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            let url = rest.split_whitespace().next().unwrap().to_string();
-            return Limited {
-                child,
-                url,
-                log: rx,
-            };
-        }
-        seen.push(line);
-    }
+        .arg(data);
+    Aigw::spawn(cmd)
 }
 
 #[tokio::test]
@@ -307,7 +261,7 @@ async fn at_the_open_file_limit_accept_and_the_config_watcher_carry_on() {
         route("m", "", &[("up", None)])
     );
     std::fs::write(&cfg, &base).unwrap();
-    let aigw = serve_with_fd_limit(&cfg, &dir.path().join("data"));
+    let mut aigw = serve_with_fd_limit(&cfg, &dir.path().join("data"));
     let addr = aigw.url.trim_start_matches("http://").to_string();
 
     // More idle sockets than the gateway has descriptors.
@@ -346,7 +300,7 @@ async fn at_the_open_file_limit_accept_and_the_config_watcher_carry_on() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let log: Vec<String> = aigw.log.try_iter().collect();
+    let log: Vec<String> = aigw.log_lines();
     assert!(served, "the hand edit was never applied: {log:#?}");
     assert!(
         log.iter()

@@ -16,7 +16,7 @@ use std::time::Duration;
 use common::aigw::Aigw;
 use common::*;
 use serde_json::{Value, json};
-use testkit::{Behavior, FakeUpstream};
+use testkit::{Behavior, FakeUpstream, Hostile};
 
 /// How a client reaches a provider kind.
 #[derive(Clone, Copy, Debug)]
@@ -154,7 +154,7 @@ async fn a_2xx_that_is_not_an_answer_is_an_upstream_failure_for_every_protocol_p
         for b in [
             Behavior::garbage(),
             Behavior::half_json(),
-            Behavior::ErrorIn200,
+            Behavior::from(Hostile::ErrorIn200),
             Behavior::raw(200, "application/json", r#"{"id":"x","object":"nothing"}"#),
             Behavior::raw(204, "application/json", ""),
         ] {
@@ -177,7 +177,14 @@ async fn a_valid_passthrough_answer_keeps_its_bytes() {
 #[tokio::test]
 async fn a_stream_of_garbage_before_content_falls_back() {
     for p in PAIRS {
-        assert_upstream_failure(p, Behavior::StreamGarbage, "bad_upstream_body", true, "").await;
+        assert_upstream_failure(
+            p,
+            Behavior::from(Hostile::StreamGarbage),
+            "bad_upstream_body",
+            true,
+            "",
+        )
+        .await;
     }
 }
 
@@ -274,12 +281,12 @@ async fn retry_after_cooldowns_are_cut_to_routing_max_cooldown_s() {
 async fn answers_over_max_upstream_body_bytes_fall_back() {
     let server = "[server]\nmax_upstream_body_bytes = 65536";
     for p in [PAIRS[0], PAIRS[2], PAIRS[3]] {
-        let b = Behavior::HugeBody { bytes: 1_000_000 };
+        let b = Behavior::from(Hostile::HugeBody { bytes: 1_000_000 });
         assert_upstream_failure(p, b, "upstream_body_too_large", false, server).await;
     }
     // Just under the cap is an answer.
     let (primary, _b, gw) = setup(PAIRS[0], server).await;
-    primary.push(Behavior::HugeBody { bytes: 60_000 });
+    primary.push(Behavior::from(Hostile::HugeBody { bytes: 60_000 }));
     let resp = gw.chat(&chat_body("m", false)).await;
     assert_eq!(header(&resp, "x-aigw-provider"), "primary");
     assert!(resp.bytes().await.unwrap().len() > 60_000);
@@ -288,12 +295,12 @@ async fn answers_over_max_upstream_body_bytes_fall_back() {
 #[tokio::test]
 async fn a_preamble_that_never_turns_into_content_falls_back() {
     for p in [PAIRS[0], PAIRS[1], PAIRS[2], PAIRS[3]] {
-        let b = Behavior::PreambleFlood { bytes: 3 << 20 };
+        let b = Behavior::from(Hostile::PreambleFlood { bytes: 3 << 20 });
         assert_upstream_failure(p, b, "upstream_body_too_large", true, "").await;
     }
     // A short preamble is held and then relayed.
     let (primary, _b, gw) = setup(PAIRS[0], "").await;
-    primary.push(Behavior::PreambleFlood { bytes: 100_000 });
+    primary.push(Behavior::from(Hostile::PreambleFlood { bytes: 100_000 }));
     let resp = gw.chat(&chat_body("m", true)).await;
     assert_eq!(header(&resp, "x-aigw-provider"), "primary");
     assert_eq!(streamed_text(&resp.text().await.unwrap()), "Hello");
@@ -303,7 +310,7 @@ async fn a_preamble_that_never_turns_into_content_falls_back() {
 async fn an_event_of_unknown_type_does_not_commit_a_stream() {
     for p in [PAIRS[0], PAIRS[1], PAIRS[2], PAIRS[3]] {
         let (primary, _backup, gw) = setup(p, "").await;
-        primary.push(Behavior::StreamUnknownThenDie);
+        primary.push(Behavior::from(Hostile::StreamUnknownThenDie));
         let resp = gw.post(p.path, &body_for(p.path, "m", true)).await;
         assert_eq!(resp.status(), 200);
         assert_eq!(header(&resp, "x-aigw-provider"), "backup", "{p:?}");
@@ -313,22 +320,6 @@ async fn an_event_of_unknown_type_does_not_commit_a_stream() {
         let ev = gw.capture.wait(1).await;
         assert_eq!(ev[0].attempts[0].error.as_deref(), Some("stream_broken"));
     }
-}
-
-/// `aigw serve` (a child process, so its memory is its own) with `toml`.
-fn serve(dir: &std::path::Path, toml: &str, env: &[(&str, &str)]) -> Aigw {
-    let cfg = dir.join("config.toml");
-    std::fs::write(&cfg, format!("[server]\nlisten = \"127.0.0.1:0\"\n{toml}")).unwrap();
-    let data = dir.join("data");
-    Aigw::serve(
-        &[
-            "--config",
-            cfg.to_str().unwrap(),
-            "--data-dir",
-            data.to_str().unwrap(),
-        ],
-        env,
-    )
 }
 
 /// Peak resident memory of a process, in MiB (`VmHWM`).
@@ -366,14 +357,17 @@ async fn memory_stays_bounded_whatever_one_upstream_sends() {
             &[("primary", None), ("backup", None)]
         ),
     );
-    let aigw = serve(dir.path(), &toml, &[]);
+    // A child process, so its memory is its own.
+    let aigw = Aigw::serve_config(dir.path(), &toml, &[]);
     let pid = aigw.child.id();
     let http = reqwest::Client::new();
     let url = format!("{}/v1/chat/completions", aigw.url);
     let before = peak_rss_mib(pid);
 
     // 100 MB of preamble before any content.
-    primary.push(Behavior::PreambleFlood { bytes: 100_000_000 });
+    primary.push(Behavior::from(Hostile::PreambleFlood {
+        bytes: 100_000_000,
+    }));
     let r = http
         .post(&url)
         .json(&chat_body("m", true))
@@ -384,7 +378,7 @@ async fn memory_stays_bounded_whatever_one_upstream_sends() {
     assert_eq!(streamed_text(&r.text().await.unwrap()), "Hello from backup");
 
     // A 300 MB answer.
-    primary.push(Behavior::HugeBody { bytes: 300_000_000 });
+    primary.push(Behavior::from(Hostile::HugeBody { bytes: 300_000_000 }));
     let r = http
         .post(&url)
         .json(&chat_body("m", false))
@@ -418,7 +412,7 @@ async fn keys_an_upstream_echoes_never_reach_the_client_or_the_log() {
         route("via-oa", "", &[("oa", None)]),
         route("via-an", "", &[("an", None)]),
     );
-    let mut aigw = serve(dir.path(), &toml, &[("UP_KEY", KEY)]);
+    let mut aigw = Aigw::serve_config(dir.path(), &toml, &[("UP_KEY", KEY)]);
     let http = reqwest::Client::new();
     let cases: [(&FakeUpstream, &str, &str, Behavior, u16); 7] = [
         // passthrough 401
@@ -426,10 +420,10 @@ async fn keys_an_upstream_echoes_never_reach_the_client_or_the_log() {
             &oa,
             "/v1/chat/completions",
             "via-oa",
-            Behavior::EchoKey {
+            Behavior::from(Hostile::EchoKey {
                 status: 401,
                 stream_after: None,
-            },
+            }),
             401,
         ),
         // the final 5xx
@@ -437,10 +431,10 @@ async fn keys_an_upstream_echoes_never_reach_the_client_or_the_log() {
             &oa,
             "/v1/chat/completions",
             "via-oa",
-            Behavior::EchoKey {
+            Behavior::from(Hostile::EchoKey {
                 status: 500,
                 stream_after: None,
-            },
+            }),
             500,
         ),
         // translated to Anthropic's shape
@@ -448,10 +442,10 @@ async fn keys_an_upstream_echoes_never_reach_the_client_or_the_log() {
             &oa,
             "/v1/messages",
             "via-oa",
-            Behavior::EchoKey {
+            Behavior::from(Hostile::EchoKey {
                 status: 401,
                 stream_after: None,
-            },
+            }),
             401,
         ),
         // translated from Anthropic's shape (x-api-key)
@@ -459,20 +453,20 @@ async fn keys_an_upstream_echoes_never_reach_the_client_or_the_log() {
             &an,
             "/v1/chat/completions",
             "via-an",
-            Behavior::EchoKey {
+            Behavior::from(Hostile::EchoKey {
                 status: 401,
                 stream_after: None,
-            },
+            }),
             401,
         ),
         (
             &an,
             "/v1/messages",
             "via-an",
-            Behavior::EchoKey {
+            Behavior::from(Hostile::EchoKey {
                 status: 529,
                 stream_after: None,
-            },
+            }),
             529,
         ),
         // streamed error events, passthrough and translated
@@ -480,20 +474,20 @@ async fn keys_an_upstream_echoes_never_reach_the_client_or_the_log() {
             &oa,
             "/v1/chat/completions",
             "via-oa",
-            Behavior::EchoKey {
+            Behavior::from(Hostile::EchoKey {
                 status: 200,
                 stream_after: Some(2),
-            },
+            }),
             200,
         ),
         (
             &an,
             "/v1/chat/completions",
             "via-an",
-            Behavior::EchoKey {
+            Behavior::from(Hostile::EchoKey {
                 status: 200,
                 stream_after: Some(2),
-            },
+            }),
             200,
         ),
     ];

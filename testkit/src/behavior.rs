@@ -70,9 +70,16 @@ pub enum Behavior {
     /// with `overloaded_error` for Anthropic), then the stream ends.
     StreamError { after: usize },
 
-    // Hostile upstreams (hostile.rs): what a gateway must treat as an
-    // upstream failure, never as the client's success.
-    /// This status, these headers and this body verbatim, on any endpoint:
+    /// A hostile upstream: what a gateway must treat as an upstream
+    /// failure, never as the client's success ([`Hostile`]).
+    Hostile(Hostile),
+}
+
+/// What a hostile upstream does (hostile.rs), in the shape of the endpoint
+/// called: Chat Completions and the other OpenAI endpoints, or Anthropic
+/// Messages.
+#[derive(Clone, Debug)]
+pub enum Hostile {
     /// garbage, half a JSON, redirects, odd `Retry-After` values (see
     /// [`Behavior::garbage`], [`Behavior::half_json`],
     /// [`Behavior::redirect`], [`Behavior::retry_after_raw`]).
@@ -187,17 +194,17 @@ impl Behavior {
 
     /// `status` (a 3xx) pointing at `location`.
     pub fn redirect(status: u16, location: &str) -> Behavior {
-        Behavior::Raw {
+        Behavior::Hostile(Hostile::Raw {
             status,
             headers: vec![("location".into(), location.into())],
             body: bytes::Bytes::new(),
-        }
+        })
     }
 
     /// `status` with an OpenAI error body and header `name: value` verbatim
     /// (`retry-after-ms: inf`, `retry-after: 1e30`…).
     pub fn retry_after_raw(status: u16, name: &str, value: &str) -> Behavior {
-        Behavior::Raw {
+        Behavior::Hostile(Hostile::Raw {
             status,
             headers: vec![
                 ("content-type".into(), "application/json".into()),
@@ -206,20 +213,26 @@ impl Behavior {
             body: bytes::Bytes::from_static(
                 br#"{"error":{"message":"slow down","type":"rate_limit_error","code":"rate_limit_exceeded"}}"#,
             ),
-        }
+        })
     }
 
     /// `status`, `content-type` and `body` verbatim.
     pub fn raw(status: u16, content_type: &str, body: &str) -> Behavior {
-        Behavior::Raw {
+        Behavior::Hostile(Hostile::Raw {
             status,
             headers: vec![("content-type".into(), content_type.into())],
             body: bytes::Bytes::copy_from_slice(body.as_bytes()),
-        }
+        })
     }
 
     /// Shorthand for `Behavior::Delay(d, Box::new(inner))`.
     pub fn delay(d: Duration, inner: Behavior) -> Behavior {
         Behavior::Delay(d, Box::new(inner))
+    }
+}
+
+impl From<Hostile> for Behavior {
+    fn from(h: Hostile) -> Behavior {
+        Behavior::Hostile(h)
     }
 }

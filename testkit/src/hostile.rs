@@ -13,20 +13,22 @@ use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderName, HeaderValue, StatusCode};
 use serde_json::json;
 
+use crate::behavior::Hostile;
 use crate::frames::{Step, sse_body};
-use crate::{Behavior, Recorded, Shared};
+use crate::{Recorded, Shared};
 
 const CHUNK: usize = 64 * 1024;
 
-/// The response for a hostile behaviour, `None` for any other.
+/// The response for a hostile behaviour; `messages`: the endpoint called
+/// is Anthropic Messages.
 pub(crate) fn respond(
     shared: &Arc<Shared>,
-    b: &Behavior,
+    b: &Hostile,
     rec: &Recorded,
     messages: bool,
-) -> Option<Response> {
-    Some(match b {
-        Behavior::Raw {
+) -> Response {
+    match b {
+        Hostile::Raw {
             status,
             headers,
             body,
@@ -43,7 +45,7 @@ pub(crate) fn respond(
             }
             r
         }
-        Behavior::ErrorIn200 => {
+        Hostile::ErrorIn200 => {
             let v = if messages {
                 json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
             } else {
@@ -51,7 +53,7 @@ pub(crate) fn respond(
             };
             with_type(Response::new(Body::from(v.to_string())), "application/json")
         }
-        Behavior::HugeBody { bytes } => {
+        Hostile::HugeBody { bytes } => {
             let (head, tail) = if messages {
                 (
                     r#"{"id":"msg_huge","type":"message","role":"assistant","model":"fake-model","content":[{"type":"text","text":""#,
@@ -78,7 +80,7 @@ pub(crate) fn respond(
                 "application/json",
             )
         }
-        Behavior::PreambleFlood { bytes } => {
+        Hostile::PreambleFlood { bytes } => {
             let mut steps = Vec::new();
             if messages {
                 steps.push(event(
@@ -97,7 +99,7 @@ pub(crate) fn respond(
             }
             sse(shared, steps)
         }
-        Behavior::EchoKey {
+        Hostile::EchoKey {
             status,
             stream_after,
         } => {
@@ -143,7 +145,7 @@ pub(crate) fn respond(
                 }
             }
         }
-        Behavior::StreamUnknownThenDie => {
+        Hostile::StreamUnknownThenDie => {
             let steps = if messages {
                 vec![
                     event(&json!({"type": "message_start", "message": message_start()})),
@@ -163,14 +165,13 @@ pub(crate) fn respond(
             };
             sse(shared, steps)
         }
-        Behavior::StreamGarbage => sse(
+        Hostile::StreamGarbage => sse(
             shared,
             vec![Step::Frame(Bytes::from_static(
                 b"data: <html><body>upstream proxy error</body></html>\n\n",
             ))],
         ),
-        _ => return None,
-    })
+    }
 }
 
 fn with_type(mut r: Response, ct: &'static str) -> Response {

@@ -30,7 +30,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-pub use behavior::{Behavior, Reply, ToolCallSpec};
+pub use behavior::{Behavior, Hostile, Reply, ToolCallSpec};
 
 /// The CA that issued [`FakeUpstream::start_tls`]'s certificate (PEM): point
 /// `SSL_CERT_FILE` at a copy of it to make a client trust that upstream.

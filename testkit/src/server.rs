@@ -218,9 +218,6 @@ async fn run(shared: &Arc<Shared>, mut b: Behavior, kind: Kind, rec: &Recorded) 
         tokio::time::sleep(d).await;
         b = *inner;
     }
-    if let Some(r) = crate::hostile::respond(shared, &b, rec, false) {
-        return r;
-    }
     let req: Option<Value> = serde_json::from_slice(&rec.body).ok();
     if let Behavior::Auto = b {
         b = if kind == Kind::Chat && has_tools(req.as_ref()) {
@@ -289,13 +286,7 @@ async fn run(shared: &Arc<Shared>, mut b: Behavior, kind: Kind, rec: &Recorded) 
             resp
         }
         Behavior::Delay(..) | Behavior::Auto => unreachable_delay(),
-        Behavior::Raw { .. }
-        | Behavior::ErrorIn200
-        | Behavior::HugeBody { .. }
-        | Behavior::PreambleFlood { .. }
-        | Behavior::EchoKey { .. }
-        | Behavior::StreamUnknownThenDie
-        | Behavior::StreamGarbage => unreachable_delay(),
+        Behavior::Hostile(h) => crate::hostile::respond(shared, &h, rec, false),
         Behavior::Hang => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
             error_response(
@@ -364,9 +355,6 @@ async fn run_messages(shared: &Arc<Shared>, mut b: Behavior, rec: &Recorded) -> 
     while let Behavior::Delay(d, inner) = b {
         tokio::time::sleep(d).await;
         b = *inner;
-    }
-    if let Some(r) = crate::hostile::respond(shared, &b, rec, true) {
-        return r;
     }
     let req: Option<Value> = serde_json::from_slice(&rec.body).ok();
     let Some(req) = req.filter(Value::is_object) else {
@@ -477,13 +465,7 @@ async fn run_messages(shared: &Arc<Shared>, mut b: Behavior, rec: &Recorded) -> 
             }
         }
         Behavior::Json(v) => json_response(StatusCode::OK, &v),
-        Behavior::Raw { .. }
-        | Behavior::ErrorIn200
-        | Behavior::HugeBody { .. }
-        | Behavior::PreambleFlood { .. }
-        | Behavior::EchoKey { .. }
-        | Behavior::StreamUnknownThenDie
-        | Behavior::StreamGarbage => unreachable_delay(),
+        Behavior::Hostile(h) => crate::hostile::respond(shared, &h, rec, true),
     }
 }
 

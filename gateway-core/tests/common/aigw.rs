@@ -2,6 +2,7 @@
 #![allow(clippy::zombie_processes)] // the Drop impl kills and reaps the child
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -17,20 +18,48 @@ impl Aigw {
     /// Starts `aigw serve` and waits for its "listening on" line.
     pub fn serve(args: &[&str], env: &[(&str, &str)]) -> Aigw {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_aigw"));
-        cmd.arg("serve")
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        cmd.env_remove("AIGW_CONFIG")
-            .env_remove("AIGW_DATA_DIR")
-            .env_remove("AIGW_LISTEN");
-        // Upstreams are on loopback: no proxy unless a test sets one.
-        for v in gateway_core::upstream::PROXY_VARS {
-            cmd.env_remove(v);
-        }
-        cmd.env("AIGW_LOG", "info");
+        cmd.arg("serve").args(args);
         for (k, v) in env {
             cmd.env(k, v);
+        }
+        Aigw::spawn(cmd)
+    }
+
+    /// Writes `dir/config.toml` (`[server] listen = "127.0.0.1:0"`, then
+    /// `rest`) and serves it with the data dir `dir/data`.
+    pub fn serve_config(dir: &Path, rest: &str, env: &[(&str, &str)]) -> Aigw {
+        let cfg = dir.join("config.toml");
+        std::fs::write(&cfg, format!("[server]\nlisten = \"127.0.0.1:0\"\n{rest}")).unwrap();
+        let data = dir.join("data");
+        Aigw::serve(
+            &[
+                "--config",
+                cfg.to_str().unwrap(),
+                "--data-dir",
+                data.to_str().unwrap(),
+            ],
+            env,
+        )
+    }
+
+    /// Runs `cmd` (an `aigw serve`, maybe behind a shell) without the
+    /// caller's `AIGW_*` and proxy variables, and waits for its "listening
+    /// on" line; its stderr is kept for [`Aigw::log_lines`].
+    pub fn spawn(mut cmd: Command) -> Aigw {
+        cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+        // What the command sets itself wins; upstreams are on loopback, so
+        // no proxy unless a test sets one.
+        let unset = |cmd: &Command, v: &str| cmd.get_envs().all(|(k, _)| k != v);
+        for v in ["AIGW_CONFIG", "AIGW_DATA_DIR", "AIGW_LISTEN"]
+            .into_iter()
+            .chain(gateway_core::upstream::PROXY_VARS)
+        {
+            if unset(&cmd, v) {
+                cmd.env_remove(v);
+            }
+        }
+        if unset(&cmd, "AIGW_LOG") {
+            cmd.env("AIGW_LOG", "info");
         }
         let mut child = cmd.spawn().unwrap();
         let stderr = child.stderr.take().unwrap();
