@@ -10,9 +10,9 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-# Measured 2026-12-03 (README, "Test coverage"): 80.5 % of lines; the floor
+# Measured 2026-12-03 (README, "Test coverage"): 81.3 % of lines; the floor
 # leaves 2 points for noise (tests that skip when a tool is missing).
-FLOOR=${AIGW_COVERAGE_FLOOR:-78}
+FLOOR=${AIGW_COVERAGE_FLOOR:-79}
 
 if ! rustup component list --installed 2>/dev/null | grep -q '^llvm-tools'; then
   rustup component add llvm-tools
