@@ -18,6 +18,7 @@
 //! - [`routing`]: routes, strategies, circuit breakers, the attempt loop with
 //!   fallback, stream peeking and health probes.
 //! - [`limits`]: token buckets for ingress and provider RPM/TPM.
+//! - [`class`]: the error classes every layer reports (telemetry, codes).
 //! - [`sse`]: the one SSE splitter/parser used for upstream streams.
 //! - [`api`]: the HTTP surface (handlers, wire errors, host/origin guard).
 //! - [`translate`]: protocol translation (Anthropic Messages ↔ Chat
@@ -29,6 +30,7 @@
 //! - [`store`]: SQLite config versions and audit log.
 
 pub mod api;
+pub mod class;
 pub mod cli;
 pub mod config;
 pub mod lifecycle;

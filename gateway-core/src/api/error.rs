@@ -8,6 +8,7 @@ use axum::Json;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 
+use crate::class::ErrorClass;
 use crate::providers::Endpoint;
 
 #[derive(Debug, Clone)]
@@ -162,14 +163,13 @@ impl ApiError {
     /// Every target failed: 502 with the last failure's code when it has a
     /// code of its own (`bad_upstream_body`, `upstream_body_too_large`,
     /// `upstream_redirect`), else `upstream_error`.
-    pub fn upstream_failed(class: &str, message: impl Into<String>) -> Self {
-        let code = match class {
-            "bad_upstream_body" => "bad_upstream_body",
-            "upstream_body_too_large" => "upstream_body_too_large",
-            "upstream_redirect" => "upstream_redirect",
-            _ => "upstream_error",
-        };
-        Self::new(StatusCode::BAD_GATEWAY, "api_error", code, message)
+    pub fn upstream_failed(class: ErrorClass, message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_GATEWAY,
+            "api_error",
+            class.bad_gateway_code(),
+            message,
+        )
     }
     pub fn gateway_timeout(message: impl Into<String>) -> Self {
         Self::new(

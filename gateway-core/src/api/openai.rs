@@ -16,6 +16,7 @@ use tokio::time::Instant;
 use super::ApiError;
 use super::body::read_body;
 use super::error::{retry_after_secs, shape_for};
+use crate::class::ErrorClass;
 use crate::limits::estimate_tokens;
 use crate::providers::{ClientHeaders, Endpoint};
 use crate::routing::{self, DispatchError, ProxyRequest, ResponseBody, Runtime, Served, body};
@@ -135,7 +136,7 @@ impl Ctx {
     }
 
     /// A gateway-made error, recorded and sent.
-    fn fail(&self, e: ApiError, class: &str) -> Response {
+    fn fail(&self, e: ApiError, class: ErrorClass) -> Response {
         let mut ev = self.event(e.status.as_u16());
         ev.error = Some(class.to_string());
         self.state.telemetry.record(ev);
@@ -190,10 +191,10 @@ pub(super) async fn proxy(state: Arc<AppState>, req: Request, endpoint: Endpoint
     };
     match authenticate(&rt, &parts.headers, &peer) {
         Ok(c) => ctx.client = c,
-        Err(e) => return ctx.fail(e, "unauthorized"),
+        Err(e) => return ctx.fail(e, ErrorClass::Unauthorized),
     }
     if state.paused.load(std::sync::atomic::Ordering::Relaxed) {
-        return ctx.fail(ApiError::paused(), "paused");
+        return ctx.fail(ApiError::paused(), ErrorClass::Paused);
     }
     if let Err(wait) = rt.ingress.check(&ctx.client) {
         let e = ApiError::rate_limited(
@@ -204,14 +205,14 @@ pub(super) async fn proxy(state: Arc<AppState>, req: Request, endpoint: Endpoint
             ),
             wait,
         );
-        return ctx.fail(e, "ingress_rate_limited");
+        return ctx.fail(e, ErrorClass::IngressRateLimited);
     }
     let server = &rt.config.server;
     let (limit, idle) = (server.max_body_bytes, server.body_idle_timeout);
     let read = read_body(&parts.headers, body, limit, MAX_BODY, idle).await;
     let bytes = match read {
         Ok(b) => b,
-        Err(e) => return ctx.fail(e, "bad_request"),
+        Err(e) => return ctx.fail(e, ErrorClass::BadRequest),
     };
     let peek = match body::peek(&bytes) {
         Ok(p) => p,
@@ -221,7 +222,8 @@ pub(super) async fn proxy(state: Arc<AppState>, req: Request, endpoint: Endpoint
                 body::PeekError::MissingModel | body::PeekError::BadModel => "invalid_model",
                 body::PeekError::BadStream => "invalid_stream",
             };
-            return ctx.fail(ApiError::bad_request(code, e.to_string()), "bad_request");
+            let e = ApiError::bad_request(code, e.to_string());
+            return ctx.fail(e, ErrorClass::BadRequest);
         }
     };
     ctx.model = peek.model.clone();
@@ -249,7 +251,7 @@ pub(super) async fn proxy(state: Arc<AppState>, req: Request, endpoint: Endpoint
             let n_attempts = resp.attempts.len();
             ev.attempts = resp.attempts;
             if !resp.status.is_success() {
-                ev.error = Some("upstream_client_error".into());
+                ev.error = Some(ErrorClass::UpstreamClientError.to_string());
             }
             let tcfg = &rt.config.telemetry;
             if tcfg.store_bodies {
@@ -304,7 +306,7 @@ pub(super) async fn proxy(state: Arc<AppState>, req: Request, endpoint: Endpoint
             out
         }
         Err(DispatchError::ModelNotFound { model }) => {
-            ctx.fail(ApiError::model_not_found(&model), "model_not_found")
+            ctx.fail(ApiError::model_not_found(&model), ErrorClass::ModelNotFound)
         }
         Err(DispatchError::LocalLimit { retry_after }) => ctx.fail(
             ApiError::rate_limited(
@@ -312,7 +314,7 @@ pub(super) async fn proxy(state: Arc<AppState>, req: Request, endpoint: Endpoint
                 "every target of this route is over its local provider rate limit",
                 retry_after,
             ),
-            "provider_rate_limited",
+            ErrorClass::ProviderRateLimited,
         ),
         Err(DispatchError::Exhausted {
             last,

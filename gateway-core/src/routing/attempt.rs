@@ -17,6 +17,7 @@ use super::engine::{Failure, Outcome, ProxyRequest, ProxyResponse, ResponseBody,
 use super::health::FailureClass;
 use super::runtime::{RouteRuntime, RouteTarget};
 use super::stream::{self, Framing, Peeked, StreamRelay};
+use crate::class::ErrorClass;
 use crate::config::Config;
 use crate::providers::Endpoint;
 use crate::server::AppState;
@@ -34,13 +35,13 @@ fn unsupported(provider: &str, endpoint: Endpoint) -> Failure {
         "provider {provider:?} cannot serve {}",
         endpoint.path().trim_start_matches('/')
     );
-    refused("unsupported", endpoint, msg)
+    refused(ErrorClass::Unsupported, endpoint, msg)
 }
 
 /// A target that cannot take this request: the next one is tried; when none
 /// can, the client gets a 400 in its protocol's error shape.
-fn refused(class: &'static str, endpoint: Endpoint, msg: String) -> Failure {
-    let code = if class == "unsupported" {
+fn refused(class: ErrorClass, endpoint: Endpoint, msg: String) -> Failure {
+    let code = if class == ErrorClass::Unsupported {
         "unsupported_endpoint"
     } else {
         "untranslatable_request"
@@ -63,12 +64,12 @@ fn classify_send_error(e: &SendError, provider: &str) -> Failure {
         // The cause tells a refused port from a refused certificate or the
         // SSRF guard; hyper's messages carry no URL.
         Failure::new(
-            "connect",
+            ErrorClass::Connect,
             format!("{provider}: cannot connect to upstream: {e}"),
         )
     } else {
         Failure::new(
-            "network",
+            ErrorClass::Network,
             format!("{provider}: upstream request failed: {e}"),
         )
     }
@@ -85,7 +86,10 @@ pub(super) async fn attempt(
     let provider = &target.provider;
     let name = &provider.spec.name;
     if let Some(err) = &provider.key_error {
-        return Outcome::Fallback(Failure::new("key_missing", err.clone()), Duration::ZERO);
+        return Outcome::Fallback(
+            Failure::new(ErrorClass::KeyMissing, err.clone()),
+            Duration::ZERO,
+        );
     }
     let fwd = target.forwarded(&req.peek.model);
     let Some(upstream_ep) = provider.api.upstream_endpoint(req.endpoint) else {
@@ -103,7 +107,11 @@ pub(super) async fn attempt(
             // The client's request cannot be expressed for this upstream:
             // another target may speak the client's protocol natively.
             Err(e) => {
-                let f = refused("untranslatable", req.endpoint, format!("{name}: {e}"));
+                let f = refused(
+                    ErrorClass::Untranslatable,
+                    req.endpoint,
+                    format!("{name}: {e}"),
+                );
                 return Outcome::Fallback(f, Duration::ZERO);
             }
         },
@@ -115,7 +123,7 @@ pub(super) async fn attempt(
     let resp = match tokio::time::timeout_at(deadline, send).await {
         Err(_) => {
             let f = Failure::new(
-                "timeout",
+                ErrorClass::Timeout,
                 format!("{name}: no response within {:?}", provider.spec.timeout),
             );
             return Outcome::Fallback(f, started.elapsed());
@@ -135,7 +143,7 @@ pub(super) async fn attempt(
         // Redirects are not followed (the target might not be a provider,
         // and the key would go with it) nor handed to the client.
         let f = Failure::new(
-            "upstream_redirect",
+            ErrorClass::UpstreamRedirect,
             format!("{name}: upstream answered {status}, a redirect (not followed)"),
         );
         return Outcome::Fallback(f, started.elapsed());
@@ -165,11 +173,11 @@ pub(super) async fn attempt(
             };
         }
         let (class, health) = if status == StatusCode::TOO_MANY_REQUESTS {
-            ("rate_limited", FailureClass::RateLimited)
+            (ErrorClass::RateLimited, FailureClass::RateLimited)
         } else if status == StatusCode::REQUEST_TIMEOUT {
-            ("timeout", FailureClass::Error)
+            (ErrorClass::Timeout, FailureClass::Error)
         } else {
-            ("upstream_5xx", FailureClass::Error)
+            (ErrorClass::Upstream5xx, FailureClass::Error)
         };
         let mut f = Failure::new(class, format!("{name}: upstream answered {status}"));
         f.status = Some(status);
@@ -242,21 +250,21 @@ pub(super) async fn attempt(
         Ok(Ok(b)) => b,
         Ok(Err(ReadError::TooLarge(cap))) => {
             let f = Failure::new(
-                "upstream_body_too_large",
+                ErrorClass::UpstreamBodyTooLarge,
                 format!("{name}: answer larger than {cap} bytes (server.max_upstream_body_bytes)"),
             );
             return Outcome::Fallback(f, started.elapsed());
         }
         Ok(Err(ReadError::Broken(e))) => {
             let f = Failure::new(
-                "network",
+                ErrorClass::Network,
                 format!("{name}: reading upstream body failed: {e}"),
             );
             return Outcome::Fallback(f, started.elapsed());
         }
         Err(_) => {
             let f = Failure::new(
-                "timeout",
+                ErrorClass::Timeout,
                 format!(
                     "{name}: body not complete within {:?}",
                     provider.spec.timeout
@@ -268,7 +276,7 @@ pub(super) async fn attempt(
     let usage = match answer::check(upstream_ep, &body) {
         Ok(u) => u,
         Err(why) => {
-            let f = Failure::new("bad_upstream_body", format!("{name}: {why}"));
+            let f = Failure::new(ErrorClass::BadUpstreamBody, format!("{name}: {why}"));
             return Outcome::Fallback(f, started.elapsed());
         }
     };
@@ -281,7 +289,7 @@ pub(super) async fn attempt(
                 b
             }
             Err(e) => {
-                let f = Failure::new("bad_upstream_body", format!("{name}: {e}"));
+                let f = Failure::new(ErrorClass::BadUpstreamBody, format!("{name}: {e}"));
                 return Outcome::Fallback(f, started.elapsed());
             }
         },

@@ -20,6 +20,7 @@ use super::frames::Usage;
 use super::health::{Admission, FailureClass};
 use super::runtime::{RouteRuntime, RouteTarget, Runtime};
 use super::stream::StreamRelay;
+use crate::class::ErrorClass;
 use crate::providers::{ClientHeaders, Endpoint};
 use crate::server::AppState;
 use crate::telemetry::{AttemptEvent, ms};
@@ -72,8 +73,8 @@ pub struct ProxyResponse {
 /// Why an attempt did not produce the answer.
 #[derive(Debug, Clone)]
 pub struct Failure {
-    /// Short class for telemetry and error codes.
-    pub class: &'static str,
+    /// Why: telemetry, error codes, health.
+    pub class: ErrorClass,
     pub message: String,
     pub status: Option<StatusCode>,
     pub body: Option<Bytes>,
@@ -83,7 +84,7 @@ pub struct Failure {
 }
 
 impl Failure {
-    pub fn new(class: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(class: ErrorClass, message: impl Into<String>) -> Self {
         Self {
             class,
             message: message.into(),
@@ -96,7 +97,7 @@ impl Failure {
     }
 
     pub fn is_timeout(&self) -> bool {
-        self.class == "timeout"
+        self.class == ErrorClass::Timeout
     }
 }
 
@@ -170,7 +171,7 @@ impl Tally<'_> {
                     provider: provider.spec.name.clone(),
                     model: target.forwarded(&self.req.peek.model).to_string(),
                     status: Some(status.as_u16()),
-                    error: Some("client_error".into()),
+                    error: Some(ErrorClass::ClientError.to_string()),
                     latency_ms: ms(latency),
                 });
                 Some(ProxyResponse {
@@ -256,7 +257,10 @@ pub async fn dispatch(
                 break 'passes;
             }
             if req.force_fail_first && pass == 0 && pos == 0 {
-                let f = Failure::new("forced", "fallback test: preferred target forced to fail");
+                let f = Failure::new(
+                    ErrorClass::Forced,
+                    "fallback test: preferred target forced to fail",
+                );
                 t.fail(i, f, Duration::ZERO);
                 continue;
             }
@@ -294,7 +298,9 @@ pub async fn dispatch(
 
     // Every target was cooling down: try the one whose cooldown ends first
     // rather than black-holing the route.
-    if t.last.as_ref().is_none_or(|(_, f)| f.class == "forced")
+    if t.last
+        .as_ref()
+        .is_none_or(|(_, f)| f.class == ErrorClass::Forced)
         && t.attempts.len() < max_attempts
         && let Some(&(i, _)) = cooling.iter().min_by_key(|(_, until)| *until)
     {
@@ -336,8 +342,7 @@ fn attempt_event(t: &RouteTarget, requested: &str, f: &Failure, latency: Duratio
 }
 
 fn record_failure(route: &RouteRuntime, t: &RouteTarget, f: &Failure) {
-    // None of these says anything about the target's health.
-    if matches!(f.class, "forced" | "unsupported" | "untranslatable") {
+    if f.class.is_health_neutral() {
         return;
     }
     let opened = t.health.on_failure(

@@ -20,6 +20,7 @@ use super::engine::Failure;
 use super::frames::{Kind, StreamState, Usage};
 use super::health::{FailureClass, TargetHealth};
 use super::runtime::ProviderRuntime;
+use crate::class::ErrorClass;
 use crate::providers::Endpoint;
 use crate::secrets::scrub::Scrubber;
 use crate::sse::{EventTooLarge, SseSplitter};
@@ -148,7 +149,7 @@ pub(crate) async fn peek(
         let next = match tokio::time::timeout_at(deadline, upstream.next()).await {
             Err(_) => {
                 return Peeked::Failed(Failure::new(
-                    "timeout",
+                    ErrorClass::Timeout,
                     format!("{provider}: no content from the stream in time"),
                 ));
             }
@@ -158,7 +159,7 @@ pub(crate) async fn peek(
             Some(Ok(c)) => c,
             Some(Err(_)) => {
                 return Peeked::Failed(Failure::new(
-                    "stream_broken",
+                    ErrorClass::StreamBroken,
                     format!("{provider}: stream failed before its first content frame"),
                 ));
             }
@@ -173,7 +174,7 @@ pub(crate) async fn peek(
             }
             None => {
                 return Peeked::Failed(Failure::new(
-                    "stream_broken",
+                    ErrorClass::StreamBroken,
                     format!("{provider}: stream ended before its first content frame"),
                 ));
             }
@@ -183,7 +184,7 @@ pub(crate) async fn peek(
             Ok(()) => {}
             Err(Halt::ErrorEvent(data)) => {
                 let mut f = Failure::new(
-                    "stream_error",
+                    ErrorClass::StreamError,
                     format!("{provider}: upstream sent an error event before content"),
                 );
                 f.body = Some(Bytes::from(data));
@@ -191,13 +192,13 @@ pub(crate) async fn peek(
             }
             Err(Halt::Garbage) => {
                 return Peeked::Failed(Failure::new(
-                    "bad_upstream_body",
+                    ErrorClass::BadUpstreamBody,
                     format!("{provider}: stream data that is not an event of its protocol"),
                 ));
             }
             Err(Halt::TooLarge(e)) => {
                 return Peeked::Failed(Failure::new(
-                    "upstream_body_too_large",
+                    ErrorClass::UpstreamBodyTooLarge,
                     format!("{provider}: {e}"),
                 ));
             }
@@ -207,7 +208,7 @@ pub(crate) async fn peek(
                 || state.events > PREAMBLE_MAX_EVENTS)
         {
             return Peeked::Failed(Failure::new(
-                "upstream_body_too_large",
+                ErrorClass::UpstreamBodyTooLarge,
                 format!(
                     "{provider}: stream sent {} bytes in {} events without content \
                      (limits: {max_held} bytes, {PREAMBLE_MAX_EVENTS} events)",
@@ -345,7 +346,7 @@ impl StreamRelay {
                         self.framing
                             .feed(&chunk, &mut self.state, &mut commit, &mut out)
                     {
-                        return Some(self.fail("stream_broken", &e.to_string()));
+                        return Some(self.fail(ErrorClass::StreamBroken, &e.to_string()));
                     }
                     if !out.is_empty() {
                         self.captured(&out);
@@ -353,9 +354,10 @@ impl StreamRelay {
                     }
                 }
                 Ok(Some(Err(_))) => {
-                    return Some(
-                        self.fail("stream_broken", "upstream stream broke off mid-answer"),
-                    );
+                    return Some(self.fail(
+                        ErrorClass::StreamBroken,
+                        "upstream stream broke off mid-answer",
+                    ));
                 }
                 Ok(None) => {
                     if self.state.terminal {
@@ -367,7 +369,7 @@ impl StreamRelay {
                         return (!rest.is_empty()).then_some(rest);
                     }
                     return Some(self.fail(
-                        "stream_broken",
+                        ErrorClass::StreamBroken,
                         "upstream stream ended before the answer was complete",
                     ));
                 }
@@ -376,7 +378,7 @@ impl StreamRelay {
                         "upstream stream stalled: no data for {}s",
                         self.idle.as_secs()
                     );
-                    return Some(self.fail("stream_idle_timeout", &msg));
+                    return Some(self.fail(ErrorClass::StreamIdleTimeout, &msg));
                 }
             }
         }
@@ -384,7 +386,7 @@ impl StreamRelay {
     }
 
     /// Ends the stream with an error event the client's SDK will raise.
-    fn fail(&mut self, class: &'static str, message: &str) -> Bytes {
+    fn fail(&mut self, class: ErrorClass, message: &str) -> Bytes {
         self.health.on_failure(
             FailureClass::Error,
             Instant::now(),
@@ -394,21 +396,23 @@ impl StreamRelay {
             u32::MAX,
             &format!("{}: {message}", self.provider.spec.name),
         );
-        let ev = client_stream_error(self.framing.client, message, class);
+        let ev = client_stream_error(self.framing.client, message, class.as_str());
         self.captured(&ev);
         self.end(Some(class));
         ev
     }
 
-    fn end(&mut self, error: Option<&'static str>) {
+    fn end(&mut self, error: Option<ErrorClass>) {
         self.done = true;
         let actual = self.state.usage.map_or(0, |u| u.total());
         self.provider.limiter.settle(self.est_tokens, actual);
-        let error = error.map(str::to_string).or_else(|| {
-            self.state
-                .upstream_error
-                .then(|| "upstream_error_event".to_string())
-        });
+        let error = error
+            .or_else(|| {
+                self.state
+                    .upstream_error
+                    .then_some(ErrorClass::UpstreamErrorEvent)
+            })
+            .map(|c| c.to_string());
         if let Some(f) = self.finisher.take() {
             f(StreamOutcome {
                 completed: error.is_none(),
@@ -434,7 +438,7 @@ impl Drop for StreamRelay {
             f(StreamOutcome {
                 completed: false,
                 cancelled: true,
-                error: Some("client_cancelled".into()),
+                error: Some(ErrorClass::ClientCancelled.to_string()),
                 usage: self.state.usage,
                 duration: self.started.elapsed(),
                 text_bytes: self.state.text_bytes,

@@ -16,6 +16,7 @@ use prometheus_client::registry::Registry;
 use tokio::time::Instant;
 
 use super::RequestEvent;
+use crate::class::ErrorClass;
 use crate::routing::RouteMode;
 use crate::routing::health::HealthRegistry;
 
@@ -415,10 +416,12 @@ impl Metrics {
                     class: class.clone(),
                 })
                 .inc();
-            let limiter = match class.as_str() {
-                "ingress_rate_limited" => Some("ingress"),
-                "provider_rate_limited" => Some("provider"),
-                _ => None,
+            let limiter = if class == ErrorClass::IngressRateLimited.as_str() {
+                Some("ingress")
+            } else if class == ErrorClass::ProviderRateLimited.as_str() {
+                Some("provider")
+            } else {
+                None
             };
             if let Some(limiter) = limiter {
                 self.limiter_rejections

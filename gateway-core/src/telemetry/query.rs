@@ -18,6 +18,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
 use serde::{Deserialize, Serialize};
 
 use super::db::DbError;
+use crate::class::ErrorClass;
 
 /// Narrows a query; every set field must match exactly.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -245,7 +246,7 @@ pub fn series(
         if cancelled {
             b.cancelled += 1;
         }
-        if let Some(class) = error.filter(|c| c != "client_cancelled") {
+        if let Some(class) = error.filter(|c| c != ErrorClass::ClientCancelled.as_str()) {
             b.errors += 1;
             *b.errors_by_class.entry(class).or_default() += 1;
         }

@@ -9,6 +9,7 @@ use http_body_util::BodyExt;
 use serde::Serialize;
 use tokio::time::Instant;
 
+use crate::class::ErrorClass;
 use crate::providers::Endpoint;
 use crate::routing::{ProxyRequest, ResponseBody, Runtime, body, direct};
 use crate::server::AppState;
@@ -113,7 +114,7 @@ impl Call {
                         text_bytes = cost::answer_text_bytes(&b);
                         r.response = cap(&b);
                         if !resp.status.is_success() {
-                            r.error = Some("client_error".into());
+                            r.error = Some(ErrorClass::ClientError.to_string());
                         }
                     }
                     ResponseBody::Stream(relay) => {
