@@ -16,8 +16,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
 use http::{HeaderValue, Request, Response, header};
-use http_body_util::{BodyDataStream, BodyExt, Full};
+use http_body_util::{BodyDataStream, Full};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -250,18 +251,8 @@ impl Body for UpstreamBody {
 }
 
 impl UpstreamBody {
-    /// The whole body, refused past `cap` bytes (a hostile upstream must
-    /// not fill memory).
-    pub async fn bytes(self, cap: usize) -> Result<Bytes, BodyError> {
-        match http_body_util::Limited::new(self, cap).collect().await {
-            Ok(c) => Ok(c.to_bytes()),
-            Err(e) => Err(BodyError(with_causes(&*e))),
-        }
-    }
-
     /// At most `cap` bytes of the body; a read error ends it early.
     pub async fn read_capped(self, cap: usize) -> Bytes {
-        use futures_util::StreamExt;
         let mut out = BytesMut::new();
         let mut s = self.into_stream();
         while let Some(Ok(chunk)) = s.next().await {
@@ -278,4 +269,62 @@ impl UpstreamBody {
     pub fn into_stream(self) -> BodyDataStream<Self> {
         BodyDataStream::new(self)
     }
+}
+
+/// Why a body could not be read whole.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// Over the cap (declared or counted).
+    #[error("body larger than {0} bytes")]
+    TooLarge(usize),
+    /// The connection broke mid-body.
+    #[error("{0}")]
+    Broken(String),
+}
+
+/// The whole body of `resp`, refused once it passes `cap` bytes (a
+/// declared `Content-Length` over the cap is refused before reading): a
+/// hostile upstream must not fill memory.
+pub async fn read_bounded(resp: Response<UpstreamBody>, cap: usize) -> Result<Bytes, ReadError> {
+    let declared = resp
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > cap as u64) {
+        return Err(ReadError::TooLarge(cap));
+    }
+    let mut s = resp.into_body().into_stream();
+    let Some(first) = s.next().await else {
+        return Ok(Bytes::new());
+    };
+    let first = first.map_err(|e| ReadError::Broken(e.to_string()))?;
+    let Some(second) = s.next().await else {
+        // The usual case: one frame, no copy.
+        return if first.len() > cap {
+            Err(ReadError::TooLarge(cap))
+        } else {
+            Ok(first)
+        };
+    };
+    // The chunks are kept as they came and joined once at the end: a body
+    // refused at the cap never held more than the cap.
+    let mut total = first.len() + second.as_ref().map_or(0, |c| c.len());
+    if total > cap {
+        return Err(ReadError::TooLarge(cap));
+    }
+    let mut chunks = vec![first, second.map_err(|e| ReadError::Broken(e.to_string()))?];
+    while let Some(chunk) = s.next().await {
+        let chunk = chunk.map_err(|e| ReadError::Broken(e.to_string()))?;
+        total += chunk.len();
+        if total > cap {
+            return Err(ReadError::TooLarge(cap));
+        }
+        chunks.push(chunk);
+    }
+    let mut out = BytesMut::with_capacity(total);
+    for c in chunks {
+        out.extend_from_slice(&c);
+    }
+    Ok(out.freeze())
 }

@@ -3,14 +3,11 @@
 //! not a valid answer of the endpoint — not JSON, truncated, an error object
 //! (`{"error":…}`, Anthropic's `{"type":"error",…}`), or missing the field
 //! every answer of that endpoint has — is an upstream failure
-//! (`bad_upstream_body`), never the client's success. Bodies are read with a
-//! byte cap (`server.max_upstream_body_bytes`); the upstream's headers give
-//! `Retry-After` within `routing.max_cooldown_s`.
+//! (`bad_upstream_body`), never the client's success. The upstream's
+//! headers give `Retry-After` within `routing.max_cooldown_s`.
 
 use std::time::{Duration, SystemTime};
 
-use bytes::{Bytes, BytesMut};
-use futures_util::StreamExt;
 use http::{HeaderMap, header};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
@@ -18,65 +15,6 @@ use serde_json::value::RawValue;
 
 use super::frames::Usage;
 use crate::providers::Endpoint;
-use crate::upstream::UpstreamBody;
-
-/// Why a body could not be read whole.
-#[derive(Debug)]
-pub(crate) enum ReadError {
-    /// Over the cap (declared or counted).
-    TooLarge(usize),
-    /// The connection broke mid-body.
-    Broken(String),
-}
-
-/// The whole body, refused once it passes `cap` bytes (a declared
-/// `Content-Length` over the cap is refused before reading).
-pub(crate) async fn read_bounded(
-    headers: &HeaderMap,
-    body: UpstreamBody,
-    cap: usize,
-) -> Result<Bytes, ReadError> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > cap as u64) {
-        return Err(ReadError::TooLarge(cap));
-    }
-    let mut s = body.into_stream();
-    let Some(first) = s.next().await else {
-        return Ok(Bytes::new());
-    };
-    let first = first.map_err(|e| ReadError::Broken(e.to_string()))?;
-    let Some(second) = s.next().await else {
-        // The usual case: one frame, no copy.
-        return if first.len() > cap {
-            Err(ReadError::TooLarge(cap))
-        } else {
-            Ok(first)
-        };
-    };
-    // The chunks are kept as they came and joined once at the end: a body
-    // refused at the cap never held more than the cap.
-    let mut total = first.len() + second.as_ref().map_or(0, |c| c.len());
-    if total > cap {
-        return Err(ReadError::TooLarge(cap));
-    }
-    let mut chunks = vec![first, second.map_err(|e| ReadError::Broken(e.to_string()))?];
-    while let Some(chunk) = s.next().await {
-        let chunk = chunk.map_err(|e| ReadError::Broken(e.to_string()))?;
-        total += chunk.len();
-        if total > cap {
-            return Err(ReadError::TooLarge(cap));
-        }
-        chunks.push(chunk);
-    }
-    let mut out = BytesMut::with_capacity(total);
-    for c in chunks {
-        out.extend_from_slice(&c);
-    }
-    Ok(out.freeze())
-}
 
 /// The fields that tell an answer from something else, read in one pass
 /// that also checks the whole body is JSON.

@@ -11,7 +11,7 @@ use http::{HeaderValue, StatusCode, header};
 use tokio::time::Instant;
 
 use super::RouteMode;
-use super::answer::{self, ReadError};
+use super::answer;
 use super::body::rewrite_model;
 use super::engine::{Failure, Outcome, ProxyRequest, ProxyResponse, ResponseBody, served};
 use super::health::FailureClass;
@@ -23,7 +23,7 @@ use crate::providers::Endpoint;
 use crate::server::AppState;
 use crate::telemetry::{AttemptEvent, ms};
 use crate::translate::{RequestCtx, Translation, errors};
-use crate::upstream::SendError;
+use crate::upstream::{ReadError, SendError, read_bounded};
 
 /// Cap on upstream error bodies we keep to relay.
 const MAX_ERROR_BODY: usize = 256 * 1024;
@@ -244,8 +244,7 @@ pub(super) async fn attempt(
     }
 
     let cap = config.server.max_upstream_body_bytes;
-    let (parts, body) = resp.into_parts();
-    let read = answer::read_bounded(&parts.headers, body, cap);
+    let read = read_bounded(resp, cap);
     let body = match tokio::time::timeout_at(deadline, read).await {
         Ok(Ok(b)) => b,
         Ok(Err(ReadError::TooLarge(cap))) => {

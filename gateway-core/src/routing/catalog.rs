@@ -76,7 +76,7 @@ async fn build(rt: &Runtime, client: &UpstreamClient) -> CatalogSnapshot {
         let req = client.send(p.api.models_request());
         match tokio::time::timeout_at(deadline, req).await {
             Ok(Ok(resp)) if resp.status().is_success() => {
-                let body = resp.into_body().bytes(crate::upstream::MAX_LIST_BYTES);
+                let body = crate::upstream::read_bounded(resp, crate::upstream::MAX_LIST_BYTES);
                 match tokio::time::timeout_at(deadline, body).await {
                     Ok(Ok(b)) => p.api.parse_models(&b),
                     _ => Vec::new(),

@@ -116,7 +116,7 @@ pub async fn probe_provider(client: &UpstreamClient, p: &super::ProviderRuntime)
             let status = resp.status();
             r.status = Some(status.as_u16());
             r.auth_ok = Some(!matches!(status.as_u16(), 401 | 403));
-            let body = resp.into_body().bytes(crate::upstream::MAX_LIST_BYTES);
+            let body = crate::upstream::read_bounded(resp, crate::upstream::MAX_LIST_BYTES);
             let body = tokio::time::timeout(PROBE_TIMEOUT, body)
                 .await
                 .ok()
@@ -171,7 +171,7 @@ pub async fn detect_local(client: &UpstreamClient) -> Vec<LocalServer> {
         }
         let body = tokio::time::timeout(
             Duration::from_millis(800),
-            resp.into_body().bytes(crate::upstream::MAX_LIST_BYTES),
+            crate::upstream::read_bounded(resp, crate::upstream::MAX_LIST_BYTES),
         )
         .await
         .ok()?
