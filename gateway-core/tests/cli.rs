@@ -35,16 +35,7 @@ fn config_dir(rest: &str) -> tempfile::TempDir {
 
 /// `aigw serve` on `dir`'s config with the data dir `dir/data`.
 fn serve_in(dir: &Path, data: &str, env: &[(&str, &str)]) -> Aigw {
-    let (cfg, data) = (dir.join("config.toml"), dir.join(data));
-    Aigw::serve(
-        &[
-            "--config",
-            cfg.to_str().unwrap(),
-            "--data-dir",
-            data.to_str().unwrap(),
-        ],
-        env,
-    )
+    Aigw::serve_files(&dir.join("config.toml"), &dir.join(data), env)
 }
 
 #[tokio::test]

@@ -939,13 +939,9 @@ mod admin_api {
         std::fs::write(&cfg, "[server]\nlisten = \"127.0.0.1:0\"\n").unwrap();
         let (url, key) = (f.server.manifest_url(), f.pubkey());
         let install = f.install.display().to_string();
-        let aigw = Aigw::serve(
-            &[
-                "--config",
-                cfg.to_str().unwrap(),
-                "--data-dir",
-                f.data.to_str().unwrap(),
-            ],
+        let aigw = Aigw::serve_files(
+            &cfg,
+            &f.data,
             &[
                 ("AIGW_UPDATE_URL", url.as_str()),
                 ("AIGW_UPDATE_BINARY", install.as_str()),
@@ -1041,13 +1037,9 @@ mod admin_api {
         let url = f.server.manifest_url();
         let key = f.pubkey();
         let install = f.install.display().to_string();
-        let aigw = Aigw::serve(
-            &[
-                "--config",
-                cfg.to_str().unwrap(),
-                "--data-dir",
-                f.data.to_str().unwrap(),
-            ],
+        let aigw = Aigw::serve_files(
+            &cfg,
+            &f.data,
             &[
                 ("AIGW_UPDATE_URL", url.as_str()),
                 ("AIGW_UPDATE_BINARY", install.as_str()),

@@ -30,7 +30,11 @@ impl Aigw {
     pub fn serve_config(dir: &Path, rest: &str, env: &[(&str, &str)]) -> Aigw {
         let cfg = dir.join("config.toml");
         std::fs::write(&cfg, format!("[server]\nlisten = \"127.0.0.1:0\"\n{rest}")).unwrap();
-        let data = dir.join("data");
+        Aigw::serve_files(&cfg, &dir.join("data"), env)
+    }
+
+    /// `aigw serve --config CFG --data-dir DATA`.
+    pub fn serve_files(cfg: &Path, data: &Path, env: &[(&str, &str)]) -> Aigw {
         Aigw::serve(
             &[
                 "--config",
