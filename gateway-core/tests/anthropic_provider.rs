@@ -4,8 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-mod wire;
+use crate::common;
+use crate::wire;
 
 use common::*;
 use serde_json::{Value, json};

@@ -3,8 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::zombie_processes)]
 
-mod common;
-
+use crate::common;
 use std::time::Duration;
 
 use common::*;

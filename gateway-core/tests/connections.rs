@@ -6,8 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::zombie_processes)]
 
-mod common;
-
+use crate::common;
 use std::process::Command;
 use std::time::Duration;
 

@@ -8,8 +8,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::zombie_processes)]
 
-mod common;
-mod wire;
+use crate::common;
+use crate::wire;
 
 use std::time::Duration;
 

@@ -5,8 +5,7 @@
 //! child span per upstream attempt — flushed on shutdown. A collector that is
 //! down costs spans (counted), never requests.
 
-mod common;
-
+use crate::common;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::State;

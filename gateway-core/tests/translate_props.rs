@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod wire;
+use crate::wire;
 
 use bytes::BytesMut;
 use gateway_core::sse::SseSplitter;

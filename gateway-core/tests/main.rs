@@ -1,0 +1,28 @@
+//! gateway-core's integration tests, in one test binary: each file beside
+//! this one is a module. One binary links gateway-core and its dependencies
+//! once instead of once per file (nineteen times): most of a debug build's
+//! disk and link time (README, "Test coverage and supply chain").
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::zombie_processes)]
+
+mod common;
+mod wire;
+
+mod admin;
+mod anthropic_messages;
+mod anthropic_provider;
+mod api;
+mod cli;
+mod connections;
+mod durability;
+mod fallback;
+mod golden;
+mod hardening;
+mod hostile;
+mod otlp;
+mod responses_translate;
+mod serve_threads;
+mod strategies;
+mod telemetry;
+mod tools;
+mod translate_props;
+mod update;
