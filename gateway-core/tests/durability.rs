@@ -409,7 +409,8 @@ async fn a_publish_on_a_full_disk_changes_nothing() {
         .args(["--mount", "--propagation", "private", "sh", "-c", &script])
         .arg(&exe)
         .args([
-            "a_publish_on_a_full_disk_changes_nothing",
+            // Its name inside the one integration test binary (tests/main.rs).
+            "durability::a_publish_on_a_full_disk_changes_nothing",
             "--exact",
             "--nocapture",
             "--test-threads=1",
