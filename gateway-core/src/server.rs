@@ -146,6 +146,15 @@ impl AppState {
             .unwrap_or_else(|| self.shared_client.clone())
     }
 
+    /// What routing needs of the state (see [`crate::routing::Upstreams`]).
+    pub fn upstreams(&self) -> crate::routing::Upstreams<'_> {
+        crate::routing::Upstreams {
+            client: self.client(),
+            catalog: &self.catalog,
+            health: &self.health,
+        }
+    }
+
     /// Swaps in a new, already validated config. Never fails: key problems
     /// surface per provider (see [`Runtime::build`]).
     pub fn apply(self: &Arc<Self>, config: Config) {

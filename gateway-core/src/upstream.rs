@@ -27,6 +27,9 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use crate::providers::ssrf::GuardedResolver;
 use crate::with_causes;
 
+#[cfg(test)]
+pub(crate) mod scripted;
+
 type Direct = Client<hyper_rustls::HttpsConnector<HttpConnector<GuardedResolver>>, Full<Bytes>>;
 
 const USER_AGENT: &str = concat!("aigw/", env!("CARGO_PKG_VERSION"));
@@ -55,6 +58,8 @@ pub struct UpstreamClient(Inner);
 enum Inner {
     Direct(Arc<Direct>),
     Proxied(reqwest::Client),
+    #[cfg(test)]
+    Scripted(scripted::Script),
 }
 
 impl std::fmt::Debug for UpstreamClient {
@@ -62,6 +67,8 @@ impl std::fmt::Debug for UpstreamClient {
         f.write_str(match self.0 {
             Inner::Direct(_) => "UpstreamClient(direct)",
             Inner::Proxied(_) => "UpstreamClient(through the environment's proxy)",
+            #[cfg(test)]
+            Inner::Scripted(_) => "UpstreamClient(scripted)",
         })
     }
 }
@@ -160,6 +167,8 @@ impl UpstreamClient {
                     Err(e) => Err(SendError::proxied(e)),
                 }
             }
+            #[cfg(test)]
+            Inner::Scripted(s) => s.send(req).await,
         }
     }
 }
@@ -204,6 +213,8 @@ impl std::fmt::Display for SendError {
 pub enum UpstreamBody {
     Direct(Incoming),
     Proxied(reqwest::Body),
+    #[cfg(test)]
+    Scripted(scripted::ScriptedBody),
 }
 
 /// Reading an upstream body failed (connection reset, malformed chunking…).
@@ -232,6 +243,8 @@ impl Body for UpstreamBody {
             Self::Proxied(b) => Pin::new(b)
                 .poll_frame(cx)
                 .map_err(|e| BodyError(without_url(&e))),
+            #[cfg(test)]
+            Self::Scripted(b) => Pin::new(b).poll_frame(cx),
         }
     }
 
@@ -239,6 +252,8 @@ impl Body for UpstreamBody {
         match self {
             Self::Direct(b) => b.is_end_stream(),
             Self::Proxied(b) => b.is_end_stream(),
+            #[cfg(test)]
+            Self::Scripted(b) => b.is_end_stream(),
         }
     }
 
@@ -246,6 +261,8 @@ impl Body for UpstreamBody {
         match self {
             Self::Direct(b) => b.size_hint(),
             Self::Proxied(b) => b.size_hint(),
+            #[cfg(test)]
+            Self::Scripted(b) => b.size_hint(),
         }
     }
 }

@@ -239,7 +239,7 @@ pub(super) async fn proxy(state: Arc<AppState>, req: Request, endpoint: Endpoint
         headers: ClientHeaders::from_headers(&parts.headers),
     };
 
-    match routing::dispatch(&state, &rt, &preq).await {
+    match routing::dispatch(&state.upstreams(), &rt, &preq).await {
         Ok(resp) => {
             let overhead = received.elapsed().saturating_sub(resp.upstream_time);
             let mut ev = ctx.event(resp.status.as_u16());

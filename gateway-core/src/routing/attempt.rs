@@ -7,23 +7,24 @@
 
 use std::time::Duration;
 
-use http::{HeaderValue, StatusCode, header};
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
 use tokio::time::Instant;
 
 use super::RouteMode;
 use super::answer;
 use super::body::rewrite_model;
 use super::engine::{Failure, Outcome, ProxyRequest, ProxyResponse, ResponseBody, served};
+use super::frames::Usage;
 use super::health::FailureClass;
-use super::runtime::{RouteRuntime, RouteTarget};
-use super::stream::{self, Framing, Peeked, StreamRelay};
+use super::runtime::RouteTarget;
+use super::stream::{self, Breaker, Framing, Peeked, StreamRelay};
 use crate::class::ErrorClass;
-use crate::config::Config;
+use crate::config::{Config, RouteSpec};
 use crate::providers::Endpoint;
-use crate::server::AppState;
 use crate::telemetry::{AttemptEvent, ms};
 use crate::translate::{RequestCtx, Translation, errors};
-use crate::upstream::{ReadError, SendError, read_bounded};
+use crate::upstream::{ReadError, SendError, UpstreamBody, UpstreamClient, read_bounded};
 
 /// Cap on upstream error bodies we keep to relay.
 const MAX_ERROR_BODY: usize = 256 * 1024;
@@ -75,51 +76,58 @@ fn classify_send_error(e: &SendError, provider: &str) -> Failure {
     }
 }
 
+/// The bounds and breaker settings one attempt runs under.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Rules {
+    /// `server.max_upstream_body_bytes`: cap on an answer read whole.
+    pub max_body: usize,
+    /// `routing.max_cooldown_s`: cap on an upstream's `Retry-After`.
+    pub max_cooldown: Duration,
+    /// The route's breaker, which a stream that breaks after its first
+    /// content frame counts against.
+    pub cooldown: Duration,
+    pub failure_threshold: u32,
+}
+
+impl Rules {
+    pub(super) fn of(config: &Config, route: &RouteSpec) -> Self {
+        Self {
+            max_body: config.server.max_upstream_body_bytes,
+            max_cooldown: config.routing.max_cooldown,
+            cooldown: route.cooldown,
+            failure_threshold: route.failure_threshold,
+        }
+    }
+}
+
+/// The request as the target's provider gets it.
+struct Prepared {
+    upstream: Endpoint,
+    translation: Option<Translation>,
+    body: Bytes,
+    ctx: RequestCtx,
+}
+
+/// One attempt: prepare the request for the target, send it by the
+/// provider's deadline, then classify what came back (an error status, a
+/// stream, a whole answer).
 pub(super) async fn attempt(
-    state: &AppState,
-    config: &Config,
-    route: &RouteRuntime,
+    client: &UpstreamClient,
+    rules: &Rules,
     target: &RouteTarget,
     req: &ProxyRequest,
     mode: RouteMode,
 ) -> Outcome {
     let provider = &target.provider;
     let name = &provider.spec.name;
-    if let Some(err) = &provider.key_error {
-        return Outcome::Fallback(
-            Failure::new(ErrorClass::KeyMissing, err.clone()),
-            Duration::ZERO,
-        );
-    }
-    let fwd = target.forwarded(&req.peek.model);
-    let Some(upstream_ep) = provider.api.upstream_endpoint(req.endpoint) else {
-        return Outcome::Fallback(unsupported(name, req.endpoint), Duration::ZERO);
+    let mut prepared = match prepare(target, req) {
+        Ok(p) => p,
+        Err(f) => return Outcome::Fallback(f, Duration::ZERO),
     };
-    let translation = Translation::between(req.endpoint, upstream_ep);
-    let (body, tctx) = match translation {
-        None if fwd == req.peek.model => (req.body.clone(), RequestCtx::default()),
-        None => (
-            rewrite_model(&req.body, &req.peek.model_span, fwd),
-            RequestCtx::default(),
-        ),
-        Some(t) => match t.request(&req.body, fwd) {
-            Ok(tr) => (tr.body, tr.ctx),
-            // The client's request cannot be expressed for this upstream:
-            // another target may speak the client's protocol natively.
-            Err(e) => {
-                let f = refused(
-                    ErrorClass::Untranslatable,
-                    req.endpoint,
-                    format!("{name}: {e}"),
-                );
-                return Outcome::Fallback(f, Duration::ZERO);
-            }
-        },
-    };
+    let body = std::mem::take(&mut prepared.body);
     let started = Instant::now();
     let deadline = started + provider.spec.timeout;
-    let client = state.client();
-    let send = client.send(provider.api.request(upstream_ep, body, &req.headers));
+    let send = client.send(provider.api.request(prepared.upstream, body, &req.headers));
     let resp = match tokio::time::timeout_at(deadline, send).await {
         Err(_) => {
             let f = Failure::new(
@@ -132,13 +140,6 @@ pub(super) async fn attempt(
         Ok(Ok(r)) => r,
     };
     let status = resp.status();
-    let scrub = &provider.scrub;
-    // A content type echoing a secret is dropped, not relayed.
-    let mut content_type = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .filter(|v| !scrub.found_in(v.as_bytes()))
-        .cloned();
     if status.is_redirection() {
         // Redirects are not followed (the target might not be a provider,
         // and the key would go with it) nor handed to the client.
@@ -148,171 +149,269 @@ pub(super) async fn attempt(
         );
         return Outcome::Fallback(f, started.elapsed());
     }
+    let answer = Answer {
+        target,
+        req,
+        mode,
+        rules,
+        prepared: &prepared,
+        started,
+        deadline,
+    };
     if !status.is_success() {
-        let retry_after = answer::retry_after(resp.headers(), config.routing.max_cooldown);
+        return answer.error_status(resp).await;
+    }
+    let is_sse = content_type(target, &resp)
+        .as_ref()
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    if req.peek.stream && is_sse {
+        answer.stream(resp).await
+    } else {
+        answer.whole(resp).await
+    }
+}
+
+/// The body the target's provider gets: the client's bytes (the model
+/// spliced in when it is rewritten), or a translation into the provider's
+/// protocol. Fails when the provider has no such endpoint or the request
+/// cannot be expressed in its protocol: another target may take it.
+fn prepare(target: &RouteTarget, req: &ProxyRequest) -> Result<Prepared, Failure> {
+    let provider = &target.provider;
+    let name = &provider.spec.name;
+    if let Some(err) = &provider.key_error {
+        return Err(Failure::new(ErrorClass::KeyMissing, err.clone()));
+    }
+    let fwd = target.forwarded(&req.peek.model);
+    let Some(upstream) = provider.api.upstream_endpoint(req.endpoint) else {
+        return Err(unsupported(name, req.endpoint));
+    };
+    let translation = Translation::between(req.endpoint, upstream);
+    let (body, ctx) = match translation {
+        None if fwd == req.peek.model => (req.body.clone(), RequestCtx::default()),
+        None => (
+            rewrite_model(&req.body, &req.peek.model_span, fwd),
+            RequestCtx::default(),
+        ),
+        Some(t) => match t.request(&req.body, fwd) {
+            Ok(tr) => (tr.body, tr.ctx),
+            Err(e) => {
+                return Err(refused(
+                    ErrorClass::Untranslatable,
+                    req.endpoint,
+                    format!("{name}: {e}"),
+                ));
+            }
+        },
+    };
+    Ok(Prepared {
+        upstream,
+        translation,
+        body,
+        ctx,
+    })
+}
+
+/// The upstream's content type, unless it echoes one of the provider's
+/// secrets (then it is dropped, not relayed).
+fn content_type(target: &RouteTarget, resp: &Response<UpstreamBody>) -> Option<HeaderValue> {
+    resp.headers()
+        .get(header::CONTENT_TYPE)
+        .filter(|v| !target.provider.scrub.found_in(v.as_bytes()))
+        .cloned()
+}
+
+/// What an attempt that got a response head knows while it reads the rest.
+struct Answer<'a> {
+    target: &'a RouteTarget,
+    req: &'a ProxyRequest,
+    mode: RouteMode,
+    rules: &'a Rules,
+    prepared: &'a Prepared,
+    started: Instant,
+    deadline: Instant,
+}
+
+impl Answer<'_> {
+    fn name(&self) -> &str {
+        &self.target.provider.spec.name
+    }
+
+    fn fallback(&self, class: ErrorClass, message: String) -> Outcome {
+        Outcome::Fallback(Failure::new(class, message), self.started.elapsed())
+    }
+
+    /// A non-2xx status: 408, 429 and 5xx fall back; other 4xx are the
+    /// client's, relayed as they are (in the client's protocol's shape).
+    async fn error_status(&self, resp: Response<UpstreamBody>) -> Outcome {
+        let status = resp.status();
+        let mut content_type = content_type(self.target, &resp);
+        let retry_after = answer::retry_after(resp.headers(), self.rules.max_cooldown);
         let read = resp.into_body().read_capped(MAX_ERROR_BODY);
-        let body = tokio::time::timeout_at(deadline, read)
+        let body = tokio::time::timeout_at(self.deadline, read)
             .await
             .unwrap_or_default();
-        let mut body = scrub.scrub(body);
-        // The client gets upstream errors in its own protocol's shape.
-        if let Some(t) = translation {
+        let mut body = self.target.provider.scrub.scrub(body);
+        if let Some(t) = self.prepared.translation {
             body = t.error_body(status, &body);
             content_type = Some(HeaderValue::from_static("application/json"));
         }
-        let latency = started.elapsed();
-        let fallback = status == StatusCode::REQUEST_TIMEOUT
-            || status == StatusCode::TOO_MANY_REQUESTS
-            || status.is_server_error();
-        if !fallback {
-            return Outcome::Client {
-                status,
-                content_type,
-                body,
-                latency,
-            };
-        }
-        let (class, health) = if status == StatusCode::TOO_MANY_REQUESTS {
-            (ErrorClass::RateLimited, FailureClass::RateLimited)
-        } else if status == StatusCode::REQUEST_TIMEOUT {
-            (ErrorClass::Timeout, FailureClass::Error)
-        } else {
-            (ErrorClass::Upstream5xx, FailureClass::Error)
+        let latency = self.started.elapsed();
+        let (class, health) = match status {
+            StatusCode::TOO_MANY_REQUESTS => (ErrorClass::RateLimited, FailureClass::RateLimited),
+            StatusCode::REQUEST_TIMEOUT => (ErrorClass::Timeout, FailureClass::Error),
+            s if s.is_server_error() => (ErrorClass::Upstream5xx, FailureClass::Error),
+            _ => {
+                return Outcome::Client {
+                    status,
+                    content_type,
+                    body,
+                    latency,
+                };
+            }
         };
-        let mut f = Failure::new(class, format!("{name}: upstream answered {status}"));
+        let mut f = Failure::new(
+            class,
+            format!("{}: upstream answered {status}", self.name()),
+        );
         f.status = Some(status);
         f.body = Some(body);
         f.content_type = content_type;
         f.retry_after = retry_after;
         f.health = health;
-        return Outcome::Fallback(f, latency);
+        Outcome::Fallback(f, latency)
     }
 
-    let is_sse = content_type
-        .as_ref()
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/event-stream"));
-    if req.peek.stream && is_sse {
+    /// A stream: held until its first content frame (a failure before it
+    /// falls back), then relayed.
+    async fn stream(&self, resp: Response<UpstreamBody>) -> Outcome {
+        let provider = &self.target.provider;
+        let status = resp.status();
+        let content_type = content_type(self.target, &resp);
         let framing = Framing::new(
-            upstream_ep,
-            req.endpoint,
-            translation.map(|t| t.stream(&tctx)),
-            scrub.clone(),
+            self.prepared.upstream,
+            self.req.endpoint,
+            self.prepared
+                .translation
+                .map(|t| t.stream(&self.prepared.ctx)),
+            provider.scrub.clone(),
         );
-        let max_held = stream::PREAMBLE_MAX_BYTES.min(config.server.max_upstream_body_bytes);
-        return match stream::peek(resp, framing, deadline, name, max_held).await {
-            Peeked::Failed(f) => Outcome::Fallback(f, started.elapsed()),
-            Peeked::Committed {
-                held,
-                upstream,
-                framing,
-                state: sstate,
-            } => {
-                let ttft = started.elapsed();
-                target.health.on_success(ttft);
-                let relay = StreamRelay::new(
-                    held,
-                    upstream,
-                    framing,
-                    sstate,
-                    provider.spec.stream_idle_timeout,
-                    target.health.clone(),
-                    route.spec.cooldown,
-                    route.spec.failure_threshold,
-                    provider.clone(),
-                    req.est_tokens,
-                );
-                Outcome::Done(ProxyResponse {
+        let max_held = stream::PREAMBLE_MAX_BYTES.min(self.rules.max_body);
+        match stream::peek(resp, framing, self.deadline, self.name(), max_held).await {
+            Peeked::Failed(f) => Outcome::Fallback(f, self.started.elapsed()),
+            Peeked::Committed(committed) => {
+                let ttft = self.started.elapsed();
+                self.target.health.on_success(ttft);
+                let breaker = Breaker {
+                    health: self.target.health.clone(),
+                    cooldown: self.rules.cooldown,
+                    failure_threshold: self.rules.failure_threshold,
+                };
+                let relay =
+                    StreamRelay::new(committed, breaker, provider.clone(), self.req.est_tokens);
+                self.done(
                     status,
                     content_type,
-                    retry_after: None,
-                    body: ResponseBody::Stream(relay),
-                    served: served(target, &req.peek.model, mode),
-                    attempts: vec![AttemptEvent {
-                        provider: name.clone(),
-                        model: fwd.to_string(),
-                        status: Some(status.as_u16()),
-                        error: None,
-                        latency_ms: ms(ttft),
-                    }],
-                    upstream_time: ttft,
-                    ttft: Some(ttft),
-                    usage: None,
-                })
+                    ResponseBody::Stream(relay),
+                    ttft,
+                    None,
+                )
             }
-        };
+        }
     }
 
-    let cap = config.server.max_upstream_body_bytes;
-    let read = read_bounded(resp, cap);
-    let body = match tokio::time::timeout_at(deadline, read).await {
-        Ok(Ok(b)) => b,
-        Ok(Err(ReadError::TooLarge(cap))) => {
-            let f = Failure::new(
-                ErrorClass::UpstreamBodyTooLarge,
-                format!("{name}: answer larger than {cap} bytes (server.max_upstream_body_bytes)"),
-            );
-            return Outcome::Fallback(f, started.elapsed());
-        }
-        Ok(Err(ReadError::Broken(e))) => {
-            let f = Failure::new(
-                ErrorClass::Network,
-                format!("{name}: reading upstream body failed: {e}"),
-            );
-            return Outcome::Fallback(f, started.elapsed());
-        }
-        Err(_) => {
-            let f = Failure::new(
-                ErrorClass::Timeout,
-                format!(
-                    "{name}: body not complete within {:?}",
-                    provider.spec.timeout
-                ),
-            );
-            return Outcome::Fallback(f, started.elapsed());
-        }
-    };
-    let usage = match answer::check(upstream_ep, &body) {
-        Ok(u) => u,
-        Err(why) => {
-            let f = Failure::new(ErrorClass::BadUpstreamBody, format!("{name}: {why}"));
-            return Outcome::Fallback(f, started.elapsed());
-        }
-    };
-    let body = scrub.scrub(body);
-    let body = match translation {
-        None => body,
-        Some(t) => match t.response(&body, &tctx) {
-            Ok(b) => {
-                content_type = Some(HeaderValue::from_static("application/json"));
-                b
+    /// A whole answer: read within the body cap and the deadline, checked
+    /// to be an answer, scrubbed, translated.
+    async fn whole(&self, resp: Response<UpstreamBody>) -> Outcome {
+        let provider = &self.target.provider;
+        let name = self.name();
+        let status = resp.status();
+        let mut content_type = content_type(self.target, &resp);
+        let read = read_bounded(resp, self.rules.max_body);
+        let body = match tokio::time::timeout_at(self.deadline, read).await {
+            Ok(Ok(b)) => b,
+            Ok(Err(ReadError::TooLarge(cap))) => {
+                return self.fallback(
+                    ErrorClass::UpstreamBodyTooLarge,
+                    format!(
+                        "{name}: answer larger than {cap} bytes (server.max_upstream_body_bytes)"
+                    ),
+                );
             }
-            Err(e) => {
-                let f = Failure::new(ErrorClass::BadUpstreamBody, format!("{name}: {e}"));
-                return Outcome::Fallback(f, started.elapsed());
+            Ok(Err(ReadError::Broken(e))) => {
+                return self.fallback(
+                    ErrorClass::Network,
+                    format!("{name}: reading upstream body failed: {e}"),
+                );
             }
-        },
-    };
-    let latency = started.elapsed();
-    target.health.on_success(latency);
-    if let Some(u) = usage {
-        provider.limiter.settle(req.est_tokens, u.total());
+            Err(_) => {
+                return self.fallback(
+                    ErrorClass::Timeout,
+                    format!(
+                        "{name}: body not complete within {:?}",
+                        provider.spec.timeout
+                    ),
+                );
+            }
+        };
+        let usage = match answer::check(self.prepared.upstream, &body) {
+            Ok(u) => u,
+            Err(why) => {
+                return self.fallback(ErrorClass::BadUpstreamBody, format!("{name}: {why}"));
+            }
+        };
+        let body = provider.scrub.scrub(body);
+        let body = match self.prepared.translation {
+            None => body,
+            Some(t) => match t.response(&body, &self.prepared.ctx) {
+                Ok(b) => {
+                    content_type = Some(HeaderValue::from_static("application/json"));
+                    b
+                }
+                Err(e) => {
+                    return self.fallback(ErrorClass::BadUpstreamBody, format!("{name}: {e}"));
+                }
+            },
+        };
+        let latency = self.started.elapsed();
+        self.target.health.on_success(latency);
+        if let Some(u) = usage {
+            provider.limiter.settle(self.req.est_tokens, u.total());
+        }
+        self.done(
+            status,
+            content_type,
+            ResponseBody::Full(body),
+            latency,
+            usage,
+        )
     }
-    Outcome::Done(ProxyResponse {
-        status,
-        content_type,
-        retry_after: None,
-        body: ResponseBody::Full(body),
-        served: served(target, &req.peek.model, mode),
-        attempts: vec![AttemptEvent {
-            provider: name.clone(),
-            model: fwd.to_string(),
-            status: Some(status.as_u16()),
-            error: None,
-            latency_ms: ms(latency),
-        }],
-        upstream_time: latency,
-        ttft: Some(latency),
-        usage,
-    })
+
+    /// The answer, served by this target after `ttft`.
+    fn done(
+        &self,
+        status: StatusCode,
+        content_type: Option<HeaderValue>,
+        body: ResponseBody,
+        ttft: Duration,
+        usage: Option<Usage>,
+    ) -> Outcome {
+        Outcome::Done(ProxyResponse {
+            status,
+            content_type,
+            retry_after: None,
+            body,
+            served: served(self.target, &self.req.peek.model, self.mode),
+            attempts: vec![AttemptEvent {
+                provider: self.name().to_string(),
+                model: self.target.forwarded(&self.req.peek.model).to_string(),
+                status: Some(status.as_u16()),
+                error: None,
+                latency_ms: ms(ttft),
+            }],
+            upstream_time: ttft,
+            ttft: Some(ttft),
+            usage,
+        })
+    }
 }

@@ -7,48 +7,33 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::RouteMode;
+use super::attempt::{Rules, attempt};
 use super::engine::{Failure, Outcome, ProxyRequest, ProxyResponse, ResponseBody, served};
 use super::health::TargetHealth;
-use super::runtime::{RouteRuntime, RouteTarget, Runtime};
-use super::strategy::StrategyState;
-use crate::config::{RouteSpec, Strategy, TargetSpec};
-use crate::server::AppState;
+use super::runtime::{RouteTarget, Runtime};
+use crate::upstream::UpstreamClient;
 
 /// `Ok` with whatever the upstream answered (a 4xx included); `Err` with
 /// the failure and the time it took when no answer came back usable.
 pub async fn direct(
-    state: &AppState,
+    client: &UpstreamClient,
     rt: &Runtime,
     provider: usize,
     model: &str,
     req: &ProxyRequest,
 ) -> Result<ProxyResponse, (Failure, Duration)> {
-    let p = rt.providers[provider].clone();
-    let route = RouteRuntime {
-        spec: RouteSpec {
-            model: req.peek.model.clone(),
-            strategy: Strategy::Priority,
-            cooldown: Duration::ZERO,
-            failure_threshold: u32::MAX,
-            rate_limit_threshold: u32::MAX,
-            retries: 0,
-            targets: vec![TargetSpec {
-                provider: p.spec.name.clone(),
-                provider_index: provider,
-                model: Some(model.to_string()),
-                weight: 1,
-            }],
-        },
-        targets: Vec::new(),
-        strategy: StrategyState::Priority,
-    };
     let target = RouteTarget {
-        provider: p,
+        provider: rt.providers[provider].clone(),
         model: Some(model.to_string()),
         health: Arc::new(TargetHealth::default()),
     };
-    match super::attempt::attempt(state, &rt.config, &route, &target, req, RouteMode::Direct).await
-    {
+    let rules = Rules {
+        max_body: rt.config.server.max_upstream_body_bytes,
+        max_cooldown: rt.config.routing.max_cooldown,
+        cooldown: Duration::ZERO,
+        failure_threshold: u32::MAX,
+    };
+    match attempt(client, &rules, &target, req, RouteMode::Direct).await {
         Outcome::Done(resp) => Ok(resp),
         Outcome::Client {
             status,

@@ -13,16 +13,15 @@ use http::{HeaderValue, StatusCode};
 use rand::Rng;
 use tokio::time::Instant;
 
-use super::RouteMode;
-use super::attempt::attempt;
+use super::attempt::{Rules, attempt};
 use super::body::RequestPeek;
 use super::frames::Usage;
 use super::health::{Admission, FailureClass};
 use super::runtime::{RouteRuntime, RouteTarget, Runtime};
 use super::stream::StreamRelay;
+use super::{RouteMode, Upstreams};
 use crate::class::ErrorClass;
 use crate::providers::{ClientHeaders, Endpoint};
-use crate::server::AppState;
 use crate::telemetry::{AttemptEvent, ms};
 
 /// A client request, read just enough to route it.
@@ -131,8 +130,8 @@ pub(super) enum Outcome {
 
 /// What one request's attempts have produced so far.
 struct Tally<'a> {
-    state: &'a AppState,
-    config: &'a crate::config::Config,
+    up: &'a Upstreams<'a>,
+    rules: Rules,
     route: &'a RouteRuntime,
     req: &'a ProxyRequest,
     attempts: Vec<AttemptEvent>,
@@ -151,7 +150,7 @@ impl Tally<'_> {
     ) -> Option<ProxyResponse> {
         let target = &self.route.targets[i];
         let provider = &target.provider;
-        match attempt(self.state, self.config, self.route, target, self.req, mode).await {
+        match attempt(&self.up.client, &self.rules, target, self.req, mode).await {
             Outcome::Done(mut resp) => {
                 self.attempts.append(&mut resp.attempts);
                 resp.attempts = std::mem::take(&mut self.attempts);
@@ -206,11 +205,11 @@ impl Tally<'_> {
 
 /// Routes and forwards one request.
 pub async fn dispatch(
-    state: &AppState,
+    up: &Upstreams<'_>,
     rt: &Arc<Runtime>,
     req: &ProxyRequest,
 ) -> Result<ProxyResponse, DispatchError> {
-    let route = resolve(state, rt, &req.peek.model).await?;
+    let route = resolve(up, rt, &req.peek.model).await?;
     let order = route.order();
     let preferred = route.targets[order[0]]
         .forwarded(&req.peek.model)
@@ -229,8 +228,8 @@ pub async fn dispatch(
 
     let max_attempts = rt.config.routing.max_attempts as usize;
     let mut t = Tally {
-        state,
-        config: &rt.config,
+        up,
+        rules: Rules::of(&rt.config, &route.spec),
         route: &route,
         req,
         attempts: Vec::new(),
@@ -367,7 +366,7 @@ fn record_failure(route: &RouteRuntime, t: &RouteTarget, f: &Failure) {
 /// The route for a model: a configured route, `provider/model`, or the first
 /// provider that lists the model.
 async fn resolve(
-    state: &AppState,
+    up: &Upstreams<'_>,
     rt: &Arc<Runtime>,
     model: &str,
 ) -> Result<Arc<RouteRuntime>, DispatchError> {
@@ -378,11 +377,11 @@ async fn resolve(
         && !rest.is_empty()
         && let Some(p) = rt.provider_index(prefix)
     {
-        return Ok(rt.implicit_route(p, Some(rest.to_string()), model, &state.health));
+        return Ok(rt.implicit_route(p, Some(rest.to_string()), model, up.health));
     }
-    let catalog = state.catalog.get(rt, &state.client()).await;
+    let catalog = up.catalog.get(rt, &up.client).await;
     match catalog.provider_for(model) {
-        Some(p) => Ok(rt.implicit_route(p, None, model, &state.health)),
+        Some(p) => Ok(rt.implicit_route(p, None, model, up.health)),
         None => Err(DispatchError::ModelNotFound {
             model: model.to_string(),
         }),

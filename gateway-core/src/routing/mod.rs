@@ -29,6 +29,8 @@ mod probe;
 mod runtime;
 pub mod strategy;
 mod stream;
+#[cfg(test)]
+mod tests;
 
 pub use catalog::{Catalog, CatalogSnapshot, ModelEntry};
 pub use direct::direct;
@@ -41,6 +43,20 @@ pub use runtime::{ProviderRuntime, RouteRuntime, RouteTarget, Runtime};
 pub use stream::{StreamOutcome, StreamRelay};
 
 use serde::Serialize;
+
+use crate::upstream::UpstreamClient;
+
+/// What routing needs of the gateway, and nothing more: the upstream
+/// client, the model catalog (for models no route names) and the targets'
+/// health. A request borrows one from the state
+/// ([`crate::server::AppState::upstreams`]); unit tests build one around a
+/// scripted client.
+#[derive(Debug)]
+pub struct Upstreams<'a> {
+    pub client: UpstreamClient,
+    pub catalog: &'a Catalog,
+    pub health: &'a health::HealthRegistry,
+}
 
 /// How a request was served, reported in `x-aigw-route-mode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

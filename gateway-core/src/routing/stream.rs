@@ -123,13 +123,25 @@ impl Framing {
 }
 
 pub(crate) enum Peeked {
-    Committed {
-        held: Bytes,
-        upstream: Upstream,
-        framing: Framing,
-        state: StreamState,
-    },
+    Committed(Committed),
     Failed(Failure),
+}
+
+/// A stream past its commit point: what was held until the first content
+/// frame, and the rest still to come.
+pub(crate) struct Committed {
+    held: Bytes,
+    upstream: Upstream,
+    framing: Framing,
+    state: StreamState,
+}
+
+/// The circuit breaker a stream that breaks after its commit point counts
+/// against: the target's health, under its route's settings.
+pub(crate) struct Breaker {
+    pub health: Arc<TargetHealth>,
+    pub cooldown: Duration,
+    pub failure_threshold: u32,
 }
 
 /// Reads the upstream stream until its first content frame (commit) or a
@@ -165,12 +177,12 @@ pub(crate) async fn peek(
             }
             None if state.terminal => {
                 framing.finish(&mut held);
-                return Peeked::Committed {
+                return Peeked::Committed(Committed {
                     held: held.freeze(),
                     upstream,
                     framing,
                     state,
-                };
+                });
             }
             None => {
                 return Peeked::Failed(Failure::new(
@@ -218,12 +230,12 @@ pub(crate) async fn peek(
             ));
         }
         if commit {
-            return Peeked::Committed {
+            return Peeked::Committed(Committed {
                 held: held.freeze(),
                 upstream,
                 framing,
                 state,
-            };
+            });
         }
     }
 }
@@ -254,9 +266,7 @@ pub struct StreamRelay {
     framing: Framing,
     state: StreamState,
     idle: Duration,
-    health: Arc<TargetHealth>,
-    cooldown: Duration,
-    failure_threshold: u32,
+    breaker: Breaker,
     provider: Arc<ProviderRuntime>,
     est_tokens: u64,
     started: Instant,
@@ -267,28 +277,27 @@ pub struct StreamRelay {
 }
 
 impl StreamRelay {
-    #[allow(clippy::too_many_arguments)]
+    /// Relays `stream` for `provider`, whose local limits were charged
+    /// `est_tokens` for it (settled on the real usage when it ends).
     pub(crate) fn new(
-        held: Bytes,
-        upstream: Upstream,
-        framing: Framing,
-        state: StreamState,
-        idle: Duration,
-        health: Arc<TargetHealth>,
-        cooldown: Duration,
-        failure_threshold: u32,
+        stream: Committed,
+        breaker: Breaker,
         provider: Arc<ProviderRuntime>,
         est_tokens: u64,
     ) -> Self {
+        let Committed {
+            held,
+            upstream,
+            framing,
+            state,
+        } = stream;
         Self {
             held: Some(held),
             upstream,
             framing,
             state,
-            idle,
-            health,
-            cooldown,
-            failure_threshold,
+            idle: provider.spec.stream_idle_timeout,
+            breaker,
             provider,
             est_tokens,
             started: Instant::now(),
@@ -387,12 +396,12 @@ impl StreamRelay {
 
     /// Ends the stream with an error event the client's SDK will raise.
     fn fail(&mut self, class: ErrorClass, message: &str) -> Bytes {
-        self.health.on_failure(
+        self.breaker.health.on_failure(
             FailureClass::Error,
             Instant::now(),
-            self.cooldown,
+            self.breaker.cooldown,
             None,
-            self.failure_threshold,
+            self.breaker.failure_threshold,
             u32::MAX,
             &format!("{}: {message}", self.provider.spec.name),
         );

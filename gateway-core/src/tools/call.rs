@@ -93,7 +93,7 @@ impl Call {
             response: String::new(),
         };
         let mut text_bytes = 0u64;
-        match direct(state, rt, provider, &self.model, &req).await {
+        match direct(&state.client(), rt, provider, &self.model, &req).await {
             Err((f, _)) => {
                 r.status = f.status.map_or(502, |s| s.as_u16());
                 r.error = Some(f.class.to_string());

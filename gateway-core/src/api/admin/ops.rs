@@ -276,7 +276,7 @@ pub async fn fallback_test(
     };
     let rt = s.runtime.load_full();
     let started = std::time::Instant::now();
-    let out = match crate::routing::dispatch(&s, &rt, &req).await {
+    let out = match crate::routing::dispatch(&s.upstreams(), &rt, &req).await {
         Ok(resp) => {
             let excerpt = match resp.body {
                 crate::routing::ResponseBody::Full(b) => {

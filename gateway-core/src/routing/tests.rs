@@ -1,0 +1,397 @@
+//! The attempt loop and the stream relay without HTTP: routes over
+//! scripted upstreams ([`UpstreamClient::scripted`]), on a paused clock
+//! where time matters (timeouts, backoff), so nothing waits for real.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::BodyExt;
+
+use super::health::{Admission, HealthRegistry};
+use super::{
+    Catalog, DispatchError, ProxyRequest, ProxyResponse, ResponseBody, RouteMode, Runtime,
+    StreamOutcome, Upstreams, direct, dispatch,
+};
+use crate::config::Config;
+use crate::providers::Endpoint;
+use crate::upstream::scripted::Answer;
+use crate::upstream::{BodyError, SendError, UpstreamBody, UpstreamClient};
+
+type Reply = Box<dyn FnOnce() -> Answer + Send>;
+
+/// Upstreams told apart by port (provider `a` on port 1, `b` on 2, …):
+/// each answers its queued replies in turn and records what it was sent.
+#[derive(Default, Clone)]
+struct Script {
+    replies: Arc<Mutex<HashMap<u16, VecDeque<Reply>>>>,
+    sent: Arc<Mutex<Vec<(u16, serde_json::Value)>>>,
+}
+
+impl Script {
+    fn on(&self, port: u16, reply: impl FnOnce() -> Answer + Send + 'static) -> &Self {
+        self.replies
+            .lock()
+            .unwrap()
+            .entry(port)
+            .or_default()
+            .push_back(Box::new(reply));
+        self
+    }
+
+    fn client(&self) -> UpstreamClient {
+        let s = self.clone();
+        UpstreamClient::scripted(move |req: Request<Bytes>| {
+            let port = req.uri().port_u16().unwrap_or(0);
+            let body = serde_json::from_slice(req.body()).unwrap_or_default();
+            s.sent.lock().unwrap().push((port, body));
+            let next = s
+                .replies
+                .lock()
+                .unwrap()
+                .get_mut(&port)
+                .and_then(VecDeque::pop_front);
+            match next {
+                Some(reply) => reply(),
+                None => Box::pin(async move { panic!("no reply queued for port {port}") }),
+            }
+        })
+    }
+
+    fn ports(&self) -> Vec<u16> {
+        self.sent.lock().unwrap().iter().map(|(p, _)| *p).collect()
+    }
+
+    fn models(&self) -> Vec<String> {
+        let sent = self.sent.lock().unwrap();
+        sent.iter()
+            .map(|(_, b)| b["model"].as_str().unwrap_or("").to_string())
+            .collect()
+    }
+}
+
+fn json(status: u16, body: &'static str) -> Answer {
+    Box::pin(async move {
+        Ok(Response::builder()
+            .status(status)
+            .header("content-type", "application/json")
+            .body(UpstreamBody::chunks([Ok(Bytes::from_static(
+                body.as_bytes(),
+            ))]))
+            .unwrap())
+    })
+}
+
+fn with_header(status: u16, name: &'static str, value: &'static str) -> Answer {
+    Box::pin(async move {
+        Ok(Response::builder()
+            .status(status)
+            .header(name, value)
+            .body(UpstreamBody::chunks([Ok(Bytes::from_static(b"{}"))]))
+            .unwrap())
+    })
+}
+
+fn sse(chunks: Vec<Result<&'static str, BodyError>>) -> Answer {
+    Box::pin(async move {
+        let chunks = chunks
+            .into_iter()
+            .map(|c| c.map(|s: &'static str| Bytes::from_static(s.as_bytes())));
+        Ok(Response::builder()
+            .header("content-type", "text/event-stream")
+            .body(UpstreamBody::chunks(chunks.collect::<Vec<_>>()))
+            .unwrap())
+    })
+}
+
+fn refused() -> Answer {
+    Box::pin(async { Err(SendError::refused()) })
+}
+
+fn never() -> Answer {
+    Box::pin(std::future::pending())
+}
+
+const OK: &str = r#"{"id":"x","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}"#;
+const CONTENT: &str = "data: {\"id\":\"x\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hello\"}}]}\n\n";
+const DONE: &str = "data: {\"id\":\"x\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+const ERROR_EVENT: &str =
+    "data: {\"error\":{\"message\":\"overloaded\",\"type\":\"server_error\"}}\n\n";
+
+/// Providers `a`, `b`, `c` (ports 1–3) and route `m` over them, with
+/// `route` appended to the route's table and `extra` to the file.
+fn gateway(route: &str, extra: &str) -> (Arc<Runtime>, HealthRegistry) {
+    let mut src = String::new();
+    for (i, name) in ["a", "b", "c"].iter().enumerate() {
+        src += &format!(
+            "[[providers]]\nname = \"{name}\"\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:{}/v1\"\ntimeout_s = 30\n\n",
+            i + 1
+        );
+    }
+    src += &format!("{extra}\n[[routes]]\nmodel = \"m\"\n{route}\n");
+    let config = Config::parse(&src, "test.toml").unwrap();
+    let health = HealthRegistry::default();
+    let rt = Runtime::build(config, &health, 1);
+    (Arc::new(rt), health)
+}
+
+const ABC: &str = "[[routes.targets]]\nprovider = \"a\"\n[[routes.targets]]\nprovider = \"b\"\n[[routes.targets]]\nprovider = \"c\"\n";
+
+fn request(stream: bool) -> ProxyRequest {
+    let body = Bytes::from(format!(
+        r#"{{"model":"m","stream":{stream},"messages":[{{"role":"user","content":"hi"}}]}}"#
+    ));
+    ProxyRequest {
+        endpoint: Endpoint::ChatCompletions,
+        peek: super::body::peek(&body).unwrap(),
+        body,
+        request_id: "req_test".into(),
+        client: "test".into(),
+        est_tokens: 10,
+        force_fail_first: false,
+        headers: Default::default(),
+    }
+}
+
+async fn run(
+    script: &Script,
+    rt: &Arc<Runtime>,
+    health: &HealthRegistry,
+    req: &ProxyRequest,
+) -> Result<ProxyResponse, DispatchError> {
+    let catalog = Catalog::default();
+    let up = Upstreams {
+        client: script.client(),
+        catalog: &catalog,
+        health,
+    };
+    dispatch(&up, rt, req).await
+}
+
+fn classes(resp: &ProxyResponse) -> Vec<Option<String>> {
+    resp.attempts.iter().map(|a| a.error.clone()).collect()
+}
+
+/// The relayed stream, and how it ended.
+async fn relayed(resp: ProxyResponse) -> (String, StreamOutcome) {
+    let ResponseBody::Stream(relay) = resp.body else {
+        panic!("not a stream");
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let body = relay.into_body(move |o| {
+        let _ = tx.send(o);
+    });
+    let bytes = body.collect().await.unwrap().to_bytes();
+    (
+        String::from_utf8(bytes.to_vec()).unwrap(),
+        rx.await.unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn falls_back_in_route_order_and_reports_every_attempt() {
+    let (rt, health) = gateway(ABC, "");
+    let s = Script::default();
+    s.on(1, || json(500, r#"{"error":{"message":"boom"}}"#))
+        .on(2, || with_header(429, "retry-after", "7"))
+        .on(3, || json(200, OK));
+    let resp = run(&s, &rt, &health, &request(false)).await.ok().unwrap();
+    assert_eq!(s.ports(), [1, 2, 3]);
+    assert_eq!(resp.status, StatusCode::OK);
+    assert_eq!(resp.served.provider, "c");
+    assert_eq!(resp.served.mode, RouteMode::ProviderFallback);
+    assert_eq!(
+        classes(&resp),
+        [
+            Some("upstream_5xx".into()),
+            Some("rate_limited".into()),
+            None
+        ]
+    );
+    assert_eq!(resp.usage.map(|u| u.total()), Some(4));
+    // One 429 opens b's breaker (rate_limit_threshold 1) for its Retry-After.
+    let now = tokio::time::Instant::now();
+    match health.get("b", "m").admit(now) {
+        Admission::Open(until) => {
+            let left = until - now;
+            assert!(
+                left > Duration::from_secs(6) && left <= Duration::from_secs(7),
+                "{left:?}"
+            );
+        }
+        other => panic!("b should cool down, is {other:?}"),
+    }
+    // One 500 is below a's failure threshold (3): a stays in rotation.
+    assert!(matches!(health.get("a", "m").admit(now), Admission::Closed));
+}
+
+#[tokio::test]
+async fn a_client_error_is_returned_as_is_without_fallback() {
+    let (rt, health) = gateway(ABC, "");
+    let s = Script::default();
+    s.on(1, || {
+        json(
+            400,
+            r#"{"error":{"message":"bad","code":"invalid_request"}}"#,
+        )
+    });
+    let resp = run(&s, &rt, &health, &request(false)).await.ok().unwrap();
+    assert_eq!(s.ports(), [1]);
+    assert_eq!(resp.status, StatusCode::BAD_REQUEST);
+    assert_eq!(resp.served.mode, RouteMode::Direct);
+    assert_eq!(classes(&resp), [Some("client_error".into())]);
+    let ResponseBody::Full(b) = &resp.body else {
+        panic!("a stream")
+    };
+    assert!(b.starts_with(br#"{"error":{"message":"bad""#));
+}
+
+#[tokio::test]
+async fn a_rewritten_model_is_a_model_fallback_and_is_what_the_upstream_gets() {
+    let route = "[[routes.targets]]\nprovider = \"a\"\n[[routes.targets]]\nprovider = \"b\"\nmodel = \"other\"\n";
+    let (rt, health) = gateway(route, "");
+    let s = Script::default();
+    s.on(1, refused).on(2, || json(200, OK));
+    let resp = run(&s, &rt, &health, &request(false)).await.ok().unwrap();
+    assert_eq!(s.models(), ["m", "other"]);
+    assert_eq!(resp.served.model, "other");
+    assert_eq!(resp.served.mode, RouteMode::ModelFallback);
+    assert_eq!(classes(&resp), [Some("connect".into()), None]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_silent_upstream_times_out_at_its_deadline_then_falls_back() {
+    let (rt, health) = gateway(ABC, "");
+    let s = Script::default();
+    s.on(1, never).on(2, || json(200, OK));
+    let t0 = tokio::time::Instant::now();
+    let resp = run(&s, &rt, &health, &request(false)).await.ok().unwrap();
+    assert_eq!(classes(&resp), [Some("timeout".into()), None]);
+    assert_eq!(resp.served.provider, "b");
+    // The paused clock jumped a's 30 s deadline; nothing slept for real.
+    assert!(t0.elapsed() >= Duration::from_secs(30));
+    assert!(resp.upstream_time >= Duration::from_secs(30));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_pass_waits_a_jittered_backoff_then_tries_again() {
+    let route = "retries = 1\n[[routes.targets]]\nprovider = \"a\"\n";
+    let (rt, health) = gateway(route, "[routing]\nretry_backoff_ms = 1000\n");
+    let s = Script::default();
+    s.on(1, || json(503, "{}")).on(1, || json(200, OK));
+    let t0 = tokio::time::Instant::now();
+    let resp = run(&s, &rt, &health, &request(false)).await.ok().unwrap();
+    assert_eq!(s.ports(), [1, 1]);
+    assert_eq!(classes(&resp), [Some("upstream_5xx".into()), None]);
+    // Backoff of the first retry pass: 1 s × a jitter in [0.5, 1.5).
+    let waited = t0.elapsed();
+    assert!(
+        waited >= Duration::from_millis(500) && waited < Duration::from_millis(1500),
+        "{waited:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn max_attempts_caps_retries_and_the_last_failure_is_reported() {
+    let route =
+        "retries = 5\n[[routes.targets]]\nprovider = \"a\"\n[[routes.targets]]\nprovider = \"b\"\n";
+    let (rt, health) = gateway(route, "[routing]\nmax_attempts = 3\n");
+    let s = Script::default();
+    for _ in 0..2 {
+        s.on(1, || json(500, "{}")).on(2, || json(502, "{}"));
+    }
+    let Err(DispatchError::Exhausted {
+        last,
+        target,
+        attempts,
+        ..
+    }) = run(&s, &rt, &health, &request(false)).await
+    else {
+        panic!("should be exhausted");
+    };
+    assert_eq!(s.ports(), [1, 2, 1]);
+    assert_eq!(attempts.len(), 3);
+    assert_eq!(target.provider, "a");
+    assert_eq!(last.status, Some(StatusCode::INTERNAL_SERVER_ERROR));
+}
+
+#[tokio::test]
+async fn a_stream_that_errors_before_content_falls_back_invisibly() {
+    let (rt, health) = gateway(ABC, "");
+    let s = Script::default();
+    s.on(1, || sse(vec![Ok(ERROR_EVENT)]))
+        .on(2, || sse(vec![Ok(CONTENT), Ok(DONE)]));
+    let resp = run(&s, &rt, &health, &request(true)).await.ok().unwrap();
+    assert_eq!(resp.served.provider, "b");
+    assert_eq!(classes(&resp), [Some("stream_error".into()), None]);
+    let (body, outcome) = relayed(resp).await;
+    assert!(
+        !body.contains("overloaded"),
+        "a's error reached the client: {body}"
+    );
+    assert!(
+        body.contains("hello") && body.ends_with("data: [DONE]\n\n"),
+        "{body}"
+    );
+    assert!(outcome.completed && outcome.error.is_none());
+}
+
+#[tokio::test]
+async fn a_stream_that_breaks_after_content_ends_with_an_error_event_and_counts_against_its_target()
+{
+    let route = "failure_threshold = 1\n[[routes.targets]]\nprovider = \"a\"\n[[routes.targets]]\nprovider = \"b\"\n";
+    let (rt, health) = gateway(route, "");
+    let s = Script::default();
+    s.on(1, || sse(vec![Ok(CONTENT), Err(BodyError::reset())]));
+    let resp = run(&s, &rt, &health, &request(true)).await.ok().unwrap();
+    // Committed at the first content frame: no fallback after that.
+    assert_eq!(resp.served.provider, "a");
+    let (body, outcome) = relayed(resp).await;
+    assert_eq!(s.ports(), [1]);
+    assert!(body.starts_with(CONTENT), "{body}");
+    assert!(body.contains(r#""code":"stream_broken""#), "{body}");
+    assert!(!outcome.completed);
+    assert_eq!(outcome.error.as_deref(), Some("stream_broken"));
+    let now = tokio::time::Instant::now();
+    assert!(matches!(
+        health.get("a", "m").admit(now),
+        Admission::Open(_)
+    ));
+}
+
+#[tokio::test]
+async fn when_every_target_cools_down_the_one_that_recovers_first_is_probed() {
+    let route = "[[routes.targets]]\nprovider = \"a\"\n[[routes.targets]]\nprovider = \"b\"\n";
+    let (rt, health) = gateway(route, "");
+    let s = Script::default();
+    s.on(1, || with_header(429, "retry-after", "60"))
+        .on(2, || with_header(429, "retry-after", "5"));
+    let first = run(&s, &rt, &health, &request(false)).await;
+    assert!(matches!(first, Err(DispatchError::Exhausted { .. })));
+    // Both cool down now; b's cooldown ends first, so b gets the probe.
+    s.on(2, || json(200, OK));
+    let resp = run(&s, &rt, &health, &request(false)).await.ok().unwrap();
+    assert_eq!(s.ports(), [1, 2, 2]);
+    assert_eq!(resp.served.provider, "b");
+}
+
+#[tokio::test]
+async fn direct_calls_one_provider_and_leaves_routing_health_alone() {
+    let (rt, health) = gateway(ABC, "");
+    let s = Script::default();
+    s.on(2, || json(500, "{}"));
+    let req = request(false);
+    let Err((f, _)) = direct(&s.client(), &rt, 1, "pinned", &req).await else {
+        panic!("a 500 is no answer");
+    };
+    assert_eq!(f.class.as_str(), "upstream_5xx");
+    assert_eq!(s.models(), ["pinned"]);
+    let now = tokio::time::Instant::now();
+    assert!(matches!(health.get("b", "m").admit(now), Admission::Closed));
+    assert!(matches!(
+        health.get("b", "pinned").admit(now),
+        Admission::Closed
+    ));
+}
