@@ -8,7 +8,7 @@ import { Chart } from '../components/Chart';
 import { ReplayPanel } from '../components/Replay';
 import { useApp } from '../context';
 import { Badge, Dialog, EmptyState, ErrorNote, Segmented, Spinner } from '../components/ui';
-import { alignedRange, bucketLabel, distinct, groupedChart, METRICS, metricChart, topGroups, windowById, WINDOWS } from '../lib/chart';
+import { alignedRange, bucketLabel, distinct, groupedChart, METRICS, metricChart, topGroups, totals, windowById, WINDOWS } from '../lib/chart';
 import { fmtCompact, fmtMs, fmtNum, fmtPct, fmtTime, fmtUsd, fmtDateTime, routeModeLabel } from '../lib/format';
 import { navigate, useAsync, useHashRoute } from '../lib/hooks';
 
@@ -51,7 +51,7 @@ export function Telemetry() {
     w.minutes <= 60 ? 15_000 : 60_000,
   );
 
-  const t = charts.data?.main ? totalsOf(charts.data.main) : undefined;
+  const t = charts.data?.main ? totals(charts.data.main) : undefined;
 
   return (
     <div className="page">
@@ -145,19 +145,6 @@ export function Telemetry() {
 
       <RequestLog minutes={w.minutes} provider={provider} model={model} openId={params.get('request')} />
     </div>
-  );
-}
-
-function totalsOf(s: Series) {
-  return s.buckets.reduce(
-    (t, b) => ({
-      requests: t.requests + b.requests,
-      errors: t.errors + b.errors,
-      fallbacks: t.fallbacks + b.route_modes.provider_fallback + b.route_modes.model_fallback,
-      tokens: t.tokens + b.tokens_in + b.tokens_out,
-      cost: t.cost + b.cost_usd,
-    }),
-    { requests: 0, errors: 0, fallbacks: 0, tokens: 0, cost: 0 },
   );
 }
 
