@@ -2,20 +2,17 @@
 // first target forced to fail, and reports who served and how.
 import { useEffect, useState } from 'react';
 import { config, fallback } from '../api';
-import { toApiError, type ApiError } from '../api/transport';
 import type { FallbackTestResult } from '../api/types';
 import { useApp } from '../context';
 import { Badge, EmptyState, ErrorNote, Spinner } from '../components/ui';
 import { fmtMs, routeModeLabel } from '../lib/format';
-import { navigate, useAsync } from '../lib/hooks';
+import { navigate, useAction, useAsync } from '../lib/hooks';
 
 export function FallbackTest() {
   const app = useApp();
   const routes = useAsync(() => config.routes(), []);
   const [model, setModel] = useState('');
-  const [busy, setBusy] = useState(false);
   const [result, setResult] = useState<FallbackTestResult>();
-  const [err, setErr] = useState<ApiError>();
 
   useEffect(() => {
     if (!model && routes.data?.routes.length) setModel(routes.data.routes[0].model);
@@ -23,18 +20,10 @@ export function FallbackTest() {
 
   const route = routes.data?.routes.find((r) => r.model === model);
 
-  const run = async () => {
-    setBusy(true);
-    setErr(undefined);
+  const test = useAction(async () => {
     setResult(undefined);
-    try {
-      setResult(await fallback.test(model));
-    } catch (e) {
-      setErr(toApiError(e));
-    } finally {
-      setBusy(false);
-    }
-  };
+    setResult(await fallback.test(model));
+  });
 
   return (
     <div className="page">
@@ -69,7 +58,7 @@ export function FallbackTest() {
             className="fb-form"
             onSubmit={(e) => {
               e.preventDefault();
-              void run();
+              void test.run();
             }}
           >
             <label htmlFor="fb-route">Route</label>
@@ -80,8 +69,8 @@ export function FallbackTest() {
                 </option>
               ))}
             </select>
-            <button className="btn btn-primary" type="submit" disabled={busy || !model || !app.canWrite} data-testid="fb-run">
-              {busy ? <Spinner label="Running" /> : 'Run test'}
+            <button className="btn btn-primary" type="submit" disabled={test.busy || !model || !app.canWrite} data-testid="fb-run">
+              {test.busy ? <Spinner label="Running" /> : 'Run test'}
             </button>
           </form>
           {route && (
@@ -99,7 +88,7 @@ export function FallbackTest() {
           )}
         </div>
       )}
-      <ErrorNote error={err} title="The test could not run" />
+      <ErrorNote error={test.error} title="The test could not run" />
       {result && <ResultCard r={result} />}
     </div>
   );

@@ -2,7 +2,6 @@
 // requests with filters, and one request with its attempts.
 import { useEffect, useMemo, useState } from 'react';
 import { providers as providersApi, telemetry } from '../api';
-import { toApiError, type ApiError } from '../api/transport';
 import type { Outcome, RequestDetail, RequestRow, Series } from '../api/types';
 import { Chart } from '../components/Chart';
 import { ReplayPanel } from '../components/Replay';
@@ -10,7 +9,7 @@ import { useApp } from '../context';
 import { Badge, Dialog, EmptyState, ErrorNote, Segmented, Spinner } from '../components/ui';
 import { alignedRange, bucketLabel, distinct, groupedChart, METRICS, metricChart, topGroups, totals, windowById, WINDOWS } from '../lib/chart';
 import { fmtCompact, fmtMs, fmtNum, fmtPct, fmtTime, fmtUsd, fmtDateTime, routeModeLabel } from '../lib/format';
-import { navigate, useAsync, useHashRoute } from '../lib/hooks';
+import { navigate, useAction, useAsync, useHashRoute } from '../lib/hooks';
 
 type Split = 'none' | 'provider' | 'model';
 const MAX_GROUPS = 6;
@@ -154,38 +153,28 @@ function RequestLog({ minutes, provider, model, openId }: { minutes: number; pro
   const [origin, setOrigin] = useState('');
   const [rows, setRows] = useState<RequestRow[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
-  const [err, setErr] = useState<ApiError>();
-  const [loading, setLoading] = useState(false);
   const [detail, setDetail] = useState<string | null>(openId);
   const [tick, setTick] = useState(0);
 
   useEffect(() => setDetail(openId), [openId]);
 
-  const load = async (more: boolean) => {
-    setLoading(true);
-    setErr(undefined);
-    try {
-      const page = await telemetry.requests({
-        minutes,
-        provider: provider || undefined,
-        model: model || undefined,
-        route: route.trim() || undefined,
-        origin: origin || undefined,
-        outcome,
-        limit: 50,
-        cursor: more ? cursor : undefined,
-      });
-      setRows((r) => (more ? [...r, ...page.items] : page.items));
-      setCursor(page.next_cursor);
-    } catch (e) {
-      setErr(toApiError(e));
-    } finally {
-      setLoading(false);
-    }
-  };
+  const load = useAction(async (more: boolean) => {
+    const page = await telemetry.requests({
+      minutes,
+      provider: provider || undefined,
+      model: model || undefined,
+      route: route.trim() || undefined,
+      origin: origin || undefined,
+      outcome,
+      limit: 50,
+      cursor: more ? cursor : undefined,
+    });
+    setRows((r) => (more ? [...r, ...page.items] : page.items));
+    setCursor(page.next_cursor);
+  });
 
   useEffect(() => {
-    void load(false);
+    void load.run(false);
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [minutes, provider, model, outcome, route, origin, tick]);
 
@@ -221,8 +210,8 @@ function RequestLog({ minutes, provider, model, openId }: { minutes: number; pro
           </select>
         </div>
       </div>
-      <ErrorNote error={err} title="Could not load requests" onRetry={() => load(false)} />
-      {rows.length === 0 && !loading && !err && (
+      <ErrorNote error={load.error} title="Could not load requests" onRetry={() => load.run(false)} />
+      {rows.length === 0 && !load.busy && !load.error && (
         <EmptyState icon="∅" title="No requests match">
           {outcome || route || provider || model
             ? 'Try another filter or a longer window.'
@@ -277,8 +266,8 @@ function RequestLog({ minutes, provider, model, openId }: { minutes: number; pro
       )}
       {cursor && (
         <div className="row-center">
-          <button className="btn" onClick={() => load(true)} disabled={loading}>
-            {loading ? <Spinner /> : 'Load older'}
+          <button className="btn" onClick={() => load.run(true)} disabled={load.busy}>
+            {load.busy ? <Spinner /> : 'Load older'}
           </button>
         </div>
       )}
