@@ -6,7 +6,7 @@ import { config } from '../api';
 import { toApiError, type ApiError } from '../api/transport';
 import type { Draft, DraftOp, DiffSummary, Issue, Published } from '../api/types';
 import { useAction } from '../lib/hooks';
-import { DiffView, ErrorNote, Field, Spinner, ValidationList } from './ui';
+import { ConfirmButtons, DiffView, ErrorNote, Field, Spinner, ValidationList } from './ui';
 
 export function summaryText(s: Partial<DiffSummary> | null | undefined): string {
   if (!s) return '';
@@ -103,14 +103,16 @@ export function Review({
       )}
       <ErrorNote error={publish.error} title="Not published" />
       <div className="row-end">
-        {onCancel && (
-          <button className="btn" onClick={onCancel} disabled={publish.busy}>
-            {cancelLabel}
-          </button>
-        )}
-        <button className="btn btn-primary" onClick={() => draft && publish.run(draft)} disabled={!valid || publish.busy || loading} data-testid="publish">
-          {publish.busy ? <Spinner label="Publishing" /> : publishLabel}
-        </button>
+        <ConfirmButtons
+          confirmLabel={publishLabel}
+          onConfirm={() => draft && publish.run(draft)}
+          confirmTestId="publish"
+          busy={publish.busy}
+          busyLabel="Publishing"
+          disabled={!valid || loading}
+          onCancel={onCancel}
+          cancelLabel={cancelLabel}
+        />
       </div>
     </div>
   );

@@ -7,7 +7,7 @@ import { ApiError, toApiError } from '../api/transport';
 import type { DraftOp, LocalServer, ProbeReport, ProviderInfo } from '../api/types';
 import { useApp } from '../context';
 import { Review } from '../components/Review';
-import { Badge, Dialog, Dot, EmptyState, ErrorNote, Field, Spinner, useToast } from '../components/ui';
+import { Badge, ConfirmDialog, Dialog, Dot, EmptyState, ErrorNote, Field, Spinner, useToast } from '../components/ui';
 import { fmtMs } from '../lib/format';
 import { healthText, healthTone, keyText, worstTone } from '../lib/health';
 import { navigate, useAction, useAsync, useHashRoute } from '../lib/hooks';
@@ -327,6 +327,10 @@ function ProviderDialog({
   const title = original ? `Edit provider “${original}”` : `Add ${preset.label}`;
 
   const ops: DraftOp[] = [{ op: 'upsert_provider', provider: providerSpecOf(form, originalForm) }];
+  const review = () => {
+    setTouched(true);
+    if (issues.length === 0) onChange({ ...editing, mode: 'review' });
+  };
 
   if (editing.mode === 'review') {
     return (
@@ -350,41 +354,27 @@ function ProviderDialog({
   }
 
   return (
-    <Dialog
+    <ConfirmDialog
       open
       title={title}
       onClose={onClose}
       wide
-      footer={
-        <>
-          {!original && (
-            <button className="btn" onClick={() => onChange({ mode: 'pick' })}>
-              ← Presets
-            </button>
-          )}
-          <span className="grow" />
-          <button className="btn" onClick={onClose}>
-            Cancel
+      extra={
+        !original && (
+          <button className="btn" onClick={() => onChange({ mode: 'pick' })}>
+            ← Presets
           </button>
-          <button
-            className="btn btn-primary"
-            data-testid="provider-review"
-            onClick={() => {
-              setTouched(true);
-              if (issues.length === 0) onChange({ ...editing, mode: 'review' });
-            }}
-          >
-            Review changes
-          </button>
-        </>
+        )
       }
+      confirmLabel="Review changes"
+      onConfirm={review}
+      confirmTestId="provider-review"
     >
       <form
         className="form-grid"
         onSubmit={(e) => {
           e.preventDefault();
-          setTouched(true);
-          if (issues.length === 0) onChange({ ...editing, mode: 'review' });
+          review();
         }}
       >
         <Field
@@ -444,7 +434,7 @@ function ProviderDialog({
         </details>
         <button type="submit" hidden />
       </form>
-    </Dialog>
+    </ConfirmDialog>
   );
 }
 
@@ -457,21 +447,15 @@ function SetKeyDialog({ provider, onClose, onDone }: { provider: ProviderInfo; o
     onDone();
   });
   return (
-    <Dialog
+    <ConfirmDialog
       open
       title={`Key for ${provider.name}`}
       onClose={onClose}
-      footer={
-        <>
-          <span className="grow" />
-          <button className="btn" onClick={onClose}>
-            Cancel
-          </button>
-          <button className="btn btn-primary" onClick={save.run} disabled={save.busy || !secret.trim()} data-testid="save-key">
-            {save.busy ? <Spinner /> : 'Save to keychain'}
-          </button>
-        </>
-      }
+      confirmLabel="Save to keychain"
+      onConfirm={save.run}
+      confirmTestId="save-key"
+      busy={save.busy}
+      disabled={!secret.trim()}
     >
       <form
         onSubmit={(e) => {
@@ -484,7 +468,7 @@ function SetKeyDialog({ provider, onClose, onDone }: { provider: ProviderInfo; o
         </Field>
       </form>
       <ErrorNote error={save.error} title="Key not saved" />
-    </Dialog>
+    </ConfirmDialog>
   );
 }
 

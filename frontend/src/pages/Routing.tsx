@@ -8,7 +8,7 @@ import { toApiError, type ApiError } from '../api/transport';
 import type { Draft, RoutesInfo, Version } from '../api/types';
 import { useApp } from '../context';
 import { summaryText, useDraft } from '../components/Review';
-import { Badge, Dialog, DiffView, EmptyState, ErrorNote, Field, Segmented, Spinner, ValidationList, useToast } from '../components/ui';
+import { Badge, ConfirmButtons, ConfirmDialog, DiffView, EmptyState, ErrorNote, Field, Segmented, Spinner, ValidationList, useToast } from '../components/ui';
 import { fmtAgo, fmtDateTime } from '../lib/format';
 import { navigate, useAction, useAsync, useDebounced } from '../lib/hooks';
 import { profileNames } from '../lib/profiles';
@@ -209,17 +209,15 @@ function Editor({ info, providers, onPublished }: { info: RoutesInfo; providers:
               </Field>
               <ErrorNote error={publish.error} title="Not published" />
               <div className="row-end">
-                <button className="btn" onClick={() => setRoutes(before)} disabled={publish.busy}>
-                  Discard
-                </button>
-                <button
-                  className="btn btn-primary"
-                  onClick={() => draft && publish.run(draft)}
-                  disabled={publish.busy || issues.length > 0 || !fresh || !draft?.preview.validation.valid}
-                  data-testid="route-publish"
-                >
-                  {publish.busy ? <Spinner /> : 'Publish'}
-                </button>
+                <ConfirmButtons
+                  confirmLabel="Publish"
+                  onConfirm={() => draft && publish.run(draft)}
+                  confirmTestId="route-publish"
+                  busy={publish.busy}
+                  disabled={issues.length > 0 || !fresh || !draft?.preview.validation.valid}
+                  onCancel={() => setRoutes(before)}
+                  cancelLabel="Discard"
+                />
               </div>
             </>
           )}
@@ -463,22 +461,15 @@ function RollbackDialog({ version, onClose, onDone }: { version: Version; onClos
     onDone();
   });
   return (
-    <Dialog
+    <ConfirmDialog
       open
       wide
       title={`Roll back to version ${version.id}`}
       onClose={onClose}
-      footer={
-        <>
-          <span className="grow" />
-          <button className="btn" onClick={onClose}>
-            Cancel
-          </button>
-          <button className="btn btn-primary" onClick={go.run} disabled={go.busy} data-testid="rollback-confirm">
-            {go.busy ? <Spinner /> : 'Roll back'}
-          </button>
-        </>
-      }
+      confirmLabel="Roll back"
+      onConfirm={go.run}
+      confirmTestId="rollback-confirm"
+      busy={go.busy}
     >
       <p>
         The live config becomes the content of v{version.id} ({version.message || 'no message'}). This is recorded as a new
@@ -491,6 +482,6 @@ function RollbackDialog({ version, onClose, onDone }: { version: Version; onClos
         <input id="rb-msg" value={message} onChange={(e) => setMessage(e.target.value)} data-testid="rollback-message" />
       </Field>
       <ErrorNote error={go.error} title="Not rolled back" />
-    </Dialog>
+    </ConfirmDialog>
   );
 }
