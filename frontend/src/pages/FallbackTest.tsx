@@ -4,8 +4,9 @@ import { useEffect, useState } from 'react';
 import { config, fallback } from '../api';
 import type { FallbackTestResult } from '../api/types';
 import { useApp } from '../context';
+import { AttemptsTable } from '../components/Attempts';
 import { Badge, EmptyState, ErrorNote, Spinner } from '../components/ui';
-import { fmtMs, routeModeLabel } from '../lib/format';
+import { routeModeLabel } from '../lib/format';
 import { navigate, useAction, useAsync } from '../lib/hooks';
 
 export function FallbackTest() {
@@ -121,35 +122,7 @@ function ResultCard({ r }: { r: FallbackTestResult }) {
       </dl>
       {r.error && <p className="err-text">{r.error}</p>}
       <h3 className="small-title">Attempts</h3>
-      <table className="table" data-testid="fb-attempts">
-        <thead>
-          <tr>
-            <th>#</th>
-            <th>Provider</th>
-            <th>Model</th>
-            <th>Result</th>
-            <th className="right">Latency</th>
-          </tr>
-        </thead>
-        <tbody>
-          {r.attempts.map((a, i) => {
-            const good = a.status !== null && a.status >= 200 && a.status < 300 && !a.error;
-            return (
-              <tr key={i}>
-                <td>{i + 1}</td>
-                <td>{a.provider}</td>
-                <td>
-                  <code>{a.model}</code>
-                </td>
-                <td>
-                  <Badge tone={good ? 'ok' : 'err'}>{a.status ?? 'no answer'}</Badge> {a.error && <span className="small muted">{a.error}</span>}
-                </td>
-                <td className="right">{fmtMs(a.latency_ms)}</td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
+      <AttemptsTable attempts={r.attempts} testId="fb-attempts" />
       {r.request_id && (
         <p className="small muted">
           Test request <code>{r.request_id}</code>.

@@ -3,6 +3,7 @@
 import { useEffect, useMemo, useState } from 'react';
 import { providers as providersApi, telemetry } from '../api';
 import type { Outcome, RequestDetail, RequestRow, Series } from '../api/types';
+import { AttemptsTable } from '../components/Attempts';
 import { Chart } from '../components/Chart';
 import { ReplayPanel } from '../components/Replay';
 import { useApp } from '../context';
@@ -373,30 +374,7 @@ function RequestDialog({ id, onClose }: { id: string; onClose: () => void }) {
           {d.data.attempts.length === 0 ? (
             <p className="muted">No upstream attempt (refused or answered by the gateway itself).</p>
           ) : (
-            <table className="table" data-testid="detail-attempts">
-              <thead>
-                <tr>
-                  <th>#</th>
-                  <th>Provider</th>
-                  <th>Model</th>
-                  <th>Result</th>
-                  <th className="right">Latency</th>
-                </tr>
-              </thead>
-              <tbody>
-                {d.data.attempts.map((a, i) => (
-                  <tr key={i}>
-                    <td>{i + 1}</td>
-                    <td>{a.provider}</td>
-                    <td className="mono">{a.model}</td>
-                    <td>
-                      <Badge tone={a.error ? 'err' : 'ok'}>{a.status ?? 'no answer'}</Badge> {a.error && <span className="small muted">{a.error}</span>}
-                    </td>
-                    <td className="right">{fmtMs(a.latency_ms)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            <AttemptsTable attempts={d.data.attempts} testId="detail-attempts" />
           )}
           {(d.data.request_body || d.data.response_body) && (
             <>
