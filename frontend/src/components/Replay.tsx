@@ -3,11 +3,10 @@
 // POST /admin/api/replay (admin only; docs/tools.md).
 import { useEffect, useState } from 'react';
 import { providers as providersApi, tools } from '../api';
-import { toApiError, type ApiError } from '../api/transport';
-import type { CallResult, ReplayReport, RequestRow } from '../api/types';
+import type { CallResult, ReplayReport, ReplaySpec, RequestRow } from '../api/types';
 import { parseBody } from '../lib/bench';
 import { fmtMs, fmtNum, fmtUsd } from '../lib/format';
-import { useAsync } from '../lib/hooks';
+import { useAction, useAsync } from '../lib/hooks';
 import { Badge, ErrorNote, Spinner } from './ui';
 
 export function ReplayPanel({ original, onClose }: { original: RequestRow; onClose: () => void }) {
@@ -15,8 +14,6 @@ export function ReplayPanel({ original, onClose }: { original: RequestRow; onClo
   const names = (provs.data ?? []).map((p) => p.name);
   const [provider, setProvider] = useState('');
   const [model, setModel] = useState(original.forwarded_model ?? original.requested_model ?? '');
-  const [busy, setBusy] = useState(false);
-  const [err, setErr] = useState<ApiError>();
   const [pasteOpen, setPasteOpen] = useState(false);
   const [paste, setPaste] = useState('');
   const [pasteErr, setPasteErr] = useState('');
@@ -28,32 +25,27 @@ export function ReplayPanel({ original, onClose }: { original: RequestRow; onClo
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [names.join(',')]);
 
-  const send = async (withBody: boolean) => {
-    setErr(undefined);
-    setPasteErr('');
-    let spec;
-    if (withBody) {
-      const p = parseBody(paste);
-      if ('error' in p) {
-        setPasteErr(p.error);
-        return;
-      }
-      spec = { body: p.body, endpoint: original.endpoint, provider, model: model.trim() || undefined };
-    } else {
-      spec = { request_id: original.id, provider, model: model.trim() || undefined };
-    }
-    setBusy(true);
-    setReport(undefined);
-    try {
+  const replay = useAction(
+    async (spec: ReplaySpec) => {
+      setReport(undefined);
       setReport(await tools.replay(spec));
-    } catch (e) {
-      const ae = toApiError(e);
-      setErr(ae);
-      // The body is not available (or could not be used): offer to paste one.
-      if (ae.status === 400) setPasteOpen(true);
-    } finally {
-      setBusy(false);
+    },
+    // The body is not available (or could not be used): offer to paste one.
+    (e) => {
+      if (e.status === 400) setPasteOpen(true);
+    },
+  );
+
+  const send = (withBody: boolean) => {
+    setPasteErr('');
+    const to = { provider, model: model.trim() || undefined };
+    const p = withBody ? parseBody(paste) : undefined;
+    if (p && 'error' in p) {
+      replay.clearError();
+      setPasteErr(p.error);
+      return;
     }
+    void replay.run(p ? { body: p.body, endpoint: original.endpoint, ...to } : { request_id: original.id, ...to });
   };
 
   return (
@@ -87,14 +79,14 @@ export function ReplayPanel({ original, onClose }: { original: RequestRow; onClo
           <span>Model</span>
           <input value={model} onChange={(e) => setModel(e.target.value)} placeholder="model at that provider" data-testid="replay-model" />
         </label>
-        <button className="btn btn-primary" disabled={busy || !provider} onClick={() => send(false)} data-testid="replay-send">
-          {busy ? <Spinner label="Replaying" /> : 'Replay'}
+        <button className="btn btn-primary" disabled={replay.busy || !provider} onClick={() => send(false)} data-testid="replay-send">
+          {replay.busy ? <Spinner label="Replaying" /> : 'Replay'}
         </button>
       </div>
-      {err && (
+      {replay.error && (
         <div className="error-note" role="alert" data-testid="replay-error">
-          <strong>The replay was not sent:</strong> {err.message}
-          <div className="error-code">{err.code}</div>
+          <strong>The replay was not sent:</strong> {replay.error.message}
+          <div className="error-code">{replay.error.code}</div>
         </div>
       )}
       {!pasteOpen && (
@@ -115,8 +107,8 @@ export function ReplayPanel({ original, onClose }: { original: RequestRow; onClo
           />
           {pasteErr && <div className="field-msg">{pasteErr}</div>}
           <div className="row-end">
-            <button className="btn btn-primary" disabled={busy || !provider} onClick={() => send(true)} data-testid="replay-send-body">
-              {busy ? <Spinner label="Replaying" /> : 'Replay with this body'}
+            <button className="btn btn-primary" disabled={replay.busy || !provider} onClick={() => send(true)} data-testid="replay-send-body">
+              {replay.busy ? <Spinner label="Replaying" /> : 'Replay with this body'}
             </button>
           </div>
         </div>

@@ -5,7 +5,8 @@ import { useEffect, useState } from 'react';
 import { config } from '../api';
 import { toApiError, type ApiError } from '../api/transport';
 import type { Draft, DraftOp, DiffSummary, Issue, Published } from '../api/types';
-import { DiffView, ErrorNote, Field, Spinner, ValidationList } from './ui';
+import { useAction } from '../lib/hooks';
+import { ConfirmButtons, DiffView, ErrorNote, Field, Spinner, ValidationList } from './ui';
 
 export function summaryText(s: Partial<DiffSummary> | null | undefined): string {
   if (!s) return '';
@@ -70,23 +71,10 @@ export function Review({
 }) {
   const { draft, error, loading } = useDraft(ops);
   const [message, setMessage] = useState(defaultMessage);
-  const [busy, setBusy] = useState(false);
-  const [pubErr, setPubErr] = useState<ApiError>();
-
-  const publish = async () => {
-    if (!draft) return;
-    setBusy(true);
-    setPubErr(undefined);
-    try {
-      if (before) await before();
-      const p = await config.publish(draft.toml, message.trim() || defaultMessage, draft.preview.live_version);
-      onPublished(p);
-    } catch (e) {
-      setPubErr(toApiError(e));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const publish = useAction(async (d: Draft) => {
+    if (before) await before();
+    onPublished(await config.publish(d.toml, message.trim() || defaultMessage, d.preview.live_version));
+  });
 
   const valid = draft?.preview.validation.valid === true;
   return (
@@ -113,16 +101,18 @@ export function Review({
           </Field>
         </>
       )}
-      <ErrorNote error={pubErr} title="Not published" />
+      <ErrorNote error={publish.error} title="Not published" />
       <div className="row-end">
-        {onCancel && (
-          <button className="btn" onClick={onCancel} disabled={busy}>
-            {cancelLabel}
-          </button>
-        )}
-        <button className="btn btn-primary" onClick={publish} disabled={!valid || busy || loading} data-testid="publish">
-          {busy ? <Spinner label="Publishing" /> : publishLabel}
-        </button>
+        <ConfirmButtons
+          confirmLabel={publishLabel}
+          onConfirm={() => draft && publish.run(draft)}
+          confirmTestId="publish"
+          busy={publish.busy}
+          busyLabel="Publishing"
+          disabled={!valid || loading}
+          onCancel={onCancel}
+          cancelLabel={cancelLabel}
+        />
       </div>
     </div>
   );

@@ -7,7 +7,7 @@ import { onDesktopEvent, restartApp, updates } from '../api';
 import { toApiError, type ApiError } from '../api/transport';
 import type { UpdateCheck } from '../api/types';
 import { useApp } from '../context';
-import { CopyButton, Dialog, Dot, ErrorNote, Spinner } from './ui';
+import { ConfirmDialog, CopyButton, Dot, ErrorNote, Spinner } from './ui';
 import { fmtAgo, fmtDateTime } from '../lib/format';
 import {
   SERVICE_RESTART,
@@ -313,20 +313,13 @@ export function UpdatesSection({ onChanged }: { onChanged?: () => void }) {
         {app.transport === 'tauri' && ' The tray menu has “Check for updates” too.'}
       </p>
 
-      <Dialog
+      <ConfirmDialog
         open={confirm !== null}
         title={confirmTitle}
         onClose={() => setConfirm(null)}
-        footer={
-          <>
-            <button className="btn" onClick={() => setConfirm(null)}>
-              Cancel
-            </button>
-            <button className="btn btn-primary" onClick={() => confirm && run(confirm)} data-testid="update-confirm">
-              {confirm === 'rollback' ? controls.rollback.label : controls.install.label}
-            </button>
-          </>
-        }
+        confirmLabel={confirm === 'rollback' ? controls.rollback.label : controls.install.label}
+        onConfirm={() => confirm && run(confirm)}
+        confirmTestId="update-confirm"
       >
         {confirm === 'install' && s && (
           <>
@@ -351,7 +344,7 @@ export function UpdatesSection({ onChanged }: { onChanged?: () => void }) {
             </p>
           </>
         )}
-      </Dialog>
+      </ConfirmDialog>
     </section>
   );
 }

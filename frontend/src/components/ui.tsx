@@ -1,5 +1,6 @@
 // Small building blocks: buttons with busy state, badges, empty states,
-// errors in words, copy buttons, dialogs, diffs, validation lists, toasts.
+// errors in words, copy buttons, dialogs (and confirm dialogs with their
+// Cancel / confirm buttons), diffs, validation lists, toasts.
 import { createContext, useCallback, useContext, useEffect, useRef, useState, type ReactNode } from 'react';
 import type { ApiError } from '../api/transport';
 import type { Issue, Validation } from '../api/types';
@@ -123,6 +124,82 @@ export function Dialog({
         </>
       )}
     </dialog>
+  );
+}
+
+interface ConfirmProps {
+  confirmLabel: ReactNode;
+  onConfirm: () => void;
+  confirmTestId?: string;
+  /** Spinner (with `busyLabel`) instead of the label, and the button disabled. */
+  busy?: boolean;
+  busyLabel?: string;
+  disabled?: boolean;
+  onCancel?: () => void;
+  cancelLabel?: string;
+  /** Leave Cancel enabled while busy (a dialog closes with × or Esc anyway). */
+  cancelWhileBusy?: boolean;
+}
+
+/** Cancel (when `onCancel` is given), then the primary confirm button. */
+export function ConfirmButtons({
+  confirmLabel,
+  onConfirm,
+  confirmTestId,
+  busy = false,
+  busyLabel,
+  disabled = false,
+  onCancel,
+  cancelLabel = 'Cancel',
+  cancelWhileBusy = false,
+}: ConfirmProps) {
+  return (
+    <>
+      {onCancel && (
+        <button className="btn" onClick={onCancel} disabled={busy && !cancelWhileBusy}>
+          {cancelLabel}
+        </button>
+      )}
+      <button className="btn btn-primary" onClick={onConfirm} disabled={busy || disabled} data-testid={confirmTestId}>
+        {busy ? <Spinner label={busyLabel} /> : confirmLabel}
+      </button>
+    </>
+  );
+}
+
+/** A dialog whose footer is Cancel (closes it) and a confirm button, after `extra` on the left. */
+export function ConfirmDialog({
+  open,
+  title,
+  onClose,
+  wide,
+  extra,
+  children,
+  ...confirm
+}: {
+  open: boolean;
+  title: string;
+  onClose: () => void;
+  wide?: boolean;
+  extra?: ReactNode;
+  children: ReactNode;
+} & Omit<ConfirmProps, 'onCancel' | 'cancelLabel' | 'cancelWhileBusy'>) {
+  return (
+    <Dialog
+      open={open}
+      title={title}
+      onClose={onClose}
+      wide={wide}
+      footer={
+        <>
+          {extra}
+          <span className="grow" />
+          <ConfirmButtons {...confirm} onCancel={onClose} cancelWhileBusy />
+        </>
+      }
+    >
+      {children}
+    </Dialog>
   );
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fmtAgo, fmtCompact, fmtMs, fmtPct, fmtUsd, routeModeLabel } from './format';
-import { healthText, healthTone, keyText, worstTone } from './health';
+import { attemptTone, healthText, healthTone, keyText, worstTone } from './health';
 import { snippets } from './snippets';
 import { profileNames } from './profiles';
 
@@ -34,6 +34,14 @@ describe('formatting', () => {
     expect(worstTone([ok, { ...ok, consecutive_failures: 1 }])).toBe('warn');
     expect(worstTone([])).toBe('neutral');
     expect(keyText('missing').tone).toBe('err');
+  });
+
+  it('attempts: served only with a 2xx status and no error class', () => {
+    expect(attemptTone({ status: 200, error: null })).toBe('ok');
+    expect(attemptTone({ status: 503, error: 'upstream_5xx' })).toBe('err');
+    expect(attemptTone({ status: 400, error: 'client_error' })).toBe('err');
+    expect(attemptTone({ status: null, error: 'timeout' })).toBe('err');
+    expect(attemptTone({ status: null, error: null })).toBe('err');
   });
 
   it('snippets point every client at the endpoint', () => {

@@ -1,5 +1,5 @@
-// Provider/target health in words and tones.
-import type { HealthSnapshot, KeyPresence } from '../api/types';
+// Provider/target health, and upstream attempts, in words and tones.
+import type { AttemptInfo, HealthSnapshot, KeyPresence } from '../api/types';
 import { fmtMs } from './format';
 
 export type Tone = 'ok' | 'warn' | 'err' | 'neutral';
@@ -38,4 +38,9 @@ export function keyText(k: KeyPresence): { tone: Tone; text: string } {
     default:
       return { tone: 'neutral', text: 'no key needed' };
   }
+}
+
+/** An upstream attempt served when it has a 2xx status and no error class. */
+export function attemptTone(a: Pick<AttemptInfo, 'status' | 'error'>): 'ok' | 'err' {
+  return a.status !== null && a.status >= 200 && a.status < 300 && !a.error ? 'ok' : 'err';
 }

@@ -1,4 +1,5 @@
-// Small React hooks: async loading with refresh, keyboard shortcuts, debounce.
+// Small React hooks: async loading with refresh, actions with busy and error
+// state, keyboard shortcuts, debounce.
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { ApiError, toApiError } from '../api/transport';
 
@@ -56,6 +57,50 @@ export function useAsync<T>(fn: () => Promise<T>, deps: unknown[], intervalMs?: 
 
   const reload = useCallback(() => setTick((t) => t + 1), []);
   return { data, error, loading, reload };
+}
+
+export interface ActionState {
+  setBusy: (busy: boolean) => void;
+  setError: (error: ApiError | undefined) => void;
+  onError?: (error: ApiError) => void;
+}
+
+/**
+ * One run of an action: busy and no error while `fn` runs, then its failure
+ * (as an ApiError) as the error. Resolves either way.
+ */
+export async function runAction(fn: () => Promise<unknown>, s: ActionState): Promise<void> {
+  s.setBusy(true);
+  s.setError(undefined);
+  try {
+    await fn();
+  } catch (e) {
+    const error = toApiError(e);
+    s.setError(error);
+    s.onError?.(error);
+  } finally {
+    s.setBusy(false);
+  }
+}
+
+export interface Action<A extends unknown[]> {
+  /** Runs the action (see runAction); never rejects. */
+  run: (...args: A) => Promise<void>;
+  busy: boolean;
+  error: ApiError | undefined;
+  clearError: () => void;
+}
+
+/** A user action (save, publish, test…) with its busy and error state. */
+export function useAction<A extends unknown[]>(fn: (...args: A) => Promise<unknown>, onError?: (error: ApiError) => void): Action<A> {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<ApiError>();
+  return {
+    run: (...args: A) => runAction(() => fn(...args), { setBusy, setError, onError }),
+    busy,
+    error,
+    clearError: () => setError(undefined),
+  };
 }
 
 /** `value`, settled for `ms`. */

@@ -3,14 +3,13 @@
 // Past runs below, with latency p50 per target over time (docs/tools.md).
 import { useEffect, useMemo, useState } from 'react';
 import { providers as providersApi, tools } from '../api';
-import { toApiError, type ApiError } from '../api/transport';
 import type { BenchEstimate, BenchRun, BenchSpec } from '../api/types';
 import { useApp } from '../context';
 import { Chart } from '../components/Chart';
 import { Badge, EmptyState, ErrorNote, Spinner } from '../components/ui';
 import { buildSpec, defaultForm, errorsText, latencyChart, paddedRange, PROTOCOLS, targetLabel, type BenchForm } from '../lib/bench';
 import { fmtDateTime, fmtMs, fmtNum, fmtPct, fmtUsd } from '../lib/format';
-import { useAsync } from '../lib/hooks';
+import { useAction, useAsync } from '../lib/hooks';
 
 export function Benchmark() {
   const app = useApp();
@@ -20,8 +19,6 @@ export function Benchmark() {
   const [form, setForm] = useState<BenchForm>(() => defaultForm());
   const [estimate, setEstimate] = useState<{ spec: BenchSpec; est: BenchEstimate }>();
   const [run, setRun] = useState<BenchRun>();
-  const [busy, setBusy] = useState<'' | 'estimate' | 'run'>('');
-  const [err, setErr] = useState<{ title: string; error: ApiError }>();
   const [problems, setProblems] = useState<string[]>([]);
 
   // The first provider once the list arrives.
@@ -37,34 +34,27 @@ export function Benchmark() {
     setEstimate(undefined);
   };
 
-  const doEstimate = async () => {
+  const estimating = useAction(async (spec: BenchSpec) => setEstimate({ spec, est: await tools.benchEstimate(spec) }));
+  const running = useAction(async (spec: BenchSpec) => {
+    setRun(undefined);
+    setRun(await tools.benchRun(spec));
+    runs.reload();
+  });
+  const busy = estimating.busy || running.busy;
+
+  // One error at a time: starting either clears the other's.
+  const doEstimate = () => {
     const r = buildSpec(form);
     setProblems(r.problems);
-    setErr(undefined);
-    if (!r.spec) return;
-    setBusy('estimate');
-    try {
-      setEstimate({ spec: r.spec, est: await tools.benchEstimate(r.spec) });
-    } catch (e) {
-      setErr({ title: 'Could not estimate', error: toApiError(e) });
-    } finally {
-      setBusy('');
-    }
+    running.clearError();
+    if (r.spec) void estimating.run(r.spec);
+    else estimating.clearError();
   };
 
-  const doRun = async () => {
+  const doRun = () => {
     if (!estimate) return;
-    setBusy('run');
-    setErr(undefined);
-    setRun(undefined);
-    try {
-      setRun(await tools.benchRun(estimate.spec));
-      runs.reload();
-    } catch (e) {
-      setErr({ title: 'The benchmark did not run', error: toApiError(e) });
-    } finally {
-      setBusy('');
-    }
+    estimating.clearError();
+    void running.run(estimate.spec);
   };
 
   const chart = useMemo(() => latencyChart(runs.data ?? []), [runs.data]);
@@ -179,7 +169,8 @@ export function Benchmark() {
             ))}
           </ul>
         )}
-        <ErrorNote error={err?.error} title={err?.title} />
+        <ErrorNote error={estimating.error} title="Could not estimate" />
+        <ErrorNote error={running.error} title="The benchmark did not run" />
 
         {estimate && (
           <div className="banner banner-info bench-estimate" data-testid="bench-estimate">
@@ -195,20 +186,20 @@ export function Benchmark() {
         )}
 
         <div className="row-end">
-          <button className="btn" onClick={doEstimate} disabled={!!busy} data-testid="bench-estimate-btn">
-            {busy === 'estimate' ? <Spinner label="Estimating" /> : 'Estimate'}
+          <button className="btn" onClick={doEstimate} disabled={busy} data-testid="bench-estimate-btn">
+            {estimating.busy ? <Spinner label="Estimating" /> : 'Estimate'}
           </button>
           <button
             className="btn btn-primary"
             onClick={doRun}
-            disabled={!estimate || !!busy || !app.canWrite}
+            disabled={!estimate || busy || !app.canWrite}
             title={estimate ? undefined : 'Estimate first'}
             data-testid="bench-run-btn"
           >
-            {busy === 'run' ? <Spinner label="Running" /> : 'Run'}
+            {running.busy ? <Spinner label="Running" /> : 'Run'}
           </button>
         </div>
-        {busy === 'run' && <p className="muted small">Sending {estimate?.est.requests} requests; the results appear when the run is done.</p>}
+        {running.busy && <p className="muted small">Sending {estimate?.est.requests} requests; the results appear when the run is done.</p>}
       </section>
 
       {run && (

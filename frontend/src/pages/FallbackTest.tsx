@@ -2,20 +2,18 @@
 // first target forced to fail, and reports who served and how.
 import { useEffect, useState } from 'react';
 import { config, fallback } from '../api';
-import { toApiError, type ApiError } from '../api/transport';
 import type { FallbackTestResult } from '../api/types';
 import { useApp } from '../context';
+import { AttemptsTable } from '../components/Attempts';
 import { Badge, EmptyState, ErrorNote, Spinner } from '../components/ui';
-import { fmtMs, routeModeLabel } from '../lib/format';
-import { navigate, useAsync } from '../lib/hooks';
+import { routeModeLabel } from '../lib/format';
+import { navigate, useAction, useAsync } from '../lib/hooks';
 
 export function FallbackTest() {
   const app = useApp();
   const routes = useAsync(() => config.routes(), []);
   const [model, setModel] = useState('');
-  const [busy, setBusy] = useState(false);
   const [result, setResult] = useState<FallbackTestResult>();
-  const [err, setErr] = useState<ApiError>();
 
   useEffect(() => {
     if (!model && routes.data?.routes.length) setModel(routes.data.routes[0].model);
@@ -23,18 +21,10 @@ export function FallbackTest() {
 
   const route = routes.data?.routes.find((r) => r.model === model);
 
-  const run = async () => {
-    setBusy(true);
-    setErr(undefined);
+  const test = useAction(async () => {
     setResult(undefined);
-    try {
-      setResult(await fallback.test(model));
-    } catch (e) {
-      setErr(toApiError(e));
-    } finally {
-      setBusy(false);
-    }
-  };
+    setResult(await fallback.test(model));
+  });
 
   return (
     <div className="page">
@@ -69,7 +59,7 @@ export function FallbackTest() {
             className="fb-form"
             onSubmit={(e) => {
               e.preventDefault();
-              void run();
+              void test.run();
             }}
           >
             <label htmlFor="fb-route">Route</label>
@@ -80,8 +70,8 @@ export function FallbackTest() {
                 </option>
               ))}
             </select>
-            <button className="btn btn-primary" type="submit" disabled={busy || !model || !app.canWrite} data-testid="fb-run">
-              {busy ? <Spinner label="Running" /> : 'Run test'}
+            <button className="btn btn-primary" type="submit" disabled={test.busy || !model || !app.canWrite} data-testid="fb-run">
+              {test.busy ? <Spinner label="Running" /> : 'Run test'}
             </button>
           </form>
           {route && (
@@ -99,7 +89,7 @@ export function FallbackTest() {
           )}
         </div>
       )}
-      <ErrorNote error={err} title="The test could not run" />
+      <ErrorNote error={test.error} title="The test could not run" />
       {result && <ResultCard r={result} />}
     </div>
   );
@@ -132,35 +122,7 @@ function ResultCard({ r }: { r: FallbackTestResult }) {
       </dl>
       {r.error && <p className="err-text">{r.error}</p>}
       <h3 className="small-title">Attempts</h3>
-      <table className="table" data-testid="fb-attempts">
-        <thead>
-          <tr>
-            <th>#</th>
-            <th>Provider</th>
-            <th>Model</th>
-            <th>Result</th>
-            <th className="right">Latency</th>
-          </tr>
-        </thead>
-        <tbody>
-          {r.attempts.map((a, i) => {
-            const good = a.status !== null && a.status >= 200 && a.status < 300 && !a.error;
-            return (
-              <tr key={i}>
-                <td>{i + 1}</td>
-                <td>{a.provider}</td>
-                <td>
-                  <code>{a.model}</code>
-                </td>
-                <td>
-                  <Badge tone={good ? 'ok' : 'err'}>{a.status ?? 'no answer'}</Badge> {a.error && <span className="small muted">{a.error}</span>}
-                </td>
-                <td className="right">{fmtMs(a.latency_ms)}</td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
+      <AttemptsTable attempts={r.attempts} testId="fb-attempts" />
       {r.request_id && (
         <p className="small muted">
           Test request <code>{r.request_id}</code>.

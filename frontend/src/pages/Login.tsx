@@ -5,31 +5,21 @@ import { session } from '../api';
 import { toApiError, type ApiError } from '../api/transport';
 import type { Role } from '../api/types';
 import { ErrorNote, Spinner } from '../components/ui';
+import { useAction } from '../lib/hooks';
 
 export function Login({ onLoggedIn }: { onLoggedIn: (role: Role) => void }) {
   const [token, setToken] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiError>();
+  const login = useAction(async (t: string) => {
+    const r = await session.login(t).catch((e) => {
+      throw refusedInWords(toApiError(e));
+    });
+    setToken('');
+    onLoggedIn(r.role);
+  });
 
-  const submit = async (e: FormEvent) => {
+  const submit = (e: FormEvent) => {
     e.preventDefault();
-    if (!token.trim()) return;
-    setBusy(true);
-    setError(undefined);
-    try {
-      const r = await session.login(token.trim());
-      setToken('');
-      onLoggedIn(r.role);
-    } catch (err) {
-      const a = toApiError(err);
-      setError(
-        a.status === 401
-          ? Object.assign(a, { message: 'That token is not this gateway’s admin or viewer token. Check for a missing character and try again.' })
-          : a,
-      );
-    } finally {
-      setBusy(false);
-    }
+    if (token.trim()) void login.run(token.trim());
   };
 
   return (
@@ -57,9 +47,9 @@ export function Login({ onLoggedIn }: { onLoggedIn: (role: Role) => void }) {
             onChange={(e) => setToken(e.target.value)}
           />
         </div>
-        <ErrorNote error={error} title="Could not sign in" />
-        <button className="btn btn-primary btn-block" type="submit" disabled={busy || !token.trim()}>
-          {busy ? <Spinner label="Signing in" /> : 'Sign in'}
+        <ErrorNote error={login.error} title="Could not sign in" />
+        <button className="btn btn-primary btn-block" type="submit" disabled={login.busy || !token.trim()}>
+          {login.busy ? <Spinner label="Signing in" /> : 'Sign in'}
         </button>
         <details className="help">
           <summary>Where do I find the token?</summary>
@@ -73,4 +63,11 @@ export function Login({ onLoggedIn }: { onLoggedIn: (role: Role) => void }) {
       </form>
     </div>
   );
+}
+
+/** A refused token, said in words. */
+function refusedInWords(a: ApiError): ApiError {
+  return a.status === 401
+    ? Object.assign(a, { message: 'That token is not this gateway’s admin or viewer token. Check for a missing character and try again.' })
+    : a;
 }

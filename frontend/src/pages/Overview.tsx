@@ -2,14 +2,13 @@
 // numbers and provider health.
 import { useState } from 'react';
 import { config, providers as providersApi, status as statusApi, telemetry } from '../api';
-import { toApiError, type ApiError } from '../api/transport';
 import { useApp } from '../context';
 import { Chart } from '../components/Chart';
 import { Badge, CopyButton, Dot, EmptyState, ErrorNote, Spinner, useToast } from '../components/ui';
 import { alignedRange, METRICS, metricChart, windowById } from '../lib/chart';
 import { fmtMs, fmtNum, fmtPct, fmtDuration } from '../lib/format';
 import { healthText, healthTone, keyText, worstTone } from '../lib/health';
-import { navigate, useAsync } from '../lib/hooks';
+import { navigate, useAction, useAsync } from '../lib/hooks';
 import { snippets } from '../lib/snippets';
 
 export function Overview() {
@@ -201,33 +200,23 @@ function Snippets({ endpoint, model }: { endpoint: string; model: string }) {
 function PauseToggle() {
   const app = useApp();
   const toast = useToast();
-  const [busy, setBusy] = useState(false);
-  const [err, setErr] = useState<ApiError>();
+  const toggle = useAction(async (pause: boolean) => {
+    const r = await statusApi.setPaused(pause);
+    toast('ok', r.paused ? 'Paused: clients get 503 until you resume.' : 'Resumed: serving requests.');
+    app.reloadStatus();
+  });
   const st = app.status;
   if (!st) return null;
   const paused = st.paused === true;
-  const toggle = async () => {
-    setBusy(true);
-    setErr(undefined);
-    try {
-      const r = await statusApi.setPaused(!paused);
-      toast('ok', r.paused ? 'Paused: clients get 503 until you resume.' : 'Resumed: serving requests.');
-      app.reloadStatus();
-    } catch (e) {
-      setErr(toApiError(e));
-    } finally {
-      setBusy(false);
-    }
-  };
   return (
     <div className="pause">
       <div className={`run-state ${paused ? 'is-paused' : 'is-running'}`} data-testid="run-state">
         <Dot tone={paused ? 'warn' : 'ok'} /> {paused ? 'Paused' : 'Running'}
       </div>
-      <button className={`btn ${paused ? 'btn-primary' : ''}`} onClick={toggle} disabled={busy || !app.canWrite} data-testid="pause-toggle">
-        {busy ? <Spinner /> : paused ? 'Resume' : 'Pause'}
+      <button className={`btn ${paused ? 'btn-primary' : ''}`} onClick={() => toggle.run(!paused)} disabled={toggle.busy || !app.canWrite} data-testid="pause-toggle">
+        {toggle.busy ? <Spinner /> : paused ? 'Resume' : 'Pause'}
       </button>
-      {err && <div className="pause-err"><ErrorNote error={err} title={paused ? 'Could not resume' : 'Could not pause'} /></div>}
+      {toggle.error && <div className="pause-err"><ErrorNote error={toggle.error} title={paused ? 'Could not resume' : 'Could not pause'} /></div>}
     </div>
   );
 }

@@ -7,10 +7,10 @@ import { ApiError, toApiError } from '../api/transport';
 import type { DraftOp, LocalServer, ProbeReport, ProviderInfo } from '../api/types';
 import { useApp } from '../context';
 import { Review } from '../components/Review';
-import { Badge, Dialog, Dot, EmptyState, ErrorNote, Field, Spinner, useToast } from '../components/ui';
+import { Badge, ConfirmDialog, Dialog, Dot, EmptyState, ErrorNote, Field, Spinner, useToast } from '../components/ui';
 import { fmtMs } from '../lib/format';
 import { healthText, healthTone, keyText, worstTone } from '../lib/health';
-import { navigate, useAsync, useHashRoute } from '../lib/hooks';
+import { navigate, useAction, useAsync, useHashRoute } from '../lib/hooks';
 import {
   checkProviderForm,
   formFromPreset,
@@ -274,31 +274,21 @@ function ProbeResult({ r }: { r: ProbeReport | ApiError }) {
 
 function DetectedServer({ server, taken, onAdded }: { server: LocalServer; taken: string[]; onAdded: () => void }) {
   const toast = useToast();
-  const [busy, setBusy] = useState(false);
-  const [err, setErr] = useState<ApiError>();
   const preset = PRESETS.find((p) => p.id === server.name) ?? presetFor(server.base_url);
-  const add = async () => {
-    setBusy(true);
-    setErr(undefined);
-    try {
-      const name = suggestName(server.name, taken);
-      const op: DraftOp = {
-        op: 'upsert_provider',
-        provider: { name, kind: 'openai', base_url: server.base_url, api_key: null, models: server.models.slice(0, 50) },
-      };
-      const d = await config.draft([op]);
-      if (!d.preview.validation.valid) {
-        throw new ApiError('invalid_config', d.preview.validation.errors.map((e) => `${e.path}: ${e.message}`).join('; '));
-      }
-      const p = await config.publish(d.toml, `Add local ${preset.label}`, d.preview.live_version);
-      toast('ok', `Added ${preset.label} as “${name}” (config version ${p.version.id}).`);
-      onAdded();
-    } catch (e) {
-      setErr(toApiError(e));
-    } finally {
-      setBusy(false);
+  const add = useAction(async () => {
+    const name = suggestName(server.name, taken);
+    const op: DraftOp = {
+      op: 'upsert_provider',
+      provider: { name, kind: 'openai', base_url: server.base_url, api_key: null, models: server.models.slice(0, 50) },
+    };
+    const d = await config.draft([op]);
+    if (!d.preview.validation.valid) {
+      throw new ApiError('invalid_config', d.preview.validation.errors.map((e) => `${e.path}: ${e.message}`).join('; '));
     }
-  };
+    const p = await config.publish(d.toml, `Add local ${preset.label}`, d.preview.live_version);
+    toast('ok', `Added ${preset.label} as “${name}” (config version ${p.version.id}).`);
+    onAdded();
+  });
   return (
     <div className="detected-item">
       <div className="grow">
@@ -307,10 +297,10 @@ function DetectedServer({ server, taken, onAdded }: { server: LocalServer; taken
           {server.base_url} · {server.models.length} model{server.models.length === 1 ? '' : 's'}
           {server.models.length > 0 && ': ' + server.models.slice(0, 4).join(', ') + (server.models.length > 4 ? '…' : '')}
         </div>
-        <ErrorNote error={err} title={`Could not add ${preset.label}`} />
+        <ErrorNote error={add.error} title={`Could not add ${preset.label}`} />
       </div>
-      <button className="btn btn-primary" onClick={add} disabled={busy}>
-        {busy ? <Spinner /> : `Add ${preset.label}`}
+      <button className="btn btn-primary" onClick={add.run} disabled={add.busy}>
+        {add.busy ? <Spinner /> : `Add ${preset.label}`}
       </button>
     </div>
   );
@@ -337,6 +327,10 @@ function ProviderDialog({
   const title = original ? `Edit provider “${original}”` : `Add ${preset.label}`;
 
   const ops: DraftOp[] = [{ op: 'upsert_provider', provider: providerSpecOf(form, originalForm) }];
+  const review = () => {
+    setTouched(true);
+    if (issues.length === 0) onChange({ ...editing, mode: 'review' });
+  };
 
   if (editing.mode === 'review') {
     return (
@@ -360,41 +354,27 @@ function ProviderDialog({
   }
 
   return (
-    <Dialog
+    <ConfirmDialog
       open
       title={title}
       onClose={onClose}
       wide
-      footer={
-        <>
-          {!original && (
-            <button className="btn" onClick={() => onChange({ mode: 'pick' })}>
-              ← Presets
-            </button>
-          )}
-          <span className="grow" />
-          <button className="btn" onClick={onClose}>
-            Cancel
+      extra={
+        !original && (
+          <button className="btn" onClick={() => onChange({ mode: 'pick' })}>
+            ← Presets
           </button>
-          <button
-            className="btn btn-primary"
-            data-testid="provider-review"
-            onClick={() => {
-              setTouched(true);
-              if (issues.length === 0) onChange({ ...editing, mode: 'review' });
-            }}
-          >
-            Review changes
-          </button>
-        </>
+        )
       }
+      confirmLabel="Review changes"
+      onConfirm={review}
+      confirmTestId="provider-review"
     >
       <form
         className="form-grid"
         onSubmit={(e) => {
           e.preventDefault();
-          setTouched(true);
-          if (issues.length === 0) onChange({ ...editing, mode: 'review' });
+          review();
         }}
       >
         <Field
@@ -454,75 +434,55 @@ function ProviderDialog({
         </details>
         <button type="submit" hidden />
       </form>
-    </Dialog>
+    </ConfirmDialog>
   );
 }
 
 function SetKeyDialog({ provider, onClose, onDone }: { provider: ProviderInfo; onClose: () => void; onDone: () => void }) {
   const name = (provider.api_key_ref ?? '').replace(/^keyring:/, '');
   const [secret, setSecret] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [err, setErr] = useState<ApiError>();
-  const save = async () => {
-    setBusy(true);
-    setErr(undefined);
-    try {
-      await keysApi.set(name, secret);
-      setSecret('');
-      onDone();
-    } catch (e) {
-      setErr(toApiError(e));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const save = useAction(async () => {
+    await keysApi.set(name, secret);
+    setSecret('');
+    onDone();
+  });
   return (
-    <Dialog
+    <ConfirmDialog
       open
       title={`Key for ${provider.name}`}
       onClose={onClose}
-      footer={
-        <>
-          <span className="grow" />
-          <button className="btn" onClick={onClose}>
-            Cancel
-          </button>
-          <button className="btn btn-primary" onClick={save} disabled={busy || !secret.trim()} data-testid="save-key">
-            {busy ? <Spinner /> : 'Save to keychain'}
-          </button>
-        </>
-      }
+      confirmLabel="Save to keychain"
+      onConfirm={save.run}
+      confirmTestId="save-key"
+      busy={save.busy}
+      disabled={!secret.trim()}
     >
       <form
         onSubmit={(e) => {
           e.preventDefault();
-          if (secret.trim()) void save();
+          if (secret.trim()) void save.run();
         }}
       >
         <Field label={`Secret for keychain entry “${name}”`} htmlFor="key-secret" hint="Write-only: the gateway uses it at once and never shows it again.">
           <input id="key-secret" type="password" autoComplete="off" autoFocus value={secret} onChange={(e) => setSecret(e.target.value)} />
         </Field>
       </form>
-      <ErrorNote error={err} title="Key not saved" />
-    </Dialog>
+      <ErrorNote error={save.error} title="Key not saved" />
+    </ConfirmDialog>
   );
 }
 
 function KeysSection({ keys }: { keys: ReturnType<typeof useAsync<Awaited<ReturnType<typeof keysApi.list>>>> }) {
   const app = useApp();
   const toast = useToast();
-  const [err, setErr] = useState<ApiError>();
-  const remove = async (name: string) => {
-    if (!window.confirm(`Delete the key “${name}” from the keychain? Providers using it will fail over until it is set again.`)) return;
-    setErr(undefined);
-    try {
-      await keysApi.remove(name);
-      toast('ok', `Deleted key ${name}.`);
-      keys.reload();
-      app.reloadStatus();
-    } catch (e) {
-      setErr(toApiError(e));
-    }
+  const remove = useAction(async (name: string) => {
+    await keysApi.remove(name);
+    toast('ok', `Deleted key ${name}.`);
+    keys.reload();
+    app.reloadStatus();
+  });
+  const confirmRemove = (name: string) => {
+    if (window.confirm(`Delete the key “${name}” from the keychain? Providers using it will fail over until it is set again.`)) void remove.run(name);
   };
   return (
     <section className="card" aria-labelledby="keys-title">
@@ -530,7 +490,7 @@ function KeysSection({ keys }: { keys: ReturnType<typeof useAsync<Awaited<Return
         <h2 id="keys-title">Keys</h2>
         <span className="muted small">Names only — secrets never leave the keychain</span>
       </div>
-      <ErrorNote error={keys.error ?? err} title="Keys" onRetry={keys.reload} />
+      <ErrorNote error={keys.error ?? remove.error} title="Keys" onRetry={keys.reload} />
       {keys.data && keys.data.length === 0 && <p className="muted">No keys yet. Adding a provider with a secret stores one.</p>}
       {keys.data && keys.data.length > 0 && (
         <table className="table" data-testid="keys-table">
@@ -552,7 +512,7 @@ function KeysSection({ keys }: { keys: ReturnType<typeof useAsync<Awaited<Return
                 <td>{k.present ? <Badge tone="ok">in keychain</Badge> : <Badge tone="err">missing</Badge>}</td>
                 <td className="right">
                   {app.canWrite && k.present && (
-                    <button className="btn btn-small btn-danger-ghost" onClick={() => remove(k.name)}>
+                    <button className="btn btn-small btn-danger-ghost" onClick={() => confirmRemove(k.name)}>
                       Delete
                     </button>
                   )}

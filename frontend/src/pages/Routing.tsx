@@ -5,12 +5,12 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { config, providers as providersApi } from '../api';
 import { toApiError, type ApiError } from '../api/transport';
-import type { Published, RoutesInfo, Version } from '../api/types';
+import type { Draft, RoutesInfo, Version } from '../api/types';
 import { useApp } from '../context';
 import { summaryText, useDraft } from '../components/Review';
-import { Badge, Dialog, DiffView, EmptyState, ErrorNote, Field, Segmented, Spinner, ValidationList, useToast } from '../components/ui';
+import { Badge, ConfirmButtons, ConfirmDialog, DiffView, EmptyState, ErrorNote, Field, Segmented, Spinner, ValidationList, useToast } from '../components/ui';
 import { fmtAgo, fmtDateTime } from '../lib/format';
-import { navigate, useAsync, useDebounced } from '../lib/hooks';
+import { navigate, useAction, useAsync, useDebounced } from '../lib/hooks';
 import { profileNames } from '../lib/profiles';
 import {
   checkRoutes,
@@ -60,26 +60,16 @@ function ProfileSwitch({ info, onSwitched }: { info: RoutesInfo; onSwitched: () 
   const app = useApp();
   const toast = useToast();
   const names = profileNames(info.profiles);
-  const [busy, setBusy] = useState(false);
-  const [err, setErr] = useState<ApiError>();
+  const pick = useAction(async (v: string) => {
+    const p = await config.switchProfile(v === '' ? null : v);
+    toast('ok', `Routing profile: ${v || 'default routes'} (config version ${p.version.id}).`);
+    onSwitched();
+  });
   if (names.length === 0) return null;
-  const pick = async (v: string) => {
-    setBusy(true);
-    setErr(undefined);
-    try {
-      const p = await config.switchProfile(v === '' ? null : v);
-      toast('ok', `Routing profile: ${v || 'default routes'} (config version ${p.version.id}).`);
-      onSwitched();
-    } catch (e) {
-      setErr(toApiError(e));
-    } finally {
-      setBusy(false);
-    }
-  };
   return (
     <div className="profile-switch">
       <label htmlFor="profile">Profile</label>
-      <select id="profile" value={info.active_profile ?? ''} onChange={(e) => pick(e.target.value)} disabled={busy || !app.canWrite} data-testid="profile-select">
+      <select id="profile" value={info.active_profile ?? ''} onChange={(e) => pick.run(e.target.value)} disabled={pick.busy || !app.canWrite} data-testid="profile-select">
         <option value="">default routes</option>
         {names.map((n) => (
           <option key={n} value={n}>
@@ -87,8 +77,8 @@ function ProfileSwitch({ info, onSwitched }: { info: RoutesInfo; onSwitched: () 
           </option>
         ))}
       </select>
-      {busy && <Spinner />}
-      {err && <ErrorNote error={err} title="Profile not switched" />}
+      {pick.busy && <Spinner />}
+      {pick.error && <ErrorNote error={pick.error} title="Profile not switched" />}
     </div>
   );
 }
@@ -99,8 +89,6 @@ function Editor({ info, providers, onPublished }: { info: RoutesInfo; providers:
   const before = useMemo(() => info.routes.map(toEditable), [info.routes]);
   const [routes, setRoutes] = useState<EditableRoute[]>(before);
   const [message, setMessage] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [pubErr, setPubErr] = useState<ApiError>();
 
   const issues = checkRoutes(routes, providers);
   const ops = useMemo(() => routeOps(before, routes, info.active_profile), [before, routes, info.active_profile]);
@@ -112,21 +100,12 @@ function Editor({ info, providers, onPublished }: { info: RoutesInfo; providers:
 
   const update = (i: number, r: EditableRoute) => setRoutes((rs) => rs.map((x, k) => (k === i ? r : x)));
 
-  const publish = async () => {
-    if (!draft) return;
-    setBusy(true);
-    setPubErr(undefined);
-    try {
-      const p: Published = await config.publish(draft.toml, message.trim() || defaultMessage(ops.length, draft.preview.summary), draft.preview.live_version);
-      toast('ok', p.unchanged ? 'Nothing changed.' : `Published config version ${p.version.id}.`);
-      setMessage('');
-      onPublished();
-    } catch (e) {
-      setPubErr(toApiError(e));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const publish = useAction(async (d: Draft) => {
+    const p = await config.publish(d.toml, message.trim() || defaultMessage(ops.length, d.preview.summary), d.preview.live_version);
+    toast('ok', p.unchanged ? 'Nothing changed.' : `Published config version ${p.version.id}.`);
+    setMessage('');
+    onPublished();
+  });
 
   if (providers.length === 0) {
     return (
@@ -228,19 +207,17 @@ function Editor({ info, providers, onPublished }: { info: RoutesInfo; providers:
               <Field label="Message" htmlFor="route-msg">
                 <input id="route-msg" value={message} onChange={(e) => setMessage(e.target.value)} placeholder="What and why, for the history" data-testid="route-message" />
               </Field>
-              <ErrorNote error={pubErr} title="Not published" />
+              <ErrorNote error={publish.error} title="Not published" />
               <div className="row-end">
-                <button className="btn" onClick={() => setRoutes(before)} disabled={busy}>
-                  Discard
-                </button>
-                <button
-                  className="btn btn-primary"
-                  onClick={publish}
-                  disabled={busy || issues.length > 0 || !fresh || !draft?.preview.validation.valid}
-                  data-testid="route-publish"
-                >
-                  {busy ? <Spinner /> : 'Publish'}
-                </button>
+                <ConfirmButtons
+                  confirmLabel="Publish"
+                  onConfirm={() => draft && publish.run(draft)}
+                  confirmTestId="route-publish"
+                  busy={publish.busy}
+                  disabled={issues.length > 0 || !fresh || !draft?.preview.validation.valid}
+                  onCancel={() => setRoutes(before)}
+                  cancelLabel="Discard"
+                />
               </div>
             </>
           )}
@@ -462,8 +439,6 @@ function HistorySection({ history, onRolledBack }: { history: ReturnType<typeof 
 function RollbackDialog({ version, onClose, onDone }: { version: Version; onClose: () => void; onDone: () => void }) {
   const toast = useToast();
   const [message, setMessage] = useState(`Roll back to v${version.id}`);
-  const [busy, setBusy] = useState(false);
-  const [err, setErr] = useState<ApiError>();
   const [preview, setPreview] = useState<{ diff?: string; error?: ApiError }>({});
 
   useEffect(() => {
@@ -480,36 +455,21 @@ function RollbackDialog({ version, onClose, onDone }: { version: Version; onClos
     };
   }, [version.id]);
 
-  const go = async () => {
-    setBusy(true);
-    setErr(undefined);
-    try {
-      const p = await config.rollback(version.id, message);
-      toast('ok', `Rolled back: config version ${p.version.id} has the content of v${version.id}.`);
-      onDone();
-    } catch (e) {
-      setErr(toApiError(e));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const go = useAction(async () => {
+    const p = await config.rollback(version.id, message);
+    toast('ok', `Rolled back: config version ${p.version.id} has the content of v${version.id}.`);
+    onDone();
+  });
   return (
-    <Dialog
+    <ConfirmDialog
       open
       wide
       title={`Roll back to version ${version.id}`}
       onClose={onClose}
-      footer={
-        <>
-          <span className="grow" />
-          <button className="btn" onClick={onClose}>
-            Cancel
-          </button>
-          <button className="btn btn-primary" onClick={go} disabled={busy} data-testid="rollback-confirm">
-            {busy ? <Spinner /> : 'Roll back'}
-          </button>
-        </>
-      }
+      confirmLabel="Roll back"
+      onConfirm={go.run}
+      confirmTestId="rollback-confirm"
+      busy={go.busy}
     >
       <p>
         The live config becomes the content of v{version.id} ({version.message || 'no message'}). This is recorded as a new
@@ -521,7 +481,7 @@ function RollbackDialog({ version, onClose, onDone }: { version: Version; onClos
       <Field label="Message" htmlFor="rb-msg">
         <input id="rb-msg" value={message} onChange={(e) => setMessage(e.target.value)} data-testid="rollback-message" />
       </Field>
-      <ErrorNote error={err} title="Not rolled back" />
-    </Dialog>
+      <ErrorNote error={go.error} title="Not rolled back" />
+    </ConfirmDialog>
   );
 }

@@ -2,15 +2,15 @@
 // requests with filters, and one request with its attempts.
 import { useEffect, useMemo, useState } from 'react';
 import { providers as providersApi, telemetry } from '../api';
-import { toApiError, type ApiError } from '../api/transport';
 import type { Outcome, RequestDetail, RequestRow, Series } from '../api/types';
+import { AttemptsTable } from '../components/Attempts';
 import { Chart } from '../components/Chart';
 import { ReplayPanel } from '../components/Replay';
 import { useApp } from '../context';
 import { Badge, Dialog, EmptyState, ErrorNote, Segmented, Spinner } from '../components/ui';
-import { alignedRange, bucketLabel, distinct, groupedChart, METRICS, metricChart, topGroups, windowById, WINDOWS } from '../lib/chart';
+import { alignedRange, bucketLabel, distinct, groupedChart, METRICS, metricChart, topGroups, totals, windowById, WINDOWS } from '../lib/chart';
 import { fmtCompact, fmtMs, fmtNum, fmtPct, fmtTime, fmtUsd, fmtDateTime, routeModeLabel } from '../lib/format';
-import { navigate, useAsync, useHashRoute } from '../lib/hooks';
+import { navigate, useAction, useAsync, useHashRoute } from '../lib/hooks';
 
 type Split = 'none' | 'provider' | 'model';
 const MAX_GROUPS = 6;
@@ -51,7 +51,7 @@ export function Telemetry() {
     w.minutes <= 60 ? 15_000 : 60_000,
   );
 
-  const t = charts.data?.main ? totalsOf(charts.data.main) : undefined;
+  const t = charts.data?.main ? totals(charts.data.main) : undefined;
 
   return (
     <div className="page">
@@ -148,57 +148,34 @@ export function Telemetry() {
   );
 }
 
-function totalsOf(s: Series) {
-  return s.buckets.reduce(
-    (t, b) => ({
-      requests: t.requests + b.requests,
-      errors: t.errors + b.errors,
-      fallbacks: t.fallbacks + b.route_modes.provider_fallback + b.route_modes.model_fallback,
-      tokens: t.tokens + b.tokens_in + b.tokens_out,
-      cost: t.cost + b.cost_usd,
-    }),
-    { requests: 0, errors: 0, fallbacks: 0, tokens: 0, cost: 0 },
-  );
-}
-
 function RequestLog({ minutes, provider, model, openId }: { minutes: number; provider: string; model: string; openId: string | null }) {
   const [outcome, setOutcome] = useState<Outcome | ''>('');
   const [route, setRoute] = useState('');
   const [origin, setOrigin] = useState('');
   const [rows, setRows] = useState<RequestRow[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
-  const [err, setErr] = useState<ApiError>();
-  const [loading, setLoading] = useState(false);
   const [detail, setDetail] = useState<string | null>(openId);
   const [tick, setTick] = useState(0);
 
   useEffect(() => setDetail(openId), [openId]);
 
-  const load = async (more: boolean) => {
-    setLoading(true);
-    setErr(undefined);
-    try {
-      const page = await telemetry.requests({
-        minutes,
-        provider: provider || undefined,
-        model: model || undefined,
-        route: route.trim() || undefined,
-        origin: origin || undefined,
-        outcome,
-        limit: 50,
-        cursor: more ? cursor : undefined,
-      });
-      setRows((r) => (more ? [...r, ...page.items] : page.items));
-      setCursor(page.next_cursor);
-    } catch (e) {
-      setErr(toApiError(e));
-    } finally {
-      setLoading(false);
-    }
-  };
+  const load = useAction(async (more: boolean) => {
+    const page = await telemetry.requests({
+      minutes,
+      provider: provider || undefined,
+      model: model || undefined,
+      route: route.trim() || undefined,
+      origin: origin || undefined,
+      outcome,
+      limit: 50,
+      cursor: more ? cursor : undefined,
+    });
+    setRows((r) => (more ? [...r, ...page.items] : page.items));
+    setCursor(page.next_cursor);
+  });
 
   useEffect(() => {
-    void load(false);
+    void load.run(false);
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [minutes, provider, model, outcome, route, origin, tick]);
 
@@ -234,8 +211,8 @@ function RequestLog({ minutes, provider, model, openId }: { minutes: number; pro
           </select>
         </div>
       </div>
-      <ErrorNote error={err} title="Could not load requests" onRetry={() => load(false)} />
-      {rows.length === 0 && !loading && !err && (
+      <ErrorNote error={load.error} title="Could not load requests" onRetry={() => load.run(false)} />
+      {rows.length === 0 && !load.busy && !load.error && (
         <EmptyState icon="∅" title="No requests match">
           {outcome || route || provider || model
             ? 'Try another filter or a longer window.'
@@ -290,8 +267,8 @@ function RequestLog({ minutes, provider, model, openId }: { minutes: number; pro
       )}
       {cursor && (
         <div className="row-center">
-          <button className="btn" onClick={() => load(true)} disabled={loading}>
-            {loading ? <Spinner /> : 'Load older'}
+          <button className="btn" onClick={() => load.run(true)} disabled={load.busy}>
+            {load.busy ? <Spinner /> : 'Load older'}
           </button>
         </div>
       )}
@@ -397,30 +374,7 @@ function RequestDialog({ id, onClose }: { id: string; onClose: () => void }) {
           {d.data.attempts.length === 0 ? (
             <p className="muted">No upstream attempt (refused or answered by the gateway itself).</p>
           ) : (
-            <table className="table" data-testid="detail-attempts">
-              <thead>
-                <tr>
-                  <th>#</th>
-                  <th>Provider</th>
-                  <th>Model</th>
-                  <th>Result</th>
-                  <th className="right">Latency</th>
-                </tr>
-              </thead>
-              <tbody>
-                {d.data.attempts.map((a, i) => (
-                  <tr key={i}>
-                    <td>{i + 1}</td>
-                    <td>{a.provider}</td>
-                    <td className="mono">{a.model}</td>
-                    <td>
-                      <Badge tone={a.error ? 'err' : 'ok'}>{a.status ?? 'no answer'}</Badge> {a.error && <span className="small muted">{a.error}</span>}
-                    </td>
-                    <td className="right">{fmtMs(a.latency_ms)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            <AttemptsTable attempts={d.data.attempts} testId="detail-attempts" />
           )}
           {(d.data.request_body || d.data.response_body) && (
             <>
