@@ -20,6 +20,8 @@
 //! - [`limits`]: token buckets for ingress and provider RPM/TPM.
 //! - [`class`]: the error classes every layer reports (telemetry, codes).
 //! - [`sse`]: the one SSE splitter/parser used for upstream streams.
+//! - [`pipeline`]: one request through the gateway, whoever sends it:
+//!   routed (or pinned to one target), accounted for in its event.
 //! - [`api`]: the HTTP surface (handlers, wire errors, host/origin guard).
 //! - [`translate`]: protocol translation (Anthropic Messages ↔ Chat
 //!   Completions ↔ Responses) when a target does not speak the client's.
@@ -35,6 +37,7 @@ pub mod cli;
 pub mod config;
 pub mod lifecycle;
 pub mod limits;
+pub mod pipeline;
 pub mod providers;
 pub mod routing;
 pub mod secrets;

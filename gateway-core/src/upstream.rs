@@ -59,7 +59,7 @@ enum Inner {
     Direct(Arc<Direct>),
     Proxied(reqwest::Client),
     #[cfg(test)]
-    Scripted(scripted::Script),
+    Scripted(scripted::Responder),
 }
 
 impl std::fmt::Debug for UpstreamClient {

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::ApiError;
 use super::body::read_body;
-use super::openai::{MAX_BODY, authenticate, peer_of, proxy};
+use super::ingress::{MAX_BODY, authenticate, peer_of, proxy};
 use crate::providers::Endpoint;
 use crate::server::AppState;
 use crate::translate::tokens::estimate_input_tokens;

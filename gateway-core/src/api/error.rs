@@ -4,180 +4,299 @@
 
 use std::time::Duration;
 
-use axum::Json;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 
 use crate::class::ErrorClass;
 use crate::providers::Endpoint;
+use crate::translate::errors;
 
+/// An error the gateway answers with. Every variant has one status
+/// ([`ApiError::status`] is exhaustive) and one code; the body is rendered
+/// in the client's protocol by [`ApiError::into_response_for`] (OpenAI's
+/// shape by [`IntoResponse`]). Handlers return `Result<_, ApiError>`; layer
+/// errors convert with `From`.
 #[derive(Debug, Clone)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub message: String,
-    pub kind: &'static str,
-    pub code: &'static str,
-    pub retry_after: Option<Duration>,
+pub enum ApiError {
+    /// 400.
+    BadRequest { code: &'static str, message: String },
+    /// 401: no or a wrong client key.
+    Unauthorized,
+    /// 401: the admin API without a token or session.
+    AdminAuthRequired,
+    /// 403.
+    Forbidden { code: &'static str, message: String },
+    /// 404: a path or an object that does not exist.
+    NotFound(String),
+    /// 404: a model with no route that no provider lists (the message).
+    ModelNotFound(String),
+    /// 405.
+    MethodNotAllowed,
+    /// 408: the request body stopped arriving for this long.
+    RequestTimeout(Duration),
+    /// 409.
+    Conflict { code: &'static str, message: String },
+    /// 413: a body over `limit` bytes; `setting` names the limit.
+    TooLarge { limit: usize, setting: String },
+    /// 422: a config that fails validation; `validation` says why.
+    InvalidConfig { validation: serde_json::Value },
+    /// 429.
+    RateLimited {
+        code: &'static str,
+        message: String,
+        retry_after: Duration,
+    },
+    /// 500.
+    Internal(String),
+    /// 502, or 504 for a timeout: no upstream answer could be relayed.
+    Upstream { class: ErrorClass, message: String },
+    /// 503: paused from the tray or the admin API.
+    Paused,
+    /// 503: a part of the gateway that is not there (no data dir, say).
+    Unavailable { code: &'static str, message: String },
+    /// A status the framework chose (a rejected extractor), its text.
+    Status { status: StatusCode, message: String },
+    /// Another error with more top-level fields beside `error`.
+    WithFields(Box<ApiError>, serde_json::Map<String, serde_json::Value>),
 }
 
 impl ApiError {
-    fn new(
-        status: StatusCode,
-        kind: &'static str,
-        code: &'static str,
-        message: impl Into<String>,
-    ) -> Self {
-        Self {
-            status,
-            message: message.into(),
-            kind,
-            code,
-            retry_after: None,
-        }
-    }
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
+        Self::BadRequest {
             code,
-            message,
-        )
+            message: message.into(),
+        }
     }
     /// A request body over `limit` bytes; `setting` names the limit.
     pub fn too_large(limit: usize, setting: &str) -> Self {
-        Self::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "invalid_request_error",
-            "request_too_large",
-            format!("request body exceeds the gateway limit of {limit} bytes ({setting})"),
-        )
+        Self::TooLarge {
+            limit,
+            setting: setting.to_string(),
+        }
     }
     /// A request body that stopped arriving for `idle`.
     pub fn request_timeout(idle: Duration) -> Self {
-        Self::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "invalid_request_error",
-            "request_timeout",
-            format!(
-                "the request body stopped arriving for {} s (server.body_idle_timeout_s)",
-                idle.as_secs()
-            ),
-        )
+        Self::RequestTimeout(idle)
     }
     /// An error the framework made (a rejected extractor, say), in the
     /// wire shape: `status` and its text as given.
     pub fn from_status(status: StatusCode, message: impl Into<String>) -> Self {
-        let code = match status {
-            StatusCode::NOT_FOUND => "not_found",
-            StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
-            StatusCode::REQUEST_TIMEOUT => "request_timeout",
-            StatusCode::PAYLOAD_TOO_LARGE => "request_too_large",
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
-            StatusCode::UNPROCESSABLE_ENTITY => "invalid_request",
-            s if s.is_server_error() => "internal_error",
-            _ => "invalid_request",
-        };
-        let kind = if status.is_server_error() {
-            "api_error"
-        } else {
-            "invalid_request_error"
-        };
-        Self::new(status, kind, code, message)
+        Self::Status {
+            status,
+            message: message.into(),
+        }
     }
     pub fn unauthorized() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_request_error",
-            "invalid_api_key",
-            "missing or invalid gateway client key (send it as 'Authorization: Bearer KEY')",
-        )
+        Self::Unauthorized
     }
     pub fn unauthorized_admin() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "authentication_error",
-            "admin_auth_required",
-            "admin API: send 'Authorization: Bearer <admin or viewer token>' or log in at POST /admin/api/login",
-        )
+        Self::AdminAuthRequired
     }
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, "invalid_request_error", code, message)
+        Self::Conflict {
+            code,
+            message: message.into(),
+        }
     }
     pub fn paused() -> Self {
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "api_error",
-            "gateway_paused",
-            "the gateway is paused; resume it from the tray or with POST /admin/api/pause",
-        )
+        Self::Paused
+    }
+    pub fn unavailable(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Unavailable {
+            code,
+            message: message.into(),
+        }
     }
     pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "api_error",
-            "internal_error",
-            message,
-        )
+        Self::Internal(message.into())
     }
     pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "permission_error", code, message)
+        Self::Forbidden {
+            code,
+            message: message.into(),
+        }
     }
     pub fn model_not_found(model: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "invalid_request_error",
-            "model_not_found",
-            format!("the model '{model}' has no route and no configured provider lists it"),
-        )
+        Self::ModelNotFound(crate::pipeline::model_not_found_message(model))
     }
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "invalid_request_error",
-            "not_found",
-            message,
-        )
+        Self::NotFound(message.into())
     }
     pub fn method_not_allowed() -> Self {
-        Self::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "invalid_request_error",
-            "method_not_allowed",
-            "method not allowed on this path",
-        )
+        Self::MethodNotAllowed
     }
     pub fn rate_limited(
         code: &'static str,
         message: impl Into<String>,
         retry_after: Duration,
     ) -> Self {
-        let mut e = Self::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limit_error",
+        Self::RateLimited {
             code,
-            message,
-        );
-        e.retry_after = Some(retry_after);
-        e
+            message: message.into(),
+            retry_after,
+        }
     }
-    /// Every target failed: 502 with the last failure's code when it has a
-    /// code of its own (`bad_upstream_body`, `upstream_body_too_large`,
-    /// `upstream_redirect`), else `upstream_error`.
+    /// Every target failed: 504 after a timeout, else 502 with the last
+    /// failure's code when it has a code of its own (`bad_upstream_body`,
+    /// `upstream_body_too_large`, `upstream_redirect`), else
+    /// `upstream_error`.
     pub fn upstream_failed(class: ErrorClass, message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::BAD_GATEWAY,
-            "api_error",
-            class.bad_gateway_code(),
-            message,
-        )
+        Self::Upstream {
+            class,
+            message: message.into(),
+        }
     }
-    pub fn gateway_timeout(message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::GATEWAY_TIMEOUT,
-            "api_error",
-            "upstream_timeout",
-            message,
-        )
+    /// This error with more top-level fields beside `error`.
+    pub fn with_fields(self, fields: serde_json::Map<String, serde_json::Value>) -> Self {
+        Self::WithFields(Box::new(self), fields)
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Unauthorized | Self::AdminAuthRequired => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::NotFound(_) | Self::ModelNotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::InvalidConfig { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Upstream { class, .. } if *class == ErrorClass::Timeout => {
+                StatusCode::GATEWAY_TIMEOUT
+            }
+            Self::Upstream { .. } => StatusCode::BAD_GATEWAY,
+            Self::Paused | Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Status { status, .. } => *status,
+            Self::WithFields(e, _) => e.status(),
+        }
+    }
+
+    /// The error's `type`: OpenAI's families.
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::AdminAuthRequired => "authentication_error",
+            Self::Forbidden { .. } => "permission_error",
+            Self::RateLimited { .. } => "rate_limit_error",
+            Self::Internal(_) | Self::Upstream { .. } | Self::Paused | Self::Unavailable { .. } => {
+                "api_error"
+            }
+            Self::Status { status, .. } if status.is_server_error() => "api_error",
+            Self::WithFields(e, _) => e.kind(),
+            _ => "invalid_request_error",
+        }
+    }
+
+    /// The error's `code`, which clients and tests match on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest { code, .. }
+            | Self::Forbidden { code, .. }
+            | Self::Conflict { code, .. }
+            | Self::RateLimited { code, .. }
+            | Self::Unavailable { code, .. } => code,
+            Self::Unauthorized => "invalid_api_key",
+            Self::AdminAuthRequired => "admin_auth_required",
+            Self::NotFound(_) => "not_found",
+            Self::ModelNotFound(_) => "model_not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::RequestTimeout(_) => "request_timeout",
+            Self::TooLarge { .. } => "request_too_large",
+            Self::InvalidConfig { .. } => "invalid_config",
+            Self::Internal(_) => "internal_error",
+            Self::Upstream { class, .. } if *class == ErrorClass::Timeout => "upstream_timeout",
+            Self::Upstream { class, .. } => class.bad_gateway_code(),
+            Self::Paused => "gateway_paused",
+            Self::Status { status, .. } => match *status {
+                StatusCode::NOT_FOUND => "not_found",
+                StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+                StatusCode::REQUEST_TIMEOUT => "request_timeout",
+                StatusCode::PAYLOAD_TOO_LARGE => "request_too_large",
+                StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+                s if s.is_server_error() => "internal_error",
+                _ => "invalid_request",
+            },
+            Self::WithFields(e, _) => e.code(),
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            Self::BadRequest { message, .. }
+            | Self::Forbidden { message, .. }
+            | Self::Conflict { message, .. }
+            | Self::RateLimited { message, .. }
+            | Self::Unavailable { message, .. }
+            | Self::Upstream { message, .. }
+            | Self::Status { message, .. }
+            | Self::NotFound(message)
+            | Self::ModelNotFound(message)
+            | Self::Internal(message) => message.clone(),
+            Self::Unauthorized => {
+                "missing or invalid gateway client key (send it as 'Authorization: Bearer KEY')"
+                    .into()
+            }
+            Self::AdminAuthRequired => "admin API: send 'Authorization: Bearer <admin or viewer token>' or log in at POST /admin/api/login".into(),
+            Self::MethodNotAllowed => "method not allowed on this path".into(),
+            Self::RequestTimeout(idle) => format!(
+                "the request body stopped arriving for {} s (server.body_idle_timeout_s)",
+                idle.as_secs()
+            ),
+            Self::TooLarge { limit, setting } => {
+                format!("request body exceeds the gateway limit of {limit} bytes ({setting})")
+            }
+            Self::InvalidConfig { .. } => "config is invalid; nothing was applied".into(),
+            Self::Paused => {
+                "the gateway is paused; resume it from the tray or with POST /admin/api/pause"
+                    .into()
+            }
+            Self::WithFields(e, _) => e.message(),
+        }
+    }
+
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::RateLimited { retry_after, .. } => Some(*retry_after),
+            Self::WithFields(e, _) => e.retry_after(),
+            _ => None,
+        }
+    }
+
+    /// Top-level fields beside `error`.
+    fn fields(&self) -> Option<serde_json::Map<String, serde_json::Value>> {
+        match self {
+            Self::InvalidConfig { validation } => {
+                let mut m = serde_json::Map::new();
+                m.insert("validation".into(), validation.clone());
+                Some(m)
+            }
+            Self::WithFields(e, fields) => {
+                let mut m = e.fields().unwrap_or_default();
+                m.extend(fields.clone());
+                Some(m)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The gateway's refusal of a request no upstream answered usably.
+impl From<crate::pipeline::Refusal> for ApiError {
+    fn from(r: crate::pipeline::Refusal) -> Self {
+        match r.class {
+            ErrorClass::ModelNotFound => Self::ModelNotFound(r.message),
+            ErrorClass::ProviderRateLimited => Self::RateLimited {
+                code: "provider_rate_limited",
+                message: r.message,
+                retry_after: r.retry_after.unwrap_or(Duration::from_secs(1)),
+            },
+            class => Self::Upstream {
+                class,
+                message: r.message,
+            },
+        }
     }
 }
 
@@ -240,21 +359,30 @@ pub fn retry_after_secs(d: Duration) -> u64 {
 impl ApiError {
     /// The response in the shape `endpoint`'s clients expect: Anthropic's
     /// `{"type":"error","error":{"type","message"}}` on `/v1/messages`,
-    /// OpenAI's everywhere else.
+    /// OpenAI's everywhere else (see [`crate::translate::errors`]).
     pub fn into_response_for(self, endpoint: Endpoint) -> Response {
-        if endpoint != Endpoint::Messages {
-            return self.into_response();
-        }
-        let kind = crate::translate::errors::anthropic_type_for_status(self.status);
-        let body = crate::translate::errors::anthropic_body(kind, self.message);
-        let mut resp = (self.status, body).into_response();
-        resp.headers_mut().insert(
+        let status = self.status();
+        let message = self.message();
+        let body = match self.fields() {
+            Some(fields) if endpoint != Endpoint::Messages => {
+                let mut v = serde_json::json!({ "error": {
+                    "message": message, "type": self.kind(), "param": null, "code": self.code()
+                }});
+                if let Some(obj) = v.as_object_mut() {
+                    obj.extend(fields);
+                }
+                bytes::Bytes::from(v.to_string())
+            }
+            _ => errors::client_body(endpoint, status, self.kind(), self.code(), &message),
+        };
+        let mut resp = (status, body).into_response();
+        let h = resp.headers_mut();
+        h.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        if let Some(ra) = self.retry_after {
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs(ra)));
+        if let Some(ra) = self.retry_after() {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs(ra)));
         }
         resp
     }
@@ -262,15 +390,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({
-            "error": { "message": self.message, "type": self.kind, "param": null, "code": self.code }
-        });
-        let mut resp = (self.status, Json(body)).into_response();
-        if let Some(ra) = self.retry_after {
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs(ra)));
-        }
-        resp
+        self.into_response_for(Endpoint::ChatCompletions)
     }
 }
 

@@ -1,5 +1,8 @@
-//! The HTTP surface on the listen address: the OpenAI-compatible client API
-//! (`openai`), the Anthropic Messages API (`anthropic`), wire errors in the OpenAI shape (`error`), and the guard every
+//! The HTTP surface on the listen address: the client ingress every
+//! protocol shares (`ingress`: extract, check, [`crate::pipeline`], map),
+//! the OpenAI-compatible client API (`openai`), the Anthropic Messages API
+//! (`anthropic`), typed errors rendered in each client protocol's shape
+//! (`error`), and the guard every
 //! request passes first (`guard`: Host allow-list against DNS rebinding,
 //! cross-origin browser writes refused, opt-in CORS). `telemetry`: `GET
 //! /metrics` and the chart/request-log queries (mounted by api/admin).
@@ -11,6 +14,7 @@ mod anthropic;
 mod body;
 mod error;
 mod guard;
+mod ingress;
 mod openai;
 pub mod telemetry;
 mod ui;
@@ -59,8 +63,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(telemetry::metrics))
         .nest("/admin/api", admin::router(state.clone()))
         .merge(ui::routes())
-        .fallback(openai::not_found)
-        .method_not_allowed_fallback(openai::method_not_allowed)
+        .fallback(ingress::not_found)
+        .method_not_allowed_fallback(ingress::method_not_allowed)
         .layer(axum::middleware::from_fn(error::json_errors))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -123,22 +123,8 @@ fn db(state: &AppState) -> Result<Db, ApiError> {
             .telemetry_hub
             .db_error()
             .unwrap_or("the gateway runs without a data dir");
-        error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "telemetry_unavailable",
-            format!("no request log: {why}"),
-        )
+        ApiError::unavailable("telemetry_unavailable", format!("no request log: {why}"))
     })
-}
-
-fn error(status: StatusCode, code: &'static str, message: String) -> ApiError {
-    ApiError {
-        status,
-        message,
-        kind: "api_error",
-        code,
-        retry_after: None,
-    }
 }
 
 fn db_error(e: DbError) -> ApiError {
@@ -146,11 +132,7 @@ fn db_error(e: DbError) -> ApiError {
         DbError::Query(q) => bad(q.to_string()),
         e => {
             tracing::error!("telemetry query failed: {e}");
-            error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal_error",
-                "telemetry query failed".into(),
-            )
+            ApiError::internal("telemetry query failed")
         }
     }
 }

@@ -399,7 +399,6 @@ impl Answer<'_> {
         Outcome::Done(ProxyResponse {
             status,
             content_type,
-            retry_after: None,
             body,
             served: served(self.target, &self.req.peek.model, self.mode),
             attempts: vec![AttemptEvent {

@@ -43,7 +43,6 @@ pub async fn direct(
         } => Ok(ProxyResponse {
             status,
             content_type,
-            retry_after: None,
             body: ResponseBody::Full(body),
             served: served(&target, &req.peek.model, RouteMode::Direct),
             attempts: Vec::new(),

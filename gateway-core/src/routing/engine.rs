@@ -58,7 +58,6 @@ pub enum ResponseBody {
 pub struct ProxyResponse {
     pub status: StatusCode,
     pub content_type: Option<HeaderValue>,
-    pub retry_after: Option<HeaderValue>,
     pub body: ResponseBody,
     pub served: Served,
     pub attempts: Vec<AttemptEvent>,
@@ -176,7 +175,6 @@ impl Tally<'_> {
                 Some(ProxyResponse {
                     status,
                     content_type,
-                    retry_after: None,
                     body: ResponseBody::Full(body),
                     served: served(target, &self.req.peek.model, mode),
                     attempts: std::mem::take(&mut self.attempts),

@@ -30,7 +30,7 @@ mod runtime;
 pub mod strategy;
 mod stream;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use catalog::{Catalog, CatalogSnapshot, ModelEntry};
 pub use direct::direct;

@@ -1,13 +1,12 @@
 //! The attempt loop and the stream relay without HTTP: routes over
-//! scripted upstreams ([`UpstreamClient::scripted`]), on a paused clock
+//! scripted upstreams ([`crate::upstream::UpstreamClient::scripted`]), on a paused clock
 //! where time matters (timeouts, backoff), so nothing waits for real.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Request, Response, StatusCode};
+use http::StatusCode;
 use http_body_util::BodyExt;
 
 use super::health::{Admission, HealthRegistry};
@@ -17,112 +16,14 @@ use super::{
 };
 use crate::config::Config;
 use crate::providers::Endpoint;
-use crate::upstream::scripted::Answer;
-use crate::upstream::{BodyError, SendError, UpstreamBody, UpstreamClient};
-
-type Reply = Box<dyn FnOnce() -> Answer + Send>;
-
-/// Upstreams told apart by port (provider `a` on port 1, `b` on 2, …):
-/// each answers its queued replies in turn and records what it was sent.
-#[derive(Default, Clone)]
-struct Script {
-    replies: Arc<Mutex<HashMap<u16, VecDeque<Reply>>>>,
-    sent: Arc<Mutex<Vec<(u16, serde_json::Value)>>>,
-}
-
-impl Script {
-    fn on(&self, port: u16, reply: impl FnOnce() -> Answer + Send + 'static) -> &Self {
-        self.replies
-            .lock()
-            .unwrap()
-            .entry(port)
-            .or_default()
-            .push_back(Box::new(reply));
-        self
-    }
-
-    fn client(&self) -> UpstreamClient {
-        let s = self.clone();
-        UpstreamClient::scripted(move |req: Request<Bytes>| {
-            let port = req.uri().port_u16().unwrap_or(0);
-            let body = serde_json::from_slice(req.body()).unwrap_or_default();
-            s.sent.lock().unwrap().push((port, body));
-            let next = s
-                .replies
-                .lock()
-                .unwrap()
-                .get_mut(&port)
-                .and_then(VecDeque::pop_front);
-            match next {
-                Some(reply) => reply(),
-                None => Box::pin(async move { panic!("no reply queued for port {port}") }),
-            }
-        })
-    }
-
-    fn ports(&self) -> Vec<u16> {
-        self.sent.lock().unwrap().iter().map(|(p, _)| *p).collect()
-    }
-
-    fn models(&self) -> Vec<String> {
-        let sent = self.sent.lock().unwrap();
-        sent.iter()
-            .map(|(_, b)| b["model"].as_str().unwrap_or("").to_string())
-            .collect()
-    }
-}
-
-fn json(status: u16, body: &'static str) -> Answer {
-    Box::pin(async move {
-        Ok(Response::builder()
-            .status(status)
-            .header("content-type", "application/json")
-            .body(UpstreamBody::chunks([Ok(Bytes::from_static(
-                body.as_bytes(),
-            ))]))
-            .unwrap())
-    })
-}
-
-fn with_header(status: u16, name: &'static str, value: &'static str) -> Answer {
-    Box::pin(async move {
-        Ok(Response::builder()
-            .status(status)
-            .header(name, value)
-            .body(UpstreamBody::chunks([Ok(Bytes::from_static(b"{}"))]))
-            .unwrap())
-    })
-}
-
-fn sse(chunks: Vec<Result<&'static str, BodyError>>) -> Answer {
-    Box::pin(async move {
-        let chunks = chunks
-            .into_iter()
-            .map(|c| c.map(|s: &'static str| Bytes::from_static(s.as_bytes())));
-        Ok(Response::builder()
-            .header("content-type", "text/event-stream")
-            .body(UpstreamBody::chunks(chunks.collect::<Vec<_>>()))
-            .unwrap())
-    })
-}
-
-fn refused() -> Answer {
-    Box::pin(async { Err(SendError::refused()) })
-}
-
-fn never() -> Answer {
-    Box::pin(std::future::pending())
-}
-
-const OK: &str = r#"{"id":"x","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}"#;
-const CONTENT: &str = "data: {\"id\":\"x\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hello\"}}]}\n\n";
-const DONE: &str = "data: {\"id\":\"x\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
-const ERROR_EVENT: &str =
-    "data: {\"error\":{\"message\":\"overloaded\",\"type\":\"server_error\"}}\n\n";
+use crate::upstream::BodyError;
+use crate::upstream::scripted::{
+    CONTENT, DONE, ERROR_EVENT, OK, Script, json, never, refused, sse, with_header,
+};
 
 /// Providers `a`, `b`, `c` (ports 1–3) and route `m` over them, with
 /// `route` appended to the route's table and `extra` to the file.
-fn gateway(route: &str, extra: &str) -> (Arc<Runtime>, HealthRegistry) {
+pub(crate) fn gateway(route: &str, extra: &str) -> (Arc<Runtime>, HealthRegistry) {
     let mut src = String::new();
     for (i, name) in ["a", "b", "c"].iter().enumerate() {
         src += &format!(
@@ -137,9 +38,9 @@ fn gateway(route: &str, extra: &str) -> (Arc<Runtime>, HealthRegistry) {
     (Arc::new(rt), health)
 }
 
-const ABC: &str = "[[routes.targets]]\nprovider = \"a\"\n[[routes.targets]]\nprovider = \"b\"\n[[routes.targets]]\nprovider = \"c\"\n";
+pub(crate) const ABC: &str = "[[routes.targets]]\nprovider = \"a\"\n[[routes.targets]]\nprovider = \"b\"\n[[routes.targets]]\nprovider = \"c\"\n";
 
-fn request(stream: bool) -> ProxyRequest {
+pub(crate) fn request(stream: bool) -> ProxyRequest {
     let body = Bytes::from(format!(
         r#"{{"model":"m","stream":{stream},"messages":[{{"role":"user","content":"hi"}}]}}"#
     ));

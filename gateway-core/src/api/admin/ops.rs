@@ -10,9 +10,12 @@ use serde::Deserialize;
 
 use super::Principal;
 use crate::api::ApiError;
+use crate::class::ErrorClass;
+use crate::pipeline::{self, Answer, Inbound, Via};
 use crate::routing::{detect_local as detect, probe_provider};
 use crate::secrets::{KeyIndex, SecretRef};
 use crate::server::AppState;
+use crate::telemetry::Origin;
 
 pub async fn status(State(s): State<Arc<AppState>>) -> Response {
     let rt = s.runtime.load();
@@ -245,24 +248,22 @@ pub struct FallbackTestBody {
 }
 
 /// Sends a tiny real request through the route with its preferred target
-/// forced to fail, and reports which target served and how.
+/// forced to fail, and reports which target served and how. Logged as a
+/// fallback test, never as client traffic.
 pub async fn fallback_test(
     State(s): State<Arc<AppState>>,
     body: Option<Json<FallbackTestBody>>,
-) -> Response {
-    let Some(Json(b)) = body else {
-        return ApiError::bad_request("invalid_json", "send {\"model\": \"…\"}").into_response();
-    };
+) -> Result<Response, ApiError> {
+    let Json(b) =
+        body.ok_or_else(|| ApiError::bad_request("invalid_json", "send {\"model\": \"…\"}"))?;
     let payload = serde_json::json!({
         "model": b.model,
         "messages": [{ "role": "user", "content": "aigw fallback test: reply with OK" }],
         "max_tokens": 8,
     });
     let bytes = bytes::Bytes::from(payload.to_string());
-    let peek = match crate::routing::body::peek(&bytes) {
-        Ok(p) => p,
-        Err(e) => return ApiError::bad_request("invalid_model", e.to_string()).into_response(),
-    };
+    let peek = crate::routing::body::peek(&bytes)
+        .map_err(|e| ApiError::bad_request("invalid_model", e.to_string()))?;
     let request_id = format!("fbt_{}", uuid::Uuid::now_v7().simple());
     let req = crate::routing::ProxyRequest {
         endpoint: crate::providers::Endpoint::ChatCompletions,
@@ -271,70 +272,34 @@ pub async fn fallback_test(
         body: bytes,
         request_id: request_id.clone(),
         client: "fallback-test".into(),
-        force_fail_first: true,
+        force_fail_first: false,
         headers: Default::default(),
     };
-    let rt = s.runtime.load_full();
-    let started = std::time::Instant::now();
-    let out = match crate::routing::dispatch(&s.upstreams(), &rt, &req).await {
-        Ok(resp) => {
-            let excerpt = match resp.body {
-                crate::routing::ResponseBody::Full(b) => {
-                    String::from_utf8_lossy(&b[..b.len().min(2000)]).into_owned()
-                }
-                crate::routing::ResponseBody::Stream(_) => String::new(),
-            };
-            serde_json::json!({
-                "request_id": request_id,
-                "status": resp.status.as_u16(),
-                "provider": resp.served.provider,
-                "model": resp.served.model,
-                "route_mode": resp.served.mode,
-                "attempts": resp.attempts,
-                "body": excerpt,
-            })
-        }
-        Err(crate::routing::DispatchError::ModelNotFound { model }) => {
-            return ApiError::model_not_found(&model).into_response();
-        }
-        Err(crate::routing::DispatchError::LocalLimit { .. }) => serde_json::json!({
-            "request_id": request_id,
-            "status": 429,
-            "error": "every remaining target is over its local rate limit",
-            "attempts": [],
-        }),
-        Err(crate::routing::DispatchError::Exhausted {
-            last,
-            target,
-            attempts,
-            ..
-        }) => serde_json::json!({
-            "request_id": request_id,
-            "status": last.status.map_or(502, |s| s.as_u16()),
-            "provider": target.provider,
-            "model": target.model,
-            "route_mode": target.mode,
-            "attempts": attempts,
-            "error": last.message,
-        }),
+    let inbound = Inbound {
+        req,
+        origin: Origin::FallbackTest,
+        received: tokio::time::Instant::now(),
     };
-    // Logged as a fallback test, never as client traffic.
-    let text = |k: &str| out[k].as_str().map(str::to_string);
-    let mut event = crate::telemetry::RequestEvent::new(
-        request_id.clone(),
-        std::time::SystemTime::now()
-            .checked_sub(started.elapsed())
-            .unwrap_or_else(std::time::SystemTime::now),
-        "fallback-test".into(),
-        crate::providers::Endpoint::ChatCompletions.as_str(),
-        b.model.clone(),
-        crate::telemetry::Origin::FallbackTest,
-    );
-    event.provider = text("provider");
-    event.forwarded_model = text("model");
-    event.status = out["status"].as_u64().map_or(0, |v| v as u16);
-    event.error = text("error").map(|_| "fallback_test_failed".to_string());
-    event.latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    s.telemetry.record(event);
-    Json(out).into_response()
+    let rt = s.runtime.load_full();
+    let h = pipeline::handle(&s.upstreams(), &rt, inbound, Via::RouteFirstFails).await;
+    let mut out = serde_json::json!({
+        "request_id": request_id,
+        "status": h.event.status,
+        "attempts": h.event.attempts,
+    });
+    if let Some(t) = &h.served {
+        out["provider"] = t.provider.clone().into();
+        out["model"] = t.model.clone().into();
+        out["route_mode"] = t.mode.as_str().into();
+    }
+    match h.answer {
+        Answer::Refused(r) if r.class == ErrorClass::ModelNotFound => return Err(r.into()),
+        _ if h.failure.is_some() => out["error"] = h.failure.clone().into(),
+        Answer::Full { body, .. } => {
+            out["body"] = String::from_utf8_lossy(&body[..body.len().min(2000)]).into();
+        }
+        Answer::Stream { .. } | Answer::Refused(_) => out["body"] = "".into(),
+    }
+    s.telemetry.record(h.event);
+    Ok(Json(out).into_response())
 }

@@ -1,0 +1,322 @@
+//! The client ingress every protocol shares (OpenAI's endpoints, Anthropic
+//! Messages): extract (who the client is, its body, the routing fields),
+//! check (paused, the ingress rate limit), call [`pipeline::handle`], and
+//! map what came of it to the response, with the `x-aigw-*` headers and
+//! errors in the client's protocol. Every request ends in one telemetry
+//! event, a refused one included.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request};
+use axum::response::Response;
+use http::{HeaderMap, HeaderName, HeaderValue, header};
+use tokio::time::Instant;
+
+use super::ApiError;
+use super::body::read_body;
+use super::error::{retry_after_secs, shape_for};
+use crate::class::ErrorClass;
+use crate::limits::estimate_tokens;
+use crate::pipeline::{self, Answer, Handled, Inbound, Via};
+use crate::providers::{ClientHeaders, Endpoint};
+use crate::routing::{ProxyRequest, Runtime, Served, body};
+use crate::server::AppState;
+use crate::telemetry::Origin;
+
+pub const H_REQUEST_ID: HeaderName = HeaderName::from_static("x-aigw-request-id");
+pub const H_PROVIDER: HeaderName = HeaderName::from_static("x-aigw-provider");
+pub const H_MODEL: HeaderName = HeaderName::from_static("x-aigw-model");
+pub const H_ROUTE_MODE: HeaderName = HeaderName::from_static("x-aigw-route-mode");
+pub const H_ATTEMPTS: HeaderName = HeaderName::from_static("x-aigw-attempts");
+pub const H_OVERHEAD: HeaderName = HeaderName::from_static("x-aigw-overhead-ms");
+
+/// The setting [`read_body`]'s 413 names on the client API.
+pub(super) const MAX_BODY: &str = "server.max_body_bytes";
+
+/// The router's fallbacks, in the shape of the path's protocol.
+pub async fn not_found(req: Request) -> Response {
+    ApiError::not_found(format!(
+        "no such endpoint: {} {}",
+        req.method(),
+        req.uri().path()
+    ))
+    .into_response_for(shape_for(req.uri().path()))
+}
+
+pub async fn method_not_allowed(req: Request) -> Response {
+    ApiError::method_not_allowed().into_response_for(shape_for(req.uri().path()))
+}
+
+/// The client's identity: its key's reference when client keys are set,
+/// else its address.
+pub(super) fn authenticate(
+    rt: &Runtime,
+    headers: &HeaderMap,
+    peer: &str,
+) -> Result<String, ApiError> {
+    if rt.config.server.client_keys.is_empty() {
+        return Ok(peer.to_string());
+    }
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
+        .or_else(|| headers.get("api-key").and_then(|v| v.to_str().ok()))
+        .map(str::trim)
+        .ok_or_else(ApiError::unauthorized)?;
+    // Compare against every key so timing does not reveal which matched.
+    let mut found = None;
+    for (label, key) in &rt.client_keys {
+        if key.ct_eq(presented.as_bytes()) && found.is_none() {
+            found = Some(label.clone());
+        }
+    }
+    found.ok_or_else(ApiError::unauthorized)
+}
+
+pub(super) fn peer_of(req: &Request) -> String {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "local".to_string(), |c| c.0.ip().to_string())
+}
+
+/// A request refused before it was routed, and why (for its event).
+struct Refused {
+    client: String,
+    error: ApiError,
+    class: ErrorClass,
+}
+
+/// Routes one client request; errors the gateway makes are in the shape
+/// of `endpoint`'s protocol.
+pub(super) async fn proxy(state: Arc<AppState>, req: Request, endpoint: Endpoint) -> Response {
+    let received = Instant::now();
+    let rt = state.runtime.load_full();
+    let request_id = format!("req_{}", uuid::Uuid::now_v7().simple());
+    let inbound = match admit(&state, &rt, req, endpoint, &request_id).await {
+        Ok(req) => Inbound {
+            req,
+            origin: Origin::Client,
+            received,
+        },
+        Err(r) => {
+            let mut ev = pipeline::event(
+                &request_id,
+                received,
+                &r.client,
+                endpoint,
+                "",
+                Origin::Client,
+            );
+            ev.status = r.error.status().as_u16();
+            ev.error = Some(r.class.to_string());
+            state.telemetry.record(ev);
+            let mut resp = r.error.into_response_for(endpoint);
+            resp.headers_mut().insert(H_REQUEST_ID, hv(&request_id));
+            return resp;
+        }
+    };
+    let stream = inbound.req.peek.stream;
+    let request_bytes = inbound.req.body.len();
+    let handled = pipeline::handle(&state.upstreams(), &rt, inbound, Via::Route).await;
+    respond(
+        &state,
+        rt,
+        handled,
+        endpoint,
+        &request_id,
+        stream,
+        request_bytes,
+    )
+}
+
+/// Extract and check: the client, the pause switch, the ingress limit, the
+/// body within its bounds, the routing fields.
+async fn admit(
+    state: &AppState,
+    rt: &Runtime,
+    req: Request,
+    endpoint: Endpoint,
+    request_id: &str,
+) -> Result<ProxyRequest, Refused> {
+    let peer = peer_of(&req);
+    let (parts, body) = req.into_parts();
+    let refuse = |client: &str, error, class| Refused {
+        client: client.to_string(),
+        error,
+        class,
+    };
+    let client = authenticate(rt, &parts.headers, &peer)
+        .map_err(|e| refuse(&peer, e, ErrorClass::Unauthorized))?;
+    if state.paused.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(refuse(&client, ApiError::paused(), ErrorClass::Paused));
+    }
+    if let Err(wait) = rt.ingress.check(&client) {
+        let e = ApiError::rate_limited(
+            "rate_limit_exceeded",
+            format!(
+                "gateway limit of {} requests per minute for this client reached",
+                rt.ingress.rpm()
+            ),
+            wait,
+        );
+        return Err(refuse(&client, e, ErrorClass::IngressRateLimited));
+    }
+    let server = &rt.config.server;
+    let (limit, idle) = (server.max_body_bytes, server.body_idle_timeout);
+    let bytes = read_body(&parts.headers, body, limit, MAX_BODY, idle)
+        .await
+        .map_err(|e| refuse(&client, e, ErrorClass::BadRequest))?;
+    let peek = body::peek(&bytes).map_err(|e| {
+        let code = match e {
+            body::PeekError::Json(_) | body::PeekError::NotObject => "invalid_json",
+            body::PeekError::MissingModel | body::PeekError::BadModel => "invalid_model",
+            body::PeekError::BadStream => "invalid_stream",
+        };
+        refuse(
+            &client,
+            ApiError::bad_request(code, e.to_string()),
+            ErrorClass::BadRequest,
+        )
+    })?;
+    Ok(ProxyRequest {
+        endpoint,
+        est_tokens: estimate_tokens(bytes.len(), peek.max_tokens),
+        peek,
+        body: bytes,
+        request_id: request_id.to_string(),
+        client,
+        force_fail_first: false,
+        headers: ClientHeaders::from_headers(&parts.headers),
+    })
+}
+
+/// Map: what came of the request, as the client's response; its event is
+/// recorded now, or when the stream ends.
+fn respond(
+    state: &AppState,
+    rt: Arc<Runtime>,
+    h: Handled,
+    endpoint: Endpoint,
+    request_id: &str,
+    stream: bool,
+    request_bytes: usize,
+) -> Response {
+    let Handled {
+        answer,
+        mut event,
+        served,
+        attempts,
+        overhead,
+        ..
+    } = h;
+    let (mut out, status) = match answer {
+        Answer::Full {
+            status,
+            content_type,
+            retry_after,
+            body,
+        } => {
+            state.telemetry.record(event);
+            let mut r = Response::new(Body::from(body));
+            if let Some(ct) = content_type {
+                r.headers_mut().insert(header::CONTENT_TYPE, ct);
+            }
+            if let Some(ra) = retry_after {
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs(ra)));
+            }
+            (r, status)
+        }
+        Answer::Stream {
+            status,
+            content_type,
+            relay,
+        } => {
+            let sink = state.telemetry.clone();
+            let mut r = Response::new(relay.into_body(move |o| {
+                pipeline::finish(&mut event, o, &rt, request_bytes);
+                sink.record(event);
+            }));
+            if let Some(ct) = content_type {
+                r.headers_mut().insert(header::CONTENT_TYPE, ct);
+            }
+            (r, status)
+        }
+        Answer::Refused(refusal) => {
+            state.telemetry.record(event);
+            let r = ApiError::from(refusal).into_response_for(endpoint);
+            let status = r.status();
+            (r, status)
+        }
+    };
+    *out.status_mut() = status;
+    let h = out.headers_mut();
+    if stream && status.is_success() {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    }
+    match &served {
+        Some(served) => served_headers(h, request_id, served, attempts, overhead),
+        None => {
+            h.insert(H_REQUEST_ID, hv(request_id));
+        }
+    }
+    out
+}
+
+fn hv(s: &str) -> HeaderValue {
+    HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+}
+
+fn served_headers(
+    h: &mut HeaderMap,
+    request_id: &str,
+    served: &Served,
+    attempts: usize,
+    overhead: Duration,
+) {
+    h.insert(H_REQUEST_ID, hv(request_id));
+    h.insert(H_PROVIDER, hv(&served.provider));
+    h.insert(H_MODEL, hv(&served.model));
+    h.insert(H_ROUTE_MODE, HeaderValue::from_static(served.mode.as_str()));
+    h.insert(H_ATTEMPTS, HeaderValue::from(attempts));
+    h.insert(H_OVERHEAD, hv(&ms_3(overhead)));
+}
+
+/// Milliseconds with three decimals (`{:.3}` of [`ms`]), formatted from
+/// integer microseconds: float formatting is a visible cost per request.
+fn ms_3(d: Duration) -> String {
+    let us = (d.as_nanos() + 500) / 1000;
+    format!("{}.{:03}", us / 1000, us % 1000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::telemetry::ms;
+
+    #[test]
+    fn overhead_header_matches_float_formatting() {
+        for nanos in [
+            0u64,
+            499,
+            1_234,
+            87_654,
+            999_999,
+            1_000_000,
+            12_345_678,
+            3_000_400_000,
+        ] {
+            let d = Duration::from_nanos(nanos);
+            assert_eq!(ms_3(d), format!("{:.3}", ms(d)), "{nanos} ns");
+        }
+    }
+}
