@@ -18,7 +18,8 @@
 //! - [`routing`]: routes, strategies, circuit breakers, the attempt loop with
 //!   fallback, stream peeking and health probes.
 //! - [`limits`]: token buckets for ingress and provider RPM/TPM.
-//! - [`class`]: the error classes every layer reports (telemetry, codes).
+//! - [`vocab`]: the words every layer speaks (endpoint, route mode, served
+//!   target, attempt record, usage, error classes); imports nothing.
 //! - [`sse`]: the one SSE splitter/parser used for upstream streams.
 //! - [`pipeline`]: one request through the gateway, whoever sends it:
 //!   routed (or pinned to one target), accounted for in its event.
@@ -32,7 +33,6 @@
 //! - [`store`]: SQLite config versions and audit log.
 
 pub mod api;
-pub mod class;
 pub mod cli;
 pub mod config;
 pub mod lifecycle;
@@ -49,6 +49,7 @@ pub mod tools;
 pub mod translate;
 pub mod update;
 pub mod upstream;
+pub mod vocab;
 
 pub use config::Config;
 pub use server::{GatewayHandle, GatewayOptions, start};

@@ -8,16 +8,15 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use crate::routing::{
+    DispatchError, Failure, ProxyRequest, ProxyResponse, ResponseBody, Runtime, StreamOutcome,
+    StreamRelay, Upstreams, direct, dispatch,
+};
+use crate::telemetry::{Origin, RequestEvent, cost};
+use crate::vocab::{AttemptEvent, ErrorClass, RouteMode, Served, ms};
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode};
 use tokio::time::Instant;
-
-use crate::class::ErrorClass;
-use crate::routing::{
-    DispatchError, Failure, ProxyRequest, ProxyResponse, ResponseBody, RouteMode, Runtime, Served,
-    StreamOutcome, StreamRelay, Upstreams, direct, dispatch,
-};
-use crate::telemetry::{AttemptEvent, Origin, RequestEvent, cost, ms};
 
 /// A request ready to route: read, peeked, its client known.
 pub struct Inbound {
@@ -106,7 +105,7 @@ pub fn event(
     request_id: &str,
     received: Instant,
     client: &str,
-    endpoint: crate::providers::Endpoint,
+    endpoint: crate::vocab::Endpoint,
     model: &str,
     origin: Origin,
 ) -> RequestEvent {

@@ -13,10 +13,10 @@ use axum::response::{IntoResponse, Response};
 use super::ApiError;
 use super::body::read_body;
 use super::ingress::{MAX_BODY, authenticate, peer_of, proxy};
-use crate::providers::Endpoint;
 use crate::server::AppState;
 use crate::translate::tokens::estimate_input_tokens;
 use crate::translate::wire::anthropic::{CountTokensResponse, MessagesRequest};
+use crate::vocab::Endpoint;
 
 pub async fn messages(State(s): State<Arc<AppState>>, req: Request) -> Response {
     proxy(s, req, Endpoint::Messages).await

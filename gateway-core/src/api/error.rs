@@ -4,12 +4,10 @@
 
 use std::time::Duration;
 
+use crate::translate::errors;
+use crate::vocab::{Endpoint, ErrorClass};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
-
-use crate::class::ErrorClass;
-use crate::providers::Endpoint;
-use crate::translate::errors;
 
 /// An error the gateway answers with. Every variant has one status
 /// ([`ApiError::status`] is exhaustive) and one code; the body is rendered

@@ -18,13 +18,13 @@ use tokio::time::Instant;
 use super::ApiError;
 use super::body::read_body;
 use super::error::{retry_after_secs, shape_for};
-use crate::class::ErrorClass;
 use crate::limits::estimate_tokens;
 use crate::pipeline::{self, Answer, Handled, Inbound, Via};
-use crate::providers::{ClientHeaders, Endpoint};
-use crate::routing::{ProxyRequest, Runtime, Served, body};
+use crate::providers::ClientHeaders;
+use crate::routing::{ProxyRequest, Runtime, body};
 use crate::server::AppState;
 use crate::telemetry::Origin;
+use crate::vocab::{Endpoint, ErrorClass, Served};
 
 pub const H_REQUEST_ID: HeaderName = HeaderName::from_static("x-aigw-request-id");
 pub const H_PROVIDER: HeaderName = HeaderName::from_static("x-aigw-provider");
@@ -301,7 +301,7 @@ fn ms_3(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::telemetry::ms;
+    use crate::vocab::ms;
 
     #[test]
     fn overhead_header_matches_float_formatting() {

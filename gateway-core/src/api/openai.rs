@@ -10,9 +10,9 @@ use axum::response::{IntoResponse, Response};
 
 use super::ApiError;
 use super::ingress::{authenticate, peer_of, proxy};
-use crate::providers::Endpoint;
 use crate::routing;
 use crate::server::AppState;
+use crate::vocab::Endpoint;
 
 pub async fn healthz() -> Response {
     Json(serde_json::json!({ "status": "ok", "version": crate::VERSION })).into_response()

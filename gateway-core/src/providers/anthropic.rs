@@ -7,10 +7,11 @@
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method, Request, Uri, header};
 
-use super::{ClientHeaders, Endpoint, ProviderApi, build_request, uri};
+use super::{ClientHeaders, ProviderApi, build_request, uri};
 use crate::config::ProviderSpec;
 use crate::secrets::Secret;
 use crate::translate::wire::anthropic::DEFAULT_VERSION;
+use crate::vocab::Endpoint;
 
 static API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 static VERSION: HeaderName = HeaderName::from_static("anthropic-version");

@@ -18,41 +18,7 @@ pub use openai::OpenAiProvider;
 
 use crate::config::{ProviderKind, ProviderSpec};
 use crate::secrets::Secret;
-
-/// The client-facing operations the gateway proxies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Endpoint {
-    ChatCompletions,
-    Completions,
-    Embeddings,
-    Responses,
-    /// Anthropic Messages (`/v1/messages`).
-    Messages,
-}
-
-impl Endpoint {
-    /// Path below the provider's base URL.
-    pub fn path(self) -> &'static str {
-        match self {
-            Self::ChatCompletions => "/chat/completions",
-            Self::Completions => "/completions",
-            Self::Embeddings => "/embeddings",
-            Self::Responses => "/responses",
-            Self::Messages => "/messages",
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ChatCompletions => "chat_completions",
-            Self::Completions => "completions",
-            Self::Embeddings => "embeddings",
-            Self::Responses => "responses",
-            Self::Messages => "messages",
-        }
-    }
-}
+pub use crate::vocab::Endpoint;
 
 /// Client request headers a provider may forward upstream.
 #[derive(Debug, Clone, Default)]

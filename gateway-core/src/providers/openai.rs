@@ -6,9 +6,10 @@
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method, Request, Uri, header};
 
-use super::{ClientHeaders, Endpoint, ProviderApi, build_request, uri};
+use super::{ClientHeaders, ProviderApi, build_request, uri};
 use crate::config::{ProviderSpec, ResponsesMode};
 use crate::secrets::Secret;
+use crate::vocab::Endpoint;
 
 #[derive(Debug)]
 pub struct OpenAiProvider {

@@ -8,13 +8,11 @@
 
 use std::time::{Duration, SystemTime};
 
+use crate::vocab::{Endpoint, Usage};
 use http::{HeaderMap, header};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
-
-use super::frames::Usage;
-use crate::providers::Endpoint;
 
 /// The fields that tell an answer from something else, read in one pass
 /// that also checks the whole body is JSON.

@@ -7,24 +7,19 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::{HeaderValue, Response, StatusCode, header};
-use tokio::time::Instant;
-
-use super::RouteMode;
 use super::answer;
 use super::body::rewrite_model;
 use super::engine::{Failure, Outcome, ProxyRequest, ProxyResponse, ResponseBody, served};
-use super::frames::Usage;
 use super::health::FailureClass;
 use super::runtime::RouteTarget;
 use super::stream::{self, Breaker, Framing, Peeked, StreamRelay};
-use crate::class::ErrorClass;
 use crate::config::{Config, RouteSpec};
-use crate::providers::Endpoint;
-use crate::telemetry::{AttemptEvent, ms};
 use crate::translate::{RequestCtx, Translation, errors};
 use crate::upstream::{ReadError, SendError, UpstreamBody, UpstreamClient, read_bounded};
+use crate::vocab::{AttemptEvent, Endpoint, ErrorClass, RouteMode, Usage, ms};
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+use tokio::time::Instant;
 
 /// Cap on upstream error bodies we keep to relay.
 const MAX_ERROR_BODY: usize = 256 * 1024;

@@ -3,15 +3,14 @@
 //! health record so production routing never learns from it. For operator
 //! tools (replay, model benchmarks).
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use super::RouteMode;
 use super::attempt::{Rules, attempt};
 use super::engine::{Failure, Outcome, ProxyRequest, ProxyResponse, ResponseBody, served};
 use super::health::TargetHealth;
 use super::runtime::{RouteTarget, Runtime};
 use crate::upstream::UpstreamClient;
+use crate::vocab::RouteMode;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// `Ok` with whatever the upstream answered (a 4xx included); `Err` with
 /// the failure and the time it took when no answer came back usable.

@@ -13,16 +13,14 @@ use http::{HeaderValue, StatusCode};
 use rand::Rng;
 use tokio::time::Instant;
 
+use super::Upstreams;
 use super::attempt::{Rules, attempt};
 use super::body::RequestPeek;
-use super::frames::Usage;
 use super::health::{Admission, FailureClass};
 use super::runtime::{RouteRuntime, RouteTarget, Runtime};
 use super::stream::StreamRelay;
-use super::{RouteMode, Upstreams};
-use crate::class::ErrorClass;
-use crate::providers::{ClientHeaders, Endpoint};
-use crate::telemetry::{AttemptEvent, ms};
+use crate::providers::ClientHeaders;
+use crate::vocab::{AttemptEvent, Endpoint, ErrorClass, RouteMode, Served, Usage, ms};
 
 /// A client request, read just enough to route it.
 #[derive(Debug, Clone)]
@@ -38,14 +36,6 @@ pub struct ProxyRequest {
     pub force_fail_first: bool,
     /// Client headers some providers forward (`anthropic-version`, `anthropic-beta`).
     pub headers: ClientHeaders,
-}
-
-/// Which target served.
-#[derive(Debug, Clone)]
-pub struct Served {
-    pub provider: String,
-    pub model: String,
-    pub mode: RouteMode,
 }
 
 // One per request, moved a few times: boxing would cost an allocation for nothing.

@@ -3,35 +3,11 @@
 //! the answer; plus the usage and generated-text size it reports. The
 //! stream relay observes every upstream event through [`StreamState`].
 
+use crate::sse::SseEvent;
+use crate::vocab::{Endpoint, Usage};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
-
-use crate::providers::Endpoint;
-use crate::sse::SseEvent;
-
-/// Token usage as reported by the upstream.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
-pub struct Usage {
-    #[serde(default, alias = "input_tokens")]
-    pub prompt_tokens: Option<u64>,
-    #[serde(default, alias = "output_tokens")]
-    pub completion_tokens: Option<u64>,
-}
-
-impl Usage {
-    pub fn total(&self) -> u64 {
-        self.prompt_tokens.unwrap_or(0) + self.completion_tokens.unwrap_or(0)
-    }
-
-    /// `newer` over `self`, field by field.
-    pub fn merged(self, newer: Usage) -> Usage {
-        Usage {
-            prompt_tokens: newer.prompt_tokens.or(self.prompt_tokens),
-            completion_tokens: newer.completion_tokens.or(self.completion_tokens),
-        }
-    }
-}
 
 #[derive(Deserialize)]
 struct Frame {

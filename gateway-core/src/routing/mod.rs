@@ -34,17 +34,13 @@ pub(crate) mod tests;
 
 pub use catalog::{Catalog, CatalogSnapshot, ModelEntry};
 pub use direct::direct;
-pub use engine::{
-    DispatchError, Failure, ProxyRequest, ProxyResponse, ResponseBody, Served, dispatch,
-};
-pub use frames::Usage;
+pub use engine::{DispatchError, Failure, ProxyRequest, ProxyResponse, ResponseBody, dispatch};
 pub use probe::{LocalServer, ProbeReport, detect_local, probe_provider, spawn_probes};
 pub use runtime::{ProviderRuntime, RouteRuntime, RouteTarget, Runtime};
 pub use stream::{StreamOutcome, StreamRelay};
 
-use serde::Serialize;
-
 use crate::upstream::UpstreamClient;
+pub use crate::vocab::{RouteMode, Served, Usage};
 
 /// What routing needs of the gateway, and nothing more: the upstream
 /// client, the model catalog (for models no route names) and the targets'
@@ -56,26 +52,4 @@ pub struct Upstreams<'a> {
     pub client: UpstreamClient,
     pub catalog: &'a Catalog,
     pub health: &'a health::HealthRegistry,
-}
-
-/// How a request was served, reported in `x-aigw-route-mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RouteMode {
-    /// The route's preferred target for this request served it.
-    Direct,
-    /// Another target served it with the same forwarded model name.
-    ProviderFallback,
-    /// Another target served it with a different (rewritten) model.
-    ModelFallback,
-}
-
-impl RouteMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Direct => "direct",
-            Self::ProviderFallback => "provider_fallback",
-            Self::ModelFallback => "model_fallback",
-        }
-    }
 }

@@ -17,15 +17,14 @@ use futures_util::{Stream, StreamExt};
 use tokio::time::Instant;
 
 use super::engine::Failure;
-use super::frames::{Kind, StreamState, Usage};
+use super::frames::{Kind, StreamState};
 use super::health::{FailureClass, TargetHealth};
 use super::runtime::ProviderRuntime;
-use crate::class::ErrorClass;
-use crate::providers::Endpoint;
 use crate::secrets::scrub::Scrubber;
 use crate::sse::{EventTooLarge, SseSplitter};
 use crate::translate::StreamTranslator;
 use crate::translate::errors::client_stream_error;
+use crate::vocab::{Endpoint, ErrorClass, Usage};
 
 pub(crate) type Upstream =
     Pin<Box<dyn Stream<Item = Result<Bytes, crate::upstream::BodyError>> + Send>>;

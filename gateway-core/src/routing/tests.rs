@@ -11,15 +11,15 @@ use http_body_util::BodyExt;
 
 use super::health::{Admission, HealthRegistry};
 use super::{
-    Catalog, DispatchError, ProxyRequest, ProxyResponse, ResponseBody, RouteMode, Runtime,
-    StreamOutcome, Upstreams, direct, dispatch,
+    Catalog, DispatchError, ProxyRequest, ProxyResponse, ResponseBody, Runtime, StreamOutcome,
+    Upstreams, direct, dispatch,
 };
 use crate::config::Config;
-use crate::providers::Endpoint;
 use crate::upstream::BodyError;
 use crate::upstream::scripted::{
     CONTENT, DONE, ERROR_EVENT, OK, Script, json, never, refused, sse, with_header,
 };
+use crate::vocab::{Endpoint, RouteMode};
 
 /// Providers `a`, `b`, `c` (ports 1–3) and route `m` over them, with
 /// `route` appended to the route's table and `extra` to the file.

@@ -258,8 +258,8 @@ mod tests {
     use tracing_subscriber::fmt::format::DefaultFields;
 
     use super::*;
-    use crate::routing::RouteMode;
-    use crate::telemetry::{AttemptEvent, LogSink, Origin, RequestEvent, TelemetrySink};
+    use crate::telemetry::{LogSink, Origin, RequestEvent, TelemetrySink};
+    use crate::vocab::{AttemptEvent, RouteMode};
 
     #[derive(Clone, Default)]
     struct Buf(Arc<Mutex<Vec<u8>>>);

@@ -16,9 +16,8 @@ use prometheus_client::registry::Registry;
 use tokio::time::Instant;
 
 use super::RequestEvent;
-use crate::class::ErrorClass;
-use crate::routing::RouteMode;
 use crate::routing::health::HealthRegistry;
+use crate::vocab::{ErrorClass, RouteMode};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {

@@ -28,28 +28,16 @@ pub mod query;
 pub mod redact;
 mod writer;
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
+use crate::vocab::RouteMode;
 use bytes::Bytes;
 use serde::Serialize;
 
-use crate::routing::RouteMode;
-
+pub use crate::vocab::{AttemptEvent, ms};
 pub use db::{Db, DbError, Retention};
 pub use hub::{TelemetryHub, spawn_tasks};
 pub use metrics::Metrics;
-
-/// One upstream attempt of a request.
-#[derive(Debug, Clone, Serialize)]
-pub struct AttemptEvent {
-    pub provider: String,
-    pub model: String,
-    pub status: Option<u16>,
-    /// `rate_limited`, `timeout`, `connect`, `upstream_5xx`, `stream_broken`,
-    /// `key_missing`, … — `None` on success.
-    pub error: Option<String>,
-    pub latency_ms: f64,
-}
 
 /// Who caused a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -204,10 +192,6 @@ impl TelemetrySink for LogSink {
             "request"
         );
     }
-}
-
-pub(crate) fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 /// Milliseconds since the Unix epoch.

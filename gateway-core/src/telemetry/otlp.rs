@@ -35,8 +35,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::{RequestEvent, TelemetrySink};
 use crate::config::{OtlpConfig, ProviderKind};
-use crate::routing::RouteMode;
 use crate::server::AppState;
+use crate::vocab::RouteMode;
 
 /// Most spans in one export request.
 pub(crate) const BATCH: usize = 256;
@@ -453,7 +453,7 @@ pub(crate) async fn run_exporter(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::telemetry::AttemptEvent;
+    use crate::vocab::AttemptEvent;
 
     fn event() -> RequestEvent {
         RequestEvent {

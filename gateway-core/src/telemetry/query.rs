@@ -18,7 +18,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
 use serde::{Deserialize, Serialize};
 
 use super::db::DbError;
-use crate::class::ErrorClass;
+use crate::vocab::ErrorClass;
 
 /// Narrows a query; every set field must match exactly.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

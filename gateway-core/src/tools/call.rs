@@ -9,10 +9,10 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::pipeline::{self, Answer, Inbound, Via};
-use crate::providers::Endpoint;
 use crate::routing::{ProxyRequest, Runtime, body};
 use crate::server::AppState;
 use crate::telemetry::Origin;
+use crate::vocab::Endpoint;
 
 /// What to send where.
 #[derive(Debug, Clone)]

@@ -15,11 +15,11 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use super::{Call, CallResult};
-use crate::providers::Endpoint;
 use crate::server::AppState;
 use crate::store::now_ms;
 use crate::telemetry::query::{Quantiles, quantiles};
 use crate::telemetry::{Origin, cost};
+use crate::vocab::Endpoint;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

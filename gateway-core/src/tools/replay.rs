@@ -9,10 +9,10 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::{Call, CallResult};
-use crate::providers::Endpoint;
 use crate::server::AppState;
 use crate::telemetry::Origin;
 use crate::telemetry::query::{self, RequestRow};
+use crate::vocab::Endpoint;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct ReplaySpec {

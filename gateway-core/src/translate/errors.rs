@@ -13,7 +13,7 @@ use bytes::Bytes;
 use http::StatusCode;
 
 use super::wire::{anthropic, chat};
-use crate::providers::Endpoint;
+use crate::vocab::Endpoint;
 
 /// Anthropic's error `type` for an HTTP status.
 pub fn anthropic_type_for_status(status: StatusCode) -> &'static str {

@@ -32,9 +32,8 @@ use http::StatusCode;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::vocab::Endpoint;
 pub use streaming::{ChatEvent, StreamTranslator};
-
-use crate::providers::Endpoint;
 use wire::{anthropic, chat, responses};
 
 /// A client protocol served by an upstream speaking another one.

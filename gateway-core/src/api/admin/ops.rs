@@ -10,12 +10,12 @@ use serde::Deserialize;
 
 use super::Principal;
 use crate::api::ApiError;
-use crate::class::ErrorClass;
 use crate::pipeline::{self, Answer, Inbound, Via};
 use crate::routing::{detect_local as detect, probe_provider};
 use crate::secrets::{KeyIndex, SecretRef};
 use crate::server::AppState;
 use crate::telemetry::Origin;
+use crate::vocab::ErrorClass;
 
 pub async fn status(State(s): State<Arc<AppState>>) -> Response {
     let rt = s.runtime.load();
@@ -266,7 +266,7 @@ pub async fn fallback_test(
         .map_err(|e| ApiError::bad_request("invalid_model", e.to_string()))?;
     let request_id = format!("fbt_{}", uuid::Uuid::now_v7().simple());
     let req = crate::routing::ProxyRequest {
-        endpoint: crate::providers::Endpoint::ChatCompletions,
+        endpoint: crate::vocab::Endpoint::ChatCompletions,
         est_tokens: crate::limits::estimate_tokens(bytes.len(), peek.max_tokens),
         peek,
         body: bytes,
