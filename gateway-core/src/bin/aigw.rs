@@ -1,13 +1,12 @@
-//! `aigw`: the headless host of `gateway_core`.
+//! `aigw`: the headless host of `gateway_core`. Parses the flags and
+//! dispatches to `gateway_core::cli`, where the commands live.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use gateway_core::config::{Config, Paths, Severity, ensure_config_file};
-use gateway_core::secrets::KeyIndex;
-use gateway_core::{GatewayOptions, start};
+use gateway_core::cli;
+use gateway_core::config::Paths;
 
 /// mimalloc: about 10 % fewer instructions per proxied request than the
 /// system allocator (bench/README.md). Built with arena eager commit off
@@ -175,42 +174,16 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let paths = Paths::resolve(cli.config, cli.data_dir)?;
     match cli.command {
-        Command::Paths => {
-            println!("config: {}", paths.config_file.display());
-            println!("data:   {}", paths.data_dir.display());
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Serve { listen, threads } => serve(paths, listen, threads),
+        Command::Paths => Ok(cli::paths(&paths)),
+        Command::Serve { listen, threads } => cli::serve(paths, listen, threads),
         Command::Config { command } => block_on(config_command(&paths, command)),
-        Command::Probe => block_on(gateway_core::cli::probe(&paths)),
-        Command::AdminToken { viewer } => {
-            let Some(t) = gateway_core::secrets::admin::AdminTokens::read_existing(&paths.data_dir)
-            else {
-                anyhow::bail!(
-                    "no admin token yet for data dir {} (it is created when `aigw serve` first runs)",
-                    paths.data_dir.display()
-                );
-            };
-            println!(
-                "{}",
-                if viewer {
-                    t.viewer.expose()
-                } else {
-                    t.admin.expose()
-                }
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Probe => block_on(cli::probe(&paths)),
+        Command::AdminToken { viewer } => cli::admin_token(&paths, viewer),
         Command::Replay {
             request_id,
             to,
             body,
-        } => block_on(gateway_core::cli::replay(
-            &paths,
-            request_id,
-            &to,
-            body.as_deref(),
-        )),
+        } => block_on(cli::replay(&paths, request_id, &to, body.as_deref())),
         Command::BenchModels {
             targets,
             protocols,
@@ -220,30 +193,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             max_cost,
             yes,
         } => {
-            let stream = match stream.as_str() {
-                "off" => vec![false],
-                "on" => vec![true],
-                "both" => vec![false, true],
-                other => anyhow::bail!("--stream {other:?}: use off, on or both"),
-            };
-            let protocols = if protocols.is_empty() {
-                vec![gateway_core::tools::modelbench::Protocol::Chat]
-            } else {
-                protocols
-            };
-            let args = gateway_core::cli::BenchArgs {
+            let args = cli::BenchArgs::from_flags(
                 targets,
                 protocols,
-                stream,
+                &stream,
                 requests,
                 concurrency,
-                max_cost_usd: max_cost,
+                max_cost,
                 yes,
-            };
-            block_on(gateway_core::cli::bench_models(&paths, args))
+            )?;
+            block_on(cli::bench_models(&paths, args))
         }
-        Command::Doctor => block_on(gateway_core::cli::doctor(&paths)),
-        Command::Keys { command } => keys(&paths, command),
+        Command::Doctor => block_on(cli::doctor(&paths)),
+        Command::Keys { command } => match command {
+            KeysCommand::Set { name } => cli::set_key(&paths, &name),
+            KeysCommand::List => cli::list_keys(&paths),
+            KeysCommand::Rm { name } => cli::remove_key(&paths, &name),
+        },
         Command::Update { command } => {
             gateway_core::update::run(command, &paths.data_dir, &mut std::io::stdout())
         }
@@ -260,9 +226,8 @@ fn block_on(
 }
 
 async fn config_command(paths: &Paths, command: ConfigCommand) -> anyhow::Result<ExitCode> {
-    use gateway_core::cli;
     match command {
-        ConfigCommand::Validate { file } => Ok(validate(paths, file)),
+        ConfigCommand::Validate { file } => Ok(cli::validate(paths, file)),
         ConfigCommand::Diff { file } => cli::diff(paths, &file).await,
         ConfigCommand::Publish { file, message } => cli::publish(paths, &file, &message).await,
         ConfigCommand::History { limit } => cli::history(paths, limit).await,
@@ -270,175 +235,5 @@ async fn config_command(paths: &Paths, command: ConfigCommand) -> anyhow::Result
         ConfigCommand::Rollback { version, message } => {
             cli::rollback(paths, version, &message).await
         }
-    }
-}
-
-fn validate(paths: &Paths, file: Option<PathBuf>) -> ExitCode {
-    let file = file.unwrap_or_else(|| paths.config_file.clone());
-    let origin = file.display().to_string();
-    match Config::load(&file) {
-        Ok(c) => {
-            for w in &c.warnings {
-                eprintln!(
-                    "warning: {}",
-                    gateway_core::config::format_issue(&origin, w)
-                );
-            }
-            let profile = c
-                .active_profile
-                .as_ref()
-                .map(|p| format!(", profile {p}"))
-                .unwrap_or_default();
-            println!(
-                "{origin}: valid ({} providers, {} routes{profile})",
-                c.providers.len(),
-                c.routes.len()
-            );
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("{e}");
-            for w in e.issues.iter().filter(|i| i.severity == Severity::Warning) {
-                eprintln!(
-                    "warning: {}",
-                    gateway_core::config::format_issue(&e.origin, w)
-                );
-            }
-            ExitCode::from(2)
-        }
-    }
-}
-
-fn keys(paths: &Paths, command: KeysCommand) -> anyhow::Result<ExitCode> {
-    use std::io::{IsTerminal, Read};
-    let index = KeyIndex::new(&paths.data_dir);
-    match command {
-        KeysCommand::Set { name } => {
-            if std::io::stdin().is_terminal() {
-                eprintln!("Paste the secret for {name:?}, then Enter and Ctrl-D:");
-            }
-            let mut secret = String::new();
-            std::io::stdin().read_to_string(&mut secret)?;
-            let secret = secret.trim_end_matches(['\r', '\n']);
-            if secret.is_empty() {
-                anyhow::bail!("no secret on stdin; try: printf %s \"$KEY\" | aigw keys set {name}");
-            }
-            index.set(&name, secret)?;
-            println!("stored {name:?} in the OS keychain; use api_key = \"keyring:{name}\"");
-        }
-        KeysCommand::List => {
-            for (name, present) in index.list() {
-                println!(
-                    "{name}\t{}",
-                    if present {
-                        "present"
-                    } else {
-                        "missing from keychain"
-                    }
-                );
-            }
-        }
-        KeysCommand::Rm { name } => {
-            if index.remove(&name)? {
-                println!("removed {name:?}");
-            } else {
-                anyhow::bail!("no key named {name:?}");
-            }
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn serve(paths: Paths, listen: Option<String>, threads: Option<u16>) -> anyhow::Result<ExitCode> {
-    let listen: Option<SocketAddr> = match listen {
-        Some(l) => Some(gateway_core::config::parse_listen(&l).ok_or_else(|| {
-            anyhow::anyhow!("--listen {l:?} is not an address like 127.0.0.1:4000")
-        })?),
-        None => None,
-    };
-    if ensure_config_file(&paths.config_file)? {
-        tracing::info!("created default config at {}", paths.config_file.display());
-    }
-    let config = match gateway_core::lifecycle::load_for_start(&paths.config_file, &paths.data_dir)
-    {
-        Ok(s) => {
-            if let Some((e, version)) = &s.file_rejected {
-                eprintln!("{e}");
-                tracing::error!(
-                    "{} is invalid: serving the last committed version {version} instead (fix the file, it is watched, or publish a config)",
-                    paths.config_file.display()
-                );
-            }
-            s.config
-        }
-        Err(e) => {
-            eprintln!("{e}");
-            return Ok(ExitCode::from(2));
-        }
-    };
-    for w in &config.warnings {
-        tracing::warn!(
-            "{}",
-            gateway_core::config::format_issue(&paths.config_file.display().to_string(), w)
-        );
-    }
-    if config.providers.is_empty() {
-        tracing::info!(
-            "no providers configured yet: add one to {} (see docs/config.md)",
-            paths.config_file.display()
-        );
-    }
-    // Client connections get their own threads (`serve_threads`); this
-    // runtime only carries background work and signals.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async move {
-        let opts = GatewayOptions {
-            data_dir: Some(paths.data_dir.clone()),
-            listen,
-            config_path: Some(paths.config_file.clone()),
-            serve_threads: threads
-                .map_or_else(gateway_core::server::default_serve_threads, usize::from),
-            ..GatewayOptions::new(config)
-        };
-        let handle = start(opts).await?;
-        tracing::info!(
-            "config {}, data {}",
-            paths.config_file.display(),
-            paths.data_dir.display()
-        );
-        shutdown_signal().await;
-        tracing::info!("shutting down: finishing in-flight requests");
-        handle.shutdown().await;
-        tracing::info!("stopped");
-        Ok(ExitCode::SUCCESS)
-    })
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!("cannot listen for Ctrl-C: {e}");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::error!("cannot listen for SIGTERM: {e}");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
     }
 }

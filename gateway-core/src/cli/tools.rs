@@ -115,6 +115,41 @@ pub struct BenchArgs {
     pub yes: bool,
 }
 
+impl BenchArgs {
+    /// From the `aigw bench-models` flags: `--stream` is off, on or both;
+    /// no `--protocol` means chat.
+    pub fn from_flags(
+        targets: Vec<Target>,
+        protocols: Vec<Protocol>,
+        stream: &str,
+        requests: u32,
+        concurrency: u32,
+        max_cost_usd: f64,
+        yes: bool,
+    ) -> anyhow::Result<Self> {
+        let stream = match stream {
+            "off" => vec![false],
+            "on" => vec![true],
+            "both" => vec![false, true],
+            other => anyhow::bail!("--stream {other:?}: use off, on or both"),
+        };
+        let protocols = if protocols.is_empty() {
+            vec![Protocol::Chat]
+        } else {
+            protocols
+        };
+        Ok(Self {
+            targets,
+            protocols,
+            stream,
+            requests,
+            concurrency,
+            max_cost_usd,
+            yes,
+        })
+    }
+}
+
 /// `aigw bench-models`.
 pub async fn bench_models(paths: &Paths, a: BenchArgs) -> anyhow::Result<ExitCode> {
     let spec = Spec {

@@ -131,10 +131,13 @@ struct Live {
 #[derive(Debug)]
 pub struct ConfigManager {
     path: Option<PathBuf>,
-    store: ConfigStore,
+    /// Shared with the blocking tasks that write it (see [`blocking`]).
+    store: Arc<ConfigStore>,
     live: Mutex<Live>,
-    /// Serialises publishes (and the watcher) so versions stay linear.
-    publish: tokio::sync::Mutex<()>,
+    /// Serialises publishes (and the watcher) so versions stay linear. Owned
+    /// guards: a publish's blocking work holds it to its end, even when the
+    /// caller stopped waiting.
+    publish: Arc<tokio::sync::Mutex<()>>,
     /// Why the last hand edit of the file was rejected, until a good one.
     file_error: Mutex<Option<String>>,
 }
@@ -200,12 +203,12 @@ impl ConfigManager {
         };
         Ok(Self {
             path,
-            store,
+            store: Arc::new(store),
             live: Mutex::new(Live {
                 version,
                 toml: Arc::from(toml),
             }),
-            publish: tokio::sync::Mutex::new(()),
+            publish: Arc::new(tokio::sync::Mutex::new(())),
             file_error: Mutex::new(None),
         })
     }
@@ -265,12 +268,14 @@ impl ConfigManager {
         apply: Apply<'_>,
         change: Change<'_>,
     ) -> Result<Published, LifecycleError> {
-        let _guard = self.publish.lock().await;
-        self.publish_locked(apply, change)
+        let guard = Arc::clone(&self.publish).lock_owned().await;
+        self.publish_locked(guard, apply, change).await
     }
 
-    fn publish_locked(
+    /// The store and file work runs on the blocking pool (see [`blocking`]).
+    async fn publish_locked(
         &self,
+        guard: tokio::sync::OwnedMutexGuard<()>,
         apply: Apply<'_>,
         change: Change<'_>,
     ) -> Result<Published, LifecycleError> {
@@ -297,7 +302,13 @@ impl ConfigManager {
                 } else {
                     "publish_rejected"
                 };
-                self.store.audit(change.actor, action, None, &detail)?;
+                let store = Arc::clone(&self.store);
+                let actor = change.actor.to_string();
+                blocking(move || {
+                    let _guard = guard;
+                    store.audit(&actor, action, None, &detail)
+                })
+                .await?;
                 return Err(LifecycleError::Invalid(validation));
             }
         };
@@ -331,70 +342,39 @@ impl ConfigManager {
             "restart_required": restart,
         });
         // A hand edit is already in the file; anything else is written to it.
-        let target = self.path.as_deref().filter(|_| change.source != "file");
+        let target = self.path.clone().filter(|_| change.source != "file");
         let failed = |e: LifecycleError| {
             tracing::error!(source = change.source, actor = change.actor, "{e}");
             e
         };
-        let write_error = |path: &Path, source| {
-            failed(LifecycleError::Write {
-                path: path.to_path_buf(),
-                source,
-                live: live.version.id,
-            })
-        };
-        let record_error = |source| {
-            failed(LifecycleError::Record {
-                source,
-                live: live.version.id,
-            })
-        };
-        // 1. Stage the file (what a full disk refuses, before any change).
-        let staged = match target {
-            Some(path) => Some(
-                file::Staged::write(path, change.toml.as_bytes())
-                    .map_err(|e| write_error(path, e))?,
-            ),
-            None => None,
-        };
-        // 2. Version and audit entry, in one transaction left open.
-        let pending = self
-            .store
-            .begin_version(
-                &NewVersion {
-                    source: change.source,
-                    actor: change.actor,
-                    message: change.message,
-                    toml: change.toml,
-                    hash: &h,
-                    diff: &unified,
-                    summary: &summary,
-                },
-                &NewAudit {
-                    actor: change.actor,
-                    action,
-                    detail: &detail,
-                },
-            )
-            .map_err(record_error)?;
-        // 3. The file into place (an error drops `pending`: rolled back).
-        let installed = match (staged, target) {
-            (Some(s), Some(path)) => Some(s.install().map_err(|e| write_error(path, e))?),
-            _ => None,
-        };
-        // 4. Commit; if that fails, the old file goes back.
-        let version = match pending.commit() {
-            Ok(v) => v,
-            Err(e) => {
-                if let Some(i) = installed {
-                    i.undo();
-                }
-                return Err(record_error(e));
-            }
-        };
-        if let Some(i) = installed {
-            i.keep();
-        }
+        let store = Arc::clone(&self.store);
+        let live_id = live.version.id;
+        let (source, actor, message, toml) = (
+            change.source.to_string(),
+            change.actor.to_string(),
+            change.message.to_string(),
+            change.toml.to_string(),
+        );
+        let (_guard, written) = blocking(move || {
+            let new = NewVersion {
+                source: &source,
+                actor: &actor,
+                message: &message,
+                toml: &toml,
+                hash: &h,
+                diff: &unified,
+                summary: &summary,
+            };
+            let audit = NewAudit {
+                actor: &actor,
+                action,
+                detail: &detail,
+            };
+            let written = write_and_record(&store, target.as_deref(), &new, &audit, live_id);
+            (guard, written)
+        })
+        .await;
+        let version = written.map_err(failed)?;
         apply(config);
         *self.live.lock().unwrap_or_else(|e| e.into_inner()) = Live {
             version: version.clone(),
@@ -422,9 +402,9 @@ impl ConfigManager {
         actor: &str,
         message: &str,
     ) -> Result<Published, LifecycleError> {
-        let old = self
-            .store
-            .get(id)?
+        let store = Arc::clone(&self.store);
+        let old = blocking(move || store.get(id))
+            .await?
             .ok_or(LifecycleError::NoSuchVersion(id))?;
         let toml = old.toml.unwrap_or_default();
         let msg = if message.is_empty() {
@@ -452,7 +432,7 @@ impl ConfigManager {
         profile: Option<&str>,
         actor: &str,
     ) -> Result<Published, LifecycleError> {
-        let _guard = self.publish.lock().await;
+        let guard = Arc::clone(&self.publish).lock_owned().await;
         let live = self.live();
         let mut doc: toml_edit::DocumentMut =
             live.toml.parse().map_err(|e: toml_edit::TomlError| {
@@ -485,6 +465,7 @@ impl ConfigManager {
             None => "switch to the top-level routes".to_string(),
         };
         self.publish_locked(
+            guard,
             apply,
             Change {
                 toml: &toml,
@@ -494,15 +475,18 @@ impl ConfigManager {
                 base_version: None,
             },
         )
+        .await
     }
 
     /// The watcher saw the file change. The file is read again under the
     /// publish lock: what the watcher read may be stale by now (a publish
     /// that was writing it meanwhile must not be undone by an old read).
     pub(crate) async fn file_changed(&self, state: &Arc<AppState>) {
-        let _guard = self.publish.lock().await;
-        let Some(path) = &self.path else { return };
-        let Ok(text) = std::fs::read_to_string(path) else {
+        let guard = Arc::clone(&self.publish).lock_owned().await;
+        let Some(path) = self.path.clone() else {
+            return;
+        };
+        let Ok(text) = blocking(move || std::fs::read_to_string(path)).await else {
             return;
         };
         let toml = text.as_str();
@@ -516,7 +500,10 @@ impl ConfigManager {
             message: "config file edited",
             base_version: None,
         };
-        match self.publish_locked(&|c| state.apply(c), change) {
+        match self
+            .publish_locked(guard, &|c| state.apply(c), change)
+            .await
+        {
             Ok(p) => tracing::info!(version = p.version.id, "config file edit applied"),
             Err(LifecycleError::Invalid(v)) => {
                 let origin = self
@@ -535,6 +522,64 @@ impl ConfigManager {
             }
             Err(e) => tracing::error!("config file edit not applied: {e}"),
         }
+    }
+}
+
+/// Steps 1–4 of a publish (see the module docs), on the blocking pool: the
+/// staged file, the version and audit entry in one open transaction, the
+/// file into place, the commit (or the old file back).
+fn write_and_record(
+    store: &ConfigStore,
+    target: Option<&Path>,
+    new: &NewVersion<'_>,
+    audit: &NewAudit<'_>,
+    live: i64,
+) -> Result<Version, LifecycleError> {
+    let write_error = |path: &Path, source| LifecycleError::Write {
+        path: path.to_path_buf(),
+        source,
+        live,
+    };
+    let record_error = |source| LifecycleError::Record { source, live };
+    // 1. Stage the file (what a full disk refuses, before any change).
+    let staged = match target {
+        Some(path) => {
+            Some(file::Staged::write(path, new.toml.as_bytes()).map_err(|e| write_error(path, e))?)
+        }
+        None => None,
+    };
+    // 2. Version and audit entry, in one transaction left open.
+    let pending = store.begin_version(new, audit).map_err(record_error)?;
+    // 3. The file into place (an error drops `pending`: rolled back).
+    let installed = match (staged, target) {
+        (Some(s), Some(path)) => Some(s.install().map_err(|e| write_error(path, e))?),
+        _ => None,
+    };
+    // 4. Commit; if that fails, the old file goes back.
+    let version = match pending.commit() {
+        Ok(v) => v,
+        Err(e) => {
+            if let Some(i) = installed {
+                i.undo();
+            }
+            return Err(record_error(e));
+        }
+    };
+    if let Some(i) = installed {
+        i.keep();
+    }
+    Ok(version)
+}
+
+/// Runs blocking store and file work (rusqlite, `std::fs`) on the blocking
+/// pool, off the async runtime, inside the caller's tracing span. A panic in
+/// it resumes in the caller, as it did when the work ran inline.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let span = tracing::Span::current();
+    match tokio::task::spawn_blocking(move || span.in_scope(f)).await {
+        Ok(v) => v,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => panic!("blocking config work did not run: {e}"),
     }
 }
 

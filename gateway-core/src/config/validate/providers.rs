@@ -1,0 +1,243 @@
+//! `[[providers]]`: names, kinds, base URLs (SSRF-checked when an IP
+//! literal), key references, timeouts, headers.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use http::{HeaderName, HeaderValue};
+use reqwest::Url;
+
+use super::super::raw::{ProviderKind, RawProvider, ResponsesMode};
+use super::{MAX_SECS, Severity, Validator, trim_slash, valid_name};
+use crate::providers::ssrf::{self, SsrfPolicy};
+use crate::secrets::SecretRef;
+
+#[derive(Debug, Clone)]
+pub struct ProviderSpec {
+    pub name: String,
+    pub kind: ProviderKind,
+    /// Without a trailing slash; endpoint paths are appended (`/chat/completions`).
+    pub base_url: Url,
+    pub api_key: Option<SecretRef>,
+    pub timeout: Duration,
+    pub stream_idle_timeout: Duration,
+    pub rpm: u32,
+    pub tpm: u32,
+    pub queue_timeout: Duration,
+    pub health_check_interval: Option<Duration>,
+    pub models: Vec<String>,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// How `/v1/responses` reaches this provider.
+    pub responses: ResponsesMode,
+}
+
+impl Validator<'_> {
+    pub(super) fn providers(
+        &mut self,
+        raw: &[RawProvider],
+        policy: &SsrfPolicy,
+    ) -> Vec<ProviderSpec> {
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for (i, p) in raw.iter().enumerate() {
+            let path = format!("providers[{i}]");
+            let name = p.name.get_ref();
+            if !valid_name(name) {
+                self.error(
+                    &format!("{path}.name"),
+                    &p.name,
+                    format!("{name:?}: provider names use a-z, 0-9, '_' and '-'"),
+                );
+            }
+            if !seen.insert(name.clone()) {
+                self.error(
+                    &format!("{path}.name"),
+                    &p.name,
+                    format!("duplicate provider {name:?}"),
+                );
+            }
+            let responses = match (p.kind.get_ref(), &p.responses) {
+                (ProviderKind::Anthropic, Some(r)) if *r.get_ref() == ResponsesMode::Native => {
+                    self.error(
+                        &format!("{path}.responses"),
+                        r,
+                        "Anthropic has no Responses API; omit this or use \"translate\"",
+                    );
+                    ResponsesMode::Translate
+                }
+                (ProviderKind::Anthropic, _) => ResponsesMode::Translate,
+                (ProviderKind::Openai, r) => r.as_ref().map(|r| *r.get_ref()).unwrap_or_default(),
+            };
+            let base_url = match Url::parse(p.base_url.get_ref()) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+                    let literal = u.host_str().and_then(|h| {
+                        h.trim_start_matches('[')
+                            .trim_end_matches(']')
+                            .parse::<std::net::IpAddr>()
+                            .ok()
+                    });
+                    if let Some(ip) = literal
+                        && let Err(why) = ssrf::check(ip, policy)
+                    {
+                        self.error(&format!("{path}.base_url"), &p.base_url, why);
+                    }
+                    if u.query().is_some() || u.fragment().is_some() {
+                        self.error(
+                            &format!("{path}.base_url"),
+                            &p.base_url,
+                            "base_url must not have a query or fragment",
+                        );
+                    }
+                    Some(trim_slash(u))
+                }
+                Ok(_) => {
+                    self.error(
+                        &format!("{path}.base_url"),
+                        &p.base_url,
+                        "base_url must be an http:// or https:// URL with a host",
+                    );
+                    None
+                }
+                Err(e) => {
+                    self.error(
+                        &format!("{path}.base_url"),
+                        &p.base_url,
+                        format!("invalid URL: {e}"),
+                    );
+                    None
+                }
+            };
+            let api_key = match &p.api_key {
+                Some(k) => match SecretRef::parse(k.get_ref()) {
+                    Ok(r) => {
+                        if let SecretRef::Env(var) = &r
+                            && std::env::var_os(var).is_none()
+                        {
+                            self.push(
+                                Severity::Warning,
+                                &format!("{path}.api_key"),
+                                Some(k.span()),
+                                format!("environment variable {var} is not set; requests to {name:?} will fail over"),
+                            );
+                        }
+                        Some(r)
+                    }
+                    Err(e) => {
+                        self.error(&format!("{path}.api_key"), k, e);
+                        None
+                    }
+                },
+                None => None,
+            };
+            if p.timeout_s == 0 {
+                self.error(
+                    &format!("{path}.timeout_s"),
+                    &p.name,
+                    "timeout_s must be > 0",
+                );
+            }
+            // Upper bounds keep every deadline representable.
+            for (field, value, max) in [
+                ("timeout_s", p.timeout_s, MAX_SECS),
+                (
+                    "stream_idle_timeout_s",
+                    p.stream_idle_timeout_s.unwrap_or(0),
+                    MAX_SECS,
+                ),
+                ("queue_timeout_ms", p.queue_timeout_ms, MAX_SECS * 1000),
+                (
+                    "health_check_interval_s",
+                    p.health_check_interval_s,
+                    MAX_SECS,
+                ),
+            ] {
+                if value > max {
+                    self.error(
+                        &format!("{path}.{field}"),
+                        &p.name,
+                        format!("{field} must be at most {max}"),
+                    );
+                }
+            }
+            let mut headers = Vec::new();
+            for (k, v) in &p.headers {
+                match (
+                    HeaderName::try_from(k.as_str()),
+                    HeaderValue::try_from(v.as_str()),
+                ) {
+                    (Ok(k), Ok(v)) => headers.push((k, v)),
+                    _ => self.error(
+                        &format!("{path}.headers.{k}"),
+                        &p.name,
+                        "invalid header name or value",
+                    ),
+                }
+            }
+            if let Some(base_url) = base_url {
+                out.push(ProviderSpec {
+                    name: name.clone(),
+                    kind: *p.kind.get_ref(),
+                    base_url,
+                    api_key,
+                    timeout: Duration::from_secs(p.timeout_s.max(1)),
+                    stream_idle_timeout: Duration::from_secs(
+                        p.stream_idle_timeout_s.unwrap_or(p.timeout_s).max(1),
+                    ),
+                    rpm: p.rpm,
+                    tpm: p.tpm,
+                    queue_timeout: Duration::from_millis(p.queue_timeout_ms),
+                    health_check_interval: (p.health_check_interval_s > 0)
+                        .then(|| Duration::from_secs(p.health_check_interval_s)),
+                    models: p.models.clone(),
+                    headers,
+                    responses,
+                });
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Config;
+
+    /// IP-literal base URLs that carry a refused IPv4 address inside IPv6,
+    /// or sit in 0.0.0.0/8, fail validation; loopback and public pass.
+    #[test]
+    fn base_urls_carrying_refused_ipv4_fail_validation() {
+        let with = |url: &str| {
+            format!(
+                "[server]\nallow_private_upstreams = [\"0.0.0.0/0\", \"::/0\"]\n[[providers]]\nname = \"p\"\nkind = \"openai\"\nbase_url = \"{url}\"\n"
+            )
+        };
+        for bad in [
+            "http://0.0.0.0:8080/v1",
+            "http://0.1.2.3/v1",
+            "http://[::169.254.169.254]/v1",
+            "http://[64:ff9b::a9fe:a9fe]/v1",
+            "http://[64:ff9b:1::a9fe:a9fe]/v1",
+            "http://[2002:a9fe:a9fe::1]/v1",
+            "http://[2001:0:a9fe:a9fe::f7f7:f7f7]/v1",
+            "http://[2001:0:808:808::5601:5601]/v1",
+        ] {
+            let e = Config::parse(&with(bad), "x").unwrap_err();
+            let i = e.issues.iter().find(|i| i.path == "providers[0].base_url");
+            assert!(i.is_some_and(|i| i.message.contains("SSRF")), "{bad}: {e}");
+        }
+        for good in [
+            "http://127.0.0.1:11434/v1",
+            "http://[::1]:11434/v1",
+            "https://[64:ff9b::808:808]/v1",
+        ] {
+            Config::parse(&with(good), "x").unwrap();
+        }
+        // private ranges carried in IPv6 need the allow list
+        let e = Config::parse(
+            "[[providers]]\nname = \"p\"\nkind = \"openai\"\nbase_url = \"http://[2002:a00:1::1]/v1\"\n",
+            "x",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("allow_private_upstreams"), "{e}");
+    }
+}

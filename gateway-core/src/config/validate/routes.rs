@@ -1,0 +1,215 @@
+//! `[[routes]]` and `[profiles.*]`: the effective routes (the active
+//! profile's when one is set), their targets and thresholds.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use super::super::raw::{RawConfig, RawRoute, Strategy};
+use super::{MAX_SECS, Severity, Validator, valid_name};
+
+#[derive(Debug, Clone)]
+pub struct TargetSpec {
+    pub provider: String,
+    /// Index into [`Config::providers`].
+    pub provider_index: usize,
+    /// Forwarded model; `None` forwards the requested name.
+    pub model: Option<String>,
+    pub weight: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct RouteSpec {
+    pub model: String,
+    pub strategy: Strategy,
+    pub cooldown: Duration,
+    pub failure_threshold: u32,
+    pub rate_limit_threshold: u32,
+    pub retries: u32,
+    pub targets: Vec<TargetSpec>,
+}
+
+impl Validator<'_> {
+    /// Profile names, every profile's routes, and the active profile; the
+    /// returned routes are the active profile's, else the top-level ones.
+    pub(super) fn profiles(
+        &mut self,
+        raw: &RawConfig,
+        names: &[&str],
+    ) -> (Vec<String>, Vec<RouteSpec>, Option<String>) {
+        let s = &raw.server;
+        let mut profiles = Vec::new();
+        for name in raw.profiles.keys() {
+            if !valid_name(name) {
+                self.push(
+                    Severity::Error,
+                    &format!("profiles.{name}"),
+                    None,
+                    "profile names use a-z, 0-9, '_' and '-'".into(),
+                );
+            }
+            profiles.push(name.clone());
+        }
+        let mut routes = self.routes("routes", &raw.routes, names);
+        for (name, p) in &raw.profiles {
+            let r = self.routes(&format!("profiles.{name}.routes"), &p.routes, names);
+            if s.profile.as_ref().is_some_and(|a| a.get_ref() == name) {
+                routes = r;
+            }
+        }
+        let active_profile = match &s.profile {
+            Some(p) if !raw.profiles.contains_key(p.get_ref()) => {
+                self.error(
+                    "server.profile",
+                    p,
+                    format!(
+                        "no profile named {:?} (defined: {:?})",
+                        p.get_ref(),
+                        profiles
+                    ),
+                );
+                None
+            }
+            Some(p) => Some(p.get_ref().clone()),
+            None => None,
+        };
+        (profiles, routes, active_profile)
+    }
+
+    pub(super) fn routes(
+        &mut self,
+        base: &str,
+        raw: &[RawRoute],
+        providers: &[&str],
+    ) -> Vec<RouteSpec> {
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for (i, r) in raw.iter().enumerate() {
+            let path = format!("{base}[{i}]");
+            let model = r.model.get_ref();
+            if model.trim().is_empty() {
+                self.error(
+                    &format!("{path}.model"),
+                    &r.model,
+                    "model must not be empty",
+                );
+            }
+            if !seen.insert(model.clone()) {
+                self.error(
+                    &format!("{path}.model"),
+                    &r.model,
+                    format!("duplicate route {model:?}"),
+                );
+            }
+            if r.targets.is_empty() {
+                self.error(
+                    &format!("{path}.targets"),
+                    &r.model,
+                    "a route needs at least one target",
+                );
+            }
+            if r.cooldown_s > MAX_SECS {
+                self.error(
+                    &format!("{path}.cooldown_s"),
+                    &r.model,
+                    format!("cooldown_s must be at most {MAX_SECS}"),
+                );
+            }
+            if r.failure_threshold == 0 || r.rate_limit_threshold == 0 {
+                self.error(&path, &r.model, "failure thresholds must be >= 1");
+            }
+            let mut targets = Vec::new();
+            let mut pairs = HashSet::new();
+            for (j, t) in r.targets.iter().enumerate() {
+                let tpath = format!("{path}.targets[{j}]");
+                let pname = t.provider.get_ref();
+                let Some(idx) = providers.iter().position(|p| p == pname) else {
+                    self.error(
+                        &format!("{tpath}.provider"),
+                        &t.provider,
+                        format!("unknown provider {pname:?} (defined: {providers:?})"),
+                    );
+                    continue;
+                };
+                if r.strategy == Strategy::Weighted && t.weight == 0 {
+                    self.error(
+                        &format!("{tpath}.weight"),
+                        &t.provider,
+                        "weight must be >= 1",
+                    );
+                }
+                if t.model.as_deref().is_some_and(|m| m.trim().is_empty()) {
+                    self.error(
+                        &format!("{tpath}.model"),
+                        &t.provider,
+                        "model must not be empty",
+                    );
+                }
+                let fwd = t.model.clone().unwrap_or_else(|| model.clone());
+                if !pairs.insert((pname.clone(), fwd.clone())) {
+                    self.error(
+                        &tpath,
+                        &t.provider,
+                        format!("target {pname}/{fwd} appears twice in this route"),
+                    );
+                }
+                targets.push(TargetSpec {
+                    provider: pname.clone(),
+                    provider_index: idx,
+                    model: t.model.clone(),
+                    weight: t.weight.max(1),
+                });
+            }
+            out.push(RouteSpec {
+                model: model.clone(),
+                strategy: r.strategy,
+                cooldown: Duration::from_secs(r.cooldown_s),
+                failure_threshold: r.failure_threshold.max(1),
+                rate_limit_threshold: r.rate_limit_threshold.max(1),
+                retries: r.retries,
+                targets,
+            });
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::GOOD;
+    use super::super::{Config, Severity};
+
+    #[test]
+    fn active_profile_replaces_routes() {
+        let src = GOOD.replace(
+            "listen = \"127.0.0.1:4000\"",
+            "listen = \"127.0.0.1:4000\"\nprofile = \"local-only\"",
+        );
+        let c = Config::parse(&src, "t").unwrap();
+        assert_eq!(c.active_profile.as_deref(), Some("local-only"));
+        assert_eq!(c.routes[0].targets.len(), 1);
+        assert_eq!(c.routes[0].targets[0].provider, "backup");
+    }
+
+    #[test]
+    fn semantic_errors_point_at_the_field() {
+        let src = GOOD.replace("provider = \"backup\"\nmodel", "provider = \"nope\"\nmodel");
+        let e = Config::parse(&src, "cfg.toml").unwrap_err();
+        let i = e
+            .issues
+            .iter()
+            .find(|i| i.severity == Severity::Error)
+            .unwrap();
+        assert_eq!(i.path, "routes[0].targets[1].provider");
+        assert_eq!(i.line, Some(21));
+        assert!(i.message.contains("unknown provider \"nope\""));
+        assert!(e.to_string().contains("cfg.toml:21:"));
+    }
+
+    #[test]
+    fn unknown_profile_is_an_error() {
+        let src = "[server]\nprofile = \"cheap\"\n";
+        let e = Config::parse(src, "x").unwrap_err();
+        assert_eq!(e.issues[0].path, "server.profile");
+        assert_eq!(e.issues[0].line, Some(2));
+    }
+}
