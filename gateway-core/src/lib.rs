@@ -20,6 +20,9 @@
 //! - [`limits`]: token buckets for ingress and provider RPM/TPM.
 //! - [`vocab`]: the words every layer speaks (endpoint, route mode, served
 //!   target, attempt record, usage, error classes); imports nothing.
+//! - [`ssrf`]: which upstream addresses may be connected to (cloud metadata,
+//!   link-local and private ranges refused unless allowed), and the resolver
+//!   that enforces it.
 //! - [`sse`]: the one SSE splitter/parser used for upstream streams.
 //! - [`pipeline`]: one request through the gateway, whoever sends it:
 //!   routed (or pinned to one target), accounted for in its event.
@@ -43,6 +46,7 @@ pub mod routing;
 pub mod secrets;
 pub mod server;
 pub mod sse;
+pub mod ssrf;
 pub mod store;
 pub mod telemetry;
 pub mod tools;

@@ -22,10 +22,10 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::lifecycle::{ConfigManager, spawn_watcher};
-use crate::providers::ssrf::GuardedResolver;
 use crate::routing::health::HealthRegistry;
-use crate::routing::{Catalog, Runtime, spawn_probes};
+use crate::routing::{Catalog, LiveRuntime, Runtime, spawn_probes};
 use crate::secrets::admin::AdminTokens;
+use crate::ssrf::GuardedResolver;
 use crate::store::ConfigStore;
 use crate::telemetry::{LogSink, TelemetryHub, TelemetrySink};
 use crate::upstream::UpstreamClient;
@@ -85,8 +85,9 @@ pub fn default_serve_threads() -> usize {
 /// Shared by every request handler.
 #[derive(Debug)]
 pub struct AppState {
-    pub runtime: ArcSwap<Runtime>,
-    pub health: HealthRegistry,
+    /// The live routing table, swapped on publish ([`LiveRuntime`]).
+    pub runtime: Arc<LiveRuntime>,
+    pub health: Arc<HealthRegistry>,
     /// The upstream client off the serving threads; see [`AppState::client`].
     shared_client: UpstreamClient,
     pub catalog: Catalog,
@@ -176,7 +177,8 @@ impl AppState {
         };
         old.cancel();
         let _on = self.background.enter();
-        spawn_probes(self, &self.tasks, token);
+        let rt = self.runtime.load_full();
+        spawn_probes(rt, &self.shared_client, &self.health, &self.tasks, token);
     }
 
     /// Cancelled when the gateway shuts down.
@@ -304,14 +306,14 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
         opts.telemetry.unwrap_or_else(|| Arc::new(LogSink)),
     );
     let shutdown = CancellationToken::new();
-    let health = HealthRegistry::default();
+    let health = Arc::new(HealthRegistry::default());
     let resolver = GuardedResolver::default();
     resolver
         .policy
         .store(Arc::new(opts.config.server.ssrf.clone()));
     let rt = Runtime::build(opts.config, &health, 1);
     let state = Arc::new(AppState {
-        runtime: ArcSwap::from_pointee(rt),
+        runtime: Arc::new(ArcSwap::from_pointee(rt)),
         health,
         shared_client: UpstreamClient::new(resolver.clone())?,
         resolver,
@@ -340,7 +342,12 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
         shutdown.child_token(),
         opts.watch_interval,
     );
-    crate::telemetry::spawn_tasks(&state, &state.tasks, shutdown.child_token());
+    crate::telemetry::spawn_tasks(
+        &state.telemetry_hub,
+        &state.runtime,
+        &state.tasks,
+        shutdown.child_token(),
+    );
     crate::tools::modelbench::spawn_schedule(&state, &state.tasks, shutdown.child_token());
 
     let app = crate::api::router(state.clone());

@@ -24,7 +24,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-use crate::providers::ssrf::GuardedResolver;
+use crate::ssrf::GuardedResolver;
 use crate::with_causes;
 
 #[cfg(test)]

@@ -10,6 +10,6 @@ mod validate;
 pub use paths::{DEFAULT_CONFIG, Paths, ensure_config_file};
 pub use raw::{ProviderKind, RawConfig, ResponsesMode, Strategy};
 pub use validate::{
-    Config, ConfigError, Issue, LimitsConfig, OtlpConfig, ProviderSpec, RouteSpec, RoutingConfig,
-    ServerConfig, Severity, TargetSpec, TelemetryConfig, format_issue, parse_listen,
+    Config, ConfigError, Issue, LimitsConfig, OtlpConfig, PriceOverride, ProviderSpec, RouteSpec,
+    RoutingConfig, ServerConfig, Severity, TargetSpec, TelemetryConfig, format_issue, parse_listen,
 };

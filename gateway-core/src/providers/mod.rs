@@ -6,7 +6,6 @@
 
 mod anthropic;
 mod openai;
-pub mod ssrf;
 
 use std::fmt;
 

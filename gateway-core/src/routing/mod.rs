@@ -42,6 +42,10 @@ pub use stream::{StreamOutcome, StreamRelay};
 use crate::upstream::UpstreamClient;
 pub use crate::vocab::{RouteMode, Served, Usage};
 
+/// The routing table now: swapped whole on every publish; a request loads
+/// it once and keeps that one to its end.
+pub type LiveRuntime = arc_swap::ArcSwap<Runtime>;
+
 /// What routing needs of the gateway, and nothing more: the upstream
 /// client, the model catalog (for models no route names) and the targets'
 /// health. A request borrows one from the state

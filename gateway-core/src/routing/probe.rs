@@ -9,21 +9,28 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::server::AppState;
+use super::health::HealthRegistry;
+use super::runtime::Runtime;
 use crate::upstream::UpstreamClient;
 
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Starts one probe task per provider that asks for it, for the runtime
-/// current now; `stop` ends them (on publish and on shutdown).
-pub fn spawn_probes(state: &Arc<AppState>, tracker: &TaskTracker, stop: CancellationToken) {
-    let rt = state.runtime.load_full();
-    for p in &rt.providers {
+/// Starts one probe task per provider of `rt` that asks for it; `stop`
+/// ends them (on publish, when the next runtime's probes start, and on
+/// shutdown).
+pub fn spawn_probes(
+    rt: Arc<Runtime>,
+    client: &UpstreamClient,
+    health: &Arc<HealthRegistry>,
+    tracker: &TaskTracker,
+    stop: CancellationToken,
+) {
+    for (idx, p) in rt.providers.iter().enumerate() {
         let Some(interval) = p.spec.health_check_interval else {
             continue;
         };
         let name = p.spec.name.clone();
-        let state = state.clone();
+        let (rt, client, health) = (rt.clone(), client.clone(), health.clone());
         let stop = stop.clone();
         tracker.spawn(async move {
             let mut tick = tokio::time::interval(interval);
@@ -33,12 +40,7 @@ pub fn spawn_probes(state: &Arc<AppState>, tracker: &TaskTracker, stop: Cancella
                     _ = stop.cancelled() => break,
                     _ = tick.tick() => {}
                 }
-                let rt = state.runtime.load_full();
-                let Some(idx) = rt.provider_index(&name) else {
-                    break;
-                };
                 let provider = &rt.providers[idx];
-                let client = state.client();
                 let send = client.send(provider.api.models_request());
                 let result = tokio::time::timeout(PROBE_TIMEOUT, send).await;
                 let (ok, reason) = match result {
@@ -59,7 +61,7 @@ pub fn spawn_probes(state: &Arc<AppState>, tracker: &TaskTracker, stop: Cancella
                     .min()
                     .unwrap_or(interval);
                 let now = Instant::now();
-                for h in state.health.of_provider(&name) {
+                for h in health.of_provider(&name) {
                     h.on_probe(ok, now, cooldown, &reason);
                 }
             }

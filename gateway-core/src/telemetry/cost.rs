@@ -10,31 +10,12 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::RequestEvent;
+use crate::config::PriceOverride;
+pub use crate::vocab::Price;
 use crate::vocab::Usage;
-
-/// USD per million tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Price {
-    pub input_per_mtok: f64,
-    pub output_per_mtok: f64,
-}
-
-impl Price {
-    pub fn cost(&self, tokens_in: u64, tokens_out: u64) -> f64 {
-        (tokens_in as f64 * self.input_per_mtok + tokens_out as f64 * self.output_per_mtok) / 1e6
-    }
-}
-
-/// A price from the config: for one provider, one model, or both.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PriceOverride {
-    pub provider: Option<String>,
-    pub model: Option<String>,
-    pub price: Price,
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

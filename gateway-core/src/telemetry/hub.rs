@@ -17,8 +17,8 @@ use super::otlp::{self, Exporter, OtlpSink};
 use super::writer::{QueueSink, run_retention, run_writer};
 use super::{RequestEvent, TelemetrySink};
 use crate::config::TelemetryConfig;
+use crate::routing::LiveRuntime;
 use crate::routing::health::HealthRegistry;
-use crate::server::AppState;
 
 /// The log file's name in the data dir.
 pub const DB_FILE: &str = "telemetry.db";
@@ -258,16 +258,15 @@ impl TelemetryHub {
 /// Starts the OTLP exporter, the log writer and the retention task on
 /// `tasks`; the exporter and the writer end after [`TelemetryHub::close`],
 /// retention when `stop` is cancelled.
-pub fn spawn_tasks(state: &Arc<AppState>, tasks: &TaskTracker, stop: CancellationToken) {
-    let hub = &state.telemetry_hub;
+pub fn spawn_tasks(
+    hub: &TelemetryHub,
+    live: &Arc<LiveRuntime>,
+    tasks: &TaskTracker,
+    stop: CancellationToken,
+) {
     let otlp = hub.otlp.lock().unwrap_or_else(|e| e.into_inner()).take();
     if let Some((exp, rx)) = otlp {
-        tasks.spawn(otlp::run_exporter(
-            state.clone(),
-            exp,
-            rx,
-            hub.drain.clone(),
-        ));
+        tasks.spawn(otlp::run_exporter(live.clone(), exp, rx, hub.drain.clone()));
     }
     let Some(db) = hub.db.clone() else {
         return;
@@ -276,14 +275,14 @@ pub fn spawn_tasks(state: &Arc<AppState>, tasks: &TaskTracker, stop: Cancellatio
     if let Some(rx) = rx {
         let failed = hub.metrics.dropped_counter("write_failed");
         tasks.spawn(run_writer(
-            state.clone(),
+            live.clone(),
             db.clone(),
             rx,
             hub.drain.clone(),
             failed,
         ));
     }
-    tasks.spawn(run_retention(state.clone(), db, stop));
+    tasks.spawn(run_retention(live.clone(), db, stop));
 }
 
 #[cfg(test)]

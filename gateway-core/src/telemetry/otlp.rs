@@ -35,7 +35,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{RequestEvent, TelemetrySink};
 use crate::config::{OtlpConfig, ProviderKind};
-use crate::server::AppState;
+use crate::routing::LiveRuntime;
 use crate::vocab::RouteMode;
 
 /// Most spans in one export request.
@@ -78,8 +78,8 @@ pub(crate) struct Upstream {
     pub port: Option<u16>,
 }
 
-fn upstream(state: &AppState, name: &str) -> Option<Upstream> {
-    let rt = state.runtime.load();
+fn upstream(live: &LiveRuntime, name: &str) -> Option<Upstream> {
+    let rt = live.load();
     let p = rt.config.providers.iter().find(|p| p.name == name)?;
     Some(Upstream {
         system: match p.kind {
@@ -406,12 +406,12 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 /// Exports until `drain` fires, then sends what is queued and ends.
 pub(crate) async fn run_exporter(
-    state: Arc<AppState>,
+    live: Arc<LiveRuntime>,
     mut exp: Exporter,
     mut rx: mpsc::Receiver<RequestEvent>,
     drain: CancellationToken,
 ) {
-    let lookup = |name: &str| upstream(&state, name);
+    let lookup = |name: &str| upstream(&live, name);
     let mut spans: Vec<Value> = Vec::new();
     let mut tick = tokio::time::interval(FLUSH_EVERY);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::db::{Db, Retention};
 use super::{RequestEvent, TelemetrySink};
-use crate::server::AppState;
+use crate::routing::LiveRuntime;
 
 /// Most events written in one transaction.
 pub(crate) const BATCH: usize = 512;
@@ -49,7 +49,7 @@ impl TelemetrySink for QueueSink {
 
 /// Writes batches until `drain` fires, then writes what is left and ends.
 pub(crate) async fn run_writer(
-    state: Arc<AppState>,
+    live: Arc<LiveRuntime>,
     db: Db,
     mut rx: mpsc::Receiver<RequestEvent>,
     drain: CancellationToken,
@@ -90,7 +90,7 @@ pub(crate) async fn run_writer(
             }
         }
         let n = batch.len();
-        let cap = state.runtime.load().config.telemetry.max_body_bytes;
+        let cap = live.load().config.telemetry.max_body_bytes;
         let db = db.clone();
         let res = tokio::task::spawn_blocking(move || db.insert(&batch, cap)).await;
         let err = match res {
@@ -198,9 +198,9 @@ impl FailureLog {
 }
 
 /// Applies the configured retention now and every [`RETENTION_EVERY`].
-pub(crate) async fn run_retention(state: Arc<AppState>, db: Db, stop: CancellationToken) {
+pub(crate) async fn run_retention(live: Arc<LiveRuntime>, db: Db, stop: CancellationToken) {
     loop {
-        let t = &state.runtime.load().config.telemetry;
+        let t = &live.load().config.telemetry;
         let policy = Retention {
             max_age: t.retention,
             max_bytes: t.max_db_bytes,

@@ -13,7 +13,7 @@ use super::install::{
 use super::keys::PublicKey;
 use super::manifest::{Checked, MAX_MANIFEST_BYTES, TargetEntry, now_rfc3339, parse_version};
 use super::{App, BUILD_TARGET, fetch, verify};
-use crate::providers::ssrf::SsrfPolicy;
+use crate::ssrf::SsrfPolicy;
 
 /// Where releases come from and whom to trust.
 #[derive(Clone, Debug)]

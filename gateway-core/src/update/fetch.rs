@@ -16,7 +16,7 @@ use arc_swap::ArcSwap;
 use reqwest::Url;
 
 use super::error::{Result, UpdateError};
-use crate::providers::ssrf::{self, GuardedResolver, SsrfPolicy};
+use crate::ssrf::{self, GuardedResolver, SsrfPolicy};
 
 /// Time allowed for the manifest and its signature.
 const SMALL_TIMEOUT: Duration = Duration::from_secs(30);

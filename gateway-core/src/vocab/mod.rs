@@ -1,8 +1,8 @@
 //! The words every layer speaks, so that none has to import another for
 //! them: what a client asked for ([`Endpoint`]), how it was served
 //! ([`RouteMode`], [`Served`]), what each upstream attempt did
-//! ([`AttemptEvent`]), what the answer used ([`Usage`]) and why something
-//! failed ([`ErrorClass`]). A leaf module: it imports nothing of the crate.
+//! ([`AttemptEvent`]), what the answer used ([`Usage`]) and what that costs
+//! ([`Price`]), and why something failed ([`ErrorClass`]). A leaf module: it imports nothing of the crate.
 
 mod class;
 
@@ -109,6 +109,19 @@ impl Usage {
             prompt_tokens: newer.prompt_tokens.or(self.prompt_tokens),
             completion_tokens: newer.completion_tokens.or(self.completion_tokens),
         }
+    }
+}
+
+/// USD per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Price {
+    pub input_per_mtok: f64,
+    pub output_per_mtok: f64,
+}
+
+impl Price {
+    pub fn cost(&self, tokens_in: u64, tokens_out: u64) -> f64 {
+        (tokens_in as f64 * self.input_per_mtok + tokens_out as f64 * self.output_per_mtok) / 1e6
     }
 }
 

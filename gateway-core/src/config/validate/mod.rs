@@ -26,7 +26,7 @@ pub use issue::{ConfigError, Issue, Severity, format_issue};
 pub use providers::ProviderSpec;
 pub use routes::{RouteSpec, TargetSpec};
 pub use server::{LimitsConfig, RoutingConfig, ServerConfig, parse_listen};
-pub use telemetry::{OtlpConfig, TelemetryConfig};
+pub use telemetry::{OtlpConfig, PriceOverride, TelemetryConfig};
 
 /// A validated config. `source` is the exact TOML it came from.
 #[derive(Debug, Clone)]

@@ -9,8 +9,8 @@ use reqwest::Url;
 
 use super::super::raw::{ProviderKind, RawProvider, ResponsesMode};
 use super::{MAX_SECS, Severity, Validator, trim_slash, valid_name};
-use crate::providers::ssrf::{self, SsrfPolicy};
 use crate::secrets::SecretRef;
+use crate::ssrf::{self, SsrfPolicy};
 
 #[derive(Debug, Clone)]
 pub struct ProviderSpec {

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use super::super::raw::RawConfig;
 use super::{MAX_SECS, Severity, Validator};
-use crate::providers::ssrf::{Cidr, SsrfPolicy};
 use crate::secrets::SecretRef;
+use crate::ssrf::{Cidr, SsrfPolicy};
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {

@@ -7,7 +7,7 @@ use reqwest::Url;
 
 use super::super::raw::RawTelemetry;
 use super::{Severity, Validator, trim_slash};
-use crate::telemetry::cost::{Price, PriceOverride};
+use crate::vocab::Price;
 
 /// `[telemetry]`: the request log, stored bodies, prices.
 #[derive(Debug, Clone)]
@@ -23,6 +23,14 @@ pub struct TelemetryConfig {
     /// OpenTelemetry trace export, when `otlp_endpoint` is set (read at start).
     pub otlp: Option<OtlpConfig>,
     pub prices: Vec<PriceOverride>,
+}
+
+/// A price from the config: for one provider, one model, or both.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PriceOverride {
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub price: Price,
 }
 
 /// Where and as what spans are exported (OTLP/HTTP, JSON).
