@@ -55,6 +55,10 @@ shot() { # NAME: window (if mapped) and screen
   import -window root "$OUT/$1-screen.png" 2>/dev/null
   [ -n "${WID:-}" ] && import -window "$WID" "$OUT/$1.png" 2>/dev/null
 }
+painted() { # NAME: a screenshot that is not blank (WebKit paints late on a loaded machine)
+  shot "$1"
+  [ "$(colours "$OUT/$1.png")" -gt 64 ] 2>/dev/null
+}
 start_app() { # LOG
   "$BIN" >"$1" 2>&1 &
   APP=$!
@@ -80,8 +84,8 @@ if [ -n "$FAKE" ]; then   # some traffic (with fallbacks), so the overview has n
   for _ in $(seq 1 16); do chat >/dev/null; chat llama-3.1-70b >/dev/null; done
 fi
 # Let WebKit paint; for the README's screenshots, let the overview poll once more.
-if [ -n "${DOCS_IMG:-}" ]; then sleep 16; else sleep 3; fi
-shot window
+if [ -n "${DOCS_IMG:-}" ]; then sleep 16; else sleep 1; fi
+wait_for "$T" painted window || true
 N=$(colours "$OUT/window.png")
 check "window screenshot is not blank ($N colours, $OUT/window.png)" test "${N:-0}" -gt 64
 
@@ -204,7 +208,7 @@ if wait_for "$T" find_tray "$APP"; then
 fi
 check "port taken: the window shows the reason" \
   wait_for "$T" grep -q "EVENT frontend-ready" "$LOG2"
-sleep 2; shot port-taken
+wait_for "$T" painted port-taken || true
 N=$(colours "$OUT/port-taken.png")
 check "port taken: window screenshot is not blank ($N colours)" test "${N:-0}" -gt 64
 kill "$HOLDER" 2>/dev/null; wait "$HOLDER" 2>/dev/null
