@@ -18,7 +18,6 @@ use tokio::time::Instant;
 use super::ApiError;
 use super::body::read_body;
 use super::error::{retry_after_secs, shape_for};
-use crate::limits::estimate_tokens;
 use crate::pipeline::{self, Answer, Handled, Inbound, Via};
 use crate::providers::ClientHeaders;
 use crate::routing::{ProxyRequest, Runtime, body};
@@ -174,7 +173,15 @@ async fn admit(
     let bytes = read_body(&parts.headers, body, limit, MAX_BODY, idle)
         .await
         .map_err(|e| refuse(&client, e, ErrorClass::BadRequest))?;
-    let peek = body::peek(&bytes).map_err(|e| {
+    let headers = ClientHeaders::from_headers(&parts.headers);
+    ProxyRequest::new(
+        endpoint,
+        bytes,
+        request_id.to_string(),
+        client.clone(),
+        headers,
+    )
+    .map_err(|e| {
         let code = match e {
             body::PeekError::Json(_) | body::PeekError::NotObject => "invalid_json",
             body::PeekError::MissingModel | body::PeekError::BadModel => "invalid_model",
@@ -185,16 +192,6 @@ async fn admit(
             ApiError::bad_request(code, e.to_string()),
             ErrorClass::BadRequest,
         )
-    })?;
-    Ok(ProxyRequest {
-        endpoint,
-        est_tokens: estimate_tokens(bytes.len(), peek.max_tokens),
-        peek,
-        body: bytes,
-        request_id: request_id.to_string(),
-        client,
-        force_fail_first: false,
-        headers: ClientHeaders::from_headers(&parts.headers),
     })
 }
 

@@ -38,6 +38,31 @@ pub struct ProxyRequest {
     pub headers: ClientHeaders,
 }
 
+impl ProxyRequest {
+    /// A request for `endpoint` from `client`: the body's routing fields
+    /// peeked, and the token estimate local limits charge for it (from the
+    /// body's size and `max_tokens`).
+    pub fn new(
+        endpoint: Endpoint,
+        body: Bytes,
+        request_id: String,
+        client: String,
+        headers: ClientHeaders,
+    ) -> Result<Self, super::body::PeekError> {
+        let peek = super::body::peek(&body)?;
+        Ok(Self {
+            endpoint,
+            est_tokens: crate::limits::estimate_tokens(body.len(), peek.max_tokens),
+            peek,
+            body,
+            request_id,
+            client,
+            force_fail_first: false,
+            headers,
+        })
+    }
+}
+
 // One per request, moved a few times: boxing would cost an allocation for nothing.
 #[allow(clippy::large_enum_variant)]
 pub enum ResponseBody {

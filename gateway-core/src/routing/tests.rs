@@ -44,16 +44,15 @@ pub(crate) fn request(stream: bool) -> ProxyRequest {
     let body = Bytes::from(format!(
         r#"{{"model":"m","stream":{stream},"messages":[{{"role":"user","content":"hi"}}]}}"#
     ));
-    ProxyRequest {
-        endpoint: Endpoint::ChatCompletions,
-        peek: super::body::peek(&body).unwrap(),
+    let (id, client) = ("req_test".into(), "test".into());
+    ProxyRequest::new(
+        Endpoint::ChatCompletions,
         body,
-        request_id: "req_test".into(),
-        client: "test".into(),
-        est_tokens: 10,
-        force_fail_first: false,
-        headers: Default::default(),
-    }
+        id,
+        client,
+        Default::default(),
+    )
+    .unwrap()
 }
 
 async fn run(

@@ -9,7 +9,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::pipeline::{self, Answer, Inbound, Via};
-use crate::routing::{ProxyRequest, Runtime, body};
+use crate::routing::{ProxyRequest, Runtime};
 use crate::server::AppState;
 use crate::telemetry::Origin;
 use crate::vocab::Endpoint;
@@ -68,19 +68,16 @@ impl Call {
         let provider = rt
             .provider_index(&self.provider)
             .ok_or_else(|| CallError::NoProvider(self.provider.clone()))?;
-        let peek = body::peek(&self.body).map_err(|e| CallError::BadBody(e.to_string()))?;
         let request_id = format!("{}_{}", self.origin.as_str(), uuid::Uuid::now_v7().simple());
-        let stream = peek.stream;
-        let req = ProxyRequest {
-            endpoint: self.endpoint,
-            est_tokens: crate::limits::estimate_tokens(self.body.len(), peek.max_tokens),
-            peek,
-            body: self.body.clone(),
-            request_id: request_id.clone(),
-            client: self.origin.as_str().to_string(),
-            force_fail_first: false,
-            headers: Default::default(),
-        };
+        let req = ProxyRequest::new(
+            self.endpoint,
+            self.body.clone(),
+            request_id.clone(),
+            self.origin.as_str().to_string(),
+            Default::default(),
+        )
+        .map_err(|e| CallError::BadBody(e.to_string()))?;
+        let stream = req.peek.stream;
         let inbound = Inbound {
             req,
             origin: self.origin,

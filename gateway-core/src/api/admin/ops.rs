@@ -261,20 +261,15 @@ pub async fn fallback_test(
         "messages": [{ "role": "user", "content": "aigw fallback test: reply with OK" }],
         "max_tokens": 8,
     });
-    let bytes = bytes::Bytes::from(payload.to_string());
-    let peek = crate::routing::body::peek(&bytes)
-        .map_err(|e| ApiError::bad_request("invalid_model", e.to_string()))?;
     let request_id = format!("fbt_{}", uuid::Uuid::now_v7().simple());
-    let req = crate::routing::ProxyRequest {
-        endpoint: crate::vocab::Endpoint::ChatCompletions,
-        est_tokens: crate::limits::estimate_tokens(bytes.len(), peek.max_tokens),
-        peek,
-        body: bytes,
-        request_id: request_id.clone(),
-        client: "fallback-test".into(),
-        force_fail_first: false,
-        headers: Default::default(),
-    };
+    let req = crate::routing::ProxyRequest::new(
+        crate::vocab::Endpoint::ChatCompletions,
+        bytes::Bytes::from(payload.to_string()),
+        request_id.clone(),
+        "fallback-test".into(),
+        Default::default(),
+    )
+    .map_err(|e| ApiError::bad_request("invalid_model", e.to_string()))?;
     let inbound = Inbound {
         req,
         origin: Origin::FallbackTest,
