@@ -178,6 +178,7 @@ async fn request(
 }
 
 /// The overview: the log's numbers plus the live state of the writer.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Serialize)]
 pub struct SummaryBody {
     #[serde(flatten)]

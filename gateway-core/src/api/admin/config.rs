@@ -61,8 +61,10 @@ fn bad_body() -> ApiError {
 }
 
 /// `GET /config`: the live version and where it came from.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Serialize)]
 pub struct LiveConfig {
+    #[cfg_attr(test, ts(type = "import('../types').Version"))]
     pub version: Version,
     pub path: Option<PathBuf>,
     pub active_profile: Option<String>,
@@ -124,9 +126,11 @@ pub async fn publish(
 }
 
 /// `GET /config/history`: a page of versions, newest first.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Serialize)]
 pub struct History {
     pub live_version: i64,
+    #[cfg_attr(test, ts(type = "Array<import('../types').Version>"))]
     pub versions: Vec<Version>,
 }
 
@@ -190,9 +194,11 @@ pub struct DraftBody {
 }
 
 /// `POST /config/draft`: the edited TOML and its preview.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Serialize)]
 pub struct Draft {
     pub toml: String,
+    #[cfg_attr(test, ts(type = "import('../types').Preview"))]
     pub preview: Preview,
 }
 
@@ -212,9 +218,11 @@ pub async fn draft(
 }
 
 /// One live route, as `GET /routes` lists it.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Serialize)]
 pub struct RouteInfo {
     pub model: String,
+    #[cfg_attr(test, ts(type = "import('../types').Strategy"))]
     pub strategy: Strategy,
     pub cooldown_s: u64,
     pub failure_threshold: u32,
@@ -224,6 +232,7 @@ pub struct RouteInfo {
 }
 
 /// A target of a live route.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Serialize)]
 pub struct RouteTarget {
     pub provider: String,
@@ -233,6 +242,7 @@ pub struct RouteTarget {
 }
 
 /// `GET /routes`: the live routes (the active profile's, when one is set).
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Serialize)]
 pub struct RoutesInfo {
     pub routes: Vec<RouteInfo>,

@@ -23,14 +23,17 @@ use crate::store::AuditEntry;
 use crate::telemetry::Origin;
 
 /// One target's health in `GET /status`.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Serialize)]
 pub struct TargetHealth {
     pub provider: String,
     pub model: String,
+    #[cfg_attr(test, ts(type = "import('../types').HealthSnapshot"))]
     pub health: HealthSnapshot,
 }
 
 /// The request log writer's state in `GET /status`.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Serialize)]
 pub struct TelemetryState {
     /// Events the log did not take.
@@ -40,6 +43,7 @@ pub struct TelemetryState {
 }
 
 /// `GET /status`: what runs, with which config, and how its targets are.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Serialize)]
 pub struct Status {
     pub version: &'static str,
@@ -102,8 +106,10 @@ pub struct Page {
 }
 
 /// `GET /audit`: a page of the audit log, newest first.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Serialize)]
 pub struct Audit {
+    #[cfg_attr(test, ts(type = "Array<import('../types').AuditEntry>"))]
     pub entries: Vec<AuditEntry>,
 }
 
@@ -120,6 +126,7 @@ pub async fn audit(
 
 /// Whether a provider's key is there: `none` (keyless), `present`, or
 /// `missing` (referenced but not found; `key_error` says why).
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Clone, Copy, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum KeyPresence {
@@ -129,16 +136,20 @@ pub enum KeyPresence {
 }
 
 /// One model's health under a provider.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Serialize)]
 pub struct ModelHealth {
     pub model: String,
+    #[cfg_attr(test, ts(type = "import('../types').HealthSnapshot"))]
     pub health: HealthSnapshot,
 }
 
 /// One provider in `GET /providers`.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Serialize)]
 pub struct ProviderInfo {
     pub name: String,
+    #[cfg_attr(test, ts(type = "string"))]
     pub kind: ProviderKind,
     pub base_url: String,
     /// `keyring:NAME` or `env:VAR`; `null` for a keyless provider.
@@ -152,6 +163,7 @@ pub struct ProviderInfo {
 }
 
 /// `GET /providers`.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Serialize)]
 pub struct Providers {
     pub providers: Vec<ProviderInfo>,
@@ -203,8 +215,10 @@ pub async fn probe(
 }
 
 /// `GET /detect-local`: model servers answering on this machine.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Serialize)]
 pub struct DetectedServers {
+    #[cfg_attr(test, ts(type = "Array<import('../types').LocalServer>"))]
     pub servers: Vec<LocalServer>,
 }
 
@@ -222,6 +236,7 @@ fn key_index(s: &AppState) -> Result<KeyIndex, ApiError> {
 }
 
 /// A key name with its presence (`GET /keys`, `PUT /keys/{name}`).
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Serialize)]
 pub struct KeyInfo {
     pub name: String,
@@ -243,6 +258,7 @@ impl KeyInfo {
 }
 
 /// `GET /keys`.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Serialize)]
 pub struct Keys {
     pub keys: Vec<KeyInfo>,
@@ -306,6 +322,7 @@ pub async fn set_key(
 }
 
 /// `DELETE /keys/{name}`: the key is gone.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Serialize)]
 pub struct KeyDeleted {
     pub name: String,
@@ -351,6 +368,7 @@ pub struct PauseBody {
 }
 
 /// `POST /pause`: whether client requests are now refused.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Serialize)]
 pub struct Paused {
     pub paused: bool,

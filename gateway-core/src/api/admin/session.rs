@@ -71,12 +71,14 @@ pub struct Login {
 }
 
 /// `POST /login`: the role the session cookie carries.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Serialize)]
 pub struct LoggedIn {
     pub role: Role,
 }
 
 /// `GET /session`: who the caller is.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Serialize)]
 pub struct Session {
     pub role: Role,
@@ -85,6 +87,7 @@ pub struct Session {
 }
 
 /// `POST /logout`.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Serialize)]
 pub struct LoggedOut {
     pub ok: bool,

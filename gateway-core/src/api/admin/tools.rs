@@ -81,7 +81,9 @@ pub struct Page {
 }
 
 /// `GET /bench/runs`: stored runs, newest first.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Serialize)]
+#[cfg_attr(test, ts(rename = "BenchRuns"))]
 pub struct Runs {
     pub runs: Vec<Run>,
 }

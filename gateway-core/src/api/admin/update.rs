@@ -102,6 +102,7 @@ fn not_configured() -> ApiError {
 /// What is known without the manifest: the running program and what a
 /// rollback would restore. Sent beside the error when a check fails, so a
 /// rollback stays possible while the release server is down.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Serialize)]
 pub struct Running {
     pub app: App,
@@ -116,14 +117,17 @@ pub struct Running {
 }
 
 /// `GET /update/check`.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Serialize)]
 pub struct UpdateCheck {
     #[serde(flatten)]
     pub running: Running,
     /// Without a manifest URL: what to do instead.
+    #[cfg_attr(test, ts(optional))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<&'static str>,
     /// The verified manifest set against the installed binary.
+    #[cfg_attr(test, ts(optional))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<Status>,
 }
@@ -172,11 +176,14 @@ pub async fn check(
 
 /// `POST /update/apply`: the outcome; after a real install, the running
 /// process still runs the old code until it restarts.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Serialize)]
+#[cfg_attr(test, ts(rename = "UpdateOutcome"))]
 pub struct Applied {
     #[serde(flatten)]
     pub outcome: Outcome,
     /// `true` after an install (`outcome: "updated"`), absent otherwise.
+    #[cfg_attr(test, ts(optional))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub restart_needed: Option<bool>,
 }
@@ -235,7 +242,9 @@ pub async fn apply(
 
 /// `POST /update/rollback`: what was put back; the running process needs
 /// a restart to run it.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Serialize)]
+#[cfg_attr(test, ts(rename = "UpdateRolledBack"))]
 pub struct RollbackDone {
     #[serde(flatten)]
     pub rolled_back: RolledBack,
