@@ -1,20 +1,77 @@
-// Wire types of the admin API, hand-written in one place. Each names the Rust
-// type (or handler, where the JSON is built with `serde_json::json!`) it
-// mirrors, so a change on one side is found by grepping the other. Many
-// admin answers are built ad hoc with `json!`, which `ts-rs` cannot derive
-// from; see docs/ui.md.
+// Wire types of the admin API. Most are generated from the Rust types by
+// ts-rs into ./generated (see docs/ui.md: `AIGW_WRITE_BINDINGS=1 cargo
+// nextest run -p gateway-core bindings`; a test fails when they are stale)
+// and re-exported here. Hand-written below, each naming the Rust type it
+// mirrors: the types of config/, lifecycle/, store/ and routing/, which do
+// not derive `TS` yet; request bodies with defaults; and the fallback test's
+// answer, built with `serde_json::json!` (api/admin/ops.rs::fallback_test).
 
-// ---- session (api/admin/session.rs) ----------------------------------------
+import type { AttemptInfo } from './generated/AttemptInfo';
+import type { BenchProtocol } from './generated/BenchProtocol';
+import type { BenchRun as GeneratedBenchRun } from './generated/BenchRun';
+import type { BenchTarget } from './generated/BenchTarget';
+import type { KeyPresence } from './generated/KeyPresence';
+import type { ProviderInfo as GeneratedProviderInfo } from './generated/ProviderInfo';
+import type { UpdateApp } from './generated/UpdateApp';
 
-export type Role = 'admin' | 'viewer'; // secrets::admin::Role
+// ---- generated (gateway-core/src/api/admin/bindings.rs) --------------------
 
-/** `GET /session` (session::whoami). */
-export interface Session {
-  role: Role;
-  actor: string;
-}
+export type { Role } from './generated/Role';
+export type { Session } from './generated/Session';
+export type { LoggedIn } from './generated/LoggedIn';
+export type { LoggedOut } from './generated/LoggedOut';
+export type { Status } from './generated/Status';
+export type { TargetHealth } from './generated/TargetHealth';
+export type { TelemetryState } from './generated/TelemetryState';
+export type { TokenStorage } from './generated/TokenStorage';
+export type { Paused } from './generated/Paused';
+export type { Audit } from './generated/Audit';
+export type { KeyPresence };
+export type { Providers } from './generated/Providers';
+export type { ModelHealth } from './generated/ModelHealth';
+export type { DetectedServers } from './generated/DetectedServers';
+export type { KeyInfo } from './generated/KeyInfo';
+export type { Keys } from './generated/Keys';
+export type { KeyDeleted } from './generated/KeyDeleted';
+export type { History } from './generated/History';
+export type { LiveConfig } from './generated/LiveConfig';
+export type { Draft } from './generated/Draft';
+export type { RoutesInfo } from './generated/RoutesInfo';
+export type { RouteInfo } from './generated/RouteInfo';
+export type { RouteTarget } from './generated/RouteTarget';
+export type { AttemptInfo };
+export type { Quantiles } from './generated/Quantiles';
+export type { RouteModes } from './generated/RouteModes';
+export type { Bucket } from './generated/Bucket';
+export type { Series } from './generated/Series';
+export type { RequestRow } from './generated/RequestRow';
+export type { RequestPage } from './generated/RequestPage';
+export type { AttemptRow } from './generated/AttemptRow';
+export type { RequestDetail } from './generated/RequestDetail';
+/** api::telemetry::SummaryBody: telemetry::query::Summary with the writer's state. */
+export type { SummaryBody as Summary } from './generated/SummaryBody';
+export type { Outcome } from './generated/Outcome';
+export type { CallResult } from './generated/CallResult';
+export type { ReplaySpec } from './generated/ReplaySpec';
+export type { ReplayReport } from './generated/ReplayReport';
+export type { BenchProtocol };
+export type { BenchTarget };
+export type { BenchEstimate } from './generated/BenchEstimate';
+export type { BenchReport } from './generated/BenchReport';
+/** tools::modelbench::Run, its spec as the looser BenchSpec below. */
+export type BenchRun = Omit<GeneratedBenchRun, 'spec'> & { spec: BenchSpec };
+export type { BenchRuns } from './generated/BenchRuns';
+export type { UpdateApp } from './generated/UpdateApp';
+export type { UpdateOutcome } from './generated/UpdateOutcome';
+export type { UpdateRolledBack } from './generated/UpdateRolledBack';
 
-// ---- status (api/admin/ops.rs::status) -------------------------------------
+/**
+ * One element of `GET /providers` (ops::ProviderInfo). `models` is not sent
+ * by the gateway today; the provider form reads it when present.
+ */
+export type ProviderInfo = GeneratedProviderInfo & { models?: string[] };
+
+// ---- hand-written: routing/ (health, probes) -------------------------------
 
 /** routing::health::HealthSnapshot */
 export interface HealthSnapshot {
@@ -23,55 +80,6 @@ export interface HealthSnapshot {
   cooldown_remaining_ms: number | null;
   ewma_latency_ms: number | null;
   last_error: string | null;
-}
-
-/** One element of `targets` in ops::status. */
-export interface TargetHealth {
-  provider: string;
-  model: string;
-  health: HealthSnapshot;
-}
-
-/** secrets::admin::TokenStorage (externally tagged enum). */
-export type TokenStorage = 'keychain' | 'memory' | { file: string };
-
-/** `GET /status` (ops::status). */
-export interface Status {
-  version: string;
-  listen: string;
-  endpoint: string;
-  uptime_s: number;
-  config_version: number;
-  config_path: string | null;
-  config_file_error: string | null;
-  active_profile: string | null;
-  profiles: unknown;
-  providers: number;
-  routes: number;
-  admin_token_storage: TokenStorage;
-  targets: TargetHealth[];
-  /** `POST /pause`; absent on gateways that cannot pause. */
-  paused?: boolean;
-}
-
-// ---- providers and keys (api/admin/ops.rs) ---------------------------------
-
-export type KeyPresence = 'none' | 'present' | 'missing';
-
-/** One element of `GET /providers` (ops::providers). */
-export interface ProviderInfo {
-  name: string;
-  kind: string;
-  base_url: string;
-  api_key_ref: string | null;
-  key: KeyPresence;
-  key_error: string | null;
-  timeout_s: number;
-  rpm: number;
-  tpm: number;
-  targets: { model: string; health: HealthSnapshot }[];
-  /** Configured `models`, when the gateway reports them. */
-  models?: string[];
 }
 
 /** routing::probe::ProbeReport */
@@ -94,14 +102,7 @@ export interface LocalServer {
   models: string[];
 }
 
-/** One element of `GET /keys` (ops::list_keys). */
-export interface KeyInfo {
-  name: string;
-  present: boolean;
-  ref: string;
-}
-
-// ---- config lifecycle (lifecycle/mod.rs, store/mod.rs) ---------------------
+// ---- hand-written: config lifecycle (config/, lifecycle/, store/) -----------
 
 /** config::validate::Issue */
 export interface Issue {
@@ -159,21 +160,6 @@ export interface Published {
   restart_required: string[];
 }
 
-/** `GET /config/history` (config::history). */
-export interface History {
-  live_version: number;
-  versions: Version[];
-}
-
-/** `GET /config` (config::get_config). */
-export interface LiveConfig {
-  version: Version;
-  path: string | null;
-  active_profile: string | null;
-  profiles: unknown;
-  file_error: string | null;
-}
-
 /** store::AuditEntry */
 export interface AuditEntry {
   id: number;
@@ -184,7 +170,7 @@ export interface AuditEntry {
   detail: unknown;
 }
 
-// ---- structured edits (api/admin: POST /config/draft) ----------------------
+// ---- hand-written: structured edits (lifecycle::draft, POST /config/draft) --
 
 export type Strategy = 'priority' | 'weighted' | 'latency';
 
@@ -221,28 +207,7 @@ export type DraftOp =
   | { op: 'upsert_route'; route: RouteSpec; profile?: string | null }
   | { op: 'remove_route'; model: string; profile?: string | null };
 
-/** `POST /config/draft` answer: the edited TOML and its preview (nothing published). */
-export interface Draft {
-  toml: string;
-  preview: Preview;
-}
-
-/** `GET /routes`: the live routes. */
-export interface RoutesInfo {
-  routes: RouteSpec[];
-  profiles: unknown;
-  active_profile: string | null;
-}
-
-// ---- fallback test (POST /fallback-test) -----------------------------------
-
-export interface AttemptInfo {
-  provider: string;
-  model: string;
-  status: number | null;
-  error: string | null;
-  latency_ms: number | null;
-}
+// ---- hand-written: fallback test (ops::fallback_test, built with json!) -----
 
 export interface FallbackTestResult {
   status: number;
@@ -256,163 +221,22 @@ export interface FallbackTestResult {
   body?: string;
 }
 
-// ---- telemetry (telemetry/query.rs, api/telemetry.rs) ----------------------
+// ---- hand-written: request bodies with defaults ---------------------------
 
-/** telemetry::query::Quantiles */
-export interface Quantiles {
-  p50: number;
-  p95: number;
-  p99: number;
+/** `POST /update/apply` body. */
+export interface UpdateApplySpec {
+  dry_run?: boolean;
+  allow_downgrade?: boolean;
+  manifest_url?: string;
 }
 
-/** telemetry::query::RouteModes */
-export interface RouteModes {
-  direct: number;
-  provider_fallback: number;
-  model_fallback: number;
-}
-
-/** telemetry::query::Bucket */
-export interface Bucket {
-  start_ms: number;
-  requests: number;
-  errors: number;
-  errors_by_class: Record<string, number>;
-  cancelled: number;
-  latency_ms: Quantiles | null;
-  ttft_ms: Quantiles | null;
-  tokens_in: number;
-  tokens_out: number;
-  cost_usd: number;
-  route_modes: RouteModes;
-}
-
-/** telemetry::query::Series */
-export interface Series {
-  from_ms: number;
-  to_ms: number;
-  bucket_ms: number;
-  buckets: Bucket[];
-}
-
-/** telemetry::query::RequestRow */
-export interface RequestRow {
-  id: string;
-  time_ms: number;
-  client: string;
-  endpoint: string;
-  requested_model: string;
-  provider: string | null;
-  forwarded_model: string | null;
-  route_mode: string | null;
-  stream: boolean;
-  attempts: number;
-  status: number;
-  error: string | null;
-  latency_ms: number;
-  ttft_ms: number | null;
-  overhead_ms: number;
-  tokens_in: number | null;
-  tokens_out: number | null;
-  tokens_estimated: boolean;
-  cost_usd: number | null;
-  cancelled: boolean;
-}
-
-/** telemetry::query::RequestPage */
-export interface RequestPage {
-  items: RequestRow[];
-  next_cursor: string | null;
-}
-
-/** telemetry::query::AttemptRow */
-export interface AttemptRow {
-  provider: string;
-  model: string;
-  status: number | null;
-  error: string | null;
-  latency_ms: number;
-}
-
-/** telemetry::query::RequestDetail */
-export interface RequestDetail {
-  request: RequestRow;
-  attempts: AttemptRow[];
-  request_body: string | null;
-  response_body: string | null;
-}
-
-/** api::telemetry::SummaryBody (telemetry::query::Summary, flattened) */
-export interface Summary {
-  from_ms: number;
-  to_ms: number;
-  requests: number;
-  requests_per_min: number;
-  errors: number;
-  error_rate: number;
-  cancelled: number;
-  latency_p50_ms: number | null;
-  latency_p95_ms: number | null;
-  ttft_p95_ms: number | null;
-  fallbacks: number;
-  tokens_in: number;
-  tokens_out: number;
-  cost_usd: number;
-  dropped_events: number;
-  queued_events: number;
-}
-
-/** telemetry::query::Outcome */
-export type Outcome = 'ok' | 'error' | 'cancelled' | 'fallback';
-
-// ---------------------------------------------------------------------------
-// Replay and the synthetic model benchmark (gateway-core/src/tools/, docs/tools.md)
-// ---------------------------------------------------------------------------
-
-/** tools::call::CallResult: one call sent straight to a provider/model. */
-export interface CallResult {
-  request_id: string;
-  provider: string;
-  model: string;
-  endpoint: string;
-  stream: boolean;
-  status: number;
-  error: string | null;
-  error_message: string | null;
-  latency_ms: number;
-  ttft_ms: number | null;
-  tokens_in: number | null;
-  tokens_out: number | null;
-  tokens_estimated: boolean;
-  cost_usd: number | null;
-  /** The response body (an excerpt). */
-  response: string;
-}
-
-/** tools::replay::ReplaySpec: a logged request (`request_id`) or a pasted `body`. */
-export interface ReplaySpec {
-  request_id?: string;
-  body?: unknown;
-  endpoint?: string;
-  provider: string;
-  model?: string;
-}
-
-/** tools::replay::ReplayReport */
-export interface ReplayReport {
-  replay: CallResult;
-  /** The logged row (absent for a pasted body). */
-  original: RequestRow | null;
-}
-
-/** tools::modelbench::Protocol */
-export type BenchProtocol = 'chat' | 'messages' | 'responses';
-
-/** tools::modelbench::Target */
-export interface BenchTarget {
-  provider: string;
-  model: string;
-}
+// ---- hand-written, looser than generated/ ----------------------------------
+// BenchSpec is also a request body whose fields have serde defaults
+// (generated/BenchSpec has every field required, as the gateway answers it).
+// The update check types accept older gateways (no `app`,
+// `restart_supported`, `previous.binary`), which generated/UpdateCheck,
+// UpdateStatus, UpdateInstalled and UpdatePrevious (what this gateway sends)
+// do not.
 
 /** tools::modelbench::Spec */
 export interface BenchSpec {
@@ -424,53 +248,6 @@ export interface BenchSpec {
   max_tokens?: number;
   max_cost_usd: number;
 }
-
-/** tools::modelbench::Estimate */
-export interface BenchEstimate {
-  requests: number;
-  tokens_in: number;
-  tokens_out: number;
-  /** Null when some target has no known price (see `unpriced`). */
-  cost_usd: number | null;
-  unpriced: string[];
-  max_cost_usd: number;
-}
-
-/** tools::modelbench::Report: per target, protocol and stream mode. */
-export interface BenchReport {
-  provider: string;
-  model: string;
-  protocol: BenchProtocol;
-  stream: boolean;
-  sent: number;
-  ok: number;
-  /** 0..1 */
-  success_rate: number;
-  latency_ms: Quantiles | null;
-  ttft_ms: Quantiles | null;
-  tokens_per_s: number | null;
-  /** Error class → count. */
-  errors: Record<string, number>;
-  cost_usd: number;
-}
-
-/** tools::modelbench::Run */
-export interface BenchRun {
-  id: number;
-  started_ms: number;
-  finished_ms: number;
-  /** `ui`, `cli`, `api` or `schedule`. */
-  source: string;
-  spec: BenchSpec;
-  reports: BenchReport[];
-  spent_usd: number;
-  stopped_by_cost_cap: boolean;
-}
-
-// ---------------------------------------------------------------------------
-// Signed self-update (gateway-core/src/update/, api/admin/update.rs,
-// docs/install.md). Check is open to viewers; apply and rollback need admin.
-// ---------------------------------------------------------------------------
 
 /** update::apply::Action (the `action` tag, flattened into the status). */
 export type UpdateAction = 'up_to_date' | 'update' | 'downgrade' | 'below_minimum' | 'no_build';
@@ -489,7 +266,7 @@ export interface UpdateInstalled {
  * "available": [...]`).
  */
 export interface UpdateStatus {
-  app?: 'aigw' | 'aigw-desktop';
+  app?: UpdateApp;
   installed: UpdateInstalled;
   offered: string;
   /** Release date, RFC 3339. */
@@ -519,7 +296,7 @@ export interface UpdatePrevious {
 
 /** `GET /update/check` (api/admin/update.rs::check). */
 export interface UpdateCheck {
-  app?: 'aigw' | 'aigw-desktop';
+  app?: UpdateApp;
   /** The running version. */
   version: string;
   /** False when the build has no manifest URL (see `message`). */
@@ -529,25 +306,4 @@ export interface UpdateCheck {
   restart_supported?: boolean;
   previous?: UpdatePrevious | null;
   status?: UpdateStatus;
-}
-
-/** `POST /update/apply` body. */
-export interface UpdateApplySpec {
-  dry_run?: boolean;
-  allow_downgrade?: boolean;
-  manifest_url?: string;
-}
-
-/** update::apply::Outcome (tagged by `outcome`), as `POST /update/apply` answers it (update.rs::apply adds `restart_needed`). */
-export type UpdateOutcome =
-  | { outcome: 'up_to_date'; version: string }
-  | { outcome: 'dry_run'; from: string; to: string; binary: string }
-  | { outcome: 'updated'; from: string; to: string; binary: string; previous: string; restart_needed?: boolean };
-
-/** update::apply::RolledBack, as `POST /update/rollback` answers it. */
-export interface UpdateRolledBack {
-  binary: string;
-  restored: string;
-  replaced: string;
-  restart_needed?: boolean;
 }

@@ -298,6 +298,89 @@ impl From<crate::pipeline::Refusal> for ApiError {
     }
 }
 
+/// A config lifecycle refusal: an invalid config is 422 with its
+/// validation beside the error, a stale base version 409.
+impl From<crate::lifecycle::LifecycleError> for ApiError {
+    fn from(e: crate::lifecycle::LifecycleError) -> Self {
+        use crate::lifecycle::LifecycleError as E;
+        match e {
+            E::Invalid(v) => Self::InvalidConfig {
+                validation: serde_json::to_value(v).unwrap_or_default(),
+            },
+            E::Conflict { .. } => Self::conflict("version_conflict", e.to_string()),
+            E::NoSuchVersion(_) => Self::not_found(e.to_string()),
+            E::Store(_) | E::Write { .. } | E::Record { .. } => Self::internal(e.to_string()),
+        }
+    }
+}
+
+/// The config store (history, versions, audit log) failed: 500.
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        Self::internal(e.to_string())
+    }
+}
+
+/// A telemetry query: a bad query (window, bucket, cursor) is the
+/// caller's 400; anything else is logged and answered 500 without detail.
+impl From<crate::telemetry::db::DbError> for ApiError {
+    fn from(e: crate::telemetry::db::DbError) -> Self {
+        match e {
+            crate::telemetry::db::DbError::Query(q) => {
+                Self::bad_request("invalid_query", q.to_string())
+            }
+            e => {
+                tracing::error!("telemetry query failed: {e}");
+                Self::internal("telemetry query failed")
+            }
+        }
+    }
+}
+
+/// A replay that cannot be sent.
+impl From<crate::tools::replay::ReplayError> for ApiError {
+    fn from(e: crate::tools::replay::ReplayError) -> Self {
+        use crate::tools::replay::ReplayError as E;
+        match e {
+            E::NotFound(_) => Self::not_found(e.to_string()),
+            E::Telemetry(_) => Self::internal(e.to_string()),
+            e => Self::bad_request("invalid_replay", e.to_string()),
+        }
+    }
+}
+
+/// A benchmark spec refused, or its store failing.
+impl From<crate::tools::modelbench::BenchError> for ApiError {
+    fn from(e: crate::tools::modelbench::BenchError) -> Self {
+        use crate::tools::modelbench::BenchError as E;
+        match e {
+            E::Invalid(m) => Self::bad_request("invalid_bench", m),
+            E::Store(e) => Self::internal(e.to_string()),
+        }
+    }
+}
+
+/// An install or rollback refused: nothing was changed (400, the code
+/// naming the few reasons an operator acts on differently).
+impl From<crate::update::UpdateError> for ApiError {
+    fn from(e: crate::update::UpdateError) -> Self {
+        use crate::update::UpdateError as E;
+        let code = match e {
+            E::PackageManaged { .. } => "package_managed",
+            E::NoPrevious { .. } => "no_previous",
+            _ => "update_failed",
+        };
+        Self::bad_request(code, format!("nothing was changed: {e}"))
+    }
+}
+
+/// A blocking task that panicked or was cancelled: 500.
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        Self::internal(e.to_string())
+    }
+}
+
 /// The protocol whose error shape a request to `path` gets: Anthropic's
 /// under `/v1/messages`, OpenAI's everywhere else.
 pub fn shape_for(path: &str) -> Endpoint {

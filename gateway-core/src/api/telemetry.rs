@@ -27,8 +27,9 @@ use serde::{Deserialize, Serialize};
 
 use super::ApiError;
 use crate::server::AppState;
-use crate::telemetry::db::DbError;
-use crate::telemetry::query::{self, Filter, Outcome, RequestsQuery, Summary, Window};
+use crate::telemetry::query::{
+    self, Filter, Outcome, RequestDetail, RequestPage, RequestsQuery, Series, Summary, Window,
+};
 use crate::telemetry::{Db, metrics, unix_ms};
 
 /// The telemetry query routes; mounted by api/admin under `/admin/api`.
@@ -127,80 +128,57 @@ fn db(state: &AppState) -> Result<Db, ApiError> {
     })
 }
 
-fn db_error(e: DbError) -> ApiError {
-    match e {
-        DbError::Query(q) => bad(q.to_string()),
-        e => {
-            tracing::error!("telemetry query failed: {e}");
-            ApiError::internal("telemetry query failed")
-        }
-    }
-}
-
-fn answer<T: Serialize>(r: Result<Result<T, DbError>, ApiError>) -> Response {
-    match r {
-        Ok(Ok(v)) => Json(v).into_response(),
-        Ok(Err(e)) => db_error(e).into_response(),
-        Err(e) => e.into_response(),
-    }
-}
-
 async fn series(
     State(state): State<Arc<AppState>>,
     p: Result<Query<Params>, QueryRejection>,
-) -> Response {
-    let run = async {
-        let p = params(p)?;
-        let db = db(&state)?;
-        let w = p
-            .window(now_ms())?
-            .unwrap_or_else(|| Window::last_minutes(now_ms(), 60));
-        let bucket = match p.bucket_s {
-            Some(s) => s.saturating_mul(1000),
-            None => query::auto_bucket_ms(w),
-        };
-        query::check_series(w, bucket).map_err(|e| bad(e.to_string()))?;
-        let filter = p.filter();
-        Ok(db
-            .read_async(move |c| query::series(c, w, bucket, &filter))
-            .await)
+) -> Result<Json<Series>, ApiError> {
+    let p = params(p)?;
+    let db = db(&state)?;
+    let w = p
+        .window(now_ms())?
+        .unwrap_or_else(|| Window::last_minutes(now_ms(), 60));
+    let bucket = match p.bucket_s {
+        Some(s) => s.saturating_mul(1000),
+        None => query::auto_bucket_ms(w),
     };
-    answer(run.await)
+    query::check_series(w, bucket).map_err(|e| bad(e.to_string()))?;
+    let filter = p.filter();
+    let series = db
+        .read_async(move |c| query::series(c, w, bucket, &filter))
+        .await?;
+    Ok(Json(series))
 }
 
 async fn requests(
     State(state): State<Arc<AppState>>,
     p: Result<Query<Params>, QueryRejection>,
-) -> Response {
-    let run = async {
-        let p = params(p)?;
-        let db = db(&state)?;
-        let q = RequestsQuery {
-            window: p.window(now_ms())?,
-            filter: p.filter(),
-            outcome: p.outcome,
-            limit: p.limit,
-            cursor: p.cursor.clone(),
-        };
-        Ok(db.read_async(move |c| query::requests(c, &q)).await)
+) -> Result<Json<RequestPage>, ApiError> {
+    let p = params(p)?;
+    let db = db(&state)?;
+    let q = RequestsQuery {
+        window: p.window(now_ms())?,
+        filter: p.filter(),
+        outcome: p.outcome,
+        limit: p.limit,
+        cursor: p.cursor.clone(),
     };
-    answer(run.await)
+    Ok(Json(db.read_async(move |c| query::requests(c, &q)).await?))
 }
 
-async fn request(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
-    let db = match db(&state) {
-        Ok(db) => db,
-        Err(e) => return e.into_response(),
-    };
+async fn request(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<RequestDetail>, ApiError> {
+    let db = db(&state)?;
     let key = id.clone();
-    match db.read_async(move |c| query::request(c, &key)).await {
-        Ok(Some(d)) => Json(d).into_response(),
-        Ok(None) => ApiError::not_found(format!("no request {id:?} in the log")).into_response(),
-        Err(e) => db_error(e).into_response(),
-    }
+    db.read_async(move |c| query::request(c, &key))
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no request {id:?} in the log")))
 }
 
 /// The overview: the log's numbers plus the live state of the writer.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Serialize)]
 pub struct SummaryBody {
     #[serde(flatten)]
@@ -214,26 +192,23 @@ pub struct SummaryBody {
 async fn summary(
     State(state): State<Arc<AppState>>,
     p: Result<Query<Params>, QueryRejection>,
-) -> Response {
-    let run = async {
-        let p = params(p)?;
-        let db = db(&state)?;
-        let w = p
-            .window(now_ms())?
-            .unwrap_or_else(|| Window::last_minutes(now_ms(), 60));
-        let filter = p.filter();
-        let hub = &state.telemetry_hub;
-        let (dropped, queued) = (hub.dropped_events(), hub.queue_depth());
-        Ok(db
-            .read_async(move |c| query::summary(c, w, &filter))
-            .await
-            .map(|summary| SummaryBody {
-                summary,
-                dropped_events: dropped,
-                queued_events: queued,
-            }))
-    };
-    answer(run.await)
+) -> Result<Json<SummaryBody>, ApiError> {
+    let p = params(p)?;
+    let db = db(&state)?;
+    let w = p
+        .window(now_ms())?
+        .unwrap_or_else(|| Window::last_minutes(now_ms(), 60));
+    let filter = p.filter();
+    let hub = &state.telemetry_hub;
+    let (dropped, queued) = (hub.dropped_events(), hub.queue_depth());
+    let summary = db
+        .read_async(move |c| query::summary(c, w, &filter))
+        .await?;
+    Ok(Json(SummaryBody {
+        summary,
+        dropped_events: dropped,
+        queued_events: queued,
+    }))
 }
 
 /// `GET /metrics`: Prometheus text 0.0.4, or OpenMetrics when the scraper's

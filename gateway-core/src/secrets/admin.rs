@@ -11,6 +11,7 @@ use super::Secret;
 
 pub const ADMIN_SERVICE: &str = "ai-model-gateway-admin";
 
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
@@ -28,6 +29,7 @@ impl Role {
 }
 
 /// Where the tokens live.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TokenStorage {

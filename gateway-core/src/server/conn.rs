@@ -277,18 +277,20 @@ fn turn_away(
 /// drained, so that closing does not reset the connection before the
 /// client has read the answer.
 async fn refuse(mut tcp: TcpStream, max: usize) -> io::Result<()> {
-    let body = serde_json::json!({"error": {
-        "message": format!("the gateway has reached its connection limit (server.max_connections = {max}); retry shortly"),
-        "type": "api_error",
-        "param": null,
-        "code": "too_many_connections",
-    }})
-    .to_string();
+    let body = crate::translate::errors::openai_body(
+        "api_error",
+        "too_many_connections",
+        format!(
+            "the gateway has reached its connection limit (server.max_connections = {max}); retry shortly"
+        ),
+    );
     let head = format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n",
         body.len()
     );
-    tcp.write_all(format!("{head}{body}").as_bytes()).await?;
+    let mut answer = head.into_bytes();
+    answer.extend_from_slice(&body);
+    tcp.write_all(&answer).await?;
     tcp.shutdown().await?;
     let mut sink = [0u8; 2048];
     while tcp.read(&mut sink).await? > 0 {}

@@ -101,6 +101,7 @@ impl Where {
 }
 
 /// p50/p95/p99 of a sample.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Quantiles {
     pub p50: f64,
@@ -129,6 +130,7 @@ pub fn quantiles(v: &mut [f64]) -> Option<Quantiles> {
 }
 
 /// Requests per route mode.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RouteModes {
     pub direct: u64,
@@ -137,6 +139,7 @@ pub struct RouteModes {
 }
 
 /// One time bucket of a series.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Bucket {
     pub start_ms: i64,
@@ -152,6 +155,7 @@ pub struct Bucket {
     pub route_modes: RouteModes,
 }
 
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Series {
     pub from_ms: i64,
@@ -285,6 +289,7 @@ pub fn series(
 }
 
 /// One request as listed.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RequestRow {
     /// The gateway's request id (`x-aigw-request-id`).
@@ -341,6 +346,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<RequestRow> {
 }
 
 /// Which requests to list by outcome.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
@@ -365,6 +371,7 @@ pub struct RequestsQuery {
     pub cursor: Option<String>,
 }
 
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RequestPage {
     /// Newest first.
@@ -435,6 +442,7 @@ pub fn requests(conn: &Connection, q: &RequestsQuery) -> Result<RequestPage, DbE
 }
 
 /// One upstream attempt as stored.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttemptRow {
     pub provider: String,
@@ -445,6 +453,7 @@ pub struct AttemptRow {
 }
 
 /// One request with its attempts and, when stored, its bodies.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RequestDetail {
     pub request: RequestRow,
@@ -494,6 +503,7 @@ pub fn request(conn: &Connection, id: &str) -> Result<Option<RequestDetail>, DbE
 }
 
 /// The overview numbers over a window.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     pub from_ms: i64,

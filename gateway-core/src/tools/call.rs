@@ -25,6 +25,7 @@ pub struct Call {
 }
 
 /// What came back, measured.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct CallResult {
     pub request_id: String,

@@ -21,8 +21,10 @@ use crate::telemetry::query::{Quantiles, quantiles};
 use crate::telemetry::{Origin, cost};
 use crate::vocab::Endpoint;
 
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(test, ts(rename = "BenchProtocol"))]
 pub enum Protocol {
     /// OpenAI Chat Completions.
     Chat,
@@ -77,7 +79,9 @@ impl Protocol {
     }
 }
 
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, ts(rename = "BenchTarget"))]
 pub struct Target {
     pub provider: String,
     pub model: String,
@@ -120,7 +124,9 @@ fn default_cap() -> f64 {
 }
 
 /// What to run.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(test, ts(rename = "BenchSpec"))]
 pub struct Spec {
     pub targets: Vec<Target>,
     #[serde(default = "default_protocols")]
@@ -145,7 +151,9 @@ const MAX_REQUESTS: u32 = 2000;
 const MAX_CONCURRENCY: u32 = 16;
 
 /// Shown before starting.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, ts(rename = "BenchEstimate"))]
 pub struct Estimate {
     pub requests: u32,
     pub tokens_in: u64,
@@ -240,7 +248,9 @@ impl Spec {
 }
 
 /// Per target, protocol and stream mode.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(test, ts(rename = "BenchReport"))]
 pub struct Report {
     pub provider: String,
     pub model: String,
@@ -257,7 +267,9 @@ pub struct Report {
     pub cost_usd: f64,
 }
 
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(test, ts(rename = "BenchRun"))]
 pub struct Run {
     pub id: i64,
     pub started_ms: i64,

@@ -14,24 +14,30 @@ use crate::telemetry::Origin;
 use crate::telemetry::query::{self, RequestRow};
 use crate::vocab::Endpoint;
 
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, Deserialize)]
 pub struct ReplaySpec {
     /// A logged request to replay (`x-aigw-request-id`).
+    #[cfg_attr(test, ts(optional))]
     #[serde(default)]
     pub request_id: Option<String>,
     /// Or the body to send (JSON object); overrides the stored one.
+    #[cfg_attr(test, ts(optional, type = "unknown"))]
     #[serde(default)]
     pub body: Option<serde_json::Value>,
     /// `chat_completions` (default for pasted bodies), `completions`,
     /// `embeddings`, `responses`, `messages`.
+    #[cfg_attr(test, ts(optional))]
     #[serde(default)]
     pub endpoint: Option<String>,
     pub provider: String,
     /// Default: the model the original was served with, else the one it asked for.
+    #[cfg_attr(test, ts(optional))]
     #[serde(default)]
     pub model: Option<String>,
 }
 
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct ReplayReport {
     pub replay: CallResult,

@@ -61,7 +61,9 @@ impl Options {
 }
 
 /// The binary an update would replace.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(test, ts(rename = "UpdateInstalled"))]
 pub struct Installed {
     /// Canonical path (symlinks resolved: the real file is replaced).
     pub path: PathBuf,
@@ -72,8 +74,10 @@ pub struct Installed {
 }
 
 /// What applying the verified manifest would do.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
+#[cfg_attr(test, ts(rename = "UpdateAction"))]
 pub enum Action {
     /// The installed version is the offered one.
     UpToDate,
@@ -88,7 +92,9 @@ pub enum Action {
 }
 
 /// The result of [`check`]: a verified manifest set against the installed binary.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(test, ts(rename = "UpdateStatus"))]
 pub struct Status {
     pub app: App,
     pub installed: Installed,
@@ -104,8 +110,10 @@ pub struct Status {
 }
 
 /// The result of [`apply`].
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
+#[cfg_attr(test, ts(rename = "InstallOutcome"))]
 pub enum Outcome {
     UpToDate {
         version: Version,
@@ -126,7 +134,9 @@ pub enum Outcome {
 }
 
 /// The result of [`rollback`].
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(test, ts(rename = "UpdateRollback"))]
 pub struct RolledBack {
     pub binary: PathBuf,
     /// Version now installed (the kept one).

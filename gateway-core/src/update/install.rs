@@ -154,7 +154,9 @@ fn sync_dir(dir: &Path) {
 }
 
 /// What is recorded next to the kept previous binary.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(test, ts(rename = "UpdatePrevious"))]
 pub struct PreviousMeta {
     /// Version the kept binary reported.
     pub version: String,

@@ -59,6 +59,7 @@ pub const DEFAULT_MANIFEST_URL: Option<&str> = option_env!("AIGW_UPDATE_URL");
 /// gateway (`targets` in the manifest) and the desktop tray app (`desktop`).
 /// They share the workspace version, the release key and the verification
 /// path; each keeps its own previous binary for rollback.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(
     Clone,
     Copy,
@@ -71,6 +72,7 @@ pub const DEFAULT_MANIFEST_URL: Option<&str> = option_env!("AIGW_UPDATE_URL");
     serde::Deserialize,
     clap::ValueEnum,
 )]
+#[cfg_attr(test, ts(rename = "UpdateApp"))]
 pub enum App {
     /// `aigw`, the headless gateway and CLI.
     #[default]

@@ -78,7 +78,9 @@ pub struct Served {
 }
 
 /// One upstream attempt of a request.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, ts(rename = "AttemptInfo"))]
 pub struct AttemptEvent {
     pub provider: String,
     pub model: String,

@@ -3,16 +3,18 @@
 
 use std::sync::Arc;
 
+use std::path::PathBuf;
+
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use http::StatusCode;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::Principal;
 use crate::api::ApiError;
-use crate::lifecycle::{Change, LifecycleError};
+use crate::config::Strategy;
+use crate::lifecycle::{Change, Preview, Published, Validation};
 use crate::server::AppState;
+use crate::store::Version;
 
 #[derive(Deserialize)]
 pub struct Candidate {
@@ -51,82 +53,66 @@ pub struct Page {
     before: Option<i64>,
 }
 
-fn bad_body() -> Response {
+fn bad_body() -> ApiError {
     ApiError::bad_request(
         "invalid_json",
         "request body must be JSON with the documented fields",
     )
-    .into_response()
 }
 
-pub(super) fn lifecycle_error(e: LifecycleError) -> Response {
-    match e {
-        LifecycleError::Invalid(v) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Json(serde_json::json!({
-                "error": {
-                    "message": "config is invalid; nothing was applied",
-                    "type": "invalid_request_error",
-                    "code": "invalid_config",
-                },
-                "validation": v,
-            })),
-        )
-            .into_response(),
-        LifecycleError::Conflict { .. } => {
-            ApiError::conflict("version_conflict", e.to_string()).into_response()
-        }
-        LifecycleError::NoSuchVersion(_) => ApiError::not_found(e.to_string()).into_response(),
-        LifecycleError::Store(_) | LifecycleError::Write { .. } | LifecycleError::Record { .. } => {
-            ApiError::internal(e.to_string()).into_response()
-        }
-    }
+/// `GET /config`: the live version and where it came from.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Serialize)]
+pub struct LiveConfig {
+    #[cfg_attr(test, ts(type = "import('../types').Version"))]
+    pub version: Version,
+    pub path: Option<PathBuf>,
+    pub active_profile: Option<String>,
+    pub profiles: Vec<String>,
+    pub file_error: Option<String>,
 }
 
-pub async fn get_config(State(s): State<Arc<AppState>>) -> Response {
-    let v = s.lifecycle.live_version();
+pub async fn get_config(State(s): State<Arc<AppState>>) -> Json<LiveConfig> {
     let rt = s.runtime.load();
-    Json(serde_json::json!({
-        "version": v,
-        "path": s.lifecycle.path(),
-        "active_profile": rt.config.active_profile,
-        "profiles": rt.config.profiles,
-        "file_error": s.lifecycle.file_error(),
-    }))
-    .into_response()
+    Json(LiveConfig {
+        version: s.lifecycle.live_version(),
+        path: s.lifecycle.path().cloned(),
+        active_profile: rt.config.active_profile.clone(),
+        profiles: rt.config.profiles.clone(),
+        file_error: s.lifecycle.file_error(),
+    })
 }
 
-pub async fn validate(State(s): State<Arc<AppState>>, body: Option<Json<Candidate>>) -> Response {
-    let Some(Json(c)) = body else {
-        return bad_body();
-    };
-    Json(s.lifecycle.validate(&c.toml)).into_response()
+pub async fn validate(
+    State(s): State<Arc<AppState>>,
+    body: Option<Json<Candidate>>,
+) -> Result<Json<Validation>, ApiError> {
+    let Json(c) = body.ok_or_else(bad_body)?;
+    Ok(Json(s.lifecycle.validate(&c.toml)))
 }
 
-pub async fn diff(State(s): State<Arc<AppState>>, body: Option<Json<Candidate>>) -> Response {
-    let Some(Json(c)) = body else {
-        return bad_body();
-    };
-    Json(s.lifecycle.preview(&c.toml)).into_response()
+pub async fn diff(
+    State(s): State<Arc<AppState>>,
+    body: Option<Json<Candidate>>,
+) -> Result<Json<Preview>, ApiError> {
+    let Json(c) = body.ok_or_else(bad_body)?;
+    Ok(Json(s.lifecycle.preview(&c.toml)))
 }
 
 pub async fn publish(
     State(s): State<Arc<AppState>>,
     Extension(p): Extension<Principal>,
     body: Option<Json<PublishBody>>,
-) -> Response {
-    let Some(Json(b)) = body else {
-        return bad_body();
-    };
+) -> Result<Json<Published>, ApiError> {
+    let Json(b) = body.ok_or_else(bad_body)?;
     let source = match b.source.as_deref() {
         Some(src @ ("ui" | "cli" | "api")) => src,
         None => "api",
         Some(other) => {
-            return ApiError::bad_request(
+            return Err(ApiError::bad_request(
                 "invalid_source",
                 format!("source {other:?}: use ui, cli or api"),
-            )
-            .into_response();
+            ));
         }
     };
     let change = Change {
@@ -136,69 +122,67 @@ pub async fn publish(
         message: &b.message,
         base_version: b.base_version,
     };
-    match s.lifecycle.publish(&|c| s.apply(c), change).await {
-        Ok(p) => Json(p).into_response(),
-        Err(e) => lifecycle_error(e),
-    }
+    Ok(Json(s.lifecycle.publish(&|c| s.apply(c), change).await?))
 }
 
-pub async fn history(State(s): State<Arc<AppState>>, Query(q): Query<Page>) -> Response {
-    match s
+/// `GET /config/history`: a page of versions, newest first.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Serialize)]
+pub struct History {
+    pub live_version: i64,
+    #[cfg_attr(test, ts(type = "Array<import('../types').Version>"))]
+    pub versions: Vec<Version>,
+}
+
+pub async fn history(
+    State(s): State<Arc<AppState>>,
+    Query(q): Query<Page>,
+) -> Result<Json<History>, ApiError> {
+    let versions = s
         .lifecycle
         .store()
-        .history(q.limit.unwrap_or(50).min(500), q.before)
-    {
-        Ok(v) => Json(serde_json::json!({
-            "live_version": s.lifecycle.live_version().id,
-            "versions": v,
-        }))
-        .into_response(),
-        Err(e) => ApiError::internal(e.to_string()).into_response(),
-    }
+        .history(q.limit.unwrap_or(50).min(500), q.before)?;
+    Ok(Json(History {
+        live_version: s.lifecycle.live_version().id,
+        versions,
+    }))
 }
 
-pub async fn version(State(s): State<Arc<AppState>>, Path(id): Path<i64>) -> Response {
-    match s.lifecycle.store().get(id) {
-        Ok(Some(v)) => Json(v).into_response(),
-        Ok(None) => ApiError::not_found(format!("no config version {id}")).into_response(),
-        Err(e) => ApiError::internal(e.to_string()).into_response(),
-    }
+pub async fn version(
+    State(s): State<Arc<AppState>>,
+    Path(id): Path<i64>,
+) -> Result<Json<Version>, ApiError> {
+    s.lifecycle
+        .store()
+        .get(id)?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no config version {id}")))
 }
 
 pub async fn rollback(
     State(s): State<Arc<AppState>>,
     Extension(p): Extension<Principal>,
     body: Option<Json<RollbackBody>>,
-) -> Response {
-    let Some(Json(b)) = body else {
-        return bad_body();
-    };
-    match s
+) -> Result<Json<Published>, ApiError> {
+    let Json(b) = body.ok_or_else(bad_body)?;
+    let published = s
         .lifecycle
         .rollback(&|c| s.apply(c), b.version, &p.actor, &b.message)
-        .await
-    {
-        Ok(p) => Json(p).into_response(),
-        Err(e) => lifecycle_error(e),
-    }
+        .await?;
+    Ok(Json(published))
 }
 
 pub async fn profile(
     State(s): State<Arc<AppState>>,
     Extension(p): Extension<Principal>,
     body: Option<Json<ProfileBody>>,
-) -> Response {
-    let Some(Json(b)) = body else {
-        return bad_body();
-    };
-    match s
+) -> Result<Json<Published>, ApiError> {
+    let Json(b) = body.ok_or_else(bad_body)?;
+    let published = s
         .lifecycle
         .switch_profile(&|c| s.apply(c), b.profile.as_deref(), &p.actor)
-        .await
-    {
-        Ok(p) => Json(p).into_response(),
-        Err(e) => lifecycle_error(e),
-    }
+        .await?;
+    Ok(Json(published))
 }
 
 #[derive(Deserialize)]
@@ -209,50 +193,91 @@ pub struct DraftBody {
     base_toml: Option<String>,
 }
 
+/// `POST /config/draft`: the edited TOML and its preview.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Serialize)]
+pub struct Draft {
+    pub toml: String,
+    #[cfg_attr(test, ts(type = "import('../types').Preview"))]
+    pub preview: Preview,
+}
+
 /// Structured edits → a candidate TOML and its preview. Publishes nothing.
-pub async fn draft(State(s): State<Arc<AppState>>, body: Option<Json<DraftBody>>) -> Response {
-    let Some(Json(b)) = body else {
-        return bad_body();
-    };
+pub async fn draft(
+    State(s): State<Arc<AppState>>,
+    body: Option<Json<DraftBody>>,
+) -> Result<Json<Draft>, ApiError> {
+    let Json(b) = body.ok_or_else(bad_body)?;
     let base = b
         .base_toml
         .unwrap_or_else(|| s.lifecycle.live_version().toml.unwrap_or_default());
-    match crate::lifecycle::draft::apply(&base, &b.ops) {
-        Ok(toml) => {
-            let preview = s.lifecycle.preview(&toml);
-            Json(serde_json::json!({ "toml": toml, "preview": preview })).into_response()
-        }
-        Err(e) => ApiError::bad_request("invalid_draft", e.to_string()).into_response(),
-    }
+    let toml = crate::lifecycle::draft::apply(&base, &b.ops)
+        .map_err(|e| ApiError::bad_request("invalid_draft", e.to_string()))?;
+    let preview = s.lifecycle.preview(&toml);
+    Ok(Json(Draft { toml, preview }))
+}
+
+/// One live route, as `GET /routes` lists it.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Serialize)]
+pub struct RouteInfo {
+    pub model: String,
+    #[cfg_attr(test, ts(type = "import('../types').Strategy"))]
+    pub strategy: Strategy,
+    pub cooldown_s: u64,
+    pub failure_threshold: u32,
+    pub rate_limit_threshold: u32,
+    pub retries: u32,
+    pub targets: Vec<RouteTarget>,
+}
+
+/// A target of a live route.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Serialize)]
+pub struct RouteTarget {
+    pub provider: String,
+    /// The forwarded model; `null` forwards the requested name.
+    pub model: Option<String>,
+    pub weight: u32,
+}
+
+/// `GET /routes`: the live routes (the active profile's, when one is set).
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Serialize)]
+pub struct RoutesInfo {
+    pub routes: Vec<RouteInfo>,
+    pub profiles: Vec<String>,
+    pub active_profile: Option<String>,
 }
 
 /// The live routes (the active profile's, when one is set), as JSON.
-pub async fn routes(State(s): State<Arc<AppState>>) -> Response {
+pub async fn routes(State(s): State<Arc<AppState>>) -> Json<RoutesInfo> {
     let rt = s.runtime.load();
-    let routes: Vec<_> = rt
+    let routes = rt
         .config
         .routes
         .iter()
-        .map(|r| {
-            serde_json::json!({
-                "model": r.model,
-                "strategy": r.strategy,
-                "cooldown_s": r.cooldown.as_secs(),
-                "failure_threshold": r.failure_threshold,
-                "rate_limit_threshold": r.rate_limit_threshold,
-                "retries": r.retries,
-                "targets": r.targets.iter().map(|t| serde_json::json!({
-                    "provider": t.provider,
-                    "model": t.model,
-                    "weight": t.weight,
-                })).collect::<Vec<_>>(),
-            })
+        .map(|r| RouteInfo {
+            model: r.model.clone(),
+            strategy: r.strategy,
+            cooldown_s: r.cooldown.as_secs(),
+            failure_threshold: r.failure_threshold,
+            rate_limit_threshold: r.rate_limit_threshold,
+            retries: r.retries,
+            targets: r
+                .targets
+                .iter()
+                .map(|t| RouteTarget {
+                    provider: t.provider.clone(),
+                    model: t.model.clone(),
+                    weight: t.weight,
+                })
+                .collect(),
         })
         .collect();
-    Json(serde_json::json!({
-        "routes": routes,
-        "profiles": rt.config.profiles,
-        "active_profile": rt.config.active_profile,
-    }))
-    .into_response()
+    Json(RoutesInfo {
+        routes,
+        profiles: rt.config.profiles.clone(),
+        active_profile: rt.config.active_profile.clone(),
+    })
 }

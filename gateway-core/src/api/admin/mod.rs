@@ -10,6 +10,8 @@
 //! - `update`: check, install and roll back signed releases.
 //! - telemetry queries (`crate::api::telemetry`) are mounted here too.
 
+#[cfg(test)]
+mod bindings;
 mod config;
 mod ops;
 mod session;

@@ -1,52 +1,102 @@
 //! Status, audit, providers (with probes), keys and local-server detection.
 //! Secrets are write-only: reported as present or absent, never returned.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::Principal;
 use crate::api::ApiError;
+use crate::config::ProviderKind;
 use crate::pipeline::{self, Answer, Inbound, Via};
-use crate::routing::{detect_local as detect, probe_provider};
+use crate::routing::health::HealthSnapshot;
+use crate::routing::{LocalServer, ProbeReport, detect_local as detect, probe_provider};
+use crate::secrets::admin::TokenStorage;
 use crate::secrets::{KeyIndex, SecretRef};
 use crate::server::AppState;
+use crate::store::AuditEntry;
 use crate::telemetry::Origin;
 use crate::vocab::ErrorClass;
 
-pub async fn status(State(s): State<Arc<AppState>>) -> Response {
+/// One target's health in `GET /status`.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Serialize)]
+pub struct TargetHealth {
+    pub provider: String,
+    pub model: String,
+    #[cfg_attr(test, ts(type = "import('../types').HealthSnapshot"))]
+    pub health: HealthSnapshot,
+}
+
+/// The request log writer's state in `GET /status`.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Serialize)]
+pub struct TelemetryState {
+    /// Events the log did not take.
+    pub dropped_events: u64,
+    /// Events waiting for the writer.
+    pub queue_depth: usize,
+}
+
+/// `GET /status`: what runs, with which config, and how its targets are.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Serialize)]
+pub struct Status {
+    pub version: &'static str,
+    pub paused: bool,
+    pub listen: String,
+    pub endpoint: String,
+    pub uptime_s: u64,
+    pub config_version: i64,
+    pub config_path: Option<PathBuf>,
+    pub config_file_error: Option<String>,
+    pub active_profile: Option<String>,
+    pub profiles: Vec<String>,
+    /// How many providers and routes the live config has.
+    pub providers: usize,
+    pub routes: usize,
+    pub admin_token_storage: TokenStorage,
+    pub targets: Vec<TargetHealth>,
+    pub telemetry: TelemetryState,
+}
+
+pub async fn status(State(s): State<Arc<AppState>>) -> Json<Status> {
     let rt = s.runtime.load();
     let live = s.lifecycle.live_version();
-    let health: Vec<_> = s
+    let targets = s
         .health
         .snapshot(tokio::time::Instant::now())
         .into_iter()
-        .map(|(provider, model, h)| serde_json::json!({ "provider": provider, "model": model, "health": h }))
+        .map(|(provider, model, health)| TargetHealth {
+            provider,
+            model,
+            health,
+        })
         .collect();
-    Json(serde_json::json!({
-        "version": crate::VERSION,
-        "paused": s.paused.load(std::sync::atomic::Ordering::SeqCst),
-        "listen": s.listen.to_string(),
-        "endpoint": format!("http://{}/v1", s.listen),
-        "uptime_s": s.started.elapsed().as_secs(),
-        "config_version": live.id,
-        "config_path": s.lifecycle.path(),
-        "config_file_error": s.lifecycle.file_error(),
-        "active_profile": rt.config.active_profile,
-        "profiles": rt.config.profiles,
-        "providers": rt.providers.len(),
-        "routes": rt.routes.len(),
-        "admin_token_storage": s.admin_tokens.storage,
-        "targets": health,
-        "telemetry": {
-            "dropped_events": s.telemetry_hub.dropped_events(),
-            "queue_depth": s.telemetry_hub.queue_depth(),
+    Json(Status {
+        version: crate::VERSION,
+        paused: s.paused.load(std::sync::atomic::Ordering::SeqCst),
+        listen: s.listen.to_string(),
+        endpoint: format!("http://{}/v1", s.listen),
+        uptime_s: s.started.elapsed().as_secs(),
+        config_version: live.id,
+        config_path: s.lifecycle.path().cloned(),
+        config_file_error: s.lifecycle.file_error(),
+        active_profile: rt.config.active_profile.clone(),
+        profiles: rt.config.profiles.clone(),
+        providers: rt.providers.len(),
+        routes: rt.routes.len(),
+        admin_token_storage: s.admin_tokens.storage.clone(),
+        targets,
+        telemetry: TelemetryState {
+            dropped_events: s.telemetry_hub.dropped_events(),
+            queue_depth: s.telemetry_hub.queue_depth(),
         },
-    }))
-    .into_response()
+    })
 }
 
 #[derive(Deserialize)]
@@ -55,68 +105,166 @@ pub struct Page {
     before: Option<i64>,
 }
 
-pub async fn audit(State(s): State<Arc<AppState>>, Query(q): Query<Page>) -> Response {
-    match s
-        .lifecycle
-        .store()
-        .audit_log(q.limit.unwrap_or(100).min(1000), q.before)
-    {
-        Ok(a) => Json(serde_json::json!({ "entries": a })).into_response(),
-        Err(e) => ApiError::internal(e.to_string()).into_response(),
-    }
+/// `GET /audit`: a page of the audit log, newest first.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Serialize)]
+pub struct Audit {
+    #[cfg_attr(test, ts(type = "Array<import('../types').AuditEntry>"))]
+    pub entries: Vec<AuditEntry>,
 }
 
-pub async fn providers(State(s): State<Arc<AppState>>) -> Response {
+pub async fn audit(
+    State(s): State<Arc<AppState>>,
+    Query(q): Query<Page>,
+) -> Result<Json<Audit>, ApiError> {
+    let entries = s
+        .lifecycle
+        .store()
+        .audit_log(q.limit.unwrap_or(100).min(1000), q.before)?;
+    Ok(Json(Audit { entries }))
+}
+
+/// Whether a provider's key is there: `none` (keyless), `present`, or
+/// `missing` (referenced but not found; `key_error` says why).
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Clone, Copy, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyPresence {
+    None,
+    Present,
+    Missing,
+}
+
+/// One model's health under a provider.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Serialize)]
+pub struct ModelHealth {
+    pub model: String,
+    #[cfg_attr(test, ts(type = "import('../types').HealthSnapshot"))]
+    pub health: HealthSnapshot,
+}
+
+/// One provider in `GET /providers`.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Serialize)]
+pub struct ProviderInfo {
+    pub name: String,
+    #[cfg_attr(test, ts(type = "string"))]
+    pub kind: ProviderKind,
+    pub base_url: String,
+    /// `keyring:NAME` or `env:VAR`; `null` for a keyless provider.
+    pub api_key_ref: Option<String>,
+    pub key: KeyPresence,
+    pub key_error: Option<String>,
+    pub timeout_s: u64,
+    pub rpm: u32,
+    pub tpm: u32,
+    pub targets: Vec<ModelHealth>,
+}
+
+/// `GET /providers`.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Serialize)]
+pub struct Providers {
+    pub providers: Vec<ProviderInfo>,
+}
+
+pub async fn providers(State(s): State<Arc<AppState>>) -> Json<Providers> {
     let rt = s.runtime.load();
     let now = tokio::time::Instant::now();
     let snap = s.health.snapshot(now);
-    let list: Vec<_> = rt
+    let providers = rt
         .providers
         .iter()
-        .map(|p| {
-            let targets: Vec<_> = snap
+        .map(|p| ProviderInfo {
+            name: p.spec.name.clone(),
+            kind: p.spec.kind,
+            base_url: p.spec.base_url.as_str().to_string(),
+            api_key_ref: p.spec.api_key.as_ref().map(ToString::to_string),
+            key: match (&p.spec.api_key, &p.key_error) {
+                (None, _) => KeyPresence::None,
+                (Some(_), None) => KeyPresence::Present,
+                (Some(_), Some(_)) => KeyPresence::Missing,
+            },
+            key_error: p.key_error.clone(),
+            timeout_s: p.spec.timeout.as_secs(),
+            rpm: p.spec.rpm,
+            tpm: p.spec.tpm,
+            targets: snap
                 .iter()
                 .filter(|(name, _, _)| *name == p.spec.name)
-                .map(|(_, model, h)| serde_json::json!({ "model": model, "health": h }))
-                .collect();
-            serde_json::json!({
-                "name": p.spec.name,
-                "kind": p.spec.kind,
-                "base_url": p.spec.base_url.as_str(),
-                "api_key_ref": p.spec.api_key.as_ref().map(ToString::to_string),
-                "key": match (&p.spec.api_key, &p.key_error) {
-                    (None, _) => "none",
-                    (Some(_), None) => "present",
-                    (Some(_), Some(_)) => "missing",
-                },
-                "key_error": p.key_error,
-                "timeout_s": p.spec.timeout.as_secs(),
-                "rpm": p.spec.rpm,
-                "tpm": p.spec.tpm,
-                "targets": targets,
-            })
+                .map(|(_, model, h)| ModelHealth {
+                    model: model.clone(),
+                    health: h.clone(),
+                })
+                .collect(),
         })
         .collect();
-    Json(serde_json::json!({ "providers": list })).into_response()
+    Json(Providers { providers })
 }
 
-pub async fn probe(State(s): State<Arc<AppState>>, Path(name): Path<String>) -> Response {
+pub async fn probe(
+    State(s): State<Arc<AppState>>,
+    Path(name): Path<String>,
+) -> Result<Json<ProbeReport>, ApiError> {
     let rt = s.runtime.load_full();
-    let Some(i) = rt.provider_index(&name) else {
-        return ApiError::not_found(format!("no provider named {name:?}")).into_response();
-    };
-    Json(probe_provider(&s.client(), &rt.providers[i]).await).into_response()
+    let i = rt
+        .provider_index(&name)
+        .ok_or_else(|| ApiError::not_found(format!("no provider named {name:?}")))?;
+    Ok(Json(probe_provider(&s.client(), &rt.providers[i]).await))
 }
 
-pub async fn detect_local(State(s): State<Arc<AppState>>) -> Response {
-    Json(serde_json::json!({ "servers": detect(&s.client()).await })).into_response()
+/// `GET /detect-local`: model servers answering on this machine.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Serialize)]
+pub struct DetectedServers {
+    #[cfg_attr(test, ts(type = "Array<import('../types').LocalServer>"))]
+    pub servers: Vec<LocalServer>,
 }
 
-fn key_index(s: &AppState) -> Option<KeyIndex> {
-    s.data_dir.as_deref().map(KeyIndex::new)
+pub async fn detect_local(State(s): State<Arc<AppState>>) -> Json<DetectedServers> {
+    Json(DetectedServers {
+        servers: detect(&s.client()).await,
+    })
 }
 
-pub async fn list_keys(State(s): State<Arc<AppState>>) -> Response {
+fn key_index(s: &AppState) -> Result<KeyIndex, ApiError> {
+    s.data_dir
+        .as_deref()
+        .map(KeyIndex::new)
+        .ok_or_else(|| ApiError::bad_request("no_data_dir", "this gateway runs without a data dir"))
+}
+
+/// A key name with its presence (`GET /keys`, `PUT /keys/{name}`).
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Serialize)]
+pub struct KeyInfo {
+    pub name: String,
+    pub present: bool,
+    /// The reference a provider's `api_key` uses: `keyring:NAME`.
+    #[serde(rename = "ref")]
+    pub reference: String,
+}
+
+impl KeyInfo {
+    fn new(name: String, present: bool) -> Self {
+        let reference = format!("keyring:{name}");
+        Self {
+            name,
+            present,
+            reference,
+        }
+    }
+}
+
+/// `GET /keys`.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Serialize)]
+pub struct Keys {
+    pub keys: Vec<KeyInfo>,
+}
+
+pub async fn list_keys(State(s): State<Arc<AppState>>) -> Json<Keys> {
     let rt = s.runtime.load();
     // Names set through aigw, plus every keyring ref the config uses.
     let mut names: Vec<String> = key_index(&s).map(|i| i.names()).unwrap_or_default();
@@ -133,13 +281,13 @@ pub async fn list_keys(State(s): State<Arc<AppState>>) -> Response {
             .into_iter()
             .map(|n| {
                 let present = crate::secrets::keychain_get(&n).is_ok();
-                serde_json::json!({ "name": n, "present": present, "ref": format!("keyring:{n}") })
+                KeyInfo::new(n, present)
             })
             .collect::<Vec<_>>()
     })
     .await
     .unwrap_or_default();
-    Json(serde_json::json!({ "keys": keys })).into_response()
+    Json(Keys { keys })
 }
 
 #[derive(Deserialize)]
@@ -152,61 +300,59 @@ pub async fn set_key(
     Extension(p): Extension<Principal>,
     Path(name): Path<String>,
     body: Option<Json<SetKey>>,
-) -> Response {
-    let Some(Json(b)) = body else {
-        return ApiError::bad_request("invalid_json", "send {\"secret\": \"…\"}").into_response();
-    };
+) -> Result<Json<KeyInfo>, ApiError> {
+    let Json(b) =
+        body.ok_or_else(|| ApiError::bad_request("invalid_json", "send {\"secret\": \"…\"}"))?;
     if b.secret.trim().is_empty() {
-        return ApiError::bad_request("empty_secret", "the secret is empty").into_response();
+        return Err(ApiError::bad_request("empty_secret", "the secret is empty"));
     }
-    let Some(index) = key_index(&s) else {
-        return ApiError::bad_request("no_data_dir", "this gateway runs without a data dir")
-            .into_response();
-    };
+    let index = key_index(&s)?;
     let n = name.clone();
-    let result = tokio::task::spawn_blocking(move || index.set(&n, b.secret.trim())).await;
-    match result {
-        Ok(Ok(())) => {
-            let _ = s.lifecycle.store().audit(
-                &p.actor,
-                "key_set",
-                None,
-                &serde_json::json!({ "name": name }),
-            );
-            reload_keys(&s);
-            Json(serde_json::json!({ "name": name, "present": true, "ref": format!("keyring:{name}") }))
-                .into_response()
-        }
-        Ok(Err(e)) => ApiError::bad_request("keychain_error", e.to_string()).into_response(),
-        Err(e) => ApiError::internal(e.to_string()).into_response(),
-    }
+    tokio::task::spawn_blocking(move || index.set(&n, b.secret.trim()))
+        .await?
+        .map_err(|e| ApiError::bad_request("keychain_error", e.to_string()))?;
+    let _ = s.lifecycle.store().audit(
+        &p.actor,
+        "key_set",
+        None,
+        &serde_json::json!({ "name": name }),
+    );
+    reload_keys(&s);
+    Ok(Json(KeyInfo::new(name, true)))
+}
+
+/// `DELETE /keys/{name}`: the key is gone.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Serialize)]
+pub struct KeyDeleted {
+    pub name: String,
+    pub present: bool,
 }
 
 pub async fn delete_key(
     State(s): State<Arc<AppState>>,
     Extension(p): Extension<Principal>,
     Path(name): Path<String>,
-) -> Response {
-    let Some(index) = key_index(&s) else {
-        return ApiError::bad_request("no_data_dir", "this gateway runs without a data dir")
-            .into_response();
-    };
+) -> Result<Json<KeyDeleted>, ApiError> {
+    let index = key_index(&s)?;
     let n = name.clone();
-    match tokio::task::spawn_blocking(move || index.remove(&n)).await {
-        Ok(Ok(true)) => {
-            let _ = s.lifecycle.store().audit(
-                &p.actor,
-                "key_delete",
-                None,
-                &serde_json::json!({ "name": name }),
-            );
-            reload_keys(&s);
-            Json(serde_json::json!({ "name": name, "present": false })).into_response()
-        }
-        Ok(Ok(false)) => ApiError::not_found(format!("no key named {name:?}")).into_response(),
-        Ok(Err(e)) => ApiError::bad_request("keychain_error", e.to_string()).into_response(),
-        Err(e) => ApiError::internal(e.to_string()).into_response(),
+    let removed = tokio::task::spawn_blocking(move || index.remove(&n))
+        .await?
+        .map_err(|e| ApiError::bad_request("keychain_error", e.to_string()))?;
+    if !removed {
+        return Err(ApiError::not_found(format!("no key named {name:?}")));
     }
+    let _ = s.lifecycle.store().audit(
+        &p.actor,
+        "key_delete",
+        None,
+        &serde_json::json!({ "name": name }),
+    );
+    reload_keys(&s);
+    Ok(Json(KeyDeleted {
+        name,
+        present: false,
+    }))
 }
 
 /// Keys are resolved when a runtime is built: rebuild it so a new key is
@@ -221,16 +367,21 @@ pub struct PauseBody {
     paused: bool,
 }
 
+/// `POST /pause`: whether client requests are now refused.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Serialize)]
+pub struct Paused {
+    pub paused: bool,
+}
+
 /// Pause: client requests get 503 `gateway_paused` until resumed.
 pub async fn pause(
     State(s): State<Arc<AppState>>,
     Extension(p): Extension<Principal>,
     body: Option<Json<PauseBody>>,
-) -> Response {
-    let Some(Json(b)) = body else {
-        return ApiError::bad_request("invalid_json", "send {\"paused\": true|false}")
-            .into_response();
-    };
+) -> Result<Json<Paused>, ApiError> {
+    let Json(b) =
+        body.ok_or_else(|| ApiError::bad_request("invalid_json", "send {\"paused\": true|false}"))?;
     s.paused
         .store(b.paused, std::sync::atomic::Ordering::SeqCst);
     let action = if b.paused { "pause" } else { "resume" };
@@ -239,7 +390,7 @@ pub async fn pause(
         .store()
         .audit(&p.actor, action, None, &serde_json::json!({}));
     tracing::info!("gateway {action}d by {}", p.actor);
-    Json(serde_json::json!({ "paused": b.paused })).into_response()
+    Ok(Json(Paused { paused: b.paused }))
 }
 
 #[derive(Deserialize)]

@@ -11,6 +11,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use hmac::{Hmac, Mac};
 use http::{HeaderMap, HeaderValue, header};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::Principal;
@@ -69,11 +70,34 @@ pub struct Login {
     token: String,
 }
 
+/// `POST /login`: the role the session cookie carries.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Serialize)]
+pub struct LoggedIn {
+    pub role: Role,
+}
+
+/// `GET /session`: who the caller is.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Serialize)]
+pub struct Session {
+    pub role: Role,
+    /// `admin-token`, `viewer-token`, `session:admin`…
+    pub actor: String,
+}
+
+/// `POST /logout`.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Serialize)]
+pub struct LoggedOut {
+    pub ok: bool,
+}
+
 pub async fn login(
     State(state): State<Arc<AppState>>,
     PeerAddr(peer): PeerAddr,
     body: Option<Json<Login>>,
-) -> Response {
+) -> Result<Response, ApiError> {
     let (max, window) = {
         let rt = state.runtime.load();
         (
@@ -82,19 +106,17 @@ pub async fn login(
         )
     };
     if let Err(wait) = state.logins.check(&peer, max, window) {
-        return ApiError::rate_limited(
+        return Err(ApiError::rate_limited(
             "rate_limit_exceeded",
             format!(
                 "too many failed logins from {peer}: {max} within {} s (limits.login_max_failures, limits.login_window_s); try again later",
                 window.as_secs()
             ),
             wait,
-        )
-        .into_response();
+        ));
     }
-    let Some(Json(l)) = body else {
-        return ApiError::bad_request("invalid_json", "send {\"token\": \"…\"}").into_response();
-    };
+    let Json(l) =
+        body.ok_or_else(|| ApiError::bad_request("invalid_json", "send {\"token\": \"…\"}"))?;
     let Some(role) = state.admin_tokens.role_of(l.token.trim()) else {
         // One audit row per peer and window, counting its failures.
         let f = state.logins.failed(&peer, window);
@@ -109,35 +131,36 @@ pub async fn login(
         {
             state.logins.set_audit_row(&peer, row);
         }
-        return ApiError::unauthorized_admin().into_response();
+        return Err(ApiError::unauthorized_admin());
     };
     state.logins.succeeded(&peer);
     let payload = format!("{}.{}", role.as_str(), now_ms() / 1000 + TTL_S);
-    let Some(sig) = sign(&state, &payload) else {
-        return ApiError::internal("cannot sign a session").into_response();
-    };
+    let sig = sign(&state, &payload).ok_or_else(|| ApiError::internal("cannot sign a session"))?;
     let cookie =
         format!("{COOKIE}={payload}.{sig}; Path=/; HttpOnly; SameSite=Strict; Max-Age={TTL_S}");
     let _ = state
         .lifecycle
         .store()
         .audit(role.as_str(), "login", None, &serde_json::json!({}));
-    let mut resp = Json(serde_json::json!({ "role": role })).into_response();
+    let mut resp = Json(LoggedIn { role }).into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         resp.headers_mut().insert(header::SET_COOKIE, v);
     }
-    resp
+    Ok(resp)
 }
 
-pub async fn logout() -> Response {
-    let mut resp = Json(serde_json::json!({ "ok": true })).into_response();
-    resp.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static("aigw_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
-    );
-    resp
+pub async fn logout() -> impl IntoResponse {
+    let expired =
+        HeaderValue::from_static("aigw_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    (
+        [(header::SET_COOKIE, expired)],
+        Json(LoggedOut { ok: true }),
+    )
 }
 
-pub async fn whoami(axum::Extension(p): axum::Extension<Principal>) -> Response {
-    Json(serde_json::json!({ "role": p.role, "actor": p.actor })).into_response()
+pub async fn whoami(axum::Extension(p): axum::Extension<Principal>) -> Json<Session> {
+    Json(Session {
+        role: p.role,
+        actor: p.actor,
+    })
 }

@@ -5,45 +5,37 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::api::ApiError;
 use crate::server::AppState;
-use crate::tools::modelbench::{self, BenchError, Spec, Store};
-use crate::tools::replay::{self, ReplayError, ReplaySpec};
+use crate::tools::modelbench::{self, Estimate, Run, Spec, Store};
+use crate::tools::replay::{self, ReplayReport, ReplaySpec};
 
-pub async fn replay(State(s): State<Arc<AppState>>, body: Option<Json<ReplaySpec>>) -> Response {
-    let Some(Json(spec)) = body else {
-        return ApiError::bad_request(
+pub async fn replay(
+    State(s): State<Arc<AppState>>,
+    body: Option<Json<ReplaySpec>>,
+) -> Result<Json<ReplayReport>, ApiError> {
+    let Json(spec) = body.ok_or_else(|| {
+        ApiError::bad_request(
             "invalid_json",
             "send {\"request_id\" or \"body\", \"provider\", \"model\"?}",
         )
-        .into_response();
-    };
-    match replay::replay(&s, spec).await {
-        Ok(r) => Json(r).into_response(),
-        Err(e @ ReplayError::NotFound(_)) => ApiError::not_found(e.to_string()).into_response(),
-        Err(e @ ReplayError::Telemetry(_)) => ApiError::internal(e.to_string()).into_response(),
-        Err(e) => ApiError::bad_request("invalid_replay", e.to_string()).into_response(),
-    }
+    })?;
+    Ok(Json(replay::replay(&s, spec).await?))
 }
 
-fn bench_error(e: BenchError) -> Response {
-    match e {
-        BenchError::Invalid(m) => ApiError::bad_request("invalid_bench", m).into_response(),
-        BenchError::Store(e) => ApiError::internal(e.to_string()).into_response(),
-    }
+fn no_spec() -> ApiError {
+    ApiError::bad_request("invalid_json", "send a benchmark spec")
 }
 
-pub async fn estimate(State(s): State<Arc<AppState>>, body: Option<Json<Spec>>) -> Response {
-    let Some(Json(spec)) = body else {
-        return ApiError::bad_request("invalid_json", "send a benchmark spec").into_response();
-    };
-    if let Err(e) = spec.check(&s) {
-        return bench_error(e);
-    }
-    Json(spec.estimate(&s)).into_response()
+pub async fn estimate(
+    State(s): State<Arc<AppState>>,
+    body: Option<Json<Spec>>,
+) -> Result<Json<Estimate>, ApiError> {
+    let Json(spec) = body.ok_or_else(no_spec)?;
+    spec.check(&s)?;
+    Ok(Json(spec.estimate(&s)))
 }
 
 #[derive(Deserialize)]
@@ -56,19 +48,17 @@ pub struct RunBody {
 
 /// Runs the benchmark and answers when it is done (runs are small and
 /// capped; the UI shows the estimate first).
-pub async fn start(State(s): State<Arc<AppState>>, body: Option<Json<RunBody>>) -> Response {
-    let Some(Json(b)) = body else {
-        return ApiError::bad_request("invalid_json", "send a benchmark spec").into_response();
-    };
+pub async fn start(
+    State(s): State<Arc<AppState>>,
+    body: Option<Json<RunBody>>,
+) -> Result<Json<Run>, ApiError> {
+    let Json(b) = body.ok_or_else(no_spec)?;
     let source = b
         .source
         .as_deref()
         .filter(|s| matches!(*s, "ui" | "cli"))
         .unwrap_or("api");
-    match modelbench::run(&s, b.spec, source).await {
-        Ok(run) => Json(run).into_response(),
-        Err(e) => bench_error(e),
-    }
+    Ok(Json(modelbench::run(&s, b.spec, source).await?))
 }
 
 fn store(s: &AppState) -> Result<Store, ApiError> {
@@ -78,7 +68,11 @@ fn store(s: &AppState) -> Result<Store, ApiError> {
             "this gateway runs without a data dir",
         ));
     };
-    Store::open(&dir.join("bench.db")).map_err(|e| ApiError::internal(e.to_string()))
+    Store::open(&dir.join("bench.db")).map_err(store_error)
+}
+
+fn store_error(e: rusqlite::Error) -> ApiError {
+    ApiError::internal(e.to_string())
 }
 
 #[derive(Deserialize)]
@@ -86,25 +80,31 @@ pub struct Page {
     limit: Option<u32>,
 }
 
-pub async fn list(State(s): State<Arc<AppState>>, Query(q): Query<Page>) -> Response {
-    let store = match store(&s) {
-        Ok(st) => st,
-        Err(e) => return e.into_response(),
-    };
-    match store.list(q.limit.unwrap_or(50).min(500)) {
-        Ok(runs) => Json(serde_json::json!({ "runs": runs })).into_response(),
-        Err(e) => ApiError::internal(e.to_string()).into_response(),
-    }
+/// `GET /bench/runs`: stored runs, newest first.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Serialize)]
+#[cfg_attr(test, ts(rename = "BenchRuns"))]
+pub struct Runs {
+    pub runs: Vec<Run>,
 }
 
-pub async fn get(State(s): State<Arc<AppState>>, Path(id): Path<i64>) -> Response {
-    let store = match store(&s) {
-        Ok(st) => st,
-        Err(e) => return e.into_response(),
-    };
-    match store.get(id) {
-        Ok(Some(run)) => Json(run).into_response(),
-        Ok(None) => ApiError::not_found(format!("no benchmark run {id}")).into_response(),
-        Err(e) => ApiError::internal(e.to_string()).into_response(),
-    }
+pub async fn list(
+    State(s): State<Arc<AppState>>,
+    Query(q): Query<Page>,
+) -> Result<Json<Runs>, ApiError> {
+    let runs = store(&s)?
+        .list(q.limit.unwrap_or(50).min(500))
+        .map_err(store_error)?;
+    Ok(Json(Runs { runs }))
+}
+
+pub async fn get(
+    State(s): State<Arc<AppState>>,
+    Path(id): Path<i64>,
+) -> Result<Json<Run>, ApiError> {
+    store(&s)?
+        .get(id)
+        .map_err(store_error)?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no benchmark run {id}")))
 }

@@ -12,16 +12,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
-use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::Principal;
 use crate::api::ApiError;
 use crate::secrets::admin::Role;
 use crate::server::AppState;
 use crate::update::host;
-use crate::update::{Options, Outcome, UpdateError};
+use crate::update::install::PreviousMeta;
+use crate::update::{App, Options, Outcome, RolledBack, Status, UpdateError};
 
 #[derive(Deserialize)]
 pub struct CheckQuery {
@@ -88,16 +88,48 @@ fn manifest_override(
     Ok(Some(url))
 }
 
-fn key_error(e: &UpdateError) -> Response {
-    ApiError::bad_request("update_key", e.to_string()).into_response()
+fn key_error(e: UpdateError) -> ApiError {
+    ApiError::bad_request("update_key", e.to_string())
 }
 
-fn not_configured() -> Response {
+fn not_configured() -> ApiError {
     ApiError::bad_request(
         "update_not_configured",
         "this build has no release manifest URL: set AIGW_UPDATE_URL or pass manifest_url",
     )
-    .into_response()
+}
+
+/// What is known without the manifest: the running program and what a
+/// rollback would restore. Sent beside the error when a check fails, so a
+/// rollback stays possible while the release server is down.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Serialize)]
+pub struct Running {
+    pub app: App,
+    /// The running version.
+    pub version: &'static str,
+    /// The host restarts itself into a new version (the desktop app).
+    pub restart_supported: bool,
+    /// The version kept for rollback.
+    pub previous: Option<PreviousMeta>,
+    /// Whether the build knows a release manifest URL.
+    pub configured: bool,
+}
+
+/// `GET /update/check`.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Serialize)]
+pub struct UpdateCheck {
+    #[serde(flatten)]
+    pub running: Running,
+    /// Without a manifest URL: what to do instead.
+    #[cfg_attr(test, ts(optional))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<&'static str>,
+    /// The verified manifest set against the installed binary.
+    #[cfg_attr(test, ts(optional))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
 }
 
 /// `GET /admin/api/update/check`: the signed manifest against the installed
@@ -106,54 +138,54 @@ pub async fn check(
     State(s): State<Arc<AppState>>,
     Extension(p): Extension<Principal>,
     Query(q): Query<CheckQuery>,
-) -> Response {
-    let manifest_url = match manifest_override(&s, &p, "check", q.manifest_url) {
-        Ok(u) => u,
-        Err(refused) => return refused.into_response(),
-    };
+) -> Result<Json<UpdateCheck>, ApiError> {
+    let manifest_url = manifest_override(&s, &p, "check", q.manifest_url)?;
     let h = s.update_host;
-    let mut out = serde_json::json!({
-        "app": h.app,
-        "version": crate::VERSION,
-        "restart_supported": h.restart_supported,
-        "previous": host::previous(h, &data_dir(&s)),
-    });
-    let opts = match options(&s, manifest_url) {
-        Ok(Some(o)) => o,
-        Ok(None) => {
-            out["configured"] = false.into();
-            out["message"] = "this build has no release manifest URL; set AIGW_UPDATE_URL, pass ?manifest_url=, or use `aigw update check --manifest-url URL`".into();
-            return Json(out).into_response();
-        }
-        Err(e) => return key_error(&e),
+    let mut running = Running {
+        app: h.app,
+        version: crate::VERSION,
+        restart_supported: h.restart_supported,
+        previous: host::previous(h, &data_dir(&s)),
+        configured: false,
     };
-    out["configured"] = true.into();
+    let Some(opts) = options(&s, manifest_url).map_err(key_error)? else {
+        return Ok(Json(UpdateCheck {
+            running,
+            message: Some(
+                "this build has no release manifest URL; set AIGW_UPDATE_URL, pass ?manifest_url=, or use `aigw update check --manifest-url URL`",
+            ),
+            status: None,
+        }));
+    };
+    running.configured = true;
     match host::check(opts).await {
-        Ok(status) => {
-            out["status"] = serde_json::to_value(status).unwrap_or_default();
-            Json(out).into_response()
-        }
+        Ok(status) => Ok(Json(UpdateCheck {
+            running,
+            message: None,
+            status: Some(status),
+        })),
         Err(e) => {
-            // The error, and beside it what is known without the manifest
-            // (the running version, what a rollback would restore), so a
-            // rollback stays possible while the release server is down.
-            let mut body = serde_json::json!({ "error": {
-                "message": e.to_string(),
-                "type": "invalid_request_error",
-                "code": "update_check_failed",
-            }});
-            for key in [
-                "app",
-                "version",
-                "restart_supported",
-                "previous",
-                "configured",
-            ] {
-                body[key] = out[key].take();
-            }
-            (http::StatusCode::BAD_REQUEST, Json(body)).into_response()
+            let fields = match serde_json::to_value(running) {
+                Ok(serde_json::Value::Object(m)) => m,
+                _ => serde_json::Map::new(),
+            };
+            Err(ApiError::bad_request("update_check_failed", e.to_string()).with_fields(fields))
         }
     }
+}
+
+/// `POST /update/apply`: the outcome; after a real install, the running
+/// process still runs the old code until it restarts.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Serialize)]
+#[cfg_attr(test, ts(rename = "UpdateOutcome"))]
+pub struct Applied {
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    /// `true` after an install (`outcome: "updated"`), absent otherwise.
+    #[cfg_attr(test, ts(optional))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restart_needed: Option<bool>,
 }
 
 /// `POST /admin/api/update/apply`: downloads, verifies and installs (or, with
@@ -162,61 +194,61 @@ pub async fn apply(
     State(s): State<Arc<AppState>>,
     Extension(p): Extension<Principal>,
     body: axum::body::Bytes,
-) -> Response {
+) -> Result<Json<Applied>, ApiError> {
     // No body means the defaults; a body that does not parse is refused
     // (never read as "not a dry run").
     let b: ApplyBody = if body.iter().all(u8::is_ascii_whitespace) {
         ApplyBody::default()
     } else {
-        match serde_json::from_slice(&body) {
-            Ok(b) => b,
-            Err(e) => {
-                return ApiError::bad_request(
-                    "invalid_json",
-                    format!("send {{\"dry_run\"?: bool, \"allow_downgrade\"?: bool, \"manifest_url\"?: string}}: {e}"),
-                )
-                .into_response();
-            }
-        }
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::bad_request(
+                "invalid_json",
+                format!("send {{\"dry_run\"?: bool, \"allow_downgrade\"?: bool, \"manifest_url\"?: string}}: {e}"),
+            )
+        })?
     };
-    let manifest_url = match manifest_override(&s, &p, "apply", b.manifest_url) {
-        Ok(u) => u,
-        Err(refused) => return refused.into_response(),
-    };
-    let mut opts = match options(&s, manifest_url) {
-        Ok(Some(o)) => o,
-        Ok(None) => return not_configured(),
-        Err(e) => return key_error(&e),
-    };
+    let manifest_url = manifest_override(&s, &p, "apply", b.manifest_url)?;
+    let mut opts = options(&s, manifest_url)
+        .map_err(key_error)?
+        .ok_or_else(not_configured)?;
     opts.allow_downgrade = b.allow_downgrade;
     let app = opts.app;
-    match host::install(opts, b.dry_run).await {
-        Ok(outcome) => {
-            let mut out = serde_json::to_value(&outcome).unwrap_or_default();
-            if let Outcome::Updated {
-                from, to, binary, ..
-            } = &outcome
-            {
-                tracing::info!(
-                    "{app} updated from {from} to {to} at {} by {}",
-                    binary.display(),
-                    p.actor
-                );
-                let _ = s.lifecycle.store().audit(
-                    &p.actor,
-                    "update_apply",
-                    None,
-                    &serde_json::json!({ "app": app, "from": from, "to": to, "binary": binary }),
-                );
-                out["restart_needed"] = true.into();
-            }
-            Json(out).into_response()
-        }
-        Err(e) => {
-            tracing::warn!("{app} update refused: {e}");
-            failure(&e)
-        }
+    let outcome = host::install(opts, b.dry_run).await.inspect_err(|e| {
+        tracing::warn!("{app} update refused: {e}");
+    })?;
+    let mut restart_needed = None;
+    if let Outcome::Updated {
+        from, to, binary, ..
+    } = &outcome
+    {
+        tracing::info!(
+            "{app} updated from {from} to {to} at {} by {}",
+            binary.display(),
+            p.actor
+        );
+        let _ = s.lifecycle.store().audit(
+            &p.actor,
+            "update_apply",
+            None,
+            &serde_json::json!({ "app": app, "from": from, "to": to, "binary": binary }),
+        );
+        restart_needed = Some(true);
     }
+    Ok(Json(Applied {
+        outcome,
+        restart_needed,
+    }))
+}
+
+/// `POST /update/rollback`: what was put back; the running process needs
+/// a restart to run it.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Serialize)]
+#[cfg_attr(test, ts(rename = "UpdateRolledBack"))]
+pub struct RollbackDone {
+    #[serde(flatten)]
+    pub rolled_back: RolledBack,
+    pub restart_needed: bool,
 }
 
 /// `POST /admin/api/update/rollback`: puts back the binary the last install
@@ -224,36 +256,24 @@ pub async fn apply(
 pub async fn rollback(
     State(s): State<Arc<AppState>>,
     Extension(p): Extension<Principal>,
-) -> Response {
+) -> Result<Json<RollbackDone>, ApiError> {
     let h = s.update_host;
-    match host::rollback(h, data_dir(&s)).await {
-        Ok(r) => {
-            tracing::info!(
-                "{} rolled back to {} at {} by {}",
-                h.app,
-                r.restored,
-                r.binary.display(),
-                p.actor
-            );
-            let _ = s.lifecycle.store().audit(
-                &p.actor,
-                "update_rollback",
-                None,
-                &serde_json::json!({ "app": h.app, "restored": r.restored, "replaced": r.replaced, "binary": r.binary }),
-            );
-            let mut out = serde_json::to_value(&r).unwrap_or_default();
-            out["restart_needed"] = true.into();
-            Json(out).into_response()
-        }
-        Err(e) => failure(&e),
-    }
-}
-
-fn failure(e: &UpdateError) -> Response {
-    let code = match e {
-        UpdateError::PackageManaged { .. } => "package_managed",
-        UpdateError::NoPrevious { .. } => "no_previous",
-        _ => "update_failed",
-    };
-    ApiError::bad_request(code, format!("nothing was changed: {e}")).into_response()
+    let r = host::rollback(h, data_dir(&s)).await?;
+    tracing::info!(
+        "{} rolled back to {} at {} by {}",
+        h.app,
+        r.restored,
+        r.binary.display(),
+        p.actor
+    );
+    let _ = s.lifecycle.store().audit(
+        &p.actor,
+        "update_rollback",
+        None,
+        &serde_json::json!({ "app": h.app, "restored": r.restored, "replaced": r.replaced, "binary": r.binary }),
+    );
+    Ok(Json(RollbackDone {
+        rolled_back: r,
+        restart_needed: true,
+    }))
 }
