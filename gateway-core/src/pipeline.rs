@@ -183,45 +183,52 @@ pub async fn handle(up: &Upstreams<'_>, rt: &Arc<Runtime>, inbound: Inbound, via
             if tcfg.store_bodies {
                 ev.response_body = last.body.clone();
             }
-            match (last.status, last.body) {
-                // The last upstream answered: its status and body, as sent.
-                (Some(status), Some(body)) => {
-                    ev.status = status.as_u16();
-                    ev.error = Some(last.class.to_string());
-                    ev.provider = Some(target.provider.clone());
-                    ev.forwarded_model = Some(target.model.clone());
-                    ev.route_mode = Some(target.mode);
-                    ev.overhead_ms = ms(overhead);
-                    let n = attempts.len();
-                    ev.attempts = attempts;
-                    Handled {
-                        answer: Answer::Full {
-                            status,
-                            content_type: last.content_type,
-                            retry_after: last.retry_after,
-                            body,
-                        },
-                        event: ev,
-                        served: Some(target),
-                        attempts: n,
-                        overhead,
-                        failure: Some(last.message),
-                    }
-                }
-                _ => {
-                    let refusal = Refusal {
-                        class: last.class,
-                        message: format!(
-                            "all {} upstream attempt(s) failed; last: {}",
-                            attempts.len(),
-                            last.message
-                        ),
-                        retry_after: None,
-                    };
-                    refused(ev, refusal, Some(target), attempts, overhead)
-                }
-            }
+            exhausted(ev, last, target, attempts, overhead)
         }
+    }
+}
+
+/// Every attempt failed: the last upstream's answer relayed when there is
+/// one, else a refusal with the last failure's class.
+fn exhausted(
+    mut ev: RequestEvent,
+    last: Failure,
+    target: Served,
+    attempts: Vec<AttemptEvent>,
+    overhead: Duration,
+) -> Handled {
+    let (Some(status), Some(body)) = (last.status, last.body) else {
+        let refusal = Refusal {
+            class: last.class,
+            message: format!(
+                "all {} upstream attempt(s) failed; last: {}",
+                attempts.len(),
+                last.message
+            ),
+            retry_after: None,
+        };
+        return refused(ev, refusal, Some(target), attempts, overhead);
+    };
+    ev.status = status.as_u16();
+    ev.error = Some(last.class.to_string());
+    ev.provider = Some(target.provider.clone());
+    ev.forwarded_model = Some(target.model.clone());
+    ev.route_mode = Some(target.mode);
+    ev.overhead_ms = ms(overhead);
+    let n = attempts.len();
+    ev.attempts = attempts;
+    Handled {
+        answer: Answer::Full {
+            status,
+            content_type: last.content_type,
+            retry_after: last.retry_after,
+            body,
+        },
+        event: ev,
+        served: Some(target),
+        attempts: n,
+        overhead,
+        failure: Some(last.message),
     }
 }
 

@@ -230,9 +230,38 @@ impl GatewayHandle {
     }
 }
 
+/// How long a dropped handle waits for the server and its tasks beyond
+/// the in-flight requests' grace.
+const DROP_WAIT_EXTRA: Duration = Duration::from_secs(5);
+
 impl Drop for GatewayHandle {
+    /// Stops the server like [`GatewayHandle::shutdown`] and, on a
+    /// multi-threaded runtime, waits for it and its background tasks (the
+    /// log writer's last batch included) for at most the shutdown grace
+    /// plus [`DROP_WAIT_EXTRA`]. A current-thread runtime cannot be blocked
+    /// from inside: there the tasks finish on their own after the handle is
+    /// gone; call `shutdown().await` to wait.
     fn drop(&mut self) {
         self.shutdown.cancel();
+        let Some(server) = self.server.take() else {
+            return;
+        };
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if rt.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
+            return;
+        }
+        let limit = self.state.runtime.load().config.server.shutdown_grace + DROP_WAIT_EXTRA;
+        tokio::task::block_in_place(|| {
+            rt.block_on(async {
+                if tokio::time::timeout(limit, server).await.is_err() {
+                    tracing::warn!(
+                        "the gateway did not stop within {limit:?} of its handle's drop"
+                    );
+                }
+            })
+        });
     }
 }
 

@@ -16,6 +16,7 @@ mod connections;
 mod durability;
 mod fallback;
 mod golden;
+mod handle_drop;
 mod hardening;
 mod hostile;
 mod otlp;
