@@ -20,6 +20,7 @@
 //! - [`limits`]: token buckets for ingress and provider RPM/TPM.
 //! - [`class`]: the error classes every layer reports (telemetry, codes).
 //! - [`sse`]: the one SSE splitter/parser used for upstream streams.
+//! - [`sync`]: [`sync::LockExt`], the one way a poisoned lock is recovered.
 //! - [`api`]: the HTTP surface (handlers, wire errors, host/origin guard).
 //! - [`translate`]: protocol translation (Anthropic Messages ↔ Chat
 //!   Completions ↔ Responses) when a target does not speak the client's.
@@ -41,6 +42,7 @@ pub mod secrets;
 pub mod server;
 pub mod sse;
 pub mod store;
+pub mod sync;
 pub mod telemetry;
 pub mod tools;
 pub mod translate;

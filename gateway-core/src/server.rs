@@ -27,6 +27,7 @@ use crate::routing::health::HealthRegistry;
 use crate::routing::{Catalog, Runtime, spawn_probes};
 use crate::secrets::admin::AdminTokens;
 use crate::store::ConfigStore;
+use crate::sync::LockExt;
 use crate::telemetry::{LogSink, TelemetryHub, TelemetrySink};
 use crate::upstream::UpstreamClient;
 
@@ -171,7 +172,7 @@ impl AppState {
     fn restart_probes(self: &Arc<Self>) {
         let token = self.shutdown.child_token();
         let old = {
-            let mut p = self.probes.lock().unwrap_or_else(|e| e.into_inner());
+            let mut p = self.probes.lock_or_recover();
             std::mem::replace(&mut *p, token.clone())
         };
         old.cancel();
