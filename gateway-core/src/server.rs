@@ -362,6 +362,8 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
         }
     };
     let st = state.clone();
+    // The task that owns the tracker: it closes and waits for it; the handle joins it.
+    #[allow(clippy::disallowed_methods)]
     let server = tokio::spawn(async move {
         match served {
             Serving::Here(serve) => serve.await,
