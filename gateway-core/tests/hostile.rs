@@ -86,7 +86,7 @@ fn provider_of(up: &FakeUpstream, p: Pair, extra: &str) -> String {
 /// A hostile primary and a healthy backup behind route `m`, the primary
 /// alone behind route `solo`; the breaker never opens (so every request
 /// tries the primary first).
-async fn setup(p: Pair, server: &str) -> (FakeUpstream, FakeUpstream, Gw) {
+async fn setup(p: Pair, server: &str) -> (FakeUpstream, FakeUpstream, TestGateway) {
     let primary = FakeUpstream::start("primary").await;
     let backup = FakeUpstream::start("backup").await;
     let never_open = "failure_threshold = 1000\nrate_limit_threshold = 1000";
@@ -101,7 +101,7 @@ async fn setup(p: Pair, server: &str) -> (FakeUpstream, FakeUpstream, Gw) {
         ),
         route("solo", never_open, &[("primary", None)]),
     );
-    (primary, backup, Gw::start(&toml).await)
+    (primary, backup, TestGateway::start(&toml).await)
 }
 
 /// The client's text of a 200 answer (whole or streamed), whatever its protocol.
@@ -261,7 +261,7 @@ async fn retry_after_cooldowns_are_cut_to_routing_max_cooldown_s() {
         provider(&backup, ""),
         route("m", "", &[("primary", None), ("backup", None)]),
     );
-    let gw = Gw::start(&toml).await;
+    let gw = TestGateway::start(&toml).await;
     // Asks for 10^27 seconds of rest.
     primary.push(Behavior::retry_after_raw(429, "retry-after-ms", "1e30"));
     let resp = gw.chat(&chat_body("m", false)).await;
