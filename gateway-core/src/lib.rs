@@ -24,6 +24,7 @@
 //!   link-local and private ranges refused unless allowed), and the resolver
 //!   that enforces it.
 //! - [`sse`]: the one SSE splitter/parser used for upstream streams.
+//! - [`sync`]: [`sync::LockExt`], the one way a poisoned lock is recovered.
 //! - [`pipeline`]: one request through the gateway, whoever sends it:
 //!   routed (or pinned to one target), accounted for in its event.
 //! - [`api`]: the HTTP surface (handlers, wire errors, host/origin guard).
@@ -48,6 +49,7 @@ pub mod server;
 pub mod sse;
 pub mod ssrf;
 pub mod store;
+pub mod sync;
 pub mod telemetry;
 pub mod tools;
 pub mod translate;

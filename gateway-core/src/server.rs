@@ -27,6 +27,7 @@ use crate::routing::{Catalog, LiveRuntime, Runtime, spawn_probes};
 use crate::secrets::admin::AdminTokens;
 use crate::ssrf::GuardedResolver;
 use crate::store::ConfigStore;
+use crate::sync::LockExt;
 use crate::telemetry::{LogSink, TelemetryHub, TelemetrySink};
 use crate::upstream::UpstreamClient;
 
@@ -172,7 +173,7 @@ impl AppState {
     fn restart_probes(self: &Arc<Self>) {
         let token = self.shutdown.child_token();
         let old = {
-            let mut p = self.probes.lock().unwrap_or_else(|e| e.into_inner());
+            let mut p = self.probes.lock_or_recover();
             std::mem::replace(&mut *p, token.clone())
         };
         old.cancel();
@@ -397,6 +398,8 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
         }
     };
     let st = state.clone();
+    // The task that owns the tracker: it closes and waits for it; the handle joins it.
+    #[allow(clippy::disallowed_methods)]
     let server = tokio::spawn(async move {
         match served {
             Serving::Here(serve) => serve.await,

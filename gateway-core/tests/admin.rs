@@ -9,72 +9,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use gateway_core::config::Config;
-use gateway_core::secrets::admin::AdminTokens;
-use gateway_core::{GatewayHandle, GatewayOptions};
 use serde_json::{Value, json};
 use testkit::{Behavior, FakeUpstream};
 
-struct Admin {
-    handle: GatewayHandle,
-    url: String,
-    http: reqwest::Client,
-    tokens: AdminTokens,
-    _dir: tempfile::TempDir,
-    config_path: std::path::PathBuf,
-}
-
-impl Admin {
-    async fn start(toml: &str) -> Admin {
-        let dir = tempfile::tempdir().unwrap();
-        let config_path = dir.path().join("config.toml");
-        std::fs::write(&config_path, toml).unwrap();
-        let tokens = AdminTokens::ephemeral();
-        let mut opts = GatewayOptions::new(Config::parse(toml, "t").unwrap());
-        opts.listen = Some("127.0.0.1:0".parse().unwrap());
-        opts.data_dir = Some(dir.path().join("data"));
-        opts.config_path = Some(config_path.clone());
-        opts.admin_tokens = Some(tokens.clone());
-        opts.watch_interval = Duration::from_millis(100);
-        let handle = gateway_core::start(opts).await.unwrap();
-        Admin {
-            url: handle.base_url(),
-            handle,
-            http: reqwest::Client::new(),
-            tokens,
-            _dir: dir,
-            config_path,
-        }
-    }
-
-    fn admin_token(&self) -> &str {
-        self.tokens.admin.expose()
-    }
-
-    async fn get(&self, path: &str) -> (u16, Value) {
-        let r = self
-            .http
-            .get(format!("{}/admin/api{path}", self.url))
-            .bearer_auth(self.admin_token())
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-    }
-
-    /// A client request through the gateway.
-    async fn chat(&self, model: &str) -> reqwest::Response {
-        self.http
-            .post(format!("{}/v1/chat/completions", self.url))
-            .json(&chat_body(model, false))
-            .send()
-            .await
-            .unwrap()
-    }
-
+/// What these tests add to the shared gateway.
+impl TestGateway {
     /// The audit log's actions, newest first.
     async fn audit_actions(&self) -> Vec<String> {
-        let (_, audit) = self.get("/audit").await;
+        let (_, audit) = self.admin_get("/audit").await;
         audit["entries"]
             .as_array()
             .unwrap()
@@ -82,18 +24,16 @@ impl Admin {
             .map(|e| e["action"].as_str().unwrap().to_string())
             .collect()
     }
+}
 
-    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let r = self
-            .http
-            .post(format!("{}/admin/api{path}", self.url))
-            .bearer_auth(self.admin_token())
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-    }
+/// The gateway as these tests run it: its config in a file (watched every
+/// 100 ms) and a data dir.
+async fn gateway(toml: &str) -> TestGateway {
+    TestGateway::builder(toml)
+        .config_file()
+        .watch_interval(Duration::from_millis(100))
+        .start()
+        .await
 }
 
 fn two_providers(a: &FakeUpstream, b: &FakeUpstream, target: &str) -> String {
@@ -108,7 +48,7 @@ fn two_providers(a: &FakeUpstream, b: &FakeUpstream, target: &str) -> String {
 #[tokio::test]
 async fn roles_tokens_and_sessions() {
     let up = FakeUpstream::start("a").await;
-    let gw = Admin::start(&format!(
+    let gw = gateway(&format!(
         "{}{}",
         provider(&up, ""),
         route("m", "", &[("a", None)])
@@ -166,7 +106,7 @@ async fn roles_tokens_and_sessions() {
         .unwrap();
     assert_eq!(r.status(), 200);
     // admin status
-    let (s, v) = gw.get("/status").await;
+    let (s, v) = gw.admin_get("/status").await;
     assert_eq!(s, 200);
     assert_eq!(v["config_version"], 1);
     assert_eq!(v["endpoint"], format!("{}/v1", gw.url));
@@ -255,27 +195,32 @@ async fn validate_diff_publish_history_rollback() {
     let a = FakeUpstream::start("a").await;
     let b = FakeUpstream::start("b").await;
     let v1 = two_providers(&a, &b, "a");
-    let gw = Admin::start(&v1).await;
-    assert_eq!(header(&gw.chat("m").await, "x-aigw-provider"), "a");
+    let gw = gateway(&v1).await;
+    assert_eq!(
+        header(&gw.chat(&chat_body("m", false)).await, "x-aigw-provider"),
+        "a"
+    );
 
     // invalid: errors with line and field; nothing applied
     let bad = v1.replace("provider = \"a\"\n", "provider = \"ghost\"\n");
-    let (s, v) = gw.post("/config/validate", json!({"toml": bad})).await;
+    let (s, v) = gw
+        .admin_post("/config/validate", json!({"toml": bad}))
+        .await;
     assert_eq!(s, 200);
     assert_eq!(v["valid"], false);
     assert_eq!(v["errors"][0]["path"], "routes[0].targets[0].provider");
     assert!(v["errors"][0]["line"].as_u64().unwrap() > 1);
     let (s, v) = gw
-        .post("/config/publish", json!({"toml": bad, "message": "oops"}))
+        .admin_post("/config/publish", json!({"toml": bad, "message": "oops"}))
         .await;
     assert_eq!(s, 422);
     assert_eq!(v["error"]["code"], "invalid_config");
     assert_eq!(
-        std::fs::read_to_string(&gw.config_path).unwrap(),
+        std::fs::read_to_string(gw.config_path()).unwrap(),
         v1,
         "file untouched"
     );
-    let (_, cfg) = gw.get("/config").await;
+    let (_, cfg) = gw.admin_get("/config").await;
     assert_eq!(cfg["version"]["id"], 1);
 
     // an unresolvable keyring reference is a warning, not an error
@@ -284,13 +229,15 @@ async fn validate_diff_publish_history_rollback() {
         "kind = \"openai\"\napi_key = \"keyring:aigw-test-surely-absent\"\n",
         1,
     );
-    let (_, v) = gw.post("/config/validate", json!({"toml": with_key})).await;
+    let (_, v) = gw
+        .admin_post("/config/validate", json!({"toml": with_key}))
+        .await;
     assert_eq!(v["valid"], true, "{v}");
     assert_eq!(v["warnings"][0]["path"], "providers[0].api_key", "{v}");
 
     // diff: unified text + summary
     let v2 = v1.replace("provider = \"a\"\n", "provider = \"b\"\n");
-    let (s, d) = gw.post("/config/diff", json!({"toml": v2})).await;
+    let (s, d) = gw.admin_post("/config/diff", json!({"toml": v2})).await;
     assert_eq!(s, 200);
     assert_eq!(d["validation"]["valid"], true);
     assert!(
@@ -304,19 +251,19 @@ async fn validate_diff_publish_history_rollback() {
 
     // publish: new version, file written, hot-swapped
     let (s, p) = gw
-        .post(
+        .admin_post(
             "/config/publish",
             json!({"toml": v2, "message": "route m to b", "source": "ui", "base_version": 1}),
         )
         .await;
     assert_eq!(s, 200, "{p}");
     assert_eq!(p["version"]["id"], 2);
-    assert_eq!(std::fs::read_to_string(&gw.config_path).unwrap(), v2);
-    let r = gw.chat("m").await;
+    assert_eq!(std::fs::read_to_string(gw.config_path()).unwrap(), v2);
+    let r = gw.chat(&chat_body("m", false)).await;
     assert_eq!(header(&r, "x-aigw-provider"), "b");
     // stale base version: refused
     let (s, v) = gw
-        .post("/config/publish", json!({"toml": v1, "base_version": 1}))
+        .admin_post("/config/publish", json!({"toml": v1, "base_version": 1}))
         .await;
     assert_eq!(
         (s, v["error"]["code"].as_str()),
@@ -324,7 +271,7 @@ async fn validate_diff_publish_history_rollback() {
     );
 
     // history with diffs
-    let (_, h) = gw.get("/config/history").await;
+    let (_, h) = gw.admin_get("/config/history").await;
     let versions = h["versions"].as_array().unwrap();
     assert_eq!(versions.len(), 2);
     assert_eq!(versions[0]["source"], "ui");
@@ -337,12 +284,12 @@ async fn validate_diff_publish_history_rollback() {
             .contains("+provider = \"b\"")
     );
     assert_eq!(versions[1]["source"], "startup");
-    let (_, one) = gw.get("/config/versions/1").await;
+    let (_, one) = gw.admin_get("/config/versions/1").await;
     assert_eq!(one["toml"], v1);
 
     // rollback is itself a new audited version
     let (s, p) = gw
-        .post(
+        .admin_post(
             "/config/rollback",
             json!({"version": 1, "message": "b is flaky"}),
         )
@@ -350,10 +297,12 @@ async fn validate_diff_publish_history_rollback() {
     assert_eq!(s, 200);
     assert_eq!(p["version"]["id"], 3);
     assert_eq!(p["version"]["source"], "rollback");
-    assert_eq!(std::fs::read_to_string(&gw.config_path).unwrap(), v1);
-    let r = gw.chat("m").await;
+    assert_eq!(std::fs::read_to_string(gw.config_path()).unwrap(), v1);
+    let r = gw.chat(&chat_body("m", false)).await;
     assert_eq!(header(&r, "x-aigw-provider"), "a");
-    let (s, _) = gw.post("/config/rollback", json!({"version": 99})).await;
+    let (s, _) = gw
+        .admin_post("/config/rollback", json!({"version": 99}))
+        .await;
     assert_eq!(s, 404);
 
     let actions = gw.audit_actions().await;
@@ -369,12 +318,12 @@ async fn hand_edits_are_versioned_or_rejected() {
     let a = FakeUpstream::start("a").await;
     let b = FakeUpstream::start("b").await;
     let v1 = two_providers(&a, &b, "a");
-    let gw = Admin::start(&v1).await;
+    let gw = gateway(&v1).await;
     let wait_version = |want: i64| {
         let gw = &gw;
         async move {
             for _ in 0..100 {
-                if gw.get("/config").await.1["version"]["id"] == want {
+                if gw.admin_get("/config").await.1["version"]["id"] == want {
                     return;
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -384,30 +333,30 @@ async fn hand_edits_are_versioned_or_rejected() {
     };
     // a good edit becomes version 2 with source "file"
     std::fs::write(
-        &gw.config_path,
+        gw.config_path(),
         v1.replace("provider = \"a\"\n", "provider = \"b\"\n"),
     )
     .unwrap();
     wait_version(2).await;
-    let (_, h) = gw.get("/config/history").await;
+    let (_, h) = gw.admin_get("/config/history").await;
     assert_eq!(h["versions"][0]["source"], "file");
-    let r = gw.chat("m").await;
+    let r = gw.chat(&chat_body("m", false)).await;
     assert_eq!(header(&r, "x-aigw-provider"), "b");
     // a bad edit is rejected; version 2 stays live and the reason is shown
-    std::fs::write(&gw.config_path, "[server]\nlisten = 12\n").unwrap();
+    std::fs::write(gw.config_path(), "[server]\nlisten = 12\n").unwrap();
     let mut error = Value::Null;
     for _ in 0..100 {
-        error = gw.get("/status").await.1["config_file_error"].clone();
+        error = gw.admin_get("/status").await.1["config_file_error"].clone();
         if !error.is_null() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(error.as_str().unwrap().contains("config.toml:2"), "{error}");
-    assert_eq!(gw.get("/config").await.1["version"]["id"], 2);
-    let r = gw.chat("m").await;
+    assert_eq!(gw.admin_get("/config").await.1["version"]["id"], 2);
+    let r = gw.chat(&chat_body("m", false)).await;
     assert_eq!(header(&r, "x-aigw-provider"), "b");
-    let (_, audit) = gw.get("/audit").await;
+    let (_, audit) = gw.admin_get("/audit").await;
     assert_eq!(audit["entries"][0]["action"], "file_rejected");
 }
 
@@ -419,22 +368,26 @@ async fn profile_switch_keeps_comments_and_is_reversible() {
         "{}[profiles.local-only]\n[[profiles.local-only.routes]]\nmodel = \"m\"\n[[profiles.local-only.routes.targets]]\nprovider = \"b\"\n",
         two_providers(&a, &b, "a")
     );
-    let gw = Admin::start(&toml).await;
+    let gw = gateway(&toml).await;
     let (s, p) = gw
-        .post("/config/profile", json!({"profile": "local-only"}))
+        .admin_post("/config/profile", json!({"profile": "local-only"}))
         .await;
     assert_eq!(s, 200, "{p}");
     assert_eq!(p["version"]["source"], "profile");
-    let file = std::fs::read_to_string(&gw.config_path).unwrap();
+    let file = std::fs::read_to_string(gw.config_path()).unwrap();
     assert!(file.starts_with("# my gateway\n"), "comments kept: {file}");
     assert!(file.contains("profile = \"local-only\""));
-    let r = gw.chat("m").await;
+    let r = gw.chat(&chat_body("m", false)).await;
     assert_eq!(header(&r, "x-aigw-provider"), "b");
-    let (s, _) = gw.post("/config/profile", json!({"profile": "nope"})).await;
+    let (s, _) = gw
+        .admin_post("/config/profile", json!({"profile": "nope"}))
+        .await;
     assert_eq!(s, 422);
-    let (s, _) = gw.post("/config/profile", json!({"profile": null})).await;
+    let (s, _) = gw
+        .admin_post("/config/profile", json!({"profile": null}))
+        .await;
     assert_eq!(s, 200);
-    let r = gw.chat("m").await;
+    let r = gw.chat(&chat_body("m", false)).await;
     assert_eq!(header(&r, "x-aigw-provider"), "a");
 }
 
@@ -446,19 +399,19 @@ async fn secrets_stay_out_of_diffs_and_providers_show_presence_only() {
         provider(&a, "api_key = \"env:AIGW_TEST_ADMIN_UNSET\""),
         route("m", "", &[("a", None)])
     );
-    let gw = Admin::start(&toml).await;
+    let gw = gateway(&toml).await;
     let pasted = format!("{toml}# old key: sk-proj-abcdefghijklmnopqrstuvwxyz123456\n");
-    let (_, d) = gw.post("/config/diff", json!({"toml": pasted})).await;
+    let (_, d) = gw.admin_post("/config/diff", json!({"toml": pasted})).await;
     let text = d.to_string();
     assert!(!text.contains("abcdefghijklmnopqrstuvwxyz"), "{text}");
     assert!(text.contains("[REDACTED]"));
-    let (_, p) = gw.get("/providers").await;
+    let (_, p) = gw.admin_get("/providers").await;
     assert_eq!(p["providers"][0]["key"], "missing");
     assert_eq!(
         p["providers"][0]["api_key_ref"],
         "env:AIGW_TEST_ADMIN_UNSET"
     );
-    let (s, probe) = gw.post("/providers/a/probe", json!({})).await;
+    let (s, probe) = gw.admin_post("/providers/a/probe", json!({})).await;
     assert_eq!(s, 200);
     assert_eq!(probe["reachable"], true);
     assert_eq!(probe["models"], json!(["fake-model"]));
@@ -473,7 +426,7 @@ async fn publish_during_50_streams_breaks_none() {
         interval: Duration::from_millis(100),
     });
     let v1 = two_providers(&a, &b, "a");
-    let gw = Arc::new(Admin::start(&v1).await);
+    let gw = Arc::new(gateway(&v1).await);
     let mut streams = Vec::new();
     for _ in 0..50 {
         let resp = gw
@@ -489,13 +442,13 @@ async fn publish_during_50_streams_breaks_none() {
     }
     // all 50 are flowing; publish a config that moves the route to b
     let (s, p) = gw
-        .post(
+        .admin_post(
             "/config/publish",
             json!({"toml": two_providers(&a, &b, "b"), "message": "under load"}),
         )
         .await;
     assert_eq!(s, 200, "{p}");
-    let r = gw.chat("m").await;
+    let r = gw.chat(&chat_body("m", false)).await;
     assert_eq!(
         header(&r, "x-aigw-provider"),
         "b",
@@ -520,7 +473,7 @@ async fn keys_are_write_only_and_used_at_once() {
     let a = FakeUpstream::start("a").await;
     let name = format!("aigw-admin-test-{}", std::process::id());
     a.set_required_key(Some("sk-set-through-the-api"));
-    let gw = Admin::start(&format!(
+    let gw = gateway(&format!(
         "{}{}",
         provider(&a, &format!("api_key = \"keyring:{name}\"")),
         route("m", "", &[("a", None)])
@@ -534,7 +487,7 @@ async fn keys_are_write_only_and_used_at_once() {
     };
     // no key yet: the provider fails over (here: nowhere) with the reason
     assert_eq!(chat().await.unwrap().status(), 502);
-    let (_, k) = gw.get("/keys").await;
+    let (_, k) = gw.admin_get("/keys").await;
     assert_eq!(k["keys"][0]["name"], name.as_str());
     assert_eq!(k["keys"][0]["present"], false);
     let r = gw
@@ -550,7 +503,7 @@ async fn keys_are_write_only_and_used_at_once() {
     assert!(!text.contains("sk-set-through-the-api"), "{text}");
     // used at once, without a restart or publish
     assert_eq!(chat().await.unwrap().status(), 200);
-    let (_, k) = gw.get("/keys").await;
+    let (_, k) = gw.admin_get("/keys").await;
     assert_eq!(k["keys"][0]["present"], true);
     assert!(!k.to_string().contains("sk-set-through-the-api"));
     // viewers cannot set keys
@@ -574,7 +527,7 @@ async fn keys_are_write_only_and_used_at_once() {
     assert_eq!(chat().await.unwrap().status(), 502);
     let actions = gw.audit_actions().await;
     assert!(actions.iter().any(|a| a == "key_set") && actions.iter().any(|a| a == "key_delete"));
-    let (_, audit) = gw.get("/audit").await;
+    let (_, audit) = gw.admin_get("/audit").await;
     assert!(!audit.to_string().contains("sk-set-through-the-api"));
 }
 
@@ -587,9 +540,9 @@ async fn draft_edits_preview_and_publish_for_the_ui() {
         provider(&a, ""),
         route("m", "", &[("a", None)])
     );
-    let gw = Admin::start(&base).await;
+    let gw = gateway(&base).await;
     let (s, d) = gw
-        .post(
+        .admin_post(
             "/config/draft",
             json!({"ops": [
                 {"op": "upsert_provider", "provider": {"name": "b", "kind": "openai", "base_url": b.base_url()}},
@@ -604,15 +557,15 @@ async fn draft_edits_preview_and_publish_for_the_ui() {
     assert_eq!(d["preview"]["summary"]["providers_added"], json!(["b"]));
     assert_eq!(d["preview"]["summary"]["routes_changed"], json!(["m"]));
     // nothing published yet
-    assert_eq!(gw.get("/config").await.1["version"]["id"], 1);
+    assert_eq!(gw.admin_get("/config").await.1["version"]["id"], 1);
     let (s, _) = gw
-        .post(
+        .admin_post(
             "/config/publish",
             json!({"toml": toml, "message": "add b", "source": "ui"}),
         )
         .await;
     assert_eq!(s, 200);
-    let (_, r) = gw.get("/routes").await;
+    let (_, r) = gw.admin_get("/routes").await;
     assert_eq!(
         r["routes"][0]["targets"][0],
         json!({"provider": "b", "model": "bm", "weight": 1})
@@ -620,14 +573,14 @@ async fn draft_edits_preview_and_publish_for_the_ui() {
     assert_eq!(r["routes"][0]["cooldown_s"], 5);
     // a draft that breaks a route is previewed as invalid
     let (_, d) = gw
-        .post(
+        .admin_post(
             "/config/draft",
             json!({"ops": [{"op": "remove_provider", "name": "b"}]}),
         )
         .await;
     assert_eq!(d["preview"]["validation"]["valid"], false);
     let (s, d) = gw
-        .post(
+        .admin_post(
             "/config/draft",
             json!({"ops": [{"op": "remove_route", "model": "nope"}]}),
         )
@@ -642,7 +595,7 @@ async fn draft_edits_preview_and_publish_for_the_ui() {
 async fn pause_and_fallback_test() {
     let a = FakeUpstream::start("a").await;
     let b = FakeUpstream::start("b").await;
-    let gw = Admin::start(&two_providers(&a, &b, "a").replace(
+    let gw = gateway(&two_providers(&a, &b, "a").replace(
         "[[routes.targets]]\nprovider = \"a\"\n",
         "[[routes.targets]]\nprovider = \"a\"\n[[routes.targets]]\nprovider = \"b\"\nmodel = \"bm\"\n",
     ))
@@ -653,7 +606,7 @@ async fn pause_and_fallback_test() {
             .json(&chat_body("m", false))
             .send()
     };
-    let (s, p) = gw.post("/pause", json!({"paused": true})).await;
+    let (s, p) = gw.admin_post("/pause", json!({"paused": true})).await;
     assert_eq!((s, p["paused"].as_bool()), (200, Some(true)));
     let r = chat().await.unwrap();
     assert_eq!(r.status(), 503);
@@ -661,12 +614,12 @@ async fn pause_and_fallback_test() {
         r.json::<Value>().await.unwrap()["error"]["code"],
         "gateway_paused"
     );
-    assert_eq!(gw.get("/status").await.1["paused"], true);
-    gw.post("/pause", json!({"paused": false})).await;
+    assert_eq!(gw.admin_get("/status").await.1["paused"], true);
+    gw.admin_post("/pause", json!({"paused": false})).await;
     assert_eq!(chat().await.unwrap().status(), 200);
 
     let before = a.request_count();
-    let (s, t) = gw.post("/fallback-test", json!({"model": "m"})).await;
+    let (s, t) = gw.admin_post("/fallback-test", json!({"model": "m"})).await;
     assert_eq!(s, 200, "{t}");
     assert_eq!(t["status"], 200);
     assert_eq!(t["provider"], "b");
@@ -684,14 +637,16 @@ async fn pause_and_fallback_test() {
     );
     // and the primary is not cooled down by a forced failure
     assert_eq!(header(&chat().await.unwrap(), "x-aigw-provider"), "a");
-    let (s, _) = gw.post("/fallback-test", json!({"model": "nope"})).await;
+    let (s, _) = gw
+        .admin_post("/fallback-test", json!({"model": "nope"}))
+        .await;
     assert_eq!(s, 404);
     // update check: says when no release source is configured, and why a check fails
-    let (s, u) = gw.get("/update/check").await;
+    let (s, u) = gw.admin_get("/update/check").await;
     assert_eq!((s, u["configured"].as_bool()), (200, Some(false)), "{u}");
     let dead = testkit::refused_addr().await;
     let (s, u) = gw
-        .get(&format!(
+        .admin_get(&format!(
             "/update/check?manifest_url=http://{dead}/manifest.json"
         ))
         .await;

@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use testkit::{Behavior, FakeUpstream, Reply};
 use wire::{AnthropicStream, anthropic_provider};
 
-async fn gw_with(providers: &str, targets: &[(&str, Option<&str>)]) -> Gw {
-    Gw::start(&format!("{providers}{}", route("claude-x", "", targets))).await
+async fn gw_with(providers: &str, targets: &[(&str, Option<&str>)]) -> TestGateway {
+    TestGateway::start(&format!("{providers}{}", route("claude-x", "", targets))).await
 }
 
 fn messages_body(stream: bool) -> Value {
@@ -400,7 +400,7 @@ async fn errors_use_the_anthropic_shape() {
         anthropic_provider(&claude, ""),
         route("claude-x", "", &[("oa", None)])
     ) + &route("claude-native", "", &[("claude", None)]);
-    let gw = Gw::start(&toml).await;
+    let gw = TestGateway::start(&toml).await;
     let key = std::env::var("PATH").unwrap();
     let post = |body: String, key: Option<&str>| {
         let mut rb = gw.http.post(format!("{}/v1/messages", gw.url)).body(body);

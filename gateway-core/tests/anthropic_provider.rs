@@ -12,14 +12,14 @@ use serde_json::{Value, json};
 use testkit::{Behavior, FakeUpstream, Reply};
 use wire::{ChatStream, anthropic_provider};
 
-async fn claude() -> (FakeUpstream, Gw) {
+async fn claude() -> (FakeUpstream, TestGateway) {
     let up = FakeUpstream::start("claude").await;
     let toml = format!(
         "{}{}",
         anthropic_provider(&up, ""),
         route("gpt-4o-mini", "", &[("claude", Some("claude-sonnet-4-5"))])
     );
-    (up, Gw::start(&toml).await)
+    (up, TestGateway::start(&toml).await)
 }
 
 fn tools() -> Value {
@@ -241,7 +241,7 @@ async fn endpoints_anthropic_cannot_serve_are_refused() {
         anthropic_provider(&up, ""),
         route("m", "", &[("claude", None)])
     );
-    let gw = Gw::start(&toml).await;
+    let gw = TestGateway::start(&toml).await;
     let r = gw
         .post("/v1/embeddings", &json!({"model": "m", "input": "x"}))
         .await;

@@ -10,14 +10,14 @@ use common::*;
 use serde_json::{Value, json};
 use testkit::{Behavior, FakeUpstream};
 
-async fn one(extra_toml: &str, provider_extra: &str) -> (FakeUpstream, Gw) {
+async fn one(extra_toml: &str, provider_extra: &str) -> (FakeUpstream, TestGateway) {
     let up = FakeUpstream::start("up").await;
     let toml = format!(
         "{extra_toml}\n{}{}",
         provider(&up, provider_extra),
         route("m", "", &[("up", None)])
     );
-    (up, Gw::start(&toml).await)
+    (up, TestGateway::start(&toml).await)
 }
 
 async fn error_of(resp: reqwest::Response) -> (u16, Value) {
@@ -307,7 +307,7 @@ async fn provider_rpm_skips_to_the_next_target_or_refuses_locally() {
         route("m", "", &[("a", None), ("b", None)]),
         route("only-a", "", &[("a", Some("m"))])
     );
-    let gw = Gw::start(&toml).await;
+    let gw = TestGateway::start(&toml).await;
     let r1 = gw.chat(&chat_body("m", false)).await;
     assert_eq!(header(&r1, "x-aigw-provider"), "a");
     let r2 = gw.chat(&chat_body("m", false)).await;
@@ -443,7 +443,7 @@ async fn models_lists_routes_and_provider_models_deduplicated() {
         provider(&b, ""),
         route("m", "", &[("a", None)])
     );
-    let gw = Gw::start(&toml).await;
+    let gw = TestGateway::start(&toml).await;
     let r = gw
         .http
         .get(format!("{}/v1/models", gw.url))
@@ -526,7 +526,7 @@ async fn shutdown_lets_in_flight_streams_finish() {
     });
     let resp = gw.chat(&chat_body("m", true)).await;
     assert_eq!(resp.status(), 200);
-    let Gw {
+    let TestGateway {
         handle, url, http, ..
     } = gw;
     let stopping = tokio::spawn(handle.shutdown());

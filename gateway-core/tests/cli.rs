@@ -57,12 +57,7 @@ async fn first_run_creates_the_default_config_and_serves() {
     let r = reqwest::get(format!("{}/healthz", aigw.url)).await.unwrap();
     assert_eq!(r.status(), 200);
     // no providers yet: any model is a clean 404
-    let r = reqwest::Client::new()
-        .post(format!("{}/v1/chat/completions", aigw.url))
-        .json(&chat_body("gpt-4o-mini", false))
-        .send()
-        .await
-        .unwrap();
+    let r = aigw.chat(&chat_body("gpt-4o-mini", false)).await;
     assert_eq!(r.status(), 404);
     assert!(
         aigw.log_lines()
@@ -149,22 +144,9 @@ async fn env_keys_client_auth_and_sigterm_finishes_the_stream() {
         ],
     );
     let mut aigw = aigw;
-    let http = reqwest::Client::new();
-    let url = format!("{}/v1/chat/completions", aigw.url);
-    let r = http
-        .post(&url)
-        .json(&chat_body("m", false))
-        .send()
-        .await
-        .unwrap();
+    let r = aigw.chat(&chat_body("m", false)).await;
     assert_eq!(r.status(), 401);
-    let r = http
-        .post(&url)
-        .bearer_auth("team-secret")
-        .json(&chat_body("m", false))
-        .send()
-        .await
-        .unwrap();
+    let r = aigw.chat_as("team-secret", &chat_body("m", false)).await;
     assert_eq!(r.status(), 200);
     assert_eq!(
         up.proxied_requests()[0].header("authorization").as_deref(),
@@ -175,13 +157,7 @@ async fn env_keys_client_auth_and_sigterm_finishes_the_stream() {
         deltas: vec!["x".into(), "y".into(), "z".into()],
         interval: Duration::from_millis(300),
     });
-    let resp = http
-        .post(&url)
-        .bearer_auth("team-secret")
-        .json(&chat_body("m", true))
-        .send()
-        .await
-        .unwrap();
+    let resp = aigw.chat_as("team-secret", &chat_body("m", true)).await;
     assert_eq!(resp.status(), 200);
     aigw.sigterm();
     let body = resp.text().await.unwrap();
@@ -221,14 +197,7 @@ async fn upstream_requests_use_the_proxy_from_the_environment() {
         "{:?}",
         aigw.log_lines()
     );
-    let url = format!("{}/v1/chat/completions", aigw.url);
-    let http = reqwest::Client::new();
-    let r = http
-        .post(&url)
-        .json(&chat_body("m", false))
-        .send()
-        .await
-        .unwrap();
+    let r = aigw.chat(&chat_body("m", false)).await;
     assert_eq!(r.status(), 200);
     let seen = proxy.proxied_requests();
     assert_eq!(seen.len(), 1);
@@ -245,12 +214,7 @@ async fn upstream_requests_use_the_proxy_from_the_environment() {
 
     // No proxy: the dead upstream is tried directly and refuses.
     let aigw = serve_in(dir.path(), "d2", &[("UP_KEY", "sk-through-proxy")]);
-    let r = http
-        .post(format!("{}/v1/chat/completions", aigw.url))
-        .json(&chat_body("m", false))
-        .send()
-        .await
-        .unwrap();
+    let r = aigw.chat(&chat_body("m", false)).await;
     assert_eq!(r.status(), 502, "{:?}", r.text().await);
     assert_eq!(proxy.proxied_requests().len(), 1);
 }
@@ -270,15 +234,9 @@ async fn https_upstreams_are_verified_and_spoken_over_http2() {
     ));
     let ca = dir.path().join("ca.pem");
     write(&ca, testkit::TEST_CA_PEM);
-    let http = reqwest::Client::new();
 
     let mut untrusting = serve_in(dir.path(), "d1", &[]);
-    let r = http
-        .post(format!("{}/v1/chat/completions", untrusting.url))
-        .json(&chat_body("m", false))
-        .send()
-        .await
-        .unwrap();
+    let r = untrusting.chat(&chat_body("m", false)).await;
     assert_eq!(r.status(), 502);
     let why = r.text().await.unwrap();
     assert!(why.contains("certificate"), "{why}");
@@ -291,13 +249,7 @@ async fn https_upstreams_are_verified_and_spoken_over_http2() {
     assert_eq!(untrusting.wait_exit(), 0);
 
     let trusting = serve_in(dir.path(), "d2", &[("SSL_CERT_FILE", ca.to_str().unwrap())]);
-    let url = format!("{}/v1/chat/completions", trusting.url);
-    let r = http
-        .post(&url)
-        .json(&chat_body("m", false))
-        .send()
-        .await
-        .unwrap();
+    let r = trusting.chat(&chat_body("m", false)).await;
     assert_eq!(r.status(), 200);
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["choices"][0]["message"]["content"], "Hello from tls");
@@ -305,12 +257,7 @@ async fn https_upstreams_are_verified_and_spoken_over_http2() {
         deltas: vec!["a".into(), "b".into()],
         interval: Duration::from_millis(5),
     });
-    let r = http
-        .post(&url)
-        .json(&chat_body("m", true))
-        .send()
-        .await
-        .unwrap();
+    let r = trusting.chat(&chat_body("m", true)).await;
     assert_eq!(r.status(), 200);
     assert_eq!(streamed_text(&r.text().await.unwrap()), "ab");
     let seen = up.proxied_requests();
@@ -377,12 +324,7 @@ async fn keyring_keys_set_list_use_and_remove() {
         ],
         &[],
     );
-    let r = reqwest::Client::new()
-        .post(format!("{}/v1/chat/completions", aigw.url))
-        .json(&chat_body("m", false))
-        .send()
-        .await
-        .unwrap();
+    let r = aigw.chat(&chat_body("m", false)).await;
     assert_eq!(r.status(), 200);
     drop(aigw);
 
@@ -399,12 +341,7 @@ async fn keyring_keys_set_list_use_and_remove() {
         ],
         &[],
     );
-    let r = reqwest::Client::new()
-        .post(format!("{}/v1/chat/completions", aigw.url))
-        .json(&chat_body("m", false))
-        .send()
-        .await
-        .unwrap();
+    let r = aigw.chat(&chat_body("m", false)).await;
     assert_eq!(r.status(), 502);
     let v: serde_json::Value = r.json().await.unwrap();
     let msg = v["error"]["message"].as_str().unwrap();

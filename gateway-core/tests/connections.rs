@@ -21,16 +21,16 @@ use tokio::net::TcpStream;
 const TIGHT: &str =
     "[server]\nheader_read_timeout_s = 1\nbody_idle_timeout_s = 1\nkeepalive_idle_s = 1\n";
 
-async fn gateway(server: &str, up: &FakeUpstream) -> Gw {
+async fn gateway(server: &str, up: &FakeUpstream) -> TestGateway {
     let toml = format!(
         "{server}\n{}{}",
         provider(up, "timeout_s = 30"),
         route("m", "", &[(up.name(), None)])
     );
-    Gw::start(&toml).await
+    TestGateway::start(&toml).await
 }
 
-async fn connect(gw: &Gw) -> TcpStream {
+async fn connect(gw: &TestGateway) -> TcpStream {
     TcpStream::connect(gw.handle.local_addr()).await.unwrap()
 }
 

@@ -14,9 +14,6 @@ use std::time::Duration;
 
 use common::aigw::Aigw;
 use common::*;
-use gateway_core::GatewayOptions;
-use gateway_core::config::Config;
-use gateway_core::secrets::admin::AdminTokens;
 use serde_json::{Value, json};
 use testkit::FakeUpstream;
 
@@ -41,7 +38,7 @@ fn config(a: &FakeUpstream, b: &FakeUpstream, target: &str) -> String {
     )
 }
 
-/// A gateway (in-process or the binary) seen through its HTTP APIs.
+/// A gateway (a [`TestGateway`] or the binary) seen through its HTTP APIs.
 struct Client {
     url: String,
     token: String,
@@ -49,6 +46,14 @@ struct Client {
 }
 
 impl Client {
+    fn of(gw: &TestGateway) -> Client {
+        Client {
+            url: gw.url.clone(),
+            token: gw.admin_token().to_owned(),
+            http: gw.http.clone(),
+        }
+    }
+
     async fn get(&self, path: &str) -> Value {
         let r = self
             .http
@@ -107,24 +112,6 @@ impl Client {
     }
 }
 
-/// The gateway in-process with a data dir and a config file.
-async fn start_in(dir: &Path, toml: &str) -> (gateway_core::GatewayHandle, Client) {
-    let tokens = AdminTokens::ephemeral();
-    let mut opts = GatewayOptions::new(Config::parse(toml, "t").unwrap());
-    opts.listen = Some("127.0.0.1:0".parse().unwrap());
-    opts.data_dir = Some(dir.join("data"));
-    opts.config_path = Some(dir.join("config.toml"));
-    opts.admin_tokens = Some(tokens.clone());
-    opts.watch_interval = Duration::from_millis(50);
-    let handle = gateway_core::start(opts).await.unwrap();
-    let client = Client {
-        url: handle.base_url(),
-        token: tokens.admin.expose().to_string(),
-        http: reqwest::Client::new(),
-    };
-    (handle, client)
-}
-
 #[tokio::test]
 async fn a_version_is_never_recorded_without_its_audit_entry() {
     let a = FakeUpstream::start("a").await;
@@ -134,7 +121,12 @@ async fn a_version_is_never_recorded_without_its_audit_entry() {
     let profile = "[profiles.local-only]\n[[profiles.local-only.routes]]\nmodel = \"m\"\n[[profiles.local-only.routes.targets]]\nprovider = \"b\"\n";
     let v1 = format!("{}{profile}", config(&a, &b, "a"));
     std::fs::write(&cfg, &v1).unwrap();
-    let (handle, gw) = start_in(dir.path(), &v1).await;
+    let handle = TestGateway::builder(&v1)
+        .in_dir(dir.path())
+        .watch_interval(Duration::from_millis(50))
+        .start()
+        .await;
+    let gw = Client::of(&handle);
     assert_eq!(gw.version_ids().await, [1]);
     let audit_before = gw.audit().await.len();
 
@@ -223,7 +215,12 @@ async fn the_data_dir_and_its_files_are_owner_only() {
     std::fs::write(&cfg, &v1).unwrap();
     set_mode(&cfg, 0o640);
 
-    let (handle, gw) = start_in(dir.path(), &v1).await;
+    let handle = TestGateway::builder(&v1)
+        .in_dir(dir.path())
+        .watch_interval(Duration::from_millis(50))
+        .start()
+        .await;
+    let gw = Client::of(&handle);
     assert_eq!(gw.serves().await, "a");
     // the request (and its body) reached telemetry.db
     let log = rusqlite::Connection::open(&old_db).unwrap();
@@ -269,7 +266,12 @@ async fn the_data_dir_and_its_files_are_owner_only() {
     // a new data dir and a config file created by a publish
     let dir = tempfile::tempdir().unwrap();
     let v1 = config(&a, &b, "a");
-    let (handle, gw) = start_in(dir.path(), &v1).await;
+    let handle = TestGateway::builder(&v1)
+        .in_dir(dir.path())
+        .watch_interval(Duration::from_millis(50))
+        .start()
+        .await;
+    let gw = Client::of(&handle);
     let (s, p) = gw
         .post("/config/publish", json!({"toml": config(&a, &b, "b")}))
         .await;

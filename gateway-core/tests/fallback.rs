@@ -111,7 +111,7 @@ async fn stalled_stream_hits_the_idle_timeout() {
         provider(&primary, "timeout_s = 5\nstream_idle_timeout_s = 1"),
         route("m", "", &[("primary", None)])
     );
-    let gw = Gw::start(&toml).await;
+    let gw = TestGateway::start(&toml).await;
     primary.push(Behavior::StreamStallAfterContent { after: 1 });
     let resp = gw.chat(&chat_body("m", true)).await;
     let body = resp.text().await.unwrap();
@@ -132,7 +132,7 @@ async fn falls_back_on_connection_refused() {
         provider(&backup, ""),
         route("gpt-4o-mini", "", &[("primary", None), ("backup", None)])
     );
-    let gw = Gw::start(&toml).await;
+    let gw = TestGateway::start(&toml).await;
     let resp = gw.chat(&chat_body("gpt-4o-mini", false)).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(header(&resp, "x-aigw-provider"), "backup");
@@ -186,7 +186,7 @@ async fn all_targets_unreachable_gives_502_in_openai_shape() {
         "[[providers]]\nname = \"a\"\nkind = \"openai\"\nbase_url = \"http://{dead}/v1\"\n{}",
         route("m", "", &[("a", None)])
     );
-    let gw = Gw::start(&toml).await;
+    let gw = TestGateway::start(&toml).await;
     let resp = gw.chat(&chat_body("m", false)).await;
     assert_eq!(resp.status(), 502);
     let v: Value = resp.json().await.unwrap();
@@ -267,7 +267,7 @@ async fn all_cooling_down_tries_the_one_that_ends_soonest() {
         provider(&b, ""),
         route("m", "cooldown_s = 600", &[("a", None), ("b", None)])
     );
-    let gw = Gw::start(&toml).await;
+    let gw = TestGateway::start(&toml).await;
     a.push(Behavior::Status {
         status: 429,
         retry_after: Some(300),
@@ -295,7 +295,7 @@ async fn retries_are_bounded_by_max_attempts() {
         provider(&a, ""),
         route("m", "retries = 10\nfailure_threshold = 100", &[("a", None)])
     );
-    let gw = Gw::start(&toml).await;
+    let gw = TestGateway::start(&toml).await;
     a.set_default(Behavior::status(502));
     let r = gw.chat(&chat_body("m", false)).await;
     assert_eq!(r.status(), 502);
@@ -321,7 +321,7 @@ async fn missing_provider_key_fails_over_with_a_clear_reason() {
         provider(&backup, ""),
         route("m", "", &[("primary", None), ("backup", None)])
     );
-    let gw = Gw::start(&toml).await;
+    let gw = TestGateway::start(&toml).await;
     let r = gw.chat(&chat_body("m", false)).await;
     assert_eq!(r.status(), 200);
     assert_eq!(header(&r, "x-aigw-provider"), "backup");

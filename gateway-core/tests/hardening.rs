@@ -16,20 +16,20 @@ use testkit::FakeUpstream;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-async fn gateway(extra: &str) -> (FakeUpstream, Gw, String) {
+async fn gateway(extra: &str) -> (FakeUpstream, TestGateway, String) {
     let up = FakeUpstream::start("up").await;
     let toml = format!(
         "{extra}\n{}{}",
         provider(&up, ""),
         route("m", "", &[("up", None)])
     );
-    let gw = Gw::start(&toml).await;
+    let gw = TestGateway::start(&toml).await;
     (up, gw, toml)
 }
 
 /// Sends `request` as is and returns the status and JSON body of the
 /// answer (the request asks the gateway to close afterwards).
-async fn raw(gw: &Gw, request: &[u8]) -> (u16, Value) {
+async fn raw(gw: &TestGateway, request: &[u8]) -> (u16, Value) {
     let mut s = TcpStream::connect(gw.handle.local_addr()).await.unwrap();
     s.write_all(request).await.unwrap();
     let mut out = Vec::new();

@@ -86,7 +86,7 @@ fn provider_of(up: &FakeUpstream, p: Pair, extra: &str) -> String {
 /// A hostile primary and a healthy backup behind route `m`, the primary
 /// alone behind route `solo`; the breaker never opens (so every request
 /// tries the primary first).
-async fn setup(p: Pair, server: &str) -> (FakeUpstream, FakeUpstream, Gw) {
+async fn setup(p: Pair, server: &str) -> (FakeUpstream, FakeUpstream, TestGateway) {
     let primary = FakeUpstream::start("primary").await;
     let backup = FakeUpstream::start("backup").await;
     let never_open = "failure_threshold = 1000\nrate_limit_threshold = 1000";
@@ -101,7 +101,7 @@ async fn setup(p: Pair, server: &str) -> (FakeUpstream, FakeUpstream, Gw) {
         ),
         route("solo", never_open, &[("primary", None)]),
     );
-    (primary, backup, Gw::start(&toml).await)
+    (primary, backup, TestGateway::start(&toml).await)
 }
 
 /// The client's text of a 200 answer (whole or streamed), whatever its protocol.
@@ -261,14 +261,15 @@ async fn retry_after_cooldowns_are_cut_to_routing_max_cooldown_s() {
         provider(&backup, ""),
         route("m", "", &[("primary", None), ("backup", None)]),
     );
-    let gw = Gw::start(&toml).await;
+    let gw = TestGateway::start(&toml).await;
     // Asks for 10^27 seconds of rest.
     primary.push(Behavior::retry_after_raw(429, "retry-after-ms", "1e30"));
     let resp = gw.chat(&chat_body("m", false)).await;
     assert_eq!(header(&resp, "x-aigw-provider"), "backup");
     let resp = gw.chat(&chat_body("m", false)).await;
     assert_eq!(header(&resp, "x-aigw-provider"), "backup", "cooling down");
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // the cap (1 s) and a margin, as the other 1 s cooldowns wait
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let resp = gw.chat(&chat_body("m", false)).await;
     assert_eq!(
         header(&resp, "x-aigw-provider"),
@@ -517,8 +518,8 @@ async fn keys_an_upstream_echoes_never_reach_the_client_or_the_log() {
     );
     // What the request log stored (bodies included) is scrubbed too.
     let mut stored = Vec::new();
-    for _ in 0..50 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    for _ in 0..250 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
         stored.clear();
         for f in std::fs::read_dir(dir.path().join("data")).unwrap() {
             let f = f.unwrap().path();

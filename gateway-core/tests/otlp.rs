@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
-use common::{Gw, chat_body, header, provider, route};
+use common::{TestGateway, chat_body, header, provider, route};
 use gateway_core::config::Config;
 use serde_json::{Value, json};
 use testkit::{Behavior, FakeUpstream};
@@ -117,7 +117,7 @@ async fn a_fallback_arrives_as_a_server_span_with_one_child_per_attempt() {
         ),
         route("only-down", "", &[("down", None)]),
     );
-    let gw = Gw::start(&toml).await;
+    let gw = TestGateway::start(&toml).await;
     let state = gw.handle.state().clone();
 
     primary.push(Behavior::Status {
@@ -261,7 +261,7 @@ async fn a_collector_that_is_down_costs_spans_not_requests() {
         provider(&up, ""),
         route("m", "", &[("up", None)]),
     );
-    let gw = Gw::start(&toml).await;
+    let gw = TestGateway::start(&toml).await;
     let state = gw.handle.state().clone();
     for _ in 0..3 {
         let resp = gw.chat(&chat_body("m", false)).await;

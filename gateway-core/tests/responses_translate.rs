@@ -13,14 +13,14 @@ use serde_json::{Value, json};
 use testkit::{Behavior, FakeUpstream, Reply};
 use wire::{ResponsesStream, anthropic_provider};
 
-async fn chat_only() -> (FakeUpstream, Gw) {
+async fn chat_only() -> (FakeUpstream, TestGateway) {
     let up = FakeUpstream::start("vllm").await;
     let toml = format!(
         "{}{}",
         provider(&up, "responses = \"translate\""),
         route("gpt-5-codex", "", &[("vllm", Some("qwen3-coder"))])
     );
-    (up, Gw::start(&toml).await)
+    (up, TestGateway::start(&toml).await)
 }
 
 fn tools() -> Value {
@@ -183,7 +183,7 @@ async fn native_stays_the_default_and_stateful_requests_need_it() {
         provider(&up, ""),
         route("m", "", &[("openai", None)])
     );
-    let gw = Gw::start(&toml).await;
+    let gw = TestGateway::start(&toml).await;
     let r = gw
         .post(
             "/v1/responses",
@@ -223,7 +223,7 @@ async fn translated_before_native_falls_back_to_native_when_needed() {
         provider(&native, ""),
         route("m", "", &[("vllm", None), ("openai", None)])
     );
-    let gw = Gw::start(&toml).await;
+    let gw = TestGateway::start(&toml).await;
     let r = gw
         .post(
             "/v1/responses",
@@ -267,7 +267,7 @@ async fn responses_over_an_anthropic_provider() {
         anthropic_provider(&up, ""),
         route("m", "", &[("claude", Some("claude-sonnet-4-5"))])
     );
-    let gw = Gw::start(&toml).await;
+    let gw = TestGateway::start(&toml).await;
     up.push(Behavior::Reply(Reply::text("ok").tool_call(
         "toolu_9",
         "shell",

@@ -5,27 +5,23 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::zombie_processes)]
 
 use crate::common;
-use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Capture, chat_body, provider, route, streamed_text};
-use gateway_core::config::Config;
-use gateway_core::{GatewayHandle, GatewayOptions};
+use common::{TestGateway, chat_body, provider, route, streamed_text};
 use serde_json::Value;
 use testkit::{Behavior, FakeUpstream, Reply};
 
-async fn start(up: &FakeUpstream, threads: usize) -> (GatewayHandle, Arc<Capture>) {
+/// The gateway over `up` as model `m`, serving on `threads` threads.
+async fn start(up: &FakeUpstream, threads: usize) -> TestGateway {
     let toml = format!(
         "{}{}",
         provider(up, "timeout_s = 5"),
         route("m", "", &[(up.name(), None)])
     );
-    let mut opts = GatewayOptions::new(Config::parse(&toml, "test.toml").unwrap());
-    opts.listen = Some("127.0.0.1:0".parse().unwrap());
-    let capture = Arc::new(Capture::default());
-    opts.telemetry = Some(capture.clone());
-    opts.serve_threads = threads;
-    (gateway_core::start(opts).await.unwrap(), capture)
+    TestGateway::builder(&toml)
+        .serve_threads(threads)
+        .start()
+        .await
 }
 
 /// Names of this process's threads that serve connections.
@@ -44,8 +40,9 @@ fn serving_threads() -> Vec<String> {
 async fn many_connections_over_two_serving_threads_then_a_clean_stop() {
     let up = FakeUpstream::start("up").await;
     up.set_default(Behavior::Reply(Reply::text("abc")));
-    let (gw, capture) = start(&up, 2).await;
-    let url = format!("{}/v1/chat/completions", gw.base_url());
+    let gw = start(&up, 2).await;
+    let capture = gw.capture.clone();
+    let url = format!("{}/v1/chat/completions", gw.url);
     if cfg!(target_os = "linux") {
         // A thread names itself once it runs.
         for _ in 0..200 {
@@ -113,9 +110,10 @@ async fn shutdown_lets_a_stream_on_a_serving_thread_finish() {
         deltas: vec!["x".into(), "y".into(), "z".into()],
         interval: Duration::from_millis(200),
     });
-    let (gw, capture) = start(&up, 2).await;
+    let gw = start(&up, 2).await;
+    let capture = gw.capture.clone();
     let resp = reqwest::Client::new()
-        .post(format!("{}/v1/chat/completions", gw.base_url()))
+        .post(format!("{}/v1/chat/completions", gw.url))
         .json(&chat_body("m", true))
         .send()
         .await

@@ -18,7 +18,7 @@ async fn weighted_routes_split_traffic_by_weight() {
         provider(&a, ""),
         provider(&b, "")
     );
-    let gw = Gw::start(&toml).await;
+    let gw = TestGateway::start(&toml).await;
     let mut modes = Vec::new();
     for _ in 0..40 {
         let r = gw.chat(&chat_body("m", false)).await;
@@ -52,7 +52,7 @@ async fn latency_strategy_prefers_the_faster_target() {
             &[("slow", None), ("fast", None)]
         )
     );
-    let gw = Gw::start(&toml).await;
+    let gw = TestGateway::start(&toml).await;
     for _ in 0..60 {
         assert_eq!(gw.chat(&chat_body("m", false)).await.status(), 200);
     }
@@ -74,7 +74,7 @@ async fn background_probe_opens_and_closes_the_breaker() {
         provider(&b, ""),
         route("m", "cooldown_s = 1", &[("a", None), ("b", None)])
     );
-    let gw = Gw::start(&toml).await;
+    let gw = TestGateway::start(&toml).await;
     // the first probe runs at once and fails: a is skipped without a request
     let mut skipped = false;
     for _ in 0..50 {
@@ -93,9 +93,23 @@ async fn background_probe_opens_and_closes_the_breaker() {
     let r = gw.chat(&chat_body("m", false)).await;
     assert_eq!(header(&r, "x-aigw-provider"), "b");
     assert_eq!(a.request_count(), 0);
-    // the upstream recovers; the next probe closes the breaker
+    // the upstream recovers; the next probe (within a second) closes the
+    // breaker: wait for that, up to 5 s, instead of a fixed 2.3 s
     a.set_required_key(None);
-    tokio::time::sleep(Duration::from_millis(2300)).await;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let snap = gw
+            .handle
+            .state()
+            .health
+            .snapshot(tokio::time::Instant::now());
+        if snap
+            .iter()
+            .any(|(p, _, h)| p == "a" && !h.open && h.consecutive_failures == 0)
+        {
+            break;
+        }
+    }
     let r = gw.chat(&chat_body("m", false)).await;
     assert_eq!(header(&r, "x-aigw-provider"), "a");
     assert!(

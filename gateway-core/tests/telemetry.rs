@@ -11,59 +11,27 @@ use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use axum::Router;
-use common::{chat_body, header, provider, route};
+use common::{TestGateway, chat_body, header, provider, route};
 use gateway_core::config::Config;
-use gateway_core::secrets::admin::AdminTokens;
 use gateway_core::telemetry::query::{self, RequestDetail, RequestsQuery, Window};
 use gateway_core::telemetry::{AttemptEvent, Db, RequestEvent, Retention};
-use gateway_core::{GatewayHandle, GatewayOptions};
 use openmetrics_parser::{PrometheusType, PrometheusValue};
 use serde_json::{Value, json};
 use testkit::{Behavior, FakeUpstream};
 use tower::ServiceExt;
 
-struct Gw {
-    handle: GatewayHandle,
-    url: String,
-    http: reqwest::Client,
-    dir: tempfile::TempDir,
-}
-
-impl Gw {
-    async fn start(toml: &str) -> Gw {
-        let config = Config::parse(toml, "test.toml").unwrap_or_else(|e| panic!("{e}\n{toml}"));
-        let dir = tempfile::tempdir().unwrap();
-        let mut opts = GatewayOptions::new(config);
-        opts.listen = Some("127.0.0.1:0".parse().unwrap());
-        opts.data_dir = Some(dir.path().to_path_buf());
-        opts.admin_tokens = Some(AdminTokens::ephemeral());
-        let handle = gateway_core::start(opts).await.unwrap();
-        Gw {
-            url: handle.base_url(),
-            handle,
-            http: reqwest::Client::new(),
-            dir,
-        }
-    }
-
-    async fn chat(&self, body: &Value) -> reqwest::Response {
-        self.http
-            .post(format!("{}/v1/chat/completions", self.url))
-            .json(body)
-            .send()
-            .await
-            .unwrap()
-    }
-
+/// What these tests add to the shared gateway (which they start with a data
+/// dir, so with a request log).
+impl TestGateway {
     fn db_path(&self) -> std::path::PathBuf {
-        self.dir.path().join("telemetry.db")
+        self.data_dir().join("telemetry.db")
     }
 
     /// Shuts down (which flushes the queue) and opens the log.
     async fn finish(self) -> (tempfile::TempDir, Db) {
         let path = self.db_path();
-        self.handle.shutdown().await;
-        (self.dir, Db::open(&path).unwrap())
+        let dir = self.shutdown().await.unwrap();
+        (dir, Db::open(&path).unwrap())
     }
 
     /// The telemetry routes as api/admin mounts them, without its auth.
@@ -143,7 +111,7 @@ fn row<'a>(rows: &'a [RequestDetail], id: &str) -> &'a RequestDetail {
 
 /// Two upstreams: `gpt-4o-mini` to primary, then backup as
 /// `llama-3.1-8b-instant` (both in the embedded price table).
-async fn pair(extra: &str) -> (FakeUpstream, FakeUpstream, Gw) {
+async fn pair(extra: &str) -> (FakeUpstream, FakeUpstream, TestGateway) {
     let primary = FakeUpstream::start("primary").await;
     let backup = FakeUpstream::start("backup").await;
     let toml = format!(
@@ -156,7 +124,7 @@ async fn pair(extra: &str) -> (FakeUpstream, FakeUpstream, Gw) {
             &[("primary", None), ("backup", Some("llama-3.1-8b-instant"))]
         )
     );
-    let gw = Gw::start(&toml).await;
+    let gw = TestGateway::builder(&toml).data_dir().start().await;
     (primary, backup, gw)
 }
 
@@ -321,7 +289,7 @@ async fn rate_limited_requests_are_logged_with_their_limit() {
         provider(&up, "rpm = 1"),
         route("m", "", &[("up", None)])
     );
-    let gw = Gw::start(&toml).await;
+    let gw = TestGateway::builder(&toml).data_dir().start().await;
     assert_eq!(gw.chat(&chat_body("m", false)).await.status(), 200);
     let local = gw.chat(&chat_body("m", false)).await;
     assert_eq!(local.status(), 429);
@@ -633,7 +601,7 @@ async fn an_open_breaker_shows_in_metrics() {
         provider(&up, ""),
         route("m", "cooldown_s = 600", &[("up", None)])
     );
-    let gw = Gw::start(&toml).await;
+    let gw = TestGateway::builder(&toml).data_dir().start().await;
     up.push(Behavior::Status {
         status: 429,
         retry_after: Some(600),
@@ -658,7 +626,7 @@ async fn a_writer_that_falls_behind_drops_and_counts_without_failing_requests() 
         provider(&up, ""),
         route("m", "", &[("up", None)])
     );
-    let gw = Gw::start(&toml).await;
+    let gw = TestGateway::builder(&toml).data_dir().start().await;
     // Another process holds the log's write lock: the writer stalls.
     let blocker = rusqlite::Connection::open(gw.db_path()).unwrap();
     blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
@@ -845,7 +813,7 @@ async fn chart_queries_answer_over_http() {
 async fn without_a_data_dir_metrics_work_and_queries_say_why_not() {
     let up = FakeUpstream::start("up").await;
     let toml = format!("{}{}", provider(&up, ""), route("m", "", &[("up", None)]));
-    let gw = common::Gw::start(&toml).await;
+    let gw = TestGateway::start(&toml).await;
     assert_eq!(gw.chat(&chat_body("m", false)).await.status(), 200);
     let text = gw
         .http

@@ -8,55 +8,12 @@ use std::time::Duration;
 
 use common::*;
 use gateway_core::config::Config;
-use gateway_core::secrets::admin::AdminTokens;
-use gateway_core::{GatewayHandle, GatewayOptions};
 use serde_json::{Value, json};
 use testkit::{Behavior, FakeUpstream};
 
-struct Gw2 {
-    handle: GatewayHandle,
-    http: reqwest::Client,
-    token: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Gw2 {
-    async fn start(toml: &str) -> Gw2 {
-        let dir = tempfile::tempdir().unwrap();
-        let tokens = AdminTokens::ephemeral();
-        let mut opts = GatewayOptions::new(Config::parse(toml, "t").unwrap());
-        opts.listen = Some("127.0.0.1:0".parse().unwrap());
-        opts.data_dir = Some(dir.path().to_path_buf());
-        opts.admin_tokens = Some(tokens.clone());
-        let handle = gateway_core::start(opts).await.unwrap();
-        Gw2 {
-            handle,
-            http: reqwest::Client::new(),
-            token: tokens.admin.expose().to_string(),
-            _dir: dir,
-        }
-    }
-
-    async fn admin(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut rb = self
-            .http
-            .request(
-                method,
-                format!("{}/admin/api{path}", self.handle.base_url()),
-            )
-            .bearer_auth(&self.token);
-        if let Some(b) = body {
-            rb = rb.json(&b);
-        }
-        let r = rb.send().await.unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-    }
-
+/// What these tests add to the shared gateway (started with a data dir,
+/// so with a request log).
+impl TestGateway {
     /// Waits until the telemetry log has `n` rows for `origin`.
     async fn rows(&self, origin: &str, n: usize) -> Vec<Value> {
         for _ in 0..200 {
@@ -87,7 +44,7 @@ async fn replay_reaches_exactly_the_chosen_target_and_is_not_client_traffic() {
         provider(&b, ""),
         route("m", "", &[("a", None)])
     );
-    let gw = Gw2::start(&toml).await;
+    let gw = TestGateway::builder(&toml).data_dir().start().await;
     let mut body = chat_body("m", false);
     body["x_custom"] = json!({"keep": true});
     let r = gw
@@ -162,12 +119,8 @@ async fn replay_reaches_exactly_the_chosen_target_and_is_not_client_traffic() {
 #[tokio::test]
 async fn replay_without_stored_bodies_asks_for_a_pasted_one() {
     let a = FakeUpstream::start("a").await;
-    let gw = Gw2::start(&format!(
-        "{}{}",
-        provider(&a, ""),
-        route("m", "", &[("a", None)])
-    ))
-    .await;
+    let toml = format!("{}{}", provider(&a, ""), route("m", "", &[("a", None)]));
+    let gw = TestGateway::builder(&toml).data_dir().start().await;
     let r = gw
         .http
         .post(format!("{}/v1/chat/completions", gw.handle.base_url()))
@@ -218,7 +171,7 @@ async fn benchmark_figures_match_what_the_fakes_do() {
         provider(&slow, ""),
         provider(&flaky, "")
     );
-    let gw = Gw2::start(&toml).await;
+    let gw = TestGateway::builder(&toml).data_dir().start().await;
     let spec = json!({
         "targets": [{"provider": "fast", "model": "m"}, {"provider": "slow", "model": "m"}, {"provider": "flaky", "model": "m"}],
         "protocols": ["chat"], "stream": [false], "requests": 4, "concurrency": 1, "max_cost_usd": 1.0,
@@ -290,7 +243,10 @@ async fn streaming_benchmark_measures_time_to_first_token() {
         deltas: vec!["1 ".into(), "2 ".into(), "3".into()],
         interval: Duration::from_millis(60),
     });
-    let gw = Gw2::start(&provider(&up, "")).await;
+    let gw = TestGateway::builder(&provider(&up, ""))
+        .data_dir()
+        .start()
+        .await;
     let spec = json!({"targets": [{"provider": "up", "model": "m"}], "stream": [true], "requests": 2, "max_cost_usd": 1.0});
     let (s, run) = gw
         .admin(reqwest::Method::POST, "/bench/runs", Some(spec))
@@ -312,7 +268,7 @@ async fn the_cost_cap_stops_a_run() {
         "[[telemetry.prices]]\nmodel = \"pricey\"\ninput_per_mtok = 150.0\noutput_per_mtok = 150.0\n{}",
         provider(&up, "")
     );
-    let gw = Gw2::start(&toml).await;
+    let gw = TestGateway::builder(&toml).data_dir().start().await;
     let spec = json!({
         "targets": [{"provider": "up", "model": "pricey"}], "stream": [false],
         "requests": 10, "concurrency": 1, "max_tokens": 16, "max_cost_usd": 0.02,

@@ -7,8 +7,8 @@
 //!
 //! The installed "aigw" is a small shell script (`--version` prints the
 //! version it was built for); the updater is the real `aigw` binary, told
-//! which binary to update with `--binary` — or, in one test, a copy of the
-//! real binary that updates itself.
+//! which binary to update with `--binary` — or, in one test, the real
+//! binary (hard-linked into a temp dir) that updates itself.
 
 #![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -405,10 +405,16 @@ fn check_then_apply_installs_the_new_release_and_rollback_restores_the_old() {
 #[test]
 fn the_running_binary_replaces_itself_and_rolls_back() {
     let f = Fixture::new("0.0.1");
-    // A copy of the real aigw, run from a temp dir: it updates itself.
+    // The real aigw, run from a temp dir: it updates itself. A hard link
+    // where it can be (the updater renames new files over it and never
+    // writes to the file itself, so the cargo-built aigw is not touched),
+    // else a copy.
     let bin = f.dir.path().join("bin").join("aigw");
     let real = std::fs::read(AIGW).unwrap();
-    write_exe(&bin, &real);
+    std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
+    if std::fs::hard_link(AIGW, &bin).is_err() {
+        write_exe(&bin, &real);
+    }
     let current = semver::Version::parse(gateway_core::VERSION).unwrap();
     let next = semver::Version::new(current.major, current.minor, current.patch + 1).to_string();
     // The new release's binary answers --version and hands every other
@@ -435,6 +441,11 @@ fn the_running_binary_replaces_itself_and_rolls_back() {
     assert!(back.contains(&format!("{current} restored")), "{back}");
     assert_eq!(std::fs::read(&bin).unwrap(), real);
     assert_eq!(version_of(&bin), format!("aigw {current}"));
+    assert_eq!(
+        std::fs::read(AIGW).unwrap(),
+        real,
+        "the cargo-built aigw changed"
+    );
 }
 
 #[test]

@@ -18,6 +18,7 @@ use gateway_core::lifecycle::{LifecycleError, Published};
 use gateway_core::secrets::Secret;
 use gateway_core::secrets::admin::AdminTokens;
 use gateway_core::server::{AppState, StartError};
+use gateway_core::sync::LockExt;
 use gateway_core::{GatewayHandle, GatewayOptions};
 use http::{Method, Request, header};
 use http_body_util::BodyExt;
@@ -234,7 +235,7 @@ impl GatewayHost {
     }
 
     fn slot(&self) -> MutexGuard<'_, Slot> {
-        self.slot.lock().unwrap_or_else(|e| e.into_inner())
+        self.slot.lock_or_recover()
     }
 
     /// Loads the config (creating the default on first run) and starts the
@@ -254,7 +255,7 @@ impl GatewayHost {
                 Slot::Stopped | Slot::Failed(_) => *slot = Slot::Starting,
             }
         }
-        *self.last_start.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        *self.last_start.lock_or_recover() = Some(Instant::now());
         let result = self.start_inner().await;
         let mut slot = self.slot();
         match result {
@@ -321,8 +322,7 @@ impl GatewayHost {
         }
         let recent = self
             .last_start
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .lock_or_recover()
             .is_some_and(|t| t.elapsed() < RETRY_EVERY);
         !recent && self.start().await.is_ok()
     }

@@ -15,6 +15,7 @@
 
 use std::sync::Mutex;
 
+use gateway_core::sync::LockExt;
 use gateway_core::update::host::{self, UpdateHost};
 use gateway_core::update::{Action, Outcome, Status};
 use serde::Serialize;
@@ -31,14 +32,11 @@ pub struct UpdateState {
 
 impl UpdateState {
     pub fn available(&self) -> Option<String> {
-        self.available
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.available.lock_or_recover().clone()
     }
 
     fn set_available(&self, v: Option<String>) {
-        *self.available.lock().unwrap_or_else(|e| e.into_inner()) = v;
+        *self.available.lock_or_recover() = v;
     }
 }
 

@@ -187,6 +187,8 @@ impl FakeUpstream {
             cancelled: AtomicUsize::new(0),
         });
         let is_tls = tls.is_some();
+        // A fake upstream's accept loop, not gateway work: FakeUpstream's Drop aborts it.
+        #[allow(clippy::disallowed_methods)]
         let task = tokio::spawn(server::serve(listener, Arc::clone(&shared), tls));
         tracing::debug!(name, %addr, "fake upstream started");
         FakeUpstream {

@@ -1,4 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+// Test clients are spawned freely (clippy.toml disallows it in the gateway).
+#![allow(clippy::disallowed_methods)]
 
 use std::time::Duration;
 

@@ -34,6 +34,7 @@ pub use watcher::spawn_watcher;
 use crate::config::{Config, ConfigError, Issue, Severity};
 use crate::server::AppState;
 use crate::store::{ConfigStore, NewAudit, NewVersion, StoreError, Version};
+use crate::sync::LockExt;
 
 pub fn hash(toml: &str) -> String {
     hex::encode(Sha256::digest(toml.as_bytes()))
@@ -214,7 +215,7 @@ impl ConfigManager {
     }
 
     fn live(&self) -> Live {
-        self.live.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.live.lock_or_recover().clone()
     }
 
     pub fn store(&self) -> &ConfigStore {
@@ -234,10 +235,7 @@ impl ConfigManager {
     }
 
     pub fn file_error(&self) -> Option<String> {
-        self.file_error
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.file_error.lock_or_recover().clone()
     }
 
     pub fn validate(&self, toml: &str) -> Validation {
@@ -376,11 +374,11 @@ impl ConfigManager {
         .await;
         let version = written.map_err(failed)?;
         apply(config);
-        *self.live.lock().unwrap_or_else(|e| e.into_inner()) = Live {
+        *self.live.lock_or_recover() = Live {
             version: version.clone(),
             toml: Arc::from(change.toml),
         };
-        *self.file_error.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        *self.file_error.lock_or_recover() = None;
         tracing::info!(
             version = version.id,
             source = change.source,
@@ -518,7 +516,7 @@ impl ConfigManager {
                     .collect::<Vec<_>>()
                     .join("; ");
                 tracing::error!("config file edit rejected, the running config stays: {why}");
-                *self.file_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
+                *self.file_error.lock_or_recover() = Some(why);
             }
             Err(e) => tracing::error!("config file edit not applied: {e}"),
         }

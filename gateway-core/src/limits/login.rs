@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::sync::LockExt;
 use std::time::Instant;
 
 /// Peers tracked at once; past that the one whose window began first is
@@ -51,7 +52,7 @@ impl LoginLimiter {
         window: Duration,
         now: Instant,
     ) -> Result<(), Duration> {
-        let peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
+        let peers = self.peers.lock_or_recover();
         match peers.get(peer) {
             Some(p) if p.failures >= max && now < p.since + window => Err(p.since + window - now),
             _ => Ok(()),
@@ -64,7 +65,7 @@ impl LoginLimiter {
     }
 
     fn failed_at(&self, peer: &str, window: Duration, now: Instant) -> Failure {
-        let mut peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut peers = self.peers.lock_or_recover();
         if !peers.contains_key(peer) && peers.len() >= MAX_PEERS {
             peers.retain(|_, p| now < p.since + window);
             if peers.len() >= MAX_PEERS
@@ -94,7 +95,7 @@ impl LoginLimiter {
 
     /// The audit row of `peer`'s current window.
     pub fn set_audit_row(&self, peer: &str, row: i64) {
-        let mut peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut peers = self.peers.lock_or_recover();
         if let Some(p) = peers.get_mut(peer) {
             p.audit_row = Some(row);
         }
@@ -102,10 +103,7 @@ impl LoginLimiter {
 
     /// After a good login.
     pub fn succeeded(&self, peer: &str) {
-        self.peers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(peer);
+        self.peers.lock_or_recover().remove(peer);
     }
 }
 

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::sync::LockExt;
 use tokio::time::Instant;
 
 /// The longest wait a bucket reports (its debt is bounded too).
@@ -66,10 +67,6 @@ impl TokenBucket {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// Requests per minute per key (client key name or peer address).
 #[derive(Debug)]
 pub struct KeyedLimiter {
@@ -98,7 +95,7 @@ impl KeyedLimiter {
             return Ok(());
         }
         let now = Instant::now();
-        let mut map = lock(&self.buckets);
+        let mut map = self.buckets.lock_or_recover();
         if map.len() >= SWEEP_AT && !map.contains_key(key) {
             map.retain(|_, b| !b.is_full(now));
         }
@@ -132,13 +129,13 @@ impl ProviderLimiter {
     pub fn try_acquire(&self, tokens: u64) -> Result<(), Duration> {
         let now = Instant::now();
         if let Some(rpm) = &self.rpm {
-            lock(rpm).try_take(1.0, now)?;
+            rpm.lock_or_recover().try_take(1.0, now)?;
         }
         if let Some(tpm) = &self.tpm
-            && let Err(wait) = lock(tpm).try_take(tokens as f64, now)
+            && let Err(wait) = tpm.lock_or_recover().try_take(tokens as f64, now)
         {
             if let Some(rpm) = &self.rpm {
-                lock(rpm).adjust(1.0, now);
+                rpm.lock_or_recover().adjust(1.0, now);
             }
             return Err(wait);
         }
@@ -165,7 +162,8 @@ impl ProviderLimiter {
     /// Corrects the TPM charge once the real usage is known.
     pub fn settle(&self, estimated: u64, actual: u64) {
         if let Some(tpm) = &self.tpm {
-            lock(tpm).adjust(estimated as f64 - actual as f64, Instant::now());
+            tpm.lock_or_recover()
+                .adjust(estimated as f64 - actual as f64, Instant::now());
         }
     }
 }

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::sync::LockExt;
 use tokio::time::Instant;
 
 /// Why an attempt failed, as far as health is concerned.
@@ -68,7 +69,7 @@ const EWMA_ALPHA: f64 = 0.3;
 
 impl TargetHealth {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.lock_or_recover()
     }
 
     /// Without side effects: would a request be admitted now?
@@ -199,7 +200,7 @@ pub struct HealthRegistry {
 
 impl HealthRegistry {
     pub fn get(&self, provider: &str, model: &str) -> Arc<TargetHealth> {
-        let mut m = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        let mut m = self.map.lock_or_recover();
         m.entry((provider.to_string(), model.to_string()))
             .or_default()
             .clone()
@@ -207,7 +208,7 @@ impl HealthRegistry {
 
     /// All targets of one provider (for health probes).
     pub fn of_provider(&self, provider: &str) -> Vec<Arc<TargetHealth>> {
-        let m = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        let m = self.map.lock_or_recover();
         m.iter()
             .filter(|((p, _), _)| p == provider)
             .map(|(_, h)| h.clone())
@@ -215,7 +216,7 @@ impl HealthRegistry {
     }
 
     pub fn snapshot(&self, now: Instant) -> Vec<(String, String, HealthSnapshot)> {
-        let m = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        let m = self.map.lock_or_recover();
         let mut v: Vec<_> = m
             .iter()
             .map(|((p, md), h)| (p.clone(), md.clone(), h.snapshot(now)))

@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use rand::Rng;
 
 use crate::config::Strategy;
+use crate::sync::LockExt;
 
 /// Chance that the latency strategy explores a random target first.
 pub const EXPLORE: f64 = 0.1;
@@ -39,7 +40,7 @@ impl StrategyState {
             Self::Priority => (0..n).collect(),
             Self::Weighted { weights, current } => {
                 let first = {
-                    let mut cur = current.lock().unwrap_or_else(|e| e.into_inner());
+                    let mut cur = current.lock_or_recover();
                     swrr_pick(weights, &mut cur)
                 };
                 let mut rest: Vec<usize> = (0..n).filter(|&i| i != first).collect();

@@ -16,6 +16,7 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::sync::LockExt;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
@@ -160,7 +161,7 @@ impl ConfigStore {
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+        self.conn.lock_or_recover()
     }
 
     fn row(r: &rusqlite::Row<'_>, with_toml: bool) -> rusqlite::Result<Version> {

@@ -5,13 +5,14 @@
 //! Retention deletes by age, then oldest first until the size cap holds.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
 
 use super::redact::prepare_body;
 use super::{RequestEvent, unix_ms};
+use crate::sync::LockExt;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -110,10 +111,6 @@ struct Inner {
     readers: Mutex<Vec<Connection>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// How long a connection waits for another's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Rows deleted per transaction by retention, so the writer is not held up long.
@@ -171,7 +168,7 @@ impl Db {
 
     /// Runs `f` on a read connection (blocking: call from a blocking thread).
     pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, DbError>) -> Result<T, DbError> {
-        let conn = match lock(&self.inner.readers).pop() {
+        let conn = match self.inner.readers.lock_or_recover().pop() {
             Some(c) => c,
             None => {
                 let c = Connection::open_with_flags(
@@ -187,7 +184,7 @@ impl Db {
             }
         };
         let out = f(&conn);
-        let mut pool = lock(&self.inner.readers);
+        let mut pool = self.inner.readers.lock_or_recover();
         if pool.len() < 4 {
             pool.push(conn);
         }
@@ -208,7 +205,7 @@ impl Db {
     /// Inserts events in one transaction. Bodies are redacted and capped at
     /// `body_cap` bytes here, off the request path.
     pub fn insert(&self, events: &[RequestEvent], body_cap: usize) -> Result<(), DbError> {
-        let mut conn = lock(&self.inner.writer);
+        let mut conn = self.inner.writer.lock_or_recover();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         {
             let mut req = tx.prepare_cached(
@@ -302,7 +299,7 @@ impl Db {
                 break;
             }
             let rows: i64 = {
-                let conn = lock(&self.inner.writer);
+                let conn = self.inner.writer.lock_or_recover();
                 conn.query_row("SELECT count(*) FROM requests", [], |r| r.get(0))?
             };
             if rows == 0 {
@@ -314,7 +311,7 @@ impl Db {
             report.over_size += self.delete_chunk("", 0, n)?;
         }
         {
-            let conn = lock(&self.inner.writer);
+            let conn = self.inner.writer.lock_or_recover();
             // Frees one page per step: run it to the end.
             let mut vacuum = conn.prepare("PRAGMA incremental_vacuum")?;
             let mut rows = vacuum.query([])?;
@@ -329,7 +326,7 @@ impl Db {
     /// Deletes up to `limit` of the oldest rows matching `filter` (which may
     /// use `?1`); returns how many went.
     fn delete_chunk(&self, filter: &str, arg: i64, limit: i64) -> Result<u64, DbError> {
-        let mut conn = lock(&self.inner.writer);
+        let mut conn = self.inner.writer.lock_or_recover();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let sql = format!(
             "DELETE FROM requests WHERE id IN
@@ -346,7 +343,7 @@ impl Db {
 
     /// Bytes in pages holding data (the file may be larger until vacuumed).
     pub fn used_bytes(&self) -> Result<u64, DbError> {
-        let conn = lock(&self.inner.writer);
+        let conn = self.inner.writer.lock_or_recover();
         let (pages, free, size): (i64, i64, i64) = conn.query_row(
             "SELECT p.page_count, f.freelist_count, s.page_size
              FROM pragma_page_count() p, pragma_freelist_count() f, pragma_page_size() s",

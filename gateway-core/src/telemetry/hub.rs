@@ -19,6 +19,7 @@ use super::{RequestEvent, TelemetrySink};
 use crate::config::TelemetryConfig;
 use crate::routing::LiveRuntime;
 use crate::routing::health::HealthRegistry;
+use crate::sync::LockExt;
 
 /// The log file's name in the data dir.
 pub const DB_FILE: &str = "telemetry.db";
@@ -69,13 +70,13 @@ struct Pending {
 impl Pending {
     /// Queues `event`; true when it is the first of a batch.
     fn push(&self, event: RequestEvent) -> bool {
-        let mut q = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        let mut q = self.events.lock_or_recover();
         q.push(event);
         q.len() == 1
     }
 
     fn flush(&self) {
-        let events = std::mem::take(&mut *self.events.lock().unwrap_or_else(|e| e.into_inner()));
+        let events = std::mem::take(&mut *self.events.lock_or_recover());
         if !events.is_empty() {
             self.next.record_batch(events);
         }
@@ -264,14 +265,14 @@ pub fn spawn_tasks(
     tasks: &TaskTracker,
     stop: CancellationToken,
 ) {
-    let otlp = hub.otlp.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let otlp = hub.otlp.lock_or_recover().take();
     if let Some((exp, rx)) = otlp {
         tasks.spawn(otlp::run_exporter(live.clone(), exp, rx, hub.drain.clone()));
     }
     let Some(db) = hub.db.clone() else {
         return;
     };
-    let rx = hub.rx.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let rx = hub.rx.lock_or_recover().take();
     if let Some(rx) = rx {
         let failed = hub.metrics.dropped_counter("write_failed");
         tasks.spawn(run_writer(

@@ -17,6 +17,7 @@ use tokio::time::Instant;
 
 use super::RequestEvent;
 use crate::routing::health::HealthRegistry;
+use crate::sync::{LockExt, RwLockExt};
 use crate::vocab::{ErrorClass, RouteMode};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -363,7 +364,7 @@ impl Metrics {
     /// [`MAX_TARGETS`] pairs are known (its model is labelled `other`).
     fn target(&self, provider: &str, model: &str) -> Option<Arc<TargetMetrics>> {
         {
-            let known = self.known.read().unwrap_or_else(|e| e.into_inner());
+            let known = self.known.read_or_recover();
             if let Some(t) = known.by_provider.get(provider).and_then(|m| m.get(model)) {
                 return Some(t.clone());
             }
@@ -371,7 +372,7 @@ impl Metrics {
                 return None;
             }
         }
-        let mut known = self.known.write().unwrap_or_else(|e| e.into_inner());
+        let mut known = self.known.write_or_recover();
         if let Some(t) = known.by_provider.get(provider).and_then(|m| m.get(model)) {
             return Some(t.clone());
         }
@@ -459,7 +460,7 @@ impl Metrics {
 
     /// The exposition text: Prometheus 0.0.4, or OpenMetrics 1.0.
     pub fn render(&self, health: &HealthRegistry, openmetrics: bool) -> String {
-        let _g = self.render_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let _g = self.render_lock.lock_or_recover();
         self.breaker_open.clear();
         for (provider, model, snap) in health.snapshot(Instant::now()) {
             self.breaker_open

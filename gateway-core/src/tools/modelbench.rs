@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::{Call, CallResult};
 use crate::server::AppState;
 use crate::store::now_ms;
+use crate::sync::LockExt;
 use crate::telemetry::query::{Quantiles, quantiles};
 use crate::telemetry::{Origin, cost};
 use crate::vocab::Endpoint;
@@ -322,7 +323,7 @@ pub async fn run(state: &Arc<AppState>, spec: Spec, source: &str) -> Result<Run,
                         async move {
                             {
                                 // Reserve the worst case before sending.
-                                let mut s = spend.lock().unwrap_or_else(|e| e.into_inner());
+                                let mut s = spend.lock_or_recover();
                                 if s.stopped || s.spent + worst > cap {
                                     s.stopped = true;
                                     return None;
@@ -330,7 +331,7 @@ pub async fn run(state: &Arc<AppState>, spec: Spec, source: &str) -> Result<Run,
                                 s.spent += worst;
                             }
                             let r = call.run(&state, &rt).await.ok()?;
-                            let mut s = spend.lock().unwrap_or_else(|e| e.into_inner());
+                            let mut s = spend.lock_or_recover();
                             s.spent += r.cost_usd.unwrap_or(worst) - worst;
                             Some(r)
                         }
@@ -343,7 +344,7 @@ pub async fn run(state: &Arc<AppState>, spec: Spec, source: &str) -> Result<Run,
             }
         }
     }
-    let s = spend.lock().unwrap_or_else(|e| e.into_inner());
+    let s = spend.lock_or_recover();
     let mut run = Run {
         id: 0,
         started_ms,

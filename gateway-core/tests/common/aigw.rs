@@ -7,9 +7,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use serde_json::Value;
+
 pub struct Aigw {
     pub child: Child,
     pub url: String,
+    /// A client for [`Aigw::chat`].
+    pub http: reqwest::Client,
     log: mpsc::Receiver<String>,
     early: Vec<String>,
 }
@@ -85,6 +89,7 @@ impl Aigw {
                         return Aigw {
                             child,
                             url,
+                            http: reqwest::Client::new(),
                             log: rx,
                             early: seen,
                         };
@@ -94,6 +99,26 @@ impl Aigw {
                 Err(_) => panic!("aigw did not start: {seen:#?}"),
             }
         }
+    }
+
+    /// POSTs `body` to `/v1/chat/completions`.
+    pub async fn chat(&self, body: &Value) -> reqwest::Response {
+        self.chat_request(body).send().await.unwrap()
+    }
+
+    /// [`Aigw::chat`] with a client key (`Authorization: Bearer KEY`).
+    pub async fn chat_as(&self, key: &str, body: &Value) -> reqwest::Response {
+        self.chat_request(body)
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    fn chat_request(&self, body: &Value) -> reqwest::RequestBuilder {
+        self.http
+            .post(format!("{}/v1/chat/completions", self.url))
+            .json(body)
     }
 
     /// Everything logged so far (stderr).

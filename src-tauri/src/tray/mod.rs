@@ -17,6 +17,7 @@ pub mod menu;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use gateway_core::sync::LockExt;
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 use tokio_util::sync::CancellationToken;
@@ -40,7 +41,7 @@ pub struct TrayState {
 }
 
 fn current<R: Runtime>(app: &AppHandle<R>, tray: &TrayState) -> TrayModel {
-    let notice = tray.notice.lock().unwrap_or_else(|e| e.into_inner());
+    let notice = tray.notice.lock_or_recover();
     let status = app.state::<GatewayHost>().status();
     TrayModel {
         update: update_offer(app, status.data_dir.as_deref()),
@@ -77,7 +78,7 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
         .show_menu_on_left_click(true)
         .on_menu_event(actions::on_menu_event)
         .build(app)?;
-    *state.shown.lock().unwrap_or_else(|e| e.into_inner()) = Some(model);
+    *state.shown.lock_or_recover() = Some(model);
     Ok(())
 }
 
@@ -107,8 +108,7 @@ fn dispatch<R: Runtime>(app: &AppHandle<R>, force: bool) {
 /// while.
 pub fn set_notice<R: Runtime>(app: &AppHandle<R>, notice: Option<String>) {
     if let Some(state) = app.try_state::<TrayState>() {
-        *state.notice.lock().unwrap_or_else(|e| e.into_inner()) =
-            notice.map(|n| (n, Instant::now()));
+        *state.notice.lock_or_recover() = notice.map(|n| (n, Instant::now()));
     }
     refresh(app);
 }
@@ -120,7 +120,7 @@ fn redraw<R: Runtime>(app: &AppHandle<R>, force: bool) {
     };
     let model = current(app, &state);
     let previous = {
-        let mut shown = state.shown.lock().unwrap_or_else(|e| e.into_inner());
+        let mut shown = state.shown.lock_or_recover();
         if !force && shown.as_ref() == Some(&model) {
             return;
         }
