@@ -31,7 +31,10 @@
 //! - [`translate`]: protocol translation (Anthropic Messages ↔ Chat
 //!   Completions ↔ Responses) when a target does not speak the client's.
 //! - [`telemetry`]: per-request events and their sinks.
-//! - [`server`]: runtime state, hot-swap and the start handle.
+//! - [`state`]: what every handler shares ([`state::AppState`]); a publish
+//!   swaps its runtime.
+//! - [`server`]: the composition root: builds the state, serves, starts the
+//!   background tasks, returns the start handle.
 //! - [`update`]: signed self-update (`aigw update …`) and the release tooling it shares with `packaging/`.
 //! - [`lifecycle`]: validate → diff → publish → history → rollback, file watcher.
 //! - [`store`]: SQLite config versions and audit log.
@@ -48,6 +51,7 @@ pub mod secrets;
 pub mod server;
 pub mod sse;
 pub mod ssrf;
+pub mod state;
 pub mod store;
 pub mod sync;
 pub mod telemetry;

@@ -11,7 +11,7 @@ mod conn;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,15 +23,15 @@ use tokio_util::task::TaskTracker;
 use crate::config::Config;
 use crate::lifecycle::{ConfigManager, spawn_watcher};
 use crate::routing::health::HealthRegistry;
-use crate::routing::{Catalog, LiveRuntime, Runtime, spawn_probes};
+use crate::routing::{Catalog, Runtime};
 use crate::secrets::admin::AdminTokens;
 use crate::ssrf::GuardedResolver;
 use crate::store::ConfigStore;
-use crate::sync::LockExt;
 use crate::telemetry::{LogSink, TelemetryHub, TelemetrySink};
 use crate::upstream::UpstreamClient;
 
-pub use conn::Connections;
+pub use crate::limits::connections::Connections;
+pub use crate::state::AppState;
 
 /// What a host passes to [`start`].
 pub struct GatewayOptions {
@@ -81,111 +81,6 @@ impl GatewayOptions {
 /// One serving thread per core (what `aigw serve` and the desktop app use).
 pub fn default_serve_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-/// Shared by every request handler.
-#[derive(Debug)]
-pub struct AppState {
-    /// The live routing table, swapped on publish ([`LiveRuntime`]).
-    pub runtime: Arc<LiveRuntime>,
-    pub health: Arc<HealthRegistry>,
-    /// The upstream client off the serving threads; see [`AppState::client`].
-    shared_client: UpstreamClient,
-    pub catalog: Catalog,
-    pub telemetry: Arc<dyn TelemetrySink>,
-    /// Metrics, the request log and its writer queue.
-    pub telemetry_hub: TelemetryHub,
-    /// The address actually bound.
-    pub listen: SocketAddr,
-    pub data_dir: Option<PathBuf>,
-    /// Versions, publish, rollback, audit.
-    pub lifecycle: ConfigManager,
-    pub admin_tokens: AdminTokens,
-    /// The upstream client's SSRF guard, updated on every publish.
-    resolver: GuardedResolver,
-    pub started: std::time::Instant,
-    /// Paused (tray / admin API): client requests get 503 until resumed.
-    pub paused: std::sync::atomic::AtomicBool,
-    /// The program the admin API's updater updates.
-    pub update_host: crate::update::host::UpdateHost,
-    /// Client connections open now (`server.max_connections` caps them).
-    pub connections: Arc<Connections>,
-    /// Failed admin logins per peer (`limits.login_max_failures`).
-    pub logins: crate::limits::login::LoginLimiter,
-    generation: AtomicU64,
-    probes: Mutex<CancellationToken>,
-    tasks: TaskTracker,
-    shutdown: CancellationToken,
-    /// The runtime `start` ran on: background tasks go there, also when a
-    /// publish arrives on a serving thread.
-    background: tokio::runtime::Handle,
-}
-
-thread_local! {
-    /// A serving thread's own upstream client, built on its first use (TLS
-    /// roots make a client costly to build; start-up stays fast): the tasks
-    /// of its pooled connections live on that thread's runtime, so an
-    /// upstream answer wakes the thread that waits for it.
-    static THREAD_CLIENT: std::cell::OnceCell<(GuardedResolver, std::cell::OnceCell<UpstreamClient>)> =
-        const { std::cell::OnceCell::new() };
-}
-
-impl AppState {
-    /// The upstream client: the serving thread's own on a serving thread,
-    /// else the shared one (both resolve through the same SSRF guard).
-    pub fn client(&self) -> UpstreamClient {
-        THREAD_CLIENT
-            .with(|c| {
-                let (resolver, client) = c.get()?;
-                let built = client.get_or_init(|| {
-                    UpstreamClient::new(resolver.clone()).unwrap_or_else(|e| {
-                        tracing::warn!("serving thread uses the shared upstream client: {e}");
-                        self.shared_client.clone()
-                    })
-                });
-                Some(built.clone())
-            })
-            .unwrap_or_else(|| self.shared_client.clone())
-    }
-
-    /// What routing needs of the state (see [`crate::routing::Upstreams`]).
-    pub fn upstreams(&self) -> crate::routing::Upstreams<'_> {
-        crate::routing::Upstreams {
-            client: self.client(),
-            catalog: &self.catalog,
-            health: &self.health,
-        }
-    }
-
-    /// Swaps in a new, already validated config. Never fails: key problems
-    /// surface per provider (see [`Runtime::build`]).
-    pub fn apply(self: &Arc<Self>, config: Config) {
-        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
-        self.resolver
-            .policy
-            .store(Arc::new(config.server.ssrf.clone()));
-        let rt = Runtime::build(config, &self.health, generation);
-        self.runtime.store(Arc::new(rt));
-        self.catalog.invalidate();
-        self.restart_probes();
-    }
-
-    fn restart_probes(self: &Arc<Self>) {
-        let token = self.shutdown.child_token();
-        let old = {
-            let mut p = self.probes.lock_or_recover();
-            std::mem::replace(&mut *p, token.clone())
-        };
-        old.cancel();
-        let _on = self.background.enter();
-        let rt = self.runtime.load_full();
-        spawn_probes(rt, &self.shared_client, &self.health, &self.tasks, token);
-    }
-
-    /// Cancelled when the gateway shuts down.
-    pub fn shutdown_token(&self) -> CancellationToken {
-        self.shutdown.clone()
-    }
 }
 
 /// A running gateway. Dropping it stops the server (without waiting).
@@ -463,9 +358,7 @@ fn spawn_serve_threads(
         let thread = std::thread::Builder::new()
             .name(format!("aigw-serve-{i}"))
             .spawn(move || {
-                THREAD_CLIENT
-                    .with(|c| c.set((state.resolver.clone(), std::cell::OnceCell::new())))
-                    .ok();
+                state.serve_on_this_thread();
                 rt.block_on(async move {
                     match tokio::net::TcpListener::from_std(listener) {
                         Ok(l) => conn::serve(l, app, state, token, grace).await,

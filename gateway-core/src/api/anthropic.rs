@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use super::ApiError;
 use super::body::read_body;
 use super::ingress::{MAX_BODY, authenticate, peer_of, proxy};
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::translate::tokens::estimate_input_tokens;
 use crate::translate::wire::anthropic::{CountTokensResponse, MessagesRequest};
 use crate::vocab::Endpoint;

@@ -18,7 +18,7 @@ use http::{HeaderMap, header};
 use http_body_util::BodyExt;
 
 use super::ApiError;
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// The admin API's body limit (config documents, key secrets, specs).
 pub const ADMIN_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;

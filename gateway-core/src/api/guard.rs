@@ -17,7 +17,7 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode, Version, header};
 use super::ApiError;
 use super::error::shape_for;
 use crate::config::ServerConfig;
-use crate::server::AppState;
+use crate::state::AppState;
 
 pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let rt = state.runtime.load();

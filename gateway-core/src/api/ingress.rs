@@ -21,7 +21,7 @@ use super::error::{retry_after_secs, shape_for};
 use crate::pipeline::{self, Answer, Handled, Inbound, Via};
 use crate::providers::ClientHeaders;
 use crate::routing::{ProxyRequest, Runtime, body};
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::telemetry::Origin;
 use crate::vocab::{Endpoint, ErrorClass, Served};
 

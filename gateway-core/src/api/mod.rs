@@ -26,7 +26,7 @@ use axum::routing::{get, post};
 
 pub use error::ApiError;
 
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// The peer's IP address (`local` when served without a socket, as in
 /// tests that call the router directly).

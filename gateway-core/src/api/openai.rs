@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use super::ApiError;
 use super::ingress::{authenticate, peer_of, proxy};
 use crate::routing;
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::vocab::Endpoint;
 
 pub async fn healthz() -> Response {

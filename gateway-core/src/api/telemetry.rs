@@ -26,7 +26,7 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde::{Deserialize, Serialize};
 
 use super::ApiError;
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::telemetry::query::{
     self, Filter, Outcome, RequestDetail, RequestPage, RequestsQuery, Series, Summary, Window,
 };

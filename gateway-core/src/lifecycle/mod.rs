@@ -31,8 +31,14 @@ use sha2::{Digest, Sha256};
 
 pub use watcher::spawn_watcher;
 
+/// What the file watcher needs of the gateway that hosts it: its config
+/// manager, and how a new config is applied (swapped in).
+pub trait Host: Send + Sync + 'static {
+    fn lifecycle(&self) -> &ConfigManager;
+    fn apply(self: &Arc<Self>, config: Config);
+}
+
 use crate::config::{Config, ConfigError, Issue, Severity};
-use crate::server::AppState;
 use crate::store::{ConfigStore, NewAudit, NewVersion, StoreError, Version};
 use crate::sync::LockExt;
 
@@ -479,7 +485,7 @@ impl ConfigManager {
     /// The watcher saw the file change. The file is read again under the
     /// publish lock: what the watcher read may be stale by now (a publish
     /// that was writing it meanwhile must not be undone by an old read).
-    pub(crate) async fn file_changed(&self, state: &Arc<AppState>) {
+    pub(crate) async fn file_changed(&self, apply: Apply<'_>) {
         let guard = Arc::clone(&self.publish).lock_owned().await;
         let Some(path) = self.path.clone() else {
             return;
@@ -498,10 +504,7 @@ impl ConfigManager {
             message: "config file edited",
             base_version: None,
         };
-        match self
-            .publish_locked(guard, &|c| state.apply(c), change)
-            .await
-        {
+        match self.publish_locked(guard, apply, change).await {
             Ok(p) => tracing::info!(version = p.version.id, "config file edit applied"),
             Err(LifecycleError::Invalid(v)) => {
                 let origin = self

@@ -10,21 +10,24 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::server::AppState;
+use super::Host;
 
-pub fn spawn_watcher(
-    state: &Arc<AppState>,
+/// Watches `owner`'s config file (if it has one) every `every` until
+/// `stop`; an edit goes through [`super::ConfigManager::file_changed`] and
+/// is applied by `owner`.
+pub fn spawn_watcher<L: Host>(
+    state: &Arc<L>,
     tracker: &TaskTracker,
     stop: CancellationToken,
     every: Duration,
 ) {
-    let Some(path) = state.lifecycle.path().cloned() else {
+    let Some(path) = state.lifecycle().path().cloned() else {
         return;
     };
     let state = state.clone();
     tracker.spawn(async move {
         // What the gateway runs now was read from this file at start.
-        let mut last = Some(state.lifecycle.live_version().hash);
+        let mut last = Some(state.lifecycle().live_version().hash);
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -45,13 +48,13 @@ pub fn spawn_watcher(
             if last.as_ref() == Some(&h) {
                 continue;
             }
-            state.lifecycle.file_changed(&state).await;
+            state.lifecycle().file_changed(&|c| state.apply(c)).await;
             // Done with this text once it is live, or refused as invalid
             // (the reason is kept for the status page). Otherwise the file
             // or the store could not be used just then (`EMFILE` with every
             // descriptor taken, a full disk): the next tick tries again,
             // and the edit is not lost.
-            if state.lifecycle.live_version().hash == h
+            if state.lifecycle().live_version().hash == h
                 || crate::config::Config::parse(&text, "config file").is_err()
             {
                 last = Some(h);

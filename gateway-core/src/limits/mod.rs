@@ -1,8 +1,10 @@
 //! Local rate limits: token buckets for ingress (per client key or peer
 //! address) and provider-facing RPM/TPM. TPM is charged with an estimate
 //! before the request and corrected from reported usage after it.
-//! `login`: failed admin logins per peer address.
+//! `login`: failed admin logins per peer address. `connections`: the cap
+//! on open client connections.
 
+pub mod connections;
 pub mod login;
 
 use std::collections::HashMap;

@@ -49,7 +49,7 @@ pub type LiveRuntime = arc_swap::ArcSwap<Runtime>;
 /// What routing needs of the gateway, and nothing more: the upstream
 /// client, the model catalog (for models no route names) and the targets'
 /// health. A request borrows one from the state
-/// ([`crate::server::AppState::upstreams`]); unit tests build one around a
+/// ([`crate::state::AppState::upstreams`]); unit tests build one around a
 /// scripted client.
 #[derive(Debug)]
 pub struct Upstreams<'a> {

@@ -42,64 +42,13 @@ use tokio_util::task::TaskTracker;
 
 use super::AppState;
 use crate::config::ServerConfig;
+use crate::limits::connections::Connections;
 
 /// Connections being turned away (503) at once; past that an over-cap
 /// connection is closed without an answer.
 const MAX_TURNING_AWAY: usize = 64;
 /// How long a turned-away connection may take to receive its 503.
 const TURN_AWAY_FOR: Duration = Duration::from_secs(2);
-
-/// The client connections open now, over every serving thread.
-#[derive(Debug, Default)]
-pub struct Connections {
-    open: AtomicUsize,
-    turning_away: AtomicUsize,
-    /// Over-cap connections since the last warning, and when that was.
-    refused: AtomicU64,
-    last_warned_s: AtomicU64,
-}
-
-impl Connections {
-    /// Client connections open now.
-    pub fn open(&self) -> usize {
-        self.open.load(Ordering::Relaxed)
-    }
-
-    fn try_take(self: &Arc<Self>, max: usize) -> Option<Slot> {
-        if self.open.fetch_add(1, Ordering::AcqRel) >= max {
-            self.open.fetch_sub(1, Ordering::AcqRel);
-            return None;
-        }
-        Some(Slot(self.clone()))
-    }
-
-    /// At most one warning every 10 s while connections are refused.
-    fn warn_refused(&self, max: usize) {
-        let n = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
-        let now = crate::store::now_ms().unsigned_abs() / 1000;
-        let last = self.last_warned_s.load(Ordering::Relaxed);
-        if now >= last + 10
-            && self
-                .last_warned_s
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            self.refused.store(0, Ordering::Relaxed);
-            tracing::warn!(
-                "{n} connection(s) refused with 503: server.max_connections = {max} are open"
-            );
-        }
-    }
-}
-
-/// One open connection, counted until dropped.
-struct Slot(Arc<Connections>);
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.0.open.fetch_sub(1, Ordering::AcqRel);
-    }
-}
 
 /// The connection limits of the live config.
 #[derive(Debug, Clone, Copy)]

@@ -15,7 +15,7 @@
 //! - `metrics`: the Prometheus registry.
 //! - `otlp`: OpenTelemetry trace export (OTLP/HTTP, JSON) with GenAI
 //!   attributes, when `telemetry.otlp_endpoint` is set.
-//! - `hub`: what [`crate::server::AppState`] holds: metrics, the log, the
+//! - `hub`: what [`crate::state::AppState`] holds: metrics, the log, the
 //!   queues.
 
 pub mod cost;

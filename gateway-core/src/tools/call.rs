@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use crate::pipeline::{self, Answer, Inbound, Via};
 use crate::routing::{ProxyRequest, Runtime};
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::telemetry::Origin;
 use crate::vocab::Endpoint;
 

@@ -15,7 +15,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use super::{Call, CallResult};
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::store::now_ms;
 use crate::sync::LockExt;
 use crate::telemetry::query::{Quantiles, quantiles};

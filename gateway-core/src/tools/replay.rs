@@ -9,7 +9,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::{Call, CallResult};
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::telemetry::Origin;
 use crate::telemetry::query::{self, RequestRow};
 use crate::vocab::Endpoint;

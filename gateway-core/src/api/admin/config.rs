@@ -13,7 +13,7 @@ use super::Principal;
 use crate::api::ApiError;
 use crate::config::Strategy;
 use crate::lifecycle::{Change, Preview, Published, Validation};
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::store::Version;
 
 #[derive(Deserialize)]

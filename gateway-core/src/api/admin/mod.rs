@@ -30,7 +30,7 @@ use http::{Method, header};
 use super::ApiError;
 use super::body::admin_bodies as bodies;
 use crate::secrets::admin::Role;
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// Who is calling, set by [`auth`] for the handlers.
 #[derive(Debug, Clone)]

@@ -17,7 +17,7 @@ use crate::routing::health::HealthSnapshot;
 use crate::routing::{LocalServer, ProbeReport, detect_local as detect, probe_provider};
 use crate::secrets::admin::TokenStorage;
 use crate::secrets::{KeyIndex, SecretRef};
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::store::AuditEntry;
 use crate::telemetry::Origin;
 use crate::vocab::ErrorClass;

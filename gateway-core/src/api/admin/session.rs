@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use super::Principal;
 use crate::api::{ApiError, PeerAddr};
 use crate::secrets::admin::Role;
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::store::now_ms;
 
 const COOKIE: &str = "aigw_session";

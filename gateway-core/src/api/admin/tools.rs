@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 
 use crate::api::ApiError;
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::tools::modelbench::{self, Estimate, Run, Spec, Store};
 use crate::tools::replay::{self, ReplayReport, ReplaySpec};
 

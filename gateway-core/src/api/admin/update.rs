@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::Principal;
 use crate::api::ApiError;
 use crate::secrets::admin::Role;
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::update::host;
 use crate::update::install::PreviousMeta;
 use crate::update::{App, Options, Outcome, RolledBack, Status, UpdateError};
