@@ -28,7 +28,6 @@ use crate::vocab::ErrorClass;
 pub struct TargetHealth {
     pub provider: String,
     pub model: String,
-    #[cfg_attr(test, ts(type = "import('../types').HealthSnapshot"))]
     pub health: HealthSnapshot,
 }
 
@@ -109,7 +108,6 @@ pub struct Page {
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Serialize)]
 pub struct Audit {
-    #[cfg_attr(test, ts(type = "Array<import('../types').AuditEntry>"))]
     pub entries: Vec<AuditEntry>,
 }
 
@@ -140,7 +138,6 @@ pub enum KeyPresence {
 #[derive(Serialize)]
 pub struct ModelHealth {
     pub model: String,
-    #[cfg_attr(test, ts(type = "import('../types').HealthSnapshot"))]
     pub health: HealthSnapshot,
 }
 
@@ -218,7 +215,6 @@ pub async fn probe(
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Serialize)]
 pub struct DetectedServers {
-    #[cfg_attr(test, ts(type = "Array<import('../types').LocalServer>"))]
     pub servers: Vec<LocalServer>,
 }
 
