@@ -1,10 +1,8 @@
 // Wire types of the admin API. Most are generated from the Rust types by
 // ts-rs into ./generated (see docs/ui.md: `AIGW_WRITE_BINDINGS=1 cargo
 // nextest run -p gateway-core bindings`; a test fails when they are stale)
-// and re-exported here. Hand-written below: the fallback test's answer,
-// built with `serde_json::json!` (api/admin/ops.rs::fallback_test); request
-// bodies with defaults; and types kept looser than the generated ones on
-// purpose (each says why).
+// and re-exported here. Hand-written below: request bodies with defaults,
+// and types kept looser than the generated ones on purpose (each says why).
 
 import type { AttemptInfo } from './generated/AttemptInfo';
 import type { BenchProtocol } from './generated/BenchProtocol';
@@ -83,26 +81,15 @@ export type { DraftOp } from './generated/DraftOp';
 export type { ProviderDraft as ProviderSpec } from './generated/ProviderDraft';
 export type { RouteDraft as RouteSpec } from './generated/RouteDraft';
 export type { TargetDraft as TargetSpec } from './generated/TargetDraft';
+// fallback test (api/admin/ops.rs)
+export type { RouteMode } from './generated/RouteMode';
+export type { FallbackTestResult } from './generated/FallbackTestResult';
 
 /**
  * One element of `GET /providers` (ops::ProviderInfo). `models` is not sent
  * by the gateway today; the provider form reads it when present.
  */
 export type ProviderInfo = GeneratedProviderInfo & { models?: string[] };
-
-// ---- hand-written: fallback test (ops::fallback_test, built with json!) -----
-
-export interface FallbackTestResult {
-  status: number;
-  provider: string | null;
-  model: string | null;
-  route_mode: string | null;
-  attempts: AttemptInfo[];
-  request_id: string | null;
-  error?: string | null;
-  /** The start of the answer's body (non-streaming). */
-  body?: string;
-}
 
 // ---- hand-written: request bodies with defaults ---------------------------
 

@@ -25,7 +25,6 @@ use crate::lifecycle::draft::Op;
 use crate::lifecycle::{Preview, Published, Validation};
 use crate::routing::ProbeReport;
 use crate::store::Version;
-use crate::telemetry::AttemptEvent;
 use crate::telemetry::query::{Outcome, RequestDetail, RequestPage, Series};
 use crate::tools::modelbench::{Estimate, Run, Spec};
 use crate::tools::replay::{ReplayReport, ReplaySpec};
@@ -56,8 +55,8 @@ fn export(dir: &Path) -> Result<(), ExportError> {
     Preview::export_all(&cfg)?;
     Published::export_all(&cfg)?;
     Op::export_all(&cfg)?;
-    // fallback test: its answer is built with json! (ops::fallback_test)
-    AttemptEvent::export_all(&cfg)?;
+    // fallback test
+    ops::FallbackTestResult::export_all(&cfg)?;
     // telemetry
     Series::export_all(&cfg)?;
     RequestPage::export_all(&cfg)?;
