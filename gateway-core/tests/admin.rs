@@ -595,11 +595,11 @@ async fn draft_edits_preview_and_publish_for_the_ui() {
 async fn pause_and_fallback_test() {
     let a = FakeUpstream::start("a").await;
     let b = FakeUpstream::start("b").await;
-    let gw = gateway(&two_providers(&a, &b, "a").replace(
+    let config = two_providers(&a, &b, "a").replace(
         "[[routes.targets]]\nprovider = \"a\"\n",
         "[[routes.targets]]\nprovider = \"a\"\n[[routes.targets]]\nprovider = \"b\"\nmodel = \"bm\"\n",
-    ))
-    .await;
+    );
+    let gw = gateway(&(config + &route("solo", "", &[("a", None)]))).await;
     let chat = || {
         gw.http
             .post(format!("{}/v1/chat/completions", gw.url))
@@ -641,6 +641,48 @@ async fn pause_and_fallback_test() {
         .admin_post("/fallback-test", json!({"model": "nope"}))
         .await;
     assert_eq!(s, 404);
+    // which fields each outcome has: served (above), a relayed upstream
+    // failure, nothing left to try
+    let keys = |v: &Value| v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>());
+    let served = [
+        "attempts",
+        "body",
+        "model",
+        "provider",
+        "request_id",
+        "route_mode",
+        "status",
+    ];
+    assert_eq!(keys(&t), Some(served.map(String::from).to_vec()), "{t}");
+    assert!(t["request_id"].as_str().unwrap().starts_with("fbt_"), "{t}");
+    let failed = [
+        "attempts",
+        "error",
+        "model",
+        "provider",
+        "request_id",
+        "route_mode",
+        "status",
+    ];
+    b.set_default(Behavior::Status {
+        status: 500,
+        retry_after: None,
+        body: None,
+    });
+    let (s, t) = gw.admin_post("/fallback-test", json!({"model": "m"})).await;
+    assert_eq!(
+        (s, &t["status"], &t["provider"]),
+        (200, &json!(500), &json!("b")),
+        "{t}"
+    );
+    assert_eq!(keys(&t), Some(failed.map(String::from).to_vec()), "{t}");
+    b.set_default(Behavior::Ok);
+    let (s, t) = gw
+        .admin_post("/fallback-test", json!({"model": "solo"}))
+        .await;
+    assert_eq!((s, &t["provider"]), (200, &json!("a")), "{t}");
+    assert!(t["status"].as_u64().unwrap() >= 500, "{t}");
+    assert_eq!(keys(&t), Some(failed.map(String::from).to_vec()), "{t}");
     // update check: says when no release source is configured, and why a check fails
     let (s, u) = gw.admin_get("/update/check").await;
     assert_eq!((s, u["configured"].as_bool()), (200, Some(false)), "{u}");

@@ -1,10 +1,8 @@
 // Wire types of the admin API. Most are generated from the Rust types by
 // ts-rs into ./generated (see docs/ui.md: `AIGW_WRITE_BINDINGS=1 cargo
 // nextest run -p gateway-core bindings`; a test fails when they are stale)
-// and re-exported here. Hand-written below, each naming the Rust type it
-// mirrors: the types of config/, lifecycle/, store/ and routing/, which do
-// not derive `TS` yet; request bodies with defaults; and the fallback test's
-// answer, built with `serde_json::json!` (api/admin/ops.rs::fallback_test).
+// and re-exported here. Hand-written below: request bodies with defaults,
+// and types kept looser than the generated ones on purpose (each says why).
 
 import type { AttemptInfo } from './generated/AttemptInfo';
 import type { BenchProtocol } from './generated/BenchProtocol';
@@ -64,162 +62,34 @@ export type { BenchRuns } from './generated/BenchRuns';
 export type { UpdateApp } from './generated/UpdateApp';
 export type { UpdateOutcome } from './generated/UpdateOutcome';
 export type { UpdateRolledBack } from './generated/UpdateRolledBack';
+// routing/: health, probes, local servers
+export type { HealthSnapshot } from './generated/HealthSnapshot';
+export type { ProbeReport } from './generated/ProbeReport';
+export type { LocalServer } from './generated/LocalServer';
+// config lifecycle: config/, lifecycle/, store/
+export type { Severity } from './generated/Severity';
+export type { Issue } from './generated/Issue';
+export type { Validation } from './generated/Validation';
+export type { DiffSummary } from './generated/DiffSummary';
+export type { Preview } from './generated/Preview';
+export type { Version } from './generated/Version';
+export type { Published } from './generated/Published';
+export type { AuditEntry } from './generated/AuditEntry';
+// structured edits (POST /config/draft): lifecycle::draft::{Op, ProviderDraft, RouteDraft, TargetDraft}
+export type { Strategy } from './generated/Strategy';
+export type { DraftOp } from './generated/DraftOp';
+export type { ProviderDraft as ProviderSpec } from './generated/ProviderDraft';
+export type { RouteDraft as RouteSpec } from './generated/RouteDraft';
+export type { TargetDraft as TargetSpec } from './generated/TargetDraft';
+// fallback test (api/admin/ops.rs)
+export type { RouteMode } from './generated/RouteMode';
+export type { FallbackTestResult } from './generated/FallbackTestResult';
 
 /**
  * One element of `GET /providers` (ops::ProviderInfo). `models` is not sent
  * by the gateway today; the provider form reads it when present.
  */
 export type ProviderInfo = GeneratedProviderInfo & { models?: string[] };
-
-// ---- hand-written: routing/ (health, probes) -------------------------------
-
-/** routing::health::HealthSnapshot */
-export interface HealthSnapshot {
-  open: boolean;
-  consecutive_failures: number;
-  cooldown_remaining_ms: number | null;
-  ewma_latency_ms: number | null;
-  last_error: string | null;
-}
-
-/** routing::probe::ProbeReport */
-export interface ProbeReport {
-  provider: string;
-  base_url: string;
-  reachable: boolean;
-  auth_ok: boolean | null;
-  status: number | null;
-  latency_ms: number | null;
-  models: string[];
-  key: KeyPresence;
-  error: string | null;
-}
-
-/** routing::probe::LocalServer */
-export interface LocalServer {
-  name: string;
-  base_url: string;
-  models: string[];
-}
-
-// ---- hand-written: config lifecycle (config/, lifecycle/, store/) -----------
-
-/** config::validate::Issue */
-export interface Issue {
-  severity?: 'error' | 'warning';
-  path: string;
-  line: number | null;
-  column: number | null;
-  message: string;
-}
-
-/** lifecycle::Validation */
-export interface Validation {
-  valid: boolean;
-  errors: Issue[];
-  warnings: Issue[];
-}
-
-/** lifecycle::diff::DiffSummary */
-export interface DiffSummary {
-  providers_added: string[];
-  providers_removed: string[];
-  providers_changed: string[];
-  routes_added: string[];
-  routes_removed: string[];
-  routes_changed: string[];
-  sections_changed: string[];
-}
-
-/** lifecycle::Preview */
-export interface Preview {
-  live_version: number;
-  validation: Validation;
-  unified: string;
-  summary: DiffSummary;
-  restart_required: string[];
-}
-
-/** store::Version */
-export interface Version {
-  id: number;
-  created_at_ms: number;
-  source: string;
-  actor: string;
-  message: string;
-  hash: string;
-  diff: string;
-  summary: Partial<DiffSummary> | null;
-  toml?: string;
-}
-
-/** lifecycle::Published */
-export interface Published {
-  version: Version;
-  unchanged: boolean;
-  restart_required: string[];
-}
-
-/** store::AuditEntry */
-export interface AuditEntry {
-  id: number;
-  at_ms: number;
-  actor: string;
-  action: string;
-  version_id: number | null;
-  detail: unknown;
-}
-
-// ---- hand-written: structured edits (lifecycle::draft, POST /config/draft) --
-
-export type Strategy = 'priority' | 'weighted' | 'latency';
-
-export interface ProviderSpec {
-  name: string;
-  kind: string;
-  base_url: string;
-  /** `keyring:NAME` | `env:VAR` | null (keyless). */
-  api_key?: string | null;
-  timeout_s?: number;
-  rpm?: number;
-  tpm?: number;
-  models?: string[];
-}
-
-export interface TargetSpec {
-  provider: string;
-  model?: string | null;
-  weight?: number | null;
-}
-
-export interface RouteSpec {
-  model: string;
-  strategy?: Strategy;
-  cooldown_s?: number;
-  retries?: number;
-  targets: TargetSpec[];
-}
-
-/** One structured edit applied server-side (comments in the file survive); lifecycle::draft::Op. Route ops with `profile` edit `profiles.NAME.routes`. */
-export type DraftOp =
-  | { op: 'upsert_provider'; provider: ProviderSpec }
-  | { op: 'remove_provider'; name: string }
-  | { op: 'upsert_route'; route: RouteSpec; profile?: string | null }
-  | { op: 'remove_route'; model: string; profile?: string | null };
-
-// ---- hand-written: fallback test (ops::fallback_test, built with json!) -----
-
-export interface FallbackTestResult {
-  status: number;
-  provider: string | null;
-  model: string | null;
-  route_mode: string | null;
-  attempts: AttemptInfo[];
-  request_id: string | null;
-  error?: string | null;
-  /** The start of the answer's body (non-streaming). */
-  body?: string;
-}
 
 // ---- hand-written: request bodies with defaults ---------------------------
 

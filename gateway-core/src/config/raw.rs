@@ -206,6 +206,7 @@ pub struct RawProvider {
     pub responses: Option<Spanned<ResponsesMode>>,
 }
 
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Strategy {

@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use similar::TextDiff;
 
+/// What a change touches, by name.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct DiffSummary {
     pub providers_added: Vec<String>,

@@ -6,6 +6,9 @@
 use serde::Deserialize;
 use toml_edit::{ArrayOfTables, DocumentMut, Item, Table, value};
 
+/// One structured edit (`POST /config/draft` takes a list of them).
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, ts(rename = "DraftOp"))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
@@ -18,51 +21,71 @@ pub enum Op {
     UpsertRoute {
         route: RouteDraft,
         /// Edit `profiles.NAME.routes` instead of the top-level routes.
+        #[cfg_attr(test, ts(optional = nullable))]
         #[serde(default)]
         profile: Option<String>,
     },
     RemoveRoute {
         model: String,
+        #[cfg_attr(test, ts(optional = nullable))]
         #[serde(default)]
         profile: Option<String>,
     },
 }
 
+/// A provider's table as an edit sets it; absent fields are left alone.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, Deserialize)]
 pub struct ProviderDraft {
     pub name: String,
     pub kind: String,
     pub base_url: String,
     /// `keyring:NAME`, `env:VAR`, or null for keyless servers.
+    #[cfg_attr(test, ts(optional = nullable))]
     #[serde(default)]
     pub api_key: Option<String>,
+    #[cfg_attr(test, ts(optional))]
     #[serde(default)]
     pub timeout_s: Option<i64>,
+    #[cfg_attr(test, ts(optional))]
     #[serde(default)]
     pub rpm: Option<i64>,
+    #[cfg_attr(test, ts(optional))]
     #[serde(default)]
     pub tpm: Option<i64>,
+    #[cfg_attr(test, ts(optional))]
     #[serde(default)]
     pub models: Option<Vec<String>>,
 }
 
+/// A route as an edit sets it; absent scalar fields keep their lines.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, Deserialize)]
 pub struct RouteDraft {
     pub model: String,
+    /// Any string is taken and written; validation refuses an unknown one.
+    /// The UI sends only the strategies there are.
+    #[cfg_attr(test, ts(as = "Option<crate::config::Strategy>", optional))]
     #[serde(default)]
     pub strategy: Option<String>,
+    #[cfg_attr(test, ts(optional))]
     #[serde(default)]
     pub cooldown_s: Option<i64>,
+    #[cfg_attr(test, ts(optional))]
     #[serde(default)]
     pub retries: Option<i64>,
     pub targets: Vec<TargetDraft>,
 }
 
+/// A route's target as an edit sets it.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, Deserialize)]
 pub struct TargetDraft {
     pub provider: String,
+    #[cfg_attr(test, ts(optional = nullable))]
     #[serde(default)]
     pub model: Option<String>,
+    #[cfg_attr(test, ts(optional = nullable))]
     #[serde(default)]
     pub weight: Option<i64>,
 }

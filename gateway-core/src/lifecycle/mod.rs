@@ -47,6 +47,7 @@ pub fn hash(toml: &str) -> String {
 }
 
 /// Validation result, for previews and refusals.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Validation {
     pub valid: bool,
@@ -72,6 +73,7 @@ impl Validation {
 }
 
 /// A preview: what publishing this candidate would change.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Preview {
     pub live_version: i64,
@@ -82,6 +84,8 @@ pub struct Preview {
     pub restart_required: Vec<String>,
 }
 
+/// A publish, rollback or profile switch: the version now live.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Published {
     pub version: Version,

@@ -56,6 +56,7 @@ pub struct TargetHealth {
 }
 
 /// What the admin API and `/metrics` show for a target.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct HealthSnapshot {
     pub open: bool,

@@ -70,6 +70,7 @@ pub fn spawn_probes(
 }
 
 /// One provider's diagnosis, for `aigw probe` and the admin API.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ProbeReport {
     pub provider: String,
@@ -81,6 +82,8 @@ pub struct ProbeReport {
     pub latency_ms: Option<f64>,
     pub models: Vec<String>,
     /// Whether a key is configured and resolvable; never the key.
+    /// `none`, `present` or `missing` (the admin API's `KeyPresence`).
+    #[cfg_attr(test, ts(type = "\"none\" | \"present\" | \"missing\""))]
     pub key: &'static str,
     pub error: Option<String>,
 }
@@ -136,6 +139,7 @@ pub async fn probe_provider(client: &UpstreamClient, p: &super::ProviderRuntime)
 }
 
 /// Local model servers the UI and `aigw doctor` offer to add.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct LocalServer {
     pub name: &'static str,

@@ -32,6 +32,7 @@ pub enum StoreError {
 }
 
 /// A stored config version.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Version {
     pub id: i64,
@@ -43,8 +44,13 @@ pub struct Version {
     pub hash: String,
     /// Unified diff against the previous version (empty for the first).
     pub diff: String,
-    /// JSON summary: providers/routes added, removed, changed.
+    /// JSON summary: providers/routes added, removed, changed (a
+    /// `lifecycle::diff::DiffSummary` when written; `null` when the stored
+    /// text does not parse).
+    #[cfg_attr(test, ts(type = "Partial<import('./DiffSummary').DiffSummary> | null"))]
     pub summary: serde_json::Value,
+    /// The full config text; left out of history pages.
+    #[cfg_attr(test, ts(optional))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub toml: Option<String>,
 }
@@ -67,6 +73,8 @@ pub struct NewAudit<'a> {
     pub detail: &'a serde_json::Value,
 }
 
+/// One operator action in the audit log.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditEntry {
     pub id: i64,
@@ -76,6 +84,8 @@ pub struct AuditEntry {
     /// `key_set`, `key_delete`, `login`, `login_failed`.
     pub action: String,
     pub version_id: Option<i64>,
+    /// What the action was about (its shape depends on `action`).
+    #[cfg_attr(test, ts(type = "unknown"))]
     pub detail: serde_json::Value,
 }
 

@@ -48,6 +48,7 @@ impl Endpoint {
 }
 
 /// How a request was served, reported in `x-aigw-route-mode`.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RouteMode {

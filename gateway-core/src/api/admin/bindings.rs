@@ -10,9 +10,9 @@
 //! AIGW_WRITE_BINDINGS=1 cargo nextest run -p gateway-core bindings
 //! ```
 //!
-//! Types from modules that do not derive `TS` yet (config, lifecycle,
-//! store, routing) are named by `#[ts(type = "import('../types').X")]` and
-//! stay hand-written in types.ts.
+//! The types of other modules the admin API sends or takes (routing's
+//! health and probes, config's issues and strategies, lifecycle's previews
+//! and draft ops, store's versions and audit entries) derive it the same way.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,7 +21,10 @@ use ts_rs::{Config, ExportError, TS};
 
 use super::{config, ops, session, tools, update};
 use crate::api::telemetry::SummaryBody;
-use crate::telemetry::AttemptEvent;
+use crate::lifecycle::draft::Op;
+use crate::lifecycle::{Preview, Published, Validation};
+use crate::routing::ProbeReport;
+use crate::store::Version;
 use crate::telemetry::query::{Outcome, RequestDetail, RequestPage, Series};
 use crate::tools::modelbench::{Estimate, Run, Spec};
 use crate::tools::replay::{ReplayReport, ReplaySpec};
@@ -37,6 +40,7 @@ fn export(dir: &Path) -> Result<(), ExportError> {
     ops::Status::export_all(&cfg)?;
     ops::Audit::export_all(&cfg)?;
     ops::Providers::export_all(&cfg)?;
+    ProbeReport::export_all(&cfg)?;
     ops::DetectedServers::export_all(&cfg)?;
     ops::Keys::export_all(&cfg)?;
     ops::KeyDeleted::export_all(&cfg)?;
@@ -46,8 +50,13 @@ fn export(dir: &Path) -> Result<(), ExportError> {
     config::History::export_all(&cfg)?;
     config::Draft::export_all(&cfg)?;
     config::RoutesInfo::export_all(&cfg)?;
-    // fallback test: its answer is built with json! (ops::fallback_test)
-    AttemptEvent::export_all(&cfg)?;
+    Version::export_all(&cfg)?;
+    Validation::export_all(&cfg)?;
+    Preview::export_all(&cfg)?;
+    Published::export_all(&cfg)?;
+    Op::export_all(&cfg)?;
+    // fallback test
+    ops::FallbackTestResult::export_all(&cfg)?;
     // telemetry
     Series::export_all(&cfg)?;
     RequestPage::export_all(&cfg)?;

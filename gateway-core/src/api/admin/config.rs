@@ -64,7 +64,6 @@ fn bad_body() -> ApiError {
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Serialize)]
 pub struct LiveConfig {
-    #[cfg_attr(test, ts(type = "import('../types').Version"))]
     pub version: Version,
     pub path: Option<PathBuf>,
     pub active_profile: Option<String>,
@@ -130,7 +129,6 @@ pub async fn publish(
 #[derive(Serialize)]
 pub struct History {
     pub live_version: i64,
-    #[cfg_attr(test, ts(type = "Array<import('../types').Version>"))]
     pub versions: Vec<Version>,
 }
 
@@ -198,7 +196,6 @@ pub struct DraftBody {
 #[derive(Serialize)]
 pub struct Draft {
     pub toml: String,
-    #[cfg_attr(test, ts(type = "import('../types').Preview"))]
     pub preview: Preview,
 }
 
@@ -222,7 +219,6 @@ pub async fn draft(
 #[derive(Serialize)]
 pub struct RouteInfo {
     pub model: String,
-    #[cfg_attr(test, ts(type = "import('../types').Strategy"))]
     pub strategy: Strategy,
     pub cooldown_s: u64,
     pub failure_threshold: u32,

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 
@@ -20,7 +19,7 @@ use crate::secrets::{KeyIndex, SecretRef};
 use crate::state::AppState;
 use crate::store::AuditEntry;
 use crate::telemetry::Origin;
-use crate::vocab::ErrorClass;
+use crate::vocab::{AttemptEvent, ErrorClass, RouteMode};
 
 /// One target's health in `GET /status`.
 #[cfg_attr(test, derive(ts_rs::TS))]
@@ -28,7 +27,6 @@ use crate::vocab::ErrorClass;
 pub struct TargetHealth {
     pub provider: String,
     pub model: String,
-    #[cfg_attr(test, ts(type = "import('../types').HealthSnapshot"))]
     pub health: HealthSnapshot,
 }
 
@@ -109,7 +107,6 @@ pub struct Page {
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Serialize)]
 pub struct Audit {
-    #[cfg_attr(test, ts(type = "Array<import('../types').AuditEntry>"))]
     pub entries: Vec<AuditEntry>,
 }
 
@@ -140,7 +137,6 @@ pub enum KeyPresence {
 #[derive(Serialize)]
 pub struct ModelHealth {
     pub model: String,
-    #[cfg_attr(test, ts(type = "import('../types').HealthSnapshot"))]
     pub health: HealthSnapshot,
 }
 
@@ -218,7 +214,6 @@ pub async fn probe(
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Serialize)]
 pub struct DetectedServers {
-    #[cfg_attr(test, ts(type = "Array<import('../types').LocalServer>"))]
     pub servers: Vec<LocalServer>,
 }
 
@@ -398,13 +393,45 @@ pub struct FallbackTestBody {
     model: String,
 }
 
+/// `POST /fallback-test`: what came of the test request. Served: the target
+/// (provider, model, route mode) and the start of its answer (`body`). A
+/// relayed upstream failure: its target and `error`, no `body`. Refused
+/// (nothing to relay): `error`, and the target only when one was tried.
+// Fields in the order the `json!` object this replaced wrote them (sorted
+// keys), so the answer's bytes are the same.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Serialize)]
+pub struct FallbackTestResult {
+    pub attempts: Vec<AttemptEvent>,
+    /// The start of the answer's body (up to 2000 bytes); `""` for a stream.
+    #[cfg_attr(test, ts(optional))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// Why the request failed.
+    #[cfg_attr(test, ts(optional))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The forwarded model of the target that served (or failed last).
+    #[cfg_attr(test, ts(optional))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[cfg_attr(test, ts(optional))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    pub request_id: String,
+    #[cfg_attr(test, ts(optional))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route_mode: Option<RouteMode>,
+    pub status: u16,
+}
+
 /// Sends a tiny real request through the route with its preferred target
 /// forced to fail, and reports which target served and how. Logged as a
 /// fallback test, never as client traffic.
 pub async fn fallback_test(
     State(s): State<Arc<AppState>>,
     body: Option<Json<FallbackTestBody>>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<FallbackTestResult>, ApiError> {
     let Json(b) =
         body.ok_or_else(|| ApiError::bad_request("invalid_json", "send {\"model\": \"…\"}"))?;
     let payload = serde_json::json!({
@@ -428,24 +455,29 @@ pub async fn fallback_test(
     };
     let rt = s.runtime.load_full();
     let h = pipeline::handle(&s.upstreams(), &rt, inbound, Via::RouteFirstFails).await;
-    let mut out = serde_json::json!({
-        "request_id": request_id,
-        "status": h.event.status,
-        "attempts": h.event.attempts,
-    });
+    let mut out = FallbackTestResult {
+        attempts: h.event.attempts.clone(),
+        body: None,
+        error: None,
+        model: None,
+        provider: None,
+        request_id,
+        route_mode: None,
+        status: h.event.status,
+    };
     if let Some(t) = &h.served {
-        out["provider"] = t.provider.clone().into();
-        out["model"] = t.model.clone().into();
-        out["route_mode"] = t.mode.as_str().into();
+        out.provider = Some(t.provider.clone());
+        out.model = Some(t.model.clone());
+        out.route_mode = Some(t.mode);
     }
     match h.answer {
         Answer::Refused(r) if r.class == ErrorClass::ModelNotFound => return Err(r.into()),
-        _ if h.failure.is_some() => out["error"] = h.failure.clone().into(),
+        _ if h.failure.is_some() => out.error = h.failure.clone(),
         Answer::Full { body, .. } => {
-            out["body"] = String::from_utf8_lossy(&body[..body.len().min(2000)]).into();
+            out.body = Some(String::from_utf8_lossy(&body[..body.len().min(2000)]).into_owned());
         }
-        Answer::Stream { .. } | Answer::Refused(_) => out["body"] = "".into(),
+        Answer::Stream { .. } | Answer::Refused(_) => out.body = Some(String::new()),
     }
     s.telemetry.record(h.event);
-    Ok(Json(out).into_response())
+    Ok(Json(out))
 }

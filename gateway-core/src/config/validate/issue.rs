@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -11,6 +12,7 @@ pub enum Severity {
 }
 
 /// One finding, pointing at a field.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Issue {
     pub severity: Severity,
