@@ -126,19 +126,27 @@ pub fn event(
 }
 
 /// Routes (or pins) one request and accounts for it.
-pub async fn handle(up: &Upstreams<'_>, rt: &Arc<Runtime>, inbound: Inbound, via: Via) -> Handled {
+/// The request is borrowed, not moved: it stays where the caller built it
+/// (moving it into this future would copy it once more per request).
+pub async fn handle(
+    up: &Upstreams<'_>,
+    rt: &Arc<Runtime>,
+    inbound: &mut Inbound,
+    via: Via,
+) -> Handled {
     let Inbound {
-        mut req,
+        req,
         origin,
         received,
     } = inbound;
+    let (origin, received) = (*origin, *received);
     let result = match via {
-        Via::Route => dispatch(up, rt, &req).await,
+        Via::Route => dispatch(up, rt, req).await,
         Via::RouteFirstFails => {
             req.force_fail_first = true;
-            dispatch(up, rt, &req).await
+            dispatch(up, rt, req).await
         }
-        Via::Pinned { provider, model } => direct(&up.client, rt, provider, &model, &req)
+        Via::Pinned { provider, model } => direct(&up.client, rt, provider, &model, req)
             .await
             .map_err(|(last, latency)| pinned_failure(rt, provider, &model, last, latency)),
     };
@@ -156,7 +164,7 @@ pub async fn handle(up: &Upstreams<'_>, rt: &Arc<Runtime>, inbound: Inbound, via
         ev.request_body = Some(req.body.clone());
     }
     match result {
-        Ok(resp) => answered(ev, rt, &req, received, resp),
+        Ok(resp) => answered(ev, rt, req, received, resp),
         Err(DispatchError::ModelNotFound { model }) => {
             let refusal = Refusal {
                 class: ErrorClass::ModelNotFound,
@@ -395,12 +403,12 @@ mod tests {
             catalog: &catalog,
             health,
         };
-        let inbound = Inbound {
+        let mut inbound = Inbound {
             req,
             origin: Origin::Client,
             received: Instant::now(),
         };
-        handle(&up, rt, inbound, via).await
+        handle(&up, rt, &mut inbound, via).await
     }
 
     #[tokio::test]

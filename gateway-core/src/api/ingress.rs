@@ -99,7 +99,7 @@ pub(super) async fn proxy(state: Arc<AppState>, req: Request, endpoint: Endpoint
     let received = Instant::now();
     let rt = state.runtime.load_full();
     let request_id = format!("req_{}", uuid::Uuid::now_v7().simple());
-    let inbound = match admit(&state, &rt, req, endpoint, &request_id).await {
+    let mut inbound = match admit(&state, &rt, req, endpoint, &request_id).await {
         Ok(req) => Inbound {
             req,
             origin: Origin::Client,
@@ -124,7 +124,7 @@ pub(super) async fn proxy(state: Arc<AppState>, req: Request, endpoint: Endpoint
     };
     let stream = inbound.req.peek.stream;
     let request_bytes = inbound.req.body.len();
-    let handled = pipeline::handle(&state.upstreams(), &rt, inbound, Via::Route).await;
+    let handled = pipeline::handle(&state.upstreams(), &rt, &mut inbound, Via::Route).await;
     respond(
         &state,
         rt,

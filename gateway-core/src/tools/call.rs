@@ -79,7 +79,7 @@ impl Call {
         )
         .map_err(|e| CallError::BadBody(e.to_string()))?;
         let stream = req.peek.stream;
-        let inbound = Inbound {
+        let mut inbound = Inbound {
             req,
             origin: self.origin,
             received: Instant::now(),
@@ -88,7 +88,7 @@ impl Call {
             provider,
             model: self.model.clone(),
         };
-        let h = pipeline::handle(&state.upstreams(), rt, inbound, via).await;
+        let h = pipeline::handle(&state.upstreams(), rt, &mut inbound, via).await;
         let mut ev = h.event;
         let response = match h.answer {
             Answer::Full { body, .. } => cap(&body),

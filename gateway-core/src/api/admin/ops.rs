@@ -448,13 +448,13 @@ pub async fn fallback_test(
         Default::default(),
     )
     .map_err(|e| ApiError::bad_request("invalid_model", e.to_string()))?;
-    let inbound = Inbound {
+    let mut inbound = Inbound {
         req,
         origin: Origin::FallbackTest,
         received: tokio::time::Instant::now(),
     };
     let rt = s.runtime.load_full();
-    let h = pipeline::handle(&s.upstreams(), &rt, inbound, Via::RouteFirstFails).await;
+    let h = pipeline::handle(&s.upstreams(), &rt, &mut inbound, Via::RouteFirstFails).await;
     let mut out = FallbackTestResult {
         attempts: h.event.attempts.clone(),
         body: None,
