@@ -153,18 +153,28 @@ pub(super) async fn attempt(
         started,
         deadline,
     };
+    // The bodies are read here, not in `Answer`'s methods: an async method
+    // per case would nest one more future (copied into this one's state)
+    // on every request.
+    let ct = content_type(target, &resp);
     if !status.is_success() {
-        return answer.error_status(resp).await;
+        let retry_after = answer::retry_after(resp.headers(), rules.max_cooldown);
+        let read = resp.into_body().read_capped(MAX_ERROR_BODY);
+        let body = tokio::time::timeout_at(deadline, read)
+            .await
+            .unwrap_or_default();
+        return answer.error_status(status, ct, retry_after, body);
     }
-    let is_sse = content_type(target, &resp)
+    let is_sse = ct
         .as_ref()
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/event-stream"));
     if req.peek.stream && is_sse {
-        answer.stream(resp).await
-    } else {
-        answer.whole(resp).await
+        return answer.stream(resp).await;
     }
+    let read = read_bounded(resp, rules.max_body);
+    let body = tokio::time::timeout_at(deadline, read).await;
+    answer.whole(status, ct, body)
 }
 
 /// The body the target's provider gets: the client's bytes (the model
@@ -236,16 +246,16 @@ impl Answer<'_> {
         Outcome::Fallback(Failure::new(class, message), self.started.elapsed())
     }
 
-    /// A non-2xx status: 408, 429 and 5xx fall back; other 4xx are the
-    /// client's, relayed as they are (in the client's protocol's shape).
-    async fn error_status(&self, resp: Response<UpstreamBody>) -> Outcome {
-        let status = resp.status();
-        let mut content_type = content_type(self.target, &resp);
-        let retry_after = answer::retry_after(resp.headers(), self.rules.max_cooldown);
-        let read = resp.into_body().read_capped(MAX_ERROR_BODY);
-        let body = tokio::time::timeout_at(self.deadline, read)
-            .await
-            .unwrap_or_default();
+    /// A non-2xx status and its (capped) body: 408, 429 and 5xx fall back;
+    /// other 4xx are the client's, relayed as they are (in the client's
+    /// protocol's shape).
+    fn error_status(
+        &self,
+        status: StatusCode,
+        mut content_type: Option<HeaderValue>,
+        retry_after: Option<Duration>,
+        body: Bytes,
+    ) -> Outcome {
         let mut body = self.target.provider.scrub.scrub(body);
         if let Some(t) = self.prepared.translation {
             body = t.error_body(status, &body);
@@ -315,15 +325,17 @@ impl Answer<'_> {
         }
     }
 
-    /// A whole answer: read within the body cap and the deadline, checked
-    /// to be an answer, scrubbed, translated.
-    async fn whole(&self, resp: Response<UpstreamBody>) -> Outcome {
+    /// A whole answer as it was read (within the body cap, by the
+    /// deadline): checked to be an answer, scrubbed, translated.
+    fn whole(
+        &self,
+        status: StatusCode,
+        mut content_type: Option<HeaderValue>,
+        read: Result<Result<Bytes, ReadError>, tokio::time::error::Elapsed>,
+    ) -> Outcome {
         let provider = &self.target.provider;
         let name = self.name();
-        let status = resp.status();
-        let mut content_type = content_type(self.target, &resp);
-        let read = read_bounded(resp, self.rules.max_body);
-        let body = match tokio::time::timeout_at(self.deadline, read).await {
+        let body = match read {
             Ok(Ok(b)) => b,
             Ok(Err(ReadError::TooLarge(cap))) => {
                 return self.fallback(
@@ -383,6 +395,7 @@ impl Answer<'_> {
     }
 
     /// The answer, served by this target after `ttft`.
+    #[inline]
     fn done(
         &self,
         status: StatusCode,
