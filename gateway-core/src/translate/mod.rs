@@ -19,6 +19,7 @@
 mod chat_via_messages;
 mod chat_via_messages_stream;
 pub mod errors;
+pub(crate) mod frame;
 mod messages_via_chat;
 mod messages_via_chat_stream;
 mod responses_via_chat;
@@ -33,6 +34,9 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::vocab::Endpoint;
+pub(crate) use streaming::Parsed;
+#[cfg(test)]
+pub(crate) use streaming::parse_anthropic;
 pub use streaming::{ChatEvent, StreamTranslator};
 use wire::{anthropic, chat, responses};
 
