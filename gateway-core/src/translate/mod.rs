@@ -13,6 +13,8 @@
 //! - `responses_via_chat*`: Responses clients, chat upstreams (and, chained
 //!   with `chat_via_messages*`, Anthropic upstreams).
 //! - `streaming`: the per-event translator the stream relay drives.
+//! - `frame`: upstream stream events read once, for both the translator and
+//!   the relay's classification (`routing/frames.rs`).
 //! - `errors`: error bodies in each protocol's shape.
 //! - `tokens`: the local `count_tokens` estimate.
 
