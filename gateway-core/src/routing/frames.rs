@@ -1,9 +1,14 @@
 //! What an upstream stream event means, per upstream protocol: preamble
 //! (held before commit), content (commits the stream), an error, the end of
 //! the answer; plus the usage and generated-text size it reports. The
-//! stream relay observes every upstream event through [`StreamState`].
+//! stream relay observes every upstream event through [`StreamState`]:
+//! passthrough events parsed here ([`StreamState::observe`]), translated
+//! ones from the translator's one parse ([`StreamState::observe_parsed`],
+//! the same answer: the tests run both over every golden event).
 
 use crate::sse::SseEvent;
+use crate::translate::Parsed;
+use crate::translate::frame::{ChunkFrame, DeltaFrame, EventFrame, Field};
 use crate::vocab::{Endpoint, Usage};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
@@ -110,6 +115,7 @@ pub(crate) enum Kind {
 }
 
 /// What one event tells us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Seen {
     kind: Kind,
     usage: Option<Usage>,
@@ -299,7 +305,17 @@ pub(crate) struct StreamState {
 
 impl StreamState {
     pub(crate) fn observe(&mut self, endpoint: Endpoint, ev: &SseEvent) -> Kind {
-        let s = classify(endpoint, ev);
+        self.record(classify(endpoint, ev))
+    }
+
+    /// [`observe`](Self::observe) for a translated stream: the same answer,
+    /// from the event the translator parsed (`p`, of `ev`), so it is
+    /// parsed once.
+    pub(crate) fn observe_parsed(&mut self, endpoint: Endpoint, ev: &SseEvent, p: &Parsed) -> Kind {
+        self.record(classify_parsed(endpoint, ev, p))
+    }
+
+    fn record(&mut self, s: Seen) -> Kind {
         self.events = self.events.saturating_add(1);
         if let Some(u) = s.usage {
             // Anthropic reports input tokens first and output tokens last.
@@ -313,6 +329,130 @@ impl StreamState {
         s.kind
     }
 }
+
+/// [`classify`] from what one pass read (`translate/frame.rs`): a chat
+/// chunk is read only from a chat upstream's plain chunks (not `[DONE]`, not
+/// an error), an Anthropic event only from an object that routing's frame
+/// would read too; the rest is classified raw.
+fn classify_parsed(endpoint: Endpoint, ev: &SseEvent, p: &Parsed) -> Seen {
+    match p {
+        Parsed::Chunk(f) if endpoint == Endpoint::ChatCompletions => classify_chunk(f),
+        Parsed::Event(f) if endpoint == Endpoint::Messages => {
+            classify_event(f).unwrap_or_else(|| classify(endpoint, ev))
+        }
+        _ => classify(endpoint, ev),
+    }
+}
+
+/// The chat arm of [`classify`], over a [`ChunkFrame`].
+fn classify_chunk(f: &ChunkFrame) -> Seen {
+    fn has_content(d: &DeltaFrame) -> bool {
+        let s = |o: &Option<String>| o.as_deref().is_some_and(|s| !s.is_empty());
+        s(&d.content)
+            || s(&d.reasoning_content)
+            || s(&d.reasoning)
+            || s(&d.refusal)
+            || d.tool_calls.as_ref().is_some_and(|t| !t.is_empty())
+            || d.function_call
+            || d.audio
+    }
+    fn text_bytes(d: &DeltaFrame) -> u64 {
+        let s = |o: &Option<String>| o.as_deref().map_or(0, |s| s.len() as u64);
+        let calls: u64 = d
+            .tool_calls
+            .iter()
+            .flatten()
+            .map(|c| {
+                c.function
+                    .as_ref()
+                    .and_then(|f| f.arguments.as_deref())
+                    .map_or(0, |a| a.len() as u64)
+            })
+            .sum();
+        s(&d.content) + s(&d.reasoning_content) + s(&d.reasoning) + s(&d.refusal) + calls
+    }
+    let finished = f.choices.iter().any(|c| c.finish_reason.is_some());
+    let content = finished
+        || f.choices
+            .iter()
+            .any(|c| has_content(&c.delta) || c.text.as_deref().is_some_and(|t| !t.is_empty()));
+    let usage = f.usage.as_ref().map(|u| u.routing());
+    if content || usage.is_some() {
+        let text_bytes = f
+            .choices
+            .iter()
+            .map(|c| text_bytes(&c.delta) + c.text.as_deref().map_or(0, |t| t.len() as u64))
+            .sum();
+        Seen {
+            kind: Kind::Content,
+            usage,
+            terminal: finished,
+            text_bytes,
+        }
+    } else {
+        Seen {
+            kind: Kind::Preamble,
+            usage: None,
+            terminal: false,
+            text_bytes: 0,
+        }
+    }
+}
+
+/// [`classify_messages`] over an [`EventFrame`]; `None` where routing's
+/// frame would fail on the content block (classified raw then).
+fn classify_event(f: &EventFrame) -> Option<Seen> {
+    let seen = |kind, usage, terminal, text_bytes| Seen {
+        kind,
+        usage,
+        terminal,
+        text_bytes,
+    };
+    let block = f.block_kind().ok()?;
+    Some(match f.kind.as_deref() {
+        Some("message_start") => {
+            let usage = f.message.as_ref().and_then(|m| match &m.usage {
+                Field::Is(u) => Some(u.routing()),
+                Field::Absent | Field::Null => None,
+            });
+            seen(Kind::Preamble, usage, false, 0)
+        }
+        Some("ping" | "content_block_stop") => seen(Kind::Preamble, None, false, 0),
+        Some("content_block_start") => {
+            let carries = block.is_some_and(|k| k != "text" && k != "thinking");
+            let kind = if carries {
+                Kind::Content
+            } else {
+                Kind::Preamble
+            };
+            seen(kind, None, false, 0)
+        }
+        Some("content_block_delta") => {
+            let d = f.delta.as_ref();
+            let len = |o: Option<&String>| o.map_or(0, |s| s.len() as u64);
+            let bytes = d.map_or(0, |d| {
+                len(d.text.as_ref()) + len(d.thinking.as_ref()) + len(d.partial_json.as_ref())
+            });
+            let signed = d.is_some_and(|d| d.signature.is_some());
+            let kind = if bytes > 0 || signed {
+                Kind::Content
+            } else {
+                Kind::Preamble
+            };
+            seen(kind, None, false, bytes)
+        }
+        Some("message_delta") => seen(
+            Kind::Content,
+            f.usage.as_ref().map(|u| u.routing()),
+            false,
+            0,
+        ),
+        Some("message_stop") => seen(Kind::Content, None, true, 0),
+        Some("error") => seen(Kind::Error, None, true, 0),
+        _ => seen(Kind::Preamble, None, false, 0),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -463,5 +603,244 @@ mod tests {
             &ev(r#"{"choices":[{"text":"Hel","finish_reason":null}]}"#),
         );
         assert_eq!(s.kind, Kind::Content);
+    }
+
+    /// What one pass reads, as the stream relay does for the upstream's
+    /// protocol.
+    fn parsed(endpoint: Endpoint, ev: &SseEvent) -> Parsed {
+        use crate::translate::frame::{ChunkFrame, EventFrame};
+        let p = match endpoint {
+            Endpoint::Messages => EventFrame::read(ev).map(|f| Parsed::Event(Box::new(f))),
+            _ => ChunkFrame::read(ev).map(|f| Parsed::Chunk(Box::new(f))),
+        };
+        p.unwrap_or(Parsed::Raw)
+    }
+
+    fn golden_events() -> Vec<SseEvent> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "sse"))
+            .collect();
+        files.sort();
+        assert!(files.len() >= 8, "golden .sse files: {files:?}");
+        let mut evs = Vec::new();
+        for f in files {
+            let bytes = std::fs::read(&f).unwrap_or_default();
+            let mut sp = crate::sse::SseSplitter::new();
+            let split = sp.push(&bytes).map(|s| s.events).unwrap_or_default();
+            assert!(!split.is_empty(), "{f:?}");
+            evs.extend(split);
+        }
+        evs
+    }
+
+    /// Odd and ordinary events beside the golden transcripts: each is run
+    /// as data alone and with `event: error`.
+    const EDGE: &[&str] = &[
+        // chat
+        r#"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant"},"finish_reason":null}]}"#,
+        r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#,
+        r#"{"choices":[{"index":0,"delta":{"content":""}}]}"#,
+        r#"{"choices":[{"index":0,"delta":{"content":"Hi"}}]}"#,
+        r#"{"choices":[{"index":0,"delta":{"content":"h\u00e9\n"}}]}"#,
+        r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"id":"c","type":"function","function":{"name":"f"}}]}}]}"#,
+        r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"a\""}}]}}]}"#,
+        r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":null}}]}}]}"#,
+        r#"{"choices":[{"delta":{"tool_calls":[{"index":0}]}}]}"#,
+        r#"{"choices":[{"delta":{"tool_calls":[5]}}]}"#,
+        r#"{"choices":[{"delta":{"tool_calls":[{"function":{"arguments":5}}]}}]}"#,
+        r#"{"choices":[{"delta":{"tool_calls":[]}}]}"#,
+        r#"{"choices":[{"delta":{"tool_calls":null,"content":null}}]}"#,
+        r#"{"choices":[{"delta":{"function_call":{"name":"f","arguments":""}}}]}"#,
+        r#"{"choices":[{"delta":{"function_call":null}}]}"#,
+        r#"{"choices":[{"delta":{"audio":{"id":"a","data":"AAA"}}}]}"#,
+        r#"{"choices":[{"delta":{"reasoning_content":"hmm"}}]}"#,
+        r#"{"choices":[{"delta":{"reasoning":"hmm","refusal":"no"}}]}"#,
+        r#"{"choices":[{"delta":{"content":"hi","reasoning":{"text":"x"}}}]}"#,
+        r#"{"choices":[{"delta":{"refusal":5}}]}"#,
+        r#"{"choices":[{"delta":{"role":5,"content":"x"}}]}"#,
+        r#"{"choices":[{"delta":{},"finish_reason":"stop"}]}"#,
+        r#"{"choices":[{"delta":null,"finish_reason":"length"}]}"#,
+        r#"{"choices":[{"finish_reason":"stop","stop_reason":"</s>"}]}"#,
+        r#"{"choices":[{"text":"abc"}]}"#,
+        r#"{"choices":[{"text":5}]}"#,
+        r#"{"choices":null,"usage":{"prompt_tokens":3,"completion_tokens":4}}"#,
+        r#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}"#,
+        r#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,"prompt_tokens_details":{"cached_tokens":1}}}"#,
+        r#"{"choices":[],"usage":{"input_tokens":3,"output_tokens":4}}"#,
+        r#"{"choices":[],"usage":{"prompt_tokens":3,"input_tokens":4}}"#,
+        r#"{"choices":[],"usage":{"prompt_tokens":null,"completion_tokens":4}}"#,
+        r#"{"choices":[],"usage":{"completion_tokens":4}}"#,
+        r#"{"choices":[],"usage":{"total_tokens":null}}"#,
+        r#"{"choices":[],"usage":{}}"#,
+        r#"{"choices":[],"usage":null}"#,
+        r#"{"choices":[],"usage":{"prompt_tokens":"3"}}"#,
+        r#"{"choices":[]}"#,
+        r#"{}"#,
+        r#"{"id":null,"created":null,"model":5,"choices":[{"index":null,"delta":{"content":"x"}}]}"#,
+        r#"{"object":null,"choices":[{"delta":{"content":"x"}}]}"#,
+        r#"{"choices":[{"delta":{"content":"a","content":"b"}}]}"#,
+        r#"{"choices":[{"delta":{"content":"a"}}],"type":5}"#,
+        r#"{"choices":[{"delta":{"content":"a"}}],"response":"x"}"#,
+        r#"{"choices":[{"delta":{"content":"a"}}],"delta":[1]}"#,
+        r#"{"error":{"message":"overloaded","type":"server_error"}}"#,
+        r#"{"error":"boom"}"#,
+        r#"{"error":null,"choices":[{"delta":{"content":"a"}}]}"#,
+        r#"{"type":"response.output_text.delta","delta":"x"}"#,
+        // anthropic
+        r#"{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"m","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":25,"output_tokens":1}}}"#,
+        r#"{"type":"message_start","message":{"id":"msg_1","usage":{"input_tokens":25,"cache_read_input_tokens":3}}}"#,
+        r#"{"type":"message_start","message":{"id":"msg_1"}}"#,
+        r#"{"type":"message_start","message":{"usage":null}}"#,
+        r#"{"type":"message_start","message":{"usage":{"input_tokens":null}}}"#,
+        r#"{"type":"message_start","message":{"usage":{"prompt_tokens":2,"input_tokens":3}}}"#,
+        r#"{"type":"message_start","message":null}"#,
+        r#"{"type":"message_start"}"#,
+        r#"{"type":"ping"}"#,
+        r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
+        r#"{"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":""}}"#,
+        r#"{"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"t","name":"f","input":{}}}"#,
+        r#"{"type":"content_block_start","index":1,"content_block":{"type":"redacted_thinking","data":"x"}}"#,
+        r#"{"type":"content_block_start","index":1,"content_block":{"type":"server_tool_use","id":"s"}}"#,
+        r#"{"type":"content_block_start","index":1,"content_block":{"type":"text"}}"#,
+        r#"{"type":"content_block_start","index":1,"content_block":{"type":0,"text":""}}"#,
+        r#"{"type":"content_block_start","index":1,"content_block":{}}"#,
+        r#"{"type":"content_block_start","content_block":{"type":"text","text":""}}"#,
+        r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}"#,
+        r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":""}}"#,
+        r#"{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"hm"}}"#,
+        r#"{"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"s"}}"#,
+        r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"a"}}"#,
+        r#"{"type":"content_block_delta","index":1,"delta":{"type":"citations_delta","citation":{}}}"#,
+        r#"{"type":"content_block_delta","index":1,"delta":{"type":"text_delta"}}"#,
+        r#"{"type":"content_block_delta","index":1,"delta":{"text":"x"}}"#,
+        r#"{"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":5}}"#,
+        r#"{"type":"content_block_delta","delta":{"type":"text_delta","text":"x"}}"#,
+        r#"{"type":"content_block_stop","index":0}"#,
+        r#"{"type":"content_block_stop"}"#,
+        r#"{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":15}}"#,
+        r#"{"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"input_tokens":3,"output_tokens":15,"cache_read_input_tokens":2}}"#,
+        r#"{"type":"message_delta","delta":{}}"#,
+        r#"{"type":"message_delta","delta":{},"usage":null}"#,
+        r#"{"type":"message_delta","delta":{},"usage":{"output_tokens":null}}"#,
+        r#"{"type":"message_delta","usage":{"output_tokens":1}}"#,
+        r#"{"type":"message_stop"}"#,
+        r#"{"type":"message_stop","delta":5}"#,
+        r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+        r#"{"type":"error"}"#,
+        r#"{"type":"something_new","foo":1}"#,
+        r#"{"type":5}"#,
+        r#"{"type":null}"#,
+        r#"{"type":"ping","type":"ping"}"#,
+        // neither
+        "[DONE]",
+        "",
+        "  ",
+        "not json",
+        "{",
+        "[1,2]",
+        "[null,null,null,null,null,null]",
+        "5",
+        "null",
+        " {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}",
+    ];
+
+    fn all_events() -> Vec<SseEvent> {
+        let mut evs = golden_events();
+        for d in EDGE {
+            evs.push(ev(d));
+            evs.push(SseEvent {
+                event: Some("error".into()),
+                data: (*d).into(),
+            });
+            evs.push(SseEvent {
+                event: Some("message".into()),
+                data: (*d).into(),
+            });
+        }
+        evs
+    }
+
+    /// The one-pass classification is routing's own, for every event, for
+    /// both upstream protocols a translated stream can have.
+    #[test]
+    fn one_pass_classifies_as_routing_does() {
+        let evs = all_events();
+        let mut one_pass = [0usize; 2];
+        for (i, endpoint) in [Endpoint::ChatCompletions, Endpoint::Messages]
+            .into_iter()
+            .enumerate()
+        {
+            let (mut a, mut b) = (StreamState::default(), StreamState::default());
+            for e in &evs {
+                let p = parsed(endpoint, e);
+                if !matches!(p, Parsed::Raw) {
+                    one_pass[i] += 1;
+                }
+                assert_eq!(
+                    classify(endpoint, e),
+                    classify_parsed(endpoint, e, &p),
+                    "{endpoint:?} {e:?}"
+                );
+                assert_eq!(a.observe(endpoint, e), b.observe_parsed(endpoint, e, &p));
+            }
+            assert_eq!(
+                (
+                    a.usage,
+                    a.terminal,
+                    a.upstream_error,
+                    a.text_bytes,
+                    a.events
+                ),
+                (
+                    b.usage,
+                    b.terminal,
+                    b.upstream_error,
+                    b.text_bytes,
+                    b.events
+                )
+            );
+        }
+        // The ordinary events are read in one pass (not left to the old way).
+        assert!(one_pass[0] > 40 && one_pass[1] > 40, "{one_pass:?}");
+    }
+
+    /// What one pass hands the translator is what its old readers made of
+    /// the same event.
+    #[test]
+    fn one_pass_reads_as_the_wire_types_do() {
+        use crate::translate::frame::{ChunkFrame, EventFrame};
+        use crate::translate::{ChatEvent, parse_anthropic};
+        let mut n = [0usize; 2];
+        for e in &all_events() {
+            if let Some(f) = ChunkFrame::read(e) {
+                n[0] += 1;
+                let old = ChatEvent::parse_slow(e);
+                assert!(matches!(old, Some(ChatEvent::Chunk(_))), "{e:?}");
+                assert_eq!(
+                    format!("{:?}", Some(ChatEvent::Chunk(f.into_chunk()))),
+                    format!("{old:?}"),
+                    "{e:?}"
+                );
+            }
+            assert_eq!(
+                format!("{:?}", ChatEvent::parse(e)),
+                format!("{:?}", ChatEvent::parse_slow(e)),
+                "{e:?}"
+            );
+            if let Some(new) = EventFrame::read(e).and_then(|f| f.into_event()) {
+                n[1] += 1;
+                assert_eq!(
+                    format!("{:?}", Some(new)),
+                    format!("{:?}", parse_anthropic(e)),
+                    "{e:?}"
+                );
+            }
+        }
+        assert!(n[0] > 40 && n[1] > 40, "{n:?}");
     }
 }

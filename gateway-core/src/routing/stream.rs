@@ -3,9 +3,10 @@
 //! they arrive. When the upstream speaks the client's protocol, bytes are
 //! forwarded as received, cut only at event boundaries; otherwise each
 //! event goes through a [`StreamTranslator`] and the client gets its own
-//! protocol's events. After content has reached the client, an upstream
-//! failure ends the stream with an error event in the client's protocol,
-//! never a silent cut.
+//! protocol's events; such an event is parsed once, and classified
+//! (`frames.rs`) from what the translator parsed. After content has
+//! reached the client, an upstream failure ends the stream with an error
+//! event in the client's protocol, never a silent cut.
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -88,7 +89,14 @@ impl Framing {
         let from = out.len();
         let split = self.splitter.push(chunk).map_err(Halt::TooLarge)?;
         for ev in &split.events {
-            match state.observe(self.upstream, ev) {
+            // A translated event is parsed once: classified from what the
+            // translator reads, then translated.
+            let parsed = self.translator.as_ref().map(|t| t.parse(ev));
+            let kind = match &parsed {
+                None => state.observe(self.upstream, ev),
+                Some(p) => state.observe_parsed(self.upstream, ev, p),
+            };
+            match kind {
                 Kind::Preamble => {}
                 Kind::Content => *commit = true,
                 Kind::Error if !*commit => {
@@ -97,8 +105,8 @@ impl Framing {
                 Kind::Garbage if !*commit => return Err(Halt::Garbage),
                 Kind::Error | Kind::Garbage => {}
             }
-            if let Some(t) = &mut self.translator {
-                t.event(ev, out);
+            if let (Some(t), Some(p)) = (&mut self.translator, parsed) {
+                t.translate(p, ev, out);
             }
         }
         if self.translator.is_none() {

@@ -13,12 +13,15 @@
 //! - `responses_via_chat*`: Responses clients, chat upstreams (and, chained
 //!   with `chat_via_messages*`, Anthropic upstreams).
 //! - `streaming`: the per-event translator the stream relay drives.
+//! - `frame`: upstream stream events read once, for both the translator and
+//!   the relay's classification (`routing/frames.rs`).
 //! - `errors`: error bodies in each protocol's shape.
 //! - `tokens`: the local `count_tokens` estimate.
 
 mod chat_via_messages;
 mod chat_via_messages_stream;
 pub mod errors;
+pub(crate) mod frame;
 mod messages_via_chat;
 mod messages_via_chat_stream;
 mod responses_via_chat;
@@ -33,6 +36,9 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::vocab::Endpoint;
+pub(crate) use streaming::Parsed;
+#[cfg(test)]
+pub(crate) use streaming::parse_anthropic;
 pub use streaming::{ChatEvent, StreamTranslator};
 use wire::{anthropic, chat, responses};
 

@@ -1,6 +1,8 @@
 //! Per-event stream translation, plugged into the stream relay: each
-//! upstream SSE event is parsed in the upstream's protocol, run through the
-//! direction's translator and written as SSE in the client's protocol.
+//! upstream SSE event is parsed once in the upstream's protocol
+//! ([`StreamTranslator::parse`], `frame.rs`; the relay classifies the same
+//! parsed value), run through the direction's translator and written as
+//! SSE in the client's protocol.
 //! Responses over an Anthropic upstream chains two translators through
 //! chat chunks.
 
@@ -8,6 +10,7 @@ use bytes::{BufMut, BytesMut};
 use serde::Serialize;
 
 use super::chat_via_messages_stream::MessagesToChat;
+use super::frame::{ChunkFrame, EventFrame};
 use super::messages_via_chat_stream::ChatToMessages;
 use super::responses_via_chat_stream::ChatToResponses;
 use super::wire::{anthropic, chat, responses};
@@ -26,8 +29,21 @@ pub enum ChatEvent {
 
 impl ChatEvent {
     /// Parses an upstream event; `None` for anything that is not a chat
-    /// chunk, `[DONE]` or an error.
+    /// chunk, `[DONE]` or an error. A chunk is read in one pass; error
+    /// events and odd data the old way (a `Value` first).
     pub fn parse(ev: &SseEvent) -> Option<Self> {
+        if ev.is_done() {
+            return Some(Self::Done);
+        }
+        match ChunkFrame::read(ev) {
+            Some(f) => Some(Self::Chunk(f.into_chunk())),
+            None => Self::parse_slow(ev),
+        }
+    }
+
+    /// What [`ChunkFrame::read`] leaves: error events, and data one pass
+    /// cannot read as both routing and the wire type would.
+    pub(crate) fn parse_slow(ev: &SseEvent) -> Option<Self> {
         if ev.is_done() {
             return Some(Self::Done);
         }
@@ -41,6 +57,18 @@ impl ChatEvent {
         }
         serde_json::from_value(v).ok().map(Self::Chunk)
     }
+}
+
+/// An upstream event read once ([`StreamTranslator::parse`]), for routing
+/// to classify (`routing/frames.rs`) and then the translator to translate.
+pub(crate) enum Parsed {
+    /// A chat chunk, read in one pass.
+    Chunk(Box<ChunkFrame>),
+    /// An Anthropic event, read in one pass.
+    Event(Box<EventFrame>),
+    /// Not read yet (`[DONE]`, error events, odd data): routing classifies
+    /// the raw event and the translator parses it the old way.
+    Raw,
 }
 
 #[derive(Debug)]
@@ -79,10 +107,38 @@ impl StreamTranslator {
 
     /// One upstream event → the client's events, appended to `out`.
     pub fn event(&mut self, ev: &SseEvent, out: &mut BytesMut) {
+        let p = self.parse(ev);
+        self.translate(p, ev, out);
+    }
+
+    /// Reads an upstream event once, in the upstream's protocol.
+    pub(crate) fn parse(&self, ev: &SseEvent) -> Parsed {
+        let read = match &self.inner {
+            Inner::MessagesViaChat(_) | Inner::ResponsesViaChat(_) => {
+                ChunkFrame::read(ev).map(|f| Parsed::Chunk(Box::new(f)))
+            }
+            Inner::ChatViaMessages(_) | Inner::ResponsesViaMessages(..) => {
+                EventFrame::read(ev).map(|f| Parsed::Event(Box::new(f)))
+            }
+        };
+        read.unwrap_or(Parsed::Raw)
+    }
+
+    /// `p` ([`parse`](Self::parse) of `ev`) → the client's events,
+    /// appended to `out`.
+    pub(crate) fn translate(&mut self, p: Parsed, ev: &SseEvent, out: &mut BytesMut) {
+        let chat = |p: Parsed| match p {
+            Parsed::Chunk(f) => Some(ChatEvent::Chunk(f.into_chunk())),
+            Parsed::Event(_) | Parsed::Raw => ChatEvent::parse_slow(ev),
+        };
+        let anthropic = |p: Parsed| match p {
+            Parsed::Event(f) => f.into_event().or_else(|| parse_anthropic(ev)),
+            Parsed::Chunk(_) | Parsed::Raw => parse_anthropic(ev),
+        };
         match &mut self.inner {
             Inner::MessagesViaChat(t) => {
                 let mut evs = Vec::new();
-                match ChatEvent::parse(ev) {
+                match chat(p) {
                     Some(ChatEvent::Chunk(c)) => t.on_chunk(c, &mut evs),
                     Some(ChatEvent::Done) => t.finish(&mut evs),
                     Some(ChatEvent::Error(e)) => t.on_error(e.error, &mut evs),
@@ -92,21 +148,21 @@ impl StreamTranslator {
             }
             Inner::ChatViaMessages(t) => {
                 let mut evs = Vec::new();
-                if let Some(e) = parse_anthropic(ev) {
+                if let Some(e) = anthropic(p) {
                     t.on_event(e, &mut evs);
                 }
                 write_chat(&evs, out);
             }
             Inner::ResponsesViaChat(t) => {
                 let mut evs = Vec::new();
-                if let Some(c) = ChatEvent::parse(ev) {
+                if let Some(c) = chat(p) {
                     t.on_chat(c, &mut evs);
                 }
                 write_responses(&evs, &mut self.seq, out);
             }
             Inner::ResponsesViaMessages(a, b) => {
                 let mut chat = Vec::new();
-                if let Some(e) = parse_anthropic(ev) {
+                if let Some(e) = anthropic(p) {
                     a.on_event(e, &mut chat);
                 }
                 let mut evs = Vec::new();
@@ -150,7 +206,7 @@ impl StreamTranslator {
     }
 }
 
-fn parse_anthropic(ev: &SseEvent) -> Option<anthropic::StreamEvent> {
+pub(crate) fn parse_anthropic(ev: &SseEvent) -> Option<anthropic::StreamEvent> {
     serde_json::from_str(&ev.data).ok()
 }
 

@@ -228,10 +228,10 @@ pub struct MessagesResponse {
     pub usage: Usage,
 }
 
-fn message_type() -> String {
+pub(crate) fn message_type() -> String {
     "message".into()
 }
-fn assistant_role() -> String {
+pub(crate) fn assistant_role() -> String {
     "assistant".into()
 }
 

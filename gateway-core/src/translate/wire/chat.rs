@@ -9,7 +9,7 @@ use serde_json::Value;
 /// Servers differ in small ways (`null` for a missing index, an object
 /// where others send a string): a field that does not fit reads as its
 /// default instead of failing the whole chunk.
-fn lenient<'de, D, T>(d: D) -> Result<T, D::Error>
+pub(crate) fn lenient<'de, D, T>(d: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
     T: serde::de::DeserializeOwned + Default,
@@ -332,7 +332,7 @@ pub struct ChatChunk {
     pub usage: Option<ChatUsage>,
 }
 
-fn chunk_object() -> String {
+pub(crate) fn chunk_object() -> String {
     "chat.completion.chunk".into()
 }
 
