@@ -25,6 +25,18 @@ fn mode(p: &Path) -> u32 {
         & 0o7777
 }
 
+/// A gateway in `dir` (data and config file there) serving `toml`, its
+/// file watched every 50 ms, and a client for it.
+async fn watched(dir: &Path, toml: &str) -> (TestGateway, Client) {
+    let handle = TestGateway::builder(toml)
+        .in_dir(dir)
+        .watch_interval(Duration::from_millis(50))
+        .start()
+        .await;
+    let gw = Client::of(&handle);
+    (handle, gw)
+}
+
 fn set_mode(p: &Path, m: u32) {
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
 }
@@ -121,12 +133,7 @@ async fn a_version_is_never_recorded_without_its_audit_entry() {
     let profile = "[profiles.local-only]\n[[profiles.local-only.routes]]\nmodel = \"m\"\n[[profiles.local-only.routes.targets]]\nprovider = \"b\"\n";
     let v1 = format!("{}{profile}", config(&a, &b, "a"));
     std::fs::write(&cfg, &v1).unwrap();
-    let handle = TestGateway::builder(&v1)
-        .in_dir(dir.path())
-        .watch_interval(Duration::from_millis(50))
-        .start()
-        .await;
-    let gw = Client::of(&handle);
+    let (handle, gw) = watched(dir.path(), &v1).await;
     assert_eq!(gw.version_ids().await, [1]);
     let audit_before = gw.audit().await.len();
 
@@ -215,12 +222,7 @@ async fn the_data_dir_and_its_files_are_owner_only() {
     std::fs::write(&cfg, &v1).unwrap();
     set_mode(&cfg, 0o640);
 
-    let handle = TestGateway::builder(&v1)
-        .in_dir(dir.path())
-        .watch_interval(Duration::from_millis(50))
-        .start()
-        .await;
-    let gw = Client::of(&handle);
+    let (handle, gw) = watched(dir.path(), &v1).await;
     assert_eq!(gw.serves().await, "a");
     // the request (and its body) reached telemetry.db
     let log = rusqlite::Connection::open(&old_db).unwrap();
@@ -266,12 +268,7 @@ async fn the_data_dir_and_its_files_are_owner_only() {
     // a new data dir and a config file created by a publish
     let dir = tempfile::tempdir().unwrap();
     let v1 = config(&a, &b, "a");
-    let handle = TestGateway::builder(&v1)
-        .in_dir(dir.path())
-        .watch_interval(Duration::from_millis(50))
-        .start()
-        .await;
-    let gw = Client::of(&handle);
+    let (handle, gw) = watched(dir.path(), &v1).await;
     let (s, p) = gw
         .post("/config/publish", json!({"toml": config(&a, &b, "b")}))
         .await;

@@ -6,6 +6,7 @@ use crate::common;
 use std::time::Duration;
 
 use common::*;
+use gateway_core::routing::health::HealthSnapshot;
 use testkit::{Behavior, FakeUpstream};
 
 #[tokio::test]
@@ -76,40 +77,19 @@ async fn background_probe_opens_and_closes_the_breaker() {
     );
     let gw = TestGateway::start(&toml).await;
     // the first probe runs at once and fails: a is skipped without a request
-    let mut skipped = false;
-    for _ in 0..50 {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        let snap = gw
-            .handle
-            .state()
-            .health
-            .snapshot(tokio::time::Instant::now());
-        if snap.iter().any(|(p, _, h)| p == "a" && h.open) {
-            skipped = true;
-            break;
-        }
-    }
-    assert!(skipped, "probe did not open the breaker");
+    let open = |h: &HealthSnapshot| h.open;
+    assert!(
+        wait_health(&gw, "a", 50, open).await,
+        "probe did not open the breaker"
+    );
     let r = gw.chat(&chat_body("m", false)).await;
     assert_eq!(header(&r, "x-aigw-provider"), "b");
     assert_eq!(a.request_count(), 0);
     // the upstream recovers; the next probe (within a second) closes the
     // breaker: wait for that, up to 5 s, instead of a fixed 2.3 s
     a.set_required_key(None);
-    for _ in 0..100 {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        let snap = gw
-            .handle
-            .state()
-            .health
-            .snapshot(tokio::time::Instant::now());
-        if snap
-            .iter()
-            .any(|(p, _, h)| p == "a" && !h.open && h.consecutive_failures == 0)
-        {
-            break;
-        }
-    }
+    let closed = |h: &HealthSnapshot| !h.open && h.consecutive_failures == 0;
+    wait_health(&gw, "a", 100, closed).await;
     let r = gw.chat(&chat_body("m", false)).await;
     assert_eq!(header(&r, "x-aigw-provider"), "a");
     assert!(
@@ -119,4 +99,26 @@ async fn background_probe_opens_and_closes_the_breaker() {
             .count()
             >= 2
     );
+}
+
+/// Polls `provider`'s health every 50 ms, up to `tries` times, until
+/// `want` holds; whether it did.
+async fn wait_health(
+    gw: &TestGateway,
+    provider: &str,
+    tries: u32,
+    want: impl Fn(&HealthSnapshot) -> bool,
+) -> bool {
+    for _ in 0..tries {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let snap = gw
+            .handle
+            .state()
+            .health
+            .snapshot(tokio::time::Instant::now());
+        if snap.iter().any(|(p, _, h)| p == provider && want(h)) {
+            return true;
+        }
+    }
+    false
 }
