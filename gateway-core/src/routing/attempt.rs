@@ -117,7 +117,7 @@ pub(super) async fn attempt(
     let name = &provider.spec.name;
     let mut prepared = match prepare(target, req) {
         Ok(p) => p,
-        Err(f) => return Outcome::Fallback(f, Duration::ZERO),
+        Err(f) => return Outcome::Fallback(*f, Duration::ZERO),
     };
     let body = std::mem::take(&mut prepared.body);
     let started = Instant::now();
@@ -180,16 +180,18 @@ pub(super) async fn attempt(
 /// The body the target's provider gets: the client's bytes (the model
 /// spliced in when it is rewritten), or a translation into the provider's
 /// protocol. Fails when the provider has no such endpoint or the request
-/// cannot be expressed in its protocol: another target may take it.
-fn prepare(target: &RouteTarget, req: &ProxyRequest) -> Result<Prepared, Failure> {
+/// cannot be expressed in its protocol: another target may take it. (The
+/// failure is boxed: a large error in the `Result` would be copied on
+/// every request, failing or not.)
+fn prepare(target: &RouteTarget, req: &ProxyRequest) -> Result<Prepared, Box<Failure>> {
     let provider = &target.provider;
     let name = &provider.spec.name;
     if let Some(err) = &provider.key_error {
-        return Err(Failure::new(ErrorClass::KeyMissing, err.clone()));
+        return Err(Box::new(Failure::new(ErrorClass::KeyMissing, err.clone())));
     }
     let fwd = target.forwarded(&req.peek.model);
     let Some(upstream) = provider.api.upstream_endpoint(req.endpoint) else {
-        return Err(unsupported(name, req.endpoint));
+        return Err(Box::new(unsupported(name, req.endpoint)));
     };
     let translation = Translation::between(req.endpoint, upstream);
     let (body, ctx) = match translation {
@@ -201,11 +203,11 @@ fn prepare(target: &RouteTarget, req: &ProxyRequest) -> Result<Prepared, Failure
         Some(t) => match t.request(&req.body, fwd) {
             Ok(tr) => (tr.body, tr.ctx),
             Err(e) => {
-                return Err(refused(
+                return Err(Box::new(refused(
                     ErrorClass::Untranslatable,
                     req.endpoint,
                     format!("{name}: {e}"),
-                ));
+                )));
             }
         },
     };
@@ -395,7 +397,7 @@ impl Answer<'_> {
     }
 
     /// The answer, served by this target after `ttft`.
-    #[inline]
+    #[inline(always)]
     fn done(
         &self,
         status: StatusCode,
