@@ -540,3 +540,55 @@ async fn shutdown_lets_in_flight_streams_finish() {
     // and it no longer accepts connections
     assert!(http.get(format!("{url}/healthz")).send().await.is_err());
 }
+
+/// Errors a retry cannot fix say so (`x-should-retry: false`, read by the
+/// OpenAI and Anthropic SDKs), gateway-made or relayed from the upstream;
+/// a rate limit does not.
+#[tokio::test]
+async fn errors_a_retry_cannot_fix_say_so() {
+    let (up, gw) = one("[limits]\ningress_rpm = 3", "").await;
+    let should_retry = |r: &reqwest::Response| {
+        r.headers()
+            .get("x-should-retry")
+            .map(|v| v.to_str().unwrap().to_string())
+    };
+    let r = gw
+        .http
+        .post(format!("{}/v1/chat/completions", gw.url))
+        .body("{\"model\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status().as_u16(), should_retry(&r)),
+        (400, Some("false".into()))
+    );
+    let r = gw.chat(&chat_body("no-such-model", false)).await;
+    assert_eq!(
+        (r.status().as_u16(), should_retry(&r)),
+        (404, Some("false".into()))
+    );
+    up.set_default(Behavior::Status {
+        status: 403,
+        retry_after: None,
+        body: None,
+    });
+    let r = gw.chat(&chat_body("m", false)).await;
+    assert_eq!(header(&r, "x-aigw-provider"), "up");
+    assert_eq!(
+        (r.status().as_u16(), should_retry(&r)),
+        (403, Some("false".into()))
+    );
+    let r = gw.chat(&chat_body("m", false)).await;
+    assert_eq!((r.status().as_u16(), should_retry(&r)), (429, None));
+    let r = gw
+        .http
+        .get(format!("{}/v1/nope", gw.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status().as_u16(), should_retry(&r)),
+        (404, Some("false".into()))
+    );
+}

@@ -259,6 +259,33 @@ async fn stream_errors_end_in_response_failed() {
     assert_eq!(s.types.last().unwrap(), "response.failed");
 }
 
+/// A stream that breaks after content ends as Codex expects a failed
+/// Responses stream to: an `error` event, then `response.failed` with the
+/// gateway's reason (not a chat-style `data: {"error":…}` frame).
+#[tokio::test]
+async fn a_stream_broken_after_content_ends_in_response_failed() {
+    let (up, gw) = chat_only().await;
+    up.push(Behavior::StreamDieAfterContent { after: 2 });
+    let r = gw
+        .post(
+            "/v1/responses",
+            &json!({"model": "gpt-5-codex", "input": "hi", "stream": true}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let body = r.text().await.unwrap();
+    let s = ResponsesStream::parse(&body);
+    assert_eq!(s.text, "tok0tok1");
+    assert!(s.completed.is_none(), "{body}");
+    assert_eq!(s.types.last().unwrap(), "response.failed", "{body}");
+    let f = s.failed.unwrap();
+    assert_eq!(
+        (&f["status"], &f["error"]["code"]),
+        (&json!("failed"), &json!("stream_broken"))
+    );
+    assert!(!body.contains("data: {\"error\""), "{body}");
+}
+
 #[tokio::test]
 async fn responses_over_an_anthropic_provider() {
     let up = FakeUpstream::start("claude").await;

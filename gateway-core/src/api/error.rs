@@ -381,6 +381,17 @@ impl From<tokio::task::JoinError> for ApiError {
     }
 }
 
+/// `x-should-retry`, which the OpenAI and Anthropic SDKs read before their
+/// own retry rules: `false` on an error no retry can fix, so a client with
+/// a wrong key or an unknown model gives up at once instead of backing off
+/// for minutes.
+pub const H_SHOULD_RETRY: http::HeaderName = http::HeaderName::from_static("x-should-retry");
+
+/// 400, 401, 403, 404, 405, 413, 422: the same request fails the same way.
+pub fn retry_cannot_fix(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 400 | 401 | 403 | 404 | 405 | 413 | 422)
+}
+
 /// The protocol whose error shape a request to `path` gets: Anthropic's
 /// under `/v1/messages`, OpenAI's everywhere else.
 pub fn shape_for(path: &str) -> Endpoint {
@@ -464,6 +475,9 @@ impl ApiError {
         );
         if let Some(ra) = self.retry_after() {
             h.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs(ra)));
+        }
+        if retry_cannot_fix(status) {
+            h.insert(H_SHOULD_RETRY, HeaderValue::from_static("false"));
         }
         resp
     }

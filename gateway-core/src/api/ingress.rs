@@ -17,7 +17,7 @@ use tokio::time::Instant;
 
 use super::ApiError;
 use super::body::read_body;
-use super::error::{retry_after_secs, shape_for};
+use super::error::{H_SHOULD_RETRY, retry_after_secs, retry_cannot_fix, shape_for};
 use crate::pipeline::{self, Answer, Handled, Inbound, Via};
 use crate::providers::ClientHeaders;
 use crate::routing::{ProxyRequest, Runtime, body};
@@ -259,6 +259,10 @@ fn respond(
     if stream && status.is_success() {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    }
+    // An upstream's 4xx of the client's, relayed: a retry cannot fix it either.
+    if retry_cannot_fix(status) {
+        h.insert(H_SHOULD_RETRY, HeaderValue::from_static("false"));
     }
     match &served {
         Some(served) => served_headers(h, request_id, served, attempts, overhead),

@@ -24,6 +24,8 @@ struct Frame {
     response: Option<FrameResponse>,
     /// Responses API text and argument deltas.
     delta: Option<Box<RawValue>>,
+    /// Responses API: each event's running number.
+    sequence_number: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -123,6 +125,8 @@ struct Seen {
     terminal: bool,
     /// Bytes of generated text in it.
     text_bytes: u64,
+    /// A Responses event's `sequence_number`.
+    seq: Option<u64>,
 }
 
 fn classify(endpoint: Endpoint, ev: &SseEvent) -> Seen {
@@ -131,6 +135,7 @@ fn classify(endpoint: Endpoint, ev: &SseEvent) -> Seen {
         usage,
         terminal,
         text_bytes: 0,
+        seq: None,
     };
     if ev.is_done() {
         return seen(Kind::Content, None, true);
@@ -153,7 +158,8 @@ fn classify(endpoint: Endpoint, ev: &SseEvent) -> Seen {
     }
     if endpoint == Endpoint::Responses {
         let usage = f.response.and_then(|r| r.usage).or(f.usage);
-        return match f.kind.as_deref() {
+        let seq = f.sequence_number;
+        let s = match f.kind.as_deref() {
             Some("response.created" | "response.in_progress" | "response.queued") => {
                 seen(Kind::Preamble, None, false)
             }
@@ -180,6 +186,7 @@ fn classify(endpoint: Endpoint, ev: &SseEvent) -> Seen {
             Some(t) if t.ends_with(".done") => seen(Kind::Content, None, false),
             _ => seen(Kind::Preamble, None, false),
         };
+        return Seen { seq, ..s };
     }
     let choices = f.choices.unwrap_or_default();
     let finished = choices.iter().any(|c| c.finish_reason.is_some());
@@ -247,6 +254,7 @@ fn classify_messages(ev: &SseEvent) -> Seen {
         usage,
         terminal,
         text_bytes,
+        seq: None,
     };
     let Ok(f) = serde_json::from_str::<MessagesFrame>(&ev.data) else {
         return seen(Kind::Garbage, None, false, 0);
@@ -301,6 +309,8 @@ pub(crate) struct StreamState {
     pub text_bytes: u64,
     /// Events seen so far.
     pub events: u32,
+    /// The last `sequence_number` of a Responses upstream.
+    pub last_seq: Option<u64>,
 }
 
 impl StreamState {
@@ -323,6 +333,9 @@ impl StreamState {
         }
         self.terminal |= s.terminal;
         self.text_bytes += s.text_bytes;
+        if s.seq.is_some() {
+            self.last_seq = s.seq;
+        }
         if s.kind == Kind::Error {
             self.upstream_error = true;
         }
@@ -388,6 +401,7 @@ fn classify_chunk(f: &ChunkFrame) -> Seen {
             usage,
             terminal: finished,
             text_bytes,
+            seq: None,
         }
     } else {
         Seen {
@@ -395,6 +409,7 @@ fn classify_chunk(f: &ChunkFrame) -> Seen {
             usage: None,
             terminal: false,
             text_bytes: 0,
+            seq: None,
         }
     }
 }
@@ -407,6 +422,7 @@ fn classify_event(f: &EventFrame) -> Option<Seen> {
         usage,
         terminal,
         text_bytes,
+        seq: None,
     };
     let block = f.block_kind().ok()?;
     Some(match f.kind.as_deref() {
@@ -527,7 +543,16 @@ mod tests {
         assert_eq!(
             c(r#"{"type":"response.failed","response":{}}"#).kind,
             Kind::Error
-        );
+        ); // the last sequence_number is kept, for a gateway-made ending
+        let mut st = StreamState::default();
+        for d in [
+            r#"{"type":"response.created","sequence_number":0,"response":{}}"#,
+            r#"{"type":"response.output_text.delta","sequence_number":1,"delta":"x"}"#,
+            r#"{"type":"response.output_text.delta","delta":"y"}"#,
+        ] {
+            st.observe(Endpoint::Responses, &ev(d));
+        }
+        assert_eq!(st.last_seq, Some(1));
     }
 
     #[test]

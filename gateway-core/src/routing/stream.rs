@@ -116,6 +116,15 @@ impl Framing {
         Ok(())
     }
 
+    /// The next `sequence_number` of a Responses stream the client gets:
+    /// the translator's count, or after the upstream's last one.
+    fn next_seq(&self, state: &StreamState) -> Option<u64> {
+        match &self.translator {
+            Some(t) => t.next_seq(),
+            None => state.last_seq.map(|n| n + 1),
+        }
+    }
+
     /// The upstream ended after a complete answer: what is left to send.
     fn finish(&mut self, out: &mut BytesMut) {
         let from = out.len();
@@ -412,7 +421,8 @@ impl StreamRelay {
             u32::MAX,
             &format!("{}: {message}", self.provider.spec.name),
         );
-        let ev = client_stream_error(self.framing.client, message, class.as_str());
+        let seq = self.framing.next_seq(&self.state);
+        let ev = client_stream_error(self.framing.client, message, class.as_str(), seq);
         self.captured(&ev);
         self.end(Some(class));
         ev

@@ -105,9 +105,13 @@ pub fn client_body(
 }
 
 /// The SSE event that ends a stream which broke after content reached the
-/// client, in the client's protocol: Anthropic's `event: error`, else the
-/// `data: {"error":{…}}` frame OpenAI sends and its SDKs raise on.
-pub fn client_stream_error(client: Endpoint, message: &str, code: &str) -> Bytes {
+/// client, in the client's protocol: Anthropic's `event: error`; for the
+/// Responses API an `error` event then `response.failed` (Codex and the
+/// OpenAI SDKs end a Responses stream on `response.failed`; without it
+/// Codex reports "stream closed before response.completed" and retries);
+/// else the `data: {"error":{…}}` frame OpenAI sends and its SDKs raise on.
+/// `seq`: the Responses stream's next `sequence_number`, when known.
+pub fn client_stream_error(client: Endpoint, message: &str, code: &str, seq: Option<u64>) -> Bytes {
     match client {
         Endpoint::Messages => {
             let body = anthropic_body("api_error", format!("{message} ({code})"));
@@ -115,6 +119,27 @@ pub fn client_stream_error(client: Endpoint, message: &str, code: &str) -> Bytes
             out.extend_from_slice(&body);
             out.extend_from_slice(b"\n\n");
             Bytes::from(out)
+        }
+        Endpoint::Responses => {
+            let mut error = serde_json::json!({
+                "type": "error", "code": code, "message": message, "param": null
+            });
+            let mut failed = serde_json::json!({
+                "type": "response.failed",
+                "response": {
+                    "object": "response",
+                    "status": "failed",
+                    "error": { "code": code, "message": message },
+                    "output": [],
+                }
+            });
+            if let Some(n) = seq {
+                error["sequence_number"] = n.into();
+                failed["sequence_number"] = (n + 1).into();
+            }
+            Bytes::from(format!(
+                "event: error\ndata: {error}\n\nevent: response.failed\ndata: {failed}\n\n"
+            ))
         }
         _ => {
             let v = serde_json::json!({
@@ -160,9 +185,32 @@ mod tests {
 
     #[test]
     fn stream_errors_follow_the_client() {
-        let a = client_stream_error(Endpoint::Messages, "stalled", "stream_idle_timeout");
+        let a = client_stream_error(Endpoint::Messages, "stalled", "stream_idle_timeout", None);
         assert!(a.starts_with(b"event: error\ndata: {\"type\":\"error\""));
-        let o = client_stream_error(Endpoint::ChatCompletions, "stalled", "stream_idle_timeout");
+        let o = client_stream_error(
+            Endpoint::ChatCompletions,
+            "stalled",
+            "stream_idle_timeout",
+            None,
+        );
         assert!(o.starts_with(b"data: {\"error\""));
+        let r = client_stream_error(
+            Endpoint::Responses,
+            "stalled",
+            "stream_idle_timeout",
+            Some(7),
+        );
+        let r = String::from_utf8(r.to_vec()).unwrap();
+        let events: Vec<&str> = r.split("\n\n").filter(|e| !e.is_empty()).collect();
+        assert_eq!(events.len(), 2, "{r}");
+        assert!(events[0].starts_with("event: error\ndata: {"), "{r}");
+        let failed = events[1]
+            .strip_prefix("event: response.failed\ndata: ")
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(failed).unwrap();
+        assert_eq!(v["type"], "response.failed");
+        assert_eq!(v["response"]["status"], "failed");
+        assert_eq!(v["response"]["error"]["code"], "stream_idle_timeout");
+        assert_eq!(v["sequence_number"], 8);
     }
 }

@@ -174,6 +174,16 @@ impl StreamTranslator {
         }
     }
 
+    /// The `sequence_number` the next Responses event gets (`None` when the
+    /// client does not speak Responses).
+    pub fn next_seq(&self) -> Option<u64> {
+        matches!(
+            self.inner,
+            Inner::ResponsesViaChat(_) | Inner::ResponsesViaMessages(..)
+        )
+        .then_some(self.seq)
+    }
+
     /// The upstream ended after a complete answer: close the client's stream.
     pub fn finish(&mut self, out: &mut BytesMut) {
         match &mut self.inner {
