@@ -15,7 +15,7 @@ use crate::routing::{
 use crate::telemetry::{Origin, RequestEvent, cost};
 use crate::vocab::{AttemptEvent, ErrorClass, RouteMode, Served, ms};
 use bytes::Bytes;
-use http::{HeaderValue, StatusCode};
+use http::{HeaderMap, HeaderValue, StatusCode};
 use tokio::time::Instant;
 
 /// A request ready to route: read, peeked, its client known.
@@ -74,6 +74,8 @@ pub enum Answer {
     Full {
         status: StatusCode,
         content_type: Option<HeaderValue>,
+        /// Upstream headers for the client (request ids, rate limits).
+        headers: HeaderMap,
         retry_after: Option<Duration>,
         body: Bytes,
     },
@@ -82,6 +84,7 @@ pub enum Answer {
     Stream {
         status: StatusCode,
         content_type: Option<HeaderValue>,
+        headers: HeaderMap,
         relay: StreamRelay,
     },
     Refused(Refusal),
@@ -229,6 +232,7 @@ fn exhausted(
         answer: Answer::Full {
             status,
             content_type: last.content_type,
+            headers: last.headers,
             retry_after: last.retry_after,
             body,
         },
@@ -301,6 +305,7 @@ fn answered(
             Answer::Full {
                 status: resp.status,
                 content_type: resp.content_type,
+                headers: resp.headers,
                 retry_after: None,
                 body,
             }
@@ -312,6 +317,7 @@ fn answered(
             Answer::Stream {
                 status: resp.status,
                 content_type: resp.content_type,
+                headers: resp.headers,
                 relay,
             }
         }

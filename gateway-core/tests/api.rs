@@ -592,3 +592,48 @@ async fn errors_a_retry_cannot_fix_say_so() {
         (404, Some("false".into()))
     );
 }
+
+/// Upstream headers clients use come back (request ids, rate-limit state,
+/// processing time), on an answer and on a relayed failure; others do not.
+#[tokio::test]
+async fn upstream_request_ids_and_rate_limits_are_relayed() {
+    let (up, gw) = one("", "").await;
+    let answer = r#"{"id":"c","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}]}"#;
+    let raw = |status: u16, extra: &[(&str, &str)]| {
+        let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
+        headers.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Behavior::Hostile(testkit::Hostile::Raw {
+            status,
+            headers,
+            body: bytes::Bytes::from_static(answer.as_bytes()),
+        })
+    };
+    up.push(raw(
+        200,
+        &[
+            ("x-request-id", "up-123"),
+            ("openai-processing-ms", "7"),
+            ("x-ratelimit-remaining-requests", "99"),
+            ("anthropic-ratelimit-tokens-remaining", "5000"),
+            ("set-cookie", "session=1"),
+            ("x-internal", "no"),
+        ],
+    ));
+    let r = gw.chat(&chat_body("m", false)).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-request-id"), "up-123");
+    assert_eq!(header(&r, "openai-processing-ms"), "7");
+    assert_eq!(header(&r, "x-ratelimit-remaining-requests"), "99");
+    assert_eq!(header(&r, "anthropic-ratelimit-tokens-remaining"), "5000");
+    assert!(r.headers().get("set-cookie").is_none());
+    assert!(r.headers().get("x-internal").is_none());
+    // the last upstream's 429, relayed with its rate-limit headers
+    up.push(raw(
+        429,
+        &[("x-ratelimit-reset-requests", "2s"), ("request-id", "r-9")],
+    ));
+    let r = gw.chat(&chat_body("m", false)).await;
+    assert_eq!(r.status(), 429);
+    assert_eq!(header(&r, "x-ratelimit-reset-requests"), "2s");
+    assert_eq!(header(&r, "request-id"), "r-9");
+}

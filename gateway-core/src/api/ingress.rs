@@ -218,11 +218,13 @@ fn respond(
         Answer::Full {
             status,
             content_type,
+            headers,
             retry_after,
             body,
         } => {
             state.telemetry.record(event);
             let mut r = Response::new(Body::from(body));
+            *r.headers_mut() = headers;
             if let Some(ct) = content_type {
                 r.headers_mut().insert(header::CONTENT_TYPE, ct);
             }
@@ -235,6 +237,7 @@ fn respond(
         Answer::Stream {
             status,
             content_type,
+            headers,
             relay,
         } => {
             let sink = state.telemetry.clone();
@@ -242,6 +245,7 @@ fn respond(
                 pipeline::finish(&mut event, o, &rt, request_bytes);
                 sink.record(event);
             }));
+            *r.headers_mut() = headers;
             if let Some(ct) = content_type {
                 r.headers_mut().insert(header::CONTENT_TYPE, ct);
             }

@@ -18,7 +18,7 @@ use crate::translate::{RequestCtx, Translation, errors};
 use crate::upstream::{ReadError, SendError, UpstreamBody, UpstreamClient, read_bounded};
 use crate::vocab::{AttemptEvent, Endpoint, ErrorClass, RouteMode, Usage, ms};
 use bytes::Bytes;
-use http::{HeaderValue, Response, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use tokio::time::Instant;
 
 /// Cap on upstream error bodies we keep to relay.
@@ -156,25 +156,59 @@ pub(super) async fn attempt(
     // The bodies are read here, not in `Answer`'s methods: an async method
     // per case would nest one more future (copied into this one's state)
     // on every request.
-    let ct = content_type(target, &resp);
+    let head = Head::of(target, &resp);
     if !status.is_success() {
         let retry_after = answer::retry_after(resp.headers(), rules.max_cooldown);
         let read = resp.into_body().read_capped(MAX_ERROR_BODY);
         let body = tokio::time::timeout_at(deadline, read)
             .await
             .unwrap_or_default();
-        return answer.error_status(status, ct, retry_after, body);
+        return answer.error_status(head, retry_after, body);
     }
-    let is_sse = ct
+    let is_sse = head
+        .content_type
         .as_ref()
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/event-stream"));
     if req.peek.stream && is_sse {
-        return answer.stream(resp).await;
+        return answer.stream(head, resp).await;
     }
     let read = read_bounded(resp, rules.max_body);
     let body = tokio::time::timeout_at(deadline, read).await;
-    answer.whole(status, ct, body)
+    answer.whole(head, body)
+}
+
+/// Upstream response headers clients use, relayed to them: request ids,
+/// rate-limit state, processing time.
+fn relayed(name: &str) -> bool {
+    matches!(name, "request-id" | "x-request-id" | "openai-processing-ms")
+        || name.starts_with("x-ratelimit-")
+        || name.starts_with("anthropic-ratelimit-")
+}
+
+/// What the client gets of an upstream's response head.
+pub(super) struct Head {
+    status: StatusCode,
+    content_type: Option<HeaderValue>,
+    /// The [`relayed`] headers, none of them echoing a secret.
+    headers: HeaderMap,
+}
+
+impl Head {
+    fn of(target: &RouteTarget, resp: &Response<UpstreamBody>) -> Self {
+        let scrub = &target.provider.scrub;
+        let mut headers = HeaderMap::new();
+        for (name, value) in resp.headers() {
+            if relayed(name.as_str()) && !scrub.found_in(value.as_bytes()) {
+                headers.append(name.clone(), value.clone());
+            }
+        }
+        Self {
+            status: resp.status(),
+            content_type: content_type(target, resp),
+            headers,
+        }
+    }
 }
 
 /// The body the target's provider gets: the client's bytes (the model
@@ -251,13 +285,12 @@ impl Answer<'_> {
     /// A non-2xx status and its (capped) body: 408, 429 and 5xx fall back;
     /// other 4xx are the client's, relayed as they are (in the client's
     /// protocol's shape).
-    fn error_status(
-        &self,
-        status: StatusCode,
-        mut content_type: Option<HeaderValue>,
-        retry_after: Option<Duration>,
-        body: Bytes,
-    ) -> Outcome {
+    fn error_status(&self, head: Head, retry_after: Option<Duration>, body: Bytes) -> Outcome {
+        let Head {
+            status,
+            mut content_type,
+            headers,
+        } = head;
         let mut body = self.target.provider.scrub.scrub(body);
         if let Some(t) = self.prepared.translation {
             body = t.error_body(status, &body);
@@ -272,6 +305,7 @@ impl Answer<'_> {
                 return Outcome::Client {
                     status,
                     content_type,
+                    headers,
                     body,
                     latency,
                 };
@@ -286,15 +320,14 @@ impl Answer<'_> {
         f.content_type = content_type;
         f.retry_after = retry_after;
         f.health = health;
+        f.headers = headers;
         Outcome::Fallback(f, latency)
     }
 
     /// A stream: held until its first content frame (a failure before it
     /// falls back), then relayed.
-    async fn stream(&self, resp: Response<UpstreamBody>) -> Outcome {
+    async fn stream(&self, head: Head, resp: Response<UpstreamBody>) -> Outcome {
         let provider = &self.target.provider;
-        let status = resp.status();
-        let content_type = content_type(self.target, &resp);
         let framing = Framing::new(
             self.prepared.upstream,
             self.req.endpoint,
@@ -316,13 +349,7 @@ impl Answer<'_> {
                 };
                 let relay =
                     StreamRelay::new(committed, breaker, provider.clone(), self.req.est_tokens);
-                self.done(
-                    status,
-                    content_type,
-                    ResponseBody::Stream(relay),
-                    ttft,
-                    None,
-                )
+                self.done(head, ResponseBody::Stream(relay), ttft, None)
             }
         }
     }
@@ -331,8 +358,7 @@ impl Answer<'_> {
     /// deadline): checked to be an answer, scrubbed, translated.
     fn whole(
         &self,
-        status: StatusCode,
-        mut content_type: Option<HeaderValue>,
+        mut head: Head,
         read: Result<Result<Bytes, ReadError>, tokio::time::error::Elapsed>,
     ) -> Outcome {
         let provider = &self.target.provider;
@@ -374,7 +400,7 @@ impl Answer<'_> {
             None => body,
             Some(t) => match t.response(&body, &self.prepared.ctx) {
                 Ok(b) => {
-                    content_type = Some(HeaderValue::from_static("application/json"));
+                    head.content_type = Some(HeaderValue::from_static("application/json"));
                     b
                 }
                 Err(e) => {
@@ -387,28 +413,23 @@ impl Answer<'_> {
         if let Some(u) = usage {
             provider.limiter.settle(self.req.est_tokens, u.total());
         }
-        self.done(
-            status,
-            content_type,
-            ResponseBody::Full(body),
-            latency,
-            usage,
-        )
+        self.done(head, ResponseBody::Full(body), latency, usage)
     }
 
     /// The answer, served by this target after `ttft`.
     #[inline(always)]
     fn done(
         &self,
-        status: StatusCode,
-        content_type: Option<HeaderValue>,
+        head: Head,
         body: ResponseBody,
         ttft: Duration,
         usage: Option<Usage>,
     ) -> Outcome {
+        let status = head.status;
         Outcome::Done(ProxyResponse {
             status,
-            content_type,
+            content_type: head.content_type,
+            headers: head.headers,
             body,
             served: served(self.target, &self.req.peek.model, self.mode),
             attempts: vec![AttemptEvent {

@@ -37,11 +37,13 @@ pub async fn direct(
         Outcome::Client {
             status,
             content_type,
+            headers,
             body,
             latency,
         } => Ok(ProxyResponse {
             status,
             content_type,
+            headers,
             body: ResponseBody::Full(body),
             served: served(&target, &req.peek.model, RouteMode::Direct),
             attempts: Vec::new(),

@@ -73,6 +73,8 @@ pub enum ResponseBody {
 pub struct ProxyResponse {
     pub status: StatusCode,
     pub content_type: Option<HeaderValue>,
+    /// Upstream headers relayed to the client (request ids, rate limits).
+    pub headers: http::HeaderMap,
     pub body: ResponseBody,
     pub served: Served,
     pub attempts: Vec<AttemptEvent>,
@@ -94,6 +96,8 @@ pub struct Failure {
     pub content_type: Option<HeaderValue>,
     pub retry_after: Option<Duration>,
     pub health: FailureClass,
+    /// Upstream headers relayed with `body` when it reaches the client.
+    pub headers: http::HeaderMap,
 }
 
 impl Failure {
@@ -106,6 +110,7 @@ impl Failure {
             content_type: None,
             retry_after: None,
             health: FailureClass::Error,
+            headers: http::HeaderMap::new(),
         }
     }
 
@@ -136,6 +141,7 @@ pub(super) enum Outcome {
     Client {
         status: StatusCode,
         content_type: Option<HeaderValue>,
+        headers: http::HeaderMap,
         body: Bytes,
         latency: Duration,
     },
@@ -174,6 +180,7 @@ impl Tally<'_> {
             Outcome::Client {
                 status,
                 content_type,
+                headers,
                 body,
                 latency,
             } => {
@@ -190,6 +197,7 @@ impl Tally<'_> {
                 Some(ProxyResponse {
                     status,
                     content_type,
+                    headers,
                     body: ResponseBody::Full(body),
                     served: served(target, &self.req.peek.model, mode),
                     attempts: std::mem::take(&mut self.attempts),
