@@ -189,26 +189,49 @@ fn classify(endpoint: Endpoint, ev: &SseEvent) -> Seen {
         return Seen { seq, ..s };
     }
     let choices = f.choices.unwrap_or_default();
-    let finished = choices.iter().any(|c| c.finish_reason.is_some());
-    let content = finished
-        || choices.iter().any(|c| {
+    chat_seen(
+        &choices,
+        |c| c.finish_reason.is_some(),
+        |c| {
             c.delta.as_ref().is_some_and(Delta::has_content)
                 || c.text.as_deref().is_some_and(|t| !t.is_empty())
-        });
-    if content || f.usage.is_some() {
-        let text_bytes = choices
-            .iter()
-            .map(|c| {
-                c.delta.as_ref().map_or(0, Delta::text_bytes)
-                    + c.text.as_deref().map_or(0, |t| t.len() as u64)
-            })
-            .sum();
+        },
+        |c| {
+            c.delta.as_ref().map_or(0, Delta::text_bytes)
+                + c.text.as_deref().map_or(0, |t| t.len() as u64)
+        },
+        f.usage,
+    )
+}
+
+/// The chat arm of classification over a chunk's choices, as routing's
+/// frame or the translator's one pass read them: content when a choice
+/// finished or has content, or the chunk reports usage (then its text is
+/// measured); else preamble.
+fn chat_seen<C>(
+    choices: &[C],
+    finished: impl Fn(&C) -> bool,
+    content: impl Fn(&C) -> bool,
+    text_bytes: impl Fn(&C) -> u64,
+    usage: Option<Usage>,
+) -> Seen {
+    let finished = choices.iter().any(finished);
+    if finished || choices.iter().any(content) || usage.is_some() {
         Seen {
-            text_bytes,
-            ..seen(Kind::Content, f.usage, finished)
+            kind: Kind::Content,
+            usage,
+            terminal: finished,
+            text_bytes: choices.iter().map(text_bytes).sum(),
+            seq: None,
         }
     } else {
-        seen(Kind::Preamble, None, false)
+        Seen {
+            kind: Kind::Preamble,
+            usage: None,
+            terminal: false,
+            text_bytes: 0,
+            seq: None,
+        }
     }
 }
 
@@ -384,34 +407,13 @@ fn classify_chunk(f: &ChunkFrame) -> Seen {
             .sum();
         s(&d.content) + s(&d.reasoning_content) + s(&d.reasoning) + s(&d.refusal) + calls
     }
-    let finished = f.choices.iter().any(|c| c.finish_reason.is_some());
-    let content = finished
-        || f.choices
-            .iter()
-            .any(|c| has_content(&c.delta) || c.text.as_deref().is_some_and(|t| !t.is_empty()));
-    let usage = f.usage.as_ref().map(|u| u.routing());
-    if content || usage.is_some() {
-        let text_bytes = f
-            .choices
-            .iter()
-            .map(|c| text_bytes(&c.delta) + c.text.as_deref().map_or(0, |t| t.len() as u64))
-            .sum();
-        Seen {
-            kind: Kind::Content,
-            usage,
-            terminal: finished,
-            text_bytes,
-            seq: None,
-        }
-    } else {
-        Seen {
-            kind: Kind::Preamble,
-            usage: None,
-            terminal: false,
-            text_bytes: 0,
-            seq: None,
-        }
-    }
+    chat_seen(
+        &f.choices,
+        |c| c.finish_reason.is_some(),
+        |c| has_content(&c.delta) || c.text.as_deref().is_some_and(|t| !t.is_empty()),
+        |c| text_bytes(&c.delta) + c.text.as_deref().map_or(0, |t| t.len() as u64),
+        f.usage.as_ref().map(|u| u.routing()),
+    )
 }
 
 /// [`classify_messages`] over an [`EventFrame`]; `None` where routing's
