@@ -23,6 +23,7 @@ mod handle_drop;
 mod hardening;
 mod hostile;
 mod otlp;
+mod passthrough;
 mod responses_translate;
 mod serve_threads;
 mod strategies;

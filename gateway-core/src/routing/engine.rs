@@ -384,9 +384,9 @@ fn record_failure(route: &RouteRuntime, t: &RouteTarget, f: &Failure) {
     }
 }
 
-/// The route for a model: a configured route, `provider/model`, or the first
-/// provider that lists the model.
-async fn resolve(
+/// The route that serves `model`: its own, a `provider/model` prefix, or
+/// a provider that lists it.
+pub async fn resolve(
     up: &Upstreams<'_>,
     rt: &Arc<Runtime>,
     model: &str,
