@@ -181,6 +181,7 @@ async fn admit(
         client.clone(),
         headers,
     )
+    .map(|r| r.with_session_headers(&parts.headers))
     .map_err(|e| {
         let code = match e {
             body::PeekError::Json(_) | body::PeekError::NotObject => "invalid_json",

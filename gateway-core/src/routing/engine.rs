@@ -18,6 +18,7 @@ use super::attempt::{Rules, attempt};
 use super::body::RequestPeek;
 use super::health::{Admission, FailureClass};
 use super::runtime::{RouteRuntime, RouteTarget, Runtime};
+use super::sticky::SessionKey;
 use super::stream::StreamRelay;
 use crate::providers::ClientHeaders;
 use crate::vocab::{AttemptEvent, Endpoint, ErrorClass, RouteMode, Served, Usage, ms};
@@ -36,6 +37,8 @@ pub struct ProxyRequest {
     pub force_fail_first: bool,
     /// Client headers some providers forward (`anthropic-version`, `anthropic-beta`).
     pub headers: ClientHeaders,
+    /// The sticky session this request belongs to, if it names one.
+    pub session: Option<SessionKey>,
 }
 
 impl ProxyRequest {
@@ -50,7 +53,9 @@ impl ProxyRequest {
         headers: ClientHeaders,
     ) -> Result<Self, super::body::PeekError> {
         let peek = super::body::peek(&body)?;
+        let session = peek.session.as_deref().and_then(SessionKey::new);
         Ok(Self {
+            session,
             endpoint,
             est_tokens: crate::limits::estimate_tokens(body.len(), peek.max_tokens),
             peek,
@@ -60,6 +65,13 @@ impl ProxyRequest {
             force_fail_first: false,
             headers,
         })
+    }
+
+    /// The session named by the client's headers, which take precedence
+    /// over the body's fields (see [`SessionKey::from_request`]).
+    pub fn with_session_headers(mut self, headers: &http::HeaderMap) -> Self {
+        self.session = SessionKey::from_request(headers, self.peek.session.as_deref());
+        self
     }
 }
 
@@ -172,6 +184,7 @@ impl Tally<'_> {
         let provider = &target.provider;
         match attempt(&self.up.client, &self.rules, target, self.req, mode).await {
             Outcome::Done(mut resp) => {
+                self.route.served_session(self.req.session.as_ref(), i);
                 self.attempts.append(&mut resp.attempts);
                 resp.attempts = std::mem::take(&mut self.attempts);
                 resp.upstream_time += self.upstream_time;
@@ -231,7 +244,7 @@ pub async fn dispatch(
     req: &ProxyRequest,
 ) -> Result<ProxyResponse, DispatchError> {
     let route = resolve(up, rt, &req.peek.model).await?;
-    let order = route.order();
+    let order = route.order(req.session.as_ref());
     let preferred = route.targets[order[0]]
         .forwarded(&req.peek.model)
         .to_string();

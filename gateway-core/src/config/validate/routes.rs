@@ -25,6 +25,8 @@ pub struct RouteSpec {
     pub failure_threshold: u32,
     pub rate_limit_threshold: u32,
     pub retries: u32,
+    /// Sticky sessions on (only ever true for weighted and latency routes).
+    pub sticky: bool,
     pub targets: Vec<TargetSpec>,
 }
 
@@ -159,6 +161,14 @@ impl Validator<'_> {
                     weight: t.weight.max(1),
                 });
             }
+            if r.strategy == Strategy::Priority && r.sticky == Some(true) {
+                self.push(
+                    Severity::Warning,
+                    &format!("{path}.sticky"),
+                    None,
+                    "priority routes are sticky by nature: `sticky` has no effect".into(),
+                );
+            }
             out.push(RouteSpec {
                 model: model.clone(),
                 strategy: r.strategy,
@@ -166,6 +176,7 @@ impl Validator<'_> {
                 failure_threshold: r.failure_threshold.max(1),
                 rate_limit_threshold: r.rate_limit_threshold.max(1),
                 retries: r.retries,
+                sticky: r.strategy != Strategy::Priority && r.sticky.unwrap_or(true),
                 targets,
             });
         }
