@@ -347,6 +347,12 @@ pub struct RawPrice {
     pub model: Option<Spanned<String>>,
     pub input_per_mtok: Spanned<f64>,
     pub output_per_mtok: Spanned<f64>,
+    /// Input read from the provider's prompt cache (default: the input price).
+    #[serde(default)]
+    pub cache_read_per_mtok: Option<Spanned<f64>>,
+    /// Input written to the prompt cache (default: the input price).
+    #[serde(default)]
+    pub cache_write_per_mtok: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Deserialize)]
