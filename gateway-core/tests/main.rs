@@ -23,6 +23,7 @@ mod handle_drop;
 mod hardening;
 mod hostile;
 mod otlp;
+mod prompt_cache;
 mod responses_translate;
 mod serve_threads;
 mod strategies;

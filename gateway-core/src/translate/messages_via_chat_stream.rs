@@ -108,12 +108,7 @@ impl ChatToMessages {
                 },
             )
         } else {
-            (
-                Block::Text(index),
-                ContentBlock::Text {
-                    text: String::new(),
-                },
-            )
+            (Block::Text(index), ContentBlock::text(String::new()))
         };
         self.open = Some(block);
         out.push(StreamEvent::ContentBlockStart {
