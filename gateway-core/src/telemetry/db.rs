@@ -367,3 +367,82 @@ impl Db {
         Ok(((pages - free).max(0) * size) as u64)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `requests` table as schema versions 1 (no `origin`) and 2 made it.
+    fn old_log(path: &Path, version: i64) {
+        let conn = Connection::open(path).unwrap();
+        let origin = if version >= 2 {
+            ",\n    origin TEXT NOT NULL DEFAULT 'client'"
+        } else {
+            ""
+        };
+        conn.execute_batch(&format!(
+            "CREATE TABLE requests (
+                id INTEGER PRIMARY KEY, request_id TEXT NOT NULL UNIQUE, ts_ms INTEGER NOT NULL,
+                client TEXT NOT NULL, endpoint TEXT NOT NULL, requested_model TEXT NOT NULL,
+                provider TEXT, forwarded_model TEXT, route_mode TEXT, stream INTEGER NOT NULL,
+                attempts INTEGER NOT NULL, status INTEGER NOT NULL, error TEXT,
+                latency_ms REAL NOT NULL, ttft_ms REAL, overhead_ms REAL NOT NULL,
+                tokens_in INTEGER, tokens_out INTEGER, tokens_estimated INTEGER NOT NULL,
+                cost_usd REAL, cancelled INTEGER NOT NULL{origin});
+             INSERT INTO requests (request_id, ts_ms, client, endpoint, requested_model, stream,
+                attempts, status, latency_ms, overhead_ms, tokens_in, tokens_out,
+                tokens_estimated, cancelled)
+             VALUES ('old', 1, 'c', 'chat_completions', 'm', 0, 1, 200, 1.0, 0.1, 5, 6, 0, 0);
+             PRAGMA user_version = {version};"
+        ))
+        .unwrap();
+    }
+
+    #[test]
+    fn version_1_and_2_logs_gain_the_cache_columns() {
+        for version in [1, 2] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("t.db");
+            old_log(&path, version);
+            let db = Db::open(&path).unwrap();
+            let mut e = RequestEvent::new(
+                "new".into(),
+                SystemTime::now(),
+                "c".into(),
+                "messages",
+                "m".into(),
+                super::super::Origin::Client,
+            );
+            e.cache_read_tokens = Some(900);
+            e.cache_write_tokens = Some(100);
+            db.insert(&[e], 1024).unwrap();
+            let got: Vec<(String, Option<i64>, Option<i64>, String)> = db
+                .read(|c| {
+                    let mut s = c.prepare(
+                        "SELECT request_id, cache_read_tokens, cache_write_tokens, origin
+                         FROM requests ORDER BY id",
+                    )?;
+                    let rows = s
+                        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                        .collect::<Result<Vec<_>, _>>()?;
+                    Ok(rows)
+                })
+                .unwrap();
+            assert_eq!(
+                got,
+                [
+                    ("old".into(), None, None, "client".into()),
+                    ("new".into(), Some(900), Some(100), "client".into())
+                ],
+                "from version {version}"
+            );
+            let v: i64 = db
+                .read(|c| Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))?))
+                .unwrap();
+            assert_eq!(v, SCHEMA_VERSION);
+            drop(db);
+            // opening again migrates nothing twice
+            Db::open(&path).unwrap();
+        }
+    }
+}
