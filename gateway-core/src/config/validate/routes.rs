@@ -217,6 +217,63 @@ mod tests {
     }
 
     #[test]
+    fn sticky_defaults_per_strategy_and_bounds() {
+        let with = |route_extra: &str, routing: &str| {
+            let src = GOOD
+                .replace(
+                    "[[routes]]\nmodel = \"gpt-4o-mini\"\n",
+                    &format!("[[routes]]\nmodel = \"gpt-4o-mini\"\n{route_extra}\n"),
+                )
+                .replace("[server]", &format!("{routing}\n[server]"));
+            Config::parse(&src, "t")
+        };
+        let c = with("strategy = \"weighted\"", "").unwrap();
+        assert!(c.routes[0].sticky);
+        assert_eq!(c.routing.sticky_ttl, std::time::Duration::from_secs(3600));
+        assert_eq!(c.routing.sticky_max_sessions, 10_000);
+        assert!(with("strategy = \"latency\"", "").unwrap().routes[0].sticky);
+        assert!(
+            !with("strategy = \"weighted\"\nsticky = false", "")
+                .unwrap()
+                .routes[0]
+                .sticky
+        );
+        let c = with("", "").unwrap();
+        assert!(!c.routes[0].sticky);
+        // sticky = true on a priority route: no effect, a warning
+        let c = with("sticky = true", "").unwrap();
+        assert!(!c.routes[0].sticky);
+        assert!(
+            c.warnings
+                .iter()
+                .any(|i| i.severity == Severity::Warning && i.path == "routes[0].sticky")
+        );
+        let c = with("", "[routing]\nsticky_ttl_s = 60\nsticky_max_sessions = 5").unwrap();
+        assert_eq!(
+            (
+                c.routing.sticky_ttl.as_secs(),
+                c.routing.sticky_max_sessions
+            ),
+            (60, 5)
+        );
+        for bad in [
+            "sticky_ttl_s = 0",
+            "sticky_ttl_s = 86401",
+            "sticky_max_sessions = 0",
+            "sticky_max_sessions = 1000001",
+        ] {
+            let e = with("", &format!("[routing]\n{bad}")).unwrap_err();
+            let field = bad.split(' ').next().unwrap();
+            assert!(
+                e.issues
+                    .iter()
+                    .any(|i| i.path == format!("routing.{field}")),
+                "{bad}: {e}"
+            );
+        }
+    }
+
+    #[test]
     fn unknown_profile_is_an_error() {
         let src = "[server]\nprofile = \"cheap\"\n";
         let e = Config::parse(src, "x").unwrap_err();
