@@ -258,6 +258,13 @@ mod tests {
     }
 
     #[test]
+    fn an_entry_is_small() {
+        // key + value of a map node; the node adds two links (16 bytes) and
+        // the table a pointer and a control byte: ~58 bytes in all
+        assert!(std::mem::size_of::<(u64, Entry)>() <= 32);
+    }
+
+    #[test]
     fn large_tables_are_sharded_and_bounded() {
         let t = StickyTable::new(Duration::from_secs(60), 4096);
         assert_eq!(t.shards.len(), SHARDS);
