@@ -24,6 +24,7 @@ mod hardening;
 mod hostile;
 mod otlp;
 mod passthrough;
+mod prompt_cache;
 mod responses_translate;
 mod serve_threads;
 mod strategies;

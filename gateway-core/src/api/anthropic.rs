@@ -20,6 +20,7 @@ use super::error::{H_SHOULD_RETRY, retry_cannot_fix};
 use super::ingress::{H_GATEWAY_KEY, H_PROVIDER, MAX_BODY, authenticate, peer_of, proxy};
 use crate::config::ProviderKind;
 use crate::providers::{ClientHeaders, forward_client_head};
+use crate::routing::sticky::SessionKey;
 use crate::routing::{Runtime, body, resolve};
 use crate::state::AppState;
 use crate::translate::tokens::estimate_input_tokens;
@@ -86,9 +87,10 @@ async fn upstream_count(
     body: Bytes,
 ) -> Option<Response> {
     let peek = body::peek(&body).ok()?;
+    let session = SessionKey::from_request(headers.map(), peek.session.as_deref());
     let up = state.upstreams();
     let route = resolve(&up, rt, &peek.model).await.ok()?;
-    let target = &route.targets[*route.order().first()?];
+    let target = &route.targets[*route.order(session.as_ref()).first()?];
     let p = &target.provider;
     if p.spec.kind != ProviderKind::Anthropic
         || p.key_error.is_some()

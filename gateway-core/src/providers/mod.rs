@@ -67,6 +67,11 @@ impl ClientHeaders {
         self.map.get(&H_BETA)
     }
 
+    /// The client's headers as received.
+    pub fn map(&self) -> &HeaderMap {
+        &self.map
+    }
+
     pub fn get(&self, name: &str) -> Option<&HeaderValue> {
         self.map.get(name)
     }

@@ -3,6 +3,7 @@
 //! - `runtime`: the immutable routing table built from a validated config
 //!   (providers with resolved keys, routes with their targets).
 //! - `strategy`: target order per strategy (priority, weighted, latency).
+//! - `sticky`: sticky sessions (session key → target, per route, bounded).
 //! - `health`: per-target circuit breaker and latency EWMA.
 //! - `engine`: the attempt loop — fallback, retries, cooldowns, limits.
 //! - `attempt`: one attempt against one target (passthrough or translated).
@@ -27,6 +28,9 @@ mod frames;
 pub mod health;
 mod probe;
 mod runtime;
+pub mod sticky;
+#[cfg(test)]
+mod sticky_tests;
 pub mod strategy;
 mod stream;
 #[cfg(test)]

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::health::{HealthRegistry, TargetHealth};
+use super::sticky::{SessionKey, StickyTable};
 use super::strategy::StrategyState;
 use crate::config::{Config, ProviderSpec, RouteSpec, Strategy};
 use crate::limits::{KeyedLimiter, ProviderLimiter};
@@ -43,13 +44,48 @@ pub struct RouteRuntime {
     pub spec: RouteSpec,
     pub targets: Vec<RouteTarget>,
     pub strategy: StrategyState,
+    /// Sticky sessions of this route (`None` when off: priority routes,
+    /// `sticky = false`). Shared with the next runtime when a publish leaves
+    /// the route's targets as they were ([`Runtime::keep_sessions`]).
+    pub sticky: Option<Arc<StickyTable>>,
 }
 
 impl RouteRuntime {
-    /// Try order for one request (first = preferred).
-    pub fn order(&self) -> Vec<usize> {
-        self.strategy
-            .order(self.targets.len(), |i| self.targets[i].health.ewma_ms())
+    /// Try order for one request (first = preferred). A session on this
+    /// route's sticky table goes to its target first while that target is
+    /// healthy (breaker closed); otherwise the strategy picks.
+    pub fn order(&self, session: Option<&SessionKey>) -> Vec<usize> {
+        let pinned = match (&self.sticky, session) {
+            (Some(table), Some(key)) => {
+                let now = tokio::time::Instant::now();
+                table.get(key, now).filter(|&i| {
+                    self.targets
+                        .get(i)
+                        .is_some_and(|t| t.health.peek(now) == super::health::Admission::Closed)
+                })
+            }
+            _ => None,
+        };
+        self.strategy.order(
+            self.targets.len(),
+            |i| self.targets[i].health.ewma_ms(),
+            pinned,
+        )
+    }
+
+    /// Target `i` served the session: it stays there.
+    pub fn served_session(&self, session: Option<&SessionKey>, i: usize) {
+        if let (Some(table), Some(key)) = (&self.sticky, session) {
+            table.set(key, i, tokio::time::Instant::now());
+        }
+    }
+
+    /// What identifies this route's targets, in order: sessions are kept
+    /// across a publish only when it is the same.
+    fn target_ids(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
+        self.targets
+            .iter()
+            .map(|t| (t.provider.spec.name.as_str(), t.model.as_deref()))
     }
 }
 
@@ -115,10 +151,17 @@ impl Runtime {
                     })
                     .collect();
                 let weights: Vec<u32> = r.targets.iter().map(|t| t.weight).collect();
+                let sticky = r.sticky.then(|| {
+                    Arc::new(StickyTable::new(
+                        config.routing.sticky_ttl,
+                        config.routing.sticky_max_sessions,
+                    ))
+                });
                 let route = RouteRuntime {
                     spec: r.clone(),
                     targets,
                     strategy: StrategyState::new(r.strategy, &weights),
+                    sticky,
                 };
                 (r.model.clone(), Arc::new(route))
             })
@@ -148,6 +191,31 @@ impl Runtime {
         }
     }
 
+    /// Before this runtime is published: every sticky route whose targets
+    /// (providers and forwarded models, in order) and sticky bounds are the
+    /// same as in `prev` takes over `prev`'s sessions; any other route starts
+    /// empty (a session's target index would mean another target).
+    pub fn keep_sessions(&mut self, prev: &Runtime) {
+        for (model, route) in &mut self.routes {
+            let Some(old) = prev.routes.get(model) else {
+                continue;
+            };
+            let (Some(new_t), Some(old_t)) = (&route.sticky, &old.sticky) else {
+                continue;
+            };
+            if new_t.ttl() != old_t.ttl()
+                || new_t.max() != old_t.max()
+                || !route.target_ids().eq(old.target_ids())
+            {
+                continue;
+            }
+            let kept = old_t.clone();
+            if let Some(r) = Arc::get_mut(route) {
+                r.sticky = Some(kept);
+            }
+        }
+    }
+
     pub fn provider_index(&self, name: &str) -> Option<usize> {
         self.providers.iter().position(|p| p.spec.name == name)
     }
@@ -169,6 +237,7 @@ impl Runtime {
             failure_threshold: 3,
             rate_limit_threshold: 1,
             retries: 0,
+            sticky: false,
             targets: vec![crate::config::TargetSpec {
                 provider: p.spec.name.clone(),
                 provider_index: provider,
@@ -184,6 +253,7 @@ impl Runtime {
             }],
             spec,
             strategy: StrategyState::Priority,
+            sticky: None,
         })
     }
 }

@@ -170,6 +170,9 @@ impl Validator<'_> {
                 retry_backoff: Duration::from_millis(raw.routing.retry_backoff_ms),
                 models_cache: Duration::from_secs(raw.routing.models_cache_s),
                 max_cooldown: Duration::from_secs(raw.routing.max_cooldown_s),
+                sticky_ttl: Duration::from_secs(raw.routing.sticky_ttl_s.max(1)),
+                sticky_max_sessions: usize::try_from(raw.routing.sticky_max_sessions.max(1))
+                    .unwrap_or(usize::MAX),
             },
             providers,
             routes,
