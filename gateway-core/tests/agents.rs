@@ -1,7 +1,8 @@
 //! What the real coding agents need from the gateway's answers (issue 17;
-//! measured with the real clients in tests/agents/): a 502 no retry can
-//! fix says so, so Claude Code stops where it would stop talking to that
-//! upstream directly.
+//! measured with the real clients in tests/agents/): Codex's WebSocket
+//! attempt on `/v1/responses` gets the answer that makes it stream over
+//! HTTP at once, and a 502 no retry can fix says so, so Claude Code stops
+//! where it would stop talking to that upstream directly.
 
 use crate::common;
 
@@ -23,6 +24,56 @@ fn should_retry(r: &reqwest::Response) -> Option<String> {
     r.headers()
         .get("x-should-retry")
         .map(|v| v.to_str().unwrap().to_string())
+}
+
+/// Codex 0.171 opens `GET /v1/responses` with `Upgrade: websocket` first.
+/// 426 is what it takes as "no WebSocket here" and falls back to SSE on
+/// the spot (to 404/405/501 it retried the upgrade six more times, about
+/// 6 s a turn). A plain GET stays a 405; the POST still streams.
+#[tokio::test]
+async fn a_websocket_upgrade_on_responses_gets_426_and_nothing_goes_upstream() {
+    let (up, gw) = gateway("openai").await;
+    let r = gw
+        .http
+        .get(format!("{}/v1/responses", gw.url))
+        .header("connection", "Upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .header("openai-beta", "responses_websockets=2026-02-06")
+        .header("authorization", "Bearer local")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 426);
+    assert_eq!(header(&r, "content-type"), "application/json");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "websocket_not_supported", "{v}");
+    assert_eq!(v["error"]["type"], "invalid_request_error", "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("HTTP"),
+        "{v}"
+    );
+
+    let r = gw
+        .http
+        .get(format!("{}/v1/responses", gw.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 405);
+    assert_eq!(header(&r, "allow"), "POST");
+    assert_eq!(should_retry(&r).as_deref(), Some("false"));
+    assert_eq!(up.request_count(), 0, "an upgrade attempt is not proxied");
+
+    let r = gw
+        .post(
+            "/v1/responses",
+            &json!({"model": "m", "input": "hi", "stream": true}),
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(r.text().await.unwrap().contains("response.completed"));
 }
 
 /// An upstream that answers a non-streamed request with a body that is

@@ -213,6 +213,7 @@ impl ApiError {
                 StatusCode::REQUEST_TIMEOUT => "request_timeout",
                 StatusCode::PAYLOAD_TOO_LARGE => "request_too_large",
                 StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+                StatusCode::UPGRADE_REQUIRED => "websocket_not_supported",
                 s if s.is_server_error() => "internal_error",
                 _ => "invalid_request",
             },
