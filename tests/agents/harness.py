@@ -21,7 +21,7 @@ from pathlib import Path
 from fake_llm import FakeLLM
 
 # A client run that takes longer than this is a hang: it is killed and its stderr printed.
-CLIENT_TIMEOUT_S = float(os.environ.get("AGENTS_CLIENT_TIMEOUT_S", "45"))
+CLIENT_TIMEOUT_S = float(os.environ.get("AGENTS_CLIENT_TIMEOUT_S", "30"))
 HEALTH_TIMEOUT_S = 20.0
 
 # Requests go to 127.0.0.1 only: never through a proxy from the environment.
