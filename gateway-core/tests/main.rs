@@ -11,6 +11,7 @@ mod common;
 mod wire;
 
 mod admin;
+mod agents;
 mod anthropic_messages;
 mod anthropic_provider;
 mod api;
