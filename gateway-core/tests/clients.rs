@@ -485,3 +485,66 @@ fn aigw_run_points_the_tool_here_without_editing_files() {
     assert_eq!(code, 1);
     assert!(err.contains("claude and codex"), "{err}");
 }
+
+/// Needs a Secret Service (AIGW_TEST_KEYRING=1). Codex here, Claude Code in
+/// the admin API test: each test owns its keychain entry.
+#[cfg(unix)]
+#[test]
+fn cli_mints_a_client_key_publishes_it_and_the_launcher_uses_it() {
+    if std::env::var("AIGW_TEST_KEYRING").as_deref() != Ok("1") {
+        eprintln!("skipped: AIGW_TEST_KEYRING != 1");
+        return;
+    }
+    let d = cli_dir();
+    let dir = d.path();
+    let cfg = dir.join("config.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(
+        &cfg,
+        text.replace("[server]\n", "[server]\nclient_keys = [\"env:PATH\"]\n"),
+    )
+    .unwrap();
+    // without the key, the launcher says what to do
+    fake_tool(dir, "codex");
+    let _ = gateway_core::secrets::keychain_delete("aigw-client-codex");
+    let (code, _, err) = aigw(dir, &["run", "codex"], &[]);
+    assert_eq!(code, 1);
+    assert!(err.contains("aigw clients connect codex"), "{err}");
+
+    let (code, out, err) = aigw(dir, &["clients", "connect", "codex"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("added client key keyring:aigw-client-codex"),
+        "{out}"
+    );
+    // published offline: the config file and a new audited version
+    let cfg_now = std::fs::read_to_string(&cfg).unwrap();
+    assert!(
+        cfg_now.contains("client_keys = [\"env:PATH\", \"keyring:aigw-client-codex\"]"),
+        "{cfg_now}"
+    );
+    let (_, hist, _) = aigw(dir, &["config", "history"], &[]);
+    assert!(
+        hist.contains("connect codex: client key keyring:aigw-client-codex"),
+        "{hist}"
+    );
+    let toml = std::fs::read_to_string(dir.join("home/.codex/config.toml")).unwrap();
+    let doc: toml::Table = toml::from_str(&toml).unwrap();
+    let key = doc["model_providers"]["aigw"]["experimental_bearer_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(key.starts_with("aigw-codex-"), "{key}");
+    assert!(
+        !out.contains(&key) && !err.contains(&key),
+        "the key is never printed"
+    );
+
+    let (code, out, _) = aigw(dir, &["run", "codex"], &[]);
+    assert_eq!(code, 7);
+    assert!(
+        out.contains(&format!("experimental_bearer_token=\"{key}\"")),
+        "{out}"
+    );
+    let _ = gateway_core::secrets::keychain_delete("aigw-client-codex");
+}
