@@ -548,3 +548,32 @@ fn cli_mints_a_client_key_publishes_it_and_the_launcher_uses_it() {
     );
     let _ = gateway_core::secrets::keychain_delete("aigw-client-codex");
 }
+
+#[tokio::test]
+async fn cli_status_shows_when_a_running_gateway_last_saw_a_tool() {
+    let up = FakeUpstream::start("up").await;
+    let d = cli_dir();
+    let dir = d.path();
+    let home = dir.join("home");
+    let home_s = home.to_str().unwrap();
+    let g = common::aigw::Aigw::serve_config(
+        dir,
+        &format!("{}{}", provider(&up, ""), route("m", "", &[("up", None)])),
+        &[("HOME", home_s)],
+    );
+    let r = reqwest::Client::new()
+        .post(format!("{}/v1/messages", g.url))
+        .header("user-agent", "claude-cli/2.1.197 (external, cli)")
+        .json(&json!({"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let listen = g.url.trim_start_matches("http://").to_string();
+    let (code, out, err) = aigw(dir, &["clients", "status"], &[("AIGW_LISTEN", &listen)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("(running)"), "{out}");
+    assert!(out.contains("last seen: claude-code at 20"), "{out}");
+    assert!(!out.contains("last seen: codex"), "{out}");
+    drop(g);
+}

@@ -96,7 +96,8 @@ pub fn list(paths: &Paths) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `aigw clients status`: the list with notes, and where backups live.
+/// `aigw clients status`: the list with notes, where backups live, and
+/// when a running gateway last saw each tool.
 pub fn status(paths: &Paths) -> anyhow::Result<ExitCode> {
     let (_, listen) = config(paths)?;
     let clients = Clients::for_paths(paths);
@@ -105,10 +106,66 @@ pub fn status(paths: &Paths) -> anyhow::Result<ExitCode> {
         base_url: base.clone(),
         ..Target::default()
     };
-    println!("gateway: {base}");
+    let seen = last_seen(paths, &base);
+    println!(
+        "gateway: {base}{}",
+        if seen.is_some() {
+            " (running)"
+        } else {
+            " (not reachable)"
+        }
+    );
     println!("backups: {}", clients.state_dir().display());
-    table(&clients.list(&target), true);
+    let mut list = clients.list(&target);
+    if let Some(seen) = &seen {
+        for c in &mut list {
+            c.last_seen = seen
+                .iter()
+                .find(|(n, _)| *n == c.name)
+                .and_then(|(_, t)| t.clone());
+        }
+    }
+    table(&list, true);
+    for c in list.iter().filter(|c| c.last_seen.is_some()) {
+        println!(
+            "last seen: {} at {}",
+            c.name,
+            c.last_seen.as_deref().unwrap_or_default()
+        );
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Tool → last seen, from the gateway running at `base` (None when none
+/// answers or it refuses our admin token).
+fn last_seen(paths: &Paths, base: &str) -> Option<Vec<(String, Option<String>)>> {
+    let tokens = crate::secrets::admin::AdminTokens::read_existing(&paths.data_dir)?;
+    let http = reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_millis(1500))
+        .no_proxy()
+        .build()
+        .ok()?;
+    let v: serde_json::Value = http
+        .get(format!("{base}/admin/api/clients"))
+        .bearer_auth(tokens.viewer.expose())
+        .send()
+        .ok()?
+        .error_for_status()
+        .ok()?
+        .json()
+        .ok()?;
+    Some(
+        v["clients"]
+            .as_array()?
+            .iter()
+            .map(|c| {
+                (
+                    c["name"].as_str().unwrap_or_default().to_string(),
+                    c["last_seen"].as_str().map(str::to_string),
+                )
+            })
+            .collect(),
+    )
 }
 
 /// `aigw clients connect NAME [--model M …] [--dry-run] [--force]`.
