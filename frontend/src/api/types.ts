@@ -177,3 +177,65 @@ export interface UpdateCheck {
   previous?: UpdatePrevious | null;
   status?: UpdateStatus;
 }
+
+// ---- Connect tools (api/admin/clients.rs) -----------------------------------
+// Hand-written from the core's contract until its ts-rs bindings land in
+// ./generated (then these become re-exports).
+
+/** One tool as `GET /clients` lists it (gateway_core::clients::ClientInfo). */
+export interface ClientInfo {
+  /** `claude-code`, `codex`, `opencode`, `continue`, `gemini-cli`, `cursor`. */
+  name: string;
+  label: string;
+  /** The tool (its binary or its config dir) was found on this machine. */
+  installed: boolean;
+  /** Its config points at this gateway. */
+  connected: boolean;
+  /** Connected, but the file was changed since (by hand or by the tool). */
+  drifted: boolean;
+  /** False for tools the gateway only guides (Cursor) or cannot serve yet. */
+  connectable: boolean;
+  /** The files connecting writes. */
+  files: string[];
+  note: string | null;
+  /** The last request the gateway saw from this tool, RFC 3339. */
+  last_seen: string | null;
+}
+
+/** `GET /clients`. */
+export interface Clients {
+  /** The gateway's base URL the tools are pointed at. */
+  gateway: string;
+  clients: ClientInfo[];
+}
+
+/** One file a connect would write (`after: null` = deleted). */
+export interface FileChange {
+  path: string;
+  before: string | null;
+  after: string | null;
+  /** The file mode, e.g. `0600`. */
+  mode: string | null;
+}
+
+/** `POST /clients/{name}/preview`. */
+export interface ClientPreview {
+  name: string;
+  files: FileChange[];
+  warnings: string[];
+}
+
+export type Restored = 'byte-exact' | 'merged' | 'removed' | 'nothing';
+
+/** `POST /clients/{name}/connect` and `/disconnect`. */
+export interface ClientOutcome {
+  name: string;
+  connected: boolean;
+  files: string[];
+  restored: Restored | null;
+  message: string;
+  warnings: string[];
+}
+
+/** Optional model names for a connect, e.g. Claude Code's `{default, opus, sonnet, haiku}`. */
+export type ModelMap = Record<string, string>;
