@@ -127,7 +127,7 @@ try {
   await r.step('connect Claude Code: the preview diff, then the file on disk', async () => {
     const claude = page.getByTestId('tool-claude-code');
     await claude.getByText('Models (optional)').click();
-    await claude.getByTestId('claude-model-default').selectOption('claude-sonnet-5');
+    await claude.getByTestId('claude-model-model').selectOption('claude-sonnet-5');
     await claude.getByTestId('connect-claude-code').click();
     const preview = page.getByTestId('connect-preview');
     const diff = preview.getByTestId('diff');
@@ -181,6 +181,26 @@ try {
     const values = await cursor.getByTestId('cursor-values').textContent();
     expect(values.includes(`${gw.base}/v1`), `the base URL to paste: ${values}`);
     await cursor.getByTestId('cursor-check').getByText('No request from Cursor yet').waitFor();
+    // A request as Cursor sends it (its user-agent), through the gateway.
+    const res = await fetch(gw.base + '/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer aigw-local', 'user-agent': 'Cursor/2.3.1' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello from Cursor' }] }),
+    });
+    await res.text();
+    expect(res.status === 200, `the request was served (${res.status})`);
+    await cursor.getByTestId('cursor-check').getByText('We saw a request from Cursor at').waitFor();
+    await shot('connect-05-cursor-seen.png');
+  });
+
+  await r.step('a request from Claude Code shows as its last request', async () => {
+    const res = await fetch(gw.base + '/v1/messages', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': 'aigw-local', 'anthropic-version': '2023-06-01', 'user-agent': 'claude-cli/2.1.197 (external, cli)' },
+      body: JSON.stringify({ model: 'claude-sonnet-5', max_tokens: 16, messages: [{ role: 'user', content: 'hello' }] }),
+    });
+    await res.text();
+    await page.getByTestId('seen-claude-code').getByText('Last request just now').waitFor();
   });
 
   await r.step('disconnect Claude Code: the file is back byte for byte', async () => {

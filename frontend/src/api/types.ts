@@ -237,5 +237,15 @@ export interface ClientOutcome {
   warnings: string[];
 }
 
-/** Optional model names for a connect, e.g. Claude Code's `{default, opus, sonnet, haiku}`. */
-export type ModelMap = Record<string, string>;
+/**
+ * Optional models for a connect (clients::ModelMap; every field has a
+ * serde default, so a request sends only what is chosen): `model` is the
+ * default model, `opus`/`sonnet`/`haiku` Claude Code's aliases.
+ */
+export interface ModelMap {
+  model?: string;
+  opus?: string;
+  sonnet?: string;
+  haiku?: string;
+  available?: string[];
+}

@@ -144,8 +144,9 @@ describe('models', () => {
 
   it('the map has the chosen slots only', () => {
     expect(modelMap({})).toBeUndefined();
-    expect(modelMap({ default: ' ', opus: '' })).toBeUndefined();
-    expect(modelMap({ default: 'claude-sonnet-5', haiku: 'gpt-4o-mini ', bogus: 'x' })).toEqual({ default: 'claude-sonnet-5', haiku: 'gpt-4o-mini' });
+    expect(modelMap({ model: ' ', opus: '' })).toBeUndefined();
+    // only the gateway's ModelMap fields (it refuses unknown ones)
+    expect(modelMap({ model: 'claude-sonnet-5', haiku: 'gpt-4o-mini ', default: 'x' })).toEqual({ model: 'claude-sonnet-5', haiku: 'gpt-4o-mini' });
   });
 });
 

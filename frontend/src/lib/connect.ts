@@ -173,7 +173,7 @@ export function outcomeText(o: ClientOutcome): string {
 
 /** Claude Code's model slots, in the order its settings list them. */
 export const CLAUDE_SLOTS = [
-  { id: 'default', label: 'Default model', hint: 'ANTHROPIC_MODEL' },
+  { id: 'model', label: 'Default model', hint: 'ANTHROPIC_MODEL' },
   { id: 'opus', label: 'Opus', hint: 'ANTHROPIC_DEFAULT_OPUS_MODEL' },
   { id: 'sonnet', label: 'Sonnet', hint: 'ANTHROPIC_DEFAULT_SONNET_MODEL' },
   { id: 'haiku', label: 'Haiku', hint: 'ANTHROPIC_DEFAULT_HAIKU_MODEL' },

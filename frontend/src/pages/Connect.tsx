@@ -25,6 +25,9 @@ import {
 } from '../lib/connect';
 import { useAction, useAsync } from '../lib/hooks';
 
+/** The key tools send when the gateway has no client keys (clients::LOCAL_TOKEN; any string works). */
+const LOCAL_KEY = 'aigw-local';
+
 /** How often the page reads the tools' state (and Cursor's last request). */
 const POLL_MS = 3000;
 
@@ -346,7 +349,7 @@ function CursorPanel({ tool, gateway, choices, since }: { tool: ClientInfo; gate
       </p>
       {tool.note && <p className="small muted">{tool.note}</p>}
       <dl className="paste-values" data-testid="cursor-values">
-        {cursorValues(gateway, 'local', m).map((v) => (
+        {cursorValues(gateway, LOCAL_KEY, m).map((v) => (
           <div key={v.label}>
             <dt>
               {v.label} <span className="muted small">({v.where})</span>
