@@ -518,7 +518,7 @@ impl GatewayHost {
 }
 
 /// `error.message` of an API error body, else the body as text.
-fn api_message(body: &Value) -> String {
+pub(crate) fn api_message(body: &Value) -> String {
     body.pointer("/error/message")
         .and_then(Value::as_str)
         .map(str::to_owned)
