@@ -128,11 +128,14 @@ describe('tool state', () => {
   });
 
   it('outcomes say how the files were restored', () => {
-    const o = { name: 'codex', connected: false, files: ['/h/.codex/config.toml'], warnings: [], message: 'Disconnected Codex CLI.' };
-    expect(outcomeText({ ...o, restored: 'byte-exact' })).toMatch(/^Disconnected Codex CLI\. Restored byte for byte/);
-    expect(outcomeText({ ...o, restored: 'merged' })).toMatch(/your later edits kept/);
-    expect(outcomeText({ ...o, restored: 'removed' })).toMatch(/Removed the files/);
-    expect(outcomeText({ ...o, restored: null, connected: true, message: 'Connected Codex CLI.' })).toBe('Connected Codex CLI.');
+    const o = { name: 'codex', connected: false, files: ['/h/.codex/config.toml'], warnings: [], message: '/h/.codex/config.toml restored byte for byte' };
+    expect(outcomeText({ ...o, restored: 'byte-exact' }, false)).toEqual({ lead: 'Restored byte for byte.', text: o.message, done: true });
+    expect(outcomeText({ ...o, restored: 'merged' }, false).lead).toMatch(/^Merged: .*your edits kept/);
+    expect(outcomeText({ ...o, restored: 'removed' }, false).lead).toMatch(/^Removed/);
+    expect(outcomeText({ ...o, restored: 'nothing' }, false).lead).toBe('Nothing to restore.');
+    expect(outcomeText({ ...o, restored: null, connected: true, message: ' Codex CLI now points at http://h:1 ' }, true)).toEqual({ lead: 'Connected.', text: 'Codex CLI now points at http://h:1', done: true });
+    // a connect that wrote nothing (the file already points at the gateway by hand)
+    expect(outcomeText({ ...o, restored: null, connected: false, message: 'nothing written' }, true)).toMatchObject({ lead: 'Not connected.', done: false });
   });
 });
 

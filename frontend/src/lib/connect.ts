@@ -156,17 +156,21 @@ export function parseTime(iso: string | null | undefined): number | null {
   return Number.isFinite(t) ? t : null;
 }
 
-/** A connect's or disconnect's result in words. */
-export function outcomeText(o: ClientOutcome): string {
-  const restored: Record<string, string> = {
-    'byte-exact': 'Restored byte for byte: the files are exactly as they were before connecting.',
-    merged: 'Merged: the file was edited after connecting, so only the gateway’s settings were taken out and your later edits kept.',
-    removed: 'Removed the files connecting had created.',
-    nothing: 'There was nothing to restore.',
+/**
+ * A connect's or disconnect's result: a short lead (how the files were
+ * restored) and the gateway's own message, and whether it did what was
+ * asked (a connect can decline, e.g. a file pointed at the gateway by hand).
+ */
+export function outcomeText(o: ClientOutcome, connecting: boolean): { lead: string; text: string; done: boolean } {
+  const leads: Record<string, string> = {
+    'byte-exact': 'Restored byte for byte.',
+    merged: 'Merged: the file was edited after connecting, so only the gateway’s settings were taken out and your edits kept.',
+    removed: 'Removed: connecting had created the file.',
+    nothing: 'Nothing to restore.',
   };
-  const parts = [o.message.trim()];
-  if (o.restored) parts.push(restored[o.restored] ?? `Restored: ${o.restored}.`);
-  return parts.filter(Boolean).join(' ');
+  const done = o.connected === connecting;
+  const lead = o.restored ? (leads[o.restored] ?? `Restored (${o.restored}).`) : connecting ? (done ? 'Connected.' : 'Not connected.') : 'Disconnected.';
+  return { lead, text: o.message.trim(), done };
 }
 
 // ---- models ------------------------------------------------------------------

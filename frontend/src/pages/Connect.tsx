@@ -32,7 +32,8 @@ const LOCAL_KEY = 'aigw-local';
 const POLL_MS = 3000;
 
 interface Shown {
-  tone: 'ok' | 'err';
+  tone: 'ok' | 'warn';
+  lead: string;
   text: string;
   warnings: string[];
 }
@@ -48,12 +49,13 @@ export function Connect() {
   const [claudeModels, setClaudeModels] = useState<Record<string, string>>({});
   const choices = modelChoices(routes.data?.routes);
 
-  const show = (o: ClientOutcome) => {
-    setOutcomes((m) => ({ ...m, [o.name]: { tone: 'ok', text: outcomeText(o), warnings: o.warnings } }));
-    toast('ok', o.message || (o.connected ? `Connected ${o.name}` : `Disconnected ${o.name}`));
+  const show = (o: ClientOutcome, connecting: boolean) => {
+    const t = outcomeText(o, connecting);
+    setOutcomes((m) => ({ ...m, [o.name]: { tone: t.done ? 'ok' : 'warn', lead: t.lead, text: t.text, warnings: o.warnings } }));
+    toast(t.done ? 'ok' : 'info', `${t.lead} ${t.text}`);
     list.reload();
   };
-  const disconnect = useAction(async (c: ClientInfo) => show(await clientsApi.disconnect(c.name)), (e) => toast('err', e.message));
+  const disconnect = useAction(async (c: ClientInfo) => show(await clientsApi.disconnect(c.name), false), (e) => toast('err', e.message));
   const modelsFor = (c: ClientInfo): ModelMap | undefined => (c.name === 'claude-code' ? modelMap(claudeModels) : undefined);
 
   const gateway = list.data?.gateway ?? app.status?.endpoint ?? '';
@@ -124,7 +126,7 @@ export function Connect() {
           onClose={() => setConnecting(null)}
           onDone={(o) => {
             setConnecting(null);
-            show(o);
+            show(o, true);
           }}
         />
       )}
@@ -180,7 +182,7 @@ function ToolCard({
       {children}
       {shown && (
         <div className={`tool-outcome tone-${shown.tone}`} role="status" data-testid={`outcome-${c.name}`}>
-          {shown.text}
+          <strong>{shown.lead}</strong> {shown.text}
           {shown.warnings.length > 0 && (
             <ul className="issues">
               {shown.warnings.map((w) => (
