@@ -97,7 +97,7 @@ pub fn prepare(
                 .map_err(|e| ClientError::Key(e.to_string()))?;
             v
         }
-        Err(_) => format!("<a new client key {r}, made on connect>"),
+        Err(_) => format!("<new-client-key-{name}-made-on-connect>"),
     };
     let listed = config
         .server

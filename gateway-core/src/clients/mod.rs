@@ -160,13 +160,19 @@ impl std::fmt::Display for Tool {
 pub struct ModelMap {
     /// The default model (`ANTHROPIC_MODEL`, Codex `model`, opencode
     /// `model`, Continue's first entry).
+    #[cfg_attr(test, ts(optional))]
     pub model: Option<String>,
     /// Claude Code's `ANTHROPIC_DEFAULT_{OPUS,SONNET,HAIKU}_MODEL`.
+    #[cfg_attr(test, ts(optional))]
     pub opus: Option<String>,
+    #[cfg_attr(test, ts(optional))]
     pub sonnet: Option<String>,
+    #[cfg_attr(test, ts(optional))]
     pub haiku: Option<String>,
     /// Models the gateway serves (its exact routes), for the tools that
-    /// list models (opencode's `models`, Continue's entries).
+    /// list models (opencode's `models`, Continue's entries); default:
+    /// the gateway's exact route models.
+    #[cfg_attr(test, ts(as = "Option<Vec<String>>", optional))]
     pub available: Vec<String>,
 }
 
@@ -594,7 +600,7 @@ impl Clients {
     /// Undoes connect: the original back byte for byte, or our keys merged
     /// out of a file edited since.
     pub fn disconnect(&self, tool: Tool) -> Result<ClientOutcome, ClientError> {
-        not_connectable(tool)?;
+        check_connectable(tool)?;
         let outcome = |files: Vec<String>, restored: &str, message: String| ClientOutcome {
             name: tool.name().into(),
             connected: false,
@@ -682,7 +688,7 @@ impl Clients {
 
     /// The file, its backup and the edit connect would make.
     fn plan(&self, tool: Tool, target: &Target) -> Result<Plan, ClientError> {
-        not_connectable(tool)?;
+        check_connectable(tool)?;
         target.check()?;
         let backup = backup::load(&self.state_dir, tool)?;
         let path = backup
@@ -751,7 +757,8 @@ fn mode_string(mode: u32) -> Option<String> {
     cfg!(unix).then(|| format!("{mode:04o}"))
 }
 
-fn not_connectable(tool: Tool) -> Result<(), ClientError> {
+/// `Err(NotConnectable)` for the guided tools (Cursor, Gemini CLI).
+pub fn check_connectable(tool: Tool) -> Result<(), ClientError> {
     if tool.connectable() {
         Ok(())
     } else {
