@@ -81,6 +81,17 @@ export type { DraftOp } from './generated/DraftOp';
 export type { ProviderDraft as ProviderSpec } from './generated/ProviderDraft';
 export type { RouteDraft as RouteSpec } from './generated/RouteDraft';
 export type { TargetDraft as TargetSpec } from './generated/TargetDraft';
+// Connect tools (clients/, api/admin/clients.rs)
+export type { ClientInfo } from './generated/ClientInfo';
+/** `GET /clients`: the gateway's base URL and every tool. */
+export type { ClientList as Clients } from './generated/ClientList';
+export type { ClientPreview } from './generated/ClientPreview';
+export type { FileChange } from './generated/FileChange';
+/** `restored` is `byte-exact`, `merged`, `removed`, `nothing` or null (a connect). */
+export type { ClientOutcome } from './generated/ClientOutcome';
+export type { ModelMap } from './generated/ModelMap';
+export type { ConnectBody } from './generated/ConnectBody';
+
 // fallback test (api/admin/ops.rs)
 export type { RouteMode } from './generated/RouteMode';
 export type { FallbackTestResult } from './generated/FallbackTestResult';
@@ -176,76 +187,4 @@ export interface UpdateCheck {
   restart_supported?: boolean;
   previous?: UpdatePrevious | null;
   status?: UpdateStatus;
-}
-
-// ---- Connect tools (api/admin/clients.rs) -----------------------------------
-// Hand-written from the core's contract until its ts-rs bindings land in
-// ./generated (then these become re-exports).
-
-/** One tool as `GET /clients` lists it (gateway_core::clients::ClientInfo). */
-export interface ClientInfo {
-  /** `claude-code`, `codex`, `opencode`, `continue`, `gemini-cli`, `cursor`. */
-  name: string;
-  label: string;
-  /** The tool (its binary or its config dir) was found on this machine. */
-  installed: boolean;
-  /** Its config points at this gateway. */
-  connected: boolean;
-  /** Connected, but the file was changed since (by hand or by the tool). */
-  drifted: boolean;
-  /** False for tools the gateway only guides (Cursor) or cannot serve yet. */
-  connectable: boolean;
-  /** The files connecting writes. */
-  files: string[];
-  note: string | null;
-  /** The last request the gateway saw from this tool, RFC 3339. */
-  last_seen: string | null;
-}
-
-/** `GET /clients`. */
-export interface Clients {
-  /** The gateway's base URL the tools are pointed at. */
-  gateway: string;
-  clients: ClientInfo[];
-}
-
-/** One file a connect would write (`after: null` = deleted). */
-export interface FileChange {
-  path: string;
-  before: string | null;
-  after: string | null;
-  /** The file mode, e.g. `0600`. */
-  mode: string | null;
-}
-
-/** `POST /clients/{name}/preview`. */
-export interface ClientPreview {
-  name: string;
-  files: FileChange[];
-  warnings: string[];
-}
-
-export type Restored = 'byte-exact' | 'merged' | 'removed' | 'nothing';
-
-/** `POST /clients/{name}/connect` and `/disconnect`. */
-export interface ClientOutcome {
-  name: string;
-  connected: boolean;
-  files: string[];
-  restored: Restored | null;
-  message: string;
-  warnings: string[];
-}
-
-/**
- * Optional models for a connect (clients::ModelMap; every field has a
- * serde default, so a request sends only what is chosen): `model` is the
- * default model, `opus`/`sonnet`/`haiku` Claude Code's aliases.
- */
-export interface ModelMap {
-  model?: string;
-  opus?: string;
-  sonnet?: string;
-  haiku?: string;
-  available?: string[];
 }

@@ -269,8 +269,9 @@ function ConnectDialog({
   onClose: () => void;
   onDone: (o: ClientOutcome) => void;
 }) {
-  const preview = useAsync(() => clientsApi.preview(tool.name, models), [tool.name, JSON.stringify(models ?? {})]);
-  const connect = useAction(async () => onDone(await clientsApi.connect(tool.name, models)));
+  const [force, setForce] = useState(false);
+  const preview = useAsync(() => clientsApi.preview(tool.name, { models }), [tool.name, JSON.stringify(models ?? {})]);
+  const connect = useAction(async () => onDone(await clientsApi.connect(tool.name, { models, force })));
   const p = preview.data;
   return (
     <ConfirmDialog
@@ -283,7 +284,7 @@ function ConnectDialog({
       confirmTestId="connect-confirm"
       busy={connect.busy}
       busyLabel="Connecting"
-      disabled={!p || preview.loading}
+      disabled={!p || preview.loading || (!tool.installed && !force)}
     >
       <div data-testid="connect-preview">
         <ErrorNote error={preview.error} title="Could not prepare the change" onRetry={preview.reload} />
@@ -320,6 +321,12 @@ function ConnectDialog({
               );
             })}
           </>
+        )}
+        {p && !tool.installed && (
+          <label className="checks" data-testid="connect-force">
+            <input type="checkbox" checked={force} onChange={(e) => setForce(e.target.checked)} /> {tool.label} was not found on this machine (no
+            program on PATH, no config folder). Create its config folder anyway.
+          </label>
         )}
         <ErrorNote error={connect.error} title="Not connected" />
       </div>
