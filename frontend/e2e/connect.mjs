@@ -119,8 +119,8 @@ try {
     await page.getByTestId('tool-cursor').waitFor();
     await claude.getByTestId('badges-claude-code').getByText('Not connected').waitFor();
     await claude.getByText(claudeFile).waitFor();
-    await page.getByTestId('launchers').getByText('aigw run claude').waitFor();
-    await page.getByTestId('launchers').getByText('aigw run codex').waitFor();
+    await page.getByTestId('launchers').getByText('aigw run claude', { exact: true }).waitFor();
+    await page.getByTestId('launchers').getByText('aigw run codex', { exact: true }).waitFor();
     await shot('connect-01-page.png');
   });
 
@@ -229,7 +229,7 @@ try {
     fs.appendFileSync(codexFile, '\n[tui]\nnotifications = true\n');
     await codex.getByTestId('badges-codex').getByText('Edited since').waitFor();
     await codex.getByTestId('disconnect-codex').click();
-    await codex.getByTestId('outcome-codex').getByText('Merged').waitFor();
+    await codex.getByTestId('outcome-codex').getByText('your edits kept').waitFor();
     const after = fs.readFileSync(codexFile, 'utf8');
     expect(after.includes('[tui]') && after.includes('notifications = true'), `the hand edit is kept:\n${after}`);
     expect(!/^model_provider\s*=/m.test(after), `the gateway's settings are gone:\n${after}`);

@@ -127,12 +127,16 @@ describe('tool state', () => {
     expect(lastSeenText('2026-12-04T21:59:50+00:00', now)).toBe('Last request just now');
   });
 
-  it('outcomes say how the files were restored', () => {
-    const o = { name: 'codex', connected: false, files: ['/h/.codex/config.toml'], warnings: [], message: '/h/.codex/config.toml restored byte for byte' };
-    expect(outcomeText({ ...o, restored: 'byte-exact' }, false)).toEqual({ lead: 'Restored byte for byte.', text: o.message, done: true });
+  it('outcomes say how the files were restored, once', () => {
+    const o = { name: 'codex', connected: false, files: ['/h/.codex/config.toml'], warnings: [], message: 'done' };
+    expect(outcomeText({ ...o, restored: 'byte-exact' }, false)).toEqual({ lead: 'Restored byte for byte.', text: 'done', done: true });
     expect(outcomeText({ ...o, restored: 'merged' }, false).lead).toMatch(/^Merged: .*your edits kept/);
     expect(outcomeText({ ...o, restored: 'removed' }, false).lead).toMatch(/^Removed/);
     expect(outcomeText({ ...o, restored: 'nothing' }, false).lead).toBe('Nothing to restore.');
+    expect(outcomeText({ ...o, restored: 'later-kind' }, false).lead).toBe('Restored (later-kind).');
+    // the gateway's message says it already: no lead repeating it
+    expect(outcomeText({ ...o, restored: 'byte-exact', message: '/h/.codex/config.toml restored byte for byte' }, false)).toEqual({ lead: '', text: '/h/.codex/config.toml restored byte for byte', done: true });
+    expect(outcomeText({ ...o, restored: 'merged', message: 'x was edited since aigw connected it: only aigw\'s keys were taken out, your edits kept' }, false).lead).toBe('');
     expect(outcomeText({ ...o, restored: null, connected: true, message: ' Codex CLI now points at http://h:1 ' }, true)).toEqual({ lead: 'Connected.', text: 'Codex CLI now points at http://h:1', done: true });
     // a connect that wrote nothing (the file already points at the gateway by hand)
     expect(outcomeText({ ...o, restored: null, connected: false, message: 'nothing written' }, true)).toMatchObject({ lead: 'Not connected.', done: false });

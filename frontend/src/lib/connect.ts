@@ -162,15 +162,23 @@ export function parseTime(iso: string | null | undefined): number | null {
  * asked (a connect can decline, e.g. a file pointed at the gateway by hand).
  */
 export function outcomeText(o: ClientOutcome, connecting: boolean): { lead: string; text: string; done: boolean } {
-  const leads: Record<string, string> = {
-    'byte-exact': 'Restored byte for byte.',
-    merged: 'Merged: the file was edited after connecting, so only the gateway’s settings were taken out and your edits kept.',
-    removed: 'Removed: connecting had created the file.',
-    nothing: 'Nothing to restore.',
+  // [what the lead says, words that mean the gateway's message says it already]
+  const leads: Record<string, [string, string]> = {
+    'byte-exact': ['Restored byte for byte.', 'byte for byte'],
+    merged: ['Merged: the file was edited after connecting, so only the gateway’s settings were taken out and your edits kept.', 'edits kept'],
+    removed: ['Removed: connecting had created the file.', 'removed'],
+    nothing: ['Nothing to restore.', 'nothing'],
   };
   const done = o.connected === connecting;
-  const lead = o.restored ? (leads[o.restored] ?? `Restored (${o.restored}).`) : connecting ? (done ? 'Connected.' : 'Not connected.') : 'Disconnected.';
-  return { lead, text: o.message.trim(), done };
+  const text = o.message.trim();
+  let lead: string;
+  if (o.restored) {
+    const [words, said] = leads[o.restored] ?? [`Restored (${o.restored}).`, '\u0000'];
+    lead = text.toLowerCase().includes(said) ? '' : words;
+  } else {
+    lead = connecting ? (done ? 'Connected.' : 'Not connected.') : 'Disconnected.';
+  }
+  return { lead, text, done };
 }
 
 // ---- models ------------------------------------------------------------------

@@ -52,7 +52,7 @@ export function Connect() {
   const show = (o: ClientOutcome, connecting: boolean) => {
     const t = outcomeText(o, connecting);
     setOutcomes((m) => ({ ...m, [o.name]: { tone: t.done ? 'ok' : 'warn', lead: t.lead, text: t.text, warnings: o.warnings } }));
-    toast(t.done ? 'ok' : 'info', `${t.lead} ${t.text}`);
+    toast(t.done ? 'ok' : 'info', [t.lead, t.text].filter(Boolean).join(' '));
     list.reload();
   };
   const disconnect = useAction(async (c: ClientInfo) => show(await clientsApi.disconnect(c.name), false), (e) => toast('err', e.message));
@@ -182,7 +182,8 @@ function ToolCard({
       {children}
       {shown && (
         <div className={`tool-outcome tone-${shown.tone}`} role="status" data-testid={`outcome-${c.name}`}>
-          <strong>{shown.lead}</strong> {shown.text}
+          {shown.lead && <strong>{shown.lead} </strong>}
+          {shown.text}
           {shown.warnings.length > 0 && (
             <ul className="issues">
               {shown.warnings.map((w) => (
@@ -352,11 +353,10 @@ function CursorPanel({ tool, gateway, choices, since }: { tool: ClientInfo; gate
           ))}
         </div>
       </div>
+      {/* The gateway's note says where the values go and what Cursor needs (it calls from its own servers). */}
       <p className="small">
-        Cursor keeps its settings in its own database, so the gateway does not edit them: paste these in <strong>Cursor → Settings → Models</strong>{' '}
-        (turn on <em>Override OpenAI Base URL</em>), then add the model and enable it.
+        {tool.note ?? 'Cursor keeps its settings in its own database, so the gateway does not edit them: paste these in Cursor → Settings → Models (turn on “Override OpenAI Base URL”), then add the model and enable it.'}
       </p>
-      {tool.note && <p className="small muted">{tool.note}</p>}
       <dl className="paste-values" data-testid="cursor-values">
         {cursorValues(gateway, LOCAL_KEY, m).map((v) => (
           <div key={v.label}>
