@@ -188,6 +188,35 @@ mod tests {
     }
 
     #[test]
+    fn the_cores_list_type_parses() {
+        // What `GET /admin/api/clients` serializes, from the core's own type:
+        // a renamed field there fails here, not silently in the tray.
+        let info = gateway_core::clients::ClientInfo {
+            name: "codex".into(),
+            label: "Codex CLI".into(),
+            installed: false,
+            connected: true,
+            drifted: true,
+            connectable: true,
+            files: vec!["/h/.codex/config.toml".into()],
+            note: None,
+            last_seen: Some("2026-12-04T21:00:00.000Z".into()),
+        };
+        let body = json!({"gateway": "http://127.0.0.1:4000", "clients": [info]});
+        let tools = parse_list(&resp(200, body)).unwrap();
+        assert_eq!(
+            tools,
+            [TrayTool {
+                name: "codex".into(),
+                label: "Codex CLI".into(),
+                installed: false,
+                connected: true,
+                connectable: true
+            }]
+        );
+    }
+
+    #[test]
     fn notices_carry_the_gateways_words() {
         let ok = resp(
             200,
