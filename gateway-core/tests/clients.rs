@@ -320,3 +320,260 @@ async fn with_client_keys_each_tool_gets_its_own_key() {
     assert_eq!(v["env"]["ANTHROPIC_AUTH_TOKEN"], key.as_str());
     let _ = gateway_core::secrets::keychain_delete("aigw-client-claude-code");
 }
+
+const AIGW: &str = env!("CARGO_BIN_EXE_aigw");
+
+/// `aigw ARGS` with HOME, config and data dir in `dir`; (code, stdout, stderr).
+fn aigw(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut c = std::process::Command::new(AIGW);
+    c.arg("--config")
+        .arg(dir.join("config.toml"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .args(args)
+        .env("HOME", dir.join("home"))
+        .env(
+            "PATH",
+            format!("{}:/usr/bin:/bin", dir.join("bin").display()),
+        )
+        .env_remove("AIGW_LISTEN")
+        .env_remove("AIGW_CONFIG")
+        .env_remove("AIGW_DATA_DIR")
+        .env_remove("ANTHROPIC_BASE_URL");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A config on a port nothing listens on (no gateway runs: offline).
+fn cli_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::create_dir_all(p.join("home")).unwrap();
+    std::fs::create_dir_all(p.join("bin")).unwrap();
+    std::fs::write(
+        p.join("config.toml"),
+        "[server]\nlisten = \"127.0.0.1:1\"\n\n[[providers]]\nname = \"a\"\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\n\n[[routes]]\nmodel = \"gpt-5.5\"\n[[routes.targets]]\nprovider = \"a\"\n",
+    )
+    .unwrap();
+    dir
+}
+
+#[cfg(unix)]
+fn fake_tool(dir: &Path, name: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let p = dir.join("bin").join(name);
+    std::fs::write(
+        &p,
+        "#!/bin/sh\nenv | sort\nfor a in \"$@\"; do echo \"ARG:$a\"; done\nexit 7\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn cli_lists_connects_and_disconnects() {
+    let d = cli_dir();
+    let dir = d.path();
+    let (code, out, err) = aigw(dir, &["clients", "list"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("TOOL"), "{out}");
+    assert!(out.contains("claude-code  no        no        no"), "{out}");
+    assert!(out.contains("cursor       no        -"), "{out}");
+
+    // not installed: refused without --force, exit 1 with the reason
+    let (code, _, err) = aigw(dir, &["clients", "connect", "codex"], &[]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--force"), "{err}");
+
+    // dry run: the diff, nothing written
+    let (code, out, err) = aigw(
+        dir,
+        &["clients", "connect", "codex", "--dry-run", "--force"],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("+model_provider = \"aigw\""), "{out}");
+    assert!(
+        out.contains("+base_url = \"http://127.0.0.1:1/v1\""),
+        "{out}"
+    );
+    assert!(!dir.join("home/.codex").exists());
+
+    let (code, out, err) = aigw(
+        dir,
+        &[
+            "clients", "connect", "codex", "--force", "--model", "gpt-5.5",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("now points at http://127.0.0.1:1"), "{out}");
+    let text = std::fs::read_to_string(dir.join("home/.codex/config.toml")).unwrap();
+    assert!(
+        text.contains("model = \"gpt-5.5\"") && text.contains("[model_providers.aigw]"),
+        "{text}"
+    );
+    let (_, out, _) = aigw(dir, &["clients", "status"], &[]);
+    assert!(out.contains("codex        yes       yes       no"), "{out}");
+    assert!(out.contains("backups: "), "{out}");
+
+    let (code, out, err) = aigw(dir, &["clients", "disconnect", "codex"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("(removed)"), "{out}");
+    assert!(!dir.join("home/.codex/config.toml").exists());
+
+    for bad in [
+        ["clients", "connect", "vim"],
+        ["clients", "connect", "cursor"],
+    ] {
+        let (code, _, err) = aigw(dir, &bad, &[]);
+        assert_eq!(code, 1, "{bad:?}");
+        assert!(err.starts_with("aigw: "), "{err}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn aigw_run_points_the_tool_here_without_editing_files() {
+    let d = cli_dir();
+    let dir = d.path();
+    fake_tool(dir, "claude");
+    fake_tool(dir, "codex");
+    let (code, out, err) = aigw(
+        dir,
+        &["run", "claude", "-p", "hi there", "--verbose"],
+        &[("ANTHROPIC_API_KEY", "sk-ant-mine")],
+    );
+    assert_eq!(code, 7, "the tool's exit code: {err}");
+    assert!(
+        out.contains("ANTHROPIC_BASE_URL=http://127.0.0.1:1\n"),
+        "{out}"
+    );
+    assert!(out.contains("ANTHROPIC_AUTH_TOKEN=aigw-local\n"), "{out}");
+    assert!(!out.contains("ANTHROPIC_API_KEY"), "{out}");
+    assert!(
+        out.contains("ARG:-p\nARG:hi there\nARG:--verbose\n"),
+        "{out}"
+    );
+
+    let (code, out, err) = aigw(dir, &["run", "codex", "exec", "fix it"], &[]);
+    assert_eq!(code, 7, "{err}");
+    for o in [
+        "ARG:-c\nARG:model_provider=\"aigw\"\n",
+        "ARG:model_providers.aigw.name=\"AI Model Gateway\"\n",
+        "ARG:model_providers.aigw.base_url=\"http://127.0.0.1:1/v1\"\n",
+        "ARG:model_providers.aigw.wire_api=\"responses\"\n",
+        "ARG:model_providers.aigw.experimental_bearer_token=\"aigw-local\"\n",
+        "ARG:model_providers.aigw.supports_websockets=false\n",
+        "ARG:exec\nARG:fix it\n",
+    ] {
+        assert!(out.contains(o), "{o} missing in {out}");
+    }
+    assert_eq!(
+        std::fs::read_dir(dir.join("home")).unwrap().count(),
+        0,
+        "nothing written to HOME"
+    );
+    let (code, _, err) = aigw(dir, &["run", "vim"], &[]);
+    assert_eq!(code, 1);
+    assert!(err.contains("claude and codex"), "{err}");
+}
+
+/// Needs a Secret Service (AIGW_TEST_KEYRING=1). Codex here, Claude Code in
+/// the admin API test: each test owns its keychain entry.
+#[cfg(unix)]
+#[test]
+fn cli_mints_a_client_key_publishes_it_and_the_launcher_uses_it() {
+    if std::env::var("AIGW_TEST_KEYRING").as_deref() != Ok("1") {
+        eprintln!("skipped: AIGW_TEST_KEYRING != 1");
+        return;
+    }
+    let d = cli_dir();
+    let dir = d.path();
+    let cfg = dir.join("config.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(
+        &cfg,
+        text.replace("[server]\n", "[server]\nclient_keys = [\"env:PATH\"]\n"),
+    )
+    .unwrap();
+    // without the key, the launcher says what to do
+    fake_tool(dir, "codex");
+    let _ = gateway_core::secrets::keychain_delete("aigw-client-codex");
+    let (code, _, err) = aigw(dir, &["run", "codex"], &[]);
+    assert_eq!(code, 1);
+    assert!(err.contains("aigw clients connect codex"), "{err}");
+
+    let (code, out, err) = aigw(dir, &["clients", "connect", "codex"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("added client key keyring:aigw-client-codex"),
+        "{out}"
+    );
+    // published offline: the config file and a new audited version
+    let cfg_now = std::fs::read_to_string(&cfg).unwrap();
+    assert!(
+        cfg_now.contains("client_keys = [\"env:PATH\", \"keyring:aigw-client-codex\"]"),
+        "{cfg_now}"
+    );
+    let (_, hist, _) = aigw(dir, &["config", "history"], &[]);
+    assert!(
+        hist.contains("connect codex: client key keyring:aigw-client-codex"),
+        "{hist}"
+    );
+    let toml = std::fs::read_to_string(dir.join("home/.codex/config.toml")).unwrap();
+    let doc: toml::Table = toml::from_str(&toml).unwrap();
+    let key = doc["model_providers"]["aigw"]["experimental_bearer_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(key.starts_with("aigw-codex-"), "{key}");
+    assert!(
+        !out.contains(&key) && !err.contains(&key),
+        "the key is never printed"
+    );
+
+    let (code, out, _) = aigw(dir, &["run", "codex"], &[]);
+    assert_eq!(code, 7);
+    assert!(
+        out.contains(&format!("experimental_bearer_token=\"{key}\"")),
+        "{out}"
+    );
+    let _ = gateway_core::secrets::keychain_delete("aigw-client-codex");
+}
+
+#[tokio::test]
+async fn cli_status_shows_when_a_running_gateway_last_saw_a_tool() {
+    let up = FakeUpstream::start("up").await;
+    let d = cli_dir();
+    let dir = d.path();
+    let home = dir.join("home");
+    let home_s = home.to_str().unwrap();
+    let g = common::aigw::Aigw::serve_config(
+        dir,
+        &format!("{}{}", provider(&up, ""), route("m", "", &[("up", None)])),
+        &[("HOME", home_s)],
+    );
+    let r = reqwest::Client::new()
+        .post(format!("{}/v1/messages", g.url))
+        .header("user-agent", "claude-cli/2.1.197 (external, cli)")
+        .json(&json!({"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let listen = g.url.trim_start_matches("http://").to_string();
+    let (code, out, err) = aigw(dir, &["clients", "status"], &[("AIGW_LISTEN", &listen)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("(running)"), "{out}");
+    assert!(out.contains("last seen: claude-code at 20"), "{out}");
+    assert!(!out.contains("last seen: codex"), "{out}");
+    drop(g);
+}

@@ -312,7 +312,7 @@ impl Doc {
             }
         }
         cuts.push((start, end));
-        cuts.sort_by(|a, b| b.0.cmp(&a.0));
+        cuts.sort_by_key(|c| std::cmp::Reverse(c.0));
         let mut out = t.clone();
         for (s, e) in cuts {
             out.replace_range(s..e, "");

@@ -37,12 +37,9 @@ pub fn routing_loop(config: &Config, listen: SocketAddr) -> Option<String> {
         }
         let host = url.host_str()?.trim_start_matches('[').trim_end_matches(']');
         let ours = match host.parse::<IpAddr>() {
-            Ok(ip) => {
-                ip == listen.ip()
-                    || ip.is_loopback()
-                    || ip.is_unspecified()
-                    || (listen.ip().is_unspecified() && !ip.is_multicast())
-            }
+            // (on 0.0.0.0 a LAN address of this machine loops too, but it
+            // cannot be told from another host's without the interfaces)
+            Ok(ip) => ip == listen.ip() || ip.is_loopback() || ip.is_unspecified(),
             Err(_) => host.eq_ignore_ascii_case("localhost"),
         };
         ours.then(|| {
@@ -138,4 +135,55 @@ pub fn add_client_key(live_toml: &str, r: &str) -> Result<String, ClientError> {
         arr.push(r);
     }
     Ok(doc.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn config(base_url: &str) -> Config {
+        Config::parse(
+            &format!("[[providers]]\nname = \"p\"\nkind = \"openai\"\nbase_url = \"{base_url}\"\n"),
+            "test",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_provider_at_our_own_address_is_a_loop() {
+        let listen: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        for own in [
+            "http://127.0.0.1:4000/v1",
+            "http://localhost:4000/v1",
+            "http://[::1]:4000/v1",
+        ] {
+            let why = routing_loop(&config(own), listen);
+            assert!(why.is_some_and(|w| w.contains("provider \"p\"")), "{own}");
+        }
+        for other in [
+            "http://127.0.0.1:4001/v1",
+            "http://gpu-box.example:4000/v1",
+            "https://api.openai.com/v1",
+        ] {
+            assert_eq!(routing_loop(&config(other), listen), None, "{other}");
+        }
+        let lan: SocketAddr = "192.0.2.7:4000".parse().unwrap();
+        assert!(routing_loop(&config("http://192.0.2.7:4000/v1"), lan).is_some());
+    }
+
+    #[test]
+    fn the_client_key_ref_is_appended_keeping_the_file() {
+        let toml =
+            "# mine\n[server]\nlisten = \"127.0.0.1:4000\"\nclient_keys = [\"env:A\"] # keys\n";
+        let out = add_client_key(toml, "keyring:aigw-client-codex").unwrap();
+        assert_eq!(
+            out,
+            "# mine\n[server]\nlisten = \"127.0.0.1:4000\"\nclient_keys = [\"env:A\", \"keyring:aigw-client-codex\"] # keys\n"
+        );
+        assert_eq!(
+            add_client_key(&out, "keyring:aigw-client-codex").unwrap(),
+            out
+        );
+    }
 }

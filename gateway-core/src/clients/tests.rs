@@ -448,3 +448,41 @@ fn base_urls_from_listen_addresses() {
         "http://127.0.0.1:9"
     );
 }
+
+#[test]
+fn continue_lists_at_column_zero_and_crlf_json_are_edited_in_their_style() {
+    let e = env();
+    let file = e.home.join(".continue/config.yaml");
+    let src = "models:\n- name: Mine\n  provider: ollama\n  model: x\n# end\n";
+    put(&file, src);
+    let mut t = target();
+    t.models.model = Some("m".into());
+    e.clients.connect(Tool::Continue, &t).unwrap();
+    let after = read(&file);
+    assert!(
+        after.starts_with("models:\n- name: Mine\n  provider: ollama\n  model: x\n- name: \"AI Model Gateway (m)\"\n  provider: openai\n"),
+        "{after}"
+    );
+    assert!(after.ends_with("# end\n"));
+    // the user adds an entry after ours: it stays, ours goes
+    let edited = after.replace("# end\n", "- name: Later\n  model: y\n# end\n");
+    put(&file, &edited);
+    let out = e.clients.disconnect(Tool::Continue).unwrap();
+    assert_eq!(out.restored.as_deref(), Some("merged"));
+    assert_eq!(
+        read(&file),
+        "models:\n- name: Mine\n  provider: ollama\n  model: x\n- name: Later\n  model: y\n# end\n"
+    );
+
+    let file = e.home.join(".claude/settings.json");
+    let src = "{\r\n  \"a\": 1\r\n}\r\n";
+    put(&file, src);
+    e.clients.connect(Tool::ClaudeCode, &target()).unwrap();
+    let after = read(&file);
+    assert!(
+        !after.replace("\r\n", "").contains('\n'),
+        "CRLF kept: {after:?}"
+    );
+    e.clients.disconnect(Tool::ClaudeCode).unwrap();
+    assert_eq!(read(&file), src);
+}
