@@ -68,6 +68,10 @@ async function newPage(browser) {
   p.on('console', (m) => {
     if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) consoleErrors.push(m.text());
   });
+  // The page runs under the gateway's strict CSP: a violation is an error too.
+  await p.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`));
+  });
   return p;
 }
 
@@ -247,7 +251,7 @@ try {
     expect(forbidden === 403, `the API refuses a viewer too (${forbidden})`);
   });
 
-  await r.step('connect tools: no console errors', async () => {
+  await r.step('connect tools: no console errors or CSP violations', async () => {
     expect(consoleErrors.length === 0, `console errors: ${consoleErrors.join('; ')}`);
   });
 
