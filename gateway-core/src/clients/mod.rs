@@ -14,6 +14,8 @@
 //! - `seen`: which tool sent a request lately (from its `user-agent`).
 //! - `keys`: client keys per tool and the routing-loop check (the level
 //!   above, where the config lifecycle is).
+//! - [`service`]: all of it for a running gateway ([`crate::state::AppState`]):
+//!   what the admin API and the desktop app call.
 //! - `launch`: `aigw run claude|codex` (nothing on disk edited).
 //!
 //! The rules: back up each file before the first change; disconnect
@@ -32,6 +34,7 @@ pub mod keys;
 pub mod launch;
 mod opencode;
 mod seen;
+pub mod service;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -336,6 +339,10 @@ pub enum ClientError {
     },
     #[error("client key: {0}")]
     Key(String),
+    #[error("this gateway runs without a data dir: connecting tools needs one for the backups")]
+    NoDataDir,
+    #[error("publishing the client key: {0}")]
+    Publish(Box<crate::lifecycle::LifecycleError>),
 }
 
 impl ClientError {

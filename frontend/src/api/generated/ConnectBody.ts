@@ -2,7 +2,7 @@
 import type { ModelMap } from "./ModelMap";
 
 /**
- * Body of preview and connect (optional).
+ * What preview and connect take (the admin API's body).
  */
 export type ConnectBody = { models?: ModelMap, 
 /**

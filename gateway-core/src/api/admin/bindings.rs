@@ -72,7 +72,7 @@ fn export(dir: &Path) -> Result<(), ExportError> {
     tools::Runs::export_all(&cfg)?;
     // connect tools
     clients::ClientList::export_all(&cfg)?;
-    clients::ConnectBody::export_all(&cfg)?;
+    crate::clients::service::ConnectRequest::export_all(&cfg)?;
     crate::clients::ClientPreview::export_all(&cfg)?;
     crate::clients::ClientOutcome::export_all(&cfg)?;
     // updates
