@@ -362,7 +362,22 @@ fn frontend_ready_is_accepted() {
 #[test]
 fn connect_tools_answers_through_the_window_transport() {
     let dir = tempfile::tempdir().unwrap();
-    let (_app, w) = started(dir.path());
+    let (app, w) = started(dir.path());
+
+    // The tray's calls: the same domain functions, typed.
+    use tauri::Manager;
+    let host = app.state::<GatewayHost>();
+    let listed = tauri::async_runtime::block_on(host.clients()).unwrap();
+    assert_eq!(listed.len(), 6);
+    assert!(listed.iter().any(|c| c.name == "cursor" && !c.connectable));
+    let err =
+        tauri::async_runtime::block_on(host.set_tool_connected("cursor", true, "desktop-tray"))
+            .unwrap_err();
+    assert!(err.to_string().contains("not connected by aigw"), "{err}");
+    assert_eq!(err.code(), "client_error");
+    let err = tauri::async_runtime::block_on(host.set_tool_connected("vim", true, "desktop-tray"))
+        .unwrap_err();
+    assert!(err.to_string().starts_with("unknown tool \"vim\""), "{err}");
 
     let (status, body) = admin(&w, "GET", "/admin/api/clients", Value::Null);
     assert_eq!(status, 200, "{body}");

@@ -1,99 +1,72 @@
 //! The "Connect tools" submenu's data and clicks. The tools' state and
-//! connect/disconnect go through the admin API in-process (`GET
-//! /admin/api/clients`, `POST …/clients/{name}/connect|disconnect`): the
-//! same handlers, key minting, routing-loop check and audit as the window
-//! and `aigw clients`, so the tray cannot behave differently.
+//! connect/disconnect go through `gateway_core::clients::service`, the
+//! domain functions the admin API's handlers call (`GET /admin/api/clients`,
+//! `POST …/clients/{name}/connect|disconnect`): the same files, backups,
+//! client key, routing-loop check and audit entry (actor `desktop-tray`,
+//! source `tray`), so the tray cannot behave differently from the window or
+//! `aigw clients`.
 
 use std::sync::atomic::Ordering;
 
+use gateway_core::clients::{ClientInfo, ClientOutcome};
 use gateway_core::sync::LockExt;
-use serde::Deserialize;
-use serde_json::Value;
 use tauri::{AppHandle, Manager, Runtime};
 
 use super::menu::TrayTool;
 use super::{TrayState, refresh as redraw, set_notice};
-use crate::gateway::{AdminResponse, GatewayHost, api_message};
+use crate::gateway::{GatewayHost, HostError};
 
-const LIST: &str = "/admin/api/clients";
+/// Who the audit log names for a change made from the tray.
+const ACTOR: &str = "desktop-tray";
 
-/// One element of `GET /admin/api/clients` (the fields the tray needs).
-#[derive(Deserialize)]
-struct Row {
-    name: String,
-    label: String,
-    installed: bool,
-    connected: bool,
-    connectable: bool,
-}
-
-#[derive(Deserialize)]
-struct List {
-    clients: Vec<Row>,
-}
-
-/// The tools from a `GET /admin/api/clients` answer; `None` for anything
-/// else (an error, an older gateway without the endpoint).
-pub fn parse_list(resp: &AdminResponse) -> Option<Vec<TrayTool>> {
-    if resp.status != 200 {
-        return None;
-    }
-    let list = List::deserialize(&resp.body).ok()?;
-    Some(
-        list.clients
-            .into_iter()
-            .map(|r| TrayTool {
-                name: r.name,
-                label: r.label,
-                installed: r.installed,
-                connected: r.connected,
-                connectable: r.connectable,
-            })
-            .collect(),
-    )
+/// The submenu's view of the list.
+pub fn tray_tools(list: Vec<ClientInfo>) -> Vec<TrayTool> {
+    list.into_iter()
+        .map(|c| TrayTool {
+            name: c.name,
+            label: c.label,
+            installed: c.installed,
+            connected: c.connected,
+            connectable: c.connectable,
+        })
+        .collect()
 }
 
 /// The notice after a connect or disconnect: the gateway's own message
 /// (which says how the files were restored), or why it failed.
-pub fn outcome_notice(label: &str, connect: bool, resp: &AdminResponse) -> String {
-    if (200..300).contains(&resp.status) {
-        let msg = resp
-            .body
-            .get("message")
-            .and_then(Value::as_str)
-            .map(str::trim)
-            .filter(|m| !m.is_empty());
-        match msg {
-            Some(m) => m.to_owned(),
-            None if connect => format!("{label} connected"),
-            None => format!("{label} disconnected"),
+pub fn outcome_notice(
+    label: &str,
+    connect: bool,
+    result: &Result<ClientOutcome, HostError>,
+) -> String {
+    match result {
+        Ok(o) => match o.message.trim() {
+            "" if connect => format!("{label} connected"),
+            "" => format!("{label} disconnected"),
+            m => m.to_owned(),
+        },
+        Err(e) => {
+            let verb = if connect {
+                "not connected"
+            } else {
+                "not disconnected"
+            };
+            format!("{label} {verb}: {e}")
         }
-    } else {
-        let verb = if connect {
-            "not connected"
-        } else {
-            "not disconnected"
-        };
-        format!("{label} {verb}: {}", api_message(&resp.body))
     }
 }
 
 /// Reads the tools' state again; the next redraw shows it. When the gateway
-/// does not answer, the last known state stays (its items are disabled
+/// is not running, the last known state stays (its items are disabled
 /// while the gateway is down).
 pub async fn refresh<R: Runtime>(app: &AppHandle<R>) {
     let (Some(host), Some(state)) = (app.try_state::<GatewayHost>(), app.try_state::<TrayState>())
     else {
         return;
     };
-    match host.admin_request("GET", LIST, None).await {
-        Ok(resp) => {
-            if let Some(tools) = parse_list(&resp) {
-                *state.tools.lock_or_recover() = Some(tools);
-            } else if resp.status != 503 {
-                tracing::debug!("tray: {LIST} answered {}", resp.status);
-            }
-        }
+    match host.clients().await {
+        Ok(list) => *state.tools.lock_or_recover() = Some(tray_tools(list)),
+        Err(HostError::NotRunning(_)) => {}
         Err(e) => tracing::debug!("tray: cannot list tools: {e}"),
     }
     redraw(app);
@@ -133,15 +106,8 @@ pub async fn toggle<R: Runtime>(app: AppHandle<R>, name: String) {
             }
         )),
     );
-    let action = if connect { "connect" } else { "disconnect" };
-    let path = format!("{LIST}/{name}/{action}");
-    let notice = match host
-        .admin_request("POST", &path, Some(serde_json::json!({})))
-        .await
-    {
-        Ok(resp) => outcome_notice(&label, connect, &resp),
-        Err(e) => format!("{label} {action} failed: {e}"),
-    };
+    let result = host.set_tool_connected(&name, connect, ACTOR).await;
+    let notice = outcome_notice(&label, connect, &result);
     crate::marker::emit("tray-tool", &notice);
     refresh(&app).await;
     state.toggling.store(false, Ordering::SeqCst);
@@ -151,97 +117,86 @@ pub async fn toggle<R: Runtime>(app: AppHandle<R>, name: String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use gateway_core::clients::ClientError;
 
-    fn resp(status: u16, body: Value) -> AdminResponse {
-        AdminResponse { status, body }
-    }
-
-    #[test]
-    fn list_answers_become_tray_tools() {
-        let body = json!({"gateway": "http://127.0.0.1:4000", "clients": [
-            {"name": "claude-code", "label": "Claude Code", "installed": true, "connected": true,
-             "drifted": false, "connectable": true, "files": ["/h/.claude/settings.json"],
-             "note": null, "last_seen": null},
-            {"name": "cursor", "label": "Cursor", "installed": false, "connected": false,
-             "drifted": false, "connectable": false, "files": [], "note": "guided", "last_seen": null}
-        ]});
-        let tools = parse_list(&resp(200, body.clone())).unwrap();
-        assert_eq!(tools.len(), 2);
-        assert_eq!(
-            tools[0],
-            TrayTool {
-                name: "claude-code".into(),
-                label: "Claude Code".into(),
-                installed: true,
-                connected: true,
-                connectable: true
-            }
-        );
-        assert!(!tools[1].connectable);
-        assert_eq!(parse_list(&resp(503, body)), None);
-        assert_eq!(
-            parse_list(&resp(404, json!({"error": {"message": "no"}}))),
-            None
-        );
-        assert_eq!(parse_list(&resp(200, json!({"clients": "nope"}))), None);
-    }
-
-    #[test]
-    fn the_cores_list_type_parses() {
-        // What `GET /admin/api/clients` serializes, from the core's own type:
-        // a renamed field there fails here, not silently in the tray.
-        let info = gateway_core::clients::ClientInfo {
-            name: "codex".into(),
-            label: "Codex CLI".into(),
+    fn info(name: &str, label: &str, connectable: bool) -> ClientInfo {
+        ClientInfo {
+            name: name.into(),
+            label: label.into(),
             installed: false,
             connected: true,
             drifted: true,
-            connectable: true,
-            files: vec!["/h/.codex/config.toml".into()],
+            connectable,
+            files: vec![format!("/h/.{name}/config")],
             note: None,
             last_seen: Some("2026-12-04T21:00:00.000Z".into()),
-        };
-        let body = json!({"gateway": "http://127.0.0.1:4000", "clients": [info]});
-        let tools = parse_list(&resp(200, body)).unwrap();
+        }
+    }
+
+    #[test]
+    fn the_list_becomes_tray_tools() {
+        let tools = tray_tools(vec![
+            info("codex", "Codex CLI", true),
+            info("cursor", "Cursor", false),
+        ]);
         assert_eq!(
             tools,
-            [TrayTool {
-                name: "codex".into(),
-                label: "Codex CLI".into(),
-                installed: false,
-                connected: true,
-                connectable: true
-            }]
+            [
+                TrayTool {
+                    name: "codex".into(),
+                    label: "Codex CLI".into(),
+                    installed: false,
+                    connected: true,
+                    connectable: true
+                },
+                TrayTool {
+                    name: "cursor".into(),
+                    label: "Cursor".into(),
+                    installed: false,
+                    connected: true,
+                    connectable: false
+                }
+            ]
         );
     }
 
     #[test]
     fn notices_carry_the_gateways_words() {
-        let ok = resp(
-            200,
-            json!({"name": "codex", "connected": false, "files": [], "restored": "byte-exact",
-                   "message": "Codex CLI disconnected; config.toml restored byte-exact", "warnings": []}),
+        let out = |message: &str| ClientOutcome {
+            name: "codex".into(),
+            connected: false,
+            files: vec![],
+            restored: Some("byte-exact".into()),
+            message: message.into(),
+            warnings: vec![],
+        };
+        assert_eq!(
+            outcome_notice(
+                "Codex CLI",
+                false,
+                &Ok(out("/h/.codex/config.toml restored byte for byte"))
+            ),
+            "/h/.codex/config.toml restored byte for byte"
         );
         assert_eq!(
-            outcome_notice("Codex CLI", false, &ok),
-            "Codex CLI disconnected; config.toml restored byte-exact"
-        );
-        let bare = resp(
-            200,
-            json!({"name": "codex", "connected": true, "message": ""}),
-        );
-        assert_eq!(
-            outcome_notice("Codex CLI", true, &bare),
+            outcome_notice("Codex CLI", true, &Ok(out(" "))),
             "Codex CLI connected"
         );
-        let refused = resp(
-            409,
-            json!({"error": {"message": "the gateway would call itself", "type": "invalid_request_error", "code": "routing_loop"}}),
+        assert_eq!(
+            outcome_notice("Codex CLI", false, &Ok(out(""))),
+            "Codex CLI disconnected"
         );
+        let refused = Err(HostError::Client(ClientError::RoutingLoop(
+            "provider \"self\" is this gateway".into(),
+        )));
         assert_eq!(
             outcome_notice("Codex CLI", true, &refused),
-            "Codex CLI not connected: the gateway would call itself"
+            "Codex CLI not connected: requests would loop: provider \"self\" is this gateway"
+        );
+        let down = Err(HostError::NotRunning("it is stopped".into()));
+        assert_eq!(
+            outcome_notice("Codex CLI", false, &down),
+            "Codex CLI not disconnected: the gateway is not running: it is stopped"
         );
     }
 }
