@@ -658,9 +658,16 @@ impl Clients {
                 }
                 None => {
                     std::fs::remove_file(&path).map_err(|e| ClientError::io(&path, e))?;
-                    if let Some(d) = &b.created_dir {
-                        // only when empty: the tool may have written there since
-                        let _ = std::fs::remove_dir(d);
+                    if let Some(top) = &b.created_dir {
+                        // the dirs connect made, deepest first, each only
+                        // when empty (the tool may have written there since)
+                        let mut d = path.parent();
+                        while let Some(dir) = d {
+                            if !dir.starts_with(top) || std::fs::remove_dir(dir).is_err() {
+                                break;
+                            }
+                            d = dir.parent();
+                        }
                     }
                     outcome(
                         files,

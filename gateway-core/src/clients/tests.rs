@@ -486,3 +486,26 @@ fn continue_lists_at_column_zero_and_crlf_json_are_edited_in_their_style() {
     e.clients.disconnect(Tool::ClaudeCode).unwrap();
     assert_eq!(read(&file), src);
 }
+
+#[test]
+fn a_missing_home_dir_is_made_only_when_forced_and_goes_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("gone/home");
+    let c = Clients::new(home.clone(), dir.path().join("state"))
+        .with_search_path(dir.path().join("no-bin"));
+    let mut t = target();
+    t.models.model = Some("m".into());
+    let err = c.connect(Tool::Opencode, &t).unwrap_err();
+    assert!(matches!(err, ClientError::NotInstalled { .. }), "{err}");
+    assert!(!dir.path().join("gone").exists());
+    c.connect_with(Tool::Opencode, &t, true).unwrap();
+    assert!(home.join(".config/opencode/opencode.json").is_file());
+    #[cfg(unix)]
+    assert_eq!(mode(&home.join(".config/opencode")), 0o700);
+    let out = c.disconnect(Tool::Opencode).unwrap();
+    assert_eq!(out.restored.as_deref(), Some("removed"));
+    assert!(
+        !dir.path().join("gone").exists(),
+        "every dir connect made is gone"
+    );
+}
