@@ -215,6 +215,25 @@ try {
     expect(fs.readFileSync(claudeFile, 'utf8') === claudeBefore, `settings.json restored:\n${fs.readFileSync(claudeFile, 'utf8')}`);
   });
 
+  await r.step('Claude Code in subscription mode: the login stays, the gateway key goes as x-aigw-key', async () => {
+    const claude = page.getByTestId('tool-claude-code');
+    await claude.getByTestId('connect-claude-code').click();
+    const preview = page.getByTestId('connect-preview');
+    await preview.getByTestId('diff').waitFor();
+    await preview.getByTestId('connect-subscription').locator('input').check();
+    await until(async () => /ANTHROPIC_CUSTOM_HEADERS/.test(await preview.getByTestId('diff').textContent()), 'the preview shows the custom header');
+    const text = await preview.getByTestId('diff').textContent();
+    expect(!/\+.*ANTHROPIC_AUTH_TOKEN/.test(text), `no auth variable in subscription mode:\n${text}`);
+    await page.getByTestId('connect-confirm').click();
+    await claude.getByTestId('badges-claude-code').getByText('Connected', { exact: true }).waitFor();
+    const written = JSON.parse(fs.readFileSync(claudeFile, 'utf8'));
+    expect(/^x-aigw-key: \S+$/m.test(written.env?.ANTHROPIC_CUSTOM_HEADERS ?? ''), `x-aigw-key in ANTHROPIC_CUSTOM_HEADERS: ${JSON.stringify(written.env)}`);
+    expect(written.env.ANTHROPIC_AUTH_TOKEN === undefined, `no ANTHROPIC_AUTH_TOKEN: ${JSON.stringify(written.env)}`);
+    await claude.getByTestId('disconnect-claude-code').click();
+    await claude.getByTestId('outcome-claude-code').getByText('Restored byte for byte').waitFor();
+    expect(fs.readFileSync(claudeFile, 'utf8') === claudeBefore, 'settings.json restored after subscription mode');
+  });
+
   await r.step('disconnect Codex CLI: config.toml is back byte for byte', async () => {
     const codex = page.getByTestId('tool-codex');
     await codex.getByTestId('disconnect-codex').click();

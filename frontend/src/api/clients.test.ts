@@ -11,6 +11,8 @@ describe('clients API', () => {
   it('sends only what is set (the gateway fills the models from its routes)', () => {
     expect(connectBody()).toEqual({});
     expect(connectBody({ models: {}, force: false })).toEqual({});
+    expect(connectBody({ subscription: true })).toEqual({ subscription: true });
+    expect(connectBody({ subscription: false })).toEqual({});
     expect(connectBody({ models: { model: 'claude-sonnet-5' }, force: true })).toEqual({ models: { model: 'claude-sonnet-5' }, force: true });
   });
 

@@ -11,6 +11,7 @@ export function connectBody(body: ConnectBody = {}): ConnectBody {
   const out: ConnectBody = {};
   if (body.models && Object.keys(body.models).length) out.models = body.models;
   if (body.force) out.force = true;
+  if (body.subscription) out.subscription = true;
   return out;
 }
 

@@ -11,6 +11,7 @@ import {
   outcomeText,
   primaryAction,
   stateBadges,
+  subscriptionCapable,
   unifiedDiff,
   v1Url,
 } from './connect';
@@ -174,5 +175,11 @@ describe('Cursor', () => {
     const earlier = cursorSeen('2026-12-04T21:00:00Z', since);
     expect(earlier).toMatchObject({ seen: true, fresh: false });
     expect(earlier.text).toMatch(/before this page was opened/);
+  });
+});
+
+describe('subscriptionCapable', () => {
+  it('is the tools with a login of their own', () => {
+    expect(['claude-code', 'codex', 'opencode', 'continue', 'cursor'].filter(subscriptionCapable)).toEqual(['claude-code', 'codex']);
   });
 });

@@ -246,3 +246,8 @@ export const LAUNCHERS = [
   { tool: 'Claude Code', command: 'aigw run claude' },
   { tool: 'Codex CLI', command: 'aigw run codex' },
 ];
+
+/** The tools with a login of their own that subscription mode keeps (Claude Code, Codex). */
+export function subscriptionCapable(name: string): boolean {
+  return name === 'claude-code' || name === 'codex';
+}

@@ -20,6 +20,7 @@ import {
   outcomeText,
   primaryAction,
   stateBadges,
+  subscriptionCapable,
   unifiedDiff,
   v1Url,
 } from '../lib/connect';
@@ -271,8 +272,13 @@ function ConnectDialog({
   onDone: (o: ClientOutcome) => void;
 }) {
   const [force, setForce] = useState(false);
-  const preview = useAsync(() => clientsApi.preview(tool.name, { models }), [tool.name, JSON.stringify(models ?? {})]);
-  const connect = useAction(async () => onDone(await clientsApi.connect(tool.name, { models, force })));
+  const [subscription, setSubscription] = useState(false);
+  const hasLogin = subscriptionCapable(tool.name);
+  const preview = useAsync(
+    () => clientsApi.preview(tool.name, { models, subscription }),
+    [tool.name, JSON.stringify(models ?? {}), subscription],
+  );
+  const connect = useAction(async () => onDone(await clientsApi.connect(tool.name, { models, force, subscription })));
   const p = preview.data;
   return (
     <ConfirmDialog
@@ -322,6 +328,13 @@ function ConnectDialog({
               );
             })}
           </>
+        )}
+        {hasLogin && (
+          <label className="checks" data-testid="connect-subscription">
+            <input type="checkbox" checked={subscription} onChange={(e) => setSubscription(e.target.checked)} /> Keep my {tool.name === 'codex' ? 'ChatGPT' : 'Claude'}{' '}
+            login (subscription): the tool sends its own credential, which providers with <code>api_key = "client"</code> forward; the gateway key goes as{' '}
+            <code>x-aigw-key</code>.
+          </label>
         )}
         {p && !tool.installed && (
           <label className="checks" data-testid="connect-force">
