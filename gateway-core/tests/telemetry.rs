@@ -375,6 +375,7 @@ fn event(id: &str, time: SystemTime, body: Option<&str>) -> RequestEvent {
         provider: Some("p".into()),
         forwarded_model: Some("m".into()),
         route_mode: None,
+        route: None,
         stream: false,
         attempts: vec![AttemptEvent {
             provider: "p".into(),

@@ -247,6 +247,13 @@ pub async fn dispatch(
         }
     };
 
+    // Implicit routes have no name of their own.
+    let route_name = (!route.implicit).then(|| route.spec.model.clone());
+    let named = |mut resp: ProxyResponse| {
+        resp.served.route = route_name.clone();
+        resp
+    };
+
     let max_attempts = rt.config.routing.max_attempts as usize;
     let mut t = Tally {
         up,
@@ -311,7 +318,7 @@ pub async fn dispatch(
                 }
             }
             if let Some(resp) = t.try_target(i, mode_of(i), admission).await {
-                return Ok(resp);
+                return Ok(named(resp));
             }
         }
     }
@@ -326,13 +333,16 @@ pub async fn dispatch(
     {
         route.targets[i].health.force_probe();
         if let Some(resp) = t.try_target(i, mode_of(i), Admission::Probe).await {
-            return Ok(resp);
+            return Ok(named(resp));
         }
     }
 
     match t.last {
         Some((i, f)) => Err(DispatchError::Exhausted {
-            target: served(&route.targets[i], &req.peek.model, mode_of(i)),
+            target: Served {
+                route: route_name.clone(),
+                ..served(&route.targets[i], &req.peek.model, mode_of(i))
+            },
             last: f,
             attempts: t.attempts,
             upstream_time: t.upstream_time,
@@ -348,6 +358,7 @@ pub(super) fn served(t: &RouteTarget, requested: &str, mode: RouteMode) -> Serve
         provider: t.provider.spec.name.clone(),
         model: t.forwarded(requested).to_string(),
         mode,
+        route: None,
     }
 }
 
@@ -384,14 +395,20 @@ fn record_failure(route: &RouteRuntime, t: &RouteTarget, f: &Failure) {
     }
 }
 
-/// The route for a model: a configured route, `provider/model`, or the first
-/// provider that lists the model.
-async fn resolve(
+/// The route for a model: a route the operator wrote (exact name, then
+/// the most specific pattern, `*` last), then `provider/model`, then the
+/// first provider that lists the model. A pattern route is bound to the
+/// requested name (concrete forwarded models, their health); an exact
+/// hit is one hash lookup and no allocation.
+pub(super) async fn resolve(
     up: &Upstreams<'_>,
     rt: &Arc<Runtime>,
     model: &str,
 ) -> Result<Arc<RouteRuntime>, DispatchError> {
-    if let Some(r) = rt.routes.get(model) {
+    if let Some((r, _)) = rt.routes.lookup(model) {
+        if r.pattern {
+            return Ok(r.bind(model, up.health));
+        }
         return Ok(r.clone());
     }
     if let Some((prefix, rest)) = model.split_once('/')

@@ -2,6 +2,8 @@
 //!
 //! - `runtime`: the immutable routing table built from a validated config
 //!   (providers with resolved keys, routes with their targets).
+//! - `table`: which route a model name takes — exact names, then pattern
+//!   routes (`claude-*`, `*`) most specific first; `{model}` templates.
 //! - `strategy`: target order per strategy (priority, weighted, latency).
 //! - `health`: per-target circuit breaker and latency EWMA.
 //! - `engine`: the attempt loop — fallback, retries, cooldowns, limits.
@@ -29,6 +31,7 @@ mod probe;
 mod runtime;
 pub mod strategy;
 mod stream;
+pub mod table;
 #[cfg(test)]
 pub(crate) mod tests;
 
@@ -38,6 +41,7 @@ pub use engine::{DispatchError, Failure, ProxyRequest, ProxyResponse, ResponseBo
 pub use probe::{LocalServer, ProbeReport, detect_local, probe_provider, spawn_probes};
 pub use runtime::{ProviderRuntime, RouteRuntime, RouteTarget, Runtime};
 pub use stream::{StreamOutcome, StreamRelay};
+pub use table::{MatchKind, Pattern, RouteTable};
 
 use crate::upstream::UpstreamClient;
 pub use crate::vocab::{RouteMode, Served, Usage};

@@ -35,7 +35,7 @@ pub enum DbError {
 }
 
 /// Bump with a migration when the schema changes.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS requests (
@@ -60,7 +60,8 @@ CREATE TABLE IF NOT EXISTS requests (
     tokens_estimated INTEGER NOT NULL,
     cost_usd         REAL,
     cancelled        INTEGER NOT NULL,
-    origin           TEXT NOT NULL DEFAULT 'client'
+    origin           TEXT NOT NULL DEFAULT 'client',
+    route            TEXT
 );
 CREATE INDEX IF NOT EXISTS requests_ts ON requests(ts_ms);
 CREATE TABLE IF NOT EXISTS attempts (
@@ -148,6 +149,11 @@ impl Db {
             )
             .map_err(err)?;
         }
+        if (1..3).contains(&version) {
+            // v3: `route`, the route that matched (a pattern such as `claude-*`).
+            conn.execute_batch("ALTER TABLE requests ADD COLUMN route TEXT;")
+                .map_err(err)?;
+        }
         if version < SCHEMA_VERSION {
             conn.execute_batch(SCHEMA).map_err(err)?;
             conn.pragma_update(None, "user_version", SCHEMA_VERSION)
@@ -212,9 +218,9 @@ impl Db {
                 "INSERT OR IGNORE INTO requests (request_id, ts_ms, client, endpoint,
                     requested_model, provider, forwarded_model, route_mode, stream, attempts,
                     status, error, latency_ms, ttft_ms, overhead_ms, tokens_in, tokens_out,
-                    tokens_estimated, cost_usd, cancelled, origin)
+                    tokens_estimated, cost_usd, cancelled, origin, route)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                    ?16, ?17, ?18, ?19, ?20, ?21)",
+                    ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
             )?;
             let mut att = tx.prepare_cached(
                 "INSERT INTO attempts (request, n, provider, model, status, error, latency_ms)
@@ -246,6 +252,7 @@ impl Db {
                     e.cost_usd,
                     e.cancelled,
                     e.origin.as_str(),
+                    e.route,
                 ])?;
                 if n == 0 {
                     continue; // a duplicate request id: keep the first

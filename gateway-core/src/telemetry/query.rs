@@ -313,11 +313,14 @@ pub struct RequestRow {
     pub tokens_estimated: bool,
     pub cost_usd: Option<f64>,
     pub cancelled: bool,
+    /// The route that matched as written (`claude-*`); `null` for an
+    /// implicit route or a request that matched none.
+    pub route: Option<String>,
 }
 
 const ROW_COLUMNS: &str = "request_id, ts_ms, client, endpoint, requested_model, provider,
     forwarded_model, route_mode, stream, attempts, status, error, latency_ms, ttft_ms,
-    overhead_ms, tokens_in, tokens_out, tokens_estimated, cost_usd, cancelled, id";
+    overhead_ms, tokens_in, tokens_out, tokens_estimated, cost_usd, cancelled, id, route";
 
 fn row(r: &Row<'_>) -> rusqlite::Result<RequestRow> {
     let u = |v: Option<i64>| v.map(|n| n.max(0) as u64);
@@ -342,6 +345,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<RequestRow> {
         tokens_estimated: r.get(17)?,
         cost_usd: r.get(18)?,
         cancelled: r.get(19)?,
+        route: r.get(21)?,
     })
 }
 
