@@ -22,6 +22,7 @@ mod golden;
 mod handle_drop;
 mod hardening;
 mod hostile;
+mod model_routes;
 mod otlp;
 mod responses_translate;
 mod serve_threads;

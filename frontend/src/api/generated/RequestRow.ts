@@ -7,4 +7,9 @@ export type RequestRow = {
 /**
  * The gateway's request id (`x-aigw-request-id`).
  */
-id: string, time_ms: number, client: string, endpoint: string, requested_model: string, provider: string | null, forwarded_model: string | null, route_mode: string | null, stream: boolean, attempts: number, status: number, error: string | null, latency_ms: number, ttft_ms: number | null, overhead_ms: number, tokens_in: number | null, tokens_out: number | null, tokens_estimated: boolean, cost_usd: number | null, cancelled: boolean, };
+id: string, time_ms: number, client: string, endpoint: string, requested_model: string, provider: string | null, forwarded_model: string | null, route_mode: string | null, stream: boolean, attempts: number, status: number, error: string | null, latency_ms: number, ttft_ms: number | null, overhead_ms: number, tokens_in: number | null, tokens_out: number | null, tokens_estimated: boolean, cost_usd: number | null, cancelled: boolean, 
+/**
+ * The route that matched as written (`claude-*`); `null` for an
+ * implicit route or a request that matched none.
+ */
+route: string | null, };
