@@ -265,3 +265,38 @@ async fn the_fallback_test_goes_through_the_pattern_route() {
         Some("openrouter/claude-opus-4-8")
     );
 }
+
+#[tokio::test]
+async fn the_routes_preview_says_where_a_name_goes() {
+    let (_claude, _compat, gw) = gateway().await;
+    let (status, v) = gw.admin_get("/routes").await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["routes"][0]["model"], "claude-*");
+    assert_eq!(v["routes"][0]["pattern"], true);
+    assert_eq!(v["routes"][2]["pattern"], false);
+    assert!(v.get("matched").is_none(), "{v}");
+
+    let (_, v) = gw.admin_get("/routes?model=claude-opus-4-8").await;
+    assert_eq!(
+        v["matched"],
+        json!({"model": "claude-opus-4-8", "kind": "pattern", "route": "claude-*", "targets": [
+            {"provider": "claude", "model": "claude-opus-4-8", "weight": 1},
+            {"provider": "compat", "model": "openrouter/claude-opus-4-8", "weight": 1},
+        ]})
+    );
+    let (_, v) = gw.admin_get("/routes?model=gpt-4o-mini").await;
+    assert_eq!(v["matched"]["kind"], "exact");
+    let (_, v) = gw.admin_get("/routes?model=compat/llama3.1:8b").await;
+    assert_eq!(v["matched"]["kind"], "provider");
+    assert_eq!(v["matched"]["route"], Value::Null);
+    assert_eq!(v["matched"]["targets"][0]["model"], "llama3.1:8b");
+    let (_, v) = gw.admin_get("/routes?model=fake-model").await;
+    assert_eq!(v["matched"]["kind"], "catalog");
+    let (_, v) = gw.admin_get("/routes?model=mistral-large").await;
+    assert_eq!(v["matched"]["kind"], Value::Null);
+    assert_eq!(v["matched"]["targets"], json!([]));
+    let (status, v) = gw
+        .admin_get(&format!("/routes?model={}", "x".repeat(300)))
+        .await;
+    assert_eq!(status, 400, "{v}");
+}

@@ -16,7 +16,10 @@ import {
   checkRoutes,
   move,
   moveTo,
+  forwardedModel,
+  isPattern,
   newRoute,
+  patternHint,
   routeOps,
   STRATEGIES,
   toEditable,
@@ -145,6 +148,7 @@ function Editor({ info, providers, onPublished }: { info: RoutesInfo; providers:
           <RouteCard
             key={i}
             route={r}
+            hint={patternHint(i, routes)}
             index={i}
             providers={providers}
             issues={issues.filter((x) => x.route === i)}
@@ -241,6 +245,7 @@ function defaultMessage(n: number, s: Parameters<typeof summaryText>[0]): string
 
 function RouteCard({
   route,
+  hint,
   index,
   providers,
   issues,
@@ -249,6 +254,8 @@ function RouteCard({
   onRemove,
 }: {
   route: EditableRoute;
+  /** For a pattern route: which names it takes. */
+  hint: string | null;
   index: number;
   providers: string[];
   issues: RouteIssue[];
@@ -268,7 +275,25 @@ function RouteCard({
     <article className="card route" data-testid={`route-${route.model}`} aria-label={`Route ${route.model}`}>
       <div className="route-head">
         <Field label="Model name clients send" htmlFor={`${id}-model`} error={fieldErr('model')}>
-          <input id={`${id}-model`} value={route.model} onChange={(e) => onChange({ ...route, model: e.target.value })} disabled={readOnly} spellCheck={false} className="mono" data-testid="route-model" />
+          <input
+            id={`${id}-model`}
+            value={route.model}
+            onChange={(e) => onChange({ ...route, model: e.target.value })}
+            disabled={readOnly}
+            spellCheck={false}
+            className="mono"
+            placeholder="gpt-4o-mini, or a pattern: claude-*, *"
+            data-testid="route-model"
+          />
+          <div className="field-hint" data-testid="route-hint">
+            {hint ? (
+              <>
+                <Badge tone="info">pattern</Badge> {hint}
+              </>
+            ) : (
+              'An exact name, or a pattern with one * (claude-*, gpt-5*, *).'
+            )}
+          </div>
         </Field>
         <div className="route-strategy">
           <span className="label">Strategy</span>
@@ -329,7 +354,8 @@ function RouteCard({
                 aria-label={`Target ${ti + 1} model`}
                 className="mono"
                 value={t.model}
-                placeholder={`${route.model || 'model'} (as requested)`}
+                placeholder={isPattern(route.model) ? 'as requested, or e.g. openrouter/{model}' : `${route.model || 'model'} (as requested)`}
+                title={t.model.includes('{model}') ? `claude-opus-4-8 → ${forwardedModel(t.model, 'claude-opus-4-8')}` : undefined}
                 onChange={(e) => setT(ti, { model: e.target.value })}
                 disabled={readOnly}
                 spellCheck={false}

@@ -19,6 +19,7 @@ use super::body::RequestPeek;
 use super::health::{Admission, FailureClass};
 use super::runtime::{RouteRuntime, RouteTarget, Runtime};
 use super::stream::StreamRelay;
+use super::table::MatchKind;
 use crate::providers::ClientHeaders;
 use crate::vocab::{AttemptEvent, Endpoint, ErrorClass, RouteMode, Served, Usage, ms};
 
@@ -230,7 +231,7 @@ pub async fn dispatch(
     rt: &Arc<Runtime>,
     req: &ProxyRequest,
 ) -> Result<ProxyResponse, DispatchError> {
-    let route = resolve(up, rt, &req.peek.model).await?;
+    let (route, _) = resolve(up, rt, &req.peek.model).await?;
     let order = route.order();
     let preferred = route.targets[order[0]]
         .forwarded(&req.peek.model)
@@ -400,26 +401,30 @@ fn record_failure(route: &RouteRuntime, t: &RouteTarget, f: &Failure) {
 /// first provider that lists the model. A pattern route is bound to the
 /// requested name (concrete forwarded models, their health); an exact
 /// hit is one hash lookup and no allocation.
-pub(super) async fn resolve(
+pub async fn resolve(
     up: &Upstreams<'_>,
     rt: &Arc<Runtime>,
     model: &str,
-) -> Result<Arc<RouteRuntime>, DispatchError> {
-    if let Some((r, _)) = rt.routes.lookup(model) {
+) -> Result<(Arc<RouteRuntime>, MatchKind), DispatchError> {
+    if let Some((r, kind)) = rt.routes.lookup(model) {
         if r.pattern {
-            return Ok(r.bind(model, up.health));
+            return Ok((r.bind(model, up.health), kind));
         }
-        return Ok(r.clone());
+        return Ok((r.clone(), kind));
     }
     if let Some((prefix, rest)) = model.split_once('/')
         && !rest.is_empty()
         && let Some(p) = rt.provider_index(prefix)
     {
-        return Ok(rt.implicit_route(p, Some(rest.to_string()), model, up.health));
+        let r = rt.implicit_route(p, Some(rest.to_string()), model, up.health);
+        return Ok((r, MatchKind::Provider));
     }
     let catalog = up.catalog.get(rt, &up.client).await;
     match catalog.provider_for(model) {
-        Some(p) => Ok(rt.implicit_route(p, None, model, up.health)),
+        Some(p) => Ok((
+            rt.implicit_route(p, None, model, up.health),
+            MatchKind::Catalog,
+        )),
         None => Err(DispatchError::ModelNotFound {
             model: model.to_string(),
         }),

@@ -37,7 +37,9 @@ pub(crate) mod tests;
 
 pub use catalog::{Catalog, CatalogSnapshot, ModelEntry};
 pub use direct::direct;
-pub use engine::{DispatchError, Failure, ProxyRequest, ProxyResponse, ResponseBody, dispatch};
+pub use engine::{
+    DispatchError, Failure, ProxyRequest, ProxyResponse, ResponseBody, dispatch, resolve,
+};
 pub use probe::{LocalServer, ProbeReport, detect_local, probe_provider, spawn_probes};
 pub use runtime::{ProviderRuntime, RouteRuntime, RouteTarget, Runtime};
 pub use stream::{StreamOutcome, StreamRelay};

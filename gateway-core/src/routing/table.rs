@@ -12,10 +12,18 @@ use super::runtime::RouteRuntime;
 pub use crate::vocab::pattern::{MODEL_PLACEHOLDER, Pattern, forward_name};
 
 /// How a name found its route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum MatchKind {
+    /// A route with exactly this name.
     Exact,
+    /// A pattern route (`claude-*`, `*`).
     Pattern,
+    /// `provider/model`: that provider, that model.
+    Provider,
+    /// No route: the first provider that lists the model.
+    Catalog,
 }
 
 /// The operator's routes, exact and patterns.
