@@ -520,3 +520,35 @@ model = "{model}-2024"
         .unwrap();
     assert!(matches!(err, DispatchError::ModelNotFound { model } if model == "mistral-large"));
 }
+
+/// The one wildcard config docs/clients.md shows: it validates and routes
+/// the ids current clients send as the doc says.
+#[tokio::test]
+async fn the_documented_client_config_routes_current_client_ids() {
+    let doc = include_str!("../../../docs/clients.md");
+    let start = doc.find("One config for all of them:").unwrap();
+    let block = &doc[start..];
+    let block = &block[block.find("```toml\n").unwrap() + 8..];
+    let toml = &block[..block.find("```").unwrap()];
+    let config = Config::parse(toml, "docs/clients.md").unwrap();
+    let health = HealthRegistry::default();
+    let rt = Runtime::build(config, &health, 1);
+    let cases = [
+        ("claude-opus-4-8", "claude-*", "anthropic"),
+        ("claude-sonnet-5", "claude-*", "anthropic"),
+        ("claude-haiku-4-5-20251001", "claude-*", "anthropic"),
+        ("gpt-5-codex", "gpt-5*", "openai"),
+        ("qwen2.5:7b", "*", "ollama"),
+    ];
+    for (model, route, provider) in cases {
+        let (r, _) = rt.routes.lookup(model).unwrap();
+        assert_eq!(r.spec.model, route, "{model}");
+        assert_eq!(r.targets[0].provider.spec.name, provider, "{model}");
+    }
+    let (claude, _) = rt.routes.lookup("claude-sonnet-5").unwrap();
+    let bound = claude.bind("claude-sonnet-5", &health);
+    assert_eq!(
+        bound.targets[1].forwarded("claude-sonnet-5"),
+        "anthropic/claude-sonnet-5"
+    );
+}
