@@ -27,7 +27,8 @@ pub struct Filter {
     pub provider: Option<String>,
     /// The forwarded model.
     pub model: Option<String>,
-    /// The route: the model name the client asked for.
+    /// The route: the model name the client asked for, or, when it has a
+    /// `*`, the pattern route as written (every name `claude-*` took).
     pub route: Option<String>,
     /// The client (its key reference, or its address).
     pub client: Option<String>,
@@ -73,10 +74,14 @@ impl Where {
     }
 
     fn filter(&mut self, f: &Filter) {
+        let route_col = match &f.route {
+            Some(r) if r.contains('*') => "route",
+            _ => "requested_model",
+        };
         let eq = [
             ("provider", &f.provider),
             ("forwarded_model", &f.model),
-            ("requested_model", &f.route),
+            (route_col, &f.route),
             ("client", &f.client),
         ];
         for (col, v) in eq {
