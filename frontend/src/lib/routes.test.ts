@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkRoutes, forwardedModel, move, moveTo, newRoute, parsePattern, patternHint, patternMatches, routeFor, routeOps, toEditable, toSpec, weightShares } from './routes';
+import { checkRoutes, forwardedModel, matchText, move, moveTo, newRoute, parsePattern, patternHint, patternMatches, routeFor, routeOps, toEditable, toSpec, weightShares } from './routes';
 
 const live = [
   { model: 'gpt-4o-mini', strategy: 'priority' as const, cooldown_s: 30, retries: 0, targets: [{ provider: 'primary', model: null, weight: 1 }, { provider: 'backup', model: 'llama-3.1-8b', weight: 1 }] },
@@ -125,5 +125,21 @@ describe('pattern routes', () => {
     expect(msgs([r('claude-*-*')])).toEqual(['0:-:model:A pattern has one *, e.g. claude-*, *-latest or *.']);
     expect(msgs([r('claude-*', '{modle}')])).toEqual(['0:0:model:The only placeholder is {model}, e.g. openrouter/{model}.']);
     expect(msgs([r('claude-*'), r('claude-*')])).toEqual(['1:-:model:"claude-*" is already routed above.']);
+  });
+});
+
+describe('route preview', () => {
+  it('says which route took a name and what each target forwards', () => {
+    const targets = [
+      { provider: 'anthropic', model: 'claude-opus-4-8', weight: 1 },
+      { provider: 'openrouter', model: 'anthropic/claude-opus-4-8', weight: 1 },
+    ];
+    expect(matchText({ model: 'claude-opus-4-8', kind: 'pattern', route: 'claude-*', targets })).toBe(
+      'claude-opus-4-8: pattern route claude-* → anthropic (claude-opus-4-8), then openrouter (anthropic/claude-opus-4-8)',
+    );
+    expect(matchText({ model: 'ollama/qwen', kind: 'provider', route: null, targets: [{ provider: 'ollama', model: 'qwen', weight: 1 }] })).toBe(
+      'ollama/qwen: no route; provider prefix → ollama (qwen)',
+    );
+    expect(matchText({ model: 'nope', kind: null, route: null, targets: [] })).toContain('no route matches');
   });
 });

@@ -1,6 +1,6 @@
 // Route editing: pure helpers the Routing page is built on (reorder, add,
 // remove, local checks, and the ops that turn an edited list into a draft).
-import type { DraftOp, RouteSpec, Strategy, TargetSpec } from '../api/types';
+import type { DraftOp, RouteMatch, RouteSpec, Strategy, TargetSpec } from '../api/types';
 
 export const STRATEGIES: { id: Strategy; label: string; help: string }[] = [
   { id: 'priority', label: 'Priority', help: 'Targets in the order listed; later ones are fallbacks.' },
@@ -241,4 +241,21 @@ export function weightShares(r: EditableRoute): (number | null)[] {
   if (r.strategy !== 'weighted') return r.targets.map(() => null);
   const total = r.targets.reduce((s, t) => s + (t.weight > 0 ? t.weight : 0), 0);
   return r.targets.map((t) => (total > 0 && t.weight > 0 ? t.weight / total : 0));
+}
+
+/** The route preview's answer in words. */
+export function matchText(m: RouteMatch): string {
+  const targets = m.targets.map((t) => `${t.provider} (${t.model ?? m.model})`).join(', then ');
+  switch (m.kind) {
+    case 'exact':
+      return `${m.model}: route ${m.route} → ${targets}`;
+    case 'pattern':
+      return `${m.model}: pattern route ${m.route} → ${targets}`;
+    case 'provider':
+      return `${m.model}: no route; provider prefix → ${targets}`;
+    case 'catalog':
+      return `${m.model}: no route; listed by → ${targets}`;
+    default:
+      return `${m.model}: no route matches and no provider lists it (clients get 404 model_not_found).`;
+  }
 }

@@ -5,7 +5,7 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { config, providers as providersApi } from '../api';
 import { toApiError, type ApiError } from '../api/transport';
-import type { Draft, RoutesInfo, Version } from '../api/types';
+import type { Draft, RouteMatch, RoutesInfo, Version } from '../api/types';
 import { useApp } from '../context';
 import { summaryText, useDraft } from '../components/Review';
 import { Badge, ConfirmButtons, ConfirmDialog, DiffView, EmptyState, ErrorNote, Field, Segmented, Spinner, ValidationList, useToast } from '../components/ui';
@@ -18,6 +18,7 @@ import {
   moveTo,
   forwardedModel,
   isPattern,
+  matchText,
   newRoute,
   patternHint,
   routeOps,
@@ -54,6 +55,7 @@ export function Routing() {
       {routes.data && provs.data && (
         <Editor key={JSON.stringify(routes.data.routes)} info={routes.data} providers={provs.data.map((p) => p.name)} onPublished={reloadAll} />
       )}
+      <RoutePreview />
       <HistorySection history={history} onRolledBack={reloadAll} />
     </div>
   );
@@ -411,6 +413,42 @@ function RouteCard({
         {(fieldErr('cooldown_s') || fieldErr('retries')) && <span className="field-msg">{fieldErr('cooldown_s') ?? fieldErr('retries')}</span>}
       </div>
     </article>
+  );
+}
+
+/** Asks the gateway where a model name goes with the live config. */
+function RoutePreview() {
+  const [model, setModel] = useState('claude-opus-4-8');
+  const [result, setResult] = useState<RouteMatch | null>(null);
+  const ask = useAction(async () => {
+    const info = await config.routeFor(model.trim());
+    setResult(info.matched ?? null);
+  });
+  return (
+    <section className="card" aria-labelledby="route-preview-title">
+      <div className="card-head">
+        <h2 id="route-preview-title">Where does a model name go?</h2>
+        <span className="muted small">With the live (published) routes: exact name, then the longest pattern, * last.</span>
+      </div>
+      <form
+        className="route-preview"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (model.trim()) ask.run();
+        }}
+      >
+        <input aria-label="Model name" className="mono" value={model} onChange={(e) => setModel(e.target.value)} spellCheck={false} data-testid="preview-model" />
+        <button className="btn" type="submit" disabled={ask.busy || !model.trim()} data-testid="preview-go">
+          Check
+        </button>
+      </form>
+      <ErrorNote error={ask.error} title="Could not check" />
+      {result && (
+        <p className="small" data-testid="preview-result">
+          {matchText(result)}
+        </p>
+      )}
+    </section>
   );
 }
 
