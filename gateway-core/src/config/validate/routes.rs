@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::super::raw::{RawConfig, RawRoute, Strategy};
 use super::{MAX_SECS, Severity, Validator, valid_name};
-use crate::vocab::pattern::{MODEL_PLACEHOLDER, Pattern};
+use crate::vocab::pattern::{MODEL_PLACEHOLDER, Pattern, forward_name};
 
 #[derive(Debug, Clone)]
 pub struct TargetSpec {
@@ -186,7 +186,9 @@ impl Validator<'_> {
                         ),
                     );
                 }
-                let fwd = t.model.clone().unwrap_or_else(|| model.clone());
+                // What the target forwards, templates filled in with the
+                // route's name: `{model}` and an omitted model are the same.
+                let fwd = forward_name(t.model.as_deref(), model);
                 if !pairs.insert((pname.clone(), fwd.clone())) {
                     self.error(
                         &tpath,
@@ -323,6 +325,14 @@ mod tests {
             "{}",
             e[0].1
         );
+        // `{model}` forwards what an omitted model does: the same target twice.
+        let twice = format!(
+            "{}[[routes.targets]]\nprovider = \"a\"\nmodel = \"{{model}}\"\n",
+            route("claude-*", None)
+        );
+        let e = errors(&twice);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].1.contains("appears twice"), "{}", e[0].1);
         let e = errors(&route("claude-*-*", None));
         assert_eq!(e[0].0, "routes[0].model");
         assert!(e[0].1.contains("more than one '*'"), "{}", e[0].1);
