@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: the Rust workspace (unit + integration tests against real
 # fake upstreams, the provider-fallback demo, keychain tests against a real
-# Secret Service), the official OpenAI Python SDK suite against `aigw`, and
+# Secret Service), the official OpenAI Python SDK suite against `aigw`, the
+# real Claude Code and Codex CLI (from npm, tests/agents/) against `aigw`,
 # the operator UI (Vitest unit tests, then end-to-end in Debian's Chromium
 # against a real `aigw serve`, see frontend/e2e/), and the desktop app
 # (src-tauri: its window and tray under Xvfb, then WebDriver; see
@@ -35,6 +36,9 @@ dbus-run-session -- bash -c '
 
 echo "== OpenAI Python SDK against aigw" >&2
 bash tests/sdk/run.sh
+
+echo "== the real Claude Code and Codex CLI against aigw (tests/agents/README.md)" >&2
+bash tests/agents/run.sh
 
 echo "== benchmark harness smoke: direct + aigw, a few seconds, numbers not judged (bench/README.md)" >&2
 bench_out="$(mktemp -d)"

@@ -300,7 +300,15 @@ fn answered(
             if resp.status.is_success() {
                 let b = &body;
                 let text = || cost::answer_text_bytes(b);
-                cost::settle(&mut ev, resp.usage, req.body.len(), text, &tcfg.prices);
+                let ending = cost::Ending::Complete;
+                cost::settle(
+                    &mut ev,
+                    resp.usage,
+                    ending,
+                    req.body.len(),
+                    text,
+                    &tcfg.prices,
+                );
             }
             if tcfg.store_bodies {
                 ev.response_body = Some(body.clone());
@@ -368,7 +376,12 @@ fn refused(
 pub fn finish(ev: &mut RequestEvent, o: StreamOutcome, rt: &Runtime, request_bytes: usize) {
     ev.latency_ms += ms(o.duration);
     let prices = &rt.config.telemetry.prices;
-    cost::settle(ev, o.usage, request_bytes, || o.text_bytes, prices);
+    let ending = if o.completed {
+        cost::Ending::Complete
+    } else {
+        cost::Ending::Cut
+    };
+    cost::settle(ev, o.usage, ending, request_bytes, || o.text_bytes, prices);
     ev.cancelled = o.cancelled;
     ev.error = o.error;
     ev.response_body = o.body;

@@ -121,7 +121,8 @@ impl AppState {
         self.resolver
             .policy
             .store(Arc::new(config.server.ssrf.clone()));
-        let rt = Runtime::build(config, &self.health, generation);
+        let mut rt = Runtime::build(config, &self.health, generation);
+        rt.keep_sessions(&self.runtime.load());
         self.runtime.store(Arc::new(rt));
         self.catalog.invalidate();
         self.restart_probes();

@@ -32,7 +32,9 @@ pub(crate) mod scripted;
 
 type Direct = Client<hyper_rustls::HttpsConnector<HttpConnector<GuardedResolver>>, Full<Bytes>>;
 
-const USER_AGENT: &str = concat!("aigw/", env!("CARGO_PKG_VERSION"));
+/// The product token: the `user-agent` of the gateway's own requests, and
+/// appended to a client's it forwards.
+pub const USER_AGENT: &str = concat!("aigw/", env!("CARGO_PKG_VERSION"));
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const POOL_IDLE: Duration = Duration::from_secs(90);
 const POOL_MAX_IDLE_PER_HOST: usize = 256;

@@ -110,7 +110,7 @@ fn run_case(path: &Path) -> Result<(), String> {
     match m["kind"].as_str().unwrap() {
         "request" => {
             let out = t
-                .request(input.as_bytes(), &ctx.model)
+                .request(input.as_bytes(), &ctx.model, None)
                 .map_err(|e| e.to_string())?;
             let v: Value = serde_json::from_slice(&out.body).unwrap();
             check(&m["expected"], &v, &mut vars, "")

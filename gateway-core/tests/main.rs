@@ -11,6 +11,7 @@ mod common;
 mod wire;
 
 mod admin;
+mod agents;
 mod anthropic_messages;
 mod anthropic_provider;
 mod api;
@@ -24,6 +25,8 @@ mod hardening;
 mod hostile;
 mod model_routes;
 mod otlp;
+mod passthrough;
+mod prompt_cache;
 mod responses_translate;
 mod serve_threads;
 mod strategies;

@@ -122,3 +122,104 @@ async fn wait_health(
     }
     false
 }
+
+/// A chat request of session `sid` (`X-Claude-Code-Session-Id`).
+async fn in_session(gw: &TestGateway, sid: &str) -> reqwest::Response {
+    gw.http
+        .post(format!("{}/v1/chat/completions", gw.url))
+        .header("x-claude-code-session-id", sid)
+        .json(&chat_body("m", false))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn sticky_sessions_stay_on_their_target_and_move_on_failover() {
+    let a = FakeUpstream::start("a").await;
+    let b = FakeUpstream::start("b").await;
+    let toml = format!(
+        "{}{}{}",
+        provider(&a, ""),
+        provider(&b, ""),
+        route(
+            "m",
+            "strategy = \"weighted\"\nfailure_threshold = 1\ncooldown_s = 1",
+            &[("a", None), ("b", None)]
+        )
+    );
+    let gw = TestGateway::start(&toml).await;
+    // 8 requests of one session on a 50/50 route: one target
+    let mut served = Vec::new();
+    for _ in 0..8 {
+        let r = in_session(&gw, "s-1").await;
+        assert_eq!(r.status(), 200);
+        served.push(header(&r, "x-aigw-provider"));
+    }
+    assert!(served.iter().all(|p| p == &served[0]), "{served:?}");
+    assert_eq!(a.request_count() + b.request_count(), 8);
+    // a second session goes to the other target, and stays
+    let other = header(&in_session(&gw, "s-2").await, "x-aigw-provider");
+    assert_ne!(other, served[0]);
+    for _ in 0..3 {
+        assert_eq!(
+            header(&in_session(&gw, "s-2").await, "x-aigw-provider"),
+            other
+        );
+    }
+    // s-1's target fails: the session moves, and stays moved after the
+    // target recovers
+    let (first, second) = if served[0] == "a" { (&a, &b) } else { (&b, &a) };
+    first.push(Behavior::status(503));
+    let moved = in_session(&gw, "s-1").await;
+    assert_eq!(moved.status(), 200);
+    assert_eq!(header(&moved, "x-aigw-provider"), second.name());
+    assert_eq!(header(&moved, "x-aigw-route-mode"), "provider_fallback");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let before = first.request_count();
+    for _ in 0..4 {
+        let r = in_session(&gw, "s-1").await;
+        assert_eq!(header(&r, "x-aigw-provider"), second.name());
+        assert_eq!(header(&r, "x-aigw-route-mode"), "direct");
+    }
+    assert_eq!(first.request_count(), before);
+    // without a session the route still splits 50/50
+    let (na, nb) = (a.request_count(), b.request_count());
+    for _ in 0..4 {
+        gw.chat(&chat_body("m", false)).await;
+    }
+    assert_eq!((a.request_count() - na, b.request_count() - nb), (2, 2));
+}
+
+#[tokio::test]
+async fn sticky_sessions_survive_a_publish_that_keeps_the_route() {
+    let a = FakeUpstream::start("a").await;
+    let b = FakeUpstream::start("b").await;
+    let base = format!("{}{}", provider(&a, ""), provider(&b, ""));
+    let r = |extra: &str| {
+        route(
+            "m",
+            &format!("strategy = \"weighted\"\n{extra}"),
+            &[("a", None), ("b", None)],
+        )
+    };
+    let gw = TestGateway::builder(&format!("{base}{}", r("")))
+        .config_file()
+        .start()
+        .await;
+    // s-2 takes the round robin's second pick so that s-1 is not on the
+    // new runtime's first pick by chance
+    let s1 = header(&in_session(&gw, "s-1").await, "x-aigw-provider");
+    let s2 = header(&in_session(&gw, "s-2").await, "x-aigw-provider");
+    assert_ne!(s1, s2);
+    // a publish that changes only the cooldown: sessions kept
+    let next = format!("{base}{}", r("cooldown_s = 7"));
+    let (st, v) = gw
+        .admin_post("/config/publish", serde_json::json!({"toml": next}))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    for _ in 0..3 {
+        assert_eq!(header(&in_session(&gw, "s-2").await, "x-aigw-provider"), s2);
+        assert_eq!(header(&in_session(&gw, "s-1").await, "x-aigw-provider"), s1);
+    }
+}

@@ -335,9 +335,9 @@ proptest! {
             }
         }
         let req = json!({"model": "claude", "max_tokens": 100, "messages": messages});
-        let chat = Translation::MessagesViaChat.request(req.to_string().as_bytes(), "gpt").unwrap();
+        let chat = Translation::MessagesViaChat.request(req.to_string().as_bytes(), "gpt", None).unwrap();
         // the same conversation read back by a chat client served by Anthropic
-        let back = Translation::ChatViaMessages.request(&chat.body, "claude").unwrap();
+        let back = Translation::ChatViaMessages.request(&chat.body, "claude", None).unwrap();
         let back: Value = serde_json::from_slice(&back.body).unwrap();
         let norm = |msgs: &Value| -> Vec<(String, Vec<Value>)> {
             // blocks per role, consecutive same-role turns merged

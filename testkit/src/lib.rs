@@ -45,6 +45,8 @@ pub struct Recorded {
     pub method: String,
     /// Request path without the query string, e.g. `"/v1/chat/completions"`.
     pub path: String,
+    /// The query string, without `?` (e.g. `beta=true`).
+    pub query: Option<String>,
     /// All request headers as received.
     pub headers: http::HeaderMap,
     /// The full request body.
@@ -85,8 +87,12 @@ pub(crate) struct State {
     pub(crate) default: Behavior,
     pub(crate) models: Vec<String>,
     pub(crate) required_key: Option<String>,
+    pub(crate) count_tokens_status: Option<u16>,
     pub(crate) requests: Vec<Recorded>,
 }
+
+/// What `POST /v1/messages/count_tokens` answers: `{"input_tokens": COUNTED_TOKENS}`.
+pub const COUNTED_TOKENS: u64 = 4242;
 
 pub(crate) struct Shared {
     pub(crate) name: String,
@@ -182,6 +188,7 @@ impl FakeUpstream {
                 default: Behavior::Ok,
                 models: vec!["fake-model".to_owned()],
                 required_key: None,
+                count_tokens_status: None,
                 requests: Vec::new(),
             }),
             cancelled: AtomicUsize::new(0),
@@ -243,6 +250,12 @@ impl FakeUpstream {
     /// 401 error (Anthropic-shaped on `/v1/messages`, else OpenAI-shaped).
     pub fn set_required_key(&self, key: Option<&str>) {
         self.shared.lock().required_key = key.map(str::to_owned);
+    }
+
+    /// `POST /v1/messages/count_tokens` answers this status with an Anthropic error body
+    /// instead of `{"input_tokens": COUNTED_TOKENS}` (e.g. 404: an upstream without it).
+    pub fn set_count_tokens_status(&self, status: Option<u16>) {
+        self.shared.lock().count_tokens_status = status;
     }
 
     /// Every request received, in arrival order (including `GET /v1/models`).

@@ -79,6 +79,8 @@ enum Route {
     Api(Kind),
     /// Anthropic Messages (`POST /v1/messages`).
     Messages,
+    /// `POST /v1/messages/count_tokens`.
+    CountTokens,
     Unknown,
 }
 
@@ -90,6 +92,8 @@ enum Plan {
     NotFound,
     Run(Behavior, Kind),
     RunMessages(Behavior),
+    /// `None`: the count; else this error status.
+    CountTokens(Option<u16>),
 }
 
 async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
@@ -102,6 +106,7 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         version: parts.version,
         method: parts.method.to_string(),
         path: parts.uri.path().to_owned(),
+        query: parts.uri.query().map(str::to_owned),
         headers: parts.headers,
         body,
     };
@@ -130,12 +135,13 @@ async fn respond(shared: &Arc<Shared>, rec: Recorded, read_err: Option<String>) 
             ("POST", Some("/embeddings")) => Route::Api(Kind::Embeddings),
             ("POST", Some("/responses")) => Route::Api(Kind::Responses),
             ("POST", Some("/messages")) => Route::Messages,
+            ("POST", Some("/messages/count_tokens")) => Route::CountTokens,
             _ => Route::Unknown,
         };
         if let Some(e) = read_err {
             Plan::BadBody(e)
         } else if !authorized {
-            Plan::Unauthorized(matches!(route, Route::Messages))
+            Plan::Unauthorized(matches!(route, Route::Messages | Route::CountTokens))
         } else {
             match route {
                 Route::Models => Plan::Models(st.models.clone()),
@@ -147,6 +153,7 @@ async fn respond(shared: &Arc<Shared>, rec: Recorded, read_err: Option<String>) 
                     let b = st.queue.pop_front().unwrap_or_else(|| st.default.clone());
                     Plan::RunMessages(b)
                 }
+                Route::CountTokens => Plan::CountTokens(st.count_tokens_status),
                 Route::Unknown => Plan::NotFound,
             }
         }
@@ -182,6 +189,14 @@ async fn respond(shared: &Arc<Shared>, rec: Recorded, read_err: Option<String>) 
             &format!("Unknown request URL: {} {}", rec.method, rec.path),
             "invalid_request_error",
             Some("unknown_url"),
+        ),
+        Plan::CountTokens(None) => json_response(
+            StatusCode::OK,
+            &json!({"input_tokens": crate::COUNTED_TOKENS}),
+        ),
+        Plan::CountTokens(Some(status)) => json_response(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            &anthropic::error_body(status, "count_tokens refused"),
         ),
         Plan::Run(b, kind) => run(shared, b, kind, &rec).await,
         Plan::RunMessages(b) => run_messages(shared, b, &rec).await,

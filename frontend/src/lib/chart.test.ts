@@ -4,7 +4,7 @@ import { alignedRange, distinct, isolated, groupedChart, METRICS, metricChart, t
 
 const bucket = (start_ms: number, over: Partial<Bucket> = {}): Bucket => ({
   start_ms, requests: 0, errors: 0, errors_by_class: {}, cancelled: 0, latency_ms: null, ttft_ms: null,
-  tokens_in: 0, tokens_out: 0, cost_usd: 0, route_modes: { direct: 0, provider_fallback: 0, model_fallback: 0 }, ...over,
+  tokens_in: 0, tokens_out: 0, cache_read_tokens: 0, cache_write_tokens: 0, usage_unknown: 0, cost_usd: 0, route_modes: { direct: 0, provider_fallback: 0, model_fallback: 0 }, ...over,
 });
 const series = (buckets: Bucket[]): Series => ({ from_ms: buckets[0]?.start_ms ?? 0, to_ms: 0, bucket_ms: 60_000, buckets });
 const metric = (id: string) => METRICS.find((m) => m.id === id)!;
@@ -45,7 +45,7 @@ describe('chart data shaping', () => {
   });
 
   it('totals and top groups', () => {
-    expect(totals(s)).toEqual({ requests: 4, errors: 1, fallbacks: 2, tokens: 150, cost: 0.01 });
+    expect(totals(s)).toEqual({ requests: 4, errors: 1, fallbacks: 2, tokens: 150, tokensIn: 100, cacheRead: 0, cacheWrite: 0, usageUnknown: 0, cost: 0.01 });
     const g = (label: string, n: number) => ({ label, series: series([bucket(0, { requests: n })]) });
     expect(topGroups([g('a', 1), g('b', 0), g('c', 9), g('d', 3)], 2).map((x) => x.label)).toEqual(['c', 'd']);
     expect(distinct(['b', null, 'a', 'b', undefined, ''])).toEqual(['a', 'b']);

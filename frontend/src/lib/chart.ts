@@ -180,6 +180,12 @@ export function totals(series: Series): {
   errors: number;
   fallbacks: number;
   tokens: number;
+  tokensIn: number;
+  /** Parts of `tokensIn` read from / written to prompt caches. */
+  cacheRead: number;
+  cacheWrite: number;
+  /** Answered requests whose usage is unknown (not in tokens or cost). */
+  usageUnknown: number;
   cost: number;
 } {
   return series.buckets.reduce(
@@ -188,9 +194,13 @@ export function totals(series: Series): {
       errors: t.errors + b.errors,
       fallbacks: t.fallbacks + b.route_modes.provider_fallback + b.route_modes.model_fallback,
       tokens: t.tokens + b.tokens_in + b.tokens_out,
+      tokensIn: t.tokensIn + b.tokens_in,
+      cacheRead: t.cacheRead + b.cache_read_tokens,
+      cacheWrite: t.cacheWrite + b.cache_write_tokens,
+      usageUnknown: t.usageUnknown + b.usage_unknown,
       cost: t.cost + b.cost_usd,
     }),
-    { requests: 0, errors: 0, fallbacks: 0, tokens: 0, cost: 0 },
+    { requests: 0, errors: 0, fallbacks: 0, tokens: 0, tokensIn: 0, cacheRead: 0, cacheWrite: 0, usageUnknown: 0, cost: 0 },
   );
 }
 

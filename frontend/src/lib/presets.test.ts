@@ -3,6 +3,7 @@ import {
   checkProviderForm,
   formFromPreset,
   formFromProvider,
+  keyRefOf,
   presetById,
   presetFor,
   PRESETS,
@@ -67,6 +68,12 @@ describe('presets', () => {
     expect(providerSpecOf(f, f)).toEqual({ name: 'backup', kind: 'openai', base_url: 'https://api.groq.com/openai/v1', api_key: 'env:GROQ_KEY' });
     // an edit sends what changed; a cleared field goes back to its default
     expect(providerSpecOf({ ...f, tpm: '', rpm: '5', key_mode: 'none' }, f)).toEqual({ name: 'backup', kind: 'openai', base_url: 'https://api.groq.com/openai/v1', api_key: null, rpm: 5, tpm: 0 });
+    // api_key = "client": the client's own credential, no reference to edit
+    const sub = formFromProvider({ ...info, kind: 'anthropic', api_key_ref: 'client', key: 'none' });
+    expect(sub).toMatchObject({ key_mode: 'client', key_ref: '' });
+    expect(keyRefOf(sub)).toBe('client');
+    expect(checkProviderForm(sub, [])).toEqual([]);
+    expect(providerSpecOf({ ...f, key_mode: 'client', key_ref: '' }, f)).toMatchObject({ api_key: 'client' });
     expect(presetFor(info.base_url).id).toBe('groq');
     expect(presetFor('http://example.com/v1').id).toBe('custom');
   });

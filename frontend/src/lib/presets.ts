@@ -40,7 +40,8 @@ export function presetFor(base_url: string, kind?: string): Preset {
   return exact ?? (PRESETS.find((p) => p.id === 'custom') as Preset);
 }
 
-export type KeyMode = 'keyring' | 'env' | 'none';
+/** `client`: no stored key, the client's own credential is forwarded (`api_key = "client"`, subscriptions). */
+export type KeyMode = 'keyring' | 'env' | 'none' | 'client';
 
 /** What the provider form holds. */
 export interface ProviderForm {
@@ -94,7 +95,9 @@ export function formFromProvider(p: ProviderInfo): ProviderForm {
     ? (['keyring', ref.slice(8)] as const)
     : ref.startsWith('env:')
       ? (['env', ref.slice(4)] as const)
-      : (['none', ''] as const);
+      : ref === 'client'
+        ? (['client', ''] as const)
+        : (['none', ''] as const);
   return {
     name: p.name,
     kind: p.kind === 'anthropic' ? 'anthropic' : 'openai',
@@ -141,6 +144,7 @@ export function checkProviderForm(f: ProviderForm, taken: string[], editing?: st
 export function keyRefOf(f: ProviderForm): string | null {
   if (f.key_mode === 'keyring') return `keyring:${f.key_ref}`;
   if (f.key_mode === 'env') return `env:${f.key_ref}`;
+  if (f.key_mode === 'client') return 'client';
   return null;
 }
 

@@ -6,10 +6,11 @@ import { useApp } from '../context';
 import { Chart } from '../components/Chart';
 import { Badge, CopyButton, Dot, EmptyState, ErrorNote, Spinner, useToast } from '../components/ui';
 import { alignedRange, METRICS, metricChart, windowById } from '../lib/chart';
-import { fmtMs, fmtNum, fmtPct, fmtDuration } from '../lib/format';
+import { fmtCompact, fmtMs, fmtNum, fmtPct, fmtDuration } from '../lib/format';
 import { healthText, healthTone, keyText, worstTone } from '../lib/health';
 import { navigate, useAction, useAsync } from '../lib/hooks';
 import { snippets } from '../lib/snippets';
+import { cacheHitRatio } from '../lib/usage';
 
 export function Overview() {
   const app = useApp();
@@ -93,6 +94,17 @@ export function Overview() {
             sub={summary.data ? 'served by a backup target' : undefined}
             tone={summary.data && summary.data.fallbacks > 0 ? 'warn' : undefined}
             testId="kpi-fallbacks"
+          />
+          <Kpi
+            label="Prompt cache hits"
+            value={summary.data ? fmtPct(cacheHitRatio(summary.data.cache_read_tokens, summary.data.tokens_in)) : undefined}
+            sub={
+              summary.data
+                ? `${fmtCompact(summary.data.cache_read_tokens)} of ${fmtCompact(summary.data.tokens_in)} input tokens` +
+                  (summary.data.usage_unknown ? ` · ${fmtNum(summary.data.usage_unknown)} unknown` : '')
+                : undefined
+            }
+            testId="kpi-cache"
           />
         </div>
         {series.data && (

@@ -399,9 +399,16 @@ function ProviderDialog({
             <option value="keyring">Stored in the OS keychain</option>
             <option value="env">From an environment variable</option>
             <option value="none">No key (local server)</option>
+            <option value="client">The client's own (subscriptions: Claude login, Codex login)</option>
           </select>
         </Field>
-        {form.key_mode !== 'none' && (
+        {form.key_mode === 'client' && (
+          <p className="field-hint span-2" data-testid="pf-client-hint">
+            Each client's own <code>authorization</code> / <code>x-api-key</code> is forwarded to this provider instead of a stored key. With client keys on, clients send
+            their gateway key in <code>x-aigw-key</code> (Claude Code: <code>ANTHROPIC_CUSTOM_HEADERS="x-aigw-key: …"</code>).
+          </p>
+        )}
+        {(form.key_mode === 'keyring' || form.key_mode === 'env') && (
           <Field label={form.key_mode === 'keyring' ? 'Keychain entry name' : 'Environment variable'} htmlFor="pf-keyref" error={err('key_ref')}>
             <input id="pf-keyref" value={form.key_ref} onChange={(e) => set({ key_ref: e.target.value })} spellCheck={false} />
           </Field>

@@ -11,6 +11,7 @@ import { Badge, Dialog, EmptyState, ErrorNote, Segmented, Spinner } from '../com
 import { alignedRange, bucketLabel, distinct, groupedChart, METRICS, metricChart, topGroups, totals, windowById, WINDOWS } from '../lib/chart';
 import { fmtCompact, fmtMs, fmtNum, fmtPct, fmtTime, fmtUsd, fmtDateTime, routeModeLabel } from '../lib/format';
 import { navigate, useAction, useAsync, useHashRoute } from '../lib/hooks';
+import { cacheHitRatio, cacheText, tokensText, usageUnknown } from '../lib/usage';
 
 type Split = 'none' | 'provider' | 'model';
 const MAX_GROUPS = 6;
@@ -117,6 +118,16 @@ export function Telemetry() {
           <div className="kpi">
             <div className="kpi-label">Tokens</div>
             <div className="kpi-value">{fmtCompact(t.tokens)}</div>
+            <div className="kpi-sub" data-testid="tm-usage-unknown">
+              {t.usageUnknown ? `+ ${fmtNum(t.usageUnknown)} with unknown usage` : '\u00a0'}
+            </div>
+          </div>
+          <div className="kpi" data-testid="tm-cache">
+            <div className="kpi-label">Prompt cache</div>
+            <div className="kpi-value">{fmtCompact(t.cacheRead)} read</div>
+            <div className="kpi-sub">
+              {fmtCompact(t.cacheWrite)} written · {fmtPct(cacheHitRatio(t.cacheRead, t.tokensIn))} of input
+            </div>
           </div>
           <div className="kpi">
             <div className="kpi-label">Est. cost</div>
@@ -232,6 +243,7 @@ function RequestLog({ minutes, provider, model, openId }: { minutes: number; pro
                 <th className="right">Latency</th>
                 <th className="right">TTFT</th>
                 <th className="right">Tokens</th>
+                <th className="right">Cached</th>
                 <th className="right">Cost</th>
               </tr>
             </thead>
@@ -255,10 +267,9 @@ function RequestLog({ minutes, provider, model, openId }: { minutes: number; pro
                   <td>{statusBadge(r)}</td>
                   <td className="right">{fmtMs(r.latency_ms)}</td>
                   <td className="right">{fmtMs(r.ttft_ms)}</td>
-                  <td className="right">
-                    {r.tokens_in !== null || r.tokens_out !== null ? `${fmtCompact(r.tokens_in ?? 0)} / ${fmtCompact(r.tokens_out ?? 0)}${r.tokens_estimated ? '*' : ''}` : '—'}
-                  </td>
-                  <td className="right">{fmtUsd(r.cost_usd)}</td>
+                  <td className="right" data-testid="row-tokens">{tokensText(r)}</td>
+                  <td className="right">{cacheText(r)}</td>
+                  <td className="right">{usageUnknown(r) ? 'unknown' : fmtUsd(r.cost_usd)}</td>
                 </tr>
               ))}
             </tbody>
@@ -353,13 +364,18 @@ function RequestDialog({ id, onClose }: { id: string; onClose: () => void }) {
             <div>
               <dt>Tokens in / out</dt>
               <dd>
-                {fmtNum(r.tokens_in)} / {fmtNum(r.tokens_out)}
+                {tokensText(r)}
                 {r.tokens_estimated ? <span className="muted small"> (estimated)</span> : null}
+                {usageUnknown(r) ? <span className="muted small"> (the stream ended before its usage arrived)</span> : null}
               </dd>
             </div>
             <div>
+              <dt>Prompt cache</dt>
+              <dd>{cacheText(r)}</dd>
+            </div>
+            <div>
               <dt>Est. cost</dt>
-              <dd>{fmtUsd(r.cost_usd)}</dd>
+              <dd>{usageUnknown(r) ? 'unknown' : fmtUsd(r.cost_usd)}</dd>
             </div>
           </dl>
           {app.canWrite && !replay && (

@@ -213,6 +213,7 @@ impl ApiError {
                 StatusCode::REQUEST_TIMEOUT => "request_timeout",
                 StatusCode::PAYLOAD_TOO_LARGE => "request_too_large",
                 StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+                StatusCode::UPGRADE_REQUIRED => "websocket_not_supported",
                 s if s.is_server_error() => "internal_error",
                 _ => "invalid_request",
             },
@@ -455,6 +456,7 @@ impl ApiError {
     pub fn into_response_for(self, endpoint: Endpoint) -> Response {
         let status = self.status();
         let message = self.message();
+        let final_upstream = self.is_final_upstream_failure();
         let body = match self.fields() {
             Some(fields) if endpoint != Endpoint::Messages => {
                 let mut v = serde_json::json!({ "error": {
@@ -476,10 +478,24 @@ impl ApiError {
         if let Some(ra) = self.retry_after() {
             h.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs(ra)));
         }
-        if retry_cannot_fix(status) {
+        if retry_cannot_fix(status) || final_upstream {
             h.insert(H_SHOULD_RETRY, HeaderValue::from_static("false"));
         }
         resp
+    }
+
+    /// A 502 no retry can fix either: every target answered 2xx with a
+    /// body that is not an answer of the endpoint (`bad_upstream_body`:
+    /// SSE to a non-streamed request, HTML, an error inside a 200). A
+    /// client talking to such an upstream directly reads a malformed
+    /// answer and stops; relayed as a plain 502, Claude Code retried it
+    /// ten times with backoff (over 100 s for what takes 1 s direct).
+    fn is_final_upstream_failure(&self) -> bool {
+        match self {
+            Self::Upstream { class, .. } => *class == ErrorClass::BadUpstreamBody,
+            Self::WithFields(e, _) => e.is_final_upstream_failure(),
+            _ => false,
+        }
     }
 }
 

@@ -81,7 +81,7 @@ fn add_cors(h: &mut HeaderMap, origin: HeaderValue, preflight: bool) {
     h.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
         HeaderValue::from_static(
-            "x-aigw-request-id, x-aigw-provider, x-aigw-model, x-aigw-route-mode, x-aigw-attempts, x-aigw-overhead-ms, retry-after",
+            "x-aigw-request-id, x-aigw-provider, x-aigw-model, x-aigw-route-mode, x-aigw-attempts, x-aigw-overhead-ms, x-aigw-token-count, retry-after",
         ),
     );
     if preflight {
@@ -92,7 +92,7 @@ fn add_cors(h: &mut HeaderMap, origin: HeaderValue, preflight: bool) {
         h.insert(
             header::ACCESS_CONTROL_ALLOW_HEADERS,
             HeaderValue::from_static(
-                "authorization, content-type, x-api-key, openai-organization, openai-project, anthropic-version, anthropic-beta, anthropic-dangerous-direct-browser-access",
+                "authorization, content-type, x-api-key, openai-organization, openai-project, anthropic-version, anthropic-beta, anthropic-dangerous-direct-browser-access, x-aigw-key",
             ),
         );
         h.insert(

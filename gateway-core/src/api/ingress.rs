@@ -49,8 +49,14 @@ pub async fn method_not_allowed(req: Request) -> Response {
     ApiError::method_not_allowed().into_response_for(shape_for(req.uri().path()))
 }
 
+/// A gateway client key sent beside the client's own upstream credential
+/// (for providers with `api_key = "client"`, e.g. a Claude subscription):
+/// Claude Code sets it through `ANTHROPIC_CUSTOM_HEADERS`.
+pub const H_GATEWAY_KEY: HeaderName = HeaderName::from_static("x-aigw-key");
+
 /// The client's identity: its key's reference when client keys are set,
-/// else its address.
+/// else its address. The key is `x-aigw-key` when present, else
+/// `authorization: Bearer`, `x-api-key` or `api-key`.
 pub(super) fn authenticate(
     rt: &Runtime,
     headers: &HeaderMap,
@@ -59,17 +65,20 @@ pub(super) fn authenticate(
     if rt.config.server.client_keys.is_empty() {
         return Ok(peer.to_string());
     }
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
-        .or_else(|| headers.get("api-key").and_then(|v| v.to_str().ok()))
-        .map(str::trim)
-        .ok_or_else(ApiError::unauthorized)?;
+    let presented = match headers.get(&H_GATEWAY_KEY) {
+        Some(v) => v.to_str().ok(),
+        None => headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
+            .or_else(|| headers.get("api-key").and_then(|v| v.to_str().ok())),
+    }
+    .map(str::trim)
+    .ok_or_else(ApiError::unauthorized)?;
     // Compare against every key so timing does not reveal which matched.
     let mut found = None;
     for (label, key) in &rt.client_keys {
@@ -173,7 +182,11 @@ async fn admit(
     let bytes = read_body(&parts.headers, body, limit, MAX_BODY, idle)
         .await
         .map_err(|e| refuse(&client, e, ErrorClass::BadRequest))?;
-    let headers = ClientHeaders::from_headers(&parts.headers);
+    // The client's credential headers are its own (forwarded to providers
+    // with `api_key = "client"`) unless they carried the gateway's key.
+    let own_credential =
+        rt.config.server.client_keys.is_empty() || parts.headers.contains_key(&H_GATEWAY_KEY);
+    let headers = ClientHeaders::new(parts.headers, parts.uri.query(), own_credential);
     ProxyRequest::new(
         endpoint,
         bytes,

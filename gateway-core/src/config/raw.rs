@@ -135,6 +135,13 @@ pub struct RawRouting {
     /// set; longer values are cut to it.
     #[serde(default = "default_max_cooldown")]
     pub max_cooldown_s: u64,
+    /// Sticky sessions (weighted and latency routes): a session's entry
+    /// expires this long after its last request.
+    #[serde(default = "default_sticky_ttl")]
+    pub sticky_ttl_s: u64,
+    /// Sticky sessions remembered per route (least recently used dropped).
+    #[serde(default = "default_sticky_max_sessions")]
+    pub sticky_max_sessions: u64,
 }
 
 impl Default for RawRouting {
@@ -144,6 +151,8 @@ impl Default for RawRouting {
             retry_backoff_ms: default_backoff_ms(),
             models_cache_s: default_models_ttl(),
             max_cooldown_s: default_max_cooldown(),
+            sticky_ttl_s: default_sticky_ttl(),
+            sticky_max_sessions: default_sticky_max_sessions(),
         }
     }
 }
@@ -238,6 +247,10 @@ pub struct RawRoute {
     /// between passes; `routing.max_attempts` caps the total).
     #[serde(default)]
     pub retries: u32,
+    /// Sticky sessions (default on for `weighted` and `latency`; priority
+    /// routes are sticky by nature): `false` spreads every request.
+    #[serde(default)]
+    pub sticky: Option<bool>,
     #[serde(default)]
     pub targets: Vec<RawTarget>,
 }
@@ -334,6 +347,12 @@ pub struct RawPrice {
     pub model: Option<Spanned<String>>,
     pub input_per_mtok: Spanned<f64>,
     pub output_per_mtok: Spanned<f64>,
+    /// Input read from the provider's prompt cache (default: the input price).
+    #[serde(default)]
+    pub cache_read_per_mtok: Option<Spanned<f64>>,
+    /// Input written to the prompt cache (default: the input price).
+    #[serde(default)]
+    pub cache_write_per_mtok: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -396,6 +415,12 @@ fn default_max_upstream_body() -> u64 {
 }
 fn default_max_cooldown() -> u64 {
     300
+}
+fn default_sticky_ttl() -> u64 {
+    3600
+}
+fn default_sticky_max_sessions() -> u64 {
+    10_000
 }
 fn default_timeout() -> u64 {
     60

@@ -57,16 +57,9 @@ impl AnthropicProvider {
     ) -> Request<Bytes> {
         let configured = |name: &HeaderName| self.headers.iter().any(|(k, _)| k == name);
         let default_version = HeaderValue::from_static(DEFAULT_VERSION);
-        let version = (!configured(&VERSION)).then(|| {
-            client
-                .anthropic_version
-                .as_ref()
-                .unwrap_or(&default_version)
-        });
-        let beta = client
-            .anthropic_beta
-            .as_ref()
-            .filter(|_| !configured(&BETA));
+        let version =
+            (!configured(&VERSION)).then(|| client.anthropic_version().unwrap_or(&default_version));
+        let beta = client.anthropic_beta().filter(|_| !configured(&BETA));
         let headers = self
             .key
             .iter()
@@ -100,6 +93,16 @@ impl ProviderApi for AnthropicProvider {
             HeaderValue::from_static("application/json"),
         );
         req
+    }
+
+    fn count_tokens_request(&self, body: Bytes, headers: &ClientHeaders) -> Option<Request<Bytes>> {
+        let url = uri(&self.base, "/messages/count_tokens");
+        let mut req = self.build(Method::POST, url, body, headers);
+        req.headers_mut().append(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        Some(req)
     }
 
     fn models_request(&self) -> Request<Bytes> {
@@ -146,10 +149,13 @@ mod tests {
         assert!(r.headers().get("authorization").is_none());
         assert!(r.headers().get("anthropic-beta").is_none());
         // the client's own version and beta flags are forwarded
-        let h = ClientHeaders {
-            anthropic_version: Some(HeaderValue::from_static("2024-01-01")),
-            anthropic_beta: Some(HeaderValue::from_static("interleaved-thinking-2025-05-14")),
-        };
+        let mut m = http::HeaderMap::new();
+        m.insert("anthropic-version", HeaderValue::from_static("2024-01-01"));
+        m.insert(
+            "anthropic-beta",
+            HeaderValue::from_static("interleaved-thinking-2025-05-14"),
+        );
+        let h = ClientHeaders::from_headers(&m);
         let r = built(&p, &h);
         assert_eq!(r.headers()["anthropic-version"], "2024-01-01");
         assert_eq!(

@@ -10,29 +10,215 @@ mod openai;
 use std::fmt;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method, Request, Uri, header};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, header};
 
 pub use anthropic::AnthropicProvider;
 pub use openai::OpenAiProvider;
 
 use crate::config::{ProviderKind, ProviderSpec};
 use crate::secrets::Secret;
+use crate::upstream::USER_AGENT;
 pub use crate::vocab::Endpoint;
 
-/// Client request headers a provider may forward upstream.
+/// What of the client's request head goes upstream: its headers (as
+/// received), its query string, and whether its `authorization` /
+/// `x-api-key` are its own upstream credential rather than the gateway's
+/// client key.
 #[derive(Debug, Clone, Default)]
 pub struct ClientHeaders {
-    /// `anthropic-version`, forwarded to Anthropic upstreams.
-    pub anthropic_version: Option<HeaderValue>,
-    /// `anthropic-beta`, forwarded to Anthropic upstreams.
-    pub anthropic_beta: Option<HeaderValue>,
+    map: HeaderMap,
+    query: Option<String>,
+    own_credential: bool,
 }
 
+static H_VERSION: HeaderName = HeaderName::from_static("anthropic-version");
+static H_BETA: HeaderName = HeaderName::from_static("anthropic-beta");
+static H_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+
 impl ClientHeaders {
-    pub fn from_headers(h: &HeaderMap) -> Self {
+    /// `own_credential`: the client's credential headers are not the
+    /// gateway's key (no client keys are configured, or the gateway key
+    /// came in `x-aigw-key`), so a provider with `api_key = "client"` may
+    /// forward them.
+    pub fn new(map: HeaderMap, query: Option<&str>, own_credential: bool) -> Self {
         Self {
-            anthropic_version: h.get("anthropic-version").cloned(),
-            anthropic_beta: h.get("anthropic-beta").cloned(),
+            map,
+            query: query.filter(|q| !q.is_empty()).map(str::to_string),
+            own_credential,
+        }
+    }
+
+    /// Only the Anthropic version and beta headers (tests, replays).
+    pub fn from_headers(h: &HeaderMap) -> Self {
+        let mut map = HeaderMap::new();
+        for name in [&H_VERSION, &H_BETA] {
+            if let Some(v) = h.get(name) {
+                map.insert(name.clone(), v.clone());
+            }
+        }
+        Self::new(map, None, false)
+    }
+
+    pub fn anthropic_version(&self) -> Option<&HeaderValue> {
+        self.map.get(&H_VERSION)
+    }
+
+    pub fn anthropic_beta(&self) -> Option<&HeaderValue> {
+        self.map.get(&H_BETA)
+    }
+
+    /// The client's headers as received.
+    pub fn map(&self) -> &HeaderMap {
+        &self.map
+    }
+
+    pub fn get(&self, name: &str) -> Option<&HeaderValue> {
+        self.map.get(name)
+    }
+
+    pub fn query(&self) -> Option<&str> {
+        self.query.as_deref()
+    }
+
+    pub fn has_credential(&self) -> bool {
+        self.own_credential
+            && (self.map.contains_key(header::AUTHORIZATION) || self.map.contains_key(&H_API_KEY))
+    }
+
+    /// The client's own credential for a provider with `api_key =
+    /// "client"`: `(authorization, x-api-key)` as sent, marked sensitive.
+    /// `None` when the client sent only the gateway's key.
+    pub fn credential(&self) -> Option<(Option<HeaderValue>, Option<HeaderValue>)> {
+        if !self.own_credential {
+            return None;
+        }
+        let sensitive = |v: &HeaderValue| {
+            let mut v = v.clone();
+            v.set_sensitive(true);
+            v
+        };
+        let auth = self.map.get(header::AUTHORIZATION).map(sensitive);
+        let key = self.map.get(&H_API_KEY).map(sensitive);
+        (auth.is_some() || key.is_some()).then_some((auth, key))
+    }
+}
+
+/// Client headers never forwarded: hop-by-hop, framing and encoding (the
+/// gateway reads upstream bodies, so they come unencoded), credentials
+/// (a provider's own, or the client's only for `api_key = "client"`),
+/// browser context, and the gateway's own.
+fn never_forwarded(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+            | "host"
+            | "content-length"
+            | "content-type"
+            | "content-encoding"
+            | "accept-encoding"
+            | "expect"
+            | "authorization"
+            | "x-api-key"
+            | "api-key"
+            | "x-goog-api-key"
+            | "cookie"
+            | "origin"
+            | "referer"
+            | "forwarded"
+            | "user-agent"
+            | "anthropic-version"
+            | "anthropic-beta"
+    ) || name.as_str().starts_with("x-aigw-")
+        || name.as_str().starts_with("x-forwarded-")
+        || name.as_str().starts_with("sec-")
+}
+
+/// What of the client's head goes with an upstream request, after the
+/// provider built it (its key, version and configured headers win over
+/// the client's):
+/// - `user-agent`: the client's with the gateway's product token appended
+///   (or the token alone);
+/// - passthrough to the same protocol: every client header but those
+///   [`never_forwarded`], and the query string (`?beta=true`);
+/// - `api_key = "client"`: the client's own `authorization` / `x-api-key`
+///   (an OpenAI-compatible upstream gets `x-api-key` as a bearer token);
+///   the caller has checked that there is one ([`ClientHeaders::credential`]).
+pub fn forward_client_head(
+    req: &mut Request<Bytes>,
+    client: &ClientHeaders,
+    passthrough: bool,
+    client_auth: Option<ProviderKind>,
+) {
+    let headers = req.headers_mut();
+    // Without one, the upstream client sends the product token alone.
+    if !headers.contains_key(header::USER_AGENT)
+        && let Some(ua) = client
+            .map
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty())
+            .and_then(|v| HeaderValue::try_from(format!("{v} {USER_AGENT}")).ok())
+    {
+        headers.insert(header::USER_AGENT, ua);
+    }
+    if passthrough {
+        let mut last: Option<&HeaderName> = None;
+        for (name, value) in &client.map {
+            // A name the provider set is skipped in all its values; a
+            // repeated client header keeps all of its own.
+            if last != Some(name) && (never_forwarded(name) || headers.contains_key(name)) {
+                continue;
+            }
+            last = Some(name);
+            headers.append(name.clone(), value.clone());
+        }
+    }
+    if let Some(kind) = client_auth
+        && let Some((auth, key)) = client.credential()
+    {
+        match kind {
+            ProviderKind::Anthropic => {
+                if let Some(a) = auth {
+                    headers.insert(header::AUTHORIZATION, a);
+                }
+                if let Some(k) = key {
+                    headers.insert(H_API_KEY.clone(), k);
+                }
+            }
+            ProviderKind::Openai => {
+                let bearer = auth.or_else(|| {
+                    let k = key?;
+                    let mut v =
+                        HeaderValue::try_from(format!("Bearer {}", k.to_str().ok()?)).ok()?;
+                    v.set_sensitive(true);
+                    Some(v)
+                });
+                if let Some(b) = bearer {
+                    headers.insert(header::AUTHORIZATION, b);
+                }
+            }
+        }
+    }
+    if passthrough && let Some(q) = client.query() {
+        let uri = req.uri();
+        let joined = match uri.query() {
+            Some(own) => format!("{}?{own}&{q}", uri.path()),
+            None => format!("{}?{q}", uri.path()),
+        };
+        let mut parts = uri.clone().into_parts();
+        if let Ok(pq) = http::uri::PathAndQuery::try_from(joined) {
+            parts.path_and_query = Some(pq);
+            if let Ok(u) = Uri::from_parts(parts) {
+                *req.uri_mut() = u;
+            }
         }
     }
 }
@@ -48,6 +234,16 @@ pub trait ProviderApi: Send + Sync + fmt::Debug {
     /// The upstream request for a body already in this provider's protocol
     /// (model already rewritten).
     fn request(&self, endpoint: Endpoint, body: Bytes, headers: &ClientHeaders) -> Request<Bytes>;
+
+    /// `POST /messages/count_tokens` with the client's body, for providers
+    /// that count tokens themselves (Anthropic); `None`: counted locally.
+    fn count_tokens_request(
+        &self,
+        _body: Bytes,
+        _headers: &ClientHeaders,
+    ) -> Option<Request<Bytes>> {
+        None
+    }
 
     /// `GET /models` (listing and health probes).
     fn models_request(&self) -> Request<Bytes>;

@@ -63,7 +63,13 @@ pub(crate) fn check(endpoint: Endpoint, body: &[u8]) -> Result<Option<Usage>, St
     if !ok {
         return Err(format!("a 2xx answer without {field:?}"));
     }
-    Ok(a.usage.and_then(|u| serde_json::from_str(u.get()).ok()))
+    let usage = a
+        .usage
+        .and_then(|u| serde_json::from_str::<Usage>(u.get()).ok());
+    Ok(match endpoint {
+        Endpoint::Messages => usage.map(Usage::anthropic),
+        _ => usage,
+    })
 }
 
 /// The cooldown an upstream asks for: `retry-after-ms` (float milliseconds,
@@ -99,6 +105,46 @@ pub(crate) fn retry_after(h: &HeaderMap, max: Duration) -> Option<Duration> {
 mod tests {
     use super::*;
     use http::HeaderValue;
+
+    #[test]
+    fn whole_answer_usage_of_both_providers() {
+        let a = check(
+            Endpoint::Messages,
+            br#"{"type":"message","content":[],"usage":{"input_tokens":10,"cache_creation_input_tokens":100,"cache_read_input_tokens":900,"output_tokens":5}}"#,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(a.input(), Some(1010));
+        assert_eq!(
+            (a.cache_read(), a.cache_write(), a.output()),
+            (Some(900), Some(100), Some(5))
+        );
+        let c = check(
+            Endpoint::ChatCompletions,
+            br#"{"choices":[],"usage":{"prompt_tokens":1010,"completion_tokens":5,"prompt_tokens_details":{"cached_tokens":900}}}"#,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            (c.input(), c.cache_read(), c.cache_write()),
+            (Some(1010), Some(900), None)
+        );
+        let r = check(
+            Endpoint::Responses,
+            br#"{"output":[],"usage":{"input_tokens":1010,"output_tokens":5,"input_tokens_details":{"cached_tokens":900}}}"#,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!((r.input(), r.cache_read()), (Some(1010), Some(900)));
+        // an Anthropic answer without cache fields: input as it came
+        let plain = check(
+            Endpoint::Messages,
+            br#"{"type":"message","content":[],"usage":{"input_tokens":10,"output_tokens":5}}"#,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!((plain.input(), plain.cache_read()), (Some(10), None));
+    }
 
     #[test]
     fn answers_and_non_answers() {

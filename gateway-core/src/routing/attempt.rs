@@ -35,22 +35,29 @@ fn unsupported(provider: &str, endpoint: Endpoint) -> Failure {
 }
 
 /// A target that cannot take this request: the next one is tried; when none
-/// can, the client gets a 400 in its protocol's error shape.
+/// can, the client gets a 400 (401 for a missing credential of its own) in
+/// its protocol's error shape.
 fn refused(class: ErrorClass, endpoint: Endpoint, msg: String) -> Failure {
-    let code = if class == ErrorClass::Unsupported {
-        "unsupported_endpoint"
-    } else {
-        "untranslatable_request"
+    let (status, kind, code) = match class {
+        ErrorClass::Unsupported => (
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "unsupported_endpoint",
+        ),
+        ErrorClass::NoClientCredential => (
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+            "client_credential_required",
+        ),
+        _ => (
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "untranslatable_request",
+        ),
     };
     let mut f = Failure::new(class, msg.clone());
-    f.status = Some(StatusCode::BAD_REQUEST);
-    f.body = Some(errors::client_body(
-        endpoint,
-        StatusCode::BAD_REQUEST,
-        "invalid_request_error",
-        code,
-        &msg,
-    ));
+    f.status = Some(status);
+    f.body = Some(errors::client_body(endpoint, status, kind, code, &msg));
     f.content_type = Some(HeaderValue::from_static("application/json"));
     f
 }
@@ -122,7 +129,14 @@ pub(super) async fn attempt(
     let body = std::mem::take(&mut prepared.body);
     let started = Instant::now();
     let deadline = started + provider.spec.timeout;
-    let send = client.send(provider.api.request(prepared.upstream, body, &req.headers));
+    let mut request = provider.api.request(prepared.upstream, body, &req.headers);
+    crate::providers::forward_client_head(
+        &mut request,
+        &req.headers,
+        prepared.translation.is_none(),
+        provider.spec.client_auth.then_some(provider.spec.kind),
+    );
+    let send = client.send(request);
     let resp = match tokio::time::timeout_at(deadline, send).await {
         Err(_) => {
             let f = Failure::new(
@@ -223,6 +237,18 @@ fn prepare(target: &RouteTarget, req: &ProxyRequest) -> Result<Prepared, Box<Fai
     if let Some(err) = &provider.key_error {
         return Err(Box::new(Failure::new(ErrorClass::KeyMissing, err.clone())));
     }
+    if provider.spec.client_auth && !req.headers.has_credential() {
+        let msg = format!(
+            "{name}: forwards the client's own credential (api_key = \"client\"), and this request \
+             carried none of its own (with client keys on, send the gateway key in x-aigw-key and \
+             your own in authorization or x-api-key)"
+        );
+        return Err(Box::new(refused(
+            ErrorClass::NoClientCredential,
+            req.endpoint,
+            msg,
+        )));
+    }
     let fwd = target.forwarded(&req.peek.model);
     let Some(upstream) = provider.api.upstream_endpoint(req.endpoint) else {
         return Err(Box::new(unsupported(name, req.endpoint)));
@@ -234,7 +260,11 @@ fn prepare(target: &RouteTarget, req: &ProxyRequest) -> Result<Prepared, Box<Fai
             rewrite_model(&req.body, &req.peek.model_span, fwd),
             RequestCtx::default(),
         ),
-        Some(t) => match t.request(&req.body, fwd) {
+        Some(t) => match t.request(
+            &req.body,
+            fwd,
+            req.session.as_ref().map(|s| s.id()).as_deref(),
+        ) {
             Ok(tr) => (tr.body, tr.ctx),
             Err(e) => {
                 return Err(Box::new(refused(

@@ -2,6 +2,8 @@
 //! what it needs (`model`, `stream`, token budget) and, when a target rewrites
 //! the model, splices the new name into the original bytes. Nothing is
 //! re-serialised, so unknown fields, key order and number formatting survive.
+//! The same one parse reads the body's session fields (`prompt_cache_key`,
+//! Anthropic `metadata.user_id`, `user`) for sticky sessions.
 
 use std::ops::Range;
 
@@ -16,6 +18,12 @@ pub struct RequestPeek {
     pub max_tokens: Option<u64>,
     /// Where the top-level `"model"` value is, found when first needed.
     pub model_span: ModelSpan,
+    /// The client's own `prompt_cache_key` (OpenAI chat / Responses).
+    pub prompt_cache_key: Option<String>,
+    /// The body's session key: `prompt_cache_key`, else Anthropic
+    /// `metadata.user_id`, else `user` (headers come first, see
+    /// [`super::sticky::SessionKey::from_request`]).
+    pub session: Option<String>,
 }
 
 /// Byte range of the top-level `"model"` value, quotes included. Looked up
@@ -40,6 +48,37 @@ struct Peek {
     max_tokens: Option<serde_json::Value>,
     max_completion_tokens: Option<serde_json::Value>,
     max_output_tokens: Option<serde_json::Value>,
+    prompt_cache_key: Option<serde_json::Value>,
+    #[serde(default, deserialize_with = "user_id_of")]
+    metadata: Option<String>,
+    user: Option<serde_json::Value>,
+}
+
+/// `metadata.user_id` when `metadata` is an object holding a string there;
+/// anything else is no session key (and no error: the field is not ours).
+fn user_id_of<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Meta {
+        Obj {
+            #[serde(default)]
+            user_id: Option<serde_json::Value>,
+        },
+        Other(serde::de::IgnoredAny),
+    }
+    Ok(match Option::<Meta>::deserialize(d)? {
+        Some(Meta::Obj {
+            user_id: Some(serde_json::Value::String(s)),
+        }) => Some(s),
+        _ => None,
+    })
+}
+
+fn string(v: Option<serde_json::Value>) -> Option<String> {
+    match v {
+        Some(serde_json::Value::String(s)) if !s.trim().is_empty() => Some(s),
+        _ => None,
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -81,11 +120,18 @@ pub fn peek(body: &[u8]) -> Result<RequestPeek, PeekError> {
         .into_iter()
         .flatten()
         .find_map(|v| v.as_u64());
+    let prompt_cache_key = string(p.prompt_cache_key);
+    let session = prompt_cache_key
+        .clone()
+        .or_else(|| p.metadata.filter(|s| !s.trim().is_empty()))
+        .or_else(|| string(p.user));
     Ok(RequestPeek {
         model,
         stream,
         max_tokens,
         model_span: ModelSpan::default(),
+        prompt_cache_key,
+        session,
     })
 }
 
@@ -254,6 +300,34 @@ mod tests {
             peek(br#"{"model":"a","model":"b"}"#),
             Err(PeekError::Json(m)) if m.contains("duplicate")
         ));
+    }
+
+    #[test]
+    fn session_fields_in_order_of_precedence() {
+        let s = |b: &str| peek(b.as_bytes()).unwrap().session;
+        let all =
+            r#"{"model":"m","user":"u","metadata":{"user_id":"meta"},"prompt_cache_key":"pck"}"#;
+        assert_eq!(s(all).as_deref(), Some("pck"));
+        assert_eq!(
+            peek(all.as_bytes()).unwrap().prompt_cache_key.as_deref(),
+            Some("pck")
+        );
+        assert_eq!(
+            s(r#"{"model":"m","user":"u","metadata":{"user_id":"meta"}}"#).as_deref(),
+            Some("meta")
+        );
+        assert_eq!(s(r#"{"model":"m","user":"u"}"#).as_deref(), Some("u"));
+        assert_eq!(s(r#"{"model":"m"}"#), None);
+        // fields of another shape are no session key, and no error
+        assert_eq!(
+            s(r#"{"model":"m","metadata":"x","user":{"id":1},"prompt_cache_key":7}"#),
+            None
+        );
+        assert_eq!(
+            s(r#"{"model":"m","metadata":{"user_id":5},"user":"u"}"#).as_deref(),
+            Some("u")
+        );
+        assert_eq!(s(r#"{"model":"m","metadata":null,"user":""}"#), None);
     }
 
     #[test]

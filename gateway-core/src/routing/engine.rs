@@ -18,6 +18,7 @@ use super::attempt::{Rules, attempt};
 use super::body::RequestPeek;
 use super::health::{Admission, FailureClass};
 use super::runtime::{RouteRuntime, RouteTarget, Runtime};
+use super::sticky::SessionKey;
 use super::stream::StreamRelay;
 use super::table::MatchKind;
 use crate::providers::ClientHeaders;
@@ -37,12 +38,16 @@ pub struct ProxyRequest {
     pub force_fail_first: bool,
     /// Client headers some providers forward (`anthropic-version`, `anthropic-beta`).
     pub headers: ClientHeaders,
+    /// The sticky session this request belongs to, if it names one.
+    pub session: Option<SessionKey>,
 }
 
 impl ProxyRequest {
     /// A request for `endpoint` from `client`: the body's routing fields
-    /// peeked, and the token estimate local limits charge for it (from the
-    /// body's size and `max_tokens`).
+    /// peeked, the token estimate local limits charge for it (from the
+    /// body's size and `max_tokens`), and its sticky session (the client's
+    /// headers take precedence over the body's fields, see
+    /// [`SessionKey::from_request`]).
     pub fn new(
         endpoint: Endpoint,
         body: Bytes,
@@ -51,7 +56,9 @@ impl ProxyRequest {
         headers: ClientHeaders,
     ) -> Result<Self, super::body::PeekError> {
         let peek = super::body::peek(&body)?;
+        let session = SessionKey::from_request(headers.map(), peek.session.as_deref());
         Ok(Self {
+            session,
             endpoint,
             est_tokens: crate::limits::estimate_tokens(body.len(), peek.max_tokens),
             peek,
@@ -173,6 +180,7 @@ impl Tally<'_> {
         let provider = &target.provider;
         match attempt(&self.up.client, &self.rules, target, self.req, mode).await {
             Outcome::Done(mut resp) => {
+                self.route.served_session(self.req.session.as_ref(), i);
                 self.attempts.append(&mut resp.attempts);
                 resp.attempts = std::mem::take(&mut self.attempts);
                 resp.upstream_time += self.upstream_time;
@@ -232,7 +240,7 @@ pub async fn dispatch(
     req: &ProxyRequest,
 ) -> Result<ProxyResponse, DispatchError> {
     let (route, _) = resolve(up, rt, &req.peek.model).await?;
-    let order = route.order();
+    let order = route.order(req.session.as_ref());
     let preferred = route.targets[order[0]]
         .forwarded(&req.peek.model)
         .to_string();

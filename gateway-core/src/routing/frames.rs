@@ -283,7 +283,12 @@ fn classify_messages(ev: &SseEvent) -> Seen {
         return seen(Kind::Garbage, None, false, 0);
     };
     match f.kind.as_deref() {
-        Some("message_start") => seen(Kind::Preamble, f.message.and_then(|m| m.usage), false, 0),
+        Some("message_start") => seen(
+            Kind::Preamble,
+            f.message.and_then(|m| m.usage).map(Usage::anthropic),
+            false,
+            0,
+        ),
         Some("ping" | "content_block_stop") => seen(Kind::Preamble, None, false, 0),
         Some("content_block_start") => {
             let carries = f
@@ -315,7 +320,7 @@ fn classify_messages(ev: &SseEvent) -> Seen {
             };
             seen(kind, None, false, bytes)
         }
-        Some("message_delta") => seen(Kind::Content, f.usage, false, 0),
+        Some("message_delta") => seen(Kind::Content, f.usage.map(Usage::anthropic), false, 0),
         Some("message_stop") => seen(Kind::Content, None, true, 0),
         Some("error") => seen(Kind::Error, None, true, 0),
         _ => seen(Kind::Preamble, None, false, 0),
@@ -430,7 +435,7 @@ fn classify_event(f: &EventFrame) -> Option<Seen> {
     Some(match f.kind.as_deref() {
         Some("message_start") => {
             let usage = f.message.as_ref().and_then(|m| match &m.usage {
-                Field::Is(u) => Some(u.routing()),
+                Field::Is(u) => Some(u.routing().anthropic()),
                 Field::Absent | Field::Null => None,
             });
             seen(Kind::Preamble, usage, false, 0)
@@ -461,7 +466,7 @@ fn classify_event(f: &EventFrame) -> Option<Seen> {
         }
         Some("message_delta") => seen(
             Kind::Content,
-            f.usage.as_ref().map(|u| u.routing()),
+            f.usage.as_ref().map(|u| u.routing().anthropic()),
             false,
             0,
         ),
@@ -580,6 +585,76 @@ mod tests {
             ),
             3
         );
+    }
+
+    /// Usage over whole streams, both providers: Anthropic's input excludes
+    /// its cache reads and writes (so the total adds them), OpenAI's prompt
+    /// tokens include the cached ones.
+    #[test]
+    fn streamed_usage_of_both_providers() {
+        let run = |endpoint, events: &[&str]| {
+            let mut s = StreamState::default();
+            for e in events {
+                s.observe(endpoint, &ev(e));
+            }
+            s.usage.unwrap()
+        };
+        let a = run(
+            Endpoint::Messages,
+            &[
+                r#"{"type":"message_start","message":{"id":"m","usage":{"input_tokens":12,"cache_creation_input_tokens":2000,"cache_read_input_tokens":30000,"output_tokens":1}}}"#,
+                r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}"#,
+                r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":42}}"#,
+                r#"{"type":"message_stop"}"#,
+            ],
+        );
+        assert_eq!(a.input(), Some(32_012));
+        assert_eq!(
+            (a.cache_read(), a.cache_write()),
+            (Some(30_000), Some(2000))
+        );
+        assert_eq!(a.output(), Some(42));
+        // The translator's one-pass reader gives the same usage.
+        let mut one = StreamState::default();
+        for e in [
+            r#"{"type":"message_start","message":{"id":"m","usage":{"input_tokens":12,"cache_creation_input_tokens":2000,"cache_read_input_tokens":30000,"output_tokens":1}}}"#,
+            r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":42}}"#,
+        ] {
+            let p = parsed(Endpoint::Messages, &ev(e));
+            assert!(matches!(p, Parsed::Event(_)));
+            one.observe_parsed(Endpoint::Messages, &ev(e), &p);
+        }
+        assert_eq!(one.usage.unwrap().input(), Some(32_012));
+        assert_eq!(one.usage.unwrap().cache_read(), Some(30_000));
+
+        let c = run(
+            Endpoint::ChatCompletions,
+            &[
+                r#"{"choices":[{"index":0,"delta":{"content":"Hi"}}]}"#,
+                r#"{"choices":[],"usage":{"prompt_tokens":2006,"completion_tokens":300,"prompt_tokens_details":{"cached_tokens":1920}}}"#,
+            ],
+        );
+        assert_eq!(c.input(), Some(2006));
+        assert_eq!((c.cache_read(), c.cache_write()), (Some(1920), None));
+        let r = run(
+            Endpoint::Responses,
+            &[
+                r#"{"type":"response.output_text.delta","delta":"Hi","sequence_number":1}"#,
+                r#"{"type":"response.completed","sequence_number":2,"response":{"usage":{"input_tokens":5000,"input_tokens_details":{"cached_tokens":4096},"output_tokens":7}}}"#,
+            ],
+        );
+        assert_eq!(r.input(), Some(5000));
+        assert_eq!(r.cache_read(), Some(4096));
+        // odd cache values are absent, not a broken frame
+        let odd = c_seen(
+            r#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,"prompt_tokens_details":{"cached_tokens":"x"}}}"#,
+        );
+        assert_eq!(odd.kind, Kind::Content);
+        assert_eq!(odd.usage.unwrap().cache_read(), None);
+    }
+
+    fn c_seen(d: &str) -> Seen {
+        classify(Endpoint::ChatCompletions, &ev(d))
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! - `table`: which route a model name takes — exact names, then pattern
 //!   routes (`claude-*`, `*`) most specific first; `{model}` templates.
 //! - `strategy`: target order per strategy (priority, weighted, latency).
+//! - `sticky`: sticky sessions (session key → target, per route, bounded).
 //! - `health`: per-target circuit breaker and latency EWMA.
 //! - `engine`: the attempt loop — fallback, retries, cooldowns, limits.
 //! - `attempt`: one attempt against one target (passthrough or translated).
@@ -29,6 +30,9 @@ mod frames;
 pub mod health;
 mod probe;
 mod runtime;
+pub mod sticky;
+#[cfg(test)]
+mod sticky_tests;
 pub mod strategy;
 mod stream;
 pub mod table;

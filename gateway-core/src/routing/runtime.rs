@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::health::{HealthRegistry, TargetHealth};
+use super::sticky::{SessionKey, StickyTable};
 use super::strategy::StrategyState;
 use super::table::{MODEL_PLACEHOLDER, RouteTable, forward_name};
 use crate::config::{Config, ProviderSpec, RouteSpec, Strategy};
@@ -54,6 +55,10 @@ pub struct RouteRuntime {
     pub pattern: bool,
     /// Made for one unrouted name (`provider/model`, a listed model).
     pub implicit: bool,
+    /// Sticky sessions of this route (`None` when off: priority routes,
+    /// `sticky = false`). Shared with the next runtime when a publish leaves
+    /// the route's targets as they were ([`Runtime::keep_sessions`]).
+    pub sticky: Option<Arc<StickyTable>>,
 }
 
 impl RouteRuntime {
@@ -83,15 +88,47 @@ impl RouteRuntime {
             spec: self.spec.clone(),
             targets,
             strategy: self.strategy.clone(),
+            sticky: self.sticky.clone(),
             pattern: false,
             implicit: false,
         })
     }
 
-    /// Try order for one request (first = preferred).
-    pub fn order(&self) -> Vec<usize> {
-        self.strategy
-            .order(self.targets.len(), |i| self.targets[i].health.ewma_ms())
+    /// Try order for one request (first = preferred). A session on this
+    /// route's sticky table goes to its target first while that target is
+    /// healthy (breaker closed); otherwise the strategy picks.
+    pub fn order(&self, session: Option<&SessionKey>) -> Vec<usize> {
+        let pinned = match (&self.sticky, session) {
+            (Some(table), Some(key)) => {
+                let now = tokio::time::Instant::now();
+                table.get(key, now).filter(|&i| {
+                    self.targets
+                        .get(i)
+                        .is_some_and(|t| t.health.peek(now) == super::health::Admission::Closed)
+                })
+            }
+            _ => None,
+        };
+        self.strategy.order(
+            self.targets.len(),
+            |i| self.targets[i].health.ewma_ms(),
+            pinned,
+        )
+    }
+
+    /// Target `i` served the session: it stays there.
+    pub fn served_session(&self, session: Option<&SessionKey>, i: usize) {
+        if let (Some(table), Some(key)) = (&self.sticky, session) {
+            table.set(key, i, tokio::time::Instant::now());
+        }
+    }
+
+    /// What identifies this route's targets, in order: sessions are kept
+    /// across a publish only when it is the same.
+    fn target_ids(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
+        self.targets
+            .iter()
+            .map(|t| (t.provider.spec.name.as_str(), t.model.as_deref()))
     }
 }
 
@@ -168,10 +205,19 @@ impl Runtime {
                 })
                 .collect();
             let weights: Vec<u32> = r.targets.iter().map(|t| t.weight).collect();
+            // A pattern route's table is shared by every name it takes: a
+            // session stays on its target whatever name it asks for.
+            let sticky = r.sticky.then(|| {
+                Arc::new(StickyTable::new(
+                    config.routing.sticky_ttl,
+                    config.routing.sticky_max_sessions,
+                ))
+            });
             let route = RouteRuntime {
                 spec: Arc::new(r.clone()),
                 targets,
                 strategy: Arc::new(StrategyState::new(r.strategy, &weights)),
+                sticky,
                 pattern,
                 implicit: false,
             };
@@ -202,6 +248,31 @@ impl Runtime {
         }
     }
 
+    /// Before this runtime is published: every sticky route whose targets
+    /// (providers and forwarded models, in order) and sticky bounds are the
+    /// same as in `prev` takes over `prev`'s sessions; any other route starts
+    /// empty (a session's target index would mean another target).
+    pub fn keep_sessions(&mut self, prev: &Runtime) {
+        for (model, route) in self.routes.entries_mut() {
+            let Some(old) = prev.routes.by_name(model) else {
+                continue;
+            };
+            let (Some(new_t), Some(old_t)) = (&route.sticky, &old.sticky) else {
+                continue;
+            };
+            if new_t.ttl() != old_t.ttl()
+                || new_t.max() != old_t.max()
+                || !route.target_ids().eq(old.target_ids())
+            {
+                continue;
+            }
+            let kept = old_t.clone();
+            if let Some(r) = Arc::get_mut(route) {
+                r.sticky = Some(kept);
+            }
+        }
+    }
+
     pub fn provider_index(&self, name: &str) -> Option<usize> {
         self.providers.iter().position(|p| p.spec.name == name)
     }
@@ -223,6 +294,7 @@ impl Runtime {
             failure_threshold: 3,
             rate_limit_threshold: 1,
             retries: 0,
+            sticky: false,
             targets: vec![crate::config::TargetSpec {
                 provider: p.spec.name.clone(),
                 provider_index: provider,
@@ -239,6 +311,7 @@ impl Runtime {
             }],
             spec,
             strategy: Arc::new(StrategyState::Priority),
+            sticky: None,
             pattern: false,
             implicit: true,
         })

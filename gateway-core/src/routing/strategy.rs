@@ -35,14 +35,23 @@ impl StrategyState {
     }
 
     /// The order to try targets in. `latency(i)` gives target i's EWMA, if any.
-    pub fn order(&self, n: usize, latency: impl Fn(usize) -> Option<f64>) -> Vec<usize> {
+    /// `pinned` (a sticky session's target) goes first without a pick: the
+    /// round robin does not advance and latency does not explore; the rest
+    /// follow in the strategy's fallback order.
+    pub fn order(
+        &self,
+        n: usize,
+        latency: impl Fn(usize) -> Option<f64>,
+        pinned: Option<usize>,
+    ) -> Vec<usize> {
+        let pinned = pinned.filter(|&p| p < n);
         match self {
             Self::Priority => (0..n).collect(),
             Self::Weighted { weights, current } => {
-                let first = {
+                let first = pinned.unwrap_or_else(|| {
                     let mut cur = current.lock_or_recover();
                     swrr_pick(weights, &mut cur)
-                };
+                });
                 let mut rest: Vec<usize> = (0..n).filter(|&i| i != first).collect();
                 rest.sort_by_key(|&i| std::cmp::Reverse(weights[i]));
                 std::iter::once(first).chain(rest).collect()
@@ -59,6 +68,11 @@ impl StrategyState {
                         (Some(x), Some(y)) => x.total_cmp(&y),
                     }
                 });
+                if let Some(p) = pinned {
+                    order.retain(|&i| i != p);
+                    order.insert(0, p);
+                    return order;
+                }
                 let mut rng = rand::rng();
                 if n > 1 && rng.random_bool(EXPLORE) {
                     let pick = rng.random_range(1..n);
@@ -91,7 +105,7 @@ mod tests {
     #[test]
     fn smooth_weighted_round_robin_is_exact_and_smooth() {
         let s = StrategyState::new(Strategy::Weighted, &[5, 1, 1]);
-        let picks: Vec<usize> = (0..7).map(|_| s.order(3, |_| None)[0]).collect();
+        let picks: Vec<usize> = (0..7).map(|_| s.order(3, |_| None, None)[0]).collect();
         // nginx's classic sequence for 5/1/1: a a b a c a a
         assert_eq!(picks, vec![0, 0, 1, 0, 2, 0, 0]);
     }
@@ -99,9 +113,28 @@ mod tests {
     #[test]
     fn weighted_fallback_order_covers_all() {
         let s = StrategyState::new(Strategy::Weighted, &[1, 3]);
-        let o = s.order(2, |_| None);
+        let o = s.order(2, |_| None, None);
         assert_eq!(o.len(), 2);
         assert_ne!(o[0], o[1]);
+    }
+
+    #[test]
+    fn a_pinned_target_goes_first_without_a_pick() {
+        let s = StrategyState::new(Strategy::Weighted, &[5, 1, 1]);
+        for _ in 0..5 {
+            assert_eq!(s.order(3, |_| None, Some(2)), vec![2, 0, 1]);
+        }
+        // the round robin did not advance while pinned
+        assert_eq!(s.order(3, |_| None, None)[0], 0);
+        assert_eq!(s.order(3, |_| None, None)[0], 0);
+        assert_eq!(s.order(3, |_| None, None)[0], 1);
+        let s = StrategyState::new(Strategy::Latency, &[1, 1, 1]);
+        let lat = [Some(50.0), Some(5.0), Some(20.0)];
+        for _ in 0..200 {
+            assert_eq!(s.order(3, |i| lat[i], Some(0)), vec![0, 1, 2]);
+        }
+        // out of range: ignored
+        assert_eq!(s.order(3, |i| lat[i], Some(7)).len(), 3);
     }
 
     #[test]
@@ -110,14 +143,14 @@ mod tests {
         let lat = [Some(50.0), Some(5.0), None];
         let mut firsts = [0usize; 3];
         for _ in 0..1000 {
-            firsts[s.order(3, |i| lat[i])[0]] += 1;
+            firsts[s.order(3, |i| lat[i], None)[0]] += 1;
         }
         // unmeasured first most of the time, exploration sometimes
         assert!(firsts[2] > 800, "{firsts:?}");
         let lat = [Some(50.0), Some(5.0), Some(20.0)];
         let mut firsts = [0usize; 3];
         for _ in 0..1000 {
-            let o = s.order(3, |i| lat[i]);
+            let o = s.order(3, |i| lat[i], None);
             firsts[o[0]] += 1;
         }
         assert!(

@@ -30,8 +30,8 @@ pub enum MatchKind {
 #[derive(Debug, Default)]
 pub struct RouteTable {
     exact: HashMap<String, Arc<RouteRuntime>>,
-    /// Most specific first; `*` (if any) last.
-    patterns: Vec<(Pattern, Arc<RouteRuntime>)>,
+    /// Most specific first; `*` (if any) last; each with its name as written.
+    patterns: Vec<(Pattern, String, Arc<RouteRuntime>)>,
 }
 
 impl RouteTable {
@@ -40,7 +40,7 @@ impl RouteTable {
         let mut t = Self::default();
         for (name, r) in routes {
             match Pattern::parse(&name) {
-                Some(p) => t.patterns.push((p, r)),
+                Some(p) => t.patterns.push((p, name, r)),
                 None => {
                     t.exact.insert(name, r);
                 }
@@ -49,7 +49,7 @@ impl RouteTable {
         // Stable: equally specific patterns keep config order (validation
         // refuses those that overlap, so the order never decides).
         t.patterns
-            .sort_by_key(|(p, _)| std::cmp::Reverse(p.specificity()));
+            .sort_by_key(|(p, _, _)| std::cmp::Reverse(p.specificity()));
         t
     }
 
@@ -60,8 +60,8 @@ impl RouteTable {
         }
         self.patterns
             .iter()
-            .find(|(p, _)| p.matches(model))
-            .map(|(_, r)| (r, MatchKind::Pattern))
+            .find(|(p, _, _)| p.matches(model))
+            .map(|(_, _, r)| (r, MatchKind::Pattern))
     }
 
     pub fn len(&self) -> usize {
@@ -76,7 +76,24 @@ impl RouteTable {
     pub fn all(&self) -> impl Iterator<Item = &Arc<RouteRuntime>> {
         self.exact
             .values()
-            .chain(self.patterns.iter().map(|(_, r)| r))
+            .chain(self.patterns.iter().map(|(_, _, r)| r))
+    }
+
+    /// The route named `name` as written (an exact name or a pattern).
+    pub fn by_name(&self, name: &str) -> Option<&Arc<RouteRuntime>> {
+        self.exact.get(name).or_else(|| {
+            self.patterns
+                .iter()
+                .find(|(_, n, _)| n == name)
+                .map(|(_, _, r)| r)
+        })
+    }
+
+    /// Every route with its name as written, to edit before publishing.
+    pub fn entries_mut(&mut self) -> impl Iterator<Item = (&String, &mut Arc<RouteRuntime>)> {
+        self.exact
+            .iter_mut()
+            .chain(self.patterns.iter_mut().map(|(_, n, r)| (&*n, r)))
     }
 
     /// The exact route names (concrete model ids), unsorted.
@@ -86,6 +103,17 @@ impl RouteTable {
 
     /// Whether `model` is matched by a pattern route (not an exact one).
     pub fn pattern_matches(&self, model: &str) -> bool {
-        self.patterns.iter().any(|(p, _)| p.matches(model))
+        self.patterns.iter().any(|(p, _, _)| p.matches(model))
+    }
+}
+
+/// `table["claude-*"]`: the route of that name as written; panics when
+/// there is none (like a map's index).
+impl std::ops::Index<&str> for RouteTable {
+    type Output = Arc<RouteRuntime>;
+
+    fn index(&self, name: &str) -> &Self::Output {
+        self.by_name(name)
+            .unwrap_or_else(|| panic!("no route named {name:?}"))
     }
 }

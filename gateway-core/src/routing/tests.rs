@@ -55,7 +55,7 @@ pub(crate) fn request(stream: bool) -> ProxyRequest {
     .unwrap()
 }
 
-async fn run(
+pub(crate) async fn run(
     script: &Script,
     rt: &Arc<Runtime>,
     health: &HealthRegistry,

@@ -30,6 +30,10 @@ struct TableEntry {
     model: String,
     input: f64,
     output: f64,
+    #[serde(default)]
+    cache_read: Option<f64>,
+    #[serde(default)]
+    cache_write: Option<f64>,
 }
 
 /// The embedded price table.
@@ -63,6 +67,8 @@ impl PriceTable {
                 let p = Price {
                     input_per_mtok: e.input,
                     output_per_mtok: e.output,
+                    cache_read_per_mtok: e.cache_read,
+                    cache_write_per_mtok: e.cache_write,
                 };
                 (e.model.to_ascii_lowercase(), p)
             })
@@ -172,26 +178,57 @@ pub fn answer_text_bytes(body: &[u8]) -> u64 {
     serde_json::from_slice::<serde_json::Value>(body).map_or(0, |v| walk(&v, None))
 }
 
-/// Fills the event's tokens from reported usage, estimating what is missing
-/// (`request_bytes / 4` in, `output_bytes / 4` out), and its cost from the
-/// provider's price. Call it for answers the upstream produced (success or a
-/// stream cut short), not for failures.
+/// How an answer ended, for [`settle`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// Whole: what the upstream did not report is estimated.
+    Complete,
+    /// A stream cut short (broken, or the client left): what the upstream
+    /// did not report is unknown (`None`), and so is the cost.
+    Cut,
+}
+
+/// Fills the event's tokens from reported usage and its cost from the
+/// provider's price. Input tokens count cached ones (Anthropic's
+/// `input_tokens` plus its cache reads and writes; OpenAI's prompt tokens
+/// as they are); cache reads and writes are recorded apart and priced at
+/// their own rates. A complete answer's missing counts are estimated
+/// (`request_bytes / 4` in, `output_bytes / 4` out) and flagged; a cut
+/// stream's stay unknown. Call it for answers the upstream produced
+/// (success or a stream cut short), not for failures.
 pub fn settle(
     ev: &mut RequestEvent,
     usage: Option<Usage>,
+    ending: Ending,
     request_bytes: usize,
     output_bytes: impl FnOnce() -> u64,
     overrides: &[PriceOverride],
 ) {
-    let reported_in = usage.and_then(|u| u.prompt_tokens);
-    let reported_out = usage.and_then(|u| u.completion_tokens);
-    ev.tokens_estimated = reported_in.is_none() || reported_out.is_none();
-    let tin = reported_in.unwrap_or_else(|| estimate_tokens(request_bytes as u64));
-    let tout = reported_out.unwrap_or_else(|| estimate_tokens(output_bytes()));
-    ev.tokens_in = Some(tin);
-    ev.tokens_out = Some(tout);
-    ev.cost_usd = match (&ev.provider, &ev.forwarded_model) {
-        (Some(p), Some(m)) => price_for(overrides, p, m).map(|price| price.cost(tin, tout)),
+    let reported_in = usage.and_then(|u| u.input());
+    let reported_out = usage.and_then(|u| u.output());
+    ev.cache_read_tokens = usage.and_then(|u| u.cache_read());
+    ev.cache_write_tokens = usage.and_then(|u| u.cache_write());
+    let (tin, tout) = match ending {
+        Ending::Complete => {
+            ev.tokens_estimated = reported_in.is_none() || reported_out.is_none();
+            (
+                Some(reported_in.unwrap_or_else(|| estimate_tokens(request_bytes as u64))),
+                Some(reported_out.unwrap_or_else(|| estimate_tokens(output_bytes()))),
+            )
+        }
+        Ending::Cut => {
+            ev.tokens_estimated = false;
+            (reported_in, reported_out)
+        }
+    };
+    ev.tokens_in = tin;
+    ev.tokens_out = tout;
+    ev.cost_usd = match (&ev.provider, &ev.forwarded_model, tin, tout) {
+        (Some(p), Some(m), Some(tin), Some(tout)) => price_for(overrides, p, m).map(|price| {
+            let read = ev.cache_read_tokens.unwrap_or(0);
+            let write = ev.cache_write_tokens.unwrap_or(0);
+            price.cost_cached(tin, read, write, tout)
+        }),
         _ => None,
     };
 }
@@ -201,9 +238,16 @@ mod tests {
     use super::*;
 
     fn p(i: f64, o: f64) -> Price {
-        Price {
-            input_per_mtok: i,
-            output_per_mtok: o,
+        Price::simple(i, o)
+    }
+
+    /// Compares input/output prices only (the table also has cache prices).
+    trait Io {
+        fn io(self) -> Option<(f64, f64)>;
+    }
+    impl Io for Option<Price> {
+        fn io(self) -> Option<(f64, f64)> {
+            self.map(|p| (p.input_per_mtok, p.output_per_mtok))
         }
     }
 
@@ -218,18 +262,18 @@ mod tests {
     #[test]
     fn families_and_vendor_prefixes_match() {
         let t = PriceTable::builtin();
-        assert_eq!(t.get("gpt-4o-mini"), Some(p(0.15, 0.60)));
-        assert_eq!(t.get("gpt-4o-mini-2024-07-18"), Some(p(0.15, 0.60)));
-        assert_eq!(t.get("gpt-4o-2024-08-06"), Some(p(2.50, 10.0)));
-        assert_eq!(t.get("openai/gpt-4.1-mini"), Some(p(0.40, 1.60)));
-        assert_eq!(t.get("claude-3-5-haiku-20241022"), Some(p(0.80, 4.0)));
-        assert_eq!(t.get("o3-mini"), Some(p(1.10, 4.40)));
-        assert_eq!(t.get("o3"), Some(p(2.0, 8.0)));
+        assert_eq!(t.get("gpt-4o-mini").io(), Some((0.15, 0.60)));
+        assert_eq!(t.get("gpt-4o-mini-2024-07-18").io(), Some((0.15, 0.60)));
+        assert_eq!(t.get("gpt-4o-2024-08-06").io(), Some((2.50, 10.0)));
+        assert_eq!(t.get("openai/gpt-4.1-mini").io(), Some((0.40, 1.60)));
+        assert_eq!(t.get("claude-3-5-haiku-20241022").io(), Some((0.80, 4.0)));
+        assert_eq!(t.get("o3-mini").io(), Some((1.10, 4.40)));
+        assert_eq!(t.get("o3").io(), Some((2.0, 8.0)));
         assert_eq!(
-            t.get("meta-llama/Llama-3.3-70B-Instruct-Turbo"),
-            Some(p(0.88, 0.88))
+            t.get("meta-llama/Llama-3.3-70B-Instruct-Turbo").io(),
+            Some((0.88, 0.88))
         );
-        assert_eq!(t.get("mistral-large-latest"), Some(p(2.0, 6.0)));
+        assert_eq!(t.get("mistral-large-latest").io(), Some((2.0, 6.0)));
         assert_eq!(t.get("llama3.1:8b"), None);
         assert_eq!(t.get("o3x"), None);
     }
@@ -259,8 +303,133 @@ mod tests {
         );
         assert_eq!(price_for(&o, "openai", "gpt-4o-mini"), Some(p(1.0, 2.0)));
         assert_eq!(price_for(&o, "ollama", "llama3.1:8b"), Some(p(0.0, 0.0)));
-        assert_eq!(price_for(&o, "openai", "gpt-4o"), Some(p(2.5, 10.0)));
+        assert_eq!(price_for(&o, "openai", "gpt-4o").io(), Some((2.5, 10.0)));
         assert_eq!(price_for(&o, "local", "qwen"), None);
+    }
+
+    fn event(provider: &str, model: &str) -> RequestEvent {
+        let mut e = RequestEvent::new(
+            "r".into(),
+            std::time::SystemTime::now(),
+            "c".into(),
+            "messages",
+            model.into(),
+            super::super::Origin::Client,
+        );
+        e.provider = Some(provider.into());
+        e.forwarded_model = Some(model.into());
+        e
+    }
+
+    #[test]
+    fn cache_tokens_are_priced_apart_for_both_providers() {
+        // Anthropic: 10 fresh + 900 read + 100 written, 5 out, at
+        // sonnet-4 prices (3 in, 0.30 read, 3.75 write, 15 out).
+        let usage: Usage = serde_json::from_str(
+            r#"{"input_tokens":10,"cache_read_input_tokens":900,"cache_creation_input_tokens":100,"output_tokens":5}"#,
+        )
+        .unwrap();
+        let mut e = event("anthropic", "claude-sonnet-4-20250514");
+        settle(
+            &mut e,
+            Some(usage.anthropic()),
+            Ending::Complete,
+            0,
+            || 0,
+            &[],
+        );
+        assert_eq!(e.tokens_in, Some(1010));
+        assert_eq!(
+            (e.cache_read_tokens, e.cache_write_tokens),
+            (Some(900), Some(100))
+        );
+        let want = (10.0 * 3.0 + 900.0 * 0.30 + 100.0 * 3.75 + 5.0 * 15.0) / 1e6;
+        assert!(
+            (e.cost_usd.unwrap() - want).abs() < 1e-12,
+            "{:?}",
+            e.cost_usd
+        );
+        assert!(!e.tokens_estimated);
+
+        // OpenAI: 1010 prompt tokens of which 900 cached, gpt-4o-mini
+        // (0.15 in, 0.075 cached, 0.60 out).
+        let usage: Usage = serde_json::from_str(
+            r#"{"prompt_tokens":1010,"completion_tokens":5,"prompt_tokens_details":{"cached_tokens":900}}"#,
+        )
+        .unwrap();
+        let mut e = event("openai", "gpt-4o-mini");
+        settle(&mut e, Some(usage), Ending::Complete, 0, || 0, &[]);
+        assert_eq!(e.tokens_in, Some(1010));
+        assert_eq!(
+            (e.cache_read_tokens, e.cache_write_tokens),
+            (Some(900), None)
+        );
+        let want = (110.0 * 0.15 + 900.0 * 0.075 + 5.0 * 0.60) / 1e6;
+        assert!(
+            (e.cost_usd.unwrap() - want).abs() < 1e-12,
+            "{:?}",
+            e.cost_usd
+        );
+
+        // An override without cache prices charges cache tokens as input.
+        let o = vec![PriceOverride {
+            provider: None,
+            model: Some("gpt-4o-mini".into()),
+            price: p(1.0, 2.0),
+        }];
+        let mut e = event("openai", "gpt-4o-mini");
+        settle(&mut e, Some(usage), Ending::Complete, 0, || 0, &o);
+        assert!((e.cost_usd.unwrap() - (1010.0 + 10.0) / 1e6).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_cut_stream_without_usage_is_unknown_not_zero() {
+        let mut e = event("openai", "gpt-4o-mini");
+        settle(&mut e, None, Ending::Cut, 4000, || 400, &[]);
+        assert_eq!((e.tokens_in, e.tokens_out, e.cost_usd), (None, None, None));
+        assert!(!e.tokens_estimated);
+        // input known from message_start, output never came: cost unknown
+        let start: Usage =
+            serde_json::from_str(r#"{"input_tokens":10,"cache_read_input_tokens":90}"#).unwrap();
+        let mut e = event("anthropic", "claude-sonnet-4");
+        settle(
+            &mut e,
+            Some(start.anthropic()),
+            Ending::Cut,
+            4000,
+            || 400,
+            &[],
+        );
+        assert_eq!((e.tokens_in, e.tokens_out), (Some(100), None));
+        assert_eq!(e.cache_read_tokens, Some(90));
+        assert_eq!(e.cost_usd, None);
+        // the same without usage, complete: estimated and flagged
+        let mut e = event("openai", "gpt-4o-mini");
+        settle(&mut e, None, Ending::Complete, 4000, || 400, &[]);
+        assert_eq!((e.tokens_in, e.tokens_out), (Some(1000), Some(100)));
+        assert!(e.tokens_estimated && e.cost_usd.is_some());
+    }
+
+    #[test]
+    fn known_models_have_cache_prices() {
+        let t = PriceTable::builtin();
+        let r = |m: &str| t.get(m).and_then(|p| p.cache_read_per_mtok);
+        let w = |m: &str| t.get(m).and_then(|p| p.cache_write_per_mtok);
+        assert_eq!(r("gpt-4o-mini"), Some(0.075));
+        assert_eq!(r("gpt-4.1-2025-04-14"), Some(0.50));
+        assert_eq!(w("gpt-4o"), None);
+        assert_eq!(
+            (r("claude-sonnet-4-5"), w("claude-sonnet-4-5")),
+            (Some(0.30), Some(3.75))
+        );
+        assert_eq!(
+            (r("claude-3-5-haiku-20241022"), w("claude-3-5-haiku")),
+            (Some(0.08), Some(1.00))
+        );
+        assert_eq!(
+            (r("claude-opus-4-1"), w("claude-opus-4-1")),
+            (Some(1.50), Some(18.75))
+        );
     }
 
     #[test]

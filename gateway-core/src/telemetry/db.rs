@@ -35,7 +35,7 @@ pub enum DbError {
 }
 
 /// Bump with a migration when the schema changes.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS requests (
@@ -61,7 +61,9 @@ CREATE TABLE IF NOT EXISTS requests (
     cost_usd         REAL,
     cancelled        INTEGER NOT NULL,
     origin           TEXT NOT NULL DEFAULT 'client',
-    route            TEXT
+    cache_read_tokens  INTEGER,
+    cache_write_tokens INTEGER,
+    route              TEXT
 );
 CREATE INDEX IF NOT EXISTS requests_ts ON requests(ts_ms);
 CREATE TABLE IF NOT EXISTS attempts (
@@ -150,7 +152,16 @@ impl Db {
             .map_err(err)?;
         }
         if (1..3).contains(&version) {
-            // v3: `route`, the route that matched (a pattern such as `claude-*`).
+            // v3: prompt-cache reads and writes, apart from tokens_in (which
+            // counts them); NULL where the upstream did not say.
+            conn.execute_batch(
+                "ALTER TABLE requests ADD COLUMN cache_read_tokens INTEGER;
+                 ALTER TABLE requests ADD COLUMN cache_write_tokens INTEGER;",
+            )
+            .map_err(err)?;
+        }
+        if (1..4).contains(&version) {
+            // v4: `route`, the route that matched (a pattern such as `claude-*`).
             conn.execute_batch("ALTER TABLE requests ADD COLUMN route TEXT;")
                 .map_err(err)?;
         }
@@ -218,9 +229,10 @@ impl Db {
                 "INSERT OR IGNORE INTO requests (request_id, ts_ms, client, endpoint,
                     requested_model, provider, forwarded_model, route_mode, stream, attempts,
                     status, error, latency_ms, ttft_ms, overhead_ms, tokens_in, tokens_out,
-                    tokens_estimated, cost_usd, cancelled, origin, route)
+                    tokens_estimated, cost_usd, cancelled, origin, cache_read_tokens,
+                    cache_write_tokens, route)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                    ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
+                    ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
             )?;
             let mut att = tx.prepare_cached(
                 "INSERT INTO attempts (request, n, provider, model, status, error, latency_ms)
@@ -252,6 +264,8 @@ impl Db {
                     e.cost_usd,
                     e.cancelled,
                     e.origin.as_str(),
+                    e.cache_read_tokens.map(|t| t as i64),
+                    e.cache_write_tokens.map(|t| t as i64),
                     e.route,
                 ])?;
                 if n == 0 {
@@ -358,5 +372,84 @@ impl Db {
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
         Ok(((pages - free).max(0) * size) as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `requests` table as schema versions 1 (no `origin`) and 2 made it.
+    fn old_log(path: &Path, version: i64) {
+        let conn = Connection::open(path).unwrap();
+        let origin = if version >= 2 {
+            ",\n    origin TEXT NOT NULL DEFAULT 'client'"
+        } else {
+            ""
+        };
+        conn.execute_batch(&format!(
+            "CREATE TABLE requests (
+                id INTEGER PRIMARY KEY, request_id TEXT NOT NULL UNIQUE, ts_ms INTEGER NOT NULL,
+                client TEXT NOT NULL, endpoint TEXT NOT NULL, requested_model TEXT NOT NULL,
+                provider TEXT, forwarded_model TEXT, route_mode TEXT, stream INTEGER NOT NULL,
+                attempts INTEGER NOT NULL, status INTEGER NOT NULL, error TEXT,
+                latency_ms REAL NOT NULL, ttft_ms REAL, overhead_ms REAL NOT NULL,
+                tokens_in INTEGER, tokens_out INTEGER, tokens_estimated INTEGER NOT NULL,
+                cost_usd REAL, cancelled INTEGER NOT NULL{origin});
+             INSERT INTO requests (request_id, ts_ms, client, endpoint, requested_model, stream,
+                attempts, status, latency_ms, overhead_ms, tokens_in, tokens_out,
+                tokens_estimated, cancelled)
+             VALUES ('old', 1, 'c', 'chat_completions', 'm', 0, 1, 200, 1.0, 0.1, 5, 6, 0, 0);
+             PRAGMA user_version = {version};"
+        ))
+        .unwrap();
+    }
+
+    #[test]
+    fn version_1_and_2_logs_gain_the_cache_columns() {
+        for version in [1, 2] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("t.db");
+            old_log(&path, version);
+            let db = Db::open(&path).unwrap();
+            let mut e = RequestEvent::new(
+                "new".into(),
+                SystemTime::now(),
+                "c".into(),
+                "messages",
+                "m".into(),
+                super::super::Origin::Client,
+            );
+            e.cache_read_tokens = Some(900);
+            e.cache_write_tokens = Some(100);
+            db.insert(&[e], 1024).unwrap();
+            let got: Vec<(String, Option<i64>, Option<i64>, String)> = db
+                .read(|c| {
+                    let mut s = c.prepare(
+                        "SELECT request_id, cache_read_tokens, cache_write_tokens, origin
+                         FROM requests ORDER BY id",
+                    )?;
+                    let rows = s
+                        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                        .collect::<Result<Vec<_>, _>>()?;
+                    Ok(rows)
+                })
+                .unwrap();
+            assert_eq!(
+                got,
+                [
+                    ("old".into(), None, None, "client".into()),
+                    ("new".into(), Some(900), Some(100), "client".into())
+                ],
+                "from version {version}"
+            );
+            let v: i64 = db
+                .read(|c| Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))?))
+                .unwrap();
+            assert_eq!(v, SCHEMA_VERSION);
+            drop(db);
+            // opening again migrates nothing twice
+            Db::open(&path).unwrap();
+        }
     }
 }

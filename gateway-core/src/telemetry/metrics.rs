@@ -49,6 +49,13 @@ struct TokenLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CacheLabels {
+    provider: String,
+    model: String,
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct LimiterLabels {
     limiter: &'static str,
 }
@@ -90,6 +97,8 @@ pub struct Metrics {
     ttft: Hist,
     overhead: Histogram,
     tokens: Family<TokenLabels, Counter>,
+    cache_tokens: Family<CacheLabels, Counter>,
+    usage_unknown: Family<TargetLabels, Counter>,
     cost: Family<TargetLabels, Counter<f64, AtomicU64>>,
     limiter_rejections: Family<LimiterLabels, Counter>,
     dropped: Family<DroppedLabels, Counter>,
@@ -120,6 +129,9 @@ struct TargetMetrics {
     ttft: OnceLock<Histogram>,
     tokens_in: OnceLock<Counter>,
     tokens_out: OnceLock<Counter>,
+    cache_read: OnceLock<Counter>,
+    cache_write: OnceLock<Counter>,
+    usage_unknown: OnceLock<Counter>,
     cost: OnceLock<Counter<f64, AtomicU64>>,
     /// `aigw_upstream_attempts` with class `ok`.
     attempts_ok: OnceLock<Counter>,
@@ -134,6 +146,9 @@ impl TargetMetrics {
             ttft: OnceLock::new(),
             tokens_in: OnceLock::new(),
             tokens_out: OnceLock::new(),
+            cache_read: OnceLock::new(),
+            cache_write: OnceLock::new(),
+            usage_unknown: OnceLock::new(),
             cost: OnceLock::new(),
             attempts_ok: OnceLock::new(),
         }
@@ -156,6 +171,16 @@ impl TargetMetrics {
             .clone()
     }
 
+    fn cache(&self, m: &Metrics, kind: &'static str) -> Counter {
+        m.cache_tokens
+            .get_or_create(&CacheLabels {
+                provider: self.provider.clone(),
+                model: self.model.clone(),
+                kind,
+            })
+            .clone()
+    }
+
     fn observe(&self, m: &Metrics, e: &RequestEvent) {
         self.latency
             .get_or_init(|| m.latency.get_or_create(&self.labels()).clone())
@@ -174,6 +199,21 @@ impl TargetMetrics {
             self.tokens_out
                 .get_or_init(|| self.tokens(m, "output"))
                 .inc_by(n);
+        }
+        if let Some(n) = e.cache_read_tokens {
+            self.cache_read
+                .get_or_init(|| self.cache(m, "read"))
+                .inc_by(n);
+        }
+        if let Some(n) = e.cache_write_tokens {
+            self.cache_write
+                .get_or_init(|| self.cache(m, "write"))
+                .inc_by(n);
+        }
+        if e.status < 400 && (e.tokens_in.is_none() || e.tokens_out.is_none()) {
+            self.usage_unknown
+                .get_or_init(|| m.usage_unknown.get_or_create(&self.labels()).clone())
+                .inc();
         }
         if let Some(c) = e.cost_usd {
             self.cost
@@ -260,6 +300,18 @@ impl Metrics {
             "Tokens by direction (input, output), reported or estimated",
             tokens.clone(),
         );
+        let cache_tokens = Family::<CacheLabels, Counter>::default();
+        r.register(
+            "aigw_prompt_cache_tokens",
+            "Input tokens read from (kind=read) or written to (kind=write) the provider's prompt cache, as reported; part of aigw_tokens direction=input",
+            cache_tokens.clone(),
+        );
+        let usage_unknown = Family::<TargetLabels, Counter>::default();
+        r.register(
+            "aigw_usage_unknown",
+            "Answered requests whose token usage is unknown (a stream cut before its usage arrived): not in aigw_tokens or aigw_cost_usd",
+            usage_unknown.clone(),
+        );
         let cost = Family::<TargetLabels, Counter<f64, AtomicU64>>::default();
         r.register(
             "aigw_cost_usd",
@@ -317,6 +369,8 @@ impl Metrics {
             ttft,
             overhead,
             tokens,
+            cache_tokens,
+            usage_unknown,
             cost,
             limiter_rejections,
             dropped,

@@ -84,8 +84,14 @@ pub struct RequestEvent {
     pub latency_ms: f64,
     pub ttft_ms: Option<f64>,
     pub overhead_ms: f64,
+    /// Every input token, cached ones included (`None`: unknown, e.g. a
+    /// stream cut before its usage arrived).
     pub tokens_in: Option<u64>,
     pub tokens_out: Option<u64>,
+    /// The part of `tokens_in` read from the provider's prompt cache, and
+    /// the part written to it (Anthropic), when the upstream reported them.
+    pub cache_read_tokens: Option<u64>,
+    pub cache_write_tokens: Option<u64>,
     /// The upstream reported no (or partial) usage: tokens, and so the cost,
     /// are estimates (bytes / 4).
     pub tokens_estimated: bool,
@@ -134,6 +140,8 @@ impl RequestEvent {
             overhead_ms: 0.0,
             tokens_in: None,
             tokens_out: None,
+            cache_read_tokens: None,
+            cache_write_tokens: None,
             tokens_estimated: false,
             cost_usd: None,
             cancelled: false,
@@ -189,10 +197,12 @@ impl TelemetrySink for LogSink {
             latency_ms = format_args!("{:.1}", e.latency_ms),
             ttft_ms = format_args!("{:.1}", e.ttft_ms.unwrap_or(0.0)),
             overhead_ms = format_args!("{:.3}", e.overhead_ms),
-            tokens_in = e.tokens_in.unwrap_or(0),
-            tokens_out = e.tokens_out.unwrap_or(0),
+            tokens_in = %Count(e.tokens_in),
+            tokens_out = %Count(e.tokens_out),
+            cache_read_tokens = %Count(e.cache_read_tokens),
+            cache_write_tokens = %Count(e.cache_write_tokens),
             tokens_estimated = e.tokens_estimated,
-            cost_usd = format_args!("{:.6}", e.cost_usd.unwrap_or(0.0)),
+            cost_usd = %Cost(e.cost_usd),
             cancelled = e.cancelled,
             "request"
         );
@@ -203,4 +213,28 @@ impl TelemetrySink for LogSink {
 pub fn unix_ms(t: SystemTime) -> i64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// A token count in the request line: `unknown` when not reported (a
+/// stream cut before its usage, or no cache figures), never a made-up 0.
+struct Count(Option<u64>);
+
+impl std::fmt::Display for Count {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(n) => write!(f, "{n}"),
+            None => f.write_str("unknown"),
+        }
+    }
+}
+
+struct Cost(Option<f64>);
+
+impl std::fmt::Display for Cost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(c) => write!(f, "{c:.6}"),
+            None => f.write_str("unknown"),
+        }
+    }
 }

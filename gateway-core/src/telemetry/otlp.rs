@@ -223,6 +223,12 @@ pub(crate) fn request_spans(
     if let Some(n) = e.tokens_out {
         a.int("gen_ai.usage.output_tokens", n);
     }
+    if let Some(n) = e.cache_read_tokens {
+        a.int("gen_ai.usage.cache_read_input_tokens", n);
+    }
+    if let Some(n) = e.cache_write_tokens {
+        a.int("gen_ai.usage.cache_creation_input_tokens", n);
+    }
     a.int("http.response.status_code", u64::from(e.status));
     let error = e.error.clone().or_else(|| status_error(e.status));
     if let Some(err) = &error {
@@ -493,6 +499,8 @@ mod tests {
             overhead_ms: 0.5,
             tokens_in: Some(3),
             tokens_out: None,
+            cache_read_tokens: None,
+            cache_write_tokens: None,
             tokens_estimated: false,
             cost_usd: None,
             cancelled: false,

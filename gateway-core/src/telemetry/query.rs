@@ -154,8 +154,16 @@ pub struct Bucket {
     pub cancelled: u64,
     pub latency_ms: Option<Quantiles>,
     pub ttft_ms: Option<Quantiles>,
+    /// Input tokens (cached ones included) and output tokens of the
+    /// requests whose usage is known.
     pub tokens_in: u64,
     pub tokens_out: u64,
+    /// The parts of `tokens_in` read from / written to prompt caches.
+    pub cache_read_tokens: u64,
+    pub cache_write_tokens: u64,
+    /// Answered requests whose usage is unknown (a stream cut before its
+    /// usage arrived): not in the token or cost sums.
+    pub usage_unknown: u64,
     pub cost_usd: f64,
     pub route_modes: RouteModes,
 }
@@ -237,7 +245,7 @@ pub fn series(
     wh.filter(filter);
     let sql = format!(
         "SELECT ts_ms, error, latency_ms, ttft_ms, tokens_in, tokens_out, cost_usd,
-                route_mode, attempts, cancelled, status
+                route_mode, attempts, cancelled, status, cache_read_tokens, cache_write_tokens
          FROM requests {}",
         wh.sql()
     );
@@ -266,10 +274,17 @@ pub fn series(
         if let Some(t) = r.get::<_, Option<f64>>(3)? {
             ttft[i].push(t);
         }
-        b.tokens_in += r.get::<_, Option<i64>>(4)?.unwrap_or(0).max(0) as u64;
-        b.tokens_out += r.get::<_, Option<i64>>(5)?.unwrap_or(0).max(0) as u64;
+        let count = |v: Option<i64>| v.unwrap_or(0).max(0) as u64;
+        let (tin, tout): (Option<i64>, Option<i64>) = (r.get(4)?, r.get(5)?);
+        b.tokens_in += count(tin);
+        b.tokens_out += count(tout);
+        b.cache_read_tokens += count(r.get(11)?);
+        b.cache_write_tokens += count(r.get(12)?);
         b.cost_usd += r.get::<_, Option<f64>>(6)?.unwrap_or(0.0);
         let status: u16 = r.get(10)?;
+        if attempts > 0 && status < 400 && (tin.is_none() || tout.is_none()) {
+            b.usage_unknown += 1;
+        }
         match r
             .get::<_, Option<String>>(7)?
             .as_deref()
@@ -313,9 +328,14 @@ pub struct RequestRow {
     pub latency_ms: f64,
     pub ttft_ms: Option<f64>,
     pub overhead_ms: f64,
+    /// `None`: unknown (a stream cut before its usage arrived).
     pub tokens_in: Option<u64>,
     pub tokens_out: Option<u64>,
     pub tokens_estimated: bool,
+    /// Parts of `tokens_in` read from / written to the prompt cache, when
+    /// the upstream reported them.
+    pub cache_read_tokens: Option<u64>,
+    pub cache_write_tokens: Option<u64>,
     pub cost_usd: Option<f64>,
     pub cancelled: bool,
     /// The route that matched as written (`claude-*`); `null` for an
@@ -325,7 +345,8 @@ pub struct RequestRow {
 
 const ROW_COLUMNS: &str = "request_id, ts_ms, client, endpoint, requested_model, provider,
     forwarded_model, route_mode, stream, attempts, status, error, latency_ms, ttft_ms,
-    overhead_ms, tokens_in, tokens_out, tokens_estimated, cost_usd, cancelled, id, route";
+    overhead_ms, tokens_in, tokens_out, tokens_estimated, cost_usd, cancelled, id,
+    cache_read_tokens, cache_write_tokens, route";
 
 fn row(r: &Row<'_>) -> rusqlite::Result<RequestRow> {
     let u = |v: Option<i64>| v.map(|n| n.max(0) as u64);
@@ -348,9 +369,11 @@ fn row(r: &Row<'_>) -> rusqlite::Result<RequestRow> {
         tokens_in: u(r.get(15)?),
         tokens_out: u(r.get(16)?),
         tokens_estimated: r.get(17)?,
+        cache_read_tokens: u(r.get(21)?),
+        cache_write_tokens: u(r.get(22)?),
         cost_usd: r.get(18)?,
         cancelled: r.get(19)?,
-        route: r.get(21)?,
+        route: r.get(23)?,
     })
 }
 
@@ -529,6 +552,10 @@ pub struct Summary {
     pub fallbacks: u64,
     pub tokens_in: u64,
     pub tokens_out: u64,
+    pub cache_read_tokens: u64,
+    pub cache_write_tokens: u64,
+    /// Answered requests with unknown usage (not in the sums).
+    pub usage_unknown: u64,
     pub cost_usd: f64,
 }
 
@@ -563,6 +590,9 @@ pub fn summary(conn: &Connection, w: Window, filter: &Filter) -> Result<Summary,
         fallbacks: b.route_modes.provider_fallback + b.route_modes.model_fallback,
         tokens_in: b.tokens_in,
         tokens_out: b.tokens_out,
+        cache_read_tokens: b.cache_read_tokens,
+        cache_write_tokens: b.cache_write_tokens,
+        usage_unknown: b.usage_unknown,
         cost_usd: b.cost_usd,
     })
 }

@@ -1,7 +1,12 @@
 //! Chat Completions clients served by an Anthropic upstream: the request
 //! (Chat → Messages) and the answer (Messages → Chat).
 //!
-//! - `system`/`developer` messages join into the top-level `system`.
+//! - `system`/`developer` messages join into the top-level `system` (a
+//!   string; text blocks, each with its `cache_control`, when any part
+//!   carries a cache breakpoint).
+//! - `cache_control` on text and image parts (the Anthropic-style prompt
+//!   cache breakpoint some chat clients send) stays on the block it becomes;
+//!   on a `tool` message's parts it goes to the `tool_result` block.
 //! - Text and image parts (data URLs → base64 source, other URLs → url
 //!   source) become blocks; assistant `tool_calls` become `tool_use` blocks
 //!   (arguments parsed into `input`); `tool` messages become `tool_result`
@@ -35,17 +40,19 @@ pub fn request(req: ChatRequest, model: &str) -> Result<MessagesRequest, Transla
         let (role, blocks) = match m.role.as_str() {
             "system" | "developer" => {
                 if let Some(c) = m.content {
-                    system.push(c.text());
+                    system.push(c);
                 }
                 continue;
             }
             "assistant" => (Role::Assistant, assistant_blocks(m)),
             "tool" | "function" => {
+                let cache_control = m.content.as_ref().and_then(last_cache_control);
                 let text = m.content.map(|c| c.text()).unwrap_or_default();
                 let block = ContentBlock::ToolResult {
                     tool_use_id: m.tool_call_id.or(m.name).unwrap_or_default(),
                     content: Some(ToolResultContent::Text(text)),
                     is_error: None,
+                    cache_control,
                 };
                 (Role::User, vec![block])
             }
@@ -134,11 +141,10 @@ pub fn request(req: ChatRequest, model: &str) -> Result<MessagesRequest, Transla
             })
         }
     };
-    let system = system.join("\n\n");
     Ok(MessagesRequest {
         model: model.to_string(),
         messages,
-        system: (!system.is_empty()).then_some(System::Text(system)),
+        system: system_of(system),
         max_tokens: Some(max_tokens),
         stop_sequences: req.stop.map(|s| s.into_vec()).filter(|s| !s.is_empty()),
         stream: (req.stream == Some(true)).then_some(true),
@@ -152,7 +158,60 @@ pub fn request(req: ChatRequest, model: &str) -> Result<MessagesRequest, Transla
     })
 }
 
-fn image_block(url: String) -> ContentBlock {
+/// A system message's text as blocks: one per text part (a string is one),
+/// each with its cache breakpoint.
+fn system_blocks(c: ChatContent) -> Vec<ContentBlock> {
+    match c {
+        ChatContent::Text(text) => vec![ContentBlock::text(text)],
+        ChatContent::Parts(parts) => parts
+            .into_iter()
+            .filter_map(|p| match p {
+                ContentPart::Text {
+                    text,
+                    cache_control,
+                } => Some(ContentBlock::Text {
+                    text,
+                    cache_control,
+                }),
+                _ => None,
+            })
+            .collect(),
+    }
+}
+
+/// `system`: the messages' texts joined as one string, unless a part
+/// carries a cache breakpoint: then one text block per part, breakpoints
+/// kept (a string has nowhere to keep them).
+fn system_of(messages: Vec<ChatContent>) -> Option<System> {
+    if messages.iter().any(|c| last_cache_control(c).is_some()) {
+        let blocks: Vec<ContentBlock> = messages
+            .into_iter()
+            .flat_map(system_blocks)
+            .filter(|b| !matches!(b, ContentBlock::Text { text, .. } if text.is_empty()))
+            .collect();
+        return (!blocks.is_empty()).then_some(System::Blocks(blocks));
+    }
+    let text = messages
+        .iter()
+        .map(ChatContent::text)
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    (!text.is_empty()).then_some(System::Text(text))
+}
+
+/// The breakpoint of a message's last part that has one.
+fn last_cache_control(c: &ChatContent) -> Option<serde_json::Value> {
+    match c {
+        ChatContent::Text(_) => None,
+        ChatContent::Parts(parts) => parts.iter().rev().find_map(|p| match p {
+            ContentPart::Text { cache_control, .. }
+            | ContentPart::ImageUrl { cache_control, .. } => cache_control.clone(),
+            ContentPart::Other => None,
+        }),
+    }
+}
+
+fn image_block(url: String, cache_control: Option<serde_json::Value>) -> ContentBlock {
     let source = match data_url(&url) {
         Some((media_type, data)) => ImageSource::Base64 {
             media_type: media_type.to_string(),
@@ -160,19 +219,31 @@ fn image_block(url: String) -> ContentBlock {
         },
         None => ImageSource::Url { url },
     };
-    ContentBlock::Image { source }
+    ContentBlock::Image {
+        source,
+        cache_control,
+    }
 }
 
 fn user_blocks(content: Option<ChatContent>) -> Vec<ContentBlock> {
     match content {
         None => Vec::new(),
         Some(ChatContent::Text(text)) if text.is_empty() => Vec::new(),
-        Some(ChatContent::Text(text)) => vec![ContentBlock::Text { text }],
+        Some(ChatContent::Text(text)) => vec![ContentBlock::text(text)],
         Some(ChatContent::Parts(parts)) => parts
             .into_iter()
             .filter_map(|p| match p {
-                ContentPart::Text { text } if !text.is_empty() => Some(ContentBlock::Text { text }),
-                ContentPart::ImageUrl { image_url } => Some(image_block(image_url.url)),
+                ContentPart::Text {
+                    text,
+                    cache_control,
+                } if !text.is_empty() => Some(ContentBlock::Text {
+                    text,
+                    cache_control,
+                }),
+                ContentPart::ImageUrl {
+                    image_url,
+                    cache_control,
+                } => Some(image_block(image_url.url, cache_control)),
                 _ => None,
             })
             .collect(),
@@ -183,7 +254,7 @@ fn assistant_blocks(m: ChatMessage) -> Vec<ContentBlock> {
     let mut blocks = Vec::new();
     let text = m.content.map(|c| c.text()).unwrap_or_default();
     if !text.is_empty() {
-        blocks.push(ContentBlock::Text { text });
+        blocks.push(ContentBlock::text(text));
     }
     for c in m.tool_calls.unwrap_or_default() {
         blocks.push(ContentBlock::ToolUse {
@@ -231,7 +302,7 @@ pub fn response(resp: MessagesResponse, model: &str) -> ChatResponse {
     let mut calls = Vec::new();
     for b in resp.content {
         match b {
-            ContentBlock::Text { text: t } => text.push_str(&t),
+            ContentBlock::Text { text: t, .. } => text.push_str(&t),
             ContentBlock::Thinking { thinking, .. } => reasoning.push_str(&thinking),
             ContentBlock::ToolUse { id, name, input } => calls.push(ToolCall {
                 id,

@@ -105,7 +105,7 @@ impl MessagesToChat {
                         }),
                     }));
                 }
-                ContentBlock::Text { text } if !text.is_empty() => {
+                ContentBlock::Text { text, .. } if !text.is_empty() => {
                     out.push(self.chunk(content(text), None));
                 }
                 _ => {}

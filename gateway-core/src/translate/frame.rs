@@ -87,6 +87,9 @@ pub(crate) struct UsageFrame {
     cache_creation_input_tokens: Option<u64>,
     #[serde(default)]
     cache_read_input_tokens: Option<u64>,
+    /// Read as routing's [`Usage`] reads it (leniently).
+    #[serde(default, deserialize_with = "crate::vocab::cached_of")]
+    input_tokens_details: Option<u64>,
 }
 
 impl UsageFrame {
@@ -104,6 +107,11 @@ impl UsageFrame {
         Usage {
             prompt_tokens: self.prompt_tokens.get().or(self.input_tokens.get()),
             completion_tokens: self.completion_tokens.get().or(self.output_tokens.get()),
+            prompt_tokens_details: self.prompt_tokens_details.and_then(|d| d.cached_tokens),
+            input_tokens_details: self.input_tokens_details,
+            cache_read_input_tokens: self.cache_read_input_tokens,
+            cache_creation_input_tokens: self.cache_creation_input_tokens,
+            excludes_cache: false,
         }
     }
 

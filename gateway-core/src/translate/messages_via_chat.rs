@@ -99,6 +99,7 @@ pub fn request(req: MessagesRequest, model: &str) -> Result<ChatRequest, Transla
         tool_choice,
         parallel_tool_calls: (has_tools && parallel_off).then_some(false),
         user: None,
+        prompt_cache_key: None,
         reasoning_effort: None,
         response_format: None,
     })
@@ -111,7 +112,7 @@ pub fn system_text(system: System) -> String {
         System::Blocks(blocks) => blocks
             .into_iter()
             .filter_map(|b| match b {
-                ContentBlock::Text { text } => Some(text),
+                ContentBlock::Text { text, .. } => Some(text),
                 _ => None,
             })
             .collect::<Vec<_>>()
@@ -127,6 +128,7 @@ fn image_part(source: ImageSource) -> Option<ContentPart> {
     };
     Some(ContentPart::ImageUrl {
         image_url: ImageUrl { url, detail: None },
+        cache_control: None,
     })
 }
 
@@ -134,7 +136,7 @@ fn image_part(source: ImageSource) -> Option<ContentPart> {
 /// (what every OpenAI-compatible server accepts).
 fn chat_content(mut parts: Vec<ContentPart>) -> ChatContent {
     if parts.len() == 1
-        && let Some(ContentPart::Text { text }) = parts.first_mut()
+        && let Some(ContentPart::Text { text, .. }) = parts.first_mut()
     {
         return ChatContent::Text(std::mem::take(text));
     }
@@ -145,12 +147,15 @@ fn user_turn(blocks: Vec<ContentBlock>, out: &mut Vec<ChatMessage>) {
     let mut parts = Vec::new();
     for b in blocks {
         match b {
-            ContentBlock::Text { text } => parts.push(ContentPart::Text { text }),
-            ContentBlock::Image { source } => parts.extend(image_part(source)),
+            ContentBlock::Text { text, .. } => parts.push(ContentPart::Text {
+                text,
+                cache_control: None,
+            }),
+            ContentBlock::Image { source, .. } => parts.extend(image_part(source)),
             ContentBlock::ToolResult {
                 tool_use_id,
                 content,
-                is_error: _,
+                ..
             } => {
                 let (text, images) = tool_result_parts(content);
                 let mut msg = ChatMessage::new("tool", Some(ChatContent::Text(text)));
@@ -177,8 +182,8 @@ fn tool_result_parts(content: Option<ToolResultContent>) -> (String, Vec<Content
             let mut images = Vec::new();
             for b in blocks {
                 match b {
-                    ContentBlock::Text { text } => texts.push(text),
-                    ContentBlock::Image { source } => images.extend(image_part(source)),
+                    ContentBlock::Text { text, .. } => texts.push(text),
+                    ContentBlock::Image { source, .. } => images.extend(image_part(source)),
                     _ => {}
                 }
             }
@@ -192,7 +197,7 @@ fn assistant_turn(blocks: Vec<ContentBlock>) -> Option<ChatMessage> {
     let mut calls = Vec::new();
     for b in blocks {
         match b {
-            ContentBlock::Text { text: t } => text.push_str(&t),
+            ContentBlock::Text { text: t, .. } => text.push_str(&t),
             ContentBlock::ToolUse { id, name, input } => calls.push(ToolCall {
                 id,
                 kind: "function".into(),
@@ -279,10 +284,10 @@ pub fn response(resp: ChatResponse, model: &str) -> MessagesResponse {
         .map(ChatContent::text)
         .unwrap_or_default();
     if !text.is_empty() {
-        content.push(ContentBlock::Text { text });
+        content.push(ContentBlock::text(text));
     }
     if let Some(refusal) = msg.refusal.filter(|r| !r.is_empty()) {
-        content.push(ContentBlock::Text { text: refusal });
+        content.push(ContentBlock::text(refusal));
     }
     let calls = msg.tool_calls.unwrap_or_default();
     let has_calls = !calls.is_empty();

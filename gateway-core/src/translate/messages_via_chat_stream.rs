@@ -1,7 +1,10 @@
 //! Chat Completions chunks → Anthropic Messages stream events, one upstream
 //! chunk at a time:
 //!
-//! `message_start` + `ping` on the first chunk; reasoning deltas open a
+//! `message_start` + `ping` on the first chunk (its usage is the first
+//! chunk's when that chunk carries one, e.g. vLLM's continuous usage stats;
+//! OpenAI reports usage only in the last chunk, so there it is 0, as
+//! Anthropic clients expect a number); reasoning deltas open a
 //! `thinking` block (`thinking_delta`), content deltas a `text` block
 //! (`text_delta`), each new tool call index a `tool_use` block
 //! (`input_json_delta` for its arguments); a block is stopped before the
@@ -77,7 +80,7 @@ impl ChatToMessages {
             content: Vec::new(),
             stop_reason: None,
             stop_sequence: None,
-            usage: usage(None),
+            usage: usage(chunk.and_then(|c| c.usage.as_ref())),
         };
         out.push(StreamEvent::MessageStart { message });
         out.push(StreamEvent::Ping);
@@ -108,12 +111,7 @@ impl ChatToMessages {
                 },
             )
         } else {
-            (
-                Block::Text(index),
-                ContentBlock::Text {
-                    text: String::new(),
-                },
-            )
+            (Block::Text(index), ContentBlock::text(String::new()))
         };
         self.open = Some(block);
         out.push(StreamEvent::ContentBlockStart {

@@ -128,7 +128,22 @@ impl Translation {
     }
 
     /// The client's body in the upstream's protocol, for `model`.
-    pub fn request(self, body: &[u8], model: &str) -> Result<Translated, TranslateError> {
+    /// `cache_key` (the session's stable id, see
+    /// `routing::sticky::SessionKey::id`) becomes the `prompt_cache_key` of
+    /// a chat upstream when the client sent none, so OpenAI-side prompt
+    /// caching keys per session on bridged traffic too.
+    pub fn request(
+        self,
+        body: &[u8],
+        model: &str,
+        cache_key: Option<&str>,
+    ) -> Result<Translated, TranslateError> {
+        let keyed = |mut chat: chat::ChatRequest| {
+            if chat.prompt_cache_key.is_none() {
+                chat.prompt_cache_key = cache_key.map(str::to_string);
+            }
+            chat
+        };
         let mut ctx = RequestCtx {
             model: model.to_string(),
             include_usage: false,
@@ -136,7 +151,7 @@ impl Translation {
         let body = match self {
             Self::MessagesViaChat => {
                 let req: anthropic::MessagesRequest = parse_request(body)?;
-                to_bytes(&messages_via_chat::request(req, model)?)?
+                to_bytes(&keyed(messages_via_chat::request(req, model)?))?
             }
             Self::ChatViaMessages => {
                 let req: chat::ChatRequest = parse_request(body)?;
@@ -149,7 +164,7 @@ impl Translation {
             }
             Self::ResponsesViaChat => {
                 let req: responses::ResponsesRequest = parse_request(body)?;
-                to_bytes(&responses_via_chat::request(req, model)?)?
+                to_bytes(&keyed(responses_via_chat::request(req, model)?))?
             }
             Self::ResponsesViaMessages => {
                 let req: responses::ResponsesRequest = parse_request(body)?;
@@ -244,6 +259,106 @@ pub(crate) fn uses_max_completion_tokens(model: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn json(b: &Bytes) -> Value {
+        serde_json::from_slice(b).unwrap()
+    }
+
+    #[test]
+    fn chat_cache_breakpoints_reach_an_anthropic_upstream() {
+        let req = serde_json::json!({
+            "model": "m",
+            "messages": [
+                {"role": "system", "content": [
+                    {"type": "text", "text": "You are Claude Code."},
+                    {"type": "text", "text": "Long tools prompt", "cache_control": {"type": "ephemeral"}}
+                ]},
+                {"role": "user", "content": [
+                    {"type": "text", "text": "hi", "cache_control": {"type": "ephemeral", "ttl": "1h"}}
+                ]},
+                {"role": "assistant", "content": null, "tool_calls": [
+                    {"id": "t1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+                ]},
+                {"role": "tool", "tool_call_id": "t1", "content": [
+                    {"type": "text", "text": "result", "cache_control": {"type": "ephemeral"}}
+                ]}
+            ]
+        });
+        let out = Translation::ChatViaMessages
+            .request(req.to_string().as_bytes(), "claude", Some("abc"))
+            .unwrap();
+        let v = json(&out.body);
+        assert_eq!(
+            v["system"],
+            serde_json::json!([
+                {"type": "text", "text": "You are Claude Code."},
+                {"type": "text", "text": "Long tools prompt", "cache_control": {"type": "ephemeral"}}
+            ])
+        );
+        assert_eq!(
+            v["messages"][0]["content"][0]["cache_control"],
+            serde_json::json!({"type": "ephemeral", "ttl": "1h"})
+        );
+        let result = &v["messages"][2]["content"][0];
+        assert_eq!(result["type"], "tool_result");
+        assert_eq!(
+            result["cache_control"],
+            serde_json::json!({"type": "ephemeral"})
+        );
+        // Anthropic has no prompt_cache_key
+        assert!(v.get("prompt_cache_key").is_none());
+
+        // Without breakpoints, system stays one string as before.
+        let plain = serde_json::json!({"model": "m", "messages": [
+            {"role": "system", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]},
+            {"role": "system", "content": "c"},
+            {"role": "user", "content": "hi"}
+        ]});
+        let v = json(
+            &Translation::ChatViaMessages
+                .request(plain.to_string().as_bytes(), "claude", None)
+                .unwrap()
+                .body,
+        );
+        assert_eq!(v["system"], "ab\n\nc");
+        assert!(!v.to_string().contains("cache_control"));
+    }
+
+    #[test]
+    fn bridged_openai_requests_get_the_session_s_prompt_cache_key() {
+        let msgs =
+            br#"{"model":"claude","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}"#;
+        let v = json(
+            &Translation::MessagesViaChat
+                .request(msgs, "gpt", Some("0123abcd"))
+                .unwrap()
+                .body,
+        );
+        assert_eq!(v["prompt_cache_key"], "0123abcd");
+        let v = json(
+            &Translation::MessagesViaChat
+                .request(msgs, "gpt", None)
+                .unwrap()
+                .body,
+        );
+        assert!(v.get("prompt_cache_key").is_none());
+        // A Responses client's own key wins over the derived one.
+        let resp = br#"{"model":"x","input":"hi","prompt_cache_key":"mine"}"#;
+        let v = json(
+            &Translation::ResponsesViaChat
+                .request(resp, "gpt", Some("0123abcd"))
+                .unwrap()
+                .body,
+        );
+        assert_eq!(v["prompt_cache_key"], "mine");
+        let v = json(
+            &Translation::ResponsesViaChat
+                .request(br#"{"model":"x","input":"hi"}"#, "gpt", Some("0123abcd"))
+                .unwrap()
+                .body,
+        );
+        assert_eq!(v["prompt_cache_key"], "0123abcd");
+    }
 
     #[test]
     fn helpers() {

@@ -108,6 +108,7 @@ pub fn request(req: ResponsesRequest, model: &str) -> Result<ChatRequest, Transl
         tool_choice,
         parallel_tool_calls: req.parallel_tool_calls.filter(|_| has_tools),
         user: req.user,
+        prompt_cache_key: req.prompt_cache_key,
         reasoning_effort: req.reasoning.and_then(|r| r.effort),
         response_format,
     })
@@ -199,19 +200,23 @@ fn message(m: InputMessage) -> ChatMessage {
                 .into_iter()
                 .filter_map(|p| match p {
                     InputPart::InputText { text } | InputPart::OutputText { text } => {
-                        Some(ContentPart::Text { text })
+                        Some(ContentPart::Text {
+                            text,
+                            cache_control: None,
+                        })
                     }
                     InputPart::InputImage {
                         image_url: Some(url),
                         detail,
                     } => Some(ContentPart::ImageUrl {
                         image_url: ImageUrl { url, detail },
+                        cache_control: None,
                     }),
                     _ => None,
                 })
                 .collect();
             match out.as_mut_slice() {
-                [ContentPart::Text { text }] => ChatContent::Text(std::mem::take(text)),
+                [ContentPart::Text { text, .. }] => ChatContent::Text(std::mem::take(text)),
                 _ => ChatContent::Parts(out),
             }
         }

@@ -338,6 +338,47 @@ mod tests {
         assert!(!String::from_utf8_lossy(&out).contains("\"b\""));
     }
 
+    /// `message_start` carries the input count when the first upstream chunk
+    /// has usage (vLLM's continuous usage stats); OpenAI's only comes last,
+    /// so message_start says 0 and message_delta the real count.
+    #[test]
+    fn message_start_has_the_input_count_when_it_came_first() {
+        let start = |first: &str| {
+            let mut t = StreamTranslator::new(Translation::MessagesViaChat, &ctx());
+            let mut out = BytesMut::new();
+            t.event(&ev(first), &mut out);
+            t.event(
+                &ev(r#"{"choices":[],"usage":{"prompt_tokens":2006,"completion_tokens":3,"prompt_tokens_details":{"cached_tokens":1920}}}"#),
+                &mut out,
+            );
+            t.finish(&mut out);
+            let s = String::from_utf8_lossy(&out).to_string();
+            let data: Vec<serde_json::Value> = s
+                .lines()
+                .filter_map(|l| l.strip_prefix("data: "))
+                .filter_map(|d| serde_json::from_str(d).ok())
+                .collect();
+            (
+                data[0]["message"]["usage"].clone(),
+                data.last().cloned(),
+                data,
+            )
+        };
+        let (u, _, data) = start(
+            r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":""}}],"usage":{"prompt_tokens":2006,"completion_tokens":0,"prompt_tokens_details":{"cached_tokens":1920}}}"#,
+        );
+        assert_eq!(u["input_tokens"], 86);
+        assert_eq!(u["cache_read_input_tokens"], 1920);
+        let delta = data.iter().find(|d| d["type"] == "message_delta").unwrap();
+        assert_eq!(delta["usage"]["output_tokens"], 3);
+        let (u, _, _) =
+            start(r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":"Hi"}}]}"#);
+        assert_eq!(
+            (u["input_tokens"].as_u64(), u["output_tokens"].as_u64()),
+            (Some(0), Some(0))
+        );
+    }
+
     #[test]
     fn tool_calls_without_ids_get_one() {
         let mut t = StreamTranslator::new(Translation::MessagesViaChat, &ctx());

@@ -18,7 +18,7 @@ fn text_tokens(chars: usize) -> u64 {
 
 fn block_tokens(b: &ContentBlock) -> u64 {
     match b {
-        ContentBlock::Text { text } => text_tokens(text.chars().count()),
+        ContentBlock::Text { text, .. } => text_tokens(text.chars().count()),
         ContentBlock::Thinking { thinking, .. } => text_tokens(thinking.chars().count()),
         ContentBlock::Image { .. } => IMAGE_TOKENS,
         ContentBlock::ToolUse { name, input, .. } => {

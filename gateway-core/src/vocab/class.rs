@@ -41,6 +41,9 @@ pub enum ErrorClass {
     Unsupported,
     /// The request cannot be expressed in the provider's protocol.
     Untranslatable,
+    /// The provider forwards the client's own credential (`api_key =
+    /// "client"`) and the request carried none.
+    NoClientCredential,
     // The request was answered, not with success.
     /// An upstream 4xx other than 408/429, returned as it is.
     ClientError,
@@ -78,6 +81,7 @@ impl ErrorClass {
             Self::Forced => "forced",
             Self::Unsupported => "unsupported",
             Self::Untranslatable => "untranslatable",
+            Self::NoClientCredential => "no_client_credential",
             Self::ClientError => "client_error",
             Self::UpstreamClientError => "upstream_client_error",
             Self::UpstreamErrorEvent => "upstream_error_event",
@@ -95,7 +99,7 @@ impl ErrorClass {
     pub const fn is_health_neutral(self) -> bool {
         matches!(
             self,
-            Self::Forced | Self::Unsupported | Self::Untranslatable
+            Self::Forced | Self::Unsupported | Self::Untranslatable | Self::NoClientCredential
         )
     }
 
@@ -139,5 +143,6 @@ mod tests {
         assert_eq!(ErrorClass::Upstream5xx.to_string(), "upstream_5xx");
         assert!(ErrorClass::Forced.is_health_neutral());
         assert!(!ErrorClass::Timeout.is_health_neutral());
+        assert!(ErrorClass::NoClientCredential.is_health_neutral());
     }
 }

@@ -98,18 +98,99 @@ pub struct AttemptEvent {
     pub latency_ms: f64,
 }
 
-/// Token usage as reported by the upstream.
+/// Token usage as reported by the upstream, field by field as it came: the
+/// two protocols count cache tokens differently, and the accessors
+/// ([`Usage::input`], [`Usage::cache_read`], [`Usage::cache_write`]) give
+/// one meaning to both.
+///
+/// - OpenAI (chat, Responses): `prompt_tokens` / `input_tokens` count every
+///   input token; `prompt_tokens_details.cached_tokens` /
+///   `input_tokens_details.cached_tokens` are the part read from the cache.
+/// - Anthropic: `input_tokens` EXCLUDES `cache_read_input_tokens` and
+///   `cache_creation_input_tokens` ([`Usage::anthropic`] marks it so).
+///
+/// The cache fields read leniently: a value that is not a count is absent,
+/// never a reason to refuse the answer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Usage {
     #[serde(default, alias = "input_tokens")]
     pub prompt_tokens: Option<u64>,
     #[serde(default, alias = "output_tokens")]
     pub completion_tokens: Option<u64>,
+    /// OpenAI chat `prompt_tokens_details.cached_tokens`.
+    #[serde(default, deserialize_with = "cached_of", skip_serializing)]
+    pub prompt_tokens_details: Option<u64>,
+    /// OpenAI Responses `input_tokens_details.cached_tokens`.
+    #[serde(default, deserialize_with = "cached_of", skip_serializing)]
+    pub input_tokens_details: Option<u64>,
+    /// Anthropic: tokens read from the prompt cache.
+    #[serde(default, deserialize_with = "count", skip_serializing)]
+    pub cache_read_input_tokens: Option<u64>,
+    /// Anthropic: tokens written to the prompt cache.
+    #[serde(default, deserialize_with = "count", skip_serializing)]
+    pub cache_creation_input_tokens: Option<u64>,
+    /// `prompt_tokens` excludes the cache fields (Anthropic's protocol).
+    #[serde(skip)]
+    pub excludes_cache: bool,
+}
+
+/// A token count, or absent for anything else.
+fn count<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    Ok(Option::<serde_json::Value>::deserialize(d)?.and_then(|v| v.as_u64()))
+}
+
+/// `{"cached_tokens": n}`, or absent for anything else.
+pub fn cached_of<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    Ok(Option::<serde_json::Value>::deserialize(d)?
+        .and_then(|v| v.get("cached_tokens").and_then(serde_json::Value::as_u64)))
 }
 
 impl Usage {
+    /// The same counts, read as Anthropic's (input excludes cache tokens).
+    pub fn anthropic(self) -> Usage {
+        Usage {
+            excludes_cache: true,
+            ..self
+        }
+    }
+
+    /// Every input token, cached or not; `None` when nothing was reported.
+    pub fn input(&self) -> Option<u64> {
+        if self.excludes_cache {
+            let parts = [
+                self.prompt_tokens,
+                self.cache_read_input_tokens,
+                self.cache_creation_input_tokens,
+            ];
+            parts
+                .iter()
+                .any(Option::is_some)
+                .then(|| parts.iter().flatten().sum())
+        } else {
+            self.prompt_tokens
+        }
+    }
+
+    pub fn output(&self) -> Option<u64> {
+        self.completion_tokens
+    }
+
+    /// Input tokens read from the provider's prompt cache (part of
+    /// [`Usage::input`]).
+    pub fn cache_read(&self) -> Option<u64> {
+        self.cache_read_input_tokens
+            .or(self.prompt_tokens_details)
+            .or(self.input_tokens_details)
+    }
+
+    /// Input tokens written to the prompt cache (Anthropic; part of
+    /// [`Usage::input`]).
+    pub fn cache_write(&self) -> Option<u64> {
+        self.cache_creation_input_tokens
+    }
+
     pub fn total(&self) -> u64 {
-        self.prompt_tokens.unwrap_or(0) + self.completion_tokens.unwrap_or(0)
+        self.input().unwrap_or(0) + self.completion_tokens.unwrap_or(0)
     }
 
     /// `newer` over `self`, field by field.
@@ -117,20 +198,65 @@ impl Usage {
         Usage {
             prompt_tokens: newer.prompt_tokens.or(self.prompt_tokens),
             completion_tokens: newer.completion_tokens.or(self.completion_tokens),
+            prompt_tokens_details: newer.prompt_tokens_details.or(self.prompt_tokens_details),
+            input_tokens_details: newer.input_tokens_details.or(self.input_tokens_details),
+            cache_read_input_tokens: newer
+                .cache_read_input_tokens
+                .or(self.cache_read_input_tokens),
+            cache_creation_input_tokens: newer
+                .cache_creation_input_tokens
+                .or(self.cache_creation_input_tokens),
+            excludes_cache: newer.excludes_cache || self.excludes_cache,
         }
     }
 }
 
-/// USD per million tokens.
+/// USD per million tokens. Cache reads and writes cost the input price
+/// unless their own is known.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Price {
     pub input_per_mtok: f64,
     pub output_per_mtok: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_read_per_mtok: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_write_per_mtok: Option<f64>,
 }
 
 impl Price {
+    /// Input and output at their prices, no cache tokens.
+    pub fn simple(input_per_mtok: f64, output_per_mtok: f64) -> Self {
+        Self {
+            input_per_mtok,
+            output_per_mtok,
+            cache_read_per_mtok: None,
+            cache_write_per_mtok: None,
+        }
+    }
+
     pub fn cost(&self, tokens_in: u64, tokens_out: u64) -> f64 {
-        (tokens_in as f64 * self.input_per_mtok + tokens_out as f64 * self.output_per_mtok) / 1e6
+        self.cost_cached(tokens_in, 0, 0, tokens_out)
+    }
+
+    /// `tokens_in` counts every input token; `cache_read` and `cache_write`
+    /// are the parts of it read from / written to the prompt cache.
+    pub fn cost_cached(
+        &self,
+        tokens_in: u64,
+        cache_read: u64,
+        cache_write: u64,
+        tokens_out: u64,
+    ) -> f64 {
+        let cache_read = cache_read.min(tokens_in);
+        let cache_write = cache_write.min(tokens_in - cache_read);
+        let fresh = tokens_in - cache_read - cache_write;
+        let read = self.cache_read_per_mtok.unwrap_or(self.input_per_mtok);
+        let write = self.cache_write_per_mtok.unwrap_or(self.input_per_mtok);
+        (fresh as f64 * self.input_per_mtok
+            + cache_read as f64 * read
+            + cache_write as f64 * write
+            + tokens_out as f64 * self.output_per_mtok)
+            / 1e6
     }
 }
 

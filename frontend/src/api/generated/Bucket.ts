@@ -5,4 +5,18 @@ import type { RouteModes } from "./RouteModes";
 /**
  * One time bucket of a series.
  */
-export type Bucket = { start_ms: number, requests: number, errors: number, errors_by_class: { [key in string]: number }, cancelled: number, latency_ms: Quantiles | null, ttft_ms: Quantiles | null, tokens_in: number, tokens_out: number, cost_usd: number, route_modes: RouteModes, };
+export type Bucket = { start_ms: number, requests: number, errors: number, errors_by_class: { [key in string]: number }, cancelled: number, latency_ms: Quantiles | null, ttft_ms: Quantiles | null, 
+/**
+ * Input tokens (cached ones included) and output tokens of the
+ * requests whose usage is known.
+ */
+tokens_in: number, tokens_out: number, 
+/**
+ * The parts of `tokens_in` read from / written to prompt caches.
+ */
+cache_read_tokens: number, cache_write_tokens: number, 
+/**
+ * Answered requests whose usage is unknown (a stream cut before its
+ * usage arrived): not in the token or cost sums.
+ */
+usage_unknown: number, cost_usd: number, route_modes: RouteModes, };

@@ -7,7 +7,16 @@ export type RequestRow = {
 /**
  * The gateway's request id (`x-aigw-request-id`).
  */
-id: string, time_ms: number, client: string, endpoint: string, requested_model: string, provider: string | null, forwarded_model: string | null, route_mode: string | null, stream: boolean, attempts: number, status: number, error: string | null, latency_ms: number, ttft_ms: number | null, overhead_ms: number, tokens_in: number | null, tokens_out: number | null, tokens_estimated: boolean, cost_usd: number | null, cancelled: boolean, 
+id: string, time_ms: number, client: string, endpoint: string, requested_model: string, provider: string | null, forwarded_model: string | null, route_mode: string | null, stream: boolean, attempts: number, status: number, error: string | null, latency_ms: number, ttft_ms: number | null, overhead_ms: number, 
+/**
+ * `None`: unknown (a stream cut before its usage arrived).
+ */
+tokens_in: number | null, tokens_out: number | null, tokens_estimated: boolean, 
+/**
+ * Parts of `tokens_in` read from / written to the prompt cache, when
+ * the upstream reported them.
+ */
+cache_read_tokens: number | null, cache_write_tokens: number | null, cost_usd: number | null, cancelled: boolean, 
 /**
  * The route that matched as written (`claude-*`); `null` for an
  * implicit route or a request that matched none.

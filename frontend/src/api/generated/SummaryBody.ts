@@ -15,4 +15,8 @@ queued_events: number, from_ms: number, to_ms: number, requests: number, request
 /**
  * `errors / requests` (0 without requests).
  */
-error_rate: number, cancelled: number, latency_p50_ms: number | null, latency_p95_ms: number | null, ttft_p95_ms: number | null, fallbacks: number, tokens_in: number, tokens_out: number, cost_usd: number, };
+error_rate: number, cancelled: number, latency_p50_ms: number | null, latency_p95_ms: number | null, ttft_p95_ms: number | null, fallbacks: number, tokens_in: number, tokens_out: number, cache_read_tokens: number, cache_write_tokens: number, 
+/**
+ * Answered requests with unknown usage (not in the sums).
+ */
+usage_unknown: number, cost_usd: number, };

@@ -176,7 +176,11 @@ pub async fn providers(State(s): State<Arc<AppState>>) -> Json<Providers> {
             name: p.spec.name.clone(),
             kind: p.spec.kind,
             base_url: p.spec.base_url.as_str().to_string(),
-            api_key_ref: p.spec.api_key.as_ref().map(ToString::to_string),
+            api_key_ref: if p.spec.client_auth {
+                Some(crate::config::CLIENT_AUTH.to_string())
+            } else {
+                p.spec.api_key.as_ref().map(ToString::to_string)
+            },
             key: match (&p.spec.api_key, &p.key_error) {
                 (None, _) => KeyPresence::None,
                 (Some(_), None) => KeyPresence::Present,

@@ -23,7 +23,7 @@ use toml::Spanned;
 use super::raw::RawConfig;
 
 pub use issue::{ConfigError, Issue, Severity, format_issue};
-pub use providers::ProviderSpec;
+pub use providers::{CLIENT_AUTH, ProviderSpec};
 pub use routes::{RouteSpec, TargetSpec};
 pub use server::{LimitsConfig, RoutingConfig, ServerConfig, parse_listen};
 pub use telemetry::{OtlpConfig, PriceOverride, TelemetryConfig};
@@ -170,6 +170,9 @@ impl Validator<'_> {
                 retry_backoff: Duration::from_millis(raw.routing.retry_backoff_ms),
                 models_cache: Duration::from_secs(raw.routing.models_cache_s),
                 max_cooldown: Duration::from_secs(raw.routing.max_cooldown_s),
+                sticky_ttl: Duration::from_secs(raw.routing.sticky_ttl_s.max(1)),
+                sticky_max_sessions: usize::try_from(raw.routing.sticky_max_sessions.max(1))
+                    .unwrap_or(usize::MAX),
             },
             providers,
             routes,
@@ -250,6 +253,20 @@ provider = "backup"
         assert_eq!(c.profiles, vec!["local-only".to_string()]);
         // unset env key is a warning, not an error
         assert!(c.warnings.iter().any(|w| w.path == "providers[1].api_key"));
+    }
+
+    #[test]
+    fn api_key_client_forwards_the_clients_credential() {
+        let src = GOOD.replace(
+            "api_key = \"env:AIGW_TEST_UNSET_KEY_VAR\"",
+            "api_key = \"client\"",
+        );
+        let c = Config::parse(&src, "t").unwrap();
+        assert!(c.providers[1].client_auth && c.providers[1].api_key.is_none());
+        assert!(!c.providers[0].client_auth);
+        // anything else still has to be a reference
+        let bad = GOOD.replace("env:AIGW_TEST_UNSET_KEY_VAR", "clients");
+        assert!(Config::parse(&bad, "t").is_err());
     }
 
     #[test]

@@ -19,6 +19,10 @@ pub struct ProviderSpec {
     /// Without a trailing slash; endpoint paths are appended (`/chat/completions`).
     pub base_url: Url,
     pub api_key: Option<SecretRef>,
+    /// `api_key = "client"`: no stored key; the client's own credential
+    /// (`authorization` / `x-api-key`, e.g. a Claude subscription's OAuth
+    /// token) is forwarded instead.
+    pub client_auth: bool,
     pub timeout: Duration,
     pub stream_idle_timeout: Duration,
     pub rpm: u32,
@@ -30,6 +34,9 @@ pub struct ProviderSpec {
     /// How `/v1/responses` reaches this provider.
     pub responses: ResponsesMode,
 }
+
+/// The `api_key` value that forwards the client's own credential.
+pub const CLIENT_AUTH: &str = "client";
 
 impl Validator<'_> {
     pub(super) fn providers(
@@ -107,7 +114,12 @@ impl Validator<'_> {
                     None
                 }
             };
+            let client_auth = p
+                .api_key
+                .as_ref()
+                .is_some_and(|k| k.get_ref() == CLIENT_AUTH);
             let api_key = match &p.api_key {
+                Some(_) if client_auth => None,
                 Some(k) => match SecretRef::parse(k.get_ref()) {
                     Ok(r) => {
                         if let SecretRef::Env(var) = &r
@@ -179,6 +191,7 @@ impl Validator<'_> {
                     kind: *p.kind.get_ref(),
                     base_url,
                     api_key,
+                    client_auth,
                     timeout: Duration::from_secs(p.timeout_s.max(1)),
                     stream_idle_timeout: Duration::from_secs(
                         p.stream_idle_timeout_s.unwrap_or(p.timeout_s).max(1),

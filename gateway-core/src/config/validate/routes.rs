@@ -26,6 +26,8 @@ pub struct RouteSpec {
     pub failure_threshold: u32,
     pub rate_limit_threshold: u32,
     pub retries: u32,
+    /// Sticky sessions on (only ever true for weighted and latency routes).
+    pub sticky: bool,
     pub targets: Vec<TargetSpec>,
 }
 
@@ -203,6 +205,14 @@ impl Validator<'_> {
                     weight: t.weight.max(1),
                 });
             }
+            if r.strategy == Strategy::Priority && r.sticky == Some(true) {
+                self.push(
+                    Severity::Warning,
+                    &format!("{path}.sticky"),
+                    None,
+                    "priority routes are sticky by nature: `sticky` has no effect".into(),
+                );
+            }
             out.push(RouteSpec {
                 model: model.clone(),
                 strategy: r.strategy,
@@ -210,6 +220,7 @@ impl Validator<'_> {
                 failure_threshold: r.failure_threshold.max(1),
                 rate_limit_threshold: r.rate_limit_threshold.max(1),
                 retries: r.retries,
+                sticky: r.strategy != Strategy::Priority && r.sticky.unwrap_or(true),
                 targets,
             });
         }
@@ -247,6 +258,63 @@ mod tests {
         assert_eq!(i.line, Some(21));
         assert!(i.message.contains("unknown provider \"nope\""));
         assert!(e.to_string().contains("cfg.toml:21:"));
+    }
+
+    #[test]
+    fn sticky_defaults_per_strategy_and_bounds() {
+        let with = |route_extra: &str, routing: &str| {
+            let src = GOOD
+                .replace(
+                    "[[routes]]\nmodel = \"gpt-4o-mini\"\n",
+                    &format!("[[routes]]\nmodel = \"gpt-4o-mini\"\n{route_extra}\n"),
+                )
+                .replace("[server]", &format!("{routing}\n[server]"));
+            Config::parse(&src, "t")
+        };
+        let c = with("strategy = \"weighted\"", "").unwrap();
+        assert!(c.routes[0].sticky);
+        assert_eq!(c.routing.sticky_ttl, std::time::Duration::from_secs(3600));
+        assert_eq!(c.routing.sticky_max_sessions, 10_000);
+        assert!(with("strategy = \"latency\"", "").unwrap().routes[0].sticky);
+        assert!(
+            !with("strategy = \"weighted\"\nsticky = false", "")
+                .unwrap()
+                .routes[0]
+                .sticky
+        );
+        let c = with("", "").unwrap();
+        assert!(!c.routes[0].sticky);
+        // sticky = true on a priority route: no effect, a warning
+        let c = with("sticky = true", "").unwrap();
+        assert!(!c.routes[0].sticky);
+        assert!(
+            c.warnings
+                .iter()
+                .any(|i| i.severity == Severity::Warning && i.path == "routes[0].sticky")
+        );
+        let c = with("", "[routing]\nsticky_ttl_s = 60\nsticky_max_sessions = 5").unwrap();
+        assert_eq!(
+            (
+                c.routing.sticky_ttl.as_secs(),
+                c.routing.sticky_max_sessions
+            ),
+            (60, 5)
+        );
+        for bad in [
+            "sticky_ttl_s = 0",
+            "sticky_ttl_s = 86401",
+            "sticky_max_sessions = 0",
+            "sticky_max_sessions = 1000001",
+        ] {
+            let e = with("", &format!("[routing]\n{bad}")).unwrap_err();
+            let field = bad.split(' ').next().unwrap();
+            assert!(
+                e.issues
+                    .iter()
+                    .any(|i| i.path == format!("routing.{field}")),
+                "{bad}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -38,6 +38,9 @@ pub struct RoutingConfig {
     pub models_cache: Duration,
     /// Upper bound of a cooldown set by an upstream's `Retry-After`.
     pub max_cooldown: Duration,
+    /// Sticky sessions: TTL since last use, and the bound per route.
+    pub sticky_ttl: Duration,
+    pub sticky_max_sessions: usize,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -140,6 +143,12 @@ impl Validator<'_> {
                 1_000_000,
             ),
             ("limits.login_window_s", raw.limits.login_window_s, 86_400),
+            ("routing.sticky_ttl_s", raw.routing.sticky_ttl_s, 86_400),
+            (
+                "routing.sticky_max_sessions",
+                raw.routing.sticky_max_sessions,
+                1_000_000,
+            ),
         ] {
             if !(1..=max).contains(&v) {
                 self.push(

@@ -94,9 +94,12 @@ impl Validator<'_> {
                 );
             }
             for (field, v) in [
-                ("input_per_mtok", &p.input_per_mtok),
-                ("output_per_mtok", &p.output_per_mtok),
+                ("input_per_mtok", Some(&p.input_per_mtok)),
+                ("output_per_mtok", Some(&p.output_per_mtok)),
+                ("cache_read_per_mtok", p.cache_read_per_mtok.as_ref()),
+                ("cache_write_per_mtok", p.cache_write_per_mtok.as_ref()),
             ] {
+                let Some(v) = v else { continue };
                 if !(v.get_ref().is_finite() && *v.get_ref() >= 0.0) {
                     self.error(&format!("{path}.{field}"), v, "must be a price >= 0");
                 }
@@ -107,6 +110,8 @@ impl Validator<'_> {
                 price: Price {
                     input_per_mtok: *p.input_per_mtok.get_ref(),
                     output_per_mtok: *p.output_per_mtok.get_ref(),
+                    cache_read_per_mtok: p.cache_read_per_mtok.as_ref().map(|v| *v.get_ref()),
+                    cache_write_per_mtok: p.cache_write_per_mtok.as_ref().map(|v| *v.get_ref()),
                 },
             });
         }

@@ -71,7 +71,7 @@ impl Content {
     /// The content as blocks (a string is one text block).
     pub fn into_blocks(self) -> Vec<ContentBlock> {
         match self {
-            Self::Text(text) => vec![ContentBlock::Text { text }],
+            Self::Text(text) => vec![ContentBlock::text(text)],
             Self::Blocks(b) => b,
         }
     }
@@ -82,9 +82,14 @@ impl Content {
 pub enum ContentBlock {
     Text {
         text: String,
+        /// A prompt-cache breakpoint (`{"type":"ephemeral"}`), kept as sent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cache_control: Option<Value>,
     },
     Image {
         source: ImageSource,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cache_control: Option<Value>,
     },
     ToolUse {
         id: String,
@@ -98,6 +103,8 @@ pub enum ContentBlock {
         content: Option<ToolResultContent>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         is_error: Option<bool>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cache_control: Option<Value>,
     },
     Thinking {
         thinking: String,
@@ -111,6 +118,16 @@ pub enum ContentBlock {
     /// Documents, server tool blocks, search results…: not translated.
     #[serde(other)]
     Other,
+}
+
+impl ContentBlock {
+    /// A text block without a cache breakpoint.
+    pub fn text(text: String) -> Self {
+        Self::Text {
+            text,
+            cache_control: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -45,6 +45,9 @@ pub struct ChatRequest {
     pub parallel_tool_calls: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// OpenAI's prompt-cache routing key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_cache_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning_effort: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -147,7 +150,7 @@ impl ChatContent {
             Self::Parts(parts) => parts
                 .iter()
                 .filter_map(|p| match p {
-                    ContentPart::Text { text } => Some(text.as_str()),
+                    ContentPart::Text { text, .. } => Some(text.as_str()),
                     _ => None,
                 })
                 .collect::<Vec<_>>()
@@ -161,9 +164,15 @@ impl ChatContent {
 pub enum ContentPart {
     Text {
         text: String,
+        /// Anthropic-style cache breakpoint some chat clients send (kept
+        /// when the upstream is Anthropic, which honours it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cache_control: Option<Value>,
     },
     ImageUrl {
         image_url: ImageUrl,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cache_control: Option<Value>,
     },
     /// Audio, files…: not translated.
     #[serde(other)]

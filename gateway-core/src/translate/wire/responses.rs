@@ -31,6 +31,8 @@ pub struct ResponsesRequest {
     #[serde(default)]
     pub user: Option<String>,
     #[serde(default)]
+    pub prompt_cache_key: Option<String>,
+    #[serde(default)]
     pub reasoning: Option<ReasoningParams>,
     #[serde(default)]
     pub text: Option<TextParams>,
