@@ -38,9 +38,12 @@
 //! - [`update`]: signed self-update (`aigw update …`) and the release tooling it shares with `packaging/`.
 //! - [`lifecycle`]: validate → diff → publish → history → rollback, file watcher.
 //! - [`store`]: SQLite config versions and audit log.
+//! - [`clients`]: "Connect tools": point Claude Code, Codex, opencode and
+//!   Continue at the gateway (backed up, undone byte for byte), `aigw run`.
 
 pub mod api;
 pub mod cli;
+pub mod clients;
 pub mod config;
 pub mod lifecycle;
 pub mod limits;

@@ -60,6 +60,10 @@ pub struct GatewayOptions {
     /// (probes, the config watcher, the telemetry writer) always runs on
     /// the caller's runtime. See [`default_serve_threads`].
     pub serve_threads: usize,
+    /// "Connect tools" over the admin API: whose home dir and which state
+    /// dir; default `$HOME` and `<data_dir>/clients` when there is a data
+    /// dir, else none (the API answers 503).
+    pub clients: Option<crate::clients::Clients>,
 }
 
 impl GatewayOptions {
@@ -74,6 +78,7 @@ impl GatewayOptions {
             watch_interval: Duration::from_secs(1),
             update_host: Default::default(),
             serve_threads: 0,
+            clients: None,
         }
     }
 }
@@ -246,6 +251,12 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
         telemetry,
         telemetry_hub,
         listen: local,
+        clients: opts.clients.or_else(|| {
+            opts.data_dir
+                .as_deref()
+                .map(crate::clients::Clients::for_data_dir)
+        }),
+        clients_seen: Default::default(),
         data_dir: opts.data_dir,
         lifecycle,
         admin_tokens,

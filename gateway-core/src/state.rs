@@ -49,6 +49,11 @@ pub struct AppState {
     pub update_host: crate::update::host::UpdateHost,
     /// Client connections open now (`server.max_connections` caps them).
     pub connections: Arc<Connections>,
+    /// "Connect tools": the home dir and backups the admin API edits
+    /// (`None` without a data dir).
+    pub clients: Option<crate::clients::Clients>,
+    /// Which coding tool sent a request lately (by `user-agent`).
+    pub clients_seen: crate::clients::LastSeen,
     /// Failed admin logins per peer (`limits.login_max_failures`).
     pub logins: crate::limits::login::LoginLimiter,
     pub(crate) generation: AtomicU64,

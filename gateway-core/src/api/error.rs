@@ -26,6 +26,8 @@ pub enum ApiError {
     Forbidden { code: &'static str, message: String },
     /// 404: a path or an object that does not exist.
     NotFound(String),
+    /// 404 with its own code (an unknown client tool, say).
+    Missing { code: &'static str, message: String },
     /// 404: a model with no route that no provider lists (the message).
     ModelNotFound(String),
     /// 405.
@@ -117,6 +119,12 @@ impl ApiError {
     pub fn model_not_found(model: &str) -> Self {
         Self::ModelNotFound(crate::pipeline::model_not_found_message(model))
     }
+    pub fn missing(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Missing {
+            code,
+            message: message.into(),
+        }
+    }
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::NotFound(message.into())
     }
@@ -154,7 +162,9 @@ impl ApiError {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized | Self::AdminAuthRequired => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
-            Self::NotFound(_) | Self::ModelNotFound(_) => StatusCode::NOT_FOUND,
+            Self::NotFound(_) | Self::ModelNotFound(_) | Self::Missing { .. } => {
+                StatusCode::NOT_FOUND
+            }
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Conflict { .. } => StatusCode::CONFLICT,
@@ -194,6 +204,7 @@ impl ApiError {
             | Self::Forbidden { code, .. }
             | Self::Conflict { code, .. }
             | Self::RateLimited { code, .. }
+            | Self::Missing { code, .. }
             | Self::Unavailable { code, .. } => code,
             Self::Unauthorized => "invalid_api_key",
             Self::AdminAuthRequired => "admin_auth_required",
@@ -227,6 +238,7 @@ impl ApiError {
             | Self::Forbidden { message, .. }
             | Self::Conflict { message, .. }
             | Self::RateLimited { message, .. }
+            | Self::Missing { message, .. }
             | Self::Unavailable { message, .. }
             | Self::Upstream { message, .. }
             | Self::Status { message, .. }

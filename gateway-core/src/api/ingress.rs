@@ -163,6 +163,9 @@ async fn admit(
     };
     let client = authenticate(rt, &parts.headers, &peer)
         .map_err(|e| refuse(&peer, e, ErrorClass::Unauthorized))?;
+    state
+        .clients_seen
+        .observe(parts.headers.get(header::USER_AGENT));
     if state.paused.load(std::sync::atomic::Ordering::Relaxed) {
         return Err(refuse(&client, ApiError::paused(), ErrorClass::Paused));
     }

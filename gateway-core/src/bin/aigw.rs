@@ -102,11 +102,56 @@ enum Command {
     },
     /// Print where the config and data live.
     Paths,
+    /// Connect coding tools (claude-code, codex, opencode, continue) to
+    /// this gateway, or undo it; gemini-cli and cursor are listed only.
+    Clients {
+        #[command(subcommand)]
+        command: ClientsCommand,
+    },
+    /// Start claude or codex pointed at this gateway without editing its
+    /// files (environment / -c overrides).
+    Run {
+        /// claude or codex.
+        tool: String,
+        /// Passed to the tool as they are.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
     /// Signed self-update: check, apply (keeps the old binary), rollback.
     Update {
         #[command(subcommand)]
         command: gateway_core::update::UpdateCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum ClientsCommand {
+    /// Tools: installed, connected, drifted, file.
+    List,
+    /// The list with notes and where the backups are.
+    Status,
+    /// Point NAME at this gateway (backs its file up first).
+    Connect {
+        name: String,
+        /// Default model (ANTHROPIC_MODEL, Codex `model`, …).
+        #[arg(long)]
+        model: Option<String>,
+        /// Claude Code's ANTHROPIC_DEFAULT_OPUS_MODEL.
+        #[arg(long)]
+        opus: Option<String>,
+        #[arg(long)]
+        sonnet: Option<String>,
+        #[arg(long)]
+        haiku: Option<String>,
+        /// Print the change as a diff; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Create the tool's config dir even if it does not look installed.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Undo connect: the original file back (byte for byte when unchanged).
+    Disconnect { name: String },
 }
 
 #[derive(Subcommand)]
@@ -210,6 +255,34 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             KeysCommand::List => cli::list_keys(&paths),
             KeysCommand::Rm { name } => cli::remove_key(&paths, &name),
         },
+        Command::Clients { command } => match command {
+            ClientsCommand::List => cli::clients::list(&paths),
+            ClientsCommand::Status => cli::clients::status(&paths),
+            ClientsCommand::Connect {
+                name,
+                model,
+                opus,
+                sonnet,
+                haiku,
+                dry_run,
+                force,
+            } => {
+                let args = cli::clients::ConnectArgs {
+                    models: gateway_core::clients::ModelMap {
+                        model,
+                        opus,
+                        sonnet,
+                        haiku,
+                        available: Vec::new(),
+                    },
+                    dry_run,
+                    force,
+                };
+                block_on(cli::clients::connect(&paths, &name, args))
+            }
+            ClientsCommand::Disconnect { name } => cli::clients::disconnect(&paths, &name),
+        },
+        Command::Run { tool, args } => cli::clients::run(&paths, &tool, &args),
         Command::Update { command } => {
             gateway_core::update::run(command, &paths.data_dir, &mut std::io::stdout())
         }

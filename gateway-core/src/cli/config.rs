@@ -296,6 +296,55 @@ pub async fn publish(paths: &Paths, file: &Path, message: &str) -> anyhow::Resul
     }
 }
 
+/// Publishes `edit(live TOML)` (source `cli`): through the running
+/// gateway's admin API when one serves this config, else into the data
+/// dir — validated, versioned and audited either way.
+pub(crate) async fn publish_edit(
+    paths: &Paths,
+    message: &str,
+    edit: impl FnOnce(&str) -> anyhow::Result<String>,
+) -> anyhow::Result<()> {
+    match target(paths).await? {
+        Target::Running { base, token, http } => {
+            let (status, live) =
+                api(&base, &token, &http, reqwest::Method::GET, "/config", None).await?;
+            if status != 200 {
+                bail!("the gateway refused to show its config ({status})");
+            }
+            let toml = edit(live["version"]["toml"].as_str().unwrap_or_default())?;
+            let body = serde_json::json!({ "toml": toml, "message": message, "source": "cli" });
+            let (status, v) = api(
+                &base,
+                &token,
+                &http,
+                reqwest::Method::POST,
+                "/config/publish",
+                Some(body),
+            )
+            .await?;
+            if status != 200 {
+                bail!(
+                    "the gateway refused the publish ({status}): {}",
+                    v["error"]["message"].as_str().unwrap_or("?")
+                );
+            }
+            Ok(())
+        }
+        Target::Offline(m) => {
+            let toml = edit(m.live_version().toml.as_deref().unwrap_or_default())?;
+            let change = Change {
+                toml: &toml,
+                source: "cli",
+                actor: "cli",
+                message,
+                base_version: None,
+            };
+            m.publish(&|_| {}, change).await?;
+            Ok(())
+        }
+    }
+}
+
 /// `aigw config rollback VERSION -m MSG`.
 pub async fn rollback(paths: &Paths, version: i64, message: &str) -> anyhow::Result<ExitCode> {
     match target(paths).await? {

@@ -77,6 +77,7 @@ pub struct TestGatewayBuilder {
     files: Files,
     watch_interval: Option<Duration>,
     serve_threads: usize,
+    clients: Option<gateway_core::clients::Clients>,
 }
 
 impl TestGateway {
@@ -91,6 +92,7 @@ impl TestGateway {
             files: Files::None,
             watch_interval: None,
             serve_threads: 0,
+            clients: None,
         }
     }
 
@@ -195,6 +197,13 @@ impl TestGatewayBuilder {
         self
     }
 
+    /// "Connect tools" on this home dir and state dir (never the real
+    /// `$HOME`).
+    pub fn clients(mut self, c: gateway_core::clients::Clients) -> Self {
+        self.clients = Some(c);
+        self
+    }
+
     pub async fn start(self) -> TestGateway {
         let toml = &self.toml;
         let config = Config::parse(toml, "test.toml").unwrap_or_else(|e| panic!("{e}\n{toml}"));
@@ -227,6 +236,7 @@ impl TestGatewayBuilder {
             opts.watch_interval = every;
         }
         opts.serve_threads = self.serve_threads;
+        opts.clients = self.clients;
         let handle = gateway_core::start(opts).await.unwrap();
         TestGateway {
             url: handle.base_url(),

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use ts_rs::{Config, ExportError, TS};
 
-use super::{config, ops, session, tools, update};
+use super::{clients, config, ops, session, tools, update};
 use crate::api::telemetry::SummaryBody;
 use crate::lifecycle::draft::Op;
 use crate::lifecycle::{Preview, Published, Validation};
@@ -70,6 +70,11 @@ fn export(dir: &Path) -> Result<(), ExportError> {
     Estimate::export_all(&cfg)?;
     Run::export_all(&cfg)?;
     tools::Runs::export_all(&cfg)?;
+    // connect tools
+    clients::ClientList::export_all(&cfg)?;
+    crate::clients::service::ConnectRequest::export_all(&cfg)?;
+    crate::clients::ClientPreview::export_all(&cfg)?;
+    crate::clients::ClientOutcome::export_all(&cfg)?;
     // updates
     update::UpdateCheck::export_all(&cfg)?;
     update::Applied::export_all(&cfg)?;

@@ -8,10 +8,12 @@
 //! - `ops`: status, audit, providers and probes, keys, local server detection.
 //! - `tools`: replay and the synthetic model benchmark.
 //! - `update`: check, install and roll back signed releases.
+//! - `clients`: "Connect tools" (list, preview, connect, disconnect).
 //! - telemetry queries (`crate::api::telemetry`) are mounted here too.
 
 #[cfg(test)]
 mod bindings;
+mod clients;
 mod config;
 mod ops;
 mod session;
@@ -68,6 +70,10 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/bench/estimate", post(tools::estimate))
         .route("/bench/runs", post(tools::start).get(tools::list))
         .route("/bench/runs/{id}", get(tools::get))
+        .route("/clients", get(clients::list))
+        .route("/clients/{name}/preview", post(clients::preview))
+        .route("/clients/{name}/connect", post(clients::connect))
+        .route("/clients/{name}/disconnect", post(clients::disconnect))
         .route("/session", get(session::whoami))
         .route("/logout", post(session::logout))
         .merge(crate::api::telemetry::routes())

@@ -1,0 +1,93 @@
+//! Claude Code: `~/.claude/settings.json`, object `env`:
+//! `ANTHROPIC_BASE_URL` (without `/v1`), `ANTHROPIC_AUTH_TOKEN` (the one
+//! auth variable: an `ANTHROPIC_API_KEY` there is taken out while
+//! connected — Claude Code warns when both are set — and comes back on
+//! disconnect), and the model variables when a model map is given.
+
+use std::path::Path;
+
+use super::jsonc::{Doc, J};
+use super::{ClientError, Edit, Target};
+
+const BASE: &str = "ANTHROPIC_BASE_URL";
+const TOKEN: &str = "ANTHROPIC_AUTH_TOKEN";
+const API_KEY: &str = "ANTHROPIC_API_KEY";
+
+fn parse(path: &Path, text: &str) -> Result<Doc, ClientError> {
+    let doc = Doc::parse(text).map_err(|e| ClientError::unsupported(path, e))?;
+    if doc.is_object(&["env"]) == Some(false) {
+        return Err(ClientError::unsupported(path, "\"env\" is not an object"));
+    }
+    Ok(doc)
+}
+
+pub fn apply(path: &Path, before: Option<&str>, t: &Target) -> Result<Edit, ClientError> {
+    let mut doc = parse(path, before.unwrap_or("{}\n"))?;
+    let mut warnings = Vec::new();
+    let mut touched = vec![BASE.to_string(), TOKEN.to_string()];
+    let set = |doc: &mut Doc, key: &str, v: &str| {
+        doc.set(&["env", key], &J::str(v))
+            .map_err(|e| ClientError::unsupported(path, e))
+    };
+    set(&mut doc, BASE, t.base())?;
+    set(&mut doc, TOKEN, &t.token)?;
+    if doc
+        .remove(&["env", API_KEY])
+        .map_err(|e| ClientError::unsupported(path, e))?
+    {
+        touched.push(API_KEY.into());
+        warnings.push(format!(
+            "env.{API_KEY} was taken out while connected (Claude Code warns when it and {TOKEN} are both set); it is in the backup and comes back on disconnect"
+        ));
+    }
+    let m = &t.models;
+    for (key, v) in [
+        ("ANTHROPIC_MODEL", &m.model),
+        ("ANTHROPIC_DEFAULT_OPUS_MODEL", &m.opus),
+        ("ANTHROPIC_DEFAULT_SONNET_MODEL", &m.sonnet),
+        ("ANTHROPIC_DEFAULT_HAIKU_MODEL", &m.haiku),
+    ] {
+        if let Some(v) = v {
+            set(&mut doc, key, v)?;
+            touched.push(key.into());
+        }
+    }
+    Ok(Edit {
+        text: doc.into_text(),
+        warnings,
+        touched: touched.into_iter().map(|k| format!("env.{k}")).collect(),
+    })
+}
+
+/// Our keys out of `current`: each back to its original value, or gone;
+/// `env` itself goes when we made it and it is empty now.
+pub fn unapply(
+    path: &Path,
+    current: &str,
+    original: Option<&str>,
+    touched: &[String],
+) -> Result<String, ClientError> {
+    let mut doc = parse(path, current)?;
+    let orig = original.and_then(|o| Doc::parse(o).ok());
+    let e = |e| ClientError::unsupported(path, e);
+    for key in touched.iter().filter_map(|k| k.strip_prefix("env.")) {
+        match orig.as_ref().and_then(|o| o.get_raw(&["env", key])) {
+            Some(raw) => doc.set_raw(&["env", key], &raw).map_err(e)?,
+            None => {
+                doc.remove(&["env", key]).map_err(e)?;
+            }
+        }
+    }
+    let had_env = orig
+        .as_ref()
+        .is_some_and(|o| o.is_object(&["env"]).is_some());
+    if !had_env && doc.is_object(&["env"]) == Some(true) && doc.len(&["env"]) == 0 {
+        doc.remove(&["env"]).map_err(e)?;
+    }
+    Ok(doc.into_text())
+}
+
+/// `env.ANTHROPIC_BASE_URL`, if set.
+pub fn base_url(text: &str) -> Option<String> {
+    Doc::parse(text).ok()?.get_str(&["env", BASE])
+}

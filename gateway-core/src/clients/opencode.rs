@@ -1,0 +1,102 @@
+//! opencode: `~/.config/opencode/opencode.json` (or an existing
+//! `opencode.jsonc`): `provider.aigw` with `npm:
+//! "@ai-sdk/openai-compatible"`, `name`, `options.baseURL` (`…/v1`),
+//! `options.apiKey` and `models` (opencode drops a provider without
+//! models); top-level `model` (`aigw/<model>`) only when a model is given.
+//! JSONC comments are kept: the file is edited as text (`jsonc`).
+
+use std::path::Path;
+
+use super::jsonc::{Doc, J};
+use super::{ClientError, Edit, Target};
+
+pub const PROVIDER_ID: &str = "aigw";
+const SCHEMA: &str = "https://opencode.ai/config.json";
+
+fn parse(path: &Path, text: &str) -> Result<Doc, ClientError> {
+    let doc = Doc::parse(text).map_err(|e| ClientError::unsupported(path, e))?;
+    if doc.is_object(&["provider"]) == Some(false) {
+        return Err(ClientError::unsupported(
+            path,
+            "\"provider\" is not an object",
+        ));
+    }
+    Ok(doc)
+}
+
+pub fn apply(path: &Path, before: Option<&str>, t: &Target) -> Result<Edit, ClientError> {
+    let models = t.models.listed();
+    if models.is_empty() {
+        return Err(ClientError::Invalid(
+            "opencode needs at least one model to list: pass a model (--model) or add an exact [[routes]] model to the gateway".into(),
+        ));
+    }
+    let fresh = before.is_none();
+    let mut doc = parse(path, before.unwrap_or("{}\n"))?;
+    let e = |e| ClientError::unsupported(path, e);
+    if fresh {
+        doc.set(&["$schema"], &J::str(SCHEMA)).map_err(e)?;
+    }
+    let provider = J::Obj(vec![
+        ("npm".into(), J::str("@ai-sdk/openai-compatible")),
+        ("name".into(), J::str("AI Model Gateway")),
+        (
+            "options".into(),
+            J::Obj(vec![
+                ("baseURL".into(), J::str(t.v1())),
+                ("apiKey".into(), J::str(t.token.clone())),
+            ]),
+        ),
+        (
+            "models".into(),
+            J::Obj(
+                models
+                    .iter()
+                    .map(|m| (m.clone(), J::Obj(vec![("name".into(), J::str(m.clone()))])))
+                    .collect(),
+            ),
+        ),
+    ]);
+    doc.set(&["provider", PROVIDER_ID], &provider).map_err(e)?;
+    let mut touched = vec![format!("provider.{PROVIDER_ID}")];
+    if fresh {
+        touched.push("$schema".into());
+    }
+    if let Some(m) = &t.models.model {
+        doc.set(&["model"], &J::str(format!("{PROVIDER_ID}/{m}")))
+            .map_err(e)?;
+        touched.push("model".into());
+    }
+    Ok(Edit {
+        text: doc.into_text(),
+        warnings: vec![],
+        touched,
+    })
+}
+
+pub fn unapply(
+    path: &Path,
+    current: &str,
+    original: Option<&str>,
+    touched: &[String],
+) -> Result<String, ClientError> {
+    let mut doc = parse(path, current)?;
+    let orig = original.and_then(|o| Doc::parse(o).ok());
+    let e = |e| ClientError::unsupported(path, e);
+    for key in touched {
+        let p: Vec<&str> = key.splitn(2, '.').collect();
+        match orig.as_ref().and_then(|o| o.get_raw(&p)) {
+            Some(raw) => doc.set_raw(&p, &raw).map_err(e)?,
+            None => {
+                doc.remove(&p).map_err(e)?;
+            }
+        }
+    }
+    let had = orig
+        .as_ref()
+        .is_some_and(|o| o.is_object(&["provider"]).is_some());
+    if !had && doc.is_object(&["provider"]) == Some(true) && doc.len(&["provider"]) == 0 {
+        doc.remove(&["provider"]).map_err(e)?;
+    }
+    Ok(doc.into_text())
+}
