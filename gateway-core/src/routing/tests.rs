@@ -552,3 +552,54 @@ async fn the_documented_client_config_routes_current_client_ids() {
         "anthropic/claude-sonnet-5"
     );
 }
+
+/// A weighted pattern route: one session asking for several names of the
+/// pattern stays on one target (the route's sticky table is shared by the
+/// names it takes), while sessionless traffic still alternates.
+#[tokio::test]
+async fn a_session_stays_on_its_target_across_the_names_a_pattern_takes() {
+    let routes = "[[routes]]\nmodel = \"claude-*\"\nstrategy = \"weighted\"\n[[routes.targets]]\nprovider = \"a\"\n[[routes.targets]]\nprovider = \"b\"\n";
+    let (rt, health) = gateway_with(routes);
+    let ask = |model: &str, session: bool| {
+        let sid = if session { r#","user":"sess-1""# } else { "" };
+        let body = Bytes::from(format!(
+            r#"{{"model":"{model}","messages":[{{"role":"user","content":"hi"}}]{sid}}}"#
+        ));
+        ProxyRequest::new(
+            Endpoint::ChatCompletions,
+            body,
+            "req_test".into(),
+            "test".into(),
+            Default::default(),
+        )
+        .unwrap()
+    };
+    let mut served = Vec::new();
+    for model in CLAUDE_IDS.iter().cycle().take(6) {
+        let s = Script::default();
+        s.on(1, || json(200, OK)).on(2, || json(200, OK));
+        let resp = run(&s, &rt, &health, &ask(model, true)).await.ok().unwrap();
+        served.push(resp.served.provider);
+    }
+    assert!(served.iter().all(|p| p == &served[0]), "{served:?}");
+    let mut unkeyed = Vec::new();
+    for model in CLAUDE_IDS.iter().cycle().take(4) {
+        let s = Script::default();
+        s.on(1, || json(200, OK)).on(2, || json(200, OK));
+        let resp = run(&s, &rt, &health, &ask(model, false))
+            .await
+            .ok()
+            .unwrap();
+        unkeyed.push(resp.served.provider);
+    }
+    assert!(
+        unkeyed.contains(&"a".to_string()) && unkeyed.contains(&"b".to_string()),
+        "{unkeyed:?}"
+    );
+}
+
+const CLAUDE_IDS: [&str; 3] = [
+    "claude-opus-4-8",
+    "claude-sonnet-5",
+    "claude-haiku-4-5-20251001",
+];
