@@ -481,6 +481,31 @@ fn aigw_run_points_the_tool_here_without_editing_files() {
         0,
         "nothing written to HOME"
     );
+    // subscription mode: the login stays, the gateway key goes beside it
+    let (code, out, err) = aigw(
+        dir,
+        &["run", "--subscription", "claude", "-p", "hi"],
+        &[("ANTHROPIC_CUSTOM_HEADERS", "X-Team: blue")],
+    );
+    assert_eq!(code, 7, "{err}");
+    assert!(!out.contains("ANTHROPIC_AUTH_TOKEN"), "{out}");
+    // (`env | sort` prints the two-line value's lines apart)
+    assert!(
+        out.contains("ANTHROPIC_CUSTOM_HEADERS=X-Team: blue\n")
+            && out.lines().any(|l| l == "x-aigw-key: aigw-local"),
+        "{out}"
+    );
+    let (code, out, err) = aigw(dir, &["run", "--subscription", "codex", "exec", "x"], &[]);
+    assert_eq!(code, 7, "{err}");
+    assert!(
+        out.contains("ARG:model_providers.aigw.requires_openai_auth=true\n")
+            && out.contains(
+                "ARG:model_providers.aigw.http_headers={ \"x-aigw-key\" = \"aigw-local\" }\n"
+            )
+            && !out.contains("experimental_bearer_token"),
+        "{out}"
+    );
+
     let (code, _, err) = aigw(dir, &["run", "vim"], &[]);
     assert_eq!(code, 1);
     assert!(err.contains("claude and codex"), "{err}");

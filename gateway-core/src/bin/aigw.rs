@@ -111,6 +111,11 @@ enum Command {
     /// Start claude or codex pointed at this gateway without editing its
     /// files (environment / -c overrides).
     Run {
+        /// Keep the tool's own login (Claude subscription, ChatGPT) for
+        /// providers with api_key = "client"; the gateway key goes as
+        /// x-aigw-key.
+        #[arg(long)]
+        subscription: bool,
         /// claude or codex.
         tool: String,
         /// Passed to the tool as they are.
@@ -149,6 +154,11 @@ enum ClientsCommand {
         /// Create the tool's config dir even if it does not look installed.
         #[arg(long)]
         force: bool,
+        /// Claude Code / Codex keep their own login (subscriptions, for
+        /// providers with api_key = "client"); the gateway key goes as
+        /// x-aigw-key.
+        #[arg(long)]
+        subscription: bool,
     },
     /// Undo connect: the original file back (byte for byte when unchanged).
     Disconnect { name: String },
@@ -266,6 +276,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 haiku,
                 dry_run,
                 force,
+                subscription,
             } => {
                 let args = cli::clients::ConnectArgs {
                     models: gateway_core::clients::ModelMap {
@@ -277,12 +288,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     },
                     dry_run,
                     force,
+                    subscription,
                 };
                 block_on(cli::clients::connect(&paths, &name, args))
             }
             ClientsCommand::Disconnect { name } => cli::clients::disconnect(&paths, &name),
         },
-        Command::Run { tool, args } => cli::clients::run(&paths, &tool, &args),
+        Command::Run {
+            tool,
+            subscription,
+            args,
+        } => cli::clients::run(&paths, &tool, subscription, &args),
         Command::Update { command } => {
             gateway_core::update::run(command, &paths.data_dir, &mut std::io::stdout())
         }

@@ -20,6 +20,7 @@ pub struct ConnectArgs {
     pub models: ModelMap,
     pub dry_run: bool,
     pub force: bool,
+    pub subscription: bool,
 }
 
 fn tool(name: &str) -> anyhow::Result<Tool> {
@@ -172,6 +173,7 @@ fn last_seen(paths: &Paths, base: &str) -> Option<Vec<(String, Option<String>)>>
 pub async fn connect(paths: &Paths, name: &str, args: ConnectArgs) -> anyhow::Result<ExitCode> {
     let tool = tool(name)?;
     crate::clients::check_connectable(tool)?;
+    crate::clients::check_subscription(tool, args.subscription)?;
     let (config, listen) = config(paths)?;
     if let Some(why) = keys::routing_loop(&config, listen) {
         bail!("requests would loop: {why}");
@@ -186,6 +188,7 @@ pub async fn connect(paths: &Paths, name: &str, args: ConnectArgs) -> anyhow::Re
         base_url: base_url_for(listen),
         token: token.value.clone(),
         models,
+        subscription: args.subscription,
     };
     let clients = Clients::for_paths(paths);
     if args.dry_run {
@@ -244,7 +247,12 @@ pub fn disconnect(paths: &Paths, name: &str) -> anyhow::Result<ExitCode> {
 /// `aigw run claude|codex [ARGS…]`: the tool pointed at the gateway, no
 /// file edited. With client keys configured, the tool's key must exist
 /// (`aigw clients connect NAME` mints it).
-pub fn run(paths: &Paths, name: &str, args: &[OsString]) -> anyhow::Result<ExitCode> {
+pub fn run(
+    paths: &Paths,
+    name: &str,
+    subscription: bool,
+    args: &[OsString],
+) -> anyhow::Result<ExitCode> {
     let Some(tool) = launch::tool_for(name) else {
         bail!("aigw run knows claude and codex, not {name:?}");
     };
@@ -269,6 +277,7 @@ pub fn run(paths: &Paths, name: &str, args: &[OsString]) -> anyhow::Result<ExitC
         base_url: base_url_for(listen),
         token,
         models: ModelMap::default(),
+        subscription,
     };
     let Some(cmd) = launch::command(tool, &target, args) else {
         bail!("aigw run cannot start {name}");

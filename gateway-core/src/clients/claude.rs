@@ -3,6 +3,8 @@
 //! auth variable: an `ANTHROPIC_API_KEY` there is taken out while
 //! connected — Claude Code warns when both are set — and comes back on
 //! disconnect), and the model variables when a model map is given.
+//! Subscription mode keeps the user's Claude login: no auth variable, the
+//! gateway token as `x-aigw-key` in `ANTHROPIC_CUSTOM_HEADERS` instead.
 
 use std::path::Path;
 
@@ -12,6 +14,23 @@ use super::{ClientError, Edit, Target};
 const BASE: &str = "ANTHROPIC_BASE_URL";
 const TOKEN: &str = "ANTHROPIC_AUTH_TOKEN";
 const API_KEY: &str = "ANTHROPIC_API_KEY";
+const CUSTOM_HEADERS: &str = "ANTHROPIC_CUSTOM_HEADERS";
+
+/// `ANTHROPIC_CUSTOM_HEADERS` (one `Name: value` per line) with the
+/// gateway key line set, the others kept.
+pub fn custom_headers(existing: Option<&str>, token: &str) -> String {
+    let mut lines: Vec<&str> = existing
+        .unwrap_or("")
+        .lines()
+        .filter(|l| {
+            let name = l.split(':').next().unwrap_or("").trim();
+            !name.is_empty() && !name.eq_ignore_ascii_case("x-aigw-key")
+        })
+        .collect();
+    let ours = format!("x-aigw-key: {token}");
+    lines.push(&ours);
+    lines.join("\n")
+}
 
 fn parse(path: &Path, text: &str) -> Result<Doc, ClientError> {
     let doc = Doc::parse(text).map_err(|e| ClientError::unsupported(path, e))?;
@@ -24,16 +43,29 @@ fn parse(path: &Path, text: &str) -> Result<Doc, ClientError> {
 pub fn apply(path: &Path, before: Option<&str>, t: &Target) -> Result<Edit, ClientError> {
     let mut doc = parse(path, before.unwrap_or("{}\n"))?;
     let mut warnings = Vec::new();
-    let mut touched = vec![BASE.to_string(), TOKEN.to_string()];
     let set = |doc: &mut Doc, key: &str, v: &str| {
         doc.set(&["env", key], &J::str(v))
             .map_err(|e| ClientError::unsupported(path, e))
     };
     set(&mut doc, BASE, t.base())?;
-    set(&mut doc, TOKEN, &t.token)?;
-    if doc
-        .remove(&["env", API_KEY])
-        .map_err(|e| ClientError::unsupported(path, e))?
+    let mut touched = vec![BASE.to_string()];
+    if t.subscription {
+        let headers = custom_headers(doc.get_str(&["env", CUSTOM_HEADERS]).as_deref(), &t.token);
+        set(&mut doc, CUSTOM_HEADERS, &headers)?;
+        touched.push(CUSTOM_HEADERS.into());
+        if doc.get_str(&["env", TOKEN]).is_some() || doc.get_str(&["env", API_KEY]).is_some() {
+            warnings.push(format!(
+                "subscription mode: env.{TOKEN} / env.{API_KEY} is set, so Claude Code sends that key rather than your Claude login"
+            ));
+        }
+    } else {
+        set(&mut doc, TOKEN, &t.token)?;
+        touched.push(TOKEN.into());
+    }
+    if !t.subscription
+        && doc
+            .remove(&["env", API_KEY])
+            .map_err(|e| ClientError::unsupported(path, e))?
     {
         touched.push(API_KEY.into());
         warnings.push(format!(

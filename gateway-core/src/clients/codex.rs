@@ -27,7 +27,15 @@ pub fn provider_table(t: &Target) -> Table {
     p["name"] = value(PROVIDER_NAME);
     p["base_url"] = value(t.v1());
     p["wire_api"] = value("responses");
-    p["experimental_bearer_token"] = value(t.token.as_str());
+    if t.subscription {
+        // the ChatGPT login's token goes upstream; the gateway key beside it
+        p["requires_openai_auth"] = value(true);
+        let mut h = toml_edit::InlineTable::new();
+        h.insert("x-aigw-key", t.token.as_str().into());
+        p["http_headers"] = value(h);
+    } else {
+        p["experimental_bearer_token"] = value(t.token.as_str());
+    }
     p["supports_websockets"] = value(false);
     p
 }

@@ -50,10 +50,19 @@ pub fn command(tool: Tool, target: &Target, args: &[OsString]) -> Option<Command
     match tool {
         Tool::ClaudeCode => {
             let mut c = Command::new("claude");
-            c.env("ANTHROPIC_BASE_URL", target.base())
-                .env("ANTHROPIC_AUTH_TOKEN", &target.token)
-                // both set: Claude Code warns about two auth methods
-                .env_remove("ANTHROPIC_API_KEY");
+            c.env("ANTHROPIC_BASE_URL", target.base());
+            if target.subscription {
+                // the user's Claude login goes upstream; the gateway key beside it
+                let existing = std::env::var("ANTHROPIC_CUSTOM_HEADERS").ok();
+                c.env(
+                    "ANTHROPIC_CUSTOM_HEADERS",
+                    super::claude::custom_headers(existing.as_deref(), &target.token),
+                );
+            } else {
+                c.env("ANTHROPIC_AUTH_TOKEN", &target.token)
+                    // both set: Claude Code warns about two auth methods
+                    .env_remove("ANTHROPIC_API_KEY");
+            }
             let m = &target.models;
             for (k, v) in [
                 ("ANTHROPIC_MODEL", &m.model),
@@ -77,9 +86,20 @@ pub fn command(tool: Tool, target: &Target, args: &[OsString]) -> Option<Command
                 format!("{p}.name={}", q(PROVIDER_NAME)),
                 format!("{p}.base_url={}", q(&target.v1())),
                 format!("{p}.wire_api={}", q("responses")),
-                format!("{p}.experimental_bearer_token={}", q(&target.token)),
                 format!("{p}.supports_websockets=false"),
             ];
+            if target.subscription {
+                overrides.push(format!("{p}.requires_openai_auth=true"));
+                overrides.push(format!(
+                    "{p}.http_headers={{ \"x-aigw-key\" = {} }}",
+                    q(&target.token)
+                ));
+            } else {
+                overrides.push(format!(
+                    "{p}.experimental_bearer_token={}",
+                    q(&target.token)
+                ));
+            }
             if let Some(m) = &target.models.model {
                 overrides.push(format!("model={}", q(m)));
             }

@@ -214,6 +214,16 @@ impl ModelMap {
     }
 }
 
+/// Subscription mode exists for the tools with a login of their own.
+pub fn check_subscription(tool: Tool, subscription: bool) -> Result<(), ClientError> {
+    if subscription && !matches!(tool, Tool::ClaudeCode | Tool::Codex) {
+        return Err(ClientError::Invalid(format!(
+            "subscription mode is for Claude Code and Codex, not {tool}"
+        )));
+    }
+    Ok(())
+}
+
 /// At most this many models are written into opencode's or Continue's file.
 pub const MAX_LISTED: usize = 50;
 
@@ -225,6 +235,11 @@ pub struct Target {
     /// What the tool sends as its key (a client key, or `aigw-local`).
     pub token: String,
     pub models: ModelMap,
+    /// Subscription mode (Claude Code, Codex): the tool keeps its own login
+    /// (Claude subscription, ChatGPT) for providers with `api_key =
+    /// "client"`; the token travels as `x-aigw-key` instead of as the
+    /// tool's API key.
+    pub subscription: bool,
 }
 
 impl Target {

@@ -26,6 +26,11 @@ pub struct ConnectRequest {
     /// Create the tool's config dir even when it does not look installed.
     #[cfg_attr(test, ts(as = "Option<bool>", optional))]
     pub force: bool,
+    /// Claude Code / Codex keep their own login (subscriptions, for
+    /// providers with `api_key = "client"`); the gateway key goes as
+    /// `x-aigw-key`.
+    #[cfg_attr(test, ts(as = "Option<bool>", optional))]
+    pub subscription: bool,
 }
 
 fn clients(s: &AppState) -> Result<Clients, ClientError> {
@@ -82,10 +87,12 @@ async fn target(
     s: &Arc<AppState>,
     tool: Tool,
     models: ModelMap,
+    subscription: bool,
     mint: bool,
 ) -> Result<(Target, keys::Token), ClientError> {
     // refused before anything is minted
     check_connectable(tool)?;
+    super::check_subscription(tool, subscription)?;
     let rt = s.runtime.load_full();
     if let Some(why) = keys::routing_loop(&rt.config, s.listen) {
         return Err(ClientError::RoutingLoop(why));
@@ -98,6 +105,7 @@ async fn target(
         base_url: gateway_url(s),
         token: token.value.clone(),
         models: with_routes(s, models),
+        subscription,
     };
     Ok((target, token))
 }
@@ -109,7 +117,7 @@ pub async fn preview(
     req: ConnectRequest,
 ) -> Result<ClientPreview, ClientError> {
     let c = clients(s)?;
-    let (target, token) = target(s, tool, req.models, false).await?;
+    let (target, token) = target(s, tool, req.models, req.subscription, false).await?;
     let mut p = blocking(move || c.preview(tool, &target)).await?;
     if let (Some(_), Some(r)) = (&token.publish, &token.key_ref) {
         p.warnings.push(format!(
@@ -130,7 +138,7 @@ pub async fn connect(
 ) -> Result<ClientOutcome, ClientError> {
     let c = clients(s)?;
     let force = req.force;
-    let (target, token) = target(s, tool, req.models, true).await?;
+    let (target, token) = target(s, tool, req.models, req.subscription, true).await?;
     if let (Some(toml), Some(r)) = (&token.publish, &token.key_ref) {
         let message = format!("connect {tool}: client key {r}");
         let change = Change {

@@ -29,6 +29,7 @@ fn target() -> Target {
         base_url: "http://127.0.0.1:4000".into(),
         token: "aigw-local".into(),
         models: ModelMap::default(),
+        subscription: false,
     }
 }
 
@@ -131,6 +132,84 @@ fn claude_code_gets_one_auth_variable_and_its_file_back_byte_for_byte() {
     assert!(v["env"].get("ANTHROPIC_API_KEY").is_none());
     assert!(v["env"].get("ANTHROPIC_MODEL").is_none());
     assert_eq!(v["env"]["DISABLE_TELEMETRY"], "1");
+}
+
+/// Subscription mode: the user's Claude login stays (no auth variable, an
+/// API key left alone with a warning), the gateway key joins the user's own
+/// custom headers, and disconnect gives the file back as it was.
+#[test]
+fn claude_code_subscription_mode_keeps_the_login_and_custom_headers() {
+    let e = env();
+    let file = e.home.join(".claude/settings.json");
+    let before = "{\n  \"env\": {\n    \"ANTHROPIC_CUSTOM_HEADERS\": \"X-Team: blue\",\n    \"DISABLE_TELEMETRY\": \"1\"\n  },\n  \"theme\": \"dark\"\n}\n";
+    put(&file, before);
+    let mut t = target();
+    t.subscription = true;
+    t.token = "aigw-client-key".into();
+    let out = e.clients.connect(Tool::ClaudeCode, &t).unwrap();
+    assert!(out.connected && out.warnings.is_empty(), "{out:?}");
+    let d = jsonc::Doc::parse(&read(&file)).unwrap();
+    assert_eq!(
+        d.get_str(&["env", "ANTHROPIC_BASE_URL"]).as_deref(),
+        Some("http://127.0.0.1:4000")
+    );
+    assert_eq!(
+        d.get_str(&["env", "ANTHROPIC_CUSTOM_HEADERS"]).as_deref(),
+        Some("X-Team: blue\nx-aigw-key: aigw-client-key")
+    );
+    assert_eq!(d.get_str(&["env", "ANTHROPIC_AUTH_TOKEN"]), None);
+    assert_eq!(
+        d.get_str(&["env", "DISABLE_TELEMETRY"]).as_deref(),
+        Some("1")
+    );
+    let out = e.clients.disconnect(Tool::ClaudeCode).unwrap();
+    assert_eq!(out.restored.as_deref(), Some("byte-exact"), "{out:?}");
+    assert_eq!(read(&file), before);
+
+    // an API key in the file would win over the login: said, not removed
+    let with_key = "{\"env\": {\"ANTHROPIC_API_KEY\": \"sk-ant-mine\"}}\n";
+    put(&file, with_key);
+    let out = e.clients.connect(Tool::ClaudeCode, &t).unwrap();
+    assert!(
+        out.warnings.iter().any(|w| w.contains("Claude login")),
+        "{out:?}"
+    );
+    let d = jsonc::Doc::parse(&read(&file)).unwrap();
+    assert_eq!(
+        d.get_str(&["env", "ANTHROPIC_API_KEY"]).as_deref(),
+        Some("sk-ant-mine")
+    );
+    assert_eq!(
+        d.get_str(&["env", "ANTHROPIC_CUSTOM_HEADERS"]).as_deref(),
+        Some("x-aigw-key: aigw-client-key")
+    );
+    e.clients.disconnect(Tool::ClaudeCode).unwrap();
+    assert_eq!(read(&file), with_key);
+    assert!(check_subscription(Tool::Opencode, true).is_err());
+    assert!(check_subscription(Tool::Codex, true).is_ok());
+}
+
+#[test]
+fn codex_subscription_mode_uses_the_chatgpt_login() {
+    let e = env();
+    let file = e.home.join(".codex/config.toml");
+    let before = "# mine\nmodel = \"gpt-5.5\"\n\n[mcp_servers.docs]\ncommand = \"docs-mcp\"\n";
+    put(&file, before);
+    let mut t = target();
+    t.subscription = true;
+    e.clients.connect(Tool::Codex, &t).unwrap();
+    let after: toml::Table = toml::from_str(&read(&file)).unwrap();
+    let p = &after["model_providers"]["aigw"];
+    assert_eq!(p["requires_openai_auth"].as_bool(), Some(true));
+    assert_eq!(p["http_headers"]["x-aigw-key"].as_str(), Some("aigw-local"));
+    assert!(p.get("experimental_bearer_token").is_none());
+    assert_eq!(p["supports_websockets"].as_bool(), Some(false));
+    assert_eq!(
+        after["mcp_servers"]["docs"]["command"].as_str(),
+        Some("docs-mcp")
+    );
+    e.clients.disconnect(Tool::Codex).unwrap();
+    assert_eq!(read(&file), before);
 }
 
 #[test]

@@ -8,4 +8,10 @@ export type ConnectBody = { models?: ModelMap,
 /**
  * Create the tool's config dir even when it does not look installed.
  */
-force?: boolean, };
+force?: boolean, 
+/**
+ * Claude Code / Codex keep their own login (subscriptions, for
+ * providers with `api_key = "client"`); the gateway key goes as
+ * `x-aigw-key`.
+ */
+subscription?: boolean, };
