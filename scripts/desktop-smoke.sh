@@ -5,7 +5,9 @@
 # (com.canonical.dbusmenu), the way a panel clicks it:
 #   status line, copy endpoint URL (read back from the clipboard), pause and
 #   resume (a client request gets 503 while paused), routing profile switch
-#   (the config file changes), close-to-tray and open window, manage keys,
+#   (the config file changes), connect tools (Claude Code connected and
+#   disconnected: its settings.json in the test's HOME appears and goes),
+#   close-to-tray and open window, manage keys,
 #   start at login (the autostart
 #   file), a second launch (single instance), quit (exit 0, port released);
 # then a second run with the port taken: the tray and the window say so;
@@ -144,6 +146,36 @@ if [ -n "$MENU" ]; then
   check "tray checks 'local-only'" wait_for 5 eval '[ "$(item_field local-only 4)" = 1 ]'
   click "default (top-level routes)"
   check "back to the top-level routes" wait_for 5 eval '! grep -q "^profile = " "$AIGW_CONFIG"'
+
+  # connect tools: a check item per connectable tool; a click connects it
+  # (writes Claude Code's settings.json in the test's HOME), a second click
+  # disconnects it (the file, which did not exist, is removed again)
+  check "tray menu has 'Connect tools'" has_item "Connect tools"
+  check "tray menu has 'Open Connect tools page'" has_item "Open Connect tools page"
+  tool_item() { items | cut -f2 | grep -m1 "^$1\( (\|\$\)"; } # PREFIX: its current label
+  for t in "Claude Code" "Codex CLI" "opencode" "Continue"; do
+    check "Connect tools has '$t' ($(tool_item "$t"))" wait_for 10 eval '[ -n "$(tool_item "$t")" ]'
+  done
+  # Claude Code "installed": its config dir exists (the smoke's HOME is empty)
+  mkdir -p "$HOME/.claude"
+  CLAUDE_SETTINGS=$HOME/.claude/settings.json
+  wait_for 10 eval '[ "$(tool_item "Claude Code")" = "Claude Code (installed)" ]'
+  CC=$(tool_item "Claude Code")
+  if [ -n "$CC" ]; then
+    check "Claude Code is not checked before ('$CC')" test "$(item_field "$CC" 4)" = 0
+    click "$CC"
+    check "tray connect: settings.json points at the gateway" \
+      wait_for 10 eval 'grep -qs "ANTHROPIC_BASE_URL" "$CLAUDE_SETTINGS" && grep -qs "127.0.0.1:$PORT" "$CLAUDE_SETTINGS"'
+    check "tray checks 'Claude Code' once connected" wait_for 10 eval '[ "$(item_field "Claude Code" 4)" = 1 ]'
+    grep -h "EVENT tray-tool" "$LOG" | tail -1 | sed 's/^/  /'
+    click "Claude Code"
+    check "tray disconnect: settings.json (created by connect) is gone again" wait_for 10 eval '[ ! -e "$CLAUDE_SETTINGS" ]'
+    check "tray unchecks Claude Code once disconnected" \
+      wait_for 10 eval '[ "$(item_field "$(tool_item "Claude Code")" 4)" = 0 ]'
+  fi
+  click "Open Connect tools page"
+  check "tray 'Open Connect tools page' handled" wait_for 5 grep -q "EVENT tray-menu open-connect-tools" "$LOG"
+  sleep 1; shot connect-tools
 
   # close-to-tray: the close button hides the window, the gateway keeps serving
   visible() { [ -n "$(xdotool search --onlyvisible --name '^AI Model Gateway$' 2>/dev/null)" ]; }

@@ -477,7 +477,7 @@ try {
   });
 
   await r.step('settings: version, updates not set up (with the CLI hint), audit log; sign out', async () => {
-    await page.keyboard.press('7');
+    await page.keyboard.press('8');
     const v = await page.getByTestId('version').textContent();
     expect(v === status0.body.version, `version (${v})`);
     // This gateway has no AIGW_UPDATE_URL: the check says so, in words.
@@ -569,7 +569,7 @@ try {
 
   await r.step('updates: the check finds the signed release 9.9.9 (manifest and key shown)', async () => {
     await login(ugw);
-    await page.keyboard.press('7');
+    await page.keyboard.press('8');
     await headline().getByText('Update available: 9.9.9, released').waitFor();
     await page.getByTestId('update-checked-at').getByText('Last checked').waitFor();
     const meta = await page.getByTestId('update-meta').textContent();
@@ -641,7 +641,7 @@ try {
     await page.getByLabel('Admin token').fill(ugw.viewerToken());
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByText('Read-only (viewer token)').waitFor();
-    await page.keyboard.press('7');
+    await page.keyboard.press('8');
     await headline().getByText('Update available: 9.9.9').waitFor();
     expect(await page.getByTestId('update-install').isDisabled(), 'install is disabled for viewers');
     expect(await page.getByTestId('update-verify').isDisabled(), 'dry run is disabled for viewers');

@@ -15,6 +15,7 @@ import { FallbackTest } from './pages/FallbackTest';
 import { Telemetry } from './pages/Telemetry';
 import { Settings } from './pages/Settings';
 import { Benchmark } from './pages/Benchmark';
+import { Connect } from './pages/Connect';
 
 interface PageDef {
   id: string;
@@ -37,7 +38,8 @@ const PAGES: PageDef[] = [
   { id: 'fallback', label: 'Fallback test', key: '4', icon: <I d="M12 3v10M8 9l4 4 4-4M5 15v4h14v-4" />, render: () => <FallbackTest /> },
   { id: 'telemetry', label: 'Telemetry', key: '5', icon: <I d="M4 19V5M4 19h16M8 15l3-4 3 2 5-6" />, render: () => <Telemetry /> },
   { id: 'benchmark', label: 'Model benchmark', key: '6', icon: <I d="M12 21a8 8 0 100-16 8 8 0 000 16zM12 13l3-3M10 2h4" />, render: () => <Benchmark /> },
-  { id: 'settings', label: 'Updates & settings', key: '7', icon: <I d="M12 15a3 3 0 100-6 3 3 0 000 6zM19 12a7 7 0 00-.1-1.2l2-1.6-2-3.4-2.4 1a7 7 0 00-2-1.2L14 3h-4l-.5 2.6a7 7 0 00-2 1.2l-2.4-1-2 3.4 2 1.6A7 7 0 005 12c0 .4 0 .8.1 1.2l-2 1.6 2 3.4 2.4-1c.6.5 1.3.9 2 1.2L10 21h4l.5-2.6c.7-.3 1.4-.7 2-1.2l2.4 1 2-3.4-2-1.6c.1-.4.1-.8.1-1.2z" />, render: () => <Settings /> },
+  { id: 'connect', label: 'Connect tools', key: '7', icon: <I d="M9 7V3M15 7V3M7 7h10v4a5 5 0 01-10 0zM12 16v5" />, render: () => <Connect /> },
+  { id: 'settings', label: 'Updates & settings', key: '8', icon: <I d="M12 15a3 3 0 100-6 3 3 0 000 6zM19 12a7 7 0 00-.1-1.2l2-1.6-2-3.4-2.4 1a7 7 0 00-2-1.2L14 3h-4l-.5 2.6a7 7 0 00-2 1.2l-2.4-1-2 3.4 2 1.6A7 7 0 005 12c0 .4 0 .8.1 1.2l-2 1.6 2 3.4 2.4-1c.6.5 1.3.9 2 1.2L10 21h4l.5-2.6c.7-.3 1.4-.7 2-1.2l2.4 1 2-3.4-2-1.6c.1-.4.1-.8.1-1.2z" />, render: () => <Settings /> },
 ];
 
 type Auth = { state: 'checking' } | { state: 'login' } | { state: 'in'; role: Role } | { state: 'down'; error: ApiError };

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
+use gateway_core::clients::service::{self as clients, ConnectRequest};
+use gateway_core::clients::{ClientError, ClientInfo, ClientOutcome, Tool};
 use gateway_core::config::{Config, Paths, ensure_config_file, parse_listen};
 use gateway_core::lifecycle::{LifecycleError, Published};
 use gateway_core::secrets::Secret;
@@ -175,6 +177,8 @@ pub enum HostError {
     Lifecycle(#[from] LifecycleError),
     #[error("the admin API answered {status}: {message}")]
     Api { status: u16, message: String },
+    #[error("{0}")]
+    Client(#[from] ClientError),
 }
 
 impl HostError {
@@ -187,6 +191,7 @@ impl HostError {
             HostError::Lifecycle(LifecycleError::Conflict { .. }) => "version_conflict",
             HostError::Lifecycle(_) => "config_error",
             HostError::Api { .. } => "admin_api_error",
+            HostError::Client(_) => "client_error",
         }
     }
 }
@@ -492,6 +497,32 @@ impl GatewayHost {
             .switch_profile(&|c| state.apply(c), profile, actor)
             .await?;
         Ok(published)
+    }
+
+    /// The coding agents and their state (Connect tools), as `GET
+    /// /admin/api/clients` lists them.
+    pub async fn clients(&self) -> Result<Vec<ClientInfo>, HostError> {
+        let state = self.app_state()?;
+        Ok(clients::list(&state).await?)
+    }
+
+    /// Connects (`connect`) or disconnects the tool `name` through the same
+    /// domain functions as the admin API (files, backups, client key,
+    /// routing-loop check), audited as `actor` with source `tray`.
+    pub async fn set_tool_connected(
+        &self,
+        name: &str,
+        connect: bool,
+        actor: &str,
+    ) -> Result<ClientOutcome, HostError> {
+        let state = self.app_state()?;
+        let tool = Tool::parse(name).ok_or_else(|| ClientError::Unknown(name.to_owned()))?;
+        let out = if connect {
+            clients::connect(&state, tool, ConnectRequest::default(), actor, "tray").await?
+        } else {
+            clients::disconnect(&state, tool, actor).await?
+        };
+        Ok(out)
     }
 
     /// Stops the gateway gracefully: stops accepting, lets in-flight requests

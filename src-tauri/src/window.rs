@@ -16,6 +16,7 @@ pub const MAIN: &str = "main";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Page {
     Providers,
+    Connect,
     Updates,
 }
 
@@ -23,6 +24,7 @@ impl Page {
     pub fn name(self) -> &'static str {
         match self {
             Page::Providers => "providers",
+            Page::Connect => "connect",
             Page::Updates => "settings",
         }
     }

@@ -355,3 +355,73 @@ fn frontend_ready_is_accepted() {
         Value::Null
     );
 }
+
+/// The window's (and the tray's) way to Connect tools: the admin API
+/// in-process. Only calls that write nothing: the list reads the real
+/// HOME's tool folders, the refusals come before any file is touched.
+#[test]
+fn connect_tools_answers_through_the_window_transport() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, w) = started(dir.path());
+
+    // The tray's calls: the same domain functions, typed.
+    use tauri::Manager;
+    let host = app.state::<GatewayHost>();
+    let listed = tauri::async_runtime::block_on(host.clients()).unwrap();
+    assert_eq!(listed.len(), 6);
+    assert!(listed.iter().any(|c| c.name == "cursor" && !c.connectable));
+    let err =
+        tauri::async_runtime::block_on(host.set_tool_connected("cursor", true, "desktop-tray"))
+            .unwrap_err();
+    assert!(err.to_string().contains("not connected by aigw"), "{err}");
+    assert_eq!(err.code(), "client_error");
+    let err = tauri::async_runtime::block_on(host.set_tool_connected("vim", true, "desktop-tray"))
+        .unwrap_err();
+    assert!(err.to_string().starts_with("unknown tool \"vim\""), "{err}");
+
+    let (status, body) = admin(&w, "GET", "/admin/api/clients", Value::Null);
+    assert_eq!(status, 200, "{body}");
+    let names: Vec<&str> = body["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "claude-code",
+            "codex",
+            "opencode",
+            "continue",
+            "gemini-cli",
+            "cursor"
+        ]
+    );
+    let desktop = invoke(&w, "desktop_status", json!({})).unwrap();
+    let listen = desktop["listen"].as_str().unwrap().to_owned();
+    assert_eq!(body["gateway"], format!("http://{listen}"));
+
+    let (status, body) = admin(&w, "POST", "/admin/api/clients/cursor/connect", json!({}));
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "client_not_connectable");
+    let (status, body) = admin(&w, "POST", "/admin/api/clients/vim/connect", json!({}));
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["error"]["code"], "unknown_client");
+
+    // A provider pointing at the gateway itself: connecting is refused
+    // before anything is written (requests would go round in circles).
+    let toml = format!(
+        "[server]\nlisten = \"127.0.0.1:4000\"\n\n[[providers]]\nname = \"self\"\nkind = \"openai\"\nbase_url = \"http://{listen}/v1\"\n\n[[routes]]\nmodel = \"chat\"\n[[routes.targets]]\nprovider = \"self\"\n"
+    );
+    let (status, body) = admin(
+        &w,
+        "POST",
+        "/admin/api/config/publish",
+        json!({ "toml": toml, "message": "loop", "source": "ui" }),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = admin(&w, "POST", "/admin/api/clients/codex/connect", json!({}));
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "routing_loop");
+}

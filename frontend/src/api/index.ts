@@ -6,6 +6,7 @@ export { keys } from './keys';
 export { config } from './config';
 export { fallback } from './fallback';
 export { telemetry } from './telemetry';
+export { clients } from './clients';
 export { tools } from './tools';
 export { updates } from './updates';
 export { ApiError, onDesktopEvent, onUnauthorized, restartApp, transport } from './transport';

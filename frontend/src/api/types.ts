@@ -82,6 +82,17 @@ export type { DraftOp } from './generated/DraftOp';
 export type { ProviderDraft as ProviderSpec } from './generated/ProviderDraft';
 export type { RouteDraft as RouteSpec } from './generated/RouteDraft';
 export type { TargetDraft as TargetSpec } from './generated/TargetDraft';
+// Connect tools (clients/, api/admin/clients.rs)
+export type { ClientInfo } from './generated/ClientInfo';
+/** `GET /clients`: the gateway's base URL and every tool. */
+export type { ClientList as Clients } from './generated/ClientList';
+export type { ClientPreview } from './generated/ClientPreview';
+export type { FileChange } from './generated/FileChange';
+/** `restored` is `byte-exact`, `merged`, `removed`, `nothing` or null (a connect). */
+export type { ClientOutcome } from './generated/ClientOutcome';
+export type { ModelMap } from './generated/ModelMap';
+export type { ConnectBody } from './generated/ConnectBody';
+
 // fallback test (api/admin/ops.rs)
 export type { RouteMode } from './generated/RouteMode';
 export type { FallbackTestResult } from './generated/FallbackTestResult';

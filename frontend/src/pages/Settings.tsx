@@ -26,6 +26,8 @@ const ACTION_WORDS: Record<string, string> = {
   login_failed: 'failed sign-in',
   update_apply: 'installed an update',
   update_rollback: 'reverted an update',
+  client_connect: 'connected a tool',
+  client_disconnect: 'disconnected a tool',
 };
 
 export function Settings() {

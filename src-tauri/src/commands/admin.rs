@@ -12,7 +12,8 @@ use crate::gateway::{AdminResponse, GatewayHost};
 /// `path` is the gateway path, e.g. `/admin/api/config/history?limit=20`.
 /// When the gateway failed to start, a call first tries to start it again
 /// (so the UI's "Try again" works once the port is free). A write may change
-/// what the tray shows (pause, profile), so the tray is refreshed after it.
+/// what the tray shows (pause, profile, a connected tool), so the tray is
+/// refreshed after it.
 #[tauri::command]
 pub async fn admin_request<R: Runtime>(
     app: AppHandle<R>,
@@ -25,6 +26,9 @@ pub async fn admin_request<R: Runtime>(
     let resp = host.admin_request(&method, &path, body).await?;
     if restarted || !method.eq_ignore_ascii_case("GET") {
         crate::tray::refresh(&app);
+    }
+    if !method.eq_ignore_ascii_case("GET") && path.starts_with("/admin/api/clients/") {
+        crate::tray::tools_changed(&app);
     }
     Ok(resp)
 }

@@ -1,6 +1,6 @@
 //! What each tray item does. Quick ones run here on the main thread; the
-//! ones that wait (pause, profile switch, update check/install, restart,
-//! quit) run as tracked
+//! ones that wait (pause, profile switch, connecting a tool, update
+//! check/install, restart, quit) run as tracked
 //! tasks and report through the tray's notice line.
 
 use tauri::menu::MenuEvent;
@@ -21,7 +21,14 @@ pub fn on_menu_event<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
     crate::marker::emit("tray-menu", &id.encode());
     let tasks = app.state::<Tasks>();
     match id {
-        MenuId::Status | MenuId::Notice | MenuId::Profiles => {}
+        MenuId::Status | MenuId::Notice | MenuId::Profiles | MenuId::Tools | MenuId::ToolsNote => {}
+        MenuId::OpenConnectTools => window::show(app, Some(Page::Connect)),
+        MenuId::Tool(name) => {
+            // The clicked check item toggled itself; show the real state
+            // until the connect or disconnect is done.
+            redraw_all(app);
+            tasks.spawn(super::tools::toggle(app.clone(), name));
+        }
         MenuId::CopyEndpoint => copy_endpoint(app),
         MenuId::OpenWindow => window::show(app, None),
         MenuId::ManageKeys => window::show(app, Some(Page::Providers)),

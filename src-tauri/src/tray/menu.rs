@@ -23,6 +23,15 @@ pub enum MenuId {
     /// A routing profile; `None` = the top-level routes.
     Profile(Option<String>),
     ManageKeys,
+    /// The "Connect tools" submenu.
+    Tools,
+    /// A coding agent (`gateway_core::clients::Tool::name`): checked while
+    /// connected; a click connects or disconnects it.
+    Tool(String),
+    /// The disabled line in it while no tool is known (gateway not running).
+    ToolsNote,
+    /// The window on the Connect tools page.
+    OpenConnectTools,
     /// Pause, resume, or retry a failed start, depending on the state.
     PauseResume,
     StartAtLogin,
@@ -35,6 +44,7 @@ pub enum MenuId {
 }
 
 const PROFILE: &str = "profile:";
+const TOOL: &str = "tool:";
 
 impl MenuId {
     pub fn encode(&self) -> String {
@@ -47,6 +57,10 @@ impl MenuId {
             MenuId::Profile(None) => "profile-default".into(),
             MenuId::Profile(Some(name)) => format!("{PROFILE}{name}"),
             MenuId::ManageKeys => "manage-keys".into(),
+            MenuId::Tools => "tools".into(),
+            MenuId::Tool(name) => format!("{TOOL}{name}"),
+            MenuId::ToolsNote => "tools-note".into(),
+            MenuId::OpenConnectTools => "open-connect-tools".into(),
             MenuId::PauseResume => "pause-resume".into(),
             MenuId::StartAtLogin => "start-at-login".into(),
             MenuId::CheckUpdates => "check-updates".into(),
@@ -65,13 +79,20 @@ impl MenuId {
             "profiles" => MenuId::Profiles,
             "profile-default" => MenuId::Profile(None),
             "manage-keys" => MenuId::ManageKeys,
+            "tools" => MenuId::Tools,
+            "tools-note" => MenuId::ToolsNote,
+            "open-connect-tools" => MenuId::OpenConnectTools,
             "pause-resume" => MenuId::PauseResume,
             "start-at-login" => MenuId::StartAtLogin,
             "check-updates" => MenuId::CheckUpdates,
             "install-update" => MenuId::InstallUpdate,
             "restart-to-update" => MenuId::RestartToUpdate,
             "quit" => MenuId::Quit,
-            other => MenuId::Profile(Some(other.strip_prefix(PROFILE)?.to_owned())),
+            other => match other.strip_prefix(TOOL) {
+                Some(name) if !name.is_empty() => MenuId::Tool(name.to_owned()),
+                Some(_) => return None,
+                None => MenuId::Profile(Some(other.strip_prefix(PROFILE)?.to_owned())),
+            },
         })
     }
 }
@@ -84,6 +105,77 @@ pub struct TrayModel {
     /// The last tray action's result ("Endpoint copied", an error…).
     pub notice: Option<String>,
     pub update: Option<TrayUpdate>,
+    /// The coding agents and whether each is connected (`GET
+    /// /admin/api/clients`); `None` until the gateway has answered.
+    pub tools: Option<Vec<TrayTool>>,
+}
+
+/// One coding agent as the "Connect tools" submenu shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrayTool {
+    /// `claude-code`, `codex`…
+    pub name: String,
+    /// "Claude Code"…
+    pub label: String,
+    pub installed: bool,
+    pub connected: bool,
+    /// Only connectable tools get an item (Cursor is guided in the window).
+    pub connectable: bool,
+}
+
+pub const TOOLS_LABEL: &str = "Connect tools";
+pub const OPEN_CONNECT_TOOLS_LABEL: &str = "Open Connect tools page";
+
+/// A tool's item label: its name, and whether it was found when that helps
+/// (a connected tool is checked, which says enough).
+pub fn tool_label(t: &TrayTool) -> String {
+    match (t.connected, t.installed) {
+        (true, _) => t.label.clone(),
+        (false, true) => format!("{} (installed)", t.label),
+        (false, false) => format!("{} (not found)", t.label),
+    }
+}
+
+/// The "Connect tools" submenu: a check item per connectable tool, then the
+/// window's page (where Cursor, the previews and the launchers are).
+fn tools_submenu(tools: Option<&[TrayTool]>, up: bool) -> Entry {
+    let mut items: Vec<Entry> = match tools {
+        Some(list) => list
+            .iter()
+            .filter(|t| t.connectable)
+            .map(|t| Entry::Check {
+                id: MenuId::Tool(t.name.clone()),
+                label: tool_label(t),
+                enabled: up,
+                checked: t.connected,
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    if items.is_empty() {
+        let why = if up {
+            "Looking for tools…"
+        } else {
+            "The gateway is not running"
+        };
+        items.push(Entry::Item {
+            id: MenuId::ToolsNote,
+            label: why.into(),
+            enabled: false,
+        });
+    }
+    items.push(Entry::Separator);
+    items.push(Entry::Item {
+        id: MenuId::OpenConnectTools,
+        label: OPEN_CONNECT_TOOLS_LABEL.into(),
+        enabled: true,
+    });
+    Entry::Submenu {
+        id: MenuId::Tools,
+        label: TOOLS_LABEL.into(),
+        enabled: true,
+        items,
+    }
 }
 
 /// What the tray offers about updates besides "Check for updates…".
@@ -173,6 +265,7 @@ pub fn model(m: &TrayModel) -> Vec<Entry> {
         enabled: up,
         items: profiles,
     });
+    v.push(tools_submenu(m.tools.as_deref(), up));
     v.push(item(MenuId::ManageKeys, "Manage keys…", true));
     let (label, enabled) = match s.state {
         RunState::Running => ("Pause", true),
@@ -316,6 +409,11 @@ mod tests {
             MenuId::Profile(Some("local-only".into())),
             MenuId::Profile(Some("default".into())),
             MenuId::ManageKeys,
+            MenuId::Tools,
+            MenuId::ToolsNote,
+            MenuId::Tool("claude-code".into()),
+            MenuId::Tool("profile:x".into()),
+            MenuId::OpenConnectTools,
             MenuId::PauseResume,
             MenuId::StartAtLogin,
             MenuId::CheckUpdates,
@@ -327,6 +425,12 @@ mod tests {
             assert_eq!(MenuId::parse(&id.encode()), Some(id.clone()), "{id:?}");
         }
         assert_eq!(MenuId::parse("nonsense"), None);
+        assert_eq!(MenuId::parse("tool:"), None);
+        // A profile named like a tool id stays a profile.
+        assert_eq!(
+            MenuId::parse(&MenuId::Profile(Some("tool:codex".into())).encode()),
+            Some(MenuId::Profile(Some("tool:codex".into())))
+        );
     }
 
     #[test]
@@ -336,6 +440,7 @@ mod tests {
             autostart: false,
             notice: None,
             update: None,
+            tools: None,
         };
         assert_eq!(
             labels(&model(&m)),
@@ -344,6 +449,7 @@ mod tests {
                 "Copy endpoint URL",
                 "Open window",
                 "Routing profile",
+                "Connect tools",
                 "Manage keys…",
                 "Pause",
                 "Start at login",
@@ -360,6 +466,7 @@ mod tests {
             autostart: true,
             notice: None,
             update: None,
+            tools: None,
         };
         let entries = model(&m);
         let Some(Entry::Submenu { items, .. }) =
@@ -397,6 +504,7 @@ mod tests {
             autostart: false,
             notice: Some("Paused from the tray".into()),
             update: None,
+            tools: None,
         };
         let l = labels(&model(&m));
         assert_eq!(l[0], "Paused");
@@ -415,6 +523,7 @@ mod tests {
             autostart: false,
             notice: None,
             update: None,
+            tools: None,
         });
         let l = labels(&entries);
         assert!(
@@ -447,6 +556,7 @@ mod tests {
             autostart: false,
             notice: None,
             update: None,
+            tools: None,
         };
         let after = |update| {
             let l = labels(&model(&TrayModel {
@@ -469,5 +579,136 @@ mod tests {
             !l.iter()
                 .any(|x| x.starts_with("Install update") || x.starts_with("Restart to"))
         );
+    }
+
+    fn tool(name: &str, label: &str, installed: bool, connected: bool) -> TrayTool {
+        TrayTool {
+            name: name.into(),
+            label: label.into(),
+            installed,
+            connected,
+            connectable: true,
+        }
+    }
+
+    fn tools_items(m: &TrayModel) -> Vec<Entry> {
+        let entries = model(m);
+        let Some(Entry::Submenu { items, enabled, .. }) = entries
+            .into_iter()
+            .find(|e| matches!(e, Entry::Submenu { label, .. } if label == TOOLS_LABEL))
+        else {
+            panic!("no Connect tools submenu");
+        };
+        assert!(enabled, "the submenu opens even when the gateway is down");
+        items
+    }
+
+    #[test]
+    fn tools_submenu_checks_the_connected_ones() {
+        let mut cursor = tool("cursor", "Cursor", true, false);
+        cursor.connectable = false;
+        let m = TrayModel {
+            status: status(RunState::Running),
+            autostart: false,
+            notice: None,
+            update: None,
+            tools: Some(vec![
+                tool("claude-code", "Claude Code", true, true),
+                tool("codex", "Codex CLI", true, false),
+                tool("opencode", "opencode", false, false),
+                cursor,
+            ]),
+        };
+        let items = tools_items(&m);
+        assert_eq!(
+            items,
+            [
+                Entry::Check {
+                    id: MenuId::Tool("claude-code".into()),
+                    label: "Claude Code".into(),
+                    enabled: true,
+                    checked: true
+                },
+                Entry::Check {
+                    id: MenuId::Tool("codex".into()),
+                    label: "Codex CLI (installed)".into(),
+                    enabled: true,
+                    checked: false
+                },
+                Entry::Check {
+                    id: MenuId::Tool("opencode".into()),
+                    label: "opencode (not found)".into(),
+                    enabled: true,
+                    checked: false
+                },
+                Entry::Separator,
+                Entry::Item {
+                    id: MenuId::OpenConnectTools,
+                    label: OPEN_CONNECT_TOOLS_LABEL.into(),
+                    enabled: true
+                },
+            ]
+        );
+        // Disconnecting Claude Code moves its check mark on the next rebuild.
+        let mut after = m.clone();
+        if let Some(t) = after.tools.as_mut() {
+            t[0].connected = false;
+        }
+        assert_ne!(after, m, "a changed tool state makes the tray redraw");
+        assert!(tools_items(&after).contains(&Entry::Check {
+            id: MenuId::Tool("claude-code".into()),
+            label: "Claude Code (installed)".into(),
+            enabled: true,
+            checked: false
+        }));
+    }
+
+    #[test]
+    fn tools_submenu_without_a_gateway() {
+        let mut s = status(RunState::Error);
+        s.listen = None;
+        let m = TrayModel {
+            status: s,
+            autostart: false,
+            notice: None,
+            update: None,
+            tools: Some(vec![tool("codex", "Codex CLI", true, true)]),
+        };
+        // Known tools stay listed but cannot be toggled; the page still opens.
+        let items = tools_items(&m);
+        assert!(matches!(
+            &items[0],
+            Entry::Check {
+                enabled: false,
+                checked: true,
+                ..
+            }
+        ));
+        assert!(matches!(
+            items.last(),
+            Some(Entry::Item {
+                id: MenuId::OpenConnectTools,
+                enabled: true,
+                ..
+            })
+        ));
+        let unknown = tools_items(&TrayModel {
+            tools: None,
+            ..m.clone()
+        });
+        assert_eq!(
+            unknown[0],
+            Entry::Item {
+                id: MenuId::ToolsNote,
+                label: "The gateway is not running".into(),
+                enabled: false
+            }
+        );
+        let looking = tools_items(&TrayModel {
+            status: status(RunState::Running),
+            tools: None,
+            ..m
+        });
+        assert!(matches!(&looking[0], Entry::Item { label, .. } if label == "Looking for tools…"));
     }
 }

@@ -4,17 +4,22 @@
 //! - `menu`: the item ids (one enum) and the menu as data, from the status.
 //! - `actions`: what each item does.
 //! - `icons`: the three state icons (RGBA PNGs, see `icons/generate.sh`).
+//! - `tools`: the "Connect tools" submenu's state and clicks (through the
+//!   admin API in-process).
 //!
 //! Every change goes through [`refresh`], which redraws on the main thread,
 //! and only when what the tray would show has changed. A watcher calls it
 //! every second, so edits made elsewhere (the config file, the CLI, the
-//! window) show up in the tray too.
+//! window) show up in the tray too; the tools' state is read every
+//! [`TOOLS_EVERY`] and right after a connect or disconnect.
 
 mod actions;
 mod icons;
 pub mod menu;
+mod tools;
 
 use std::sync::Mutex;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use gateway_core::sync::LockExt;
@@ -23,7 +28,7 @@ use tauri::{AppHandle, Emitter, Manager, Runtime};
 use tokio_util::sync::CancellationToken;
 
 use crate::gateway::{GatewayHost, RunState};
-use menu::{TrayModel, TrayUpdate};
+use menu::{TrayModel, TrayTool, TrayUpdate};
 
 pub use actions::quit;
 
@@ -33,17 +38,27 @@ pub const TRAY_ID: &str = "main-tray";
 /// How long the last action's result stays in the menu.
 const NOTICE_FOR: Duration = Duration::from_secs(20);
 
+/// How often the coding agents' state is read for the submenu's check marks
+/// (it reads their config files).
+pub const TOOLS_EVERY: Duration = Duration::from_secs(5);
+
 /// What the tray currently shows, and the last action's result (with when).
 #[derive(Default)]
 pub struct TrayState {
     shown: Mutex<Option<TrayModel>>,
     notice: Mutex<Option<(String, Instant)>>,
+    /// The coding agents' state, as last read.
+    tools: Mutex<Option<Vec<TrayTool>>>,
+    /// A connect or disconnect from the tray is running.
+    toggling: AtomicBool,
 }
 
 fn current<R: Runtime>(app: &AppHandle<R>, tray: &TrayState) -> TrayModel {
     let notice = tray.notice.lock_or_recover();
     let status = app.state::<GatewayHost>().status();
+    let tools = tray.tools.lock_or_recover().clone();
     TrayModel {
+        tools,
         update: update_offer(app, status.data_dir.as_deref()),
         status,
         autostart: crate::autostart::enabled(app),
@@ -156,12 +171,30 @@ fn redraw<R: Runtime>(app: &AppHandle<R>, force: bool) {
     let _ = app.emit("gateway-status", &model.status);
 }
 
-/// Refreshes the tray every second until `token` is cancelled.
+/// Refreshes the tray every second (and the tools' state every
+/// [`TOOLS_EVERY`]) until `token` is cancelled.
 pub async fn watch<R: Runtime>(app: AppHandle<R>, token: CancellationToken) {
+    let mut tools_read: Option<Instant> = None;
     loop {
+        if tools_read.is_none_or(|t| t.elapsed() >= TOOLS_EVERY) {
+            tools_read = Some(Instant::now());
+            tokio::select! {
+                () = token.cancelled() => return,
+                () = tools::refresh(&app) => {}
+            }
+        }
         tokio::select! {
             () = token.cancelled() => return,
             () = tokio::time::sleep(Duration::from_secs(1)) => refresh(&app),
         }
+    }
+}
+
+/// A tool was connected or disconnected elsewhere (the window): read the
+/// tools' state now, so the check marks follow at once.
+pub fn tools_changed<R: Runtime>(app: &AppHandle<R>) {
+    if let Some(tasks) = app.try_state::<crate::tasks::Tasks>() {
+        let handle = app.clone();
+        tasks.spawn(async move { tools::refresh(&handle).await });
     }
 }

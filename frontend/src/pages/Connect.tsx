@@ -1,0 +1,404 @@
+// Connect tools: one card per coding agent (Claude Code, Codex CLI, opencode,
+// Continue, Gemini CLI, Cursor) with its state; Connect previews exactly
+// what will be written (a diff per file) before writing it, Disconnect puts
+// the files back and says how. Cursor is guided (values to paste and a live
+// "we saw a request" check); launchers start a tool without editing files.
+import { useState, type ReactNode } from 'react';
+import { clients as clientsApi, config } from '../api';
+import type { ClientInfo, ClientOutcome, ModelMap } from '../api/types';
+import { useApp } from '../context';
+import { Badge, ConfirmDialog, CopyButton, DiffView, Dot, ErrorNote, Field, Spinner, useToast } from '../components/ui';
+import {
+  CLAUDE_SLOTS,
+  LAUNCHERS,
+  changeKind,
+  cursorSeen,
+  cursorValues,
+  lastSeenText,
+  modelChoices,
+  modelMap,
+  outcomeText,
+  primaryAction,
+  stateBadges,
+  subscriptionCapable,
+  unifiedDiff,
+  v1Url,
+} from '../lib/connect';
+import { useAction, useAsync } from '../lib/hooks';
+
+/** The key tools send when the gateway has no client keys (clients::LOCAL_TOKEN; any string works). */
+const LOCAL_KEY = 'aigw-local';
+
+/** How often the page reads the tools' state (and Cursor's last request). */
+const POLL_MS = 3000;
+
+interface Shown {
+  tone: 'ok' | 'warn';
+  lead: string;
+  text: string;
+  warnings: string[];
+}
+
+export function Connect() {
+  const app = useApp();
+  const toast = useToast();
+  const list = useAsync(() => clientsApi.list(), [], POLL_MS);
+  const routes = useAsync(() => config.routes(), []);
+  const [openedAt] = useState(() => Date.now());
+  const [outcomes, setOutcomes] = useState<Record<string, Shown>>({});
+  const [connecting, setConnecting] = useState<ClientInfo | null>(null);
+  const [claudeModels, setClaudeModels] = useState<Record<string, string>>({});
+  const choices = modelChoices(routes.data?.routes);
+
+  const show = (o: ClientOutcome, connecting: boolean) => {
+    const t = outcomeText(o, connecting);
+    setOutcomes((m) => ({ ...m, [o.name]: { tone: t.done ? 'ok' : 'warn', lead: t.lead, text: t.text, warnings: o.warnings } }));
+    toast(t.done ? 'ok' : 'info', [t.lead, t.text].filter(Boolean).join(' '));
+    list.reload();
+  };
+  const disconnect = useAction(async (c: ClientInfo) => show(await clientsApi.disconnect(c.name), false), (e) => toast('err', e.message));
+  const modelsFor = (c: ClientInfo): ModelMap | undefined => (c.name === 'claude-code' ? modelMap(claudeModels) : undefined);
+
+  const gateway = list.data?.gateway ?? app.status?.endpoint ?? '';
+  const tools = list.data?.clients ?? [];
+  const cursor = tools.find((c) => c.name === 'cursor');
+
+  return (
+    <div className="page">
+      <header className="page-head">
+        <div>
+          <h1 tabIndex={-1}>Connect tools</h1>
+          <p className="muted">
+            Point coding agents at this gateway{gateway ? <> (<code>{v1Url(gateway)}</code>)</> : null}: one click to connect, one to disconnect. Connecting shows
+            exactly what it writes first and keeps a backup; disconnecting puts your files back.
+          </p>
+        </div>
+      </header>
+      {!app.canWrite && (
+        <p className="warn-text small" data-testid="connect-readonly">
+          Read-only: connecting and disconnecting need the admin role.
+        </p>
+      )}
+      <ErrorNote error={list.error} title="Could not read the tools’ state" onRetry={list.reload} />
+      {list.loading && !list.data && <Spinner label="Looking for tools" />}
+
+      <div className="tool-grid" data-testid="tool-list">
+        {tools
+          .filter((c) => c.name !== 'cursor')
+          .map((c) => (
+            <ToolCard
+              key={c.name}
+              tool={c}
+              canWrite={app.canWrite}
+              shown={outcomes[c.name]}
+              busy={disconnect.busy}
+              onConnect={() => setConnecting(c)}
+              onDisconnect={() => disconnect.run(c)}
+            >
+              {c.name === 'claude-code' && c.connectable && (
+                <ClaudeModels choices={choices} value={claudeModels} onChange={setClaudeModels} disabled={!app.canWrite} />
+              )}
+            </ToolCard>
+          ))}
+      </div>
+      <ErrorNote error={disconnect.error} title="Not disconnected" />
+
+      {cursor && <CursorPanel tool={cursor} gateway={gateway} choices={choices} since={openedAt} />}
+
+      <section className="card" aria-labelledby="launch-title" data-testid="launchers">
+        <div className="card-head">
+          <h2 id="launch-title">Launch without editing files</h2>
+          <span className="muted small">Starts the tool pointed at this gateway for one run; its own settings stay as they are.</span>
+        </div>
+        {LAUNCHERS.map((l) => (
+          <div className="cmd" key={l.command}>
+            <span className="launch-tool">{l.tool}</span>
+            <code>{l.command}</code>
+            <CopyButton text={l.command} />
+          </div>
+        ))}
+        <p className="muted small">Arguments after the tool's name go to the tool, e.g. <code>aigw run claude -p "hello"</code>.</p>
+      </section>
+
+      {connecting && (
+        <ConnectDialog
+          tool={connecting}
+          models={modelsFor(connecting)}
+          onClose={() => setConnecting(null)}
+          onDone={(o) => {
+            setConnecting(null);
+            show(o, true);
+          }}
+        />
+      )}
+    </div>
+  );
+}
+
+function ToolCard({
+  tool: c,
+  canWrite,
+  shown,
+  busy,
+  onConnect,
+  onDisconnect,
+  children,
+}: {
+  tool: ClientInfo;
+  canWrite: boolean;
+  shown: Shown | undefined;
+  busy: boolean;
+  onConnect: () => void;
+  onDisconnect: () => void;
+  children?: ReactNode;
+}) {
+  const action = primaryAction(c);
+  return (
+    <section className="card tool-card" aria-labelledby={`tool-${c.name}`} data-testid={`tool-${c.name}`}>
+      <div className="card-head">
+        <h2 id={`tool-${c.name}`}>
+          <Dot tone={c.connected ? (c.drifted ? 'warn' : 'ok') : 'neutral'} /> {c.label}
+        </h2>
+        <div className="badges" data-testid={`badges-${c.name}`}>
+          {stateBadges(c).map((b) => (
+            <Badge key={b.text} tone={b.tone} title={b.title}>
+              {b.text}
+            </Badge>
+          ))}
+        </div>
+      </div>
+      {c.files.length > 0 && (
+        <ul className="tool-files">
+          {c.files.map((f) => (
+            <li key={f}>
+              <code>{f}</code>
+            </li>
+          ))}
+        </ul>
+      )}
+      <p className="small muted" data-testid={`seen-${c.name}`}>
+        {lastSeenText(c.last_seen)}
+      </p>
+      {c.note && <p className="small">{c.note}</p>}
+      {children}
+      {shown && (
+        <div className={`tool-outcome tone-${shown.tone}`} role="status" data-testid={`outcome-${c.name}`}>
+          {shown.lead && <strong>{shown.lead} </strong>}
+          {shown.text}
+          {shown.warnings.length > 0 && (
+            <ul className="issues">
+              {shown.warnings.map((w) => (
+                <li key={w} className="issue-warn">
+                  <strong>Warning</strong> {w}
+                </li>
+              ))}
+            </ul>
+          )}
+        </div>
+      )}
+      {canWrite && action && (
+        <div className="row-end">
+          {action === 'reconnect' && (
+            <button className="btn" onClick={onDisconnect} disabled={busy} data-testid={`disconnect-${c.name}`}>
+              Disconnect
+            </button>
+          )}
+          {action === 'disconnect' ? (
+            <button className="btn" onClick={onDisconnect} disabled={busy} data-testid={`disconnect-${c.name}`}>
+              Disconnect
+            </button>
+          ) : (
+            <button className="btn btn-primary" onClick={onConnect} data-testid={`connect-${c.name}`}>
+              {action === 'reconnect' ? 'Repair…' : 'Connect…'}
+            </button>
+          )}
+        </div>
+      )}
+    </section>
+  );
+}
+
+function ClaudeModels({
+  choices,
+  value,
+  onChange,
+  disabled,
+}: {
+  choices: string[];
+  value: Record<string, string>;
+  onChange: (v: Record<string, string>) => void;
+  disabled: boolean;
+}) {
+  return (
+    <details className="tool-models">
+      <summary>Models (optional)</summary>
+      <p className="muted small">
+        Which of the gateway's routes Claude Code asks for. Left empty, it sends its own model names (the gateway routes them as
+        configured).
+      </p>
+      <div className="form-grid">
+        {CLAUDE_SLOTS.map((s) => (
+          <Field key={s.id} label={s.label} hint={<code>{s.hint}</code>} htmlFor={`claude-model-${s.id}`}>
+            <select
+              id={`claude-model-${s.id}`}
+              value={value[s.id] ?? ''}
+              disabled={disabled}
+              onChange={(e) => onChange({ ...value, [s.id]: e.target.value })}
+              data-testid={`claude-model-${s.id}`}
+            >
+              <option value="">(Claude Code's own)</option>
+              {choices.map((m) => (
+                <option key={m} value={m}>
+                  {m}
+                </option>
+              ))}
+            </select>
+          </Field>
+        ))}
+      </div>
+    </details>
+  );
+}
+
+function ConnectDialog({
+  tool,
+  models,
+  onClose,
+  onDone,
+}: {
+  tool: ClientInfo;
+  models: ModelMap | undefined;
+  onClose: () => void;
+  onDone: (o: ClientOutcome) => void;
+}) {
+  const [force, setForce] = useState(false);
+  const [subscription, setSubscription] = useState(false);
+  const hasLogin = subscriptionCapable(tool.name);
+  const preview = useAsync(
+    () => clientsApi.preview(tool.name, { models, subscription }),
+    [tool.name, JSON.stringify(models ?? {}), subscription],
+  );
+  const connect = useAction(async () => onDone(await clientsApi.connect(tool.name, { models, force, subscription })));
+  const p = preview.data;
+  return (
+    <ConfirmDialog
+      open
+      wide
+      title={`Connect ${tool.label}`}
+      onClose={onClose}
+      confirmLabel="Connect"
+      onConfirm={() => connect.run()}
+      confirmTestId="connect-confirm"
+      busy={connect.busy}
+      busyLabel="Connecting"
+      disabled={!p || preview.loading || (!tool.installed && !force)}
+    >
+      <div data-testid="connect-preview">
+        <ErrorNote error={preview.error} title="Could not prepare the change" onRetry={preview.reload} />
+        {preview.loading && !p && (
+          <p className="muted">
+            <Spinner /> Reading the current files…
+          </p>
+        )}
+        {p && (
+          <>
+            <p>
+              Connecting writes {p.files.length === 1 ? 'this file' : `these ${p.files.length} files`}. The current contents are backed up first;{' '}
+              <strong>Disconnect</strong> restores them.
+            </p>
+            {p.warnings.length > 0 && (
+              <ul className="issues" data-testid="connect-warnings">
+                {p.warnings.map((w) => (
+                  <li key={w} className="issue-warn">
+                    <strong>Warning</strong> {w}
+                  </li>
+                ))}
+              </ul>
+            )}
+            {p.files.map((f) => {
+              const kind = changeKind(f);
+              return (
+                <details open className="diff-wrap" key={f.path} data-testid="connect-file">
+                  <summary>
+                    <code>{f.path}</code> <Badge tone={kind === 'created' ? 'info' : kind === 'deleted' ? 'warn' : 'neutral'}>{kind}</Badge>
+                    {f.mode && <span className="muted small"> mode {f.mode}</span>}
+                  </summary>
+                  <DiffView diff={unifiedDiff(f.path, f.before, f.after)} emptyText="This file is already as connecting would write it." />
+                </details>
+              );
+            })}
+          </>
+        )}
+        {hasLogin && (
+          <label className="checks" data-testid="connect-subscription">
+            <input type="checkbox" checked={subscription} onChange={(e) => setSubscription(e.target.checked)} /> Keep my {tool.name === 'codex' ? 'ChatGPT' : 'Claude'}{' '}
+            login (subscription): the tool sends its own credential, which providers with <code>api_key = "client"</code> forward; the gateway key goes as{' '}
+            <code>x-aigw-key</code>.
+          </label>
+        )}
+        {p && !tool.installed && (
+          <label className="checks" data-testid="connect-force">
+            <input type="checkbox" checked={force} onChange={(e) => setForce(e.target.checked)} /> {tool.label} was not found on this machine (no
+            program on PATH, no config folder). Create its config folder anyway.
+          </label>
+        )}
+        <ErrorNote error={connect.error} title="Not connected" />
+      </div>
+    </ConfirmDialog>
+  );
+}
+
+function CursorPanel({ tool, gateway, choices, since }: { tool: ClientInfo; gateway: string; choices: string[]; since: number }) {
+  const [model, setModel] = useState('');
+  const m = model || choices.find((c) => !c.startsWith('claude')) || choices[0] || 'gpt-4o-mini';
+  const seen = cursorSeen(tool.last_seen, since);
+  return (
+    <section className="card tool-card" aria-labelledby="tool-cursor" data-testid="tool-cursor">
+      <div className="card-head">
+        <h2 id="tool-cursor">
+          <Dot tone={seen.fresh ? 'ok' : 'neutral'} /> {tool.label}
+        </h2>
+        <div className="badges">
+          {stateBadges(tool).map((b) => (
+            <Badge key={b.text} tone={b.tone} title={b.title}>
+              {b.text}
+            </Badge>
+          ))}
+        </div>
+      </div>
+      {/* The gateway's note says where the values go and what Cursor needs (it calls from its own servers). */}
+      <p className="small">
+        {tool.note ?? 'Cursor keeps its settings in its own database, so the gateway does not edit them: paste these in Cursor → Settings → Models (turn on “Override OpenAI Base URL”), then add the model and enable it.'}
+      </p>
+      <dl className="paste-values" data-testid="cursor-values">
+        {cursorValues(gateway, LOCAL_KEY, m).map((v) => (
+          <div key={v.label}>
+            <dt>
+              {v.label} <span className="muted small">({v.where})</span>
+            </dt>
+            <dd>
+              <code>{v.value}</code> <CopyButton text={v.value} />
+            </dd>
+          </div>
+        ))}
+      </dl>
+      <p className="muted small">
+        Any key works while the gateway has no client keys; with client keys, create one for Cursor (<code>aigw keys client create</code>) and paste that.
+      </p>
+      {choices.length > 1 && (
+        <Field label="Model to paste" htmlFor="cursor-model">
+          <select id="cursor-model" value={m} onChange={(e) => setModel(e.target.value)}>
+            {choices.map((c) => (
+              <option key={c} value={c}>
+                {c}
+              </option>
+            ))}
+          </select>
+        </Field>
+      )}
+      <p className={`cursor-check ${seen.fresh ? 'tone-ok' : ''}`} role="status" data-testid="cursor-check">
+        {!seen.fresh && <Spinner label="Waiting for a request from Cursor" />} {seen.text}
+      </p>
+    </section>
+  );
+}
