@@ -225,6 +225,7 @@ fn exhausted(
     ev.provider = Some(target.provider.clone());
     ev.forwarded_model = Some(target.model.clone());
     ev.route_mode = Some(target.mode);
+    ev.route = target.route.clone();
     ev.overhead_ms = ms(overhead);
     let n = attempts.len();
     ev.attempts = attempts;
@@ -266,6 +267,7 @@ fn pinned_failure(
             provider: name,
             model: model.to_string(),
             mode: RouteMode::Direct,
+            route: None,
         },
         last,
         upstream_time: latency,
@@ -285,6 +287,7 @@ fn answered(
     ev.provider = Some(resp.served.provider.clone());
     ev.forwarded_model = Some(resp.served.model.clone());
     ev.route_mode = Some(resp.served.mode);
+    ev.route = resp.served.route.clone();
     ev.ttft_ms = resp.ttft.map(ms);
     ev.overhead_ms = ms(overhead);
     let attempts = resp.attempts.len();
@@ -354,6 +357,7 @@ fn refused(
         ev.provider = Some(t.provider.clone());
         ev.forwarded_model = Some(t.model.clone());
         ev.route_mode = Some(t.mode);
+        ev.route = t.route.clone();
     }
     let n = attempts.len();
     ev.attempts = attempts;

@@ -650,6 +650,7 @@ async fn pause_and_fallback_test() {
         "model",
         "provider",
         "request_id",
+        "route",
         "route_mode",
         "status",
     ];
@@ -661,6 +662,7 @@ async fn pause_and_fallback_test() {
         "model",
         "provider",
         "request_id",
+        "route",
         "route_mode",
         "status",
     ];

@@ -24,6 +24,7 @@ mod golden;
 mod handle_drop;
 mod hardening;
 mod hostile;
+mod model_routes;
 mod otlp;
 mod passthrough;
 mod prompt_cache;

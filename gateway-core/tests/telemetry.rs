@@ -380,6 +380,7 @@ fn event(id: &str, time: SystemTime, body: Option<&str>) -> RequestEvent {
         provider: Some("p".into()),
         forwarded_model: Some("m".into()),
         route_mode: None,
+        route: None,
         stream: false,
         attempts: vec![AttemptEvent {
             provider: "p".into(),
@@ -945,4 +946,73 @@ fn queries_work_on_a_log_written_directly() {
         .unwrap();
     assert_eq!(series.buckets.len(), 3);
     assert_eq!(series.buckets.iter().map(|b| b.requests).sum::<u64>(), 10);
+}
+
+#[test]
+fn a_pattern_route_filter_finds_every_name_it_took_and_old_logs_gain_the_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    // A log written by the previous schema (v2: no `route` column).
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "CREATE TABLE requests (id INTEGER PRIMARY KEY, request_id TEXT NOT NULL UNIQUE,
+                ts_ms INTEGER NOT NULL, client TEXT NOT NULL, endpoint TEXT NOT NULL,
+                requested_model TEXT NOT NULL, provider TEXT, forwarded_model TEXT,
+                route_mode TEXT, stream INTEGER NOT NULL, attempts INTEGER NOT NULL,
+                status INTEGER NOT NULL, error TEXT, latency_ms REAL NOT NULL, ttft_ms REAL,
+                overhead_ms REAL NOT NULL, tokens_in INTEGER, tokens_out INTEGER,
+                tokens_estimated INTEGER NOT NULL, cost_usd REAL, cancelled INTEGER NOT NULL,
+                origin TEXT NOT NULL DEFAULT 'client');
+             INSERT INTO requests (request_id, ts_ms, client, endpoint, requested_model,
+                stream, attempts, status, latency_ms, overhead_ms, tokens_estimated, cancelled)
+             VALUES ('old', 1, 'c', 'messages', 'claude-x', 0, 1, 200, 1.0, 0.1, 0, 0);
+             PRAGMA user_version = 2;",
+        )
+        .unwrap();
+    }
+    let db = Db::open(&path).unwrap();
+    let now = SystemTime::now();
+    let evs: Vec<_> = [
+        ("claude-opus-4-8", Some("claude-*")),
+        ("claude-sonnet-5", Some("claude-*")),
+        ("claude-opus-4-8", Some("claude-*")),
+        ("gpt-4o-mini", Some("gpt-4o-mini")),
+        ("ollama/qwen", None),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, (model, route))| {
+        let mut e = event(&format!("r{i}"), now, None);
+        e.requested_model = (*model).into();
+        e.route = route.map(Into::into);
+        e
+    })
+    .collect();
+    db.insert(&evs, 1024).unwrap();
+    let page = |route: &str| {
+        let q = RequestsQuery {
+            filter: query::Filter {
+                route: Some(route.into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let p = db.read(|c| query::requests(c, &q)).unwrap();
+        p.items
+            .iter()
+            .map(|r| (r.requested_model.clone(), r.route.clone()))
+            .collect::<Vec<_>>()
+    };
+    let claude = page("claude-*");
+    assert_eq!(claude.len(), 3, "{claude:?}");
+    assert!(claude.iter().all(|(_, r)| r.as_deref() == Some("claude-*")));
+    // A concrete name filters by the name asked for, as before.
+    assert_eq!(
+        page("claude-sonnet-5"),
+        [("claude-sonnet-5".into(), Some("claude-*".into()))]
+    );
+    assert_eq!(page("gpt-4o-mini").len(), 1);
+    // The row from before the migration reads with no route.
+    assert_eq!(page("claude-x"), [("claude-x".into(), None)]);
 }

@@ -373,7 +373,11 @@ async fn shutdown_tears_down_hanging_request() {
     up.push(Behavior::Hang);
     let url = format!("{}/chat/completions", up.base_url());
     let pending = tokio::spawn(async move { client().post(&url).json(&chat(false)).send().await });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Wait for the request to arrive (a fixed 100 ms lost the race on a busy machine).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    while up.request_count() == 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     assert_eq!(up.request_count(), 1);
     up.shutdown();
     let res = tokio::time::timeout(Duration::from_secs(3), pending)

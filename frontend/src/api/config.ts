@@ -6,6 +6,8 @@ import type { Draft, DraftOp, History, LiveConfig, Preview, Published, RoutesInf
 export const config = {
   live: () => call<LiveConfig>('GET', '/config'),
   routes: () => call<RoutesInfo>('GET', '/routes'),
+  /** Where a request for `model` goes with the live config (exact, pattern, provider/model, listed). */
+  routeFor: (model: string) => call<RoutesInfo>('GET', '/routes' + query({ model })),
   /** Applies `ops` to the live TOML (or `base_toml`) server-side; publishes nothing. */
   draft: (ops: DraftOp[], baseToml?: string) =>
     call<Draft>('POST', '/config/draft', baseToml === undefined ? { ops } : { ops, base_toml: baseToml }),

@@ -35,6 +35,7 @@ export type { History } from './generated/History';
 export type { LiveConfig } from './generated/LiveConfig';
 export type { Draft } from './generated/Draft';
 export type { RoutesInfo } from './generated/RoutesInfo';
+export type { RouteMatch } from './generated/RouteMatch';
 export type { RouteInfo } from './generated/RouteInfo';
 export type { RouteTarget } from './generated/RouteTarget';
 export type { AttemptInfo };

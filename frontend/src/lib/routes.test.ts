@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkRoutes, move, moveTo, newRoute, routeOps, toEditable, toSpec, weightShares } from './routes';
+import { checkRoutes, forwardedModel, matchText, move, moveTo, newRoute, parsePattern, patternHint, patternMatches, routeFor, routeOps, toEditable, toSpec, weightShares } from './routes';
 
 const live = [
   { model: 'gpt-4o-mini', strategy: 'priority' as const, cooldown_s: 30, retries: 0, targets: [{ provider: 'primary', model: null, weight: 1 }, { provider: 'backup', model: 'llama-3.1-8b', weight: 1 }] },
@@ -74,5 +74,72 @@ describe('profiles', () => {
     const before = live.map(toEditable);
     const ops = routeOps(before, [before[0]], 'local-only');
     expect(ops).toEqual([{ op: 'remove_route', model: 'embed', profile: 'local-only' }]);
+  });
+});
+
+describe('pattern routes', () => {
+  const routes = [
+    { model: '*' },
+    { model: 'claude-*' },
+    { model: 'claude-opus-4-8' },
+    { model: 'claude-opus-*' },
+    { model: 'gpt-5*' },
+  ];
+
+  it('picks the exact route, then the most specific pattern, * last', () => {
+    expect(routeFor('claude-opus-4-8', routes)).toBe(2);
+    expect(routeFor('claude-opus-5', routes)).toBe(3);
+    expect(routeFor('claude-sonnet-5', routes)).toBe(1);
+    expect(routeFor('claude-haiku-4-5-20251001', routes)).toBe(1);
+    expect(routeFor('gpt-5-codex', routes)).toBe(4);
+    expect(routeFor('llama3.1:8b', routes)).toBe(0);
+    expect(routeFor('llama3.1:8b', routes.slice(1))).toBe(-1);
+    expect(patternMatches(parsePattern('*-latest')!, 'x-latest')).toBe(true);
+    expect(patternMatches(parsePattern('ab*ba')!, 'aba')).toBe(false);
+    expect(parsePattern('gpt-4o')).toBeNull();
+  });
+
+  it('hints which client ids a pattern takes, given the other routes', () => {
+    expect(patternHint(1, routes)).toBe('matches claude-sonnet-5, claude-haiku-4-5-20251001');
+    expect(patternHint(4, routes)).toBe('matches gpt-5, gpt-5-codex');
+    expect(patternHint(0, routes)).toBe('matches gemini-3-pro');
+    expect(patternHint(0, [{ model: '*' }, { model: 'gemini-*' }], ['gemini-3-pro'])).toBe('matches every model no other route takes');
+    expect(patternHint(0, [{ model: 'mistral-*' }])).toBe('matches names like mistral-…');
+    expect(patternHint(2, routes)).toBeNull();
+    expect(patternHint(0, [{ model: 'claude-*' }], ['claude-a', 'claude-b', 'claude-c', 'claude-d'])).toBe('matches claude-a, claude-b, claude-c, …');
+  });
+
+  it('substitutes {model} in a target model', () => {
+    expect(forwardedModel('', 'claude-sonnet-5')).toBe('claude-sonnet-5');
+    expect(forwardedModel('openrouter/{model}', 'claude-sonnet-5')).toBe('openrouter/claude-sonnet-5');
+    expect(forwardedModel('llama3.1:8b', 'gpt-5')).toBe('llama3.1:8b');
+  });
+
+  it('checks patterns and templates locally as the server does', () => {
+    const providers = ['primary'];
+    const r = (model: string, target = '') => ({ ...newRoute(model, 'primary'), targets: [{ provider: 'primary', model: target, weight: 1 }] });
+    expect(checkRoutes([r('claude-*'), r('gpt-5*', 'openrouter/{model}'), r('*')], providers)).toEqual([]);
+    const msgs = (rs: ReturnType<typeof r>[]) => checkRoutes(rs, providers).map((i) => `${i.route}:${i.target ?? '-'}:${i.field}:${i.message}`);
+    expect(msgs([r('a*x'), r('ab*')])).toEqual(['1:-:model:"a*x" and "ab*" are equally specific and can match the same name.']);
+    expect(msgs([r('claude-*'), r('gemini-*')])).toEqual([]);
+    expect(msgs([r('claude-*-*')])).toEqual(['0:-:model:A pattern has one *, e.g. claude-*, *-latest or *.']);
+    expect(msgs([r('claude-*', '{modle}')])).toEqual(['0:0:model:The only placeholder is {model}, e.g. openrouter/{model}.']);
+    expect(msgs([r('claude-*'), r('claude-*')])).toEqual(['1:-:model:"claude-*" is already routed above.']);
+  });
+});
+
+describe('route preview', () => {
+  it('says which route took a name and what each target forwards', () => {
+    const targets = [
+      { provider: 'anthropic', model: 'claude-opus-4-8', weight: 1 },
+      { provider: 'openrouter', model: 'anthropic/claude-opus-4-8', weight: 1 },
+    ];
+    expect(matchText({ model: 'claude-opus-4-8', kind: 'pattern', route: 'claude-*', targets })).toBe(
+      'claude-opus-4-8: pattern route claude-* → anthropic (claude-opus-4-8), then openrouter (anthropic/claude-opus-4-8)',
+    );
+    expect(matchText({ model: 'ollama/qwen', kind: 'provider', route: null, targets: [{ provider: 'ollama', model: 'qwen', weight: 1 }] })).toBe(
+      'ollama/qwen: no route; provider prefix → ollama (qwen)',
+    );
+    expect(matchText({ model: 'nope', kind: null, route: null, targets: [] })).toContain('no route matches');
   });
 });

@@ -1,6 +1,6 @@
 // Route editing: pure helpers the Routing page is built on (reorder, add,
 // remove, local checks, and the ops that turn an edited list into a draft).
-import type { DraftOp, RouteSpec, Strategy, TargetSpec } from '../api/types';
+import type { DraftOp, RouteMatch, RouteSpec, Strategy, TargetSpec } from '../api/types';
 
 export const STRATEGIES: { id: Strategy; label: string; help: string }[] = [
   { id: 'priority', label: 'Priority', help: 'Targets in the order listed; later ones are fallbacks.' },
@@ -83,6 +83,94 @@ export interface RouteIssue {
   message: string;
 }
 
+// Pattern routes: a model name with one `*` (`claude-*`, `gpt-5*`,
+// `*-latest`, `*`) takes every name that starts with what comes before the
+// `*` and ends with what comes after it. Precedence, as the gateway applies
+// it: an exact route, then the pattern with the most literal characters,
+// `*` last. A target's model may contain `{model}` (the requested name).
+
+/** Model ids current clients send, for hints ("matches claude-opus-4-8, …"). */
+export const CLIENT_MODEL_IDS = [
+  'claude-opus-4-8',
+  'claude-sonnet-5',
+  'claude-haiku-4-5-20251001',
+  'gpt-5',
+  'gpt-5-codex',
+  'gemini-3-pro',
+];
+
+export const MODEL_PLACEHOLDER = '{model}';
+
+export interface Pattern {
+  prefix: string;
+  suffix: string;
+}
+
+/** The pattern in a route name, or null for an exact name (or one with two `*`). */
+export function parsePattern(name: string): Pattern | null {
+  const i = name.indexOf('*');
+  if (i < 0 || name.indexOf('*', i + 1) >= 0) return null;
+  return { prefix: name.slice(0, i), suffix: name.slice(i + 1) };
+}
+
+export function isPattern(name: string): boolean {
+  return name.includes('*');
+}
+
+function specificity(p: Pattern): number {
+  return p.prefix.length + p.suffix.length;
+}
+
+export function patternMatches(p: Pattern, model: string): boolean {
+  return model.length >= specificity(p) && model.startsWith(p.prefix) && model.endsWith(p.suffix);
+}
+
+function overlaps(a: Pattern, b: Pattern): boolean {
+  return (a.prefix.startsWith(b.prefix) || b.prefix.startsWith(a.prefix)) && (a.suffix.endsWith(b.suffix) || b.suffix.endsWith(a.suffix));
+}
+
+/** Index of the route `model` takes (exact, then most specific pattern), or -1. */
+export function routeFor(model: string, routes: { model: string }[]): number {
+  const names = routes.map((r) => r.model.trim());
+  const exact = names.indexOf(model);
+  if (exact >= 0) return exact;
+  let best = -1;
+  let bestLen = -1;
+  names.forEach((n, i) => {
+    const p = parsePattern(n);
+    if (p && patternMatches(p, model) && specificity(p) > bestLen) {
+      best = i;
+      bestLen = specificity(p);
+    }
+  });
+  return best;
+}
+
+/** The forwarded model for `requested`: as requested when empty, `{model}` substituted. */
+export function forwardedModel(target: string, requested: string): string {
+  const t = target.trim();
+  if (!t) return requested;
+  return t.split(MODEL_PLACEHOLDER).join(requested);
+}
+
+/**
+ * What a pattern route takes, in words: the known names (client ids,
+ * provider-listed models) it would serve given the other routes, e.g.
+ * `matches claude-opus-4-8, claude-sonnet-5, …`. Null for an exact route.
+ */
+export function patternHint(index: number, routes: { model: string }[], known: string[] = CLIENT_MODEL_IDS): string | null {
+  const name = routes[index]?.model.trim() ?? '';
+  const p = parsePattern(name);
+  if (!p) return null;
+  const names = [...new Set(known)].filter((m) => !isPattern(m) && routeFor(m, routes) === index);
+  const shown = names.slice(0, 3);
+  const rest = names.length > shown.length ? ', …' : '';
+  if (shown.length > 0) return `matches ${shown.join(', ')}${rest}`;
+  if (name === '*') return 'matches every model no other route takes';
+  const example = `${p.prefix}…${p.suffix}`;
+  return `matches names like ${example}`;
+}
+
 /** Local checks, instant while typing; the server's validation is the judge. */
 export function checkRoutes(routes: EditableRoute[], providers: string[]): RouteIssue[] {
   const out: RouteIssue[] = [];
@@ -92,6 +180,19 @@ export function checkRoutes(routes: EditableRoute[], providers: string[]): Route
     if (!m) out.push({ route: ri, field: 'model', message: 'Name the model clients will ask for.' });
     else if (seen.has(m)) out.push({ route: ri, field: 'model', message: `"${m}" is already routed above.` });
     else seen.set(m, ri);
+    if ((m.match(/\*/g) ?? []).length > 1) {
+      out.push({ route: ri, field: 'model', message: 'A pattern has one *, e.g. claude-*, *-latest or *.' });
+    } else {
+      const p = parsePattern(m);
+      if (p) {
+        routes.slice(0, ri).forEach((o) => {
+          const q = parsePattern(o.model.trim());
+          if (q && o.model.trim() !== m && specificity(q) === specificity(p) && overlaps(p, q)) {
+            out.push({ route: ri, field: 'model', message: `"${o.model.trim()}" and "${m}" are equally specific and can match the same name.` });
+          }
+        });
+      }
+    }
     if (!Number.isInteger(r.cooldown_s) || r.cooldown_s < 0) out.push({ route: ri, field: 'cooldown_s', message: 'Cooldown: whole seconds, 0 or more.' });
     if (!Number.isInteger(r.retries) || r.retries < 0 || r.retries > 10) out.push({ route: ri, field: 'retries', message: 'Retries: 0 to 10.' });
     if (r.targets.length === 0) out.push({ route: ri, field: 'targets', message: 'Add at least one target.' });
@@ -102,6 +203,9 @@ export function checkRoutes(routes: EditableRoute[], providers: string[]): Route
       const key = `${t.provider}\u0000${t.model.trim()}`;
       if (t.provider && pairs.has(key)) out.push({ route: ri, target: ti, field: 'provider', message: 'The same provider and model twice.' });
       pairs.add(key);
+      if (/[{}]/.test(t.model.split(MODEL_PLACEHOLDER).join(''))) {
+        out.push({ route: ri, target: ti, field: 'model', message: 'The only placeholder is {model}, e.g. openrouter/{model}.' });
+      }
       if (r.strategy === 'weighted' && (!Number.isFinite(t.weight) || t.weight <= 0)) {
         out.push({ route: ri, target: ti, field: 'weight', message: 'Weights must be above 0.' });
       }
@@ -137,4 +241,21 @@ export function weightShares(r: EditableRoute): (number | null)[] {
   if (r.strategy !== 'weighted') return r.targets.map(() => null);
   const total = r.targets.reduce((s, t) => s + (t.weight > 0 ? t.weight : 0), 0);
   return r.targets.map((t) => (total > 0 && t.weight > 0 ? t.weight / total : 0));
+}
+
+/** The route preview's answer in words. */
+export function matchText(m: RouteMatch): string {
+  const targets = m.targets.map((t) => `${t.provider} (${t.model ?? m.model})`).join(', then ');
+  switch (m.kind) {
+    case 'exact':
+      return `${m.model}: route ${m.route} → ${targets}`;
+    case 'pattern':
+      return `${m.model}: pattern route ${m.route} → ${targets}`;
+    case 'provider':
+      return `${m.model}: no route; provider prefix → ${targets}`;
+    case 'catalog':
+      return `${m.model}: no route; listed by → ${targets}`;
+    default:
+      return `${m.model}: no route matches and no provider lists it (clients get 404 model_not_found).`;
+  }
 }

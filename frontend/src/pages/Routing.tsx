@@ -5,7 +5,7 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { config, providers as providersApi } from '../api';
 import { toApiError, type ApiError } from '../api/transport';
-import type { Draft, RoutesInfo, Version } from '../api/types';
+import type { Draft, RouteMatch, RoutesInfo, Version } from '../api/types';
 import { useApp } from '../context';
 import { summaryText, useDraft } from '../components/Review';
 import { Badge, ConfirmButtons, ConfirmDialog, DiffView, EmptyState, ErrorNote, Field, Segmented, Spinner, ValidationList, useToast } from '../components/ui';
@@ -16,7 +16,11 @@ import {
   checkRoutes,
   move,
   moveTo,
+  forwardedModel,
+  isPattern,
+  matchText,
   newRoute,
+  patternHint,
   routeOps,
   STRATEGIES,
   toEditable,
@@ -51,6 +55,7 @@ export function Routing() {
       {routes.data && provs.data && (
         <Editor key={JSON.stringify(routes.data.routes)} info={routes.data} providers={provs.data.map((p) => p.name)} onPublished={reloadAll} />
       )}
+      <RoutePreview />
       <HistorySection history={history} onRolledBack={reloadAll} />
     </div>
   );
@@ -145,6 +150,7 @@ function Editor({ info, providers, onPublished }: { info: RoutesInfo; providers:
           <RouteCard
             key={i}
             route={r}
+            hint={patternHint(i, routes)}
             index={i}
             providers={providers}
             issues={issues.filter((x) => x.route === i)}
@@ -241,6 +247,7 @@ function defaultMessage(n: number, s: Parameters<typeof summaryText>[0]): string
 
 function RouteCard({
   route,
+  hint,
   index,
   providers,
   issues,
@@ -249,6 +256,8 @@ function RouteCard({
   onRemove,
 }: {
   route: EditableRoute;
+  /** For a pattern route: which names it takes. */
+  hint: string | null;
   index: number;
   providers: string[];
   issues: RouteIssue[];
@@ -268,7 +277,25 @@ function RouteCard({
     <article className="card route" data-testid={`route-${route.model}`} aria-label={`Route ${route.model}`}>
       <div className="route-head">
         <Field label="Model name clients send" htmlFor={`${id}-model`} error={fieldErr('model')}>
-          <input id={`${id}-model`} value={route.model} onChange={(e) => onChange({ ...route, model: e.target.value })} disabled={readOnly} spellCheck={false} className="mono" data-testid="route-model" />
+          <input
+            id={`${id}-model`}
+            value={route.model}
+            onChange={(e) => onChange({ ...route, model: e.target.value })}
+            disabled={readOnly}
+            spellCheck={false}
+            className="mono"
+            placeholder="gpt-4o-mini, or a pattern: claude-*, *"
+            data-testid="route-model"
+          />
+          <div className="field-hint" data-testid="route-hint">
+            {hint ? (
+              <>
+                <Badge tone="info">pattern</Badge> {hint}
+              </>
+            ) : (
+              'An exact name, or a pattern with one * (claude-*, gpt-5*, *).'
+            )}
+          </div>
         </Field>
         <div className="route-strategy">
           <span className="label">Strategy</span>
@@ -329,7 +356,8 @@ function RouteCard({
                 aria-label={`Target ${ti + 1} model`}
                 className="mono"
                 value={t.model}
-                placeholder={`${route.model || 'model'} (as requested)`}
+                placeholder={isPattern(route.model) ? 'as requested, or e.g. openrouter/{model}' : `${route.model || 'model'} (as requested)`}
+                title={t.model.includes('{model}') ? `claude-opus-4-8 → ${forwardedModel(t.model, 'claude-opus-4-8')}` : undefined}
                 onChange={(e) => setT(ti, { model: e.target.value })}
                 disabled={readOnly}
                 spellCheck={false}
@@ -385,6 +413,42 @@ function RouteCard({
         {(fieldErr('cooldown_s') || fieldErr('retries')) && <span className="field-msg">{fieldErr('cooldown_s') ?? fieldErr('retries')}</span>}
       </div>
     </article>
+  );
+}
+
+/** Asks the gateway where a model name goes with the live config. */
+function RoutePreview() {
+  const [model, setModel] = useState('claude-opus-4-8');
+  const [result, setResult] = useState<RouteMatch | null>(null);
+  const ask = useAction(async () => {
+    const info = await config.routeFor(model.trim());
+    setResult(info.matched ?? null);
+  });
+  return (
+    <section className="card" aria-labelledby="route-preview-title">
+      <div className="card-head">
+        <h2 id="route-preview-title">Where does a model name go?</h2>
+        <span className="muted small">With the live (published) routes: exact name, then the longest pattern, * last.</span>
+      </div>
+      <form
+        className="route-preview"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (model.trim()) ask.run();
+        }}
+      >
+        <input aria-label="Model name" className="mono" value={model} onChange={(e) => setModel(e.target.value)} spellCheck={false} data-testid="preview-model" />
+        <button className="btn" type="submit" disabled={ask.busy || !model.trim()} data-testid="preview-go">
+          Check
+        </button>
+      </form>
+      <ErrorNote error={ask.error} title="Could not check" />
+      {result && (
+        <p className="small" data-testid="preview-result">
+          {matchText(result)}
+        </p>
+      )}
+    </section>
   );
 }
 

@@ -89,7 +89,7 @@ async fn upstream_count(
     let peek = body::peek(&body).ok()?;
     let session = SessionKey::from_request(headers.map(), peek.session.as_deref());
     let up = state.upstreams();
-    let route = resolve(&up, rt, &peek.model).await.ok()?;
+    let (route, _) = resolve(&up, rt, &peek.model).await.ok()?;
     let target = &route.targets[*route.order(session.as_ref()).first()?];
     let p = &target.provider;
     if p.spec.kind != ProviderKind::Anthropic

@@ -1,7 +1,7 @@
 //! The HTTP surface on the listen address: the client ingress every
 //! protocol shares (`ingress`: extract, check, [`crate::pipeline`], map),
 //! the OpenAI-compatible client API (`openai`), the Anthropic Messages API
-//! (`anthropic`), typed errors rendered in each client protocol's shape
+//! (`anthropic`), the model list in either shape (`models`), typed errors rendered in each client protocol's shape
 //! (`error`), and the guard every
 //! request passes first (`guard`: Host allow-list against DNS rebinding,
 //! cross-origin browser writes refused, opt-in CORS). `telemetry`: `GET
@@ -15,6 +15,7 @@ mod body;
 mod error;
 mod guard;
 mod ingress;
+mod models;
 mod openai;
 pub mod telemetry;
 mod ui;
@@ -61,8 +62,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/v1/messages", post(anthropic::messages))
         .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
-        .route("/v1/models", get(openai::list_models))
-        .route("/v1/models/{*id}", get(openai::get_model))
+        .route("/v1/models", get(models::list))
+        .route("/v1/models/{*id}", get(models::get))
         .route("/metrics", get(telemetry::metrics))
         .nest("/admin/api", admin::router(state.clone()))
         .merge(ui::routes())

@@ -1,16 +1,15 @@
 //! The OpenAI-compatible client API: Chat Completions, Completions,
 //! Embeddings and Responses go through the shared ingress
-//! ([`super::ingress::proxy`]); `/v1/models` answers from the catalog.
+//! ([`super::ingress::proxy`]); `/v1/models` is [`super::models`].
 
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 
 use super::ApiError;
-use super::ingress::{authenticate, peer_of, proxy};
-use crate::routing;
+use super::ingress::proxy;
 use crate::state::AppState;
 use crate::vocab::Endpoint;
 
@@ -54,32 +53,4 @@ pub async fn responses_websocket(req: Request) -> Response {
         "the gateway serves /v1/responses over HTTP (POST, stream: true), not WebSocket",
     )
     .into_response()
-}
-
-pub async fn list_models(
-    State(state): State<Arc<AppState>>,
-    req: Request,
-) -> Result<Response, ApiError> {
-    let rt = state.runtime.load_full();
-    authenticate(&rt, req.headers(), &peer_of(&req))?;
-    let cat = state.catalog.get(&rt, &state.client()).await;
-    let data: Vec<_> = cat.entries.iter().map(model_json).collect();
-    Ok(Json(serde_json::json!({ "object": "list", "data": data })).into_response())
-}
-
-pub async fn get_model(
-    State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    req: Request,
-) -> Result<Response, ApiError> {
-    let rt = state.runtime.load_full();
-    authenticate(&rt, req.headers(), &peer_of(&req))?;
-    let cat = state.catalog.get(&rt, &state.client()).await;
-    let e = cat.entries.iter().find(|e| e.id == id);
-    let e = e.ok_or_else(|| ApiError::model_not_found(&id))?;
-    Ok(Json(model_json(e)).into_response())
-}
-
-fn model_json(e: &routing::ModelEntry) -> serde_json::Value {
-    serde_json::json!({ "id": e.id, "object": "model", "created": 0, "owned_by": e.owned_by })
 }

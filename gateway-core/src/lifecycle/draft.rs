@@ -311,4 +311,35 @@ mod tests {
         let c = Config::parse(&with_profile, "d").unwrap();
         assert_eq!(c.routes[0].targets[0].model.as_deref(), Some("x"));
     }
+
+    #[test]
+    fn pattern_routes_in_a_profile_are_drafted_and_removed_by_their_pattern() {
+        let out = apply(
+            BASE,
+            &ops(r#"[
+              {"op":"upsert_route","profile":"local-only","route":{"model":"*","targets":[{"provider":"a","model":"llama3.1:8b"}]}},
+              {"op":"upsert_route","profile":"local-only","route":{"model":"claude-*","targets":[{"provider":"a","model":"openrouter/{model}"}]}}
+            ]"#),
+        )
+        .unwrap();
+        let active = out.replace(
+            "listen = \"127.0.0.1:4000\"",
+            "listen = \"127.0.0.1:4000\"\nprofile = \"local-only\"",
+        );
+        let c = Config::parse(&active, "d").unwrap();
+        let names: Vec<_> = c.routes.iter().map(|r| r.model.as_str()).collect();
+        assert_eq!(names, ["*", "claude-*"]);
+        assert_eq!(
+            c.routes[1].targets[0].model.as_deref(),
+            Some("openrouter/{model}")
+        );
+        let out = apply(
+            &active,
+            &ops(r#"[{"op":"remove_route","profile":"local-only","model":"*"}]"#),
+        )
+        .unwrap();
+        let c = Config::parse(&out, "d").unwrap();
+        let names: Vec<_> = c.routes.iter().map(|r| r.model.as_str()).collect();
+        assert_eq!(names, ["claude-*"]);
+    }
 }

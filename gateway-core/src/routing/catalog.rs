@@ -95,7 +95,7 @@ async fn build(rt: &Runtime, client: &UpstreamClient) -> CatalogSnapshot {
     .await;
     let mut seen = HashSet::new();
     let mut entries = Vec::new();
-    let mut routes: Vec<&String> = rt.routes.keys().collect();
+    let mut routes: Vec<&String> = rt.routes.exact_names().collect();
     routes.sort();
     for r in routes {
         if seen.insert(r.clone()) {

@@ -20,6 +20,7 @@ use super::health::{Admission, FailureClass};
 use super::runtime::{RouteRuntime, RouteTarget, Runtime};
 use super::sticky::SessionKey;
 use super::stream::StreamRelay;
+use super::table::MatchKind;
 use crate::providers::ClientHeaders;
 use crate::vocab::{AttemptEvent, Endpoint, ErrorClass, RouteMode, Served, Usage, ms};
 
@@ -238,7 +239,7 @@ pub async fn dispatch(
     rt: &Arc<Runtime>,
     req: &ProxyRequest,
 ) -> Result<ProxyResponse, DispatchError> {
-    let route = resolve(up, rt, &req.peek.model).await?;
+    let (route, _) = resolve(up, rt, &req.peek.model).await?;
     let order = route.order(req.session.as_ref());
     let preferred = route.targets[order[0]]
         .forwarded(&req.peek.model)
@@ -253,6 +254,13 @@ pub async fn dispatch(
         } else {
             RouteMode::ModelFallback
         }
+    };
+
+    // Implicit routes have no name of their own.
+    let route_name = (!route.implicit).then(|| route.spec.model.clone());
+    let named = |mut resp: ProxyResponse| {
+        resp.served.route = route_name.clone();
+        resp
     };
 
     let max_attempts = rt.config.routing.max_attempts as usize;
@@ -319,7 +327,7 @@ pub async fn dispatch(
                 }
             }
             if let Some(resp) = t.try_target(i, mode_of(i), admission).await {
-                return Ok(resp);
+                return Ok(named(resp));
             }
         }
     }
@@ -334,13 +342,16 @@ pub async fn dispatch(
     {
         route.targets[i].health.force_probe();
         if let Some(resp) = t.try_target(i, mode_of(i), Admission::Probe).await {
-            return Ok(resp);
+            return Ok(named(resp));
         }
     }
 
     match t.last {
         Some((i, f)) => Err(DispatchError::Exhausted {
-            target: served(&route.targets[i], &req.peek.model, mode_of(i)),
+            target: Served {
+                route: route_name.clone(),
+                ..served(&route.targets[i], &req.peek.model, mode_of(i))
+            },
             last: f,
             attempts: t.attempts,
             upstream_time: t.upstream_time,
@@ -356,6 +367,7 @@ pub(super) fn served(t: &RouteTarget, requested: &str, mode: RouteMode) -> Serve
         provider: t.provider.spec.name.clone(),
         model: t.forwarded(requested).to_string(),
         mode,
+        route: None,
     }
 }
 
@@ -392,25 +404,35 @@ fn record_failure(route: &RouteRuntime, t: &RouteTarget, f: &Failure) {
     }
 }
 
-/// The route that serves `model`: its own, a `provider/model` prefix, or
-/// a provider that lists it.
+/// The route for a model: a route the operator wrote (exact name, then
+/// the most specific pattern, `*` last), then `provider/model`, then the
+/// first provider that lists the model. A pattern route is bound to the
+/// requested name (concrete forwarded models, their health); an exact
+/// hit is one hash lookup and no allocation.
 pub async fn resolve(
     up: &Upstreams<'_>,
     rt: &Arc<Runtime>,
     model: &str,
-) -> Result<Arc<RouteRuntime>, DispatchError> {
-    if let Some(r) = rt.routes.get(model) {
-        return Ok(r.clone());
+) -> Result<(Arc<RouteRuntime>, MatchKind), DispatchError> {
+    if let Some((r, kind)) = rt.routes.lookup(model) {
+        if r.pattern {
+            return Ok((r.bind(model, up.health), kind));
+        }
+        return Ok((r.clone(), kind));
     }
     if let Some((prefix, rest)) = model.split_once('/')
         && !rest.is_empty()
         && let Some(p) = rt.provider_index(prefix)
     {
-        return Ok(rt.implicit_route(p, Some(rest.to_string()), model, up.health));
+        let r = rt.implicit_route(p, Some(rest.to_string()), model, up.health);
+        return Ok((r, MatchKind::Provider));
     }
     let catalog = up.catalog.get(rt, &up.client).await;
     match catalog.provider_for(model) {
-        Some(p) => Ok(rt.implicit_route(p, None, model, up.health)),
+        Some(p) => Ok((
+            rt.implicit_route(p, None, model, up.health),
+            MatchKind::Catalog,
+        )),
         None => Err(DispatchError::ModelNotFound {
             model: model.to_string(),
         }),

@@ -176,6 +176,12 @@ impl TargetHealth {
         }
     }
 
+    /// Nothing worth keeping: closed, no failures counted, no probe out.
+    fn is_idle(&self) -> bool {
+        let s = self.lock();
+        s.open_until.is_none() && s.failures == 0 && s.rate_limited == 0 && !s.probing
+    }
+
     pub fn ewma_ms(&self) -> Option<f64> {
         self.lock().ewma_ms
     }
@@ -193,34 +199,99 @@ impl TargetHealth {
     }
 }
 
+/// How many targets the registry creates for model names a client chose
+/// (pattern routes, `provider/model`, catalog matches), beyond the ones
+/// the config names. Past it, idle healthy ones are dropped; if none is,
+/// the request uses the route target's shared health.
+pub const MAX_DYNAMIC_TARGETS: usize = 1024;
+
+#[derive(Debug, Default)]
+struct Entries {
+    map: HashMap<(String, String), (Arc<TargetHealth>, bool)>,
+    /// Entries with the `bool` set: created by [`HealthRegistry::get_dynamic`].
+    dynamic: usize,
+}
+
 /// Health of every target ever routed to, keyed by `(provider, model)`.
 #[derive(Debug, Default)]
 pub struct HealthRegistry {
-    map: Mutex<HashMap<(String, String), Arc<TargetHealth>>>,
+    entries: Mutex<Entries>,
 }
 
 impl HealthRegistry {
+    /// A target the config names: always kept.
     pub fn get(&self, provider: &str, model: &str) -> Arc<TargetHealth> {
-        let mut m = self.map.lock_or_recover();
-        m.entry((provider.to_string(), model.to_string()))
-            .or_default()
-            .clone()
+        let mut e = self.entries.lock_or_recover();
+        let Entries { map, dynamic } = &mut *e;
+        let (h, dyn_) = map
+            .entry((provider.to_string(), model.to_string()))
+            .or_insert_with(|| (Arc::default(), false));
+        if *dyn_ {
+            *dyn_ = false;
+            *dynamic -= 1;
+        }
+        h.clone()
+    }
+
+    /// A target whose model name the client chose: the existing entry, or
+    /// a new one while fewer than [`MAX_DYNAMIC_TARGETS`] exist. At the
+    /// bound, dynamic entries nobody holds and that have nothing to
+    /// remember (closed, no failures) are dropped first; when that frees
+    /// nothing, `fallback` (or the provider's `*` entry) stands in.
+    pub fn get_dynamic(
+        &self,
+        provider: &str,
+        model: &str,
+        fallback: Option<&Arc<TargetHealth>>,
+    ) -> Arc<TargetHealth> {
+        let mut e = self.entries.lock_or_recover();
+        // Lookups borrow; only a new entry allocates its key.
+        if let Some((h, _)) = e.map.get(&(provider.to_string(), model.to_string())) {
+            return h.clone();
+        }
+        if e.dynamic >= MAX_DYNAMIC_TARGETS {
+            let before = e.map.len();
+            e.map
+                .retain(|_, (h, d)| !*d || Arc::strong_count(h) > 1 || !h.is_idle());
+            let freed = before - e.map.len();
+            e.dynamic -= freed;
+        }
+        if e.dynamic >= MAX_DYNAMIC_TARGETS {
+            drop(e);
+            return match fallback {
+                Some(h) => h.clone(),
+                None => self.get(provider, "*"),
+            };
+        }
+        e.dynamic += 1;
+        let h = Arc::<TargetHealth>::default();
+        e.map
+            .insert((provider.to_string(), model.to_string()), (h.clone(), true));
+        h
+    }
+
+    /// How many entries exist, and how many of them are dynamic.
+    pub fn len(&self) -> (usize, usize) {
+        let e = self.entries.lock_or_recover();
+        (e.map.len(), e.dynamic)
     }
 
     /// All targets of one provider (for health probes).
     pub fn of_provider(&self, provider: &str) -> Vec<Arc<TargetHealth>> {
-        let m = self.map.lock_or_recover();
-        m.iter()
+        let e = self.entries.lock_or_recover();
+        e.map
+            .iter()
             .filter(|((p, _), _)| p == provider)
-            .map(|(_, h)| h.clone())
+            .map(|(_, (h, _))| h.clone())
             .collect()
     }
 
     pub fn snapshot(&self, now: Instant) -> Vec<(String, String, HealthSnapshot)> {
-        let m = self.map.lock_or_recover();
-        let mut v: Vec<_> = m
+        let e = self.entries.lock_or_recover();
+        let mut v: Vec<_> = e
+            .map
             .iter()
-            .map(|((p, md), h)| (p.clone(), md.clone(), h.snapshot(now)))
+            .map(|((p, md), (h, _))| (p.clone(), md.clone(), h.snapshot(now)))
             .collect();
         v.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
         v
@@ -301,6 +372,46 @@ mod tests {
         h.on_success(Duration::from_millis(200));
         let e = h.ewma_ms().unwrap();
         assert!((e - 130.0).abs() < 1e-6, "{e}");
+    }
+
+    #[test]
+    fn request_chosen_names_are_bounded_and_failing_ones_kept() {
+        let r = HealthRegistry::default();
+        let fallback = r.get("a", "claude-*");
+        let failing = r.get_dynamic("a", "m0", Some(&fallback));
+        fail(&failing, FailureClass::Error, Instant::now(), None);
+        drop(failing);
+        for i in 1..MAX_DYNAMIC_TARGETS {
+            r.get_dynamic("a", &format!("m{i}"), Some(&fallback));
+        }
+        assert_eq!(r.len(), (MAX_DYNAMIC_TARGETS + 1, MAX_DYNAMIC_TARGETS));
+        // A held entry survives the sweep, like the failing one.
+        let held = r.get_dynamic("a", "m1", Some(&fallback));
+        // The bound reached: idle, unheld entries go to make room.
+        let fresh = r.get_dynamic("a", "new", Some(&fallback));
+        assert!(!Arc::ptr_eq(&fresh, &fallback));
+        assert_eq!(r.len(), (4, 3), "config entry, m0, m1 and the new one");
+        let again = r.get_dynamic("a", "m0", Some(&fallback));
+        assert_eq!(again.snapshot(Instant::now()).consecutive_failures, 1);
+        drop((held, fresh, again));
+    }
+
+    #[test]
+    fn past_the_bound_with_nothing_to_drop_the_fallback_stands_in() {
+        let r = HealthRegistry::default();
+        let fallback = r.get("a", "claude-*");
+        let held: Vec<_> = (0..MAX_DYNAMIC_TARGETS)
+            .map(|i| r.get_dynamic("a", &format!("m{i}"), Some(&fallback)))
+            .collect();
+        let over = r.get_dynamic("a", "one-more", Some(&fallback));
+        assert!(Arc::ptr_eq(&over, &fallback));
+        let implicit = r.get_dynamic("b", "one-more", None);
+        assert!(Arc::ptr_eq(&implicit, &r.get("b", "*")));
+        assert_eq!(r.len().1, MAX_DYNAMIC_TARGETS);
+        // A name the config names is never refused and stops being dynamic.
+        let configured = r.get("a", "m0");
+        assert!(Arc::ptr_eq(&configured, &held[0]));
+        assert_eq!(r.len().1, MAX_DYNAMIC_TARGETS - 1);
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //!
 //! - `runtime`: the immutable routing table built from a validated config
 //!   (providers with resolved keys, routes with their targets).
+//! - `table`: which route a model name takes — exact names, then pattern
+//!   routes (`claude-*`, `*`) most specific first; `{model}` templates.
 //! - `strategy`: target order per strategy (priority, weighted, latency).
 //! - `sticky`: sticky sessions (session key → target, per route, bounded).
 //! - `health`: per-target circuit breaker and latency EWMA.
@@ -33,6 +35,7 @@ pub mod sticky;
 mod sticky_tests;
 pub mod strategy;
 mod stream;
+pub mod table;
 #[cfg(test)]
 pub(crate) mod tests;
 
@@ -44,6 +47,7 @@ pub use engine::{
 pub use probe::{LocalServer, ProbeReport, detect_local, probe_provider, spawn_probes};
 pub use runtime::{ProviderRuntime, RouteRuntime, RouteTarget, Runtime};
 pub use stream::{StreamOutcome, StreamRelay};
+pub use table::{MatchKind, Pattern, RouteTable};
 
 use crate::upstream::UpstreamClient;
 pub use crate::vocab::{RouteMode, Served, Usage};

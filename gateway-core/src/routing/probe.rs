@@ -54,7 +54,7 @@ pub fn spawn_probes(
                 }
                 let cooldown = rt
                     .routes
-                    .values()
+                    .all()
                     .flat_map(|r| r.targets.iter().map(move |t| (r, t)))
                     .filter(|(_, t)| t.provider.spec.name == name)
                     .map(|(r, _)| r.spec.cooldown)

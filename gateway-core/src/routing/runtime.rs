@@ -1,12 +1,12 @@
 //! The routing table a request reads: built once per published config and
 //! swapped atomically; requests in flight keep the one they started with.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::health::{HealthRegistry, TargetHealth};
 use super::sticky::{SessionKey, StickyTable};
 use super::strategy::StrategyState;
+use super::table::{MODEL_PLACEHOLDER, RouteTable, forward_name};
 use crate::config::{Config, ProviderSpec, RouteSpec, Strategy};
 use crate::limits::{KeyedLimiter, ProviderLimiter};
 use crate::providers::{self, ProviderApi};
@@ -28,8 +28,12 @@ pub struct ProviderRuntime {
 #[derive(Debug)]
 pub struct RouteTarget {
     pub provider: Arc<ProviderRuntime>,
-    /// Forwarded model; `None` forwards the requested name.
+    /// Forwarded model; `None` forwards the requested name. On a pattern
+    /// route as configured, a `{model}` template is kept here until a
+    /// request binds it ([`RouteRuntime::bind`]).
     pub model: Option<String>,
+    /// On a pattern route as configured: the target's shared health, used
+    /// only when the registry's bound on request-chosen names is reached.
     pub health: Arc<TargetHealth>,
 }
 
@@ -41,9 +45,16 @@ impl RouteTarget {
 
 #[derive(Debug)]
 pub struct RouteRuntime {
-    pub spec: RouteSpec,
+    /// `spec.model` is the route's name: the exact model or the pattern.
+    pub spec: Arc<RouteSpec>,
     pub targets: Vec<RouteTarget>,
-    pub strategy: StrategyState,
+    /// Shared by a pattern route and every per-request binding of it, so
+    /// weighted order is one rotation across all the names it matches.
+    pub strategy: Arc<StrategyState>,
+    /// A pattern route (`claude-*`): bind it to the requested name first.
+    pub pattern: bool,
+    /// Made for one unrouted name (`provider/model`, a listed model).
+    pub implicit: bool,
     /// Sticky sessions of this route (`None` when off: priority routes,
     /// `sticky = false`). Shared with the next runtime when a publish leaves
     /// the route's targets as they were ([`Runtime::keep_sessions`]).
@@ -51,6 +62,38 @@ pub struct RouteRuntime {
 }
 
 impl RouteRuntime {
+    /// This pattern route for one requested name: each target's forwarded
+    /// model made concrete (omitted → the name, `{model}` substituted), and
+    /// its health that of `(provider, concrete model)` — the same entry an
+    /// exact route or an implicit route to that model uses, since an
+    /// upstream's failures and rate limits are per model (one overloaded
+    /// model must not cool down every name a `*` route sends there). The
+    /// names are the client's choice, so the registry bounds how many such
+    /// entries it creates ([`HealthRegistry::get_dynamic`]); past that bound
+    /// a target falls back to its shared per-target health.
+    pub fn bind(&self, requested: &str, health: &HealthRegistry) -> Arc<RouteRuntime> {
+        let targets = self
+            .targets
+            .iter()
+            .map(|t| {
+                let fwd = forward_name(t.model.as_deref(), requested);
+                RouteTarget {
+                    health: health.get_dynamic(&t.provider.spec.name, &fwd, Some(&t.health)),
+                    provider: t.provider.clone(),
+                    model: t.model.as_ref().map(|_| fwd),
+                }
+            })
+            .collect();
+        Arc::new(RouteRuntime {
+            spec: self.spec.clone(),
+            targets,
+            strategy: self.strategy.clone(),
+            sticky: self.sticky.clone(),
+            pattern: false,
+            implicit: false,
+        })
+    }
+
     /// Try order for one request (first = preferred). A session on this
     /// route's sticky table goes to its target first while that target is
     /// healthy (breaker closed); otherwise the strategy picks.
@@ -95,7 +138,8 @@ pub struct Runtime {
     /// Increases with every swap; caches keyed on it go stale on publish.
     pub generation: u64,
     pub providers: Vec<Arc<ProviderRuntime>>,
-    pub routes: HashMap<String, Arc<RouteRuntime>>,
+    /// Exact routes and pattern routes ([`RouteTable::lookup`]).
+    pub routes: RouteTable,
     /// `(label, key)`: the label (the key's reference) identifies the client.
     pub client_keys: Vec<(String, Secret)>,
     pub ingress: KeyedLimiter,
@@ -137,35 +181,48 @@ impl Runtime {
                 })
             })
             .collect();
-        let routes = config
-            .routes
-            .iter()
-            .map(|r| {
-                let targets = r
-                    .targets
-                    .iter()
-                    .map(|t| RouteTarget {
+        let routes = RouteTable::new(config.routes.iter().map(|r| {
+            let pattern = r.model.contains('*');
+            let targets = r
+                .targets
+                .iter()
+                .map(|t| {
+                    // An exact route's templates are made concrete now; a
+                    // pattern route's per request. Its shared health is
+                    // keyed by what it forwards as written (`claude-*`,
+                    // `openrouter/{model}`).
+                    let model = match &t.model {
+                        Some(m) if !pattern && m.contains(MODEL_PLACEHOLDER) => {
+                            Some(forward_name(Some(m), &r.model))
+                        }
+                        m => m.clone(),
+                    };
+                    RouteTarget {
                         provider: providers[t.provider_index].clone(),
-                        model: t.model.clone(),
-                        health: health.get(&t.provider, t.model.as_deref().unwrap_or(&r.model)),
-                    })
-                    .collect();
-                let weights: Vec<u32> = r.targets.iter().map(|t| t.weight).collect();
-                let sticky = r.sticky.then(|| {
-                    Arc::new(StickyTable::new(
-                        config.routing.sticky_ttl,
-                        config.routing.sticky_max_sessions,
-                    ))
-                });
-                let route = RouteRuntime {
-                    spec: r.clone(),
-                    targets,
-                    strategy: StrategyState::new(r.strategy, &weights),
-                    sticky,
-                };
-                (r.model.clone(), Arc::new(route))
-            })
-            .collect();
+                        health: health.get(&t.provider, model.as_deref().unwrap_or(&r.model)),
+                        model,
+                    }
+                })
+                .collect();
+            let weights: Vec<u32> = r.targets.iter().map(|t| t.weight).collect();
+            // A pattern route's table is shared by every name it takes: a
+            // session stays on its target whatever name it asks for.
+            let sticky = r.sticky.then(|| {
+                Arc::new(StickyTable::new(
+                    config.routing.sticky_ttl,
+                    config.routing.sticky_max_sessions,
+                ))
+            });
+            let route = RouteRuntime {
+                spec: Arc::new(r.clone()),
+                targets,
+                strategy: Arc::new(StrategyState::new(r.strategy, &weights)),
+                sticky,
+                pattern,
+                implicit: false,
+            };
+            (r.model.clone(), Arc::new(route))
+        }));
         let client_keys = config
             .server
             .client_keys
@@ -196,8 +253,8 @@ impl Runtime {
     /// same as in `prev` takes over `prev`'s sessions; any other route starts
     /// empty (a session's target index would mean another target).
     pub fn keep_sessions(&mut self, prev: &Runtime) {
-        for (model, route) in &mut self.routes {
-            let Some(old) = prev.routes.get(model) else {
+        for (model, route) in self.routes.entries_mut() {
+            let Some(old) = prev.routes.by_name(model) else {
                 continue;
             };
             let (Some(new_t), Some(old_t)) = (&route.sticky, &old.sticky) else {
@@ -230,7 +287,7 @@ impl Runtime {
     ) -> Arc<RouteRuntime> {
         let p = self.providers[provider].clone();
         let fwd = model.clone().unwrap_or_else(|| requested.to_string());
-        let spec = RouteSpec {
+        let spec = Arc::new(RouteSpec {
             model: requested.to_string(),
             strategy: Strategy::Priority,
             cooldown: std::time::Duration::from_secs(30),
@@ -244,16 +301,19 @@ impl Runtime {
                 model: model.clone(),
                 weight: 1,
             }],
-        };
+        });
         Arc::new(RouteRuntime {
             targets: vec![RouteTarget {
-                health: health.get(&p.spec.name, &fwd),
+                // The name is the client's choice: bounded like a pattern's.
+                health: health.get_dynamic(&p.spec.name, &fwd, None),
                 provider: p,
                 model,
             }],
             spec,
-            strategy: StrategyState::Priority,
+            strategy: Arc::new(StrategyState::Priority),
             sticky: None,
+            pattern: false,
+            implicit: true,
         })
     }
 }

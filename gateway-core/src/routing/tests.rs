@@ -295,3 +295,311 @@ async fn direct_calls_one_provider_and_leaves_routing_health_alone() {
         Admission::Closed
     ));
 }
+
+// Pattern routes: which route a name takes, what is forwarded, whose health.
+
+/// Providers `a`, `b`, `c` (ports 1–3) and exactly the routes in `routes`.
+fn gateway_with(routes: &str) -> (Arc<Runtime>, HealthRegistry) {
+    let mut src = String::new();
+    for (i, name) in ["a", "b", "c"].iter().enumerate() {
+        src += &format!(
+            "[[providers]]\nname = \"{name}\"\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:{}/v1\"\n\n",
+            i + 1
+        );
+    }
+    src += routes;
+    let config = Config::parse(&src, "test.toml").unwrap();
+    let health = HealthRegistry::default();
+    let rt = Runtime::build(config, &health, 1);
+    (Arc::new(rt), health)
+}
+
+fn request_for(model: &str) -> ProxyRequest {
+    let body = Bytes::from(format!(
+        r#"{{"model":"{model}","messages":[{{"role":"user","content":"hi"}}]}}"#
+    ));
+    ProxyRequest::new(
+        Endpoint::ChatCompletions,
+        body,
+        "req_test".into(),
+        "test".into(),
+        Default::default(),
+    )
+    .unwrap()
+}
+
+const PRECEDENCE: &str = r#"
+[[routes]]
+model = "*"
+[[routes.targets]]
+provider = "c"
+model = "local"
+[[routes]]
+model = "claude-*"
+[[routes.targets]]
+provider = "b"
+[[routes]]
+model = "claude-opus-4-8"
+[[routes.targets]]
+provider = "a"
+[[routes]]
+model = "claude-opus-*"
+[[routes.targets]]
+provider = "a"
+model = "{model}-latest"
+"#;
+
+#[tokio::test]
+async fn exact_beats_the_longest_pattern_which_beats_star() {
+    let (rt, health) = gateway_with(PRECEDENCE);
+    // (requested, port that serves, forwarded model, route reported)
+    let cases = [
+        ("claude-opus-4-8", 1, "claude-opus-4-8", "claude-opus-4-8"),
+        ("claude-opus-5", 1, "claude-opus-5-latest", "claude-opus-*"),
+        ("claude-sonnet-5", 2, "claude-sonnet-5", "claude-*"),
+        (
+            "claude-haiku-4-5-20251001",
+            2,
+            "claude-haiku-4-5-20251001",
+            "claude-*",
+        ),
+        ("gpt-5-codex", 3, "local", "*"),
+        // `claude` is not `claude-`: only `*` takes it
+        ("claude", 3, "local", "*"),
+    ];
+    for (model, port, fwd, route) in cases {
+        let s = Script::default();
+        s.on(port, || json(200, OK));
+        let resp = run(&s, &rt, &health, &request_for(model))
+            .await
+            .ok()
+            .unwrap();
+        assert_eq!(s.ports(), [port], "{model}");
+        assert_eq!(s.models(), [fwd], "{model}");
+        assert_eq!(resp.served.model, fwd, "{model}");
+        assert_eq!(resp.served.route.as_deref(), Some(route), "{model}");
+        assert_eq!(resp.served.mode, RouteMode::Direct);
+    }
+}
+
+#[tokio::test]
+async fn a_pattern_route_falls_back_with_each_target_forwarding_its_own_name() {
+    let routes = r#"
+[[routes]]
+model = "claude-*"
+[[routes.targets]]
+provider = "a"
+[[routes.targets]]
+provider = "b"
+model = "openrouter/{model}"
+[[routes.targets]]
+provider = "c"
+model = "llama3.1:8b"
+"#;
+    let (rt, health) = gateway_with(routes);
+    let s = Script::default();
+    s.on(1, || json(503, r#"{"error":{"message":"overloaded"}}"#))
+        .on(2, refused)
+        .on(3, || json(200, OK));
+    let resp = run(&s, &rt, &health, &request_for("claude-sonnet-5"))
+        .await
+        .ok()
+        .unwrap();
+    assert_eq!(
+        s.models(),
+        [
+            "claude-sonnet-5",
+            "openrouter/claude-sonnet-5",
+            "llama3.1:8b"
+        ]
+    );
+    assert_eq!(resp.served.provider, "c");
+    assert_eq!(resp.served.mode, RouteMode::ModelFallback);
+    let attempted: Vec<_> = resp.attempts.iter().map(|a| a.model.as_str()).collect();
+    assert_eq!(
+        attempted,
+        [
+            "claude-sonnet-5",
+            "openrouter/claude-sonnet-5",
+            "llama3.1:8b"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_pattern_route_keeps_health_per_concrete_forwarded_model() {
+    let routes = r#"
+[[routes]]
+model = "claude-*"
+failure_threshold = 1
+[[routes.targets]]
+provider = "a"
+[[routes.targets]]
+provider = "b"
+"#;
+    let (rt, health) = gateway_with(routes);
+    let s = Script::default();
+    // claude-opus-4-8 fails on a: a cools down for that model only.
+    s.on(1, || json(500, r#"{"error":{"message":"boom"}}"#))
+        .on(2, || json(200, OK));
+    run(&s, &rt, &health, &request_for("claude-opus-4-8"))
+        .await
+        .ok()
+        .unwrap();
+    let now = tokio::time::Instant::now();
+    assert!(!health.get("a", "claude-opus-4-8").admit(now).allowed());
+    // The same failing model is now sent to b straight away …
+    let s = Script::default();
+    s.on(2, || json(200, OK));
+    let resp = run(&s, &rt, &health, &request_for("claude-opus-4-8"))
+        .await
+        .ok()
+        .unwrap();
+    assert_eq!(s.ports(), [2]);
+    assert_eq!(resp.served.mode, RouteMode::ProviderFallback);
+    // … while another name of the pattern still goes to a first.
+    let s = Script::default();
+    s.on(1, || json(200, OK));
+    let resp = run(&s, &rt, &health, &request_for("claude-haiku-4-5-20251001"))
+        .await
+        .ok()
+        .unwrap();
+    assert_eq!(s.ports(), [1]);
+    assert_eq!(resp.served.mode, RouteMode::Direct);
+    // The pattern's shared entry took none of it.
+    assert_eq!(
+        health
+            .get("a", "claude-*")
+            .snapshot(now)
+            .consecutive_failures,
+        0
+    );
+}
+
+#[tokio::test]
+async fn unmatched_names_go_on_to_provider_prefix_and_exact_routes_stay_exact() {
+    let routes = r#"
+[[routes]]
+model = "claude-*"
+[[routes.targets]]
+provider = "a"
+[[routes]]
+model = "gpt-4o"
+[[routes.targets]]
+provider = "b"
+model = "{model}-2024"
+"#;
+    let (rt, health) = gateway_with(routes);
+    // An exact route's template is made concrete at build time.
+    let s = Script::default();
+    s.on(2, || json(200, OK));
+    let resp = run(&s, &rt, &health, &request_for("gpt-4o"))
+        .await
+        .ok()
+        .unwrap();
+    assert_eq!(s.models(), ["gpt-4o-2024"]);
+    assert_eq!(resp.served.route.as_deref(), Some("gpt-4o"));
+    // No pattern matches `c/some-model`: the provider prefix takes it,
+    // and it has no route name of its own.
+    let s = Script::default();
+    s.on(3, || json(200, OK));
+    let resp = run(&s, &rt, &health, &request_for("c/some-model"))
+        .await
+        .ok()
+        .unwrap();
+    assert_eq!(s.models(), ["some-model"]);
+    assert_eq!(resp.served.route, None);
+    // Nothing matches and no provider lists it: 404.
+    let s = Script::default();
+    s.on(1, || json(200, r#"{"data":[]}"#))
+        .on(2, || json(200, r#"{"data":[]}"#))
+        .on(3, || json(200, r#"{"data":[]}"#));
+    let err = run(&s, &rt, &health, &request_for("mistral-large"))
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(err, DispatchError::ModelNotFound { model } if model == "mistral-large"));
+}
+
+/// The one wildcard config docs/clients.md shows: it validates and routes
+/// the ids current clients send as the doc says.
+#[tokio::test]
+async fn the_documented_client_config_routes_current_client_ids() {
+    let doc = include_str!("../../../docs/clients.md");
+    let start = doc.find("One config for all of them:").unwrap();
+    let block = &doc[start..];
+    let block = &block[block.find("```toml\n").unwrap() + 8..];
+    let toml = &block[..block.find("```").unwrap()];
+    let config = Config::parse(toml, "docs/clients.md").unwrap();
+    let health = HealthRegistry::default();
+    let rt = Runtime::build(config, &health, 1);
+    let cases = [
+        ("claude-opus-4-8", "claude-*", "anthropic"),
+        ("claude-sonnet-5", "claude-*", "anthropic"),
+        ("claude-haiku-4-5-20251001", "claude-*", "anthropic"),
+        ("gpt-5-codex", "gpt-5*", "openai"),
+        ("qwen2.5:7b", "*", "ollama"),
+    ];
+    for (model, route, provider) in cases {
+        let (r, _) = rt.routes.lookup(model).unwrap();
+        assert_eq!(r.spec.model, route, "{model}");
+        assert_eq!(r.targets[0].provider.spec.name, provider, "{model}");
+    }
+    let (claude, _) = rt.routes.lookup("claude-sonnet-5").unwrap();
+    let bound = claude.bind("claude-sonnet-5", &health);
+    assert_eq!(
+        bound.targets[1].forwarded("claude-sonnet-5"),
+        "anthropic/claude-sonnet-5"
+    );
+}
+
+/// A weighted pattern route: one session asking for several names of the
+/// pattern stays on one target (the route's sticky table is shared by the
+/// names it takes), while sessionless traffic still alternates.
+#[tokio::test]
+async fn a_session_stays_on_its_target_across_the_names_a_pattern_takes() {
+    let routes = "[[routes]]\nmodel = \"claude-*\"\nstrategy = \"weighted\"\n[[routes.targets]]\nprovider = \"a\"\n[[routes.targets]]\nprovider = \"b\"\n";
+    let (rt, health) = gateway_with(routes);
+    let ask = |model: &str, session: bool| {
+        let sid = if session { r#","user":"sess-1""# } else { "" };
+        let body = Bytes::from(format!(
+            r#"{{"model":"{model}","messages":[{{"role":"user","content":"hi"}}]{sid}}}"#
+        ));
+        ProxyRequest::new(
+            Endpoint::ChatCompletions,
+            body,
+            "req_test".into(),
+            "test".into(),
+            Default::default(),
+        )
+        .unwrap()
+    };
+    let mut served = Vec::new();
+    for model in CLAUDE_IDS.iter().cycle().take(6) {
+        let s = Script::default();
+        s.on(1, || json(200, OK)).on(2, || json(200, OK));
+        let resp = run(&s, &rt, &health, &ask(model, true)).await.ok().unwrap();
+        served.push(resp.served.provider);
+    }
+    assert!(served.iter().all(|p| p == &served[0]), "{served:?}");
+    let mut unkeyed = Vec::new();
+    for model in CLAUDE_IDS.iter().cycle().take(4) {
+        let s = Script::default();
+        s.on(1, || json(200, OK)).on(2, || json(200, OK));
+        let resp = run(&s, &rt, &health, &ask(model, false))
+            .await
+            .ok()
+            .unwrap();
+        unkeyed.push(resp.served.provider);
+    }
+    assert!(
+        unkeyed.contains(&"a".to_string()) && unkeyed.contains(&"b".to_string()),
+        "{unkeyed:?}"
+    );
+}
+
+const CLAUDE_IDS: [&str; 3] = [
+    "claude-opus-4-8",
+    "claude-sonnet-5",
+    "claude-haiku-4-5-20251001",
+];

@@ -35,7 +35,7 @@ pub enum DbError {
 }
 
 /// Bump with a migration when the schema changes.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS requests (
@@ -62,7 +62,8 @@ CREATE TABLE IF NOT EXISTS requests (
     cancelled        INTEGER NOT NULL,
     origin           TEXT NOT NULL DEFAULT 'client',
     cache_read_tokens  INTEGER,
-    cache_write_tokens INTEGER
+    cache_write_tokens INTEGER,
+    route              TEXT
 );
 CREATE INDEX IF NOT EXISTS requests_ts ON requests(ts_ms);
 CREATE TABLE IF NOT EXISTS attempts (
@@ -159,6 +160,11 @@ impl Db {
             )
             .map_err(err)?;
         }
+        if (1..4).contains(&version) {
+            // v4: `route`, the route that matched (a pattern such as `claude-*`).
+            conn.execute_batch("ALTER TABLE requests ADD COLUMN route TEXT;")
+                .map_err(err)?;
+        }
         if version < SCHEMA_VERSION {
             conn.execute_batch(SCHEMA).map_err(err)?;
             conn.pragma_update(None, "user_version", SCHEMA_VERSION)
@@ -224,9 +230,9 @@ impl Db {
                     requested_model, provider, forwarded_model, route_mode, stream, attempts,
                     status, error, latency_ms, ttft_ms, overhead_ms, tokens_in, tokens_out,
                     tokens_estimated, cost_usd, cancelled, origin, cache_read_tokens,
-                    cache_write_tokens)
+                    cache_write_tokens, route)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                    ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
+                    ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
             )?;
             let mut att = tx.prepare_cached(
                 "INSERT INTO attempts (request, n, provider, model, status, error, latency_ms)
@@ -260,6 +266,7 @@ impl Db {
                     e.origin.as_str(),
                     e.cache_read_tokens.map(|t| t as i64),
                     e.cache_write_tokens.map(|t| t as i64),
+                    e.route,
                 ])?;
                 if n == 0 {
                     continue; // a duplicate request id: keep the first

@@ -73,6 +73,9 @@ pub struct RequestEvent {
     pub provider: Option<String>,
     pub forwarded_model: Option<String>,
     pub route_mode: Option<RouteMode>,
+    /// The route that matched, as the operator wrote it (`claude-*`);
+    /// `requested_model` is the concrete name. `None`: an implicit route.
+    pub route: Option<String>,
     pub stream: bool,
     pub attempts: Vec<AttemptEvent>,
     pub status: u16,
@@ -127,6 +130,7 @@ impl RequestEvent {
             provider: None,
             forwarded_model: None,
             route_mode: None,
+            route: None,
             stream: false,
             attempts: Vec::new(),
             status: 0,
@@ -186,6 +190,7 @@ impl TelemetrySink for LogSink {
             provider = e.provider.as_deref().unwrap_or("-"),
             forwarded_model = e.forwarded_model.as_deref().unwrap_or("-"),
             route_mode = e.route_mode.map_or("-", RouteMode::as_str),
+            route = e.route.as_deref().unwrap_or("-"),
             attempts = e.attempts.len(),
             status = e.status,
             error = e.error.as_deref().unwrap_or("-"),

@@ -214,6 +214,9 @@ pub(crate) fn request_spans(
     if let Some(m) = &e.forwarded_model {
         a.str("gen_ai.response.model", m);
     }
+    if let Some(r) = &e.route {
+        a.str("aigw.route", r);
+    }
     if let Some(n) = e.tokens_in {
         a.int("gen_ai.usage.input_tokens", n);
     }
@@ -471,6 +474,7 @@ mod tests {
             provider: Some("b".into()),
             forwarded_model: Some("emb-2".into()),
             route_mode: Some(RouteMode::ProviderFallback),
+            route: Some("emb*".into()),
             stream: false,
             attempts: vec![
                 AttemptEvent {

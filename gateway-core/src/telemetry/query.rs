@@ -27,7 +27,8 @@ pub struct Filter {
     pub provider: Option<String>,
     /// The forwarded model.
     pub model: Option<String>,
-    /// The route: the model name the client asked for.
+    /// The route: the model name the client asked for, or, when it has a
+    /// `*`, the pattern route as written (every name `claude-*` took).
     pub route: Option<String>,
     /// The client (its key reference, or its address).
     pub client: Option<String>,
@@ -73,10 +74,14 @@ impl Where {
     }
 
     fn filter(&mut self, f: &Filter) {
+        let route_col = match &f.route {
+            Some(r) if r.contains('*') => "route",
+            _ => "requested_model",
+        };
         let eq = [
             ("provider", &f.provider),
             ("forwarded_model", &f.model),
-            ("requested_model", &f.route),
+            (route_col, &f.route),
             ("client", &f.client),
         ];
         for (col, v) in eq {
@@ -333,12 +338,15 @@ pub struct RequestRow {
     pub cache_write_tokens: Option<u64>,
     pub cost_usd: Option<f64>,
     pub cancelled: bool,
+    /// The route that matched as written (`claude-*`); `null` for an
+    /// implicit route or a request that matched none.
+    pub route: Option<String>,
 }
 
 const ROW_COLUMNS: &str = "request_id, ts_ms, client, endpoint, requested_model, provider,
     forwarded_model, route_mode, stream, attempts, status, error, latency_ms, ttft_ms,
     overhead_ms, tokens_in, tokens_out, tokens_estimated, cost_usd, cancelled, id,
-    cache_read_tokens, cache_write_tokens";
+    cache_read_tokens, cache_write_tokens, route";
 
 fn row(r: &Row<'_>) -> rusqlite::Result<RequestRow> {
     let u = |v: Option<i64>| v.map(|n| n.max(0) as u64);
@@ -365,6 +373,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<RequestRow> {
         cache_write_tokens: u(r.get(22)?),
         cost_usd: r.get(18)?,
         cancelled: r.get(19)?,
+        route: r.get(23)?,
     })
 }
 

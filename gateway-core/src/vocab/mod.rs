@@ -2,9 +2,11 @@
 //! them: what a client asked for ([`Endpoint`]), how it was served
 //! ([`RouteMode`], [`Served`]), what each upstream attempt did
 //! ([`AttemptEvent`]), what the answer used ([`Usage`]) and what that costs
-//! ([`Price`]), and why something failed ([`ErrorClass`]). A leaf module: it imports nothing of the crate.
+//! ([`Price`]), and why something failed ([`ErrorClass`]); route patterns and
+//! `{model}` templates ([`pattern`]). A leaf module: it imports nothing of the crate.
 
 mod class;
+pub mod pattern;
 
 use std::time::Duration;
 
@@ -76,6 +78,10 @@ pub struct Served {
     pub provider: String,
     pub model: String,
     pub mode: RouteMode,
+    /// The route that matched, as written (`claude-opus-4-8`, `claude-*`);
+    /// `None` for an implicit route (`provider/model`, a listed model) or
+    /// a call outside routing.
+    pub route: Option<String>,
 }
 
 /// One upstream attempt of a request.

@@ -20,4 +20,8 @@ error?: string,
 /**
  * The forwarded model of the target that served (or failed last).
  */
-model?: string, provider?: string, request_id: string, route_mode?: RouteMode, status: number, };
+model?: string, provider?: string, request_id: string, 
+/**
+ * The route that matched, as written (`claude-*` for `claude-opus-4-8`).
+ */
+route?: string, route_mode?: RouteMode, status: number, };

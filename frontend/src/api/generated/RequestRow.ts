@@ -16,4 +16,9 @@ tokens_in: number | null, tokens_out: number | null, tokens_estimated: boolean,
  * Parts of `tokens_in` read from / written to the prompt cache, when
  * the upstream reported them.
  */
-cache_read_tokens: number | null, cache_write_tokens: number | null, cost_usd: number | null, cancelled: boolean, };
+cache_read_tokens: number | null, cache_write_tokens: number | null, cost_usd: number | null, cancelled: boolean, 
+/**
+ * The route that matched as written (`claude-*`); `null` for an
+ * implicit route or a request that matched none.
+ */
+route: string | null, };

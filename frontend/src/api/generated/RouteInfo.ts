@@ -5,4 +5,13 @@ import type { Strategy } from "./Strategy";
 /**
  * One live route, as `GET /routes` lists it.
  */
-export type RouteInfo = { model: string, strategy: Strategy, cooldown_s: number, failure_threshold: number, rate_limit_threshold: number, retries: number, targets: Array<RouteTarget>, };
+export type RouteInfo = { 
+/**
+ * The name clients send, or a pattern (`claude-*`, `*`).
+ */
+model: string, 
+/**
+ * `model` has a `*`: it takes every name it matches that no exact
+ * route or more specific pattern takes.
+ */
+pattern: boolean, strategy: Strategy, cooldown_s: number, failure_threshold: number, rate_limit_threshold: number, retries: number, targets: Array<RouteTarget>, };

@@ -218,7 +218,11 @@ pub async fn draft(
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Serialize)]
 pub struct RouteInfo {
+    /// The name clients send, or a pattern (`claude-*`, `*`).
     pub model: String,
+    /// `model` has a `*`: it takes every name it matches that no exact
+    /// route or more specific pattern takes.
+    pub pattern: bool,
     pub strategy: Strategy,
     pub cooldown_s: u64,
     pub failure_threshold: u32,
@@ -244,17 +248,78 @@ pub struct RoutesInfo {
     pub routes: Vec<RouteInfo>,
     pub profiles: Vec<String>,
     pub active_profile: Option<String>,
+    /// With `?model=NAME`: where a request for NAME would go.
+    #[cfg_attr(test, ts(optional))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub matched: Option<RouteMatch>,
+}
+
+/// `GET /routes?model=NAME`: the route a request for NAME takes, as
+/// requests resolve it (exact, pattern, `provider/model`, a listed model).
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Serialize)]
+pub struct RouteMatch {
+    pub model: String,
+    /// `null` when nothing routes the name (a request gets 404).
+    pub kind: Option<crate::routing::MatchKind>,
+    /// The route's name as written; `null` for an implicit route.
+    pub route: Option<String>,
+    /// The targets in config order, each with the concrete model it forwards.
+    pub targets: Vec<RouteTarget>,
+}
+
+#[derive(Deserialize)]
+pub struct RoutesQuery {
+    model: Option<String>,
 }
 
 /// The live routes (the active profile's, when one is set), as JSON.
-pub async fn routes(State(s): State<Arc<AppState>>) -> Json<RoutesInfo> {
-    let rt = s.runtime.load();
+pub async fn routes(
+    State(s): State<Arc<AppState>>,
+    Query(q): Query<RoutesQuery>,
+) -> Result<Json<RoutesInfo>, ApiError> {
+    let rt = s.runtime.load_full();
+    let matched = match q.model {
+        Some(m) if m.is_empty() || m.len() > MAX_MODEL_LEN => {
+            return Err(ApiError::bad_request(
+                "invalid_model",
+                format!("model must be 1 to {MAX_MODEL_LEN} bytes"),
+            ));
+        }
+        Some(m) => Some(
+            match crate::routing::resolve(&s.upstreams(), &rt, &m).await {
+                Ok((r, kind)) => RouteMatch {
+                    route: (!r.implicit).then(|| r.spec.model.clone()),
+                    kind: Some(kind),
+                    targets: r
+                        .targets
+                        .iter()
+                        .zip(&r.spec.targets)
+                        .map(|(t, spec)| RouteTarget {
+                            provider: t.provider.spec.name.clone(),
+                            model: Some(t.forwarded(&m).to_string()),
+                            weight: spec.weight,
+                        })
+                        .collect(),
+                    model: m,
+                },
+                Err(_) => RouteMatch {
+                    model: m,
+                    kind: None,
+                    route: None,
+                    targets: Vec::new(),
+                },
+            },
+        ),
+        None => None,
+    };
     let routes = rt
         .config
         .routes
         .iter()
         .map(|r| RouteInfo {
             model: r.model.clone(),
+            pattern: r.model.contains('*'),
             strategy: r.strategy,
             cooldown_s: r.cooldown.as_secs(),
             failure_threshold: r.failure_threshold,
@@ -271,9 +336,13 @@ pub async fn routes(State(s): State<Arc<AppState>>) -> Json<RoutesInfo> {
                 .collect(),
         })
         .collect();
-    Json(RoutesInfo {
+    Ok(Json(RoutesInfo {
         routes,
         profiles: rt.config.profiles.clone(),
         active_profile: rt.config.active_profile.clone(),
-    })
+        matched,
+    }))
 }
+
+/// Longest model name `?model=` takes.
+const MAX_MODEL_LEN: usize = 256;

@@ -423,6 +423,10 @@ pub struct FallbackTestResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
     pub request_id: String,
+    /// The route that matched, as written (`claude-*` for `claude-opus-4-8`).
+    #[cfg_attr(test, ts(optional))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
     #[cfg_attr(test, ts(optional))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub route_mode: Option<RouteMode>,
@@ -466,6 +470,7 @@ pub async fn fallback_test(
         model: None,
         provider: None,
         request_id,
+        route: None,
         route_mode: None,
         status: h.event.status,
     };
@@ -473,6 +478,7 @@ pub async fn fallback_test(
         out.provider = Some(t.provider.clone());
         out.model = Some(t.model.clone());
         out.route_mode = Some(t.mode);
+        out.route = t.route.clone();
     }
     match h.answer {
         Answer::Refused(r) if r.class == ErrorClass::ModelNotFound => return Err(r.into()),

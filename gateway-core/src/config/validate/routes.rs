@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::super::raw::{RawConfig, RawRoute, Strategy};
 use super::{MAX_SECS, Severity, Validator, valid_name};
+use crate::vocab::pattern::{MODEL_PLACEHOLDER, Pattern, forward_name};
 
 #[derive(Debug, Clone)]
 pub struct TargetSpec {
@@ -84,6 +85,7 @@ impl Validator<'_> {
         providers: &[&str],
     ) -> Vec<RouteSpec> {
         let mut seen = HashSet::new();
+        let mut patterns: Vec<(usize, Pattern)> = Vec::new();
         let mut out = Vec::new();
         for (i, r) in raw.iter().enumerate() {
             let path = format!("{base}[{i}]");
@@ -101,6 +103,34 @@ impl Validator<'_> {
                     &r.model,
                     format!("duplicate route {model:?}"),
                 );
+            }
+            if model.matches('*').count() > 1 {
+                self.error(
+                    &format!("{path}.model"),
+                    &r.model,
+                    format!(
+                        "route {model:?} has more than one '*': a pattern has one, \
+                         anywhere (\"claude-*\", \"*-latest\", \"*\")"
+                    ),
+                );
+            } else if let Some(p) = Pattern::parse(model) {
+                // Equally specific patterns that can match the same name
+                // would leave the choice to config order: refused.
+                for (k, q) in &patterns {
+                    if q.specificity() == p.specificity() && q != &p && q.overlaps(&p) {
+                        self.error(
+                            &format!("{path}.model"),
+                            &r.model,
+                            format!(
+                                "routes {:?} ({base}[{k}]) and {model:?} are equally specific \
+                                 and both match e.g. {:?}: make one longer or split them",
+                                raw[*k].model.get_ref(),
+                                q.common_example(&p),
+                            ),
+                        );
+                    }
+                }
+                patterns.push((i, p));
             }
             if r.targets.is_empty() {
                 self.error(
@@ -146,7 +176,21 @@ impl Validator<'_> {
                         "model must not be empty",
                     );
                 }
-                let fwd = t.model.clone().unwrap_or_else(|| model.clone());
+                if let Some(m) = t.model.as_deref()
+                    && m.replace(MODEL_PLACEHOLDER, "").contains(['{', '}'])
+                {
+                    self.error(
+                        &format!("{tpath}.model"),
+                        &t.provider,
+                        format!(
+                            "model {m:?}: the only placeholder is {MODEL_PLACEHOLDER} \
+                             (the requested name), e.g. \"openrouter/{MODEL_PLACEHOLDER}\""
+                        ),
+                    );
+                }
+                // What the target forwards, templates filled in with the
+                // route's name: `{model}` and an omitted model are the same.
+                let fwd = forward_name(t.model.as_deref(), model);
                 if !pairs.insert((pname.clone(), fwd.clone())) {
                     self.error(
                         &tpath,
@@ -279,5 +323,100 @@ mod tests {
         let e = Config::parse(src, "x").unwrap_err();
         assert_eq!(e.issues[0].path, "server.profile");
         assert_eq!(e.issues[0].line, Some(2));
+    }
+
+    const PROVIDER: &str =
+        "[[providers]]\nname = \"a\"\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:1/v1\"\n";
+
+    fn route(model: &str, target_model: Option<&str>) -> String {
+        let m = target_model.map_or(String::new(), |m| format!("model = {m:?}\n"));
+        format!("[[routes]]\nmodel = {model:?}\n[[routes.targets]]\nprovider = \"a\"\n{m}")
+    }
+
+    fn errors(routes: &str) -> Vec<(String, String)> {
+        match Config::parse(&format!("{PROVIDER}{routes}"), "t") {
+            Ok(_) => Vec::new(),
+            Err(e) => e
+                .issues
+                .into_iter()
+                .filter(|i| i.severity == Severity::Error)
+                .map(|i| (i.path, i.message))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn patterns_templates_and_exact_routes_together_are_valid() {
+        let src = [
+            route("claude-*", None),
+            route("claude-opus-*", Some("{model}-latest")),
+            route("gpt-5*", Some("openrouter/{model}")),
+            route("*-preview", None),
+            route("*", Some("llama3.1:8b")),
+            route("claude-opus-4-8", None),
+        ]
+        .concat();
+        assert_eq!(errors(&src), Vec::<(String, String)>::new());
+        let c = Config::parse(&format!("{PROVIDER}{src}"), "t").unwrap();
+        assert_eq!(c.routes.len(), 6);
+        assert_eq!(
+            c.routes[2].targets[0].model.as_deref(),
+            Some("openrouter/{model}")
+        );
+    }
+
+    #[test]
+    fn equally_specific_overlapping_patterns_are_refused_naming_both() {
+        // `ab*` and `a*x` both have two literal characters and both match "abx".
+        let e = errors(&[route("ab*", None), route("a*x", None)].concat());
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(e[0].0, "routes[1].model");
+        assert!(e[0].1.contains("\"ab*\" (routes[0])"), "{}", e[0].1);
+        assert!(e[0].1.contains("\"a*x\""), "{}", e[0].1);
+        assert!(e[0].1.contains("equally specific"), "{}", e[0].1);
+        // Same length, disjoint prefixes: no name matches both, no error.
+        assert!(errors(&[route("claude-*", None), route("gemini-*", None)].concat()).is_empty());
+        // In a profile, the path names the profile's routes.
+        let p = "[profiles.x]\n[[profiles.x.routes]]\nmodel = \"ab*\"\n[[profiles.x.routes.targets]]\nprovider = \"a\"\n[[profiles.x.routes]]\nmodel = \"a*x\"\n[[profiles.x.routes.targets]]\nprovider = \"a\"\n";
+        let e = errors(p);
+        assert_eq!(e[0].0, "profiles.x.routes[1].model");
+        assert!(e[0].1.contains("profiles.x.routes[0]"), "{}", e[0].1);
+    }
+
+    #[test]
+    fn duplicate_patterns_and_two_stars_are_refused() {
+        let e = errors(&[route("claude-*", None), route("claude-*", None)].concat());
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(e[0].0, "routes[1].model");
+        assert!(
+            e[0].1.contains("duplicate route \"claude-*\""),
+            "{}",
+            e[0].1
+        );
+        // `{model}` forwards what an omitted model does: the same target twice.
+        let twice = format!(
+            "{}[[routes.targets]]\nprovider = \"a\"\nmodel = \"{{model}}\"\n",
+            route("claude-*", None)
+        );
+        let e = errors(&twice);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].1.contains("appears twice"), "{}", e[0].1);
+        let e = errors(&route("claude-*-*", None));
+        assert_eq!(e[0].0, "routes[0].model");
+        assert!(e[0].1.contains("more than one '*'"), "{}", e[0].1);
+    }
+
+    #[test]
+    fn a_template_with_an_unknown_placeholder_is_refused() {
+        for bad in ["{modle}", "openrouter/{model", "x}"] {
+            let e = errors(&route("claude-*", Some(bad)));
+            assert_eq!(e.len(), 1, "{bad}: {e:?}");
+            assert_eq!(e[0].0, "routes[0].targets[0].model");
+            assert!(
+                e[0].1.contains("the only placeholder is {model}"),
+                "{}",
+                e[0].1
+            );
+        }
     }
 }
