@@ -29,7 +29,28 @@ fi
 # The npm cache and the scratch directory live under the repository's target/ (not /tmp):
 # Codex refuses to set up its sandbox helpers under a temporary directory.
 npm_dir="${AGENTS_NPM_DIR:-$root/target/agents-npm}"
-scratch="$root/target/agents-run"
+# The scratch directory (client homes, CODEX_HOME) must not be under a temporary directory:
+# Codex 0.171 refuses to install its sandbox helper there and every shell call fails. The
+# repository's target/ when the checkout is not itself under one (CI may clone into /tmp),
+# else a cache directory in $HOME, else /var/tmp.
+under_tmp() { # path -> true when it is inside /tmp or $TMPDIR
+    local p="$1/" t
+    for t in /tmp "${TMPDIR:-/tmp}"; do
+        [[ "$p" == "${t%/}/"* ]] && return 0
+    done
+    return 1
+}
+scratch=""
+for base in "$root/target" "${XDG_CACHE_HOME:-${HOME:-/nonexistent}/.cache}/aigw-tests" /var/tmp/aigw-tests; do
+    if ! under_tmp "$base" && mkdir -p "$base" 2>/dev/null; then
+        scratch="$base/agents-run"
+        break
+    fi
+done
+if [[ -z "$scratch" ]]; then
+    echo "tests/agents: no scratch directory outside /tmp for Codex's CODEX_HOME" >&2
+    exit 1
+fi
 claude="$npm_dir/node_modules/@anthropic-ai/claude-code/bin/claude.exe"
 codex="$npm_dir/node_modules/@openai/codex/bin/codex.js"
 
