@@ -390,6 +390,42 @@ mod tests {
     }
 
     #[test]
+    fn line_comments_after_and_below_the_last_member_stay_comments() {
+        let src = "{\n  \"a\": 1 // about a\n  // the end\n}\n";
+        let mut d = Doc::parse(src).unwrap();
+        d.set(&["b"], &J::str("x")).unwrap();
+        let text = d.text();
+        // still valid, b is really there (not swallowed by a comment)
+        let again = Doc::parse(&text).unwrap();
+        assert_eq!(again.get_str(&["b"]).as_deref(), Some("x"), "{text}");
+        assert!(
+            text.contains("// about a") && text.contains("// the end"),
+            "{text}"
+        );
+        assert!(d.remove(&["b"]).unwrap());
+        assert_eq!(d.text(), src);
+        // one-line Claude settings: the key goes in, the file stays JSON
+        let mut d = Doc::parse("{\"env\": {\"ANTHROPIC_API_KEY\": \"sk-ant-mine\"}}\n").unwrap();
+        d.set(
+            &["env", "ANTHROPIC_BASE_URL"],
+            &J::str("http://127.0.0.1:4000"),
+        )
+        .unwrap();
+        let text = d.text();
+        assert!(
+            serde_json::from_str::<serde_json::Value>(&text).is_ok(),
+            "{text}"
+        );
+        assert_eq!(
+            Doc::parse(&text)
+                .unwrap()
+                .get_str(&["env", "ANTHROPIC_API_KEY"])
+                .as_deref(),
+            Some("sk-ant-mine")
+        );
+    }
+
+    #[test]
     fn crlf_tabs_and_a_byte_order_mark_are_the_files_style() {
         let mut d = Doc::parse("\u{feff}{\r\n\t\"a\": 1\r\n}\r\n").unwrap();
         d.set(&["env", "K"], &J::str("v")).unwrap();
