@@ -1,8 +1,17 @@
-//! Text-preserving edits of JSON and JSONC (comments, trailing commas):
-//! a small parser finds the byte spans of members; an edit splices new
-//! text in or cuts a member out, so every byte we do not own stays as it
-//! was — key order, layout, comments. (serde_json would reorder keys
-//! without its `preserve_order` feature and drops comments either way.)
+//! Edits of JSON and JSONC files (comments, trailing commas) that keep
+//! every byte we do not own: the text is parsed into the concrete syntax
+//! tree of dprint's `jsonc-parser` crate (feature `cst`), members are
+//! set, added or removed on that tree, and it is printed back — key
+//! order, layout, comments and trailing commas as they were. New members
+//! follow the file's own indentation and newline style (the crate works
+//! them out). Only JSON plus comments and trailing commas is accepted
+//! (no JSON5 extras such as single quotes or bare keys), the top level
+//! must be an object, and nesting is capped by the crate (512 levels).
+//! (serde_json would reorder keys without its `preserve_order` feature
+//! and drops comments either way.)
+
+use jsonc_parser::ParseOptions;
+use jsonc_parser::cst::{CstInputValue, CstNode, CstObject, CstObjectProp, CstRootNode};
 
 /// A value to write, rendered in the file's indentation.
 #[derive(Debug, Clone)]
@@ -17,562 +26,270 @@ impl J {
         J::Str(s.into())
     }
 
-    /// Multi-line for non-empty objects, `unit` per level, `nl` newlines.
-    fn render(&self, unit: &str, nl: &str) -> String {
+    fn input(&self) -> CstInputValue {
         match self {
-            J::Str(s) => quote(s),
-            J::Obj(members) if members.is_empty() => "{}".into(),
-            J::Obj(members) => {
-                let mut out = String::from("{");
-                for (i, (k, v)) in members.iter().enumerate() {
-                    out.push_str(if i == 0 { "" } else { "," });
-                    out.push_str(nl);
-                    out.push_str(unit);
-                    out.push_str(&quote(k));
-                    out.push_str(": ");
-                    out.push_str(&indent_lines(&v.render(unit, nl), unit, nl));
-                }
-                out.push_str(nl);
-                out.push('}');
-                out
-            }
+            J::Str(s) => CstInputValue::String(s.clone()),
+            J::Obj(members) => CstInputValue::Object(
+                members
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.input()))
+                    .collect(),
+            ),
         }
     }
 }
 
+/// `s` as a JSON string literal.
 pub fn quote(s: &str) -> String {
     serde_json::Value::String(s.to_string()).to_string()
 }
 
-fn indent_lines(text: &str, indent: &str, nl: &str) -> String {
-    text.replace(nl, &format!("{nl}{indent}"))
-}
+const BOM: char = '\u{feff}';
 
-#[derive(Debug)]
-enum Node {
-    Object(Object),
-    Other,
-}
-
-#[derive(Debug)]
-struct Object {
-    /// The `{`.
-    start: usize,
-    /// Just past the `}`.
-    end: usize,
-    members: Vec<Member>,
-}
-
-#[derive(Debug)]
-struct Member {
-    key: String,
-    key_start: usize,
-    value_start: usize,
-    value_end: usize,
-    value: Node,
+/// JSON with comments and trailing commas; nothing of JSON5.
+fn options() -> ParseOptions {
+    ParseOptions {
+        allow_comments: true,
+        allow_trailing_commas: true,
+        allow_loose_object_property_names: false,
+        allow_missing_commas: false,
+        allow_single_quoted_strings: false,
+        allow_hexadecimal_numbers: false,
+        allow_unary_plus_numbers: false,
+        allow_bare_decimal_point_numbers: false,
+        allow_non_finite_numbers: false,
+        allow_extended_string_escapes: false,
+    }
 }
 
 /// A JSON(C) document whose root is an object.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Doc {
-    text: String,
+    root: CstRootNode,
+    /// The object at the top (kept here: the tree holds only weak links
+    /// upwards, `root` must live as long as any node of it is used).
+    obj: CstObject,
+    /// A UTF-8 byte order mark before the text (the crate does not take
+    /// one), put back on output.
+    bom: bool,
 }
-
-const MAX_DEPTH: usize = 64;
 
 impl Doc {
     pub fn parse(text: &str) -> Result<Doc, String> {
-        let d = Doc { text: text.into() };
-        d.root()?;
-        Ok(d)
+        let (bom, body) = match text.strip_prefix(BOM) {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        let root = CstRootNode::parse(body, &options()).map_err(|e| e.to_string())?;
+        let obj = root
+            .value()
+            .and_then(|v| v.as_object())
+            .ok_or("the top level is not a JSON object")?;
+        Ok(Doc { root, obj, bom })
+    }
+
+    fn to_text(&self) -> String {
+        let body = self.root.to_string();
+        if self.bom {
+            format!("{BOM}{body}")
+        } else {
+            body
+        }
     }
 
     #[cfg(test)]
-    pub fn text(&self) -> &str {
-        &self.text
+    pub fn text(&self) -> String {
+        self.to_text()
     }
 
     pub fn into_text(self) -> String {
-        self.text
+        self.to_text()
     }
 
-    fn root(&self) -> Result<Object, String> {
-        Parser::new(&self.text).document()
+    /// The member at `path` (the last one of a repeated key, as JSON
+    /// readers take it).
+    fn find(&self, path: &[&str]) -> Option<CstObjectProp> {
+        let (last, parents) = path.split_last()?;
+        member(&self.object(parents)?, last)
     }
 
-    fn nl(&self) -> &'static str {
-        if self.text.contains("\r\n") {
-            "\r\n"
-        } else {
-            "\n"
+    /// The object at `path` (the root for an empty path).
+    fn object(&self, path: &[&str]) -> Option<CstObject> {
+        let mut obj = self.obj.clone();
+        for seg in path {
+            obj = member(&obj, seg)?.value()?.as_object()?;
         }
-    }
-
-    /// The indentation unit: the first indented member line's.
-    fn unit(&self) -> String {
-        for line in self.text.lines() {
-            let ws: String = line
-                .chars()
-                .take_while(|c| *c == ' ' || *c == '\t')
-                .collect();
-            if !ws.is_empty() && line[ws.len()..].starts_with('"') {
-                return ws;
-            }
-        }
-        "  ".into()
+        Some(obj)
     }
 
     /// The raw text of the value at `path`.
     pub fn get_raw(&self, path: &[&str]) -> Option<String> {
-        let root = self.root().ok()?;
-        let m = find(&root, path)?;
-        Some(self.text[m.value_start..m.value_end].to_string())
+        Some(self.find(path)?.value()?.to_string())
     }
 
     /// The string at `path`, if it is one.
     pub fn get_str(&self, path: &[&str]) -> Option<String> {
-        serde_json::from_str(&self.get_raw(path)?).ok()
+        self.find(path)?
+            .value()?
+            .as_string_lit()?
+            .decoded_value()
+            .ok()
     }
 
     /// Whether `path` holds an object (`Some(true)`), something else
     /// (`Some(false)`) or nothing.
     pub fn is_object(&self, path: &[&str]) -> Option<bool> {
-        let root = self.root().ok()?;
         if path.is_empty() {
             return Some(true);
         }
-        find(&root, path).map(|m| matches!(m.value, Node::Object(_)))
+        Some(self.find(path)?.value()?.as_object().is_some())
     }
 
     /// Members of the object at `path` (0 when it is not one).
     pub fn len(&self, path: &[&str]) -> usize {
-        let Ok(root) = self.root() else { return 0 };
-        let obj = if path.is_empty() {
-            Some(&root)
-        } else {
-            match find(&root, path).map(|m| &m.value) {
-                Some(Node::Object(o)) => Some(o),
-                _ => None,
-            }
-        };
-        obj.map_or(0, |o| o.members.len())
+        self.object(path).map_or(0, |o| o.properties().len())
     }
 
     pub fn set(&mut self, path: &[&str], value: &J) -> Result<(), String> {
-        let raw = value.render(&self.unit(), self.nl());
-        self.set_raw(path, &raw)
+        self.put(path, value.input()).map(|_| ())
     }
 
-    /// Sets the value at `path` to `raw` (JSON text), creating the objects
-    /// on the way.
+    /// Sets the value at `path` to `raw` (JSON text, such as
+    /// [`get_raw`](Self::get_raw) gives), creating the objects on the
+    /// way. Strings and numbers keep their exact spelling.
     pub fn set_raw(&mut self, path: &[&str], raw: &str) -> Result<(), String> {
-        let (last, parents) = path.split_last().ok_or("empty path")?;
-        let root = self.root()?;
-        let mut obj = &root;
-        for (i, seg) in parents.iter().enumerate() {
-            match obj.members.iter().rev().find(|m| m.key == *seg) {
-                Some(m) => match &m.value {
-                    Node::Object(o) => obj = o,
-                    Node::Other => {
-                        return Err(format!("{} is not an object", parents[..=i].join(".")));
-                    }
-                },
-                None => {
-                    // build the rest as one nested value
-                    let raw_rest = nest(&path[i + 1..], raw, &self.unit(), self.nl());
-                    let text = self.insert_member(obj, seg, &raw_rest);
-                    Parser::new(&text).document()?;
-                    self.text = text;
-                    return Ok(());
-                }
-            }
+        // a value alone is not a document: wrap it in one
+        let src = CstRootNode::parse(&format!("{{\"v\": {raw}\n}}"), &options())
+            .map_err(|e| format!("not a JSON value: {e}"))?;
+        let v = src
+            .object_value()
+            .map(|o| o.properties())
+            .filter(|p| p.len() == 1)
+            .and_then(|p| p.first()?.value())
+            .ok_or("not one JSON value")?;
+        let prop = self.put(path, input(&v)?)?;
+        if let Some(new) = prop.value() {
+            respell(&v, &new);
         }
-        let text = match obj.members.iter().rev().find(|m| m.key == *last) {
-            Some(m) => {
-                let indent = line_indent(&self.text, m.key_start);
-                let mut t = self.text.clone();
-                t.replace_range(
-                    m.value_start..m.value_end,
-                    &indent_lines(raw, &indent, self.nl()),
-                );
-                t
-            }
-            None => self.insert_member(obj, last, raw),
-        };
-        Parser::new(&text).document()?;
-        self.text = text;
         Ok(())
     }
 
-    /// The text with `key: raw` added at the end of `obj`.
-    fn insert_member(&self, obj: &Object, key: &str, raw: &str) -> String {
-        let nl = self.nl();
-        let unit = self.unit();
-        let t = &self.text;
-        let mut out = t.clone();
-        let Some(last) = obj.members.last() else {
-            let obj_indent = line_indent(t, obj.start);
-            let mi = format!("{obj_indent}{unit}");
-            let mut ins = format!("{nl}{mi}{}: {}", quote(key), indent_lines(raw, &mi, nl));
-            let inner = &t[obj.start + 1..obj.end - 1];
-            if !inner.contains('\n') {
-                ins.push_str(nl);
-                ins.push_str(&obj_indent);
-                // what was between the braces (spaces) goes
-                out.replace_range(obj.start + 1..obj.end - 1, &ins);
-            } else {
-                out.insert_str(obj.start + 1, &ins);
-            }
-            return out;
-        };
-        let single_line = !t[obj.start..obj.end].contains('\n');
-        let pos = last.value_end;
-        let after = skip_blank(t, pos);
-        if single_line {
-            let compact = raw.replace(nl, " ");
-            if t.as_bytes().get(after) == Some(&b',') {
-                out.insert_str(after + 1, &format!(" {}: {compact},", quote(key)));
-            } else {
-                out.insert_str(pos, &format!(", {}: {compact}", quote(key)));
-            }
-            return out;
-        }
-        let mi = if line_starts_with_key(t, last.key_start) {
-            line_indent(t, last.key_start)
-        } else {
-            format!("{}{unit}", line_indent(t, obj.start))
-        };
-        let member = format!("{}: {}", quote(key), indent_lines(raw, &mi, nl));
-        if t.as_bytes().get(after) == Some(&b',') {
-            // a trailing comma: keep the style
-            let eol = end_of_line_if_only_comment(t, after + 1).unwrap_or(after + 1);
-            out.insert_str(eol, &format!("{nl}{mi}{member},"));
-        } else {
-            match end_of_line_if_only_comment(t, pos) {
-                Some(eol) => {
-                    out.insert_str(eol, &format!("{nl}{mi}{member}"));
-                    out.insert(pos, ',');
+    /// Sets `path` to `value`: in place when the member is there, else
+    /// appended to its object, the missing objects on the way with it.
+    fn put(&mut self, path: &[&str], value: CstInputValue) -> Result<CstObjectProp, String> {
+        let (last, parents) = path.split_last().ok_or("empty path")?;
+        let mut obj = self.obj.clone();
+        for (i, seg) in parents.iter().enumerate() {
+            let Some(m) = member(&obj, seg) else {
+                // the rest as one nested value
+                let nested = path[i + 1..].iter().rev().fold(value, |v, k| {
+                    CstInputValue::Object(vec![(k.to_string(), v)])
+                });
+                let mut prop = obj.append(seg, nested);
+                for k in &path[i + 1..] {
+                    prop = prop
+                        .object_value()
+                        .and_then(|o| member(&o, k))
+                        .ok_or("the inserted value is not where it was put")?;
                 }
-                None => out.insert_str(pos, &format!(", {member}")),
-            }
+                return Ok(prop);
+            };
+            obj = m
+                .value()
+                .and_then(|v| v.as_object())
+                .ok_or_else(|| format!("{} is not an object", parents[..=i].join(".")))?;
         }
-        out
+        Ok(match member(&obj, last) {
+            Some(m) => {
+                m.set_value(value);
+                m
+            }
+            None => obj.append(last, value),
+        })
     }
 
     /// Removes the member at `path`; false when there was none.
     pub fn remove(&mut self, path: &[&str]) -> Result<bool, String> {
-        let (last, parents) = path.split_last().ok_or("empty path")?;
-        let root = self.root()?;
-        let obj = if parents.is_empty() {
-            &root
-        } else {
-            match find(&root, parents).map(|m| &m.value) {
-                Some(Node::Object(o)) => o,
-                _ => return Ok(false),
+        if path.is_empty() {
+            return Err("empty path".into());
+        }
+        match self.find(path) {
+            Some(m) => {
+                m.remove();
+                Ok(true)
             }
-        };
-        let Some(i) = obj.members.iter().rposition(|m| m.key == *last) else {
-            return Ok(false);
-        };
-        let t = &self.text;
-        let m = &obj.members[i];
-        let mut cuts: Vec<(usize, usize)> = Vec::new();
-        let mut end = m.value_end;
-        let after = skip_blank(t, end);
-        let own_comma = t.as_bytes().get(after) == Some(&b',');
-        if own_comma {
-            end = after + 1;
-        } else if i > 0 {
-            // the last member: the comma before it goes instead
-            let prev = &obj.members[i - 1];
-            if let Some(c) = comma_after(t, prev.value_end) {
-                cuts.push((c, c + 1));
-            }
-        }
-        let line_start = t[..m.key_start].rfind('\n').map_or(0, |p| p + 1);
-        let whole_line = t[line_start..m.key_start].trim().is_empty();
-        let rest_blank = {
-            let e = skip_spaces(t, end);
-            matches!(t.as_bytes().get(e), Some(b'\n' | b'\r') | None)
-        };
-        let mut start = m.key_start;
-        if whole_line && rest_blank {
-            start = line_start;
-            end = skip_spaces(t, end);
-            if t[end..].starts_with("\r\n") {
-                end += 2;
-            } else if t[end..].starts_with('\n') {
-                end += 1;
-            }
-        } else {
-            end = skip_spaces(t, end);
-            if !own_comma && i > 0 {
-                // `, "k": v }` on one line: also the space before
-                start = t[..start].trim_end_matches([' ', '\t']).len();
-            }
-        }
-        cuts.push((start, end));
-        cuts.sort_by_key(|c| std::cmp::Reverse(c.0));
-        let mut out = t.clone();
-        for (s, e) in cuts {
-            out.replace_range(s..e, "");
-        }
-        Parser::new(&out).document()?;
-        self.text = out;
-        Ok(true)
-    }
-}
-
-/// `{"rest0": {"rest1": raw}}` (or `raw` when `rest` is empty).
-fn nest(rest: &[&str], raw: &str, unit: &str, nl: &str) -> String {
-    match rest.split_first() {
-        None => raw.to_string(),
-        Some((k, tail)) => {
-            let inner = nest(tail, raw, unit, nl);
-            format!(
-                "{{{nl}{unit}{}: {}{nl}}}",
-                quote(k),
-                indent_lines(&inner, unit, nl)
-            )
+            None => Ok(false),
         }
     }
 }
 
-fn find<'a>(root: &'a Object, path: &[&str]) -> Option<&'a Member> {
-    let (first, rest) = path.split_first()?;
-    let m = root.members.iter().rev().find(|m| m.key == *first)?;
-    if rest.is_empty() {
-        return Some(m);
-    }
-    match &m.value {
-        Node::Object(o) => find(o, rest),
-        Node::Other => None,
-    }
+fn member(obj: &CstObject, name: &str) -> Option<CstObjectProp> {
+    obj.properties()
+        .into_iter()
+        .rev()
+        .find(|p| p.name().and_then(|n| n.decoded_value().ok()).as_deref() == Some(name))
 }
 
-fn line_indent(t: &str, pos: usize) -> String {
-    let start = t[..pos].rfind('\n').map_or(0, |p| p + 1);
-    t[start..]
-        .chars()
-        .take_while(|c| *c == ' ' || *c == '\t')
-        .collect()
-}
-
-fn line_starts_with_key(t: &str, key_start: usize) -> bool {
-    let start = t[..key_start].rfind('\n').map_or(0, |p| p + 1);
-    t[start..key_start].trim().is_empty()
-}
-
-fn skip_spaces(t: &str, mut pos: usize) -> usize {
-    let b = t.as_bytes();
-    while matches!(b.get(pos), Some(b' ' | b'\t')) {
-        pos += 1;
-    }
-    pos
-}
-
-/// Past spaces, newlines and comments.
-fn skip_blank(t: &str, pos: usize) -> usize {
-    let mut p = Parser::new(t);
-    p.pos = pos;
-    let _ = p.ws();
-    p.pos
-}
-
-fn comma_after(t: &str, pos: usize) -> Option<usize> {
-    let p = skip_blank(t, pos);
-    (t.as_bytes().get(p) == Some(&b',')).then_some(p)
-}
-
-/// Where the line ends (before `\r\n`/`\n`) when only spaces and a `//`
-/// comment follow `pos` on it.
-fn end_of_line_if_only_comment(t: &str, pos: usize) -> Option<usize> {
-    let p = skip_spaces(t, pos);
-    let rest = &t[p..];
-    let eol = rest.find('\n').map_or(t.len(), |i| p + i);
-    let eol = if eol > 0 && t.as_bytes().get(eol - 1) == Some(&b'\r') {
-        eol - 1
-    } else {
-        eol
-    };
-    let between = &t[p..eol];
-    let block = between.starts_with("/*")
-        && between.ends_with("*/")
-        && between.len() >= 4
-        && !between[2..between.len() - 2].contains("*/");
-    (between.is_empty() || between.starts_with("//") || block).then_some(eol)
-}
-
-struct Parser<'a> {
-    t: &'a str,
-    b: &'a [u8],
-    pos: usize,
-    depth: usize,
-}
-
-impl<'a> Parser<'a> {
-    fn new(t: &'a str) -> Self {
-        Self {
-            t,
-            b: t.as_bytes(),
-            pos: 0,
-            depth: 0,
-        }
-    }
-
-    fn err(&self, what: &str) -> String {
-        let line = self.t[..self.pos.min(self.t.len())].matches('\n').count() + 1;
-        format!("line {line}: {what}")
-    }
-
-    fn ws(&mut self) -> Result<(), String> {
-        loop {
-            match self.b.get(self.pos) {
-                Some(b' ' | b'\t' | b'\n' | b'\r') => self.pos += 1,
-                Some(b'/') if self.b.get(self.pos + 1) == Some(&b'/') => {
-                    while !matches!(self.b.get(self.pos), Some(b'\n') | None) {
-                        self.pos += 1;
-                    }
-                }
-                Some(b'/') if self.b.get(self.pos + 1) == Some(&b'*') => {
-                    let close = self.t[self.pos + 2..]
-                        .find("*/")
-                        .ok_or_else(|| self.err("unterminated /* comment"))?;
-                    self.pos += 2 + close + 2;
-                }
-                // a UTF-8 byte order mark at the start
-                Some(0xEF) if self.pos == 0 && self.t.starts_with('\u{feff}') => self.pos += 3,
-                _ => return Ok(()),
-            }
-        }
-    }
-
-    fn document(&mut self) -> Result<Object, String> {
-        self.ws()?;
-        if self.b.get(self.pos) != Some(&b'{') {
-            return Err(self.err("the top level is not a JSON object"));
-        }
-        let root = self.object()?;
-        self.ws()?;
-        if self.pos != self.b.len() {
-            return Err(self.err("text after the top-level object"));
-        }
-        Ok(root)
-    }
-
-    fn value(&mut self) -> Result<Node, String> {
-        match self.b.get(self.pos) {
-            Some(b'{') => self.object().map(Node::Object),
-            Some(b'[') => self.array().map(|()| Node::Other),
-            Some(b'"') => self.string().map(|_| Node::Other),
-            Some(_) => self.literal().map(|()| Node::Other),
-            None => Err(self.err("unexpected end")),
-        }
-    }
-
-    fn enter(&mut self) -> Result<(), String> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return Err(self.err("nested too deeply"));
-        }
-        Ok(())
-    }
-
-    fn object(&mut self) -> Result<Object, String> {
-        self.enter()?;
-        let start = self.pos;
-        self.pos += 1;
+/// The value of a parsed node, to insert elsewhere.
+fn input(v: &CstNode) -> Result<CstInputValue, String> {
+    if let Some(o) = v.as_object() {
         let mut members = Vec::new();
-        loop {
-            self.ws()?;
-            match self.b.get(self.pos) {
-                Some(b'}') => break,
-                Some(b'"') => {}
-                _ => return Err(self.err("expected a \"key\" or }")),
-            }
-            let key_start = self.pos;
-            let key = self.string()?;
-            self.ws()?;
-            if self.b.get(self.pos) != Some(&b':') {
-                return Err(self.err("expected :"));
-            }
-            self.pos += 1;
-            self.ws()?;
-            let value_start = self.pos;
-            let value = self.value()?;
-            let value_end = self.pos;
-            members.push(Member {
-                key,
-                key_start,
-                value_start,
-                value_end,
-                value,
-            });
-            self.ws()?;
-            match self.b.get(self.pos) {
-                Some(b',') => self.pos += 1,
-                Some(b'}') => break,
-                _ => return Err(self.err("expected , or }")),
-            }
+        for p in o.properties() {
+            let name = p
+                .name()
+                .and_then(|n| n.decoded_value().ok())
+                .ok_or("a member without a name")?;
+            let value = p.value().ok_or("a member without a value")?;
+            members.push((name, input(&value)?));
         }
-        self.pos += 1;
-        self.depth -= 1;
-        Ok(Object {
-            start,
-            end: self.pos,
-            members,
-        })
+        return Ok(CstInputValue::Object(members));
     }
-
-    fn array(&mut self) -> Result<(), String> {
-        self.enter()?;
-        self.pos += 1;
-        loop {
-            self.ws()?;
-            if self.b.get(self.pos) == Some(&b']') {
-                break;
-            }
-            self.value()?;
-            self.ws()?;
-            match self.b.get(self.pos) {
-                Some(b',') => self.pos += 1,
-                Some(b']') => break,
-                _ => return Err(self.err("expected , or ]")),
-            }
-        }
-        self.pos += 1;
-        self.depth -= 1;
-        Ok(())
+    if let Some(a) = v.as_array() {
+        return a
+            .elements()
+            .iter()
+            .map(input)
+            .collect::<Result<_, _>>()
+            .map(CstInputValue::Array);
     }
+    if let Some(s) = v.as_string_lit() {
+        return s
+            .decoded_value()
+            .map(CstInputValue::String)
+            .map_err(|e| format!("{e:?}"));
+    }
+    if let Some(n) = v.as_number_lit() {
+        return Ok(CstInputValue::Number(n.to_string()));
+    }
+    if let Some(b) = v.as_boolean_lit() {
+        return Ok(CstInputValue::Bool(b.value()));
+    }
+    if v.as_null_keyword().is_some() {
+        return Ok(CstInputValue::Null);
+    }
+    Err(format!("unexpected {}", v))
+}
 
-    fn string(&mut self) -> Result<String, String> {
-        let start = self.pos;
-        self.pos += 1;
-        loop {
-            match self.b.get(self.pos) {
-                Some(b'"') => break,
-                Some(b'\\') => self.pos += 2,
-                Some(_) => self.pos += 1,
-                None => return Err(self.err("unterminated string")),
+/// Gives the strings of `new` (built from `src` by [`input`]) the exact
+/// spelling they had in `src` (escapes such as `\u00e9`).
+fn respell(src: &CstNode, new: &CstNode) {
+    if let (Some(a), Some(b)) = (src.as_string_lit(), new.as_string_lit()) {
+        b.set_raw_value(a.raw_value());
+    } else if let (Some(a), Some(b)) = (src.as_object(), new.as_object()) {
+        for (pa, pb) in a.properties().iter().zip(b.properties().iter()) {
+            if let (Some(sa), Some(sb)) = (
+                pa.name().and_then(|n| n.as_string_lit()),
+                pb.name().and_then(|n| n.as_string_lit()),
+            ) {
+                sb.set_raw_value(sa.raw_value());
+            }
+            if let (Some(va), Some(vb)) = (pa.value(), pb.value()) {
+                respell(&va, &vb);
             }
         }
-        self.pos += 1;
-        serde_json::from_str(&self.t[start..self.pos]).map_err(|e| self.err(&format!("{e}")))
-    }
-
-    fn literal(&mut self) -> Result<(), String> {
-        let start = self.pos;
-        while matches!(self.b.get(self.pos), Some(c) if c.is_ascii_alphanumeric() || b"+-.".contains(c))
-        {
-            self.pos += 1;
-        }
-        let lit = &self.t[start..self.pos];
-        if matches!(lit, "true" | "false" | "null")
-            || serde_json::from_str::<serde_json::Number>(lit).is_ok()
-        {
-            Ok(())
-        } else {
-            Err(self.err(&format!("unexpected {lit:?}")))
+    } else if let (Some(a), Some(b)) = (src.as_array(), new.as_array()) {
+        for (ea, eb) in a.elements().iter().zip(b.elements().iter()) {
+            respell(ea, eb);
         }
     }
 }
@@ -612,11 +329,17 @@ mod tests {
         assert_eq!(d.text(), "{\n  \"a\": 1,\n  \"b\": \"x\",\n}");
         assert!(d.remove(&["b"]).unwrap());
         assert_eq!(d.text(), "{\n  \"a\": 1,\n}");
+        // a one-line object that gets a member is spread over lines (the
+        // crate's way); what was in it stays
         let mut d = Doc::parse("{\"a\": 1}").unwrap();
         d.set(&["b"], &J::str("x")).unwrap();
-        assert_eq!(d.text(), "{\"a\": 1, \"b\": \"x\"}");
+        assert_eq!(d.text(), "{\n  \"a\": 1,\n  \"b\": \"x\"\n}");
         assert!(d.remove(&["b"]).unwrap());
-        assert_eq!(d.text(), "{\"a\": 1}");
+        assert_eq!(d.text(), "{\n  \"a\": 1\n}");
+        // replacing a value in one does not
+        let mut d = Doc::parse("{\"a\": 1, \"b\": \"x\"}").unwrap();
+        d.set(&["b"], &J::str("y")).unwrap();
+        assert_eq!(d.text(), "{\"a\": 1, \"b\": \"y\"}");
         let mut d = Doc::parse("{}\n").unwrap();
         d.set(&["env", "K"], &J::str("v")).unwrap();
         assert_eq!(d.text(), "{\n  \"env\": {\n    \"K\": \"v\"\n  }\n}\n");
@@ -628,18 +351,120 @@ mod tests {
         d.remove(&["a"]).unwrap();
         assert_eq!(d.text(), "{\n  \"b\": 2\n}");
         d.remove(&["b"]).unwrap();
-        assert_eq!(d.text(), "{\n}");
+        assert_eq!(d.text(), "{}");
     }
 
     #[test]
     fn bad_documents_are_refused() {
-        for bad in ["[]", "{", "{\"a\" 1}", "{\"a\": tru}", "{} x", "{/* x"] {
+        for bad in [
+            "",
+            "[]",
+            "\"x\"",
+            "{",
+            "{\"a\" 1}",
+            "{\"a\": tru}",
+            "{} x",
+            "{/* x",
+            // JSON5, not JSONC
+            "{'a': 1}",
+            "{a: 1}",
+            "{\"a\": 0x10}",
+            "{\"a\": +1}",
+            "{\"a\": .5}",
+            "{\"a\": NaN}",
+            "{\"a\": 1 \"b\": 2}",
+        ] {
             assert!(Doc::parse(bad).is_err(), "{bad}");
         }
+        let err = Doc::parse("{\n  \"a\": 1,\n  \"b\" 2\n}").unwrap_err();
+        assert!(err.contains("line 3"), "{err}");
+        assert!(Doc::parse("[1]").unwrap_err().contains("not a JSON object"));
         // a // inside a string is text, not a comment
         let d = Doc::parse("{\"a\": \"//x\" // c\n}").unwrap();
         assert_eq!(d.get_str(&["a"]).as_deref(), Some("//x"));
-        let deep = "{\"a\":".repeat(100) + "1" + &"}".repeat(100);
+        // nesting is capped (the crate's limit: 512), no stack overflow
+        let deep = "{\"a\":".repeat(600) + "1" + &"}".repeat(600);
         assert!(Doc::parse(&deep).is_err());
+        let deep = "{\"a\":".repeat(100) + "1" + &"}".repeat(100);
+        assert!(Doc::parse(&deep).is_ok());
+    }
+
+    #[test]
+    fn line_comments_after_and_below_the_last_member_stay_comments() {
+        let src = "{\n  \"a\": 1 // about a\n  // the end\n}\n";
+        let mut d = Doc::parse(src).unwrap();
+        d.set(&["b"], &J::str("x")).unwrap();
+        let text = d.text();
+        // still valid, b is really there (not swallowed by a comment)
+        let again = Doc::parse(&text).unwrap();
+        assert_eq!(again.get_str(&["b"]).as_deref(), Some("x"), "{text}");
+        assert!(
+            text.contains("// about a") && text.contains("// the end"),
+            "{text}"
+        );
+        assert!(d.remove(&["b"]).unwrap());
+        assert_eq!(d.text(), src);
+        // one-line Claude settings: the key goes in, the file stays JSON
+        let mut d = Doc::parse("{\"env\": {\"ANTHROPIC_API_KEY\": \"sk-ant-mine\"}}\n").unwrap();
+        d.set(
+            &["env", "ANTHROPIC_BASE_URL"],
+            &J::str("http://127.0.0.1:4000"),
+        )
+        .unwrap();
+        let text = d.text();
+        assert!(
+            serde_json::from_str::<serde_json::Value>(&text).is_ok(),
+            "{text}"
+        );
+        assert_eq!(
+            Doc::parse(&text)
+                .unwrap()
+                .get_str(&["env", "ANTHROPIC_API_KEY"])
+                .as_deref(),
+            Some("sk-ant-mine")
+        );
+    }
+
+    #[test]
+    fn crlf_tabs_and_a_byte_order_mark_are_the_files_style() {
+        let mut d = Doc::parse("\u{feff}{\r\n\t\"a\": 1\r\n}\r\n").unwrap();
+        d.set(&["env", "K"], &J::str("v")).unwrap();
+        assert_eq!(
+            d.text(),
+            "\u{feff}{\r\n\t\"a\": 1,\r\n\t\"env\": {\r\n\t\t\"K\": \"v\"\r\n\t}\r\n}\r\n"
+        );
+        assert!(d.remove(&["env"]).unwrap());
+        assert_eq!(d.into_text(), "\u{feff}{\r\n\t\"a\": 1\r\n}\r\n");
+    }
+
+    #[test]
+    fn raw_values_come_back_as_they_were_spelled() {
+        let orig = Doc::parse(
+            "{\"k\": \"caf\\u00e9\", \"n\": 1.50, \"o\": {\"x\": [true, null, \"\\/\"]}}",
+        )
+        .unwrap();
+        let mut d = Doc::parse("{\n  \"k\": \"ours\"\n}\n").unwrap();
+        for key in ["k", "n", "o"] {
+            let raw = orig.get_raw(&[key]).unwrap();
+            d.set_raw(&[key], &raw).unwrap();
+        }
+        assert_eq!(
+            d.text(),
+            "{\n  \"k\": \"caf\\u00e9\",\n  \"n\": 1.50,\n  \"o\": {\n    \"x\": [true, null, \"\\/\"]\n  }\n}\n"
+        );
+        assert_eq!(d.get_str(&["k"]).as_deref(), Some("caf\u{e9}"));
+        assert!(d.set_raw(&["k"], "nope").is_err());
+        assert!(d.set_raw(&["k"], "1} {").is_err());
+        assert!(d.set_raw(&["k"], "1, \"x\": 2").is_err());
+        // a repeated key: the last one counts, as for JSON readers
+        let d = Doc::parse("{\"a\": \"1\", \"a\": \"2\"}").unwrap();
+        assert_eq!(d.get_str(&["a"]).as_deref(), Some("2"));
+        // a path through a non-object is refused, nothing changes
+        let mut d = Doc::parse("{\"env\": \"x\"}").unwrap();
+        assert!(d.set(&["env", "K"], &J::str("v")).is_err());
+        assert_eq!(d.text(), "{\"env\": \"x\"}");
+        assert_eq!(d.is_object(&["env"]), Some(false));
+        assert_eq!(d.len(&["env"]), 0);
+        assert!(!d.remove(&["env", "K"]).unwrap());
     }
 }

@@ -6,8 +6,8 @@
 //! - [`Clients`]: list / preview / connect / disconnect over a home dir and
 //!   a state dir (`<data_dir>/clients`), where each tool's backup lives.
 //! - `backup`: the backup and state file per tool, atomic writes, hashes.
-//! - `jsonc`: a text-preserving JSON/JSONC editor (comments, order and
-//!   layout of everything we do not own stay byte-identical).
+//! - `jsonc`: JSON/JSONC edits on the `jsonc-parser` crate's syntax tree
+//!   (comments, order and layout of everything we do not own stay).
 //! - `claude`, `codex`, `opencode`, `continue_dev`: one file per tool: what
 //!   connect writes and what disconnect merges out of a drifted file.
 //! - `guided`: tools listed but not written (Cursor, Gemini CLI).

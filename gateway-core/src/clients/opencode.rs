@@ -3,7 +3,7 @@
 //! "@ai-sdk/openai-compatible"`, `name`, `options.baseURL` (`…/v1`),
 //! `options.apiKey` and `models` (opencode drops a provider without
 //! models); top-level `model` (`aigw/<model>`) only when a model is given.
-//! JSONC comments are kept: the file is edited as text (`jsonc`).
+//! JSONC comments are kept: the file is edited on its syntax tree (`jsonc`).
 
 use std::path::Path;
 
