@@ -260,11 +260,7 @@ fn prepare(target: &RouteTarget, req: &ProxyRequest) -> Result<Prepared, Box<Fai
             rewrite_model(&req.body, &req.peek.model_span, fwd),
             RequestCtx::default(),
         ),
-        Some(t) => match t.request(
-            &req.body,
-            fwd,
-            req.session.as_ref().map(|s| s.id()).as_deref(),
-        ) {
+        Some(t) => match t.request(&req.body, fwd, req.session().map(|s| s.id()).as_deref()) {
             Ok(tr) => (tr.body, tr.ctx),
             Err(e) => {
                 return Err(Box::new(refused(

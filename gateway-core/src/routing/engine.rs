@@ -38,16 +38,16 @@ pub struct ProxyRequest {
     pub force_fail_first: bool,
     /// Client headers some providers forward (`anthropic-version`, `anthropic-beta`).
     pub headers: ClientHeaders,
-    /// The sticky session this request belongs to, if it names one.
-    pub session: Option<SessionKey>,
+    /// The sticky session this request belongs to, if it names one:
+    /// found on first use ([`ProxyRequest::session`]), so a request on a
+    /// route that is not sticky and not translated never looks for it.
+    session: std::sync::OnceLock<Option<SessionKey>>,
 }
 
 impl ProxyRequest {
     /// A request for `endpoint` from `client`: the body's routing fields
-    /// peeked, the token estimate local limits charge for it (from the
-    /// body's size and `max_tokens`), and its sticky session (the client's
-    /// headers take precedence over the body's fields, see
-    /// [`SessionKey::from_request`]).
+    /// peeked, and the token estimate local limits charge for it (from the
+    /// body's size and `max_tokens`).
     pub fn new(
         endpoint: Endpoint,
         body: Bytes,
@@ -56,9 +56,8 @@ impl ProxyRequest {
         headers: ClientHeaders,
     ) -> Result<Self, super::body::PeekError> {
         let peek = super::body::peek(&body)?;
-        let session = SessionKey::from_request(headers.map(), peek.session.as_deref());
         Ok(Self {
-            session,
+            session: std::sync::OnceLock::new(),
             endpoint,
             est_tokens: crate::limits::estimate_tokens(body.len(), peek.max_tokens),
             peek,
@@ -68,6 +67,16 @@ impl ProxyRequest {
             force_fail_first: false,
             headers,
         })
+    }
+
+    /// The sticky session the request names: the client's headers take
+    /// precedence over the body's fields (see [`SessionKey::from_request`]).
+    pub fn session(&self) -> Option<&SessionKey> {
+        self.session
+            .get_or_init(|| {
+                SessionKey::from_request(self.headers.map(), self.peek.session.as_deref())
+            })
+            .as_ref()
     }
 }
 
@@ -180,7 +189,9 @@ impl Tally<'_> {
         let provider = &target.provider;
         match attempt(&self.up.client, &self.rules, target, self.req, mode).await {
             Outcome::Done(mut resp) => {
-                self.route.served_session(self.req.session.as_ref(), i);
+                if self.route.sticky.is_some() {
+                    self.route.served_session(self.req.session(), i);
+                }
                 self.attempts.append(&mut resp.attempts);
                 resp.attempts = std::mem::take(&mut self.attempts);
                 resp.upstream_time += self.upstream_time;
@@ -240,7 +251,7 @@ pub async fn dispatch(
     req: &ProxyRequest,
 ) -> Result<ProxyResponse, DispatchError> {
     let (route, _) = resolve(up, rt, &req.peek.model).await?;
-    let order = route.order(req.session.as_ref());
+    let order = route.order(route.sticky.as_ref().and_then(|_| req.session()));
     let preferred = route.targets[order[0]]
         .forwarded(&req.peek.model)
         .to_string();
