@@ -571,6 +571,33 @@ async fn draft_edits_preview_and_publish_for_the_ui() {
         json!({"provider": "b", "model": "bm", "weight": 1})
     );
     assert_eq!(r["routes"][0]["cooldown_s"], 5);
+    assert_eq!(
+        r["routes"][0]["sticky"], false,
+        "priority routes are not sticky"
+    );
+    // the sticky switch: weighted is sticky by default, `sticky: false` turns it off
+    for (sticky, want) in [(None, true), (Some(false), false), (Some(true), true)] {
+        let mut route =
+            json!({"model": "m", "strategy": "weighted", "targets": [{"provider": "b"}]});
+        if let Some(v) = sticky {
+            route["sticky"] = json!(v);
+        }
+        let (_, d) = gw
+            .admin_post(
+                "/config/draft",
+                json!({"ops": [{"op": "upsert_route", "route": route}]}),
+            )
+            .await;
+        let (s, _) = gw
+            .admin_post(
+                "/config/publish",
+                json!({"toml": d["toml"], "source": "ui"}),
+            )
+            .await;
+        assert_eq!(s, 200);
+        let (_, r) = gw.admin_get("/routes").await;
+        assert_eq!(r["routes"][0]["sticky"], want, "sticky {sticky:?}");
+    }
     // a draft that breaks a route is previewed as invalid
     let (_, d) = gw
         .admin_post(

@@ -74,6 +74,11 @@ pub struct RouteDraft {
     #[cfg_attr(test, ts(optional))]
     #[serde(default)]
     pub retries: Option<i64>,
+    /// `false` writes `sticky = false`; `true` removes the key (the
+    /// default); absent leaves the line as it is.
+    #[cfg_attr(test, ts(optional))]
+    #[serde(default)]
+    pub sticky: Option<bool>,
     pub targets: Vec<TargetDraft>,
 }
 
@@ -225,6 +230,15 @@ fn upsert_route(arr: &mut ArrayOfTables, r: &RouteDraft) {
     }
     set_opt_int(t, "cooldown_s", r.cooldown_s);
     set_opt_int(t, "retries", r.retries);
+    match r.sticky {
+        Some(false) => {
+            t.insert("sticky", value(false));
+        }
+        Some(true) => {
+            t.remove("sticky");
+        }
+        None => {}
+    }
     let mut targets = ArrayOfTables::new();
     for target in &r.targets {
         let mut tt = Table::new();
@@ -341,5 +355,23 @@ mod tests {
         let c = Config::parse(&out, "d").unwrap();
         let names: Vec<_> = c.routes.iter().map(|r| r.model.as_str()).collect();
         assert_eq!(names, ["claude-*"]);
+    }
+
+    #[test]
+    fn sticky_false_is_written_true_removes_it_and_absent_keeps_it() {
+        let weighted = r#"{"op":"upsert_route","route":{"model":"m","strategy":"weighted","targets":[{"provider":"a"}]}}"#;
+        let off = r#"{"op":"upsert_route","route":{"model":"m","sticky":false,"targets":[{"provider":"a"}]}}"#;
+        let out = apply(BASE, &ops(&format!("[{weighted},{off}]"))).unwrap();
+        assert!(out.contains("sticky = false"), "{out}");
+        assert!(!Config::parse(&out, "d").unwrap().routes[0].sticky);
+        // an edit that does not mention sticky keeps the line
+        let kept = apply(&out, &ops(&format!("[{weighted}]"))).unwrap();
+        assert!(kept.contains("sticky = false"), "{kept}");
+        assert!(!Config::parse(&kept, "d").unwrap().routes[0].sticky);
+        // true is the default: the key goes away
+        let on = r#"[{"op":"upsert_route","route":{"model":"m","sticky":true,"targets":[{"provider":"a"}]}}]"#;
+        let out = apply(&kept, &ops(on)).unwrap();
+        assert!(!out.contains("sticky"), "{out}");
+        assert!(Config::parse(&out, "d").unwrap().routes[0].sticky);
     }
 }

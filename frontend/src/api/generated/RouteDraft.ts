@@ -10,4 +10,9 @@ export type RouteDraft = { model: string,
  * Any string is taken and written; validation refuses an unknown one.
  * The UI sends only the strategies there are.
  */
-strategy?: Strategy, cooldown_s?: number, retries?: number, targets: Array<TargetDraft>, };
+strategy?: Strategy, cooldown_s?: number, retries?: number, 
+/**
+ * `false` writes `sticky = false`; `true` removes the key (the
+ * default); absent leaves the line as it is.
+ */
+sticky?: boolean, targets: Array<TargetDraft>, };

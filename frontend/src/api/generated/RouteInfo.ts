@@ -14,4 +14,9 @@ model: string,
  * `model` has a `*`: it takes every name it matches that no exact
  * route or more specific pattern takes.
  */
-pattern: boolean, strategy: Strategy, cooldown_s: number, failure_threshold: number, rate_limit_threshold: number, retries: number, targets: Array<RouteTarget>, };
+pattern: boolean, strategy: Strategy, cooldown_s: number, failure_threshold: number, rate_limit_threshold: number, retries: number, 
+/**
+ * Sticky sessions in effect: true for a `weighted` or `latency` route
+ * unless `sticky = false`; always false for `priority`.
+ */
+sticky: boolean, targets: Array<RouteTarget>, };

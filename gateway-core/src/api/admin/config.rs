@@ -228,6 +228,9 @@ pub struct RouteInfo {
     pub failure_threshold: u32,
     pub rate_limit_threshold: u32,
     pub retries: u32,
+    /// Sticky sessions in effect: true for a `weighted` or `latency` route
+    /// unless `sticky = false`; always false for `priority`.
+    pub sticky: bool,
     pub targets: Vec<RouteTarget>,
 }
 
@@ -325,6 +328,7 @@ pub async fn routes(
             failure_threshold: r.failure_threshold,
             rate_limit_threshold: r.rate_limit_threshold,
             retries: r.retries,
+            sticky: r.sticky,
             targets: r
                 .targets
                 .iter()
