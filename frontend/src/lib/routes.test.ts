@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkRoutes, forwardedModel, matchText, move, moveTo, newRoute, parsePattern, patternHint, patternMatches, routeFor, routeOps, toEditable, toSpec, weightShares } from './routes';
+import { checkRoutes, forwardedModel, matchText, move, moveTo, newRoute, parsePattern, patternHint, patternMatches, routeFor, routeOps, stickyApplies, toEditable, toSpec, weightShares } from './routes';
 
 const live = [
   { model: 'gpt-4o-mini', strategy: 'priority' as const, cooldown_s: 30, retries: 0, targets: [{ provider: 'primary', model: null, weight: 1 }, { provider: 'backup', model: 'llama-3.1-8b', weight: 1 }] },
@@ -9,7 +9,7 @@ const live = [
 describe('route editing', () => {
   it('fills defaults for editing and writes a minimal spec back', () => {
     const e = live.map(toEditable);
-    expect(e[1]).toEqual({ model: 'embed', strategy: 'priority', cooldown_s: 30, retries: 0, targets: [{ provider: 'primary', model: '', weight: 1 }] });
+    expect(e[1]).toEqual({ model: 'embed', strategy: 'priority', cooldown_s: 30, retries: 0, sticky: true, targets: [{ provider: 'primary', model: '', weight: 1 }] });
     expect(toSpec(e[0])).toEqual({
       model: 'gpt-4o-mini',
       targets: [{ provider: 'primary' }, { provider: 'backup', model: 'llama-3.1-8b' }],
@@ -20,6 +20,34 @@ describe('route editing', () => {
     // only the fields that changed against the live route
     expect(toSpec({ ...e[0], cooldown_s: 20 }, e[0])).toEqual({ model: 'gpt-4o-mini', cooldown_s: 20, targets: toSpec(e[0]).targets });
     expect(toSpec({ ...e[0], cooldown_s: 30 }, { ...e[0], cooldown_s: 10 }).cooldown_s).toBe(30);
+  });
+
+  it('sticky sessions: shown as on by default, sent only when changed on weighted/latency routes', () => {
+    const api = [
+      { model: 'w', strategy: 'weighted' as const, sticky: true, targets: [{ provider: 'primary' }] },
+      { model: 'l', strategy: 'latency' as const, sticky: false, targets: [{ provider: 'primary' }] },
+      { model: 'p', strategy: 'priority' as const, sticky: false, targets: [{ provider: 'primary' }] },
+    ];
+    const before = api.map(toEditable);
+    expect(before.map((r) => r.sticky)).toEqual([true, false, true]);
+    expect(stickyApplies('weighted') && stickyApplies('latency') && !stickyApplies('priority')).toBe(true);
+    // unchanged: nothing sent
+    expect(routeOps(before, before)).toEqual([]);
+    expect(toSpec(before[0], before[0]).sticky).toBeUndefined();
+    // unticked: sticky false; ticked again: true (the server removes the key)
+    const off = routeOps(before, [{ ...before[0], sticky: false }, before[1], before[2]]);
+    expect(off).toEqual([{ op: 'upsert_route', route: { model: 'w', sticky: false, targets: [{ provider: 'primary', weight: 1 }] } }]);
+    const on = routeOps(before, [before[0], { ...before[1], sticky: true }, before[2]]);
+    expect(on).toHaveLength(1);
+    expect(on[0]).toMatchObject({ route: { model: 'l', sticky: true } });
+    // a priority route never sends it; switching to weighted sends the switch's state
+    expect(toSpec({ ...before[2], sticky: false }, before[2]).sticky).toBeUndefined();
+    expect(routeOps(before, [before[0], before[1], { ...before[2], sticky: false }])).toEqual([]);
+    expect(toSpec({ ...before[2], strategy: 'weighted' }, before[2])).toMatchObject({ strategy: 'weighted', sticky: true });
+    expect(toSpec({ ...before[2], strategy: 'latency', sticky: false }, before[2]).sticky).toBe(false);
+    // a new route: off is sent, the default is not
+    expect(toSpec({ ...newRoute('n', 'primary'), strategy: 'weighted', sticky: false }).sticky).toBe(false);
+    expect(toSpec(newRoute('n', 'primary')).sticky).toBeUndefined();
   });
 
   it('moves targets up, down and by drag', () => {

@@ -10,12 +10,19 @@ export const STRATEGIES: { id: Strategy; label: string; help: string }[] = [
 
 export const DEFAULT_COOLDOWN_S = 30;
 
+/** Strategies with sticky sessions (on unless the route says `sticky = false`). */
+export function stickyApplies(s: Strategy): boolean {
+  return s === 'weighted' || s === 'latency';
+}
+
 /** A route with every optional field filled, for editing. */
 export interface EditableRoute {
   model: string;
   strategy: Strategy;
   cooldown_s: number;
   retries: number;
+  /** Sticky sessions; only meaningful for weighted and latency routes. */
+  sticky: boolean;
   targets: { provider: string; model: string; weight: number }[];
 }
 
@@ -25,6 +32,9 @@ export function toEditable(r: RouteSpec): EditableRoute {
     strategy: r.strategy ?? 'priority',
     cooldown_s: r.cooldown_s ?? DEFAULT_COOLDOWN_S,
     retries: r.retries ?? 0,
+    // A priority route's sticky is false in the API; the switch starts on
+    // when the strategy changes to one that has it.
+    sticky: stickyApplies(r.strategy ?? 'priority') ? (r.sticky ?? true) : true,
     targets: r.targets.map((t) => ({ provider: t.provider, model: t.model ?? '', weight: t.weight ?? 1 })),
   };
 }
@@ -35,6 +45,9 @@ export function toEditable(r: RouteSpec): EditableRoute {
  * table, so `strategy`, `cooldown_s` and `retries` are sent only when they
  * differ from `before` (or, for a new route, from the defaults): an edit
  * then touches only the lines it changes. Targets are always sent whole.
+ * `sticky` is sent only for weighted/latency routes: `false` to turn sticky
+ * sessions off, `true` (the default: the key is removed) when switched back
+ * on or when the strategy just became weighted/latency.
  */
 export function toSpec(r: EditableRoute, before?: EditableRoute | null): RouteSpec {
   const spec: RouteSpec = {
@@ -46,16 +59,17 @@ export function toSpec(r: EditableRoute, before?: EditableRoute | null): RouteSp
       return out;
     }),
   };
-  const base = before ?? { strategy: 'priority', cooldown_s: DEFAULT_COOLDOWN_S, retries: 0 };
+  const base = before ?? { strategy: 'priority', cooldown_s: DEFAULT_COOLDOWN_S, retries: 0, sticky: true };
   if (r.strategy !== base.strategy) spec.strategy = r.strategy;
   if (r.cooldown_s !== base.cooldown_s) spec.cooldown_s = r.cooldown_s;
   if (r.retries !== base.retries) spec.retries = r.retries;
+  if (stickyApplies(r.strategy) && (r.sticky !== base.sticky || !stickyApplies(base.strategy))) spec.sticky = r.sticky;
   return spec;
 }
 
 /** Every field, for comparing two versions of a route. */
 function fullSpec(r: EditableRoute): RouteSpec {
-  return { ...toSpec(r), strategy: r.strategy, cooldown_s: r.cooldown_s, retries: r.retries };
+  return { ...toSpec(r), strategy: r.strategy, cooldown_s: r.cooldown_s, retries: r.retries, sticky: stickyApplies(r.strategy) ? r.sticky : undefined };
 }
 
 /** Moves item `i` by `delta` (−1 up, +1 down), or to index `to` with `moveTo`. */
@@ -72,7 +86,7 @@ export function moveTo<T>(list: T[], from: number, to: number): T[] {
 }
 
 export function newRoute(model: string, provider: string): EditableRoute {
-  return { model, strategy: 'priority', cooldown_s: DEFAULT_COOLDOWN_S, retries: 0, targets: [{ provider, model: '', weight: 1 }] };
+  return { model, strategy: 'priority', cooldown_s: DEFAULT_COOLDOWN_S, retries: 0, sticky: true, targets: [{ provider, model: '', weight: 1 }] };
 }
 
 export interface RouteIssue {

@@ -23,6 +23,7 @@ import {
   patternHint,
   routeOps,
   STRATEGIES,
+  stickyApplies,
   toEditable,
   weightShares,
   type EditableRoute,
@@ -411,6 +412,11 @@ function RouteCard({
           <input type="number" min={0} max={10} value={route.retries} onChange={(e) => onChange({ ...route, retries: Number(e.target.value) })} disabled={readOnly} aria-invalid={!!fieldErr('retries')} />
         </label>
         {(fieldErr('cooldown_s') || fieldErr('retries')) && <span className="field-msg">{fieldErr('cooldown_s') ?? fieldErr('retries')}</span>}
+        {stickyApplies(route.strategy) && (
+          <label className="inline-field" data-testid="route-sticky">
+            <input type="checkbox" checked={route.sticky} onChange={(e) => onChange({ ...route, sticky: e.target.checked })} disabled={readOnly} /> Keep each session on one target (sticky sessions; keeps prompt caches warm)
+          </label>
+        )}
       </div>
     </article>
   );
