@@ -35,6 +35,7 @@ fn with_client_head(rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         .header("x-aigw-debug", "1")
         .header("x-forwarded-for", "10.0.0.1")
         .header("authorization", "Bearer client-own-token")
+        .header("openai-organization", "org-of-the-clients-own-key")
 }
 
 #[tokio::test]
@@ -78,6 +79,8 @@ async fn passthrough_forwards_the_query_headers_and_user_agent() {
         "x-aigw-debug",
         "x-forwarded-for",
         "authorization",
+        // scopes the client's own key, not the provider's
+        "openai-organization",
     ] {
         assert!(rec.header(never).is_none(), "{never} was forwarded");
     }
@@ -242,6 +245,7 @@ async fn client_auth_openai_providers_get_a_bearer_token() {
         .http
         .post(format!("{}/v1/responses", gw.url))
         .header("x-api-key", "codex-login-token")
+        .header("chatgpt-account-id", "acct-1")
         .json(&json!({"model": "gpt-5-codex", "input": "hi"}))
         .send()
         .await
@@ -252,6 +256,8 @@ async fn client_auth_openai_providers_get_a_bearer_token() {
         rec.header("authorization").as_deref(),
         Some("Bearer codex-login-token")
     );
+    // what scopes the client's credential goes with it
+    assert_eq!(rec.header("chatgpt-account-id").as_deref(), Some("acct-1"));
 }
 
 #[tokio::test]

@@ -141,6 +141,17 @@ fn never_forwarded(name: &HeaderName) -> bool {
         || name.as_str().starts_with("sec-")
 }
 
+/// Client headers that scope the client's own credential (its OpenAI
+/// organization or project, its ChatGPT account): with the provider's key
+/// they would be wrong ("mismatched organization"), so they go only where
+/// the client's credential goes (`api_key = "client"`).
+fn scopes_credential(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "openai-organization" | "openai-project" | "chatgpt-account-id"
+    )
+}
+
 /// What of the client's head goes with an upstream request, after the
 /// provider built it (its key, version and configured headers win over
 /// the client's):
@@ -170,11 +181,16 @@ pub fn forward_client_head(
         headers.insert(header::USER_AGENT, ua);
     }
     if passthrough {
+        let own_credential = client_auth.is_some();
         let mut last: Option<&HeaderName> = None;
         for (name, value) in &client.map {
             // A name the provider set is skipped in all its values; a
             // repeated client header keeps all of its own.
-            if last != Some(name) && (never_forwarded(name) || headers.contains_key(name)) {
+            if last != Some(name)
+                && (never_forwarded(name)
+                    || (!own_credential && scopes_credential(name))
+                    || headers.contains_key(name))
+            {
                 continue;
             }
             last = Some(name);
