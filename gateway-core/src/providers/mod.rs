@@ -158,7 +158,7 @@ fn scopes_credential(name: &HeaderName) -> bool {
 /// - `user-agent`: the client's with the gateway's product token appended
 ///   (or the token alone);
 /// - passthrough to the same protocol: every client header but those
-///   [`never_forwarded`] (and those that [`scopes_credential`], unless the
+///   `never_forwarded` (and those that `scopes_credential`, unless the
 ///   client's credential goes too), and the query string (`?beta=true`);
 /// - `api_key = "client"`: the client's own `authorization` / `x-api-key`
 ///   (an OpenAI-compatible upstream gets `x-api-key` as a bearer token);
