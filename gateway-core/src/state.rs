@@ -126,8 +126,9 @@ impl AppState {
         self.resolver
             .policy
             .store(Arc::new(config.server.ssrf.clone()));
-        let mut rt = Runtime::build(config, &self.health, generation);
-        rt.keep_sessions(&self.runtime.load());
+        let prev = self.runtime.load();
+        let mut rt = Runtime::build_after(config, &self.health, generation, Some(&prev));
+        rt.keep_sessions(&prev);
         self.runtime.store(Arc::new(rt));
         self.catalog.invalidate();
         self.restart_probes();

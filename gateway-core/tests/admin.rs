@@ -727,3 +727,60 @@ async fn pause_and_fallback_test() {
         "{u}"
     );
 }
+
+/// A publish that leaves a limit as it was keeps its state: a client over
+/// its 2 RPM stays limited after an unrelated edit, and so does a provider
+/// over its own RPM; a limit that changed starts with a full budget.
+#[tokio::test]
+async fn limits_keep_their_state_across_publishes() {
+    let a = FakeUpstream::start("a").await;
+    let b = FakeUpstream::start("b").await;
+    let v1 = format!(
+        "[limits]\ningress_rpm = 2\n{}{}{}{}",
+        provider(&a, "rpm = 1"),
+        provider(&b, ""),
+        route("m", "", &[("a", None)]),
+        route("n", "", &[("b", None)]),
+    );
+    let gw = gateway(&v1).await;
+    let publish = |toml: String, message: &'static str| {
+        let gw = &gw;
+        async move {
+            let (s, p) = gw
+                .admin_post("/config/publish", json!({"toml": toml, "message": message}))
+                .await;
+            assert_eq!(s, 200, "{p}");
+        }
+    };
+    // the provider's one request a minute, then the client's second
+    assert_eq!(gw.chat(&chat_body("m", false)).await.status(), 200);
+    let r = gw.chat(&chat_body("m", false)).await;
+    assert_eq!(r.status(), 429);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "provider_rate_limited", "{v}");
+    // (that refusal was the client's second request of the minute)
+    let r = gw.chat(&chat_body("n", false)).await;
+    assert_eq!(r.status(), 429, "the client is over its 2 RPM");
+
+    // an unrelated edit: both limits keep what was spent
+    let v2 = v1.replace("[[routes]]\nmodel = \"n\"", "[[routes]]\nmodel = \"n2\"");
+    assert_ne!(v1, v2);
+    publish(v2.clone(), "rename route n").await;
+    let r = gw.chat(&chat_body("n2", false)).await;
+    assert_eq!(
+        r.status(),
+        429,
+        "still over the client limit after a publish"
+    );
+
+    // the client limit changes: a fresh budget; the provider's is kept
+    let v3 = v2.replace("ingress_rpm = 2", "ingress_rpm = 5");
+    publish(v3.clone(), "more client budget").await;
+    assert_eq!(gw.chat(&chat_body("n2", false)).await.status(), 200);
+    let r = gw.chat(&chat_body("m", false)).await;
+    assert_eq!(r.status(), 429, "the provider's 1 RPM was spent before");
+
+    // the provider's limit changes: its budget starts full
+    publish(v3.replace("rpm = 1", "rpm = 10"), "more provider budget").await;
+    assert_eq!(gw.chat(&chat_body("m", false)).await.status(), 200);
+}

@@ -20,7 +20,9 @@ pub struct ProviderRuntime {
     /// Set when the provider's key could not be resolved: attempts to it fail
     /// (and fall back) with this message, which never contains the key.
     pub key_error: Option<String>,
-    pub limiter: ProviderLimiter,
+    /// Shared with the next runtime when a publish leaves this provider's
+    /// `rpm` and `tpm` as they are (its budget state survives).
+    pub limiter: Arc<ProviderLimiter>,
     /// The secrets this provider is sent, scrubbed out of what it answers.
     pub scrub: Scrubber,
 }
@@ -142,13 +144,32 @@ pub struct Runtime {
     pub routes: RouteTable,
     /// `(label, key)`: the label (the key's reference) identifies the client.
     pub client_keys: Vec<(String, Secret)>,
-    pub ingress: KeyedLimiter,
+    /// Shared with the next runtime when `limits.ingress_rpm` stays.
+    pub ingress: Arc<KeyedLimiter>,
 }
 
 impl Runtime {
     /// Resolves keys and builds routes. Never fails: an unresolvable provider
     /// key makes that provider fail over at request time, with the reason.
     pub fn build(config: Config, health: &HealthRegistry, generation: u64) -> Self {
+        Self::build_after(config, health, generation, None)
+    }
+
+    /// [`Runtime::build`] for a config that replaces `prev`'s: local limits
+    /// keep their state (requests and tokens spent in the current window)
+    /// for every provider whose `rpm`/`tpm` and for the ingress whose
+    /// `ingress_rpm` did not change, so a publish, a hand edit or a profile
+    /// switch does not hand out a fresh budget. A changed limit starts full.
+    pub fn build_after(
+        config: Config,
+        health: &HealthRegistry,
+        generation: u64,
+        prev: Option<&Runtime>,
+    ) -> Self {
+        let kept_limiter = |spec: &crate::config::ProviderSpec| {
+            let old = prev?.providers.iter().find(|p| p.spec.name == spec.name)?;
+            (old.spec.rpm == spec.rpm && old.spec.tpm == spec.tpm).then(|| old.limiter.clone())
+        };
         let providers: Vec<Arc<ProviderRuntime>> = config
             .providers
             .iter()
@@ -176,7 +197,8 @@ impl Runtime {
                     scrub,
                     api: providers::build(spec, key),
                     key_error,
-                    limiter: ProviderLimiter::new(spec.rpm, spec.tpm),
+                    limiter: kept_limiter(spec)
+                        .unwrap_or_else(|| Arc::new(ProviderLimiter::new(spec.rpm, spec.tpm))),
                     spec: spec.clone(),
                 })
             })
@@ -237,7 +259,10 @@ impl Runtime {
                 }
             })
             .collect();
-        let ingress = KeyedLimiter::new(config.limits.ingress_rpm);
+        let ingress = match prev {
+            Some(p) if p.ingress.rpm() == config.limits.ingress_rpm => p.ingress.clone(),
+            _ => Arc::new(KeyedLimiter::new(config.limits.ingress_rpm)),
+        };
         Self {
             config: Arc::new(config),
             generation,
