@@ -17,7 +17,7 @@ use http::{HeaderName, HeaderValue, header};
 use super::ApiError;
 use super::body::read_body;
 use super::error::{H_SHOULD_RETRY, retry_cannot_fix};
-use super::ingress::{H_GATEWAY_KEY, H_PROVIDER, MAX_BODY, authenticate, peer_of, proxy};
+use super::ingress::{H_PROVIDER, MAX_BODY, authenticate, client_head, peer_of, proxy};
 use crate::config::ProviderKind;
 use crate::providers::{ClientHeaders, forward_client_head};
 use crate::routing::sticky::SessionKey;
@@ -64,9 +64,7 @@ pub async fn count_tokens(State(state): State<Arc<AppState>>, req: Request) -> R
                 .into_response_for(Endpoint::Messages);
         }
     };
-    let own_credential =
-        rt.config.server.client_keys.is_empty() || parts.headers.contains_key(&H_GATEWAY_KEY);
-    let headers = ClientHeaders::new(parts.headers, parts.uri.query(), own_credential);
+    let headers = client_head(&rt, parts);
     if let Some(resp) = upstream_count(&state, &rt, headers, bytes).await {
         return resp;
     }

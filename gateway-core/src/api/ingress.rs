@@ -89,6 +89,16 @@ pub(super) fn authenticate(
     found.ok_or_else(ApiError::unauthorized)
 }
 
+/// What of the client's request head goes upstream. Its credential
+/// headers are its own (forwarded to providers with `api_key = "client"`)
+/// unless they carried the gateway's key: with client keys on, that key
+/// must then come in `x-aigw-key`.
+pub(super) fn client_head(rt: &Runtime, parts: http::request::Parts) -> ClientHeaders {
+    let own_credential =
+        rt.config.server.client_keys.is_empty() || parts.headers.contains_key(&H_GATEWAY_KEY);
+    ClientHeaders::new(parts.headers, parts.uri.query(), own_credential)
+}
+
 pub(super) fn peer_of(req: &Request) -> String {
     req.extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -185,11 +195,7 @@ async fn admit(
     let bytes = read_body(&parts.headers, body, limit, MAX_BODY, idle)
         .await
         .map_err(|e| refuse(&client, e, ErrorClass::BadRequest))?;
-    // The client's credential headers are its own (forwarded to providers
-    // with `api_key = "client"`) unless they carried the gateway's key.
-    let own_credential =
-        rt.config.server.client_keys.is_empty() || parts.headers.contains_key(&H_GATEWAY_KEY);
-    let headers = ClientHeaders::new(parts.headers, parts.uri.query(), own_credential);
+    let headers = client_head(rt, parts);
     ProxyRequest::new(
         endpoint,
         bytes,

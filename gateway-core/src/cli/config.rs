@@ -271,28 +271,44 @@ pub async fn publish(paths: &Paths, file: &Path, message: &str) -> anyhow::Resul
     let origin = file.display().to_string();
     match target(paths).await? {
         Target::Running { base, token, http } => {
-            let body = serde_json::json!({ "toml": toml, "message": message, "source": "cli" });
-            let (status, v) = api(
-                &base,
-                &token,
-                &http,
-                reqwest::Method::POST,
-                "/config/publish",
-                Some(body),
-            )
-            .await?;
+            let (status, v) = post_publish(&base, &token, &http, &toml, message).await?;
             online_result(status, &v, &origin)
         }
-        Target::Offline(m) => {
-            let change = Change {
-                toml: &toml,
-                source: "cli",
-                actor: "cli",
-                message,
-                base_version: None,
-            };
-            offline_result(m.publish(&|_| {}, change).await, &origin)
-        }
+        Target::Offline(m) => offline_result(
+            m.publish(&|_| {}, cli_change(&toml, message)).await,
+            &origin,
+        ),
+    }
+}
+
+/// `POST /config/publish` of `toml` (source `cli`) to a running gateway.
+async fn post_publish(
+    base: &str,
+    token: &str,
+    http: &reqwest::Client,
+    toml: &str,
+    message: &str,
+) -> anyhow::Result<(u16, Value)> {
+    let body = serde_json::json!({ "toml": toml, "message": message, "source": "cli" });
+    api(
+        base,
+        token,
+        http,
+        reqwest::Method::POST,
+        "/config/publish",
+        Some(body),
+    )
+    .await
+}
+
+/// A publish by the CLI, into the data dir.
+fn cli_change<'a>(toml: &'a str, message: &'a str) -> Change<'a> {
+    Change {
+        toml,
+        source: "cli",
+        actor: "cli",
+        message,
+        base_version: None,
     }
 }
 
@@ -312,16 +328,7 @@ pub(crate) async fn publish_edit(
                 bail!("the gateway refused to show its config ({status})");
             }
             let toml = edit(live["version"]["toml"].as_str().unwrap_or_default())?;
-            let body = serde_json::json!({ "toml": toml, "message": message, "source": "cli" });
-            let (status, v) = api(
-                &base,
-                &token,
-                &http,
-                reqwest::Method::POST,
-                "/config/publish",
-                Some(body),
-            )
-            .await?;
+            let (status, v) = post_publish(&base, &token, &http, &toml, message).await?;
             if status != 200 {
                 bail!(
                     "the gateway refused the publish ({status}): {}",
@@ -332,14 +339,7 @@ pub(crate) async fn publish_edit(
         }
         Target::Offline(m) => {
             let toml = edit(m.live_version().toml.as_deref().unwrap_or_default())?;
-            let change = Change {
-                toml: &toml,
-                source: "cli",
-                actor: "cli",
-                message,
-                base_version: None,
-            };
-            m.publish(&|_| {}, change).await?;
+            m.publish(&|_| {}, cli_change(&toml, message)).await?;
             Ok(())
         }
     }
