@@ -99,24 +99,9 @@ pub fn unapply(
     original: Option<&str>,
     touched: &[String],
 ) -> Result<String, ClientError> {
-    let mut doc = parse(path, current)?;
-    let orig = original.and_then(|o| Doc::parse(o).ok());
-    let e = |e| ClientError::unsupported(path, e);
-    for key in touched.iter().filter_map(|k| k.strip_prefix("env.")) {
-        match orig.as_ref().and_then(|o| o.get_raw(&["env", key])) {
-            Some(raw) => doc.set_raw(&["env", key], &raw).map_err(e)?,
-            None => {
-                doc.remove(&["env", key]).map_err(e)?;
-            }
-        }
-    }
-    let had_env = orig
-        .as_ref()
-        .is_some_and(|o| o.is_object(&["env"]).is_some());
-    if !had_env && doc.is_object(&["env"]) == Some(true) && doc.len(&["env"]) == 0 {
-        doc.remove(&["env"]).map_err(e)?;
-    }
-    Ok(doc.into_text())
+    let doc = parse(path, current)?;
+    super::jsonc::restore(doc, original, touched, "env")
+        .map_err(|e| ClientError::unsupported(path, e))
 }
 
 /// `env.ANTHROPIC_BASE_URL`, if set.

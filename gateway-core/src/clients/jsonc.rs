@@ -40,6 +40,34 @@ impl J {
 }
 
 /// `s` as a JSON string literal.
+/// Our members out of `doc` (a connected tool's file): each `touched`
+/// path (`a.b`: at most two levels) back to its value in `original`, or
+/// gone; `container` goes too when `original` had none and it is empty now.
+pub fn restore(
+    mut doc: Doc,
+    original: Option<&str>,
+    touched: &[String],
+    container: &str,
+) -> Result<String, String> {
+    let orig = original.and_then(|o| Doc::parse(o).ok());
+    for key in touched {
+        let p: Vec<&str> = key.splitn(2, '.').collect();
+        match orig.as_ref().and_then(|o| o.get_raw(&p)) {
+            Some(raw) => doc.set_raw(&p, &raw)?,
+            None => {
+                doc.remove(&p)?;
+            }
+        }
+    }
+    let had = orig
+        .as_ref()
+        .is_some_and(|o| o.is_object(&[container]).is_some());
+    if !had && doc.is_object(&[container]) == Some(true) && doc.len(&[container]) == 0 {
+        doc.remove(&[container])?;
+    }
+    Ok(doc.into_text())
+}
+
 pub fn quote(s: &str) -> String {
     serde_json::Value::String(s.to_string()).to_string()
 }

@@ -80,23 +80,7 @@ pub fn unapply(
     original: Option<&str>,
     touched: &[String],
 ) -> Result<String, ClientError> {
-    let mut doc = parse(path, current)?;
-    let orig = original.and_then(|o| Doc::parse(o).ok());
-    let e = |e| ClientError::unsupported(path, e);
-    for key in touched {
-        let p: Vec<&str> = key.splitn(2, '.').collect();
-        match orig.as_ref().and_then(|o| o.get_raw(&p)) {
-            Some(raw) => doc.set_raw(&p, &raw).map_err(e)?,
-            None => {
-                doc.remove(&p).map_err(e)?;
-            }
-        }
-    }
-    let had = orig
-        .as_ref()
-        .is_some_and(|o| o.is_object(&["provider"]).is_some());
-    if !had && doc.is_object(&["provider"]) == Some(true) && doc.len(&["provider"]) == 0 {
-        doc.remove(&["provider"]).map_err(e)?;
-    }
-    Ok(doc.into_text())
+    let doc = parse(path, current)?;
+    super::jsonc::restore(doc, original, touched, "provider")
+        .map_err(|e| ClientError::unsupported(path, e))
 }
