@@ -238,3 +238,36 @@ async fn a_model_over_its_rpm_is_refused_while_another_passes() {
     assert_eq!(gw.chat(&chat_body("other", false)).await.status(), 200);
     assert_eq!(a.proxied_requests().len(), 5);
 }
+
+/// A streamed answer settles the client's tokens when it ends: two streams
+/// each estimated at ~920 of 1000 tokens a minute both pass; one cut
+/// before its usage keeps its estimate, so the next does not fit.
+#[tokio::test]
+async fn a_streamed_answer_settles_ingress_tpm_when_it_ends() {
+    let a = FakeUpstream::start("a").await;
+    let v1 = format!(
+        "[limits]\ningress_tpm = 1000\n{}{}",
+        provider(&a, ""),
+        route("m", "", &[("a", None)])
+    );
+    let gw = gateway(&v1).await;
+    let mut big = chat_body("m", true);
+    big["max_tokens"] = json!(900);
+    for _ in 0..2 {
+        let r = gw.chat(&big).await;
+        assert_eq!(r.status(), 200);
+        let text = streamed_text(&r.text().await.unwrap());
+        assert_eq!(text, "Hello from a");
+    }
+    // a stream cut before its usage keeps its estimate charged
+    a.push(Behavior::StreamDieAfterContent { after: 1 });
+    let r = gw.chat(&big).await;
+    assert_eq!(r.status(), 200);
+    r.text().await.unwrap();
+    assert_limited(
+        gw.chat(&big).await,
+        "rate_limit_exceeded",
+        "tokens per minute",
+    )
+    .await;
+}
