@@ -147,9 +147,13 @@ impl Budget {
             .map_or(Ok(()), |b| b.try_take(tokens as f64, now))
     }
 
+    /// Replaces the charge for `estimated` by `actual`. A take is cut to
+    /// the bucket's capacity, so only that much is given back: a request
+    /// estimated over the whole budget must not refill it by settling.
     fn settle(&mut self, estimated: u64, actual: u64, now: Instant) {
         if let Some(tpm) = &mut self.tpm {
-            tpm.adjust(estimated as f64 - actual as f64, now);
+            let charged = (estimated as f64).min(tpm.capacity);
+            tpm.adjust(charged - actual as f64, now);
         }
     }
 
@@ -408,5 +412,14 @@ mod tests {
         assert!(l.check("a").is_err());
         l.resize(0, 0);
         assert!(l.check("a").is_ok() && l.charge("a", u64::MAX).is_ok());
+    }
+
+    #[test]
+    fn an_estimate_over_the_budget_is_refunded_only_what_was_taken() {
+        let l = ProviderLimiter::new(0, 1000);
+        // estimated 5000, taken 1000 (the whole budget); it used 1000
+        assert!(l.try_acquire(5000).is_ok());
+        l.settle(5000, 1000);
+        assert!(l.try_acquire(10).is_err(), "the budget is spent");
     }
 }
