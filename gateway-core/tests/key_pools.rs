@@ -472,3 +472,58 @@ async fn viewers_never_see_a_header_value_in_status_config_diff_or_history() {
     let (_, h) = gw.admin_get("/config/history").await;
     assert!(!h.to_string().contains("literal-azure-key"), "{h}");
 }
+
+/// The real binary with `env:` references (set in the child's environment
+/// only): a pool whose first key gets 429, a header from the environment;
+/// the request line names the key that served, no value reaches the log.
+#[tokio::test]
+async fn the_request_line_names_the_pool_key_and_never_a_value() {
+    let up = FakeUpstream::start("up").await;
+    let dir = tempfile::tempdir().unwrap();
+    let rest = format!(
+        "{}{}",
+        provider(
+            &up,
+            "api_keys = [\"env:POOL_KEY_A\", \"env:POOL_KEY_B\"]\n\
+             headers = { x-tenant = \"env:POOL_TENANT\" }"
+        ),
+        route("m", "", &[("up", None)])
+    );
+    let mut aigw = crate::common::aigw::Aigw::serve_config(
+        dir.path(),
+        &rest,
+        &[
+            ("POOL_KEY_A", "sk-env-pool-a-value"),
+            ("POOL_KEY_B", "sk-env-pool-b-value"),
+            ("POOL_TENANT", "tenant-env-value"),
+        ],
+    );
+    up.push(Behavior::status(429));
+    let r = aigw.chat(&chat_body("m", false)).await;
+    assert_eq!(r.status(), 200);
+    let got = up.proxied_requests();
+    assert_eq!(bearer(&got[1]), "Bearer sk-env-pool-b-value");
+    assert_eq!(
+        got[1].header("x-tenant").as_deref(),
+        Some("tenant-env-value")
+    );
+    let mut line = None;
+    for _ in 0..500 {
+        line = aigw
+            .log_lines()
+            .into_iter()
+            .find(|l| l.contains("aigw::request"));
+        if line.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let line = line.expect("a request line");
+    assert!(line.contains("key=\"env:POOL_KEY_B\""), "{line}");
+    aigw.sigterm();
+    aigw.wait_exit();
+    let log = aigw.log_lines().join("\n");
+    for secret in ["sk-env-pool", "tenant-env-value"] {
+        assert!(!log.contains(secret), "{secret} in the log: {log}");
+    }
+}
