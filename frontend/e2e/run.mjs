@@ -239,6 +239,30 @@ try {
     await shot('07-providers.png', { fullPage: true });
   });
 
+  await r.step('providers: the enabled switch publishes an audited version, and back', async () => {
+    const card = page.getByTestId('provider-spare');
+    const before = (await gw.admin('GET', '/config')).body.version.id;
+    await card.getByTestId('toggle-spare').click();
+    await page.getByTestId('validation-ok').waitFor();
+    const diff = await page.getByTestId('diff').textContent();
+    expect(diff.includes('+enabled = false'), `the diff shows the switch:\n${diff}`);
+    await page.getByTestId('publish').click();
+    await card.getByText('disabled', { exact: true }).waitFor();
+    const st = (await gw.admin('GET', '/status')).body;
+    const spare = st.provider_states.find((p) => p.name === 'spare');
+    expect(spare && spare.enabled === false, `status shows spare disabled: ${JSON.stringify(st.provider_states)}`);
+    expect(st.config_version > before, 'a new config version');
+    const audit = (await gw.admin('GET', '/audit?limit=1')).body.entries[0];
+    expect(audit.action === 'publish' && audit.detail.source === 'ui', `audited as a UI publish: ${JSON.stringify(audit)}`);
+    await shot('07b-provider-disabled.png');
+    await card.getByTestId('toggle-spare').click();
+    await page.getByTestId('validation-ok').waitFor();
+    await page.getByTestId('publish').click();
+    await card.getByText('disabled', { exact: true }).waitFor({ state: 'detached' });
+    const st2 = (await gw.admin('GET', '/status')).body;
+    expect(st2.provider_states.find((p) => p.name === 'spare').enabled === true, 'enabled again');
+  });
+
   let publishedVersion = 0;
   await r.step('routing: reorder and add a target, live check, diff, publish with a message', async () => {
     await page.keyboard.press('3');

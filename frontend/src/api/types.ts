@@ -20,6 +20,8 @@ export type { LoggedIn } from './generated/LoggedIn';
 export type { LoggedOut } from './generated/LoggedOut';
 export type { Status } from './generated/Status';
 export type { TargetHealth } from './generated/TargetHealth';
+export type { KeySnapshot } from './generated/KeySnapshot';
+export type { ProviderState } from './generated/ProviderState';
 export type { TelemetryState } from './generated/TelemetryState';
 export type { TokenStorage } from './generated/TokenStorage';
 export type { Paused } from './generated/Paused';

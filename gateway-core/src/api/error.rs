@@ -298,6 +298,10 @@ impl From<crate::pipeline::Refusal> for ApiError {
     fn from(r: crate::pipeline::Refusal) -> Self {
         match r.class {
             ErrorClass::ModelNotFound => Self::ModelNotFound(r.message),
+            ErrorClass::ProviderDisabled => Self::Forbidden {
+                code: "provider_disabled",
+                message: r.message,
+            },
             ErrorClass::ProviderRateLimited => Self::RateLimited {
                 code: "provider_rate_limited",
                 message: r.message,

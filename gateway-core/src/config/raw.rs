@@ -186,6 +186,16 @@ pub struct RawProvider {
     pub base_url: Spanned<String>,
     #[serde(default)]
     pub api_key: Option<Spanned<String>>,
+    /// A key pool: several `keyring:`/`env:` references used in turn
+    /// (exclusive with `api_key`).
+    #[serde(default)]
+    pub api_keys: Option<Spanned<Vec<Spanned<String>>>>,
+    /// How a pool picks its next key (default `round_robin`).
+    #[serde(default)]
+    pub key_rotation: KeyRotation,
+    /// `false`: routing skips this provider and `provider/model` to it is refused.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
     #[serde(default = "default_timeout")]
     pub timeout_s: u64,
     /// Longest silence allowed between frames of a stream once it flows.
@@ -210,13 +220,28 @@ pub struct RawProvider {
     /// unrouted model names without asking the provider.
     #[serde(default)]
     pub models: Vec<String>,
-    /// Extra headers sent upstream (e.g. `HTTP-Referer` for OpenRouter).
+    /// Extra headers sent upstream (e.g. `HTTP-Referer` for OpenRouter);
+    /// a value may be an `env:VAR` / `keyring:NAME` reference (an Azure
+    /// `api-key`), resolved like keys. Values are redacted wherever config
+    /// is shown to viewers and in every diff.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
     /// `/v1/responses`: the provider's own endpoint or translated to chat
     /// completions (default: native for openai, translate for anthropic).
     #[serde(default)]
     pub responses: Option<Spanned<ResponsesMode>>,
+}
+
+/// How a provider's key pool (`api_keys`) picks the key for a request.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyRotation {
+    /// Each request starts at the next key.
+    #[default]
+    RoundRobin,
+    /// Keys never rate limited (or limited longest ago) first.
+    LeastRecentlyLimited,
 }
 
 #[cfg_attr(test, derive(ts_rs::TS))]
@@ -458,6 +483,9 @@ fn default_failure_threshold() -> u32 {
 }
 fn default_rate_limit_threshold() -> u32 {
     1
+}
+fn default_true() -> bool {
+    true
 }
 fn default_weight() -> u32 {
     1

@@ -28,6 +28,7 @@ mod direct;
 mod engine;
 mod frames;
 pub mod health;
+pub mod keys;
 mod probe;
 mod runtime;
 pub mod sticky;

@@ -191,6 +191,8 @@ impl TelemetrySink for LogSink {
             forwarded_model = e.forwarded_model.as_deref().unwrap_or("-"),
             route_mode = e.route_mode.map_or("-", RouteMode::as_str),
             route = e.route.as_deref().unwrap_or("-"),
+            // the pool key's reference (`keyring:a`), never its value
+            key = e.attempts.last().and_then(|a| a.key.as_deref()).unwrap_or("-"),
             attempts = e.attempts.len(),
             status = e.status,
             error = e.error.as_deref().unwrap_or("-"),

@@ -341,12 +341,16 @@ pub struct RequestRow {
     /// The route that matched as written (`claude-*`); `null` for an
     /// implicit route or a request that matched none.
     pub route: Option<String>,
+    /// The pool key of the last attempt, by reference (`keyring:a`);
+    /// never a key's value. `null` for a keyless provider.
+    #[serde(default)]
+    pub key_name: Option<String>,
 }
 
 const ROW_COLUMNS: &str = "request_id, ts_ms, client, endpoint, requested_model, provider,
     forwarded_model, route_mode, stream, attempts, status, error, latency_ms, ttft_ms,
     overhead_ms, tokens_in, tokens_out, tokens_estimated, cost_usd, cancelled, id,
-    cache_read_tokens, cache_write_tokens, route";
+    cache_read_tokens, cache_write_tokens, route, key_name";
 
 fn row(r: &Row<'_>) -> rusqlite::Result<RequestRow> {
     let u = |v: Option<i64>| v.map(|n| n.max(0) as u64);
@@ -374,6 +378,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<RequestRow> {
         cost_usd: r.get(18)?,
         cancelled: r.get(19)?,
         route: r.get(23)?,
+        key_name: r.get(24)?,
     })
 }
 
@@ -482,6 +487,9 @@ pub struct AttemptRow {
     pub status: Option<u16>,
     pub error: Option<String>,
     pub latency_ms: f64,
+    /// The pool key it was sent with, by reference.
+    #[serde(default)]
+    pub key_name: Option<String>,
 }
 
 /// One request with its attempts and, when stored, its bodies.
@@ -504,7 +512,7 @@ pub fn request(conn: &Connection, id: &str) -> Result<Option<RequestDetail>, DbE
         return Ok(None);
     };
     let mut stmt = conn.prepare_cached(
-        "SELECT provider, model, status, error, latency_ms FROM attempts
+        "SELECT provider, model, status, error, latency_ms, key_name FROM attempts
          WHERE request = ?1 ORDER BY n",
     )?;
     let attempts = stmt
@@ -515,6 +523,7 @@ pub fn request(conn: &Connection, id: &str) -> Result<Option<RequestDetail>, DbE
                 status: r.get(2)?,
                 error: r.get(3)?,
                 latency_ms: r.get(4)?,
+                key_name: r.get(5)?,
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;

@@ -96,6 +96,11 @@ pub struct AttemptEvent {
     /// `key_missing`, … — `None` on success.
     pub error: Option<String>,
     pub latency_ms: f64,
+    /// The pool key it was sent with, by its reference (`keyring:a`),
+    /// never its value; absent for a keyless provider.
+    #[cfg_attr(test, ts(optional))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 /// Token usage as reported by the upstream, field by field as it came: the

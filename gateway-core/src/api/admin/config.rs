@@ -71,10 +71,22 @@ pub struct LiveConfig {
     pub file_error: Option<String>,
 }
 
-pub async fn get_config(State(s): State<Arc<AppState>>) -> Json<LiveConfig> {
+/// A version as `p` may see it: a viewer gets the config text with every
+/// provider header value redacted (they may hold credentials as written).
+fn for_principal(mut v: Version, p: &Principal) -> Version {
+    if p.role != crate::secrets::admin::Role::Admin {
+        v.toml = v.toml.map(|t| crate::lifecycle::redact::header_values(&t));
+    }
+    v
+}
+
+pub async fn get_config(
+    State(s): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+) -> Json<LiveConfig> {
     let rt = s.runtime.load();
     Json(LiveConfig {
-        version: s.lifecycle.live_version(),
+        version: for_principal(s.lifecycle.live_version(), &p),
         path: s.lifecycle.path().cloned(),
         active_profile: rt.config.active_profile.clone(),
         profiles: rt.config.profiles.clone(),
@@ -148,12 +160,13 @@ pub async fn history(
 
 pub async fn version(
     State(s): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
     Path(id): Path<i64>,
 ) -> Result<Json<Version>, ApiError> {
     s.lifecycle
         .store()
         .get(id)?
-        .map(Json)
+        .map(|v| Json(for_principal(v, &p)))
         .ok_or_else(|| ApiError::not_found(format!("no config version {id}")))
 }
 
