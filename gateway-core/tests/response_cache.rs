@@ -118,6 +118,8 @@ async fn a_second_identical_request_is_served_from_the_cache() {
         (Some(2), Some(2))
     );
     assert_eq!(stats["max_bytes"].as_u64(), Some(64 << 20));
+    let (_, routes) = gw.admin_get("/routes").await;
+    assert_eq!(routes["routes"][0]["cache_ttl_s"], 300);
 }
 
 #[tokio::test]
@@ -128,6 +130,8 @@ async fn a_route_without_cache_never_caches_nor_says_so() {
         assert_eq!(r.status(), 200);
         assert!(r.headers().get("x-aigw-cache").is_none());
     }
+    let (_, routes) = gw.admin_get("/routes").await;
+    assert_eq!(routes["routes"][0]["cache_ttl_s"], Value::Null);
     assert_eq!(up.request_count(), 2);
 }
 
