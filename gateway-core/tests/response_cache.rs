@@ -334,3 +334,37 @@ async fn cache_settings_are_checked() {
     assert!(bad("cache = { ttl = 5 }", "").contains("ttl"));
     assert!(bad("", "[server]\ncache_max_mb = 0\n").contains("server.cache_max_mb"));
 }
+
+#[tokio::test]
+async fn a_hit_is_logged_as_route_mode_cache_with_its_bodies() {
+    use gateway_core::telemetry::Db;
+    use gateway_core::telemetry::query::{self, RequestsQuery};
+    let up = FakeUpstream::start("up").await;
+    let toml = format!(
+        "[telemetry]\nstore_bodies = true\n{}{}",
+        provider(&up, ""),
+        route("m", ON, &[("up", None)])
+    );
+    let gw = TestGateway::builder(&toml).data_dir().start().await;
+    let first = gw.chat(&body("hi")).await.text().await.unwrap();
+    let hit = gw.chat(&body("hi")).await;
+    let id = header(&hit, "x-aigw-request-id");
+    assert_eq!(hit.text().await.unwrap(), first);
+    let path = gw.data_dir().join("telemetry.db");
+    let _dir = gw.shutdown().await;
+    let db = Db::open(&path).unwrap();
+    let detail = db.read(|c| query::request(c, &id)).unwrap().unwrap();
+    let row = &detail.request;
+    assert_eq!(row.route_mode.as_deref(), Some("cache"));
+    assert_eq!((row.status, row.attempts), (200, 0));
+    assert_eq!(row.provider.as_deref(), Some("up"));
+    assert_eq!(detail.response_body.as_deref(), Some(first.as_str()));
+    assert!(detail.request_body.is_some_and(|b| b.contains("\"hi\"")));
+    let series = db
+        .read(|c| {
+            let page = query::requests(c, &RequestsQuery::default())?;
+            Ok(page.items.len())
+        })
+        .unwrap();
+    assert_eq!(series, 2);
+}

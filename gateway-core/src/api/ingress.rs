@@ -156,7 +156,7 @@ pub(super) async fn proxy(state: Arc<AppState>, req: Request, endpoint: Endpoint
         Lookup::Off => None,
     };
     let handled = match &hit {
-        Some(entry) => cache::serve::answer(&inbound, entry),
+        Some(entry) => cache::serve::answer(&inbound, entry, rt.config.telemetry.store_bodies),
         None => {
             let h = pipeline::handle(&state.upstreams(), &rt, &mut inbound, Via::Route).await;
             match lookup {

@@ -10,7 +10,9 @@ use super::Entry;
 use crate::pipeline::{self, Answer, Handled, Inbound};
 use crate::vocab::{RouteMode, Served, ms};
 
-pub fn answer(inbound: &Inbound, entry: &Entry) -> Handled {
+/// `store_bodies`: keep the request and the served body in the event, as
+/// for an upstream answer (`telemetry.store_bodies`).
+pub fn answer(inbound: &Inbound, entry: &Entry, store_bodies: bool) -> Handled {
     let req = &inbound.req;
     let mut ev = pipeline::event(
         &req.request_id,
@@ -37,6 +39,10 @@ pub fn answer(inbound: &Inbound, entry: &Entry) -> Handled {
     ev.tokens_in = Some(0);
     ev.tokens_out = Some(0);
     ev.cost_usd = Some(0.0);
+    if store_bodies {
+        ev.request_body = Some(req.body.clone());
+        ev.response_body = Some(entry.body.clone());
+    }
     let overhead = inbound.received.elapsed();
     ev.overhead_ms = ms(overhead);
     Handled {
