@@ -368,3 +368,50 @@ async fn a_hit_is_logged_as_route_mode_cache_with_its_bodies() {
         .unwrap();
     assert_eq!(series, 2);
 }
+
+#[tokio::test]
+async fn entries_survive_a_publish_that_keeps_the_route_and_not_one_that_changes_it() {
+    let a = FakeUpstream::start("a").await;
+    let b = FakeUpstream::start("b").await;
+    let cfg = |server: &str, target: &str| {
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n{server}\n{}{}{}",
+            provider(&a, ""),
+            provider(&b, ""),
+            route("m", ON, &[(target, None)])
+        )
+    };
+    let v1 = cfg("", "a");
+    let gw = TestGateway::builder(&v1).config_file().start().await;
+    assert_eq!(header(&gw.chat(&body("hi")).await, "x-aigw-cache"), "miss");
+    let publish = |toml: String, base: u64| {
+        let gw = &gw;
+        async move {
+            let (s, p) = gw
+                .admin_post(
+                    "/config/publish",
+                    json!({"toml": toml, "base_version": base}),
+                )
+                .await;
+            assert_eq!(s, 200, "{p}");
+        }
+    };
+    // Another bound, same route: the entry is still served.
+    publish(cfg("cache_max_mb = 2", "a"), 1).await;
+    let (_, stats) = gw.admin_get("/telemetry/cache").await;
+    assert_eq!(stats["max_bytes"].as_u64(), Some(2 << 20));
+    let r = gw.chat(&body("hi")).await;
+    assert_eq!(
+        (header(&r, "x-aigw-cache"), header(&r, "x-aigw-provider")),
+        ("hit".into(), "a".into())
+    );
+    // The route now goes to b: its key changed, b answers.
+    publish(cfg("cache_max_mb = 2", "b"), 2).await;
+    let r = gw.chat(&body("hi")).await;
+    assert_eq!(
+        (header(&r, "x-aigw-cache"), header(&r, "x-aigw-provider")),
+        ("miss".into(), "b".into())
+    );
+    assert_eq!(header(&gw.chat(&body("hi")).await, "x-aigw-cache"), "hit");
+    assert_eq!((a.request_count(), b.request_count()), (1, 1));
+}
