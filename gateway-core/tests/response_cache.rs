@@ -333,6 +333,20 @@ async fn cache_settings_are_checked() {
     assert!(bad("cache = { ttl_s = 0 }", "").contains("routes[0].cache.ttl_s"));
     assert!(bad("cache = { ttl = 5 }", "").contains("ttl"));
     assert!(bad("", "[server]\ncache_max_mb = 0\n").contains("server.cache_max_mb"));
+    // The table form, with the defaults.
+    let toml = format!(
+        "{}{}",
+        provider(&up, ""),
+        route("m", "[routes.cache]", &[("up", None)])
+    );
+    let c = Config::parse(&toml, "t.toml").unwrap();
+    let cache = c.routes[0].cache.clone().unwrap();
+    assert_eq!(
+        (cache.ttl, cache.cache_temperature),
+        (Duration::from_secs(300), false)
+    );
+    assert_eq!(c.server.cache_max_bytes, 64 << 20);
+    assert!(c.routes[0].cache.is_some());
 }
 
 #[tokio::test]
