@@ -30,6 +30,7 @@ mod model_routes;
 mod otlp;
 mod passthrough;
 mod prompt_cache;
+mod response_cache;
 mod responses_translate;
 mod serve_threads;
 mod strategies;

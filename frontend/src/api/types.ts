@@ -19,6 +19,7 @@ export type { Session } from './generated/Session';
 export type { LoggedIn } from './generated/LoggedIn';
 export type { LoggedOut } from './generated/LoggedOut';
 export type { Status } from './generated/Status';
+export type { CacheStats } from './generated/CacheStats';
 export type { TargetHealth } from './generated/TargetHealth';
 export type { KeySnapshot } from './generated/KeySnapshot';
 export type { ProviderState } from './generated/ProviderState';

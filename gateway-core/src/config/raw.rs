@@ -96,6 +96,13 @@ pub struct RawServer {
     /// Client connections open at once; more are answered 503 and closed.
     #[serde(default = "default_max_connections")]
     pub max_connections: u32,
+    /// The response cache's bound in MiB (entries of every caching route).
+    #[serde(default = "default_cache_max_mb")]
+    pub cache_max_mb: u64,
+}
+
+fn default_cache_max_mb() -> u64 {
+    64
 }
 
 impl Default for RawServer {
@@ -114,6 +121,7 @@ impl Default for RawServer {
             body_idle_timeout_s: default_body_idle_timeout(),
             keepalive_idle_s: default_keepalive_idle(),
             max_connections: default_max_connections(),
+            cache_max_mb: default_cache_max_mb(),
         }
     }
 }
@@ -280,8 +288,28 @@ pub struct RawRoute {
     /// routes are sticky by nature): `false` spreads every request.
     #[serde(default)]
     pub sticky: Option<bool>,
+    /// The exact response cache for this route (off without the table).
+    #[serde(default)]
+    pub cache: Option<RawRouteCache>,
     #[serde(default)]
     pub targets: Vec<RawTarget>,
+}
+
+/// `[routes.cache]`: answers of this route served again, per client, for
+/// identical requests.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRouteCache {
+    /// How long an entry is served.
+    #[serde(default = "default_cache_ttl")]
+    pub ttl_s: u64,
+    /// Also cache requests with `temperature > 0` (sampled answers).
+    #[serde(default)]
+    pub cache_temperature: bool,
+}
+
+fn default_cache_ttl() -> u64 {
+    300
 }
 
 #[derive(Debug, Deserialize)]

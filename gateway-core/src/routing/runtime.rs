@@ -374,6 +374,7 @@ impl Runtime {
             rate_limit_threshold: 1,
             retries: 0,
             sticky: false,
+            cache: None,
             targets: vec![crate::config::TargetSpec {
                 provider: p.spec.name.clone(),
                 provider_index: provider,

@@ -141,6 +141,9 @@ pub struct RouteModes {
     pub direct: u64,
     pub provider_fallback: u64,
     pub model_fallback: u64,
+    /// Answered from the response cache (`[routes.cache]`).
+    #[serde(default)]
+    pub cache: u64,
 }
 
 /// One time bucket of a series.
@@ -293,6 +296,7 @@ pub fn series(
             Some("direct") => b.route_modes.direct += 1,
             Some("provider_fallback") => b.route_modes.provider_fallback += 1,
             Some("model_fallback") => b.route_modes.model_fallback += 1,
+            Some("cache") => b.route_modes.cache += 1,
             _ => {}
         }
     }

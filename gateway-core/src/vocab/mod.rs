@@ -60,6 +60,8 @@ pub enum RouteMode {
     ProviderFallback,
     /// Another target served it with a different (rewritten) model.
     ModelFallback,
+    /// The exact response cache answered (`[routes.cache]`); no upstream call.
+    Cache,
 }
 
 impl RouteMode {
@@ -68,6 +70,7 @@ impl RouteMode {
             Self::Direct => "direct",
             Self::ProviderFallback => "provider_fallback",
             Self::ModelFallback => "model_fallback",
+            Self::Cache => "cache",
         }
     }
 }

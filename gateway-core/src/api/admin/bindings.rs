@@ -58,6 +58,7 @@ fn export(dir: &Path) -> Result<(), ExportError> {
     // fallback test
     ops::FallbackTestResult::export_all(&cfg)?;
     // telemetry
+    crate::cache::CacheStats::export_all(&cfg)?;
     Series::export_all(&cfg)?;
     RequestPage::export_all(&cfg)?;
     RequestDetail::export_all(&cfg)?;

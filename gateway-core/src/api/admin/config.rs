@@ -244,6 +244,8 @@ pub struct RouteInfo {
     /// Sticky sessions in effect: true for a `weighted` or `latency` route
     /// unless `sticky = false`; always false for `priority`.
     pub sticky: bool,
+    /// The response cache's TTL in seconds; `null` when the route does not cache.
+    pub cache_ttl_s: Option<u64>,
     pub targets: Vec<RouteTarget>,
 }
 
@@ -342,6 +344,7 @@ pub async fn routes(
             rate_limit_threshold: r.rate_limit_threshold,
             retries: r.retries,
             sticky: r.sticky,
+            cache_ttl_s: r.cache.as_ref().map(|c| c.ttl.as_secs()),
             targets: r
                 .targets
                 .iter()

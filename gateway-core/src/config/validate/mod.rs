@@ -24,8 +24,10 @@ use super::raw::RawConfig;
 
 pub use issue::{ConfigError, Issue, Severity, format_issue};
 pub use providers::{CLIENT_AUTH, HeaderSource, MAX_POOL_KEYS, ProviderSpec};
-pub use routes::{RouteSpec, TargetSpec};
-pub use server::{LimitsConfig, ModelLimitSpec, RoutingConfig, ServerConfig, parse_listen};
+pub use routes::{RouteCache, RouteSpec, TargetSpec};
+pub use server::{
+    LimitsConfig, MAX_CACHE_MB, ModelLimitSpec, RoutingConfig, ServerConfig, parse_listen,
+};
 pub use telemetry::{OtlpConfig, PriceOverride, TelemetryConfig};
 
 /// A validated config. `source` is the exact TOML it came from.
@@ -165,6 +167,8 @@ impl Validator<'_> {
                 body_idle_timeout: Duration::from_secs(s.body_idle_timeout_s.max(1)),
                 keepalive_idle: Duration::from_secs(s.keepalive_idle_s.max(1)),
                 max_connections: usize::try_from(s.max_connections.max(1)).unwrap_or(usize::MAX),
+                cache_max_bytes: usize::try_from(s.cache_max_mb.clamp(1, MAX_CACHE_MB) << 20)
+                    .unwrap_or(usize::MAX),
             },
             routing: RoutingConfig {
                 max_attempts: raw.routing.max_attempts.max(1),

@@ -28,7 +28,16 @@ pub struct RouteSpec {
     pub retries: u32,
     /// Sticky sessions on (only ever true for weighted and latency routes).
     pub sticky: bool,
+    /// The exact response cache (`[routes.cache]`); `None`: off.
+    pub cache: Option<RouteCache>,
     pub targets: Vec<TargetSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteCache {
+    pub ttl: Duration,
+    /// Requests with `temperature > 0` are cached too.
+    pub cache_temperature: bool,
 }
 
 impl Validator<'_> {
@@ -213,6 +222,15 @@ impl Validator<'_> {
                     "priority routes are sticky by nature: `sticky` has no effect".into(),
                 );
             }
+            if let Some(c) = &r.cache
+                && !(1..=MAX_SECS).contains(&c.ttl_s)
+            {
+                self.error(
+                    &format!("{path}.cache.ttl_s"),
+                    &r.model,
+                    format!("ttl_s must be between 1 and {MAX_SECS}"),
+                );
+            }
             out.push(RouteSpec {
                 model: model.clone(),
                 strategy: r.strategy,
@@ -221,6 +239,10 @@ impl Validator<'_> {
                 rate_limit_threshold: r.rate_limit_threshold.max(1),
                 retries: r.retries,
                 sticky: r.strategy != Strategy::Priority && r.sticky.unwrap_or(true),
+                cache: r.cache.as_ref().map(|c| RouteCache {
+                    ttl: Duration::from_secs(c.ttl_s),
+                    cache_temperature: c.cache_temperature,
+                }),
                 targets,
             });
         }
