@@ -35,3 +35,4 @@ mod telemetry;
 mod tools;
 mod translate_props;
 mod update;
+mod verify;

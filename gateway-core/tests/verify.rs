@@ -1,0 +1,287 @@
+//! Verification runs (model authenticity): a baseline recorded from a
+//! truthful fake, then runs through a fake that "substitutes a smaller
+//! model" (other token counts, wrong answers) and a second truthful one.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use crate::common;
+
+use common::*;
+use serde_json::{Value, json};
+use testkit::{Behavior, FakeUpstream, probe_model};
+
+async fn three(extra: &str) -> (FakeUpstream, FakeUpstream, FakeUpstream, TestGateway) {
+    let trusted = FakeUpstream::start("trusted").await;
+    let cheap = FakeUpstream::start("cheap").await;
+    let mirror = FakeUpstream::start("mirror").await;
+    trusted.set_default(Behavior::Scripted(probe_model(true)));
+    mirror.set_default(Behavior::Scripted(probe_model(true)));
+    cheap.set_default(Behavior::Scripted(probe_model(false)));
+    let toml = format!(
+        "{extra}{}{}{}",
+        provider(&trusted, ""),
+        provider(&cheap, ""),
+        provider(&mirror, "")
+    );
+    let gw = TestGateway::builder(&toml).data_dir().start().await;
+    (trusted, cheap, mirror, gw)
+}
+
+fn target(p: &str) -> Value {
+    json!({"provider": p, "model": "big-model"})
+}
+
+fn reasons(run: &Value, kind: &str) -> Vec<Value> {
+    run["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == kind)
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn a_substituted_model_is_highly_suspect_and_a_truthful_one_normal() {
+    let (trusted, cheap, mirror, gw) = three("").await;
+    let n = gw.admin_get("/verify/suite").await.1["probes"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(n >= 6, "the suite has its probes");
+
+    // no baseline yet: a clear error, nothing sent
+    let (s, e) = gw
+        .admin_post(
+            "/verify/runs",
+            json!({"target": target("cheap"), "baseline": target("trusted")}),
+        )
+        .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (400, Some("no_baseline")),
+        "{e}"
+    );
+    assert_eq!(cheap.request_count(), 0);
+
+    let (s, b) = gw
+        .admin_post(
+            "/verify/baselines",
+            json!({"target": target("trusted"), "source": "ui"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(trusted.request_count(), n);
+    let probes = b["probes"].as_array().unwrap();
+    assert!(
+        probes.iter().all(|p| p["passed"] == true),
+        "the truthful fake passes every check: {b}"
+    );
+    let tc = probes.iter().find(|p| p["probe"] == "token_count").unwrap();
+    assert!(
+        tc["tokens_in"].as_u64().unwrap() > 100,
+        "the paragraph's tokens as the fake counted them"
+    );
+    assert_eq!(tc["tokens_estimated"], false);
+
+    // the substitute: other tokenizer, wrong answers
+    let (s, run) = gw
+        .admin_post(
+            "/verify/runs",
+            json!({"target": target("cheap"), "baseline": target("trusted"), "source": "ui"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{run}");
+    assert_eq!(run["verdict"], "highly_suspect", "{run}");
+    assert_eq!(cheap.request_count(), n);
+    let tokens = reasons(&run, "tokens");
+    assert!(
+        tokens
+            .iter()
+            .any(|r| r["probe"] == "token_count" && r["counted"] == true),
+        "{run}"
+    );
+    let failed: Vec<Value> = reasons(&run, "check")
+        .iter()
+        .map(|r| r["probe"].clone())
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            json!("arithmetic"),
+            json!("reverse"),
+            json!("system_prompt")
+        ],
+        "{run}"
+    );
+    assert!(
+        reasons(&run, "check")[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("7006652"),
+        "the reason says what was expected: {run}"
+    );
+
+    // a truthful second provider
+    let (s, ok) = gw
+        .admin_post(
+            "/verify/runs",
+            json!({"target": target("mirror"), "baseline": target("trusted")}),
+        )
+        .await;
+    assert_eq!(s, 200, "{ok}");
+    assert_eq!(ok["verdict"], "normal", "{ok}");
+    assert!(
+        ok["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["counted"] == false)
+    );
+    assert_eq!(mirror.request_count(), n);
+
+    // every probe went to exactly the chosen target, with its model
+    assert!(
+        mirror
+            .proxied_requests()
+            .iter()
+            .all(|r| r.model().as_deref() == Some("big-model"))
+    );
+    assert_eq!(
+        trusted.request_count(),
+        n,
+        "runs do not touch the baseline's provider"
+    );
+
+    // stored; a viewer reads them but cannot start one
+    let (_, list) = gw.admin_get("/verify/runs").await;
+    let ids: Vec<&Value> = list["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["id"])
+        .collect();
+    assert_eq!(ids, [&ok["id"], &run["id"]]);
+    let (s, one) = gw.admin_get(&format!("/verify/runs/{}", run["id"])).await;
+    assert_eq!((s, &one["verdict"]), (200, &json!("highly_suspect")));
+    let viewer = gw.tokens.viewer.expose();
+    let url = |p: &str| format!("{}/admin/api{p}", gw.handle.base_url());
+    let r = gw
+        .http
+        .get(url("/verify/runs"))
+        .bearer_auth(viewer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = gw
+        .http
+        .get(url("/verify/baselines"))
+        .bearer_auth(viewer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = gw
+        .http
+        .post(url("/verify/runs"))
+        .bearer_auth(viewer)
+        .json(&json!({"target": target("mirror"), "baseline": target("trusted")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(mirror.request_count(), n, "the viewer's run sent nothing");
+    let (_, bl) = gw.admin_get("/verify/baselines").await;
+    assert_eq!(bl["baselines"][0]["target"], target("trusted"));
+}
+
+#[tokio::test]
+async fn the_cost_cap_stops_a_verification_and_bad_input_is_refused() {
+    let (trusted, cheap, _mirror, gw) = three(
+        "[[telemetry.prices]]\nmodel = \"big-model\"\ninput_per_mtok = 1000.0\noutput_per_mtok = 1000.0\n",
+    )
+    .await;
+    let (s, e) = gw
+        .admin_post("/verify/estimate", json!({"target": target("trusted")}))
+        .await;
+    assert_eq!(s, 200, "{e}");
+    let n = gw.admin_get("/verify/suite").await.1["probes"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(e["requests"].as_u64(), Some(n as u64));
+    let cost = e["cost_usd"].as_f64().expect("priced");
+    assert!(
+        cost > 0.05,
+        "1000 $/Mtok makes the suite dearer than the default cap: {e}"
+    );
+
+    // over the cap: refused before anything is sent, nothing stored
+    let (s, e) = gw
+        .admin_post("/verify/baselines", json!({"target": target("trusted")}))
+        .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (400, Some("cost_cap")),
+        "{e}"
+    );
+    assert_eq!(trusted.request_count(), 0);
+    let (_, bl) = gw.admin_get("/verify/baselines").await;
+    assert_eq!(bl["baselines"], json!([]));
+    // a cap that allows it
+    let (s, b) = gw
+        .admin_post(
+            "/verify/baselines",
+            json!({"target": target("trusted"), "max_cost_usd": 10.0}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let spent = b["spent_usd"].as_f64().unwrap();
+    assert!(
+        spent > 0.0 && spent <= cost,
+        "spent {spent} within the estimate {cost}"
+    );
+
+    for (body, code) in [
+        (
+            json!({"target": {"provider": "ghost", "model": "m"}}),
+            "invalid_verify",
+        ),
+        (
+            json!({"target": target("cheap"), "max_cost_usd": -1}),
+            "invalid_verify",
+        ),
+        (
+            json!({"target": target("cheap"), "baseline": target("trusted"), "token_tolerance_pct": 500}),
+            "invalid_verify",
+        ),
+        (
+            json!({"target": target("cheap"), "baseline": target("mirror"), "max_cost_usd": 10.0}),
+            "no_baseline",
+        ),
+        (
+            json!({"target": target("cheap"), "baseline": target("trusted")}),
+            "cost_cap",
+        ),
+    ] {
+        let (s, e) = gw.admin_post("/verify/runs", body.clone()).await;
+        assert_eq!(
+            (s, e["error"]["code"].as_str()),
+            (400, Some(code)),
+            "{body}: {e}"
+        );
+        assert!(
+            e["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
+    }
+    let (s, e) = gw.admin(reqwest::Method::POST, "/verify/runs", None).await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (400, Some("invalid_json")),
+        "{e}"
+    );
+    assert_eq!(cheap.request_count(), 0, "nothing refused was sent");
+}
