@@ -285,3 +285,74 @@ async fn the_cost_cap_stops_a_verification_and_bad_input_is_refused() {
     );
     assert_eq!(cheap.request_count(), 0, "nothing refused was sent");
 }
+
+fn aigw(args: &[&str]) -> (i32, String) {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_aigw"))
+        .args(args)
+        .env_remove("AIGW_LISTEN")
+        .env("AIGW_LOG", "warn")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    (o.status.code().unwrap_or(-1), text)
+}
+
+// aigw runs as a blocking child process: keep a worker free for the fakes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aigw_verify_baseline_run_and_list_with_exit_codes() {
+    let trusted = FakeUpstream::start("trusted").await;
+    let cheap = FakeUpstream::start("cheap").await;
+    trusted.set_default(Behavior::Scripted(probe_model(true)));
+    cheap.set_default(Behavior::Scripted(probe_model(false)));
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!("{}{}", provider(&trusted, ""), provider(&cheap, "")),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let (c, d) = (cfg.to_str().unwrap(), data.to_str().unwrap());
+    let run = |args: &[&str]| aigw(&[&["--config", c, "--data-dir", d][..], args].concat());
+
+    // without --yes: the estimate only, nothing sent
+    let (code, t) = run(&["verify", "baseline", "--target", "trusted:big"]);
+    assert_eq!(code, 1, "{t}");
+    assert!(t.contains("8 requests") && t.contains("--yes"), "{t}");
+    assert_eq!(trusted.request_count(), 0);
+
+    let (code, t) = run(&["verify", "baseline", "--target", "trusted:big", "--yes"]);
+    assert_eq!(code, 0, "{t}");
+    assert!(t.contains("baseline 1 recorded"), "{t}");
+
+    let (code, t) = run(&[
+        "verify",
+        "run",
+        "--target",
+        "cheap:big",
+        "--baseline",
+        "trusted:big",
+        "--yes",
+    ]);
+    assert_eq!(code, 3, "highly_suspect exits 3: {t}");
+    assert!(
+        t.contains("verdict: highly_suspect") && t.contains("arithmetic: check failed"),
+        "{t}"
+    );
+
+    let (code, t) = run(&["verify", "run", "--target", "trusted:big", "--yes"]);
+    assert_eq!(code, 0, "against its own baseline: {t}");
+    assert!(t.contains("verdict: normal"), "{t}");
+
+    let (code, t) = run(&["verify", "run", "--target", "cheap:big", "--yes"]);
+    assert_eq!(code, 1, "no baseline of its own: {t}");
+    assert!(t.contains("no baseline for cheap:big"), "{t}");
+
+    let (code, t) = run(&["verify", "list"]);
+    assert_eq!(code, 0, "{t}");
+    assert!(t.contains("highly_suspect") && t.contains("normal"), "{t}");
+}
