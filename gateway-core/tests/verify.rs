@@ -6,6 +6,7 @@
 
 use crate::common;
 
+use crate::wire::anthropic_provider;
 use common::*;
 use serde_json::{Value, json};
 use testkit::{Behavior, FakeUpstream, probe_model};
@@ -355,4 +356,59 @@ async fn aigw_verify_baseline_run_and_list_with_exit_codes() {
     let (code, t) = run(&["verify", "list"]);
     assert_eq!(code, 0, "{t}");
     assert!(t.contains("highly_suspect") && t.contains("normal"), "{t}");
+}
+
+/// The probes are chat completions; an Anthropic-kind target gets them
+/// translated to Messages (and the answers back), and is scored the same.
+#[tokio::test]
+async fn an_anthropic_kind_target_is_verified_through_translation() {
+    let trusted = FakeUpstream::start("trusted").await;
+    let claude = FakeUpstream::start("claude").await;
+    let cheap = FakeUpstream::start("cheapclaude").await;
+    trusted.set_default(Behavior::Scripted(probe_model(true)));
+    claude.set_default(Behavior::Scripted(probe_model(true)));
+    cheap.set_default(Behavior::Scripted(probe_model(false)));
+    let toml = format!(
+        "{}{}{}",
+        provider(&trusted, ""),
+        anthropic_provider(&claude, ""),
+        anthropic_provider(&cheap, "")
+    );
+    let gw = TestGateway::builder(&toml).data_dir().start().await;
+    let (s, b) = gw
+        .admin_post("/verify/baselines", json!({"target": target("trusted")}))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, ok) = gw
+        .admin_post(
+            "/verify/runs",
+            json!({"target": target("claude"), "baseline": target("trusted")}),
+        )
+        .await;
+    assert_eq!(s, 200, "{ok}");
+    assert_eq!(ok["verdict"], "normal", "{ok}");
+    assert!(
+        claude
+            .proxied_requests()
+            .iter()
+            .all(|r| r.path == "/v1/messages"),
+        "spoken to in its own protocol"
+    );
+    let tool = ok["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["probe"] == "tool_call")
+        .unwrap();
+    assert_eq!(
+        tool["passed"], true,
+        "the tool_use block came back as a tool call: {tool}"
+    );
+    let (_, bad) = gw
+        .admin_post(
+            "/verify/runs",
+            json!({"target": target("cheapclaude"), "baseline": target("trusted")}),
+        )
+        .await;
+    assert_eq!(bad["verdict"], "highly_suspect", "{bad}");
 }
