@@ -195,6 +195,22 @@ async fn a_substituted_model_is_highly_suspect_and_a_truthful_one_normal() {
     assert_eq!(mirror.request_count(), n, "the viewer's run sent nothing");
     let (_, bl) = gw.admin_get("/verify/baselines").await;
     assert_eq!(bl["baselines"][0]["target"], target("trusted"));
+
+    // logged with origin verify, never as client traffic
+    let mut logged = 0;
+    for _ in 0..200 {
+        let (_, v) = gw
+            .admin_get("/telemetry/requests?minutes=60&origin=verify&limit=100")
+            .await;
+        logged = v["items"].as_array().map_or(0, Vec::len);
+        if logged >= 3 * n {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(logged, 3 * n, "baseline and two runs");
+    let (_, c) = gw.admin_get("/telemetry/requests?minutes=60").await;
+    assert_eq!(c["items"], json!([]), "no client traffic");
 }
 
 #[tokio::test]
