@@ -38,3 +38,4 @@ mod telemetry;
 mod tools;
 mod translate_props;
 mod update;
+mod verify;

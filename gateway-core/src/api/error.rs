@@ -377,6 +377,20 @@ impl From<crate::tools::modelbench::BenchError> for ApiError {
     }
 }
 
+/// A verification refused (bad target, no baseline), or its store failing.
+impl From<crate::tools::verify::VerifyError> for ApiError {
+    fn from(e: crate::tools::verify::VerifyError) -> Self {
+        use crate::tools::verify::VerifyError as E;
+        match e {
+            E::Invalid(m) => Self::bad_request("invalid_verify", m),
+            E::NoBaseline(m) => Self::bad_request("no_baseline", m),
+            E::OverCap(m) => Self::bad_request("cost_cap", m),
+            E::NoDataDir => Self::bad_request("no_data_dir", e.to_string()),
+            E::Store(e) => Self::internal(e.to_string()),
+        }
+    }
+}
+
 /// An install or rollback refused: nothing was changed (400, the code
 /// naming the few reasons an operator acts on differently).
 impl From<crate::update::UpdateError> for ApiError {

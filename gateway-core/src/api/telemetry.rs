@@ -60,7 +60,7 @@ pub struct Params {
     pub model: Option<String>,
     pub route: Option<String>,
     pub client: Option<String>,
-    /// `client` (default), `replay`, `bench`, `fallback_test` or `all`.
+    /// `client` (default), `replay`, `bench`, `verify`, `fallback_test` or `all`.
     pub origin: Option<String>,
     pub outcome: Option<Outcome>,
     pub limit: Option<u32>,

@@ -48,6 +48,7 @@ pub enum Origin {
     Replay,
     Bench,
     FallbackTest,
+    Verify,
 }
 
 impl Origin {
@@ -57,6 +58,7 @@ impl Origin {
             Origin::Replay => "replay",
             Origin::Bench => "bench",
             Origin::FallbackTest => "fallback_test",
+            Origin::Verify => "verify",
         }
     }
 }

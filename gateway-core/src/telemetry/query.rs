@@ -33,7 +33,7 @@ pub struct Filter {
     /// The client (its key reference, or its address).
     pub client: Option<String>,
     /// `client` (default: replays and benchmarks are not client traffic),
-    /// `replay`, `bench`, `fallback_test`, or `all`.
+    /// `replay`, `bench`, `verify`, `fallback_test`, or `all`.
     pub origin: Option<String>,
 }
 
