@@ -16,6 +16,7 @@ import { Telemetry } from './pages/Telemetry';
 import { Settings } from './pages/Settings';
 import { Benchmark } from './pages/Benchmark';
 import { Connect } from './pages/Connect';
+import { t } from './i18n';
 
 interface PageDef {
   id: string;
@@ -46,7 +47,7 @@ type Auth = { state: 'checking' } | { state: 'login' } | { state: 'in'; role: Ro
 
 export function App() {
   const [auth, setAuth] = useState<Auth>({ state: 'checking' });
-  const t = transport();
+  const tr = transport();
 
   const check = useCallback(() => {
     setAuth({ state: 'checking' });
@@ -54,34 +55,34 @@ export function App() {
       (s) => setAuth({ state: 'in', role: s.role }),
       (e) => {
         const err = toApiError(e);
-        if (err.status === 401 && t.kind === 'browser') setAuth({ state: 'login' });
+        if (err.status === 401 && tr.kind === 'browser') setAuth({ state: 'login' });
         else setAuth({ state: 'down', error: err });
       },
     );
-  }, [t.kind]);
+  }, [tr.kind]);
 
   useEffect(check, [check]);
   useEffect(
     () =>
       onUnauthorized(() => {
-        if (t.kind === 'browser') setAuth({ state: 'login' });
+        if (tr.kind === 'browser') setAuth({ state: 'login' });
       }),
-    [t.kind],
+    [tr.kind],
   );
 
   return (
     <ToastProvider>
       {auth.state === 'checking' && (
         <div className="center-screen">
-          <Spinner label="Connecting to the gateway" />
+          <Spinner label={t('app.connecting_to_the_gateway')} />
         </div>
       )}
       {auth.state === 'login' && <Login onLoggedIn={(role) => setAuth({ state: 'in', role })} />}
       {auth.state === 'down' && (
         <div className="center-screen">
           <div className="card narrow">
-            <h1 className="h-title">Cannot reach the gateway</h1>
-            <ErrorNote error={auth.error} title="The admin API did not answer" onRetry={check} />
+            <h1 className="h-title">{t('app.cannot_reach_the_gateway')}</h1>
+            <ErrorNote error={auth.error} title={t('app.the_admin_api_did_not')} onRetry={check} />
           </div>
         </div>
       )}
@@ -144,11 +145,11 @@ function Shell({ role, onLoggedOut }: { role: Role; onLoggedOut: () => void }) {
   return (
     <AppContext.Provider value={ctx}>
       <div className="layout">
-        <nav className="sidebar" aria-label="Main">
+        <nav className="sidebar" aria-label={t('app.main')}>
           <div className="brand">
             <img src={import.meta.env.BASE_URL + 'favicon.svg'} alt="" width="26" height="26" />
             <div>
-              <div className="brand-name">Model Gateway</div>
+              <div className="brand-name">{t('app.model_gateway')}</div>
               <div className="brand-state" data-testid="gateway-state">
                 <Dot tone={stateTone} /> {stateText}
               </div>
@@ -167,9 +168,8 @@ function Shell({ role, onLoggedOut }: { role: Role; onLoggedOut: () => void }) {
           </ul>
           <div className="sidebar-foot">
             {st.data && <div className="muted small">v{st.data.version} · config v{st.data.config_version}</div>}
-            {role === 'viewer' && <div className="small warn-text">Read-only (viewer token)</div>}
-            <button className="link-btn small" onClick={() => setHelp(true)}>
-              Keyboard shortcuts <kbd>?</kbd>
+            {role === 'viewer' && <div className="small warn-text">{t('app.read_only_viewer_token')}</div>}
+            <button className="link-btn small" onClick={() => setHelp(true)}>{t('app.keyboard_shortcuts')}{' '}<kbd>?</kbd>
             </button>
           </div>
         </nav>
@@ -183,7 +183,7 @@ function Shell({ role, onLoggedOut }: { role: Role; onLoggedOut: () => void }) {
           {current.render()}
         </main>
       </div>
-      <Dialog open={help} title="Keyboard shortcuts" onClose={() => setHelp(false)}>
+      <Dialog open={help} title={t('app.keyboard_shortcuts')} onClose={() => setHelp(false)}>
         <table className="table shortcuts">
           <tbody>
             {PAGES.map((p) => (
@@ -198,31 +198,31 @@ function Shell({ role, onLoggedOut }: { role: Role; onLoggedOut: () => void }) {
               <td>
                 <kbd>Tab</kbd> / <kbd>Shift</kbd>+<kbd>Tab</kbd>
               </td>
-              <td>next / previous control</td>
+              <td>{t('app.next_previous_control')}</td>
             </tr>
             <tr>
               <td>
                 <kbd>Enter</kbd>
               </td>
-              <td>open the focused request in the log</td>
+              <td>{t('app.open_the_focused_request_in')}</td>
             </tr>
             <tr>
               <td>
                 <kbd>←</kbd> <kbd>→</kbd>
               </td>
-              <td>switch client snippet tabs</td>
+              <td>{t('app.switch_client_snippet_tabs')}</td>
             </tr>
             <tr>
               <td>
                 <kbd>Esc</kbd>
               </td>
-              <td>close a dialog</td>
+              <td>{t('app.close_a_dialog')}</td>
             </tr>
             <tr>
               <td>
                 <kbd>?</kbd>
               </td>
-              <td>this list</td>
+              <td>{t('app.this_list')}</td>
             </tr>
           </tbody>
         </table>

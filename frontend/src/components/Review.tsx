@@ -7,6 +7,7 @@ import { toApiError, type ApiError } from '../api/transport';
 import type { Draft, DraftOp, DiffSummary, Issue, Published } from '../api/types';
 import { useAction } from '../lib/hooks';
 import { ConfirmButtons, DiffView, ErrorNote, Field, Spinner, ValidationList } from './ui';
+import { t } from '../i18n';
 
 export function summaryText(s: Partial<DiffSummary> | null | undefined): string {
   if (!s) return '';
@@ -79,11 +80,10 @@ export function Review({
   const valid = draft?.preview.validation.valid === true;
   return (
     <div className="review" data-testid="review">
-      <ErrorNote error={error} title="Could not prepare the change" />
+      <ErrorNote error={error} title={t('review.could_not_prepare_the_change')} />
       {loading && !draft && (
         <p className="muted">
-          <Spinner /> Checking the change…
-        </p>
+          <Spinner />{' '}{t('review.checking_the_change')}</p>
       )}
       {draft && (
         <>
@@ -94,21 +94,21 @@ export function Review({
           )}
           <details open className="diff-wrap">
             <summary>Changes to the config file (against version {draft.preview.live_version})</summary>
-            <DiffView diff={draft.preview.unified} emptyText="This leaves the config as it is." />
+            <DiffView diff={draft.preview.unified} emptyText={t('review.this_leaves_the_config_as')} />
           </details>
-          <Field label="Message for the history" htmlFor="publish-message">
+          <Field label={t('review.message_for_the_history')} htmlFor="publish-message">
             <input id="publish-message" value={message} onChange={(e) => setMessage(e.target.value)} maxLength={200} data-testid="publish-message" />
           </Field>
         </>
       )}
-      <ErrorNote error={publish.error} title="Not published" />
+      <ErrorNote error={publish.error} title={t('review.not_published')} />
       <div className="row-end">
         <ConfirmButtons
           confirmLabel={publishLabel}
           onConfirm={() => draft && publish.run(draft)}
           confirmTestId="publish"
           busy={publish.busy}
-          busyLabel="Publishing"
+          busyLabel={t('review.publishing')}
           disabled={!valid || loading}
           onCancel={onCancel}
           cancelLabel={cancelLabel}

@@ -22,6 +22,7 @@ import {
   updateControls,
   type OpWords,
 } from '../lib/updates';
+import { t } from '../i18n';
 
 type Op = 'install' | 'verify' | 'rollback';
 
@@ -156,23 +157,23 @@ export function UpdatesSection({ onChanged }: { onChanged?: () => void }) {
   return (
     <section className="card" aria-labelledby="upd-title" data-testid="updates">
       <div className="card-head">
-        <h2 id="upd-title">Version and updates</h2>
+        <h2 id="upd-title">{t('updates.version_and_updates')}</h2>
         <span className="muted small" data-testid="update-checked-at" title={checkedAt ? fmtDateTime(checkedAt) : undefined}>
           {checking ? 'Checking…' : checkedAt ? `Last checked ${fmtAgo(checkedAt, now)}` : 'Not checked yet'}
         </span>
       </div>
       <dl className="facts">
         <div>
-          <dt>Running version</dt>
+          <dt>{t('updates.running_version')}</dt>
           <dd data-testid="version">{st ? st.version : <Spinner />}</dd>
         </div>
         <div>
-          <dt>Config version</dt>
+          <dt>{t('updates.config_version')}</dt>
           <dd>{st?.config_version ?? '—'}</dd>
         </div>
         {s && !s.installed.is_self && (
           <div>
-            <dt>Binary updated here</dt>
+            <dt>{t('updates.binary_updated_here')}</dt>
             <dd className="mono small" data-testid="update-binary">
               {s.installed.path} ({s.installed.version})
             </dd>
@@ -180,7 +181,7 @@ export function UpdatesSection({ onChanged }: { onChanged?: () => void }) {
         )}
         {prev && (
           <div>
-            <dt>Kept for rollback</dt>
+            <dt>{t('updates.kept_for_rollback')}</dt>
             <dd data-testid="update-previous" title={`saved ${prev.saved_at}`}>
               {prev.version} <span className="muted small">(replaced by {prev.replaced_by})</span>
             </dd>
@@ -191,8 +192,7 @@ export function UpdatesSection({ onChanged }: { onChanged?: () => void }) {
       <div className="update-status" aria-live="polite" aria-busy={checking} data-testid="update-status">
         {checking && !check && (
           <p className="muted">
-            <Spinner label="Checking for updates" /> Checking for updates…
-          </p>
+            <Spinner label={t('updates.checking_for_updates')} />{' '}{t('updates.checking_for_updates_2')}</p>
         )}
         {words && (
           <>
@@ -210,7 +210,7 @@ export function UpdatesSection({ onChanged }: { onChanged?: () => void }) {
           </>
         )}
       </div>
-      <ErrorNote error={checkErr} title="Could not check for updates" onRetry={runCheck} />
+      <ErrorNote error={checkErr} title={t('updates.could_not_check_for_updates')} onRetry={runCheck} />
 
       {check && !check.configured && (
         <div className="cmd">
@@ -219,9 +219,8 @@ export function UpdatesSection({ onChanged }: { onChanged?: () => void }) {
         </div>
       )}
       {s && (
-        <p className="small muted update-meta" data-testid="update-meta">
-          Manifest <span className="mono">{s.manifest_url}</span>, signature verified with the ed25519 key{' '}
-          <span className="mono" title="The release public key (base64) this build trusts">{s.key}</span>
+        <p className="small muted update-meta" data-testid="update-meta">{t('updates.manifest')}{' '}<span className="mono">{s.manifest_url}</span>, signature verified with the ed25519 key{' '}
+          <span className="mono" title={t('updates.the_release_public_key_base64')}>{s.key}</span>
           {' '}· platform <span className="mono">{s.target}</span>
         </p>
       )}
@@ -233,7 +232,7 @@ export function UpdatesSection({ onChanged }: { onChanged?: () => void }) {
           disabled={checking || running !== null}
           data-testid="update-check"
         >
-          {checking && <Spinner label="Checking for updates" />} Check for updates
+          {checking && <Spinner label={t('updates.checking_for_updates')} />} Check for updates
         </button>
         {controls.install.shown && (
           <button
@@ -297,19 +296,18 @@ export function UpdatesSection({ onChanged }: { onChanged?: () => void }) {
             {result.restart === 'button' && (
               <div className="toolbar">
                 <button className="btn btn-primary" onClick={restart} disabled={restarting} data-testid="update-restart">
-                  {restarting && <Spinner label="Restarting" />} {restarting ? 'Restarting…' : 'Restart now'}
+                  {restarting && <Spinner label={t('updates.restarting')} />} {restarting ? 'Restarting…' : 'Restart now'}
                 </button>
-                <span className="small muted">The gateway stops gracefully: requests in flight finish first.</span>
+                <span className="small muted">{t('updates.the_gateway_stops_gracefully_requests')}</span>
               </div>
             )}
-            <ErrorNote error={restartErr} title="Could not restart" />
+            <ErrorNote error={restartErr} title={t('updates.could_not_restart')} />
           </div>
         )}
       </div>
 
-      <p className="small muted update-cli">
-        From a terminal on the gateway’s machine: <code>aigw update check</code>, then <code>aigw update apply</code>{' '}
-        (<code>--dry-run</code> only verifies) and <code>aigw update rollback</code>.
+      <p className="small muted update-cli">{t('updates.from_a_terminal_on_the')}{' '}<code>aigw update check</code>{t('updates.then')}{' '}<code>aigw update apply</code>{' '}
+        (<code>--dry-run</code>{' '}{t('updates.only_verifies_and')}{' '}<code>aigw update rollback</code>.
         {app.transport === 'tauri' && ' The tray menu has “Check for updates” too.'}
       </p>
 
@@ -323,8 +321,7 @@ export function UpdatesSection({ onChanged }: { onChanged?: () => void }) {
       >
         {confirm === 'install' && s && (
           <>
-            <p>
-              This replaces <code>{s.installed.path}</code> ({s.installed.version}) with {s.offered}.
+            <p>{t('updates.this_replaces')}{' '}<code>{s.installed.path}</code> ({s.installed.version}) with {s.offered}.
             </p>
             <p className="small muted">
               The download is checked against the release’s ed25519 signatures and SHA-256 checksum before anything is replaced;
@@ -336,7 +333,7 @@ export function UpdatesSection({ onChanged }: { onChanged?: () => void }) {
         {confirm === 'rollback' && prev && (
           <>
             <p>
-              This puts {prev.version} back{rollbackPath ? <> at <code>{rollbackPath}</code></> : null}, replacing {prev.replaced_by}.
+              This puts {prev.version} back{rollbackPath ? <>{' '}{t('updates.at')}{' '}<code>{rollbackPath}</code></> : null}, replacing {prev.replaced_by}.
             </p>
             <p className="small muted">
               {prev.version} was kept when {prev.replaced_by} was installed

@@ -4,6 +4,7 @@
 import { createContext, useCallback, useContext, useEffect, useRef, useState, type ReactNode } from 'react';
 import type { ApiError } from '../api/transport';
 import type { Issue, Validation } from '../api/types';
+import { t } from '../i18n';
 
 export function Spinner({ label = 'Loading' }: { label?: string }) {
   return <span className="spinner" role="status" aria-label={label} />;
@@ -32,9 +33,7 @@ export function ErrorNote({ error, title, onRetry }: { error: ApiError | undefin
         {error.code && <code className="error-code">{error.code}</code>}
       </div>
       {onRetry && (
-        <button className="btn btn-small" onClick={onRetry}>
-          Try again
-        </button>
+        <button className="btn btn-small" onClick={onRetry}>{t('ui.try_again')}</button>
       )}
     </div>
   );
@@ -115,7 +114,7 @@ export function Dialog({
         <>
           <header className="dialog-head">
             <h2 id="dialog-title">{title}</h2>
-            <button className="btn-icon" onClick={onClose} aria-label="Close">
+            <button className="btn-icon" onClick={onClose} aria-label={t('ui.close')}>
               ×
             </button>
           </header>
@@ -247,12 +246,12 @@ export function ValidationList({ validation, hide }: { validation: Validation | 
         <ul className="issues" data-testid="validation-issues">
           {validation.errors.map((i, k) => (
             <li key={'e' + k} className="issue-err">
-              <strong>Error</strong> <code>{issueWhere(i)}</code> {i.message}
+              <strong>{t('ui.error')}</strong> <code>{issueWhere(i)}</code> {i.message}
             </li>
           ))}
           {warnings.map((i, k) => (
             <li key={'w' + k} className="issue-warn">
-              <strong>Warning</strong> <code>{issueWhere(i)}</code> {i.message}
+              <strong>{t('ui.warning')}</strong> <code>{issueWhere(i)}</code> {i.message}
             </li>
           ))}
         </ul>
