@@ -27,7 +27,7 @@ export function AttemptsTable({ attempts, testId }: { attempts: AttemptInfo[]; t
               <code>{a.model}</code>
             </td>
             <td>
-              <Badge tone={attemptTone(a)}>{a.status ?? 'no answer'}</Badge> {a.error && <span className="small muted">{a.error}</span>}
+              <Badge tone={attemptTone(a)}>{a.status ?? t('attempts.no_answer')}</Badge> {a.error && <span className="small muted">{a.error}</span>}
             </td>
             <td className="right">{fmtMs(a.latency_ms)}</td>
           </tr>

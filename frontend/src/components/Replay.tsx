@@ -100,7 +100,7 @@ export function ReplayPanel({ original, onClose }: { original: RequestRow; onClo
           {pasteErr && <div className="field-msg">{pasteErr}</div>}
           <div className="row-end">
             <button className="btn btn-primary" disabled={replay.busy || !provider} onClick={() => send(true)} data-testid="replay-send-body">
-              {replay.busy ? <Spinner label={t('replay.replaying')} /> : 'Replay with this body'}
+              {replay.busy ? <Spinner label={t('replay.replaying')} /> : t('replay.replay_with_this_body')}
             </button>
           </div>
         </div>

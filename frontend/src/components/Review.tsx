@@ -55,8 +55,8 @@ export function Review({
   onPublished,
   onCancel,
   before,
-  publishLabel = 'Publish',
-  cancelLabel = 'Cancel',
+  publishLabel,
+  cancelLabel,
   hideWarning,
 }: {
   ops: DraftOp[];
@@ -104,7 +104,7 @@ export function Review({
       <ErrorNote error={publish.error} title={t('review.not_published')} />
       <div className="row-end">
         <ConfirmButtons
-          confirmLabel={publishLabel}
+          confirmLabel={publishLabel ?? t('review.publish')}
           onConfirm={() => draft && publish.run(draft)}
           confirmTestId="publish"
           busy={publish.busy}

@@ -159,7 +159,7 @@ export function UpdatesSection({ onChanged }: { onChanged?: () => void }) {
       <div className="card-head">
         <h2 id="upd-title">{t('updates.version_and_updates')}</h2>
         <span className="muted small" data-testid="update-checked-at" title={checkedAt ? fmtDateTime(checkedAt) : undefined}>
-          {checking ? 'Checking…' : checkedAt ? `Last checked ${fmtAgo(checkedAt, now)}` : 'Not checked yet'}
+          {checking ? t('updates.checking') : checkedAt ? `Last checked ${fmtAgo(checkedAt, now)}` : t('updates.not_checked_yet')}
         </span>
       </div>
       <dl className="facts">
@@ -296,7 +296,7 @@ export function UpdatesSection({ onChanged }: { onChanged?: () => void }) {
             {result.restart === 'button' && (
               <div className="toolbar">
                 <button className="btn btn-primary" onClick={restart} disabled={restarting} data-testid="update-restart">
-                  {restarting && <Spinner label={t('updates.restarting')} />} {restarting ? 'Restarting…' : 'Restart now'}
+                  {restarting && <Spinner label={t('updates.restarting')} />} {restarting ? t('updates.restarting_2') : t('updates.restart_now')}
                 </button>
                 <span className="small muted">{t('updates.the_gateway_stops_gracefully_requests')}</span>
               </div>
@@ -308,7 +308,7 @@ export function UpdatesSection({ onChanged }: { onChanged?: () => void }) {
 
       <p className="small muted update-cli">{t('updates.from_a_terminal_on_the')}{' '}<code>aigw update check</code>{t('updates.then')}{' '}<code>aigw update apply</code>{' '}
         (<code>--dry-run</code>{' '}{t('updates.only_verifies_and')}{' '}<code>aigw update rollback</code>.
-        {app.transport === 'tauri' && ' The tray menu has “Check for updates” too.'}
+        {app.transport === 'tauri' && t('updates.the_tray_menu_has_check')}
       </p>
 
       <ConfirmDialog
@@ -326,7 +326,7 @@ export function UpdatesSection({ onChanged }: { onChanged?: () => void }) {
             <p className="small muted">
               The download is checked against the release’s ed25519 signatures and SHA-256 checksum before anything is replaced;
               on any failure nothing changes. {s.installed.version} is kept, so you can roll back.
-              {controls.install.allowDowngrade && ' This is a downgrade: you are asking for it explicitly.'}
+              {controls.install.allowDowngrade && t('updates.this_is_a_downgrade_you')}
             </p>
           </>
         )}

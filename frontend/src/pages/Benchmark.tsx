@@ -189,7 +189,7 @@ export function Benchmark() {
             className="btn btn-primary"
             onClick={doRun}
             disabled={!estimate || busy || !app.canWrite}
-            title={estimate ? undefined : 'Estimate first'}
+            title={estimate ? undefined : t('benchmark.estimate_first')}
             data-testid="bench-run-btn"
           >
             {running.busy ? <Spinner label={t('benchmark.running')} /> : 'Run'}

@@ -65,7 +65,7 @@ export function FallbackTest() {
               ))}
             </select>
             <button className="btn btn-primary" type="submit" disabled={test.busy || !model || !app.canWrite} data-testid="fb-run">
-              {test.busy ? <Spinner label={t('fallbackTest.running')} /> : 'Run test'}
+              {test.busy ? <Spinner label={t('fallbackTest.running')} /> : t('fallbackTest.run_test')}
             </button>
           </form>
           {route && (
@@ -93,7 +93,7 @@ function ResultCard({ r }: { r: FallbackTestResult }) {
   const ok = r.status >= 200 && r.status < 300;
   return (
     <section className={`card fb-result ${ok ? 'ok' : 'bad'}`} data-testid="fb-result" aria-live="polite">
-      <h2>{ok ? 'The fallback worked' : 'No target could serve'}</h2>
+      <h2>{ok ? t('fallbackTest.the_fallback_worked') : t('fallbackTest.no_target_could_serve')}</h2>
       <dl className="facts">
         <div>
           <dt>{t('fallbackTest.served_by')}</dt>

@@ -50,7 +50,7 @@ export function Login({ onLoggedIn }: { onLoggedIn: (role: Role) => void }) {
         </div>
         <ErrorNote error={login.error} title={t('login.could_not_sign_in')} />
         <button className="btn btn-primary btn-block" type="submit" disabled={login.busy || !token.trim()}>
-          {login.busy ? <Spinner label={t('login.signing_in')} /> : 'Sign in'}
+          {login.busy ? <Spinner label={t('login.signing_in')} /> : t('login.sign_in')}
         </button>
         <details className="help">
           <summary>{t('login.where_do_i_find_the')}</summary>
@@ -66,6 +66,6 @@ export function Login({ onLoggedIn }: { onLoggedIn: (role: Role) => void }) {
 /** A refused token, said in words. */
 function refusedInWords(a: ApiError): ApiError {
   return a.status === 401
-    ? Object.assign(a, { message: 'That token is not this gateway’s admin or viewer token. Check for a missing character and try again.' })
+    ? Object.assign(a, { message: t('login.that_token_is_not_this') })
     : a;
 }

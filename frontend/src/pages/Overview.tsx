@@ -37,7 +37,7 @@ export function Overview() {
                 {st.active_profile ? <>{' '}{t('overview.profile')}{' '}<strong>{st.active_profile}</strong></> : null}
               </>
             ) : (
-              'Loading status…'
+              t('overview.loading_status')
             )}
           </p>
         </div>
@@ -85,7 +85,7 @@ export function Overview() {
           <Kpi
             label={t('overview.fallbacks')}
             value={summary.data ? fmtNum(summary.data.fallbacks) : undefined}
-            sub={summary.data ? 'served by a backup target' : undefined}
+            sub={summary.data ? t('overview.served_by_a_backup_target') : undefined}
             tone={summary.data && summary.data.fallbacks > 0 ? 'warn' : undefined}
             testId="kpi-fallbacks"
           />
@@ -133,10 +133,10 @@ export function Overview() {
                     </div>
                     <div className="small muted">
                       {p.targets.length === 0
-                        ? 'no traffic yet'
-                        : p.targets.map((t) => (
-                            <span key={t.model} className={`tgt tone-${healthTone(t.health)}`}>
-                              {t.model || '(as requested)'}: {healthText(t.health)}
+                        ? t('overview.no_traffic_yet')
+                        : p.targets.map((tg) => (
+                            <span key={tg.model} className={`tgt tone-${healthTone(tg.health)}`}>
+                              {tg.model || t('overview.as_requested')}: {healthText(tg.health)}
                             </span>
                           ))}
                     </div>
@@ -204,7 +204,7 @@ function PauseToggle() {
   const toast = useToast();
   const toggle = useAction(async (pause: boolean) => {
     const r = await statusApi.setPaused(pause);
-    toast('ok', r.paused ? 'Paused: clients get 503 until you resume.' : 'Resumed: serving requests.');
+    toast('ok', r.paused ? t('overview.paused_clients_get_503_until') : t('overview.resumed_serving_requests'));
     app.reloadStatus();
   });
   const st = app.status;
@@ -218,7 +218,7 @@ function PauseToggle() {
       <button className={`btn ${paused ? 'btn-primary' : ''}`} onClick={() => toggle.run(!paused)} disabled={toggle.busy || !app.canWrite} data-testid="pause-toggle">
         {toggle.busy ? <Spinner /> : paused ? 'Resume' : 'Pause'}
       </button>
-      {toggle.error && <div className="pause-err"><ErrorNote error={toggle.error} title={paused ? 'Could not resume' : 'Could not pause'} /></div>}
+      {toggle.error && <div className="pause-err"><ErrorNote error={toggle.error} title={paused ? t('overview.could_not_resume') : t('overview.could_not_pause')} /></div>}
     </div>
   );
 }

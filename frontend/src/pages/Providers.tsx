@@ -104,7 +104,7 @@ export function Providers() {
             }
           >
             Pick a preset — OpenAI, Anthropic, Groq, DeepSeek, OpenRouter, Together, Mistral, or a local Ollama, LM Studio or
-            vLLM — paste its API key, and publish. {local.loading ? 'Looking for local model servers…' : undetected.length === 0 ? 'No local Ollama or LM Studio was found on this machine.' : ''}
+            vLLM — paste its API key, and publish. {local.loading ? t('providers.looking_for_local_model_servers') : undetected.length === 0 ? 'No local Ollama or LM Studio was found on this machine.' : ''}
           </EmptyState>
         </div>
       )}
@@ -136,9 +136,9 @@ export function Providers() {
                     </div>
                     {p.targets.length > 0 && (
                       <ul className="targets small">
-                        {p.targets.map((t) => (
-                          <li key={t.model}>
-                            <Dot tone={healthTone(t.health)} /> {t.model || '(as requested)'} — {healthText(t.health)}
+                        {p.targets.map((tg) => (
+                          <li key={tg.model}>
+                            <Dot tone={healthTone(tg.health)} /> {tg.model || t('providers.as_requested')} — {healthText(tg.health)}
                           </li>
                         ))}
                       </ul>
@@ -150,7 +150,7 @@ export function Providers() {
                     </button>
                     {app.canWrite && p.api_key_ref?.startsWith('keyring:') && (
                       <button className="btn btn-small" onClick={() => setEditing({ mode: 'key', provider: p })}>
-                        {p.key === 'present' ? 'Replace key' : 'Set key'}
+                        {p.key === 'present' ? t('providers.replace_key') : t('providers.set_key')}
                       </button>
                     )}
                     {app.canWrite && (
@@ -185,7 +185,7 @@ export function Providers() {
               data-testid={`preset-${p.id}`}
             >
               <strong>{p.label}</strong>
-              <span className="muted small">{p.local ? 'local · no key' : p.base_url.replace(/^https?:\/\//, '') || 'your URL'}</span>
+              <span className="muted small">{p.local ? t('providers.local_no_key') : p.base_url.replace(/^https?:\/\//, '') || t('providers.your_url')}</span>
             </button>
           ))}
         </div>
@@ -228,7 +228,7 @@ export function Providers() {
           onClose={() => setEditing(null)}
           onDone={() => {
             setEditing(null);
-            toast('ok', 'Key stored in the keychain.');
+            toast('ok', t('providers.key_stored_in_the_keychain'));
             refresh();
           }}
         />
@@ -242,7 +242,7 @@ function ProbeResult({ r }: { r: ProbeReport | ApiError }) {
   const ok = r.reachable && r.auth_ok !== false && !r.error;
   return (
     <div className={`probe ${ok ? 'probe-ok' : 'probe-bad'}`} data-testid="probe-result" role="status">
-      <strong>{ok ? 'Reachable' : r.reachable ? 'Reachable, but…' : 'Not reachable'}</strong>
+      <strong>{ok ? t('providers.reachable') : r.reachable ? t('providers.reachable_but') : t('providers.not_reachable')}</strong>
       <span>{r.status !== null ? `HTTP ${r.status}` : ''}</span>
       {r.latency_ms !== null && <span>{fmtMs(r.latency_ms)}</span>}
       {r.auth_ok === false && <span className="err-text">{t('providers.the_key_was_refused_check')}</span>}
@@ -366,7 +366,7 @@ function ProviderDialog({
         <Field
           label={t('providers.name')}
           htmlFor="pf-name"
-          hint={original ? 'Routes refer to providers by name, so it cannot be changed here.' : 'Unique; clients can also ask for “name/model”.'}
+          hint={original ? t('providers.routes_refer_to_providers_by') : t('providers.unique_clients_can_also_ask')}
           error={touched || form.name ? err('name') : undefined}
         >
           <input id="pf-name" value={form.name} onChange={(e) => set({ name: e.target.value.toLowerCase() })} readOnly={!!original} autoFocus={!original} data-testid="pf-name" />
@@ -393,13 +393,13 @@ function ProviderDialog({
           </p>
         )}
         {(form.key_mode === 'keyring' || form.key_mode === 'env') && (
-          <Field label={form.key_mode === 'keyring' ? 'Keychain entry name' : 'Environment variable'} htmlFor="pf-keyref" error={err('key_ref')}>
+          <Field label={form.key_mode === 'keyring' ? t('providers.keychain_entry_name') : t('providers.environment_variable')} htmlFor="pf-keyref" error={err('key_ref')}>
             <input id="pf-keyref" value={form.key_ref} onChange={(e) => set({ key_ref: e.target.value })} spellCheck={false} />
           </Field>
         )}
         {form.key_mode === 'keyring' && (
           <Field
-            label={original ? 'New secret (leave empty to keep the stored one)' : 'Secret'}
+            label={original ? t('providers.new_secret_leave_empty_to') : t('providers.secret')}
             htmlFor="pf-secret"
             hint={t('providers.saved_to_the_keychain_when')}
           >
@@ -418,7 +418,7 @@ function ProviderDialog({
             <Field label={t('providers.tokens_min')} htmlFor="pf-tpm" hint={t('providers.0_unlimited')} error={err('tpm')}>
               <input id="pf-tpm" inputMode="numeric" value={form.tpm} onChange={(e) => set({ tpm: e.target.value })} placeholder="0" />
             </Field>
-            <Field label={t('providers.models')} htmlFor="pf-models" hint={original ? 'Models already configured stay unless you enter a new list.' : 'Listed in /v1/models; comma-separated, optional.'}>
+            <Field label={t('providers.models')} htmlFor="pf-models" hint={original ? t('providers.models_already_configured_stay_unless') : 'Listed in /v1/models; comma-separated, optional.'}>
               <input id="pf-models" value={form.models} onChange={(e) => set({ models: e.target.value })} placeholder={preset.example_model} spellCheck={false} />
             </Field>
           </div>

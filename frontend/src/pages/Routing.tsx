@@ -69,7 +69,7 @@ function ProfileSwitch({ info, onSwitched }: { info: RoutesInfo; onSwitched: () 
   const names = profileNames(info.profiles);
   const pick = useAction(async (v: string) => {
     const p = await config.switchProfile(v === '' ? null : v);
-    toast('ok', `Routing profile: ${v || 'default routes'} (config version ${p.version.id}).`);
+    toast('ok', `Routing profile: ${v || t('routing.default_routes')} (config version ${p.version.id}).`);
     onSwitched();
   });
   if (names.length === 0) return null;
@@ -109,7 +109,7 @@ function Editor({ info, providers, onPublished }: { info: RoutesInfo; providers:
 
   const publish = useAction(async (d: Draft) => {
     const p = await config.publish(d.toml, message.trim() || defaultMessage(ops.length, d.preview.summary), d.preview.live_version);
-    toast('ok', p.unchanged ? 'Nothing changed.' : `Published config version ${p.version.id}.`);
+    toast('ok', p.unchanged ? t('routing.nothing_changed') : `Published config version ${p.version.id}.`);
     setMessage('');
     onPublished();
   });
@@ -283,7 +283,7 @@ function RouteCard({
                 <Badge tone="info">{t('routing.pattern')}</Badge> {hint}
               </>
             ) : (
-              'An exact name, or a pattern with one * (claude-*, gpt-5*, *).'
+              t('routing.an_exact_name_or_a')
             )}
           </div>
         </Field>
@@ -335,7 +335,7 @@ function RouteCard({
               </span>
               <span className="pos">{ti === 0 ? (route.strategy === 'priority' ? 'first' : '1') : ti + 1}</span>
               <select aria-label={`Target ${ti + 1} provider`} value={tg.provider} onChange={(e) => setT(ti, { provider: e.target.value })} disabled={readOnly} data-testid="target-provider">
-                {!providers.includes(tg.provider) && <option value={tg.provider}>{tg.provider || 'pick a provider'}</option>}
+                {!providers.includes(tg.provider) && <option value={tg.provider}>{tg.provider || t('routing.pick_a_provider')}</option>}
                 {providers.map((p) => (
                   <option key={p} value={p}>
                     {p}
@@ -346,7 +346,7 @@ function RouteCard({
                 aria-label={`Target ${ti + 1} model`}
                 className="mono"
                 value={tg.model}
-                placeholder={isPattern(route.model) ? 'as requested, or e.g. openrouter/{model}' : `${route.model || 'model'} (as requested)`}
+                placeholder={isPattern(route.model) ? t('routing.as_requested_or_e_g') : `${route.model || 'model'} (as requested)`}
                 title={tg.model.includes('{model}') ? `claude-opus-4-8 → ${forwardedModel(tg.model, 'claude-opus-4-8')}` : undefined}
                 onChange={(e) => setT(ti, { model: e.target.value })}
                 disabled={readOnly}
@@ -523,7 +523,7 @@ function RollbackDialog({ version, onClose, onDone }: { version: Version; onClos
       busy={go.busy}
     >
       <p>
-        The live config becomes the content of v{version.id} ({version.message || 'no message'}). This is recorded as a new
+        The live config becomes the content of v{version.id} ({version.message || t('routing.no_message')}). This is recorded as a new
         version, so it can be undone the same way.
       </p>
       <h3 className="small-title">{t('routing.what_changes_against_the_live')}</h3>

@@ -227,8 +227,8 @@ function RequestLog({ minutes, provider, model, openId }: { minutes: number; pro
       {rows.length === 0 && !load.busy && !load.error && (
         <EmptyState icon="∅" title={t('telemetry.no_requests_match')}>
           {outcome || route || provider || model
-            ? 'Try another filter or a longer window.'
-            : 'Send a request to the endpoint shown on the Overview page and it appears here within a second.'}
+            ? t('telemetry.try_another_filter_or_a')
+            : t('telemetry.send_a_request_to_the')}
         </EmptyState>
       )}
       {rows.length > 0 && (
@@ -280,7 +280,7 @@ function RequestLog({ minutes, provider, model, openId }: { minutes: number; pro
       {cursor && (
         <div className="row-center">
           <button className="btn" onClick={() => load.run(true)} disabled={load.busy}>
-            {load.busy ? <Spinner /> : 'Load older'}
+            {load.busy ? <Spinner /> : t('telemetry.load_older')}
           </button>
         </div>
       )}
