@@ -31,11 +31,11 @@ interface OpResult extends OpWords {
   code?: string;
 }
 
-const PROGRESS: Record<Op, string> = {
-  install: 'Downloading and verifying…',
-  verify: 'Downloading and verifying (nothing will be replaced)…',
-  rollback: 'Rolling back…',
-};
+const progress = (): Record<Op, string> => ({
+  install: t('updates.downloading_and_verifying'),
+  verify: t('updates.downloading_and_verifying_nothing_will'),
+  rollback: t('updates.rolling_back'),
+});
 
 function dotTone(t: OpWords['tone']): 'ok' | 'warn' | 'err' | 'neutral' {
   return t === 'info' ? 'ok' : t;
@@ -277,7 +277,7 @@ export function UpdatesSection({ onChanged }: { onChanged?: () => void }) {
       <div aria-live="polite" data-testid="update-result">
         {running && (
           <p className="update-progress" data-testid="update-progress">
-            <Spinner label={PROGRESS[running]} /> {PROGRESS[running]}
+            <Spinner label={progress()[running]} /> {progress()[running]}
           </p>
         )}
         {result && (

@@ -3,6 +3,7 @@
 // placeholders, and the Intl helpers below format numbers and dates for the
 // same locale. The locale comes from the switcher (saved in localStorage),
 // else from navigator.language, else English. See docs/ui.md.
+import { Fragment, createElement, type ReactNode } from 'react';
 import { en, type MessageKey } from './en';
 import { de } from './de';
 import { es } from './es';
@@ -118,4 +119,17 @@ export function dateFormat(opts: Intl.DateTimeFormatOptions): Intl.DateTimeForma
 
 export function relativeTime(value: number, unit: Intl.RelativeTimeFormatUnit): string {
   return new Intl.RelativeTimeFormat(current, { numeric: 'auto' }).format(value, unit);
+}
+
+/**
+ * Like `t`, for messages with elements in them (`{code}` → <code>…</code>):
+ * returns the pieces to render, so a sentence stays one message.
+ */
+export function tn(key: MessageKey, params: Record<string, ReactNode>): ReactNode[] {
+  const msg = CATALOGUES[current][key] ?? en[key] ?? key;
+  return msg.split(/(\{\w+\})/).map((part, i) => {
+    const m = /^\{(\w+)\}$/.exec(part);
+    const v = m && m[1] in params ? params[m[1]] : part;
+    return createElement(Fragment, { key: i }, v);
+  });
 }

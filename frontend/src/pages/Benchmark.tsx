@@ -66,10 +66,7 @@ export function Benchmark() {
       <header className="page-head">
         <div>
           <h1 tabIndex={-1}>{t('benchmark.model_benchmark')}</h1>
-          <p className="muted">
-            A few small synthetic requests straight to each provider and model (no routing, fallback or retries), to compare
-            success rate, latency and speed. They are real, billed requests: see the estimate first; the cost cap stops a run.
-          </p>
+          <p className="muted">{t('benchmark.a_few_small_synthetic_requests')}</p>
         </div>
       </header>
 
@@ -84,7 +81,7 @@ export function Benchmark() {
           {form.targets.map((tg, i) => (
             <li key={i} className="bench-target" data-testid="bench-target">
               <select
-                aria-label={`Provider of target ${i + 1}`}
+                aria-label={t('benchmark.provider_of_target', { n: i + 1 })}
                 value={tg.provider}
                 onChange={(e) => edit((f) => ({ ...f, targets: f.targets.map((x, j) => (j === i ? { ...x, provider: e.target.value } : x)) }))}
                 data-testid="bench-provider"
@@ -97,7 +94,7 @@ export function Benchmark() {
                 ))}
               </select>
               <input
-                aria-label={`Model of target ${i + 1}`}
+                aria-label={t('benchmark.model_of_target', { n: i + 1 })}
                 placeholder={t('benchmark.model_e_g_gpt_4o')}
                 value={tg.model}
                 onChange={(e) => edit((f) => ({ ...f, targets: f.targets.map((x, j) => (j === i ? { ...x, model: e.target.value } : x)) }))}
@@ -107,7 +104,7 @@ export function Benchmark() {
                 className="btn btn-small btn-danger-ghost"
                 disabled={form.targets.length === 1}
                 onClick={() => edit((f) => ({ ...f, targets: f.targets.filter((_, j) => j !== i) }))}
-                aria-label={`Remove target ${i + 1}`}
+                aria-label={t('benchmark.remove_target_n', { n: i + 1 })}
               >{t('benchmark.remove')}</button>
             </li>
           ))}

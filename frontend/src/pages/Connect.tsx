@@ -107,7 +107,7 @@ export function Connect() {
       <section className="card" aria-labelledby="launch-title" data-testid="launchers">
         <div className="card-head">
           <h2 id="launch-title">{t('connect.launch_without_editing_files')}</h2>
-          <span className="muted small">Starts the tool pointed at this gateway for one run; its own settings stay as they are.</span>
+          <span className="muted small">{t('connect.starts_the_tool_pointed_at')}</span>
         </div>
         {LAUNCHERS.map((l) => (
           <div className="cmd" key={l.command}>
@@ -204,7 +204,7 @@ function ToolCard({
             <button className="btn" onClick={onDisconnect} disabled={busy} data-testid={`disconnect-${c.name}`}>{t('connect.disconnect')}</button>
           ) : (
             <button className="btn btn-primary" onClick={onConnect} data-testid={`connect-${c.name}`}>
-              {action === 'reconnect' ? 'Repair…' : 'Connect…'}
+              {action === 'reconnect' ? t('connect.repair') : t('connect.connect_2')}
             </button>
           )}
         </div>
@@ -294,7 +294,7 @@ function ConnectDialog({
         {p && (
           <>
             <p>
-              Connecting writes {p.files.length === 1 ? 'this file' : `these ${p.files.length} files`}. The current contents are backed up first;{' '}
+              Connecting writes {p.files.length === 1 ? t('connect.this_file') : t('connect.these_n_files', { n: p.files.length })}. The current contents are backed up first;{' '}
               <strong>{t('connect.disconnect')}</strong>{' '}{t('connect.restores_them')}</p>
             {p.warnings.length > 0 && (
               <ul className="issues" data-testid="connect-warnings">
@@ -358,7 +358,7 @@ function CursorPanel({ tool, gateway, choices, since }: { tool: ClientInfo; gate
       </div>
       {/* The gateway's note says where the values go and what Cursor needs (it calls from its own servers). */}
       <p className="small">
-        {tool.note ?? 'Cursor keeps its settings in its own database, so the gateway does not edit them: paste these in Cursor → Settings → Models (turn on “Override OpenAI Base URL”), then add the model and enable it.'}
+        {tool.note ?? t('connect.cursor_note')}
       </p>
       <dl className="paste-values" data-testid="cursor-values">
         {cursorValues(gateway, LOCAL_KEY, m).map((v) => (
@@ -372,8 +372,7 @@ function CursorPanel({ tool, gateway, choices, since }: { tool: ClientInfo; gate
           </div>
         ))}
       </dl>
-      <p className="muted small">
-        Any key works while the gateway has no client keys; with client keys, create one for Cursor (<code>aigw keys client create</code>{t('connect.and_paste_that')}</p>
+      <p className="muted small">{t('connect.any_key_works_while_the')}<code>aigw keys client create</code>{t('connect.and_paste_that')}</p>
       {choices.length > 1 && (
         <Field label={t('connect.model_to_paste')} htmlFor="cursor-model">
           <select id="cursor-model" value={m} onChange={(e) => setModel(e.target.value)}>

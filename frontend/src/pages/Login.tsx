@@ -28,12 +28,9 @@ export function Login({ onLoggedIn }: { onLoggedIn: (role: Role) => void }) {
       <form className="card narrow" onSubmit={submit} aria-labelledby="login-title">
         <div className="login-brand">
           <img src={import.meta.env.BASE_URL + 'favicon.svg'} alt="" width="40" height="40" />
-          <h1 id="login-title" className="h-title">{t('login.ai_model_gateway')}</h1>
+          <h1 id="login-title" className="h-title">AI Model Gateway</h1>
         </div>
-        <p className="muted">
-          Paste the gateway’s admin token to open the operator console. You stay signed in on this browser for 12 hours;
-          the token itself is not stored here.
-        </p>
+        <p className="muted">{t('login.paste_the_gateway_s_admin')}</p>
         <div className="field">
           <label htmlFor="token">{t('login.admin_token')}</label>
           <input
@@ -56,7 +53,7 @@ export function Login({ onLoggedIn }: { onLoggedIn: (role: Role) => void }) {
           <summary>{t('login.where_do_i_find_the')}</summary>
           <p>
             It was created on the gateway’s first run and kept in the OS keychain (service{' '}
-            <code>ai-model-gateway-admin</code>); on Linux: <code>secret-tool search service ai-model-gateway-admin</code>{t('login.where_no_keychain_was_reachable')}{' '}<code>admin-tokens.json</code>{' '}{t('login.in_the_data_dir')}<code>aigw paths</code>{' '}{t('login.shows_where_a_viewer_token')}</p>
+            <code>ai-model-gateway-admin</code>{t('login.on_linux')}{' '}<code>secret-tool search service ai-model-gateway-admin</code>{t('login.where_no_keychain_was_reachable')}{' '}<code>admin-tokens.json</code>{' '}{t('login.in_the_data_dir')}<code>aigw paths</code>{' '}{t('login.shows_where_a_viewer_token')}</p>
         </details>
       </form>
     </div>

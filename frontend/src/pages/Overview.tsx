@@ -94,7 +94,7 @@ export function Overview() {
             value={summary.data ? fmtPct(cacheHitRatio(summary.data.cache_read_tokens, summary.data.tokens_in)) : undefined}
             sub={
               summary.data
-                ? `${fmtCompact(summary.data.cache_read_tokens)} of ${fmtCompact(summary.data.tokens_in)} input tokens` +
+                ? t('overview.cached_of_input', { cached: fmtCompact(summary.data.cache_read_tokens), input: fmtCompact(summary.data.tokens_in) }) +
                   (summary.data.usage_unknown ? ` · ${fmtNum(summary.data.usage_unknown)} unknown` : '')
                 : undefined
             }
@@ -213,10 +213,10 @@ function PauseToggle() {
   return (
     <div className="pause">
       <div className={`run-state ${paused ? 'is-paused' : 'is-running'}`} data-testid="run-state">
-        <Dot tone={paused ? 'warn' : 'ok'} /> {paused ? 'Paused' : 'Running'}
+        <Dot tone={paused ? 'warn' : 'ok'} /> {paused ? t('overview.paused') : t('overview.running')}
       </div>
       <button className={`btn ${paused ? 'btn-primary' : ''}`} onClick={() => toggle.run(!paused)} disabled={toggle.busy || !app.canWrite} data-testid="pause-toggle">
-        {toggle.busy ? <Spinner /> : paused ? 'Resume' : 'Pause'}
+        {toggle.busy ? <Spinner /> : paused ? t('overview.resume') : t('overview.pause')}
       </button>
       {toggle.error && <div className="pause-err"><ErrorNote error={toggle.error} title={paused ? t('overview.could_not_resume') : t('overview.could_not_pause')} /></div>}
     </div>

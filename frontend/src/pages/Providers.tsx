@@ -146,7 +146,7 @@ export function Providers() {
                   </div>
                   <div className="provider-actions">
                     <button className="btn btn-small" onClick={() => probe(p.name)} disabled={pr === 'busy'} data-testid={`probe-${p.name}`}>
-                      {pr === 'busy' ? <Spinner /> : 'Probe'}
+                      {pr === 'busy' ? <Spinner /> : t('providers.probe')}
                     </button>
                     {app.canWrite && p.api_key_ref?.startsWith('keyring:') && (
                       <button className="btn btn-small" onClick={() => setEditing({ mode: 'key', provider: p })}>
@@ -175,7 +175,7 @@ export function Providers() {
       <KeysSection keys={keyList} />
 
       <Dialog open={editing?.mode === 'pick'} title={t('providers.add_a_provider')} onClose={() => setEditing(null)} wide>
-        <p className="muted">Pick a preset; you can change every field on the next step.</p>
+        <p className="muted">{t('providers.pick_a_preset_you_can')}</p>
         <div className="preset-grid" data-testid="preset-grid">
           {PRESETS.map((p) => (
             <button
@@ -206,11 +206,11 @@ export function Providers() {
       )}
 
       {editing?.mode === 'remove' && (
-        <Dialog open title={`Remove provider “${editing.name}”`} onClose={() => setEditing(null)} wide>
+        <Dialog open title={t('providers.remove_provider_title', { name: editing.name })} onClose={() => setEditing(null)} wide>
           <p>{t('providers.routes_that_use')}{' '}<strong>{editing.name}</strong>{' '}{t('providers.must_be_changed_first_the')}</p>
           <Review
             ops={[{ op: 'remove_provider', name: editing.name }]}
-            defaultMessage={`Remove provider ${editing.name}`}
+            defaultMessage={t('providers.remove_provider_msg', { name: editing.name })}
             publishLabel={t('providers.remove_and_publish')}
             onCancel={() => setEditing(null)}
             onPublished={(p) => {
@@ -275,7 +275,7 @@ function DetectedServer({ server, taken, onAdded }: { server: LocalServer; taken
     if (!d.preview.validation.valid) {
       throw new ApiError('invalid_config', d.preview.validation.errors.map((e) => `${e.path}: ${e.message}`).join('; '));
     }
-    const p = await config.publish(d.toml, `Add local ${preset.label}`, d.preview.live_version);
+    const p = await config.publish(d.toml, t('providers.add_local_msg', { preset: preset.label }), d.preview.live_version);
     toast('ok', `Added ${preset.label} as “${name}” (config version ${p.version.id}).`);
     onAdded();
   });
@@ -287,7 +287,7 @@ function DetectedServer({ server, taken, onAdded }: { server: LocalServer; taken
           {server.base_url} · {server.models.length} model{server.models.length === 1 ? '' : 's'}
           {server.models.length > 0 && ': ' + server.models.slice(0, 4).join(', ') + (server.models.length > 4 ? '…' : '')}
         </div>
-        <ErrorNote error={add.error} title={`Could not add ${preset.label}`} />
+        <ErrorNote error={add.error} title={t('providers.could_not_add', { preset: preset.label })} />
       </div>
       <button className="btn btn-primary" onClick={add.run} disabled={add.busy}>
         {add.busy ? <Spinner /> : `Add ${preset.label}`}
@@ -314,7 +314,7 @@ function ProviderDialog({
   const err = (f: keyof ProviderForm) => issues.find((i) => i.field === f)?.message;
   const [touched, setTouched] = useState(false);
   const set = (patch: Partial<ProviderForm>) => onChange({ ...editing, form: { ...form, ...patch } });
-  const title = original ? `Edit provider “${original}”` : `Add ${preset.label}`;
+  const title = original ? t('providers.edit_provider_title', { name: original }) : t('providers.add_preset', { preset: preset.label });
 
   const ops: DraftOp[] = [{ op: 'upsert_provider', provider: providerSpecOf(form, originalForm) }];
   const review = () => {
@@ -330,12 +330,12 @@ function ProviderDialog({
         )}
         <Review
           ops={ops}
-          defaultMessage={original ? `Edit provider ${form.name}` : `Add provider ${form.name}` + (preset.id === 'custom' ? '' : ` (${preset.label})`)}
+          defaultMessage={original ? t('providers.edit_provider_msg', { name: form.name }) : t('providers.add_provider_msg', { name: form.name }) + (preset.id === 'custom' ? '' : ` (${preset.label})`)}
           onCancel={() => onChange({ ...editing, mode: 'form' })}
           cancelLabel={t('providers.back')}
           hideWarning={form.secret && form.key_mode === 'keyring' ? (i) => i.path.endsWith('.api_key') && i.message.includes(`"${form.key_ref}"`) : undefined}
           before={form.secret && form.key_mode === 'keyring' ? async () => void (await keysApi.set(form.key_ref, form.secret)) : undefined}
-          onPublished={(p) => onDone(`${original ? 'Saved' : 'Added'} ${form.name} (config version ${p.version.id}).`)}
+          onPublished={(p) => onDone(t(original ? 'providers.saved_name' : 'providers.added_name', { name: form.name, version: p.version.id }))}
         />
       </Dialog>
     );
@@ -440,7 +440,7 @@ function SetKeyDialog({ provider, onClose, onDone }: { provider: ProviderInfo; o
   return (
     <ConfirmDialog
       open
-      title={`Key for ${provider.name}`}
+      title={t('providers.key_for', { name: provider.name })}
       onClose={onClose}
       confirmLabel={t('providers.save_to_keychain')}
       onConfirm={save.run}
@@ -473,7 +473,7 @@ function KeysSection({ keys }: { keys: ReturnType<typeof useAsync<Awaited<Return
     app.reloadStatus();
   });
   const confirmRemove = (name: string) => {
-    if (window.confirm(`Delete the key “${name}” from the keychain? Providers using it will fail over until it is set again.`)) void remove.run(name);
+    if (window.confirm(t('providers.confirm_delete_key', { name }))) void remove.run(name);
   };
   return (
     <section className="card" aria-labelledby="keys-title">

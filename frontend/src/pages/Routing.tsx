@@ -397,8 +397,7 @@ function RouteCard({
         {(fieldErr('cooldown_s') || fieldErr('retries')) && <span className="field-msg">{fieldErr('cooldown_s') ?? fieldErr('retries')}</span>}
         {stickyApplies(route.strategy) && (
           <label className="inline-field" data-testid="route-sticky">
-            <input type="checkbox" checked={route.sticky} onChange={(e) => onChange({ ...route, sticky: e.target.checked })} disabled={readOnly} /> Keep each session on one target (sticky sessions; keeps prompt caches warm)
-          </label>
+            <input type="checkbox" checked={route.sticky} onChange={(e) => onChange({ ...route, sticky: e.target.checked })} disabled={readOnly} />{' '}{t('routing.keep_each_session_on_one')}</label>
         )}
       </div>
     </article>
@@ -489,7 +488,7 @@ function HistorySection({ history, onRolledBack }: { history: ReturnType<typeof 
 
 function RollbackDialog({ version, onClose, onDone }: { version: Version; onClose: () => void; onDone: () => void }) {
   const toast = useToast();
-  const [message, setMessage] = useState(`Roll back to v${version.id}`);
+  const [message, setMessage] = useState(t('routing.roll_back_msg', { version: version.id }));
   const [preview, setPreview] = useState<{ diff?: string; error?: ApiError }>({});
 
   useEffect(() => {
@@ -515,7 +514,7 @@ function RollbackDialog({ version, onClose, onDone }: { version: Version; onClos
     <ConfirmDialog
       open
       wide
-      title={`Roll back to version ${version.id}`}
+      title={t('routing.roll_back_title', { version: version.id })}
       onClose={onClose}
       confirmLabel={t('routing.roll_back')}
       onConfirm={go.run}

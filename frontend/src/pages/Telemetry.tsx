@@ -72,9 +72,9 @@ export function Telemetry() {
             label={t('telemetry.split_by')}
             value={split}
             options={[
-              { id: 'none', label: 'Nothing' },
-              { id: 'provider', label: 'Provider' },
-              { id: 'model', label: 'Model' },
+              { id: 'none', label: t('telemetry.nothing') },
+              { id: 'provider', label: t('telemetry.provider') },
+              { id: 'model', label: t('telemetry.model') },
             ]}
             onChange={setSplit}
           />
@@ -120,7 +120,7 @@ export function Telemetry() {
             <div className="kpi-label">{t('telemetry.tokens')}</div>
             <div className="kpi-value">{fmtCompact(tot.tokens)}</div>
             <div className="kpi-sub" data-testid="tm-usage-unknown">
-              {tot.usageUnknown ? `+ ${fmtNum(tot.usageUnknown)} with unknown usage` : '\u00a0'}
+              {tot.usageUnknown ? t('telemetry.unknown_usage', { n: fmtNum(tot.usageUnknown) }) : '\u00a0'}
             </div>
           </div>
           <div className="kpi" data-testid="tm-cache">
@@ -148,7 +148,7 @@ export function Telemetry() {
                   <h3>{grouped ? `${m.groupedTitle} by ${split}` : m.title}</h3>
                   <span className="muted small">{per.trim()}</span>
                 </div>
-                <Chart model={model} unit={m.unit} testId={`chart-${m.id}`} emptyText={grouped && charts.data!.groups.length === 0 ? `No traffic served by any ${split} in this window.` : m.emptyText} />
+                <Chart model={model} unit={m.unit} testId={`chart-${m.id}`} emptyText={grouped && charts.data!.groups.length === 0 ? t(split === 'provider' ? 'telemetry.no_traffic_provider' : 'telemetry.no_traffic_model') : m.emptyText} />
               </div>
             );
           })}
@@ -205,11 +205,11 @@ function RequestLog({ minutes, provider, model, openId }: { minutes: number; pro
             label={t('telemetry.outcome')}
             value={outcome}
             options={[
-              { id: '', label: 'All' },
+              { id: '', label: t('telemetry.all_2') },
               { id: 'ok', label: 'OK' },
-              { id: 'error', label: 'Errors' },
-              { id: 'fallback', label: 'Fallbacks' },
-              { id: 'cancelled', label: 'Cancelled' },
+              { id: 'error', label: t('telemetry.errors') },
+              { id: 'fallback', label: t('telemetry.fallbacks') },
+              { id: 'cancelled', label: t('telemetry.cancelled_2') },
             ]}
             onChange={setOutcome}
           />
@@ -270,7 +270,7 @@ function RequestLog({ minutes, provider, model, openId }: { minutes: number; pro
                   <td className="right">{fmtMs(r.ttft_ms)}</td>
                   <td className="right" data-testid="row-tokens">{tokensText(r)}</td>
                   <td className="right">{cacheText(r)}</td>
-                  <td className="right">{usageUnknown(r) ? 'unknown' : fmtUsd(r.cost_usd)}</td>
+                  <td className="right">{usageUnknown(r) ? t('telemetry.unknown_word') : fmtUsd(r.cost_usd)}</td>
                 </tr>
               ))}
             </tbody>
@@ -299,7 +299,7 @@ function RequestLog({ minutes, provider, model, openId }: { minutes: number; pro
 
 function statusBadge(r: RequestRow) {
   if (r.cancelled) return <Badge tone="neutral">{t('telemetry.cancelled')}</Badge>;
-  if (r.error) return <Badge tone="err" title={r.error}>{r.status || 'error'} · {r.error}</Badge>;
+  if (r.error) return <Badge tone="err" title={r.error}>{r.status || t('telemetry.error_word')} · {r.error}</Badge>;
   return <Badge tone="ok">{r.status}</Badge>;
 }
 
@@ -376,7 +376,7 @@ function RequestDialog({ id, onClose }: { id: string; onClose: () => void }) {
             </div>
             <div>
               <dt>{t('telemetry.est_cost')}</dt>
-              <dd>{usageUnknown(r) ? 'unknown' : fmtUsd(r.cost_usd)}</dd>
+              <dd>{usageUnknown(r) ? t('telemetry.unknown_word') : fmtUsd(r.cost_usd)}</dd>
             </div>
           </dl>
           {app.canWrite && !replay && (
