@@ -88,7 +88,7 @@ export function ReplayPanel({ original, onClose }: { original: RequestRow; onClo
       )}
       {pasteOpen && (
         <div className="replay-paste field">
-          <label htmlFor="replay-body">Request body (JSON, as the client sent it to {original.endpoint})</label>
+          <label htmlFor="replay-body">{t('replay.body_label', { endpoint: original.endpoint })}</label>
           <textarea
             id="replay-body"
             value={paste}

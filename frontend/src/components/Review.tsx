@@ -90,10 +90,10 @@ export function Review({
           <ValidationList validation={draft.preview.validation} hide={hideWarning} />
           {summaryText(draft.preview.summary) && <p className="summary">{summaryText(draft.preview.summary)}</p>}
           {draft.preview.restart_required.length > 0 && (
-            <p className="warn-text small">Takes effect after a restart: {draft.preview.restart_required.join(', ')}</p>
+            <p className="warn-text small">{t('review.restart_required', { what: draft.preview.restart_required.join(', ') })}</p>
           )}
           <details open className="diff-wrap">
-            <summary>Changes to the config file (against version {draft.preview.live_version})</summary>
+            <summary>{t('review.changes_against', { version: draft.preview.live_version })}</summary>
             <DiffView diff={draft.preview.unified} emptyText={t('review.this_leaves_the_config_as')} />
           </details>
           <Field label={t('review.message_for_the_history')} htmlFor="publish-message">

@@ -22,7 +22,7 @@ import {
   updateControls,
   type OpWords,
 } from '../lib/updates';
-import { t } from '../i18n';
+import { t, tn } from '../i18n';
 
 type Op = 'install' | 'verify' | 'rollback';
 
@@ -183,7 +183,7 @@ export function UpdatesSection({ onChanged }: { onChanged?: () => void }) {
           <div>
             <dt>{t('updates.kept_for_rollback')}</dt>
             <dd data-testid="update-previous" title={`saved ${prev.saved_at}`}>
-              {prev.version} <span className="muted small">(replaced by {prev.replaced_by})</span>
+              {prev.version} <span className="muted small">{t('updates.replaced_by', { version: prev.replaced_by })}</span>
             </dd>
           </div>
         )}
@@ -203,7 +203,7 @@ export function UpdatesSection({ onChanged }: { onChanged?: () => void }) {
             {s?.notes_url && (
               <p className="small">
                 <a href={s.notes_url} target="_blank" rel="noreferrer noopener">
-                  Release notes for {s.offered}
+                  {t('updates.release_notes_for', { version: s.offered })}
                 </a>
               </p>
             )}
@@ -219,9 +219,16 @@ export function UpdatesSection({ onChanged }: { onChanged?: () => void }) {
         </div>
       )}
       {s && (
-        <p className="small muted update-meta" data-testid="update-meta">{t('updates.manifest')}{' '}<span className="mono">{s.manifest_url}</span>, signature verified with the ed25519 key{' '}
-          <span className="mono" title={t('updates.the_release_public_key_base64')}>{s.key}</span>
-          {' '}· platform <span className="mono">{s.target}</span>
+        <p className="small muted update-meta" data-testid="update-meta">
+          {tn('updates.meta', {
+            url: <span className="mono">{s.manifest_url}</span>,
+            key: (
+              <span className="mono" title={t('updates.the_release_public_key_base64')}>
+                {s.key}
+              </span>
+            ),
+            target: <span className="mono">{s.target}</span>,
+          })}
         </p>
       )}
 
@@ -232,7 +239,7 @@ export function UpdatesSection({ onChanged }: { onChanged?: () => void }) {
           disabled={checking || running !== null}
           data-testid="update-check"
         >
-          {checking && <Spinner label={t('updates.checking_for_updates')} />} Check for updates
+          {checking && <Spinner label={t('updates.checking_for_updates')} />} {t('updates.check_for_updates')}
         </button>
         {controls.install.shown && (
           <button
@@ -306,8 +313,13 @@ export function UpdatesSection({ onChanged }: { onChanged?: () => void }) {
         )}
       </div>
 
-      <p className="small muted update-cli">{t('updates.from_a_terminal_on_the')}{' '}<code>aigw update check</code>{t('updates.then')}{' '}<code>aigw update apply</code>{' '}
-        (<code>--dry-run</code>{' '}{t('updates.only_verifies_and')}{' '}<code>aigw update rollback</code>.
+      <p className="small muted update-cli">
+        {tn('updates.cli_hint', {
+          check: <code>aigw update check</code>,
+          apply: <code>aigw update apply</code>,
+          dry: <code>--dry-run</code>,
+          rollback: <code>aigw update rollback</code>,
+        })}
         {app.transport === 'tauri' && t('updates.the_tray_menu_has_check')}
       </p>
 
@@ -321,11 +333,10 @@ export function UpdatesSection({ onChanged }: { onChanged?: () => void }) {
       >
         {confirm === 'install' && s && (
           <>
-            <p>{t('updates.this_replaces')}{' '}<code>{s.installed.path}</code> ({s.installed.version}) with {s.offered}.
+            <p>{tn('updates.this_replaces_with', { path: <code>{s.installed.path}</code>, installed: s.installed.version, offered: s.offered })}
             </p>
             <p className="small muted">
-              The download is checked against the release’s ed25519 signatures and SHA-256 checksum before anything is replaced;
-              on any failure nothing changes. {s.installed.version} is kept, so you can roll back.
+              {t('updates.install_explain', { version: s.installed.version })}
               {controls.install.allowDowngrade && t('updates.this_is_a_downgrade_you')}
             </p>
           </>
@@ -333,11 +344,10 @@ export function UpdatesSection({ onChanged }: { onChanged?: () => void }) {
         {confirm === 'rollback' && prev && (
           <>
             <p>
-              This puts {prev.version} back{rollbackPath ? <>{' '}{t('updates.at')}{' '}<code>{rollbackPath}</code></> : null}, replacing {prev.replaced_by}.
+              {tn(rollbackPath ? 'updates.puts_back_at' : 'updates.puts_back', { version: prev.version, path: <code>{rollbackPath}</code>, current: prev.replaced_by })}
             </p>
             <p className="small muted">
-              {prev.version} was kept when {prev.replaced_by} was installed
-              {releaseTime(prev.saved_at)}. {prev.replaced_by} is kept in turn: rolling back again undoes this.
+              {t('updates.kept_when', { version: prev.version, current: prev.replaced_by, when: releaseTime(prev.saved_at) })}
             </p>
           </>
         )}

@@ -10,7 +10,7 @@ import { Badge, EmptyState, ErrorNote, Spinner } from '../components/ui';
 import { buildSpec, defaultForm, errorsText, latencyChart, paddedRange, PROTOCOLS, targetLabel, type BenchForm } from '../lib/bench';
 import { fmtDateTime, fmtMs, fmtNum, fmtPct, fmtUsd } from '../lib/format';
 import { useAction, useAsync } from '../lib/hooks';
-import { t } from '../i18n';
+import { t, tn } from '../i18n';
 
 export function Benchmark() {
   const app = useApp();
@@ -167,11 +167,15 @@ export function Benchmark() {
 
         {estimate && (
           <div className="banner banner-info bench-estimate" data-testid="bench-estimate">
-            <strong>{t('benchmark.estimate')}</strong> {fmtNum(estimate.est.requests)} requests, about {fmtNum(estimate.est.tokens_in)} tokens in and up to{' '}
-            {fmtNum(estimate.est.tokens_out)} out, cost{' '}
-            {estimate.est.cost_usd !== null ? <strong>{fmtUsd(estimate.est.cost_usd)}</strong> : <strong>{t('benchmark.unknown')}</strong>}
-            {estimate.est.unpriced.length > 0 && <span className="warn-text"> (unknown price for {estimate.est.unpriced.join(', ')})</span>}. Hard cap{' '}
-            <strong>{fmtUsd(estimate.est.max_cost_usd)}</strong>.
+            <strong>{t('benchmark.estimate')}</strong>{' '}
+            {tn('benchmark.estimate_text', {
+              requests: fmtNum(estimate.est.requests),
+              tokens_in: fmtNum(estimate.est.tokens_in),
+              tokens_out: fmtNum(estimate.est.tokens_out),
+              cost: estimate.est.cost_usd !== null ? <strong>{fmtUsd(estimate.est.cost_usd)}</strong> : <strong>{t('benchmark.unknown')}</strong>,
+              unpriced: estimate.est.unpriced.length > 0 ? <span className="warn-text"> {t('benchmark.unknown_price_for', { models: estimate.est.unpriced.join(', ') })}</span> : '',
+              cap: <strong>{fmtUsd(estimate.est.max_cost_usd)}</strong>,
+            })}
             {estimate.est.cost_usd !== null && estimate.est.cost_usd > estimate.est.max_cost_usd && (
               <div className="warn-text small">{t('benchmark.the_estimate_is_above_the')}</div>
             )}
@@ -205,7 +209,7 @@ export function Benchmark() {
           </div>
           {run.stopped_by_cost_cap && (
             <div className="banner banner-warn" role="alert" data-testid="bench-stopped">
-              <strong>{t('benchmark.stopped_by_the_cost_cap')}</strong> ({fmtUsd(run.spec.max_cost_usd)}): not every request was sent.
+              <strong>{t('benchmark.stopped_by_the_cost_cap')}</strong> {t('benchmark.stopped_detail', { cap: fmtUsd(run.spec.max_cost_usd) })}
             </div>
           )}
           <ReportTable run={run} testId="bench-results" />

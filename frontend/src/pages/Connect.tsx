@@ -25,7 +25,7 @@ import {
   v1Url,
 } from '../lib/connect';
 import { useAction, useAsync } from '../lib/hooks';
-import { t } from '../i18n';
+import { t, tn } from '../i18n';
 
 /** The key tools send when the gateway has no client keys (clients::LOCAL_TOKEN; any string works). */
 const LOCAL_KEY = 'aigw-local';
@@ -70,8 +70,7 @@ export function Connect() {
         <div>
           <h1 tabIndex={-1}>{t('connect.connect_tools')}</h1>
           <p className="muted">
-            Point coding agents at this gateway{gateway ? <> (<code>{v1Url(gateway)}</code>)</> : null}: one click to connect, one to disconnect. Connecting shows
-            exactly what it writes first and keeps a backup; disconnecting puts your files back.
+            {tn('connect.intro', { url: gateway ? <> (<code>{v1Url(gateway)}</code>)</> : '' })}
           </p>
         </div>
       </header>
@@ -294,7 +293,7 @@ function ConnectDialog({
         {p && (
           <>
             <p>
-              Connecting writes {p.files.length === 1 ? t('connect.this_file') : t('connect.these_n_files', { n: p.files.length })}. The current contents are backed up first;{' '}
+              {t('connect.connecting_writes', { what: p.files.length === 1 ? t('connect.this_file') : t('connect.these_n_files', { n: p.files.length }) })}{' '}
               <strong>{t('connect.disconnect')}</strong>{' '}{t('connect.restores_them')}</p>
             {p.warnings.length > 0 && (
               <ul className="issues" data-testid="connect-warnings">
@@ -321,15 +320,13 @@ function ConnectDialog({
         )}
         {hasLogin && (
           <label className="checks" data-testid="connect-subscription">
-            <input type="checkbox" checked={subscription} onChange={(e) => setSubscription(e.target.checked)} /> Keep my {tool.name === 'codex' ? 'ChatGPT' : 'Claude'}{' '}
-            login (subscription): the tool sends its own credential, which providers with <code>api_key = "client"</code> forward; the gateway key goes as{' '}
-            <code>x-aigw-key</code>.
+            <input type="checkbox" checked={subscription} onChange={(e) => setSubscription(e.target.checked)} />{' '}
+            {tn('connect.keep_login', { product: tool.name === 'codex' ? 'ChatGPT' : 'Claude', client: <code>api_key = "client"</code>, header: <code>x-aigw-key</code> })}
           </label>
         )}
         {p && !tool.installed && (
           <label className="checks" data-testid="connect-force">
-            <input type="checkbox" checked={force} onChange={(e) => setForce(e.target.checked)} /> {tool.label} was not found on this machine (no
-            program on PATH, no config folder). Create its config folder anyway.
+            <input type="checkbox" checked={force} onChange={(e) => setForce(e.target.checked)} /> {t('connect.not_found_force', { tool: tool.label })}
           </label>
         )}
         <ErrorNote error={connect.error} title={t('connect.not_connected')} />

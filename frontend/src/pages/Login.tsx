@@ -6,7 +6,7 @@ import { toApiError, type ApiError } from '../api/transport';
 import type { Role } from '../api/types';
 import { ErrorNote, Spinner } from '../components/ui';
 import { useAction } from '../lib/hooks';
-import { t } from '../i18n';
+import { t, tn } from '../i18n';
 
 export function Login({ onLoggedIn }: { onLoggedIn: (role: Role) => void }) {
   const [token, setToken] = useState('');
@@ -52,8 +52,12 @@ export function Login({ onLoggedIn }: { onLoggedIn: (role: Role) => void }) {
         <details className="help">
           <summary>{t('login.where_do_i_find_the')}</summary>
           <p>
-            It was created on the gateway’s first run and kept in the OS keychain (service{' '}
-            <code>ai-model-gateway-admin</code>{t('login.on_linux')}{' '}<code>secret-tool search service ai-model-gateway-admin</code>{t('login.where_no_keychain_was_reachable')}{' '}<code>admin-tokens.json</code>{' '}{t('login.in_the_data_dir')}<code>aigw paths</code>{' '}{t('login.shows_where_a_viewer_token')}</p>
+            {tn('login.token_help', {
+              service: <code>ai-model-gateway-admin</code>,
+              command: <code>secret-tool search service ai-model-gateway-admin</code>,
+              file: <code>admin-tokens.json</code>,
+              paths: <code>aigw paths</code>,
+            })}</p>
         </details>
       </form>
     </div>

@@ -33,7 +33,7 @@ export function Overview() {
           <p className="muted">
             {st ? (
               <>
-                Up {fmtDuration(st.uptime_s)} · config version {st.config_version}
+                {t('overview.up_since', { uptime: fmtDuration(st.uptime_s), version: st.config_version })}
                 {st.active_profile ? <>{' '}{t('overview.profile')}{' '}<strong>{st.active_profile}</strong></> : null}
               </>
             ) : (
@@ -95,7 +95,7 @@ export function Overview() {
             sub={
               summary.data
                 ? t('overview.cached_of_input', { cached: fmtCompact(summary.data.cache_read_tokens), input: fmtCompact(summary.data.tokens_in) }) +
-                  (summary.data.usage_unknown ? ` · ${fmtNum(summary.data.usage_unknown)} unknown` : '')
+                  (summary.data.usage_unknown ? ' · ' + t('overview.n_unknown', { n: fmtNum(summary.data.usage_unknown) }) : '')
                 : undefined
             }
             testId="kpi-cache"

@@ -103,8 +103,7 @@ export function Providers() {
               )
             }
           >
-            Pick a preset — OpenAI, Anthropic, Groq, DeepSeek, OpenRouter, Together, Mistral, or a local Ollama, LM Studio or
-            vLLM — paste its API key, and publish. {local.loading ? t('providers.looking_for_local_model_servers') : undetected.length === 0 ? 'No local Ollama or LM Studio was found on this machine.' : ''}
+            {t('providers.empty_intro')}{' '}{local.loading ? t('providers.looking_for_local_model_servers') : undetected.length === 0 ? t('providers.no_local_found') : ''}
           </EmptyState>
         </div>
       )}
@@ -282,7 +281,7 @@ function DetectedServer({ server, taken, onAdded }: { server: LocalServer; taken
   return (
     <div className="detected-item">
       <div className="grow">
-        <strong>{preset.label} is running on this machine</strong>
+        <strong>{t('providers.local_running', { preset: preset.label })}</strong>
         <div className="small muted">
           {server.base_url} · {server.models.length} model{server.models.length === 1 ? '' : 's'}
           {server.models.length > 0 && ': ' + server.models.slice(0, 4).join(', ') + (server.models.length > 4 ? '…' : '')}

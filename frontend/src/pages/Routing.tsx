@@ -168,8 +168,8 @@ function Editor({ info, providers, onPublished }: { info: RoutesInfo; providers:
           {dirty && (
             <>
               <p className="small">
-                {ops.length} route change{ops.length > 1 ? 's' : ''}:{' '}
-                {ops.map((o) => (o.op === 'remove_route' ? `remove ${o.model}` : `save ${o.op === 'upsert_route' ? o.route.model : ''}`)).join(', ')}
+                {t(ops.length > 1 ? 'routing.n_route_changes' : 'routing.one_route_change', { n: ops.length })}{' '}
+                {ops.map((o) => (o.op === 'remove_route' ? t('routing.op_remove', { model: o.model }) : t('routing.op_save', { model: o.op === 'upsert_route' ? o.route.model : '' }))).join(', ')}
               </p>
               {issues.length > 0 && (
                 <ul className="issues" data-testid="local-issues">
@@ -193,7 +193,7 @@ function Editor({ info, providers, onPublished }: { info: RoutesInfo; providers:
                       <ValidationList validation={draft.preview.validation} />
                       {summaryText(draft.preview.summary) && <p className="summary small">{summaryText(draft.preview.summary)}</p>}
                       <details open className="diff-wrap">
-                        <summary>Diff against version {draft.preview.live_version}</summary>
+                        <summary>{t('routing.diff_against', { version: draft.preview.live_version })}</summary>
                         <DiffView diff={draft.preview.unified} />
                       </details>
                     </>
@@ -472,7 +472,7 @@ function HistorySection({ history, onRolledBack }: { history: ReturnType<typeof 
                   <DiffView diff={v.diff} emptyText={t('routing.no_diff_first_version')} />
                   {app.canWrite && v.id !== live && (
                     <button className="btn" onClick={() => setRollback(v)} data-testid={`rollback-${v.id}`}>
-                      Roll back to v{v.id}
+                      {t('routing.roll_back_to_v', { version: v.id })}
                     </button>
                   )}
                 </div>
@@ -522,8 +522,7 @@ function RollbackDialog({ version, onClose, onDone }: { version: Version; onClos
       busy={go.busy}
     >
       <p>
-        The live config becomes the content of v{version.id} ({version.message || t('routing.no_message')}). This is recorded as a new
-        version, so it can be undone the same way.
+        {t('routing.rollback_explain', { version: version.id, message: version.message || t('routing.no_message') })}
       </p>
       <h3 className="small-title">{t('routing.what_changes_against_the_live')}</h3>
       <ErrorNote error={preview.error} title={t('routing.no_preview')} />

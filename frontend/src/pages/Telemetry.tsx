@@ -125,9 +125,9 @@ export function Telemetry() {
           </div>
           <div className="kpi" data-testid="tm-cache">
             <div className="kpi-label">{t('telemetry.prompt_cache')}</div>
-            <div className="kpi-value">{fmtCompact(tot.cacheRead)} read</div>
+            <div className="kpi-value">{t('telemetry.n_read', { n: fmtCompact(tot.cacheRead) })}</div>
             <div className="kpi-sub">
-              {fmtCompact(tot.cacheWrite)} written · {fmtPct(cacheHitRatio(tot.cacheRead, tot.tokensIn))} of input
+              {t('telemetry.written_of_input', { written: fmtCompact(tot.cacheWrite), pct: fmtPct(cacheHitRatio(tot.cacheRead, tot.tokensIn)) })}
             </div>
           </div>
           <div className="kpi">
