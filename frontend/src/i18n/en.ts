@@ -162,6 +162,13 @@ export const en = {
   "fallbackTest.run_test": "Run test",
   "fallbackTest.the_fallback_worked": "The fallback worked",
   "fallbackTest.no_target_could_serve": "No target could serve",
+  // format
+  "format.just_now": "just now",
+  "format.min_ago": "{n} min ago",
+  "format.h_ago": "{n} h ago",
+  "format.mode_direct": "direct",
+  "format.mode_provider_fallback": "provider fallback",
+  "format.mode_model_fallback": "model fallback",
   // login
   "login.aigw_admin": "aigw_admin_…",
   "login.could_not_sign_in": "Could not sign in",
