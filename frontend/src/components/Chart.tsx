@@ -5,7 +5,7 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { isolated, type ChartModel } from '../lib/chart';
 import { fmtCompact, fmtMs, fmtUsd } from '../lib/format';
-import { t } from '../i18n';
+import { dateFormat, t } from '../i18n';
 
 export const PALETTE = ['#6366f1', '#f59e0b', '#10b981', '#ef4444', '#06b6d4', '#d946ef', '#84cc16', '#f97316'];
 
@@ -84,7 +84,7 @@ export function Chart({
         },
       ],
       series: [
-        { value: (_u, v) => (v === null ? '—' : new Date(v * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })) },
+        { label: t('chart.time'), value: (_u, v) => (v === null ? '—' : dateFormat({ hour: '2-digit', minute: '2-digit' }).format(new Date(v * 1000))) },
         ...model.labels.map((label, i) => ({
           label,
           stroke: PALETTE[i % PALETTE.length],
