@@ -159,7 +159,7 @@ export function UpdatesSection({ onChanged }: { onChanged?: () => void }) {
       <div className="card-head">
         <h2 id="upd-title">{t('updates.version_and_updates')}</h2>
         <span className="muted small" data-testid="update-checked-at" title={checkedAt ? fmtDateTime(checkedAt) : undefined}>
-          {checking ? t('updates.checking') : checkedAt ? `Last checked ${fmtAgo(checkedAt, now)}` : t('updates.not_checked_yet')}
+          {checking ? t('updates.checking') : checkedAt ? t('updates.last_checked', { ago: fmtAgo(checkedAt, now) }) : t('updates.not_checked_yet')}
         </span>
       </div>
       <dl className="facts">

@@ -684,4 +684,5 @@ export const de: Catalogue = {
   "updates.puts_back_at": "Damit kommt {version} unter {path} zurück und ersetzt {current}.",
   "updates.puts_back": "Damit kommt {version} zurück und ersetzt {current}.",
   "updates.kept_when": "{version} wurde aufbewahrt, als {current} installiert wurde{when}. {current} wird seinerseits aufbewahrt: Erneutes Zurückrollen macht dies rückgängig.",
+  "updates.last_checked": "Zuletzt geprüft {ago}",
 };

@@ -684,6 +684,7 @@ export const en = {
   "updates.puts_back_at": "This puts {version} back at {path}, replacing {current}.",
   "updates.puts_back": "This puts {version} back, replacing {current}.",
   "updates.kept_when": "{version} was kept when {current} was installed{when}. {current} is kept in turn: rolling back again undoes this.",
+  "updates.last_checked": "Last checked {ago}",
 } as const;
 
 export type MessageKey = keyof typeof en;

@@ -684,4 +684,5 @@ export const es: Catalogue = {
   "updates.puts_back_at": "Esto restaura {version} en {path} y reemplaza {current}.",
   "updates.puts_back": "Esto restaura {version} y reemplaza {current}.",
   "updates.kept_when": "{version} se conservó al instalar {current}{when}. {current} se conserva a su vez: revertir otra vez deshace esto.",
+  "updates.last_checked": "Última comprobación {ago}",
 };

@@ -684,4 +684,5 @@ export const fr: Catalogue = {
   "updates.puts_back_at": "Cela remet {version} en place dans {path}, en remplaçant {current}.",
   "updates.puts_back": "Cela remet {version} en place, en remplaçant {current}.",
   "updates.kept_when": "{version} a été conservée lors de l’installation de {current}{when}. {current} est conservée à son tour : revenir encore en arrière annule ceci.",
+  "updates.last_checked": "Dernière vérification {ago}",
 };

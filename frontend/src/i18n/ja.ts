@@ -684,4 +684,5 @@ export const ja: Catalogue = {
   "updates.puts_back_at": "{version} を {path} に戻し、{current} を置き換えます。",
   "updates.puts_back": "{version} を戻し、{current} を置き換えます。",
   "updates.kept_when": "{version} は {current} のインストール時に保持されました{when}。今度は {current} が保持されます:もう一度ロールバックするとこれが元に戻ります。",
+  "updates.last_checked": "最終確認 {ago}",
 };

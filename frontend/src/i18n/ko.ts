@@ -684,4 +684,5 @@ export const ko: Catalogue = {
   "updates.puts_back_at": "{version}을(를) {path}에 되돌리고 {current}을(를) 교체합니다.",
   "updates.puts_back": "{version}을(를) 되돌리고 {current}을(를) 교체합니다.",
   "updates.kept_when": "{version}은(는) {current}을(를) 설치할 때 보관되었습니다{when}. 이번에는 {current}이(가) 보관됩니다: 다시 롤백하면 이 작업이 취소됩니다.",
+  "updates.last_checked": "마지막 확인 {ago}",
 };

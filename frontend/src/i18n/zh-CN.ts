@@ -684,4 +684,5 @@ export const zhCN: Catalogue = {
   "updates.puts_back_at": "这会把 {version} 恢复到 {path}，替换 {current}。",
   "updates.puts_back": "这会恢复 {version}，替换 {current}。",
   "updates.kept_when": "{version} 在安装 {current} 时被保留{when}。现在 {current} 也会被保留：再次回滚会撤销此操作。",
+  "updates.last_checked": "上次检查 {ago}",
 };
