@@ -7,22 +7,22 @@ import { toApiError, type ApiError } from '../api/transport';
 import type { Draft, DraftOp, DiffSummary, Issue, Published } from '../api/types';
 import { useAction } from '../lib/hooks';
 import { ConfirmButtons, DiffView, ErrorNote, Field, Spinner, ValidationList } from './ui';
-import { t } from '../i18n';
+import { t, type MessageKey } from '../i18n';
 
 export function summaryText(s: Partial<DiffSummary> | null | undefined): string {
   if (!s) return '';
   const parts: string[] = [];
-  const add = (k: keyof DiffSummary, verb: string, what: string) => {
+  const add = (k: keyof DiffSummary, key: MessageKey) => {
     const v = s[k];
-    if (v && v.length) parts.push(`${verb} ${what} ${v.join(', ')}`);
+    if (v && v.length) parts.push(t(key, { names: v.join(', ') }));
   };
-  add('providers_added', 'added', 'provider');
-  add('providers_changed', 'changed', 'provider');
-  add('providers_removed', 'removed', 'provider');
-  add('routes_added', 'added', 'route');
-  add('routes_changed', 'changed', 'route');
-  add('routes_removed', 'removed', 'route');
-  if (s.sections_changed?.length) parts.push(`changed [${s.sections_changed.join('], [')}]`);
+  add('providers_added', 'review.sum_provider_added');
+  add('providers_changed', 'review.sum_provider_changed');
+  add('providers_removed', 'review.sum_provider_removed');
+  add('routes_added', 'review.sum_route_added');
+  add('routes_changed', 'review.sum_route_changed');
+  add('routes_removed', 'review.sum_route_removed');
+  if (s.sections_changed?.length) parts.push(t('review.sum_sections_changed', { names: s.sections_changed.join('], [') }));
   return parts.join('; ');
 }
 

@@ -400,6 +400,13 @@ export const de: Catalogue = {
   "review.publish": "Veröffentlichen",
   "review.restart_required": "Wirkt nach einem Neustart: {what}",
   "review.changes_against": "Änderungen an der Konfigurationsdatei (gegenüber Version {version})",
+  "review.sum_provider_added": "Anbieter {names} hinzugefügt",
+  "review.sum_provider_changed": "Anbieter {names} geändert",
+  "review.sum_provider_removed": "Anbieter {names} entfernt",
+  "review.sum_route_added": "Route {names} hinzugefügt",
+  "review.sum_route_changed": "Route {names} geändert",
+  "review.sum_route_removed": "Route {names} entfernt",
+  "review.sum_sections_changed": "[{names}] geändert",
   // routes
   "routes.priority": "Priorität",
   "routes.priority_help": "Ziele in der angegebenen Reihenfolge; spätere sind Fallbacks.",
@@ -494,6 +501,9 @@ export const de: Catalogue = {
   "routing.diff_against": "Diff gegenüber Version {version}",
   "routing.roll_back_to_v": "Auf v{version} zurückrollen",
   "routing.rollback_explain": "Die Live-Konfiguration erhält den Inhalt von v{version} ({message}). Das wird als neue Version gespeichert und lässt sich genauso rückgängig machen.",
+  "routing.pos_first": "zuerst",
+  "routing.model_as_requested": "{model} (wie angefragt)",
+  "routing.model_word": "Modell",
   // settings
   "settings.could_not_load_the_audit": "Das Audit-Protokoll konnte nicht geladen werden",
   "settings.updates_settings": "Updates & Einstellungen",

@@ -400,6 +400,13 @@ export const en = {
   "review.publish": "Publish",
   "review.restart_required": "Takes effect after a restart: {what}",
   "review.changes_against": "Changes to the config file (against version {version})",
+  "review.sum_provider_added": "added provider {names}",
+  "review.sum_provider_changed": "changed provider {names}",
+  "review.sum_provider_removed": "removed provider {names}",
+  "review.sum_route_added": "added route {names}",
+  "review.sum_route_changed": "changed route {names}",
+  "review.sum_route_removed": "removed route {names}",
+  "review.sum_sections_changed": "changed [{names}]",
   // routes
   "routes.priority": "Priority",
   "routes.priority_help": "Targets in the order listed; later ones are fallbacks.",
@@ -494,6 +501,9 @@ export const en = {
   "routing.diff_against": "Diff against version {version}",
   "routing.roll_back_to_v": "Roll back to v{version}",
   "routing.rollback_explain": "The live config becomes the content of v{version} ({message}). This is recorded as a new version, so it can be undone the same way.",
+  "routing.pos_first": "first",
+  "routing.model_as_requested": "{model} (as requested)",
+  "routing.model_word": "model",
   // settings
   "settings.could_not_load_the_audit": "Could not load the audit log",
   "settings.updates_settings": "Updates & settings",

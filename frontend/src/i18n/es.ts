@@ -400,6 +400,13 @@ export const es: Catalogue = {
   "review.publish": "Publicar",
   "review.restart_required": "Surte efecto tras un reinicio: {what}",
   "review.changes_against": "Cambios en el archivo de configuración (respecto a la versión {version})",
+  "review.sum_provider_added": "proveedor {names} añadido",
+  "review.sum_provider_changed": "proveedor {names} cambiado",
+  "review.sum_provider_removed": "proveedor {names} quitado",
+  "review.sum_route_added": "ruta {names} añadida",
+  "review.sum_route_changed": "ruta {names} cambiada",
+  "review.sum_route_removed": "ruta {names} quitada",
+  "review.sum_sections_changed": "[{names}] cambiado",
   // routes
   "routes.priority": "Prioridad",
   "routes.priority_help": "Destinos en el orden indicado; los siguientes son respaldos.",
@@ -494,6 +501,9 @@ export const es: Catalogue = {
   "routing.diff_against": "Diff respecto a la versión {version}",
   "routing.roll_back_to_v": "Revertir a v{version}",
   "routing.rollback_explain": "La configuración activa pasa a tener el contenido de v{version} ({message}). Esto se registra como una nueva versión, así que se puede deshacer del mismo modo.",
+  "routing.pos_first": "primero",
+  "routing.model_as_requested": "{model} (el solicitado)",
+  "routing.model_word": "modelo",
   // settings
   "settings.could_not_load_the_audit": "No se pudo cargar el registro de auditoría",
   "settings.updates_settings": "Actualizaciones y ajustes",

@@ -400,6 +400,13 @@ export const fr: Catalogue = {
   "review.publish": "Publier",
   "review.restart_required": "Prend effet après un redémarrage : {what}",
   "review.changes_against": "Modifications du fichier de configuration (par rapport à la version {version})",
+  "review.sum_provider_added": "fournisseur {names} ajouté",
+  "review.sum_provider_changed": "fournisseur {names} modifié",
+  "review.sum_provider_removed": "fournisseur {names} retiré",
+  "review.sum_route_added": "route {names} ajoutée",
+  "review.sum_route_changed": "route {names} modifiée",
+  "review.sum_route_removed": "route {names} retirée",
+  "review.sum_sections_changed": "[{names}] modifié",
   // routes
   "routes.priority": "Priorité",
   "routes.priority_help": "Cibles dans l’ordre indiqué ; les suivantes servent de repli.",
@@ -494,6 +501,9 @@ export const fr: Catalogue = {
   "routing.diff_against": "Diff par rapport à la version {version}",
   "routing.roll_back_to_v": "Revenir à la v{version}",
   "routing.rollback_explain": "La configuration en ligne prend le contenu de la v{version} ({message}). Cela est enregistré comme une nouvelle version et peut donc être annulé de la même façon.",
+  "routing.pos_first": "d’abord",
+  "routing.model_as_requested": "{model} (tel que demandé)",
+  "routing.model_word": "modèle",
   // settings
   "settings.could_not_load_the_audit": "Impossible de charger le journal d’audit",
   "settings.updates_settings": "Mises à jour et réglages",

@@ -400,6 +400,13 @@ export const ja: Catalogue = {
   "review.publish": "公開",
   "review.restart_required": "再起動後に反映されます:{what}",
   "review.changes_against": "設定ファイルの変更(バージョン {version} との比較)",
+  "review.sum_provider_added": "プロバイダー {names} を追加",
+  "review.sum_provider_changed": "プロバイダー {names} を変更",
+  "review.sum_provider_removed": "プロバイダー {names} を削除",
+  "review.sum_route_added": "ルート {names} を追加",
+  "review.sum_route_changed": "ルート {names} を変更",
+  "review.sum_route_removed": "ルート {names} を削除",
+  "review.sum_sections_changed": "[{names}] を変更",
   // routes
   "routes.priority": "優先順位",
   "routes.priority_help": "記載順にターゲットを使います。後のものはフォールバックです。",
@@ -494,6 +501,9 @@ export const ja: Catalogue = {
   "routing.diff_against": "バージョン {version} との差分",
   "routing.roll_back_to_v": "v{version} にロールバック",
   "routing.rollback_explain": "公開中の設定が v{version}({message})の内容になります。これは新しいバージョンとして記録されるので、同じ方法で元に戻せます。",
+  "routing.pos_first": "最初",
+  "routing.model_as_requested": "{model}(リクエストどおり)",
+  "routing.model_word": "モデル",
   // settings
   "settings.could_not_load_the_audit": "監査ログを読み込めませんでした",
   "settings.updates_settings": "アップデートと設定",

@@ -400,6 +400,13 @@ export const ko: Catalogue = {
   "review.publish": "게시",
   "review.restart_required": "다시 시작한 뒤 적용됩니다: {what}",
   "review.changes_against": "구성 파일 변경 사항(버전 {version} 대비)",
+  "review.sum_provider_added": "공급자 {names} 추가",
+  "review.sum_provider_changed": "공급자 {names} 변경",
+  "review.sum_provider_removed": "공급자 {names} 제거",
+  "review.sum_route_added": "라우트 {names} 추가",
+  "review.sum_route_changed": "라우트 {names} 변경",
+  "review.sum_route_removed": "라우트 {names} 제거",
+  "review.sum_sections_changed": "[{names}] 변경",
   // routes
   "routes.priority": "우선순위",
   "routes.priority_help": "나열된 순서대로 대상을 사용합니다. 뒤의 대상은 폴백입니다.",
@@ -494,6 +501,9 @@ export const ko: Catalogue = {
   "routing.diff_against": "버전 {version} 대비 차이",
   "routing.roll_back_to_v": "v{version}(으)로 롤백",
   "routing.rollback_explain": "현재 구성이 v{version}({message})의 내용이 됩니다. 새 버전으로 기록되므로 같은 방법으로 되돌릴 수 있습니다.",
+  "routing.pos_first": "첫 번째",
+  "routing.model_as_requested": "{model}(요청한 그대로)",
+  "routing.model_word": "모델",
   // settings
   "settings.could_not_load_the_audit": "감사 로그를 불러올 수 없습니다",
   "settings.updates_settings": "업데이트 및 설정",

@@ -400,6 +400,13 @@ export const zhCN: Catalogue = {
   "review.publish": "发布",
   "review.restart_required": "重启后生效：{what}",
   "review.changes_against": "配置文件的更改(相对版本 {version})",
+  "review.sum_provider_added": "添加了提供商 {names}",
+  "review.sum_provider_changed": "修改了提供商 {names}",
+  "review.sum_provider_removed": "移除了提供商 {names}",
+  "review.sum_route_added": "添加了路由 {names}",
+  "review.sum_route_changed": "修改了路由 {names}",
+  "review.sum_route_removed": "移除了路由 {names}",
+  "review.sum_sections_changed": "修改了 [{names}]",
   // routes
   "routes.priority": "优先级",
   "routes.priority_help": "按列出的顺序使用目标；后面的是回退。",
@@ -494,6 +501,9 @@ export const zhCN: Catalogue = {
   "routing.diff_against": "相对版本 {version} 的差异",
   "routing.roll_back_to_v": "回滚到 v{version}",
   "routing.rollback_explain": "线上配置将变为 v{version}({message})的内容。这会记录为一个新版本，因此可以用同样的方式撤销。",
+  "routing.pos_first": "首选",
+  "routing.model_as_requested": "{model}(按请求)",
+  "routing.model_word": "模型",
   // settings
   "settings.could_not_load_the_audit": "无法加载审计日志",
   "settings.updates_settings": "更新与设置",

@@ -333,7 +333,7 @@ function RouteCard({
               <span className="handle" aria-hidden="true" title={t('routing.drag_to_reorder')}>
                 ⋮⋮
               </span>
-              <span className="pos">{ti === 0 ? (route.strategy === 'priority' ? 'first' : '1') : ti + 1}</span>
+              <span className="pos">{ti === 0 ? (route.strategy === 'priority' ? t('routing.pos_first') : '1') : ti + 1}</span>
               <select aria-label={`Target ${ti + 1} provider`} value={tg.provider} onChange={(e) => setT(ti, { provider: e.target.value })} disabled={readOnly} data-testid="target-provider">
                 {!providers.includes(tg.provider) && <option value={tg.provider}>{tg.provider || t('routing.pick_a_provider')}</option>}
                 {providers.map((p) => (
@@ -346,7 +346,7 @@ function RouteCard({
                 aria-label={`Target ${ti + 1} model`}
                 className="mono"
                 value={tg.model}
-                placeholder={isPattern(route.model) ? t('routing.as_requested_or_e_g') : `${route.model || 'model'} (as requested)`}
+                placeholder={isPattern(route.model) ? t('routing.as_requested_or_e_g') : t('routing.model_as_requested', { model: route.model || t('routing.model_word') })}
                 title={tg.model.includes('{model}') ? `claude-opus-4-8 → ${forwardedModel(tg.model, 'claude-opus-4-8')}` : undefined}
                 onChange={(e) => setT(ti, { model: e.target.value })}
                 disabled={readOnly}
