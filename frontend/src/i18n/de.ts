@@ -273,6 +273,9 @@ export const de: Catalogue = {
   "overview.cached_of_input": "{cached} von {input} Eingabe-Tokens",
   "overview.up_since": "Läuft seit {uptime} · Konfigurationsversion {version}",
   "overview.n_unknown": "{n} unbekannt",
+  "overview.n_requests": "{n} Anfragen",
+  "overview.one_error": "{n} Fehler",
+  "overview.n_errors": "{n} Fehler",
   // prefs
   "prefs.language": "Sprache",
   "prefs.theme": "Design",

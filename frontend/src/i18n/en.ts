@@ -273,6 +273,9 @@ export const en = {
   "overview.cached_of_input": "{cached} of {input} input tokens",
   "overview.up_since": "Up {uptime} · config version {version}",
   "overview.n_unknown": "{n} unknown",
+  "overview.n_requests": "{n} requests",
+  "overview.one_error": "{n} error",
+  "overview.n_errors": "{n} errors",
   // prefs
   "prefs.language": "Language",
   "prefs.theme": "Theme",

@@ -273,6 +273,9 @@ export const es: Catalogue = {
   "overview.cached_of_input": "{cached} de {input} tokens de entrada",
   "overview.up_since": "En marcha desde hace {uptime} · versión de configuración {version}",
   "overview.n_unknown": "{n} desconocidos",
+  "overview.n_requests": "{n} solicitudes",
+  "overview.one_error": "{n} error",
+  "overview.n_errors": "{n} errores",
   // prefs
   "prefs.language": "Idioma",
   "prefs.theme": "Tema",

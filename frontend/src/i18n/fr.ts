@@ -273,6 +273,9 @@ export const fr: Catalogue = {
   "overview.cached_of_input": "{cached} sur {input} jetons d’entrée",
   "overview.up_since": "En marche depuis {uptime} · version de configuration {version}",
   "overview.n_unknown": "{n} inconnus",
+  "overview.n_requests": "{n} requêtes",
+  "overview.one_error": "{n} erreur",
+  "overview.n_errors": "{n} erreurs",
   // prefs
   "prefs.language": "Langue",
   "prefs.theme": "Thème",

@@ -273,6 +273,9 @@ export const ja: Catalogue = {
   "overview.cached_of_input": "入力トークン {input} 件中 {cached} 件",
   "overview.up_since": "稼働時間 {uptime} · 設定バージョン {version}",
   "overview.n_unknown": "不明 {n} 件",
+  "overview.n_requests": "リクエスト {n} 件",
+  "overview.one_error": "エラー {n} 件",
+  "overview.n_errors": "エラー {n} 件",
   // prefs
   "prefs.language": "言語",
   "prefs.theme": "テーマ",

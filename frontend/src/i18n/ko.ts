@@ -273,6 +273,9 @@ export const ko: Catalogue = {
   "overview.cached_of_input": "입력 토큰 {input}개 중 {cached}개",
   "overview.up_since": "가동 시간 {uptime} · 구성 버전 {version}",
   "overview.n_unknown": "알 수 없음 {n}건",
+  "overview.n_requests": "요청 {n}건",
+  "overview.one_error": "오류 {n}건",
+  "overview.n_errors": "오류 {n}건",
   // prefs
   "prefs.language": "언어",
   "prefs.theme": "테마",

@@ -273,6 +273,9 @@ export const zhCN: Catalogue = {
   "overview.cached_of_input": "{input} 个输入令牌中的 {cached} 个",
   "overview.up_since": "已运行 {uptime} · 配置版本 {version}",
   "overview.n_unknown": "{n} 个未知",
+  "overview.n_requests": "{n} 个请求",
+  "overview.one_error": "{n} 个错误",
+  "overview.n_errors": "{n} 个错误",
   // prefs
   "prefs.language": "语言",
   "prefs.theme": "主题",

@@ -73,11 +73,11 @@ export function Overview() {
         <h2 id="kpi-title" className="section-title">{t('overview.last_hour')}</h2>
         <ErrorNote error={summary.error} title={t('overview.telemetry_unavailable')} onRetry={summary.reload} />
         <div className="kpis">
-          <Kpi label={t('overview.requests_min')} value={summary.data ? fmtNum(summary.data.requests_per_min, 2) : undefined} sub={summary.data ? `${fmtNum(summary.data.requests)} requests` : undefined} testId="kpi-rpm" />
+          <Kpi label={t('overview.requests_min')} value={summary.data ? fmtNum(summary.data.requests_per_min, 2) : undefined} sub={summary.data ? t('overview.n_requests', { n: fmtNum(summary.data.requests) }) : undefined} testId="kpi-rpm" />
           <Kpi
             label={t('overview.error_rate')}
             value={summary.data ? fmtPct(summary.data.error_rate) : undefined}
-            sub={summary.data ? `${fmtNum(summary.data.errors)} error${summary.data.errors === 1 ? '' : 's'}` : undefined}
+            sub={summary.data ? t(summary.data.errors === 1 ? 'overview.one_error' : 'overview.n_errors', { n: fmtNum(summary.data.errors) }) : undefined}
             tone={summary.data && summary.data.error_rate > 0.05 ? 'err' : undefined}
             testId="kpi-errors"
           />
