@@ -19,7 +19,7 @@ const LOCALE = process.env.AIGW_E2E_LOCALE || 'de';
 /** English messages that are also right in German (and in most locales). */
 const ALLOW = new Set([
   'Client', 'Fallbacks', 'Name', 'Original', 'Route', 'Routing', 'Status', 'System', 'Tokens', 'Tokens / min', 'Tokens/s',
-  'TTFT p50 / p95', 'Version', 'live', 'OK', '(Claude Code:', 'aigw_admin_…', 'sk-…', 'https://api.example.com/v1',
+  'TTFT p50 / p95', 'Version', 'live', 'OK', 'Baseline', 'normal', 'Probe', '(Claude Code:', 'aigw_admin_…', 'sk-…', 'https://api.example.com/v1',
 ]);
 // every page of the sidebar (App.tsx PAGES)
 const PAGES = ['overview', 'providers', 'routing', 'fallback', 'telemetry', 'benchmark', 'connect', 'settings', 'config'];

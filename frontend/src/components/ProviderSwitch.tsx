@@ -2,6 +2,7 @@
 // config version through the normal lifecycle (draft → review → publish,
 // audited); keys are shown by their reference, never by value.
 import type { KeySnapshot, Published } from '../api/types';
+import { t } from '../i18n';
 import { fmtMs } from '../lib/format';
 import { Review } from './Review';
 import { Badge, Dialog } from './ui';
@@ -15,9 +16,9 @@ export function EnabledToggle({ name, enabled, onToggle }: { name: string; enabl
       aria-checked={enabled}
       onClick={onToggle}
       data-testid={`toggle-${name}`}
-      title={enabled ? 'Stop routing to this provider' : 'Route to this provider again'}
+      title={enabled ? t('providerSwitch.stop_routing') : t('providerSwitch.route_again')}
     >
-      {enabled ? 'Disable' : 'Enable'}
+      {enabled ? t('providerSwitch.disable') : t('providerSwitch.enable')}
     </button>
   );
 }
@@ -35,16 +36,14 @@ export function ToggleDialog({
   onPublished: (p: Published) => void;
 }) {
   return (
-    <Dialog open title={`${enabled ? 'Enable' : 'Disable'} provider “${name}”`} onClose={onClose} wide>
+    <Dialog open title={t(enabled ? 'providerSwitch.enable_title' : 'providerSwitch.disable_title', { name })} onClose={onClose} wide>
       <p>
-        {enabled
-          ? `Routes will send requests to ${name} again.`
-          : `Routes skip ${name} (their other targets serve) and requests naming it directly get 403 provider_disabled. Its keys and settings stay.`}
+        {enabled ? t('providerSwitch.enable_explain', { name }) : t('providerSwitch.disable_explain', { name })}
       </p>
       <Review
         ops={[{ op: 'set_provider_enabled', name, enabled }]}
-        defaultMessage={`${enabled ? 'Enable' : 'Disable'} provider ${name}`}
-        publishLabel={enabled ? 'Enable and publish' : 'Disable and publish'}
+        defaultMessage={t(enabled ? 'providerSwitch.enable_msg' : 'providerSwitch.disable_msg', { name })}
+        publishLabel={enabled ? t('providerSwitch.enable_publish') : t('providerSwitch.disable_publish')}
         onCancel={onClose}
         onPublished={onPublished}
       />
@@ -52,20 +51,27 @@ export function ToggleDialog({
   );
 }
 
+/** `key_rotation` in words. */
+function rotationLabel(r: string): string {
+  if (r === 'round_robin') return t('providerSwitch.rotation_round_robin');
+  if (r === 'least_recently_limited') return t('providerSwitch.rotation_least_recently_limited');
+  return r.replace(/_/g, ' ');
+}
+
 /** A pool's keys (more than one), each with its presence and cooldown. */
 export function KeyPool({ keys, rotation }: { keys: KeySnapshot[]; rotation: string }) {
   if (keys.length < 2) return null;
   return (
-    <ul className="targets small" data-testid="key-pool" aria-label={`Key pool (${rotation.replace(/_/g, ' ')})`}>
+    <ul className="targets small" data-testid="key-pool" aria-label={t('providerSwitch.key_pool', { rotation: rotationLabel(rotation) })}>
       {keys.map((k) => (
         <li key={k.name}>
           <code>{k.name}</code>{' '}
           {!k.present ? (
-            <Badge tone="err" title={k.error ?? undefined}>missing</Badge>
+            <Badge tone="err" title={k.error ?? undefined}>{t('providerSwitch.key_missing')}</Badge>
           ) : k.cooldown_remaining_ms !== null ? (
-            <Badge tone="warn" title={k.last_error ?? undefined}>cooling {fmtMs(k.cooldown_remaining_ms)}</Badge>
+            <Badge tone="warn" title={k.last_error ?? undefined}>{t('providerSwitch.key_cooling', { time: fmtMs(k.cooldown_remaining_ms) })}</Badge>
           ) : (
-            <Badge tone="ok">ready</Badge>
+            <Badge tone="ok">{t('providerSwitch.key_ready')}</Badge>
           )}
         </li>
       ))}

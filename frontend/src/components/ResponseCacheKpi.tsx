@@ -1,6 +1,7 @@
 // Overview KPI: the exact response cache's hit rate since start
 // (routes with `cache = { … }`), its size against server.cache_max_mb.
 import { telemetry } from '../api';
+import { t } from '../i18n';
 import { fmtNum, fmtPct } from '../lib/format';
 import { useAsync } from '../lib/hooks';
 import { fmtMb, responseCacheHitRate } from '../lib/responseCache';
@@ -11,13 +12,13 @@ export function ResponseCacheKpi() {
   const lookups = s ? s.hits + s.misses : 0;
   return (
     <div className="kpi" data-testid="kpi-response-cache">
-      <div className="kpi-label">Response cache hits</div>
+      <div className="kpi-label">{t('responseCache.hits')}</div>
       <div className="kpi-value">{s ? fmtPct(responseCacheHitRate(s)) : '…'}</div>
       <div className="kpi-sub">
         {s
           ? lookups > 0
-            ? `${fmtNum(s.hits)} of ${fmtNum(lookups)} requests since start · ${fmtMb(s.bytes)} of ${fmtMb(s.max_bytes)}`
-            : 'no caching route used yet'
+            ? t('responseCache.sub', { hits: fmtNum(s.hits), lookups: fmtNum(lookups), size: fmtMb(s.bytes), max: fmtMb(s.max_bytes) })
+            : t('responseCache.unused')
           : '\u00a0'}
       </div>
     </div>

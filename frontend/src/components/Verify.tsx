@@ -6,35 +6,40 @@ import { useEffect, useState } from 'react';
 import { verify } from '../api';
 import type { BenchTarget, VerifyReason, VerifyRun, VerifyVerdict } from '../api/types';
 import { useApp } from '../context';
+import { t, tn } from '../i18n';
 import { Badge, EmptyState, ErrorNote, Spinner } from './ui';
 import { fmtDateTime, fmtMs, fmtNum, fmtUsd } from '../lib/format';
 import { useAction, useAsync } from '../lib/hooks';
 
 const TONE: Record<VerifyVerdict, 'ok' | 'warn' | 'err'> = { normal: 'ok', suspect: 'warn', highly_suspect: 'err' };
-const LABEL: Record<VerifyVerdict, string> = { normal: 'normal', suspect: 'suspect', highly_suspect: 'highly suspect' };
+const LABEL: Record<VerifyVerdict, () => string> = {
+  normal: () => t('verify.verdict_normal'),
+  suspect: () => t('verify.verdict_suspect'),
+  highly_suspect: () => t('verify.verdict_highly_suspect'),
+};
 
 export function VerdictBadge({ verdict }: { verdict: VerifyVerdict }) {
   return (
     <span data-testid="verify-verdict" data-verdict={verdict}>
-      <Badge tone={TONE[verdict]}>{LABEL[verdict]}</Badge>
+      <Badge tone={TONE[verdict]}>{LABEL[verdict]()}</Badge>
     </span>
   );
 }
 
-const label = (t: BenchTarget) => `${t.provider}:${t.model}`;
+const label = (x: BenchTarget) => `${x.provider}:${x.model}`;
 
 function TargetPicker({ id, names, value, onChange }: { id: string; names: string[]; value: BenchTarget; onChange: (t: BenchTarget) => void }) {
   return (
     <span className="bench-target">
-      <select aria-label={`Provider (${id})`} value={value.provider} onChange={(e) => onChange({ ...value, provider: e.target.value })} data-testid={`${id}-provider`}>
-        <option value="">provider…</option>
+      <select aria-label={t('verify.provider_aria', { id })} value={value.provider} onChange={(e) => onChange({ ...value, provider: e.target.value })} data-testid={`${id}-provider`}>
+        <option value="">{t('verify.provider_placeholder')}</option>
         {names.map((n) => (
           <option key={n} value={n}>
             {n}
           </option>
         ))}
       </select>
-      <input aria-label={`Model (${id})`} placeholder="model" value={value.model} onChange={(e) => onChange({ ...value, model: e.target.value })} data-testid={`${id}-model`} />
+      <input aria-label={t('verify.model_aria', { id })} placeholder={t('verify.model_placeholder')} value={value.model} onChange={(e) => onChange({ ...value, model: e.target.value })} data-testid={`${id}-model`} />
     </span>
   );
 }
@@ -52,17 +57,17 @@ export function Verification({ names }: { names: string[] }) {
 
   useEffect(() => {
     if (names.length) {
-      setTarget((t) => (t.provider ? t : { ...t, provider: names[0] }));
-      setBase((t) => (t.provider ? t : { ...t, provider: names[0] }));
+      setTarget((x) => (x.provider ? x : { ...x, provider: names[0] }));
+      setBase((x) => (x.provider ? x : { ...x, provider: names[0] }));
     }
   }, [names.join(',')]); // eslint-disable-line react-hooks/exhaustive-deps
 
   const cap = Number(maxCost);
-  const valid = (t: BenchTarget) => !!t.provider && !!t.model.trim();
+  const valid = (x: BenchTarget) => !!x.provider && !!x.model.trim();
   const recording = useAction(async () => {
     setRecorded(undefined);
     const b = await verify.recordBaseline({ ...base, model: base.model.trim() }, cap);
-    setRecorded(`Baseline #${b.id} recorded for ${label(b.target)} (${b.probes.length} probes, spent ${fmtUsd(b.spent_usd)}).`);
+    setRecorded(t('verify.baseline_recorded', { id: b.id, target: label(b.target), probes: b.probes.length, spent: fmtUsd(b.spent_usd) }));
     baselines.reload();
   });
   const running = useAction(async () => {
@@ -77,18 +82,15 @@ export function Verification({ names }: { names: string[] }) {
   return (
     <section className="card" aria-labelledby="verify-title" data-testid="verify">
       <div className="card-head">
-        <h2 id="verify-title">Verification runs</h2>
-        {!app.canWrite && <span className="small warn-text">Recording a baseline or running a verification needs the admin token.</span>}
+        <h2 id="verify-title">{t('verify.title')}</h2>
+        {!app.canWrite && <span className="small warn-text">{t('verify.needs_admin')}</span>}
       </div>
       <p className="muted small">
-        Is a provider serving the model it claims? A fixed suite of {suite.data ? suite.data.probes.length : 'a few'} probes
-        {suite.data && ` (v${suite.data.version})`} — exact answers, JSON and tool-call shape, system-prompt and max_tokens obedience, and the input token
-        count of fixed prompts — is recorded from a trusted target as a baseline; a run through any provider is compared with it. Each run sends real,
-        billed requests and is refused when its estimate passes the cost cap.
+        {suite.data ? t('verify.explain_n', { n: suite.data.probes.length, version: suite.data.version }) : t('verify.explain')}
       </p>
       {suite.data && (
         <details className="small">
-          <summary>The probes</summary>
+          <summary>{t('verify.the_probes')}</summary>
           <ul>
             {suite.data.probes.map((p) => (
               <li key={p.name}>
@@ -100,21 +102,21 @@ export function Verification({ names }: { names: string[] }) {
       )}
       <div className="bench-options">
         <label className="field">
-          <span>Baseline (trusted)</span>
+          <span>{t('verify.baseline_trusted')}</span>
           <TargetPicker id="verify-baseline" names={names} value={base} onChange={setBase} />
-          <span className="field-hint">{haveBaseline ? 'has a baseline' : 'no baseline yet: record one first'}</span>
+          <span className="field-hint">{haveBaseline ? t('verify.has_baseline') : t('verify.no_baseline')}</span>
         </label>
         <label className="field">
-          <span>Target to verify</span>
+          <span>{t('verify.target_to_verify')}</span>
           <TargetPicker id="verify-target" names={names} value={target} onChange={setTarget} />
         </label>
         <label className="field">
-          <span>Max cost (USD)</span>
+          <span>{t('verify.max_cost')}</span>
           <input type="number" min={0} step="0.01" value={maxCost} onChange={(e) => setMaxCost(e.target.value)} data-testid="verify-maxcost" />
         </label>
       </div>
-      <ErrorNote error={recording.error} title="The baseline was not recorded" />
-      <ErrorNote error={running.error} title="The verification did not run" />
+      <ErrorNote error={recording.error} title={t('verify.baseline_not_recorded')} />
+      <ErrorNote error={running.error} title={t('verify.did_not_run')} />
       {recorded && (
         <div className="banner banner-info" data-testid="verify-recorded">
           {recorded}
@@ -122,7 +124,7 @@ export function Verification({ names }: { names: string[] }) {
       )}
       <div className="row-end">
         <button className="btn" onClick={() => void recording.run()} disabled={busy || !app.canWrite || !valid(base) || !(cap >= 0)} data-testid="verify-baseline-btn">
-          {recording.busy ? <Spinner label="Recording" /> : 'Record baseline'}
+          {recording.busy ? <Spinner label={t('verify.recording')} /> : t('verify.record_baseline')}
         </button>
         <button
           className="btn btn-primary"
@@ -130,17 +132,17 @@ export function Verification({ names }: { names: string[] }) {
           disabled={busy || !app.canWrite || !valid(base) || !valid(target) || !(cap >= 0)}
           data-testid="verify-run-btn"
         >
-          {running.busy ? <Spinner label="Verifying" /> : 'Run verification'}
+          {running.busy ? <Spinner label={t('verify.verifying')} /> : t('verify.run_verification')}
         </button>
       </div>
 
       {result && <RunResult run={result} />}
 
-      <h3 className="small-title">Past verification runs</h3>
-      <ErrorNote error={runs.error} title="Could not load past verification runs" onRetry={runs.reload} />
+      <h3 className="small-title">{t('verify.past_runs')}</h3>
+      <ErrorNote error={runs.error} title={t('verify.could_not_load_runs')} onRetry={runs.reload} />
       {runs.data && runs.data.length === 0 && (
-        <EmptyState icon="∅" title="No verification runs yet">
-          Record a baseline from a provider you trust, then verify another provider (or the same one later) against it.
+        <EmptyState icon="∅" title={t('verify.no_runs_yet')}>
+          {t('verify.no_runs_hint')}
         </EmptyState>
       )}
       {runs.data && runs.data.length > 0 && (
@@ -148,13 +150,13 @@ export function Verification({ names }: { names: string[] }) {
           <table className="table" data-testid="verify-history">
             <thead>
               <tr>
-                <th>Run</th>
-                <th>Time</th>
-                <th>Target</th>
-                <th>Baseline</th>
-                <th>Verdict</th>
-                <th>Counted reasons</th>
-                <th className="right">Spent</th>
+                <th>{t('verify.col_run')}</th>
+                <th>{t('verify.col_time')}</th>
+                <th>{t('verify.col_target')}</th>
+                <th>{t('verify.col_baseline')}</th>
+                <th>{t('verify.col_verdict')}</th>
+                <th>{t('verify.col_counted_reasons')}</th>
+                <th className="right">{t('verify.col_spent')}</th>
               </tr>
             </thead>
             <tbody>
@@ -187,13 +189,12 @@ function RunResult({ run }: { run: VerifyRun }) {
   return (
     <div className="verify-result" data-testid="verify-result">
       <p>
-        <strong>{label(run.target)}</strong> against the baseline of <strong>{label(run.baseline_target)}</strong>: <VerdictBadge verdict={run.verdict} />{' '}
-        <span className="muted small">
-          run #{run.id} · {fmtMs(run.finished_ms - run.started_ms)} · spent {fmtUsd(run.spent_usd)}
-        </span>
+        {tn('verify.against_baseline', { target: <strong>{label(run.target)}</strong>, baseline: <strong>{label(run.baseline_target)}</strong> })}{' '}
+        <VerdictBadge verdict={run.verdict} />{' '}
+        <span className="muted small">{t('verify.run_meta', { id: run.id, time: fmtMs(run.finished_ms - run.started_ms), spent: fmtUsd(run.spent_usd) })}</span>
       </p>
       {run.reasons.length === 0 ? (
-        <p className="muted small">Every probe matched the baseline.</p>
+        <p className="muted small">{t('verify.all_matched')}</p>
       ) : (
         <ul data-testid="verify-reasons">
           {run.reasons.map((r, i) => (
@@ -204,23 +205,23 @@ function RunResult({ run }: { run: VerifyRun }) {
         </ul>
       )}
       <details>
-        <summary>Probe answers</summary>
+        <summary>{t('verify.probe_answers')}</summary>
         <div className="table-wrap">
           <table className="table" data-testid="verify-probes">
             <thead>
               <tr>
-                <th>Probe</th>
-                <th>Check</th>
-                <th className="right">Tokens in / out</th>
-                <th className="right">Latency</th>
-                <th>Answer</th>
+                <th>{t('verify.col_probe')}</th>
+                <th>{t('verify.col_check')}</th>
+                <th className="right">{t('verify.col_tokens')}</th>
+                <th className="right">{t('verify.col_latency')}</th>
+                <th>{t('verify.col_answer')}</th>
               </tr>
             </thead>
             <tbody>
               {run.probes.map((p) => (
                 <tr key={p.probe}>
                   <td className="mono">{p.probe}</td>
-                  <td>{p.error ? <Badge tone="err">error</Badge> : p.passed ? <Badge tone="ok">pass</Badge> : p.passed === false ? <Badge tone="warn">fail</Badge> : '—'}</td>
+                  <td>{p.error ? <Badge tone="err">{t('verify.check_error')}</Badge> : p.passed ? <Badge tone="ok">{t('verify.check_pass')}</Badge> : p.passed === false ? <Badge tone="warn">{t('verify.check_fail')}</Badge> : '—'}</td>
                   <td className="right">
                     {p.tokens_in === null ? '—' : fmtNum(p.tokens_in)} / {p.tokens_out === null ? '—' : fmtNum(p.tokens_out)}
                   </td>

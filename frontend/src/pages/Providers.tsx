@@ -126,7 +126,7 @@ export function Providers() {
                       {!p.enabled && (
                         <>
                           {' '}
-                          <Badge tone="warn">disabled</Badge>
+                          <Badge tone="warn">{t('providerSwitch.disabled')}</Badge>
                         </>
                       )}
                     </h3>
@@ -238,7 +238,7 @@ export function Providers() {
           onClose={() => setEditing(null)}
           onPublished={(p) => {
             setEditing(null);
-            toast('ok', `${editing.enabled ? 'Enabled' : 'Disabled'} ${editing.name} (config version ${p.version.id}).`);
+            toast('ok', t(editing.enabled ? 'providerSwitch.enabled_toast' : 'providerSwitch.disabled_toast', { name: editing.name, version: p.version.id }));
             refresh();
           }}
         />
@@ -298,7 +298,7 @@ function DetectedServer({ server, taken, onAdded }: { server: LocalServer; taken
       throw new ApiError('invalid_config', d.preview.validation.errors.map((e) => `${e.path}: ${e.message}`).join('; '));
     }
     const p = await config.publish(d.toml, t('providers.add_local_msg', { preset: preset.label }), d.preview.live_version);
-    toast('ok', `Added ${preset.label} as “${name}” (config version ${p.version.id}).`);
+    toast('ok', t('providers.added_preset_as', { preset: preset.label, name, version: p.version.id }));
     onAdded();
   });
   return (
@@ -312,7 +312,7 @@ function DetectedServer({ server, taken, onAdded }: { server: LocalServer; taken
         <ErrorNote error={add.error} title={t('providers.could_not_add', { preset: preset.label })} />
       </div>
       <button className="btn btn-primary" onClick={add.run} disabled={add.busy}>
-        {add.busy ? <Spinner /> : `Add ${preset.label}`}
+        {add.busy ? <Spinner /> : t('providers.add_preset', { preset: preset.label })}
       </button>
     </div>
   );
