@@ -2,6 +2,7 @@
 // the form, past runs into chart lines, a pasted body into JSON.
 import type { BenchProtocol, BenchRun, BenchSpec } from '../api/types';
 import type { ChartModel } from './chart';
+import { t } from '../i18n';
 
 export interface TargetRow {
   provider: string;
@@ -18,10 +19,11 @@ export interface BenchForm {
   maxCost: string;
 }
 
-export const PROTOCOLS: { id: BenchProtocol; label: string }[] = [
-  { id: 'chat', label: 'OpenAI chat' },
-  { id: 'messages', label: 'Anthropic messages' },
-  { id: 'responses', label: 'OpenAI Responses' },
+/** The protocols a run can use; labels are getters (read at render time, in the UI's language). */
+export const PROTOCOLS: { id: BenchProtocol; readonly label: string }[] = [
+  { id: 'chat', get label() { return t('bench.protocol_chat'); } },
+  { id: 'messages', get label() { return t('bench.protocol_messages'); } },
+  { id: 'responses', get label() { return t('bench.protocol_responses'); } },
 ];
 
 export function defaultForm(provider = ''): BenchForm {
@@ -40,29 +42,29 @@ export function defaultForm(provider = ''): BenchForm {
 export function buildSpec(f: BenchForm): { spec: BenchSpec; problems: [] } | { spec: null; problems: string[] } {
   const problems: string[] = [];
   const targets = f.targets
-    .map((t) => ({ provider: t.provider.trim(), model: t.model.trim() }))
-    .filter((t) => t.provider || t.model);
-  if (targets.length === 0) problems.push('Add at least one target (provider and model).');
-  for (const t of targets) {
-    if (!t.provider) problems.push(`Pick a provider for model “${t.model}”.`);
-    if (!t.model) problems.push(`Type a model for provider ${t.provider}.`);
+    .map((x) => ({ provider: x.provider.trim(), model: x.model.trim() }))
+    .filter((x) => x.provider || x.model);
+  if (targets.length === 0) problems.push(t('bench.err_no_target'));
+  for (const x of targets) {
+    if (!x.provider) problems.push(t('bench.err_pick_provider', { model: x.model }));
+    if (!x.model) problems.push(t('bench.err_type_model', { provider: x.provider }));
   }
   const protocols = PROTOCOLS.map((p) => p.id).filter((p) => f.protocols[p]);
-  if (protocols.length === 0) problems.push('Pick at least one protocol.');
+  if (protocols.length === 0) problems.push(t('bench.err_no_protocol'));
   const stream = [...(f.nonStream ? [false] : []), ...(f.stream ? [true] : [])];
-  if (stream.length === 0) problems.push('Pick non-stream, stream or both.');
+  if (stream.length === 0) problems.push(t('bench.err_no_stream'));
   const int = (s: string, what: string, min: number, max: number) => {
     const n = Number(s);
     if (!Number.isInteger(n) || n < min || n > max) {
-      problems.push(`${what} must be a whole number from ${min} to ${max}.`);
+      problems.push(t('bench.err_range', { what, min, max }));
       return min;
     }
     return n;
   };
-  const requests = int(f.requests, 'Requests per target', 1, 2000);
-  const concurrency = int(f.concurrency, 'Concurrency', 1, 16);
+  const requests = int(f.requests, t('benchmark.requests_per_target'), 1, 2000);
+  const concurrency = int(f.concurrency, t('benchmark.concurrency'), 1, 16);
   const maxCost = Number(f.maxCost);
-  if (f.maxCost.trim() === '' || !Number.isFinite(maxCost) || maxCost < 0) problems.push('Max cost must be a number of USD, 0 or more.');
+  if (f.maxCost.trim() === '' || !Number.isFinite(maxCost) || maxCost < 0) problems.push(t('bench.err_max_cost'));
   if (problems.length) return { spec: null, problems };
   return { spec: { targets, protocols, stream, requests, concurrency, max_cost_usd: maxCost }, problems: [] };
 }
@@ -102,13 +104,13 @@ export function errorsText(errors: Record<string, number>): string {
 
 /** A pasted request body: the parsed JSON object, or why it is not one. */
 export function parseBody(text: string): { body: Record<string, unknown> } | { error: string } {
-  if (!text.trim()) return { error: 'Paste the request body (JSON) first.' };
+  if (!text.trim()) return { error: t('bench.err_paste_body') };
   try {
     const v: unknown = JSON.parse(text);
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) return { error: 'The body must be a JSON object, e.g. {"model": …, "messages": […]}.' };
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return { error: t('bench.err_not_object') };
     return { body: v as Record<string, unknown> };
   } catch (e) {
-    return { error: `That is not valid JSON: ${(e as Error).message}` };
+    return { error: t('bench.err_invalid_json', { error: (e as Error).message }) };
   }
 }
 

@@ -134,7 +134,7 @@ export function stateBadges(c: ClientInfo): StateBadge[] {
   if (c.connected) b.push({ tone: 'ok', text: t('connect.badge_connected') });
   else if (c.connectable) b.push({ tone: 'neutral', text: t('connect.not_connected') });
   if (c.drifted) b.push({ tone: 'warn', text: t('connect.badge_edited'), title: t('connect.badge_edited_title') });
-  if (!c.connectable) b.push({ tone: 'info', text: c.name === 'cursor' ? 'Guided' : 'Not connectable yet' });
+  if (!c.connectable) b.push({ tone: 'info', text: c.name === 'cursor' ? t('connect.badge_guided') : t('connect.badge_not_connectable') });
   return b;
 }
 
@@ -163,30 +163,30 @@ export function parseTime(iso: string | null | undefined): number | null {
  * asked (a connect can decline, e.g. a file pointed at the gateway by hand).
  */
 export function outcomeText(o: ClientOutcome, connecting: boolean): { lead: string; text: string; done: boolean } {
-  // [what the lead says, words that mean the gateway's message says it already]
+  // [what the lead says, words that mean the gateway's (English) message says it already]
   const leads: Record<string, [string, string]> = {
-    'byte-exact': ['Restored byte for byte.', 'byte for byte'],
-    merged: ['Merged: the file was edited after connecting, so only the gateway’s settings were taken out and your edits kept.', 'edits kept'],
-    removed: ['Removed: connecting had created the file.', 'removed'],
-    nothing: ['Nothing to restore.', 'nothing'],
+    'byte-exact': [t('connect.outcome_byte_exact'), 'byte for byte'],
+    merged: [t('connect.outcome_merged'), 'edits kept'],
+    removed: [t('connect.outcome_removed'), 'removed'],
+    nothing: [t('connect.outcome_nothing'), 'nothing'],
   };
   const done = o.connected === connecting;
   const text = o.message.trim();
   let lead: string;
   if (o.restored) {
-    const [words, said] = leads[o.restored] ?? [`Restored (${o.restored}).`, '\u0000'];
+    const [words, said] = leads[o.restored] ?? [t('connect.outcome_restored_as', { how: o.restored }), '\u0000'];
     lead = text.toLowerCase().includes(said) ? '' : words;
   } else {
-    lead = connecting ? (done ? 'Connected.' : 'Not connected.') : 'Disconnected.';
+    lead = connecting ? (done ? t('connect.outcome_connected') : t('connect.outcome_not_connected')) : t('connect.outcome_disconnected');
   }
   return { lead, text, done };
 }
 
 // ---- models ------------------------------------------------------------------
 
-/** Claude Code's model slots, in the order its settings list them. */
+/** Claude Code's model slots, in the order its settings list them (labels read at render time). */
 export const CLAUDE_SLOTS = [
-  { id: 'model', label: 'Default model', hint: 'ANTHROPIC_MODEL' },
+  { id: 'model', get label() { return t('connect.slot_default_model'); }, hint: 'ANTHROPIC_MODEL' },
   { id: 'opus', label: 'Opus', hint: 'ANTHROPIC_DEFAULT_OPUS_MODEL' },
   { id: 'sonnet', label: 'Sonnet', hint: 'ANTHROPIC_DEFAULT_SONNET_MODEL' },
   { id: 'haiku', label: 'Haiku', hint: 'ANTHROPIC_DEFAULT_HAIKU_MODEL' },

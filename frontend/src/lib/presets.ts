@@ -1,10 +1,11 @@
 // Provider presets: kind + base URL + a suggested key name, so adding a
 // provider is a pick and (maybe) a pasted key.
 import type { ProviderInfo, ProviderSpec } from '../api/types';
+import { t } from '../i18n';
 
 export interface Preset {
   id: string;
-  label: string;
+  readonly label: string;
   kind: 'openai' | 'anthropic';
   base_url: string;
   /** Suggested keychain entry name; `null` = keyless (local servers). */
@@ -12,21 +13,22 @@ export interface Preset {
   local: boolean;
   /** A model to suggest in routes and snippets. */
   example_model: string;
-  hint: string;
+  /** Where the key comes from, in the UI's language (a getter: read at render time). */
+  readonly hint: string;
 }
 
 export const PRESETS: Preset[] = [
-  { id: 'openai', label: 'OpenAI', kind: 'openai', base_url: 'https://api.openai.com/v1', key_name: 'openai', local: false, example_model: 'gpt-4o-mini', hint: 'platform.openai.com → API keys' },
-  { id: 'anthropic', label: 'Anthropic', kind: 'anthropic', base_url: 'https://api.anthropic.com/v1', key_name: 'anthropic', local: false, example_model: 'claude-3-5-haiku-latest', hint: 'console.anthropic.com → API keys' },
-  { id: 'groq', label: 'Groq', kind: 'openai', base_url: 'https://api.groq.com/openai/v1', key_name: 'groq', local: false, example_model: 'llama-3.1-8b-instant', hint: 'console.groq.com → API keys' },
-  { id: 'deepseek', label: 'DeepSeek', kind: 'openai', base_url: 'https://api.deepseek.com/v1', key_name: 'deepseek', local: false, example_model: 'deepseek-chat', hint: 'platform.deepseek.com → API keys' },
-  { id: 'openrouter', label: 'OpenRouter', kind: 'openai', base_url: 'https://openrouter.ai/api/v1', key_name: 'openrouter', local: false, example_model: 'openai/gpt-4o-mini', hint: 'openrouter.ai → Keys' },
-  { id: 'together', label: 'Together', kind: 'openai', base_url: 'https://api.together.xyz/v1', key_name: 'together', local: false, example_model: 'meta-llama/Llama-3.3-70B-Instruct-Turbo', hint: 'api.together.ai → Settings → API keys' },
-  { id: 'mistral', label: 'Mistral', kind: 'openai', base_url: 'https://api.mistral.ai/v1', key_name: 'mistral', local: false, example_model: 'mistral-small-latest', hint: 'console.mistral.ai → API keys' },
-  { id: 'ollama', label: 'Ollama', kind: 'openai', base_url: 'http://127.0.0.1:11434/v1', key_name: null, local: true, example_model: 'llama3.1:8b', hint: 'runs on this machine; no key' },
-  { id: 'lm-studio', label: 'LM Studio', kind: 'openai', base_url: 'http://127.0.0.1:1234/v1', key_name: null, local: true, example_model: 'local-model', hint: 'start the local server in LM Studio; no key' },
-  { id: 'vllm', label: 'vLLM', kind: 'openai', base_url: 'http://127.0.0.1:8000/v1', key_name: null, local: true, example_model: 'meta-llama/Llama-3.1-8B-Instruct', hint: 'vllm serve …; a key only if you set --api-key' },
-  { id: 'custom', label: 'Custom (OpenAI-compatible)', kind: 'openai', base_url: '', key_name: null, local: false, example_model: '', hint: 'any server that speaks the OpenAI API' },
+  { id: 'openai', label: 'OpenAI', kind: 'openai', base_url: 'https://api.openai.com/v1', key_name: 'openai', local: false, example_model: 'gpt-4o-mini', get hint() { return t('presets.key_at', { where: 'platform.openai.com → API keys' }); } },
+  { id: 'anthropic', label: 'Anthropic', kind: 'anthropic', base_url: 'https://api.anthropic.com/v1', key_name: 'anthropic', local: false, example_model: 'claude-3-5-haiku-latest', get hint() { return t('presets.key_at', { where: 'console.anthropic.com → API keys' }); } },
+  { id: 'groq', label: 'Groq', kind: 'openai', base_url: 'https://api.groq.com/openai/v1', key_name: 'groq', local: false, example_model: 'llama-3.1-8b-instant', get hint() { return t('presets.key_at', { where: 'console.groq.com → API keys' }); } },
+  { id: 'deepseek', label: 'DeepSeek', kind: 'openai', base_url: 'https://api.deepseek.com/v1', key_name: 'deepseek', local: false, example_model: 'deepseek-chat', get hint() { return t('presets.key_at', { where: 'platform.deepseek.com → API keys' }); } },
+  { id: 'openrouter', label: 'OpenRouter', kind: 'openai', base_url: 'https://openrouter.ai/api/v1', key_name: 'openrouter', local: false, example_model: 'openai/gpt-4o-mini', get hint() { return t('presets.key_at', { where: 'openrouter.ai → Keys' }); } },
+  { id: 'together', label: 'Together', kind: 'openai', base_url: 'https://api.together.xyz/v1', key_name: 'together', local: false, example_model: 'meta-llama/Llama-3.3-70B-Instruct-Turbo', get hint() { return t('presets.key_at', { where: 'api.together.ai → Settings → API keys' }); } },
+  { id: 'mistral', label: 'Mistral', kind: 'openai', base_url: 'https://api.mistral.ai/v1', key_name: 'mistral', local: false, example_model: 'mistral-small-latest', get hint() { return t('presets.key_at', { where: 'console.mistral.ai → API keys' }); } },
+  { id: 'ollama', label: 'Ollama', kind: 'openai', base_url: 'http://127.0.0.1:11434/v1', key_name: null, local: true, example_model: 'llama3.1:8b', get hint() { return t('presets.hint_ollama'); } },
+  { id: 'lm-studio', label: 'LM Studio', kind: 'openai', base_url: 'http://127.0.0.1:1234/v1', key_name: null, local: true, example_model: 'local-model', get hint() { return t('presets.hint_lm_studio'); } },
+  { id: 'vllm', label: 'vLLM', kind: 'openai', base_url: 'http://127.0.0.1:8000/v1', key_name: null, local: true, example_model: 'meta-llama/Llama-3.1-8B-Instruct', get hint() { return t('presets.hint_vllm'); } },
+  { id: 'custom', get label() { return t('presets.custom_label'); }, kind: 'openai', base_url: '', key_name: null, local: false, example_model: '', get hint() { return t('presets.hint_custom'); } },
 ];
 
 export function presetById(id: string): Preset | undefined {
@@ -126,17 +128,17 @@ function intField(v: string): number | undefined | null {
 /** Checks a provider form locally (the server validates again on draft). */
 export function checkProviderForm(f: ProviderForm, taken: string[], editing?: string): FormIssue[] {
   const out: FormIssue[] = [];
-  if (!f.name) out.push({ field: 'name', message: 'Give the provider a name.' });
-  else if (!NAME_RE.test(f.name)) out.push({ field: 'name', message: 'Use only a–z, 0–9, "-" and "_".' });
-  else if (f.name !== editing && taken.includes(f.name)) out.push({ field: 'name', message: `A provider named "${f.name}" exists already.` });
-  if (!f.base_url.trim()) out.push({ field: 'base_url', message: 'Enter the base URL, e.g. https://api.example.com/v1.' });
-  else if (!/^https?:\/\/[^\s/]+/i.test(f.base_url.trim())) out.push({ field: 'base_url', message: 'The base URL must start with http:// or https://.' });
-  if (f.key_mode === 'keyring' && !NAME_RE.test(f.key_ref)) out.push({ field: 'key_ref', message: 'Key names use only a–z, 0–9, "-" and "_".' });
-  if (f.key_mode === 'env' && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(f.key_ref)) out.push({ field: 'key_ref', message: 'Enter an environment variable name, e.g. OPENAI_API_KEY.' });
+  if (!f.name) out.push({ field: 'name', message: t('presets.err_name_missing') });
+  else if (!NAME_RE.test(f.name)) out.push({ field: 'name', message: t('presets.err_name_chars') });
+  else if (f.name !== editing && taken.includes(f.name)) out.push({ field: 'name', message: t('presets.err_name_taken', { name: f.name }) });
+  if (!f.base_url.trim()) out.push({ field: 'base_url', message: t('presets.err_url_missing') });
+  else if (!/^https?:\/\/[^\s/]+/i.test(f.base_url.trim())) out.push({ field: 'base_url', message: t('presets.err_url_scheme') });
+  if (f.key_mode === 'keyring' && !NAME_RE.test(f.key_ref)) out.push({ field: 'key_ref', message: t('presets.err_key_chars') });
+  if (f.key_mode === 'env' && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(f.key_ref)) out.push({ field: 'key_ref', message: t('presets.err_env_name') });
   for (const k of ['timeout_s', 'rpm', 'tpm'] as const) {
-    if (intField(f[k]) === null) out.push({ field: k, message: 'A whole number, 0 or more.' });
+    if (intField(f[k]) === null) out.push({ field: k, message: t('presets.err_whole_number') });
   }
-  if (intField(f.timeout_s) === 0) out.push({ field: 'timeout_s', message: 'The timeout must be at least 1 second.' });
+  if (intField(f.timeout_s) === 0) out.push({ field: 'timeout_s', message: t('presets.err_timeout_min') });
   return out;
 }
 

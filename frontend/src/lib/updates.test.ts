@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { UpdateCheck, UpdateStatus } from '../api/types';
 import {
-  VIEWER_HINT,
+  viewerHint,
   applyWords,
   describeUpdate,
   failureWords,
@@ -104,7 +104,7 @@ describe('updateControls', () => {
 
   it('a viewer sees them disabled, with the reason', () => {
     const c = updateControls(check({ previous }), 'viewer', false);
-    expect(c.install).toMatchObject({ shown: true, enabled: false, hint: VIEWER_HINT });
+    expect(c.install).toMatchObject({ shown: true, enabled: false, hint: viewerHint() });
     expect(c.verify.enabled).toBe(false);
     expect(c.rollback).toMatchObject({ shown: true, enabled: false, label: 'Roll back to 0.1.0' });
   });

@@ -85,14 +85,15 @@ export interface UpdateControls {
   rollback: ActionState;
 }
 
-export const VIEWER_HINT = 'Needs the admin role: you signed in with a viewer token, which only reads.';
+/** Why an update button is disabled for a viewer. */
+export const viewerHint = () => t('updates.viewer_hint');
 
 /** Which buttons show and which are enabled, for a check, a role and whether something runs. */
 export function updateControls(check: UpdateCheck | undefined, role: Role, busy: boolean): UpdateControls {
   const s = check?.configured ? check.status : undefined;
   const admin = role === 'admin';
   const enabled = admin && !busy;
-  const hint = admin ? undefined : VIEWER_HINT;
+  const hint = admin ? undefined : viewerHint();
   const offered = s?.offered ?? '';
   const installable = s?.action === 'update' || s?.action === 'downgrade';
   const downgrade = s?.action === 'downgrade';
