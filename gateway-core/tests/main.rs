@@ -15,6 +15,7 @@ mod agents;
 mod anthropic_messages;
 mod anthropic_provider;
 mod api;
+mod audit;
 mod cli;
 mod clients;
 mod connections;

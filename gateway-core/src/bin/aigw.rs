@@ -97,8 +97,17 @@ enum Command {
     /// Print the admin API token (to log in to /ui of a headless gateway).
     AdminToken {
         /// The read-only viewer token instead.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "name")]
         viewer: bool,
+        /// A named admin token (created on first use): audit rows of its
+        /// requests and sessions name NAME as actor.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// The audit log of operator actions: list it, verify its hash chain.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
     },
     /// Print where the config and data live.
     Paths,
@@ -206,6 +215,18 @@ enum ConfigCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Newest rows first: time, id, actor, peer, action, version.
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Walk the hash chain; exit 1 naming the first row that was changed,
+    /// inserted or deleted.
+    Verify,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -233,7 +254,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve { listen, threads } => cli::serve(paths, listen, threads),
         Command::Config { command } => block_on(config_command(&paths, command)),
         Command::Probe => block_on(cli::probe(&paths)),
-        Command::AdminToken { viewer } => cli::admin_token(&paths, viewer),
+        Command::AdminToken { viewer, name } => cli::admin_token(&paths, viewer, name.as_deref()),
+        Command::Audit { command } => match command {
+            AuditCommand::List { limit } => cli::audit::list(&paths, limit),
+            AuditCommand::Verify => cli::audit::verify(&paths),
+        },
         Command::Replay {
             request_id,
             to,

@@ -2,8 +2,9 @@
 //! dispatches here, one module per command group: `config` (`aigw config
 //! …`), `keys` (`aigw keys …`, `aigw admin-token`), `serve`, `doctor`
 //! (`aigw doctor`, `aigw probe`), `tools` (`aigw replay`, `aigw
-//! bench-models`), `clients` (`aigw clients …`, `aigw run`).
+//! bench-models`), `clients` (`aigw clients …`, `aigw run`), `audit` (`aigw audit list|verify`).
 
+pub mod audit;
 pub mod clients;
 mod config;
 mod doctor;
