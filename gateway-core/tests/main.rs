@@ -29,6 +29,7 @@ mod model_routes;
 mod otlp;
 mod passthrough;
 mod prompt_cache;
+mod request_log;
 mod responses_translate;
 mod serve_threads;
 mod strategies;

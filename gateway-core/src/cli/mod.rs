@@ -2,13 +2,15 @@
 //! dispatches here, one module per command group: `config` (`aigw config
 //! …`), `keys` (`aigw keys …`, `aigw admin-token`), `serve`, `doctor`
 //! (`aigw doctor`, `aigw probe`), `tools` (`aigw replay`, `aigw
-//! bench-models`), `clients` (`aigw clients …`, `aigw run`), `audit` (`aigw audit list|verify`).
+//! bench-models`), `clients` (`aigw clients …`, `aigw run`), `audit` (`aigw audit list|verify`), `logs` (`aigw logs [-f]`, `aigw logs
+//! export`).
 
 pub mod audit;
 pub mod clients;
 mod config;
 mod doctor;
 mod keys;
+pub mod logs;
 mod serve;
 mod tools;
 
