@@ -24,6 +24,7 @@ const ACTION_WORDS: Record<string, string> = {
   key_delete: 'deleted a key',
   login: 'signed in',
   login_failed: 'failed sign-in',
+  logout: 'signed out',
   update_apply: 'installed an update',
   update_rollback: 'reverted an update',
   client_connect: 'connected a tool',
@@ -110,6 +111,7 @@ export function Settings() {
               <tr>
                 <th>When</th>
                 <th>Who</th>
+                <th>From</th>
                 <th>What</th>
                 <th>Version</th>
               </tr>
@@ -119,6 +121,7 @@ export function Settings() {
                 <tr key={e.id}>
                   <td title={fmtDateTime(e.at_ms)}>{fmtAgo(e.at_ms)}</td>
                   <td>{e.actor}</td>
+                  <td className="mono small" title="The caller's address">{e.peer ?? ''}</td>
                   <td>{ACTION_WORDS[e.action] ?? e.action}{detailText(e.detail)}</td>
                   <td>{e.version_id ?? ''}</td>
                 </tr>

@@ -1,5 +1,6 @@
 // Telemetry: charts over a window (split by provider or model), the recent
 // requests with filters, and one request with its attempts.
+import { ExportButtons } from '../components/ExportButtons';
 import { useEffect, useMemo, useState } from 'react';
 import { providers as providersApi, telemetry } from '../api';
 import type { Outcome, RequestDetail, RequestRow, Series } from '../api/types';
@@ -163,6 +164,7 @@ function RequestLog({ minutes, provider, model, openId }: { minutes: number; pro
   const [outcome, setOutcome] = useState<Outcome | ''>('');
   const [route, setRoute] = useState('');
   const [origin, setOrigin] = useState('');
+  const [search, setSearch] = useState('');
   const [rows, setRows] = useState<RequestRow[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
   const [detail, setDetail] = useState<string | null>(openId);
@@ -177,6 +179,7 @@ function RequestLog({ minutes, provider, model, openId }: { minutes: number; pro
       model: model || undefined,
       route: route.trim() || undefined,
       origin: origin || undefined,
+      q: search.trim() || undefined,
       outcome,
       limit: 50,
       cursor: more ? cursor : undefined,
@@ -188,7 +191,7 @@ function RequestLog({ minutes, provider, model, openId }: { minutes: number; pro
   useEffect(() => {
     void load.run(false);
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [minutes, provider, model, outcome, route, origin, tick]);
+  }, [minutes, provider, model, outcome, route, origin, search, tick]);
 
   useEffect(() => {
     const id = setInterval(() => document.visibilityState === 'visible' && setTick((t) => t + 1), 15_000);
@@ -213,6 +216,14 @@ function RequestLog({ minutes, provider, model, openId }: { minutes: number; pro
             onChange={setOutcome}
           />
           <input className="search" placeholder="Route (model asked for)" value={route} onChange={(e) => setRoute(e.target.value)} aria-label="Filter by route" />
+          <input
+            className="search"
+            placeholder="Search: request id, model, error, text"
+            value={search}
+            maxLength={200}
+            onChange={(e) => setSearch(e.target.value)}
+            aria-label="Search requests"
+          />
           <select value={origin} onChange={(e) => setOrigin(e.target.value)} aria-label="Origin">
             <option value="">client traffic</option>
             <option value="fallback_test">fallback tests</option>
@@ -220,12 +231,23 @@ function RequestLog({ minutes, provider, model, openId }: { minutes: number; pro
             <option value="bench">benchmark</option>
             <option value="all">everything</option>
           </select>
+          <ExportButtons
+            opts={{
+              minutes,
+              provider: provider || undefined,
+              model: model || undefined,
+              route: route.trim() || undefined,
+              origin: origin || undefined,
+              q: search.trim() || undefined,
+              outcome,
+            }}
+          />
         </div>
       </div>
       <ErrorNote error={load.error} title="Could not load requests" onRetry={() => load.run(false)} />
       {rows.length === 0 && !load.busy && !load.error && (
         <EmptyState icon="∅" title="No requests match">
-          {outcome || route || provider || model
+          {outcome || route || provider || model || search
             ? 'Try another filter or a longer window.'
             : 'Send a request to the endpoint shown on the Overview page and it appears here within a second.'}
         </EmptyState>
