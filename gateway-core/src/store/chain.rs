@@ -305,24 +305,35 @@ pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
                 conn.execute_batch(&format!("ALTER TABLE audit ADD COLUMN {col} {def}"))?;
             }
         }
+        // Only rows without a hash (written before schema 2) are chained:
+        // a row that has one keeps it, so running this again (a store
+        // whose user_version was set back) never re-seals edited rows.
         let mut prev = String::new();
-        let rows: Vec<StoredRow> = conn
+        let rows: Vec<(StoredRow, String)> = conn
             .prepare(
-                "SELECT id, at_ms, actor, action, version_id, detail, peer FROM audit ORDER BY id",
+                "SELECT id, at_ms, actor, action, version_id, detail, peer, hash
+                 FROM audit ORDER BY id",
             )?
             .query_map([], |r| {
                 Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
+                    (
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                    ),
+                    r.get(7)?,
                 ))
             })?
             .collect::<Result<_, _>>()?;
-        for (id, at, actor, action, vid, detail, peer) in rows {
+        for ((id, at, actor, action, vid, detail, peer), stored) in rows {
+            if !stored.is_empty() {
+                prev = stored;
+                continue;
+            }
             let h = link(
                 &prev,
                 id,
@@ -389,9 +400,12 @@ mod tests {
         s.conn()
             .execute("UPDATE audit SET at_ms = 0 WHERE id <= 2", [])
             .unwrap();
-        // (changing at_ms broke their hashes: rebuild them like a migration)
+        // (changing at_ms broke their hashes: rebuild the chain as a
+        // migration does for rows without one)
+        s.conn().execute("UPDATE audit SET hash = ''", []).unwrap();
         s.conn().pragma_update(None, "user_version", 1).unwrap();
         super::migrate(&s.conn()).unwrap();
+        assert_eq!(s.verify_audit().unwrap().broken, None);
         assert_eq!(s.prune_audit(30, super::super::now_ms()).unwrap(), 2);
         let v = s.verify_audit().unwrap();
         assert_eq!((v.rows, v.anchor, v.broken), (2, Some(2), None));
@@ -402,6 +416,20 @@ mod tests {
             .execute("DELETE FROM audit WHERE id = 3", [])
             .unwrap();
         assert_eq!(s.verify_audit().unwrap().broken.unwrap().id, 4);
+    }
+
+    #[test]
+    fn migrating_again_does_not_reseal_an_edited_row() {
+        let s = ConfigStore::open_in_memory().unwrap();
+        for i in 0..3 {
+            s.audit("admin", "pause", None, &json!({ "i": i })).unwrap();
+        }
+        s.conn()
+            .execute("UPDATE audit SET actor = 'x' WHERE id = 2", [])
+            .unwrap();
+        s.conn().pragma_update(None, "user_version", 1).unwrap();
+        super::migrate(&s.conn()).unwrap();
+        assert_eq!(s.verify_audit().unwrap().broken.unwrap().id, 2);
     }
 
     #[test]
