@@ -245,3 +245,34 @@ async fn retention_prunes_old_rows_and_the_chain_still_verifies() {
     );
     drop(dir);
 }
+
+#[tokio::test]
+async fn aigw_admin_token_name_creates_a_token_a_running_gateway_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let aigw_ = crate::common::aigw::Aigw::serve_config(dir.path(), "", &[]);
+    let data = dir.path().join("data");
+    let (ok, out) = aigw(&data, &["admin-token", "--name", "alice"]);
+    assert!(ok, "{out}");
+    let alice = out.trim().to_string();
+    assert!(alice.starts_with("aigw_admin_"), "{out}");
+    // asked again: the same token, not a new one
+    assert_eq!(
+        aigw(&data, &["admin-token", "--name", "alice"]).1.trim(),
+        alice
+    );
+    let (ok, out) = aigw(&data, &["admin-token", "--name", "viewer"]);
+    assert!(!ok && out.contains("invalid token name"), "{out}");
+    // the gateway started before alice existed and accepts her token now
+    let r = aigw_
+        .http
+        .post(format!("{}/admin/api/pause", aigw_.url))
+        .bearer_auth(&alice)
+        .json(&json!({"paused": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (ok, out) = aigw(&data, &["audit", "list", "--limit", "1"]);
+    assert!(ok && out.contains("alice\t127.0.0.1\tresume"), "{out}");
+    aigw_.sigterm();
+}
