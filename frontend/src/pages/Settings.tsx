@@ -25,6 +25,7 @@ const actionWords = (): Record<string, string> => ({
   key_delete: t('settings.deleted_a_key'),
   login: t('settings.signed_in'),
   login_failed: t('settings.failed_sign_in'),
+  logout: 'signed out',
   update_apply: t('settings.installed_an_update'),
   update_rollback: t('settings.reverted_an_update'),
   client_connect: t('settings.connected_a_tool'),
@@ -107,6 +108,7 @@ export function Settings() {
               <tr>
                 <th>{t('settings.when')}</th>
                 <th>{t('settings.who')}</th>
+                <th>From</th>
                 <th>{t('settings.what')}</th>
                 <th>{t('settings.version')}</th>
               </tr>
@@ -116,6 +118,7 @@ export function Settings() {
                 <tr key={e.id}>
                   <td title={fmtDateTime(e.at_ms)}>{fmtAgo(e.at_ms)}</td>
                   <td>{e.actor}</td>
+                  <td className="mono small" title="The caller's address">{e.peer ?? ''}</td>
                   <td>{actionWords()[e.action] ?? e.action}{detailText(e.detail)}</td>
                   <td>{e.version_id ?? ''}</td>
                 </tr>

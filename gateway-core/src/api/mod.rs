@@ -9,7 +9,7 @@
 //! `ui`: the operator UI (`frontend/dist`, embedded) at `/ui`. `body`:
 //! request bodies read with a size cap and an idle timeout.
 
-mod admin;
+pub(crate) mod admin;
 mod anthropic;
 mod body;
 mod error;
@@ -40,13 +40,14 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PeerAddr {
         parts: &mut http::request::Parts,
         _: &S,
     ) -> Result<Self, Self::Rejection> {
-        Ok(Self(
-            parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map_or_else(|| "local".to_string(), |c| c.0.ip().to_string()),
-        ))
+        Ok(Self(peer_of(&parts.extensions)))
     }
+}
+
+/// The peer's IP address from a request's extensions (see [`PeerAddr`]).
+pub(crate) fn peer_of(ext: &http::Extensions) -> String {
+    ext.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or_else(|| "local".to_string(), |c| c.0.ip().to_string())
 }
 
 /// The whole router, state attached.

@@ -3,12 +3,15 @@
 //! …`), `keys` (`aigw keys …`, `aigw admin-token`), `serve`, `doctor`
 //! (`aigw doctor`, `aigw probe`), `tools` (`aigw replay`, `aigw
 //! bench-models`), `clients` (`aigw clients …`, `aigw run`), `verify`
-//! (`aigw verify …`).
+//! (`aigw verify …`), `audit` (`aigw audit list|verify`), `logs` (`aigw
+//! logs [-f]`, `aigw logs export`).
 
+pub mod audit;
 pub mod clients;
 mod config;
 mod doctor;
 mod keys;
+pub mod logs;
 mod serve;
 mod tools;
 pub mod verify;

@@ -582,7 +582,13 @@ fn write_and_record(
 /// it resumes in the caller, as it did when the work ran inline.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     let span = tracing::Span::current();
-    match tokio::task::spawn_blocking(move || span.in_scope(f)).await {
+    // the audit rows it writes keep the peer of the request being served
+    let peer = crate::store::chain::current_peer();
+    match tokio::task::spawn_blocking(move || {
+        span.in_scope(|| crate::store::chain::sync_with_peer(peer, f))
+    })
+    .await
+    {
         Ok(v) => v,
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
         Err(e) => panic!("blocking config work did not run: {e}"),

@@ -36,6 +36,8 @@ use super::body::admin_bodies as bodies;
 use crate::secrets::admin::Role;
 use crate::state::AppState;
 
+pub use session::Sessions;
+
 /// Who is calling, set by [`auth`] for the handlers.
 #[derive(Debug, Clone)]
 pub struct Principal {
@@ -106,16 +108,13 @@ async fn auth(State(state): State<Arc<AppState>>, mut req: Request, next: Next) 
     let principal = if let Some(tok) = bearer {
         state
             .admin_tokens
-            .role_of(tok.trim())
-            .map(|role| Principal {
+            .identify(tok.trim())
+            .map(|(role, name)| Principal {
                 role,
-                actor: format!("{}-token", role.as_str()),
+                actor: name.unwrap_or_else(|| format!("{}-token", role.as_str())),
             })
     } else {
-        session::from_cookie(&state, headers).map(|role| Principal {
-            role,
-            actor: format!("session:{}", role.as_str()),
-        })
+        session::from_cookie(&state, headers)
     };
     let Some(p) = principal else {
         return ApiError::unauthorized_admin().into_response();
@@ -129,5 +128,7 @@ async fn auth(State(state): State<Arc<AppState>>, mut req: Request, next: Next) 
         .into_response();
     }
     req.extensions_mut().insert(p);
-    next.run(req).await
+    // every audit row this request writes carries the caller's address
+    let peer = super::peer_of(req.extensions());
+    crate::store::chain::with_peer(peer, next.run(req)).await
 }
