@@ -25,6 +25,7 @@ mod handle_drop;
 mod hardening;
 mod hostile;
 mod model_routes;
+mod ops;
 mod otlp;
 mod passthrough;
 mod prompt_cache;

@@ -12,6 +12,10 @@ pub mod perms;
 /// The store's file name in the data dir.
 pub const CONFIG_DB: &str = "config.db";
 
+/// The store's schema (`PRAGMA user_version`); `aigw restore` refuses a
+/// backup whose store is newer than this binary knows.
+pub const SCHEMA_VERSION: i64 = 1;
+
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -165,9 +169,21 @@ impl ConfigStore {
 
     fn init(conn: Connection) -> Result<Self, StoreError> {
         conn.execute_batch(SCHEMA)?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version < SCHEMA_VERSION {
+            conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        }
         Ok(Self {
             conn: Mutex::new(conn),
         })
+    }
+
+    /// A consistent copy of the whole store in a new file (`VACUUM INTO`),
+    /// taken while the store stays in use.
+    pub fn copy_to(&self, dest: &Path) -> Result<(), StoreError> {
+        self.conn()
+            .execute("VACUUM INTO ?1", [dest.to_string_lossy()])?;
+        Ok(())
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
