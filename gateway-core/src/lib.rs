@@ -45,6 +45,7 @@ pub mod api;
 pub mod cli;
 pub mod clients;
 pub mod config;
+pub mod diagnostics;
 pub mod lifecycle;
 pub mod limits;
 pub mod pipeline;
