@@ -6,6 +6,7 @@ import type { TokenStorage } from '../api/types';
 import { useApp } from '../context';
 import { CopyButton, ErrorNote } from '../components/ui';
 import { UpdatesSection } from '../components/Updates';
+import { DiagnosticsSection } from '../components/Diagnostics';
 import { fmtAgo, fmtDateTime } from '../lib/format';
 import { useAsync } from '../lib/hooks';
 
@@ -28,6 +29,8 @@ const ACTION_WORDS: Record<string, string> = {
   update_rollback: 'reverted an update',
   client_connect: 'connected a tool',
   client_disconnect: 'disconnected a tool',
+  diagnostics: 'downloaded diagnostics',
+  restore: 'restored a backup',
 };
 
 export function Settings() {
@@ -96,6 +99,8 @@ export function Settings() {
           config file are picked up within a second and recorded as versions.
         </p>
       </section>
+
+      <DiagnosticsSection role={app.role} transport={app.transport} />
 
       <section className="card" aria-labelledby="audit-title">
         <div className="card-head">

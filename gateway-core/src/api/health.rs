@@ -23,7 +23,6 @@ pub struct DetailQuery {
 }
 
 /// One model target of a provider in `?detail=true`.
-#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Serialize)]
 pub struct TargetState {
     pub model: String,
@@ -34,7 +33,6 @@ pub struct TargetState {
 }
 
 /// One provider in `?detail=true`.
-#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Serialize)]
 pub struct ProviderState {
     pub name: String,
@@ -46,24 +44,19 @@ pub struct ProviderState {
 }
 
 /// The answer of `/health` and `/ready`.
-#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Serialize)]
 pub struct HealthReport {
     /// `ok`, or for `/ready` `not_ready`.
     pub status: &'static str,
     pub version: &'static str,
     /// Why `/ready` says 503.
-    #[cfg_attr(test, ts(optional))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    #[cfg_attr(test, ts(optional))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub config_version: Option<i64>,
     /// Set when the config file is invalid and the last good version serves.
-    #[cfg_attr(test, ts(optional))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub config_file_error: Option<String>,
-    #[cfg_attr(test, ts(optional))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub providers: Option<Vec<ProviderState>>,
 }
