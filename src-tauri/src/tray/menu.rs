@@ -402,6 +402,17 @@ mod tests {
     }
 
     #[test]
+    fn the_status_line_says_when_the_last_good_version_serves() {
+        let mut s = status(RunState::Running);
+        assert_eq!(status_line(&s), "Running on 127.0.0.1:4000");
+        s.config_file_error = Some("config.toml:3: bogus".into());
+        assert_eq!(
+            status_line(&s),
+            "Running on 127.0.0.1:4000 (config file invalid: last good version)"
+        );
+    }
+
+    #[test]
     fn ids_round_trip() {
         let all = [
             MenuId::Status,
