@@ -275,6 +275,13 @@ pub async fn restore(paths: &Paths, archive: &Path) -> anyhow::Result<ExitCode> 
                 keep.push(".before-restore");
                 std::fs::copy(&paths.config_file, PathBuf::from(keep))?;
             } else {
+                if let Some(dir) = paths
+                    .config_file
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                {
+                    std::fs::create_dir_all(dir)?;
+                }
                 crate::store::perms::private_file(&paths.config_file)?;
             }
             std::fs::write(&paths.config_file, toml)

@@ -36,13 +36,11 @@ pub(crate) fn listen_addr(paths: &Paths) -> anyhow::Result<SocketAddr> {
     }
     match crate::lifecycle::load_for_start(&paths.config_file, &paths.data_dir) {
         Ok(s) => Ok(s.config.server.listen),
-        Err(e) if !paths.config_file.exists() => {
-            let _ = e;
-            Ok(crate::config::Config::parse("", "default")
-                .map_err(|e| anyhow::anyhow!("{e}"))?
-                .server
-                .listen)
-        }
+        // No config file yet: the default config's address.
+        Err(_) if !paths.config_file.exists() => Ok(crate::config::Config::parse("", "default")
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .server
+            .listen),
         Err(e) => Err(anyhow::anyhow!("{e}")),
     }
 }
