@@ -323,10 +323,12 @@ async fn provider_rpm_skips_to_the_next_target_or_refuses_locally() {
 
 #[tokio::test]
 async fn provider_queue_waits_for_a_slot() {
-    // 60 rpm = one per second; a queue of 3 s lets the second request wait.
-    let (up, gw) = one("", "rpm = 60\nqueue_timeout_ms = 3000").await;
+    // 12 rpm = one slot per 5 s; a queue of 8 s lets the next request wait.
+    // (A small burst: draining it stays far quicker than one refill, even
+    // on a loaded machine, so the next request has to wait.)
+    let (up, gw) = one("", "rpm = 12\nqueue_timeout_ms = 8000").await;
     // drain the burst
-    for _ in 0..60 {
+    for _ in 0..12 {
         gw.chat(&chat_body("m", false)).await;
     }
     let t0 = std::time::Instant::now();
@@ -336,7 +338,7 @@ async fn provider_queue_waits_for_a_slot() {
         t0.elapsed() >= Duration::from_millis(500),
         "did not wait for a slot"
     );
-    assert_eq!(up.request_count(), 61);
+    assert_eq!(up.request_count(), 13);
 }
 
 #[tokio::test]
