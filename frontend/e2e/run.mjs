@@ -569,6 +569,15 @@ try {
     await page.getByText('From a terminal').waitFor();
     await page.getByTestId('audit').getByText('rolled back').waitFor();
     await page.getByTestId('audit').getByText('127.0.0.1').first().waitFor();
+    // Download diagnostics: a gzip from the admin API with the session cookie
+    const link = page.getByTestId('diagnostics-download');
+    expect((await link.getAttribute('href')) === '/admin/api/diagnostics', 'diagnostics link');
+    const diag = await page.evaluate(async () => {
+      const r = await fetch('/admin/api/diagnostics');
+      const b = new Uint8Array(await r.arrayBuffer());
+      return { status: r.status, type: r.headers.get('content-type'), gzip: b[0] === 0x1f && b[1] === 0x8b };
+    });
+    expect(diag.status === 200 && diag.type === 'application/gzip' && diag.gzip, `diagnostics download (${JSON.stringify(diag)})`);
     await shot('17-settings.png', { fullPage: true });
     await page.getByTestId('logout').click();
     await page.getByLabel('Admin token').waitFor();

@@ -28,6 +28,7 @@ mod hostile;
 mod key_pools;
 mod limits;
 mod model_routes;
+mod ops;
 mod otlp;
 mod passthrough;
 mod prompt_cache;

@@ -6,6 +6,7 @@ import type { TokenStorage } from '../api/types';
 import { useApp } from '../context';
 import { CopyButton, ErrorNote } from '../components/ui';
 import { UpdatesSection } from '../components/Updates';
+import { DiagnosticsSection } from '../components/Diagnostics';
 import { fmtAgo, fmtDateTime } from '../lib/format';
 import { useAsync } from '../lib/hooks';
 import { t } from '../i18n';
@@ -26,6 +27,8 @@ const actionWords = (): Record<string, string> => ({
   login: t('settings.signed_in'),
   login_failed: t('settings.failed_sign_in'),
   logout: 'signed out',
+  diagnostics: 'downloaded diagnostics',
+  restore: 'restored a backup',
   update_apply: t('settings.installed_an_update'),
   update_rollback: t('settings.reverted_an_update'),
   client_connect: t('settings.connected_a_tool'),
@@ -94,6 +97,8 @@ export function Settings() {
         <p className="small muted">
           <code>aigw paths</code>{' '}{t('settings.prints_the_config_file_and')}</p>
       </section>
+
+      <DiagnosticsSection role={app.role} transport={app.transport} />
 
       <section className="card" aria-labelledby="audit-title">
         <div className="card-head">

@@ -14,6 +14,7 @@ mod anthropic;
 mod body;
 mod error;
 mod guard;
+mod health;
 mod ingress;
 mod models;
 mod openai;
@@ -54,6 +55,8 @@ pub(crate) fn peer_of(ext: &http::Extensions) -> String {
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(openai::healthz))
+        .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/v1/completions", post(openai::completions))
         .route("/v1/embeddings", post(openai::embeddings))

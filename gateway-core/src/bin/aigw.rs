@@ -99,6 +99,32 @@ enum Command {
     Probe,
     /// Check config, data dir, keychain, port, providers, local model servers.
     Doctor,
+    /// Whether a gateway serves this config: version, config version,
+    /// providers' health, listen address, UI URL (exit 3 when not running).
+    Status {
+        /// The report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a diagnostics bundle (.tar.gz: status, versions, doctor,
+    /// recent errors and audit, config with references only, platform);
+    /// secrets are redacted.
+    Diagnose {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Back the config store (versions, audit) up into one .tar.gz, with
+    /// key names but never key values.
+    Backup {
+        #[arg(long)]
+        out: PathBuf,
+        /// Include the request log (telemetry.db).
+        #[arg(long)]
+        telemetry: bool,
+    },
+    /// Restore a backup into this data dir (the gateway must be stopped;
+    /// a newer schema is refused).
+    Restore { file: PathBuf },
     /// Print the admin API token (to log in to /ui of a headless gateway).
     AdminToken {
         /// The read-only viewer token instead.
@@ -431,6 +457,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             VerifyCommand::List { limit } => cli::verify::list(&paths, limit),
         },
         Command::Doctor => block_on(cli::doctor(&paths)),
+        Command::Status { json } => block_on(cli::status(&paths, json)),
+        Command::Diagnose { out } => block_on(cli::diagnose(&paths, &out)),
+        Command::Backup { out, telemetry } => cli::backup(&paths, &out, telemetry),
+        Command::Restore { file } => block_on(cli::restore(&paths, &file)),
         Command::Keys { command } => match command {
             KeysCommand::Set { name } => cli::set_key(&paths, &name),
             KeysCommand::List => cli::list_keys(&paths),

@@ -213,6 +213,23 @@ impl ConfigManager {
                 v
             }
         };
+        // Started on the last good version because the file is invalid
+        // (see [`load_for_start`]): the status says why from the start.
+        let file_error = path.as_deref().and_then(|p| {
+            let text = std::fs::read_to_string(p).ok()?;
+            if hash(&text) == h {
+                return None;
+            }
+            let origin = p.display().to_string();
+            Config::parse(&text, &origin).err().map(|e| {
+                e.issues
+                    .iter()
+                    .filter(|i| i.severity == Severity::Error)
+                    .map(|i| crate::config::format_issue(&origin, i))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+        });
         Ok(Self {
             path,
             store: Arc::new(store),
@@ -221,7 +238,7 @@ impl ConfigManager {
                 toml: Arc::from(toml),
             }),
             publish: Arc::new(tokio::sync::Mutex::new(())),
-            file_error: Mutex::new(None),
+            file_error: Mutex::new(file_error),
         })
     }
 

@@ -13,7 +13,8 @@ pub mod chain;
 pub mod perms;
 
 /// `PRAGMA user_version` of `config.db`: 2 adds the audit log's `peer`,
-/// `prev_hash` and `hash` columns and the `audit_anchor` table.
+/// `prev_hash` and `hash` columns and the `audit_anchor` table. `aigw
+/// restore` refuses a backup whose store is newer than this binary knows.
 pub const SCHEMA_VERSION: i64 = 2;
 
 /// The store's file name in the data dir.
@@ -192,6 +193,14 @@ impl ConfigStore {
             last_prune_ms: std::sync::atomic::AtomicI64::new(0),
             retention_days: std::sync::atomic::AtomicU32::new(0),
         })
+    }
+
+    /// A consistent copy of the whole store in a new file (`VACUUM INTO`),
+    /// taken while the store stays in use.
+    pub fn copy_to(&self, dest: &Path) -> Result<(), StoreError> {
+        self.conn()
+            .execute("VACUUM INTO ?1", [dest.to_string_lossy()])?;
+        Ok(())
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {

@@ -10,12 +10,14 @@
 //! - `verify`: verification runs (probe suite, baselines, verdicts).
 //! - `update`: check, install and roll back signed releases.
 //! - `clients`: "Connect tools" (list, preview, connect, disconnect).
+//! - `diagnostics`: the diagnostics bundle download (admin only).
 //! - telemetry queries (`crate::api::telemetry`) are mounted here too.
 
 #[cfg(test)]
 mod bindings;
 mod clients;
 mod config;
+mod diagnostics;
 mod ops;
 mod session;
 mod tools;
@@ -66,6 +68,7 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/config/draft", post(config::draft))
         .route("/routes", get(config::routes))
         .route("/pause", post(ops::pause))
+        .route("/diagnostics", get(diagnostics::download))
         .route("/fallback-test", post(ops::fallback_test))
         .route("/replay", post(tools::replay))
         .route("/update/check", get(update::check))
