@@ -6,6 +6,7 @@ import type { TokenStorage } from '../api/types';
 import { useApp } from '../context';
 import { CopyButton, ErrorNote } from '../components/ui';
 import { UpdatesSection } from '../components/Updates';
+import { DiagnosticsSection } from '../components/Diagnostics';
 import { fmtAgo, fmtDateTime } from '../lib/format';
 import { useAsync } from '../lib/hooks';
 import { t } from '../i18n';
@@ -25,6 +26,9 @@ const actionWords = (): Record<string, string> => ({
   key_delete: t('settings.deleted_a_key'),
   login: t('settings.signed_in'),
   login_failed: t('settings.failed_sign_in'),
+  logout: 'signed out',
+  diagnostics: 'downloaded diagnostics',
+  restore: 'restored a backup',
   update_apply: t('settings.installed_an_update'),
   update_rollback: t('settings.reverted_an_update'),
   client_connect: t('settings.connected_a_tool'),
@@ -94,6 +98,8 @@ export function Settings() {
           <code>aigw paths</code>{' '}{t('settings.prints_the_config_file_and')}</p>
       </section>
 
+      <DiagnosticsSection role={app.role} transport={app.transport} />
+
       <section className="card" aria-labelledby="audit-title">
         <div className="card-head">
           <h2 id="audit-title">{t('settings.audit_log')}</h2>
@@ -107,6 +113,7 @@ export function Settings() {
               <tr>
                 <th>{t('settings.when')}</th>
                 <th>{t('settings.who')}</th>
+                <th>From</th>
                 <th>{t('settings.what')}</th>
                 <th>{t('settings.version')}</th>
               </tr>
@@ -116,6 +123,7 @@ export function Settings() {
                 <tr key={e.id}>
                   <td title={fmtDateTime(e.at_ms)}>{fmtAgo(e.at_ms)}</td>
                   <td>{e.actor}</td>
+                  <td className="mono small" title="The caller's address">{e.peer ?? ''}</td>
                   <td>{actionWords()[e.action] ?? e.action}{detailText(e.detail)}</td>
                   <td>{e.version_id ?? ''}</td>
                 </tr>

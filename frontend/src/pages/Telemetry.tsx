@@ -1,5 +1,6 @@
 // Telemetry: charts over a window (split by provider or model), the recent
 // requests with filters, and one request with its attempts.
+import { ExportButtons } from '../components/ExportButtons';
 import { useEffect, useMemo, useState } from 'react';
 import { providers as providersApi, telemetry } from '../api';
 import type { Outcome, RequestDetail, RequestRow, Series } from '../api/types';
@@ -164,6 +165,7 @@ function RequestLog({ minutes, provider, model, openId }: { minutes: number; pro
   const [outcome, setOutcome] = useState<Outcome | ''>('');
   const [route, setRoute] = useState('');
   const [origin, setOrigin] = useState('');
+  const [search, setSearch] = useState('');
   const [rows, setRows] = useState<RequestRow[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
   const [detail, setDetail] = useState<string | null>(openId);
@@ -178,6 +180,7 @@ function RequestLog({ minutes, provider, model, openId }: { minutes: number; pro
       model: model || undefined,
       route: route.trim() || undefined,
       origin: origin || undefined,
+      q: search.trim() || undefined,
       outcome,
       limit: 50,
       cursor: more ? cursor : undefined,
@@ -189,7 +192,7 @@ function RequestLog({ minutes, provider, model, openId }: { minutes: number; pro
   useEffect(() => {
     void load.run(false);
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [minutes, provider, model, outcome, route, origin, tick]);
+  }, [minutes, provider, model, outcome, route, origin, search, tick]);
 
   useEffect(() => {
     const id = setInterval(() => document.visibilityState === 'visible' && setTick((t) => t + 1), 15_000);
@@ -214,6 +217,14 @@ function RequestLog({ minutes, provider, model, openId }: { minutes: number; pro
             onChange={setOutcome}
           />
           <input className="search" placeholder={t('telemetry.route_model_asked_for')} value={route} onChange={(e) => setRoute(e.target.value)} aria-label={t('telemetry.filter_by_route')} />
+          <input
+            className="search"
+            placeholder="Search: request id, model, error, text"
+            value={search}
+            maxLength={200}
+            onChange={(e) => setSearch(e.target.value)}
+            aria-label="Search requests"
+          />
           <select value={origin} onChange={(e) => setOrigin(e.target.value)} aria-label={t('telemetry.origin')}>
             <option value="">{t('telemetry.client_traffic')}</option>
             <option value="fallback_test">{t('telemetry.fallback_tests')}</option>
@@ -222,12 +233,23 @@ function RequestLog({ minutes, provider, model, openId }: { minutes: number; pro
             <option value="verify">{t('telemetry.verification_runs')}</option>
             <option value="all">{t('telemetry.everything')}</option>
           </select>
+          <ExportButtons
+            opts={{
+              minutes,
+              provider: provider || undefined,
+              model: model || undefined,
+              route: route.trim() || undefined,
+              origin: origin || undefined,
+              q: search.trim() || undefined,
+              outcome,
+            }}
+          />
         </div>
       </div>
       <ErrorNote error={load.error} title={t('telemetry.could_not_load_requests')} onRetry={() => load.run(false)} />
       {rows.length === 0 && !load.busy && !load.error && (
         <EmptyState icon="∅" title={t('telemetry.no_requests_match')}>
-          {outcome || route || provider || model
+          {outcome || route || provider || model || search
             ? t('telemetry.try_another_filter_or_a')
             : t('telemetry.send_a_request_to_the')}
         </EmptyState>
