@@ -5,6 +5,7 @@ import { useState } from 'react';
 import { telemetry, type TelemetryFilter } from '../api/telemetry';
 import type { Outcome } from '../api/types';
 import { toApiError } from '../api/transport';
+import { t } from '../i18n';
 
 type Format = 'csv' | 'jsonl';
 
@@ -34,10 +35,10 @@ export function ExportButtons({ opts }: { opts: TelemetryFilter & { minutes?: nu
   return (
     <span className="toolbar-inline" data-testid="export-buttons">
       <button type="button" className="btn" disabled={busy !== null} onClick={() => void download('csv')}>
-        {busy === 'csv' ? 'Exporting…' : 'Export CSV'}
+        {busy === 'csv' ? t('export.exporting') : t('export.csv')}
       </button>
       <button type="button" className="btn" disabled={busy !== null} onClick={() => void download('jsonl')}>
-        {busy === 'jsonl' ? 'Exporting…' : 'Export JSONL'}
+        {busy === 'jsonl' ? t('export.exporting') : t('export.jsonl')}
       </button>
       {error && (
         <span className="muted small" role="alert">

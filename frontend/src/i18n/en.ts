@@ -818,6 +818,22 @@ export const en = {
   "connect.outcome_disconnected": "Disconnected.",
   "connect.slot_default_model": "Default model",
   "updates.viewer_hint": "Needs the admin role: you signed in with a viewer token, which only reads.",
+  // ops and audit (diagnostics, export, search, audit peer)
+  "diagnostics.title": "Diagnostics",
+  "diagnostics.explain": "One archive for a bug report: status, config versions, doctor checks, recent errors and audit entries, the config (key references only) and platform facts. Keys, tokens and header values are redacted; look it over before you share it.",
+  "diagnostics.needs_admin": "Needs the admin role.",
+  "diagnostics.download": "Download diagnostics",
+  "diagnostics.desktop": "In the desktop app, run {command}.",
+  "export.exporting": "Exporting…",
+  "export.csv": "Export CSV",
+  "export.jsonl": "Export JSONL",
+  "settings.signed_out": "signed out",
+  "settings.downloaded_diagnostics": "downloaded diagnostics",
+  "settings.restored_a_backup": "restored a backup",
+  "settings.from": "From",
+  "settings.callers_address": "The caller's address",
+  "telemetry.search_placeholder": "Search: request id, model, error, text",
+  "telemetry.search_requests": "Search requests",
 } as const;
 
 export type MessageKey = keyof typeof en;

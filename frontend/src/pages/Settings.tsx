@@ -26,9 +26,9 @@ const actionWords = (): Record<string, string> => ({
   key_delete: t('settings.deleted_a_key'),
   login: t('settings.signed_in'),
   login_failed: t('settings.failed_sign_in'),
-  logout: 'signed out',
-  diagnostics: 'downloaded diagnostics',
-  restore: 'restored a backup',
+  logout: t('settings.signed_out'),
+  diagnostics: t('settings.downloaded_diagnostics'),
+  restore: t('settings.restored_a_backup'),
   update_apply: t('settings.installed_an_update'),
   update_rollback: t('settings.reverted_an_update'),
   client_connect: t('settings.connected_a_tool'),
@@ -113,7 +113,7 @@ export function Settings() {
               <tr>
                 <th>{t('settings.when')}</th>
                 <th>{t('settings.who')}</th>
-                <th>From</th>
+                <th>{t('settings.from')}</th>
                 <th>{t('settings.what')}</th>
                 <th>{t('settings.version')}</th>
               </tr>
@@ -123,7 +123,7 @@ export function Settings() {
                 <tr key={e.id}>
                   <td title={fmtDateTime(e.at_ms)}>{fmtAgo(e.at_ms)}</td>
                   <td>{e.actor}</td>
-                  <td className="mono small" title="The caller's address">{e.peer ?? ''}</td>
+                  <td className="mono small" title={t('settings.callers_address')}>{e.peer ?? ''}</td>
                   <td>{actionWords()[e.action] ?? e.action}{detailText(e.detail)}</td>
                   <td>{e.version_id ?? ''}</td>
                 </tr>

@@ -219,11 +219,11 @@ function RequestLog({ minutes, provider, model, openId }: { minutes: number; pro
           <input className="search" placeholder={t('telemetry.route_model_asked_for')} value={route} onChange={(e) => setRoute(e.target.value)} aria-label={t('telemetry.filter_by_route')} />
           <input
             className="search"
-            placeholder="Search: request id, model, error, text"
+            placeholder={t('telemetry.search_placeholder')}
             value={search}
             maxLength={200}
             onChange={(e) => setSearch(e.target.value)}
-            aria-label="Search requests"
+            aria-label={t('telemetry.search_requests')}
           />
           <select value={origin} onChange={(e) => setOrigin(e.target.value)} aria-label={t('telemetry.origin')}>
             <option value="">{t('telemetry.client_traffic')}</option>
