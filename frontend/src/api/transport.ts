@@ -8,7 +8,8 @@
 //
 // Either way a failure reaches the UI as an `ApiError` with a `code` and a
 // human `message` (from the gateway's `{"error":{"message","type","code"}}`),
-// never as a bare string.
+// never as a bare string. The UI's own fallback words come from the catalogue.
+import { t, type MessageKey } from '../i18n';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -44,20 +45,22 @@ export class ApiError extends Error {
   }
 }
 
-const STATUS_WORDS: Record<number, string> = {
-  400: 'The gateway refused the request as malformed',
-  401: 'You are not logged in (or your session expired)',
-  403: 'This action is not allowed',
-  404: 'Not found',
-  409: 'Someone changed this meanwhile',
-  413: 'The request is too large',
-  422: 'The gateway could not accept this',
-  429: 'Too many requests',
-  500: 'The gateway hit an internal error',
-  502: 'An upstream provider failed',
-  503: 'The gateway cannot do this right now',
-  504: 'An upstream provider timed out',
+/** Words for a status the gateway gave no message for (in the UI's language). */
+const STATUS_KEYS: Record<number, MessageKey> = {
+  400: 'transport.status_400',
+  401: 'transport.status_401',
+  403: 'transport.status_403',
+  404: 'transport.status_404',
+  409: 'transport.status_409',
+  413: 'transport.status_413',
+  422: 'transport.status_422',
+  429: 'transport.status_429',
+  500: 'transport.status_500',
+  502: 'transport.status_502',
+  503: 'transport.status_503',
+  504: 'transport.status_504',
 };
+const statusWords = (status: number): string | undefined => (status in STATUS_KEYS ? t(STATUS_KEYS[status]) : undefined);
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -79,7 +82,7 @@ export function errorFromResponse(status: number, body: unknown): ApiError {
       const message =
         typeof error.message === 'string' && error.message.trim()
           ? error.message
-          : (STATUS_WORDS[status] ?? `HTTP ${status}`);
+          : (statusWords(status) ?? `HTTP ${status}`);
       return new ApiError(code, message, status, rest);
     }
     if (typeof error === 'string') {
@@ -94,7 +97,7 @@ export function errorFromResponse(status: number, body: unknown): ApiError {
     return new ApiError(`http_${status}`, body.trim(), status);
   }
   const code = status === 401 ? 'unauthorized' : `http_${status}`;
-  return new ApiError(code, STATUS_WORDS[status] ?? `The gateway answered HTTP ${status}`, status);
+  return new ApiError(code, statusWords(status) ?? t('transport.answered_http', { status }), status);
 }
 
 /** Anything thrown (fetch TypeError, Tauri rejection, ApiError) → ApiError. */
@@ -106,12 +109,12 @@ export function toApiError(e: unknown): ApiError {
   if (e instanceof TypeError) {
     return new ApiError(
       'network_error',
-      'Cannot reach the gateway. Is it running? (' + e.message + ')',
+      t('transport.cannot_reach', { error: e.message }),
     );
   }
   if (e instanceof Error) return new ApiError('client_error', e.message);
   if (typeof e === 'string' && e.trim()) return new ApiError('ipc_error', e);
-  return new ApiError('unknown_error', 'Something went wrong, and no reason was given');
+  return new ApiError('unknown_error', t('transport.unknown_error'));
 }
 
 async function parseBody(res: Response): Promise<unknown> {
@@ -171,7 +174,7 @@ export function tauriTransport(tauri: TauriGlobal): Transport {
     async request(method, path, body) {
       const out = await tauri.core.invoke('admin_request', { method, path, body: body ?? null });
       if (!isObject(out) || typeof out.status !== 'number') {
-        throw new ApiError('ipc_error', 'The desktop app gave an unexpected answer to admin_request');
+        throw new ApiError('ipc_error', t('transport.unexpected_ipc_answer'));
       }
       let parsed: unknown = out.body ?? null;
       if (typeof parsed === 'string' && /^[[{]/.test(parsed.trimStart())) {
@@ -200,7 +203,7 @@ export function selectTransport(win: unknown = globalThis): Transport {
 export async function restartApp(win: unknown = globalThis): Promise<void> {
   const tauri = tauriGlobal(win);
   if (!tauri) {
-    throw new ApiError('not_desktop', 'Only the desktop app can restart itself; restart the gateway where it runs');
+    throw new ApiError('not_desktop', t('transport.not_desktop'));
   }
   try {
     await tauri.core.invoke('restart_app');

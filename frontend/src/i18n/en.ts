@@ -834,6 +834,25 @@ export const en = {
   "settings.callers_address": "The caller's address",
   "telemetry.search_placeholder": "Search: request id, model, error, text",
   "telemetry.search_requests": "Search requests",
+  // transport (the UI's own words for failed calls)
+  "transport.status_400": "The gateway refused the request as malformed",
+  "transport.status_401": "You are not logged in (or your session expired)",
+  "transport.status_403": "This action is not allowed",
+  "transport.status_404": "Not found",
+  "transport.status_409": "Someone changed this meanwhile",
+  "transport.status_413": "The request is too large",
+  "transport.status_422": "The gateway could not accept this",
+  "transport.status_429": "Too many requests",
+  "transport.status_500": "The gateway hit an internal error",
+  "transport.status_502": "An upstream provider failed",
+  "transport.status_503": "The gateway cannot do this right now",
+  "transport.status_504": "An upstream provider timed out",
+  "transport.answered_http": "The gateway answered HTTP {status}",
+  "transport.cannot_reach": "Cannot reach the gateway. Is it running? ({error})",
+  "transport.unknown_error": "Something went wrong, and no reason was given",
+  "transport.unexpected_ipc_answer": "The desktop app gave an unexpected answer to admin_request",
+  "transport.not_desktop": "Only the desktop app can restart itself; restart the gateway where it runs",
+  "updates.tray_check_failed": "The tray’s update check failed",
 } as const;
 
 export type MessageKey = keyof typeof en;

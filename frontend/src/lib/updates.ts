@@ -206,7 +206,7 @@ export function fromTrayEvent(
     return {
       error: {
         code: typeof e?.code === 'string' ? e.code : 'update_check_failed',
-        message: typeof e?.message === 'string' ? e.message : 'The tray’s update check failed',
+        message: typeof e?.message === 'string' ? e.message : t('updates.tray_check_failed'),
       },
     };
   }
