@@ -39,6 +39,26 @@ function englishMessages() {
   return out;
 }
 
+/** Visible text nodes and placeholders on the page that are exactly an English catalogue message. */
+async function untranslated(english, where) {
+  const texts = await page.evaluate(() => {
+    const out = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const el = n.parentElement;
+      const s = n.textContent.replace(/\s+/g, ' ').trim();
+      if (!s || !el || el.closest('script,style,code,pre,kbd,.mono,textarea')) continue;
+      if (!el.checkVisibility({ checkOpacity: true, checkVisibilityCSS: true })) continue;
+      out.push(s);
+    }
+    for (const el of document.querySelectorAll('input[placeholder],textarea[placeholder]')) {
+      if (el.checkVisibility()) out.push(el.getAttribute('placeholder').trim());
+    }
+    return out;
+  });
+  return texts.filter((s) => english.has(s) && !ALLOW.has(s)).map((s) => `${where}: "${s}" (${english.get(s)})`);
+}
+
 function expect(cond, msg) {
   if (!cond) throw new Error(msg);
 }
@@ -49,7 +69,7 @@ const consoleErrors = [];
 const browser = await chromium.launch({ executablePath: chromiumPath(), headless: true, args: CHROMIUM_ARGS });
 let exitCode = 1;
 try {
-  const { urls } = await startFakeUpstreams({ primary: 'ok', backup: 'ok' });
+  const { urls } = await startFakeUpstreams({ primary: 'ok', backup: 'ok', trusted: 'verify_honest', cheap: 'verify_substitute' });
   const gw = await startGateway('i18n', (listen) =>
     [
       '# e2e i18n config',
@@ -73,7 +93,26 @@ try {
       '[[routes.targets]]',
       'provider = "backup"',
       '',
+      // for the verification run below, and a disabled provider with a key pool (one key set, one missing)
+      '[[providers]]',
+      'name = "trusted"',
+      'kind = "openai"',
+      `base_url = "${urls.trusted}"`,
+      '',
+      '[[providers]]',
+      'name = "cheap"',
+      'kind = "openai"',
+      `base_url = "${urls.cheap}"`,
+      '',
+      '[[providers]]',
+      'name = "pooled"',
+      'kind = "openai"',
+      `base_url = "${urls.backup}"`,
+      'api_keys = ["env:AIGW_E2E_POOL_A", "env:AIGW_E2E_POOL_B"]',
+      'enabled = false',
+      '',
     ].join('\n'),
+    { AIGW_E2E_POOL_A: 'sk-e2e-pool-a' },
   );
   // some traffic so the charts and the request log have rows
   for (let i = 0; i < 3; i++) {
@@ -171,25 +210,39 @@ try {
       await page.locator('main h1').waitFor();
       await page.waitForLoadState('networkidle');
       await page.screenshot({ path: path.join(SHOTS, `i18n-${LOCALE}-${id}.png`), fullPage: true });
-      const texts = await page.evaluate(() => {
-        const out = [];
-        const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-        for (let n = walker.nextNode(); n; n = walker.nextNode()) {
-          const el = n.parentElement;
-          const s = n.textContent.replace(/\s+/g, ' ').trim();
-          if (!s || !el || el.closest('script,style,code,pre,kbd,.mono,textarea')) continue;
-          if (!el.checkVisibility({ checkOpacity: true, checkVisibilityCSS: true })) continue;
-          out.push(s);
-        }
-        for (const el of document.querySelectorAll('input[placeholder],textarea[placeholder]')) {
-          if (el.checkVisibility()) out.push(el.getAttribute('placeholder').trim());
-        }
-        return out;
-      });
-      for (const s of texts) {
-        if (english.has(s) && !ALLOW.has(s)) found.push(`#/${id}: "${s}" (${english.get(s)})`);
-      }
+      found.push(...(await untranslated(english, `#/${id}`)));
     }
+    expect(found.length === 0, `untranslated in ${LOCALE}:\n         ${[...new Set(found)].join('\n         ')}`);
+  });
+
+  await r.step(`in ${LOCALE} after actions: the provider switch dialog, a key pool, a verification result`, async () => {
+    const english = englishMessages();
+    const found = [];
+    await page.goto(`${gw.base}/ui/#/providers`);
+    const card = page.getByTestId('provider-pooled');
+    await card.getByTestId('key-pool').waitFor();
+    expect((await card.getByTestId('key-pool').locator('li').count()) === 2, 'the pool lists its two keys');
+    await card.getByTestId('toggle-pooled').click();
+    await page.getByTestId('validation-ok').waitFor();
+    found.push(...(await untranslated(english, '#/providers, enable dialog')));
+    await page.keyboard.press('Escape');
+    await page.getByTestId('validation-ok').waitFor({ state: 'detached' });
+    await page.goto(`${gw.base}/ui/#/benchmark`);
+    const sec = page.getByTestId('verify');
+    await sec.getByTestId('verify-baseline-provider').locator('option[value="trusted"]').waitFor({ state: 'attached' });
+    await sec.getByTestId('verify-baseline-provider').selectOption('trusted');
+    await sec.getByTestId('verify-baseline-model').fill('big-model');
+    await sec.getByTestId('verify-target-provider').selectOption('cheap');
+    await sec.getByTestId('verify-target-model').fill('big-model');
+    await sec.getByTestId('verify-baseline-btn').click();
+    await sec.getByTestId('verify-recorded').waitFor({ timeout: 60_000 });
+    await sec.getByTestId('verify-run-btn').click();
+    await sec.locator('[data-testid="verify-result"] [data-verdict="highly_suspect"]').waitFor({ timeout: 60_000 });
+    await sec.getByTestId('verify-history-row').first().waitFor();
+    await sec.locator('[data-testid="verify-result"] details summary').click();
+    await sec.getByTestId('verify-probes').waitFor();
+    await page.screenshot({ path: path.join(SHOTS, `i18n-${LOCALE}-verify-result.png`), fullPage: true });
+    found.push(...(await untranslated(english, '#/benchmark, verification result')));
     expect(found.length === 0, `untranslated in ${LOCALE}:\n         ${[...new Set(found)].join('\n         ')}`);
   });
 

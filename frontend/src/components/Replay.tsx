@@ -74,7 +74,7 @@ export function ReplayPanel({ original, onClose }: { original: RequestRow; onClo
           <input value={model} onChange={(e) => setModel(e.target.value)} placeholder={t('replay.model_at_that_provider')} data-testid="replay-model" />
         </label>
         <button className="btn btn-primary" disabled={replay.busy || !provider} onClick={() => send(false)} data-testid="replay-send">
-          {replay.busy ? <Spinner label={t('replay.replaying')} /> : 'Replay'}
+          {replay.busy ? <Spinner label={t('replay.replaying')} /> : t('replay.replay')}
         </button>
       </div>
       {replay.error && (

@@ -181,6 +181,24 @@ export function Verification({ names }: { names: string[] }) {
   );
 }
 
+/** A reason's kind in words. */
+function kindLabel(k: VerifyReason['kind']): string {
+  switch (k) {
+    case 'tokens':
+      return t('verify.kind_tokens');
+    case 'check':
+      return t('verify.kind_check');
+    case 'error':
+      return t('verify.kind_error');
+    case 'latency':
+      return t('verify.kind_latency');
+    case 'note':
+      return t('verify.kind_note');
+    default:
+      return k;
+  }
+}
+
 function reasonText(r: VerifyReason) {
   return (r.probe ? `${r.probe}: ` : '') + r.message;
 }
@@ -199,7 +217,7 @@ function RunResult({ run }: { run: VerifyRun }) {
         <ul data-testid="verify-reasons">
           {run.reasons.map((r, i) => (
             <li key={i} data-testid="verify-reason" data-kind={r.kind} className={r.counted ? undefined : 'muted'}>
-              {r.counted ? <Badge tone="warn">{r.kind}</Badge> : <Badge>{r.kind}</Badge>} {reasonText(r)}
+              {r.counted ? <Badge tone="warn">{kindLabel(r.kind)}</Badge> : <Badge>{kindLabel(r.kind)}</Badge>} {reasonText(r)}
             </li>
           ))}
         </ul>

@@ -74,7 +74,7 @@ export function unifiedDiff(path: string, before: string | null, after: string |
   const out = [before === null ? '--- /dev/null' : `--- ${path}`, after === null ? '+++ /dev/null' : `+++ ${path}`];
   if (changed.length === 0) {
     // Same lines, different bytes: only the final newline differs.
-    out.push('@@ only the newline at the end of the file changes @@');
+    out.push(`@@ ${t('connect.only_final_newline')} @@`);
     return out.join('\n');
   }
   // Group changes into hunks whose context overlaps.

@@ -135,7 +135,7 @@ export function Benchmark() {
             <legend>{t('benchmark.mode')}</legend>
             <label>
               <input type="checkbox" checked={form.nonStream} onChange={(e) => edit((f) => ({ ...f, nonStream: e.target.checked }))} data-testid="bench-nonstream" />{' '}
-              non-stream
+              {t('benchmark.non_stream')}
             </label>
             <label>
               <input type="checkbox" checked={form.stream} onChange={(e) => edit((f) => ({ ...f, stream: e.target.checked }))} data-testid="bench-stream" />{' '}{t('benchmark.stream')}</label>
@@ -185,7 +185,7 @@ export function Benchmark() {
 
         <div className="row-end">
           <button className="btn" onClick={doEstimate} disabled={busy} data-testid="bench-estimate-btn">
-            {estimating.busy ? <Spinner label={t('benchmark.estimating')} /> : 'Estimate'}
+            {estimating.busy ? <Spinner label={t('benchmark.estimating')} /> : t('benchmark.estimate_btn')}
           </button>
           <button
             className="btn btn-primary"
@@ -194,10 +194,10 @@ export function Benchmark() {
             title={estimate ? undefined : t('benchmark.estimate_first')}
             data-testid="bench-run-btn"
           >
-            {running.busy ? <Spinner label={t('benchmark.running')} /> : 'Run'}
+            {running.busy ? <Spinner label={t('benchmark.running')} /> : t('benchmark.run_btn')}
           </button>
         </div>
-        {running.busy && <p className="muted small">Sending {estimate?.est.requests} requests; the results appear when the run is done.</p>}
+        {running.busy && <p className="muted small">{t('benchmark.sending', { n: estimate?.est.requests ?? 0 })}</p>}
       </section>
 
       {run && (
@@ -205,7 +205,7 @@ export function Benchmark() {
           <div className="card-head">
             <h2 id="bench-result-title">{t('benchmark.results')}</h2>
             <span className="muted small">
-              run #{run.id} · {fmtDateTime(run.started_ms)} · {fmtMs(run.finished_ms - run.started_ms)} · spent {fmtUsd(run.spent_usd)}
+              {t('benchmark.run_meta', { id: run.id, when: fmtDateTime(run.started_ms), time: fmtMs(run.finished_ms - run.started_ms), spent: fmtUsd(run.spent_usd) })}
             </span>
           </div>
           {run.stopped_by_cost_cap && (
@@ -235,7 +235,7 @@ export function Benchmark() {
                 <details key={r.id}>
                   <summary>
                     <span className="mono">#{r.id}</span> {fmtDateTime(r.started_ms)} · {r.source} ·{' '}
-                    {r.reports.map((x) => targetLabel(x)).filter((v, i, a) => a.indexOf(v) === i).join(', ')} · spent {fmtUsd(r.spent_usd)}
+                    {r.reports.map((x) => targetLabel(x)).filter((v, i, a) => a.indexOf(v) === i).join(', ')} · {t('benchmark.spent', { spent: fmtUsd(r.spent_usd) })}
                     {r.stopped_by_cost_cap && (
                       <>
                         {' '}
@@ -280,7 +280,7 @@ function ReportTable({ run, testId }: { run: BenchRun; testId?: string }) {
               <td>{r.provider}</td>
               <td className="mono">{r.model}</td>
               <td>{r.protocol}</td>
-              <td>{r.stream ? 'stream' : 'non-stream'}</td>
+              <td>{r.stream ? t('benchmark.stream') : t('benchmark.non_stream')}</td>
               <td className="right">{fmtNum(r.sent)}</td>
               <td className="right" data-testid="bench-success">
                 {r.sent === 0 ? (

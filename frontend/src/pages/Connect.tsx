@@ -309,8 +309,8 @@ function ConnectDialog({
               return (
                 <details open className="diff-wrap" key={f.path} data-testid="connect-file">
                   <summary>
-                    <code>{f.path}</code> <Badge tone={kind === 'created' ? 'info' : kind === 'deleted' ? 'warn' : 'neutral'}>{kind}</Badge>
-                    {f.mode && <span className="muted small"> mode {f.mode}</span>}
+                    <code>{f.path}</code> <Badge tone={kind === 'created' ? 'info' : kind === 'deleted' ? 'warn' : 'neutral'}>{t(`connect.file_${kind}`)}</Badge>
+                    {f.mode && <span className="muted small"> {t('connect.file_mode', { mode: f.mode })}</span>}
                   </summary>
                   <DiffView diff={unifiedDiff(f.path, f.before, f.after)} emptyText={t('connect.this_file_is_already_as')} />
                 </details>

@@ -60,7 +60,7 @@ export function FallbackTest() {
             <select id="fb-route" value={model} onChange={(e) => setModel(e.target.value)} data-testid="fb-route">
               {routes.data.routes.map((r) => (
                 <option key={r.model} value={r.model}>
-                  {r.model} ({r.targets.length} target{r.targets.length === 1 ? '' : 's'})
+                  {t(r.targets.length === 1 ? 'fallbackTest.route_one_target' : 'fallbackTest.route_n_targets', { model: r.model, n: r.targets.length })}
                 </option>
               ))}
             </select>

@@ -137,7 +137,7 @@ export function Providers() {
                       </Badge>
                       {p.api_key_ref && <code>{p.api_key_ref}</code>}
                       {p.key_error && <span className="err-text">{p.key_error}</span>}
-                      <span className="muted">timeout {p.timeout_s} s</span>
+                      <span className="muted">{t('providers.timeout_meta', { n: p.timeout_s })}</span>
                       {p.rpm > 0 && <span className="muted">{p.rpm} rpm</span>}
                       {p.tpm > 0 && <span className="muted">{p.tpm} tpm</span>}
                     </div>
@@ -224,7 +224,7 @@ export function Providers() {
             onCancel={() => setEditing(null)}
             onPublished={(p) => {
               setEditing(null);
-              toast('ok', `Removed ${editing.name} (config version ${p.version.id}).`);
+              toast('ok', t('providers.removed_toast', { name: editing.name, version: p.version.id }));
               refresh();
             }}
           />
@@ -271,12 +271,12 @@ function ProbeResult({ r }: { r: ProbeReport | ApiError }) {
       {r.error && <span className="err-text">{r.error}</span>}
       {r.models.length > 0 && (
         <details>
-          <summary>{r.models.length} models</summary>
+          <summary>{t(r.models.length === 1 ? 'providers.one_model' : 'providers.n_models', { n: r.models.length })}</summary>
           <div className="model-chips">
             {r.models.slice(0, 60).map((m) => (
               <code key={m}>{m}</code>
             ))}
-            {r.models.length > 60 && <span className="muted">…and {r.models.length - 60} more</span>}
+            {r.models.length > 60 && <span className="muted">{t('providers.and_n_more', { n: r.models.length - 60 })}</span>}
           </div>
         </details>
       )}
@@ -306,7 +306,7 @@ function DetectedServer({ server, taken, onAdded }: { server: LocalServer; taken
       <div className="grow">
         <strong>{t('providers.local_running', { preset: preset.label })}</strong>
         <div className="small muted">
-          {server.base_url} · {server.models.length} model{server.models.length === 1 ? '' : 's'}
+          {server.base_url} · {t(server.models.length === 1 ? 'providers.one_model' : 'providers.n_models', { n: server.models.length })}
           {server.models.length > 0 && ': ' + server.models.slice(0, 4).join(', ') + (server.models.length > 4 ? '…' : '')}
         </div>
         <ErrorNote error={add.error} title={t('providers.could_not_add', { preset: preset.label })} />
@@ -440,7 +440,7 @@ function ProviderDialog({
             <Field label={t('providers.tokens_min')} htmlFor="pf-tpm" hint={t('providers.0_unlimited')} error={err('tpm')}>
               <input id="pf-tpm" inputMode="numeric" value={form.tpm} onChange={(e) => set({ tpm: e.target.value })} placeholder="0" />
             </Field>
-            <Field label={t('providers.models')} htmlFor="pf-models" hint={original ? t('providers.models_already_configured_stay_unless') : 'Listed in /v1/models; comma-separated, optional.'}>
+            <Field label={t('providers.models')} htmlFor="pf-models" hint={original ? t('providers.models_already_configured_stay_unless') : t('providers.models_hint')}>
               <input id="pf-models" value={form.models} onChange={(e) => set({ models: e.target.value })} placeholder={preset.example_model} spellCheck={false} />
             </Field>
           </div>
@@ -476,7 +476,7 @@ function SetKeyDialog({ provider, onClose, onDone }: { provider: ProviderInfo; o
           if (secret.trim()) void save.run();
         }}
       >
-        <Field label={`Secret for keychain entry “${name}”`} htmlFor="key-secret" hint={t('providers.write_only_the_gateway_uses')}>
+        <Field label={t('providers.secret_for', { name })} htmlFor="key-secret" hint={t('providers.write_only_the_gateway_uses')}>
           <input id="key-secret" type="password" autoComplete="off" autoFocus value={secret} onChange={(e) => setSecret(e.target.value)} />
         </Field>
       </form>
@@ -490,7 +490,7 @@ function KeysSection({ keys }: { keys: ReturnType<typeof useAsync<Awaited<Return
   const toast = useToast();
   const remove = useAction(async (name: string) => {
     await keysApi.remove(name);
-    toast('ok', `Deleted key ${name}.`);
+    toast('ok', t('providers.deleted_key', { name }));
     keys.reload();
     app.reloadStatus();
   });

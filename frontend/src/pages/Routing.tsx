@@ -69,7 +69,7 @@ function ProfileSwitch({ info, onSwitched }: { info: RoutesInfo; onSwitched: () 
   const names = profileNames(info.profiles);
   const pick = useAction(async (v: string) => {
     const p = await config.switchProfile(v === '' ? null : v);
-    toast('ok', `Routing profile: ${v || t('routing.default_routes')} (config version ${p.version.id}).`);
+    toast('ok', t('routing.profile_switched', { profile: v || t('routing.default_routes'), version: p.version.id }));
     onSwitched();
   });
   if (names.length === 0) return null;
@@ -109,7 +109,7 @@ function Editor({ info, providers, onPublished }: { info: RoutesInfo; providers:
 
   const publish = useAction(async (d: Draft) => {
     const p = await config.publish(d.toml, message.trim() || defaultMessage(ops.length, d.preview.summary), d.preview.live_version);
-    toast('ok', p.unchanged ? t('routing.nothing_changed') : `Published config version ${p.version.id}.`);
+    toast('ok', p.unchanged ? t('routing.nothing_changed') : t('configEditor.published', { version: p.version.id }));
     setMessage('');
     onPublished();
   });
@@ -232,7 +232,7 @@ function uniqueModel(rs: EditableRoute[]): string {
 
 function defaultMessage(n: number, s: Parameters<typeof summaryText>[0]): string {
   const st = summaryText(s);
-  return st ? `Routing: ${st}` : `Routing: ${n} change${n > 1 ? 's' : ''}`;
+  return st ? t('routing.default_msg', { summary: st }) : t(n > 1 ? 'routing.default_msg_n' : 'routing.default_msg_one', { n });
 }
 
 function RouteCard({
@@ -293,7 +293,7 @@ function RouteCard({
           <div className="field-hint">{STRATEGIES.find((s) => s.id === route.strategy)?.help}</div>
         </div>
         {!readOnly && (
-          <button className="btn-icon danger" onClick={onRemove} aria-label={`Remove route ${route.model}`} title={t('routing.remove_route')}>
+          <button className="btn-icon danger" onClick={onRemove} aria-label={t('routing.remove_route_aria', { model: route.model })} title={t('routing.remove_route')}>
             ×
           </button>
         )}
@@ -369,13 +369,13 @@ function RouteCard({
               )}
               {!readOnly && (
                 <span className="row-actions">
-                  <button className="btn-icon" onClick={() => onChange({ ...route, targets: move(route.targets, ti, -1) })} disabled={ti === 0} aria-label={`Move target ${ti + 1} up`} title={t('routing.move_up')} data-testid="target-up">
+                  <button className="btn-icon" onClick={() => onChange({ ...route, targets: move(route.targets, ti, -1) })} disabled={ti === 0} aria-label={t('routing.move_target_up', { n: ti + 1 })} title={t('routing.move_up')} data-testid="target-up">
                     ↑
                   </button>
-                  <button className="btn-icon" onClick={() => onChange({ ...route, targets: move(route.targets, ti, 1) })} disabled={ti === route.targets.length - 1} aria-label={`Move target ${ti + 1} down`} title={t('routing.move_down')} data-testid="target-down">
+                  <button className="btn-icon" onClick={() => onChange({ ...route, targets: move(route.targets, ti, 1) })} disabled={ti === route.targets.length - 1} aria-label={t('routing.move_target_down', { n: ti + 1 })} title={t('routing.move_down')} data-testid="target-down">
                     ↓
                   </button>
-                  <button className="btn-icon danger" onClick={() => onChange({ ...route, targets: route.targets.filter((_, k) => k !== ti) })} aria-label={`Remove target ${ti + 1}`} title={t('routing.remove_target')}>
+                  <button className="btn-icon danger" onClick={() => onChange({ ...route, targets: route.targets.filter((_, k) => k !== ti) })} aria-label={t('routing.remove_target_n', { n: ti + 1 })} title={t('routing.remove_target')}>
                     ×
                   </button>
                 </span>
@@ -495,7 +495,7 @@ function RollbackDialog({ version, onClose, onDone }: { version: Version; onClos
     let live = true;
     config
       .version(version.id)
-      .then((v) => (v.toml !== undefined ? config.diff(v.toml) : Promise.reject(new Error('version has no TOML'))))
+      .then((v) => (v.toml !== undefined ? config.diff(v.toml) : Promise.reject(new Error(t('routing.version_has_no_toml')))))
       .then(
         (p) => live && setPreview({ diff: p.unified }),
         (e) => live && setPreview({ error: toApiError(e) }),
@@ -507,7 +507,7 @@ function RollbackDialog({ version, onClose, onDone }: { version: Version; onClos
 
   const go = useAction(async () => {
     const p = await config.rollback(version.id, message);
-    toast('ok', `Rolled back: config version ${p.version.id} has the content of v${version.id}.`);
+    toast('ok', t('routing.rolled_back_toast', { version: p.version.id, from: version.id }));
     onDone();
   });
   return (

@@ -142,11 +142,11 @@ export function Telemetry() {
           {METRICS.map((m) => {
             const grouped = split !== 'none';
             const model = grouped ? groupedChart(charts.data!.groups, m) : metricChart(charts.data!.main, m);
-            const per = m.unit === 'count' || m.unit === 'tokens' || m.unit === 'usd' ? ` per ${bucketLabel(w.bucket_s)}` : '';
+            const per = m.unit === 'count' || m.unit === 'tokens' || m.unit === 'usd' ? t('telemetry.per_bucket', { bucket: bucketLabel(w.bucket_s) }) : '';
             return (
               <div className="card chart-card" key={m.id}>
                 <div className="card-head">
-                  <h3>{grouped ? `${m.groupedTitle} by ${split}` : m.title}</h3>
+                  <h3>{grouped ? t(split === 'provider' ? 'telemetry.by_provider_title' : 'telemetry.by_model_title', { metric: m.groupedTitle }) : m.title}</h3>
                   <span className="muted small">{per.trim()}</span>
                 </div>
                 <Chart model={model} unit={m.unit} testId={`chart-${m.id}`} emptyText={grouped && charts.data!.groups.length === 0 ? t(split === 'provider' ? 'telemetry.no_traffic_provider' : 'telemetry.no_traffic_model') : m.emptyText} />
@@ -378,7 +378,7 @@ function RequestDialog({ id, onClose }: { id: string; onClose: () => void }) {
             <div>
               <dt>{t('telemetry.latency')}</dt>
               <dd>
-                {fmtMs(r.latency_ms)} <span className="muted small">(gateway {fmtMs(r.overhead_ms)})</span>
+                {fmtMs(r.latency_ms)} <span className="muted small">{t('telemetry.gateway_overhead', { time: fmtMs(r.overhead_ms) })}</span>
               </dd>
             </div>
             <div>
@@ -408,7 +408,7 @@ function RequestDialog({ id, onClose }: { id: string; onClose: () => void }) {
             </div>
           )}
           {replay && <ReplayPanel original={r} onClose={() => setReplay(false)} />}
-          <h3 className="small-title">Attempts ({d.data.attempts.length})</h3>
+          <h3 className="small-title">{t('telemetry.attempts_n', { n: d.data.attempts.length })}</h3>
           {d.data.attempts.length === 0 ? (
             <p className="muted">{t('telemetry.no_upstream_attempt_refused_or')}</p>
           ) : (
