@@ -24,7 +24,7 @@ use super::raw::RawConfig;
 
 pub use issue::{ConfigError, Issue, Severity, format_issue};
 pub use providers::{CLIENT_AUTH, ProviderSpec};
-pub use routes::{RouteSpec, TargetSpec};
+pub use routes::{ErrorRules, NO_RULES, RouteSpec, TargetSpec};
 pub use server::{LimitsConfig, RoutingConfig, ServerConfig, parse_listen};
 pub use telemetry::{OtlpConfig, PriceOverride, TelemetryConfig};
 
