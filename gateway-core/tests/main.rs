@@ -29,6 +29,7 @@ mod otlp;
 mod passthrough;
 mod prompt_cache;
 mod responses_translate;
+mod route_rules;
 mod serve_threads;
 mod strategies;
 mod telemetry;
