@@ -6,6 +6,7 @@ export const STRATEGIES: { id: Strategy; label: string; help: string }[] = [
   { id: 'priority', label: 'Priority', help: 'Targets in the order listed; later ones are fallbacks.' },
   { id: 'weighted', label: 'Weighted', help: 'Spread traffic by weight; the rest are fallbacks by weight.' },
   { id: 'latency', label: 'Lowest latency', help: 'Fastest target first (EWMA), with 10 % exploration.' },
+  { id: 'cost', label: 'Lowest cost', help: "Cheapest target first for the request's estimated tokens (price table); unknown prices last, ties by latency." },
 ];
 
 export const DEFAULT_COOLDOWN_S = 30;

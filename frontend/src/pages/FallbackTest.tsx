@@ -5,6 +5,7 @@ import { config, fallback } from '../api';
 import type { FallbackTestResult } from '../api/types';
 import { useApp } from '../context';
 import { AttemptsTable } from '../components/Attempts';
+import { CostOrderTable } from '../components/CostOrder';
 import { Badge, EmptyState, ErrorNote, Spinner } from '../components/ui';
 import { routeModeLabel } from '../lib/format';
 import { navigate, useAction, useAsync } from '../lib/hooks';
@@ -77,13 +78,14 @@ export function FallbackTest() {
           {route && (
             <ol className="fb-plan small">
               {route.targets.map((t, i) => (
-                <li key={i} className={i === 0 ? 'forced' : ''}>
+                <li key={i} className={i === 0 && route.strategy !== 'cost' ? 'forced' : ''}>
                   <strong>{t.provider}</strong> {t.model ? <code>{t.model}</code> : <span className="muted">(as requested)</span>}
-                  {i === 0 && <Badge tone="err">forced to fail</Badge>}
+                  {i === 0 && route.strategy !== 'cost' && <Badge tone="err">forced to fail</Badge>}
                 </li>
               ))}
             </ol>
           )}
+          {route?.strategy === 'cost' && <p className="small muted">A cost route: the cheapest target for the test request is the one forced to fail.</p>}
           {route && route.targets.length < 2 && (
             <p className="warn-text small">This route has a single target: with it failing, the request has nowhere to go. Add a second target on the Routing page.</p>
           )}
@@ -123,6 +125,7 @@ function ResultCard({ r }: { r: FallbackTestResult }) {
       {r.error && <p className="err-text">{r.error}</p>}
       <h3 className="small-title">Attempts</h3>
       <AttemptsTable attempts={r.attempts} testId="fb-attempts" />
+      {r.cost_order && r.cost_order.length > 0 && <CostOrderTable order={r.cost_order} />}
       {r.request_id && (
         <p className="small muted">
           Test request <code>{r.request_id}</code>.
