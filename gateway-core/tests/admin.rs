@@ -730,7 +730,8 @@ async fn pause_and_fallback_test() {
 
 /// A publish that leaves a limit as it was keeps its state: a client over
 /// its 2 RPM stays limited after an unrelated edit, and so does a provider
-/// over its own RPM; a limit that changed starts with a full budget.
+/// over its own RPM; a limit that changed is resized, keeping what was
+/// spent (more in `limits::`).
 #[tokio::test]
 async fn limits_keep_their_state_across_publishes() {
     let a = FakeUpstream::start("a").await;
@@ -773,14 +774,14 @@ async fn limits_keep_their_state_across_publishes() {
         "still over the client limit after a publish"
     );
 
-    // the client limit changes: a fresh budget; the provider's is kept
+    // the client limit changes from 2 to 5: 3 left; the provider's is kept
     let v3 = v2.replace("ingress_rpm = 2", "ingress_rpm = 5");
     publish(v3.clone(), "more client budget").await;
     assert_eq!(gw.chat(&chat_body("n2", false)).await.status(), 200);
     let r = gw.chat(&chat_body("m", false)).await;
     assert_eq!(r.status(), 429, "the provider's 1 RPM was spent before");
 
-    // the provider's limit changes: its budget starts full
+    // the provider's limit changes from 1 to 10: 9 left
     publish(v3.replace("rpm = 1", "rpm = 10"), "more provider budget").await;
     assert_eq!(gw.chat(&chat_body("m", false)).await.status(), 200);
 }

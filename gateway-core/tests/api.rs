@@ -323,20 +323,30 @@ async fn provider_rpm_skips_to_the_next_target_or_refuses_locally() {
 
 #[tokio::test]
 async fn provider_queue_waits_for_a_slot() {
-    // 60 rpm = one per second; a queue of 3 s lets the second request wait.
-    let (up, gw) = one("", "rpm = 60\nqueue_timeout_ms = 3000").await;
-    // drain the burst
-    for _ in 0..60 {
-        gw.chat(&chat_body("m", false)).await;
-    }
+    // 600 tpm = 10 tokens a second; a queue of 10 s lets a request wait.
+    let (up, gw) = one("", "tpm = 600\nqueue_timeout_ms = 10000").await;
+    // one answer that used the whole minute's budget (its estimate is cut
+    // to the budget, its usage settles it at 600)
+    up.push(Behavior::Json(json!({
+        "id": "c", "object": "chat.completion", "created": 0, "model": "m",
+        "choices": [{"index": 0, "finish_reason": "stop",
+                     "message": {"role": "assistant", "content": "ok"}}],
+        "usage": {"prompt_tokens": 599, "completion_tokens": 1, "total_tokens": 600}
+    })));
+    let mut spend = chat_body("m", false);
+    spend["max_tokens"] = json!(5000);
+    assert_eq!(gw.chat(&spend).await.status(), 200);
+    // ~21 tokens estimated: about 2 s until they are back
+    let mut small = chat_body("m", false);
+    small["max_tokens"] = json!(1);
     let t0 = std::time::Instant::now();
-    let r = gw.chat(&chat_body("m", false)).await;
+    let r = gw.chat(&small).await;
     assert_eq!(r.status(), 200);
     assert!(
         t0.elapsed() >= Duration::from_millis(500),
         "did not wait for a slot"
     );
-    assert_eq!(up.request_count(), 61);
+    assert_eq!(up.request_count(), 2);
 }
 
 #[tokio::test]

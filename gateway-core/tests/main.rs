@@ -24,6 +24,7 @@ mod golden;
 mod handle_drop;
 mod hardening;
 mod hostile;
+mod limits;
 mod model_routes;
 mod otlp;
 mod passthrough;

@@ -105,6 +105,35 @@ pub(super) fn peer_of(req: &Request) -> String {
         .map_or_else(|| "local".to_string(), |c| c.0.ip().to_string())
 }
 
+/// What a request's admission charged to the ingress and model limits
+/// token budgets: settled once its usage is known.
+struct Charge {
+    ingress: Arc<crate::limits::KeyedLimiter>,
+    client: String,
+    model: Option<Arc<crate::limits::ProviderLimiter>>,
+    estimated: u64,
+}
+
+impl Charge {
+    /// Replaces the estimate with `actual` tokens.
+    fn settle(&self, actual: u64) {
+        self.ingress.settle(&self.client, self.estimated, actual);
+        if let Some(m) = &self.model {
+            m.settle(self.estimated, actual);
+        }
+    }
+
+    /// Settles from the request's event: its tokens (reported, or estimated
+    /// from the bytes of a complete answer); `unknown` when it has none.
+    fn settle_from(&self, ev: &crate::telemetry::RequestEvent, unknown: u64) {
+        let actual = match (ev.tokens_in, ev.tokens_out) {
+            (None, None) => unknown,
+            (i, o) => i.unwrap_or(0).saturating_add(o.unwrap_or(0)),
+        };
+        self.settle(actual);
+    }
+}
+
 /// A request refused before it was routed, and why (for its event).
 struct Refused {
     client: String,
@@ -118,12 +147,15 @@ pub(super) async fn proxy(state: Arc<AppState>, req: Request, endpoint: Endpoint
     let received = Instant::now();
     let rt = state.runtime.load_full();
     let request_id = format!("req_{}", uuid::Uuid::now_v7().simple());
-    let mut inbound = match admit(&state, &rt, req, endpoint, &request_id).await {
-        Ok(req) => Inbound {
-            req,
-            origin: Origin::Client,
-            received,
-        },
+    let (mut inbound, charge) = match admit(&state, &rt, req, endpoint, &request_id).await {
+        Ok((req, charge)) => (
+            Inbound {
+                req,
+                origin: Origin::Client,
+                received,
+            },
+            charge,
+        ),
         Err(r) => {
             let mut ev = pipeline::event(
                 &request_id,
@@ -144,26 +176,31 @@ pub(super) async fn proxy(state: Arc<AppState>, req: Request, endpoint: Endpoint
     let stream = inbound.req.peek.stream;
     let request_bytes = inbound.req.body.len();
     let handled = pipeline::handle(&state.upstreams(), &rt, &mut inbound, Via::Route).await;
-    respond(
-        &state,
-        rt,
-        handled,
-        endpoint,
-        &request_id,
+    let asked = Asked {
         stream,
         request_bytes,
-    )
+        charge,
+    };
+    respond(&state, rt, handled, endpoint, &request_id, asked)
 }
 
-/// Extract and check: the client, the pause switch, the ingress limit, the
-/// body within its bounds, the routing fields.
+/// What [`respond`] needs of the request it answers.
+struct Asked {
+    stream: bool,
+    request_bytes: usize,
+    charge: Charge,
+}
+
+/// Extract and check: the client, the pause switch, the ingress RPM, the
+/// body within its bounds, the routing fields, then the ingress TPM and the
+/// requested model's limit (both charged the request's token estimate).
 async fn admit(
     state: &AppState,
     rt: &Runtime,
     req: Request,
     endpoint: Endpoint,
     request_id: &str,
-) -> Result<ProxyRequest, Refused> {
+) -> Result<(ProxyRequest, Charge), Refused> {
     let peer = peer_of(&req);
     let (parts, body) = req.into_parts();
     let refuse = |client: &str, error, class| Refused {
@@ -196,7 +233,7 @@ async fn admit(
         .await
         .map_err(|e| refuse(&client, e, ErrorClass::BadRequest))?;
     let headers = client_head(rt, parts);
-    ProxyRequest::new(
+    let req = ProxyRequest::new(
         endpoint,
         bytes,
         request_id.to_string(),
@@ -214,7 +251,54 @@ async fn admit(
             ApiError::bad_request(code, e.to_string()),
             ErrorClass::BadRequest,
         )
-    })
+    })?;
+    let charge =
+        charge_tokens(rt, &req).map_err(|e| refuse(&client, e, ErrorClass::IngressRateLimited))?;
+    Ok((req, charge))
+}
+
+/// Charges the request's token estimate to its client's TPM and to the
+/// limit of its model (one request too), or the 429 saying which is spent.
+fn charge_tokens(rt: &Runtime, req: &ProxyRequest) -> Result<Charge, ApiError> {
+    let estimated = req.est_tokens;
+    if let Err(wait) = rt.ingress.charge(&req.client, estimated) {
+        return Err(ApiError::rate_limited(
+            "rate_limit_exceeded",
+            format!(
+                "gateway limit of {} tokens per minute for this client reached \
+                 (this request is estimated at {estimated})",
+                rt.ingress.tpm()
+            ),
+            wait,
+        ));
+    }
+    let mut charge = Charge {
+        ingress: rt.ingress.clone(),
+        client: req.client.clone(),
+        model: None,
+        estimated,
+    };
+    if let Some(limit) = rt.model_limits.lookup(&req.peek.model) {
+        if let Err(wait) = limit.limiter.try_acquire(estimated) {
+            charge.settle(0);
+            let (rpm, tpm) = limit.limiter.limits();
+            let spent = match (rpm, tpm) {
+                (0, t) => format!("{t} tokens per minute"),
+                (r, 0) => format!("{r} requests per minute"),
+                (r, t) => format!("{r} requests or {t} tokens per minute"),
+            };
+            return Err(ApiError::rate_limited(
+                "rate_limit_exceeded",
+                format!(
+                    "gateway limit of {spent} for model {:?} (limits.models {:?}) reached",
+                    req.peek.model, limit.model
+                ),
+                wait,
+            ));
+        }
+        charge.model = Some(limit.limiter.clone());
+    }
+    Ok(charge)
 }
 
 /// Map: what came of the request, as the client's response; its event is
@@ -225,9 +309,13 @@ fn respond(
     h: Handled,
     endpoint: Endpoint,
     request_id: &str,
-    stream: bool,
-    request_bytes: usize,
+    asked: Asked,
 ) -> Response {
+    let Asked {
+        stream,
+        request_bytes,
+        charge,
+    } = asked;
     let Handled {
         answer,
         mut event,
@@ -244,6 +332,7 @@ fn respond(
             retry_after,
             body,
         } => {
+            charge.settle_from(&event, 0);
             state.telemetry.record(event);
             let mut r = Response::new(Body::from(body));
             *r.headers_mut() = headers;
@@ -265,6 +354,8 @@ fn respond(
             let sink = state.telemetry.clone();
             let mut r = Response::new(relay.into_body(move |o| {
                 pipeline::finish(&mut event, o, &rt, request_bytes);
+                // A stream cut before its usage: the estimate stays charged.
+                charge.settle_from(&event, charge.estimated);
                 sink.record(event);
             }));
             *r.headers_mut() = headers;
@@ -274,6 +365,7 @@ fn respond(
             (r, status)
         }
         Answer::Refused(refusal) => {
+            charge.settle(0);
             state.telemetry.record(event);
             let r = ApiError::from(refusal).into_response_for(endpoint);
             let status = r.status();

@@ -199,6 +199,10 @@ pub struct RawProvider {
     /// for a slot instead of skipping it (0 = skip like a cooled-down target).
     #[serde(default)]
     pub queue_timeout_ms: u64,
+    /// One `rpm`/`tpm` budget for every provider with `share_limits` and
+    /// the same normalised base URL (one upstream account).
+    #[serde(default)]
+    pub share_limits: bool,
     /// Background `GET /models` health probe interval (0 = off).
     #[serde(default)]
     pub health_check_interval_s: u64,
@@ -293,6 +297,13 @@ pub struct RawLimits {
     /// Requests per minute per client key (or peer address without keys).
     #[serde(default)]
     pub ingress_rpm: u32,
+    /// Tokens per minute per client, estimated on admission and corrected
+    /// from the answer's usage.
+    #[serde(default)]
+    pub ingress_tpm: u32,
+    /// RPM/TPM per requested model name or pattern, for all clients together.
+    #[serde(default)]
+    pub models: Vec<RawModelLimit>,
     /// Failed admin logins allowed per peer address per window; further
     /// attempts in the window get 429.
     #[serde(default = "default_login_max_failures")]
@@ -302,10 +313,24 @@ pub struct RawLimits {
     pub login_window_s: u64,
 }
 
+/// `[[limits.models]]`: a budget for the names `model` matches.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawModelLimit {
+    /// An exact name or a pattern with one `*` (`gpt-5*`, `*`).
+    pub model: Spanned<String>,
+    #[serde(default)]
+    pub rpm: u32,
+    #[serde(default)]
+    pub tpm: u32,
+}
+
 impl Default for RawLimits {
     fn default() -> Self {
         Self {
             ingress_rpm: 0,
+            ingress_tpm: 0,
+            models: Vec::new(),
             login_max_failures: default_login_max_failures(),
             login_window_s: default_login_window(),
         }

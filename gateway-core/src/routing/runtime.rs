@@ -8,6 +8,7 @@ use super::sticky::{SessionKey, StickyTable};
 use super::strategy::StrategyState;
 use super::table::{MODEL_PLACEHOLDER, RouteTable, forward_name};
 use crate::config::{Config, PriceOverride, ProviderSpec, RouteSpec, Strategy};
+use crate::limits::models::ModelLimits;
 use crate::limits::{KeyedLimiter, ProviderLimiter};
 use crate::providers::{self, ProviderApi};
 use crate::secrets::Secret;
@@ -22,8 +23,9 @@ pub struct ProviderRuntime {
     /// Set when the provider's key could not be resolved: attempts to it fail
     /// (and fall back) with this message, which never contains the key.
     pub key_error: Option<String>,
-    /// Shared with the next runtime when a publish leaves this provider's
-    /// `rpm` and `tpm` as they are (its budget state survives).
+    /// Shared with the next runtime (resized when a publish changes this
+    /// provider's `rpm`/`tpm`), and with every provider of the same
+    /// [`ProviderSpec::limit_group`].
     pub limiter: Arc<ProviderLimiter>,
     /// The secrets this provider is sent, scrubbed out of what it answers.
     pub scrub: Scrubber,
@@ -205,8 +207,19 @@ pub struct Runtime {
     pub routes: RouteTable,
     /// `(label, key)`: the label (the key's reference) identifies the client.
     pub client_keys: Vec<(String, Secret)>,
-    /// Shared with the next runtime when `limits.ingress_rpm` stays.
+    /// Shared with the next runtime, resized when `limits.ingress_rpm` or
+    /// `ingress_tpm` change.
     pub ingress: Arc<KeyedLimiter>,
+    /// `[[limits.models]]`; each entry's budget kept like the ingress one.
+    pub model_limits: ModelLimits,
+}
+
+/// Which budget a provider draws on: its own, or its limit group's.
+fn limiter_key(spec: &ProviderSpec) -> (bool, &str) {
+    match &spec.limit_group {
+        Some(g) => (true, g),
+        None => (false, &spec.name),
+    }
 }
 
 impl Runtime {
@@ -218,18 +231,38 @@ impl Runtime {
 
     /// [`Runtime::build`] for a config that replaces `prev`'s: local limits
     /// keep their state (requests and tokens spent in the current window)
-    /// for every provider whose `rpm`/`tpm` and for the ingress whose
-    /// `ingress_rpm` did not change, so a publish, a hand edit or a profile
-    /// switch does not hand out a fresh budget. A changed limit starts full.
+    /// for every provider (or limit group), the ingress and every model
+    /// limit, so a publish, a hand edit or a profile switch does not hand
+    /// out a fresh budget. A changed limit is resized in place: what was
+    /// spent in the window counts against the new value.
     pub fn build_after(
         config: Config,
         health: &HealthRegistry,
         generation: u64,
         prev: Option<&Runtime>,
     ) -> Self {
-        let kept_limiter = |spec: &crate::config::ProviderSpec| {
-            let old = prev?.providers.iter().find(|p| p.spec.name == spec.name)?;
-            (old.spec.rpm == spec.rpm && old.spec.tpm == spec.tpm).then(|| old.limiter.clone())
+        // One limiter per provider or limit group: the previous runtime's
+        // when it had that provider (group), resized to the new limits.
+        let mut limiters: Vec<((bool, String), Arc<ProviderLimiter>)> = Vec::new();
+        let mut limiter_for = |spec: &ProviderSpec| {
+            let (shared, id) = limiter_key(spec);
+            if let Some((_, l)) = limiters.iter().find(|((s, k), _)| *s == shared && k == id) {
+                return l.clone();
+            }
+            let old = prev.and_then(|p| {
+                p.providers
+                    .iter()
+                    .find(|o| limiter_key(&o.spec) == (shared, id))
+            });
+            let l = match old {
+                Some(o) => {
+                    o.limiter.resize(spec.rpm, spec.tpm);
+                    o.limiter.clone()
+                }
+                None => Arc::new(ProviderLimiter::new(spec.rpm, spec.tpm)),
+            };
+            limiters.push(((shared, id.to_string()), l.clone()));
+            l
         };
         let providers: Vec<Arc<ProviderRuntime>> = config
             .providers
@@ -258,8 +291,7 @@ impl Runtime {
                     scrub,
                     api: providers::build(spec, key),
                     key_error,
-                    limiter: kept_limiter(spec)
-                        .unwrap_or_else(|| Arc::new(ProviderLimiter::new(spec.rpm, spec.tpm))),
+                    limiter: limiter_for(spec),
                     spec: spec.clone(),
                 })
             })
@@ -358,10 +390,15 @@ impl Runtime {
                 }
             })
             .collect();
+        let limits = &config.limits;
         let ingress = match prev {
-            Some(p) if p.ingress.rpm() == config.limits.ingress_rpm => p.ingress.clone(),
-            _ => Arc::new(KeyedLimiter::new(config.limits.ingress_rpm)),
+            Some(p) => {
+                p.ingress.resize(limits.ingress_rpm, limits.ingress_tpm);
+                p.ingress.clone()
+            }
+            None => Arc::new(KeyedLimiter::new(limits.ingress_rpm, limits.ingress_tpm)),
         };
+        let model_limits = ModelLimits::build(&limits.models, prev.map(|p| &p.model_limits));
         Self {
             config: Arc::new(config),
             generation,
@@ -369,6 +406,7 @@ impl Runtime {
             routes,
             client_keys,
             ingress,
+            model_limits,
         }
     }
 

@@ -25,7 +25,7 @@ use super::raw::RawConfig;
 pub use issue::{ConfigError, Issue, Severity, format_issue};
 pub use providers::{CLIENT_AUTH, ProviderSpec};
 pub use routes::{ErrorRules, NO_RULES, RouteSpec, TargetSpec};
-pub use server::{LimitsConfig, RoutingConfig, ServerConfig, parse_listen};
+pub use server::{LimitsConfig, ModelLimitSpec, RoutingConfig, ServerConfig, parse_listen};
 pub use telemetry::{OtlpConfig, PriceOverride, TelemetryConfig};
 
 /// A validated config. `source` is the exact TOML it came from.
@@ -148,6 +148,7 @@ impl Validator<'_> {
         let (profiles, routes, active_profile) = self.profiles(&raw, &names);
         let telemetry = self.telemetry(&raw.telemetry, &names);
         let bench = raw.bench.as_ref().and_then(|b| self.bench(b, &names));
+        let model_limits = self.model_limits(&raw.limits.models);
 
         Some(Config {
             server: ServerConfig {
@@ -178,6 +179,8 @@ impl Validator<'_> {
             routes,
             limits: super::LimitsConfig {
                 ingress_rpm: raw.limits.ingress_rpm,
+                ingress_tpm: raw.limits.ingress_tpm,
+                models: model_limits,
                 login_max_failures: raw.limits.login_max_failures.max(1),
                 login_window: Duration::from_secs(raw.limits.login_window_s.max(1)),
             },

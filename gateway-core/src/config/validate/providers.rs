@@ -28,6 +28,9 @@ pub struct ProviderSpec {
     pub rpm: u32,
     pub tpm: u32,
     pub queue_timeout: Duration,
+    /// `share_limits = true`: the normalised base URL ([`limit_group`]);
+    /// providers with the same one share one `rpm`/`tpm` budget.
+    pub limit_group: Option<String>,
     pub health_check_interval: Option<Duration>,
     pub models: Vec<String>,
     pub headers: Vec<(HeaderName, HeaderValue)>,
@@ -186,6 +189,7 @@ impl Validator<'_> {
                 }
             }
             if let Some(base_url) = base_url {
+                let limit_group = p.share_limits.then(|| limit_group(&base_url));
                 out.push(ProviderSpec {
                     name: name.clone(),
                     kind: *p.kind.get_ref(),
@@ -199,6 +203,7 @@ impl Validator<'_> {
                     rpm: p.rpm,
                     tpm: p.tpm,
                     queue_timeout: Duration::from_millis(p.queue_timeout_ms),
+                    limit_group,
                     health_check_interval: (p.health_check_interval_s > 0)
                         .then(|| Duration::from_secs(p.health_check_interval_s)),
                     models: p.models.clone(),
@@ -207,13 +212,85 @@ impl Validator<'_> {
                 });
             }
         }
+        self.shared_limits(raw, &out);
         out
     }
+
+    /// Providers sharing one budget must agree on it.
+    fn shared_limits(&mut self, raw: &[RawProvider], specs: &[ProviderSpec]) {
+        for (i, p) in specs.iter().enumerate() {
+            let Some(group) = &p.limit_group else {
+                continue;
+            };
+            let Some(first) = specs[..i]
+                .iter()
+                .find(|q| q.limit_group.as_ref() == Some(group))
+            else {
+                continue;
+            };
+            if (first.rpm, first.tpm) != (p.rpm, p.tpm) {
+                let at = raw.iter().position(|r| r.name.get_ref() == &p.name);
+                if let Some(r) = at.and_then(|k| raw.get(k).map(|r| (k, r))) {
+                    self.error(
+                        &format!("providers[{}].share_limits", r.0),
+                        &r.1.name,
+                        format!(
+                            "providers {:?} and {:?} share limits (both on {group}) but set \
+                             different rpm/tpm ({}/{} and {}/{}): set the same on both",
+                            first.name, p.name, first.rpm, first.tpm, p.rpm, p.tpm
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// A base URL as one upstream account: scheme, host, port (the default one
+/// made explicit) and path, lowercased, without a trailing slash.
+pub fn limit_group(url: &Url) -> String {
+    let port = url.port_or_known_default().unwrap_or(0);
+    let host = url.host_str().unwrap_or_default();
+    format!("{}://{host}:{port}{}", url.scheme(), url.path())
+        .to_ascii_lowercase()
+        .trim_end_matches('/')
+        .to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::Config;
+
+    /// The docs' `[limits]` example: both OpenAI entries land in one limit
+    /// group; malformed model limits are errors at their path.
+    #[test]
+    fn share_limits_group_by_normalised_base_url_and_model_limits_validate() {
+        let p = |name: &str, url: &str, share: bool| {
+            format!(
+                "[[providers]]\nname = \"{name}\"\nkind = \"openai\"\nbase_url = \"{url}\"\nrpm = 5\nshare_limits = {share}\n"
+            )
+        };
+        let src = format!(
+            "[limits]\ningress_tpm = 10\n[[limits.models]]\nmodel = \"gpt-5*\"\nrpm = 1\n{}{}{}",
+            p("a", "https://api.openai.com/v1", true),
+            p("b", "HTTPS://API.openai.com:443/v1/", true),
+            p("c", "https://api.openai.com/v1", false),
+        );
+        let c = Config::parse(&src, "t.toml").unwrap();
+        let g: Vec<_> = c.providers.iter().map(|p| p.limit_group.clone()).collect();
+        assert_eq!(g[0].as_deref(), Some("https://api.openai.com:443/v1"));
+        assert_eq!(g[0], g[1]);
+        assert_eq!(g[2], None);
+        assert_eq!(c.limits.ingress_tpm, 10);
+        assert_eq!(c.limits.models[0].model, "gpt-5*");
+        for (bad, path) in [
+            ("model = \"a*b*\"\nrpm = 1", "limits.models[0].model"),
+            ("model = \"m\"", "limits.models[0].model"),
+        ] {
+            let e = Config::parse(&format!("[[limits.models]]\n{bad}\n"), "t.toml").unwrap_err();
+            assert!(e.issues.iter().any(|i| i.path == path), "{bad}: {e:?}");
+        }
+    }
 
     /// IP-literal base URLs that carry a refused IPv4 address inside IPv6,
     /// or sit in 0.0.0.0/8, fail validation; loopback and public pass.

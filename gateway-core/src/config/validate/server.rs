@@ -5,7 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use super::super::raw::RawConfig;
+use super::super::raw::{RawConfig, RawModelLimit};
 use super::{MAX_SECS, Severity, Validator};
 use crate::secrets::SecretRef;
 use crate::ssrf::{Cidr, SsrfPolicy};
@@ -46,12 +46,72 @@ pub struct RoutingConfig {
 #[derive(Debug, Clone, Default)]
 pub struct LimitsConfig {
     pub ingress_rpm: u32,
+    /// Tokens per minute per client (0 = off).
+    pub ingress_tpm: u32,
+    /// `[[limits.models]]`, in config order.
+    pub models: Vec<ModelLimitSpec>,
     /// Failed admin logins per peer address per `login_window`.
     pub login_max_failures: u32,
     pub login_window: Duration,
 }
 
+/// One `[[limits.models]]` entry: at least one of `rpm`/`tpm` is set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelLimitSpec {
+    /// An exact name or a pattern with one `*`.
+    pub model: String,
+    pub rpm: u32,
+    pub tpm: u32,
+}
+
+/// The most `[[limits.models]]` entries a config may have.
+pub const MAX_MODEL_LIMITS: usize = 256;
+
 impl Validator<'_> {
+    /// `[[limits.models]]`: names or one-`*` patterns, each once, each
+    /// with a limit.
+    pub(super) fn model_limits(&mut self, raw: &[RawModelLimit]) -> Vec<ModelLimitSpec> {
+        if raw.len() > MAX_MODEL_LIMITS {
+            self.push(
+                Severity::Error,
+                "limits.models",
+                None,
+                format!("at most {MAX_MODEL_LIMITS} entries"),
+            );
+        }
+        let mut out: Vec<ModelLimitSpec> = Vec::new();
+        for (i, m) in raw.iter().enumerate() {
+            let path = format!("limits.models[{i}].model");
+            let model = m.model.get_ref();
+            if model.trim().is_empty() {
+                self.error(&path, &m.model, "model must not be empty");
+            } else if model.matches('*').count() > 1 {
+                self.error(
+                    &path,
+                    &m.model,
+                    format!(
+                        "{model:?} has more than one '*': a pattern has one (\"gpt-5*\", \"*\")"
+                    ),
+                );
+            } else if out.iter().any(|o| &o.model == model) {
+                self.error(&path, &m.model, format!("duplicate model limit {model:?}"));
+            } else if m.rpm == 0 && m.tpm == 0 {
+                self.error(
+                    &path,
+                    &m.model,
+                    format!("model limit {model:?} sets neither rpm nor tpm"),
+                );
+            } else {
+                out.push(ModelLimitSpec {
+                    model: model.clone(),
+                    rpm: m.rpm,
+                    tpm: m.tpm,
+                });
+            }
+        }
+        out
+    }
+
     /// The scalar checks of `[server]`, `[routing]` and `[limits]`; returns
     /// the listen address (`None` when invalid), the client keys and the
     /// SSRF policy.
