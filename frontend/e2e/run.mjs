@@ -239,6 +239,30 @@ try {
     await shot('07-providers.png', { fullPage: true });
   });
 
+  await r.step('providers: the enabled switch publishes an audited version, and back', async () => {
+    const card = page.getByTestId('provider-spare');
+    const before = (await gw.admin('GET', '/config')).body.version.id;
+    await card.getByTestId('toggle-spare').click();
+    await page.getByTestId('validation-ok').waitFor();
+    const diff = await page.getByTestId('diff').textContent();
+    expect(diff.includes('+enabled = false'), `the diff shows the switch:\n${diff}`);
+    await page.getByTestId('publish').click();
+    await card.getByText('disabled', { exact: true }).waitFor();
+    const st = (await gw.admin('GET', '/status')).body;
+    const spare = st.provider_states.find((p) => p.name === 'spare');
+    expect(spare && spare.enabled === false, `status shows spare disabled: ${JSON.stringify(st.provider_states)}`);
+    expect(st.config_version > before, 'a new config version');
+    const audit = (await gw.admin('GET', '/audit?limit=1')).body.entries[0];
+    expect(audit.action === 'publish' && audit.detail.source === 'ui', `audited as a UI publish: ${JSON.stringify(audit)}`);
+    await shot('07b-provider-disabled.png');
+    await card.getByTestId('toggle-spare').click();
+    await page.getByTestId('validation-ok').waitFor();
+    await page.getByTestId('publish').click();
+    await card.getByText('disabled', { exact: true }).waitFor({ state: 'detached' });
+    const st2 = (await gw.admin('GET', '/status')).body;
+    expect(st2.provider_states.find((p) => p.name === 'spare').enabled === true, 'enabled again');
+  });
+
   let publishedVersion = 0;
   await r.step('routing: reorder and add a target, live check, diff, publish with a message', async () => {
     await page.keyboard.press('3');
@@ -516,6 +540,43 @@ try {
     await page.getByTestId('bench-stopped').getByText('STOPPED by the cost cap').waitFor({ timeout: 60_000 });
     await page.getByTestId('bench-history').locator('details').nth(1).waitFor();
     await shot('24-benchmark-cost-cap.png', { fullPage: true });
+  });
+
+  await r.step('verification runs: a baseline from a truthful fake; a substitute is highly suspect with reasons, a truthful mirror normal', async () => {
+    // Three scripted fakes that answer the probe suite, added by a publish.
+    const v = await startFakeUpstreams({ trusted: 'verify_honest', cheap: 'verify_substitute', mirror: 'verify_honest' });
+    const live = await gw.admin('GET', '/config');
+    const extra = Object.entries(v.urls)
+      .map(([n, u]) => `\n[[providers]]\nname = "${n}"\nkind = "openai"\nbase_url = "${u}"\n`)
+      .join('');
+    const pub = await gw.admin('POST', '/config/publish', { toml: live.body.version.toml + extra, message: 'e2e: providers for verification runs' });
+    expect(pub.status === 200, `publish (${pub.status} ${JSON.stringify(pub.body)})`);
+    await page.reload();
+    await page.getByRole('heading', { name: 'Model benchmark', level: 1 }).waitFor();
+    const sec = page.getByTestId('verify');
+    await sec.getByText('No verification runs yet').waitFor();
+    await sec.getByTestId('verify-baseline-provider').locator('option[value="trusted"]').waitFor({ state: 'attached' });
+    await sec.getByTestId('verify-baseline-provider').selectOption('trusted');
+    await sec.getByTestId('verify-baseline-model').fill('big-model');
+    await sec.getByTestId('verify-target-provider').selectOption('cheap');
+    await sec.getByTestId('verify-target-model').fill('big-model');
+    await sec.getByTestId('verify-baseline-btn').click();
+    await sec.getByTestId('verify-recorded').waitFor({ timeout: 60_000 });
+    await sec.getByTestId('verify-run-btn').click();
+    await sec.locator('[data-testid="verify-result"] [data-verdict="highly_suspect"]').waitFor({ timeout: 60_000 });
+    const reasons = await sec.getByTestId('verify-reason').allTextContents();
+    expect(reasons.some((t) => t.includes('token_count') && t.includes('input tokens')), `a token-count reason (${reasons.join(' | ')})`);
+    expect(reasons.some((t) => t.includes('arithmetic') && t.includes('7006652')), `a failed check with what was expected (${reasons.join(' | ')})`);
+    await shot('24b-verify-highly-suspect.png', { fullPage: true });
+    await sec.getByTestId('verify-target-provider').selectOption('mirror');
+    await sec.getByTestId('verify-run-btn').click();
+    await sec.locator('[data-testid="verify-result"] [data-verdict="normal"]').waitFor({ timeout: 60_000 });
+    await sec.getByTestId('verify-history-row').nth(1).waitFor();
+    const runs = await gw.admin('GET', '/verify/runs');
+    const verdicts = runs.body.runs.map((x) => x.verdict);
+    expect(verdicts.join(',') === 'normal,highly_suspect', `stored runs, newest first (${verdicts})`);
+    expect(runs.body.runs.every((x) => x.source === 'ui'), 'stored with source ui');
+    v.child.stdin.end();
   });
 
   await r.step('settings: version, updates not set up (with the CLI hint), audit log; sign out', async () => {

@@ -25,6 +25,8 @@
 //!   that enforces it.
 //! - [`sse`]: the one SSE splitter/parser used for upstream streams.
 //! - [`sync`]: [`sync::LockExt`], the one way a poisoned lock is recovered.
+//! - [`cache`]: the exact response cache (opt-in per route, TTL, LRU
+//!   bound in bytes).
 //! - [`pipeline`]: one request through the gateway, whoever sends it:
 //!   routed (or pinned to one target), accounted for in its event.
 //! - [`api`]: the HTTP surface (handlers, wire errors, host/origin guard).
@@ -42,6 +44,7 @@
 //!   Continue at the gateway (backed up, undone byte for byte), `aigw run`.
 
 pub mod api;
+pub mod cache;
 pub mod cli;
 pub mod clients;
 pub mod config;

@@ -53,6 +53,7 @@ impl Refusal {
     pub fn status(&self) -> StatusCode {
         match self.class {
             ErrorClass::ModelNotFound => StatusCode::NOT_FOUND,
+            ErrorClass::ProviderDisabled => StatusCode::FORBIDDEN,
             ErrorClass::ProviderRateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorClass::Timeout => StatusCode::GATEWAY_TIMEOUT,
             _ => StatusCode::BAD_GATEWAY,
@@ -151,7 +152,15 @@ pub async fn handle(
         }
         Via::Pinned { provider, model } => direct(&up.client, rt, provider, &model, req)
             .await
-            .map_err(|(last, latency)| pinned_failure(rt, provider, &model, last, latency)),
+            .map_err(|(last, latency)| {
+                if last.class == ErrorClass::ProviderDisabled {
+                    DispatchError::ProviderDisabled {
+                        provider: rt.providers[provider].spec.name.clone(),
+                    }
+                } else {
+                    pinned_failure(rt, provider, &model, last, latency)
+                }
+            }),
     };
     let mut ev = event(
         &req.request_id,
@@ -172,6 +181,16 @@ pub async fn handle(
             let refusal = Refusal {
                 class: ErrorClass::ModelNotFound,
                 message: model_not_found_message(&model),
+                retry_after: None,
+            };
+            refused(ev, refusal, None, Vec::new(), received.elapsed())
+        }
+        Err(DispatchError::ProviderDisabled { provider }) => {
+            let refusal = Refusal {
+                class: ErrorClass::ProviderDisabled,
+                message: format!(
+                    "provider {provider:?} is disabled (enabled = false in its [[providers]] entry)"
+                ),
                 retry_after: None,
             };
             refused(ev, refusal, None, Vec::new(), received.elapsed())
@@ -262,6 +281,7 @@ fn pinned_failure(
             status: last.status.map(|s| s.as_u16()),
             error: Some(last.class.to_string()),
             latency_ms: ms(latency),
+            key: None,
         }],
         target: Served {
             provider: name,

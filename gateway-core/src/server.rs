@@ -241,8 +241,12 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
     resolver
         .policy
         .store(Arc::new(opts.config.server.ssrf.clone()));
+    let cache = Arc::new(crate::cache::ResponseCache::new(
+        opts.config.server.cache_max_bytes,
+    ));
     let rt = Runtime::build(opts.config, &health, 1);
     let state = Arc::new(AppState {
+        cache,
         runtime: Arc::new(ArcSwap::from_pointee(rt)),
         health,
         shared_client: UpstreamClient::new(resolver.clone())?,

@@ -56,6 +56,8 @@ pub struct AppState {
     pub clients_seen: crate::clients::LastSeen,
     /// Failed admin logins per peer (`limits.login_max_failures`).
     pub logins: crate::limits::login::LoginLimiter,
+    /// The exact response cache (`[routes.cache]`), kept across publishes.
+    pub cache: Arc<crate::cache::ResponseCache>,
     pub(crate) generation: AtomicU64,
     pub(crate) probes: Mutex<CancellationToken>,
     pub(crate) tasks: TaskTracker,
@@ -131,6 +133,8 @@ impl AppState {
         rt.keep_sessions(&prev);
         self.runtime.store(Arc::new(rt));
         self.catalog.invalidate();
+        self.cache
+            .set_max_bytes(self.runtime.load().config.server.cache_max_bytes);
         self.restart_probes();
     }
 

@@ -383,6 +383,7 @@ fn event(id: &str, time: SystemTime, body: Option<&str>) -> RequestEvent {
         route: None,
         stream: false,
         attempts: vec![AttemptEvent {
+            key: None,
             provider: "p".into(),
             model: "m".into(),
             status: Some(200),

@@ -69,6 +69,11 @@ pub enum Behavior {
     /// error event in the endpoint's protocol (`data: {"error":…}` for chat, `event: error`
     /// with `overloaded_error` for Anthropic), then the stream ends.
     StreamError { after: usize },
+    /// Answers chosen by the request's text and usage counted from it
+    /// ([`crate::Script`]): chat completions and Anthropic Messages, streamed
+    /// or not, in the shapes of [`Behavior::Reply`]. Other endpoints answer
+    /// like [`Behavior::Ok`].
+    Scripted(crate::Script),
 
     /// A hostile upstream: what a gateway must treat as an upstream
     /// failure, never as the client's success ([`Hostile`]).

@@ -22,6 +22,7 @@ mod anthropic;
 mod behavior;
 mod frames;
 mod hostile;
+mod script;
 mod server;
 
 use std::collections::VecDeque;
@@ -31,6 +32,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 pub use behavior::{Behavior, Hostile, Reply, ToolCallSpec};
+pub use script::{Script, ScriptRule, probe_model};
 
 /// The CA that issued [`FakeUpstream::start_tls`]'s certificate (PEM): point
 /// `SSL_CERT_FILE` at a copy of it to make a client trust that upstream.

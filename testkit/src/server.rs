@@ -354,7 +354,25 @@ async fn run(shared: &Arc<Shared>, mut b: Behavior, kind: Kind, rec: &Recorded) 
                 json_response(StatusCode::OK, &frames::reply_body(&ctx, &r))
             }
         }
-        Behavior::Reply(_) => json_response(StatusCode::OK, &frames::ok_body(&ctx, &shared.name)),
+        Behavior::Scripted(script) if kind == Kind::Chat => {
+            let (r, prompt, out) = script.answer(req.as_ref().unwrap_or(&Value::Null));
+            if ctx.stream {
+                sse(&|s| {
+                    s.reply(&r);
+                })
+            } else {
+                let mut body = frames::reply_body(&ctx, &r);
+                body["usage"] = json!({
+                    "prompt_tokens": prompt,
+                    "completion_tokens": out,
+                    "total_tokens": prompt + out,
+                });
+                json_response(StatusCode::OK, &body)
+            }
+        }
+        Behavior::Reply(_) | Behavior::Scripted(_) => {
+            json_response(StatusCode::OK, &frames::ok_body(&ctx, &shared.name))
+        }
         Behavior::StreamError { after } => sse(&|s| {
             s.preamble();
             for i in 0..after {
@@ -480,6 +498,18 @@ async fn run_messages(shared: &Arc<Shared>, mut b: Behavior, rec: &Recorded) -> 
             }
         }
         Behavior::Json(v) => json_response(StatusCode::OK, &v),
+        Behavior::Scripted(script) => {
+            let (r, prompt, out) = script.answer(&req);
+            if stream {
+                sse(&|s| {
+                    s.reply(&r);
+                })
+            } else {
+                let mut body = anthropic::reply_body(&model, &r);
+                body["usage"] = json!({"input_tokens": prompt, "output_tokens": out});
+                json_response(StatusCode::OK, &body)
+            }
+        }
         Behavior::Hostile(h) => crate::hostile::respond(shared, &h, rec, true),
     }
 }

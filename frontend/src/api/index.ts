@@ -9,5 +9,6 @@ export { telemetry } from './telemetry';
 export { clients } from './clients';
 export { tools } from './tools';
 export { updates } from './updates';
+export { verify } from './verify';
 export { ApiError, onDesktopEvent, onUnauthorized, restartApp, transport } from './transport';
 export type * from './types';

@@ -1,7 +1,7 @@
 // Telemetry queries (gateway-core/src/api/telemetry.rs). Times are ms since
 // the Unix epoch.
 import { call, query } from './transport';
-import type { Outcome, RequestDetail, RequestPage, Series, Summary } from './types';
+import type { CacheStats, Outcome, RequestDetail, RequestPage, Series, Summary } from './types';
 
 export interface TelemetryFilter {
   provider?: string;
@@ -21,5 +21,7 @@ export const telemetry = {
   requests: (
     opts: TelemetryFilter & { minutes?: number; outcome?: Outcome | ''; limit?: number; cursor?: string | null } = {},
   ) => call<RequestPage>('GET', '/telemetry/requests' + query({ ...opts })),
+  /** The response cache since start: hits, misses, entries, bytes, bound. */
+  cache: () => call<CacheStats>('GET', '/telemetry/cache'),
   request: (id: string) => call<RequestDetail>('GET', `/telemetry/requests/${encodeURIComponent(id)}`),
 };

@@ -19,7 +19,10 @@ export type { Session } from './generated/Session';
 export type { LoggedIn } from './generated/LoggedIn';
 export type { LoggedOut } from './generated/LoggedOut';
 export type { Status } from './generated/Status';
+export type { CacheStats } from './generated/CacheStats';
 export type { TargetHealth } from './generated/TargetHealth';
+export type { KeySnapshot } from './generated/KeySnapshot';
+export type { ProviderState } from './generated/ProviderState';
 export type { TelemetryState } from './generated/TelemetryState';
 export type { TokenStorage } from './generated/TokenStorage';
 export type { Paused } from './generated/Paused';
@@ -60,6 +63,15 @@ export type { BenchReport } from './generated/BenchReport';
 /** tools::modelbench::Run, its spec as the looser BenchSpec below. */
 export type BenchRun = Omit<GeneratedBenchRun, 'spec'> & { spec: BenchSpec };
 export type { BenchRuns } from './generated/BenchRuns';
+// verification runs
+export type { VerifySuite } from './generated/VerifySuite';
+export type { VerifyProbe } from './generated/VerifyProbe';
+export type { VerifyProbeResult } from './generated/VerifyProbeResult';
+export type { VerifyBaseline } from './generated/VerifyBaseline';
+export type { VerifyRun } from './generated/VerifyRun';
+export type { VerifyReason } from './generated/VerifyReason';
+export type { VerifyReasonKind } from './generated/VerifyReasonKind';
+export type { VerifyVerdict } from './generated/VerifyVerdict';
 export type { UpdateApp } from './generated/UpdateApp';
 export type { UpdateOutcome } from './generated/UpdateOutcome';
 export type { UpdateRolledBack } from './generated/UpdateRolledBack';

@@ -4,14 +4,14 @@ import { alignedRange, distinct, isolated, groupedChart, METRICS, metricChart, t
 
 const bucket = (start_ms: number, over: Partial<Bucket> = {}): Bucket => ({
   start_ms, requests: 0, errors: 0, errors_by_class: {}, cancelled: 0, latency_ms: null, ttft_ms: null,
-  tokens_in: 0, tokens_out: 0, cache_read_tokens: 0, cache_write_tokens: 0, usage_unknown: 0, cost_usd: 0, route_modes: { direct: 0, provider_fallback: 0, model_fallback: 0 }, ...over,
+  tokens_in: 0, tokens_out: 0, cache_read_tokens: 0, cache_write_tokens: 0, usage_unknown: 0, cost_usd: 0, route_modes: { direct: 0, provider_fallback: 0, model_fallback: 0, cache: 0 }, ...over,
 });
 const series = (buckets: Bucket[]): Series => ({ from_ms: buckets[0]?.start_ms ?? 0, to_ms: 0, bucket_ms: 60_000, buckets });
 const metric = (id: string) => METRICS.find((m) => m.id === id)!;
 
 describe('chart data shaping', () => {
   const s = series([
-    bucket(60_000, { requests: 4, errors: 1, latency_ms: { p50: 10, p95: 40, p99: 90 }, tokens_in: 100, tokens_out: 50, cost_usd: 0.01, route_modes: { direct: 2, provider_fallback: 1, model_fallback: 1 } }),
+    bucket(60_000, { requests: 4, errors: 1, latency_ms: { p50: 10, p95: 40, p99: 90 }, tokens_in: 100, tokens_out: 50, cost_usd: 0.01, route_modes: { direct: 2, provider_fallback: 1, model_fallback: 1, cache: 0 } }),
     bucket(120_000),
   ]);
 

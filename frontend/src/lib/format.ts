@@ -73,6 +73,8 @@ export function routeModeLabel(mode: string | null | undefined): string {
       return 'provider fallback';
     case 'model_fallback':
       return 'model fallback';
+    case 'cache':
+      return 'cache';
     default:
       return mode ?? '—';
   }

@@ -61,7 +61,7 @@ describe('presets', () => {
   it('round-trips a configured provider into the form', () => {
     const info: ProviderInfo = {
       name: 'backup', kind: 'openai', base_url: 'https://api.groq.com/openai/v1', api_key_ref: 'env:GROQ_KEY', key: 'present', key_error: null,
-      timeout_s: 20, rpm: 0, tpm: 1000, targets: [],
+      enabled: true, key_rotation: 'round_robin', keys: [], timeout_s: 20, rpm: 0, tpm: 1000, targets: [],
     };
     const f = formFromProvider(info);
     expect(f).toMatchObject({ key_mode: 'env', key_ref: 'GROQ_KEY', timeout_s: '20', rpm: '', tpm: '1000' });

@@ -39,7 +39,7 @@ describe('usage', () => {
     const b = (over: Partial<Bucket>): Bucket => ({
       start_ms: 0, requests: 1, errors: 0, errors_by_class: {}, cancelled: 0, latency_ms: null, ttft_ms: null,
       tokens_in: 0, tokens_out: 0, cache_read_tokens: 0, cache_write_tokens: 0, usage_unknown: 0, cost_usd: 0,
-      route_modes: { direct: 1, provider_fallback: 0, model_fallback: 0 }, ...over,
+      route_modes: { direct: 1, provider_fallback: 0, model_fallback: 0, cache: 0 }, ...over,
     });
     const t = totals({ from_ms: 0, to_ms: 120_000, bucket_ms: 60_000, buckets: [
       b({ tokens_in: 1000, tokens_out: 10, cache_read_tokens: 800, cache_write_tokens: 100 }),

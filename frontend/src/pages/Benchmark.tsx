@@ -6,6 +6,7 @@ import { providers as providersApi, tools } from '../api';
 import type { BenchEstimate, BenchRun, BenchSpec } from '../api/types';
 import { useApp } from '../context';
 import { Chart } from '../components/Chart';
+import { Verification } from '../components/Verify';
 import { Badge, EmptyState, ErrorNote, Spinner } from '../components/ui';
 import { buildSpec, defaultForm, errorsText, latencyChart, paddedRange, PROTOCOLS, targetLabel, type BenchForm } from '../lib/bench';
 import { fmtDateTime, fmtMs, fmtNum, fmtPct, fmtUsd } from '../lib/format';
@@ -254,6 +255,7 @@ export function Benchmark() {
           </>
         )}
       </section>
+      <Verification names={names} />
     </div>
   );
 }

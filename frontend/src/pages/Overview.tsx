@@ -4,6 +4,7 @@ import { useState } from 'react';
 import { config, providers as providersApi, status as statusApi, telemetry } from '../api';
 import { useApp } from '../context';
 import { Chart } from '../components/Chart';
+import { ResponseCacheKpi } from '../components/ResponseCacheKpi';
 import { Badge, CopyButton, Dot, EmptyState, ErrorNote, Spinner, useToast } from '../components/ui';
 import { alignedRange, METRICS, metricChart, windowById } from '../lib/chart';
 import { fmtCompact, fmtMs, fmtNum, fmtPct, fmtDuration } from '../lib/format';
@@ -106,6 +107,7 @@ export function Overview() {
             }
             testId="kpi-cache"
           />
+          <ResponseCacheKpi />
         </div>
         {series.data && (
           <div className="card chart-card">

@@ -7,6 +7,7 @@ import { ApiError, toApiError } from '../api/transport';
 import type { DraftOp, LocalServer, ProbeReport, ProviderInfo } from '../api/types';
 import { useApp } from '../context';
 import { Review } from '../components/Review';
+import { EnabledToggle, KeyPool, ToggleDialog } from '../components/ProviderSwitch';
 import { Badge, ConfirmDialog, Dialog, Dot, EmptyState, ErrorNote, Field, Spinner, useToast } from '../components/ui';
 import { fmtMs } from '../lib/format';
 import { healthText, healthTone, keyText, worstTone } from '../lib/health';
@@ -28,6 +29,7 @@ type Editing =
   | { mode: 'form'; form: ProviderForm; original?: string; originalForm?: ProviderForm; preset: Preset }
   | { mode: 'review'; form: ProviderForm; original?: string; originalForm?: ProviderForm; preset: Preset }
   | { mode: 'remove'; name: string }
+  | { mode: 'toggle'; name: string; enabled: boolean }
   | { mode: 'key'; provider: ProviderInfo };
 
 export function Providers() {
@@ -125,6 +127,12 @@ export function Providers() {
                   <div className="grow">
                     <h3>
                       {p.name} <span className="muted small">{presetFor(p.base_url, p.kind).label} · {p.kind}</span>
+                      {!p.enabled && (
+                        <>
+                          {' '}
+                          <Badge tone="warn">disabled</Badge>
+                        </>
+                      )}
                     </h3>
                     <div className="mono small muted">{p.base_url}</div>
                     <div className="provider-meta small">
@@ -137,6 +145,7 @@ export function Providers() {
                       {p.rpm > 0 && <span className="muted">{p.rpm} rpm</span>}
                       {p.tpm > 0 && <span className="muted">{p.tpm} tpm</span>}
                     </div>
+                    <KeyPool keys={p.keys} rotation={p.key_rotation} />
                     {p.targets.length > 0 && (
                       <ul className="targets small">
                         {p.targets.map((t) => (
@@ -158,6 +167,7 @@ export function Providers() {
                     )}
                     {app.canWrite && (
                       <>
+                        <EnabledToggle name={p.name} enabled={p.enabled} onToggle={() => setEditing({ mode: 'toggle', name: p.name, enabled: !p.enabled })} />
                         <button
                           className="btn btn-small"
                           onClick={() => setEditing({ mode: 'form', form: formFromProvider(p), original: p.name, originalForm: formFromProvider(p), preset: presetFor(p.base_url, p.kind) })}
@@ -230,6 +240,19 @@ export function Providers() {
             }}
           />
         </Dialog>
+      )}
+
+      {editing?.mode === 'toggle' && (
+        <ToggleDialog
+          name={editing.name}
+          enabled={editing.enabled}
+          onClose={() => setEditing(null)}
+          onPublished={(p) => {
+            setEditing(null);
+            toast('ok', `${editing.enabled ? 'Enabled' : 'Disabled'} ${editing.name} (config version ${p.version.id}).`);
+            refresh();
+          }}
+        />
       )}
 
       {editing?.mode === 'key' && (

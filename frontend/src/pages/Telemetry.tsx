@@ -218,6 +218,7 @@ function RequestLog({ minutes, provider, model, openId }: { minutes: number; pro
             <option value="fallback_test">fallback tests</option>
             <option value="replay">replays</option>
             <option value="bench">benchmark</option>
+            <option value="verify">verification runs</option>
             <option value="all">everything</option>
           </select>
         </div>

@@ -102,7 +102,7 @@ async fn upstream_count(
     } else {
         body::rewrite_model(&body, &peek.model_span, fwd)
     };
-    let mut req = p.api.count_tokens_request(body, &headers)?;
+    let mut req = p.api().count_tokens_request(body, &headers)?;
     let client_auth = p.spec.client_auth.then_some(p.spec.kind);
     forward_client_head(&mut req, &headers, true, client_auth);
     let deadline = tokio::time::Instant::now() + p.spec.timeout;

@@ -298,6 +298,10 @@ impl From<crate::pipeline::Refusal> for ApiError {
     fn from(r: crate::pipeline::Refusal) -> Self {
         match r.class {
             ErrorClass::ModelNotFound => Self::ModelNotFound(r.message),
+            ErrorClass::ProviderDisabled => Self::Forbidden {
+                code: "provider_disabled",
+                message: r.message,
+            },
             ErrorClass::ProviderRateLimited => Self::RateLimited {
                 code: "provider_rate_limited",
                 message: r.message,
@@ -368,6 +372,20 @@ impl From<crate::tools::modelbench::BenchError> for ApiError {
         use crate::tools::modelbench::BenchError as E;
         match e {
             E::Invalid(m) => Self::bad_request("invalid_bench", m),
+            E::Store(e) => Self::internal(e.to_string()),
+        }
+    }
+}
+
+/// A verification refused (bad target, no baseline), or its store failing.
+impl From<crate::tools::verify::VerifyError> for ApiError {
+    fn from(e: crate::tools::verify::VerifyError) -> Self {
+        use crate::tools::verify::VerifyError as E;
+        match e {
+            E::Invalid(m) => Self::bad_request("invalid_verify", m),
+            E::NoBaseline(m) => Self::bad_request("no_baseline", m),
+            E::OverCap(m) => Self::bad_request("cost_cap", m),
+            E::NoDataDir => Self::bad_request("no_data_dir", e.to_string()),
             E::Store(e) => Self::internal(e.to_string()),
         }
     }

@@ -18,6 +18,7 @@ use tokio::time::Instant;
 use super::ApiError;
 use super::body::read_body;
 use super::error::{H_SHOULD_RETRY, retry_after_secs, retry_cannot_fix, shape_for};
+use crate::cache::{self, CacheKey, Entry, Lookup, ResponseCache};
 use crate::pipeline::{self, Answer, Handled, Inbound, Via};
 use crate::providers::ClientHeaders;
 use crate::routing::{ProxyRequest, Runtime, body};
@@ -31,6 +32,8 @@ pub const H_MODEL: HeaderName = HeaderName::from_static("x-aigw-model");
 pub const H_ROUTE_MODE: HeaderName = HeaderName::from_static("x-aigw-route-mode");
 pub const H_ATTEMPTS: HeaderName = HeaderName::from_static("x-aigw-attempts");
 pub const H_OVERHEAD: HeaderName = HeaderName::from_static("x-aigw-overhead-ms");
+/// On routes with `[routes.cache]`: `hit` (served from the cache) or `miss`.
+pub const H_CACHE: HeaderName = HeaderName::from_static("x-aigw-cache");
 
 /// The setting [`read_body`]'s 413 names on the client API.
 pub(super) const MAX_BODY: &str = "server.max_body_bytes";
@@ -175,13 +178,92 @@ pub(super) async fn proxy(state: Arc<AppState>, req: Request, endpoint: Endpoint
     };
     let stream = inbound.req.peek.stream;
     let request_bytes = inbound.req.body.len();
-    let handled = pipeline::handle(&state.upstreams(), &rt, &mut inbound, Via::Route).await;
+    let lookup = cache::lookup(&rt.routes, &inbound.req);
+    let hit = match lookup {
+        Lookup::Key { key, .. } => state.cache.get(&key),
+        Lookup::Bypass => {
+            state.cache.count(false);
+            None
+        }
+        Lookup::Off => None,
+    };
+    let handled = match &hit {
+        Some(entry) => cache::serve::answer(&inbound, entry, rt.config.telemetry.store_bodies),
+        None => {
+            let h = pipeline::handle(&state.upstreams(), &rt, &mut inbound, Via::Route).await;
+            match lookup {
+                Lookup::Key { key, ttl } => fill(&state.cache, key, ttl, h),
+                _ => h,
+            }
+        }
+    };
     let asked = Asked {
         stream,
         request_bytes,
         charge,
     };
-    respond(&state, rt, handled, endpoint, &request_id, asked)
+    let mut out = respond(&state, rt, handled, endpoint, &request_id, asked);
+    if lookup != Lookup::Off {
+        let v = if hit.is_some() { "hit" } else { "miss" };
+        out.headers_mut()
+            .insert(H_CACHE, HeaderValue::from_static(v));
+    }
+    out
+}
+
+/// Stores a successful answer of a cache miss: a full 2xx body now, a
+/// stream's relayed bytes when it completes cleanly (within the entry cap).
+/// Errors, relayed 4xx and broken or cancelled streams are never stored.
+fn fill(cache: &Arc<ResponseCache>, key: CacheKey, ttl: Duration, mut h: Handled) -> Handled {
+    let Some(served) = &h.served else { return h };
+    let meta = |body, content_type| Entry {
+        body,
+        content_type,
+        provider: served.provider.clone(),
+        model: served.model.clone(),
+        route: served.route.clone(),
+    };
+    h.answer = match h.answer {
+        Answer::Full {
+            status,
+            content_type,
+            headers,
+            retry_after,
+            body,
+        } => {
+            if status.is_success() && h.failure.is_none() {
+                cache.insert(key, meta(body.clone(), content_type.clone()), ttl);
+            }
+            Answer::Full {
+                status,
+                content_type,
+                headers,
+                retry_after,
+                body,
+            }
+        }
+        Answer::Stream {
+            status,
+            content_type,
+            headers,
+            relay,
+        } if status.is_success() => {
+            let entry = meta(bytes::Bytes::new(), content_type.clone());
+            let cache = cache.clone();
+            let cap = cache.max_entry_bytes();
+            let relay = relay.tee(cap, move |body| {
+                cache.insert(key, Entry { body, ..entry }, ttl);
+            });
+            Answer::Stream {
+                status,
+                content_type,
+                headers,
+                relay,
+            }
+        }
+        other => other,
+    };
+    h
 }
 
 /// What [`respond`] needs of the request it answers.

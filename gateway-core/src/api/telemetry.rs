@@ -12,6 +12,8 @@
 //! - `GET /telemetry/requests/{id}`: one request, its attempts, stored bodies
 //! - `GET /telemetry/summary?minutes=60`: requests/min, error rate, p95
 //!   latency, fallbacks, cost, dropped events
+//! - `GET /telemetry/cache`: the response cache's hits and misses since
+//!   start, its entries and bytes, and its bound
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -39,6 +41,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/telemetry/requests", get(requests))
         .route("/telemetry/requests/{id}", get(request))
         .route("/telemetry/summary", get(summary))
+        .route("/telemetry/cache", get(cache_stats))
 }
 
 /// The query string shared by the endpoints.
@@ -57,7 +60,7 @@ pub struct Params {
     pub model: Option<String>,
     pub route: Option<String>,
     pub client: Option<String>,
-    /// `client` (default), `replay`, `bench`, `fallback_test` or `all`.
+    /// `client` (default), `replay`, `bench`, `verify`, `fallback_test` or `all`.
     pub origin: Option<String>,
     pub outcome: Option<Outcome>,
     pub limit: Option<u32>,
@@ -211,6 +214,10 @@ async fn summary(
     }))
 }
 
+async fn cache_stats(State(state): State<Arc<AppState>>) -> Json<crate::cache::CacheStats> {
+    Json(state.cache.stats())
+}
+
 /// `GET /metrics`: Prometheus text 0.0.4, or OpenMetrics when the scraper's
 /// `Accept` asks for `application/openmetrics-text`.
 pub async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
@@ -219,6 +226,7 @@ pub async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> 
         .iter()
         .filter_map(|v| v.to_str().ok())
         .any(|v| v.contains("application/openmetrics-text"));
+    state.telemetry_hub.metrics().set_cache(state.cache.stats());
     let body = state
         .telemetry_hub
         .render_metrics(&state.health, openmetrics);

@@ -90,6 +90,11 @@ enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Verification runs: is a provider serving the model it claims?
+    Verify {
+        #[command(subcommand)]
+        command: VerifyCommand,
+    },
     /// Probe each provider: reachability, auth, latency, models.
     Probe,
     /// Check config, data dir, keychain, port, providers, local model servers.
@@ -126,6 +131,45 @@ enum Command {
     Update {
         #[command(subcommand)]
         command: gateway_core::update::UpdateCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum VerifyCommand {
+    /// Record the probe suite's answers, token counts and latency from a
+    /// trusted PROVIDER:MODEL as its baseline.
+    Baseline {
+        #[arg(long)]
+        target: gateway_core::tools::modelbench::Target,
+        /// Hard cost cap in USD.
+        #[arg(long, default_value_t = 0.05)]
+        max_cost: f64,
+        /// Send the requests (without it, only the estimate is shown).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Run the probe suite against PROVIDER:MODEL and score it against a
+    /// baseline: exit 0 normal, 2 suspect, 3 highly_suspect.
+    Run {
+        #[arg(long)]
+        target: gateway_core::tools::modelbench::Target,
+        /// The baseline's PROVIDER:MODEL (default: the target's own).
+        #[arg(long)]
+        baseline: Option<gateway_core::tools::modelbench::Target>,
+        /// Hard cost cap in USD.
+        #[arg(long, default_value_t = 0.05)]
+        max_cost: f64,
+        /// Input-token counts further off than this (percent) count.
+        #[arg(long, default_value_t = gateway_core::tools::verify::DEFAULT_TOKEN_TOLERANCE_PCT)]
+        tolerance: f64,
+        /// Send the requests (without it, only the estimate is shown).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Past verification runs, newest first.
+    List {
+        #[arg(short = 'n', long, default_value_t = 20)]
+        limit: u32,
     },
 }
 
@@ -259,6 +303,29 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             )?;
             block_on(cli::bench_models(&paths, args))
         }
+        Command::Verify { command } => match command {
+            VerifyCommand::Baseline {
+                target,
+                max_cost,
+                yes,
+            } => block_on(cli::verify::baseline(&paths, target, max_cost, yes)),
+            VerifyCommand::Run {
+                target,
+                baseline,
+                max_cost,
+                tolerance,
+                yes,
+            } => {
+                let spec = gateway_core::tools::verify::RunSpec {
+                    target,
+                    baseline,
+                    max_cost_usd: max_cost,
+                    token_tolerance_pct: Some(tolerance),
+                };
+                block_on(cli::verify::run(&paths, spec, yes))
+            }
+            VerifyCommand::List { limit } => cli::verify::list(&paths, limit),
+        },
         Command::Doctor => block_on(cli::doctor(&paths)),
         Command::Keys { command } => match command {
             KeysCommand::Set { name } => cli::set_key(&paths, &name),

@@ -405,7 +405,8 @@ pub async fn history(paths: &Paths, limit: u32) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `aigw config show [VERSION]`: the TOML of a version (default: live).
+/// `aigw config show [VERSION]`: the TOML of a version (default: live),
+/// provider header values redacted.
 pub async fn show(paths: &Paths, version: Option<i64>) -> anyhow::Result<ExitCode> {
     let v = match target(paths).await? {
         Target::Running { base, token, http } => {
@@ -432,7 +433,9 @@ pub async fn show(paths: &Paths, version: Option<i64>) -> anyhow::Result<ExitCod
             None => serde_json::to_value(m.live_version())?,
         },
     };
-    print!("{}", v["toml"].as_str().unwrap_or_default());
+    // Header values may be credentials as written: never on a terminal.
+    let toml = crate::lifecycle::redact::header_values(v["toml"].as_str().unwrap_or_default());
+    print!("{toml}");
     Ok(ExitCode::SUCCESS)
 }
 

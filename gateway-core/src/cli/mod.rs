@@ -2,7 +2,8 @@
 //! dispatches here, one module per command group: `config` (`aigw config
 //! …`), `keys` (`aigw keys …`, `aigw admin-token`), `serve`, `doctor`
 //! (`aigw doctor`, `aigw probe`), `tools` (`aigw replay`, `aigw
-//! bench-models`), `clients` (`aigw clients …`, `aigw run`).
+//! bench-models`), `clients` (`aigw clients …`, `aigw run`), `verify`
+//! (`aigw verify …`).
 
 pub mod clients;
 mod config;
@@ -10,6 +11,7 @@ mod doctor;
 mod keys;
 mod serve;
 mod tools;
+pub mod verify;
 
 use std::process::ExitCode;
 

@@ -10,7 +10,7 @@ use crate::tools::modelbench::{self, Protocol, Spec, Target};
 use crate::tools::replay::{self, ReplaySpec};
 use crate::{GatewayHandle, GatewayOptions};
 
-async fn local_gateway(paths: &Paths) -> anyhow::Result<GatewayHandle> {
+pub(super) async fn local_gateway(paths: &Paths) -> anyhow::Result<GatewayHandle> {
     let config = Config::load(&paths.config_file).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut opts = GatewayOptions::new(config);
     opts.listen = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));

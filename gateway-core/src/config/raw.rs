@@ -96,6 +96,13 @@ pub struct RawServer {
     /// Client connections open at once; more are answered 503 and closed.
     #[serde(default = "default_max_connections")]
     pub max_connections: u32,
+    /// The response cache's bound in MiB (entries of every caching route).
+    #[serde(default = "default_cache_max_mb")]
+    pub cache_max_mb: u64,
+}
+
+fn default_cache_max_mb() -> u64 {
+    64
 }
 
 impl Default for RawServer {
@@ -114,6 +121,7 @@ impl Default for RawServer {
             body_idle_timeout_s: default_body_idle_timeout(),
             keepalive_idle_s: default_keepalive_idle(),
             max_connections: default_max_connections(),
+            cache_max_mb: default_cache_max_mb(),
         }
     }
 }
@@ -186,6 +194,16 @@ pub struct RawProvider {
     pub base_url: Spanned<String>,
     #[serde(default)]
     pub api_key: Option<Spanned<String>>,
+    /// A key pool: several `keyring:`/`env:` references used in turn
+    /// (exclusive with `api_key`).
+    #[serde(default)]
+    pub api_keys: Option<Spanned<Vec<Spanned<String>>>>,
+    /// How a pool picks its next key (default `round_robin`).
+    #[serde(default)]
+    pub key_rotation: KeyRotation,
+    /// `false`: routing skips this provider and `provider/model` to it is refused.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
     #[serde(default = "default_timeout")]
     pub timeout_s: u64,
     /// Longest silence allowed between frames of a stream once it flows.
@@ -210,13 +228,28 @@ pub struct RawProvider {
     /// unrouted model names without asking the provider.
     #[serde(default)]
     pub models: Vec<String>,
-    /// Extra headers sent upstream (e.g. `HTTP-Referer` for OpenRouter).
+    /// Extra headers sent upstream (e.g. `HTTP-Referer` for OpenRouter);
+    /// a value may be an `env:VAR` / `keyring:NAME` reference (an Azure
+    /// `api-key`), resolved like keys. Values are redacted wherever config
+    /// is shown to viewers and in every diff.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
     /// `/v1/responses`: the provider's own endpoint or translated to chat
     /// completions (default: native for openai, translate for anthropic).
     #[serde(default)]
     pub responses: Option<Spanned<ResponsesMode>>,
+}
+
+/// How a provider's key pool (`api_keys`) picks the key for a request.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyRotation {
+    /// Each request starts at the next key.
+    #[default]
+    RoundRobin,
+    /// Keys never rate limited (or limited longest ago) first.
+    LeastRecentlyLimited,
 }
 
 #[cfg_attr(test, derive(ts_rs::TS))]
@@ -277,8 +310,28 @@ pub struct RawRoute {
     /// after it, and a running one is cut at it.
     #[serde(default)]
     pub max_elapsed_s: u64,
+    /// The exact response cache for this route (off without the table).
+    #[serde(default)]
+    pub cache: Option<RawRouteCache>,
     #[serde(default)]
     pub targets: Vec<RawTarget>,
+}
+
+/// `[routes.cache]`: answers of this route served again, per client, for
+/// identical requests.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRouteCache {
+    /// How long an entry is served.
+    #[serde(default = "default_cache_ttl")]
+    pub ttl_s: u64,
+    /// Also cache requests with `temperature > 0` (sampled answers).
+    #[serde(default)]
+    pub cache_temperature: bool,
+}
+
+fn default_cache_ttl() -> u64 {
+    300
 }
 
 #[derive(Debug, Deserialize)]
@@ -480,6 +533,9 @@ fn default_failure_threshold() -> u32 {
 }
 fn default_rate_limit_threshold() -> u32 {
     1
+}
+fn default_true() -> bool {
+    true
 }
 fn default_weight() -> u32 {
     1

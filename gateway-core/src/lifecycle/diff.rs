@@ -1,7 +1,8 @@
 //! Config diffs for previews, history and audit: a unified text diff and a
 //! summary of what changed (providers and routes added, removed, changed;
 //! other sections changed). Key-like strings are redacted from both — config
-//! holds only key references, but a pasted key must not spread further.
+//! holds only key references, but a pasted key must not spread further —
+//! and so is every provider header value ([`super::redact`]).
 
 use std::collections::BTreeMap;
 
@@ -30,7 +31,12 @@ impl DiffSummary {
 
 /// `--- live` / `+++ candidate` unified diff with 3 lines of context.
 pub fn unified(old: &str, new: &str, old_name: &str, new_name: &str) -> String {
-    let d = TextDiff::from_lines(old, new);
+    // Provider header values may be credentials as written: never in a diff.
+    let (old, new) = (
+        super::redact::header_values(old),
+        super::redact::header_values(new),
+    );
+    let d = TextDiff::from_lines(&old, &new);
     redact(
         &d.unified_diff()
             .context_radius(3)

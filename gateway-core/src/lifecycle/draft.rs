@@ -18,6 +18,12 @@ pub enum Op {
     RemoveProvider {
         name: String,
     },
+    /// The provider's on/off switch: `false` writes `enabled = false`,
+    /// `true` removes the line (the default).
+    SetProviderEnabled {
+        name: String,
+        enabled: bool,
+    },
     UpsertRoute {
         route: RouteDraft,
         /// Edit `profiles.NAME.routes` instead of the top-level routes.
@@ -117,6 +123,15 @@ pub fn apply(base: &str, ops: &[Op]) -> Result<String, DraftError> {
                 let arr = array(doc.as_table_mut(), "providers")?;
                 remove_where(arr, "name", name)?;
             }
+            Op::SetProviderEnabled { name, enabled } => {
+                let arr = array(doc.as_table_mut(), "providers")?;
+                let t = find(arr, "name", name).ok_or_else(|| DraftError::Missing(name.clone()))?;
+                if *enabled {
+                    t.remove("enabled");
+                } else {
+                    t.insert("enabled", value(false));
+                }
+            }
             Op::UpsertRoute { route, profile } => {
                 let arr = routes(&mut doc, profile.as_deref())?;
                 upsert_route(arr, route);
@@ -196,6 +211,8 @@ fn upsert_provider(doc: &mut DocumentMut, p: &ProviderDraft) -> Result<(), Draft
     t.insert("kind", value(p.kind.as_str()));
     t.insert("base_url", value(p.base_url.as_str()));
     match &p.api_key {
+        // A key pool is edited in the TOML; the form's one key leaves it be.
+        Some(_) if t.contains_key("api_keys") => {}
         Some(k) => {
             t.insert("api_key", value(k.as_str()));
         }
@@ -319,10 +336,7 @@ mod tests {
         let c = Config::parse(&out, "d").unwrap();
         assert_eq!(c.providers.len(), 1);
         assert_eq!(c.providers[0].base_url.as_str(), "http://127.0.0.1:2/v1");
-        assert_eq!(
-            c.providers[0].api_key.as_ref().unwrap().to_string(),
-            "keyring:a"
-        );
+        assert_eq!(c.providers[0].api_keys[0].to_string(), "keyring:a");
         // removing a provider a route uses leaves a draft that validation refuses
         let out = apply(BASE, &ops(r#"[{"op":"remove_provider","name":"a"}]"#)).unwrap();
         let e = Config::parse(&out, "d").unwrap_err();
@@ -397,5 +411,47 @@ mod tests {
         let out = apply(&kept, &ops(on)).unwrap();
         assert!(!out.contains("sticky"), "{out}");
         assert!(Config::parse(&out, "d").unwrap().routes[0].sticky);
+    }
+
+    #[test]
+    fn the_enabled_switch_writes_false_and_removes_true() {
+        let off = apply(
+            BASE,
+            &ops(r#"[{"op":"set_provider_enabled","name":"a","enabled":false}]"#),
+        )
+        .unwrap();
+        assert!(
+            off.contains("enabled = false") && off.contains("# keep me"),
+            "{off}"
+        );
+        assert!(!Config::parse(&off, "d").unwrap().providers[0].enabled);
+        let on = apply(
+            &off,
+            &ops(r#"[{"op":"set_provider_enabled","name":"a","enabled":true}]"#),
+        )
+        .unwrap();
+        assert!(!on.contains("enabled"), "{on}");
+        assert!(Config::parse(&on, "d").unwrap().providers[0].enabled);
+        let e = apply(
+            BASE,
+            &ops(r#"[{"op":"set_provider_enabled","name":"nope","enabled":false}]"#),
+        );
+        assert!(matches!(e, Err(DraftError::Missing(_))));
+    }
+
+    #[test]
+    fn the_form_s_one_key_leaves_a_pool_alone() {
+        let pooled = BASE.replace(
+            "base_url = \"http://127.0.0.1:1/v1\"\n",
+            "base_url = \"http://127.0.0.1:1/v1\"\napi_keys = [\"keyring:a\", \"keyring:b\"]\n",
+        );
+        let out = apply(
+            &pooled,
+            &ops(r#"[{"op":"upsert_provider","provider":{"name":"a","kind":"openai","base_url":"http://127.0.0.1:1/v1","api_key":"keyring:a","timeout_s":9}}]"#),
+        )
+        .unwrap();
+        let c = Config::parse(&out, "d").unwrap();
+        assert_eq!(c.providers[0].api_keys.len(), 2);
+        assert_eq!(c.providers[0].timeout.as_secs(), 9);
     }
 }

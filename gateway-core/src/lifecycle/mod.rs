@@ -21,6 +21,7 @@
 pub mod diff;
 pub mod draft;
 mod file;
+pub mod redact;
 mod watcher;
 
 use std::path::{Path, PathBuf};
@@ -646,12 +647,21 @@ fn with_key_warnings(mut v: Validation, toml: &str) -> Validation {
         return v;
     };
     for (i, p) in config.providers.iter().enumerate() {
-        if let Some(r @ crate::secrets::SecretRef::Keyring(_)) = &p.api_key
-            && let Err(e) = r.resolve()
-        {
+        let pool = p.api_keys.len() > 1;
+        for (j, r) in p.api_keys.iter().enumerate() {
+            let crate::secrets::SecretRef::Keyring(_) = r else {
+                continue;
+            };
+            let Err(e) = r.resolve() else {
+                continue;
+            };
             v.warnings.push(Issue {
                 severity: Severity::Warning,
-                path: format!("providers[{i}].api_key"),
+                path: if pool {
+                    format!("providers[{i}].api_keys[{j}]")
+                } else {
+                    format!("providers[{i}].api_key")
+                },
                 line: None,
                 column: None,
                 message: format!("{r}: {e}; requests to {:?} will fail over", p.name),

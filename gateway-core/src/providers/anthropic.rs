@@ -30,7 +30,11 @@ pub struct AnthropicProvider {
 }
 
 impl AnthropicProvider {
-    pub fn new(spec: &ProviderSpec, key: Option<Secret>) -> Self {
+    pub fn new(
+        spec: &ProviderSpec,
+        key: Option<Secret>,
+        configured: &[(HeaderName, HeaderValue)],
+    ) -> Self {
         let key = key.and_then(|k| {
             let mut v = HeaderValue::try_from(k.expose()).ok()?;
             v.set_sensitive(true);
@@ -42,7 +46,7 @@ impl AnthropicProvider {
             models: uri(&base, "/models"),
             base,
             key,
-            headers: spec.headers.clone(),
+            headers: configured.to_vec(),
         }
     }
 
@@ -129,7 +133,15 @@ mod tests {
             "[[providers]]\nname = \"claude\"\nkind = \"anthropic\"\nbase_url = \"https://api.anthropic.com/v1/\"\n{extra}"
         );
         let c = Config::parse(&src, "t").unwrap();
-        AnthropicProvider::new(&c.providers[0], Some(Secret::new("sk-ant-test")))
+        let headers: Vec<_> = c.providers[0]
+            .headers
+            .iter()
+            .filter_map(|(k, v)| match v {
+                crate::config::HeaderSource::Literal(v) => Some((k.clone(), v.clone())),
+                crate::config::HeaderSource::Secret(_) => None,
+            })
+            .collect();
+        AnthropicProvider::new(&c.providers[0], Some(Secret::new("sk-ant-test")), &headers)
     }
 
     fn built(p: &AnthropicProvider, h: &ClientHeaders) -> Request<Bytes> {

@@ -269,11 +269,16 @@ pub trait ProviderApi: Send + Sync + fmt::Debug {
     fn parse_models(&self, body: &[u8]) -> Vec<String>;
 }
 
-/// Builds the behaviour for a provider's `kind`.
-pub fn build(spec: &ProviderSpec, key: Option<Secret>) -> Box<dyn ProviderApi> {
+/// Builds the behaviour for a provider's `kind` with one key and the
+/// configured headers (references already resolved).
+pub fn build(
+    spec: &ProviderSpec,
+    key: Option<Secret>,
+    headers: &[(HeaderName, HeaderValue)],
+) -> Box<dyn ProviderApi> {
     match spec.kind {
-        ProviderKind::Openai => Box::new(OpenAiProvider::new(spec, key)),
-        ProviderKind::Anthropic => Box::new(AnthropicProvider::new(spec, key)),
+        ProviderKind::Openai => Box::new(OpenAiProvider::new(spec, key, headers)),
+        ProviderKind::Anthropic => Box::new(AnthropicProvider::new(spec, key, headers)),
     }
 }
 

@@ -27,7 +27,11 @@ pub struct OpenAiProvider {
 }
 
 impl OpenAiProvider {
-    pub fn new(spec: &ProviderSpec, key: Option<Secret>) -> Self {
+    pub fn new(
+        spec: &ProviderSpec,
+        key: Option<Secret>,
+        configured: &[(HeaderName, HeaderValue)],
+    ) -> Self {
         let auth = key.and_then(|k| {
             let mut v = HeaderValue::try_from(format!("Bearer {}", k.expose())).ok()?;
             v.set_sensitive(true);
@@ -47,7 +51,7 @@ impl OpenAiProvider {
         let headers = auth
             .map(|a| (header::AUTHORIZATION, a))
             .into_iter()
-            .chain(spec.headers.iter().cloned())
+            .chain(configured.iter().cloned())
             .collect();
         Self {
             models: uri(&base, "/models"),

@@ -12,6 +12,7 @@ use super::body::rewrite_model;
 use super::classify;
 use super::engine::{Failure, Outcome, ProxyRequest, ProxyResponse, ResponseBody, served};
 use super::health::FailureClass;
+use super::keys::PoolKey;
 use super::runtime::RouteTarget;
 use super::stream::{self, Breaker, Framing, Peeked, StreamRelay};
 use crate::config::{Config, ErrorRules, RouteSpec};
@@ -125,12 +126,17 @@ pub(super) async fn attempt(
     client: &UpstreamClient,
     rules: &Rules<'_>,
     target: &RouteTarget,
+    key: usize,
     req: &ProxyRequest,
     mode: RouteMode,
 ) -> Outcome {
     let provider = &target.provider;
     let name = &provider.spec.name;
-    let mut prepared = match prepare(target, req) {
+    let Some(pool_key) = provider.keys.get(key) else {
+        let f = Failure::new(ErrorClass::KeyMissing, format!("{name}: no key {key}"));
+        return Outcome::Fallback(f, Duration::ZERO);
+    };
+    let mut prepared = match prepare(target, pool_key, req) {
         Ok(p) => p,
         Err(f) => return Outcome::Fallback(*f, Duration::ZERO),
     };
@@ -138,7 +144,7 @@ pub(super) async fn attempt(
     let started = Instant::now();
     let own_deadline = started + provider.spec.timeout;
     let deadline = rules.until.map_or(own_deadline, |u| u.min(own_deadline));
-    let mut request = provider.api.request(prepared.upstream, body, &req.headers);
+    let mut request = pool_key.api.request(prepared.upstream, body, &req.headers);
     crate::providers::forward_client_head(
         &mut request,
         &req.headers,
@@ -171,6 +177,7 @@ pub(super) async fn attempt(
     }
     let answer = Answer {
         target,
+        key: pool_key.name.as_deref(),
         req,
         mode,
         rules,
@@ -242,10 +249,14 @@ impl Head {
 /// cannot be expressed in its protocol: another target may take it. (The
 /// failure is boxed: a large error in the `Result` would be copied on
 /// every request, failing or not.)
-fn prepare(target: &RouteTarget, req: &ProxyRequest) -> Result<Prepared, Box<Failure>> {
+fn prepare(
+    target: &RouteTarget,
+    key: &PoolKey,
+    req: &ProxyRequest,
+) -> Result<Prepared, Box<Failure>> {
     let provider = &target.provider;
     let name = &provider.spec.name;
-    if let Some(err) = &provider.key_error {
+    if let Some(err) = provider.key_error.as_ref().or(key.error.as_ref()) {
         return Err(Box::new(Failure::new(ErrorClass::KeyMissing, err.clone())));
     }
     if provider.spec.client_auth && !req.headers.has_credential() {
@@ -261,7 +272,7 @@ fn prepare(target: &RouteTarget, req: &ProxyRequest) -> Result<Prepared, Box<Fai
         )));
     }
     let fwd = target.forwarded(&req.peek.model);
-    let Some(upstream) = provider.api.upstream_endpoint(req.endpoint) else {
+    let Some(upstream) = key.api.upstream_endpoint(req.endpoint) else {
         return Err(Box::new(unsupported(name, req.endpoint)));
     };
     let translation = Translation::between(req.endpoint, upstream);
@@ -302,6 +313,8 @@ fn content_type(target: &RouteTarget, resp: &Response<UpstreamBody>) -> Option<H
 /// What an attempt that got a response head knows while it reads the rest.
 struct Answer<'a> {
     target: &'a RouteTarget,
+    /// The pool key's reference, for telemetry.
+    key: Option<&'a str>,
     req: &'a ProxyRequest,
     mode: RouteMode,
     rules: &'a Rules<'a>,
@@ -490,6 +503,7 @@ impl Answer<'_> {
                 status: Some(status.as_u16()),
                 error: None,
                 latency_ms: ms(ttft),
+                key: self.key.map(str::to_string),
             }],
             upstream_time: ttft,
             ttft: Some(ttft),

@@ -72,13 +72,17 @@ impl Catalog {
 
 async fn build(rt: &Runtime, client: &UpstreamClient) -> CatalogSnapshot {
     let lists = futures_util::future::join_all(rt.providers.iter().map(|p| async move {
+        if !p.spec.enabled {
+            // A disabled provider serves no model, listed or asked for.
+            return Vec::new();
+        }
         let deadline = tokio::time::Instant::now() + LIST_TIMEOUT;
-        let req = client.send(p.api.models_request());
+        let req = client.send(p.api().models_request());
         match tokio::time::timeout_at(deadline, req).await {
             Ok(Ok(resp)) if resp.status().is_success() => {
                 let body = crate::upstream::read_bounded(resp, crate::upstream::MAX_LIST_BYTES);
                 match tokio::time::timeout_at(deadline, body).await {
-                    Ok(Ok(b)) => p.api.parse_models(&b),
+                    Ok(Ok(b)) => p.api().parse_models(&b),
                     _ => Vec::new(),
                 }
             }
@@ -107,6 +111,9 @@ async fn build(rt: &Runtime, client: &UpstreamClient) -> CatalogSnapshot {
         }
     }
     for (i, (p, listed)) in rt.providers.iter().zip(lists).enumerate() {
+        if !p.spec.enabled {
+            continue;
+        }
         for id in p.spec.models.iter().cloned().chain(listed) {
             if seen.insert(id.clone()) {
                 entries.push(ModelEntry {

@@ -21,6 +21,22 @@ pub async fn direct(
     model: &str,
     req: &ProxyRequest,
 ) -> Result<ProxyResponse, (Failure, Duration)> {
+    let p = &rt.providers[provider];
+    if !p.spec.enabled {
+        let msg = format!(
+            "provider {:?} is disabled (enabled = false in its [[providers]] entry)",
+            p.spec.name
+        );
+        return Err((
+            Failure::new(crate::vocab::ErrorClass::ProviderDisabled, msg),
+            Duration::ZERO,
+        ));
+    }
+    // The first key that is not cooling (or the one back soonest).
+    let key = match p.key_order(tokio::time::Instant::now()) {
+        Ok(o) if !o.is_empty() => o[0],
+        _ => p.key_state.soonest(|i| p.keys[i].error.is_none()),
+    };
     let target = RouteTarget {
         provider: rt.providers[provider].clone(),
         model: Some(model.to_string()),
@@ -34,7 +50,7 @@ pub async fn direct(
         errors: &crate::config::NO_RULES,
         until: None,
     };
-    match attempt(client, &rules, &target, req, RouteMode::Direct).await {
+    match attempt(client, &rules, &target, key, req, RouteMode::Direct).await {
         Outcome::Done(resp) => Ok(resp),
         Outcome::Client {
             status,

@@ -156,6 +156,9 @@ pub enum DispatchError {
     ModelNotFound { model: String },
     /// Every target was skipped by local provider limits.
     LocalLimit { retry_after: Duration },
+    /// `provider/model` to a disabled provider, or a route whose every
+    /// target is one (`provider` names them).
+    ProviderDisabled { provider: String },
     /// Every attempt failed; `last` is the final failure, `target` who gave it.
     Exhausted {
         last: Failure,
@@ -188,6 +191,7 @@ struct Tally<'a> {
     attempts: Vec<AttemptEvent>,
     upstream_time: Duration,
     last: Option<(usize, Failure)>,
+    max_attempts: usize,
 }
 
 impl Tally<'_> {
@@ -201,7 +205,66 @@ impl Tally<'_> {
     ) -> Option<ProxyResponse> {
         let target = &self.route.targets[i];
         let provider = &target.provider;
-        match attempt(&self.up.client, &self.rules, target, self.req, mode).await {
+        // A pool tries its keys in rotation; a key that gets 429/401/403
+        // cools and the next one is tried for this same target. The last
+        // key's answer is handled like any target's.
+        let keys = match provider.key_order(Instant::now()) {
+            Ok(k) if !k.is_empty() => k,
+            _ => vec![
+                provider
+                    .key_state
+                    .soonest(|k| provider.keys[k].error.is_none()),
+            ],
+        };
+        let mut outcome = None;
+        for (n, &k) in keys.iter().enumerate() {
+            let o = attempt(&self.up.client, &self.rules, target, k, self.req, mode).await;
+            let last = n + 1 == keys.len() || self.attempts.len() + 1 >= self.max_attempts;
+            if provider.is_pool()
+                && let Some((status, retry_after, latency)) = key_refused(&o)
+            {
+                let cool = match status {
+                    StatusCode::TOO_MANY_REQUESTS => {
+                        retry_after.unwrap_or(self.route.spec.cooldown)
+                    }
+                    _ => self.rules.max_cooldown,
+                }
+                .min(self.rules.max_cooldown);
+                let key = provider.keys[k].name.clone();
+                let reason = format!(
+                    "{}: key {} got {status}",
+                    provider.spec.name,
+                    key.as_deref().unwrap_or("-")
+                );
+                provider.key_state.cool(k, Instant::now(), cool, &reason);
+                tracing::warn!(provider = %provider.spec.name, key = key.as_deref().unwrap_or("-"), status = status.as_u16(), "key cooling down");
+                if !last {
+                    self.upstream_time += latency;
+                    self.attempts.push(AttemptEvent {
+                        provider: provider.spec.name.clone(),
+                        model: target.forwarded(&self.req.peek.model).to_string(),
+                        status: Some(status.as_u16()),
+                        error: Some(
+                            if status == StatusCode::TOO_MANY_REQUESTS {
+                                ErrorClass::RateLimited
+                            } else {
+                                ErrorClass::ClientError
+                            }
+                            .to_string(),
+                        ),
+                        latency_ms: ms(latency),
+                        key,
+                    });
+                    continue;
+                }
+            }
+            outcome = Some((o, k));
+            break;
+        }
+        // The last key always leaves its outcome.
+        let (outcome, k) = outcome?;
+        let key_name = || provider.keys[k].name.clone();
+        match outcome {
             Outcome::Done(mut resp) => {
                 if self.route.sticky.is_some() {
                     self.route.served_session(self.req.session(), i);
@@ -227,6 +290,7 @@ impl Tally<'_> {
                     status: Some(status.as_u16()),
                     error: Some(ErrorClass::ClientError.to_string()),
                     latency_ms: ms(latency),
+                    key: key_name(),
                 });
                 Some(ProxyResponse {
                     status,
@@ -245,6 +309,9 @@ impl Tally<'_> {
                 provider.limiter.settle(self.req.est_tokens, 0);
                 record_failure(self.route, target, &f);
                 self.fail(i, f, latency);
+                if let Some(a) = self.attempts.last_mut() {
+                    a.key = key_name();
+                }
                 None
             }
         }
@@ -266,6 +333,17 @@ pub async fn dispatch(
 ) -> Result<ProxyResponse, DispatchError> {
     let started = Instant::now();
     let (route, _) = resolve(up, rt, &req.peek.model).await?;
+    if route.targets.iter().all(|t| !t.provider.spec.enabled) {
+        let mut names: Vec<&str> = route
+            .targets
+            .iter()
+            .map(|t| t.provider.spec.name.as_str())
+            .collect();
+        names.dedup();
+        return Err(DispatchError::ProviderDisabled {
+            provider: names.join(", "),
+        });
+    }
     let mut order = route.order_for(
         route.sticky.as_ref().and_then(|_| req.session()),
         req.est_io(),
@@ -303,6 +381,7 @@ pub async fn dispatch(
         attempts: Vec::new(),
         upstream_time: Duration::ZERO,
         last: None,
+        max_attempts,
     };
     let mut cooling: Vec<(usize, Instant)> = Vec::new();
     let mut limited: Option<Duration> = None;
@@ -339,8 +418,21 @@ pub async fn dispatch(
                 continue;
             }
             let target = &route.targets[i];
+            if !target.provider.spec.enabled {
+                continue;
+            }
             let admission = target.health.admit(Instant::now());
             if let Admission::Open(until) = admission {
+                if pass == 0 {
+                    cooling.push((i, until));
+                }
+                continue;
+            }
+            // Every key of its pool cooling: the provider is cooling.
+            if target.provider.is_pool()
+                && let Some(until) = target.provider.keys_cooling_until(Instant::now())
+            {
+                target.health.release(admission);
                 if pass == 0 {
                     cooling.push((i, until));
                 }
@@ -427,6 +519,23 @@ fn attempt_event(t: &RouteTarget, requested: &str, f: &Failure, latency: Duratio
         status: f.status.map(|s| s.as_u16()),
         error: Some(f.class.to_string()),
         latency_ms: ms(latency),
+        key: None,
+    }
+}
+
+/// An answer that says the key, not the target, is spent or refused:
+/// 429, 401, 403 — with the upstream's `Retry-After` and the latency.
+fn key_refused(o: &Outcome) -> Option<(StatusCode, Option<Duration>, Duration)> {
+    match o {
+        Outcome::Fallback(f, latency) if f.status == Some(StatusCode::TOO_MANY_REQUESTS) => {
+            Some((StatusCode::TOO_MANY_REQUESTS, f.retry_after, *latency))
+        }
+        Outcome::Client {
+            status, latency, ..
+        } if matches!(*status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) => {
+            Some((*status, None, *latency))
+        }
+        _ => None,
     }
 }
 

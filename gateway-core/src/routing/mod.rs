@@ -31,6 +31,7 @@ mod direct;
 mod engine;
 mod frames;
 pub mod health;
+pub mod keys;
 mod probe;
 #[cfg(test)]
 mod rules_tests;

@@ -26,7 +26,7 @@ pub fn spawn_probes(
     stop: CancellationToken,
 ) {
     for (idx, p) in rt.providers.iter().enumerate() {
-        let Some(interval) = p.spec.health_check_interval else {
+        let Some(interval) = p.spec.health_check_interval.filter(|_| p.spec.enabled) else {
             continue;
         };
         let name = p.spec.name.clone();
@@ -41,7 +41,7 @@ pub fn spawn_probes(
                     _ = tick.tick() => {}
                 }
                 let provider = &rt.providers[idx];
-                let send = client.send(provider.api.models_request());
+                let send = client.send(provider.api().models_request());
                 let result = tokio::time::timeout(PROBE_TIMEOUT, send).await;
                 let (ok, reason) = match result {
                     Ok(Ok(r)) if r.status().is_success() => (true, String::new()),
@@ -90,10 +90,10 @@ pub struct ProbeReport {
 
 /// `GET {base_url}/models` with the provider's key, timed.
 pub async fn probe_provider(client: &UpstreamClient, p: &super::ProviderRuntime) -> ProbeReport {
-    let key = match (&p.spec.api_key, &p.key_error) {
-        (None, _) => "none",
-        (Some(_), None) => "present",
-        (Some(_), Some(_)) => "missing",
+    let key = match (p.spec.api_keys.is_empty(), &p.key_error) {
+        (true, _) => "none",
+        (false, None) => "present",
+        (false, Some(_)) => "missing",
     };
     let mut r = ProbeReport {
         provider: p.spec.name.clone(),
@@ -107,7 +107,7 @@ pub async fn probe_provider(client: &UpstreamClient, p: &super::ProviderRuntime)
         error: p.key_error.clone(),
     };
     let t0 = Instant::now();
-    match tokio::time::timeout(PROBE_TIMEOUT, client.send(p.api.models_request())).await {
+    match tokio::time::timeout(PROBE_TIMEOUT, client.send(p.api().models_request())).await {
         Err(_) => r.error = Some(format!("no answer within {PROBE_TIMEOUT:?}")),
         Ok(Err(e)) => {
             r.error = Some(if e.connect {
@@ -129,7 +129,7 @@ pub async fn probe_provider(client: &UpstreamClient, p: &super::ProviderRuntime)
                 .unwrap_or_default();
             r.latency_ms = Some(t0.elapsed().as_secs_f64() * 1000.0);
             if status.is_success() {
-                r.models = p.api.parse_models(&body);
+                r.models = p.api().parse_models(&body);
             } else if r.error.is_none() {
                 r.error = Some(format!("upstream answered {status}"));
             }

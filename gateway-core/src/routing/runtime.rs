@@ -4,10 +4,11 @@
 use std::sync::Arc;
 
 use super::health::{HealthRegistry, TargetHealth};
+use super::keys::{KeyState, PoolKey};
 use super::sticky::{SessionKey, StickyTable};
 use super::strategy::StrategyState;
 use super::table::{MODEL_PLACEHOLDER, RouteTable, forward_name};
-use crate::config::{Config, PriceOverride, ProviderSpec, RouteSpec, Strategy};
+use crate::config::{Config, HeaderSource, PriceOverride, ProviderSpec, RouteSpec, Strategy};
 use crate::limits::models::ModelLimits;
 use crate::limits::{KeyedLimiter, ProviderLimiter};
 use crate::providers::{self, ProviderApi};
@@ -19,9 +20,15 @@ use crate::vocab::ErrorClass;
 #[derive(Debug)]
 pub struct ProviderRuntime {
     pub spec: ProviderSpec,
-    pub api: Box<dyn ProviderApi>,
-    /// Set when the provider's key could not be resolved: attempts to it fail
-    /// (and fall back) with this message, which never contains the key.
+    /// The key pool, in config order; never empty (a keyless provider has
+    /// one unnamed entry).
+    pub keys: Vec<PoolKey>,
+    /// Rotation and per-key cooldowns; shared with the next runtime when a
+    /// publish leaves the pool as it is.
+    pub key_state: Arc<KeyState>,
+    /// Set when no key of the provider could be resolved, or a header
+    /// reference could not: attempts to it fail (and fall back) with this
+    /// message, which never contains a secret.
     pub key_error: Option<String>,
     /// Shared with the next runtime (resized when a publish changes this
     /// provider's `rpm`/`tpm`), and with every provider of the same
@@ -29,6 +36,37 @@ pub struct ProviderRuntime {
     pub limiter: Arc<ProviderLimiter>,
     /// The secrets this provider is sent, scrubbed out of what it answers.
     pub scrub: Scrubber,
+}
+
+impl ProviderRuntime {
+    /// The behaviour of the first key that resolved (listings, probes,
+    /// token counts): any key of the pool serves those.
+    pub fn api(&self) -> &dyn ProviderApi {
+        let k = self
+            .keys
+            .iter()
+            .find(|k| k.error.is_none())
+            .unwrap_or(&self.keys[0]);
+        k.api.as_ref()
+    }
+
+    /// More than one key: 429/401/403 cool the key, not the target.
+    pub fn is_pool(&self) -> bool {
+        self.keys.len() > 1
+    }
+
+    /// `Some(until)` when every key of the pool cools: the provider is
+    /// cooling. Does not move the rotation.
+    pub fn keys_cooling_until(&self, now: tokio::time::Instant) -> Option<tokio::time::Instant> {
+        self.key_state
+            .cooling_until(now, |i| self.keys.get(i).is_some_and(|k| k.error.is_none()))
+    }
+
+    /// The keys one request tries ([`KeyState::order`]); moves the rotation.
+    pub fn key_order(&self, now: tokio::time::Instant) -> Result<Vec<usize>, tokio::time::Instant> {
+        self.key_state
+            .order(now, |i| self.keys.get(i).is_some_and(|k| k.error.is_none()))
+    }
 }
 
 #[derive(Debug)]
@@ -264,37 +302,15 @@ impl Runtime {
             limiters.push(((shared, id.to_string()), l.clone()));
             l
         };
+        let kept_keys = |spec: &crate::config::ProviderSpec| {
+            let old = prev?.providers.iter().find(|p| p.spec.name == spec.name)?;
+            (old.spec.api_keys == spec.api_keys && old.spec.key_rotation == spec.key_rotation)
+                .then(|| old.key_state.clone())
+        };
         let providers: Vec<Arc<ProviderRuntime>> = config
             .providers
             .iter()
-            .map(|spec| {
-                let (key, key_error) = match &spec.api_key {
-                    None => (None, None),
-                    Some(r) => match r.resolve() {
-                        Ok(k) => (Some(k), None),
-                        Err(e) => {
-                            let msg = format!("provider {:?}: key {r}: {e}", spec.name);
-                            tracing::warn!("{msg}");
-                            (None, Some(msg))
-                        }
-                    },
-                };
-                let scrub = Scrubber::new(
-                    key.iter().map(|k| k.expose().as_bytes()).chain(
-                        spec.headers
-                            .iter()
-                            .filter(|(n, _)| is_credential_header(n.as_str()))
-                            .map(|(_, v)| v.as_bytes()),
-                    ),
-                );
-                Arc::new(ProviderRuntime {
-                    scrub,
-                    api: providers::build(spec, key),
-                    key_error,
-                    limiter: limiter_for(spec),
-                    spec: spec.clone(),
-                })
-            })
+            .map(|spec| build_provider(spec, limiter_for(spec), kept_keys(spec)))
             .collect();
         let routes = RouteTable::new(config.routes.iter().map(|r| {
             let pattern = r.model.contains('*');
@@ -457,6 +473,7 @@ impl Runtime {
             rate_limit_threshold: 1,
             retries: 0,
             sticky: false,
+            cache: None,
             targets: vec![crate::config::TargetSpec {
                 provider: p.spec.name.clone(),
                 provider_index: provider,
@@ -481,4 +498,103 @@ impl Runtime {
             prices: Vec::new(),
         })
     }
+}
+
+/// Resolves a provider's keys and header references and builds its
+/// behaviour once per key. Never fails: what does not resolve is reported
+/// at request time (the key skipped, or the provider failing over).
+fn build_provider(
+    spec: &ProviderSpec,
+    limiter: Arc<ProviderLimiter>,
+    key_state: Option<Arc<KeyState>>,
+) -> Arc<ProviderRuntime> {
+    let mut errors: Vec<String> = Vec::new();
+    let mut header_secrets: Vec<crate::secrets::Secret> = Vec::new();
+    let mut headers = Vec::with_capacity(spec.headers.len());
+    for (name, source) in &spec.headers {
+        match source {
+            HeaderSource::Literal(v) => headers.push((name.clone(), v.clone())),
+            HeaderSource::Secret(r) => match r.resolve().map_err(|e| e.to_string()).and_then(|s| {
+                let mut v = http::HeaderValue::try_from(s.expose())
+                    .map_err(|_| "the value is not a valid header value".to_string())?;
+                v.set_sensitive(true);
+                Ok((s, v))
+            }) {
+                Ok((s, v)) => {
+                    header_secrets.push(s);
+                    headers.push((name.clone(), v));
+                }
+                Err(e) => {
+                    let msg = format!("provider {:?}: header {name} ({r}): {e}", spec.name);
+                    tracing::warn!("{msg}");
+                    errors.push(msg);
+                }
+            },
+        }
+    }
+    let resolved: Vec<(Option<String>, Result<Secret, String>)> = if spec.api_keys.is_empty() {
+        Vec::new()
+    } else {
+        spec.api_keys
+            .iter()
+            .map(|r| {
+                let key = r.resolve().map_err(|e| {
+                    let msg = format!("provider {:?}: key {r}: {e}", spec.name);
+                    tracing::warn!("{msg}");
+                    msg
+                });
+                (Some(r.to_string()), key)
+            })
+            .collect()
+    };
+    let scrub = Scrubber::new(
+        resolved
+            .iter()
+            .filter_map(|(_, k)| k.as_ref().ok())
+            .chain(&header_secrets)
+            .map(|k| k.expose().as_bytes())
+            .chain(
+                headers
+                    .iter()
+                    .filter(|(n, _)| is_credential_header(n.as_str()))
+                    .map(|(_, v)| v.as_bytes()),
+            ),
+    );
+    let keys: Vec<PoolKey> = if resolved.is_empty() {
+        vec![PoolKey {
+            name: None,
+            api: providers::build(spec, None, &headers),
+            error: None,
+        }]
+    } else {
+        resolved
+            .into_iter()
+            .map(|(name, key)| match key {
+                Ok(k) => PoolKey {
+                    name,
+                    api: providers::build(spec, Some(k), &headers),
+                    error: None,
+                },
+                Err(e) => PoolKey {
+                    name,
+                    api: providers::build(spec, None, &headers),
+                    error: Some(e),
+                },
+            })
+            .collect()
+    };
+    if keys.iter().all(|k| k.error.is_some())
+        && let Some(e) = keys.first().and_then(|k| k.error.clone())
+    {
+        errors.insert(0, e);
+    }
+    Arc::new(ProviderRuntime {
+        scrub,
+        key_state: key_state
+            .unwrap_or_else(|| Arc::new(KeyState::new(keys.len(), spec.key_rotation))),
+        keys,
+        key_error: (!errors.is_empty()).then(|| errors.join("; ")),
+        limiter,
+        spec: spec.clone(),
+    })
 }

@@ -275,6 +275,14 @@ pub struct StreamOutcome {
 
 type Finisher = Box<dyn FnOnce(StreamOutcome) + Send>;
 
+/// A copy of the relayed bytes for the response cache, up to a cap, given
+/// to its store only when the stream completes cleanly.
+struct Tee {
+    buf: BytesMut,
+    cap: usize,
+    store: Box<dyn FnOnce(Bytes) + Send>,
+}
+
 /// A committed stream, ready to become the response body.
 pub struct StreamRelay {
     held: Option<Bytes>,
@@ -290,6 +298,8 @@ pub struct StreamRelay {
     done: bool,
     /// The relayed bytes, up to a cap (only for `telemetry.store_bodies`).
     capture: Option<(BytesMut, usize)>,
+    /// For the response cache: dropped once over its cap.
+    tee: Option<Tee>,
 }
 
 impl StreamRelay {
@@ -320,6 +330,7 @@ impl StreamRelay {
             finisher: None,
             done: false,
             capture: None,
+            tee: None,
         }
     }
 
@@ -329,10 +340,28 @@ impl StreamRelay {
         self
     }
 
+    /// Hands what the client got to `store` if the stream completes
+    /// without an error and within `cap` bytes (the response cache).
+    pub fn tee(mut self, cap: usize, store: impl FnOnce(Bytes) + Send + 'static) -> Self {
+        self.tee = Some(Tee {
+            buf: BytesMut::new(),
+            cap,
+            store: Box::new(store),
+        });
+        self
+    }
+
     fn captured(&mut self, chunk: &[u8]) {
         if let Some((buf, cap)) = &mut self.capture {
             let room = cap.saturating_sub(buf.len());
             buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        }
+        if let Some(t) = &mut self.tee {
+            if t.buf.len() + chunk.len() > t.cap {
+                self.tee = None;
+            } else {
+                t.buf.extend_from_slice(chunk);
+            }
         }
     }
 
@@ -439,6 +468,11 @@ impl StreamRelay {
                     .then_some(ErrorClass::UpstreamErrorEvent)
             })
             .map(|c| c.to_string());
+        if let Some(t) = self.tee.take()
+            && error.is_none()
+        {
+            (t.store)(t.buf.freeze());
+        }
         if let Some(f) = self.finisher.take() {
             f(StreamOutcome {
                 completed: error.is_none(),

@@ -35,7 +35,7 @@ pub enum DbError {
 }
 
 /// Bump with a migration when the schema changes.
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS requests (
@@ -63,7 +63,8 @@ CREATE TABLE IF NOT EXISTS requests (
     origin           TEXT NOT NULL DEFAULT 'client',
     cache_read_tokens  INTEGER,
     cache_write_tokens INTEGER,
-    route              TEXT
+    route              TEXT,
+    key_name           TEXT
 );
 CREATE INDEX IF NOT EXISTS requests_ts ON requests(ts_ms);
 CREATE TABLE IF NOT EXISTS attempts (
@@ -74,6 +75,7 @@ CREATE TABLE IF NOT EXISTS attempts (
     status    INTEGER,
     error     TEXT,
     latency_ms REAL NOT NULL,
+    key_name  TEXT,
     PRIMARY KEY (request, n)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS bodies (
@@ -165,6 +167,23 @@ impl Db {
             conn.execute_batch("ALTER TABLE requests ADD COLUMN route TEXT;")
                 .map_err(err)?;
         }
+        if (1..5).contains(&version) {
+            // v5: `key_name`, the pool key (its reference, never its value).
+            conn.execute_batch("ALTER TABLE requests ADD COLUMN key_name TEXT;")
+                .map_err(err)?;
+            // (`attempts` missing: SCHEMA below makes it with the column.)
+            let attempts: i64 = conn
+                .query_row(
+                    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'attempts'",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(err)?;
+            if attempts > 0 {
+                conn.execute_batch("ALTER TABLE attempts ADD COLUMN key_name TEXT;")
+                    .map_err(err)?;
+            }
+        }
         if version < SCHEMA_VERSION {
             conn.execute_batch(SCHEMA).map_err(err)?;
             conn.pragma_update(None, "user_version", SCHEMA_VERSION)
@@ -230,13 +249,14 @@ impl Db {
                     requested_model, provider, forwarded_model, route_mode, stream, attempts,
                     status, error, latency_ms, ttft_ms, overhead_ms, tokens_in, tokens_out,
                     tokens_estimated, cost_usd, cancelled, origin, cache_read_tokens,
-                    cache_write_tokens, route)
+                    cache_write_tokens, route, key_name)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                    ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
+                    ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
             )?;
             let mut att = tx.prepare_cached(
-                "INSERT INTO attempts (request, n, provider, model, status, error, latency_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO attempts (request, n, provider, model, status, error, latency_ms,
+                    key_name)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
             let mut bod = tx.prepare_cached(
                 "INSERT INTO bodies (request, request_body, response_body) VALUES (?1, ?2, ?3)",
@@ -267,6 +287,7 @@ impl Db {
                     e.cache_read_tokens.map(|t| t as i64),
                     e.cache_write_tokens.map(|t| t as i64),
                     e.route,
+                    e.attempts.last().and_then(|a| a.key.as_deref()),
                 ])?;
                 if n == 0 {
                     continue; // a duplicate request id: keep the first
@@ -280,7 +301,8 @@ impl Db {
                         a.model,
                         a.status,
                         a.error,
-                        a.latency_ms
+                        a.latency_ms,
+                        a.key
                     ])?;
                 }
                 if e.request_body.is_some() || e.response_body.is_some() {

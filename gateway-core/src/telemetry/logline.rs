@@ -308,6 +308,7 @@ mod tests {
             status: Some(200),
             error: None,
             latency_ms: 1.25,
+            key: None,
         });
         e.status = 200;
         e.latency_ms = 12.345;

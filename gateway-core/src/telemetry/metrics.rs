@@ -106,6 +106,10 @@ pub struct Metrics {
     otlp_exported: Counter,
     otlp_dropped: Family<DroppedLabels, Counter>,
     breaker_open: Family<TargetLabels, Gauge>,
+    cache_hits: Counter,
+    cache_misses: Counter,
+    cache_bytes: Gauge,
+    cache_entries: Gauge,
     known: RwLock<Known>,
     render_lock: Mutex<()>,
 }
@@ -354,6 +358,28 @@ impl Metrics {
             "1 while a target's circuit breaker is open (cooling down or probing)",
             breaker_open.clone(),
         );
+        let (cache_hits, cache_misses) = (Counter::default(), Counter::default());
+        r.register(
+            "aigw_cache_hits",
+            "Requests on caching routes answered from the response cache",
+            cache_hits.clone(),
+        );
+        r.register(
+            "aigw_cache_misses",
+            "Requests on caching routes not answered from the response cache",
+            cache_misses.clone(),
+        );
+        let (cache_bytes, cache_entries) = (Gauge::default(), Gauge::default());
+        r.register(
+            "aigw_cache_bytes",
+            "Bytes held by the response cache (bound: server.cache_max_mb)",
+            cache_bytes.clone(),
+        );
+        r.register(
+            "aigw_cache_entries",
+            "Entries in the response cache",
+            cache_entries.clone(),
+        );
         let info = Family::<VersionLabels, Gauge>::default();
         info.get_or_create(&VersionLabels {
             version: crate::VERSION,
@@ -378,6 +404,10 @@ impl Metrics {
             otlp_exported,
             otlp_dropped,
             breaker_open,
+            cache_hits,
+            cache_misses,
+            cache_bytes,
+            cache_entries,
             known: RwLock::new(Known::default()),
             render_lock: Mutex::new(()),
         }
@@ -408,6 +438,20 @@ impl Metrics {
             .into_iter()
             .map(|reason| self.dropped.get_or_create(&DroppedLabels { reason }).get())
             .sum()
+    }
+
+    /// The response cache's counters and size as of now (set at scrape
+    /// time from [`crate::cache::ResponseCache::stats`]).
+    pub fn set_cache(&self, s: crate::cache::CacheStats) {
+        let i = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        self.cache_hits
+            .inner()
+            .store(s.hits, std::sync::atomic::Ordering::Relaxed);
+        self.cache_misses
+            .inner()
+            .store(s.misses, std::sync::atomic::Ordering::Relaxed);
+        self.cache_bytes.set(i(s.bytes));
+        self.cache_entries.set(i(s.entries));
     }
 
     pub(crate) fn set_queue_depth(&self, n: usize) {

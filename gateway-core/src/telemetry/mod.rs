@@ -48,6 +48,7 @@ pub enum Origin {
     Replay,
     Bench,
     FallbackTest,
+    Verify,
 }
 
 impl Origin {
@@ -57,6 +58,7 @@ impl Origin {
             Origin::Replay => "replay",
             Origin::Bench => "bench",
             Origin::FallbackTest => "fallback_test",
+            Origin::Verify => "verify",
         }
     }
 }
@@ -191,6 +193,8 @@ impl TelemetrySink for LogSink {
             forwarded_model = e.forwarded_model.as_deref().unwrap_or("-"),
             route_mode = e.route_mode.map_or("-", RouteMode::as_str),
             route = e.route.as_deref().unwrap_or("-"),
+            // the pool key's reference (`keyring:a`), never its value
+            key = e.attempts.last().and_then(|a| a.key.as_deref()).unwrap_or("-"),
             attempts = e.attempts.len(),
             status = e.status,
             error = e.error.as_deref().unwrap_or("-"),

@@ -483,6 +483,7 @@ mod tests {
                     status: Some(503),
                     error: Some("upstream_5xx".into()),
                     latency_ms: 600.0,
+                    key: None,
                 },
                 AttemptEvent {
                     provider: "b".into(),
@@ -490,6 +491,7 @@ mod tests {
                     status: Some(200),
                     error: None,
                     latency_ms: 600.0,
+                    key: None,
                 },
             ],
             status: 200,

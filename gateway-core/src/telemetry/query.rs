@@ -33,7 +33,7 @@ pub struct Filter {
     /// The client (its key reference, or its address).
     pub client: Option<String>,
     /// `client` (default: replays and benchmarks are not client traffic),
-    /// `replay`, `bench`, `fallback_test`, or `all`.
+    /// `replay`, `bench`, `verify`, `fallback_test`, or `all`.
     pub origin: Option<String>,
 }
 
@@ -141,6 +141,9 @@ pub struct RouteModes {
     pub direct: u64,
     pub provider_fallback: u64,
     pub model_fallback: u64,
+    /// Answered from the response cache (`[routes.cache]`).
+    #[serde(default)]
+    pub cache: u64,
 }
 
 /// One time bucket of a series.
@@ -293,6 +296,7 @@ pub fn series(
             Some("direct") => b.route_modes.direct += 1,
             Some("provider_fallback") => b.route_modes.provider_fallback += 1,
             Some("model_fallback") => b.route_modes.model_fallback += 1,
+            Some("cache") => b.route_modes.cache += 1,
             _ => {}
         }
     }
@@ -341,12 +345,16 @@ pub struct RequestRow {
     /// The route that matched as written (`claude-*`); `null` for an
     /// implicit route or a request that matched none.
     pub route: Option<String>,
+    /// The pool key of the last attempt, by reference (`keyring:a`);
+    /// never a key's value. `null` for a keyless provider.
+    #[serde(default)]
+    pub key_name: Option<String>,
 }
 
 const ROW_COLUMNS: &str = "request_id, ts_ms, client, endpoint, requested_model, provider,
     forwarded_model, route_mode, stream, attempts, status, error, latency_ms, ttft_ms,
     overhead_ms, tokens_in, tokens_out, tokens_estimated, cost_usd, cancelled, id,
-    cache_read_tokens, cache_write_tokens, route";
+    cache_read_tokens, cache_write_tokens, route, key_name";
 
 fn row(r: &Row<'_>) -> rusqlite::Result<RequestRow> {
     let u = |v: Option<i64>| v.map(|n| n.max(0) as u64);
@@ -374,6 +382,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<RequestRow> {
         cost_usd: r.get(18)?,
         cancelled: r.get(19)?,
         route: r.get(23)?,
+        key_name: r.get(24)?,
     })
 }
 
@@ -482,6 +491,9 @@ pub struct AttemptRow {
     pub status: Option<u16>,
     pub error: Option<String>,
     pub latency_ms: f64,
+    /// The pool key it was sent with, by reference.
+    #[serde(default)]
+    pub key_name: Option<String>,
 }
 
 /// One request with its attempts and, when stored, its bodies.
@@ -504,7 +516,7 @@ pub fn request(conn: &Connection, id: &str) -> Result<Option<RequestDetail>, DbE
         return Ok(None);
     };
     let mut stmt = conn.prepare_cached(
-        "SELECT provider, model, status, error, latency_ms FROM attempts
+        "SELECT provider, model, status, error, latency_ms, key_name FROM attempts
          WHERE request = ?1 ORDER BY n",
     )?;
     let attempts = stmt
@@ -515,6 +527,7 @@ pub fn request(conn: &Connection, id: &str) -> Result<Option<RequestDetail>, DbE
                 status: r.get(2)?,
                 error: r.get(3)?,
                 latency_ms: r.get(4)?,
+                key_name: r.get(5)?,
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;

@@ -69,6 +69,9 @@ pub enum ErrorClass {
     BadRequest,
     ModelNotFound,
     ProviderRateLimited,
+    /// The request named a provider that is `enabled = false`, or every
+    /// target of its route is one.
+    ProviderDisabled,
 }
 
 impl ErrorClass {
@@ -104,6 +107,7 @@ impl ErrorClass {
             Self::BadRequest => "bad_request",
             Self::ModelNotFound => "model_not_found",
             Self::ProviderRateLimited => "provider_rate_limited",
+            Self::ProviderDisabled => "provider_disabled",
         }
     }
 

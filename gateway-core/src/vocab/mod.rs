@@ -60,6 +60,8 @@ pub enum RouteMode {
     ProviderFallback,
     /// Another target served it with a different (rewritten) model.
     ModelFallback,
+    /// The exact response cache answered (`[routes.cache]`); no upstream call.
+    Cache,
 }
 
 impl RouteMode {
@@ -68,6 +70,7 @@ impl RouteMode {
             Self::Direct => "direct",
             Self::ProviderFallback => "provider_fallback",
             Self::ModelFallback => "model_fallback",
+            Self::Cache => "cache",
         }
     }
 }
@@ -96,6 +99,11 @@ pub struct AttemptEvent {
     /// `key_missing`, … — `None` on success.
     pub error: Option<String>,
     pub latency_ms: f64,
+    /// The pool key it was sent with, by its reference (`keyring:a`),
+    /// never its value; absent for a keyless provider.
+    #[cfg_attr(test, ts(optional))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 /// Token usage as reported by the upstream, field by field as it came: the

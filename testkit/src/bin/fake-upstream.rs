@@ -9,6 +9,8 @@
 //! * `ok` — [`Behavior::Ok`],
 //! * `auto` — [`Behavior::Auto`] (tool calls when the chat request has `tools`, else `ok`),
 //! * `tool_call` — [`Behavior::ToolCall`],
+//! * `verify_honest` / `verify_substitute` — [`Behavior::Scripted`] with
+//!   [`testkit::probe_model`] (answers the gateway's verification probes),
 //! * `status:CODE` or `status:CODE:RETRY_AFTER` — [`Behavior::Status`].
 //!
 //! Protocol on stdio:
@@ -28,7 +30,7 @@ use testkit::{Behavior, FakeUpstream};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 const USAGE: &str = "usage: fake-upstream --upstream NAME=BEHAVIOR [--upstream NAME=BEHAVIOR ...]
-  BEHAVIOR: ok | auto | tool_call | status:CODE[:RETRY_AFTER]
+  BEHAVIOR: ok | auto | tool_call | verify_honest | verify_substitute | status:CODE[:RETRY_AFTER]
   Prints {\"NAME\": \"http://127.0.0.1:PORT/v1\", ...} on stdout; a line `dump` on stdin prints the
   requests received so far as {\"NAME\": [{\"method\",\"path\",\"model\"}, ...]}; exits on stdin EOF.";
 
@@ -101,6 +103,8 @@ fn parse_behavior(s: &str) -> anyhow::Result<Behavior> {
         "ok" => return Ok(Behavior::Ok),
         "auto" => return Ok(Behavior::Auto),
         "tool_call" => return Ok(Behavior::ToolCall),
+        "verify_honest" => return Ok(Behavior::Scripted(testkit::probe_model(true))),
+        "verify_substitute" => return Ok(Behavior::Scripted(testkit::probe_model(false))),
         _ => {}
     }
     let Some(rest) = s.strip_prefix("status:") else {

@@ -8,4 +8,9 @@ export type AttemptInfo = { provider: string, model: string, status: number | nu
  * `rate_limited`, `timeout`, `connect`, `upstream_5xx`, `stream_broken`,
  * `key_missing`, … — `None` on success.
  */
-error: string | null, latency_ms: number, };
+error: string | null, latency_ms: number, 
+/**
+ * The pool key it was sent with, by its reference (`keyring:a`),
+ * never its value; absent for a keyless provider.
+ */
+key?: string, };

@@ -3,4 +3,8 @@
 /**
  * One upstream attempt as stored.
  */
-export type AttemptRow = { provider: string, model: string, status: number | null, error: string | null, latency_ms: number, };
+export type AttemptRow = { provider: string, model: string, status: number | null, error: string | null, latency_ms: number, 
+/**
+ * The pool key it was sent with, by reference.
+ */
+key_name: string | null, };

@@ -5,7 +5,7 @@ import type { RouteDraft } from "./RouteDraft";
 /**
  * One structured edit (`POST /config/draft` takes a list of them).
  */
-export type DraftOp = { "op": "upsert_provider", provider: ProviderDraft, } | { "op": "remove_provider", name: string, } | { "op": "upsert_route", route: RouteDraft, 
+export type DraftOp = { "op": "upsert_provider", provider: ProviderDraft, } | { "op": "remove_provider", name: string, } | { "op": "set_provider_enabled", name: string, enabled: boolean, } | { "op": "upsert_route", route: RouteDraft, 
 /**
  * Edit `profiles.NAME.routes` instead of the top-level routes.
  */

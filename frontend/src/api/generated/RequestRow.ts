@@ -21,4 +21,9 @@ cache_read_tokens: number | null, cache_write_tokens: number | null, cost_usd: n
  * The route that matched as written (`claude-*`); `null` for an
  * implicit route or a request that matched none.
  */
-route: string | null, };
+route: string | null, 
+/**
+ * The pool key of the last attempt, by reference (`keyring:a`);
+ * never a key's value. `null` for a keyless provider.
+ */
+key_name: string | null, };

@@ -19,4 +19,8 @@ pattern: boolean, strategy: Strategy, cooldown_s: number, failure_threshold: num
  * Sticky sessions in effect: true for a `weighted` or `latency` route
  * unless `sticky = false`; always false for `priority`.
  */
-sticky: boolean, targets: Array<RouteTarget>, };
+sticky: boolean, 
+/**
+ * The response cache's TTL in seconds; `null` when the route does not cache.
+ */
+cache_ttl_s: number | null, targets: Array<RouteTarget>, };

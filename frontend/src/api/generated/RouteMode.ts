@@ -3,4 +3,4 @@
 /**
  * How a request was served, reported in `x-aigw-route-mode`.
  */
-export type RouteMode = "direct" | "provider_fallback" | "model_fallback";
+export type RouteMode = "direct" | "provider_fallback" | "model_fallback" | "cache";

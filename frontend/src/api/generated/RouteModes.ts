@@ -3,4 +3,8 @@
 /**
  * Requests per route mode.
  */
-export type RouteModes = { direct: number, provider_fallback: number, model_fallback: number, };
+export type RouteModes = { direct: number, provider_fallback: number, model_fallback: number, 
+/**
+ * Answered from the response cache (`[routes.cache]`).
+ */
+cache: number, };

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use ts_rs::{Config, ExportError, TS};
 
-use super::{clients, config, ops, session, tools, update};
+use super::{clients, config, ops, session, tools, update, verify};
 use crate::api::telemetry::SummaryBody;
 use crate::lifecycle::draft::Op;
 use crate::lifecycle::{Preview, Published, Validation};
@@ -58,6 +58,7 @@ fn export(dir: &Path) -> Result<(), ExportError> {
     // fallback test
     ops::FallbackTestResult::export_all(&cfg)?;
     // telemetry
+    crate::cache::CacheStats::export_all(&cfg)?;
     Series::export_all(&cfg)?;
     RequestPage::export_all(&cfg)?;
     RequestDetail::export_all(&cfg)?;
@@ -70,6 +71,14 @@ fn export(dir: &Path) -> Result<(), ExportError> {
     Estimate::export_all(&cfg)?;
     Run::export_all(&cfg)?;
     tools::Runs::export_all(&cfg)?;
+    // verification runs
+    crate::tools::verify::SuiteInfo::export_all(&cfg)?;
+    crate::tools::verify::BaselineSpec::export_all(&cfg)?;
+    crate::tools::verify::RunSpec::export_all(&cfg)?;
+    crate::tools::verify::Baseline::export_all(&cfg)?;
+    crate::tools::verify::Run::export_all(&cfg)?;
+    verify::Baselines::export_all(&cfg)?;
+    verify::Runs::export_all(&cfg)?;
     // connect tools
     clients::ClientList::export_all(&cfg)?;
     crate::clients::service::ConnectRequest::export_all(&cfg)?;

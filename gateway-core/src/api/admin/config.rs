@@ -71,10 +71,22 @@ pub struct LiveConfig {
     pub file_error: Option<String>,
 }
 
-pub async fn get_config(State(s): State<Arc<AppState>>) -> Json<LiveConfig> {
+/// A version as `p` may see it: a viewer gets the config text with every
+/// provider header value redacted (they may hold credentials as written).
+fn for_principal(mut v: Version, p: &Principal) -> Version {
+    if p.role != crate::secrets::admin::Role::Admin {
+        v.toml = v.toml.map(|t| crate::lifecycle::redact::header_values(&t));
+    }
+    v
+}
+
+pub async fn get_config(
+    State(s): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+) -> Json<LiveConfig> {
     let rt = s.runtime.load();
     Json(LiveConfig {
-        version: s.lifecycle.live_version(),
+        version: for_principal(s.lifecycle.live_version(), &p),
         path: s.lifecycle.path().cloned(),
         active_profile: rt.config.active_profile.clone(),
         profiles: rt.config.profiles.clone(),
@@ -148,12 +160,13 @@ pub async fn history(
 
 pub async fn version(
     State(s): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
     Path(id): Path<i64>,
 ) -> Result<Json<Version>, ApiError> {
     s.lifecycle
         .store()
         .get(id)?
-        .map(Json)
+        .map(|v| Json(for_principal(v, &p)))
         .ok_or_else(|| ApiError::not_found(format!("no config version {id}")))
 }
 
@@ -231,6 +244,8 @@ pub struct RouteInfo {
     /// Sticky sessions in effect: true for a `weighted` or `latency` route
     /// unless `sticky = false`; always false for `priority`.
     pub sticky: bool,
+    /// The response cache's TTL in seconds; `null` when the route does not cache.
+    pub cache_ttl_s: Option<u64>,
     pub targets: Vec<RouteTarget>,
 }
 
@@ -329,6 +344,7 @@ pub async fn routes(
             rate_limit_threshold: r.rate_limit_threshold,
             retries: r.retries,
             sticky: r.sticky,
+            cache_ttl_s: r.cache.as_ref().map(|c| c.ttl.as_secs()),
             targets: r
                 .targets
                 .iter()

@@ -7,6 +7,7 @@
 //! - `config`: validate, diff, publish, history, versions, rollback, profile.
 //! - `ops`: status, audit, providers and probes, keys, local server detection.
 //! - `tools`: replay and the synthetic model benchmark.
+//! - `verify`: verification runs (probe suite, baselines, verdicts).
 //! - `update`: check, install and roll back signed releases.
 //! - `clients`: "Connect tools" (list, preview, connect, disconnect).
 //! - telemetry queries (`crate::api::telemetry`) are mounted here too.
@@ -19,6 +20,7 @@ mod ops;
 mod session;
 mod tools;
 mod update;
+mod verify;
 
 use std::sync::Arc;
 
@@ -70,6 +72,14 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/bench/estimate", post(tools::estimate))
         .route("/bench/runs", post(tools::start).get(tools::list))
         .route("/bench/runs/{id}", get(tools::get))
+        .route("/verify/suite", get(verify::suite))
+        .route("/verify/estimate", post(verify::estimate))
+        .route(
+            "/verify/baselines",
+            post(verify::record_baseline).get(verify::baselines),
+        )
+        .route("/verify/runs", post(verify::start).get(verify::list))
+        .route("/verify/runs/{id}", get(verify::get))
         .route("/clients", get(clients::list))
         .route("/clients/{name}/preview", post(clients::preview))
         .route("/clients/{name}/connect", post(clients::connect))

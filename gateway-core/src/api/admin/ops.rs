@@ -13,6 +13,7 @@ use crate::api::ApiError;
 use crate::config::ProviderKind;
 use crate::pipeline::{self, Answer, Inbound, Via};
 use crate::routing::health::HealthSnapshot;
+use crate::routing::keys::KeySnapshot;
 use crate::routing::{LocalServer, ProbeReport, detect_local as detect, probe_provider};
 use crate::secrets::admin::TokenStorage;
 use crate::secrets::{KeyIndex, SecretRef};
@@ -28,6 +29,19 @@ pub struct TargetHealth {
     pub provider: String,
     pub model: String,
     pub health: HealthSnapshot,
+}
+
+/// One provider's switch and key pool in `GET /status`.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Serialize)]
+pub struct ProviderState {
+    pub name: String,
+    /// `enabled = false`: skipped by routing, shown as disabled.
+    pub enabled: bool,
+    /// Every key cooling (a pool's 429/401/403): the provider is cooling.
+    pub cooling: bool,
+    /// By reference (`keyring:a`), never by value.
+    pub keys: Vec<KeySnapshot>,
 }
 
 /// The request log writer's state in `GET /status`.
@@ -59,6 +73,8 @@ pub struct Status {
     pub routes: usize,
     pub admin_token_storage: TokenStorage,
     pub targets: Vec<TargetHealth>,
+    /// Each provider's `enabled` switch and key pool.
+    pub provider_states: Vec<ProviderState>,
     pub telemetry: TelemetryState,
 }
 
@@ -90,6 +106,19 @@ pub async fn status(State(s): State<Arc<AppState>>) -> Json<Status> {
         routes: rt.routes.len(),
         admin_token_storage: s.admin_tokens.storage.clone(),
         targets,
+        provider_states: rt
+            .providers
+            .iter()
+            .map(|p| {
+                let now = tokio::time::Instant::now();
+                ProviderState {
+                    name: p.spec.name.clone(),
+                    enabled: p.spec.enabled,
+                    cooling: p.is_pool() && p.keys_cooling_until(now).is_some(),
+                    keys: p.key_state.snapshot(&p.keys, now),
+                }
+            })
+            .collect(),
         telemetry: TelemetryState {
             dropped_events: s.telemetry_hub.dropped_events(),
             queue_depth: s.telemetry_hub.queue_depth(),
@@ -152,6 +181,13 @@ pub struct ProviderInfo {
     pub api_key_ref: Option<String>,
     pub key: KeyPresence,
     pub key_error: Option<String>,
+    /// `enabled = false`: routing skips it.
+    pub enabled: bool,
+    #[cfg_attr(test, ts(type = "\"round_robin\" | \"least_recently_limited\""))]
+    pub key_rotation: crate::config::KeyRotation,
+    /// The key pool by reference (`api_key` is a pool of one), each with
+    /// its presence and cooldown; never a key's value.
+    pub keys: Vec<KeySnapshot>,
     pub timeout_s: u64,
     pub rpm: u32,
     pub tpm: u32,
@@ -179,13 +215,16 @@ pub async fn providers(State(s): State<Arc<AppState>>) -> Json<Providers> {
             api_key_ref: if p.spec.client_auth {
                 Some(crate::config::CLIENT_AUTH.to_string())
             } else {
-                p.spec.api_key.as_ref().map(ToString::to_string)
+                p.spec.api_keys.first().map(ToString::to_string)
             },
-            key: match (&p.spec.api_key, &p.key_error) {
-                (None, _) => KeyPresence::None,
-                (Some(_), None) => KeyPresence::Present,
-                (Some(_), Some(_)) => KeyPresence::Missing,
+            key: match (p.spec.api_keys.is_empty(), &p.key_error) {
+                (true, _) => KeyPresence::None,
+                (false, None) => KeyPresence::Present,
+                (false, Some(_)) => KeyPresence::Missing,
             },
+            enabled: p.spec.enabled,
+            key_rotation: p.spec.key_rotation,
+            keys: p.key_state.snapshot(&p.keys, now),
             key_error: p.key_error.clone(),
             timeout_s: p.spec.timeout.as_secs(),
             rpm: p.spec.rpm,
@@ -268,10 +307,16 @@ pub async fn list_keys(State(s): State<Arc<AppState>>) -> Json<Keys> {
     // Names set through aigw, plus every keyring ref the config uses.
     let mut names: Vec<String> = key_index(&s).map(|i| i.names()).unwrap_or_default();
     for p in &rt.config.providers {
-        if let Some(SecretRef::Keyring(n)) = &p.api_key
-            && !names.contains(n)
-        {
-            names.push(n.clone());
+        let headers = p.headers.iter().filter_map(|(_, v)| match v {
+            crate::config::HeaderSource::Secret(r) => Some(r),
+            crate::config::HeaderSource::Literal(_) => None,
+        });
+        for r in p.api_keys.iter().chain(headers) {
+            if let SecretRef::Keyring(n) = r
+                && !names.contains(n)
+            {
+                names.push(n.clone());
+            }
         }
     }
     names.sort();

@@ -23,9 +23,11 @@ use toml::Spanned;
 use super::raw::RawConfig;
 
 pub use issue::{ConfigError, Issue, Severity, format_issue};
-pub use providers::{CLIENT_AUTH, ProviderSpec};
-pub use routes::{ErrorRules, NO_RULES, RouteSpec, TargetSpec};
-pub use server::{LimitsConfig, ModelLimitSpec, RoutingConfig, ServerConfig, parse_listen};
+pub use providers::{CLIENT_AUTH, HeaderSource, MAX_POOL_KEYS, ProviderSpec};
+pub use routes::{ErrorRules, NO_RULES, RouteCache, RouteSpec, TargetSpec};
+pub use server::{
+    LimitsConfig, MAX_CACHE_MB, ModelLimitSpec, RoutingConfig, ServerConfig, parse_listen,
+};
 pub use telemetry::{OtlpConfig, PriceOverride, TelemetryConfig};
 
 /// A validated config. `source` is the exact TOML it came from.
@@ -165,6 +167,8 @@ impl Validator<'_> {
                 body_idle_timeout: Duration::from_secs(s.body_idle_timeout_s.max(1)),
                 keepalive_idle: Duration::from_secs(s.keepalive_idle_s.max(1)),
                 max_connections: usize::try_from(s.max_connections.max(1)).unwrap_or(usize::MAX),
+                cache_max_bytes: usize::try_from(s.cache_max_mb.clamp(1, MAX_CACHE_MB) << 20)
+                    .unwrap_or(usize::MAX),
             },
             routing: RoutingConfig {
                 max_attempts: raw.routing.max_attempts.max(1),
@@ -259,13 +263,54 @@ provider = "backup"
     }
 
     #[test]
+    fn key_pools_and_header_references() {
+        let with = |extra: &str| {
+            Config::parse(
+                &GOOD.replace("api_key = \"env:AIGW_TEST_UNSET_KEY_VAR\"", extra),
+                "t",
+            )
+        };
+        let c = with(
+            "api_keys = [\"keyring:a\", \"keyring:b\"]\nkey_rotation = \"least_recently_limited\"\n\
+             enabled = false\nheaders = { api-key = \"keyring:az\", x-t = \"lit\" }",
+        )
+        .unwrap();
+        let p = &c.providers[1];
+        assert_eq!(p.api_keys.len(), 2);
+        assert_eq!(p.api_keys[1].to_string(), "keyring:b");
+        assert_eq!(
+            p.key_rotation,
+            crate::config::KeyRotation::LeastRecentlyLimited
+        );
+        assert!(!p.enabled && c.providers[0].enabled);
+        assert!(p.headers.iter().any(|(k, v)| k == "api-key"
+            && *v
+                == crate::config::HeaderSource::Secret(crate::secrets::SecretRef::Keyring(
+                    "az".into()
+                ))));
+        let msg = |r: Result<Config, ConfigError>| r.unwrap_err().to_string();
+        assert!(
+            msg(with("api_key = \"keyring:a\"\napi_keys = [\"keyring:b\"]")).contains("exclusive")
+        );
+        assert!(msg(with("api_keys = []")).contains("empty"));
+        assert!(msg(with("api_keys = [\"keyring:a\", \"keyring:a\"]")).contains("twice"));
+        assert!(msg(with("api_keys = [\"sk-live-key\"]")).contains("api_keys[0]"));
+        assert!(msg(with("api_keys = [\"client\"]")).contains("alone"));
+        assert!(msg(with("key_rotation = \"random\"")).contains("round_robin"));
+        assert!(msg(with("headers = { api-key = \"keyring:\" }")).contains("headers.api-key"));
+        assert!(msg(with("headers = { api-key = \"[REDACTED]\" }")).contains("redacted copy"));
+        let many: Vec<String> = (0..65).map(|i| format!("\"keyring:k{i}\"")).collect();
+        assert!(msg(with(&format!("api_keys = [{}]", many.join(",")))).contains("at most 64"));
+    }
+
+    #[test]
     fn api_key_client_forwards_the_clients_credential() {
         let src = GOOD.replace(
             "api_key = \"env:AIGW_TEST_UNSET_KEY_VAR\"",
             "api_key = \"client\"",
         );
         let c = Config::parse(&src, "t").unwrap();
-        assert!(c.providers[1].client_auth && c.providers[1].api_key.is_none());
+        assert!(c.providers[1].client_auth && c.providers[1].api_keys.is_empty());
         assert!(!c.providers[0].client_auth);
         // anything else still has to be a reference
         let bad = GOOD.replace("env:AIGW_TEST_UNSET_KEY_VAR", "clients");

@@ -7,7 +7,7 @@ use std::time::Duration;
 use http::{HeaderName, HeaderValue};
 use reqwest::Url;
 
-use super::super::raw::{ProviderKind, RawProvider, ResponsesMode};
+use super::super::raw::{KeyRotation, ProviderKind, RawProvider, ResponsesMode};
 use super::{MAX_SECS, Severity, Validator, trim_slash, valid_name};
 use crate::secrets::SecretRef;
 use crate::ssrf::{self, SsrfPolicy};
@@ -18,7 +18,12 @@ pub struct ProviderSpec {
     pub kind: ProviderKind,
     /// Without a trailing slash; endpoint paths are appended (`/chat/completions`).
     pub base_url: Url,
-    pub api_key: Option<SecretRef>,
+    /// The key pool: `api_key` is a pool of one, `api_keys` many (in
+    /// order); empty for a keyless provider.
+    pub api_keys: Vec<SecretRef>,
+    pub key_rotation: KeyRotation,
+    /// `enabled = false`: skipped by routing, `provider/model` refused.
+    pub enabled: bool,
     /// `api_key = "client"`: no stored key; the client's own credential
     /// (`authorization` / `x-api-key`, e.g. a Claude subscription's OAuth
     /// token) is forwarded instead.
@@ -33,13 +38,24 @@ pub struct ProviderSpec {
     pub limit_group: Option<String>,
     pub health_check_interval: Option<Duration>,
     pub models: Vec<String>,
-    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub headers: Vec<(HeaderName, HeaderSource)>,
     /// How `/v1/responses` reaches this provider.
     pub responses: ResponsesMode,
 }
 
 /// The `api_key` value that forwards the client's own credential.
 pub const CLIENT_AUTH: &str = "client";
+
+/// Most keys one `api_keys` pool may hold.
+pub const MAX_POOL_KEYS: usize = 64;
+
+/// A configured header's value: as written, or a reference resolved like a
+/// key (`env:VAR`, `keyring:NAME`) when the runtime is built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderSource {
+    Literal(HeaderValue),
+    Secret(SecretRef),
+}
 
 impl Validator<'_> {
     pub(super) fn providers(
@@ -121,29 +137,66 @@ impl Validator<'_> {
                 .api_key
                 .as_ref()
                 .is_some_and(|k| k.get_ref() == CLIENT_AUTH);
-            let api_key = match &p.api_key {
-                Some(_) if client_auth => None,
-                Some(k) => match SecretRef::parse(k.get_ref()) {
+            let mut refs: Vec<(String, &toml::Spanned<String>)> = Vec::new();
+            match (&p.api_key, &p.api_keys) {
+                (Some(k), Some(_)) => self.error(
+                    &format!("{path}.api_keys"),
+                    k,
+                    "api_key and api_keys are exclusive: put every key in api_keys",
+                ),
+                (Some(_), None) if client_auth => {}
+                (Some(k), None) => refs.push((format!("{path}.api_key"), k)),
+                (None, Some(pool)) => {
+                    if pool.get_ref().is_empty() {
+                        self.error(
+                            &format!("{path}.api_keys"),
+                            pool,
+                            "api_keys is empty: list at least one key reference, or omit it",
+                        );
+                    }
+                    if pool.get_ref().len() > MAX_POOL_KEYS {
+                        self.error(
+                            &format!("{path}.api_keys"),
+                            pool,
+                            format!("api_keys holds at most {MAX_POOL_KEYS} keys"),
+                        );
+                    }
+                    for (j, k) in pool.get_ref().iter().enumerate() {
+                        refs.push((format!("{path}.api_keys[{j}]"), k));
+                    }
+                }
+                (None, None) => {}
+            }
+            let mut api_keys: Vec<SecretRef> = Vec::new();
+            for (field, k) in refs {
+                if k.get_ref() == CLIENT_AUTH {
+                    self.error(
+                        &field,
+                        k,
+                        "\"client\" goes in api_key alone, not in a key pool",
+                    );
+                    continue;
+                }
+                match SecretRef::parse(k.get_ref()) {
                     Ok(r) => {
                         if let SecretRef::Env(var) = &r
                             && std::env::var_os(var).is_none()
                         {
                             self.push(
                                 Severity::Warning,
-                                &format!("{path}.api_key"),
+                                &field,
                                 Some(k.span()),
                                 format!("environment variable {var} is not set; requests to {name:?} will fail over"),
                             );
                         }
-                        Some(r)
+                        if api_keys.contains(&r) {
+                            self.error(&field, k, format!("{r} is listed twice in this pool"));
+                        }
+                        api_keys.push(r);
                     }
-                    Err(e) => {
-                        self.error(&format!("{path}.api_key"), k, e);
-                        None
-                    }
-                },
-                None => None,
-            };
+                    Err(e) => self.error(&field, k, e),
+                }
+            }
             if p.timeout_s == 0 {
                 self.error(
                     &format!("{path}.timeout_s"),
@@ -176,10 +229,30 @@ impl Validator<'_> {
             }
             let mut headers = Vec::new();
             for (k, v) in &p.headers {
-                match (
-                    HeaderName::try_from(k.as_str()),
-                    HeaderValue::try_from(v.as_str()),
-                ) {
+                if v == "[REDACTED]" {
+                    self.error(
+                        &format!("{path}.headers.{k}"),
+                        &p.name,
+                        "this is a redacted copy of the config: put the real value back, or \
+                         better a keyring:NAME or env:VAR reference",
+                    );
+                    continue;
+                }
+                let source = if v.starts_with("env:") || v.starts_with("keyring:") {
+                    match SecretRef::parse(v) {
+                        Ok(r) => Ok(HeaderSource::Secret(r)),
+                        Err(e) => {
+                            self.error(&format!("{path}.headers.{k}"), &p.name, e);
+                            continue;
+                        }
+                    }
+                } else {
+                    HeaderValue::try_from(v.as_str()).map(|mut v| {
+                        v.set_sensitive(true);
+                        HeaderSource::Literal(v)
+                    })
+                };
+                match (HeaderName::try_from(k.as_str()), source) {
                     (Ok(k), Ok(v)) => headers.push((k, v)),
                     _ => self.error(
                         &format!("{path}.headers.{k}"),
@@ -194,7 +267,9 @@ impl Validator<'_> {
                     name: name.clone(),
                     kind: *p.kind.get_ref(),
                     base_url,
-                    api_key,
+                    api_keys,
+                    key_rotation: p.key_rotation,
+                    enabled: p.enabled,
                     client_auth,
                     timeout: Duration::from_secs(p.timeout_s.max(1)),
                     stream_idle_timeout: Duration::from_secs(

@@ -29,6 +29,8 @@ pub struct RouteSpec {
     pub retries: u32,
     /// Sticky sessions on (only ever true for weighted and latency routes).
     pub sticky: bool,
+    /// The exact response cache (`[routes.cache]`); `None`: off.
+    pub cache: Option<RouteCache>,
     pub targets: Vec<TargetSpec>,
     /// What else falls back, and where to, and for how long ([`ErrorRules`]).
     pub errors: ErrorRules,
@@ -66,6 +68,13 @@ pub static NO_RULES: ErrorRules = ErrorRules {
 pub const MAX_RULES: usize = 32;
 /// Longest `retry_on_message` pattern, in bytes.
 pub const MAX_PATTERN_LEN: usize = 256;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteCache {
+    pub ttl: Duration,
+    /// Requests with `temperature > 0` are cached too.
+    pub cache_temperature: bool,
+}
 
 impl Validator<'_> {
     /// Profile names, every profile's routes, and the active profile; the
@@ -250,6 +259,15 @@ impl Validator<'_> {
                     "priority and cost routes are sticky by nature: `sticky` has no effect".into(),
                 );
             }
+            if let Some(c) = &r.cache
+                && !(1..=MAX_SECS).contains(&c.ttl_s)
+            {
+                self.error(
+                    &format!("{path}.cache.ttl_s"),
+                    &r.model,
+                    format!("ttl_s must be between 1 and {MAX_SECS}"),
+                );
+            }
             let errors = self.error_rules(&path, r, providers);
             out.push(RouteSpec {
                 model: model.clone(),
@@ -259,6 +277,10 @@ impl Validator<'_> {
                 rate_limit_threshold: r.rate_limit_threshold.max(1),
                 retries: r.retries,
                 sticky: sticky_kind && r.sticky.unwrap_or(true),
+                cache: r.cache.as_ref().map(|c| RouteCache {
+                    ttl: Duration::from_secs(c.ttl_s),
+                    cache_temperature: c.cache_temperature,
+                }),
                 targets,
                 errors,
             });

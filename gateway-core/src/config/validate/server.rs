@@ -29,7 +29,12 @@ pub struct ServerConfig {
     pub body_idle_timeout: Duration,
     pub keepalive_idle: Duration,
     pub max_connections: usize,
+    /// The response cache's bound (`server.cache_max_mb`), in bytes.
+    pub cache_max_bytes: usize,
 }
+
+/// The largest `server.cache_max_mb` (4 GiB).
+pub const MAX_CACHE_MB: u64 = 4096;
 
 #[derive(Debug, Clone)]
 pub struct RoutingConfig {
@@ -144,6 +149,14 @@ impl Validator<'_> {
                 "server.max_body_bytes",
                 None,
                 "must be > 0".into(),
+            );
+        }
+        if !(1..=MAX_CACHE_MB).contains(&s.cache_max_mb) {
+            self.push(
+                Severity::Error,
+                "server.cache_max_mb",
+                None,
+                format!("must be between 1 and {MAX_CACHE_MB}"),
             );
         }
         if s.max_upstream_body_bytes < 1024 {
