@@ -382,6 +382,28 @@ try {
     await page.keyboard.press('Escape');
   });
 
+  await r.step('telemetry: search the request log, export it as CSV and JSONL', async () => {
+    await page.getByRole('radio', { name: 'All' }).first().click();
+    const search = page.getByLabel('Search requests');
+    await search.fill('no-such-model');
+    await page.waitForFunction(() => {
+      const rows = [...document.querySelectorAll('[data-testid="request-row"]')];
+      return rows.length === 1 && rows[0].textContent.includes('no-such-model');
+    });
+    const [csv] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
+    expect(csv.suggestedFilename() === 'aigw-requests.csv', `csv name (${csv.suggestedFilename()})`);
+    const text = fs.readFileSync(await csv.path(), 'utf8');
+    const lines = text.trim().split('\n');
+    expect(lines[0].startsWith('id,time_ms,'), `csv header (${lines[0]})`);
+    expect(lines.length === 2 && lines[1].includes('no-such-model'), `csv rows match the search (${lines.length})`);
+    const [jsonl] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export JSONL' }).click()]);
+    const objs = fs.readFileSync(await jsonl.path(), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(objs.length === 1 && objs[0].requested_model === 'no-such-model' && objs[0].status === 404, `jsonl rows (${objs.length})`);
+    await search.fill('');
+    // the page's shortcut keys go to the page again, not into the box
+    await search.evaluate((el) => el.blur());
+  });
+
   await r.step('overview: numbers from the last hour and provider health', async () => {
     await page.keyboard.press('1');
     await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
@@ -588,6 +610,16 @@ try {
     await page.getByText('aigw update check --manifest-url URL').first().waitFor();
     await page.getByText('From a terminal').waitFor();
     await page.getByTestId('audit').getByText('rolled back').waitFor();
+    await page.getByTestId('audit').getByText('127.0.0.1').first().waitFor();
+    // Download diagnostics: a gzip from the admin API with the session cookie
+    const link = page.getByTestId('diagnostics-download');
+    expect((await link.getAttribute('href')) === '/admin/api/diagnostics', 'diagnostics link');
+    const diag = await page.evaluate(async () => {
+      const r = await fetch('/admin/api/diagnostics');
+      const b = new Uint8Array(await r.arrayBuffer());
+      return { status: r.status, type: r.headers.get('content-type'), gzip: b[0] === 0x1f && b[1] === 0x8b };
+    });
+    expect(diag.status === 200 && diag.type === 'application/gzip' && diag.gzip, `diagnostics download (${JSON.stringify(diag)})`);
     await shot('17-settings.png', { fullPage: true });
     await page.getByTestId('logout').click();
     await page.getByLabel('Admin token').waitFor();

@@ -40,6 +40,8 @@
 //! - [`update`]: signed self-update (`aigw update …`) and the release tooling it shares with `packaging/`.
 //! - [`lifecycle`]: validate → diff → publish → history → rollback, file watcher.
 //! - [`store`]: SQLite config versions and audit log.
+//! - [`diagnostics`]: the diagnostics bundle (`aigw diagnose`, the admin
+//!   API's download) and the redaction it passes everything through.
 //! - [`clients`]: "Connect tools": point Claude Code, Codex, opencode and
 //!   Continue at the gateway (backed up, undone byte for byte), `aigw run`.
 
@@ -48,6 +50,7 @@ pub mod cache;
 pub mod cli;
 pub mod clients;
 pub mod config;
+pub mod diagnostics;
 pub mod lifecycle;
 pub mod limits;
 pub mod pipeline;

@@ -269,12 +269,14 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
         update_host: opts.update_host,
         connections: Arc::default(),
         logins: Default::default(),
+        sessions: Default::default(),
         generation: AtomicU64::new(1),
         probes: Mutex::new(shutdown.child_token()),
         tasks: TaskTracker::new(),
         shutdown: shutdown.clone(),
         background: tokio::runtime::Handle::current(),
     });
+    state.set_audit_retention(state.runtime.load().config.audit_retention_days);
     state.restart_probes();
     spawn_watcher(
         &state,

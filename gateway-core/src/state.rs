@@ -58,6 +58,8 @@ pub struct AppState {
     pub logins: crate::limits::login::LoginLimiter,
     /// The exact response cache (`[routes.cache]`), kept across publishes.
     pub cache: Arc<crate::cache::ResponseCache>,
+    /// Admin UI sessions (server-side; `logout` ends one).
+    pub sessions: crate::api::admin::Sessions,
     pub(crate) generation: AtomicU64,
     pub(crate) probes: Mutex<CancellationToken>,
     pub(crate) tasks: TaskTracker,
@@ -74,6 +76,15 @@ thread_local! {
     /// upstream answer wakes the thread that waits for it.
     static THREAD_CLIENT: std::cell::OnceCell<(GuardedResolver, std::cell::OnceCell<UpstreamClient>)> =
         const { std::cell::OnceCell::new() };
+}
+
+impl AppState {
+    /// `[audit] retention_days`: prunes now and at most hourly on writes.
+    pub(crate) fn set_audit_retention(&self, days: u32) {
+        if let Err(e) = self.lifecycle.store().set_audit_retention(days) {
+            tracing::warn!("audit retention: {e}");
+        }
+    }
 }
 
 impl crate::lifecycle::Host for AppState {
@@ -124,6 +135,7 @@ impl AppState {
     /// Swaps in a new, already validated config. Never fails: key problems
     /// surface per provider (see [`Runtime::build`]).
     pub fn apply(self: &Arc<Self>, config: Config) {
+        self.set_audit_retention(config.audit_retention_days);
         let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
         self.resolver
             .policy

@@ -15,7 +15,7 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use gateway_core::clients::service::{self as clients, ConnectRequest};
 use gateway_core::clients::{ClientError, ClientInfo, ClientOutcome, Tool};
-use gateway_core::config::{Config, Paths, ensure_config_file, parse_listen};
+use gateway_core::config::{Paths, ensure_config_file, parse_listen};
 use gateway_core::lifecycle::{LifecycleError, Published};
 use gateway_core::secrets::Secret;
 use gateway_core::secrets::admin::AdminTokens;
@@ -155,6 +155,9 @@ pub struct HostStatus {
     pub profiles: Vec<String>,
     pub active_profile: Option<String>,
     pub config_version: Option<i64>,
+    /// Set when the config file is invalid and the gateway serves the last
+    /// good (committed) version instead: why, with file:line.
+    pub config_file_error: Option<String>,
     pub config_path: Option<PathBuf>,
     pub data_dir: Option<PathBuf>,
 }
@@ -290,8 +293,17 @@ impl GatewayHost {
                 ));
             }
         }
-        let config = Config::load(config_file)
+        // An invalid file with a committed version in the store: that
+        // version serves, and the status reports the file's error.
+        let startup = gateway_core::lifecycle::load_for_start(config_file, &opts.paths.data_dir)
             .map_err(|e| Failure::new(FailureKind::InvalidConfig, e.to_string()))?;
+        if let Some((e, version)) = &startup.file_rejected {
+            tracing::error!(
+                "{} is invalid, serving the last committed version {version}: {e}",
+                config_file.display()
+            );
+        }
+        let config = startup.config;
         for w in &config.warnings {
             tracing::warn!(
                 "{}",
@@ -360,6 +372,7 @@ impl GatewayHost {
             profiles: Vec::new(),
             active_profile: None,
             config_version: None,
+            config_file_error: None,
             config_path: paths.map(|p| p.config_file.clone()),
             data_dir: paths.map(|p| p.data_dir.clone()),
         };
@@ -378,6 +391,7 @@ impl GatewayHost {
                 s.profiles = rt.config.profiles.clone();
                 s.active_profile = rt.config.active_profile.clone();
                 s.config_version = Some(st.lifecycle.live_version().id);
+                s.config_file_error = st.lifecycle.file_error();
             }
             Slot::Failed(f) => {
                 s.state = RunState::Error;

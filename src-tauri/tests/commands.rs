@@ -318,6 +318,28 @@ fn an_invalid_config_is_reported_with_its_line() {
 }
 
 #[test]
+fn an_invalid_config_with_a_committed_version_serves_the_last_good_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = GatewayHost::new(options(dir.path(), "127.0.0.1:0"));
+    tauri::async_runtime::block_on(host.start()).unwrap();
+    tauri::async_runtime::block_on(host.shutdown());
+    std::fs::write(
+        dir.path().join("config.toml"),
+        "[server]\nlisten = \"127.0.0.1:0\"\nbogus = 1\n",
+    )
+    .unwrap();
+    let host = GatewayHost::new(options(dir.path(), "127.0.0.1:0"));
+    tauri::async_runtime::block_on(host.start()).unwrap();
+    let s = host.status();
+    assert_eq!(s.config_version, Some(1));
+    let why = s
+        .config_file_error
+        .expect("the file's error is in the status");
+    assert!(why.contains("config.toml:3"), "{why}");
+    tauri::async_runtime::block_on(host.shutdown());
+}
+
+#[test]
 fn first_run_creates_the_default_config() {
     let dir = tempfile::tempdir().unwrap();
     let paths = Paths {

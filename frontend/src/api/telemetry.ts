@@ -10,6 +10,8 @@ export interface TelemetryFilter {
   client?: string;
   /** `client` (the server's default), `fallback_test`, `replay`, `bench` or `all`. */
   origin?: string;
+  /** Search: a request id, or text in models, provider, route, error or stored bodies. */
+  q?: string;
 }
 
 export const telemetry = {
@@ -23,5 +25,15 @@ export const telemetry = {
   ) => call<RequestPage>('GET', '/telemetry/requests' + query({ ...opts })),
   /** The response cache since start: hits, misses, entries, bytes, bound. */
   cache: () => call<CacheStats>('GET', '/telemetry/cache'),
+  /** The filtered list as CSV or JSON Lines text (at most 10 000 rows, newest first). */
+  exportText: async (
+    format: 'csv' | 'jsonl',
+    opts: TelemetryFilter & { minutes?: number; outcome?: Outcome | '' } = {},
+  ): Promise<string> => {
+    const body = await call<unknown>('GET', '/telemetry/export' + query({ format, ...opts }));
+    if (typeof body === 'string') return body;
+    // a one-row JSON Lines file parses as JSON
+    return body == null ? '' : JSON.stringify(body) + '\n';
+  },
   request: (id: string) => call<RequestDetail>('GET', `/telemetry/requests/${encodeURIComponent(id)}`),
 };

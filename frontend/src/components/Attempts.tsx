@@ -4,6 +4,7 @@ import type { AttemptInfo } from '../api/types';
 import { fmtMs } from '../lib/format';
 import { attemptTone } from '../lib/health';
 import { Badge } from './ui';
+import { t } from '../i18n';
 
 export function AttemptsTable({ attempts, testId }: { attempts: AttemptInfo[]; testId: string }) {
   return (
@@ -11,10 +12,10 @@ export function AttemptsTable({ attempts, testId }: { attempts: AttemptInfo[]; t
       <thead>
         <tr>
           <th>#</th>
-          <th>Provider</th>
-          <th>Model</th>
-          <th>Result</th>
-          <th className="right">Latency</th>
+          <th>{t('attempts.provider')}</th>
+          <th>{t('attempts.model')}</th>
+          <th>{t('attempts.result')}</th>
+          <th className="right">{t('attempts.latency')}</th>
         </tr>
       </thead>
       <tbody>
@@ -26,7 +27,7 @@ export function AttemptsTable({ attempts, testId }: { attempts: AttemptInfo[]; t
               <code>{a.model}</code>
             </td>
             <td>
-              <Badge tone={attemptTone(a)}>{a.status ?? 'no answer'}</Badge> {a.error && <span className="small muted">{a.error}</span>}
+              <Badge tone={attemptTone(a)}>{a.status ?? t('attempts.no_answer')}</Badge> {a.error && <span className="small muted">{a.error}</span>}
             </td>
             <td className="right">{fmtMs(a.latency_ms)}</td>
           </tr>

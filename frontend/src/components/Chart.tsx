@@ -5,6 +5,7 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { isolated, type ChartModel } from '../lib/chart';
 import { fmtCompact, fmtMs, fmtUsd } from '../lib/format';
+import { dateFormat, t } from '../i18n';
 
 export const PALETTE = ['#6366f1', '#f59e0b', '#10b981', '#ef4444', '#06b6d4', '#d946ef', '#84cc16', '#f97316'];
 
@@ -39,7 +40,7 @@ export function Chart({
   model,
   unit,
   height = 180,
-  emptyText = 'No requests in this window yet.',
+  emptyText,
   testId,
   xRange,
 }: {
@@ -83,7 +84,7 @@ export function Chart({
         },
       ],
       series: [
-        { value: (_u, v) => (v === null ? '—' : new Date(v * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })) },
+        { label: t('chart.time'), value: (_u, v) => (v === null ? '—' : dateFormat({ hour: '2-digit', minute: '2-digit' }).format(new Date(v * 1000))) },
         ...model.labels.map((label, i) => ({
           label,
           stroke: PALETTE[i % PALETTE.length],
@@ -122,7 +123,7 @@ export function Chart({
   return (
     <div className="chart" data-testid={testId} data-empty={model.empty ? 'true' : 'false'}>
       <div ref={box} className="chart-canvas" />
-      {model.empty && <div className="chart-empty">{emptyText}</div>}
+      {model.empty && <div className="chart-empty">{emptyText ?? t('chart.no_requests')}</div>}
     </div>
   );
 }

@@ -8,6 +8,7 @@ import { parseBody } from '../lib/bench';
 import { fmtMs, fmtNum, fmtUsd } from '../lib/format';
 import { useAction, useAsync } from '../lib/hooks';
 import { Badge, ErrorNote, Spinner } from './ui';
+import { t } from '../i18n';
 
 export function ReplayPanel({ original, onClose }: { original: RequestRow; onClose: () => void }) {
   const provs = useAsync(() => providersApi.list(), []);
@@ -51,21 +52,14 @@ export function ReplayPanel({ original, onClose }: { original: RequestRow; onClo
   return (
     <section className="replay" aria-labelledby="replay-title" data-testid="replay-panel">
       <div className="card-head">
-        <h3 id="replay-title" className="small-title">
-          Replay to another provider
-        </h3>
-        <button className="btn btn-small" onClick={onClose}>
-          Close replay
-        </button>
+        <h3 id="replay-title" className="small-title">{t('replay.replay_to_another_provider')}</h3>
+        <button className="btn btn-small" onClick={onClose}>{t('replay.close_replay')}</button>
       </div>
-      <p className="muted small">
-        Sends this request again, straight to the provider and model you pick (no routing, fallback or retries). It is a real, billed
-        request, logged as a replay and never counted as client traffic.
-      </p>
-      <ErrorNote error={provs.error} title="Could not load providers" onRetry={provs.reload} />
+      <p className="muted small">{t('replay.sends_this_request_again_straight')}</p>
+      <ErrorNote error={provs.error} title={t('replay.could_not_load_providers')} onRetry={provs.reload} />
       <div className="replay-form">
         <label className="field">
-          <span>Provider</span>
+          <span>{t('replay.provider')}</span>
           <select value={provider} onChange={(e) => setProvider(e.target.value)} data-testid="replay-provider">
             {names.map((n) => (
               <option key={n} value={n}>
@@ -76,27 +70,25 @@ export function ReplayPanel({ original, onClose }: { original: RequestRow; onClo
           </select>
         </label>
         <label className="field">
-          <span>Model</span>
-          <input value={model} onChange={(e) => setModel(e.target.value)} placeholder="model at that provider" data-testid="replay-model" />
+          <span>{t('replay.model')}</span>
+          <input value={model} onChange={(e) => setModel(e.target.value)} placeholder={t('replay.model_at_that_provider')} data-testid="replay-model" />
         </label>
         <button className="btn btn-primary" disabled={replay.busy || !provider} onClick={() => send(false)} data-testid="replay-send">
-          {replay.busy ? <Spinner label="Replaying" /> : 'Replay'}
+          {replay.busy ? <Spinner label={t('replay.replaying')} /> : 'Replay'}
         </button>
       </div>
       {replay.error && (
         <div className="error-note" role="alert" data-testid="replay-error">
-          <strong>The replay was not sent:</strong> {replay.error.message}
+          <strong>{t('replay.the_replay_was_not_sent')}</strong> {replay.error.message}
           <div className="error-code">{replay.error.code}</div>
         </div>
       )}
       {!pasteOpen && (
-        <button className="link-btn small" onClick={() => setPasteOpen(true)}>
-          Paste a body instead
-        </button>
+        <button className="link-btn small" onClick={() => setPasteOpen(true)}>{t('replay.paste_a_body_instead')}</button>
       )}
       {pasteOpen && (
         <div className="replay-paste field">
-          <label htmlFor="replay-body">Request body (JSON, as the client sent it to {original.endpoint})</label>
+          <label htmlFor="replay-body">{t('replay.body_label', { endpoint: original.endpoint })}</label>
           <textarea
             id="replay-body"
             value={paste}
@@ -108,7 +100,7 @@ export function ReplayPanel({ original, onClose }: { original: RequestRow; onClo
           {pasteErr && <div className="field-msg">{pasteErr}</div>}
           <div className="row-end">
             <button className="btn btn-primary" disabled={replay.busy || !provider} onClick={() => send(true)} data-testid="replay-send-body">
-              {replay.busy ? <Spinner label="Replaying" /> : 'Replay with this body'}
+              {replay.busy ? <Spinner label={t('replay.replaying')} /> : t('replay.replay_with_this_body')}
             </button>
           </div>
         </div>
@@ -124,48 +116,48 @@ function Compare({ original: o, replay: r }: { original: RequestRow; replay: Cal
   return (
     <div className="compare" data-testid="replay-compare">
       <div data-testid="replay-original">
-        <h4>Original</h4>
+        <h4>{t('replay.original')}</h4>
         <dl>
-          <dt>Served by</dt>
+          <dt>{t('replay.served_by')}</dt>
           <dd>
             {o.provider ?? '—'} <code>{o.forwarded_model ?? ''}</code>
           </dd>
-          <dt>Status</dt>
+          <dt>{t('replay.status')}</dt>
           <dd>{o.error ? <Badge tone="err">{`${o.status || 'error'} · ${o.error}`}</Badge> : <Badge tone="ok">{String(o.status)}</Badge>}</dd>
-          <dt>Latency</dt>
+          <dt>{t('replay.latency')}</dt>
           <dd>{fmtMs(o.latency_ms)}</dd>
-          <dt>First token</dt>
+          <dt>{t('replay.first_token')}</dt>
           <dd>{fmtMs(o.ttft_ms)}</dd>
-          <dt>Tokens in / out</dt>
+          <dt>{t('replay.tokens_in_out')}</dt>
           <dd>{tokens(o.tokens_in, o.tokens_out, o.tokens_estimated)}</dd>
-          <dt>Est. cost</dt>
+          <dt>{t('replay.est_cost')}</dt>
           <dd>{fmtUsd(o.cost_usd)}</dd>
         </dl>
       </div>
       <div data-testid="replay-result">
-        <h4>Replay</h4>
+        <h4>{t('replay.replay')}</h4>
         <dl>
-          <dt>Sent to</dt>
+          <dt>{t('replay.sent_to')}</dt>
           <dd>
             {r.provider} <code>{r.model}</code>
           </dd>
-          <dt>Status</dt>
+          <dt>{t('replay.status')}</dt>
           <dd data-testid="replay-status">
             {r.error ? <Badge tone="err">{`${r.status || 'error'} · ${r.error}`}</Badge> : <Badge tone="ok">{String(r.status)}</Badge>}
             {r.error_message && <div className="small err-text">{r.error_message}</div>}
           </dd>
-          <dt>Latency</dt>
+          <dt>{t('replay.latency')}</dt>
           <dd>{fmtMs(r.latency_ms)}</dd>
-          <dt>First token</dt>
+          <dt>{t('replay.first_token')}</dt>
           <dd>{fmtMs(r.ttft_ms)}</dd>
-          <dt>Tokens in / out</dt>
+          <dt>{t('replay.tokens_in_out')}</dt>
           <dd>{tokens(r.tokens_in, r.tokens_out, r.tokens_estimated)}</dd>
-          <dt>Est. cost</dt>
+          <dt>{t('replay.est_cost')}</dt>
           <dd>{fmtUsd(r.cost_usd)}</dd>
         </dl>
         {r.response && (
           <details open>
-            <summary className="small">Response (excerpt)</summary>
+            <summary className="small">{t('replay.response_excerpt')}</summary>
             <pre className="code-block" data-testid="replay-response">
               {excerpt(r.response)}
             </pre>

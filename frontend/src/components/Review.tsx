@@ -7,21 +7,22 @@ import { toApiError, type ApiError } from '../api/transport';
 import type { Draft, DraftOp, DiffSummary, Issue, Published } from '../api/types';
 import { useAction } from '../lib/hooks';
 import { ConfirmButtons, DiffView, ErrorNote, Field, Spinner, ValidationList } from './ui';
+import { t, type MessageKey } from '../i18n';
 
 export function summaryText(s: Partial<DiffSummary> | null | undefined): string {
   if (!s) return '';
   const parts: string[] = [];
-  const add = (k: keyof DiffSummary, verb: string, what: string) => {
+  const add = (k: keyof DiffSummary, key: MessageKey) => {
     const v = s[k];
-    if (v && v.length) parts.push(`${verb} ${what} ${v.join(', ')}`);
+    if (v && v.length) parts.push(t(key, { names: v.join(', ') }));
   };
-  add('providers_added', 'added', 'provider');
-  add('providers_changed', 'changed', 'provider');
-  add('providers_removed', 'removed', 'provider');
-  add('routes_added', 'added', 'route');
-  add('routes_changed', 'changed', 'route');
-  add('routes_removed', 'removed', 'route');
-  if (s.sections_changed?.length) parts.push(`changed [${s.sections_changed.join('], [')}]`);
+  add('providers_added', 'review.sum_provider_added');
+  add('providers_changed', 'review.sum_provider_changed');
+  add('providers_removed', 'review.sum_provider_removed');
+  add('routes_added', 'review.sum_route_added');
+  add('routes_changed', 'review.sum_route_changed');
+  add('routes_removed', 'review.sum_route_removed');
+  if (s.sections_changed?.length) parts.push(t('review.sum_sections_changed', { names: s.sections_changed.join('], [') }));
   return parts.join('; ');
 }
 
@@ -54,8 +55,8 @@ export function Review({
   onPublished,
   onCancel,
   before,
-  publishLabel = 'Publish',
-  cancelLabel = 'Cancel',
+  publishLabel,
+  cancelLabel,
   hideWarning,
 }: {
   ops: DraftOp[];
@@ -79,36 +80,35 @@ export function Review({
   const valid = draft?.preview.validation.valid === true;
   return (
     <div className="review" data-testid="review">
-      <ErrorNote error={error} title="Could not prepare the change" />
+      <ErrorNote error={error} title={t('review.could_not_prepare_the_change')} />
       {loading && !draft && (
         <p className="muted">
-          <Spinner /> Checking the change…
-        </p>
+          <Spinner />{' '}{t('review.checking_the_change')}</p>
       )}
       {draft && (
         <>
           <ValidationList validation={draft.preview.validation} hide={hideWarning} />
           {summaryText(draft.preview.summary) && <p className="summary">{summaryText(draft.preview.summary)}</p>}
           {draft.preview.restart_required.length > 0 && (
-            <p className="warn-text small">Takes effect after a restart: {draft.preview.restart_required.join(', ')}</p>
+            <p className="warn-text small">{t('review.restart_required', { what: draft.preview.restart_required.join(', ') })}</p>
           )}
           <details open className="diff-wrap">
-            <summary>Changes to the config file (against version {draft.preview.live_version})</summary>
-            <DiffView diff={draft.preview.unified} emptyText="This leaves the config as it is." />
+            <summary>{t('review.changes_against', { version: draft.preview.live_version })}</summary>
+            <DiffView diff={draft.preview.unified} emptyText={t('review.this_leaves_the_config_as')} />
           </details>
-          <Field label="Message for the history" htmlFor="publish-message">
+          <Field label={t('review.message_for_the_history')} htmlFor="publish-message">
             <input id="publish-message" value={message} onChange={(e) => setMessage(e.target.value)} maxLength={200} data-testid="publish-message" />
           </Field>
         </>
       )}
-      <ErrorNote error={publish.error} title="Not published" />
+      <ErrorNote error={publish.error} title={t('review.not_published')} />
       <div className="row-end">
         <ConfirmButtons
-          confirmLabel={publishLabel}
+          confirmLabel={publishLabel ?? t('review.publish')}
           onConfirm={() => draft && publish.run(draft)}
           confirmTestId="publish"
           busy={publish.busy}
-          busyLabel="Publishing"
+          busyLabel={t('review.publishing')}
           disabled={!valid || loading}
           onCancel={onCancel}
           cancelLabel={cancelLabel}

@@ -22,6 +22,7 @@ import {
   updateControls,
   type OpWords,
 } from '../lib/updates';
+import { t, tn } from '../i18n';
 
 type Op = 'install' | 'verify' | 'rollback';
 
@@ -30,11 +31,11 @@ interface OpResult extends OpWords {
   code?: string;
 }
 
-const PROGRESS: Record<Op, string> = {
-  install: 'Downloading and verifying…',
-  verify: 'Downloading and verifying (nothing will be replaced)…',
-  rollback: 'Rolling back…',
-};
+const progress = (): Record<Op, string> => ({
+  install: t('updates.downloading_and_verifying'),
+  verify: t('updates.downloading_and_verifying_nothing_will'),
+  rollback: t('updates.rolling_back'),
+});
 
 function dotTone(t: OpWords['tone']): 'ok' | 'warn' | 'err' | 'neutral' {
   return t === 'info' ? 'ok' : t;
@@ -156,23 +157,23 @@ export function UpdatesSection({ onChanged }: { onChanged?: () => void }) {
   return (
     <section className="card" aria-labelledby="upd-title" data-testid="updates">
       <div className="card-head">
-        <h2 id="upd-title">Version and updates</h2>
+        <h2 id="upd-title">{t('updates.version_and_updates')}</h2>
         <span className="muted small" data-testid="update-checked-at" title={checkedAt ? fmtDateTime(checkedAt) : undefined}>
-          {checking ? 'Checking…' : checkedAt ? `Last checked ${fmtAgo(checkedAt, now)}` : 'Not checked yet'}
+          {checking ? t('updates.checking') : checkedAt ? t('updates.last_checked', { ago: fmtAgo(checkedAt, now) }) : t('updates.not_checked_yet')}
         </span>
       </div>
       <dl className="facts">
         <div>
-          <dt>Running version</dt>
+          <dt>{t('updates.running_version')}</dt>
           <dd data-testid="version">{st ? st.version : <Spinner />}</dd>
         </div>
         <div>
-          <dt>Config version</dt>
+          <dt>{t('updates.config_version')}</dt>
           <dd>{st?.config_version ?? '—'}</dd>
         </div>
         {s && !s.installed.is_self && (
           <div>
-            <dt>Binary updated here</dt>
+            <dt>{t('updates.binary_updated_here')}</dt>
             <dd className="mono small" data-testid="update-binary">
               {s.installed.path} ({s.installed.version})
             </dd>
@@ -180,9 +181,9 @@ export function UpdatesSection({ onChanged }: { onChanged?: () => void }) {
         )}
         {prev && (
           <div>
-            <dt>Kept for rollback</dt>
+            <dt>{t('updates.kept_for_rollback')}</dt>
             <dd data-testid="update-previous" title={`saved ${prev.saved_at}`}>
-              {prev.version} <span className="muted small">(replaced by {prev.replaced_by})</span>
+              {prev.version} <span className="muted small">{t('updates.replaced_by', { version: prev.replaced_by })}</span>
             </dd>
           </div>
         )}
@@ -191,8 +192,7 @@ export function UpdatesSection({ onChanged }: { onChanged?: () => void }) {
       <div className="update-status" aria-live="polite" aria-busy={checking} data-testid="update-status">
         {checking && !check && (
           <p className="muted">
-            <Spinner label="Checking for updates" /> Checking for updates…
-          </p>
+            <Spinner label={t('updates.checking_for_updates')} />{' '}{t('updates.checking_for_updates_2')}</p>
         )}
         {words && (
           <>
@@ -203,14 +203,14 @@ export function UpdatesSection({ onChanged }: { onChanged?: () => void }) {
             {s?.notes_url && (
               <p className="small">
                 <a href={s.notes_url} target="_blank" rel="noreferrer noopener">
-                  Release notes for {s.offered}
+                  {t('updates.release_notes_for', { version: s.offered })}
                 </a>
               </p>
             )}
           </>
         )}
       </div>
-      <ErrorNote error={checkErr} title="Could not check for updates" onRetry={runCheck} />
+      <ErrorNote error={checkErr} title={t('updates.could_not_check_for_updates')} onRetry={runCheck} />
 
       {check && !check.configured && (
         <div className="cmd">
@@ -220,9 +220,15 @@ export function UpdatesSection({ onChanged }: { onChanged?: () => void }) {
       )}
       {s && (
         <p className="small muted update-meta" data-testid="update-meta">
-          Manifest <span className="mono">{s.manifest_url}</span>, signature verified with the ed25519 key{' '}
-          <span className="mono" title="The release public key (base64) this build trusts">{s.key}</span>
-          {' '}· platform <span className="mono">{s.target}</span>
+          {tn('updates.meta', {
+            url: <span className="mono">{s.manifest_url}</span>,
+            key: (
+              <span className="mono" title={t('updates.the_release_public_key_base64')}>
+                {s.key}
+              </span>
+            ),
+            target: <span className="mono">{s.target}</span>,
+          })}
         </p>
       )}
 
@@ -233,7 +239,7 @@ export function UpdatesSection({ onChanged }: { onChanged?: () => void }) {
           disabled={checking || running !== null}
           data-testid="update-check"
         >
-          {checking && <Spinner label="Checking for updates" />} Check for updates
+          {checking && <Spinner label={t('updates.checking_for_updates')} />} {t('updates.check_for_updates')}
         </button>
         {controls.install.shown && (
           <button
@@ -278,7 +284,7 @@ export function UpdatesSection({ onChanged }: { onChanged?: () => void }) {
       <div aria-live="polite" data-testid="update-result">
         {running && (
           <p className="update-progress" data-testid="update-progress">
-            <Spinner label={PROGRESS[running]} /> {PROGRESS[running]}
+            <Spinner label={progress()[running]} /> {progress()[running]}
           </p>
         )}
         {result && (
@@ -297,20 +303,24 @@ export function UpdatesSection({ onChanged }: { onChanged?: () => void }) {
             {result.restart === 'button' && (
               <div className="toolbar">
                 <button className="btn btn-primary" onClick={restart} disabled={restarting} data-testid="update-restart">
-                  {restarting && <Spinner label="Restarting" />} {restarting ? 'Restarting…' : 'Restart now'}
+                  {restarting && <Spinner label={t('updates.restarting')} />} {restarting ? t('updates.restarting_2') : t('updates.restart_now')}
                 </button>
-                <span className="small muted">The gateway stops gracefully: requests in flight finish first.</span>
+                <span className="small muted">{t('updates.the_gateway_stops_gracefully_requests')}</span>
               </div>
             )}
-            <ErrorNote error={restartErr} title="Could not restart" />
+            <ErrorNote error={restartErr} title={t('updates.could_not_restart')} />
           </div>
         )}
       </div>
 
       <p className="small muted update-cli">
-        From a terminal on the gateway’s machine: <code>aigw update check</code>, then <code>aigw update apply</code>{' '}
-        (<code>--dry-run</code> only verifies) and <code>aigw update rollback</code>.
-        {app.transport === 'tauri' && ' The tray menu has “Check for updates” too.'}
+        {tn('updates.cli_hint', {
+          check: <code>aigw update check</code>,
+          apply: <code>aigw update apply</code>,
+          dry: <code>--dry-run</code>,
+          rollback: <code>aigw update rollback</code>,
+        })}
+        {app.transport === 'tauri' && t('updates.the_tray_menu_has_check')}
       </p>
 
       <ConfirmDialog
@@ -323,24 +333,21 @@ export function UpdatesSection({ onChanged }: { onChanged?: () => void }) {
       >
         {confirm === 'install' && s && (
           <>
-            <p>
-              This replaces <code>{s.installed.path}</code> ({s.installed.version}) with {s.offered}.
+            <p>{tn('updates.this_replaces_with', { path: <code>{s.installed.path}</code>, installed: s.installed.version, offered: s.offered })}
             </p>
             <p className="small muted">
-              The download is checked against the release’s ed25519 signatures and SHA-256 checksum before anything is replaced;
-              on any failure nothing changes. {s.installed.version} is kept, so you can roll back.
-              {controls.install.allowDowngrade && ' This is a downgrade: you are asking for it explicitly.'}
+              {t('updates.install_explain', { version: s.installed.version })}
+              {controls.install.allowDowngrade && t('updates.this_is_a_downgrade_you')}
             </p>
           </>
         )}
         {confirm === 'rollback' && prev && (
           <>
             <p>
-              This puts {prev.version} back{rollbackPath ? <> at <code>{rollbackPath}</code></> : null}, replacing {prev.replaced_by}.
+              {tn(rollbackPath ? 'updates.puts_back_at' : 'updates.puts_back', { version: prev.version, path: <code>{rollbackPath}</code>, current: prev.replaced_by })}
             </p>
             <p className="small muted">
-              {prev.version} was kept when {prev.replaced_by} was installed
-              {releaseTime(prev.saved_at)}. {prev.replaced_by} is kept in turn: rolling back again undoes this.
+              {t('updates.kept_when', { version: prev.version, current: prev.replaced_by, when: releaseTime(prev.saved_at) })}
             </p>
           </>
         )}

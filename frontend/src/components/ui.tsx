@@ -4,9 +4,10 @@
 import { createContext, useCallback, useContext, useEffect, useRef, useState, type ReactNode } from 'react';
 import type { ApiError } from '../api/transport';
 import type { Issue, Validation } from '../api/types';
+import { t } from '../i18n';
 
-export function Spinner({ label = 'Loading' }: { label?: string }) {
-  return <span className="spinner" role="status" aria-label={label} />;
+export function Spinner({ label }: { label?: string }) {
+  return <span className="spinner" role="status" aria-label={label ?? t('ui.loading')} />;
 }
 
 export function Badge({ tone = 'neutral', children, title }: { tone?: 'ok' | 'warn' | 'err' | 'neutral' | 'info'; children: ReactNode; title?: string }) {
@@ -27,14 +28,12 @@ export function ErrorNote({ error, title, onRetry }: { error: ApiError | undefin
   return (
     <div className="error-note" role="alert">
       <div>
-        <strong>{title ?? 'Something went wrong'}</strong>
+        <strong>{title ?? t('ui.something_went_wrong')}</strong>
         <p>{error.message}</p>
         {error.code && <code className="error-code">{error.code}</code>}
       </div>
       {onRetry && (
-        <button className="btn btn-small" onClick={onRetry}>
-          Try again
-        </button>
+        <button className="btn btn-small" onClick={onRetry}>{t('ui.try_again')}</button>
       )}
     </div>
   );
@@ -51,7 +50,7 @@ export function EmptyState({ icon, title, children, actions }: { icon?: ReactNod
   );
 }
 
-export function CopyButton({ text, label = 'Copy', className = '' }: { text: string; label?: string; className?: string }) {
+export function CopyButton({ text, label, className = '' }: { text: string; label?: string; className?: string }) {
   const [done, setDone] = useState<'idle' | 'ok' | 'fail'>('idle');
   const copy = async () => {
     try {
@@ -73,7 +72,7 @@ export function CopyButton({ text, label = 'Copy', className = '' }: { text: str
   };
   return (
     <button type="button" className={`btn btn-small ${className}`} onClick={copy} aria-live="polite">
-      {done === 'ok' ? 'Copied ✓' : done === 'fail' ? 'Select and copy' : label}
+      {done === 'ok' ? t('ui.copied') : done === 'fail' ? t('ui.select_and_copy') : (label ?? t('ui.copy'))}
     </button>
   );
 }
@@ -115,7 +114,7 @@ export function Dialog({
         <>
           <header className="dialog-head">
             <h2 id="dialog-title">{title}</h2>
-            <button className="btn-icon" onClick={onClose} aria-label="Close">
+            <button className="btn-icon" onClick={onClose} aria-label={t('ui.close')}>
               ×
             </button>
           </header>
@@ -150,14 +149,14 @@ export function ConfirmButtons({
   busyLabel,
   disabled = false,
   onCancel,
-  cancelLabel = 'Cancel',
+  cancelLabel,
   cancelWhileBusy = false,
 }: ConfirmProps) {
   return (
     <>
       {onCancel && (
         <button className="btn" onClick={onCancel} disabled={busy && !cancelWhileBusy}>
-          {cancelLabel}
+          {cancelLabel ?? t('ui.cancel')}
         </button>
       )}
       <button className="btn btn-primary" onClick={onConfirm} disabled={busy || disabled} data-testid={confirmTestId}>
@@ -204,8 +203,8 @@ export function ConfirmDialog({
 }
 
 /** A unified diff with added and removed lines colored. */
-export function DiffView({ diff, emptyText = 'No changes.' }: { diff: string; emptyText?: string }) {
-  if (!diff.trim()) return <p className="muted">{emptyText}</p>;
+export function DiffView({ diff, emptyText }: { diff: string; emptyText?: string }) {
+  if (!diff.trim()) return <p className="muted">{emptyText ?? t('ui.no_changes')}</p>;
   return (
     <pre className="diff" data-testid="diff">
       {diff.split('\n').map((line, i) => {
@@ -229,7 +228,7 @@ export function DiffView({ diff, emptyText = 'No changes.' }: { diff: string; em
 }
 
 function issueWhere(i: Issue): string {
-  const pos = i.line ? ` (line ${i.line}${i.column ? `:${i.column}` : ''})` : '';
+  const pos = i.line ? ' ' + (i.column ? t('ui.at_line_col', { line: i.line, column: i.column }) : t('ui.at_line', { line: i.line })) : '';
   return (i.path || 'config') + pos;
 }
 
@@ -240,19 +239,19 @@ export function ValidationList({ validation, hide }: { validation: Validation | 
     <>
       {validation.valid && (
         <p className="valid-ok" data-testid="validation-ok">
-          <Dot tone="ok" /> Valid — ready to publish{warnings.length ? ' (see the warnings below)' : ''}.
+          <Dot tone="ok" /> {warnings.length ? t('ui.valid_with_warnings') : t('ui.valid')}
         </p>
       )}
       {(validation.errors.length > 0 || warnings.length > 0) && (
         <ul className="issues" data-testid="validation-issues">
           {validation.errors.map((i, k) => (
             <li key={'e' + k} className="issue-err">
-              <strong>Error</strong> <code>{issueWhere(i)}</code> {i.message}
+              <strong>{t('ui.error')}</strong> <code>{issueWhere(i)}</code> {i.message}
             </li>
           ))}
           {warnings.map((i, k) => (
             <li key={'w' + k} className="issue-warn">
-              <strong>Warning</strong> <code>{issueWhere(i)}</code> {i.message}
+              <strong>{t('ui.warning')}</strong> <code>{issueWhere(i)}</code> {i.message}
             </li>
           ))}
         </ul>

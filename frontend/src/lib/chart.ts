@@ -1,6 +1,7 @@
 // Shaping telemetry series into chart data (uPlot's column arrays: x in
 // seconds, then one array per line, `null` where there is no value).
 import type { Bucket, Series } from '../api/types';
+import { t } from '../i18n';
 
 export interface TimeWindow {
   id: string;
@@ -70,32 +71,46 @@ const q = (k: 'latency_ms' | 'ttft_ms', p: 'p50' | 'p95' | 'p99') => (b: Bucket)
 export const METRICS: MetricDef[] = [
   {
     id: 'requests',
-    title: 'Requests',
+    get title() {
+      return t('chart.requests');
+    },
     unit: 'count',
     lines: [
-      { label: 'requests', pick: (b) => b.requests },
-      { label: 'errors', pick: (b) => b.errors },
-      { label: 'fallbacks', pick: (b) => b.route_modes.provider_fallback + b.route_modes.model_fallback },
+      { get label() { return t('chart.line_requests'); }, pick: (b) => b.requests },
+      { get label() { return t('chart.line_errors'); }, pick: (b) => b.errors },
+      { get label() { return t('chart.fallbacks'); }, pick: (b) => b.route_modes.provider_fallback + b.route_modes.model_fallback },
     ],
-    grouped: { label: 'requests', pick: (b) => b.requests },
-    groupedTitle: 'Requests',
-    emptyText: 'No requests in this window yet.',
+    grouped: { get label() { return t('chart.line_requests'); }, pick: (b) => b.requests },
+    get groupedTitle() {
+      return t('chart.requests');
+    },
+    get emptyText() {
+      return t('chart.no_requests_in_this_window');
+    },
   },
   {
     id: 'errors',
-    title: 'Errors',
+    get title() {
+      return t('chart.errors');
+    },
     unit: 'count',
     lines: [
-      { label: 'errors', pick: (b) => b.errors },
-      { label: 'cancelled', pick: (b) => b.cancelled },
+      { get label() { return t('chart.line_errors'); }, pick: (b) => b.errors },
+      { get label() { return t('chart.cancelled'); }, pick: (b) => b.cancelled },
     ],
-    grouped: { label: 'errors', pick: (b) => b.errors },
-    groupedTitle: 'Errors',
-    emptyText: 'No errors in this window.',
+    grouped: { get label() { return t('chart.line_errors'); }, pick: (b) => b.errors },
+    get groupedTitle() {
+      return t('chart.errors');
+    },
+    get emptyText() {
+      return t('chart.no_errors_in_this_window');
+    },
   },
   {
     id: 'latency',
-    title: 'Latency',
+    get title() {
+      return t('chart.latency');
+    },
     unit: 'ms',
     lines: [
       { label: 'p50', pick: q('latency_ms', 'p50') },
@@ -103,12 +118,18 @@ export const METRICS: MetricDef[] = [
       { label: 'p99', pick: q('latency_ms', 'p99') },
     ],
     grouped: { label: 'p95', pick: q('latency_ms', 'p95') },
-    groupedTitle: 'p95 latency',
-    emptyText: 'No answered requests in this window yet.',
+    get groupedTitle() {
+      return t('chart.p95_latency');
+    },
+    get emptyText() {
+      return t('chart.no_answered_requests_in_this');
+    },
   },
   {
     id: 'ttft',
-    title: 'Time to first token',
+    get title() {
+      return t('chart.time_to_first_token');
+    },
     unit: 'ms',
     lines: [
       { label: 'p50', pick: q('ttft_ms', 'p50') },
@@ -116,29 +137,45 @@ export const METRICS: MetricDef[] = [
       { label: 'p99', pick: q('ttft_ms', 'p99') },
     ],
     grouped: { label: 'p95', pick: q('ttft_ms', 'p95') },
-    groupedTitle: 'p95 time to first token',
-    emptyText: 'No answered requests in this window yet.',
+    get groupedTitle() {
+      return t('chart.p95_time_to_first_token');
+    },
+    get emptyText() {
+      return t('chart.no_answered_requests_in_this');
+    },
   },
   {
     id: 'tokens',
-    title: 'Tokens',
+    get title() {
+      return t('chart.tokens');
+    },
     unit: 'tokens',
     lines: [
-      { label: 'in', pick: (b) => b.tokens_in },
-      { label: 'out', pick: (b) => b.tokens_out },
+      { get label() { return t('chart.in'); }, pick: (b) => b.tokens_in },
+      { get label() { return t('chart.out'); }, pick: (b) => b.tokens_out },
     ],
-    grouped: { label: 'tokens', pick: (b) => b.tokens_in + b.tokens_out },
-    groupedTitle: 'Tokens (in + out)',
-    emptyText: 'No tokens in this window yet.',
+    grouped: { get label() { return t('chart.line_tokens'); }, pick: (b) => b.tokens_in + b.tokens_out },
+    get groupedTitle() {
+      return t('chart.tokens_in_out');
+    },
+    get emptyText() {
+      return t('chart.no_tokens_in_this_window');
+    },
   },
   {
     id: 'cost',
-    title: 'Estimated cost',
+    get title() {
+      return t('chart.estimated_cost');
+    },
     unit: 'usd',
-    lines: [{ label: 'cost', pick: (b) => b.cost_usd }],
-    grouped: { label: 'cost', pick: (b) => b.cost_usd },
-    groupedTitle: 'Estimated cost',
-    emptyText: 'No cost in this window (local models and unknown prices count as $0).',
+    lines: [{ get label() { return t('chart.cost'); }, pick: (b) => b.cost_usd }],
+    grouped: { get label() { return t('chart.cost'); }, pick: (b) => b.cost_usd },
+    get groupedTitle() {
+      return t('chart.estimated_cost');
+    },
+    get emptyText() {
+      return t('chart.no_cost_in_this_window');
+    },
   },
 ];
 

@@ -4,6 +4,7 @@
 // Claude Code, Cursor's values to paste and the "we saw a request" check.
 import type { ClientInfo, ClientOutcome, FileChange, ModelMap, RouteInfo } from '../api/types';
 import { fmtAgo, fmtTime } from './format';
+import { t } from '../i18n';
 
 // ---- diff --------------------------------------------------------------------
 
@@ -129,10 +130,10 @@ export interface StateBadge {
 /** The badges on a tool's card: installed, connected, drifted, guided. */
 export function stateBadges(c: ClientInfo): StateBadge[] {
   const b: StateBadge[] = [];
-  b.push(c.installed ? { tone: 'ok', text: 'Installed' } : { tone: 'neutral', text: 'Not found', title: 'Neither its program nor its config folder was found on this machine' });
-  if (c.connected) b.push({ tone: 'ok', text: 'Connected' });
-  else if (c.connectable) b.push({ tone: 'neutral', text: 'Not connected' });
-  if (c.drifted) b.push({ tone: 'warn', text: 'Edited since', title: 'The file was changed after connecting; connect again to repair it, or disconnect' });
+  b.push(c.installed ? { tone: 'ok', text: t('connect.badge_installed') } : { tone: 'neutral', text: t('connect.badge_not_found'), title: t('connect.badge_not_found_title') });
+  if (c.connected) b.push({ tone: 'ok', text: t('connect.badge_connected') });
+  else if (c.connectable) b.push({ tone: 'neutral', text: t('connect.not_connected') });
+  if (c.drifted) b.push({ tone: 'warn', text: t('connect.badge_edited'), title: t('connect.badge_edited_title') });
   if (!c.connectable) b.push({ tone: 'info', text: c.name === 'cursor' ? 'Guided' : 'Not connectable yet' });
   return b;
 }
@@ -146,8 +147,8 @@ export function primaryAction(c: ClientInfo): 'connect' | 'reconnect' | 'disconn
 
 /** "Last request 5 min ago" or "No request seen yet". */
 export function lastSeenText(lastSeen: string | null, now = Date.now()): string {
-  const t = parseTime(lastSeen);
-  return t === null ? 'No request seen yet' : `Last request ${fmtAgo(t, now)}`;
+  const ts = parseTime(lastSeen);
+  return ts === null ? t('connect.no_request_seen') : t('connect.last_request', { ago: fmtAgo(ts, now) });
 }
 
 export function parseTime(iso: string | null | undefined): number | null {
@@ -227,18 +228,18 @@ export interface PasteValue {
 /** What to paste into Cursor → Settings → Models. */
 export function cursorValues(gateway: string, key: string, model: string): PasteValue[] {
   return [
-    { label: 'Base URL', where: 'Override OpenAI Base URL', value: v1Url(gateway) },
-    { label: 'API key', where: 'OpenAI API Key', value: key },
-    { label: 'Model', where: 'Add model (then enable it)', value: model },
+    { label: t('providers.base_url'), where: 'Override OpenAI Base URL', value: v1Url(gateway) },
+    { label: t('providers.api_key'), where: 'OpenAI API Key', value: key },
+    { label: t('telemetry.model'), where: t('connect.cursor_add_model'), value: model },
   ];
 }
 
 /** The Cursor check: has a request been seen, and since the check started? */
 export function cursorSeen(lastSeen: string | null, since: number): { seen: boolean; fresh: boolean; text: string } {
-  const t = parseTime(lastSeen);
-  if (t === null) return { seen: false, fresh: false, text: 'No request from Cursor yet. Send a message in Cursor’s chat; this checks every few seconds.' };
-  const fresh = t >= since;
-  return { seen: true, fresh, text: `We saw a request from Cursor at ${fmtTime(t)}${fresh ? '' : ' (before this page was opened)'}.` };
+  const ts = parseTime(lastSeen);
+  if (ts === null) return { seen: false, fresh: false, text: t('connect.cursor_no_request') };
+  const fresh = ts >= since;
+  return { seen: true, fresh, text: t(fresh ? 'connect.cursor_seen' : 'connect.cursor_seen_before', { time: fmtTime(ts) }) };
 }
 
 /** Commands that start a tool pointed at the gateway without editing its files. */

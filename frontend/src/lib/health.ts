@@ -1,6 +1,7 @@
 // Provider/target health, and upstream attempts, in words and tones.
 import type { AttemptInfo, HealthSnapshot, KeyPresence } from '../api/types';
 import { fmtMs } from './format';
+import { t } from '../i18n';
 
 export type Tone = 'ok' | 'warn' | 'err' | 'neutral';
 
@@ -12,14 +13,14 @@ export function healthTone(h: HealthSnapshot): Tone {
 
 export function healthText(h: HealthSnapshot): string {
   if (h.open) {
-    const left = h.cooldown_remaining_ms ? ` for ${fmtMs(h.cooldown_remaining_ms)}` : '';
-    return `cooling down${left}` + (h.last_error ? ` — ${h.last_error}` : '');
+    const left = h.cooldown_remaining_ms ? t('health.cooling_down_for', { time: fmtMs(h.cooldown_remaining_ms) }) : t('health.cooling_down');
+    return left + (h.last_error ? ` — ${h.last_error}` : '');
   }
   if (h.consecutive_failures > 0) {
-    return `${h.consecutive_failures} failure${h.consecutive_failures > 1 ? 's' : ''} in a row` + (h.last_error ? ` — ${h.last_error}` : '');
+    return t(h.consecutive_failures > 1 ? 'health.n_failures' : 'health.one_failure', { n: h.consecutive_failures }) + (h.last_error ? ` — ${h.last_error}` : '');
   }
-  if (h.ewma_latency_ms === null) return 'healthy';
-  return `healthy · ${h.ewma_latency_ms < 1 ? '' : '~'}${fmtMs(h.ewma_latency_ms)}`;
+  if (h.ewma_latency_ms === null) return t('health.healthy');
+  return t('health.healthy_latency', { latency: (h.ewma_latency_ms < 1 ? '' : '~') + fmtMs(h.ewma_latency_ms) });
 }
 
 /** The worst tone among a provider's targets (none → neutral). */
@@ -32,11 +33,11 @@ export function worstTone(hs: HealthSnapshot[]): Tone {
 export function keyText(k: KeyPresence): { tone: Tone; text: string } {
   switch (k) {
     case 'present':
-      return { tone: 'ok', text: 'key set' };
+      return { tone: 'ok', text: t('health.key_set') };
     case 'missing':
-      return { tone: 'err', text: 'key missing' };
+      return { tone: 'err', text: t('health.key_missing') };
     default:
-      return { tone: 'neutral', text: 'no key needed' };
+      return { tone: 'neutral', text: t('health.no_key_needed') };
   }
 }
 

@@ -1,11 +1,12 @@
 // Route editing: pure helpers the Routing page is built on (reorder, add,
 // remove, local checks, and the ops that turn an edited list into a draft).
 import type { DraftOp, RouteMatch, RouteSpec, Strategy, TargetSpec } from '../api/types';
+import { t } from '../i18n';
 
 export const STRATEGIES: { id: Strategy; label: string; help: string }[] = [
-  { id: 'priority', label: 'Priority', help: 'Targets in the order listed; later ones are fallbacks.' },
-  { id: 'weighted', label: 'Weighted', help: 'Spread traffic by weight; the rest are fallbacks by weight.' },
-  { id: 'latency', label: 'Lowest latency', help: 'Fastest target first (EWMA), with 10 % exploration.' },
+  { id: 'priority', get label() { return t('routes.priority'); }, get help() { return t('routes.priority_help'); } },
+  { id: 'weighted', get label() { return t('routes.weighted'); }, get help() { return t('routes.weighted_help'); } },
+  { id: 'latency', get label() { return t('routes.latency'); }, get help() { return t('routes.latency_help'); } },
   { id: 'cost', label: 'Lowest cost', help: "Cheapest target first for the request's estimated tokens (price table); unknown prices last, ties by latency." },
 ];
 
@@ -180,10 +181,10 @@ export function patternHint(index: number, routes: { model: string }[], known: s
   const names = [...new Set(known)].filter((m) => !isPattern(m) && routeFor(m, routes) === index);
   const shown = names.slice(0, 3);
   const rest = names.length > shown.length ? ', …' : '';
-  if (shown.length > 0) return `matches ${shown.join(', ')}${rest}`;
-  if (name === '*') return 'matches every model no other route takes';
+  if (shown.length > 0) return t('routes.matches', { names: shown.join(', ') + rest });
+  if (name === '*') return t('routes.matches_every');
   const example = `${p.prefix}…${p.suffix}`;
-  return `matches names like ${example}`;
+  return t('routes.matches_like', { example });
 }
 
 /** Local checks, instant while typing; the server's validation is the judge. */
@@ -192,37 +193,37 @@ export function checkRoutes(routes: EditableRoute[], providers: string[]): Route
   const seen = new Map<string, number>();
   routes.forEach((r, ri) => {
     const m = r.model.trim();
-    if (!m) out.push({ route: ri, field: 'model', message: 'Name the model clients will ask for.' });
-    else if (seen.has(m)) out.push({ route: ri, field: 'model', message: `"${m}" is already routed above.` });
+    if (!m) out.push({ route: ri, field: 'model', message: t('routes.err_name') });
+    else if (seen.has(m)) out.push({ route: ri, field: 'model', message: t('routes.err_dup', { model: m }) });
     else seen.set(m, ri);
     if ((m.match(/\*/g) ?? []).length > 1) {
-      out.push({ route: ri, field: 'model', message: 'A pattern has one *, e.g. claude-*, *-latest or *.' });
+      out.push({ route: ri, field: 'model', message: t('routes.err_pattern') });
     } else {
       const p = parsePattern(m);
       if (p) {
         routes.slice(0, ri).forEach((o) => {
           const q = parsePattern(o.model.trim());
           if (q && o.model.trim() !== m && specificity(q) === specificity(p) && overlaps(p, q)) {
-            out.push({ route: ri, field: 'model', message: `"${o.model.trim()}" and "${m}" are equally specific and can match the same name.` });
+            out.push({ route: ri, field: 'model', message: t('routes.err_overlap', { a: o.model.trim(), b: m }) });
           }
         });
       }
     }
-    if (!Number.isInteger(r.cooldown_s) || r.cooldown_s < 0) out.push({ route: ri, field: 'cooldown_s', message: 'Cooldown: whole seconds, 0 or more.' });
+    if (!Number.isInteger(r.cooldown_s) || r.cooldown_s < 0) out.push({ route: ri, field: 'cooldown_s', message: t('routes.err_cooldown') });
     if (!Number.isInteger(r.retries) || r.retries < 0 || r.retries > 10) out.push({ route: ri, field: 'retries', message: 'Retries: 0 to 10.' });
-    if (r.targets.length === 0) out.push({ route: ri, field: 'targets', message: 'Add at least one target.' });
+    if (r.targets.length === 0) out.push({ route: ri, field: 'targets', message: t('routes.err_no_target') });
     const pairs = new Set<string>();
-    r.targets.forEach((t, ti) => {
-      if (!t.provider) out.push({ route: ri, target: ti, field: 'provider', message: 'Pick a provider.' });
-      else if (!providers.includes(t.provider)) out.push({ route: ri, target: ti, field: 'provider', message: `No provider named "${t.provider}".` });
-      const key = `${t.provider}\u0000${t.model.trim()}`;
-      if (t.provider && pairs.has(key)) out.push({ route: ri, target: ti, field: 'provider', message: 'The same provider and model twice.' });
+    r.targets.forEach((tg, ti) => {
+      if (!tg.provider) out.push({ route: ri, target: ti, field: 'provider', message: t('routes.err_pick_provider') });
+      else if (!providers.includes(tg.provider)) out.push({ route: ri, target: ti, field: 'provider', message: t('routes.err_unknown_provider', { provider: tg.provider }) });
+      const key = `${tg.provider}\u0000${tg.model.trim()}`;
+      if (tg.provider && pairs.has(key)) out.push({ route: ri, target: ti, field: 'provider', message: t('routes.err_same_twice') });
       pairs.add(key);
-      if (/[{}]/.test(t.model.split(MODEL_PLACEHOLDER).join(''))) {
-        out.push({ route: ri, target: ti, field: 'model', message: 'The only placeholder is {model}, e.g. openrouter/{model}.' });
+      if (/[{}]/.test(tg.model.split(MODEL_PLACEHOLDER).join(''))) {
+        out.push({ route: ri, target: ti, field: 'model', message: t('routes.err_placeholder') });
       }
-      if (r.strategy === 'weighted' && (!Number.isFinite(t.weight) || t.weight <= 0)) {
-        out.push({ route: ri, target: ti, field: 'weight', message: 'Weights must be above 0.' });
+      if (r.strategy === 'weighted' && (!Number.isFinite(tg.weight) || tg.weight <= 0)) {
+        out.push({ route: ri, target: ti, field: 'weight', message: t('routes.err_weight') });
       }
     });
   });
@@ -260,17 +261,17 @@ export function weightShares(r: EditableRoute): (number | null)[] {
 
 /** The route preview's answer in words. */
 export function matchText(m: RouteMatch): string {
-  const targets = m.targets.map((t) => `${t.provider} (${t.model ?? m.model})`).join(', then ');
+  const targets = m.targets.map((tg) => `${tg.provider} (${tg.model ?? m.model})`).join(t('routes.then'));
   switch (m.kind) {
     case 'exact':
-      return `${m.model}: route ${m.route} → ${targets}`;
+      return t('routes.match_exact', { model: m.model, route: m.route ?? '', targets });
     case 'pattern':
-      return `${m.model}: pattern route ${m.route} → ${targets}`;
+      return t('routes.match_pattern', { model: m.model, route: m.route ?? '', targets });
     case 'provider':
-      return `${m.model}: no route; provider prefix → ${targets}`;
+      return t('routes.match_provider', { model: m.model, targets });
     case 'catalog':
-      return `${m.model}: no route; listed by → ${targets}`;
+      return t('routes.match_catalog', { model: m.model, targets });
     default:
-      return `${m.model}: no route matches and no provider lists it (clients get 404 model_not_found).`;
+      return t('routes.match_none', { model: m.model });
   }
 }

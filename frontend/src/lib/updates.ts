@@ -2,6 +2,7 @@
 // gets, and what an install, a dry run or a rollback did. Pure, unit tested
 // (updates.test.ts); pages/Settings.tsx → components/Updates.tsx renders it.
 import type { Role, UpdateCheck, UpdateOutcome, UpdateRolledBack, UpdateStatus } from '../api/types';
+import { t } from '../i18n';
 
 export type Tone = 'ok' | 'info' | 'warn' | 'err' | 'neutral';
 
@@ -19,7 +20,7 @@ export function releaseDay(date: string | null | undefined): string {
 }
 
 function installedText(s: UpdateStatus): string {
-  return s.installed.is_self ? `${s.installed.version} is installed.` : `${s.installed.version} is installed at ${s.installed.path}.`;
+  return s.installed.is_self ? t('upd.installed', { version: s.installed.version }) : t('upd.installed_at', { version: s.installed.version, path: s.installed.path });
 }
 
 /** What a check found, in words. */
@@ -27,44 +28,44 @@ export function describeUpdate(check: UpdateCheck): UpdateWords {
   if (!check.configured) {
     return {
       tone: 'neutral',
-      headline: 'Update checks are not set up in this build',
-      detail: check.message || 'This build has no release manifest URL.',
+      headline: t('upd.not_set_up'),
+      detail: check.message || t('upd.no_manifest_url'),
     };
   }
   const s = check.status;
-  if (!s) return { tone: 'warn', headline: 'The gateway gave no update status', detail: 'Check again, or use the command line.' };
+  if (!s) return { tone: 'warn', headline: t('upd.no_status'), detail: t('upd.check_again') };
   const day = releaseDay(s.date);
   switch (s.action) {
     case 'up_to_date':
-      return { tone: 'ok', headline: `Up to date (${s.installed.version})`, detail: day ? `The latest release, ${s.offered}, is from ${day}.` : undefined };
+      return { tone: 'ok', headline: t('upd.up_to_date', { version: s.installed.version }), detail: day ? t('upd.latest_from', { version: s.offered, day }) : undefined };
     case 'update':
       return {
         tone: 'info',
-        headline: `Update available: ${s.offered}` + (day ? `, released ${day}` : ''),
+        headline: day ? t('upd.available_released', { version: s.offered, day }) : t('upd.available', { version: s.offered }),
         detail: installedText(s),
       };
     case 'downgrade':
       return {
         tone: 'ok',
-        headline: `Up to date (${s.installed.version}); the release offers the older ${s.offered}`,
-        detail: 'Installing it would be a downgrade, which the gateway refuses unless you ask for it.',
+        headline: t('upd.older_offered', { version: s.installed.version, offered: s.offered }),
+        detail: t('upd.downgrade_detail'),
       };
     case 'below_minimum':
       return {
         tone: 'warn',
-        headline: `Needs at least ${s.minimum ?? 'a newer version'}: install from the release archive`,
-        detail: `${s.offered} is available, but ${s.installed.version} is too old to update in place (see docs/install.md).`,
+        headline: t('upd.needs_at_least', { minimum: s.minimum ?? t('upd.a_newer_version') }),
+        detail: t('upd.too_old', { offered: s.offered, version: s.installed.version }),
       };
     case 'no_build': {
-      const avail = s.available?.length ? s.available.join(', ') : 'none';
+      const avail = s.available?.length ? s.available.join(', ') : t('upd.none');
       return {
         tone: 'warn',
-        headline: `No build for this platform (available: ${avail})`,
-        detail: `Release ${s.offered} has no archive for ${s.target}.`,
+        headline: t('upd.no_build', { available: avail }),
+        detail: t('upd.no_archive', { offered: s.offered, target: s.target }),
       };
     }
     default:
-      return { tone: 'neutral', headline: `The release offers ${s.offered}`, detail: `Unknown action “${String(s.action)}”.` };
+      return { tone: 'neutral', headline: t('upd.offers', { offered: s.offered }), detail: t('upd.unknown_action', { action: String(s.action) }) };
   }
 }
 
@@ -100,20 +101,20 @@ export function updateControls(check: UpdateCheck | undefined, role: Role, busy:
     install: {
       shown: installable,
       enabled: installable && enabled,
-      label: downgrade ? `Downgrade to ${offered}` : `Install ${offered}`,
+      label: downgrade ? t('upd.downgrade_to', { version: offered }) : t('upd.install', { version: offered }),
       hint,
       allowDowngrade: downgrade,
     },
     verify: {
       shown: installable,
       enabled: installable && enabled,
-      label: 'Verify only (dry run)',
+      label: t('upd.verify_only'),
       hint,
     },
     rollback: {
       shown: prev !== null,
       enabled: prev !== null && enabled,
-      label: prev ? `Roll back to ${prev.version}` : 'Roll back',
+      label: prev ? t('upd.roll_back_to', { version: prev.version }) : t('upd.roll_back'),
       hint,
     },
   };
@@ -147,43 +148,43 @@ function restartFor(needed: boolean | undefined, mode: RestartMode): OpWords['re
 export function applyWords(o: UpdateOutcome, mode: RestartMode): OpWords {
   switch (o.outcome) {
     case 'up_to_date':
-      return { tone: 'ok', text: `Already up to date (${o.version}); nothing was installed.`, restart: 'none' };
+      return { tone: 'ok', text: t('upd.already', { version: o.version }), restart: 'none' };
     case 'dry_run':
       return {
         tone: 'ok',
-        text: `Verified ${o.to}: the signatures and the checksum are good. Nothing was installed (${o.binary} stays at ${o.from}).`,
+        text: t('upd.verified', { to: o.to, binary: o.binary, from: o.from }),
         restart: 'none',
       };
     case 'updated': {
       const restart = restartFor(o.restart_needed, mode);
-      const where = restart === 'button' ? '' : ` at ${o.binary}`;
-      const tail = restart === 'service' ? ' Restart the gateway to run it.' : '';
-      return { tone: 'ok', text: `Installed ${o.to}${where}. ${o.from} is kept for rollback.${tail}`, restart };
+      const where = restart === 'button' ? '' : t('upd.at_path', { path: o.binary });
+      const tail = restart === 'service' ? t('upd.restart_tail') : '';
+      return { tone: 'ok', text: t('upd.installed_done', { to: o.to, where, from: o.from, tail }), restart };
     }
     default:
-      return { tone: 'neutral', text: 'The gateway answered with an unknown outcome.', restart: 'none' };
+      return { tone: 'neutral', text: t('upd.unknown_outcome'), restart: 'none' };
   }
 }
 
 /** What `POST /update/rollback` did, in words. */
 export function rollbackWords(r: UpdateRolledBack, mode: RestartMode): OpWords {
   const restart = restartFor(r.restart_needed, mode);
-  const where = restart === 'button' ? '' : ` at ${r.binary}`;
-  const tail = restart === 'service' ? ' Restart the gateway to run it.' : '';
+  const where = restart === 'button' ? '' : t('upd.at_path', { path: r.binary });
+  const tail = restart === 'service' ? t('upd.restart_tail') : '';
   return {
     tone: 'ok',
-    text: `Rolled back to ${r.restored}${where}. ${r.replaced} is kept, so rolling back again undoes this.${tail}`,
+    text: t('upd.rolled_back', { restored: r.restored, where, replaced: r.replaced, tail }),
     restart,
   };
 }
 
 /** A failed apply or rollback: the gateway verifies before it writes, so nothing changed. */
 export function failureWords(e: { code: string; message: string }): string {
-  if (e.code === 'admin_role_required' || e.code === 'forbidden') return `Not allowed: ${e.message}`;
+  if (e.code === 'admin_role_required' || e.code === 'forbidden') return t('upd.not_allowed', { message: e.message });
   if (e.code === 'network_error') return e.message;
   // The gateway's message may already say so ("nothing was changed: …").
   const why = e.message.replace(/^\s*nothing (was|has been) changed\s*[:.,;-]\s*/i, '');
-  return `Nothing was changed: ${why}`;
+  return t('upd.nothing_changed', { why });
 }
 
 /**

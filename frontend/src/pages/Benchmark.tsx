@@ -11,6 +11,7 @@ import { Badge, EmptyState, ErrorNote, Spinner } from '../components/ui';
 import { buildSpec, defaultForm, errorsText, latencyChart, paddedRange, PROTOCOLS, targetLabel, type BenchForm } from '../lib/bench';
 import { fmtDateTime, fmtMs, fmtNum, fmtPct, fmtUsd } from '../lib/format';
 import { useAction, useAsync } from '../lib/hooks';
+import { t, tn } from '../i18n';
 
 export function Benchmark() {
   const app = useApp();
@@ -65,31 +66,28 @@ export function Benchmark() {
     <div className="page">
       <header className="page-head">
         <div>
-          <h1 tabIndex={-1}>Model benchmark</h1>
-          <p className="muted">
-            A few small synthetic requests straight to each provider and model (no routing, fallback or retries), to compare
-            success rate, latency and speed. They are real, billed requests: see the estimate first; the cost cap stops a run.
-          </p>
+          <h1 tabIndex={-1}>{t('benchmark.model_benchmark')}</h1>
+          <p className="muted">{t('benchmark.a_few_small_synthetic_requests')}</p>
         </div>
       </header>
 
       <section className="card" aria-labelledby="bench-form-title">
         <div className="card-head">
-          <h2 id="bench-form-title">New run</h2>
-          {!app.canWrite && <span className="small warn-text">Running a benchmark needs the admin token.</span>}
+          <h2 id="bench-form-title">{t('benchmark.new_run')}</h2>
+          {!app.canWrite && <span className="small warn-text">{t('benchmark.running_a_benchmark_needs_the')}</span>}
         </div>
-        <ErrorNote error={provs.error} title="Could not load providers" onRetry={provs.reload} />
-        <h3 className="small-title">Targets</h3>
+        <ErrorNote error={provs.error} title={t('benchmark.could_not_load_providers')} onRetry={provs.reload} />
+        <h3 className="small-title">{t('benchmark.targets')}</h3>
         <ul className="bench-targets" data-testid="bench-targets">
-          {form.targets.map((t, i) => (
+          {form.targets.map((tg, i) => (
             <li key={i} className="bench-target" data-testid="bench-target">
               <select
-                aria-label={`Provider of target ${i + 1}`}
-                value={t.provider}
+                aria-label={t('benchmark.provider_of_target', { n: i + 1 })}
+                value={tg.provider}
                 onChange={(e) => edit((f) => ({ ...f, targets: f.targets.map((x, j) => (j === i ? { ...x, provider: e.target.value } : x)) }))}
                 data-testid="bench-provider"
               >
-                <option value="">provider…</option>
+                <option value="">{t('benchmark.provider')}</option>
                 {names.map((n) => (
                   <option key={n} value={n}>
                     {n}
@@ -97,9 +95,9 @@ export function Benchmark() {
                 ))}
               </select>
               <input
-                aria-label={`Model of target ${i + 1}`}
-                placeholder="model, e.g. gpt-4o-mini"
-                value={t.model}
+                aria-label={t('benchmark.model_of_target', { n: i + 1 })}
+                placeholder={t('benchmark.model_e_g_gpt_4o')}
+                value={tg.model}
                 onChange={(e) => edit((f) => ({ ...f, targets: f.targets.map((x, j) => (j === i ? { ...x, model: e.target.value } : x)) }))}
                 data-testid="bench-model"
               />
@@ -107,10 +105,8 @@ export function Benchmark() {
                 className="btn btn-small btn-danger-ghost"
                 disabled={form.targets.length === 1}
                 onClick={() => edit((f) => ({ ...f, targets: f.targets.filter((_, j) => j !== i) }))}
-                aria-label={`Remove target ${i + 1}`}
-              >
-                Remove
-              </button>
+                aria-label={t('benchmark.remove_target_n', { n: i + 1 })}
+              >{t('benchmark.remove')}</button>
             </li>
           ))}
         </ul>
@@ -118,13 +114,11 @@ export function Benchmark() {
           className="btn btn-small"
           onClick={() => edit((f) => ({ ...f, targets: [...f.targets, { provider: names[0] ?? '', model: '' }] }))}
           data-testid="bench-add-target"
-        >
-          + Add target
-        </button>
+        >{t('benchmark.add_target')}</button>
 
         <div className="bench-options">
           <fieldset className="checks">
-            <legend>Protocols</legend>
+            <legend>{t('benchmark.protocols')}</legend>
             {PROTOCOLS.map((p) => (
               <label key={p.id}>
                 <input
@@ -138,28 +132,27 @@ export function Benchmark() {
             ))}
           </fieldset>
           <fieldset className="checks">
-            <legend>Mode</legend>
+            <legend>{t('benchmark.mode')}</legend>
             <label>
               <input type="checkbox" checked={form.nonStream} onChange={(e) => edit((f) => ({ ...f, nonStream: e.target.checked }))} data-testid="bench-nonstream" />{' '}
               non-stream
             </label>
             <label>
-              <input type="checkbox" checked={form.stream} onChange={(e) => edit((f) => ({ ...f, stream: e.target.checked }))} data-testid="bench-stream" /> stream
-            </label>
+              <input type="checkbox" checked={form.stream} onChange={(e) => edit((f) => ({ ...f, stream: e.target.checked }))} data-testid="bench-stream" />{' '}{t('benchmark.stream')}</label>
           </fieldset>
           <label className="field">
-            <span>Requests per target</span>
+            <span>{t('benchmark.requests_per_target')}</span>
             <input type="number" min={1} max={2000} value={form.requests} onChange={(e) => edit((f) => ({ ...f, requests: e.target.value }))} data-testid="bench-requests" />
-            <span className="field-hint">per protocol and mode</span>
+            <span className="field-hint">{t('benchmark.per_protocol_and_mode')}</span>
           </label>
           <label className="field">
-            <span>Concurrency</span>
+            <span>{t('benchmark.concurrency')}</span>
             <input type="number" min={1} max={16} value={form.concurrency} onChange={(e) => edit((f) => ({ ...f, concurrency: e.target.value }))} data-testid="bench-concurrency" />
           </label>
           <label className="field">
-            <span>Max cost (USD)</span>
+            <span>{t('benchmark.max_cost_usd')}</span>
             <input type="number" min={0} step="0.01" value={form.maxCost} onChange={(e) => edit((f) => ({ ...f, maxCost: e.target.value }))} data-testid="bench-maxcost" />
-            <span className="field-hint">hard cap: the run stops before exceeding it</span>
+            <span className="field-hint">{t('benchmark.hard_cap_the_run_stops')}</span>
           </label>
         </div>
 
@@ -170,34 +163,38 @@ export function Benchmark() {
             ))}
           </ul>
         )}
-        <ErrorNote error={estimating.error} title="Could not estimate" />
-        <ErrorNote error={running.error} title="The benchmark did not run" />
+        <ErrorNote error={estimating.error} title={t('benchmark.could_not_estimate')} />
+        <ErrorNote error={running.error} title={t('benchmark.the_benchmark_did_not_run')} />
 
         {estimate && (
           <div className="banner banner-info bench-estimate" data-testid="bench-estimate">
-            <strong>Estimate:</strong> {fmtNum(estimate.est.requests)} requests, about {fmtNum(estimate.est.tokens_in)} tokens in and up to{' '}
-            {fmtNum(estimate.est.tokens_out)} out, cost{' '}
-            {estimate.est.cost_usd !== null ? <strong>{fmtUsd(estimate.est.cost_usd)}</strong> : <strong>unknown</strong>}
-            {estimate.est.unpriced.length > 0 && <span className="warn-text"> (unknown price for {estimate.est.unpriced.join(', ')})</span>}. Hard cap{' '}
-            <strong>{fmtUsd(estimate.est.max_cost_usd)}</strong>.
+            <strong>{t('benchmark.estimate')}</strong>{' '}
+            {tn('benchmark.estimate_text', {
+              requests: fmtNum(estimate.est.requests),
+              tokens_in: fmtNum(estimate.est.tokens_in),
+              tokens_out: fmtNum(estimate.est.tokens_out),
+              cost: estimate.est.cost_usd !== null ? <strong>{fmtUsd(estimate.est.cost_usd)}</strong> : <strong>{t('benchmark.unknown')}</strong>,
+              unpriced: estimate.est.unpriced.length > 0 ? <span className="warn-text"> {t('benchmark.unknown_price_for', { models: estimate.est.unpriced.join(', ') })}</span> : '',
+              cap: <strong>{fmtUsd(estimate.est.max_cost_usd)}</strong>,
+            })}
             {estimate.est.cost_usd !== null && estimate.est.cost_usd > estimate.est.max_cost_usd && (
-              <div className="warn-text small">The estimate is above the cap: the run will stop before every request is sent.</div>
+              <div className="warn-text small">{t('benchmark.the_estimate_is_above_the')}</div>
             )}
           </div>
         )}
 
         <div className="row-end">
           <button className="btn" onClick={doEstimate} disabled={busy} data-testid="bench-estimate-btn">
-            {estimating.busy ? <Spinner label="Estimating" /> : 'Estimate'}
+            {estimating.busy ? <Spinner label={t('benchmark.estimating')} /> : 'Estimate'}
           </button>
           <button
             className="btn btn-primary"
             onClick={doRun}
             disabled={!estimate || busy || !app.canWrite}
-            title={estimate ? undefined : 'Estimate first'}
+            title={estimate ? undefined : t('benchmark.estimate_first')}
             data-testid="bench-run-btn"
           >
-            {running.busy ? <Spinner label="Running" /> : 'Run'}
+            {running.busy ? <Spinner label={t('benchmark.running')} /> : 'Run'}
           </button>
         </div>
         {running.busy && <p className="muted small">Sending {estimate?.est.requests} requests; the results appear when the run is done.</p>}
@@ -206,14 +203,14 @@ export function Benchmark() {
       {run && (
         <section className="card" aria-labelledby="bench-result-title" data-testid="bench-result">
           <div className="card-head">
-            <h2 id="bench-result-title">Results</h2>
+            <h2 id="bench-result-title">{t('benchmark.results')}</h2>
             <span className="muted small">
               run #{run.id} · {fmtDateTime(run.started_ms)} · {fmtMs(run.finished_ms - run.started_ms)} · spent {fmtUsd(run.spent_usd)}
             </span>
           </div>
           {run.stopped_by_cost_cap && (
             <div className="banner banner-warn" role="alert" data-testid="bench-stopped">
-              <strong>STOPPED by the cost cap</strong> ({fmtUsd(run.spec.max_cost_usd)}): not every request was sent.
+              <strong>{t('benchmark.stopped_by_the_cost_cap')}</strong> {t('benchmark.stopped_detail', { cap: fmtUsd(run.spec.max_cost_usd) })}
             </div>
           )}
           <ReportTable run={run} testId="bench-results" />
@@ -222,19 +219,17 @@ export function Benchmark() {
 
       <section className="card" aria-labelledby="bench-history-title">
         <div className="card-head">
-          <h2 id="bench-history-title">Past runs</h2>
-          {runs.loading && <Spinner label="Loading" />}
+          <h2 id="bench-history-title">{t('benchmark.past_runs')}</h2>
+          {runs.loading && <Spinner label={t('benchmark.loading')} />}
         </div>
-        <ErrorNote error={runs.error} title="Could not load past runs" onRetry={runs.reload} />
+        <ErrorNote error={runs.error} title={t('benchmark.could_not_load_past_runs')} onRetry={runs.reload} />
         {runs.data && runs.data.length === 0 && (
-          <EmptyState icon="∅" title="No benchmark runs yet">
-            Pick targets above, estimate, then run. Runs are stored and drawn here so you can compare them over time.
-          </EmptyState>
+          <EmptyState icon="∅" title={t('benchmark.no_benchmark_runs_yet')}>{t('benchmark.pick_targets_above_estimate_then')}</EmptyState>
         )}
         {runs.data && runs.data.length > 0 && (
           <>
-            <h3 className="small-title">Latency p50 per target (non-stream chat)</h3>
-            <Chart model={chart} unit="ms" height={200} xRange={xRange} testId="bench-chart" emptyText="No answered non-stream chat requests in these runs." />
+            <h3 className="small-title">{t('benchmark.latency_p50_per_target_non')}</h3>
+            <Chart model={chart} unit="ms" height={200} xRange={xRange} testId="bench-chart" emptyText={t('benchmark.no_answered_non_stream_chat')} />
             <div className="bench-history" data-testid="bench-history">
               {runs.data.map((r) => (
                 <details key={r.id}>
@@ -244,7 +239,7 @@ export function Benchmark() {
                     {r.stopped_by_cost_cap && (
                       <>
                         {' '}
-                        <Badge tone="warn">stopped by the cost cap</Badge>
+                        <Badge tone="warn">{t('benchmark.stopped_by_the_cost_cap_2')}</Badge>
                       </>
                     )}
                   </summary>
@@ -266,17 +261,17 @@ function ReportTable({ run, testId }: { run: BenchRun; testId?: string }) {
       <table className="table" data-testid={testId}>
         <thead>
           <tr>
-            <th>Provider</th>
-            <th>Model</th>
-            <th>Protocol</th>
-            <th>Mode</th>
-            <th className="right">Sent</th>
-            <th className="right">Success</th>
-            <th className="right">Latency p50 / p95</th>
-            <th className="right">TTFT p50 / p95</th>
-            <th className="right">Tokens/s</th>
-            <th>Errors</th>
-            <th className="right">Cost</th>
+            <th>{t('benchmark.provider_2')}</th>
+            <th>{t('benchmark.model')}</th>
+            <th>{t('benchmark.protocol')}</th>
+            <th>{t('benchmark.mode')}</th>
+            <th className="right">{t('benchmark.sent')}</th>
+            <th className="right">{t('benchmark.success')}</th>
+            <th className="right">{t('benchmark.latency_p50_p95')}</th>
+            <th className="right">{t('benchmark.ttft_p50_p95')}</th>
+            <th className="right">{t('benchmark.tokens_s')}</th>
+            <th>{t('benchmark.errors')}</th>
+            <th className="right">{t('benchmark.cost')}</th>
           </tr>
         </thead>
         <tbody>
@@ -307,9 +302,7 @@ function ReportTable({ run, testId }: { run: BenchRun; testId?: string }) {
           ))}
           {run.reports.length === 0 && (
             <tr>
-              <td colSpan={11} className="muted">
-                Nothing was sent.
-              </td>
+              <td colSpan={11} className="muted">{t('benchmark.nothing_was_sent')}</td>
             </tr>
           )}
         </tbody>

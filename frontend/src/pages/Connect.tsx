@@ -25,6 +25,7 @@ import {
   v1Url,
 } from '../lib/connect';
 import { useAction, useAsync } from '../lib/hooks';
+import { t, tn } from '../i18n';
 
 /** The key tools send when the gateway has no client keys (clients::LOCAL_TOKEN; any string works). */
 const LOCAL_KEY = 'aigw-local';
@@ -51,9 +52,9 @@ export function Connect() {
   const choices = modelChoices(routes.data?.routes);
 
   const show = (o: ClientOutcome, connecting: boolean) => {
-    const t = outcomeText(o, connecting);
-    setOutcomes((m) => ({ ...m, [o.name]: { tone: t.done ? 'ok' : 'warn', lead: t.lead, text: t.text, warnings: o.warnings } }));
-    toast(t.done ? 'ok' : 'info', [t.lead, t.text].filter(Boolean).join(' '));
+    const ot = outcomeText(o, connecting);
+    setOutcomes((m) => ({ ...m, [o.name]: { tone: ot.done ? 'ok' : 'warn', lead: ot.lead, text: ot.text, warnings: o.warnings } }));
+    toast(ot.done ? 'ok' : 'info', [ot.lead, ot.text].filter(Boolean).join(' '));
     list.reload();
   };
   const disconnect = useAction(async (c: ClientInfo) => show(await clientsApi.disconnect(c.name), false), (e) => toast('err', e.message));
@@ -67,20 +68,17 @@ export function Connect() {
     <div className="page">
       <header className="page-head">
         <div>
-          <h1 tabIndex={-1}>Connect tools</h1>
+          <h1 tabIndex={-1}>{t('connect.connect_tools')}</h1>
           <p className="muted">
-            Point coding agents at this gateway{gateway ? <> (<code>{v1Url(gateway)}</code>)</> : null}: one click to connect, one to disconnect. Connecting shows
-            exactly what it writes first and keeps a backup; disconnecting puts your files back.
+            {tn('connect.intro', { url: gateway ? <> (<code>{v1Url(gateway)}</code>)</> : '' })}
           </p>
         </div>
       </header>
       {!app.canWrite && (
-        <p className="warn-text small" data-testid="connect-readonly">
-          Read-only: connecting and disconnecting need the admin role.
-        </p>
+        <p className="warn-text small" data-testid="connect-readonly">{t('connect.read_only_connecting_and_disconnecting')}</p>
       )}
-      <ErrorNote error={list.error} title="Could not read the tools’ state" onRetry={list.reload} />
-      {list.loading && !list.data && <Spinner label="Looking for tools" />}
+      <ErrorNote error={list.error} title={t('connect.could_not_read_the_tools')} onRetry={list.reload} />
+      {list.loading && !list.data && <Spinner label={t('connect.looking_for_tools')} />}
 
       <div className="tool-grid" data-testid="tool-list">
         {tools
@@ -101,14 +99,14 @@ export function Connect() {
             </ToolCard>
           ))}
       </div>
-      <ErrorNote error={disconnect.error} title="Not disconnected" />
+      <ErrorNote error={disconnect.error} title={t('connect.not_disconnected')} />
 
       {cursor && <CursorPanel tool={cursor} gateway={gateway} choices={choices} since={openedAt} />}
 
       <section className="card" aria-labelledby="launch-title" data-testid="launchers">
         <div className="card-head">
-          <h2 id="launch-title">Launch without editing files</h2>
-          <span className="muted small">Starts the tool pointed at this gateway for one run; its own settings stay as they are.</span>
+          <h2 id="launch-title">{t('connect.launch_without_editing_files')}</h2>
+          <span className="muted small">{t('connect.starts_the_tool_pointed_at')}</span>
         </div>
         {LAUNCHERS.map((l) => (
           <div className="cmd" key={l.command}>
@@ -117,7 +115,7 @@ export function Connect() {
             <CopyButton text={l.command} />
           </div>
         ))}
-        <p className="muted small">Arguments after the tool's name go to the tool, e.g. <code>aigw run claude -p "hello"</code>.</p>
+        <p className="muted small">{t('connect.arguments_after_the_tool_s')}{' '}<code>aigw run claude -p "hello"</code>.</p>
       </section>
 
       {connecting && (
@@ -189,7 +187,7 @@ function ToolCard({
             <ul className="issues">
               {shown.warnings.map((w) => (
                 <li key={w} className="issue-warn">
-                  <strong>Warning</strong> {w}
+                  <strong>{t('connect.warning')}</strong> {w}
                 </li>
               ))}
             </ul>
@@ -199,17 +197,13 @@ function ToolCard({
       {canWrite && action && (
         <div className="row-end">
           {action === 'reconnect' && (
-            <button className="btn" onClick={onDisconnect} disabled={busy} data-testid={`disconnect-${c.name}`}>
-              Disconnect
-            </button>
+            <button className="btn" onClick={onDisconnect} disabled={busy} data-testid={`disconnect-${c.name}`}>{t('connect.disconnect')}</button>
           )}
           {action === 'disconnect' ? (
-            <button className="btn" onClick={onDisconnect} disabled={busy} data-testid={`disconnect-${c.name}`}>
-              Disconnect
-            </button>
+            <button className="btn" onClick={onDisconnect} disabled={busy} data-testid={`disconnect-${c.name}`}>{t('connect.disconnect')}</button>
           ) : (
             <button className="btn btn-primary" onClick={onConnect} data-testid={`connect-${c.name}`}>
-              {action === 'reconnect' ? 'Repair…' : 'Connect…'}
+              {action === 'reconnect' ? t('connect.repair') : t('connect.connect_2')}
             </button>
           )}
         </div>
@@ -231,11 +225,8 @@ function ClaudeModels({
 }) {
   return (
     <details className="tool-models">
-      <summary>Models (optional)</summary>
-      <p className="muted small">
-        Which of the gateway's routes Claude Code asks for. Left empty, it sends its own model names (the gateway routes them as
-        configured).
-      </p>
+      <summary>{t('connect.models_optional')}</summary>
+      <p className="muted small">{t('connect.which_of_the_gateway_s')}</p>
       <div className="form-grid">
         {CLAUDE_SLOTS.map((s) => (
           <Field key={s.id} label={s.label} hint={<code>{s.hint}</code>} htmlFor={`claude-model-${s.id}`}>
@@ -246,7 +237,7 @@ function ClaudeModels({
               onChange={(e) => onChange({ ...value, [s.id]: e.target.value })}
               data-testid={`claude-model-${s.id}`}
             >
-              <option value="">(Claude Code's own)</option>
+              <option value="">{t('connect.claude_code_s_own')}</option>
               {choices.map((m) => (
                 <option key={m} value={m}>
                   {m}
@@ -286,31 +277,29 @@ function ConnectDialog({
       wide
       title={`Connect ${tool.label}`}
       onClose={onClose}
-      confirmLabel="Connect"
+      confirmLabel={t('connect.connect')}
       onConfirm={() => connect.run()}
       confirmTestId="connect-confirm"
       busy={connect.busy}
-      busyLabel="Connecting"
+      busyLabel={t('connect.connecting')}
       disabled={!p || preview.loading || (!tool.installed && !force)}
     >
       <div data-testid="connect-preview">
-        <ErrorNote error={preview.error} title="Could not prepare the change" onRetry={preview.reload} />
+        <ErrorNote error={preview.error} title={t('connect.could_not_prepare_the_change')} onRetry={preview.reload} />
         {preview.loading && !p && (
           <p className="muted">
-            <Spinner /> Reading the current files…
-          </p>
+            <Spinner />{' '}{t('connect.reading_the_current_files')}</p>
         )}
         {p && (
           <>
             <p>
-              Connecting writes {p.files.length === 1 ? 'this file' : `these ${p.files.length} files`}. The current contents are backed up first;{' '}
-              <strong>Disconnect</strong> restores them.
-            </p>
+              {t('connect.connecting_writes', { what: p.files.length === 1 ? t('connect.this_file') : t('connect.these_n_files', { n: p.files.length }) })}{' '}
+              <strong>{t('connect.disconnect')}</strong>{' '}{t('connect.restores_them')}</p>
             {p.warnings.length > 0 && (
               <ul className="issues" data-testid="connect-warnings">
                 {p.warnings.map((w) => (
                   <li key={w} className="issue-warn">
-                    <strong>Warning</strong> {w}
+                    <strong>{t('connect.warning')}</strong> {w}
                   </li>
                 ))}
               </ul>
@@ -323,7 +312,7 @@ function ConnectDialog({
                     <code>{f.path}</code> <Badge tone={kind === 'created' ? 'info' : kind === 'deleted' ? 'warn' : 'neutral'}>{kind}</Badge>
                     {f.mode && <span className="muted small"> mode {f.mode}</span>}
                   </summary>
-                  <DiffView diff={unifiedDiff(f.path, f.before, f.after)} emptyText="This file is already as connecting would write it." />
+                  <DiffView diff={unifiedDiff(f.path, f.before, f.after)} emptyText={t('connect.this_file_is_already_as')} />
                 </details>
               );
             })}
@@ -331,18 +320,16 @@ function ConnectDialog({
         )}
         {hasLogin && (
           <label className="checks" data-testid="connect-subscription">
-            <input type="checkbox" checked={subscription} onChange={(e) => setSubscription(e.target.checked)} /> Keep my {tool.name === 'codex' ? 'ChatGPT' : 'Claude'}{' '}
-            login (subscription): the tool sends its own credential, which providers with <code>api_key = "client"</code> forward; the gateway key goes as{' '}
-            <code>x-aigw-key</code>.
+            <input type="checkbox" checked={subscription} onChange={(e) => setSubscription(e.target.checked)} />{' '}
+            {tn('connect.keep_login', { product: tool.name === 'codex' ? 'ChatGPT' : 'Claude', client: <code>api_key = "client"</code>, header: <code>x-aigw-key</code> })}
           </label>
         )}
         {p && !tool.installed && (
           <label className="checks" data-testid="connect-force">
-            <input type="checkbox" checked={force} onChange={(e) => setForce(e.target.checked)} /> {tool.label} was not found on this machine (no
-            program on PATH, no config folder). Create its config folder anyway.
+            <input type="checkbox" checked={force} onChange={(e) => setForce(e.target.checked)} /> {t('connect.not_found_force', { tool: tool.label })}
           </label>
         )}
-        <ErrorNote error={connect.error} title="Not connected" />
+        <ErrorNote error={connect.error} title={t('connect.not_connected')} />
       </div>
     </ConfirmDialog>
   );
@@ -368,7 +355,7 @@ function CursorPanel({ tool, gateway, choices, since }: { tool: ClientInfo; gate
       </div>
       {/* The gateway's note says where the values go and what Cursor needs (it calls from its own servers). */}
       <p className="small">
-        {tool.note ?? 'Cursor keeps its settings in its own database, so the gateway does not edit them: paste these in Cursor → Settings → Models (turn on “Override OpenAI Base URL”), then add the model and enable it.'}
+        {tool.note ?? t('connect.cursor_note')}
       </p>
       <dl className="paste-values" data-testid="cursor-values">
         {cursorValues(gateway, LOCAL_KEY, m).map((v) => (
@@ -382,11 +369,9 @@ function CursorPanel({ tool, gateway, choices, since }: { tool: ClientInfo; gate
           </div>
         ))}
       </dl>
-      <p className="muted small">
-        Any key works while the gateway has no client keys; with client keys, create one for Cursor (<code>aigw keys client create</code>) and paste that.
-      </p>
+      <p className="muted small">{t('connect.any_key_works_while_the')}<code>aigw keys client create</code>{t('connect.and_paste_that')}</p>
       {choices.length > 1 && (
-        <Field label="Model to paste" htmlFor="cursor-model">
+        <Field label={t('connect.model_to_paste')} htmlFor="cursor-model">
           <select id="cursor-model" value={m} onChange={(e) => setModel(e.target.value)}>
             {choices.map((c) => (
               <option key={c} value={c}>
@@ -397,7 +382,7 @@ function CursorPanel({ tool, gateway, choices, since }: { tool: ClientInfo; gate
         </Field>
       )}
       <p className={`cursor-check ${seen.fresh ? 'tone-ok' : ''}`} role="status" data-testid="cursor-check">
-        {!seen.fresh && <Spinner label="Waiting for a request from Cursor" />} {seen.text}
+        {!seen.fresh && <Spinner label={t('connect.waiting_for_a_request_from')} />} {seen.text}
       </p>
     </section>
   );

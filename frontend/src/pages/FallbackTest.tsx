@@ -9,6 +9,7 @@ import { CostOrderTable } from '../components/CostOrder';
 import { Badge, EmptyState, ErrorNote, Spinner } from '../components/ui';
 import { routeModeLabel } from '../lib/format';
 import { navigate, useAction, useAsync } from '../lib/hooks';
+import { t } from '../i18n';
 
 export function FallbackTest() {
   const app = useApp();
@@ -31,27 +32,20 @@ export function FallbackTest() {
     <div className="page">
       <header className="page-head">
         <div>
-          <h1 tabIndex={-1}>Fallback test</h1>
-          <p className="muted">
-            Sends one real request through a route with its first target forced to fail, so you can see the backup take over
-            before a real outage does it for you.
-          </p>
+          <h1 tabIndex={-1}>{t('fallbackTest.fallback_test')}</h1>
+          <p className="muted">{t('fallbackTest.sends_one_real_request_through')}</p>
         </div>
       </header>
-      <ErrorNote error={routes.error} title="Could not load routes" onRetry={routes.reload} />
+      <ErrorNote error={routes.error} title={t('fallbackTest.could_not_load_routes')} onRetry={routes.reload} />
       {routes.data && routes.data.routes.length === 0 && (
         <div className="card">
           <EmptyState
             icon="↦"
-            title="No routes to test"
+            title={t('fallbackTest.no_routes_to_test')}
             actions={
-              <button className="btn btn-primary" onClick={() => navigate('routing')}>
-                Set up routing
-              </button>
+              <button className="btn btn-primary" onClick={() => navigate('routing')}>{t('fallbackTest.set_up_routing')}</button>
             }
-          >
-            A fallback needs a route with at least two targets.
-          </EmptyState>
+          >{t('fallbackTest.a_fallback_needs_a_route')}</EmptyState>
         </div>
       )}
       {routes.data && routes.data.routes.length > 0 && (
@@ -63,7 +57,7 @@ export function FallbackTest() {
               void test.run();
             }}
           >
-            <label htmlFor="fb-route">Route</label>
+            <label htmlFor="fb-route">{t('fallbackTest.route')}</label>
             <select id="fb-route" value={model} onChange={(e) => setModel(e.target.value)} data-testid="fb-route">
               {routes.data.routes.map((r) => (
                 <option key={r.model} value={r.model}>
@@ -72,26 +66,26 @@ export function FallbackTest() {
               ))}
             </select>
             <button className="btn btn-primary" type="submit" disabled={test.busy || !model || !app.canWrite} data-testid="fb-run">
-              {test.busy ? <Spinner label="Running" /> : 'Run test'}
+              {test.busy ? <Spinner label={t('fallbackTest.running')} /> : t('fallbackTest.run_test')}
             </button>
           </form>
           {route && (
             <ol className="fb-plan small">
-              {route.targets.map((t, i) => (
+              {route.targets.map((tg, i) => (
                 <li key={i} className={i === 0 && route.strategy !== 'cost' ? 'forced' : ''}>
-                  <strong>{t.provider}</strong> {t.model ? <code>{t.model}</code> : <span className="muted">(as requested)</span>}
-                  {i === 0 && route.strategy !== 'cost' && <Badge tone="err">forced to fail</Badge>}
+                  <strong>{tg.provider}</strong> {tg.model ? <code>{tg.model}</code> : <span className="muted">{t('fallbackTest.as_requested')}</span>}
+                  {i === 0 && route.strategy !== 'cost' && <Badge tone="err">{t('fallbackTest.forced_to_fail')}</Badge>}
                 </li>
               ))}
             </ol>
           )}
           {route?.strategy === 'cost' && <p className="small muted">A cost route: the cheapest target for the test request is the one forced to fail.</p>}
           {route && route.targets.length < 2 && (
-            <p className="warn-text small">This route has a single target: with it failing, the request has nowhere to go. Add a second target on the Routing page.</p>
+            <p className="warn-text small">{t('fallbackTest.this_route_has_a_single')}</p>
           )}
         </div>
       )}
-      <ErrorNote error={test.error} title="The test could not run" />
+      <ErrorNote error={test.error} title={t('fallbackTest.the_test_could_not_run')} />
       {result && <ResultCard r={result} />}
     </div>
   );
@@ -101,34 +95,33 @@ function ResultCard({ r }: { r: FallbackTestResult }) {
   const ok = r.status >= 200 && r.status < 300;
   return (
     <section className={`card fb-result ${ok ? 'ok' : 'bad'}`} data-testid="fb-result" aria-live="polite">
-      <h2>{ok ? 'The fallback worked' : 'No target could serve'}</h2>
+      <h2>{ok ? t('fallbackTest.the_fallback_worked') : t('fallbackTest.no_target_could_serve')}</h2>
       <dl className="facts">
         <div>
-          <dt>Served by</dt>
+          <dt>{t('fallbackTest.served_by')}</dt>
           <dd data-testid="fb-provider">{r.provider ?? '—'}</dd>
         </div>
         <div>
-          <dt>Model</dt>
+          <dt>{t('fallbackTest.model')}</dt>
           <dd>
             <code>{r.model ?? '—'}</code>
           </dd>
         </div>
         <div>
-          <dt>Route mode</dt>
+          <dt>{t('fallbackTest.route_mode')}</dt>
           <dd data-testid="fb-mode">{routeModeLabel(r.route_mode)}</dd>
         </div>
         <div>
-          <dt>Status</dt>
+          <dt>{t('fallbackTest.status')}</dt>
           <dd>{r.status}</dd>
         </div>
       </dl>
       {r.error && <p className="err-text">{r.error}</p>}
-      <h3 className="small-title">Attempts</h3>
+      <h3 className="small-title">{t('fallbackTest.attempts')}</h3>
       <AttemptsTable attempts={r.attempts} testId="fb-attempts" />
       {r.cost_order && r.cost_order.length > 0 && <CostOrderTable order={r.cost_order} />}
       {r.request_id && (
-        <p className="small muted">
-          Test request <code>{r.request_id}</code>.
+        <p className="small muted">{t('fallbackTest.test_request')}{' '}<code>{r.request_id}</code>.
         </p>
       )}
     </section>

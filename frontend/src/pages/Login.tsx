@@ -6,6 +6,7 @@ import { toApiError, type ApiError } from '../api/transport';
 import type { Role } from '../api/types';
 import { ErrorNote, Spinner } from '../components/ui';
 import { useAction } from '../lib/hooks';
+import { t, tn } from '../i18n';
 
 export function Login({ onLoggedIn }: { onLoggedIn: (role: Role) => void }) {
   const [token, setToken] = useState('');
@@ -29,12 +30,9 @@ export function Login({ onLoggedIn }: { onLoggedIn: (role: Role) => void }) {
           <img src={import.meta.env.BASE_URL + 'favicon.svg'} alt="" width="40" height="40" />
           <h1 id="login-title" className="h-title">AI Model Gateway</h1>
         </div>
-        <p className="muted">
-          Paste the gateway’s admin token to open the operator console. You stay signed in on this browser for 12 hours;
-          the token itself is not stored here.
-        </p>
+        <p className="muted">{t('login.paste_the_gateway_s_admin')}</p>
         <div className="field">
-          <label htmlFor="token">Admin token</label>
+          <label htmlFor="token">{t('login.admin_token')}</label>
           <input
             id="token"
             name="token"
@@ -42,23 +40,24 @@ export function Login({ onLoggedIn }: { onLoggedIn: (role: Role) => void }) {
             autoComplete="off"
             spellCheck={false}
             autoFocus
-            placeholder="aigw_admin_…"
+            placeholder={t('login.aigw_admin')}
             value={token}
             onChange={(e) => setToken(e.target.value)}
           />
         </div>
-        <ErrorNote error={login.error} title="Could not sign in" />
+        <ErrorNote error={login.error} title={t('login.could_not_sign_in')} />
         <button className="btn btn-primary btn-block" type="submit" disabled={login.busy || !token.trim()}>
-          {login.busy ? <Spinner label="Signing in" /> : 'Sign in'}
+          {login.busy ? <Spinner label={t('login.signing_in')} /> : t('login.sign_in')}
         </button>
         <details className="help">
-          <summary>Where do I find the token?</summary>
+          <summary>{t('login.where_do_i_find_the')}</summary>
           <p>
-            It was created on the gateway’s first run and kept in the OS keychain (service{' '}
-            <code>ai-model-gateway-admin</code>); on Linux: <code>secret-tool search service ai-model-gateway-admin</code>.
-            Where no keychain was reachable it is in <code>admin-tokens.json</code> in the data dir (
-            <code>aigw paths</code> shows where). A viewer token signs in read-only.
-          </p>
+            {tn('login.token_help', {
+              service: <code>ai-model-gateway-admin</code>,
+              command: <code>secret-tool search service ai-model-gateway-admin</code>,
+              file: <code>admin-tokens.json</code>,
+              paths: <code>aigw paths</code>,
+            })}</p>
         </details>
       </form>
     </div>
@@ -68,6 +67,6 @@ export function Login({ onLoggedIn }: { onLoggedIn: (role: Role) => void }) {
 /** A refused token, said in words. */
 function refusedInWords(a: ApiError): ApiError {
   return a.status === 401
-    ? Object.assign(a, { message: 'That token is not this gateway’s admin or viewer token. Check for a missing character and try again.' })
+    ? Object.assign(a, { message: t('login.that_token_is_not_this') })
     : a;
 }

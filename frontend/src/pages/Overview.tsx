@@ -12,6 +12,7 @@ import { healthText, healthTone, keyText, worstTone } from '../lib/health';
 import { navigate, useAction, useAsync } from '../lib/hooks';
 import { snippets } from '../lib/snippets';
 import { cacheHitRatio } from '../lib/usage';
+import { t } from '../i18n';
 
 export function Overview() {
   const app = useApp();
@@ -29,80 +30,73 @@ export function Overview() {
     <div className="page">
       <header className="page-head">
         <div>
-          <h1 tabIndex={-1}>Overview</h1>
+          <h1 tabIndex={-1}>{t('overview.overview')}</h1>
           <p className="muted">
             {st ? (
               <>
-                Up {fmtDuration(st.uptime_s)} · config version {st.config_version}
-                {st.active_profile ? <> · profile <strong>{st.active_profile}</strong></> : null}
+                {t('overview.up_since', { uptime: fmtDuration(st.uptime_s), version: st.config_version })}
+                {st.active_profile ? <>{' '}{t('overview.profile')}{' '}<strong>{st.active_profile}</strong></> : null}
               </>
             ) : (
-              'Loading status…'
+              t('overview.loading_status')
             )}
           </p>
         </div>
         <PauseToggle />
       </header>
-      <ErrorNote error={app.statusError} title="Status unavailable" onRetry={app.reloadStatus} />
+      <ErrorNote error={app.statusError} title={t('overview.status_unavailable')} onRetry={app.reloadStatus} />
 
       {noProviders && (
         <div className="card">
           <EmptyState
             icon="⇄"
-            title="No providers yet: add one"
+            title={t('overview.no_providers_yet_add_one')}
             actions={
-              <button className="btn btn-primary" onClick={() => navigate('providers', { add: '1' })}>
-                Add a provider
-              </button>
+              <button className="btn btn-primary" onClick={() => navigate('providers', { add: '1' })}>{t('overview.add_a_provider')}</button>
             }
-          >
-            The gateway is running but has nowhere to send requests. Add OpenAI, Anthropic, Groq or any
-            OpenAI-compatible server — or a local Ollama / LM Studio, which are detected on the Providers page.
-          </EmptyState>
+          >{t('overview.the_gateway_is_running_but')}</EmptyState>
         </div>
       )}
 
       <section className="card" aria-labelledby="ep-title">
         <div className="card-head">
-          <h2 id="ep-title">Endpoint</h2>
-          <span className="muted small">Point any OpenAI-compatible client here</span>
+          <h2 id="ep-title">{t('overview.endpoint')}</h2>
+          <span className="muted small">{t('overview.point_any_openai_compatible_client')}</span>
         </div>
         <div className="endpoint">
           <code data-testid="endpoint-url">{st?.endpoint ?? '…'}</code>
-          {st && <CopyButton text={st.endpoint} label="Copy URL" />}
+          {st && <CopyButton text={st.endpoint} label={t('overview.copy_url')} />}
         </div>
         {st && <Snippets endpoint={st.endpoint} model={exampleModel} />}
       </section>
 
       <section aria-labelledby="kpi-title">
-        <h2 id="kpi-title" className="section-title">
-          Last hour
-        </h2>
-        <ErrorNote error={summary.error} title="Telemetry unavailable" onRetry={summary.reload} />
+        <h2 id="kpi-title" className="section-title">{t('overview.last_hour')}</h2>
+        <ErrorNote error={summary.error} title={t('overview.telemetry_unavailable')} onRetry={summary.reload} />
         <div className="kpis">
-          <Kpi label="Requests / min" value={summary.data ? fmtNum(summary.data.requests_per_min, 2) : undefined} sub={summary.data ? `${fmtNum(summary.data.requests)} requests` : undefined} testId="kpi-rpm" />
+          <Kpi label={t('overview.requests_min')} value={summary.data ? fmtNum(summary.data.requests_per_min, 2) : undefined} sub={summary.data ? t('overview.n_requests', { n: fmtNum(summary.data.requests) }) : undefined} testId="kpi-rpm" />
           <Kpi
-            label="Error rate"
+            label={t('overview.error_rate')}
             value={summary.data ? fmtPct(summary.data.error_rate) : undefined}
-            sub={summary.data ? `${fmtNum(summary.data.errors)} error${summary.data.errors === 1 ? '' : 's'}` : undefined}
+            sub={summary.data ? t(summary.data.errors === 1 ? 'overview.one_error' : 'overview.n_errors', { n: fmtNum(summary.data.errors) }) : undefined}
             tone={summary.data && summary.data.error_rate > 0.05 ? 'err' : undefined}
             testId="kpi-errors"
           />
-          <Kpi label="p95 latency" value={summary.data ? fmtMs(summary.data.latency_p95_ms) : undefined} sub={summary.data ? `p50 ${fmtMs(summary.data.latency_p50_ms)}` : undefined} testId="kpi-p95" />
+          <Kpi label={t('overview.p95_latency')} value={summary.data ? fmtMs(summary.data.latency_p95_ms) : undefined} sub={summary.data ? `p50 ${fmtMs(summary.data.latency_p50_ms)}` : undefined} testId="kpi-p95" />
           <Kpi
-            label="Fallbacks"
+            label={t('overview.fallbacks')}
             value={summary.data ? fmtNum(summary.data.fallbacks) : undefined}
-            sub={summary.data ? 'served by a backup target' : undefined}
+            sub={summary.data ? t('overview.served_by_a_backup_target') : undefined}
             tone={summary.data && summary.data.fallbacks > 0 ? 'warn' : undefined}
             testId="kpi-fallbacks"
           />
           <Kpi
-            label="Prompt cache hits"
+            label={t('overview.prompt_cache_hits')}
             value={summary.data ? fmtPct(cacheHitRatio(summary.data.cache_read_tokens, summary.data.tokens_in)) : undefined}
             sub={
               summary.data
-                ? `${fmtCompact(summary.data.cache_read_tokens)} of ${fmtCompact(summary.data.tokens_in)} input tokens` +
-                  (summary.data.usage_unknown ? ` · ${fmtNum(summary.data.usage_unknown)} unknown` : '')
+                ? t('overview.cached_of_input', { cached: fmtCompact(summary.data.cache_read_tokens), input: fmtCompact(summary.data.tokens_in) }) +
+                  (summary.data.usage_unknown ? ' · ' + t('overview.n_unknown', { n: fmtNum(summary.data.usage_unknown) }) : '')
                 : undefined
             }
             testId="kpi-cache"
@@ -112,24 +106,20 @@ export function Overview() {
         {series.data && (
           <div className="card chart-card">
             <div className="card-head">
-              <h3>Requests, errors and fallbacks</h3>
-              <a href="#/telemetry" className="small">
-                All telemetry →
-              </a>
+              <h3>{t('overview.requests_errors_and_fallbacks')}</h3>
+              <a href="#/telemetry" className="small">{t('overview.all_telemetry')}</a>
             </div>
-            <Chart model={metricChart(series.data, METRICS[0])} unit="count" height={150} testId="overview-chart" emptyText="No traffic in the last hour. Send a request to the endpoint above." />
+            <Chart model={metricChart(series.data, METRICS[0])} unit="count" height={150} testId="overview-chart" emptyText={t('overview.no_traffic_in_the_last')} />
           </div>
         )}
       </section>
 
       <section className="card" aria-labelledby="health-title">
         <div className="card-head">
-          <h2 id="health-title">Provider health</h2>
-          <a href="#/providers" className="small">
-            Manage providers →
-          </a>
+          <h2 id="health-title">{t('overview.provider_health')}</h2>
+          <a href="#/providers" className="small">{t('overview.manage_providers')}</a>
         </div>
-        <ErrorNote error={provs.error} title="Could not load providers" onRetry={provs.reload} />
+        <ErrorNote error={provs.error} title={t('overview.could_not_load_providers')} onRetry={provs.reload} />
         {provs.loading && !provs.data && <Spinner />}
         {provs.data && provs.data.length > 0 && (
           <ul className="health-list" data-testid="provider-health">
@@ -145,10 +135,10 @@ export function Overview() {
                     </div>
                     <div className="small muted">
                       {p.targets.length === 0
-                        ? 'no traffic yet'
-                        : p.targets.map((t) => (
-                            <span key={t.model} className={`tgt tone-${healthTone(t.health)}`}>
-                              {t.model || '(as requested)'}: {healthText(t.health)}
+                        ? t('overview.no_traffic_yet')
+                        : p.targets.map((tg) => (
+                            <span key={tg.model} className={`tgt tone-${healthTone(tg.health)}`}>
+                              {tg.model || t('overview.as_requested')}: {healthText(tg.health)}
                             </span>
                           ))}
                     </div>
@@ -180,7 +170,7 @@ function Snippets({ endpoint, model }: { endpoint: string; model: string }) {
   const s = all.find((x) => x.id === sel) ?? all[0];
   return (
     <div className="snippets">
-      <div className="tabs" role="tablist" aria-label="Client snippets">
+      <div className="tabs" role="tablist" aria-label={t('overview.client_snippets')}>
         {all.map((x) => (
           <button
             key={x.id}
@@ -216,7 +206,7 @@ function PauseToggle() {
   const toast = useToast();
   const toggle = useAction(async (pause: boolean) => {
     const r = await statusApi.setPaused(pause);
-    toast('ok', r.paused ? 'Paused: clients get 503 until you resume.' : 'Resumed: serving requests.');
+    toast('ok', r.paused ? t('overview.paused_clients_get_503_until') : t('overview.resumed_serving_requests'));
     app.reloadStatus();
   });
   const st = app.status;
@@ -225,12 +215,12 @@ function PauseToggle() {
   return (
     <div className="pause">
       <div className={`run-state ${paused ? 'is-paused' : 'is-running'}`} data-testid="run-state">
-        <Dot tone={paused ? 'warn' : 'ok'} /> {paused ? 'Paused' : 'Running'}
+        <Dot tone={paused ? 'warn' : 'ok'} /> {paused ? t('overview.paused') : t('overview.running')}
       </div>
       <button className={`btn ${paused ? 'btn-primary' : ''}`} onClick={() => toggle.run(!paused)} disabled={toggle.busy || !app.canWrite} data-testid="pause-toggle">
-        {toggle.busy ? <Spinner /> : paused ? 'Resume' : 'Pause'}
+        {toggle.busy ? <Spinner /> : paused ? t('overview.resume') : t('overview.pause')}
       </button>
-      {toggle.error && <div className="pause-err"><ErrorNote error={toggle.error} title={paused ? 'Could not resume' : 'Could not pause'} /></div>}
+      {toggle.error && <div className="pause-err"><ErrorNote error={toggle.error} title={paused ? t('overview.could_not_resume') : t('overview.could_not_pause')} /></div>}
     </div>
   );
 }

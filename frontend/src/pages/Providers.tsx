@@ -23,6 +23,7 @@ import {
   type Preset,
   type ProviderForm,
 } from '../lib/presets';
+import { t } from '../i18n';
 
 type Editing =
   | { mode: 'pick' }
@@ -74,13 +75,11 @@ export function Providers() {
     <div className="page">
       <header className="page-head">
         <div>
-          <h1 tabIndex={-1}>Providers &amp; keys</h1>
-          <p className="muted">Where requests go. Keys live in the OS keychain and are never shown again.</p>
+          <h1 tabIndex={-1}>{t('providers.providers_keys')}</h1>
+          <p className="muted">{t('providers.where_requests_go_keys_live')}</p>
         </div>
         {app.canWrite && (
-          <button className="btn btn-primary" onClick={() => setEditing({ mode: 'pick' })} data-testid="add-provider">
-            + Add provider
-          </button>
+          <button className="btn btn-primary" onClick={() => setEditing({ mode: 'pick' })} data-testid="add-provider">{t('providers.add_provider')}</button>
         )}
       </header>
 
@@ -92,24 +91,21 @@ export function Providers() {
         </div>
       )}
 
-      <ErrorNote error={list.error} title="Could not load providers" onRetry={list.reload} />
+      <ErrorNote error={list.error} title={t('providers.could_not_load_providers')} onRetry={list.reload} />
       {list.loading && !list.data && <Spinner />}
 
       {list.data && list.data.length === 0 && (
         <div className="card">
           <EmptyState
             icon="⇄"
-            title="No providers yet: add one"
+            title={t('providers.no_providers_yet_add_one')}
             actions={
               app.canWrite && (
-                <button className="btn btn-primary" onClick={() => setEditing({ mode: 'pick' })}>
-                  Choose a provider
-                </button>
+                <button className="btn btn-primary" onClick={() => setEditing({ mode: 'pick' })}>{t('providers.choose_a_provider')}</button>
               )
             }
           >
-            Pick a preset — OpenAI, Anthropic, Groq, DeepSeek, OpenRouter, Together, Mistral, or a local Ollama, LM Studio or
-            vLLM — paste its API key, and publish. {local.loading ? 'Looking for local model servers…' : undetected.length === 0 ? 'No local Ollama or LM Studio was found on this machine.' : ''}
+            {t('providers.empty_intro')}{' '}{local.loading ? t('providers.looking_for_local_model_servers') : undetected.length === 0 ? t('providers.no_local_found') : ''}
           </EmptyState>
         </div>
       )}
@@ -148,9 +144,9 @@ export function Providers() {
                     <KeyPool keys={p.keys} rotation={p.key_rotation} />
                     {p.targets.length > 0 && (
                       <ul className="targets small">
-                        {p.targets.map((t) => (
-                          <li key={t.model}>
-                            <Dot tone={healthTone(t.health)} /> {t.model || '(as requested)'} — {healthText(t.health)}
+                        {p.targets.map((tg) => (
+                          <li key={tg.model}>
+                            <Dot tone={healthTone(tg.health)} /> {tg.model || t('providers.as_requested')} — {healthText(tg.health)}
                           </li>
                         ))}
                       </ul>
@@ -158,11 +154,11 @@ export function Providers() {
                   </div>
                   <div className="provider-actions">
                     <button className="btn btn-small" onClick={() => probe(p.name)} disabled={pr === 'busy'} data-testid={`probe-${p.name}`}>
-                      {pr === 'busy' ? <Spinner /> : 'Probe'}
+                      {pr === 'busy' ? <Spinner /> : t('providers.probe')}
                     </button>
                     {app.canWrite && p.api_key_ref?.startsWith('keyring:') && (
                       <button className="btn btn-small" onClick={() => setEditing({ mode: 'key', provider: p })}>
-                        {p.key === 'present' ? 'Replace key' : 'Set key'}
+                        {p.key === 'present' ? t('providers.replace_key') : t('providers.set_key')}
                       </button>
                     )}
                     {app.canWrite && (
@@ -172,12 +168,8 @@ export function Providers() {
                           className="btn btn-small"
                           onClick={() => setEditing({ mode: 'form', form: formFromProvider(p), original: p.name, originalForm: formFromProvider(p), preset: presetFor(p.base_url, p.kind) })}
                           data-testid={`edit-${p.name}`}
-                        >
-                          Edit
-                        </button>
-                        <button className="btn btn-small btn-danger-ghost" onClick={() => setEditing({ mode: 'remove', name: p.name })} data-testid={`remove-${p.name}`}>
-                          Remove
-                        </button>
+                        >{t('providers.edit')}</button>
+                        <button className="btn btn-small btn-danger-ghost" onClick={() => setEditing({ mode: 'remove', name: p.name })} data-testid={`remove-${p.name}`}>{t('providers.remove')}</button>
                       </>
                     )}
                   </div>
@@ -191,8 +183,8 @@ export function Providers() {
 
       <KeysSection keys={keyList} />
 
-      <Dialog open={editing?.mode === 'pick'} title="Add a provider" onClose={() => setEditing(null)} wide>
-        <p className="muted">Pick a preset; you can change every field on the next step.</p>
+      <Dialog open={editing?.mode === 'pick'} title={t('providers.add_a_provider')} onClose={() => setEditing(null)} wide>
+        <p className="muted">{t('providers.pick_a_preset_you_can')}</p>
         <div className="preset-grid" data-testid="preset-grid">
           {PRESETS.map((p) => (
             <button
@@ -202,7 +194,7 @@ export function Providers() {
               data-testid={`preset-${p.id}`}
             >
               <strong>{p.label}</strong>
-              <span className="muted small">{p.local ? 'local · no key' : p.base_url.replace(/^https?:\/\//, '') || 'your URL'}</span>
+              <span className="muted small">{p.local ? t('providers.local_no_key') : p.base_url.replace(/^https?:\/\//, '') || t('providers.your_url')}</span>
             </button>
           ))}
         </div>
@@ -223,15 +215,12 @@ export function Providers() {
       )}
 
       {editing?.mode === 'remove' && (
-        <Dialog open title={`Remove provider “${editing.name}”`} onClose={() => setEditing(null)} wide>
-          <p>
-            Routes that use <strong>{editing.name}</strong> must be changed first — the check below says which. Its key
-            stays in the keychain (remove it under Keys).
-          </p>
+        <Dialog open title={t('providers.remove_provider_title', { name: editing.name })} onClose={() => setEditing(null)} wide>
+          <p>{t('providers.routes_that_use')}{' '}<strong>{editing.name}</strong>{' '}{t('providers.must_be_changed_first_the')}</p>
           <Review
             ops={[{ op: 'remove_provider', name: editing.name }]}
-            defaultMessage={`Remove provider ${editing.name}`}
-            publishLabel="Remove and publish"
+            defaultMessage={t('providers.remove_provider_msg', { name: editing.name })}
+            publishLabel={t('providers.remove_and_publish')}
             onCancel={() => setEditing(null)}
             onPublished={(p) => {
               setEditing(null);
@@ -261,7 +250,7 @@ export function Providers() {
           onClose={() => setEditing(null)}
           onDone={() => {
             setEditing(null);
-            toast('ok', 'Key stored in the keychain.');
+            toast('ok', t('providers.key_stored_in_the_keychain'));
             refresh();
           }}
         />
@@ -271,14 +260,14 @@ export function Providers() {
 }
 
 function ProbeResult({ r }: { r: ProbeReport | ApiError }) {
-  if (r instanceof Error) return <ErrorNote error={r} title="Probe failed" />;
+  if (r instanceof Error) return <ErrorNote error={r} title={t('providers.probe_failed')} />;
   const ok = r.reachable && r.auth_ok !== false && !r.error;
   return (
     <div className={`probe ${ok ? 'probe-ok' : 'probe-bad'}`} data-testid="probe-result" role="status">
-      <strong>{ok ? 'Reachable' : r.reachable ? 'Reachable, but…' : 'Not reachable'}</strong>
+      <strong>{ok ? t('providers.reachable') : r.reachable ? t('providers.reachable_but') : t('providers.not_reachable')}</strong>
       <span>{r.status !== null ? `HTTP ${r.status}` : ''}</span>
       {r.latency_ms !== null && <span>{fmtMs(r.latency_ms)}</span>}
-      {r.auth_ok === false && <span className="err-text">the key was refused (check it)</span>}
+      {r.auth_ok === false && <span className="err-text">{t('providers.the_key_was_refused_check')}</span>}
       {r.error && <span className="err-text">{r.error}</span>}
       {r.models.length > 0 && (
         <details>
@@ -308,19 +297,19 @@ function DetectedServer({ server, taken, onAdded }: { server: LocalServer; taken
     if (!d.preview.validation.valid) {
       throw new ApiError('invalid_config', d.preview.validation.errors.map((e) => `${e.path}: ${e.message}`).join('; '));
     }
-    const p = await config.publish(d.toml, `Add local ${preset.label}`, d.preview.live_version);
+    const p = await config.publish(d.toml, t('providers.add_local_msg', { preset: preset.label }), d.preview.live_version);
     toast('ok', `Added ${preset.label} as “${name}” (config version ${p.version.id}).`);
     onAdded();
   });
   return (
     <div className="detected-item">
       <div className="grow">
-        <strong>{preset.label} is running on this machine</strong>
+        <strong>{t('providers.local_running', { preset: preset.label })}</strong>
         <div className="small muted">
           {server.base_url} · {server.models.length} model{server.models.length === 1 ? '' : 's'}
           {server.models.length > 0 && ': ' + server.models.slice(0, 4).join(', ') + (server.models.length > 4 ? '…' : '')}
         </div>
-        <ErrorNote error={add.error} title={`Could not add ${preset.label}`} />
+        <ErrorNote error={add.error} title={t('providers.could_not_add', { preset: preset.label })} />
       </div>
       <button className="btn btn-primary" onClick={add.run} disabled={add.busy}>
         {add.busy ? <Spinner /> : `Add ${preset.label}`}
@@ -347,7 +336,7 @@ function ProviderDialog({
   const err = (f: keyof ProviderForm) => issues.find((i) => i.field === f)?.message;
   const [touched, setTouched] = useState(false);
   const set = (patch: Partial<ProviderForm>) => onChange({ ...editing, form: { ...form, ...patch } });
-  const title = original ? `Edit provider “${original}”` : `Add ${preset.label}`;
+  const title = original ? t('providers.edit_provider_title', { name: original }) : t('providers.add_preset', { preset: preset.label });
 
   const ops: DraftOp[] = [{ op: 'upsert_provider', provider: providerSpecOf(form, originalForm) }];
   const review = () => {
@@ -359,18 +348,16 @@ function ProviderDialog({
     return (
       <Dialog open title={title + ': review'} onClose={onClose} wide>
         {form.secret && (
-          <p className="small muted">
-            The key is stored in the keychain as <code>{form.key_ref}</code> when you publish.
-          </p>
+          <p className="small muted">{t('providers.the_key_is_stored_in')}{' '}<code>{form.key_ref}</code>{' '}{t('providers.when_you_publish')}</p>
         )}
         <Review
           ops={ops}
-          defaultMessage={original ? `Edit provider ${form.name}` : `Add provider ${form.name}` + (preset.id === 'custom' ? '' : ` (${preset.label})`)}
+          defaultMessage={original ? t('providers.edit_provider_msg', { name: form.name }) : t('providers.add_provider_msg', { name: form.name }) + (preset.id === 'custom' ? '' : ` (${preset.label})`)}
           onCancel={() => onChange({ ...editing, mode: 'form' })}
-          cancelLabel="← Back"
+          cancelLabel={t('providers.back')}
           hideWarning={form.secret && form.key_mode === 'keyring' ? (i) => i.path.endsWith('.api_key') && i.message.includes(`"${form.key_ref}"`) : undefined}
           before={form.secret && form.key_mode === 'keyring' ? async () => void (await keysApi.set(form.key_ref, form.secret)) : undefined}
-          onPublished={(p) => onDone(`${original ? 'Saved' : 'Added'} ${form.name} (config version ${p.version.id}).`)}
+          onPublished={(p) => onDone(t(original ? 'providers.saved_name' : 'providers.added_name', { name: form.name, version: p.version.id }))}
         />
       </Dialog>
     );
@@ -384,12 +371,10 @@ function ProviderDialog({
       wide
       extra={
         !original && (
-          <button className="btn" onClick={() => onChange({ mode: 'pick' })}>
-            ← Presets
-          </button>
+          <button className="btn" onClick={() => onChange({ mode: 'pick' })}>{t('providers.presets')}</button>
         )
       }
-      confirmLabel="Review changes"
+      confirmLabel={t('providers.review_changes')}
       onConfirm={review}
       confirmTestId="provider-review"
     >
@@ -401,63 +386,61 @@ function ProviderDialog({
         }}
       >
         <Field
-          label="Name"
+          label={t('providers.name')}
           htmlFor="pf-name"
-          hint={original ? 'Routes refer to providers by name, so it cannot be changed here.' : 'Unique; clients can also ask for “name/model”.'}
+          hint={original ? t('providers.routes_refer_to_providers_by') : t('providers.unique_clients_can_also_ask')}
           error={touched || form.name ? err('name') : undefined}
         >
           <input id="pf-name" value={form.name} onChange={(e) => set({ name: e.target.value.toLowerCase() })} readOnly={!!original} autoFocus={!original} data-testid="pf-name" />
         </Field>
-        <Field label="Kind" htmlFor="pf-kind">
+        <Field label={t('providers.kind')} htmlFor="pf-kind">
           <select id="pf-kind" value={form.kind} onChange={(e) => set({ kind: e.target.value as ProviderForm['kind'] })}>
-            <option value="openai">OpenAI-compatible</option>
-            <option value="anthropic">Anthropic Messages API</option>
+            <option value="openai">{t('providers.openai_compatible')}</option>
+            <option value="anthropic">{t('providers.anthropic_messages_api')}</option>
           </select>
         </Field>
-        <Field label="Base URL" htmlFor="pf-url" hint={preset.hint} error={touched || form.base_url ? err('base_url') : undefined}>
-          <input id="pf-url" value={form.base_url} onChange={(e) => set({ base_url: e.target.value })} placeholder="https://api.example.com/v1" spellCheck={false} data-testid="pf-url" />
+        <Field label={t('providers.base_url')} htmlFor="pf-url" hint={preset.hint} error={touched || form.base_url ? err('base_url') : undefined}>
+          <input id="pf-url" value={form.base_url} onChange={(e) => set({ base_url: e.target.value })} placeholder={t('providers.https_api_example_com_v1')} spellCheck={false} data-testid="pf-url" />
         </Field>
-        <Field label="API key" htmlFor="pf-keymode">
+        <Field label={t('providers.api_key')} htmlFor="pf-keymode">
           <select id="pf-keymode" value={form.key_mode} onChange={(e) => set({ key_mode: e.target.value as ProviderForm['key_mode'], key_ref: e.target.value === 'keyring' ? form.key_ref || form.name : e.target.value === 'env' ? `${form.name.toUpperCase().replace(/-/g, '_')}_API_KEY` : '' })}>
-            <option value="keyring">Stored in the OS keychain</option>
-            <option value="env">From an environment variable</option>
-            <option value="none">No key (local server)</option>
-            <option value="client">The client's own (subscriptions: Claude login, Codex login)</option>
+            <option value="keyring">{t('providers.stored_in_the_os_keychain')}</option>
+            <option value="env">{t('providers.from_an_environment_variable')}</option>
+            <option value="none">{t('providers.no_key_local_server')}</option>
+            <option value="client">{t('providers.the_client_s_own_subscriptions')}</option>
           </select>
         </Field>
         {form.key_mode === 'client' && (
-          <p className="field-hint span-2" data-testid="pf-client-hint">
-            Each client's own <code>authorization</code> / <code>x-api-key</code> is forwarded to this provider instead of a stored key. With client keys on, clients send
-            their gateway key in <code>x-aigw-key</code> (Claude Code: <code>ANTHROPIC_CUSTOM_HEADERS="x-aigw-key: …"</code>).
+          <p className="field-hint span-2" data-testid="pf-client-hint">{t('providers.each_client_s_own')}{' '}<code>authorization</code> / <code>x-api-key</code>{' '}{t('providers.is_forwarded_to_this_provider')}{' '}<code>x-aigw-key</code>{' '}{t('providers.claude_code')}{' '}<code>ANTHROPIC_CUSTOM_HEADERS="x-aigw-key: …"</code>).
           </p>
         )}
         {(form.key_mode === 'keyring' || form.key_mode === 'env') && (
-          <Field label={form.key_mode === 'keyring' ? 'Keychain entry name' : 'Environment variable'} htmlFor="pf-keyref" error={err('key_ref')}>
+          <Field label={form.key_mode === 'keyring' ? t('providers.keychain_entry_name') : t('providers.environment_variable')} htmlFor="pf-keyref" error={err('key_ref')}>
             <input id="pf-keyref" value={form.key_ref} onChange={(e) => set({ key_ref: e.target.value })} spellCheck={false} />
           </Field>
         )}
         {form.key_mode === 'keyring' && (
           <Field
-            label={original ? 'New secret (leave empty to keep the stored one)' : 'Secret'}
+            label={original ? t('providers.new_secret_leave_empty_to') : t('providers.secret')}
             htmlFor="pf-secret"
-            hint="Saved to the keychain when you publish; never shown again."
+            hint={t('providers.saved_to_the_keychain_when')}
           >
-            <input id="pf-secret" type="password" autoComplete="off" value={form.secret} onChange={(e) => set({ secret: e.target.value })} placeholder="sk-…" data-testid="pf-secret" />
+            <input id="pf-secret" type="password" autoComplete="off" value={form.secret} onChange={(e) => set({ secret: e.target.value })} placeholder={t('providers.sk')} data-testid="pf-secret" />
           </Field>
         )}
         <details className="span-2">
-          <summary>Limits and models</summary>
+          <summary>{t('providers.limits_and_models')}</summary>
           <div className="form-grid">
-            <Field label="Timeout (s)" htmlFor="pf-timeout" hint="Default 60" error={err('timeout_s')}>
+            <Field label={t('providers.timeout_s')} htmlFor="pf-timeout" hint={t('providers.default_60')} error={err('timeout_s')}>
               <input id="pf-timeout" inputMode="numeric" value={form.timeout_s} onChange={(e) => set({ timeout_s: e.target.value })} placeholder="60" />
             </Field>
-            <Field label="Requests / min" htmlFor="pf-rpm" hint="0 = unlimited" error={err('rpm')}>
+            <Field label={t('providers.requests_min')} htmlFor="pf-rpm" hint={t('providers.0_unlimited')} error={err('rpm')}>
               <input id="pf-rpm" inputMode="numeric" value={form.rpm} onChange={(e) => set({ rpm: e.target.value })} placeholder="0" />
             </Field>
-            <Field label="Tokens / min" htmlFor="pf-tpm" hint="0 = unlimited" error={err('tpm')}>
+            <Field label={t('providers.tokens_min')} htmlFor="pf-tpm" hint={t('providers.0_unlimited')} error={err('tpm')}>
               <input id="pf-tpm" inputMode="numeric" value={form.tpm} onChange={(e) => set({ tpm: e.target.value })} placeholder="0" />
             </Field>
-            <Field label="Models" htmlFor="pf-models" hint={original ? 'Models already configured stay unless you enter a new list.' : 'Listed in /v1/models; comma-separated, optional.'}>
+            <Field label={t('providers.models')} htmlFor="pf-models" hint={original ? t('providers.models_already_configured_stay_unless') : 'Listed in /v1/models; comma-separated, optional.'}>
               <input id="pf-models" value={form.models} onChange={(e) => set({ models: e.target.value })} placeholder={preset.example_model} spellCheck={false} />
             </Field>
           </div>
@@ -479,9 +462,9 @@ function SetKeyDialog({ provider, onClose, onDone }: { provider: ProviderInfo; o
   return (
     <ConfirmDialog
       open
-      title={`Key for ${provider.name}`}
+      title={t('providers.key_for', { name: provider.name })}
       onClose={onClose}
-      confirmLabel="Save to keychain"
+      confirmLabel={t('providers.save_to_keychain')}
       onConfirm={save.run}
       confirmTestId="save-key"
       busy={save.busy}
@@ -493,11 +476,11 @@ function SetKeyDialog({ provider, onClose, onDone }: { provider: ProviderInfo; o
           if (secret.trim()) void save.run();
         }}
       >
-        <Field label={`Secret for keychain entry “${name}”`} htmlFor="key-secret" hint="Write-only: the gateway uses it at once and never shows it again.">
+        <Field label={`Secret for keychain entry “${name}”`} htmlFor="key-secret" hint={t('providers.write_only_the_gateway_uses')}>
           <input id="key-secret" type="password" autoComplete="off" autoFocus value={secret} onChange={(e) => setSecret(e.target.value)} />
         </Field>
       </form>
-      <ErrorNote error={save.error} title="Key not saved" />
+      <ErrorNote error={save.error} title={t('providers.key_not_saved')} />
     </ConfirmDialog>
   );
 }
@@ -512,23 +495,23 @@ function KeysSection({ keys }: { keys: ReturnType<typeof useAsync<Awaited<Return
     app.reloadStatus();
   });
   const confirmRemove = (name: string) => {
-    if (window.confirm(`Delete the key “${name}” from the keychain? Providers using it will fail over until it is set again.`)) void remove.run(name);
+    if (window.confirm(t('providers.confirm_delete_key', { name }))) void remove.run(name);
   };
   return (
     <section className="card" aria-labelledby="keys-title">
       <div className="card-head">
-        <h2 id="keys-title">Keys</h2>
-        <span className="muted small">Names only — secrets never leave the keychain</span>
+        <h2 id="keys-title">{t('providers.keys')}</h2>
+        <span className="muted small">{t('providers.names_only_secrets_never_leave')}</span>
       </div>
-      <ErrorNote error={keys.error ?? remove.error} title="Keys" onRetry={keys.reload} />
-      {keys.data && keys.data.length === 0 && <p className="muted">No keys yet. Adding a provider with a secret stores one.</p>}
+      <ErrorNote error={keys.error ?? remove.error} title={t('providers.keys')} onRetry={keys.reload} />
+      {keys.data && keys.data.length === 0 && <p className="muted">{t('providers.no_keys_yet_adding_a')}</p>}
       {keys.data && keys.data.length > 0 && (
         <table className="table" data-testid="keys-table">
           <thead>
             <tr>
-              <th>Name</th>
-              <th>Reference</th>
-              <th>State</th>
+              <th>{t('providers.name')}</th>
+              <th>{t('providers.reference')}</th>
+              <th>{t('providers.state')}</th>
               <th />
             </tr>
           </thead>
@@ -539,12 +522,10 @@ function KeysSection({ keys }: { keys: ReturnType<typeof useAsync<Awaited<Return
                 <td>
                   <code>{k.ref}</code>
                 </td>
-                <td>{k.present ? <Badge tone="ok">in keychain</Badge> : <Badge tone="err">missing</Badge>}</td>
+                <td>{k.present ? <Badge tone="ok">{t('providers.in_keychain')}</Badge> : <Badge tone="err">{t('providers.missing')}</Badge>}</td>
                 <td className="right">
                   {app.canWrite && k.present && (
-                    <button className="btn btn-small btn-danger-ghost" onClick={() => confirmRemove(k.name)}>
-                      Delete
-                    </button>
+                    <button className="btn btn-small btn-danger-ghost" onClick={() => confirmRemove(k.name)}>{t('providers.delete')}</button>
                   )}
                 </td>
               </tr>

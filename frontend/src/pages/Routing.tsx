@@ -29,6 +29,7 @@ import {
   type EditableRoute,
   type RouteIssue,
 } from '../lib/routes';
+import { t } from '../i18n';
 
 export function Routing() {
   const app = useApp();
@@ -46,12 +47,12 @@ export function Routing() {
     <div className="page">
       <header className="page-head">
         <div>
-          <h1 tabIndex={-1}>Routing</h1>
-          <p className="muted">Which provider serves each model name, in what order, and what happens when one fails.</p>
+          <h1 tabIndex={-1}>{t('routing.routing')}</h1>
+          <p className="muted">{t('routing.which_provider_serves_each_model')}</p>
         </div>
         {routes.data && <ProfileSwitch info={routes.data} onSwitched={reloadAll} />}
       </header>
-      <ErrorNote error={routes.error} title="Could not load routes" onRetry={routes.reload} />
+      <ErrorNote error={routes.error} title={t('routing.could_not_load_routes')} onRetry={routes.reload} />
       {routes.loading && !routes.data && <Spinner />}
       {routes.data && provs.data && (
         <Editor key={JSON.stringify(routes.data.routes)} info={routes.data} providers={provs.data.map((p) => p.name)} onPublished={reloadAll} />
@@ -68,15 +69,15 @@ function ProfileSwitch({ info, onSwitched }: { info: RoutesInfo; onSwitched: () 
   const names = profileNames(info.profiles);
   const pick = useAction(async (v: string) => {
     const p = await config.switchProfile(v === '' ? null : v);
-    toast('ok', `Routing profile: ${v || 'default routes'} (config version ${p.version.id}).`);
+    toast('ok', `Routing profile: ${v || t('routing.default_routes')} (config version ${p.version.id}).`);
     onSwitched();
   });
   if (names.length === 0) return null;
   return (
     <div className="profile-switch">
-      <label htmlFor="profile">Profile</label>
+      <label htmlFor="profile">{t('routing.profile')}</label>
       <select id="profile" value={info.active_profile ?? ''} onChange={(e) => pick.run(e.target.value)} disabled={pick.busy || !app.canWrite} data-testid="profile-select">
-        <option value="">default routes</option>
+        <option value="">{t('routing.default_routes')}</option>
         {names.map((n) => (
           <option key={n} value={n}>
             {n}
@@ -84,7 +85,7 @@ function ProfileSwitch({ info, onSwitched }: { info: RoutesInfo; onSwitched: () 
         ))}
       </select>
       {pick.busy && <Spinner />}
-      {pick.error && <ErrorNote error={pick.error} title="Profile not switched" />}
+      {pick.error && <ErrorNote error={pick.error} title={t('routing.profile_not_switched')} />}
     </div>
   );
 }
@@ -108,7 +109,7 @@ function Editor({ info, providers, onPublished }: { info: RoutesInfo; providers:
 
   const publish = useAction(async (d: Draft) => {
     const p = await config.publish(d.toml, message.trim() || defaultMessage(ops.length, d.preview.summary), d.preview.live_version);
-    toast('ok', p.unchanged ? 'Nothing changed.' : `Published config version ${p.version.id}.`);
+    toast('ok', p.unchanged ? t('routing.nothing_changed') : `Published config version ${p.version.id}.`);
     setMessage('');
     onPublished();
   });
@@ -118,15 +119,11 @@ function Editor({ info, providers, onPublished }: { info: RoutesInfo; providers:
       <div className="card">
         <EmptyState
           icon="⇄"
-          title="Add a provider first"
+          title={t('routing.add_a_provider_first')}
           actions={
-            <button className="btn btn-primary" onClick={() => navigate('providers', { add: '1' })}>
-              Add a provider
-            </button>
+            <button className="btn btn-primary" onClick={() => navigate('providers', { add: '1' })}>{t('routing.add_a_provider')}</button>
           }
-        >
-          Routes send a model name to one or more providers. Without providers there is nothing to route to.
-        </EmptyState>
+        >{t('routing.routes_send_a_model_name')}</EmptyState>
       </div>
     );
   }
@@ -135,16 +132,11 @@ function Editor({ info, providers, onPublished }: { info: RoutesInfo; providers:
     <div className="routing">
       <div className="routes-col">
         {info.active_profile && (
-          <div className="banner banner-info">
-            Profile <strong>{info.active_profile}</strong> is active: these are its routes, and edits here change that profile.
-          </div>
+          <div className="banner banner-info">{t('routing.profile')}{' '}<strong>{info.active_profile}</strong>{' '}{t('routing.is_active_these_are_its')}</div>
         )}
         {routes.length === 0 && (
           <div className="card">
-            <EmptyState icon="↦" title="No routes yet">
-              Without routes, a model name goes to the first provider that lists it (or use <code>provider/model</code>). Add a
-              route to get fallbacks: when the first target fails, the next one serves.
-            </EmptyState>
+            <EmptyState icon="↦" title={t('routing.no_routes_yet')}>{t('routing.without_routes_a_model_name')}{' '}<code>provider/model</code>{t('routing.add_a_route_to_get')}</EmptyState>
           </div>
         )}
         {routes.map((r, i) => (
@@ -165,21 +157,19 @@ function Editor({ info, providers, onPublished }: { info: RoutesInfo; providers:
             className="btn btn-dashed"
             onClick={() => setRoutes((rs) => [...rs, newRoute(uniqueModel(rs), providers[0] ?? '')])}
             data-testid="add-route"
-          >
-            + Add route
-          </button>
+          >{t('routing.add_route')}</button>
         )}
       </div>
 
-      <aside className="publish-col" aria-label="Review and publish">
+      <aside className="publish-col" aria-label={t('routing.review_and_publish')}>
         <div className="card sticky" data-testid="publish-panel">
-          <h2>Changes</h2>
-          {!dirty && <p className="muted">No unpublished changes. Edit a route to see the check and the diff here.</p>}
+          <h2>{t('routing.changes')}</h2>
+          {!dirty && <p className="muted">{t('routing.no_unpublished_changes_edit_a')}</p>}
           {dirty && (
             <>
               <p className="small">
-                {ops.length} route change{ops.length > 1 ? 's' : ''}:{' '}
-                {ops.map((o) => (o.op === 'remove_route' ? `remove ${o.model}` : `save ${o.op === 'upsert_route' ? o.route.model : ''}`)).join(', ')}
+                {t(ops.length > 1 ? 'routing.n_route_changes' : 'routing.one_route_change', { n: ops.length })}{' '}
+                {ops.map((o) => (o.op === 'remove_route' ? t('routing.op_remove', { model: o.model }) : t('routing.op_save', { model: o.op === 'upsert_route' ? o.route.model : '' }))).join(', ')}
               </p>
               {issues.length > 0 && (
                 <ul className="issues" data-testid="local-issues">
@@ -193,37 +183,36 @@ function Editor({ info, providers, onPublished }: { info: RoutesInfo; providers:
               )}
               {issues.length === 0 && (
                 <>
-                  <ErrorNote error={draftErr} title="Could not check the change" />
+                  <ErrorNote error={draftErr} title={t('routing.could_not_check_the_change')} />
                   {(loading || !fresh) && !draftErr && (
                     <p className="muted small">
-                      <Spinner /> Checking…
-                    </p>
+                      <Spinner />{' '}{t('routing.checking')}</p>
                   )}
                   {draft && fresh && (
                     <>
                       <ValidationList validation={draft.preview.validation} />
                       {summaryText(draft.preview.summary) && <p className="summary small">{summaryText(draft.preview.summary)}</p>}
                       <details open className="diff-wrap">
-                        <summary>Diff against version {draft.preview.live_version}</summary>
+                        <summary>{t('routing.diff_against', { version: draft.preview.live_version })}</summary>
                         <DiffView diff={draft.preview.unified} />
                       </details>
                     </>
                   )}
                 </>
               )}
-              <Field label="Message" htmlFor="route-msg">
-                <input id="route-msg" value={message} onChange={(e) => setMessage(e.target.value)} placeholder="What and why, for the history" data-testid="route-message" />
+              <Field label={t('routing.message')} htmlFor="route-msg">
+                <input id="route-msg" value={message} onChange={(e) => setMessage(e.target.value)} placeholder={t('routing.what_and_why_for_the')} data-testid="route-message" />
               </Field>
-              <ErrorNote error={publish.error} title="Not published" />
+              <ErrorNote error={publish.error} title={t('routing.not_published')} />
               <div className="row-end">
                 <ConfirmButtons
-                  confirmLabel="Publish"
+                  confirmLabel={t('routing.publish')}
                   onConfirm={() => draft && publish.run(draft)}
                   confirmTestId="route-publish"
                   busy={publish.busy}
                   disabled={issues.length > 0 || !fresh || !draft?.preview.validation.valid}
                   onCancel={() => setRoutes(before)}
-                  cancelLabel="Discard"
+                  cancelLabel={t('routing.discard')}
                 />
               </div>
             </>
@@ -242,8 +231,8 @@ function uniqueModel(rs: EditableRoute[]): string {
 }
 
 function defaultMessage(n: number, s: Parameters<typeof summaryText>[0]): string {
-  const t = summaryText(s);
-  return t ? `Routing: ${t}` : `Routing: ${n} change${n > 1 ? 's' : ''}`;
+  const st = summaryText(s);
+  return st ? `Routing: ${st}` : `Routing: ${n} change${n > 1 ? 's' : ''}`;
 }
 
 function RouteCard({
@@ -277,7 +266,7 @@ function RouteCard({
   return (
     <article className="card route" data-testid={`route-${route.model}`} aria-label={`Route ${route.model}`}>
       <div className="route-head">
-        <Field label="Model name clients send" htmlFor={`${id}-model`} error={fieldErr('model')}>
+        <Field label={t('routing.model_name_clients_send')} htmlFor={`${id}-model`} error={fieldErr('model')}>
           <input
             id={`${id}-model`}
             value={route.model}
@@ -285,33 +274,33 @@ function RouteCard({
             disabled={readOnly}
             spellCheck={false}
             className="mono"
-            placeholder="gpt-4o-mini, or a pattern: claude-*, *"
+            placeholder={t('routing.gpt_4o_mini_or_a')}
             data-testid="route-model"
           />
           <div className="field-hint" data-testid="route-hint">
             {hint ? (
               <>
-                <Badge tone="info">pattern</Badge> {hint}
+                <Badge tone="info">{t('routing.pattern')}</Badge> {hint}
               </>
             ) : (
-              'An exact name, or a pattern with one * (claude-*, gpt-5*, *).'
+              t('routing.an_exact_name_or_a')
             )}
           </div>
         </Field>
         <div className="route-strategy">
-          <span className="label">Strategy</span>
-          <Segmented label="Strategy" value={route.strategy} options={STRATEGIES} onChange={(s) => !readOnly && onChange({ ...route, strategy: s })} />
+          <span className="label">{t('routing.strategy')}</span>
+          <Segmented label={t('routing.strategy')} value={route.strategy} options={STRATEGIES} onChange={(s) => !readOnly && onChange({ ...route, strategy: s })} />
           <div className="field-hint">{STRATEGIES.find((s) => s.id === route.strategy)?.help}</div>
         </div>
         {!readOnly && (
-          <button className="btn-icon danger" onClick={onRemove} aria-label={`Remove route ${route.model}`} title="Remove route">
+          <button className="btn-icon danger" onClick={onRemove} aria-label={`Remove route ${route.model}`} title={t('routing.remove_route')}>
             ×
           </button>
         )}
       </div>
 
-      <ol className="targets-edit" aria-label="Targets, in order">
-        {route.targets.map((t, ti) => {
+      <ol className="targets-edit" aria-label={t('routing.targets_in_order')}>
+        {route.targets.map((tg, ti) => {
           const terr = issues.filter((x) => x.target === ti);
           return (
             <li
@@ -341,12 +330,12 @@ function RouteCard({
               }}
               data-testid="target-row"
             >
-              <span className="handle" aria-hidden="true" title="Drag to reorder">
+              <span className="handle" aria-hidden="true" title={t('routing.drag_to_reorder')}>
                 ⋮⋮
               </span>
-              <span className="pos">{ti === 0 ? (route.strategy === 'priority' ? 'first' : '1') : ti + 1}</span>
-              <select aria-label={`Target ${ti + 1} provider`} value={t.provider} onChange={(e) => setT(ti, { provider: e.target.value })} disabled={readOnly} data-testid="target-provider">
-                {!providers.includes(t.provider) && <option value={t.provider}>{t.provider || 'pick a provider'}</option>}
+              <span className="pos">{ti === 0 ? (route.strategy === 'priority' ? t('routing.pos_first') : '1') : ti + 1}</span>
+              <select aria-label={`Target ${ti + 1} provider`} value={tg.provider} onChange={(e) => setT(ti, { provider: e.target.value })} disabled={readOnly} data-testid="target-provider">
+                {!providers.includes(tg.provider) && <option value={tg.provider}>{tg.provider || t('routing.pick_a_provider')}</option>}
                 {providers.map((p) => (
                   <option key={p} value={p}>
                     {p}
@@ -356,9 +345,9 @@ function RouteCard({
               <input
                 aria-label={`Target ${ti + 1} model`}
                 className="mono"
-                value={t.model}
-                placeholder={isPattern(route.model) ? 'as requested, or e.g. openrouter/{model}' : `${route.model || 'model'} (as requested)`}
-                title={t.model.includes('{model}') ? `claude-opus-4-8 → ${forwardedModel(t.model, 'claude-opus-4-8')}` : undefined}
+                value={tg.model}
+                placeholder={isPattern(route.model) ? t('routing.as_requested_or_e_g') : t('routing.model_as_requested', { model: route.model || t('routing.model_word') })}
+                title={tg.model.includes('{model}') ? `claude-opus-4-8 → ${forwardedModel(tg.model, 'claude-opus-4-8')}` : undefined}
                 onChange={(e) => setT(ti, { model: e.target.value })}
                 disabled={readOnly}
                 spellCheck={false}
@@ -371,7 +360,7 @@ function RouteCard({
                     type="number"
                     min={0}
                     step={1}
-                    value={t.weight}
+                    value={tg.weight}
                     onChange={(e) => setT(ti, { weight: Math.round(Number(e.target.value)) })}
                     disabled={readOnly}
                   />
@@ -380,13 +369,13 @@ function RouteCard({
               )}
               {!readOnly && (
                 <span className="row-actions">
-                  <button className="btn-icon" onClick={() => onChange({ ...route, targets: move(route.targets, ti, -1) })} disabled={ti === 0} aria-label={`Move target ${ti + 1} up`} title="Move up" data-testid="target-up">
+                  <button className="btn-icon" onClick={() => onChange({ ...route, targets: move(route.targets, ti, -1) })} disabled={ti === 0} aria-label={`Move target ${ti + 1} up`} title={t('routing.move_up')} data-testid="target-up">
                     ↑
                   </button>
-                  <button className="btn-icon" onClick={() => onChange({ ...route, targets: move(route.targets, ti, 1) })} disabled={ti === route.targets.length - 1} aria-label={`Move target ${ti + 1} down`} title="Move down" data-testid="target-down">
+                  <button className="btn-icon" onClick={() => onChange({ ...route, targets: move(route.targets, ti, 1) })} disabled={ti === route.targets.length - 1} aria-label={`Move target ${ti + 1} down`} title={t('routing.move_down')} data-testid="target-down">
                     ↓
                   </button>
-                  <button className="btn-icon danger" onClick={() => onChange({ ...route, targets: route.targets.filter((_, k) => k !== ti) })} aria-label={`Remove target ${ti + 1}`} title="Remove target">
+                  <button className="btn-icon danger" onClick={() => onChange({ ...route, targets: route.targets.filter((_, k) => k !== ti) })} aria-label={`Remove target ${ti + 1}`} title={t('routing.remove_target')}>
                     ×
                   </button>
                 </span>
@@ -399,23 +388,16 @@ function RouteCard({
       {fieldErr('targets') && <div className="field-msg">{fieldErr('targets')}</div>}
       <div className="route-foot">
         {!readOnly && (
-          <button className="btn btn-small" onClick={() => onChange({ ...route, targets: [...route.targets, { provider: providers.find((p) => !route.targets.some((t) => t.provider === p)) ?? providers[0] ?? '', model: '', weight: 1 }] })} data-testid="add-target">
-            + Target
-          </button>
+          <button className="btn btn-small" onClick={() => onChange({ ...route, targets: [...route.targets, { provider: providers.find((p) => !route.targets.some((t) => t.provider === p)) ?? providers[0] ?? '', model: '', weight: 1 }] })} data-testid="add-target">{t('routing.target')}</button>
         )}
-        <label className="inline-field">
-          Cooldown
-          <input type="number" min={0} value={route.cooldown_s} onChange={(e) => onChange({ ...route, cooldown_s: Number(e.target.value) })} disabled={readOnly} aria-invalid={!!fieldErr('cooldown_s')} data-testid="route-cooldown" />s
+        <label className="inline-field">{t('routing.cooldown')}<input type="number" min={0} value={route.cooldown_s} onChange={(e) => onChange({ ...route, cooldown_s: Number(e.target.value) })} disabled={readOnly} aria-invalid={!!fieldErr('cooldown_s')} data-testid="route-cooldown" />s
         </label>
-        <label className="inline-field">
-          Retries
-          <input type="number" min={0} max={10} value={route.retries} onChange={(e) => onChange({ ...route, retries: Number(e.target.value) })} disabled={readOnly} aria-invalid={!!fieldErr('retries')} />
+        <label className="inline-field">{t('routing.retries')}<input type="number" min={0} max={10} value={route.retries} onChange={(e) => onChange({ ...route, retries: Number(e.target.value) })} disabled={readOnly} aria-invalid={!!fieldErr('retries')} />
         </label>
         {(fieldErr('cooldown_s') || fieldErr('retries')) && <span className="field-msg">{fieldErr('cooldown_s') ?? fieldErr('retries')}</span>}
         {stickyApplies(route.strategy) && (
           <label className="inline-field" data-testid="route-sticky">
-            <input type="checkbox" checked={route.sticky} onChange={(e) => onChange({ ...route, sticky: e.target.checked })} disabled={readOnly} /> Keep each session on one target (sticky sessions; keeps prompt caches warm)
-          </label>
+            <input type="checkbox" checked={route.sticky} onChange={(e) => onChange({ ...route, sticky: e.target.checked })} disabled={readOnly} />{' '}{t('routing.keep_each_session_on_one')}</label>
         )}
       </div>
     </article>
@@ -433,8 +415,8 @@ function RoutePreview() {
   return (
     <section className="card" aria-labelledby="route-preview-title">
       <div className="card-head">
-        <h2 id="route-preview-title">Where does a model name go?</h2>
-        <span className="muted small">With the live (published) routes: exact name, then the longest pattern, * last.</span>
+        <h2 id="route-preview-title">{t('routing.where_does_a_model_name')}</h2>
+        <span className="muted small">{t('routing.with_the_live_published_routes')}</span>
       </div>
       <form
         className="route-preview"
@@ -443,12 +425,10 @@ function RoutePreview() {
           if (model.trim()) ask.run();
         }}
       >
-        <input aria-label="Model name" className="mono" value={model} onChange={(e) => setModel(e.target.value)} spellCheck={false} data-testid="preview-model" />
-        <button className="btn" type="submit" disabled={ask.busy || !model.trim()} data-testid="preview-go">
-          Check
-        </button>
+        <input aria-label={t('routing.model_name')} className="mono" value={model} onChange={(e) => setModel(e.target.value)} spellCheck={false} data-testid="preview-model" />
+        <button className="btn" type="submit" disabled={ask.busy || !model.trim()} data-testid="preview-go">{t('routing.check')}</button>
       </form>
-      <ErrorNote error={ask.error} title="Could not check" />
+      <ErrorNote error={ask.error} title={t('routing.could_not_check')} />
       {result && (
         <p className="small" data-testid="preview-result">
           {matchText(result)}
@@ -467,10 +447,10 @@ function HistorySection({ history, onRolledBack }: { history: ReturnType<typeof 
   return (
     <section className="card" aria-labelledby="history-title">
       <div className="card-head">
-        <h2 id="history-title">History</h2>
-        <span className="muted small">Every published version, newest first. Rolling back is itself a new version.</span>
+        <h2 id="history-title">{t('routing.history')}</h2>
+        <span className="muted small">{t('routing.every_published_version_newest_first')}</span>
       </div>
-      <ErrorNote error={history.error} title="Could not load the history" onRetry={history.reload} />
+      <ErrorNote error={history.error} title={t('routing.could_not_load_the_history')} onRetry={history.reload} />
       {history.data && (
         <ol className="history" data-testid="history">
           {history.data.versions.map((v) => (
@@ -478,21 +458,21 @@ function HistorySection({ history, onRolledBack }: { history: ReturnType<typeof 
               <button className="history-row" onClick={() => setOpen(open === v.id ? null : v.id)} aria-expanded={open === v.id}>
                 <span className="ver">v{v.id}</span>
                 <span className="grow">
-                  <span className="history-msg">{v.message || <em className="muted">no message</em>}</span>
+                  <span className="history-msg">{v.message || <em className="muted">{t('routing.no_message')}</em>}</span>
                   <span className="small muted">
                     {' '}
                     · {v.source} · {v.actor} · <time title={fmtDateTime(v.created_at_ms)}>{fmtAgo(v.created_at_ms)}</time>
                   </span>
                   {summaryText(v.summary) && <span className="small history-sum">{summaryText(v.summary)}</span>}
                 </span>
-                {v.id === live && <Badge tone="ok">live</Badge>}
+                {v.id === live && <Badge tone="ok">{t('routing.live')}</Badge>}
               </button>
               {open === v.id && (
                 <div className="history-detail">
-                  <DiffView diff={v.diff} emptyText="No diff (first version)." />
+                  <DiffView diff={v.diff} emptyText={t('routing.no_diff_first_version')} />
                   {app.canWrite && v.id !== live && (
                     <button className="btn" onClick={() => setRollback(v)} data-testid={`rollback-${v.id}`}>
-                      Roll back to v{v.id}
+                      {t('routing.roll_back_to_v', { version: v.id })}
                     </button>
                   )}
                 </div>
@@ -508,7 +488,7 @@ function HistorySection({ history, onRolledBack }: { history: ReturnType<typeof 
 
 function RollbackDialog({ version, onClose, onDone }: { version: Version; onClose: () => void; onDone: () => void }) {
   const toast = useToast();
-  const [message, setMessage] = useState(`Roll back to v${version.id}`);
+  const [message, setMessage] = useState(t('routing.roll_back_msg', { version: version.id }));
   const [preview, setPreview] = useState<{ diff?: string; error?: ApiError }>({});
 
   useEffect(() => {
@@ -534,24 +514,23 @@ function RollbackDialog({ version, onClose, onDone }: { version: Version; onClos
     <ConfirmDialog
       open
       wide
-      title={`Roll back to version ${version.id}`}
+      title={t('routing.roll_back_title', { version: version.id })}
       onClose={onClose}
-      confirmLabel="Roll back"
+      confirmLabel={t('routing.roll_back')}
       onConfirm={go.run}
       confirmTestId="rollback-confirm"
       busy={go.busy}
     >
       <p>
-        The live config becomes the content of v{version.id} ({version.message || 'no message'}). This is recorded as a new
-        version, so it can be undone the same way.
+        {t('routing.rollback_explain', { version: version.id, message: version.message || t('routing.no_message') })}
       </p>
-      <h3 className="small-title">What changes against the live config</h3>
-      <ErrorNote error={preview.error} title="No preview" />
+      <h3 className="small-title">{t('routing.what_changes_against_the_live')}</h3>
+      <ErrorNote error={preview.error} title={t('routing.no_preview')} />
       {preview.diff === undefined && !preview.error ? <Spinner /> : preview.diff !== undefined && <DiffView diff={preview.diff} />}
-      <Field label="Message" htmlFor="rb-msg">
+      <Field label={t('routing.message')} htmlFor="rb-msg">
         <input id="rb-msg" value={message} onChange={(e) => setMessage(e.target.value)} data-testid="rollback-message" />
       </Field>
-      <ErrorNote error={go.error} title="Not rolled back" />
+      <ErrorNote error={go.error} title={t('routing.not_rolled_back')} />
     </ConfirmDialog>
   );
 }

@@ -6,29 +6,34 @@ import type { TokenStorage } from '../api/types';
 import { useApp } from '../context';
 import { CopyButton, ErrorNote } from '../components/ui';
 import { UpdatesSection } from '../components/Updates';
+import { DiagnosticsSection } from '../components/Diagnostics';
 import { fmtAgo, fmtDateTime } from '../lib/format';
 import { useAsync } from '../lib/hooks';
+import { t } from '../i18n';
 
 function storageText(s: TokenStorage): string {
-  if (s === 'keychain') return 'OS keychain (service ai-model-gateway-admin)';
-  if (s === 'memory') return 'held by the host process (desktop app or tests)';
-  return `file ${s.file} (no keychain was reachable)`;
+  if (s === 'keychain') return t('settings.os_keychain_service_ai_model');
+  if (s === 'memory') return t('settings.held_by_the_host_process');
+  return t('settings.file_no_keychain', { file: s.file });
 }
 
-const ACTION_WORDS: Record<string, string> = {
-  publish: 'published a config',
-  rollback: 'rolled back',
-  publish_rejected: 'tried to publish an invalid config',
-  file_rejected: 'hand edit of the config file rejected',
-  key_set: 'set a key',
-  key_delete: 'deleted a key',
-  login: 'signed in',
-  login_failed: 'failed sign-in',
-  update_apply: 'installed an update',
-  update_rollback: 'reverted an update',
-  client_connect: 'connected a tool',
-  client_disconnect: 'disconnected a tool',
-};
+const actionWords = (): Record<string, string> => ({
+  publish: t('settings.published_a_config'),
+  rollback: t('settings.rolled_back'),
+  publish_rejected: t('settings.tried_to_publish_an_invalid'),
+  file_rejected: t('settings.hand_edit_of_the_config'),
+  key_set: t('settings.set_a_key'),
+  key_delete: t('settings.deleted_a_key'),
+  login: t('settings.signed_in'),
+  login_failed: t('settings.failed_sign_in'),
+  logout: 'signed out',
+  diagnostics: 'downloaded diagnostics',
+  restore: 'restored a backup',
+  update_apply: t('settings.installed_an_update'),
+  update_rollback: t('settings.reverted_an_update'),
+  client_connect: t('settings.connected_a_tool'),
+  client_disconnect: t('settings.disconnected_a_tool'),
+});
 
 export function Settings() {
   const app = useApp();
@@ -39,8 +44,8 @@ export function Settings() {
     <div className="page">
       <header className="page-head">
         <div>
-          <h1 tabIndex={-1}>Updates &amp; settings</h1>
-          <p className="muted">Version and signed updates, session, and where the gateway keeps its things.</p>
+          <h1 tabIndex={-1}>{t('settings.updates_settings')}</h1>
+          <p className="muted">{t('settings.version_and_signed_updates_session')}</p>
         </div>
       </header>
 
@@ -48,70 +53,69 @@ export function Settings() {
 
       <section className="card" aria-labelledby="sess-title">
         <div className="card-head">
-          <h2 id="sess-title">Admin session</h2>
+          <h2 id="sess-title">{t('settings.admin_session')}</h2>
         </div>
         <dl className="facts">
           <div>
-            <dt>Signed in as</dt>
-            <dd data-testid="role">{app.role === 'admin' ? 'admin (read and write)' : 'viewer (read only)'}</dd>
+            <dt>{t('settings.signed_in_as')}</dt>
+            <dd data-testid="role">{app.role === 'admin' ? t('settings.admin_read_and_write') : t('settings.viewer_read_only')}</dd>
           </div>
           <div>
-            <dt>Connection</dt>
-            <dd>{app.transport === 'tauri' ? 'desktop app (in-process token)' : 'browser session cookie (12 h)'}</dd>
+            <dt>{t('settings.connection')}</dt>
+            <dd>{app.transport === 'tauri' ? t('settings.desktop_app_in_process_token') : t('settings.browser_session_cookie_12_h')}</dd>
           </div>
           <div>
-            <dt>Admin tokens kept in</dt>
+            <dt>{t('settings.admin_tokens_kept_in')}</dt>
             <dd>{st ? storageText(st.admin_token_storage) : '—'}</dd>
           </div>
         </dl>
         {app.transport === 'browser' && (
-          <button className="btn" onClick={app.logout} data-testid="logout">
-            Sign out
-          </button>
+          <button className="btn" onClick={app.logout} data-testid="logout">{t('settings.sign_out')}</button>
         )}
       </section>
 
       <section className="card" aria-labelledby="paths-title">
         <div className="card-head">
-          <h2 id="paths-title">Paths</h2>
+          <h2 id="paths-title">{t('settings.paths')}</h2>
         </div>
         <dl className="facts">
           <div>
-            <dt>Config file</dt>
+            <dt>{t('settings.config_file')}</dt>
             <dd className="mono small">
-              {st?.config_path ?? 'none (config given by the host)'} {st?.config_path && <CopyButton text={st.config_path} />}
+              {st?.config_path ?? t('settings.none_config_given_by_the')} {st?.config_path && <CopyButton text={st.config_path} />}
             </dd>
           </div>
           <div>
-            <dt>Listening on</dt>
+            <dt>{t('settings.listening_on')}</dt>
             <dd className="mono small">{st?.listen ?? '—'}</dd>
           </div>
           <div>
-            <dt>Client endpoint</dt>
+            <dt>{t('settings.client_endpoint')}</dt>
             <dd className="mono small">{st?.endpoint ?? '—'}</dd>
           </div>
         </dl>
         <p className="small muted">
-          <code>aigw paths</code> prints the config file and the data dir (SQLite config history, request log). Hand edits of the
-          config file are picked up within a second and recorded as versions.
-        </p>
+          <code>aigw paths</code>{' '}{t('settings.prints_the_config_file_and')}</p>
       </section>
+
+      <DiagnosticsSection role={app.role} transport={app.transport} />
 
       <section className="card" aria-labelledby="audit-title">
         <div className="card-head">
-          <h2 id="audit-title">Audit log</h2>
-          <span className="muted small">Who did what, newest first</span>
+          <h2 id="audit-title">{t('settings.audit_log')}</h2>
+          <span className="muted small">{t('settings.who_did_what_newest_first')}</span>
         </div>
-        <ErrorNote error={audit.error} title="Could not load the audit log" onRetry={audit.reload} />
-        {audit.data && audit.data.entries.length === 0 && <p className="muted">Nothing yet.</p>}
+        <ErrorNote error={audit.error} title={t('settings.could_not_load_the_audit')} onRetry={audit.reload} />
+        {audit.data && audit.data.entries.length === 0 && <p className="muted">{t('settings.nothing_yet')}</p>}
         {audit.data && audit.data.entries.length > 0 && (
           <table className="table" data-testid="audit">
             <thead>
               <tr>
-                <th>When</th>
-                <th>Who</th>
-                <th>What</th>
-                <th>Version</th>
+                <th>{t('settings.when')}</th>
+                <th>{t('settings.who')}</th>
+                <th>From</th>
+                <th>{t('settings.what')}</th>
+                <th>{t('settings.version')}</th>
               </tr>
             </thead>
             <tbody>
@@ -119,7 +123,8 @@ export function Settings() {
                 <tr key={e.id}>
                   <td title={fmtDateTime(e.at_ms)}>{fmtAgo(e.at_ms)}</td>
                   <td>{e.actor}</td>
-                  <td>{ACTION_WORDS[e.action] ?? e.action}{detailText(e.detail)}</td>
+                  <td className="mono small" title="The caller's address">{e.peer ?? ''}</td>
+                  <td>{actionWords()[e.action] ?? e.action}{detailText(e.detail)}</td>
                   <td>{e.version_id ?? ''}</td>
                 </tr>
               ))}

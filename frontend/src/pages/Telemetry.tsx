@@ -1,5 +1,6 @@
 // Telemetry: charts over a window (split by provider or model), the recent
 // requests with filters, and one request with its attempts.
+import { ExportButtons } from '../components/ExportButtons';
 import { useEffect, useMemo, useState } from 'react';
 import { providers as providersApi, telemetry } from '../api';
 import type { Outcome, RequestDetail, RequestRow, Series } from '../api/types';
@@ -12,6 +13,7 @@ import { alignedRange, bucketLabel, distinct, groupedChart, METRICS, metricChart
 import { fmtCompact, fmtMs, fmtNum, fmtPct, fmtTime, fmtUsd, fmtDateTime, routeModeLabel } from '../lib/format';
 import { navigate, useAction, useAsync, useHashRoute } from '../lib/hooks';
 import { cacheHitRatio, cacheText, tokensText, usageUnknown } from '../lib/usage';
+import { t } from '../i18n';
 
 type Split = 'none' | 'provider' | 'model';
 const MAX_GROUPS = 6;
@@ -52,86 +54,86 @@ export function Telemetry() {
     w.minutes <= 60 ? 15_000 : 60_000,
   );
 
-  const t = charts.data?.main ? totals(charts.data.main) : undefined;
+  const tot = charts.data?.main ? totals(charts.data.main) : undefined;
 
   return (
     <div className="page">
       <header className="page-head">
         <div>
-          <h1 tabIndex={-1}>Telemetry</h1>
-          <p className="muted">Every request through the gateway: volume, errors, latency, tokens and cost.</p>
+          <h1 tabIndex={-1}>{t('telemetry.telemetry')}</h1>
+          <p className="muted">{t('telemetry.every_request_through_the_gateway')}</p>
         </div>
       </header>
 
-      <div className="toolbar card" role="group" aria-label="Chart options">
-        <Segmented label="Time window" value={win} options={WINDOWS.map((x) => ({ id: x.id, label: x.label }))} onChange={setWin} />
+      <div className="toolbar card" role="group" aria-label={t('telemetry.chart_options')}>
+        <Segmented label={t('telemetry.time_window')} value={win} options={WINDOWS.map((x) => ({ id: x.id, label: x.label }))} onChange={setWin} />
         <div className="toolbar-group">
-          <span className="label">Split by</span>
+          <span className="label">{t('telemetry.split_by')}</span>
           <Segmented<Split>
-            label="Split by"
+            label={t('telemetry.split_by')}
             value={split}
             options={[
-              { id: 'none', label: 'Nothing' },
-              { id: 'provider', label: 'Provider' },
-              { id: 'model', label: 'Model' },
+              { id: 'none', label: t('telemetry.nothing') },
+              { id: 'provider', label: t('telemetry.provider') },
+              { id: 'model', label: t('telemetry.model') },
             ]}
             onChange={setSplit}
           />
         </div>
         <label className="toolbar-group">
-          <span className="label">Provider</span>
+          <span className="label">{t('telemetry.provider')}</span>
           <select value={provider} onChange={(e) => setProvider(e.target.value)} data-testid="tm-provider">
-            <option value="">all</option>
+            <option value="">{t('telemetry.all')}</option>
             {providerNames.map((p) => (
               <option key={p}>{p}</option>
             ))}
           </select>
         </label>
         <label className="toolbar-group">
-          <span className="label">Model</span>
+          <span className="label">{t('telemetry.model')}</span>
           <select value={model} onChange={(e) => setModel(e.target.value)}>
-            <option value="">all</option>
+            <option value="">{t('telemetry.all')}</option>
             {models.map((m) => (
               <option key={m}>{m}</option>
             ))}
           </select>
         </label>
-        {charts.loading && <Spinner label="Refreshing" />}
+        {charts.loading && <Spinner label={t('telemetry.refreshing')} />}
       </div>
 
-      <ErrorNote error={charts.error} title="Could not load the charts" onRetry={charts.reload} />
-      {t && (
+      <ErrorNote error={charts.error} title={t('telemetry.could_not_load_the_charts')} onRetry={charts.reload} />
+      {tot && (
         <div className="kpis small-kpis" data-testid="tm-totals">
           <div className="kpi">
-            <div className="kpi-label">Requests</div>
-            <div className="kpi-value">{fmtNum(t.requests)}</div>
+            <div className="kpi-label">{t('telemetry.requests')}</div>
+            <div className="kpi-value">{fmtNum(tot.requests)}</div>
           </div>
           <div className="kpi">
-            <div className="kpi-label">Errors</div>
-            <div className="kpi-value">{fmtNum(t.errors)}</div>
-            <div className="kpi-sub">{t.requests ? fmtPct(t.errors / t.requests) : '—'}</div>
+            <div className="kpi-label">{t('telemetry.errors')}</div>
+            <div className="kpi-value">{fmtNum(tot.errors)}</div>
+            <div className="kpi-sub">{tot.requests ? fmtPct(tot.errors / tot.requests) : '—'}</div>
           </div>
           <div className="kpi">
-            <div className="kpi-label">Fallbacks</div>
-            <div className="kpi-value">{fmtNum(t.fallbacks)}</div>
+            <div className="kpi-label">{t('telemetry.fallbacks')}</div>
+            <div className="kpi-value">{fmtNum(tot.fallbacks)}</div>
           </div>
           <div className="kpi">
-            <div className="kpi-label">Tokens</div>
-            <div className="kpi-value">{fmtCompact(t.tokens)}</div>
+            <div className="kpi-label">{t('telemetry.tokens')}</div>
+            <div className="kpi-value">{fmtCompact(tot.tokens)}</div>
             <div className="kpi-sub" data-testid="tm-usage-unknown">
-              {t.usageUnknown ? `+ ${fmtNum(t.usageUnknown)} with unknown usage` : '\u00a0'}
+              {tot.usageUnknown ? t('telemetry.unknown_usage', { n: fmtNum(tot.usageUnknown) }) : '\u00a0'}
             </div>
           </div>
           <div className="kpi" data-testid="tm-cache">
-            <div className="kpi-label">Prompt cache</div>
-            <div className="kpi-value">{fmtCompact(t.cacheRead)} read</div>
+            <div className="kpi-label">{t('telemetry.prompt_cache')}</div>
+            <div className="kpi-value">{t('telemetry.n_read', { n: fmtCompact(tot.cacheRead) })}</div>
             <div className="kpi-sub">
-              {fmtCompact(t.cacheWrite)} written · {fmtPct(cacheHitRatio(t.cacheRead, t.tokensIn))} of input
+              {t('telemetry.written_of_input', { written: fmtCompact(tot.cacheWrite), pct: fmtPct(cacheHitRatio(tot.cacheRead, tot.tokensIn)) })}
             </div>
           </div>
           <div className="kpi">
-            <div className="kpi-label">Est. cost</div>
-            <div className="kpi-value">{fmtUsd(t.cost)}</div>
+            <div className="kpi-label">{t('telemetry.est_cost')}</div>
+            <div className="kpi-value">{fmtUsd(tot.cost)}</div>
           </div>
         </div>
       )}
@@ -147,7 +149,7 @@ export function Telemetry() {
                   <h3>{grouped ? `${m.groupedTitle} by ${split}` : m.title}</h3>
                   <span className="muted small">{per.trim()}</span>
                 </div>
-                <Chart model={model} unit={m.unit} testId={`chart-${m.id}`} emptyText={grouped && charts.data!.groups.length === 0 ? `No traffic served by any ${split} in this window.` : m.emptyText} />
+                <Chart model={model} unit={m.unit} testId={`chart-${m.id}`} emptyText={grouped && charts.data!.groups.length === 0 ? t(split === 'provider' ? 'telemetry.no_traffic_provider' : 'telemetry.no_traffic_model') : m.emptyText} />
               </div>
             );
           })}
@@ -163,6 +165,7 @@ function RequestLog({ minutes, provider, model, openId }: { minutes: number; pro
   const [outcome, setOutcome] = useState<Outcome | ''>('');
   const [route, setRoute] = useState('');
   const [origin, setOrigin] = useState('');
+  const [search, setSearch] = useState('');
   const [rows, setRows] = useState<RequestRow[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
   const [detail, setDetail] = useState<string | null>(openId);
@@ -177,6 +180,7 @@ function RequestLog({ minutes, provider, model, openId }: { minutes: number; pro
       model: model || undefined,
       route: route.trim() || undefined,
       origin: origin || undefined,
+      q: search.trim() || undefined,
       outcome,
       limit: 50,
       cursor: more ? cursor : undefined,
@@ -188,7 +192,7 @@ function RequestLog({ minutes, provider, model, openId }: { minutes: number; pro
   useEffect(() => {
     void load.run(false);
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [minutes, provider, model, outcome, route, origin, tick]);
+  }, [minutes, provider, model, outcome, route, origin, search, tick]);
 
   useEffect(() => {
     const id = setInterval(() => document.visibilityState === 'visible' && setTick((t) => t + 1), 15_000);
@@ -198,37 +202,56 @@ function RequestLog({ minutes, provider, model, openId }: { minutes: number; pro
   return (
     <section className="card" aria-labelledby="log-title">
       <div className="card-head">
-        <h2 id="log-title">Recent requests</h2>
+        <h2 id="log-title">{t('telemetry.recent_requests')}</h2>
         <div className="toolbar-inline">
           <Segmented<Outcome | ''>
-            label="Outcome"
+            label={t('telemetry.outcome')}
             value={outcome}
             options={[
-              { id: '', label: 'All' },
+              { id: '', label: t('telemetry.all_2') },
               { id: 'ok', label: 'OK' },
-              { id: 'error', label: 'Errors' },
-              { id: 'fallback', label: 'Fallbacks' },
-              { id: 'cancelled', label: 'Cancelled' },
+              { id: 'error', label: t('telemetry.errors') },
+              { id: 'fallback', label: t('telemetry.fallbacks') },
+              { id: 'cancelled', label: t('telemetry.cancelled_2') },
             ]}
             onChange={setOutcome}
           />
-          <input className="search" placeholder="Route (model asked for)" value={route} onChange={(e) => setRoute(e.target.value)} aria-label="Filter by route" />
-          <select value={origin} onChange={(e) => setOrigin(e.target.value)} aria-label="Origin">
-            <option value="">client traffic</option>
-            <option value="fallback_test">fallback tests</option>
-            <option value="replay">replays</option>
-            <option value="bench">benchmark</option>
-            <option value="verify">verification runs</option>
-            <option value="all">everything</option>
+          <input className="search" placeholder={t('telemetry.route_model_asked_for')} value={route} onChange={(e) => setRoute(e.target.value)} aria-label={t('telemetry.filter_by_route')} />
+          <input
+            className="search"
+            placeholder="Search: request id, model, error, text"
+            value={search}
+            maxLength={200}
+            onChange={(e) => setSearch(e.target.value)}
+            aria-label="Search requests"
+          />
+          <select value={origin} onChange={(e) => setOrigin(e.target.value)} aria-label={t('telemetry.origin')}>
+            <option value="">{t('telemetry.client_traffic')}</option>
+            <option value="fallback_test">{t('telemetry.fallback_tests')}</option>
+            <option value="replay">{t('telemetry.replays')}</option>
+            <option value="bench">{t('telemetry.benchmark')}</option>
+            <option value="verify">{t('telemetry.verification_runs')}</option>
+            <option value="all">{t('telemetry.everything')}</option>
           </select>
+          <ExportButtons
+            opts={{
+              minutes,
+              provider: provider || undefined,
+              model: model || undefined,
+              route: route.trim() || undefined,
+              origin: origin || undefined,
+              q: search.trim() || undefined,
+              outcome,
+            }}
+          />
         </div>
       </div>
-      <ErrorNote error={load.error} title="Could not load requests" onRetry={() => load.run(false)} />
+      <ErrorNote error={load.error} title={t('telemetry.could_not_load_requests')} onRetry={() => load.run(false)} />
       {rows.length === 0 && !load.busy && !load.error && (
-        <EmptyState icon="∅" title="No requests match">
-          {outcome || route || provider || model
-            ? 'Try another filter or a longer window.'
-            : 'Send a request to the endpoint shown on the Overview page and it appears here within a second.'}
+        <EmptyState icon="∅" title={t('telemetry.no_requests_match')}>
+          {outcome || route || provider || model || search
+            ? t('telemetry.try_another_filter_or_a')
+            : t('telemetry.send_a_request_to_the')}
         </EmptyState>
       )}
       {rows.length > 0 && (
@@ -236,16 +259,16 @@ function RequestLog({ minutes, provider, model, openId }: { minutes: number; pro
           <table className="table table-hover" data-testid="request-table">
             <thead>
               <tr>
-                <th>Time</th>
-                <th>Route</th>
-                <th>Served by</th>
-                <th>Mode</th>
-                <th>Status</th>
-                <th className="right">Latency</th>
-                <th className="right">TTFT</th>
-                <th className="right">Tokens</th>
-                <th className="right">Cached</th>
-                <th className="right">Cost</th>
+                <th>{t('telemetry.time')}</th>
+                <th>{t('telemetry.route')}</th>
+                <th>{t('telemetry.served_by')}</th>
+                <th>{t('telemetry.mode')}</th>
+                <th>{t('telemetry.status')}</th>
+                <th className="right">{t('telemetry.latency')}</th>
+                <th className="right">{t('telemetry.ttft')}</th>
+                <th className="right">{t('telemetry.tokens')}</th>
+                <th className="right">{t('telemetry.cached')}</th>
+                <th className="right">{t('telemetry.cost')}</th>
               </tr>
             </thead>
             <tbody>
@@ -270,7 +293,7 @@ function RequestLog({ minutes, provider, model, openId }: { minutes: number; pro
                   <td className="right">{fmtMs(r.ttft_ms)}</td>
                   <td className="right" data-testid="row-tokens">{tokensText(r)}</td>
                   <td className="right">{cacheText(r)}</td>
-                  <td className="right">{usageUnknown(r) ? 'unknown' : fmtUsd(r.cost_usd)}</td>
+                  <td className="right">{usageUnknown(r) ? t('telemetry.unknown_word') : fmtUsd(r.cost_usd)}</td>
                 </tr>
               ))}
             </tbody>
@@ -280,7 +303,7 @@ function RequestLog({ minutes, provider, model, openId }: { minutes: number; pro
       {cursor && (
         <div className="row-center">
           <button className="btn" onClick={() => load.run(true)} disabled={load.busy}>
-            {load.busy ? <Spinner /> : 'Load older'}
+            {load.busy ? <Spinner /> : t('telemetry.load_older')}
           </button>
         </div>
       )}
@@ -298,8 +321,8 @@ function RequestLog({ minutes, provider, model, openId }: { minutes: number; pro
 }
 
 function statusBadge(r: RequestRow) {
-  if (r.cancelled) return <Badge tone="neutral">cancelled</Badge>;
-  if (r.error) return <Badge tone="err" title={r.error}>{r.status || 'error'} · {r.error}</Badge>;
+  if (r.cancelled) return <Badge tone="neutral">{t('telemetry.cancelled')}</Badge>;
+  if (r.error) return <Badge tone="err" title={r.error}>{r.status || t('telemetry.error_word')} · {r.error}</Badge>;
   return <Badge tone="ok">{r.status}</Badge>;
 }
 
@@ -309,87 +332,85 @@ function RequestDialog({ id, onClose }: { id: string; onClose: () => void }) {
   const app = useApp();
   const [replay, setReplay] = useState(false);
   return (
-    <Dialog open wide title="Request" onClose={onClose}>
-      <ErrorNote error={d.error} title="Could not load the request" />
+    <Dialog open wide title={t('telemetry.request')} onClose={onClose}>
+      <ErrorNote error={d.error} title={t('telemetry.could_not_load_the_request')} />
       {d.loading && !d.data && <Spinner />}
       {r && d.data && (
         <div data-testid="request-detail">
           <dl className="facts">
             <div>
-              <dt>Id</dt>
+              <dt>{t('telemetry.id')}</dt>
               <dd className="mono small">{r.id}</dd>
             </div>
             <div>
-              <dt>Time</dt>
+              <dt>{t('telemetry.time')}</dt>
               <dd>{fmtDateTime(r.time_ms)}</dd>
             </div>
             <div>
-              <dt>Client</dt>
+              <dt>{t('telemetry.client')}</dt>
               <dd>{r.client}</dd>
             </div>
             <div>
-              <dt>Endpoint</dt>
+              <dt>{t('telemetry.endpoint')}</dt>
               <dd className="mono small">
                 {r.endpoint}
                 {r.stream ? ' (stream)' : ''}
               </dd>
             </div>
             <div>
-              <dt>Route</dt>
+              <dt>{t('telemetry.route')}</dt>
               <dd className="mono">{r.requested_model}</dd>
             </div>
             <div>
-              <dt>Served by</dt>
+              <dt>{t('telemetry.served_by')}</dt>
               <dd>
                 {r.provider ?? '—'} <code>{r.forwarded_model ?? ''}</code>
               </dd>
             </div>
             <div>
-              <dt>Mode</dt>
+              <dt>{t('telemetry.mode')}</dt>
               <dd>{routeModeLabel(r.route_mode)}</dd>
             </div>
             <div>
-              <dt>Status</dt>
+              <dt>{t('telemetry.status')}</dt>
               <dd>{statusBadge(r)}</dd>
             </div>
             <div>
-              <dt>Latency</dt>
+              <dt>{t('telemetry.latency')}</dt>
               <dd>
                 {fmtMs(r.latency_ms)} <span className="muted small">(gateway {fmtMs(r.overhead_ms)})</span>
               </dd>
             </div>
             <div>
-              <dt>First token</dt>
+              <dt>{t('telemetry.first_token')}</dt>
               <dd>{fmtMs(r.ttft_ms)}</dd>
             </div>
             <div>
-              <dt>Tokens in / out</dt>
+              <dt>{t('telemetry.tokens_in_out')}</dt>
               <dd>
                 {tokensText(r)}
-                {r.tokens_estimated ? <span className="muted small"> (estimated)</span> : null}
-                {usageUnknown(r) ? <span className="muted small"> (the stream ended before its usage arrived)</span> : null}
+                {r.tokens_estimated ? <span className="muted small">{' '}{t('telemetry.estimated')}</span> : null}
+                {usageUnknown(r) ? <span className="muted small">{' '}{t('telemetry.the_stream_ended_before_its')}</span> : null}
               </dd>
             </div>
             <div>
-              <dt>Prompt cache</dt>
+              <dt>{t('telemetry.prompt_cache')}</dt>
               <dd>{cacheText(r)}</dd>
             </div>
             <div>
-              <dt>Est. cost</dt>
-              <dd>{usageUnknown(r) ? 'unknown' : fmtUsd(r.cost_usd)}</dd>
+              <dt>{t('telemetry.est_cost')}</dt>
+              <dd>{usageUnknown(r) ? t('telemetry.unknown_word') : fmtUsd(r.cost_usd)}</dd>
             </div>
           </dl>
           {app.canWrite && !replay && (
             <div className="row-end">
-              <button className="btn" onClick={() => setReplay(true)} data-testid="replay-open" title="Send this request again to a provider/model you pick">
-                Replay…
-              </button>
+              <button className="btn" onClick={() => setReplay(true)} data-testid="replay-open" title={t('telemetry.send_this_request_again_to')}>{t('telemetry.replay')}</button>
             </div>
           )}
           {replay && <ReplayPanel original={r} onClose={() => setReplay(false)} />}
           <h3 className="small-title">Attempts ({d.data.attempts.length})</h3>
           {d.data.attempts.length === 0 ? (
-            <p className="muted">No upstream attempt (refused or answered by the gateway itself).</p>
+            <p className="muted">{t('telemetry.no_upstream_attempt_refused_or')}</p>
           ) : (
             <AttemptsTable attempts={d.data.attempts} testId="detail-attempts" />
           )}
@@ -397,13 +418,13 @@ function RequestDialog({ id, onClose }: { id: string; onClose: () => void }) {
             <>
               {d.data.request_body && (
                 <details>
-                  <summary>Request body</summary>
+                  <summary>{t('telemetry.request_body')}</summary>
                   <pre className="code-block">{d.data.request_body}</pre>
                 </details>
               )}
               {d.data.response_body && (
                 <details>
-                  <summary>Response body</summary>
+                  <summary>{t('telemetry.response_body')}</summary>
                   <pre className="code-block">{d.data.response_body}</pre>
                 </details>
               )}

@@ -9,11 +9,12 @@
 //! `ui`: the operator UI (`frontend/dist`, embedded) at `/ui`. `body`:
 //! request bodies read with a size cap and an idle timeout.
 
-mod admin;
+pub(crate) mod admin;
 mod anthropic;
 mod body;
 mod error;
 mod guard;
+mod health;
 mod ingress;
 mod models;
 mod openai;
@@ -40,19 +41,22 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PeerAddr {
         parts: &mut http::request::Parts,
         _: &S,
     ) -> Result<Self, Self::Rejection> {
-        Ok(Self(
-            parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map_or_else(|| "local".to_string(), |c| c.0.ip().to_string()),
-        ))
+        Ok(Self(peer_of(&parts.extensions)))
     }
+}
+
+/// The peer's IP address from a request's extensions (see [`PeerAddr`]).
+pub(crate) fn peer_of(ext: &http::Extensions) -> String {
+    ext.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or_else(|| "local".to_string(), |c| c.0.ip().to_string())
 }
 
 /// The whole router, state attached.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(openai::healthz))
+        .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/v1/completions", post(openai::completions))
         .route("/v1/embeddings", post(openai::embeddings))

@@ -9,7 +9,10 @@
 //!   60 buckets over the window)
 //! - `GET /telemetry/requests?limit=50&cursor=&outcome=ok|error|cancelled|fallback`
 //!   plus the same window and filters (no window = all)
+//!   and `q=` (search: request id, model, provider, route, error, bodies)
 //! - `GET /telemetry/requests/{id}`: one request, its attempts, stored bodies
+//! - `GET /telemetry/export?format=csv|jsonl&limit=` the filtered list as a
+//!   streamed file (default 10 000 rows, at most 100 000)
 //! - `GET /telemetry/summary?minutes=60`: requests/min, error rate, p95
 //!   latency, fallbacks, cost, dropped events
 //! - `GET /telemetry/cache`: the response cache's hits and misses since
@@ -32,7 +35,7 @@ use crate::state::AppState;
 use crate::telemetry::query::{
     self, Filter, Outcome, RequestDetail, RequestPage, RequestsQuery, Series, Summary, Window,
 };
-use crate::telemetry::{Db, metrics, unix_ms};
+use crate::telemetry::{Db, export, metrics, unix_ms};
 
 /// The telemetry query routes; mounted by api/admin under `/admin/api`.
 pub fn routes() -> Router<Arc<AppState>> {
@@ -42,6 +45,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/telemetry/requests/{id}", get(request))
         .route("/telemetry/summary", get(summary))
         .route("/telemetry/cache", get(cache_stats))
+        .route("/telemetry/export", get(export))
 }
 
 /// The query string shared by the endpoints.
@@ -65,6 +69,10 @@ pub struct Params {
     pub outcome: Option<Outcome>,
     pub limit: Option<u32>,
     pub cursor: Option<String>,
+    /// Search text (see [`Filter::q`]).
+    pub q: Option<String>,
+    /// `csv` or `jsonl` (export only).
+    pub format: Option<export::Format>,
 }
 
 /// Longest window a query may span (400 days).
@@ -79,6 +87,7 @@ impl Params {
             route: f(&self.route),
             client: f(&self.client),
             origin: f(&self.origin),
+            q: f(&self.q),
         }
     }
 
@@ -166,6 +175,96 @@ async fn requests(
         cursor: p.cursor.clone(),
     };
     Ok(Json(db.read_async(move |c| query::requests(c, &q)).await?))
+}
+
+/// `GET /telemetry/export`: the filtered, searched list (newest first) as
+/// CSV or JSON Lines, streamed a page at a time.
+async fn export(
+    State(state): State<Arc<AppState>>,
+    p: Result<Query<Params>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let p = params(p)?;
+    let db = db(&state)?;
+    let format = p.format.ok_or_else(|| bad("format must be csv or jsonl"))?;
+    let limit = p.limit.unwrap_or(export::DEFAULT_EXPORT_ROWS);
+    if limit == 0 || limit > export::MAX_EXPORT_ROWS {
+        return Err(bad(format!(
+            "limit must be 1 to {} rows",
+            export::MAX_EXPORT_ROWS
+        )));
+    }
+    let q = RequestsQuery {
+        window: p.window(now_ms())?,
+        filter: p.filter(),
+        outcome: p.outcome,
+        limit: None,
+        cursor: p.cursor.clone(),
+    };
+    // The first page is read before answering, so a bad query is a 400.
+    let first = {
+        let (db, q) = (db.clone(), q.clone());
+        db.read_async(move |c| export::page(c, &q, q.cursor.clone(), limit))
+            .await?
+    };
+    struct At {
+        db: Db,
+        q: RequestsQuery,
+        rows: Vec<query::RequestRow>,
+        cursor: Option<String>,
+        left: u32,
+        header: Option<String>,
+    }
+    let start = At {
+        db,
+        q,
+        left: limit - first.0.len() as u32,
+        rows: first.0,
+        cursor: first.1,
+        header: Some(format.header()),
+    };
+    let body = futures_util::stream::unfold(start, move |mut at| async move {
+        if let Some(h) = at.header.take() {
+            return Some((Ok::<_, std::io::Error>(bytes::Bytes::from(h)), at));
+        }
+        if at.rows.is_empty() {
+            let cursor = at.cursor.take().filter(|_| at.left > 0)?;
+            let (db, q, left) = (at.db.clone(), at.q.clone(), at.left);
+            match db
+                .read_async(move |c| export::page(c, &q, Some(cursor), left))
+                .await
+            {
+                Ok((rows, next)) => {
+                    at.left -= rows.len() as u32;
+                    at.rows = rows;
+                    at.cursor = next;
+                }
+                Err(e) => {
+                    at.left = 0;
+                    tracing::warn!("telemetry export: {e}");
+                    return Some((Err(std::io::Error::other(e.to_string())), at));
+                }
+            }
+            if at.rows.is_empty() {
+                return None;
+            }
+        }
+        let chunk: String = at.rows.drain(..).map(|r| format.line(&r)).collect();
+        Some((Ok(bytes::Bytes::from(chunk)), at))
+    });
+    let disposition = format!(
+        "attachment; filename=\"aigw-requests.{}\"",
+        format.extension()
+    );
+    let mut resp = axum::body::Body::from_stream(body).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(resp)
 }
 
 async fn request(

@@ -99,11 +99,60 @@ enum Command {
     Probe,
     /// Check config, data dir, keychain, port, providers, local model servers.
     Doctor,
+    /// Whether a gateway serves this config: version, config version,
+    /// providers' health, listen address, UI URL (exit 3 when not running).
+    Status {
+        /// The report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a diagnostics bundle (.tar.gz: status, versions, doctor,
+    /// recent errors and audit, config with references only, platform);
+    /// secrets are redacted.
+    Diagnose {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Back the config store (versions, audit) up into one .tar.gz, with
+    /// key names but never key values.
+    Backup {
+        #[arg(long)]
+        out: PathBuf,
+        /// Include the request log (telemetry.db).
+        #[arg(long)]
+        telemetry: bool,
+    },
+    /// Restore a backup into this data dir (the gateway must be stopped;
+    /// a newer schema is refused).
+    Restore { file: PathBuf },
     /// Print the admin API token (to log in to /ui of a headless gateway).
     AdminToken {
         /// The read-only viewer token instead.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "name")]
         viewer: bool,
+        /// A named admin token (created on first use): audit rows of its
+        /// requests and sessions name NAME as actor.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// The request log: the last requests, `-f` to follow new ones, or
+    /// `export` the filtered list as CSV / JSON Lines.
+    Logs {
+        #[command(subcommand)]
+        command: Option<LogsCommand>,
+        /// Keep printing requests as they are logged (Ctrl-C stops).
+        #[arg(short, long)]
+        follow: bool,
+        /// How many of the latest requests to print first.
+        #[arg(short = 'n', long, default_value_t = 20)]
+        lines: u32,
+        #[command(flatten)]
+        filter: LogFilterArgs,
+    },
+    /// The audit log of operator actions: list it, verify its hash chain.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
     },
     /// Print where the config and data live.
     Paths,
@@ -250,6 +299,54 @@ enum ConfigCommand {
     },
 }
 
+#[derive(clap::Args, Clone, Default)]
+struct LogFilterArgs {
+    /// Only this forwarded model.
+    #[arg(long, global = true)]
+    model: Option<String>,
+    /// Only this provider.
+    #[arg(long, global = true)]
+    provider: Option<String>,
+    /// Only this route (the requested model, or a pattern route as written).
+    #[arg(long, global = true)]
+    route: Option<String>,
+    /// Search: a request id, or text in models, provider, route, error or
+    /// stored bodies.
+    #[arg(long, short = 'q', global = true)]
+    q: Option<String>,
+    /// client (default), replay, bench, fallback_test or all.
+    #[arg(long, global = true)]
+    origin: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum LogsCommand {
+    /// The filtered list, newest first, to stdout.
+    Export {
+        /// csv or jsonl.
+        #[arg(long, value_parser = ["csv", "jsonl"])]
+        format: String,
+        /// At most this many rows (up to 100000).
+        #[arg(long, default_value_t = 10_000)]
+        limit: u32,
+        /// Only the last N minutes.
+        #[arg(long)]
+        minutes: Option<i64>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Newest rows first: time, id, actor, peer, action, version.
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Walk the hash chain; exit 1 naming the first row that was changed,
+    /// inserted or deleted.
+    Verify,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -277,7 +374,40 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve { listen, threads } => cli::serve(paths, listen, threads),
         Command::Config { command } => block_on(config_command(&paths, command)),
         Command::Probe => block_on(cli::probe(&paths)),
-        Command::AdminToken { viewer } => cli::admin_token(&paths, viewer),
+        Command::AdminToken { viewer, name } => cli::admin_token(&paths, viewer, name.as_deref()),
+        Command::Logs {
+            command,
+            follow,
+            lines,
+            filter,
+        } => {
+            let f = cli::logs::LogFilter {
+                model: filter.model,
+                provider: filter.provider,
+                route: filter.route,
+                q: filter.q,
+                origin: filter.origin,
+            };
+            match command {
+                None => cli::logs::tail(&paths, &f, lines, follow),
+                Some(LogsCommand::Export {
+                    format,
+                    limit,
+                    minutes,
+                }) => {
+                    let format = if format == "csv" {
+                        gateway_core::telemetry::export::Format::Csv
+                    } else {
+                        gateway_core::telemetry::export::Format::Jsonl
+                    };
+                    cli::logs::export(&paths, &f, format, limit, minutes)
+                }
+            }
+        }
+        Command::Audit { command } => match command {
+            AuditCommand::List { limit } => cli::audit::list(&paths, limit),
+            AuditCommand::Verify => cli::audit::verify(&paths),
+        },
         Command::Replay {
             request_id,
             to,
@@ -327,6 +457,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             VerifyCommand::List { limit } => cli::verify::list(&paths, limit),
         },
         Command::Doctor => block_on(cli::doctor(&paths)),
+        Command::Status { json } => block_on(cli::status(&paths, json)),
+        Command::Diagnose { out } => block_on(cli::diagnose(&paths, &out)),
+        Command::Backup { out, telemetry } => cli::backup(&paths, &out, telemetry),
+        Command::Restore { file } => block_on(cli::restore(&paths, &file)),
         Command::Keys { command } => match command {
             KeysCommand::Set { name } => cli::set_key(&paths, &name),
             KeysCommand::List => cli::list_keys(&paths),

@@ -75,17 +75,23 @@ pub async fn probe(paths: &Paths) -> anyhow::Result<ExitCode> {
 
 /// `aigw doctor`: config, data dir, keychain, port, providers, local servers.
 pub async fn doctor(paths: &Paths) -> anyhow::Result<ExitCode> {
-    let mut failures = 0;
-    let mut check = |ok: bool, what: String| {
-        println!("{} {what}", if ok { "✓" } else { "✗" });
-        if !ok {
-            failures += 1;
-        }
-    };
+    let (report, failures) = doctor_report(paths).await?;
+    print!("{report}");
+    Ok(if failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// What `aigw doctor` prints, and how many checks failed (also for the
+/// diagnostics bundle).
+pub async fn doctor_report(paths: &Paths) -> anyhow::Result<(String, usize)> {
+    let mut r = Report::default();
     let origin = paths.config_file.display().to_string();
     let config = match Config::load(&paths.config_file) {
         Ok(c) => {
-            check(
+            r.check(
                 true,
                 format!(
                     "config {origin} is valid ({} providers, {} routes)",
@@ -94,12 +100,12 @@ pub async fn doctor(paths: &Paths) -> anyhow::Result<ExitCode> {
                 ),
             );
             for w in &c.warnings {
-                println!("  warning: {}", format_issue(&origin, w));
+                r.note(format!("  warning: {}", format_issue(&origin, w)));
             }
             Some(c)
         }
         Err(e) => {
-            check(false, format!("{e}"));
+            r.check(false, format!("{e}"));
             None
         }
     };
@@ -108,7 +114,7 @@ pub async fn doctor(paths: &Paths) -> anyhow::Result<ExitCode> {
         .and_then(|()| std::fs::write(&probe_file, b"ok"))
         .is_ok();
     let _ = std::fs::remove_file(&probe_file);
-    check(
+    r.check(
         writable,
         format!("data dir {} is writable", paths.data_dir.display()),
     );
@@ -122,8 +128,8 @@ pub async fn doctor(paths: &Paths) -> anyhow::Result<ExitCode> {
     })
     .await?;
     match keychain {
-        Ok(()) => check(true, "OS keychain is reachable".into()),
-        Err(e) => check(
+        Ok(()) => r.check(true, "OS keychain is reachable".into()),
+        Err(e) => r.check(
             false,
             format!("OS keychain unavailable ({e}); use env: key refs or start a Secret Service"),
         ),
@@ -140,30 +146,30 @@ pub async fn doctor(paths: &Paths) -> anyhow::Result<ExitCode> {
         .and_then(Result::ok)
         .is_some_and(|r| r.status().is_success());
         if running {
-            check(true, format!("a gateway answers on http://{addr}"));
+            r.check(true, format!("a gateway answers on http://{addr}"));
         } else {
             match std::net::TcpListener::bind(addr) {
-                Ok(_) => check(true, format!("{addr} is free (no gateway running)")),
-                Err(e) => check(false, format!("{addr} is taken by something else: {e}")),
+                Ok(_) => r.check(true, format!("{addr} is free (no gateway running)")),
+                Err(e) => r.check(false, format!("{addr} is taken by something else: {e}")),
             }
         }
         if !addr.ip().is_loopback() && c.server.client_keys.is_empty() {
-            check(
+            r.check(
                 false,
                 format!(
                     "listening on {addr} beyond loopback without client_keys: anyone on the network can spend your credit"
                 ),
             );
         }
-        for r in probe_all(c.clone()).await? {
-            let ok = r.reachable && r.auth_ok != Some(false) && r.error.is_none();
-            check(ok, format!("provider {}", report_line(&r)));
+        for p in probe_all(c.clone()).await? {
+            let ok = p.reachable && p.auth_ok != Some(false) && p.error.is_none();
+            r.check(ok, format!("provider {}", report_line(&p)));
         }
     }
     let client = crate::server::http_client()?;
     let local = detect_local(&client).await;
     if local.is_empty() {
-        println!("· no local Ollama (11434) or LM Studio (1234) found");
+        r.note("· no local Ollama (11434) or LM Studio (1234) found".into());
     }
     for s in local {
         let known = config.as_ref().is_some_and(|c| {
@@ -171,7 +177,7 @@ pub async fn doctor(paths: &Paths) -> anyhow::Result<ExitCode> {
                 .iter()
                 .any(|p| p.base_url.as_str().starts_with(s.base_url))
         });
-        println!(
+        r.note(format!(
             "· local {} at {} with {} model(s){}",
             s.name,
             s.base_url,
@@ -181,13 +187,35 @@ pub async fn doctor(paths: &Paths) -> anyhow::Result<ExitCode> {
             } else {
                 " — add it as a keyless provider (kind = \"openai\")"
             }
-        );
+        ));
     }
-    if failures == 0 {
-        println!("all checks passed");
-        Ok(ExitCode::SUCCESS)
+    if r.failures == 0 {
+        r.note("all checks passed".into());
     } else {
-        println!("{failures} check(s) failed");
-        Ok(ExitCode::FAILURE)
+        let n = r.failures;
+        r.note(format!("{n} check(s) failed"));
+    }
+    let mut text = r.lines.join("\n");
+    text.push('\n');
+    Ok((text, r.failures))
+}
+
+#[derive(Default)]
+struct Report {
+    lines: Vec<String>,
+    failures: usize,
+}
+
+impl Report {
+    fn check(&mut self, ok: bool, what: String) {
+        self.lines
+            .push(format!("{} {what}", if ok { "✓" } else { "✗" }));
+        if !ok {
+            self.failures += 1;
+        }
+    }
+
+    fn note(&mut self, line: String) {
+        self.lines.push(line);
     }
 }

@@ -52,14 +52,19 @@ pub fn remove_key(paths: &Paths, name: &str) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `aigw admin-token [--viewer]`: the admin (or viewer) token.
-pub fn admin_token(paths: &Paths, viewer: bool) -> anyhow::Result<ExitCode> {
+/// `aigw admin-token [--viewer | --name NAME]`: the admin (or viewer, or
+/// named admin) token.
+pub fn admin_token(paths: &Paths, viewer: bool, name: Option<&str>) -> anyhow::Result<ExitCode> {
     let Some(t) = AdminTokens::read_existing(&paths.data_dir) else {
         anyhow::bail!(
             "no admin token yet for data dir {} (it is created when `aigw serve` first runs)",
             paths.data_dir.display()
         );
     };
+    if let Some(name) = name {
+        println!("{}", t.named_token(&paths.data_dir, name)?.expose());
+        return Ok(ExitCode::SUCCESS);
+    }
     println!(
         "{}",
         if viewer {

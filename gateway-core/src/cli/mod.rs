@@ -3,22 +3,32 @@
 //! …`), `keys` (`aigw keys …`, `aigw admin-token`), `serve`, `doctor`
 //! (`aigw doctor`, `aigw probe`), `tools` (`aigw replay`, `aigw
 //! bench-models`), `clients` (`aigw clients …`, `aigw run`), `verify`
-//! (`aigw verify …`).
+//! (`aigw verify …`), `audit` (`aigw audit list|verify`), `logs` (`aigw
+//! logs [-f]`, `aigw logs export`), `status` (`aigw status`), `diagnose`
+//! (`aigw diagnose`), `backup` (`aigw backup`, `aigw restore`).
 
+pub mod audit;
+mod backup;
 pub mod clients;
 mod config;
+mod diagnose;
 mod doctor;
 mod keys;
+pub mod logs;
 mod serve;
+mod status;
 mod tools;
 pub mod verify;
 
 use std::process::ExitCode;
 
+pub use backup::{backup, restore};
 pub use config::{diff, format_ms, history, publish, rollback, show, validate};
-pub use doctor::{doctor, probe};
+pub use diagnose::diagnose;
+pub use doctor::{doctor, doctor_report, probe};
 pub use keys::{admin_token, list_keys, remove_key, set_key};
 pub use serve::serve;
+pub use status::{NOT_RUNNING, status};
 pub use tools::{BenchArgs, bench_models, replay};
 
 use crate::config::Paths;

@@ -26,6 +26,18 @@ pub struct RawConfig {
     /// A scheduled synthetic model benchmark (off by default).
     #[serde(default)]
     pub bench: Option<RawBench>,
+    #[serde(default)]
+    pub audit: RawAudit,
+}
+
+/// `[audit]`: how long the operator audit log keeps its rows.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAudit {
+    /// Rows older than this many days are pruned (the hash chain keeps an
+    /// anchor); 0, the default, keeps every row.
+    #[serde(default)]
+    pub retention_days: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -213,6 +213,23 @@ impl ConfigManager {
                 v
             }
         };
+        // Started on the last good version because the file is invalid
+        // (see [`load_for_start`]): the status says why from the start.
+        let file_error = path.as_deref().and_then(|p| {
+            let text = std::fs::read_to_string(p).ok()?;
+            if hash(&text) == h {
+                return None;
+            }
+            let origin = p.display().to_string();
+            Config::parse(&text, &origin).err().map(|e| {
+                e.issues
+                    .iter()
+                    .filter(|i| i.severity == Severity::Error)
+                    .map(|i| crate::config::format_issue(&origin, i))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+        });
         Ok(Self {
             path,
             store: Arc::new(store),
@@ -221,7 +238,7 @@ impl ConfigManager {
                 toml: Arc::from(toml),
             }),
             publish: Arc::new(tokio::sync::Mutex::new(())),
-            file_error: Mutex::new(None),
+            file_error: Mutex::new(file_error),
         })
     }
 
@@ -582,7 +599,13 @@ fn write_and_record(
 /// it resumes in the caller, as it did when the work ran inline.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     let span = tracing::Span::current();
-    match tokio::task::spawn_blocking(move || span.in_scope(f)).await {
+    // the audit rows it writes keep the peer of the request being served
+    let peer = crate::store::chain::current_peer();
+    match tokio::task::spawn_blocking(move || {
+        span.in_scope(|| crate::store::chain::sync_with_peer(peer, f))
+    })
+    .await
+    {
         Ok(v) => v,
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
         Err(e) => panic!("blocking config work did not run: {e}"),

@@ -6,8 +6,16 @@
 //! transaction ([`ConfigStore::begin_version`]).
 //!
 //! - `perms`: owner-only modes for the data dir and its files.
+//! - `chain`: the audit log's hash chain (each row hashes the one before;
+//!   `aigw audit verify`) and its retention.
 
+pub mod chain;
 pub mod perms;
+
+/// `PRAGMA user_version` of `config.db`: 2 adds the audit log's `peer`,
+/// `prev_hash` and `hash` columns and the `audit_anchor` table. `aigw
+/// restore` refuses a backup whose store is newer than this binary knows.
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The store's file name in the data dir.
 pub const CONFIG_DB: &str = "config.db";
@@ -87,11 +95,20 @@ pub struct AuditEntry {
     /// What the action was about (its shape depends on `action`).
     #[cfg_attr(test, ts(type = "unknown"))]
     pub detail: serde_json::Value,
+    /// The caller's IP address (`local` for the CLI, the file watcher and
+    /// startup; `null` on rows written before store schema 2).
+    pub peer: Option<String>,
+    /// This row's link in the hash chain (hex SHA-256).
+    pub hash: String,
 }
 
 #[derive(Debug)]
 pub struct ConfigStore {
     conn: Mutex<Connection>,
+    /// When audit retention last ran (see [`chain::prune`]).
+    last_prune_ms: std::sync::atomic::AtomicI64,
+    /// `[audit] retention_days`; 0 keeps every row.
+    retention_days: std::sync::atomic::AtomicU32,
 }
 
 pub fn now_ms() -> i64 {
@@ -121,6 +138,11 @@ CREATE TABLE IF NOT EXISTS audit (
     detail TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_at ON audit(at_ms);
+CREATE TABLE IF NOT EXISTS audit_anchor (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    last_pruned_id INTEGER NOT NULL,
+    hash TEXT NOT NULL
+);
 ";
 
 impl ConfigStore {
@@ -165,9 +187,20 @@ impl ConfigStore {
 
     fn init(conn: Connection) -> Result<Self, StoreError> {
         conn.execute_batch(SCHEMA)?;
+        chain::migrate(&conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
+            last_prune_ms: std::sync::atomic::AtomicI64::new(0),
+            retention_days: std::sync::atomic::AtomicU32::new(0),
         })
+    }
+
+    /// A consistent copy of the whole store in a new file (`VACUUM INTO`),
+    /// taken while the store stays in use.
+    pub fn copy_to(&self, dest: &Path) -> Result<(), StoreError> {
+        self.conn()
+            .execute("VACUUM INTO ?1", [dest.to_string_lossy()])?;
+        Ok(())
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -268,13 +301,22 @@ impl ConfigStore {
             params![at, v.source, v.actor, v.message, v.toml, v.hash, v.diff, v.summary.to_string()],
         )?;
         pending.version.id = pending.conn.last_insert_rowid();
-        pending.conn.execute(
-            "INSERT INTO audit (at_ms, actor, action, version_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![at, a.actor, a.action, pending.version.id, a.detail.to_string()],
+        chain::insert(
+            &pending.conn,
+            &chain::Row {
+                at_ms: at,
+                actor: a.actor,
+                action: a.action,
+                version_id: Some(pending.version.id),
+                detail: &a.detail.to_string(),
+                peer: &chain::current_peer(),
+            },
         )?;
         Ok(pending)
     }
 
+    /// Appends an audit row; its peer is the one of the admin request being
+    /// served ([`chain::with_peer`]), else `local`.
     pub fn audit(
         &self,
         actor: &str,
@@ -282,37 +324,115 @@ impl ConfigStore {
         version_id: Option<i64>,
         detail: &serde_json::Value,
     ) -> Result<(), StoreError> {
-        self.conn().execute(
-            "INSERT INTO audit (at_ms, actor, action, version_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![now_ms(), actor, action, version_id, detail.to_string()],
+        self.audit_from(&chain::current_peer(), actor, action, version_id, detail)
+    }
+
+    /// [`Self::audit`] with an explicit peer address.
+    pub fn audit_from(
+        &self,
+        peer: &str,
+        actor: &str,
+        action: &str,
+        version_id: Option<i64>,
+        detail: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        self.maybe_prune();
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        chain::insert(
+            &tx,
+            &chain::Row {
+                at_ms: now_ms(),
+                actor,
+                action,
+                version_id,
+                detail: &detail.to_string(),
+                peer,
+            },
         )?;
+        tx.commit()?;
         Ok(())
     }
 
     /// An audit row that counts repeats (failed logins of one peer in one
     /// window): inserted when `row` is `None` (or names no row), else that
     /// row's detail replaced. Returns the row's id.
+    ///
+    /// Only the newest row is ever updated (its hash recomputed): once
+    /// another row follows it, a repeat starts a new row, so the chain
+    /// never changes behind its tail.
     pub fn audit_counted(
         &self,
         row: Option<i64>,
+        peer: &str,
         actor: &str,
         action: &str,
         detail: &serde_json::Value,
     ) -> Result<i64, StoreError> {
-        let conn = self.conn();
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let detail = detail.to_string();
         if let Some(id) = row
-            && conn.execute(
-                "UPDATE audit SET detail = ?1 WHERE id = ?2",
-                params![detail.to_string(), id],
-            )? == 1
+            && chain::update_tail_detail(&tx, id, &detail)?
         {
+            tx.commit()?;
             return Ok(id);
         }
-        conn.execute(
-            "INSERT INTO audit (at_ms, actor, action, version_id, detail) VALUES (?1, ?2, ?3, NULL, ?4)",
-            params![now_ms(), actor, action, detail.to_string()],
+        let id = chain::insert(
+            &tx,
+            &chain::Row {
+                at_ms: now_ms(),
+                actor,
+                action,
+                version_id: None,
+                detail: &detail,
+                peer,
+            },
         )?;
-        Ok(conn.last_insert_rowid())
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// Walks the audit chain from its anchor (see [`chain::verify`]).
+    pub fn verify_audit(&self) -> Result<chain::Verified, StoreError> {
+        Ok(chain::verify(&self.conn())?)
+    }
+
+    /// Sets `[audit] retention_days` (0 keeps every row) and prunes now.
+    pub fn set_audit_retention(&self, days: u32) -> Result<usize, StoreError> {
+        use std::sync::atomic::Ordering;
+        self.retention_days.store(days, Ordering::Relaxed);
+        self.last_prune_ms.store(now_ms(), Ordering::Relaxed);
+        self.prune_audit(days, now_ms())
+    }
+
+    /// Deletes rows older than `days` before `now_ms`, keeping the chain
+    /// verifiable (see [`chain::prune`]). Returns how many went.
+    pub fn prune_audit(&self, days: u32, now_ms: i64) -> Result<usize, StoreError> {
+        if days == 0 {
+            return Ok(0);
+        }
+        let cutoff = now_ms - i64::from(days) * 86_400_000;
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let n = chain::prune(&tx, cutoff)?;
+        tx.commit()?;
+        Ok(n)
+    }
+
+    /// Retention runs at most hourly, on the write path.
+    fn maybe_prune(&self) {
+        use std::sync::atomic::Ordering;
+        let days = self.retention_days.load(Ordering::Relaxed);
+        let now = now_ms();
+        let last = self.last_prune_ms.load(Ordering::Relaxed);
+        if days == 0 || now - last < 3_600_000 {
+            return;
+        }
+        self.last_prune_ms.store(now, Ordering::Relaxed);
+        if let Err(e) = self.prune_audit(days, now) {
+            tracing::warn!("audit retention: {e}");
+        }
     }
 
     pub fn audit_log(
@@ -322,7 +442,7 @@ impl ConfigStore {
     ) -> Result<Vec<AuditEntry>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
-            "SELECT id, at_ms, actor, action, version_id, detail FROM audit
+            "SELECT id, at_ms, actor, action, version_id, detail, peer, hash FROM audit
              WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
         )?;
         let rows = stmt.query_map(params![before.unwrap_or(i64::MAX), limit], |r| {
@@ -334,6 +454,8 @@ impl ConfigStore {
                 action: r.get(3)?,
                 version_id: r.get(4)?,
                 detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+                peer: r.get(6)?,
+                hash: r.get(7)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

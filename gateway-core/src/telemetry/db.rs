@@ -37,6 +37,11 @@ pub enum DbError {
 /// Bump with a migration when the schema changes.
 const SCHEMA_VERSION: i64 = 5;
 
+/// The schema this binary writes (for backups: `aigw restore` refuses newer).
+pub fn schema_version() -> i64 {
+    SCHEMA_VERSION
+}
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS requests (
     id               INTEGER PRIMARY KEY,

@@ -10,6 +10,7 @@
 //! - `writer`: the bounded queue, the writer task and the retention task.
 //! - `query`: time-bucketed series, the request list, one request's detail,
 //!   the overview numbers (percentiles computed here, not in the browser).
+//! - `export`: the filtered request list as CSV or JSON Lines.
 //! - `logline`: the hosts' tracing line format, with a fast path for the
 //!   per-request line.
 //! - `metrics`: the Prometheus registry.
@@ -20,6 +21,7 @@
 
 pub mod cost;
 pub mod db;
+pub mod export;
 mod hub;
 pub mod logline;
 pub mod metrics;
@@ -36,7 +38,7 @@ use serde::Serialize;
 
 pub use crate::vocab::{AttemptEvent, ms};
 pub use db::{Db, DbError, Retention};
-pub use hub::{TelemetryHub, spawn_tasks};
+pub use hub::{DB_FILE, TelemetryHub, spawn_tasks};
 pub use metrics::Metrics;
 
 /// Who caused a request.

@@ -35,6 +35,29 @@ pub struct Filter {
     /// `client` (default: replays and benchmarks are not client traffic),
     /// `replay`, `bench`, `verify`, `fallback_test`, or `all`.
     pub origin: Option<String>,
+    /// Full-text search (see [`MAX_SEARCH_CHARS`]): the request id exactly,
+    /// or a case-insensitive substring of the requested or forwarded model,
+    /// provider, route, client, endpoint, error class, and the stored
+    /// bodies (with `telemetry.store_bodies`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub q: Option<String>,
+}
+
+/// The longest search text `q` may be.
+pub const MAX_SEARCH_CHARS: usize = 200;
+
+/// `text` as a `LIKE` pattern matching it anywhere (`\` escapes).
+fn like_anywhere(text: &str) -> String {
+    let mut p = String::with_capacity(text.len() + 2);
+    p.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
 }
 
 /// `[from_ms, to_ms)` in milliseconds since the Unix epoch.
@@ -93,6 +116,29 @@ impl Where {
             Some("all") => {}
             Some(o) => self.push("origin = ?", Value::Text(o.to_string())),
             None => self.push("origin = ?", Value::Text("client".into())),
+        }
+        if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            self.args.push(Value::Text(q.to_string()));
+            let exact = self.args.len();
+            self.args.push(Value::Text(like_anywhere(q)));
+            let like = self.args.len();
+            let cols = [
+                "requested_model",
+                "forwarded_model",
+                "provider",
+                "route",
+                "client",
+                "endpoint",
+                "error",
+            ]
+            .map(|c| format!("{c} LIKE ?{like} ESCAPE '\\'"))
+            .join(" OR ");
+            self.clauses.push(format!(
+                "(request_id = ?{exact} OR {cols} OR EXISTS (SELECT 1 FROM bodies b
+                   WHERE b.request = requests.id
+                   AND (b.request_body LIKE ?{like} ESCAPE '\\'
+                        OR b.response_body LIKE ?{like} ESCAPE '\\')))"
+            ));
         }
     }
 
@@ -191,6 +237,8 @@ pub enum QueryError {
     BadBucket,
     #[error("bad cursor")]
     BadCursor,
+    #[error("the search text q may have at most {MAX_SEARCH_CHARS} characters")]
+    SearchTooLong,
 }
 
 /// `a / b` rounded up, for positive `b`.
@@ -431,7 +479,23 @@ fn parse_cursor(c: &str) -> Result<(i64, i64), QueryError> {
 
 /// Recent requests, newest first, a page at a time.
 pub fn requests(conn: &Connection, q: &RequestsQuery) -> Result<RequestPage, DbError> {
-    let limit = q.limit.unwrap_or(50).clamp(1, 500) as usize;
+    requests_up_to(conn, q, 500)
+}
+
+/// [`requests`] with pages of up to `max` rows (exports read bigger ones).
+pub(crate) fn requests_up_to(
+    conn: &Connection,
+    q: &RequestsQuery,
+    max: u32,
+) -> Result<RequestPage, DbError> {
+    if q.filter
+        .q
+        .as_ref()
+        .is_some_and(|t| t.chars().count() > MAX_SEARCH_CHARS)
+    {
+        return Err(QueryError::SearchTooLong.into());
+    }
+    let limit = q.limit.unwrap_or(50).clamp(1, max) as usize;
     let mut wh = Where::default();
     if let Some(w) = q.window {
         wh.window(w);
@@ -480,6 +544,46 @@ pub fn requests(conn: &Connection, q: &RequestsQuery) -> Result<RequestPage, DbE
         .filter(|_| more)
         .map(|last| format!("{}_{last_id}", last.time_ms));
     Ok(RequestPage { items, next_cursor })
+}
+
+/// Requests logged after row `after` (the log's own row id), oldest
+/// first, at most `limit`; with each row's id (for `aigw logs -f`).
+pub fn since(
+    conn: &Connection,
+    after: i64,
+    filter: &Filter,
+    limit: u32,
+) -> Result<Vec<(i64, RequestRow)>, DbError> {
+    let mut wh = Where::default();
+    wh.filter(filter);
+    wh.push("id > ?", Value::Integer(after));
+    let sql = format!(
+        "SELECT {ROW_COLUMNS} FROM requests {} ORDER BY id LIMIT {}",
+        wh.sql(),
+        limit.clamp(1, 10_000)
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt
+        .query_map(params_from_iter(wh.args.iter()), |r| {
+            Ok((r.get(20)?, row(r)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// The log's newest row id, less `back` (where `aigw logs -n N` starts).
+pub fn start_id(conn: &Connection, filter: &Filter, back: u32) -> Result<i64, DbError> {
+    let mut wh = Where::default();
+    wh.filter(filter);
+    let sql = format!(
+        "SELECT id FROM requests {} ORDER BY id DESC LIMIT 1 OFFSET {}",
+        wh.sql(),
+        back
+    );
+    let id: Option<i64> = conn
+        .query_row(&sql, params_from_iter(wh.args.iter()), |r| r.get(0))
+        .optional()?;
+    Ok(id.unwrap_or(0))
 }
 
 /// One upstream attempt as stored.

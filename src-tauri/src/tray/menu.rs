@@ -216,6 +216,9 @@ pub const DEFAULT_PROFILE_LABEL: &str = "default (top-level routes)";
 pub fn status_line(s: &HostStatus) -> String {
     let addr = s.listen.map(|a| a.to_string()).unwrap_or_default();
     match s.state {
+        RunState::Running if s.config_file_error.is_some() => {
+            format!("Running on {addr} (config file invalid: last good version)")
+        }
         RunState::Running => format!("Running on {addr}"),
         RunState::Paused => "Paused".into(),
         RunState::Error => {
@@ -380,6 +383,7 @@ mod tests {
             profiles: vec!["cheap".into(), "local-only".into()],
             active_profile: Some("local-only".into()),
             config_version: Some(3),
+            config_file_error: None,
             config_path: None,
             data_dir: None,
         }
@@ -395,6 +399,17 @@ mod tests {
                 Entry::Separator => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn the_status_line_says_when_the_last_good_version_serves() {
+        let mut s = status(RunState::Running);
+        assert_eq!(status_line(&s), "Running on 127.0.0.1:4000");
+        s.config_file_error = Some("config.toml:3: bogus".into());
+        assert_eq!(
+            status_line(&s),
+            "Running on 127.0.0.1:4000 (config file invalid: last good version)"
+        );
     }
 
     #[test]

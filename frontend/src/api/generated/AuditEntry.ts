@@ -12,4 +12,13 @@ action: string, version_id: number | null,
 /**
  * What the action was about (its shape depends on `action`).
  */
-detail: unknown, };
+detail: unknown, 
+/**
+ * The caller's IP address (`local` for the CLI, the file watcher and
+ * startup; `null` on rows written before store schema 2).
+ */
+peer: string | null, 
+/**
+ * This row's link in the hash chain (hex SHA-256).
+ */
+hash: string, };

@@ -10,12 +10,14 @@
 //! - `verify`: verification runs (probe suite, baselines, verdicts).
 //! - `update`: check, install and roll back signed releases.
 //! - `clients`: "Connect tools" (list, preview, connect, disconnect).
+//! - `diagnostics`: the diagnostics bundle download (admin only).
 //! - telemetry queries (`crate::api::telemetry`) are mounted here too.
 
 #[cfg(test)]
 mod bindings;
 mod clients;
 mod config;
+mod diagnostics;
 mod ops;
 mod session;
 mod tools;
@@ -35,6 +37,8 @@ use super::ApiError;
 use super::body::admin_bodies as bodies;
 use crate::secrets::admin::Role;
 use crate::state::AppState;
+
+pub use session::Sessions;
 
 /// Who is calling, set by [`auth`] for the handlers.
 #[derive(Debug, Clone)]
@@ -64,6 +68,7 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/config/draft", post(config::draft))
         .route("/routes", get(config::routes))
         .route("/pause", post(ops::pause))
+        .route("/diagnostics", get(diagnostics::download))
         .route("/fallback-test", post(ops::fallback_test))
         .route("/replay", post(tools::replay))
         .route("/update/check", get(update::check))
@@ -106,16 +111,13 @@ async fn auth(State(state): State<Arc<AppState>>, mut req: Request, next: Next) 
     let principal = if let Some(tok) = bearer {
         state
             .admin_tokens
-            .role_of(tok.trim())
-            .map(|role| Principal {
+            .identify(tok.trim())
+            .map(|(role, name)| Principal {
                 role,
-                actor: format!("{}-token", role.as_str()),
+                actor: name.unwrap_or_else(|| format!("{}-token", role.as_str())),
             })
     } else {
-        session::from_cookie(&state, headers).map(|role| Principal {
-            role,
-            actor: format!("session:{}", role.as_str()),
-        })
+        session::from_cookie(&state, headers)
     };
     let Some(p) = principal else {
         return ApiError::unauthorized_admin().into_response();
@@ -129,5 +131,7 @@ async fn auth(State(state): State<Arc<AppState>>, mut req: Request, next: Next) 
         .into_response();
     }
     req.extensions_mut().insert(p);
-    next.run(req).await
+    // every audit row this request writes carries the caller's address
+    let peer = super::peer_of(req.extensions());
+    crate::store::chain::with_peer(peer, next.run(req)).await
 }

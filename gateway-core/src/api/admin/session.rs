@@ -1,16 +1,19 @@
 //! Browser sessions: after `POST /admin/api/login {"token": …}` the browser
-//! holds `aigw_session=ROLE.EXPIRY.HMAC` — `HttpOnly`, `SameSite=Strict`,
-//! signed with a key derived from the admin token (rotating the token ends
-//! every session). The token itself never goes in a URL or a cookie.
-//! Failed logins are limited per peer address (`limits::login`).
+//! holds `aigw_session=ID` — `HttpOnly`, `SameSite=Strict` — where ID is 256
+//! random bits naming a session kept server-side (in memory, at most
+//! [`MAX_SESSIONS`], 12 h each): `POST /logout` deletes it, so a captured
+//! cookie stops working at once; a restart ends every session. The token
+//! itself never goes in a URL or a cookie. Failed logins are limited per
+//! peer address (`limits::login`).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use hmac::{Hmac, Mac};
 use http::{HeaderMap, HeaderValue, header};
+use rand::RngCore;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -19,50 +22,100 @@ use crate::api::{ApiError, PeerAddr};
 use crate::secrets::admin::Role;
 use crate::state::AppState;
 use crate::store::now_ms;
+use crate::sync::LockExt;
 
 const COOKIE: &str = "aigw_session";
 const TTL_S: i64 = 12 * 3600;
+/// Sessions open at once; past that the one expiring first is dropped.
+pub const MAX_SESSIONS: usize = 1000;
 
-fn key(state: &AppState) -> Vec<u8> {
-    let mut h = Sha256::new();
-    h.update(b"aigw-session-v1\0");
-    h.update(state.admin_tokens.admin.expose().as_bytes());
-    h.finalize().to_vec()
+/// The server-side sessions, by the SHA-256 of their cookie value (the
+/// value itself is not kept).
+#[derive(Debug, Default)]
+pub struct Sessions {
+    map: Mutex<HashMap<[u8; 32], Open>>,
 }
 
-/// HMAC-SHA256 of `payload` (HMAC takes keys of any length, so `None`
-/// never happens in practice; callers treat it as "no valid session").
-fn sign(state: &AppState, payload: &str) -> Option<String> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(&key(state)).ok()?;
-    mac.update(payload.as_bytes());
-    Some(hex::encode(mac.finalize().into_bytes()))
+#[derive(Debug, Clone)]
+struct Open {
+    role: Role,
+    /// The audit actor of whoever logged in.
+    actor: String,
+    expires_s: i64,
 }
 
-/// The role of a valid, unexpired session cookie.
-pub fn from_cookie(state: &AppState, headers: &HeaderMap) -> Option<Role> {
-    let value = headers
+fn digest(id: &str) -> [u8; 32] {
+    Sha256::digest(id.as_bytes()).into()
+}
+
+impl Sessions {
+    /// A new session; returns the cookie value.
+    fn open(&self, role: Role, actor: String) -> String {
+        let mut b = [0u8; 32];
+        rand::rng().fill_bytes(&mut b);
+        let id = hex::encode(b);
+        let now = now_ms() / 1000;
+        let mut map = self.map.lock_or_recover();
+        map.retain(|_, s| s.expires_s >= now);
+        if map.len() >= MAX_SESSIONS
+            && let Some(k) = map.iter().min_by_key(|(_, s)| s.expires_s).map(|(k, _)| *k)
+        {
+            map.remove(&k);
+        }
+        map.insert(
+            digest(&id),
+            Open {
+                role,
+                actor,
+                expires_s: now + TTL_S,
+            },
+        );
+        id
+    }
+
+    fn get(&self, id: &str) -> Option<Open> {
+        let mut map = self.map.lock_or_recover();
+        let k = digest(id);
+        match map.get(&k) {
+            Some(s) if s.expires_s >= now_ms() / 1000 => Some(s.clone()),
+            Some(_) => {
+                map.remove(&k);
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn close(&self, id: &str) -> bool {
+        self.map.lock_or_recover().remove(&digest(id)).is_some()
+    }
+
+    /// Sessions open now (expired ones not yet swept included).
+    pub fn len(&self) -> usize {
+        self.map.lock_or_recover().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn cookie_value(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .find_map(|c| c.trim().strip_prefix("aigw_session="))?;
-    let (payload, sig) = value.rsplit_once('.')?;
-    let (role, exp) = payload.split_once('.')?;
-    let expected = sign(state, payload)?;
-    let ok = expected.len() == sig.len()
-        && expected
-            .bytes()
-            .zip(sig.bytes())
-            .fold(0u8, |a, (x, y)| a | (x ^ y))
-            == 0;
-    if !ok || exp.parse::<i64>().ok()? < now_ms() / 1000 {
-        return None;
-    }
-    match role {
-        "admin" => Some(Role::Admin),
-        "viewer" => Some(Role::Viewer),
-        _ => None,
-    }
+        .find_map(|c| c.trim().strip_prefix("aigw_session="))
+}
+
+/// The caller of a valid, unexpired, not logged-out session cookie.
+pub fn from_cookie(state: &AppState, headers: &HeaderMap) -> Option<Principal> {
+    let s = state.sessions.get(cookie_value(headers)?)?;
+    Some(Principal {
+        role: s.role,
+        actor: s.actor,
+    })
 }
 
 #[derive(serde::Deserialize)]
@@ -117,7 +170,7 @@ pub async fn login(
     }
     let Json(l) =
         body.ok_or_else(|| ApiError::bad_request("invalid_json", "send {\"token\": \"…\"}"))?;
-    let Some(role) = state.admin_tokens.role_of(l.token.trim()) else {
+    let Some((role, name)) = state.admin_tokens.identify(l.token.trim()) else {
         // One audit row per peer and window, counting its failures.
         let f = state.logins.failed(&peer, window);
         let detail = serde_json::json!({
@@ -126,7 +179,7 @@ pub async fn login(
             "window_s": window.as_secs(),
         });
         let store = state.lifecycle.store();
-        if let Ok(row) = store.audit_counted(f.audit_row, "unknown", "login_failed", &detail)
+        if let Ok(row) = store.audit_counted(f.audit_row, &peer, "unknown", "login_failed", &detail)
             && f.audit_row != Some(row)
         {
             state.logins.set_audit_row(&peer, row);
@@ -134,14 +187,14 @@ pub async fn login(
         return Err(ApiError::unauthorized_admin());
     };
     state.logins.succeeded(&peer);
-    let payload = format!("{}.{}", role.as_str(), now_ms() / 1000 + TTL_S);
-    let sig = sign(&state, &payload).ok_or_else(|| ApiError::internal("cannot sign a session"))?;
-    let cookie =
-        format!("{COOKIE}={payload}.{sig}; Path=/; HttpOnly; SameSite=Strict; Max-Age={TTL_S}");
-    let _ = state
-        .lifecycle
-        .store()
-        .audit(role.as_str(), "login", None, &serde_json::json!({}));
+    let actor = session_actor(role, name.as_deref());
+    let id = state.sessions.open(role, actor.clone());
+    let cookie = format!("{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={TTL_S}");
+    let _ =
+        state
+            .lifecycle
+            .store()
+            .audit_from(&peer, &actor, "login", None, &serde_json::json!({}));
     let mut resp = Json(LoggedIn { role }).into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         resp.headers_mut().insert(header::SET_COOKIE, v);
@@ -149,7 +202,26 @@ pub async fn login(
     Ok(resp)
 }
 
-pub async fn logout() -> impl IntoResponse {
+/// A session's audit actor: the token's name, else `session:ROLE`.
+fn session_actor(role: Role, name: Option<&str>) -> String {
+    name.map_or_else(|| format!("session:{}", role.as_str()), str::to_string)
+}
+
+/// `POST /logout`: ends the session of the cookie sent (a bearer caller
+/// has none; it gets `ok` too).
+pub async fn logout(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(p): axum::Extension<Principal>,
+    headers: HeaderMap,
+) -> impl IntoResponse {
+    if let Some(id) = cookie_value(&headers)
+        && state.sessions.close(id)
+    {
+        let _ = state
+            .lifecycle
+            .store()
+            .audit(&p.actor, "logout", None, &serde_json::json!({}));
+    }
     let expired =
         HeaderValue::from_static("aigw_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
     (

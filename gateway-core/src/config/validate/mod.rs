@@ -42,6 +42,8 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     /// Scheduled model benchmark: how often, and what.
     pub bench: Option<(Duration, crate::tools::modelbench::Spec)>,
+    /// `[audit] retention_days`: 0 keeps every audit row.
+    pub audit_retention_days: u32,
     pub profiles: Vec<String>,
     pub active_profile: Option<String>,
     pub source: Arc<str>,
@@ -151,6 +153,20 @@ impl Validator<'_> {
         let telemetry = self.telemetry(&raw.telemetry, &names);
         let bench = raw.bench.as_ref().and_then(|b| self.bench(b, &names));
         let model_limits = self.model_limits(&raw.limits.models);
+        let audit_days = raw
+            .audit
+            .retention_days
+            .as_ref()
+            .map_or(0, |d| *d.get_ref());
+        if let Some(d) = &raw.audit.retention_days
+            && audit_days > MAX_AUDIT_DAYS
+        {
+            self.error(
+                "audit.retention_days",
+                d,
+                format!("at most {MAX_AUDIT_DAYS} days (0 keeps every row)"),
+            );
+        }
 
         Some(Config {
             server: ServerConfig {
@@ -190,6 +206,7 @@ impl Validator<'_> {
             },
             telemetry,
             bench,
+            audit_retention_days: audit_days,
             profiles,
             active_profile,
             source: Arc::from(source),
@@ -197,6 +214,9 @@ impl Validator<'_> {
         })
     }
 }
+
+/// The longest audit retention (100 years).
+const MAX_AUDIT_DAYS: u32 = 36_500;
 
 /// The longest timeout, interval or cooldown a config may set (one day).
 const MAX_SECS: u64 = 86_400;
