@@ -35,6 +35,7 @@ mod prompt_cache;
 mod request_log;
 mod response_cache;
 mod responses_translate;
+mod route_rules;
 mod serve_threads;
 mod strategies;
 mod telemetry;

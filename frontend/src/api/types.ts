@@ -108,6 +108,7 @@ export type { ConnectBody } from './generated/ConnectBody';
 // fallback test (api/admin/ops.rs)
 export type { RouteMode } from './generated/RouteMode';
 export type { FallbackTestResult } from './generated/FallbackTestResult';
+export type { CostEstimate } from './generated/CostEstimate';
 
 /**
  * One element of `GET /providers` (ops::ProviderInfo). `models` is not sent

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkRoutes, forwardedModel, matchText, move, moveTo, newRoute, parsePattern, patternHint, patternMatches, routeFor, routeOps, stickyApplies, toEditable, toSpec, weightShares } from './routes';
+import { STRATEGIES, checkRoutes, forwardedModel, matchText, move, moveTo, newRoute, parsePattern, patternHint, patternMatches, routeFor, routeOps, stickyApplies, toEditable, toSpec, weightShares } from './routes';
 
 const live = [
   { model: 'gpt-4o-mini', strategy: 'priority' as const, cooldown_s: 30, retries: 0, targets: [{ provider: 'primary', model: null, weight: 1 }, { provider: 'backup', model: 'llama-3.1-8b', weight: 1 }] },
@@ -20,6 +20,16 @@ describe('route editing', () => {
     // only the fields that changed against the live route
     expect(toSpec({ ...e[0], cooldown_s: 20 }, e[0])).toEqual({ model: 'gpt-4o-mini', cooldown_s: 20, targets: toSpec(e[0]).targets });
     expect(toSpec({ ...e[0], cooldown_s: 30 }, { ...e[0], cooldown_s: 10 }).cooldown_s).toBe(30);
+  });
+
+  it('the cost strategy is offered, is sent when chosen and is not sticky', () => {
+    expect(STRATEGIES.map((s) => s.id)).toEqual(['priority', 'weighted', 'latency', 'cost']);
+    expect(stickyApplies('cost')).toBe(false);
+    const before = [toEditable({ model: 'm', strategy: 'priority' as const, sticky: false, targets: [{ provider: 'a' }, { provider: 'b' }] })];
+    const ops = routeOps(before, [{ ...before[0], strategy: 'cost' }]);
+    expect(ops).toHaveLength(1);
+    expect(ops[0]).toMatchObject({ op: 'upsert_route', route: { model: 'm', strategy: 'cost' } });
+    expect((ops[0] as { route: { sticky?: boolean } }).route.sticky).toBeUndefined();
   });
 
   it('sticky sessions: shown as on by default, sent only when changed on weighted/latency routes', () => {

@@ -5,6 +5,7 @@ import { config, fallback } from '../api';
 import type { FallbackTestResult } from '../api/types';
 import { useApp } from '../context';
 import { AttemptsTable } from '../components/Attempts';
+import { CostOrderTable } from '../components/CostOrder';
 import { Badge, EmptyState, ErrorNote, Spinner } from '../components/ui';
 import { routeModeLabel } from '../lib/format';
 import { navigate, useAction, useAsync } from '../lib/hooks';
@@ -71,13 +72,14 @@ export function FallbackTest() {
           {route && (
             <ol className="fb-plan small">
               {route.targets.map((tg, i) => (
-                <li key={i} className={i === 0 ? 'forced' : ''}>
+                <li key={i} className={i === 0 && route.strategy !== 'cost' ? 'forced' : ''}>
                   <strong>{tg.provider}</strong> {tg.model ? <code>{tg.model}</code> : <span className="muted">{t('fallbackTest.as_requested')}</span>}
-                  {i === 0 && <Badge tone="err">{t('fallbackTest.forced_to_fail')}</Badge>}
+                  {i === 0 && route.strategy !== 'cost' && <Badge tone="err">{t('fallbackTest.forced_to_fail')}</Badge>}
                 </li>
               ))}
             </ol>
           )}
+          {route?.strategy === 'cost' && <p className="small muted">A cost route: the cheapest target for the test request is the one forced to fail.</p>}
           {route && route.targets.length < 2 && (
             <p className="warn-text small">{t('fallbackTest.this_route_has_a_single')}</p>
           )}
@@ -117,6 +119,7 @@ function ResultCard({ r }: { r: FallbackTestResult }) {
       {r.error && <p className="err-text">{r.error}</p>}
       <h3 className="small-title">{t('fallbackTest.attempts')}</h3>
       <AttemptsTable attempts={r.attempts} testId="fb-attempts" />
+      {r.cost_order && r.cost_order.length > 0 && <CostOrderTable order={r.cost_order} />}
       {r.request_id && (
         <p className="small muted">{t('fallbackTest.test_request')}{' '}<code>{r.request_id}</code>.
         </p>

@@ -10,7 +10,8 @@ mod validate;
 pub use paths::{DEFAULT_CONFIG, Paths, ensure_config_file};
 pub use raw::{KeyRotation, ProviderKind, RawConfig, ResponsesMode, Strategy};
 pub use validate::{
-    CLIENT_AUTH, Config, ConfigError, HeaderSource, Issue, LimitsConfig, MAX_CACHE_MB,
-    MAX_POOL_KEYS, ModelLimitSpec, OtlpConfig, PriceOverride, ProviderSpec, RouteCache, RouteSpec,
-    RoutingConfig, ServerConfig, Severity, TargetSpec, TelemetryConfig, format_issue, parse_listen,
+    CLIENT_AUTH, Config, ConfigError, ErrorRules, HeaderSource, Issue, LimitsConfig, MAX_CACHE_MB,
+    MAX_POOL_KEYS, ModelLimitSpec, NO_RULES, OtlpConfig, PriceOverride, ProviderSpec, RouteCache,
+    RouteSpec, RoutingConfig, ServerConfig, Severity, TargetSpec, TelemetryConfig, format_issue,
+    parse_listen,
 };

@@ -275,6 +275,9 @@ pub enum Strategy {
     Weighted,
     /// Lowest EWMA latency first, with some exploration.
     Latency,
+    /// Cheapest first by the price table for the request's estimated
+    /// tokens; unknown prices last; ties by latency.
+    Cost,
 }
 
 #[derive(Debug, Deserialize)]
@@ -300,6 +303,25 @@ pub struct RawRoute {
     /// routes are sticky by nature): `false` spreads every request.
     #[serde(default)]
     pub sticky: Option<bool>,
+    /// Upstream client errors (classified from their bodies) that fall
+    /// back instead of returning: `context_length_exceeded`, `content_filter`.
+    #[serde(default)]
+    pub fallback_on: Vec<Spanned<String>>,
+    /// Per class, the targets (`"provider"` or `"provider/model"`) the
+    /// request goes on with after that error, instead of the rest of the route.
+    #[serde(default)]
+    pub fallback_targets: BTreeMap<String, Spanned<Vec<String>>>,
+    /// Upstream statuses that fall back (and are retried) besides 408, 429, 5xx.
+    #[serde(default)]
+    pub retry_on_status: Vec<u16>,
+    /// Error-body substrings (case-insensitive) that make an upstream error
+    /// fall back (and be retried), e.g. `"overloaded"`.
+    #[serde(default)]
+    pub retry_on_message: Vec<String>,
+    /// Budget for all attempts of one request (0: none); no attempt starts
+    /// after it, and a running one is cut at it.
+    #[serde(default)]
+    pub max_elapsed_s: u64,
     /// The exact response cache for this route (off without the table).
     #[serde(default)]
     pub cache: Option<RawRouteCache>,

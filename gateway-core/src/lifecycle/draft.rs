@@ -303,6 +303,30 @@ mod tests {
     }
 
     #[test]
+    fn a_route_edit_keeps_its_error_rules_and_class_targets() {
+        let base = BASE.replace(
+            "model = \"m\"\n",
+            "model = \"m\"\nfallback_on = [\"content_filter\"]\nmax_elapsed_s = 9\n",
+        ) + "[routes.fallback_targets]\ncontext_length_exceeded = [\"a/big\"]\n";
+        Config::parse(&base, "base").unwrap();
+        let out = apply(
+            &base,
+            &ops(r#"[{"op":"upsert_route","route":{"model":"m","strategy":"cost","targets":[{"provider":"a","model":"x"}]}}]"#),
+        )
+        .unwrap();
+        let c = Config::parse(&out, "draft").unwrap();
+        let r = &c.routes[0];
+        assert_eq!(r.strategy, crate::config::Strategy::Cost);
+        assert_eq!(r.targets[0].model.as_deref(), Some("x"));
+        assert_eq!(r.errors.fallback_on.len(), 2, "{out}");
+        assert_eq!(r.errors.max_elapsed.map(|d| d.as_secs()), Some(9));
+        assert_eq!(
+            r.errors.fallback_targets[0].1[0].model.as_deref(),
+            Some("big")
+        );
+    }
+
+    #[test]
     fn edits_existing_provider_and_removes() {
         let out = apply(
             BASE,

@@ -328,8 +328,11 @@ impl ProviderLimiter {
 pub fn estimate_tokens(body_len: usize, max_tokens: Option<u64>) -> u64 {
     (body_len as u64)
         .div_ceil(4)
-        .saturating_add(max_tokens.unwrap_or(256))
+        .saturating_add(max_tokens.unwrap_or(DEFAULT_OUTPUT_TOKENS))
 }
+
+/// Output tokens a request without `max_tokens` is estimated at.
+pub const DEFAULT_OUTPUT_TOKENS: u64 = 256;
 
 #[cfg(test)]
 mod tests {

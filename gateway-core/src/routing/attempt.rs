@@ -9,12 +9,13 @@ use std::time::Duration;
 
 use super::answer;
 use super::body::rewrite_model;
+use super::classify;
 use super::engine::{Failure, Outcome, ProxyRequest, ProxyResponse, ResponseBody, served};
 use super::health::FailureClass;
 use super::keys::PoolKey;
 use super::runtime::RouteTarget;
 use super::stream::{self, Breaker, Framing, Peeked, StreamRelay};
-use crate::config::{Config, RouteSpec};
+use crate::config::{Config, ErrorRules, RouteSpec};
 use crate::translate::{RequestCtx, Translation, errors};
 use crate::upstream::{ReadError, SendError, UpstreamBody, UpstreamClient, read_bounded};
 use crate::vocab::{AttemptEvent, Endpoint, ErrorClass, RouteMode, Usage, ms};
@@ -79,9 +80,9 @@ fn classify_send_error(e: &SendError, provider: &str) -> Failure {
     }
 }
 
-/// The bounds and breaker settings one attempt runs under.
+/// The bounds, breaker settings and error rules one attempt runs under.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Rules {
+pub(super) struct Rules<'a> {
     /// `server.max_upstream_body_bytes`: cap on an answer read whole.
     pub max_body: usize,
     /// `routing.max_cooldown_s`: cap on an upstream's `Retry-After`.
@@ -90,15 +91,22 @@ pub(super) struct Rules {
     /// content frame counts against.
     pub cooldown: Duration,
     pub failure_threshold: u32,
+    /// The route's `fallback_on` / `retry_on_*` rules.
+    pub errors: &'a ErrorRules,
+    /// The end of the route's `max_elapsed_s` budget: no answer is waited
+    /// for past it.
+    pub until: Option<Instant>,
 }
 
-impl Rules {
-    pub(super) fn of(config: &Config, route: &RouteSpec) -> Self {
+impl<'a> Rules<'a> {
+    pub(super) fn of(config: &Config, route: &'a RouteSpec, started: Instant) -> Self {
         Self {
             max_body: config.server.max_upstream_body_bytes,
             max_cooldown: config.routing.max_cooldown,
             cooldown: route.cooldown,
             failure_threshold: route.failure_threshold,
+            errors: &route.errors,
+            until: route.errors.max_elapsed.map(|d| started + d),
         }
     }
 }
@@ -116,7 +124,7 @@ struct Prepared {
 /// stream, a whole answer).
 pub(super) async fn attempt(
     client: &UpstreamClient,
-    rules: &Rules,
+    rules: &Rules<'_>,
     target: &RouteTarget,
     key: usize,
     req: &ProxyRequest,
@@ -134,7 +142,8 @@ pub(super) async fn attempt(
     };
     let body = std::mem::take(&mut prepared.body);
     let started = Instant::now();
-    let deadline = started + provider.spec.timeout;
+    let own_deadline = started + provider.spec.timeout;
+    let deadline = rules.until.map_or(own_deadline, |u| u.min(own_deadline));
     let mut request = pool_key.api.request(prepared.upstream, body, &req.headers);
     crate::providers::forward_client_head(
         &mut request,
@@ -145,10 +154,12 @@ pub(super) async fn attempt(
     let send = client.send(request);
     let resp = match tokio::time::timeout_at(deadline, send).await {
         Err(_) => {
-            let f = Failure::new(
-                ErrorClass::Timeout,
-                format!("{name}: no response within {:?}", provider.spec.timeout),
-            );
+            let msg = if deadline < own_deadline {
+                format!("{name}: no response within the route's max_elapsed_s")
+            } else {
+                format!("{name}: no response within {:?}", provider.spec.timeout)
+            };
+            let f = Failure::new(ErrorClass::Timeout, msg);
             return Outcome::Fallback(f, started.elapsed());
         }
         Ok(Err(e)) => return Outcome::Fallback(classify_send_error(&e, name), started.elapsed()),
@@ -306,7 +317,7 @@ struct Answer<'a> {
     key: Option<&'a str>,
     req: &'a ProxyRequest,
     mode: RouteMode,
-    rules: &'a Rules,
+    rules: &'a Rules<'a>,
     prepared: &'a Prepared,
     started: Instant,
     deadline: Instant,
@@ -321,9 +332,10 @@ impl Answer<'_> {
         Outcome::Fallback(Failure::new(class, message), self.started.elapsed())
     }
 
-    /// A non-2xx status and its (capped) body: 408, 429 and 5xx fall back;
-    /// other 4xx are the client's, relayed as they are (in the client's
-    /// protocol's shape).
+    /// A non-2xx status and its (capped) body: 408, 429 and 5xx fall back,
+    /// and so do the 4xx the route's rules name (`fallback_on` classes,
+    /// `retry_on_status`, `retry_on_message`); other 4xx are the client's,
+    /// relayed as they are (in the client's protocol's shape).
     fn error_status(&self, head: Head, retry_after: Option<Duration>, body: Bytes) -> Outcome {
         let Head {
             status,
@@ -331,6 +343,15 @@ impl Answer<'_> {
             headers,
         } = head;
         let mut body = self.target.provider.scrub.scrub(body);
+        // Read in the upstream's own protocol, before any translation.
+        let rules = self.rules.errors;
+        let named = if rules.fallback_on.is_empty() {
+            None
+        } else {
+            classify::classify(&body).filter(|c| rules.fallback_on.contains(c))
+        };
+        let retry = rules.retry_on_status.contains(&status.as_u16())
+            || classify::mentions(&body, &rules.retry_on_message);
         if let Some(t) = self.prepared.translation {
             body = t.error_body(status, &body);
             content_type = Some(HeaderValue::from_static("application/json"));
@@ -340,15 +361,20 @@ impl Answer<'_> {
             StatusCode::TOO_MANY_REQUESTS => (ErrorClass::RateLimited, FailureClass::RateLimited),
             StatusCode::REQUEST_TIMEOUT => (ErrorClass::Timeout, FailureClass::Error),
             s if s.is_server_error() => (ErrorClass::Upstream5xx, FailureClass::Error),
-            _ => {
-                return Outcome::Client {
-                    status,
-                    content_type,
-                    headers,
-                    body,
-                    latency,
-                };
-            }
+            _ => match named {
+                // Health-neutral (the request's fault): `record_failure` skips it.
+                Some(c) => (c, FailureClass::Error),
+                None if retry => (ErrorClass::RetryRule, FailureClass::Error),
+                None => {
+                    return Outcome::Client {
+                        status,
+                        content_type,
+                        headers,
+                        body,
+                        latency,
+                    };
+                }
+            },
         };
         let mut f = Failure::new(
             class,

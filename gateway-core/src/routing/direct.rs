@@ -47,6 +47,8 @@ pub async fn direct(
         max_cooldown: rt.config.routing.max_cooldown,
         cooldown: Duration::ZERO,
         failure_threshold: u32::MAX,
+        errors: &crate::config::NO_RULES,
+        until: None,
     };
     match attempt(client, &rules, &target, key, req, RouteMode::Direct).await {
         Outcome::Done(resp) => Ok(resp),

@@ -1,8 +1,11 @@
 //! The attempt loop. For one request: order the route's targets, skip those
 //! cooling down or over their provider's local limit, try each in turn,
 //! fall back on exactly the fallback signals (408, 429, 5xx, connect error,
-//! timeout, a stream that breaks before its first content frame), retry in
-//! bounded, jittered passes, and report which target served and how.
+//! timeout, a stream that breaks before its first content frame, and the
+//! 4xx the route's `fallback_on` / `retry_on_*` rules name), go on with a
+//! class's own targets after such an error, retry in bounded, jittered
+//! passes within the route's `max_elapsed_s`, and report which target
+//! served and how.
 //! One attempt against one target is `attempt`.
 
 use std::sync::Arc;
@@ -67,6 +70,17 @@ impl ProxyRequest {
             force_fail_first: false,
             headers,
         })
+    }
+
+    /// Estimated (input, output) tokens: the body at 4 bytes a token, and
+    /// `max_tokens` (256 when absent), what a `cost` route prices.
+    pub fn est_io(&self) -> (u64, u64) {
+        (
+            crate::telemetry::cost::estimate_tokens(self.body.len() as u64),
+            self.peek
+                .max_tokens
+                .unwrap_or(crate::limits::DEFAULT_OUTPUT_TOKENS),
+        )
     }
 
     /// The sticky session the request names: the client's headers take
@@ -171,7 +185,7 @@ pub(super) enum Outcome {
 /// What one request's attempts have produced so far.
 struct Tally<'a> {
     up: &'a Upstreams<'a>,
-    rules: Rules,
+    rules: Rules<'a>,
     route: &'a RouteRuntime,
     req: &'a ProxyRequest,
     attempts: Vec<AttemptEvent>,
@@ -317,6 +331,7 @@ pub async fn dispatch(
     rt: &Arc<Runtime>,
     req: &ProxyRequest,
 ) -> Result<ProxyResponse, DispatchError> {
+    let started = Instant::now();
     let (route, _) = resolve(up, rt, &req.peek.model).await?;
     if route.targets.iter().all(|t| !t.provider.spec.enabled) {
         let mut names: Vec<&str> = route
@@ -329,14 +344,16 @@ pub async fn dispatch(
             provider: names.join(", "),
         });
     }
-    let order = route.order(route.sticky.as_ref().and_then(|_| req.session()));
-    let preferred = route.targets[order[0]]
-        .forwarded(&req.peek.model)
-        .to_string();
+    let mut order = route.order_for(
+        route.sticky.as_ref().and_then(|_| req.session()),
+        req.est_io(),
+    );
+    let first = order[0];
+    let preferred = route.targets[first].forwarded(&req.peek.model).to_string();
     // Direct when the preferred target serves; otherwise the forwarded model
     // tells a provider fallback from a model fallback.
     let mode_of = |i: usize| {
-        if i == order[0] {
+        if i == first {
             RouteMode::Direct
         } else if route.targets[i].forwarded(&req.peek.model) == preferred {
             RouteMode::ProviderFallback
@@ -353,9 +370,12 @@ pub async fn dispatch(
     };
 
     let max_attempts = rt.config.routing.max_attempts as usize;
+    let rules = Rules::of(&rt.config, &route.spec, started);
+    let until = rules.until;
+    let spent = || until.is_some_and(|u| Instant::now() >= u);
     let mut t = Tally {
         up,
-        rules: Rules::of(&rt.config, &route.spec),
+        rules,
         route: &route,
         req,
         attempts: Vec::new(),
@@ -365,6 +385,8 @@ pub async fn dispatch(
     };
     let mut cooling: Vec<(usize, Instant)> = Vec::new();
     let mut limited: Option<Duration> = None;
+    // The classes whose own targets the request went on with.
+    let mut switched: Vec<ErrorClass> = Vec::new();
 
     'passes: for pass in 0..=route.spec.retries {
         if pass > 0 {
@@ -375,14 +397,19 @@ pub async fn dispatch(
                 * f64::from(1u32 << (pass - 1).min(6));
             let wait = Duration::try_from_secs_f64(base * rand::rng().random_range(0.5..1.5))
                 .unwrap_or(rt.config.routing.max_cooldown);
+            if until.is_some_and(|u| Instant::now() + wait >= u) {
+                break;
+            }
             tokio::time::sleep(wait).await;
             t.upstream_time += wait;
         }
-        for (pos, &i) in order.iter().enumerate() {
-            if t.attempts.len() >= max_attempts {
+        let mut pos = 0;
+        while let Some(&i) = order.get(pos) {
+            pos += 1;
+            if t.attempts.len() >= max_attempts || spent() {
                 break 'passes;
             }
-            if req.force_fail_first && pass == 0 && pos == 0 {
+            if req.force_fail_first && pass == 0 && pos == 1 && switched.is_empty() {
                 let f = Failure::new(
                     ErrorClass::Forced,
                     "fallback test: preferred target forced to fail",
@@ -432,6 +459,16 @@ pub async fn dispatch(
             if let Some(resp) = t.try_target(i, mode_of(i), admission).await {
                 return Ok(named(resp));
             }
+            // An error class with targets of its own: the request goes on
+            // with those (once per class), not the rest of the route.
+            if let Some((_, f)) = &t.last
+                && !switched.contains(&f.class)
+                && let Some(next) = route.targets_after(f.class)
+            {
+                switched.push(f.class);
+                order = next.to_vec();
+                pos = 0;
+            }
         }
     }
 
@@ -441,6 +478,7 @@ pub async fn dispatch(
         .as_ref()
         .is_none_or(|(_, f)| f.class == ErrorClass::Forced)
         && t.attempts.len() < max_attempts
+        && !spent()
         && let Some(&(i, _)) = cooling.iter().min_by_key(|(_, until)| *until)
     {
         route.targets[i].health.force_probe();
@@ -536,7 +574,7 @@ pub async fn resolve(
 ) -> Result<(Arc<RouteRuntime>, MatchKind), DispatchError> {
     if let Some((r, kind)) = rt.routes.lookup(model) {
         if r.pattern {
-            return Ok((r.bind(model, up.health), kind));
+            return Ok((r.bind(model, up.health, &rt.config.telemetry.prices), kind));
         }
         return Ok((r.clone(), kind));
     }

@@ -6,6 +6,8 @@
 //!   routes (`claude-*`, `*`) most specific first; `{model}` templates.
 //! - `strategy`: target order per strategy (priority, weighted, latency).
 //! - `sticky`: sticky sessions (session key → target, per route, bounded).
+//! - `classify`: which error class an upstream's 4xx body names
+//!   (`context_length_exceeded`, `content_filter`), for `fallback_on`.
 //! - `health`: per-target circuit breaker and latency EWMA.
 //! - `engine`: the attempt loop — fallback, retries, cooldowns, limits.
 //! - `attempt`: one attempt against one target (passthrough or translated).
@@ -24,12 +26,15 @@ mod answer;
 mod attempt;
 pub mod body;
 mod catalog;
+pub mod classify;
 mod direct;
 mod engine;
 mod frames;
 pub mod health;
 pub mod keys;
 mod probe;
+#[cfg(test)]
+mod rules_tests;
 mod runtime;
 pub mod sticky;
 #[cfg(test)]

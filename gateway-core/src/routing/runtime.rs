@@ -8,12 +8,14 @@ use super::keys::{KeyState, PoolKey};
 use super::sticky::{SessionKey, StickyTable};
 use super::strategy::StrategyState;
 use super::table::{MODEL_PLACEHOLDER, RouteTable, forward_name};
-use crate::config::{Config, HeaderSource, ProviderSpec, RouteSpec, Strategy};
+use crate::config::{Config, HeaderSource, PriceOverride, ProviderSpec, RouteSpec, Strategy};
 use crate::limits::models::ModelLimits;
 use crate::limits::{KeyedLimiter, ProviderLimiter};
 use crate::providers::{self, ProviderApi};
 use crate::secrets::Secret;
 use crate::secrets::scrub::{Scrubber, is_credential_header};
+use crate::telemetry::cost::{Price, price_for};
+use crate::vocab::ErrorClass;
 
 #[derive(Debug)]
 pub struct ProviderRuntime {
@@ -101,6 +103,31 @@ pub struct RouteRuntime {
     /// `sticky = false`). Shared with the next runtime when a publish leaves
     /// the route's targets as they were ([`Runtime::keep_sessions`]).
     pub sticky: Option<Arc<StickyTable>>,
+    /// Per `fallback_targets` class: indices into `targets` the request
+    /// goes on with after that error. Targets named only there come after
+    /// the route's own (`spec.targets.len()` of them), never in its order.
+    pub class_targets: Vec<(ErrorClass, Vec<usize>)>,
+    /// `cost` routes: each of the route's own targets' price (provider,
+    /// concrete forwarded model); empty otherwise and on a pattern route
+    /// until bound.
+    pub prices: Vec<Option<Price>>,
+}
+
+/// Each target's price, for a `cost` route (nothing for other strategies).
+fn prices_of(
+    spec: &RouteSpec,
+    targets: &[RouteTarget],
+    overrides: &[PriceOverride],
+    requested: &str,
+) -> Vec<Option<Price>> {
+    if spec.strategy != Strategy::Cost {
+        return Vec::new();
+    }
+    targets
+        .iter()
+        .take(spec.targets.len())
+        .map(|t| price_for(overrides, &t.provider.spec.name, t.forwarded(requested)))
+        .collect()
 }
 
 impl RouteRuntime {
@@ -113,8 +140,13 @@ impl RouteRuntime {
     /// names are the client's choice, so the registry bounds how many such
     /// entries it creates ([`HealthRegistry::get_dynamic`]); past that bound
     /// a target falls back to its shared per-target health.
-    pub fn bind(&self, requested: &str, health: &HealthRegistry) -> Arc<RouteRuntime> {
-        let targets = self
+    pub fn bind(
+        &self,
+        requested: &str,
+        health: &HealthRegistry,
+        prices: &[PriceOverride],
+    ) -> Arc<RouteRuntime> {
+        let targets: Vec<RouteTarget> = self
             .targets
             .iter()
             .map(|t| {
@@ -127,12 +159,14 @@ impl RouteRuntime {
             })
             .collect();
         Arc::new(RouteRuntime {
+            prices: prices_of(&self.spec, &targets, prices, requested),
             spec: self.spec.clone(),
             targets,
             strategy: self.strategy.clone(),
             sticky: self.sticky.clone(),
             pattern: false,
             implicit: false,
+            class_targets: self.class_targets.clone(),
         })
     }
 
@@ -140,6 +174,13 @@ impl RouteRuntime {
     /// route's sticky table goes to its target first while that target is
     /// healthy (breaker closed); otherwise the strategy picks.
     pub fn order(&self, session: Option<&SessionKey>) -> Vec<usize> {
+        self.order_for(session, (0, 0))
+    }
+
+    /// [`RouteRuntime::order`] for a request of `tokens` (estimated input,
+    /// output): what a `cost` route orders by.
+    pub fn order_for(&self, session: Option<&SessionKey>, tokens: (u64, u64)) -> Vec<usize> {
+        let own = self.spec.targets.len().min(self.targets.len());
         let pinned = match (&self.sticky, session) {
             (Some(table), Some(key)) => {
                 let now = tokio::time::Instant::now();
@@ -152,10 +193,30 @@ impl RouteRuntime {
             _ => None,
         };
         self.strategy.order(
-            self.targets.len(),
+            own,
             |i| self.targets[i].health.ewma_ms(),
+            |i| self.estimated_cost(i, tokens),
             pinned,
         )
+    }
+
+    /// Target `i`'s price for `tokens` (input, output) in USD, when known
+    /// (`cost` routes only).
+    pub fn estimated_cost(&self, i: usize, (tokens_in, tokens_out): (u64, u64)) -> Option<f64> {
+        self.prices
+            .get(i)
+            .copied()
+            .flatten()
+            .map(|p| p.cost(tokens_in, tokens_out))
+    }
+
+    /// The targets the request goes on with after a `class` error, if the
+    /// route names some.
+    pub fn targets_after(&self, class: ErrorClass) -> Option<&[usize]> {
+        self.class_targets
+            .iter()
+            .find(|(c, _)| *c == class)
+            .map(|(_, t)| t.as_slice())
     }
 
     /// Target `i` served the session: it stays there.
@@ -253,25 +314,56 @@ impl Runtime {
             .collect();
         let routes = RouteTable::new(config.routes.iter().map(|r| {
             let pattern = r.model.contains('*');
-            let targets = r
+            let target = |t: &crate::config::TargetSpec| {
+                // An exact route's templates are made concrete now; a
+                // pattern route's per request. Its shared health is
+                // keyed by what it forwards as written (`claude-*`,
+                // `openrouter/{model}`).
+                let model = match &t.model {
+                    Some(m) if !pattern && m.contains(MODEL_PLACEHOLDER) => {
+                        Some(forward_name(Some(m), &r.model))
+                    }
+                    m => m.clone(),
+                };
+                RouteTarget {
+                    provider: providers[t.provider_index].clone(),
+                    health: health.get(&t.provider, model.as_deref().unwrap_or(&r.model)),
+                    model,
+                }
+            };
+            let mut targets: Vec<RouteTarget> = r.targets.iter().map(target).collect();
+            // A class's fallback target is the route's own when it names
+            // the same provider and forwarded model; else one more target.
+            let mut ids: Vec<(String, String)> = r
                 .targets
                 .iter()
                 .map(|t| {
-                    // An exact route's templates are made concrete now; a
-                    // pattern route's per request. Its shared health is
-                    // keyed by what it forwards as written (`claude-*`,
-                    // `openrouter/{model}`).
-                    let model = match &t.model {
-                        Some(m) if !pattern && m.contains(MODEL_PLACEHOLDER) => {
-                            Some(forward_name(Some(m), &r.model))
-                        }
-                        m => m.clone(),
-                    };
-                    RouteTarget {
-                        provider: providers[t.provider_index].clone(),
-                        health: health.get(&t.provider, model.as_deref().unwrap_or(&r.model)),
-                        model,
-                    }
+                    (
+                        t.provider.clone(),
+                        forward_name(t.model.as_deref(), &r.model),
+                    )
+                })
+                .collect();
+            let class_targets = r
+                .errors
+                .fallback_targets
+                .iter()
+                .map(|(class, list)| {
+                    let idx = list
+                        .iter()
+                        .map(|t| {
+                            let id = (
+                                t.provider.clone(),
+                                forward_name(t.model.as_deref(), &r.model),
+                            );
+                            ids.iter().position(|x| *x == id).unwrap_or_else(|| {
+                                ids.push(id);
+                                targets.push(target(t));
+                                targets.len() - 1
+                            })
+                        })
+                        .collect();
+                    (*class, idx)
                 })
                 .collect();
             let weights: Vec<u32> = r.targets.iter().map(|t| t.weight).collect();
@@ -283,6 +375,11 @@ impl Runtime {
                     config.routing.sticky_max_sessions,
                 ))
             });
+            let prices = if pattern {
+                Vec::new()
+            } else {
+                prices_of(r, &targets, &config.telemetry.prices, &r.model)
+            };
             let route = RouteRuntime {
                 spec: Arc::new(r.clone()),
                 targets,
@@ -290,6 +387,8 @@ impl Runtime {
                 sticky,
                 pattern,
                 implicit: false,
+                class_targets,
+                prices,
             };
             (r.model.clone(), Arc::new(route))
         }));
@@ -381,6 +480,7 @@ impl Runtime {
                 model: model.clone(),
                 weight: 1,
             }],
+            errors: Default::default(),
         });
         Arc::new(RouteRuntime {
             targets: vec![RouteTarget {
@@ -394,6 +494,8 @@ impl Runtime {
             sticky: None,
             pattern: false,
             implicit: true,
+            class_targets: Vec::new(),
+            prices: Vec::new(),
         })
     }
 }

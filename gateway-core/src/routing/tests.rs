@@ -546,7 +546,7 @@ async fn the_documented_client_config_routes_current_client_ids() {
         assert_eq!(r.targets[0].provider.spec.name, provider, "{model}");
     }
     let (claude, _) = rt.routes.lookup("claude-sonnet-5").unwrap();
-    let bound = claude.bind("claude-sonnet-5", &health);
+    let bound = claude.bind("claude-sonnet-5", &health, &[]);
     assert_eq!(
         bound.targets[1].forwarded("claude-sonnet-5"),
         "anthropic/claude-sonnet-5"

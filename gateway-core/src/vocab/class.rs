@@ -44,6 +44,15 @@ pub enum ErrorClass {
     /// The provider forwards the client's own credential (`api_key =
     /// "client"`) and the request carried none.
     NoClientCredential,
+    /// An upstream 4xx a route's `retry_on_status` / `retry_on_message`
+    /// makes a fallback signal (counts against the target's health).
+    RetryRule,
+    // An upstream 4xx the route's `fallback_on` names: the request, not the
+    // target, was the problem (health-neutral); another target may take it.
+    /// The prompt is longer than the model's context window.
+    ContextLengthExceeded,
+    /// The provider's content filter refused the request.
+    ContentFilter,
     // The request was answered, not with success.
     /// An upstream 4xx other than 408/429, returned as it is.
     ClientError,
@@ -85,6 +94,9 @@ impl ErrorClass {
             Self::Unsupported => "unsupported",
             Self::Untranslatable => "untranslatable",
             Self::NoClientCredential => "no_client_credential",
+            Self::RetryRule => "retry_rule",
+            Self::ContextLengthExceeded => "context_length_exceeded",
+            Self::ContentFilter => "content_filter",
             Self::ClientError => "client_error",
             Self::UpstreamClientError => "upstream_client_error",
             Self::UpstreamErrorEvent => "upstream_error_event",
@@ -103,8 +115,22 @@ impl ErrorClass {
     pub const fn is_health_neutral(self) -> bool {
         matches!(
             self,
-            Self::Forced | Self::Unsupported | Self::Untranslatable | Self::NoClientCredential
+            Self::Forced
+                | Self::Unsupported
+                | Self::Untranslatable
+                | Self::NoClientCredential
+                | Self::ContextLengthExceeded
+                | Self::ContentFilter
         )
+    }
+
+    /// The classes a route's `fallback_on` can name: upstream client errors
+    /// read from their bodies (`routing::classify`).
+    pub const FALLBACK_ON: [ErrorClass; 2] = [Self::ContextLengthExceeded, Self::ContentFilter];
+
+    /// The [`ErrorClass::FALLBACK_ON`] class named `name`.
+    pub fn fallback_class(name: &str) -> Option<ErrorClass> {
+        Self::FALLBACK_ON.into_iter().find(|c| c.as_str() == name)
     }
 
     /// The `code` of the 502 a client gets when this was the last failure

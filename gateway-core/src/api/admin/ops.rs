@@ -476,6 +476,23 @@ pub struct FallbackTestResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub route_mode: Option<RouteMode>,
     pub status: u16,
+    /// A `cost` route: its targets in the order a request of this size
+    /// takes (the first is the one forced to fail), each with its price.
+    #[cfg_attr(test, ts(optional))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_order: Option<Vec<CostEstimate>>,
+}
+
+/// One target of a `cost` route and what the test request would cost there.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Serialize)]
+pub struct CostEstimate {
+    pub provider: String,
+    pub model: String,
+    /// USD for the request's estimated tokens; `null`: no known price (tried last).
+    pub estimated_usd: Option<f64>,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
 }
 
 /// Sends a tiny real request through the route with its preferred target
@@ -518,7 +535,26 @@ pub async fn fallback_test(
         route: None,
         route_mode: None,
         status: h.event.status,
+        cost_order: None,
     };
+    if let Ok((route, _)) = crate::routing::resolve(&s.upstreams(), &rt, &b.model).await
+        && route.spec.strategy == crate::config::Strategy::Cost
+    {
+        let tokens = inbound.req.est_io();
+        let order = route.order_for(None, tokens);
+        out.cost_order = Some(
+            order
+                .into_iter()
+                .map(|i| CostEstimate {
+                    provider: route.targets[i].provider.spec.name.clone(),
+                    model: route.targets[i].forwarded(&b.model).to_string(),
+                    estimated_usd: route.estimated_cost(i, tokens),
+                    input_tokens: tokens.0,
+                    output_tokens: tokens.1,
+                })
+                .collect(),
+        );
+    }
     if let Some(t) = &h.served {
         out.provider = Some(t.provider.clone());
         out.model = Some(t.model.clone());

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::super::raw::{RawConfig, RawRoute, Strategy};
 use super::{MAX_SECS, Severity, Validator, valid_name};
+use crate::vocab::ErrorClass;
 use crate::vocab::pattern::{MODEL_PLACEHOLDER, Pattern, forward_name};
 
 #[derive(Debug, Clone)]
@@ -31,7 +32,42 @@ pub struct RouteSpec {
     /// The exact response cache (`[routes.cache]`); `None`: off.
     pub cache: Option<RouteCache>,
     pub targets: Vec<TargetSpec>,
+    /// What else falls back, and where to, and for how long ([`ErrorRules`]).
+    pub errors: ErrorRules,
 }
+
+/// A route's error-class fallback and retry rules; the default (all empty)
+/// is the behaviour without them: 408, 429, 5xx and transport failures
+/// fall back, other 4xx return to the client, attempts end by count only.
+#[derive(Debug, Clone, Default)]
+pub struct ErrorRules {
+    /// Upstream client errors that fall back (health-neutral).
+    pub fallback_on: Vec<ErrorClass>,
+    /// Per class: the targets the request goes on with after that error
+    /// (`weight` unused).
+    pub fallback_targets: Vec<(ErrorClass, Vec<TargetSpec>)>,
+    /// Upstream statuses that fall back besides 408, 429 and 5xx.
+    pub retry_on_status: Vec<u16>,
+    /// Lowercase error-body substrings that make an upstream error fall back.
+    pub retry_on_message: Vec<String>,
+    /// Budget for all attempts of one request.
+    pub max_elapsed: Option<Duration>,
+}
+
+/// No rules: what a call outside a route (a pinned target) runs under.
+pub static NO_RULES: ErrorRules = ErrorRules {
+    fallback_on: Vec::new(),
+    fallback_targets: Vec::new(),
+    retry_on_status: Vec::new(),
+    retry_on_message: Vec::new(),
+    max_elapsed: None,
+};
+
+/// Most entries in each of a route's `fallback_on`, `retry_on_status`,
+/// `retry_on_message` and each `fallback_targets` list.
+pub const MAX_RULES: usize = 32;
+/// Longest `retry_on_message` pattern, in bytes.
+pub const MAX_PATTERN_LEN: usize = 256;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteCache {
@@ -214,12 +250,13 @@ impl Validator<'_> {
                     weight: t.weight.max(1),
                 });
             }
-            if r.strategy == Strategy::Priority && r.sticky == Some(true) {
+            let sticky_kind = matches!(r.strategy, Strategy::Weighted | Strategy::Latency);
+            if !sticky_kind && r.sticky == Some(true) {
                 self.push(
                     Severity::Warning,
                     &format!("{path}.sticky"),
                     None,
-                    "priority routes are sticky by nature: `sticky` has no effect".into(),
+                    "priority and cost routes are sticky by nature: `sticky` has no effect".into(),
                 );
             }
             if let Some(c) = &r.cache
@@ -231,6 +268,7 @@ impl Validator<'_> {
                     format!("ttl_s must be between 1 and {MAX_SECS}"),
                 );
             }
+            let errors = self.error_rules(&path, r, providers);
             out.push(RouteSpec {
                 model: model.clone(),
                 strategy: r.strategy,
@@ -238,14 +276,147 @@ impl Validator<'_> {
                 failure_threshold: r.failure_threshold.max(1),
                 rate_limit_threshold: r.rate_limit_threshold.max(1),
                 retries: r.retries,
-                sticky: r.strategy != Strategy::Priority && r.sticky.unwrap_or(true),
+                sticky: sticky_kind && r.sticky.unwrap_or(true),
                 cache: r.cache.as_ref().map(|c| RouteCache {
                     ttl: Duration::from_secs(c.ttl_s),
                     cache_temperature: c.cache_temperature,
                 }),
                 targets,
+                errors,
             });
         }
+        out
+    }
+}
+
+impl Validator<'_> {
+    /// A route's `fallback_on`, `fallback_targets`, `retry_on_status`,
+    /// `retry_on_message` and `max_elapsed_s`, checked and bounded.
+    fn error_rules(&mut self, path: &str, r: &RawRoute, providers: &[&str]) -> ErrorRules {
+        let known = || {
+            ErrorClass::FALLBACK_ON
+                .iter()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut out = ErrorRules::default();
+        let too_many = |what: &str| format!("{what} takes at most {MAX_RULES} entries");
+        if r.fallback_on.len() > MAX_RULES {
+            self.error(
+                &format!("{path}.fallback_on"),
+                &r.model,
+                too_many("fallback_on"),
+            );
+        }
+        for (k, name) in r.fallback_on.iter().enumerate() {
+            match ErrorClass::fallback_class(name.get_ref()) {
+                Some(c) if !out.fallback_on.contains(&c) => out.fallback_on.push(c),
+                Some(_) => {}
+                None => self.error(
+                    &format!("{path}.fallback_on[{k}]"),
+                    name,
+                    format!(
+                        "unknown error class {:?} (known: {})",
+                        name.get_ref(),
+                        known()
+                    ),
+                ),
+            }
+        }
+        for (class, list) in &r.fallback_targets {
+            let tpath = format!("{path}.fallback_targets.{class}");
+            let Some(c) = ErrorClass::fallback_class(class) else {
+                self.error(
+                    &tpath,
+                    list,
+                    format!("unknown error class {class:?} (known: {})", known()),
+                );
+                continue;
+            };
+            if list.get_ref().is_empty() || list.get_ref().len() > MAX_RULES {
+                self.error(
+                    &tpath,
+                    list,
+                    format!("a class's fallback targets are 1 to {MAX_RULES} entries"),
+                );
+                continue;
+            }
+            let mut targets = Vec::new();
+            for entry in list.get_ref() {
+                // `provider` or `provider/model` (the model may contain '/').
+                let (pname, model) = match entry.split_once('/') {
+                    Some((p, m)) if !m.is_empty() => (p, Some(m.to_string())),
+                    _ => (entry.as_str(), None),
+                };
+                let Some(idx) = providers.iter().position(|p| *p == pname) else {
+                    self.error(
+                        &tpath,
+                        list,
+                        format!(
+                            "fallback target {entry:?}: unknown provider {pname:?} \
+                             (write \"provider\" or \"provider/model\"; defined: {providers:?})"
+                        ),
+                    );
+                    continue;
+                };
+                targets.push(TargetSpec {
+                    provider: pname.to_string(),
+                    provider_index: idx,
+                    model,
+                    weight: 1,
+                });
+            }
+            // Targets for a class make it a fallback signal.
+            if !out.fallback_on.contains(&c) {
+                out.fallback_on.push(c);
+            }
+            out.fallback_targets.push((c, targets));
+        }
+        if r.retry_on_status.len() > MAX_RULES {
+            self.error(
+                &format!("{path}.retry_on_status"),
+                &r.model,
+                too_many("retry_on_status"),
+            );
+        }
+        for &st in &r.retry_on_status {
+            if !(400..=599).contains(&st) {
+                self.error(
+                    &format!("{path}.retry_on_status"),
+                    &r.model,
+                    format!("retry_on_status: {st} is not an error status (400 to 599)"),
+                );
+            } else if !out.retry_on_status.contains(&st) {
+                out.retry_on_status.push(st);
+            }
+        }
+        if r.retry_on_message.len() > MAX_RULES {
+            self.error(
+                &format!("{path}.retry_on_message"),
+                &r.model,
+                too_many("retry_on_message"),
+            );
+        }
+        for m in &r.retry_on_message {
+            if m.trim().is_empty() || m.len() > MAX_PATTERN_LEN {
+                self.error(
+                    &format!("{path}.retry_on_message"),
+                    &r.model,
+                    format!("retry_on_message patterns are 1 to {MAX_PATTERN_LEN} bytes"),
+                );
+            } else {
+                out.retry_on_message.push(m.to_lowercase());
+            }
+        }
+        if r.max_elapsed_s > MAX_SECS {
+            self.error(
+                &format!("{path}.max_elapsed_s"),
+                &r.model,
+                format!("max_elapsed_s must be at most {MAX_SECS}"),
+            );
+        }
+        out.max_elapsed = (r.max_elapsed_s > 0).then(|| Duration::from_secs(r.max_elapsed_s));
         out
     }
 }
@@ -440,5 +611,83 @@ mod tests {
                 e[0].1
             );
         }
+    }
+
+    #[test]
+    fn error_rules_parse_bound_and_point_at_bad_entries() {
+        let two = "[[providers]]\nname = \"big\"\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:2/v1\"\n";
+        let good = format!(
+            "{PROVIDER}{two}[[routes]]\nmodel = \"m\"\nfallback_on = [\"content_filter\"]\n\
+             retry_on_status = [404, 404]\nretry_on_message = [\"Overloaded\"]\nmax_elapsed_s = 60\n\
+             [[routes.targets]]\nprovider = \"a\"\n\
+             [routes.fallback_targets]\ncontext_length_exceeded = [\"big/org/gpt-big\", \"a\"]\n"
+        );
+        let c = Config::parse(&good, "t").unwrap();
+        let e = &c.routes[0].errors;
+        use crate::vocab::ErrorClass as C;
+        // a class with targets falls back by itself
+        assert_eq!(e.fallback_on, [C::ContentFilter, C::ContextLengthExceeded]);
+        let (class, targets) = &e.fallback_targets[0];
+        assert_eq!(*class, C::ContextLengthExceeded);
+        assert_eq!(targets[0].provider, "big");
+        assert_eq!(targets[0].model.as_deref(), Some("org/gpt-big"));
+        assert_eq!(
+            (targets[1].provider.as_str(), targets[1].model.as_deref()),
+            ("a", None)
+        );
+        assert_eq!(e.retry_on_status, [404]);
+        assert_eq!(e.retry_on_message, ["overloaded"]);
+        assert_eq!(e.max_elapsed, Some(std::time::Duration::from_secs(60)));
+        // defaults: no rules
+        let c = Config::parse(&format!("{PROVIDER}{}", route("m", None)), "t").unwrap();
+        assert!(c.routes[0].errors.fallback_on.is_empty());
+        assert!(c.routes[0].errors.max_elapsed.is_none());
+
+        let bad = |extra: &str| {
+            let r = route("m", None).replacen("\"m\"\n", &format!("\"m\"\n{extra}\n"), 1);
+            errors(&r)
+        };
+        let e = bad("fallback_on = [\"too_long\"]");
+        assert_eq!(e[0].0, "routes[0].fallback_on[0]");
+        assert!(
+            e[0].1.contains("unknown error class \"too_long\""),
+            "{}",
+            e[0].1
+        );
+        assert!(
+            e[0].1.contains("context_length_exceeded, content_filter"),
+            "{}",
+            e[0].1
+        );
+        let e = bad("retry_on_status = [200]");
+        assert!(e[0].1.contains("not an error status"), "{e:?}");
+        let e = bad("retry_on_message = [\"\"]");
+        assert!(e[0].1.contains("1 to 256 bytes"), "{e:?}");
+        let e = bad("max_elapsed_s = 86401");
+        assert_eq!(e[0].0, "routes[0].max_elapsed_s");
+        let many: Vec<String> = (0..33).map(|i| format!("\"x{i}\"")).collect();
+        let e = bad(&format!("retry_on_message = [{}]", many.join(",")));
+        assert!(e.iter().any(|(_, m)| m.contains("at most 32")), "{e:?}");
+        let with_targets = |t: &str| {
+            errors(&format!(
+                "{}[routes.fallback_targets]\n{t}\n",
+                route("m", None)
+            ))
+        };
+        let e = with_targets("context_length_exceeded = [\"nope/x\"]");
+        assert_eq!(e[0].0, "routes[0].fallback_targets.context_length_exceeded");
+        assert!(e[0].1.contains("unknown provider \"nope\""), "{}", e[0].1);
+        let e = with_targets("too_long = [\"a\"]");
+        assert!(e[0].1.contains("unknown error class"), "{e:?}");
+        let e = with_targets("content_filter = []");
+        assert!(e[0].1.contains("1 to 32 entries"), "{e:?}");
+    }
+
+    #[test]
+    fn cost_routes_are_not_sticky() {
+        let r = route("m", None).replacen("\n", "\nstrategy = \"cost\"\n", 1);
+        let c = Config::parse(&format!("{PROVIDER}{r}"), "t").unwrap();
+        assert_eq!(c.routes[0].strategy, super::Strategy::Cost);
+        assert!(!c.routes[0].sticky);
     }
 }
