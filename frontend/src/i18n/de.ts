@@ -898,4 +898,14 @@ export const de: Catalogue = {
   // connect diff and rollback preview
   "connect.only_final_newline": "nur der Zeilenumbruch am Dateiende ändert sich",
   "routing.version_has_no_toml": "Diese Version hat keinen TOML-Text zum Vergleichen.",
+  // routing: cost strategy and the fallback test's cost order
+  "routes.cost": "Niedrigste Kosten",
+  "routes.cost_help": "Das günstigste Ziel für die geschätzten Tokens der Anfrage zuerst (Preistabelle); unbekannte Preise zuletzt, Gleichstand nach Latenz.",
+  "costOrder.title": "Kostenreihenfolge",
+  "costOrder.provider": "Anbieter",
+  "costOrder.model": "Modell",
+  "costOrder.estimated_cost": "Geschätzte Kosten",
+  "costOrder.no_price": "kein Preis (zuletzt versucht)",
+  "costOrder.basis": "Für etwa {input} Eingabe- und {output} Ausgabe-Tokens laut Preistabelle; bei Gleichstand gewinnt das schnellere Ziel.",
+  "fallbackTest.cost_route_note": "Eine Kosten-Route: Das für die Testanfrage günstigste Ziel wird zum Scheitern gezwungen.",
 };

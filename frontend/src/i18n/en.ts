@@ -898,6 +898,16 @@ export const en = {
   // connect diff and rollback preview
   "connect.only_final_newline": "only the newline at the end of the file changes",
   "routing.version_has_no_toml": "This version has no TOML text to compare.",
+  // routing: cost strategy and the fallback test's cost order
+  "routes.cost": "Lowest cost",
+  "routes.cost_help": "Cheapest target first for the request's estimated tokens (price table); unknown prices last, ties by latency.",
+  "costOrder.title": "Cost order",
+  "costOrder.provider": "Provider",
+  "costOrder.model": "Model",
+  "costOrder.estimated_cost": "Estimated cost",
+  "costOrder.no_price": "no price (tried last)",
+  "costOrder.basis": "For about {input} input and {output} output tokens, by the price table; ties go to the faster target.",
+  "fallbackTest.cost_route_note": "A cost route: the cheapest target for the test request is the one forced to fail.",
 } as const;
 
 export type MessageKey = keyof typeof en;

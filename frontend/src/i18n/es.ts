@@ -898,4 +898,14 @@ export const es: Catalogue = {
   // connect diff and rollback preview
   "connect.only_final_newline": "solo cambia el salto de línea al final del archivo",
   "routing.version_has_no_toml": "Esta versión no tiene texto TOML para comparar.",
+  // routing: cost strategy and the fallback test's cost order
+  "routes.cost": "Menor coste",
+  "routes.cost_help": "Primero el destino más barato para los tokens estimados de la solicitud (tabla de precios); precios desconocidos al final, empates por latencia.",
+  "costOrder.title": "Orden por coste",
+  "costOrder.provider": "Proveedor",
+  "costOrder.model": "Modelo",
+  "costOrder.estimated_cost": "Coste estimado",
+  "costOrder.no_price": "sin precio (se prueba al final)",
+  "costOrder.basis": "Para unos {input} tokens de entrada y {output} de salida, según la tabla de precios; los empates van al destino más rápido.",
+  "fallbackTest.cost_route_note": "Una ruta por coste: el destino más barato para la solicitud de prueba es el que se fuerza a fallar.",
 };

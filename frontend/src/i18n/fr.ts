@@ -898,4 +898,14 @@ export const fr: Catalogue = {
   // connect diff and rollback preview
   "connect.only_final_newline": "seul le saut de ligne en fin de fichier change",
   "routing.version_has_no_toml": "Cette version n’a pas de texte TOML à comparer.",
+  // routing: cost strategy and the fallback test's cost order
+  "routes.cost": "Coût le plus bas",
+  "routes.cost_help": "La cible la moins chère pour les tokens estimés de la requête d’abord (table de prix) ; prix inconnus en dernier, égalités départagées par la latence.",
+  "costOrder.title": "Ordre par coût",
+  "costOrder.provider": "Fournisseur",
+  "costOrder.model": "Modèle",
+  "costOrder.estimated_cost": "Coût estimé",
+  "costOrder.no_price": "pas de prix (essayée en dernier)",
+  "costOrder.basis": "Pour environ {input} tokens d’entrée et {output} de sortie, selon la table de prix ; en cas d’égalité, la cible la plus rapide passe d’abord.",
+  "fallbackTest.cost_route_note": "Une route par coût : la cible la moins chère pour la requête de test est celle forcée à échouer.",
 };

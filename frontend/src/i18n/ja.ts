@@ -898,4 +898,14 @@ export const ja: Catalogue = {
   // connect diff and rollback preview
   "connect.only_final_newline": "ファイル末尾の改行だけが変わります",
   "routing.version_has_no_toml": "このバージョンには比較できる TOML テキストがありません。",
+  // routing: cost strategy and the fallback test's cost order
+  "routes.cost": "最安値",
+  "routes.cost_help": "リクエストの推定トークン数(価格表)で最も安いターゲットを優先。価格不明は最後、同額はレイテンシ順。",
+  "costOrder.title": "コスト順",
+  "costOrder.provider": "プロバイダー",
+  "costOrder.model": "モデル",
+  "costOrder.estimated_cost": "推定コスト",
+  "costOrder.no_price": "価格なし(最後に試行)",
+  "costOrder.basis": "価格表に基づく、入力約 {input}・出力約 {output} トークンの場合。同額のときは速いターゲットが先です。",
+  "fallbackTest.cost_route_note": "コストルート: テストリクエストで最も安いターゲットが強制的に失敗させられます。",
 };

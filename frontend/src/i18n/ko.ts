@@ -898,4 +898,14 @@ export const ko: Catalogue = {
   // connect diff and rollback preview
   "connect.only_final_newline": "파일 끝의 줄바꿈만 바뀝니다",
   "routing.version_has_no_toml": "이 버전에는 비교할 TOML 텍스트가 없습니다.",
+  // routing: cost strategy and the fallback test's cost order
+  "routes.cost": "최저 비용",
+  "routes.cost_help": "요청의 예상 토큰 수(가격표) 기준으로 가장 저렴한 대상을 먼저; 가격을 모르면 마지막, 같으면 지연 시간 순.",
+  "costOrder.title": "비용 순서",
+  "costOrder.provider": "공급자",
+  "costOrder.model": "모델",
+  "costOrder.estimated_cost": "예상 비용",
+  "costOrder.no_price": "가격 없음(마지막에 시도)",
+  "costOrder.basis": "가격표 기준 입력 약 {input}개, 출력 약 {output}개 토큰일 때; 같으면 더 빠른 대상이 우선입니다.",
+  "fallbackTest.cost_route_note": "비용 라우트: 테스트 요청에서 가장 저렴한 대상이 강제로 실패합니다.",
 };

@@ -898,4 +898,14 @@ export const zhCN: Catalogue = {
   // connect diff and rollback preview
   "connect.only_final_newline": "仅文件末尾的换行符有变化",
   "routing.version_has_no_toml": "此版本没有可比较的 TOML 文本。",
+  // routing: cost strategy and the fallback test's cost order
+  "routes.cost": "最低成本",
+  "routes.cost_help": "按请求的预估 token 数(价格表)最便宜的目标优先;价格未知的排最后,价格相同按延迟。",
+  "costOrder.title": "成本顺序",
+  "costOrder.provider": "提供商",
+  "costOrder.model": "模型",
+  "costOrder.estimated_cost": "预估成本",
+  "costOrder.no_price": "无价格(最后尝试)",
+  "costOrder.basis": "按价格表,约 {input} 个输入 token 和 {output} 个输出 token;成本相同时选更快的目标。",
+  "fallbackTest.cost_route_note": "成本路由:测试请求中最便宜的目标会被强制失败。",
 };

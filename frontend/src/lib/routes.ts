@@ -7,7 +7,7 @@ export const STRATEGIES: { id: Strategy; label: string; help: string }[] = [
   { id: 'priority', get label() { return t('routes.priority'); }, get help() { return t('routes.priority_help'); } },
   { id: 'weighted', get label() { return t('routes.weighted'); }, get help() { return t('routes.weighted_help'); } },
   { id: 'latency', get label() { return t('routes.latency'); }, get help() { return t('routes.latency_help'); } },
-  { id: 'cost', label: 'Lowest cost', help: "Cheapest target first for the request's estimated tokens (price table); unknown prices last, ties by latency." },
+  { id: 'cost', get label() { return t('routes.cost'); }, get help() { return t('routes.cost_help'); } },
 ];
 
 export const DEFAULT_COOLDOWN_S = 30;

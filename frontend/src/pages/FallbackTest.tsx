@@ -79,7 +79,7 @@ export function FallbackTest() {
               ))}
             </ol>
           )}
-          {route?.strategy === 'cost' && <p className="small muted">A cost route: the cheapest target for the test request is the one forced to fail.</p>}
+          {route?.strategy === 'cost' && <p className="small muted">{t('fallbackTest.cost_route_note')}</p>}
           {route && route.targets.length < 2 && (
             <p className="warn-text small">{t('fallbackTest.this_route_has_a_single')}</p>
           )}
