@@ -6,8 +6,10 @@
 // Needs target/debug/aigw and target/debug/fake-upstream (or AIGW_BIN /
 // FAKE_UPSTREAM_BIN). The untranslated-string check switches to German,
 // visits every page and fails on any visible text node (or placeholder) that
-// is exactly an English catalogue message, apart from ALLOW below (words that
-// are the same in German, product names, code).
+// is exactly an English catalogue message, apart from messages the locale
+// translates with the same words and ALLOW below (product names, code); then
+// it opens the provider switch dialog, a fallback test's cost order and a
+// verification result and checks those too.
 // Prints `e2e i18n: N passed, N failed` and exits non-zero on any failure.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -30,12 +32,23 @@ if (!fs.existsSync(path.join(ROOT, 'frontend', 'dist', 'index.html'))) {
   process.exit(2);
 }
 
-/** The English catalogue, read from src/i18n/en.ts (one `"key": "message",` per line). */
-function englishMessages() {
-  const src = fs.readFileSync(path.join(ROOT, 'frontend', 'src', 'i18n', 'en.ts'), 'utf8');
+/** A catalogue file as key → message (one `"key": "message",` per line). */
+function catalogue(id) {
+  const src = fs.readFileSync(path.join(ROOT, 'frontend', 'src', 'i18n', `${id}.ts`), 'utf8');
   const out = new Map();
-  for (const m of src.matchAll(/^ {2}("[^"]+"): (".*"),$/gm)) out.set(JSON.parse(m[2]), JSON.parse(m[1]));
-  if (out.size < 100) throw new Error(`read only ${out.size} messages from en.ts`);
+  for (const m of src.matchAll(/^ {2}("[^"]+"): (".*"),$/gm)) out.set(JSON.parse(m[1]), JSON.parse(m[2]));
+  if (out.size < 100) throw new Error(`read only ${out.size} messages from ${id}.ts`);
+  return out;
+}
+
+/**
+ * The English catalogue as message → key, without the messages the checked
+ * locale translates with the same words (French "Mode", German "Status").
+ */
+function englishMessages() {
+  const local = catalogue(LOCALE);
+  const out = new Map();
+  for (const [k, msg] of catalogue('en')) if (local.get(k) !== msg) out.set(msg, k);
   return out;
 }
 
@@ -110,6 +123,15 @@ try {
       `base_url = "${urls.backup}"`,
       'api_keys = ["env:AIGW_E2E_POOL_A", "env:AIGW_E2E_POOL_B"]',
       'enabled = false',
+      '',
+      // a cost route, for the fallback test's cost order
+      '[[routes]]',
+      'model = "cost-model"',
+      'strategy = "cost"',
+      '[[routes.targets]]',
+      'provider = "primary"',
+      '[[routes.targets]]',
+      'provider = "backup"',
       '',
     ].join('\n'),
     { AIGW_E2E_POOL_A: 'sk-e2e-pool-a' },
@@ -215,7 +237,7 @@ try {
     expect(found.length === 0, `untranslated in ${LOCALE}:\n         ${[...new Set(found)].join('\n         ')}`);
   });
 
-  await r.step(`in ${LOCALE} after actions: the provider switch dialog, a key pool, a verification result`, async () => {
+  await r.step(`in ${LOCALE} after actions: the provider switch dialog, a key pool, a cost order, a verification result`, async () => {
     const english = englishMessages();
     const found = [];
     await page.goto(`${gw.base}/ui/#/providers`);
@@ -227,6 +249,11 @@ try {
     found.push(...(await untranslated(english, '#/providers, enable dialog')));
     await page.keyboard.press('Escape');
     await page.getByTestId('validation-ok').waitFor({ state: 'detached' });
+    await page.goto(`${gw.base}/ui/#/fallback`);
+    await page.getByTestId('fb-route').selectOption('cost-model');
+    await page.getByTestId('fb-run').click();
+    await page.getByTestId('fb-cost-order').waitFor();
+    found.push(...(await untranslated(english, '#/fallback, cost order')));
     await page.goto(`${gw.base}/ui/#/benchmark`);
     const sec = page.getByTestId('verify');
     await sec.getByTestId('verify-baseline-provider').locator('option[value="trusted"]').waitFor({ state: 'attached' });
