@@ -10,6 +10,8 @@
 //!   Completions, Responses), apart from the conversions.
 //! - `messages_via_chat*`: Anthropic clients, chat upstreams.
 //! - `chat_via_messages*`: chat clients, Anthropic upstreams.
+//! - `chat_via_gemini`: chat clients, Gemini upstreams (request, answer,
+//!   errors, stream events; not yet wired into routing).
 //! - `responses_via_chat*`: Responses clients, chat upstreams (and, chained
 //!   with `chat_via_messages*`, Anthropic upstreams).
 //! - `streaming`: the per-event translator the stream relay drives.
@@ -18,6 +20,7 @@
 //! - `errors`: error bodies in each protocol's shape.
 //! - `tokens`: the local `count_tokens` estimate.
 
+pub mod chat_via_gemini;
 mod chat_via_messages;
 mod chat_via_messages_stream;
 pub mod errors;
