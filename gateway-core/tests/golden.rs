@@ -86,7 +86,7 @@ fn check(
 
 fn run_stream(t: Translation, ctx: &RequestCtx, input: &str) -> String {
     let mut splitter = SseSplitter::new();
-    let mut tr = t.stream(ctx);
+    let mut tr = t.stream(ctx).expect("a streamed translation");
     let mut out = BytesMut::new();
     // feed in small chunks to exercise events split across reads
     for chunk in input.as_bytes().chunks(37) {

@@ -8,7 +8,7 @@ mod raw;
 mod validate;
 
 pub use paths::{DEFAULT_CONFIG, Paths, ensure_config_file};
-pub use raw::{KeyRotation, ProviderKind, RawConfig, ResponsesMode, Strategy};
+pub use raw::{GEMINI_BASE_URL, KeyRotation, ProviderKind, RawConfig, ResponsesMode, Strategy};
 pub use validate::{
     CLIENT_AUTH, Config, ConfigError, HeaderSource, Issue, LimitsConfig, MAX_CACHE_MB,
     MAX_POOL_KEYS, ModelLimitSpec, OtlpConfig, PriceOverride, ProviderSpec, RouteCache, RouteSpec,

@@ -15,7 +15,7 @@ use super::keys::PoolKey;
 use super::runtime::RouteTarget;
 use super::stream::{self, Breaker, Framing, Peeked, StreamRelay};
 use crate::config::{Config, RouteSpec};
-use crate::translate::{RequestCtx, Translation, errors};
+use crate::translate::{RequestCtx, TranslateError, Translation, errors};
 use crate::upstream::{ReadError, SendError, UpstreamBody, UpstreamClient, read_bounded};
 use crate::vocab::{AttemptEvent, Endpoint, ErrorClass, RouteMode, Usage, ms};
 use bytes::Bytes;
@@ -135,7 +135,13 @@ pub(super) async fn attempt(
     let body = std::mem::take(&mut prepared.body);
     let started = Instant::now();
     let deadline = started + provider.spec.timeout;
-    let mut request = pool_key.api.request(prepared.upstream, body, &req.headers);
+    let mut request = pool_key.api.model_request(
+        prepared.upstream,
+        target.forwarded(&req.peek.model),
+        req.peek.stream,
+        body,
+        &req.headers,
+    );
     crate::providers::forward_client_head(
         &mut request,
         &req.headers,
@@ -265,6 +271,13 @@ fn prepare(
         return Err(Box::new(unsupported(name, req.endpoint)));
     };
     let translation = Translation::between(req.endpoint, upstream);
+    if req.peek.stream && translation.is_some_and(|t| !t.streams()) {
+        return Err(Box::new(refused(
+            ErrorClass::Untranslatable,
+            req.endpoint,
+            format!("{name}: streaming through this provider's kind is not supported yet"),
+        )));
+    }
     let (body, ctx) = match translation {
         None if fwd == req.peek.model => (req.body.clone(), RequestCtx::default()),
         None => (
@@ -372,7 +385,7 @@ impl Answer<'_> {
             self.req.endpoint,
             self.prepared
                 .translation
-                .map(|t| t.stream(&self.prepared.ctx)),
+                .and_then(|t| t.stream(&self.prepared.ctx)),
             provider.scrub.clone(),
         );
         let max_held = stream::PREAMBLE_MAX_BYTES.min(self.rules.max_body);
@@ -441,6 +454,16 @@ impl Answer<'_> {
                 Ok(b) => {
                     head.content_type = Some(HeaderValue::from_static("application/json"));
                     b
+                }
+                Err(TranslateError::Blocked(why)) => {
+                    let (status, body) = t.blocked_body(&format!("{name}: {why}"));
+                    return Outcome::Client {
+                        status,
+                        content_type: Some(HeaderValue::from_static("application/json")),
+                        headers: head.headers,
+                        body,
+                        latency: self.started.elapsed(),
+                    };
                 }
                 Err(e) => {
                     return self.fallback(ErrorClass::BadUpstreamBody, format!("{name}: {e}"));

@@ -11,7 +11,8 @@
 //! - `messages_via_chat*`: Anthropic clients, chat upstreams.
 //! - `chat_via_messages*`: chat clients, Anthropic upstreams.
 //! - `chat_via_gemini`: chat clients, Gemini upstreams (request, answer,
-//!   errors, stream events; not yet wired into routing).
+//!   errors, stream events); Messages and Responses clients reach Gemini
+//!   through chat. Streams to Gemini are not translated yet.
 //! - `responses_via_chat*`: Responses clients, chat upstreams (and, chained
 //!   with `chat_via_messages*`, Anthropic upstreams).
 //! - `streaming`: the per-event translator the stream relay drives.
@@ -56,6 +57,12 @@ pub enum Translation {
     ResponsesViaChat,
     /// Responses client → Anthropic Messages upstream (through chat).
     ResponsesViaMessages,
+    /// Chat Completions client → Gemini `generateContent` upstream.
+    ChatViaGemini,
+    /// Anthropic Messages client → Gemini upstream (through chat).
+    MessagesViaGemini,
+    /// Responses client → Gemini upstream (through chat).
+    ResponsesViaGemini,
 }
 
 /// What the answer's translation needs to know about the request.
@@ -82,6 +89,11 @@ pub enum TranslateError {
     /// The upstream's answer is not what its protocol promises (a 502).
     #[error("upstream answer could not be translated: {0}")]
     Upstream(String),
+    /// The upstream refused to answer for safety (Gemini's
+    /// `promptFeedback.blockReason`): the client's 400, code
+    /// `content_filter` ([`Translation::blocked_body`]).
+    #[error("{0}")]
+    Blocked(String),
 }
 
 impl TranslateError {
@@ -114,20 +126,32 @@ impl Translation {
             (Endpoint::ChatCompletions, Endpoint::Messages) => Some(Self::ChatViaMessages),
             (Endpoint::Responses, Endpoint::ChatCompletions) => Some(Self::ResponsesViaChat),
             (Endpoint::Responses, Endpoint::Messages) => Some(Self::ResponsesViaMessages),
+            (Endpoint::ChatCompletions, Endpoint::GenerateContent) => Some(Self::ChatViaGemini),
+            (Endpoint::Messages, Endpoint::GenerateContent) => Some(Self::MessagesViaGemini),
+            (Endpoint::Responses, Endpoint::GenerateContent) => Some(Self::ResponsesViaGemini),
             _ => None,
         }
     }
 
     pub fn client(self) -> Endpoint {
         match self {
-            Self::MessagesViaChat => Endpoint::Messages,
-            Self::ChatViaMessages => Endpoint::ChatCompletions,
-            Self::ResponsesViaChat | Self::ResponsesViaMessages => Endpoint::Responses,
+            Self::MessagesViaChat | Self::MessagesViaGemini => Endpoint::Messages,
+            Self::ChatViaMessages | Self::ChatViaGemini => Endpoint::ChatCompletions,
+            Self::ResponsesViaChat | Self::ResponsesViaMessages | Self::ResponsesViaGemini => {
+                Endpoint::Responses
+            }
         }
     }
 
     fn upstream_is_anthropic(self) -> bool {
         matches!(self, Self::ChatViaMessages | Self::ResponsesViaMessages)
+    }
+
+    fn upstream_is_gemini(self) -> bool {
+        matches!(
+            self,
+            Self::ChatViaGemini | Self::MessagesViaGemini | Self::ResponsesViaGemini
+        )
     }
 
     /// The client's body in the upstream's protocol, for `model`.
@@ -174,6 +198,25 @@ impl Translation {
                 let chat = responses_via_chat::request(req, model)?;
                 to_bytes(&chat_via_messages::request(chat, model)?)?
             }
+            Self::ChatViaGemini => {
+                let req: chat::ChatRequest = parse_request(body)?;
+                ctx.include_usage = req
+                    .stream_options
+                    .as_ref()
+                    .and_then(|o| o.include_usage)
+                    .unwrap_or(false);
+                to_bytes(&chat_via_gemini::request(req)?)?
+            }
+            Self::MessagesViaGemini => {
+                let req: anthropic::MessagesRequest = parse_request(body)?;
+                let chat = messages_via_chat::request(req, model)?;
+                to_bytes(&chat_via_gemini::request(chat)?)?
+            }
+            Self::ResponsesViaGemini => {
+                let req: responses::ResponsesRequest = parse_request(body)?;
+                let chat = responses_via_chat::request(req, model)?;
+                to_bytes(&chat_via_gemini::request(chat)?)?
+            }
         };
         Ok(Translated { body, ctx })
     }
@@ -199,11 +242,41 @@ impl Translation {
                 let chat = chat_via_messages::response(r, m);
                 to_bytes(&responses_via_chat::response(chat, m))
             }
+            Self::ChatViaGemini | Self::MessagesViaGemini | Self::ResponsesViaGemini => {
+                let r: wire::gemini::GenerateResponse = parse_upstream(body)?;
+                if let Some(why) = chat_via_gemini::blocked(&r) {
+                    return Err(TranslateError::Blocked(why));
+                }
+                let chat = chat_via_gemini::response(r, m);
+                match self {
+                    Self::MessagesViaGemini => to_bytes(&messages_via_chat::response(chat, m)),
+                    Self::ResponsesViaGemini => to_bytes(&responses_via_chat::response(chat, m)),
+                    _ => to_bytes(&chat),
+                }
+            }
+        }
+    }
+
+    /// The client's error for an answer the upstream refused
+    /// ([`TranslateError::Blocked`]): a 400 with code `content_filter`, in
+    /// the client's shape.
+    pub fn blocked_body(self, message: &str) -> (StatusCode, Bytes) {
+        let (status, body) = chat_via_gemini::blocked_body(message);
+        match self.client() {
+            Endpoint::Messages => (status, errors::openai_to_anthropic(status, &body)),
+            _ => (status, body),
         }
     }
 
     /// An upstream error body in the client's error shape.
     pub fn error_body(self, status: StatusCode, body: &[u8]) -> Bytes {
+        if self.upstream_is_gemini() {
+            let openai = chat_via_gemini::error_to_openai(status, body);
+            return match self.client() {
+                Endpoint::Messages => errors::openai_to_anthropic(status, &openai),
+                _ => openai,
+            };
+        }
         match (self.client(), self.upstream_is_anthropic()) {
             (Endpoint::Messages, _) => errors::openai_to_anthropic(status, body),
             (_, true) => errors::anthropic_to_openai(status, body),
@@ -212,8 +285,15 @@ impl Translation {
         }
     }
 
-    pub fn stream(self, ctx: &RequestCtx) -> StreamTranslator {
+    /// The stream translator; `None` for a Gemini upstream, whose streams
+    /// are not translated yet (routing sends no stream there).
+    pub fn stream(self, ctx: &RequestCtx) -> Option<StreamTranslator> {
         StreamTranslator::new(self, ctx)
+    }
+
+    /// Whether streams can be served through this translation.
+    pub fn streams(self) -> bool {
+        !self.upstream_is_gemini()
     }
 }
 

@@ -88,7 +88,8 @@ pub struct StreamTranslator {
 }
 
 impl StreamTranslator {
-    pub fn new(t: Translation, ctx: &RequestCtx) -> Self {
+    /// `None` for a Gemini upstream: its streams are not translated yet.
+    pub fn new(t: Translation, ctx: &RequestCtx) -> Option<Self> {
         let inner = match t {
             Translation::MessagesViaChat => Inner::MessagesViaChat(ChatToMessages::new(&ctx.model)),
             Translation::ChatViaMessages => {
@@ -101,8 +102,11 @@ impl StreamTranslator {
                 MessagesToChat::new(&ctx.model, true),
                 Box::new(ChatToResponses::new(&ctx.model)),
             ),
+            Translation::ChatViaGemini
+            | Translation::MessagesViaGemini
+            | Translation::ResponsesViaGemini => return None,
         };
-        Self { inner, seq: 0 }
+        Some(Self { inner, seq: 0 })
     }
 
     /// One upstream event → the client's events, appended to `out`.
@@ -295,7 +299,7 @@ mod tests {
 
     #[test]
     fn an_empty_answer_is_still_a_complete_message() {
-        let mut t = StreamTranslator::new(Translation::MessagesViaChat, &ctx());
+        let mut t = StreamTranslator::new(Translation::MessagesViaChat, &ctx()).unwrap();
         let mut out = BytesMut::new();
         t.event(&ev("[DONE]"), &mut out);
         t.finish(&mut out);
@@ -303,7 +307,7 @@ mod tests {
             names(&out),
             ["message_start", "ping", "message_delta", "message_stop"]
         );
-        let mut t = StreamTranslator::new(Translation::ResponsesViaChat, &ctx());
+        let mut t = StreamTranslator::new(Translation::ResponsesViaChat, &ctx()).unwrap();
         let mut out = BytesMut::new();
         t.finish(&mut out);
         assert_eq!(
@@ -318,7 +322,7 @@ mod tests {
 
     #[test]
     fn nothing_follows_an_error() {
-        let mut t = StreamTranslator::new(Translation::MessagesViaChat, &ctx());
+        let mut t = StreamTranslator::new(Translation::MessagesViaChat, &ctx()).unwrap();
         let mut out = BytesMut::new();
         t.event(
             &ev(r#"{"choices":[{"index":0,"delta":{"content":"a"}}]}"#),
@@ -344,7 +348,7 @@ mod tests {
     #[test]
     fn message_start_has_the_input_count_when_it_came_first() {
         let start = |first: &str| {
-            let mut t = StreamTranslator::new(Translation::MessagesViaChat, &ctx());
+            let mut t = StreamTranslator::new(Translation::MessagesViaChat, &ctx()).unwrap();
             let mut out = BytesMut::new();
             t.event(&ev(first), &mut out);
             t.event(
@@ -381,7 +385,7 @@ mod tests {
 
     #[test]
     fn tool_calls_without_ids_get_one() {
-        let mut t = StreamTranslator::new(Translation::MessagesViaChat, &ctx());
+        let mut t = StreamTranslator::new(Translation::MessagesViaChat, &ctx()).unwrap();
         let mut out = BytesMut::new();
         t.event(
             &ev(

@@ -24,6 +24,9 @@ pub enum Endpoint {
     Responses,
     /// Anthropic Messages (`/v1/messages`).
     Messages,
+    /// Gemini `models/{model}:generateContent` (an upstream protocol only;
+    /// the model is part of the path).
+    GenerateContent,
 }
 
 impl Endpoint {
@@ -35,6 +38,7 @@ impl Endpoint {
             Self::Embeddings => "/embeddings",
             Self::Responses => "/responses",
             Self::Messages => "/messages",
+            Self::GenerateContent => "/models",
         }
     }
 
@@ -45,6 +49,7 @@ impl Endpoint {
             Self::Embeddings => "embeddings",
             Self::Responses => "responses",
             Self::Messages => "messages",
+            Self::GenerateContent => "generate_content",
         }
     }
 }

@@ -1,0 +1,278 @@
+//! `kind = "gemini"` providers against a fake Gemini API
+//! (`testkit::FakeGemini`): chat and Messages clients translated to
+//! `generateContent` and back, the key in `x-goog-api-key` only, safety
+//! blocks as `content_filter` errors, Gemini errors in the client's shape,
+//! fallback between Gemini and OpenAI-kind targets. Keys live in the test's
+//! private Secret Service (run through rt.sh: AIGW_TEST_KEYRING=1).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use gateway_core::secrets::{keychain_delete, keychain_set};
+use serde_json::{Value, json};
+use testkit::{Behavior, FakeGemini, FakeUpstream, GeminiReply};
+
+use crate::common::{TestGateway, chat_body, provider, route};
+
+const KEY: &str = "AIza-fake-gemini-key-0001";
+
+/// The key in the keychain under a name of this test's own, removed on drop.
+struct Key(String);
+
+impl Key {
+    fn set(tag: &str) -> Option<Key> {
+        if std::env::var("AIGW_TEST_KEYRING").as_deref() != Ok("1") {
+            eprintln!("skipped: AIGW_TEST_KEYRING != 1 (run through rt.sh / scripts/test.sh)");
+            return None;
+        }
+        let name = format!("aigw-gemini-{tag}-{}", std::process::id());
+        keychain_set(&name, KEY).unwrap();
+        Some(Key(name))
+    }
+}
+
+impl Drop for Key {
+    fn drop(&mut self) {
+        let _ = keychain_delete(&self.0);
+    }
+}
+
+fn gemini_provider(g: &FakeGemini, key: &Key) -> String {
+    format!(
+        "[[providers]]\nname = \"{}\"\nkind = \"gemini\"\nbase_url = \"{}\"\napi_key = \"keyring:{}\"\ntimeout_s = 5\n",
+        g.name(),
+        g.base_url(),
+        key.0
+    )
+}
+
+async fn json_of(r: reqwest::Response) -> (u16, Value) {
+    let s = r.status().as_u16();
+    (s, r.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn chat_reaches_gemini_with_the_key_in_a_header() {
+    let Some(key) = Key::set("chat") else { return };
+    let g = FakeGemini::start("gem", KEY).await;
+    let toml = format!(
+        "{}{}",
+        gemini_provider(&g, &key),
+        route("fast", "", &[("gem", Some("gemini-2.5-flash"))])
+    );
+    let gw = TestGateway::start(&toml).await;
+    let body = json!({"model": "fast", "messages": [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "hi"}
+    ], "max_tokens": 50});
+    let (status, v) = json_of(gw.chat(&body).await).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["object"], "chat.completion");
+    assert_eq!(v["choices"][0]["message"]["content"], "Hello from Gemini");
+    assert_eq!(v["choices"][0]["finish_reason"], "stop");
+    assert_eq!(v["usage"]["prompt_tokens"], 8);
+    assert_eq!(v["usage"]["completion_tokens"], 4);
+    assert_eq!(v["usage"]["prompt_tokens_details"]["cached_tokens"], 2);
+    let r = &g.requests()[0];
+    assert_eq!(r.path, "/v1beta/models/gemini-2.5-flash:generateContent");
+    assert_eq!(r.query, None);
+    assert_eq!(r.header("x-goog-api-key").as_deref(), Some(KEY));
+    assert!(r.header("authorization").is_none());
+    let sent = r.json();
+    assert_eq!(
+        sent["systemInstruction"],
+        json!({"parts": [{"text": "Be brief."}]})
+    );
+    assert_eq!(
+        sent["contents"],
+        json!([{"role": "user", "parts": [{"text": "hi"}]}])
+    );
+    assert_eq!(sent["generationConfig"]["maxOutputTokens"], 50);
+    assert!(sent.get("model").is_none());
+
+    // Tools: a functionCall comes back as a tool call; thoughts as reasoning.
+    g.push(GeminiReply::Call {
+        name: "get_weather".into(),
+        args: json!({"city": "Paris"}),
+    });
+    let body = json!({"model": "fast", "messages": [{"role": "user", "content": "weather?"}],
+        "tools": [{"type": "function", "function": {"name": "get_weather",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]});
+    let (status, v) = json_of(gw.chat(&body).await).await;
+    assert_eq!(status, 200, "{v}");
+    let call = &v["choices"][0]["message"]["tool_calls"][0];
+    assert_eq!(call["function"]["name"], "get_weather");
+    assert_eq!(call["function"]["arguments"], "{\"city\":\"Paris\"}");
+    assert_eq!(v["choices"][0]["finish_reason"], "tool_calls");
+    assert_eq!(
+        g.requests()[1].json()["tools"][0]["functionDeclarations"][0]["name"],
+        "get_weather"
+    );
+    g.push(GeminiReply::Thinking {
+        thought: "simple".into(),
+        text: "4".into(),
+    });
+    let (_, v) = json_of(gw.chat(&chat_body("fast", false)).await).await;
+    assert_eq!(v["choices"][0]["message"]["reasoning_content"], "simple");
+    assert_eq!(v["choices"][0]["message"]["content"], "4");
+}
+
+#[tokio::test]
+async fn messages_clients_reach_gemini_through_chat() {
+    let Some(key) = Key::set("messages") else {
+        return;
+    };
+    let g = FakeGemini::start("gem", KEY).await;
+    let toml = format!(
+        "{}{}",
+        gemini_provider(&g, &key),
+        route("claude-sonnet-4-5", "", &[("gem", Some("gemini-2.5-pro"))])
+    );
+    let gw = TestGateway::start(&toml).await;
+    let body = json!({"model": "claude-sonnet-4-5", "max_tokens": 64,
+        "system": "Be brief.", "messages": [{"role": "user", "content": "hi"}]});
+    let (status, v) = json_of(gw.post("/v1/messages", &body).await).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["type"], "message");
+    assert_eq!(v["content"][0]["text"], "Hello from Gemini");
+    assert_eq!(v["stop_reason"], "end_turn");
+    let r = &g.requests()[0];
+    assert_eq!(r.path, "/v1beta/models/gemini-2.5-pro:generateContent");
+    assert_eq!(
+        r.json()["systemInstruction"]["parts"][0]["text"],
+        "Be brief."
+    );
+    // A Gemini error reaches a Messages client in Anthropic's shape.
+    g.push(GeminiReply::Error {
+        code: 400,
+        status: "INVALID_ARGUMENT".into(),
+        message: "Invalid value at 'contents'".into(),
+    });
+    let (status, v) = json_of(gw.post("/v1/messages", &body).await).await;
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(v["type"], "error");
+    assert_eq!(v["error"]["type"], "invalid_request_error");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Invalid value")
+    );
+}
+
+#[tokio::test]
+async fn a_safety_block_is_a_content_filter_error_and_gemini_errors_take_the_openai_shape() {
+    let Some(key) = Key::set("safety") else {
+        return;
+    };
+    let g = FakeGemini::start("gem", KEY).await;
+    let toml = format!(
+        "{}{}",
+        gemini_provider(&g, &key),
+        route("fast", "", &[("gem", Some("gemini-2.5-flash"))])
+    );
+    let gw = TestGateway::start(&toml).await;
+    g.push(GeminiReply::PromptBlocked);
+    let (status, v) = json_of(gw.chat(&chat_body("fast", false)).await).await;
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(v["error"]["code"], "content_filter");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("SAFETY"),
+        "{v}"
+    );
+    g.push(GeminiReply::Error {
+        code: 404,
+        status: "NOT_FOUND".into(),
+        message: "models/nope is not found for API version v1beta".into(),
+    });
+    let (status, v) = json_of(gw.chat(&chat_body("fast", false)).await).await;
+    assert_eq!(status, 404, "{v}");
+    assert_eq!(v["error"]["type"], "invalid_request_error");
+    assert_eq!(v["error"]["code"], "not_found");
+}
+
+#[tokio::test]
+async fn a_429_from_gemini_falls_back_to_openai_and_back() {
+    let Some(key) = Key::set("fallback") else {
+        return;
+    };
+    let g = FakeGemini::start("gem", KEY).await;
+    let oa = FakeUpstream::start("oa").await;
+    let toml = format!(
+        "{}{}{}{}",
+        gemini_provider(&g, &key),
+        provider(&oa, "timeout_s = 5"),
+        route(
+            "fast",
+            "",
+            &[
+                ("gem", Some("gemini-2.5-flash")),
+                ("oa", Some("gpt-4o-mini"))
+            ]
+        ),
+        route(
+            "slow",
+            "",
+            &[
+                ("oa", Some("gpt-4o-mini")),
+                ("gem", Some("gemini-2.5-flash"))
+            ]
+        ),
+    );
+    let gw = TestGateway::start(&toml).await;
+    // OpenAI failing falls back to Gemini.
+    oa.push(Behavior::Status {
+        status: 500,
+        retry_after: None,
+        body: None,
+    });
+    let r = gw.chat(&chat_body("slow", false)).await;
+    assert_eq!(r.status(), 200);
+    let (_, v) = json_of(r).await;
+    assert_eq!(
+        v["choices"][0]["message"]["content"], "Hello from Gemini",
+        "{v}"
+    );
+    assert_eq!(g.requests().len(), 1);
+    assert_eq!(oa.proxied_requests().len(), 1);
+    g.push(GeminiReply::Error {
+        code: 429,
+        status: "RESOURCE_EXHAUSTED".into(),
+        message: "Resource has been exhausted (e.g. check quota).".into(),
+    });
+    let r = gw.chat(&chat_body("fast", false)).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(crate::common::header(&r, "x-aigw-provider"), "oa");
+    assert_eq!(g.requests().len(), 2);
+    assert_eq!(oa.proxied_requests().len(), 2);
+    // The 429 cooled Gemini: the next request goes to OpenAI directly.
+    let r = gw.chat(&chat_body("fast", false)).await;
+    assert_eq!(crate::common::header(&r, "x-aigw-provider"), "oa");
+    assert_eq!(g.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn streams_skip_gemini_for_now() {
+    let Some(key) = Key::set("stream") else {
+        return;
+    };
+    let g = FakeGemini::start("gem", KEY).await;
+    let oa = FakeUpstream::start("oa").await;
+    let toml = format!(
+        "{}{}{}",
+        gemini_provider(&g, &key),
+        provider(&oa, "timeout_s = 5"),
+        route(
+            "fast",
+            "",
+            &[
+                ("gem", Some("gemini-2.5-flash")),
+                ("oa", Some("gpt-4o-mini"))
+            ]
+        ),
+    );
+    let gw = TestGateway::start(&toml).await;
+    let r = gw.chat(&chat_body("fast", true)).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(crate::common::header(&r, "x-aigw-provider"), "oa");
+    assert!(g.requests().is_empty());
+}
