@@ -251,28 +251,71 @@ async fn a_429_from_gemini_falls_back_to_openai_and_back() {
 }
 
 #[tokio::test]
-async fn streams_skip_gemini_for_now() {
+async fn streams_are_translated_for_chat_and_messages_clients() {
     let Some(key) = Key::set("stream") else {
         return;
     };
     let g = FakeGemini::start("gem", KEY).await;
-    let oa = FakeUpstream::start("oa").await;
     let toml = format!(
-        "{}{}{}",
+        "{}{}",
         gemini_provider(&g, &key),
-        provider(&oa, "timeout_s = 5"),
-        route(
-            "fast",
-            "",
-            &[
-                ("gem", Some("gemini-2.5-flash")),
-                ("oa", Some("gpt-4o-mini"))
-            ]
-        ),
+        route("fast", "", &[("gem", Some("gemini-2.5-flash"))]),
     );
     let gw = TestGateway::start(&toml).await;
-    let r = gw.chat(&chat_body("fast", true)).await;
+    g.push(GeminiReply::Text("one two three".into()));
+    let mut body = chat_body("fast", true);
+    body["stream_options"] = json!({"include_usage": true});
+    let r = gw.chat(&body).await;
     assert_eq!(r.status(), 200);
-    assert_eq!(crate::common::header(&r, "x-aigw-provider"), "oa");
-    assert!(g.requests().is_empty());
+    assert!(crate::common::header(&r, "content-type").starts_with("text/event-stream"));
+    let text = r.text().await.unwrap();
+    assert_eq!(
+        crate::common::streamed_text(&text),
+        "one two three",
+        "{text}"
+    );
+    assert!(text.contains("\"finish_reason\":\"stop\""), "{text}");
+    assert!(text.trim_end().ends_with("data: [DONE]"), "{text}");
+    assert!(text.contains("\"prompt_tokens\":8"), "{text}");
+    let req = &g.requests()[0];
+    assert_eq!(
+        req.path,
+        "/v1beta/models/gemini-2.5-flash:streamGenerateContent"
+    );
+    assert_eq!(req.query.as_deref(), Some("alt=sse"));
+    assert_eq!(req.header("x-goog-api-key").as_deref(), Some(KEY));
+
+    // A Messages client gets Anthropic's events.
+    g.push(GeminiReply::Text("hello there".into()));
+    let body = json!({"model": "fast", "max_tokens": 64, "stream": true,
+        "messages": [{"role": "user", "content": "hi"}]});
+    let text = gw.post("/v1/messages", &body).await.text().await.unwrap();
+    let events: Vec<String> = crate::wire::sse_events(&text)
+        .into_iter()
+        .filter_map(|(n, _)| n)
+        .collect();
+    assert_eq!(
+        events.first().map(String::as_str),
+        Some("message_start"),
+        "{text}"
+    );
+    assert_eq!(
+        events.last().map(String::as_str),
+        Some("message_stop"),
+        "{text}"
+    );
+    assert!(text.contains("hello "), "{text}");
+
+    // A prompt refused mid-protocol ends the stream with content_filter.
+    g.push(GeminiReply::PromptBlocked);
+    let text = gw
+        .chat(&chat_body("fast", true))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("\"finish_reason\":\"content_filter\""),
+        "{text}"
+    );
 }

@@ -79,20 +79,23 @@ pub(crate) fn check(endpoint: Endpoint, body: &[u8]) -> Result<Option<Usage>, St
         .and_then(|u| serde_json::from_str::<Usage>(u.get()).ok());
     Ok(match endpoint {
         Endpoint::Messages => usage.map(Usage::anthropic),
-        Endpoint::GenerateContent => a.usage_metadata.and_then(|u| {
-            let u: crate::translate::wire::gemini::UsageMetadata =
-                serde_json::from_str(u.get()).ok()?;
-            Some(Usage {
-                prompt_tokens: Some(u.prompt_token_count),
-                completion_tokens: Some(
-                    u.candidates_token_count + u.thoughts_token_count.unwrap_or(0),
-                ),
-                prompt_tokens_details: u.cached_content_token_count,
-                ..Usage::default()
-            })
-        }),
+        Endpoint::GenerateContent => a
+            .usage_metadata
+            .and_then(|u| serde_json::from_str(u.get()).ok())
+            .map(|u| gemini_usage(&u)),
         _ => usage,
     })
+}
+
+/// Gemini's `usageMetadata` as routing counts it: thinking tokens are
+/// output tokens, `cachedContentTokenCount` the cached part of the prompt.
+pub(crate) fn gemini_usage(u: &crate::translate::wire::gemini::UsageMetadata) -> Usage {
+    Usage {
+        prompt_tokens: Some(u.prompt_token_count),
+        completion_tokens: Some(u.candidates_token_count + u.thoughts_token_count.unwrap_or(0)),
+        prompt_tokens_details: u.cached_content_token_count,
+        ..Usage::default()
+    }
 }
 
 /// The cooldown an upstream asks for: `retry-after-ms` (float milliseconds,

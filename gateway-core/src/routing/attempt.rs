@@ -271,13 +271,6 @@ fn prepare(
         return Err(Box::new(unsupported(name, req.endpoint)));
     };
     let translation = Translation::between(req.endpoint, upstream);
-    if req.peek.stream && translation.is_some_and(|t| !t.streams()) {
-        return Err(Box::new(refused(
-            ErrorClass::Untranslatable,
-            req.endpoint,
-            format!("{name}: streaming through this provider's kind is not supported yet"),
-        )));
-    }
     let (body, ctx) = match translation {
         None if fwd == req.peek.model => (req.body.clone(), RequestCtx::default()),
         None => (

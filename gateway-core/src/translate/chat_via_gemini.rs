@@ -434,7 +434,8 @@ impl ChunkStream {
         }
     }
 
-    /// The chunks for one Gemini event (check [`blocked`] on the first).
+    /// The chunks for one Gemini event (a refused prompt ends the stream
+    /// with `content_filter`: its head is already sent).
     pub fn event(&mut self, ev: GenerateResponse) -> Vec<ChatChunk> {
         let mut out = Vec::new();
         if !ev.model_version.is_empty() {
@@ -453,6 +454,14 @@ impl ChunkStream {
                 },
                 None,
             ));
+        }
+        let refused = ev
+            .prompt_feedback
+            .as_ref()
+            .is_some_and(|f| f.block_reason.is_some());
+        if refused && !self.finished {
+            self.finished = true;
+            out.push(self.chunk(ChunkDelta::default(), Some("content_filter")));
         }
         let Some(c) = ev.candidates.into_iter().next() else {
             return out;

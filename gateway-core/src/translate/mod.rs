@@ -12,7 +12,7 @@
 //! - `chat_via_messages*`: chat clients, Anthropic upstreams.
 //! - `chat_via_gemini`: chat clients, Gemini upstreams (request, answer,
 //!   errors, stream events); Messages and Responses clients reach Gemini
-//!   through chat. Streams to Gemini are not translated yet.
+//!   through chat.
 //! - `responses_via_chat*`: Responses clients, chat upstreams (and, chained
 //!   with `chat_via_messages*`, Anthropic upstreams).
 //! - `streaming`: the per-event translator the stream relay drives.
@@ -285,15 +285,8 @@ impl Translation {
         }
     }
 
-    /// The stream translator; `None` for a Gemini upstream, whose streams
-    /// are not translated yet (routing sends no stream there).
     pub fn stream(self, ctx: &RequestCtx) -> Option<StreamTranslator> {
         StreamTranslator::new(self, ctx)
-    }
-
-    /// Whether streams can be served through this translation.
-    pub fn streams(self) -> bool {
-        !self.upstream_is_gemini()
     }
 }
 
