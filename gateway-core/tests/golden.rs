@@ -25,6 +25,9 @@ fn translation(name: &str) -> Translation {
         "chat_via_messages" => Translation::ChatViaMessages,
         "responses_via_chat" => Translation::ResponsesViaChat,
         "responses_via_messages" => Translation::ResponsesViaMessages,
+        "chat_via_gemini" => Translation::ChatViaGemini,
+        "messages_via_gemini" => Translation::MessagesViaGemini,
+        "responses_via_gemini" => Translation::ResponsesViaGemini,
         other => panic!("unknown translation {other}"),
     }
 }
@@ -185,6 +188,7 @@ fn every_translation_has_request_response_and_stream_cases() {
         "messages_via_chat",
         "chat_via_messages",
         "responses_via_chat",
+        "chat_via_gemini",
     ] {
         for k in ["request", "response", "stream"] {
             let f = format!("{t}.{k}.json");
