@@ -319,3 +319,36 @@ async fn streams_are_translated_for_chat_and_messages_clients() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn the_probe_checks_the_key_and_lists_models() {
+    let Some(key) = Key::set("probe") else { return };
+    let good = FakeGemini::start("gem", KEY).await;
+    let bad = FakeGemini::start("wrong", "AIza-some-other-key").await;
+    let toml = format!(
+        "{}{}{}",
+        gemini_provider(&good, &key),
+        gemini_provider(&bad, &key),
+        route("fast", "", &[("gem", Some("gemini-2.5-flash"))]),
+    );
+    let gw = TestGateway::start(&toml).await;
+    let (s, p) = gw.admin_post("/providers/gem/probe", json!({})).await;
+    assert_eq!(s, 200, "{p}");
+    assert_eq!(p["auth_ok"], true, "{p}");
+    assert_eq!(
+        p["models"],
+        json!(["gemini-2.5-flash", "gemini-2.5-pro"]),
+        "{p}"
+    );
+    let r = &good.requests()[0];
+    assert_eq!(
+        (r.method.as_str(), r.path.as_str()),
+        ("GET", "/v1beta/models")
+    );
+    assert_eq!(r.header("x-goog-api-key").as_deref(), Some(KEY));
+    // Gemini answers a key it does not know with a 400, not a 401.
+    let (s, p) = gw.admin_post("/providers/wrong/probe", json!({})).await;
+    assert_eq!(s, 200, "{p}");
+    assert_eq!(p["auth_ok"], false, "{p}");
+    assert_eq!(p["status"], 400, "{p}");
+}

@@ -151,11 +151,12 @@ async fn handle(State(s): State<Arc<Shared>>, req: Request) -> Response {
         .as_deref()
         .is_some_and(|q| q.split('&').any(|kv| kv.starts_with("key=")));
     if !key_ok || key_in_query {
-        return error(
-            400,
-            "INVALID_ARGUMENT",
-            "API key not valid. Please pass a valid API key.",
-        );
+        let body = json!({"error": {"code": 400,
+            "message": "API key not valid. Please pass a valid API key.",
+            "status": "INVALID_ARGUMENT",
+            "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "API_KEY_INVALID", "domain": "googleapis.com"}]}});
+        return response(400, "application/json", body.to_string());
     }
     if parts.method == http::Method::GET && path == "/v1beta/models" {
         let list = json!({"models": [

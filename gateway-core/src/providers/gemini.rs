@@ -119,6 +119,15 @@ impl ProviderApi for GeminiProvider {
         self.build(Method::GET, self.models.clone(), Bytes::new())
     }
 
+    /// 401/403, or the 400 Gemini gives a key it does not know
+    /// (`INVALID_ARGUMENT`, reason `API_KEY_INVALID`, "API key not valid").
+    fn refuses_key(&self, status: http::StatusCode, body: &[u8]) -> bool {
+        let text = String::from_utf8_lossy(body);
+        matches!(status.as_u16(), 401 | 403)
+            || (status.as_u16() == 400
+                && (text.contains("API_KEY_INVALID") || text.contains("API key not valid")))
+    }
+
     /// `{"models":[{"name":"models/gemini-2.5-flash",…}]}` → the ids
     /// without their `models/` prefix.
     fn parse_models(&self, body: &[u8]) -> Vec<String> {

@@ -295,6 +295,12 @@ pub trait ProviderApi: Send + Sync + fmt::Debug {
 
     /// Model ids from a `/models` response body.
     fn parse_models(&self, body: &[u8]) -> Vec<String>;
+
+    /// Whether a `/models` answer says the key was refused (401 and 403;
+    /// Gemini also answers a bad key with 400 `API_KEY_INVALID`).
+    fn refuses_key(&self, status: http::StatusCode, _body: &[u8]) -> bool {
+        matches!(status.as_u16(), 401 | 403)
+    }
 }
 
 /// Builds the behaviour for a provider's `kind` with one key and the
