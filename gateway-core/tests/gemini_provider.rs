@@ -352,3 +352,48 @@ async fn the_probe_checks_the_key_and_lists_models() {
     assert_eq!(p["auth_ok"], false, "{p}");
     assert_eq!(p["status"], 400, "{p}");
 }
+
+#[tokio::test]
+async fn embeddings_go_through_batch_embed_contents() {
+    let Some(key) = Key::set("embed") else { return };
+    let g = FakeGemini::start("gem", KEY).await;
+    let toml = format!(
+        "{}{}",
+        gemini_provider(&g, &key),
+        route("embed", "", &[("gem", Some("text-embedding-004"))]),
+    );
+    let gw = TestGateway::start(&toml).await;
+    let body = json!({"model": "embed", "input": ["abc", "hello"]});
+    let (status, v) = json_of(gw.post("/v1/embeddings", &body).await).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["object"], "list");
+    assert_eq!(
+        v["data"][0],
+        json!({"object": "embedding", "index": 0, "embedding": [3.0, 0.5]})
+    );
+    assert_eq!(v["data"][1]["embedding"], json!([5.0, 0.5]));
+    let r = &g.requests()[0];
+    assert_eq!(
+        r.path,
+        "/v1beta/models/text-embedding-004:batchEmbedContents"
+    );
+    assert_eq!(r.header("x-goog-api-key").as_deref(), Some(KEY));
+    // Token arrays cannot be sent to Gemini: a clear 400.
+    let (status, v) = json_of(
+        gw.post(
+            "/v1/embeddings",
+            &json!({"model": "embed", "input": [[1, 2]]}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 400, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("token arrays"),
+        "{v}"
+    );
+    assert_eq!(g.requests().len(), 1);
+}

@@ -1,6 +1,6 @@
 //! A fake Gemini API upstream ([`FakeGemini`]): `POST
 //! /v1beta/models/{model}:generateContent` and
-//! `:streamGenerateContent?alt=sse`, and `GET /v1beta/models`, in the wire
+//! `:streamGenerateContent?alt=sse`, `:batchEmbedContents` and `GET /v1beta/models`, in the wire
 //! format of Google's API reference (camelCase fields, `candidates`,
 //! `usageMetadata`, `promptFeedback`; errors as
 //! `{"error":{"code","message","status"}}`). The key must come in
@@ -173,6 +173,41 @@ async fn handle(State(s): State<Arc<Shared>>, req: Request) -> Response {
     let Some((model, method)) = rest.split_once(':') else {
         return error(404, "NOT_FOUND", "Requested entity was not found.");
     };
+    if method == "batchEmbedContents" {
+        let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+            return error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.");
+        };
+        let want = format!("models/{model}");
+        let Some(items) = req["requests"].as_array() else {
+            return error(
+                400,
+                "INVALID_ARGUMENT",
+                "* BatchEmbedContentsRequest.requests: requests is not specified",
+            );
+        };
+        if items.iter().any(|r| r["model"] != want.as_str()) {
+            return error(
+                400,
+                "INVALID_ARGUMENT",
+                "Model names in the requests must match the model in the path.",
+            );
+        }
+        // One vector per text: its length, then 0.5.
+        let embeddings: Vec<Value> = items
+            .iter()
+            .map(|r| {
+                let len = r["content"]["parts"][0]["text"]
+                    .as_str()
+                    .map_or(0, str::len);
+                json!({"values": [len as f64, 0.5]})
+            })
+            .collect();
+        return response(
+            200,
+            "application/json",
+            json!({"embeddings": embeddings}).to_string(),
+        );
+    }
     let stream = match method {
         "generateContent" => false,
         "streamGenerateContent" => true,

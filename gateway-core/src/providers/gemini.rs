@@ -59,6 +59,17 @@ impl GeminiProvider {
     /// model that is not a plain id (`a-z 0-9 . _ -`, an optional
     /// `models/` prefix) gives `/`, which the client refuses.
     pub fn generate_uri(&self, model: &str, stream: bool) -> Uri {
+        let method = if stream {
+            ":streamGenerateContent?alt=sse"
+        } else {
+            ":generateContent"
+        };
+        self.model_uri(model, method)
+    }
+
+    /// `{base}/models/{model}{method}`, or `/` for a model that is not a
+    /// plain id.
+    fn model_uri(&self, model: &str, method: &str) -> Uri {
         let model = model.strip_prefix("models/").unwrap_or(model);
         if model.is_empty()
             || !model
@@ -67,11 +78,6 @@ impl GeminiProvider {
         {
             return Uri::default();
         }
-        let method = if stream {
-            ":streamGenerateContent?alt=sse"
-        } else {
-            ":generateContent"
-        };
         uri(&self.base, &format!("/models/{model}{method}"))
     }
 }
@@ -82,7 +88,10 @@ impl ProviderApi for GeminiProvider {
             Endpoint::ChatCompletions | Endpoint::Messages | Endpoint::Responses => {
                 Some(Endpoint::GenerateContent)
             }
-            Endpoint::Completions | Endpoint::Embeddings | Endpoint::GenerateContent => None,
+            Endpoint::Embeddings => Some(Endpoint::BatchEmbedContents),
+            Endpoint::Completions | Endpoint::GenerateContent | Endpoint::BatchEmbedContents => {
+                None
+            }
         }
     }
 
@@ -104,10 +113,12 @@ impl ProviderApi for GeminiProvider {
         body: Bytes,
         headers: &ClientHeaders,
     ) -> Request<Bytes> {
-        if endpoint != Endpoint::GenerateContent {
-            return self.request(endpoint, body, headers);
-        }
-        let mut req = self.build(Method::POST, self.generate_uri(model, stream), body);
+        let url = match endpoint {
+            Endpoint::GenerateContent => self.generate_uri(model, stream),
+            Endpoint::BatchEmbedContents => self.model_uri(model, ":batchEmbedContents"),
+            _ => return self.request(endpoint, body, headers),
+        };
+        let mut req = self.build(Method::POST, url, body);
         req.headers_mut().append(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
@@ -225,7 +236,11 @@ mod tests {
         ] {
             assert_eq!(p.upstream_endpoint(e), Some(Endpoint::GenerateContent));
         }
-        assert_eq!(p.upstream_endpoint(Endpoint::Embeddings), None);
+        assert_eq!(
+            p.upstream_endpoint(Endpoint::Embeddings),
+            Some(Endpoint::BatchEmbedContents)
+        );
+        assert_eq!(p.upstream_endpoint(Endpoint::Completions), None);
     }
 
     #[test]

@@ -31,6 +31,7 @@ struct Answer<'a> {
     usage: Option<&'a RawValue>,
     /// Gemini.
     candidates: Option<Vec<IgnoredAny>>,
+    embeddings: Option<Vec<IgnoredAny>>,
     #[serde(rename = "promptFeedback")]
     prompt_feedback: Option<IgnoredAny>,
     #[serde(rename = "usageMetadata", borrow)]
@@ -65,6 +66,7 @@ pub(crate) fn check(endpoint: Endpoint, body: &[u8]) -> Result<Option<Usage>, St
             "content",
             a.content.is_some() && kind.is_none_or(|k| k == r#""message""#),
         ),
+        Endpoint::BatchEmbedContents => ("embeddings", a.embeddings.is_some()),
         // A refused prompt has no candidates, only promptFeedback.
         Endpoint::GenerateContent => (
             "candidates",

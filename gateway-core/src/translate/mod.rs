@@ -24,6 +24,7 @@
 pub mod chat_via_gemini;
 mod chat_via_messages;
 mod chat_via_messages_stream;
+pub mod embeddings_via_gemini;
 pub mod errors;
 pub(crate) mod frame;
 mod messages_via_chat;
@@ -63,6 +64,8 @@ pub enum Translation {
     MessagesViaGemini,
     /// Responses client → Gemini upstream (through chat).
     ResponsesViaGemini,
+    /// Embeddings client → Gemini `batchEmbedContents`.
+    EmbeddingsViaGemini,
 }
 
 /// What the answer's translation needs to know about the request.
@@ -129,6 +132,7 @@ impl Translation {
             (Endpoint::ChatCompletions, Endpoint::GenerateContent) => Some(Self::ChatViaGemini),
             (Endpoint::Messages, Endpoint::GenerateContent) => Some(Self::MessagesViaGemini),
             (Endpoint::Responses, Endpoint::GenerateContent) => Some(Self::ResponsesViaGemini),
+            (Endpoint::Embeddings, Endpoint::BatchEmbedContents) => Some(Self::EmbeddingsViaGemini),
             _ => None,
         }
     }
@@ -140,6 +144,7 @@ impl Translation {
             Self::ResponsesViaChat | Self::ResponsesViaMessages | Self::ResponsesViaGemini => {
                 Endpoint::Responses
             }
+            Self::EmbeddingsViaGemini => Endpoint::Embeddings,
         }
     }
 
@@ -150,7 +155,10 @@ impl Translation {
     fn upstream_is_gemini(self) -> bool {
         matches!(
             self,
-            Self::ChatViaGemini | Self::MessagesViaGemini | Self::ResponsesViaGemini
+            Self::ChatViaGemini
+                | Self::MessagesViaGemini
+                | Self::ResponsesViaGemini
+                | Self::EmbeddingsViaGemini
         )
     }
 
@@ -217,6 +225,10 @@ impl Translation {
                 let chat = responses_via_chat::request(req, model)?;
                 to_bytes(&chat_via_gemini::request(chat)?)?
             }
+            Self::EmbeddingsViaGemini => {
+                let req: embeddings_via_gemini::EmbeddingsRequest = parse_request(body)?;
+                to_bytes(&embeddings_via_gemini::request(req, model)?)?
+            }
         };
         Ok(Translated { body, ctx })
     }
@@ -253,6 +265,10 @@ impl Translation {
                     Self::ResponsesViaGemini => to_bytes(&responses_via_chat::response(chat, m)),
                     _ => to_bytes(&chat),
                 }
+            }
+            Self::EmbeddingsViaGemini => {
+                let r: embeddings_via_gemini::BatchEmbedResponse = parse_upstream(body)?;
+                to_bytes(&embeddings_via_gemini::response(r, m))
             }
         }
     }

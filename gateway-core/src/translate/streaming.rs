@@ -92,8 +92,7 @@ pub struct StreamTranslator {
 }
 
 impl StreamTranslator {
-    /// Always `Some` today (kept optional for kinds whose streams are not
-    /// translated).
+    /// `None` for embeddings, which do not stream.
     pub fn new(t: Translation, ctx: &RequestCtx) -> Option<Self> {
         let inner = match t {
             Translation::MessagesViaChat => Inner::MessagesViaChat(ChatToMessages::new(&ctx.model)),
@@ -114,6 +113,7 @@ impl StreamTranslator {
                 ChunkStream::new(&ctx.model, true),
                 ChatToMessages::new(&ctx.model),
             ),
+            Translation::EmbeddingsViaGemini => return None,
             Translation::ResponsesViaGemini => Inner::ResponsesViaGemini(
                 ChunkStream::new(&ctx.model, true),
                 Box::new(ChatToResponses::new(&ctx.model)),

@@ -27,6 +27,8 @@ pub enum Endpoint {
     /// Gemini `models/{model}:generateContent` (an upstream protocol only;
     /// the model is part of the path).
     GenerateContent,
+    /// Gemini `models/{model}:batchEmbedContents` (upstream only).
+    BatchEmbedContents,
 }
 
 impl Endpoint {
@@ -38,7 +40,7 @@ impl Endpoint {
             Self::Embeddings => "/embeddings",
             Self::Responses => "/responses",
             Self::Messages => "/messages",
-            Self::GenerateContent => "/models",
+            Self::GenerateContent | Self::BatchEmbedContents => "/models",
         }
     }
 
@@ -50,6 +52,7 @@ impl Endpoint {
             Self::Responses => "responses",
             Self::Messages => "messages",
             Self::GenerateContent => "generate_content",
+            Self::BatchEmbedContents => "batch_embed_contents",
         }
     }
 }
