@@ -25,6 +25,9 @@ fn translation(name: &str) -> Translation {
         "chat_via_messages" => Translation::ChatViaMessages,
         "responses_via_chat" => Translation::ResponsesViaChat,
         "responses_via_messages" => Translation::ResponsesViaMessages,
+        "chat_via_gemini" => Translation::ChatViaGemini,
+        "messages_via_gemini" => Translation::MessagesViaGemini,
+        "responses_via_gemini" => Translation::ResponsesViaGemini,
         other => panic!("unknown translation {other}"),
     }
 }
@@ -86,7 +89,7 @@ fn check(
 
 fn run_stream(t: Translation, ctx: &RequestCtx, input: &str) -> String {
     let mut splitter = SseSplitter::new();
-    let mut tr = t.stream(ctx);
+    let mut tr = t.stream(ctx).expect("a streamed translation");
     let mut out = BytesMut::new();
     // feed in small chunks to exercise events split across reads
     for chunk in input.as_bytes().chunks(37) {
@@ -185,6 +188,7 @@ fn every_translation_has_request_response_and_stream_cases() {
         "messages_via_chat",
         "chat_via_messages",
         "responses_via_chat",
+        "chat_via_gemini",
     ] {
         for k in ["request", "response", "stream"] {
             let f = format!("{t}.{k}.json");

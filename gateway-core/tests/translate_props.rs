@@ -78,7 +78,7 @@ fn cut(s: &str, cuts: &[usize]) -> Vec<String> {
 
 fn run_stream(t: Translation, ctx: &RequestCtx, input: &str, chunk: usize) -> String {
     let mut splitter = SseSplitter::new();
-    let mut tr = t.stream(ctx);
+    let mut tr = t.stream(ctx).expect("a streamed translation");
     let mut out = BytesMut::new();
     for c in input.as_bytes().chunks(chunk.max(1)) {
         for ev in splitter.push(c).unwrap().events {

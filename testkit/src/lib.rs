@@ -21,6 +21,7 @@
 mod anthropic;
 mod behavior;
 mod frames;
+mod gemini;
 mod hostile;
 mod script;
 mod server;
@@ -32,6 +33,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 pub use behavior::{Behavior, Hostile, Reply, ToolCallSpec};
+pub use gemini::{FakeGemini, GeminiReply};
 pub use script::{Script, ScriptRule, probe_model};
 
 /// The CA that issued [`FakeUpstream::start_tls`]'s certificate (PEM): point

@@ -177,6 +177,9 @@ impl Default for RawRouting {
     }
 }
 
+/// The base URL of a `kind = "gemini"` provider that sets none.
+pub const GEMINI_BASE_URL: &str = "https://generativelanguage.googleapis.com/v1beta";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ProviderKind {
@@ -185,6 +188,8 @@ pub enum ProviderKind {
     Openai,
     /// Anthropic Messages API.
     Anthropic,
+    /// Google's Gemini API (`generateContent`).
+    Gemini,
 }
 
 /// How an OpenAI-kind provider serves `/v1/responses`.
@@ -203,7 +208,10 @@ pub enum ResponsesMode {
 pub struct RawProvider {
     pub name: Spanned<String>,
     pub kind: Spanned<ProviderKind>,
-    pub base_url: Spanned<String>,
+    /// Required but for `kind = "gemini"` (default
+    /// [`GEMINI_BASE_URL`]).
+    #[serde(default)]
+    pub base_url: Option<Spanned<String>>,
     #[serde(default)]
     pub api_key: Option<Spanned<String>>,
     /// A key pool: several `keyring:`/`env:` references used in turn

@@ -81,7 +81,10 @@ impl ProviderApi for AnthropicProvider {
             Endpoint::Messages | Endpoint::ChatCompletions | Endpoint::Responses => {
                 Some(Endpoint::Messages)
             }
-            Endpoint::Completions | Endpoint::Embeddings => None,
+            Endpoint::Completions
+            | Endpoint::Embeddings
+            | Endpoint::GenerateContent
+            | Endpoint::BatchEmbedContents => None,
         }
     }
 

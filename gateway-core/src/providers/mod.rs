@@ -5,6 +5,7 @@
 //! routing layer owns timeouts, health and fallback.
 
 mod anthropic;
+mod gemini;
 mod openai;
 
 use std::fmt;
@@ -13,6 +14,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, header};
 
 pub use anthropic::AnthropicProvider;
+pub use gemini::GeminiProvider;
 pub use openai::OpenAiProvider;
 
 use crate::config::{ProviderKind, ProviderSpec};
@@ -210,6 +212,19 @@ pub fn forward_client_head(
                     headers.insert(H_API_KEY.clone(), k);
                 }
             }
+            ProviderKind::Gemini => {
+                // The client's Gemini key: its x-api-key, or its bearer token.
+                let key = key.or_else(|| {
+                    let a = auth?;
+                    let t = a.to_str().ok()?.strip_prefix("Bearer ")?.trim().to_string();
+                    let mut v = HeaderValue::try_from(t).ok()?;
+                    v.set_sensitive(true);
+                    Some(v)
+                });
+                if let Some(k) = key {
+                    headers.insert(gemini::API_KEY.clone(), k);
+                }
+            }
             ProviderKind::Openai => {
                 let bearer = auth.or_else(|| {
                     let k = key?;
@@ -252,6 +267,19 @@ pub trait ProviderApi: Send + Sync + fmt::Debug {
     /// (model already rewritten).
     fn request(&self, endpoint: Endpoint, body: Bytes, headers: &ClientHeaders) -> Request<Bytes>;
 
+    /// The upstream request for `model` (already rewritten), streamed or
+    /// not: Gemini puts both in the path; the others send [`Self::request`].
+    fn model_request(
+        &self,
+        endpoint: Endpoint,
+        _model: &str,
+        _stream: bool,
+        body: Bytes,
+        headers: &ClientHeaders,
+    ) -> Request<Bytes> {
+        self.request(endpoint, body, headers)
+    }
+
     /// `POST /messages/count_tokens` with the client's body, for providers
     /// that count tokens themselves (Anthropic); `None`: counted locally.
     fn count_tokens_request(
@@ -267,6 +295,12 @@ pub trait ProviderApi: Send + Sync + fmt::Debug {
 
     /// Model ids from a `/models` response body.
     fn parse_models(&self, body: &[u8]) -> Vec<String>;
+
+    /// Whether a `/models` answer says the key was refused (401 and 403;
+    /// Gemini also answers a bad key with 400 `API_KEY_INVALID`).
+    fn refuses_key(&self, status: http::StatusCode, _body: &[u8]) -> bool {
+        matches!(status.as_u16(), 401 | 403)
+    }
 }
 
 /// Builds the behaviour for a provider's `kind` with one key and the
@@ -279,6 +313,7 @@ pub fn build(
     match spec.kind {
         ProviderKind::Openai => Box::new(OpenAiProvider::new(spec, key, headers)),
         ProviderKind::Anthropic => Box::new(AnthropicProvider::new(spec, key, headers)),
+        ProviderKind::Gemini => Box::new(GeminiProvider::new(spec, key, headers)),
     }
 }
 

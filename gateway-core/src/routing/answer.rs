@@ -29,6 +29,13 @@ struct Answer<'a> {
     content: Option<Vec<IgnoredAny>>,
     #[serde(borrow)]
     usage: Option<&'a RawValue>,
+    /// Gemini.
+    candidates: Option<Vec<IgnoredAny>>,
+    embeddings: Option<Vec<IgnoredAny>>,
+    #[serde(rename = "promptFeedback")]
+    prompt_feedback: Option<IgnoredAny>,
+    #[serde(rename = "usageMetadata", borrow)]
+    usage_metadata: Option<&'a RawValue>,
 }
 
 /// Checks a 2xx body is an answer of `endpoint` (the upstream's protocol);
@@ -59,6 +66,12 @@ pub(crate) fn check(endpoint: Endpoint, body: &[u8]) -> Result<Option<Usage>, St
             "content",
             a.content.is_some() && kind.is_none_or(|k| k == r#""message""#),
         ),
+        Endpoint::BatchEmbedContents => ("embeddings", a.embeddings.is_some()),
+        // A refused prompt has no candidates, only promptFeedback.
+        Endpoint::GenerateContent => (
+            "candidates",
+            a.candidates.is_some() || a.prompt_feedback.is_some(),
+        ),
     };
     if !ok {
         return Err(format!("a 2xx answer without {field:?}"));
@@ -68,8 +81,23 @@ pub(crate) fn check(endpoint: Endpoint, body: &[u8]) -> Result<Option<Usage>, St
         .and_then(|u| serde_json::from_str::<Usage>(u.get()).ok());
     Ok(match endpoint {
         Endpoint::Messages => usage.map(Usage::anthropic),
+        Endpoint::GenerateContent => a
+            .usage_metadata
+            .and_then(|u| serde_json::from_str(u.get()).ok())
+            .map(|u| gemini_usage(&u)),
         _ => usage,
     })
+}
+
+/// Gemini's `usageMetadata` as routing counts it: thinking tokens are
+/// output tokens, `cachedContentTokenCount` the cached part of the prompt.
+pub(crate) fn gemini_usage(u: &crate::translate::wire::gemini::UsageMetadata) -> Usage {
+    Usage {
+        prompt_tokens: Some(u.prompt_token_count),
+        completion_tokens: Some(u.candidates_token_count + u.thoughts_token_count.unwrap_or(0)),
+        prompt_tokens_details: u.cached_content_token_count,
+        ..Usage::default()
+    }
 }
 
 /// The cooldown an upstream asks for: `retry-after-ms` (float milliseconds,

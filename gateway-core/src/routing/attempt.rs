@@ -16,7 +16,7 @@ use super::keys::PoolKey;
 use super::runtime::RouteTarget;
 use super::stream::{self, Breaker, Framing, Peeked, StreamRelay};
 use crate::config::{Config, ErrorRules, RouteSpec};
-use crate::translate::{RequestCtx, Translation, errors};
+use crate::translate::{RequestCtx, TranslateError, Translation, errors};
 use crate::upstream::{ReadError, SendError, UpstreamBody, UpstreamClient, read_bounded};
 use crate::vocab::{AttemptEvent, Endpoint, ErrorClass, RouteMode, Usage, ms};
 use bytes::Bytes;
@@ -144,7 +144,13 @@ pub(super) async fn attempt(
     let started = Instant::now();
     let own_deadline = started + provider.spec.timeout;
     let deadline = rules.until.map_or(own_deadline, |u| u.min(own_deadline));
-    let mut request = pool_key.api.request(prepared.upstream, body, &req.headers);
+    let mut request = pool_key.api.model_request(
+        prepared.upstream,
+        target.forwarded(&req.peek.model),
+        req.peek.stream,
+        body,
+        &req.headers,
+    );
     crate::providers::forward_client_head(
         &mut request,
         &req.headers,
@@ -398,7 +404,7 @@ impl Answer<'_> {
             self.req.endpoint,
             self.prepared
                 .translation
-                .map(|t| t.stream(&self.prepared.ctx)),
+                .and_then(|t| t.stream(&self.prepared.ctx)),
             provider.scrub.clone(),
         );
         let max_held = stream::PREAMBLE_MAX_BYTES.min(self.rules.max_body);
@@ -467,6 +473,35 @@ impl Answer<'_> {
                 Ok(b) => {
                     head.content_type = Some(HeaderValue::from_static("application/json"));
                     b
+                }
+                Err(TranslateError::Blocked(why)) => {
+                    let (status, body) = t.blocked_body(&format!("{name}: {why}"));
+                    let content_type = Some(HeaderValue::from_static("application/json"));
+                    if !self
+                        .rules
+                        .errors
+                        .fallback_on
+                        .contains(&ErrorClass::ContentFilter)
+                    {
+                        return Outcome::Client {
+                            status,
+                            content_type,
+                            headers: head.headers,
+                            body,
+                            latency: self.started.elapsed(),
+                        };
+                    }
+                    // `fallback_on = ["content_filter"]`: health-neutral, the
+                    // next target is asked; the last one's block is relayed.
+                    let mut f = Failure::new(
+                        ErrorClass::ContentFilter,
+                        format!("{name}: prompt blocked: {why}"),
+                    );
+                    f.status = Some(status);
+                    f.body = Some(body);
+                    f.content_type = content_type;
+                    f.headers = head.headers;
+                    return Outcome::Fallback(f, self.started.elapsed());
                 }
                 Err(e) => {
                     return self.fallback(ErrorClass::BadUpstreamBody, format!("{name}: {e}"));

@@ -150,6 +150,9 @@ fn classify(endpoint: Endpoint, ev: &SseEvent) -> Seen {
     if endpoint == Endpoint::Messages {
         return classify_messages(ev);
     }
+    if endpoint == Endpoint::GenerateContent {
+        return classify_gemini(ev);
+    }
     let Ok(f) = serde_json::from_str::<Frame>(&ev.data) else {
         return seen(Kind::Garbage, None, false);
     };
@@ -324,6 +327,72 @@ fn classify_messages(ev: &SseEvent) -> Seen {
         Some("message_stop") => seen(Kind::Content, None, true, 0),
         Some("error") => seen(Kind::Error, None, true, 0),
         _ => seen(Kind::Preamble, None, false, 0),
+    }
+}
+
+/// A Gemini `streamGenerateContent?alt=sse` event, as far as routing cares.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GeminiFrame {
+    candidates: Option<Vec<crate::translate::wire::gemini::Candidate>>,
+    prompt_feedback: Option<crate::translate::wire::gemini::PromptFeedback>,
+    usage_metadata: Option<crate::translate::wire::gemini::UsageMetadata>,
+    error: Option<IgnoredAny>,
+}
+
+/// A candidate with parts: content (its text and arguments measured); a
+/// `finishReason` or a refused prompt (`promptFeedback.blockReason`, which
+/// the translator ends with `content_filter`): the end; an `error` object:
+/// an error; usage alone: content; anything else: preamble; data that is
+/// not JSON: garbage.
+fn classify_gemini(ev: &SseEvent) -> Seen {
+    let Ok(f) = serde_json::from_str::<GeminiFrame>(&ev.data) else {
+        return Seen {
+            kind: Kind::Garbage,
+            usage: None,
+            terminal: false,
+            text_bytes: 0,
+            seq: None,
+        };
+    };
+    let usage = f.usage_metadata.as_ref().map(super::answer::gemini_usage);
+    if f.error.is_some() {
+        return Seen {
+            kind: Kind::Error,
+            usage,
+            terminal: true,
+            text_bytes: 0,
+            seq: None,
+        };
+    }
+    let blocked = f.prompt_feedback.is_some_and(|p| p.block_reason.is_some());
+    let first = f.candidates.and_then(|c| c.into_iter().next());
+    let finished = first.as_ref().is_some_and(|c| c.finish_reason.is_some());
+    let text_bytes: u64 = first
+        .and_then(|c| c.content)
+        .map(|c| c.parts)
+        .unwrap_or_default()
+        .iter()
+        .map(|p| {
+            let text = p.text.as_deref().map_or(0, str::len);
+            let args = p
+                .function_call
+                .as_ref()
+                .map_or(0, |f| f.args.to_string().len().max(1));
+            (text + args) as u64
+        })
+        .sum();
+    let content = text_bytes > 0 || finished || blocked || usage.is_some();
+    Seen {
+        kind: if content {
+            Kind::Content
+        } else {
+            Kind::Preamble
+        },
+        usage,
+        terminal: finished || blocked,
+        text_bytes,
+        seq: None,
     }
 }
 

@@ -120,13 +120,13 @@ pub async fn probe_provider(client: &UpstreamClient, p: &super::ProviderRuntime)
             r.reachable = true;
             let status = resp.status();
             r.status = Some(status.as_u16());
-            r.auth_ok = Some(!matches!(status.as_u16(), 401 | 403));
             let body = crate::upstream::read_bounded(resp, crate::upstream::MAX_LIST_BYTES);
             let body = tokio::time::timeout(PROBE_TIMEOUT, body)
                 .await
                 .ok()
                 .and_then(Result::ok)
                 .unwrap_or_default();
+            r.auth_ok = Some(!p.api().refuses_key(status, &body));
             r.latency_ms = Some(t0.elapsed().as_secs_f64() * 1000.0);
             if status.is_success() {
                 r.models = p.api().parse_models(&body);

@@ -85,6 +85,7 @@ fn upstream(live: &LiveRuntime, name: &str) -> Option<Upstream> {
         system: match p.kind {
             ProviderKind::Openai => "openai",
             ProviderKind::Anthropic => "anthropic",
+            ProviderKind::Gemini => "gemini",
         },
         host: p.base_url.host_str().map(str::to_string),
         port: p.base_url.port_or_known_default(),

@@ -10,6 +10,9 @@
 //!   Completions, Responses), apart from the conversions.
 //! - `messages_via_chat*`: Anthropic clients, chat upstreams.
 //! - `chat_via_messages*`: chat clients, Anthropic upstreams.
+//! - `chat_via_gemini`: chat clients, Gemini upstreams (request, answer,
+//!   errors, stream events); Messages and Responses clients reach Gemini
+//!   through chat.
 //! - `responses_via_chat*`: Responses clients, chat upstreams (and, chained
 //!   with `chat_via_messages*`, Anthropic upstreams).
 //! - `streaming`: the per-event translator the stream relay drives.
@@ -18,8 +21,10 @@
 //! - `errors`: error bodies in each protocol's shape.
 //! - `tokens`: the local `count_tokens` estimate.
 
+pub mod chat_via_gemini;
 mod chat_via_messages;
 mod chat_via_messages_stream;
+pub mod embeddings_via_gemini;
 pub mod errors;
 pub(crate) mod frame;
 mod messages_via_chat;
@@ -53,6 +58,14 @@ pub enum Translation {
     ResponsesViaChat,
     /// Responses client → Anthropic Messages upstream (through chat).
     ResponsesViaMessages,
+    /// Chat Completions client → Gemini `generateContent` upstream.
+    ChatViaGemini,
+    /// Anthropic Messages client → Gemini upstream (through chat).
+    MessagesViaGemini,
+    /// Responses client → Gemini upstream (through chat).
+    ResponsesViaGemini,
+    /// Embeddings client → Gemini `batchEmbedContents`.
+    EmbeddingsViaGemini,
 }
 
 /// What the answer's translation needs to know about the request.
@@ -79,6 +92,11 @@ pub enum TranslateError {
     /// The upstream's answer is not what its protocol promises (a 502).
     #[error("upstream answer could not be translated: {0}")]
     Upstream(String),
+    /// The upstream refused to answer for safety (Gemini's
+    /// `promptFeedback.blockReason`): the client's 400, code
+    /// `content_filter` ([`Translation::blocked_body`]).
+    #[error("{0}")]
+    Blocked(String),
 }
 
 impl TranslateError {
@@ -111,20 +129,37 @@ impl Translation {
             (Endpoint::ChatCompletions, Endpoint::Messages) => Some(Self::ChatViaMessages),
             (Endpoint::Responses, Endpoint::ChatCompletions) => Some(Self::ResponsesViaChat),
             (Endpoint::Responses, Endpoint::Messages) => Some(Self::ResponsesViaMessages),
+            (Endpoint::ChatCompletions, Endpoint::GenerateContent) => Some(Self::ChatViaGemini),
+            (Endpoint::Messages, Endpoint::GenerateContent) => Some(Self::MessagesViaGemini),
+            (Endpoint::Responses, Endpoint::GenerateContent) => Some(Self::ResponsesViaGemini),
+            (Endpoint::Embeddings, Endpoint::BatchEmbedContents) => Some(Self::EmbeddingsViaGemini),
             _ => None,
         }
     }
 
     pub fn client(self) -> Endpoint {
         match self {
-            Self::MessagesViaChat => Endpoint::Messages,
-            Self::ChatViaMessages => Endpoint::ChatCompletions,
-            Self::ResponsesViaChat | Self::ResponsesViaMessages => Endpoint::Responses,
+            Self::MessagesViaChat | Self::MessagesViaGemini => Endpoint::Messages,
+            Self::ChatViaMessages | Self::ChatViaGemini => Endpoint::ChatCompletions,
+            Self::ResponsesViaChat | Self::ResponsesViaMessages | Self::ResponsesViaGemini => {
+                Endpoint::Responses
+            }
+            Self::EmbeddingsViaGemini => Endpoint::Embeddings,
         }
     }
 
     fn upstream_is_anthropic(self) -> bool {
         matches!(self, Self::ChatViaMessages | Self::ResponsesViaMessages)
+    }
+
+    fn upstream_is_gemini(self) -> bool {
+        matches!(
+            self,
+            Self::ChatViaGemini
+                | Self::MessagesViaGemini
+                | Self::ResponsesViaGemini
+                | Self::EmbeddingsViaGemini
+        )
     }
 
     /// The client's body in the upstream's protocol, for `model`.
@@ -171,6 +206,29 @@ impl Translation {
                 let chat = responses_via_chat::request(req, model)?;
                 to_bytes(&chat_via_messages::request(chat, model)?)?
             }
+            Self::ChatViaGemini => {
+                let req: chat::ChatRequest = parse_request(body)?;
+                ctx.include_usage = req
+                    .stream_options
+                    .as_ref()
+                    .and_then(|o| o.include_usage)
+                    .unwrap_or(false);
+                to_bytes(&chat_via_gemini::request(req)?)?
+            }
+            Self::MessagesViaGemini => {
+                let req: anthropic::MessagesRequest = parse_request(body)?;
+                let chat = messages_via_chat::request(req, model)?;
+                to_bytes(&chat_via_gemini::request(chat)?)?
+            }
+            Self::ResponsesViaGemini => {
+                let req: responses::ResponsesRequest = parse_request(body)?;
+                let chat = responses_via_chat::request(req, model)?;
+                to_bytes(&chat_via_gemini::request(chat)?)?
+            }
+            Self::EmbeddingsViaGemini => {
+                let req: embeddings_via_gemini::EmbeddingsRequest = parse_request(body)?;
+                to_bytes(&embeddings_via_gemini::request(req, model)?)?
+            }
         };
         Ok(Translated { body, ctx })
     }
@@ -196,11 +254,45 @@ impl Translation {
                 let chat = chat_via_messages::response(r, m);
                 to_bytes(&responses_via_chat::response(chat, m))
             }
+            Self::ChatViaGemini | Self::MessagesViaGemini | Self::ResponsesViaGemini => {
+                let r: wire::gemini::GenerateResponse = parse_upstream(body)?;
+                if let Some(why) = chat_via_gemini::blocked(&r) {
+                    return Err(TranslateError::Blocked(why));
+                }
+                let chat = chat_via_gemini::response(r, m);
+                match self {
+                    Self::MessagesViaGemini => to_bytes(&messages_via_chat::response(chat, m)),
+                    Self::ResponsesViaGemini => to_bytes(&responses_via_chat::response(chat, m)),
+                    _ => to_bytes(&chat),
+                }
+            }
+            Self::EmbeddingsViaGemini => {
+                let r: embeddings_via_gemini::BatchEmbedResponse = parse_upstream(body)?;
+                to_bytes(&embeddings_via_gemini::response(r, m))
+            }
+        }
+    }
+
+    /// The client's error for an answer the upstream refused
+    /// ([`TranslateError::Blocked`]): a 400 with code `content_filter`, in
+    /// the client's shape.
+    pub fn blocked_body(self, message: &str) -> (StatusCode, Bytes) {
+        let (status, body) = chat_via_gemini::blocked_body(message);
+        match self.client() {
+            Endpoint::Messages => (status, errors::openai_to_anthropic(status, &body)),
+            _ => (status, body),
         }
     }
 
     /// An upstream error body in the client's error shape.
     pub fn error_body(self, status: StatusCode, body: &[u8]) -> Bytes {
+        if self.upstream_is_gemini() {
+            let openai = chat_via_gemini::error_to_openai(status, body);
+            return match self.client() {
+                Endpoint::Messages => errors::openai_to_anthropic(status, &openai),
+                _ => openai,
+            };
+        }
         match (self.client(), self.upstream_is_anthropic()) {
             (Endpoint::Messages, _) => errors::openai_to_anthropic(status, body),
             (_, true) => errors::anthropic_to_openai(status, body),
@@ -209,7 +301,7 @@ impl Translation {
         }
     }
 
-    pub fn stream(self, ctx: &RequestCtx) -> StreamTranslator {
+    pub fn stream(self, ctx: &RequestCtx) -> Option<StreamTranslator> {
         StreamTranslator::new(self, ctx)
     }
 }

@@ -9,6 +9,7 @@
 use bytes::{BufMut, BytesMut};
 use serde::Serialize;
 
+use super::chat_via_gemini::ChunkStream;
 use super::chat_via_messages_stream::MessagesToChat;
 use super::frame::{ChunkFrame, EventFrame};
 use super::messages_via_chat_stream::ChatToMessages;
@@ -77,6 +78,9 @@ enum Inner {
     ChatViaMessages(MessagesToChat),
     ResponsesViaChat(Box<ChatToResponses>),
     ResponsesViaMessages(MessagesToChat, Box<ChatToResponses>),
+    ChatViaGemini(ChunkStream),
+    MessagesViaGemini(ChunkStream, ChatToMessages),
+    ResponsesViaGemini(ChunkStream, Box<ChatToResponses>),
 }
 
 /// Turns upstream SSE events into client SSE bytes for one stream.
@@ -88,7 +92,8 @@ pub struct StreamTranslator {
 }
 
 impl StreamTranslator {
-    pub fn new(t: Translation, ctx: &RequestCtx) -> Self {
+    /// `None` for embeddings, which do not stream.
+    pub fn new(t: Translation, ctx: &RequestCtx) -> Option<Self> {
         let inner = match t {
             Translation::MessagesViaChat => Inner::MessagesViaChat(ChatToMessages::new(&ctx.model)),
             Translation::ChatViaMessages => {
@@ -101,8 +106,20 @@ impl StreamTranslator {
                 MessagesToChat::new(&ctx.model, true),
                 Box::new(ChatToResponses::new(&ctx.model)),
             ),
+            Translation::ChatViaGemini => {
+                Inner::ChatViaGemini(ChunkStream::new(&ctx.model, ctx.include_usage))
+            }
+            Translation::MessagesViaGemini => Inner::MessagesViaGemini(
+                ChunkStream::new(&ctx.model, true),
+                ChatToMessages::new(&ctx.model),
+            ),
+            Translation::EmbeddingsViaGemini => return None,
+            Translation::ResponsesViaGemini => Inner::ResponsesViaGemini(
+                ChunkStream::new(&ctx.model, true),
+                Box::new(ChatToResponses::new(&ctx.model)),
+            ),
         };
-        Self { inner, seq: 0 }
+        Some(Self { inner, seq: 0 })
     }
 
     /// One upstream event → the client's events, appended to `out`.
@@ -120,6 +137,9 @@ impl StreamTranslator {
             Inner::ChatViaMessages(_) | Inner::ResponsesViaMessages(..) => {
                 EventFrame::read(ev).map(|f| Parsed::Event(Box::new(f)))
             }
+            Inner::ChatViaGemini(_)
+            | Inner::MessagesViaGemini(..)
+            | Inner::ResponsesViaGemini(..) => None,
         };
         read.unwrap_or(Parsed::Raw)
     }
@@ -171,6 +191,28 @@ impl StreamTranslator {
                 }
                 write_responses(&evs, &mut self.seq, out);
             }
+            Inner::ChatViaGemini(g) => {
+                let evs = gemini_chat(g, ev);
+                write_chat(&evs, out);
+            }
+            Inner::MessagesViaGemini(g, t) => {
+                let mut evs = Vec::new();
+                for c in gemini_chat(g, ev) {
+                    match c {
+                        ChatEvent::Chunk(c) => t.on_chunk(c, &mut evs),
+                        ChatEvent::Error(e) => t.on_error(e.error, &mut evs),
+                        ChatEvent::Done => {}
+                    }
+                }
+                write_anthropic(&evs, out);
+            }
+            Inner::ResponsesViaGemini(g, b) => {
+                let mut evs = Vec::new();
+                for c in gemini_chat(g, ev) {
+                    b.on_chat(c, &mut evs);
+                }
+                write_responses(&evs, &mut self.seq, out);
+            }
         }
     }
 
@@ -179,7 +221,9 @@ impl StreamTranslator {
     pub fn next_seq(&self) -> Option<u64> {
         matches!(
             self.inner,
-            Inner::ResponsesViaChat(_) | Inner::ResponsesViaMessages(..)
+            Inner::ResponsesViaChat(_)
+                | Inner::ResponsesViaMessages(..)
+                | Inner::ResponsesViaGemini(..)
         )
         .then_some(self.seq)
     }
@@ -212,7 +256,46 @@ impl StreamTranslator {
                 b.finish(&mut evs);
                 write_responses(&evs, &mut self.seq, out);
             }
+            Inner::ChatViaGemini(g) => {
+                let mut evs: Vec<ChatEvent> =
+                    g.finish().into_iter().map(ChatEvent::Chunk).collect();
+                evs.push(ChatEvent::Done);
+                write_chat(&evs, out);
+            }
+            Inner::MessagesViaGemini(g, t) => {
+                let mut evs = Vec::new();
+                for c in g.finish() {
+                    t.on_chunk(c, &mut evs);
+                }
+                t.finish(&mut evs);
+                write_anthropic(&evs, out);
+            }
+            Inner::ResponsesViaGemini(g, b) => {
+                let mut evs = Vec::new();
+                for c in g.finish() {
+                    b.on_chunk(c, &mut evs);
+                }
+                b.finish(&mut evs);
+                write_responses(&evs, &mut self.seq, out);
+            }
         }
+    }
+}
+
+/// A Gemini stream event: its chat chunks, or the error it carries.
+fn gemini_chat(g: &mut ChunkStream, ev: &SseEvent) -> Vec<ChatEvent> {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(&ev.data) else {
+        return Vec::new();
+    };
+    if v.get("error").is_some_and(|e| !e.is_null()) {
+        let msg = v["error"]["message"].as_str().unwrap_or("upstream error");
+        let status = v["error"]["status"].as_str().unwrap_or("upstream_error");
+        let err = chat::ErrorResponse::new("upstream_error", &status.to_ascii_lowercase(), msg);
+        return vec![ChatEvent::Error(err)];
+    }
+    match serde_json::from_value(v) {
+        Ok(r) => g.event(r).into_iter().map(ChatEvent::Chunk).collect(),
+        Err(_) => Vec::new(),
     }
 }
 
@@ -295,7 +378,7 @@ mod tests {
 
     #[test]
     fn an_empty_answer_is_still_a_complete_message() {
-        let mut t = StreamTranslator::new(Translation::MessagesViaChat, &ctx());
+        let mut t = StreamTranslator::new(Translation::MessagesViaChat, &ctx()).unwrap();
         let mut out = BytesMut::new();
         t.event(&ev("[DONE]"), &mut out);
         t.finish(&mut out);
@@ -303,7 +386,7 @@ mod tests {
             names(&out),
             ["message_start", "ping", "message_delta", "message_stop"]
         );
-        let mut t = StreamTranslator::new(Translation::ResponsesViaChat, &ctx());
+        let mut t = StreamTranslator::new(Translation::ResponsesViaChat, &ctx()).unwrap();
         let mut out = BytesMut::new();
         t.finish(&mut out);
         assert_eq!(
@@ -318,7 +401,7 @@ mod tests {
 
     #[test]
     fn nothing_follows_an_error() {
-        let mut t = StreamTranslator::new(Translation::MessagesViaChat, &ctx());
+        let mut t = StreamTranslator::new(Translation::MessagesViaChat, &ctx()).unwrap();
         let mut out = BytesMut::new();
         t.event(
             &ev(r#"{"choices":[{"index":0,"delta":{"content":"a"}}]}"#),
@@ -344,7 +427,7 @@ mod tests {
     #[test]
     fn message_start_has_the_input_count_when_it_came_first() {
         let start = |first: &str| {
-            let mut t = StreamTranslator::new(Translation::MessagesViaChat, &ctx());
+            let mut t = StreamTranslator::new(Translation::MessagesViaChat, &ctx()).unwrap();
             let mut out = BytesMut::new();
             t.event(&ev(first), &mut out);
             t.event(
@@ -381,7 +464,7 @@ mod tests {
 
     #[test]
     fn tool_calls_without_ids_get_one() {
-        let mut t = StreamTranslator::new(Translation::MessagesViaChat, &ctx());
+        let mut t = StreamTranslator::new(Translation::MessagesViaChat, &ctx()).unwrap();
         let mut out = BytesMut::new();
         t.event(
             &ev(

@@ -24,6 +24,11 @@ pub enum Endpoint {
     Responses,
     /// Anthropic Messages (`/v1/messages`).
     Messages,
+    /// Gemini `models/{model}:generateContent` (an upstream protocol only;
+    /// the model is part of the path).
+    GenerateContent,
+    /// Gemini `models/{model}:batchEmbedContents` (upstream only).
+    BatchEmbedContents,
 }
 
 impl Endpoint {
@@ -35,6 +40,7 @@ impl Endpoint {
             Self::Embeddings => "/embeddings",
             Self::Responses => "/responses",
             Self::Messages => "/messages",
+            Self::GenerateContent | Self::BatchEmbedContents => "/models",
         }
     }
 
@@ -45,6 +51,8 @@ impl Endpoint {
             Self::Embeddings => "embeddings",
             Self::Responses => "responses",
             Self::Messages => "messages",
+            Self::GenerateContent => "generate_content",
+            Self::BatchEmbedContents => "batch_embed_contents",
         }
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use http::{HeaderName, HeaderValue};
 use reqwest::Url;
 
-use super::super::raw::{KeyRotation, ProviderKind, RawProvider, ResponsesMode};
+use super::super::raw::{GEMINI_BASE_URL, KeyRotation, ProviderKind, RawProvider, ResponsesMode};
 use super::{MAX_SECS, Severity, Validator, trim_slash, valid_name};
 use crate::secrets::SecretRef;
 use crate::ssrf::{self, SsrfPolicy};
@@ -91,10 +91,38 @@ impl Validator<'_> {
                     );
                     ResponsesMode::Translate
                 }
-                (ProviderKind::Anthropic, _) => ResponsesMode::Translate,
+                (ProviderKind::Gemini, Some(r)) if *r.get_ref() == ResponsesMode::Native => {
+                    self.error(
+                        &format!("{path}.responses"),
+                        r,
+                        "Gemini has no Responses API; omit this or use \"translate\"",
+                    );
+                    ResponsesMode::Translate
+                }
+                (ProviderKind::Anthropic | ProviderKind::Gemini, _) => ResponsesMode::Translate,
                 (ProviderKind::Openai, r) => r.as_ref().map(|r| *r.get_ref()).unwrap_or_default(),
             };
-            let base_url = match Url::parse(p.base_url.get_ref()) {
+            let default_base;
+            let base_src = match &p.base_url {
+                Some(b) => b,
+                None => {
+                    let gemini = *p.kind.get_ref() == ProviderKind::Gemini;
+                    if !gemini {
+                        self.error(
+                            &format!("{path}.base_url"),
+                            &p.name,
+                            "base_url is required (only kind = \"gemini\" has a default)",
+                        );
+                    }
+                    default_base = toml::Spanned::new(
+                        p.name.span(),
+                        if gemini { GEMINI_BASE_URL } else { "" }.to_string(),
+                    );
+                    &default_base
+                }
+            };
+            let base_url = match Url::parse(base_src.get_ref()) {
+                _ if base_src.get_ref().is_empty() && p.base_url.is_none() => None,
                 Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
                     let literal = u.host_str().and_then(|h| {
                         h.trim_start_matches('[')
@@ -105,12 +133,12 @@ impl Validator<'_> {
                     if let Some(ip) = literal
                         && let Err(why) = ssrf::check(ip, policy)
                     {
-                        self.error(&format!("{path}.base_url"), &p.base_url, why);
+                        self.error(&format!("{path}.base_url"), base_src, why);
                     }
                     if u.query().is_some() || u.fragment().is_some() {
                         self.error(
                             &format!("{path}.base_url"),
-                            &p.base_url,
+                            base_src,
                             "base_url must not have a query or fragment",
                         );
                     }
@@ -119,7 +147,7 @@ impl Validator<'_> {
                 Ok(_) => {
                     self.error(
                         &format!("{path}.base_url"),
-                        &p.base_url,
+                        base_src,
                         "base_url must be an http:// or https:// URL with a host",
                     );
                     None
@@ -127,7 +155,7 @@ impl Validator<'_> {
                 Err(e) => {
                     self.error(
                         &format!("{path}.base_url"),
-                        &p.base_url,
+                        base_src,
                         format!("invalid URL: {e}"),
                     );
                     None

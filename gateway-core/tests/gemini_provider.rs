@@ -1,0 +1,431 @@
+//! `kind = "gemini"` providers against a fake Gemini API
+//! (`testkit::FakeGemini`): chat and Messages clients translated to
+//! `generateContent` and back, the key in `x-goog-api-key` only, safety
+//! blocks as `content_filter` errors, Gemini errors in the client's shape,
+//! fallback between Gemini and OpenAI-kind targets. Keys live in the test's
+//! private Secret Service (run through rt.sh: AIGW_TEST_KEYRING=1).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use gateway_core::secrets::{keychain_delete, keychain_set};
+use serde_json::{Value, json};
+use testkit::{Behavior, FakeGemini, FakeUpstream, GeminiReply};
+
+use crate::common::{TestGateway, chat_body, header, provider, route};
+
+const KEY: &str = "AIza-fake-gemini-key-0001";
+
+/// The key in the keychain under a name of this test's own, removed on drop.
+struct Key(String);
+
+impl Key {
+    fn set(tag: &str) -> Option<Key> {
+        if std::env::var("AIGW_TEST_KEYRING").as_deref() != Ok("1") {
+            eprintln!("skipped: AIGW_TEST_KEYRING != 1 (run through rt.sh / scripts/test.sh)");
+            return None;
+        }
+        let name = format!("aigw-gemini-{tag}-{}", std::process::id());
+        keychain_set(&name, KEY).unwrap();
+        Some(Key(name))
+    }
+}
+
+impl Drop for Key {
+    fn drop(&mut self) {
+        let _ = keychain_delete(&self.0);
+    }
+}
+
+fn gemini_provider(g: &FakeGemini, key: &Key) -> String {
+    format!(
+        "[[providers]]\nname = \"{}\"\nkind = \"gemini\"\nbase_url = \"{}\"\napi_key = \"keyring:{}\"\ntimeout_s = 5\n",
+        g.name(),
+        g.base_url(),
+        key.0
+    )
+}
+
+async fn json_of(r: reqwest::Response) -> (u16, Value) {
+    let s = r.status().as_u16();
+    (s, r.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn chat_reaches_gemini_with_the_key_in_a_header() {
+    let Some(key) = Key::set("chat") else { return };
+    let g = FakeGemini::start("gem", KEY).await;
+    let toml = format!(
+        "{}{}",
+        gemini_provider(&g, &key),
+        route("fast", "", &[("gem", Some("gemini-2.5-flash"))])
+    );
+    let gw = TestGateway::start(&toml).await;
+    let body = json!({"model": "fast", "messages": [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "hi"}
+    ], "max_tokens": 50});
+    let (status, v) = json_of(gw.chat(&body).await).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["object"], "chat.completion");
+    assert_eq!(v["choices"][0]["message"]["content"], "Hello from Gemini");
+    assert_eq!(v["choices"][0]["finish_reason"], "stop");
+    assert_eq!(v["usage"]["prompt_tokens"], 8);
+    assert_eq!(v["usage"]["completion_tokens"], 4);
+    assert_eq!(v["usage"]["prompt_tokens_details"]["cached_tokens"], 2);
+    let r = &g.requests()[0];
+    assert_eq!(r.path, "/v1beta/models/gemini-2.5-flash:generateContent");
+    assert_eq!(r.query, None);
+    assert_eq!(r.header("x-goog-api-key").as_deref(), Some(KEY));
+    assert!(r.header("authorization").is_none());
+    let sent = r.json();
+    assert_eq!(
+        sent["systemInstruction"],
+        json!({"parts": [{"text": "Be brief."}]})
+    );
+    assert_eq!(
+        sent["contents"],
+        json!([{"role": "user", "parts": [{"text": "hi"}]}])
+    );
+    assert_eq!(sent["generationConfig"]["maxOutputTokens"], 50);
+    assert!(sent.get("model").is_none());
+
+    // Tools: a functionCall comes back as a tool call; thoughts as reasoning.
+    g.push(GeminiReply::Call {
+        name: "get_weather".into(),
+        args: json!({"city": "Paris"}),
+    });
+    let body = json!({"model": "fast", "messages": [{"role": "user", "content": "weather?"}],
+        "tools": [{"type": "function", "function": {"name": "get_weather",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]});
+    let (status, v) = json_of(gw.chat(&body).await).await;
+    assert_eq!(status, 200, "{v}");
+    let call = &v["choices"][0]["message"]["tool_calls"][0];
+    assert_eq!(call["function"]["name"], "get_weather");
+    assert_eq!(call["function"]["arguments"], "{\"city\":\"Paris\"}");
+    assert_eq!(v["choices"][0]["finish_reason"], "tool_calls");
+    assert_eq!(
+        g.requests()[1].json()["tools"][0]["functionDeclarations"][0]["name"],
+        "get_weather"
+    );
+    g.push(GeminiReply::Thinking {
+        thought: "simple".into(),
+        text: "4".into(),
+    });
+    let (_, v) = json_of(gw.chat(&chat_body("fast", false)).await).await;
+    assert_eq!(v["choices"][0]["message"]["reasoning_content"], "simple");
+    assert_eq!(v["choices"][0]["message"]["content"], "4");
+}
+
+#[tokio::test]
+async fn messages_clients_reach_gemini_through_chat() {
+    let Some(key) = Key::set("messages") else {
+        return;
+    };
+    let g = FakeGemini::start("gem", KEY).await;
+    let toml = format!(
+        "{}{}",
+        gemini_provider(&g, &key),
+        route("claude-sonnet-4-5", "", &[("gem", Some("gemini-2.5-pro"))])
+    );
+    let gw = TestGateway::start(&toml).await;
+    let body = json!({"model": "claude-sonnet-4-5", "max_tokens": 64,
+        "system": "Be brief.", "messages": [{"role": "user", "content": "hi"}]});
+    let (status, v) = json_of(gw.post("/v1/messages", &body).await).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["type"], "message");
+    assert_eq!(v["content"][0]["text"], "Hello from Gemini");
+    assert_eq!(v["stop_reason"], "end_turn");
+    let r = &g.requests()[0];
+    assert_eq!(r.path, "/v1beta/models/gemini-2.5-pro:generateContent");
+    assert_eq!(
+        r.json()["systemInstruction"]["parts"][0]["text"],
+        "Be brief."
+    );
+    // A Gemini error reaches a Messages client in Anthropic's shape.
+    g.push(GeminiReply::Error {
+        code: 400,
+        status: "INVALID_ARGUMENT".into(),
+        message: "Invalid value at 'contents'".into(),
+    });
+    let (status, v) = json_of(gw.post("/v1/messages", &body).await).await;
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(v["type"], "error");
+    assert_eq!(v["error"]["type"], "invalid_request_error");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Invalid value")
+    );
+}
+
+#[tokio::test]
+async fn a_safety_block_is_a_content_filter_error_and_gemini_errors_take_the_openai_shape() {
+    let Some(key) = Key::set("safety") else {
+        return;
+    };
+    let g = FakeGemini::start("gem", KEY).await;
+    let toml = format!(
+        "{}{}",
+        gemini_provider(&g, &key),
+        route("fast", "", &[("gem", Some("gemini-2.5-flash"))])
+    );
+    let gw = TestGateway::start(&toml).await;
+    g.push(GeminiReply::PromptBlocked);
+    let (status, v) = json_of(gw.chat(&chat_body("fast", false)).await).await;
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(v["error"]["code"], "content_filter");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("SAFETY"),
+        "{v}"
+    );
+    g.push(GeminiReply::Error {
+        code: 404,
+        status: "NOT_FOUND".into(),
+        message: "models/nope is not found for API version v1beta".into(),
+    });
+    let (status, v) = json_of(gw.chat(&chat_body("fast", false)).await).await;
+    assert_eq!(status, 404, "{v}");
+    assert_eq!(v["error"]["type"], "invalid_request_error");
+    assert_eq!(v["error"]["code"], "not_found");
+}
+
+#[tokio::test]
+async fn a_blocked_prompt_falls_back_when_the_route_says_fallback_on_content_filter() {
+    let Some(key) = Key::set("blockfb") else {
+        return;
+    };
+    let g = FakeGemini::start("gem", KEY).await;
+    let oa = FakeUpstream::start("oa").await;
+    let toml = format!(
+        "{}{}{}",
+        gemini_provider(&g, &key),
+        provider(&oa, "timeout_s = 5"),
+        route(
+            "guarded",
+            "fallback_on = [\"content_filter\"]",
+            &[
+                ("gem", Some("gemini-2.5-flash")),
+                ("oa", Some("gpt-4o-mini"))
+            ]
+        ),
+    );
+    let gw = TestGateway::start(&toml).await;
+    g.push(GeminiReply::PromptBlocked);
+    let r = gw.chat(&chat_body("guarded", false)).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-aigw-provider"), "oa");
+    assert_eq!(header(&r, "x-aigw-attempts"), "2");
+    // Health-neutral: the next request goes to Gemini first again.
+    let r = gw.chat(&chat_body("guarded", false)).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-aigw-provider"), "gem");
+}
+
+#[tokio::test]
+async fn a_429_from_gemini_falls_back_to_openai_and_back() {
+    let Some(key) = Key::set("fallback") else {
+        return;
+    };
+    let g = FakeGemini::start("gem", KEY).await;
+    let oa = FakeUpstream::start("oa").await;
+    let toml = format!(
+        "{}{}{}{}",
+        gemini_provider(&g, &key),
+        provider(&oa, "timeout_s = 5"),
+        route(
+            "fast",
+            "",
+            &[
+                ("gem", Some("gemini-2.5-flash")),
+                ("oa", Some("gpt-4o-mini"))
+            ]
+        ),
+        route(
+            "slow",
+            "",
+            &[
+                ("oa", Some("gpt-4o-mini")),
+                ("gem", Some("gemini-2.5-flash"))
+            ]
+        ),
+    );
+    let gw = TestGateway::start(&toml).await;
+    // OpenAI failing falls back to Gemini.
+    oa.push(Behavior::Status {
+        status: 500,
+        retry_after: None,
+        body: None,
+    });
+    let r = gw.chat(&chat_body("slow", false)).await;
+    assert_eq!(r.status(), 200);
+    let (_, v) = json_of(r).await;
+    assert_eq!(
+        v["choices"][0]["message"]["content"], "Hello from Gemini",
+        "{v}"
+    );
+    assert_eq!(g.requests().len(), 1);
+    assert_eq!(oa.proxied_requests().len(), 1);
+    g.push(GeminiReply::Error {
+        code: 429,
+        status: "RESOURCE_EXHAUSTED".into(),
+        message: "Resource has been exhausted (e.g. check quota).".into(),
+    });
+    let r = gw.chat(&chat_body("fast", false)).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(crate::common::header(&r, "x-aigw-provider"), "oa");
+    assert_eq!(g.requests().len(), 2);
+    assert_eq!(oa.proxied_requests().len(), 2);
+    // The 429 cooled Gemini: the next request goes to OpenAI directly.
+    let r = gw.chat(&chat_body("fast", false)).await;
+    assert_eq!(crate::common::header(&r, "x-aigw-provider"), "oa");
+    assert_eq!(g.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn streams_are_translated_for_chat_and_messages_clients() {
+    let Some(key) = Key::set("stream") else {
+        return;
+    };
+    let g = FakeGemini::start("gem", KEY).await;
+    let toml = format!(
+        "{}{}",
+        gemini_provider(&g, &key),
+        route("fast", "", &[("gem", Some("gemini-2.5-flash"))]),
+    );
+    let gw = TestGateway::start(&toml).await;
+    g.push(GeminiReply::Text("one two three".into()));
+    let mut body = chat_body("fast", true);
+    body["stream_options"] = json!({"include_usage": true});
+    let r = gw.chat(&body).await;
+    assert_eq!(r.status(), 200);
+    assert!(crate::common::header(&r, "content-type").starts_with("text/event-stream"));
+    let text = r.text().await.unwrap();
+    assert_eq!(
+        crate::common::streamed_text(&text),
+        "one two three",
+        "{text}"
+    );
+    assert!(text.contains("\"finish_reason\":\"stop\""), "{text}");
+    assert!(text.trim_end().ends_with("data: [DONE]"), "{text}");
+    assert!(text.contains("\"prompt_tokens\":8"), "{text}");
+    let req = &g.requests()[0];
+    assert_eq!(
+        req.path,
+        "/v1beta/models/gemini-2.5-flash:streamGenerateContent"
+    );
+    assert_eq!(req.query.as_deref(), Some("alt=sse"));
+    assert_eq!(req.header("x-goog-api-key").as_deref(), Some(KEY));
+
+    // A Messages client gets Anthropic's events.
+    g.push(GeminiReply::Text("hello there".into()));
+    let body = json!({"model": "fast", "max_tokens": 64, "stream": true,
+        "messages": [{"role": "user", "content": "hi"}]});
+    let text = gw.post("/v1/messages", &body).await.text().await.unwrap();
+    let events: Vec<String> = crate::wire::sse_events(&text)
+        .into_iter()
+        .filter_map(|(n, _)| n)
+        .collect();
+    assert_eq!(
+        events.first().map(String::as_str),
+        Some("message_start"),
+        "{text}"
+    );
+    assert_eq!(
+        events.last().map(String::as_str),
+        Some("message_stop"),
+        "{text}"
+    );
+    assert!(text.contains("hello "), "{text}");
+
+    // A prompt refused mid-protocol ends the stream with content_filter.
+    g.push(GeminiReply::PromptBlocked);
+    let text = gw
+        .chat(&chat_body("fast", true))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("\"finish_reason\":\"content_filter\""),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn the_probe_checks_the_key_and_lists_models() {
+    let Some(key) = Key::set("probe") else { return };
+    let good = FakeGemini::start("gem", KEY).await;
+    let bad = FakeGemini::start("wrong", "AIza-some-other-key").await;
+    let toml = format!(
+        "{}{}{}",
+        gemini_provider(&good, &key),
+        gemini_provider(&bad, &key),
+        route("fast", "", &[("gem", Some("gemini-2.5-flash"))]),
+    );
+    let gw = TestGateway::start(&toml).await;
+    let (s, p) = gw.admin_post("/providers/gem/probe", json!({})).await;
+    assert_eq!(s, 200, "{p}");
+    assert_eq!(p["auth_ok"], true, "{p}");
+    assert_eq!(
+        p["models"],
+        json!(["gemini-2.5-flash", "gemini-2.5-pro"]),
+        "{p}"
+    );
+    let r = &good.requests()[0];
+    assert_eq!(
+        (r.method.as_str(), r.path.as_str()),
+        ("GET", "/v1beta/models")
+    );
+    assert_eq!(r.header("x-goog-api-key").as_deref(), Some(KEY));
+    // Gemini answers a key it does not know with a 400, not a 401.
+    let (s, p) = gw.admin_post("/providers/wrong/probe", json!({})).await;
+    assert_eq!(s, 200, "{p}");
+    assert_eq!(p["auth_ok"], false, "{p}");
+    assert_eq!(p["status"], 400, "{p}");
+}
+
+#[tokio::test]
+async fn embeddings_go_through_batch_embed_contents() {
+    let Some(key) = Key::set("embed") else { return };
+    let g = FakeGemini::start("gem", KEY).await;
+    let toml = format!(
+        "{}{}",
+        gemini_provider(&g, &key),
+        route("embed", "", &[("gem", Some("text-embedding-004"))]),
+    );
+    let gw = TestGateway::start(&toml).await;
+    let body = json!({"model": "embed", "input": ["abc", "hello"]});
+    let (status, v) = json_of(gw.post("/v1/embeddings", &body).await).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["object"], "list");
+    assert_eq!(
+        v["data"][0],
+        json!({"object": "embedding", "index": 0, "embedding": [3.0, 0.5]})
+    );
+    assert_eq!(v["data"][1]["embedding"], json!([5.0, 0.5]));
+    let r = &g.requests()[0];
+    assert_eq!(
+        r.path,
+        "/v1beta/models/text-embedding-004:batchEmbedContents"
+    );
+    assert_eq!(r.header("x-goog-api-key").as_deref(), Some(KEY));
+    // Token arrays cannot be sent to Gemini: a clear 400.
+    let (status, v) = json_of(
+        gw.post(
+            "/v1/embeddings",
+            &json!({"model": "embed", "input": [[1, 2]]}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 400, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("token arrays"),
+        "{v}"
+    );
+    assert_eq!(g.requests().len(), 1);
+}
