@@ -358,17 +358,7 @@ async fn the_diagnostics_bundle_holds_no_planted_secret() {
     assert!(r.status().is_server_error());
     // both requests are in the log (its writer batches)
     let db = dir.path().join("data/telemetry.db");
-    let mut logged = 0;
-    for _ in 0..200 {
-        logged = rusqlite::Connection::open(&db)
-            .and_then(|c| c.query_row("SELECT count(*) FROM requests", [], |r| r.get(0)))
-            .unwrap_or(0);
-        if logged >= 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(logged, 2);
+    assert_eq!(logged_requests(&db, 2).await, 2);
     let stored: String = rusqlite::Connection::open(&db)
         .unwrap()
         .query_row("SELECT request_body FROM bodies LIMIT 1", [], |r| r.get(0))
@@ -512,17 +502,7 @@ async fn backup_and_restore_round_trip_and_refusals() {
     let r = aigw.chat(&chat_body("m2", false)).await;
     let _ = r.status();
     let db = a.path().join("data/telemetry.db");
-    let mut logged: i64 = 0;
-    for _ in 0..200 {
-        logged = rusqlite::Connection::open(&db)
-            .and_then(|c| c.query_row("SELECT count(*) FROM requests", [], |r| r.get(0)))
-            .unwrap_or(0);
-        if logged >= 1 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(logged, 1);
+    assert_eq!(logged_requests(&db, 1).await, 1);
     // a backup while the gateway runs
     let archive = a.path().join("backup.tar.gz");
     let out = cli(
@@ -630,4 +610,20 @@ async fn backup_and_restore_round_trip_and_refusals() {
     let out = cli(c.path(), &["restore", bogus.to_str().unwrap()], &nobody);
     assert!(!out.status.success());
     assert!(!c.path().join("data/config.db").exists());
+}
+
+/// The rows of `requests` in the telemetry DB `db` once there are `n` (its
+/// writer batches), or what there is after 10 s.
+async fn logged_requests(db: &std::path::Path, n: i64) -> i64 {
+    let mut logged = 0;
+    for _ in 0..200 {
+        logged = rusqlite::Connection::open(db)
+            .and_then(|c| c.query_row("SELECT count(*) FROM requests", [], |r| r.get(0)))
+            .unwrap_or(0);
+        if logged >= n {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    logged
 }

@@ -12,20 +12,30 @@ use serde_json::{Value, json};
 use testkit::{Behavior, FakeUpstream, probe_model};
 
 async fn three(extra: &str) -> (FakeUpstream, FakeUpstream, FakeUpstream, TestGateway) {
+    fakes(extra, provider, [("cheap", false), ("mirror", true)]).await
+}
+
+/// A truthful `trusted` provider and two more of `kind`, each truthful or a
+/// substituted smaller model, on a gateway with a data dir.
+async fn fakes(
+    extra: &str,
+    kind: fn(&FakeUpstream, &str) -> String,
+    [(one, one_true), (two, two_true)]: [(&str, bool); 2],
+) -> (FakeUpstream, FakeUpstream, FakeUpstream, TestGateway) {
     let trusted = FakeUpstream::start("trusted").await;
-    let cheap = FakeUpstream::start("cheap").await;
-    let mirror = FakeUpstream::start("mirror").await;
+    let first = FakeUpstream::start(one).await;
+    let second = FakeUpstream::start(two).await;
     trusted.set_default(Behavior::Scripted(probe_model(true)));
-    mirror.set_default(Behavior::Scripted(probe_model(true)));
-    cheap.set_default(Behavior::Scripted(probe_model(false)));
+    first.set_default(Behavior::Scripted(probe_model(one_true)));
+    second.set_default(Behavior::Scripted(probe_model(two_true)));
     let toml = format!(
         "{extra}{}{}{}",
         provider(&trusted, ""),
-        provider(&cheap, ""),
-        provider(&mirror, "")
+        kind(&first, ""),
+        kind(&second, "")
     );
     let gw = TestGateway::builder(&toml).data_dir().start().await;
-    (trusted, cheap, mirror, gw)
+    (trusted, first, second, gw)
 }
 
 fn target(p: &str) -> Value {
@@ -166,32 +176,19 @@ async fn a_substituted_model_is_highly_suspect_and_a_truthful_one_normal() {
     let (s, one) = gw.admin_get(&format!("/verify/runs/{}", run["id"])).await;
     assert_eq!((s, &one["verdict"]), (200, &json!("highly_suspect")));
     let viewer = gw.tokens.viewer.expose();
-    let url = |p: &str| format!("{}/admin/api{p}", gw.handle.base_url());
-    let r = gw
-        .http
-        .get(url("/verify/runs"))
-        .bearer_auth(viewer)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let r = gw
-        .http
-        .get(url("/verify/baselines"))
-        .bearer_auth(viewer)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let r = gw
-        .http
-        .post(url("/verify/runs"))
-        .bearer_auth(viewer)
-        .json(&json!({"target": target("mirror"), "baseline": target("trusted")}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 403);
+    let (s, _) = gw.viewer_get("/verify/runs").await;
+    assert_eq!(s, 200);
+    let (s, _) = gw.viewer_get("/verify/baselines").await;
+    assert_eq!(s, 200);
+    let (s, _) = gw
+        .admin_as(
+            viewer,
+            reqwest::Method::POST,
+            "/verify/runs",
+            Some(json!({"target": target("mirror"), "baseline": target("trusted")})),
+        )
+        .await;
+    assert_eq!(s, 403);
     assert_eq!(mirror.request_count(), n, "the viewer's run sent nothing");
     let (_, bl) = gw.admin_get("/verify/baselines").await;
     assert_eq!(bl["baselines"][0]["target"], target("trusted"));
@@ -378,19 +375,12 @@ async fn aigw_verify_baseline_run_and_list_with_exit_codes() {
 /// translated to Messages (and the answers back), and is scored the same.
 #[tokio::test]
 async fn an_anthropic_kind_target_is_verified_through_translation() {
-    let trusted = FakeUpstream::start("trusted").await;
-    let claude = FakeUpstream::start("claude").await;
-    let cheap = FakeUpstream::start("cheapclaude").await;
-    trusted.set_default(Behavior::Scripted(probe_model(true)));
-    claude.set_default(Behavior::Scripted(probe_model(true)));
-    cheap.set_default(Behavior::Scripted(probe_model(false)));
-    let toml = format!(
-        "{}{}{}",
-        provider(&trusted, ""),
-        anthropic_provider(&claude, ""),
-        anthropic_provider(&cheap, "")
-    );
-    let gw = TestGateway::builder(&toml).data_dir().start().await;
+    let (_trusted, claude, _cheap, gw) = fakes(
+        "",
+        anthropic_provider,
+        [("claude", true), ("cheapclaude", false)],
+    )
+    .await;
     let (s, b) = gw
         .admin_post("/verify/baselines", json!({"target": target("trusted")}))
         .await;

@@ -366,6 +366,26 @@ mod tests {
     use super::super::ConfigStore;
     use serde_json::json;
 
+    /// A store with `n` audit rows of the admin doing `action`.
+    fn store_with(n: i64, action: &str) -> ConfigStore {
+        let s = ConfigStore::open_in_memory().unwrap();
+        for i in 0..n {
+            s.audit("admin", action, None, &json!({ "i": i })).unwrap();
+        }
+        s
+    }
+
+    /// Changes rows behind the store's back.
+    fn sql(s: &ConfigStore, q: &str) {
+        s.conn().execute(q, []).unwrap();
+    }
+
+    /// Runs the migration from store schema 1 again.
+    fn remigrate(s: &ConfigStore) {
+        s.conn().pragma_update(None, "user_version", 1).unwrap();
+        super::migrate(&s.conn()).unwrap();
+    }
+
     #[test]
     fn the_chain_verifies_and_names_a_changed_row() {
         let s = ConfigStore::open_in_memory().unwrap();
@@ -375,36 +395,24 @@ mod tests {
         }
         let v = s.verify_audit().unwrap();
         assert_eq!((v.rows, v.broken.clone()), (5, None), "{v:?}");
-        s.conn()
-            .execute("UPDATE audit SET detail = '{\"i\":9}' WHERE id = 3", [])
-            .unwrap();
+        sql(&s, "UPDATE audit SET detail = '{\"i\":9}' WHERE id = 3");
         let b = s.verify_audit().unwrap().broken.unwrap();
         assert_eq!(b.id, 3, "{b:?}");
-        s.conn()
-            .execute("UPDATE audit SET detail = '{\"i\":2}' WHERE id = 3", [])
-            .unwrap();
+        sql(&s, "UPDATE audit SET detail = '{\"i\":2}' WHERE id = 3");
         assert_eq!(s.verify_audit().unwrap().broken, None);
-        s.conn()
-            .execute("DELETE FROM audit WHERE id = 2", [])
-            .unwrap();
+        sql(&s, "DELETE FROM audit WHERE id = 2");
         assert_eq!(s.verify_audit().unwrap().broken.unwrap().id, 3);
     }
 
     #[test]
     fn pruning_keeps_the_chain_verifiable() {
-        let s = ConfigStore::open_in_memory().unwrap();
-        for i in 0..4 {
-            s.audit("admin", "login", None, &json!({ "i": i })).unwrap();
-        }
+        let s = store_with(4, "login");
         // rows 1 and 2 are old
-        s.conn()
-            .execute("UPDATE audit SET at_ms = 0 WHERE id <= 2", [])
-            .unwrap();
+        sql(&s, "UPDATE audit SET at_ms = 0 WHERE id <= 2");
         // (changing at_ms broke their hashes: rebuild the chain as a
         // migration does for rows without one)
-        s.conn().execute("UPDATE audit SET hash = ''", []).unwrap();
-        s.conn().pragma_update(None, "user_version", 1).unwrap();
-        super::migrate(&s.conn()).unwrap();
+        sql(&s, "UPDATE audit SET hash = ''");
+        remigrate(&s);
         assert_eq!(s.verify_audit().unwrap().broken, None);
         assert_eq!(s.prune_audit(30, super::super::now_ms()).unwrap(), 2);
         let v = s.verify_audit().unwrap();
@@ -412,23 +420,15 @@ mod tests {
         s.audit("admin", "logout", None, &json!({})).unwrap();
         assert_eq!(s.verify_audit().unwrap().broken, None);
         // deleting the first remaining row is seen
-        s.conn()
-            .execute("DELETE FROM audit WHERE id = 3", [])
-            .unwrap();
+        sql(&s, "DELETE FROM audit WHERE id = 3");
         assert_eq!(s.verify_audit().unwrap().broken.unwrap().id, 4);
     }
 
     #[test]
     fn migrating_again_does_not_reseal_an_edited_row() {
-        let s = ConfigStore::open_in_memory().unwrap();
-        for i in 0..3 {
-            s.audit("admin", "pause", None, &json!({ "i": i })).unwrap();
-        }
-        s.conn()
-            .execute("UPDATE audit SET actor = 'x' WHERE id = 2", [])
-            .unwrap();
-        s.conn().pragma_update(None, "user_version", 1).unwrap();
-        super::migrate(&s.conn()).unwrap();
+        let s = store_with(3, "pause");
+        sql(&s, "UPDATE audit SET actor = 'x' WHERE id = 2");
+        remigrate(&s);
         assert_eq!(s.verify_audit().unwrap().broken.unwrap().id, 2);
     }
 
