@@ -82,6 +82,16 @@ pub(super) fn store_error(e: rusqlite::Error) -> ApiError {
     ApiError::internal(e.to_string())
 }
 
+/// A stored value as the answer; 404 with `missing` when there is none.
+pub(super) fn found<T>(
+    r: Result<Option<T>, rusqlite::Error>,
+    missing: impl FnOnce() -> String,
+) -> Result<Json<T>, ApiError> {
+    r.map_err(store_error)?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(missing()))
+}
+
 fn store(s: &AppState) -> Result<Store, ApiError> {
     open_db(s, "bench.db", Store::open)
 }
@@ -118,9 +128,5 @@ pub async fn get(
     State(s): State<Arc<AppState>>,
     Path(id): Path<i64>,
 ) -> Result<Json<Run>, ApiError> {
-    store(&s)?
-        .get(id)
-        .map_err(store_error)?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found(format!("no benchmark run {id}")))
+    found(store(&s)?.get(id), || format!("no benchmark run {id}"))
 }

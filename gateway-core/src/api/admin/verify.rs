@@ -8,7 +8,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 
-use super::tools::{Page, open_db, source, store_error};
+use super::tools::{Page, found, open_db, source, store_error};
 use crate::api::ApiError;
 use crate::state::AppState;
 use crate::tools::modelbench::{Estimate, Target};
@@ -132,9 +132,5 @@ pub async fn get(
     State(s): State<Arc<AppState>>,
     Path(id): Path<i64>,
 ) -> Result<Json<Run>, ApiError> {
-    store(&s)?
-        .run(id)
-        .map_err(store_error)?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found(format!("no verification run {id}")))
+    found(store(&s)?.run(id), || format!("no verification run {id}"))
 }
