@@ -23,13 +23,7 @@ async fn get(gw: &TestGateway, path: &str) -> (u16, Value) {
 
 #[tokio::test]
 async fn health_and_ready_answer_200_with_a_usable_provider() {
-    let up = FakeUpstream::start("a").await;
-    let gw = TestGateway::start(&format!(
-        "{}{}",
-        provider(&up, ""),
-        route("m", "", &[("a", None)])
-    ))
-    .await;
+    let (_up, gw) = one_provider("").await;
     let (code, body) = get(&gw, "/health").await;
     assert_eq!((code, body["status"].as_str()), (200, Some("ok")));
     assert!(body.get("providers").is_none(), "{body}");
@@ -77,13 +71,7 @@ async fn ready_is_503_when_no_provider_is_usable() {
     assert_eq!(get(&gw, "/health").await.0, 200);
 
     // the one provider's key is missing
-    let up = FakeUpstream::start("a").await;
-    let gw = TestGateway::start(&format!(
-        "{}{}",
-        provider(&up, "api_key = \"env:AIGW_TEST_OPS_KEY_THAT_IS_NOT_SET\""),
-        route("m", "", &[("a", None)])
-    ))
-    .await;
+    let (_up, gw) = one_provider("api_key = \"env:AIGW_TEST_OPS_KEY_THAT_IS_NOT_SET\"").await;
     let (code, body) = get(&gw, "/ready?detail=true").await;
     assert_eq!(code, 503, "{body}");
     assert_eq!(body["providers"][0]["key"], "missing");
@@ -101,13 +89,7 @@ async fn ready_is_503_when_no_provider_is_usable() {
 #[tokio::test]
 async fn detail_from_beyond_loopback_needs_the_admin_token() {
     use tower::ServiceExt;
-    let up = FakeUpstream::start("a").await;
-    let gw = TestGateway::start(&format!(
-        "{}{}",
-        provider(&up, ""),
-        route("m", "", &[("a", None)])
-    ))
-    .await;
+    let (_up, gw) = one_provider("").await;
     let app = gateway_core::api::router(gw.handle.state().clone());
     let peer: std::net::SocketAddr = "192.0.2.7:5555".parse().unwrap();
     let call = |path: &str, token: Option<&str>| {
@@ -626,4 +608,17 @@ async fn logged_requests(db: &std::path::Path, n: i64) -> i64 {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     logged
+}
+
+/// A gateway with one fake provider `a` (`extra` in its table) behind
+/// route `m`.
+async fn one_provider(extra: &str) -> (FakeUpstream, TestGateway) {
+    let up = FakeUpstream::start("a").await;
+    let gw = TestGateway::start(&format!(
+        "{}{}",
+        provider(&up, extra),
+        route("m", "", &[("a", None)])
+    ))
+    .await;
+    (up, gw)
 }
