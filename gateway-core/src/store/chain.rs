@@ -380,6 +380,11 @@ mod tests {
         s.conn().execute(q, []).unwrap();
     }
 
+    /// The id of the first row the chain check names, if any.
+    fn broken(s: &ConfigStore) -> Option<i64> {
+        s.verify_audit().unwrap().broken.map(|b| b.id)
+    }
+
     /// Runs the migration from store schema 1 again.
     fn remigrate(s: &ConfigStore) {
         s.conn().pragma_update(None, "user_version", 1).unwrap();
@@ -399,9 +404,9 @@ mod tests {
         let b = s.verify_audit().unwrap().broken.unwrap();
         assert_eq!(b.id, 3, "{b:?}");
         sql(&s, "UPDATE audit SET detail = '{\"i\":2}' WHERE id = 3");
-        assert_eq!(s.verify_audit().unwrap().broken, None);
+        assert_eq!(broken(&s), None);
         sql(&s, "DELETE FROM audit WHERE id = 2");
-        assert_eq!(s.verify_audit().unwrap().broken.unwrap().id, 3);
+        assert_eq!(broken(&s), Some(3));
     }
 
     #[test]
@@ -413,15 +418,15 @@ mod tests {
         // migration does for rows without one)
         sql(&s, "UPDATE audit SET hash = ''");
         remigrate(&s);
-        assert_eq!(s.verify_audit().unwrap().broken, None);
+        assert_eq!(broken(&s), None);
         assert_eq!(s.prune_audit(30, super::super::now_ms()).unwrap(), 2);
         let v = s.verify_audit().unwrap();
         assert_eq!((v.rows, v.anchor, v.broken), (2, Some(2), None));
         s.audit("admin", "logout", None, &json!({})).unwrap();
-        assert_eq!(s.verify_audit().unwrap().broken, None);
+        assert_eq!(broken(&s), None);
         // deleting the first remaining row is seen
         sql(&s, "DELETE FROM audit WHERE id = 3");
-        assert_eq!(s.verify_audit().unwrap().broken.unwrap().id, 4);
+        assert_eq!(broken(&s), Some(4));
     }
 
     #[test]
@@ -429,7 +434,7 @@ mod tests {
         let s = store_with(3, "pause");
         sql(&s, "UPDATE audit SET actor = 'x' WHERE id = 2");
         remigrate(&s);
-        assert_eq!(s.verify_audit().unwrap().broken.unwrap().id, 2);
+        assert_eq!(broken(&s), Some(2));
     }
 
     #[test]
@@ -459,7 +464,7 @@ mod tests {
             )
             .unwrap();
         assert_ne!(c, a);
-        assert_eq!(s.verify_audit().unwrap().broken, None);
+        assert_eq!(broken(&s), None);
         let log = s.audit_log(10, None).unwrap();
         assert_eq!(log[0].peer.as_deref(), Some("1.2.3.4"));
         assert_eq!(log[1].peer.as_deref(), Some("local"));
