@@ -42,6 +42,15 @@ fn target(p: &str) -> Value {
     json!({"provider": p, "model": "big-model"})
 }
 
+/// `POST /verify/runs` of `provider` against the `trusted` baseline.
+async fn run_against_trusted(gw: &TestGateway, provider: &str) -> (u16, Value) {
+    gw.admin_post(
+        "/verify/runs",
+        json!({"target": target(provider), "baseline": target("trusted")}),
+    )
+    .await
+}
+
 fn reasons(run: &Value, kind: &str) -> Vec<Value> {
     run["reasons"]
         .as_array()
@@ -62,12 +71,7 @@ async fn a_substituted_model_is_highly_suspect_and_a_truthful_one_normal() {
     assert!(n >= 6, "the suite has its probes");
 
     // no baseline yet: a clear error, nothing sent
-    let (s, e) = gw
-        .admin_post(
-            "/verify/runs",
-            json!({"target": target("cheap"), "baseline": target("trusted")}),
-        )
-        .await;
+    let (s, e) = run_against_trusted(&gw, "cheap").await;
     assert_eq!(
         (s, e["error"]["code"].as_str()),
         (400, Some("no_baseline")),
@@ -134,12 +138,7 @@ async fn a_substituted_model_is_highly_suspect_and_a_truthful_one_normal() {
     );
 
     // a truthful second provider
-    let (s, ok) = gw
-        .admin_post(
-            "/verify/runs",
-            json!({"target": target("mirror"), "baseline": target("trusted")}),
-        )
-        .await;
+    let (s, ok) = run_against_trusted(&gw, "mirror").await;
     assert_eq!(s, 200, "{ok}");
     assert_eq!(ok["verdict"], "normal", "{ok}");
     assert!(
@@ -385,12 +384,7 @@ async fn an_anthropic_kind_target_is_verified_through_translation() {
         .admin_post("/verify/baselines", json!({"target": target("trusted")}))
         .await;
     assert_eq!(s, 200, "{b}");
-    let (s, ok) = gw
-        .admin_post(
-            "/verify/runs",
-            json!({"target": target("claude"), "baseline": target("trusted")}),
-        )
-        .await;
+    let (s, ok) = run_against_trusted(&gw, "claude").await;
     assert_eq!(s, 200, "{ok}");
     assert_eq!(ok["verdict"], "normal", "{ok}");
     assert!(
@@ -410,11 +404,6 @@ async fn an_anthropic_kind_target_is_verified_through_translation() {
         tool["passed"], true,
         "the tool_use block came back as a tool call: {tool}"
     );
-    let (_, bad) = gw
-        .admin_post(
-            "/verify/runs",
-            json!({"target": target("cheapclaude"), "baseline": target("trusted")}),
-        )
-        .await;
+    let (_, bad) = run_against_trusted(&gw, "cheapclaude").await;
     assert_eq!(bad["verdict"], "highly_suspect", "{bad}");
 }
