@@ -127,11 +127,7 @@ async fn detail_from_beyond_loopback_needs_the_admin_token() {
 async fn a_broken_file_at_start_serves_the_last_good_version_and_status_says_so_at_once() {
     let up = FakeUpstream::start("a").await;
     let dir = tempfile::tempdir().unwrap();
-    let good = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\n{}{}",
-        provider(&up, ""),
-        route("m", "", &[("a", None)])
-    );
+    let good = format!("[server]\nlisten = \"127.0.0.1:0\"\n{}", single(&up, ""));
     std::fs::write(dir.path().join("config.toml"), &good).unwrap();
     let gw = TestGateway::builder(&good).in_dir(dir.path()).start().await;
     gw.shutdown().await;
@@ -221,11 +217,7 @@ fn listen_of(aigw: &common::aigw::Aigw) -> String {
 async fn aigw_status_against_a_running_and_a_stopped_gateway() {
     let up = FakeUpstream::start("a").await;
     let dir = tempfile::tempdir().unwrap();
-    let aigw = common::aigw::Aigw::serve_config(
-        dir.path(),
-        &format!("{}{}", provider(&up, ""), route("m", "", &[("a", None)])),
-        &[],
-    );
+    let aigw = common::aigw::Aigw::serve_config(dir.path(), &single(&up, ""), &[]);
     let listen = listen_of(&aigw);
     let out = cli(dir.path(), &["status"], &[("AIGW_LISTEN", &listen)]);
     let so = text(&out.stdout);
@@ -459,9 +451,8 @@ async fn backup_and_restore_round_trip_and_refusals() {
     let up = FakeUpstream::start("a").await;
     let a = tempfile::tempdir().unwrap();
     let v1 = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\n{}{}",
-        provider(&up, "api_key = \"keyring:bk-name-only\""),
-        route("m", "", &[("a", None)])
+        "[server]\nlisten = \"127.0.0.1:0\"\n{}",
+        single(&up, "api_key = \"keyring:bk-name-only\"")
     );
     let v2 = v1.replace("model = \"m\"", "model = \"m2\"");
     std::fs::write(a.path().join("config.toml"), &v1).unwrap();
@@ -614,11 +605,11 @@ async fn logged_requests(db: &std::path::Path, n: i64) -> i64 {
 /// route `m`.
 async fn one_provider(extra: &str) -> (FakeUpstream, TestGateway) {
     let up = FakeUpstream::start("a").await;
-    let gw = TestGateway::start(&format!(
-        "{}{}",
-        provider(&up, extra),
-        route("m", "", &[("a", None)])
-    ))
-    .await;
+    let gw = TestGateway::start(&single(&up, extra)).await;
     (up, gw)
+}
+
+/// Provider `a` (`extra` in its table) behind route `m`.
+fn single(up: &FakeUpstream, extra: &str) -> String {
+    format!("{}{}", provider(up, extra), route("m", "", &[("a", None)]))
 }
