@@ -68,16 +68,10 @@ async fn roles_tokens_and_sessions() {
         .await;
     assert_eq!(s, 401);
     // viewer reads, cannot write
-    let viewer = gw.tokens.viewer.expose();
     let (s, _) = gw.viewer_get("/config").await;
     assert_eq!(s, 200);
     let (s, e) = gw
-        .admin_as(
-            viewer,
-            reqwest::Method::POST,
-            "/config/rollback",
-            Some(json!({"version": 1})),
-        )
+        .viewer_post("/config/rollback", json!({"version": 1}))
         .await;
     assert_eq!(s, 403);
     assert_eq!(e["error"]["code"], "admin_role_required");

@@ -174,17 +174,14 @@ async fn a_substituted_model_is_highly_suspect_and_a_truthful_one_normal() {
     assert_eq!(ids, [&ok["id"], &run["id"]]);
     let (s, one) = gw.admin_get(&format!("/verify/runs/{}", run["id"])).await;
     assert_eq!((s, &one["verdict"]), (200, &json!("highly_suspect")));
-    let viewer = gw.tokens.viewer.expose();
     let (s, _) = gw.viewer_get("/verify/runs").await;
     assert_eq!(s, 200);
     let (s, _) = gw.viewer_get("/verify/baselines").await;
     assert_eq!(s, 200);
     let (s, _) = gw
-        .admin_as(
-            viewer,
-            reqwest::Method::POST,
+        .viewer_post(
             "/verify/runs",
-            Some(json!({"target": target("mirror"), "baseline": target("trusted")})),
+            json!({"target": target("mirror"), "baseline": target("trusted")}),
         )
         .await;
     assert_eq!(s, 403);

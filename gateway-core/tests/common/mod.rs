@@ -150,6 +150,13 @@ impl TestGateway {
             .await
     }
 
+    /// `POST /admin/api{path}` with the viewer token.
+    pub async fn viewer_post(&self, path: &str, body: Value) -> (u16, Value) {
+        let viewer = self.tokens.viewer.expose();
+        self.admin_as(viewer, reqwest::Method::POST, path, Some(body))
+            .await
+    }
+
     pub async fn admin_get(&self, path: &str) -> (u16, Value) {
         self.admin(reqwest::Method::GET, path, None).await
     }
