@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use crate::config::{Config, HeaderSource};
 use crate::secrets::{KeyIndex, SecretRef};
 
-pub const REDACTED: &str = "[REDACTED]";
+pub use crate::lifecycle::redact::REDACTED;
 
 /// How many of each go in: config versions, audit entries, failed requests.
 pub const MAX_VERSIONS: u32 = 50;
@@ -122,11 +122,13 @@ pub fn redact_shapes(s: &str) -> String {
     out
 }
 
-/// A config's TOML with every header value and every inline value of a
-/// credential key (one that is not a `keyring:`/`env:` reference or
-/// `client`) replaced, comments included; unparseable text is redacted
-/// line by line after `=`.
+/// A config's TOML with every provider header value redacted the way
+/// viewers and diffs see it ([`crate::lifecycle::redact::header_values`]),
+/// then every inline value of a credential key (one that is not a
+/// `keyring:`/`env:` reference or `client`) replaced and comments dropped;
+/// unparseable text is redacted line by line after `=`.
 pub fn redact_config(toml: &str) -> String {
+    let toml = crate::lifecycle::redact::header_values(toml);
     let Ok(mut doc) = toml.parse::<toml_edit::DocumentMut>() else {
         return toml
             .lines()
@@ -137,7 +139,7 @@ pub fn redact_config(toml: &str) -> String {
             .collect::<Vec<_>>()
             .join("\n");
     };
-    redact_table(doc.as_table_mut(), false);
+    redact_table(doc.as_table_mut());
     doc.set_trailing("");
     doc.to_string()
 }
@@ -153,50 +155,44 @@ fn is_reference(v: &str) -> bool {
     v.starts_with("keyring:") || v.starts_with("env:") || v == "client"
 }
 
-fn redact_item(item: &mut toml_edit::Item, all: bool, credential: bool) {
+fn redact_item(item: &mut toml_edit::Item, credential: bool) {
     match item {
-        toml_edit::Item::Value(v) => redact_value(v, all, credential),
-        toml_edit::Item::Table(t) => redact_table(t, all),
+        toml_edit::Item::Value(v) => redact_value(v, credential),
+        toml_edit::Item::Table(t) => redact_table(t),
         toml_edit::Item::ArrayOfTables(a) => {
             for t in a.iter_mut() {
-                redact_table(t, all);
+                redact_table(t);
             }
         }
         toml_edit::Item::None => {}
     }
 }
 
-fn redact_value(v: &mut toml_edit::Value, all: bool, credential: bool) {
+fn redact_value(v: &mut toml_edit::Value, credential: bool) {
     match v {
-        toml_edit::Value::String(s) => {
-            let keep = !all && (!credential || is_reference(s.value()));
-            if !keep {
-                *v = toml_edit::Value::from(REDACTED);
-            }
+        toml_edit::Value::String(s) if credential && !is_reference(s.value()) => {
+            *v = toml_edit::Value::from(REDACTED);
         }
         toml_edit::Value::Array(a) => {
             for x in a.iter_mut() {
-                redact_value(x, all, credential);
+                redact_value(x, credential);
             }
         }
         toml_edit::Value::InlineTable(t) => {
             for (k, x) in t.iter_mut() {
-                let all = all || k.get().eq_ignore_ascii_case("headers");
-                let cred = credential_key(k.get());
-                redact_value(x, all, cred);
+                redact_value(x, credential_key(k.get()));
             }
         }
         _ => {}
     }
 }
 
-fn redact_table(t: &mut toml_edit::Table, all: bool) {
+fn redact_table(t: &mut toml_edit::Table) {
     t.decor_mut().clear();
     for (mut k, item) in t.iter_mut() {
         k.leaf_decor_mut().clear();
-        let name = k.get().to_string();
-        let all = all || name.eq_ignore_ascii_case("headers");
-        redact_item(item, all, credential_key(&name));
+        let credential = credential_key(k.get());
+        redact_item(item, credential);
     }
 }
 

@@ -63,48 +63,23 @@ async fn roles_tokens_and_sessions() {
         "admin_auth_required"
     );
     // wrong token
-    let r = gw
-        .http
-        .get(url("/status"))
-        .bearer_auth("aigw_admin_nope")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 401);
+    let (s, _) = gw
+        .admin_as("aigw_admin_nope", reqwest::Method::GET, "/status", None)
+        .await;
+    assert_eq!(s, 401);
     // viewer reads, cannot write
-    let viewer = gw.tokens.viewer.expose();
-    let r = gw
-        .http
-        .get(url("/config"))
-        .bearer_auth(viewer)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let r = gw
-        .http
-        .post(url("/config/rollback"))
-        .bearer_auth(viewer)
-        .json(&json!({"version": 1}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 403);
-    assert_eq!(
-        r.json::<Value>().await.unwrap()["error"]["code"],
-        "admin_role_required"
-    );
+    let (s, _) = gw.viewer_get("/config").await;
+    assert_eq!(s, 200);
+    let (s, e) = gw
+        .viewer_post("/config/rollback", json!({"version": 1}))
+        .await;
+    assert_eq!(s, 403);
+    assert_eq!(e["error"]["code"], "admin_role_required");
     // telemetry queries sit behind the same roles
     let r = gw.http.get(url("/telemetry/summary")).send().await.unwrap();
     assert_eq!(r.status(), 401);
-    let r = gw
-        .http
-        .get(url("/telemetry/summary"))
-        .bearer_auth(viewer)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let (s, _) = gw.viewer_get("/telemetry/summary").await;
+    assert_eq!(s, 200);
     // admin status
     let (s, v) = gw.admin_get("/status").await;
     assert_eq!(s, 200);

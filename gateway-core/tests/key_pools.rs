@@ -40,6 +40,13 @@ impl Keys {
     fn r#ref(&self, i: usize) -> String {
         format!("keyring:{}", self.0[i])
     }
+    /// `api_keys = [...]` of every entry, in order.
+    fn api_keys(&self) -> String {
+        let refs: Vec<String> = (0..self.0.len())
+            .map(|i| format!("\"{}\"", self.r#ref(i)))
+            .collect();
+        format!("api_keys = [{}]\n", refs.join(", "))
+    }
 }
 
 impl Drop for Keys {
@@ -52,19 +59,6 @@ impl Drop for Keys {
 
 fn bearer(r: &testkit::Recorded) -> String {
     r.header("authorization").unwrap_or_default()
-}
-
-impl TestGateway {
-    async fn viewer_get(&self, path: &str) -> (u16, Value) {
-        let r = self
-            .http
-            .get(format!("{}/admin/api{path}", self.url))
-            .bearer_auth(self.tokens.viewer.expose())
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-    }
 }
 
 #[tokio::test]
@@ -80,14 +74,7 @@ async fn a_rate_limited_key_cools_and_the_next_key_serves_the_same_target() {
     let other = FakeUpstream::start("other").await;
     let toml = format!(
         "{}{}{}",
-        provider(
-            &up,
-            &format!(
-                "api_keys = [\"{}\", \"{}\"]\n",
-                keys.r#ref(0),
-                keys.r#ref(1)
-            )
-        ),
+        provider(&up, &keys.api_keys()),
         provider(&other, ""),
         route("m", "", &[("up", None), ("other", None)])
     );
@@ -223,10 +210,8 @@ async fn least_recently_limited_prefers_the_key_never_limited() {
         provider(
             &up,
             &format!(
-                "api_keys = [\"{}\", \"{}\", \"{}\"]\nkey_rotation = \"least_recently_limited\"\n",
-                keys.r#ref(0),
-                keys.r#ref(1),
-                keys.r#ref(2)
+                "{}key_rotation = \"least_recently_limited\"\n",
+                keys.api_keys()
             )
         ),
         route("m", "", &[("up", None)])

@@ -26,6 +26,16 @@ impl TestGateway {
             .await;
         assert_eq!(s, 200, "{p}");
     }
+
+    /// A chat for `model` answered 200.
+    async fn served(&self, model: &str) {
+        assert_eq!(self.chat(&chat_body(model, false)).await.status(), 200);
+    }
+
+    /// A chat for `model` refused by a limit: see [`assert_limited`].
+    async fn limited(&self, model: &str, code: &str, says: &str) {
+        assert_limited(self.chat(&chat_body(model, false)).await, code, says).await;
+    }
 }
 
 /// A 429 of the gateway's own: OpenAI shape, `Retry-After`, this code.
@@ -54,14 +64,10 @@ async fn a_changed_ingress_limit_is_resized_keeping_what_was_spent() {
     );
     let gw = gateway(&v1).await;
     for _ in 0..2 {
-        assert_eq!(gw.chat(&chat_body("m", false)).await.status(), 200);
+        gw.served("m").await;
     }
-    assert_limited(
-        gw.chat(&chat_body("m", false)).await,
-        "rate_limit_exceeded",
-        "2 requests per minute",
-    )
-    .await;
+    gw.limited("m", "rate_limit_exceeded", "2 requests per minute")
+        .await;
 
     gw.publish(&v1.replace("ingress_rpm = 2", "ingress_rpm = 3"), "raise")
         .await;
@@ -70,21 +76,13 @@ async fn a_changed_ingress_limit_is_resized_keeping_what_was_spent() {
         200,
         "one left of 3"
     );
-    assert_limited(
-        gw.chat(&chat_body("m", false)).await,
-        "rate_limit_exceeded",
-        "3 requests per minute",
-    )
-    .await;
+    gw.limited("m", "rate_limit_exceeded", "3 requests per minute")
+        .await;
 
     gw.publish(&v1.replace("ingress_rpm = 2", "ingress_rpm = 1"), "lower")
         .await;
-    assert_limited(
-        gw.chat(&chat_body("m", false)).await,
-        "rate_limit_exceeded",
-        "1 requests per minute",
-    )
-    .await;
+    gw.limited("m", "rate_limit_exceeded", "1 requests per minute")
+        .await;
     assert_eq!(a.proxied_requests().len(), 3);
 }
 
@@ -113,13 +111,9 @@ async fn providers_on_one_base_url_share_one_budget() {
         )
     };
     let gw = gateway(&toml(1)).await;
-    assert_eq!(gw.chat(&chat_body("m1", false)).await.status(), 200);
-    assert_limited(
-        gw.chat(&chat_body("m2", false)).await,
-        "provider_rate_limited",
-        "local provider rate limit",
-    )
-    .await;
+    gw.served("m1").await;
+    gw.limited("m2", "provider_rate_limited", "local provider rate limit")
+        .await;
     assert_eq!(
         gw.chat(&chat_body("m3", false)).await.status(),
         200,
@@ -133,7 +127,7 @@ async fn providers_on_one_base_url_share_one_budget() {
 
     // both raise to 2: one request left in the shared window
     gw.publish(&toml(2), "raise").await;
-    assert_eq!(gw.chat(&chat_body("m2", false)).await.status(), 200);
+    gw.served("m2").await;
     assert_eq!(gw.chat(&chat_body("m1", false)).await.status(), 429);
     assert_eq!(up.proxied_requests().len(), 2);
 }
@@ -194,20 +188,12 @@ async fn ingress_tpm_charges_estimates_and_settles_by_usage() {
     );
     // an answer that used 5000 tokens puts the client in debt
     a.push(usage_reply(5000));
-    assert_eq!(gw.chat(&chat_body("m", false)).await.status(), 200);
-    assert_limited(
-        gw.chat(&chat_body("m", false)).await,
-        "rate_limit_exceeded",
-        "1000 tokens per minute",
-    )
-    .await;
+    gw.served("m").await;
+    gw.limited("m", "rate_limit_exceeded", "1000 tokens per minute")
+        .await;
     gw.publish(&format!("{v1}\n# edited\n"), "comment").await;
-    assert_limited(
-        gw.chat(&chat_body("m", false)).await,
-        "rate_limit_exceeded",
-        "tokens per minute",
-    )
-    .await;
+    gw.limited("m", "rate_limit_exceeded", "tokens per minute")
+        .await;
     assert_eq!(a.proxied_requests().len(), 3);
 }
 
@@ -223,19 +209,15 @@ async fn a_model_over_its_rpm_is_refused_while_another_passes() {
         route("other", "", &[("a", None)])
     );
     let gw = gateway(&v1).await;
-    assert_eq!(gw.chat(&chat_body("gpt-5-mini", false)).await.status(), 200);
-    assert_limited(
-        gw.chat(&chat_body("gpt-5", false)).await,
-        "rate_limit_exceeded",
-        "limits.models \"gpt-5*\"",
-    )
-    .await;
+    gw.served("gpt-5-mini").await;
+    gw.limited("gpt-5", "rate_limit_exceeded", "limits.models \"gpt-5*\"")
+        .await;
     for _ in 0..3 {
-        assert_eq!(gw.chat(&chat_body("other", false)).await.status(), 200);
+        gw.served("other").await;
     }
     gw.publish(&format!("{v1}\n# edited\n"), "comment").await;
     assert_eq!(gw.chat(&chat_body("gpt-5.1", false)).await.status(), 429);
-    assert_eq!(gw.chat(&chat_body("other", false)).await.status(), 200);
+    gw.served("other").await;
     assert_eq!(a.proxied_requests().len(), 5);
 }
 

@@ -23,13 +23,7 @@ async fn get(gw: &TestGateway, path: &str) -> (u16, Value) {
 
 #[tokio::test]
 async fn health_and_ready_answer_200_with_a_usable_provider() {
-    let up = FakeUpstream::start("a").await;
-    let gw = TestGateway::start(&format!(
-        "{}{}",
-        provider(&up, ""),
-        route("m", "", &[("a", None)])
-    ))
-    .await;
+    let (_up, gw) = one_provider("").await;
     let (code, body) = get(&gw, "/health").await;
     assert_eq!((code, body["status"].as_str()), (200, Some("ok")));
     assert!(body.get("providers").is_none(), "{body}");
@@ -77,13 +71,7 @@ async fn ready_is_503_when_no_provider_is_usable() {
     assert_eq!(get(&gw, "/health").await.0, 200);
 
     // the one provider's key is missing
-    let up = FakeUpstream::start("a").await;
-    let gw = TestGateway::start(&format!(
-        "{}{}",
-        provider(&up, "api_key = \"env:AIGW_TEST_OPS_KEY_THAT_IS_NOT_SET\""),
-        route("m", "", &[("a", None)])
-    ))
-    .await;
+    let (_up, gw) = one_provider("api_key = \"env:AIGW_TEST_OPS_KEY_THAT_IS_NOT_SET\"").await;
     let (code, body) = get(&gw, "/ready?detail=true").await;
     assert_eq!(code, 503, "{body}");
     assert_eq!(body["providers"][0]["key"], "missing");
@@ -101,13 +89,7 @@ async fn ready_is_503_when_no_provider_is_usable() {
 #[tokio::test]
 async fn detail_from_beyond_loopback_needs_the_admin_token() {
     use tower::ServiceExt;
-    let up = FakeUpstream::start("a").await;
-    let gw = TestGateway::start(&format!(
-        "{}{}",
-        provider(&up, ""),
-        route("m", "", &[("a", None)])
-    ))
-    .await;
+    let (_up, gw) = one_provider("").await;
     let app = gateway_core::api::router(gw.handle.state().clone());
     let peer: std::net::SocketAddr = "192.0.2.7:5555".parse().unwrap();
     let call = |path: &str, token: Option<&str>| {
@@ -145,11 +127,7 @@ async fn detail_from_beyond_loopback_needs_the_admin_token() {
 async fn a_broken_file_at_start_serves_the_last_good_version_and_status_says_so_at_once() {
     let up = FakeUpstream::start("a").await;
     let dir = tempfile::tempdir().unwrap();
-    let good = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\n{}{}",
-        provider(&up, ""),
-        route("m", "", &[("a", None)])
-    );
+    let good = format!("[server]\nlisten = \"127.0.0.1:0\"\n{}", single(&up, ""));
     std::fs::write(dir.path().join("config.toml"), &good).unwrap();
     let gw = TestGateway::builder(&good).in_dir(dir.path()).start().await;
     gw.shutdown().await;
@@ -239,11 +217,7 @@ fn listen_of(aigw: &common::aigw::Aigw) -> String {
 async fn aigw_status_against_a_running_and_a_stopped_gateway() {
     let up = FakeUpstream::start("a").await;
     let dir = tempfile::tempdir().unwrap();
-    let aigw = common::aigw::Aigw::serve_config(
-        dir.path(),
-        &format!("{}{}", provider(&up, ""), route("m", "", &[("a", None)])),
-        &[],
-    );
+    let aigw = common::aigw::Aigw::serve_config(dir.path(), &single(&up, ""), &[]);
     let listen = listen_of(&aigw);
     let out = cli(dir.path(), &["status"], &[("AIGW_LISTEN", &listen)]);
     let so = text(&out.stdout);
@@ -358,17 +332,7 @@ async fn the_diagnostics_bundle_holds_no_planted_secret() {
     assert!(r.status().is_server_error());
     // both requests are in the log (its writer batches)
     let db = dir.path().join("data/telemetry.db");
-    let mut logged = 0;
-    for _ in 0..200 {
-        logged = rusqlite::Connection::open(&db)
-            .and_then(|c| c.query_row("SELECT count(*) FROM requests", [], |r| r.get(0)))
-            .unwrap_or(0);
-        if logged >= 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(logged, 2);
+    assert_eq!(logged_requests(&db, 2).await, 2);
     let stored: String = rusqlite::Connection::open(&db)
         .unwrap()
         .query_row("SELECT request_body FROM bodies LIMIT 1", [], |r| r.get(0))
@@ -487,9 +451,8 @@ async fn backup_and_restore_round_trip_and_refusals() {
     let up = FakeUpstream::start("a").await;
     let a = tempfile::tempdir().unwrap();
     let v1 = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\n{}{}",
-        provider(&up, "api_key = \"keyring:bk-name-only\""),
-        route("m", "", &[("a", None)])
+        "[server]\nlisten = \"127.0.0.1:0\"\n{}",
+        single(&up, "api_key = \"keyring:bk-name-only\"")
     );
     let v2 = v1.replace("model = \"m\"", "model = \"m2\"");
     std::fs::write(a.path().join("config.toml"), &v1).unwrap();
@@ -512,17 +475,7 @@ async fn backup_and_restore_round_trip_and_refusals() {
     let r = aigw.chat(&chat_body("m2", false)).await;
     let _ = r.status();
     let db = a.path().join("data/telemetry.db");
-    let mut logged: i64 = 0;
-    for _ in 0..200 {
-        logged = rusqlite::Connection::open(&db)
-            .and_then(|c| c.query_row("SELECT count(*) FROM requests", [], |r| r.get(0)))
-            .unwrap_or(0);
-        if logged >= 1 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(logged, 1);
+    assert_eq!(logged_requests(&db, 1).await, 1);
     // a backup while the gateway runs
     let archive = a.path().join("backup.tar.gz");
     let out = cli(
@@ -630,4 +583,33 @@ async fn backup_and_restore_round_trip_and_refusals() {
     let out = cli(c.path(), &["restore", bogus.to_str().unwrap()], &nobody);
     assert!(!out.status.success());
     assert!(!c.path().join("data/config.db").exists());
+}
+
+/// The rows of `requests` in the telemetry DB `db` once there are `n` (its
+/// writer batches), or what there is after 10 s.
+async fn logged_requests(db: &std::path::Path, n: i64) -> i64 {
+    let mut logged = 0;
+    for _ in 0..200 {
+        logged = rusqlite::Connection::open(db)
+            .and_then(|c| c.query_row("SELECT count(*) FROM requests", [], |r| r.get(0)))
+            .unwrap_or(0);
+        if logged >= n {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    logged
+}
+
+/// A gateway with one fake provider `a` (`extra` in its table) behind
+/// route `m`.
+async fn one_provider(extra: &str) -> (FakeUpstream, TestGateway) {
+    let up = FakeUpstream::start("a").await;
+    let gw = TestGateway::start(&single(&up, extra)).await;
+    (up, gw)
+}
+
+/// Provider `a` (`extra` in its table) behind route `m`.
+fn single(up: &FakeUpstream, extra: &str) -> String {
+    format!("{}{}", provider(up, extra), route("m", "", &[("a", None)]))
 }

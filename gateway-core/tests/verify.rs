@@ -12,24 +12,43 @@ use serde_json::{Value, json};
 use testkit::{Behavior, FakeUpstream, probe_model};
 
 async fn three(extra: &str) -> (FakeUpstream, FakeUpstream, FakeUpstream, TestGateway) {
+    fakes(extra, provider, [("cheap", false), ("mirror", true)]).await
+}
+
+/// A truthful `trusted` provider and two more of `kind`, each truthful or a
+/// substituted smaller model, on a gateway with a data dir.
+async fn fakes(
+    extra: &str,
+    kind: fn(&FakeUpstream, &str) -> String,
+    [(one, one_true), (two, two_true)]: [(&str, bool); 2],
+) -> (FakeUpstream, FakeUpstream, FakeUpstream, TestGateway) {
     let trusted = FakeUpstream::start("trusted").await;
-    let cheap = FakeUpstream::start("cheap").await;
-    let mirror = FakeUpstream::start("mirror").await;
+    let first = FakeUpstream::start(one).await;
+    let second = FakeUpstream::start(two).await;
     trusted.set_default(Behavior::Scripted(probe_model(true)));
-    mirror.set_default(Behavior::Scripted(probe_model(true)));
-    cheap.set_default(Behavior::Scripted(probe_model(false)));
+    first.set_default(Behavior::Scripted(probe_model(one_true)));
+    second.set_default(Behavior::Scripted(probe_model(two_true)));
     let toml = format!(
         "{extra}{}{}{}",
         provider(&trusted, ""),
-        provider(&cheap, ""),
-        provider(&mirror, "")
+        kind(&first, ""),
+        kind(&second, "")
     );
     let gw = TestGateway::builder(&toml).data_dir().start().await;
-    (trusted, cheap, mirror, gw)
+    (trusted, first, second, gw)
 }
 
 fn target(p: &str) -> Value {
     json!({"provider": p, "model": "big-model"})
+}
+
+/// `POST /verify/runs` of `provider` against the `trusted` baseline.
+async fn run_against_trusted(gw: &TestGateway, provider: &str) -> (u16, Value) {
+    gw.admin_post(
+        "/verify/runs",
+        json!({"target": target(provider), "baseline": target("trusted")}),
+    )
+    .await
 }
 
 fn reasons(run: &Value, kind: &str) -> Vec<Value> {
@@ -52,12 +71,7 @@ async fn a_substituted_model_is_highly_suspect_and_a_truthful_one_normal() {
     assert!(n >= 6, "the suite has its probes");
 
     // no baseline yet: a clear error, nothing sent
-    let (s, e) = gw
-        .admin_post(
-            "/verify/runs",
-            json!({"target": target("cheap"), "baseline": target("trusted")}),
-        )
-        .await;
+    let (s, e) = run_against_trusted(&gw, "cheap").await;
     assert_eq!(
         (s, e["error"]["code"].as_str()),
         (400, Some("no_baseline")),
@@ -124,12 +138,7 @@ async fn a_substituted_model_is_highly_suspect_and_a_truthful_one_normal() {
     );
 
     // a truthful second provider
-    let (s, ok) = gw
-        .admin_post(
-            "/verify/runs",
-            json!({"target": target("mirror"), "baseline": target("trusted")}),
-        )
-        .await;
+    let (s, ok) = run_against_trusted(&gw, "mirror").await;
     assert_eq!(s, 200, "{ok}");
     assert_eq!(ok["verdict"], "normal", "{ok}");
     assert!(
@@ -165,33 +174,17 @@ async fn a_substituted_model_is_highly_suspect_and_a_truthful_one_normal() {
     assert_eq!(ids, [&ok["id"], &run["id"]]);
     let (s, one) = gw.admin_get(&format!("/verify/runs/{}", run["id"])).await;
     assert_eq!((s, &one["verdict"]), (200, &json!("highly_suspect")));
-    let viewer = gw.tokens.viewer.expose();
-    let url = |p: &str| format!("{}/admin/api{p}", gw.handle.base_url());
-    let r = gw
-        .http
-        .get(url("/verify/runs"))
-        .bearer_auth(viewer)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let r = gw
-        .http
-        .get(url("/verify/baselines"))
-        .bearer_auth(viewer)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let r = gw
-        .http
-        .post(url("/verify/runs"))
-        .bearer_auth(viewer)
-        .json(&json!({"target": target("mirror"), "baseline": target("trusted")}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 403);
+    let (s, _) = gw.viewer_get("/verify/runs").await;
+    assert_eq!(s, 200);
+    let (s, _) = gw.viewer_get("/verify/baselines").await;
+    assert_eq!(s, 200);
+    let (s, _) = gw
+        .viewer_post(
+            "/verify/runs",
+            json!({"target": target("mirror"), "baseline": target("trusted")}),
+        )
+        .await;
+    assert_eq!(s, 403);
     assert_eq!(mirror.request_count(), n, "the viewer's run sent nothing");
     let (_, bl) = gw.admin_get("/verify/baselines").await;
     assert_eq!(bl["baselines"][0]["target"], target("trusted"));
@@ -378,29 +371,17 @@ async fn aigw_verify_baseline_run_and_list_with_exit_codes() {
 /// translated to Messages (and the answers back), and is scored the same.
 #[tokio::test]
 async fn an_anthropic_kind_target_is_verified_through_translation() {
-    let trusted = FakeUpstream::start("trusted").await;
-    let claude = FakeUpstream::start("claude").await;
-    let cheap = FakeUpstream::start("cheapclaude").await;
-    trusted.set_default(Behavior::Scripted(probe_model(true)));
-    claude.set_default(Behavior::Scripted(probe_model(true)));
-    cheap.set_default(Behavior::Scripted(probe_model(false)));
-    let toml = format!(
-        "{}{}{}",
-        provider(&trusted, ""),
-        anthropic_provider(&claude, ""),
-        anthropic_provider(&cheap, "")
-    );
-    let gw = TestGateway::builder(&toml).data_dir().start().await;
+    let (_trusted, claude, _cheap, gw) = fakes(
+        "",
+        anthropic_provider,
+        [("claude", true), ("cheapclaude", false)],
+    )
+    .await;
     let (s, b) = gw
         .admin_post("/verify/baselines", json!({"target": target("trusted")}))
         .await;
     assert_eq!(s, 200, "{b}");
-    let (s, ok) = gw
-        .admin_post(
-            "/verify/runs",
-            json!({"target": target("claude"), "baseline": target("trusted")}),
-        )
-        .await;
+    let (s, ok) = run_against_trusted(&gw, "claude").await;
     assert_eq!(s, 200, "{ok}");
     assert_eq!(ok["verdict"], "normal", "{ok}");
     assert!(
@@ -420,11 +401,6 @@ async fn an_anthropic_kind_target_is_verified_through_translation() {
         tool["passed"], true,
         "the tool_use block came back as a tool call: {tool}"
     );
-    let (_, bad) = gw
-        .admin_post(
-            "/verify/runs",
-            json!({"target": target("cheapclaude"), "baseline": target("trusted")}),
-        )
-        .await;
+    let (_, bad) = run_against_trusted(&gw, "cheapclaude").await;
     assert_eq!(bad["verdict"], "highly_suspect", "{bad}");
 }

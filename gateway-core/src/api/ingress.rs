@@ -223,47 +223,41 @@ fn fill(cache: &Arc<ResponseCache>, key: CacheKey, ttl: Duration, mut h: Handled
         model: served.model.clone(),
         route: served.route.clone(),
     };
-    h.answer = match h.answer {
+    match &mut h.answer {
         Answer::Full {
             status,
             content_type,
-            headers,
-            retry_after,
             body,
-        } => {
-            if status.is_success() && h.failure.is_none() {
-                cache.insert(key, meta(body.clone(), content_type.clone()), ttl);
-            }
-            Answer::Full {
-                status,
-                content_type,
-                headers,
-                retry_after,
-                body,
-            }
+            ..
+        } if status.is_success() && h.failure.is_none() => {
+            cache.insert(key, meta(body.clone(), content_type.clone()), ttl);
         }
         Answer::Stream {
             status,
             content_type,
-            headers,
             relay,
+            ..
         } if status.is_success() => {
             let entry = meta(bytes::Bytes::new(), content_type.clone());
             let cache = cache.clone();
             let cap = cache.max_entry_bytes();
-            let relay = relay.tee(cap, move |body| {
+            relay.tee(cap, move |body| {
                 cache.insert(key, Entry { body, ..entry }, ttl);
             });
-            Answer::Stream {
-                status,
-                content_type,
-                headers,
-                relay,
-            }
         }
-        other => other,
-    };
+        _ => {}
+    }
     h
+}
+
+/// A response of `body` with the upstream's `headers` and content type.
+fn with_headers(body: Body, headers: HeaderMap, content_type: Option<HeaderValue>) -> Response {
+    let mut r = Response::new(body);
+    *r.headers_mut() = headers;
+    if let Some(ct) = content_type {
+        r.headers_mut().insert(header::CONTENT_TYPE, ct);
+    }
+    r
 }
 
 /// What [`respond`] needs of the request it answers.
@@ -416,11 +410,7 @@ fn respond(
         } => {
             charge.settle_from(&event, 0);
             state.telemetry.record(event);
-            let mut r = Response::new(Body::from(body));
-            *r.headers_mut() = headers;
-            if let Some(ct) = content_type {
-                r.headers_mut().insert(header::CONTENT_TYPE, ct);
-            }
+            let mut r = with_headers(Body::from(body), headers, content_type);
             if let Some(ra) = retry_after {
                 r.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs(ra)));
@@ -434,17 +424,13 @@ fn respond(
             relay,
         } => {
             let sink = state.telemetry.clone();
-            let mut r = Response::new(relay.into_body(move |o| {
+            let body = relay.into_body(move |o| {
                 pipeline::finish(&mut event, o, &rt, request_bytes);
                 // A stream cut before its usage: the estimate stays charged.
                 charge.settle_from(&event, charge.estimated);
                 sink.record(event);
-            }));
-            *r.headers_mut() = headers;
-            if let Some(ct) = content_type {
-                r.headers_mut().insert(header::CONTENT_TYPE, ct);
-            }
-            (r, status)
+            });
+            (with_headers(body, headers, content_type), status)
         }
         Answer::Refused(refusal) => {
             charge.settle(0);

@@ -12,7 +12,6 @@ use serde_json::Value;
 
 use crate::config::{Config, Paths, Severity, format_issue};
 use crate::lifecycle::{Change, ConfigManager, Published};
-use crate::secrets::admin::AdminTokens;
 use crate::store::ConfigStore;
 
 /// Where config commands go.
@@ -41,30 +40,15 @@ async fn target(paths: &Paths) -> anyhow::Result<Target> {
         );
     }
     let config = startup.config;
-    let listen = std::env::var("AIGW_LISTEN")
-        .ok()
-        .and_then(|l| crate::config::parse_listen(&l))
-        .unwrap_or(config.server.listen);
-    let base = format!("http://{listen}");
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()?;
-    let up = tokio::time::timeout(
-        Duration::from_millis(800),
-        http.get(format!("{base}/healthz")).send(),
-    )
-    .await
-    .ok()
-    .and_then(Result::ok)
-    .is_some_and(|r| r.status().is_success());
-    if up {
-        let tokens = AdminTokens::read_existing(&paths.data_dir).with_context(|| {
+    let listen = super::status::listen_env().unwrap_or(config.server.listen);
+    if let Some(running) = super::status::running_on(paths, listen).await? {
+        let token = running.token.with_context(|| {
             format!(
                 "a gateway runs on {listen} but no admin token was found (keychain or {})",
                 paths.data_dir.display()
             )
         })?;
-        let token = tokens.admin.expose().to_string();
+        let super::status::Running { base, http, .. } = running;
         let status: Value = http
             .get(format!("{base}/admin/api/status"))
             .bearer_auth(&token)

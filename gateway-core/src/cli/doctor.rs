@@ -2,7 +2,6 @@
 //! gateway is running.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use crate::config::{Config, Paths, format_issue};
 use crate::routing::health::HealthRegistry;
@@ -136,15 +135,8 @@ pub async fn doctor_report(paths: &Paths) -> anyhow::Result<(String, usize)> {
     }
     if let Some(c) = &config {
         let addr = c.server.listen;
-        let http = reqwest::Client::new();
-        let running = tokio::time::timeout(
-            Duration::from_millis(800),
-            http.get(format!("http://{addr}/healthz")).send(),
-        )
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .is_some_and(|r| r.status().is_success());
+        let http = super::status::local_client()?;
+        let running = super::status::answers(&http, &format!("http://{addr}")).await;
         if running {
             r.check(true, format!("a gateway answers on http://{addr}"));
         } else {

@@ -28,10 +28,7 @@ pub(crate) struct Running {
 /// config's `server.listen` (the file's, or the last committed version's
 /// when the file is invalid).
 pub(crate) fn listen_addr(paths: &Paths) -> anyhow::Result<SocketAddr> {
-    if let Some(a) = std::env::var("AIGW_LISTEN")
-        .ok()
-        .and_then(|l| crate::config::parse_listen(&l))
-    {
+    if let Some(a) = listen_env() {
         return Ok(a);
     }
     match crate::lifecycle::load_for_start(&paths.config_file, &paths.data_dir) {
@@ -45,23 +42,48 @@ pub(crate) fn listen_addr(paths: &Paths) -> anyhow::Result<SocketAddr> {
     }
 }
 
-/// The gateway answering `/healthz` on [`listen_addr`], if any.
-pub(crate) async fn running(paths: &Paths) -> anyhow::Result<Option<Running>> {
-    let listen = listen_addr(paths)?;
-    let base = format!("http://{listen}");
-    let http = reqwest::Client::builder()
+/// `AIGW_LISTEN`, when set to an address.
+pub(crate) fn listen_env() -> Option<SocketAddr> {
+    std::env::var("AIGW_LISTEN")
+        .ok()
+        .and_then(|l| crate::config::parse_listen(&l))
+}
+
+/// The HTTP client the CLI calls a local gateway with: 30 s a call,
+/// never through a proxy.
+pub(crate) fn local_client() -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .no_proxy()
-        .build()?;
-    let up = tokio::time::timeout(
+        .build()
+}
+
+/// Whether `base` answers `/healthz` with a 2xx within 800 ms.
+pub(crate) async fn answers(http: &reqwest::Client, base: &str) -> bool {
+    tokio::time::timeout(
         Duration::from_millis(800),
         http.get(format!("{base}/healthz")).send(),
     )
     .await
     .ok()
     .and_then(Result::ok)
-    .is_some_and(|r| r.status().is_success());
-    if !up {
+    .is_some_and(|r| r.status().is_success())
+}
+
+/// The gateway answering `/healthz` on [`listen_addr`], if any.
+pub(crate) async fn running(paths: &Paths) -> anyhow::Result<Option<Running>> {
+    running_on(paths, listen_addr(paths)?).await
+}
+
+/// The gateway answering `/healthz` on `listen`, if any, with this data
+/// dir's admin token.
+pub(crate) async fn running_on(
+    paths: &Paths,
+    listen: SocketAddr,
+) -> anyhow::Result<Option<Running>> {
+    let base = format!("http://{listen}");
+    let http = local_client()?;
+    if !answers(&http, &base).await {
         return Ok(None);
     }
     let token = AdminTokens::read_existing(&paths.data_dir).map(|t| t.admin.expose().to_string());

@@ -17,36 +17,48 @@ pub fn header_values(text: &str) -> String {
         return by_line(text);
     };
     let mut changed = false;
-    if let Some(providers) = doc
-        .get_mut("providers")
-        .and_then(Item::as_array_of_tables_mut)
-    {
-        for p in providers.iter_mut() {
-            let Some(headers) = p.get_mut("headers") else {
-                continue;
-            };
-            match headers {
-                Item::Table(t) => {
-                    for (_, v) in t.iter_mut() {
-                        if let Item::Value(v) = v {
-                            changed |= redact_value(v);
+    match doc.get_mut("providers") {
+        Some(Item::ArrayOfTables(providers)) => {
+            for p in providers.iter_mut() {
+                match p.get_mut("headers") {
+                    Some(Item::Table(t)) => {
+                        for (_, v) in t.iter_mut() {
+                            if let Item::Value(v) = v {
+                                changed |= redact_value(v);
+                            }
                         }
                     }
+                    Some(Item::Value(v)) => changed |= redact_inline(v),
+                    _ => {}
                 }
-                Item::Value(Value::InlineTable(t)) => {
-                    for (_, v) in t.iter_mut() {
-                        changed |= redact_value(v);
-                    }
-                }
-                _ => {}
             }
         }
+        // `providers = [{ name = …, headers = {…} }]`
+        Some(Item::Value(Value::Array(providers))) => {
+            for p in providers.iter_mut() {
+                if let Some(v) = p.as_inline_table_mut().and_then(|t| t.get_mut("headers")) {
+                    changed |= redact_inline(v);
+                }
+            }
+        }
+        _ => {}
     }
     if changed {
         doc.to_string()
     } else {
         text.to_string()
     }
+}
+
+/// Every value of an inline `headers = {…}`.
+fn redact_inline(v: &mut Value) -> bool {
+    let mut changed = false;
+    if let Value::InlineTable(t) = v {
+        for (_, v) in t.iter_mut() {
+            changed |= redact_value(v);
+        }
+    }
+    changed
 }
 
 fn is_reference(s: &str) -> bool {
@@ -155,6 +167,9 @@ mod tests {
         assert!(r.contains("keyring:az") && r.contains("env:K"), "{r}");
         assert!(r.contains("# mine") && r.contains("# azure"), "{r}");
         assert!(r.contains("api-key = \"[REDACTED]\""), "{r}");
+        let inline = "providers = [{ name = \"az\", headers = { api-key = \"abc123secret\" } }]\n";
+        let r = header_values(inline);
+        assert!(!r.contains("abc123secret") && r.contains("api-key"), "{r}");
         // nothing to redact: the text as it was
         let plain = "[server]\nlisten = \"127.0.0.1:1\"\n";
         assert_eq!(header_values(plain), plain);

@@ -342,13 +342,12 @@ impl StreamRelay {
 
     /// Hands what the client got to `store` if the stream completes
     /// without an error and within `cap` bytes (the response cache).
-    pub fn tee(mut self, cap: usize, store: impl FnOnce(Bytes) + Send + 'static) -> Self {
+    pub fn tee(&mut self, cap: usize, store: impl FnOnce(Bytes) + Send + 'static) {
         self.tee = Some(Tee {
             buf: BytesMut::new(),
             cap,
             store: Box::new(store),
         });
-        self
     }
 
     fn captured(&mut self, chunk: &[u8]) {

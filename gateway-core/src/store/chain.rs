@@ -366,6 +366,31 @@ mod tests {
     use super::super::ConfigStore;
     use serde_json::json;
 
+    /// A store with `n` audit rows of the admin doing `action`.
+    fn store_with(n: i64, action: &str) -> ConfigStore {
+        let s = ConfigStore::open_in_memory().unwrap();
+        for i in 0..n {
+            s.audit("admin", action, None, &json!({ "i": i })).unwrap();
+        }
+        s
+    }
+
+    /// Changes rows behind the store's back.
+    fn sql(s: &ConfigStore, q: &str) {
+        s.conn().execute(q, []).unwrap();
+    }
+
+    /// The id of the first row the chain check names, if any.
+    fn broken(s: &ConfigStore) -> Option<i64> {
+        s.verify_audit().unwrap().broken.map(|b| b.id)
+    }
+
+    /// Runs the migration from store schema 1 again.
+    fn remigrate(s: &ConfigStore) {
+        s.conn().pragma_update(None, "user_version", 1).unwrap();
+        super::migrate(&s.conn()).unwrap();
+    }
+
     #[test]
     fn the_chain_verifies_and_names_a_changed_row() {
         let s = ConfigStore::open_in_memory().unwrap();
@@ -375,61 +400,41 @@ mod tests {
         }
         let v = s.verify_audit().unwrap();
         assert_eq!((v.rows, v.broken.clone()), (5, None), "{v:?}");
-        s.conn()
-            .execute("UPDATE audit SET detail = '{\"i\":9}' WHERE id = 3", [])
-            .unwrap();
+        sql(&s, "UPDATE audit SET detail = '{\"i\":9}' WHERE id = 3");
         let b = s.verify_audit().unwrap().broken.unwrap();
         assert_eq!(b.id, 3, "{b:?}");
-        s.conn()
-            .execute("UPDATE audit SET detail = '{\"i\":2}' WHERE id = 3", [])
-            .unwrap();
-        assert_eq!(s.verify_audit().unwrap().broken, None);
-        s.conn()
-            .execute("DELETE FROM audit WHERE id = 2", [])
-            .unwrap();
-        assert_eq!(s.verify_audit().unwrap().broken.unwrap().id, 3);
+        sql(&s, "UPDATE audit SET detail = '{\"i\":2}' WHERE id = 3");
+        assert_eq!(broken(&s), None);
+        sql(&s, "DELETE FROM audit WHERE id = 2");
+        assert_eq!(broken(&s), Some(3));
     }
 
     #[test]
     fn pruning_keeps_the_chain_verifiable() {
-        let s = ConfigStore::open_in_memory().unwrap();
-        for i in 0..4 {
-            s.audit("admin", "login", None, &json!({ "i": i })).unwrap();
-        }
+        let s = store_with(4, "login");
         // rows 1 and 2 are old
-        s.conn()
-            .execute("UPDATE audit SET at_ms = 0 WHERE id <= 2", [])
-            .unwrap();
+        sql(&s, "UPDATE audit SET at_ms = 0 WHERE id <= 2");
         // (changing at_ms broke their hashes: rebuild the chain as a
         // migration does for rows without one)
-        s.conn().execute("UPDATE audit SET hash = ''", []).unwrap();
-        s.conn().pragma_update(None, "user_version", 1).unwrap();
-        super::migrate(&s.conn()).unwrap();
-        assert_eq!(s.verify_audit().unwrap().broken, None);
+        sql(&s, "UPDATE audit SET hash = ''");
+        remigrate(&s);
+        assert_eq!(broken(&s), None);
         assert_eq!(s.prune_audit(30, super::super::now_ms()).unwrap(), 2);
         let v = s.verify_audit().unwrap();
         assert_eq!((v.rows, v.anchor, v.broken), (2, Some(2), None));
         s.audit("admin", "logout", None, &json!({})).unwrap();
-        assert_eq!(s.verify_audit().unwrap().broken, None);
+        assert_eq!(broken(&s), None);
         // deleting the first remaining row is seen
-        s.conn()
-            .execute("DELETE FROM audit WHERE id = 3", [])
-            .unwrap();
-        assert_eq!(s.verify_audit().unwrap().broken.unwrap().id, 4);
+        sql(&s, "DELETE FROM audit WHERE id = 3");
+        assert_eq!(broken(&s), Some(4));
     }
 
     #[test]
     fn migrating_again_does_not_reseal_an_edited_row() {
-        let s = ConfigStore::open_in_memory().unwrap();
-        for i in 0..3 {
-            s.audit("admin", "pause", None, &json!({ "i": i })).unwrap();
-        }
-        s.conn()
-            .execute("UPDATE audit SET actor = 'x' WHERE id = 2", [])
-            .unwrap();
-        s.conn().pragma_update(None, "user_version", 1).unwrap();
-        super::migrate(&s.conn()).unwrap();
-        assert_eq!(s.verify_audit().unwrap().broken.unwrap().id, 2);
+        let s = store_with(3, "pause");
+        sql(&s, "UPDATE audit SET actor = 'x' WHERE id = 2");
+        remigrate(&s);
+        assert_eq!(broken(&s), Some(2));
     }
 
     #[test]
@@ -459,7 +464,7 @@ mod tests {
             )
             .unwrap();
         assert_ne!(c, a);
-        assert_eq!(s.verify_audit().unwrap().broken, None);
+        assert_eq!(broken(&s), None);
         let log = s.audit_log(10, None).unwrap();
         assert_eq!(log[0].peer.as_deref(), Some("1.2.3.4"));
         assert_eq!(log[1].peer.as_deref(), Some("local"));

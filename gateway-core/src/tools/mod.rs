@@ -14,6 +14,7 @@
 mod call;
 pub mod modelbench;
 pub mod replay;
+pub(crate) mod rows;
 pub mod verify;
 
 pub use call::{Call, CallResult};

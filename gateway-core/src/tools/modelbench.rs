@@ -11,10 +11,10 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
-use super::{Call, CallResult};
+use super::{Call, CallResult, rows};
 use crate::state::AppState;
 use crate::store::now_ms;
 use crate::sync::LockExt;
@@ -416,56 +416,21 @@ pub struct Store {
 
 impl Store {
     pub fn open(path: &Path) -> Result<Self, rusqlite::Error> {
-        // Owner-only like the rest of the data dir (SQLite would say why
-        // it cannot open the file, should this fail too).
-        if let Err(e) = crate::store::perms::private_sqlite(path) {
-            tracing::warn!("{}: {e}", path.display());
-        }
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY, started_ms INTEGER NOT NULL, run TEXT NOT NULL);",
-        )?;
+        let conn = rows::open(path, rows::RUNS_TABLE)?;
         Ok(Self { conn })
     }
 
     fn insert(&self, run: &Run) -> Result<i64, rusqlite::Error> {
-        self.conn.execute(
-            "INSERT INTO runs (started_ms, run) VALUES (?1, ?2)",
-            params![
-                run.started_ms,
-                serde_json::to_string(run).unwrap_or_default()
-            ],
-        )?;
-        let id = self.conn.last_insert_rowid();
-        let mut stored = run.clone();
-        stored.id = id;
-        self.conn.execute(
-            "UPDATE runs SET run = ?1 WHERE id = ?2",
-            params![serde_json::to_string(&stored).unwrap_or_default(), id],
-        )?;
-        Ok(id)
+        rows::insert_run(&self.conn, run.started_ms, run, |r, id| r.id = id, None)
     }
 
     /// Newest first.
     pub fn list(&self, limit: u32) -> Result<Vec<Run>, rusqlite::Error> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT run FROM runs ORDER BY id DESC LIMIT ?1")?;
-        let rows = stmt.query_map([limit], |r| r.get::<_, String>(0))?;
-        Ok(rows
-            .filter_map(Result::ok)
-            .filter_map(|s| serde_json::from_str(&s).ok())
-            .collect())
+        rows::runs(&self.conn, limit)
     }
 
     pub fn get(&self, id: i64) -> Result<Option<Run>, rusqlite::Error> {
-        let s: Option<String> = self
-            .conn
-            .query_row("SELECT run FROM runs WHERE id = ?1", [id], |r| r.get(0))
-            .optional()?;
-        Ok(s.and_then(|s| serde_json::from_str(&s).ok()))
+        rows::run(&self.conn, id)
     }
 }
 

@@ -121,15 +121,40 @@ impl TestGateway {
         path: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
+        self.admin_as(self.admin_token(), method, path, body).await
+    }
+
+    /// [`Self::admin`] with another bearer token (the viewer's, a wrong one).
+    pub async fn admin_as(
+        &self,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let mut rb = self
             .http
             .request(method, format!("{}/admin/api{path}", self.url))
-            .bearer_auth(self.admin_token());
+            .bearer_auth(token);
         if let Some(b) = body {
             rb = rb.json(&b);
         }
         let r = rb.send().await.unwrap();
         (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// `GET /admin/api{path}` with the viewer token.
+    pub async fn viewer_get(&self, path: &str) -> (u16, Value) {
+        let viewer = self.tokens.viewer.expose();
+        self.admin_as(viewer, reqwest::Method::GET, path, None)
+            .await
+    }
+
+    /// `POST /admin/api{path}` with the viewer token.
+    pub async fn viewer_post(&self, path: &str, body: Value) -> (u16, Value) {
+        let viewer = self.tokens.viewer.expose();
+        self.admin_as(viewer, reqwest::Method::POST, path, Some(body))
+            .await
     }
 
     pub async fn admin_get(&self, path: &str) -> (u16, Value) {

@@ -53,31 +53,59 @@ pub async fn start(
     body: Option<Json<RunBody>>,
 ) -> Result<Json<Run>, ApiError> {
     let Json(b) = body.ok_or_else(no_spec)?;
-    let source = b
-        .source
-        .as_deref()
-        .filter(|s| matches!(*s, "ui" | "cli"))
-        .unwrap_or("api");
-    Ok(Json(modelbench::run(&s, b.spec, source).await?))
+    Ok(Json(
+        modelbench::run(&s, b.spec, source(b.source.as_deref())).await?,
+    ))
 }
 
-fn store(s: &AppState) -> Result<Store, ApiError> {
+/// Who started a run, as recorded with it: `ui`, `cli`, else `api`.
+pub(super) fn source(s: Option<&str>) -> &str {
+    s.filter(|s| matches!(*s, "ui" | "cli")).unwrap_or("api")
+}
+
+/// Opens a tool's SQLite file `name` in the data dir with `open`.
+pub(super) fn open_db<T>(
+    s: &AppState,
+    name: &str,
+    open: fn(&std::path::Path) -> Result<T, rusqlite::Error>,
+) -> Result<T, ApiError> {
     let Some(dir) = &s.data_dir else {
         return Err(ApiError::bad_request(
             "no_data_dir",
             "this gateway runs without a data dir",
         ));
     };
-    Store::open(&dir.join("bench.db")).map_err(store_error)
+    open(&dir.join(name)).map_err(store_error)
 }
 
-fn store_error(e: rusqlite::Error) -> ApiError {
+pub(super) fn store_error(e: rusqlite::Error) -> ApiError {
     ApiError::internal(e.to_string())
 }
 
+/// A stored value as the answer; 404 with `missing` when there is none.
+pub(super) fn found<T>(
+    r: Result<Option<T>, rusqlite::Error>,
+    missing: impl FnOnce() -> String,
+) -> Result<Json<T>, ApiError> {
+    r.map_err(store_error)?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(missing()))
+}
+
+fn store(s: &AppState) -> Result<Store, ApiError> {
+    open_db(s, "bench.db", Store::open)
+}
+
+/// `?limit=`: 50 unless given, at most 500.
 #[derive(Deserialize)]
 pub struct Page {
     limit: Option<u32>,
+}
+
+impl Page {
+    pub(super) fn limit(&self) -> u32 {
+        self.limit.unwrap_or(50).min(500)
+    }
 }
 
 /// `GET /bench/runs`: stored runs, newest first.
@@ -92,9 +120,7 @@ pub async fn list(
     State(s): State<Arc<AppState>>,
     Query(q): Query<Page>,
 ) -> Result<Json<Runs>, ApiError> {
-    let runs = store(&s)?
-        .list(q.limit.unwrap_or(50).min(500))
-        .map_err(store_error)?;
+    let runs = store(&s)?.list(q.limit()).map_err(store_error)?;
     Ok(Json(Runs { runs }))
 }
 
@@ -102,9 +128,5 @@ pub async fn get(
     State(s): State<Arc<AppState>>,
     Path(id): Path<i64>,
 ) -> Result<Json<Run>, ApiError> {
-    store(&s)?
-        .get(id)
-        .map_err(store_error)?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found(format!("no benchmark run {id}")))
+    found(store(&s)?.get(id), || format!("no benchmark run {id}"))
 }

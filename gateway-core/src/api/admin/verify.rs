@@ -8,23 +8,14 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 
+use super::tools::{Page, found, open_db, source, store_error};
 use crate::api::ApiError;
 use crate::state::AppState;
 use crate::tools::modelbench::{Estimate, Target};
 use crate::tools::verify::{self, Baseline, BaselineSpec, Run, RunSpec, Store, SuiteInfo};
 
 fn store(s: &AppState) -> Result<Store, ApiError> {
-    let Some(dir) = &s.data_dir else {
-        return Err(ApiError::bad_request(
-            "no_data_dir",
-            "this gateway runs without a data dir",
-        ));
-    };
-    Store::open(&dir.join("verify.db")).map_err(|e| ApiError::internal(e.to_string()))
-}
-
-fn source(s: Option<&str>) -> &str {
-    s.filter(|s| matches!(*s, "ui" | "cli")).unwrap_or("api")
+    open_db(s, "verify.db", Store::open)
 }
 
 pub async fn suite() -> Json<SuiteInfo> {
@@ -107,11 +98,6 @@ pub async fn start(
     Ok(Json(verify::run(&s, b.spec, &src).await?))
 }
 
-#[derive(Deserialize)]
-pub struct Page {
-    limit: Option<u32>,
-}
-
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Serialize)]
 #[cfg_attr(test, ts(rename = "VerifyBaselines"))]
@@ -130,9 +116,7 @@ pub async fn baselines(
     State(s): State<Arc<AppState>>,
     Query(q): Query<Page>,
 ) -> Result<Json<Baselines>, ApiError> {
-    let baselines = store(&s)?
-        .baselines(q.limit.unwrap_or(50).min(500))
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let baselines = store(&s)?.baselines(q.limit()).map_err(store_error)?;
     Ok(Json(Baselines { baselines }))
 }
 
@@ -140,9 +124,7 @@ pub async fn list(
     State(s): State<Arc<AppState>>,
     Query(q): Query<Page>,
 ) -> Result<Json<Runs>, ApiError> {
-    let runs = store(&s)?
-        .runs(q.limit.unwrap_or(50).min(500))
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let runs = store(&s)?.runs(q.limit()).map_err(store_error)?;
     Ok(Json(Runs { runs }))
 }
 
@@ -150,9 +132,5 @@ pub async fn get(
     State(s): State<Arc<AppState>>,
     Path(id): Path<i64>,
 ) -> Result<Json<Run>, ApiError> {
-    store(&s)?
-        .run(id)
-        .map_err(|e| ApiError::internal(e.to_string()))?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found(format!("no verification run {id}")))
+    found(store(&s)?.run(id), || format!("no verification run {id}"))
 }

@@ -4,10 +4,11 @@
 
 use std::path::Path;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
 use super::{Baseline, Run};
 use crate::tools::modelbench::Target;
+use crate::tools::rows;
 
 pub const BASELINES_PER_TARGET: u32 = 10;
 pub const RUNS_KEPT: u32 = 1000;
@@ -18,33 +19,28 @@ pub struct Store {
 
 impl Store {
     pub fn open(path: &Path) -> Result<Self, rusqlite::Error> {
-        if let Err(e) = crate::store::perms::private_sqlite(path) {
-            tracing::warn!("{}: {e}", path.display());
-        }
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             CREATE TABLE IF NOT EXISTS baselines (id INTEGER PRIMARY KEY, provider TEXT NOT NULL,
-                 model TEXT NOT NULL, created_ms INTEGER NOT NULL, baseline TEXT NOT NULL);
-             CREATE INDEX IF NOT EXISTS baselines_target ON baselines (provider, model, id);
-             CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY, started_ms INTEGER NOT NULL, run TEXT NOT NULL);",
+        let conn = rows::open(
+            path,
+            &format!(
+                "CREATE TABLE IF NOT EXISTS baselines (id INTEGER PRIMARY KEY, provider TEXT NOT NULL,
+                     model TEXT NOT NULL, created_ms INTEGER NOT NULL, baseline TEXT NOT NULL);
+                 CREATE INDEX IF NOT EXISTS baselines_target ON baselines (provider, model, id);
+                 {}",
+                rows::RUNS_TABLE
+            ),
         )?;
         Ok(Self { conn })
     }
 
     pub fn insert_baseline(&self, b: &Baseline) -> Result<i64, rusqlite::Error> {
         let tx = self.conn.unchecked_transaction()?;
-        tx.execute(
+        let id = rows::insert_with_id(
+            &tx,
             "INSERT INTO baselines (provider, model, created_ms, baseline) VALUES (?1, ?2, ?3, '')",
             params![b.target.provider, b.target.model, b.created_ms],
-        )?;
-        let id = tx.last_insert_rowid();
-        let mut stored = b.clone();
-        stored.id = id;
-        tx.execute(
-            "UPDATE baselines SET baseline = ?1 WHERE id = ?2",
-            params![serde_json::to_string(&stored).unwrap_or_default(), id],
+            ("baselines", "baseline"),
+            b,
+            |b, id| b.id = id,
         )?;
         tx.execute(
             "DELETE FROM baselines WHERE provider = ?1 AND model = ?2 AND id NOT IN
@@ -56,67 +52,38 @@ impl Store {
     }
 
     pub fn latest_baseline(&self, t: &Target) -> Result<Option<Baseline>, rusqlite::Error> {
-        let s: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT baseline FROM baselines WHERE provider = ?1 AND model = ?2 ORDER BY id DESC LIMIT 1",
-                params![t.provider, t.model],
-                |r| r.get(0),
-            )
-            .optional()?;
-        Ok(s.and_then(|s| serde_json::from_str(&s).ok()))
+        rows::json_row(
+            &self.conn,
+            "SELECT baseline FROM baselines WHERE provider = ?1 AND model = ?2 ORDER BY id DESC LIMIT 1",
+            params![t.provider, t.model],
+        )
     }
 
     /// Newest first.
     pub fn baselines(&self, limit: u32) -> Result<Vec<Baseline>, rusqlite::Error> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT baseline FROM baselines ORDER BY id DESC LIMIT ?1")?;
-        let rows = stmt.query_map([limit], |r| r.get::<_, String>(0))?;
-        Ok(rows
-            .filter_map(Result::ok)
-            .filter_map(|s| serde_json::from_str(&s).ok())
-            .collect())
+        rows::json_rows(
+            &self.conn,
+            "SELECT baseline FROM baselines ORDER BY id DESC LIMIT ?1",
+            [limit],
+        )
     }
 
     pub fn insert_run(&self, run: &Run) -> Result<i64, rusqlite::Error> {
-        let tx = self.conn.unchecked_transaction()?;
-        tx.execute(
-            "INSERT INTO runs (started_ms, run) VALUES (?1, '')",
-            params![run.started_ms],
-        )?;
-        let id = tx.last_insert_rowid();
-        let mut stored = run.clone();
-        stored.id = id;
-        tx.execute(
-            "UPDATE runs SET run = ?1 WHERE id = ?2",
-            params![serde_json::to_string(&stored).unwrap_or_default(), id],
-        )?;
-        tx.execute(
-            "DELETE FROM runs WHERE id NOT IN (SELECT id FROM runs ORDER BY id DESC LIMIT ?1)",
-            [RUNS_KEPT],
-        )?;
-        tx.commit()?;
-        Ok(id)
+        rows::insert_run(
+            &self.conn,
+            run.started_ms,
+            run,
+            |r, id| r.id = id,
+            Some(RUNS_KEPT),
+        )
     }
 
     /// Newest first.
     pub fn runs(&self, limit: u32) -> Result<Vec<Run>, rusqlite::Error> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT run FROM runs ORDER BY id DESC LIMIT ?1")?;
-        let rows = stmt.query_map([limit], |r| r.get::<_, String>(0))?;
-        Ok(rows
-            .filter_map(Result::ok)
-            .filter_map(|s| serde_json::from_str(&s).ok())
-            .collect())
+        rows::runs(&self.conn, limit)
     }
 
     pub fn run(&self, id: i64) -> Result<Option<Run>, rusqlite::Error> {
-        let s: Option<String> = self
-            .conn
-            .query_row("SELECT run FROM runs WHERE id = ?1", [id], |r| r.get(0))
-            .optional()?;
-        Ok(s.and_then(|s| serde_json::from_str(&s).ok()))
+        rows::run(&self.conn, id)
     }
 }
