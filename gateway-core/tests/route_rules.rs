@@ -222,3 +222,51 @@ async fn the_cost_strategy_sends_to_the_cheapest_and_the_fallback_test_shows_the
     let (_, t) = gw.admin_post("/fallback-test", json!({"model": "p"})).await;
     assert!(t.get("cost_order").is_none(), "{t}");
 }
+
+/// A target whose answers report prompt-cache reads is priced at its
+/// cached-input rate for that share of the input: dearer per fresh token,
+/// it becomes the cheapest once it has shown that it caches.
+#[tokio::test]
+async fn the_cost_strategy_prices_what_a_target_reads_from_its_cache_at_the_cached_rate() {
+    let cacher = FakeUpstream::start("cacher").await;
+    let plain = FakeUpstream::start("plain").await;
+    let toml = format!(
+        "{}{}{}\
+         [[telemetry.prices]]\nprovider = \"cacher\"\ninput_per_mtok = 1.0\ncache_read_per_mtok = 0.1\noutput_per_mtok = 1.0\n\
+         [[telemetry.prices]]\nprovider = \"plain\"\ninput_per_mtok = 0.5\noutput_per_mtok = 1.0\n",
+        provider(&cacher, ""),
+        provider(&plain, ""),
+        route(
+            "m",
+            "strategy = \"cost\"",
+            &[("cacher", None), ("plain", None)]
+        )
+    );
+    let gw = TestGateway::start(&toml).await;
+    // ~10,000 input tokens, one output token: input decides the price.
+    let mut body = chat_body("m", false);
+    body["messages"][0]["content"] = json!("x".repeat(40_000));
+    body["max_tokens"] = json!(1);
+    let r = gw.chat(&body).await;
+    assert_eq!(
+        header(&r, "x-aigw-provider"),
+        "plain",
+        "cheaper per fresh token"
+    );
+    // plain fails once; cacher serves and says 90 % of the input was cached
+    plain.push(Behavior::status(503));
+    cacher.push(Behavior::Json(json!({
+        "id": "c", "object": "chat.completion", "created": 0, "model": "m",
+        "choices": [{"index": 0, "finish_reason": "stop",
+                     "message": {"role": "assistant", "content": "ok"}}],
+        "usage": {"prompt_tokens": 10000, "completion_tokens": 1, "total_tokens": 10001,
+                  "prompt_tokens_details": {"cached_tokens": 9000}}
+    })));
+    let r = gw.chat(&body).await;
+    assert_eq!(header(&r, "x-aigw-provider"), "cacher");
+    // 1,000 fresh at 1.0 + 9,000 cached at 0.1 < 10,000 at 0.5
+    let r = gw.chat(&body).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-aigw-provider"), "cacher", "now the cheapest");
+    assert_eq!(header(&r, "x-aigw-route-mode"), "direct");
+}

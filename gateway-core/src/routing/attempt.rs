@@ -512,6 +512,7 @@ impl Answer<'_> {
         self.target.health.on_success(latency);
         if let Some(u) = usage {
             provider.limiter.settle(self.req.est_tokens, u.total());
+            self.target.health.on_usage(u.input(), u.cache_read());
         }
         self.done(head, ResponseBody::Full(body), latency, usage)
     }

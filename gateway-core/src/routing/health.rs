@@ -46,6 +46,9 @@ struct State {
     open_until: Option<Instant>,
     probing: bool,
     ewma_ms: Option<f64>,
+    /// Moving share of input tokens the upstream said it read from its
+    /// prompt cache (`None` until an answer reported its usage).
+    cached_share: Option<f64>,
     last_error: Option<String>,
 }
 
@@ -121,6 +124,28 @@ impl TargetHealth {
             Some(prev) => prev + EWMA_ALPHA * (ms - prev),
             None => ms,
         });
+    }
+
+    /// An answer's usage: moves the target's cached-input share (what the
+    /// `cost` strategy prices at the cached-input rate) toward this answer's
+    /// `cache_read / input`. Answers without an input count are ignored; one
+    /// without a cache count read nothing from a cache.
+    pub fn on_usage(&self, input: Option<u64>, cache_read: Option<u64>) {
+        let Some(input) = input.filter(|&n| n > 0) else {
+            return;
+        };
+        let share = (cache_read.unwrap_or(0).min(input) as f64) / input as f64;
+        let mut s = self.lock();
+        s.cached_share = Some(match s.cached_share {
+            Some(prev) => prev + EWMA_ALPHA * (share - prev),
+            None => share,
+        });
+    }
+
+    /// The moving share of input read from the upstream's prompt cache, in
+    /// 0..=1 (`None`: no usage seen yet).
+    pub fn cached_share(&self) -> Option<f64> {
+        self.lock().cached_share
     }
 
     /// Records a failure; returns true when this opened (or re-opened) the breaker.
@@ -363,6 +388,22 @@ mod tests {
         let a = h.admit(t0 + CD);
         h.release(a);
         assert_eq!(h.admit(t0 + CD), Admission::Probe);
+    }
+
+    #[test]
+    fn cached_share_moves_toward_each_answers_share() {
+        let h = TargetHealth::default();
+        assert_eq!(h.cached_share(), None);
+        h.on_usage(None, Some(5));
+        h.on_usage(Some(0), None);
+        assert_eq!(h.cached_share(), None, "no input count: nothing learnt");
+        h.on_usage(Some(1000), Some(900));
+        assert!((h.cached_share().unwrap() - 0.9).abs() < 1e-9);
+        h.on_usage(Some(1000), None);
+        let s = h.cached_share().unwrap();
+        assert!(s < 0.9 && s > 0.5, "{s}");
+        h.on_usage(Some(10), Some(50));
+        assert!(h.cached_share().unwrap() <= 1.0);
     }
 
     #[test]

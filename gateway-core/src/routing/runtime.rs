@@ -201,13 +201,15 @@ impl RouteRuntime {
     }
 
     /// Target `i`'s price for `tokens` (input, output) in USD, when known
-    /// (`cost` routes only).
+    /// (`cost` routes only). Where the provider caches prompts, the share of
+    /// input its recent answers read from the cache
+    /// ([`TargetHealth::cached_share`](super::health::TargetHealth::cached_share))
+    /// is priced at its cached-input rate.
     pub fn estimated_cost(&self, i: usize, (tokens_in, tokens_out): (u64, u64)) -> Option<f64> {
-        self.prices
-            .get(i)
-            .copied()
-            .flatten()
-            .map(|p| p.cost(tokens_in, tokens_out))
+        let price = self.prices.get(i).copied().flatten()?;
+        let share = self.targets.get(i).and_then(|t| t.health.cached_share());
+        let cached = share.map_or(0, |s| (s.clamp(0.0, 1.0) * tokens_in as f64) as u64);
+        Some(price.cost_cached(tokens_in, cached, 0, tokens_out))
     }
 
     /// The targets the request goes on with after a `class` error, if the

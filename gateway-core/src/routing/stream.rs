@@ -460,6 +460,11 @@ impl StreamRelay {
         self.done = true;
         let actual = self.state.usage.map_or(0, |u| u.total());
         self.provider.limiter.settle(self.est_tokens, actual);
+        if error.is_none()
+            && let Some(u) = self.state.usage
+        {
+            self.breaker.health.on_usage(u.input(), u.cache_read());
+        }
         let error = error
             .or_else(|| {
                 self.state
