@@ -35,11 +35,7 @@ impl AnthropicProvider {
         key: Option<Secret>,
         configured: &[(HeaderName, HeaderValue)],
     ) -> Self {
-        let key = key.and_then(|k| {
-            let mut v = HeaderValue::try_from(k.expose()).ok()?;
-            v.set_sensitive(true);
-            Some(v)
-        });
+        let key = key.and_then(|k| super::secret_header(k.expose()));
         let base = spec.base_url.as_str().trim_end_matches('/').to_string();
         Self {
             messages: uri(&base, Endpoint::Messages.path()),

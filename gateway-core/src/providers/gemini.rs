@@ -32,11 +32,7 @@ impl GeminiProvider {
         key: Option<Secret>,
         configured: &[(HeaderName, HeaderValue)],
     ) -> Self {
-        let key = key.and_then(|k| {
-            let mut v = HeaderValue::try_from(k.expose()).ok()?;
-            v.set_sensitive(true);
-            Some(v)
-        });
+        let key = key.and_then(|k| super::secret_header(k.expose()));
         let base = spec.base_url.as_str().trim_end_matches('/').to_string();
         Self {
             models: uri(&base, "/models?pageSize=1000"),

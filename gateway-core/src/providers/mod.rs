@@ -216,23 +216,15 @@ pub fn forward_client_head(
                 // The client's Gemini key: its x-api-key, or its bearer token.
                 let key = key.or_else(|| {
                     let a = auth?;
-                    let t = a.to_str().ok()?.strip_prefix("Bearer ")?.trim().to_string();
-                    let mut v = HeaderValue::try_from(t).ok()?;
-                    v.set_sensitive(true);
-                    Some(v)
+                    secret_header(a.to_str().ok()?.strip_prefix("Bearer ")?.trim())
                 });
                 if let Some(k) = key {
                     headers.insert(gemini::API_KEY.clone(), k);
                 }
             }
             ProviderKind::Openai => {
-                let bearer = auth.or_else(|| {
-                    let k = key?;
-                    let mut v =
-                        HeaderValue::try_from(format!("Bearer {}", k.to_str().ok()?)).ok()?;
-                    v.set_sensitive(true);
-                    Some(v)
-                });
+                let bearer =
+                    auth.or_else(|| secret_header(&format!("Bearer {}", key?.to_str().ok()?)));
                 if let Some(b) = bearer {
                     headers.insert(header::AUTHORIZATION, b);
                 }
@@ -320,6 +312,14 @@ pub fn build(
 /// `base` + `path` as a URI, parsed once per provider (config validation
 /// has checked the base URL; a URI that still does not parse is sent as
 /// `/`, which the client refuses as a network error).
+/// A credential as a header value marked sensitive (never shown in debug
+/// output, kept out of HPACK tables); `None` when it is not a valid value.
+pub(crate) fn secret_header(value: &str) -> Option<HeaderValue> {
+    let mut v = HeaderValue::try_from(value).ok()?;
+    v.set_sensitive(true);
+    Some(v)
+}
+
 pub(crate) fn uri(base: &str, path: &str) -> Uri {
     format!("{base}{path}").parse().unwrap_or_default()
 }

@@ -32,11 +32,7 @@ impl OpenAiProvider {
         key: Option<Secret>,
         configured: &[(HeaderName, HeaderValue)],
     ) -> Self {
-        let auth = key.and_then(|k| {
-            let mut v = HeaderValue::try_from(format!("Bearer {}", k.expose())).ok()?;
-            v.set_sensitive(true);
-            Some(v)
-        });
+        let auth = key.and_then(|k| super::secret_header(&format!("Bearer {}", k.expose())));
         let base = spec.base_url.as_str().trim_end_matches('/').to_string();
         let urls = [
             Endpoint::ChatCompletions,

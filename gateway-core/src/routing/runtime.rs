@@ -517,9 +517,8 @@ fn build_provider(
         match source {
             HeaderSource::Literal(v) => headers.push((name.clone(), v.clone())),
             HeaderSource::Secret(r) => match r.resolve().map_err(|e| e.to_string()).and_then(|s| {
-                let mut v = http::HeaderValue::try_from(s.expose())
-                    .map_err(|_| "the value is not a valid header value".to_string())?;
-                v.set_sensitive(true);
+                let v = providers::secret_header(s.expose())
+                    .ok_or_else(|| "the value is not a valid header value".to_string())?;
                 Ok((s, v))
             }) {
                 Ok((s, v)) => {
