@@ -21,6 +21,7 @@ mod clients;
 mod connections;
 mod durability;
 mod fallback;
+mod gemini_ingress;
 mod gemini_provider;
 mod golden;
 mod handle_drop;

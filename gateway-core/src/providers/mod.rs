@@ -84,7 +84,9 @@ impl ClientHeaders {
 
     pub fn has_credential(&self) -> bool {
         self.own_credential
-            && (self.map.contains_key(header::AUTHORIZATION) || self.map.contains_key(&H_API_KEY))
+            && (self.map.contains_key(header::AUTHORIZATION)
+                || self.map.contains_key(&H_API_KEY)
+                || self.map.contains_key(&gemini::API_KEY))
     }
 
     /// The client's own credential for a provider with `api_key =
@@ -100,7 +102,12 @@ impl ClientHeaders {
             v
         };
         let auth = self.map.get(header::AUTHORIZATION).map(sensitive);
-        let key = self.map.get(&H_API_KEY).map(sensitive);
+        // A Gemini client's key comes in `x-goog-api-key`.
+        let key = self
+            .map
+            .get(&H_API_KEY)
+            .or_else(|| self.map.get(&gemini::API_KEY))
+            .map(sensitive);
         (auth.is_some() || key.is_some()).then_some((auth, key))
     }
 }
@@ -279,6 +286,13 @@ pub trait ProviderApi: Send + Sync + fmt::Debug {
         _body: Bytes,
         _headers: &ClientHeaders,
     ) -> Option<Request<Bytes>> {
+        None
+    }
+
+    /// `POST /models/{model}:countTokens` with a Gemini client's body, for
+    /// providers that speak Gemini (the Gemini ingress's `:countTokens`);
+    /// `None`: counted locally.
+    fn gemini_count_request(&self, _model: &str, _body: Bytes) -> Option<Request<Bytes>> {
         None
     }
 

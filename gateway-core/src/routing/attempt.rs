@@ -282,13 +282,20 @@ fn prepare(
         return Err(Box::new(unsupported(name, req.endpoint)));
     };
     let translation = Translation::between(req.endpoint, upstream);
+    // Gemini names the model in the path: its body never changes.
+    let model_in_path = req.endpoint == Endpoint::GenerateContent;
     let (body, ctx) = match translation {
-        None if fwd == req.peek.model => (req.body.clone(), RequestCtx::default()),
+        None if fwd == req.peek.model || model_in_path => (req.body.clone(), RequestCtx::default()),
         None => (
             rewrite_model(&req.body, &req.peek.model_span, fwd),
             RequestCtx::default(),
         ),
-        Some(t) => match t.request(&req.body, fwd, req.session().map(|s| s.id()).as_deref()) {
+        Some(t) => match t.request_streamed(
+            &req.body,
+            fwd,
+            req.session().map(|s| s.id()).as_deref(),
+            req.peek.stream,
+        ) {
             Ok(tr) => (tr.body, tr.ctx),
             Err(e) => {
                 return Err(Box::new(refused(
