@@ -12,7 +12,7 @@
 //!   `{"error":{"code","message","status"}}`, the status Google's name for
 //!   the HTTP code (`INVALID_ARGUMENT` 400, `UNAUTHENTICATED` 401,
 //!   `PERMISSION_DENIED` 403, `NOT_FOUND` 404, `RESOURCE_EXHAUSTED` 429,
-//!   `UNAVAILABLE` 502/503, `DEADLINE_EXCEEDED` 504, `INTERNAL` otherwise).
+//!   `UNAVAILABLE` 502/503/529, `DEADLINE_EXCEEDED` 504, `INTERNAL` otherwise).
 
 use bytes::Bytes;
 use http::StatusCode;
@@ -60,7 +60,7 @@ pub fn gemini_status_for(status: StatusCode) -> &'static str {
         429 => "RESOURCE_EXHAUSTED",
         499 => "CANCELLED",
         501 => "UNIMPLEMENTED",
-        502 | 503 => "UNAVAILABLE",
+        502 | 503 | 529 => "UNAVAILABLE",
         504 => "DEADLINE_EXCEEDED",
         _ => "INTERNAL",
     }
