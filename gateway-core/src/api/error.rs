@@ -431,7 +431,10 @@ pub fn shape_for(path: &str) -> Endpoint {
         Endpoint::Messages
     } else if path.starts_with("/v1beta/")
         || path == "/v1beta"
-        || path.starts_with("/v1/models/") && path.contains(':')
+        || path.starts_with("/v1/models/")
+            && [":generateContent", ":streamGenerateContent", ":countTokens"]
+                .iter()
+                .any(|m| path.ends_with(m))
     {
         Endpoint::GenerateContent
     } else {
