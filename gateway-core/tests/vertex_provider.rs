@@ -353,6 +353,16 @@ async fn the_probe_gets_a_token_then_asks_about_a_model() {
         return;
     };
     let gw = gateway(&v, &sa).await;
+    // `/v1/models` asks Vertex nothing (it has no per-project list).
+    let r = gw
+        .http
+        .get(format!("{}/v1/models", gw.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(v.requests().is_empty());
+    assert_eq!(v.grants(), 0);
     let (s, p) = gw.admin_post("/providers/vx/probe", json!({})).await;
     assert_eq!(s, 200, "{p}");
     assert_eq!(p["reachable"], true, "{p}");
