@@ -398,16 +398,14 @@ impl Validator<'_> {
             return None;
         }
         let mut ok = true;
-        for (field, v) in [("api_key", &p.api_key)] {
-            if let Some(v) = v {
-                ok = false;
-                self.error(
-                    &format!("{path}.{field}"),
-                    v,
-                    "kind = \"vertex\" authenticates with service_account (a keyring:/env: \
-                     reference to the service account's JSON key), not api_key",
-                );
-            }
+        if let Some(v) = &p.api_key {
+            ok = false;
+            self.error(
+                &format!("{path}.api_key"),
+                v,
+                "kind = \"vertex\" authenticates with service_account (a keyring:/env: \
+                 reference to the service account's JSON key), not api_key",
+            );
         }
         if let Some(v) = &p.api_keys {
             ok = false;
