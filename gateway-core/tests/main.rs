@@ -45,3 +45,4 @@ mod tools;
 mod translate_props;
 mod update;
 mod verify;
+mod vertex_provider;

@@ -12,6 +12,6 @@ pub use raw::{GEMINI_BASE_URL, KeyRotation, ProviderKind, RawConfig, ResponsesMo
 pub use validate::{
     CLIENT_AUTH, Config, ConfigError, ErrorRules, HeaderSource, Issue, LimitsConfig, MAX_CACHE_MB,
     MAX_POOL_KEYS, ModelLimitSpec, NO_RULES, OtlpConfig, PriceOverride, ProviderSpec, RouteCache,
-    RouteSpec, RoutingConfig, ServerConfig, Severity, TargetSpec, TelemetryConfig, format_issue,
-    parse_listen,
+    RouteSpec, RoutingConfig, ServerConfig, Severity, TargetSpec, TelemetryConfig, VertexSpec,
+    format_issue, parse_listen,
 };

@@ -7,6 +7,7 @@
 mod anthropic;
 mod gemini;
 mod openai;
+pub mod vertex;
 
 use std::fmt;
 
@@ -16,6 +17,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, header};
 pub use anthropic::AnthropicProvider;
 pub use gemini::GeminiProvider;
 pub use openai::OpenAiProvider;
+pub use vertex::VertexProvider;
 
 use crate::config::{ProviderKind, ProviderSpec};
 use crate::secrets::Secret;
@@ -229,6 +231,8 @@ pub fn forward_client_head(
                     headers.insert(gemini::API_KEY.clone(), k);
                 }
             }
+            // Validation refuses `api_key` for Vertex: never reached.
+            ProviderKind::Vertex => {}
             ProviderKind::Openai => {
                 let bearer =
                     auth.or_else(|| secret_header(&format!("Bearer {}", key?.to_str().ok()?)));
@@ -261,6 +265,18 @@ pub trait ProviderApi: Send + Sync + fmt::Debug {
     /// another when the gateway must translate, `None` when it cannot be
     /// served here (the target is skipped).
     fn upstream_endpoint(&self, client: Endpoint) -> Option<Endpoint>;
+
+    /// The same for a request to `model` (the name forwarded): Vertex picks
+    /// Google's or Anthropic's protocol by the model; the others ignore it.
+    fn upstream_endpoint_for(&self, client: Endpoint, _model: &str) -> Option<Endpoint> {
+        self.upstream_endpoint(client)
+    }
+
+    /// A provider whose credential is a short-lived token it fetches
+    /// (Vertex's OAuth token): its cache, which [`authorize`] asks.
+    fn token_cache(&self) -> Option<&vertex::TokenCache> {
+        None
+    }
 
     /// The upstream request for a body already in this provider's protocol
     /// (model already rewritten).
@@ -320,7 +336,26 @@ pub fn build(
         ProviderKind::Openai => Box::new(OpenAiProvider::new(spec, key, headers)),
         ProviderKind::Anthropic => Box::new(AnthropicProvider::new(spec, key, headers)),
         ProviderKind::Gemini => Box::new(GeminiProvider::new(spec, key, headers)),
+        ProviderKind::Vertex => Box::new(VertexProvider::new(spec, key, headers)),
     }
+}
+
+/// Puts the provider's fetched token on `req` when it has one ([`ProviderApi::
+/// token_cache`]): `Ok(Some(value sent))`, `Ok(None)` for providers whose
+/// credential is already on the request, `Err(why)` (never quoting a
+/// secret) when no token could be had.
+pub async fn authorize(
+    api: &dyn ProviderApi,
+    client: &crate::upstream::UpstreamClient,
+    req: &mut Request<Bytes>,
+) -> Result<Option<HeaderValue>, String> {
+    let Some(cache) = api.token_cache() else {
+        return Ok(None);
+    };
+    let bearer = cache.bearer(client).await?;
+    req.headers_mut()
+        .insert(header::AUTHORIZATION, bearer.clone());
+    Ok(Some(bearer))
 }
 
 /// `base` + `path` as a URI, parsed once per provider (config validation
