@@ -3,7 +3,7 @@
 #
 #   bash packaging/release.sh --key FILE [--update-url URL] [--base-url URL]
 #                             [--minimum-version V] [--notes-url URL] [--out DIR]
-#                             [--no-desktop] [--appimage] [--no-pgo]
+#                             [--no-desktop] [--appimage] [--no-pgo] [--windows]
 #
 # into dist/VERSION/ (or --out, which is emptied first):
 #   aigw-VERSION-TARGET.tar.gz          aigw, README, docs, config, systemd unit, launchd plist
@@ -14,6 +14,9 @@
 #   ai-model-gateway_VERSION_ARCH.deb   the desktop app's .deb (Tauri bundler; updated
 #                                       by installing the next .deb, not by itself)
 #   *.AppImage                          only with --appimage, see below
+#   aigw-VERSION-x86_64-pc-windows-gnu.zip  only with --windows: aigw.exe cross-built
+#                                       here (mingw-w64), README, docs, config.toml;
+#                                       in the manifest under x86_64-pc-windows-gnu
 #   manifest.json                       the update manifest `aigw update` and the desktop
 #                                       app read (`targets` for aigw, `desktop` for the app)
 #   SHA256SUMS                          for `sha256sum -c`
@@ -42,11 +45,18 @@
 # 127.0.0.1 (needs the rustup component llvm-tools; ~10 min on 2 cores).
 # --no-pgo builds the dist profile alone.
 #
-# Other targets (macOS, Windows, aarch64): run this on each host.
+# --windows: also cross-compiles aigw.exe for x86_64-pc-windows-gnu (the
+# dist profile without PGO: the training would run the .exe) with the same
+# AIGW_UPDATE_* embedded. Needs `rustup target add x86_64-pc-windows-gnu` and
+# Debian's mingw-w64 (bash scripts/deps.sh windows); with wine installed the
+# .exe's --version is checked under wine. The Windows desktop app and its
+# NSIS installer are not built here (docs/install.md, "Windows").
+#
+# Other targets (macOS, aarch64): run this on each host.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-key="" update_url="" base_url="" minimum="" notes="" out="" desktop=1 appimage="" pgo=1
+key="" update_url="" base_url="" minimum="" notes="" out="" desktop=1 appimage="" pgo=1 windows=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --key|--update-url|--base-url|--minimum-version|--notes-url|--out)
@@ -63,6 +73,7 @@ while [ $# -gt 0 ]; do
     --no-desktop) desktop=""; shift ;;
     --appimage) appimage=1; shift ;;
     --no-pgo) pgo=""; shift ;;
+    --windows) windows=1; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "release.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -80,6 +91,14 @@ work="$(mktemp -d)"
 server=""
 cleanup() { [ -z "$server" ] || kill "$server" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
+
+wtarget=x86_64-pc-windows-gnu
+if [ -n "$windows" ]; then
+  rustup target list --installed 2>/dev/null | grep -qx "$wtarget" \
+    || die "--windows needs the Rust target: rustup target add $wtarget"
+  command -v x86_64-w64-mingw32-gcc >/dev/null \
+    || die "--windows needs mingw-w64 to link (bash scripts/deps.sh windows)"
+fi
 
 # The desktop app's prerequisites, checked before the long builds.
 tauri=(npx --yes @tauri-apps/cli@^2)
@@ -154,6 +173,30 @@ archive="$("$tool" pack --binary "$bin" --version "$version" --target "$target" 
   --file packaging/systemd/aigw.service=packaging/systemd/aigw.service \
   --file packaging/macos/dev.aigw.aigw.plist=packaging/macos/dev.aigw.aigw.plist)"
 
+win_args=()
+if [ -n "$windows" ]; then
+  say "aigw.exe for $wtarget (dist profile, no PGO)"
+  t=$(date +%s)
+  cargo build --locked -q --profile dist -p gateway-core --bin aigw --target "$wtarget"
+  install -m644 "$target_dir/$wtarget/dist/aigw.exe" "$work/aigw.exe"
+  grep -qaF "$pubkey" "$work/aigw.exe" || die "aigw.exe does not embed the update key $pubkey"
+  [ -z "$update_url" ] || grep -qaF "$update_url" "$work/aigw.exe" || die "aigw.exe does not embed the update URL $update_url"
+  if command -v wine >/dev/null; then
+    wversion="$(WINEPREFIX="$work/wine" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=" wine "$work/aigw.exe" --version 2>/dev/null | tr -d '\r')"
+    [ "$wversion" = "aigw $version" ] || die "aigw.exe under wine reports '$wversion', not 'aigw $version'"
+  else
+    say "no wine here: aigw.exe's --version is not checked"
+  fi
+  say "aigw.exe built in $(elapsed "$t")"
+  say "archive aigw-$version-$wtarget.zip"
+  wzip="$("$tool" pack --binary "$work/aigw.exe" --version "$version" --target "$wtarget" --out-dir "$out" \
+    --file README.md=README.md \
+    --file docs/install.md=docs/install.md \
+    --file docs/config.md=docs/config.md \
+    --file gateway-core/src/config/default.toml=config.toml)"
+  win_args+=(--archive "$wtarget=$wzip")
+fi
+
 extras=()
 if command -v dpkg-deb >/dev/null && [ "$(uname -s)" = Linux ]; then
   say ".deb"
@@ -225,7 +268,7 @@ if [ -n "$desktop" ]; then
 fi
 
 say "signatures, manifest, SHA256SUMS"
-sign_args=(--key "$key" --version "$version" --archive "$target=$archive" --out-dir "$out" "${desktop_args[@]}" "${extras[@]}")
+sign_args=(--key "$key" --version "$version" --archive "$target=$archive" "${win_args[@]}" --out-dir "$out" "${desktop_args[@]}" "${extras[@]}")
 [ -n "$minimum" ] && sign_args+=(--minimum-version "$minimum")
 [ -n "$base_url" ] && sign_args+=(--base-url "$base_url")
 [ -n "$notes" ] && sign_args+=(--notes-url "$notes")

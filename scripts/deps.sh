@@ -4,6 +4,7 @@
 #   bash scripts/deps.sh            # build + test packages (everything)
 #   bash scripts/deps.sh headless   # only what building `aigw` needs
 #   bash scripts/deps.sh desktop    # building and running the desktop app
+#   bash scripts/deps.sh windows    # cross-building aigw.exe and its wine smoke test
 set -euo pipefail
 MODE=${1:-all}
 
@@ -23,11 +24,17 @@ DESKTOP_BUILD="libwebkit2gtk-4.1-dev libjavascriptcoregtk-4.1-dev libsoup-3.0-de
 DESKTOP_TEST="xvfb xauth xdotool imagemagick x11-utils at-spi2-core systemd webkit2gtk-driver
   xclip trayer jq curl"
 
+# Windows: mingw-w64 links the x86_64-pc-windows-gnu build (the Rust target
+# itself comes from rustup); wine runs it (scripts/wine-smoke.sh), curl and jq
+# drive it.
+WINDOWS="mingw-w64 wine wine64 curl jq"
+
 case "$MODE" in
   all) PKGS="$BUILD $TEST $DESKTOP_BUILD $DESKTOP_TEST" ;;
   headless) PKGS="$BUILD" ;;
   desktop) PKGS="$BUILD $DESKTOP_BUILD dbus" ;;
-  *) echo "usage: deps.sh [all|headless|desktop]" >&2; exit 2 ;;
+  windows) PKGS="$WINDOWS" ;;
+  *) echo "usage: deps.sh [all|headless|desktop|windows]" >&2; exit 2 ;;
 esac
 
 need=()

@@ -5,7 +5,8 @@
 # against `aigw`, the real Claude Code, Codex CLI and Gemini CLI (from npm,
 # tests/agents/) against `aigw`,
 # the operator UI (Vitest unit tests, then end-to-end in Debian's Chromium
-# against a real `aigw serve`, see frontend/e2e/), and the desktop app
+# against a real `aigw serve`, see frontend/e2e/), with AIGW_WINE_SMOKE=1
+# aigw.exe under wine (scripts/wine-smoke.sh), and the desktop app
 # (src-tauri: its window and tray under Xvfb, then WebDriver; see
 # docs/desktop.md).
 # This is the README's test command; .ci/run runs exactly this.
@@ -46,6 +47,18 @@ bench_out="$(mktemp -d)"
 ./target/debug/aigw-bench run --quick --gateways aigw --aigw target/debug/aigw \
   --mock target/debug/mock-upstream --out "$bench_out" --scratch "$bench_out/logs" >/dev/null
 rm -rf "$bench_out"
+
+# Windows (docs/install.md, "Windows"): aigw.exe cross-built for
+# x86_64-pc-windows-gnu and run under wine against Linux-side fake upstreams.
+# Opt-in (AIGW_WINE_SMOKE=1): the second target's build is its own.
+if [ "${AIGW_WINE_SMOKE:-}" = 1 ]; then
+  echo "== Windows: aigw.exe under wine (scripts/wine-smoke.sh)" >&2
+  bash scripts/deps.sh windows
+  rustup target list --installed | grep -qx x86_64-pc-windows-gnu \
+    || rustup target add x86_64-pc-windows-gnu
+  cargo build --locked -p gateway-core --bin aigw --target x86_64-pc-windows-gnu
+  bash scripts/wine-smoke.sh
+fi
 
 echo "== operator UI: unit tests, build, end-to-end in Chromium" >&2
 npm --prefix frontend ci --no-audit --no-fund --loglevel=error

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use gateway_core::update::release::{
-    ArchiveFile, ReleaseArchive, ReleaseSpec, archive_stem, pack_archive, write_manifest,
+    ArchiveFile, ReleaseArchive, ReleaseSpec, archive_stem, pack_archive, pack_zip, write_manifest,
 };
 use gateway_core::update::{App, BUILD_TARGET, SigningKey};
 
@@ -211,6 +211,18 @@ impl Fixture {
     /// Builds, signs and serves a release with one archive per app, each
     /// holding that app's executable with the given content.
     fn publish_apps(&self, version: &str, apps: &[(App, &str)], minimum: Option<&str>) {
+        self.publish_packed(version, apps, minimum, false);
+    }
+
+    /// [`Self::publish_apps`], as `.zip` archives (how Windows releases ship)
+    /// when `zip`.
+    fn publish_packed(
+        &self,
+        version: &str,
+        apps: &[(App, &str)],
+        minimum: Option<&str>,
+        zip: bool,
+    ) {
         let out = self.dir.path().join("releases").join(version);
         std::fs::create_dir_all(&out).unwrap();
         let mut archives = Vec::new();
@@ -218,13 +230,17 @@ impl Fixture {
             let bin = out.join(format!("{app}-binary"));
             write_exe(&bin, content.as_bytes());
             let stem = app.archive_stem(version, BUILD_TARGET);
-            let archive = out.join(format!("{stem}.tar.gz"));
+            let archive = out.join(format!("{stem}.{}", if zip { "zip" } else { "tar.gz" }));
             let files = [ArchiveFile {
                 source: bin,
                 name: app.name().into(),
                 executable: true,
             }];
-            pack_archive(&archive, &stem, &files, 1_700_000_000).unwrap();
+            if zip {
+                pack_zip(&archive, &stem, &files, 1_700_000_000).unwrap();
+            } else {
+                pack_archive(&archive, &stem, &files, 1_700_000_000).unwrap();
+            }
             archives.push(ReleaseArchive {
                 app: *app,
                 target: BUILD_TARGET.into(),
@@ -400,6 +416,34 @@ fn check_then_apply_installs_the_new_release_and_rollback_restores_the_old() {
     assert_eq!(f.installed_version(), "aigw 1.0.0");
     ok(f.update(&["rollback"]));
     assert_eq!(f.installed_version(), "aigw 1.1.0");
+}
+
+#[test]
+fn a_zip_release_installs_and_rolls_back_like_a_tar_gz_one() {
+    // Windows releases ship as .zip (update/release.rs, `zips`); the updater
+    // reads the format from the archive URL on any host.
+    let f = Fixture::new("1.0.0");
+    let original = std::fs::read(&f.install).unwrap();
+    f.publish_packed(
+        "1.1.0",
+        &[(App::Gateway, &fake_aigw("1.1.0", Path::new(AIGW)))],
+        None,
+        true,
+    );
+    let applied = ok(f.sourced("apply", &[]));
+    assert!(applied.contains("from 1.0.0 to 1.1.0"), "{applied}");
+    assert_eq!(f.installed_version(), "aigw 1.1.0");
+    assert!(
+        f.server
+            .requested()
+            .iter()
+            .any(|r| r.ends_with(&format!("{}.zip", archive_stem("1.1.0", BUILD_TARGET)))),
+        "{:?}",
+        f.server.requested()
+    );
+    let back = ok(f.update(&["rollback"]));
+    assert!(back.contains("1.0.0 restored"), "{back}");
+    assert_eq!(std::fs::read(&f.install).unwrap(), original);
 }
 
 #[test]

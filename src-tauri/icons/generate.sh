@@ -31,6 +31,8 @@ tile "$tmp/error.png" '#dc2626' "${bang[@]}"
 convert "$tmp/app.png" PNG32:icon.png                               # 256×256, window + bundle
 convert "$tmp/app.png" -resize 128x128 PNG32:128x128.png
 convert "$tmp/app.png" -resize 32x32 PNG32:32x32.png
+# Windows: the .exe's icon resource (tauri-build embeds it) and the installer's.
+convert "$tmp/app.png" -define icon:auto-resize=256,48,32,16 icon.ico
 for s in running paused error; do
   convert "$tmp/$s.png" -resize 64x64 PNG32:"tray-$s.png"
 done

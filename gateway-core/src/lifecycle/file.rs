@@ -6,7 +6,6 @@
 //! synced; the old file stays reachable under a hard link until the store
 //! has committed, so undoing needs no free space: a rename back.
 
-use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -55,7 +54,7 @@ fn sync_dir(path: &Path) -> io::Result<()> {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),
         };
-        File::open(dir)?.sync_all()
+        std::fs::File::open(dir)?.sync_all()
     }
     #[cfg(not(unix))]
     {

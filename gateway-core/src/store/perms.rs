@@ -11,6 +11,7 @@ use std::path::Path;
 /// What aigw keeps in its data dir. An existing dir holding one of these (or
 /// nothing at all) is an aigw data dir, ours to tighten; any other dir
 /// (`--data-dir $HOME`, a shared dir) is only warned about.
+#[cfg(unix)]
 const OURS: &[&str] = &[
     "config.db",
     "telemetry.db",

@@ -377,7 +377,9 @@ fn download_and_extract(
 ) -> Result<PathBuf> {
     let key = &opts.source.key;
     let url = fetch::resolve(manifest_url, &entry.url)?;
-    let archive_path = work.join("release.tar.gz");
+    // Windows releases are `.zip`, the others `.tar.gz` (release::zips).
+    let zip = url.path().to_ascii_lowercase().ends_with(".zip");
+    let archive_path = work.join(if zip { "release.zip" } else { "release.tar.gz" });
     let ctx = || format!("write {}", archive_path.display());
     let mut file = std::fs::File::create(&archive_path).map_err(|e| UpdateError::io(ctx(), e))?;
     fetch::archive(&url, entry.size, &opts.ssrf, &mut file)?;
@@ -394,10 +396,13 @@ fn download_and_extract(
         reason,
     };
     std::fs::create_dir(&out).map_err(|e| extract_err(e.to_string()))?;
+    let kind = if zip {
+        self_update::ArchiveKind::Zip
+    } else {
+        self_update::ArchiveKind::Tar(Some(self_update::Compression::Gz))
+    };
     self_update::Extract::from_source(&archive_path)
-        .archive(self_update::ArchiveKind::Tar(Some(
-            self_update::Compression::Gz,
-        )))
+        .archive(kind)
         .extract_file(&out, &entry.binary)
         .map_err(|e| extract_err(e.to_string()))?;
     let binary = out.join(&entry.binary);

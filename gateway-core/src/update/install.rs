@@ -108,11 +108,15 @@ pub fn stage_beside(dest: &Path, source: &Path) -> Result<TempPath> {
     Ok(staged.into_temp_path())
 }
 
-/// Puts `staged` in place of `dest` with one atomic rename; the running
-/// executable is replaced through `self_replace` (which also handles Windows).
+/// Puts `staged` in place of `dest` with one atomic rename; on Unix the
+/// running executable is replaced through `self_replace`. On Windows, where a
+/// running `.exe` (this one, or a gateway still serving from it) cannot be
+/// overwritten, both go through [`swap_aside`].
 pub fn swap_in(staged: TempPath, dest: &Path, is_self: bool) -> Result<()> {
     let ctx = || format!("replace {}", dest.display());
-    if is_self {
+    if cfg!(windows) {
+        swap_aside(staged, dest).map_err(|e| UpdateError::io(ctx(), e))?;
+    } else if is_self {
         self_replace::self_replace(&staged).map_err(|e| UpdateError::io(ctx(), e))?;
         drop(staged);
     } else {
@@ -122,6 +126,67 @@ pub fn swap_in(staged: TempPath, dest: &Path, is_self: bool) -> Result<()> {
     }
     sync_dir(parent(dest));
     Ok(())
+}
+
+/// Windows' replace: a running `.exe` cannot be overwritten or deleted, but
+/// it can be renamed. `dest` is renamed aside (`.NAME.old-PID-NANOS` in its
+/// directory), then `staged` renamed into its place; if that fails, `dest` is
+/// renamed back. The aside file is deleted when it can be; while it still
+/// runs it cannot, and the next swap in that directory removes it
+/// ([`sweep_aside`]). Compiled everywhere so its tests run on Linux.
+#[cfg_attr(not(windows), allow(dead_code))]
+pub(crate) fn swap_aside(staged: TempPath, dest: &Path) -> std::io::Result<()> {
+    sweep_aside(dest);
+    let aside = aside_path(dest);
+    let had = match std::fs::rename(dest, &aside) {
+        Ok(()) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => return Err(e),
+    };
+    if let Err(e) = staged.persist(dest) {
+        if had {
+            let _ = std::fs::rename(&aside, dest);
+        }
+        return Err(e.error);
+    }
+    if had {
+        let _ = std::fs::remove_file(&aside);
+    }
+    Ok(())
+}
+
+fn aside_prefix(dest: &Path) -> String {
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!(".{name}.old-")
+}
+
+fn aside_path(dest: &Path) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    parent(dest).join(format!(
+        "{}{}-{nanos}",
+        aside_prefix(dest),
+        std::process::id()
+    ))
+}
+
+/// Removes what earlier [`swap_aside`]s left beside `dest` (best effort: one
+/// still running stays until a later swap).
+fn sweep_aside(dest: &Path) {
+    let prefix = aside_prefix(dest);
+    let Ok(entries) = std::fs::read_dir(parent(dest)) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 fn parent(path: &Path) -> &Path {
@@ -358,6 +423,50 @@ mod tests {
         names.sort();
         assert_eq!(names, ["aigw", "src"]);
         assert_eq!(std::fs::read(&dest).unwrap(), b"old");
+    }
+
+    fn names_in(dir: &Path) -> Vec<String> {
+        let mut names: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn swapping_aside_replaces_and_sweeps_what_earlier_swaps_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("aigw.exe");
+        std::fs::write(&dest, b"old").unwrap();
+        // Left by an earlier swap whose old binary was still running.
+        std::fs::write(dir.path().join(".aigw.exe.old-1-2"), b"older").unwrap();
+        std::fs::write(dir.path().join("other.exe"), b"other").unwrap();
+        let src = dir.path().join("src");
+        std::fs::write(&src, b"new").unwrap();
+        let staged = stage_beside(&dest, &src).unwrap();
+        swap_aside(staged, &dest).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"new");
+        assert_eq!(names_in(dir.path()), ["aigw.exe", "other.exe", "src"]);
+        // A first install: nothing to move aside.
+        let fresh = dir.path().join("fresh.exe");
+        swap_aside(stage_beside(&fresh, &src).unwrap(), &fresh).unwrap();
+        assert_eq!(std::fs::read(&fresh).unwrap(), b"new");
+    }
+
+    #[test]
+    fn a_failed_swap_aside_puts_the_old_binary_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("aigw.exe");
+        std::fs::write(&dest, b"old").unwrap();
+        let src = dir.path().join("src");
+        std::fs::write(&src, b"new").unwrap();
+        let staged = stage_beside(&dest, &src).unwrap();
+        // The rename into place fails: the staged file is gone.
+        std::fs::remove_file(&staged).unwrap();
+        assert!(swap_aside(staged, &dest).is_err());
+        assert_eq!(std::fs::read(&dest).unwrap(), b"old");
+        assert_eq!(names_in(dir.path()), ["aigw.exe", "src"]);
     }
 
     #[test]

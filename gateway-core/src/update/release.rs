@@ -67,6 +67,80 @@ pub fn pack_archive(out: &Path, stem: &str, files: &[ArchiveFile], mtime: u64) -
     file.sync_all().map_err(io)
 }
 
+/// Whether `target`'s archives are `.zip` (Windows: Explorer opens them,
+/// and `tar` is not on every machine) rather than `.tar.gz`.
+pub fn zips(target: &str) -> bool {
+    target.contains("windows")
+}
+
+/// `STEM.zip` for Windows targets ([`zips`]), `STEM.tar.gz` for the others.
+pub fn archive_file_name(stem: &str, target: &str) -> String {
+    if zips(target) {
+        format!("{stem}.zip")
+    } else {
+        format!("{stem}.tar.gz")
+    }
+}
+
+/// Writes `out` (a `.zip`) holding `files` under `stem/`, with fixed modes and
+/// `mtime` (DOS time, UTC; clamped to 1980..=2107): the same inputs give the
+/// same bytes. Text files keep their bytes (no line-ending conversion).
+pub fn pack_zip(out: &Path, stem: &str, files: &[ArchiveFile], mtime: u64) -> Result<()> {
+    use zip::write::SimpleFileOptions;
+    let ctx = || format!("write {}", out.display());
+    let zerr = |e: zip::result::ZipError| UpdateError::io(ctx(), std::io::Error::other(e));
+    let file = std::fs::File::create(out).map_err(|e| UpdateError::io(ctx(), e))?;
+    let mut zip = zip::ZipWriter::new(file);
+    let opts = SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(9))
+        .last_modified_time(dos_time(mtime));
+    let mut sorted: Vec<&ArchiveFile> = files.iter().collect();
+    sorted.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut dirs = std::collections::BTreeSet::from([stem.to_owned()]);
+    for f in &sorted {
+        let mut p = Path::new(&f.name).parent();
+        while let Some(d) = p.filter(|d| !d.as_os_str().is_empty()) {
+            dirs.insert(format!("{stem}/{}", d.display()));
+            p = d.parent();
+        }
+    }
+    for d in &dirs {
+        zip.add_directory(format!("{d}/"), opts.unix_permissions(0o755))
+            .map_err(zerr)?;
+    }
+    for f in sorted {
+        let data = std::fs::read(&f.source)
+            .map_err(|e| UpdateError::io(format!("read {}", f.source.display()), e))?;
+        let mode = if f.executable { 0o755 } else { 0o644 };
+        zip.start_file(format!("{stem}/{}", f.name), opts.unix_permissions(mode))
+            .map_err(zerr)?;
+        zip.write_all(&data)
+            .map_err(|e| UpdateError::io(ctx(), e))?;
+    }
+    let file = zip.finish().map_err(zerr)?;
+    file.sync_all().map_err(|e| UpdateError::io(ctx(), e))
+}
+
+/// `unix_secs` as a zip timestamp (UTC, clamped to what zip can hold).
+fn dos_time(unix_secs: u64) -> zip::DateTime {
+    // `YYYY-MM-DDTHH:MM:SSZ`
+    let t = super::manifest::rfc3339_utc(unix_secs);
+    let n = |r: std::ops::Range<usize>| t.get(r).and_then(|s| s.parse::<u16>().ok());
+    let parts = (n(0..4), n(5..7), n(8..10), n(11..13), n(14..16), n(17..19));
+    if let (Some(y), Some(mo), Some(d), Some(h), Some(mi), Some(s)) = parts {
+        if y < 1980 {
+            return zip::DateTime::default();
+        }
+        if let Ok(dt) =
+            zip::DateTime::from_date_and_time(y, mo as u8, d as u8, h as u8, mi as u8, s as u8)
+        {
+            return dt;
+        }
+    }
+    zip::DateTime::default()
+}
+
 fn header(mode: u32, mtime: u64, size: u64) -> tar::Header {
     let mut h = tar::Header::new_gnu();
     h.set_mode(mode);
@@ -271,6 +345,61 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o111, 0o111);
         }
+    }
+
+    #[test]
+    fn windows_archives_are_reproducible_zips_holding_the_exe() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("aigw.exe");
+        std::fs::write(&bin, b"MZ not really a program").unwrap();
+        let cfg = dir.path().join("config.toml");
+        std::fs::write(&cfg, b"[server]\nlisten = \"127.0.0.1:4000\"\n").unwrap();
+        let files = [
+            ArchiveFile {
+                source: bin.clone(),
+                name: "aigw.exe".into(),
+                executable: true,
+            },
+            ArchiveFile {
+                source: cfg.clone(),
+                name: "config/config.toml".into(),
+                executable: false,
+            },
+        ];
+        let target = "x86_64-pc-windows-gnu";
+        let stem = archive_stem("1.0.0", target);
+        assert!(zips(target) && !zips("x86_64-unknown-linux-gnu"));
+        assert_eq!(archive_file_name(&stem, target), format!("{stem}.zip"));
+        assert_eq!(
+            archive_file_name("s", "x86_64-unknown-linux-gnu"),
+            "s.tar.gz"
+        );
+        let a = dir.path().join("a.zip");
+        let b = dir.path().join("b.zip");
+        pack_zip(&a, &stem, &files, 1_700_000_000).unwrap();
+        pack_zip(&b, &stem, &files, 1_700_000_000).unwrap();
+        assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+        assert_eq!(&std::fs::read(&a).unwrap()[..2], b"PK");
+
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        for name in ["aigw.exe", "config/config.toml"] {
+            self_update::Extract::from_source(&a)
+                .archive(self_update::ArchiveKind::Zip)
+                .extract_file(&out, format!("{stem}/{name}"))
+                .unwrap();
+        }
+        assert_eq!(
+            std::fs::read(out.join(&stem).join("aigw.exe")).unwrap(),
+            std::fs::read(&bin).unwrap()
+        );
+        // Bytes as given: no line-ending conversion.
+        assert_eq!(
+            std::fs::read(out.join(&stem).join("config/config.toml")).unwrap(),
+            std::fs::read(&cfg).unwrap()
+        );
+        // An mtime zip cannot hold still packs.
+        pack_zip(&dir.path().join("c.zip"), &stem, &files, 0).unwrap();
     }
 
     #[test]

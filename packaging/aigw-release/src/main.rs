@@ -22,8 +22,8 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use gateway_core::update::manifest::{now_rfc3339, parse_version, rfc3339_utc};
 use gateway_core::update::release::{
-    ArchiveFile, ReleaseArchive, ReleaseSpec, pack_archive, sign_file, write_manifest,
-    write_sha256sums,
+    ArchiveFile, ReleaseArchive, ReleaseSpec, archive_file_name, pack_archive, pack_zip, sign_file,
+    write_manifest, write_sha256sums, zips,
 };
 use gateway_core::update::{App, PublicKey, SigningKey};
 
@@ -171,8 +171,12 @@ fn run(cmd: Cmd, out: &mut dyn Write) -> anyhow::Result<()> {
                 });
             }
             let stem = app.archive_stem(&version, &target);
-            let path = out_dir.join(format!("{stem}.tar.gz"));
-            pack_archive(&path, &stem, &entries, mtime)?;
+            let path = out_dir.join(archive_file_name(&stem, &target));
+            if zips(&target) {
+                pack_zip(&path, &stem, &entries, mtime)?;
+            } else {
+                pack_archive(&path, &stem, &entries, mtime)?;
+            }
             writeln!(out, "{}", path.display())?;
         }
         Cmd::Sign {
