@@ -44,3 +44,4 @@ mod tools;
 mod translate_props;
 mod update;
 mod verify;
+mod virtual_keys;

@@ -13,9 +13,11 @@ pub mod chain;
 pub mod perms;
 
 /// `PRAGMA user_version` of `config.db`: 2 adds the audit log's `peer`,
-/// `prev_hash` and `hash` columns and the `audit_anchor` table. `aigw
+/// `prev_hash` and `hash` columns and the `audit_anchor` table; 3 the
+/// virtual keys' tables (`virtual_keys`, `virtual_key_spend`, see
+/// [`crate::vkeys::backend`]). `aigw
 /// restore` refuses a backup whose store is newer than this binary knows.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The store's file name in the data dir.
 pub const CONFIG_DB: &str = "config.db";
@@ -187,6 +189,7 @@ impl ConfigStore {
 
     fn init(conn: Connection) -> Result<Self, StoreError> {
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(crate::vkeys::backend::SCHEMA)?;
         chain::migrate(&conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
