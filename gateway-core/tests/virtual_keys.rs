@@ -148,10 +148,39 @@ async fn a_key_is_created_used_and_revoked_with_401_at_once() {
         "{metrics}"
     );
     assert!(metrics.contains(r#"aigw_key_spend_usd_total{key="alice",team="ml"}"#));
+    // spend by key and team from the request log (written off the hot path)
+    let mut spend = Value::Null;
+    for _ in 0..300 {
+        let (s, v) = gw.admin_get("/telemetry/keys?minutes=60").await;
+        assert_eq!(s, 200, "{v}");
+        spend = v;
+        if spend["keys"].as_array().is_some_and(|k| !k.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let row = &spend["keys"][0];
+    assert_eq!(
+        (
+            row["virtual_key"].as_str(),
+            row["name"].as_str(),
+            row["team"].as_str()
+        ),
+        (Some(id.as_str()), Some("alice"), Some("ml")),
+        "{spend}"
+    );
+    assert_eq!(row["requests"], 1, "{spend}");
+    assert!(row["cost_usd"].as_f64().unwrap() > 0.0, "{spend}");
+    assert_eq!(spend["teams"][0]["team"], "ml", "{spend}");
     let data = gw.data_dir().to_path_buf();
     gw.handle.shutdown().await;
     let hash = hex_sha256(&secret);
-    for text in [list.to_string(), audit.to_string(), metrics] {
+    for text in [
+        list.to_string(),
+        audit.to_string(),
+        spend.to_string(),
+        metrics,
+    ] {
         assert!(!text.contains(&secret) && !text.contains(&hash), "{text}");
     }
     for f in std::fs::read_dir(&data).unwrap() {
@@ -386,4 +415,101 @@ async fn bad_key_requests_get_clear_errors_and_viewers_cannot_make_keys() {
     assert_eq!(s, 403);
     let (s, v) = gw.viewer_get("/keys/client").await;
     assert_eq!((s, v["keys"].as_array().map(Vec::len)), (200, Some(0)));
+}
+
+/// `aigw keys client …` as the binary: on the data dir when no gateway
+/// runs; through the running gateway's admin API when one does (a revoke
+/// there is 401 at once).
+#[tokio::test]
+async fn the_cli_makes_keys_offline_and_revokes_them_on_a_running_gateway() {
+    let a = FakeUpstream::start("a").await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    let data = dir.path().join("data");
+    std::fs::write(
+        &cfg,
+        format!("[server]\nlisten = \"127.0.0.1:0\"\n{}", config(&a)),
+    )
+    .unwrap();
+    let aigw_cmd = |args: &[&str], listen: Option<&str>| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_aigw"));
+        c.args(["--config", cfg.to_str().unwrap()])
+            .args(["--data-dir", data.to_str().unwrap()])
+            .args(args)
+            .env_remove("AIGW_CONFIG")
+            .env_remove("AIGW_DATA_DIR")
+            .env_remove("AIGW_LISTEN");
+        if let Some(l) = listen {
+            c.env("AIGW_LISTEN", l);
+        }
+        let out = c.output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "{args:?}: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    let out = aigw_cmd(
+        &[
+            "keys",
+            "client",
+            "create",
+            "--name",
+            "cli-key",
+            "--team",
+            "ops",
+            "--models",
+            "gpt-5*,claude-*",
+            "--budget-usd",
+            "100",
+            "--period",
+            "weekly",
+            "--expires",
+            "30d",
+            "--tag",
+            "env=ci",
+        ],
+        None,
+    );
+    let field = |name: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    let (id, secret) = (field("id:"), field("secret:"));
+    assert!(secret.starts_with("aigw_vk_"), "{out}");
+    let list = aigw_cmd(&["keys", "client", "list"], None);
+    assert!(
+        list.contains(&id) && list.contains("cli-key") && list.contains("100.00/weekly"),
+        "{list}"
+    );
+    assert!(!list.contains(&secret), "{list}");
+
+    let gw = common::aigw::Aigw::serve_files(&cfg, &data, &[("AIGW_LISTEN", "127.0.0.1:0")]);
+    assert_eq!(
+        gw.chat_as(&secret, &chat_body("gpt-5", false))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        gw.chat_as(&secret, &chat_body("o3", false)).await.status(),
+        403
+    );
+    let listen = gw.url.trim_start_matches("http://").to_string();
+    let out = aigw_cmd(&["keys", "client", "revoke", &id], Some(&listen));
+    assert!(out.contains("revoked"), "{out}");
+    assert_eq!(
+        gw.chat_as(&secret, &chat_body("gpt-5", false))
+            .await
+            .status(),
+        401
+    );
+    let out = aigw_cmd(&["keys", "client", "list", "--json"], Some(&listen));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["keys"][0]["status"], "revoked", "{v}");
 }
