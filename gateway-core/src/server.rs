@@ -227,13 +227,9 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
         None => ConfigStore::open_in_memory()?,
     };
     let lifecycle = ConfigManager::open(store, opts.config_path.clone(), &opts.config)?;
-    let vkeys = Arc::new(match &opts.data_dir {
-        Some(dir) => crate::vkeys::VirtualKeys::load(Arc::new(
-            crate::vkeys::SqliteBackend::open(&dir.join(crate::store::CONFIG_DB))
-                .map_err(crate::vkeys::KeyError::from)?,
-        ))?,
-        None => crate::vkeys::VirtualKeys::in_memory(),
-    });
+    let vkeys = Arc::new(crate::vkeys::VirtualKeys::load(Arc::new(
+        crate::vkeys::SqliteBackend::new(lifecycle.store().shared_conn()),
+    ))?);
     let admin_tokens = match (opts.admin_tokens, &opts.data_dir) {
         (Some(t), _) => t,
         (None, Some(dir)) => AdminTokens::load_or_create(dir).map_err(StartError::Tokens)?,

@@ -155,7 +155,7 @@ fn local(paths: &Paths, cmd: &ClientKeyCmd) -> anyhow::Result<Value> {
     let db = paths.data_dir.join(crate::store::CONFIG_DB);
     // The store first: it makes (or migrates) config.db.
     let store = crate::store::ConfigStore::open(&db)?;
-    let keys = VirtualKeys::load(Arc::new(SqliteBackend::open(&db)?))?;
+    let keys = VirtualKeys::load(Arc::new(SqliteBackend::new(store.shared_conn())))?;
     let audit = |action: &str, k: &crate::vkeys::KeyInfo| {
         let detail = json!({"id": k.id, "name": k.name, "team": k.team, "prefix": k.prefix});
         store.audit("cli", action, None, &detail)

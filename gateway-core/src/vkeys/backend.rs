@@ -5,8 +5,7 @@
 //! without a data dir).
 
 use std::collections::HashMap;
-use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, params};
 
@@ -19,11 +18,6 @@ pub enum BackendError {
     Sql(#[from] rusqlite::Error),
     #[error("virtual key store: {0}")]
     Json(#[from] serde_json::Error),
-    #[error("virtual key store {path}: {source}")]
-    Io {
-        path: std::path::PathBuf,
-        source: std::io::Error,
-    },
 }
 
 /// A key as stored: what is shown of it, the SHA-256 (hex) of its secret,
@@ -106,27 +100,16 @@ CREATE TABLE IF NOT EXISTS virtual_key_spend (
 );
 ";
 
-/// Keys in `config.db`, on a connection of their own (WAL: the config
-/// store's connection and this one do not block each other's readers).
+/// Keys in `config.db`, on the config store's own connection
+/// ([`crate::store::ConfigStore::shared_conn`]), which made the tables.
 #[derive(Debug)]
 pub struct SqliteBackend {
-    conn: Mutex<Connection>,
+    conn: Arc<Mutex<Connection>>,
 }
 
 impl SqliteBackend {
-    pub fn open(path: &Path) -> Result<Self, BackendError> {
-        crate::store::perms::private_sqlite(path).map_err(|source| BackendError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let conn = Connection::open(path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(SCHEMA)?;
-        Ok(Self {
-            conn: Mutex::new(conn),
-        })
+    pub fn new(conn: Arc<Mutex<Connection>>) -> Self {
+        Self { conn }
     }
 }
 
