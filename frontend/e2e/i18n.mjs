@@ -24,7 +24,7 @@ const ALLOW = new Set([
   'TTFT p50 / p95', 'Version', 'live', 'OK', 'Baseline', 'normal', 'Probe', '(Claude Code:', 'aigw_admin_…', 'sk-…', 'https://api.example.com/v1',
 ]);
 // every page of the sidebar (App.tsx PAGES)
-const PAGES = ['overview', 'providers', 'routing', 'fallback', 'telemetry', 'benchmark', 'connect', 'settings', 'config'];
+const PAGES = ['overview', 'providers', 'routing', 'fallback', 'telemetry', 'benchmark', 'connect', 'settings', 'keys', 'config'];
 
 fs.mkdirSync(SHOTS, { recursive: true });
 if (!fs.existsSync(path.join(ROOT, 'frontend', 'dist', 'index.html'))) {

@@ -17,6 +17,7 @@ import { Settings } from './pages/Settings';
 import { Benchmark } from './pages/Benchmark';
 import { Connect } from './pages/Connect';
 import { ConfigEditor } from './pages/ConfigEditor';
+import { Keys } from './pages/Keys';
 import { Preferences } from './components/Preferences';
 import { t } from './i18n';
 
@@ -43,6 +44,7 @@ const PAGES: PageDef[] = [
   { id: 'benchmark', label: () => t('nav.benchmark'), key: '6', icon: <I d="M12 21a8 8 0 100-16 8 8 0 000 16zM12 13l3-3M10 2h4" />, render: () => <Benchmark /> },
   { id: 'connect', label: () => t('nav.connect'), key: '7', icon: <I d="M9 7V3M15 7V3M7 7h10v4a5 5 0 01-10 0zM12 16v5" />, render: () => <Connect /> },
   { id: 'settings', label: () => t('nav.settings'), key: '8', icon: <I d="M12 15a3 3 0 100-6 3 3 0 000 6zM19 12a7 7 0 00-.1-1.2l2-1.6-2-3.4-2.4 1a7 7 0 00-2-1.2L14 3h-4l-.5 2.6a7 7 0 00-2 1.2l-2.4-1-2 3.4 2 1.6A7 7 0 005 12c0 .4 0 .8.1 1.2l-2 1.6 2 3.4 2.4-1c.6.5 1.3.9 2 1.2L10 21h4l.5-2.6c.7-.3 1.4-.7 2-1.2l2.4 1 2-3.4-2-1.6c.1-.4.1-.8.1-1.2z" />, render: () => <Settings /> },
+  { id: 'keys', label: () => t('nav.keys'), key: '0', icon: <I d="M15 7a4 4 0 11-3.9 5H3v3h3v3h3v-3h2.1A4 4 0 0115 7z" />, render: () => <Keys /> },
   { id: 'config', label: () => t('nav.config'), key: '9', icon: <I d="M6 3h9l4 4v14H6zM14 3v5h5M9 13h6M9 17h4" />, render: () => <ConfigEditor /> },
 ];
 

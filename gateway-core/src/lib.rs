@@ -18,6 +18,8 @@
 //! - [`routing`]: routes, strategies, circuit breakers, the attempt loop with
 //!   fallback, stream peeking and health probes.
 //! - [`limits`]: token buckets for ingress and provider RPM/TPM.
+//! - [`vkeys`]: virtual client keys made at runtime (budgets, model
+//!   patterns, RPM/TPM), behind a store trait.
 //! - [`vocab`]: the words every layer speaks (endpoint, route mode, served
 //!   target, attempt record, usage, error classes); imports nothing.
 //! - [`ssrf`]: which upstream addresses may be connected to (cloud metadata,
@@ -68,6 +70,7 @@ pub mod tools;
 pub mod translate;
 pub mod update;
 pub mod upstream;
+pub mod vkeys;
 pub mod vocab;
 
 pub use config::Config;

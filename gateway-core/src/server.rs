@@ -185,6 +185,8 @@ pub enum StartError {
     Store(#[from] crate::store::StoreError),
     #[error("cannot set up admin tokens: {0}")]
     Tokens(std::io::Error),
+    #[error("cannot load the virtual keys: {0}")]
+    VirtualKeys(#[from] crate::vkeys::KeyError),
     #[error("cannot start serving threads: {0}")]
     Threads(std::io::Error),
 }
@@ -225,6 +227,9 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
         None => ConfigStore::open_in_memory()?,
     };
     let lifecycle = ConfigManager::open(store, opts.config_path.clone(), &opts.config)?;
+    let vkeys = Arc::new(crate::vkeys::VirtualKeys::load(Arc::new(
+        crate::vkeys::SqliteBackend::new(lifecycle.store().shared_conn()),
+    ))?);
     let admin_tokens = match (opts.admin_tokens, &opts.data_dir) {
         (Some(t), _) => t,
         (None, Some(dir)) => AdminTokens::load_or_create(dir).map_err(StartError::Tokens)?,
@@ -244,8 +249,10 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
     let cache = Arc::new(crate::cache::ResponseCache::new(
         opts.config.server.cache_max_bytes,
     ));
-    let rt = Runtime::build(opts.config, &health, 1);
+    let mut rt = Runtime::build(opts.config, &health, 1);
+    rt.vkeys = vkeys.clone();
     let state = Arc::new(AppState {
+        vkeys,
         cache,
         runtime: Arc::new(ArcSwap::from_pointee(rt)),
         health,
@@ -291,6 +298,9 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
         shutdown.child_token(),
     );
     crate::tools::modelbench::spawn_schedule(&state, &state.tasks, shutdown.child_token());
+    state
+        .tasks
+        .spawn(state.vkeys.clone().run_flusher(shutdown.child_token()));
 
     let app = crate::api::router(state.clone());
     let served = if opts.serve_threads == 0 {

@@ -58,6 +58,8 @@ pub struct AppState {
     pub logins: crate::limits::login::LoginLimiter,
     /// The exact response cache (`[routes.cache]`), kept across publishes.
     pub cache: Arc<crate::cache::ResponseCache>,
+    /// Virtual client keys (`aigw keys client …`), kept across publishes.
+    pub vkeys: Arc<crate::vkeys::VirtualKeys>,
     /// Admin UI sessions (server-side; `logout` ends one).
     pub sessions: crate::api::admin::Sessions,
     pub(crate) generation: AtomicU64,

@@ -46,3 +46,4 @@ mod translate_props;
 mod update;
 mod verify;
 mod vertex_provider;
+mod virtual_keys;

@@ -403,6 +403,8 @@ fn event(id: &str, time: SystemTime, body: Option<&str>) -> RequestEvent {
         cost_usd: None,
         cancelled: false,
         origin: Default::default(),
+        virtual_key: None,
+        team: None,
         request_body: body.map(|b| bytes::Bytes::from(b.to_string())),
         response_body: None,
     }

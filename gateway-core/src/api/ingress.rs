@@ -24,6 +24,7 @@ use crate::providers::ClientHeaders;
 use crate::routing::{ProxyRequest, Runtime, body};
 use crate::state::AppState;
 use crate::telemetry::Origin;
+use crate::vkeys::LiveKey;
 use crate::vocab::{Endpoint, ErrorClass, Served};
 
 pub const H_REQUEST_ID: HeaderName = HeaderName::from_static("x-aigw-request-id");
@@ -66,9 +67,25 @@ pub(super) fn authenticate(
     headers: &HeaderMap,
     peer: &str,
 ) -> Result<String, ApiError> {
-    if rt.config.server.client_keys.is_empty() {
-        return Ok(peer.to_string());
-    }
+    identify(rt, headers, peer).map(|c| c.client)
+}
+
+/// Who sent a request: the name of its virtual key, its client key's
+/// reference, or (on an open gateway) its address; and its virtual key.
+pub(super) struct Caller {
+    pub client: String,
+    pub vkey: Option<Arc<LiveKey>>,
+}
+
+/// A key is needed when client keys are set or a virtual key exists.
+fn key_required(rt: &Runtime) -> bool {
+    !rt.config.server.client_keys.is_empty() || rt.vkeys.any_usable()
+}
+
+/// [`authenticate`] with the virtual key. A presented `aigw_vk_…` secret
+/// must be a working virtual key, also on an open gateway: a revoked,
+/// expired or rotated-out key gets 401 at once.
+pub(super) fn identify(rt: &Runtime, headers: &HeaderMap, peer: &str) -> Result<Caller, ApiError> {
     let presented = match headers.get(&H_GATEWAY_KEY) {
         Some(v) => v.to_str().ok(),
         None => headers
@@ -82,8 +99,26 @@ pub(super) fn authenticate(
             .or_else(|| headers.get("api-key").and_then(|v| v.to_str().ok()))
             .or_else(|| headers.get("x-goog-api-key").and_then(|v| v.to_str().ok())),
     }
-    .map(str::trim)
-    .ok_or_else(ApiError::unauthorized)?;
+    .map(str::trim);
+    if let Some(p) = presented
+        && p.starts_with(crate::vkeys::SECRET_PREFIX)
+    {
+        let key = rt
+            .vkeys
+            .authenticate(p)
+            .ok_or_else(ApiError::unauthorized)?;
+        return Ok(Caller {
+            client: key.name(),
+            vkey: Some(key),
+        });
+    }
+    if !key_required(rt) {
+        return Ok(Caller {
+            client: peer.to_string(),
+            vkey: None,
+        });
+    }
+    let presented = presented.ok_or_else(ApiError::unauthorized)?;
     // Compare against every key so timing does not reveal which matched.
     let mut found = None;
     for (label, key) in &rt.client_keys {
@@ -91,7 +126,9 @@ pub(super) fn authenticate(
             found = Some(label.clone());
         }
     }
-    found.ok_or_else(ApiError::unauthorized)
+    found
+        .map(|client| Caller { client, vkey: None })
+        .ok_or_else(ApiError::unauthorized)
 }
 
 /// What of the client's request head goes upstream. Its credential
@@ -99,8 +136,7 @@ pub(super) fn authenticate(
 /// unless they carried the gateway's key: with client keys on, that key
 /// must then come in `x-aigw-key`.
 pub(super) fn client_head(rt: &Runtime, parts: http::request::Parts) -> ClientHeaders {
-    let own_credential =
-        rt.config.server.client_keys.is_empty() || parts.headers.contains_key(&H_GATEWAY_KEY);
+    let own_credential = !key_required(rt) || parts.headers.contains_key(&H_GATEWAY_KEY);
     ClientHeaders::new(parts.headers, parts.uri.query(), own_credential)
 }
 
@@ -117,26 +153,64 @@ struct Charge {
     client: String,
     model: Option<Arc<crate::limits::ProviderLimiter>>,
     estimated: u64,
+    /// The virtual key's reservation (its RPM/TPM and budget), if any.
+    vkey: Option<KeyCharge>,
+}
+
+/// What a virtual key reserved for a request.
+struct KeyCharge {
+    keys: Arc<crate::vkeys::VirtualKeys>,
+    key: Arc<LiveKey>,
+    reserved_usd: f64,
 }
 
 impl Charge {
-    /// Replaces the estimate with `actual` tokens.
+    /// Replaces the estimate with `actual` tokens; a virtual key's budget
+    /// reservation is given back (nothing was spent).
     fn settle(&self, actual: u64) {
+        self.settle_cost(actual, 0.0);
+    }
+
+    fn settle_cost(&self, actual: u64, cost_usd: f64) {
         self.ingress.settle(&self.client, self.estimated, actual);
         if let Some(m) = &self.model {
             m.settle(self.estimated, actual);
         }
+        if let Some(k) = &self.vkey {
+            k.keys
+                .settle(&k.key, k.reserved_usd, cost_usd, self.estimated, actual);
+        }
     }
 
     /// Settles from the request's event: its tokens (reported, or estimated
-    /// from the bytes of a complete answer); `unknown` when it has none.
+    /// from the bytes of a complete answer) and cost; `unknown` tokens when
+    /// it has none, and then the reserved cost too when `unknown` is the
+    /// estimate (a stream cut before its usage).
     fn settle_from(&self, ev: &crate::telemetry::RequestEvent, unknown: u64) {
         let actual = match (ev.tokens_in, ev.tokens_out) {
             (None, None) => unknown,
             (i, o) => i.unwrap_or(0).saturating_add(o.unwrap_or(0)),
         };
-        self.settle(actual);
+        let reserved = self.vkey.as_ref().map_or(0.0, |k| k.reserved_usd);
+        let cost = match ev.cost_usd {
+            Some(c) => c,
+            None if ev.tokens_in.is_none() && ev.tokens_out.is_none() && unknown > 0 => reserved,
+            None => 0.0,
+        };
+        self.settle_cost(actual, cost);
     }
+
+    /// The key's id and team, for the request's event.
+    fn tag(&self, ev: &mut crate::telemetry::RequestEvent) {
+        if let Some(k) = &self.vkey {
+            tag_event(ev, &k.key);
+        }
+    }
+}
+
+fn tag_event(ev: &mut crate::telemetry::RequestEvent, key: &LiveKey) {
+    ev.virtual_key = Some(key.id());
+    ev.team = key.team();
 }
 
 /// A request refused before it was routed, and why (for its event).
@@ -144,6 +218,7 @@ struct Refused {
     client: String,
     error: ApiError,
     class: ErrorClass,
+    vkey: Option<Arc<LiveKey>>,
 }
 
 /// Routes one client request; errors the gateway makes are in the shape
@@ -190,6 +265,9 @@ pub(super) async fn proxy_with(
             );
             ev.status = r.error.status().as_u16();
             ev.error = Some(r.class.to_string());
+            if let Some(k) = &r.vkey {
+                tag_event(&mut ev, k);
+            }
             state.telemetry.record(ev);
             let mut resp = r.error.into_response_for(endpoint);
             resp.headers_mut().insert(H_REQUEST_ID, hv(&request_id));
@@ -300,13 +378,20 @@ async fn admit(
 ) -> Result<(ProxyRequest, Charge), Refused> {
     let peer = peer_of(&req);
     let (parts, body) = req.into_parts();
+    let caller = identify(rt, &parts.headers, &peer).map_err(|error| Refused {
+        client: peer.clone(),
+        error,
+        class: ErrorClass::Unauthorized,
+        vkey: None,
+    })?;
+    let vkey = caller.vkey.clone();
     let refuse = |client: &str, error, class| Refused {
         client: client.to_string(),
         error,
         class,
+        vkey: vkey.clone(),
     };
-    let client = authenticate(rt, &parts.headers, &peer)
-        .map_err(|e| refuse(&peer, e, ErrorClass::Unauthorized))?;
+    let client = caller.client;
     state
         .clients_seen
         .observe(parts.headers.get(header::USER_AGENT));
@@ -347,9 +432,99 @@ async fn admit(
             ErrorClass::BadRequest,
         )
     })?;
-    let charge =
+    let mut charge =
         charge_tokens(rt, &req).map_err(|e| refuse(&client, e, ErrorClass::IngressRateLimited))?;
+    if let Some(key) = caller.vkey {
+        let cost = estimate_cost(rt, &req);
+        if let Err(r) = key.admit(&req.peek.model, req.est_tokens, cost) {
+            charge.settle(0);
+            let (error, class) = key_refusal(r);
+            return Err(refuse(&client, error, class));
+        }
+        charge.vkey = Some(KeyCharge {
+            keys: rt.vkeys.clone(),
+            key,
+            reserved_usd: cost,
+        });
+    }
     Ok((req, charge))
+}
+
+/// What a request is estimated to cost before it goes upstream: its input
+/// estimate and `max_tokens` (as the `cost` strategy prices them) at the
+/// dearest price among its route's targets, else the price table's for
+/// the requested model; 0 when no price is known.
+fn estimate_cost(rt: &Runtime, req: &ProxyRequest) -> f64 {
+    let (tin, tout) = req.est_io();
+    let model = &req.peek.model;
+    let overrides = &rt.config.telemetry.prices;
+    let by_route = rt.routes.lookup(model).and_then(|(route, _)| {
+        route
+            .targets
+            .iter()
+            .take(route.spec.targets.len())
+            .filter_map(|t| {
+                crate::telemetry::cost::price_for(
+                    overrides,
+                    &t.provider.spec.name,
+                    t.forwarded(model),
+                )
+            })
+            .map(|p| p.cost(tin, tout))
+            .reduce(f64::max)
+    });
+    by_route
+        .or_else(|| {
+            crate::telemetry::cost::PriceTable::builtin()
+                .get(model)
+                .map(|p| p.cost(tin, tout))
+        })
+        .filter(|c| c.is_finite() && *c >= 0.0)
+        .unwrap_or(0.0)
+}
+
+/// A virtual key's refusal as the client's error.
+fn key_refusal(r: crate::vkeys::Refusal) -> (ApiError, ErrorClass) {
+    use crate::vkeys::Refusal;
+    match r {
+        Refusal::ModelNotAllowed { model } => (
+            ApiError::forbidden(
+                "model_not_allowed",
+                format!("this key may not use model {model:?} (model_not_allowed)"),
+            ),
+            ErrorClass::ModelNotAllowed,
+        ),
+        Refusal::RateLimited { rpm, tpm, wait } => (
+            ApiError::rate_limited(
+                "rate_limit_exceeded",
+                format!(
+                    "this key's limit of {rpm} requests / {tpm} tokens per minute (0 = none) reached"
+                ),
+                wait,
+            ),
+            ErrorClass::IngressRateLimited,
+        ),
+        Refusal::BudgetExceeded {
+            budget_usd,
+            spent_usd,
+            resets_at_ms,
+        } => {
+            let wait = Duration::from_millis(
+                u64::try_from(resets_at_ms - crate::store::now_ms()).unwrap_or(0),
+            );
+            (
+                ApiError::rate_limited(
+                    "budget_exceeded",
+                    format!(
+                        "this key's budget of ${budget_usd:.2} is spent (${spent_usd:.4} used); it resets at {} (budget_exceeded)",
+                        crate::vkeys::period::rfc3339(resets_at_ms)
+                    ),
+                    wait,
+                ),
+                ErrorClass::BudgetExceeded,
+            )
+        }
+    }
 }
 
 /// Charges the request's token estimate to its client's TPM and to the
@@ -372,6 +547,7 @@ fn charge_tokens(rt: &Runtime, req: &ProxyRequest) -> Result<Charge, ApiError> {
         client: req.client.clone(),
         model: None,
         estimated,
+        vkey: None,
     };
     if let Some(limit) = rt.model_limits.lookup(&req.peek.model) {
         if let Err(wait) = limit.limiter.try_acquire(estimated) {
@@ -419,6 +595,7 @@ fn respond(
         overhead,
         ..
     } = h;
+    charge.tag(&mut event);
     let (mut out, status) = match answer {
         Answer::Full {
             status,

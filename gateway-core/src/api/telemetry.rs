@@ -15,6 +15,8 @@
 //!   streamed file (default 10 000 rows, at most 100 000)
 //! - `GET /telemetry/summary?minutes=60`: requests/min, error rate, p95
 //!   latency, fallbacks, cost, dropped events
+//! - `GET /telemetry/keys?minutes=`: spend, requests and tokens by
+//!   virtual key and by team (default: the last 30 days)
 //! - `GET /telemetry/cache`: the response cache's hits and misses since
 //!   start, its entries and bytes, and its bound
 
@@ -45,6 +47,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/telemetry/requests/{id}", get(request))
         .route("/telemetry/summary", get(summary))
         .route("/telemetry/cache", get(cache_stats))
+        .route("/telemetry/keys", get(key_spend))
         .route("/telemetry/export", get(export))
 }
 
@@ -311,6 +314,21 @@ async fn summary(
         dropped_events: dropped,
         queued_events: queued,
     }))
+}
+
+async fn key_spend(
+    State(state): State<Arc<AppState>>,
+    p: Result<Query<Params>, QueryRejection>,
+) -> Result<Json<crate::telemetry::spend::Spend>, ApiError> {
+    let p = params(p)?;
+    let db = db(&state)?;
+    let w = p
+        .window(now_ms())?
+        .unwrap_or_else(|| Window::last_minutes(now_ms(), 30 * 24 * 60));
+    Ok(Json(
+        db.read_async(move |c| crate::telemetry::spend::spend(c, w))
+            .await?,
+    ))
 }
 
 async fn cache_stats(State(state): State<Arc<AppState>>) -> Json<crate::cache::CacheStats> {

@@ -266,6 +266,55 @@ enum KeysCommand {
     List,
     /// Delete a key.
     Rm { name: String },
+    /// Virtual client keys (team mode): made at runtime with a name, team,
+    /// allowed models, RPM/TPM and a USD budget; the secret is shown once.
+    Client {
+        #[command(subcommand)]
+        command: ClientKeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClientKeysCommand {
+    /// Make a key and print its secret (once).
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        team: Option<String>,
+        /// Allowed model patterns, comma-separated: 'gpt-5*,claude-*' (default: any).
+        #[arg(long)]
+        models: Option<String>,
+        #[arg(long, default_value_t = 0)]
+        rpm: u32,
+        #[arg(long, default_value_t = 0)]
+        tpm: u32,
+        /// USD per --period.
+        #[arg(long)]
+        budget_usd: Option<f64>,
+        /// daily, weekly or monthly (UTC; default monthly).
+        #[arg(long)]
+        period: Option<String>,
+        /// Stops working after this long: 30d, 12h…
+        #[arg(long)]
+        expires: Option<String>,
+        /// A metadata tag KEY=VALUE (repeatable).
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+    },
+    /// Keys with status, spend and budget.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop a key at once.
+    Revoke { id: String },
+    /// A new secret; the old one keeps working for --grace-s seconds.
+    Rotate {
+        id: String,
+        #[arg(long, default_value_t = 0)]
+        grace_s: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -465,6 +514,38 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             KeysCommand::Set { name } => cli::set_key(&paths, &name),
             KeysCommand::List => cli::list_keys(&paths),
             KeysCommand::Rm { name } => cli::remove_key(&paths, &name),
+            KeysCommand::Client { command } => {
+                use cli::vkeys::{ClientKeyCmd, CreateArgs};
+                let cmd = match command {
+                    ClientKeysCommand::Create {
+                        name,
+                        team,
+                        models,
+                        rpm,
+                        tpm,
+                        budget_usd,
+                        period,
+                        expires,
+                        tags,
+                    } => ClientKeyCmd::Create(CreateArgs {
+                        name,
+                        team,
+                        models,
+                        rpm,
+                        tpm,
+                        budget_usd,
+                        period,
+                        expires,
+                        tags,
+                    }),
+                    ClientKeysCommand::List { json } => ClientKeyCmd::List { json },
+                    ClientKeysCommand::Revoke { id } => ClientKeyCmd::Revoke { id },
+                    ClientKeysCommand::Rotate { id, grace_s } => {
+                        ClientKeyCmd::Rotate { id, grace_s }
+                    }
+                };
+                block_on(cli::vkeys::client_keys(&paths, cmd))
+            }
         },
         Command::Clients { command } => match command {
             ClientsCommand::List => cli::clients::list(&paths),

@@ -5,7 +5,8 @@
 //! bench-models`), `clients` (`aigw clients …`, `aigw run`), `verify`
 //! (`aigw verify …`), `audit` (`aigw audit list|verify`), `logs` (`aigw
 //! logs [-f]`, `aigw logs export`), `status` (`aigw status`), `diagnose`
-//! (`aigw diagnose`), `backup` (`aigw backup`, `aigw restore`).
+//! (`aigw diagnose`), `backup` (`aigw backup`, `aigw restore`), `vkeys`
+//! (`aigw keys client …`).
 
 pub mod audit;
 mod backup;
@@ -19,6 +20,7 @@ mod serve;
 mod status;
 mod tools;
 pub mod verify;
+pub mod vkeys;
 
 use std::process::ExitCode;
 

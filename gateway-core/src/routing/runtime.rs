@@ -252,6 +252,9 @@ pub struct Runtime {
     pub ingress: Arc<KeyedLimiter>,
     /// `[[limits.models]]`; each entry's budget kept like the ingress one.
     pub model_limits: ModelLimits,
+    /// The virtual client keys (data, not config): the same set in every
+    /// runtime of one gateway ([`crate::state::AppState::vkeys`]).
+    pub vkeys: Arc<crate::vkeys::VirtualKeys>,
 }
 
 /// Which budget a provider draws on: its own, or its limit group's.
@@ -424,6 +427,10 @@ impl Runtime {
             None => Arc::new(KeyedLimiter::new(limits.ingress_rpm, limits.ingress_tpm)),
         };
         let model_limits = ModelLimits::build(&limits.models, prev.map(|p| &p.model_limits));
+        let vkeys = prev.map_or_else(
+            || Arc::new(crate::vkeys::VirtualKeys::in_memory()),
+            |p| p.vkeys.clone(),
+        );
         Self {
             config: Arc::new(config),
             generation,
@@ -432,6 +439,7 @@ impl Runtime {
             client_keys,
             ingress,
             model_limits,
+            vkeys,
         }
     }
 

@@ -13,9 +13,11 @@ pub mod chain;
 pub mod perms;
 
 /// `PRAGMA user_version` of `config.db`: 2 adds the audit log's `peer`,
-/// `prev_hash` and `hash` columns and the `audit_anchor` table. `aigw
+/// `prev_hash` and `hash` columns and the `audit_anchor` table; 3 the
+/// virtual keys' tables (`virtual_keys`, `virtual_key_spend`, see
+/// [`crate::vkeys::backend`]). `aigw
 /// restore` refuses a backup whose store is newer than this binary knows.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The store's file name in the data dir.
 pub const CONFIG_DB: &str = "config.db";
@@ -104,7 +106,8 @@ pub struct AuditEntry {
 
 #[derive(Debug)]
 pub struct ConfigStore {
-    conn: Mutex<Connection>,
+    /// Shared with the virtual keys' backend ([`ConfigStore::shared_conn`]).
+    conn: std::sync::Arc<Mutex<Connection>>,
     /// When audit retention last ran (see [`chain::prune`]).
     last_prune_ms: std::sync::atomic::AtomicI64,
     /// `[audit] retention_days`; 0 keeps every row.
@@ -187,9 +190,10 @@ impl ConfigStore {
 
     fn init(conn: Connection) -> Result<Self, StoreError> {
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(crate::vkeys::backend::SCHEMA)?;
         chain::migrate(&conn)?;
         Ok(Self {
-            conn: Mutex::new(conn),
+            conn: std::sync::Arc::new(Mutex::new(conn)),
             last_prune_ms: std::sync::atomic::AtomicI64::new(0),
             retention_days: std::sync::atomic::AtomicU32::new(0),
         })
@@ -201,6 +205,13 @@ impl ConfigStore {
         self.conn()
             .execute("VACUUM INTO ?1", [dest.to_string_lossy()])?;
         Ok(())
+    }
+
+    /// The store's connection, for the virtual keys kept in the same file
+    /// ([`crate::vkeys::SqliteBackend`]): one connection, so a store opened
+    /// in exclusive mode (a full disk) serves them too.
+    pub fn shared_conn(&self) -> std::sync::Arc<Mutex<Connection>> {
+        self.conn.clone()
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {

@@ -35,7 +35,7 @@ pub enum DbError {
 }
 
 /// Bump with a migration when the schema changes.
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 
 /// The schema this binary writes (for backups: `aigw restore` refuses newer).
 pub fn schema_version() -> i64 {
@@ -69,7 +69,9 @@ CREATE TABLE IF NOT EXISTS requests (
     cache_read_tokens  INTEGER,
     cache_write_tokens INTEGER,
     route              TEXT,
-    key_name           TEXT
+    key_name           TEXT,
+    virtual_key        TEXT,
+    team               TEXT
 );
 CREATE INDEX IF NOT EXISTS requests_ts ON requests(ts_ms);
 CREATE TABLE IF NOT EXISTS attempts (
@@ -189,6 +191,15 @@ impl Db {
                     .map_err(err)?;
             }
         }
+        if (1..6).contains(&version) {
+            // v6: `virtual_key` (the virtual key's id; `client` is its name)
+            // and its `team`.
+            conn.execute_batch(
+                "ALTER TABLE requests ADD COLUMN virtual_key TEXT;
+                 ALTER TABLE requests ADD COLUMN team TEXT;",
+            )
+            .map_err(err)?;
+        }
         if version < SCHEMA_VERSION {
             conn.execute_batch(SCHEMA).map_err(err)?;
             conn.pragma_update(None, "user_version", SCHEMA_VERSION)
@@ -254,9 +265,9 @@ impl Db {
                     requested_model, provider, forwarded_model, route_mode, stream, attempts,
                     status, error, latency_ms, ttft_ms, overhead_ms, tokens_in, tokens_out,
                     tokens_estimated, cost_usd, cancelled, origin, cache_read_tokens,
-                    cache_write_tokens, route, key_name)
+                    cache_write_tokens, route, key_name, virtual_key, team)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                    ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
+                    ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)",
             )?;
             let mut att = tx.prepare_cached(
                 "INSERT INTO attempts (request, n, provider, model, status, error, latency_ms,
@@ -293,6 +304,8 @@ impl Db {
                     e.cache_write_tokens.map(|t| t as i64),
                     e.route,
                     e.attempts.last().and_then(|a| a.key.as_deref()),
+                    e.virtual_key,
+                    e.team,
                 ])?;
                 if n == 0 {
                     continue; // a duplicate request id: keep the first

@@ -66,6 +66,23 @@ struct DroppedLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KeyLabels {
+    key: String,
+    team: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KeyTokenLabels {
+    key: String,
+    team: String,
+    direction: &'static str,
+}
+
+/// Distinct virtual keys with their own `key` label; later ones are
+/// counted under `key="other"` (their team kept, teams bounded the same way).
+pub const MAX_KEY_LABELS: usize = 1000;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct VersionLabels {
     version: &'static str,
 }
@@ -110,6 +127,11 @@ pub struct Metrics {
     cache_misses: Counter,
     cache_bytes: Gauge,
     cache_entries: Gauge,
+    key_requests: Family<KeyLabels, Counter>,
+    key_tokens: Family<KeyTokenLabels, Counter>,
+    key_spend: Family<KeyLabels, Counter<f64, AtomicU64>>,
+    /// The (key, team) pairs with their own labels ([`MAX_KEY_LABELS`]).
+    known_keys: Mutex<std::collections::HashSet<(String, String)>>,
     known: RwLock<Known>,
     render_lock: Mutex<()>,
 }
@@ -380,6 +402,24 @@ impl Metrics {
             "Entries in the response cache",
             cache_entries.clone(),
         );
+        let key_requests = Family::<KeyLabels, Counter>::default();
+        r.register(
+            "aigw_key_requests",
+            "Requests by virtual key (its name) and team",
+            key_requests.clone(),
+        );
+        let key_tokens = Family::<KeyTokenLabels, Counter>::default();
+        r.register(
+            "aigw_key_tokens",
+            "Tokens by virtual key, team and direction (input, output)",
+            key_tokens.clone(),
+        );
+        let key_spend = Family::<KeyLabels, Counter<f64, AtomicU64>>::default();
+        r.register(
+            "aigw_key_spend_usd",
+            "Estimated cost in USD by virtual key and team (what its budget is charged)",
+            key_spend.clone(),
+        );
         let info = Family::<VersionLabels, Gauge>::default();
         info.get_or_create(&VersionLabels {
             version: crate::VERSION,
@@ -408,6 +448,10 @@ impl Metrics {
             cache_misses,
             cache_bytes,
             cache_entries,
+            key_requests,
+            key_tokens,
+            key_spend,
+            known_keys: Mutex::default(),
             known: RwLock::new(Known::default()),
             render_lock: Mutex::new(()),
         }
@@ -487,8 +531,43 @@ impl Metrics {
         Some(t)
     }
 
+    /// The labels of a virtual key's request: its own, or `other` past
+    /// [`MAX_KEY_LABELS`] pairs.
+    fn key_labels(&self, e: &RequestEvent) -> Option<KeyLabels> {
+        e.virtual_key.as_ref()?;
+        let pair = (e.client.clone(), e.team.clone().unwrap_or_default());
+        let mut known = self.known_keys.lock_or_recover();
+        let (key, team) = if known.contains(&pair) || known.len() < MAX_KEY_LABELS {
+            known.insert(pair.clone());
+            pair
+        } else {
+            ("other".to_string(), "other".to_string())
+        };
+        Some(KeyLabels { key, team })
+    }
+
+    fn observe_key(&self, e: &RequestEvent) {
+        let Some(l) = self.key_labels(e) else { return };
+        self.key_requests.get_or_create(&l).inc();
+        if let Some(c) = e.cost_usd.filter(|c| c.is_finite() && *c > 0.0) {
+            self.key_spend.get_or_create(&l).inc_by(c);
+        }
+        for (direction, n) in [("input", e.tokens_in), ("output", e.tokens_out)] {
+            if let Some(n) = n.filter(|n| *n > 0) {
+                self.key_tokens
+                    .get_or_create(&KeyTokenLabels {
+                        key: l.key.clone(),
+                        team: l.team.clone(),
+                        direction,
+                    })
+                    .inc_by(n);
+            }
+        }
+    }
+
     /// Counts one finished request.
     pub fn observe(&self, e: &RequestEvent) {
+        self.observe_key(e);
         let provider = e.provider.as_deref().unwrap_or_default();
         // The served pair's metrics, unless its model is folded (or unknown).
         let (model, served) = match e.forwarded_model.as_deref() {

@@ -28,6 +28,7 @@ pub mod metrics;
 mod otlp;
 pub mod query;
 pub mod redact;
+pub mod spend;
 mod writer;
 
 use std::time::SystemTime;
@@ -106,6 +107,10 @@ pub struct RequestEvent {
     /// Client traffic, or the gateway's own (replays, benchmarks, fallback
     /// tests), which charts and metrics do not count as client traffic.
     pub origin: Origin,
+    /// The virtual key's id when the client sent one (`client` is then
+    /// its name), and its team.
+    pub virtual_key: Option<String>,
+    pub team: Option<String>,
     /// The client's body, only with `telemetry.store_bodies` (the writer
     /// redacts and caps it).
     #[serde(skip)]
@@ -150,6 +155,8 @@ impl RequestEvent {
             cost_usd: None,
             cancelled: false,
             origin,
+            virtual_key: None,
+            team: None,
             request_body: None,
             response_body: None,
         }

@@ -509,6 +509,8 @@ mod tests {
             cost_usd: None,
             cancelled: false,
             origin: Default::default(),
+            virtual_key: None,
+            team: None,
             request_body: None,
             response_body: None,
         }

@@ -75,6 +75,10 @@ pub enum ErrorClass {
     /// The request named a provider that is `enabled = false`, or every
     /// target of its route is one.
     ProviderDisabled,
+    /// Its virtual key's budget for the period is spent.
+    BudgetExceeded,
+    /// Its virtual key may not use the requested model.
+    ModelNotAllowed,
 }
 
 impl ErrorClass {
@@ -112,6 +116,8 @@ impl ErrorClass {
             Self::ModelNotFound => "model_not_found",
             Self::ProviderRateLimited => "provider_rate_limited",
             Self::ProviderDisabled => "provider_disabled",
+            Self::BudgetExceeded => "budget_exceeded",
+            Self::ModelNotAllowed => "model_not_allowed",
         }
     }
 

@@ -11,6 +11,7 @@
 //! - `update`: check, install and roll back signed releases.
 //! - `clients`: "Connect tools" (list, preview, connect, disconnect).
 //! - `diagnostics`: the diagnostics bundle download (admin only).
+//! - `vkeys`: virtual client keys (list, create, revoke, rotate).
 //! - telemetry queries (`crate::api::telemetry`) are mounted here too.
 
 #[cfg(test)]
@@ -23,6 +24,7 @@ mod session;
 mod tools;
 mod update;
 mod verify;
+mod vkeys;
 
 use std::sync::Arc;
 
@@ -57,6 +59,9 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/detect-local", get(ops::detect_local))
         .route("/keys", get(ops::list_keys))
         .route("/keys/{name}", put(ops::set_key).delete(ops::delete_key))
+        .route("/keys/client", get(vkeys::list).post(vkeys::create))
+        .route("/keys/client/{id}/revoke", post(vkeys::revoke))
+        .route("/keys/client/{id}/rotate", post(vkeys::rotate))
         .route("/config", get(config::get_config))
         .route("/config/validate", post(config::validate))
         .route("/config/diff", post(config::diff))
