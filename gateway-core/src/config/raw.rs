@@ -190,6 +190,9 @@ pub enum ProviderKind {
     Anthropic,
     /// Google's Gemini API (`generateContent`).
     Gemini,
+    /// AWS Bedrock Runtime (`Converse`, `ConverseStream`, `InvokeModel`),
+    /// SigV4-signed.
+    Bedrock,
 }
 
 /// How an OpenAI-kind provider serves `/v1/responses`.
@@ -258,6 +261,22 @@ pub struct RawProvider {
     /// completions (default: native for openai, translate for anthropic).
     #[serde(default)]
     pub responses: Option<Spanned<ResponsesMode>>,
+    /// The cloud region: required for `kind = "bedrock"` (`us-east-1`; the
+    /// SigV4 signing region and the default base URL's) and for `kind =
+    /// "vertex"` (its location); unused by the other kinds.
+    #[serde(default)]
+    pub region: Option<Spanned<String>>,
+    /// `kind = "bedrock"`: the AWS access key id, a `keyring:`/`env:`
+    /// reference (never the value).
+    #[serde(default)]
+    pub access_key_id: Option<Spanned<String>>,
+    /// `kind = "bedrock"`: the AWS secret access key, a reference.
+    #[serde(default)]
+    pub secret_access_key: Option<Spanned<String>>,
+    /// `kind = "bedrock"`: an STS session token (temporary credentials), a
+    /// reference; sent as `x-amz-security-token`.
+    #[serde(default)]
+    pub session_token: Option<Spanned<String>>,
 }
 
 /// How a provider's key pool (`api_keys`) picks the key for a request.

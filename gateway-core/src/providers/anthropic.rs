@@ -80,7 +80,9 @@ impl ProviderApi for AnthropicProvider {
             Endpoint::Completions
             | Endpoint::Embeddings
             | Endpoint::GenerateContent
-            | Endpoint::BatchEmbedContents => None,
+            | Endpoint::BatchEmbedContents
+            | Endpoint::Converse
+            | Endpoint::InvokeModel => None,
         }
     }
 

@@ -85,9 +85,11 @@ impl ProviderApi for GeminiProvider {
                 Some(Endpoint::GenerateContent)
             }
             Endpoint::Embeddings => Some(Endpoint::BatchEmbedContents),
-            Endpoint::Completions | Endpoint::GenerateContent | Endpoint::BatchEmbedContents => {
-                None
-            }
+            Endpoint::Completions
+            | Endpoint::GenerateContent
+            | Endpoint::BatchEmbedContents
+            | Endpoint::Converse
+            | Endpoint::InvokeModel => None,
         }
     }
 

@@ -5,6 +5,7 @@
 //! routing layer owns timeouts, health and fallback.
 
 mod anthropic;
+pub mod bedrock;
 mod gemini;
 mod openai;
 
@@ -14,6 +15,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, header};
 
 pub use anthropic::AnthropicProvider;
+pub use bedrock::{AwsCredentials, BedrockProvider};
 pub use gemini::GeminiProvider;
 pub use openai::OpenAiProvider;
 
@@ -222,6 +224,8 @@ pub fn forward_client_head(
                     headers.insert(gemini::API_KEY.clone(), k);
                 }
             }
+            // Validation refuses `api_key = "client"` for Bedrock (it signs).
+            ProviderKind::Bedrock => {}
             ProviderKind::Openai => {
                 let bearer =
                     auth.or_else(|| secret_header(&format!("Bearer {}", key?.to_str().ok()?)));
@@ -306,7 +310,19 @@ pub fn build(
         ProviderKind::Openai => Box::new(OpenAiProvider::new(spec, key, headers)),
         ProviderKind::Anthropic => Box::new(AnthropicProvider::new(spec, key, headers)),
         ProviderKind::Gemini => Box::new(GeminiProvider::new(spec, key, headers)),
+        // Signs with the credentials `build_bedrock` is given; built here
+        // only when they did not resolve (nothing is sent then).
+        ProviderKind::Bedrock => Box::new(BedrockProvider::new(spec, None, headers)),
     }
+}
+
+/// A `kind = "bedrock"` provider signing with `creds`.
+pub fn build_bedrock(
+    spec: &ProviderSpec,
+    creds: AwsCredentials,
+    headers: &[(HeaderName, HeaderValue)],
+) -> Box<dyn ProviderApi> {
+    Box::new(BedrockProvider::new(spec, Some(creds), headers))
 }
 
 /// `base` + `path` as a URI, parsed once per provider (config validation

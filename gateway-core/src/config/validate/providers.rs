@@ -41,10 +41,16 @@ pub struct ProviderSpec {
     pub headers: Vec<(HeaderName, HeaderSource)>,
     /// How `/v1/responses` reaches this provider.
     pub responses: ResponsesMode,
+    /// `region` as written (Bedrock's signing region; Vertex's location).
+    pub region: Option<String>,
+    /// `kind = "bedrock"`: the AWS credential references.
+    pub aws: Option<AwsAuth>,
 }
 
 /// The `api_key` value that forwards the client's own credential.
 pub const CLIENT_AUTH: &str = "client";
+
+pub use super::bedrock::AwsAuth;
 
 /// Most keys one `api_keys` pool may hold.
 pub const MAX_POOL_KEYS: usize = 64;
@@ -99,12 +105,29 @@ impl Validator<'_> {
                     );
                     ResponsesMode::Translate
                 }
-                (ProviderKind::Anthropic | ProviderKind::Gemini, _) => ResponsesMode::Translate,
+                (ProviderKind::Bedrock, Some(r)) if *r.get_ref() == ResponsesMode::Native => {
+                    self.error(
+                        &format!("{path}.responses"),
+                        r,
+                        "Bedrock has no Responses API; omit this or use \"translate\"",
+                    );
+                    ResponsesMode::Translate
+                }
+                (ProviderKind::Anthropic | ProviderKind::Gemini | ProviderKind::Bedrock, _) => {
+                    ResponsesMode::Translate
+                }
                 (ProviderKind::Openai, r) => r.as_ref().map(|r| *r.get_ref()).unwrap_or_default(),
             };
             let default_base;
+            let aws = self.bedrock(&path, p);
             let base_src = match &p.base_url {
                 Some(b) => b,
+                None if *p.kind.get_ref() == ProviderKind::Bedrock => {
+                    let region = p.region.as_ref().map_or("", |r| r.get_ref().as_str());
+                    default_base =
+                        toml::Spanned::new(p.name.span(), super::bedrock::base_url(region));
+                    &default_base
+                }
                 None => {
                     let gemini = *p.kind.get_ref() == ProviderKind::Gemini;
                     if !gemini {
@@ -312,6 +335,8 @@ impl Validator<'_> {
                     models: p.models.clone(),
                     headers,
                     responses,
+                    region: p.region.as_ref().map(|r| r.get_ref().clone()),
+                    aws,
                 });
             }
         }
