@@ -176,7 +176,8 @@ async fn messages_and_responses_clients_reach_bedrock_through_chat() {
         route("claude-sonnet-4-5", "", &[("aws", Some(MODEL))])
     );
     let gw = TestGateway::start(&toml).await;
-    let body = json!({"model": "claude-sonnet-4-5", "max_tokens": 64,
+    let body = json!({"model": "claude-sonnet-4-5", "max_tokens": 2048,
+        "thinking": {"type": "enabled", "budget_tokens": 1024},
         "system": [{"type": "text", "text": "Long system prompt", "cache_control": {"type": "ephemeral"}}],
         "messages": [{"role": "user", "content": "hi"}]});
     let (status, v) = json_of(gw.post("/v1/messages", &body).await).await;
@@ -190,6 +191,11 @@ async fn messages_and_responses_clients_reach_bedrock_through_chat() {
     assert_eq!(
         r.json()["system"],
         json!([{"text": "Long system prompt"}, {"cachePoint": {"type": "default"}}])
+    );
+    // Claude's thinking request goes to Bedrock as it is.
+    assert_eq!(
+        r.json()["additionalModelRequestFields"],
+        json!({"thinking": {"type": "enabled", "budget_tokens": 1024}})
     );
     // A Bedrock validation error reaches a Messages client in Anthropic's shape.
     b.push(BedrockReply::Error {

@@ -28,6 +28,9 @@ fn translation(name: &str) -> Translation {
         "chat_via_gemini" => Translation::ChatViaGemini,
         "messages_via_gemini" => Translation::MessagesViaGemini,
         "responses_via_gemini" => Translation::ResponsesViaGemini,
+        "chat_via_converse" => Translation::ChatViaConverse,
+        "messages_via_converse" => Translation::MessagesViaConverse,
+        "responses_via_converse" => Translation::ResponsesViaConverse,
         other => panic!("unknown translation {other}"),
     }
 }
@@ -87,6 +90,36 @@ fn check(
     }
 }
 
+/// A `.frames` input (one `{"headers","payload"}` object a line) as AWS
+/// event-stream bytes, encoded by testkit's own framer, and decoded back
+/// in 37-byte chunks by the gateway's.
+fn run_frames(t: Translation, ctx: &RequestCtx, input: &str) -> String {
+    let mut bytes = Vec::new();
+    for line in input.lines().filter(|l| !l.trim().is_empty()) {
+        let f: Value = serde_json::from_str(line).unwrap();
+        let headers: Vec<(&str, &str)> = f["headers"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str().unwrap()))
+            .collect();
+        bytes.extend(testkit::aws_event_frame(
+            &headers,
+            f["payload"].to_string().as_bytes(),
+        ));
+    }
+    let mut splitter = gateway_core::eventstream::EventStreamSplitter::new();
+    let mut tr = t.stream(ctx).expect("a streamed translation");
+    let mut out = BytesMut::new();
+    for chunk in bytes.chunks(37) {
+        for ev in splitter.push(chunk).unwrap() {
+            tr.event(&ev, &mut out);
+        }
+    }
+    tr.finish(&mut out);
+    String::from_utf8(out.to_vec()).unwrap()
+}
+
 fn run_stream(t: Translation, ctx: &RequestCtx, input: &str) -> String {
     let mut splitter = SseSplitter::new();
     let mut tr = t.stream(ctx).expect("a streamed translation");
@@ -133,7 +166,12 @@ fn run_case(path: &Path) -> Result<(), String> {
         "stream" => {
             let read =
                 |k: &str| std::fs::read_to_string(dir().join(m[k].as_str().unwrap())).unwrap();
-            let got = wire::sse_events(&run_stream(t, &ctx, &read("input")));
+            let out = if m["input"].as_str().unwrap().ends_with(".frames") {
+                run_frames(t, &ctx, &read("input"))
+            } else {
+                run_stream(t, &ctx, &read("input"))
+            };
+            let got = wire::sse_events(&out);
             let want = wire::sse_events(&read("expected"));
             if got.len() != want.len() {
                 let names: Vec<_> = got
@@ -189,6 +227,7 @@ fn every_translation_has_request_response_and_stream_cases() {
         "chat_via_messages",
         "responses_via_chat",
         "chat_via_gemini",
+        "chat_via_converse",
     ] {
         for k in ["request", "response", "stream"] {
             let f = format!("{t}.{k}.json");

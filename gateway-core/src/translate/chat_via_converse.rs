@@ -334,6 +334,19 @@ pub fn anthropic_cache_points(body: &[u8], out: &mut ConverseRequest) {
     }
 }
 
+/// An Anthropic client's `thinking` (`{"type":"enabled","budget_tokens"}`)
+/// goes as it is into `additionalModelRequestFields` of a Claude model
+/// (the chat step in between has no such field).
+pub fn anthropic_thinking(
+    thinking: Option<super::wire::anthropic::Thinking>,
+    model: &str,
+    out: &mut ConverseRequest,
+) {
+    if let Some(t) = thinking.filter(|t| t.kind == "enabled" && is_claude(model)) {
+        out.additional_model_request_fields = Some(json!({ "thinking": t }));
+    }
+}
+
 /// Converse `stopReason` → chat `finish_reason`.
 pub fn finish_reason(reason: Option<&str>, called: bool) -> &'static str {
     match reason {

@@ -273,9 +273,11 @@ impl Translation {
             }
             Self::MessagesViaConverse => {
                 let req: anthropic::MessagesRequest = parse_request(body)?;
+                let thinking = req.thinking.clone();
                 let chat = messages_via_chat::request(req, model)?;
                 let mut converse = chat_via_converse::request(chat, model)?;
                 chat_via_converse::anthropic_cache_points(body, &mut converse);
+                chat_via_converse::anthropic_thinking(thinking, model, &mut converse);
                 to_bytes(&converse)?
             }
             Self::ResponsesViaConverse => {
