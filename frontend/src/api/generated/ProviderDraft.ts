@@ -7,4 +7,14 @@ export type ProviderDraft = { name: string, kind: string, base_url: string,
 /**
  * `keyring:NAME`, `env:VAR`, or null for keyless servers.
  */
-api_key?: string | null, timeout_s?: number, rpm?: number, tpm?: number, models?: Array<string>, };
+api_key?: string | null, timeout_s?: number, rpm?: number, tpm?: number, models?: Array<string>, 
+/**
+ * `kind = "bedrock"` (and Vertex's location): the region; `""`
+ * removes the key, absent leaves it.
+ */
+region?: string, 
+/**
+ * `kind = "bedrock"`: the credential references (`keyring:NAME` /
+ * `env:VAR`); `""` removes one, absent leaves it.
+ */
+access_key_id?: string, secret_access_key?: string, session_token?: string, };
