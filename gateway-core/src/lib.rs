@@ -53,6 +53,7 @@ pub mod cli;
 pub mod clients;
 pub mod config;
 pub mod diagnostics;
+pub mod eventstream;
 pub mod lifecycle;
 pub mod limits;
 pub mod pipeline;

@@ -30,6 +30,9 @@ fn translation(name: &str) -> Translation {
         "responses_via_gemini" => Translation::ResponsesViaGemini,
         "gemini_via_chat" => Translation::GeminiViaChat,
         "gemini_via_messages" => Translation::GeminiViaMessages,
+        "chat_via_converse" => Translation::ChatViaConverse,
+        "messages_via_converse" => Translation::MessagesViaConverse,
+        "responses_via_converse" => Translation::ResponsesViaConverse,
         other => panic!("unknown translation {other}"),
     }
 }
@@ -89,6 +92,36 @@ fn check(
     }
 }
 
+/// A `.frames` input (one `{"headers","payload"}` object a line) as AWS
+/// event-stream bytes, encoded by testkit's own framer, and decoded back
+/// in 37-byte chunks by the gateway's.
+fn run_frames(t: Translation, ctx: &RequestCtx, input: &str) -> String {
+    let mut bytes = Vec::new();
+    for line in input.lines().filter(|l| !l.trim().is_empty()) {
+        let f: Value = serde_json::from_str(line).unwrap();
+        let headers: Vec<(&str, &str)> = f["headers"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str().unwrap()))
+            .collect();
+        bytes.extend(testkit::aws_event_frame(
+            &headers,
+            f["payload"].to_string().as_bytes(),
+        ));
+    }
+    let mut splitter = gateway_core::eventstream::EventStreamSplitter::new();
+    let mut tr = t.stream(ctx).expect("a streamed translation");
+    let mut out = BytesMut::new();
+    for chunk in bytes.chunks(37) {
+        for ev in splitter.push(chunk).unwrap() {
+            tr.event(&ev, &mut out);
+        }
+    }
+    tr.finish(&mut out);
+    String::from_utf8(out.to_vec()).unwrap()
+}
+
 fn run_stream(t: Translation, ctx: &RequestCtx, input: &str) -> String {
     let mut splitter = SseSplitter::new();
     let mut tr = t.stream(ctx).expect("a streamed translation");
@@ -137,7 +170,11 @@ fn run_case(path: &Path) -> Result<(), String> {
         "stream" => {
             let read =
                 |k: &str| std::fs::read_to_string(dir().join(m[k].as_str().unwrap())).unwrap();
-            let raw = run_stream(t, &ctx, &read("input"));
+            let raw = if m["input"].as_str().unwrap().ends_with(".frames") {
+                run_frames(t, &ctx, &read("input"))
+            } else {
+                run_stream(t, &ctx, &read("input"))
+            };
             let expected = read("expected");
             // Gemini ends each event with CRLF CRLF: the output must too.
             if expected.contains("\r\n\r\n") && raw.split("\r\n\r\n").any(|e| e.contains("\n\n")) {
@@ -200,6 +237,7 @@ fn every_translation_has_request_response_and_stream_cases() {
         "responses_via_chat",
         "chat_via_gemini",
         "gemini_via_chat",
+        "chat_via_converse",
     ] {
         for k in ["request", "response", "stream"] {
             let f = format!("{t}.{k}.json");

@@ -283,12 +283,101 @@ async fn handle(req: Request<Incoming>) -> Result<Response<Out>, Infallible> {
                 Ok(full(StatusCode::OK, "application/json", completion(&model)))
             }
         }
+        (&Method::POST, p) if p.starts_with("/model/") => Ok(converse(p)),
         _ => Ok(full(
             StatusCode::NOT_FOUND,
             "application/json",
             Bytes::from_static(br#"{"error":{"message":"no such endpoint"}}"#),
         )),
     }
+}
+
+/// Bedrock Converse for `kind = "bedrock"` benchmarks (signatures are not
+/// checked): `/model/{id}/converse` answers JSON, `/converse-stream` a
+/// fixed AWS event stream (messageStart, one text delta, messageStop,
+/// metadata).
+fn converse(path: &str) -> Response<Out> {
+    if path.ends_with("/converse") {
+        return full(
+            StatusCode::OK,
+            "application/json",
+            Bytes::from_static(
+                br#"{"output":{"message":{"role":"assistant","content":[{"text":"Hello from the mock upstream."}]}},"stopReason":"end_turn","usage":{"inputTokens":12,"outputTokens":7,"totalTokens":19},"metrics":{"latencyMs":1}}"#,
+            ),
+        );
+    }
+    if !path.ends_with("/converse-stream") {
+        return full(
+            StatusCode::NOT_FOUND,
+            "application/json",
+            Bytes::from_static(br#"{"message":"no such operation"}"#),
+        );
+    }
+    let mut out = Vec::new();
+    for (kind, payload) in [
+        ("messageStart", r#"{"role":"assistant"}"#),
+        (
+            "contentBlockDelta",
+            r#"{"contentBlockIndex":0,"delta":{"text":"Hello from the mock upstream."}}"#,
+        ),
+        ("contentBlockStop", r#"{"contentBlockIndex":0}"#),
+        ("messageStop", r#"{"stopReason":"end_turn"}"#),
+        (
+            "metadata",
+            r#"{"usage":{"inputTokens":12,"outputTokens":7,"totalTokens":19},"metrics":{"latencyMs":1}}"#,
+        ),
+    ] {
+        event_frame(&mut out, kind, payload.as_bytes());
+    }
+    let mut r = full(StatusCode::OK, "application/json", Bytes::from(out));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/vnd.amazon.eventstream"),
+    );
+    r
+}
+
+/// One AWS event-stream `event` frame: prelude (lengths, CRC32), string
+/// headers, payload, CRC32 of the whole.
+fn event_frame(out: &mut Vec<u8>, kind: &str, payload: &[u8]) {
+    let mut h = Vec::new();
+    for (k, v) in [
+        (":event-type", kind),
+        (":content-type", "application/json"),
+        (":message-type", "event"),
+    ] {
+        h.push(k.len() as u8);
+        h.extend_from_slice(k.as_bytes());
+        h.push(7);
+        h.extend_from_slice(&(v.len() as u16).to_be_bytes());
+        h.extend_from_slice(v.as_bytes());
+    }
+    let start = out.len();
+    let total = 12 + h.len() + payload.len() + 4;
+    out.extend_from_slice(&(total as u32).to_be_bytes());
+    out.extend_from_slice(&(h.len() as u32).to_be_bytes());
+    let crc = crc32(&out[start..]);
+    out.extend_from_slice(&crc.to_be_bytes());
+    out.extend_from_slice(&h);
+    out.extend_from_slice(payload);
+    let crc = crc32(&out[start..]);
+    out.extend_from_slice(&crc.to_be_bytes());
+}
+
+/// CRC-32 (IEEE, reflected), bit by bit: a few frames per request.
+fn crc32(data: &[u8]) -> u32 {
+    let mut c = !0u32;
+    for &b in data {
+        c ^= u32::from(b);
+        for _ in 0..8 {
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0xEDB8_8320
+            } else {
+                c >> 1
+            };
+        }
+    }
+    !c
 }
 
 async fn serve(listener: TcpListener) {
@@ -424,6 +513,23 @@ mod tests {
                 .contains("\"type\":\"message\"")
         );
         assert!(vertex::answer("/v1/chat/completions").is_none());
+    }
+
+    #[test]
+    fn converse_streams_are_framed_with_aws_crcs() {
+        // The CRC-32 check value of "123456789".
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+        let mut out = Vec::new();
+        event_frame(&mut out, "messageStop", br#"{"stopReason":"end_turn"}"#);
+        let total = u32::from_be_bytes([out[0], out[1], out[2], out[3]]) as usize;
+        assert_eq!(total, out.len());
+        let end = u32::from_be_bytes([
+            out[total - 4],
+            out[total - 3],
+            out[total - 2],
+            out[total - 1],
+        ]);
+        assert_eq!(end, crc32(&out[..total - 4]));
     }
 
     #[test]

@@ -18,8 +18,22 @@ describe('presets', () => {
     for (const id of ['openai', 'anthropic', 'groq', 'deepseek', 'openrouter', 'together', 'mistral', 'ollama', 'lm-studio', 'vllm', 'custom']) {
       expect(ids).toContain(id);
     }
-    // Vertex has none to pick: the gateway derives it from the region.
-    for (const p of PRESETS) if (p.id !== 'custom' && p.id !== 'vertex') expect(p.base_url).toMatch(/^https?:\/\/.+\/v1$/);
+    for (const p of PRESETS) if (p.id !== 'custom' && p.id !== 'vertex' && p.kind !== 'bedrock') expect(p.base_url).toMatch(/^https?:\/\/.+\/v1$/);
+  });
+
+  it('Bedrock preset → region and credential references, no api_key', () => {
+    const f = formFromPreset(presetById('bedrock')!);
+    expect(checkProviderForm(f, [])).toEqual([]);
+    expect(providerSpecOf(f)).toEqual({
+      name: 'bedrock', kind: 'bedrock', base_url: 'https://bedrock-runtime.us-east-1.amazonaws.com', api_key: null,
+      region: 'us-east-1', access_key_id: 'keyring:aws-access-key-id', secret_access_key: 'keyring:aws-secret-access-key', session_token: '',
+    });
+    const bad = { ...f, aws: { ...f.aws!, region: 'US East' } };
+    expect(checkProviderForm(bad, []).map((i) => i.field)).toEqual(['aws']);
+    const half = { ...f, aws: { ...f.aws!, secret: '' } };
+    expect(checkProviderForm(half, []).map((i) => i.field)).toEqual(['aws']);
+    const token = { ...f, aws: { ...f.aws!, session: 'aws-token' } };
+    expect(providerSpecOf(token).session_token).toBe('keyring:aws-token');
   });
 
   it('OpenAI preset → keychain reference and the right kind', () => {

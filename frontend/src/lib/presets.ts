@@ -25,6 +25,7 @@ export const PRESETS: Preset[] = [
   { id: 'openrouter', label: 'OpenRouter', kind: 'openai', base_url: 'https://openrouter.ai/api/v1', key_name: 'openrouter', local: false, example_model: 'openai/gpt-4o-mini', get hint() { return t('presets.key_at', { where: 'openrouter.ai → Keys' }); } },
   { id: 'together', label: 'Together', kind: 'openai', base_url: 'https://api.together.xyz/v1', key_name: 'together', local: false, example_model: 'meta-llama/Llama-3.3-70B-Instruct-Turbo', get hint() { return t('presets.key_at', { where: 'api.together.ai → Settings → API keys' }); } },
   { id: 'mistral', label: 'Mistral', kind: 'openai', base_url: 'https://api.mistral.ai/v1', key_name: 'mistral', local: false, example_model: 'mistral-small-latest', get hint() { return t('presets.key_at', { where: 'console.mistral.ai → API keys' }); } },
+  { id: 'bedrock', label: 'AWS Bedrock', kind: 'bedrock', base_url: 'https://bedrock-runtime.us-east-1.amazonaws.com', key_name: null, local: false, example_model: 'us.anthropic.claude-sonnet-4-20250514-v1:0', get hint() { return t('presets.hint_bedrock'); } },
   { id: 'ollama', label: 'Ollama', kind: 'openai', base_url: 'http://127.0.0.1:11434/v1', key_name: null, local: true, example_model: 'llama3.1:8b', get hint() { return t('presets.hint_ollama'); } },
   { id: 'lm-studio', label: 'LM Studio', kind: 'openai', base_url: 'http://127.0.0.1:1234/v1', key_name: null, local: true, example_model: 'local-model', get hint() { return t('presets.hint_lm_studio'); } },
   { id: 'vllm', label: 'vLLM', kind: 'openai', base_url: 'http://127.0.0.1:8000/v1', key_name: null, local: true, example_model: 'meta-llama/Llama-3.1-8B-Instruct', get hint() { return t('presets.hint_vllm'); } },
@@ -51,7 +52,7 @@ export type KeyMode = 'keyring' | 'env' | 'none' | 'client';
 /** What the provider form holds. */
 export interface ProviderForm {
   name: string;
-  kind: 'openai' | 'anthropic' | 'vertex';
+  kind: 'openai' | 'anthropic' | 'vertex' | 'bedrock';
   base_url: string;
   key_mode: KeyMode;
   /** keychain entry name or env variable, per `key_mode`. */
@@ -65,6 +66,23 @@ export interface ProviderForm {
   /** `kind = "vertex"`: project id and region (empty on edit = keep what the config has). */
   project: string;
   region: string;
+  /** kind bedrock: the region and the keychain entries of the AWS credentials (`session` may be empty). */
+  aws?: AwsForm;
+}
+
+/** The Bedrock part of the provider form: keychain entry names, never values. */
+export interface AwsForm {
+  region: string;
+  key_id: string;
+  secret: string;
+  session: string;
+}
+
+export const REGION_RE = /^[a-z0-9]+(-[a-z0-9]+)*$/;
+
+/** The Bedrock Runtime endpoint of `region`. */
+export function bedrockUrl(region: string): string {
+  return `https://bedrock-runtime.${region}.amazonaws.com`;
 }
 
 export const NAME_RE = /^[a-z0-9_-]+$/;
@@ -95,6 +113,7 @@ export function formFromPreset(p: Preset, taken: string[] = []): ProviderForm {
     models: '',
     project: '',
     region: p.kind === 'vertex' ? 'us-central1' : '',
+    ...(p.kind === 'bedrock' ? { key_mode: 'none' as const, key_ref: '', aws: { region: 'us-east-1', key_id: 'aws-access-key-id', secret: 'aws-secret-access-key', session: '' } } : {}),
   };
 }
 
@@ -110,7 +129,7 @@ export function formFromProvider(p: ProviderInfo): ProviderForm {
         : (['none', ''] as const);
   return {
     name: p.name,
-    kind: p.kind === 'anthropic' || p.kind === 'vertex' ? p.kind : 'openai',
+    kind: p.kind === 'anthropic' || p.kind === 'vertex' || p.kind === 'bedrock' ? p.kind : 'openai',
     base_url: p.base_url,
     key_mode: mode,
     key_ref: rest,
@@ -121,6 +140,8 @@ export function formFromProvider(p: ProviderInfo): ProviderForm {
     models: (p.models ?? []).join(', '),
     project: '',
     region: '',
+    // Edits leave the region and credentials as the config has them unless filled in.
+    ...(p.kind === 'bedrock' ? { aws: { region: '', key_id: '', secret: '', session: '' } } : {}),
   };
 }
 
@@ -157,6 +178,11 @@ export function checkProviderForm(f: ProviderForm, taken: string[], editing?: st
     if (intField(f[k]) === null) out.push({ field: k, message: t('presets.err_whole_number') });
   }
   if (intField(f.timeout_s) === 0) out.push({ field: 'timeout_s', message: t('presets.err_timeout_min') });
+  if (f.kind === 'bedrock' && f.aws) {
+    const { region, key_id, secret, session } = f.aws;
+    if (region && !REGION_RE.test(region)) out.push({ field: 'aws', message: t('presets.err_region') });
+    else if (!key_id !== !secret || [key_id, secret, session].some((n) => n && !NAME_RE.test(n))) out.push({ field: 'aws', message: t('presets.err_key_chars') });
+  }
   return out;
 }
 
@@ -200,6 +226,17 @@ export function providerSpecOf(f: ProviderForm, original?: ProviderForm): Provid
       if (f[k].trim() !== original[k].trim()) spec[k] = typeof v === 'number' ? v : dflt;
     } else if (typeof v === 'number') {
       spec[k] = v;
+    }
+  }
+  if (f.kind === 'bedrock' && f.aws) {
+    // A new provider, or an edit that filled the credentials in (an edit
+    // leaving them empty keeps what the config has).
+    spec.api_key = null;
+    if (f.aws.region) spec.region = f.aws.region;
+    if (f.aws.key_id && f.aws.secret) {
+      spec.access_key_id = `keyring:${f.aws.key_id}`;
+      spec.secret_access_key = `keyring:${f.aws.secret}`;
+      spec.session_token = f.aws.session ? `keyring:${f.aws.session}` : '';
     }
   }
   const models = f.models.split(/[\s,]+/).map((m) => m.trim()).filter(Boolean);

@@ -7,6 +7,7 @@ import { ApiError, toApiError } from '../api/transport';
 import type { DraftOp, LocalServer, ProbeReport, ProviderInfo } from '../api/types';
 import { useApp } from '../context';
 import { Review } from '../components/Review';
+import { BedrockFields } from '../components/BedrockFields';
 import { EnabledToggle, KeyPool, ToggleDialog } from '../components/ProviderSwitch';
 import { VertexFields } from '../components/VertexFields';
 import { Badge, ConfirmDialog, Dialog, Dot, EmptyState, ErrorNote, Field, Spinner, useToast } from '../components/ui';
@@ -399,30 +400,39 @@ function ProviderDialog({
             <option value="openai">{t('providers.openai_compatible')}</option>
             <option value="anthropic">{t('providers.anthropic_messages_api')}</option>
             <option value="vertex">{t('providers.vertex_ai')}</option>
+            <option value="bedrock">{t('providers.aws_bedrock')}</option>
           </select>
         </Field>
         {form.kind === 'vertex' && <VertexFields form={form} set={set} err={(f) => (touched ? err(f) : undefined)} editing={!!original} />}
         <Field label={t('providers.base_url')} htmlFor="pf-url" hint={form.kind === 'vertex' ? t('providers.vertex_base_url_hint') : preset.hint} error={touched || form.base_url ? err('base_url') : undefined}>
           <input id="pf-url" value={form.base_url} onChange={(e) => set({ base_url: e.target.value })} placeholder={t('providers.https_api_example_com_v1')} spellCheck={false} data-testid="pf-url" />
         </Field>
-        <Field label={form.kind === 'vertex' ? t('providers.vertex_service_account') : t('providers.api_key')} htmlFor="pf-keymode" hint={form.kind === 'vertex' ? preset.hint : undefined} error={touched ? err('key_mode') : undefined}>
+        {form.kind === 'bedrock' && (
+          <BedrockFields
+            aws={form.aws ?? { region: '', key_id: '', secret: '', session: '' }}
+            baseUrl={form.base_url}
+            error={err('aws')}
+            onChange={(aws, base_url) => set({ aws, base_url })}
+          />
+        )}
+        {form.kind !== 'bedrock' && <Field label={form.kind === 'vertex' ? t('providers.vertex_service_account') : t('providers.api_key')} htmlFor="pf-keymode" hint={form.kind === 'vertex' ? preset.hint : undefined} error={touched ? err('key_mode') : undefined}>
           <select id="pf-keymode" value={form.key_mode} onChange={(e) => set({ key_mode: e.target.value as ProviderForm['key_mode'], key_ref: e.target.value === 'keyring' ? form.key_ref || form.name : e.target.value === 'env' ? `${form.name.toUpperCase().replace(/-/g, '_')}_API_KEY` : '' })}>
             <option value="keyring">{t('providers.stored_in_the_os_keychain')}</option>
             <option value="env">{t('providers.from_an_environment_variable')}</option>
             <option value="none">{t('providers.no_key_local_server')}</option>
             <option value="client">{t('providers.the_client_s_own_subscriptions')}</option>
           </select>
-        </Field>
-        {form.key_mode === 'client' && (
+        </Field>}
+        {form.kind !== 'bedrock' && form.key_mode === 'client' && (
           <p className="field-hint span-2" data-testid="pf-client-hint">{t('providers.each_client_s_own')}{' '}<code>authorization</code> / <code>x-api-key</code>{' '}{t('providers.is_forwarded_to_this_provider')}{' '}<code>x-aigw-key</code>{' '}{t('providers.claude_code')}{' '}<code>ANTHROPIC_CUSTOM_HEADERS="x-aigw-key: …"</code>).
           </p>
         )}
-        {(form.key_mode === 'keyring' || form.key_mode === 'env') && (
+        {form.kind !== 'bedrock' && (form.key_mode === 'keyring' || form.key_mode === 'env') && (
           <Field label={form.key_mode === 'keyring' ? t('providers.keychain_entry_name') : t('providers.environment_variable')} htmlFor="pf-keyref" error={err('key_ref')}>
             <input id="pf-keyref" value={form.key_ref} onChange={(e) => set({ key_ref: e.target.value })} spellCheck={false} />
           </Field>
         )}
-        {form.key_mode === 'keyring' && (
+        {form.kind !== 'bedrock' && form.key_mode === 'keyring' && (
           <Field
             label={original ? t('providers.new_secret_leave_empty_to') : t('providers.secret')}
             htmlFor="pf-secret"

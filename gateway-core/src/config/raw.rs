@@ -193,6 +193,9 @@ pub enum ProviderKind {
     /// Gemini and Claude models on Google Cloud's Vertex AI (an OAuth token
     /// from a service account, `project` and `region`).
     Vertex,
+    /// AWS Bedrock Runtime (`Converse`, `ConverseStream`, `InvokeModel`),
+    /// SigV4-signed.
+    Bedrock,
 }
 
 /// How an OpenAI-kind provider serves `/v1/responses`.
@@ -264,10 +267,22 @@ pub struct RawProvider {
     /// `kind = "vertex"`: the Google Cloud project id.
     #[serde(default)]
     pub project: Option<Spanned<String>>,
-    /// The cloud region: `kind = "vertex"` (`us-central1`, or `global`) and
-    /// `kind = "bedrock"` (`us-east-1`).
+    /// The cloud region: required for `kind = "bedrock"` (`us-east-1`; the
+    /// SigV4 signing region and the default base URL's) and for `kind =
+    /// "vertex"` (its location); unused by the other kinds.
     #[serde(default)]
     pub region: Option<Spanned<String>>,
+    /// `kind = "bedrock"`: the AWS access key id, a `keyring:`/`env:`
+    /// reference (never the value).
+    #[serde(default)]
+    pub access_key_id: Option<Spanned<String>>,
+    /// `kind = "bedrock"`: the AWS secret access key, a reference.
+    #[serde(default)]
+    pub secret_access_key: Option<Spanned<String>>,
+    /// `kind = "bedrock"`: an STS session token (temporary credentials), a
+    /// reference; sent as `x-amz-security-token`.
+    #[serde(default)]
+    pub session_token: Option<Spanned<String>>,
     /// `kind = "vertex"`: a `keyring:`/`env:` reference whose value is the
     /// service account's JSON key (used instead of `api_key`).
     #[serde(default)]

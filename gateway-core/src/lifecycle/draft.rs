@@ -70,10 +70,23 @@ pub struct ProviderDraft {
     pub project: Option<String>,
     #[cfg_attr(test, ts(optional))]
     #[serde(default)]
-    pub region: Option<String>,
+    pub service_account: Option<String>,
+    /// `kind = "bedrock"` (and Vertex's location): the region; `""`
+    /// removes the key, absent leaves it.
     #[cfg_attr(test, ts(optional))]
     #[serde(default)]
-    pub service_account: Option<String>,
+    pub region: Option<String>,
+    /// `kind = "bedrock"`: the credential references (`keyring:NAME` /
+    /// `env:VAR`); `""` removes one, absent leaves it.
+    #[cfg_attr(test, ts(optional))]
+    #[serde(default)]
+    pub access_key_id: Option<String>,
+    #[cfg_attr(test, ts(optional))]
+    #[serde(default)]
+    pub secret_access_key: Option<String>,
+    #[cfg_attr(test, ts(optional))]
+    #[serde(default)]
+    pub session_token: Option<String>,
 }
 
 /// A route as an edit sets it; absent scalar fields keep their lines.
@@ -253,6 +266,22 @@ fn upsert_provider(doc: &mut DocumentMut, p: &ProviderDraft) -> Result<(), Draft
             t.remove("api_key");
         }
     }
+    for (k, v) in [
+        ("region", &p.region),
+        ("access_key_id", &p.access_key_id),
+        ("secret_access_key", &p.secret_access_key),
+        ("session_token", &p.session_token),
+    ] {
+        match v.as_deref() {
+            Some("") => {
+                t.remove(k);
+            }
+            Some(v) => {
+                t.insert(k, value(v));
+            }
+            None => {}
+        }
+    }
     set_opt_int(t, "timeout_s", p.timeout_s);
     set_opt_int(t, "rpm", p.rpm);
     set_opt_int(t, "tpm", p.tpm);
@@ -333,6 +362,40 @@ mod tests {
         assert_eq!(c.routes[0].targets[0].model.as_deref(), Some("llama3.1:8b"));
         assert_eq!(c.routes[0].targets[1].provider, "a");
         assert_eq!(c.routes[0].cooldown.as_secs(), 10);
+    }
+
+    #[test]
+    fn a_bedrock_provider_is_drafted_with_its_region_and_credential_references() {
+        let out = apply(
+            BASE,
+            &ops(
+                r#"[{"op":"upsert_provider","provider":{"name":"bedrock","kind":"bedrock",
+              "base_url":"https://bedrock-runtime.eu-west-1.amazonaws.com","api_key":null,
+              "region":"eu-west-1","access_key_id":"keyring:aws-id",
+              "secret_access_key":"keyring:aws-secret","session_token":""}}]"#,
+            ),
+        )
+        .unwrap();
+        let c = Config::parse(&out, "draft").unwrap();
+        let p = &c.providers[1];
+        assert_eq!(p.region.as_deref(), Some("eu-west-1"));
+        let aws = p.aws.as_ref().unwrap();
+        assert_eq!(aws.access_key_id.to_string(), "keyring:aws-id");
+        assert!(aws.session_token.is_none());
+        assert!(!out.contains("session_token"), "{out}");
+        // An edit that names no credentials leaves them as they are.
+        let out = apply(
+            &out,
+            &ops(
+                r#"[{"op":"upsert_provider","provider":{"name":"bedrock","kind":"bedrock",
+              "base_url":"https://bedrock-runtime.eu-west-1.amazonaws.com","timeout_s":90}}]"#,
+            ),
+        )
+        .unwrap();
+        assert!(
+            out.contains("secret_access_key = \"keyring:aws-secret\""),
+            "{out}"
+        );
     }
 
     #[test]

@@ -78,7 +78,11 @@ impl ProviderApi for AnthropicProvider {
             | Endpoint::ChatCompletions
             | Endpoint::Responses
             | Endpoint::GenerateContent => Some(Endpoint::Messages),
-            Endpoint::Completions | Endpoint::Embeddings | Endpoint::BatchEmbedContents => None,
+            Endpoint::Completions
+            | Endpoint::Embeddings
+            | Endpoint::BatchEmbedContents
+            | Endpoint::Converse
+            | Endpoint::InvokeModel => None,
         }
     }
 

@@ -87,7 +87,10 @@ impl ProviderApi for GeminiProvider {
             // A Gemini client: passthrough.
             Endpoint::GenerateContent => Some(Endpoint::GenerateContent),
             Endpoint::Embeddings => Some(Endpoint::BatchEmbedContents),
-            Endpoint::Completions | Endpoint::BatchEmbedContents => None,
+            Endpoint::Completions
+            | Endpoint::BatchEmbedContents
+            | Endpoint::Converse
+            | Endpoint::InvokeModel => None,
         }
     }
 

@@ -5,6 +5,7 @@
 //! routing layer owns timeouts, health and fallback.
 
 mod anthropic;
+pub mod bedrock;
 mod gemini;
 mod openai;
 pub mod vertex;
@@ -15,6 +16,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, header};
 
 pub use anthropic::AnthropicProvider;
+pub use bedrock::{AwsCredentials, BedrockProvider};
 pub use gemini::GeminiProvider;
 pub use openai::OpenAiProvider;
 pub use vertex::VertexProvider;
@@ -233,6 +235,8 @@ pub fn forward_client_head(
             }
             // Validation refuses `api_key` for Vertex: never reached.
             ProviderKind::Vertex => {}
+            // Validation refuses `api_key = "client"` for Bedrock (it signs).
+            ProviderKind::Bedrock => {}
             ProviderKind::Openai => {
                 let bearer =
                     auth.or_else(|| secret_header(&format!("Bearer {}", key?.to_str().ok()?)));
@@ -337,6 +341,9 @@ pub fn build(
         ProviderKind::Anthropic => Box::new(AnthropicProvider::new(spec, key, headers)),
         ProviderKind::Gemini => Box::new(GeminiProvider::new(spec, key, headers)),
         ProviderKind::Vertex => Box::new(VertexProvider::new(spec, key, headers)),
+        // Signs with the credentials `build_bedrock` is given; built here
+        // only when they did not resolve (nothing is sent then).
+        ProviderKind::Bedrock => Box::new(BedrockProvider::new(spec, None, headers)),
     }
 }
 
@@ -356,6 +363,15 @@ pub async fn authorize(
     req.headers_mut()
         .insert(header::AUTHORIZATION, bearer.clone());
     Ok(Some(bearer))
+}
+
+/// A `kind = "bedrock"` provider signing with `creds`.
+pub fn build_bedrock(
+    spec: &ProviderSpec,
+    creds: AwsCredentials,
+    headers: &[(HeaderName, HeaderValue)],
+) -> Box<dyn ProviderApi> {
+    Box::new(BedrockProvider::new(spec, Some(creds), headers))
 }
 
 /// `base` + `path` as a URI, parsed once per provider (config validation

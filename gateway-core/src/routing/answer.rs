@@ -25,7 +25,9 @@ struct Answer<'a> {
     error: Option<IgnoredAny>,
     choices: Option<Vec<IgnoredAny>>,
     data: Option<Vec<IgnoredAny>>,
-    output: Option<Vec<IgnoredAny>>,
+    /// Responses: a list; Bedrock Converse: an object (`output.message`).
+    #[serde(borrow)]
+    output: Option<&'a RawValue>,
     content: Option<Vec<IgnoredAny>>,
     #[serde(borrow)]
     usage: Option<&'a RawValue>,
@@ -36,6 +38,9 @@ struct Answer<'a> {
     prompt_feedback: Option<IgnoredAny>,
     #[serde(rename = "usageMetadata", borrow)]
     usage_metadata: Option<&'a RawValue>,
+    /// Bedrock InvokeModel embeddings (Titan's `embedding`, Cohere's
+    /// `embeddings`).
+    embedding: Option<Vec<IgnoredAny>>,
 }
 
 /// Checks a 2xx body is an answer of `endpoint` (the upstream's protocol);
@@ -61,12 +66,14 @@ pub(crate) fn check(endpoint: Endpoint, body: &[u8]) -> Result<Option<Usage>, St
     let (field, ok) = match endpoint {
         Endpoint::ChatCompletions | Endpoint::Completions => ("choices", a.choices.is_some()),
         Endpoint::Embeddings => ("data", a.data.is_some()),
-        Endpoint::Responses => ("output", a.output.is_some()),
+        Endpoint::Responses => ("output", a.output.is_some_and(|o| o.get().starts_with('['))),
         Endpoint::Messages => (
             "content",
             a.content.is_some() && kind.is_none_or(|k| k == r#""message""#),
         ),
         Endpoint::BatchEmbedContents => ("embeddings", a.embeddings.is_some()),
+        Endpoint::Converse => ("output", a.output.is_some_and(|o| o.get().starts_with('{'))),
+        Endpoint::InvokeModel => ("embedding", a.embedding.is_some() || a.embeddings.is_some()),
         // A refused prompt has no candidates, only promptFeedback.
         Endpoint::GenerateContent => (
             "candidates",
@@ -85,6 +92,10 @@ pub(crate) fn check(endpoint: Endpoint, body: &[u8]) -> Result<Option<Usage>, St
             .usage_metadata
             .and_then(|u| serde_json::from_str(u.get()).ok())
             .map(|u| gemini_usage(&u)),
+        Endpoint::Converse => a
+            .usage
+            .and_then(|u| serde_json::from_str(u.get()).ok())
+            .map(|u| crate::translate::chat_via_converse::routing_usage(&u)),
         _ => usage,
     })
 }

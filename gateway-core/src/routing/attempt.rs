@@ -243,7 +243,14 @@ pub(super) async fn attempt(
         .as_ref()
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/event-stream"));
-    if req.peek.stream && is_sse {
+    // Bedrock's ConverseStream answers with an AWS event stream.
+    let is_aws_stream = prepared.upstream == Endpoint::Converse
+        && head
+            .content_type
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/vnd.amazon.eventstream"));
+    if req.peek.stream && (is_sse || is_aws_stream) {
         return answer.stream(head, resp).await;
     }
     let read = read_bounded(resp, rules.max_body);
@@ -485,6 +492,10 @@ impl Answer<'_> {
         match stream::peek(resp, framing, self.deadline, self.name(), max_held).await {
             Peeked::Failed(f) => Outcome::Fallback(f, self.started.elapsed()),
             Peeked::Committed(committed) => {
+                let mut head = head;
+                if self.prepared.upstream == Endpoint::Converse {
+                    head.content_type = Some(HeaderValue::from_static("text/event-stream"));
+                }
                 let ttft = self.started.elapsed();
                 self.target.health.on_success(ttft);
                 let breaker = Breaker {

@@ -153,6 +153,9 @@ fn classify(endpoint: Endpoint, ev: &SseEvent) -> Seen {
     if endpoint == Endpoint::GenerateContent {
         return classify_gemini(ev);
     }
+    if endpoint == Endpoint::Converse {
+        return classify_converse(ev);
+    }
     let Ok(f) = serde_json::from_str::<Frame>(&ev.data) else {
         return seen(Kind::Garbage, None, false);
     };
@@ -393,6 +396,55 @@ fn classify_gemini(ev: &SseEvent) -> Seen {
         terminal: finished || blocked,
         text_bytes,
         seq: None,
+    }
+}
+
+/// A ConverseStream event (`eventstream.rs` made it: its `:event-type` in
+/// `event`, exceptions as `error` events, handled before): a delta with
+/// text, reasoning or tool input, or a tool call's start, is content;
+/// `messageStop` the end; `metadata` carries the usage; `messageStart`,
+/// `contentBlockStop` and unknown types are preamble; data that is not
+/// JSON (a frame that did not decode) is garbage.
+fn classify_converse(ev: &SseEvent) -> Seen {
+    let seen = |kind, usage, terminal, text_bytes| Seen {
+        kind,
+        usage,
+        terminal,
+        text_bytes,
+        seq: None,
+    };
+    let Ok(p) = serde_json::from_str::<crate::translate::wire::bedrock::StreamPayload>(&ev.data)
+    else {
+        return seen(Kind::Garbage, None, false, 0);
+    };
+    match ev.event.as_deref() {
+        Some("contentBlockStart") if p.start.is_some_and(|s| s.tool_use.is_some()) => {
+            seen(Kind::Content, None, false, 0)
+        }
+        Some("contentBlockDelta") => {
+            let d = p.delta.unwrap_or_default();
+            let bytes = d.text.as_deref().map_or(0, str::len)
+                + d.tool_use.as_ref().map_or(0, |t| t.input.len())
+                + d.reasoning_content
+                    .as_ref()
+                    .and_then(|r| r.text.as_deref())
+                    .map_or(0, str::len);
+            let kind = if bytes > 0 {
+                Kind::Content
+            } else {
+                Kind::Preamble
+            };
+            seen(kind, None, false, bytes as u64)
+        }
+        Some("messageStop") => seen(Kind::Content, None, true, 0),
+        Some("metadata") => {
+            let usage = p
+                .usage
+                .as_ref()
+                .map(crate::translate::chat_via_converse::routing_usage);
+            seen(Kind::Content, usage, false, 0)
+        }
+        _ => seen(Kind::Preamble, None, false, 0),
     }
 }
 

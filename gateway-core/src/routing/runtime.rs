@@ -579,11 +579,25 @@ fn build_provider(
             })
             .collect()
     };
+    let aws = spec
+        .aws
+        .as_ref()
+        .map(|a| (a.access_key_id.to_string(), resolve_aws(spec, a)));
+    let aws_secrets: Vec<Secret> = match &aws {
+        Some((_, Ok(c))) => [Some(&c.access_key_id), Some(&c.secret_access_key)]
+            .into_iter()
+            .chain([c.session_token.as_ref()])
+            .flatten()
+            .cloned()
+            .collect(),
+        _ => Vec::new(),
+    };
     let scrub = Scrubber::new(
         resolved
             .iter()
             .filter_map(|(_, k)| k.as_ref().ok())
             .chain(&header_secrets)
+            .chain(&aws_secrets)
             .map(|k| k.expose().as_bytes())
             .chain(
                 headers
@@ -592,7 +606,22 @@ fn build_provider(
                     .map(|(_, v)| v.as_bytes()),
             ),
     );
-    let keys: Vec<PoolKey> = if resolved.is_empty() {
+    let keys: Vec<PoolKey> = if let Some((name, creds)) = aws {
+        // Bedrock: one "key", the credential set, named by its key id's
+        // reference.
+        vec![match creds {
+            Ok(c) => PoolKey {
+                name: Some(name),
+                api: providers::build_bedrock(spec, c, &headers),
+                error: None,
+            },
+            Err(e) => PoolKey {
+                name: Some(name),
+                api: providers::build(spec, None, &headers),
+                error: Some(e),
+            },
+        }]
+    } else if resolved.is_empty() {
         vec![PoolKey {
             name: None,
             api: providers::build(spec, None, &headers),
@@ -628,5 +657,35 @@ fn build_provider(
         key_error: (!errors.is_empty()).then(|| errors.join("; ")),
         limiter,
         spec: spec.clone(),
+    })
+}
+
+/// A Bedrock provider's credential references resolved (each must be a
+/// valid header value: the key id and token go into headers).
+fn resolve_aws(
+    spec: &ProviderSpec,
+    a: &crate::config::AwsAuth,
+) -> Result<providers::AwsCredentials, String> {
+    let one = |r: &crate::secrets::SecretRef| {
+        r.resolve()
+            .map_err(|e| e.to_string())
+            .and_then(|s| {
+                let v = s.expose();
+                if v.is_empty() || http::HeaderValue::from_str(v).is_err() {
+                    Err("the value is empty or not printable ASCII".to_string())
+                } else {
+                    Ok(s)
+                }
+            })
+            .map_err(|e| {
+                let msg = format!("provider {:?}: {r}: {e}", spec.name);
+                tracing::warn!("{msg}");
+                msg
+            })
+    };
+    Ok(providers::AwsCredentials {
+        access_key_id: one(&a.access_key_id)?,
+        secret_access_key: one(&a.secret_access_key)?,
+        session_token: a.session_token.as_ref().map(one).transpose()?,
     })
 }

@@ -21,6 +21,7 @@ use super::engine::Failure;
 use super::frames::{Kind, StreamState};
 use super::health::{FailureClass, TargetHealth};
 use super::runtime::ProviderRuntime;
+use crate::eventstream::EventStreamSplitter;
 use crate::secrets::scrub::Scrubber;
 use crate::sse::{EventTooLarge, SseSplitter};
 use crate::translate::StreamTranslator;
@@ -30,9 +31,45 @@ use crate::vocab::{Endpoint, ErrorClass, Usage};
 pub(crate) type Upstream =
     Pin<Box<dyn Stream<Item = Result<Bytes, crate::upstream::BodyError>> + Send>>;
 
+/// Where a stream's events come from: SSE, or the AWS event stream of a
+/// Bedrock upstream (always translated: its bytes never reach a client).
+enum Splitter {
+    Sse(SseSplitter),
+    Aws(EventStreamSplitter),
+}
+
+impl Splitter {
+    fn push(&mut self, chunk: &[u8]) -> Result<crate::sse::Split, EventTooLarge> {
+        match self {
+            Self::Sse(s) => s.push(chunk),
+            Self::Aws(s) => Ok(crate::sse::Split {
+                bytes: Bytes::new(),
+                events: s.push(chunk)?,
+            }),
+        }
+    }
+
+    fn pending(&self) -> usize {
+        match self {
+            Self::Sse(s) => s.pending(),
+            Self::Aws(s) => s.pending(),
+        }
+    }
+
+    fn finish(&mut self) -> Bytes {
+        match self {
+            Self::Sse(s) => s.finish(),
+            Self::Aws(s) => {
+                s.finish();
+                Bytes::new()
+            }
+        }
+    }
+}
+
 /// How upstream bytes become client bytes for one stream.
 pub(crate) struct Framing {
-    splitter: SseSplitter,
+    splitter: Splitter,
     /// The upstream's protocol: how its events are classified.
     upstream: Endpoint,
     /// The client's protocol: the shape of gateway-made error events.
@@ -65,8 +102,13 @@ impl Framing {
         translator: Option<StreamTranslator>,
         scrub: Scrubber,
     ) -> Self {
+        let splitter = if upstream == Endpoint::Converse {
+            Splitter::Aws(EventStreamSplitter::new())
+        } else {
+            Splitter::Sse(SseSplitter::new())
+        };
         Self {
-            splitter: SseSplitter::new(),
+            splitter,
             upstream,
             client,
             translator: translator.map(Box::new),

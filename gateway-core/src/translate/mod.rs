@@ -16,6 +16,10 @@
 //! - `gemini_via_chat`: Gemini clients (the `/v1beta/models/…` ingress),
 //!   chat upstreams (and, chained with `chat_via_messages*`, Anthropic
 //!   upstreams); Gemini upstreams pass through.
+//! - `chat_via_converse`: chat clients, Bedrock Converse upstreams
+//!   (request, answer, errors, ConverseStream events); Messages and
+//!   Responses clients reach Bedrock through chat; `embeddings_via_bedrock`
+//!   for Titan and Cohere embeddings through `InvokeModel`.
 //! - `responses_via_chat*`: Responses clients, chat upstreams (and, chained
 //!   with `chat_via_messages*`, Anthropic upstreams).
 //! - `streaming`: the per-event translator the stream relay drives.
@@ -24,9 +28,11 @@
 //! - `errors`: error bodies in each protocol's shape.
 //! - `tokens`: the local `count_tokens` estimate.
 
+pub mod chat_via_converse;
 pub mod chat_via_gemini;
 mod chat_via_messages;
 mod chat_via_messages_stream;
+pub mod embeddings_via_bedrock;
 pub mod embeddings_via_gemini;
 pub mod errors;
 pub(crate) mod frame;
@@ -75,6 +81,14 @@ pub enum Translation {
     /// Gemini `generateContent` client → Anthropic Messages upstream
     /// (through chat).
     GeminiViaMessages,
+    /// Chat Completions client → Bedrock Converse upstream.
+    ChatViaConverse,
+    /// Anthropic Messages client → Bedrock Converse (through chat).
+    MessagesViaConverse,
+    /// Responses client → Bedrock Converse (through chat).
+    ResponsesViaConverse,
+    /// Embeddings client → Bedrock `InvokeModel` (Titan, Cohere).
+    EmbeddingsViaBedrock,
 }
 
 /// What the answer's translation needs to know about the request.
@@ -144,18 +158,27 @@ impl Translation {
             (Endpoint::Embeddings, Endpoint::BatchEmbedContents) => Some(Self::EmbeddingsViaGemini),
             (Endpoint::GenerateContent, Endpoint::ChatCompletions) => Some(Self::GeminiViaChat),
             (Endpoint::GenerateContent, Endpoint::Messages) => Some(Self::GeminiViaMessages),
+            (Endpoint::ChatCompletions, Endpoint::Converse) => Some(Self::ChatViaConverse),
+            (Endpoint::Messages, Endpoint::Converse) => Some(Self::MessagesViaConverse),
+            (Endpoint::Responses, Endpoint::Converse) => Some(Self::ResponsesViaConverse),
+            (Endpoint::Embeddings, Endpoint::InvokeModel) => Some(Self::EmbeddingsViaBedrock),
             _ => None,
         }
     }
 
     pub fn client(self) -> Endpoint {
         match self {
-            Self::MessagesViaChat | Self::MessagesViaGemini => Endpoint::Messages,
-            Self::ChatViaMessages | Self::ChatViaGemini => Endpoint::ChatCompletions,
-            Self::ResponsesViaChat | Self::ResponsesViaMessages | Self::ResponsesViaGemini => {
-                Endpoint::Responses
+            Self::MessagesViaChat | Self::MessagesViaGemini | Self::MessagesViaConverse => {
+                Endpoint::Messages
             }
-            Self::EmbeddingsViaGemini => Endpoint::Embeddings,
+            Self::ChatViaMessages | Self::ChatViaGemini | Self::ChatViaConverse => {
+                Endpoint::ChatCompletions
+            }
+            Self::ResponsesViaChat
+            | Self::ResponsesViaMessages
+            | Self::ResponsesViaGemini
+            | Self::ResponsesViaConverse => Endpoint::Responses,
+            Self::EmbeddingsViaGemini | Self::EmbeddingsViaBedrock => Endpoint::Embeddings,
             Self::GeminiViaChat | Self::GeminiViaMessages => Endpoint::GenerateContent,
         }
     }
@@ -174,6 +197,16 @@ impl Translation {
                 | Self::MessagesViaGemini
                 | Self::ResponsesViaGemini
                 | Self::EmbeddingsViaGemini
+        )
+    }
+
+    fn upstream_is_bedrock(self) -> bool {
+        matches!(
+            self,
+            Self::ChatViaConverse
+                | Self::MessagesViaConverse
+                | Self::ResponsesViaConverse
+                | Self::EmbeddingsViaBedrock
         )
     }
 
@@ -265,6 +298,33 @@ impl Translation {
                 let chat = gemini_via_chat::request(req, model, stream)?;
                 to_bytes(&chat_via_messages::request(chat, model)?)?
             }
+            Self::ChatViaConverse => {
+                let req: chat::ChatRequest = parse_request(body)?;
+                ctx.include_usage = req
+                    .stream_options
+                    .as_ref()
+                    .and_then(|o| o.include_usage)
+                    .unwrap_or(false);
+                to_bytes(&chat_via_converse::request(req, model)?)?
+            }
+            Self::MessagesViaConverse => {
+                let req: anthropic::MessagesRequest = parse_request(body)?;
+                let thinking = req.thinking.clone();
+                let chat = messages_via_chat::request(req, model)?;
+                let mut converse = chat_via_converse::request(chat, model)?;
+                chat_via_converse::anthropic_cache_points(body, &mut converse);
+                chat_via_converse::anthropic_thinking(thinking, model, &mut converse);
+                to_bytes(&converse)?
+            }
+            Self::ResponsesViaConverse => {
+                let req: responses::ResponsesRequest = parse_request(body)?;
+                let chat = responses_via_chat::request(req, model)?;
+                to_bytes(&chat_via_converse::request(chat, model)?)?
+            }
+            Self::EmbeddingsViaBedrock => {
+                let req: embeddings_via_gemini::EmbeddingsRequest = parse_request(body)?;
+                to_bytes(&embeddings_via_bedrock::request(req, model)?)?
+            }
         };
         Ok(Translated { body, ctx })
     }
@@ -315,6 +375,19 @@ impl Translation {
                 let chat = chat_via_messages::response(r, m);
                 to_bytes(&gemini_via_chat::response(chat, m))
             }
+            Self::ChatViaConverse | Self::MessagesViaConverse | Self::ResponsesViaConverse => {
+                let r: wire::bedrock::ConverseResponse = parse_upstream(body)?;
+                let chat = chat_via_converse::response(r, m);
+                match self {
+                    Self::MessagesViaConverse => to_bytes(&messages_via_chat::response(chat, m)),
+                    Self::ResponsesViaConverse => to_bytes(&responses_via_chat::response(chat, m)),
+                    _ => to_bytes(&chat),
+                }
+            }
+            Self::EmbeddingsViaBedrock => {
+                let r: embeddings_via_bedrock::InvokeResponse = parse_upstream(body)?;
+                to_bytes(&embeddings_via_bedrock::response(r, m))
+            }
         }
     }
 
@@ -332,8 +405,12 @@ impl Translation {
 
     /// An upstream error body in the client's error shape.
     pub fn error_body(self, status: StatusCode, body: &[u8]) -> Bytes {
-        if self.upstream_is_gemini() {
-            let openai = chat_via_gemini::error_to_openai(status, body);
+        if self.upstream_is_gemini() || self.upstream_is_bedrock() {
+            let openai = if self.upstream_is_gemini() {
+                chat_via_gemini::error_to_openai(status, body)
+            } else {
+                chat_via_converse::error_to_openai(status, body)
+            };
             return match self.client() {
                 Endpoint::Messages => errors::openai_to_anthropic(status, &openai),
                 _ => openai,

@@ -9,6 +9,7 @@
 use bytes::{BufMut, BytesMut};
 use serde::Serialize;
 
+use super::chat_via_converse::ChunkStream as ConverseChunks;
 use super::chat_via_gemini::ChunkStream;
 use super::chat_via_messages_stream::MessagesToChat;
 use super::frame::{ChunkFrame, EventFrame};
@@ -84,6 +85,9 @@ enum Inner {
     ResponsesViaGemini(ChunkStream, Box<ChatToResponses>),
     GeminiViaChat(GeminiStream),
     GeminiViaMessages(MessagesToChat, GeminiStream),
+    ChatViaConverse(ConverseChunks),
+    MessagesViaConverse(ConverseChunks, ChatToMessages),
+    ResponsesViaConverse(ConverseChunks, Box<ChatToResponses>),
 }
 
 /// Turns upstream SSE events into client SSE bytes for one stream.
@@ -116,7 +120,18 @@ impl StreamTranslator {
                 ChunkStream::new(&ctx.model, true),
                 ChatToMessages::new(&ctx.model),
             ),
-            Translation::EmbeddingsViaGemini => return None,
+            Translation::EmbeddingsViaGemini | Translation::EmbeddingsViaBedrock => return None,
+            Translation::ChatViaConverse => {
+                Inner::ChatViaConverse(ConverseChunks::new(&ctx.model, ctx.include_usage))
+            }
+            Translation::MessagesViaConverse => Inner::MessagesViaConverse(
+                ConverseChunks::new(&ctx.model, true),
+                ChatToMessages::new(&ctx.model),
+            ),
+            Translation::ResponsesViaConverse => Inner::ResponsesViaConverse(
+                ConverseChunks::new(&ctx.model, true),
+                Box::new(ChatToResponses::new(&ctx.model)),
+            ),
             Translation::ResponsesViaGemini => Inner::ResponsesViaGemini(
                 ChunkStream::new(&ctx.model, true),
                 Box::new(ChatToResponses::new(&ctx.model)),
@@ -149,7 +164,10 @@ impl StreamTranslator {
             }
             Inner::ChatViaGemini(_)
             | Inner::MessagesViaGemini(..)
-            | Inner::ResponsesViaGemini(..) => None,
+            | Inner::ResponsesViaGemini(..)
+            | Inner::ChatViaConverse(_)
+            | Inner::MessagesViaConverse(..)
+            | Inner::ResponsesViaConverse(..) => None,
         };
         read.unwrap_or(Parsed::Raw)
     }
@@ -237,6 +255,28 @@ impl StreamTranslator {
                     chat_gemini(g, c, out);
                 }
             }
+            Inner::ChatViaConverse(g) => {
+                let evs = converse_chat(g, ev);
+                write_chat(&evs, out);
+            }
+            Inner::MessagesViaConverse(g, t) => {
+                let mut evs = Vec::new();
+                for c in converse_chat(g, ev) {
+                    match c {
+                        ChatEvent::Chunk(c) => t.on_chunk(c, &mut evs),
+                        ChatEvent::Error(e) => t.on_error(e.error, &mut evs),
+                        ChatEvent::Done => {}
+                    }
+                }
+                write_anthropic(&evs, out);
+            }
+            Inner::ResponsesViaConverse(g, b) => {
+                let mut evs = Vec::new();
+                for c in converse_chat(g, ev) {
+                    b.on_chat(c, &mut evs);
+                }
+                write_responses(&evs, &mut self.seq, out);
+            }
         }
     }
 
@@ -248,6 +288,7 @@ impl StreamTranslator {
             Inner::ResponsesViaChat(_)
                 | Inner::ResponsesViaMessages(..)
                 | Inner::ResponsesViaGemini(..)
+                | Inner::ResponsesViaConverse(..)
         )
         .then_some(self.seq)
     }
@@ -311,6 +352,28 @@ impl StreamTranslator {
                     chat_gemini(g, c, out);
                 }
             }
+            Inner::ChatViaConverse(g) => {
+                let mut evs: Vec<ChatEvent> =
+                    g.finish().into_iter().map(ChatEvent::Chunk).collect();
+                evs.push(ChatEvent::Done);
+                write_chat(&evs, out);
+            }
+            Inner::MessagesViaConverse(g, t) => {
+                let mut evs = Vec::new();
+                for c in g.finish() {
+                    t.on_chunk(c, &mut evs);
+                }
+                t.finish(&mut evs);
+                write_anthropic(&evs, out);
+            }
+            Inner::ResponsesViaConverse(g, b) => {
+                let mut evs = Vec::new();
+                for c in g.finish() {
+                    b.on_chunk(c, &mut evs);
+                }
+                b.finish(&mut evs);
+                write_responses(&evs, &mut self.seq, out);
+            }
         }
     }
 }
@@ -343,6 +406,22 @@ fn write_gemini(evs: &[gemini::GenerateResponse], out: &mut BytesMut) {
         out.put_slice(b"data: ");
         out.put_slice(json.as_bytes());
         out.put_slice(b"\r\n\r\n");
+    }
+}
+
+/// A ConverseStream event (its `:event-type` in `event`, the JSON payload
+/// in `data`; exceptions arrive as `error` events, see `eventstream.rs`):
+/// its chat chunks, or the error it carries.
+fn converse_chat(g: &mut ConverseChunks, ev: &SseEvent) -> Vec<ChatEvent> {
+    if ev.event.as_deref() == Some("error") {
+        return ChatEvent::parse_slow(ev).into_iter().collect();
+    }
+    let Some(kind) = ev.event.as_deref() else {
+        return Vec::new();
+    };
+    match serde_json::from_str(&ev.data) {
+        Ok(p) => g.event(kind, p).into_iter().map(ChatEvent::Chunk).collect(),
+        Err(_) => Vec::new(),
     }
 }
 

@@ -31,6 +31,11 @@ pub enum Endpoint {
     GenerateContent,
     /// Gemini `models/{model}:batchEmbedContents` (upstream only).
     BatchEmbedContents,
+    /// Bedrock `model/{modelId}/converse` (and `/converse-stream`; an
+    /// upstream protocol only, the model id URL-encoded in the path).
+    Converse,
+    /// Bedrock `model/{modelId}/invoke` for embeddings (upstream only).
+    InvokeModel,
 }
 
 impl Endpoint {
@@ -43,6 +48,7 @@ impl Endpoint {
             Self::Responses => "/responses",
             Self::Messages => "/messages",
             Self::GenerateContent | Self::BatchEmbedContents => "/models",
+            Self::Converse | Self::InvokeModel => "/model",
         }
     }
 
@@ -55,6 +61,8 @@ impl Endpoint {
             Self::Messages => "messages",
             Self::GenerateContent => "generate_content",
             Self::BatchEmbedContents => "batch_embed_contents",
+            Self::Converse => "converse",
+            Self::InvokeModel => "invoke_model",
         }
     }
 }

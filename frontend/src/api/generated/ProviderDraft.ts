@@ -9,8 +9,18 @@ export type ProviderDraft = { name: string, kind: string, base_url: string,
  */
 api_key?: string | null, timeout_s?: number, rpm?: number, tpm?: number, models?: Array<string>, 
 /**
- * `kind = "vertex"`: project, region, and the service account's
- * reference (set when given; the kind's other fields are removed when
- * the kind changes away from it).
+ * `kind = "vertex"`: project and the service account's reference (set
+ * when given; the kind's other fields are removed when the kind changes
+ * away from it).
  */
-project?: string, region?: string, service_account?: string, };
+project?: string, service_account?: string, 
+/**
+ * `kind = "bedrock"` (and Vertex's location): the region; `""`
+ * removes the key, absent leaves it.
+ */
+region?: string, 
+/**
+ * `kind = "bedrock"`: the credential references (`keyring:NAME` /
+ * `env:VAR`); `""` removes one, absent leaves it.
+ */
+access_key_id?: string, secret_access_key?: string, session_token?: string, };

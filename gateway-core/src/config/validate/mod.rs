@@ -6,6 +6,7 @@
 //! `providers`, `routes` (with `[profiles]`), `telemetry`, `bench`; `issue`
 //! holds the findings.
 
+mod bedrock;
 mod bench;
 mod issue;
 mod providers;
@@ -23,7 +24,7 @@ use toml::Spanned;
 use super::raw::RawConfig;
 
 pub use issue::{ConfigError, Issue, Severity, format_issue};
-pub use providers::{CLIENT_AUTH, HeaderSource, MAX_POOL_KEYS, ProviderSpec, VertexSpec};
+pub use providers::{AwsAuth, CLIENT_AUTH, HeaderSource, MAX_POOL_KEYS, ProviderSpec, VertexSpec};
 pub use routes::{ErrorRules, NO_RULES, RouteCache, RouteSpec, TargetSpec};
 pub use server::{
     LimitsConfig, MAX_CACHE_MB, ModelLimitSpec, RoutingConfig, ServerConfig, parse_listen,

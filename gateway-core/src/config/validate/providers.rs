@@ -41,6 +41,10 @@ pub struct ProviderSpec {
     pub headers: Vec<(HeaderName, HeaderSource)>,
     /// How `/v1/responses` reaches this provider.
     pub responses: ResponsesMode,
+    /// `region` as written (Bedrock's signing region; Vertex's location).
+    pub region: Option<String>,
+    /// `kind = "bedrock"`: the AWS credential references.
+    pub aws: Option<AwsAuth>,
     /// `kind = "vertex"`: its project and region (its service account is
     /// `api_keys[0]`).
     pub vertex: Option<VertexSpec>,
@@ -82,6 +86,8 @@ fn vertex_name(s: &str, project: bool) -> bool {
 
 /// The `api_key` value that forwards the client's own credential.
 pub const CLIENT_AUTH: &str = "client";
+
+pub use super::bedrock::AwsAuth;
 
 /// Most keys one `api_keys` pool may hold.
 pub const MAX_POOL_KEYS: usize = 64;
@@ -144,15 +150,35 @@ impl Validator<'_> {
                     );
                     ResponsesMode::Translate
                 }
-                (ProviderKind::Anthropic | ProviderKind::Gemini | ProviderKind::Vertex, _) => {
+                (ProviderKind::Bedrock, Some(r)) if *r.get_ref() == ResponsesMode::Native => {
+                    self.error(
+                        &format!("{path}.responses"),
+                        r,
+                        "Bedrock has no Responses API; omit this or use \"translate\"",
+                    );
+                    ResponsesMode::Translate
+                }
+                (ProviderKind::Anthropic
+                | ProviderKind::Gemini
+                | ProviderKind::Vertex
+                | ProviderKind::Bedrock,
+                    _,
+                ) => {
                     ResponsesMode::Translate
                 }
                 (ProviderKind::Openai, r) => r.as_ref().map(|r| *r.get_ref()).unwrap_or_default(),
             };
             let vertex = self.vertex(&path, p);
             let default_base;
+            let aws = self.bedrock(&path, p);
             let base_src = match &p.base_url {
                 Some(b) => b,
+                None if *p.kind.get_ref() == ProviderKind::Bedrock => {
+                    let region = p.region.as_ref().map_or("", |r| r.get_ref().as_str());
+                    default_base =
+                        toml::Spanned::new(p.name.span(), super::bedrock::base_url(region));
+                    &default_base
+                }
                 None => {
                     let default = match p.kind.get_ref() {
                         ProviderKind::Gemini => Some(GEMINI_BASE_URL.to_string()),
@@ -371,6 +397,8 @@ impl Validator<'_> {
                     headers,
                     responses,
                     vertex,
+                    region: p.region.as_ref().map(|r| r.get_ref().clone()),
+                    aws,
                 });
             }
         }

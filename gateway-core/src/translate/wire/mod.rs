@@ -2,6 +2,7 @@
 //! per protocol. Plain serde structs: no behaviour beyond small accessors.
 
 pub mod anthropic;
+pub mod bedrock;
 pub mod chat;
 pub mod gemini;
 pub mod responses;
