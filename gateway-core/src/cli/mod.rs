@@ -5,7 +5,8 @@
 //! bench-models`), `clients` (`aigw clients …`, `aigw run`), `verify`
 //! (`aigw verify …`), `audit` (`aigw audit list|verify`), `logs` (`aigw
 //! logs [-f]`, `aigw logs export`), `status` (`aigw status`), `diagnose`
-//! (`aigw diagnose`), `backup` (`aigw backup`, `aigw restore`).
+//! (`aigw diagnose`), `backup` (`aigw backup`, `aigw restore`), `service` (`aigw service
+//! install|uninstall|status`).
 
 pub mod audit;
 mod backup;
@@ -16,6 +17,7 @@ mod doctor;
 mod keys;
 pub mod logs;
 mod serve;
+pub mod service;
 mod status;
 mod tools;
 pub mod verify;
