@@ -3,7 +3,8 @@
 # fake upstreams, the provider-fallback demo, keychain tests against a real
 # Secret Service), the official OpenAI Python SDK suite against `aigw`, the
 # real Claude Code and Codex CLI (from npm, tests/agents/) against `aigw`,
-# the operator UI (Vitest unit tests, then end-to-end in Debian's Chromium
+# the CI workflows (actionlint, a dry run of the release steps), the
+# operator UI (Vitest unit tests, then end-to-end in Debian's Chromium
 # against a real `aigw serve`, see frontend/e2e/), and the desktop app
 # (src-tauri: its window and tray under Xvfb, then WebDriver; see
 # docs/desktop.md).
@@ -45,6 +46,19 @@ bench_out="$(mktemp -d)"
 ./target/debug/aigw-bench run --quick --gateways aigw --aigw target/debug/aigw \
   --mock target/debug/mock-upstream --out "$bench_out" --scratch "$bench_out/logs" >/dev/null
 rm -rf "$bench_out"
+
+echo "== CI workflows: actionlint, then a dry run of release.yml's steps (docs/install.md, Releases from CI)" >&2
+bash scripts/lint-workflows.sh
+# The linter can fail: a workflow with a wrong context and a missing job is refused.
+broken="$(mktemp -d)"
+sed 's/secrets\.AIGW_RELEASE_KEY/secret.AIGW_RELEASE_KEY/; s/needs: \[linux, macos, windows\]/needs: [linux, mac]/' \
+  .github/workflows/release.yml >"$broken/release.yml"
+if bash scripts/lint-workflows.sh "$broken/release.yml" >"$broken/out" 2>&1; then
+  echo "actionlint passed a broken workflow" >&2; exit 1
+fi
+grep -q 'job "publish" needs job "mac"' "$broken/out" || { cat "$broken/out" >&2; exit 1; }
+rm -rf "$broken"
+bash scripts/release-dry-run.sh
 
 echo "== operator UI: unit tests, build, end-to-end in Chromium" >&2
 npm --prefix frontend ci --no-audit --no-fund --loglevel=error

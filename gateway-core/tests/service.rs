@@ -41,7 +41,10 @@ fn service_dry_run_status_install_and_uninstall_in_a_fresh_home() {
             out.starts_with(&format!("# would write {}\n", unit.display())),
             "{out}"
         );
-        assert!(out.contains(&format!("ExecStart=\"{AIGW}\" serve")), "{out}");
+        assert!(
+            out.contains(&format!("ExecStart=\"{AIGW}\" serve")),
+            "{out}"
+        );
         assert!(
             out.contains(&format!("Environment=\"AIGW_DATA_DIR={}\"", data.display())),
             "{out}"

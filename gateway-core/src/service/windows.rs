@@ -125,7 +125,6 @@ pub fn encode(text: &str) -> Vec<u8> {
 
 pub fn plan(spec: &ServiceSpec) -> Result<Plan, ServiceError> {
     let file = spec.windows_xml_dir.join("aigw-task.xml");
-    let tn = ["/TN", TASK_NAME];
     Ok(Plan {
         os: Os::Windows,
         scope: Scope::User,
@@ -140,7 +139,7 @@ pub fn plan(spec: &ServiceSpec) -> Result<Plan, ServiceError> {
             Cmd::new("schtasks", &["/Run", "/TN", TASK_NAME]),
         ],
         uninstall: vec![
-            Cmd::new("schtasks", &["/End", tn[0], tn[1]]).may_fail(),
+            Cmd::new("schtasks", &["/End", "/TN", TASK_NAME]).may_fail(),
             Cmd::new("schtasks", &["/Delete", "/TN", TASK_NAME, "/F"]),
         ],
         status: vec![
