@@ -5,7 +5,8 @@
 #
 #   release-steps.sh key                     write $AIGW_RELEASE_KEY (the secret) to $KEY_FILE (0600)
 #   release-steps.sh gateway TARGET          build aigw for TARGET (dist profile) and pack
-#                                            dist/parts/aigw-VERSION-TARGET.tar.gz;
+#                                            dist/parts/aigw-VERSION-TARGET.tar.gz (.zip
+#                                            where aigw-release packs Windows so);
 #                                            TARGET universal-apple-darwin: both Mac
 #                                            targets joined with lipo, signed and
 #                                            notarised, packed once per Mac triple
@@ -156,23 +157,27 @@ step_publish() {
   mkdir -p "$out"
   local args=(--key "$key" --version "$v" --out-dir "$out")
   local f t n=0
-  for f in "$parts"/aigw-"$v"-*.tar.gz; do
+  # Archives are .tar.gz, or .zip for Windows targets (aigw-release pack
+  # picks the format by target).
+  for f in "$parts"/aigw-"$v"-*.tar.gz "$parts"/aigw-"$v"-*.zip; do
     [ -e "$f" ] || continue
     t="${f##*/aigw-"$v"-}"
     t="${t%.tar.gz}"
+    t="${t%.zip}"
     cp "$f" "$out/"
     args+=(--archive "$t=$out/${f##*/}")
     n=$((n + 1))
   done
   [ "$n" -gt 0 ] || die "no aigw archives in $parts"
-  for f in "$parts"/aigw-desktop-"$v"-*.tar.gz; do
+  for f in "$parts"/aigw-desktop-"$v"-*.tar.gz "$parts"/aigw-desktop-"$v"-*.zip; do
     [ -e "$f" ] || continue
     t="${f##*/aigw-desktop-"$v"-}"
+    t="${t%.tar.gz}"
     cp "$f" "$out/"
-    args+=(--desktop-archive "${t%.tar.gz}=$out/${f##*/}")
+    args+=(--desktop-archive "${t%.zip}=$out/${f##*/}")
   done
   for f in "$parts"/*; do
-    case "$f" in */aigw-"$v"-*.tar.gz | */aigw-desktop-"$v"-*.tar.gz | *.sig) continue ;; esac
+    case "$f" in */aigw-"$v"-*.tar.gz | */aigw-"$v"-*.zip | */aigw-desktop-"$v"-*.tar.gz | */aigw-desktop-"$v"-*.zip | *.sig) continue ;; esac
     [ -f "$f" ] || continue
     cp "$f" "$out/"
     args+=(--extra "$out/${f##*/}")
@@ -198,9 +203,9 @@ m = json.load(open(sys.argv[1]))
 want = set()
 for name in os.listdir(sys.argv[2]):
     pre = "aigw-%s-" % sys.argv[3]
-    if name.startswith(pre) and name.endswith(".tar.gz"):
-        t = name[len(pre):-len(".tar.gz")]
-        want.add(t)
+    for ext in (".tar.gz", ".zip"):
+        if name.startswith(pre) and name.endswith(ext):
+            want.add(name[len(pre):-len(ext)])
 missing = want - set(m.get("targets", {}))
 if missing:
     sys.exit("manifest.json lacks targets %s" % sorted(missing))
