@@ -3,10 +3,11 @@
 # fake upstreams, the provider-fallback demo, keychain tests against a real
 # Secret Service), the official OpenAI and Google GenAI Python SDK suites
 # against `aigw`, the real Claude Code, Codex CLI and Gemini CLI (from npm,
-# tests/agents/) against `aigw`,
-# the operator UI (Vitest unit tests, then end-to-end in Debian's Chromium
-# against a real `aigw serve`, see frontend/e2e/), with AIGW_WINE_SMOKE=1
-# aigw.exe under wine (scripts/wine-smoke.sh), and the desktop app
+# tests/agents/) against `aigw`, the CI workflows (actionlint, a dry run of
+# the release steps), the operator UI (Vitest unit tests, then end-to-end in
+# Debian's Chromium against a real `aigw serve`, see frontend/e2e/), with
+# AIGW_WINE_SMOKE=1 aigw.exe under wine (scripts/wine-smoke.sh), and the
+# desktop app
 # (src-tauri: its window and tray under Xvfb, then WebDriver; see
 # docs/desktop.md).
 # This is the README's test command; .ci/run runs exactly this.
@@ -59,6 +60,18 @@ if [ "${AIGW_WINE_SMOKE:-}" = 1 ]; then
   cargo build --locked -p gateway-core --bin aigw --target x86_64-pc-windows-gnu
   bash scripts/wine-smoke.sh
 fi
+echo "== CI workflows: actionlint, then a dry run of release.yml's steps (docs/install.md, Releases from CI)" >&2
+bash scripts/lint-workflows.sh
+# The linter can fail: a workflow with a wrong context and a missing job is refused.
+broken="$(mktemp -d)"
+sed 's/secrets\.AIGW_RELEASE_KEY/secret.AIGW_RELEASE_KEY/; s/needs: \[linux, macos, windows\]/needs: [linux, mac]/' \
+  .github/workflows/release.yml >"$broken/release.yml"
+if bash scripts/lint-workflows.sh "$broken/release.yml" >"$broken/out" 2>&1; then
+  echo "actionlint passed a broken workflow" >&2; exit 1
+fi
+grep -q 'job "publish" needs job "mac"' "$broken/out" || { cat "$broken/out" >&2; exit 1; }
+rm -rf "$broken"
+bash scripts/release-dry-run.sh
 
 echo "== operator UI: unit tests, build, end-to-end in Chromium" >&2
 npm --prefix frontend ci --no-audit --no-fund --loglevel=error

@@ -44,6 +44,8 @@
 //! - [`store`]: SQLite config versions and audit log.
 //! - [`diagnostics`]: the diagnostics bundle (`aigw diagnose`, the admin
 //!   API's download) and the redaction it passes everything through.
+//! - [`service`]: `aigw service install` (systemd, launchd, a Windows
+//!   scheduled task) as pure plans.
 //! - [`clients`]: "Connect tools": point Claude Code, Codex, opencode and
 //!   Continue at the gateway (backed up, undone byte for byte), `aigw run`.
 
@@ -61,6 +63,7 @@ pub mod providers;
 pub mod routing;
 pub mod secrets;
 pub mod server;
+pub mod service;
 pub mod sse;
 pub mod ssrf;
 pub mod state;

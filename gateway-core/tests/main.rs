@@ -40,6 +40,7 @@ mod response_cache;
 mod responses_translate;
 mod route_rules;
 mod serve_threads;
+mod service;
 mod strategies;
 mod telemetry;
 mod tools;

@@ -22,6 +22,14 @@ fork=(-draw 'stroke-linecap round line 52,128 120,128' -draw 'stroke-linecap rou
 pause=(-draw 'stroke-linecap round line 96,72 96,184' -draw 'stroke-linecap round line 160,72 160,184')
 bang=(-draw 'stroke-linecap round line 128,60 128,146' -stroke none -fill white -draw 'circle 128,192 128,210')
 
+# macOS menu-bar ("template") icons: the glyph alone, black on transparent;
+# macOS draws only their alpha, in the menu bar's own colour (light, dark,
+# highlighted). The state reads from the shape.
+glyph() { # out glyph-args...
+  local out=$1; shift
+  convert -size 256x256 xc:none -fill none -stroke black -strokewidth 30 "$@" PNG32:"$out"
+}
+
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 tile "$tmp/app.png" '#4f46e5' "${fork[@]}"
 tile "$tmp/running.png" '#059669' "${fork[@]}"
@@ -35,5 +43,10 @@ convert "$tmp/app.png" -resize 32x32 PNG32:32x32.png
 convert "$tmp/app.png" -define icon:auto-resize=256,48,32,16 icon.ico
 for s in running paused error; do
   convert "$tmp/$s.png" -resize 64x64 PNG32:"tray-$s.png"
+done
+for s in running paused error; do
+  case $s in running) g=("${fork[@]}") ;; paused) g=("${pause[@]}") ;; error) g=("${bang[@]}") ;; esac
+  glyph "$tmp/t-$s.png" "${g[@]//white/black}"
+  convert "$tmp/t-$s.png" -resize 64x64 PNG32:"tray-template-$s.png"
 done
 identify icon.png 128x128.png 32x32.png tray-*.png

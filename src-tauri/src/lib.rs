@@ -14,6 +14,8 @@
 //! - `window`: show/navigate, close-to-tray, the "not running" banner.
 //! - `setup`: start-up, shut-down, signals.
 //! - `assets`: serves the UI's `/ui/` asset paths from the window's root.
+//! - `platform`: what differs per OS (macOS menu bar and Dock, Windows
+//!   tray clicks).
 //! - `updates`, `autostart`, `tasks`, `marker`: small pieces of the above.
 
 mod assets;
@@ -21,6 +23,7 @@ mod autostart;
 pub mod commands;
 pub mod gateway;
 mod marker;
+mod platform;
 mod setup;
 mod tasks;
 mod tray;
@@ -34,6 +37,9 @@ pub fn run() -> tauri::Result<()> {
     let app = tauri::Builder::default()
         // First: a second launch only focuses the running app.
         .plugin(tauri_plugin_single_instance::init(setup::second_instance))
+        // macOS: a LaunchAgent plist (the AppleScript login item would ask
+        // for the Automation permission); Windows: the HKCU Run key; Linux:
+        // an XDG autostart entry.
         .plugin(tauri_plugin_autostart::init(
             tauri_plugin_autostart::MacosLauncher::LaunchAgent,
             Some(vec![autostart::HIDDEN_FLAG]),

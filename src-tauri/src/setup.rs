@@ -35,7 +35,9 @@ pub fn setup<R: Runtime>(app: &mut App<R>) -> Result<(), Box<dyn std::error::Err
 
     let hidden = std::env::args().any(|a| a == HIDDEN_FLAG)
         || std::env::var("AIGW_DESKTOP_HIDDEN").is_ok_and(|v| v == "1");
-    if !hidden {
+    if hidden {
+        crate::platform::window_hidden(&handle);
+    } else {
         window::show(&handle, None);
     }
     Ok(())

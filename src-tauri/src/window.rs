@@ -36,6 +36,7 @@ pub fn show<R: Runtime>(app: &AppHandle<R>, page: Option<Page>) {
         tracing::warn!("no main window");
         return;
     };
+    crate::platform::window_shown(app);
     let _ = w.unminimize();
     if let Err(e) = w.show() {
         tracing::warn!("cannot show the window: {e}");
@@ -107,6 +108,7 @@ pub fn on_window_event<R: Runtime>(window: &Window<R>, event: &WindowEvent) {
         if let Err(e) = window.hide() {
             tracing::warn!("cannot hide the window: {e}");
         }
+        crate::platform::window_hidden(window.app_handle());
         crate::marker::emit("window-hidden", "");
     }
 }

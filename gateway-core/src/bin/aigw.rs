@@ -181,6 +181,12 @@ enum Command {
         #[command(subcommand)]
         command: gateway_core::update::UpdateCommand,
     },
+    /// Run `aigw serve` in the background at login: a systemd user unit
+    /// (Linux), a launchd agent (macOS), a scheduled task (Windows).
+    Service {
+        #[command(subcommand)]
+        command: cli::service::ServiceCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -417,8 +423,12 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let explicit = (cli.config.clone(), cli.data_dir.clone());
     let paths = Paths::resolve(cli.config, cli.data_dir)?;
     match cli.command {
+        Command::Service { command } => {
+            cli::service::service(&paths, explicit.0, explicit.1, command)
+        }
         Command::Paths => Ok(cli::paths(&paths)),
         Command::Serve { listen, threads } => cli::serve(paths, listen, threads),
         Command::Config { command } => block_on(config_command(&paths, command)),

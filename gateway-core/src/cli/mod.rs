@@ -6,7 +6,8 @@
 //! (`aigw verify …`), `audit` (`aigw audit list|verify`), `logs` (`aigw
 //! logs [-f]`, `aigw logs export`), `status` (`aigw status`), `diagnose`
 //! (`aigw diagnose`), `backup` (`aigw backup`, `aigw restore`), `vkeys`
-//! (`aigw keys client …`).
+//! (`aigw keys client …`), `service` (`aigw service
+//! install|uninstall|status`).
 
 pub mod audit;
 mod backup;
@@ -17,6 +18,7 @@ mod doctor;
 mod keys;
 pub mod logs;
 mod serve;
+pub mod service;
 mod status;
 mod tools;
 pub mod verify;

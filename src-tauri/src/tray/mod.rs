@@ -88,9 +88,11 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     let tray_menu = menu::build(app, &menu::model(&model))?;
     TrayIconBuilder::with_id(TRAY_ID)
         .icon(icons::for_state(model.status.state)?)
+        .icon_as_template(crate::platform::CURRENT.tray_icon_is_template())
         .tooltip(menu::tooltip(&model.status))
         .menu(&tray_menu)
-        .show_menu_on_left_click(true)
+        .show_menu_on_left_click(crate::platform::CURRENT.menu_on_left_click())
+        .on_tray_icon_event(crate::platform::on_tray_icon_event)
         .on_menu_event(actions::on_menu_event)
         .build(app)?;
     *state.shown.lock_or_recover() = Some(model);
@@ -154,6 +156,9 @@ fn redraw<R: Runtime>(app: &AppHandle<R>, force: bool) {
         match icons::for_state(model.status.state) {
             Ok(icon) => {
                 let _ = tray.set_icon(Some(icon));
+                if crate::platform::CURRENT.tray_icon_is_template() {
+                    let _ = tray.set_icon_as_template(true);
+                }
             }
             Err(e) => tracing::warn!("tray icon: {e}"),
         }
