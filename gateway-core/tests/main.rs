@@ -16,6 +16,7 @@ mod anthropic_messages;
 mod anthropic_provider;
 mod api;
 mod audit;
+mod azure_provider;
 mod cli;
 mod clients;
 mod connections;

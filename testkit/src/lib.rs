@@ -19,6 +19,7 @@
 //! ```
 
 mod anthropic;
+mod azure;
 mod behavior;
 mod frames;
 mod gemini;
@@ -32,6 +33,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+pub use azure::{AZURE_VERSIONS, AzureReply, FakeAzure};
 pub use behavior::{Behavior, Hostile, Reply, ToolCallSpec};
 pub use gemini::{FakeGemini, GeminiReply};
 pub use script::{Script, ScriptRule, probe_model};

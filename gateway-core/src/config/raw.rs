@@ -190,6 +190,20 @@ pub enum ProviderKind {
     Anthropic,
     /// Google's Gemini API (`generateContent`).
     Gemini,
+    /// Azure OpenAI: deployments, `api-version`, the `api-key` header or
+    /// an Entra ID bearer token.
+    Azure,
+}
+
+/// How a `kind = "azure"` provider sends its key (pool).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AzureAuth {
+    /// The key in the `api-key` header.
+    #[default]
+    ApiKey,
+    /// The key (an Entra ID access token) as `Authorization: Bearer`.
+    Entra,
 }
 
 /// How an OpenAI-kind provider serves `/v1/responses`.
@@ -258,6 +272,18 @@ pub struct RawProvider {
     /// completions (default: native for openai, translate for anthropic).
     #[serde(default)]
     pub responses: Option<Spanned<ResponsesMode>>,
+    /// `kind = "azure"`: `"v1"` (the default: `/openai/v1/…`, the model
+    /// in the body), `"preview"`, or a dated version (`"2024-10-21"`:
+    /// `/openai/deployments/{deployment}/…?api-version=`).
+    #[serde(default)]
+    pub api_version: Option<Spanned<String>>,
+    /// `kind = "azure"`: model name → deployment name (a model without an
+    /// entry is its own deployment).
+    #[serde(default)]
+    pub deployments: Option<Spanned<BTreeMap<String, String>>>,
+    /// `kind = "azure"`: `api_key` (default) or `entra`.
+    #[serde(default)]
+    pub azure_auth: Option<Spanned<AzureAuth>>,
 }
 
 /// How a provider's key pool (`api_keys`) picks the key for a request.

@@ -5,6 +5,7 @@
 //! routing layer owns timeouts, health and fallback.
 
 mod anthropic;
+mod azure;
 mod gemini;
 mod openai;
 
@@ -14,6 +15,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, header};
 
 pub use anthropic::AnthropicProvider;
+pub use azure::AzureProvider;
 pub use gemini::GeminiProvider;
 pub use openai::OpenAiProvider;
 
@@ -222,6 +224,15 @@ pub fn forward_client_head(
                     headers.insert(gemini::API_KEY.clone(), k);
                 }
             }
+            ProviderKind::Azure => {
+                // An Azure key in x-api-key goes as api-key; an Entra token
+                // in authorization as it came.
+                if let Some(k) = key {
+                    headers.insert(azure::API_KEY.clone(), k);
+                } else if let Some(a) = auth {
+                    headers.insert(header::AUTHORIZATION, a);
+                }
+            }
             ProviderKind::Openai => {
                 let bearer =
                     auth.or_else(|| secret_header(&format!("Bearer {}", key?.to_str().ok()?)));
@@ -272,6 +283,12 @@ pub trait ProviderApi: Send + Sync + fmt::Debug {
         self.request(endpoint, body, headers)
     }
 
+    /// The name the upstream knows `model` by, in the body and the path
+    /// (Azure: its deployment).
+    fn upstream_model<'a>(&'a self, model: &'a str) -> &'a str {
+        model
+    }
+
     /// `POST /messages/count_tokens` with the client's body, for providers
     /// that count tokens themselves (Anthropic); `None`: counted locally.
     fn count_tokens_request(
@@ -306,6 +323,7 @@ pub fn build(
         ProviderKind::Openai => Box::new(OpenAiProvider::new(spec, key, headers)),
         ProviderKind::Anthropic => Box::new(AnthropicProvider::new(spec, key, headers)),
         ProviderKind::Gemini => Box::new(GeminiProvider::new(spec, key, headers)),
+        ProviderKind::Azure => Box::new(AzureProvider::new(spec, key, headers)),
     }
 }
 

@@ -146,7 +146,9 @@ pub(super) async fn attempt(
     let deadline = rules.until.map_or(own_deadline, |u| u.min(own_deadline));
     let mut request = pool_key.api.model_request(
         prepared.upstream,
-        target.forwarded(&req.peek.model),
+        pool_key
+            .api
+            .upstream_model(target.forwarded(&req.peek.model)),
         req.peek.stream,
         body,
         &req.headers,
@@ -277,7 +279,7 @@ fn prepare(
             msg,
         )));
     }
-    let fwd = target.forwarded(&req.peek.model);
+    let fwd = key.api.upstream_model(target.forwarded(&req.peek.model));
     let Some(upstream) = key.api.upstream_endpoint(req.endpoint) else {
         return Err(Box::new(unsupported(name, req.endpoint)));
     };
@@ -467,6 +469,18 @@ impl Answer<'_> {
             }
         };
         let body = provider.scrub.scrub(body);
+        // `fallback_on = ["content_filter"]` also takes a 200 whose every
+        // choice the upstream's filter withheld (Azure OpenAI).
+        let filtered = self
+            .rules
+            .errors
+            .fallback_on
+            .contains(&ErrorClass::ContentFilter)
+            && matches!(
+                self.prepared.upstream,
+                Endpoint::ChatCompletions | Endpoint::Completions
+            )
+            && classify::filtered_answer(&body);
         let body = match self.prepared.translation {
             None => body,
             Some(t) => match t.response(&body, &self.prepared.ctx) {
@@ -509,6 +523,19 @@ impl Answer<'_> {
             },
         };
         let latency = self.started.elapsed();
+        if filtered {
+            // Health-neutral like a filtered prompt; the last target's
+            // answer is relayed as it came.
+            let mut f = Failure::new(
+                ErrorClass::ContentFilter,
+                format!("{name}: answer withheld by the upstream's content filter"),
+            );
+            f.status = Some(head.status);
+            f.body = Some(body);
+            f.content_type = head.content_type;
+            f.headers = head.headers;
+            return Outcome::Fallback(f, latency);
+        }
         self.target.health.on_success(latency);
         if let Some(u) = usage {
             provider.limiter.settle(self.req.est_tokens, u.total());

@@ -6,6 +6,7 @@
 //! `providers`, `routes` (with `[profiles]`), `telemetry`, `bench`; `issue`
 //! holds the findings.
 
+mod azure;
 mod bench;
 mod issue;
 mod providers;
@@ -22,6 +23,7 @@ use toml::Spanned;
 
 use super::raw::RawConfig;
 
+pub use azure::{AzureApi, AzureSpec, MAX_DEPLOYMENTS};
 pub use issue::{ConfigError, Issue, Severity, format_issue};
 pub use providers::{CLIENT_AUTH, HeaderSource, MAX_POOL_KEYS, ProviderSpec};
 pub use routes::{ErrorRules, NO_RULES, RouteCache, RouteSpec, TargetSpec};

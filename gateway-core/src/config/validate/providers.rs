@@ -41,6 +41,8 @@ pub struct ProviderSpec {
     pub headers: Vec<(HeaderName, HeaderSource)>,
     /// How `/v1/responses` reaches this provider.
     pub responses: ResponsesMode,
+    /// `kind = "azure"`: API version, deployments, auth header.
+    pub azure: Option<super::azure::AzureSpec>,
 }
 
 /// The `api_key` value that forwards the client's own credential.
@@ -100,7 +102,9 @@ impl Validator<'_> {
                     ResponsesMode::Translate
                 }
                 (ProviderKind::Anthropic | ProviderKind::Gemini, _) => ResponsesMode::Translate,
-                (ProviderKind::Openai, r) => r.as_ref().map(|r| *r.get_ref()).unwrap_or_default(),
+                (ProviderKind::Openai | ProviderKind::Azure, r) => {
+                    r.as_ref().map(|r| *r.get_ref()).unwrap_or_default()
+                }
             };
             let default_base;
             let base_src = match &p.base_url {
@@ -289,6 +293,7 @@ impl Validator<'_> {
                     ),
                 }
             }
+            let azure = self.azure(&path, p);
             if let Some(base_url) = base_url {
                 let limit_group = p.share_limits.then(|| limit_group(&base_url));
                 out.push(ProviderSpec {
@@ -312,6 +317,7 @@ impl Validator<'_> {
                     models: p.models.clone(),
                     headers,
                     responses,
+                    azure,
                 });
             }
         }
