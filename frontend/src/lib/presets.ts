@@ -2,11 +2,12 @@
 // provider is a pick and (maybe) a pasted key.
 import type { ProviderInfo, ProviderSpec } from '../api/types';
 import { t } from '../i18n';
+import { checkAzure, formatDeployments, parseDeployments } from './azure';
 
 export interface Preset {
   id: string;
   readonly label: string;
-  kind: 'openai' | 'anthropic';
+  kind: 'openai' | 'anthropic' | 'azure';
   base_url: string;
   /** Suggested keychain entry name; `null` = keyless (local servers). */
   key_name: string | null;
@@ -20,6 +21,7 @@ export interface Preset {
 export const PRESETS: Preset[] = [
   { id: 'openai', label: 'OpenAI', kind: 'openai', base_url: 'https://api.openai.com/v1', key_name: 'openai', local: false, example_model: 'gpt-4o-mini', get hint() { return t('presets.key_at', { where: 'platform.openai.com → API keys' }); } },
   { id: 'anthropic', label: 'Anthropic', kind: 'anthropic', base_url: 'https://api.anthropic.com/v1', key_name: 'anthropic', local: false, example_model: 'claude-3-5-haiku-latest', get hint() { return t('presets.key_at', { where: 'console.anthropic.com → API keys' }); } },
+  { id: 'azure', label: 'Azure OpenAI', kind: 'azure', base_url: 'https://RESOURCE.openai.azure.com/openai/v1', key_name: 'azure', local: false, example_model: 'gpt-4o', get hint() { return t('presets.hint_azure'); } },
   { id: 'groq', label: 'Groq', kind: 'openai', base_url: 'https://api.groq.com/openai/v1', key_name: 'groq', local: false, example_model: 'llama-3.1-8b-instant', get hint() { return t('presets.key_at', { where: 'console.groq.com → API keys' }); } },
   { id: 'deepseek', label: 'DeepSeek', kind: 'openai', base_url: 'https://api.deepseek.com/v1', key_name: 'deepseek', local: false, example_model: 'deepseek-chat', get hint() { return t('presets.key_at', { where: 'platform.deepseek.com → API keys' }); } },
   { id: 'openrouter', label: 'OpenRouter', kind: 'openai', base_url: 'https://openrouter.ai/api/v1', key_name: 'openrouter', local: false, example_model: 'openai/gpt-4o-mini', get hint() { return t('presets.key_at', { where: 'openrouter.ai → Keys' }); } },
@@ -48,7 +50,7 @@ export type KeyMode = 'keyring' | 'env' | 'none' | 'client';
 /** What the provider form holds. */
 export interface ProviderForm {
   name: string;
-  kind: 'openai' | 'anthropic';
+  kind: 'openai' | 'anthropic' | 'azure';
   base_url: string;
   key_mode: KeyMode;
   /** keychain entry name or env variable, per `key_mode`. */
@@ -59,6 +61,10 @@ export interface ProviderForm {
   rpm: string;
   tpm: string;
   models: string;
+  /** kind azure: `api_version` (empty: the v1 API). */
+  api_version: string;
+  /** kind azure: "model=deployment, …". */
+  deployments: string;
 }
 
 export const NAME_RE = /^[a-z0-9_-]+$/;
@@ -87,6 +93,8 @@ export function formFromPreset(p: Preset, taken: string[] = []): ProviderForm {
     rpm: '',
     tpm: '',
     models: '',
+    api_version: '',
+    deployments: '',
   };
 }
 
@@ -102,7 +110,7 @@ export function formFromProvider(p: ProviderInfo): ProviderForm {
         : (['none', ''] as const);
   return {
     name: p.name,
-    kind: p.kind === 'anthropic' ? 'anthropic' : 'openai',
+    kind: p.kind === 'anthropic' || p.kind === 'azure' ? p.kind : 'openai',
     base_url: p.base_url,
     key_mode: mode,
     key_ref: rest,
@@ -111,6 +119,8 @@ export function formFromProvider(p: ProviderInfo): ProviderForm {
     rpm: p.rpm ? String(p.rpm) : '',
     tpm: p.tpm ? String(p.tpm) : '',
     models: (p.models ?? []).join(', '),
+    api_version: p.api_version ?? '',
+    deployments: formatDeployments(p.deployments),
   };
 }
 
@@ -139,6 +149,11 @@ export function checkProviderForm(f: ProviderForm, taken: string[], editing?: st
     if (intField(f[k]) === null) out.push({ field: k, message: t('presets.err_whole_number') });
   }
   if (intField(f.timeout_s) === 0) out.push({ field: 'timeout_s', message: t('presets.err_timeout_min') });
+  if (f.kind === 'azure') {
+    const az = checkAzure(f.api_version, f.deployments);
+    if (az.api_version) out.push({ field: 'api_version', message: az.api_version });
+    if (az.deployments) out.push({ field: 'deployments', message: az.deployments });
+  }
   return out;
 }
 
@@ -178,5 +193,11 @@ export function providerSpecOf(f: ProviderForm, original?: ProviderForm): Provid
   }
   const models = f.models.split(/[\s,]+/).map((m) => m.trim()).filter(Boolean);
   if (original ? f.models.trim() !== original.models.trim() : models.length) spec.models = models;
+  if (f.kind === 'azure') {
+    const version = f.api_version.trim();
+    if (original ? version !== original.api_version.trim() : version) spec.api_version = version;
+    const deployments = parseDeployments(f.deployments) ?? {};
+    if (original ? f.deployments.trim() !== original.deployments.trim() : Object.keys(deployments).length) spec.deployments = deployments;
+  }
   return spec;
 }

@@ -7,6 +7,7 @@ import { ApiError, toApiError } from '../api/transport';
 import type { DraftOp, LocalServer, ProbeReport, ProviderInfo } from '../api/types';
 import { useApp } from '../context';
 import { Review } from '../components/Review';
+import { AzureFields } from '../components/AzureFields';
 import { EnabledToggle, KeyPool, ToggleDialog } from '../components/ProviderSwitch';
 import { Badge, ConfirmDialog, Dialog, Dot, EmptyState, ErrorNote, Field, Spinner, useToast } from '../components/ui';
 import { fmtMs } from '../lib/format';
@@ -397,11 +398,15 @@ function ProviderDialog({
           <select id="pf-kind" value={form.kind} onChange={(e) => set({ kind: e.target.value as ProviderForm['kind'] })}>
             <option value="openai">{t('providers.openai_compatible')}</option>
             <option value="anthropic">{t('providers.anthropic_messages_api')}</option>
+            <option value="azure">{t('azure.kind')}</option>
           </select>
         </Field>
         <Field label={t('providers.base_url')} htmlFor="pf-url" hint={preset.hint} error={touched || form.base_url ? err('base_url') : undefined}>
           <input id="pf-url" value={form.base_url} onChange={(e) => set({ base_url: e.target.value })} placeholder={t('providers.https_api_example_com_v1')} spellCheck={false} data-testid="pf-url" />
         </Field>
+        {form.kind === 'azure' && (
+          <AzureFields apiVersion={form.api_version} deployments={form.deployments} errors={{ api_version: err('api_version'), deployments: err('deployments') }} onChange={set} />
+        )}
         <Field label={t('providers.api_key')} htmlFor="pf-keymode">
           <select id="pf-keymode" value={form.key_mode} onChange={(e) => set({ key_mode: e.target.value as ProviderForm['key_mode'], key_ref: e.target.value === 'keyring' ? form.key_ref || form.name : e.target.value === 'env' ? `${form.name.toUpperCase().replace(/-/g, '_')}_API_KEY` : '' })}>
             <option value="keyring">{t('providers.stored_in_the_os_keychain')}</option>

@@ -7,4 +7,12 @@ export type ProviderDraft = { name: string, kind: string, base_url: string,
 /**
  * `keyring:NAME`, `env:VAR`, or null for keyless servers.
  */
-api_key?: string | null, timeout_s?: number, rpm?: number, tpm?: number, models?: Array<string>, };
+api_key?: string | null, timeout_s?: number, rpm?: number, tpm?: number, models?: Array<string>, 
+/**
+ * `kind = "azure"`: an empty string removes the key.
+ */
+api_version?: string, 
+/**
+ * `kind = "azure"`: model → deployment; an empty map removes the key.
+ */
+deployments?: { [key in string]: string }, };
