@@ -194,6 +194,22 @@ async fn responses_clients_go_natively_or_through_chat() {
     assert_eq!(v["object"], "response");
     assert_eq!(v["output"][0]["content"][0]["text"], "Hello from az", "{v}");
     assert_eq!(az.requests()[1].path, "/openai/v1/chat/completions");
+    // An Azure chat stream: its first chunk (only prompt_filter_results,
+    // an empty id and model) does not name the response.
+    az.push(AzureReply::Stream {
+        deltas: vec!["Hi".into()],
+        filtered: false,
+    });
+    let body = json!({"model": "viachat", "input": "hi", "stream": true});
+    let text = gw.post("/v1/responses", &body).await.text().await.unwrap();
+    let created: Value = testkit::parse_sse(&text)
+        .iter()
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .find(|v| v["type"] == "response.created")
+        .unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(created["response"]["model"], "gpt-4o-2024-11-20", "{text}");
+    assert_eq!(created["response"]["id"], "resp_chatcmpl-azure", "{text}");
+    assert!(text.contains("\"delta\":\"Hi\""), "{text}");
 }
 
 #[tokio::test]
