@@ -467,3 +467,76 @@ async fn the_probe_checks_the_key_on_the_models_listing() {
     assert_eq!(p["status"], 401, "{p}");
     assert_eq!(bad.requests()[0].path, "/openai/v1/models");
 }
+
+#[tokio::test]
+async fn a_stream_the_filter_withheld_before_any_text_falls_back_under_fallback_on() {
+    let Some(key) = Key::set("streamfilter") else {
+        return;
+    };
+    let az = FakeAzure::start("az", KEY, &["gpt-4o"]).await;
+    let oa = FakeUpstream::start("oa").await;
+    let toml = format!(
+        "{}{}{}{}",
+        azure("az", &az, &key, ""),
+        provider(&oa, "timeout_s = 5"),
+        route(
+            "plain",
+            "",
+            &[("az", Some("gpt-4o")), ("oa", Some("gpt-4o-mini"))]
+        ),
+        route(
+            "guarded",
+            "fallback_on = [\"content_filter\"]",
+            &[("az", Some("gpt-4o")), ("oa", Some("gpt-4o-mini"))]
+        ),
+    );
+    let gw = TestGateway::start(&toml).await;
+    let withheld = || AzureReply::Stream {
+        deltas: vec![],
+        filtered: true,
+    };
+    // Without fallback_on the client gets Azure's stream as it came.
+    az.push(withheld());
+    let r = gw.chat(&chat_body("plain", true)).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-aigw-provider"), "az");
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains("\"finish_reason\":\"content_filter\""),
+        "{text}"
+    );
+    // With it, OpenAI answers (nothing had reached the client yet).
+    az.push(withheld());
+    let r = gw.chat(&chat_body("guarded", true)).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-aigw-provider"), "oa");
+    assert_eq!(streamed_text(&r.text().await.unwrap()), "Hello from oa");
+    // A stream filtered after some text is relayed: its head is sent.
+    az.push(AzureReply::Stream {
+        deltas: vec!["Once".into()],
+        filtered: true,
+    });
+    let r = gw.chat(&chat_body("guarded", true)).await;
+    assert_eq!(header(&r, "x-aigw-provider"), "az");
+    let text = r.text().await.unwrap();
+    assert_eq!(streamed_text(&text), "Once");
+    assert!(
+        text.contains("\"finish_reason\":\"content_filter\""),
+        "{text}"
+    );
+    // The last target withholding too: a 400 content_filter.
+    let solo = format!(
+        "{}{}",
+        azure("az", &az, &key, ""),
+        route(
+            "alone",
+            "fallback_on = [\"content_filter\"]",
+            &[("az", Some("gpt-4o"))]
+        ),
+    );
+    let gw = TestGateway::start(&solo).await;
+    az.push(withheld());
+    let (status, v) = json_of(gw.chat(&chat_body("alone", true)).await).await;
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(v["error"]["code"], "content_filter", "{v}");
+}

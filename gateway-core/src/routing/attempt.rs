@@ -412,6 +412,33 @@ impl Answer<'_> {
         let max_held = stream::PREAMBLE_MAX_BYTES.min(self.rules.max_body);
         match stream::peek(resp, framing, self.deadline, self.name(), max_held).await {
             Peeked::Failed(f) => Outcome::Fallback(f, self.started.elapsed()),
+            Peeked::Committed(committed)
+                if committed.withheld_by_filter()
+                    && self
+                        .rules
+                        .errors
+                        .fallback_on
+                        .contains(&ErrorClass::ContentFilter) =>
+            {
+                // Nothing was sent yet: the next target is asked
+                // (health-neutral); when none is left the client gets a
+                // 400 `content_filter` in its protocol's shape.
+                let msg = format!(
+                    "{}: the stream was withheld by the upstream's content filter",
+                    self.name()
+                );
+                let mut f = Failure::new(ErrorClass::ContentFilter, msg.clone());
+                f.status = Some(StatusCode::BAD_REQUEST);
+                f.body = Some(errors::client_body(
+                    self.req.endpoint,
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request_error",
+                    "content_filter",
+                    &msg,
+                ));
+                f.content_type = Some(HeaderValue::from_static("application/json"));
+                Outcome::Fallback(f, self.started.elapsed())
+            }
             Peeked::Committed(committed) => {
                 let ttft = self.started.elapsed();
                 self.target.health.on_success(ttft);
