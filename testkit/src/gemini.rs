@@ -1,6 +1,7 @@
 //! A fake Gemini API upstream ([`FakeGemini`]): `POST
 //! /v1beta/models/{model}:generateContent` and
-//! `:streamGenerateContent?alt=sse`, `:batchEmbedContents` and `GET /v1beta/models`, in the wire
+//! `:streamGenerateContent?alt=sse`, `:batchEmbedContents`, `:countTokens` (7 tokens per
+//! `contents` turn) and `GET /v1beta/models`, in the wire
 //! format of Google's API reference (camelCase fields, `candidates`,
 //! `usageMetadata`, `promptFeedback`; errors as
 //! `{"error":{"code","message","status"}}`). The key must come in
@@ -206,6 +207,18 @@ async fn handle(State(s): State<Arc<Shared>>, req: Request) -> Response {
             200,
             "application/json",
             json!({"embeddings": embeddings}).to_string(),
+        );
+    }
+    if method == "countTokens" {
+        // 7 tokens per content turn, so tests can tell it from an estimate.
+        let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+            return error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.");
+        };
+        let turns = req["contents"].as_array().map_or(0, Vec::len);
+        return response(
+            200,
+            "application/json",
+            json!({"totalTokens": 7 * turns}).to_string(),
         );
     }
     let stream = match method {

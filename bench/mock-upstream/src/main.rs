@@ -19,7 +19,8 @@
 //! ```
 //! Prints `listening on http://ADDR` once bound. Serves `POST
 //! /v1/chat/completions` (and `/v1/completions`, same answer), `GET
-//! /v1/models`, `GET /healthz`.
+//! /v1/models`, `GET /healthz`, and Vertex AI's token and prediction paths
+//! ([`vertex`]).
 
 // A benchmark tool, not the gateway: it owns no TaskTracker to spawn through
 // (clippy.toml disallows bare tokio::spawn for the gateway's tasks).
@@ -42,6 +43,8 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::time::{Instant, Sleep};
+
+mod vertex;
 
 /// What one request asks of the mock, read from its model name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,6 +231,14 @@ fn full(status: StatusCode, content_type: &'static str, body: Bytes) -> Response
 
 async fn handle(req: Request<Incoming>) -> Result<Response<Out>, Infallible> {
     let path = req.uri().path();
+    if req.method() == Method::POST
+        && let Some((plan, body)) = vertex::answer(path)
+    {
+        if !plan.latency.is_zero() {
+            tokio::time::sleep(plan.latency).await;
+        }
+        return Ok(full(StatusCode::OK, "application/json", body));
+    }
     match (req.method(), path) {
         (&Method::GET, "/healthz") => Ok(full(
             StatusCode::OK,
@@ -391,6 +402,28 @@ mod tests {
         );
         let p = Plan::from_model("mock-l0-n20-p50");
         assert_eq!((p.deltas, p.pacing), (20, Duration::from_millis(50)));
+    }
+
+    #[test]
+    fn answers_vertex_paths() {
+        let (_, b) = vertex::answer("/token").unwrap();
+        assert!(b.starts_with(b"{\"access_token\""));
+        let (plan, b) = vertex::answer(
+            "/v1/projects/p/locations/us-central1/publishers/google/models/mock-l5:generateContent",
+        )
+        .unwrap();
+        assert_eq!(plan.latency, Duration::from_millis(5));
+        assert!(std::str::from_utf8(&b).unwrap().contains("\"candidates\""));
+        let (_, b) = vertex::answer(
+            "/v1/projects/p/locations/us-east5/publishers/anthropic/models/mock:rawPredict",
+        )
+        .unwrap();
+        assert!(
+            std::str::from_utf8(&b)
+                .unwrap()
+                .contains("\"type\":\"message\"")
+        );
+        assert!(vertex::answer("/v1/chat/completions").is_none());
     }
 
     #[test]

@@ -15,5 +15,5 @@ pub use validate::{
     AzureApi, AzureSpec, CLIENT_AUTH, Config, ConfigError, ErrorRules, HeaderSource, Issue,
     LimitsConfig, MAX_CACHE_MB, MAX_DEPLOYMENTS, MAX_POOL_KEYS, ModelLimitSpec, NO_RULES,
     OtlpConfig, PriceOverride, ProviderSpec, RouteCache, RouteSpec, RoutingConfig, ServerConfig,
-    Severity, TargetSpec, TelemetryConfig, format_issue, parse_listen,
+    Severity, TargetSpec, TelemetryConfig, VertexSpec, format_issue, parse_listen,
 };

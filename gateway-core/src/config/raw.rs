@@ -190,6 +190,9 @@ pub enum ProviderKind {
     Anthropic,
     /// Google's Gemini API (`generateContent`).
     Gemini,
+    /// Gemini and Claude models on Google Cloud's Vertex AI (an OAuth token
+    /// from a service account, `project` and `region`).
+    Vertex,
     /// Azure OpenAI: deployments, `api-version`, the `api-key` header or
     /// an Entra ID bearer token.
     Azure,
@@ -272,6 +275,17 @@ pub struct RawProvider {
     /// completions (default: native for openai, translate for anthropic).
     #[serde(default)]
     pub responses: Option<Spanned<ResponsesMode>>,
+    /// `kind = "vertex"`: the Google Cloud project id.
+    #[serde(default)]
+    pub project: Option<Spanned<String>>,
+    /// The cloud region: `kind = "vertex"` (`us-central1`, or `global`) and
+    /// `kind = "bedrock"` (`us-east-1`).
+    #[serde(default)]
+    pub region: Option<Spanned<String>>,
+    /// `kind = "vertex"`: a `keyring:`/`env:` reference whose value is the
+    /// service account's JSON key (used instead of `api_key`).
+    #[serde(default)]
+    pub service_account: Option<Spanned<String>>,
     /// `kind = "azure"`: `"v1"` (the default: `/openai/v1/…`, the model
     /// in the body), `"preview"`, or a dated version (`"2024-10-21"`:
     /// `/openai/deployments/{deployment}/…?api-version=`).

@@ -34,6 +34,9 @@ pub enum ErrorClass {
     UpstreamRedirect,
     /// The provider's key could not be resolved.
     KeyMissing,
+    /// The provider's credential could not be obtained: its token endpoint
+    /// refused the grant or failed (Vertex AI's OAuth token).
+    AuthFailed,
     // A target that cannot take the request: skipped, its health untouched.
     /// The fallback test's preferred target, failed without being called.
     Forced,
@@ -90,6 +93,7 @@ impl ErrorClass {
             Self::UpstreamBodyTooLarge => "upstream_body_too_large",
             Self::UpstreamRedirect => "upstream_redirect",
             Self::KeyMissing => "key_missing",
+            Self::AuthFailed => "auth_failed",
             Self::Forced => "forced",
             Self::Unsupported => "unsupported",
             Self::Untranslatable => "untranslatable",

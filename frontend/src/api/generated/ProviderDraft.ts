@@ -9,6 +9,12 @@ export type ProviderDraft = { name: string, kind: string, base_url: string,
  */
 api_key?: string | null, timeout_s?: number, rpm?: number, tpm?: number, models?: Array<string>, 
 /**
+ * `kind = "vertex"`: project, region, and the service account's
+ * reference (set when given; the kind's other fields are removed when
+ * the kind changes away from it).
+ */
+project?: string, region?: string, service_account?: string, 
+/**
  * `kind = "azure"`: an empty string removes the key.
  */
 api_version?: string, 

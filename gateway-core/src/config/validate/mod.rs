@@ -25,7 +25,7 @@ use super::raw::RawConfig;
 
 pub use azure::{AzureApi, AzureSpec, MAX_DEPLOYMENTS};
 pub use issue::{ConfigError, Issue, Severity, format_issue};
-pub use providers::{CLIENT_AUTH, HeaderSource, MAX_POOL_KEYS, ProviderSpec};
+pub use providers::{CLIENT_AUTH, HeaderSource, MAX_POOL_KEYS, ProviderSpec, VertexSpec};
 pub use routes::{ErrorRules, NO_RULES, RouteCache, RouteSpec, TargetSpec};
 pub use server::{
     LimitsConfig, MAX_CACHE_MB, ModelLimitSpec, RoutingConfig, ServerConfig, parse_listen,
