@@ -17,6 +17,7 @@ mod anthropic_provider;
 mod api;
 mod audit;
 mod bedrock_provider;
+mod azure_provider;
 mod cli;
 mod clients;
 mod connections;

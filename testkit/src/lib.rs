@@ -20,6 +20,7 @@
 
 mod anthropic;
 mod bedrock;
+mod azure;
 mod behavior;
 mod frames;
 mod gemini;
@@ -35,6 +36,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 pub use bedrock::{AwsKeys, BedrockReply, FakeBedrock, frame as aws_event_frame};
+pub use azure::{AZURE_VERSIONS, AzureReply, FakeAzure};
 pub use behavior::{Behavior, Hostile, Reply, ToolCallSpec};
 pub use gemini::{FakeGemini, GeminiReply};
 pub use script::{Script, ScriptRule, probe_model};

@@ -117,7 +117,11 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     resp
 }
 
-async fn respond(shared: &Arc<Shared>, rec: Recorded, read_err: Option<String>) -> Response {
+pub(crate) async fn respond(
+    shared: &Arc<Shared>,
+    rec: Recorded,
+    read_err: Option<String>,
+) -> Response {
     let plan = {
         let mut st = shared.lock();
         st.requests.push(rec.clone());

@@ -2,6 +2,7 @@
 // provider is a pick and (maybe) a pasted key.
 import type { ProviderInfo, ProviderSpec } from '../api/types';
 import { t } from '../i18n';
+import { checkAzure, formatDeployments, parseDeployments } from './azure';
 
 export interface Preset {
   id: string;
@@ -20,6 +21,7 @@ export interface Preset {
 export const PRESETS: Preset[] = [
   { id: 'openai', label: 'OpenAI', kind: 'openai', base_url: 'https://api.openai.com/v1', key_name: 'openai', local: false, example_model: 'gpt-4o-mini', get hint() { return t('presets.key_at', { where: 'platform.openai.com → API keys' }); } },
   { id: 'anthropic', label: 'Anthropic', kind: 'anthropic', base_url: 'https://api.anthropic.com/v1', key_name: 'anthropic', local: false, example_model: 'claude-3-5-haiku-latest', get hint() { return t('presets.key_at', { where: 'console.anthropic.com → API keys' }); } },
+  { id: 'azure', label: 'Azure OpenAI', kind: 'azure', base_url: 'https://RESOURCE.openai.azure.com/openai/v1', key_name: 'azure', local: false, example_model: 'gpt-4o', get hint() { return t('presets.hint_azure'); } },
   { id: 'groq', label: 'Groq', kind: 'openai', base_url: 'https://api.groq.com/openai/v1', key_name: 'groq', local: false, example_model: 'llama-3.1-8b-instant', get hint() { return t('presets.key_at', { where: 'console.groq.com → API keys' }); } },
   { id: 'deepseek', label: 'DeepSeek', kind: 'openai', base_url: 'https://api.deepseek.com/v1', key_name: 'deepseek', local: false, example_model: 'deepseek-chat', get hint() { return t('presets.key_at', { where: 'platform.deepseek.com → API keys' }); } },
   { id: 'openrouter', label: 'OpenRouter', kind: 'openai', base_url: 'https://openrouter.ai/api/v1', key_name: 'openrouter', local: false, example_model: 'openai/gpt-4o-mini', get hint() { return t('presets.key_at', { where: 'openrouter.ai → Keys' }); } },
@@ -52,7 +54,7 @@ export type KeyMode = 'keyring' | 'env' | 'none' | 'client';
 /** What the provider form holds. */
 export interface ProviderForm {
   name: string;
-  kind: 'openai' | 'anthropic' | 'vertex' | 'bedrock';
+  kind: 'openai' | 'anthropic' | 'vertex' | 'bedrock' | 'azure';
   base_url: string;
   key_mode: KeyMode;
   /** keychain entry name or env variable, per `key_mode`. */
@@ -66,6 +68,10 @@ export interface ProviderForm {
   /** `kind = "vertex"`: project id and region (empty on edit = keep what the config has). */
   project: string;
   region: string;
+  /** kind azure: `api_version` (empty: the v1 API). */
+  api_version: string;
+  /** kind azure: "model=deployment, …". */
+  deployments: string;
   /** kind bedrock: the region and the keychain entries of the AWS credentials (`session` may be empty). */
   aws?: AwsForm;
 }
@@ -114,6 +120,8 @@ export function formFromPreset(p: Preset, taken: string[] = []): ProviderForm {
     project: '',
     region: p.kind === 'vertex' ? 'us-central1' : '',
     ...(p.kind === 'bedrock' ? { key_mode: 'none' as const, key_ref: '', aws: { region: 'us-east-1', key_id: 'aws-access-key-id', secret: 'aws-secret-access-key', session: '' } } : {}),
+    api_version: '',
+    deployments: '',
   };
 }
 
@@ -129,7 +137,7 @@ export function formFromProvider(p: ProviderInfo): ProviderForm {
         : (['none', ''] as const);
   return {
     name: p.name,
-    kind: p.kind === 'anthropic' || p.kind === 'vertex' || p.kind === 'bedrock' ? p.kind : 'openai',
+    kind: p.kind === 'anthropic' || p.kind === 'vertex' || p.kind === 'bedrock' || p.kind === 'azure' ? p.kind : 'openai',
     base_url: p.base_url,
     key_mode: mode,
     key_ref: rest,
@@ -142,6 +150,8 @@ export function formFromProvider(p: ProviderInfo): ProviderForm {
     region: '',
     // Edits leave the region and credentials as the config has them unless filled in.
     ...(p.kind === 'bedrock' ? { aws: { region: '', key_id: '', secret: '', session: '' } } : {}),
+    api_version: p.api_version ?? '',
+    deployments: formatDeployments(p.deployments),
   };
 }
 
@@ -182,6 +192,11 @@ export function checkProviderForm(f: ProviderForm, taken: string[], editing?: st
     const { region, key_id, secret, session } = f.aws;
     if (region && !REGION_RE.test(region)) out.push({ field: 'aws', message: t('presets.err_region') });
     else if (!key_id !== !secret || [key_id, secret, session].some((n) => n && !NAME_RE.test(n))) out.push({ field: 'aws', message: t('presets.err_key_chars') });
+  }
+  if (f.kind === 'azure') {
+    const az = checkAzure(f.api_version, f.deployments);
+    if (az.api_version) out.push({ field: 'api_version', message: az.api_version });
+    if (az.deployments) out.push({ field: 'deployments', message: az.deployments });
   }
   return out;
 }
@@ -241,5 +256,11 @@ export function providerSpecOf(f: ProviderForm, original?: ProviderForm): Provid
   }
   const models = f.models.split(/[\s,]+/).map((m) => m.trim()).filter(Boolean);
   if (original ? f.models.trim() !== original.models.trim() : models.length) spec.models = models;
+  if (f.kind === 'azure') {
+    const version = f.api_version.trim();
+    if (original ? version !== original.api_version.trim() : version) spec.api_version = version;
+    const deployments = parseDeployments(f.deployments) ?? {};
+    if (original ? f.deployments.trim() !== original.deployments.trim() : Object.keys(deployments).length) spec.deployments = deployments;
+  }
   return spec;
 }

@@ -8,6 +8,7 @@ import type { DraftOp, LocalServer, ProbeReport, ProviderInfo } from '../api/typ
 import { useApp } from '../context';
 import { Review } from '../components/Review';
 import { BedrockFields } from '../components/BedrockFields';
+import { AzureFields } from '../components/AzureFields';
 import { EnabledToggle, KeyPool, ToggleDialog } from '../components/ProviderSwitch';
 import { VertexFields } from '../components/VertexFields';
 import { Badge, ConfirmDialog, Dialog, Dot, EmptyState, ErrorNote, Field, Spinner, useToast } from '../components/ui';
@@ -399,6 +400,7 @@ function ProviderDialog({
           <select id="pf-kind" value={form.kind} onChange={(e) => set({ kind: e.target.value as ProviderForm['kind'] })}>
             <option value="openai">{t('providers.openai_compatible')}</option>
             <option value="anthropic">{t('providers.anthropic_messages_api')}</option>
+            <option value="azure">{t('azure.kind')}</option>
             <option value="vertex">{t('providers.vertex_ai')}</option>
             <option value="bedrock">{t('providers.aws_bedrock')}</option>
           </select>
@@ -407,6 +409,9 @@ function ProviderDialog({
         <Field label={t('providers.base_url')} htmlFor="pf-url" hint={form.kind === 'vertex' ? t('providers.vertex_base_url_hint') : preset.hint} error={touched || form.base_url ? err('base_url') : undefined}>
           <input id="pf-url" value={form.base_url} onChange={(e) => set({ base_url: e.target.value })} placeholder={t('providers.https_api_example_com_v1')} spellCheck={false} data-testid="pf-url" />
         </Field>
+        {form.kind === 'azure' && (
+          <AzureFields apiVersion={form.api_version} deployments={form.deployments} errors={{ api_version: err('api_version'), deployments: err('deployments') }} onChange={set} />
+        )}
         {form.kind === 'bedrock' && (
           <BedrockFields
             aws={form.aws ?? { region: '', key_id: '', secret: '', session: '' }}

@@ -8,11 +8,12 @@ mod raw;
 mod validate;
 
 pub use paths::{DEFAULT_CONFIG, Paths, ensure_config_file};
-pub use raw::{GEMINI_BASE_URL, KeyRotation, ProviderKind, RawConfig, ResponsesMode, Strategy};
+pub use raw::{
+    AzureAuth, GEMINI_BASE_URL, KeyRotation, ProviderKind, RawConfig, ResponsesMode, Strategy,
+};
 pub use validate::{
-    AwsAuth, CLIENT_AUTH, Config, ConfigError, ErrorRules, HeaderSource, Issue, LimitsConfig,
-    MAX_CACHE_MB, MAX_POOL_KEYS, ModelLimitSpec, NO_RULES, OtlpConfig, PriceOverride, ProviderSpec,
-    RouteCache, RouteSpec, RoutingConfig, ServerConfig, Severity, TargetSpec, TelemetryConfig,
-    VertexSpec,
-    format_issue, parse_listen,
+    AwsAuth, AzureApi, AzureSpec, CLIENT_AUTH, Config, ConfigError, ErrorRules, HeaderSource, Issue,
+    LimitsConfig, MAX_CACHE_MB, MAX_DEPLOYMENTS, MAX_POOL_KEYS, ModelLimitSpec, NO_RULES,
+    OtlpConfig, PriceOverride, ProviderSpec, RouteCache, RouteSpec, RoutingConfig, ServerConfig,
+    Severity, TargetSpec, TelemetryConfig, VertexSpec, format_issue, parse_listen,
 };

@@ -196,6 +196,20 @@ pub enum ProviderKind {
     /// AWS Bedrock Runtime (`Converse`, `ConverseStream`, `InvokeModel`),
     /// SigV4-signed.
     Bedrock,
+    /// Azure OpenAI: deployments, `api-version`, the `api-key` header or
+    /// an Entra ID bearer token.
+    Azure,
+}
+
+/// How a `kind = "azure"` provider sends its key (pool).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AzureAuth {
+    /// The key in the `api-key` header.
+    #[default]
+    ApiKey,
+    /// The key (an Entra ID access token) as `Authorization: Bearer`.
+    Entra,
 }
 
 /// How an OpenAI-kind provider serves `/v1/responses`.
@@ -287,6 +301,18 @@ pub struct RawProvider {
     /// service account's JSON key (used instead of `api_key`).
     #[serde(default)]
     pub service_account: Option<Spanned<String>>,
+    /// `kind = "azure"`: `"v1"` (the default: `/openai/v1/…`, the model
+    /// in the body), `"preview"`, or a dated version (`"2024-10-21"`:
+    /// `/openai/deployments/{deployment}/…?api-version=`).
+    #[serde(default)]
+    pub api_version: Option<Spanned<String>>,
+    /// `kind = "azure"`: model name → deployment name (a model without an
+    /// entry is its own deployment).
+    #[serde(default)]
+    pub deployments: Option<Spanned<BTreeMap<String, String>>>,
+    /// `kind = "azure"`: `api_key` (default) or `entra`.
+    #[serde(default)]
+    pub azure_auth: Option<Spanned<AzureAuth>>,
 }
 
 /// How a provider's key pool (`api_keys`) picks the key for a request.

@@ -87,6 +87,14 @@ pub struct ProviderDraft {
     #[cfg_attr(test, ts(optional))]
     #[serde(default)]
     pub session_token: Option<String>,
+    /// `kind = "azure"`: an empty string removes the key.
+    #[cfg_attr(test, ts(optional))]
+    #[serde(default)]
+    pub api_version: Option<String>,
+    /// `kind = "azure"`: model → deployment; an empty map removes the key.
+    #[cfg_attr(test, ts(optional))]
+    #[serde(default)]
+    pub deployments: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// A route as an edit sets it; absent scalar fields keep their lines.
@@ -292,6 +300,32 @@ fn upsert_provider(doc: &mut DocumentMut, p: &ProviderDraft) -> Result<(), Draft
         }
         t.insert("models", value(a));
     }
+    if p.kind != "azure" {
+        t.remove("api_version");
+        t.remove("deployments");
+    }
+    match p.api_version.as_deref() {
+        Some("") => {
+            t.remove("api_version");
+        }
+        Some(v) => {
+            t.insert("api_version", value(v));
+        }
+        None => {}
+    }
+    match &p.deployments {
+        Some(d) if d.is_empty() => {
+            t.remove("deployments");
+        }
+        Some(d) => {
+            let mut map = toml_edit::InlineTable::new();
+            for (model, dep) in d {
+                map.insert(model, dep.as_str().into());
+            }
+            t.insert("deployments", value(map));
+        }
+        None => {}
+    }
     Ok(())
 }
 
@@ -452,6 +486,31 @@ mod tests {
             assert!(!out.contains(gone), "{out}");
         }
         Config::parse(&out, "d").unwrap();
+    }
+
+    #[test]
+    fn an_azure_provider_gets_its_api_version_and_deployments_and_loses_them_when_cleared() {
+        let out = apply(
+            BASE,
+            &ops(r#"[{"op":"upsert_provider","provider":{"name":"az","kind":"azure","base_url":"https://res.openai.azure.com","api_key":"keyring:az","api_version":"2024-10-21","deployments":{"gpt-4o":"prod-gpt4o"}}}]"#),
+        )
+        .unwrap();
+        let c = Config::parse(&out, "d").unwrap();
+        let a = c.providers[1].azure.as_ref().unwrap();
+        assert_eq!(a.api, crate::config::AzureApi::Dated("2024-10-21".into()));
+        assert_eq!(a.deployment("gpt-4o"), "prod-gpt4o");
+        let out = apply(
+            &out,
+            &ops(r#"[{"op":"upsert_provider","provider":{"name":"az","kind":"azure","base_url":"https://res.openai.azure.com","api_key":"keyring:az","api_version":"","deployments":{}}}]"#),
+        )
+        .unwrap();
+        assert!(
+            !out.contains("api_version") && !out.contains("deployments"),
+            "{out}"
+        );
+        let c = Config::parse(&out, "d").unwrap();
+        let a = c.providers[1].azure.as_ref().unwrap();
+        assert_eq!(a.api, crate::config::AzureApi::V1);
     }
 
     #[test]

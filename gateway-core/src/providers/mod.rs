@@ -6,6 +6,7 @@
 
 mod anthropic;
 pub mod bedrock;
+mod azure;
 mod gemini;
 mod openai;
 pub mod vertex;
@@ -17,6 +18,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, header};
 
 pub use anthropic::AnthropicProvider;
 pub use bedrock::{AwsCredentials, BedrockProvider};
+pub use azure::AzureProvider;
 pub use gemini::GeminiProvider;
 pub use openai::OpenAiProvider;
 pub use vertex::VertexProvider;
@@ -237,6 +239,15 @@ pub fn forward_client_head(
             ProviderKind::Vertex => {}
             // Validation refuses `api_key = "client"` for Bedrock (it signs).
             ProviderKind::Bedrock => {}
+            ProviderKind::Azure => {
+                // An Azure key in x-api-key goes as api-key; an Entra token
+                // in authorization as it came.
+                if let Some(k) = key {
+                    headers.insert(azure::API_KEY.clone(), k);
+                } else if let Some(a) = auth {
+                    headers.insert(header::AUTHORIZATION, a);
+                }
+            }
             ProviderKind::Openai => {
                 let bearer =
                     auth.or_else(|| secret_header(&format!("Bearer {}", key?.to_str().ok()?)));
@@ -299,6 +310,12 @@ pub trait ProviderApi: Send + Sync + fmt::Debug {
         self.request(endpoint, body, headers)
     }
 
+    /// The name the upstream knows `model` by, in the body and the path
+    /// (Azure: its deployment).
+    fn upstream_model<'a>(&'a self, model: &'a str) -> &'a str {
+        model
+    }
+
     /// `POST /messages/count_tokens` with the client's body, for providers
     /// that count tokens themselves (Anthropic); `None`: counted locally.
     fn count_tokens_request(
@@ -344,6 +361,7 @@ pub fn build(
         // Signs with the credentials `build_bedrock` is given; built here
         // only when they did not resolve (nothing is sent then).
         ProviderKind::Bedrock => Box::new(BedrockProvider::new(spec, None, headers)),
+        ProviderKind::Azure => Box::new(AzureProvider::new(spec, key, headers)),
     }
 }
 

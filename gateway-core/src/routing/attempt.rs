@@ -146,7 +146,9 @@ pub(super) async fn attempt(
     let deadline = rules.until.map_or(own_deadline, |u| u.min(own_deadline));
     let mut request = pool_key.api.model_request(
         prepared.upstream,
-        target.forwarded(&req.peek.model),
+        pool_key
+            .api
+            .upstream_model(target.forwarded(&req.peek.model)),
         req.peek.stream,
         body,
         &req.headers,
@@ -351,7 +353,7 @@ fn prepare(
             msg,
         )));
     }
-    let fwd = target.forwarded(&req.peek.model);
+    let fwd = key.api.upstream_model(target.forwarded(&req.peek.model));
     let Some(upstream) = key.api.upstream_endpoint_for(req.endpoint, fwd) else {
         return Err(Box::new(unsupported(name, req.endpoint)));
     };
@@ -491,6 +493,33 @@ impl Answer<'_> {
         let max_held = stream::PREAMBLE_MAX_BYTES.min(self.rules.max_body);
         match stream::peek(resp, framing, self.deadline, self.name(), max_held).await {
             Peeked::Failed(f) => Outcome::Fallback(f, self.started.elapsed()),
+            Peeked::Committed(committed)
+                if committed.withheld_by_filter()
+                    && self
+                        .rules
+                        .errors
+                        .fallback_on
+                        .contains(&ErrorClass::ContentFilter) =>
+            {
+                // Nothing was sent yet: the next target is asked
+                // (health-neutral); when none is left the client gets a
+                // 400 `content_filter` in its protocol's shape.
+                let msg = format!(
+                    "{}: the stream was withheld by the upstream's content filter",
+                    self.name()
+                );
+                let mut f = Failure::new(ErrorClass::ContentFilter, msg.clone());
+                f.status = Some(StatusCode::BAD_REQUEST);
+                f.body = Some(errors::client_body(
+                    self.req.endpoint,
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request_error",
+                    "content_filter",
+                    &msg,
+                ));
+                f.content_type = Some(HeaderValue::from_static("application/json"));
+                Outcome::Fallback(f, self.started.elapsed())
+            }
             Peeked::Committed(committed) => {
                 let mut head = head;
                 if self.prepared.upstream == Endpoint::Converse {
@@ -552,6 +581,18 @@ impl Answer<'_> {
             }
         };
         let body = provider.scrub.scrub(body);
+        // `fallback_on = ["content_filter"]` also takes a 200 whose every
+        // choice the upstream's filter withheld (Azure OpenAI).
+        let filtered = self
+            .rules
+            .errors
+            .fallback_on
+            .contains(&ErrorClass::ContentFilter)
+            && matches!(
+                self.prepared.upstream,
+                Endpoint::ChatCompletions | Endpoint::Completions
+            )
+            && classify::filtered_answer(&body);
         let body = match self.prepared.translation {
             None => body,
             Some(t) => match t.response(&body, &self.prepared.ctx) {
@@ -594,6 +635,19 @@ impl Answer<'_> {
             },
         };
         let latency = self.started.elapsed();
+        if filtered {
+            // Health-neutral like a filtered prompt; the last target's
+            // answer is relayed as it came.
+            let mut f = Failure::new(
+                ErrorClass::ContentFilter,
+                format!("{name}: answer withheld by the upstream's content filter"),
+            );
+            f.status = Some(head.status);
+            f.body = Some(body);
+            f.content_type = head.content_type;
+            f.headers = head.headers;
+            return Outcome::Fallback(f, latency);
+        }
         self.target.health.on_success(latency);
         if let Some(u) = usage {
             provider.limiter.settle(self.req.est_tokens, u.total());

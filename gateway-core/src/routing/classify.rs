@@ -94,6 +94,28 @@ fn by_message(m: &str) -> Option<ErrorClass> {
     }
 }
 
+/// Whether a whole chat or completions answer was withheld by the
+/// upstream's filter: it has choices and every one ended with
+/// `finish_reason = "content_filter"` (Azure OpenAI answers a filtered
+/// completion so, with 200).
+pub fn filtered_answer(body: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        #[serde(default)]
+        choices: Vec<Choice>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Choice {
+        finish_reason: Option<String>,
+    }
+    serde_json::from_slice::<Answer>(body).is_ok_and(|a| {
+        !a.choices.is_empty()
+            && a.choices
+                .iter()
+                .all(|c| c.finish_reason.as_deref() == Some("content_filter"))
+    })
+}
+
 /// Whether `body` (its first [`MAX_SCAN`] bytes, case-insensitively)
 /// contains one of `patterns` (already lowercase).
 pub fn mentions(body: &[u8], patterns: &[String]) -> bool {
@@ -164,6 +186,21 @@ mod tests {
         for (body, want) in cases {
             assert_eq!(classify(body.as_bytes()), *want, "{body}");
         }
+    }
+
+    #[test]
+    fn azure_filter_answers_are_classified() {
+        // A jailbreak caught by Prompt Shields: only innererror names the policy.
+        let shield = r#"{"error":{"message":"The response was filtered","type":null,"param":"prompt","code":"400","status":400,"innererror":{"code":"ResponsibleAIPolicyViolation","content_filter_result":{"jailbreak":{"filtered":true,"detected":true}}}}}"#;
+        assert_eq!(classify(shield.as_bytes()), Some(Filter));
+        let filtered = br#"{"id":"c","object":"chat.completion","choices":[{"index":0,"finish_reason":"content_filter","message":{"role":"assistant","content":null},"content_filter_results":{"hate":{"filtered":true,"severity":"high"}}}],"prompt_filter_results":[]}"#;
+        assert!(filtered_answer(filtered));
+        let fine = br#"{"choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":"hi"}}]}"#;
+        assert!(!filtered_answer(fine));
+        let mixed = br#"{"choices":[{"finish_reason":"stop"},{"finish_reason":"content_filter"}]}"#;
+        assert!(!filtered_answer(mixed));
+        assert!(!filtered_answer(br#"{"choices":[]}"#));
+        assert!(!filtered_answer(b"not json"));
     }
 
     #[test]

@@ -127,6 +127,8 @@ struct Seen {
     text_bytes: u64,
     /// A Responses event's `sequence_number`.
     seq: Option<u64>,
+    /// A chat choice ended with `finish_reason = "content_filter"`.
+    filtered: bool,
 }
 
 fn classify(endpoint: Endpoint, ev: &SseEvent) -> Seen {
@@ -136,6 +138,7 @@ fn classify(endpoint: Endpoint, ev: &SseEvent) -> Seen {
         terminal,
         text_bytes: 0,
         seq: None,
+        filtered: false,
     };
     if ev.is_done() {
         return seen(Kind::Content, None, true);
@@ -198,6 +201,7 @@ fn classify(endpoint: Endpoint, ev: &SseEvent) -> Seen {
     chat_seen(
         &choices,
         |c| c.finish_reason.is_some(),
+        |c| c.finish_reason.as_deref() == Some("content_filter"),
         |c| {
             c.delta.as_ref().is_some_and(Delta::has_content)
                 || c.text.as_deref().is_some_and(|t| !t.is_empty())
@@ -217,6 +221,7 @@ fn classify(endpoint: Endpoint, ev: &SseEvent) -> Seen {
 fn chat_seen<C>(
     choices: &[C],
     finished: impl Fn(&C) -> bool,
+    filtered: impl Fn(&C) -> bool,
     content: impl Fn(&C) -> bool,
     text_bytes: impl Fn(&C) -> u64,
     usage: Option<Usage>,
@@ -229,6 +234,7 @@ fn chat_seen<C>(
             terminal: finished,
             text_bytes: choices.iter().map(text_bytes).sum(),
             seq: None,
+            filtered: choices.iter().any(filtered),
         }
     } else {
         Seen {
@@ -237,6 +243,7 @@ fn chat_seen<C>(
             terminal: false,
             text_bytes: 0,
             seq: None,
+            filtered: false,
         }
     }
 }
@@ -284,6 +291,7 @@ fn classify_messages(ev: &SseEvent) -> Seen {
         terminal,
         text_bytes,
         seq: None,
+        filtered: false,
     };
     let Ok(f) = serde_json::from_str::<MessagesFrame>(&ev.data) else {
         return seen(Kind::Garbage, None, false, 0);
@@ -356,6 +364,7 @@ fn classify_gemini(ev: &SseEvent) -> Seen {
             terminal: false,
             text_bytes: 0,
             seq: None,
+            filtered: false,
         };
     };
     let usage = f.usage_metadata.as_ref().map(super::answer::gemini_usage);
@@ -366,6 +375,7 @@ fn classify_gemini(ev: &SseEvent) -> Seen {
             terminal: true,
             text_bytes: 0,
             seq: None,
+            filtered: false,
         };
     }
     let blocked = f.prompt_feedback.is_some_and(|p| p.block_reason.is_some());
@@ -396,6 +406,7 @@ fn classify_gemini(ev: &SseEvent) -> Seen {
         terminal: finished || blocked,
         text_bytes,
         seq: None,
+        filtered: false,
     }
 }
 
@@ -412,6 +423,7 @@ fn classify_converse(ev: &SseEvent) -> Seen {
         terminal,
         text_bytes,
         seq: None,
+        filtered: false,
     };
     let Ok(p) = serde_json::from_str::<crate::translate::wire::bedrock::StreamPayload>(&ev.data)
     else {
@@ -460,6 +472,8 @@ pub(crate) struct StreamState {
     pub events: u32,
     /// The last `sequence_number` of a Responses upstream.
     pub last_seq: Option<u64>,
+    /// A chat choice ended with `finish_reason = "content_filter"`.
+    pub filtered: bool,
 }
 
 impl StreamState {
@@ -481,6 +495,7 @@ impl StreamState {
             self.usage = Some(self.usage.map_or(u, |old| old.merged(u)));
         }
         self.terminal |= s.terminal;
+        self.filtered |= s.filtered;
         self.text_bytes += s.text_bytes;
         if s.seq.is_some() {
             self.last_seq = s.seq;
@@ -536,6 +551,7 @@ fn classify_chunk(f: &ChunkFrame) -> Seen {
     chat_seen(
         &f.choices,
         |c| c.finish_reason.is_some(),
+        |c| c.finish_reason.as_deref() == Some("content_filter"),
         |c| has_content(&c.delta) || c.text.as_deref().is_some_and(|t| !t.is_empty()),
         |c| text_bytes(&c.delta) + c.text.as_deref().map_or(0, |t| t.len() as u64),
         f.usage.as_ref().map(|u| u.routing()),
@@ -551,6 +567,7 @@ fn classify_event(f: &EventFrame) -> Option<Seen> {
         terminal,
         text_bytes,
         seq: None,
+        filtered: false,
     };
     let block = f.block_kind().ok()?;
     Some(match f.kind.as_deref() {

@@ -194,6 +194,15 @@ pub(crate) struct Committed {
     state: StreamState,
 }
 
+impl Committed {
+    /// The upstream's filter withheld the answer before any of it came: a
+    /// choice ended with `finish_reason = "content_filter"` and no text
+    /// was generated (Azure OpenAI).
+    pub(crate) fn withheld_by_filter(&self) -> bool {
+        self.state.filtered && self.state.text_bytes == 0
+    }
+}
+
 /// The circuit breaker a stream that breaks after its commit point counts
 /// against: the target's health, under its route's settings.
 pub(crate) struct Breaker {

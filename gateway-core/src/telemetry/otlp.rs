@@ -88,6 +88,7 @@ fn upstream(live: &LiveRuntime, name: &str) -> Option<Upstream> {
             ProviderKind::Gemini => "gemini",
             ProviderKind::Vertex => "vertex_ai",
             ProviderKind::Bedrock => "aws.bedrock",
+            ProviderKind::Azure => "az.ai.openai",
         },
         host: p.base_url.host_str().map(str::to_string),
         port: p.base_url.port_or_known_default(),

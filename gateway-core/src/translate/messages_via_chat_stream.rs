@@ -125,6 +125,12 @@ impl ChatToMessages {
         if self.done {
             return;
         }
+        // A chunk with neither choices nor usage carries nothing to say
+        // (Azure OpenAI's first one holds only `prompt_filter_results`,
+        // with an empty id and model): the start waits for a real one.
+        if chunk.choices.is_empty() && chunk.usage.is_none() {
+            return;
+        }
         self.start(Some(&chunk), out);
         if let Some(u) = chunk.usage {
             self.usage = Some(u);

@@ -23,4 +23,12 @@ region?: string,
  * `kind = "bedrock"`: the credential references (`keyring:NAME` /
  * `env:VAR`); `""` removes one, absent leaves it.
  */
-access_key_id?: string, secret_access_key?: string, session_token?: string, };
+access_key_id?: string, secret_access_key?: string, session_token?: string, 
+/**
+ * `kind = "azure"`: an empty string removes the key.
+ */
+api_version?: string, 
+/**
+ * `kind = "azure"`: model → deployment; an empty map removes the key.
+ */
+deployments?: { [key in string]: string }, };

@@ -19,4 +19,12 @@ enabled: boolean, key_rotation: "round_robin" | "least_recently_limited",
  * The key pool by reference (`api_key` is a pool of one), each with
  * its presence and cooldown; never a key's value.
  */
-keys: Array<KeySnapshot>, timeout_s: number, rpm: number, tpm: number, targets: Array<ModelHealth>, };
+keys: Array<KeySnapshot>, timeout_s: number, rpm: number, tpm: number, targets: Array<ModelHealth>, 
+/**
+ * `kind = "azure"`: `"preview"` or a dated version; absent for the v1 API.
+ */
+api_version?: string, 
+/**
+ * `kind = "azure"`: model → deployment (absent when there are none).
+ */
+deployments?: { [key in string]: string }, };

@@ -192,6 +192,14 @@ pub struct ProviderInfo {
     pub rpm: u32,
     pub tpm: u32,
     pub targets: Vec<ModelHealth>,
+    /// `kind = "azure"`: `"preview"` or a dated version; absent for the v1 API.
+    #[cfg_attr(test, ts(optional))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<String>,
+    /// `kind = "azure"`: model → deployment (absent when there are none).
+    #[cfg_attr(test, ts(optional))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployments: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// `GET /providers`.
@@ -229,6 +237,17 @@ pub async fn providers(State(s): State<Arc<AppState>>) -> Json<Providers> {
             timeout_s: p.spec.timeout.as_secs(),
             rpm: p.spec.rpm,
             tpm: p.spec.tpm,
+            api_version: p.spec.azure.as_ref().and_then(|a| match &a.api {
+                crate::config::AzureApi::V1 => None,
+                crate::config::AzureApi::Preview => Some("preview".to_string()),
+                crate::config::AzureApi::Dated(v) => Some(v.clone()),
+            }),
+            deployments: p
+                .spec
+                .azure
+                .as_ref()
+                .filter(|a| !a.deployments.is_empty())
+                .map(|a| a.deployments.clone()),
             targets: snap
                 .iter()
                 .filter(|(name, _, _)| *name == p.spec.name)

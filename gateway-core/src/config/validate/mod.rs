@@ -7,6 +7,7 @@
 //! holds the findings.
 
 mod bedrock;
+mod azure;
 mod bench;
 mod issue;
 mod providers;
@@ -23,6 +24,7 @@ use toml::Spanned;
 
 use super::raw::RawConfig;
 
+pub use azure::{AzureApi, AzureSpec, MAX_DEPLOYMENTS};
 pub use issue::{ConfigError, Issue, Severity, format_issue};
 pub use providers::{AwsAuth, CLIENT_AUTH, HeaderSource, MAX_POOL_KEYS, ProviderSpec, VertexSpec};
 pub use routes::{ErrorRules, NO_RULES, RouteCache, RouteSpec, TargetSpec};

@@ -45,6 +45,8 @@ pub struct ProviderSpec {
     pub region: Option<String>,
     /// `kind = "bedrock"`: the AWS credential references.
     pub aws: Option<AwsAuth>,
+    /// `kind = "azure"`: API version, deployments, auth header.
+    pub azure: Option<super::azure::AzureSpec>,
     /// `kind = "vertex"`: its project and region (its service account is
     /// `api_keys[0]`).
     pub vertex: Option<VertexSpec>,
@@ -166,7 +168,9 @@ impl Validator<'_> {
                 ) => {
                     ResponsesMode::Translate
                 }
-                (ProviderKind::Openai, r) => r.as_ref().map(|r| *r.get_ref()).unwrap_or_default(),
+                (ProviderKind::Openai | ProviderKind::Azure, r) => {
+                    r.as_ref().map(|r| *r.get_ref()).unwrap_or_default()
+                }
             };
             let vertex = self.vertex(&path, p);
             let default_base;
@@ -373,6 +377,7 @@ impl Validator<'_> {
                     ),
                 }
             }
+            let azure = self.azure(&path, p);
             if let Some(base_url) = base_url {
                 let limit_group = p.share_limits.then(|| limit_group(&base_url));
                 out.push(ProviderSpec {
@@ -396,6 +401,7 @@ impl Validator<'_> {
                     models: p.models.clone(),
                     headers,
                     responses,
+                    azure,
                     vertex,
                     region: p.region.as_ref().map(|r| r.get_ref().clone()),
                     aws,
