@@ -429,3 +429,238 @@ async fn embeddings_go_through_batch_embed_contents() {
     );
     assert_eq!(g.requests().len(), 1);
 }
+
+/// `(consecutive_failures, last_error)` of `provider`'s targets (summed,
+/// the last one's error).
+fn health_of(gw: &TestGateway, provider: &str) -> (u32, Option<String>) {
+    let snap = gw
+        .handle
+        .state()
+        .health
+        .snapshot(tokio::time::Instant::now());
+    snap.iter()
+        .filter(|(p, _, _)| p == provider)
+        .fold((0, None), |(n, e), (_, _, h)| {
+            (n + h.consecutive_failures, h.last_error.clone().or(e))
+        })
+}
+
+#[tokio::test]
+async fn count_tokens_asks_gemini_and_a_failing_count_never_cools_it() {
+    let Some(key) = Key::set("count") else { return };
+    let g = FakeGemini::start("gem", KEY).await;
+    let oa = FakeUpstream::start("oa").await;
+    let toml = format!(
+        "{}{}{}",
+        gemini_provider(&g, &key),
+        provider(&oa, "timeout_s = 5"),
+        route(
+            "claude-sonnet-4-5",
+            "failure_threshold = 1",
+            &[
+                ("gem", Some("gemini-2.5-flash")),
+                ("oa", Some("gpt-4o-mini"))
+            ]
+        ),
+    );
+    let gw = TestGateway::start(&toml).await;
+    let body = json!({"model": "claude-sonnet-4-5", "system": "Be brief.",
+        "messages": [{"role": "user", "content": "hello there friend"}]});
+    let r = gw.post("/v1/messages/count_tokens?beta=true", &body).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-aigw-token-count"), "upstream");
+    assert_eq!(header(&r, "x-aigw-provider"), "gem");
+    let (_, v) = json_of(r).await;
+    // The fake counts words: "Be brief." + "hello there friend".
+    assert_eq!(v, json!({"input_tokens": 5}));
+    let sent = &g.requests()[0];
+    assert_eq!(sent.path, "/v1beta/models/gemini-2.5-flash:countTokens");
+    assert_eq!(sent.query, None, "the client's ?beta=true is not Gemini's");
+    assert_eq!(sent.header("x-goog-api-key").as_deref(), Some(KEY));
+    let sent = sent.json();
+    assert_eq!(
+        sent["generateContentRequest"]["model"],
+        "models/gemini-2.5-flash"
+    );
+    assert_eq!(
+        sent["generateContentRequest"]["systemInstruction"]["parts"][0]["text"],
+        "Be brief."
+    );
+
+    // Gemini without countTokens (404) or failing (500): the local estimate,
+    // and the target's health is untouched however often it happens.
+    for code in [404, 500] {
+        g.fail_count_tokens(code);
+        for _ in 0..3 {
+            let r = gw.post("/v1/messages/count_tokens", &body).await;
+            assert_eq!(r.status(), 200, "{code}");
+            assert_eq!(header(&r, "x-aigw-token-count"), "estimate", "{code}");
+            let (_, v) = json_of(r).await;
+            assert!(v["input_tokens"].as_u64().unwrap() > 0, "{v}");
+        }
+    }
+    assert_eq!(health_of(&gw, "gem"), (0, None));
+    let msg = json!({"model": "claude-sonnet-4-5", "max_tokens": 32,
+        "messages": [{"role": "user", "content": "hi"}]});
+    let r = gw.post("/v1/messages", &msg).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-aigw-provider"), "gem");
+    assert_eq!(header(&r, "x-aigw-attempts"), "1");
+    assert_eq!(oa.proxied_requests().len(), 0);
+}
+
+#[tokio::test]
+async fn a_refused_gemini_key_falls_back_marks_health_and_is_a_401_when_nothing_is_left() {
+    let Some(key) = Key::set("badkey") else {
+        return;
+    };
+    // This Gemini knows another key: it answers ours with 400 API_KEY_INVALID.
+    let g = FakeGemini::start("gem", "AIza-another-key").await;
+    let oa = FakeUpstream::start("oa").await;
+    let toml = format!(
+        "{}{}{}{}",
+        gemini_provider(&g, &key),
+        provider(&oa, "timeout_s = 5"),
+        route(
+            "fast",
+            "",
+            &[
+                ("gem", Some("gemini-2.5-flash")),
+                ("oa", Some("gpt-4o-mini"))
+            ]
+        ),
+        route("only-gemini", "", &[("gem", Some("gemini-2.5-flash"))]),
+    );
+    let gw = TestGateway::start(&toml).await;
+    let r = gw.chat(&chat_body("fast", false)).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-aigw-provider"), "oa");
+    assert_eq!(header(&r, "x-aigw-attempts"), "2");
+    assert_eq!(g.requests().len(), 1);
+    let (failures, last) = health_of(&gw, "gem");
+    assert_eq!(failures, 1);
+    let last = last.unwrap();
+    assert!(last.contains("refused the provider's key"), "{last}");
+    assert!(last.contains("API key not valid"), "{last}");
+
+    // Nothing left: a 401 in the client's shape, which no retry can fix.
+    let r = gw.chat(&chat_body("only-gemini", false)).await;
+    assert_eq!(r.status(), 401);
+    assert_eq!(header(&r, "x-should-retry"), "false");
+    let (_, v) = json_of(r).await;
+    assert_eq!(v["error"]["type"], "authentication_error", "{v}");
+    assert_eq!(v["error"]["code"], "upstream_key_refused", "{v}");
+    let m = v["error"]["message"].as_str().unwrap();
+    assert!(m.contains("INVALID_ARGUMENT"), "{m}");
+    assert!(!m.contains(KEY), "{m}");
+    let msg = json!({"model": "only-gemini", "max_tokens": 32, "stream": true,
+        "messages": [{"role": "user", "content": "hi"}]});
+    let r = gw.post("/v1/messages", &msg).await;
+    assert_eq!(r.status(), 401, "a stream too");
+    let (_, v) = json_of(r).await;
+    assert_eq!(v["type"], "error", "{v}");
+    assert_eq!(v["error"]["type"], "authentication_error", "{v}");
+}
+
+#[tokio::test]
+async fn a_gemini_403_permission_denied_is_a_key_failure_too() {
+    let Some(key) = Key::set("denied") else {
+        return;
+    };
+    let g = FakeGemini::start("gem", KEY).await;
+    let oa = FakeUpstream::start("oa").await;
+    let toml = format!(
+        "{}{}{}",
+        gemini_provider(&g, &key),
+        provider(&oa, "timeout_s = 5"),
+        route(
+            "fast",
+            "",
+            &[
+                ("gem", Some("gemini-2.5-flash")),
+                ("oa", Some("gpt-4o-mini"))
+            ]
+        ),
+    );
+    let gw = TestGateway::start(&toml).await;
+    g.push(GeminiReply::Error {
+        code: 403,
+        status: "PERMISSION_DENIED".into(),
+        message: "Method doesn't allow unregistered callers.".into(),
+    });
+    let r = gw.chat(&chat_body("fast", false)).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-aigw-provider"), "oa");
+    assert!(
+        health_of(&gw, "gem")
+            .1
+            .unwrap()
+            .contains("PERMISSION_DENIED")
+    );
+    // An ordinary 400 of the request is still the client's, relayed.
+    g.push(GeminiReply::Error {
+        code: 400,
+        status: "INVALID_ARGUMENT".into(),
+        message: "Invalid value at 'contents'".into(),
+    });
+    let r = gw.chat(&chat_body("fast", false)).await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(header(&r, "x-aigw-provider"), "gem");
+}
+
+#[tokio::test]
+async fn a_refused_key_in_a_gemini_pool_cools_and_the_next_key_serves() {
+    if std::env::var("AIGW_TEST_KEYRING").as_deref() != Ok("1") {
+        return;
+    }
+    let pid = std::process::id();
+    let (bad, good) = (
+        format!("aigw-gemini-pool-bad-{pid}"),
+        format!("aigw-gemini-pool-good-{pid}"),
+    );
+    keychain_set(&bad, "AIza-revoked-key").unwrap();
+    keychain_set(&good, KEY).unwrap();
+    let _cleanup = (Key(bad.clone()), Key(good.clone()));
+    let g = FakeGemini::start("gem", KEY).await;
+    let toml = format!(
+        "[[providers]]\nname = \"gem\"\nkind = \"gemini\"\nbase_url = \"{}\"\napi_keys = [\"keyring:{bad}\", \"keyring:{good}\"]\ntimeout_s = 5\n{}",
+        g.base_url(),
+        route("fast", "", &[("gem", Some("gemini-2.5-flash"))]),
+    );
+    let gw = TestGateway::start(&toml).await;
+    let r = gw.chat(&chat_body("fast", false)).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-aigw-provider"), "gem");
+    assert_eq!(header(&r, "x-aigw-attempts"), "2");
+    let sent: Vec<_> = g
+        .requests()
+        .iter()
+        .map(|r| r.header("x-goog-api-key").unwrap())
+        .collect();
+    assert_eq!(sent, ["AIza-revoked-key", KEY]);
+    // The refused key cools (routing.max_cooldown_s): the next requests
+    // go out with the good key only.
+    for _ in 0..2 {
+        assert_eq!(gw.chat(&chat_body("fast", false)).await.status(), 200);
+    }
+    let later: Vec<_> = g
+        .requests()
+        .iter()
+        .skip(2)
+        .map(|r| r.header("x-goog-api-key").unwrap())
+        .collect();
+    assert_eq!(later, [KEY, KEY]);
+    let (_, status) = gw.admin_get("/status").await;
+    let gem = status["provider_states"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "gem")
+        .unwrap()
+        .clone();
+    assert!(
+        gem["keys"][0]["cooldown_remaining_ms"].as_u64().unwrap() > 0,
+        "{gem}"
+    );
+    assert!(gem["keys"][1]["cooldown_remaining_ms"].is_null(), "{gem}");
+}

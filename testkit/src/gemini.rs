@@ -1,6 +1,7 @@
 //! A fake Gemini API upstream ([`FakeGemini`]): `POST
 //! /v1beta/models/{model}:generateContent` and
-//! `:streamGenerateContent?alt=sse`, `:batchEmbedContents` and `GET /v1beta/models`, in the wire
+//! `:streamGenerateContent?alt=sse`, `:batchEmbedContents`, `:countTokens` (one token per
+//! whitespace-separated word of every `text`) and `GET /v1beta/models`, in the wire
 //! format of Google's API reference (camelCase fields, `candidates`,
 //! `usageMetadata`, `promptFeedback`; errors as
 //! `{"error":{"code","message","status"}}`). The key must come in
@@ -39,6 +40,8 @@ pub enum GeminiReply {
 
 struct Shared {
     key: String,
+    /// `Some(code)`: `:countTokens` answers this error (404: not served).
+    count_fails: Mutex<Option<u16>>,
     queue: Mutex<VecDeque<GeminiReply>>,
     requests: Mutex<Vec<Recorded>>,
 }
@@ -65,6 +68,7 @@ impl FakeGemini {
     pub async fn start(name: &str, key: &str) -> FakeGemini {
         let shared = Arc::new(Shared {
             key: key.to_string(),
+            count_fails: Mutex::new(None),
             queue: Mutex::new(VecDeque::new()),
             requests: Mutex::new(Vec::new()),
         });
@@ -102,6 +106,12 @@ impl FakeGemini {
     /// Queues the answer to the next generate request (default: `Text("Hello from Gemini")`).
     pub fn push(&self, r: GeminiReply) {
         lock(&self.shared.queue).push_back(r);
+    }
+
+    /// From now on `:countTokens` answers `code` (404 `NOT_FOUND`, else
+    /// `INTERNAL`) instead of a count.
+    pub fn fail_count_tokens(&self, code: u16) {
+        *lock(&self.shared.count_fails) = Some(code);
     }
 
     /// Every request received, in order.
@@ -208,6 +218,9 @@ async fn handle(State(s): State<Arc<Shared>>, req: Request) -> Response {
             json!({"embeddings": embeddings}).to_string(),
         );
     }
+    if method == "countTokens" {
+        return count_tokens(&s, model, &body);
+    }
     let stream = match method {
         "generateContent" => false,
         "streamGenerateContent" => true,
@@ -287,4 +300,53 @@ async fn handle(State(s): State<Arc<Shared>>, req: Request) -> Response {
     }
     let one = events.into_iter().next().unwrap_or_default();
     response(200, "application/json; charset=UTF-8", one.to_string())
+}
+
+/// `:countTokens`: `contents` or a whole `generateContentRequest` (whose
+/// `model` must be the path's), never both; one token per word of every
+/// `text` in the body.
+fn count_tokens(s: &Shared, model: &str, body: &[u8]) -> Response {
+    if let Some(code) = *lock(&s.count_fails) {
+        return match code {
+            404 => error(404, "NOT_FOUND", "Requested entity was not found."),
+            c => error(c, "INTERNAL", "An internal error has occurred."),
+        };
+    }
+    let Ok(req) = serde_json::from_slice::<Value>(body) else {
+        return error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.");
+    };
+    let whole = req.get("generateContentRequest");
+    if whole.is_some() == req.get("contents").is_some() {
+        return error(
+            400,
+            "INVALID_ARGUMENT",
+            "contents and generate_content_request are mutually exclusive; exactly one is required",
+        );
+    }
+    if let Some(w) = whole
+        && w["model"] != format!("models/{model}").as_str()
+    {
+        return error(
+            400,
+            "INVALID_ARGUMENT",
+            "* CountTokensRequest.generate_content_request.model: model is required and must match",
+        );
+    }
+    fn words(v: &Value) -> u64 {
+        match v {
+            Value::Object(m) => m
+                .iter()
+                .map(|(k, v)| match (k.as_str(), v) {
+                    ("text", Value::String(t)) => t.split_whitespace().count() as u64,
+                    _ => words(v),
+                })
+                .sum(),
+            Value::Array(a) => a.iter().map(words).sum(),
+            _ => 0,
+        }
+    }
+    let n = words(&req);
+    let body = json!({"totalTokens": n,
+        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": n}]});
+    response(200, "application/json; charset=UTF-8", body.to_string())
 }

@@ -122,6 +122,22 @@ impl ProviderApi for GeminiProvider {
         req
     }
 
+    /// `models/{model}:countTokens` with a body from
+    /// `translate::count_via_gemini`.
+    fn count_tokens_for(
+        &self,
+        model: &str,
+        body: Bytes,
+        _headers: &ClientHeaders,
+    ) -> Option<Request<Bytes>> {
+        let mut req = self.build(Method::POST, self.model_uri(model, ":countTokens"), body);
+        req.headers_mut().append(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        Some(req)
+    }
+
     fn models_request(&self) -> Request<Bytes> {
         self.build(Method::GET, self.models.clone(), Bytes::new())
     }
@@ -133,6 +149,14 @@ impl ProviderApi for GeminiProvider {
         matches!(status.as_u16(), 401 | 403)
             || (status.as_u16() == 400
                 && (text.contains("API_KEY_INVALID") || text.contains("API key not valid")))
+    }
+
+    /// Every refusal of the key (400 `API_KEY_INVALID`, 401
+    /// `UNAUTHENTICATED`, 403 `PERMISSION_DENIED`: a key without access to
+    /// the API or the model) is the provider's key failing, never the
+    /// client's request.
+    fn rejects_key_live(&self, status: http::StatusCode, body: &[u8]) -> bool {
+        self.refuses_key(status, body)
     }
 
     /// `{"models":[{"name":"models/gemini-2.5-flash",…}]}` → the ids

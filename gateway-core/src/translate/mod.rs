@@ -19,11 +19,13 @@
 //! - `frame`: upstream stream events read once, for both the translator and
 //!   the relay's classification (`routing/frames.rs`).
 //! - `errors`: error bodies in each protocol's shape.
-//! - `tokens`: the local `count_tokens` estimate.
+//! - `tokens`: the local `count_tokens` estimate; `count_via_gemini`: the
+//!   count asked of a Gemini upstream (`:countTokens`).
 
 pub mod chat_via_gemini;
 mod chat_via_messages;
 mod chat_via_messages_stream;
+pub mod count_via_gemini;
 pub mod embeddings_via_gemini;
 pub mod errors;
 pub(crate) mod frame;
