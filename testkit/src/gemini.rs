@@ -28,6 +28,9 @@ pub enum GeminiReply {
     Thinking { thought: String, text: String },
     /// A `functionCall` part.
     Call { name: String, args: Value },
+    /// These parts (thoughts, text, `functionCall`s) as one model turn;
+    /// a stream sends one event per part.
+    Parts(Vec<Value>),
     /// The prompt refused: `promptFeedback.blockReason = SAFETY`, no candidates.
     PromptBlocked,
     /// A Gemini error body with this HTTP code and `status`.
@@ -122,6 +125,14 @@ impl FakeGemini {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A stream event that is not the last: no `finishReason`.
+fn without_finish(mut ev: Value) -> Value {
+    if let Some(c) = ev["candidates"][0].as_object_mut() {
+        c.remove("finishReason");
+    }
+    ev
 }
 
 fn error(code: u16, status: &str, message: &str) -> Response {
@@ -280,10 +291,26 @@ async fn handle(State(s): State<Arc<Shared>>, req: Request) -> Response {
                 .collect()
         }
         GeminiReply::Text(t) => vec![answer(json!([{"text": t}]), "STOP")],
+        GeminiReply::Thinking { thought, text } if stream => vec![
+            without_finish(answer(json!([{"text": thought, "thought": true}]), "STOP")),
+            answer(json!([{"text": text}]), "STOP"),
+        ],
         GeminiReply::Thinking { thought, text } => vec![answer(
             json!([{"text": thought, "thought": true}, {"text": text}]),
             "STOP",
         )],
+        GeminiReply::Parts(parts) if stream => {
+            let n = parts.len();
+            parts
+                .into_iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    let ev = answer(json!([p]), "STOP");
+                    if i + 1 < n { without_finish(ev) } else { ev }
+                })
+                .collect()
+        }
+        GeminiReply::Parts(parts) => vec![answer(Value::Array(parts), "STOP")],
         GeminiReply::Call { name, args } => vec![answer(
             json!([{"functionCall": {"name": name, "args": args}}]),
             "STOP",

@@ -8,7 +8,9 @@ mod raw;
 mod validate;
 
 pub use paths::{DEFAULT_CONFIG, Paths, ensure_config_file};
-pub use raw::{GEMINI_BASE_URL, KeyRotation, ProviderKind, RawConfig, ResponsesMode, Strategy};
+pub use raw::{
+    GEMINI_BASE_URL, GeminiSchema, KeyRotation, ProviderKind, RawConfig, ResponsesMode, Strategy,
+};
 pub use validate::{
     CLIENT_AUTH, Config, ConfigError, ErrorRules, HeaderSource, Issue, LimitsConfig, MAX_CACHE_MB,
     MAX_POOL_KEYS, ModelLimitSpec, NO_RULES, OtlpConfig, PriceOverride, ProviderSpec, RouteCache,

@@ -7,7 +7,9 @@ use std::time::Duration;
 use http::{HeaderName, HeaderValue};
 use reqwest::Url;
 
-use super::super::raw::{GEMINI_BASE_URL, KeyRotation, ProviderKind, RawProvider, ResponsesMode};
+use super::super::raw::{
+    GEMINI_BASE_URL, GeminiSchema, KeyRotation, ProviderKind, RawProvider, ResponsesMode,
+};
 use super::{MAX_SECS, Severity, Validator, trim_slash, valid_name};
 use crate::secrets::SecretRef;
 use crate::ssrf::{self, SsrfPolicy};
@@ -41,6 +43,8 @@ pub struct ProviderSpec {
     pub headers: Vec<(HeaderName, HeaderSource)>,
     /// How `/v1/responses` reaches this provider.
     pub responses: ResponsesMode,
+    /// Kind gemini: the tool-schema dialect sent.
+    pub gemini_schema: GeminiSchema,
 }
 
 /// The `api_key` value that forwards the client's own credential.
@@ -101,6 +105,18 @@ impl Validator<'_> {
                 }
                 (ProviderKind::Anthropic | ProviderKind::Gemini, _) => ResponsesMode::Translate,
                 (ProviderKind::Openai, r) => r.as_ref().map(|r| *r.get_ref()).unwrap_or_default(),
+            };
+            let gemini_schema = match (&p.gemini_schema, p.kind.get_ref()) {
+                (Some(g), ProviderKind::Gemini) => *g.get_ref(),
+                (Some(g), _) => {
+                    self.error(
+                        &format!("{path}.gemini_schema"),
+                        g,
+                        "gemini_schema applies to kind = \"gemini\" only",
+                    );
+                    GeminiSchema::default()
+                }
+                (None, _) => GeminiSchema::default(),
             };
             let default_base;
             let base_src = match &p.base_url {
@@ -312,6 +328,7 @@ impl Validator<'_> {
                     models: p.models.clone(),
                     headers,
                     responses,
+                    gemini_schema,
                 });
             }
         }
