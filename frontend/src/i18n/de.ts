@@ -322,6 +322,7 @@ export const de: Catalogue = {
   "providers.presets": "← Vorlagen",
   "providers.openai_compatible": "OpenAI-kompatibel",
   "providers.anthropic_messages_api": "Anthropic-Messages-API",
+  "providers.gemini_api": "Google-Gemini-API",
   "providers.stored_in_the_os_keychain": "Im Schlüsselbund des Betriebssystems gespeichert",
   "providers.from_an_environment_variable": "Aus einer Umgebungsvariablen",
   "providers.no_key_local_server": "Kein Schlüssel (lokaler Server)",

@@ -322,6 +322,7 @@ export const en = {
   "providers.presets": "← Presets",
   "providers.openai_compatible": "OpenAI-compatible",
   "providers.anthropic_messages_api": "Anthropic Messages API",
+  "providers.gemini_api": "Google Gemini API",
   "providers.stored_in_the_os_keychain": "Stored in the OS keychain",
   "providers.from_an_environment_variable": "From an environment variable",
   "providers.no_key_local_server": "No key (local server)",

@@ -322,6 +322,7 @@ export const es: Catalogue = {
   "providers.presets": "← Plantillas",
   "providers.openai_compatible": "Compatible con OpenAI",
   "providers.anthropic_messages_api": "API Messages de Anthropic",
+  "providers.gemini_api": "API de Google Gemini",
   "providers.stored_in_the_os_keychain": "Guardado en el llavero del sistema",
   "providers.from_an_environment_variable": "Desde una variable de entorno",
   "providers.no_key_local_server": "Sin clave (servidor local)",

@@ -322,6 +322,7 @@ export const fr: Catalogue = {
   "providers.presets": "← Modèles prédéfinis",
   "providers.openai_compatible": "Compatible OpenAI",
   "providers.anthropic_messages_api": "API Messages d’Anthropic",
+  "providers.gemini_api": "API Google Gemini",
   "providers.stored_in_the_os_keychain": "Enregistré dans le trousseau du système",
   "providers.from_an_environment_variable": "Depuis une variable d’environnement",
   "providers.no_key_local_server": "Pas de clé (serveur local)",

@@ -322,6 +322,7 @@ export const ja: Catalogue = {
   "providers.presets": "← プリセット",
   "providers.openai_compatible": "OpenAI 互換",
   "providers.anthropic_messages_api": "Anthropic Messages API",
+  "providers.gemini_api": "Google Gemini API",
   "providers.stored_in_the_os_keychain": "OS のキーチェーンに保存済み",
   "providers.from_an_environment_variable": "環境変数から",
   "providers.no_key_local_server": "キーなし(ローカルサーバー)",

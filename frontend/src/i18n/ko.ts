@@ -322,6 +322,7 @@ export const ko: Catalogue = {
   "providers.presets": "← 프리셋",
   "providers.openai_compatible": "OpenAI 호환",
   "providers.anthropic_messages_api": "Anthropic Messages API",
+  "providers.gemini_api": "Google Gemini API",
   "providers.stored_in_the_os_keychain": "OS 키체인에 저장됨",
   "providers.from_an_environment_variable": "환경 변수에서",
   "providers.no_key_local_server": "키 없음(로컬 서버)",

@@ -322,6 +322,7 @@ export const zhCN: Catalogue = {
   "providers.presets": "← 预设",
   "providers.openai_compatible": "兼容 OpenAI",
   "providers.anthropic_messages_api": "Anthropic Messages API",
+  "providers.gemini_api": "Google Gemini API",
   "providers.stored_in_the_os_keychain": "已保存在系统钥匙串中",
   "providers.from_an_environment_variable": "来自环境变量",
   "providers.no_key_local_server": "无密钥(本地服务器)",

@@ -3,10 +3,16 @@
 import type { ProviderInfo, ProviderSpec } from '../api/types';
 import { t } from '../i18n';
 
+/** The provider kinds the form offers. */
+export type FormKind = 'openai' | 'anthropic' | 'gemini';
+
+/** `kind = "gemini"`'s default `base_url` (the server's `GEMINI_BASE_URL`). */
+export const GEMINI_BASE_URL = 'https://generativelanguage.googleapis.com/v1beta';
+
 export interface Preset {
   id: string;
   readonly label: string;
-  kind: 'openai' | 'anthropic';
+  kind: FormKind;
   base_url: string;
   /** Suggested keychain entry name; `null` = keyless (local servers). */
   key_name: string | null;
@@ -20,6 +26,7 @@ export interface Preset {
 export const PRESETS: Preset[] = [
   { id: 'openai', label: 'OpenAI', kind: 'openai', base_url: 'https://api.openai.com/v1', key_name: 'openai', local: false, example_model: 'gpt-4o-mini', get hint() { return t('presets.key_at', { where: 'platform.openai.com → API keys' }); } },
   { id: 'anthropic', label: 'Anthropic', kind: 'anthropic', base_url: 'https://api.anthropic.com/v1', key_name: 'anthropic', local: false, example_model: 'claude-3-5-haiku-latest', get hint() { return t('presets.key_at', { where: 'console.anthropic.com → API keys' }); } },
+  { id: 'gemini', label: 'Google Gemini', kind: 'gemini', base_url: GEMINI_BASE_URL, key_name: 'gemini', local: false, example_model: 'gemini-2.5-flash', get hint() { return t('presets.key_at', { where: 'aistudio.google.com → Get API key' }); } },
   { id: 'groq', label: 'Groq', kind: 'openai', base_url: 'https://api.groq.com/openai/v1', key_name: 'groq', local: false, example_model: 'llama-3.1-8b-instant', get hint() { return t('presets.key_at', { where: 'console.groq.com → API keys' }); } },
   { id: 'deepseek', label: 'DeepSeek', kind: 'openai', base_url: 'https://api.deepseek.com/v1', key_name: 'deepseek', local: false, example_model: 'deepseek-chat', get hint() { return t('presets.key_at', { where: 'platform.deepseek.com → API keys' }); } },
   { id: 'openrouter', label: 'OpenRouter', kind: 'openai', base_url: 'https://openrouter.ai/api/v1', key_name: 'openrouter', local: false, example_model: 'openai/gpt-4o-mini', get hint() { return t('presets.key_at', { where: 'openrouter.ai → Keys' }); } },
@@ -48,7 +55,7 @@ export type KeyMode = 'keyring' | 'env' | 'none' | 'client';
 /** What the provider form holds. */
 export interface ProviderForm {
   name: string;
-  kind: 'openai' | 'anthropic';
+  kind: FormKind;
   base_url: string;
   key_mode: KeyMode;
   /** keychain entry name or env variable, per `key_mode`. */
@@ -102,7 +109,7 @@ export function formFromProvider(p: ProviderInfo): ProviderForm {
         : (['none', ''] as const);
   return {
     name: p.name,
-    kind: p.kind === 'anthropic' ? 'anthropic' : 'openai',
+    kind: p.kind === 'anthropic' || p.kind === 'gemini' ? p.kind : 'openai',
     base_url: p.base_url,
     key_mode: mode,
     key_ref: rest,
@@ -131,8 +138,10 @@ export function checkProviderForm(f: ProviderForm, taken: string[], editing?: st
   if (!f.name) out.push({ field: 'name', message: t('presets.err_name_missing') });
   else if (!NAME_RE.test(f.name)) out.push({ field: 'name', message: t('presets.err_name_chars') });
   else if (f.name !== editing && taken.includes(f.name)) out.push({ field: 'name', message: t('presets.err_name_taken', { name: f.name }) });
-  if (!f.base_url.trim()) out.push({ field: 'base_url', message: t('presets.err_url_missing') });
-  else if (!/^https?:\/\/[^\s/]+/i.test(f.base_url.trim())) out.push({ field: 'base_url', message: t('presets.err_url_scheme') });
+  // Only kind gemini has a default base URL (used when the field is left empty).
+  if (!f.base_url.trim()) {
+    if (f.kind !== 'gemini') out.push({ field: 'base_url', message: t('presets.err_url_missing') });
+  } else if (!/^https?:\/\/[^\s/]+/i.test(f.base_url.trim())) out.push({ field: 'base_url', message: t('presets.err_url_scheme') });
   if (f.key_mode === 'keyring' && !NAME_RE.test(f.key_ref)) out.push({ field: 'key_ref', message: t('presets.err_key_chars') });
   if (f.key_mode === 'env' && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(f.key_ref)) out.push({ field: 'key_ref', message: t('presets.err_env_name') });
   for (const k of ['timeout_s', 'rpm', 'tpm'] as const) {
@@ -160,7 +169,7 @@ export function providerSpecOf(f: ProviderForm, original?: ProviderForm): Provid
   const spec: ProviderSpec = {
     name: f.name.trim(),
     kind: f.kind,
-    base_url: f.base_url.trim().replace(/\/+$/, ''),
+    base_url: f.base_url.trim().replace(/\/+$/, '') || (f.kind === 'gemini' ? GEMINI_BASE_URL : ''),
     api_key: keyRefOf(f),
   };
   const ints = [

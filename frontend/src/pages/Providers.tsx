@@ -397,6 +397,7 @@ function ProviderDialog({
           <select id="pf-kind" value={form.kind} onChange={(e) => set({ kind: e.target.value as ProviderForm['kind'] })}>
             <option value="openai">{t('providers.openai_compatible')}</option>
             <option value="anthropic">{t('providers.anthropic_messages_api')}</option>
+            <option value="gemini">{t('providers.gemini_api')}</option>
           </select>
         </Field>
         <Field label={t('providers.base_url')} htmlFor="pf-url" hint={preset.hint} error={touched || form.base_url ? err('base_url') : undefined}>
