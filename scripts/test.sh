@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test: the Rust workspace (unit + integration tests against real
 # fake upstreams, the provider-fallback demo, keychain tests against a real
-# Secret Service), the official OpenAI Python SDK suite against `aigw`, the
-# real Claude Code and Codex CLI (from npm, tests/agents/) against `aigw`,
+# Secret Service), the official OpenAI and Google GenAI Python SDK suites
+# against `aigw`, the real Claude Code, Codex CLI and Gemini CLI (from npm,
+# tests/agents/) against `aigw`,
 # the operator UI (Vitest unit tests, then end-to-end in Debian's Chromium
 # against a real `aigw serve`, see frontend/e2e/), and the desktop app
 # (src-tauri: its window and tray under Xvfb, then WebDriver; see

@@ -87,7 +87,8 @@ async fn connect_and_disconnect_over_the_admin_api() {
     let claude = &list["clients"][0];
     assert_eq!(claude["installed"], true, "its dir exists");
     assert_eq!(claude["connected"], false);
-    assert_eq!(list["clients"][4]["connectable"], false);
+    assert_eq!(list["clients"][4]["connectable"], true);
+    assert_eq!(list["clients"][5]["connectable"], false);
     for path in [
         "/clients/claude-code/preview",
         "/clients/claude-code/connect",
@@ -182,8 +183,10 @@ async fn connect_and_disconnect_over_the_admin_api() {
     let (st, e) = gw
         .admin(Method::POST, "/clients/gemini-cli/preview", None)
         .await;
-    assert_eq!(st, 409, "{e}");
-    assert!(e["error"]["message"].as_str().unwrap().contains("issue 19"));
+    assert_eq!(st, 200, "{e}");
+    let after = e["files"][0]["after"].as_str().unwrap();
+    assert!(after.contains("GOOGLE_GEMINI_BASE_URL=http://"), "{e}");
+    assert!(after.contains("GEMINI_API_KEY="), "{e}");
     let (st, e) = gw.admin(Method::POST, "/clients/codex/connect", None).await;
     assert_eq!(
         (st, e["error"]["code"].as_str()),

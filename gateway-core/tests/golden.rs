@@ -28,6 +28,8 @@ fn translation(name: &str) -> Translation {
         "chat_via_gemini" => Translation::ChatViaGemini,
         "messages_via_gemini" => Translation::MessagesViaGemini,
         "responses_via_gemini" => Translation::ResponsesViaGemini,
+        "gemini_via_chat" => Translation::GeminiViaChat,
+        "gemini_via_messages" => Translation::GeminiViaMessages,
         other => panic!("unknown translation {other}"),
     }
 }
@@ -112,8 +114,10 @@ fn run_case(path: &Path) -> Result<(), String> {
     let input = m["input"].to_string();
     match m["kind"].as_str().unwrap() {
         "request" => {
+            // Gemini clients say in the path whether they stream.
+            let stream = m["stream"].as_bool().unwrap_or(false);
             let out = t
-                .request(input.as_bytes(), &ctx.model, None)
+                .request_streamed(input.as_bytes(), &ctx.model, None, stream)
                 .map_err(|e| e.to_string())?;
             let v: Value = serde_json::from_slice(&out.body).unwrap();
             check(&m["expected"], &v, &mut vars, "")
@@ -133,8 +137,14 @@ fn run_case(path: &Path) -> Result<(), String> {
         "stream" => {
             let read =
                 |k: &str| std::fs::read_to_string(dir().join(m[k].as_str().unwrap())).unwrap();
-            let got = wire::sse_events(&run_stream(t, &ctx, &read("input")));
-            let want = wire::sse_events(&read("expected"));
+            let raw = run_stream(t, &ctx, &read("input"));
+            let expected = read("expected");
+            // Gemini ends each event with CRLF CRLF: the output must too.
+            if expected.contains("\r\n\r\n") && raw.split("\r\n\r\n").any(|e| e.contains("\n\n")) {
+                return Err(format!("events not CRLF-terminated: {raw:?}"));
+            }
+            let got = wire::sse_events(&raw);
+            let want = wire::sse_events(&expected);
             if got.len() != want.len() {
                 let names: Vec<_> = got
                     .iter()
@@ -189,6 +199,7 @@ fn every_translation_has_request_response_and_stream_cases() {
         "chat_via_messages",
         "responses_via_chat",
         "chat_via_gemini",
+        "gemini_via_chat",
     ] {
         for k in ["request", "response", "stream"] {
             let f = format!("{t}.{k}.json");

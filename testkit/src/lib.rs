@@ -25,6 +25,7 @@ mod gemini;
 mod hostile;
 mod script;
 mod server;
+pub mod vertex;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -35,6 +36,7 @@ use std::time::Duration;
 pub use behavior::{Behavior, Hostile, Reply, ToolCallSpec};
 pub use gemini::{FakeGemini, GeminiReply};
 pub use script::{Script, ScriptRule, probe_model};
+pub use vertex::FakeVertex;
 
 /// The CA that issued [`FakeUpstream::start_tls`]'s certificate (PEM): point
 /// `SSL_CERT_FILE` at a copy of it to make a client trust that upstream.

@@ -1,7 +1,7 @@
 """The real Claude Code and Codex CLI through a real `aigw serve` (see README.md).
 
     python3 tests/agents/agents.py --aigw target/debug/aigw --claude PATH --codex PATH
-        [--only SUBSTRING] [--measure] [--keep]
+        [--gemini PATH] [--only SUBSTRING] [--measure] [--keep]
 
 Every scenario asserts the client's final answer and what the fake upstream received.
 `--measure` also times one agent turn direct vs through aigw (median of 3 each), the
@@ -20,7 +20,7 @@ import time
 import traceback
 from pathlib import Path
 
-from harness import Claude, Codex, Failure, Gateway, check, fakes, make_workdir
+from harness import Claude, Codex, Failure, Gateway, GeminiCli, check, fakes, make_workdir
 
 # The broken-stream regression bound: only a hang guard (direct is about a second).
 BROKEN_STREAM_BOUND_S = 30.0
@@ -55,7 +55,9 @@ def gateway_config(f) -> str:
             + route("gpt-pass", ("oai", "gpt-upstream-pass"))
             + route("gpt-xlate", ("anth", "claude-upstream-xlate"))
             + route("gpt-fallback", ("oai_busy", "gpt-upstream-busy"),
-                    ("oai", "gpt-upstream-fb")))
+                    ("oai", "gpt-upstream-fb"))
+            + route("gemini-xlate", ("oai", "gpt-upstream-gemini"))
+            + route("gemini-anth", ("anth", "claude-upstream-gemini")))
 
 
 class Suite:
@@ -68,6 +70,7 @@ class Suite:
         self.gw = Gateway(Path(args.aigw).resolve(), self.scratch, gateway_config(self.f))
         self.claude = Claude(Path(args.claude).resolve(), self.scratch)
         self.codex = Codex(Path(args.codex).resolve(), self.scratch)
+        self.gemini = GeminiCli(Path(args.gemini).resolve(), self.scratch) if args.gemini else None
         self.numbers: list[str] = []
 
     def close(self) -> None:
@@ -140,6 +143,44 @@ class Suite:
         check(calls and calls[-1]["function"]["name"] == "Bash"
               and tool_msgs[-1].get("tool_call_id") == calls[-1]["id"],
               f"tool call ids did not round-trip: {calls!r} / {tool_msgs!r}")
+
+    # --- Gemini CLI (through the Gemini ingress, translated) -------------------------------------
+
+    def gemini_tool_turn(self, route: str, token: str) -> dict:
+        check(self.gemini is not None, "no --gemini binary given")
+        work, note = make_workdir(self.scratch, route, token)
+        run, out = self.gemini.run(self.gw.base, route,
+                                   f"What is in the note? FAKE_CMD=cat {note};", work)
+        check(run.rc == 0, f"gemini -p through aigw ({route}) failed", run.describe())
+        # Gemini CLI wraps a shell result: `<untrusted_context> | Output: TOKEN | …`.
+        answer = str(out.get("response"))
+        check(answer.startswith("RESULT[") and token in answer,
+              f"gemini's final answer lacks the tool result {token!r}: {answer!r}",
+              run.describe())
+        return out
+
+    def test_gemini_translated_to_chat(self) -> None:
+        self.gemini_tool_turn("gemini-xlate", "fig-11")
+        posts = self.f["oai"].posts("/v1/chat/completions")
+        check(len(posts) >= 2, f"oai got {len(posts)} chat requests, expected the tool round")
+        for r in posts:
+            check(r["body"]["model"] == "gpt-upstream-gemini", f"upstream model {r['body']['model']!r}")
+            check(r["body"].get("stream") is True, "Gemini CLI's stream was not streamed upstream")
+        msgs = posts[-1]["body"]["messages"]
+        tool_msgs = [m for m in msgs if m.get("role") == "tool"]
+        calls = [c for m in msgs if m.get("role") == "assistant" for c in m.get("tool_calls") or []]
+        check(tool_msgs and "fig-11" in json.dumps(tool_msgs[-1]),
+              f"the shell result did not reach the upstream as a tool message: {tool_msgs!r}")
+        check(calls and calls[-1]["function"]["name"] == "run_shell_command"
+              and tool_msgs[-1].get("tool_call_id") == calls[-1]["id"],
+              f"tool call ids did not round-trip: {calls!r} / {tool_msgs!r}")
+
+    def test_gemini_translated_to_anthropic(self) -> None:
+        self.gemini_tool_turn("gemini-anth", "date-23")
+        posts = self.f["anth"].posts("/v1/messages")
+        check(len(posts) >= 2, f"anth got {len(posts)} requests, expected the tool round")
+        check(all(r["body"]["model"] == "claude-upstream-gemini" for r in posts),
+              f"upstream models {[r['body']['model'] for r in posts]!r}")
 
     def test_claude_fallback(self) -> None:
         self.claude_tool_turn("claude-fallback", "papaya-3")
@@ -284,6 +325,7 @@ def main() -> int:
     ap.add_argument("--aigw", required=True)
     ap.add_argument("--claude", required=True)
     ap.add_argument("--codex", required=True)
+    ap.add_argument("--gemini", default="", help="Gemini CLI's gemini.js (its tests fail without)")
     ap.add_argument("--scratch", required=True)
     ap.add_argument("--only", default="")
     ap.add_argument("--measure", action="store_true")

@@ -8,7 +8,7 @@ and answers by a *mode*: a FIFO queue of modes (one per POST) falls back to `def
 Modes:
 * `agent` — a tiny deterministic "model" that drives one tool round: when the prompt contains
   `FAKE_CMD=<shell command>;` and the request offers a shell-like tool (Claude Code's `Bash`,
-  Codex's `exec_command` / `shell` / `shell_command`) it asks for that tool with the command;
+  Codex's `exec_command` / `shell` / `shell_command`, Gemini CLI's `run_shell_command`) it asks for that tool with the command;
   when the conversation ends with a tool result it answers `RESULT[<the result's lines>]`;
   otherwise `Hello from NAME`.
 * `status:CODE` — an error in the endpoint's shape (Anthropic's `{"type":"error",...}` on
@@ -33,7 +33,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-SHELL_TOOLS = ("Bash", "exec_command", "shell_command", "shell")
+SHELL_TOOLS = ("Bash", "exec_command", "shell_command", "shell", "run_shell_command")
 CMD_RE = re.compile(r"FAKE_CMD=([^;\n]+);")
 MAX_BODY = 16 * 1024 * 1024
 

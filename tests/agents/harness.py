@@ -206,6 +206,34 @@ class Codex:
         return run, answer
 
 
+class GeminiCli:
+    """`gemini -p` with a private HOME whose `~/.gemini/.env` and `settings.json` are what
+    `aigw clients connect gemini-cli` writes."""
+
+    def __init__(self, binary: Path, scratch: Path):
+        self.binary = binary
+        self.home = scratch / "gemini-home"
+        (self.home / ".gemini").mkdir(parents=True, exist_ok=True)
+
+    def run(self, base_url: str, model: str, prompt: str, cwd: Path,
+            timeout: float = CLIENT_TIMEOUT_S) -> tuple[Run, dict]:
+        (self.home / ".gemini" / ".env").write_text(
+            f"GOOGLE_GEMINI_BASE_URL={base_url}\nGEMINI_API_KEY=local-test-token\n"
+            f"GEMINI_MODEL={model}\n")
+        (self.home / ".gemini" / "settings.json").write_text(
+            '{"security": {"auth": {"selectedType": "gemini-api-key"}}}\n')
+        env = base_env()
+        env["HOME"] = str(self.home)
+        argv = [str(self.binary), "--skip-trust", "--yolo", "--output-format", "json",
+                "-p", prompt]
+        run = run_client(argv, env, cwd, timeout)
+        try:
+            out = json.loads(run.stdout)
+        except ValueError:
+            out = {}
+        return run, out
+
+
 def make_workdir(scratch: Path, name: str, token: str) -> tuple[Path, Path]:
     """A fresh working directory with `note.txt` holding `token` on its first line."""
     d = scratch / "work" / name

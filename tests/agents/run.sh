@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The real Claude Code and Codex CLI (from npm, pinned below) against a real `aigw serve` and
+# The real Claude Code, Codex CLI and Gemini CLI (from npm, pinned below) against a real `aigw serve` and
 # scripted fake upstreams on 127.0.0.1 (tests/agents/README.md).
 #
 # This script builds nothing. Build the gateway first, from the workspace root:
@@ -14,6 +14,7 @@ set -euo pipefail
 
 CLAUDE_CODE_VERSION=2.1.332
 CODEX_VERSION=0.171.0
+GEMINI_CLI_VERSION=0.61.0
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -53,22 +54,25 @@ if [[ -z "$scratch" ]]; then
 fi
 claude="$npm_dir/node_modules/@anthropic-ai/claude-code/bin/claude.exe"
 codex="$npm_dir/node_modules/@openai/codex/bin/codex.js"
+gemini="$npm_dir/node_modules/@google/gemini-cli/bundle/gemini.js"
 
 installed_version() { # package.json path -> its version, or nothing
     [[ -f "$1" ]] && python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["version"])' "$1" 2>/dev/null || true
 }
 
 if [[ "$(installed_version "$npm_dir/node_modules/@anthropic-ai/claude-code/package.json")" != "$CLAUDE_CODE_VERSION" \
-   || "$(installed_version "$npm_dir/node_modules/@openai/codex/package.json")" != "$CODEX_VERSION" ]]; then
+   || "$(installed_version "$npm_dir/node_modules/@openai/codex/package.json")" != "$CODEX_VERSION" \
+   || "$(installed_version "$npm_dir/node_modules/@google/gemini-cli/package.json")" != "$GEMINI_CLI_VERSION" ]]; then
     if ! command -v npm >/dev/null; then
         echo "SKIPPED: npm is not installed, cannot install the real clients"
         exit 0
     fi
     mkdir -p "$npm_dir"
-    echo "tests/agents: installing @anthropic-ai/claude-code@$CLAUDE_CODE_VERSION @openai/codex@$CODEX_VERSION into $npm_dir" >&2
+    echo "tests/agents: installing @anthropic-ai/claude-code@$CLAUDE_CODE_VERSION @openai/codex@$CODEX_VERSION @google/gemini-cli@$GEMINI_CLI_VERSION into $npm_dir" >&2
     if ! log="$(npm install --no-save --no-audit --no-fund --loglevel=error --fetch-retries=1 \
             --fetch-retry-mintimeout=2000 --fetch-retry-maxtimeout=5000 --prefix "$npm_dir" \
-            "@anthropic-ai/claude-code@$CLAUDE_CODE_VERSION" "@openai/codex@$CODEX_VERSION" 2>&1)"; then
+            "@anthropic-ai/claude-code@$CLAUDE_CODE_VERSION" "@openai/codex@$CODEX_VERSION" \
+            "@google/gemini-cli@$GEMINI_CLI_VERSION" 2>&1)"; then
         why="$(grep -m1 -E 'error (code|network)' <<<"$log" || tail -n 1 <<<"$log")"
         echo "SKIPPED: npm install of the real clients failed (no registry?): $why"
         exit 0
@@ -77,7 +81,7 @@ fi
 
 # Installed but not runnable is a failure, not a skip.
 mkdir -p "$scratch/version-home"
-for bin in "$claude" "$codex"; do
+for bin in "$claude" "$codex" "$gemini"; do
     if ! out="$(HOME="$scratch/version-home" CODEX_HOME="$scratch/version-home" timeout 30 "$bin" --version 2>&1)"; then
         echo "tests/agents: $bin --version failed: $out" >&2
         exit 1
@@ -85,5 +89,5 @@ for bin in "$claude" "$codex"; do
 done
 
 export PYTHONDONTWRITEBYTECODE=1
-exec python3 "$here/agents.py" --aigw "$aigw" --claude "$claude" --codex "$codex" \
+exec python3 "$here/agents.py" --aigw "$aigw" --claude "$claude" --codex "$codex" --gemini "$gemini" \
     --scratch "$scratch" "$@"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run the OpenAI Python SDK suite against a real `aigw` and `fake-upstream`.
+# Run the OpenAI Python SDK suite and the Google GenAI SDK suite (test_genai_sdk.py, the Gemini
+# ingress) against a real `aigw` and `fake-upstream`.
 #
 # This script builds nothing. Build the binaries first, from the workspace root:
 #   cargo build -p gateway-core --bin aigw -p testkit --bins

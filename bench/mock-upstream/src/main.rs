@@ -29,6 +29,8 @@
 //! - Gemini: `POST /v1beta/models/{m}:generateContent` and
 //!   `:streamGenerateContent?alt=sse` (also under `/v1/`), the model from
 //!   the path: `candidates`/`usageMetadata`, SSE events ending in CRLF CRLF.
+//! - Vertex AI: its token and prediction paths ([`vertex`], outside the
+//!   table).
 
 // A benchmark tool, not the gateway: it owns no TaskTracker to spawn through
 // (clippy.toml disallows bare tokio::spawn for the gateway's tasks).
@@ -51,6 +53,8 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::time::{Instant, Sleep};
+
+mod vertex;
 
 /// What one request asks of the mock, read from its model name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -404,6 +408,14 @@ fn full(status: StatusCode, content_type: &'static str, body: Bytes) -> Response
 
 async fn handle(req: Request<Incoming>) -> Result<Response<Out>, Infallible> {
     let path = req.uri().path();
+    if req.method() == Method::POST
+        && let Some((plan, body)) = vertex::answer(path)
+    {
+        if !plan.latency.is_zero() {
+            tokio::time::sleep(plan.latency).await;
+        }
+        return Ok(full(StatusCode::OK, "application/json", body));
+    }
     match (req.method(), path) {
         (&Method::GET, "/healthz") => Ok(full(
             StatusCode::OK,
@@ -616,6 +628,28 @@ mod tests {
         );
         let v = ev.trim_start_matches("data: ").trim_end();
         assert!(v.starts_with('{') && v.ends_with('}'), "{v}");
+    }
+
+    #[test]
+    fn answers_vertex_paths() {
+        let (_, b) = vertex::answer("/token").unwrap();
+        assert!(b.starts_with(b"{\"access_token\""));
+        let (plan, b) = vertex::answer(
+            "/v1/projects/p/locations/us-central1/publishers/google/models/mock-l5:generateContent",
+        )
+        .unwrap();
+        assert_eq!(plan.latency, Duration::from_millis(5));
+        assert!(std::str::from_utf8(&b).unwrap().contains("\"candidates\""));
+        let (_, b) = vertex::answer(
+            "/v1/projects/p/locations/us-east5/publishers/anthropic/models/mock:rawPredict",
+        )
+        .unwrap();
+        assert!(
+            std::str::from_utf8(&b)
+                .unwrap()
+                .contains("\"type\":\"message\"")
+        );
+        assert!(vertex::answer("/v1/chat/completions").is_none());
     }
 
     #[test]

@@ -909,6 +909,18 @@ export const en = {
   "costOrder.no_price": "no price (tried last)",
   "costOrder.basis": "For about {input} input and {output} output tokens, by the price table; ties go to the faster target.",
   "fallbackTest.cost_route_note": "A cost route: the cheapest target for the test request is the one forced to fail.",
+  "presets.hint_vertex": "Cloud console → IAM → Service accounts → Keys → Add key (JSON); the account needs the Vertex AI User role",
+  "presets.err_project": "Enter the Google Cloud project id (lowercase letters, digits and \"-\").",
+  "presets.err_region": "Enter a region such as us-central1, or global.",
+  "presets.err_vertex_key": "Vertex AI needs the service account's JSON key, from the keychain or an environment variable.",
+  "providers.vertex_ai": "Google Vertex AI (service account)",
+  "providers.vertex_project": "Project",
+  "providers.vertex_region": "Region",
+  "providers.vertex_region_hint": "us-central1, europe-west4, us-east5 … or global",
+  "providers.vertex_keep_hint": "Leave empty to keep the configured value",
+  "providers.vertex_base_url_hint": "Leave empty: the gateway uses the region's aiplatform.googleapis.com endpoint",
+  "providers.vertex_service_account": "Service account key",
+  "providers.vertex_paste_json": "Paste the whole JSON key file",
 } as const;
 
 export type MessageKey = keyof typeof en;

@@ -18,7 +18,8 @@ describe('presets', () => {
     for (const id of ['openai', 'anthropic', 'groq', 'deepseek', 'openrouter', 'together', 'mistral', 'ollama', 'lm-studio', 'vllm', 'custom']) {
       expect(ids).toContain(id);
     }
-    for (const p of PRESETS) if (p.id !== 'custom') expect(p.base_url).toMatch(/^https?:\/\/.+\/v1(beta)?$/);
+    // Vertex has none to pick: the gateway derives it from the region.
+    for (const p of PRESETS) if (p.id !== 'custom' && p.id !== 'vertex') expect(p.base_url).toMatch(/^https?:\/\/.+\/v1(beta)?$/);
   });
 
   it('Gemini preset → kind gemini, its key hint, and no base URL needed', () => {
@@ -93,5 +94,19 @@ describe('presets', () => {
     expect(providerSpecOf({ ...f, key_mode: 'client', key_ref: '' }, f)).toMatchObject({ api_key: 'client' });
     expect(presetFor(info.base_url).id).toBe('groq');
     expect(presetFor('http://example.com/v1').id).toBe('custom');
+  });
+
+  it('Vertex preset: the keychain entry is the service account, project and region go along', () => {
+    const p = presetById('vertex')!;
+    expect(p.kind).toBe('vertex');
+    const f = formFromPreset(p);
+    expect(f.region).toBe('us-central1');
+    expect(checkProviderForm(f, []).map((i) => i.field)).toEqual(['project']);
+    const ok = { ...f, project: 'my-project', secret: '{"type":"service_account"}' };
+    expect(checkProviderForm(ok, [])).toEqual([]);
+    expect(providerSpecOf(ok)).toEqual({ name: 'vertex', kind: 'vertex', base_url: '', api_key: null, service_account: 'keyring:vertex-sa', project: 'my-project', region: 'us-central1' });
+    expect(checkProviderForm({ ...ok, key_mode: 'none' }, []).map((i) => i.field)).toEqual(['key_mode']);
+    expect(checkProviderForm({ ...ok, region: 'US Central' }, []).map((i) => i.field)).toEqual(['region']);
+    expect(presetFor('', 'vertex').id).toBe('vertex');
   });
 });

@@ -4,7 +4,7 @@ import type { ProviderInfo, ProviderSpec } from '../api/types';
 import { t } from '../i18n';
 
 /** The provider kinds the form offers. */
-export type FormKind = 'openai' | 'anthropic' | 'gemini';
+export type FormKind = 'openai' | 'anthropic' | 'gemini' | 'vertex';
 
 /** `kind = "gemini"`'s default `base_url` (the server's `GEMINI_BASE_URL`). */
 export const GEMINI_BASE_URL = 'https://generativelanguage.googleapis.com/v1beta';
@@ -35,6 +35,8 @@ export const PRESETS: Preset[] = [
   { id: 'ollama', label: 'Ollama', kind: 'openai', base_url: 'http://127.0.0.1:11434/v1', key_name: null, local: true, example_model: 'llama3.1:8b', get hint() { return t('presets.hint_ollama'); } },
   { id: 'lm-studio', label: 'LM Studio', kind: 'openai', base_url: 'http://127.0.0.1:1234/v1', key_name: null, local: true, example_model: 'local-model', get hint() { return t('presets.hint_lm_studio'); } },
   { id: 'vllm', label: 'vLLM', kind: 'openai', base_url: 'http://127.0.0.1:8000/v1', key_name: null, local: true, example_model: 'meta-llama/Llama-3.1-8B-Instruct', get hint() { return t('presets.hint_vllm'); } },
+  // Vertex AI: no base URL to pick (the gateway derives it from the region); the key is the service account's JSON.
+  { id: 'vertex', label: 'Google Vertex AI', kind: 'vertex', base_url: '', key_name: 'vertex-sa', local: false, example_model: 'gemini-2.5-flash', get hint() { return t('presets.hint_vertex'); } },
   { id: 'custom', get label() { return t('presets.custom_label'); }, kind: 'openai', base_url: '', key_name: null, local: false, example_model: '', get hint() { return t('presets.hint_custom'); } },
 ];
 
@@ -44,6 +46,7 @@ export function presetById(id: string): Preset | undefined {
 
 /** Guesses the preset a configured provider came from (by base URL host and port). */
 export function presetFor(base_url: string, kind?: string): Preset {
+  if (kind === 'vertex') return PRESETS.find((p) => p.id === 'vertex') as Preset;
   const norm = (u: string) => u.replace(/\/+$/, '').toLowerCase();
   const exact = PRESETS.find((p) => p.base_url && norm(p.base_url) === norm(base_url) && (!kind || p.kind === kind));
   return exact ?? (PRESETS.find((p) => p.id === 'custom') as Preset);
@@ -66,6 +69,9 @@ export interface ProviderForm {
   rpm: string;
   tpm: string;
   models: string;
+  /** `kind = "vertex"`: project id and region (empty on edit = keep what the config has). */
+  project: string;
+  region: string;
 }
 
 export const NAME_RE = /^[a-z0-9_-]+$/;
@@ -94,6 +100,8 @@ export function formFromPreset(p: Preset, taken: string[] = []): ProviderForm {
     rpm: '',
     tpm: '',
     models: '',
+    project: '',
+    region: p.kind === 'vertex' ? 'us-central1' : '',
   };
 }
 
@@ -109,7 +117,7 @@ export function formFromProvider(p: ProviderInfo): ProviderForm {
         : (['none', ''] as const);
   return {
     name: p.name,
-    kind: p.kind === 'anthropic' || p.kind === 'gemini' ? p.kind : 'openai',
+    kind: p.kind === 'anthropic' || p.kind === 'gemini' || p.kind === 'vertex' ? p.kind : 'openai',
     base_url: p.base_url,
     key_mode: mode,
     key_ref: rest,
@@ -118,6 +126,8 @@ export function formFromProvider(p: ProviderInfo): ProviderForm {
     rpm: p.rpm ? String(p.rpm) : '',
     tpm: p.tpm ? String(p.tpm) : '',
     models: (p.models ?? []).join(', '),
+    project: '',
+    region: '',
   };
 }
 
@@ -138,9 +148,16 @@ export function checkProviderForm(f: ProviderForm, taken: string[], editing?: st
   if (!f.name) out.push({ field: 'name', message: t('presets.err_name_missing') });
   else if (!NAME_RE.test(f.name)) out.push({ field: 'name', message: t('presets.err_name_chars') });
   else if (f.name !== editing && taken.includes(f.name)) out.push({ field: 'name', message: t('presets.err_name_taken', { name: f.name }) });
-  // Only kind gemini has a default base URL (used when the field is left empty).
+  const vertex = f.kind === 'vertex';
+  if (vertex) {
+    // Required when adding; on edit an empty field keeps the configured value.
+    if ((!editing || f.project.trim()) && !/^[a-z0-9][a-z0-9.:-]*$/.test(f.project.trim())) out.push({ field: 'project', message: t('presets.err_project') });
+    if ((!editing || f.region.trim()) && !/^[a-z0-9-]+$/.test(f.region.trim())) out.push({ field: 'region', message: t('presets.err_region') });
+    if (f.key_mode !== 'keyring' && f.key_mode !== 'env') out.push({ field: 'key_mode', message: t('presets.err_vertex_key') });
+  }
   if (!f.base_url.trim()) {
-    if (f.kind !== 'gemini') out.push({ field: 'base_url', message: t('presets.err_url_missing') });
+    // kind gemini has a default base URL (used when the field is left empty); vertex derives one.
+    if (!vertex && f.kind !== 'gemini') out.push({ field: 'base_url', message: t('presets.err_url_missing') });
   } else if (!/^https?:\/\/[^\s/]+/i.test(f.base_url.trim())) out.push({ field: 'base_url', message: t('presets.err_url_scheme') });
   if (f.key_mode === 'keyring' && !NAME_RE.test(f.key_ref)) out.push({ field: 'key_ref', message: t('presets.err_key_chars') });
   if (f.key_mode === 'env' && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(f.key_ref)) out.push({ field: 'key_ref', message: t('presets.err_env_name') });
@@ -172,6 +189,14 @@ export function providerSpecOf(f: ProviderForm, original?: ProviderForm): Provid
     base_url: f.base_url.trim().replace(/\/+$/, '') || (f.kind === 'gemini' ? GEMINI_BASE_URL : ''),
     api_key: keyRefOf(f),
   };
+  if (f.kind === 'vertex') {
+    // The service account is Vertex's key; project and region when given.
+    spec.api_key = null;
+    const sa = keyRefOf(f);
+    if (sa) spec.service_account = sa;
+    if (f.project.trim()) spec.project = f.project.trim();
+    if (f.region.trim()) spec.region = f.region.trim();
+  }
   const ints = [
     ['timeout_s', 60],
     ['rpm', 0],

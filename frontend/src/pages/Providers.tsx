@@ -8,6 +8,7 @@ import type { DraftOp, LocalServer, ProbeReport, ProviderInfo } from '../api/typ
 import { useApp } from '../context';
 import { Review } from '../components/Review';
 import { EnabledToggle, KeyPool, ToggleDialog } from '../components/ProviderSwitch';
+import { VertexFields } from '../components/VertexFields';
 import { Badge, ConfirmDialog, Dialog, Dot, EmptyState, ErrorNote, Field, Spinner, useToast } from '../components/ui';
 import { fmtMs } from '../lib/format';
 import { healthText, healthTone, keyText, worstTone } from '../lib/health';
@@ -194,7 +195,7 @@ export function Providers() {
               data-testid={`preset-${p.id}`}
             >
               <strong>{p.label}</strong>
-              <span className="muted small">{p.local ? t('providers.local_no_key') : p.base_url.replace(/^https?:\/\//, '') || t('providers.your_url')}</span>
+              <span className="muted small">{p.local ? t('providers.local_no_key') : p.kind === 'vertex' ? 'aiplatform.googleapis.com' : p.base_url.replace(/^https?:\/\//, '') || t('providers.your_url')}</span>
             </button>
           ))}
         </div>
@@ -355,7 +356,7 @@ function ProviderDialog({
           defaultMessage={original ? t('providers.edit_provider_msg', { name: form.name }) : t('providers.add_provider_msg', { name: form.name }) + (preset.id === 'custom' ? '' : ` (${preset.label})`)}
           onCancel={() => onChange({ ...editing, mode: 'form' })}
           cancelLabel={t('providers.back')}
-          hideWarning={form.secret && form.key_mode === 'keyring' ? (i) => i.path.endsWith('.api_key') && i.message.includes(`"${form.key_ref}"`) : undefined}
+          hideWarning={form.secret && form.key_mode === 'keyring' ? (i) => (i.path.endsWith('.api_key') || i.path.endsWith('.service_account')) && i.message.includes(`"${form.key_ref}"`) : undefined}
           before={form.secret && form.key_mode === 'keyring' ? async () => void (await keysApi.set(form.key_ref, form.secret)) : undefined}
           onPublished={(p) => onDone(t(original ? 'providers.saved_name' : 'providers.added_name', { name: form.name, version: p.version.id }))}
         />
@@ -398,12 +399,14 @@ function ProviderDialog({
             <option value="openai">{t('providers.openai_compatible')}</option>
             <option value="anthropic">{t('providers.anthropic_messages_api')}</option>
             <option value="gemini">{t('providers.gemini_api')}</option>
+            <option value="vertex">{t('providers.vertex_ai')}</option>
           </select>
         </Field>
-        <Field label={t('providers.base_url')} htmlFor="pf-url" hint={preset.hint} error={touched || form.base_url ? err('base_url') : undefined}>
+        {form.kind === 'vertex' && <VertexFields form={form} set={set} err={(f) => (touched ? err(f) : undefined)} editing={!!original} />}
+        <Field label={t('providers.base_url')} htmlFor="pf-url" hint={form.kind === 'vertex' ? t('providers.vertex_base_url_hint') : preset.hint} error={touched || form.base_url ? err('base_url') : undefined}>
           <input id="pf-url" value={form.base_url} onChange={(e) => set({ base_url: e.target.value })} placeholder={t('providers.https_api_example_com_v1')} spellCheck={false} data-testid="pf-url" />
         </Field>
-        <Field label={t('providers.api_key')} htmlFor="pf-keymode">
+        <Field label={form.kind === 'vertex' ? t('providers.vertex_service_account') : t('providers.api_key')} htmlFor="pf-keymode" hint={form.kind === 'vertex' ? preset.hint : undefined} error={touched ? err('key_mode') : undefined}>
           <select id="pf-keymode" value={form.key_mode} onChange={(e) => set({ key_mode: e.target.value as ProviderForm['key_mode'], key_ref: e.target.value === 'keyring' ? form.key_ref || form.name : e.target.value === 'env' ? `${form.name.toUpperCase().replace(/-/g, '_')}_API_KEY` : '' })}>
             <option value="keyring">{t('providers.stored_in_the_os_keychain')}</option>
             <option value="env">{t('providers.from_an_environment_variable')}</option>
@@ -426,7 +429,7 @@ function ProviderDialog({
             htmlFor="pf-secret"
             hint={t('providers.saved_to_the_keychain_when')}
           >
-            <input id="pf-secret" type="password" autoComplete="off" value={form.secret} onChange={(e) => set({ secret: e.target.value })} placeholder={t('providers.sk')} data-testid="pf-secret" />
+            <input id="pf-secret" type="password" autoComplete="off" value={form.secret} onChange={(e) => set({ secret: e.target.value })} placeholder={form.kind === 'vertex' ? t('providers.vertex_paste_json') : t('providers.sk')} data-testid="pf-secret" />
           </Field>
         )}
         <details className="span-2">

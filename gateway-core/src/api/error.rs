@@ -424,10 +424,19 @@ pub fn retry_cannot_fix(status: StatusCode) -> bool {
 }
 
 /// The protocol whose error shape a request to `path` gets: Anthropic's
-/// under `/v1/messages`, OpenAI's everywhere else.
+/// under `/v1/messages`, Gemini's under `/v1beta/` and for a Gemini method
+/// (`/v1/models/{model}:generateContent`), OpenAI's everywhere else.
 pub fn shape_for(path: &str) -> Endpoint {
     if path == "/v1/messages" || path.starts_with("/v1/messages/") {
         Endpoint::Messages
+    } else if path.starts_with("/v1beta/")
+        || path == "/v1beta"
+        || path.starts_with("/v1/models/")
+            && [":generateContent", ":streamGenerateContent", ":countTokens"]
+                .iter()
+                .any(|m| path.ends_with(m))
+    {
+        Endpoint::GenerateContent
     } else {
         Endpoint::ChatCompletions
     }
@@ -488,7 +497,7 @@ impl ApiError {
         let message = self.message();
         let final_upstream = self.is_final_upstream_failure();
         let body = match self.fields() {
-            Some(fields) if endpoint != Endpoint::Messages => {
+            Some(fields) if !matches!(endpoint, Endpoint::Messages | Endpoint::GenerateContent) => {
                 let mut v = serde_json::json!({ "error": {
                     "message": message, "type": self.kind(), "param": null, "code": self.code()
                 }});

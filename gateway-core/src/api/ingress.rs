@@ -59,7 +59,8 @@ pub const H_GATEWAY_KEY: HeaderName = HeaderName::from_static("x-aigw-key");
 
 /// The client's identity: its key's reference when client keys are set,
 /// else its address. The key is `x-aigw-key` when present, else
-/// `authorization: Bearer`, `x-api-key` or `api-key`.
+/// `authorization: Bearer`, `x-api-key`, `api-key` or `x-goog-api-key`
+/// (Gemini clients; the Gemini ingress moves a `?key=` there).
 pub(super) fn authenticate(
     rt: &Runtime,
     headers: &HeaderMap,
@@ -78,7 +79,8 @@ pub(super) fn authenticate(
                     .or_else(|| v.strip_prefix("bearer "))
             })
             .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
-            .or_else(|| headers.get("api-key").and_then(|v| v.to_str().ok())),
+            .or_else(|| headers.get("api-key").and_then(|v| v.to_str().ok()))
+            .or_else(|| headers.get("x-goog-api-key").and_then(|v| v.to_str().ok())),
     }
     .map(str::trim)
     .ok_or_else(ApiError::unauthorized)?;
@@ -147,10 +149,28 @@ struct Refused {
 /// Routes one client request; errors the gateway makes are in the shape
 /// of `endpoint`'s protocol.
 pub(super) async fn proxy(state: Arc<AppState>, req: Request, endpoint: Endpoint) -> Response {
+    proxy_with(state, req, endpoint, None).await
+}
+
+/// The model a request names in its path (the Gemini ingress:
+/// `models/{model}:streamGenerateContent`), and whether it streams.
+pub(super) struct PathModel {
+    pub model: String,
+    pub stream: bool,
+}
+
+/// [`proxy`], the model taken from the path when `path` is given.
+pub(super) async fn proxy_with(
+    state: Arc<AppState>,
+    req: Request,
+    endpoint: Endpoint,
+    path: Option<PathModel>,
+) -> Response {
     let received = Instant::now();
     let rt = state.runtime.load_full();
     let request_id = format!("req_{}", uuid::Uuid::now_v7().simple());
-    let (mut inbound, charge) = match admit(&state, &rt, req, endpoint, &request_id).await {
+    let admitted = admit(&state, &rt, req, endpoint, path, &request_id).await;
+    let (mut inbound, charge) = match admitted {
         Ok((req, charge)) => (
             Inbound {
                 req,
@@ -275,6 +295,7 @@ async fn admit(
     rt: &Runtime,
     req: Request,
     endpoint: Endpoint,
+    path: Option<PathModel>,
     request_id: &str,
 ) -> Result<(ProxyRequest, Charge), Refused> {
     let peer = peer_of(&req);
@@ -309,14 +330,12 @@ async fn admit(
         .await
         .map_err(|e| refuse(&client, e, ErrorClass::BadRequest))?;
     let headers = client_head(rt, parts);
-    let req = ProxyRequest::new(
-        endpoint,
-        bytes,
-        request_id.to_string(),
-        client.clone(),
-        headers,
-    )
-    .map_err(|e| {
+    let (id, who) = (request_id.to_string(), client.clone());
+    let made = match path {
+        None => ProxyRequest::new(endpoint, bytes, id, who, headers),
+        Some(p) => ProxyRequest::with_model(endpoint, bytes, &p.model, p.stream, id, who, headers),
+    };
+    let req = made.map_err(|e| {
         let code = match e {
             body::PeekError::Json(_) | body::PeekError::NotObject => "invalid_json",
             body::PeekError::MissingModel | body::PeekError::BadModel => "invalid_model",

@@ -1,7 +1,7 @@
 //! The HTTP surface on the listen address: the client ingress every
 //! protocol shares (`ingress`: extract, check, [`crate::pipeline`], map),
 //! the OpenAI-compatible client API (`openai`), the Anthropic Messages API
-//! (`anthropic`), the model list in either shape (`models`), typed errors rendered in each client protocol's shape
+//! (`anthropic`), the Gemini ingress (`gemini`: `/v1beta/models/…`), the model list in either shape (`models`), typed errors rendered in each client protocol's shape
 //! (`error`), and the guard every
 //! request passes first (`guard`: Host allow-list against DNS rebinding,
 //! cross-origin browser writes refused, opt-in CORS). `telemetry`: `GET
@@ -13,6 +13,7 @@ pub(crate) mod admin;
 mod anthropic;
 mod body;
 mod error;
+mod gemini;
 mod guard;
 mod health;
 mod ingress;
@@ -67,7 +68,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/messages", post(anthropic::messages))
         .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
         .route("/v1/models", get(models::list))
-        .route("/v1/models/{*id}", get(models::get))
+        .route("/v1/models/{*id}", get(models::get).post(gemini::post))
+        .route("/v1beta/models", get(gemini::list))
+        .route("/v1beta/models/{*id}", get(gemini::get).post(gemini::post))
         .route("/metrics", get(telemetry::metrics))
         .nest("/admin/api", admin::router(state.clone()))
         .merge(ui::routes())

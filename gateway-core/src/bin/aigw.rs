@@ -156,8 +156,8 @@ enum Command {
     },
     /// Print where the config and data live.
     Paths,
-    /// Connect coding tools (claude-code, codex, opencode, continue) to
-    /// this gateway, or undo it; gemini-cli and cursor are listed only.
+    /// Connect coding tools (claude-code, codex, opencode, continue,
+    /// gemini-cli) to this gateway, or undo it; cursor is listed only.
     Clients {
         #[command(subcommand)]
         command: ClientsCommand,

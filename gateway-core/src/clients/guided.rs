@@ -1,13 +1,11 @@
 //! Tools listed but not written: Cursor keeps its settings in a database
-//! (the user pastes the URL and key into its settings), and Gemini CLI
-//! needs the Gemini ingress first.
+//! (the user pastes the URL and key into its settings).
 
 use super::{Target, Tool};
 
 pub fn reason(tool: Tool) -> &'static str {
     match tool {
         Tool::Cursor => "Cursor keeps its settings in a database; set them in Cursor's settings",
-        Tool::GeminiCli => "needs the Gemini ingress (issue 19)",
         _ => "",
     }
 }
@@ -18,7 +16,6 @@ pub fn note(tool: Tool, t: &Target) -> String {
             "Cursor keeps its settings in a database, so aigw writes nothing: in Cursor → Settings → Models, turn on \"Override OpenAI Base URL\" with {}/v1 and use your gateway key as the OpenAI API key. Cursor sends these requests from its own servers, so the gateway must be reachable from the internet for it; \"last seen\" shows when a request from Cursor arrived.",
             t.base()
         ),
-        Tool::GeminiCli => "needs the Gemini ingress (issue 19)".into(),
         _ => String::new(),
     }
 }

@@ -1,5 +1,5 @@
 //! "Connect tools": point coding agents (Claude Code, Codex, opencode,
-//! Continue) at this gateway by editing only the keys the gateway owns in
+//! Continue, Gemini CLI) at this gateway by editing only the keys the gateway owns in
 //! their config files, and undo it byte for byte.
 //!
 //! - [`Tool`]: the tools we know, their names, files and detection.
@@ -8,9 +8,10 @@
 //! - `backup`: the backup and state file per tool, atomic writes, hashes.
 //! - `jsonc`: JSON/JSONC edits on the `jsonc-parser` crate's syntax tree
 //!   (comments, order and layout of everything we do not own stay).
-//! - `claude`, `codex`, `opencode`, `continue_dev`: one file per tool: what
-//!   connect writes and what disconnect merges out of a drifted file.
-//! - `guided`: tools listed but not written (Cursor, Gemini CLI).
+//! - `claude`, `codex`, `opencode`, `continue_dev`, `gemini_cli`: one file
+//!   per tool: what connect writes and what disconnect merges out of a
+//!   drifted file (Gemini CLI also gets its auth type set in settings.json).
+//! - `guided`: tools listed but not written (Cursor).
 //! - `seen`: which tool sent a request lately (from its `user-agent`).
 //! - `keys`: client keys per tool and the routing-loop check (the level
 //!   above, where the config lifecycle is).
@@ -28,6 +29,7 @@ mod backup;
 mod claude;
 mod codex;
 mod continue_dev;
+mod gemini_cli;
 mod guided;
 mod jsonc;
 pub mod keys;
@@ -93,9 +95,9 @@ impl Tool {
         Tool::ALL.into_iter().find(|t| t.name() == name)
     }
 
-    /// Whether aigw writes this tool's files (Cursor and Gemini CLI: no).
+    /// Whether aigw writes this tool's files (Cursor: no).
     pub fn connectable(self) -> bool {
-        !matches!(self, Tool::GeminiCli | Tool::Cursor)
+        !matches!(self, Tool::Cursor)
     }
 
     fn index(self) -> usize {
@@ -126,8 +128,8 @@ impl Tool {
         }
     }
 
-    /// The file connect edits (Cursor and Gemini CLI: the files a user
-    /// would edit, shown but never written).
+    /// The file connect edits (Cursor: where its settings are, shown but
+    /// never written).
     fn file(self, home: &Path) -> PathBuf {
         let dir = self.dir(home);
         match self {
@@ -601,6 +603,10 @@ impl Clients {
             }
             return Err(ClientError::io(path, e));
         }
+        if tool == Tool::GeminiCli {
+            let dir = backup::dir_of(&self.state_dir, tool);
+            warnings.extend(gemini_cli::select_key_auth(path, &dir)?);
+        }
         if !first {
             warnings.push("was already connected: updated in place, the first backup kept".into());
         }
@@ -711,6 +717,9 @@ impl Clients {
                 )
             }
         };
+        if tool == Tool::GeminiCli {
+            gemini_cli::restore_auth(&path, &backup::dir_of(&self.state_dir, tool))?;
+        }
         backup::forget(&self.state_dir, tool)?;
         Ok(result)
     }
@@ -809,7 +818,8 @@ fn apply(
         Tool::Codex => codex::apply(path, before, target),
         Tool::Opencode => opencode::apply(path, before, target),
         Tool::Continue => continue_dev::apply(path, before, target),
-        Tool::GeminiCli | Tool::Cursor => Err(ClientError::NotConnectable {
+        Tool::GeminiCli => gemini_cli::apply(path, before, target),
+        Tool::Cursor => Err(ClientError::NotConnectable {
             tool: tool.name(),
             reason: guided::reason(tool).into(),
         }),
@@ -828,7 +838,8 @@ fn unapply(
         Tool::Codex => codex::unapply(path, current, original, touched),
         Tool::Opencode => opencode::unapply(path, current, original, touched),
         Tool::Continue => continue_dev::unapply(path, current, original),
-        Tool::GeminiCli | Tool::Cursor => Ok(current.to_string()),
+        Tool::GeminiCli => Ok(gemini_cli::unapply(current, original, touched)),
+        Tool::Cursor => Ok(current.to_string()),
     }
 }
 
@@ -840,7 +851,8 @@ fn points_at(tool: Tool, text: &str, base: &str) -> bool {
         Tool::Opencode | Tool::Continue => {
             text.contains(&format!("{base}/v1")) || text.contains(&format!("{base}/v1/"))
         }
-        Tool::GeminiCli | Tool::Cursor => false,
+        Tool::GeminiCli => gemini_cli::points_at(text, base),
+        Tool::Cursor => false,
     }
 }
 

@@ -7,13 +7,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::Tool;
 
 /// `user-agent` prefixes (ASCII, compared case-insensitively) per tool.
-pub const PREFIXES: [(&str, Tool); 8] = [
+pub const PREFIXES: [(&str, Tool); 9] = [
     ("claude-cli/", Tool::ClaudeCode),
     ("codex_", Tool::Codex),
     ("codex-", Tool::Codex),
     ("opencode/", Tool::Opencode),
     ("continue/", Tool::Continue),
     ("geminicli/", Tool::GeminiCli),
+    // 0.61: `GeminiCLI-tui/0.61.0/<model> (linux; x64; terminal)`.
+    ("geminicli-", Tool::GeminiCli),
     ("cursor/", Tool::Cursor),
     ("cursor-", Tool::Cursor),
 ];
@@ -71,6 +73,10 @@ mod tests {
         assert_eq!(tool_of(b"codex_exec/0.171.0"), Some(Tool::Codex));
         assert_eq!(
             tool_of(b"GeminiCLI/0.61.0 (linux; x64)"),
+            Some(Tool::GeminiCli)
+        );
+        assert_eq!(
+            tool_of(b"GeminiCLI-tui/0.61.0/gemini-2.5-flash (linux; x64; terminal)"),
             Some(Tool::GeminiCli)
         );
         assert_eq!(tool_of(b"curl/8.0"), None);

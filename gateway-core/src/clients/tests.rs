@@ -472,14 +472,11 @@ fn list_never_fails_and_guided_tools_are_not_written() {
         ]
     );
     assert!(list.iter().all(|i| !i.installed && !i.connected));
-    for name in ["gemini-cli", "cursor"] {
-        let i = list.iter().find(|i| i.name == name).unwrap();
-        assert!(!i.connectable && i.note.is_some(), "{i:?}");
-        let tool = Tool::parse(name).unwrap();
-        let err = c.connect_with(tool, &target(), true).unwrap_err();
-        assert!(matches!(err, ClientError::NotConnectable { .. }));
-    }
-    assert!(list[4].note.as_deref().unwrap().contains("issue 19"));
+    let i = list.iter().find(|i| i.name == "cursor").unwrap();
+    assert!(!i.connectable && i.note.is_some(), "{i:?}");
+    let err = c.connect_with(Tool::Cursor, &target(), true).unwrap_err();
+    assert!(matches!(err, ClientError::NotConnectable { .. }));
+    assert!(list[4].connectable, "gemini-cli: {:?}", list[4]);
     assert!(!dir.path().join("no").exists(), "list writes nothing");
     // a broken file is a note, not a failure
     put(&dir.path().join("state/codex/state.json"), "{not json");
@@ -587,4 +584,62 @@ fn a_missing_home_dir_is_made_only_when_forced_and_goes_again() {
         !dir.path().join("gone").exists(),
         "every dir connect made is gone"
     );
+}
+
+#[test]
+fn gemini_cli_gets_its_env_and_gateway_auth_and_both_back() {
+    let e = env();
+    with(&e);
+    let file = e.home.join(".gemini/.env");
+    let settings = e.home.join(".gemini/settings.json");
+    let before = "# my keys\nGEMINI_API_KEY=AIza-mine\nOTHER=1\n";
+    let settings_before = "{\n  // logged in with Google\n  \"security\": {\"auth\": {\"selectedType\": \"oauth-personal\"}},\n  \"theme\": \"Dracula\"\n}\n";
+    put(&settings, settings_before);
+    let mut t = target();
+    t.models.model = Some("gemini-2.5-pro".into());
+    round_trip(Tool::GeminiCli, &file, before, "gemini.env.after", &t);
+    // settings.json's auth type went to "gateway" and came back.
+    assert_eq!(read(&settings), settings_before);
+
+    // Connected, then edited by the user: disconnect takes out only our keys
+    // (the original key line comes back) and the auth type.
+    put(&file, before);
+    let out = e.clients.connect(Tool::GeminiCli, &t).unwrap();
+    assert!(
+        out.warnings.iter().any(|w| w.contains("oauth-personal")),
+        "{out:?}"
+    );
+    let connected = read(&settings);
+    assert!(
+        connected.contains("\"gemini-api-key\"") && connected.contains("// logged in"),
+        "{connected}"
+    );
+    assert!(connected.contains("Dracula"));
+    let env = read(&file);
+    assert!(
+        env.contains("GOOGLE_GEMINI_BASE_URL=http://127.0.0.1:4000\n"),
+        "{env}"
+    );
+    assert!(
+        env.contains("GEMINI_API_KEY=aigw-local\n")
+            && env.contains("GEMINI_MODEL=gemini-2.5-pro\n")
+    );
+    std::fs::write(&file, format!("{env}NEW=2\n")).unwrap();
+    let out = e.clients.disconnect(Tool::GeminiCli).unwrap();
+    assert_eq!(out.restored.as_deref(), Some("merged"), "{out:?}");
+    assert_eq!(
+        read(&file),
+        "# my keys\nGEMINI_API_KEY=AIza-mine\nOTHER=1\nNEW=2\n"
+    );
+    assert_eq!(read(&settings), settings_before);
+
+    // No .env before, no settings.json: both are created, then removed.
+    std::fs::remove_file(&file).unwrap();
+    std::fs::remove_file(&settings).unwrap();
+    e.clients.connect(Tool::GeminiCli, &target()).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&read(&settings)).unwrap();
+    assert_eq!(v["security"]["auth"]["selectedType"], "gemini-api-key");
+    let out = e.clients.disconnect(Tool::GeminiCli).unwrap();
+    assert_eq!(out.restored.as_deref(), Some("removed"), "{out:?}");
+    assert!(!file.exists() && !settings.exists());
 }

@@ -190,6 +190,9 @@ pub enum ProviderKind {
     Anthropic,
     /// Google's Gemini API (`generateContent`).
     Gemini,
+    /// Gemini and Claude models on Google Cloud's Vertex AI (an OAuth token
+    /// from a service account, `project` and `region`).
+    Vertex,
 }
 
 /// How a Gemini-kind provider sends tool and response schemas.
@@ -275,6 +278,17 @@ pub struct RawProvider {
     /// Kind gemini: `"json"` (default) or `"openapi"` tool schemas.
     #[serde(default)]
     pub gemini_schema: Option<Spanned<GeminiSchema>>,
+    /// `kind = "vertex"`: the Google Cloud project id.
+    #[serde(default)]
+    pub project: Option<Spanned<String>>,
+    /// The cloud region: `kind = "vertex"` (`us-central1`, or `global`) and
+    /// `kind = "bedrock"` (`us-east-1`).
+    #[serde(default)]
+    pub region: Option<Spanned<String>>,
+    /// `kind = "vertex"`: a `keyring:`/`env:` reference whose value is the
+    /// service account's JSON key (used instead of `api_key`).
+    #[serde(default)]
+    pub service_account: Option<Spanned<String>>,
 }
 
 /// How a provider's key pool (`api_keys`) picks the key for a request.

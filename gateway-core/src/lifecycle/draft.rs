@@ -62,6 +62,18 @@ pub struct ProviderDraft {
     #[cfg_attr(test, ts(optional))]
     #[serde(default)]
     pub models: Option<Vec<String>>,
+    /// `kind = "vertex"`: project, region, and the service account's
+    /// reference (set when given; the kind's other fields are removed when
+    /// the kind changes away from it).
+    #[cfg_attr(test, ts(optional))]
+    #[serde(default)]
+    pub project: Option<String>,
+    #[cfg_attr(test, ts(optional))]
+    #[serde(default)]
+    pub region: Option<String>,
+    #[cfg_attr(test, ts(optional))]
+    #[serde(default)]
+    pub service_account: Option<String>,
 }
 
 /// A route as an edit sets it; absent scalar fields keep their lines.
@@ -209,7 +221,28 @@ fn upsert_provider(doc: &mut DocumentMut, p: &ProviderDraft) -> Result<(), Draft
     }
     let t = find(arr, "name", &p.name).ok_or_else(|| DraftError::Missing(p.name.clone()))?;
     t.insert("kind", value(p.kind.as_str()));
-    t.insert("base_url", value(p.base_url.as_str()));
+    // Kinds with a default base URL (gemini, vertex) may leave it out.
+    if p.base_url.is_empty() {
+        t.remove("base_url");
+    } else {
+        t.insert("base_url", value(p.base_url.as_str()));
+    }
+    for (key, v) in [
+        ("project", &p.project),
+        ("region", &p.region),
+        ("service_account", &p.service_account),
+    ] {
+        if let Some(v) = v {
+            t.insert(key, value(v.as_str()));
+        }
+    }
+    if p.kind != "vertex" {
+        t.remove("project");
+        t.remove("service_account");
+        if p.kind != "bedrock" {
+            t.remove("region");
+        }
+    }
     match &p.api_key {
         // A key pool is edited in the TOML; the form's one key leaves it be.
         Some(_) if t.contains_key("api_keys") => {}
@@ -324,6 +357,38 @@ mod tests {
             r.errors.fallback_targets[0].1[0].model.as_deref(),
             Some("big")
         );
+    }
+
+    /// The UI's Vertex preset: no base URL (the region's default), the
+    /// service account instead of a key; an edit without the Vertex fields
+    /// keeps them, a change of kind drops them.
+    #[test]
+    fn a_vertex_provider_from_the_form() {
+        let add = r#"[{"op":"upsert_provider","provider":{"name":"vx","kind":"vertex","base_url":"","api_key":null,"service_account":"keyring:vertex-sa","project":"my-project","region":"us-east5"}}]"#;
+        let out = apply(BASE, &ops(add)).unwrap();
+        let c = Config::parse(&out, "d").unwrap();
+        let p = &c.providers[1];
+        assert_eq!(
+            p.base_url.as_str(),
+            "https://us-east5-aiplatform.googleapis.com/v1"
+        );
+        assert_eq!(p.api_keys[0].to_string(), "keyring:vertex-sa");
+        let v = p.vertex.as_ref().unwrap();
+        assert_eq!(
+            (v.project.as_str(), v.region.as_str()),
+            ("my-project", "us-east5")
+        );
+        let edit = r#"[{"op":"upsert_provider","provider":{"name":"vx","kind":"vertex","base_url":"","api_key":null,"timeout_s":9}}]"#;
+        let out = apply(&out, &ops(edit)).unwrap();
+        let c = Config::parse(&out, "d").unwrap();
+        assert_eq!(c.providers[1].vertex.as_ref(), Some(v));
+        assert_eq!(c.providers[1].timeout.as_secs(), 9);
+        let away = r#"[{"op":"upsert_provider","provider":{"name":"vx","kind":"openai","base_url":"http://127.0.0.1:3/v1","api_key":null}}]"#;
+        let out = apply(&out, &ops(away)).unwrap();
+        for gone in ["project", "region", "service_account"] {
+            assert!(!out.contains(gone), "{out}");
+        }
+        Config::parse(&out, "d").unwrap();
     }
 
     #[test]

@@ -74,13 +74,11 @@ impl AnthropicProvider {
 impl ProviderApi for AnthropicProvider {
     fn upstream_endpoint(&self, client: Endpoint) -> Option<Endpoint> {
         match client {
-            Endpoint::Messages | Endpoint::ChatCompletions | Endpoint::Responses => {
-                Some(Endpoint::Messages)
-            }
-            Endpoint::Completions
-            | Endpoint::Embeddings
-            | Endpoint::GenerateContent
-            | Endpoint::BatchEmbedContents => None,
+            Endpoint::Messages
+            | Endpoint::ChatCompletions
+            | Endpoint::Responses
+            | Endpoint::GenerateContent => Some(Endpoint::Messages),
+            Endpoint::Completions | Endpoint::Embeddings | Endpoint::BatchEmbedContents => None,
         }
     }
 

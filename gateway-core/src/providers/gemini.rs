@@ -87,10 +87,10 @@ impl ProviderApi for GeminiProvider {
             Endpoint::ChatCompletions | Endpoint::Messages | Endpoint::Responses => {
                 Some(Endpoint::GenerateContent)
             }
+            // A Gemini client: passthrough.
+            Endpoint::GenerateContent => Some(Endpoint::GenerateContent),
             Endpoint::Embeddings => Some(Endpoint::BatchEmbedContents),
-            Endpoint::Completions | Endpoint::GenerateContent | Endpoint::BatchEmbedContents => {
-                None
-            }
+            Endpoint::Completions | Endpoint::BatchEmbedContents => None,
         }
     }
 
@@ -146,6 +146,19 @@ impl ProviderApi for GeminiProvider {
             GeminiSchema::Json => body,
         };
         let mut req = self.build(Method::POST, self.model_uri(model, ":countTokens"), body);
+        req.headers_mut().append(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        Some(req)
+    }
+
+    fn gemini_count_request(&self, model: &str, body: Bytes) -> Option<Request<Bytes>> {
+        let url = self.model_uri(model, ":countTokens");
+        if url == Uri::default() {
+            return None;
+        }
+        let mut req = self.build(Method::POST, url, body);
         req.headers_mut().append(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),

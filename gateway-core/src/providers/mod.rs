@@ -7,6 +7,7 @@
 mod anthropic;
 mod gemini;
 mod openai;
+pub mod vertex;
 
 use std::fmt;
 
@@ -16,6 +17,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, header};
 pub use anthropic::AnthropicProvider;
 pub use gemini::GeminiProvider;
 pub use openai::OpenAiProvider;
+pub use vertex::VertexProvider;
 
 use crate::config::{ProviderKind, ProviderSpec};
 use crate::secrets::Secret;
@@ -84,7 +86,9 @@ impl ClientHeaders {
 
     pub fn has_credential(&self) -> bool {
         self.own_credential
-            && (self.map.contains_key(header::AUTHORIZATION) || self.map.contains_key(&H_API_KEY))
+            && (self.map.contains_key(header::AUTHORIZATION)
+                || self.map.contains_key(&H_API_KEY)
+                || self.map.contains_key(&gemini::API_KEY))
     }
 
     /// The client's own credential for a provider with `api_key =
@@ -100,7 +104,12 @@ impl ClientHeaders {
             v
         };
         let auth = self.map.get(header::AUTHORIZATION).map(sensitive);
-        let key = self.map.get(&H_API_KEY).map(sensitive);
+        // A Gemini client's key comes in `x-goog-api-key`.
+        let key = self
+            .map
+            .get(&H_API_KEY)
+            .or_else(|| self.map.get(&gemini::API_KEY))
+            .map(sensitive);
         (auth.is_some() || key.is_some()).then_some((auth, key))
     }
 }
@@ -222,6 +231,8 @@ pub fn forward_client_head(
                     headers.insert(gemini::API_KEY.clone(), k);
                 }
             }
+            // Validation refuses `api_key` for Vertex: never reached.
+            ProviderKind::Vertex => {}
             ProviderKind::Openai => {
                 let bearer =
                     auth.or_else(|| secret_header(&format!("Bearer {}", key?.to_str().ok()?)));
@@ -254,6 +265,18 @@ pub trait ProviderApi: Send + Sync + fmt::Debug {
     /// another when the gateway must translate, `None` when it cannot be
     /// served here (the target is skipped).
     fn upstream_endpoint(&self, client: Endpoint) -> Option<Endpoint>;
+
+    /// The same for a request to `model` (the name forwarded): Vertex picks
+    /// Google's or Anthropic's protocol by the model; the others ignore it.
+    fn upstream_endpoint_for(&self, client: Endpoint, _model: &str) -> Option<Endpoint> {
+        self.upstream_endpoint(client)
+    }
+
+    /// A provider whose credential is a short-lived token it fetches
+    /// (Vertex's OAuth token): its cache, which [`authorize`] asks.
+    fn token_cache(&self) -> Option<&vertex::TokenCache> {
+        None
+    }
 
     /// The upstream request for a body already in this provider's protocol
     /// (model already rewritten).
@@ -295,6 +318,13 @@ pub trait ProviderApi: Send + Sync + fmt::Debug {
         self.count_tokens_request(body, headers)
     }
 
+    /// `POST /models/{model}:countTokens` with a Gemini client's body, for
+    /// providers that speak Gemini (the Gemini ingress's `:countTokens`);
+    /// `None`: counted locally.
+    fn gemini_count_request(&self, _model: &str, _body: Bytes) -> Option<Request<Bytes>> {
+        None
+    }
+
     /// `GET /models` (listing and health probes).
     fn models_request(&self) -> Request<Bytes>;
 
@@ -329,7 +359,26 @@ pub fn build(
         ProviderKind::Openai => Box::new(OpenAiProvider::new(spec, key, headers)),
         ProviderKind::Anthropic => Box::new(AnthropicProvider::new(spec, key, headers)),
         ProviderKind::Gemini => Box::new(GeminiProvider::new(spec, key, headers)),
+        ProviderKind::Vertex => Box::new(VertexProvider::new(spec, key, headers)),
     }
+}
+
+/// Puts the provider's fetched token on `req` when it has one ([`ProviderApi::
+/// token_cache`]): `Ok(Some(value sent))`, `Ok(None)` for providers whose
+/// credential is already on the request, `Err(why)` (never quoting a
+/// secret) when no token could be had.
+pub async fn authorize(
+    api: &dyn ProviderApi,
+    client: &crate::upstream::UpstreamClient,
+    req: &mut Request<Bytes>,
+) -> Result<Option<HeaderValue>, String> {
+    let Some(cache) = api.token_cache() else {
+        return Ok(None);
+    };
+    let bearer = cache.bearer(client).await?;
+    req.headers_mut()
+        .insert(header::AUTHORIZATION, bearer.clone());
+    Ok(Some(bearer))
 }
 
 /// `base` + `path` as a URI, parsed once per provider (config validation

@@ -62,7 +62,7 @@ impl OpenAiProvider {
 impl ProviderApi for OpenAiProvider {
     fn upstream_endpoint(&self, client: Endpoint) -> Option<Endpoint> {
         Some(match client {
-            Endpoint::Messages => Endpoint::ChatCompletions,
+            Endpoint::Messages | Endpoint::GenerateContent => Endpoint::ChatCompletions,
             Endpoint::Responses if self.responses == ResponsesMode::Translate => {
                 Endpoint::ChatCompletions
             }

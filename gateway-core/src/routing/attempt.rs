@@ -157,19 +157,54 @@ pub(super) async fn attempt(
         prepared.translation.is_none(),
         provider.spec.client_auth.then_some(provider.spec.kind),
     );
-    let send = client.send(request);
-    let resp = match tokio::time::timeout_at(deadline, send).await {
-        Err(_) => {
-            let msg = if deadline < own_deadline {
-                format!("{name}: no response within the route's max_elapsed_s")
-            } else {
-                format!("{name}: no response within {:?}", provider.spec.timeout)
-            };
-            let f = Failure::new(ErrorClass::Timeout, msg);
-            return Outcome::Fallback(f, started.elapsed());
+    let timed_out = || {
+        let msg = if deadline < own_deadline {
+            format!("{name}: no response within the route's max_elapsed_s")
+        } else {
+            format!("{name}: no response within {:?}", provider.spec.timeout)
+        };
+        Outcome::Fallback(Failure::new(ErrorClass::Timeout, msg), started.elapsed())
+    };
+    // A fetched token (Vertex): on the request, and once more after a 401.
+    let mut token = None;
+    if pool_key.api.token_cache().is_some() {
+        match Box::pin(fetched_token(
+            client,
+            &*pool_key.api,
+            &mut request,
+            deadline,
+        ))
+        .await
+        {
+            Ok(t) => token = Some((t, copy_request(&request))),
+            Err(Some(why)) => return auth_failed(name, &why, started),
+            Err(None) => return timed_out(),
         }
-        Ok(Err(e)) => return Outcome::Fallback(classify_send_error(&e, name), started.elapsed()),
-        Ok(Ok(r)) => r,
+    }
+    let resp = loop {
+        let send = client.send(request);
+        let resp = match tokio::time::timeout_at(deadline, send).await {
+            Err(_) => return timed_out(),
+            Ok(Err(e)) => {
+                return Outcome::Fallback(classify_send_error(&e, name), started.elapsed());
+            }
+            Ok(Ok(r)) => r,
+        };
+        if resp.status() == StatusCode::UNAUTHORIZED
+            && let Some((used, mut again)) = token.take()
+            && let Some(cache) = pool_key.api.token_cache()
+        {
+            // The token was refused (revoked, or expired early): one new one.
+            cache.invalidate(&used);
+            match Box::pin(fetched_token(client, &*pool_key.api, &mut again, deadline)).await {
+                Ok(_) => {}
+                Err(Some(why)) => return auth_failed(name, &why, started),
+                Err(None) => return timed_out(),
+            }
+            request = again;
+            continue;
+        }
+        break resp;
     };
     let status = resp.status();
     if status.is_redirection() {
@@ -244,6 +279,38 @@ fn upstream_message(body: &[u8]) -> String {
     out
 }
 
+/// The provider's token on `request` by the deadline: `Err(Some(why))`
+/// when none could be had, `Err(None)` when the deadline passed.
+async fn fetched_token(
+    client: &UpstreamClient,
+    api: &dyn crate::providers::ProviderApi,
+    request: &mut http::Request<Bytes>,
+    deadline: Instant,
+) -> Result<HeaderValue, Option<String>> {
+    match tokio::time::timeout_at(deadline, crate::providers::authorize(api, client, request)).await
+    {
+        Err(_) => Err(None),
+        Ok(Err(why)) => Err(Some(why)),
+        Ok(Ok(t)) => t.ok_or(None),
+    }
+}
+
+/// No token: the provider's credential failed, a fallback signal.
+fn auth_failed(name: &str, why: &str, started: Instant) -> Outcome {
+    let f = Failure::new(ErrorClass::AuthFailed, format!("{name}: {why}"));
+    Outcome::Fallback(f, started.elapsed())
+}
+
+/// A copy of a built request (its body is shared), to send again.
+fn copy_request(r: &http::Request<Bytes>) -> http::Request<Bytes> {
+    let mut c = http::Request::new(r.body().clone());
+    *c.method_mut() = r.method().clone();
+    *c.uri_mut() = r.uri().clone();
+    *c.version_mut() = r.version();
+    *c.headers_mut() = r.headers().clone();
+    c
+}
+
 /// Upstream response headers clients use, relayed to them: request ids,
 /// rate-limit state, processing time.
 fn relayed(name: &str) -> bool {
@@ -306,17 +373,24 @@ fn prepare(
         )));
     }
     let fwd = target.forwarded(&req.peek.model);
-    let Some(upstream) = key.api.upstream_endpoint(req.endpoint) else {
+    let Some(upstream) = key.api.upstream_endpoint_for(req.endpoint, fwd) else {
         return Err(Box::new(unsupported(name, req.endpoint)));
     };
     let translation = Translation::between(req.endpoint, upstream);
+    // Gemini names the model in the path: its body never changes.
+    let model_in_path = req.endpoint == Endpoint::GenerateContent;
     let (body, ctx) = match translation {
-        None if fwd == req.peek.model => (req.body.clone(), RequestCtx::default()),
+        None if fwd == req.peek.model || model_in_path => (req.body.clone(), RequestCtx::default()),
         None => (
             rewrite_model(&req.body, &req.peek.model_span, fwd),
             RequestCtx::default(),
         ),
-        Some(t) => match t.request(&req.body, fwd, req.session().map(|s| s.id()).as_deref()) {
+        Some(t) => match t.request_streamed(
+            &req.body,
+            fwd,
+            req.session().map(|s| s.id()).as_deref(),
+            req.peek.stream,
+        ) {
             Ok(tr) => (tr.body, tr.ctx),
             Err(e) => {
                 return Err(Box::new(refused(

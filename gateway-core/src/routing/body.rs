@@ -135,6 +135,42 @@ pub fn peek(body: &[u8]) -> Result<RequestPeek, PeekError> {
     })
 }
 
+/// [`peek`] for a protocol that names the model and whether it streams in
+/// the path (Gemini's `models/{model}:streamGenerateContent`): the body
+/// must still be a JSON object; its budget is
+/// `generationConfig.maxOutputTokens`.
+pub fn peek_with_model(body: &[u8], model: &str, stream: bool) -> Result<RequestPeek, PeekError> {
+    #[derive(Deserialize)]
+    struct GeminiPeek {
+        #[serde(default, rename = "generationConfig")]
+        generation_config: Option<serde_json::Value>,
+    }
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+            Ok(_) => Err(PeekError::NotObject),
+            Err(e) => Err(PeekError::Json(e.to_string())),
+        };
+    }
+    let p: GeminiPeek = serde_json::from_slice(body).map_err(|e| PeekError::Json(e.to_string()))?;
+    if model.trim().is_empty() {
+        return Err(PeekError::BadModel);
+    }
+    let max_tokens = p
+        .generation_config
+        .as_ref()
+        .and_then(|g| g.get("maxOutputTokens"))
+        .and_then(serde_json::Value::as_u64);
+    Ok(RequestPeek {
+        model: model.to_string(),
+        stream,
+        max_tokens,
+        model_span: ModelSpan::default(),
+        prompt_cache_key: None,
+        session: None,
+    })
+}
+
 /// Replaces the top-level `model` value (at `span`) with `model` as a JSON
 /// string, leaving every other byte as it was.
 pub fn rewrite_model(body: &Bytes, span: &ModelSpan, model: &str) -> Bytes {

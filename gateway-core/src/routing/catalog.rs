@@ -76,6 +76,10 @@ async fn build(rt: &Runtime, client: &UpstreamClient) -> CatalogSnapshot {
             // A disabled provider serves no model, listed or asked for.
             return Vec::new();
         }
+        if p.api().token_cache().is_some() {
+            // Vertex lists no publisher models per project: its `models` count.
+            return Vec::new();
+        }
         let deadline = tokio::time::Instant::now() + LIST_TIMEOUT;
         let req = client.send(p.api().models_request());
         match tokio::time::timeout_at(deadline, req).await {

@@ -72,6 +72,31 @@ impl ProxyRequest {
         })
     }
 
+    /// A request whose model (and streaming) came in its path, not its
+    /// body (the Gemini ingress, [`super::body::peek_with_model`]).
+    pub fn with_model(
+        endpoint: Endpoint,
+        body: Bytes,
+        model: &str,
+        stream: bool,
+        request_id: String,
+        client: String,
+        headers: ClientHeaders,
+    ) -> Result<Self, super::body::PeekError> {
+        let peek = super::body::peek_with_model(&body, model, stream)?;
+        Ok(Self {
+            session: std::sync::OnceLock::new(),
+            endpoint,
+            est_tokens: crate::limits::estimate_tokens(body.len(), peek.max_tokens),
+            peek,
+            body,
+            request_id,
+            client,
+            force_fail_first: false,
+            headers,
+        })
+    }
+
     /// Estimated (input, output) tokens: the body at 4 bytes a token, and
     /// `max_tokens` (256 when absent), what a `cost` route prices.
     pub fn est_io(&self) -> (u64, u64) {

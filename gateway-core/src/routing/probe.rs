@@ -41,12 +41,19 @@ pub fn spawn_probes(
                     _ = tick.tick() => {}
                 }
                 let provider = &rt.providers[idx];
-                let send = client.send(provider.api().models_request());
+                let mut req = provider.api().models_request();
+                let send = async {
+                    crate::providers::authorize(provider.api(), &client, &mut req)
+                        .await
+                        .map_err(Some)?;
+                    client.send(req).await.map_err(|_| None::<String>)
+                };
                 let result = tokio::time::timeout(PROBE_TIMEOUT, send).await;
                 let (ok, reason) = match result {
                     Ok(Ok(r)) if r.status().is_success() => (true, String::new()),
                     Ok(Ok(r)) => (false, format!("{name}: health probe got {}", r.status())),
-                    Ok(Err(_)) => (false, format!("{name}: health probe cannot connect")),
+                    Ok(Err(Some(why))) => (false, format!("{name}: health probe: {why}")),
+                    Ok(Err(None)) => (false, format!("{name}: health probe cannot connect")),
                     Err(_) => (false, format!("{name}: health probe timed out")),
                 };
                 if !ok {
@@ -107,7 +114,28 @@ pub async fn probe_provider(client: &UpstreamClient, p: &super::ProviderRuntime)
         error: p.key_error.clone(),
     };
     let t0 = Instant::now();
-    match tokio::time::timeout(PROBE_TIMEOUT, client.send(p.api().models_request())).await {
+    let mut req = p.api().models_request();
+    if p.key_error.is_none() && p.api().token_cache().is_some() {
+        // Vertex: the auth check is getting a token; then a cheap call.
+        let got = tokio::time::timeout(
+            PROBE_TIMEOUT,
+            crate::providers::authorize(p.api(), client, &mut req),
+        )
+        .await;
+        match got {
+            Ok(Ok(_)) => {}
+            Ok(Err(why)) => {
+                r.auth_ok = Some(false);
+                r.error = Some(why);
+                return r;
+            }
+            Err(_) => {
+                r.error = Some(format!("no token within {PROBE_TIMEOUT:?}"));
+                return r;
+            }
+        }
+    }
+    match tokio::time::timeout(PROBE_TIMEOUT, client.send(req)).await {
         Err(_) => r.error = Some(format!("no answer within {PROBE_TIMEOUT:?}")),
         Ok(Err(e)) => {
             r.error = Some(if e.connect {

@@ -312,7 +312,14 @@ impl Runtime {
         let providers: Vec<Arc<ProviderRuntime>> = config
             .providers
             .iter()
-            .map(|spec| build_provider(spec, limiter_for(spec), kept_keys(spec)))
+            .map(|spec| {
+                build_provider(
+                    spec,
+                    limiter_for(spec),
+                    kept_keys(spec),
+                    &config.server.ssrf,
+                )
+            })
             .collect();
         let routes = RouteTable::new(config.routes.iter().map(|r| {
             let pattern = r.model.contains('*');
@@ -502,6 +509,12 @@ impl Runtime {
     }
 }
 
+/// A Vertex provider's service account: a JSON key whose `token_uri` the
+/// SSRF guard allows (the message never quotes the key).
+fn check_service_account(json: &Secret, ssrf: &crate::ssrf::SsrfPolicy) -> Result<(), String> {
+    providers::vertex::ServiceAccount::parse(json.expose())?.check_token_uri(ssrf)
+}
+
 /// Resolves a provider's keys and header references and builds its
 /// behaviour once per key. Never fails: what does not resolve is reported
 /// at request time (the key skipped, or the provider failing over).
@@ -509,6 +522,7 @@ fn build_provider(
     spec: &ProviderSpec,
     limiter: Arc<ProviderLimiter>,
     key_state: Option<Arc<KeyState>>,
+    ssrf: &crate::ssrf::SsrfPolicy,
 ) -> Arc<ProviderRuntime> {
     let mut errors: Vec<String> = Vec::new();
     let mut header_secrets: Vec<crate::secrets::Secret> = Vec::new();
@@ -539,11 +553,20 @@ fn build_provider(
         spec.api_keys
             .iter()
             .map(|r| {
-                let key = r.resolve().map_err(|e| {
-                    let msg = format!("provider {:?}: key {r}: {e}", spec.name);
-                    tracing::warn!("{msg}");
-                    msg
-                });
+                let key = r
+                    .resolve()
+                    .map_err(|e| e.to_string())
+                    .and_then(|k| {
+                        if spec.kind == crate::config::ProviderKind::Vertex {
+                            check_service_account(&k, ssrf)?;
+                        }
+                        Ok(k)
+                    })
+                    .map_err(|e| {
+                        let msg = format!("provider {:?}: key {r}: {e}", spec.name);
+                        tracing::warn!("{msg}");
+                        msg
+                    });
                 (Some(r.to_string()), key)
             })
             .collect()

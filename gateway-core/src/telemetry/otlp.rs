@@ -86,6 +86,7 @@ fn upstream(live: &LiveRuntime, name: &str) -> Option<Upstream> {
             ProviderKind::Openai => "openai",
             ProviderKind::Anthropic => "anthropic",
             ProviderKind::Gemini => "gemini",
+            ProviderKind::Vertex => "vertex_ai",
         },
         host: p.base_url.host_str().map(str::to_string),
         port: p.base_url.port_or_known_default(),

@@ -157,6 +157,7 @@ pub fn request(req: ChatRequest) -> Result<GenerateRequest, TranslateError> {
             name: t.function.name,
             description: t.function.description,
             parameters_json_schema: t.function.parameters,
+            parameters: None,
         })
         .collect();
     let tool_config = match (&req.tool_choice, declarations.is_empty()) {
@@ -216,6 +217,7 @@ pub fn request(req: ChatRequest) -> Result<GenerateRequest, TranslateError> {
         stop_sequences: req.stop.map(|s| s.into_vec()).unwrap_or_default(),
         response_mime_type,
         response_json_schema,
+        response_schema: None,
         thinking_config,
     };
     let empty = generation_config.temperature.is_none()

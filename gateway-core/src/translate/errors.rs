@@ -7,12 +7,17 @@
 //!   following the status (`invalid_request_error` 400,
 //!   `authentication_error` 401, `permission_error` 403, `not_found_error`
 //!   404, `request_too_large` 413, `rate_limit_error` 429, `api_error` 5xx,
-//!   `overloaded_error` 503/529).
+//!   `overloaded_error` 503/529);
+//! - Gemini (the `/v1beta/models/…` ingress):
+//!   `{"error":{"code","message","status"}}`, the status Google's name for
+//!   the HTTP code (`INVALID_ARGUMENT` 400, `UNAUTHENTICATED` 401,
+//!   `PERMISSION_DENIED` 403, `NOT_FOUND` 404, `RESOURCE_EXHAUSTED` 429,
+//!   `UNAVAILABLE` 502/503/529, `DEADLINE_EXCEEDED` 504, `INTERNAL` otherwise).
 
 use bytes::Bytes;
 use http::StatusCode;
 
-use super::wire::{anthropic, chat};
+use super::wire::{anthropic, chat, gemini};
 use crate::vocab::Endpoint;
 
 /// Anthropic's error `type` for an HTTP status.
@@ -42,6 +47,44 @@ pub fn anthropic_type_of_openai(kind: Option<&str>) -> &'static str {
         Some("overloaded_error") => "overloaded_error",
         _ => "api_error",
     }
+}
+
+/// Google's status name for an HTTP status (Gemini error bodies).
+pub fn gemini_status_for(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 | 411 | 413 | 422 => "INVALID_ARGUMENT",
+        401 => "UNAUTHENTICATED",
+        403 => "PERMISSION_DENIED",
+        404 | 405 => "NOT_FOUND",
+        409 => "ABORTED",
+        429 => "RESOURCE_EXHAUSTED",
+        499 => "CANCELLED",
+        501 => "UNIMPLEMENTED",
+        502 | 503 | 529 => "UNAVAILABLE",
+        504 => "DEADLINE_EXCEEDED",
+        _ => "INTERNAL",
+    }
+}
+
+/// A Gemini error body.
+pub fn gemini_body(status: StatusCode, message: impl Into<String>) -> Bytes {
+    let e = gemini::ErrorResponse {
+        error: gemini::ErrorBody {
+            code: status.as_u16(),
+            message: message.into(),
+            status: gemini_status_for(status).into(),
+        },
+    };
+    Bytes::from(serde_json::to_vec(&e).unwrap_or_default())
+}
+
+/// An OpenAI-shaped upstream error → Gemini's shape.
+pub fn openai_to_gemini(status: StatusCode, body: &[u8]) -> Bytes {
+    let message = match serde_json::from_slice::<chat::ErrorResponse>(body) {
+        Ok(e) if !e.error.message.is_empty() => e.error.message,
+        _ => raw_message(status, body),
+    };
+    gemini_body(status, message)
 }
 
 /// A short text for an upstream body that is not the expected JSON.
@@ -100,6 +143,7 @@ pub fn client_body(
 ) -> Bytes {
     match client {
         Endpoint::Messages => anthropic_body(anthropic_type_for_status(status), message),
+        Endpoint::GenerateContent => gemini_body(status, message),
         _ => openai_body(kind, code, message),
     }
 }
@@ -140,6 +184,17 @@ pub fn client_stream_error(client: Endpoint, message: &str, code: &str, seq: Opt
             Bytes::from(format!(
                 "event: error\ndata: {error}\n\nevent: response.failed\ndata: {failed}\n\n"
             ))
+        }
+        // Gemini's own stream error: an event holding its error body.
+        Endpoint::GenerateContent => {
+            let body = gemini_body(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("{message} ({code})"),
+            );
+            let mut out = b"data: ".to_vec();
+            out.extend_from_slice(&body);
+            out.extend_from_slice(b"\r\n\r\n");
+            Bytes::from(out)
         }
         _ => {
             let v = serde_json::json!({

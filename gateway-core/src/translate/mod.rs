@@ -13,6 +13,9 @@
 //! - `chat_via_gemini`: chat clients, Gemini upstreams (request, answer,
 //!   errors, stream events); Messages and Responses clients reach Gemini
 //!   through chat.
+//! - `gemini_via_chat`: Gemini clients (the `/v1beta/models/…` ingress),
+//!   chat upstreams (and, chained with `chat_via_messages*`, Anthropic
+//!   upstreams); Gemini upstreams pass through.
 //! - `responses_via_chat*`: Responses clients, chat upstreams (and, chained
 //!   with `chat_via_messages*`, Anthropic upstreams).
 //! - `streaming`: the per-event translator the stream relay drives.
@@ -32,6 +35,7 @@ pub mod embeddings_via_gemini;
 pub mod errors;
 pub(crate) mod frame;
 pub mod gemini_schema;
+pub mod gemini_via_chat;
 mod messages_via_chat;
 mod messages_via_chat_stream;
 mod responses_via_chat;
@@ -71,6 +75,11 @@ pub enum Translation {
     ResponsesViaGemini,
     /// Embeddings client → Gemini `batchEmbedContents`.
     EmbeddingsViaGemini,
+    /// Gemini `generateContent` client → Chat Completions upstream.
+    GeminiViaChat,
+    /// Gemini `generateContent` client → Anthropic Messages upstream
+    /// (through chat).
+    GeminiViaMessages,
 }
 
 /// What the answer's translation needs to know about the request.
@@ -138,6 +147,8 @@ impl Translation {
             (Endpoint::Messages, Endpoint::GenerateContent) => Some(Self::MessagesViaGemini),
             (Endpoint::Responses, Endpoint::GenerateContent) => Some(Self::ResponsesViaGemini),
             (Endpoint::Embeddings, Endpoint::BatchEmbedContents) => Some(Self::EmbeddingsViaGemini),
+            (Endpoint::GenerateContent, Endpoint::ChatCompletions) => Some(Self::GeminiViaChat),
+            (Endpoint::GenerateContent, Endpoint::Messages) => Some(Self::GeminiViaMessages),
             _ => None,
         }
     }
@@ -150,11 +161,15 @@ impl Translation {
                 Endpoint::Responses
             }
             Self::EmbeddingsViaGemini => Endpoint::Embeddings,
+            Self::GeminiViaChat | Self::GeminiViaMessages => Endpoint::GenerateContent,
         }
     }
 
     fn upstream_is_anthropic(self) -> bool {
-        matches!(self, Self::ChatViaMessages | Self::ResponsesViaMessages)
+        matches!(
+            self,
+            Self::ChatViaMessages | Self::ResponsesViaMessages | Self::GeminiViaMessages
+        )
     }
 
     fn upstream_is_gemini(self) -> bool {
@@ -177,6 +192,18 @@ impl Translation {
         body: &[u8],
         model: &str,
         cache_key: Option<&str>,
+    ) -> Result<Translated, TranslateError> {
+        self.request_streamed(body, model, cache_key, false)
+    }
+
+    /// [`Self::request`] for a client whose request says in its path, not
+    /// its body, whether it streams (Gemini's `:streamGenerateContent`).
+    pub fn request_streamed(
+        self,
+        body: &[u8],
+        model: &str,
+        cache_key: Option<&str>,
+        stream: bool,
     ) -> Result<Translated, TranslateError> {
         let keyed = |mut chat: chat::ChatRequest| {
             if chat.prompt_cache_key.is_none() {
@@ -237,6 +264,15 @@ impl Translation {
                 let req: embeddings_via_gemini::EmbeddingsRequest = parse_request(body)?;
                 to_bytes(&embeddings_via_gemini::request(req, model)?)?
             }
+            Self::GeminiViaChat => {
+                let req: wire::gemini::GenerateRequest = parse_request(body)?;
+                to_bytes(&keyed(gemini_via_chat::request(req, model, stream)?))?
+            }
+            Self::GeminiViaMessages => {
+                let req: wire::gemini::GenerateRequest = parse_request(body)?;
+                let chat = gemini_via_chat::request(req, model, stream)?;
+                to_bytes(&chat_via_messages::request(chat, model)?)?
+            }
         };
         Ok(Translated { body, ctx })
     }
@@ -278,6 +314,15 @@ impl Translation {
                 let r: embeddings_via_gemini::BatchEmbedResponse = parse_upstream(body)?;
                 to_bytes(&embeddings_via_gemini::response(r, m))
             }
+            Self::GeminiViaChat => {
+                let r: chat::ChatResponse = parse_upstream(body)?;
+                to_bytes(&gemini_via_chat::response(r, m))
+            }
+            Self::GeminiViaMessages => {
+                let r: anthropic::MessagesResponse = parse_upstream(body)?;
+                let chat = chat_via_messages::response(r, m);
+                to_bytes(&gemini_via_chat::response(chat, m))
+            }
         }
     }
 
@@ -288,6 +333,7 @@ impl Translation {
         let (status, body) = chat_via_gemini::blocked_body(message);
         match self.client() {
             Endpoint::Messages => (status, errors::openai_to_anthropic(status, &body)),
+            Endpoint::GenerateContent => (status, errors::gemini_body(status, message)),
             _ => (status, body),
         }
     }
@@ -302,6 +348,10 @@ impl Translation {
             };
         }
         match (self.client(), self.upstream_is_anthropic()) {
+            (Endpoint::GenerateContent, true) => {
+                errors::openai_to_gemini(status, &errors::anthropic_to_openai(status, body))
+            }
+            (Endpoint::GenerateContent, false) => errors::openai_to_gemini(status, body),
             (Endpoint::Messages, _) => errors::openai_to_anthropic(status, body),
             (_, true) => errors::anthropic_to_openai(status, body),
             // Responses and chat share OpenAI's error shape.

@@ -12,9 +12,10 @@ use serde::Serialize;
 use super::chat_via_gemini::ChunkStream;
 use super::chat_via_messages_stream::MessagesToChat;
 use super::frame::{ChunkFrame, EventFrame};
+use super::gemini_via_chat::GeminiStream;
 use super::messages_via_chat_stream::ChatToMessages;
 use super::responses_via_chat_stream::ChatToResponses;
-use super::wire::{anthropic, chat, responses};
+use super::wire::{anthropic, chat, gemini, responses};
 use super::{RequestCtx, Translation};
 use crate::sse::SseEvent;
 
@@ -81,6 +82,8 @@ enum Inner {
     ChatViaGemini(ChunkStream),
     MessagesViaGemini(ChunkStream, ChatToMessages),
     ResponsesViaGemini(ChunkStream, Box<ChatToResponses>),
+    GeminiViaChat(GeminiStream),
+    GeminiViaMessages(MessagesToChat, GeminiStream),
 }
 
 /// Turns upstream SSE events into client SSE bytes for one stream.
@@ -118,6 +121,11 @@ impl StreamTranslator {
                 ChunkStream::new(&ctx.model, true),
                 Box::new(ChatToResponses::new(&ctx.model)),
             ),
+            Translation::GeminiViaChat => Inner::GeminiViaChat(GeminiStream::new(&ctx.model)),
+            Translation::GeminiViaMessages => Inner::GeminiViaMessages(
+                MessagesToChat::new(&ctx.model, true),
+                GeminiStream::new(&ctx.model),
+            ),
         };
         Some(Self { inner, seq: 0 })
     }
@@ -131,10 +139,12 @@ impl StreamTranslator {
     /// Reads an upstream event once, in the upstream's protocol.
     pub(crate) fn parse(&self, ev: &SseEvent) -> Parsed {
         let read = match &self.inner {
-            Inner::MessagesViaChat(_) | Inner::ResponsesViaChat(_) => {
+            Inner::MessagesViaChat(_) | Inner::ResponsesViaChat(_) | Inner::GeminiViaChat(_) => {
                 ChunkFrame::read(ev).map(|f| Parsed::Chunk(Box::new(f)))
             }
-            Inner::ChatViaMessages(_) | Inner::ResponsesViaMessages(..) => {
+            Inner::ChatViaMessages(_)
+            | Inner::ResponsesViaMessages(..)
+            | Inner::GeminiViaMessages(..) => {
                 EventFrame::read(ev).map(|f| Parsed::Event(Box::new(f)))
             }
             Inner::ChatViaGemini(_)
@@ -213,6 +223,20 @@ impl StreamTranslator {
                 }
                 write_responses(&evs, &mut self.seq, out);
             }
+            Inner::GeminiViaChat(g) => {
+                if let Some(c) = chat(p) {
+                    chat_gemini(g, c, out);
+                }
+            }
+            Inner::GeminiViaMessages(a, g) => {
+                let mut chat = Vec::new();
+                if let Some(e) = anthropic(p) {
+                    a.on_event(e, &mut chat);
+                }
+                for c in chat {
+                    chat_gemini(g, c, out);
+                }
+            }
         }
     }
 
@@ -278,7 +302,47 @@ impl StreamTranslator {
                 b.finish(&mut evs);
                 write_responses(&evs, &mut self.seq, out);
             }
+            Inner::GeminiViaChat(g) => chat_gemini(g, ChatEvent::Done, out),
+            Inner::GeminiViaMessages(a, g) => {
+                let mut chat = Vec::new();
+                a.finish(&mut chat);
+                chat.push(ChatEvent::Done);
+                for c in chat {
+                    chat_gemini(g, c, out);
+                }
+            }
         }
+    }
+}
+
+/// One chat event → Gemini SSE events (`[DONE]` sends the last one; an
+/// error ends the stream with Gemini's error body).
+fn chat_gemini(g: &mut GeminiStream, c: ChatEvent, out: &mut BytesMut) {
+    let mut evs = Vec::new();
+    match c {
+        ChatEvent::Chunk(c) => g.on_chunk(c, &mut evs),
+        ChatEvent::Done => g.finish(&mut evs),
+        ChatEvent::Error(e) => {
+            g.finish(&mut Vec::new());
+            let status = http::StatusCode::INTERNAL_SERVER_ERROR;
+            let body = super::errors::gemini_body(status, e.error.message);
+            out.put_slice(b"data: ");
+            out.put_slice(&body);
+            out.put_slice(b"\r\n\r\n");
+        }
+    }
+    write_gemini(&evs, out);
+}
+
+/// Gemini's SSE framing: `data: {…}` and CRLF CRLF after each event.
+fn write_gemini(evs: &[gemini::GenerateResponse], out: &mut BytesMut) {
+    for e in evs {
+        let Ok(json) = serde_json::to_string(e) else {
+            continue;
+        };
+        out.put_slice(b"data: ");
+        out.put_slice(json.as_bytes());
+        out.put_slice(b"\r\n\r\n");
     }
 }
 

@@ -2,9 +2,11 @@
 //! gateway does not know every upstream's tokenizer, and agents only use
 //! the number to budget their context. About four characters per token for
 //! text, tool definitions and tool inputs, a flat cost per image, a few
-//! tokens of framing per message.
+//! tokens of framing per message. The Gemini ingress's `:countTokens`
+//! estimates a Gemini body the same way ([`estimate_gemini_tokens`]).
 
 use super::wire::anthropic::{Content, ContentBlock, MessagesRequest, System, ToolResultContent};
+use super::wire::gemini;
 
 /// What one image costs (a ~1100×1100 picture under Anthropic's rule of
 /// width × height / 750).
@@ -53,6 +55,46 @@ pub fn estimate_input_tokens(req: &MessagesRequest) -> u64 {
         let schema = t.input_schema.as_ref().map_or(0, |s| s.to_string().len());
         let desc = t.description.as_ref().map_or(0, |d| d.chars().count());
         n += PER_MESSAGE + text_tokens(t.name.len() + desc + schema);
+    }
+    n.max(1)
+}
+
+fn gemini_part_tokens(p: &gemini::Part) -> u64 {
+    let mut n = p
+        .text
+        .as_ref()
+        .map_or(0, |t| text_tokens(t.chars().count()));
+    if p.inline_data.is_some() || p.file_data.is_some() {
+        n += IMAGE_TOKENS;
+    }
+    if let Some(f) = &p.function_call {
+        n += text_tokens(f.name.len() + f.args.to_string().chars().count());
+    }
+    if let Some(r) = &p.function_response {
+        n += text_tokens(r.name.len() + r.response.to_string().chars().count());
+    }
+    n
+}
+
+/// Estimated input tokens of a Gemini `generateContent` body (its
+/// `contents`, `systemInstruction` and function declarations).
+pub fn estimate_gemini_tokens(
+    contents: &[gemini::Content],
+    system: Option<&gemini::Content>,
+    tools: &[gemini::Tool],
+) -> u64 {
+    let mut n = 0;
+    for c in contents.iter().chain(system) {
+        n += PER_MESSAGE + c.parts.iter().map(gemini_part_tokens).sum::<u64>();
+    }
+    for d in tools.iter().flat_map(|t| &t.function_declarations) {
+        let schema = d
+            .parameters_json_schema
+            .as_ref()
+            .or(d.parameters.as_ref())
+            .map_or(0, |s| s.to_string().len());
+        let desc = d.description.as_ref().map_or(0, |d| d.chars().count());
+        n += PER_MESSAGE + text_tokens(d.name.len() + desc + schema);
     }
     n.max(1)
 }

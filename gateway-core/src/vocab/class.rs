@@ -39,6 +39,9 @@ pub enum ErrorClass {
     /// `PERMISSION_DENIED`): the key cools, the next target is tried, and
     /// the client gets a 401 when none is left.
     KeyRefused,
+    /// The provider's credential could not be obtained: its token endpoint
+    /// refused the grant or failed (Vertex AI's OAuth token).
+    AuthFailed,
     // A target that cannot take the request: skipped, its health untouched.
     /// The fallback test's preferred target, failed without being called.
     Forced,
@@ -96,6 +99,7 @@ impl ErrorClass {
             Self::UpstreamRedirect => "upstream_redirect",
             Self::KeyMissing => "key_missing",
             Self::KeyRefused => "key_refused",
+            Self::AuthFailed => "auth_failed",
             Self::Forced => "forced",
             Self::Unsupported => "unsupported",
             Self::Untranslatable => "untranslatable",

@@ -24,8 +24,10 @@ pub enum Endpoint {
     Responses,
     /// Anthropic Messages (`/v1/messages`).
     Messages,
-    /// Gemini `models/{model}:generateContent` (an upstream protocol only;
-    /// the model is part of the path).
+    /// Gemini `models/{model}:generateContent` (and
+    /// `:streamGenerateContent`): an upstream protocol, and the Gemini
+    /// ingress (`/v1beta/models/{model}:…`); the model and whether it
+    /// streams are part of the path, not the body.
     GenerateContent,
     /// Gemini `models/{model}:batchEmbedContents` (upstream only).
     BatchEmbedContents,

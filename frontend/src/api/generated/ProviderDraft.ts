@@ -7,4 +7,10 @@ export type ProviderDraft = { name: string, kind: string, base_url: string,
 /**
  * `keyring:NAME`, `env:VAR`, or null for keyless servers.
  */
-api_key?: string | null, timeout_s?: number, rpm?: number, tpm?: number, models?: Array<string>, };
+api_key?: string | null, timeout_s?: number, rpm?: number, tpm?: number, models?: Array<string>, 
+/**
+ * `kind = "vertex"`: project, region, and the service account's
+ * reference (set when given; the kind's other fields are removed when
+ * the kind changes away from it).
+ */
+project?: string, region?: string, service_account?: string, };

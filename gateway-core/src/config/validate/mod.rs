@@ -23,7 +23,7 @@ use toml::Spanned;
 use super::raw::RawConfig;
 
 pub use issue::{ConfigError, Issue, Severity, format_issue};
-pub use providers::{CLIENT_AUTH, HeaderSource, MAX_POOL_KEYS, ProviderSpec};
+pub use providers::{CLIENT_AUTH, HeaderSource, MAX_POOL_KEYS, ProviderSpec, VertexSpec};
 pub use routes::{ErrorRules, NO_RULES, RouteCache, RouteSpec, TargetSpec};
 pub use server::{
     LimitsConfig, MAX_CACHE_MB, ModelLimitSpec, RoutingConfig, ServerConfig, parse_listen,

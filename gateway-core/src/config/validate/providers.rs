@@ -45,6 +45,43 @@ pub struct ProviderSpec {
     pub responses: ResponsesMode,
     /// Kind gemini: the tool-schema dialect sent.
     pub gemini_schema: GeminiSchema,
+    /// `kind = "vertex"`: its project and region (its service account is
+    /// `api_keys[0]`).
+    pub vertex: Option<VertexSpec>,
+}
+
+/// Where a `kind = "vertex"` provider's models live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VertexSpec {
+    pub project: String,
+    /// `us-central1`, `europe-west4`, … or `global`.
+    pub region: String,
+}
+
+impl VertexSpec {
+    /// `https://{region}-aiplatform.googleapis.com/v1`, or
+    /// `https://aiplatform.googleapis.com/v1` for `global`.
+    pub fn default_base_url(&self) -> String {
+        if self.region == "global" {
+            "https://aiplatform.googleapis.com/v1".to_string()
+        } else {
+            format!("https://{}-aiplatform.googleapis.com/v1", self.region)
+        }
+    }
+}
+
+/// A project id or region as it goes into a Vertex URL path: lowercase
+/// letters, digits, `-`, and for projects also `.` and `:` (domain-scoped
+/// projects, `example.com:my-project`).
+fn vertex_name(s: &str, project: bool) -> bool {
+    !s.is_empty()
+        && s.len() <= 100
+        && s.bytes().all(|b| {
+            b.is_ascii_lowercase()
+                || b.is_ascii_digit()
+                || b == b'-'
+                || (project && matches!(b, b'.' | b':'))
+        })
 }
 
 /// The `api_key` value that forwards the client's own credential.
@@ -103,7 +140,17 @@ impl Validator<'_> {
                     );
                     ResponsesMode::Translate
                 }
-                (ProviderKind::Anthropic | ProviderKind::Gemini, _) => ResponsesMode::Translate,
+                (ProviderKind::Vertex, Some(r)) if *r.get_ref() == ResponsesMode::Native => {
+                    self.error(
+                        &format!("{path}.responses"),
+                        r,
+                        "Vertex AI has no Responses API; omit this or use \"translate\"",
+                    );
+                    ResponsesMode::Translate
+                }
+                (ProviderKind::Anthropic | ProviderKind::Gemini | ProviderKind::Vertex, _) => {
+                    ResponsesMode::Translate
+                }
                 (ProviderKind::Openai, r) => r.as_ref().map(|r| *r.get_ref()).unwrap_or_default(),
             };
             let gemini_schema = match (&p.gemini_schema, p.kind.get_ref()) {
@@ -118,22 +165,29 @@ impl Validator<'_> {
                 }
                 (None, _) => GeminiSchema::default(),
             };
+            let vertex = self.vertex(&path, p);
             let default_base;
             let base_src = match &p.base_url {
                 Some(b) => b,
                 None => {
-                    let gemini = *p.kind.get_ref() == ProviderKind::Gemini;
-                    if !gemini {
+                    let default = match p.kind.get_ref() {
+                        ProviderKind::Gemini => Some(GEMINI_BASE_URL.to_string()),
+                        ProviderKind::Vertex => Some(
+                            vertex
+                                .as_ref()
+                                .map(VertexSpec::default_base_url)
+                                .unwrap_or_default(),
+                        ),
+                        _ => None,
+                    };
+                    if default.is_none() {
                         self.error(
                             &format!("{path}.base_url"),
                             &p.name,
-                            "base_url is required (only kind = \"gemini\" has a default)",
+                            "base_url is required (only kind = \"gemini\" and \"vertex\" have a default)",
                         );
                     }
-                    default_base = toml::Spanned::new(
-                        p.name.span(),
-                        if gemini { GEMINI_BASE_URL } else { "" }.to_string(),
-                    );
+                    default_base = toml::Spanned::new(p.name.span(), default.unwrap_or_default());
                     &default_base
                 }
             };
@@ -182,6 +236,10 @@ impl Validator<'_> {
                 .as_ref()
                 .is_some_and(|k| k.get_ref() == CLIENT_AUTH);
             let mut refs: Vec<(String, &toml::Spanned<String>)> = Vec::new();
+            // Vertex: the service account is the provider's one credential.
+            if let Some(sa) = p.service_account.as_ref().filter(|_| vertex.is_some()) {
+                refs.push((format!("{path}.service_account"), sa));
+            }
             match (&p.api_key, &p.api_keys) {
                 (Some(k), Some(_)) => self.error(
                     &format!("{path}.api_keys"),
@@ -329,11 +387,96 @@ impl Validator<'_> {
                     headers,
                     responses,
                     gemini_schema,
+                    vertex,
                 });
             }
         }
         self.shared_limits(raw, &out);
         out
+    }
+
+    /// `kind = "vertex"`: `project`, `region` and `service_account` are
+    /// required and `api_key(s)` refused; other kinds may not set
+    /// `project` or `service_account`.
+    fn vertex(&mut self, path: &str, p: &RawProvider) -> Option<VertexSpec> {
+        if *p.kind.get_ref() != ProviderKind::Vertex {
+            for (field, v) in [
+                ("project", &p.project),
+                ("service_account", &p.service_account),
+            ] {
+                if let Some(v) = v {
+                    self.error(
+                        &format!("{path}.{field}"),
+                        v,
+                        format!("{field} is only for kind = \"vertex\""),
+                    );
+                }
+            }
+            return None;
+        }
+        let mut ok = true;
+        if let Some(v) = &p.api_key {
+            ok = false;
+            self.error(
+                &format!("{path}.api_key"),
+                v,
+                "kind = \"vertex\" authenticates with service_account (a keyring:/env: \
+                 reference to the service account's JSON key), not api_key",
+            );
+        }
+        if let Some(v) = &p.api_keys {
+            ok = false;
+            self.error(
+                &format!("{path}.api_keys"),
+                v,
+                "kind = \"vertex\" authenticates with service_account, not api_keys",
+            );
+        }
+        if p.service_account.is_none() {
+            ok = false;
+            self.error(
+                &format!("{path}.service_account"),
+                &p.name,
+                "kind = \"vertex\" needs service_account = \"keyring:NAME\" (or env:VAR), \
+                 a reference whose value is the service account's JSON key",
+            );
+        }
+        let mut field = |name: &str, v: &Option<toml::Spanned<String>>, project: bool| match v {
+            Some(v) if vertex_name(v.get_ref(), project) => Some(v.get_ref().clone()),
+            Some(v) => {
+                self.error(
+                    &format!("{path}.{name}"),
+                    v,
+                    format!(
+                        "{:?} is not a valid {name} (lowercase letters, digits and '-')",
+                        v.get_ref()
+                    ),
+                );
+                None
+            }
+            None => {
+                self.error(
+                    &format!("{path}.{name}"),
+                    &p.name,
+                    format!(
+                        "kind = \"vertex\" needs {name} (e.g. {})",
+                        if project {
+                            "\"my-project\""
+                        } else {
+                            "\"us-central1\" or \"global\""
+                        }
+                    ),
+                );
+                None
+            }
+        };
+        let project = field("project", &p.project, true);
+        let region = field("region", &p.region, false);
+        Some(VertexSpec {
+            project: project?,
+            region: region?,
+        })
+        .filter(|_| ok)
     }
 
     /// Providers sharing one budget must agree on it.

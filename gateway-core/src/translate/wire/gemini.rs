@@ -114,6 +114,10 @@ pub struct FunctionDeclaration {
     /// dialect; `parameters` takes only Gemini's OpenAPI subset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters_json_schema: Option<Value>,
+    /// Gemini's OpenAPI-subset schema (upper-case types), as the Python
+    /// SDK sends it; read from Gemini clients, never sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<Value>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -146,6 +150,9 @@ pub struct GenerationConfig {
     pub response_mime_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_json_schema: Option<Value>,
+    /// The OpenAPI-subset form of `responseJsonSchema` (Gemini clients).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_schema: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thinking_config: Option<ThinkingConfig>,
 }
