@@ -1,7 +1,7 @@
 //! A fake Gemini API upstream ([`FakeGemini`]): `POST
 //! /v1beta/models/{model}:generateContent` and
 //! `:streamGenerateContent?alt=sse`, `:batchEmbedContents`, `:countTokens` (7 tokens per
-//! `contents` turn) and `GET /v1beta/models`, in the wire
+//! `contents` turn; a whole `generateContentRequest`: one per word of every `text`) and `GET /v1beta/models`, in the wire
 //! format of Google's API reference (camelCase fields, `candidates`,
 //! `usageMetadata`, `promptFeedback`; errors as
 //! `{"error":{"code","message","status"}}`). The key must come in
@@ -28,6 +28,9 @@ pub enum GeminiReply {
     Thinking { thought: String, text: String },
     /// A `functionCall` part.
     Call { name: String, args: Value },
+    /// These parts (thoughts, text, `functionCall`s) as one model turn;
+    /// a stream sends one event per part.
+    Parts(Vec<Value>),
     /// The prompt refused: `promptFeedback.blockReason = SAFETY`, no candidates.
     PromptBlocked,
     /// A Gemini error body with this HTTP code and `status`.
@@ -40,6 +43,8 @@ pub enum GeminiReply {
 
 struct Shared {
     key: String,
+    /// `Some(code)`: `:countTokens` answers this error (404: not served).
+    count_fails: Mutex<Option<u16>>,
     queue: Mutex<VecDeque<GeminiReply>>,
     requests: Mutex<Vec<Recorded>>,
 }
@@ -66,6 +71,7 @@ impl FakeGemini {
     pub async fn start(name: &str, key: &str) -> FakeGemini {
         let shared = Arc::new(Shared {
             key: key.to_string(),
+            count_fails: Mutex::new(None),
             queue: Mutex::new(VecDeque::new()),
             requests: Mutex::new(Vec::new()),
         });
@@ -105,6 +111,12 @@ impl FakeGemini {
         lock(&self.shared.queue).push_back(r);
     }
 
+    /// From now on `:countTokens` answers `code` (404 `NOT_FOUND`, else
+    /// `INTERNAL`) instead of a count.
+    pub fn fail_count_tokens(&self, code: u16) {
+        *lock(&self.shared.count_fails) = Some(code);
+    }
+
     /// Every request received, in order.
     pub fn requests(&self) -> Vec<Recorded> {
         lock(&self.shared.requests).clone()
@@ -113,6 +125,14 @@ impl FakeGemini {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A stream event that is not the last: no `finishReason`.
+fn without_finish(mut ev: Value) -> Value {
+    if let Some(c) = ev["candidates"][0].as_object_mut() {
+        c.remove("finishReason");
+    }
+    ev
 }
 
 fn error(code: u16, status: &str, message: &str) -> Response {
@@ -210,16 +230,7 @@ async fn handle(State(s): State<Arc<Shared>>, req: Request) -> Response {
         );
     }
     if method == "countTokens" {
-        // 7 tokens per content turn, so tests can tell it from an estimate.
-        let Ok(req) = serde_json::from_slice::<Value>(&body) else {
-            return error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.");
-        };
-        let turns = req["contents"].as_array().map_or(0, Vec::len);
-        return response(
-            200,
-            "application/json",
-            json!({"totalTokens": 7 * turns}).to_string(),
-        );
+        return count_tokens(&s, model, &body);
     }
     let stream = match method {
         "generateContent" => false,
@@ -280,10 +291,26 @@ async fn handle(State(s): State<Arc<Shared>>, req: Request) -> Response {
                 .collect()
         }
         GeminiReply::Text(t) => vec![answer(json!([{"text": t}]), "STOP")],
+        GeminiReply::Thinking { thought, text } if stream => vec![
+            without_finish(answer(json!([{"text": thought, "thought": true}]), "STOP")),
+            answer(json!([{"text": text}]), "STOP"),
+        ],
         GeminiReply::Thinking { thought, text } => vec![answer(
             json!([{"text": thought, "thought": true}, {"text": text}]),
             "STOP",
         )],
+        GeminiReply::Parts(parts) if stream => {
+            let n = parts.len();
+            parts
+                .into_iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    let ev = answer(json!([p]), "STOP");
+                    if i + 1 < n { without_finish(ev) } else { ev }
+                })
+                .collect()
+        }
+        GeminiReply::Parts(parts) => vec![answer(Value::Array(parts), "STOP")],
         GeminiReply::Call { name, args } => vec![answer(
             json!([{"functionCall": {"name": name, "args": args}}]),
             "STOP",
@@ -300,4 +327,62 @@ async fn handle(State(s): State<Arc<Shared>>, req: Request) -> Response {
     }
     let one = events.into_iter().next().unwrap_or_default();
     response(200, "application/json; charset=UTF-8", one.to_string())
+}
+
+/// `:countTokens`: `contents` (7 tokens per turn) or a whole
+/// `generateContentRequest` (whose `model` must be the path's; one token
+/// per word of every `text`), never both.
+fn count_tokens(s: &Shared, model: &str, body: &[u8]) -> Response {
+    if let Some(code) = *lock(&s.count_fails) {
+        return match code {
+            404 => error(404, "NOT_FOUND", "Requested entity was not found."),
+            c => error(c, "INTERNAL", "An internal error has occurred."),
+        };
+    }
+    let Ok(req) = serde_json::from_slice::<Value>(body) else {
+        return error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.");
+    };
+    let whole = req.get("generateContentRequest");
+    if whole.is_some() == req.get("contents").is_some() {
+        return error(
+            400,
+            "INVALID_ARGUMENT",
+            "contents and generate_content_request are mutually exclusive; exactly one is required",
+        );
+    }
+    if let Some(w) = whole
+        && w["model"] != format!("models/{model}").as_str()
+    {
+        return error(
+            400,
+            "INVALID_ARGUMENT",
+            "* CountTokensRequest.generate_content_request.model: model is required and must match",
+        );
+    }
+    if whole.is_none() {
+        // 7 tokens per content turn, so tests can tell it from an estimate.
+        let turns = req["contents"].as_array().map_or(0, Vec::len) as u64;
+        return response(
+            200,
+            "application/json",
+            json!({"totalTokens": 7 * turns}).to_string(),
+        );
+    }
+    fn words(v: &Value) -> u64 {
+        match v {
+            Value::Object(m) => m
+                .iter()
+                .map(|(k, v)| match (k.as_str(), v) {
+                    ("text", Value::String(t)) => t.split_whitespace().count() as u64,
+                    _ => words(v),
+                })
+                .sum(),
+            Value::Array(a) => a.iter().map(words).sum(),
+            _ => 0,
+        }
+    }
+    let n = words(&req);
+    let body = json!({"totalTokens": n,
+        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": n}]});
+    response(200, "application/json; charset=UTF-8", body.to_string())
 }

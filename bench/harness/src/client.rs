@@ -26,6 +26,44 @@ pub struct Endpoint {
     pub path: String,
     /// Extra headers (a peer's routing headers, an API key).
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// The client protocol spoken to it.
+    pub wire: Wire,
+}
+
+/// The client protocol a load speaks: its request body, what an answer
+/// must contain, what a content event and the end of a stream look like.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Wire {
+    /// Chat completions: `"choices"`, content deltas, `[DONE]`.
+    #[default]
+    Chat,
+    /// Anthropic Messages: `"content"` blocks, `text_delta`s, `message_stop`.
+    Messages,
+}
+
+impl Wire {
+    /// Bytes every whole answer contains.
+    fn answer_marker(self) -> &'static [u8] {
+        match self {
+            Self::Chat => b"\"choices\"",
+            Self::Messages => b"\"content\"",
+        }
+    }
+
+    /// Bytes of the event that ends a stream.
+    fn end_marker(self) -> &'static [u8] {
+        match self {
+            Self::Chat => b"[DONE]",
+            Self::Messages => b"message_stop",
+        }
+    }
+
+    fn is_content(self, event: &[u8]) -> bool {
+        match self {
+            Self::Chat => has_content(event),
+            Self::Messages => event.windows(12).any(|w| w == b"\"text_delta\""),
+        }
+    }
 }
 
 /// One load run.
@@ -152,9 +190,20 @@ impl LoadResult {
     }
 }
 
-pub fn request_body(model: &str, stream: bool, prompt_bytes: usize) -> Bytes {
+pub fn request_body(wire: Wire, model: &str, stream: bool, prompt_bytes: usize) -> Bytes {
     let words = "Summarise the benchmark results in one short sentence. ";
     let prompt: String = words.chars().cycle().take(prompt_bytes.max(8)).collect();
+    if wire == Wire::Messages {
+        let body = serde_json::json!({
+            "model": model,
+            "system": "You are a terse assistant.",
+            "messages": [{"role": "user", "content": prompt}],
+            "max_tokens": 64,
+            "temperature": 0.2,
+            "stream": stream,
+        });
+        return Bytes::from(body.to_string());
+    }
     let body = serde_json::json!({
         "model": model,
         "messages": [
@@ -242,9 +291,10 @@ async fn one(
             .map_err(|e| format!("body: {e}"))?
             .to_bytes();
         s.latency_us = t0.elapsed().as_micros() as u64;
-        if !b.windows(9).any(|w| w == b"\"choices\"") {
+        let marker = ep.wire.answer_marker();
+        if !b.windows(marker.len()).any(|w| w == marker) {
             let text = String::from_utf8_lossy(&b[..b.len().min(300)]).to_string();
-            return Err(format!("not a chat completion: {text}"));
+            return Err(format!("not an answer ({:?}): {text}", ep.wire));
         }
         return Ok(s);
     }
@@ -277,10 +327,11 @@ async fn one(
             }
             got = true;
             s.frames += 1;
-            if ev.windows(6).any(|w| w == b"[DONE]") {
+            let end = ep.wire.end_marker();
+            if ev.windows(end.len()).any(|w| w == end) {
                 done = true;
             }
-            if s.ttft_us.is_none() && has_content(&ev) {
+            if s.ttft_us.is_none() && ep.wire.is_content(&ev) {
                 s.ttft_us = Some(now.duration_since(t0).as_micros() as u64);
             }
         }
@@ -297,8 +348,8 @@ async fn one(
     s.latency_us = t0.elapsed().as_micros() as u64;
     if !done {
         return Err(format!(
-            "stream ended without [DONE] after {} event(s)",
-            s.frames
+            "stream ended without its last event ({:?}) after {} event(s)",
+            ep.wire, s.frames
         ));
     }
     if s.ttft_us.is_none() {
@@ -309,7 +360,7 @@ async fn one(
 
 /// Runs `load` against `ep`.
 pub async fn run(ep: &Endpoint, load: &Load) -> LoadResult {
-    let body = request_body(&load.model, load.stream, load.prompt_bytes);
+    let body = request_body(ep.wire, &load.model, load.stream, load.prompt_bytes);
     let budget = Arc::new(AtomicI64::new(
         load.requests
             .map_or(i64::MAX, |n| i64::try_from(n).unwrap_or(i64::MAX)),

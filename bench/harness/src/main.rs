@@ -5,6 +5,8 @@
 //!   scenario next to direct-to-mock numbers, and writes
 //!   `OUT/LABEL.json` and `OUT/LABEL.md`.
 //! - `aigw-bench load`: one load run against any address (for profiling).
+//! - `aigw-bench kinds`: translated paths per provider kind against
+//!   passthrough, on one aigw (`OUT/LABEL.json`, `OUT/LABEL.md`).
 //!
 //! All traffic goes to 127.0.0.1; every loop is bounded by a request count
 //! and a duration.
@@ -14,6 +16,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod client;
+mod kinds;
 mod procs;
 mod report;
 mod scenario;
@@ -72,6 +75,25 @@ enum Cmd {
         /// Longest wait for the load average to drop before each gateway, in seconds.
         #[arg(long)]
         quiet_gateway_s: Option<u64>,
+    },
+    /// Translated paths per provider kind (chat → Gemini, Messages →
+    /// Gemini) against chat passthrough to an OpenAI-kind provider.
+    Kinds {
+        #[arg(long)]
+        quick: bool,
+        #[arg(long, default_value = "bench/results")]
+        out: PathBuf,
+        #[arg(long, default_value = "kinds")]
+        label: String,
+        #[arg(long, default_value = "target/release/aigw")]
+        aigw: PathBuf,
+        #[arg(long, default_value = "target/release/mock-upstream")]
+        mock: PathBuf,
+        #[arg(long, default_value = "bench/results/logs")]
+        scratch: PathBuf,
+        /// Longest wait for the load average to drop at the start, in seconds.
+        #[arg(long)]
+        quiet_max_s: Option<u64>,
     },
     /// One load run against ADDR (prints JSON).
     Load {
@@ -229,6 +251,48 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
+        Cmd::Kinds {
+            quick,
+            out,
+            label,
+            aigw,
+            mock,
+            scratch,
+            quiet_max_s,
+        } => {
+            let mut params = if quick {
+                kinds::Params::quick()
+            } else {
+                kinds::Params::full()
+            };
+            if let Some(s) = quiet_max_s {
+                params.quiet_max_s = s;
+            }
+            anyhow::ensure!(aigw.exists(), "{} not found", aigw.display());
+            anyhow::ensure!(mock.exists(), "{} not found", mock.display());
+            let aigw = std::fs::canonicalize(&aigw)?;
+            let dir = scratch.join(&label);
+            std::fs::create_dir_all(&dir)?;
+            let report =
+                kinds::run(params, &aigw, &mock, std::fs::canonicalize(&dir)?, &label).await?;
+            std::fs::create_dir_all(&out)?;
+            let json = out.join(format!("{label}.json"));
+            std::fs::write(&json, serde_json::to_string_pretty(&report)?)?;
+            let md = kinds::markdown(&report);
+            let md_path = out.join(format!("{label}.md"));
+            std::fs::write(&md_path, &md)?;
+            println!("{md}");
+            eprintln!("wrote {} and {}", md_path.display(), json.display());
+            let failed = report
+                .paths
+                .iter()
+                .any(|p| p.c1.ok == 0 || p.c1.errors > 0 || p.ttft.ok == 0 || p.ttft.errors > 0);
+            Ok(if failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
         Cmd::Load {
             addr,
             path,
@@ -247,6 +311,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 addr,
                 path,
                 headers: Vec::new(),
+                wire: client::Wire::Chat,
             };
             let load = client::Load {
                 model,

@@ -339,6 +339,7 @@ impl Run {
             addr: mock_addr,
             path: "/v1/chat/completions".into(),
             headers: Vec::new(),
+            wire: crate::client::Wire::Chat,
         };
 
         say("== direct: concurrent streams");

@@ -87,6 +87,7 @@ impl Gateway {
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
             path: "/v1/chat/completions".into(),
             headers,
+            wire: crate::client::Wire::Chat,
         })
     }
 }

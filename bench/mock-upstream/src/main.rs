@@ -17,10 +17,20 @@
 //! ```text
 //! mock-upstream [--listen 127.0.0.1:9100] [--threads 1]
 //! ```
-//! Prints `listening on http://ADDR` once bound. Serves `POST
-//! /v1/chat/completions` (and `/v1/completions`, same answer), `GET
-//! /v1/models`, `GET /healthz`, and Vertex AI's token and prediction paths
-//! ([`vertex`]).
+//! Prints `listening on http://ADDR` once bound. Serves `GET /v1/models`,
+//! `GET /healthz`, and the generate endpoints of each protocol in
+//! [`ROUTES`] (a table: a helper adding a provider kind adds its rows and
+//! its answer shape), all with the same answer in their own wire format:
+//!
+//! - OpenAI: `POST …/chat/completions` (and `…/completions`);
+//! - Azure OpenAI: `POST /openai/deployments/{d}/chat/completions?api-version=…`
+//!   (the model from the body, else the deployment name) and
+//!   `POST /openai/v1/chat/completions` (OpenAI's answers);
+//! - Gemini: `POST /v1beta/models/{m}:generateContent` and
+//!   `:streamGenerateContent?alt=sse` (also under `/v1/`), the model from
+//!   the path: `candidates`/`usageMetadata`, SSE events ending in CRLF CRLF.
+//! - Vertex AI: its token and prediction paths ([`vertex`], outside the
+//!   table).
 
 // A benchmark tool, not the gateway: it owns no TaskTracker to spawn through
 // (clippy.toml disallows bare tokio::spawn for the gateway's tasks).
@@ -140,6 +150,7 @@ fn chunk(model: &str, delta: &str, finish: &str) -> String {
 /// A paced SSE body: role + first delta at once, then one delta per
 /// `pacing`, then the finish chunk and `[DONE]`.
 struct Sse {
+    proto: Proto,
     model: String,
     plan: Plan,
     sent: u32,
@@ -149,9 +160,10 @@ struct Sse {
 }
 
 impl Sse {
-    fn new(model: String, plan: Plan) -> Self {
+    fn new(proto: Proto, model: String, plan: Plan) -> Self {
         let start = Instant::now();
         Self {
+            proto,
             model,
             plan,
             sent: 0,
@@ -165,6 +177,12 @@ impl Sse {
         let i = self.sent;
         self.sent += 1;
         let mut out = String::with_capacity(512);
+        if self.proto == Proto::Gemini {
+            let last = self.sent == self.plan.deltas;
+            out.push_str(&gemini_event(&self.model, &format!("tok{i} "), last));
+            self.pace(last);
+            return Bytes::from(out);
+        }
         if i == 0 {
             out.push_str(&chunk(
                 &self.model,
@@ -177,15 +195,23 @@ impl Sse {
             &format!(r#"{{"content":"tok{i} "}}"#),
             "null",
         ));
-        if self.sent == self.plan.deltas {
+        let last = self.sent == self.plan.deltas;
+        if last {
             out.push_str(&chunk(&self.model, "{}", "\"stop\""));
             out.push_str("data: [DONE]\n\n");
+        }
+        self.pace(last);
+        Bytes::from(out)
+    }
+
+    /// Done after the last frame, else the next one at its time.
+    fn pace(&mut self, last: bool) {
+        if last {
             self.done = true;
         } else {
             let next = self.start + self.plan.pacing * self.sent;
             self.sleep.as_mut().reset(next);
         }
-        Bytes::from(out)
     }
 }
 
@@ -213,6 +239,157 @@ impl Body for Sse {
     fn size_hint(&self) -> SizeHint {
         SizeHint::default()
     }
+}
+
+/// The wire format of an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Proto {
+    /// OpenAI chat completions (also Azure OpenAI's paths).
+    OpenAi,
+    /// Gemini `generateContent`; streams are chosen by the path.
+    Gemini,
+}
+
+/// Where a route reads the model that chooses the mock's behaviour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ModelAt {
+    /// The body's `"model"`.
+    Body,
+    /// The body's `"model"`, else the path segment after the prefix
+    /// (Azure's deployment).
+    BodyOrSegment,
+    /// The path between the prefix and the suffix (Gemini's `models/{m}:…`).
+    Path,
+}
+
+/// Whether a route's answer streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Streams {
+    /// When the body says `"stream": true`.
+    Body,
+    Always,
+    Never,
+}
+
+/// One row of the dispatch table: `POST` paths that start with `prefix`
+/// and end with `suffix`.
+struct Route {
+    prefix: &'static str,
+    suffix: &'static str,
+    proto: Proto,
+    model: ModelAt,
+    stream: Streams,
+}
+
+/// The generate endpoints, first match wins (the most specific first).
+/// Bedrock (`/model/{id}/converse-stream`, AWS event-stream framing) and
+/// Vertex (`/v1/projects/…/models/{m}:streamGenerateContent`) are rows to
+/// add with their answer shapes.
+const ROUTES: &[Route] = &[
+    Route {
+        prefix: "/openai/deployments/",
+        suffix: "/chat/completions",
+        proto: Proto::OpenAi,
+        model: ModelAt::BodyOrSegment,
+        stream: Streams::Body,
+    },
+    Route {
+        prefix: "/openai/v1/",
+        suffix: "/chat/completions",
+        proto: Proto::OpenAi,
+        model: ModelAt::Body,
+        stream: Streams::Body,
+    },
+    Route {
+        prefix: "/v1beta/models/",
+        suffix: ":generateContent",
+        proto: Proto::Gemini,
+        model: ModelAt::Path,
+        stream: Streams::Never,
+    },
+    Route {
+        prefix: "/v1beta/models/",
+        suffix: ":streamGenerateContent",
+        proto: Proto::Gemini,
+        model: ModelAt::Path,
+        stream: Streams::Always,
+    },
+    Route {
+        prefix: "/v1/models/",
+        suffix: ":generateContent",
+        proto: Proto::Gemini,
+        model: ModelAt::Path,
+        stream: Streams::Never,
+    },
+    Route {
+        prefix: "/v1/models/",
+        suffix: ":streamGenerateContent",
+        proto: Proto::Gemini,
+        model: ModelAt::Path,
+        stream: Streams::Always,
+    },
+    Route {
+        prefix: "/",
+        suffix: "/chat/completions",
+        proto: Proto::OpenAi,
+        model: ModelAt::Body,
+        stream: Streams::Body,
+    },
+    Route {
+        prefix: "/",
+        suffix: "/completions",
+        proto: Proto::OpenAi,
+        model: ModelAt::Body,
+        stream: Streams::Body,
+    },
+];
+
+fn route_for(path: &str) -> Option<&'static Route> {
+    ROUTES.iter().find(|r| {
+        path.len() >= r.prefix.len() + r.suffix.len()
+            && path.starts_with(r.prefix)
+            && path.ends_with(r.suffix)
+    })
+}
+
+/// The model and whether to stream, as `route` reads them.
+fn plan_request(route: &Route, path: &str, body: &[u8]) -> (String, bool) {
+    let (body_model, body_stream) = read_request(body);
+    let inner = &path[route.prefix.len()..path.len() - route.suffix.len()];
+    let from_body = value_after(body, b"\"model\"").is_some();
+    let model = match route.model {
+        ModelAt::Body => body_model,
+        ModelAt::BodyOrSegment if from_body => body_model,
+        ModelAt::BodyOrSegment => inner.split('/').next().unwrap_or("mock").to_string(),
+        ModelAt::Path => inner.to_string(),
+    };
+    let stream = match route.stream {
+        Streams::Body => body_stream,
+        Streams::Always => true,
+        Streams::Never => false,
+    };
+    (model, stream)
+}
+
+fn gemini_answer(model: &str) -> Bytes {
+    Bytes::from(format!(
+        r#"{{"candidates":[{{"content":{{"role":"model","parts":[{{"text":"Hello from the mock upstream."}}]}},"finishReason":"STOP","index":0}}],"usageMetadata":{{"promptTokenCount":12,"candidatesTokenCount":7,"totalTokenCount":19}},"modelVersion":"{model}","responseId":"mock"}}"#,
+        model = safe(model)
+    ))
+}
+
+/// One `streamGenerateContent?alt=sse` event (Gemini ends them with CRLF
+/// CRLF); the last carries `finishReason` and `usageMetadata`.
+fn gemini_event(model: &str, text: &str, last: bool) -> String {
+    let end = if last {
+        r#","finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":12,"candidatesTokenCount":7,"totalTokenCount":19}"#
+    } else {
+        "}]"
+    };
+    format!(
+        "data: {{\"candidates\":[{{\"content\":{{\"role\":\"model\",\"parts\":[{{\"text\":\"{text}\"}}]}},\"index\":0{end},\"modelVersion\":\"{model}\",\"responseId\":\"mock\"}}\r\n\r\n",
+        model = safe(model)
+    )
 }
 
 type Out = http_body_util::Either<http_body_util::Full<Bytes>, Sse>;
@@ -252,7 +429,11 @@ async fn handle(req: Request<Incoming>) -> Result<Response<Out>, Infallible> {
                 br#"{"object":"list","data":[{"id":"mock","object":"model","created":0,"owned_by":"mock"}]}"#,
             ),
         )),
-        (&Method::POST, p) if p.ends_with("/chat/completions") || p.ends_with("/completions") => {
+        (&Method::POST, p) if route_for(p).is_some() => {
+            let Some(route) = route_for(p) else {
+                return Ok(full(StatusCode::NOT_FOUND, "application/json", Bytes::new()));
+            };
+            let path = p.to_string();
             let body = match req.into_body().collect().await {
                 Ok(b) => b.to_bytes(),
                 Err(_) => {
@@ -263,13 +444,14 @@ async fn handle(req: Request<Incoming>) -> Result<Response<Out>, Infallible> {
                     ));
                 }
             };
-            let (model, stream) = read_request(&body);
+            let (model, stream) = plan_request(route, &path, &body);
             let plan = Plan::from_model(&model);
             if !plan.latency.is_zero() {
                 tokio::time::sleep(plan.latency).await;
             }
             if stream {
-                let mut r = Response::new(http_body_util::Either::Right(Sse::new(model, plan)));
+                let sse = Sse::new(route.proto, model, plan);
+                let mut r = Response::new(http_body_util::Either::Right(sse));
                 r.headers_mut().insert(
                     header::CONTENT_TYPE,
                     http::HeaderValue::from_static("text/event-stream"),
@@ -280,7 +462,11 @@ async fn handle(req: Request<Incoming>) -> Result<Response<Out>, Infallible> {
                 );
                 Ok(r)
             } else {
-                Ok(full(StatusCode::OK, "application/json", completion(&model)))
+                let answer = match route.proto {
+                    Proto::OpenAi => completion(&model),
+                    Proto::Gemini => gemini_answer(&model),
+                };
+                Ok(full(StatusCode::OK, "application/json", answer))
             }
         }
         (&Method::POST, p) if p.starts_with("/model/") => Ok(converse(p)),
@@ -491,6 +677,46 @@ mod tests {
         );
         let p = Plan::from_model("mock-l0-n20-p50");
         assert_eq!((p.deltas, p.pacing), (20, Duration::from_millis(50)));
+    }
+
+    #[test]
+    fn the_table_dispatches_each_protocol() {
+        let plan = |path: &str, body: &[u8]| {
+            let r = route_for(path).unwrap();
+            let (m, s) = plan_request(r, path, body);
+            (r.proto, m, s)
+        };
+        assert_eq!(
+            plan(
+                "/v1/chat/completions",
+                br#"{"model":"mock-l5","stream":true}"#
+            ),
+            (Proto::OpenAi, "mock-l5".into(), true)
+        );
+        assert_eq!(
+            plan("/openai/deployments/mock-l3/chat/completions", b"{}"),
+            (Proto::OpenAi, "mock-l3".into(), false)
+        );
+        assert_eq!(
+            plan("/openai/v1/chat/completions", br#"{"model":"m"}"#),
+            (Proto::OpenAi, "m".into(), false)
+        );
+        assert_eq!(
+            plan("/v1beta/models/mock-l0-n5:streamGenerateContent", b"{}"),
+            (Proto::Gemini, "mock-l0-n5".into(), true)
+        );
+        assert_eq!(
+            plan("/v1/models/mock-l0:generateContent", br#"{"stream":true}"#),
+            (Proto::Gemini, "mock-l0".into(), false)
+        );
+        assert!(route_for("/v1beta/models/x:countTokens").is_none());
+        let ev = gemini_event("m", "tok0 ", true);
+        assert!(
+            ev.ends_with("\r\n\r\n") && ev.contains("\"finishReason\":\"STOP\""),
+            "{ev}"
+        );
+        let v = ev.trim_start_matches("data: ").trim_end();
+        assert!(v.starts_with('{') && v.ends_with('}'), "{v}");
     }
 
     #[test]

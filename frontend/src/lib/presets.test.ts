@@ -18,7 +18,7 @@ describe('presets', () => {
     for (const id of ['openai', 'anthropic', 'groq', 'deepseek', 'openrouter', 'together', 'mistral', 'ollama', 'lm-studio', 'vllm', 'custom']) {
       expect(ids).toContain(id);
     }
-    for (const p of PRESETS) if (p.id !== 'custom' && p.id !== 'vertex' && p.kind !== 'bedrock') expect(p.base_url).toMatch(/^https?:\/\/.+\/v1$/);
+    for (const p of PRESETS) if (p.id !== 'custom' && p.id !== 'vertex' && p.kind !== 'bedrock') expect(p.base_url).toMatch(/^https?:\/\/.+\/v1(beta)?$/);
   });
 
   it('Bedrock preset → region and credential references, no api_key', () => {
@@ -34,6 +34,23 @@ describe('presets', () => {
     expect(checkProviderForm(half, []).map((i) => i.field)).toEqual(['aws']);
     const token = { ...f, aws: { ...f.aws!, session: 'aws-token' } };
     expect(providerSpecOf(token).session_token).toBe('keyring:aws-token');
+  });
+
+  it('Gemini preset → kind gemini, its key hint, and no base URL needed', () => {
+    const p = presetById('gemini')!;
+    expect(p.kind).toBe('gemini');
+    expect(p.hint).toContain('aistudio.google.com');
+    const f = formFromPreset(p);
+    expect(checkProviderForm(f, [])).toEqual([]);
+    expect(providerSpecOf(f)).toEqual({ name: 'gemini', kind: 'gemini', base_url: 'https://generativelanguage.googleapis.com/v1beta', api_key: 'keyring:gemini' });
+    // An empty base URL is fine for gemini (its default), not for the others.
+    const empty = { ...f, base_url: '' };
+    expect(checkProviderForm(empty, [])).toEqual([]);
+    expect(providerSpecOf(empty).base_url).toBe('https://generativelanguage.googleapis.com/v1beta');
+    expect(checkProviderForm({ ...empty, kind: 'openai' }, []).map((i) => i.field)).toEqual(['base_url']);
+    expect(presetFor('https://generativelanguage.googleapis.com/v1beta/', 'gemini').id).toBe('gemini');
+    const info = { name: 'g', kind: 'gemini', base_url: 'https://generativelanguage.googleapis.com/v1beta', api_key_ref: 'keyring:g' } as unknown as ProviderInfo;
+    expect(formFromProvider(info).kind).toBe('gemini');
   });
 
   it('OpenAI preset → keychain reference and the right kind', () => {

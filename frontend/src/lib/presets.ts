@@ -4,10 +4,16 @@ import type { ProviderInfo, ProviderSpec } from '../api/types';
 import { t } from '../i18n';
 import { checkAzure, formatDeployments, parseDeployments } from './azure';
 
+/** The provider kinds the form offers. */
+export type FormKind = 'openai' | 'anthropic' | 'gemini' | 'vertex' | 'bedrock' | 'azure';
+
+/** `kind = "gemini"`'s default `base_url` (the server's `GEMINI_BASE_URL`). */
+export const GEMINI_BASE_URL = 'https://generativelanguage.googleapis.com/v1beta';
+
 export interface Preset {
   id: string;
   readonly label: string;
-  kind: ProviderForm['kind'];
+  kind: FormKind;
   base_url: string;
   /** Suggested keychain entry name; `null` = keyless (local servers). */
   key_name: string | null;
@@ -22,6 +28,7 @@ export const PRESETS: Preset[] = [
   { id: 'openai', label: 'OpenAI', kind: 'openai', base_url: 'https://api.openai.com/v1', key_name: 'openai', local: false, example_model: 'gpt-4o-mini', get hint() { return t('presets.key_at', { where: 'platform.openai.com → API keys' }); } },
   { id: 'anthropic', label: 'Anthropic', kind: 'anthropic', base_url: 'https://api.anthropic.com/v1', key_name: 'anthropic', local: false, example_model: 'claude-3-5-haiku-latest', get hint() { return t('presets.key_at', { where: 'console.anthropic.com → API keys' }); } },
   { id: 'azure', label: 'Azure OpenAI', kind: 'azure', base_url: 'https://RESOURCE.openai.azure.com/openai/v1', key_name: 'azure', local: false, example_model: 'gpt-4o', get hint() { return t('presets.hint_azure'); } },
+  { id: 'gemini', label: 'Google Gemini', kind: 'gemini', base_url: GEMINI_BASE_URL, key_name: 'gemini', local: false, example_model: 'gemini-2.5-flash', get hint() { return t('presets.key_at', { where: 'aistudio.google.com → Get API key' }); } },
   { id: 'groq', label: 'Groq', kind: 'openai', base_url: 'https://api.groq.com/openai/v1', key_name: 'groq', local: false, example_model: 'llama-3.1-8b-instant', get hint() { return t('presets.key_at', { where: 'console.groq.com → API keys' }); } },
   { id: 'deepseek', label: 'DeepSeek', kind: 'openai', base_url: 'https://api.deepseek.com/v1', key_name: 'deepseek', local: false, example_model: 'deepseek-chat', get hint() { return t('presets.key_at', { where: 'platform.deepseek.com → API keys' }); } },
   { id: 'openrouter', label: 'OpenRouter', kind: 'openai', base_url: 'https://openrouter.ai/api/v1', key_name: 'openrouter', local: false, example_model: 'openai/gpt-4o-mini', get hint() { return t('presets.key_at', { where: 'openrouter.ai → Keys' }); } },
@@ -54,7 +61,7 @@ export type KeyMode = 'keyring' | 'env' | 'none' | 'client';
 /** What the provider form holds. */
 export interface ProviderForm {
   name: string;
-  kind: 'openai' | 'anthropic' | 'vertex' | 'bedrock' | 'azure';
+  kind: FormKind;
   base_url: string;
   key_mode: KeyMode;
   /** keychain entry name or env variable, per `key_mode`. */
@@ -137,7 +144,7 @@ export function formFromProvider(p: ProviderInfo): ProviderForm {
         : (['none', ''] as const);
   return {
     name: p.name,
-    kind: p.kind === 'anthropic' || p.kind === 'vertex' || p.kind === 'bedrock' || p.kind === 'azure' ? p.kind : 'openai',
+    kind: p.kind === 'anthropic' || p.kind === 'gemini' || p.kind === 'vertex' || p.kind === 'bedrock' || p.kind === 'azure' ? p.kind : 'openai',
     base_url: p.base_url,
     key_mode: mode,
     key_ref: rest,
@@ -180,7 +187,8 @@ export function checkProviderForm(f: ProviderForm, taken: string[], editing?: st
     if (f.key_mode !== 'keyring' && f.key_mode !== 'env') out.push({ field: 'key_mode', message: t('presets.err_vertex_key') });
   }
   if (!f.base_url.trim()) {
-    if (!vertex) out.push({ field: 'base_url', message: t('presets.err_url_missing') });
+    // kind gemini has a default base URL (used when the field is left empty); vertex derives one.
+    if (!vertex && f.kind !== 'gemini') out.push({ field: 'base_url', message: t('presets.err_url_missing') });
   } else if (!/^https?:\/\/[^\s/]+/i.test(f.base_url.trim())) out.push({ field: 'base_url', message: t('presets.err_url_scheme') });
   if (f.key_mode === 'keyring' && !NAME_RE.test(f.key_ref)) out.push({ field: 'key_ref', message: t('presets.err_key_chars') });
   if (f.key_mode === 'env' && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(f.key_ref)) out.push({ field: 'key_ref', message: t('presets.err_env_name') });
@@ -190,7 +198,7 @@ export function checkProviderForm(f: ProviderForm, taken: string[], editing?: st
   if (intField(f.timeout_s) === 0) out.push({ field: 'timeout_s', message: t('presets.err_timeout_min') });
   if (f.kind === 'bedrock' && f.aws) {
     const { region, key_id, secret, session } = f.aws;
-    if (region && !REGION_RE.test(region)) out.push({ field: 'aws', message: t('presets.err_region') });
+    if (region && !REGION_RE.test(region)) out.push({ field: 'aws', message: t('presets.err_aws_region') });
     else if (!key_id !== !secret || [key_id, secret, session].some((n) => n && !NAME_RE.test(n))) out.push({ field: 'aws', message: t('presets.err_key_chars') });
   }
   if (f.kind === 'azure') {
@@ -219,7 +227,7 @@ export function providerSpecOf(f: ProviderForm, original?: ProviderForm): Provid
   const spec: ProviderSpec = {
     name: f.name.trim(),
     kind: f.kind,
-    base_url: f.base_url.trim().replace(/\/+$/, ''),
+    base_url: f.base_url.trim().replace(/\/+$/, '') || (f.kind === 'gemini' ? GEMINI_BASE_URL : ''),
     api_key: keyRefOf(f),
   };
   if (f.kind === 'vertex') {

@@ -401,6 +401,7 @@ function ProviderDialog({
             <option value="openai">{t('providers.openai_compatible')}</option>
             <option value="anthropic">{t('providers.anthropic_messages_api')}</option>
             <option value="azure">{t('azure.kind')}</option>
+            <option value="gemini">{t('providers.gemini_api')}</option>
             <option value="vertex">{t('providers.vertex_ai')}</option>
             <option value="bedrock">{t('providers.aws_bedrock')}</option>
           </select>

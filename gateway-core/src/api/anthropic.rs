@@ -2,8 +2,8 @@
 //! agents. `POST /v1/messages` goes through the same routing and fallback as
 //! the OpenAI endpoints (passed through to Anthropic providers, translated
 //! for OpenAI-compatible ones); errors are in Anthropic's shape.
-//! `POST /v1/messages/count_tokens` is counted by an Anthropic upstream, or
-//! estimated locally.
+//! `POST /v1/messages/count_tokens` is counted by an Anthropic or Gemini
+//! upstream, or estimated locally.
 
 use std::sync::Arc;
 
@@ -23,6 +23,7 @@ use crate::providers::{ClientHeaders, forward_client_head};
 use crate::routing::sticky::SessionKey;
 use crate::routing::{Runtime, body, resolve};
 use crate::state::AppState;
+use crate::translate::count_via_gemini;
 use crate::translate::tokens::estimate_input_tokens;
 use crate::translate::wire::anthropic::{CountTokensResponse, MessagesRequest};
 use crate::upstream::read_bounded;
@@ -40,7 +41,8 @@ pub const H_TOKEN_COUNT: HeaderName = HeaderName::from_static("x-aigw-token-coun
 const MAX_COUNT_BODY: usize = 64 * 1024;
 
 /// `POST /v1/messages/count_tokens`: counted by the upstream when the
-/// model's preferred target is `kind = "anthropic"`, else (and when that
+/// model's preferred target is `kind = "anthropic"` (or `"gemini"`, its
+/// `:countTokens`), else (and when that
 /// upstream cannot count: 404, 5xx, a timeout, garbage) estimated locally;
 /// `x-aigw-token-count` says which. Never touches a target's health: a
 /// provider without the endpoint is not a failing provider.
@@ -90,21 +92,24 @@ async fn upstream_count(
     let (route, _) = resolve(&up, rt, &peek.model).await.ok()?;
     let target = &route.targets[*route.order(session.as_ref()).first()?];
     let p = &target.provider;
-    if p.spec.kind != ProviderKind::Anthropic
+    let gemini = p.spec.kind == ProviderKind::Gemini;
+    if !(gemini || p.spec.kind == ProviderKind::Anthropic)
         || p.key_error.is_some()
         || (p.spec.client_auth && !headers.has_credential())
     {
         return None;
     }
     let fwd = target.forwarded(&peek.model);
-    let body = if fwd == peek.model {
+    let body = if gemini {
+        count_via_gemini::request(&body, fwd).ok()?
+    } else if fwd == peek.model {
         body
     } else {
         body::rewrite_model(&body, &peek.model_span, fwd)
     };
-    let mut req = p.api().count_tokens_request(body, &headers)?;
+    let mut req = p.api().count_tokens_for(fwd, body, &headers)?;
     let client_auth = p.spec.client_auth.then_some(p.spec.kind);
-    forward_client_head(&mut req, &headers, true, client_auth);
+    forward_client_head(&mut req, &headers, !gemini, client_auth);
     let deadline = tokio::time::Instant::now() + p.spec.timeout;
     let resp = tokio::time::timeout_at(deadline, up.client.send(req))
         .await
@@ -117,6 +122,18 @@ async fn upstream_count(
         .ok()?;
     if p.scrub.found_in(&answer) {
         return None;
+    }
+    if gemini {
+        // Gemini's errors are not in the client's shape, nor its fault
+        // when the key is refused: anything but a count is estimated.
+        let n = count_via_gemini::response(&answer).filter(|_| status.is_success())?;
+        let mut resp = Json(CountTokensResponse { input_tokens: n }).into_response();
+        let h = resp.headers_mut();
+        h.insert(H_TOKEN_COUNT, HeaderValue::from_static("upstream"));
+        if let Ok(v) = HeaderValue::try_from(p.spec.name.as_str()) {
+            h.insert(H_PROVIDER, v);
+        }
+        return Some(resp);
     }
     let counted = status.is_success()
         && serde_json::from_slice::<serde_json::Value>(&answer)

@@ -9,7 +9,8 @@ mod validate;
 
 pub use paths::{DEFAULT_CONFIG, Paths, ensure_config_file};
 pub use raw::{
-    AzureAuth, GEMINI_BASE_URL, KeyRotation, ProviderKind, RawConfig, ResponsesMode, Strategy,
+    AzureAuth, GEMINI_BASE_URL, GeminiSchema, KeyRotation, ProviderKind, RawConfig, ResponsesMode,
+    Strategy,
 };
 pub use validate::{
     AwsAuth, AzureApi, AzureSpec, CLIENT_AUTH, Config, ConfigError, ErrorRules, HeaderSource, Issue,

@@ -212,6 +212,20 @@ pub enum AzureAuth {
     Entra,
 }
 
+/// How a Gemini-kind provider sends tool and response schemas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GeminiSchema {
+    /// JSON Schema as sent, in `parametersJsonSchema` /
+    /// `responseJsonSchema` (the current API, what Gemini CLI sends).
+    #[default]
+    Json,
+    /// Converted to the OpenAPI subset of the classic `parameters` /
+    /// `responseSchema` (API versions and deployments without the JSON
+    /// Schema fields).
+    Openapi,
+}
+
 /// How an OpenAI-kind provider serves `/v1/responses`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -278,6 +292,9 @@ pub struct RawProvider {
     /// completions (default: native for openai, translate for anthropic).
     #[serde(default)]
     pub responses: Option<Spanned<ResponsesMode>>,
+    /// Kind gemini: `"json"` (default) or `"openapi"` tool schemas.
+    #[serde(default)]
+    pub gemini_schema: Option<Spanned<GeminiSchema>>,
     /// `kind = "vertex"`: the Google Cloud project id.
     #[serde(default)]
     pub project: Option<Spanned<String>>,

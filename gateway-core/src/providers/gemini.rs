@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method, Request, Uri, header};
 
 use super::{ClientHeaders, ProviderApi, build_request, uri};
-use crate::config::ProviderSpec;
+use crate::config::{GeminiSchema, ProviderSpec};
 use crate::secrets::Secret;
 use crate::vocab::Endpoint;
 
@@ -24,6 +24,8 @@ pub struct GeminiProvider {
     headers: Vec<(HeaderName, HeaderValue)>,
     /// `{base}/models?pageSize=1000`, parsed once.
     models: Uri,
+    /// `gemini_schema`: `openapi` moves JSON Schemas to the classic fields.
+    schema: GeminiSchema,
 }
 
 impl GeminiProvider {
@@ -39,6 +41,7 @@ impl GeminiProvider {
             base,
             key,
             headers: configured.to_vec(),
+            schema: spec.gemini_schema,
         }
     }
 
@@ -112,6 +115,12 @@ impl ProviderApi for GeminiProvider {
         body: Bytes,
         headers: &ClientHeaders,
     ) -> Request<Bytes> {
+        let body = match (endpoint, self.schema) {
+            (Endpoint::GenerateContent, GeminiSchema::Openapi) => {
+                crate::translate::gemini_schema::body_to_openapi(&body).unwrap_or(body)
+            }
+            _ => body,
+        };
         let url = match endpoint {
             Endpoint::GenerateContent => self.generate_uri(model, stream),
             Endpoint::BatchEmbedContents => self.model_uri(model, ":batchEmbedContents"),
@@ -123,6 +132,28 @@ impl ProviderApi for GeminiProvider {
             HeaderValue::from_static("application/json"),
         );
         req
+    }
+
+    /// `models/{model}:countTokens` with a body from
+    /// `translate::count_via_gemini`.
+    fn count_tokens_for(
+        &self,
+        model: &str,
+        body: Bytes,
+        _headers: &ClientHeaders,
+    ) -> Option<Request<Bytes>> {
+        let body = match self.schema {
+            GeminiSchema::Openapi => {
+                crate::translate::gemini_schema::body_to_openapi(&body).unwrap_or(body)
+            }
+            GeminiSchema::Json => body,
+        };
+        let mut req = self.build(Method::POST, self.model_uri(model, ":countTokens"), body);
+        req.headers_mut().append(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        Some(req)
     }
 
     fn gemini_count_request(&self, model: &str, body: Bytes) -> Option<Request<Bytes>> {
@@ -149,6 +180,14 @@ impl ProviderApi for GeminiProvider {
         matches!(status.as_u16(), 401 | 403)
             || (status.as_u16() == 400
                 && (text.contains("API_KEY_INVALID") || text.contains("API key not valid")))
+    }
+
+    /// Every refusal of the key (400 `API_KEY_INVALID`, 401
+    /// `UNAUTHENTICATED`, 403 `PERMISSION_DENIED`: a key without access to
+    /// the API or the model) is the provider's key failing, never the
+    /// client's request.
+    fn rejects_key_live(&self, status: http::StatusCode, body: &[u8]) -> bool {
+        self.refuses_key(status, body)
     }
 
     /// `{"models":[{"name":"models/gemini-2.5-flash",…}]}` → the ids
@@ -253,6 +292,42 @@ mod tests {
             Some(Endpoint::BatchEmbedContents)
         );
         assert_eq!(p.upstream_endpoint(Endpoint::Completions), None);
+    }
+
+    #[test]
+    fn openapi_schemas_go_in_the_classic_field() {
+        let body = Bytes::from_static(
+            br#"{"contents":[],"tools":[{"functionDeclarations":[{"name":"f","parametersJsonSchema":{"type":"object","additionalProperties":false,"properties":{"q":{"type":"string"}}}}]}]}"#,
+        );
+        let sent = |p: &GeminiProvider| {
+            let r = p.model_request(
+                Endpoint::GenerateContent,
+                "g",
+                false,
+                body.clone(),
+                &ClientHeaders::default(),
+            );
+            serde_json::from_slice::<serde_json::Value>(r.body()).unwrap()["tools"][0]
+                ["functionDeclarations"][0]
+                .clone()
+        };
+        let json = sent(&provider(""));
+        assert_eq!(json["parametersJsonSchema"]["additionalProperties"], false);
+        let openapi = sent(&provider("gemini_schema = \"openapi\""));
+        assert_eq!(
+            openapi,
+            serde_json::json!({"name": "f", "parameters": {"type": "OBJECT",
+                "properties": {"q": {"type": "STRING"}}}})
+        );
+        let e = Config::parse(
+            "[[providers]]\nname = \"x\"\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\ngemini_schema = \"openapi\"\n",
+            "t",
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("gemini_schema applies to kind"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -326,6 +326,19 @@ pub trait ProviderApi: Send + Sync + fmt::Debug {
         None
     }
 
+    /// The token-count request for `model` (already rewritten) with a body
+    /// in this provider's count protocol: Gemini puts the model in the path
+    /// (`models/{m}:countTokens`); the others send
+    /// [`Self::count_tokens_request`].
+    fn count_tokens_for(
+        &self,
+        _model: &str,
+        body: Bytes,
+        headers: &ClientHeaders,
+    ) -> Option<Request<Bytes>> {
+        self.count_tokens_request(body, headers)
+    }
+
     /// `POST /models/{model}:countTokens` with a Gemini client's body, for
     /// providers that speak Gemini (the Gemini ingress's `:countTokens`);
     /// `None`: counted locally.
@@ -343,6 +356,16 @@ pub trait ProviderApi: Send + Sync + fmt::Debug {
     /// Gemini also answers a bad key with 400 `API_KEY_INVALID`).
     fn refuses_key(&self, status: http::StatusCode, _body: &[u8]) -> bool {
         matches!(status.as_u16(), 401 | 403)
+    }
+
+    /// Whether an error answer on live traffic says the provider's key was
+    /// refused, for kinds whose refusal is not a plain 401/403 the client
+    /// could read as its own (Gemini's 400 `API_KEY_INVALID`, its 403
+    /// `PERMISSION_DENIED`): then the key cools, the next target is tried,
+    /// and the client gets a 401 when none is left. `false`: 401/403 keep
+    /// the usual handling (a pool key cools, the answer is relayed).
+    fn rejects_key_live(&self, _status: http::StatusCode, _body: &[u8]) -> bool {
+        false
     }
 }
 

@@ -220,6 +220,7 @@ pub(super) async fn attempt(
     }
     let answer = Answer {
         target,
+        api: pool_key.api.as_ref(),
         key: pool_key.name.as_deref(),
         req,
         mode,
@@ -258,6 +259,33 @@ pub(super) async fn attempt(
     let read = read_bounded(resp, rules.max_body);
     let body = tokio::time::timeout_at(deadline, read).await;
     answer.whole(head, body)
+}
+
+/// Longest upstream error message quoted in a gateway-made error.
+const MAX_QUOTED: usize = 300;
+
+/// An error body's `error.status` and `error.message` (Gemini, OpenAI
+/// shapes), at most [`MAX_QUOTED`] bytes; empty when it has none.
+fn upstream_message(body: &[u8]) -> String {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return String::new();
+    };
+    let err = v.get("error").unwrap_or(&v);
+    let text = |k: &str| err.get(k).and_then(|s| s.as_str()).unwrap_or_default();
+    let mut out = [text("status"), text("message")]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    if out.len() > MAX_QUOTED {
+        let mut end = MAX_QUOTED;
+        while !out.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.truncate(end);
+        out.push('…');
+    }
+    out
 }
 
 /// The provider's token on `request` by the deadline: `Err(Some(why))`
@@ -402,6 +430,8 @@ fn content_type(target: &RouteTarget, resp: &Response<UpstreamBody>) -> Option<H
 /// What an attempt that got a response head knows while it reads the rest.
 struct Answer<'a> {
     target: &'a RouteTarget,
+    /// The behaviour of the key the request went with.
+    api: &'a dyn crate::providers::ProviderApi,
     /// The pool key's reference, for telemetry.
     key: Option<&'a str>,
     req: &'a ProxyRequest,
@@ -433,6 +463,9 @@ impl Answer<'_> {
         } = head;
         let mut body = self.target.provider.scrub.scrub(body);
         // Read in the upstream's own protocol, before any translation.
+        if !self.target.provider.spec.client_auth && self.api.rejects_key_live(status, &body) {
+            return self.key_refused(status, &body);
+        }
         let rules = self.rules.errors;
         let named = if rules.fallback_on.is_empty() {
             None
@@ -476,6 +509,31 @@ impl Answer<'_> {
         f.health = health;
         f.headers = headers;
         Outcome::Fallback(f, latency)
+    }
+
+    /// The upstream refused the provider's key (see
+    /// [`crate::providers::ProviderApi::rejects_key_live`]): a fallback
+    /// signal that counts against the target's health (and cools the key
+    /// of a pool); the client gets a 401 in its shape when no target is
+    /// left, naming the upstream's status and message (already scrubbed).
+    fn key_refused(&self, status: StatusCode, body: &[u8]) -> Outcome {
+        let said = upstream_message(body);
+        let msg = format!(
+            "{}: the upstream refused the provider's key ({status}{}{said})",
+            self.name(),
+            if said.is_empty() { "" } else { ": " }
+        );
+        let mut f = Failure::new(ErrorClass::KeyRefused, msg.clone());
+        f.status = Some(StatusCode::UNAUTHORIZED);
+        f.body = Some(errors::client_body(
+            self.req.endpoint,
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+            "upstream_key_refused",
+            &msg,
+        ));
+        f.content_type = Some(HeaderValue::from_static("application/json"));
+        Outcome::Fallback(f, self.started.elapsed())
     }
 
     /// A stream: held until its first content frame (a failure before it

@@ -270,10 +270,12 @@ impl Tally<'_> {
                         model: target.forwarded(&self.req.peek.model).to_string(),
                         status: Some(status.as_u16()),
                         error: Some(
-                            if status == StatusCode::TOO_MANY_REQUESTS {
-                                ErrorClass::RateLimited
-                            } else {
-                                ErrorClass::ClientError
+                            match &o {
+                                _ if status == StatusCode::TOO_MANY_REQUESTS => {
+                                    ErrorClass::RateLimited
+                                }
+                                Outcome::Fallback(f, _) => f.class,
+                                _ => ErrorClass::ClientError,
                             }
                             .to_string(),
                         ),
@@ -549,11 +551,15 @@ fn attempt_event(t: &RouteTarget, requested: &str, f: &Failure, latency: Duratio
 }
 
 /// An answer that says the key, not the target, is spent or refused:
-/// 429, 401, 403 — with the upstream's `Retry-After` and the latency.
+/// 429, 401, 403, or a refusal the provider names ([`ErrorClass::KeyRefused`],
+/// counted as a 401) — with the upstream's `Retry-After` and the latency.
 fn key_refused(o: &Outcome) -> Option<(StatusCode, Option<Duration>, Duration)> {
     match o {
         Outcome::Fallback(f, latency) if f.status == Some(StatusCode::TOO_MANY_REQUESTS) => {
             Some((StatusCode::TOO_MANY_REQUESTS, f.retry_after, *latency))
+        }
+        Outcome::Fallback(f, latency) if f.class == ErrorClass::KeyRefused => {
+            Some((StatusCode::UNAUTHORIZED, None, *latency))
         }
         Outcome::Client {
             status, latency, ..

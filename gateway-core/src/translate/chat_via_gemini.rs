@@ -15,7 +15,9 @@
 //!   `required` ANY, `none` NONE, a named function ANY with that name
 //!   allowed); `temperature`, `top_p`, `max_tokens`, `stop` and a JSON
 //!   `response_format` → `generationConfig`; `reasoning_effort` →
-//!   `thinkingConfig` (a budget, thoughts included; `none` → budget 0).
+//!   `thinkingConfig` (a budget, thoughts included; `none` → budget 0);
+//!   a Messages client's `thinking` budget → `thinkingBudget`
+//!   ([`anthropic_thinking`]).
 //! - The answer: the first candidate's text parts join into `content`,
 //!   thought parts into `reasoning_content`, `functionCall` parts into
 //!   `tool_calls`; `finishReason` maps to `finish_reason`; `usageMetadata`
@@ -41,6 +43,31 @@ use super::wire::gemini::{
     UsageMetadata,
 };
 use super::{TranslateError, data_url, new_id, now_secs, parse_arguments};
+
+/// A Messages client's `thinking` on a Gemini request (chat has no
+/// budget, so `messages_via_chat` drops it): `enabled` with
+/// `budget_tokens` → that `thinkingBudget`, `adaptive` → `-1` (Gemini's
+/// dynamic budget), thoughts included; `disabled` or none leaves the
+/// model's default.
+pub fn anthropic_thinking(
+    req: &mut GenerateRequest,
+    thinking: Option<&super::wire::anthropic::Thinking>,
+) {
+    let budget = match thinking {
+        Some(t) if t.kind == "enabled" => t
+            .budget_tokens
+            .and_then(|b| i64::try_from(b).ok())
+            .unwrap_or(-1),
+        Some(t) if t.kind == "adaptive" => -1,
+        _ => return,
+    };
+    req.generation_config
+        .get_or_insert_with(GenerationConfig::default)
+        .thinking_config = Some(ThinkingConfig {
+        thinking_budget: Some(budget),
+        include_thoughts: Some(true),
+    });
+}
 
 /// Chat request → `generateContent` body (the model goes in the URL).
 pub fn request(req: ChatRequest) -> Result<GenerateRequest, TranslateError> {

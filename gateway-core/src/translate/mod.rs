@@ -25,17 +25,22 @@
 //! - `streaming`: the per-event translator the stream relay drives.
 //! - `frame`: upstream stream events read once, for both the translator and
 //!   the relay's classification (`routing/frames.rs`).
+//! - `gemini_schema`: JSON Schema → Gemini's OpenAPI subset (providers
+//!   with `gemini_schema = "openapi"`).
 //! - `errors`: error bodies in each protocol's shape.
-//! - `tokens`: the local `count_tokens` estimate.
+//! - `tokens`: the local `count_tokens` estimate; `count_via_gemini`: the
+//!   count asked of a Gemini upstream (`:countTokens`).
 
 pub mod chat_via_converse;
 pub mod chat_via_gemini;
 mod chat_via_messages;
 mod chat_via_messages_stream;
 pub mod embeddings_via_bedrock;
+pub mod count_via_gemini;
 pub mod embeddings_via_gemini;
 pub mod errors;
 pub(crate) mod frame;
+pub mod gemini_schema;
 pub mod gemini_via_chat;
 mod messages_via_chat;
 mod messages_via_chat_stream;
@@ -277,8 +282,11 @@ impl Translation {
             }
             Self::MessagesViaGemini => {
                 let req: anthropic::MessagesRequest = parse_request(body)?;
+                let thinking = req.thinking.clone();
                 let chat = messages_via_chat::request(req, model)?;
-                to_bytes(&chat_via_gemini::request(chat)?)?
+                let mut g = chat_via_gemini::request(chat)?;
+                chat_via_gemini::anthropic_thinking(&mut g, thinking.as_ref());
+                to_bytes(&g)?
             }
             Self::ResponsesViaGemini => {
                 let req: responses::ResponsesRequest = parse_request(body)?;

@@ -34,6 +34,11 @@ pub enum ErrorClass {
     UpstreamRedirect,
     /// The provider's key could not be resolved.
     KeyMissing,
+    /// The upstream refused the provider's key on live traffic in a way
+    /// other than a plain 401/403 (Gemini: 400 `API_KEY_INVALID`, 403
+    /// `PERMISSION_DENIED`): the key cools, the next target is tried, and
+    /// the client gets a 401 when none is left.
+    KeyRefused,
     /// The provider's credential could not be obtained: its token endpoint
     /// refused the grant or failed (Vertex AI's OAuth token).
     AuthFailed,
@@ -97,6 +102,7 @@ impl ErrorClass {
             Self::UpstreamBodyTooLarge => "upstream_body_too_large",
             Self::UpstreamRedirect => "upstream_redirect",
             Self::KeyMissing => "key_missing",
+            Self::KeyRefused => "key_refused",
             Self::AuthFailed => "auth_failed",
             Self::Forced => "forced",
             Self::Unsupported => "unsupported",

@@ -7,7 +7,9 @@ use std::time::Duration;
 use http::{HeaderName, HeaderValue};
 use reqwest::Url;
 
-use super::super::raw::{GEMINI_BASE_URL, KeyRotation, ProviderKind, RawProvider, ResponsesMode};
+use super::super::raw::{
+    GEMINI_BASE_URL, GeminiSchema, KeyRotation, ProviderKind, RawProvider, ResponsesMode,
+};
 use super::{MAX_SECS, Severity, Validator, trim_slash, valid_name};
 use crate::secrets::SecretRef;
 use crate::ssrf::{self, SsrfPolicy};
@@ -47,6 +49,8 @@ pub struct ProviderSpec {
     pub aws: Option<AwsAuth>,
     /// `kind = "azure"`: API version, deployments, auth header.
     pub azure: Option<super::azure::AzureSpec>,
+    /// Kind gemini: the tool-schema dialect sent.
+    pub gemini_schema: GeminiSchema,
     /// `kind = "vertex"`: its project and region (its service account is
     /// `api_keys[0]`).
     pub vertex: Option<VertexSpec>,
@@ -171,6 +175,18 @@ impl Validator<'_> {
                 (ProviderKind::Openai | ProviderKind::Azure, r) => {
                     r.as_ref().map(|r| *r.get_ref()).unwrap_or_default()
                 }
+            };
+            let gemini_schema = match (&p.gemini_schema, p.kind.get_ref()) {
+                (Some(g), ProviderKind::Gemini) => *g.get_ref(),
+                (Some(g), _) => {
+                    self.error(
+                        &format!("{path}.gemini_schema"),
+                        g,
+                        "gemini_schema applies to kind = \"gemini\" only",
+                    );
+                    GeminiSchema::default()
+                }
+                (None, _) => GeminiSchema::default(),
             };
             let vertex = self.vertex(&path, p);
             let default_base;
@@ -402,6 +418,7 @@ impl Validator<'_> {
                     headers,
                     responses,
                     azure,
+                    gemini_schema,
                     vertex,
                     region: p.region.as_ref().map(|r| r.get_ref().clone()),
                     aws,
