@@ -540,3 +540,67 @@ async fn a_stream_the_filter_withheld_before_any_text_falls_back_under_fallback_
     assert_eq!(status, 400, "{v}");
     assert_eq!(v["error"]["code"], "content_filter", "{v}");
 }
+
+/// A Gemini client (the `/v1beta/models/…` ingress) reaches Azure through
+/// chat, whole and streamed (Azure's filter-results chunk first).
+#[tokio::test]
+async fn gemini_clients_reach_azure_through_chat() {
+    let Some(key) = Key::set("gemini") else {
+        return;
+    };
+    let az = FakeAzure::start("az", KEY, &["prod-gpt4o"]).await;
+    let toml = format!(
+        "{}{}",
+        azure(
+            "az",
+            &az,
+            &key,
+            "deployments = { \"gpt-4o\" = \"prod-gpt4o\" }"
+        ),
+        route("gemini-2.5-flash", "", &[("az", Some("gpt-4o"))])
+    );
+    let gw = TestGateway::start(&toml).await;
+    let body = json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]});
+    let (status, v) = json_of(
+        gw.post("/v1beta/models/gemini-2.5-flash:generateContent", &body)
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        v["candidates"][0]["content"]["parts"][0]["text"],
+        "Hello from az"
+    );
+    let r = &az.requests()[0];
+    assert_eq!(r.path, "/openai/v1/chat/completions");
+    assert_eq!(r.model().as_deref(), Some("prod-gpt4o"));
+    assert_eq!(
+        r.json()["messages"],
+        json!([{"role": "user", "content": "hi"}])
+    );
+
+    az.push(AzureReply::Stream {
+        deltas: vec!["Hel".into(), "lo".into()],
+        filtered: false,
+    });
+    let r = gw
+        .post(
+            "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+            &body,
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    let said: String = testkit::parse_sse(&text)
+        .iter()
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .filter_map(|v| {
+            v["candidates"][0]["content"]["parts"][0]["text"]
+                .as_str()
+                .map(str::to_string)
+        })
+        .collect();
+    assert_eq!(said, "Hello", "{text}");
+    // Azure's filter results never reach a Gemini client.
+    assert!(!text.contains("filter_results"), "{text}");
+}

@@ -558,3 +558,93 @@ async fn a_too_long_prompt_is_context_length_exceeded_and_can_fall_back() {
     assert_eq!(r.status(), 200);
     assert_eq!(header(&r, "x-aigw-provider"), "oa");
 }
+
+/// A Gemini client (`/v1beta/models/{m}:generateContent`, the Gemini CLI's
+/// ingress) reaches Bedrock through chat: a whole answer, a tool call, a
+/// stream in Gemini's SSE framing, and a Bedrock error in Gemini's shape.
+#[tokio::test]
+async fn gemini_clients_reach_bedrock_through_chat() {
+    let Some(c) = Creds::set("gemini", SECRET) else {
+        return;
+    };
+    let b = FakeBedrock::start("aws", keys(false)).await;
+    let toml = format!(
+        "{}{}",
+        bedrock_provider(&b, &c, false),
+        route("gemini-2.5-pro", "", &[("aws", Some(MODEL))]),
+    );
+    let gw = TestGateway::start(&toml).await;
+    let body = json!({
+        "systemInstruction": {"parts": [{"text": "Be brief."}]},
+        "contents": [{"role": "user", "parts": [{"text": "hi"}]}],
+        "generationConfig": {"maxOutputTokens": 50}
+    });
+    let path = "/v1beta/models/gemini-2.5-pro:generateContent";
+    let (status, v) = json_of(gw.post(path, &body).await).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        v["candidates"][0]["content"]["parts"][0]["text"],
+        "Hello from Bedrock"
+    );
+    assert_eq!(v["candidates"][0]["finishReason"], "STOP");
+    assert_eq!(v["usageMetadata"]["promptTokenCount"], 10);
+    let sent = b.requests()[0].json();
+    assert_eq!(sent["system"], json!([{"text": "Be brief."}]));
+    assert_eq!(
+        sent["messages"],
+        json!([{"role": "user", "content": [{"text": "hi"}]}])
+    );
+    assert_eq!(sent["inferenceConfig"]["maxTokens"], 50);
+
+    // A tool call comes back as a functionCall part.
+    b.push(BedrockReply::Call {
+        name: "get_weather".into(),
+        input: json!({"city": "Paris"}),
+    });
+    let mut tools = body.clone();
+    tools["tools"] = json!([{"functionDeclarations": [{"name": "get_weather",
+        "parametersJsonSchema": {"type": "object", "properties": {"city": {"type": "string"}}}}]}]);
+    let (status, v) = json_of(gw.post(path, &tools).await).await;
+    assert_eq!(status, 200, "{v}");
+    let call = &v["candidates"][0]["content"]["parts"][0]["functionCall"];
+    assert_eq!(call["name"], "get_weather");
+    assert_eq!(call["args"], json!({"city": "Paris"}));
+    assert_eq!(
+        b.requests()[1].json()["toolConfig"]["tools"][0]["toolSpec"]["name"],
+        "get_weather"
+    );
+
+    // A stream: ConverseStream frames → Gemini SSE events (CRLF CRLF).
+    b.push(BedrockReply::Text("one two three".into()));
+    let r = gw
+        .post(
+            "/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse",
+            &body,
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    assert!(text.contains("\r\n\r\n"), "{text:?}");
+    let said: String = testkit::parse_sse(&text)
+        .iter()
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .filter_map(|v| {
+            v["candidates"][0]["content"]["parts"][0]["text"]
+                .as_str()
+                .map(str::to_string)
+        })
+        .collect();
+    assert_eq!(said, "one two three", "{text}");
+    assert!(b.requests()[2].path.ends_with("/converse-stream"));
+
+    // Bedrock's refusal in Gemini's error shape.
+    b.push(BedrockReply::Error {
+        status: 400,
+        kind: "ValidationException".into(),
+        message: "The model returned an error".into(),
+    });
+    let (status, v) = json_of(gw.post(path, &body).await).await;
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(v["error"]["code"], 400, "{v}");
+    assert_eq!(v["error"]["status"], "INVALID_ARGUMENT", "{v}");
+}

@@ -383,3 +383,52 @@ async fn the_probe_gets_a_token_then_asks_about_a_model() {
     let e = p["error"].as_str().unwrap();
     assert!(e.contains("invalid_grant") && !e.contains("PRIVATE"), "{e}");
 }
+
+/// A Gemini client (the `/v1beta/models/…` ingress) reaches Gemini on
+/// Vertex as it is and Claude on Vertex through Messages, whole and
+/// streamed.
+#[tokio::test]
+async fn gemini_clients_reach_gemini_and_claude_on_vertex() {
+    let v = FakeVertex::start("vx", "my-project", "us-central1").await;
+    let Some(sa) = Sa::set("gemini-ingress", &v.service_account_json()) else {
+        return;
+    };
+    let gw = gateway(&v, &sa).await;
+    let body = json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}],
+        "generationConfig": {"maxOutputTokens": 32}});
+    for (model, want) in [
+        ("g", "Hello from Vertex Gemini"),
+        ("c", "Hello from Vertex Claude"),
+    ] {
+        let path = format!("/v1beta/models/{model}:generateContent");
+        let (s, r) = json_of(gw.post(&path, &body).await).await;
+        assert_eq!(s, 200, "{model}: {r}");
+        assert_eq!(
+            r["candidates"][0]["content"]["parts"][0]["text"], want,
+            "{model}: {r}"
+        );
+        let path = format!("/v1beta/models/{model}:streamGenerateContent?alt=sse");
+        let resp = gw.post(&path, &body).await;
+        assert_eq!(resp.status(), 200, "{model}");
+        let said: String = events(&resp.text().await.unwrap())
+            .iter()
+            .filter_map(|e| {
+                e["candidates"][0]["content"]["parts"][0]["text"]
+                    .as_str()
+                    .map(str::to_string)
+            })
+            .collect();
+        assert_eq!(said, want, "{model}");
+    }
+    let paths: Vec<String> = v.requests().iter().map(|r| r.path.clone()).collect();
+    assert!(
+        paths
+            .iter()
+            .any(|p| p.ends_with("gemini-2.5-flash:generateContent")),
+        "{paths:?}"
+    );
+    assert!(
+        paths.iter().any(|p| p.ends_with(":streamRawPredict")),
+        "{paths:?}"
+    );
+}

@@ -19,8 +19,8 @@
 //! ```
 
 mod anthropic;
-mod bedrock;
 mod azure;
+mod bedrock;
 mod behavior;
 mod frames;
 mod gemini;
@@ -35,8 +35,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-pub use bedrock::{AwsKeys, BedrockReply, FakeBedrock, frame as aws_event_frame};
 pub use azure::{AZURE_VERSIONS, AzureReply, FakeAzure};
+pub use bedrock::{AwsKeys, BedrockReply, FakeBedrock, frame as aws_event_frame};
 pub use behavior::{Behavior, Hostile, Reply, ToolCallSpec};
 pub use gemini::{FakeGemini, GeminiReply};
 pub use script::{Script, ScriptRule, probe_model};

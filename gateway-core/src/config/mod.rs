@@ -13,8 +13,8 @@ pub use raw::{
     Strategy,
 };
 pub use validate::{
-    AwsAuth, AzureApi, AzureSpec, CLIENT_AUTH, Config, ConfigError, ErrorRules, HeaderSource, Issue,
-    LimitsConfig, MAX_CACHE_MB, MAX_DEPLOYMENTS, MAX_POOL_KEYS, ModelLimitSpec, NO_RULES,
+    AwsAuth, AzureApi, AzureSpec, CLIENT_AUTH, Config, ConfigError, ErrorRules, HeaderSource,
+    Issue, LimitsConfig, MAX_CACHE_MB, MAX_DEPLOYMENTS, MAX_POOL_KEYS, ModelLimitSpec, NO_RULES,
     OtlpConfig, PriceOverride, ProviderSpec, RouteCache, RouteSpec, RoutingConfig, ServerConfig,
     Severity, TargetSpec, TelemetryConfig, VertexSpec, format_issue, parse_listen,
 };

@@ -128,7 +128,7 @@ impl AzureProvider {
 impl ProviderApi for AzureProvider {
     fn upstream_endpoint(&self, client: Endpoint) -> Option<Endpoint> {
         match client {
-            Endpoint::Messages => Some(Endpoint::ChatCompletions),
+            Endpoint::Messages | Endpoint::GenerateContent => Some(Endpoint::ChatCompletions),
             Endpoint::Responses if self.responses == ResponsesMode::Translate => {
                 Some(Endpoint::ChatCompletions)
             }

@@ -198,9 +198,10 @@ impl BedrockProvider {
 impl ProviderApi for BedrockProvider {
     fn upstream_endpoint(&self, client: Endpoint) -> Option<Endpoint> {
         match client {
-            Endpoint::ChatCompletions | Endpoint::Messages | Endpoint::Responses => {
-                Some(Endpoint::Converse)
-            }
+            Endpoint::ChatCompletions
+            | Endpoint::Messages
+            | Endpoint::Responses
+            | Endpoint::GenerateContent => Some(Endpoint::Converse),
             Endpoint::Embeddings => Some(Endpoint::InvokeModel),
             _ => None,
         }

@@ -5,8 +5,8 @@
 //! routing layer owns timeouts, health and fallback.
 
 mod anthropic;
-pub mod bedrock;
 mod azure;
+pub mod bedrock;
 mod gemini;
 mod openai;
 pub mod vertex;
@@ -17,8 +17,8 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, header};
 
 pub use anthropic::AnthropicProvider;
-pub use bedrock::{AwsCredentials, BedrockProvider};
 pub use azure::AzureProvider;
+pub use bedrock::{AwsCredentials, BedrockProvider};
 pub use gemini::GeminiProvider;
 pub use openai::OpenAiProvider;
 pub use vertex::VertexProvider;

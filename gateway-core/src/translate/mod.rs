@@ -35,8 +35,8 @@ pub mod chat_via_converse;
 pub mod chat_via_gemini;
 mod chat_via_messages;
 mod chat_via_messages_stream;
-pub mod embeddings_via_bedrock;
 pub mod count_via_gemini;
+pub mod embeddings_via_bedrock;
 pub mod embeddings_via_gemini;
 pub mod errors;
 pub(crate) mod frame;
@@ -94,6 +94,8 @@ pub enum Translation {
     ResponsesViaConverse,
     /// Embeddings client → Bedrock `InvokeModel` (Titan, Cohere).
     EmbeddingsViaBedrock,
+    /// Gemini `generateContent` client → Bedrock Converse (through chat).
+    GeminiViaConverse,
 }
 
 /// What the answer's translation needs to know about the request.
@@ -167,6 +169,7 @@ impl Translation {
             (Endpoint::Messages, Endpoint::Converse) => Some(Self::MessagesViaConverse),
             (Endpoint::Responses, Endpoint::Converse) => Some(Self::ResponsesViaConverse),
             (Endpoint::Embeddings, Endpoint::InvokeModel) => Some(Self::EmbeddingsViaBedrock),
+            (Endpoint::GenerateContent, Endpoint::Converse) => Some(Self::GeminiViaConverse),
             _ => None,
         }
     }
@@ -184,7 +187,9 @@ impl Translation {
             | Self::ResponsesViaGemini
             | Self::ResponsesViaConverse => Endpoint::Responses,
             Self::EmbeddingsViaGemini | Self::EmbeddingsViaBedrock => Endpoint::Embeddings,
-            Self::GeminiViaChat | Self::GeminiViaMessages => Endpoint::GenerateContent,
+            Self::GeminiViaChat | Self::GeminiViaMessages | Self::GeminiViaConverse => {
+                Endpoint::GenerateContent
+            }
         }
     }
 
@@ -212,6 +217,7 @@ impl Translation {
                 | Self::MessagesViaConverse
                 | Self::ResponsesViaConverse
                 | Self::EmbeddingsViaBedrock
+                | Self::GeminiViaConverse
         )
     }
 
@@ -333,6 +339,11 @@ impl Translation {
                 let req: embeddings_via_gemini::EmbeddingsRequest = parse_request(body)?;
                 to_bytes(&embeddings_via_bedrock::request(req, model)?)?
             }
+            Self::GeminiViaConverse => {
+                let req: wire::gemini::GenerateRequest = parse_request(body)?;
+                let chat = gemini_via_chat::request(req, model, stream)?;
+                to_bytes(&chat_via_converse::request(chat, model)?)?
+            }
         };
         Ok(Translated { body, ctx })
     }
@@ -396,6 +407,11 @@ impl Translation {
                 let r: embeddings_via_bedrock::InvokeResponse = parse_upstream(body)?;
                 to_bytes(&embeddings_via_bedrock::response(r, m))
             }
+            Self::GeminiViaConverse => {
+                let r: wire::bedrock::ConverseResponse = parse_upstream(body)?;
+                let chat = chat_via_converse::response(r, m);
+                to_bytes(&gemini_via_chat::response(chat, m))
+            }
         }
     }
 
@@ -421,6 +437,7 @@ impl Translation {
             };
             return match self.client() {
                 Endpoint::Messages => errors::openai_to_anthropic(status, &openai),
+                Endpoint::GenerateContent => errors::openai_to_gemini(status, &openai),
                 _ => openai,
             };
         }

@@ -85,6 +85,7 @@ enum Inner {
     ResponsesViaGemini(ChunkStream, Box<ChatToResponses>),
     GeminiViaChat(GeminiStream),
     GeminiViaMessages(MessagesToChat, GeminiStream),
+    GeminiViaConverse(ConverseChunks, GeminiStream),
     ChatViaConverse(ConverseChunks),
     MessagesViaConverse(ConverseChunks, ChatToMessages),
     ResponsesViaConverse(ConverseChunks, Box<ChatToResponses>),
@@ -141,6 +142,10 @@ impl StreamTranslator {
                 MessagesToChat::new(&ctx.model, true),
                 GeminiStream::new(&ctx.model),
             ),
+            Translation::GeminiViaConverse => Inner::GeminiViaConverse(
+                ConverseChunks::new(&ctx.model, true),
+                GeminiStream::new(&ctx.model),
+            ),
         };
         Some(Self { inner, seq: 0 })
     }
@@ -167,7 +172,8 @@ impl StreamTranslator {
             | Inner::ResponsesViaGemini(..)
             | Inner::ChatViaConverse(_)
             | Inner::MessagesViaConverse(..)
-            | Inner::ResponsesViaConverse(..) => None,
+            | Inner::ResponsesViaConverse(..)
+            | Inner::GeminiViaConverse(..) => None,
         };
         read.unwrap_or(Parsed::Raw)
     }
@@ -277,6 +283,11 @@ impl StreamTranslator {
                 }
                 write_responses(&evs, &mut self.seq, out);
             }
+            Inner::GeminiViaConverse(g, gs) => {
+                for c in converse_chat(g, ev) {
+                    chat_gemini(gs, c, out);
+                }
+            }
         }
     }
 
@@ -373,6 +384,12 @@ impl StreamTranslator {
                 }
                 b.finish(&mut evs);
                 write_responses(&evs, &mut self.seq, out);
+            }
+            Inner::GeminiViaConverse(g, gs) => {
+                for c in g.finish() {
+                    chat_gemini(gs, ChatEvent::Chunk(c), out);
+                }
+                chat_gemini(gs, ChatEvent::Done, out);
             }
         }
     }

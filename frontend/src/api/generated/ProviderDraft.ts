@@ -9,9 +9,9 @@ export type ProviderDraft = { name: string, kind: string, base_url: string,
  */
 api_key?: string | null, timeout_s?: number, rpm?: number, tpm?: number, models?: Array<string>, 
 /**
- * `kind = "vertex"`: project and the service account's reference (set
- * when given; the kind's other fields are removed when the kind changes
- * away from it).
+ * `kind = "vertex"`: project, region, and the service account's
+ * reference (set when given; the kind's other fields are removed when
+ * the kind changes away from it).
  */
 project?: string, service_account?: string, 
 /**

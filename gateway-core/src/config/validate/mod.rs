@@ -6,8 +6,8 @@
 //! `providers`, `routes` (with `[profiles]`), `telemetry`, `bench`; `issue`
 //! holds the findings.
 
-mod bedrock;
 mod azure;
+mod bedrock;
 mod bench;
 mod issue;
 mod providers;

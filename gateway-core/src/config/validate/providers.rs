@@ -164,14 +164,13 @@ impl Validator<'_> {
                     );
                     ResponsesMode::Translate
                 }
-                (ProviderKind::Anthropic
-                | ProviderKind::Gemini
-                | ProviderKind::Vertex
-                | ProviderKind::Bedrock,
+                (
+                    ProviderKind::Anthropic
+                    | ProviderKind::Gemini
+                    | ProviderKind::Vertex
+                    | ProviderKind::Bedrock,
                     _,
-                ) => {
-                    ResponsesMode::Translate
-                }
+                ) => ResponsesMode::Translate,
                 (ProviderKind::Openai | ProviderKind::Azure, r) => {
                     r.as_ref().map(|r| *r.get_ref()).unwrap_or_default()
                 }

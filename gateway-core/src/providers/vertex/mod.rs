@@ -147,7 +147,10 @@ impl ProviderApi for VertexProvider {
         match (Publisher::of(model), client) {
             (
                 Publisher::Anthropic,
-                Endpoint::Messages | Endpoint::ChatCompletions | Endpoint::Responses,
+                Endpoint::Messages
+                | Endpoint::ChatCompletions
+                | Endpoint::Responses
+                | Endpoint::GenerateContent,
             ) => Some(Endpoint::Messages),
             (
                 Publisher::Google,
