@@ -38,6 +38,16 @@ const PROVIDERS: &[(&str, &str)] = &[
         "mock-gemini",
         "kind = \"gemini\"\nbase_url = \"http://{mock}/v1beta\"\napi_key = \"env:AIGW_BENCH_GEMINI_KEY\"\n",
     ),
+    (
+        "mock-azure",
+        "kind = \"azure\"\nbase_url = \"http://{mock}\"\napi_key = \"env:AIGW_BENCH_GEMINI_KEY\"\n",
+    ),
+    // The mock checks no signature; the gateway still signs every request.
+    (
+        "mock-bedrock",
+        "kind = \"bedrock\"\nregion = \"us-east-1\"\nbase_url = \"http://{mock}\"\n\
+         access_key_id = \"env:AIGW_BENCH_GEMINI_KEY\"\nsecret_access_key = \"env:AIGW_BENCH_GEMINI_KEY\"\n",
+    ),
 ];
 
 /// `(route model, provider, forwarded model)`: the forwarded model tells
@@ -47,6 +57,11 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("openai-ttft", "mock-openai", M_TTFT),
     ("gemini-c1", "mock-gemini", M_C1),
     ("gemini-ttft", "mock-gemini", M_TTFT),
+    ("azure-c1", "mock-azure", M_C1),
+    ("azure-ttft", "mock-azure", M_TTFT),
+    // The mock's Converse answers ignore the model's plan (no pacing).
+    ("bedrock-c1", "mock-bedrock", M_C1),
+    ("bedrock-ttft", "mock-bedrock", M_TTFT),
 ];
 
 /// One measured path: a client protocol to a route.
@@ -80,6 +95,20 @@ const PATHS: &[PathSpec] = &[
         endpoint: "/v1/messages",
         model_c1: "gemini-c1",
         model_ttft: "gemini-ttft",
+    },
+    PathSpec {
+        name: "chat → azure (v1 API)",
+        wire: Wire::Chat,
+        endpoint: "/v1/chat/completions",
+        model_c1: "azure-c1",
+        model_ttft: "azure-ttft",
+    },
+    PathSpec {
+        name: "chat → bedrock (Converse, SigV4)",
+        wire: Wire::Chat,
+        endpoint: "/v1/chat/completions",
+        model_c1: "bedrock-c1",
+        model_ttft: "bedrock-ttft",
     },
 ];
 

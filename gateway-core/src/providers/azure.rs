@@ -307,7 +307,11 @@ mod tests {
         for e in SERVED {
             assert_eq!(p.upstream_endpoint(e), Some(e));
         }
-        assert_eq!(p.upstream_endpoint(Endpoint::GenerateContent), None);
+        // A Gemini client reaches Azure through chat.
+        assert_eq!(
+            p.upstream_endpoint(Endpoint::GenerateContent),
+            Some(Endpoint::ChatCompletions)
+        );
         let p = provider("base_url = \"https://res.openai.azure.com\"\nresponses = \"translate\"");
         assert_eq!(
             p.upstream_endpoint(Endpoint::Responses),

@@ -331,9 +331,10 @@ mod tests {
                 Some(Endpoint::GenerateContent)
             );
         }
+        // A Gemini client reaches Claude through Messages.
         assert_eq!(
             p.upstream_endpoint_for(Endpoint::GenerateContent, "claude-sonnet-4-5"),
-            None
+            Some(Endpoint::Messages)
         );
         assert_eq!(
             p.upstream_endpoint_for(Endpoint::Embeddings, "gemini-2.5-flash"),
