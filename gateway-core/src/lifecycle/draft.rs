@@ -13,7 +13,7 @@ use toml_edit::{ArrayOfTables, DocumentMut, Item, Table, value};
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
     UpsertProvider {
-        provider: ProviderDraft,
+        provider: Box<ProviderDraft>,
     },
     RemoveProvider {
         name: String,
