@@ -28,6 +28,35 @@ use crate::scenario::{M_C1, M_TTFT, Machine};
 /// The key the Gemini-kind provider sends (the mock checks none).
 const GEMINI_KEY_ENV: &str = "AIGW_BENCH_GEMINI_KEY";
 
+/// The Vertex-kind provider's service-account JSON.
+const VERTEX_SA_ENV: &str = "AIGW_BENCH_VERTEX_SA";
+
+/// A throwaway service account whose `token_uri` is the mock's: a fresh
+/// RSA key from `openssl genpkey` (PKCS#8, as Google issues them).
+async fn vertex_service_account(mock: SocketAddr) -> anyhow::Result<String> {
+    let out = Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+        ])
+        .output()
+        .await?;
+    anyhow::ensure!(out.status.success(), "openssl genpkey failed");
+    let pem = String::from_utf8(out.stdout)?;
+    Ok(serde_json::json!({
+        "type": "service_account",
+        "project_id": "p",
+        "private_key_id": "bench",
+        "private_key": pem,
+        "client_email": "bench@p.iam.gserviceaccount.com",
+        "token_uri": format!("http://{mock}/token"),
+    })
+    .to_string())
+}
+
 /// Provider tables, `{mock}` replaced by the mock's address.
 const PROVIDERS: &[(&str, &str)] = &[
     (
@@ -41,6 +70,12 @@ const PROVIDERS: &[(&str, &str)] = &[
     (
         "mock-azure",
         "kind = \"azure\"\nbase_url = \"http://{mock}\"\napi_key = \"env:AIGW_BENCH_GEMINI_KEY\"\n",
+    ),
+    // The mock grants any JWT; the gateway still signs one per token.
+    (
+        "mock-vertex",
+        "kind = \"vertex\"\nproject = \"p\"\nregion = \"us-central1\"\nbase_url = \"http://{mock}/v1\"\n\
+         service_account = \"env:AIGW_BENCH_VERTEX_SA\"\n",
     ),
     // The mock checks no signature; the gateway still signs every request.
     (
@@ -57,6 +92,8 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("openai-ttft", "mock-openai", M_TTFT),
     ("gemini-c1", "mock-gemini", M_C1),
     ("gemini-ttft", "mock-gemini", M_TTFT),
+    ("vertex-c1", "mock-vertex", M_C1),
+    ("vertex-ttft", "mock-vertex", M_TTFT),
     ("azure-c1", "mock-azure", M_C1),
     ("azure-ttft", "mock-azure", M_TTFT),
     // The mock's Converse answers ignore the model's plan (no pacing).
@@ -95,6 +132,13 @@ const PATHS: &[PathSpec] = &[
         endpoint: "/v1/messages",
         model_c1: "gemini-c1",
         model_ttft: "gemini-ttft",
+    },
+    PathSpec {
+        name: "chat → vertex (Gemini, OAuth token)",
+        wire: Wire::Chat,
+        endpoint: "/v1/chat/completions",
+        model_c1: "vertex-c1",
+        model_ttft: "vertex-ttft",
     },
     PathSpec {
         name: "chat → azure (v1 API)",
@@ -244,6 +288,7 @@ pub async fn run(
         .arg("--listen")
         .arg(format!("127.0.0.1:{port}"))
         .env(GEMINI_KEY_ENV, "bench-gemini-key")
+        .env(VERTEX_SA_ENV, vertex_service_account(mock_addr).await?)
         .env_remove("DBUS_SESSION_BUS_ADDRESS");
     let mut gw = Proc::spawn("aigw", cmd, &scratch.join("aigw.log"))?;
     let addr = SocketAddr::from(([127, 0, 0, 1], port));

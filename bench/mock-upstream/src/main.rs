@@ -282,10 +282,18 @@ struct Route {
 }
 
 /// The generate endpoints, first match wins (the most specific first).
-/// Bedrock (`/model/{id}/converse-stream`, AWS event-stream framing) and
-/// Vertex (`/v1/projects/…/models/{m}:streamGenerateContent`) are rows to
-/// add with their answer shapes.
+/// Bedrock (`/model/{id}/converse…`) is answered by `converse`, Vertex's
+/// whole answers and token endpoint by `vertex::answer`; Vertex's Gemini
+/// streams are the row below (the plan is read from the model's tokens in
+/// the path).
 const ROUTES: &[Route] = &[
+    Route {
+        prefix: "/v1/projects/",
+        suffix: ":streamGenerateContent",
+        proto: Proto::Gemini,
+        model: ModelAt::Path,
+        stream: Streams::Always,
+    },
     Route {
         prefix: "/openai/deployments/",
         suffix: "/chat/completions",
