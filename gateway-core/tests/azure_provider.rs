@@ -8,33 +8,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use gateway_core::secrets::{keychain_delete, keychain_set};
 use serde_json::{Value, json};
 use testkit::{AzureReply, Behavior, FakeAzure, FakeUpstream};
 
-use crate::common::{TestGateway, chat_body, header, provider, route, streamed_text};
+use crate::common::{
+    KeychainEntry, TestGateway, chat_body, header, provider, route, streamed_text,
+};
 
 const KEY: &str = "az-fake-azure-key-0001";
 
 /// The key in the keychain under a name of this test's own, removed on drop.
-struct Key(String);
+type Key = KeychainEntry;
 
-impl Key {
-    fn set(tag: &str) -> Option<Key> {
-        if std::env::var("AIGW_TEST_KEYRING").as_deref() != Ok("1") {
-            eprintln!("skipped: AIGW_TEST_KEYRING != 1 (run through rt.sh / scripts/test.sh)");
-            return None;
-        }
-        let name = format!("aigw-azure-{tag}-{}", std::process::id());
-        keychain_set(&name, KEY).unwrap();
-        Some(Key(name))
-    }
-}
-
-impl Drop for Key {
-    fn drop(&mut self) {
-        let _ = keychain_delete(&self.0);
-    }
+fn stored_key(tag: &str) -> Option<Key> {
+    KeychainEntry::set(&format!("aigw-azure-{tag}"), KEY)
 }
 
 /// A `kind = "azure"` provider named `name` on `az` with `extra` settings.
@@ -53,7 +40,9 @@ async fn json_of(r: reqwest::Response) -> (u16, Value) {
 
 #[tokio::test]
 async fn chat_reaches_the_v1_api_with_the_deployment_as_model() {
-    let Some(key) = Key::set("chat") else { return };
+    let Some(key) = stored_key("chat") else {
+        return;
+    };
     let az = FakeAzure::start("az", KEY, &["prod-gpt4o"]).await;
     let toml = format!(
         "{}{}",
@@ -113,7 +102,7 @@ async fn chat_reaches_the_v1_api_with_the_deployment_as_model() {
 
 #[tokio::test]
 async fn a_dated_version_puts_the_deployment_in_the_path_and_entra_sends_a_bearer() {
-    let Some(key) = Key::set("dated") else {
+    let Some(key) = stored_key("dated") else {
         return;
     };
     let az = FakeAzure::start("az", KEY, &["prod-gpt4o", "emb-small"]).await;
@@ -170,7 +159,7 @@ async fn a_dated_version_puts_the_deployment_in_the_path_and_entra_sends_a_beare
 
 #[tokio::test]
 async fn responses_clients_go_natively_or_through_chat() {
-    let Some(key) = Key::set("responses") else {
+    let Some(key) = stored_key("responses") else {
         return;
     };
     let az = FakeAzure::start("az", KEY, &["gpt-4o"]).await;
@@ -214,7 +203,7 @@ async fn responses_clients_go_natively_or_through_chat() {
 
 #[tokio::test]
 async fn messages_clients_reach_azure_through_chat_without_azure_fields() {
-    let Some(key) = Key::set("messages") else {
+    let Some(key) = stored_key("messages") else {
         return;
     };
     let az = FakeAzure::start("az", KEY, &["prod-gpt4o"]).await;
@@ -269,7 +258,7 @@ async fn messages_clients_reach_azure_through_chat_without_azure_fields() {
 
 #[tokio::test]
 async fn content_filter_answers_are_classified_and_fall_back_when_the_route_says_so() {
-    let Some(key) = Key::set("filter") else {
+    let Some(key) = stored_key("filter") else {
         return;
     };
     let az = FakeAzure::start("az", KEY, &["gpt-4o"]).await;
@@ -333,7 +322,7 @@ async fn content_filter_answers_are_classified_and_fall_back_when_the_route_says
 
 #[tokio::test]
 async fn a_429_cools_azure_for_its_retry_after_ms_and_fallback_goes_both_ways() {
-    let Some(key) = Key::set("ratelimit") else {
+    let Some(key) = stored_key("ratelimit") else {
         return;
     };
     let az = FakeAzure::start("az", KEY, &["gpt-4o"]).await;
@@ -401,7 +390,7 @@ async fn a_429_cools_azure_for_its_retry_after_ms_and_fallback_goes_both_ways() 
 
 #[tokio::test]
 async fn the_key_never_shows_in_urls_logs_or_answers() {
-    let Some(key) = Key::set("secret") else {
+    let Some(key) = stored_key("secret") else {
         return;
     };
     let az = FakeAzure::start("az", KEY, &["gpt-4o"]).await;
@@ -436,7 +425,9 @@ async fn the_key_never_shows_in_urls_logs_or_answers() {
 
 #[tokio::test]
 async fn the_probe_checks_the_key_on_the_models_listing() {
-    let Some(key) = Key::set("probe") else { return };
+    let Some(key) = stored_key("probe") else {
+        return;
+    };
     let good = FakeAzure::start("az", KEY, &["prod-gpt4o"]).await;
     let bad = FakeAzure::start("wrong", "another-key", &["prod-gpt4o"]).await;
     let toml = format!(
@@ -470,7 +461,7 @@ async fn the_probe_checks_the_key_on_the_models_listing() {
 
 #[tokio::test]
 async fn a_stream_the_filter_withheld_before_any_text_falls_back_under_fallback_on() {
-    let Some(key) = Key::set("streamfilter") else {
+    let Some(key) = stored_key("streamfilter") else {
         return;
     };
     let az = FakeAzure::start("az", KEY, &["gpt-4o"]).await;
@@ -545,7 +536,7 @@ async fn a_stream_the_filter_withheld_before_any_text_falls_back_under_fallback_
 /// chat, whole and streamed (Azure's filter-results chunk first).
 #[tokio::test]
 async fn gemini_clients_reach_azure_through_chat() {
-    let Some(key) = Key::set("gemini") else {
+    let Some(key) = stored_key("gemini") else {
         return;
     };
     let az = FakeAzure::start("az", KEY, &["prod-gpt4o"]).await;

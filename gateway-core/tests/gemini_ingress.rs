@@ -9,33 +9,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use gateway_core::secrets::{keychain_delete, keychain_set};
 use serde_json::{Value, json};
 use testkit::{Behavior, FakeGemini, FakeUpstream, GeminiReply, Reply};
 
-use crate::common::{TestGateway, header, provider, route};
+use crate::common::{KeychainEntry, TestGateway, header, provider, route};
 use crate::wire::anthropic_provider;
 
 const KEY: &str = "AIza-fake-gemini-key-0002";
 
-struct Key(String);
+type Key = KeychainEntry;
 
-impl Key {
-    fn set(tag: &str) -> Option<Key> {
-        if std::env::var("AIGW_TEST_KEYRING").as_deref() != Ok("1") {
-            eprintln!("skipped: AIGW_TEST_KEYRING != 1 (run through rt.sh / scripts/test.sh)");
-            return None;
-        }
-        let name = format!("aigw-gemini-ingress-{tag}-{}", std::process::id());
-        keychain_set(&name, KEY).unwrap();
-        Some(Key(name))
-    }
-}
-
-impl Drop for Key {
-    fn drop(&mut self) {
-        let _ = keychain_delete(&self.0);
-    }
+fn stored_key(tag: &str) -> Option<Key> {
+    KeychainEntry::set(&format!("aigw-gemini-ingress-{tag}"), KEY)
 }
 
 fn gemini_provider(g: &FakeGemini, key: &Key) -> String {
@@ -344,7 +329,9 @@ async fn gemini_client_reaches_an_anthropic_upstream() {
 
 #[tokio::test]
 async fn gemini_client_passes_through_to_gemini() {
-    let Some(key) = Key::set("pass") else { return };
+    let Some(key) = stored_key("pass") else {
+        return;
+    };
     let g = FakeGemini::start("gem", KEY).await;
     let toml = format!(
         "{}{}",
@@ -430,7 +417,7 @@ async fn gemini_client_passes_through_to_gemini() {
 
 #[tokio::test]
 async fn gemini_clients_fall_back_across_kinds() {
-    let Some(key) = Key::set("fallback") else {
+    let Some(key) = stored_key("fallback") else {
         return;
     };
     let g = FakeGemini::start("gem", KEY).await;

@@ -7,33 +7,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use gateway_core::secrets::{keychain_delete, keychain_set};
+use gateway_core::secrets::keychain_set;
 use serde_json::{Value, json};
 use testkit::{Behavior, FakeGemini, FakeUpstream, GeminiReply};
 
-use crate::common::{TestGateway, chat_body, header, provider, route};
+use crate::common::{KeychainEntry, TestGateway, chat_body, header, provider, route};
 
 const KEY: &str = "AIza-fake-gemini-key-0001";
 
 /// The key in the keychain under a name of this test's own, removed on drop.
-struct Key(String);
+type Key = KeychainEntry;
 
-impl Key {
-    fn set(tag: &str) -> Option<Key> {
-        if std::env::var("AIGW_TEST_KEYRING").as_deref() != Ok("1") {
-            eprintln!("skipped: AIGW_TEST_KEYRING != 1 (run through rt.sh / scripts/test.sh)");
-            return None;
-        }
-        let name = format!("aigw-gemini-{tag}-{}", std::process::id());
-        keychain_set(&name, KEY).unwrap();
-        Some(Key(name))
-    }
-}
-
-impl Drop for Key {
-    fn drop(&mut self) {
-        let _ = keychain_delete(&self.0);
-    }
+fn stored_key(tag: &str) -> Option<Key> {
+    KeychainEntry::set(&format!("aigw-gemini-{tag}"), KEY)
 }
 
 fn gemini_provider(g: &FakeGemini, key: &Key) -> String {
@@ -52,7 +38,9 @@ async fn json_of(r: reqwest::Response) -> (u16, Value) {
 
 #[tokio::test]
 async fn chat_reaches_gemini_with_the_key_in_a_header() {
-    let Some(key) = Key::set("chat") else { return };
+    let Some(key) = stored_key("chat") else {
+        return;
+    };
     let g = FakeGemini::start("gem", KEY).await;
     let toml = format!(
         "{}{}",
@@ -118,7 +106,7 @@ async fn chat_reaches_gemini_with_the_key_in_a_header() {
 
 #[tokio::test]
 async fn messages_clients_reach_gemini_through_chat() {
-    let Some(key) = Key::set("messages") else {
+    let Some(key) = stored_key("messages") else {
         return;
     };
     let g = FakeGemini::start("gem", KEY).await;
@@ -161,7 +149,7 @@ async fn messages_clients_reach_gemini_through_chat() {
 
 #[tokio::test]
 async fn a_safety_block_is_a_content_filter_error_and_gemini_errors_take_the_openai_shape() {
-    let Some(key) = Key::set("safety") else {
+    let Some(key) = stored_key("safety") else {
         return;
     };
     let g = FakeGemini::start("gem", KEY).await;
@@ -192,7 +180,7 @@ async fn a_safety_block_is_a_content_filter_error_and_gemini_errors_take_the_ope
 
 #[tokio::test]
 async fn a_blocked_prompt_falls_back_when_the_route_says_fallback_on_content_filter() {
-    let Some(key) = Key::set("blockfb") else {
+    let Some(key) = stored_key("blockfb") else {
         return;
     };
     let g = FakeGemini::start("gem", KEY).await;
@@ -224,7 +212,7 @@ async fn a_blocked_prompt_falls_back_when_the_route_says_fallback_on_content_fil
 
 #[tokio::test]
 async fn a_429_from_gemini_falls_back_to_openai_and_back() {
-    let Some(key) = Key::set("fallback") else {
+    let Some(key) = stored_key("fallback") else {
         return;
     };
     let g = FakeGemini::start("gem", KEY).await;
@@ -284,7 +272,7 @@ async fn a_429_from_gemini_falls_back_to_openai_and_back() {
 
 #[tokio::test]
 async fn streams_are_translated_for_chat_and_messages_clients() {
-    let Some(key) = Key::set("stream") else {
+    let Some(key) = stored_key("stream") else {
         return;
     };
     let g = FakeGemini::start("gem", KEY).await;
@@ -354,7 +342,9 @@ async fn streams_are_translated_for_chat_and_messages_clients() {
 
 #[tokio::test]
 async fn the_probe_checks_the_key_and_lists_models() {
-    let Some(key) = Key::set("probe") else { return };
+    let Some(key) = stored_key("probe") else {
+        return;
+    };
     let good = FakeGemini::start("gem", KEY).await;
     let bad = FakeGemini::start("wrong", "AIza-some-other-key").await;
     let toml = format!(
@@ -387,7 +377,9 @@ async fn the_probe_checks_the_key_and_lists_models() {
 
 #[tokio::test]
 async fn embeddings_go_through_batch_embed_contents() {
-    let Some(key) = Key::set("embed") else { return };
+    let Some(key) = stored_key("embed") else {
+        return;
+    };
     let g = FakeGemini::start("gem", KEY).await;
     let toml = format!(
         "{}{}",
@@ -447,7 +439,9 @@ fn health_of(gw: &TestGateway, provider: &str) -> (u32, Option<String>) {
 
 #[tokio::test]
 async fn count_tokens_asks_gemini_and_a_failing_count_never_cools_it() {
-    let Some(key) = Key::set("count") else { return };
+    let Some(key) = stored_key("count") else {
+        return;
+    };
     let g = FakeGemini::start("gem", KEY).await;
     let oa = FakeUpstream::start("oa").await;
     let toml = format!(
@@ -511,7 +505,7 @@ async fn count_tokens_asks_gemini_and_a_failing_count_never_cools_it() {
 
 #[tokio::test]
 async fn a_refused_gemini_key_falls_back_marks_health_and_is_a_401_when_nothing_is_left() {
-    let Some(key) = Key::set("badkey") else {
+    let Some(key) = stored_key("badkey") else {
         return;
     };
     // This Gemini knows another key: it answers ours with 400 API_KEY_INVALID.
@@ -564,7 +558,7 @@ async fn a_refused_gemini_key_falls_back_marks_health_and_is_a_401_when_nothing_
 
 #[tokio::test]
 async fn a_gemini_403_permission_denied_is_a_key_failure_too() {
-    let Some(key) = Key::set("denied") else {
+    let Some(key) = stored_key("denied") else {
         return;
     };
     let g = FakeGemini::start("gem", KEY).await;
@@ -620,7 +614,7 @@ async fn a_refused_key_in_a_gemini_pool_cools_and_the_next_key_serves() {
     );
     keychain_set(&bad, "AIza-revoked-key").unwrap();
     keychain_set(&good, KEY).unwrap();
-    let _cleanup = (Key(bad.clone()), Key(good.clone()));
+    let _cleanup = (KeychainEntry(bad.clone()), KeychainEntry(good.clone()));
     let g = FakeGemini::start("gem", KEY).await;
     let toml = format!(
         "[[providers]]\nname = \"gem\"\nkind = \"gemini\"\nbase_url = \"{}\"\napi_keys = [\"keyring:{bad}\", \"keyring:{good}\"]\ntimeout_s = 5\n{}",
@@ -678,7 +672,7 @@ fn events_of(text: &str) -> Vec<(String, Value)> {
 
 #[tokio::test]
 async fn a_responses_stream_through_gemini_has_the_events_openai_clients_expect() {
-    let Some(key) = Key::set("respstream") else {
+    let Some(key) = stored_key("respstream") else {
         return;
     };
     let g = FakeGemini::start("gem", KEY).await;
@@ -781,7 +775,7 @@ async fn a_responses_stream_through_gemini_has_the_events_openai_clients_expect(
 
 #[tokio::test]
 async fn a_messages_stream_through_gemini_carries_thinking_text_and_a_tool_call() {
-    let Some(key) = Key::set("msgstream") else {
+    let Some(key) = stored_key("msgstream") else {
         return;
     };
     let g = FakeGemini::start("gem", KEY).await;
@@ -911,7 +905,7 @@ async fn a_messages_stream_through_gemini_carries_thinking_text_and_a_tool_call(
 
 #[tokio::test]
 async fn images_reach_gemini_as_inline_data_from_chat_and_messages_clients() {
-    let Some(key) = Key::set("images") else {
+    let Some(key) = stored_key("images") else {
         return;
     };
     let g = FakeGemini::start("gem", KEY).await;
@@ -950,7 +944,7 @@ async fn images_reach_gemini_as_inline_data_from_chat_and_messages_clients() {
 
 #[tokio::test]
 async fn gemini_schema_openapi_sends_classic_parameters() {
-    let Some(key) = Key::set("openapi") else {
+    let Some(key) = stored_key("openapi") else {
         return;
     };
     let g = FakeGemini::start("gem", KEY).await;

@@ -7,32 +7,17 @@
 //! fallback signal; the probe. Service accounts live in the test's private
 //! Secret Service (run through rt.sh: AIGW_TEST_KEYRING=1).
 
-use gateway_core::secrets::{keychain_delete, keychain_set};
 use serde_json::{Value, json};
 use testkit::{FakeUpstream, FakeVertex};
 
-use crate::common::{TestGateway, header, provider, route, streamed_text};
+use crate::common::{KeychainEntry, TestGateway, header, provider, route, streamed_text};
 
 /// A service-account JSON in the keychain under a name of this test's own,
 /// removed on drop.
-struct Sa(String);
+type Sa = KeychainEntry;
 
-impl Sa {
-    fn set(tag: &str, json: &str) -> Option<Sa> {
-        if std::env::var("AIGW_TEST_KEYRING").as_deref() != Ok("1") {
-            eprintln!("skipped: AIGW_TEST_KEYRING != 1 (run through rt.sh / scripts/test.sh)");
-            return None;
-        }
-        let name = format!("aigw-vertex-{tag}-{}", std::process::id());
-        keychain_set(&name, json).unwrap();
-        Some(Sa(name))
-    }
-}
-
-impl Drop for Sa {
-    fn drop(&mut self) {
-        let _ = keychain_delete(&self.0);
-    }
+fn stored_sa(tag: &str, json: &str) -> Option<Sa> {
+    KeychainEntry::set(&format!("aigw-vertex-{tag}"), json)
 }
 
 fn vertex_provider(v: &FakeVertex, sa: &Sa) -> String {
@@ -91,7 +76,7 @@ fn responses_text(body: &str) -> String {
 #[tokio::test]
 async fn every_client_reaches_gemini_and_claude_on_vertex_with_one_token() {
     let v = FakeVertex::start("vx", "my-project", "us-central1").await;
-    let Some(sa) = Sa::set("clients", &v.service_account_json()) else {
+    let Some(sa) = stored_sa("clients", &v.service_account_json()) else {
         return;
     };
     let gw = gateway(&v, &sa).await;
@@ -190,7 +175,7 @@ async fn every_client_reaches_gemini_and_claude_on_vertex_with_one_token() {
 #[tokio::test]
 async fn concurrent_requests_wait_for_one_grant() {
     let v = FakeVertex::start("vx", "my-project", "us-central1").await;
-    let Some(sa) = Sa::set("flight", &v.service_account_json()) else {
+    let Some(sa) = stored_sa("flight", &v.service_account_json()) else {
         return;
     };
     let gw = gateway(&v, &sa).await;
@@ -206,7 +191,7 @@ async fn concurrent_requests_wait_for_one_grant() {
 #[tokio::test]
 async fn tokens_about_to_expire_are_fetched_again() {
     let v = FakeVertex::start("vx", "my-project", "us-central1").await;
-    let Some(sa) = Sa::set("expiry", &v.service_account_json()) else {
+    let Some(sa) = stored_sa("expiry", &v.service_account_json()) else {
         return;
     };
     let gw = gateway(&v, &sa).await;
@@ -234,7 +219,7 @@ async fn tokens_about_to_expire_are_fetched_again() {
 #[tokio::test]
 async fn a_refused_token_is_replaced_once() {
     let v = FakeVertex::start("vx", "my-project", "us-central1").await;
-    let Some(sa) = Sa::set("revoked", &v.service_account_json()) else {
+    let Some(sa) = stored_sa("revoked", &v.service_account_json()) else {
         return;
     };
     let gw = gateway(&v, &sa).await;
@@ -270,7 +255,7 @@ async fn a_refused_token_is_replaced_once() {
 #[tokio::test]
 async fn a_refused_service_account_falls_back_to_another_kind() {
     let v = FakeVertex::start("vx", "my-project", "us-central1").await;
-    let Some(sa) = Sa::set("foreign", &v.foreign_service_account_json()) else {
+    let Some(sa) = stored_sa("foreign", &v.foreign_service_account_json()) else {
         return;
     };
     let oa = FakeUpstream::start("oa").await;
@@ -313,7 +298,7 @@ async fn a_refused_service_account_falls_back_to_another_kind() {
     assert_eq!(last.error.as_deref(), Some("auth_failed"), "{last:?}");
 
     // A reference that holds no service account: a key error, and fallback.
-    let Some(junk) = Sa::set("junk", "{\"type\": \"service_account\"}") else {
+    let Some(junk) = stored_sa("junk", "{\"type\": \"service_account\"}") else {
         return;
     };
     let toml = format!(
@@ -349,7 +334,7 @@ fn body_of(model: &str) -> Value {
 #[tokio::test]
 async fn the_probe_gets_a_token_then_asks_about_a_model() {
     let v = FakeVertex::start("vx", "my-project", "us-central1").await;
-    let Some(sa) = Sa::set("probe", &v.service_account_json()) else {
+    let Some(sa) = stored_sa("probe", &v.service_account_json()) else {
         return;
     };
     let gw = gateway(&v, &sa).await;
@@ -373,7 +358,7 @@ async fn the_probe_gets_a_token_then_asks_about_a_model() {
     assert_eq!(r.method, "GET");
     assert_eq!(r.path, "/v1/publishers/google/models/gemini-2.5-flash");
 
-    let Some(bad) = Sa::set("probe-bad", &v.foreign_service_account_json()) else {
+    let Some(bad) = stored_sa("probe-bad", &v.foreign_service_account_json()) else {
         return;
     };
     let gw = gateway(&v, &bad).await;
@@ -390,7 +375,7 @@ async fn the_probe_gets_a_token_then_asks_about_a_model() {
 #[tokio::test]
 async fn gemini_clients_reach_gemini_and_claude_on_vertex() {
     let v = FakeVertex::start("vx", "my-project", "us-central1").await;
-    let Some(sa) = Sa::set("gemini-ingress", &v.service_account_json()) else {
+    let Some(sa) = stored_sa("gemini-ingress", &v.service_account_json()) else {
         return;
     };
     let gw = gateway(&v, &sa).await;

@@ -17,6 +17,29 @@ use gateway_core::{GatewayHandle, GatewayOptions};
 use serde_json::{Value, json};
 use testkit::FakeUpstream;
 
+/// A secret in the test's private Secret Service under `name` plus this
+/// process's id, removed on drop. `None` (the test skips, saying why)
+/// unless AIGW_TEST_KEYRING=1 (rt.sh and scripts/test.sh run one).
+pub struct KeychainEntry(pub String);
+
+impl KeychainEntry {
+    pub fn set(name: &str, value: &str) -> Option<Self> {
+        if std::env::var("AIGW_TEST_KEYRING").as_deref() != Ok("1") {
+            eprintln!("skipped: AIGW_TEST_KEYRING != 1 (run through rt.sh / scripts/test.sh)");
+            return None;
+        }
+        let name = format!("{name}-{}", std::process::id());
+        gateway_core::secrets::keychain_set(&name, value).unwrap();
+        Some(Self(name))
+    }
+}
+
+impl Drop for KeychainEntry {
+    fn drop(&mut self) {
+        let _ = gateway_core::secrets::keychain_delete(&self.0);
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Capture(pub Mutex<Vec<RequestEvent>>);
 
