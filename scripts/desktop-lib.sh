@@ -21,7 +21,23 @@ desktop_env() {
   export AIGW_CONFIG=$W/config.toml AIGW_DATA_DIR=$W/data
   # Admin tokens go to a real (throwaway) Secret Service, as on a desktop.
   echo | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1
-  PORT=${DESKTOP_TEST_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}
+  # A free port below the ephemeral range (32768-60999): a port from
+  # bind(0) could be handed out again at once to the fake upstreams started
+  # below (they bind port 0), and the app then finds its port taken.
+  PORT=${DESKTOP_TEST_PORT:-$(python3 -c '
+import random, socket
+for _ in range(200):
+    p = random.randint(20000, 30999)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(p)
+    break
+')}
   export AIGW_LISTEN=127.0.0.1:$PORT
   GW=http://127.0.0.1:$PORT
   local primary=http://127.0.0.1:9/v1 backup=http://127.0.0.1:9/v1 flaky=http://127.0.0.1:9/v1 urls='{}'
