@@ -274,20 +274,29 @@ fn upsert_provider(doc: &mut DocumentMut, p: &ProviderDraft) -> Result<(), Draft
             t.remove("api_key");
         }
     }
-    for (k, v) in [
-        ("region", &p.region),
-        ("access_key_id", &p.access_key_id),
-        ("secret_access_key", &p.secret_access_key),
-        ("session_token", &p.session_token),
-    ] {
-        match v.as_deref() {
-            Some("") => {
-                t.remove(k);
+    // Bedrock's region and credential references: `""` removes one, absent
+    // leaves it; a kind that is not bedrock has none.
+    const AWS: [&str; 3] = ["access_key_id", "secret_access_key", "session_token"];
+    if p.kind == "bedrock" {
+        for (k, v) in [
+            ("region", &p.region),
+            (AWS[0], &p.access_key_id),
+            (AWS[1], &p.secret_access_key),
+            (AWS[2], &p.session_token),
+        ] {
+            match v.as_deref() {
+                Some("") => {
+                    t.remove(k);
+                }
+                Some(v) => {
+                    t.insert(k, value(v));
+                }
+                None => {}
             }
-            Some(v) => {
-                t.insert(k, value(v));
-            }
-            None => {}
+        }
+    } else {
+        for k in AWS {
+            t.remove(k);
         }
     }
     set_opt_int(t, "timeout_s", p.timeout_s);
@@ -430,6 +439,24 @@ mod tests {
             out.contains("secret_access_key = \"keyring:aws-secret\""),
             "{out}"
         );
+        // Another kind drops the region and the AWS references.
+        let out = apply(
+            &out,
+            &ops(
+                r#"[{"op":"upsert_provider","provider":{"name":"bedrock","kind":"openai",
+              "base_url":"https://api.example.com/v1","access_key_id":"keyring:aws-id"}}]"#,
+            ),
+        )
+        .unwrap();
+        Config::parse(&out, "draft").unwrap();
+        for gone in [
+            "region",
+            "access_key_id",
+            "secret_access_key",
+            "session_token",
+        ] {
+            assert!(!out.contains(gone), "{gone}: {out}");
+        }
     }
 
     #[test]
