@@ -53,6 +53,7 @@ pub mod api;
 pub mod cache;
 pub mod cli;
 pub mod clients;
+pub mod cluster;
 pub mod config;
 pub mod diagnostics;
 pub mod eventstream;

@@ -13,8 +13,9 @@ pub use raw::{
     Strategy,
 };
 pub use validate::{
-    AwsAuth, AzureApi, AzureSpec, CLIENT_AUTH, Config, ConfigError, ErrorRules, HeaderSource,
-    Issue, LimitsConfig, MAX_CACHE_MB, MAX_DEPLOYMENTS, MAX_POOL_KEYS, ModelLimitSpec, NO_RULES,
-    OtlpConfig, PriceOverride, ProviderSpec, RouteCache, RouteSpec, RoutingConfig, ServerConfig,
-    Severity, TargetSpec, TelemetryConfig, VertexSpec, format_issue, parse_listen,
+    AwsAuth, AzureApi, AzureSpec, CLIENT_AUTH, ClusterConfig, Config, ConfigError, EngineUrl,
+    ErrorRules, HeaderSource, Issue, LimitsConfig, MAX_CACHE_MB, MAX_DEPLOYMENTS, MAX_POOL_KEYS,
+    ModelLimitSpec, NO_RULES, OtlpConfig, POSTGRES_SCHEMES, PriceOverride, ProviderSpec,
+    REDIS_SCHEMES, RouteCache, RouteSpec, RoutingConfig, ServerConfig, Severity, TargetSpec,
+    TelemetryConfig, VertexSpec, format_issue, parse_listen,
 };

@@ -28,6 +28,28 @@ pub struct RawConfig {
     pub bench: Option<RawBench>,
     #[serde(default)]
     pub audit: RawAudit,
+    /// Team mode: shared engines for several replicas (off by default).
+    #[serde(default)]
+    pub cluster: RawCluster,
+}
+
+/// `[cluster]`: the shared engines of a team deployment. Each URL is either
+/// written out without a password (`redis://127.0.0.1:6379/0`) or, when it
+/// carries one, a reference (`env:VAR`, `keyring:NAME`) to the whole URL.
+/// Read at start; a change needs a restart.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCluster {
+    /// `redis://`, `rediss://` (TLS), `valkey://`, `valkeys://`.
+    #[serde(default)]
+    pub redis_url: Option<Spanned<String>>,
+    /// `postgres://` or `postgresql://`.
+    #[serde(default)]
+    pub postgres_url: Option<Spanned<String>>,
+    /// This replica's name in shared state and logs (default: host name and
+    /// listen port).
+    #[serde(default)]
+    pub replica_id: Option<Spanned<String>>,
 }
 
 /// `[audit]`: how long the operator audit log keeps its rows.

@@ -9,6 +9,7 @@
 mod azure;
 mod bedrock;
 mod bench;
+mod cluster;
 mod issue;
 mod providers;
 mod routes;
@@ -25,6 +26,7 @@ use toml::Spanned;
 use super::raw::RawConfig;
 
 pub use azure::{AzureApi, AzureSpec, MAX_DEPLOYMENTS};
+pub use cluster::{ClusterConfig, EngineUrl, POSTGRES_SCHEMES, REDIS_SCHEMES};
 pub use issue::{ConfigError, Issue, Severity, format_issue};
 pub use providers::{AwsAuth, CLIENT_AUTH, HeaderSource, MAX_POOL_KEYS, ProviderSpec, VertexSpec};
 pub use routes::{ErrorRules, NO_RULES, RouteCache, RouteSpec, TargetSpec};
@@ -47,6 +49,8 @@ pub struct Config {
     pub bench: Option<(Duration, crate::tools::modelbench::Spec)>,
     /// `[audit] retention_days`: 0 keeps every audit row.
     pub audit_retention_days: u32,
+    /// `[cluster]`: shared Redis/PostgreSQL (read at start).
+    pub cluster: ClusterConfig,
     pub profiles: Vec<String>,
     pub active_profile: Option<String>,
     pub source: Arc<str>,
@@ -156,6 +160,7 @@ impl Validator<'_> {
         let telemetry = self.telemetry(&raw.telemetry, &names);
         let bench = raw.bench.as_ref().and_then(|b| self.bench(b, &names));
         let model_limits = self.model_limits(&raw.limits.models);
+        let cluster = self.cluster(&raw.cluster);
         let audit_days = raw
             .audit
             .retention_days
@@ -210,6 +215,7 @@ impl Validator<'_> {
             telemetry,
             bench,
             audit_retention_days: audit_days,
+            cluster,
             profiles,
             active_profile,
             source: Arc::from(source),
