@@ -187,6 +187,8 @@ pub enum StartError {
     Tokens(std::io::Error),
     #[error("cannot load the virtual keys: {0}")]
     VirtualKeys(#[from] crate::vkeys::KeyError),
+    #[error("{0}")]
+    Postgres(#[from] crate::cluster::pg::PgError),
     #[error("cannot start serving threads: {0}")]
     Threads(std::io::Error),
 }
@@ -226,6 +228,16 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
         Some(dir) => ConfigStore::open(&dir.join(crate::store::CONFIG_DB))?,
         None => ConfigStore::open_in_memory()?,
     };
+    let pg = match &opts.config.cluster.postgres_url {
+        Some(url) => Some(Arc::new(crate::cluster::pg::Pg::open(url)?)),
+        None => None,
+    };
+    let cluster = opts.config.cluster.is_enabled().then(|| {
+        Arc::new(crate::cluster::Cluster {
+            replica_id: crate::cluster::replica_id(&opts.config.cluster, local),
+            pg: pg.clone(),
+        })
+    });
     let lifecycle = ConfigManager::open(store, opts.config_path.clone(), &opts.config)?;
     let vkeys = Arc::new(crate::vkeys::VirtualKeys::load(Arc::new(
         crate::vkeys::SqliteBackend::new(lifecycle.store().shared_conn()),
@@ -270,6 +282,7 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
         clients_seen: Default::default(),
         data_dir: opts.data_dir,
         lifecycle,
+        cluster,
         admin_tokens,
         started: std::time::Instant::now(),
         paused: std::sync::atomic::AtomicBool::new(false),
@@ -285,6 +298,9 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
     });
     state.set_audit_retention(state.runtime.load().config.audit_retention_days);
     state.restart_probes();
+    if let Some(pg) = &pg {
+        pg.spawn_listener(&state.tasks, shutdown.child_token());
+    }
     spawn_watcher(
         &state,
         &state.tasks,

@@ -39,6 +39,8 @@ pub struct AppState {
     pub data_dir: Option<PathBuf>,
     /// Versions, publish, rollback, audit.
     pub lifecycle: ConfigManager,
+    /// Team mode's shared engines (`[cluster]`); `None` on a single node.
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
     pub admin_tokens: AdminTokens,
     /// The upstream client's SSRF guard, updated on every publish.
     pub(crate) resolver: GuardedResolver,

@@ -20,6 +20,7 @@ mod azure_provider;
 mod bedrock_provider;
 mod cli;
 mod clients;
+mod cluster_config;
 mod connections;
 mod durability;
 mod fallback;

@@ -3,9 +3,21 @@
 //! docs/deploy-team.md). Without `[cluster]` nothing here runs and the
 //! single-node SQLite default is unchanged.
 
+pub mod pg;
+
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use crate::config::ClusterConfig;
+
+/// The shared engines of a team deployment, built in `server::start` when
+/// `[cluster]` is set (`AppState.cluster`).
+#[derive(Debug)]
+pub struct Cluster {
+    pub replica_id: String,
+    /// `[cluster] postgres_url`: config versions, audit (see [`pg`]).
+    pub pg: Option<Arc<pg::Pg>>,
+}
 
 /// This replica's name in shared state: `[cluster] replica_id`, else the
 /// host name and the listen port (`host:4000`), else `aigw:PORT`.
