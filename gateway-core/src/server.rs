@@ -238,6 +238,13 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
             pg: pg.clone(),
         })
     });
+    let store = match (&pg, &cluster) {
+        (Some(pg), Some(c)) => store.with_remote(Arc::new(crate::store::pg::PgConfigStore::new(
+            Arc::clone(pg),
+            c.replica_id.clone(),
+        )?)),
+        _ => store,
+    };
     let lifecycle = ConfigManager::open(store, opts.config_path.clone(), &opts.config)?;
     let vkeys = Arc::new(crate::vkeys::VirtualKeys::load(Arc::new(
         crate::vkeys::SqliteBackend::new(lifecycle.store().shared_conn()),
@@ -299,6 +306,7 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
     state.set_audit_retention(state.runtime.load().config.audit_retention_days);
     state.restart_probes();
     if let Some(pg) = &pg {
+        crate::lifecycle::spawn_cluster_sync(&state, pg, &state.tasks, shutdown.child_token());
         pg.spawn_listener(&state.tasks, shutdown.child_token());
     }
     spawn_watcher(

@@ -149,6 +149,12 @@ enum Command {
         #[command(flatten)]
         filter: LogFilterArgs,
     },
+    /// Team mode: check the shared engines of `[cluster]` (Redis,
+    /// PostgreSQL): reachable, versions, schema. Exits 1 on any failure.
+    Cluster {
+        #[command(subcommand)]
+        command: ClusterCommand,
+    },
     /// The audit log of operator actions: list it, verify its hash chain.
     Audit {
         #[command(subcommand)]
@@ -391,6 +397,16 @@ enum LogsCommand {
 }
 
 #[derive(Subcommand)]
+enum ClusterCommand {
+    /// Connect to Redis and PostgreSQL and report each: ok or fail.
+    Check {
+        /// One JSON document instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum AuditCommand {
     /// Newest rows first: time, id, actor, peer, action, version.
     List {
@@ -463,6 +479,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        Command::Cluster {
+            command: ClusterCommand::Check { json },
+        } => block_on(cli::cluster::check(&paths, json)),
         Command::Audit { command } => match command {
             AuditCommand::List { limit } => cli::audit::list(&paths, limit),
             AuditCommand::Verify => cli::audit::verify(&paths),

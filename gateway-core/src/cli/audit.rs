@@ -8,6 +8,14 @@ use crate::config::Paths;
 use crate::store::{CONFIG_DB, ConfigStore};
 
 fn open(paths: &Paths) -> anyhow::Result<ConfigStore> {
+    // Team mode: the audit log is the cluster's, in PostgreSQL.
+    if let Ok(config) = crate::config::Config::load(&paths.config_file)
+        && let Some(url) = &config.cluster.postgres_url
+    {
+        let pg = std::sync::Arc::new(crate::cluster::pg::Pg::open(url)?);
+        let remote = crate::store::pg::PgConfigStore::new(pg, "cli".into())?;
+        return Ok(ConfigStore::open_in_memory()?.with_remote(std::sync::Arc::new(remote)));
+    }
     let path = paths.data_dir.join(CONFIG_DB);
     if !path.exists() {
         anyhow::bail!(

@@ -69,6 +69,18 @@ async fn target(paths: &Paths) -> anyhow::Result<Target> {
     }
     crate::store::perms::private_dir(&paths.data_dir)?;
     let store = ConfigStore::open(&paths.data_dir.join(crate::store::CONFIG_DB))?;
+    // Team mode: versions go to PostgreSQL (every replica picks them up).
+    let store = match &config.cluster.postgres_url {
+        Some(url) => {
+            let pg = std::sync::Arc::new(crate::cluster::pg::Pg::open(url)?);
+            let id = crate::cluster::replica_id(&config.cluster, listen);
+            store.with_remote(std::sync::Arc::new(crate::store::pg::PgConfigStore::new(
+                pg,
+                format!("{id} (cli)"),
+            )?))
+        }
+        None => store,
+    };
     let mgr = ConfigManager::open(store, Some(paths.config_file.clone()), &config)?;
     Ok(Target::Offline(Box::new(mgr)))
 }

@@ -12,6 +12,7 @@
 pub mod audit;
 mod backup;
 pub mod clients;
+pub mod cluster;
 mod config;
 mod diagnose;
 mod doctor;

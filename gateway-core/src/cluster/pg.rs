@@ -34,10 +34,7 @@ use tokio_postgres::{AsyncMessage, config::SslMode};
 use tokio_postgres_rustls::MakeRustlsConnect;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::EngineUrl;
-
-/// Schemes `[cluster] postgres_url` accepts.
-const POSTGRES_SCHEMES: &[&str] = &["postgres", "postgresql"];
+use crate::config::{EngineUrl, POSTGRES_SCHEMES};
 use crate::sync::LockExt;
 
 /// Most pooled connections per replica.

@@ -22,6 +22,7 @@ pub mod diff;
 pub mod draft;
 mod file;
 pub mod redact;
+mod sync;
 mod watcher;
 
 use std::path::{Path, PathBuf};
@@ -30,6 +31,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+pub use sync::spawn_cluster_sync;
 pub use watcher::spawn_watcher;
 
 /// What the file watcher needs of the gateway that hosts it: its config
@@ -167,6 +169,19 @@ impl ConfigManager {
     ) -> Result<Self, StoreError> {
         let toml: &str = &initial.source;
         let h = hash(toml);
+        if store.remote().is_some() {
+            let version = open_shared(&store, toml, &h);
+            return Ok(Self {
+                path,
+                store: Arc::new(store),
+                live: Mutex::new(Live {
+                    version,
+                    toml: Arc::from(toml),
+                }),
+                publish: Arc::new(tokio::sync::Mutex::new(())),
+                file_error: Mutex::new(None),
+            });
+        }
         let version = match store.latest()? {
             Some(v) if v.hash == h => v,
             prev => {
@@ -420,6 +435,76 @@ impl ConfigManager {
         })
     }
 
+    /// Team mode: takes the shared store's newest version when it is newer
+    /// than the live one (a publish on another replica, announced by
+    /// `NOTIFY` or found by the poll), writes it to this replica's config
+    /// file (its local copy) and applies it. Returns the version now live
+    /// when it changed.
+    pub async fn sync(&self, apply: Apply<'_>) -> Result<Option<i64>, StoreError> {
+        let Some(remote) = self.store.remote().cloned() else {
+            return Ok(None);
+        };
+        let _guard = Arc::clone(&self.publish).lock_owned().await;
+        let live = self.live();
+        let r = Arc::clone(&remote);
+        let newest = blocking(move || r.latest_id()).await?;
+        let Some(id) = newest.filter(|id| *id > live.version.id) else {
+            return Ok(None);
+        };
+        let r = Arc::clone(&remote);
+        let Some(version) = blocking(move || r.get(id)).await? else {
+            return Ok(None);
+        };
+        let text = version.toml.clone().unwrap_or_default();
+        if version.hash == live.version.hash {
+            *self.live.lock_or_recover() = Live {
+                version,
+                toml: live.toml,
+            };
+            return Ok(Some(id));
+        }
+        let config = match Config::parse(&text, &format!("version {id}")) {
+            Ok(c) => c,
+            Err(e) => {
+                let why = e.to_string();
+                tracing::error!(
+                    version = id,
+                    "the cluster's version {id} does not load on this replica, the running config stays: {why}"
+                );
+                // Not retried until a newer version: keep its id as seen.
+                let mut l = self.live.lock_or_recover();
+                l.version.id = id;
+                *self.file_error.lock_or_recover() = Some(format!("version {id}: {why}"));
+                return Ok(None);
+            }
+        };
+        if let Some(path) = self.path.clone() {
+            let body = text.clone();
+            let written = blocking(move || {
+                file::Staged::write(&path, body.as_bytes())
+                    .and_then(file::Staged::install)
+                    .map(file::Installed::keep)
+                    .map_err(|e| (path, e))
+            })
+            .await;
+            if let Err((path, e)) = written {
+                tracing::warn!(
+                    version = id,
+                    "cannot write the cluster's version {id} to {}: {e}; applied anyway",
+                    path.display()
+                );
+            }
+        }
+        apply(config);
+        *self.live.lock_or_recover() = Live {
+            version,
+            toml: Arc::from(text.as_str()),
+        };
+        *self.file_error.lock_or_recover() = None;
+        tracing::info!(version = id, "config version {id} from the cluster applied");
+        Ok(Some(id))
+    }
+
     /// Publishes an earlier version's TOML as a new, audited version.
     pub async fn rollback(
         &self,
@@ -544,6 +629,60 @@ impl ConfigManager {
                 *self.file_error.lock_or_recover() = Some(why);
             }
             Err(e) => tracing::error!("config file edit not applied: {e}"),
+        }
+    }
+}
+
+/// Team mode's start: the file's config is recorded as the first version
+/// when the shared store has none; when it has one that differs, the
+/// replica starts on its file and [`ConfigManager::sync`] catches up at
+/// once (the live version id 0 is older than any stored one). PostgreSQL
+/// unreachable: the same, with a warning, until it returns.
+fn open_shared(store: &ConfigStore, toml: &str, h: &str) -> Version {
+    let local = Version {
+        id: 0,
+        created_at_ms: crate::store::now_ms(),
+        source: "file".into(),
+        actor: "aigw".into(),
+        message: "the local config file (not yet matched with the cluster)".into(),
+        hash: h.into(),
+        diff: String::new(),
+        summary: serde_json::Value::Null,
+        toml: None,
+    };
+    let summary = serde_json::to_value(diff::DiffSummary::default()).unwrap_or_default();
+    let first = store.insert_first_version(
+        &NewVersion {
+            source: "startup",
+            actor: "aigw",
+            message: "initial config",
+            toml,
+            hash: h,
+            diff: "",
+            summary: &summary,
+        },
+        &NewAudit {
+            actor: "aigw",
+            action: "startup",
+            detail: &serde_json::json!({ "message": "initial config" }),
+        },
+    );
+    match first {
+        Ok(v) if v.hash == h => v,
+        Ok(v) => {
+            tracing::info!(
+                version = v.id,
+                "the cluster's live config is version {}: it replaces this replica's config file",
+                v.id
+            );
+            local
+        }
+        Err(e) => {
+            tracing::warn!(
+                "{e}: starting on the local config file (the last config this replica saw); \
+                 the cluster's versions are picked up when PostgreSQL answers again"
+            );
+            local
         }
     }
 }
@@ -718,6 +857,9 @@ fn restart_required(live: &str, new: Option<&Config>) -> Vec<String> {
         v.push(
             "telemetry.otlp_endpoint / otlp_service_name take effect after a restart".to_string(),
         );
+    }
+    if old.cluster != new.cluster {
+        v.push("[cluster] takes effect after a restart".to_string());
     }
     if old.telemetry.queue_capacity != new.telemetry.queue_capacity {
         v.push("telemetry.queue_capacity takes effect after a restart".to_string());

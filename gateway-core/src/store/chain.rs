@@ -41,7 +41,7 @@ pub fn current_peer() -> String {
 }
 
 /// `id, at_ms, actor, action, version_id, detail, peer` as stored.
-type StoredRow = (
+pub(crate) type StoredRow = (
     i64,
     i64,
     String,
@@ -64,7 +64,7 @@ pub struct Row<'a> {
 
 /// `sha256(prev "\n" [id, at_ms, actor, action, version_id, detail, peer])`.
 #[allow(clippy::too_many_arguments)]
-fn link(
+pub(crate) fn link(
     prev: &str,
     id: i64,
     at_ms: i64,
@@ -203,59 +203,95 @@ pub struct Broken {
 /// Walks the chain in id order from the anchor and reports the first row
 /// whose link to the row before or whose own hash is wrong.
 pub fn verify(conn: &Connection) -> rusqlite::Result<Verified> {
-    let anchor = anchor(conn)?;
-    let mut prev = anchor.as_ref().map(|a| a.1.clone()).unwrap_or_default();
-    let mut out = Verified {
-        rows: 0,
-        anchor: anchor.as_ref().map(|a| a.0),
-        broken: None,
-    };
+    let mut walk = Walk::new(anchor(conn)?);
     let mut stmt = conn.prepare(
         "SELECT id, at_ms, actor, action, version_id, detail, peer, prev_hash, hash
          FROM audit ORDER BY id",
     )?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
-        let id: i64 = r.get(0)?;
-        let stored_prev: String = r.get(7)?;
-        let stored: String = r.get(8)?;
-        out.rows += 1;
-        if let Some((a, _)) = &anchor
-            && id <= *a
+        let row: StoredRow = (
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+            r.get(6)?,
+        );
+        if !walk.step(&row, &r.get::<_, String>(7)?, &r.get::<_, String>(8)?) {
+            break;
+        }
+    }
+    Ok(walk.done())
+}
+
+/// [`verify`]'s walk over rows from any store (SQLite or PostgreSQL).
+pub(crate) struct Walk {
+    anchor: Option<i64>,
+    prev: String,
+    out: Verified,
+}
+
+impl Walk {
+    pub(crate) fn new(anchor: Option<(i64, String)>) -> Self {
+        Self {
+            anchor: anchor.as_ref().map(|a| a.0),
+            prev: anchor.map(|a| a.1).unwrap_or_default(),
+            out: Verified {
+                rows: 0,
+                anchor: None,
+                broken: None,
+            },
+        }
+    }
+
+    /// Checks the next row (in id order); false once one is broken.
+    pub(crate) fn step(&mut self, row: &StoredRow, stored_prev: &str, stored: &str) -> bool {
+        let (id, at_ms, actor, action, version_id, detail, peer) = row;
+        let id = *id;
+        self.out.rows += 1;
+        if let Some(a) = self.anchor
+            && id <= a
         {
-            out.broken = Some(Broken {
+            self.out.broken = Some(Broken {
                 id,
                 reason: format!("row {id} is at or before the pruned anchor (row {a})"),
             });
-            break;
+            return false;
         }
-        if stored_prev != prev {
-            out.broken = Some(Broken {
+        if stored_prev != self.prev {
+            self.out.broken = Some(Broken {
                 id,
                 reason: "does not link to the row before it (a row was deleted, inserted or changed before it)".into(),
             });
-            break;
+            return false;
         }
         let h = link(
-            &prev,
+            &self.prev,
             id,
-            r.get(1)?,
-            &r.get::<_, String>(2)?,
-            &r.get::<_, String>(3)?,
-            r.get(4)?,
-            &r.get::<_, String>(5)?,
-            r.get::<_, Option<String>>(6)?.as_deref(),
+            *at_ms,
+            actor,
+            action,
+            *version_id,
+            detail,
+            peer.as_deref(),
         );
         if h != stored {
-            out.broken = Some(Broken {
+            self.out.broken = Some(Broken {
                 id,
                 reason: "its content does not match its hash (the row was changed)".into(),
             });
-            break;
+            return false;
         }
-        prev = stored;
+        self.prev = stored.to_string();
+        true
     }
-    Ok(out)
+
+    pub(crate) fn done(mut self) -> Verified {
+        self.out.anchor = self.anchor;
+        self.out
+    }
 }
 
 /// Deletes the rows older than `cutoff_ms` and records the last one's id

@@ -11,6 +11,7 @@
 
 pub mod chain;
 pub mod perms;
+pub mod pg;
 
 /// `PRAGMA user_version` of `config.db`: 2 adds the audit log's `peer`,
 /// `prev_hash` and `hash` columns and the `audit_anchor` table; 3 the
@@ -34,6 +35,9 @@ use serde::Serialize;
 pub enum StoreError {
     #[error("config store: {0}")]
     Sql(#[from] rusqlite::Error),
+    /// The shared store of team mode (`[cluster] postgres_url`).
+    #[error("config store: {0}")]
+    Postgres(String),
     #[error("config store {path}: {source}")]
     Io {
         path: std::path::PathBuf,
@@ -112,6 +116,9 @@ pub struct ConfigStore {
     last_prune_ms: std::sync::atomic::AtomicI64,
     /// `[audit] retention_days`; 0 keeps every row.
     retention_days: std::sync::atomic::AtomicU32,
+    /// Team mode: versions and the audit log live in PostgreSQL
+    /// ([`pg::PgConfigStore`]); this file keeps the rest.
+    remote: Option<std::sync::Arc<pg::PgConfigStore>>,
 }
 
 pub fn now_ms() -> i64 {
@@ -196,7 +203,19 @@ impl ConfigStore {
             conn: std::sync::Arc::new(Mutex::new(conn)),
             last_prune_ms: std::sync::atomic::AtomicI64::new(0),
             retention_days: std::sync::atomic::AtomicU32::new(0),
+            remote: None,
         })
+    }
+
+    /// Keeps versions and the audit log in PostgreSQL from now on.
+    pub fn with_remote(mut self, remote: std::sync::Arc<pg::PgConfigStore>) -> Self {
+        self.remote = Some(remote);
+        self
+    }
+
+    /// The PostgreSQL store, in team mode.
+    pub fn remote(&self) -> Option<&std::sync::Arc<pg::PgConfigStore>> {
+        self.remote.as_ref()
     }
 
     /// A consistent copy of the whole store in a new file (`VACUUM INTO`),
@@ -237,6 +256,9 @@ impl ConfigStore {
         "id, created_at_ms, source, actor, message, hash, diff, summary, toml";
 
     pub fn latest(&self) -> Result<Option<Version>, StoreError> {
+        if let Some(r) = &self.remote {
+            return r.latest();
+        }
         let sql = format!(
             "SELECT {} FROM config_versions ORDER BY id DESC LIMIT 1",
             Self::COLS
@@ -248,6 +270,9 @@ impl ConfigStore {
     }
 
     pub fn get(&self, id: i64) -> Result<Option<Version>, StoreError> {
+        if let Some(r) = &self.remote {
+            return r.get(id);
+        }
         let sql = format!("SELECT {} FROM config_versions WHERE id = ?1", Self::COLS);
         Ok(self
             .conn()
@@ -257,6 +282,9 @@ impl ConfigStore {
 
     /// Newest first, without the TOML bodies; `before` pages back.
     pub fn history(&self, limit: u32, before: Option<i64>) -> Result<Vec<Version>, StoreError> {
+        if let Some(r) = &self.remote {
+            return r.history(limit, before);
+        }
         let sql = format!(
             "SELECT {} FROM config_versions WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
             Self::COLS
@@ -287,11 +315,19 @@ impl ConfigStore {
         v: &NewVersion<'_>,
         a: &NewAudit<'_>,
     ) -> Result<PendingVersion<'_>, StoreError> {
+        if let Some(r) = &self.remote {
+            let (version, pending) = r.begin_version(v, a, &chain::current_peer(), false)?;
+            return Ok(PendingVersion {
+                inner: Pending::Pg(pending),
+                version,
+                open: true,
+            });
+        }
         let at = now_ms();
         let conn = self.conn();
         conn.execute_batch("BEGIN IMMEDIATE")?;
         let mut pending = PendingVersion {
-            conn,
+            inner: Pending::Sqlite(conn),
             open: true,
             version: Version {
                 id: 0,
@@ -305,25 +341,50 @@ impl ConfigStore {
                 toml: Some(v.toml.into()),
             },
         };
+        let Pending::Sqlite(conn) = &pending.inner else {
+            unreachable!("a SQLite version");
+        };
         // An error returns here and drops `pending`: both rows roll back.
-        pending.conn.execute(
+        conn.execute(
             "INSERT INTO config_versions (created_at_ms, source, actor, message, toml, hash, diff, summary)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![at, v.source, v.actor, v.message, v.toml, v.hash, v.diff, v.summary.to_string()],
         )?;
-        pending.version.id = pending.conn.last_insert_rowid();
+        let id = conn.last_insert_rowid();
         chain::insert(
-            &pending.conn,
+            conn,
             &chain::Row {
                 at_ms: at,
                 actor: a.actor,
                 action: a.action,
-                version_id: Some(pending.version.id),
+                version_id: Some(id),
                 detail: &a.detail.to_string(),
                 peer: &chain::current_peer(),
             },
         )?;
+        pending.version.id = id;
         Ok(pending)
+    }
+
+    /// Records the first version, unless one exists: then the newest is
+    /// returned and nothing is written (team mode: replicas starting
+    /// together on an empty database record one).
+    pub fn insert_first_version(
+        &self,
+        v: &NewVersion<'_>,
+        a: &NewAudit<'_>,
+    ) -> Result<Version, StoreError> {
+        if let Some(r) = &self.remote {
+            let (version, pending) = r.begin_version(v, a, &chain::current_peer(), true)?;
+            if let Some(p) = pending {
+                p.commit()?;
+            }
+            return Ok(version);
+        }
+        match self.latest()? {
+            Some(v) => Ok(v),
+            None => self.insert_version_audited(v, a),
+        }
     }
 
     /// Appends an audit row; its peer is the one of the admin request being
@@ -348,6 +409,11 @@ impl ConfigStore {
         detail: &serde_json::Value,
     ) -> Result<(), StoreError> {
         self.maybe_prune();
+        if let Some(r) = &self.remote {
+            return r
+                .audit_from(peer, actor, action, version_id, detail)
+                .map(drop);
+        }
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         chain::insert(
@@ -380,6 +446,9 @@ impl ConfigStore {
         action: &str,
         detail: &serde_json::Value,
     ) -> Result<i64, StoreError> {
+        if let Some(r) = &self.remote {
+            return r.audit_counted(row, peer, actor, action, detail);
+        }
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let detail = detail.to_string();
@@ -406,6 +475,9 @@ impl ConfigStore {
 
     /// Walks the audit chain from its anchor (see [`chain::verify`]).
     pub fn verify_audit(&self) -> Result<chain::Verified, StoreError> {
+        if let Some(r) = &self.remote {
+            return r.verify_audit();
+        }
         Ok(chain::verify(&self.conn())?)
     }
 
@@ -424,6 +496,9 @@ impl ConfigStore {
             return Ok(0);
         }
         let cutoff = now_ms - i64::from(days) * 86_400_000;
+        if let Some(r) = &self.remote {
+            return r.prune_audit(cutoff);
+        }
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let n = chain::prune(&tx, cutoff)?;
@@ -451,6 +526,9 @@ impl ConfigStore {
         limit: u32,
         before: Option<i64>,
     ) -> Result<Vec<AuditEntry>, StoreError> {
+        if let Some(r) = &self.remote {
+            return r.audit_log(limit, before);
+        }
         let conn = self.conn();
         let mut stmt = conn.prepare(
             "SELECT id, at_ms, actor, action, version_id, detail, peer, hash FROM audit
@@ -477,9 +555,15 @@ impl ConfigStore {
 /// (see [`ConfigStore::begin_version`]). Dropped uncommitted, it rolls back.
 #[must_use = "dropping a pending version rolls it back"]
 pub struct PendingVersion<'a> {
-    conn: MutexGuard<'a, Connection>,
+    inner: Pending<'a>,
     version: Version,
     open: bool,
+}
+
+enum Pending<'a> {
+    Sqlite(MutexGuard<'a, Connection>),
+    /// `None`: nothing to commit.
+    Pg(Option<pg::PendingPg>),
 }
 
 impl PendingVersion<'_> {
@@ -490,7 +574,15 @@ impl PendingVersion<'_> {
 
     /// Commits both rows; on failure neither is stored.
     pub fn commit(mut self) -> Result<Version, StoreError> {
-        self.conn.execute_batch("COMMIT")?;
+        match &mut self.inner {
+            Pending::Sqlite(conn) => conn.execute_batch("COMMIT")?,
+            Pending::Pg(p) => {
+                self.open = false;
+                if let Some(p) = p.take() {
+                    p.commit()?;
+                }
+            }
+        }
         self.open = false;
         Ok(self.version.clone())
     }
@@ -498,10 +590,12 @@ impl PendingVersion<'_> {
 
 impl Drop for PendingVersion<'_> {
     fn drop(&mut self) {
-        // SQLite may have rolled back already (a full disk at COMMIT).
-        if self.open
-            && !self.conn.is_autocommit()
-            && let Err(e) = self.conn.execute_batch("ROLLBACK")
+        // SQLite may have rolled back already (a full disk at COMMIT); a
+        // PostgreSQL one rolls back when its handle goes.
+        if let Pending::Sqlite(conn) = &self.inner
+            && self.open
+            && !conn.is_autocommit()
+            && let Err(e) = conn.execute_batch("ROLLBACK")
         {
             tracing::error!("config store: cannot roll back a version: {e}");
         }
