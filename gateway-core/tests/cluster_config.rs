@@ -417,12 +417,17 @@ fn aigw_cli(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_check_reports_real_engines_ok_and_a_dead_port_as_a_failure() {
     let pg = PostgresServer::start();
+    let redis = RedisChild::start();
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("config.toml");
     let data = dir.path().join("data");
     std::fs::write(
         &cfg,
-        format!("[cluster]\npostgres_url = \"{}\"\n", pg.url()),
+        format!(
+            "[cluster]\npostgres_url = \"{}\"\nredis_url = \"redis://127.0.0.1:{}\"\n",
+            pg.url(),
+            redis.port
+        ),
     )
     .unwrap();
     let run = |json: bool, env: &[(&str, &str)]| {
@@ -449,7 +454,14 @@ async fn cluster_check_reports_real_engines_ok_and_a_dead_port_as_a_failure() {
     );
     let report: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(report["ok"], true);
-    let check = &report["checks"][0];
+    let r = &report["checks"][0];
+    assert_eq!(r["engine"], "redis");
+    assert_eq!(r["ok"], true, "{r}");
+    assert!(
+        r["facts"]["version"].as_str().unwrap().starts_with('7'),
+        "{r}"
+    );
+    let check = &report["checks"][1];
     assert_eq!(check["engine"], "postgres");
     assert_eq!(check["facts"]["schema_version"], 0);
     assert_eq!(
@@ -478,6 +490,7 @@ async fn cluster_check_reports_real_engines_ok_and_a_dead_port_as_a_failure() {
         text.contains("postgres") && text.contains(" ok ") && text.contains("(current)"),
         "{text}"
     );
+    assert!(text.contains("redis") && text.contains("PING ok"), "{text}");
 
     // nothing listens on this port: FAIL, exit non-zero, no secrets
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -493,4 +506,48 @@ async fn cluster_check_reports_real_engines_ok_and_a_dead_port_as_a_failure() {
     assert!(!out.status.success(), "{text}");
     assert!(text.contains("FAIL"), "{text}");
     assert!(!text.contains("s3cret"), "{text}");
+}
+
+/// A throwaway `redis-server` (no persistence) on a free port.
+struct RedisChild {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl RedisChild {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Self { child, port };
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("redis-server did not start on {port}");
+    }
+}
+
+impl Drop for RedisChild {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
