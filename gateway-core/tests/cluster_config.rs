@@ -551,3 +551,37 @@ impl Drop for RedisChild {
         let _ = self.child.wait();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hand_edit_of_one_replicas_file_is_published_to_all() {
+    let pg = PostgresServer::start();
+    let up = FakeUpstream::start("up").await;
+    let v1 = replica_toml(&pg, &up, "m1");
+    let a = TestGateway::builder(&v1)
+        .config_file()
+        .watch_interval(Duration::from_millis(50))
+        .start()
+        .await;
+    let b = replica(&v1).await;
+    let first = live_id(&a).await;
+    let v2 = replica_toml(&pg, &up, "edited");
+    std::fs::write(a.config_path(), &v2).unwrap();
+    let start = Instant::now();
+    let stored = loop {
+        let s = stored_versions(&pg).await;
+        if s.len() == 2 {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the edit was never published"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(stored[1].0 > first);
+    wait_live(&[&a, &b], stored[1].0).await;
+    assert!(serves(&b, "edited").await);
+    assert_eq!(std::fs::read_to_string(b.config_path()).unwrap(), v2);
+    let (_, audit) = b.admin_get("/audit").await;
+    assert!(audit.to_string().contains("config file edited"), "{audit}");
+}
