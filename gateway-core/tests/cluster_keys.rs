@@ -379,3 +379,58 @@ async fn postgres_restarted_under_traffic_loses_nothing_queued() {
         until_status(gw, &s2, 200).await;
     }
 }
+
+/// `aigw keys client …` with no gateway running and `[cluster]
+/// postgres_url` in the config file: on the shared store, which the running
+/// replicas hear of.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_makes_and_revokes_keys_on_the_shared_store() {
+    let pg = PostgresServer::start();
+    let a = FakeUpstream::start("a").await;
+    let gw = TestGateway::builder(&config(&a, &pg, "a"))
+        .data_dir()
+        .start()
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    let data = dir.path().join("data");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n{}",
+            config(&a, &pg, "cli")
+        ),
+    )
+    .unwrap();
+    let aigw_cmd = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_aigw"))
+            .args(["--config", cfg.to_str().unwrap()])
+            .args(["--data-dir", data.to_str().unwrap()])
+            .args(args)
+            .env_remove("AIGW_CONFIG")
+            .env_remove("AIGW_DATA_DIR")
+            .env_remove("AIGW_LISTEN")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "{args:?}: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    let out = aigw_cmd(&["keys", "client", "create", "--name", "from-cli"]);
+    let field = |name: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    let (id, secret) = (field("id:"), field("secret:"));
+    until_status(&gw, &secret, 200).await;
+    assert!(aigw_cmd(&["keys", "client", "list"]).contains(&id));
+    aigw_cmd(&["keys", "client", "revoke", &id]);
+    until_status(&gw, &secret, 401).await;
+}
