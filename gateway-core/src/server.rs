@@ -244,12 +244,16 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
         // pool: the backend blocks on PostgreSQL).
         Some(pg) => {
             let backend = Arc::new(crate::vkeys::pg::PgKeyBackend::new(pg.clone()));
-            let loaded =
-                tokio::task::spawn_blocking(move || crate::vkeys::VirtualKeys::load(backend))
-                    .await
-                    .map_err(|e| {
-                        crate::vkeys::KeyError::Invalid(format!("loading the keys: {e}"))
-                    })??;
+            // The keys as last seen, in config.db: to start on while
+            // PostgreSQL is unreachable (never open to anyone).
+            let copy = Arc::new(crate::vkeys::SqliteBackend::new(
+                lifecycle.store().shared_conn(),
+            ));
+            let loaded = tokio::task::spawn_blocking(move || {
+                crate::vkeys::VirtualKeys::load_shared(backend, copy)
+            })
+            .await
+            .map_err(|e| crate::vkeys::KeyError::Invalid(format!("loading the keys: {e}")))??;
             Arc::new(loaded)
         }
         None => Arc::new(crate::vkeys::VirtualKeys::load(Arc::new(

@@ -434,3 +434,43 @@ async fn the_cli_makes_and_revokes_keys_on_the_shared_store() {
     aigw_cmd(&["keys", "client", "revoke", &id]);
     until_status(&gw, &secret, 401).await;
 }
+
+/// A replica that starts while PostgreSQL is down serves the keys it last
+/// saw (its local copy), never an open gateway, and catches up when
+/// PostgreSQL is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_started_while_postgres_is_down_serves_the_keys_it_last_saw() {
+    let mut pg = PostgresServer::start();
+    let a = FakeUpstream::start("a").await;
+    let dir = tempfile::tempdir().unwrap();
+    let toml = config(&a, &pg, "a");
+    let gw = TestGateway::builder(&toml).in_dir(dir.path()).start().await;
+    let other = TestGateway::builder(&config(&a, &pg, "b"))
+        .data_dir()
+        .start()
+        .await;
+    // made on B: A copies it when it hears of it
+    let (_, secret) = create_key(&other, json!({"name": "gina"})).await;
+    until_status(&gw, &secret, 200).await;
+    gw.shutdown().await;
+    pg.stop();
+    let gw = TestGateway::builder(&toml).in_dir(dir.path()).start().await;
+    assert_eq!(chat_with(&gw, &secret).await.status(), 200);
+    // a key it never saw is refused, and so is a caller with no key
+    assert_eq!(chat_with(&gw, "aigw_vk_0000").await.status(), 401);
+    assert_eq!(gw.chat(&chat_body("gpt-5", false)).await.status(), 401);
+    pg.start_again();
+    // back: keys made elsewhere reach it again
+    let t0 = Instant::now();
+    let s2 = loop {
+        let (s, v) = other
+            .admin_post("/keys/client", json!({"name": "hank"}))
+            .await;
+        if s == 200 {
+            break v["secret"].as_str().unwrap().to_string();
+        }
+        assert!(t0.elapsed() < Duration::from_secs(30), "{s} {v}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    until_status(&gw, &s2, 200).await;
+}

@@ -491,7 +491,19 @@ pub(crate) async fn run_writer(
                 }
             }
         }
-        match log.insert(&batch).await {
+        let res = match drain_until {
+            // At shutdown no try outlasts the drain time.
+            Some(until) => {
+                let left = until
+                    .saturating_duration_since(Instant::now())
+                    .max(Duration::from_millis(100));
+                tokio::time::timeout(left, log.insert(&batch))
+                    .await
+                    .unwrap_or_else(|_| Err(err("no answer before shutdown")))
+            }
+            None => log.insert(&batch).await,
+        };
+        match res {
             Ok(()) => {
                 if let Some(t) = failing_since.take() {
                     tracing::warn!(

@@ -52,6 +52,11 @@ pub trait KeyBackend: Send + Sync + std::fmt::Debug {
     /// Writes the spend of each key given.
     fn save_spend(&self, spend: &[(String, StoredSpend)]) -> Result<(), BackendError>;
 
+    /// Inserts or replaces every key given (a local copy of a shared store).
+    fn put_all(&self, keys: &[StoredKey]) -> Result<(), BackendError> {
+        keys.iter().try_for_each(|k| self.put(k))
+    }
+
     /// Whether several gateways share this store (team mode): then spend is
     /// written as deltas ([`KeyBackend::add_spend`]) and keys another
     /// replica changed are read back ([`KeyBackend::fetch`]).
@@ -184,6 +189,22 @@ impl KeyBackend for SqliteBackend {
                old_until_ms = excluded.old_until_ms, info = excluded.info",
             params![key.info.id, key.hash, key.old_hash, key.old_until_ms, info],
         )?;
+        Ok(())
+    }
+
+    fn put_all(&self, keys: &[StoredKey]) -> Result<(), BackendError> {
+        let mut conn = self.conn.lock_or_recover();
+        let tx = conn.transaction()?;
+        for key in keys {
+            let info = serde_json::to_string(&key.info)?;
+            tx.execute(
+                "INSERT INTO virtual_keys (id, hash, old_hash, old_until_ms, info) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(id) DO UPDATE SET hash = excluded.hash, old_hash = excluded.old_hash,
+                   old_until_ms = excluded.old_until_ms, info = excluded.info",
+                params![key.info.id, key.hash, key.old_hash, key.old_until_ms, info],
+            )?;
+        }
+        tx.commit()?;
         Ok(())
     }
 

@@ -417,6 +417,9 @@ pub struct VirtualKeys {
     /// Changes made here (create, revoke, rotate): a [`VirtualKeys::refresh`]
     /// that read the store before one of them reads it again.
     writes: AtomicUsize,
+    /// Team mode: the local copy of the shared keys (`config.db`), to start
+    /// on when the shared store is unreachable ([`VirtualKeys::load_shared`]).
+    copy: Option<Arc<dyn KeyBackend>>,
 }
 
 fn hash_bytes(hex_hash: &str) -> Option<[u8; 32]> {
@@ -428,10 +431,18 @@ fn hash_bytes(hex_hash: &str) -> Option<[u8; 32]> {
 impl VirtualKeys {
     /// Loads every key of `backend`.
     pub fn load(backend: Arc<dyn KeyBackend>) -> Result<Self, KeyError> {
+        let rows = backend.load()?;
+        Ok(Self::from_rows(backend, rows))
+    }
+
+    fn from_rows(
+        backend: Arc<dyn KeyBackend>,
+        rows: Vec<(StoredKey, Option<StoredSpend>)>,
+    ) -> Self {
         let now = now_ms();
         let mut maps = Maps::default();
         let mut usable = 0;
-        for (stored, spend) in backend.load()? {
+        for (stored, spend) in rows {
             let live = Arc::new(LiveKey::new(stored.info.clone(), spend, now));
             if stored.info.revoked_at_ms.is_none() {
                 usable += 1;
@@ -440,13 +451,46 @@ impl VirtualKeys {
             maps.by_id
                 .insert(stored.info.id.clone(), (live, stored.clone()));
         }
-        Ok(Self {
+        Self {
             backend,
             maps: RwLock::new(maps),
             usable: AtomicUsize::new(usable),
             dirty: Mutex::new(HashSet::new()),
             writes: AtomicUsize::new(0),
-        })
+            copy: None,
+        }
+    }
+
+    /// Team mode: loads the keys of the shared store and keeps a copy of
+    /// them in `copy` (create, rotate, revoke and every change read back are
+    /// copied too). When the shared store cannot be reached the keys come
+    /// from the copy, as last seen (a warning says so), and the shared store
+    /// is read again when it is back ([`VirtualKeys::refresh`]). Blocks.
+    pub fn load_shared(
+        shared: Arc<dyn KeyBackend>,
+        copy: Arc<dyn KeyBackend>,
+    ) -> Result<Self, KeyError> {
+        let mut keys = match shared.load() {
+            Ok(rows) => {
+                let stored: Vec<StoredKey> = rows.iter().map(|(k, _)| k.clone()).collect();
+                if let Err(e) = copy.put_all(&stored) {
+                    tracing::warn!("virtual keys: cannot update the local copy: {e}");
+                }
+                Self::from_rows(shared, rows)
+            }
+            Err(e) => {
+                let Ok(rows) = copy.load() else {
+                    return Err(e.into());
+                };
+                tracing::warn!(
+                    "virtual keys: {e}; serving the {} key(s) of the local copy as last seen until it is back (spend counts from the copy's last flush)",
+                    rows.len()
+                );
+                Self::from_rows(shared, rows)
+            }
+        };
+        keys.copy = Some(copy);
+        Ok(keys)
     }
 
     /// Keys only in memory.
@@ -457,6 +501,7 @@ impl VirtualKeys {
             usable: AtomicUsize::new(0),
             dirty: Mutex::default(),
             writes: AtomicUsize::new(0),
+            copy: None,
         })
     }
 
@@ -499,6 +544,7 @@ impl VirtualKeys {
         }
         self.backend.put(&stored)?;
         self.writes.fetch_add(1, Ordering::Relaxed);
+        self.copy_out(std::slice::from_ref(&stored));
         let live = Arc::new(LiveKey::new(info.clone(), None, now));
         insert_hashes(&mut maps, &live, &stored);
         maps.by_id.insert(info.id.clone(), (live, stored));
@@ -545,6 +591,7 @@ impl VirtualKeys {
         stored.info.revoked_at_ms = Some(now_ms());
         self.backend.put(&stored)?;
         self.writes.fetch_add(1, Ordering::Relaxed);
+        self.copy_out(std::slice::from_ref(&stored));
         *live.info.write_or_recover() = stored.info.clone();
         maps.by_hash.retain(|_, a| !Arc::ptr_eq(&a.key, &live));
         let info = stored.info.clone();
@@ -581,12 +628,23 @@ impl VirtualKeys {
         stored.info.prefix = display_prefix(&secret);
         self.backend.put(&stored)?;
         self.writes.fetch_add(1, Ordering::Relaxed);
+        self.copy_out(std::slice::from_ref(&stored));
         *live.info.write_or_recover() = stored.info.clone();
         maps.by_hash.retain(|_, a| !Arc::ptr_eq(&a.key, &live));
         insert_hashes(&mut maps, &live, &stored);
         let info = stored.info.clone();
         maps.by_id.insert(id.to_string(), (live, stored));
         Ok(Issued { key: info, secret })
+    }
+
+    /// Team mode: copies `keys` to the local copy (a failure only warns).
+    fn copy_out(&self, keys: &[StoredKey]) {
+        if let Some(c) = &self.copy
+            && !keys.is_empty()
+            && let Err(e) = c.put_all(keys)
+        {
+            tracing::warn!("virtual keys: cannot update the local copy: {e}");
+        }
     }
 
     /// Marks `key`'s spend to be written at the next flush.
@@ -697,6 +755,7 @@ impl VirtualKeys {
         };
         let n = stored.len();
         let now = now_ms();
+        let mut changed = Vec::new();
         for st in stored {
             let id = st.info.id.clone();
             match maps.by_id.get(&id).cloned() {
@@ -713,6 +772,7 @@ impl VirtualKeys {
                     if st.info.revoked_at_ms.is_none() {
                         insert_hashes(&mut maps, &live, &st);
                     }
+                    changed.push(st.clone());
                     maps.by_id.insert(id, (live, st));
                 }
                 None => {
@@ -725,10 +785,13 @@ impl VirtualKeys {
                         self.usable.fetch_add(1, Ordering::Relaxed);
                         insert_hashes(&mut maps, &live, &st);
                     }
+                    changed.push(st.clone());
                     maps.by_id.insert(id, (live, st));
                 }
             }
         }
+        drop(maps);
+        self.copy_out(&changed);
         Ok(n)
     }
 
