@@ -246,18 +246,45 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
         _ => store,
     };
     let lifecycle = ConfigManager::open(store, opts.config_path.clone(), &opts.config)?;
-    let vkeys = Arc::new(crate::vkeys::VirtualKeys::load(Arc::new(
-        crate::vkeys::SqliteBackend::new(lifecycle.store().shared_conn()),
-    ))?);
+    let vkeys = match &pg {
+        // Team mode: the keys every replica shares (read on the blocking
+        // pool: the backend blocks on PostgreSQL).
+        Some(pg) => {
+            let backend = Arc::new(crate::vkeys::pg::PgKeyBackend::new(pg.clone()));
+            // The keys as last seen, in config.db: to start on while
+            // PostgreSQL is unreachable (never open to anyone).
+            let copy = Arc::new(crate::vkeys::SqliteBackend::new(
+                lifecycle.store().shared_conn(),
+            ));
+            let loaded = tokio::task::spawn_blocking(move || {
+                crate::vkeys::VirtualKeys::load_shared(backend, copy)
+            })
+            .await
+            .map_err(|e| crate::vkeys::KeyError::Invalid(format!("loading the keys: {e}")))??;
+            Arc::new(loaded)
+        }
+        None => Arc::new(crate::vkeys::VirtualKeys::load(Arc::new(
+            crate::vkeys::SqliteBackend::new(lifecycle.store().shared_conn()),
+        ))?),
+    };
     let admin_tokens = match (opts.admin_tokens, &opts.data_dir) {
         (Some(t), _) => t,
         (None, Some(dir)) => AdminTokens::load_or_create(dir).map_err(StartError::Tokens)?,
         (None, None) => AdminTokens::ephemeral(),
     };
-    let (telemetry_hub, telemetry) = TelemetryHub::new(
+    // Team mode: the request rows also go to the shared log.
+    let pg_log = pg
+        .as_ref()
+        .zip(cluster.as_ref())
+        .map(|(pg, c)| crate::telemetry::pg::PgLog {
+            pg: pg.clone(),
+            replica: c.replica_id.clone(),
+        });
+    let (telemetry_hub, telemetry) = TelemetryHub::with_postgres(
         opts.data_dir.as_deref(),
         &opts.config.telemetry,
         opts.telemetry.unwrap_or_else(|| Arc::new(LogSink)),
+        pg_log,
     );
     let shutdown = CancellationToken::new();
     let health = Arc::new(HealthRegistry::default());
@@ -307,6 +334,13 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
     state.restart_probes();
     if let Some(pg) = &pg {
         crate::lifecycle::spawn_cluster_sync(&state, pg, &state.tasks, shutdown.child_token());
+        // Keys another replica makes, rotates or revokes.
+        let keys = pg.subscribe(&[crate::vkeys::pg::CHANNEL]);
+        state.tasks.spawn(crate::vkeys::pg::run_sync(
+            state.vkeys.clone(),
+            keys,
+            shutdown.child_token(),
+        ));
         pg.spawn_listener(&state.tasks, shutdown.child_token());
     }
     spawn_watcher(

@@ -21,6 +21,7 @@ mod bedrock_provider;
 mod cli;
 mod clients;
 mod cluster_config;
+mod cluster_keys;
 mod connections;
 mod durability;
 mod fallback;

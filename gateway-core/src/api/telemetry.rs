@@ -169,7 +169,6 @@ async fn requests(
     p: Result<Query<Params>, QueryRejection>,
 ) -> Result<Json<RequestPage>, ApiError> {
     let p = params(p)?;
-    let db = db(&state)?;
     let q = RequestsQuery {
         window: p.window(now_ms())?,
         filter: p.filter(),
@@ -177,6 +176,21 @@ async fn requests(
         limit: p.limit,
         cursor: p.cursor.clone(),
     };
+    // Team mode: every replica's requests.
+    if let Some(pg) = state.telemetry_hub.postgres() {
+        if q.filter
+            .q
+            .as_ref()
+            .is_some_and(|t| t.chars().count() > query::MAX_SEARCH_CHARS)
+        {
+            return Err(bad(format!(
+                "q: at most {} characters",
+                query::MAX_SEARCH_CHARS
+            )));
+        }
+        return Ok(Json(pg.requests(&q).await?));
+    }
+    let db = db(&state)?;
     Ok(Json(db.read_async(move |c| query::requests(c, &q)).await?))
 }
 
@@ -321,10 +335,14 @@ async fn key_spend(
     p: Result<Query<Params>, QueryRejection>,
 ) -> Result<Json<crate::telemetry::spend::Spend>, ApiError> {
     let p = params(p)?;
-    let db = db(&state)?;
     let w = p
         .window(now_ms())?
         .unwrap_or_else(|| Window::last_minutes(now_ms(), 30 * 24 * 60));
+    // Team mode: every replica's traffic.
+    if let Some(pg) = state.telemetry_hub.postgres() {
+        return Ok(Json(pg.spend(w).await?));
+    }
+    let db = db(&state)?;
     Ok(Json(
         db.read_async(move |c| crate::telemetry::spend::spend(c, w))
             .await?,
@@ -353,4 +371,23 @@ pub async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> 
         HeaderValue::from_static(metrics::content_type(openmetrics)),
     );
     resp
+}
+
+/// The shared log (team mode): a bad cursor is the caller's 400; PostgreSQL
+/// unreachable is 503 (the replica's own log and charts still answer).
+impl From<crate::telemetry::pg::PgLogError> for ApiError {
+    fn from(e: crate::telemetry::pg::PgLogError) -> Self {
+        match e {
+            crate::telemetry::pg::PgLogError::BadCursor => {
+                ApiError::bad_request("invalid_query", e.to_string())
+            }
+            e => {
+                tracing::error!("{e}");
+                ApiError::unavailable(
+                    "postgres_unavailable",
+                    "the shared request log (PostgreSQL) is unreachable",
+                )
+            }
+        }
+    }
 }

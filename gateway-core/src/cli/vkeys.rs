@@ -1,7 +1,9 @@
 //! `aigw keys client create|list|revoke|rotate`: virtual client keys,
 //! through the running gateway's admin API (so it sees the change at once),
-//! or straight on the data dir's store when no gateway runs. A secret is
-//! printed once, when made or rotated.
+//! or straight on the data dir's store when no gateway runs (in team mode,
+//! `[cluster] postgres_url` in the config file: on the shared store in
+//! PostgreSQL, which every replica hears of). A secret is printed once,
+//! when made or rotated.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -155,7 +157,15 @@ fn local(paths: &Paths, cmd: &ClientKeyCmd) -> anyhow::Result<Value> {
     let db = paths.data_dir.join(crate::store::CONFIG_DB);
     // The store first: it makes (or migrates) config.db.
     let store = crate::store::ConfigStore::open(&db)?;
-    let keys = VirtualKeys::load(Arc::new(SqliteBackend::new(store.shared_conn())))?;
+    let backend: Arc<dyn crate::vkeys::KeyBackend> = match postgres_url(paths)? {
+        Some(url) => {
+            let pg = crate::cluster::pg::Pg::open(&url)
+                .map_err(|e| anyhow::anyhow!("[cluster] postgres_url: {e}"))?;
+            Arc::new(crate::vkeys::pg::PgKeyBackend::new(Arc::new(pg)))
+        }
+        None => Arc::new(SqliteBackend::new(store.shared_conn())),
+    };
+    let keys = VirtualKeys::load(backend)?;
     let audit = |action: &str, k: &crate::vkeys::KeyInfo| {
         let detail = json!({"id": k.id, "name": k.name, "team": k.team, "prefix": k.prefix});
         store.audit("cli", action, None, &detail)
@@ -178,6 +188,17 @@ fn local(paths: &Paths, cmd: &ClientKeyCmd) -> anyhow::Result<Value> {
             serde_json::to_value(issued)?
         }
     })
+}
+
+/// Team mode: the config file's `[cluster] postgres_url` (a config file
+/// that does not load is an error, not a silent fall-back to the local store).
+fn postgres_url(paths: &Paths) -> anyhow::Result<Option<crate::config::EngineUrl>> {
+    if !paths.config_file.exists() {
+        return Ok(None);
+    }
+    let config =
+        crate::config::Config::load(&paths.config_file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(config.cluster.postgres_url.clone())
 }
 
 #[allow(clippy::print_stdout)]

@@ -65,11 +65,23 @@ pub struct Migration {
 }
 
 /// Every step this binary knows, in order (V adds 2 and 3).
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "config versions and audit",
-    sql: MIGRATION_1,
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "config versions and audit",
+        sql: MIGRATION_1,
+    },
+    Migration {
+        version: 2,
+        name: "virtual keys and spend",
+        sql: crate::vkeys::pg::MIGRATION,
+    },
+    Migration {
+        version: 3,
+        name: "request log",
+        sql: crate::telemetry::pg::MIGRATION,
+    },
+];
 
 /// The schema version this binary expects.
 pub fn schema_version() -> i32 {

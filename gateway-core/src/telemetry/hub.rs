@@ -34,6 +34,10 @@ pub struct TelemetryHub {
     rx: Mutex<Option<mpsc::Receiver<RequestEvent>>>,
     /// The OTLP exporter and its queue, until [`spawn_tasks`] starts it.
     otlp: Mutex<Option<(Exporter, mpsc::Receiver<RequestEvent>)>>,
+    /// Team mode: the shared request log in PostgreSQL, and its queue
+    /// until [`spawn_tasks`] starts its writer.
+    pg: Option<super::pg::PgLog>,
+    pg_rx: Mutex<Option<mpsc::Receiver<RequestEvent>>>,
     drain: CancellationToken,
     /// The sink's deferred recordings.
     deferred: TaskTracker,
@@ -52,6 +56,8 @@ pub(crate) const SINK_LINGER: Duration = Duration::from_millis(50);
 struct HubSink {
     metrics: Arc<Metrics>,
     queue: Option<QueueSink>,
+    /// Team mode: the PostgreSQL log's queue.
+    pg_queue: Option<QueueSink>,
     otlp: Option<OtlpSink>,
     /// The host's sink and what waits for it: see [`HubSink::record`].
     pending: Arc<Pending>,
@@ -102,6 +108,9 @@ impl TelemetrySink for HubSink {
         if let Some(q) = &self.queue {
             q.record(event.clone());
         }
+        if let Some(q) = &self.pg_queue {
+            q.record(event.clone());
+        }
         if let Some(o) = &self.otlp {
             o.record(event.clone());
         }
@@ -141,6 +150,17 @@ impl TelemetryHub {
         data_dir: Option<&Path>,
         config: &TelemetryConfig,
         next: Arc<dyn TelemetrySink>,
+    ) -> (Self, Arc<dyn TelemetrySink>) {
+        Self::with_postgres(data_dir, config, next, None)
+    }
+
+    /// [`TelemetryHub::new`], and in team mode the rows also go to the
+    /// shared log in PostgreSQL (its own queue of `queue_capacity`).
+    pub fn with_postgres(
+        data_dir: Option<&Path>,
+        config: &TelemetryConfig,
+        next: Arc<dyn TelemetrySink>,
+        pg: Option<super::pg::PgLog>,
     ) -> (Self, Arc<dyn TelemetrySink>) {
         let metrics = Arc::new(Metrics::new());
         let (db, db_error) = match data_dir.map(|d| Db::open(&d.join(DB_FILE))) {
@@ -187,10 +207,22 @@ impl TelemetryHub {
             }
             None => (None, None),
         };
+        let (pg_queue, pg_rx) = match &pg {
+            Some(_) => {
+                let (tx, rx) = mpsc::channel(config.queue_capacity.max(1));
+                let q = QueueSink {
+                    tx,
+                    dropped_full: metrics.dropped_counter("postgres_queue_full"),
+                };
+                (Some(q), Some(rx))
+            }
+            None => (None, None),
+        };
         let deferred = TaskTracker::new();
         let sink = Arc::new(HubSink {
             metrics: metrics.clone(),
             queue,
+            pg_queue,
             otlp: otlp_sink,
             pending: Arc::new(Pending {
                 next,
@@ -205,6 +237,8 @@ impl TelemetryHub {
             tx,
             rx: Mutex::new(rx),
             otlp: Mutex::new(otlp),
+            pg,
+            pg_rx: Mutex::new(pg_rx),
             drain: CancellationToken::new(),
             deferred,
         };
@@ -218,6 +252,11 @@ impl TelemetryHub {
     /// The request log, when there is a data dir and it opened.
     pub fn db(&self) -> Option<&Db> {
         self.db.as_ref()
+    }
+
+    /// Team mode: the request log every replica writes to.
+    pub fn postgres(&self) -> Option<&super::pg::PgLog> {
+        self.pg.as_ref()
     }
 
     pub fn db_error(&self) -> Option<&str> {
@@ -268,6 +307,22 @@ pub fn spawn_tasks(
     let otlp = hub.otlp.lock_or_recover().take();
     if let Some((exp, rx)) = otlp {
         tasks.spawn(otlp::run_exporter(live.clone(), exp, rx, hub.drain.clone()));
+    }
+    if let Some(pg) = &hub.pg {
+        if let Some(rx) = hub.pg_rx.lock_or_recover().take() {
+            let failed = hub.metrics.dropped_counter("postgres_write_failed");
+            tasks.spawn(super::pg::run_writer(
+                pg.clone(),
+                rx,
+                hub.drain.clone(),
+                failed,
+            ));
+        }
+        tasks.spawn(super::pg::run_retention(
+            live.clone(),
+            pg.clone(),
+            stop.clone(),
+        ));
     }
     let Some(db) = hub.db.clone() else {
         return;

@@ -26,6 +26,7 @@ mod hub;
 pub mod logline;
 pub mod metrics;
 mod otlp;
+pub mod pg;
 pub mod query;
 pub mod redact;
 pub mod spend;

@@ -18,6 +18,9 @@ pub enum BackendError {
     Sql(#[from] rusqlite::Error),
     #[error("virtual key store: {0}")]
     Json(#[from] serde_json::Error),
+    /// PostgreSQL (team mode) could not be reached or refused a statement.
+    #[error("virtual key store (PostgreSQL): {0}")]
+    Postgres(String),
 }
 
 /// A key as stored: what is shown of it, the SHA-256 (hex) of its secret,
@@ -48,13 +51,41 @@ pub trait KeyBackend: Send + Sync + std::fmt::Debug {
     fn put(&self, key: &StoredKey) -> Result<(), BackendError>;
     /// Writes the spend of each key given.
     fn save_spend(&self, spend: &[(String, StoredSpend)]) -> Result<(), BackendError>;
+
+    /// Inserts or replaces every key given (a local copy of a shared store).
+    fn put_all(&self, keys: &[StoredKey]) -> Result<(), BackendError> {
+        keys.iter().try_for_each(|k| self.put(k))
+    }
+
+    /// Whether several gateways share this store (team mode): then spend is
+    /// written as deltas ([`KeyBackend::add_spend`]) and keys another
+    /// replica changed are read back ([`KeyBackend::fetch`]).
+    fn shared(&self) -> bool {
+        false
+    }
+
+    /// Adds each delta to the stored spend of its key and period (a later
+    /// period replaces an earlier one) and answers every key's spend as
+    /// stored now. Only called when [`KeyBackend::shared`].
+    fn add_spend(
+        &self,
+        _deltas: &[(String, StoredSpend)],
+    ) -> Result<Vec<(String, StoredSpend)>, BackendError> {
+        Ok(Vec::new())
+    }
+
+    /// The keys `ids` as stored now (`None`: every key). Only called when
+    /// [`KeyBackend::shared`].
+    fn fetch(&self, _ids: Option<&[String]>) -> Result<Vec<StoredKey>, BackendError> {
+        Ok(Vec::new())
+    }
 }
 
 /// Keys kept only in memory (no data dir): gone on restart.
 #[derive(Debug, Default)]
 pub struct MemoryBackend {
-    keys: Mutex<HashMap<String, StoredKey>>,
-    spend: Mutex<HashMap<String, StoredSpend>>,
+    pub(super) keys: Mutex<HashMap<String, StoredKey>>,
+    pub(super) spend: Mutex<HashMap<String, StoredSpend>>,
 }
 
 impl KeyBackend for MemoryBackend {
@@ -158,6 +189,22 @@ impl KeyBackend for SqliteBackend {
                old_until_ms = excluded.old_until_ms, info = excluded.info",
             params![key.info.id, key.hash, key.old_hash, key.old_until_ms, info],
         )?;
+        Ok(())
+    }
+
+    fn put_all(&self, keys: &[StoredKey]) -> Result<(), BackendError> {
+        let mut conn = self.conn.lock_or_recover();
+        let tx = conn.transaction()?;
+        for key in keys {
+            let info = serde_json::to_string(&key.info)?;
+            tx.execute(
+                "INSERT INTO virtual_keys (id, hash, old_hash, old_until_ms, info) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(id) DO UPDATE SET hash = excluded.hash, old_hash = excluded.old_hash,
+                   old_until_ms = excluded.old_until_ms, info = excluded.info",
+                params![key.info.id, key.hash, key.old_hash, key.old_until_ms, info],
+            )?;
+        }
+        tx.commit()?;
         Ok(())
     }
 

@@ -15,6 +15,7 @@
 
 pub mod backend;
 pub mod period;
+pub mod pg;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -157,6 +158,9 @@ struct Spend {
     period_start_ms: i64,
     spent: f64,
     reserved: f64,
+    /// Team mode: spent here and not yet added to the shared store (part
+    /// of `spent`).
+    unflushed: f64,
 }
 
 /// A loaded key: its info, limiter and spend counters.
@@ -181,6 +185,7 @@ impl LiveKey {
                 period_start_ms: start,
                 spent,
                 reserved: 0.0,
+                unflushed: 0.0,
             }),
             info: RwLock::new(info),
         }
@@ -266,6 +271,7 @@ impl LiveKey {
         }
         if actual_usd.is_finite() && actual_usd > 0.0 {
             s.spent += actual_usd;
+            s.unflushed += actual_usd;
         }
     }
 
@@ -297,6 +303,38 @@ impl LiveKey {
             spent_usd: s.spent,
         }
     }
+
+    /// Team mode: what was spent here since the last flush, taken out of
+    /// `unflushed` (given back by [`LiveKey::untake_delta`] if the flush fails).
+    fn take_delta(&self) -> Option<StoredSpend> {
+        let mut s = self.spend.lock_or_recover();
+        if s.unflushed <= 0.0 {
+            return None;
+        }
+        let d = std::mem::take(&mut s.unflushed);
+        Some(StoredSpend {
+            period_start_ms: s.period_start_ms,
+            spent_usd: d,
+        })
+    }
+
+    fn untake_delta(&self, d: StoredSpend) {
+        let mut s = self.spend.lock_or_recover();
+        if s.period_start_ms == d.period_start_ms {
+            s.unflushed += d.spent_usd;
+        }
+    }
+
+    /// Team mode: the spend every replica flushed, plus what this one spent
+    /// since.
+    fn merge_stored(&self, stored: StoredSpend, now: i64) {
+        let period = self.info.read_or_recover().period;
+        let mut s = self.spend.lock_or_recover();
+        roll(&mut s, period, now);
+        if stored.period_start_ms == s.period_start_ms {
+            s.spent = stored.spent_usd + s.unflushed;
+        }
+    }
 }
 
 /// A new period starts from nothing spent.
@@ -307,6 +345,7 @@ fn roll(s: &mut Spend, period: Period, now: i64) {
             period_start_ms: start,
             spent: 0.0,
             reserved: 0.0,
+            unflushed: 0.0,
         };
     }
 }
@@ -375,6 +414,12 @@ pub struct VirtualKeys {
     usable: AtomicUsize,
     /// Keys whose spend changed since the last flush.
     dirty: Mutex<HashSet<String>>,
+    /// Changes made here (create, revoke, rotate): a [`VirtualKeys::refresh`]
+    /// that read the store before one of them reads it again.
+    writes: AtomicUsize,
+    /// Team mode: the local copy of the shared keys (`config.db`), to start
+    /// on when the shared store is unreachable ([`VirtualKeys::load_shared`]).
+    copy: Option<Arc<dyn KeyBackend>>,
 }
 
 fn hash_bytes(hex_hash: &str) -> Option<[u8; 32]> {
@@ -386,10 +431,18 @@ fn hash_bytes(hex_hash: &str) -> Option<[u8; 32]> {
 impl VirtualKeys {
     /// Loads every key of `backend`.
     pub fn load(backend: Arc<dyn KeyBackend>) -> Result<Self, KeyError> {
+        let rows = backend.load()?;
+        Ok(Self::from_rows(backend, rows))
+    }
+
+    fn from_rows(
+        backend: Arc<dyn KeyBackend>,
+        rows: Vec<(StoredKey, Option<StoredSpend>)>,
+    ) -> Self {
         let now = now_ms();
         let mut maps = Maps::default();
         let mut usable = 0;
-        for (stored, spend) in backend.load()? {
+        for (stored, spend) in rows {
             let live = Arc::new(LiveKey::new(stored.info.clone(), spend, now));
             if stored.info.revoked_at_ms.is_none() {
                 usable += 1;
@@ -398,12 +451,46 @@ impl VirtualKeys {
             maps.by_id
                 .insert(stored.info.id.clone(), (live, stored.clone()));
         }
-        Ok(Self {
+        Self {
             backend,
             maps: RwLock::new(maps),
             usable: AtomicUsize::new(usable),
             dirty: Mutex::new(HashSet::new()),
-        })
+            writes: AtomicUsize::new(0),
+            copy: None,
+        }
+    }
+
+    /// Team mode: loads the keys of the shared store and keeps a copy of
+    /// them in `copy` (create, rotate, revoke and every change read back are
+    /// copied too). When the shared store cannot be reached the keys come
+    /// from the copy, as last seen (a warning says so), and the shared store
+    /// is read again when it is back ([`VirtualKeys::refresh`]). Blocks.
+    pub fn load_shared(
+        shared: Arc<dyn KeyBackend>,
+        copy: Arc<dyn KeyBackend>,
+    ) -> Result<Self, KeyError> {
+        let mut keys = match shared.load() {
+            Ok(rows) => {
+                let stored: Vec<StoredKey> = rows.iter().map(|(k, _)| k.clone()).collect();
+                if let Err(e) = copy.put_all(&stored) {
+                    tracing::warn!("virtual keys: cannot update the local copy: {e}");
+                }
+                Self::from_rows(shared, rows)
+            }
+            Err(e) => {
+                let Ok(rows) = copy.load() else {
+                    return Err(e.into());
+                };
+                tracing::warn!(
+                    "virtual keys: {e}; serving the {} key(s) of the local copy as last seen until it is back (spend counts from the copy's last flush)",
+                    rows.len()
+                );
+                Self::from_rows(shared, rows)
+            }
+        };
+        keys.copy = Some(copy);
+        Ok(keys)
     }
 
     /// Keys only in memory.
@@ -413,6 +500,8 @@ impl VirtualKeys {
             maps: RwLock::default(),
             usable: AtomicUsize::new(0),
             dirty: Mutex::default(),
+            writes: AtomicUsize::new(0),
+            copy: None,
         })
     }
 
@@ -454,6 +543,8 @@ impl VirtualKeys {
             return Err(KeyError::TooMany);
         }
         self.backend.put(&stored)?;
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        self.copy_out(std::slice::from_ref(&stored));
         let live = Arc::new(LiveKey::new(info.clone(), None, now));
         insert_hashes(&mut maps, &live, &stored);
         maps.by_id.insert(info.id.clone(), (live, stored));
@@ -499,6 +590,8 @@ impl VirtualKeys {
         let mut stored = stored;
         stored.info.revoked_at_ms = Some(now_ms());
         self.backend.put(&stored)?;
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        self.copy_out(std::slice::from_ref(&stored));
         *live.info.write_or_recover() = stored.info.clone();
         maps.by_hash.retain(|_, a| !Arc::ptr_eq(&a.key, &live));
         let info = stored.info.clone();
@@ -534,12 +627,24 @@ impl VirtualKeys {
         };
         stored.info.prefix = display_prefix(&secret);
         self.backend.put(&stored)?;
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        self.copy_out(std::slice::from_ref(&stored));
         *live.info.write_or_recover() = stored.info.clone();
         maps.by_hash.retain(|_, a| !Arc::ptr_eq(&a.key, &live));
         insert_hashes(&mut maps, &live, &stored);
         let info = stored.info.clone();
         maps.by_id.insert(id.to_string(), (live, stored));
         Ok(Issued { key: info, secret })
+    }
+
+    /// Team mode: copies `keys` to the local copy (a failure only warns).
+    fn copy_out(&self, keys: &[StoredKey]) {
+        if let Some(c) = &self.copy
+            && !keys.is_empty()
+            && let Err(e) = c.put_all(keys)
+        {
+            tracing::warn!("virtual keys: cannot update the local copy: {e}");
+        }
     }
 
     /// Marks `key`'s spend to be written at the next flush.
@@ -562,8 +667,14 @@ impl VirtualKeys {
         }
     }
 
-    /// Writes the spend that changed since the last flush.
+    /// Writes the spend that changed since the last flush. In team mode
+    /// ([`KeyBackend::shared`]) it adds this replica's deltas to the shared
+    /// store and takes every key's total from it (what the other replicas
+    /// spent). Blocks: call it off the async threads.
     pub fn flush(&self) -> Result<usize, KeyError> {
+        if self.backend.shared() {
+            return self.flush_shared();
+        }
         let ids: Vec<String> = self.dirty.lock_or_recover().drain().collect();
         if ids.is_empty() {
             return Ok(0);
@@ -586,18 +697,122 @@ impl VirtualKeys {
         Ok(rows.len())
     }
 
-    /// Every [`FLUSH_EVERY`] until `stop`, then once more.
+    fn flush_shared(&self) -> Result<usize, KeyError> {
+        self.dirty.lock_or_recover().clear();
+        let keys: Vec<(String, Arc<LiveKey>)> = {
+            let maps = self.maps.read_or_recover();
+            maps.by_id
+                .iter()
+                .map(|(id, (k, _))| (id.clone(), k.clone()))
+                .collect()
+        };
+        let mut taken = Vec::new();
+        let mut deltas = Vec::new();
+        for (id, k) in &keys {
+            if let Some(d) = k.take_delta() {
+                taken.push((k.clone(), d));
+                deltas.push((id.clone(), d));
+            }
+        }
+        match self.backend.add_spend(&deltas) {
+            Ok(totals) => {
+                let now = now_ms();
+                let maps = self.maps.read_or_recover();
+                for (id, t) in totals {
+                    if let Some((k, _)) = maps.by_id.get(&id) {
+                        k.merge_stored(t, now);
+                    }
+                }
+                Ok(deltas.len())
+            }
+            Err(e) => {
+                // Kept for the next flush.
+                for (k, d) in taken {
+                    k.untake_delta(d);
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Team mode: takes the keys `ids` (`None`: all) as the shared store has
+    /// them now: keys another replica made, revoked or rotated. Blocks: call
+    /// it off the async threads. Answers how many keys were read.
+    pub fn refresh(&self, ids: Option<&[String]>) -> Result<usize, KeyError> {
+        if !self.backend.shared() {
+            return Ok(0);
+        }
+        let mut tries = 0;
+        let (stored, mut maps) = loop {
+            let before = self.writes.load(Ordering::Relaxed);
+            let stored = self.backend.fetch(ids)?;
+            let maps = self.maps.write_or_recover();
+            tries += 1;
+            // A change made here meanwhile may be newer than what was read.
+            if self.writes.load(Ordering::Relaxed) == before || tries == 3 {
+                break (stored, maps);
+            }
+        };
+        let n = stored.len();
+        let now = now_ms();
+        let mut changed = Vec::new();
+        for st in stored {
+            let id = st.info.id.clone();
+            match maps.by_id.get(&id).cloned() {
+                Some((_, old)) if old == st => {}
+                // A revocation is final: an older read does not undo it.
+                Some((_, old))
+                    if old.info.revoked_at_ms.is_some() && st.info.revoked_at_ms.is_none() => {}
+                Some((live, old)) => {
+                    if old.info.revoked_at_ms.is_none() && st.info.revoked_at_ms.is_some() {
+                        self.usable.fetch_sub(1, Ordering::Relaxed);
+                    }
+                    *live.info.write_or_recover() = st.info.clone();
+                    maps.by_hash.retain(|_, a| !Arc::ptr_eq(&a.key, &live));
+                    if st.info.revoked_at_ms.is_none() {
+                        insert_hashes(&mut maps, &live, &st);
+                    }
+                    changed.push(st.clone());
+                    maps.by_id.insert(id, (live, st));
+                }
+                None => {
+                    if maps.by_id.len() >= MAX_KEYS {
+                        tracing::warn!("virtual keys: at most {MAX_KEYS}; {id} not loaded");
+                        continue;
+                    }
+                    let live = Arc::new(LiveKey::new(st.info.clone(), None, now));
+                    if st.info.revoked_at_ms.is_none() {
+                        self.usable.fetch_add(1, Ordering::Relaxed);
+                        insert_hashes(&mut maps, &live, &st);
+                    }
+                    changed.push(st.clone());
+                    maps.by_id.insert(id, (live, st));
+                }
+            }
+        }
+        drop(maps);
+        self.copy_out(&changed);
+        Ok(n)
+    }
+
+    /// Every [`FLUSH_EVERY`] until `stop`, then once more (on the blocking
+    /// pool: the store may be PostgreSQL or a busy disk).
     pub async fn run_flusher(self: Arc<Self>, stop: tokio_util::sync::CancellationToken) {
+        let flush = |keys: Arc<Self>| async move {
+            tokio::task::spawn_blocking(move || keys.flush())
+                .await
+                .unwrap_or_else(|e| Err(KeyError::Invalid(format!("flush task: {e}"))))
+        };
         loop {
             tokio::select! {
                 () = stop.cancelled() => break,
                 () = tokio::time::sleep(FLUSH_EVERY) => {}
             }
-            if let Err(e) = self.flush() {
+            if let Err(e) = flush(self.clone()).await {
                 tracing::warn!("virtual key spend: {e}");
             }
         }
-        if let Err(e) = self.flush() {
+        if let Err(e) = flush(self.clone()).await {
             tracing::warn!("virtual key spend at shutdown: {e}");
         }
     }
@@ -812,5 +1027,97 @@ mod tests {
         ] {
             assert!(matches!(keys.create(bad), Err(KeyError::Invalid(_))));
         }
+    }
+
+    /// A store two gateways share, in memory: spend is added.
+    #[derive(Debug, Default)]
+    struct Shared(MemoryBackend);
+
+    impl KeyBackend for Shared {
+        fn load(&self) -> Result<Vec<(StoredKey, Option<StoredSpend>)>, BackendError> {
+            self.0.load()
+        }
+        fn put(&self, key: &StoredKey) -> Result<(), BackendError> {
+            self.0.put(key)
+        }
+        fn save_spend(&self, spend: &[(String, StoredSpend)]) -> Result<(), BackendError> {
+            self.0.save_spend(spend)
+        }
+        fn shared(&self) -> bool {
+            true
+        }
+        fn add_spend(
+            &self,
+            deltas: &[(String, StoredSpend)],
+        ) -> Result<Vec<(String, StoredSpend)>, BackendError> {
+            let mut m = self.0.spend.lock_or_recover();
+            for (id, d) in deltas {
+                match m.get_mut(id) {
+                    Some(e) if e.period_start_ms == d.period_start_ms => e.spent_usd += d.spent_usd,
+                    _ => {
+                        m.insert(id.clone(), *d);
+                    }
+                }
+            }
+            Ok(m.iter().map(|(k, v)| (k.clone(), *v)).collect())
+        }
+        fn fetch(&self, ids: Option<&[String]>) -> Result<Vec<StoredKey>, BackendError> {
+            Ok(self
+                .0
+                .keys
+                .lock_or_recover()
+                .values()
+                .filter(|k| ids.is_none_or(|ids| ids.contains(&k.info.id)))
+                .cloned()
+                .collect())
+        }
+    }
+
+    #[test]
+    fn replicas_on_a_shared_store_see_each_others_keys_and_spend() {
+        let store = Arc::new(Shared::default());
+        let a = VirtualKeys::load(store.clone()).unwrap();
+        let b = VirtualKeys::load(store.clone()).unwrap();
+        let k = key(&a, Some(10.0), &[]);
+        assert!(b.authenticate(&k.secret).is_none());
+        assert_eq!(b.refresh(Some(std::slice::from_ref(&k.key.id))).unwrap(), 1);
+        assert!(b.any_usable());
+        let (la, lb) = (
+            a.authenticate(&k.secret).unwrap(),
+            b.authenticate(&k.secret).unwrap(),
+        );
+        // spend on both adds up in the store, and each sees the total
+        la.admit("m", 1, 1.0).unwrap();
+        a.settle(&la, 1.0, 1.0, 1, 1);
+        lb.admit("m", 1, 1.0).unwrap();
+        b.settle(&lb, 1.0, 2.0, 1, 1);
+        assert_eq!(a.flush().unwrap(), 1);
+        assert_eq!(b.flush().unwrap(), 1);
+        assert_eq!(a.flush().unwrap(), 0);
+        assert!((b.get(&k.key.id).unwrap().spent_usd - 3.0).abs() < 1e-9);
+        assert!((a.get(&k.key.id).unwrap().spent_usd - 3.0).abs() < 1e-9);
+        // spend made after a flush counts on top of the shared total
+        a.settle(&la, 0.0, 0.5, 1, 1);
+        assert!((a.get(&k.key.id).unwrap().spent_usd - 3.5).abs() < 1e-9);
+        b.flush().unwrap();
+        assert!((a.get(&k.key.id).unwrap().spent_usd - 3.5).abs() < 1e-9);
+        a.flush().unwrap();
+        b.flush().unwrap();
+        assert!((b.get(&k.key.id).unwrap().spent_usd - 3.5).abs() < 1e-9);
+        // rotated on B with grace: A takes both secrets; revoked on B: neither
+        let r = b.rotate(&k.key.id, Duration::from_secs(60)).unwrap();
+        a.refresh(None).unwrap();
+        assert!(a.authenticate(&r.secret).is_some() && a.authenticate(&k.secret).is_some());
+        b.revoke(&k.key.id).unwrap();
+        a.refresh(Some(std::slice::from_ref(&k.key.id))).unwrap();
+        assert!(a.authenticate(&r.secret).is_none() && a.authenticate(&k.secret).is_none());
+        assert!(!a.any_usable());
+        // an older read never undoes a revocation
+        let mut stale = store.fetch(None).unwrap().remove(0);
+        stale.info.revoked_at_ms = None;
+        store.put(&stale).unwrap();
+        a.refresh(None).unwrap();
+        assert!(a.authenticate(&r.secret).is_none());
+        assert_eq!(a.get(&k.key.id).unwrap().status, "revoked");
     }
 }

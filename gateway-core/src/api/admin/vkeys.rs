@@ -22,6 +22,9 @@ impl From<KeyError> for ApiError {
             KeyError::NotFound(_) => ApiError::missing("key_not_found", e.to_string()),
             KeyError::Revoked(_) => ApiError::conflict("key_revoked", e.to_string()),
             KeyError::TooMany => ApiError::conflict("too_many_keys", e.to_string()),
+            KeyError::Backend(b @ crate::vkeys::BackendError::Postgres(_)) => {
+                ApiError::unavailable("postgres_unavailable", b.to_string())
+            }
             KeyError::Backend(b) => ApiError::internal(b.to_string()),
         }
     }
