@@ -377,7 +377,7 @@ fn a_bad_pair_is_a_config_error_naming_the_path() {
 }
 
 /// Off loopback (bound to 0.0.0.0, reached on 127.0.0.1 only), `/metrics`
-/// and `?detail=true` need an admin API token; plain probes stay open.
+/// and `?detail=true` need the admin token; plain probes stay open.
 #[tokio::test]
 async fn off_loopback_metrics_and_detail_need_a_token() {
     let (gw, tokens) = start("", "0.0.0.0:0", Duration::from_secs(1)).await;
@@ -412,7 +412,24 @@ async fn off_loopback_metrics_and_detail_need_a_token() {
         .unwrap();
     assert_eq!(bad.status(), 401);
 
-    for token in [tokens.admin.expose(), tokens.viewer.expose()] {
+    // A viewer token is not enough (as for ?detail on loopback).
+    let viewer = tokens.viewer.expose();
+    let r = http
+        .get(url("/metrics"))
+        .bearer_auth(viewer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = http
+        .get(url("/healthz?detail=true"))
+        .bearer_auth(viewer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    {
+        let token = tokens.admin.expose();
         let r = http
             .get(url("/metrics"))
             .bearer_auth(token)

@@ -4,7 +4,7 @@
 //! older `/healthz`. All three take `?detail=true` for per-provider state
 //! (names, key presence, circuit state — never a key, a header value or an
 //! upstream error text), answered only to a loopback peer or with an admin
-//! API token; on a listener that is not loopback-only (0.0.0.0, `::`, a LAN
+//! token; on a listener that is not loopback-only (0.0.0.0, `::`, a LAN
 //! address) only with a token, whoever asks (see [`operator_only`], which
 //! `/metrics` shares). Plain probes stay open for load balancers.
 
@@ -17,6 +17,7 @@ use http::{HeaderMap, StatusCode, header};
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, PeerAddr};
+use crate::secrets::admin::Role;
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -99,17 +100,21 @@ pub(crate) fn provider_states(s: &AppState) -> Vec<ProviderState> {
 }
 
 /// Whether an operator view (`?detail=true`, `/metrics`) may be answered:
-/// with an admin API token (`Authorization: Bearer`, the admin, viewer or a
-/// named token: all read-only here); without one only when the listener is
-/// loopback-only and the peer is loopback (or an in-process call without a
-/// socket). Off loopback every peer needs the token — behind a reverse proxy
-/// on the same host every peer looks like loopback.
+/// with an admin-role token (`Authorization: Bearer`: the admin token or a
+/// named one; a viewer token is not enough); without one only when the
+/// listener is loopback-only and the peer is loopback (or an in-process call
+/// without a socket). Off loopback every peer needs the token — behind a
+/// reverse proxy on the same host every peer looks like loopback.
 pub(crate) fn operator_only(s: &AppState, peer: &str, headers: &HeaderMap) -> bool {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|t| s.admin_tokens.identify(t.trim()).is_some());
+        .is_some_and(|t| {
+            s.admin_tokens
+                .identify(t.trim())
+                .is_some_and(|(role, _)| role == Role::Admin)
+        });
     if token {
         return true;
     }
@@ -144,9 +149,9 @@ async fn report(
     };
     if detail && !operator_only(&s, &peer.0, &headers) {
         let why = if s.listen.ip().is_loopback() {
-            "?detail=true is answered only on loopback or with an admin API token (Authorization: Bearer …)"
+            "?detail=true is answered only on loopback or with the admin token (Authorization: Bearer …)"
         } else {
-            "?detail=true needs an admin API token (Authorization: Bearer …) when the gateway listens beyond loopback"
+            "?detail=true needs the admin token (Authorization: Bearer …) when the gateway listens beyond loopback"
         };
         return ApiError::forbidden("detail_forbidden", why).into_response();
     }

@@ -337,7 +337,7 @@ async fn cache_stats(State(state): State<Arc<AppState>>) -> Json<crate::cache::C
 
 /// `GET /metrics`: Prometheus text 0.0.4, or OpenMetrics when the scraper's
 /// `Accept` asks for `application/openmetrics-text`. Open on a loopback-only
-/// listener; beyond loopback it needs an admin API token
+/// listener; beyond loopback it needs the admin token (a viewer's is not enough)
 /// (`super::health::operator_only`).
 pub(crate) async fn metrics(
     State(state): State<Arc<AppState>>,
