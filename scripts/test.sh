@@ -73,6 +73,22 @@ grep -q 'job "publish" needs job "mac"' "$broken/out" || { cat "$broken/out" >&2
 rm -rf "$broken"
 bash scripts/release-dry-run.sh
 
+echo "== deployment files: hadolint, compose-spec schema, systemd-analyze verify (scripts/lint-deploy.sh)" >&2
+bash scripts/lint-deploy.sh
+# The lint can fail: a root final stage, an unpinned base, a password in the
+# compose file and a misspelt compose key are each refused.
+broken="$(mktemp -d)"
+cp -r deploy/. "$broken/"
+sed -i '/^USER /d; s/debian:bookworm-[0-9]*-slim/debian:latest/' "$broken/Containerfile"
+sed -i 's/POSTGRES_PASSWORD_FILE: .*/POSTGRES_PASSWORD: hunter2/; s/^    restart: unless-stopped$/    restartt: unless-stopped/' "$broken/compose.yaml"
+if bash scripts/lint-deploy.sh "$broken" >"$broken/out" 2>&1; then
+  echo "lint-deploy passed broken deployment files" >&2; exit 1
+fi
+for want in "final stage has no USER" "debian:latest' is not pinned" "POSTGRES_PASSWORD holds a secret" "'restartt' does not match"; do
+  grep -q "$want" "$broken/out" || { cat "$broken/out" >&2; exit 1; }
+done
+rm -rf "$broken"
+
 echo "== operator UI: unit tests, build, end-to-end in Chromium" >&2
 npm --prefix frontend ci --no-audit --no-fund --loglevel=error
 npm --prefix frontend test

@@ -6,8 +6,10 @@
 //!
 //! - `conn`: the accept loop, the connection cap and the timeouts of client
 //!   connections.
+//! - `tls`: TLS on the listener and the reload of its certificate files.
 
 mod conn;
+mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -94,6 +96,7 @@ pub struct GatewayHandle {
     state: Arc<AppState>,
     shutdown: CancellationToken,
     server: Option<JoinHandle<()>>,
+    tls: bool,
 }
 
 impl GatewayHandle {
@@ -101,9 +104,10 @@ impl GatewayHandle {
         self.addr
     }
 
-    /// `http://ADDR`, for clients and tests.
+    /// `http://ADDR` (`https://` on a TLS listener), for clients and tests.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     pub fn state(&self) -> &Arc<AppState> {
@@ -191,6 +195,8 @@ pub enum StartError {
     Postgres(#[from] crate::cluster::pg::PgError),
     #[error("cannot start serving threads: {0}")]
     Threads(std::io::Error),
+    #[error("cannot serve TLS: {0}")]
+    Tls(#[from] crate::config::TlsError),
 }
 
 /// An upstream client resolving through a default (loopback-allowing,
@@ -224,6 +230,10 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
         hint: "",
     })?;
     let grace = opts.config.server.shutdown_grace;
+    let tls = match &opts.config.server.tls {
+        Some(paths) => Some(tls::Tls::load(paths)?),
+        None => None,
+    };
     let store = match &opts.data_dir {
         Some(dir) => ConfigStore::open(&dir.join(crate::store::CONFIG_DB))?,
         None => ConfigStore::open_in_memory()?,
@@ -359,14 +369,33 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
     state
         .tasks
         .spawn(state.vkeys.clone().run_flusher(shutdown.child_token()));
+    let tls = tls.map(|(tls, seen)| {
+        state.tasks.spawn(tls::watch(
+            tls.clone(),
+            seen,
+            state.clone(),
+            opts.watch_interval,
+            shutdown.child_token(),
+        ));
+        tls
+    });
+    let scheme = if tls.is_some() { "https" } else { "http" };
 
     let app = crate::api::router(state.clone());
     let served = if opts.serve_threads == 0 {
-        let serve = conn::serve(listener, app, state.clone(), shutdown.clone(), grace);
+        let serve = conn::serve(
+            listener,
+            app,
+            state.clone(),
+            shutdown.clone(),
+            grace,
+            tls.clone(),
+        );
         Serving::Here(Box::pin(serve))
     } else {
         let threads = listener.into_std().and_then(|l| {
-            spawn_serve_threads(&l, opts.serve_threads, &state, &app, &shutdown, grace)
+            let (n, tls) = (opts.serve_threads, tls.clone());
+            spawn_serve_threads(&l, n, &state, &app, &shutdown, grace, tls)
         });
         match threads {
             Ok(done) => Serving::Threads(done),
@@ -403,12 +432,13 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
     if let Some(var) = crate::upstream::proxy_from_env() {
         tracing::info!("upstream requests go through the proxy in {var} (NO_PROXY is honoured)");
     }
-    tracing::info!("aigw {} listening on http://{local}", crate::VERSION);
+    tracing::info!("aigw {} listening on {scheme}://{local}", crate::VERSION);
     Ok(GatewayHandle {
         addr: local,
         state,
         shutdown,
         server: Some(server),
+        tls: tls.is_some(),
     })
 }
 
@@ -430,6 +460,7 @@ fn spawn_serve_threads(
     app: &axum::Router,
     shutdown: &CancellationToken,
     grace: Duration,
+    tls: Option<Arc<tls::Tls>>,
 ) -> std::io::Result<Vec<std::thread::JoinHandle<()>>> {
     let mut done = Vec::with_capacity(n);
     for i in 0..n {
@@ -439,14 +470,14 @@ fn spawn_serve_threads(
             .enable_all()
             .thread_name("aigw-blocking")
             .build()?;
-        let (app, token, state) = (app.clone(), shutdown.clone(), state.clone());
+        let (app, token, state, tls) = (app.clone(), shutdown.clone(), state.clone(), tls.clone());
         let thread = std::thread::Builder::new()
             .name(format!("aigw-serve-{i}"))
             .spawn(move || {
                 state.serve_on_this_thread();
                 rt.block_on(async move {
                     match tokio::net::TcpListener::from_std(listener) {
-                        Ok(l) => conn::serve(l, app, state, token, grace).await,
+                        Ok(l) => conn::serve(l, app, state, token, grace, tls).await,
                         Err(e) => tracing::error!("serving thread {i} cannot listen: {e}"),
                     }
                 });

@@ -46,6 +46,7 @@ mod serve_threads;
 mod service;
 mod strategies;
 mod telemetry;
+mod tls_listener;
 mod tools;
 mod translate_props;
 mod update;

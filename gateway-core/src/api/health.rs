@@ -1,9 +1,12 @@
 //! The probes people point at a gateway: `GET /health` (alive: the process
 //! answers), `GET /ready` (200 when a config is loaded, the gateway is not
 //! paused and at least one provider is usable; 503 otherwise) beside the
-//! older `/healthz`. Both take `?detail=true` for per-provider state (names,
-//! key presence, circuit state — never a key, a header value or an upstream
-//! error text), answered only to a loopback peer or an admin bearer token.
+//! older `/healthz`. All three take `?detail=true` for per-provider state
+//! (names, key presence, circuit state — never a key, a header value or an
+//! upstream error text), answered only to a loopback peer or with an admin
+//! token; on a listener that is not loopback-only (0.0.0.0, `::`, a LAN
+//! address) only with a token, whoever asks (see [`operator_only`], which
+//! `/metrics` shares). Plain probes stay open for load balancers.
 
 use std::sync::Arc;
 
@@ -96,19 +99,30 @@ pub(crate) fn provider_states(s: &AppState) -> Vec<ProviderState> {
         .collect()
 }
 
-/// Whether `?detail=true` may be answered: to a loopback peer (or an
-/// in-process call without a socket), or with the admin token.
-fn may_see_detail(s: &AppState, peer: &str, headers: &HeaderMap) -> bool {
-    let loopback = peer == "local"
-        || peer
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    let admin = headers
+/// Whether an operator view (`?detail=true`, `/metrics`) may be answered:
+/// with an admin-role token (`Authorization: Bearer`: the admin token or a
+/// named one; a viewer token is not enough); without one only when the
+/// listener is loopback-only and the peer is loopback (or an in-process call
+/// without a socket). Off loopback every peer needs the token — behind a
+/// reverse proxy on the same host every peer looks like loopback.
+pub(crate) fn operator_only(s: &AppState, peer: &str, headers: &HeaderMap) -> bool {
+    let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|t| s.admin_tokens.role_of(t.trim()) == Some(Role::Admin));
-    loopback || admin
+        .is_some_and(|t| {
+            s.admin_tokens
+                .identify(t.trim())
+                .is_some_and(|(role, _)| role == Role::Admin)
+        });
+    if token {
+        return true;
+    }
+    let peer_loopback = peer == "local"
+        || peer
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    peer_loopback && s.listen.ip().is_loopback()
 }
 
 fn wants_detail(q: &DetailQuery) -> Result<bool, ApiError> {
@@ -133,12 +147,13 @@ async fn report(
         Ok(d) => d,
         Err(e) => return e.into_response(),
     };
-    if detail && !may_see_detail(&s, &peer.0, &headers) {
-        return ApiError::forbidden(
-            "detail_forbidden",
-            "?detail=true is answered only on loopback or with the admin token (Authorization: Bearer …)",
-        )
-        .into_response();
+    if detail && !operator_only(&s, &peer.0, &headers) {
+        let why = if s.listen.ip().is_loopback() {
+            "?detail=true is answered only on loopback or with the admin token (Authorization: Bearer …)"
+        } else {
+            "?detail=true needs the admin token (Authorization: Bearer …) when the gateway listens beyond loopback"
+        };
+        return ApiError::forbidden("detail_forbidden", why).into_response();
     }
     let providers = provider_states(&s);
     let mut reason = None;

@@ -55,7 +55,7 @@ pub(crate) fn peer_of(ext: &http::Extensions) -> String {
 /// The whole router, state attached.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
-        .route("/healthz", get(openai::healthz))
+        .route("/healthz", get(health::health))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .route("/v1/chat/completions", post(openai::chat_completions))

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 
@@ -12,10 +11,6 @@ use super::ApiError;
 use super::ingress::proxy;
 use crate::state::AppState;
 use crate::vocab::Endpoint;
-
-pub async fn healthz() -> Response {
-    Json(serde_json::json!({ "status": "ok", "version": crate::VERSION })).into_response()
-}
 
 pub async fn chat_completions(State(s): State<Arc<AppState>>, req: Request) -> Response {
     proxy(s, req, Endpoint::ChatCompletions).await

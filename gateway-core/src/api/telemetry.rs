@@ -354,8 +354,17 @@ async fn cache_stats(State(state): State<Arc<AppState>>) -> Json<crate::cache::C
 }
 
 /// `GET /metrics`: Prometheus text 0.0.4, or OpenMetrics when the scraper's
-/// `Accept` asks for `application/openmetrics-text`.
-pub async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+/// `Accept` asks for `application/openmetrics-text`. Open on a loopback-only
+/// listener; beyond loopback it needs the admin token (a viewer's is not enough)
+/// (`super::health::operator_only`).
+pub(crate) async fn metrics(
+    State(state): State<Arc<AppState>>,
+    peer: super::PeerAddr,
+    headers: HeaderMap,
+) -> Response {
+    if !super::health::operator_only(&state, &peer.0, &headers) {
+        return super::ApiError::unauthorized_admin().into_response();
+    }
     let openmetrics = headers
         .get_all(header::ACCEPT)
         .iter()

@@ -19,3 +19,4 @@ pub use validate::{
     REDIS_SCHEMES, RouteCache, RouteSpec, RoutingConfig, ServerConfig, Severity, TargetSpec,
     TelemetryConfig, VertexSpec, format_issue, parse_listen,
 };
+pub use validate::{MAX_PEM_BYTES, TlsError, TlsPaths};

@@ -133,6 +133,12 @@ pub struct RawServer {
     /// The response cache's bound in MiB (entries of every caching route).
     #[serde(default = "default_cache_max_mb")]
     pub cache_max_mb: u64,
+    /// TLS on the listener: PEM certificate chain and private key paths
+    /// (both or neither; re-read when they change).
+    #[serde(default)]
+    pub tls_cert: Option<Spanned<String>>,
+    #[serde(default)]
+    pub tls_key: Option<Spanned<String>>,
 }
 
 fn default_cache_max_mb() -> u64 {
@@ -156,6 +162,8 @@ impl Default for RawServer {
             keepalive_idle_s: default_keepalive_idle(),
             max_connections: default_max_connections(),
             cache_max_mb: default_cache_max_mb(),
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }

@@ -16,6 +16,10 @@
 //!   rather than left waiting in the listen queue.
 //! - Accept errors (`EMFILE` at the open-file limit) never end the loop: it
 //!   logs, backs off and goes on.
+//! - On a TLS listener (`server::tls`) the handshake runs inside the
+//!   connection's slot (it counts against `max_connections`) and must end
+//!   within `server.header_read_timeout_s`; an over-cap connection is closed
+//!   without an answer (a plain-text 503 would not reach a TLS client).
 //!
 //! Every limit is read from the live config when a connection is accepted.
 
@@ -41,6 +45,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::AppState;
+use super::tls::Tls;
 use crate::config::ServerConfig;
 use crate::limits::connections::Connections;
 
@@ -76,6 +81,7 @@ pub(super) async fn serve(
     state: Arc<AppState>,
     token: CancellationToken,
     grace: Duration,
+    tls: Option<Arc<Tls>>,
 ) {
     let tasks = TaskTracker::new();
     // Cancelled when the grace period is over: the remaining connections close.
@@ -118,6 +124,9 @@ pub(super) async fn serve(
         let limits = Limits::of(&state.runtime.load().config.server);
         let Some(slot) = state.connections.try_take(limits.max_connections) else {
             state.connections.warn_refused(limits.max_connections);
+            if tls.is_some() {
+                continue; // dropped: closed
+            }
             turn_away(
                 tcp,
                 &state.connections,
@@ -129,8 +138,28 @@ pub(super) async fn serve(
         };
         let (app, builder, token, hard) =
             (app.clone(), builder.clone(), token.clone(), hard.clone());
+        let acceptor = tls.as_ref().map(|t| t.acceptor());
         tasks.spawn(async move {
-            serve_one(&builder, tcp, peer, app, limits, token, hard).await;
+            match acceptor {
+                None => serve_one(&builder, tcp, peer, app, limits, token, hard).await,
+                Some(acceptor) => {
+                    let shake = tokio::time::timeout(limits.header_read, acceptor.accept(tcp));
+                    let stream = tokio::select! {
+                        r = shake => r,
+                        () = token.cancelled() => return,
+                    };
+                    match stream {
+                        Ok(Ok(stream)) => {
+                            serve_one(&builder, stream, peer, app, limits, token, hard).await;
+                        }
+                        Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
+                        Err(_) => tracing::debug!(
+                            %peer,
+                            "no TLS handshake within server.header_read_timeout_s"
+                        ),
+                    }
+                }
+            }
             drop(slot);
         });
     }
@@ -146,15 +175,17 @@ pub(super) async fn serve(
     tasks.wait().await;
 }
 
-async fn serve_one(
+async fn serve_one<S>(
     builder: &auto::Builder<TokioExecutor>,
-    tcp: TcpStream,
+    tcp: S,
     peer: SocketAddr,
     app: axum::Router,
     limits: Limits,
     token: CancellationToken,
     hard: CancellationToken,
-) {
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let activity = Arc::new(Activity::default());
     let io = TokioIo::new(Watched::new(tcp, activity.clone(), limits));
     let svc = hyper::service::service_fn(move |req: http::Request<Incoming>| {
@@ -360,8 +391,8 @@ enum Phase {
 
 /// The client socket, failing its reads with `TimedOut` once the phase's
 /// deadline has passed while no request is in progress.
-struct Watched {
-    io: TcpStream,
+struct Watched<S> {
+    io: S,
     activity: Arc<Activity>,
     limits: Limits,
     /// [`Activity::begun`] when the reader last looked.
@@ -373,8 +404,8 @@ struct Watched {
     timer: Pin<Box<Sleep>>,
 }
 
-impl Watched {
-    fn new(io: TcpStream, activity: Arc<Activity>, limits: Limits) -> Self {
+impl<S> Watched<S> {
+    fn new(io: S, activity: Arc<Activity>, limits: Limits) -> Self {
         let due = Instant::now() + limits.header_read;
         Self {
             io,
@@ -410,7 +441,7 @@ impl Watched {
     }
 }
 
-impl AsyncRead for Watched {
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -451,7 +482,7 @@ impl AsyncRead for Watched {
     }
 }
 
-impl AsyncWrite for Watched {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -66,6 +66,11 @@ struct DroppedLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TlsReloadLabels {
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct KeyLabels {
     key: String,
     team: String,
@@ -130,6 +135,7 @@ pub struct Metrics {
     key_requests: Family<KeyLabels, Counter>,
     key_tokens: Family<KeyTokenLabels, Counter>,
     key_spend: Family<KeyLabels, Counter<f64, AtomicU64>>,
+    tls_reloads: Family<TlsReloadLabels, Counter>,
     /// The (key, team) pairs with their own labels ([`MAX_KEY_LABELS`]).
     known_keys: Mutex<std::collections::HashSet<(String, String)>>,
     known: RwLock<Known>,
@@ -420,6 +426,12 @@ impl Metrics {
             "Estimated cost in USD by virtual key and team (what its budget is charged)",
             key_spend.clone(),
         );
+        let tls_reloads = Family::<TlsReloadLabels, Counter>::default();
+        r.register(
+            "aigw_tls_reloads",
+            "Changes of the listener's certificate files: ok (new connections use the new pair) or failed (the previous pair stays)",
+            tls_reloads.clone(),
+        );
         let info = Family::<VersionLabels, Gauge>::default();
         info.get_or_create(&VersionLabels {
             version: crate::VERSION,
@@ -451,6 +463,7 @@ impl Metrics {
             key_requests,
             key_tokens,
             key_spend,
+            tls_reloads,
             known_keys: Mutex::default(),
             known: RwLock::new(Known::default()),
             render_lock: Mutex::new(()),
@@ -462,6 +475,13 @@ impl Metrics {
         self.dropped
             .get_or_create(&DroppedLabels { reason })
             .clone()
+    }
+
+    /// A change of the TLS pair was loaded (`ok`) or refused (`failed`).
+    pub(crate) fn tls_reload(&self, result: &'static str) {
+        self.tls_reloads
+            .get_or_create(&TlsReloadLabels { result })
+            .inc();
     }
 
     /// Spans the OTLP collector accepted, to share with the exporter.

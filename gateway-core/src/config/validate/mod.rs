@@ -15,6 +15,7 @@ mod providers;
 mod routes;
 mod server;
 mod telemetry;
+mod tls;
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -34,6 +35,7 @@ pub use server::{
     LimitsConfig, MAX_CACHE_MB, ModelLimitSpec, RoutingConfig, ServerConfig, parse_listen,
 };
 pub use telemetry::{OtlpConfig, PriceOverride, TelemetryConfig};
+pub use tls::{MAX_PEM_BYTES, TlsError, TlsPaths};
 
 /// A validated config. `source` is the exact TOML it came from.
 #[derive(Debug, Clone)]
@@ -161,6 +163,7 @@ impl Validator<'_> {
         let bench = raw.bench.as_ref().and_then(|b| self.bench(b, &names));
         let model_limits = self.model_limits(&raw.limits.models);
         let cluster = self.cluster(&raw.cluster);
+        let tls = self.tls(&raw.server);
         let audit_days = raw
             .audit
             .retention_days
@@ -193,6 +196,7 @@ impl Validator<'_> {
                 max_connections: usize::try_from(s.max_connections.max(1)).unwrap_or(usize::MAX),
                 cache_max_bytes: usize::try_from(s.cache_max_mb.clamp(1, MAX_CACHE_MB) << 20)
                     .unwrap_or(usize::MAX),
+                tls,
             },
             routing: RoutingConfig {
                 max_attempts: raw.routing.max_attempts.max(1),

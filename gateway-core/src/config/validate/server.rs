@@ -31,6 +31,8 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// The response cache's bound (`server.cache_max_mb`), in bytes.
     pub cache_max_bytes: usize,
+    /// `server.tls_cert` / `server.tls_key`: the listener speaks TLS.
+    pub tls: Option<super::tls::TlsPaths>,
 }
 
 /// The largest `server.cache_max_mb` (4 GiB).
