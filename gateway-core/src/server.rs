@@ -249,6 +249,11 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
     let cache = Arc::new(crate::cache::ResponseCache::new(
         opts.config.server.cache_max_bytes,
     ));
+    let cluster = opts
+        .config
+        .cluster
+        .is_enabled()
+        .then(|| Arc::new(crate::cluster::Cluster::new(&opts.config.cluster, local)));
     let mut rt = Runtime::build(opts.config, &health, 1);
     rt.vkeys = vkeys.clone();
     let state = Arc::new(AppState {
@@ -277,6 +282,7 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
         connections: Arc::default(),
         logins: Default::default(),
         sessions: Default::default(),
+        cluster,
         generation: AtomicU64::new(1),
         probes: Mutex::new(shutdown.child_token()),
         tasks: TaskTracker::new(),
@@ -298,6 +304,9 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
         shutdown.child_token(),
     );
     crate::tools::modelbench::spawn_schedule(&state, &state.tasks, shutdown.child_token());
+    if let Some(c) = &state.cluster {
+        c.spawn_tasks(&state.tasks, &shutdown);
+    }
     state
         .tasks
         .spawn(state.vkeys.clone().run_flusher(shutdown.child_token()));

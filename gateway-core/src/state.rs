@@ -60,6 +60,8 @@ pub struct AppState {
     pub cache: Arc<crate::cache::ResponseCache>,
     /// Virtual client keys (`aigw keys client …`), kept across publishes.
     pub vkeys: Arc<crate::vkeys::VirtualKeys>,
+    /// Team mode's shared engines (`[cluster]`); `None` on a single node.
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
     /// Admin UI sessions (server-side; `logout` ends one).
     pub sessions: crate::api::admin::Sessions,
     pub(crate) generation: AtomicU64,

@@ -7,6 +7,7 @@
 // through its TaskTracker (clippy.toml).
 #![allow(clippy::disallowed_methods)]
 
+mod cluster_common;
 mod common;
 mod wire;
 
@@ -20,6 +21,7 @@ mod azure_provider;
 mod bedrock_provider;
 mod cli;
 mod clients;
+mod cluster_redis;
 mod connections;
 mod durability;
 mod fallback;

@@ -25,6 +25,7 @@ mod behavior;
 mod frames;
 mod gemini;
 mod hostile;
+mod redis;
 mod script;
 mod server;
 pub mod vertex;
@@ -39,6 +40,7 @@ pub use azure::{AZURE_VERSIONS, AzureReply, FakeAzure};
 pub use bedrock::{AwsKeys, BedrockReply, FakeBedrock, frame as aws_event_frame};
 pub use behavior::{Behavior, Hostile, Reply, ToolCallSpec};
 pub use gemini::{FakeGemini, GeminiReply};
+pub use redis::RedisServer;
 pub use script::{Script, ScriptRule, probe_model};
 pub use vertex::FakeVertex;
 
