@@ -21,6 +21,7 @@ mod azure_provider;
 mod bedrock_provider;
 mod cli;
 mod clients;
+mod cluster_limits;
 mod cluster_redis;
 mod connections;
 mod durability;

@@ -5,7 +5,10 @@
 //!
 //! - `redis`: the Redis/Valkey connection, its function library, up/down
 //!   state and the replica heartbeat.
+//! - `limits`: rate limits and budgets shared through Redis, with the
+//!   local fallback while it is down.
 
+pub mod limits;
 pub mod redis;
 
 use std::net::SocketAddr;
@@ -23,6 +26,8 @@ pub struct Cluster {
     pub replica_id: String,
     /// `[cluster] redis_url`: shared limits, budgets, heartbeat.
     pub redis: Option<Arc<redis::RedisCluster>>,
+    /// Limits and budgets over `redis`.
+    pub limits: Option<Arc<limits::SharedLimits>>,
 }
 
 impl Cluster {
@@ -47,13 +52,26 @@ impl Cluster {
                 }
             }
         });
-        Self { replica_id, redis }
+        let limits = redis.clone().map(limits::SharedLimits::new);
+        Self {
+            replica_id,
+            redis,
+            limits,
+        }
     }
 
     /// Starts the engines' background tasks (the Redis heartbeat).
     pub fn spawn_tasks(&self, tasks: &TaskTracker, stop: &CancellationToken) {
         if let Some(r) = &self.redis {
             tasks.spawn(r.clone().run_heartbeat(stop.child_token()));
+        }
+        if let Some(l) = self.limits.clone() {
+            let stop = stop.clone();
+            // Settles still under way finish before the gateway stops.
+            tasks.spawn(async move {
+                stop.cancelled().await;
+                l.close().await;
+            });
         }
     }
 

@@ -239,6 +239,23 @@ impl RedisCluster {
         self.bounded(self.fcall_reloading(name, keys, args)).await
     }
 
+    /// [`Self::fcall`] for an [`OnReturn`] hook: made while the engine is
+    /// not marked up yet.
+    pub async fn fcall_on_return(
+        &self,
+        name: &str,
+        keys: &[String],
+        args: &[String],
+    ) -> Result<Value, RedisError> {
+        match tokio::time::timeout(OP_TIMEOUT, self.fcall_reloading(name, keys, args)).await {
+            Ok(r) => r,
+            Err(_) => Err(RedisError::from(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "redis did not answer in time",
+            ))),
+        }
+    }
+
     /// `FCALL`, loading the library and calling again once when Redis
     /// does not know the function.
     async fn fcall_reloading<K, A>(

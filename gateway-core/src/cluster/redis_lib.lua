@@ -18,16 +18,28 @@ local function num(s)
   return string.format('%.17g', s)
 end
 
--- The bucket's tokens now.
+-- The bucket's tokens now. A bucket written with another capacity (the
+-- limit changed) keeps what was used: its tokens move by the difference.
 local function level(key, cap, now)
-  local h = redis.call('HMGET', key, 't', 'ts')
+  local h = redis.call('HMGET', key, 't', 'ts', 'c')
   local t = tonumber(h[1])
   local ts = tonumber(h[2])
+  local c = tonumber(h[3])
   if t == nil or ts == nil then
     return cap
   end
+  if c == nil then
+    c = cap
+  end
   if now > ts then
-    t = t + (now - ts) * cap / 60000
+    t = t + (now - ts) * c / 60000
+  end
+  if t > c then
+    t = c
+  end
+  t = t + (cap - c)
+  if t < -60 * cap then
+    t = -60 * cap
   end
   if t > cap then
     t = cap
@@ -41,7 +53,7 @@ local function store(key, cap, t, now)
     redis.call('DEL', key)
     return
   end
-  redis.call('HSET', key, 't', num(t), 'ts', now)
+  redis.call('HSET', key, 't', num(t), 'ts', now, 'c', cap)
   redis.call('PEXPIRE', key, math.ceil((cap - t) * 60000 / cap) + 1000)
 end
 
