@@ -186,6 +186,12 @@ function Shell({ role, onLoggedOut }: { role: Role; onLoggedOut: () => void }) {
               <code>{st.data.config_file_error}</code>
             </div>
           )}
+          {st.data?.cluster_warnings?.map((w) => (
+            <div className="banner banner-warn" role="alert" key={w}>
+              {t('app.cluster_degraded')}{' '}
+              <code>{w}</code>
+            </div>
+          ))}
           {current.render()}
         </main>
       </div>

@@ -243,10 +243,11 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
         None => None,
     };
     let cluster = opts.config.cluster.is_enabled().then(|| {
-        Arc::new(crate::cluster::Cluster {
-            replica_id: crate::cluster::replica_id(&opts.config.cluster, local),
-            pg: pg.clone(),
-        })
+        Arc::new(crate::cluster::Cluster::new(
+            &opts.config.cluster,
+            local,
+            pg.clone(),
+        ))
     });
     let store = match (&pg, &cluster) {
         (Some(pg), Some(c)) => store.with_remote(Arc::new(crate::store::pg::PgConfigStore::new(
@@ -366,6 +367,9 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
         shutdown.child_token(),
     );
     crate::tools::modelbench::spawn_schedule(&state, &state.tasks, shutdown.child_token());
+    if let Some(c) = &state.cluster {
+        c.spawn_tasks(&state.tasks, &shutdown);
+    }
     state
         .tasks
         .spawn(state.vkeys.clone().run_flusher(shutdown.child_token()));

@@ -7,6 +7,7 @@
 // through its TaskTracker (clippy.toml).
 #![allow(clippy::disallowed_methods)]
 
+mod cluster_common;
 mod common;
 mod wire;
 
@@ -22,6 +23,8 @@ mod cli;
 mod clients;
 mod cluster_config;
 mod cluster_keys;
+mod cluster_limits;
+mod cluster_redis;
 mod connections;
 mod durability;
 mod fallback;

@@ -26,6 +26,7 @@ mod frames;
 mod gemini;
 mod hostile;
 mod postgres;
+mod redis;
 mod script;
 mod server;
 pub mod vertex;
@@ -41,6 +42,7 @@ pub use bedrock::{AwsKeys, BedrockReply, FakeBedrock, frame as aws_event_frame};
 pub use behavior::{Behavior, Hostile, Reply, ToolCallSpec};
 pub use gemini::{FakeGemini, GeminiReply};
 pub use postgres::{PG_DATABASE, PG_USER, PostgresServer};
+pub use redis::RedisServer;
 pub use script::{Script, ScriptRule, probe_model};
 pub use vertex::FakeVertex;
 

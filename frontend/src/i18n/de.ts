@@ -20,6 +20,7 @@ export const de: Catalogue = {
   "app.paused": "Pausiert",
   "app.running": "Läuft",
   "app.file_edit_rejected": "Die Konfigurationsdatei hat eine abgelehnte Änderung, daher läuft das Gateway mit der letzten gültigen Version weiter:",
+  "app.cluster_degraded": "Ein gemeinsamer Dienst des Clusters ist ausgefallen; Limits und Budgets gelten bis zu seiner Rückkehr je Replikat:",
   "app.versions": "v{version} · Konfiguration v{config}",
   // attempts
   "attempts.provider": "Anbieter",

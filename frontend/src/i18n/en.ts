@@ -20,6 +20,7 @@ export const en = {
   "app.paused": "Paused",
   "app.running": "Running",
   "app.file_edit_rejected": "The config file has an edit that was rejected, so the gateway keeps running the last good version:",
+  "app.cluster_degraded": "A shared engine of the cluster is down; limits and budgets are enforced per replica until it returns:",
   "app.versions": "v{version} · config v{config}",
   // attempts
   "attempts.provider": "Provider",

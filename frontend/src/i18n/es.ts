@@ -20,6 +20,7 @@ export const es: Catalogue = {
   "app.paused": "En pausa",
   "app.running": "En marcha",
   "app.file_edit_rejected": "El archivo de configuración tiene una edición rechazada, así que el gateway sigue con la última versión válida:",
+  "app.cluster_degraded": "Un motor compartido del clúster no responde; los límites y presupuestos se aplican por réplica hasta que vuelva:",
   "app.versions": "v{version} · configuración v{config}",
   // attempts
   "attempts.provider": "Proveedor",

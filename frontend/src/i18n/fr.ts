@@ -20,6 +20,7 @@ export const fr: Catalogue = {
   "app.paused": "En pause",
   "app.running": "En marche",
   "app.file_edit_rejected": "Le fichier de configuration contient une modification refusée ; la passerelle continue donc avec la dernière version valide :",
+  "app.cluster_degraded": "Un moteur partagé du cluster est indisponible ; les limites et budgets s'appliquent par réplique jusqu'à son retour :",
   "app.versions": "v{version} · configuration v{config}",
   // attempts
   "attempts.provider": "Fournisseur",

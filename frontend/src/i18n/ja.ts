@@ -20,6 +20,7 @@ export const ja: Catalogue = {
   "app.paused": "一時停止中",
   "app.running": "稼働中",
   "app.file_edit_rejected": "設定ファイルの編集が拒否されたため、ゲートウェイは最後の正常なバージョンで動作を続けています:",
+  "app.cluster_degraded": "クラスターの共有エンジンが停止しています。復旧するまで、制限と予算はレプリカごとに適用されます:",
   "app.versions": "v{version} · 設定 v{config}",
   // attempts
   "attempts.provider": "プロバイダー",

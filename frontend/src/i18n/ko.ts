@@ -20,6 +20,7 @@ export const ko: Catalogue = {
   "app.paused": "일시 중지됨",
   "app.running": "실행 중",
   "app.file_edit_rejected": "구성 파일의 편집이 거부되어 게이트웨이는 마지막 정상 버전으로 계속 실행 중입니다:",
+  "app.cluster_degraded": "클러스터의 공유 엔진이 중단되었습니다. 복구될 때까지 한도와 예산은 레플리카별로 적용됩니다:",
   "app.versions": "v{version} · 구성 v{config}",
   // attempts
   "attempts.provider": "공급자",

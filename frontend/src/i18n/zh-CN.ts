@@ -20,6 +20,7 @@ export const zhCN: Catalogue = {
   "app.paused": "已暂停",
   "app.running": "运行中",
   "app.file_edit_rejected": "配置文件中有一处编辑被拒绝，因此网关继续运行最后一个有效版本：",
+  "app.cluster_degraded": "集群的共享引擎不可用；在其恢复之前，限额和预算按副本分别执行：",
   "app.versions": "v{version} · 配置 v{config}",
   // attempts
   "attempts.provider": "提供商",

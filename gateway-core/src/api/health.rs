@@ -62,6 +62,9 @@ pub struct HealthReport {
     pub config_file_error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub providers: Option<Vec<ProviderState>>,
+    /// Team mode (`?detail=true`): shared engines that are down.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// Per-provider state of the live runtime.
@@ -186,6 +189,10 @@ async fn report(
             None
         },
         providers: detail.then_some(providers),
+        warnings: match (&s.cluster, detail) {
+            (Some(c), true) => c.warnings(),
+            _ => Vec::new(),
+        },
     };
     (code, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
 }

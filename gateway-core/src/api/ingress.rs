@@ -27,6 +27,8 @@ use crate::telemetry::Origin;
 use crate::vkeys::LiveKey;
 use crate::vocab::{Endpoint, ErrorClass, Served};
 
+mod shared;
+
 pub const H_REQUEST_ID: HeaderName = HeaderName::from_static("x-aigw-request-id");
 pub const H_PROVIDER: HeaderName = HeaderName::from_static("x-aigw-provider");
 pub const H_MODEL: HeaderName = HeaderName::from_static("x-aigw-model");
@@ -155,6 +157,9 @@ struct Charge {
     estimated: u64,
     /// The virtual key's reservation (its RPM/TPM and budget), if any.
     vkey: Option<KeyCharge>,
+    /// Taken from the shared limits (team mode): settled there, the local
+    /// limiters above untouched.
+    shared: Option<shared::SharedCharge>,
 }
 
 /// What a virtual key reserved for a request.
@@ -172,6 +177,14 @@ impl Charge {
     }
 
     fn settle_cost(&self, actual: u64, cost_usd: f64) {
+        if let Some(sh) = &self.shared {
+            sh.settle(self.estimated, actual, cost_usd);
+            if let Some(k) = &self.vkey {
+                // This replica's account of the key's spend (list, flush).
+                k.keys.settle(&k.key, 0.0, cost_usd, 0, 0);
+            }
+            return;
+        }
         self.ingress.settle(&self.client, self.estimated, actual);
         if let Some(m) = &self.model {
             m.settle(self.estimated, actual);
@@ -398,15 +411,12 @@ async fn admit(
     if state.paused.load(std::sync::atomic::Ordering::Relaxed) {
         return Err(refuse(&client, ApiError::paused(), ErrorClass::Paused));
     }
-    if let Err(wait) = rt.ingress.check(&client) {
-        let e = ApiError::rate_limited(
-            "rate_limit_exceeded",
-            format!(
-                "gateway limit of {} requests per minute for this client reached",
-                rt.ingress.rpm()
-            ),
-            wait,
-        );
+    let shared = state.cluster.as_ref().and_then(|c| c.limits.clone());
+    // Shared limits are all taken at once, after the body is read.
+    if shared.is_none()
+        && let Err(wait) = rt.ingress.check(&client)
+    {
+        let e = ingress_rpm_error(rt.ingress.rpm(), wait);
         return Err(refuse(&client, e, ErrorClass::IngressRateLimited));
     }
     let server = &rt.config.server;
@@ -432,6 +442,11 @@ async fn admit(
             ErrorClass::BadRequest,
         )
     })?;
+    if let Some(limits) = shared {
+        return shared::admit(rt, limits, req, caller.vkey)
+            .await
+            .map_err(|(error, class)| refuse(&client, error, class));
+    }
     let mut charge =
         charge_tokens(rt, &req).map_err(|e| refuse(&client, e, ErrorClass::IngressRateLimited))?;
     if let Some(key) = caller.vkey {
@@ -532,15 +547,7 @@ fn key_refusal(r: crate::vkeys::Refusal) -> (ApiError, ErrorClass) {
 fn charge_tokens(rt: &Runtime, req: &ProxyRequest) -> Result<Charge, ApiError> {
     let estimated = req.est_tokens;
     if let Err(wait) = rt.ingress.charge(&req.client, estimated) {
-        return Err(ApiError::rate_limited(
-            "rate_limit_exceeded",
-            format!(
-                "gateway limit of {} tokens per minute for this client reached \
-                 (this request is estimated at {estimated})",
-                rt.ingress.tpm()
-            ),
-            wait,
-        ));
+        return Err(ingress_tpm_error(rt.ingress.tpm(), estimated, wait));
     }
     let mut charge = Charge {
         ingress: rt.ingress.clone(),
@@ -548,28 +555,54 @@ fn charge_tokens(rt: &Runtime, req: &ProxyRequest) -> Result<Charge, ApiError> {
         model: None,
         estimated,
         vkey: None,
+        shared: None,
     };
     if let Some(limit) = rt.model_limits.lookup(&req.peek.model) {
         if let Err(wait) = limit.limiter.try_acquire(estimated) {
             charge.settle(0);
             let (rpm, tpm) = limit.limiter.limits();
-            let spent = match (rpm, tpm) {
-                (0, t) => format!("{t} tokens per minute"),
-                (r, 0) => format!("{r} requests per minute"),
-                (r, t) => format!("{r} requests or {t} tokens per minute"),
-            };
-            return Err(ApiError::rate_limited(
-                "rate_limit_exceeded",
-                format!(
-                    "gateway limit of {spent} for model {:?} (limits.models {:?}) reached",
-                    req.peek.model, limit.model
-                ),
+            return Err(model_limit_error(
+                &req.peek.model,
+                &limit.model,
+                (rpm, tpm),
                 wait,
             ));
         }
         charge.model = Some(limit.limiter.clone());
     }
     Ok(charge)
+}
+
+fn ingress_rpm_error(rpm: u32, wait: Duration) -> ApiError {
+    ApiError::rate_limited(
+        "rate_limit_exceeded",
+        format!("gateway limit of {rpm} requests per minute for this client reached"),
+        wait,
+    )
+}
+
+fn ingress_tpm_error(tpm: u32, estimated: u64, wait: Duration) -> ApiError {
+    ApiError::rate_limited(
+        "rate_limit_exceeded",
+        format!(
+            "gateway limit of {tpm} tokens per minute for this client reached \
+             (this request is estimated at {estimated})"
+        ),
+        wait,
+    )
+}
+
+fn model_limit_error(model: &str, entry: &str, (rpm, tpm): (u32, u32), wait: Duration) -> ApiError {
+    let spent = match (rpm, tpm) {
+        (0, t) => format!("{t} tokens per minute"),
+        (r, 0) => format!("{r} requests per minute"),
+        (r, t) => format!("{r} requests or {t} tokens per minute"),
+    };
+    ApiError::rate_limited(
+        "rate_limit_exceeded",
+        format!("gateway limit of {spent} for model {model:?} (limits.models {entry:?}) reached"),
+        wait,
+    )
 }
 
 /// Map: what came of the request, as the client's response; its event is

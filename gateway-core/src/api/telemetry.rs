@@ -371,9 +371,12 @@ pub(crate) async fn metrics(
         .filter_map(|v| v.to_str().ok())
         .any(|v| v.contains("application/openmetrics-text"));
     state.telemetry_hub.metrics().set_cache(state.cache.stats());
-    let body = state
+    let mut body = state
         .telemetry_hub
         .render_metrics(&state.health, openmetrics);
+    if let Some(c) = &state.cluster {
+        crate::cluster::append_metrics(c, &mut body, openmetrics);
+    }
     let mut resp = (StatusCode::OK, body).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -82,7 +82,8 @@ impl TokenBucket {
         self.tokens = (capacity - used).clamp(-60.0 * capacity, capacity);
     }
 
-    fn is_full(&mut self, now: Instant) -> bool {
+    /// Whether it has refilled to its capacity (an idle bucket).
+    pub fn is_full(&mut self, now: Instant) -> bool {
         self.refill(now);
         self.tokens >= self.capacity
     }

@@ -12,10 +12,12 @@
 //! goes upstream and settles on the real cost after (a failure refunds);
 //! spend is written back off the hot path, in batches ([`VirtualKeys::flush`],
 //! every [`FLUSH_EVERY`] and at shutdown). `period`: the UTC budget periods.
+//! `shared`: a key's limits and budget as shared ones (team mode, Redis).
 
 pub mod backend;
 pub mod period;
 pub mod pg;
+pub mod shared;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -15,4 +15,8 @@ providers: number, routes: number, admin_token_storage: TokenStorage, targets: A
 /**
  * Each provider's `enabled` switch and key pool.
  */
-provider_states: Array<ProviderState>, telemetry: TelemetryState, };
+provider_states: Array<ProviderState>, telemetry: TelemetryState, 
+/**
+ * Team mode: shared engines that are down (limits are then local).
+ */
+cluster_warnings: Array<string>, };

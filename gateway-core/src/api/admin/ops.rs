@@ -76,6 +76,8 @@ pub struct Status {
     /// Each provider's `enabled` switch and key pool.
     pub provider_states: Vec<ProviderState>,
     pub telemetry: TelemetryState,
+    /// Team mode: shared engines that are down (limits are then local).
+    pub cluster_warnings: Vec<String>,
 }
 
 pub async fn status(State(s): State<Arc<AppState>>) -> Json<Status> {
@@ -123,6 +125,7 @@ pub async fn status(State(s): State<Arc<AppState>>) -> Json<Status> {
             dropped_events: s.telemetry_hub.dropped_events(),
             queue_depth: s.telemetry_hub.queue_depth(),
         },
+        cluster_warnings: s.cluster.as_ref().map(|c| c.warnings()).unwrap_or_default(),
     })
 }
 
