@@ -22,6 +22,7 @@ mod bedrock_provider;
 mod cli;
 mod clients;
 mod cluster_redis;
+mod cluster_state;
 mod connections;
 mod durability;
 mod fallback;

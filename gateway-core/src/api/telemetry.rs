@@ -350,6 +350,9 @@ pub async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> 
     if let Some(c) = &state.cluster {
         crate::cluster::append_metrics(c, &mut body, openmetrics);
     }
+    if let Some(s) = &state.shared {
+        s.append_metrics(&mut body, openmetrics);
+    }
     let mut resp = (StatusCode::OK, body).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

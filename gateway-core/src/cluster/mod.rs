@@ -5,8 +5,14 @@
 //!
 //! - `redis`: the Redis/Valkey connection, its function library, up/down
 //!   state and the replica heartbeat.
+//! - `shared`: cooldowns (`cooling`), sticky-session bindings (`sessions`)
+//!   and response-cache entries (`responses`) shared through Redis.
 
+pub mod cooling;
 pub mod redis;
+pub mod responses;
+pub mod sessions;
+pub mod shared;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

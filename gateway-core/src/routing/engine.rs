@@ -293,8 +293,11 @@ impl Tally<'_> {
         let key_name = || provider.keys[k].name.clone();
         match outcome {
             Outcome::Done(mut resp) => {
-                if self.route.sticky.is_some() {
-                    self.route.served_session(self.req.session(), i);
+                if self.route.sticky.is_some()
+                    && self.route.served_session(self.req.session(), i)
+                    && let (Some(shared), Some(session)) = (self.up.shared, self.req.session())
+                {
+                    shared.bind_session(self.route, session, i);
                 }
                 self.attempts.append(&mut resp.attempts);
                 resp.attempts = std::mem::take(&mut self.attempts);
@@ -371,10 +374,15 @@ pub async fn dispatch(
             provider: names.join(", "),
         });
     }
-    let mut order = route.order_for(
-        route.sticky.as_ref().and_then(|_| req.session()),
-        req.est_io(),
-    );
+    let session = route.sticky.as_ref().and_then(|_| req.session());
+    // Team mode: a session this replica does not know may be bound on
+    // another (one short Redis lookup, on a local miss only).
+    if let (Some(shared), Some(table), Some(key)) = (up.shared, &route.sticky, session)
+        && !table.contains(key, Instant::now())
+    {
+        shared.recall_session(&route, key).await;
+    }
+    let mut order = route.order_for(session, req.est_io());
     let first = order[0];
     let preferred = route.targets[first].forwarded(&req.peek.model).to_string();
     // Direct when the preferred target serves; otherwise the forwarded model
