@@ -30,9 +30,9 @@ use super::redis::{CallError, RedisCluster};
 use crate::routing::Runtime;
 use crate::routing::health::{HealthRegistry, Share};
 
-/// How often a replica publishes and reads cooldowns: a target cooled by
-/// one replica is skipped by the others within about twice this (plus a
-/// Redis round trip).
+/// How often a replica publishes and reads cooldowns. A breaker that
+/// opens brings its replica's round forward ([`super::shared::SharedState::poke`]),
+/// so the others skip the target within about this (plus a round trip).
 pub const SYNC_INTERVAL: Duration = Duration::from_millis(250);
 
 /// The most shared cooldowns read (the soonest-ending are dropped first

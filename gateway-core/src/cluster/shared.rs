@@ -25,6 +25,9 @@ use crate::routing::health::HealthRegistry;
 use crate::routing::sticky::SessionKey;
 use crate::routing::{LiveRuntime, RouteRuntime};
 
+/// Rounds a [`SharedState::poke`] brings forward are at least this far apart.
+pub const MIN_ROUND_GAP: Duration = Duration::from_millis(50);
+
 /// Writes waiting for the writer task, at most.
 pub const MAX_QUEUED_WRITES: usize = 4096;
 /// Bytes of values waiting for the writer task, at most.
@@ -64,6 +67,8 @@ pub struct SharedState {
     queue: mpsc::Sender<Write>,
     queued: Arc<AtomicUsize>,
     pub counters: Arc<StateCounters>,
+    /// A breaker opened here: publish now rather than at the next tick.
+    poke: tokio::sync::Notify,
 }
 
 fn bump(c: &AtomicU64) {
@@ -86,6 +91,7 @@ impl SharedState {
             queue: tx,
             queued: Arc::default(),
             counters: Arc::default(),
+            poke: tokio::sync::Notify::new(),
         });
         tracker.spawn(writer(s.clone(), rx, stop.clone()));
         tracker.spawn(cooling(s.clone(), health, runtime, stop));
@@ -196,6 +202,13 @@ impl SharedState {
 
     pub fn is_up(&self) -> bool {
         self.redis.is_up()
+    }
+
+    /// A target's breaker opened (or a key cooled) here: the cooldown
+    /// round runs now (at most every [`MIN_ROUND_GAP`]) instead of at the
+    /// next tick, so other replicas see it within one [`SYNC_INTERVAL`].
+    pub fn poke(&self) {
+        self.poke.notify_one();
     }
 
     /// `aigw_cluster_redis_lookups_total{kind,result}`,
@@ -324,11 +337,16 @@ async fn cooling(
     let mut tick = tokio::time::interval(SYNC_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut failing = false;
+    let mut last = tokio::time::Instant::now();
     loop {
         tokio::select! {
             _ = stop.cancelled() => break,
             _ = tick.tick() => {}
+            _ = s.poke.notified() => {
+                tokio::time::sleep_until(last + MIN_ROUND_GAP).await;
+            }
         }
+        last = tokio::time::Instant::now();
         if !s.redis.is_up() {
             continue;
         }

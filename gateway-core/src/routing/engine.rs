@@ -262,6 +262,9 @@ impl Tally<'_> {
                     key.as_deref().unwrap_or("-")
                 );
                 provider.key_state.cool(k, Instant::now(), cool, &reason);
+                if let Some(s) = self.up.shared {
+                    s.poke();
+                }
                 tracing::warn!(provider = %provider.spec.name, key = key.as_deref().unwrap_or("-"), status = status.as_u16(), "key cooling down");
                 if !last {
                     self.upstream_time += latency;
@@ -337,7 +340,7 @@ impl Tally<'_> {
             Outcome::Fallback(f, latency) => {
                 self.upstream_time += latency;
                 provider.limiter.settle(self.req.est_tokens, 0);
-                record_failure(self.route, target, &f);
+                record_failure(self.route, target, &f, self.up.shared);
                 self.fail(i, f, latency);
                 if let Some(a) = self.attempts.last_mut() {
                     a.key = key_name();
@@ -578,7 +581,12 @@ fn key_refused(o: &Outcome) -> Option<(StatusCode, Option<Duration>, Duration)> 
     }
 }
 
-fn record_failure(route: &RouteRuntime, t: &RouteTarget, f: &Failure) {
+fn record_failure(
+    route: &RouteRuntime,
+    t: &RouteTarget,
+    f: &Failure,
+    shared: Option<&crate::cluster::shared::SharedState>,
+) {
     if f.class.is_health_neutral() {
         return;
     }
@@ -592,6 +600,9 @@ fn record_failure(route: &RouteRuntime, t: &RouteTarget, f: &Failure) {
         &f.message,
     );
     if opened {
+        if let Some(s) = shared {
+            s.poke();
+        }
         tracing::warn!(
             provider = %t.provider.spec.name,
             model = t.model.as_deref().unwrap_or(&route.spec.model),
