@@ -445,6 +445,7 @@ mod tests {
             client: s.client(),
             catalog: &catalog,
             health,
+            shared: None,
         };
         let mut inbound = Inbound {
             req,

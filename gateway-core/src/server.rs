@@ -308,10 +308,24 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
     ));
     let mut rt = Runtime::build(opts.config, &health, 1);
     rt.vkeys = vkeys.clone();
+    let runtime = Arc::new(ArcSwap::from_pointee(rt));
+    let tasks = TaskTracker::new();
+    // Team mode: cooldowns, sticky bindings and cache entries shared
+    // through Redis (its two tasks end with the gateway).
+    let shared = cluster.as_ref().and_then(|c| c.redis.clone()).map(|r| {
+        crate::cluster::shared::SharedState::start(
+            r,
+            health.clone(),
+            runtime.clone(),
+            &tasks,
+            shutdown.child_token(),
+        )
+    });
     let state = Arc::new(AppState {
+        shared,
         vkeys,
         cache,
-        runtime: Arc::new(ArcSwap::from_pointee(rt)),
+        runtime,
         health,
         shared_client: UpstreamClient::new(resolver.clone())?,
         resolver,
@@ -337,7 +351,7 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
         sessions: Default::default(),
         generation: AtomicU64::new(1),
         probes: Mutex::new(shutdown.child_token()),
-        tasks: TaskTracker::new(),
+        tasks,
         shutdown: shutdown.clone(),
         background: tokio::runtime::Handle::current(),
     });

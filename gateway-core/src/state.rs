@@ -62,6 +62,9 @@ pub struct AppState {
     pub cache: Arc<crate::cache::ResponseCache>,
     /// Virtual client keys (`aigw keys client …`), kept across publishes.
     pub vkeys: Arc<crate::vkeys::VirtualKeys>,
+    /// Team mode: cooldowns, sticky bindings and cache entries shared with
+    /// the other replicas through Redis (`cluster::shared`).
+    pub shared: Option<Arc<crate::cluster::shared::SharedState>>,
     /// Admin UI sessions (server-side; `logout` ends one).
     pub sessions: crate::api::admin::Sessions,
     pub(crate) generation: AtomicU64,
@@ -133,6 +136,7 @@ impl AppState {
             client: self.client(),
             catalog: &self.catalog,
             health: &self.health,
+            shared: self.shared.as_deref(),
         }
     }
 

@@ -26,6 +26,14 @@ impl std::ops::Deref for Replicas {
     }
 }
 
+impl<'a> IntoIterator for &'a Replicas {
+    type Item = &'a TestGateway;
+    type IntoIter = std::slice::Iter<'a, TestGateway>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.gws.iter()
+    }
+}
+
 /// Replicas `r0`, `r1`, … : replica `i` serves `configs[i]` plus
 /// `[cluster]` with `cluster` (e.g. `redis_url = "redis://…"`) and
 /// `replica_id = "r{i}"`, in a data dir of its own. `configs` must not

@@ -25,6 +25,7 @@ mod cluster_config;
 mod cluster_keys;
 mod cluster_limits;
 mod cluster_redis;
+mod cluster_state;
 mod connections;
 mod durability;
 mod fallback;

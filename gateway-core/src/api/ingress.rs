@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use super::ApiError;
 use super::body::read_body;
 use super::error::{H_SHOULD_RETRY, retry_after_secs, retry_cannot_fix, shape_for};
-use crate::cache::{self, CacheKey, Entry, Lookup, ResponseCache};
+use crate::cache::{self, CacheKey, Entry, Lookup};
 use crate::pipeline::{self, Answer, Handled, Inbound, Via};
 use crate::providers::ClientHeaders;
 use crate::routing::{ProxyRequest, Runtime, body};
@@ -291,7 +291,7 @@ pub(super) async fn proxy_with(
     let request_bytes = inbound.req.body.len();
     let lookup = cache::lookup(&rt.routes, &inbound.req);
     let hit = match lookup {
-        Lookup::Key { key, .. } => state.cache.get(&key),
+        Lookup::Key { key, .. } => cached(&state, &key).await,
         Lookup::Bypass => {
             state.cache.count(false);
             None
@@ -303,7 +303,7 @@ pub(super) async fn proxy_with(
         None => {
             let h = pipeline::handle(&state.upstreams(), &rt, &mut inbound, Via::Route).await;
             match lookup {
-                Lookup::Key { key, ttl } => fill(&state.cache, key, ttl, h),
+                Lookup::Key { key, ttl } => fill(&state, key, ttl, h),
                 _ => h,
             }
         }
@@ -322,10 +322,26 @@ pub(super) async fn proxy_with(
     out
 }
 
+/// A cache lookup: this replica's cache, then (team mode, on a local
+/// miss) the entries other replicas shared; counted once, as a hit or a
+/// miss.
+async fn cached(state: &AppState, key: &CacheKey) -> Option<Arc<Entry>> {
+    let mut found = state.cache.find(key);
+    if found.is_none()
+        && let Some(s) = &state.shared
+    {
+        found = s.get_cached(&state.cache, key).await;
+    }
+    state.cache.count(found.is_some());
+    found
+}
+
 /// Stores a successful answer of a cache miss: a full 2xx body now, a
 /// stream's relayed bytes when it completes cleanly (within the entry cap).
 /// Errors, relayed 4xx and broken or cancelled streams are never stored.
-fn fill(cache: &Arc<ResponseCache>, key: CacheKey, ttl: Duration, mut h: Handled) -> Handled {
+fn fill(state: &AppState, key: CacheKey, ttl: Duration, mut h: Handled) -> Handled {
+    let cache = &state.cache;
+    let shared = state.shared.clone();
     let Some(served) = &h.served else { return h };
     let meta = |body, content_type| Entry {
         body,
@@ -341,7 +357,11 @@ fn fill(cache: &Arc<ResponseCache>, key: CacheKey, ttl: Duration, mut h: Handled
             body,
             ..
         } if status.is_success() && h.failure.is_none() => {
-            cache.insert(key, meta(body.clone(), content_type.clone()), ttl);
+            let entry = meta(body.clone(), content_type.clone());
+            if let Some(s) = &shared {
+                s.put_cached(&key, &entry, ttl);
+            }
+            cache.insert(key, entry, ttl);
         }
         Answer::Stream {
             status,
@@ -353,7 +373,11 @@ fn fill(cache: &Arc<ResponseCache>, key: CacheKey, ttl: Duration, mut h: Handled
             let cache = cache.clone();
             let cap = cache.max_entry_bytes();
             relay.tee(cap, move |body| {
-                cache.insert(key, Entry { body, ..entry }, ttl);
+                let entry = Entry { body, ..entry };
+                if let Some(s) = &shared {
+                    s.put_cached(&key, &entry, ttl);
+                }
+                cache.insert(key, entry, ttl);
             });
         }
         _ => {}

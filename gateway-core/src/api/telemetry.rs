@@ -377,6 +377,9 @@ pub(crate) async fn metrics(
     if let Some(c) = &state.cluster {
         crate::cluster::append_metrics(c, &mut body, openmetrics);
     }
+    if let Some(s) = &state.shared {
+        s.append_metrics(&mut body, openmetrics);
+    }
     let mut resp = (StatusCode::OK, body).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -134,29 +134,33 @@ impl ResponseCache {
 
     /// The live entry for `key`, counted as a hit, or a miss.
     pub fn get(&self, key: &CacheKey) -> Option<Arc<Entry>> {
-        let now = Instant::now();
-        let found = {
-            let mut g = self.inner.lock_or_recover();
-            match g.map.get(key).map(|s| (s.expires, s.used)) {
-                Some((expires, _)) if expires <= now => {
-                    g.remove(key);
-                    None
-                }
-                Some((_, used)) => {
-                    g.tick += 1;
-                    let tick = g.tick;
-                    g.recency.remove(&used);
-                    g.recency.insert(tick, *key);
-                    g.map.get_mut(key).map(|s| {
-                        s.used = tick;
-                        s.entry.clone()
-                    })
-                }
-                None => None,
-            }
-        };
+        let found = self.find(key);
         self.count(found.is_some());
         found
+    }
+
+    /// The live entry for `key`, not counted (team mode counts once it has
+    /// also asked Redis).
+    pub fn find(&self, key: &CacheKey) -> Option<Arc<Entry>> {
+        let now = Instant::now();
+        let mut g = self.inner.lock_or_recover();
+        match g.map.get(key).map(|s| (s.expires, s.used)) {
+            Some((expires, _)) if expires <= now => {
+                g.remove(key);
+                None
+            }
+            Some((_, used)) => {
+                g.tick += 1;
+                let tick = g.tick;
+                g.recency.remove(&used);
+                g.recency.insert(tick, *key);
+                g.map.get_mut(key).map(|s| {
+                    s.used = tick;
+                    s.entry.clone()
+                })
+            }
+            None => None,
+        }
     }
 
     /// Counts a request on a caching route that was not looked up (not
@@ -170,10 +174,18 @@ impl ResponseCache {
     /// to stay within the bound; an entry over a quarter of the bound is
     /// not stored.
     pub fn insert(&self, key: CacheKey, entry: Entry, ttl: Duration) {
+        self.insert_shared(key, entry, ttl);
+    }
+
+    /// [`ResponseCache::insert`], returning the entry as stored (or as it
+    /// would have been, when over the bound): an entry another replica
+    /// cached, found in Redis.
+    pub fn insert_shared(&self, key: CacheKey, entry: Entry, ttl: Duration) -> Arc<Entry> {
         let size = entry.size();
+        let entry = Arc::new(entry);
         let mut g = self.inner.lock_or_recover();
         if size > g.max_bytes / ENTRY_SHARE {
-            return;
+            return entry;
         }
         g.remove(&key);
         let max = g.max_bytes;
@@ -185,12 +197,13 @@ impl ResponseCache {
         g.map.insert(
             key,
             Slot {
-                entry: Arc::new(entry),
+                entry: entry.clone(),
                 expires: Instant::now() + ttl,
                 used,
                 size,
             },
         );
+        entry
     }
 
     pub fn stats(&self) -> CacheStats {

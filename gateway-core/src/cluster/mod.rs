@@ -9,10 +9,16 @@
 //!   local fallback while it is down.
 //! - `pg`: the PostgreSQL pool, schema migrations and LISTEN/NOTIFY (config
 //!   versions, audit, virtual keys and the request log live there).
+//! - `shared`: cooldowns (`cooling`), sticky-session bindings (`sessions`)
+//!   and response-cache entries (`responses`) shared through Redis.
 
+pub mod cooling;
 pub mod limits;
 pub mod pg;
 pub mod redis;
+pub mod responses;
+pub mod sessions;
+pub mod shared;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

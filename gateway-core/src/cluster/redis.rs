@@ -62,8 +62,12 @@ const MAX_ERROR_LEN: usize = 300;
 /// The sorted set of replica id → last seen (ms, Redis clock).
 pub const REPLICAS_KEY: &str = "aigw:{replicas}";
 
-/// The server-side functions (Lua), loaded with `FUNCTION LOAD REPLACE`.
-pub const LIBRARY: &str = include_str!("redis_lib.lua");
+/// The server-side functions (Lua), loaded with `FUNCTION LOAD REPLACE`;
+/// `redis_state.lua` (shared cooldowns, `cluster::cooling`) is appended.
+pub const LIBRARY: &str = concat!(
+    include_str!("redis_lib.lua"),
+    include_str!("redis_state.lua")
+);
 
 /// `aigw_NAME_v1`: a function of this build's library.
 pub fn function(name: &str) -> String {

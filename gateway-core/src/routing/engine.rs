@@ -262,6 +262,9 @@ impl Tally<'_> {
                     key.as_deref().unwrap_or("-")
                 );
                 provider.key_state.cool(k, Instant::now(), cool, &reason);
+                if let Some(s) = self.up.shared {
+                    s.poke();
+                }
                 tracing::warn!(provider = %provider.spec.name, key = key.as_deref().unwrap_or("-"), status = status.as_u16(), "key cooling down");
                 if !last {
                     self.upstream_time += latency;
@@ -293,8 +296,11 @@ impl Tally<'_> {
         let key_name = || provider.keys[k].name.clone();
         match outcome {
             Outcome::Done(mut resp) => {
-                if self.route.sticky.is_some() {
-                    self.route.served_session(self.req.session(), i);
+                if self.route.sticky.is_some()
+                    && self.route.served_session(self.req.session(), i)
+                    && let (Some(shared), Some(session)) = (self.up.shared, self.req.session())
+                {
+                    shared.bind_session(self.route, session, i);
                 }
                 self.attempts.append(&mut resp.attempts);
                 resp.attempts = std::mem::take(&mut self.attempts);
@@ -334,7 +340,7 @@ impl Tally<'_> {
             Outcome::Fallback(f, latency) => {
                 self.upstream_time += latency;
                 provider.limiter.settle(self.req.est_tokens, 0);
-                record_failure(self.route, target, &f);
+                record_failure(self.route, target, &f, self.up.shared);
                 self.fail(i, f, latency);
                 if let Some(a) = self.attempts.last_mut() {
                     a.key = key_name();
@@ -371,10 +377,15 @@ pub async fn dispatch(
             provider: names.join(", "),
         });
     }
-    let mut order = route.order_for(
-        route.sticky.as_ref().and_then(|_| req.session()),
-        req.est_io(),
-    );
+    let session = route.sticky.as_ref().and_then(|_| req.session());
+    // Team mode: a session this replica does not know may be bound on
+    // another (one short Redis lookup, on a local miss only).
+    if let (Some(shared), Some(table), Some(key)) = (up.shared, &route.sticky, session)
+        && !table.contains(key, Instant::now())
+    {
+        shared.recall_session(&route, key).await;
+    }
+    let mut order = route.order_for(session, req.est_io());
     let first = order[0];
     let preferred = route.targets[first].forwarded(&req.peek.model).to_string();
     // Direct when the preferred target serves; otherwise the forwarded model
@@ -570,7 +581,12 @@ fn key_refused(o: &Outcome) -> Option<(StatusCode, Option<Duration>, Duration)> 
     }
 }
 
-fn record_failure(route: &RouteRuntime, t: &RouteTarget, f: &Failure) {
+fn record_failure(
+    route: &RouteRuntime,
+    t: &RouteTarget,
+    f: &Failure,
+    shared: Option<&crate::cluster::shared::SharedState>,
+) {
     if f.class.is_health_neutral() {
         return;
     }
@@ -584,6 +600,9 @@ fn record_failure(route: &RouteRuntime, t: &RouteTarget, f: &Failure) {
         &f.message,
     );
     if opened {
+        if let Some(s) = shared {
+            s.poke();
+        }
         tracing::warn!(
             provider = %t.provider.spec.name,
             model = t.model.as_deref().unwrap_or(&route.spec.model),

@@ -6,6 +6,13 @@
 //! half-open probe through; success closes it, failure opens it again.
 //! Health lives in a registry outside the swappable runtime so a config
 //! publish does not forget what it knew.
+//!
+//! Team mode (`[cluster] redis_url`): a breaker that opens is also
+//! published as a shared cooldown, and cooldowns other replicas published
+//! are skipped like an open breaker until they end ([`Share`],
+//! [`HealthRegistry::take_shares`], [`HealthRegistry::set_remote`]; the
+//! sync itself is `cluster::cooling`). Without Redis, or while it is down,
+//! this replica's own breakers decide alone.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -50,6 +57,52 @@ struct State {
     /// prompt cache (`None` until an answer reported its usage).
     cached_share: Option<f64>,
     last_error: Option<String>,
+    /// Cooled by another replica (team mode) until then, and why.
+    remote: Option<(Instant, String)>,
+    /// What the next cluster sync publishes for this target.
+    share: Option<Share>,
+}
+
+/// A change of a target's (or a pool key's) cooldown other replicas should
+/// see (team mode).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Share {
+    /// It cools until then (a shared key with that TTL), for this reason.
+    Cool { until: Instant, reason: String },
+    /// It recovered (its half-open probe or a health probe succeeded).
+    Clear,
+}
+
+impl State {
+    fn admission(&mut self, now: Instant, take_probe: bool) -> Admission {
+        if let Some((until, _)) = &self.remote {
+            if now < *until {
+                let local = self.open_until.unwrap_or(*until);
+                return Admission::Open((*until).max(local));
+            }
+            self.remote = None;
+        }
+        match self.open_until {
+            None => Admission::Closed,
+            Some(until) if now < until || self.probing => Admission::Open(until.max(now)),
+            Some(_) => {
+                if take_probe {
+                    self.probing = true;
+                }
+                Admission::Probe
+            }
+        }
+    }
+
+    /// The breaker (re)opened: publish its cooldown.
+    fn share_cool(&mut self, reason: &str) {
+        if let Some(until) = self.open_until {
+            self.share = Some(Share::Cool {
+                until,
+                reason: reason.to_string(),
+            });
+        }
+    }
 }
 
 /// Health of one target. Cheap to share; the lock is never held across an await.
@@ -78,25 +131,12 @@ impl TargetHealth {
 
     /// Without side effects: would a request be admitted now?
     pub fn peek(&self, now: Instant) -> Admission {
-        let s = self.lock();
-        match s.open_until {
-            None => Admission::Closed,
-            Some(until) if now < until || s.probing => Admission::Open(until.max(now)),
-            Some(_) => Admission::Probe,
-        }
+        self.lock().admission(now, false)
     }
 
     /// Admits a request, taking the half-open probe slot when due.
     pub fn admit(&self, now: Instant) -> Admission {
-        let mut s = self.lock();
-        match s.open_until {
-            None => Admission::Closed,
-            Some(until) if now < until || s.probing => Admission::Open(until.max(now)),
-            Some(_) => {
-                s.probing = true;
-                Admission::Probe
-            }
-        }
+        self.lock().admission(now, true)
     }
 
     /// Takes the probe slot regardless of the cooldown (every target of a
@@ -115,6 +155,13 @@ impl TargetHealth {
 
     pub fn on_success(&self, latency: Duration) {
         let mut s = self.lock();
+        // Its own breaker was open (this was the half-open probe): the
+        // shared cooldown ends too. A success seen by a replica that only
+        // knew another's cooldown leaves that cooldown to its TTL.
+        if s.open_until.is_some() {
+            s.share = Some(Share::Clear);
+            s.remote = None;
+        }
         s.failures = 0;
         s.rate_limited = 0;
         s.open_until = None;
@@ -177,6 +224,7 @@ impl TargetHealth {
             let until = now + d;
             // never shorten an existing cooldown
             s.open_until = Some(s.open_until.map_or(until, |u| u.max(until)));
+            s.share_cool(reason);
         }
         open
     }
@@ -186,6 +234,10 @@ impl TargetHealth {
         if ok {
             let mut s = self.lock();
             if !s.probing {
+                if s.open_until.is_some() || s.remote.is_some() {
+                    s.share = Some(Share::Clear);
+                    s.remote = None;
+                }
                 s.failures = 0;
                 s.rate_limited = 0;
                 s.open_until = None;
@@ -198,13 +250,45 @@ impl TargetHealth {
                 s.open_until
                     .map_or(now + cooldown, |u| u.max(now + cooldown)),
             );
+            s.share_cool(reason);
         }
+    }
+
+    /// Team mode: what to publish since the last sync (taken).
+    pub fn take_share(&self) -> Option<Share> {
+        self.lock().share.take()
+    }
+
+    /// Team mode: a share that could not be published goes back, unless a
+    /// newer one replaced it.
+    pub fn requeue_share(&self, share: Share) {
+        let mut s = self.lock();
+        if s.share.is_none() {
+            s.share = Some(share);
+        }
+    }
+
+    /// Team mode: another replica's cooldown of this target (`None`: none
+    /// is shared now).
+    pub fn set_remote(&self, remote: Option<(Instant, &str)>) {
+        let mut s = self.lock();
+        s.remote = match (remote, s.remote.take()) {
+            // Most syncs see the same cooldown again: keep its reason.
+            (Some((until, why)), Some((_, old))) if old == why => Some((until, old)),
+            (Some((until, why)), _) => Some((until, why.to_string())),
+            (None, _) => None,
+        };
     }
 
     /// Nothing worth keeping: closed, no failures counted, no probe out.
     fn is_idle(&self) -> bool {
         let s = self.lock();
-        s.open_until.is_none() && s.failures == 0 && s.rate_limited == 0 && !s.probing
+        s.open_until.is_none()
+            && s.failures == 0
+            && s.rate_limited == 0
+            && !s.probing
+            && s.remote.is_none()
+            && s.share.is_none()
     }
 
     pub fn ewma_ms(&self) -> Option<f64> {
@@ -213,13 +297,24 @@ impl TargetHealth {
 
     pub fn snapshot(&self, now: Instant) -> HealthSnapshot {
         let s = self.lock();
-        let remaining = s.open_until.and_then(|u| u.checked_duration_since(now));
+        let remote = s.remote.as_ref().filter(|(u, _)| *u > now);
+        let until = match (s.open_until, remote) {
+            (Some(l), Some((r, _))) => Some(l.max(*r)),
+            (l, r) => l.or(r.map(|(u, _)| *u)),
+        };
+        let remaining = until.and_then(|u| u.checked_duration_since(now));
+        let last_error = match remote {
+            Some((_, why)) if s.open_until.is_none_or(|u| u <= now) => {
+                Some(format!("cooled by another replica: {why}"))
+            }
+            _ => s.last_error.clone(),
+        };
         HealthSnapshot {
             open: remaining.is_some() || s.probing,
             consecutive_failures: s.failures + s.rate_limited,
             cooldown_remaining_ms: remaining.map(|d| d.as_millis() as u64),
             ewma_latency_ms: s.ewma_ms,
-            last_error: s.last_error.clone(),
+            last_error,
         }
     }
 }
@@ -309,6 +404,35 @@ impl HealthRegistry {
             .filter(|((p, _), _)| p == provider)
             .map(|(_, (h, _))| h.clone())
             .collect()
+    }
+
+    /// Team mode: every target's pending [`Share`], taken (`(provider,
+    /// model)` with it).
+    pub fn take_shares(&self) -> Vec<(String, String, Share)> {
+        let e = self.entries.lock_or_recover();
+        e.map
+            .iter()
+            .filter_map(|((p, m), (h, _))| Some((p.clone(), m.clone(), h.take_share()?)))
+            .collect()
+    }
+
+    /// Team mode: shares a failed sync could not publish, back in place.
+    pub fn requeue_shares(&self, shares: Vec<(String, String, Share)>) {
+        let e = self.entries.lock_or_recover();
+        for (p, m, share) in shares {
+            if let Some((h, _)) = e.map.get(&(p, m)) {
+                h.requeue_share(share);
+            }
+        }
+    }
+
+    /// Team mode: the cooldowns other replicas share now, by target;
+    /// `remote(provider, model)` is a target's, if any.
+    pub fn set_remote<'a>(&self, remote: impl Fn(&str, &str) -> Option<(Instant, &'a str)>) {
+        let e = self.entries.lock_or_recover();
+        for ((p, m), (h, _)) in &e.map {
+            h.set_remote(remote(p, m));
+        }
     }
 
     pub fn snapshot(&self, now: Instant) -> Vec<(String, String, HealthSnapshot)> {
@@ -453,6 +577,83 @@ mod tests {
         let configured = r.get("a", "m0");
         assert!(Arc::ptr_eq(&configured, &held[0]));
         assert_eq!(r.len().1, MAX_DYNAMIC_TARGETS - 1);
+    }
+
+    #[test]
+    fn another_replicas_cooldown_is_skipped_until_it_ends() {
+        let h = TargetHealth::default();
+        let t0 = Instant::now();
+        h.set_remote(Some((t0 + CD, "upstream answered 429")));
+        assert_eq!(h.peek(t0), Admission::Open(t0 + CD));
+        assert_eq!(h.admit(t0), Admission::Open(t0 + CD));
+        let snap = h.snapshot(t0);
+        assert!(snap.open);
+        assert_eq!(
+            snap.last_error.as_deref(),
+            Some("cooled by another replica: upstream answered 429")
+        );
+        // It ends on its own (no probe: this replica never saw it fail).
+        assert_eq!(h.admit(t0 + CD), Admission::Closed);
+        // A sync that no longer sees it unmarks it at once.
+        h.set_remote(Some((t0 + CD, "x")));
+        h.set_remote(None);
+        assert_eq!(h.admit(t0), Admission::Closed);
+        // Nothing of this replica's own is published for it.
+        assert_eq!(h.take_share(), None);
+    }
+
+    #[test]
+    fn opening_publishes_a_cooldown_and_recovery_clears_it() {
+        let h = TargetHealth::default();
+        let t0 = Instant::now();
+        h.on_success(Duration::from_millis(5));
+        assert_eq!(h.take_share(), None, "a plain success shares nothing");
+        assert!(!fail(&h, FailureClass::Error, t0, None));
+        assert_eq!(h.take_share(), None, "below the threshold: nothing");
+        fail(
+            &h,
+            FailureClass::RateLimited,
+            t0,
+            Some(Duration::from_secs(2)),
+        );
+        let Some(Share::Cool { until, reason }) = h.take_share() else {
+            panic!("no cooldown shared");
+        };
+        assert_eq!((until, reason.as_str()), (t0 + Duration::from_secs(2), "x"));
+        assert_eq!(h.take_share(), None, "taken once");
+        // Not published (Redis down): it goes back, unless replaced.
+        h.requeue_share(Share::Cool {
+            until,
+            reason: reason.clone(),
+        });
+        assert!(matches!(h.take_share(), Some(Share::Cool { .. })));
+        // The half-open probe succeeds: the shared cooldown ends too.
+        assert_eq!(h.admit(t0 + Duration::from_secs(2)), Admission::Probe);
+        h.on_success(Duration::from_millis(5));
+        assert_eq!(h.take_share(), Some(Share::Clear));
+        // A health probe that succeeds clears another replica's cooldown.
+        h.set_remote(Some((t0 + CD, "x")));
+        h.on_probe(true, t0, CD, "");
+        assert_eq!(h.take_share(), Some(Share::Clear));
+        assert_eq!(h.admit(t0), Admission::Closed);
+    }
+
+    #[test]
+    fn the_registry_collects_shares_and_marks_remote_cooldowns() {
+        let r = HealthRegistry::default();
+        let a = r.get("a", "m");
+        let b = r.get("b", "m");
+        let t0 = Instant::now();
+        fail(&a, FailureClass::RateLimited, t0, Some(CD));
+        let shares = r.take_shares();
+        assert_eq!(shares.len(), 1);
+        assert_eq!((shares[0].0.as_str(), shares[0].1.as_str()), ("a", "m"));
+        r.requeue_shares(shares);
+        assert_eq!(r.take_shares().len(), 1);
+        r.set_remote(|p, _| (p == "b").then_some((t0 + CD, "429")));
+        assert!(!b.peek(t0).allowed());
+        r.set_remote(|_, _| None);
+        assert!(b.peek(t0).allowed());
     }
 
     #[test]

@@ -4,6 +4,10 @@
 //! request tries the next key of the same target; when every key cools,
 //! the provider is cooling. Keys are named by their reference
 //! (`keyring:a`), never by their value.
+//!
+//! Team mode: a key's cooldown is shared like a target's (see
+//! `routing::health`): published on [`KeyState::cool`], and another
+//! replica's cooldown of the key skips it here until it ends.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -31,6 +35,20 @@ struct Slot {
     cool_until: Option<Instant>,
     last_limited: Option<Instant>,
     last_reason: Option<String>,
+    /// Cooled by another replica until then (team mode).
+    remote_until: Option<Instant>,
+    /// A cooldown the next cluster sync publishes: until, reason.
+    share: Option<(Instant, String)>,
+}
+
+impl Slot {
+    /// Until when it cools, by this replica's or another's account.
+    fn until(&self) -> Option<Instant> {
+        match (self.cool_until, self.remote_until) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -97,9 +115,9 @@ impl KeyState {
             .collect();
         let soonest = order
             .iter()
-            .filter_map(|&i| s.slots[i].cool_until.filter(|u| *u > now))
+            .filter_map(|&i| s.slots[i].until().filter(|u| *u > now))
             .min();
-        order.retain(|&i| s.slots[i].cool_until.is_none_or(|u| u <= now));
+        order.retain(|&i| s.slots[i].until().is_none_or(|u| u <= now));
         if self.rotation == KeyRotation::LeastRecentlyLimited {
             // Stable: keys alike keep their round-robin order.
             order.sort_by_key(|&i| s.slots[i].last_limited);
@@ -116,7 +134,7 @@ impl KeyState {
         let s = self.inner.lock_or_recover();
         let mut until: Option<Instant> = None;
         for (_, slot) in s.slots.iter().enumerate().filter(|(i, _)| usable(*i)) {
-            match slot.cool_until.filter(|u| *u > now) {
+            match slot.until().filter(|u| *u > now) {
                 None => return None,
                 Some(u) => until = Some(until.map_or(u, |x| x.min(u))),
             }
@@ -130,7 +148,7 @@ impl KeyState {
         let s = self.inner.lock_or_recover();
         (0..s.slots.len())
             .filter(|&i| usable(i))
-            .min_by_key(|&i| s.slots[i].cool_until)
+            .min_by_key(|&i| s.slots[i].until())
             .unwrap_or(0)
     }
 
@@ -143,6 +161,39 @@ impl KeyState {
             slot.cool_until = Some(slot.cool_until.map_or(until, |u| u.max(until)));
             slot.last_limited = Some(now);
             slot.last_reason = Some(reason.to_string());
+            slot.share = slot.cool_until.map(|u| (u, reason.to_string()));
+        }
+    }
+
+    /// Team mode: the cooldowns to publish since the last sync (taken),
+    /// by key index.
+    pub fn take_shares(&self) -> Vec<(usize, Instant, String)> {
+        let mut s = self.inner.lock_or_recover();
+        s.slots
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, slot)| slot.share.take().map(|(u, why)| (i, u, why)))
+            .collect()
+    }
+
+    /// Team mode: shares a failed sync could not publish, back in place
+    /// (unless a newer one replaced them).
+    pub fn requeue_shares(&self, shares: Vec<(usize, Instant, String)>) {
+        let mut s = self.inner.lock_or_recover();
+        for (i, until, why) in shares {
+            if let Some(slot) = s.slots.get_mut(i)
+                && slot.share.is_none()
+            {
+                slot.share = Some((until, why));
+            }
+        }
+    }
+
+    /// Team mode: other replicas' cooldowns of these keys now, by index.
+    pub fn set_remote(&self, remote: impl Fn(usize) -> Option<Instant>) {
+        let mut s = self.inner.lock_or_recover();
+        for (i, slot) in s.slots.iter_mut().enumerate() {
+            slot.remote_until = remote(i);
         }
     }
 
@@ -157,7 +208,7 @@ impl KeyState {
                     present: k.error.is_none(),
                     error: k.error.clone(),
                     cooldown_remaining_ms: slot
-                        .cool_until
+                        .until()
                         .and_then(|u| u.checked_duration_since(now))
                         .filter(|d| !d.is_zero())
                         .map(|d| d.as_millis() as u64),

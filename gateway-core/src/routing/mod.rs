@@ -72,4 +72,7 @@ pub struct Upstreams<'a> {
     pub client: UpstreamClient,
     pub catalog: &'a Catalog,
     pub health: &'a health::HealthRegistry,
+    /// Team mode: cooldowns, sticky bindings and cache entries shared
+    /// through Redis (`None` without `[cluster] redis_url`).
+    pub shared: Option<&'a crate::cluster::shared::SharedState>,
 }

@@ -221,10 +221,12 @@ impl RouteRuntime {
             .map(|(_, t)| t.as_slice())
     }
 
-    /// Target `i` served the session: it stays there.
-    pub fn served_session(&self, session: Option<&SessionKey>, i: usize) {
-        if let (Some(table), Some(key)) = (&self.sticky, session) {
-            table.set(key, i, tokio::time::Instant::now());
+    /// Target `i` served the session: it stays there. True when team mode
+    /// should publish the binding ([`StickyTable::set`]).
+    pub fn served_session(&self, session: Option<&SessionKey>, i: usize) -> bool {
+        match (&self.sticky, session) {
+            (Some(table), Some(key)) => table.set(key, i, tokio::time::Instant::now()),
+            _ => false,
         }
     }
 

@@ -16,6 +16,13 @@
 //! bytes of `sha256("aigw:" + key)`, and telemetry or logs may show the hex
 //! of the first 16 ([`SessionKey::id`]), which is also the `prompt_cache_key`
 //! derived for OpenAI upstreams.
+//!
+//! Team mode (`[cluster] redis_url`): a binding is also published to Redis
+//! (`cluster::sessions`, TTL `routing.sticky_ttl_s`) when it is new, moves,
+//! or was last published more than a quarter of the TTL ago
+//! ([`StickyTable::set`] says when), and a session this table does not
+//! know is looked up there once ([`StickyTable::recall`] keeps the answer),
+//! so a session keeps its target across replicas behind a load balancer.
 
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Mutex;
@@ -111,6 +118,9 @@ impl Hasher for Identity {
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     target: u32,
+    /// When the binding was last published (team mode), in seconds since
+    /// the table's epoch.
+    synced: u32,
     last_used: Instant,
 }
 
@@ -121,6 +131,7 @@ pub struct StickyTable {
     ttl: Duration,
     max: usize,
     shards: Box<[Mutex<Shard>]>,
+    epoch: Instant,
 }
 
 impl std::fmt::Debug for StickyTable {
@@ -145,7 +156,16 @@ impl StickyTable {
         let shards = (0..n)
             .map(|_| Mutex::new(LruCache::with_hasher(per, BuildHasherDefault::default())))
             .collect();
-        Self { ttl, max, shards }
+        Self {
+            ttl,
+            max,
+            shards,
+            epoch: Instant::now(),
+        }
+    }
+
+    fn stamp(&self, now: Instant) -> u32 {
+        u32::try_from(now.saturating_duration_since(self.epoch).as_secs()).unwrap_or(u32::MAX)
     }
 
     pub fn ttl(&self) -> Duration {
@@ -175,14 +195,47 @@ impl StickyTable {
         Some(e.target as usize)
     }
 
-    /// The session is now on `target` (it served the request).
-    pub fn set(&self, key: &SessionKey, target: usize, now: Instant) {
+    /// Whether the session has a live entry (not counted as a use).
+    pub fn contains(&self, key: &SessionKey, now: Instant) -> bool {
+        let s = self.shard(key).lock_or_recover();
+        s.peek(&key.slot())
+            .is_some_and(|e| now.saturating_duration_since(e.last_used) <= self.ttl)
+    }
+
+    /// The session is now on `target` (it served the request). True when
+    /// team mode should publish the binding: it is new, it moved, or it was
+    /// last published more than a quarter of the TTL ago.
+    pub fn set(&self, key: &SessionKey, target: usize, now: Instant) -> bool {
         let slot = key.slot();
         let target = u32::try_from(target).unwrap_or(u32::MAX);
-        self.shard(key).lock_or_recover().insert(
+        let stamp = self.stamp(now);
+        let every = u32::try_from((self.ttl / 4).as_secs().max(1)).unwrap_or(u32::MAX);
+        let mut s = self.shard(key).lock_or_recover();
+        let kept = s
+            .get(&slot)
+            .filter(|e| e.target == target && stamp.saturating_sub(e.synced) < every)
+            .map(|e| e.synced);
+        s.insert(
             slot,
             Entry {
                 target,
+                synced: kept.unwrap_or(stamp),
+                last_used: now,
+            },
+        );
+        kept.is_none()
+    }
+
+    /// Team mode: another replica's binding of the session, found in Redis
+    /// on a miss here: kept as if it had been published now.
+    pub fn recall(&self, key: &SessionKey, target: usize, now: Instant) {
+        let target = u32::try_from(target).unwrap_or(u32::MAX);
+        let synced = self.stamp(now);
+        self.shard(key).lock_or_recover().insert(
+            key.slot(),
+            Entry {
+                target,
+                synced,
                 last_used: now,
             },
         );
@@ -255,6 +308,26 @@ mod tests {
         assert_eq!(t.len(), 2);
         assert_eq!(t.get(&k("b"), now + Duration::from_secs(18)), None);
         assert_eq!(t.get(&k("c"), now + Duration::from_secs(18)), Some(2));
+    }
+
+    #[test]
+    fn bindings_are_published_when_new_moved_or_a_quarter_ttl_old() {
+        let t = StickyTable::new(Duration::from_secs(40), 10);
+        let now = Instant::now();
+        assert!(t.set(&k("a"), 1, now), "new");
+        assert!(!t.set(&k("a"), 1, now + Duration::from_secs(5)));
+        assert!(t.set(&k("a"), 0, now + Duration::from_secs(6)), "moved");
+        assert!(!t.set(&k("a"), 0, now + Duration::from_secs(15)));
+        assert!(t.set(&k("a"), 0, now + Duration::from_secs(16)), "10 s old");
+        // Recalled from Redis: known here, not published again at once.
+        assert!(!t.contains(&k("b"), now));
+        t.recall(&k("b"), 2, now);
+        assert!(t.contains(&k("b"), now));
+        assert!(!t.set(&k("b"), 2, now + Duration::from_secs(1)));
+        assert!(
+            !t.contains(&k("b"), now + Duration::from_secs(42)),
+            "expired"
+        );
     }
 
     #[test]

@@ -66,6 +66,7 @@ pub(crate) async fn run(
         client: script.client(),
         catalog: &catalog,
         health,
+        shared: None,
     };
     dispatch(&up, rt, req).await
 }
