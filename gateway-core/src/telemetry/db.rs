@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
 
+use super::query::Rec;
 use super::redact::prepare_body;
 use super::{RequestEvent, unix_ms};
 use crate::sync::LockExt;
@@ -35,7 +36,7 @@ pub enum DbError {
 }
 
 /// Bump with a migration when the schema changes.
-const SCHEMA_VERSION: i64 = 6;
+const SCHEMA_VERSION: i64 = 7;
 
 /// The schema this binary writes (for backups: `aigw restore` refuses newer).
 pub fn schema_version() -> i64 {
@@ -126,7 +127,11 @@ struct Inner {
 /// How long a connection waits for another's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Rows deleted per transaction by retention, so the writer is not held up long.
-const DELETE_CHUNK: i64 = 5_000;
+const DELETE_CHUNK: i64 = 1_000;
+/// Most rows one step of the size cap deletes (then it measures again).
+const OVER_SIZE_STEP: i64 = 5_000;
+/// Pages returned to the file system per turn on the writer connection.
+const VACUUM_STEP: i64 = 256;
 
 impl Db {
     /// Opens (creating if needed, owner-only: it may hold prompts) the log
@@ -202,6 +207,19 @@ impl Db {
         }
         if version < SCHEMA_VERSION {
             conn.execute_batch(SCHEMA).map_err(err)?;
+            conn.execute_batch(super::rollup::SCHEMA).map_err(err)?;
+        }
+        if (1..7).contains(&version) {
+            // v7: per-minute rollups, computed from the rows already there
+            // (a minute's rows at a time; seconds for millions of rows).
+            let tx = conn.unchecked_transaction().map_err(err)?;
+            super::rollup::rebuild(&tx, None).map_err(|e| match e {
+                DbError::Sql(source) => err(source),
+                other => other,
+            })?;
+            tx.commit().map_err(err)?;
+        }
+        if version < SCHEMA_VERSION {
             conn.pragma_update(None, "user_version", SCHEMA_VERSION)
                 .map_err(err)?;
         }
@@ -277,6 +295,7 @@ impl Db {
             let mut bod = tx.prepare_cached(
                 "INSERT INTO bodies (request, request_body, response_body) VALUES (?1, ?2, ?3)",
             )?;
+            let mut pending = super::rollup::Pending::new();
             for e in events {
                 let n = req.execute(params![
                     e.request_id,
@@ -310,6 +329,24 @@ impl Db {
                 if n == 0 {
                     continue; // a duplicate request id: keep the first
                 }
+                let ts = unix_ms(e.time);
+                pending
+                    .entry((super::rollup::minute_of(ts), e.origin.as_str().to_string()))
+                    .or_default()
+                    .add(&Rec {
+                        error: e.error.as_deref(),
+                        latency_ms: e.latency_ms,
+                        ttft_ms: e.ttft_ms,
+                        tokens_in: e.tokens_in.map(|t| t as i64),
+                        tokens_out: e.tokens_out.map(|t| t as i64),
+                        cost_usd: e.cost_usd,
+                        route_mode: e.route_mode.map(|m| m.as_str()),
+                        attempts: e.attempts.len() as i64,
+                        cancelled: e.cancelled,
+                        status: e.status,
+                        cache_read_tokens: e.cache_read_tokens.map(|t| t as i64),
+                        cache_write_tokens: e.cache_write_tokens.map(|t| t as i64),
+                    });
                 let id = tx.last_insert_rowid();
                 for (i, a) in e.attempts.iter().enumerate() {
                     att.execute(params![
@@ -329,6 +366,7 @@ impl Db {
                     bod.execute(params![id, prep(&e.request_body), prep(&e.response_body)])?;
                 }
             }
+            super::rollup::add_pending(&tx, pending)?;
         }
         tx.commit()?;
         Ok(())
@@ -359,24 +397,48 @@ impl Db {
             if used <= policy.max_bytes {
                 break;
             }
-            let rows: i64 = {
-                let conn = self.inner.writer.lock_or_recover();
-                conn.query_row("SELECT count(*) FROM requests", [], |r| r.get(0))?
-            };
+            // On a read connection: counting millions of rows must not hold
+            // up the writer.
+            let rows: i64 =
+                self.read(|c| Ok(c.query_row("SELECT count(*) FROM requests", [], |r| r.get(0))?))?;
             if rows == 0 {
                 break;
             }
             let target = policy.max_bytes as f64 * 0.9;
             let share = (1.0 - target / used as f64).clamp(0.01, 1.0);
-            let n = ((rows as f64 * share).ceil() as i64).clamp(1, DELETE_CHUNK);
-            report.over_size += self.delete_chunk("", 0, n)?;
+            let mut left = ((rows as f64 * share).ceil() as i64).clamp(1, OVER_SIZE_STEP);
+            while left > 0 {
+                let k = left.min(DELETE_CHUNK);
+                let gone = self.delete_chunk("", 0, k)?;
+                report.over_size += gone;
+                left = if gone < k as u64 { 0 } else { left - k };
+            }
+        }
+        if report.expired + report.over_size > 0 {
+            // The rollups of the minutes now gone, and of the one cut through.
+            let mut conn = self.inner.writer.lock_or_recover();
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            super::rollup::trim(&tx)?;
+            tx.commit()?;
+        }
+        // Freed pages back to the file system, VACUUM_STEP pages per turn on
+        // the writer connection, so the writer waits for one step at most.
+        let mut last_free = i64::MAX;
+        loop {
+            let conn = self.inner.writer.lock_or_recover();
+            let free: i64 = conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+            // (A log made without incremental auto-vacuum frees nothing.)
+            if free == 0 || free >= last_free {
+                break;
+            }
+            last_free = free;
+            // Frees one page per step: run it to the end.
+            let mut vacuum = conn.prepare(&format!("PRAGMA incremental_vacuum({VACUUM_STEP})"))?;
+            let mut rows = vacuum.query([])?;
+            while rows.next()?.is_some() {}
         }
         {
             let conn = self.inner.writer.lock_or_recover();
-            // Frees one page per step: run it to the end.
-            let mut vacuum = conn.prepare("PRAGMA incremental_vacuum")?;
-            let mut rows = vacuum.query([])?;
-            while rows.next()?.is_some() {}
             // A checkpoint that also truncates the WAL file.
             let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
         }

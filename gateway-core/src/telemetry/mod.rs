@@ -8,6 +8,7 @@
 //! - `redact`: key-like strings out of stored bodies, size caps.
 //! - `db`: the SQLite schema, batched inserts, retention.
 //! - `writer`: the bounded queue, the writer task and the retention task.
+//! - `rollup`: per-minute rollups the writer keeps, for long windows.
 //! - `query`: time-bucketed series, the request list, one request's detail,
 //!   the overview numbers (percentiles computed here, not in the browser).
 //! - `export`: the filtered request list as CSV or JSON Lines.
@@ -29,6 +30,7 @@ mod otlp;
 pub mod pg;
 pub mod query;
 pub mod redact;
+mod rollup;
 pub mod spend;
 mod writer;
 

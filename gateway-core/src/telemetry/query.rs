@@ -274,7 +274,126 @@ pub fn auto_bucket_ms(w: Window) -> i64 {
     }
 }
 
-/// The time-bucketed series over `w`.
+/// One row of the log as the series counts it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rec<'a> {
+    pub error: Option<&'a str>,
+    pub latency_ms: f64,
+    pub ttft_ms: Option<f64>,
+    pub tokens_in: Option<i64>,
+    pub tokens_out: Option<i64>,
+    pub cost_usd: Option<f64>,
+    pub route_mode: Option<&'a str>,
+    pub attempts: i64,
+    pub cancelled: bool,
+    pub status: u16,
+    pub cache_read_tokens: Option<i64>,
+    pub cache_write_tokens: Option<i64>,
+}
+
+/// Counts `r` into `b` (the counting rules above); returns the latency
+/// sample (requests that reached an upstream) and the TTFT sample.
+pub(crate) fn tally(b: &mut Bucket, r: &Rec<'_>) -> (Option<f64>, Option<f64>) {
+    b.requests += 1;
+    if r.cancelled {
+        b.cancelled += 1;
+    }
+    if let Some(class) = r
+        .error
+        .filter(|c| *c != ErrorClass::ClientCancelled.as_str())
+    {
+        b.errors += 1;
+        match b.errors_by_class.get_mut(class) {
+            Some(n) => *n += 1,
+            None => {
+                b.errors_by_class.insert(class.to_string(), 1);
+            }
+        }
+    }
+    let count = |v: Option<i64>| v.unwrap_or(0).max(0) as u64;
+    b.tokens_in += count(r.tokens_in);
+    b.tokens_out += count(r.tokens_out);
+    b.cache_read_tokens += count(r.cache_read_tokens);
+    b.cache_write_tokens += count(r.cache_write_tokens);
+    b.cost_usd += r.cost_usd.unwrap_or(0.0);
+    if r.attempts > 0 && r.status < 400 && (r.tokens_in.is_none() || r.tokens_out.is_none()) {
+        b.usage_unknown += 1;
+    }
+    match r.route_mode.filter(|_| r.status < 400) {
+        Some("direct") => b.route_modes.direct += 1,
+        Some("provider_fallback") => b.route_modes.provider_fallback += 1,
+        Some("model_fallback") => b.route_modes.model_fallback += 1,
+        Some("cache") => b.route_modes.cache += 1,
+        _ => {}
+    }
+    ((r.attempts > 0).then_some(r.latency_ms), r.ttft_ms)
+}
+
+/// Adds `b`'s counters to `into` (not its percentiles).
+pub(crate) fn merge_counts(into: &mut Bucket, b: &Bucket) {
+    into.requests += b.requests;
+    into.errors += b.errors;
+    for (class, n) in &b.errors_by_class {
+        *into.errors_by_class.entry(class.clone()).or_default() += n;
+    }
+    into.cancelled += b.cancelled;
+    into.tokens_in += b.tokens_in;
+    into.tokens_out += b.tokens_out;
+    into.cache_read_tokens += b.cache_read_tokens;
+    into.cache_write_tokens += b.cache_write_tokens;
+    into.usage_unknown += b.usage_unknown;
+    into.cost_usd += b.cost_usd;
+    into.route_modes.direct += b.route_modes.direct;
+    into.route_modes.provider_fallback += b.route_modes.provider_fallback;
+    into.route_modes.model_fallback += b.route_modes.model_fallback;
+    into.route_modes.cache += b.route_modes.cache;
+}
+
+/// The columns [`scan`] reads, in [`Rec`] order after `ts_ms`.
+pub(crate) const REC_COLUMNS: &str = "ts_ms, error, latency_ms, ttft_ms, tokens_in, tokens_out,
+    cost_usd, route_mode, attempts, cancelled, status, cache_read_tokens, cache_write_tokens";
+
+/// Calls `f(ts_ms, rec)` for every row `SELECT {REC_COLUMNS} FROM requests {wh}` gives.
+pub(crate) fn scan_rows(
+    conn: &Connection,
+    wh: &str,
+    args: &[Value],
+    mut f: impl FnMut(i64, &Rec<'_>),
+) -> Result<(), DbError> {
+    let sql = format!("SELECT {REC_COLUMNS} FROM requests {wh}");
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query(params_from_iter(args.iter()))?;
+    while let Some(r) = rows.next()? {
+        let error = r
+            .get_ref(1)?
+            .as_str_or_null()
+            .map_err(rusqlite::Error::from)?;
+        let route_mode = r
+            .get_ref(7)?
+            .as_str_or_null()
+            .map_err(rusqlite::Error::from)?;
+        let rec = Rec {
+            error,
+            latency_ms: r.get(2)?,
+            ttft_ms: r.get(3)?,
+            tokens_in: r.get(4)?,
+            tokens_out: r.get(5)?,
+            cost_usd: r.get(6)?,
+            route_mode,
+            attempts: r.get(8)?,
+            cancelled: r.get(9)?,
+            status: r.get(10)?,
+            cache_read_tokens: r.get(11)?,
+            cache_write_tokens: r.get(12)?,
+        };
+        f(r.get(0)?, &rec);
+    }
+    Ok(())
+}
+
+/// The time-bucketed series over `w`. Long windows of unfiltered traffic
+/// are read from the per-minute rollups ([`super::rollup`]): exact counts
+/// and sums, percentiles within 2 % (see `docs/telemetry.md`).
 pub fn series(
     conn: &Connection,
     w: Window,
@@ -289,68 +408,8 @@ pub fn series(
             ..Bucket::default()
         })
         .collect();
-    let mut lat: Vec<Vec<f64>> = vec![Vec::new(); n];
-    let mut ttft: Vec<Vec<f64>> = vec![Vec::new(); n];
-    let mut wh = Where::default();
-    wh.window(w);
-    wh.filter(filter);
-    let sql = format!(
-        "SELECT ts_ms, error, latency_ms, ttft_ms, tokens_in, tokens_out, cost_usd,
-                route_mode, attempts, cancelled, status, cache_read_tokens, cache_write_tokens
-         FROM requests {}",
-        wh.sql()
-    );
-    let mut stmt = conn.prepare(&sql)?;
-    let mut rows = stmt.query(params_from_iter(wh.args.iter()))?;
-    while let Some(r) = rows.next()? {
-        let ts: i64 = r.get(0)?;
-        let i = ((ts - w.from_ms) / bucket_ms) as usize;
-        let Some(b) = buckets.get_mut(i) else {
-            continue;
-        };
-        b.requests += 1;
-        let error: Option<String> = r.get(1)?;
-        let cancelled: bool = r.get(9)?;
-        if cancelled {
-            b.cancelled += 1;
-        }
-        if let Some(class) = error.filter(|c| c != ErrorClass::ClientCancelled.as_str()) {
-            b.errors += 1;
-            *b.errors_by_class.entry(class).or_default() += 1;
-        }
-        let attempts: i64 = r.get(8)?;
-        if attempts > 0 {
-            lat[i].push(r.get(2)?);
-        }
-        if let Some(t) = r.get::<_, Option<f64>>(3)? {
-            ttft[i].push(t);
-        }
-        let count = |v: Option<i64>| v.unwrap_or(0).max(0) as u64;
-        let (tin, tout): (Option<i64>, Option<i64>) = (r.get(4)?, r.get(5)?);
-        b.tokens_in += count(tin);
-        b.tokens_out += count(tout);
-        b.cache_read_tokens += count(r.get(11)?);
-        b.cache_write_tokens += count(r.get(12)?);
-        b.cost_usd += r.get::<_, Option<f64>>(6)?.unwrap_or(0.0);
-        let status: u16 = r.get(10)?;
-        if attempts > 0 && status < 400 && (tin.is_none() || tout.is_none()) {
-            b.usage_unknown += 1;
-        }
-        match r
-            .get::<_, Option<String>>(7)?
-            .as_deref()
-            .filter(|_| status < 400)
-        {
-            Some("direct") => b.route_modes.direct += 1,
-            Some("provider_fallback") => b.route_modes.provider_fallback += 1,
-            Some("model_fallback") => b.route_modes.model_fallback += 1,
-            Some("cache") => b.route_modes.cache += 1,
-            _ => {}
-        }
-    }
-    for (i, b) in buckets.iter_mut().enumerate() {
-        b.latency_ms = quantiles(&mut lat[i]);
-        b.ttft_ms = quantiles(&mut ttft[i]);
+    if !super::rollup::series(conn, w, bucket_ms, filter, &mut buckets)? {
+        series_rows(conn, w, bucket_ms, filter, &mut buckets)?;
     }
     Ok(Series {
         from_ms: w.from_ms,
@@ -358,6 +417,66 @@ pub fn series(
         bucket_ms,
         buckets,
     })
+}
+
+/// [`series`] from every row in the window (exact percentiles).
+pub(crate) fn series_rows(
+    conn: &Connection,
+    w: Window,
+    bucket_ms: i64,
+    filter: &Filter,
+    buckets: &mut [Bucket],
+) -> Result<(), DbError> {
+    let n = buckets.len();
+    let mut lat: Vec<Vec<f64>> = vec![Vec::new(); n];
+    let mut ttft: Vec<Vec<f64>> = vec![Vec::new(); n];
+    let mut wh = Where::default();
+    wh.window(w);
+    wh.filter(filter);
+    scan_rows(conn, &wh.sql(), &wh.args, |ts, rec| {
+        let i = ((ts - w.from_ms) / bucket_ms) as usize;
+        let Some(b) = buckets.get_mut(i) else {
+            return;
+        };
+        let (l, t) = tally(b, rec);
+        if let Some(l) = l {
+            lat[i].push(l);
+        }
+        if let Some(t) = t {
+            ttft[i].push(t);
+        }
+    })?;
+    for (i, b) in buckets.iter_mut().enumerate() {
+        b.latency_ms = quantiles(&mut lat[i]);
+        b.ttft_ms = quantiles(&mut ttft[i]);
+    }
+    Ok(())
+}
+
+/// The origin a filter selects: `None` for every origin.
+pub(crate) fn origin_of(f: &Filter) -> Option<&str> {
+    match f.origin.as_deref() {
+        Some("all") => None,
+        Some(o) => Some(o),
+        None => Some("client"),
+    }
+}
+
+/// A filter that narrows by nothing but the origin (the rollups can answer it).
+pub(crate) fn origin_only(f: &Filter) -> bool {
+    f.provider.is_none()
+        && f.model.is_none()
+        && f.route.is_none()
+        && f.client.is_none()
+        && f.q.as_deref().is_none_or(|q| q.trim().is_empty())
+}
+
+/// The window and origin clauses of a raw scan.
+pub(crate) fn window_where(w: Window, f: &Filter) -> (String, Vec<Value>) {
+    let mut wh = Where::default();
+    wh.window(w);
+    wh.filter(f);
+    (wh.sql(), wh.args)
 }
 
 /// One request as listed.
