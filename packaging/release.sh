@@ -15,8 +15,12 @@
 #                                       by installing the next .deb, not by itself)
 #   *.AppImage                          only with --appimage, see below
 #   aigw-VERSION-x86_64-pc-windows-gnu.zip  only with --windows: aigw.exe cross-built
-#                                       here (mingw-w64), README, docs, config.toml;
+#                                       here (mingw-w64), aigww.exe (its console-less
+#                                       launcher), README, docs, config.toml;
 #                                       in the manifest under x86_64-pc-windows-gnu
+#   aigw-VERSION-x86_64-pc-windows-gnu-setup.exe  only with --windows: the per-user
+#                                       NSIS installer of the same files (makensis,
+#                                       packaging/windows), signed, in SHA256SUMS
 #   manifest.json                       the update manifest `aigw update` and the desktop
 #                                       app read (`targets` for aigw, `desktop` for the app)
 #   SHA256SUMS                          for `sha256sum -c`
@@ -49,8 +53,9 @@
 # dist profile without PGO: the training would run the .exe) with the same
 # AIGW_UPDATE_* embedded. Needs `rustup target add x86_64-pc-windows-gnu` and
 # Debian's mingw-w64 (bash scripts/deps.sh windows); with wine installed the
-# .exe's --version is checked under wine. The Windows desktop app and its
-# NSIS installer are not built here (docs/install.md, "Windows").
+# .exe's --version is checked under wine. Debian's makensis (nsis) builds the
+# installer offline from packaging/windows/aigw.nsi. The Windows desktop app
+# is not built here (docs/install.md, "Windows").
 #
 # Other targets (macOS, aarch64): run this on each host.
 set -euo pipefail
@@ -98,6 +103,8 @@ if [ -n "$windows" ]; then
     || die "--windows needs the Rust target: rustup target add $wtarget"
   command -v x86_64-w64-mingw32-gcc >/dev/null \
     || die "--windows needs mingw-w64 to link (bash scripts/deps.sh windows)"
+  command -v makensis >/dev/null \
+    || die "--windows needs makensis for the installer (bash scripts/deps.sh windows: Debian's nsis)"
 fi
 
 # The desktop app's prerequisites, checked before the long builds.
@@ -173,12 +180,13 @@ archive="$("$tool" pack --binary "$bin" --version "$version" --target "$target" 
   --file packaging/systemd/aigw.service=packaging/systemd/aigw.service \
   --file packaging/macos/dev.aigw.aigw.plist=packaging/macos/dev.aigw.aigw.plist)"
 
-win_args=()
+win_args=() extras=()
 if [ -n "$windows" ]; then
   say "aigw.exe for $wtarget (dist profile, no PGO)"
   t=$(date +%s)
-  cargo build --locked -q --profile dist -p gateway-core --bin aigw --target "$wtarget"
+  cargo build --locked -q --profile dist -p gateway-core --bin aigw --bin aigww --target "$wtarget"
   install -m644 "$target_dir/$wtarget/dist/aigw.exe" "$work/aigw.exe"
+  install -m644 "$target_dir/$wtarget/dist/aigww.exe" "$work/aigww.exe"
   grep -qaF "$pubkey" "$work/aigw.exe" || die "aigw.exe does not embed the update key $pubkey"
   [ -z "$update_url" ] || grep -qaF "$update_url" "$work/aigw.exe" || die "aigw.exe does not embed the update URL $update_url"
   if command -v wine >/dev/null; then
@@ -190,14 +198,18 @@ if [ -n "$windows" ]; then
   say "aigw.exe built in $(elapsed "$t")"
   say "archive aigw-$version-$wtarget.zip"
   wzip="$("$tool" pack --binary "$work/aigw.exe" --version "$version" --target "$wtarget" --out-dir "$out" \
+    --exec-file "$work/aigww.exe=aigww.exe" \
     --file README.md=README.md \
     --file docs/install.md=docs/install.md \
     --file docs/config.md=docs/config.md \
     --file gateway-core/src/config/default.toml=config.toml)"
   win_args+=(--archive "$wtarget=$wzip")
+  say "installer aigw-$version-$wtarget-setup.exe (NSIS, makensis $(makensis -VERSION))"
+  wsetup="$(bash packaging/windows/build-installer.sh --aigw "$work/aigw.exe" --aigww "$work/aigww.exe" \
+    --version "$version" --target "$wtarget" --out-dir "$out")"
+  extras+=(--extra "$wsetup")
 fi
 
-extras=()
 if command -v dpkg-deb >/dev/null && [ "$(uname -s)" = Linux ]; then
   say ".deb"
   extras+=(--extra "$(bash packaging/deb/build-deb.sh "$bin" "$version" "$out")")

@@ -4,7 +4,7 @@
 #   bash scripts/deps.sh            # build + test packages (everything)
 #   bash scripts/deps.sh headless   # only what building `aigw` needs
 #   bash scripts/deps.sh desktop    # building and running the desktop app
-#   bash scripts/deps.sh windows    # cross-building aigw.exe and its wine smoke test
+#   bash scripts/deps.sh windows    # cross-building aigw.exe, its installer and its wine smoke test
 set -euo pipefail
 MODE=${1:-all}
 
@@ -26,8 +26,8 @@ DESKTOP_TEST="xvfb xauth xdotool imagemagick x11-utils at-spi2-core systemd webk
 
 # Windows: mingw-w64 links the x86_64-pc-windows-gnu build (the Rust target
 # itself comes from rustup); wine runs it (scripts/wine-smoke.sh), curl and jq
-# drive it.
-WINDOWS="mingw-w64 wine wine64 curl jq"
+# drive it; nsis (makensis) builds the installer (packaging/windows).
+WINDOWS="mingw-w64 wine wine64 nsis curl jq"
 
 case "$MODE" in
   all) PKGS="$BUILD $TEST $DESKTOP_BUILD $DESKTOP_TEST" ;;

@@ -43,7 +43,8 @@ done <<<"$steps"
 # What the publish job produced: every target of the three build jobs in
 # one manifest, each file signed by the release key.
 python3 - "$work/release/manifest.json" <<'PY'
-import json, sys
+import json, shutil, sys
+shutil_which = shutil.which
 m = json.load(open(sys.argv[1]))
 want = {"aarch64-apple-darwin", "x86_64-apple-darwin", "x86_64-pc-windows-msvc", "x86_64-unknown-linux-gnu"}
 got = set(m["targets"])
@@ -53,6 +54,18 @@ for t in want:
     assert e["url"].startswith("https://example.invalid/releases/download/v0/"), e["url"]
     assert e["binary"].endswith("/aigw.exe" if "windows" in t else "/aigw"), e["binary"]
 print("dry run: manifest.json lists", ", ".join(sorted(got)), file=sys.stderr)
+# The Windows job's NSIS installer (packaging/windows, makensis): signed and
+# in SHA256SUMS beside the archives (not an update payload: no manifest entry).
+import os
+d = os.path.dirname(sys.argv[1])
+setup = "aigw-%s-x86_64-pc-windows-msvc-setup.exe" % m["version"]
+if os.path.exists(os.path.join(d, setup)):
+    assert os.path.exists(os.path.join(d, setup + ".sig")), setup + " is not signed"
+    assert setup in open(os.path.join(d, "SHA256SUMS")).read(), setup + " is not in SHA256SUMS"
+    print("dry run: installer", setup, "signed, in SHA256SUMS", file=sys.stderr)
+else:
+    assert not shutil_which("makensis"), "makensis is here but the dry run made no " + setup
+    print("dry run: no makensis here, no installer", file=sys.stderr)
 PY
 pk="$("$target_dir/debug/aigw-release" pubkey --key "$work/throwaway.key")"
 other="$("$target_dir/debug/aigw-release" keygen --out "$work/other.key" 2>/dev/null)"

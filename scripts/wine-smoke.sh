@@ -19,7 +19,14 @@
 #      provider answering 429 to the next one.
 #   3. `config publish` into the running gateway (hot-swapped: a new route
 #      answers), `config rollback` (it is gone again), `config history`.
-#   4. `update check|apply` from a signed local release (.zip, as Windows
+#   4. the NSIS installer (packaging/windows/build-installer.sh, makensis):
+#      `setup.exe /S` installs per user into %LOCALAPPDATA%\Programs\aigw,
+#      the installed aigw.exe runs, the Add/Remove Programs entry and the
+#      Start-menu shortcuts exist, `aigw service install --dry-run` picks
+#      the console-less launcher aigww.exe, which serves /healthz and stops
+#      the gateway when it is killed (taskkill /F); `uninstall.exe /S`
+#      removes the files, shortcuts and entry.
+#   5. `update check|apply` from a signed local release (.zip, as Windows
 #      releases ship, served over HTTP on 127.0.0.1) in which the running
 #      aigw.exe replaces itself, then `update rollback`, which puts the exact
 #      old bytes back while the .exe it replaces is running. The release
@@ -31,23 +38,26 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 tdir="${CARGO_TARGET_DIR:-target}"
 exe="${1:-$tdir/x86_64-pc-windows-gnu/debug/aigw.exe}"
+aigww="${AIGWW_EXE:-$(dirname "$exe")/aigww.exe}"
 fake="${FAKE_UPSTREAM_BIN:-$tdir/debug/fake-upstream}"
 release_tool="${AIGW_RELEASE_BIN:-$tdir/debug/aigw-release}"
 target=x86_64-pc-windows-gnu
 
 say() { printf '== wine-smoke: %s\n' "$*" >&2; }
 die() { printf 'wine-smoke: FAILED: %s\n' "$*" >&2; exit 1; }
-for tool in wine wineboot wineserver x86_64-w64-mingw32-gcc curl jq python3; do
-  command -v "$tool" >/dev/null || die "$tool is missing (apt-get install wine wine64 mingw-w64 curl jq python3)"
+for tool in wine wineboot wineserver x86_64-w64-mingw32-gcc makensis curl jq python3; do
+  command -v "$tool" >/dev/null || die "$tool is missing (apt-get install wine wine64 mingw-w64 nsis curl jq python3)"
 done
-[ -f "$exe" ] || die "no $exe (cargo build -p gateway-core --bin aigw --target $target)"
+[ -f "$exe" ] || die "no $exe (cargo build -p gateway-core --bin aigw --bin aigww --target $target)"
+[ -f "$aigww" ] || die "no $aigww (cargo build -p gateway-core --bin aigw --bin aigww --target $target)"
 [ -x "$fake" ] || die "no $fake (cargo build -p testkit --bins)"
 [ -x "$release_tool" ] || die "no $release_tool (cargo build -p aigw-release)"
 
 work="$(mktemp -d)"
 export WINEPREFIX="$work/prefix" WINEDEBUG=-all WINEARCH=win64
-# No Mono/Gecko install dialogs while the prefix is created.
-export WINEDLLOVERRIDES="mscoree,mshtml="
+# No Mono/Gecko install dialogs while the prefix is created; no menu
+# entries in the real ~/.local for the installer's shortcuts.
+export WINEDLLOVERRIDES="mscoree,mshtml=;winemenubuilder.exe=d"
 serve_pid="" http_pid=""
 cleanup() {
   [ -z "$serve_pid" ] || kill "$serve_pid" 2>/dev/null || true
@@ -216,6 +226,60 @@ say "paths and clients list give the Windows locations"
 kill "$serve_pid" 2>/dev/null || true
 wait "$serve_pid" 2>/dev/null || true
 serve_pid=""
+
+# ---------------------------------------------------------------- installer
+say "installer: $(basename "$(bash packaging/windows/build-installer.sh --aigw "$exe" --aigww "$aigww" \
+  --version "$version" --target "$target" --out-dir "$work/setup")") (makensis $(makensis -VERSION))"
+setup="$(ls "$work/setup"/*-setup.exe)"
+out="$(w "$setup" /S)" || die "setup.exe /S: $out"
+local_appdata="$(w cmd /c 'echo %LOCALAPPDATA%')"
+appdata="$(w cmd /c 'echo %APPDATA%')"
+idir="$(winepath -u "$local_appdata\\Programs\\aigw" 2>/dev/null)"
+menu="$(winepath -u "$appdata\\Microsoft\\Windows\\Start Menu\\Programs\\AI Model Gateway" 2>/dev/null)"
+for f in aigw.exe aigww.exe uninstall.exe config.toml README.md install.md config.md; do
+  [ -f "$idir/$f" ] || die "the installer did not install $f into $idir: $(ls "$idir" 2>&1)"
+done
+[ "$(w "$idir/aigw.exe" --version)" = "aigw $version" ] || die "the installed aigw.exe reports $(w "$idir/aigw.exe" --version)"
+ukey='HKCU\Software\Microsoft\Windows\CurrentVersion\Uninstall\aigw'
+entry="$(w reg query "$ukey")" || die "no Add/Remove Programs entry $ukey"
+grep -qE "DisplayVersion +REG_SZ +$version\$" <<<"$entry" || die "the uninstall entry lacks DisplayVersion $version: $entry"
+grep -qF 'uninstall.exe" /S' <<<"$entry" || die "the uninstall entry lacks QuietUninstallString: $entry"
+[ -f "$menu/AI Model Gateway (aigw serve).lnk" ] && [ -f "$menu/Uninstall AI Model Gateway.lnk" ] \
+  || die "Start-menu shortcuts missing in $menu: $(ls "$menu" 2>&1)"
+say "setup.exe /S installed into $local_appdata\Programs\aigw: aigw.exe $version runs, Add/Remove Programs entry and Start-menu shortcuts"
+# The logon task would run the console-less launcher.
+out="$(w "$idir/aigw.exe" service install --dry-run "${gw[@]}")" || die "service install --dry-run: $out"
+grep -qF '<Command>'"$local_appdata"'\Programs\aigw\aigww.exe</Command>' <<<"$out" \
+  || die "the scheduled task does not run aigww.exe: $out"
+wine "$idir/aigww.exe" serve "${gw[@]}" >"$work/aigww.log" 2>&1 &
+launcher_pid=$!
+for _ in $(seq 600); do
+  curl -fsS -o /dev/null "$base/healthz" 2>/dev/null && break
+  kill -0 "$launcher_pid" 2>/dev/null || die "aigww.exe serve exited: $(tr -d '\r' <"$work/aigww.log")"
+  sleep 0.2
+done
+[ "$(curl -sS "$base/healthz" | jq -r .status)" = ok ] || die "aigww.exe serve: no /healthz"
+# As `schtasks /End` ends the task's process: the gateway must stop too.
+w taskkill /F /IM aigww.exe >/dev/null || die "taskkill /F /IM aigww.exe failed"
+for _ in $(seq 300); do
+  curl -fsS -o /dev/null "$base/healthz" 2>/dev/null || break
+  sleep 0.2
+done
+! curl -fsS -o /dev/null "$base/healthz" 2>/dev/null || die "the gateway kept serving after its launcher aigww.exe was killed"
+wait "$launcher_pid" 2>/dev/null || true
+grep -q 'stdin closed' <(tr -d '\r' <"$work/aigww.log") || die "aigw.exe did not stop on its launcher's end: $(tr -d '\r' <"$work/aigww.log")"
+say "aigww.exe serve: /healthz without a console, and the gateway stopped when the launcher was killed"
+out="$(w "$idir/uninstall.exe" /S)" || die "uninstall.exe /S: $out"
+# The uninstaller runs from a copy in %TEMP%: wait for it.
+for _ in $(seq 300); do
+  [ -e "$idir" ] || break
+  sleep 0.2
+done
+[ ! -e "$idir" ] || die "uninstall.exe /S left $idir: $(ls "$idir")"
+[ ! -e "$menu" ] || die "uninstall.exe /S left the Start-menu folder: $(ls "$menu")"
+! w reg query "$ukey" >/dev/null 2>&1 || die "uninstall.exe /S left the uninstall entry"
+[ -f "$cfg" ] || die "the uninstall removed the user's config"
+say "uninstall.exe /S removed the files, the shortcuts and the Add/Remove Programs entry (the config stays)"
 
 # ---------------------------------------------------------------- update
 next="$(awk -F. '{printf "%d.%d.%d", $1, $2, $3 + 1}' <<<"${version%%[-+]*}")"

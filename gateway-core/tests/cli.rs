@@ -564,3 +564,42 @@ async fn bench_models_and_replay_from_the_cli() {
     );
     assert_eq!(up.request_count(), 4);
 }
+
+/// `AIGW_STOP_ON_STDIN_EOF=1` (set by aigww.exe, the Windows launcher of the
+/// logon task): `aigw serve` stops when its stdin closes, as on Ctrl-C;
+/// without it a closed stdin changes nothing.
+#[tokio::test]
+async fn serve_stops_when_stdin_closes_only_when_asked() {
+    let dir = config_dir("");
+    let spawn = |data: &str, env: &[(&str, &str)]| {
+        let mut cmd = Command::new(AIGW);
+        cmd.args(["serve", "--config"])
+            .arg(dir.path().join("config.toml"))
+            .arg("--data-dir")
+            .arg(dir.path().join(data))
+            .stdin(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Aigw::spawn(cmd)
+    };
+    let mut asked = spawn("d1", &[(gateway_core::cli::STOP_ON_STDIN_EOF, "1")]);
+    let mut plain = spawn("d2", &[]);
+    drop(asked.child.stdin.take());
+    drop(plain.child.stdin.take());
+    assert_eq!(asked.wait_exit(), 0);
+    let log = asked.log_lines().join("\n");
+    assert!(log.contains("stdin closed"), "{log}");
+    assert!(log.contains("stopped"), "{log}");
+    // The other one still serves, and stops on SIGTERM as ever.
+    let r = plain
+        .http
+        .get(format!("{}/healthz", plain.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(plain.child.try_wait().unwrap().is_none());
+    plain.sigterm();
+    assert_eq!(plain.wait_exit(), 0);
+}

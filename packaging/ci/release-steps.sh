@@ -9,7 +9,10 @@
 #                                            where aigw-release packs Windows so);
 #                                            TARGET universal-apple-darwin: both Mac
 #                                            targets joined with lipo, signed and
-#                                            notarised, packed once per Mac triple
+#                                            notarised, packed once per Mac triple;
+#                                            a Windows TARGET also gets aigww.exe in
+#                                            the .zip and the NSIS installer
+#                                            aigw-VERSION-TARGET-setup.exe (makensis)
 #   release-steps.sh desktop TARGET BUNDLES  the desktop app's bundles (Tauri CLI), copied
 #                                            to dist/parts/ (BUNDLES: app,dmg / msi,nsis)
 #   release-steps.sh publish OUT             sign every part in dist/parts/ into OUT: one
@@ -60,17 +63,21 @@ step_key() {
   say "release key in $key, public key $(pubkey)"
 }
 
-# Builds aigw for one target into $1 (a file).
+# Builds aigw for one target into $1 (a file); for a Windows target also
+# aigww.exe, the console-less launcher, beside it.
 build_one() {
-  local t="$1" out="$2"
+  local t="$1" out="$2" win="" bins=(--bin aigw)
+  case "$t" in *-windows-*) win=1; bins+=(--bin aigww) ;; esac
   if [ -n "$dry" ]; then
     [ -x "$target_dir/debug/aigw" ] || die "dry run: build target/debug/aigw first"
-    say "dry run: would run cargo build --locked --profile dist -p gateway-core --bin aigw --target $t"
+    say "dry run: would run cargo build --locked --profile dist -p gateway-core ${bins[*]} --target $t"
     cp "$target_dir/debug/aigw" "$out"
+    [ -z "$win" ] || cp "$target_dir/debug/aigw" "$(dirname "$out")/aigww$exe"
     return
   fi
-  AIGW_UPDATE_PUBKEY="$(pubkey)" cargo build --locked --profile dist -p gateway-core --bin aigw --target "$t"
+  AIGW_UPDATE_PUBKEY="$(pubkey)" cargo build --locked --profile dist -p gateway-core "${bins[@]}" --target "$t"
   cp "$target_dir/$t/dist/aigw$exe" "$out"
+  [ -z "$win" ] || cp "$target_dir/$t/dist/aigww$exe" "$(dirname "$out")/aigww$exe"
 }
 
 step_gateway() {
@@ -108,8 +115,10 @@ step_gateway() {
   # universal build is packed under both Mac triples (the same binary).
   local triples=("$t") tt archive
   [ "$t" = universal-apple-darwin ] && triples=(aarch64-apple-darwin x86_64-apple-darwin)
+  local more=()
+  case "$t" in *-windows-*) more=(--exec-file "$work/aigww$exe=aigww.exe") ;; esac
   for tt in "${triples[@]}"; do
-    archive="$(tool pack --binary "$bin" --version "$v" --target "$tt" --out-dir "$parts" \
+    archive="$(tool pack --binary "$bin" --version "$v" --target "$tt" --out-dir "$parts" "${more[@]}" \
       --file README.md=README.md \
       --file docs/install.md=docs/install.md \
       --file docs/config.md=docs/config.md \
@@ -118,7 +127,24 @@ step_gateway() {
       --file packaging/macos/dev.aigw.aigw.plist=packaging/macos/dev.aigw.aigw.plist)"
     say "packed $archive"
   done
+  case "$t" in *-windows-*) installer "$t" "$v" "$bin" "$work/aigww$exe" ;; esac
   rm -rf "$work"
+}
+
+# The per-user NSIS installer of aigw.exe (packaging/windows), into the
+# parts: the publish step signs it and lists it in SHA256SUMS like the .deb.
+# makensis: Debian's nsis on Linux; on the Windows runner the preinstalled
+# NSIS (C:\Program Files (x86)\NSIS).
+installer() {
+  local t="$1" v="$2" bin="$3" launcher="$4" nsis="/c/Program Files (x86)/NSIS"
+  [ -d "$nsis" ] && PATH="$PATH:$nsis"
+  if ! command -v makensis >/dev/null; then
+    [ -n "$dry" ] || die "makensis is missing: the installer needs NSIS (apt-get install nsis)"
+    say "dry run: no makensis here, the installer is skipped (apt-get install nsis)"
+    return
+  fi
+  say "installer $(basename "$(bash packaging/windows/build-installer.sh --aigw "$bin" --aigww "$launcher" \
+    --version "$v" --target "$t" --out-dir "$parts")")"
 }
 
 step_desktop() {

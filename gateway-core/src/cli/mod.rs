@@ -32,7 +32,7 @@ pub use config::{diff, format_ms, history, publish, rollback, show, validate};
 pub use diagnose::diagnose;
 pub use doctor::{doctor, doctor_report, probe};
 pub use keys::{admin_token, list_keys, remove_key, set_key};
-pub use serve::serve;
+pub use serve::{STOP_ON_STDIN_EOF, serve};
 pub use status::{NOT_RUNNING, status};
 pub use tools::{BenchArgs, bench_models, replay};
 

@@ -84,6 +84,37 @@ pub fn serve(
     })
 }
 
+/// With this variable set (by `aigww.exe`, the Windows launcher of the
+/// logon task), `aigw serve` also shuts down when its stdin reaches end of
+/// file: the launcher holds the pipe's other end, so the gateway stops
+/// when the launcher is ended (`schtasks /End`).
+pub const STOP_ON_STDIN_EOF: &str = "AIGW_STOP_ON_STDIN_EOF";
+
+/// Resolves when stdin reaches end of file (or fails), if
+/// [`STOP_ON_STDIN_EOF`] is set; else never.
+async fn stdin_eof() {
+    if std::env::var_os(STOP_ON_STDIN_EOF).is_none_or(|v| v.is_empty() || v == "0") {
+        return std::future::pending().await;
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    // A plain thread: a blocking read of a pipe, with nothing to cancel
+    // (the process exits after shutdown).
+    let spawned = std::thread::Builder::new()
+        .name("stdin-eof".into())
+        .spawn(move || {
+            let mut buf = [0u8; 256];
+            let mut stdin = std::io::stdin().lock();
+            while matches!(std::io::Read::read(&mut stdin, &mut buf), Ok(n) if n > 0) {}
+            let _ = tx.send(());
+        });
+    if let Err(e) = spawned {
+        tracing::error!(target: BIN, "cannot watch stdin: {e}");
+        return std::future::pending().await;
+    }
+    let _ = rx.await;
+    tracing::info!(target: BIN, "stdin closed ({STOP_ON_STDIN_EOF}): the launcher ended");
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         if let Err(e) = tokio::signal::ctrl_c().await {
@@ -108,5 +139,6 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = term => {},
+        () = stdin_eof() => {},
     }
 }

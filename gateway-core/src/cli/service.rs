@@ -70,8 +70,22 @@ pub fn service(
     };
     let home = std::env::home_dir().context("no home directory found")?;
     let absolute = |p: Option<PathBuf>| p.map(|p| std::path::absolute(&p).unwrap_or(p));
+    let exe = std::env::current_exe().context("cannot find the aigw binary")?;
+    // aigww.exe: installed beside aigw.exe by the zip and the installer.
+    let launcher = exe.with_file_name("aigww.exe");
+    let windows_launcher = (os == Os::Windows && launcher.is_file()).then_some(launcher);
+    if os == Os::Windows
+        && windows_launcher.is_none()
+        && matches!(command, ServiceCommand::Install { .. })
+    {
+        eprintln!(
+            "note: no aigww.exe beside {}: the task runs aigw.exe, whose console window shows at logon (the release zip and installer have aigww.exe)",
+            exe.display()
+        );
+    }
     let spec = ServiceSpec {
-        exe: std::env::current_exe().context("cannot find the aigw binary")?,
+        exe,
+        windows_launcher,
         home,
         config: absolute(explicit_config),
         data_dir: absolute(explicit_data_dir),

@@ -74,6 +74,10 @@ pub struct ServiceSpec {
     pub windows_user: Option<String>,
     /// Windows: where the task XML is kept (the data dir).
     pub windows_xml_dir: PathBuf,
+    /// Windows: `aigww.exe` beside `exe` when it is there: the task runs it
+    /// (it starts `aigw.exe` without a console window); `None` runs `exe`
+    /// itself, whose console window then shows at logon.
+    pub windows_launcher: Option<PathBuf>,
 }
 
 impl ServiceSpec {

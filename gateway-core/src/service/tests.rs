@@ -16,6 +16,7 @@ fn spec(exe: &str, home: &str) -> ServiceSpec {
         data_dir: None,
         windows_user: Some("WORK\\ada".into()),
         windows_xml_dir: PathBuf::from(home).join("data"),
+        windows_launcher: None,
     }
 }
 
@@ -217,6 +218,7 @@ print(json.dumps(d))
 #[test]
 fn windows_task_is_utf16_crlf_task_scheduler_xml() {
     let mut s = spec(r"C:\Program Files\aigw\aigw.exe", r"C:\Users\ada");
+    s.windows_launcher = Some(r"C:\Program Files\aigw\aigww.exe".into());
     s.windows_xml_dir = PathBuf::from(r"C:\Users\ada\AppData\Roaming\aigw\data");
     s.config = Some(r"C:\Users\ada\My Config\".into());
     let plan = plan(Os::Windows, Scope::User, &s, 0).unwrap();
@@ -230,7 +232,8 @@ fn windows_task_is_utf16_crlf_task_scheduler_xml() {
     let xml = String::from_utf16(&units).unwrap();
     assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-16\"?>\r\n"));
     assert_eq!(xml.matches('\n').count(), xml.matches("\r\n").count());
-    assert!(xml.contains(r"<Command>C:\Program Files\aigw\aigw.exe</Command>"));
+    // The console-less launcher, which runs aigw.exe with these arguments.
+    assert!(xml.contains(r"<Command>C:\Program Files\aigw\aigww.exe</Command>"));
     // A trailing backslash before the closing quote is doubled.
     assert!(
         xml.contains(
@@ -270,7 +273,7 @@ print(r.find('t:Actions/t:Exec/t:Arguments', ns).text)
             let got = String::from_utf8(out.stdout).unwrap();
             assert_eq!(
                 got,
-                "C:\\Program Files\\aigw\\aigw.exe\n--config \"C:\\Users\\ada\\My Config\\\\\" serve\n"
+                "C:\\Program Files\\aigw\\aigww.exe\n--config \"C:\\Users\\ada\\My Config\\\\\" serve\n"
             );
         }
         Ok(out) => panic!(
@@ -279,6 +282,22 @@ print(r.find('t:Actions/t:Exec/t:Arguments', ns).text)
         ),
         Err(e) => eprintln!("skipped the XML parser check: no python3 ({e})"),
     }
+}
+
+#[test]
+fn windows_task_without_the_launcher_runs_aigw_exe_itself() {
+    let s = spec(r"C:\tools\aigw.exe", r"C:\Users\ada");
+    let plan = plan(Os::Windows, Scope::User, &s, 0).unwrap();
+    let units: Vec<u16> = plan.contents[2..]
+        .chunks(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    let xml = String::from_utf16(&units).unwrap();
+    assert!(
+        xml.contains(r"<Command>C:\tools\aigw.exe</Command>"),
+        "{xml}"
+    );
+    assert!(xml.contains("<Arguments>serve</Arguments>"), "{xml}");
 }
 
 #[test]

@@ -1,6 +1,10 @@
 //! Windows: a per-user scheduled task that starts `aigw serve` at logon, in
 //! the user's session (so Credential Manager holds `keyring:NAME` keys).
 //!
+//! The task runs `aigww.exe` (src/bin/aigww.rs) when it is installed beside
+//! `aigw.exe`: Task Scheduler gives a console program a visible console
+//! window, the GUI-subsystem launcher starts `aigw.exe` without one.
+//!
 //! `schtasks /Create /XML` reads the Task Scheduler XML; it is written as
 //! UTF-16 (little-endian, with a byte-order mark) and CRLF line ends, the
 //! form Task Scheduler itself exports.
@@ -47,7 +51,8 @@ pub fn task_xml(spec: &ServiceSpec) -> Result<String, ServiceError> {
         .filter(|u| !u.is_empty())
         .ok_or(ServiceError::NoWindowsUser)?;
     let user = xml_escape(user);
-    let exe = xml_escape(utf8(&spec.exe)?);
+    // aigww.exe passes its arguments on to aigw.exe beside it.
+    let exe = xml_escape(utf8(spec.windows_launcher.as_ref().unwrap_or(&spec.exe))?);
     // Task Scheduler has no environment setting: the explicit paths go as
     // the global flags.
     let mut args = Vec::new();
