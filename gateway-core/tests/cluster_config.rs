@@ -69,6 +69,36 @@ async fn published_id(gw: &TestGateway, toml: &str) -> i64 {
     body["version"]["id"].as_i64().unwrap()
 }
 
+/// Waits until `/metrics` says PostgreSQL is `up` (1) or not (0) and the
+/// status warning agrees; fails after 20 s.
+async fn wait_pg_up(gw: &TestGateway, up: bool) {
+    let want = format!(
+        "aigw_cluster_engine_up{{engine=\"postgres\"}} {}",
+        u8::from(up)
+    );
+    for _ in 0..200 {
+        let metrics = gw
+            .http
+            .get(format!("{}/metrics", gw.url))
+            .send()
+            .await
+            .unwrap();
+        let metrics = metrics.text().await.unwrap();
+        let (_, status) = gw.admin_get("/status").await;
+        let warned = status["cluster_warnings"].as_array().is_some_and(|w| {
+            w.iter().any(|m| {
+                m.as_str()
+                    .is_some_and(|m| m.contains("postgres is unreachable"))
+            })
+        });
+        if metrics.lines().any(|l| l == want) && warned != up {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("PostgreSQL never shown as up = {up}");
+}
+
 async fn serves(gw: &TestGateway, model: &str) -> bool {
     gw.chat(&chat_body(model, false)).await.status().as_u16() == 200
 }
@@ -266,8 +296,10 @@ async fn postgres_restarted_replicas_serve_reconnect_and_no_publish_is_lost() {
     let id2 = published_id(&a, &v2).await;
     wait_live(&[&a, &b, &c], id2).await;
 
+    wait_pg_up(&a, true).await;
     pg.stop();
-    // requests keep being served on the running config
+    // status and /metrics say so; requests keep being served on the running config
+    wait_pg_up(&a, false).await;
     assert!(serves(&a, "m2").await && serves(&b, "m2").await);
     // a publish fails with a clear error, nothing half-written
     let v3 = replica_toml(&pg, &up, "m3");
@@ -293,6 +325,7 @@ async fn postgres_restarted_replicas_serve_reconnect_and_no_publish_is_lost() {
     assert!(serves(&c, "m2").await);
 
     pg.start_again();
+    wait_pg_up(&a, true).await;
     let id3 = published_id(&b, &v3).await;
     let took = wait_live(&[&a, &b, &c], id3).await;
     eprintln!("after the PostgreSQL restart, publish on B live after {took:?}");

@@ -100,6 +100,17 @@ impl Cluster {
                 r.replica_count()
             ));
         }
+        if let Some(pg) = &self.pg
+            && !pg.is_up()
+        {
+            w.push(format!(
+                "postgres is unreachable ({}): requests are served on the running config \
+                 and the keys loaded; publish, rollback and key changes are refused, \
+                 spend and request-log rows queue until it answers",
+                pg.last_error()
+                    .unwrap_or_else(|| "not connected yet".into())
+            ));
+        }
         w
     }
 }
@@ -122,7 +133,25 @@ pub fn replica_id(config: &ClusterConfig, listen: SocketAddr) -> String {
 /// Adds the engines' metrics to a `/metrics` body (before OpenMetrics'
 /// closing `# EOF`).
 pub fn append_metrics(cluster: &Cluster, body: &mut String, openmetrics: bool) {
-    let mut extra = String::new();
+    use std::fmt::Write;
+    let mut extra = String::from(
+        "# HELP aigw_cluster_engine_up Whether a shared engine answers (1) or not (0).\n\
+         # TYPE aigw_cluster_engine_up gauge\n",
+    );
+    if let Some(r) = &cluster.redis {
+        let _ = writeln!(
+            extra,
+            "aigw_cluster_engine_up{{engine=\"redis\"}} {}",
+            u8::from(r.is_up())
+        );
+    }
+    if let Some(pg) = &cluster.pg {
+        let _ = writeln!(
+            extra,
+            "aigw_cluster_engine_up{{engine=\"postgres\"}} {}",
+            u8::from(pg.is_up())
+        );
+    }
     if let Some(r) = &cluster.redis {
         r.render_metrics(&mut extra, openmetrics);
     }

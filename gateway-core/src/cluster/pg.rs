@@ -233,6 +233,10 @@ pub struct Pg {
     channels: Mutex<BTreeSet<String>>,
     channels_changed: Notify,
     listening: AtomicBool,
+    /// The LISTEN connection is up (status, `aigw_cluster_engine_up`).
+    up: AtomicBool,
+    /// Why it last went down (never holds the URL).
+    last_error: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for Pg {
@@ -335,7 +339,20 @@ impl Pg {
             channels: Mutex::new(BTreeSet::new()),
             channels_changed: Notify::new(),
             listening: AtomicBool::new(false),
+            up: AtomicBool::new(false),
+            last_error: Mutex::new(None),
         })
+    }
+
+    /// Whether the LISTEN connection is up: false before it first connects
+    /// and while it reconnects.
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::Acquire)
+    }
+
+    /// Why PostgreSQL was last unreachable.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error.lock_or_recover().clone()
     }
 
     /// A pooled connection with the schema migrated (the first call that
@@ -393,9 +410,12 @@ impl Pg {
         tasks.spawn(async move {
             let mut warned = false;
             loop {
-                match me.listen_once(&stop).await {
+                let res = me.listen_once(&stop).await;
+                me.up.store(false, Ordering::Release);
+                match res {
                     Ok(()) => return,
                     Err(e) => {
+                        *me.last_error.lock_or_recover() = Some(e.to_string());
                         if !warned {
                             tracing::warn!(
                                 "PostgreSQL LISTEN connection: {e}; retrying every {}s",
@@ -455,6 +475,7 @@ impl Pg {
             if first {
                 first = false;
                 tracing::info!("PostgreSQL LISTEN connection up");
+                self.up.store(true, Ordering::Release);
                 let _ = self.events.send(PgEvent::Reconnected);
             }
             tokio::select! {

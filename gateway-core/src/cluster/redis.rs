@@ -409,17 +409,10 @@ impl RedisCluster {
         }
     }
 
-    /// `aigw_cluster_engine_up{engine="redis"}`, the replica count and
+    /// The replica count and
     /// the degraded-decision counter (Prometheus text or OpenMetrics).
     pub fn render_metrics(&self, out: &mut String, openmetrics: bool) {
         use std::fmt::Write;
-        let _ = writeln!(
-            out,
-            "# HELP aigw_cluster_engine_up Whether a shared engine answers (1) or not (0).\n\
-             # TYPE aigw_cluster_engine_up gauge\n\
-             aigw_cluster_engine_up{{engine=\"redis\"}} {}",
-            u8::from(self.is_up())
-        );
         let _ = writeln!(
             out,
             "# HELP aigw_cluster_replicas Replicas seen in the last {} s.\n\
