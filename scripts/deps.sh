@@ -12,8 +12,10 @@ MODE=${1:-all}
 BUILD="build-essential pkg-config libdbus-1-dev"
 # Tests: a real Secret Service (gnome-keyring in a private D-Bus session),
 # Python venv for the OpenAI SDK suite, Chromium for the UI's end-to-end
-# tests (driven by playwright-core; no browser download).
-TEST="dbus dbus-x11 gnome-keyring libsecret-tools python3-venv procps chromium"
+# tests (driven by playwright-core; no browser download); real Redis and
+# PostgreSQL for team mode's replica tests (throwaway instances on free ports).
+TEST="dbus dbus-x11 gnome-keyring libsecret-tools python3-venv procps chromium
+  redis-server postgresql"
 # Desktop app (src-tauri, Tauri 2): WebKitGTK 4.1, GTK 3, libsoup 3 for the
 # build; the Ayatana app indicator is loaded at run time for the tray icon.
 DESKTOP_BUILD="libwebkit2gtk-4.1-dev libjavascriptcoregtk-4.1-dev libsoup-3.0-dev libgtk-3-dev
