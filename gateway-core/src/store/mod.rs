@@ -79,6 +79,23 @@ pub struct NewVersion<'a> {
     pub summary: &'a serde_json::Value,
 }
 
+impl NewVersion<'_> {
+    /// The version to store, made at `at_ms` (its id is set on insert).
+    pub(crate) fn at(&self, at_ms: i64) -> Version {
+        Version {
+            id: 0,
+            created_at_ms: at_ms,
+            source: self.source.into(),
+            actor: self.actor.into(),
+            message: self.message.into(),
+            hash: self.hash.into(),
+            diff: self.diff.into(),
+            summary: self.summary.clone(),
+            toml: Some(self.toml.into()),
+        }
+    }
+}
+
 /// The audit entry written with a new version (its `version_id` is the
 /// version's id).
 pub struct NewAudit<'a> {
@@ -329,17 +346,7 @@ impl ConfigStore {
         let mut pending = PendingVersion {
             inner: Pending::Sqlite(conn),
             open: true,
-            version: Version {
-                id: 0,
-                created_at_ms: at,
-                source: v.source.into(),
-                actor: v.actor.into(),
-                message: v.message.into(),
-                hash: v.hash.into(),
-                diff: v.diff.into(),
-                summary: v.summary.clone(),
-                toml: Some(v.toml.into()),
-            },
+            version: v.at(at),
         };
         let Pending::Sqlite(conn) = &pending.inner else {
             unreachable!("a SQLite version");

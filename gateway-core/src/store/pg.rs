@@ -351,17 +351,7 @@ impl PgConfigStore {
         only_first: bool,
     ) -> Result<(Version, Option<PendingPg>), StoreError> {
         let at = now_ms();
-        let mut version = Version {
-            id: 0,
-            created_at_ms: at,
-            source: v.source.into(),
-            actor: v.actor.into(),
-            message: v.message.into(),
-            hash: v.hash.into(),
-            diff: v.diff.into(),
-            summary: v.summary.clone(),
-            toml: Some(v.toml.into()),
-        };
+        let mut version = v.at(at);
         let summary = v.summary.to_string();
         let audit = AuditRow {
             at_ms: at,
