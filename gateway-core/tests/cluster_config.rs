@@ -77,13 +77,7 @@ async fn wait_pg_up(gw: &TestGateway, up: bool) {
         u8::from(up)
     );
     for _ in 0..200 {
-        let metrics = gw
-            .http
-            .get(format!("{}/metrics", gw.url))
-            .send()
-            .await
-            .unwrap();
-        let metrics = metrics.text().await.unwrap();
+        let metrics = gw.metrics_text().await;
         let (_, status) = gw.admin_get("/status").await;
         let warned = status["cluster_warnings"].as_array().is_some_and(|w| {
             w.iter().any(|m| {

@@ -49,17 +49,6 @@ async fn chat_as(gw: &TestGateway, secret: Option<&str>) -> u16 {
     rb.send().await.unwrap().status().as_u16()
 }
 
-async fn metrics(gw: &TestGateway) -> String {
-    gw.http
-        .get(format!("{}/metrics", gw.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 /// `n` requests to each replica at once; the statuses per replica.
 async fn burst(gws: &[TestGateway], n: usize, secret: Option<&str>) -> Vec<Vec<u16>> {
     let per: Vec<_> = gws
@@ -244,7 +233,7 @@ async fn redis_killed_mid_run_degrades_to_a_third_per_replica_and_resyncs_after_
     let outage_served: usize = statuses.iter().flatten().filter(|s| **s == 200).count();
     wait_redis_down(&gws).await;
     for gw in gws.iter() {
-        let m = metrics(gw).await;
+        let m = gw.metrics_text().await;
         assert!(
             m.contains("aigw_cluster_engine_up{engine=\"redis\"} 0"),
             "{m}"
@@ -267,7 +256,7 @@ async fn redis_killed_mid_run_degrades_to_a_third_per_replica_and_resyncs_after_
         "spent {spent} after an outage spending {outage_usd}"
     );
     for gw in gws.iter() {
-        let m = metrics(gw).await;
+        let m = gw.metrics_text().await;
         assert!(
             m.contains("aigw_cluster_engine_up{engine=\"redis\"} 1"),
             "{m}"

@@ -18,15 +18,7 @@ fn config(up: &FakeUpstream) -> String {
 }
 
 async fn metric(gw: &TestGateway, line_start: &str) -> String {
-    let body = gw
-        .http
-        .get(format!("{}/metrics", gw.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let body = gw.metrics_text().await;
     body.lines()
         .find(|l| l.starts_with(line_start))
         .unwrap_or_else(|| panic!("no {line_start} in\n{body}"))

@@ -300,15 +300,7 @@ async fn an_answer_cached_on_one_replica_is_a_hit_on_another() {
     assert_eq!(up.request_count(), 2);
     // Stats and metrics count a shared hit as a hit.
     assert_eq!(gws[2].handle.state().cache.stats().hits, 2);
-    let text = gws[2]
-        .http
-        .get(format!("{}/metrics", gws[2].url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = gws[2].metrics_text().await;
     assert!(
         text.contains("aigw_cluster_redis_lookups_total{kind=\"cache\",result=\"hit\"} 1"),
         "{text}"

@@ -180,6 +180,12 @@ impl TestGateway {
             .await
     }
 
+    /// `GET /metrics` (open on a loopback listener), as text.
+    pub async fn metrics_text(&self) -> String {
+        let r = self.http.get(format!("{}/metrics", self.url)).send().await;
+        r.unwrap().text().await.unwrap()
+    }
+
     pub async fn admin_get(&self, path: &str) -> (u16, Value) {
         self.admin(reqwest::Method::GET, path, None).await
     }
