@@ -38,32 +38,11 @@ async fn replicas(a: &FakeUpstream, pg: &PostgresServer) -> Vec<TestGateway> {
     out
 }
 
-async fn create_key(gw: &TestGateway, body: Value) -> (String, String) {
-    let (s, v) = gw.admin_post("/keys/client", body).await;
-    assert_eq!(s, 200, "{v}");
-    (
-        v["key"]["id"].as_str().unwrap().to_string(),
-        v["secret"].as_str().unwrap().to_string(),
-    )
-}
-
-async fn chat_with(gw: &TestGateway, key: &str) -> reqwest::Response {
-    let mut body = chat_body("gpt-5", false);
-    body["max_tokens"] = json!(10);
-    gw.http
-        .post(format!("{}/v1/chat/completions", gw.url))
-        .bearer_auth(key)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-}
-
 /// Sends with `key` to `gw` until it answers `want`; how long that took.
 async fn until_status(gw: &TestGateway, key: &str, want: u16) -> Duration {
     let t0 = Instant::now();
     loop {
-        let s = chat_with(gw, key).await.status().as_u16();
+        let s = gw.chat_with(key, "gpt-5").await.status().as_u16();
         if s == want {
             return t0.elapsed();
         }
@@ -86,7 +65,9 @@ async fn a_key_made_on_a_works_on_b_and_c_and_revoked_on_b_is_refused_everywhere
     let a = FakeUpstream::start("a").await;
     let gws = replicas(&a, &pg).await;
     // the key is in PostgreSQL, not in A's config.db only
-    let (id, secret) = create_key(&gws[0], json!({"name": "alice", "team": "ml"})).await;
+    let (id, secret) = gws[0]
+        .create_key(json!({"name": "alice", "team": "ml"}))
+        .await;
     let c = pg_client(&pg).await;
     let n: i64 = c
         .query_one(
@@ -131,7 +112,7 @@ async fn a_key_made_on_a_works_on_b_and_c_and_revoked_on_b_is_refused_everywhere
         e => panic!("no notification of the revocation: {e:?}"),
     }
     // 401 on B at once, and on A and C once they heard of it
-    assert_eq!(chat_with(&gws[1], &secret).await.status(), 401);
+    assert_eq!(gws[1].chat_with(&secret, "gpt-5").await.status(), 401);
     for gw in [&gws[0], &gws[2]] {
         until_status(gw, &secret, 401).await;
         eprintln!(
@@ -161,7 +142,7 @@ async fn a_rotation_keeps_its_grace_on_every_replica() {
     let pg = PostgresServer::start();
     let a = FakeUpstream::start("a").await;
     let gws = replicas(&a, &pg).await;
-    let (id, old) = create_key(&gws[0], json!({"name": "bob"})).await;
+    let (id, old) = gws[0].create_key(json!({"name": "bob"})).await;
     for gw in &gws {
         until_status(gw, &old, 200).await;
     }
@@ -177,7 +158,7 @@ async fn a_rotation_keeps_its_grace_on_every_replica() {
     let new = v["secret"].as_str().unwrap().to_string();
     for gw in &gws {
         until_status(gw, &new, 200).await;
-        assert_eq!(chat_with(gw, &old).await.status(), 200);
+        assert_eq!(gw.chat_with(&old, "gpt-5").await.status(), 200);
     }
     // rotated again on C without grace: only the newest works, everywhere
     let (s, v) = gws[2]
@@ -188,7 +169,7 @@ async fn a_rotation_keeps_its_grace_on_every_replica() {
     for gw in &gws {
         until_status(gw, &newest, 200).await;
         until_status(gw, &new, 401).await;
-        assert_eq!(chat_with(gw, &old).await.status(), 401);
+        assert_eq!(gw.chat_with(&old, "gpt-5").await.status(), 401);
     }
 }
 
@@ -258,7 +239,9 @@ async fn spend_and_request_rows_of_all_three_replicas_add_up_in_postgres() {
     let pg = PostgresServer::start();
     let a = FakeUpstream::start("a").await;
     let gws = replicas(&a, &pg).await;
-    let (id, secret) = create_key(&gws[0], json!({"name": "carol", "team": "ml"})).await;
+    let (id, secret) = gws[0]
+        .create_key(json!({"name": "carol", "team": "ml"}))
+        .await;
     for gw in &gws {
         until_status(gw, &secret, 200).await;
     }
@@ -266,7 +249,7 @@ async fn spend_and_request_rows_of_all_three_replicas_add_up_in_postgres() {
     let mut ids = Vec::new();
     for (i, gw) in gws.iter().enumerate() {
         for _ in 0..=i {
-            let r = chat_with(gw, &secret).await;
+            let r = gw.chat_with(&secret, "gpt-5").await;
             assert_eq!(r.status(), 200);
             ids.push(header(&r, "x-aigw-request-id"));
         }
@@ -338,7 +321,7 @@ async fn postgres_restarted_under_traffic_loses_nothing_queued() {
     let mut pg = PostgresServer::start();
     let a = FakeUpstream::start("a").await;
     let gws = replicas(&a, &pg).await;
-    let (id, secret) = create_key(&gws[0], json!({"name": "dave"})).await;
+    let (id, secret) = gws[0].create_key(json!({"name": "dave"})).await;
     for gw in &gws {
         until_status(gw, &secret, 200).await;
     }
@@ -347,7 +330,7 @@ async fn postgres_restarted_under_traffic_loses_nothing_queued() {
     let mut ids = Vec::new();
     for gw in &gws {
         for _ in 0..3 {
-            let r = chat_with(gw, &secret).await;
+            let r = gw.chat_with(&secret, "gpt-5").await;
             assert_eq!(r.status(), 200);
             ids.push(header(&r, "x-aigw-request-id"));
         }
@@ -374,7 +357,7 @@ async fn postgres_restarted_under_traffic_loses_nothing_queued() {
     let items = listed(&gws[1], &ids).await;
     until_spent(&pg, &id, cost_of(&items)).await;
     // and keys made after it are shared again
-    let (_, s2) = create_key(&gws[2], json!({"name": "frank"})).await;
+    let (_, s2) = gws[2].create_key(json!({"name": "frank"})).await;
     for gw in &gws {
         until_status(gw, &s2, 200).await;
     }
@@ -450,14 +433,14 @@ async fn a_replica_started_while_postgres_is_down_serves_the_keys_it_last_saw() 
         .start()
         .await;
     // made on B: A copies it when it hears of it
-    let (_, secret) = create_key(&other, json!({"name": "gina"})).await;
+    let (_, secret) = other.create_key(json!({"name": "gina"})).await;
     until_status(&gw, &secret, 200).await;
     gw.shutdown().await;
     pg.stop();
     let gw = TestGateway::builder(&toml).in_dir(dir.path()).start().await;
-    assert_eq!(chat_with(&gw, &secret).await.status(), 200);
+    assert_eq!(gw.chat_with(&secret, "gpt-5").await.status(), 200);
     // a key it never saw is refused, and so is a caller with no key
-    assert_eq!(chat_with(&gw, "aigw_vk_0000").await.status(), 401);
+    assert_eq!(gw.chat_with("aigw_vk_0000", "gpt-5").await.status(), 401);
     assert_eq!(gw.chat(&chat_body("gpt-5", false)).await.status(), 401);
     pg.start_again();
     // back: keys made elsewhere reach it again

@@ -23,7 +23,7 @@ fn config(a: &FakeUpstream) -> String {
 }
 
 impl TestGateway {
-    async fn create_key(&self, body: Value) -> (String, String) {
+    pub(crate) async fn create_key(&self, body: Value) -> (String, String) {
         let (s, v) = self.admin_post("/keys/client", body).await;
         assert_eq!(s, 200, "{v}");
         let secret = v["secret"].as_str().unwrap().to_string();
@@ -31,7 +31,7 @@ impl TestGateway {
         (v["key"]["id"].as_str().unwrap().to_string(), secret)
     }
 
-    async fn chat_with(&self, key: &str, model: &str) -> reqwest::Response {
+    pub(crate) async fn chat_with(&self, key: &str, model: &str) -> reqwest::Response {
         let mut body = chat_body(model, false);
         body["max_tokens"] = json!(10);
         self.http
