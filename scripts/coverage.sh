@@ -21,14 +21,6 @@ if ! command -v cargo-llvm-cov >/dev/null; then
   cargo install cargo-llvm-cov --locked --version '^0.9'
 fi
 
-keyring_home="$(mktemp -d)"
-trap 'rm -rf "$keyring_home"' EXIT
-export KEYRING_HOME="$keyring_home" FLOOR
 export CARGO_LLVM_COV_TARGET_DIR="$PWD/target/llvm-cov-target"
-dbus-run-session -- bash -c '
-  set -euo pipefail
-  echo | HOME="$KEYRING_HOME" gnome-keyring-daemon --unlock --components=secrets >/dev/null
-  export AIGW_TEST_KEYRING=1
-  cargo llvm-cov nextest --workspace --exclude aigw-desktop --locked --no-fail-fast \
-    --summary-only --fail-under-lines "$FLOOR" "$@"
-' coverage "$@"
+bash scripts/keyring-session.sh cargo llvm-cov nextest --workspace --exclude aigw-desktop \
+  --locked --no-fail-fast --summary-only --fail-under-lines "$FLOOR" "$@"

@@ -19,23 +19,12 @@ bash scripts/deps.sh
 echo "== build" >&2
 cargo build --workspace --all-targets --locked
 
-# A private D-Bus session with gnome-keyring unlocked (empty password) in a
-# throwaway home: keychain tests touch a real Secret Service, never yours.
-keyring_home="$(mktemp -d)"
-trap 'rm -rf "$keyring_home"' EXIT
-export KEYRING_HOME="$keyring_home"
-
-echo "== rust tests (in a private Secret Service session)" >&2
-dbus-run-session -- bash -c '
-  set -euo pipefail
-  echo | HOME="$KEYRING_HOME" gnome-keyring-daemon --unlock --components=secrets >/dev/null
-  export AIGW_TEST_KEYRING=1
-  if command -v cargo-nextest >/dev/null; then
-    cargo nextest run --workspace --locked --no-fail-fast
-  else
-    cargo test --workspace --locked --no-fail-fast
-  fi
-'
+echo "== rust tests (in a private Secret Service session, scripts/keyring-session.sh)" >&2
+if command -v cargo-nextest >/dev/null; then
+  bash scripts/keyring-session.sh cargo nextest run --workspace --locked --no-fail-fast
+else
+  bash scripts/keyring-session.sh cargo test --workspace --locked --no-fail-fast
+fi
 
 echo "== OpenAI Python SDK against aigw" >&2
 bash tests/sdk/run.sh
@@ -112,11 +101,7 @@ npm --prefix frontend ci --no-audit --no-fund --loglevel=error
 npm --prefix frontend test
 # Inside a private Secret Service session too: the e2e stores a provider key
 # through the UI and reads the fresh gateway's admin token with secret-tool.
-dbus-run-session -- bash -c '
-  set -euo pipefail
-  echo | HOME="$KEYRING_HOME" gnome-keyring-daemon --unlock --components=secrets >/dev/null
-  npm --prefix frontend run e2e
-'
+bash scripts/keyring-session.sh npm --prefix frontend run e2e
 
 echo "== desktop app: window and tray under Xvfb, then WebDriver" >&2
 # The app embeds the UI at build time: the workspace build above ran before
