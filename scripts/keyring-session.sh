@@ -22,7 +22,7 @@ __daemon)
   # Started by D-Bus activation, inside the session.
   home="$2"
   log="$home/daemon.log"
-  note() { echo "$(date +%T.%N | cut -c1-12) $*" >>"$log" 2>/dev/null || true; }
+  note() { { echo "$(date +%T.%N | cut -c1-12) $*" >>"$log"; } 2>/dev/null || true; }
   note start
   rc=0
   echo | env HOME="$home" XDG_DATA_HOME="$home/data" XDG_CONFIG_HOME="$home/config" \

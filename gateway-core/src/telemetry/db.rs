@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
 
@@ -128,6 +128,8 @@ struct Inner {
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Rows deleted per transaction by retention, so the writer is not held up long.
 const DELETE_CHUNK: i64 = 1_000;
+/// Longest pause retention takes between two turns on the writer connection.
+const MAX_PAUSE: Duration = Duration::from_millis(250);
 /// Most rows one step of the size cap deletes (then it measures again).
 const OVER_SIZE_STEP: i64 = 5_000;
 /// Pages returned to the file system per turn on the writer connection.
@@ -383,7 +385,9 @@ impl Db {
         if let Some(age) = policy.max_age {
             let cutoff = unix_ms(now.checked_sub(age).unwrap_or(SystemTime::UNIX_EPOCH));
             loop {
+                let turn = Instant::now();
                 let n = self.delete_chunk("WHERE ts_ms < ?1", cutoff, DELETE_CHUNK)?;
+                give_way(turn);
                 report.expired += n;
                 if n < DELETE_CHUNK as u64 {
                     break;
@@ -409,7 +413,9 @@ impl Db {
             let mut left = ((rows as f64 * share).ceil() as i64).clamp(1, OVER_SIZE_STEP);
             while left > 0 {
                 let k = left.min(DELETE_CHUNK);
+                let turn = Instant::now();
                 let gone = self.delete_chunk("", 0, k)?;
+                give_way(turn);
                 report.over_size += gone;
                 left = if gone < k as u64 { 0 } else { left - k };
             }
@@ -425,6 +431,7 @@ impl Db {
         // the writer connection, so the writer waits for one step at most.
         let mut last_free = i64::MAX;
         loop {
+            let turn = Instant::now();
             let conn = self.inner.writer.lock_or_recover();
             let free: i64 = conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
             // (A log made without incremental auto-vacuum frees nothing.)
@@ -436,6 +443,10 @@ impl Db {
             let mut vacuum = conn.prepare(&format!("PRAGMA incremental_vacuum({VACUUM_STEP})"))?;
             let mut rows = vacuum.query([])?;
             while rows.next()?.is_some() {}
+            drop(rows);
+            drop(vacuum);
+            drop(conn);
+            give_way(turn);
         }
         {
             let conn = self.inner.writer.lock_or_recover();
@@ -475,6 +486,15 @@ impl Db {
         )?;
         Ok(((pages - free).max(0) * size) as u64)
     }
+}
+
+/// Retention's turn on the writer connection began at `turn` and has ended:
+/// sleeps as long as it took (at most [`MAX_PAUSE`]), so retention holds the
+/// connection at most half the time. Without the pause the retention thread
+/// takes the lock again at once (a mutex is not fair) and a long prune
+/// starved the writer for seconds (bench/results/scale.md).
+fn give_way(turn: Instant) {
+    std::thread::sleep(turn.elapsed().min(MAX_PAUSE));
 }
 
 #[cfg(test)]
@@ -553,5 +573,66 @@ mod tests {
             // opening again migrates nothing twice
             Db::open(&path).unwrap();
         }
+    }
+
+    /// Inserts made while a prune of many chunks runs all go in, and the
+    /// prune takes only the rows past the age (the pauses between its
+    /// chunks are for the writer: bench/scale.sh measures what they buy).
+    #[test]
+    fn inserts_made_during_a_long_prune_all_go_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.db")).unwrap();
+        let old = SystemTime::now() - Duration::from_secs(7200);
+        let ev = |id: String, at: SystemTime| {
+            RequestEvent::new(
+                id,
+                at,
+                "c".into(),
+                "chat_completions",
+                "m".into(),
+                super::super::Origin::Client,
+            )
+        };
+        // Eight chunks of old rows.
+        let rows: Vec<RequestEvent> = (0..8 * DELETE_CHUNK)
+            .map(|i| ev(format!("old-{i}"), old))
+            .collect();
+        db.insert(&rows, 1024).unwrap();
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let (db, done) = (db.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut i = 0;
+                while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                    db.insert(&[ev(format!("new-{i}"), SystemTime::now())], 1024)
+                        .unwrap();
+                    i += 1;
+                }
+                i
+            })
+        };
+        let report = db
+            .enforce_retention(
+                SystemTime::now(),
+                Retention {
+                    max_age: Some(Duration::from_secs(3600)),
+                    max_bytes: u64::MAX,
+                },
+            )
+            .unwrap();
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        let inserted: i64 = writer.join().unwrap();
+        assert_eq!(report.expired, 8 * DELETE_CHUNK as u64);
+        let (left, new): (i64, i64) = db
+            .read(|c| {
+                Ok(c.query_row(
+                    "SELECT count(*), count(*) FILTER (WHERE request_id LIKE 'new-%') FROM requests",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?)
+            })
+            .unwrap();
+        assert!(inserted > 0);
+        assert_eq!((left, new), (inserted, inserted));
     }
 }
