@@ -57,7 +57,18 @@ esac
 
 [ $# -gt 0 ] || { echo "usage: $0 CMD [ARGS...]" >&2; exit 2; }
 home="$(mktemp -d)"
-trap 'rm -rf "$home"' EXIT
+# The daemon may still be writing its last files (its keyring, its exit
+# line) as the session ends: try for a few seconds, and never fail the run
+# for a leftover temp dir.
+cleanup() {
+  for _ in $(seq 1 50); do
+    rm -rf "$home" 2>/dev/null && [ ! -e "$home" ] && return 0
+    sleep 0.1
+  done
+  echo "keyring-session: left $home behind" >&2
+  return 0
+}
+trap cleanup EXIT
 mkdir -p "$home/services" "$home/data" "$home/config" "$home/cache" "$home/run"
 chmod 700 "$home/run"
 : >"$home/daemon.log"
