@@ -75,7 +75,7 @@ chmod 700 "$home/run"
 cat >"$home/services/org.freedesktop.secrets.service" <<EOF
 [D-BUS Service]
 Name=org.freedesktop.secrets
-Exec=/bin/bash $here/keyring-session.sh __daemon $home
+Exec=/bin/bash "$here/keyring-session.sh" __daemon "$home"
 EOF
 cat >"$home/bus.conf" <<EOF
 <!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
