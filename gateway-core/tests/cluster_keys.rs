@@ -404,14 +404,7 @@ async fn the_cli_makes_and_revokes_keys_on_the_shared_store() {
         text
     };
     let out = aigw_cmd(&["keys", "client", "create", "--name", "from-cli"]);
-    let field = |name: &str| {
-        out.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .unwrap()
-            .trim()
-            .to_string()
-    };
-    let (id, secret) = (field("id:"), field("secret:"));
+    let (id, secret) = crate::virtual_keys::created_key(&out);
     until_status(&gw, &secret, 200).await;
     assert!(aigw_cmd(&["keys", "client", "list"]).contains(&id));
     aigw_cmd(&["keys", "client", "revoke", &id]);

@@ -190,13 +190,7 @@ async fn a_recovered_target_is_cleared_for_every_replica_before_its_cooldown_end
 }
 
 async fn in_session(gw: &TestGateway, sid: &str) -> reqwest::Response {
-    gw.http
-        .post(format!("{}/v1/chat/completions", gw.url))
-        .header("x-session-id", sid)
-        .json(&chat_body("m", false))
-        .send()
-        .await
-        .unwrap()
+    gw.chat_in_session("x-session-id", sid).await
 }
 
 #[tokio::test]

@@ -125,13 +125,7 @@ async fn wait_health(
 
 /// A chat request of session `sid` (`X-Claude-Code-Session-Id`).
 async fn in_session(gw: &TestGateway, sid: &str) -> reqwest::Response {
-    gw.http
-        .post(format!("{}/v1/chat/completions", gw.url))
-        .header("x-claude-code-session-id", sid)
-        .json(&chat_body("m", false))
-        .send()
-        .await
-        .unwrap()
+    gw.chat_in_session("x-claude-code-session-id", sid).await
 }
 
 #[tokio::test]

@@ -22,6 +22,18 @@ fn config(a: &FakeUpstream) -> String {
     )
 }
 
+/// The id and secret `aigw keys client create` printed (`id: …`, `secret: …`).
+pub(crate) fn created_key(out: &str) -> (String, String) {
+    let field = |name: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap_or_else(|| panic!("no {name} in {out}"))
+            .trim()
+            .to_string()
+    };
+    (field("id:"), field("secret:"))
+}
+
 impl TestGateway {
     pub(crate) async fn create_key(&self, body: Value) -> (String, String) {
         let (s, v) = self.admin_post("/keys/client", body).await;
@@ -473,14 +485,7 @@ async fn the_cli_makes_keys_offline_and_revokes_them_on_a_running_gateway() {
         ],
         None,
     );
-    let field = |name: &str| {
-        out.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .unwrap()
-            .trim()
-            .to_string()
-    };
-    let (id, secret) = (field("id:"), field("secret:"));
+    let (id, secret) = created_key(&out);
     assert!(secret.starts_with("aigw_vk_"), "{out}");
     let list = aigw_cmd(&["keys", "client", "list"], None);
     assert!(

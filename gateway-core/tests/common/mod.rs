@@ -123,6 +123,18 @@ impl TestGateway {
         self.post("/v1/chat/completions", body).await
     }
 
+    /// A plain chat request for model `m` of session `sid`, named by the
+    /// session header `header`.
+    pub async fn chat_in_session(&self, header: &str, sid: &str) -> reqwest::Response {
+        self.http
+            .post(format!("{}/v1/chat/completions", self.url))
+            .header(header, sid)
+            .json(&chat_body("m", false))
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
         self.http
             .post(format!("{}{path}", self.url))
