@@ -9,6 +9,7 @@
 //! - `tls`: TLS on the listener and the reload of its certificate files.
 
 mod conn;
+pub mod fdlimit;
 mod tls;
 
 use std::net::SocketAddr;
@@ -205,6 +206,26 @@ pub fn http_client() -> Result<UpstreamClient, crate::upstream::BuildError> {
     UpstreamClient::new(GuardedResolver::default())
 }
 
+/// Pending connections the kernel queues for `accept` (capped by
+/// `net.core.somaxconn`, 4,096 on current Linux). tokio's default is
+/// 1,024: a burst of thousands of streams opened at once would overflow
+/// it, and a dropped SYN waits a second for its retransmit.
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds `addr` (`SO_REUSEADDR` on Unix, as tokio's `bind` does) and
+/// listens with [`LISTEN_BACKLOG`].
+fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    #[cfg(not(windows))]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Binds and starts serving.
 pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
     if let Some(dir) = &opts.data_dir {
@@ -214,16 +235,24 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
         })?;
     }
     let addr = opts.listen.unwrap_or(opts.config.server.listen);
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| {
-            let hint = if source.kind() == std::io::ErrorKind::AddrInUse {
-                " (the port is taken: is another aigw running? use --listen to pick another)"
-            } else {
-                ""
-            };
-            StartError::Bind { addr, source, hint }
-        })?;
+    let max_connections = opts.config.server.max_connections;
+    if let Some(limit) = fdlimit::raise()
+        && !fdlimit::enough_for(limit, max_connections)
+    {
+        tracing::warn!(
+            "the open-file limit is {limit}: server.max_connections = {max_connections} needs about {} \
+             (raise the hard limit: ulimit -Hn, LimitNOFILE= in a systemd unit)",
+            fdlimit::BASE_FDS + fdlimit::FDS_PER_CONNECTION * max_connections as u64
+        );
+    }
+    let listener = listen(addr).map_err(|source| {
+        let hint = if source.kind() == std::io::ErrorKind::AddrInUse {
+            " (the port is taken: is another aigw running? use --listen to pick another)"
+        } else {
+            ""
+        };
+        StartError::Bind { addr, source, hint }
+    })?;
     let local = listener.local_addr().map_err(|source| StartError::Bind {
         addr,
         source,

@@ -603,3 +603,56 @@ async fn serve_stops_when_stdin_closes_only_when_asked() {
     plain.sigterm();
     assert_eq!(plain.wait_exit(), 0);
 }
+
+/// The soft open-file limit of a running process (`/proc/PID/limits`).
+#[cfg(target_os = "linux")]
+fn soft_nofile(pid: u32) -> u64 {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    line.split_whitespace().nth(3).unwrap().parse().unwrap()
+}
+
+/// `aigw serve` started under `ulimit -Sn SOFT -Hn HARD` (the shell execs it).
+#[cfg(target_os = "linux")]
+fn serve_with_nofile(dir: &Path, data: &str, soft: u64, hard: u64) -> Aigw {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!("ulimit -Sn {soft} && ulimit -Hn {hard} && exec \"$0\" \"$@\""))
+        .arg(AIGW)
+        .args(["serve", "--config"])
+        .arg(dir.join("config.toml"))
+        .arg("--data-dir")
+        .arg(dir.join(data));
+    Aigw::spawn(cmd)
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn serve_raises_its_open_file_limit_and_says_when_it_is_too_low() {
+    let dir = config_dir("");
+    // A desktop's 256 soft limit under a roomy hard one: raised, nothing said.
+    let mut roomy = serve_with_nofile(dir.path(), "d1", 256, 4096);
+    assert_eq!(soft_nofile(roomy.child.id()), 4096);
+    let said = |a: &mut Aigw| {
+        a.log_lines()
+            .iter()
+            .any(|l| l.contains("open-file limit is"))
+    };
+    assert!(!said(&mut roomy), "{:#?}", roomy.log_lines());
+    // A hard limit below what max_connections = 512 needs: raised as far
+    // as it goes, and said at start.
+    let mut tight = serve_with_nofile(dir.path(), "d2", 256, 600);
+    assert_eq!(soft_nofile(tight.child.id()), 600);
+    let log = tight.log_lines().join("\n");
+    assert!(
+        log.contains("the open-file limit is 600: server.max_connections = 512 needs about 1088"),
+        "{log}"
+    );
+    for a in [&mut roomy, &mut tight] {
+        a.sigterm();
+        assert_eq!(a.wait_exit(), 0);
+    }
+}

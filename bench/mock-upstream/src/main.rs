@@ -655,7 +655,19 @@ fn main() -> std::process::ExitCode {
         }
     };
     rt.block_on(async move {
-        let listener = match TcpListener::bind(args.listen).await {
+        // A backlog of 4,096 like aigw's (tokio's bind gives 1,024): the
+        // bench opens thousands of streams at once, directly too.
+        let bound = (|| {
+            let socket = if args.listen.is_ipv4() {
+                tokio::net::TcpSocket::new_v4()?
+            } else {
+                tokio::net::TcpSocket::new_v6()?
+            };
+            socket.set_reuseaddr(true)?;
+            socket.bind(args.listen)?;
+            socket.listen(4096)
+        })();
+        let listener: TcpListener = match bound {
             Ok(l) => l,
             Err(e) => {
                 eprintln!("mock-upstream: cannot listen on {}: {e}", args.listen);
