@@ -20,6 +20,7 @@ mod kinds;
 mod procs;
 mod report;
 mod scenario;
+mod tail;
 mod targets;
 
 use std::net::SocketAddr;

@@ -277,3 +277,61 @@ pub fn free_port() -> anyhow::Result<u16> {
     let l = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(l.local_addr()?.port())
 }
+
+/// The CPUs this process may run on (`Cpus_allowed_list` of
+/// `/proc/self/status`, e.g. `0-1` or `0,2-3`), in order.
+pub fn allowed_cpus() -> Vec<u32> {
+    let list = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+                .map(|v| v.trim().to_string())
+        })
+        .unwrap_or_default();
+    parse_cpu_list(&list)
+}
+
+fn parse_cpu_list(list: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for part in list.split(',').filter(|p| !p.is_empty()) {
+        let mut ends = part.splitn(2, '-').map(|v| v.trim().parse::<u32>());
+        match (ends.next(), ends.next()) {
+            (Some(Ok(a)), None) => out.push(a),
+            (Some(Ok(a)), Some(Ok(b))) if a <= b => out.extend(a..=b),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Pins every thread of `pid` (only that process) to `cpus` (`taskset`'s
+/// list syntax).
+pub fn pin(pid: u32, cpus: &str) -> anyhow::Result<()> {
+    let st = std::process::Command::new("taskset")
+        .args(["-a", "-p", "-c", cpus, &pid.to_string()])
+        .stdout(Stdio::null())
+        .status()
+        .context("taskset (util-linux) not found")?;
+    anyhow::ensure!(st.success(), "taskset -a -p -c {cpus} {pid}: {st}");
+    Ok(())
+}
+
+/// [`pin`] for `pid` and all its descendants (a peer's workers too).
+pub fn pin_tree(pid: u32, cpus: &str) -> anyhow::Result<()> {
+    for p in tree_of(pid) {
+        pin(p, cpus)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cpu_lists_parse() {
+        assert_eq!(super::parse_cpu_list("0-1"), vec![0, 1]);
+        assert_eq!(super::parse_cpu_list("0,2-4,7"), vec![0, 2, 3, 4, 7]);
+        assert_eq!(super::parse_cpu_list(""), Vec::<u32>::new());
+        assert_eq!(super::parse_cpu_list("3-1,x"), Vec::<u32>::new());
+    }
+}

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::client::LoadResult;
-use crate::scenario::{GatewayResult, Level, Pair, Report};
+use crate::scenario::{GatewayResult, Held, Level, Pair, Report};
 
 /// `YYYY-MM-DD HH:MM UTC`, from the system clock.
 pub fn now_utc() -> String {
@@ -248,9 +248,10 @@ pub fn markdown(r: &Report) -> String {
         let _ = writeln!(s, "\n## aigw before → after (same run)\n");
         s.push_str(&compare_table(b, a, r.params.c64_concurrency));
     }
+    s.push_str(&held_and_tail(r));
     if let Some(a) = after {
         let _ = writeln!(s, "\n## aigw against its targets\n");
-        s.push_str(&targets_table(a, r.params.c64_concurrency));
+        s.push_str(&targets_table(r, a));
     }
 
     // Failures, verbatim.
@@ -298,8 +299,35 @@ fn short(e: &str) -> String {
     }
 }
 
-/// The issue's targets for aigw, met or missed.
-pub fn targets_table(a: &GatewayResult, conc: usize) -> String {
+/// `gateway / direct` of a figure both sides measured.
+fn ratio(g: u64, d: u64) -> Option<f64> {
+    (d > 0).then(|| g as f64 / d as f64)
+}
+
+fn times(v: f64) -> String {
+    if v >= 10.0 {
+        format!("{v:.0}×")
+    } else {
+        format!("{v:.2}×")
+    }
+}
+
+/// The direct level with `n` streams, if it ran.
+fn level_at(levels: &[Level], n: usize) -> Option<&Level> {
+    levels.iter().find(|l| l.streams == n)
+}
+
+/// A gateway's added p50 at c=1.
+fn added_p50(g: &GatewayResult) -> Option<i64> {
+    g.c1.as_ref()
+        .filter(|p| p.gateway.ok > 0)
+        .and_then(|p| added(p, |r| r.latency.p50))
+}
+
+/// The issue's targets for aigw (round 5: ratios measured in this run),
+/// met or missed.
+pub fn targets_table(r: &Report, a: &GatewayResult) -> String {
+    let conc = r.params.c64_concurrency;
     let mut s = String::new();
     let _ = writeln!(s, "| metric | target | measured | |");
     let _ = writeln!(s, "|---|---|---|---|");
@@ -315,53 +343,147 @@ pub fn targets_table(a: &GatewayResult, conc: usize) -> String {
             measured.unwrap_or_else(|| "—".into())
         );
     };
-    let c1 = a.c1.as_ref().filter(|p| p.gateway.ok > 0);
-    let p50 = c1.and_then(|p| added(p, |r| r.latency.p50));
-    row(
-        "added latency p50, c=1",
-        "≤ 50 µs",
-        p50.map(signed_us),
-        p50.map(|v| v <= 50),
-    );
-    let p99 = c1.and_then(|p| added(p, |r| r.latency.p99));
-    row(
-        "added latency p99, c=1",
-        "≤ 100 µs",
-        p99.map(signed_us),
-        p99.map(|v| v <= 100),
-    );
-    let cpu = a.cpu_ms_per_1k_c64;
-    row(
-        &format!("gateway CPU per request (c={conc})"),
-        "≤ 50 µs",
-        cpu.map(|v| format!("{v:.0} µs")),
-        cpu.map(|v| v <= 50.0),
-    );
-    let cpu1 = a.cpu_ms_per_1k_c1;
-    row(
-        "gateway CPU per request (c=1)",
-        "≤ 50 µs",
-        cpu1.map(|v| format!("{v:.0} µs")),
-        cpu1.map(|v| v <= 50.0),
-    );
+    let c1 =
+        a.c1.as_ref()
+            .filter(|p| p.gateway.ok > 0 && p.direct.ok > 0);
+    for (name, f) in [
+        (
+            "c=1 p50",
+            (|r: &LoadResult| r.latency.p50) as fn(&LoadResult) -> u64,
+        ),
+        ("c=1 p99", |r: &LoadResult| r.latency.p99),
+    ] {
+        let v = c1.and_then(|p| ratio(f(&p.gateway), f(&p.direct)));
+        row(
+            &format!("{name} against direct's"),
+            "≤ 2×",
+            c1.zip(v).map(|(p, v)| {
+                format!(
+                    "{} ({} against {})",
+                    times(v),
+                    us(f(&p.gateway)),
+                    us(f(&p.direct))
+                )
+            }),
+            v.map(|v| v <= 2.0),
+        );
+    }
+    for (c, g, m) in [
+        ("1", a.cpu_ms_per_1k_c1, a.mock_cpu_ms_per_1k_c1),
+        (
+            &conc.to_string() as &str,
+            a.cpu_ms_per_1k_c64,
+            a.mock_cpu_ms_per_1k_c64,
+        ),
+    ] {
+        let v = g.zip(m).filter(|&(_, m)| m > 0.0).map(|(g, m)| g / m);
+        row(
+            &format!("CPU per request against the mock's (c={c})"),
+            "≤ 1×",
+            v.zip(g.zip(m))
+                .map(|(v, (g, m))| format!("{} ({g:.0} µs against {m:.0} µs)", times(v))),
+            v.map(|v| v <= 1.0),
+        );
+    }
     let tt = a
         .ttft
         .as_ref()
-        .filter(|p| p.gateway.ok > 0)
-        .and_then(|p| added(p, ttft_p99));
+        .filter(|p| p.gateway.ok > 0 && p.direct.ok > 0);
+    let tt_added = tt.and_then(|p| added(p, ttft_p99));
     row(
-        "added TTFT p99 (streams)",
-        "≤ 200 µs",
-        tt.map(signed_us),
-        tt.map(|v| v <= 200),
+        "added TTFT p99 against direct's TTFT p99",
+        "≤ 1×",
+        tt.zip(tt_added)
+            .map(|(p, v)| format!("{} against {}", signed_us(v), us(ttft_p99(&p.direct)))),
+        tt.zip(tt_added)
+            .map(|(p, v)| v <= ttft_p99(&p.direct) as i64),
     );
-    let streams = a.max_streams_ok();
+    let mine = added_p50(a);
+    for (peer, share) in [("litellm", 100), ("portkey", 15)] {
+        let theirs = r
+            .gateways
+            .iter()
+            .find(|g| g.name == peer)
+            .and_then(added_p50);
+        row(
+            &format!("added p50 against {peer}'s"),
+            &format!("≤ 1/{share}"),
+            mine.zip(theirs).map(|(m, t)| {
+                format!(
+                    "1/{:.0} ({} against {})",
+                    t as f64 / m.max(1) as f64,
+                    signed_us(m),
+                    signed_us(t)
+                )
+            }),
+            mine.zip(theirs).map(|(m, t)| m * share <= t),
+        );
+    }
+    // Bursts: every level both sides ran from 512 up.
+    for l in a.stream_levels.iter().filter(|l| l.streams >= 512) {
+        let Some(d) = level_at(&r.direct_stream_levels, l.streams) else {
+            continue;
+        };
+        let n = l.streams;
+        for (what, g, dv) in [
+            ("TTFT p99", l.ttft_p99_us, d.ttft_p99_us),
+            ("largest silence", l.max_silence_us, d.max_silence_us),
+        ] {
+            let v = g.zip(dv).and_then(|(g, dv)| ratio(g, dv));
+            row(
+                &format!("{n} streams at once: {what} against direct's"),
+                "≤ 2×",
+                v.zip(g.zip(dv))
+                    .map(|(v, (g, dv))| format!("{} ({} against {})", times(v), us(g), us(dv))),
+                v.map(|v| v <= 2.0 && l.passed()),
+            );
+        }
+        row(
+            &format!("{n} streams at once: stalls and failures"),
+            "0",
+            Some(format!("{} stalled, {} failed", l.stalled, l.errors)),
+            Some(l.passed()),
+        );
+    }
+    let max = r.params.stream_levels.last().copied().unwrap_or(0);
+    if a.max_streams_ok() < max {
+        row(
+            "streams at once without a stall",
+            &max.to_string(),
+            Some(a.max_streams_ok().to_string()),
+            Some(false),
+        );
+    }
+    match &a.held {
+        Some(h) => row(
+            &format!("{} streams held open", h.level.streams),
+            "all served; RSS per stream stated",
+            Some(format!(
+                "{} ok, {} stalled; {:.1} KiB per stream ({} → {})",
+                h.level.ok,
+                h.level.stalled,
+                h.kib_per_stream(),
+                mib(h.rss_before_kib),
+                mib(h.rss_peak_kib)
+            )),
+            Some(h.level.passed()),
+        ),
+        None => row(
+            &format!("{} streams held open", r.params.held_streams),
+            "all served",
+            None,
+            None,
+        ),
+    }
+    let bound = r.params.tail.p99_bound_us;
+    let best = a.tail.as_ref().and_then(|t| t.best(bound));
     row(
-        "concurrent streams without a stall",
-        "512",
-        (!a.stream_levels.is_empty()).then(|| streams.to_string()),
-        (!a.stream_levels.is_empty()).then_some(streams >= 512),
+        &format!("throughput with p99 ≤ {}, one core", us(bound)),
+        "stated, against the peers",
+        best.map(|b| format!("{:.0} req/s at c={}", b.rps, b.concurrency)),
+        None,
     );
+    // Earlier rounds' targets that are not ratios.
     let thr = a
         .c64
         .as_ref()
@@ -387,6 +509,112 @@ pub fn targets_table(a: &GatewayResult, conc: usize) -> String {
         cold.map(|v| format!("{v:.1} ms")),
         cold.map(|v| v <= 50.0),
     );
+    s
+}
+
+/// Held streams and throughput at a tail bound, every target.
+fn held_and_tail(r: &Report) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "\n## Streams held open\n\nOpened at once (model `{}`: 40 deltas 250 ms apart, ~10 s, in the full \
+         profile), for a target that passed every level above; RSS of its process tree before and at the peak.\n",
+        r.params.held_model
+    );
+    let _ = writeln!(
+        s,
+        "| target | streams | ok | stalled | TTFT p99 | largest silence | RSS before | RSS peak | per stream |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|");
+    let mut held: Vec<(&str, &Held)> = Vec::new();
+    if let Some(h) = &r.direct_held {
+        held.push(("direct (mock)", h));
+    }
+    for g in &r.gateways {
+        if let Some(h) = &g.held {
+            held.push((&g.name, h));
+        }
+    }
+    for (name, h) in held {
+        let l = &h.level;
+        let _ = writeln!(
+            s,
+            "| {name} | {} | {} | {} | {} | {} | {} | {} | {:.1} KiB |",
+            l.streams,
+            l.ok,
+            l.stalled,
+            l.ttft_p99_us.map_or("—".into(), us),
+            l.max_silence_us.map_or("—".into(), us),
+            mib(h.rss_before_kib),
+            mib(h.rss_peak_kib),
+            h.kib_per_stream()
+        );
+    }
+    let bound = r.params.tail.p99_bound_us;
+    let _ = writeln!(
+        s,
+        "\n## Throughput at a tail bound\n\nThe most requests/s with p99 ≤ {} against the instant mock \
+         (closed loop, concurrency 1, 2, 4, … for {} s each, ending at the first step over the bound), \
+         the server pinned to one core with `taskset` after it started (a gateway keeps the threads it \
+         started with), the harness — and behind a gateway the mock — on another. CPU is the server's \
+         per request in its best step.\n",
+        us(bound),
+        r.params.tail.step_s
+    );
+    let _ = writeln!(
+        s,
+        "| target | best req/s | at c= | p50 | p99 | CPU per request | first step over the bound |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|");
+    let mut tails: Vec<(&str, &crate::tail::TailBound)> = Vec::new();
+    if let Some(t) = &r.direct_tail {
+        tails.push(("direct (mock)", t));
+    }
+    for g in &r.gateways {
+        if let Some(t) = &g.tail {
+            tails.push((&g.name, t));
+        }
+    }
+    for (name, t) in tails {
+        if let Some(why) = &t.skipped {
+            let _ = writeln!(s, "| {name} | skipped: {} | | | | | |", short(why));
+            continue;
+        }
+        let over = t
+            .steps
+            .iter()
+            .find(|st| st.errors > 0 || st.ok == 0 || st.p99_us > bound)
+            .map_or("none (climb ended)".into(), |st| {
+                format!(
+                    "c={}: {:.0} req/s, p99 {}{}",
+                    st.concurrency,
+                    st.rps,
+                    us(st.p99_us),
+                    if st.errors > 0 {
+                        format!(", {} errors", st.errors)
+                    } else {
+                        String::new()
+                    }
+                )
+            });
+        match t.best(bound) {
+            Some(b) => {
+                let _ = writeln!(
+                    s,
+                    "| {name} | {:.0} | {} | {} | {} | {} | {over} |",
+                    b.rps,
+                    b.concurrency,
+                    us(b.p50_us),
+                    us(b.p99_us),
+                    b.cpu_us_per_req
+                        .map_or("—".into(), |v| format!("{v:.0} µs")),
+                );
+            }
+            None => {
+                let _ = writeln!(s, "| {name} | none within the bound | | | | | {over} |");
+            }
+        }
+    }
     s
 }
 

@@ -25,6 +25,8 @@ pub const M_C64: &str = "mock-l20";
 pub const M_TTFT: &str = "mock-l0-n5-p10";
 /// Many concurrent streams: 20 deltas, 50 ms apart (about one second each).
 pub const M_STREAMS: &str = "mock-l0-n20-p50";
+/// Streams held open together: 40 deltas, 250 ms apart (about ten seconds).
+pub const M_HELD: &str = "mock-l0-n40-p250";
 
 /// How much of everything to do.
 #[derive(Debug, Clone, Serialize)]
@@ -45,6 +47,12 @@ pub struct Params {
     /// event included), or fails.
     pub stall_ms: u64,
     pub cold_starts: usize,
+    /// Streams opened at once and held (RSS per stream), when the gateway
+    /// passed every level of `stream_levels`.
+    pub held_streams: usize,
+    pub held_model: &'static str,
+    /// Throughput at a tail bound, one core.
+    pub tail: crate::tail::Params,
     pub quiet_below: f64,
     /// Longest wait for a quiet machine at the start of the run …
     pub quiet_max_s: u64,
@@ -66,9 +74,12 @@ impl Params {
             c64_duration_s: 10,
             ttft_rounds: 8,
             ttft_streams: 25,
-            stream_levels: vec![64, 128, 256, 512],
+            stream_levels: vec![64, 128, 256, 512, 1024, 2048],
             stall_ms: 1000,
             cold_starts: 4,
+            held_streams: 4096,
+            held_model: M_HELD,
+            tail: crate::tail::Params::full(),
             quiet_below: 0.8,
             quiet_max_s: 600,
             quiet_gateway_s: 120,
@@ -92,6 +103,9 @@ impl Params {
             stream_levels: vec![32],
             stall_ms: 2000,
             cold_starts: 2,
+            held_streams: 64,
+            held_model: M_STREAMS,
+            tail: crate::tail::Params::quick(),
             quiet_below: f64::INFINITY,
             quiet_max_s: 0,
             quiet_gateway_s: 0,
@@ -125,6 +139,24 @@ impl Level {
     }
 }
 
+/// Streams opened at once and held open together: what each one costs in
+/// memory while it is open.
+#[derive(Debug, Clone, Serialize)]
+pub struct Held {
+    pub level: Level,
+    /// The server's tree just before the streams opened …
+    pub rss_before_kib: u64,
+    /// … and the most seen while they were open.
+    pub rss_peak_kib: u64,
+}
+
+impl Held {
+    pub fn kib_per_stream(&self) -> f64 {
+        self.rss_peak_kib.saturating_sub(self.rss_before_kib) as f64
+            / self.level.streams.max(1) as f64
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct GatewayResult {
     pub name: String,
@@ -145,8 +177,13 @@ pub struct GatewayResult {
     /// Gateway CPU (user + system) per 1,000 requests, in ms.
     pub cpu_ms_per_1k_c1: Option<f64>,
     pub cpu_ms_per_1k_c64: Option<f64>,
+    /// The mock's CPU per 1,000 direct requests in the same rounds, in ms.
+    pub mock_cpu_ms_per_1k_c1: Option<f64>,
+    pub mock_cpu_ms_per_1k_c64: Option<f64>,
     pub ttft: Option<Pair>,
     pub stream_levels: Vec<Level>,
+    pub held: Option<Held>,
+    pub tail: Option<crate::tail::TailBound>,
 }
 
 impl GatewayResult {
@@ -227,6 +264,9 @@ pub struct Report {
     pub load_at_start: f64,
     /// Concurrent streams straight to the mock (harness + mock capacity).
     pub direct_stream_levels: Vec<Level>,
+    pub direct_held: Option<Held>,
+    /// The mock alone on one core.
+    pub direct_tail: Option<crate::tail::TailBound>,
     pub gateways: Vec<GatewayResult>,
 }
 
@@ -344,10 +384,13 @@ impl Run {
 
         say("== direct: concurrent streams");
         let direct_stream_levels = self.stream_levels(&direct).await;
+        let direct_held = self.held(&direct, mock.pid()).await;
+        say("== direct: throughput at a tail bound, mock on one core");
+        let direct_tail = Some(crate::tail::run(&p.tail, &direct, mock.pid(), None).await);
 
         let mut gateways = Vec::new();
         for &gw in &self.gateways {
-            let r = self.gateway(gw, &direct, mock_addr).await;
+            let r = self.gateway(gw, &direct, mock_addr, mock.pid()).await;
             gateways.push(r);
         }
         mock.stop(Duration::from_secs(2)).await;
@@ -359,6 +402,8 @@ impl Run {
             params: p.clone(),
             load_at_start,
             direct_stream_levels,
+            direct_held: Some(direct_held),
+            direct_tail,
             gateways,
         })
     }
@@ -367,27 +412,7 @@ impl Run {
         let p = &self.params;
         let mut out = Vec::new();
         for &n in &p.stream_levels {
-            let mut l = load(M_STREAMS, true, n, Some(n as u64), p);
-            l.duration = Duration::from_secs(60);
-            let r = client::run(ep, &l).await;
-            let level = Level {
-                streams: n,
-                ok: r.ok,
-                errors: r.errors,
-                stalled: r.stalled(Duration::from_millis(p.stall_ms)),
-                max_gap_us: r.max_gap_us,
-                max_silence_us: r.max_silence_us,
-                ttft_p99_us: r.ttft.as_ref().map(|t| t.p99),
-                first_error: r.first_error.clone(),
-            };
-            say(&format!(
-                "   {n} streams: {} ok, {} errors, {} stalled, max gap {}, max silence {}",
-                level.ok,
-                level.errors,
-                level.stalled,
-                us(level.max_gap_us.unwrap_or(0)),
-                us(level.max_silence_us.unwrap_or(0))
-            ));
+            let level = self.streams_at_once(ep, M_STREAMS, n).await;
             let passed = level.passed();
             out.push(level);
             if !passed {
@@ -397,8 +422,65 @@ impl Run {
         out
     }
 
+    /// `n` streams of `model` opened at once.
+    async fn streams_at_once(&self, ep: &Endpoint, model: &str, n: usize) -> Level {
+        let p = &self.params;
+        let mut l = load(model, true, n, Some(n as u64), p);
+        l.duration = Duration::from_secs(60);
+        let r = client::run(ep, &l).await;
+        let level = Level {
+            streams: n,
+            ok: r.ok,
+            errors: r.errors,
+            stalled: r.stalled(Duration::from_millis(p.stall_ms)),
+            max_gap_us: r.max_gap_us,
+            max_silence_us: r.max_silence_us,
+            ttft_p99_us: r.ttft.as_ref().map(|t| t.p99),
+            first_error: r.first_error.clone(),
+        };
+        say(&format!(
+            "   {n} streams: {} ok, {} errors, {} stalled, ttft p99 {}, max gap {}, max silence {}",
+            level.ok,
+            level.errors,
+            level.stalled,
+            us(level.ttft_p99_us.unwrap_or(0)),
+            us(level.max_gap_us.unwrap_or(0)),
+            us(level.max_silence_us.unwrap_or(0))
+        ));
+        level
+    }
+
+    /// `held_streams` long streams opened at once, the server's RSS
+    /// sampled while they are open.
+    async fn held(&self, ep: &Endpoint, pid: u32) -> Held {
+        let n = self.params.held_streams;
+        say(&format!("   holding {n} streams"));
+        let rss_before_kib = procs::rss_tree_kib(pid);
+        let sampler = RssSampler::start(pid);
+        let level = self.streams_at_once(ep, self.params.held_model, n).await;
+        let rss_peak_kib = sampler.finish().await.max(rss_before_kib);
+        let h = Held {
+            level,
+            rss_before_kib,
+            rss_peak_kib,
+        };
+        say(&format!(
+            "   RSS {} KiB before, {} KiB peak: {:.1} KiB per stream",
+            h.rss_before_kib,
+            h.rss_peak_kib,
+            h.kib_per_stream()
+        ));
+        h
+    }
+
     /// Cold starts, then every scenario against a running `gw`.
-    async fn gateway(&self, gw: Gateway, direct: &Endpoint, mock: SocketAddr) -> GatewayResult {
+    async fn gateway(
+        &self,
+        gw: Gateway,
+        direct: &Endpoint,
+        mock: SocketAddr,
+        mock_pid: u32,
+    ) -> GatewayResult {
         let p = &self.params;
         say(&format!("== {}", gw.name()));
         let mut res = GatewayResult {
@@ -462,7 +544,8 @@ impl Run {
         tokio::time::sleep(Duration::from_secs(1)).await;
         res.rss_idle_kib = Some(proc.rss_kib());
 
-        self.scenarios(&mut res, &mut proc, direct, &ep).await;
+        self.scenarios(&mut res, &mut proc, direct, &ep, mock_pid)
+            .await;
 
         if let Err(e) = proc.check_alive() {
             res.fatal.get_or_insert(format!("{e:#}"));
@@ -507,17 +590,22 @@ impl Run {
         proc: &mut Proc,
         direct: &Endpoint,
         ep: &Endpoint,
+        mock_pid: u32,
     ) {
         let p = &self.params;
         let ticks = procs::clock_ticks() as f64;
+        let per_1k = |used: u64, ok: u64| used as f64 / ticks * 1000.0 / ok as f64 * 1000.0;
 
         // Concurrency 1: alternating direct / gateway rounds.
         let mut c1: Option<Pair> = None;
         let mut c1_ticks = 0u64;
+        let mut mock_ticks = 0u64;
         for _ in 0..p.c1_rounds {
             let warm = load(M_C1, false, 1, Some(p.c1_warmup), p);
             let _ = client::run(direct, &warm).await;
+            let m0 = procs::cpu_tree_ticks(mock_pid);
             let d = client::run(direct, &load(M_C1, false, 1, Some(p.c1_requests), p)).await;
+            mock_ticks += procs::cpu_tree_ticks(mock_pid).saturating_sub(m0);
             let _ = client::run(ep, &warm).await;
             let before = proc.cpu_ticks();
             let g = client::run(ep, &load(M_C1, false, 1, Some(p.c1_requests), p)).await;
@@ -537,8 +625,10 @@ impl Run {
             say(&format!("   c=1 direct:  {}", brief(&c.direct)));
             say(&format!("   c=1 gateway: {}", brief(&c.gateway)));
             if c.gateway.ok > 0 {
-                res.cpu_ms_per_1k_c1 =
-                    Some(c1_ticks as f64 / ticks * 1000.0 / c.gateway.ok as f64 * 1000.0);
+                res.cpu_ms_per_1k_c1 = Some(per_1k(c1_ticks, c.gateway.ok));
+            }
+            if c.direct.ok > 0 {
+                res.mock_cpu_ms_per_1k_c1 = Some(per_1k(mock_ticks, c.direct.ok));
             }
         }
         res.c1 = c1;
@@ -550,7 +640,14 @@ impl Run {
             let _ = client::run(direct, &l).await;
         }
         l.duration = Duration::from_secs(p.c64_duration_s);
+        let m0 = procs::cpu_tree_ticks(mock_pid);
         let d = client::run(direct, &l).await;
+        if d.ok > 0 {
+            res.mock_cpu_ms_per_1k_c64 = Some(per_1k(
+                procs::cpu_tree_ticks(mock_pid).saturating_sub(m0),
+                d.ok,
+            ));
+        }
         if p.c64_warmup_s > 0 {
             l.duration = Duration::from_secs(p.c64_warmup_s);
             let _ = client::run(ep, &l).await;
@@ -562,7 +659,7 @@ impl Run {
         let used = proc.cpu_ticks().saturating_sub(before);
         let rss = sampler.finish().await;
         if g.ok > 0 {
-            res.cpu_ms_per_1k_c64 = Some(used as f64 / ticks * 1000.0 / g.ok as f64 * 1000.0);
+            res.cpu_ms_per_1k_c64 = Some(per_1k(used, g.ok));
         }
         say(&format!(
             "   c={} direct:  {}",
@@ -607,5 +704,15 @@ impl Run {
         res.stream_levels = self.stream_levels(ep).await;
         let rss2 = sampler2.finish().await;
         res.rss_load_kib = Some(rss.max(rss2));
+
+        // Held streams, for a gateway that passed every level.
+        if res.stream_levels.len() == p.stream_levels.len()
+            && res.stream_levels.iter().all(Level::passed)
+        {
+            res.held = Some(self.held(ep, proc.pid()).await);
+        }
+
+        say("   throughput at a tail bound, gateway on one core");
+        res.tail = Some(crate::tail::run(&p.tail, ep, proc.pid(), Some(mock_pid)).await);
     }
 }

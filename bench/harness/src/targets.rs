@@ -20,6 +20,7 @@ pub const MODELS: &[&str] = &[
     crate::scenario::M_C64,
     crate::scenario::M_TTFT,
     crate::scenario::M_STREAMS,
+    crate::scenario::M_HELD,
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,8 +132,10 @@ pub fn command(
             } else {
                 paths.aigw.clone()
             };
+            // The default cap (512 connections, each over it answered 503)
+            // would refuse the larger bursts; the bench measures them.
             let mut toml = format!(
-                "[server]\nlisten = \"127.0.0.1:{port}\"\n\n\
+                "[server]\nlisten = \"127.0.0.1:{port}\"\nmax_connections = 10000\n\n\
                  [[providers]]\nname = \"mock\"\nkind = \"openai\"\nbase_url = \"http://{mock}/v1\"\n"
             );
             for m in MODELS {
