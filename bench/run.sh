@@ -55,6 +55,9 @@ if [[ "$gateways" == *litellm* || "$gateways" == *portkey* ]]; then
   bash bench/setup-peers.sh
 fi
 
+# 4,096 streams held open need ~4,100 descriptors in the harness and the
+# mock and ~8,200 in a gateway: take the hard limit (aigw raises its own).
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 out=bench/results
 if [[ ${#quick[@]} -gt 0 ]]; then
   out="$(mktemp -d)"
