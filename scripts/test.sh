@@ -63,6 +63,9 @@ else
   elif [ -n "$why" ]; then
     echo "== Windows: aigw.exe under wine SKIPPED: $why (AIGW_WINE_SMOKE=1 makes this a failure)" >&2
   else
+    # The Windows-only code paths (keychain, service, updater, launcher)
+    # get clippy too; the tests are Linux-side, so the lib and bins only.
+    cargo clippy --locked -p gateway-core --lib --bins --target x86_64-pc-windows-gnu -- -D warnings
     cargo build --locked -p gateway-core --bin aigw --bin aigww --target x86_64-pc-windows-gnu
     bash scripts/wine-smoke.sh
   fi

@@ -11,7 +11,7 @@
 /// limit is "unlimited".
 #[cfg(target_os = "macos")]
 const CAP: u64 = 10_240;
-#[cfg(not(target_os = "macos"))]
+#[cfg(all(unix, not(target_os = "macos")))]
 const CAP: u64 = 1 << 20;
 
 /// Descriptors a connection-free gateway keeps open (listener, SQLite and
@@ -22,6 +22,7 @@ pub const BASE_FDS: u64 = 64;
 pub const FDS_PER_CONNECTION: u64 = 2;
 
 /// The soft limit wanted: the hard one, capped at [`CAP`].
+#[cfg(unix)]
 fn wanted(soft: Option<u64>, hard: Option<u64>) -> Option<u64> {
     let target = hard.unwrap_or(CAP).min(CAP);
     match soft {
@@ -67,6 +68,7 @@ pub fn raise() -> Option<u64> {
 mod tests {
     use super::*;
 
+    #[cfg(unix)]
     #[test]
     fn the_soft_limit_goes_up_to_the_hard_one_capped() {
         assert_eq!(wanted(Some(1024), Some(524_288)), Some(524_288));
