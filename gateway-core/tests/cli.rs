@@ -620,7 +620,9 @@ fn soft_nofile(pid: u32) -> u64 {
 fn serve_with_nofile(dir: &Path, data: &str, soft: u64, hard: u64) -> Aigw {
     let mut cmd = Command::new("sh");
     cmd.arg("-c")
-        .arg(format!("ulimit -Sn {soft} && ulimit -Hn {hard} && exec \"$0\" \"$@\""))
+        .arg(format!(
+            "ulimit -Sn {soft} && ulimit -Hn {hard} && exec \"$0\" \"$@\""
+        ))
         .arg(AIGW)
         .args(["serve", "--config"])
         .arg(dir.join("config.toml"))
