@@ -99,8 +99,13 @@ enum Cmd {
     Load {
         #[arg(long)]
         addr: SocketAddr,
-        #[arg(long, default_value = "/v1/chat/completions")]
-        path: String,
+        /// The client protocol: chat, messages or responses.
+        #[arg(long, default_value = "chat")]
+        wire: String,
+        /// Default: the wire's endpoint (`/v1/chat/completions`,
+        /// `/v1/messages`, `/v1/responses`).
+        #[arg(long)]
+        path: Option<String>,
         #[arg(long, default_value = "mock-l0")]
         model: String,
         #[arg(short = 'c', long, default_value_t = 1)]
@@ -295,6 +300,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Cmd::Load {
             addr,
+            wire,
             path,
             model,
             concurrency,
@@ -307,11 +313,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 addr.ip().is_loopback(),
                 "benchmarks only target loopback addresses"
             );
+            let wire = client::Wire::parse(&wire)?;
             let ep = client::Endpoint {
                 addr,
-                path,
+                path: path.unwrap_or_else(|| wire.path().into()),
                 headers: Vec::new(),
-                wire: client::Wire::Chat,
+                wire,
             };
             let load = client::Load {
                 model,
