@@ -21,6 +21,7 @@ mod procs;
 mod report;
 mod scenario;
 mod targets;
+mod translated;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -248,7 +249,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                             .is_none_or(|p| p.gateway.ok == 0 || p.gateway.errors > 0)
                         || g.ttft
                             .as_ref()
-                            .is_none_or(|p| p.gateway.ok == 0 || p.gateway.errors > 0))
+                            .is_none_or(|p| p.gateway.ok == 0 || p.gateway.errors > 0)
+                        || g.translated.as_ref().is_none_or(|t| t.failed()))
             });
             Ok(if aigw_failed {
                 ExitCode::FAILURE

@@ -147,6 +147,8 @@ pub struct GatewayResult {
     pub cpu_ms_per_1k_c64: Option<f64>,
     pub ttft: Option<Pair>,
     pub stream_levels: Vec<Level>,
+    /// aigw only: the translated paths against passthrough.
+    pub translated: Option<crate::translated::Translated>,
 }
 
 impl GatewayResult {
@@ -463,6 +465,9 @@ impl Run {
         res.rss_idle_kib = Some(proc.rss_kib());
 
         self.scenarios(&mut res, &mut proc, direct, &ep).await;
+        if matches!(gw, Gateway::Aigw | Gateway::AigwBefore) {
+            res.translated = Some(crate::translated::run(&proc, direct, port, p).await);
+        }
 
         if let Err(e) = proc.check_alive() {
             res.fatal.get_or_insert(format!("{e:#}"));
