@@ -1,6 +1,13 @@
 # Shared by bench/profile.sh, bench/ab.sh and packaging/pgo.sh (sourced):
 # the mock upstream and aigw on free 127.0.0.1 ports, and their cleanup.
 # Processes started here are in `pids`, killed on exit.
+#
+# bench_paths: the measured client paths, `TAG WIRE ROUTE_PREFIX` a line
+# (passthrough first), for `aigw-bench load --wire WIRE --model PREFIX+MODEL`.
+bench_paths='passthrough chat -
+messages-to-chat messages -
+responses-to-chat responses chatonly-
+chat-to-messages chat anthropic-'
 
 pids=()
 bench_cleanup() {
@@ -29,6 +36,26 @@ bench_config() {
   printf '[[providers]]\nname = "mock"\nkind = "openai"\nbase_url = "http://127.0.0.1:%s/v1"\n' "$mock_port"
   for m in "$@"; do
     printf '\n[[routes]]\nmodel = "%s"\n[[routes.targets]]\nprovider = "mock"\n' "$m"
+  done
+}
+
+# bench_translated_config MOCK_PORT MODEL...: appended to bench_config's
+# output, the providers and routes of the translated paths (as in
+# bench/harness/src/translated.rs): `chatonly-MODEL` to an OpenAI-kind
+# provider without a Responses API (`responses = "translate"`: Responses ->
+# Chat) and `anthropic-MODEL` to an Anthropic-kind one (Chat -> Messages),
+# both the mock, forwarding MODEL. Messages -> Chat uses bench_config's own
+# routes. The Anthropic key comes from AIGW_BENCH_ANTHROPIC_KEY (exported
+# here; the mock checks none).
+export AIGW_BENCH_ANTHROPIC_KEY=bench-anthropic-key
+bench_translated_config() {
+  local mock_port=$1 m
+  shift
+  printf '\n[[providers]]\nname = "mock-chat-only"\nkind = "openai"\nbase_url = "http://127.0.0.1:%s/v1"\nresponses = "translate"\n' "$mock_port"
+  printf '\n[[providers]]\nname = "mock-anthropic"\nkind = "anthropic"\nbase_url = "http://127.0.0.1:%s/v1"\napi_key = "env:AIGW_BENCH_ANTHROPIC_KEY"\n' "$mock_port"
+  for m in "$@"; do
+    printf '\n[[routes]]\nmodel = "chatonly-%s"\n[[routes.targets]]\nprovider = "mock-chat-only"\nmodel = "%s"\n' "$m" "$m"
+    printf '\n[[routes]]\nmodel = "anthropic-%s"\n[[routes.targets]]\nprovider = "mock-anthropic"\nmodel = "%s"\n' "$m" "$m"
   done
 }
 

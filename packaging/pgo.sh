@@ -7,7 +7,10 @@
 #
 #   1. an instrumented aigw (-Cprofile-generate), in target/pgo-gen;
 #   2. training: mock-upstream and aigw-bench (release builds) send it
-#      non-streaming requests at concurrency 1 and 64 and streams, ~15 s;
+#      non-streaming requests at concurrency 1 and 64 and streams, then
+#      the translated paths (Messages -> Chat, Responses -> Chat, Chat ->
+#      Messages: bench/lib.sh's bench_paths) non-streaming and streaming,
+#      ~25 s;
 #   3. llvm-profdata merges the counts; aigw is built again with them
 #      (-Cprofile-use), in target/pgo, and copied to --out
 #      (default target/pgo/aigw).
@@ -67,7 +70,10 @@ RUSTFLAGS="-Cprofile-generate=$(mkdir -p "$target_dir" && cd "$target_dir" && pw
 say "2/3 training"
 bench_start_mock "$target_dir/release/mock-upstream" "$work/mock.log"
 port="$(bench_free_port)"
-bench_config "$port" "$mock_port" mock-l0 mock-l20 mock-l0-n8-p0 mock-l0-n5-p1 >"$work/aigw.toml"
+{
+  bench_config "$port" "$mock_port" mock-l0 mock-l20 mock-l0-n8-p0 mock-l0-n5-p1
+  bench_translated_config "$mock_port" mock-l0 mock-l0-n8-p0 mock-l0-n5-p1
+} >"$work/aigw.toml"
 mkdir -p "$work/profiles" "$work/data"
 LLVM_PROFILE_FILE="$work/profiles/aigw-%p.profraw" \
   "$target_dir/pgo-gen/dist/aigw" serve --config "$work/aigw.toml" --data-dir "$work/data" \
@@ -81,6 +87,17 @@ addr="127.0.0.1:$port"
 "$bench" load --addr "$addr" --model mock-l20 -c 64 --duration 4 >/dev/null
 "$bench" load --addr "$addr" --model mock-l0-n8-p0 --stream -n 2000 >/dev/null
 "$bench" load --addr "$addr" --model mock-l0-n5-p1 --stream -n 200 >/dev/null
+# The translated paths, each answered (load exits 0 either way: check ok).
+while read -r tag wire prefix; do
+  [ "$tag" = passthrough ] && continue
+  [ "$prefix" = - ] && prefix=""
+  for run in "mock-l0 -n 5000" "mock-l0-n8-p0 --stream -n 1000" "mock-l0-n5-p1 --stream -n 100"; do
+    set -- $run
+    m="$1"; shift
+    "$bench" load --addr "$addr" --wire "$wire" --model "$prefix$m" "$@" </dev/null >"$work/load.json"
+    grep -q '"errors": 0' "$work/load.json" || die "training $tag $m failed: $(head -c 400 "$work/load.json")"
+  done
+done <<<"$bench_paths"
 kill -TERM "$aigw_pid"
 wait "$aigw_pid" || die "the instrumented aigw did not stop cleanly (log: $(tail -3 "$work/aigw.log"))"
 ls "$work"/profiles/*.profraw >/dev/null 2>&1 || die "training wrote no profile"

@@ -39,14 +39,37 @@ pub enum Wire {
     Chat,
     /// Anthropic Messages: `"content"` blocks, `text_delta`s, `message_stop`.
     Messages,
+    /// OpenAI Responses: `"output"` items, `response.output_text.delta`s,
+    /// `response.completed`.
+    Responses,
 }
 
 impl Wire {
+    /// `chat`, `messages` or `responses`.
+    pub fn parse(s: &str) -> anyhow::Result<Self> {
+        Ok(match s {
+            "chat" => Self::Chat,
+            "messages" => Self::Messages,
+            "responses" => Self::Responses,
+            other => anyhow::bail!("unknown wire {other:?} (chat, messages, responses)"),
+        })
+    }
+
+    /// The gateway path a client of this protocol posts to.
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::Chat => "/v1/chat/completions",
+            Self::Messages => "/v1/messages",
+            Self::Responses => "/v1/responses",
+        }
+    }
+
     /// Bytes every whole answer contains.
     fn answer_marker(self) -> &'static [u8] {
         match self {
             Self::Chat => b"\"choices\"",
             Self::Messages => b"\"content\"",
+            Self::Responses => b"\"output\"",
         }
     }
 
@@ -55,13 +78,16 @@ impl Wire {
         match self {
             Self::Chat => b"[DONE]",
             Self::Messages => b"message_stop",
+            Self::Responses => b"response.completed",
         }
     }
 
     fn is_content(self, event: &[u8]) -> bool {
+        let has = |needle: &[u8]| event.windows(needle.len()).any(|w| w == needle);
         match self {
             Self::Chat => has_content(event),
-            Self::Messages => event.windows(12).any(|w| w == b"\"text_delta\""),
+            Self::Messages => has(b"\"text_delta\""),
+            Self::Responses => has(b"\"response.output_text.delta\""),
         }
     }
 }
@@ -193,6 +219,17 @@ impl LoadResult {
 pub fn request_body(wire: Wire, model: &str, stream: bool, prompt_bytes: usize) -> Bytes {
     let words = "Summarise the benchmark results in one short sentence. ";
     let prompt: String = words.chars().cycle().take(prompt_bytes.max(8)).collect();
+    if wire == Wire::Responses {
+        let body = serde_json::json!({
+            "model": model,
+            "instructions": "You are a terse assistant.",
+            "input": prompt,
+            "max_output_tokens": 64,
+            "temperature": 0.2,
+            "stream": stream,
+        });
+        return Bytes::from(body.to_string());
+    }
     if wire == Wire::Messages {
         let body = serde_json::json!({
             "model": model,

@@ -12,6 +12,9 @@
 //! Adding a kind (Bedrock, Vertex, Azure): a [`PROVIDERS`] row (its
 //! provider table pointing at the mock), routes in [`ROUTES`], and the
 //! [`PATHS`] rows that reach it; the mock needs its protocol's rows.
+//!
+//! [`measure`], the alternating loop, also serves the standard run's
+//! translated paths (`translated.rs`).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -101,13 +104,13 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("bedrock-ttft", "mock-bedrock", M_TTFT),
 ];
 
-/// One measured path: a client protocol to a route.
-struct PathSpec {
-    name: &'static str,
-    wire: Wire,
-    endpoint: &'static str,
-    model_c1: &'static str,
-    model_ttft: &'static str,
+/// One measured path: a client protocol (posting to its own endpoint,
+/// [`Wire::path`]) to a route.
+pub struct PathSpec {
+    pub name: &'static str,
+    pub wire: Wire,
+    pub model_c1: &'static str,
+    pub model_ttft: &'static str,
 }
 
 /// The first row is the baseline the others are compared with.
@@ -115,42 +118,36 @@ const PATHS: &[PathSpec] = &[
     PathSpec {
         name: "chat → openai (passthrough)",
         wire: Wire::Chat,
-        endpoint: "/v1/chat/completions",
         model_c1: "openai-c1",
         model_ttft: "openai-ttft",
     },
     PathSpec {
         name: "chat → gemini",
         wire: Wire::Chat,
-        endpoint: "/v1/chat/completions",
         model_c1: "gemini-c1",
         model_ttft: "gemini-ttft",
     },
     PathSpec {
         name: "messages → gemini",
         wire: Wire::Messages,
-        endpoint: "/v1/messages",
         model_c1: "gemini-c1",
         model_ttft: "gemini-ttft",
     },
     PathSpec {
         name: "chat → vertex (Gemini, OAuth token)",
         wire: Wire::Chat,
-        endpoint: "/v1/chat/completions",
         model_c1: "vertex-c1",
         model_ttft: "vertex-ttft",
     },
     PathSpec {
         name: "chat → azure (v1 API)",
         wire: Wire::Chat,
-        endpoint: "/v1/chat/completions",
         model_c1: "azure-c1",
         model_ttft: "azure-ttft",
     },
     PathSpec {
         name: "chat → bedrock (Converse, SigV4)",
         wire: Wire::Chat,
-        endpoint: "/v1/chat/completions",
         model_c1: "bedrock-c1",
         model_ttft: "bedrock-ttft",
     },
@@ -168,6 +165,16 @@ pub struct Params {
 }
 
 impl Params {
+    fn counts(&self) -> Counts {
+        Counts {
+            rounds: self.rounds,
+            c1_requests: self.c1_requests,
+            c1_warmup: self.c1_warmup,
+            ttft_streams: self.ttft_streams,
+            prompt_bytes: self.prompt_bytes,
+        }
+    }
+
     pub fn full() -> Self {
         Self {
             profile: "full",
@@ -193,6 +200,16 @@ impl Params {
     }
 }
 
+/// What [`measure`] sends per path and round.
+#[derive(Debug, Clone, Serialize)]
+pub struct Counts {
+    pub rounds: usize,
+    pub c1_requests: u64,
+    pub c1_warmup: u64,
+    pub ttft_streams: u64,
+    pub prompt_bytes: usize,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct PathResult {
     pub name: String,
@@ -216,7 +233,15 @@ pub struct KindsReport {
     pub paths: Vec<PathResult>,
 }
 
-fn load(model: &str, stream: bool, requests: u64, p: &Params) -> Load {
+/// Direct-to-mock and every path, measured by [`measure`].
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Measured {
+    pub direct_c1: LoadResult,
+    pub direct_ttft: LoadResult,
+    pub paths: Vec<PathResult>,
+}
+
+fn load(model: &str, stream: bool, requests: u64, p: &Counts) -> Load {
     Load {
         model: model.to_string(),
         stream,
@@ -307,53 +332,86 @@ pub async fn run(
         headers: Vec::new(),
         wire: Wire::Chat,
     };
-    let eps: Vec<Endpoint> = PATHS
+    let m = measure(&gw, &direct, addr, PATHS, &p.counts()).await;
+    gw.check_alive()?;
+    gw.stop(Duration::from_secs(5)).await;
+    mock.stop(Duration::from_secs(2)).await;
+
+    let version = std::process::Command::new(aigw)
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map_or_else(|| "?".into(), |s| s.trim().to_string());
+    Ok(KindsReport {
+        label: label.to_string(),
+        date: crate::report::now_utc(),
+        machine: Machine::read(),
+        params: p,
+        load_at_start,
+        quiet,
+        aigw: format!("{version} ({})", aigw.display()),
+        direct_c1: m.direct_c1,
+        direct_ttft: m.direct_ttft,
+        paths: m.paths,
+    })
+}
+
+/// Warms every path up, then in each round runs direct-to-mock c=1 and
+/// every path's c=1 requests (with `gw`'s CPU over each path's own
+/// requests), then direct and every path's streams: alternating, so
+/// background load moves them alike. `addr` is the gateway's.
+pub async fn measure(
+    gw: &Proc,
+    direct: &Endpoint,
+    addr: SocketAddr,
+    paths: &[PathSpec],
+    p: &Counts,
+) -> Measured {
+    let eps: Vec<Endpoint> = paths
         .iter()
         .map(|s| Endpoint {
             addr,
-            path: s.endpoint.into(),
+            path: s.wire.path().into(),
             headers: Vec::new(),
             wire: s.wire,
         })
         .collect();
     // Warm-up (connections, caches, the request log).
-    let _ = client::run(&direct, &load(M_C1, false, p.c1_warmup, &p)).await;
-    for (s, ep) in PATHS.iter().zip(&eps) {
-        let w = client::run(ep, &load(s.model_c1, false, p.c1_warmup, &p)).await;
+    let _ = client::run(direct, &load(M_C1, false, p.c1_warmup, p)).await;
+    for (s, ep) in paths.iter().zip(&eps) {
+        let w = client::run(ep, &load(s.model_c1, false, p.c1_warmup, p)).await;
         eprintln!(
-            "warm-up {}: {} ok, {} err {:?}",
+            "   warm-up {}: {} ok, {} err {:?}",
             s.name, w.ok, w.errors, w.first_error
         );
     }
 
     let mut direct_c1 = None;
     let mut direct_ttft = None;
-    let mut c1: Vec<Option<LoadResult>> = vec![None; PATHS.len()];
-    let mut ttft: Vec<Option<LoadResult>> = vec![None; PATHS.len()];
-    let mut ticks = vec![0u64; PATHS.len()];
+    let mut c1: Vec<Option<LoadResult>> = vec![None; paths.len()];
+    let mut ttft: Vec<Option<LoadResult>> = vec![None; paths.len()];
+    let mut ticks = vec![0u64; paths.len()];
     for round in 0..p.rounds.max(1) {
-        eprintln!("round {}/{}", round + 1, p.rounds.max(1));
-        let r = client::run(&direct, &load(M_C1, false, p.c1_requests, &p)).await;
+        eprintln!("   round {}/{}", round + 1, p.rounds.max(1));
+        let r = client::run(direct, &load(M_C1, false, p.c1_requests, p)).await;
         direct_c1 = merge(direct_c1, r);
-        for (i, (s, ep)) in PATHS.iter().zip(&eps).enumerate() {
+        for (i, (s, ep)) in paths.iter().zip(&eps).enumerate() {
             let before = gw.cpu_ticks();
-            let r = client::run(ep, &load(s.model_c1, false, p.c1_requests, &p)).await;
+            let r = client::run(ep, &load(s.model_c1, false, p.c1_requests, p)).await;
             ticks[i] += gw.cpu_ticks().saturating_sub(before);
             c1[i] = merge(c1[i].take(), r);
         }
-        let r = client::run(&direct, &load(M_TTFT, true, p.ttft_streams, &p)).await;
+        let r = client::run(direct, &load(M_TTFT, true, p.ttft_streams, p)).await;
         direct_ttft = merge(direct_ttft, r);
-        for (i, (s, ep)) in PATHS.iter().zip(&eps).enumerate() {
-            let r = client::run(ep, &load(s.model_ttft, true, p.ttft_streams, &p)).await;
+        for (i, (s, ep)) in paths.iter().zip(&eps).enumerate() {
+            let r = client::run(ep, &load(s.model_ttft, true, p.ttft_streams, p)).await;
             ttft[i] = merge(ttft[i].take(), r);
         }
     }
-    gw.check_alive()?;
-    gw.stop(Duration::from_secs(5)).await;
-    mock.stop(Duration::from_secs(2)).await;
 
     let hz = procs::clock_ticks().max(1) as f64;
-    let paths = PATHS
+    let paths = paths
         .iter()
         .enumerate()
         .map(|(i, s)| {
@@ -371,24 +429,11 @@ pub async fn run(
             }
         })
         .collect();
-    let version = std::process::Command::new(aigw)
-        .arg("--version")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .map_or_else(|| "?".into(), |s| s.trim().to_string());
-    Ok(KindsReport {
-        label: label.to_string(),
-        date: crate::report::now_utc(),
-        machine: Machine::read(),
-        params: p,
-        load_at_start,
-        quiet,
-        aigw: format!("{version} ({})", aigw.display()),
+    Measured {
         direct_c1: direct_c1.unwrap_or_default(),
         direct_ttft: direct_ttft.unwrap_or_default(),
         paths,
-    })
+    }
 }
 
 fn ms(us: u64) -> String {

@@ -22,6 +22,7 @@ mod report;
 mod scenario;
 mod tail;
 mod targets;
+mod translated;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -100,8 +101,13 @@ enum Cmd {
     Load {
         #[arg(long)]
         addr: SocketAddr,
-        #[arg(long, default_value = "/v1/chat/completions")]
-        path: String,
+        /// The client protocol: chat, messages or responses.
+        #[arg(long, default_value = "chat")]
+        wire: String,
+        /// Default: the wire's endpoint (`/v1/chat/completions`,
+        /// `/v1/messages`, `/v1/responses`).
+        #[arg(long)]
+        path: Option<String>,
         #[arg(long, default_value = "mock-l0")]
         model: String,
         #[arg(short = 'c', long, default_value_t = 1)]
@@ -244,7 +250,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                             .is_none_or(|p| p.gateway.ok == 0 || p.gateway.errors > 0)
                         || g.ttft
                             .as_ref()
-                            .is_none_or(|p| p.gateway.ok == 0 || p.gateway.errors > 0))
+                            .is_none_or(|p| p.gateway.ok == 0 || p.gateway.errors > 0)
+                        || g.translated.as_ref().is_none_or(|t| t.failed()))
             });
             Ok(if aigw_failed {
                 ExitCode::FAILURE
@@ -296,6 +303,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Cmd::Load {
             addr,
+            wire,
             path,
             model,
             concurrency,
@@ -308,11 +316,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 addr.ip().is_loopback(),
                 "benchmarks only target loopback addresses"
             );
+            let wire = client::Wire::parse(&wire)?;
             let ep = client::Endpoint {
                 addr,
-                path,
+                path: path.unwrap_or_else(|| wire.path().into()),
                 headers: Vec::new(),
-                wire: client::Wire::Chat,
+                wire,
             };
             let load = client::Load {
                 model,

@@ -253,6 +253,11 @@ pub fn markdown(r: &Report) -> String {
         let _ = writeln!(s, "\n## aigw against its targets\n");
         s.push_str(&targets_table(r, a));
     }
+    for g in &r.gateways {
+        if let Some(t) = &g.translated {
+            s.push_str(&crate::translated::section(&g.name, t));
+        }
+    }
 
     // Failures, verbatim.
     let mut errs = String::new();
@@ -270,6 +275,9 @@ pub fn markdown(r: &Report) -> String {
                 let n = p.map_or(0, |p| p.gateway.errors);
                 let _ = writeln!(errs, "- **{}** {what} ({n} errors): `{}`", g.name, short(e));
             }
+        }
+        for (path, e) in g.translated.iter().flat_map(|t| t.errors()) {
+            let _ = writeln!(errs, "- **{}** {path}: `{}`", g.name, short(e));
         }
         for l in &g.stream_levels {
             if let Some(e) = &l.first_error {

@@ -184,6 +184,8 @@ pub struct GatewayResult {
     pub stream_levels: Vec<Level>,
     pub held: Option<Held>,
     pub tail: Option<crate::tail::TailBound>,
+    /// aigw only: the translated paths against passthrough.
+    pub translated: Option<crate::translated::Translated>,
 }
 
 impl GatewayResult {
@@ -546,6 +548,9 @@ impl Run {
 
         self.scenarios(&mut res, &mut proc, direct, &ep, mock_pid)
             .await;
+        if matches!(gw, Gateway::Aigw | Gateway::AigwBefore) {
+            res.translated = Some(crate::translated::run(&proc, direct, port, p).await);
+        }
 
         if let Err(e) = proc.check_alive() {
             res.fatal.get_or_insert(format!("{e:#}"));

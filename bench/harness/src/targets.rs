@@ -143,6 +143,7 @@ pub fn command(
                     "\n[[routes]]\nmodel = \"{m}\"\n[[routes.targets]]\nprovider = \"mock\"\n"
                 ));
             }
+            toml.push_str(&crate::translated::aigw_config(mock));
             let cfg = scratch.join("aigw.toml");
             std::fs::write(&cfg, toml)?;
             let mut c = Command::new(bin);
@@ -153,6 +154,7 @@ pub fn command(
                 .arg(scratch.join("data"))
                 .arg("--listen")
                 .arg(format!("127.0.0.1:{port}"))
+                .env(crate::translated::ANTHROPIC_KEY_ENV, "bench-anthropic-key")
                 // No keychain in the benchmark: the admin token goes to a file.
                 .env_remove("DBUS_SESSION_BUS_ADDRESS");
             c

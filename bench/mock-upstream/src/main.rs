@@ -29,6 +29,11 @@
 //! - Gemini: `POST /v1beta/models/{m}:generateContent` and
 //!   `:streamGenerateContent?alt=sse` (also under `/v1/`), the model from
 //!   the path: `candidates`/`usageMetadata`, SSE events ending in CRLF CRLF.
+//! - Anthropic Messages: `POST …/messages` (the model and `"stream"` from
+//!   the body): a `message` answer, or the event sequence `message_start`,
+//!   `content_block_start`, `ping`, a `content_block_delta` (`text_delta`)
+//!   per delta, `content_block_stop`, `message_delta` (stop reason, usage),
+//!   `message_stop`, paced like the chat stream;
 //! - Vertex AI: its token and prediction paths ([`vertex`], outside the
 //!   table).
 
@@ -183,6 +188,12 @@ impl Sse {
             self.pace(last);
             return Bytes::from(out);
         }
+        if self.proto == Proto::Anthropic {
+            let last = self.sent == self.plan.deltas;
+            anthropic_frame(&mut out, &self.model, i, last);
+            self.pace(last);
+            return Bytes::from(out);
+        }
         if i == 0 {
             out.push_str(&chunk(
                 &self.model,
@@ -248,6 +259,8 @@ enum Proto {
     OpenAi,
     /// Gemini `generateContent`; streams are chosen by the path.
     Gemini,
+    /// Anthropic Messages.
+    Anthropic,
 }
 
 /// Where a route reads the model that chooses the mock's behaviour.
@@ -338,6 +351,13 @@ const ROUTES: &[Route] = &[
     },
     Route {
         prefix: "/",
+        suffix: "/messages",
+        proto: Proto::Anthropic,
+        model: ModelAt::Body,
+        stream: Streams::Body,
+    },
+    Route {
+        prefix: "/",
         suffix: "/chat/completions",
         proto: Proto::OpenAi,
         model: ModelAt::Body,
@@ -398,6 +418,67 @@ fn gemini_event(model: &str, text: &str, last: bool) -> String {
         "data: {{\"candidates\":[{{\"content\":{{\"role\":\"model\",\"parts\":[{{\"text\":\"{text}\"}}]}},\"index\":0{end},\"modelVersion\":\"{model}\",\"responseId\":\"mock\"}}\r\n\r\n",
         model = safe(model)
     )
+}
+
+fn anthropic_answer(model: &str) -> Bytes {
+    Bytes::from(format!(
+        r#"{{"id":"msg_mock","type":"message","role":"assistant","model":"{model}","content":[{{"type":"text","text":"Hello from the mock upstream."}}],"stop_reason":"end_turn","stop_sequence":null,"usage":{{"input_tokens":12,"output_tokens":7}}}}"#,
+        model = safe(model)
+    ))
+}
+
+/// One Anthropic SSE event (`event:` line named after its `type`).
+fn anthropic_event(out: &mut String, name: &str, data: &str) {
+    out.push_str("event: ");
+    out.push_str(name);
+    out.push_str("\ndata: ");
+    out.push_str(data);
+    out.push_str("\n\n");
+}
+
+/// The events of delta `i` of a Messages stream: the first comes with
+/// `message_start`, the text block's start and a `ping`; the last with the
+/// block's stop, `message_delta` and `message_stop`.
+fn anthropic_frame(out: &mut String, model: &str, i: u32, last: bool) {
+    if i == 0 {
+        anthropic_event(
+            out,
+            "message_start",
+            &format!(
+                r#"{{"type":"message_start","message":{{"id":"msg_mock","type":"message","role":"assistant","model":"{model}","content":[],"stop_reason":null,"stop_sequence":null,"usage":{{"input_tokens":12,"output_tokens":1}}}}}}"#,
+                model = safe(model)
+            ),
+        );
+        anthropic_event(
+            out,
+            "content_block_start",
+            r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
+        );
+        anthropic_event(out, "ping", r#"{"type":"ping"}"#);
+    }
+    anthropic_event(
+        out,
+        "content_block_delta",
+        &format!(
+            r#"{{"type":"content_block_delta","index":0,"delta":{{"type":"text_delta","text":"tok{i} "}}}}"#
+        ),
+    );
+    if last {
+        anthropic_event(
+            out,
+            "content_block_stop",
+            r#"{"type":"content_block_stop","index":0}"#,
+        );
+        anthropic_event(
+            out,
+            "message_delta",
+            &format!(
+                r#"{{"type":"message_delta","delta":{{"stop_reason":"end_turn","stop_sequence":null}},"usage":{{"output_tokens":{}}}}}"#,
+                i + 1
+            ),
+        );
+        anthropic_event(out, "message_stop", r#"{"type":"message_stop"}"#);
+    }
 }
 
 type Out = http_body_util::Either<http_body_util::Full<Bytes>, Sse>;
@@ -473,6 +554,7 @@ async fn handle(req: Request<Incoming>) -> Result<Response<Out>, Infallible> {
                 let answer = match route.proto {
                     Proto::OpenAi => completion(&model),
                     Proto::Gemini => gemini_answer(&model),
+                    Proto::Anthropic => anthropic_answer(&model),
                 };
                 Ok(full(StatusCode::OK, "application/json", answer))
             }
@@ -729,6 +811,10 @@ mod tests {
             plan("/v1/models/mock-l0:generateContent", br#"{"stream":true}"#),
             (Proto::Gemini, "mock-l0".into(), false)
         );
+        assert_eq!(
+            plan("/v1/messages", br#"{"model":"mock-l0-n2","stream":true}"#),
+            (Proto::Anthropic, "mock-l0-n2".into(), true)
+        );
         assert!(route_for("/v1beta/models/x:countTokens").is_none());
         let ev = gemini_event("m", "tok0 ", true);
         assert!(
@@ -737,6 +823,47 @@ mod tests {
         );
         let v = ev.trim_start_matches("data: ").trim_end();
         assert!(v.starts_with('{') && v.ends_with('}'), "{v}");
+    }
+
+    #[test]
+    fn messages_streams_are_anthropic_event_sequences() {
+        // The body's pacing timer needs a runtime to be created in.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let _in_rt = rt.enter();
+        let mut sse = Sse::new(Proto::Anthropic, "m".into(), Plan::from_model("mock-n2"));
+        let mut all = String::from_utf8(sse.next_frame().to_vec()).unwrap();
+        let second = String::from_utf8(sse.next_frame().to_vec()).unwrap();
+        assert!(sse.done);
+        all.push_str(&second);
+        let mut names = Vec::new();
+        for e in all.split("\n\n").filter(|e| !e.is_empty()) {
+            let (head, data) = e.split_once('\n').unwrap();
+            let name = head.strip_prefix("event: ").unwrap();
+            let data = data.strip_prefix("data: ").unwrap();
+            assert!(data.starts_with(&format!(r#"{{"type":"{name}""#)), "{e}");
+            assert!(data.ends_with('}'), "{e}");
+            names.push(name);
+        }
+        assert_eq!(
+            names,
+            [
+                "message_start",
+                "content_block_start",
+                "ping",
+                "content_block_delta",
+                "content_block_delta",
+                "content_block_stop",
+                "message_delta",
+                "message_stop"
+            ]
+        );
+        assert!(second.contains(r#""delta":{"type":"text_delta","text":"tok1 "}"#));
+        assert!(second.contains(r#""stop_reason":"end_turn""#));
+        let answer = anthropic_answer("m");
+        assert!(answer.starts_with(br#"{"id":"msg_mock","type":"message""#));
     }
 
     #[test]
