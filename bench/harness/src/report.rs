@@ -249,8 +249,10 @@ pub fn markdown(r: &Report) -> String {
         s.push_str(&compare_table(b, a, r.params.c64_concurrency));
     }
     s.push_str(&held_and_tail(r));
-    if let Some(a) = after {
-        let _ = writeln!(s, "\n## aigw against its targets\n");
+    // Both builds of a before/after run are judged (e.g. the plain release
+    // build as aigw-before and the PGO build as aigw).
+    for a in [after, before].into_iter().flatten() {
+        let _ = writeln!(s, "\n## {} against its targets\n", a.name);
         s.push_str(&targets_table(r, a));
     }
     for g in &r.gateways {
