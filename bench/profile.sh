@@ -23,7 +23,8 @@
 # Whole aigw process: every thread, the log writer included. Top functions
 # (inclusive and self) of every phase go to OUT/top-PHASE-PATH.txt.
 # Everything listens on 127.0.0.1. Needs valgrind and a release build
-# (`cargo build --release -p gateway-core --bin aigw -p mock-upstream -p aigw-bench`).
+# (`cargo build --release -p gateway-core --bin aigw` and, separately, since
+# `--bin aigw` would filter them out, `cargo build --release -p mock-upstream -p aigw-bench`).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 

@@ -291,3 +291,78 @@ pub fn section(name: &str, t: &Translated) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::Dist;
+
+    fn result(p50: u64, p99: u64, ttft_p99: Option<u64>) -> LoadResult {
+        let mut r = LoadResult::default();
+        r.ok = 10;
+        r.latency = Dist {
+            p50,
+            p99,
+            ..Dist::default()
+        };
+        r.ttft = ttft_p99.map(|p99| Dist {
+            p99,
+            ..Dist::default()
+        });
+        r
+    }
+
+    fn path(name: &str, p50: u64, cpu: f64, ttft: u64) -> PathResult {
+        PathResult {
+            name: name.into(),
+            c1: result(p50, p50 * 2, None),
+            ttft: result(0, 0, Some(ttft)),
+            cpu_ms_per_1k: cpu,
+        }
+    }
+
+    #[test]
+    fn judges_each_figure_against_passthrough() {
+        let t = Translated {
+            counts: None,
+            m: Measured {
+                direct_c1: result(20, 40, None),
+                direct_ttft: result(0, 0, Some(100)),
+                paths: vec![
+                    path("pass", 120, 50.0, 300),
+                    // added p50 +150 vs +100 (1.5×: met), p99 +300 vs +200.
+                    path("a", 170, 75.0, 400),
+                    // added p50 +160 (1.6×), CPU 2×.
+                    path("b", 180, 100.0, 300),
+                    path("c", 120, 50.0, 300),
+                ],
+            },
+        };
+        assert!(!t.failed());
+        let s = section("aigw", &t);
+        let row = |name: &str| {
+            s.lines()
+                .find(|l| l.starts_with(&format!("| {name} |")))
+                .unwrap()
+                .to_string()
+        };
+        assert!(row("a").ends_with("| met |"), "{}", row("a"));
+        assert!(
+            row("b").ends_with("| **missed**: added p50, added p99, CPU |"),
+            "{}",
+            row("b")
+        );
+        assert!(row("a").contains("+150 µs (1.50×)"), "{}", row("a"));
+
+        // No CPU tick on passthrough: CPU is not judged.
+        let mut t = t;
+        t.m.paths[0].cpu_ms_per_1k = 0.0;
+        assert!(
+            section("aigw", &t)
+                .lines()
+                .any(|l| l.starts_with("| b |") && l.contains("(not judged: CPU)"))
+        );
+        t.m.paths[3].ttft.errors = 1;
+        assert!(t.failed());
+    }
+}
