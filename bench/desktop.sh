@@ -5,8 +5,8 @@
 #
 #   bash bench/desktop.sh                  # release build, 5 launches, 10 min idle
 #   bash bench/desktop.sh --smoke          # 2 launches, 30 s idle, short settling
-#   bash bench/desktop.sh --bin FILE [--runs N] [--idle-s S] [--settle-s S]
-#                         [--target-dir DIR] [--out BASE]
+#   bash bench/desktop.sh --bin FILE [--profile NAME] [--runs N] [--idle-s S]
+#                         [--settle-s S] [--target-dir DIR] [--out BASE]
 #
 # Builds the UI (frontend/dist) and then the app in the release profile with
 # tauri/custom-protocol, as the Tauri CLI builds it for a release
@@ -30,8 +30,10 @@
 #      (wake-ups), while the script only sleeps;
 #   4. once more with --hidden (a login start): memory with the window never
 #      shown.
-# --out BASE writes BASE.md and BASE.json (default bench/results/desktop);
-# frames, logs and snapshots go to bench/results/logs/desktop/ (gitignored).
+# --profile names the build profile of --bin in the report (default: from
+# its path, .../release/ or .../debug/). --out BASE writes BASE.md and BASE.json (default bench/results/desktop);
+# frames, logs and snapshots go to bench/results/logs/$(basename BASE)/
+# (gitignored).
 # Needs: xvfb, xdotool, dbus, gnome-keyring, libsecret-tools, systemd
 # (busctl), python3, imagemagick (PNG copies of the frames).
 set -euo pipefail
@@ -124,7 +126,7 @@ for _ in range(200):
     mkfifo "$d/t0"
     python3 "$py" paint "$TITLE" "$d" "$d/t0" --timeout 90 --every 0.05 --quiet 3 >"$d/paint.json" &
     paint_pid=$!
-    wait_for 10 grep -q '^ready$' "$d/paint.json" || { note "the painter did not start"; exit 1; }
+    wait_for 10 grep -qs '^ready$' "$d/paint.json" || { note "the painter did not start"; exit 1; }
     start_app "$d"
     echo "$t0" >"$d/t0"
     wait "$paint_pid" || note "run $i: the painter failed"
@@ -177,13 +179,14 @@ for _ in range(200):
 fi
 
 # ============================================================ outside: build, then the session
-runs=5 idle_s=600 settle_s=10 bin="" out=bench/results/desktop
+runs=5 idle_s=600 settle_s=10 bin="" profile="" out=bench/results/desktop
 target="${CARGO_TARGET_DIR:-target}"
 args=("$@")
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --smoke) runs=2; idle_s=30; settle_s=3; shift ;;
     --bin) bin="$2"; shift 2 ;;
+    --profile) profile="$2"; shift 2 ;;
     --runs) runs="$2"; shift 2 ;;
     --idle-s) idle_s="$2"; shift 2 ;;
     --settle-s) settle_s="$2"; shift 2 ;;
@@ -209,13 +212,15 @@ if [[ -z "$bin" ]]; then
 fi
 [[ -x "$bin" ]] || { echo "desktop.sh: no binary $bin" >&2; exit 2; }
 bin=$(readlink -f "$bin")
-case "$bin" in
-  */release/*) profile=release ;;
-  */debug/*) profile="debug (opt-level 0: not what ships)" ;;
-  *) profile="unknown (--bin $bin)" ;;
-esac
+if [[ -z "$profile" ]]; then
+  case "$bin" in
+    */release/*) profile=release ;;
+    */debug/*) profile="debug (opt-level 0: not what ships)" ;;
+    *) profile="unknown (--bin $bin)" ;;
+  esac
+fi
 
-logs=bench/results/logs/desktop
+logs=bench/results/logs/$(basename "$out")
 rm -rf "$logs"
 mkdir -p "$logs" "$(dirname "$out")"
 run_dir=$(readlink -f "$logs")
@@ -236,6 +241,7 @@ run_dir=$(readlink -f "$logs")
   echo "lang=${LANG:-unset}"
   echo "screen=1920x1080x24"
   echo "runs=$runs"
+  echo "logs=$(basename "$out")"
   echo "idle_s=$idle_s"
   echo "settle_s=$settle_s"
 } >"$run_dir/meta.env"
