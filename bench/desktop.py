@@ -451,7 +451,7 @@ def markdown(res):
       f"Under Xvfb {m.get('screen', '')} (no window manager, no compositor, software rendering), "
       f"a private D-Bus session and Secret Service (`scripts/keyring-session.sh`), a throwaway home "
       f"(first run: the embedded default config, no providers), `AIGW_LISTEN` on a free 127.0.0.1 port, "
-      f"LANG={m.get('lang', '?')}.\n")
+      f"LANG={m.get('lang', '?')}, WebKit variables: {m.get('webkit_env', '').strip() or 'none'}.\n")
     w(f"Command: `{m.get('command', '')}`\n")
     w("## Launch to painted\n")
     w(f"{len(res['runs'])} launches, each in a fresh home, one after the other (the app quit with SIGTERM in between, "

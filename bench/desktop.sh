@@ -226,7 +226,7 @@ mkdir -p "$logs" "$(dirname "$out")"
 run_dir=$(readlink -f "$logs")
 {
   echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
-  echo "command=bash bench/desktop.sh ${args[*]}"
+  echo "command=$(env | grep '^WEBKIT_' | sort | tr '\n' ' ' || true)bash bench/desktop.sh$(printf ' %q' "${args[@]}")"
   echo "nproc=$(nproc)"
   echo "cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
   echo "mem=$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
@@ -239,6 +239,7 @@ run_dir=$(readlink -f "$logs")
   echo "sha256=$(sha256sum "$bin" | cut -d' ' -f1)"
   echo "webkit=$(dpkg-query -W -f '${Version}' libwebkit2gtk-4.1-0 2>/dev/null || echo '?')"
   echo "lang=${LANG:-unset}"
+  echo "webkit_env=$(env | grep '^WEBKIT_' | sort | tr '\n' ' ' || true)"
   echo "screen=1920x1080x24"
   echo "runs=$runs"
   echo "logs=$(basename "$out")"
