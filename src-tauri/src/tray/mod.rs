@@ -8,10 +8,11 @@
 //!   admin API in-process).
 //!
 //! Every change goes through [`refresh`], which redraws on the main thread,
-//! and only when what the tray would show has changed. A watcher calls it
-//! every second, so edits made elsewhere (the config file, the CLI, the
-//! window) show up in the tray too; the tools' state is read every
-//! [`TOOLS_EVERY`] and right after a connect or disconnect.
+//! and only when what the tray would show has changed: it compares on the
+//! calling thread first, so an unchanged tray never wakes the main thread.
+//! A watcher calls it every second, so edits made elsewhere (the config
+//! file, the CLI, the window) show up in the tray too; the tools' state is
+//! read every [`TOOLS_EVERY`] and right after a connect or disconnect.
 
 mod actions;
 mod icons;
@@ -112,8 +113,17 @@ pub fn redraw_all<R: Runtime>(app: &AppHandle<R>) {
 }
 
 fn dispatch<R: Runtime>(app: &AppHandle<R>, force: bool) {
-    if app.try_state::<TrayState>().is_none() {
+    let Some(state) = app.try_state::<TrayState>() else {
         return;
+    };
+    // The watcher calls this every second: wake the main thread (and its
+    // GTK loop) only when there is something new to show. `redraw` compares
+    // again there, so two refreshes racing still draw once.
+    if !force {
+        let model = current(app, &state);
+        if state.shown.lock_or_recover().as_ref() == Some(&model) {
+            return;
+        }
     }
     let handle = app.clone();
     if let Err(e) = app.run_on_main_thread(move || redraw(&handle, force)) {
