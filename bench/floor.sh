@@ -78,13 +78,13 @@ load() {
 # in ns from schedstat (the total).
 ticks() {
   awk '{printf "%s %s ", $14, $15}' "/proc/$1/stat"
-  cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {print s}'
+  cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f\n", s}'
 }
 
 # switches PID: voluntary + involuntary context switches over its threads.
 switches() {
   cat /proc/"$1"/task/*/status 2>/dev/null |
-    awk '/^(voluntary|nonvoluntary)_ctxt_switches/ {s += $2} END {print s}'
+    awk '/^(voluntary|nonvoluntary)_ctxt_switches/ {s += $2} END {printf "%.0f\n", s}'
 }
 
 # measure LABEL PID PORT: one row per workload for the server PID reached at PORT.

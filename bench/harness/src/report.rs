@@ -342,10 +342,12 @@ pub fn targets_table(r: &Report, a: &GatewayResult) -> String {
     let _ = writeln!(s, "| metric | target | measured | |");
     let _ = writeln!(s, "|---|---|---|---|");
     let mut row = |metric: &str, target: &str, measured: Option<String>, ok: Option<bool>| {
-        let verdict = match ok {
-            Some(true) => "met",
-            Some(false) => "**missed**",
-            None => "not measured",
+        // A figure with nothing to meet (stated against the peers) is "stated".
+        let verdict = match (ok, &measured) {
+            (Some(true), _) => "met",
+            (Some(false), _) => "**missed**",
+            (None, Some(_)) => "stated",
+            (None, None) => "not measured",
         };
         let _ = writeln!(
             s,
