@@ -63,21 +63,6 @@ if [[ "${1:-}" == --inner ]]; then
     fi
   }
   trap cleanup EXIT
-  free_port() { # below the ephemeral range, as scripts/desktop-lib.sh picks one
-    python3 -c '
-import random, socket
-for _ in range(200):
-    p = random.randint(20000, 30999)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p))
-    except OSError:
-        continue
-    finally:
-        s.close()
-    print(p)
-    break'
-  }
   stamp() { # each line of the app's stdout with the time it arrived
     local l
     while IFS= read -r l; do printf '%s %s\n' "$EPOCHREALTIME" "$l"; done
@@ -92,7 +77,7 @@ for _ in range(200):
     dir_of_app=$dir
     mkdir -p "$dir/home/.config" "$dir/home/.local/share" "$dir/home/.cache" "$dir/run"
     chmod 700 "$dir/run"
-    port=$(free_port)
+    port=$(desktop_free_port)
     # the reader is the script's child, not the app's (it would count in the tree)
     mkfifo "$dir/stdout"
     stamp <"$dir/stdout" >"$dir/app.log" &

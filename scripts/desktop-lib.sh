@@ -9,22 +9,11 @@ check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; 
 # wait_for SECONDS CMD...: polls CMD every 0.25 s
 wait_for() { local n=$(( $1 * 4 )); shift; for _ in $(seq 1 "$n"); do "$@" && return 0; sleep 0.25; done; return 1; }
 
-# desktop_env FAKE_UPSTREAM_BIN: everything the app touches goes under $W (no
-# real HOME, keychain or config); exports AIGW_CONFIG/AIGW_DATA_DIR/AIGW_LISTEN,
-# sets PORT (DESKTOP_TEST_PORT, else a free one) and GW (the gateway's URL).
-# With a fake-upstream binary the providers are real (fake) servers; else
-# they point at a closed port.
-desktop_env() {
-  W=$(mktemp -d)
-  export HOME=$W/home XDG_RUNTIME_DIR=$W/run XDG_CONFIG_HOME=$W/home/.config
-  mkdir -p "$HOME/.config" "$XDG_RUNTIME_DIR"; chmod 700 "$XDG_RUNTIME_DIR"
-  export AIGW_CONFIG=$W/config.toml AIGW_DATA_DIR=$W/data
-  # Admin tokens go to a real (throwaway) Secret Service, as on a desktop.
-  echo | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1
-  # A free port below the ephemeral range (32768-60999): a port from
-  # bind(0) could be handed out again at once to the fake upstreams started
-  # below (they bind port 0), and the app then finds its port taken.
-  PORT=${DESKTOP_TEST_PORT:-$(python3 -c '
+# desktop_free_port: a free 127.0.0.1 port below the ephemeral range
+# (32768-60999): a port from bind(0) could be handed out again at once to
+# fake upstreams that bind port 0, and the app then finds its port taken.
+desktop_free_port() {
+  python3 -c '
 import random, socket
 for _ in range(200):
     p = random.randint(20000, 30999)
@@ -37,7 +26,22 @@ for _ in range(200):
         s.close()
     print(p)
     break
-')}
+'
+}
+
+# desktop_env FAKE_UPSTREAM_BIN: everything the app touches goes under $W (no
+# real HOME, keychain or config); exports AIGW_CONFIG/AIGW_DATA_DIR/AIGW_LISTEN,
+# sets PORT (DESKTOP_TEST_PORT, else a free one) and GW (the gateway's URL).
+# With a fake-upstream binary the providers are real (fake) servers; else
+# they point at a closed port.
+desktop_env() {
+  W=$(mktemp -d)
+  export HOME=$W/home XDG_RUNTIME_DIR=$W/run XDG_CONFIG_HOME=$W/home/.config
+  mkdir -p "$HOME/.config" "$XDG_RUNTIME_DIR"; chmod 700 "$XDG_RUNTIME_DIR"
+  export AIGW_CONFIG=$W/config.toml AIGW_DATA_DIR=$W/data
+  # Admin tokens go to a real (throwaway) Secret Service, as on a desktop.
+  echo | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1
+  PORT=${DESKTOP_TEST_PORT:-$(desktop_free_port)}
   export AIGW_LISTEN=127.0.0.1:$PORT
   GW=http://127.0.0.1:$PORT
   local primary=http://127.0.0.1:9/v1 backup=http://127.0.0.1:9/v1 flaky=http://127.0.0.1:9/v1 urls='{}'

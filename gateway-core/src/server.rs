@@ -9,7 +9,7 @@
 //! - `tls`: TLS on the listener and the reload of its certificate files.
 
 mod conn;
-pub mod fdlimit;
+mod fdlimit;
 mod tls;
 
 use std::net::SocketAddr;
@@ -242,7 +242,7 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
         tracing::warn!(
             "the open-file limit is {limit}: server.max_connections = {max_connections} needs about {} \
              (raise the hard limit: ulimit -Hn, LimitNOFILE= in a systemd unit)",
-            fdlimit::BASE_FDS + fdlimit::FDS_PER_CONNECTION * max_connections as u64
+            fdlimit::needed(max_connections)
         );
     }
     let listener = listen(addr).map_err(|source| {

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::client::LoadResult;
-use crate::scenario::{GatewayResult, Held, Level, Pair, Report};
+use crate::scenario::{GatewayResult, Level, Pair, Report};
 
 /// `YYYY-MM-DD HH:MM UTC`, from the system clock.
 pub fn now_utc() -> String {
@@ -524,6 +524,24 @@ pub fn targets_table(r: &Report, a: &GatewayResult) -> String {
     s
 }
 
+/// One table row per target that has `T`: the direct path first, then each
+/// gateway by name.
+fn named_rows<'a, T>(
+    direct: Option<&'a T>,
+    gateways: &'a [GatewayResult],
+    of: impl Fn(&'a GatewayResult) -> Option<&'a T>,
+) -> Vec<(&'a str, &'a T)> {
+    direct
+        .map(|d| ("direct (mock)", d))
+        .into_iter()
+        .chain(
+            gateways
+                .iter()
+                .filter_map(|g| of(g).map(|t| (g.name.as_str(), t))),
+        )
+        .collect()
+}
+
 /// Held streams and throughput at a tail bound, every target.
 fn held_and_tail(r: &Report) -> String {
     let mut s = String::new();
@@ -538,16 +556,7 @@ fn held_and_tail(r: &Report) -> String {
         "| target | streams | ok | stalled | TTFT p99 | largest silence | RSS before | RSS peak | per stream |"
     );
     let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|");
-    let mut held: Vec<(&str, &Held)> = Vec::new();
-    if let Some(h) = &r.direct_held {
-        held.push(("direct (mock)", h));
-    }
-    for g in &r.gateways {
-        if let Some(h) = &g.held {
-            held.push((&g.name, h));
-        }
-    }
-    for (name, h) in held {
+    for (name, h) in named_rows(r.direct_held.as_ref(), &r.gateways, |g| g.held.as_ref()) {
         let l = &h.level;
         let _ = writeln!(
             s,
@@ -578,16 +587,7 @@ fn held_and_tail(r: &Report) -> String {
         "| target | best req/s | at c= | p50 | p99 | CPU per request | first step over the bound |"
     );
     let _ = writeln!(s, "|---|---|---|---|---|---|---|");
-    let mut tails: Vec<(&str, &crate::tail::TailBound)> = Vec::new();
-    if let Some(t) = &r.direct_tail {
-        tails.push(("direct (mock)", t));
-    }
-    for g in &r.gateways {
-        if let Some(t) = &g.tail {
-            tails.push((&g.name, t));
-        }
-    }
-    for (name, t) in tails {
+    for (name, t) in named_rows(r.direct_tail.as_ref(), &r.gateways, |g| g.tail.as_ref()) {
         if let Some(why) = &t.skipped {
             let _ = writeln!(s, "| {name} | skipped: {} | | | | | |", short(why));
             continue;

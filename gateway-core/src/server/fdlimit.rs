@@ -16,10 +16,10 @@ const CAP: u64 = 1 << 20;
 
 /// Descriptors a connection-free gateway keeps open (listener, SQLite and
 /// its WAL, log files, runtime, keychain and Redis/PostgreSQL clients).
-pub const BASE_FDS: u64 = 64;
+const BASE_FDS: u64 = 64;
 
 /// What one client connection may need: its own socket and its upstream's.
-pub const FDS_PER_CONNECTION: u64 = 2;
+const FDS_PER_CONNECTION: u64 = 2;
 
 /// The soft limit wanted: the hard one, capped at [`CAP`].
 #[cfg(unix)]
@@ -31,9 +31,14 @@ fn wanted(soft: Option<u64>, hard: Option<u64>) -> Option<u64> {
     }
 }
 
+/// Descriptors `max_connections` connections may need at once.
+pub fn needed(max_connections: usize) -> u64 {
+    BASE_FDS + FDS_PER_CONNECTION * max_connections as u64
+}
+
 /// Whether `limit` descriptors serve `max_connections` connections.
 pub fn enough_for(limit: u64, max_connections: usize) -> bool {
-    limit >= BASE_FDS + FDS_PER_CONNECTION * max_connections as u64
+    limit >= needed(max_connections)
 }
 
 /// Raises the soft open-file limit to the hard one; the soft limit in force
