@@ -297,6 +297,8 @@ fn gen_rows(o: &Opts) {
             }
         }
     }
+    // What the writer does when it stops: the hourly rollups it holds.
+    db.store_held_rollups().expect("store the held rollups");
     let wall = t0.elapsed();
     let cpu = thread_cpu() - cpu0;
     println!(

@@ -36,7 +36,7 @@ pub enum DbError {
 }
 
 /// Bump with a migration when the schema changes.
-const SCHEMA_VERSION: i64 = 7;
+const SCHEMA_VERSION: i64 = 8;
 
 /// The schema this binary writes (for backups: `aigw restore` refuses newer).
 pub fn schema_version() -> i64 {
@@ -122,6 +122,9 @@ struct Inner {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    /// Hourly rollups of committed rows, stored every few seconds (locked
+    /// after `writer`).
+    hours: Mutex<super::rollup::Held>,
 }
 
 /// How long a connection waits for another's write lock before failing.
@@ -210,26 +213,44 @@ impl Db {
         if version < SCHEMA_VERSION {
             conn.execute_batch(SCHEMA).map_err(err)?;
             conn.execute_batch(super::rollup::SCHEMA).map_err(err)?;
+            conn.execute_batch(super::rollup::SCHEMA_HOURS)
+                .map_err(err)?;
         }
-        if (1..7).contains(&version) {
-            // v7: per-minute rollups, computed from the rows already there
-            // (a minute's rows at a time; seconds for millions of rows).
+        if (1..8).contains(&version) {
+            // v7: per-minute rollups; v8: hourly rollups by dimension; both
+            // computed from the rows already there (a unit's rows at a time).
             let tx = conn.unchecked_transaction().map_err(err)?;
-            super::rollup::rebuild(&tx, None).map_err(|e| match e {
-                DbError::Sql(source) => err(source),
-                other => other,
-            })?;
+            let mut rebuilt = Ok(());
+            if version < 7 {
+                rebuilt = super::rollup::rebuild_minutes(&tx);
+            }
+            rebuilt
+                .and_then(|()| super::rollup::rebuild_hours(&tx))
+                .map_err(|e| match e {
+                    DbError::Sql(source) => err(source),
+                    other => other,
+                })?;
             tx.commit().map_err(err)?;
         }
         if version < SCHEMA_VERSION {
             conn.pragma_update(None, "user_version", SCHEMA_VERSION)
                 .map_err(err)?;
         }
+        // What a process that stopped still held goes into the hourly rollups.
+        {
+            let tx = conn.unchecked_transaction().map_err(err)?;
+            super::rollup::recover_hours(&tx).map_err(|e| match e {
+                DbError::Sql(source) => err(source),
+                other => other,
+            })?;
+            tx.commit().map_err(err)?;
+        }
         Ok(Self {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
                 writer: Mutex::new(conn),
                 readers: Mutex::new(Vec::new()),
+                hours: Mutex::default(),
             }),
         })
     }
@@ -279,7 +300,7 @@ impl Db {
     pub fn insert(&self, events: &[RequestEvent], body_cap: usize) -> Result<(), DbError> {
         let mut conn = self.inner.writer.lock_or_recover();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        {
+        let hours = {
             let mut req = tx.prepare_cached(
                 "INSERT OR IGNORE INTO requests (request_id, ts_ms, client, endpoint,
                     requested_model, provider, forwarded_model, route_mode, stream, attempts,
@@ -297,7 +318,7 @@ impl Db {
             let mut bod = tx.prepare_cached(
                 "INSERT INTO bodies (request, request_body, response_body) VALUES (?1, ?2, ?3)",
             )?;
-            let mut pending = super::rollup::Pending::new();
+            let mut pending = super::rollup::Pending::default();
             for e in events {
                 let n = req.execute(params![
                     e.request_id,
@@ -331,11 +352,18 @@ impl Db {
                 if n == 0 {
                     continue; // a duplicate request id: keep the first
                 }
-                let ts = unix_ms(e.time);
-                pending
-                    .entry((super::rollup::minute_of(ts), e.origin.as_str().to_string()))
-                    .or_default()
-                    .add(&Rec {
+                let keys = super::rollup::Keys {
+                    provider: e.provider.as_deref(),
+                    model: e.forwarded_model.as_deref(),
+                    requested_model: &e.requested_model,
+                    route: e.route.as_deref(),
+                    client: &e.client,
+                };
+                pending.add(
+                    unix_ms(e.time),
+                    e.origin.as_str(),
+                    &keys,
+                    &Rec {
                         error: e.error.as_deref(),
                         latency_ms: e.latency_ms,
                         ttft_ms: e.ttft_ms,
@@ -348,7 +376,8 @@ impl Db {
                         status: e.status,
                         cache_read_tokens: e.cache_read_tokens.map(|t| t as i64),
                         cache_write_tokens: e.cache_write_tokens.map(|t| t as i64),
-                    });
+                    },
+                );
                 let id = tx.last_insert_rowid();
                 for (i, a) in e.attempts.iter().enumerate() {
                     att.execute(params![
@@ -368,9 +397,36 @@ impl Db {
                     bod.execute(params![id, prep(&e.request_body), prep(&e.response_body)])?;
                 }
             }
-            super::rollup::add_pending(&tx, pending)?;
+            let hours = pending.take_hours();
+            super::rollup::add_minutes(&tx, &pending)?;
+            hours
+        };
+        let mut held = self.inner.hours.lock_or_recover();
+        let store = held.due();
+        if store {
+            held.store(&tx, &hours)?;
         }
         tx.commit()?;
+        if store {
+            held.stored();
+        } else {
+            held.absorb(hours);
+        }
+        Ok(())
+    }
+
+    /// Stores the hourly rollups the writer holds (at shut-down; reads are
+    /// exact without it, and the next open recovers them).
+    pub fn store_held_rollups(&self) -> Result<(), DbError> {
+        let mut conn = self.inner.writer.lock_or_recover();
+        let mut held = self.inner.hours.lock_or_recover();
+        if held.is_empty() {
+            return Ok(());
+        }
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        held.store(&tx, &super::rollup::Pending::default())?;
+        tx.commit()?;
+        held.stored();
         Ok(())
     }
 
@@ -423,9 +479,12 @@ impl Db {
         if report.expired + report.over_size > 0 {
             // The rollups of the minutes now gone, and of the one cut through.
             let mut conn = self.inner.writer.lock_or_recover();
+            let mut held = self.inner.hours.lock_or_recover();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            held.store(&tx, &super::rollup::Pending::default())?;
             super::rollup::trim(&tx)?;
             tx.commit()?;
+            held.stored();
         }
         // Freed pages back to the file system, VACUUM_STEP pages per turn on
         // the writer connection, so the writer waits for one step at most.

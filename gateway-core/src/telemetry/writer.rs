@@ -117,6 +117,12 @@ pub(crate) async fn run_writer(
             Some(Report::Recovered { .. }) | None => {}
         }
     }
+    // The hourly rollups held in memory (the next open would recover them).
+    if let Ok(Err(e)) = tokio::task::spawn_blocking(move || db.store_held_rollups()).await {
+        tracing::warn!(
+            "telemetry: hourly rollups not stored at shut-down (the next start adds them): {e}"
+        );
+    }
 }
 
 /// What the writer logs about failed batches: the first failure at once,
