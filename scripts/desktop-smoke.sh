@@ -9,13 +9,13 @@
 #   disconnected: its settings.json in the test's HOME appears and goes),
 #   close-to-tray (the webview and WebKit's web process go) and open window
 #   (a new webview paints the UI), manage keys (with the window closed: it
-#   opens on that page),
-#   start at login (the autostart
-#   file), a second launch (single instance), quit (exit 0, port released);
+#   opens on that page), start at login (the autostart file), a second
+#   launch (single instance), quit (exit 0, port released);
 # then a second run with the port taken: the tray and the window say so;
 # then a third run that updates itself from the tray: check, install a signed
 # release served on 127.0.0.1 (verified, the old executable kept), restart
-# into it; `aigw update rollback --app desktop` puts the old one back.
+# into it; `aigw update rollback --app desktop` puts the old one back; last a
+# login start (--hidden): no window and no webview until the tray opens it.
 #
 # Usage: scripts/desktop-smoke.sh [BIN] [OUT_DIR]
 #   BIN      default target/debug/aigw-desktop (build it with
@@ -63,6 +63,12 @@ painted() { # NAME: a screenshot that is not blank (WebKit paints late on a load
   shot "$1"
   [ "$(colours "$OUT/$1.png")" -gt 64 ] 2>/dev/null
 }
+visible() { [ -n "$(xdotool search --onlyvisible --name '^AI Model Gateway$' 2>/dev/null)" ]; }
+find_wid() { WID=$(xdotool search --onlyvisible --name '^AI Model Gateway$' 2>/dev/null | head -1); [ -n "$WID" ]; }
+descendants() { local p; for p in $(pgrep -P "$1"); do echo "$p"; descendants "$p"; done; }
+web_process() { local p; for p in $(descendants "$APP"); do grep -qs WebKitWebProcess "/proc/$p/cmdline" && return 0; done; return 1; }
+tree_rss_mib() { local p s=0 r; for p in "$APP" $(descendants "$APP"); do
+  r=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null); s=$((s + ${r:-0})); done; echo $((s / 1024)); }
 start_app() { # LOG
   "$BIN" >"$1" 2>&1 &
   APP=$!
@@ -182,12 +188,6 @@ if [ -n "$MENU" ]; then
   # close-to-tray: the close button closes the window and drops its webview
   # (WebKit's web process goes), the gateway keeps serving; the tray builds
   # a new window, which loads and paints the UI again
-  visible() { [ -n "$(xdotool search --onlyvisible --name '^AI Model Gateway$' 2>/dev/null)" ]; }
-  find_wid() { WID=$(xdotool search --onlyvisible --name '^AI Model Gateway$' 2>/dev/null | head -1); [ -n "$WID" ]; }
-  descendants() { local p; for p in $(pgrep -P "$1"); do echo "$p"; descendants "$p"; done; }
-  web_process() { local p; for p in $(descendants "$APP"); do grep -qs WebKitWebProcess "/proc/$p/cmdline" && return 0; done; return 1; }
-  tree_rss_mib() { local p s=0 r; for p in "$APP" $(descendants "$APP"); do
-    r=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null); s=$((s + ${r:-0})); done; echo $((s / 1024)); }
   ready_count() { grep -c "EVENT frontend-ready" "$LOG"; }
   RSS_OPEN=$(tree_rss_mib)
   check "a WebKitWebProcess renders the open window" web_process
@@ -323,6 +323,35 @@ if [ -x "$RELTOOL" ] && [ -n "${AIGW_HOST_TRIPLE:-}" ]; then
 else
   echo "  (no release tool ($RELTOOL) or rustc: self-update not tested; cargo build -p aigw-release)"
 fi
+
+# ====================== run 4: a login start (--hidden): no window and no
+# webview until the tray's "Open window" builds them
+LOG4=$OUT/app-hidden.log
+"$BIN" --hidden >"$LOG4" 2>&1 &
+APP=$!; WID=""
+if wait_for "$T" find_tray "$APP"; then
+  ok "hidden start: tray icon exported"
+  check "hidden start: no window mapped" eval '! visible'
+  check "hidden start: no webview built (no EVENT webview-created, no WebKitWebProcess)" \
+    eval '! grep -q "EVENT webview-created" "$LOG4" && ! web_process'
+  click "Open window"
+  check "hidden start: tray 'Open window' builds and shows the window" wait_for "$T" visible
+  find_wid
+  check "hidden start: ... which renders the UI (frontend_ready)" wait_for "$T" grep -q "EVENT frontend-ready" "$LOG4"
+  wait_for "$T" painted hidden-opened || true
+  N=$(colours "$OUT/hidden-opened.png")
+  check "hidden start: ... and paints it ($N colours, $OUT/hidden-opened.png)" test "${N:-0}" -gt 64
+  click "Quit"
+  if wait_for "$T" eval '! kill -0 $APP 2>/dev/null'; then
+    wait "$APP"; rc=$?
+    check "hidden start: tray 'Quit' exited the app (rc $rc)" test "$rc" = 0
+  else
+    bad "hidden start: app still running after tray 'Quit'"; kill "$APP"
+  fi
+else
+  bad "hidden start: no tray icon on D-Bus"
+fi
+kill "$APP" 2>/dev/null; wait "$APP" 2>/dev/null
 
 if [ -n "${DOCS_IMG:-}" ]; then   # refresh the README's screenshots
   mkdir -p "$DOCS_IMG"
