@@ -77,7 +77,9 @@ if [[ "${1:-}" == --inner ]]; then
   event_ms_after() { # LOG T0 NAME: ms from T0 to the first "EVENT NAME" line after T0
     awk -v t0="$2" -v n="$3" '$1 >= t0 && $2 == "EVENT" && $3 == n { printf "%.1f\n", ($1 - t0) * 1000; exit }' "$1"
   }
+  # shellcheck disable=SC2317  # (run through wait_for)
   seen_after() { [[ -n "$(event_ms_after "$@")" ]]; } # LOG T0 NAME
+  # shellcheck disable=SC2317  # (run through wait_for)
   more_than() { [[ $(grep -c "EVENT $2" "$1") -gt $3 ]]; } # LOG NAME N: more than N such lines
   proc_stat_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 }' /proc/stat; }
   # start_app DIR ARGS...: the app with a throwaway home in DIR; sets app, port, t0
