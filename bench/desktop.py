@@ -406,8 +406,15 @@ def report(args):
             "frontend_ready_ms": num("frontend-ready"),
             "frontend_ready": ev.get("frontend-ready-detail", ""),
             "hidden_ms": num("window-hidden"),
+            "dropped_ms": num("webview-dropped"),
+            "reopen": {
+                **(load_json(os.path.join(r, "reopen", "paint.json")) or {}),
+                "webview_created_ms": num("reopen-webview-created"),
+                "frontend_ready_ms": num("reopen-frontend-ready"),
+            },
             "open": memory(load_json(os.path.join(r, "open.json"))),
             "closed": memory(load_json(os.path.join(r, "closed.json"))),
+            "reopened": memory(load_json(os.path.join(r, "reopened.json"))),
         })
         i += 1
     last = os.path.join(run_dir, f"run{len(runs)}")
@@ -418,9 +425,13 @@ def report(args):
         "meta": m,
         "launch": {k: summary([r.get(k) for r in runs]) for k in
                    ("gateway_started_ms", "mapped_ms", "frontend_ready_ms", "painted_ms", "complete_ms")},
+        "reopen": {k: summary([r["reopen"].get(k) for r in runs]) for k in
+                   ("webview_created_ms", "mapped_ms", "frontend_ready_ms", "painted_ms", "complete_ms")},
+        "close": {k: summary([r.get(k) for r in runs]) for k in ("hidden_ms", "dropped_ms")},
         "memory": {
-            "open": {k: summary([r["open"][k] if r["open"] else None for r in runs]) for k in ("rss_kb", "pss_kb", "private_kb")},
-            "closed": {k: summary([r["closed"][k] if r["closed"] else None for r in runs]) for k in ("rss_kb", "pss_kb", "private_kb")},
+            "open": {k: summary([r["open"][k] if r["open"] else None for r in runs]) for k in ("rss_kb", "pss_kb", "private_kb", "processes")},
+            "closed": {k: summary([r["closed"][k] if r["closed"] else None for r in runs]) for k in ("rss_kb", "pss_kb", "private_kb", "processes")},
+            "reopened": {k: summary([r["reopened"][k] if r["reopened"] else None for r in runs]) for k in ("rss_kb", "pss_kb", "private_kb", "processes")},
             "closed_after_idle": after_idle,
             "started_hidden": hidden,
         },
@@ -481,6 +492,34 @@ def markdown(res):
     for r in res["runs"]:
         w(f"| {r['run']} | {r.get('gateway_started_ms')} | {r.get('mapped_ms')} | {r.get('frontend_ready_ms')} | "
           f"{r.get('painted_ms')} | {r.get('complete_ms')} | {r.get('final_colours')} | {r.get('frontend_ready', '')[:60]} |")
+    R = res.get("reopen") or {}
+    w("\n## Reopen from the tray to painted\n")
+    w("With the window closed to the tray (the webview dropped), the tray's \"Open window\" is clicked over D-Bus "
+      "(`com.canonical.dbusmenu` Event, as a panel sends it; `busctl` started just after the time is taken), "
+      f"{m.get('settle_s', '?')} s after the close; the app builds a new window and webview, which loads the UI again. "
+      "Times from just before the click, observed as for the launch:\n")
+    w("| milestone | median ms | min | max | how it is observed |")
+    w("|---|---|---|---|---|")
+    reopen_rows = [
+        ("webview_created_ms", "webview built", "`EVENT webview-created` (the builder returned)"),
+        ("mapped_ms", "window mapped", "the window viewable (XQueryTree, polled)"),
+        ("frontend_ready_ms", "UI rendered into the DOM", "`EVENT frontend-ready`"),
+        ("painted_ms", "**painted** (headline)", f"first capture with > {PAINTED_COLOURS} distinct colours"),
+        ("complete_ms", "visually complete", f"the last capture with > {COMPLETE_CHANGE} % of the pixels changed"),
+    ]
+    for k, name, how in reopen_rows:
+        v = R.get(k)
+        w(f"| {name} | {v['median']} | {v['min']} | {v['max']} | {how} |" if v else f"| {name} | – | – | – | {how} |")
+    w("\n| run | webview built | mapped | DOM ready | painted | complete | colours at the end |")
+    w("|---|---|---|---|---|---|---|")
+    for r in res["runs"]:
+        o = r.get("reopen") or {}
+        w(f"| {r['run']} | {o.get('webview_created_ms')} | {o.get('mapped_ms')} | {o.get('frontend_ready_ms')} | "
+          f"{o.get('painted_ms')} | {o.get('complete_ms')} | {o.get('final_colours')} |")
+    C = res.get("close") or {}
+    if C.get("dropped_ms"):
+        w(f"\nClosing: `EVENT window-hidden` {C['hidden_ms']['median']} ms (median) after the close button's message, "
+          f"`EVENT webview-dropped` (the window destroyed) {C['dropped_ms']['median']} ms.")
     w("\n## Memory (whole process tree)\n")
     w("The app and its descendants (WebKitWebProcess, WebKitNetworkProcess), summed. **RSS** counts "
       "shared libraries once per process, so the sum overstates; **PSS** (`/proc/PID/smaps_rollup`) shares each "
@@ -488,12 +527,14 @@ def markdown(res):
     w("| state | RSS MiB (median, max) | PSS MiB | private MiB | processes |")
     w("|---|---|---|---|---|")
 
-    def row(name, d, n=None):
+    def row(name, d):
         if not d or not d.get("rss_kb"):
             w(f"| {name} | – | – | – | – |")
             return
+        n = d.get("processes") or {}
+        procs = f"{n['median']:g}" if n.get("min") == n.get("max") else f"{n.get('min')}–{n.get('max')}"
         w(f"| {name} | {mib(d['rss_kb']['median'])} ({mib(d['rss_kb']['max'])}) | {mib(d['pss_kb']['median'])} | "
-          f"{mib(d['private_kb']['median'])} | {n or ''} |")
+          f"{mib(d['private_kb']['median'])} | {procs if n else ''} |")
 
     def one(name, d):
         if not d:
@@ -501,9 +542,9 @@ def markdown(res):
             return
         w(f"| {name} | {mib(d['rss_kb'])} | {mib(d['pss_kb'])} | {mib(d['private_kb'])} | {d['processes']} |")
 
-    nproc = res["runs"][0]["open"]["processes"] if res["runs"] and res["runs"][0]["open"] else None
-    row(f"window open, {m.get('settle_s', '?')} s after painted", mem["open"], nproc)
-    row(f"window closed to the tray (close button), {m.get('settle_s', '?')} s later", mem["closed"], nproc)
+    row(f"window open, {m.get('settle_s', '?')} s after painted", mem["open"])
+    row(f"window closed to the tray (close button), {m.get('settle_s', '?')} s later", mem["closed"])
+    row(f"reopened from the tray, {m.get('settle_s', '?')} s after painted", mem.get("reopened"))
     one(f"closed, after the {m.get('idle_s', '?')} s idle period", mem["closed_after_idle"])
     one(f"started hidden (`--hidden`, as at login), {m.get('settle_s', '?')} s after the tray appeared", mem["started_hidden"])
     if mem["closed_after_idle"]:
@@ -539,8 +580,10 @@ def markdown(res):
     w("`bench/desktop.sh` (bash) runs the app under `scripts/keyring-session.sh` (private D-Bus session and "
       "Secret Service) and `xvfb-run`; `bench/desktop.py` captures the window (`paint`), reads the process tree "
       "from `/proc` (`snap`) and writes this report (`report`). The window is closed the way a window manager "
-      "closes it when the user clicks the close button (a `WM_DELETE_WINDOW` client message; the app hides to the "
-      "tray and logs `EVENT window-hidden`). During the idle period the script only sleeps: no D-Bus, X or HTTP "
+      "closes it when the user clicks the close button (a `WM_DELETE_WINDOW` client message; the app closes it to "
+      "the tray and logs `EVENT window-hidden`, and `EVENT webview-dropped` once the window and its webview are destroyed). "
+      "On each launch the window is then reopened from the tray and closed again; the idle period starts "
+      f"{m.get('settle_s', '?')} s after that second close. During the idle period the script only sleeps: no D-Bus, X or HTTP "
       "request reaches the app.")
     return "\n".join(out) + "\n"
 

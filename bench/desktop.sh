@@ -24,11 +24,15 @@
 #   2. RSS, PSS and private memory of the whole process tree (the app and
 #      WebKit's web and network processes), --settle-s after painted, and
 #      again --settle-s after closing the window with its close button
-#      (WM_DELETE_WINDOW: the app hides to the tray);
-#   3. on the last launch, idle CPU with the window closed over --idle-s:
+#      (WM_DELETE_WINDOW: the app closes it to the tray and drops the
+#      webview);
+#   3. reopen: the tray's "Open window" clicked over D-Bus (as a panel
+#      does), from just before the click to the new window painted (measured
+#      like 1.), memory --settle-s later; then closed to the tray again;
+#   4. on the last launch, idle CPU with the window closed over --idle-s:
 #      utime + stime of the tree, per-thread CPU and context switches
 #      (wake-ups), while the script only sleeps;
-#   4. once more with --hidden (a login start): memory with the window never
+#   5. once more with --hidden (a login start): memory with the window never
 #      shown.
 # --profile names the build profile of --bin in the report (default: from
 # its path, .../release/ or .../debug/). --out BASE writes BASE.md and BASE.json (default bench/results/desktop);
@@ -46,7 +50,7 @@ TITLE="AI Model Gateway"
 if [[ "${1:-}" == --inner ]]; then
   run_dir=$BENCH_RUN_DIR bin=$BENCH_BIN runs=$BENCH_RUNS idle_s=$BENCH_IDLE_S settle_s=$BENCH_SETTLE_S
   py=$repo/bench/desktop.py
-  # wait_for, wm_close, find_tray: the tested helpers of the desktop tests
+  # wait_for, wm_close, find_tray, click: the tested helpers of the desktop tests
   # shellcheck source=scripts/desktop-lib.sh
   . "$repo/scripts/desktop-lib.sh"
   note() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
@@ -70,6 +74,13 @@ if [[ "${1:-}" == --inner ]]; then
   event_ms() { # LOG T0 NAME: ms from T0 to the first "EVENT NAME" line
     awk -v t0="$2" -v n="$3" '$2 == "EVENT" && $3 == n { printf "%.1f\n", ($1 - t0) * 1000; exit }' "$1"
   }
+  event_ms_after() { # LOG T0 NAME: ms from T0 to the first "EVENT NAME" line after T0
+    awk -v t0="$2" -v n="$3" '$1 >= t0 && $2 == "EVENT" && $3 == n { printf "%.1f\n", ($1 - t0) * 1000; exit }' "$1"
+  }
+  # shellcheck disable=SC2317  # (run through wait_for)
+  seen_after() { [[ -n "$(event_ms_after "$@")" ]]; } # LOG T0 NAME
+  # shellcheck disable=SC2317  # (run through wait_for)
+  more_than() { [[ $(grep -c "EVENT $2" "$1") -gt $3 ]]; } # LOG NAME N: more than N such lines
   proc_stat_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 }' /proc/stat; }
   # start_app DIR ARGS...: the app with a throwaway home in DIR; sets app, port, t0
   start_app() {
@@ -134,9 +145,38 @@ if [[ "${1:-}" == --inner ]]; then
     wait_for 10 grep -q "EVENT window-hidden" "$d/app.log" || note "run $i: no EVENT window-hidden after the close button"
     [[ -z "$(visible)" ]] || note "run $i: the window is still visible after the close button"
     echo "window-hidden=$(event_ms "$d/app.log" "$t_close" window-hidden)" >>"$d/events.env"
+    echo "webview-dropped=$(event_ms "$d/app.log" "$t_close" webview-dropped)" >>"$d/events.env"
     sleep "$settle_s"
     python3 "$py" snap "$app" >"$d/closed.json"
-    # 3. the last launch stays idle, closed, for the idle period
+    # 3. reopen from the tray ("Open window", clicked over D-Bus as a panel
+    # does): from just before the click to the new window painted
+    wait_for 30 find_tray "$app" || { note "run $i: no tray icon on D-Bus"; exit 1; }
+    mkdir -p "$d/reopen"
+    mkfifo "$d/t0-reopen"
+    python3 "$py" paint "$TITLE" "$d/reopen" "$d/t0-reopen" --timeout 60 --every 0.05 --quiet 3 >"$d/reopen/paint.json" &
+    paint_pid=$!
+    wait_for 10 grep -qs '^ready$' "$d/reopen/paint.json" || { note "the painter did not start"; exit 1; }
+    t_open=$EPOCHREALTIME
+    echo "$t_open" >"$d/t0-reopen"
+    click "Open window" >/dev/null || note "run $i: cannot click 'Open window'"
+    wait "$paint_pid" || note "run $i: the painter failed (reopen)"
+    paint_pid=""
+    rm -f "$d/t0-reopen"
+    wait_for 30 seen_after "$d/app.log" "$t_open" frontend-ready || note "run $i: no EVENT frontend-ready after reopening"
+    {
+      for e in webview-created frontend-ready; do echo "reopen-$e=$(event_ms_after "$d/app.log" "$t_open" "$e")"; done
+    } >>"$d/events.env"
+    note "run $i reopen: $(tail -1 "$d/reopen/paint.json")"
+    sleep "$settle_s"
+    python3 "$py" snap "$app" >"$d/reopened.json"
+    # ... and closed to the tray again
+    wid=$(visible)
+    [[ -n "$wid" ]] || { note "run $i: no visible window after reopening"; exit 1; }
+    hidden_before=$(grep -c "EVENT window-hidden" "$d/app.log")
+    wm_close "$wid"
+    wait_for 10 more_than "$d/app.log" window-hidden "$hidden_before" || note "run $i: no EVENT window-hidden after the second close"
+    sleep "$settle_s"
+    # 4. the last launch stays idle, closed, for the idle period
     if [[ $i == "$runs" ]]; then
       note "idle with the window closed for $idle_s s"
       echo "load_idle_start=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$run_dir/meta.env"
@@ -151,7 +191,7 @@ if [[ "${1:-}" == --inner ]]; then
     stop_app
   done
 
-  # 4. a login start: the window never shown
+  # 5. a login start: the window never shown
   d=$run_dir/hidden
   mkdir -p "$d"
   start_app "$d" --hidden
@@ -234,7 +274,7 @@ run_dir=$(readlink -f "$logs")
 echo "desktop.sh: $bin ($profile), $runs launches, ${idle_s} s idle; scratch in $logs" >&2
 
 export BENCH_RUN_DIR=$run_dir BENCH_BIN=$bin BENCH_RUNS=$runs BENCH_IDLE_S=$idle_s BENCH_SETTLE_S=$settle_s
-timeout $(( idle_s + runs * (120 + 2 * settle_s) + 180 )) \
+timeout $(( idle_s + runs * (180 + 4 * settle_s) + 180 )) \
   bash scripts/keyring-session.sh \
   xvfb-run -a -s "-screen 0 1920x1080x24 -nolisten tcp" \
   bash bench/desktop.sh --inner

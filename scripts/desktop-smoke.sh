@@ -7,13 +7,15 @@
 #   resume (a client request gets 503 while paused), routing profile switch
 #   (the config file changes), connect tools (Claude Code connected and
 #   disconnected: its settings.json in the test's HOME appears and goes),
-#   close-to-tray and open window, manage keys,
-#   start at login (the autostart
-#   file), a second launch (single instance), quit (exit 0, port released);
+#   close-to-tray (the webview and WebKit's web process go) and open window
+#   (a new webview paints the UI), manage keys (with the window closed: it
+#   opens on that page), start at login (the autostart file), a second
+#   launch (single instance), quit (exit 0, port released);
 # then a second run with the port taken: the tray and the window say so;
 # then a third run that updates itself from the tray: check, install a signed
 # release served on 127.0.0.1 (verified, the old executable kept), restart
-# into it; `aigw update rollback --app desktop` puts the old one back.
+# into it; `aigw update rollback --app desktop` puts the old one back; last a
+# login start (--hidden): no window and no webview until the tray opens it.
 #
 # Usage: scripts/desktop-smoke.sh [BIN] [OUT_DIR]
 #   BIN      default target/debug/aigw-desktop (build it with
@@ -61,6 +63,12 @@ painted() { # NAME: a screenshot that is not blank (WebKit paints late on a load
   shot "$1"
   [ "$(colours "$OUT/$1.png")" -gt 64 ] 2>/dev/null
 }
+visible() { [ -n "$(xdotool search --onlyvisible --name '^AI Model Gateway$' 2>/dev/null)" ]; }
+find_wid() { WID=$(xdotool search --onlyvisible --name '^AI Model Gateway$' 2>/dev/null | head -1); [ -n "$WID" ]; }
+descendants() { local p; for p in $(pgrep -P "$1"); do echo "$p"; descendants "$p"; done; }
+web_process() { local p; for p in $(descendants "$APP"); do grep -qs WebKitWebProcess "/proc/$p/cmdline" && return 0; done; return 1; }
+tree_rss_mib() { local p s=0 r; for p in "$APP" $(descendants "$APP"); do
+  r=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null); s=$((s + ${r:-0})); done; echo $((s / 1024)); }
 start_app() { # LOG
   "$BIN" >"$1" 2>&1 &
   APP=$!
@@ -177,17 +185,39 @@ if [ -n "$MENU" ]; then
   check "tray 'Open Connect tools page' handled" wait_for 5 grep -q "EVENT tray-menu open-connect-tools" "$LOG"
   sleep 1; shot connect-tools
 
-  # close-to-tray: the close button hides the window, the gateway keeps serving
-  visible() { [ -n "$(xdotool search --onlyvisible --name '^AI Model Gateway$' 2>/dev/null)" ]; }
+  # close-to-tray: the close button closes the window and drops its webview
+  # (WebKit's web process goes), the gateway keeps serving; the tray builds
+  # a new window, which loads and paints the UI again
+  ready_count() { grep -c "EVENT frontend-ready" "$LOG"; }
+  RSS_OPEN=$(tree_rss_mib)
+  check "a WebKitWebProcess renders the open window" web_process
   wm_close "$WID"
   check "closing the window hides it" wait_for 5 eval '! visible'
   check "the app and gateway keep running in the tray" eval 'kill -0 $APP && curl -sf "$GW/healthz" -o /dev/null'
+  check "closing drops the webview (EVENT webview-dropped)" wait_for 10 grep -q "EVENT webview-dropped" "$LOG"
+  check "... and WebKit's web process exits" wait_for 10 eval '! web_process'
+  sleep 1; RSS_CLOSED=$(tree_rss_mib)
+  check "the tree's RSS fell from $RSS_OPEN to $RSS_CLOSED MiB (by over 100)" test $((RSS_OPEN - RSS_CLOSED)) -gt 100
+  READY=$(ready_count)
   click "Open window"
-  check "tray 'Open window' shows it again" wait_for 5 visible
+  check "tray 'Open window' shows it again" wait_for 10 visible
+  find_wid
+  check "... in a new webview (a WebKitWebProcess again)" wait_for "$T" web_process
+  check "... which renders the UI again (frontend_ready)" wait_for "$T" eval '[ "$(ready_count)" -gt "$READY" ]'
+  wait_for "$T" painted reopened || true
+  N=$(colours "$OUT/reopened.png")
+  check "reopened window screenshot is not blank ($N colours, $OUT/reopened.png)" test "${N:-0}" -gt 64
 
-  # manage keys → the window on the Providers & keys page
+  # manage keys with the window closed → a new window on the Providers & keys page
+  wm_close "$WID"
+  wait_for 10 eval '! visible && ! web_process'
+  READY=$(ready_count)
   click "Manage keys…"
   check "tray 'Manage keys…' handled" wait_for 5 grep -q "EVENT tray-menu manage-keys" "$LOG"
+  check "... it opens the window on Providers & keys" \
+    wait_for "$T" eval '[ "$(ready_count)" -gt "$READY" ] && grep "EVENT frontend-ready" "$LOG" | tail -1 | grep -q "#/providers"'
+  find_wid
+  grep -h "EVENT frontend-ready" "$LOG" | tail -1 | sed 's/^/  /'
   sleep 2; shot providers
 
   # check for updates: the window opens on Updates & settings, the result
@@ -293,6 +323,35 @@ if [ -x "$RELTOOL" ] && [ -n "${AIGW_HOST_TRIPLE:-}" ]; then
 else
   echo "  (no release tool ($RELTOOL) or rustc: self-update not tested; cargo build -p aigw-release)"
 fi
+
+# ====================== run 4: a login start (--hidden): no window and no
+# webview until the tray's "Open window" builds them
+LOG4=$OUT/app-hidden.log
+"$BIN" --hidden >"$LOG4" 2>&1 &
+APP=$!; WID=""
+if wait_for "$T" find_tray "$APP"; then
+  ok "hidden start: tray icon exported"
+  check "hidden start: no window mapped" eval '! visible'
+  check "hidden start: no webview built (no EVENT webview-created, no WebKitWebProcess)" \
+    eval '! grep -q "EVENT webview-created" "$LOG4" && ! web_process'
+  click "Open window"
+  check "hidden start: tray 'Open window' builds and shows the window" wait_for "$T" visible
+  find_wid
+  check "hidden start: ... which renders the UI (frontend_ready)" wait_for "$T" grep -q "EVENT frontend-ready" "$LOG4"
+  wait_for "$T" painted hidden-opened || true
+  N=$(colours "$OUT/hidden-opened.png")
+  check "hidden start: ... and paints it ($N colours, $OUT/hidden-opened.png)" test "${N:-0}" -gt 64
+  click "Quit"
+  if wait_for "$T" eval '! kill -0 $APP 2>/dev/null'; then
+    wait "$APP"; rc=$?
+    check "hidden start: tray 'Quit' exited the app (rc $rc)" test "$rc" = 0
+  else
+    bad "hidden start: app still running after tray 'Quit'"; kill "$APP"
+  fi
+else
+  bad "hidden start: no tray icon on D-Bus"
+fi
+kill "$APP" 2>/dev/null; wait "$APP" 2>/dev/null
 
 if [ -n "${DOCS_IMG:-}" ]; then   # refresh the README's screenshots
   mkdir -p "$DOCS_IMG"

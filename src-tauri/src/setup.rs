@@ -1,6 +1,6 @@
 //! Start-up and shut-down: start the gateway, create the tray, show the
-//! window (unless started hidden), and stop everything gracefully on exit
-//! or on SIGINT/SIGTERM.
+//! window (unless started hidden), keep running when the window is closed
+//! to the tray, and stop everything gracefully on exit or on SIGINT/SIGTERM.
 
 use std::time::Duration;
 
@@ -14,6 +14,14 @@ use crate::window;
 
 pub fn setup<R: Runtime>(app: &mut App<R>) -> Result<(), Box<dyn std::error::Error>> {
     let handle = app.handle().clone();
+    let hidden = std::env::args().any(|a| a == HIDDEN_FLAG)
+        || std::env::var("AIGW_DESKTOP_HIDDEN").is_ok_and(|v| v == "1");
+    // The webview loads while the gateway starts (its page-load handler
+    // runs once setup is done); a login start builds none until the window
+    // is opened.
+    if !hidden {
+        window::create(&handle);
+    }
     let host = GatewayHost::from_env();
     // A failure (port taken, invalid config) is kept by the host and shown
     // in the tray and the window; the app still starts.
@@ -25,7 +33,6 @@ pub fn setup<R: Runtime>(app: &mut App<R>) -> Result<(), Box<dyn std::error::Err
     app.manage(Tasks::default());
     app.manage(crate::updates::UpdateState::default());
 
-    window::fix_c_locale(&handle);
     if let Err(e) = tray::create(&handle) {
         tracing::error!("no tray icon ({e}); closing the window will quit");
     }
@@ -33,8 +40,6 @@ pub fn setup<R: Runtime>(app: &mut App<R>) -> Result<(), Box<dyn std::error::Err
     tasks.spawn(tray::watch(handle.clone(), tasks.token()));
     tasks.spawn(quit_on_signal(handle.clone(), tasks.token()));
 
-    let hidden = std::env::args().any(|a| a == HIDDEN_FLAG)
-        || std::env::var("AIGW_DESKTOP_HIDDEN").is_ok_and(|v| v == "1");
     if hidden {
         crate::platform::window_hidden(&handle);
     } else {
@@ -50,19 +55,29 @@ pub fn second_instance<R: Runtime>(app: &AppHandle<R>, _argv: Vec<String>, _cwd:
 }
 
 pub fn on_run_event<R: Runtime>(app: &AppHandle<R>, event: RunEvent) {
-    if let RunEvent::Exit = event {
-        // Normally "Quit" has stopped the gateway already; this covers any
-        // other way out.
-        tauri::async_runtime::block_on(async {
-            if let Some(host) = app.try_state::<GatewayHost>() {
-                host.shutdown().await;
-            }
-            if let Some(tasks) = app.try_state::<Tasks>() {
-                tasks.close(Duration::from_secs(5)).await;
-            }
-        });
-        crate::marker::emit("exit", "");
+    match event {
+        // The last window was closed (to the tray): the app stays. "Quit",
+        // a signal and a restart ask with an exit code and are let through.
+        RunEvent::ExitRequested {
+            code: None, api, ..
+        } if app.tray_by_id(tray::TRAY_ID).is_some() => api.prevent_exit(),
+        RunEvent::Exit => on_exit(app),
+        _ => {}
     }
+}
+
+fn on_exit<R: Runtime>(app: &AppHandle<R>) {
+    // Normally "Quit" has stopped the gateway already; this covers any
+    // other way out.
+    tauri::async_runtime::block_on(async {
+        if let Some(host) = app.try_state::<GatewayHost>() {
+            host.shutdown().await;
+        }
+        if let Some(tasks) = app.try_state::<Tasks>() {
+            tasks.close(Duration::from_secs(5)).await;
+        }
+    });
+    crate::marker::emit("exit", "");
 }
 
 /// Ctrl-C or SIGTERM quits like the tray's "Quit".

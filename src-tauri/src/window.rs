@@ -1,12 +1,26 @@
 //! The main window: showing it (optionally on a page), close-to-tray, and
 //! the banner that says why the gateway is not running.
 //!
+//! Closing the window to the tray destroys it, and its webview with it: the
+//! WebKit web process (most of the app's memory, and a timer that reads
+//! `/proc/self/smaps`) goes too, so the app idles in the tray as the gateway
+//! and a tray icon. [`show`] builds a new one from the `main` window of
+//! `tauri.conf.json` (which the app does not create by itself: `"create":
+//! false`), and the UI loads its state again. A `--hidden` (login) start
+//! builds none until the window is first opened.
+//!
 //! Pages are addressed by the UI's hash routes (`#/providers`); the app also
 //! emits a `navigate` event with the page name, for a UI that routes
 //! otherwise.
 
+#[cfg(target_os = "linux")]
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use tauri::webview::{PageLoadEvent, PageLoadPayload};
-use tauri::{AppHandle, Emitter, Manager, Runtime, Webview, Window, WindowEvent};
+use tauri::{
+    AppHandle, Emitter, Manager, Runtime, Webview, WebviewWindow, WebviewWindowBuilder, Window,
+    WindowEvent,
+};
 
 use crate::gateway::{GatewayHost, RunState};
 
@@ -30,12 +44,59 @@ impl Page {
     }
 }
 
-/// Shows, unminimises and focuses the main window; then opens `page`.
+/// Whether the main window exists (shown, or being built); closed to the
+/// tray, it does not.
+pub fn is_open<R: Runtime>(app: &AppHandle<R>) -> bool {
+    app.get_webview_window(MAIN).is_some()
+}
+
+/// Shows, unminimises and focuses the main window, building it (and its
+/// webview) first when it was closed or never opened; then opens `page`.
 pub fn show<R: Runtime>(app: &AppHandle<R>, page: Option<Page>) {
-    let Some(w) = app.get_webview_window(MAIN) else {
-        tracing::warn!("no main window");
+    if let Some(w) = app.get_webview_window(MAIN) {
+        reveal(app, &w, page);
+        return;
+    }
+    // Callers run on the main thread (tray menu and icon events, the second
+    // launch); building a webview there deadlocks on Windows (WebView2), so
+    // a task asks for it and the event loop builds it.
+    let Some(tasks) = app.try_state::<crate::tasks::Tasks>() else {
         return;
     };
+    let handle = app.clone();
+    tasks.spawn(async move {
+        if let Some(w) = create(&handle) {
+            reveal(&handle, &w, page);
+        }
+    });
+}
+
+/// Builds the main window, hidden, from its entry in `tauri.conf.json`:
+/// the same size, title and URL (the embedded UI) each time. `None` (and a
+/// warning) if it cannot be built.
+pub fn create<R: Runtime>(app: &AppHandle<R>) -> Option<WebviewWindow<R>> {
+    if let Some(w) = app.get_webview_window(MAIN) {
+        return Some(w);
+    }
+    let Some(config) = app.config().app.windows.iter().find(|w| w.label == MAIN) else {
+        tracing::error!("tauri.conf.json has no {MAIN:?} window");
+        return None;
+    };
+    let built = WebviewWindowBuilder::from_config(app, config).and_then(|b| b.build());
+    match built {
+        Ok(w) => {
+            crate::marker::emit("webview-created", "");
+            fix_c_locale(&w);
+            Some(w)
+        }
+        Err(e) => {
+            tracing::warn!("cannot build the window: {e}");
+            app.get_webview_window(MAIN)
+        }
+    }
+}
+
+fn reveal<R: Runtime>(app: &AppHandle<R>, w: &WebviewWindow<R>, page: Option<Page>) {
     crate::platform::window_shown(app);
     let _ = w.unminimize();
     if let Err(e) = w.show() {
@@ -43,6 +104,8 @@ pub fn show<R: Runtime>(app: &AppHandle<R>, page: Option<Page>) {
     }
     let _ = w.set_focus();
     if let Some(page) = page {
+        // A new webview runs this once its page is committed, before the
+        // UI's router reads the hash.
         let js = format!("window.location.hash = '#/{}';", page.name());
         if let Err(e) = w.eval(js) {
             tracing::warn!("cannot open page {}: {e}", page.name());
@@ -50,6 +113,10 @@ pub fn show<R: Runtime>(app: &AppHandle<R>, page: Option<Page>) {
         let _ = app.emit_to(MAIN, "navigate", page.name());
     }
 }
+
+/// The web context's languages are set (it outlives the webviews on Linux).
+#[cfg(target_os = "linux")]
+static LANGUAGES_SET: AtomicBool = AtomicBool::new(false);
 
 /// Gives the page a real language when the process runs under the C locale.
 ///
@@ -59,11 +126,12 @@ pub fn show<R: Runtime>(app: &AppHandle<R>, page: Option<Page>) {
 /// throws, and the UI's chart library calls one when it loads. The web
 /// context's preferred languages override it; the page is reloaded so it
 /// starts with them.
-pub fn fix_c_locale<R: Runtime>(app: &AppHandle<R>) {
+fn fix_c_locale<R: Runtime>(w: &WebviewWindow<R>) {
+    // Tauri keeps the web context for the app's life on Linux, so the
+    // languages set for the first webview hold for every later one, which
+    // then loads with them: no reload.
     #[cfg(target_os = "linux")]
-    if let Some(w) = app.get_webview_window(MAIN)
-        && c_locale(|k| std::env::var(k).ok())
-    {
+    if c_locale(|k| std::env::var(k).ok()) && !LANGUAGES_SET.swap(true, Ordering::SeqCst) {
         let r = w.with_webview(|wv| {
             use webkit2gtk::{WebContextExt, WebViewExt};
             let view = wv.inner();
@@ -73,11 +141,12 @@ pub fn fix_c_locale<R: Runtime>(app: &AppHandle<R>) {
             view.reload();
         });
         if let Err(e) = r {
+            LANGUAGES_SET.store(false, Ordering::SeqCst);
             tracing::warn!("cannot set the page language: {e}");
         }
     }
     #[cfg(not(target_os = "linux"))]
-    let _ = app;
+    let _ = w;
 }
 
 /// Whether glib's language list would start with the C locale.
@@ -94,22 +163,30 @@ fn c_locale(var: impl Fn(&str) -> Option<String>) -> bool {
     }
 }
 
-/// Closing the window hides it: the gateway keeps running in the tray
-/// ("Quit" in the tray menu ends the app). Without a tray icon, closing quits.
+/// Closing the window closes it to the tray: the window and its webview are
+/// destroyed (the run loop then keeps the app, see `setup::on_run_event`),
+/// the gateway keeps running, and [`show`] builds a new window ("Quit" in
+/// the tray menu ends the app). Without a tray icon, closing quits.
 pub fn on_window_event<R: Runtime>(window: &Window<R>, event: &WindowEvent) {
-    if let WindowEvent::CloseRequested { api, .. } = event
-        && window.label() == MAIN
-        && window
-            .app_handle()
-            .tray_by_id(crate::tray::TRAY_ID)
-            .is_some()
-    {
-        api.prevent_close();
-        if let Err(e) = window.hide() {
-            tracing::warn!("cannot hide the window: {e}");
+    if window.label() != MAIN {
+        return;
+    }
+    match event {
+        WindowEvent::CloseRequested { .. }
+            if window
+                .app_handle()
+                .tray_by_id(crate::tray::TRAY_ID)
+                .is_some() =>
+        {
+            // Unmapped at once; the webview is dropped right after.
+            if let Err(e) = window.hide() {
+                tracing::warn!("cannot hide the window: {e}");
+            }
+            crate::platform::window_hidden(window.app_handle());
+            crate::marker::emit("window-hidden", "");
         }
-        crate::platform::window_hidden(window.app_handle());
-        crate::marker::emit("window-hidden", "");
+        WindowEvent::Destroyed => crate::marker::emit("webview-dropped", ""),
+        _ => {}
     }
 }
 

@@ -10,9 +10,12 @@
 //! Every change goes through [`refresh`], which redraws on the main thread,
 //! and only when what the tray would show has changed: it compares on the
 //! calling thread first, so an unchanged tray never wakes the main thread.
-//! A watcher calls it every second, so edits made elsewhere (the config
-//! file, the CLI, the window) show up in the tray too; the tools' state is
-//! read every [`TOOLS_EVERY`] and right after a connect or disconnect.
+//! A watcher calls it every second while the window is open and every
+//! [`REFRESH_CLOSED`] while it is closed to the tray, so edits made
+//! elsewhere (the config file, the CLI) show up in the tray too; the
+//! window's own changes and the tray's refresh at once. The tools' state is
+//! read every [`TOOLS_EVERY`] ([`TOOLS_CLOSED`] with the window closed) and
+//! right after a connect or disconnect.
 
 mod actions;
 mod icons;
@@ -40,8 +43,18 @@ pub const TRAY_ID: &str = "main-tray";
 const NOTICE_FOR: Duration = Duration::from_secs(20);
 
 /// How often the coding agents' state is read for the submenu's check marks
-/// (it reads their config files).
+/// (it reads their config files) while the window is open.
 pub const TOOLS_EVERY: Duration = Duration::from_secs(5);
+
+/// ... and while it is closed to the tray.
+pub const TOOLS_CLOSED: Duration = Duration::from_secs(30);
+
+/// How often the tray looks for changes made outside the app while the
+/// window is open ...
+pub const REFRESH_OPEN: Duration = Duration::from_secs(1);
+
+/// ... and while it is closed to the tray.
+pub const REFRESH_CLOSED: Duration = Duration::from_secs(5);
 
 /// What the tray currently shows, and the last action's result (with when).
 #[derive(Default)]
@@ -116,7 +129,7 @@ fn dispatch<R: Runtime>(app: &AppHandle<R>, force: bool) {
     let Some(state) = app.try_state::<TrayState>() else {
         return;
     };
-    // The watcher calls this every second: wake the main thread (and its
+    // The watcher calls this every few seconds: wake the main thread (and its
     // GTK loop) only when there is something new to show. `redraw` compares
     // again there, so two refreshes racing still draw once.
     if !force {
@@ -186,21 +199,32 @@ fn redraw<R: Runtime>(app: &AppHandle<R>, force: bool) {
     let _ = app.emit("gateway-status", &model.status);
 }
 
-/// Refreshes the tray every second (and the tools' state every
-/// [`TOOLS_EVERY`]) until `token` is cancelled.
+/// Refreshes the tray every [`REFRESH_OPEN`] while the window is open and
+/// every [`REFRESH_CLOSED`] while it is closed to the tray (the tools' state
+/// every [`TOOLS_EVERY`] and [`TOOLS_CLOSED`]), until `token` is cancelled.
+///
+/// What the app changes itself (tray items, the window's commands) redraws
+/// at once; this poll is for changes made outside it: the config file
+/// edited by hand, `aigw` calling the admin API, an update installed from
+/// the command line, the notice timing out, coding agents installed or
+/// connected elsewhere. With the window closed nobody watches the tray
+/// closely, and a slower poll keeps the idle app asleep.
 pub async fn watch<R: Runtime>(app: AppHandle<R>, token: CancellationToken) {
     let mut tools_read: Option<Instant> = None;
     loop {
-        if tools_read.is_none_or(|t| t.elapsed() >= TOOLS_EVERY) {
+        let open = crate::window::is_open(&app);
+        let tools_every = if open { TOOLS_EVERY } else { TOOLS_CLOSED };
+        if tools_read.is_none_or(|t| t.elapsed() >= tools_every) {
             tools_read = Some(Instant::now());
             tokio::select! {
                 () = token.cancelled() => return,
                 () = tools::refresh(&app) => {}
             }
         }
+        let every = if open { REFRESH_OPEN } else { REFRESH_CLOSED };
         tokio::select! {
             () = token.cancelled() => return,
-            () = tokio::time::sleep(Duration::from_secs(1)) => refresh(&app),
+            () = tokio::time::sleep(every) => refresh(&app),
         }
     }
 }
