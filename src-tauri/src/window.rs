@@ -13,8 +13,8 @@
 //! emits a `navigate` event with the page name, for a UI that routes
 //! otherwise.
 
-#[cfg(target_os = "linux")]
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use tauri::webview::{PageLoadEvent, PageLoadPayload};
 use tauri::{
@@ -53,7 +53,8 @@ pub fn is_open<R: Runtime>(app: &AppHandle<R>) -> bool {
 /// Shows, unminimises and focuses the main window, building it (and its
 /// webview) first when it was closed or never opened; then opens `page`.
 pub fn show<R: Runtime>(app: &AppHandle<R>, page: Option<Page>) {
-    if let Some(w) = app.get_webview_window(MAIN) {
+    let closing = CLOSING.load(Ordering::SeqCst);
+    if !closing && let Some(w) = app.get_webview_window(MAIN) {
         reveal(app, &w, page);
         return;
     }
@@ -65,6 +66,13 @@ pub fn show<R: Runtime>(app: &AppHandle<R>, page: Option<Page>) {
     };
     let handle = app.clone();
     tasks.spawn(async move {
+        // A window being closed cannot be shown again: wait until it is
+        // gone (about 130 ms after the close here), then build a new one.
+        let mut waited = Duration::ZERO;
+        while closing && handle.get_webview_window(MAIN).is_some() && waited < CLOSE_WAIT {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            waited += Duration::from_millis(20);
+        }
         if let Some(w) = create(&handle) {
             reveal(&handle, &w, page);
         }
@@ -113,6 +121,11 @@ fn reveal<R: Runtime>(app: &AppHandle<R>, w: &WebviewWindow<R>, page: Option<Pag
         let _ = app.emit_to(MAIN, "navigate", page.name());
     }
 }
+
+/// The main window was closed and is not destroyed yet.
+static CLOSING: AtomicBool = AtomicBool::new(false);
+/// How long [`show`] waits for a closed window to be destroyed.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
 /// The web context's languages are set (it outlives the webviews on Linux).
 #[cfg(target_os = "linux")]
@@ -179,13 +192,17 @@ pub fn on_window_event<R: Runtime>(window: &Window<R>, event: &WindowEvent) {
                 .is_some() =>
         {
             // Unmapped at once; the webview is dropped right after.
+            CLOSING.store(true, Ordering::SeqCst);
             if let Err(e) = window.hide() {
                 tracing::warn!("cannot hide the window: {e}");
             }
             crate::platform::window_hidden(window.app_handle());
             crate::marker::emit("window-hidden", "");
         }
-        WindowEvent::Destroyed => crate::marker::emit("webview-dropped", ""),
+        WindowEvent::Destroyed => {
+            CLOSING.store(false, Ordering::SeqCst);
+            crate::marker::emit("webview-dropped", "");
+        }
         _ => {}
     }
 }
