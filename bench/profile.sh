@@ -6,6 +6,7 @@
 #   bash bench/profile.sh                       # target/release/aigw ($CARGO_TARGET_DIR/release)
 #   bash bench/profile.sh --aigw /tmp/aigw-before
 #   bash bench/profile.sh -n 2000 --streams 200 --out /tmp/prof
+#   bash bench/profile.sh --extra big.part --paths passthrough   # with 1,000 more routes (scale config --out)
 #
 # Starts the bench mock upstream and aigw (under valgrind --tool=callgrind,
 # with a data dir, so the SQLite request log and the request log line are
@@ -35,6 +36,8 @@ streams=200
 warmup=200
 out=""
 top=25
+extra=""
+only_paths=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --aigw) aigw="$2"; shift 2 ;;
@@ -43,6 +46,8 @@ while [[ $# -gt 0 ]]; do
     --warmup) warmup="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --top) top="$2"; shift 2 ;;
+    --extra) extra="$2"; shift 2 ;;
+    --paths) only_paths="$2"; shift 2 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -66,7 +71,14 @@ models=(mock-l0 mock-l0-n5-p10 mock-l0-n25-p2)
 {
   bench_config "$port" "$mock_port" "${models[@]}"
   bench_translated_config "$mock_port" "${models[@]}"
+  # (--extra: more providers and routes, as `scale config --out` writes
+  # them, for the per-request cost of a big config; its first two lines
+  # are the [server] table the config above already has)
+  if [[ -n "$extra" ]]; then sed '1,2d' "$extra"; fi
 } >"$out/aigw.toml"
+if [[ -n "$only_paths" ]]; then
+  bench_paths="$(grep -E "^($(tr ',' '|' <<<"$only_paths")) " <<<"$bench_paths")"
+fi
 rm -rf "$out/data" "$out"/callgrind.out*
 env -u DBUS_SESSION_BUS_ADDRESS valgrind --tool=callgrind \
   --callgrind-out-file="$out/callgrind.out" \
