@@ -810,6 +810,12 @@ impl VirtualKeys {
                 () = stop.cancelled() => break,
                 () = tokio::time::sleep(FLUSH_EVERY) => {}
             }
+            // (Nothing spent since the last flush, on a local store: no
+            // hop to the blocking pool, which an idle gateway would make
+            // every FLUSH_EVERY.)
+            if !self.backend.shared() && self.dirty.lock_or_recover().is_empty() {
+                continue;
+            }
             if let Err(e) = flush(self.clone()).await {
                 tracing::warn!("virtual key spend: {e}");
             }
