@@ -1010,6 +1010,11 @@ pub(crate) fn series(
     } else {
         return Ok(false);
     };
+    // One snapshot for every read below: a store of the held hourly cells
+    // committed between reading `hours_through_id` and the rollups would
+    // count those rows twice.
+    let tx = conn.unchecked_transaction()?;
+    let conn: &Connection = &tx;
     // What a scan of the rows would read: every request in the hours the
     // window touches, whatever the filter.
     let mut clause = String::from("dim = '' AND value = '' AND hour >= ?1 AND hour < ?2");
