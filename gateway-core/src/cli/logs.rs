@@ -44,7 +44,7 @@ fn open(paths: &Paths) -> anyhow::Result<Db> {
             path.display()
         );
     }
-    Ok(Db::open(&path)?)
+    Ok(Db::open_to_read(&path)?)
 }
 
 /// `TIME  ID  MODEL  PROVIDER  STATUS  MS  TOKENS`.

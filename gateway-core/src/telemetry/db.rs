@@ -140,8 +140,20 @@ const VACUUM_STEP: i64 = 256;
 
 impl Db {
     /// Opens (creating if needed, owner-only: it may hold prompts) the log
-    /// at `path`.
+    /// at `path`, to write it: the hourly rollups a process that stopped
+    /// still held are added (one process writes a log at a time).
     pub fn open(path: &Path) -> Result<Self, DbError> {
+        Self::open_as(path, true)
+    }
+
+    /// Opens the log to read it (`aigw logs`), maybe while a gateway writes
+    /// it: what that gateway holds is not touched (reads add those rows
+    /// from the table, see [`super::rollup`]).
+    pub fn open_to_read(path: &Path) -> Result<Self, DbError> {
+        Self::open_as(path, false)
+    }
+
+    fn open_as(path: &Path, writer: bool) -> Result<Self, DbError> {
         crate::store::perms::private_sqlite(path).map_err(|source| DbError::Io {
             path: path.to_path_buf(),
             source,
@@ -237,7 +249,7 @@ impl Db {
                 .map_err(err)?;
         }
         // What a process that stopped still held goes into the hourly rollups.
-        {
+        if writer {
             let tx = conn.unchecked_transaction().map_err(err)?;
             super::rollup::recover_hours(&tx).map_err(|e| match e {
                 DbError::Sql(source) => err(source),

@@ -1434,6 +1434,10 @@ mod tests {
         };
         assert_eq!(count(&db), (30_000, 30_000));
         std::mem::forget(db); // no shut-down: what was held is lost
+        // a reader (`aigw logs`, maybe beside a running gateway) leaves it
+        let reader = Db::open_to_read(&dir.path().join("t.db")).unwrap();
+        assert_eq!(count(&reader), (30_000, 30_000));
+        drop(reader);
         let db = Db::open(&dir.path().join("t.db")).unwrap();
         assert_eq!(count(&db), (60_000, 60_000));
         let w = Window {
