@@ -267,7 +267,8 @@ print(dirs[0] if len(dirs) == 1 else "")')" || die "cargo metadata (with python3
     [ -f "$wv2_dir/x64/WebView2Loader.dll" ] || die "no x64/WebView2Loader.dll in $wv2_dir (webview2-com-sys), which aigw-desktop.exe imports"
     install -m644 "$wv2_dir/x64/WebView2Loader.dll" "$work/WebView2Loader.dll"
     if command -v x86_64-w64-mingw32-objdump >/dev/null; then
-      x86_64-w64-mingw32-objdump -p "$work/aigw-desktop.exe" | grep -qi 'DLL Name: WebView2Loader.dll' \
+      # grep without -q reads all of objdump's output (pipefail: no SIGPIPE).
+      x86_64-w64-mingw32-objdump -p "$work/aigw-desktop.exe" | grep -i 'DLL Name: WebView2Loader.dll' >/dev/null \
         || die "aigw-desktop.exe does not import WebView2Loader.dll: check what it needs beside it"
     fi
     if command -v wine >/dev/null; then
