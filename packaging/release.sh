@@ -18,9 +18,14 @@
 #                                       here (mingw-w64), aigww.exe (its console-less
 #                                       launcher), README, docs, config.toml;
 #                                       in the manifest under x86_64-pc-windows-gnu
+#   aigw-desktop-VERSION-x86_64-pc-windows-gnu.zip  only with --windows (and the
+#                                       desktop app): aigw-desktop.exe cross-built
+#                                       here, WebView2Loader.dll beside it, README,
+#                                       docs; in the manifest under desktop
 #   aigw-VERSION-x86_64-pc-windows-gnu-setup.exe  only with --windows: the per-user
 #                                       NSIS installer of the same files (makensis,
-#                                       packaging/windows), signed, in SHA256SUMS
+#                                       packaging/windows), with the desktop app
+#                                       unless --no-desktop, signed, in SHA256SUMS
 #   manifest.json                       the update manifest `aigw update` and the desktop
 #                                       app read (`targets` for aigw, `desktop` for the app)
 #   SHA256SUMS                          for `sha256sum -c`
@@ -54,8 +59,13 @@
 # AIGW_UPDATE_* embedded. Needs `rustup target add x86_64-pc-windows-gnu` and
 # Debian's mingw-w64 (bash scripts/deps.sh windows); with wine installed the
 # .exe's --version is checked under wine. Debian's makensis (nsis) builds the
-# installer offline from packaging/windows/aigw.nsi. The Windows desktop app
-# is not built here (docs/install.md, "Windows").
+# installer offline from packaging/windows/aigw.nsi. Unless --no-desktop, the
+# desktop app is cross-built too (aigw-desktop.exe, release profile with
+# tauri/custom-protocol, as the Tauri CLI builds the Linux one), packed with
+# the WebView2Loader.dll it imports (from webview2-com-sys in the cargo
+# registry) and put in the installer; under wine only its --version runs
+# (docs/install.md, "Windows"). The wine checks use a throwaway prefix in the
+# work dir, with the ProcessPrng shim wine 8 needs (scripts/wine/).
 #
 # Other targets (macOS, aarch64): run this on each host.
 set -euo pipefail
@@ -94,8 +104,31 @@ t_all=$(date +%s)
 
 work="$(mktemp -d)"
 server=""
-cleanup() { [ -z "$server" ] || kill "$server" 2>/dev/null || true; rm -rf "$work"; }
+cleanup() {
+  [ -z "$server" ] || kill "$server" 2>/dev/null || true
+  [ ! -d "$work/wine" ] || WINEPREFIX="$work/wine" wineserver -k 2>/dev/null || true
+  rm -rf "$work"
+}
 trap cleanup EXIT
+
+# Windows programs under wine, in a throwaway prefix made on first use. Rust's
+# std imports bcryptprimitives.dll (ProcessPrng), which wine 8 (Debian 12)
+# lacks: no Rust .exe starts there without the shim scripts/wine-smoke.sh
+# also builds (wine 9 and Windows 10+ have the real DLL).
+wine_env=(env WINEPREFIX="$work/wine" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=;winemenubuilder.exe=d")
+wine_prefix() {
+  [ ! -d "$work/wine" ] || return 0
+  "${wine_env[@]}" wineboot -i >/dev/null 2>&1 || die "wineboot -i failed (a wine prefix in $work/wine)"
+  local sys32="$work/wine/drive_c/windows/system32"
+  if [ ! -e "$sys32/bcryptprimitives.dll" ]; then
+    x86_64-w64-mingw32-gcc -shared -O2 -o "$sys32/bcryptprimitives.dll" scripts/wine/bcryptprimitives.c -ladvapi32 \
+      || die "cannot build the bcryptprimitives.dll shim for wine"
+  fi
+}
+# A Windows program's stdout (no CRs); its stderr is dropped.
+wine_out() { wine_prefix; "${wine_env[@]}" wine "$@" 2>/dev/null | tr -d '\r'; }
+# Wine maps / to Z:, so a Linux path is Z:\path\with\backslashes.
+winpath() { printf 'Z:%s' "${1//\//\\}"; }
 
 wtarget=x86_64-pc-windows-gnu
 if [ -n "$windows" ]; then
@@ -105,6 +138,12 @@ if [ -n "$windows" ]; then
     || die "--windows needs mingw-w64 to link (bash scripts/deps.sh windows)"
   command -v makensis >/dev/null \
     || die "--windows needs makensis for the installer (bash scripts/deps.sh windows: Debian's nsis)"
+  if [ -n "$desktop" ]; then
+    # python3 reads cargo metadata (where WebView2Loader.dll is); unzip checks the zip.
+    for c in python3 unzip; do
+      command -v "$c" >/dev/null || die "--windows with the desktop app needs $c; pass --no-desktop to build aigw.exe only"
+    done
+  fi
 fi
 
 # The desktop app's prerequisites, checked before the long builds.
@@ -180,7 +219,7 @@ archive="$("$tool" pack --binary "$bin" --version "$version" --target "$target" 
   --file packaging/systemd/aigw.service=packaging/systemd/aigw.service \
   --file packaging/macos/dev.aigw.aigw.plist=packaging/macos/dev.aigw.aigw.plist)"
 
-win_args=() extras=()
+win_args=() extras=() desktop_args=()
 if [ -n "$windows" ]; then
   say "aigw.exe for $wtarget (dist profile, no PGO)"
   t=$(date +%s)
@@ -190,7 +229,8 @@ if [ -n "$windows" ]; then
   grep -qaF "$pubkey" "$work/aigw.exe" || die "aigw.exe does not embed the update key $pubkey"
   [ -z "$update_url" ] || grep -qaF "$update_url" "$work/aigw.exe" || die "aigw.exe does not embed the update URL $update_url"
   if command -v wine >/dev/null; then
-    wversion="$(WINEPREFIX="$work/wine" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=" wine "$work/aigw.exe" --version 2>/dev/null | tr -d '\r')"
+    wine_prefix   # here, not in wine_out's subshell, so that its die ends the script
+    wversion="$(wine_out "$work/aigw.exe" --version)"
     [ "$wversion" = "aigw $version" ] || die "aigw.exe under wine reports '$wversion', not 'aigw $version'"
   else
     say "no wine here: aigw.exe's --version is not checked"
@@ -204,9 +244,49 @@ if [ -n "$windows" ]; then
     --file docs/config.md=docs/config.md \
     --file gateway-core/src/config/default.toml=config.toml)"
   win_args+=(--archive "$wtarget=$wzip")
-  say "installer aigw-$version-$wtarget-setup.exe (NSIS, makensis $(makensis -VERSION))"
+
+  wdesktop=()
+  if [ -n "$desktop" ]; then
+    # What `tauri build` does for the Linux app, by hand (the Tauri CLI would
+    # also bundle): the release profile and tauri/custom-protocol (the
+    # production build, serving the embedded frontend/dist), with the same
+    # AIGW_UPDATE_* exported above.
+    say "aigw-desktop.exe for $wtarget (release profile)"
+    t=$(date +%s)
+    cargo build --locked -q --release -p aigw-desktop --bin aigw-desktop --features tauri/custom-protocol --target "$wtarget"
+    install -m644 "$target_dir/$wtarget/release/aigw-desktop.exe" "$work/aigw-desktop.exe"
+    grep -qaF "$pubkey" "$work/aigw-desktop.exe" || die "aigw-desktop.exe does not embed the update key $pubkey"
+    [ -z "$update_url" ] || grep -qaF "$update_url" "$work/aigw-desktop.exe" || die "aigw-desktop.exe does not embed the update URL $update_url"
+    # The GNU build of webview2-com-sys links the WebView2 loader as a DLL
+    # (the MSVC build links it statically): ship the one from that crate.
+    wv2_dir="$(cargo metadata --locked --format-version 1 --filter-platform "$wtarget" | python3 -c '
+import json, os, sys
+dirs = [os.path.dirname(p["manifest_path"]) for p in json.load(sys.stdin)["packages"] if p["name"] == "webview2-com-sys"]
+print(dirs[0] if len(dirs) == 1 else "")')" || die "cargo metadata (with python3) cannot locate webview2-com-sys"
+    [ -n "$wv2_dir" ] || die "cargo metadata lists no single webview2-com-sys package for $wtarget"
+    [ -f "$wv2_dir/x64/WebView2Loader.dll" ] || die "no x64/WebView2Loader.dll in $wv2_dir (webview2-com-sys), which aigw-desktop.exe imports"
+    install -m644 "$wv2_dir/x64/WebView2Loader.dll" "$work/WebView2Loader.dll"
+    if command -v x86_64-w64-mingw32-objdump >/dev/null; then
+      # grep without -q reads all of objdump's output (pipefail: no SIGPIPE).
+      x86_64-w64-mingw32-objdump -p "$work/aigw-desktop.exe" | grep -i 'DLL Name: WebView2Loader.dll' >/dev/null \
+        || die "aigw-desktop.exe does not import WebView2Loader.dll: check what it needs beside it"
+    fi
+    if command -v wine >/dev/null; then
+      wversion="$(wine_out "$work/aigw-desktop.exe" --version)"
+      [ "$wversion" = "aigw-desktop $version" ] || die "aigw-desktop.exe under wine reports '$wversion', not 'aigw-desktop $version'"
+    else
+      say "no wine here: aigw-desktop.exe's --version is not checked"
+    fi
+    say "aigw-desktop.exe built in $(elapsed "$t")"
+    say "archive aigw-desktop-$version-$wtarget.zip"
+    wdzip="$(bash packaging/desktop/pack.sh "$tool" "$work/aigw-desktop.exe" "$version" "$wtarget" "$out" "$work/WebView2Loader.dll")"
+    desktop_args+=(--desktop-archive "$wtarget=$wdzip")
+    wdesktop=(--desktop "$work/aigw-desktop.exe" --webview2 "$work/WebView2Loader.dll")
+  fi
+
+  say "installer aigw-$version-$wtarget-setup.exe (NSIS, makensis $(makensis -VERSION)${wdesktop[*]:+, with the desktop app})"
   wsetup="$(bash packaging/windows/build-installer.sh --aigw "$work/aigw.exe" --aigww "$work/aigww.exe" \
-    --version "$version" --target "$wtarget" --out-dir "$out")"
+    "${wdesktop[@]}" --version "$version" --target "$wtarget" --out-dir "$out")"
   extras+=(--extra "$wsetup")
 fi
 
@@ -217,7 +297,6 @@ else
   say "no dpkg-deb here: skipping the .deb"
 fi
 
-desktop_args=()
 if [ -n "$desktop" ]; then
   # The Tauri CLI builds target/release/aigw-desktop (with the same
   # AIGW_UPDATE_* as aigw, exported above) and bundles the .deb from it.
@@ -299,6 +378,20 @@ if [ -n "$desktop" ]; then
   unpacked="$work/aigw-desktop-$version-$target/aigw-desktop"
   [ "$("$unpacked" --version)" = "aigw-desktop $version" ] || die "the desktop archive's binary does not report $version"
 fi
+if [ -n "$windows" ] && [ -n "$desktop" ]; then
+  # The portable zip as a user unpacks it: the .exe with its DLL beside it.
+  mkdir "$work/wunzip"
+  unzip -q "$wdzip" -d "$work/wunzip"
+  wunpacked="$work/wunzip/aigw-desktop-$version-$wtarget"
+  for f in aigw-desktop.exe WebView2Loader.dll; do
+    [ -f "$wunpacked/$f" ] || die "$wdzip has no $f"
+  done
+  cmp -s "$wunpacked/aigw-desktop.exe" "$work/aigw-desktop.exe" || die "$wdzip holds another aigw-desktop.exe than the one checked"
+  if command -v wine >/dev/null; then
+    [ "$(wine_out "$wunpacked/aigw-desktop.exe" --version)" = "aigw-desktop $version" ] \
+      || die "the Windows desktop zip's aigw-desktop.exe does not report $version under wine"
+  fi
+fi
 # The manifest as the updaters read it, over HTTP from this directory: each
 # app's entry for this target is found, signed, and offers this version.
 if command -v python3 >/dev/null; then
@@ -317,6 +410,17 @@ if command -v python3 >/dev/null; then
   if [ -n "$desktop" ]; then
     status="$(AIGW_DATA_DIR="$work/data" "${check[@]}" --app desktop --binary "$unpacked")"
     [[ "$status" == *"up to date"* ]] || die "aigw update check --app desktop does not find aigw-desktop $version for $target in the manifest: $status"
+  fi
+  if [ -n "$windows" ] && command -v wine >/dev/null; then
+    # The Windows builds look themselves up under $wtarget (their build
+    # target): aigw.exe's updater, for itself and for the desktop app.
+    wcheck=("$work/aigw.exe" update check --manifest-url "http://127.0.0.1:$port/manifest.json" --pubkey "$pubkey")
+    status="$(AIGW_DATA_DIR="$(winpath "$work/wdata")" wine_out "${wcheck[@]}" --binary "$(winpath "$work/aigw.exe")")"
+    [[ "$status" == *"up to date"* ]] || die "aigw.exe update check (wine) does not find aigw $version for $wtarget in the manifest: $status"
+    if [ -n "$desktop" ]; then
+      status="$(AIGW_DATA_DIR="$(winpath "$work/wdata")" wine_out "${wcheck[@]}" --app desktop --binary "$(winpath "$wunpacked/aigw-desktop.exe")")"
+      [[ "$status" == *"up to date"* ]] || die "aigw.exe update check --app desktop (wine) does not find aigw-desktop $version for $wtarget in the manifest: $status"
+    fi
   fi
   kill "$server" 2>/dev/null || true
   server=""
