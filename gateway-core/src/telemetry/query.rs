@@ -326,6 +326,12 @@ pub(crate) fn tally(b: &mut Bucket, r: &Rec<'_>) -> (Option<f64>, Option<f64>) {
         Some("cache") => b.route_modes.cache += 1,
         _ => {}
     }
+    samples(r)
+}
+
+/// The latency sample of `r` (requests that reached an upstream) and its
+/// TTFT sample, as [`tally`] counts them.
+pub(crate) fn samples(r: &Rec<'_>) -> (Option<f64>, Option<f64>) {
     ((r.attempts > 0).then_some(r.latency_ms), r.ttft_ms)
 }
 

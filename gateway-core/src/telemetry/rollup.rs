@@ -30,8 +30,8 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use super::db::DbError;
 use super::query::{
-    Bucket, Filter, Quantiles, Rec, Window, merge_counts, origin_of, origin_only, scan_rows, tally,
-    window_where,
+    Bucket, Filter, Quantiles, Rec, Window, merge_counts, origin_of, origin_only, samples,
+    scan_rows, tally, window_where,
 };
 
 /// Windows whose hours hold fewer requests than this are read from the
@@ -121,6 +121,12 @@ pub(crate) const HOURS_HELD_MAX: usize = 20_000;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Hist {
     bins: Vec<(u16, u64)>,
+}
+
+/// The histogram bins of `r`'s latency and TTFT samples.
+fn bins_of(r: &Rec<'_>) -> (Option<u16>, Option<u16>) {
+    let (l, t) = samples(r);
+    (l.map(bin_of), t.map(bin_of))
 }
 
 fn bin_of(v: f64) -> u16 {
@@ -349,9 +355,8 @@ impl Pending {
             .minutes
             .entry((minute_of(ts_ms), origin.to_string()))
             .or_default();
-        let (l, t) = tally(&mut minute.counts, r);
-        let bins = (l.map(bin_of), t.map(bin_of));
-        minute.add_bins(bins);
+        let bins = bins_of(r);
+        minute.add_binned(r, bins);
         self.add_hours(ts_ms, origin, keys, r, bins);
     }
 
@@ -678,8 +683,7 @@ pub(crate) fn recover_hours(conn: &Connection) -> Result<(), DbError> {
         "id > ?1",
         &[Value::Integer(after)],
         |ts, origin, keys, rec| {
-            let (l, t) = tally(&mut Bucket::default(), rec);
-            pending.add_hours(ts, origin, keys, rec, (l.map(bin_of), t.map(bin_of)));
+            pending.add_hours(ts, origin, keys, rec, bins_of(rec));
             Ok(())
         },
     )?;
@@ -687,11 +691,18 @@ pub(crate) fn recover_hours(conn: &Connection) -> Result<(), DbError> {
     mark_hours_through(conn)
 }
 
-/// Stores `pending` over rows known to be gone (a rebuild deleted them).
-fn write_pending(conn: &Connection, pending: &mut Pending) -> Result<(), DbError> {
+/// Stores `pending`'s minutes over rows known to be gone (a rebuild
+/// deleted them).
+fn write_minutes(conn: &Connection, pending: &mut Pending) -> Result<(), DbError> {
     for ((minute, origin), m) in pending.minutes.drain() {
         write_row(conn, Grain::Minute, &minute_key(minute, &origin), &m)?;
     }
+    Ok(())
+}
+
+/// Stores `pending` over rows known to be gone (a rebuild deleted them).
+fn write_pending(conn: &Connection, pending: &mut Pending) -> Result<(), DbError> {
+    write_minutes(conn, pending)?;
     for (hour, cells) in pending.hours.drain() {
         for (key, m) in cells {
             let (dim, origin, value) = Pending::split_key(&key);
@@ -730,17 +741,14 @@ fn rebuild(conn: &Connection, grains: &[Grain], from_ms: i64, to_ms: i64) -> Res
         &[Value::Integer(from_ms), Value::Integer(to_ms)],
         |ts, origin, keys, rec| {
             if minute != Some(minute_of(ts)) {
-                for ((m, o), v) in pending.minutes.drain() {
-                    write_row(conn, Grain::Minute, &minute_key(m, &o), &v)?;
-                }
+                write_minutes(conn, &mut pending)?;
                 minute = Some(minute_of(ts));
             }
             if hour != Some(ts.div_euclid(HOUR_MS)) {
                 write_pending(conn, &mut pending)?;
                 hour = Some(ts.div_euclid(HOUR_MS));
             }
-            let (l, t) = tally(&mut Bucket::default(), rec);
-            let bins = (l.map(bin_of), t.map(bin_of));
+            let bins = bins_of(rec);
             if minutes {
                 pending
                     .minutes
