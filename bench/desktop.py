@@ -390,6 +390,13 @@ def mib(kb):
     return f"{kb / 1024:.0f}" if kb is not None else "–"
 
 
+def milestone_rows(w, stats, rows):
+    """Writes a milestone table's rows: (key, name, how observed) each, its
+    median / min / max from `stats` (dashes when not observed)."""
+    for k, name, how in rows:
+        v = stats.get(k)
+        w(f"| {name} | {v['median']} | {v['min']} | {v['max']} | {how} |" if v else f"| {name} | – | – | – | {how} |")
+
 def report(args):
     run_dir, base = args[0], args[1]
     m = meta(os.path.join(run_dir, "meta.env"))
@@ -476,12 +483,7 @@ def markdown(res):
         ("painted_ms", "**painted** (headline)", f"first capture of the window with > {PAINTED_COLOURS} distinct colours (a blank window has 1–2)"),
         ("complete_ms", "visually complete", f"the last capture in which > {COMPLETE_CHANGE} % of the pixels changed from the one before (none in the next 3 s)"),
     ]
-    for k, name, how in rows:
-        s = L.get(k)
-        if s:
-            w(f"| {name} | {s['median']} | {s['min']} | {s['max']} | {how} |")
-        else:
-            w(f"| {name} | – | – | – | {how} |")
+    milestone_rows(w, L, rows)
     cap = [r.get("capture_mean_ms") for r in res["runs"] if r.get("capture_mean_ms")]
     w(f"\nThe window is captured every 50 ms by one process (`bench/desktop.py paint`, XGetImage of the "
       f"1200×800 window, ~{statistics.mean(cap):.0f} ms per capture including the colour count), so a milestone seen on the "
@@ -507,9 +509,7 @@ def markdown(res):
         ("painted_ms", "**painted** (headline)", f"first capture with > {PAINTED_COLOURS} distinct colours"),
         ("complete_ms", "visually complete", f"the last capture with > {COMPLETE_CHANGE} % of the pixels changed"),
     ]
-    for k, name, how in reopen_rows:
-        v = R.get(k)
-        w(f"| {name} | {v['median']} | {v['min']} | {v['max']} | {how} |" if v else f"| {name} | – | – | – | {how} |")
+    milestone_rows(w, R, reopen_rows)
     w("\n| run | webview built | mapped | DOM ready | painted | complete | colours at the end |")
     w("|---|---|---|---|---|---|---|")
     for r in res["runs"]:
