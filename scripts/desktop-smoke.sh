@@ -85,6 +85,18 @@ if command -v trayer >/dev/null; then
   sleep 0.5
 fi
 
+# quit_from_tray PREFIX: the tray's "Quit" ends $APP with exit 0 (checked,
+# labelled with PREFIX), or it is killed and counted as a failure.
+quit_from_tray() {
+  click "Quit"
+  if wait_for "$T" eval '! kill -0 $APP 2>/dev/null'; then
+    wait "$APP"; rc=$?
+    check "${1}tray 'Quit' exited the app (rc $rc)" test "$rc" = 0
+  else
+    bad "${1}app still running after tray 'Quit'"; kill "$APP"
+  fi
+}
+
 # ====================== run 1: the happy path
 LOG=$OUT/app.log
 check "window 'AI Model Gateway' mapped" start_app "$LOG"
@@ -243,13 +255,7 @@ if [ -n "$MENU" ]; then
   check "only one gateway process holds the port" test "$(pgrep -fc "^$BIN\$")" = 1
 
   # quit: graceful, exit 0, port released
-  click "Quit"
-  if wait_for "$T" eval '! kill -0 $APP 2>/dev/null'; then
-    wait "$APP"; rc=$?
-    check "tray 'Quit' exited the app (rc $rc)" test "$rc" = 0
-  else
-    bad "app still running after tray 'Quit'"; kill "$APP"
-  fi
+  quit_from_tray ""
   check "the port is released" eval '! curl -s "$GW/healthz" -o /dev/null'
 else
   kill "$APP" 2>/dev/null
@@ -341,13 +347,7 @@ if wait_for "$T" find_tray "$APP"; then
   wait_for "$T" painted hidden-opened || true
   N=$(colours "$OUT/hidden-opened.png")
   check "hidden start: ... and paints it ($N colours, $OUT/hidden-opened.png)" test "${N:-0}" -gt 64
-  click "Quit"
-  if wait_for "$T" eval '! kill -0 $APP 2>/dev/null'; then
-    wait "$APP"; rc=$?
-    check "hidden start: tray 'Quit' exited the app (rc $rc)" test "$rc" = 0
-  else
-    bad "hidden start: app still running after tray 'Quit'"; kill "$APP"
-  fi
+  quit_from_tray "hidden start: "
 else
   bad "hidden start: no tray icon on D-Bus"
 fi
