@@ -111,24 +111,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Windows programs under wine, in a throwaway prefix made on first use. Rust's
-# std imports bcryptprimitives.dll (ProcessPrng), which wine 8 (Debian 12)
-# lacks: no Rust .exe starts there without the shim scripts/wine-smoke.sh
-# also builds (wine 9 and Windows 10+ have the real DLL).
-wine_env=(env WINEPREFIX="$work/wine" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=;winemenubuilder.exe=d")
+# Windows programs under wine, in a throwaway prefix made on first use, with
+# the ProcessPrng shim wine 8 needs (scripts/wine/lib.sh).
+# shellcheck source=scripts/wine/lib.sh
+. scripts/wine/lib.sh
+wine_env=(env WINEPREFIX="$work/wine" WINEDEBUG=-all WINEDLLOVERRIDES="$WINE_DLL_OVERRIDES")
 wine_prefix() {
   [ ! -d "$work/wine" ] || return 0
-  "${wine_env[@]}" wineboot -i >/dev/null 2>&1 || die "wineboot -i failed (a wine prefix in $work/wine)"
-  local sys32="$work/wine/drive_c/windows/system32"
-  if [ ! -e "$sys32/bcryptprimitives.dll" ]; then
-    x86_64-w64-mingw32-gcc -shared -O2 -o "$sys32/bcryptprimitives.dll" scripts/wine/bcryptprimitives.c -ladvapi32 \
-      || die "cannot build the bcryptprimitives.dll shim for wine"
-  fi
+  WINEPREFIX="$work/wine" WINEDEBUG=-all WINEDLLOVERRIDES="$WINE_DLL_OVERRIDES" wine_boot_prefix >/dev/null \
+    || die "no wine prefix in $work/wine (see above)"
 }
 # A Windows program's stdout (no CRs); its stderr is dropped.
 wine_out() { wine_prefix; "${wine_env[@]}" wine "$@" 2>/dev/null | tr -d '\r'; }
-# Wine maps / to Z:, so a Linux path is Z:\path\with\backslashes.
-winpath() { printf 'Z:%s' "${1//\//\\}"; }
 
 wtarget=x86_64-pc-windows-gnu
 if [ -n "$windows" ]; then
@@ -274,6 +268,15 @@ print(dirs[0] if len(dirs) == 1 else "")')" || die "cargo metadata (with python3
     if command -v wine >/dev/null; then
       wversion="$(wine_out "$work/aigw-desktop.exe" --version)"
       [ "$wversion" = "aigw-desktop $version" ] || die "aigw-desktop.exe under wine reports '$wversion', not 'aigw-desktop $version'"
+      if command -v Xvfb >/dev/null && command -v xdotool >/dev/null; then
+        # The app itself: hidden start, in-process gateway with a fallback,
+        # tray icon, second launch, no-WebView2 dialog (scripts/wine-desktop.sh).
+        cargo build --locked -q -p testkit --bin fake-upstream
+        FAKE_UPSTREAM_BIN="$target_dir/debug/fake-upstream" bash scripts/wine-desktop.sh "$work/aigw-desktop.exe" \
+          || die "aigw-desktop.exe failed its checks under wine (scripts/wine-desktop.sh)"
+      else
+        say "no Xvfb or xdotool here: aigw-desktop.exe is not run under wine beyond --version (bash scripts/deps.sh windows)"
+      fi
     else
       say "no wine here: aigw-desktop.exe's --version is not checked"
     fi

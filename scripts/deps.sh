@@ -28,8 +28,9 @@ DESKTOP_TEST="xvfb xauth xdotool imagemagick x11-utils at-spi2-core systemd webk
 
 # Windows: mingw-w64 links the x86_64-pc-windows-gnu build (the Rust target
 # itself comes from rustup); wine runs it (scripts/wine-smoke.sh), curl and jq
-# drive it; nsis (makensis) builds the installer (packaging/windows).
-WINDOWS="mingw-w64 wine wine64 nsis curl jq"
+# drive it; nsis (makensis) builds the installer (packaging/windows); Xvfb,
+# xdotool and imagemagick run the desktop app under wine (scripts/wine-desktop.sh).
+WINDOWS="mingw-w64 wine wine64 nsis curl jq xvfb xdotool imagemagick"
 
 case "$MODE" in
   all) PKGS="$BUILD $TEST $DESKTOP_BUILD $DESKTOP_TEST" ;;

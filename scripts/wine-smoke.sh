@@ -54,10 +54,9 @@ done
 [ -x "$release_tool" ] || die "no $release_tool (cargo build -p aigw-release)"
 
 work="$(mktemp -d)"
-export WINEPREFIX="$work/prefix" WINEDEBUG=-all WINEARCH=win64
-# No Mono/Gecko install dialogs while the prefix is created; no menu
-# entries in the real ~/.local for the installer's shortcuts.
-export WINEDLLOVERRIDES="mscoree,mshtml=;winemenubuilder.exe=d"
+# shellcheck source=scripts/wine/lib.sh
+. scripts/wine/lib.sh
+export WINEPREFIX="$work/prefix" WINEDEBUG=-all WINEARCH=win64 WINEDLLOVERRIDES="$WINE_DLL_OVERRIDES"
 serve_pid="" http_pid=""
 cleanup() {
   [ -z "$serve_pid" ] || kill "$serve_pid" 2>/dev/null || true
@@ -69,23 +68,13 @@ cleanup() {
 trap cleanup EXIT
 t0=$(date +%s)
 
-# Wine maps / to Z:, so every Linux path is Z:\path\with\backslashes.
-win() { printf 'Z:%s' "${1//\//\\}"; }
 # Runs a Windows program; its output without CRs.
 w() { wine "$@" 2>&1 | tr -d '\r'; return "${PIPESTATUS[0]}"; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 say "wine prefix in $WINEPREFIX ($(wine --version))"
-wineboot -i >/dev/null 2>&1 || die "wineboot -i failed"
-# Rust's std needs bcryptprimitives.dll (ProcessPrng); wine 8 has none, so
-# this prefix gets a shim (scripts/wine/bcryptprimitives.c; wine 9 and every
-# Windows 10+ have the real one).
-sys32="$WINEPREFIX/drive_c/windows/system32"
-if [ ! -e "$sys32/bcryptprimitives.dll" ]; then
-  x86_64-w64-mingw32-gcc -shared -O2 -o "$sys32/bcryptprimitives.dll" \
-    scripts/wine/bcryptprimitives.c -ladvapi32 || die "cannot build the bcryptprimitives.dll shim"
-  say "wine $(wine --version) lacks bcryptprimitives.dll: a ProcessPrng shim is in the prefix"
-fi
+shim="$(wine_boot_prefix)" || die "no wine prefix (see above)"
+[ -z "$shim" ] || say "$shim"
 cp "$exe" "$work/aigw.exe"
 exe="$work/aigw.exe"
 version="$(w "$exe" --version)" || die "aigw.exe --version: $version"
@@ -94,7 +83,7 @@ version="${version#aigw }"
 say "aigw.exe $version runs"
 
 cfg="$work/config.toml" data="$work/data"
-gw=(--config "$(win "$cfg")" --data-dir "$(win "$data")")
+gw=(--config "$(winpath "$cfg")" --data-dir "$(winpath "$data")")
 
 # ---------------------------------------------------------------- upstreams
 # One 429ing provider per route: a 429 cools its provider down, so the
@@ -200,7 +189,7 @@ config '
 model = "smoke-direct"
 [[routes.targets]]
 provider = "backup"' | sed 's/$/\r/' >"$work/v2.toml"   # CRLF, as Notepad saves it
-out="$(w "$exe" config publish "${gw[@]}" -m "wine smoke" "$(win "$work/v2.toml")")" || die "config publish: $out"
+out="$(w "$exe" config publish "${gw[@]}" -m "wine smoke" "$(winpath "$work/v2.toml")")" || die "config publish: $out"
 code="$(chat smoke-direct false)"
 [ "$code" = 200 ] || die "after publish, the new route answers HTTP $code: $(cat "$work/b")"
 cmp -s "$cfg" "$work/v2.toml" || die "the config file on disk is not the published (CRLF) text"
@@ -287,7 +276,7 @@ say "update: a signed $next release (.zip) served on 127.0.0.1"
 mkdir -p "$work/inst" "$work/real" "$work/rel" "$work/stub"
 cp "$exe" "$work/inst/aigw.exe"
 cp "$exe" "$work/real/aigw.exe"
-delegate="$(win "$work/real/aigw.exe")"
+delegate="$(winpath "$work/real/aigw.exe")"
 x86_64-w64-mingw32-gcc -O2 -DVERSION="\"$next\"" -DDELEGATE="\"${delegate//\\/\\\\}\"" \
   -o "$work/stub/aigw.exe" scripts/wine/aigw-stub.c
 "$release_tool" keygen --out "$work/release.key" >/dev/null 2>&1
@@ -308,7 +297,7 @@ for _ in $(seq 100); do
 done
 [ -n "$hport" ] || die "python3 -m http.server did not start"
 inst="$work/inst/aigw.exe"
-udata=(--data-dir "$(win "$work/udata")" --config "$(win "$cfg")")
+udata=(--data-dir "$(winpath "$work/udata")" --config "$(winpath "$cfg")")
 src=(--manifest-url "http://127.0.0.1:$hport/manifest.json" --pubkey "$pubkey")
 out="$(w "$inst" update check "${src[@]}" "${udata[@]}")" || die "update check: $out"
 [[ "$out" == *"update available"* ]] || die "update check: $out"
