@@ -54,6 +54,13 @@ for t in want:
     assert e["url"].startswith("https://example.invalid/releases/download/v0/"), e["url"]
     assert e["binary"].endswith("/aigw.exe" if "windows" in t else "/aigw"), e["binary"]
 print("dry run: manifest.json lists", ", ".join(sorted(got)), file=sys.stderr)
+# The Windows job's portable desktop zip is the installed app's update entry.
+d = m.get("desktop", {}).get("targets", m.get("desktop", {}))
+wd = d.get("x86_64-pc-windows-msvc")
+assert wd, "manifest has no desktop entry for x86_64-pc-windows-msvc: %s" % sorted(d)
+assert wd["url"].endswith("/aigw-desktop-%s-x86_64-pc-windows-msvc.zip" % m["version"]), wd["url"]
+assert wd["binary"].endswith("/aigw-desktop.exe"), wd["binary"]
+print("dry run: desktop entry for x86_64-pc-windows-msvc:", wd["url"].rsplit("/", 1)[1], file=sys.stderr)
 # The Windows job's NSIS installer (packaging/windows, makensis): signed and
 # in SHA256SUMS beside the archives (not an update payload: no manifest entry).
 import os

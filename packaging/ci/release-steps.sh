@@ -14,7 +14,10 @@
 #                                            the .zip and the NSIS installer
 #                                            aigw-VERSION-TARGET-setup.exe (makensis)
 #   release-steps.sh desktop TARGET BUNDLES  the desktop app's bundles (Tauri CLI), copied
-#                                            to dist/parts/ (BUNDLES: app,dmg / msi,nsis)
+#                                            to dist/parts/ (BUNDLES: app,dmg / msi,nsis);
+#                                            a Windows TARGET also gets the portable
+#                                            aigw-desktop-VERSION-TARGET.zip the app
+#                                            updates from (in the manifest)
 #   release-steps.sh publish OUT             sign every part in dist/parts/ into OUT: one
 #                                            manifest.json for all targets, SHA256SUMS,
 #                                            *.sig; then check them with the Linux aigw
@@ -40,12 +43,12 @@ parts="$(cd "$parts" && pwd)"
 exe=""
 case "$(uname -s)" in MINGW*|MSYS*|CYGWIN*) exe=.exe ;; esac
 
-tool() {
-  if [ ! -x "$target_dir/debug/aigw-release$exe" ]; then
-    cargo build --locked -q -p aigw-release
-  fi
-  "$target_dir/debug/aigw-release$exe" "$@"
+# The aigw-release tool's path, built on first use.
+tool_bin() {
+  [ -x "$target_dir/debug/aigw-release$exe" ] || cargo build --locked -q -p aigw-release >&2
+  printf '%s' "$target_dir/debug/aigw-release$exe"
 }
+tool() { "$(tool_bin)" "$@"; }
 
 version() {
   sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1
@@ -153,6 +156,8 @@ step_desktop() {
   mkdir -p "$parts"
   if [ -n "$dry" ]; then
     say "dry run: would run (in src-tauri) ${cmd[*]}"
+    # The portable archive is packed and signed for real, from a stand-in.
+    case "$t" in *-windows-*) desktop_portable "$t" "$target_dir/debug/aigw" ;; esac
     return
   fi
   AIGW_UPDATE_PUBKEY="$(pubkey)"
@@ -174,6 +179,17 @@ step_desktop() {
   done < <(find "$target_dir/$t/release/bundle" -maxdepth 2 \( -name '*.dmg' -o -name '*.app' -o -name '*.msi' -o -name '*-setup.exe' \) -print0)
   [ "$found" -gt 0 ] || die "no bundles in $target_dir/$t/release/bundle"
   say "desktop bundles for $t: $found"
+  case "$t" in *-windows-*) desktop_portable "$t" "$target_dir/$t/release/aigw-desktop.exe" ;; esac
+}
+
+# The Windows desktop app's portable .zip (packaging/desktop/pack.sh), the
+# manifest's `desktop` entry for TARGET that the installed app updates from
+# (the .msi and NSIS bundles are installers, not update payloads). The MSVC
+# build links the WebView2 loader statically: no DLL beside it.
+desktop_portable() {
+  local t="$1" bin="$2"
+  [ -f "$bin" ] || die "no $bin for the portable desktop archive"
+  say "portable desktop archive for $t: $(bash packaging/desktop/pack.sh "$(tool_bin)" "$bin" "$(version)" "$t" "$parts")"
 }
 
 step_publish() {
@@ -239,9 +255,9 @@ print("manifest.json lists", ", ".join(sorted(m["targets"])), file=sys.stderr)
 PY
 }
 
-cmd="${1:-}"
+step="${1:-}"
 shift || true
-case "$cmd" in
+case "$step" in
   key) step_key ;;
   gateway) step_gateway "$@" ;;
   desktop) step_desktop "$@" ;;

@@ -10,8 +10,9 @@
 #
 # For a Windows target (*-windows-*) it is the portable .zip
 # aigw-desktop-VERSION-TARGET.zip instead: aigw-desktop.exe, WEBVIEW2_DLL
-# (required: the GNU build imports WebView2Loader.dll, which must sit beside
-# the .exe) as WebView2Loader.dll, README.md, docs/desktop.md and
+# as WebView2Loader.dll (required for *-windows-gnu, whose build imports it
+# and needs it beside the .exe; refused for *-windows-msvc, whose build links
+# the loader statically), README.md, docs/desktop.md and
 # docs/install.md (its "Windows" section). The .exe carries its own icon; a
 # Start-menu entry comes from the installer (packaging/windows), not the zip.
 set -euo pipefail
@@ -22,10 +23,16 @@ tool="$1" bin="$2" version="$3" target="$4" out="$5" webview2="${6:-}"
 
 case "$target" in
   *-windows-*)
-    [ -f "$webview2" ] \
-      || { echo "$0: a Windows desktop archive needs WEBVIEW2_DLL (WebView2Loader.dll), got '${webview2}'" >&2; exit 2; }
+    dll=()
+    case "$target" in
+      *-windows-gnu)
+        [ -f "$webview2" ] \
+          || { echo "$0: a windows-gnu desktop archive needs WEBVIEW2_DLL (WebView2Loader.dll), got '${webview2}'" >&2; exit 2; }
+        dll=(--file "$webview2=WebView2Loader.dll") ;;
+      *) [ -z "$webview2" ] || { echo "$0: the MSVC build links the WebView2 loader statically: no WEBVIEW2_DLL" >&2; exit 2; } ;;
+    esac
     exec "$tool" pack --app desktop --binary "$bin" --version "$version" --target "$target" --out-dir "$out" \
-      --file "$webview2=WebView2Loader.dll" \
+      "${dll[@]}" \
       --file README.md=README.md \
       --file docs/desktop.md=docs/desktop.md \
       --file docs/install.md=docs/install.md
