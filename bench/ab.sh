@@ -18,8 +18,8 @@
 # (passthrough), messages (Messages -> Chat, Claude Code's path to an
 # OpenAI-kind provider), responses (Responses -> Chat, to a provider with
 # `responses = "translate"`); direct is always chat to the mock (the
-# baseline the added figures of each protocol are taken against); with more
-# than chat, bench/ab_ratios.py then prints each round's translated figures
+# baseline the added figures of each protocol are taken against); when chat
+# and another protocol ran, bench/ab_ratios.py then prints each round's translated figures
 # as ratios to passthrough's, and their medians.
 # Everything is on 127.0.0.1. Needs
 # release builds of mock-upstream and aigw-bench ($CARGO_TARGET_DIR/release,
@@ -40,6 +40,10 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 [[ ${#names[@]} -gt 0 ]] || { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2; }
+IFS=, read -ra wire_list <<<"$wires"
+for w in "${wire_list[@]}"; do
+  [[ $w == @(chat|messages|responses) ]] || { echo "ab.sh: -w takes chat, messages and responses, got $w" >&2; exit 2; }
+done
 bench="${CARGO_TARGET_DIR:-target}/release/aigw-bench"
 mock="${CARGO_TARGET_DIR:-target}/release/mock-upstream"
 for b in "$bench" "$mock" "${bins[@]}"; do
@@ -82,7 +86,6 @@ print("%-10s %-34s p50 %5d  p90 %5d  p99 %5d µs  CPU %6.1f µs/req  errors %d" 
     os.environ["NAME"], os.environ["WHAT"], t["p50"], t["p90"], t["p99"], cpu, d["errors"]))
 ' <<<"$out" | tee -a "$work/lines"
 }
-IFS=, read -ra wire_list <<<"$wires"
 direct=$((${#names[@]} - 1))
 for _ in $(seq "$rounds"); do
   for w in "${wire_list[@]}"; do
@@ -94,4 +97,5 @@ for _ in $(seq "$rounds"); do
   done
   run "$direct" mock-l0-n5-p10 " --stream" "$streams"
 done
-[[ $wires == chat ]] || python3 bench/ab_ratios.py "$work/lines"
+# The ratios are to passthrough: only when chat ran beside another protocol.
+if [[ ,$wires, == *,chat,* && ${#wire_list[@]} -gt 1 ]]; then python3 bench/ab_ratios.py "$work/lines"; fi

@@ -9,7 +9,7 @@ in the same round — added p50, added p99, CPU per request and added TTFT
 p99, where *added* is minus direct's figure of that round — and their
 median; then each binary's passthrough p50 and p99 as a ratio to direct's
 (issue 22's headline ratios). `ab.sh` runs it at the end when `-w` names
-more than chat. SKIP_ROUNDS drops the first rounds (a warm-up).
+chat and another protocol. SKIP_ROUNDS drops the first rounds (a warm-up).
 """
 
 import re
@@ -45,6 +45,8 @@ def main():
     rounds = rounds[int(sys.argv[2]) if len(sys.argv) > 2 else 0 :]
     if not rounds:
         sys.exit("ab_ratios: no whole round in the input")
+    if not any(k[0] != "direct" and k[1] == "chat" for k in rounds[0]):
+        sys.exit("ab_ratios: no chat passthrough lines to take the ratios against (run ab.sh with -w chat,...)")
     names = sorted({k[0] for k in rounds[0] if k[0] != "direct"})
     wires = sorted({k[1] for k in rounds[0] if k[1] != "chat"})
     figures = [
