@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -41,6 +41,8 @@ pub struct TelemetryHub {
     drain: CancellationToken,
     /// The sink's deferred recordings.
     deferred: TaskTracker,
+    /// The line thread's queue, to wait for it at shutdown.
+    lines: Option<LineQueue>,
 }
 
 /// How long events wait for more before the host's sink gets them together.
@@ -71,6 +73,10 @@ struct HubSink {
 struct Pending {
     next: Arc<dyn TelemetrySink>,
     events: Mutex<Vec<RequestEvent>>,
+    /// The thread that writes the batches ([`spawn_line_thread`]); `None`
+    /// when it could not be started, and then the batches are written
+    /// where they are handed over.
+    lines: Option<LineQueue>,
 }
 
 impl Pending {
@@ -81,21 +87,111 @@ impl Pending {
         q.len() == 1
     }
 
+    fn take(&self) -> Vec<RequestEvent> {
+        std::mem::take(&mut *self.events.lock_or_recover())
+    }
+
+    /// Writes what is queued here and now.
     fn flush(&self) {
-        let events = std::mem::take(&mut *self.events.lock_or_recover());
+        let events = self.take();
         if !events.is_empty() {
             self.next.record_batch(events);
         }
     }
+
+    /// Hands what is queued to the line thread; the receiver answers once it
+    /// is written. Written here when the thread is gone or [`LINE_QUEUE`]
+    /// batches already wait for it (a stderr nobody reads: the serving
+    /// thread then waits on the pipe, as any writer would).
+    fn hand_off(&self) -> Option<oneshot::Receiver<()>> {
+        let events = self.take();
+        if events.is_empty() {
+            return None;
+        }
+        let events = match &self.lines {
+            Some(q) => match q.send(events) {
+                Ok(written) => return Some(written),
+                Err(events) => events,
+            },
+            None => events,
+        };
+        self.next.record_batch(events);
+        None
+    }
 }
 
-/// Flushes when dropped: after the linger, or when the runtime it waits on
-/// shuts down first (a serving thread's), so no event is lost.
-struct FlushOnDrop(Arc<Pending>);
+/// Batches waiting for the line thread, at most.
+const LINE_QUEUE: usize = 64;
+
+/// A batch for the line thread, and who waits for it to be written.
+struct Handoff {
+    events: Vec<RequestEvent>,
+    written: oneshot::Sender<()>,
+}
+
+/// The line thread's queue.
+#[derive(Debug, Clone)]
+struct LineQueue(std::sync::mpsc::SyncSender<Handoff>);
+
+impl LineQueue {
+    /// Queues `events` (an empty batch only waits for those before it);
+    /// gives them back when the queue is full or the thread has ended.
+    fn send(&self, events: Vec<RequestEvent>) -> Result<oneshot::Receiver<()>, Vec<RequestEvent>> {
+        use std::sync::mpsc::TrySendError;
+        let (written, rx) = oneshot::channel();
+        match self.0.try_send(Handoff { events, written }) {
+            Ok(()) => Ok(rx),
+            Err(TrySendError::Full(h) | TrySendError::Disconnected(h)) => Err(h.events),
+        }
+    }
+}
+
+/// The thread that hands the host's sink its batches (for `aigw`, that
+/// formats and writes the request log lines). Formatting a line is ~15k
+/// instructions, 13 % of what a request cost its serving thread, and a
+/// batch was written on that thread: at one request at a time, 50 ms of
+/// requests (~300 lines, ~2 ms) held the next request up (bench/README.md,
+/// *Round 5*). It sleeps until a batch comes, at most one per serving thread
+/// per [`SINK_LINGER`], and ends when the hub and its sink are gone.
+fn spawn_line_thread(next: Arc<dyn TelemetrySink>) -> Option<LineQueue> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Handoff>(LINE_QUEUE);
+    let started = std::thread::Builder::new()
+        .name("aigw-log".into())
+        .spawn(move || {
+            for h in rx {
+                if !h.events.is_empty() {
+                    next.record_batch(h.events);
+                }
+                let _ = h.written.send(());
+            }
+        });
+    match started {
+        Ok(_) => Some(LineQueue(tx)),
+        Err(e) => {
+            tracing::warn!(
+                "request log lines are written on the serving threads: cannot start their thread: {e}"
+            );
+            None
+        }
+    }
+}
+
+/// Flushes when dropped, unless taken: when the runtime it waits on shuts
+/// down before the linger is over (a serving thread's), so no event is lost.
+struct FlushOnDrop(Option<Arc<Pending>>);
+
+impl FlushOnDrop {
+    /// The events, to hand over rather than flush here.
+    fn take(mut self) -> Option<Arc<Pending>> {
+        self.0.take()
+    }
+}
 
 impl Drop for FlushOnDrop {
     fn drop(&mut self) {
-        self.0.flush();
+        if let Some(p) = self.0.take() {
+            p.flush();
+        }
     }
 }
 
@@ -115,20 +211,23 @@ impl TelemetrySink for HubSink {
             o.record(event.clone());
         }
         // The host's sink (for `aigw`, the request log line: the costliest
-        // part of recording) gets events in batches, from a task on this
-        // thread's runtime that the first event of a batch starts: off the
-        // request's latency, without waking another thread, one write for
+        // part of recording) gets events in batches: the first event of a
+        // batch starts a task on this thread's runtime that, after the
+        // linger, hands the batch to the line thread. Off the request's
+        // latency and off the serving thread, one wake-up and one write for
         // many lines under load. [`TelemetryHub::settle`] waits for these
-        // tasks at shutdown.
+        // tasks and the line thread at shutdown.
         if !self.deferred.is_closed()
             && let Ok(rt) = tokio::runtime::Handle::try_current()
         {
             if self.pending.push(event) {
-                let flush = FlushOnDrop(self.pending.clone());
+                let flush = FlushOnDrop(Some(self.pending.clone()));
                 self.deferred.spawn_on(
                     async move {
                         tokio::time::sleep(SINK_LINGER).await;
-                        drop(flush);
+                        if let Some(written) = flush.take().and_then(|p| p.hand_off()) {
+                            let _ = written.await;
+                        }
                     },
                     &rt,
                 );
@@ -219,6 +318,7 @@ impl TelemetryHub {
             None => (None, None),
         };
         let deferred = TaskTracker::new();
+        let lines = spawn_line_thread(next.clone());
         let sink = Arc::new(HubSink {
             metrics: metrics.clone(),
             queue,
@@ -227,6 +327,7 @@ impl TelemetryHub {
             pending: Arc::new(Pending {
                 next,
                 events: Mutex::new(Vec::new()),
+                lines: lines.clone(),
             }),
             deferred: deferred.clone(),
         });
@@ -241,6 +342,7 @@ impl TelemetryHub {
             pg_rx: Mutex::new(pg_rx),
             drain: CancellationToken::new(),
             deferred,
+            lines,
         };
         (hub, sink)
     }
@@ -286,6 +388,23 @@ impl TelemetryHub {
     pub async fn settle(&self) {
         self.deferred.close();
         self.deferred.wait().await;
+        // Batches handed over by tasks that a stopped serving runtime
+        // dropped while they waited: an empty batch queues behind them.
+        let Some(q) = self.lines.clone() else {
+            return;
+        };
+        let queued = tokio::task::spawn_blocking(move || {
+            let (written, rx) = oneshot::channel();
+            q.0.send(Handoff {
+                events: Vec::new(),
+                written,
+            })
+            .ok()
+            .map(|()| rx)
+        });
+        if let Ok(Some(written)) = queued.await {
+            let _ = written.await;
+        }
     }
 
     /// Serving has stopped: the writer stores what is queued, the exporter
@@ -348,23 +467,31 @@ mod tests {
     use super::*;
     use crate::telemetry::Origin;
 
-    /// Request ids, one list per hand-over.
+    /// Request ids, one list per hand-over, and the threads they came on;
+    /// a batch takes `slow` to write.
     #[derive(Debug, Default)]
-    struct Batches(Mutex<Vec<Vec<String>>>);
+    struct Batches {
+        seen: Mutex<Vec<Vec<String>>>,
+        threads: Mutex<Vec<Option<String>>>,
+        slow: Duration,
+    }
 
     impl Batches {
         fn seen(&self) -> Vec<Vec<String>> {
-            self.0.lock().unwrap().clone()
+            self.seen.lock().unwrap().clone()
         }
     }
 
     impl TelemetrySink for Batches {
         fn record(&self, e: RequestEvent) {
-            self.0.lock().unwrap().push(vec![e.request_id]);
+            self.seen.lock().unwrap().push(vec![e.request_id]);
         }
         fn record_batch(&self, events: Vec<RequestEvent>) {
+            let thread = std::thread::current().name().map(str::to_owned);
+            self.threads.lock().unwrap().push(thread);
+            std::thread::sleep(self.slow);
             let ids = events.into_iter().map(|e| e.request_id).collect();
-            self.0.lock().unwrap().push(ids);
+            self.seen.lock().unwrap().push(ids);
         }
     }
 
@@ -403,6 +530,44 @@ mod tests {
         // after it, events go through at once
         rec.record(ev("d"));
         assert_eq!(sink.seen(), ids(&[&["a", "b"], &["c"], &["d"]]));
+    }
+
+    #[tokio::test]
+    async fn batches_are_written_on_the_line_thread_not_the_serving_one() {
+        let sink = Arc::new(Batches::default());
+        let (_hub, rec) = TelemetryHub::new(None, &TelemetryConfig::default(), sink.clone());
+        rec.record(ev("a"));
+        tokio::time::sleep(SINK_LINGER * 3).await;
+        assert_eq!(sink.seen(), ids(&[&["a"]]));
+        assert_eq!(*sink.threads.lock().unwrap(), [Some("aigw-log".to_owned())]);
+    }
+
+    #[test]
+    fn shutdown_waits_for_a_batch_handed_over_before_its_runtime_stopped() {
+        let sink = Arc::new(Batches {
+            slow: Duration::from_millis(300),
+            ..Batches::default()
+        });
+        let (hub, rec) = TelemetryHub::new(None, &TelemetryConfig::default(), sink.clone());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            rec.record(ev("a"));
+            rec.record(ev("b"));
+            // handed over, and the line thread is still writing it
+            tokio::time::sleep(SINK_LINGER + Duration::from_millis(100)).await;
+        });
+        assert_eq!(sink.threads.lock().unwrap().len(), 1);
+        // the serving runtime stops: the task waiting for the write goes
+        drop(rt);
+        let main = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        main.block_on(hub.settle());
+        assert_eq!(sink.seen(), ids(&[&["a", "b"]]));
     }
 
     #[test]
