@@ -437,6 +437,7 @@ pub async fn start(opts: GatewayOptions) -> Result<GatewayHandle, StartError> {
             shutdown.clone(),
             grace,
             tls.clone(),
+            None,
         );
         Serving::Here(Box::pin(serve))
     } else {
@@ -497,9 +498,11 @@ enum Serving {
 
 /// `n` threads, each with a single-threaded runtime accepting from its own
 /// handle on the one listening socket: whichever thread is free takes the
-/// next connection, and everything a connection does (its requests, their
-/// upstream calls, stream relays) then runs on that thread. Unlike
-/// `SO_REUSEPORT`, no other process can bind the port beside us.
+/// next connection, and serves it unless it already serves more than the
+/// least busy thread (`conn::Spread`, which hands it over). Everything a
+/// connection does (its requests, their upstream calls, stream relays) then
+/// runs on that thread. Unlike `SO_REUSEPORT`, no other process can bind
+/// the port beside us.
 fn spawn_serve_threads(
     listener: &std::net::TcpListener,
     n: usize,
@@ -510,7 +513,8 @@ fn spawn_serve_threads(
     tls: Option<Arc<tls::Tls>>,
 ) -> std::io::Result<Vec<std::thread::JoinHandle<()>>> {
     let mut done = Vec::with_capacity(n);
-    for i in 0..n {
+    state.connections.per_thread(n);
+    for (i, spread) in conn::Spread::among(n).into_iter().enumerate() {
         let listener = listener.try_clone()?;
         // Built here so a failure is a start error, not a dead thread.
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -524,7 +528,7 @@ fn spawn_serve_threads(
                 state.serve_on_this_thread();
                 rt.block_on(async move {
                     match tokio::net::TcpListener::from_std(listener) {
-                        Ok(l) => conn::serve(l, app, state, token, grace, tls).await,
+                        Ok(l) => conn::serve(l, app, state, token, grace, tls, Some(spread)).await,
                         Err(e) => tracing::error!("serving thread {i} cannot listen: {e}"),
                     }
                 });

@@ -130,3 +130,70 @@ async fn shutdown_lets_a_stream_on_a_serving_thread_finish() {
     // The stream's event reached the sink before shutdown returned.
     assert_eq!(capture.events().len(), 1);
 }
+
+/// `aigw_client_connections{thread="…"}` from `/metrics`, by thread.
+async fn connections_by_thread(base: &str) -> Vec<u64> {
+    let text = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut by: Vec<(usize, u64)> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("aigw_client_connections{thread=\""))
+        .map(|l| {
+            let (i, rest) = l.split_once("\"} ").unwrap();
+            (i.parse().unwrap(), rest.trim().parse().unwrap())
+        })
+        .collect();
+    by.sort();
+    by.into_iter().map(|(_, n)| n).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_connections_are_spread_evenly_over_the_serving_threads() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let up = FakeUpstream::start("up").await;
+    let gw = start(&up, 3).await;
+    let addr = gw.url.trim_start_matches("http://").to_string();
+    // 60 connections opened one after another and kept open, each served
+    // one request: whichever thread the kernel woke for each, no thread
+    // serves more than SPREAD_SLACK (2) more than another.
+    let mut open = Vec::new();
+    for _ in 0..60 {
+        let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let req = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+        tcp.write_all(req.as_bytes()).await.unwrap();
+        let mut buf = [0u8; 512];
+        let n = tcp.read(&mut buf).await.unwrap();
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{:?}", &buf[..n]);
+        open.push(tcp);
+    }
+    let by = connections_by_thread(&gw.url).await;
+    assert_eq!(by.len(), 3, "{by:?}");
+    // the 60, and the one asking for the metrics
+    assert_eq!(by.iter().sum::<u64>(), 61, "{by:?}");
+    let (min, max) = (by.iter().min().unwrap(), by.iter().max().unwrap());
+    assert!(max - min <= 2, "{by:?}");
+    // every handed-over connection answers again, on its new thread
+    for tcp in &mut open {
+        let req = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+        tcp.write_all(req.as_bytes()).await.unwrap();
+        let mut buf = [0u8; 512];
+        let n = tcp.read(&mut buf).await.unwrap();
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{:?}", &buf[..n]);
+    }
+    // closed connections are no longer counted
+    drop(open);
+    let mut by = Vec::new();
+    for _ in 0..100 {
+        by = connections_by_thread(&gw.url).await;
+        if by.iter().sum::<u64>() <= 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(by.iter().sum::<u64>() <= 1, "{by:?}");
+    gw.shutdown().await;
+}

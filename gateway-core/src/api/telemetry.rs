@@ -374,6 +374,7 @@ pub(crate) async fn metrics(
     let mut body = state
         .telemetry_hub
         .render_metrics(&state.health, openmetrics);
+    state.connections.append_metrics(&mut body, openmetrics);
     if let Some(c) = &state.cluster {
         crate::cluster::append_metrics(c, &mut body, openmetrics);
     }

@@ -1,8 +1,10 @@
 //! The cap on client connections (`server.max_connections`): how many are
-//! open now over every serving thread, a slot per accepted connection.
+//! open now over every serving thread, a slot per accepted connection; and
+//! how many each serving thread serves (`server::conn` shares new ones out
+//! by that count).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 /// The client connections open now, over every serving thread.
 #[derive(Debug, Default)]
@@ -13,6 +15,10 @@ pub struct Connections {
     /// Over-cap connections since the last warning, and when that was.
     refused: AtomicU64,
     last_warned_s: AtomicU64,
+    /// With serving threads: the connections each serves now.
+    per_thread: OnceLock<Box<[AtomicUsize]>>,
+    /// Connections a serving thread accepted and handed to another.
+    handed_off: AtomicU64,
 }
 
 impl Connections {
@@ -27,6 +33,71 @@ impl Connections {
             return None;
         }
         Some(Slot(self.clone()))
+    }
+
+    /// Counts connections per serving thread from now on (`n` threads);
+    /// false when that was set up before.
+    pub(crate) fn per_thread(&self, n: usize) -> bool {
+        self.per_thread
+            .set((0..n).map(|_| AtomicUsize::new(0)).collect())
+            .is_ok()
+    }
+
+    /// The connections each serving thread serves now (empty without
+    /// serving threads).
+    pub fn by_thread(&self) -> Vec<usize> {
+        self.per_thread.get().map_or_else(Vec::new, |t| {
+            t.iter().map(|n| n.load(Ordering::Relaxed)).collect()
+        })
+    }
+
+    /// Thread `i` serves one more connection, until the guard drops.
+    pub(crate) fn serve_on(self: &Arc<Self>, i: usize) -> Served {
+        if let Some(n) = self.per_thread.get().and_then(|t| t.get(i)) {
+            n.fetch_add(1, Ordering::Relaxed);
+        }
+        Served(self.clone(), i)
+    }
+
+    pub(crate) fn handed_off(&self) {
+        self.handed_off.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `aigw_client_connections` (by serving thread, or `thread="all"`)
+    /// and `aigw_client_connections_handed_off`, for `/metrics`.
+    pub fn append_metrics(&self, body: &mut String, openmetrics: bool) {
+        use std::fmt::Write;
+        let mut out = String::from(
+            "# HELP aigw_client_connections Client connections open now, by the serving thread that serves them\n\
+             # TYPE aigw_client_connections gauge\n",
+        );
+        let by = self.by_thread();
+        if by.is_empty() {
+            let _ = writeln!(
+                out,
+                "aigw_client_connections{{thread=\"all\"}} {}",
+                self.open()
+            );
+        }
+        for (i, n) in by.iter().enumerate() {
+            let _ = writeln!(out, "aigw_client_connections{{thread=\"{i}\"}} {n}");
+        }
+        let family = if openmetrics {
+            "aigw_client_connections_handed_off"
+        } else {
+            "aigw_client_connections_handed_off_total"
+        };
+        let _ = writeln!(
+            out,
+            "# HELP {family} Connections a serving thread accepted and handed to a less busy one\n\
+             # TYPE {family} counter\n\
+             aigw_client_connections_handed_off_total {}",
+            self.handed_off.load(Ordering::Relaxed)
+        );
+        match body.rfind("# EOF") {
+            Some(at) if openmetrics => body.insert_str(at, &out),
+            _ => body.push_str(&out),
+        }
     }
 
     /// At most one warning every 10 s while connections are refused.
@@ -54,5 +125,16 @@ pub(crate) struct Slot(Arc<Connections>);
 impl Drop for Slot {
     fn drop(&mut self) {
         self.0.open.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A connection counted on serving thread `.1` until dropped.
+pub(crate) struct Served(Arc<Connections>, usize);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(n) = self.0.per_thread.get().and_then(|t| t.get(self.1)) {
+            n.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }

@@ -16,6 +16,12 @@
 //!   rather than left waiting in the listen queue.
 //! - Accept errors (`EMFILE` at the open-file limit) never end the loop: it
 //!   logs, backs off and goes on.
+//! - With serving threads, each accepts from the one listener, and a thread
+//!   that already serves [`SPREAD_SLACK`] more connections than the least
+//!   busy one hands a new connection to it (before any byte is read or TLS
+//!   handshake done): whichever thread the kernel woke, a burst of
+//!   connections ends up spread evenly, and so does the work of their
+//!   streams, which stays on the thread that serves the connection.
 //! - On a TLS listener (`server::tls`) the handshake runs inside the
 //!   connection's slot (it counts against `max_connections`) and must end
 //!   within `server.header_read_timeout_s`; an over-cap connection is closed
@@ -40,6 +46,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -47,7 +54,7 @@ use tokio_util::task::TaskTracker;
 use super::AppState;
 use super::tls::Tls;
 use crate::config::ServerConfig;
-use crate::limits::connections::Connections;
+use crate::limits::connections::{Connections, Served, Slot};
 
 /// Connections being turned away (503) at once; past that an over-cap
 /// connection is closed without an answer.
@@ -73,6 +80,64 @@ impl Limits {
     }
 }
 
+/// How many more connections than the least busy serving thread a thread
+/// serves before it hands new ones over: 2, so that two threads taking
+/// turns never hand anything over.
+pub(super) const SPREAD_SLACK: usize = 2;
+
+/// A serving thread's share in spreading new connections over all of them.
+pub(super) struct Spread {
+    me: usize,
+    to: Arc<[mpsc::UnboundedSender<Handed>]>,
+    incoming: mpsc::UnboundedReceiver<Handed>,
+}
+
+impl Spread {
+    /// One for each of `n` serving threads. The queues are bounded by
+    /// `server.max_connections`: a connection holds its slot while queued.
+    pub(super) fn among(n: usize) -> Vec<Spread> {
+        let (to, from): (Vec<_>, Vec<_>) = (0..n).map(|_| mpsc::unbounded_channel()).unzip();
+        let to: Arc<[_]> = to.into();
+        from.into_iter()
+            .enumerate()
+            .map(|(me, incoming)| Spread {
+                me,
+                to: to.clone(),
+                incoming,
+            })
+            .collect()
+    }
+}
+
+/// A connection accepted on one serving thread for another.
+struct Handed {
+    tcp: std::net::TcpStream,
+    peer: SocketAddr,
+    limits: Limits,
+    slot: Slot,
+    served: Served,
+}
+
+/// The serving thread for a new connection accepted on thread `me`, given
+/// how many each serves now: the least busy one if `me` serves at least
+/// [`SPREAD_SLACK`] more (the first of equals), else `me`.
+fn pick(me: usize, open: impl IntoIterator<Item = usize>) -> usize {
+    let (mut mine, mut least) = (0, (me, usize::MAX));
+    for (i, n) in open.into_iter().enumerate() {
+        if i == me {
+            mine = n;
+        }
+        if n < least.1 {
+            least = (i, n);
+        }
+    }
+    if least.1.saturating_add(SPREAD_SLACK) <= mine {
+        least.0
+    } else {
+        me
+    }
+}
+
 /// Serves `listener` until `token` is cancelled, then lets in-flight
 /// requests finish for up to `grace` and closes what is left.
 pub(super) async fn serve(
@@ -82,6 +147,7 @@ pub(super) async fn serve(
     token: CancellationToken,
     grace: Duration,
     tls: Option<Arc<Tls>>,
+    mut spread: Option<Spread>,
 ) {
     let tasks = TaskTracker::new();
     // Cancelled when the grace period is over: the remaining connections close.
@@ -94,16 +160,36 @@ pub(super) async fn serve(
         .timer(TokioTimer::new())
         .header_read_timeout(None);
     builder.http2().timer(TokioTimer::new());
-    let builder = Arc::new(builder);
+    let ctx = Starter {
+        app,
+        builder: Arc::new(builder),
+        token: token.clone(),
+        hard: hard.clone(),
+        tls: tls.clone(),
+        tasks: tasks.clone(),
+    };
     let mut errors = AcceptErrors::default();
     loop {
         // On a single-threaded serving runtime a burst of new connections
         // (hundreds of streams opened at once) must not wait behind the
         // accept loop: each accepted connection starts before the next.
         tokio::task::yield_now().await;
+        let handed = async {
+            match spread.as_mut() {
+                Some(s) => s.incoming.recv().await,
+                None => std::future::pending().await,
+            }
+        };
         let accepted = tokio::select! {
             () = token.cancelled() => break,
             r = listener.accept() => r,
+            Some(h) = handed => {
+                match TcpStream::from_std(h.tcp) {
+                    Ok(tcp) => ctx.start(tcp, h.peer, h.limits, h.slot, h.served),
+                    Err(e) => tracing::debug!(peer = %h.peer, "cannot take a connection over: {e}"),
+                }
+                continue;
+            }
         };
         let (tcp, peer) = match accepted {
             Ok(c) => {
@@ -136,10 +222,68 @@ pub(super) async fn serve(
             );
             continue;
         };
-        let (app, builder, token, hard) =
-            (app.clone(), builder.clone(), token.clone(), hard.clone());
-        let acceptor = tls.as_ref().map(|t| t.acceptor());
-        tasks.spawn(async move {
+        let Some(s) = spread.as_ref() else {
+            ctx.start(tcp, peer, limits, slot, state.connections.serve_on(0));
+            continue;
+        };
+        let to = pick(s.me, state.connections.by_thread());
+        let served = state.connections.serve_on(to);
+        if to == s.me {
+            ctx.start(tcp, peer, limits, slot, served);
+            continue;
+        }
+        // Off this thread's reactor, onto the other's when it takes it.
+        match tcp.into_std() {
+            Ok(tcp) => {
+                let h = Handed {
+                    tcp,
+                    peer,
+                    limits,
+                    slot,
+                    served,
+                };
+                if s.to[to].send(h).is_ok() {
+                    state.connections.handed_off();
+                }
+                // else that thread has stopped serving (shutdown): closed.
+            }
+            Err(e) => tracing::debug!(%peer, "cannot hand a connection over: {e}"),
+        }
+    }
+    drop(listener);
+    tasks.close();
+    tokio::select! {
+        () = tasks.wait() => return,
+        () = tokio::time::sleep(grace) => {
+            tracing::warn!("shutdown grace of {grace:?} expired; closing remaining connections");
+        }
+    }
+    hard.cancel();
+    tasks.wait().await;
+}
+
+/// What starting a connection's task needs.
+struct Starter {
+    app: axum::Router,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    token: CancellationToken,
+    hard: CancellationToken,
+    tls: Option<Arc<Tls>>,
+    tasks: TaskTracker,
+}
+
+impl Starter {
+    /// Serves `tcp` (after its TLS handshake, on a TLS listener) in a task
+    /// of this thread's runtime; its slot and count are held until it ends.
+    fn start(&self, tcp: TcpStream, peer: SocketAddr, limits: Limits, slot: Slot, served: Served) {
+        let (app, builder, token, hard) = (
+            self.app.clone(),
+            self.builder.clone(),
+            self.token.clone(),
+            self.hard.clone(),
+        );
+        let acceptor = self.tls.as_ref().map(|t| t.acceptor());
+        self.tasks.spawn(async move {
             match acceptor {
                 None => serve_one(&builder, tcp, peer, app, limits, token, hard).await,
                 Some(acceptor) => {
@@ -160,19 +304,9 @@ pub(super) async fn serve(
                     }
                 }
             }
-            drop(slot);
+            drop((slot, served));
         });
     }
-    drop(listener);
-    tasks.close();
-    tokio::select! {
-        () = tasks.wait() => return,
-        () = tokio::time::sleep(grace) => {
-            tracing::warn!("shutdown grace of {grace:?} expired; closing remaining connections");
-        }
-    }
-    hard.cancel();
-    tasks.wait().await;
 }
 
 async fn serve_one<S>(
@@ -509,5 +643,24 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pick;
+
+    #[test]
+    fn a_new_connection_goes_to_the_least_busy_thread_only_past_the_slack() {
+        // this thread is not 2 over the least busy: it keeps the connection
+        assert_eq!(pick(0, [0, 0]), 0);
+        assert_eq!(pick(0, [1, 0]), 0);
+        assert_eq!(pick(1, [3, 4]), 1);
+        // 2 over: to the least busy, the first of equals
+        assert_eq!(pick(0, [2, 0]), 1);
+        assert_eq!(pick(2, [5, 3, 7, 3]), 1);
+        // this thread is the least busy, or the only one
+        assert_eq!(pick(1, [9, 0, 9]), 1);
+        assert_eq!(pick(0, [100]), 0);
     }
 }
