@@ -28,45 +28,35 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 rounds=3 n=10000 streams=300 wires=chat
-names=() bins=()
+pairs=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     -r) rounds="$2"; shift 2 ;;
     -n) n="$2"; shift 2 ;;
     -s) streams="$2"; shift 2 ;;
     -w) wires="$2"; shift 2 ;;
-    *=*) names+=("${1%%=*}"); bins+=("${1#*=}"); shift ;;
+    *=*) pairs+=("$1"); shift ;;
     *) echo "ab.sh: NAME=BINARY expected, got $1" >&2; exit 2 ;;
   esac
 done
-[[ ${#names[@]} -gt 0 ]] || { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2; }
+[[ ${#pairs[@]} -gt 0 ]] || { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2; }
 IFS=, read -ra wire_list <<<"$wires"
 for w in "${wire_list[@]}"; do
   [[ $w == @(chat|messages|responses) ]] || { echo "ab.sh: -w takes chat, messages and responses, got $w" >&2; exit 2; }
 done
-bench="${CARGO_TARGET_DIR:-target}/release/aigw-bench"
-mock="${CARGO_TARGET_DIR:-target}/release/mock-upstream"
-for b in "$bench" "$mock" "${bins[@]}"; do
-  [[ -x "$b" ]] || { echo "ab.sh: $b missing (cargo build --release -p mock-upstream -p aigw-bench)" >&2; exit 1; }
-done
+source bench/lib.sh
+bench_ab_binaries ab.sh "${pairs[@]}"
 
 work="$(mktemp -d)"
-source bench/lib.sh
 trap 'bench_cleanup; rm -rf "$work"' EXIT
 bench_start_mock "$mock" "$work/mock.log"
-ports=()
-for i in "${!names[@]}"; do
-  ports+=("$(bench_free_port)")
-  { bench_config "${ports[$i]}" "$mock_port" mock-l0 mock-l0-n5-p10
-    bench_translated_config "$mock_port" mock-l0 mock-l0-n5-p10; } >"$work/aigw-$i.toml"
-  mkdir -p "$work/data-$i"
-  "${bins[$i]}" serve --config "$work/aigw-$i.toml" --data-dir "$work/data-$i" >"$work/aigw-$i.log" 2>&1 &
-  pids+=($!)
-done
-for port in "${ports[@]}"; do bench_wait_healthy "$port"; done
-# The aigw pids are after the mock's; direct is measured against the mock.
-names+=(direct); ports+=("$mock_port")
-gw_pids=("${pids[@]:1}" "${pids[0]}")
+config() {
+  bench_config "$1" "$mock_port" mock-l0 mock-l0-n5-p10
+  bench_translated_config "$mock_port" mock-l0 mock-l0-n5-p10
+}
+bench_start_aigws "$work" config
+# Direct is measured against the mock.
+names+=(direct); ports+=("$mock_port"); gw_pids+=("${pids[0]}")
 
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 run() { # index model flags count [wire]

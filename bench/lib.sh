@@ -1,4 +1,4 @@
-# Shared by bench/profile.sh, bench/ab.sh and packaging/pgo.sh (sourced):
+# Shared by bench/profile.sh, bench/ab.sh, bench/bursts.sh and packaging/pgo.sh (sourced):
 # the mock upstream and aigw on free 127.0.0.1 ports, and their cleanup.
 # Processes started here are in `pids`, killed on exit.
 #
@@ -68,4 +68,39 @@ bench_wait_healthy() {
   done
   echo "aigw on port $1 did not become healthy" >&2
   return 1
+}
+
+# bench_ab_binaries SCRIPT NAME=BINARY...: the A/B scripts' binaries (ab.sh,
+# bursts.sh), into names=() and bins=(), after the harness and the mock
+# (bench and mock, from $CARGO_TARGET_DIR/release, else target/release);
+# exits 1 naming what is missing.
+bench_ab_binaries() {
+  local script=$1 b
+  shift
+  names=() bins=()
+  for b in "$@"; do names+=("${b%%=*}"); bins+=("${b#*=}"); done
+  bench="${CARGO_TARGET_DIR:-target}/release/aigw-bench"
+  mock="${CARGO_TARGET_DIR:-target}/release/mock-upstream"
+  for b in "$bench" "$mock" "${bins[@]}"; do
+    [[ -x "$b" ]] || { echo "$script: $b missing (cargo build --release -p mock-upstream -p aigw-bench)" >&2; exit 1; }
+  done
+}
+
+# bench_start_aigws WORK CONFIG_FN: starts each of bins (bench_ab_binaries)
+# with the config `CONFIG_FN PORT` prints, on a free port and its own data
+# dir in WORK (so the SQLite request log and the log line are included),
+# and waits until each is healthy. Sets ports=() and gw_pids=() (in the
+# order of names), and appends to pids.
+bench_start_aigws() {
+  local work=$1 config_fn=$2 i
+  ports=() gw_pids=()
+  for i in "${!names[@]}"; do
+    ports+=("$(bench_free_port)")
+    "$config_fn" "${ports[$i]}" >"$work/aigw-$i.toml"
+    mkdir -p "$work/data-$i"
+    "${bins[$i]}" serve --config "$work/aigw-$i.toml" --data-dir "$work/data-$i" >"$work/aigw-$i.log" 2>&1 &
+    pids+=($!)
+    gw_pids+=($!)
+  done
+  for i in "${ports[@]}"; do bench_wait_healthy "$i"; done
 }
