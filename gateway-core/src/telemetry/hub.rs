@@ -148,11 +148,12 @@ impl LineQueue {
 
 /// The thread that hands the host's sink its batches (for `aigw`, that
 /// formats and writes the request log lines). Formatting a line is ~15k
-/// instructions, 13 % of what a request cost its serving thread, and a
-/// batch was written on that thread: at one request at a time, 50 ms of
-/// requests (~300 lines, ~2 ms) held the next request up (bench/README.md,
-/// *Round 5*). It sleeps until a batch comes, at most one per serving thread
-/// per [`SINK_LINGER`], and ends when the hub and its sink are gone.
+/// instructions, 13 % of what a request cost its serving thread when the
+/// batches were written there (at one request at a time, 50 ms of requests
+/// are ~300 lines, ~1.5 ms in which that thread serves nothing else;
+/// bench/results/floor.md). It sleeps until a batch comes, at most one per
+/// serving thread per [`SINK_LINGER`], and ends when the hub and its sink
+/// are gone.
 fn spawn_line_thread(next: Arc<dyn TelemetrySink>) -> Option<LineQueue> {
     let (tx, rx) = std::sync::mpsc::sync_channel::<Handoff>(LINE_QUEUE);
     let started = std::thread::Builder::new()
