@@ -35,20 +35,22 @@ impl Connections {
         Some(Slot(self.clone()))
     }
 
-    /// Counts connections per serving thread from now on (`n` threads);
-    /// false when that was set up before.
-    pub(crate) fn per_thread(&self, n: usize) -> bool {
-        self.per_thread
-            .set((0..n).map(|_| AtomicUsize::new(0)).collect())
-            .is_ok()
+    /// Counts connections per serving thread from now on (`n` threads; set
+    /// once, a later call changes nothing).
+    pub(crate) fn per_thread(&self, n: usize) {
+        let _ = self
+            .per_thread
+            .set((0..n).map(|_| AtomicUsize::new(0)).collect());
     }
 
-    /// The connections each serving thread serves now (empty without
-    /// serving threads).
-    pub fn by_thread(&self) -> Vec<usize> {
-        self.per_thread.get().map_or_else(Vec::new, |t| {
-            t.iter().map(|n| n.load(Ordering::Relaxed)).collect()
-        })
+    /// The connections each serving thread serves now, in thread order
+    /// (none without serving threads); read as each new connection is
+    /// accepted, so it allocates nothing.
+    pub(crate) fn each_thread(&self) -> impl Iterator<Item = usize> + '_ {
+        self.per_thread
+            .get()
+            .into_iter()
+            .flat_map(|t| t.iter().map(|n| n.load(Ordering::Relaxed)))
     }
 
     /// Thread `i` serves one more connection, until the guard drops.
@@ -71,7 +73,7 @@ impl Connections {
             "# HELP aigw_client_connections Client connections open now, by the serving thread that serves them\n\
              # TYPE aigw_client_connections gauge\n",
         );
-        let by = self.by_thread();
+        let by: Vec<usize> = self.each_thread().collect();
         if by.is_empty() {
             let _ = writeln!(
                 out,

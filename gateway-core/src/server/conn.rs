@@ -226,7 +226,7 @@ pub(super) async fn serve(
             ctx.start(tcp, peer, limits, slot, state.connections.serve_on(0));
             continue;
         };
-        let to = pick(s.me, state.connections.by_thread());
+        let to = pick(s.me, state.connections.each_thread());
         let served = state.connections.serve_on(to);
         if to == s.me {
             ctx.start(tcp, peer, limits, slot, served);

@@ -133,16 +133,30 @@ struct Handoff {
 #[derive(Debug, Clone)]
 struct LineQueue(std::sync::mpsc::SyncSender<Handoff>);
 
+impl Handoff {
+    fn new(events: Vec<RequestEvent>) -> (Self, oneshot::Receiver<()>) {
+        let (written, rx) = oneshot::channel();
+        (Self { events, written }, rx)
+    }
+}
+
 impl LineQueue {
-    /// Queues `events` (an empty batch only waits for those before it);
-    /// gives them back when the queue is full or the thread has ended.
+    /// Queues `events`; gives them back when the queue is full or the
+    /// thread has ended.
     fn send(&self, events: Vec<RequestEvent>) -> Result<oneshot::Receiver<()>, Vec<RequestEvent>> {
         use std::sync::mpsc::TrySendError;
-        let (written, rx) = oneshot::channel();
-        match self.0.try_send(Handoff { events, written }) {
-            Ok(()) => Ok(rx),
+        let (h, written) = Handoff::new(events);
+        match self.0.try_send(h) {
+            Ok(()) => Ok(written),
             Err(TrySendError::Full(h) | TrySendError::Disconnected(h)) => Err(h.events),
         }
+    }
+
+    /// Queues an empty batch behind what waits, blocking while the queue is
+    /// full; `None` when the thread has ended.
+    fn queue_behind(&self) -> Option<oneshot::Receiver<()>> {
+        let (h, written) = Handoff::new(Vec::new());
+        self.0.send(h).ok().map(|()| written)
     }
 }
 
@@ -394,15 +408,7 @@ impl TelemetryHub {
         let Some(q) = self.lines.clone() else {
             return;
         };
-        let queued = tokio::task::spawn_blocking(move || {
-            let (written, rx) = oneshot::channel();
-            q.0.send(Handoff {
-                events: Vec::new(),
-                written,
-            })
-            .ok()
-            .map(|()| rx)
-        });
+        let queued = tokio::task::spawn_blocking(move || q.queue_behind());
         if let Ok(Some(written)) = queued.await {
             let _ = written.await;
         }
@@ -507,6 +513,14 @@ mod tests {
         )
     }
 
+    /// A runtime like a serving thread's.
+    fn serving_runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
     fn ids(batches: &[&[&str]]) -> Vec<Vec<String>> {
         batches
             .iter()
@@ -550,10 +564,7 @@ mod tests {
             ..Batches::default()
         });
         let (hub, rec) = TelemetryHub::new(None, &TelemetryConfig::default(), sink.clone());
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = serving_runtime();
         rt.block_on(async {
             rec.record(ev("a"));
             rec.record(ev("b"));
@@ -563,10 +574,7 @@ mod tests {
         assert_eq!(sink.threads.lock().unwrap().len(), 1);
         // the serving runtime stops: the task waiting for the write goes
         drop(rt);
-        let main = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let main = serving_runtime();
         main.block_on(hub.settle());
         assert_eq!(sink.seen(), ids(&[&["a", "b"]]));
     }
@@ -575,10 +583,7 @@ mod tests {
     fn events_pending_when_a_serving_runtime_stops_are_not_lost() {
         let sink = Arc::new(Batches::default());
         let (_hub, rec) = TelemetryHub::new(None, &TelemetryConfig::default(), sink.clone());
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = serving_runtime();
         rt.block_on(async {
             rec.record(ev("a"));
             rec.record(ev("b"));
